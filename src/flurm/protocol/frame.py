@@ -1,0 +1,215 @@
+"""Framing of one SLURM message: length prefix, header, auth section, body.
+
+::
+
+    u32 length of what follows
+    u16 version | u16 flags | u16 msg_type | u32 body_length
+    u16 forward_cnt [str nodelist, u32 timeout, u16 tree_width]
+    u16 ret_cnt     (replies only; flurm neither sends nor accepts forwarded replies)
+    orig_addr       u16 family [AF_INET: u32 addr, u16 port | AF_INET6: mem(16), u16 port]
+    u32 auth plugin id (101 = munge) | str credential
+    body            (body_length bytes)
+
+Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects;
+:func:`encode_frame` returns the bytes to send. Nothing here signs or verifies; ``auth/`` does.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from flurm.protocol.constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNSPEC,
+    AUTH_PLUGIN_MUNGE,
+    PROTOCOL_VERSION,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_MIN_PROTOCOL_VERSION,
+    SlurmRC,
+)
+from flurm.protocol.wire import DecodeError, Reader, WireError, Writer
+
+# slurmctld refuses messages above MAX_MSG_SIZE (1 GiB); a controller never needs more than this.
+MAX_FRAME_SIZE = 256 * 1024 * 1024
+_U32 = struct.Struct(">I")
+
+
+class VersionError(WireError):
+    """The peer speaks a protocol version flurm does not."""
+
+    rc = SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Forwarding request of the header (slurmctld fans messages out through slurmd trees)."""
+
+    nodelist: str | None = None
+    timeout: int = 0
+    tree_width: int = 0
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """slurm_addr_t as packed by slurm_pack_addr: host-order fields packed as network-order integers."""
+
+    family: int = AF_UNSPEC
+    addr: int | bytes = 0
+    port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    msg_type: int
+    version: int = PROTOCOL_VERSION
+    flags: int = 0
+    body_length: int = 0
+    forward: Forward = field(default_factory=Forward)
+    orig_addr: Address = field(default_factory=Address)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded message, auth still unverified."""
+
+    header: Header
+    auth_plugin: int
+    credential: bytes | None  # the "MUNGE:...:" text, without its NUL
+    body: bytes
+
+    @property
+    def msg_type(self) -> int:
+        return self.header.msg_type
+
+    @property
+    def version(self) -> int:
+        return self.header.version
+
+
+def _read_address(r: Reader) -> Address:
+    family = r.u16()
+    if family == AF_INET:
+        return Address(family, r.u32(), r.u16())
+    if family == AF_INET6:
+        raw = r.mem()
+        if raw is None or len(raw) != 16:
+            raise DecodeError("orig_addr: AF_INET6 address is not 16 bytes")
+        return Address(family, raw, r.u16())
+    return Address(family)
+
+
+def _write_address(w: Writer, a: Address) -> None:
+    w.u16(a.family)
+    if a.family == AF_INET:
+        assert isinstance(a.addr, int)
+        w.u32(a.addr)
+        w.u16(a.port)
+    elif a.family == AF_INET6:
+        assert isinstance(a.addr, bytes)
+        w.mem(a.addr)
+        w.u16(a.port)
+
+
+def decode_frame(data: bytes) -> Frame:
+    """Decode the bytes after the u32 length prefix."""
+    r = Reader(data)
+    version = r.u16()
+    if version < SLURM_MIN_PROTOCOL_VERSION or version > 0x3000:
+        raise VersionError(f"protocol version {version:#06x} is not supported")
+    flags = r.u16()
+    if version < SLURM_22_05_PROTOCOL_VERSION:
+        r.u16()  # older headers carry a spare u16 here
+    msg_type = r.u16()
+    body_length = r.u32()
+    fwd_cnt = r.u16()
+    forward = Forward()
+    if fwd_cnt:
+        forward = Forward(r.string(), r.u32(), r.u16(), fwd_cnt)
+    if r.u16():
+        raise DecodeError("forwarded replies (ret_cnt > 0) are not accepted")
+    orig_addr = _read_address(r)
+    auth_plugin = r.u32()
+    if auth_plugin != AUTH_PLUGIN_MUNGE:
+        raise DecodeError(f"auth plugin {auth_plugin} is not supported", rc=SlurmRC.ESLURM_AUTH_UNPACK)
+    raw_cred = r.mem()
+    credential = None
+    if raw_cred is not None:
+        credential = raw_cred[:-1] if raw_cred.endswith(b"\0") else raw_cred
+    if body_length != r.remaining:
+        raise DecodeError(
+            f"body_length {body_length} does not match the {r.remaining} bytes that follow",
+            rc=SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET,
+        )
+    header = Header(msg_type, version, flags, body_length, forward, orig_addr)
+    return Frame(header, auth_plugin, credential, r.bytes(body_length))
+
+
+def encode_frame(
+    msg_type: int,
+    body: bytes,
+    credential: bytes,
+    *,
+    version: int = PROTOCOL_VERSION,
+    flags: int = 0,
+    forward: Forward | None = None,
+    orig_addr: Address | None = None,
+) -> bytes:
+    """The full message, length prefix included."""
+    w = Writer()
+    w.u32(0)  # length, patched below
+    w.u16(version)
+    w.u16(flags)
+    w.u16(msg_type)
+    w.u32(len(body))
+    fwd = forward or Forward()
+    w.u16(fwd.count)
+    if fwd.count:
+        w.string(fwd.nodelist)
+        w.u32(fwd.timeout)
+        w.u16(fwd.tree_width)
+    w.u16(0)  # ret_cnt
+    _write_address(w, orig_addr or Address())
+    w.u32(AUTH_PLUGIN_MUNGE)
+    w.string(credential.decode("ascii"))
+    w.raw(body)
+    out = bytearray(w.getvalue())
+    _U32.pack_into(out, 0, len(out) - 4)
+    return bytes(out)
+
+
+class FrameDecoder:
+    """Turns a byte stream into frames. Feed bytes with :meth:`feed`; take frames with :meth:`next_frame`."""
+
+    __slots__ = ("_buf", "_max")
+
+    def __init__(self, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+        self._buf = bytearray()
+        self._max = max_frame_size
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def needed(self) -> int:
+        """How many more bytes the next frame needs (at least 1 when nothing is buffered)."""
+        if len(self._buf) < 4:
+            return 4 - len(self._buf)
+        length = int(_U32.unpack_from(self._buf, 0)[0])
+        return max(0, 4 + length - len(self._buf))
+
+    def next_frame(self) -> Frame | None:
+        """The next complete frame, or None if more bytes are needed. Raises DecodeError on a bad frame."""
+        if len(self._buf) < 4:
+            return None
+        (length,) = _U32.unpack_from(self._buf, 0)
+        if length > self._max:
+            raise DecodeError(
+                f"message length {length} exceeds {self._max}", rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
+            )
+        if len(self._buf) < 4 + length:
+            return None
+        data = bytes(self._buf[4 : 4 + length])
+        del self._buf[: 4 + length]
+        return decode_frame(data)

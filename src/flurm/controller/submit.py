@@ -1,0 +1,251 @@
+"""From a submitted job description to a job record: every check slurmctld makes at submit time.
+
+A refusal raises :class:`SlurmError` with SLURM's return code (and the extra line slurmctld sends
+with it, e.g. "invalid partition specified: nosuch"). A job that is valid but can never run as the
+cluster is configured is accepted and left pending with a reason (PartitionConfig, ...), like
+slurmctld does without EnforcePartLimits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flurm.errors import SlurmError
+from flurm.protocol.constants import (
+    INFINITE,
+    MEM_PER_CPU,
+    NICE_OFFSET,
+    NO_VAL,
+    NO_VAL8,
+    NO_VAL16,
+    NO_VAL64,
+    JobFlag,
+    JobState,
+    JobStateReason,
+    SlurmRC,
+)
+from flurm.protocol.messages.job_desc import JobDesc
+from flurm.scheduler import dependencies
+from flurm.state.cluster import Cluster
+from flurm.state.model import Job
+
+DEFAULT_MAX_ARRAY_SIZE = 1001
+ALLOC_SID_USER_HOLD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ArraySpec:
+    task_ids: tuple[int, ...]
+    max_running: int  # 0 = no "%N" limit
+    size: int  # bitmap size slurmctld uses for the array: highest task id + 1
+
+
+def parse_array(text: str, max_array_size: int = DEFAULT_MAX_ARRAY_SIZE) -> ArraySpec:
+    """``--array`` text: "1-5", "1,3,7", "0-15:4", "1-100%10", with optional brackets."""
+    body, _, limit = text.partition("%")
+    ids: set[int] = set()
+    for tok in body.split(","):
+        m = re.fullmatch(r"\[?(\d+)\]?(?:-(\d+)\]?(?::(\d+)\]?)?)?", tok.strip())
+        if m is None:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) is not None else first
+        step = int(m.group(3)) if m.group(3) is not None else 1
+        if last < first or step <= 0 or step >= max_array_size or last >= max_array_size:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
+        ids.update(range(first, last + 1, step))
+    max_running = 0
+    if limit:
+        if not limit.isdigit():
+            raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
+        max_running = int(limit)
+    ordered = tuple(sorted(ids))
+    return ArraySpec(ordered, max_running, ordered[-1] + 1)
+
+
+def _set(v: int, unset: int) -> bool:
+    return v != unset
+
+
+def build_job(desc: JobDesc, uid: int, gid: int, is_admin: bool, cluster: Cluster, alloc_host: str,
+              now: int) -> tuple[Job, ArraySpec | None, int]:
+    """Validate a submission and build its (not yet numbered) job. Returns (job, array, error_code).
+
+    error_code is what RESPONSE_SUBMIT_BATCH_JOB carries for an accepted job (2042 held, 2015
+    partition configuration not available now, 0 otherwise).
+    """
+    # identity: the credential's, unless an admin submits on someone's behalf
+    if desc.user_id != NO_VAL and desc.user_id != uid:
+        if not is_admin:
+            raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
+        uid = desc.user_id
+    if desc.group_id != NO_VAL and desc.group_id != gid:
+        if not is_admin and desc.user_id == NO_VAL:
+            raise SlurmError(SlurmRC.ESLURM_GROUP_ID_MISSING)
+        gid = desc.group_id
+
+    if not desc.script:
+        raise SlurmError(SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
+
+    # partition
+    if desc.partition:
+        names = [p for p in desc.partition.split(",") if p]
+        for name in names:
+            if name not in cluster.partitions:
+                raise SlurmError(SlurmRC.ESLURM_INVALID_PARTITION_NAME, f"invalid partition specified: {name}")
+        partition = ",".join(names)
+    elif cluster.default_partition is not None:
+        partition = cluster.default_partition
+    else:
+        raise SlurmError(SlurmRC.ESLURM_DEFAULT_PARTITION_NOT_SET)
+    part = cluster.partitions[partition.split(",")[0]]
+    if part.root_only and uid != 0:
+        raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+
+    array = parse_array(desc.array_inx) if desc.array_inx else None
+    if desc.dependency:
+        try:
+            dependencies.parse(desc.dependency)
+        except dependencies.DependencyError:
+            raise SlurmError(SlurmRC.ESLURM_DEPENDENCY) from None
+
+    cpus_per_task = desc.cpus_per_task if _set(desc.cpus_per_task, NO_VAL16) and desc.cpus_per_task else 1
+    tasks_set = _set(desc.num_tasks, NO_VAL) and desc.num_tasks > 0
+    min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) and desc.min_nodes else 1
+    max_nodes = desc.max_nodes if _set(desc.max_nodes, NO_VAL) else 0
+    ntasks_per_node = desc.ntasks_per_node if _set(desc.ntasks_per_node, NO_VAL16) else 0
+    if tasks_set:
+        num_tasks = desc.num_tasks
+    elif ntasks_per_node:
+        num_tasks = min_nodes * ntasks_per_node
+    else:
+        num_tasks = min_nodes
+    min_cpus = desc.min_cpus if _set(desc.min_cpus, NO_VAL) and desc.min_cpus else 1
+    min_cpus = max(min_cpus, num_tasks * cpus_per_task if (tasks_set or ntasks_per_node) else cpus_per_task)
+    pn_min_cpus = desc.pn_min_cpus if _set(desc.pn_min_cpus, NO_VAL16) else cpus_per_task
+    mem_set = _set(desc.pn_min_memory, NO_VAL64)
+    pn_min_memory = desc.pn_min_memory if mem_set else 0
+
+    nice = 0
+    if _set(desc.nice, NO_VAL):
+        nice = desc.nice - NICE_OFFSET
+        if nice < 0 and not is_admin:
+            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+
+    bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
+    if tasks_set:
+        bitflags |= JobFlag.JOB_NTASKS_SET
+    if mem_set:
+        bitflags |= JobFlag.JOB_MEM_SET
+    if not desc.partition:
+        bitflags |= JobFlag.JOB_PART_ASSIGNED
+
+    job = Job(
+        job_id=0,
+        name=desc.name if desc.name is not None else "sbatch",
+        user_id=uid,
+        group_id=gid,
+        partition=partition,
+        script=desc.script,
+        argv=tuple(desc.argv),
+        environment=tuple(desc.environment),
+        spank_job_env=tuple(desc.spank_job_env),
+        work_dir=desc.work_dir or "/",
+        std_in=desc.std_in,
+        std_out=desc.std_out,
+        std_err=desc.std_err,
+        open_mode=desc.open_mode,
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        num_tasks=num_tasks,
+        tasks_set=tasks_set,
+        cpus_per_task=cpus_per_task,
+        cpus_set=_set(desc.cpus_per_task, NO_VAL16),
+        ntasks_per_node=ntasks_per_node,
+        min_cpus=min_cpus,
+        pn_min_cpus=pn_min_cpus,
+        pn_min_memory=pn_min_memory,
+        mem_set=mem_set,
+        time_limit=desc.time_limit,
+        time_min=desc.time_min if _set(desc.time_min, NO_VAL) else 0,
+        shared=desc.shared,
+        contiguous=desc.contiguous if _set(desc.contiguous, NO_VAL16) else 0,
+        requeue=desc.requeue if _set(desc.requeue, NO_VAL16) else 1,
+        features=desc.features,
+        req_nodes=desc.req_nodes,
+        exc_nodes=desc.exc_nodes,
+        account=desc.account,
+        qos=desc.qos,
+        comment=desc.comment,
+        reservation=desc.reservation,
+        licenses=desc.licenses,
+        mail_type=desc.mail_type if _set(desc.mail_type, NO_VAL16) else 0,
+        mail_user=desc.mail_user,
+        begin_time=desc.begin_time,
+        deadline=desc.deadline,
+        nice=nice,
+        dependency=desc.dependency or None,
+        submit_line=desc.submit_line,
+        alloc_node=alloc_host,
+        alloc_sid=desc.alloc_sid if _set(desc.alloc_sid, NO_VAL) else 0,
+        bitflags=bitflags,
+        cpus_per_tres=desc.cpus_per_tres,
+        mem_per_tres=desc.mem_per_tres,
+        tres_per_job=desc.tres_per_job,
+        tres_per_node=desc.tres_per_node,
+        tres_per_socket=desc.tres_per_socket,
+        tres_per_task=desc.tres_per_task,
+        submit_time=now,
+        eligible_time=0,
+    )
+    if desc.overcommit not in (NO_VAL8, 0):
+        job.min_cpus = max(1, min_nodes)
+
+    # held at submit (priority 0): a user hold
+    error_code = 0
+    if desc.priority == 0:
+        job.priority = 0
+        job.hold_user = not is_admin
+        job.state_reason = JobStateReason.WAIT_HELD_USER if not is_admin else JobStateReason.WAIT_HELD
+        error_code = SlurmRC.ESLURM_JOB_HELD
+    elif _set(desc.priority, NO_VAL) and desc.priority != INFINITE:
+        if not is_admin:
+            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+        job.priority = desc.priority
+
+    if array is not None:
+        job.array_task_pending = array.task_ids
+        job.array_max_tasks = array.max_running
+    if job.dependency:
+        job.dep_state = "waiting"
+    return job, array, error_code
+
+
+def memory_unsatisfiable(job: Job, cluster: Cluster) -> bool:
+    """No node of the job's partitions has the memory the job asks for (slurmctld rejects it)."""
+    if not job.mem_set:
+        return False
+    best = 0
+    for pname in job.partition.split(","):
+        part = cluster.partitions.get(pname)
+        if part is None:
+            continue
+        for node in cluster.partition_nodes(part):
+            per_node = job.pn_min_memory
+            if per_node & MEM_PER_CPU:
+                per_node = (per_node & ~MEM_PER_CPU) * max(1, job.cpus_per_task)
+            if per_node <= node.real_memory:
+                return False
+            best = max(best, node.real_memory)
+    return True
+
+
+def reject_as_failed(job: Job, now: int) -> None:
+    """The record slurmctld keeps for a submission refused for its constraints."""
+    job.state = JobState.FAILED
+    job.state_reason = JobStateReason.FAIL_BAD_CONSTRAINTS
+    job.exit_code = 1
+    job.start_time = now
+    job.end_time = now
+    job.eligible_time = now

@@ -1,0 +1,299 @@
+"""The cluster: every job, node and partition, and the bookkeeping rules that keep them consistent.
+
+One object, owned by the event loop. It allocates job ids and priorities, keeps node allocations in
+step with running jobs, persists changes to the store, and forgets finished jobs after MinJobAge.
+It does not schedule, talk to nodes or answer clients.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from flurm.config.slurmconf import SlurmConfig
+from flurm.protocol.constants import NO_VAL, JobState, JobStateFlag, NodeState, NodeStateFlag
+from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
+from flurm.state.store import Loaded, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Where a job runs: per node, the cores (node-local indexes), CPUs and memory it holds."""
+
+    nodes: tuple[str, ...]
+    cores: tuple[tuple[int, ...], ...]
+    cpus: tuple[int, ...]
+    mem: tuple[int, ...]
+
+
+class Cluster:
+    def __init__(self, config: SlurmConfig, store: Store | None = None, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.jobs: dict[int, Job] = {}
+        self.nodes: dict[str, Node] = {}
+        self.node_list: list[Node] = []
+        self.partitions: dict[str, Partition] = {}
+        self.default_partition: str | None = None
+        self.next_job_id = config.first_job_id
+        self.lowest_prio = TOP_PRIORITY
+        now = int(clock())
+        self.last_job_update = now
+        self.last_node_update = now
+        self.last_part_update = now
+        self.memory_is_consumable = "memory" in (config.select_type_parameters or "").lower()
+        self._build_nodes()
+        self._build_partitions()
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build_nodes(self) -> None:
+        for i, nc in enumerate(self.config.nodes):
+            node = Node(
+                name=nc.name,
+                index=i,
+                addr=nc.addr,
+                hostname=nc.hostname,
+                port=nc.port,
+                cpus=nc.cpus,
+                boards=nc.boards,
+                sockets=nc.sockets,
+                cores_per_socket=nc.cores_per_socket,
+                threads_per_core=nc.threads_per_core,
+                real_memory=nc.real_memory_mib,
+                tmp_disk=nc.tmp_disk_mib,
+                weight=nc.weight,
+                features=tuple(nc.features),
+                gres=nc.gres,
+            )
+            state = (nc.state or "UNKNOWN").upper()
+            if state.startswith("DOWN"):
+                node.config_down = True
+                node.base_state = NodeState.DOWN
+            elif state.startswith("DRAIN"):
+                node.flags |= NodeStateFlag.DRAIN
+            elif state.startswith("FUTURE"):
+                node.base_state = NodeState.FUTURE
+            if nc.reason:
+                node.reason = nc.reason
+            self.nodes[node.name] = node
+            self.node_list.append(node)
+
+    def _build_partitions(self) -> None:
+        for pc in self.config.partitions:
+            part = Partition(
+                name=pc.name,
+                nodes=tuple(pc.nodes),
+                nodes_expr=pc.nodes_expr,
+                default=pc.default,
+                hidden=pc.hidden,
+                max_time=pc.max_time_min,
+                default_time=pc.default_time_min,
+                max_nodes=pc.max_nodes,
+                min_nodes=pc.min_nodes,
+                max_cpus_per_node=pc.max_cpus_per_node,
+                state_up={"UP": 3, "DOWN": 1, "DRAIN": 2, "INACTIVE": 0}.get(pc.state.upper(), 3),
+                max_share=pc.max_share,
+                priority_job_factor=pc.priority_job_factor,
+                priority_tier=pc.priority_tier,
+                root_only=pc.root_only,
+                allow_groups=pc.allow_groups,
+                allow_accounts=pc.allow_accounts,
+                allow_qos=pc.allow_qos,
+                def_mem_per_cpu=pc.def_mem_per_cpu,
+                max_mem_per_cpu=pc.max_mem_per_cpu,
+            )
+            self.partitions[part.name] = part
+            if part.default and self.default_partition is None:
+                self.default_partition = part.name
+
+    def restore(self, loaded: Loaded) -> None:
+        """Take back the state saved by an earlier run."""
+        for d in loaded.jobs:
+            job = Job.from_dict(d)
+            self.jobs[job.job_id] = job
+            self._note_priority(job)
+        self.next_job_id = int(loaded.meta.get("next_job_id", self.next_job_id))
+        if loaded.meta.get("lowest_prio") is not None:
+            self.lowest_prio = min(self.lowest_prio, int(loaded.meta["lowest_prio"]))
+        for job in self.jobs.values():
+            if job.is_running() or job.is_completing():
+                self._claim(job)
+        for name, d in loaded.nodes.items():
+            node = self.nodes.get(name)
+            if node is None:
+                continue
+            if d.get("drain"):
+                node.flags |= NodeStateFlag.DRAIN
+            node.reason = d.get("reason", node.reason)
+            node.reason_time = int(d.get("reason_time", 0))
+            node.reason_uid = int(d.get("reason_uid", NO_VAL))
+
+    # -- ids and priority -----------------------------------------------------------------------
+    def allocate_job_id(self) -> int:
+        """The next free job id; ids are never reused while a record with that id exists."""
+        first, last = self.config.first_job_id, self.config.max_job_id
+        for _ in range(last - first + 2):
+            jid = self.next_job_id
+            self.next_job_id = jid + 1 if jid < last else first
+            if jid not in self.jobs:
+                if self.store is not None:
+                    self.store.set_meta("next_job_id", self.next_job_id)
+                return jid
+        raise RuntimeError("no free job id")
+
+    def reserve_job_ids_above(self, highest: int) -> None:
+        """New ids continue above ``highest`` (used after an import from SLURM)."""
+        if highest >= self.next_job_id:
+            self.next_job_id = highest + 1
+            if self.store is not None:
+                self.store.set_meta("next_job_id", self.next_job_id)
+
+    def new_priority(self, nice: int = 0) -> int:
+        """priority/basic: each new job gets one less than the lowest so far (nice shifts it)."""
+        prio = self.lowest_prio - 1 if self.lowest_prio >= 2 else 1
+        if nice <= 0 or prio > nice + 1:
+            prio -= nice
+        prio = max(prio, 1)
+        self.lowest_prio = min(self.lowest_prio, prio + nice)
+        if self.store is not None:
+            self.store.set_meta("lowest_prio", self.lowest_prio)
+        return prio
+
+    def _note_priority(self, job: Job) -> None:
+        if job.priority and not job.is_finished():
+            self.lowest_prio = min(self.lowest_prio, job.priority + job.nice)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def add_job(self, job: Job) -> None:
+        self.jobs[job.job_id] = job
+        self.job_changed(job)
+
+    def job_changed(self, job: Job) -> None:
+        """Record that a job changed: drop its cached records, persist it, bump last_update."""
+        job.touch()
+        self.last_job_update = int(self.clock())
+        if self.store is not None:
+            self.store.put_job(job.job_id, job.to_dict())
+
+    def remove_job(self, job_id: int) -> None:
+        job = self.jobs.pop(job_id, None)
+        if job is not None:
+            self.last_job_update = int(self.clock())
+            if self.store is not None:
+                self.store.delete_job(job_id)
+
+    def array_tasks(self, array_job_id: int) -> list[Job]:
+        """Every record of an array: the meta record and the split-off tasks."""
+        return [j for j in self.jobs.values() if j.array_job_id == array_job_id]
+
+    def pending_jobs(self) -> Iterator[Job]:
+        return (j for j in self.jobs.values() if j.is_pending())
+
+    def running_jobs(self) -> Iterator[Job]:
+        return (j for j in self.jobs.values() if j.is_running())
+
+    # -- allocation -----------------------------------------------------------------------------
+    def start_job(self, job: Job, alloc: Allocation, now: int) -> None:
+        job.nodes = alloc.nodes
+        job.cores_alloc = alloc.cores
+        job.cpus_alloc = alloc.cpus
+        job.mem_alloc = alloc.mem
+        job.batch_host = alloc.nodes[0] if alloc.nodes else None
+        job.state = JobState.RUNNING
+        job.state_reason = 0
+        job.state_desc = None
+        job.start_time = now
+        part = self.partitions.get(job.partition)
+        limit = job.limit_seconds(part.max_time if part else None)
+        job.end_time = now + (limit if limit is not None else 365 * 24 * 3600)
+        self._claim(job)
+        self.job_changed(job)
+
+    def _claim(self, job: Job) -> None:
+        for i, name in enumerate(job.nodes):
+            node = self.nodes.get(name)
+            if node is None:
+                continue
+            node.jobs.add(job.job_id)
+            if i < len(job.cores_alloc):
+                node.alloc_cores.update(job.cores_alloc[i])
+            node.alloc_cpus += job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0
+            node.alloc_mem += job.mem_alloc[i] if i < len(job.mem_alloc) else 0
+            node.refresh_base_state()
+        self.last_node_update = int(self.clock())
+
+    def release(self, job: Job, nodes: Iterable[str] | None = None) -> None:
+        """Give back what the job holds on these nodes (all of them by default)."""
+        names = set(job.nodes if nodes is None else nodes)
+        for i, name in enumerate(job.nodes):
+            if name not in names:
+                continue
+            node = self.nodes.get(name)
+            if node is None or job.job_id not in node.jobs:
+                continue
+            node.jobs.discard(job.job_id)
+            if i < len(job.cores_alloc):
+                node.alloc_cores.difference_update(job.cores_alloc[i])
+            node.alloc_cpus = max(0, node.alloc_cpus - (job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0))
+            node.alloc_mem = max(0, node.alloc_mem - (job.mem_alloc[i] if i < len(job.mem_alloc) else 0))
+            node.refresh_base_state()
+            if not node.jobs:
+                node.flags &= ~NodeStateFlag.COMPLETING
+                node.last_busy = int(self.clock())
+        self.last_node_update = int(self.clock())
+
+    def mark_completing(self, job: Job) -> None:
+        job.state |= JobStateFlag.COMPLETING
+        job.completing_nodes = job.nodes
+        for name in job.nodes:
+            node = self.nodes.get(name)
+            if node is not None:
+                node.flags |= NodeStateFlag.COMPLETING
+        self.last_node_update = int(self.clock())
+
+    def node_done_completing(self, job: Job, node_name: str) -> bool:
+        """The epilog finished on one node. True when the whole job is done completing."""
+        if node_name in job.completing_nodes:
+            job.completing_nodes = tuple(n for n in job.completing_nodes if n != node_name)
+            self.release(job, [node_name])
+        if not job.completing_nodes:
+            job.state &= ~JobStateFlag.COMPLETING
+            self.release(job)
+            self.job_changed(job)
+            return True
+        self.job_changed(job)
+        return False
+
+    # -- aging ----------------------------------------------------------------------------------
+    def purge_finished(self, now: int) -> list[int]:
+        """Forget finished jobs older than MinJobAge (never a job still completing)."""
+        age = self.config.min_job_age
+        if age <= 0:
+            return []
+        gone = [
+            j.job_id
+            for j in self.jobs.values()
+            if j.is_finished() and not j.is_completing() and j.end_time and now - j.end_time >= age
+        ]
+        for jid in gone:
+            self.remove_job(jid)
+        return gone
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def node_changed(self, node: Node) -> None:
+        self.last_node_update = int(self.clock())
+        if self.store is not None:
+            self.store.put_node(
+                node.name,
+                {
+                    "drain": bool(node.flags & NodeStateFlag.DRAIN),
+                    "reason": node.reason,
+                    "reason_time": node.reason_time,
+                    "reason_uid": node.reason_uid,
+                },
+            )
+
+    def partition_nodes(self, part: Partition) -> list[Node]:
+        return [self.nodes[n] for n in part.nodes if n in self.nodes]

@@ -88,8 +88,9 @@ class Bitmap:
         return self.value.bit_count()
 
     def hex(self) -> str:
+        # bit_fmt_hexmask: ceil(size/4) upper-case digits; an empty bitmap is "0x0"
         digits = (self.size + 3) // 4
-        return "0x" + (format(self.value, "X").rjust(digits, "0") if digits else "")
+        return "0x" + (format(self.value, "X").rjust(digits, "0") if digits else "0")
 
 
 class Reader:
@@ -130,6 +131,16 @@ class Reader:
     def bytes(self, n: int) -> bytes:
         pos = self._take(n, "bytes")
         return self._data[pos : pos + n]
+
+    def view(self) -> tuple[builtins.bytes, int, int]:
+        """``(data, pos, end)``: for a generated decoder that reads ``data[pos:end]`` itself
+        (bounds-checking every step) and then moves this reader on with :meth:`seek`."""
+        return self._data, self._pos, self._end
+
+    def seek(self, pos: int) -> None:
+        if not 0 <= pos <= self._end:
+            raise DecodeError(f"seek to {pos} outside the region ending at {self._end}")
+        self._pos = pos
 
     def sub(self, n: int) -> Reader:
         """A reader over the next ``n`` bytes; this reader moves past them."""

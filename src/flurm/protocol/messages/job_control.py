@@ -1,0 +1,310 @@
+"""Job control bodies: submit and allocation replies, kill/cancel, array errors, allocation
+complete, the federation answer and the build-info request (SLURM 22.05)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from flurm.protocol.constants import (
+    AF_INET,
+    AF_INET6,
+    NO_VAL,
+    NO_VAL16,
+    SELECT_PLUGIN_CONS_TRES,
+    SLURM_BATCH_SCRIPT,
+    MsgType,
+)
+from flurm.protocol.frame import Address
+from flurm.protocol.messages.base import Message, register
+from flurm.protocol.messages.job_common import SELECT_PLUGIN, require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.layout import pack_strs, read_strs
+from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
+
+
+@register(MsgType.RESPONSE_SUBMIT_BATCH_JOB)
+@dataclass(frozen=True, slots=True)
+class SubmitBatchJobResponse(Message):
+    """4004: u32 job_id, u32 step_id (SLURM_BATCH_SCRIPT), u32 error_code, str job_submit_user_msg.
+
+    Sent whenever the job exists, even if it cannot run yet: error_code 2042 for ``--hold``.
+    """
+
+    job_id: int
+    step_id: int = SLURM_BATCH_SCRIPT
+    error_code: int = 0
+    job_submit_user_msg: str | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        w.u32(self.step_id)
+        w.u32(self.error_code)
+        w.string(self.job_submit_user_msg)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u32(), r.u32(), r.u32(), r.string())
+
+
+@register(MsgType.REQUEST_KILL_JOB, MsgType.REQUEST_CANCEL_JOB_STEP)
+@dataclass(frozen=True, slots=True)
+class JobStepKill(Message):
+    """job_step_kill_msg_t, for 5032 (scancel J) and 5005 (scancel J.S).
+
+    5032 from scancel: job_id/step_id/step_het_comp NO_VAL and ``sjob_id`` the user's text ("2",
+    "2_1", "2_[1-3]"). 5005: the numeric job and step ids, sjob_id NULL. ``flags`` are KillFlags.
+    """
+
+    job_id: int = NO_VAL
+    step_id: int = NO_VAL
+    step_het_comp: int = NO_VAL
+    sjob_id: str | None = None
+    sibling: str | None = None
+    signal: int = 9
+    flags: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        w.u32(self.step_id)
+        w.u32(self.step_het_comp)
+        w.string(self.sjob_id)
+        w.string(self.sibling)
+        w.u16(self.signal)
+        w.u16(self.flags)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u32(), r.u32(), r.u32(), r.string(), r.string(), r.u16(), r.u16())
+
+
+@dataclass(frozen=True, slots=True)
+class JobArrayError:
+    """One entry of 5034: the tasks (e.g. "1_1-6") that got this error code (0 = success)."""
+
+    error_code: int
+    job_array_id: str | None
+
+
+@register(MsgType.RESPONSE_JOB_ARRAY_ERRORS)
+@dataclass(frozen=True, slots=True)
+class JobArrayErrors(Message):
+    """5034, the reply to an update of a whole array id: u32 count, count x {u32 rc, str ids}."""
+
+    errors: tuple[JobArrayError, ...] = ()
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(len(self.errors))
+        for e in self.errors:
+            w.u32(e.error_code)
+            w.string(e.job_array_id)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        count = r.u32()
+        if count * 8 > r.remaining:
+            raise DecodeError(f"job array errors: {count} entries do not fit in {r.remaining} bytes")
+        return cls(tuple(JobArrayError(r.u32(), r.string()) for _ in range(count)))
+
+
+@register(MsgType.REQUEST_COMPLETE_JOB_ALLOCATION)
+@dataclass(frozen=True, slots=True)
+class CompleteJobAllocation(Message):
+    """5017 (srun/salloc at exit): u32 job_id, u32 job_rc (the wait status, as an unsigned 32-bit value)."""
+
+    job_id: int
+    job_rc: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        w.u32(self.job_rc)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u32(), r.u32())
+
+
+@register(MsgType.RESPONSE_FED_INFO)
+@dataclass(frozen=True, slots=True)
+class FedInfoResponse(Message):
+    """2050 for a cluster that is not federated: one byte 0. A federation record is not supported."""
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u8(0)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        present = r.u8()
+        if present != 0:
+            raise DecodeError("RESPONSE_FED_INFO with a federation record is not supported")
+        return cls()
+
+
+@register(MsgType.REQUEST_BUILD_INFO)
+@dataclass(frozen=True, slots=True)
+class LastUpdateRequest(Message):
+    """last_update_msg_t: time last_update (2001 REQUEST_BUILD_INFO; scontrol sends 0)."""
+
+    last_update: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.time(self.last_update)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.time())
+
+
+# -- RESPONSE_RESOURCE_ALLOCATION -----------------------------------------------------------------
+
+
+def _read_address(r: Reader) -> Address:
+    family = r.u16()
+    if family == AF_INET:
+        return Address(family, r.u32(), r.u16())
+    if family == AF_INET6:
+        raw = r.mem()
+        if raw is None or len(raw) != 16:
+            raise DecodeError("node address: AF_INET6 address is not 16 bytes")
+        return Address(family, raw, r.u16())
+    return Address(family)
+
+
+def _write_address(w: Writer, a: Address) -> None:
+    w.u16(a.family)
+    if a.family == AF_INET:
+        if not isinstance(a.addr, int):
+            raise EncodeError(f"AF_INET address {a.addr!r} is not an int")
+        w.u32(a.addr)
+        w.u16(a.port)
+    elif a.family == AF_INET6:
+        if not isinstance(a.addr, bytes) or len(a.addr) != 16:
+            raise EncodeError(f"AF_INET6 address {a.addr!r} is not 16 bytes")
+        w.mem(a.addr)
+        w.u16(a.port)
+
+
+@register(MsgType.RESPONSE_RESOURCE_ALLOCATION)
+@dataclass(frozen=True, slots=True)
+class ResourceAllocationResponse(Message):
+    """4002 (22.05), the reply to srun/salloc's 4001.
+
+    ``node_addr`` None packs the u8 0 flag; a tuple packs flag 1 and must hold ``node_cnt``
+    addresses. ``cpus_per_node``/``cpu_count_reps`` are the run-length CPU groups
+    (num_cpu_groups = their common length). A working_cluster_rec is not supported.
+    """
+
+    account: str | None = None
+    alias_list: str | None = None
+    batch_host: str | None = None
+    environment: tuple[str, ...] = ()
+    error_code: int = 0
+    job_submit_user_msg: str | None = None
+    job_id: int = 0
+    node_cnt: int = 0
+    node_addr: tuple[Address, ...] | None = None
+    node_list: str | None = None
+    ntasks_per_board: int = NO_VAL16
+    ntasks_per_core: int = NO_VAL16
+    ntasks_per_tres: int = NO_VAL16
+    ntasks_per_socket: int = NO_VAL16
+    cpus_per_node: tuple[int, ...] = ()
+    cpu_count_reps: tuple[int, ...] = ()
+    partition: str | None = None
+    pn_min_memory: int = 0
+    qos: str | None = None
+    resv_name: str | None = None
+    select_plugin_id: int = SELECT_PLUGIN_CONS_TRES
+
+    def pack(self, w: Writer, version: int) -> None:
+        require_22_05_encode(version, "resource allocation response")
+        w.string(self.account)
+        w.string(self.alias_list)
+        w.string(self.batch_host)
+        w.raw(pack_strs(self.environment))
+        w.u32(self.error_code)
+        w.string(self.job_submit_user_msg)
+        w.u32(self.job_id)
+        w.u32(self.node_cnt)
+        if self.node_addr is None:
+            w.u8(0)
+        else:
+            if len(self.node_addr) != self.node_cnt or self.node_cnt == 0:
+                raise EncodeError(f"{len(self.node_addr)} node addresses for node_cnt {self.node_cnt}")
+            w.u8(1)
+            w.u32(len(self.node_addr))
+            for a in self.node_addr:
+                _write_address(w, a)
+        w.string(self.node_list)
+        w.u16(self.ntasks_per_board)
+        w.u16(self.ntasks_per_core)
+        w.u16(self.ntasks_per_tres)
+        w.u16(self.ntasks_per_socket)
+        if len(self.cpus_per_node) != len(self.cpu_count_reps):
+            raise EncodeError("cpus_per_node and cpu_count_reps differ in length")
+        w.u32(len(self.cpus_per_node))
+        if self.cpus_per_node:
+            w.u16_array(self.cpus_per_node)
+            w.u32_array(self.cpu_count_reps)
+        w.string(self.partition)
+        w.u64(self.pn_min_memory)
+        w.string(self.qos)
+        w.string(self.resv_name)
+        w.raw(SELECT_PLUGIN.pack(self.select_plugin_id))
+        w.u8(0)  # working_cluster_rec: none
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        require_22_05_decode(version, "resource allocation response")
+        account, alias_list, batch_host = r.string(), r.string(), r.string()
+        environment = read_strs(r)
+        error_code = r.u32()
+        job_submit_user_msg = r.string()
+        job_id, node_cnt = r.u32(), r.u32()
+        node_addr: tuple[Address, ...] | None = None
+        present = r.u8()
+        if present == 1:
+            count = r.u32()
+            if count != node_cnt or count * 2 > r.remaining:
+                raise DecodeError(f"{count} node addresses for node_cnt {node_cnt}")
+            node_addr = tuple(_read_address(r) for _ in range(count))
+        elif present != 0:
+            raise DecodeError(f"node_addr flag {present} is neither 0 nor 1")
+        node_list = r.string()
+        per_board, per_core, per_tres, per_socket = r.u16(), r.u16(), r.u16(), r.u16()
+        groups = r.u32()
+        cpus_per_node: tuple[int, ...] = ()
+        cpu_count_reps: tuple[int, ...] = ()
+        if groups:
+            cpus_per_node = tuple(r.u16_array())
+            cpu_count_reps = tuple(r.u32_array())
+            if len(cpus_per_node) != groups or len(cpu_count_reps) != groups:
+                raise DecodeError(f"num_cpu_groups {groups} does not match the CPU group arrays")
+        partition = r.string()
+        pn_min_memory = r.u64()
+        qos, resv_name = r.string(), r.string()
+        select_plugin_id = SELECT_PLUGIN.unpack(r)
+        if r.u8() != 0:
+            raise DecodeError("RESPONSE_RESOURCE_ALLOCATION with a working_cluster_rec is not supported")
+        return cls(
+            account,
+            alias_list,
+            batch_host,
+            environment,
+            error_code,
+            job_submit_user_msg,
+            job_id,
+            node_cnt,
+            node_addr,
+            node_list,
+            per_board,
+            per_core,
+            per_tres,
+            per_socket,
+            cpus_per_node,
+            cpu_count_reps,
+            partition,
+            pn_min_memory,
+            qos,
+            resv_name,
+            select_plugin_id,
+        )

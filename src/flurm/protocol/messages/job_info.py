@@ -1,0 +1,697 @@
+"""Job information: the requests of squeue/scontrol/scancel (2003, 2021, 2039, 4019) and
+RESPONSE_JOB_INFO 2004 with the full 22.05 job record (``pack_job``) and its job_resources block.
+
+Replies are hot: a controller answers ``squeue`` with every job it holds. The intended use is to
+cache each job's encoded record and join them per request::
+
+    blob = record.to_bytes(PROTOCOL_VERSION)                  # when the job changes
+    blob = with_show_flags(blob, request.show_flags)           # the record echoes the request's flags
+    body = job_info_response_body([blob, ...], now, last_backfill)
+
+(``PackedJobInfoResponse`` does the same as a body for ``encode_body``.) Note that with SHOW_DETAIL
+(0x2) slurmctld also fills ``job_resources`` and ``gres_detail_str``, so a cache needs the detail
+and the plain form of a record.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Self
+
+from flurm.protocol.constants import (
+    NICE_OFFSET,
+    NO_VAL,
+    NO_VAL16,
+    PROTOCOL_VERSION,
+    SELECT_PLUGIN_CONS_TRES,
+    MsgType,
+)
+from flurm.protocol.messages.base import Message, register
+from flurm.protocol.messages.job_common import SELECT_PLUGIN, require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.layout import (
+    BITS,
+    DOUBLE,
+    STR,
+    STRS,
+    TIME,
+    U8,
+    U16,
+    U32,
+    U64,
+    compile_layout,
+    pack_bits,
+    pack_str,
+)
+from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
+
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_NO_VAL_BYTES = _U32.pack(NO_VAL)
+
+# -- requests -------------------------------------------------------------------------------------
+
+
+@register(MsgType.REQUEST_JOB_INFO)
+@dataclass(frozen=True, slots=True)
+class JobInfoRequest(Message):
+    """2003: time last_update, u16 show_flags, u32 count (NO_VAL = no list) + count job ids.
+
+    ``job_ids`` None is "all jobs" (what every 22.05 client sends); an empty tuple is an empty list.
+    slurmctld answers 8001 rc 1900 (no change) when ``last_update`` is not older than its data.
+    """
+
+    last_update: int = 0
+    show_flags: int = 0
+    job_ids: tuple[int, ...] | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.time(self.last_update)
+        w.u16(self.show_flags)
+        if self.job_ids is None:
+            w.u32(NO_VAL)
+            return
+        if len(self.job_ids) >= NO_VAL:
+            raise EncodeError("too many job ids")
+        w.u32(len(self.job_ids))
+        for job_id in self.job_ids:
+            w.u32(job_id)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        last_update = r.time()
+        show_flags = r.u16()
+        count = r.u32()
+        if count == NO_VAL:
+            return cls(last_update, show_flags, None)
+        if count > NO_VAL or count * 4 > r.remaining:
+            raise DecodeError(f"job info request: {count} job ids do not fit in {r.remaining} bytes")
+        raw = r.bytes(count * 4)
+        return cls(last_update, show_flags, struct.unpack(f">{count}I", raw))
+
+
+@register(MsgType.REQUEST_JOB_INFO_SINGLE, MsgType.REQUEST_JOB_READY)
+@dataclass(frozen=True, slots=True)
+class JobIdRequest(Message):
+    """2021 (scontrol show job N, squeue -j N) and 4019 REQUEST_JOB_READY: u32 job_id, u16 show_flags.
+
+    (2051 REQUEST_BATCH_SCRIPT has this layout too.)
+    """
+
+    job_id: int = NO_VAL
+    show_flags: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        w.u16(self.show_flags)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u32(), r.u16())
+
+
+@register(MsgType.REQUEST_JOB_USER_INFO)
+@dataclass(frozen=True, slots=True)
+class JobUserInfoRequest(Message):
+    """2039 (squeue -u USER with uid != 0): u32 user_id, u16 show_flags. The reply is a 2004."""
+
+    user_id: int = 0
+    show_flags: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.user_id)
+        w.u16(self.show_flags)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u32(), r.u16())
+
+
+# -- job_resources --------------------------------------------------------------------------------
+
+
+def _u16s(v: Sequence[int]) -> bytes:
+    return _U32.pack(len(v)) + struct.pack(f">{len(v)}H", *v)
+
+
+def _u32s(v: Sequence[int]) -> bytes:
+    return _U32.pack(len(v)) + struct.pack(f">{len(v)}I", *v)
+
+
+def _u64s(v: Sequence[int]) -> bytes:
+    return _U32.pack(len(v)) + struct.pack(f">{len(v)}Q", *v)
+
+
+@dataclass(frozen=True, slots=True)
+class JobResources:
+    """job_resources_t as packed by pack_job_resources (22.05): what the job holds on each node.
+
+    ``cpus``/``cpus_used``/``memory_allocated``/``memory_used`` have one entry per host (memory in
+    MiB) or are empty. ``cpu_array_value``/``cpu_array_reps`` are a run-length form of ``cpus``. The
+    three socket arrays are run-length too: entry i applies to ``sock_core_rep_count[i]`` hosts,
+    and only the leading groups that cover ``nhosts`` are sent. ``core_bitmap`` has one bit per core
+    of the allocated nodes, in node order.
+    """
+
+    nhosts: int = 0
+    ncpus: int = 0
+    node_req: int = 0
+    nodes: str | None = None
+    whole_node: int = 0
+    threads_per_core: int = NO_VAL16
+    cr_type: int = 0
+    cpu_array_reps: tuple[int, ...] = ()
+    cpu_array_value: tuple[int, ...] = ()
+    cpus: tuple[int, ...] = ()
+    cpus_used: tuple[int, ...] = ()
+    memory_allocated: tuple[int, ...] = ()
+    memory_used: tuple[int, ...] = ()
+    sockets_per_node: tuple[int, ...] = ()
+    cores_per_socket: tuple[int, ...] = ()
+    sock_core_rep_count: tuple[int, ...] = ()
+    core_bitmap: Bitmap | None = None
+    core_bitmap_used: Bitmap | None = None
+
+    def to_bytes(self) -> bytes:
+        if self.nhosts >= NO_VAL:
+            raise EncodeError(f"job_resources nhosts {self.nhosts} collides with the NO_VAL marker")
+        if len(self.cpu_array_value) != len(self.cpu_array_reps):
+            raise EncodeError("job_resources: cpu_array_value and cpu_array_reps differ in length")
+        if len(self.cpus) != self.nhosts:
+            raise EncodeError(f"job_resources: {len(self.cpus)} cpus entries for {self.nhosts} hosts")
+        try:
+            return b"".join(
+                (
+                    _RES_HEAD.pack(self.nhosts, self.ncpus, self.node_req),
+                    pack_str(self.nodes),
+                    _RES_MID.pack(self.whole_node, self.threads_per_core, self.cr_type),
+                    _u32s(self.cpu_array_reps),
+                    _u16s(self.cpu_array_value),
+                    _u16s(self.cpus),
+                    _u16s(self.cpus_used),
+                    _u64s(self.memory_allocated),
+                    _u64s(self.memory_used),
+                    _u16s(self.sockets_per_node),
+                    _u16s(self.cores_per_socket),
+                    _u32s(self.sock_core_rep_count),
+                    pack_bits(self.core_bitmap),
+                    pack_bits(self.core_bitmap_used),
+                )
+            )
+        except (struct.error, TypeError) as e:
+            raise EncodeError(f"job_resources does not fit its wire types: {e}") from None
+
+    @classmethod
+    def read(cls, r: Reader, nhosts: int) -> JobResources:
+        """The block after its leading u32 nhosts (already read, and not NO_VAL)."""
+        ncpus, node_req = r.u32(), r.u32()
+        nodes = r.string()
+        whole_node, threads_per_core, cr_type = r.u8(), r.u16(), r.u16()
+        cpu_array_reps = tuple(r.u32_array())
+        cpu_array_value = tuple(r.u16_array())
+        if len(cpu_array_value) != len(cpu_array_reps):
+            raise DecodeError("job_resources: cpu_array_value and cpu_array_reps differ in length")
+        cpus = tuple(r.u16_array())
+        if len(cpus) != nhosts:
+            raise DecodeError(f"job_resources: {len(cpus)} cpus entries for {nhosts} hosts")
+        return cls(
+            nhosts,
+            ncpus,
+            node_req,
+            nodes,
+            whole_node,
+            threads_per_core,
+            cr_type,
+            cpu_array_reps,
+            cpu_array_value,
+            cpus,
+            tuple(r.u16_array()),
+            tuple(r.u64_array()),
+            tuple(r.u64_array()),
+            tuple(r.u16_array()),
+            tuple(r.u16_array()),
+            tuple(r.u32_array()),
+            r.bitmap(),
+            r.bitmap(),
+        )
+
+
+_RES_HEAD = struct.Struct(">III")
+_RES_MID = struct.Struct(">BHH")
+
+
+class _JobResourcesCodec:
+    """The optional block: u32 NO_VAL alone when absent."""
+
+    def pack(self, value: JobResources | None) -> bytes:
+        return _NO_VAL_BYTES if value is None else value.to_bytes()
+
+    def unpack(self, r: Reader) -> JobResources | None:
+        nhosts = r.u32()
+        return None if nhosts == NO_VAL else JobResources.read(r, nhosts)
+
+
+# -- multi-core block -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MultiCore:
+    """multi_core_data_t (pack_multi_core_data): u8 0xff then these 9 u16; absent = u8 0."""
+
+    boards_per_node: int = 0
+    sockets_per_board: int = 0
+    sockets_per_node: int = NO_VAL16
+    cores_per_socket: int = NO_VAL16
+    threads_per_core: int = NO_VAL16
+    ntasks_per_board: int = 0
+    ntasks_per_socket: int = NO_VAL16
+    ntasks_per_core: int = NO_VAL16
+    plane_size: int = 0
+
+
+_MULTI_CORE = struct.Struct(">B9H")
+
+
+class _MultiCoreCodec:
+    def pack(self, value: MultiCore | None) -> bytes:
+        if value is None:
+            return b"\0"
+        return _MULTI_CORE.pack(
+            0xFF,
+            value.boards_per_node,
+            value.sockets_per_board,
+            value.sockets_per_node,
+            value.cores_per_socket,
+            value.threads_per_core,
+            value.ntasks_per_board,
+            value.ntasks_per_socket,
+            value.ntasks_per_core,
+            value.plane_size,
+        )
+
+    def unpack(self, r: Reader) -> MultiCore | None:
+        flag = r.u8()
+        if flag == 0:
+            return None
+        if flag != 0xFF:
+            raise DecodeError(f"multi-core flag {flag:#x} is neither 0 nor 0xff")
+        return MultiCore(*struct.unpack(">9H", r.bytes(18)))
+
+
+# -- the job record -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord(Message):
+    """One job of RESPONSE_JOB_INFO (slurmctld ``pack_job``, 22.05), fields in wire order.
+
+    Values are as on the wire: ``job_state`` base state | flags, ``nice``/``site_factor`` carry
+    +NICE_OFFSET, ``time_limit``/``time_min`` in minutes, times in epoch seconds, memory in MiB,
+    ``billable_tres`` as a float (NO_VAL until allocated). ``array_task_str`` is the hex bitmap of
+    the pending tasks of an array meta record ("0x78" = tasks 3-6). ``show_flags`` echoes the
+    request's. ``gres_used`` is what the client library calls gres_total. ``container`` is packed
+    twice by slurmctld; decoding checks that both copies agree.
+    """
+
+    array_job_id: int = 0
+    array_task_id: int = NO_VAL
+    array_task_str: str | None = None
+    array_max_tasks: int = 0
+    assoc_id: int = 0
+    container: str | None = None
+    delay_boot: int = 0
+    job_id: int = 0
+    user_id: int = 0
+    group_id: int = 0
+    het_job_id: int = 0
+    het_job_id_set: str | None = None
+    het_job_offset: int = 0
+    profile: int = 0
+    job_state: int = 0
+    batch_flag: int = 0
+    state_reason: int = 0
+    power_flags: int = 0
+    reboot: int = 0
+    restart_cnt: int = 0
+    show_flags: int = 0
+    deadline: int = 0
+    alloc_sid: int = 0
+    time_limit: int = NO_VAL
+    time_min: int = 0
+    nice: int = NICE_OFFSET
+    submit_time: int = 0
+    eligible_time: int = 0
+    accrue_time: int = 0
+    start_time: int = 0
+    end_time: int = 0
+    suspend_time: int = 0
+    pre_sus_time: int = 0
+    resize_time: int = 0
+    last_sched_eval: int = 0
+    preempt_time: int = 0
+    priority: int = 0
+    billable_tres: float = float(NO_VAL)
+    cluster: str | None = None
+    nodes: str | None = None
+    sched_nodes: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    admin_comment: str | None = None
+    site_factor: int = NICE_OFFSET
+    network: str | None = None
+    comment: str | None = None
+    batch_features: str | None = None
+    batch_host: str | None = None
+    burst_buffer: str | None = None
+    burst_buffer_state: str | None = None
+    system_comment: str | None = None
+    qos: str | None = None
+    preemptable_time: int = 0
+    licenses: str | None = None
+    state_desc: str | None = None
+    resv_name: str | None = None
+    mcs_label: str | None = None
+    exit_code: int = 0
+    derived_ec: int = 0
+    gres_used: str | None = None
+    job_resources: JobResources | None = None
+    gres_detail_str: tuple[str, ...] = ()
+    name: str | None = None
+    user_name: str | None = None
+    wckey: str | None = None
+    req_switch: int = 0
+    wait4switch: int = 0
+    alloc_node: str | None = None
+    node_bitmap: Bitmap | None = None
+    select_plugin_id: int = SELECT_PLUGIN_CONS_TRES
+    features: str | None = None
+    prefer: str | None = None
+    cluster_features: str | None = None
+    work_dir: str | None = None
+    dependency: str | None = None
+    command: str | None = None
+    num_cpus: int = 0
+    max_cpus: int = 0
+    num_nodes: int = 0
+    max_nodes: int = 0
+    requeue: int = 0
+    ntasks_per_node: int = 0
+    ntasks_per_tres: int = 0
+    num_tasks: int = 0
+    shared: int = NO_VAL16
+    cpu_freq_min: int = NO_VAL
+    cpu_freq_max: int = NO_VAL
+    cpu_freq_gov: int = NO_VAL
+    cronspec: str | None = None
+    contiguous: int = 0
+    core_spec: int = NO_VAL16
+    cpus_per_task: int = 0
+    pn_min_cpus: int = 0
+    pn_min_memory: int = 0
+    pn_min_tmp_disk: int = 0
+    req_nodes: str | None = None
+    req_node_bitmap: Bitmap | None = None
+    exc_nodes: str | None = None
+    exc_node_bitmap: Bitmap | None = None
+    std_err: str | None = None
+    std_in: str | None = None
+    std_out: str | None = None
+    multi_core: MultiCore | None = None
+    bitflags: int = 0
+    tres_alloc_str: str | None = None
+    tres_req_str: str | None = None
+    start_protocol_ver: int = PROTOCOL_VERSION
+    fed_origin_str: str | None = None
+    fed_siblings_active: int = 0
+    fed_siblings_active_str: str | None = None
+    fed_siblings_viable: int = 0
+    fed_siblings_viable_str: str | None = None
+    cpus_per_tres: str | None = None
+    mem_per_tres: str | None = None
+    tres_bind: str | None = None
+    tres_freq: str | None = None
+    tres_per_job: str | None = None
+    tres_per_node: str | None = None
+    tres_per_socket: str | None = None
+    tres_per_task: str | None = None
+    mail_type: int = 0
+    mail_user: str | None = None
+    selinux_context: str | None = None
+
+    def to_bytes(self, version: int = PROTOCOL_VERSION) -> bytes:
+        """This record's wire bytes (cache them: a reply joins them)."""
+        require_22_05_encode(version, "job record")
+        return _pack_job_record(self)
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.raw(self.to_bytes(version))
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        require_22_05_decode(version, "job record")
+        return _unpack_job_record(cls, r)
+
+
+# pack_job (first branch, >= 21.08) with _pack_default_job_details (22.05) and
+# _pack_pending_job_details; reader _unpack_job_info_members (22.05).
+JOB_RECORD_LAYOUT = (
+    ("array_job_id", U32),
+    ("array_task_id", U32),
+    ("array_task_str", STR),
+    ("array_max_tasks", U32),
+    ("assoc_id", U32),
+    ("container", STR),
+    ("delay_boot", U32),
+    ("job_id", U32),
+    ("user_id", U32),
+    ("group_id", U32),
+    ("het_job_id", U32),
+    ("het_job_id_set", STR),
+    ("het_job_offset", U32),
+    ("profile", U32),
+    ("job_state", U32),
+    ("batch_flag", U16),
+    ("state_reason", U16),
+    ("power_flags", U8),
+    ("reboot", U8),
+    ("restart_cnt", U16),
+    ("show_flags", U16),
+    ("deadline", TIME),
+    ("alloc_sid", U32),
+    ("time_limit", U32),
+    ("time_min", U32),
+    ("nice", U32),
+    ("submit_time", TIME),
+    ("eligible_time", TIME),
+    ("accrue_time", TIME),
+    ("start_time", TIME),
+    ("end_time", TIME),
+    ("suspend_time", TIME),
+    ("pre_sus_time", TIME),
+    ("resize_time", TIME),
+    ("last_sched_eval", TIME),
+    ("preempt_time", TIME),
+    ("priority", U32),
+    ("billable_tres", DOUBLE),
+    ("cluster", STR),
+    ("nodes", STR),
+    ("sched_nodes", STR),
+    ("partition", STR),
+    ("account", STR),
+    ("admin_comment", STR),
+    ("site_factor", U32),
+    ("network", STR),
+    ("comment", STR),
+    ("container", STR),  # packed a second time
+    ("batch_features", STR),
+    ("batch_host", STR),
+    ("burst_buffer", STR),
+    ("burst_buffer_state", STR),
+    ("system_comment", STR),
+    ("qos", STR),
+    ("preemptable_time", TIME),
+    ("licenses", STR),
+    ("state_desc", STR),
+    ("resv_name", STR),
+    ("mcs_label", STR),
+    ("exit_code", U32),
+    ("derived_ec", U32),
+    ("gres_used", STR),
+    ("job_resources", _JobResourcesCodec()),
+    ("gres_detail_str", STRS),
+    ("name", STR),
+    ("user_name", STR),
+    ("wckey", STR),
+    ("req_switch", U32),
+    ("wait4switch", U32),
+    ("alloc_node", STR),
+    ("node_bitmap", BITS),
+    ("select_plugin_id", SELECT_PLUGIN),
+    # default job details
+    ("features", STR),
+    ("prefer", STR),
+    ("cluster_features", STR),
+    ("work_dir", STR),
+    ("dependency", STR),
+    ("command", STR),
+    ("num_cpus", U32),
+    ("max_cpus", U32),
+    ("num_nodes", U32),
+    ("max_nodes", U32),
+    ("requeue", U16),
+    ("ntasks_per_node", U16),
+    ("ntasks_per_tres", U16),
+    ("num_tasks", U32),
+    ("shared", U16),
+    ("cpu_freq_min", U32),
+    ("cpu_freq_max", U32),
+    ("cpu_freq_gov", U32),
+    ("cronspec", STR),
+    # pending job details
+    ("contiguous", U16),
+    ("core_spec", U16),
+    ("cpus_per_task", U16),
+    ("pn_min_cpus", U16),
+    ("pn_min_memory", U64),
+    ("pn_min_tmp_disk", U32),
+    ("req_nodes", STR),
+    ("req_node_bitmap", BITS),
+    ("exc_nodes", STR),
+    ("exc_node_bitmap", BITS),
+    ("std_err", STR),
+    ("std_in", STR),
+    ("std_out", STR),
+    ("multi_core", _MultiCoreCodec()),
+    # the rest of pack_job
+    ("bitflags", U64),
+    ("tres_alloc_str", STR),
+    ("tres_req_str", STR),
+    ("start_protocol_ver", U16),
+    ("fed_origin_str", STR),
+    ("fed_siblings_active", U64),
+    ("fed_siblings_active_str", STR),
+    ("fed_siblings_viable", U64),
+    ("fed_siblings_viable_str", STR),
+    ("cpus_per_tres", STR),
+    ("mem_per_tres", STR),
+    ("tres_bind", STR),
+    ("tres_freq", STR),
+    ("tres_per_job", STR),
+    ("tres_per_node", STR),
+    ("tres_per_socket", STR),
+    ("tres_per_task", STR),
+    ("mail_type", U16),
+    ("mail_user", STR),
+    ("selinux_context", STR),
+)
+
+_pack_job_record, _unpack_job_record = compile_layout(JobRecord, JOB_RECORD_LAYOUT)
+
+
+def encode_job_record(record: JobRecord, version: int = PROTOCOL_VERSION) -> bytes:
+    """The wire bytes of one record (same as ``record.to_bytes(version)``)."""
+    return record.to_bytes(version)
+
+
+def _skip_str(data: bytes, pos: int) -> int:
+    if pos + 4 > len(data):
+        raise DecodeError("job record too short")
+    return pos + 4 + int(_U32.unpack_from(data, pos)[0])
+
+
+def show_flags_offset(record: bytes) -> int:
+    """Byte offset of the u16 show_flags inside an encoded 22.05 job record."""
+    pos = _skip_str(record, 8)  # array_job_id, array_task_id, array_task_str
+    pos = _skip_str(record, pos + 8)  # array_max_tasks, assoc_id, container
+    pos = _skip_str(record, pos + 20)  # delay_boot, job_id, user_id, group_id, het_job_id, het_job_id_set
+    pos += (
+        12 + 8
+    )  # het_job_offset, profile, job_state; batch_flag, state_reason, power_flags, reboot, restart_cnt
+    if pos + 2 > len(record):
+        raise DecodeError("job record too short")
+    return pos
+
+
+def with_show_flags(record: bytes, show_flags: int) -> bytes:
+    """An encoded record with its show_flags (the request's, echoed by slurmctld) replaced."""
+    pos = show_flags_offset(record)
+    if record[pos : pos + 2] == _U16.pack(show_flags):
+        return record
+    return record[:pos] + _U16.pack(show_flags) + record[pos + 2 :]
+
+
+# -- the reply ------------------------------------------------------------------------------------
+
+_INFO_HEAD = struct.Struct(">Iqq")
+
+
+def job_info_response_body(records: Sequence[bytes], last_update: int, last_backfill: int = 0) -> bytes:
+    """RESPONSE_JOB_INFO body from already-encoded records: u32 count, time, time, the records."""
+    return _INFO_HEAD.pack(len(records), last_update, last_backfill) + b"".join(records)
+
+
+@register(MsgType.RESPONSE_JOB_INFO)
+@dataclass(frozen=True, slots=True)
+class JobInfoResponse(Message):
+    """2004: u32 record_count, time last_update, time last_backfill (0 until backfill ran), records.
+
+    Also the reply to 2021 and 2039. The client sets BACKFILL_LAST itself (see client-structs.md).
+    """
+
+    last_update: int = 0
+    last_backfill: int = 0
+    records: tuple[JobRecord, ...] = ()
+
+    def pack(self, w: Writer, version: int) -> None:
+        require_22_05_encode(version, "job info")
+        w.raw(
+            job_info_response_body(
+                [rec.to_bytes(version) for rec in self.records], self.last_update, self.last_backfill
+            )
+        )
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        require_22_05_decode(version, "job info")
+        count = r.u32()
+        last_update = r.time()
+        last_backfill = r.time()
+        if count > r.remaining:  # a record is far more than one byte: cheap sanity bound
+            raise DecodeError(f"job info: {count} records do not fit in {r.remaining} bytes")
+        records = [_unpack_job_record(JobRecord, r) for _ in range(count)]
+        return cls(last_update, last_backfill, tuple(records))
+
+
+@dataclass(frozen=True, slots=True)
+class PackedJobInfoResponse(Message):
+    """A 2004 body built from cached record bytes (for ``encode_body``; decoding gives JobInfoResponse)."""
+
+    last_update: int = 0
+    last_backfill: int = 0
+    records: tuple[bytes, ...] = ()
+
+    MSG_TYPES = (MsgType.RESPONSE_JOB_INFO,)
+
+    def pack(self, w: Writer, version: int) -> None:
+        require_22_05_encode(version, "job info")
+        w.raw(job_info_response_body(self.records, self.last_update, self.last_backfill))
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        """Split a 2004 body into its records' bytes (each record is decoded once to find its end)."""
+        require_22_05_decode(version, "job info")
+        count = r.u32()
+        last_update = r.time()
+        last_backfill = r.time()
+        if count > r.remaining:
+            raise DecodeError(f"job info: {count} records do not fit in {r.remaining} bytes")
+        blob = r.bytes(r.remaining)
+        sub = Reader(blob)
+        records = []
+        for _ in range(count):
+            start = sub.pos
+            _unpack_job_record(JobRecord, sub)
+            records.append(blob[start : sub.pos])
+        sub.expect_end("job info records")
+        return cls(last_update, last_backfill, tuple(records))

@@ -1,0 +1,318 @@
+"""Compile a flat wire layout into fast pack/unpack functions.
+
+A layout is an ordered table of ``(field name, kind)``: the order of the pack calls in SLURM's C
+packer for that struct. The big bodies (job_desc_msg_t ~120 fields, one job record ~130 fields)
+are described this way, so the table can be read side by side with the C source, and the codec
+is generated once at import:
+
+* runs of fixed-size fields become one precompiled :class:`struct.Struct` (one call per run),
+* strings go through a small cache of already-encoded short strings (partition, cluster, node
+  names and TRES strings repeat across thousands of job records),
+* decoding reads the bytes of the reader's region in place (``Reader.view``), checking every step
+  against the region's end, and hands nested blocks to the :class:`~flurm.protocol.wire.Reader`.
+
+Kinds: :data:`U8` :data:`U16` :data:`U32` :data:`U64` :data:`TIME` (signed 64) :data:`DOUBLE`
+(packdouble, value x 1e6 on the wire), :data:`STR` (packstr, ``None`` = NULL), :data:`STRS`
+(packstr_array as a tuple; a NULL element is refused), :data:`BITS` (pack_bit_str_hex,
+``Bitmap | None``), or a :class:`FieldCodec` object for anything else (nested blocks).
+
+A name may appear twice: SLURM packs a few fields twice (the job record's ``container``). The
+second occurrence packs the same value again, and decoding checks that both copies agree.
+"""
+
+from __future__ import annotations
+
+import linecache
+import struct
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Any, Protocol, TypeVar
+
+from flurm.protocol.wire import FLOAT_MULT, Bitmap, DecodeError, EncodeError, Reader
+
+T = TypeVar("T")
+
+U8 = "B"
+U16 = "H"
+U32 = "I"
+U64 = "Q"
+TIME = "q"
+DOUBLE = "d"
+STR = "str"
+STRS = "strs"
+BITS = "bits"
+
+_FIXED = frozenset((U8, U16, U32, U64, TIME, DOUBLE))
+_U32 = struct.Struct(">I")
+NULL_STR = b"\0\0\0\0"
+
+
+class FieldCodec(Protocol):
+    """A field kind that is not a primitive: packs a value to bytes, reads it back bounded."""
+
+    def pack(self, value: Any) -> bytes: ...
+
+    def unpack(self, r: Reader) -> Any: ...
+
+
+Kind = str | FieldCodec
+
+
+class Unpacker(Protocol):
+    def __call__(self, cls: type[T], r: Reader) -> T: ...
+
+
+# -- primitive helpers shared with hand-written codecs -------------------------------------------
+
+# Encoded packstr bytes of short strings seen before. Bounded: once full it stops growing.
+_STR_CACHE: dict[str | None, bytes] = {None: NULL_STR}
+_STR_CACHE_MAX = 8192
+_STR_CACHE_LEN = 64
+
+
+def _encode_str(v: str) -> bytes:
+    raw = v.encode("utf-8", "surrogateescape")
+    out = _U32.pack(len(raw) + 1) + raw + b"\0"
+    if len(raw) <= _STR_CACHE_LEN and len(_STR_CACHE) < _STR_CACHE_MAX:
+        _STR_CACHE[v] = out
+    return out
+
+
+_cache_get = _STR_CACHE.get
+
+
+def pack_str(v: str | None) -> bytes:
+    """packstr of ``v`` (``None`` = NULL)."""
+    return _cache_get(v) or _encode_str(v)  # type: ignore[arg-type]
+
+
+def pack_strs(v: Sequence[str]) -> bytes:
+    """packstr_array: u32 count, then each string. ``None`` elements are refused."""
+    if not v:
+        return NULL_STR
+    parts = [_U32.pack(len(v))]
+    for s in v:
+        if not isinstance(s, str):
+            raise EncodeError(f"string array element {s!r} is not a str")
+        parts.append(_cache_get(s) or _encode_str(s))
+    return b"".join(parts)
+
+
+def read_strs(r: Reader) -> tuple[str, ...]:
+    """unpackstr_array into a tuple; a NULL element (which SLURM never packs) is a DecodeError."""
+    n = r.u32()
+    if n * 4 > r.remaining:
+        raise DecodeError(f"string array: count {n} does not fit in {r.remaining} bytes")
+    out = []
+    for _ in range(n):
+        s = r.string()
+        if s is None:
+            raise DecodeError("string array: NULL element")
+        out.append(s)
+    return tuple(out)
+
+
+def _short(what: str, pos: int, need: int, end: int) -> DecodeError:
+    return DecodeError(f"{what}: need {need} bytes at offset {pos}, {end - pos} left")
+
+
+_U32_FROM = _U32.unpack_from
+
+
+def pack_bits(v: Bitmap | None) -> bytes:
+    """pack_bit_str_hex: u32 bit count + hex string; ``None`` is u32 NO_VAL alone."""
+    if v is None:
+        return b"\xff\xff\xff\xfe"
+    if v.size < 0 or v.value < 0 or v.value >> v.size:
+        raise EncodeError(f"bitmap {v!r} has bits beyond its size")
+    return _U32.pack(v.size) + pack_str(v.hex())
+
+
+# -- the compiler --------------------------------------------------------------------------------
+
+
+def _single_packer(kind: Kind) -> Callable[[Any], bytes]:
+    if isinstance(kind, str):
+        if kind in _FIXED:
+            st = struct.Struct(">" + kind)
+            if kind == DOUBLE:
+                return lambda v: st.pack(v * FLOAT_MULT)
+            return st.pack
+        if kind == STR:
+            return pack_str
+        if kind == STRS:
+            return pack_strs
+        if kind == BITS:
+            return pack_bits
+        raise ValueError(f"unknown field kind {kind!r}")
+    return kind.pack
+
+
+_PACK_ERRORS = (struct.error, TypeError, AttributeError, UnicodeError, OverflowError, ValueError)
+
+
+def compile_layout(cls: type[T], layout: Sequence[tuple[str, Kind]]) -> tuple[Callable[[T], bytes], Unpacker]:
+    """Build ``pack(obj) -> bytes`` and ``unpack(cls, reader) -> obj`` for dataclass ``cls``.
+
+    The first occurrences of the names in ``layout`` must be the dataclass fields, in order. Strings
+    are decoded like :meth:`Reader.string` (NULL is None; a missing final NUL is tolerated, as
+    SLURM does); doubles as :meth:`Reader.double`.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    first: list[str] = []
+    for name, _ in layout:
+        if name not in first:
+            first.append(name)
+    if first != names:
+        missing = set(names) ^ set(first)
+        raise TypeError(f"{cls.__name__}: layout does not match the fields in order (diff: {missing})")
+
+    ns: dict[str, Any] = {
+        "DecodeError": DecodeError,
+        "EncodeError": EncodeError,
+        "cache_get": _cache_get,
+        "encode_str": _encode_str,
+        "pack_strs": pack_strs,
+        "read_strs": read_strs,
+        "pack_bits": pack_bits,
+        "PACK_ERRORS": _PACK_ERRORS,
+        "short": _short,
+        "U32F": _U32_FROM,
+        "UTF8": "utf-8",
+        "SURR": "surrogateescape",
+    }
+    pack_parts: list[str] = []
+    unpack_lines: list[str] = []
+    var_of: dict[str, str] = {}
+    run: list[tuple[str, str]] = []  # pending fixed fields (name, kind)
+    counter = 0
+
+    def new_var() -> str:
+        nonlocal counter
+        counter += 1
+        return f"v{counter}"
+
+    def same_check(tmp: str, var: str, name: str) -> str:
+        label = f"{cls.__name__}.{name}: the two packed copies differ"
+        return f"    if {tmp} != {var}: raise DecodeError({label!r})"
+
+    def flush() -> None:
+        if not run:
+            return
+        sname = f"S{len(ns)}"
+        st = struct.Struct(">" + "".join(k for _, k in run))
+        ns[sname] = st
+        args = ", ".join(f"o.{n} * {FLOAT_MULT!r}" if k == DOUBLE else f"o.{n}" for n, k in run)
+        pack_parts.append(f"{sname}.pack({args})")
+        targets = []
+        post = []
+        for n, k in run:
+            if n in var_of:  # a repeated fixed field: read it, compare after
+                tmp = new_var()
+                targets.append(tmp)
+                post.append(same_check(tmp, var_of[n], n))
+            else:
+                var_of[n] = new_var()
+                targets.append(var_of[n])
+                if k == DOUBLE:
+                    post.append(f"    {var_of[n]} = {var_of[n]} / {FLOAT_MULT!r}")
+        what = f"{cls.__name__}.{run[0][0]}"
+        unpack_lines.append(f"    if pos + {st.size} > end: raise short({what!r}, pos, {st.size}, end)")
+        unpack_lines.append(f"    {', '.join(targets)}, = {sname}.unpack_from(data, pos)")
+        unpack_lines.append(f"    pos += {st.size}")
+        unpack_lines.extend(post)
+        run.clear()
+
+    for name, kind in layout:
+        if isinstance(kind, str) and kind in _FIXED:
+            run.append((name, kind))
+            continue
+        flush()
+        # strings are read in place; everything else through the Reader, moved to ``pos`` first
+        if kind == STR:
+            pack_parts.append(f"(cache_get(o.{name}) or encode_str(o.{name}))")
+            what = f"{cls.__name__}.{name}"
+            read = (
+                f"if pos + 4 > end: raise short({what!r}, pos, 4, end)\n"
+                "    n, = U32F(data, pos); pos += 4\n"
+                "    if n:\n"
+                "        q = pos + n\n"
+                f"        if q > end: raise short({what!r}, pos, n, end)\n"
+                "        {0} = (data[pos:q - 1] if data[q - 1] == 0 else data[pos:q]).decode(UTF8, SURR)\n"
+                "        pos = q\n"
+                "    else:\n"
+                "        {0} = None"
+            )
+        else:
+            if kind == STRS:
+                pack_parts.append(f"pack_strs(o.{name})")
+                call = "read_strs(r)"
+            elif kind == BITS:
+                pack_parts.append(f"pack_bits(o.{name})")
+                call = "r.bitmap()"
+            elif isinstance(kind, str):
+                raise ValueError(f"{cls.__name__}.{name}: unknown field kind {kind!r}")
+            else:
+                cname = f"C{len(ns)}"
+                ns[cname] = kind
+                pack_parts.append(f"{cname}.pack(o.{name})")
+                call = f"{cname}.unpack(r)"
+            read = "r.seek(pos); {} = " + call + "; pos = r.pos"
+        if name in var_of:
+            tmp = new_var()
+            unpack_lines.append("    " + read.format(tmp))
+            unpack_lines.append(same_check(tmp, var_of[name], name))
+        else:
+            var_of[name] = new_var()
+            unpack_lines.append("    " + read.format(var_of[name]))
+    flush()
+
+    # A frozen dataclass's __init__ sets each field through object.__setattr__, which costs about
+    # 0.2 us a field (25 us for a job record). A slotted class can be filled through its slot
+    # descriptors directly instead: the same effect (every field set, nothing else run), 3x faster.
+    slot_setters = {n: getattr(cls, n, None) for n in names}
+    slotted = all(isinstance(d, types.MemberDescriptorType) for d in slot_setters.values())
+    if slotted and not hasattr(cls, "__post_init__"):
+        ns["new"] = object.__new__
+        for i, n in enumerate(names):
+            ns[f"set{i}"] = slot_setters[n].__set__  # type: ignore[union-attr]
+        construct = ["    o = new(cls)"]
+        construct += [f"    set{i}(o, {var_of[n]})" for i, n in enumerate(names)]
+        construct.append("    return o")
+    else:
+        construct = [f"    return cls({', '.join(var_of[n] for n in names)})"]
+
+    joined = ",\n            ".join(pack_parts)
+    src = [
+        "def pack(o):",
+        "    try:",
+        f"        return b''.join((\n            {joined},\n        ))",
+        "    except PACK_ERRORS:",
+        "        diagnose(o)",
+        "        raise",
+        "",
+        "def unpack(cls, r):",
+        "    data, pos, end = r.view()",
+        *unpack_lines,
+        "    r.seek(pos)",
+        *construct,
+    ]
+    single = [(name, _single_packer(kind)) for name, kind in layout]
+
+    def diagnose(o: object) -> None:
+        for name, packer in single:
+            value = getattr(o, name, None)
+            try:
+                packer(value)
+            except _PACK_ERRORS as e:
+                raise EncodeError(
+                    f"{type(o).__name__}.{name} = {value!r} does not fit its wire type: {e}"
+                ) from None
+
+    ns["diagnose"] = diagnose
+    text = "\n".join(src) + "\n"
+    filename = f"<layout {cls.__module__}.{cls.__qualname__}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)  # readable tracebacks
+    exec(compile(text, filename, "exec"), ns)
+    return ns["pack"], ns["unpack"]

@@ -202,8 +202,9 @@ def build_job(desc: JobDesc, uid: int, gid: int, is_admin: bool, cluster: Cluste
     if desc.overcommit not in (NO_VAL8, 0):
         job.min_cpus = max(1, min_nodes)
 
-    # held at submit (priority 0): a user hold
+    # held at submit (priority 0): a user hold. NO_VAL marks "give it the next priority".
     error_code = 0
+    job.priority = NO_VAL
     if desc.priority == 0:
         job.priority = 0
         job.hold_user = not is_admin

@@ -106,6 +106,7 @@ class Job:
     array_task_id: int = NO_VAL
     array_task_pending: tuple[int, ...] = ()  # meta record only: task ids still pending in it
     array_max_tasks: int = 0  # the "%N" limit, 0 = none
+    array_size_hint: int = 0  # meta record: bits in the task bitmap slurmctld shows (highest task id + 1)
     # where it stands
     state: int = JobState.PENDING  # base state | JobStateFlag bits
     state_reason: int = 0

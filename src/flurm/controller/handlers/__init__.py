@@ -1,1 +1,22 @@
+"""Request handlers, one module per family; HANDLERS maps a message type to its handler.
 
+A handler takes the controller and the request and returns the reply (or None when the message
+gets none). It decodes nothing and encodes nothing itself: protocol/ did and will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flurm.controller.handlers import admin, jobs, nodes, slurmd
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+    from flurm.controller.transport import Request
+
+HandlerFn = Callable[["Controller", "Request"], Any]
+
+HANDLERS: dict[int, HandlerFn] = {}
+for _module in (admin, jobs, nodes, slurmd):
+    HANDLERS.update(_module.HANDLERS)

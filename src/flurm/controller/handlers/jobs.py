@@ -1,0 +1,133 @@
+"""Job RPCs: submit, information, cancel, update (hold/release), readiness."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flurm.controller.records import job_info_body
+from flurm.controller.transport import Reply, Request, rc_reply
+from flurm.protocol.constants import NO_VAL, MsgType, ShowFlags, SlurmRC
+from flurm.protocol.messages.common import ReturnCode
+from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
+from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.job_info import JobIdRequest, JobInfoRequest, JobUserInfoRequest
+from flurm.state.model import Job
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+
+def _alloc_host(req: Request) -> str:
+    # slurmctld records the host the munge credential was made on; on loopback that is "localhost"
+    host = req.peer[0]
+    return "localhost" if host in ("127.0.0.1", "::1") else host
+
+
+async def submit_batch(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobDesc)
+    ctl.gate("submit")
+    job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, _alloc_host(req))
+    return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
+
+
+def _visible(ctl: Controller, jobs: list[Job], show_flags: int) -> list[Job]:
+    if show_flags & ShowFlags.ALL:
+        return jobs
+    hidden = {p.name for p in ctl.cluster.partitions.values() if p.hidden}
+    if not hidden:
+        return jobs
+    return [j for j in jobs if not all(p in hidden for p in j.partition.split(","))]
+
+
+def job_info(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobInfoRequest)
+    body = req.body
+    cluster = ctl.cluster
+    if body.last_update and body.last_update - 1 >= cluster.last_job_update:
+        return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
+    jobs = list(cluster.jobs.values())
+    if body.job_ids:
+        wanted = set(body.job_ids)
+        jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
+    jobs = _visible(ctl, jobs, body.show_flags)
+    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, body.show_flags, ctl.now()))
+
+
+def job_info_single(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobIdRequest)
+    job_id = req.body.job_id
+    cluster = ctl.cluster
+    job = cluster.jobs.get(job_id)
+    if job is not None and job.array_job_id == job_id:
+        jobs = [j for j in cluster.jobs.values() if j.array_job_id == job_id]
+    elif job is not None:
+        jobs = [job]
+    else:
+        jobs = [j for j in cluster.jobs.values() if j.array_job_id == job_id]
+    if not jobs:
+        return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, req.body.show_flags, ctl.now()))
+
+
+def job_user_info(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobUserInfoRequest)
+    uid = req.body.user_id
+    jobs = [j for j in ctl.cluster.jobs.values() if j.user_id == uid]
+    jobs = _visible(ctl, jobs, req.body.show_flags)
+    return Reply(
+        MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, ctl.cluster, req.body.show_flags, ctl.now())
+    )
+
+
+def kill_job(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobStepKill)
+    ctl.gate("cancel")
+    b = req.body
+    return rc_reply(ctl.jobs.kill(b.sjob_id, b.job_id, b.signal, b.flags, req.uid))
+
+
+def cancel_step(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobStepKill)
+    ctl.gate("cancel")
+    b = req.body
+    job = ctl.cluster.jobs.get(b.job_id)
+    if job is None:
+        return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+    if job.user_id != req.uid and not ctl.is_admin(req.uid):
+        return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
+    if b.step_id == NO_VAL:
+        return rc_reply(ctl.jobs.kill(None, b.job_id, b.signal, b.flags, req.uid))
+    # flurm runs batch steps only; any other step id does not exist
+    return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+
+
+def update_job(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobDesc)
+    ctl.gate("update")
+    rc, array_errors = ctl.jobs.update(req.body, req.uid)
+    if array_errors is not None:
+        return Reply(MsgType.RESPONSE_JOB_ARRAY_ERRORS, JobArrayErrors(tuple(array_errors)))
+    return rc_reply(rc)
+
+
+def job_ready(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobIdRequest)
+    job = ctl.cluster.jobs.get(req.body.job_id)
+    if job is None:
+        return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+    ready = 0
+    if job.is_running():
+        ready = 1 | 2  # READY_NODE_STATE | READY_JOB_STATE
+    return Reply(MsgType.RESPONSE_JOB_READY, ReturnCode(ready))
+
+
+HANDLERS = {
+    MsgType.REQUEST_SUBMIT_BATCH_JOB: submit_batch,
+    MsgType.REQUEST_JOB_INFO: job_info,
+    MsgType.REQUEST_JOB_INFO_SINGLE: job_info_single,
+    MsgType.REQUEST_JOB_USER_INFO: job_user_info,
+    MsgType.REQUEST_KILL_JOB: kill_job,
+    MsgType.REQUEST_CANCEL_JOB_STEP: cancel_step,
+    MsgType.REQUEST_UPDATE_JOB: update_job,
+    MsgType.REQUEST_JOB_READY: job_ready,
+}

@@ -1,0 +1,49 @@
+"""Node and partition information for sinfo and scontrol."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flurm.controller.records import build_node_record, build_partition_record
+from flurm.controller.transport import Reply, Request, rc_reply
+from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
+from flurm.protocol.messages.nodes import NodeInfoRequest, NodeInfoResponse, NodeInfoSingleRequest
+from flurm.protocol.messages.partitions import PartitionInfoRequest, PartitionInfoResponse
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+
+def node_info(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, NodeInfoRequest)
+    cluster = ctl.cluster
+    if req.body.last_update and req.body.last_update - 1 >= cluster.last_node_update:
+        return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
+    records = tuple(build_node_record(n, req.body.show_flags) for n in cluster.node_list)
+    return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
+
+
+def node_info_single(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, NodeInfoSingleRequest)
+    node = ctl.cluster.nodes.get(req.body.node_name or "")
+    records = (build_node_record(node, req.body.show_flags),) if node is not None else ()
+    return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
+
+
+def partition_info(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, PartitionInfoRequest)
+    cluster = ctl.cluster
+    if req.body.last_update and req.body.last_update - 1 >= cluster.last_part_update:
+        return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
+    show_all = bool(req.body.show_flags & ShowFlags.ALL) or ctl.is_admin(req.uid)
+    records = tuple(
+        build_partition_record(p, cluster) for p in cluster.partitions.values() if show_all or not p.hidden
+    )
+    return Reply(MsgType.RESPONSE_PARTITION_INFO, PartitionInfoResponse(ctl.now(), records))
+
+
+HANDLERS = {
+    MsgType.REQUEST_NODE_INFO: node_info,
+    MsgType.REQUEST_NODE_INFO_SINGLE: node_info_single,
+    MsgType.REQUEST_PARTITION_INFO: partition_info,
+}

@@ -1,0 +1,71 @@
+"""What slurmd and slurmstepd send to the controller: registration and the end of jobs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flurm.controller.transport import Reply, Request, rc_reply
+from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.messages.slurmd import (
+    CompleteBatchScript,
+    CompleteProlog,
+    EpilogComplete,
+    JobRequeue,
+    NodeRegistrationStatus,
+    StepComplete,
+)
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+
+def registration(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, NodeRegistrationStatus)
+    return ctl.agent.registration(req.body, req.uid)
+
+
+def complete_batch(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, CompleteBatchScript)
+    if not ctl.is_admin(req.uid):
+        return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
+    b = req.body
+    return rc_reply(ctl.jobs.batch_complete(b.job_id, b.job_rc, b.slurm_rc, b.node_name))
+
+
+def epilog_complete(ctl: Controller, req: Request) -> None:
+    assert isinstance(req.body, EpilogComplete)
+    if ctl.is_admin(req.uid) and req.body.node_name:
+        ctl.jobs.node_epilog_done(req.body.job_id, req.body.node_name)
+    return None  # slurmd expects no reply
+
+
+def step_complete(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, StepComplete)
+    return rc_reply(0)
+
+
+def requeue(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobRequeue)
+    if not ctl.is_admin(req.uid):
+        return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
+    job = ctl.cluster.jobs.get(req.body.job_id)
+    if job is None:
+        return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+    if job.is_running():
+        ctl.jobs.fail_launch(job, 1)
+    return rc_reply(0)
+
+
+def complete_prolog(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, CompleteProlog)
+    return rc_reply(0)
+
+
+HANDLERS = {
+    MsgType.MESSAGE_NODE_REGISTRATION_STATUS: registration,
+    MsgType.REQUEST_COMPLETE_BATCH_SCRIPT: complete_batch,
+    MsgType.MESSAGE_EPILOG_COMPLETE: epilog_complete,
+    MsgType.REQUEST_STEP_COMPLETE: step_complete,
+    MsgType.REQUEST_JOB_REQUEUE: requeue,
+    MsgType.REQUEST_COMPLETE_PROLOG: complete_prolog,
+}

@@ -1,0 +1,438 @@
+"""Job operations with SLURM's rules: submit, cancel/signal, hold/release/update, completion.
+
+Each operation changes the cluster (which persists the change), wakes the scheduler, and asks the
+node agent to act on the nodes. Refusals raise :class:`SlurmError` with SLURM's return code.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import signal as signals
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from flurm.controller.submit import (
+    ALLOC_SID_USER_HOLD,
+    build_job,
+    memory_unsatisfiable,
+    reject_as_failed,
+)
+from flurm.errors import SlurmError
+from flurm.protocol.constants import (
+    INFINITE,
+    NICE_OFFSET,
+    NO_VAL,
+    NO_VAL16,
+    JobState,
+    JobStateFlag,
+    JobStateReason,
+    SlurmRC,
+)
+from flurm.protocol.messages.job_control import JobArrayError
+from flurm.protocol.messages.job_desc import JobDesc
+from flurm.scheduler import dependencies
+from flurm.scheduler.scheduler import job_partitions, static_reason
+from flurm.state.model import Job
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+R = JobStateReason
+_TASK_SPEC = re.compile(r"^(\d+)(?:_(\[?[\d,\-]+\]?|\*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a job id text names: a job, one array task, some tasks, or a whole array."""
+
+    job_id: int
+    tasks: tuple[int, ...] | None = None  # None: the job / the whole array
+
+
+def parse_job_id(text: str) -> Target:
+    m = _TASK_SPEC.match(text.strip())
+    if m is None:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+    job_id = int(m.group(1))
+    spec = m.group(2)
+    if spec is None or spec == "*":
+        return Target(job_id)
+    tasks: set[int] = set()
+    for tok in spec.strip("[]").split(","):
+        if not tok:
+            continue
+        first, _, last = tok.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        tasks.update(range(int(first), int(last or first) + 1))
+    return Target(job_id, tuple(sorted(tasks)))
+
+
+class JobOps:
+    def __init__(self, ctl: Controller) -> None:
+        self.ctl = ctl
+        self.cluster = ctl.cluster
+
+    # -- submit -----------------------------------------------------------------------------------
+    async def submit(self, desc: JobDesc, uid: int, gid: int, alloc_host: str) -> tuple[int, int]:
+        """Create a job; returns (job_id, error_code) once the job is durable."""
+        now = self.ctl.now()
+        is_admin = self.ctl.is_admin(uid)
+        job, array, error_code = build_job(desc, uid, gid, is_admin, self.cluster, alloc_host, now)
+        cluster = self.cluster
+        if len(cluster.jobs) >= self.ctl.config.max_job_count:
+            raise SlurmError(errno.EAGAIN)  # slurmctld answers EAGAIN at MaxJobCount; sbatch retries
+        part = cluster.partitions[job.partition.split(",")[0]]
+        if job.time_limit == NO_VAL and part.default_time is not None:
+            job.time_limit = part.default_time
+        job.job_id = cluster.allocate_job_id()
+        if job.priority == NO_VAL:
+            job.priority = cluster.new_priority(job.nice)
+        if memory_unsatisfiable(job, cluster):
+            reject_as_failed(job, now)
+            cluster.add_job(job)
+            await self.ctl.durable()
+            raise SlurmError(
+                SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, "Memory specification can not be satisfied"
+            )
+        if array is not None:
+            job.array_job_id = job.job_id
+            job.array_size_hint = array.size
+            if len(array.task_ids) == 1:
+                job.array_task_id = array.task_ids[0]
+                job.array_task_pending = ()
+        job.last_sched_eval = now
+        if job.priority != 0 and not job.dependency and job.begin_time <= now:
+            job.eligible_time = now
+        reasons = [static_reason(job, p, cluster) for p in job_partitions(job, cluster)]
+        if reasons and all(reasons):
+            if job.priority != 0:
+                job.state_reason = reasons[0]
+            if reasons[0] == R.WAIT_PART_CONFIG and not error_code:
+                error_code = SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
+        cluster.add_job(job)
+        await self.ctl.durable()
+        self.ctl.schedule_soon()
+        return job.job_id, error_code
+
+    # -- lookup -----------------------------------------------------------------------------------
+    def records_for(self, target: Target) -> list[Job]:
+        """The job records a target names (every record of an array for a whole-array id)."""
+        jobs = self.cluster.jobs
+        job = jobs.get(target.job_id)
+        if target.tasks is None:
+            if job is not None and job.array_job_id == 0:
+                return [job]
+            members = [j for j in jobs.values() if j.array_job_id == target.job_id]
+            if members:
+                return sorted(members, key=_task_order)
+            if job is not None:
+                return [job]
+            return []
+        out = []
+        for j in jobs.values():
+            if j.array_job_id != target.job_id:
+                continue
+            if j.array_task_id in target.tasks or any(t in target.tasks for t in j.array_task_pending):
+                out.append(j)
+        return sorted(out, key=_task_order)
+
+    def _may_touch(self, job: Job, uid: int) -> bool:
+        return job.user_id == uid or self.ctl.is_admin(uid)
+
+    def split_task(self, meta: Job, task_id: int) -> Job:
+        """Take one pending task out of an array's meta record as a job record of its own."""
+        rest = tuple(t for t in meta.array_task_pending if t != task_id)
+        if not rest:
+            meta.array_task_id = task_id
+            meta.array_task_pending = ()
+            self.cluster.job_changed(meta)
+            return meta
+        task = replace(meta, _cache={})
+        task.job_id = self.cluster.allocate_job_id()
+        task.array_task_id = task_id
+        task.array_task_pending = ()
+        meta.array_task_pending = rest
+        if len(rest) == 1:
+            # the last pending task: the meta record simply becomes that task
+            meta.array_task_id = rest[0]
+            meta.array_task_pending = ()
+        self.cluster.add_job(task)
+        self.cluster.job_changed(meta)
+        return task
+
+    # -- cancel / signal --------------------------------------------------------------------------
+    def kill(self, sjob_id: str | None, job_id: int, signal: int, flags: int, uid: int) -> int:
+        """REQUEST_KILL_JOB: returns the rc slurmctld would answer."""
+        text = sjob_id if sjob_id else (str(job_id) if job_id != NO_VAL else "")
+        target = parse_job_id(text)
+        records = self.records_for(target)
+        if not records:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        rc = 0
+        for job in records:
+            if not self._may_touch(job, uid):
+                rc = SlurmRC.ESLURM_ACCESS_DENIED
+                continue
+            if target.tasks is not None and job.is_array_meta():
+                for t in [t for t in job.array_task_pending if t in target.tasks]:
+                    one = self.split_task(job, t) if job.is_array_meta() else job
+                    rc = self._signal_one(one, signal, flags) or rc
+                continue
+            rc = self._signal_one(job, signal, flags) or rc
+        self.ctl.schedule_soon()
+        return rc
+
+    def _signal_one(self, job: Job, signal: int, flags: int) -> int:
+        if job.is_finished() or job.is_completing():
+            return SlurmRC.ESLURM_ALREADY_DONE
+        if signal == signals.SIGKILL:
+            self.cancel(job)
+            return 0
+        if job.is_pending():
+            return SlurmRC.ESLURM_TRANSITION_STATE_NO_UPDATE
+        self.ctl.agent.signal_job(job, signal, flags)
+        return 0
+
+    def cancel(self, job: Job, reason_state: int = JobState.CANCELLED) -> None:
+        now = self.ctl.now()
+        if job.is_pending():
+            job.state = reason_state
+            job.start_time = job.start_time or now
+            job.end_time = now
+            job.state_reason = job.state_reason if job.priority == 0 else job.state_reason
+            self.cluster.job_changed(job)
+            return
+        job.state = reason_state | JobStateFlag.COMPLETING
+        job.end_time = now
+        self.cluster.mark_completing(job)
+        self.cluster.job_changed(job)
+        self.ctl.agent.terminate_job(job, reason_state)
+
+    # -- hold / release / update ------------------------------------------------------------------
+    def update(self, desc: JobDesc, uid: int) -> tuple[int, list[JobArrayError] | None]:
+        """REQUEST_UPDATE_JOB. Returns (rc, per-task errors for a whole-array id or None)."""
+        text = desc.job_id_str if desc.job_id_str else (str(desc.job_id) if desc.job_id != NO_VAL else "")
+        target = parse_job_id(text)
+        records = self.records_for(target)
+        if not records:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        results: list[tuple[Job, int]] = []
+        for job in records:
+            results.append((job, self._update_one(job, desc, uid)))
+        self.ctl.schedule_soon()
+        is_array = any(j.array_job_id for j, _ in results)
+        if not is_array or (target.tasks is not None and len(results) == 1):
+            return results[0][1], None
+        return 0, _array_errors(target.job_id, results)
+
+    def _update_one(self, job: Job, desc: JobDesc, uid: int) -> int:
+        admin = self.ctl.is_admin(uid)
+        if job.user_id != uid and not admin:
+            return SlurmRC.ESLURM_USER_ID_MISSING
+        if job.is_finished():
+            return SlurmRC.ESLURM_JOB_FINISHED
+        changed = False
+        # priority: 0 = hold, INFINITE = release, other = set (admin only)
+        if desc.priority != NO_VAL:
+            if desc.priority == 0:
+                if not job.is_pending() and not job.is_running():
+                    return SlurmRC.ESLURM_JOB_NOT_PENDING
+                user_hold = desc.alloc_sid == ALLOC_SID_USER_HOLD or not admin
+                job.priority = 0
+                job.hold_user = user_hold
+                job.state_reason = R.WAIT_HELD_USER if user_hold else R.WAIT_HELD
+                changed = True
+            elif desc.priority == INFINITE:
+                if job.priority == 0:
+                    if not admin and not job.hold_user:
+                        return SlurmRC.ESLURM_ACCESS_DENIED
+                    job.priority = self.cluster.new_priority(job.nice)
+                    job.hold_user = False
+                    if job.state_reason in (R.WAIT_HELD, R.WAIT_HELD_USER):
+                        job.state_reason = 0
+                    if job.is_pending() and not job.eligible_time and not job.dependency:
+                        job.eligible_time = self.ctl.now()
+                    changed = True
+            else:
+                if not admin:
+                    return SlurmRC.ESLURM_ACCESS_DENIED
+                job.priority = desc.priority
+                changed = True
+        if desc.time_limit != NO_VAL:
+            if not admin and (job.time_limit == NO_VAL or desc.time_limit > job.time_limit
+                              or job.time_limit == INFINITE):
+                return SlurmRC.ESLURM_ACCESS_DENIED
+            job.time_limit = desc.time_limit
+            if job.is_running():
+                limit = None if desc.time_limit == INFINITE else desc.time_limit * 60
+                job.end_time = job.start_time + (limit if limit is not None else 365 * 86400)
+            changed = True
+        if desc.nice != NO_VAL:
+            nice = desc.nice - NICE_OFFSET
+            if nice < 0 and not admin:
+                return SlurmRC.ESLURM_ACCESS_DENIED
+            if job.priority not in (0,):
+                job.priority += job.nice - nice
+            job.nice = nice
+            changed = True
+        if desc.name is not None:
+            job.name = desc.name
+            changed = True
+        if desc.comment is not None:
+            job.comment = desc.comment
+            changed = True
+        if desc.dependency is not None:
+            if not job.is_pending():
+                return SlurmRC.ESLURM_JOB_NOT_PENDING
+            if desc.dependency == "":
+                job.dependency = None
+                job.dep_state = "none"
+                job.dep_text = None
+            else:
+                try:
+                    dependencies.parse(desc.dependency)
+                except dependencies.DependencyError:
+                    return SlurmRC.ESLURM_DEPENDENCY
+                job.dependency = desc.dependency
+                job.dep_state = "waiting"
+            changed = True
+        if desc.begin_time:
+            if not job.is_pending():
+                return SlurmRC.ESLURM_JOB_NOT_PENDING
+            job.begin_time = desc.begin_time
+            changed = True
+        if desc.partition is not None:
+            if not job.is_pending():
+                return SlurmRC.ESLURM_JOB_NOT_PENDING
+            if desc.partition not in self.cluster.partitions:
+                return SlurmRC.ESLURM_INVALID_PARTITION_NAME
+            job.partition = desc.partition
+            changed = True
+        if desc.min_nodes != NO_VAL and job.is_pending():
+            job.min_nodes = desc.min_nodes
+            changed = True
+        if desc.requeue != NO_VAL16:
+            job.requeue = desc.requeue
+            changed = True
+        if changed:
+            self.cluster.job_changed(job)
+        return 0
+
+    # -- completion -------------------------------------------------------------------------------
+    def batch_complete(self, job_id: int, job_rc: int, slurm_rc: int, node_name: str | None) -> int:
+        """REQUEST_COMPLETE_BATCH_SCRIPT from slurmstepd."""
+        job = self.cluster.jobs.get(job_id)
+        if job is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        now = self.ctl.now()
+        if job.is_running():
+            job.exit_code = job_rc
+            if slurm_rc:
+                job.state = JobState.FAILED
+                job.state_reason = R.FAIL_LAUNCH
+            elif job_rc == 0:
+                job.state = JobState.COMPLETE
+            else:
+                job.state = JobState.FAILED
+                job.state_reason = R.FAIL_EXIT_CODE
+            job.end_time = now
+            job.state |= JobStateFlag.COMPLETING
+            self.cluster.mark_completing(job)
+            self.cluster.job_changed(job)
+            self.ctl.agent.terminate_job(job, job.base_state)
+            self.ctl.schedule_soon()
+            return 0
+        if job.is_finished():
+            # cancelled or timed out: the script's end still tells its exit status
+            if job.exit_code == 0:
+                job.exit_code = job_rc
+                self.cluster.job_changed(job)
+            return 0
+        return SlurmRC.ESLURM_ALREADY_DONE
+
+    def node_epilog_done(self, job_id: int, node_name: str) -> None:
+        job = self.cluster.jobs.get(job_id)
+        if job is None or not job.is_completing():
+            return
+        if self.cluster.node_done_completing(job, node_name):
+            self.ctl.schedule_soon()
+
+    def time_limits(self, now: int) -> None:
+        """Running jobs past their end time get TIMEOUT and are killed."""
+        for job in list(self.cluster.running_jobs()):
+            if job.end_time and now >= job.end_time and not job.is_completing():
+                job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
+                job.state_reason = R.FAIL_TIMEOUT
+                job.end_time = now
+                self.cluster.mark_completing(job)
+                self.cluster.job_changed(job)
+                self.ctl.agent.kill_timelimit(job)
+
+    def node_failed(self, job: Job, node_name: str) -> None:
+        """A node of a running job went DOWN: the job ends with NODE_FAIL."""
+        job.state = JobState.NODE_FAIL | JobStateFlag.COMPLETING
+        job.state_reason = R.FAIL_DOWN_NODE
+        job.end_time = self.ctl.now()
+        self.cluster.mark_completing(job)
+        self.cluster.job_changed(job)
+        self.node_epilog_done(job.job_id, node_name)
+        others = [n for n in job.completing_nodes if n != node_name]
+        if others:
+            self.ctl.agent.terminate_job(job, JobState.NODE_FAIL)
+
+    def requeue_after_launch_failure(self, job: Job, why: str) -> None:
+        job.state = JobState.PENDING
+        job.state_reason = R.WAIT_NODE_NOT_AVAIL
+        job.restart_cnt += 1
+        self.cluster.release(job)
+        job.nodes = ()
+        job.cores_alloc = ()
+        job.cpus_alloc = ()
+        job.mem_alloc = ()
+        job.batch_host = None
+        job.start_time = 0
+        job.end_time = 0
+        job.state_desc = why
+        self.cluster.job_changed(job)
+
+    def fail_launch(self, job: Job, rc: int) -> None:
+        job.state = JobState.FAILED | JobStateFlag.COMPLETING
+        job.state_reason = R.FAIL_LAUNCH
+        job.end_time = self.ctl.now()
+        job.exit_code = 1
+        self.cluster.mark_completing(job)
+        self.cluster.job_changed(job)
+        self.ctl.agent.terminate_job(job, JobState.FAILED)
+
+
+def _task_order(job: Job) -> tuple[int, int]:
+    return (job.array_task_id if job.array_task_id != NO_VAL else -1, job.job_id)
+
+
+def _array_errors(array_id: int, results: list[tuple[Job, int]]) -> list[JobArrayError]:
+    by_rc: dict[int, list[int]] = {}
+    for job, rc in results:
+        tasks = [job.array_task_id] if job.array_task_id != NO_VAL else list(job.array_task_pending)
+        by_rc.setdefault(rc, []).extend(tasks)
+    out = []
+    for rc, tasks in sorted(by_rc.items()):
+        out.append(JobArrayError(rc, f"{array_id}_{_ranges(sorted(tasks))}"))
+    return out
+
+
+def _ranges(ids: list[int]) -> str:
+    parts = []
+    start = prev = None
+    for i in ids:
+        if start is None:
+            start = prev = i
+        elif prev is not None and i == prev + 1:
+            prev = i
+        else:
+            parts.append(f"{start}-{prev}" if start != prev else str(start))
+            start = prev = i
+    if start is not None:
+        parts.append(f"{start}-{prev}" if start != prev else str(start))
+    return ",".join(parts)

@@ -1,0 +1,403 @@
+"""What clients see: job, node and partition records built from the controller's objects.
+
+Each job's encoded record is kept in the job's cache (keyed by show_flags) and rebuilt only when the
+job changes, so a reply to ``squeue`` with 10,000 jobs joins cached bytes instead of packing
+10,000 records. The values follow what slurmctld 22.05 packs for each state (job_mgr.c:pack_job).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import hostlist
+
+from flurm.protocol.constants import (
+    INFINITE,
+    INFINITE16,
+    MEM_PER_CPU,
+    NICE_OFFSET,
+    NO_VAL,
+    NO_VAL16,
+    PROTOCOL_VERSION,
+    JobStateFlag,
+    NodeState,
+    NodeStateFlag,
+    PartitionFlag,
+    ShowFlags,
+)
+from flurm.protocol.messages.job_info import JobRecord, JobResources, MultiCore, job_info_response_body
+from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
+from flurm.protocol.messages.partitions import PartitionRecord
+from flurm.protocol.wire import Bitmap
+from flurm.state.cluster import Cluster
+from flurm.state.model import Job, Node, Partition
+from flurm.users import user_name
+
+CR_CORE = 4  # SelectTypeParameters=CR_Core as packed in job_resources.cr_type
+_MULTI_CORE = MultiCore(0, 0, NO_VAL16, NO_VAL16, NO_VAL16, 0, INFINITE16, INFINITE16, 0)
+
+
+def compress(names: Iterable[str]) -> str | None:
+    names = list(names)
+    if not names:
+        return None
+    return str(hostlist.collect_hostlist(names))
+
+
+def format_mem(mib: int) -> str:
+    """TRES memory the way SLURM prints it: 1000M, 2G, 1536M (a bigger unit only when exact)."""
+    units = "MGTPE"
+    i = 0
+    while mib and mib % 1024 == 0 and i < len(units) - 1:
+        mib //= 1024
+        i += 1
+    return f"{mib}{units[i]}"
+
+
+def tres_string(cpus: int, mem_mib: int, nodes: int) -> str:
+    parts = [f"cpu={cpus}"]
+    if mem_mib:
+        parts.append(f"mem={format_mem(mem_mib)}")
+    parts.append(f"node={nodes}")
+    parts.append(f"billing={cpus}")
+    return ",".join(parts)
+
+
+def _first_node_mem(job: Job, cluster: Cluster) -> int:
+    part = cluster.partitions.get(job.partition.split(",")[0])
+    if part is None or not part.nodes:
+        return 0
+    node = cluster.nodes.get(part.nodes[0])
+    return node.real_memory if node else 0
+
+
+def _max_cpus_per_node(job: Job, cluster: Cluster) -> int:
+    part = cluster.partitions.get(job.partition.split(",")[0])
+    nodes = cluster.partition_nodes(part) if part else cluster.node_list
+    return max((n.cpus for n in nodes), default=1) or 1
+
+
+def requested_mem(job: Job, cluster: Cluster) -> int:
+    """Total memory a job asks for, as the TRES request shows it (job_get_tres_mem)."""
+    mem = job.pn_min_memory or _first_node_mem(job, cluster)
+    if mem & MEM_PER_CPU:
+        return (mem & ~MEM_PER_CPU) * job.cpus_needed()
+    return mem * job.min_nodes
+
+
+def node_count_estimate(job: Job, cluster: Cluster) -> int:
+    """How many nodes a pending job will need (slurmctld's estimate in the job record)."""
+    max_cpus = _max_cpus_per_node(job, cluster)
+    if job.ntasks_per_node:
+        return max(job.num_tasks // job.ntasks_per_node, job.min_nodes)
+    if job.cpus_per_task > 1:
+        per_node = max(max_cpus // job.cpus_per_task, 1)
+        n = max(job.num_tasks // per_node, job.min_nodes)
+        if job.num_tasks % per_node:
+            n += 1
+        return n
+    return max((job.num_tasks + max_cpus - 1) // max_cpus, job.min_nodes)
+
+
+def _array_task_str(job: Job) -> str | None:
+    if not job.is_array_meta() or not job.array_task_pending:
+        return None
+    size = max(job.array_task_pending) + 1
+    if job.array_size_hint > size:
+        size = job.array_size_hint
+    return Bitmap.from_indexes(size, job.array_task_pending).hex()
+
+
+def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
+    if not job.nodes or not job.cores_alloc:
+        return None
+    nodes = [cluster.nodes[n] for n in job.nodes if n in cluster.nodes]
+    if len(nodes) != len(job.nodes):
+        return None
+    cpus = tuple(job.cpus_alloc)
+    reps: list[int] = []
+    vals: list[int] = []
+    for c in cpus:
+        if vals and vals[-1] == c:
+            reps[-1] += 1
+        else:
+            vals.append(c)
+            reps.append(1)
+    sockets: list[int] = []
+    cores: list[int] = []
+    sock_reps: list[int] = []
+    for n in nodes:
+        if sockets and sockets[-1] == n.sockets and cores[-1] == n.cores_per_socket:
+            sock_reps[-1] += 1
+        else:
+            sockets.append(n.sockets)
+            cores.append(n.cores_per_socket)
+            sock_reps.append(1)
+    total_cores = sum(n.total_cores for n in nodes)
+    value, offset = 0, 0
+    for n, picked in zip(nodes, job.cores_alloc, strict=True):
+        for c in picked:
+            value |= 1 << (offset + c)
+        offset += n.total_cores
+    return JobResources(
+        nhosts=len(nodes),
+        ncpus=sum(cpus),
+        node_req=1,
+        nodes=compress(job.nodes),
+        whole_node=1 if job.shared == 0 else 0,
+        threads_per_core=NO_VAL16,
+        cr_type=CR_CORE,
+        cpu_array_reps=tuple(reps),
+        cpu_array_value=tuple(vals),
+        cpus=cpus,
+        cpus_used=tuple(0 for _ in cpus),
+        memory_allocated=tuple(job.mem_alloc),
+        memory_used=tuple(0 for _ in cpus),
+        sockets_per_node=tuple(sockets),
+        cores_per_socket=tuple(cores),
+        sock_core_rep_count=tuple(sock_reps),
+        core_bitmap=Bitmap(total_cores, value),
+        core_bitmap_used=Bitmap(total_cores, 0),
+    )
+
+
+def build_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
+    part = cluster.partitions.get(job.partition.split(",")[0])
+    pending = job.is_pending()
+    started = not pending and bool(job.nodes)
+    time_limit = job.time_limit
+    if time_limit == NO_VAL:
+        time_limit = part.max_time if part and part.max_time is not None else INFINITE
+    name_of_user = user_name(job.user_id)
+    alloc_cpus = sum(job.cpus_alloc)
+    n_alloc = len(job.nodes)
+    nodes_str = compress(job.completing_nodes if job.is_completing() and job.completing_nodes else job.nodes)
+    if pending:
+        num_cpus, max_cpus = job.min_cpus, 0
+        num_nodes, max_nodes = node_count_estimate(job, cluster), job.max_nodes
+    else:
+        num_cpus, max_cpus = (alloc_cpus or job.min_cpus), 0
+        num_nodes, max_nodes = (n_alloc or job.min_nodes), 0
+    # details->num_tasks is 0 unless -n was given (job_mgr.c:_pack_default_job_details)
+    if job.tasks_set:
+        num_tasks = job.num_tasks
+    elif pending:
+        num_tasks = job.min_nodes
+    elif n_alloc:
+        num_tasks = n_alloc
+    else:
+        num_tasks = NO_VAL
+    mem_req = requested_mem(job, cluster)
+    node_bitmap = None
+    if job.nodes:
+        node_bitmap = Bitmap.from_indexes(
+            len(cluster.node_list), [cluster.nodes[n].index for n in job.nodes if n in cluster.nodes]
+        )
+    eligible = job.eligible_time
+    return JobRecord(
+        array_job_id=job.array_job_id,
+        array_task_id=job.array_task_id,
+        array_task_str=_array_task_str(job),
+        array_max_tasks=job.array_max_tasks,
+        job_id=job.job_id,
+        user_id=job.user_id,
+        group_id=job.group_id,
+        job_state=job.state,
+        batch_flag=1 if job.script is not None else 0,
+        state_reason=job.state_reason,
+        restart_cnt=job.restart_cnt,
+        show_flags=show_flags,
+        deadline=job.deadline,
+        alloc_sid=job.alloc_sid,
+        time_limit=time_limit,
+        time_min=job.time_min,
+        nice=NICE_OFFSET + job.nice,
+        submit_time=job.submit_time,
+        eligible_time=eligible,
+        accrue_time=job.accrue_time,
+        start_time=job.start_time,
+        end_time=job.end_time,
+        suspend_time=job.suspend_time,
+        pre_sus_time=job.pre_sus_time,
+        last_sched_eval=job.last_sched_eval,
+        priority=job.priority,
+        billable_tres=float(alloc_cpus) if started else float(NO_VAL),
+        cluster=cluster.config.cluster_name,
+        nodes=nodes_str,
+        partition=job.partition,
+        account=job.account,
+        site_factor=NICE_OFFSET,
+        comment=job.comment,
+        batch_host=job.batch_host if started else None,
+        qos=job.qos,
+        licenses=job.licenses,
+        state_desc=job.state_desc,
+        resv_name=job.reservation,
+        exit_code=job.exit_code,
+        derived_ec=job.derived_ec,
+        job_resources=_job_resources(job, cluster) if show_flags & ShowFlags.DETAIL else None,
+        name=job.name,
+        alloc_node=job.alloc_node,
+        node_bitmap=node_bitmap,
+        features=job.features,
+        work_dir=job.work_dir,
+        dependency=job.dep_text,
+        command=" ".join(job.argv) if job.argv else None,
+        num_cpus=num_cpus,
+        max_cpus=max_cpus,
+        num_nodes=num_nodes,
+        max_nodes=max_nodes,
+        requeue=job.requeue,
+        ntasks_per_node=job.ntasks_per_node,
+        num_tasks=num_tasks,
+        shared=_shared(job, part),
+        contiguous=job.contiguous,
+        cpus_per_task=job.cpus_per_task,
+        pn_min_cpus=job.pn_min_cpus,
+        pn_min_memory=job.pn_min_memory,
+        req_nodes=job.req_nodes,
+        exc_nodes=job.exc_nodes,
+        std_err=job.std_err,
+        std_in=job.std_in,
+        std_out=job.std_out,
+        multi_core=_MULTI_CORE,
+        bitflags=job.bitflags,
+        tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
+        tres_req_str=tres_string(job.cpus_needed() if pending else (alloc_cpus or job.min_cpus), mem_req,
+                                 job.min_nodes if pending else (n_alloc or job.min_nodes)),
+        cpus_per_tres=job.cpus_per_tres,
+        mem_per_tres=job.mem_per_tres,
+        tres_per_job=job.tres_per_job,
+        tres_per_node=job.tres_per_node,
+        tres_per_socket=job.tres_per_socket,
+        tres_per_task=job.tres_per_task,
+        mail_type=job.mail_type,
+        mail_user=job.mail_user or name_of_user,
+    )
+
+
+def _shared(job: Job, part: Partition | None) -> int:
+    if job.shared in (0, 1):
+        return job.shared
+    if part is not None:
+        if part.max_share & 0x8000 and (part.max_share & 0x7FFF) > 1:
+            return 1
+        if part.max_share == 0:
+            return 0
+    return NO_VAL16
+
+
+def job_record_bytes(job: Job, cluster: Cluster, show_flags: int) -> bytes:
+    cached = job._cache.get(show_flags)
+    if cached is None:
+        cached = build_job_record(job, cluster, show_flags).to_bytes(PROTOCOL_VERSION)
+        job._cache[show_flags] = cached
+    return cached
+
+
+def job_info_body(jobs: Iterable[Job], cluster: Cluster, show_flags: int, now: int,
+                  last_backfill: int = 0) -> bytes:
+    records = [job_record_bytes(j, cluster, show_flags) for j in jobs]
+    return job_info_response_body(records, now, last_backfill)
+
+
+# -- nodes ----------------------------------------------------------------------------------------
+
+def node_tres(node: Node) -> str:
+    return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
+
+
+def build_node_record(node: Node, show_flags: int) -> NodeRecord:
+    alloc_tres = None
+    if node.alloc_cpus:
+        alloc_tres = f"cpu={node.alloc_cpus}"
+        if node.alloc_mem:
+            alloc_tres += f",mem={format_mem(node.alloc_mem)}"
+    state = node.node_state
+    detail = bool(show_flags & ShowFlags.DETAIL)
+    return NodeRecord(
+        name=node.name,
+        node_hostname=node.hostname,
+        node_addr=node.addr,
+        port=node.port,
+        node_state=state,
+        version=node.version,
+        cpus=node.cpus,
+        boards=node.boards,
+        sockets=node.sockets,
+        cores=node.cores_per_socket,
+        threads=node.threads_per_core,
+        real_memory=node.real_memory,
+        tmp_disk=node.tmp_disk,
+        cpus_efctv=node.cpus,
+        cpu_load=node.cpu_load,
+        free_mem=node.free_mem,
+        weight=node.weight,
+        reason_uid=node.reason_uid,
+        boot_time=node.boot_time,
+        last_busy=node.last_busy,
+        reason_time=node.reason_time,
+        slurmd_start_time=node.slurmd_start_time,
+        select_nodeinfo=SelectNodeInfo(
+            alloc_cpus=node.alloc_cpus,
+            alloc_memory=node.alloc_mem,
+            tres_alloc_fmt_str=alloc_tres,
+            tres_alloc_weighted=float(node.alloc_cpus),
+        ),
+        arch=node.arch,
+        features=",".join(node.features) or None,
+        features_act=",".join(node.features) or None,
+        gres=node.gres,
+        gres_drain="N/A" if detail else None,
+        gres_used=None,
+        os=node.os,
+        reason=node.reason,
+        tres_fmt_str=node_tres(node),
+    )
+
+
+# -- partitions -----------------------------------------------------------------------------------
+
+def build_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
+    nodes = cluster.partition_nodes(part)
+    flags = 0
+    if part.default:
+        flags |= PartitionFlag.DEFAULT
+    if part.hidden:
+        flags |= PartitionFlag.HIDDEN
+    if part.root_only:
+        flags |= PartitionFlag.ROOT_ONLY
+    total_cpus = sum(n.cpus for n in nodes)
+    total_mem = sum(n.real_memory for n in nodes)
+    tres = f"cpu={total_cpus},mem={format_mem(total_mem)},node={len(nodes)},billing={total_cpus}"
+    return PartitionRecord(
+        name=part.name,
+        max_time=INFINITE if part.max_time is None else part.max_time,
+        default_time=NO_VAL if part.default_time is None else part.default_time,
+        max_nodes=INFINITE if part.max_nodes is None else part.max_nodes,
+        min_nodes=part.min_nodes,
+        total_nodes=len(nodes),
+        total_cpus=total_cpus,
+        def_mem_per_cpu=part.def_mem_per_cpu,
+        max_cpus_per_node=INFINITE if part.max_cpus_per_node is None else part.max_cpus_per_node,
+        max_mem_per_cpu=part.max_mem_per_cpu,
+        flags=flags,
+        max_share=part.max_share,
+        priority_job_factor=part.priority_job_factor,
+        priority_tier=part.priority_tier,
+        state_up=part.state_up,
+        allow_accounts=part.allow_accounts,
+        allow_groups=part.allow_groups,
+        allow_qos=part.allow_qos,
+        nodes=compress(part.nodes),
+        node_bitmap=Bitmap.from_indexes(len(cluster.node_list), [n.index for n in nodes]),
+        tres_fmt_str=tres,
+    )
+
+
+def node_is_idle(node: Node) -> bool:
+    return node.base_state == NodeState.IDLE and not node.flags & NodeStateFlag.NO_RESPOND
+
+
+def job_completing(job: Job) -> bool:
+    return bool(job.state & JobStateFlag.COMPLETING)

@@ -1,0 +1,586 @@
+"""The job credential of SLURM 22.05 (slurm_cred_t as packed by slurm_cred.c), and what it carries.
+
+A credential travels inside REQUEST_BATCH_JOB_LAUNCH 4005 (after its own u16 cred_version),
+kill_job_msg_t (6011/6009/6013/6016, when has_cred is 1), REQUEST_LAUNCH_PROLOG 6017 and the
+step-create reply. On the wire it is the packed fields followed by ``packmem(signature)``; an
+unsigned credential ends with a bare ``u32 0``.
+
+Signing is not done here. :meth:`JobCredential.signed_payload` gives the exact bytes the
+signature covers (munge_encode of them, payload-checked by slurmd against the bytes it received),
+and :meth:`JobCredential.with_signature` attaches the result ("MUNGE:...:" plus its NUL).
+
+Also here: the step id triple and the GRES state records that credentials and kill messages carry
+(empty lists pack as ``u16 0``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Self
+
+from flurm.protocol.constants import (
+    NO_VAL,
+    NO_VAL16,
+    PROTOCOL_VERSION,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SlurmRC,
+)
+from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
+
+GRES_MAGIC = 0x438A34D4
+
+
+def check_version(version: int, minimum: int, what: str) -> None:
+    """Raise unless ``version`` is one whose layout of ``what`` this codec knows."""
+    if not minimum <= version <= PROTOCOL_VERSION:
+        raise DecodeError(
+            f"{what}: protocol version {version:#06x} is not supported",
+            rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
+        )
+
+
+def _flag(r: Reader) -> bool:
+    """A u8 "something follows" marker: SLURM treats any non-zero value as true."""
+    return r.u8() != 0
+
+
+def _bitmaps(r: Reader, n: int) -> tuple[Bitmap | None, ...]:
+    if n > r.remaining // 4:
+        raise DecodeError(f"{n} bitmaps do not fit in {r.remaining} bytes")
+    return tuple(r.bitmap() for _ in range(n))
+
+
+def _array_pair_u16_u32(r: Reader, n: int, what: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Two arrays that SLURM sends only when a count n > 0 precedes them; each repeats n."""
+    if n == 0:
+        return (), ()
+    first = r.u16_array()
+    second = r.u32_array()
+    if len(first) != n or len(second) != n:
+        raise DecodeError(f"{what}: arrays of {len(first)}/{len(second)} elements, expected {n}")
+    return tuple(first), tuple(second)
+
+
+def _array_pair_u64_u32(r: Reader, n: int, what: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if n == 0:
+        return (), ()
+    first = r.u64_array()
+    second = r.u32_array()
+    if len(first) != n or len(second) != n:
+        raise DecodeError(f"{what}: arrays of {len(first)}/{len(second)} elements, expected {n}")
+    return tuple(first), tuple(second)
+
+
+def _same_length(what: str, *arrays: tuple[int, ...]) -> int:
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise EncodeError(f"{what}: arrays must have the same length, got {[len(a) for a in arrays]}")
+    return n
+
+
+# -- step id -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StepId:
+    """slurm_step_id_t: u32 job_id, u32 step_id, u32 step_het_comp (NO_VAL unless a het step).
+
+    step_id NO_VAL means "the whole job"; SLURM_BATCH_SCRIPT 0xfffffffb is the batch step,
+    SLURM_EXTERN_CONT 0xfffffffc the extern step.
+    """
+
+    job_id: int
+    step_id: int = NO_VAL
+    step_het_comp: int = NO_VAL
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        w.u32(self.step_id)
+        w.u32(self.step_het_comp)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u32(), r.u32(), r.u32())
+
+
+# -- GRES state records ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GresJobState:
+    """One record of gres_job_state_pack (a job's GRES request and allocation)."""
+
+    plugin_id: int
+    cpus_per_gres: int = 0
+    flags: int = 0
+    gres_per_job: int = 0
+    gres_per_node: int = 0
+    gres_per_socket: int = 0
+    gres_per_task: int = 0
+    mem_per_gres: int = 0  # MiB
+    ntasks_per_gres: int = 0
+    total_gres: int = 0
+    type_name: str | None = None
+    node_cnt: int = 0
+    gres_cnt_node_alloc: tuple[int, ...] | None = None
+    gres_bit_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
+    gres_bit_step_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
+    gres_cnt_step_alloc: tuple[int, ...] | None = None  # one per node
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(GRES_MAGIC)
+        w.u32(self.plugin_id)
+        w.u16(self.cpus_per_gres)
+        w.u16(self.flags)
+        w.u64(self.gres_per_job)
+        w.u64(self.gres_per_node)
+        w.u64(self.gres_per_socket)
+        w.u64(self.gres_per_task)
+        w.u64(self.mem_per_gres)
+        w.u16(self.ntasks_per_gres)
+        w.u64(self.total_gres)
+        w.string(self.type_name)
+        w.u32(self.node_cnt)
+        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
+        _pack_optional_bitmaps(w, self.gres_bit_step_alloc, self.node_cnt, "gres_bit_step_alloc")
+        if self.gres_cnt_step_alloc is None:
+            w.u8(0)
+        else:
+            if len(self.gres_cnt_step_alloc) != self.node_cnt:
+                raise EncodeError("gres_cnt_step_alloc needs one value per node")
+            w.u8(1)
+            for v in self.gres_cnt_step_alloc:
+                w.u64(v)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _expect_gres_magic(r)
+        plugin_id = r.u32()
+        cpus_per_gres, flags = r.u16(), r.u16()
+        per_job, per_node, per_socket, per_task, mem = r.u64(), r.u64(), r.u64(), r.u64(), r.u64()
+        ntasks_per_gres, total_gres, type_name = r.u16(), r.u64(), r.string()
+        node_cnt = _node_cnt(r)
+        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
+        bit_step_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
+        cnt_step_alloc = None
+        if _flag(r):
+            if node_cnt > r.remaining // 8:
+                raise DecodeError(f"gres_cnt_step_alloc: {node_cnt} values do not fit")
+            cnt_step_alloc = tuple(r.u64() for _ in range(node_cnt))
+        return cls(
+            plugin_id,
+            cpus_per_gres,
+            flags,
+            per_job,
+            per_node,
+            per_socket,
+            per_task,
+            mem,
+            ntasks_per_gres,
+            total_gres,
+            type_name,
+            node_cnt,
+            cnt_node_alloc,
+            bit_alloc,
+            bit_step_alloc,
+            cnt_step_alloc,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GresStepState:
+    """One record of gres_step_state_pack (a step's GRES request and allocation)."""
+
+    plugin_id: int
+    cpus_per_gres: int = 0
+    flags: int = 0
+    gres_per_step: int = 0
+    gres_per_node: int = 0
+    gres_per_socket: int = 0
+    gres_per_task: int = 0
+    mem_per_gres: int = 0  # MiB
+    total_gres: int = 0
+    node_cnt: int = 0
+    node_in_use: Bitmap | None = None
+    gres_cnt_node_alloc: tuple[int, ...] | None = None
+    gres_bit_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(GRES_MAGIC)
+        w.u32(self.plugin_id)
+        w.u16(self.cpus_per_gres)
+        w.u16(self.flags)
+        w.u64(self.gres_per_step)
+        w.u64(self.gres_per_node)
+        w.u64(self.gres_per_socket)
+        w.u64(self.gres_per_task)
+        w.u64(self.mem_per_gres)
+        w.u64(self.total_gres)
+        w.u32(self.node_cnt)
+        w.bitmap(self.node_in_use)
+        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _expect_gres_magic(r)
+        plugin_id = r.u32()
+        cpus_per_gres, flags = r.u16(), r.u16()
+        per_step, per_node, per_socket, per_task, mem, total = (r.u64() for _ in range(6))
+        node_cnt = _node_cnt(r)
+        node_in_use = r.bitmap()
+        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
+        return cls(
+            plugin_id,
+            cpus_per_gres,
+            flags,
+            per_step,
+            per_node,
+            per_socket,
+            per_task,
+            mem,
+            total,
+            node_cnt,
+            node_in_use,
+            cnt_node_alloc,
+            bit_alloc,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GresEpilogInfo:
+    """One record of gres_job_alloc_pack: a job's GRES allocation for the prolog/epilog environment."""
+
+    plugin_id: int
+    node_cnt: int = 0
+    gres_cnt_node_alloc: tuple[int, ...] | None = None
+    gres_bit_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(GRES_MAGIC)
+        w.u32(self.plugin_id)
+        w.u32(self.node_cnt)
+        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _expect_gres_magic(r)
+        plugin_id = r.u32()
+        node_cnt = _node_cnt(r)
+        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
+        return cls(plugin_id, node_cnt, cnt_node_alloc, bit_alloc)
+
+
+def _expect_gres_magic(r: Reader) -> None:
+    magic = r.u32()
+    if magic != GRES_MAGIC:
+        raise DecodeError(f"GRES record magic {magic:#x} is not {GRES_MAGIC:#x}")
+
+
+def _node_cnt(r: Reader) -> int:
+    n = r.u32()
+    if n > NO_VAL:
+        raise DecodeError(f"GRES record node_cnt {n:#x} is invalid")
+    return n
+
+
+def _pack_optional_u64_array(w: Writer, values: tuple[int, ...] | None) -> None:
+    if values is None:
+        w.u8(0)
+    else:
+        w.u8(1)
+        w.u64_array(values)
+
+
+def _pack_optional_bitmaps(
+    w: Writer, maps: tuple[Bitmap | None, ...] | None, node_cnt: int, what: str
+) -> None:
+    if maps is None:
+        w.u8(0)
+        return
+    if len(maps) != node_cnt:
+        raise EncodeError(f"{what} needs one bitmap per node ({node_cnt}), got {len(maps)}")
+    w.u8(1)
+    for m in maps:
+        w.bitmap(m)
+
+
+def pack_gres_list(
+    w: Writer,
+    records: tuple[GresJobState, ...] | tuple[GresStepState, ...] | tuple[GresEpilogInfo, ...],
+    version: int,
+) -> None:
+    """u16 record count, then the records (an empty or absent list is just ``u16 0``)."""
+    w.u16(len(records))
+    for rec in records:
+        rec.pack(w, version)
+
+
+def unpack_gres_job_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
+    return tuple(GresJobState.unpack(r, version) for _ in range(r.u16()))
+
+
+def unpack_gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
+    return tuple(GresStepState.unpack(r, version) for _ in range(r.u16()))
+
+
+def unpack_gres_epilog_infos(r: Reader, version: int) -> tuple[GresEpilogInfo, ...]:
+    return tuple(GresEpilogInfo.unpack(r, version) for _ in range(r.u16()))
+
+
+# -- the credential --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobCredential:
+    """slurm_cred_arg_t as packed by SLURM 22.05, plus its creation time and signature.
+
+    What slurmstepd needs even when unsigned (batch, kill and prolog credentials are unsigned in
+    22.05): pw_name/pw_dir/pw_shell and a non-empty ``gids``; ``job_hostlist`` containing the node;
+    at least one entry in the core arrays (cores_per_socket/sockets_per_node/sock_core_rep_count)
+    and in ``job_mem_alloc``. The core bitmaps span the job's nodes (sum of sockets*cores over
+    the job's hosts), bit i = core i in node order. ``ctime`` is the creation time (seconds);
+    slurmd rejects credentials older than cred_expire (120 s) and those of revoked jobs.
+    """
+
+    step_id: StepId
+    uid: int
+    gid: int
+    pw_name: str | None = None
+    pw_gecos: str | None = None
+    pw_dir: str | None = None
+    pw_shell: str | None = None
+    gids: tuple[int, ...] = ()
+    gr_names: tuple[str, ...] = ()  # empty, or one per gid (LaunchParameters=enable_nss_slurm)
+    job_gres: tuple[GresJobState, ...] = ()
+    step_gres: tuple[GresStepState, ...] = ()
+    job_core_spec: int = NO_VAL16
+    job_account: str | None = None
+    job_alias_list: str | None = None
+    job_comment: str | None = None
+    job_constraints: str | None = None
+    job_partition: str | None = None
+    job_reservation: str | None = None
+    job_restart_cnt: int = 0
+    job_std_err: str | None = None
+    job_std_in: str | None = None
+    job_std_out: str | None = None
+    step_hostlist: str | None = None
+    x11: int = 0
+    ctime: int = 0  # seconds since the epoch
+    job_core_bitmap: Bitmap | None = None  # its size goes on the wire as the total core count
+    step_core_bitmap: Bitmap | None = None
+    cores_per_socket: tuple[int, ...] = ()  # core arrays: one entry per group of identical nodes
+    sockets_per_node: tuple[int, ...] = ()
+    sock_core_rep_count: tuple[int, ...] = ()
+    cpu_array: tuple[int, ...] = ()  # CPUs per node, run-length encoded with cpu_array_reps
+    cpu_array_reps: tuple[int, ...] = ()
+    job_nhosts: int = 0
+    job_ntasks: int = 0
+    job_hostlist: str | None = None
+    job_mem_alloc: tuple[int, ...] = ()  # MiB per node, run-length encoded with the rep counts
+    job_mem_alloc_rep_count: tuple[int, ...] = ()
+    step_mem_alloc: tuple[int, ...] = ()
+    step_mem_alloc_rep_count: tuple[int, ...] = ()
+    selinux_context: str | None = None
+    signature: bytes | None = None  # munge credential text incl. its NUL; None = unsigned
+
+    # -- the bytes a signature covers ---------------------------------------------------------
+    def pack_fields(self, w: Writer, version: int) -> None:
+        """The packed credential without the trailing signature."""
+        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
+        if self.gr_names and len(self.gr_names) != len(self.gids):
+            raise EncodeError("gr_names must be empty or have one name per gid")
+        self.step_id.pack(w, version)
+        w.u32(self.uid)
+        w.u32(self.gid)
+        w.string(self.pw_name)
+        w.string(self.pw_gecos)
+        w.string(self.pw_dir)
+        w.string(self.pw_shell)
+        w.u32_array(self.gids)
+        w.string_array(self.gr_names)
+        pack_gres_list(w, self.job_gres, version)
+        pack_gres_list(w, self.step_gres, version)
+        w.u16(self.job_core_spec)
+        for s in (
+            self.job_account,
+            self.job_alias_list,
+            self.job_comment,
+            self.job_constraints,
+            self.job_partition,
+            self.job_reservation,
+        ):
+            w.string(s)
+        w.u16(self.job_restart_cnt)
+        w.string(self.job_std_err)
+        w.string(self.job_std_in)
+        w.string(self.job_std_out)
+        w.string(self.step_hostlist)
+        w.u16(self.x11)
+        w.time(self.ctime)
+        w.u32(self.job_core_bitmap.size if self.job_core_bitmap is not None else 0)
+        w.bitmap(self.job_core_bitmap)
+        w.bitmap(self.step_core_bitmap)
+        n = _same_length(
+            "core arrays", self.cores_per_socket, self.sockets_per_node, self.sock_core_rep_count
+        )
+        w.u16(n)
+        if n:
+            w.u16_array(self.cores_per_socket)
+            w.u16_array(self.sockets_per_node)
+            w.u32_array(self.sock_core_rep_count)
+        n = _same_length("cpu arrays", self.cpu_array, self.cpu_array_reps)
+        w.u32(n)
+        if n:
+            w.u16_array(self.cpu_array)
+            w.u32_array(self.cpu_array_reps)
+        w.u32(self.job_nhosts)
+        w.u32(self.job_ntasks)
+        w.string(self.job_hostlist)
+        n = _same_length("job memory arrays", self.job_mem_alloc, self.job_mem_alloc_rep_count)
+        w.u32(n)
+        if n:
+            w.u64_array(self.job_mem_alloc)
+            w.u32_array(self.job_mem_alloc_rep_count)
+        n = _same_length("step memory arrays", self.step_mem_alloc, self.step_mem_alloc_rep_count)
+        w.u32(n)
+        if n:
+            w.u64_array(self.step_mem_alloc)
+            w.u32_array(self.step_mem_alloc_rep_count)
+        w.string(self.selinux_context)
+
+    def signed_payload(self, version: int = PROTOCOL_VERSION) -> bytes:
+        """Exactly the bytes munge must sign (and that slurmd compares with the decoded payload)."""
+        w = Writer()
+        self.pack_fields(w, version)
+        return w.getvalue()
+
+    def with_signature(self, signature: bytes | None) -> JobCredential:
+        """A copy carrying this signature (the munge credential, NUL included, as slurmctld sends it)."""
+        return dataclasses.replace(self, signature=signature)
+
+    # -- the wire form ------------------------------------------------------------------------
+    def pack(self, w: Writer, version: int) -> None:
+        self.pack_fields(w, version)
+        w.mem(self.signature)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
+        step_id = StepId.unpack(r, version)
+        uid, gid = r.u32(), r.u32()
+        pw_name, pw_gecos, pw_dir, pw_shell = r.string(), r.string(), r.string(), r.string()
+        gids = tuple(r.u32_array())
+        gr_names = tuple(r.string_array())
+        if gr_names and len(gr_names) != len(gids):
+            raise DecodeError(f"credential: {len(gr_names)} gr_names for {len(gids)} gids")
+        job_gres = unpack_gres_job_states(r, version)
+        step_gres = unpack_gres_step_states(r, version)
+        job_core_spec = r.u16()
+        account, alias_list, comment, constraints, partition, reservation = (r.string() for _ in range(6))
+        restart_cnt = r.u16()
+        std_err, std_in, std_out = r.string(), r.string(), r.string()
+        step_hostlist = r.string()
+        x11 = r.u16()
+        ctime = r.time()
+        tot_core_cnt = r.u32()
+        job_core_bitmap = r.bitmap()
+        step_core_bitmap = r.bitmap()
+        expected = job_core_bitmap.size if job_core_bitmap is not None else 0
+        if tot_core_cnt != expected:
+            raise DecodeError(
+                f"credential: core count {tot_core_cnt} but job_core_bitmap has {expected} bits"
+            )
+        n = r.u16()
+        cores_per_socket: tuple[int, ...] = ()
+        sockets_per_node: tuple[int, ...] = ()
+        sock_core_rep_count: tuple[int, ...] = ()
+        if n:
+            cores_per_socket = tuple(r.u16_array())
+            sockets_per_node = tuple(r.u16_array())
+            sock_core_rep_count = tuple(r.u32_array())
+            if not len(cores_per_socket) == len(sockets_per_node) == len(sock_core_rep_count) == n:
+                raise DecodeError(f"credential: core arrays do not have {n} elements")
+        cpu_array, cpu_array_reps = _array_pair_u16_u32(r, r.u32(), "credential cpu arrays")
+        job_nhosts, job_ntasks, job_hostlist = r.u32(), r.u32(), r.string()
+        job_mem, job_mem_reps = _array_pair_u64_u32(r, r.u32(), "credential job memory")
+        step_mem, step_mem_reps = _array_pair_u64_u32(r, r.u32(), "credential step memory")
+        selinux_context = r.string()
+        signature = r.mem()
+        return cls(
+            step_id=step_id,
+            uid=uid,
+            gid=gid,
+            pw_name=pw_name,
+            pw_gecos=pw_gecos,
+            pw_dir=pw_dir,
+            pw_shell=pw_shell,
+            gids=gids,
+            gr_names=gr_names,
+            job_gres=job_gres,
+            step_gres=step_gres,
+            job_core_spec=job_core_spec,
+            job_account=account,
+            job_alias_list=alias_list,
+            job_comment=comment,
+            job_constraints=constraints,
+            job_partition=partition,
+            job_reservation=reservation,
+            job_restart_cnt=restart_cnt,
+            job_std_err=std_err,
+            job_std_in=std_in,
+            job_std_out=std_out,
+            step_hostlist=step_hostlist,
+            x11=x11,
+            ctime=ctime,
+            job_core_bitmap=job_core_bitmap,
+            step_core_bitmap=step_core_bitmap,
+            cores_per_socket=cores_per_socket,
+            sockets_per_node=sockets_per_node,
+            sock_core_rep_count=sock_core_rep_count,
+            cpu_array=cpu_array,
+            cpu_array_reps=cpu_array_reps,
+            job_nhosts=job_nhosts,
+            job_ntasks=job_ntasks,
+            job_hostlist=job_hostlist,
+            job_mem_alloc=job_mem,
+            job_mem_alloc_rep_count=job_mem_reps,
+            step_mem_alloc=step_mem,
+            step_mem_alloc_rep_count=step_mem_reps,
+            selinux_context=selinux_context,
+            signature=signature,
+        )
+
+    def encode(self, version: int = PROTOCOL_VERSION) -> bytes:
+        w = Writer()
+        self.pack(w, version)
+        return w.getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes, version: int = PROTOCOL_VERSION) -> Self:
+        r = Reader(data)
+        cred = cls.unpack(r, version)
+        r.expect_end("job credential")
+        return cred
+
+
+__all__ = [
+    "GRES_MAGIC",
+    "GresEpilogInfo",
+    "GresJobState",
+    "GresStepState",
+    "JobCredential",
+    "StepId",
+    "check_version",
+    "pack_gres_list",
+    "unpack_gres_epilog_infos",
+    "unpack_gres_job_states",
+    "unpack_gres_step_states",
+]

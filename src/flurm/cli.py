@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _load_config(args.config)
     _setup_logging(args.log_level)
-    auth = MungeAuthenticator.from_config(config)
+    auth = MungeAuthenticator.from_slurm_conf(config.auth_info, config.raw.get("communicationparameters"))
     ctl = Controller(
         config,
         auth,
@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the controller in the foreground")
     run.add_argument("-f", "--config", required=True, metavar="SLURM_CONF", help="the cluster's slurm.conf")
     run.add_argument("--port", type=int, default=None, help="port for SLURM clients (default: SlurmctldPort)")
-    run.add_argument("--state-dir", default=None, help="where flurm keeps its state (default: StateSaveLocation)")
+    run.add_argument(
+        "--state-dir", default=None, help="where flurm keeps its state (default: StateSaveLocation)"
+    )
     run.add_argument("--listen", default="0.0.0.0", help="address to listen on (default: all)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run.set_defaults(func=cmd_run)

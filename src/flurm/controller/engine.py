@@ -10,11 +10,13 @@ handles what time alone changes (time limits, begin times, MinJobAge, node timeo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from flurm.auth.authenticator import Authenticator
 from flurm.config.slurmconf import SlurmConfig
@@ -27,8 +29,6 @@ from flurm.state.cluster import Cluster
 from flurm.state.store import Store
 
 log = logging.getLogger("flurm.controller")
-
-Handler = Callable[["Controller", Request], "asyncio.Future[Reply | None] | object"]
 
 
 class Controller:
@@ -78,8 +78,8 @@ class Controller:
         """Wait until every change made so far is on disk."""
         await self.store.commit()
 
-    def spawn(self, coro: object, name: str = "") -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str = "") -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -98,7 +98,8 @@ class Controller:
         result = handler(self, req)
         if asyncio.iscoroutine(result):
             result = await result
-        return result  # type: ignore[return-value]
+        assert result is None or isinstance(result, Reply)
+        return result
 
     # -- scheduling -------------------------------------------------------------------------------
     def schedule_soon(self) -> None:
@@ -128,10 +129,8 @@ class Controller:
 
     async def _ticker(self) -> None:
         while not self.stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), 1.0)
-            except TimeoutError:
-                pass
             if self.stopping.is_set():
                 return
             now = self.now()

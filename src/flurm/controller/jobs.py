@@ -201,7 +201,6 @@ class JobOps:
             job.state = reason_state
             job.start_time = job.start_time or now
             job.end_time = now
-            job.state_reason = job.state_reason if job.priority == 0 else job.state_reason
             self.cluster.job_changed(job)
             return
         job.state = reason_state | JobStateFlag.COMPLETING
@@ -261,8 +260,9 @@ class JobOps:
                 job.priority = desc.priority
                 changed = True
         if desc.time_limit != NO_VAL:
-            if not admin and (job.time_limit == NO_VAL or desc.time_limit > job.time_limit
-                              or job.time_limit == INFINITE):
+            if not admin and (
+                job.time_limit == NO_VAL or desc.time_limit > job.time_limit or job.time_limit == INFINITE
+            ):
                 return SlurmRC.ESLURM_ACCESS_DENIED
             job.time_limit = desc.time_limit
             if job.is_running():
@@ -344,12 +344,10 @@ class JobOps:
             self.ctl.agent.terminate_job(job, job.base_state)
             self.ctl.schedule_soon()
             return 0
-        if job.is_finished():
-            # cancelled or timed out: the script's end still tells its exit status
-            if job.exit_code == 0:
-                job.exit_code = job_rc
-                self.cluster.job_changed(job)
-            return 0
+        if job.is_finished() and job.exit_code == 0 and job_rc:
+            # cancelled or timed out: the script's end still tells its exit status; slurmctld answers 2021
+            job.exit_code = job_rc
+            self.cluster.job_changed(job)
         return SlurmRC.ESLURM_ALREADY_DONE
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:

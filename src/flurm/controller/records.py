@@ -263,8 +263,11 @@ def build_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
         multi_core=_MULTI_CORE,
         bitflags=job.bitflags,
         tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
-        tres_req_str=tres_string(job.cpus_needed() if pending else (alloc_cpus or job.min_cpus), mem_req,
-                                 job.min_nodes if pending else (n_alloc or job.min_nodes)),
+        tres_req_str=tres_string(
+            job.cpus_needed() if pending else (alloc_cpus or job.min_cpus),
+            mem_req,
+            job.min_nodes if pending else (n_alloc or job.min_nodes),
+        ),
         cpus_per_tres=job.cpus_per_tres,
         mem_per_tres=job.mem_per_tres,
         tres_per_job=job.tres_per_job,
@@ -295,13 +298,15 @@ def job_record_bytes(job: Job, cluster: Cluster, show_flags: int) -> bytes:
     return cached
 
 
-def job_info_body(jobs: Iterable[Job], cluster: Cluster, show_flags: int, now: int,
-                  last_backfill: int = 0) -> bytes:
+def job_info_body(
+    jobs: Iterable[Job], cluster: Cluster, show_flags: int, now: int, last_backfill: int = 0
+) -> bytes:
     records = [job_record_bytes(j, cluster, show_flags) for j in jobs]
     return job_info_response_body(records, now, last_backfill)
 
 
 # -- nodes ----------------------------------------------------------------------------------------
+
 
 def node_tres(node: Node) -> str:
     return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
@@ -357,6 +362,7 @@ def build_node_record(node: Node, show_flags: int) -> NodeRecord:
 
 
 # -- partitions -----------------------------------------------------------------------------------
+
 
 def build_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
     nodes = cluster.partition_nodes(part)

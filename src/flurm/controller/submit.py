@@ -68,8 +68,9 @@ def _set(v: int, unset: int) -> bool:
     return v != unset
 
 
-def build_job(desc: JobDesc, uid: int, gid: int, is_admin: bool, cluster: Cluster, alloc_host: str,
-              now: int) -> tuple[Job, ArraySpec | None, int]:
+def build_job(
+    desc: JobDesc, uid: int, gid: int, is_admin: bool, cluster: Cluster, alloc_host: str, now: int
+) -> tuple[Job, ArraySpec | None, int]:
     """Validate a submission and build its (not yet numbered) job. Returns (job, array, error_code).
 
     error_code is what RESPONSE_SUBMIT_BATCH_JOB carries for an accepted job (2042 held, 2015
@@ -93,7 +94,9 @@ def build_job(desc: JobDesc, uid: int, gid: int, is_admin: bool, cluster: Cluste
         names = [p for p in desc.partition.split(",") if p]
         for name in names:
             if name not in cluster.partitions:
-                raise SlurmError(SlurmRC.ESLURM_INVALID_PARTITION_NAME, f"invalid partition specified: {name}")
+                raise SlurmError(
+                    SlurmRC.ESLURM_INVALID_PARTITION_NAME, f"invalid partition specified: {name}"
+                )
         partition = ",".join(names)
     elif cluster.default_partition is not None:
         partition = cluster.default_partition

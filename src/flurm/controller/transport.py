@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from flurm.auth.authenticator import AuthError, Authenticator, Identity
+from flurm.auth.authenticator import Authenticator, AuthError, Identity
 from flurm.errors import SlurmError
 from flurm.protocol.constants import PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import MAX_FRAME_SIZE, Frame, VersionError, decode_frame, encode_frame
@@ -89,7 +89,9 @@ class Signer:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def read_frame(reader: asyncio.StreamReader, timeout: float, max_size: int = MAX_FRAME_SIZE) -> Frame | None:
+async def read_frame(
+    reader: asyncio.StreamReader, timeout: float, max_size: int = MAX_FRAME_SIZE
+) -> Frame | None:
     """The next frame, or None at a clean end of stream. Raises WireError or TimeoutError."""
     try:
         head = await asyncio.wait_for(reader.readexactly(4), timeout)
@@ -192,7 +194,9 @@ class RpcServer:
                 identity = await self.signer.verify(frame.msg_type, frame.body, frame.credential)
             except AuthError as exc:
                 # slurmctld closes the connection on an authentication failure (no reply).
-                log.warning("%s: %s from %s: authentication failed: %s", self.name, _name(frame.msg_type), peer, exc)
+                log.warning(
+                    "%s: %s from %s: authentication failed: %s", self.name, _name(frame.msg_type), peer, exc
+                )
                 return
             try:
                 body = decode_body(frame.msg_type, frame.body, frame.version)
@@ -220,8 +224,9 @@ class RpcServer:
             if self.on_request is not None:
                 self.on_request(frame.msg_type, loop.time() - started, ok)
 
-    async def _send(self, writer: asyncio.StreamWriter, reply: Reply, uid: int | None,
-                    version: int = PROTOCOL_VERSION) -> None:
+    async def _send(
+        self, writer: asyncio.StreamWriter, reply: Reply, uid: int | None, version: int = PROTOCOL_VERSION
+    ) -> None:
         body = reply.raw_body if reply.raw_body is not None else encode_body(reply.body, version)  # type: ignore[arg-type]
         cred = await self.signer.sign(reply.msg_type, body, uid)
         writer.write(encode_frame(reply.msg_type, body, cred, version=version))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from flurm.controller.records import compress
 from flurm.controller.transport import Reply, call, rc_reply
@@ -19,6 +21,7 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     SLURM_BATCH_SCRIPT,
+    JobStateFlag,
     KillFlags,
     MsgType,
     NodeState,
@@ -28,12 +31,14 @@ from flurm.protocol.constants import (
 from flurm.protocol.messages.common import Empty, ReturnCode
 from flurm.protocol.messages.credential import JobCredential, StepId
 from flurm.protocol.messages.slurmd import (
+    DEFAULT_TRES,
     BatchJobLaunch,
     KillJobMsg,
     NodeRegistrationResponse,
     NodeRegistrationStatus,
     PingSlurmdResponse,
     SignalTasks,
+    TresRecord,
 )
 from flurm.protocol.wire import Bitmap
 from flurm.state.model import Job, Node
@@ -72,11 +77,18 @@ class NodeAgent:
     async def stop(self) -> None:
         return None
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.ctl.spawn(coro)
 
-    async def _call(self, node: Node, msg_type: int, body: object, *, expect_reply: bool = True,
-                    timeout: float | None = None) -> object | None:
+    async def _call(
+        self,
+        node: Node,
+        msg_type: int,
+        body: object,
+        *,
+        expect_reply: bool = True,
+        timeout: float | None = None,
+    ) -> object | None:
         resp = await call(
             node.addr,
             node.port,
@@ -142,8 +154,19 @@ class NodeAgent:
         self.cluster.node_changed(node)
         self.ctl.schedule_soon()
         if msg.flags & SLURMD_REG_FLAG_RESP:
-            return Reply(MsgType.RESPONSE_NODE_REGISTRATION, NodeRegistrationResponse(node_name=node.name))
+            return Reply(MsgType.RESPONSE_NODE_REGISTRATION, NodeRegistrationResponse(self._cluster_tres()))
         return rc_reply(0)
+
+    def _cluster_tres(self) -> tuple[TresRecord, ...]:
+        """The TRES list slurmd waits for, with the cluster's totals as slurmctld fills them."""
+        nodes = self.cluster.node_list
+        totals = {
+            "cpu": sum(n.cpus for n in nodes),
+            "mem": sum(n.real_memory for n in nodes),
+            "node": len(nodes),
+            "billing": sum(n.cpus for n in nodes),
+        }
+        return tuple(replace(t, count=totals.get(t.type or "", 0)) for t in DEFAULT_TRES)
 
     def _reconcile(self, node: Node, msg: NodeRegistrationStatus) -> None:
         """Match the steps slurmd reports with our jobs. Unknown ones are left alone (quarantined)."""
@@ -154,8 +177,11 @@ class NodeAgent:
                 unknown.append(step)
         if unknown:
             self.unknown_steps[node.name] = unknown
-            log.warning("node %s runs steps flurm does not know: %s", node.name,
-                        ", ".join(f"{s.job_id}.{s.step_id:#x}" for s in unknown))
+            log.warning(
+                "node %s runs steps flurm does not know: %s",
+                node.name,
+                ", ".join(f"{s.job_id}.{s.step_id:#x}" for s in unknown),
+            )
         else:
             self.unknown_steps.pop(node.name, None)
 
@@ -223,8 +249,14 @@ class NodeAgent:
             self.cluster.node_changed(node)
 
     # -- credentials ------------------------------------------------------------------------------
-    def credential(self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None) -> JobCredential:
-        """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones)."""
+    def credential(
+        self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None, *, kill_time: int | None = None
+    ) -> JobCredential:
+        """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones).
+
+        A kill credential (``kill_time`` set) covers the whole job: no step hosts, no step cores, no
+        memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg).
+        """
         info = user_info(job.user_id)
         nodes = [self.cluster.nodes[n] for n in job.nodes]
         sockets: list[int] = []
@@ -246,6 +278,7 @@ class NodeAgent:
         cpu_vals, cpu_reps = _rle(list(job.cpus_alloc))
         mem_vals, mem_reps = _rle(list(job.mem_alloc))
         hostlist = compress(job.nodes)
+        kill = kill_time is not None
         return JobCredential(
             step_id=StepId(job.job_id, step_id, NO_VAL),
             uid=job.user_id,
@@ -265,22 +298,20 @@ class NodeAgent:
             job_std_err=job.std_err,
             job_std_in=job.std_in,
             job_std_out=job.std_out,
-            step_hostlist=compress(hosts) if hosts else hostlist,
-            ctime=self.ctl.now(),
+            step_hostlist=None if kill else (compress(hosts) if hosts else hostlist),
+            ctime=kill_time if kill_time is not None else self.ctl.now(),
             job_core_bitmap=Bitmap(total, value),
-            step_core_bitmap=Bitmap(total, value),
+            step_core_bitmap=None if kill else Bitmap(total, value),
             cores_per_socket=tuple(cores),
             sockets_per_node=tuple(sockets),
             sock_core_rep_count=tuple(sock_reps),
             cpu_array=tuple(cpu_vals),
             cpu_array_reps=tuple(cpu_reps),
             job_nhosts=len(nodes),
-            job_ntasks=job.num_tasks if job.tasks_set else len(nodes),
+            job_ntasks=job.num_tasks if job.tasks_set else 0,
             job_hostlist=hostlist,
-            job_mem_alloc=tuple(mem_vals),
-            job_mem_alloc_rep_count=tuple(mem_reps),
-            step_mem_alloc=tuple(mem_vals),
-            step_mem_alloc_rep_count=tuple(mem_reps),
+            job_mem_alloc=() if kill else tuple(mem_vals),
+            job_mem_alloc_rep_count=() if kill else tuple(mem_reps),
         )
 
     # -- batch launch -----------------------------------------------------------------------------
@@ -307,6 +338,7 @@ class NodeAgent:
             array_task_id=job.array_task_id,
             cpus_per_task=job.cpus_per_task,
             restart_cnt=job.restart_cnt,
+            job_core_spec=0,
             cpus_per_node=tuple(cpu_vals),
             cpu_count_reps=tuple(cpu_reps),
             nodes=compress(job.nodes),
@@ -352,13 +384,14 @@ class NodeAgent:
                 self._spawn(self._terminate(job, node, job.base_state, MsgType.REQUEST_KILL_TIMELIMIT))
 
     def _kill_msg(self, job: Job, job_state: int) -> KillJobMsg:
+        now = self.ctl.now()
         return KillJobMsg(
             step_id=StepId(job.job_id, NO_VAL, NO_VAL),
-            job_state=job_state,
+            job_state=job_state | JobStateFlag.COMPLETING,
             job_uid=job.user_id,
             job_gid=job.group_id,
-            time=self.ctl.now(),
-            credential=self.credential(job, NO_VAL),
+            time=now,
+            credential=self.credential(job, NO_VAL, kill_time=now),
             exit_code=job.exit_code,
             derived_ec=job.derived_ec,
             nodes=compress(job.nodes),
@@ -375,7 +408,7 @@ class NodeAgent:
             self.node_failed_to_answer(node)
             # retried by the epilog watchdog in tick() through the node's DOWN handling
             if attempt < 3 and not self.ctl.stopping.is_set():
-                await asyncio.sleep(min(10.0, 2.0 ** attempt))
+                await asyncio.sleep(min(10.0, 2.0**attempt))
                 if job.is_completing() and node.name in job.completing_nodes:
                     await self._terminate(job, node, job_state, msg_type, attempt + 1)
             return

@@ -104,7 +104,7 @@ def _one(dep: Dep, job: Job, jobs: Mapping[int, Job]) -> str:
         base = t.base_state
         if dep.kind == "after":
             results.append("waiting" if t.is_pending() or pending_tasks else "satisfied")
-        elif not t.is_finished() or pending_tasks or t.is_completing() and dep.kind != "afterany":
+        elif not t.is_finished() or pending_tasks or (t.is_completing() and dep.kind != "afterany"):
             results.append("waiting")
         elif dep.kind in ("afterany", "afterburstbuffer"):
             results.append("satisfied")

@@ -100,8 +100,9 @@ def _mem_need(job: Job, node: Node, cpus: int, consumable: bool) -> int:
     return mem
 
 
-def try_allocate(job: Job, part: Partition, free: dict[str, _Free], cluster: Cluster,
-                 exclude: Iterable[str] = ()) -> Allocation | None:
+def try_allocate(
+    job: Job, part: Partition, free: dict[str, _Free], cluster: Cluster, exclude: Iterable[str] = ()
+) -> Allocation | None:
     """Pick nodes, cores and memory for the job from ``free``, or None if it does not fit now."""
     excluded = set(exclude)
     if job.exc_nodes:
@@ -209,8 +210,9 @@ def _free_now(cluster: Cluster) -> dict[str, _Free]:
     return out
 
 
-def _earliest_start(job: Job, part: Partition, cluster: Cluster, now: int,
-                    free: dict[str, _Free], running: list[Job]) -> tuple[int, Allocation] | None:
+def _earliest_start(
+    job: Job, part: Partition, cluster: Cluster, now: int, free: dict[str, _Free], running: list[Job]
+) -> tuple[int, Allocation] | None:
     """When and where the job could start if the running jobs end at their limits."""
     sim = {k: v.copy() for k, v in free.items()}
     consumable = cluster.memory_is_consumable
@@ -259,9 +261,13 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
             parts = job_partitions(job, cluster)
             if not parts:
                 reason = R.WAIT_PART_CONFIG
-        if reason is None and job.array_job_id and job.array_max_tasks:
-            if array_running.get(job.array_job_id, 0) >= job.array_max_tasks:
-                reason = R.WAIT_ARRAY_TASK_LIMIT
+        if (
+            reason is None
+            and job.array_job_id
+            and job.array_max_tasks
+            and array_running.get(job.array_job_id, 0) >= job.array_max_tasks
+        ):
+            reason = R.WAIT_ARRAY_TASK_LIMIT
         started = False
         if reason is None:
             static = [static_reason(job, p, cluster) for p in parts]

@@ -28,7 +28,9 @@ class Allocation:
 
 
 class Cluster:
-    def __init__(self, config: SlurmConfig, store: Store | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, config: SlurmConfig, store: Store | None = None, clock: Callable[[], float] = time.time
+    ):
         self.config = config
         self.store = store
         self.clock = clock

@@ -143,7 +143,9 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN")
         try:
-            puts = [(jid, json.dumps(d, separators=(",", ":"))) for jid, d in jobs.items() if d is not _DELETE]
+            puts = [
+                (jid, json.dumps(d, separators=(",", ":"))) for jid, d in jobs.items() if d is not _DELETE
+            ]
             dels = [(jid,) for jid, d in jobs.items() if d is _DELETE]
             if puts:
                 conn.executemany("INSERT OR REPLACE INTO jobs (job_id, data) VALUES (?, ?)", puts)

@@ -66,7 +66,9 @@ def job_info_single(ctl: Controller, req: Request) -> Reply:
         jobs = [j for j in cluster.jobs.values() if j.array_job_id == job_id]
     if not jobs:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
-    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, req.body.show_flags, ctl.now()))
+    return Reply(
+        MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, req.body.show_flags, ctl.now())
+    )
 
 
 def job_user_info(ctl: Controller, req: Request) -> Reply:

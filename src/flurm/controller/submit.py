@@ -209,9 +209,10 @@ def build_job(
     error_code = 0
     job.priority = NO_VAL
     if desc.priority == 0:
+        # sbatch --hold is a user hold, whoever submits (slurmctld shows JobHeldUser even for root)
         job.priority = 0
-        job.hold_user = not is_admin
-        job.state_reason = JobStateReason.WAIT_HELD_USER if not is_admin else JobStateReason.WAIT_HELD
+        job.hold_user = True
+        job.state_reason = JobStateReason.WAIT_HELD_USER
         error_code = SlurmRC.ESLURM_JOB_HELD
     elif _set(desc.priority, NO_VAL) and desc.priority != INFINITE:
         if not is_admin:

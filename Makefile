@@ -1,0 +1,50 @@
+# flurm: two commands on a fresh Debian 12 machine.
+#   make demo   set everything up, then run the demonstration on loopback (real SLURM included)
+#   make test   set everything up, then run the linters and the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2
+
+.PHONY: demo test setup debian venv lint unit integration bench clean
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup lint
+	$(PY) -m pytest -q tests
+
+setup: debian venv
+
+debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[api,dev]'
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench scripts harness
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+integration: setup
+	$(PY) -m pytest -q tests/integration
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache test-results

@@ -1,0 +1,227 @@
+"""Real SLURM clusters on loopback, with flurm or slurmctld as the controller (tests, demo, benchmarks).
+
+``SlurmCluster`` wraps ../shared/slurm/local-slurm.sh: munged and the slurmd daemons under a fresh
+directory, on ports nobody else uses; the controller is either the real slurmctld (the reference)
+or flurm, started as a child process (``python -m flurm.cli run``) and stopped by its pid.
+Clients run with SLURM_CONF pointing at the cluster, so every command is the real SLURM binary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+LOCAL_SLURM = SHARED / "slurm" / "local-slurm.sh"
+# One lock so that concurrent test processes never pick the same ports.
+_PORT_LOCK = Path(tempfile.gettempdir()) / "flurm-test-ports.lock"
+
+
+def require_shared() -> None:
+    if not LOCAL_SLURM.exists():
+        raise RuntimeError(f"{LOCAL_SLURM} is missing: the integration tests need ../shared beside the repo")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free ports (in 20000-29999)."""
+    for _ in range(200):
+        base = random.randrange(20000, 30000 - count)
+        if all(_port_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+@dataclass
+class Result:
+    args: Sequence[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def check(self) -> Result:
+        if self.returncode != 0:
+            raise AssertionError(f"{' '.join(self.args)} failed ({self.returncode}):\n{self.stdout}{self.stderr}")
+        return self
+
+
+@dataclass
+class SlurmCluster:
+    """A running cluster. ``controller`` is "flurm" or "slurmctld"."""
+
+    dir: Path
+    controller: str
+    nodes: int = 1
+    cpus: int = 2
+    extra_conf: str = ""
+    flurm_args: tuple[str, ...] = ()
+    ctld_port: int = 0
+    slurmd_port: int = 0
+    node_port_base: int = 0
+    flurm: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> SlurmCluster:
+        require_shared()
+        base = free_port_block(3 + self.nodes)
+        self.ctld_port, self.slurmd_port, self.node_port_base = base, base + 1, base + 3
+        env = dict(os.environ)
+        env.update(
+            LOCAL_SLURM_NODES=str(self.nodes),
+            LOCAL_SLURM_CPUS=str(self.cpus),
+            LOCAL_SLURM_CTLD_PORT=str(self.ctld_port),
+            LOCAL_SLURM_SLURMD_PORT=str(self.slurmd_port),
+            LOCAL_SLURM_NODE_PORT_BASE=str(self.node_port_base),
+            LOCAL_SLURM_CONTROLLER="external" if self.controller == "flurm" else "slurmctld",
+            LOCAL_SLURM_EXTRA_CONF=self.extra_conf,
+            LOCAL_SLURM_TIMEOUT="60",
+        )
+        subprocess.run(["bash", str(LOCAL_SLURM), "start", str(self.dir)], env=env, check=True,
+                       capture_output=True, timeout=120)
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C",
+            "SLURM_CONF": str(self.conf),
+        }
+        if self.controller == "flurm":
+            self.start_flurm()
+        return self
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "etc" / "slurm.conf"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.dir / "jobs"
+
+    def flurm_command(self) -> list[str]:
+        return [sys.executable, "-m", "flurm.cli", "run", "-f", str(self.conf), *self.flurm_args]
+
+    def start_flurm(self, wait: bool = True) -> None:
+        log = open(self.dir / "log" / "flurm.log", "ab")  # noqa: SIM115 (kept open for the child)
+        self.flurm = subprocess.Popen(self.flurm_command(), stdout=log, stderr=subprocess.STDOUT,
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log.close()
+        if wait:
+            self.wait_ready()
+
+    def stop_flurm(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+        proc = self.flurm
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        self.flurm = None
+        return proc.returncode
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            subprocess.run(["bash", str(LOCAL_SLURM), "stop", str(self.dir)], capture_output=True, timeout=90,
+                           env={**os.environ, **self.env})
+        self.stop_flurm()
+
+    def __enter__(self) -> SlurmCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- clients ----------------------------------------------------------------------------------
+    def run(self, *args: str, timeout: float = 60.0, user: str | None = None, cwd: Path | None = None,
+            input: str | None = None) -> Result:
+        cmd = list(args)
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        p = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout,
+                           cwd=str(cwd or self.jobs_dir), input=input)
+        return Result(cmd, p.returncode, p.stdout, p.stderr)
+
+    def sbatch(self, *args: str, user: str | None = None) -> int:
+        r = self.run("sbatch", "--parsable", *args, user=user).check()
+        return int(r.stdout.strip().split(";")[0])
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until the controller answers and every node registered (idle, mixed or allocated)."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.flurm is not None and self.flurm.poll() is not None:
+                raise RuntimeError(f"flurm exited with {self.flurm.returncode}:\n{self.log_tail()}")
+            r = self.run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
+            last = r.stdout + r.stderr
+            states = [line.split()[1] for line in r.stdout.splitlines() if line.strip()]
+            if r.ok and len(states) == self.nodes and all(s.rstrip("*") in ("idle", "mix", "alloc") and
+                                                          not s.endswith("*") for s in states):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"cluster not ready: {last}\n{self.log_tail()}")
+
+    def job_state(self, job_id: int | str) -> str:
+        r = self.run("scontrol", "show", "job", "-o", str(job_id))
+        m = re.search(r"JobState=(\S+)", r.stdout)
+        return m.group(1) if m else ""
+
+    def wait_state(self, job_id: int | str, states: Sequence[str], timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = self.job_state(job_id)
+            if state in states:
+                return state
+            time.sleep(0.1)
+        raise TimeoutError(f"job {job_id} is {state!r}, not one of {list(states)}\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 40) -> str:
+        path = self.dir / "log" / ("flurm.log" if self.controller == "flurm" else "slurmctld.log")
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+@contextlib.contextmanager
+def cluster(controller: str, **kwargs: object) -> Iterator[SlurmCluster]:
+    """A fresh cluster in a temporary directory, stopped and removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"flurm-it-{controller}-"))
+    os.chmod(tmp, 0o755)
+    c = SlurmCluster(tmp, controller, **kwargs)  # type: ignore[arg-type]
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -245,6 +245,7 @@ class Response:
     msg_type: int
     body: Body
     identity: Identity
+    raw: bytes = b""  # the body as it came on the wire
 
 
 async def call(
@@ -274,7 +275,8 @@ async def call(
         if frame is None:
             raise ConnectionError(f"{host}:{port} closed the connection without a reply")
         identity = await signer.verify(frame.msg_type, frame.body, frame.credential)
-        return Response(frame.msg_type, decode_body(frame.msg_type, frame.body, frame.version), identity)
+        body = decode_body(frame.msg_type, frame.body, frame.version)
+        return Response(frame.msg_type, body, identity, frame.body)
     finally:
         writer.close()
         with contextlib.suppress(Exception):

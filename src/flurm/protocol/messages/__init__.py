@@ -1,6 +1,7 @@
 """Message bodies of SLURM 22.05, one dataclass per layout; importing this package registers them all."""
 
 from flurm.protocol.messages import (  # noqa: F401  (imported for their @register side effect)
+    admin,
     common,
     job_control,
     job_desc,

@@ -58,3 +58,18 @@ class ReturnCodeMsg(Message):
     def unpack(cls, r: Reader, version: int) -> Self:
         v = r.u32()
         return cls(v - (1 << 32) if v >= 1 << 31 else v, r.string())
+
+
+@register(MsgType.REQUEST_SHUTDOWN)
+@dataclass(frozen=True, slots=True)
+class ShutdownRequest(Message):
+    """1005 REQUEST_SHUTDOWN: u16 options (0 all daemons, 1 slurmctld with a core, 2 slurmctld only)."""
+
+    options: int = 2
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u16(self.options)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.u16())

@@ -1,0 +1,204 @@
+"""The mirror: flurm's copy of slurmctld's jobs, nodes and partitions, kept in step by deltas.
+
+Each pass asks slurmctld for jobs, nodes and partitions with the ``last_update`` of the previous
+answer, so an unchanged table costs one small round trip. A changed table arrives whole (slurmctld
+has no per-object delta); records equal to the ones seen before are skipped, new and changed ones are
+converted, vanished ones removed. Passes run back to back with a short pause, and on demand (after a
+write flurm forwarded, so that a client sees its own change at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flurm.migration.importer import apply_node_record, apply_partition_record, job_from_record, partition_from_record
+from flurm.migration.source import SourceClient, SourceUnreachable
+from flurm.protocol.messages.job_info import JobRecord
+from flurm.protocol.messages.nodes import NodeRecord
+from flurm.protocol.messages.partitions import PartitionRecord
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+log = logging.getLogger("flurm.mirror")
+
+
+@dataclass
+class SyncStats:
+    passes: int = 0
+    full_imports: int = 0
+    jobs_new: int = 0
+    jobs_changed: int = 0
+    jobs_vanished: int = 0
+    nodes_changed: int = 0
+    partitions_changed: int = 0
+    last_pass_seconds: float = 0.0
+    last_success: float = 0.0  # wall clock of the last pass that reached slurmctld
+    last_error: str | None = None
+    errors: int = 0
+    history: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    jobs: int
+    nodes: int
+    partitions: int
+    new: int
+    changed: int
+    vanished: int
+    seconds: float
+
+
+class Mirror:
+    def __init__(self, ctl: Controller, source: SourceClient, *, interval: float = 0.2) -> None:
+        self.ctl = ctl
+        self.cluster = ctl.cluster
+        self.source = source
+        self.interval = interval
+        self.stats = SyncStats()
+        self._job_update = 0
+        self._node_update = 0
+        self._part_update = 0
+        self._seen_jobs: dict[int, JobRecord] = {}
+        self._seen_nodes: dict[str, NodeRecord] = {}
+        self._seen_parts: dict[str, PartitionRecord] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self.highest_job_id = 0
+
+    # -- one pass ---------------------------------------------------------------------------------
+    async def sync(self, *, full: bool = False) -> ImportCounts:
+        """One pass; ``full`` ignores last_update and re-reads everything."""
+        async with self._lock:
+            return await self._sync(full)
+
+    async def _sync(self, full: bool) -> ImportCounts:
+        started = time.perf_counter()
+        if full:
+            self._job_update = self._node_update = self._part_update = 0
+            self._seen_jobs.clear()
+            self._seen_nodes.clear()
+            self._seen_parts.clear()
+        try:
+            parts = await self.source.partitions(self._part_update)
+            nodes = await self.source.nodes(self._node_update)
+            jobs = await self.source.jobs(self._job_update)
+        except (SourceUnreachable, OSError, TimeoutError) as exc:
+            self.stats.errors += 1
+            self.stats.last_error = str(exc)
+            raise
+        new = changed = vanished = 0
+        if parts is not None:
+            self._part_update = parts.last_update
+            self._apply_partitions(parts.partitions)
+        if nodes is not None:
+            self._node_update = nodes.last_update
+            self._apply_nodes(nodes.nodes)
+        if jobs is not None:
+            self._job_update = jobs.last_update
+            new, changed, vanished = self._apply_jobs(jobs.records)
+        elapsed = time.perf_counter() - started
+        st = self.stats
+        st.passes += 1
+        st.full_imports += 1 if full else 0
+        st.jobs_new += new
+        st.jobs_changed += changed
+        st.jobs_vanished += vanished
+        st.last_pass_seconds = elapsed
+        st.last_success = time.time()
+        st.last_error = None
+        return ImportCounts(len(self._seen_jobs), len(self._seen_nodes), len(self._seen_parts), new, changed,
+                            vanished, elapsed)
+
+    def _apply_jobs(self, recs: tuple[JobRecord, ...]) -> tuple[int, int, int]:
+        cluster = self.cluster
+        new = changed = 0
+        present: set[int] = set()
+        for rec in recs:
+            present.add(rec.job_id)
+            if rec.job_id > self.highest_job_id:
+                self.highest_job_id = rec.job_id
+            old = self._seen_jobs.get(rec.job_id)
+            if old is not None and old == rec and rec.job_id in cluster.jobs:
+                continue
+            self._seen_jobs[rec.job_id] = rec
+            job = job_from_record(rec, cluster)
+            if rec.job_id in cluster.jobs:
+                changed += 1
+            else:
+                new += 1
+            cluster.jobs[rec.job_id] = job
+            cluster.job_changed(job, by_flurm=False)
+        gone = [jid for jid in cluster.jobs if jid not in present]
+        for jid in gone:
+            cluster.remove_job(jid)
+            self._seen_jobs.pop(jid, None)
+        return new, changed, len(gone)
+
+    def _apply_nodes(self, recs: tuple[NodeRecord, ...]) -> None:
+        for rec in recs:
+            if not rec.name:
+                continue
+            if self._seen_nodes.get(rec.name) == rec:
+                continue
+            node = self.cluster.nodes.get(rec.name)
+            if node is None:
+                log.warning("slurmctld reports node %s, which is not in flurm's slurm.conf", rec.name)
+                continue
+            self._seen_nodes[rec.name] = rec
+            apply_node_record(node, rec)
+            self.stats.nodes_changed += 1
+        self.cluster.last_node_update = self.ctl.now()
+
+    def _apply_partitions(self, recs: tuple[PartitionRecord, ...]) -> None:
+        cluster = self.cluster
+        for rec in recs:
+            if not rec.name or self._seen_parts.get(rec.name) == rec:
+                continue
+            self._seen_parts[rec.name] = rec
+            part = cluster.partitions.get(rec.name)
+            if part is None:
+                cluster.partitions[rec.name] = partition_from_record(rec, cluster)
+            else:
+                apply_partition_record(part, rec, cluster)
+            if rec.flags & 0x1:
+                cluster.default_partition = rec.name
+            self.stats.partitions_changed += 1
+        cluster.last_part_update = self.ctl.now()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def poke(self) -> None:
+        """Run a pass now (after a forwarded write)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.sync()
+            except (SourceUnreachable, OSError, TimeoutError) as exc:
+                log.warning("mirror: slurmctld unreachable: %s", exc)
+            except Exception:
+                log.exception("mirror pass failed")
+                self.stats.errors += 1
+            # pause at least the interval, longer when a pass is expensive (big queues)
+            pause = max(self.interval, self.stats.last_pass_seconds)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), pause)
+            except TimeoutError:
+                pass
+
+    def age(self) -> float | None:
+        """Seconds since the last pass that reached slurmctld (None before the first)."""
+        if not self.stats.last_success:
+            return None
+        return max(0.0, time.time() - self.stats.last_success)
+
+    def in_sync(self, max_age: float = 2.0) -> bool:
+        age = self.age()
+        return age is not None and age <= max_age and self.stats.last_error is None

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flurm import __version__
+
+if TYPE_CHECKING:
+    from flurm.auth.authenticator import MungeAuthenticator
+    from flurm.config.slurmconf import SlurmConfig
 
 
 def _setup_logging(level: str) -> None:
@@ -19,7 +26,7 @@ def _setup_logging(level: str) -> None:
     )
 
 
-def _load_config(path: str):  # type: ignore[no-untyped-def]
+def _load_config(path: str) -> SlurmConfig:
     from flurm.config.slurmconf import ConfigError, load
 
     try:
@@ -32,25 +39,156 @@ def _load_config(path: str):  # type: ignore[no-untyped-def]
         raise SystemExit(2) from None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _auth(config: SlurmConfig) -> MungeAuthenticator:
     from flurm.auth.authenticator import MungeAuthenticator
+
+    return MungeAuthenticator.from_slurm_conf(config.auth_info, config.communication_parameters)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from flurm.controller.engine import Controller
+    from flurm.migration.modes import Mode
 
     config = _load_config(args.config)
     _setup_logging(args.log_level)
-    auth = MungeAuthenticator.from_slurm_conf(config.auth_info, config.raw.get("communicationparameters"))
+    if args.shadow and args.port in (None, config.slurmctld_port):
+        print("flurm: error: --shadow needs --port: a port other than slurmctld's own", file=sys.stderr)
+        return 2
     ctl = Controller(
         config,
-        auth,
+        _auth(config),
         state_dir=Path(args.state_dir) if args.state_dir else None,
         port=args.port,
         listen_host=args.listen,
+        mode=Mode.SHADOW if args.shadow else Mode.STANDALONE,
     )
     try:
         asyncio.run(ctl.run())
     except OSError as exc:
         print(f"flurm: error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _admin(args: argparse.Namespace, doc: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+    """Send an administrative request to the running flurm (MUNGE-authenticated, on its SLURM port)."""
+    from flurm.controller.transport import Signer, call
+    from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN, AdminMessage
+
+    config = _load_config(args.config)
+    port = args.port if args.port is not None else config.slurmctld_port
+
+    async def go() -> dict[str, Any]:
+        signer = Signer(_auth(config), workers=2)
+        try:
+            resp = await call(
+                args.host, port, REQUEST_FLURM_ADMIN, AdminMessage(doc), signer, timeout=timeout
+            )
+        finally:
+            signer.close()
+        assert resp is not None
+        if not isinstance(resp.body, AdminMessage):
+            return {
+                "ok": False,
+                "error": f"{args.host}:{port} is not a flurm controller (reply {resp.msg_type})",
+            }
+        return resp.body.document
+
+    try:
+        return asyncio.run(go())
+    except (OSError, TimeoutError, ConnectionError) as exc:
+        return {"ok": False, "error": f"cannot reach flurm at {args.host}:{port}: {exc}"}
+
+
+def _print_doc(doc: dict[str, Any]) -> int:
+    print(json.dumps(doc, indent=2, sort_keys=True))
+    return 0 if doc.get("ok") else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return _print_doc(_admin(args, {"op": "status"}))
+
+
+def cmd_mode(args: argparse.Namespace) -> int:
+    if args.set:
+        return _print_doc(_admin(args, {"op": "set_mode", "mode": args.set}))
+    doc = _admin(args, {"op": "mode"})
+    if not doc.get("ok"):
+        return _print_doc(doc)
+    print(f"mode: {doc['mode']}\n")
+    print(doc["table"])
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    return _print_doc(_admin(args, {"op": "import"}))
+
+
+def cmd_takeover(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        doc = _admin(args, {"op": "takeover", "dry_run": True})
+        for ev in doc.get("events", []):
+            _print_event(ev)
+        if not doc.get("ok"):
+            print(f"pre-flight FAILED{': ' + str(doc['error']) if doc.get('error') else ''}")
+            return 1
+        print("pre-flight passed: the takeover can start")
+        return 0
+    doc = _admin(args, {"op": "takeover"})
+    if not doc.get("ok"):
+        print(f"takeover not started: {doc.get('error')}", file=sys.stderr)
+        return 1
+    since = 0
+    while True:
+        st = _admin(args, {"op": "takeover_status", "since": since}, timeout=30.0)
+        if not st.get("ok"):
+            # flurm may be re-binding its endpoints; keep asking
+            time.sleep(0.2)
+            continue
+        for ev in st.get("events", []):
+            _print_event(ev)
+        since = int(st.get("next", since))
+        if not st.get("running") and st.get("result") is not None:
+            result = st["result"]
+            print(json.dumps(result, indent=2, sort_keys=True))
+            return 0 if result.get("ok") else 1
+        time.sleep(0.1)
+
+
+def _print_event(ev: dict[str, Any]) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(float(ev.get("at", 0))))
+    detail = f"  {ev['detail']}" if ev.get("detail") else ""
+    print(f"[{stamp}] {ev['step']:<28} {ev['status'].upper():<8}{detail}", flush=True)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    doc = _admin(args, {"op": "rollback"})
+    code = _print_doc(doc)
+    if doc.get("ok") and args.client_conf:
+        code = _switch(args, to_flurm=False) or code
+    return code
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    return _switch(args, to_flurm=args.to == "flurm")
+
+
+def _switch(args: argparse.Namespace, *, to_flurm: bool) -> int:
+    """Point the clients' slurm.conf at flurm (SlurmctldPort = flurm's port) or back at slurmctld."""
+    from flurm.config.render import render_with_overrides
+
+    config = _load_config(args.config)
+    target = Path(args.client_conf)
+    text = Path(args.config).read_text()
+    port = args.port if to_flurm else config.slurmctld_port
+    if to_flurm and port is None:
+        print("flurm: error: switch --to flurm needs --port", file=sys.stderr)
+        return 2
+    new = render_with_overrides(text, {"SlurmctldPort": str(port)})
+    tmp = target.with_name(target.name + ".flurm-tmp")
+    tmp.write_text(new)
+    tmp.replace(target)  # atomic: a client reads the old or the new file, never half of one
+    print(f"{target}: clients now talk to {'flurm' if to_flurm else 'slurmctld'} on port {port}")
     return 0
 
 
@@ -67,8 +205,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--listen", default="0.0.0.0", help="address to listen on (default: all)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--shadow",
+        action="store_true",
+        help="shadow the slurmctld that SLURM_CONF names: mirror it, answer reads, forward writes",
+    )
     run.set_defaults(func=cmd_run)
+
+    def admin_parser(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument(
+            "-f", "--config", required=True, metavar="SLURM_CONF", help="the cluster's slurm.conf"
+        )
+        sp.add_argument("--port", type=int, default=None, help="the port the running flurm listens on")
+        sp.add_argument("--host", default="127.0.0.1", help="where the running flurm is (default: this host)")
+        return sp
+
+    admin_parser("status", "show what the running flurm is doing").set_defaults(func=cmd_status)
+    mode = admin_parser("mode", "show the mode table and the current mode, or change mode")
+    mode.add_argument("--set", metavar="MODE", help="change to this mode (through the mode table's guards)")
+    mode.set_defaults(func=cmd_mode)
+    admin_parser("import", "re-import everything from slurmctld now").set_defaults(func=cmd_import)
+    tk = admin_parser("takeover", "take the cluster over from slurmctld (run beside the flurm it acts on)")
+    tk.add_argument("--dry-run", action="store_true", help="run only the pre-flight check")
+    tk.set_defaults(func=cmd_takeover)
+    rb = admin_parser("rollback", "call the migration off before the takeover: slurmctld keeps the cluster")
+    rb.add_argument("--client-conf", help="also point this client slurm.conf back at slurmctld")
+    rb.set_defaults(func=cmd_rollback)
+    sw = admin_parser("switch", "point a client slurm.conf at flurm or back at slurmctld")
+    sw.add_argument("--client-conf", required=True, help="the slurm.conf the clients read")
+    sw.add_argument("--to", choices=["flurm", "slurm"], required=True)
+    sw.set_defaults(func=cmd_switch)
+    sub.add_parser("modes", help="print the mode table").set_defaults(func=lambda a: print(_describe()) or 0)
     return p
+
+
+def _describe() -> str:
+    from flurm.migration.modes import describe
+
+    return describe()
 
 
 def main(argv: list[str] | None = None) -> int:

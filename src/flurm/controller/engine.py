@@ -22,8 +22,15 @@ from flurm.auth.authenticator import Authenticator
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.transport import Reply, Request, RpcServer, Signer, rc_reply
+from flurm.migration import admin_rpc
+from flurm.migration.forward import Forwarder
+from flurm.migration.mirror import Mirror
+from flurm.migration.modes import TRAITS, Action, Guard, Mode, ModeTraits, action, check_transition
+from flurm.migration.source import SourceClient, SourceUnreachable
+from flurm.migration.takeover import Takeover
 from flurm.nodes.agent import NodeAgent
 from flurm.protocol.constants import SlurmRC
+from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.scheduler import scheduler
 from flurm.state.cluster import Cluster
 from flurm.state.store import Store
@@ -41,8 +48,15 @@ class Controller:
         port: int | None = None,
         listen_host: str = "0.0.0.0",
         clock: Callable[[], float] = time.time,
+        mode: Mode = Mode.STANDALONE,
     ) -> None:
         self.config = config
+        self.mode = mode
+        self.mode_changed = asyncio.Condition()
+        self.source: SourceClient | None = None
+        self.mirror: Mirror | None = None
+        self.forwarder: Forwarder | None = None
+        self.takeover: Takeover | None = None
         self.clock = clock
         self.state_dir = Path(state_dir or config.state_save_location)
         self.port = port if port is not None else config.slurmctld_port
@@ -56,6 +70,8 @@ class Controller:
         self.started_at = 0.0
         self.stopping = asyncio.Event()
         self._schedule_pending = False
+        self._mirror_stop = asyncio.Event()
+        self._mirror_stop.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.scheduler_passes = 0
         self.last_schedule_duration = 0.0
@@ -71,8 +87,35 @@ class Controller:
         return uid == 0 or uid == self.config.slurm_user_uid
 
     def gate(self, operation: str) -> None:
-        """Refuse a write the current mode does not allow (the mode machine comes with shadow mode)."""
+        """Handlers that write call this; the mode table decides before they run (see dispatch)."""
         return None
+
+    @property
+    def traits(self) -> ModeTraits:
+        return TRAITS[self.mode]
+
+    async def set_mode(self, target: Mode, holding: set[Guard]) -> None:
+        """Change mode through the table (raises TransitionError), wake whatever waits on it."""
+        check_transition(self.mode, target, holding)
+        previous, self.mode = self.mode, target
+        log.info("mode: %s -> %s", previous, target)
+        self.store.set_meta("mode", target.value)
+        async with self.mode_changed:
+            self.mode_changed.notify_all()
+        self._apply_traits()
+
+    def _apply_traits(self) -> None:
+        traits = self.traits
+        self.cluster.persist = self.mode != Mode.SHADOW
+        if traits.mirrors and self.mirror is not None and self._mirror_stop.is_set():
+            self._mirror_stop.clear()
+            self.spawn(self.mirror.run(self._mirror_stop), "mirror")
+        if not traits.mirrors:
+            self._mirror_stop.set()
+        if traits.drives_nodes:
+            self.agent.start()
+        if traits.schedules:
+            self.schedule_soon()
 
     async def durable(self) -> None:
         """Wait until every change made so far is on disk."""
@@ -91,6 +134,16 @@ class Controller:
 
     # -- RPC dispatch -----------------------------------------------------------------------------
     async def dispatch(self, req: Request) -> Reply | None:
+        if req.msg_type == REQUEST_FLURM_ADMIN:
+            return await admin_rpc.handle(self, req)
+        act = action(self.mode, req.msg_type)
+        if act == Action.HOLD:
+            act = await self._hold(req)
+        if act == Action.FORWARD:
+            assert self.forwarder is not None
+            return await self.forwarder.forward(req)
+        if act == Action.REFUSE:
+            return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
         handler = self.handlers.get(req.msg_type)
         if handler is None:
             log.info("no handler for message type %s from %s", req.msg_type, req.peer)
@@ -101,9 +154,21 @@ class Controller:
         assert result is None or isinstance(result, Reply)
         return result
 
+    async def _hold(self, req: Request, timeout: float = 120.0) -> Action:
+        """Wait while the mode says HOLD (the takeover); then the new mode decides."""
+        async with self.mode_changed:
+            try:
+                await asyncio.wait_for(
+                    self.mode_changed.wait_for(lambda: action(self.mode, req.msg_type) != Action.HOLD),
+                    timeout,
+                )
+            except TimeoutError:
+                return Action.REFUSE
+        return action(self.mode, req.msg_type)
+
     # -- scheduling -------------------------------------------------------------------------------
     def schedule_soon(self) -> None:
-        if self._schedule_pending:
+        if self._schedule_pending or not self.traits.schedules:
             return
         self._schedule_pending = True
         asyncio.get_running_loop().call_soon(self._schedule_pass)
@@ -134,20 +199,31 @@ class Controller:
             if self.stopping.is_set():
                 return
             now = self.now()
-            self.jobs.time_limits(now)
-            self.cluster.purge_finished(now)
-            self.agent.tick(now)
+            if self.traits.schedules:
+                self.jobs.time_limits(now)
+                self.cluster.purge_finished(now)
+            if self.traits.drives_nodes:
+                self.agent.tick(now)
             self.schedule_soon()
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
         loaded = self.store.open()
+        saved_mode = loaded.meta.get("mode")
+        if saved_mode == Mode.STANDALONE.value and self.mode != Mode.STANDALONE:
+            # after a takeover flurm owns the cluster: never fall back to shadowing a stopped slurmctld
+            log.warning("state in %s says flurm took over this cluster; starting standalone", self.state_dir)
+            self.mode = Mode.STANDALONE
         self.cluster.restore(loaded)
         self.started_at = self.clock()
+        if self.mode in (Mode.SHADOW, Mode.ROLLED_BACK):
+            self._setup_migration()
+        if self.mode == Mode.SHADOW:
+            assert self.mirror is not None
+            await self._first_import()
         await self.server.listen(self.listen_host, self.port)
         self.spawn(self._ticker(), "ticker")
-        self.agent.start()
-        self.schedule_soon()
+        self._apply_traits()
         log.info(
             "flurm controller for cluster %s listening on %s:%s (state in %s)",
             self.config.cluster_name,
@@ -156,8 +232,38 @@ class Controller:
             self.state_dir,
         )
 
+    def _setup_migration(self) -> None:
+        self.source = SourceClient(self.config, self.signer)
+        self.mirror = Mirror(self, self.source)
+        self.forwarder = Forwarder(self, self.source)
+        self.takeover = Takeover(self)
+
+    async def _first_import(self, timeout: float = 60.0) -> None:
+        """Import everything slurmctld knows before serving clients (retrying until it answers)."""
+        assert self.mirror is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                counts = await self.mirror.sync(full=True)
+            except (SourceUnreachable, OSError, TimeoutError) as exc:
+                if loop.time() > deadline:
+                    raise RuntimeError(f"slurmctld did not answer the import: {exc}") from None
+                log.warning("waiting for slurmctld: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
+            log.info(
+                "imported %d jobs, %d nodes, %d partitions from slurmctld in %.3f s",
+                counts.jobs,
+                counts.nodes,
+                counts.partitions,
+                counts.seconds,
+            )
+            return
+
     async def stop(self) -> None:
         self.stopping.set()
+        self._mirror_stop.set()
         await self.server.stop(grace=5.0)
         await self.agent.stop()
         for task in list(self._tasks):

@@ -8,6 +8,7 @@ job changes, so a reply to ``squeue`` with 10,000 jobs joins cached bytes instea
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import hostlist
 
@@ -161,7 +162,7 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     )
 
 
-def build_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
+def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
     part = cluster.partitions.get(job.partition.split(",")[0])
     pending = job.is_pending()
     started = not pending and bool(job.nodes)
@@ -312,7 +313,7 @@ def node_tres(node: Node) -> str:
     return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
 
 
-def build_node_record(node: Node, show_flags: int) -> NodeRecord:
+def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
     alloc_tres = None
     if node.alloc_cpus:
         alloc_tres = f"cpu={node.alloc_cpus}"
@@ -364,7 +365,7 @@ def build_node_record(node: Node, show_flags: int) -> NodeRecord:
 # -- partitions -----------------------------------------------------------------------------------
 
 
-def build_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
+def _native_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
     nodes = cluster.partition_nodes(part)
     flags = 0
     if part.default:
@@ -407,3 +408,24 @@ def node_is_idle(node: Node) -> bool:
 
 def job_completing(job: Job) -> bool:
     return bool(job.state & JobStateFlag.COMPLETING)
+
+
+# -- imported objects -----------------------------------------------------------------------------
+# An object imported from slurmctld carries ``record_overrides``: the record fields whose values
+# slurmctld reported and flurm would not compute the same way. Applying them last keeps the mirror
+# lossless; flurm drops them once it changes the object itself.
+
+
+def build_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
+    rec = _native_job_record(job, cluster, show_flags)
+    return replace(rec, **job.record_overrides) if job.record_overrides else rec
+
+
+def build_node_record(node: Node, show_flags: int) -> NodeRecord:
+    rec = _native_node_record(node, show_flags)
+    return replace(rec, **node.record_overrides) if node.record_overrides else rec
+
+
+def build_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
+    rec = _native_partition_record(part, cluster)
+    return replace(rec, **part.record_overrides) if part.record_overrides else rec

@@ -64,16 +64,17 @@ def _overrides(native: Any, reported: Any, skip: frozenset[str]) -> dict[str, An
     return out
 
 
-def _allocation(res: JobResources | None, nodes: tuple[str, ...], cluster: Cluster) -> tuple[
-    tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]
-]:
+def _allocation(
+    res: JobResources | None, nodes: tuple[str, ...], cluster: Cluster
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]]:
     """Cores, CPUs and memory per node from a job_resources block."""
     if res is None or not nodes:
         return (), (), ()
     cores_per_node: list[int] = []
-    for sockets, cores, reps in zip(res.sockets_per_node, res.cores_per_socket, res.sock_core_rep_count,
-                                    strict=False):
-        cores_per_node.extend([sockets * cores] * reps)
+    for sockets, per_socket, reps in zip(
+        res.sockets_per_node, res.cores_per_socket, res.sock_core_rep_count, strict=False
+    ):
+        cores_per_node.extend([sockets * per_socket] * reps)
     cores: list[tuple[int, ...]] = []
     bitmap = res.core_bitmap
     offset = 0

@@ -10,12 +10,18 @@ write flurm forwarded, so that a client sees its own change at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from flurm.migration.importer import apply_node_record, apply_partition_record, job_from_record, partition_from_record
+from flurm.migration.importer import (
+    apply_node_record,
+    apply_partition_record,
+    job_from_record,
+    partition_from_record,
+)
 from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.protocol.messages.job_info import JobRecord
 from flurm.protocol.messages.nodes import NodeRecord
@@ -112,8 +118,15 @@ class Mirror:
         st.last_pass_seconds = elapsed
         st.last_success = time.time()
         st.last_error = None
-        return ImportCounts(len(self._seen_jobs), len(self._seen_nodes), len(self._seen_parts), new, changed,
-                            vanished, elapsed)
+        return ImportCounts(
+            len(self._seen_jobs),
+            len(self._seen_nodes),
+            len(self._seen_parts),
+            new,
+            changed,
+            vanished,
+            elapsed,
+        )
 
     def _apply_jobs(self, recs: tuple[JobRecord, ...]) -> tuple[int, int, int]:
         cluster = self.cluster
@@ -138,6 +151,10 @@ class Mirror:
         for jid in gone:
             cluster.remove_job(jid)
             self._seen_jobs.pop(jid, None)
+        order = [rec.job_id for rec in recs]
+        if list(cluster.jobs) != order:
+            # keep slurmctld's record order (scontrol show job prints in it)
+            cluster.jobs = {jid: cluster.jobs[jid] for jid in order}
         return new, changed, len(gone)
 
     def _apply_nodes(self, recs: tuple[NodeRecord, ...]) -> None:
@@ -188,10 +205,8 @@ class Mirror:
             # pause at least the interval, longer when a pass is expensive (big queues)
             pause = max(self.interval, self.stats.last_pass_seconds)
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
-            except TimeoutError:
-                pass
 
     def age(self) -> float | None:
         """Seconds since the last pass that reached slurmctld (None before the first)."""

@@ -99,7 +99,9 @@ TRAITS: dict[Mode, ModeTraits] = {
 class Guard(StrEnum):
     """Conditions a transition needs; the migration code checks each one by name."""
 
-    PREFLIGHT_PASSED = "preflight_passed"  # source reachable, mirror in sync, nodes reachable, endpoint bindable
+    PREFLIGHT_PASSED = (
+        "preflight_passed"  # source reachable, mirror in sync, nodes reachable, endpoint bindable
+    )
     SOURCE_STOPPED = "source_stopped"  # slurmctld has shut down and saved its state
     SOURCE_RUNNING = "source_running"  # slurmctld is still up (nothing to lose by going back)
     SOURCE_REACHABLE = "source_reachable"
@@ -169,7 +171,9 @@ def check_transition(current: Mode, target: Mode, holding: set[Guard]) -> None:
     guards = TRANSITIONS.get((current, target))
     if guards is None:
         allowed = sorted(t.value for (c, t) in TRANSITIONS if c == current)
-        raise TransitionError(current, target, "not allowed (allowed: " + (", ".join(allowed) or "none") + ")")
+        raise TransitionError(
+            current, target, "not allowed (allowed: " + (", ".join(allowed) or "none") + ")"
+        )
     missing = [g.value for g in guards if g not in holding]
     if missing:
         raise TransitionError(current, target, "guard not met: " + ", ".join(missing))

@@ -52,8 +52,15 @@ class SourceClient:
         last: Exception | None = None
         for ep in self.endpoints:
             try:
-                resp = await call(ep.host, ep.port, msg_type, body, self.signer, timeout=timeout or self.timeout,
-                                  connect_timeout=min(2.0, timeout or self.timeout))
+                resp = await call(
+                    ep.host,
+                    ep.port,
+                    msg_type,
+                    body,
+                    self.signer,
+                    timeout=timeout or self.timeout,
+                    connect_timeout=min(2.0, timeout or self.timeout),
+                )
             except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
                 last = exc
                 continue
@@ -84,7 +91,9 @@ class SourceClient:
         return self._expect(resp, NodeInfoResponse)
 
     async def partitions(self, last_update: int = 0) -> PartitionInfoResponse | None:
-        resp = await self.request(MsgType.REQUEST_PARTITION_INFO, PartitionInfoRequest(last_update, ShowFlags.ALL))
+        resp = await self.request(
+            MsgType.REQUEST_PARTITION_INFO, PartitionInfoRequest(last_update, ShowFlags.ALL)
+        )
         return self._expect(resp, PartitionInfoResponse)
 
     def _expect(self, resp: Response, cls: type[T]) -> T | None:

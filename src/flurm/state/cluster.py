@@ -33,6 +33,7 @@ class Cluster:
     ):
         self.config = config
         self.store = store
+        self.persist = True  # False while mirroring: slurmctld's state is not flurm's to keep
         self.clock = clock
         self.jobs: dict[int, Job] = {}
         self.nodes: dict[str, Node] = {}
@@ -172,18 +173,24 @@ class Cluster:
         self.jobs[job.job_id] = job
         self.job_changed(job)
 
-    def job_changed(self, job: Job) -> None:
-        """Record that a job changed: drop its cached records, persist it, bump last_update."""
+    def job_changed(self, job: Job, *, by_flurm: bool = True) -> None:
+        """Record that a job changed: drop its cached records, persist it, bump last_update.
+
+        A change flurm makes itself also drops what an import recorded about the job's display
+        (``record_overrides``): from then on flurm's own view of the job is the truth.
+        """
+        if by_flurm and job.record_overrides:
+            job.record_overrides = {}
         job.touch()
         self.last_job_update = int(self.clock())
-        if self.store is not None:
+        if self.store is not None and self.persist:
             self.store.put_job(job.job_id, job.to_dict())
 
     def remove_job(self, job_id: int) -> None:
         job = self.jobs.pop(job_id, None)
         if job is not None:
             self.last_job_update = int(self.clock())
-            if self.store is not None:
+            if self.store is not None and self.persist:
                 self.store.delete_job(job_id)
 
     def array_tasks(self, array_job_id: int) -> list[Job]:

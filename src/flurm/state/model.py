@@ -134,6 +134,8 @@ class Job:
     dep_state: str = "none"  # none | waiting | failed (a satisfied dependency is dropped)
     dep_text: str | None = None  # what slurmctld shows, e.g. "afterok:6(unfulfilled)"
     adopted: bool = False  # imported from SLURM and running when flurm took over
+    # record fields as slurmctld reported them for an imported job (see controller/records.py)
+    record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
 
@@ -252,6 +254,7 @@ class Node:
     alloc_mem: int = 0
     alloc_cores: set[int] = field(default_factory=set)
     jobs: set[int] = field(default_factory=set)
+    record_overrides: dict[str, Any] = field(default_factory=dict)  # as reported by slurmctld (import)
 
     @property
     def total_cores(self) -> int:
@@ -302,3 +305,4 @@ class Partition:
     def_mem_per_cpu: int = 0
     max_mem_per_cpu: int = 0
     flags_extra: int = 0
+    record_overrides: dict[str, Any] = field(default_factory=dict)  # as reported by slurmctld (import)

@@ -1,0 +1,152 @@
+"""flurm's administrative RPC (REQUEST_FLURM_ADMIN): what the ``flurm`` command asks a running controller.
+
+Operations (the ``op`` of the JSON document): ``status``, ``mode`` (get), ``set_mode``, ``import``,
+``takeover`` (starts it; ``dry_run`` runs the pre-flight only and waits for it), ``takeover_status``
+(events since an index), ``rollback``. Only root and SlurmUser may use it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from flurm.controller.transport import Reply, Request
+from flurm.migration.modes import Guard, Mode, TransitionError, describe
+from flurm.protocol.messages.admin import RESPONSE_FLURM_ADMIN, AdminMessage
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+
+def _reply(doc: dict[str, Any]) -> Reply:
+    return Reply(RESPONSE_FLURM_ADMIN, AdminMessage(doc))
+
+
+def status(ctl: Controller) -> dict[str, Any]:
+    cluster = ctl.cluster
+    states: dict[str, int] = {}
+    for job in cluster.jobs.values():
+        key = f"{job.base_state}"
+        states[key] = states.get(key, 0) + 1
+    doc: dict[str, Any] = {
+        "mode": ctl.mode.value,
+        "cluster": ctl.config.cluster_name,
+        "port": ctl.port,
+        "uptime": round(time.time() - ctl.started_at, 3),
+        "jobs": len(cluster.jobs),
+        "nodes": len(cluster.node_list),
+        "partitions": len(cluster.partitions),
+        "next_job_id": cluster.next_job_id,
+    }
+    if ctl.mirror is not None:
+        st = ctl.mirror.stats
+        doc["mirror"] = {
+            "age": ctl.mirror.age(),
+            "in_sync": ctl.mirror.in_sync(),
+            "passes": st.passes,
+            "last_pass_seconds": round(st.last_pass_seconds, 4),
+            "last_error": st.last_error,
+            "jobs_new": st.jobs_new,
+            "jobs_changed": st.jobs_changed,
+            "jobs_vanished": st.jobs_vanished,
+        }
+    if ctl.takeover is not None and ctl.takeover.result is not None:
+        doc["takeover"] = ctl.takeover.result.to_dict()
+    return doc
+
+
+async def handle(ctl: Controller, req: Request) -> Reply:
+    if not ctl.is_admin(req.uid):
+        return _reply({"ok": False, "error": "Access/permission denied"})
+    assert isinstance(req.body, AdminMessage)
+    doc = req.body.document
+    op = doc.get("op")
+    try:
+        if op == "status":
+            return _reply({"ok": True, **status(ctl)})
+        if op == "mode":
+            return _reply({"ok": True, "mode": ctl.mode.value, "table": describe()})
+        if op == "set_mode":
+            return _reply(await set_mode(ctl, str(doc.get("mode"))))
+        if op == "import":
+            if ctl.mirror is None:
+                return _reply(
+                    {"ok": False, "error": f"flurm is {ctl.mode}: there is no SLURM source to import from"}
+                )
+            counts = await ctl.mirror.sync(full=True)
+            return _reply({"ok": True, **asdict(counts)})
+        if op == "takeover":
+            return _reply(await start_takeover(ctl, bool(doc.get("dry_run"))))
+        if op == "takeover_status":
+            return _reply(takeover_status(ctl, int(doc.get("since", 0))))
+        if op == "rollback":
+            return _reply(await rollback(ctl))
+    except TransitionError as exc:
+        return _reply({"ok": False, "error": str(exc)})
+    except Exception as exc:
+        return _reply({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+    return _reply({"ok": False, "error": f"unknown operation {op!r}"})
+
+
+async def set_mode(ctl: Controller, target: str) -> dict[str, Any]:
+    try:
+        mode = Mode(target)
+    except ValueError:
+        return {"ok": False, "error": f"unknown mode {target!r}; modes: {', '.join(m.value for m in Mode)}"}
+    if mode == Mode.SWITCHING or (ctl.mode == Mode.SWITCHING and mode == Mode.STANDALONE):
+        return {"ok": False, "error": "the takeover changes these modes itself: use takeover"}
+    if mode == Mode.ROLLED_BACK:
+        return await rollback(ctl)
+    holding: set[Guard] = set()
+    if ctl.source is not None and await ctl.source.ping():
+        holding |= {Guard.SOURCE_RUNNING, Guard.SOURCE_REACHABLE}
+    await ctl.set_mode(mode, holding)
+    return {"ok": True, "mode": ctl.mode.value}
+
+
+async def start_takeover(ctl: Controller, dry_run: bool) -> dict[str, Any]:
+    tk = ctl.takeover
+    if tk is None:
+        return {"ok": False, "error": f"flurm is {ctl.mode}: there is nothing to take over"}
+    if dry_run:
+        result = await tk.run(dry_run=True)
+        return {"ok": result.ok, "result": result.to_dict(), "events": [asdict(e) for e in tk.events]}
+    if tk.running:
+        return {"ok": False, "error": "a takeover is already running"}
+    ctl.spawn(_run_takeover(ctl), "takeover")
+    return {"ok": True, "started": True}
+
+
+async def _run_takeover(ctl: Controller) -> None:
+    assert ctl.takeover is not None
+    await ctl.takeover.run()
+
+
+def takeover_status(ctl: Controller, since: int) -> dict[str, Any]:
+    tk = ctl.takeover
+    if tk is None:
+        return {"ok": False, "error": "no takeover"}
+    events = [asdict(e) for e in tk.events[since:]]
+    result = tk.result.to_dict() if tk.result is not None and not tk.running else None
+    return {
+        "ok": True,
+        "running": tk.running,
+        "events": events,
+        "next": since + len(events),
+        "result": result,
+        "mode": ctl.mode.value,
+    }
+
+
+async def rollback(ctl: Controller) -> dict[str, Any]:
+    """Call the migration off: slurmctld keeps the cluster; flurm only relays clients to it."""
+    holding: set[Guard] = set()
+    if ctl.source is not None and await ctl.source.ping():
+        holding |= {Guard.SOURCE_RUNNING, Guard.SOURCE_REACHABLE}
+    await ctl.set_mode(Mode.ROLLED_BACK, holding)
+    return {
+        "ok": True,
+        "mode": ctl.mode.value,
+        "detail": "slurmctld keeps the cluster; flurm forwards every client request to it",
+    }

@@ -1,0 +1,337 @@
+"""The takeover: from shadow to owning the cluster, while jobs run and clients keep working.
+
+Steps (each reported as it happens):
+  1. pre-flight   slurmctld reachable, mirror in sync, every node's slurmd answers flurm, flurm can
+                  own slurmctld's endpoint (the address is on this host), slurmctld's state is readable
+  2. freeze       mode switching: client writes to flurm wait; reads are served from the mirror
+  3. final sync   one last mirror pass
+  4. stop source  REQUEST_SHUTDOWN to slurmctld (slurmctld only: it saves its state and exits)
+  5. endpoint     flurm listens on SlurmctldHost:SlurmctldPort, where slurmd and every running
+                  slurmstepd send their messages (they never re-read slurm.conf)
+  6. saved state  jobs from slurmctld's saved state that the mirror had not seen yet (accepted in the
+                  last instant), the id sequence, and the scripts and environments of pending jobs
+  7. adopt        running jobs keep their nodes, cores and memory; job ids continue above SLURM's
+  8. persist      everything is written to flurm's store
+  9. standalone   mode standalone: held writes proceed, slurmd daemons are asked to re-register,
+                  pending jobs are scheduled by flurm
+If anything fails before slurmctld stopped, flurm goes back to shadow and nothing has changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flurm.controller.transport import call
+from flurm.migration.modes import Guard, Mode
+from flurm.protocol.constants import MsgType
+from flurm.protocol.messages.common import Empty
+from flurm.protocol.messages.slurmd import PingSlurmdResponse
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+log = logging.getLogger("flurm.takeover")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Event:
+    step: str
+    status: str  # running | ok | failed | info
+    detail: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class TakeoverResult:
+    ok: bool
+    dry_run: bool
+    checks: list[Check]
+    gap_seconds: float | None = None  # how long client writes were held
+    endpoint_gap_seconds: float | None = None  # slurmctld's port closed until flurm listened on it
+    adopted_running: int = 0
+    pending: int = 0
+    last_instant_jobs: int = 0
+    next_job_id: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TakeoverError(Exception):
+    pass
+
+
+class Takeover:
+    def __init__(self, ctl: Controller) -> None:
+        self.ctl = ctl
+        self.events: list[Event] = []
+        self.running = False
+        self.result: TakeoverResult | None = None
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def _event(self, step: str, status: str, detail: str = "") -> None:
+        ev = Event(step, status, detail)
+        self.events.append(ev)
+        (log.warning if status == "failed" else log.info)("takeover: %s %s %s", step, status, detail)
+        for cb in self.listeners:
+            cb(ev)
+
+    # -- pre-flight -------------------------------------------------------------------------------
+    async def preflight(self) -> list[Check]:
+        ctl = self.ctl
+        checks: list[Check] = []
+        source, mirror = ctl.source, ctl.mirror
+        if source is None or mirror is None:
+            return [Check("mode", False, f"flurm is {ctl.mode}, not shadowing slurmctld")]
+        checks.append(Check("mode", ctl.mode == Mode.SHADOW, f"flurm is {ctl.mode}"))
+        reachable = await source.ping()
+        checks.append(
+            Check(
+                "source_reachable",
+                reachable,
+                "slurmctld answers" if reachable else "slurmctld does not answer",
+            )
+        )
+        if reachable:
+            try:
+                await mirror.sync()
+            except Exception as exc:
+                checks.append(Check("mirror_in_sync", False, f"mirror pass failed: {exc}"))
+            else:
+                age = mirror.age() or 0.0
+                checks.append(Check("mirror_in_sync", mirror.in_sync(2.0), f"last sync {age:.2f} s ago"))
+        else:
+            checks.append(Check("mirror_in_sync", False, "no source to sync with"))
+        checks.append(await self._check_nodes())
+        checks.append(self._check_endpoint())
+        checks.append(self._check_saved_state())
+        return checks
+
+    async def _check_nodes(self) -> Check:
+        nodes = [n for n in self.ctl.cluster.node_list if n.base_state not in (1, 6)]  # not DOWN/FUTURE
+
+        async def ping(node: Any) -> str | None:
+            try:
+                resp = await call(
+                    node.addr, node.port, MsgType.REQUEST_PING, Empty(), self.ctl.signer, timeout=5.0
+                )
+            except Exception as exc:
+                return f"{node.name}: {exc}"
+            if resp is None or not isinstance(resp.body, PingSlurmdResponse):
+                return f"{node.name}: unexpected answer"
+            return None
+
+        failures = [f for f in await asyncio.gather(*(ping(n) for n in nodes)) if f]
+        if failures:
+            return Check("nodes_reachable", False, "; ".join(failures))
+        return Check("nodes_reachable", True, f"{len(nodes)} slurmd answered")
+
+    def _check_endpoint(self) -> Check:
+        problems = []
+        for host, port in self.ctl.config.slurmctld_addresses():
+            try:
+                addr = socket.gethostbyname(host)
+            except OSError as exc:
+                problems.append(f"{host}: {exc}")
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((addr, 0))
+                except OSError:
+                    problems.append(
+                        f"{host} ({addr}) is not an address of this host: move it (or its name) here first"
+                    )
+                    continue
+            if port < 1024 and os.geteuid() != 0:
+                problems.append(f"port {port} needs root")
+        if problems:
+            return Check("endpoint_bindable", False, "; ".join(problems))
+        eps = ", ".join(f"{h}:{p}" for h, p in self.ctl.config.slurmctld_addresses())
+        return Check("endpoint_bindable", True, f"{eps} is on this host")
+
+    def _check_saved_state(self) -> Check:
+        path = Path(self.ctl.config.state_save_location)
+        if path.is_dir() and os.access(path, os.R_OK | os.X_OK):
+            return Check("saved_state_readable", True, f"{path}")
+        return Check("saved_state_readable", False, f"cannot read slurmctld's StateSaveLocation {path}")
+
+    # -- the switch -------------------------------------------------------------------------------
+    async def run(self, *, dry_run: bool = False) -> TakeoverResult:
+        if self.running:
+            raise TakeoverError("a takeover is already running")
+        self.running = True
+        self.events.clear()
+        try:
+            result = await self._run(dry_run)
+        finally:
+            self.running = False
+        self.result = result
+        return result
+
+    async def _run(self, dry_run: bool) -> TakeoverResult:
+        ctl = self.ctl
+        self._event("preflight", "running")
+        checks = await self.preflight()
+        for c in checks:
+            self._event(f"check {c.name}", "ok" if c.ok else "failed", c.detail)
+        if not all(c.ok for c in checks):
+            self._event("preflight", "failed", "takeover not started; nothing changed")
+            return TakeoverResult(False, dry_run, checks, error="pre-flight failed")
+        self._event("preflight", "ok")
+        if dry_run:
+            return TakeoverResult(True, True, checks)
+
+        assert ctl.source is not None and ctl.mirror is not None
+        held_since = time.monotonic()
+        await ctl.set_mode(Mode.SWITCHING, {Guard.PREFLIGHT_PASSED})
+        self._event("freeze", "ok", "client writes now wait for the switch")
+        try:
+            await ctl.mirror.sync()
+            self._event("final sync", "ok", f"{len(ctl.cluster.jobs)} jobs in the mirror")
+            down_at = await self._stop_source()
+        except Exception as exc:
+            self._event("stop source", "failed", str(exc))
+            if await ctl.source.ping():
+                await ctl.set_mode(Mode.SHADOW, {Guard.SOURCE_RUNNING})
+                self._event("abort", "ok", "slurmctld still runs; back in shadow, nothing changed")
+            return TakeoverResult(False, False, checks, error=str(exc))
+
+        bound_at = await self._own_endpoint()
+        endpoint_gap = bound_at - down_at
+        self._event(
+            "endpoint", "ok", f"listening where slurmctld was; port closed for {endpoint_gap * 1000:.0f} ms"
+        )
+
+        last_instant = self._merge_saved_state()
+        adopted, pending = self._adopt()
+        ctl.cluster.persist = True
+        for job in ctl.cluster.jobs.values():
+            ctl.cluster.job_changed(job, by_flurm=False)
+        await ctl.durable()
+        self._event("persist", "ok", f"{len(ctl.cluster.jobs)} jobs written to flurm's store")
+
+        await ctl.set_mode(Mode.STANDALONE, {Guard.SOURCE_STOPPED})
+        gap = time.monotonic() - held_since
+        self._event(
+            "standalone",
+            "ok",
+            f"flurm owns the cluster; writes were held {gap * 1000:.0f} ms; nodes asked to re-register",
+        )
+        return TakeoverResult(
+            True,
+            False,
+            checks,
+            gap_seconds=gap,
+            endpoint_gap_seconds=endpoint_gap,
+            adopted_running=adopted,
+            pending=pending,
+            last_instant_jobs=last_instant,
+            next_job_id=ctl.cluster.next_job_id,
+        )
+
+    async def _stop_source(self) -> float:
+        """Shut slurmctld down (it saves its state); the monotonic time its port closed."""
+        ctl = self.ctl
+        assert ctl.source is not None
+        try:
+            rc = await ctl.source.shutdown()
+            self._event("stop source", "running", f"REQUEST_SHUTDOWN answered rc={rc}")
+        except Exception as exc:
+            rc = -1
+            self._event("stop source", "running", f"REQUEST_SHUTDOWN failed ({exc}); trying SIGTERM")
+        if rc != 0 and not self._sigterm_slurmctld():
+            raise TakeoverError("slurmctld refused to shut down and its pid file is not usable")
+        if not await ctl.source.wait_down(60.0):
+            raise TakeoverError("slurmctld is still accepting connections after 60 s")
+        down = time.monotonic()
+        self._event("stop source", "ok", "slurmctld saved its state and exited")
+        return down
+
+    def _sigterm_slurmctld(self) -> bool:
+        pidfile = getattr(self.ctl.config, "slurmctld_pid_file", None)
+        if not pidfile:
+            return False
+        try:
+            pid = int(Path(pidfile).read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    async def _own_endpoint(self) -> float:
+        ctl = self.ctl
+        for host, port in ctl.config.slurmctld_addresses():
+            if port == ctl.port:
+                continue
+            addr = "0.0.0.0" if ctl.listen_host == "0.0.0.0" else socket.gethostbyname(host)
+            for attempt in range(200):
+                try:
+                    await ctl.server.listen(addr, port)
+                    break
+                except OSError:
+                    if attempt == 199:
+                        raise
+                    await asyncio.sleep(0.01)
+            if ctl.listen_host == "0.0.0.0":
+                break
+        return time.monotonic()
+
+    def _merge_saved_state(self) -> int:
+        """Jobs slurmctld saved that the mirror had not seen; the saved id sequence. Returns how many."""
+        from flurm.migration import saved_state
+
+        try:
+            added = saved_state.merge(self.ctl)
+        except Exception as exc:
+            self._event("saved state", "failed", f"could not read slurmctld's saved state: {exc}")
+            return 0
+        self._event("saved state", "ok", f"{added} job(s) accepted by slurmctld after the last sync")
+        return added
+
+    def _adopt(self) -> tuple[int, int]:
+        """Running jobs keep their allocations; pending ones become flurm's to schedule."""
+        cluster = self.ctl.cluster
+        for node in cluster.node_list:
+            node.jobs.clear()
+            node.alloc_cores.clear()
+            node.alloc_cpus = 0
+            node.alloc_mem = 0
+            node.registered = False  # until slurmd registers with flurm
+            node.record_overrides = {}
+        adopted = pending = 0
+        for job in cluster.jobs.values():
+            if job.is_running() or job.is_completing():
+                job.adopted = job.is_running()
+                adopted += 1 if job.is_running() else 0
+                cluster._claim(job)
+            elif job.is_pending():
+                pending += 1
+        for part in cluster.partitions.values():
+            part.record_overrides = {}
+        mirror = self.ctl.mirror
+        highest = max([*cluster.jobs.keys(), mirror.highest_job_id if mirror else 0, 0])
+        cluster.reserve_job_ids_above(highest)
+        self._event(
+            "adopt",
+            "ok",
+            f"{adopted} running job(s) adopted, {pending} pending job(s) to schedule, "
+            f"new ids from {cluster.next_job_id}",
+        )
+        return adopted, pending

@@ -67,7 +67,9 @@ class Result:
 
     def check(self) -> Result:
         if self.returncode != 0:
-            raise AssertionError(f"{' '.join(self.args)} failed ({self.returncode}):\n{self.stdout}{self.stderr}")
+            raise AssertionError(
+                f"{' '.join(self.args)} failed ({self.returncode}):\n{self.stdout}{self.stderr}"
+            )
         return self
 
 
@@ -86,6 +88,7 @@ class SlurmCluster:
     node_port_base: int = 0
     flurm: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    shadow_port: int = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -103,8 +106,13 @@ class SlurmCluster:
             LOCAL_SLURM_EXTRA_CONF=self.extra_conf,
             LOCAL_SLURM_TIMEOUT="60",
         )
-        subprocess.run(["bash", str(LOCAL_SLURM), "start", str(self.dir)], env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            ["bash", str(LOCAL_SLURM), "start", str(self.dir)],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
@@ -123,16 +131,67 @@ class SlurmCluster:
     def jobs_dir(self) -> Path:
         return self.dir / "jobs"
 
-    def flurm_command(self) -> list[str]:
-        return [sys.executable, "-m", "flurm.cli", "run", "-f", str(self.conf), *self.flurm_args]
+    def flurm_command(self, extra: Sequence[str] = ()) -> list[str]:
+        return [sys.executable, "-m", "flurm.cli", "run", "-f", str(self.conf), *self.flurm_args, *extra]
 
-    def start_flurm(self, wait: bool = True) -> None:
+    def start_flurm(self, wait: bool = True, extra: Sequence[str] = ()) -> None:
         log = open(self.dir / "log" / "flurm.log", "ab")  # noqa: SIM115 (kept open for the child)
-        self.flurm = subprocess.Popen(self.flurm_command(), stdout=log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.flurm = subprocess.Popen(
+            self.flurm_command(extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         log.close()
         if wait:
             self.wait_ready()
+
+    # -- flurm beside a running slurmctld (migration) ---------------------------------------------
+    def start_shadow(
+        self, port: int | None = None, state_dir: Path | None = None, timeout: float = 30.0
+    ) -> int:
+        """flurm in shadow of this cluster's slurmctld, on its own port; returns that port."""
+        port = port or free_port_block(1)
+        self.shadow_port = port
+        state = state_dir or (self.dir / "flurm-state")
+        self.start_flurm(wait=False, extra=["--shadow", "--port", str(port), "--state-dir", str(state)])
+        conf = self.client_conf(port)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.flurm is not None and self.flurm.poll() is not None:
+                raise RuntimeError(
+                    f"flurm exited with {self.flurm.returncode}:\n{self.log_tail(path='flurm.log')}"
+                )
+            if self.run("scontrol", "ping", conf=conf, timeout=10).stdout.find("is UP") >= 0:
+                return port
+            time.sleep(0.1)
+        raise TimeoutError(f"flurm did not come up in shadow:\n{self.log_tail(path='flurm.log')}")
+
+    def client_conf(self, port: int) -> Path:
+        """A copy of slurm.conf whose SlurmctldPort is ``port``: clients using it talk to that port."""
+        from flurm.config.render import render_with_overrides
+
+        path = self.dir / "etc" / f"slurm-{port}.conf"
+        if not path.exists():
+            path.write_text(render_with_overrides(self.conf.read_text(), {"SlurmctldPort": str(port)}))
+        return path
+
+    def flurm_cli(self, *args: str, timeout: float = 120.0) -> Result:
+        """The flurm command line (status, takeover, rollback, ...) against the shadow flurm."""
+        cmd = [
+            sys.executable,
+            "-m",
+            "flurm.cli",
+            *args,
+            "-f",
+            str(self.conf),
+            "--port",
+            str(self.shadow_port),
+        ]
+        p = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env}
+        )
+        return Result(cmd, p.returncode, p.stdout, p.stderr)
 
     def stop_flurm(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         proc = self.flurm
@@ -150,8 +209,12 @@ class SlurmCluster:
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
-            subprocess.run(["bash", str(LOCAL_SLURM), "stop", str(self.dir)], capture_output=True, timeout=90,
-                           env={**os.environ, **self.env})
+            subprocess.run(
+                ["bash", str(LOCAL_SLURM), "stop", str(self.dir)],
+                capture_output=True,
+                timeout=90,
+                env={**os.environ, **self.env},
+            )
         self.stop_flurm()
 
     def __enter__(self) -> SlurmCluster:
@@ -161,17 +224,33 @@ class SlurmCluster:
         self.stop()
 
     # -- clients ----------------------------------------------------------------------------------
-    def run(self, *args: str, timeout: float = 60.0, user: str | None = None, cwd: Path | None = None,
-            input: str | None = None) -> Result:
+    def run(
+        self,
+        *args: str,
+        timeout: float = 60.0,
+        user: str | None = None,
+        cwd: Path | None = None,
+        input: str | None = None,
+        conf: Path | None = None,
+    ) -> Result:
+        """A real SLURM client; ``conf`` (a slurm.conf copy) points it at another controller port."""
         cmd = list(args)
         if user is not None:
             cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
-        p = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout,
-                           cwd=str(cwd or self.jobs_dir), input=input)
+        env = self.env if conf is None else {**self.env, "SLURM_CONF": str(conf)}
+        p = subprocess.run(
+            cmd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(cwd or self.jobs_dir),
+            input=input,
+        )
         return Result(cmd, p.returncode, p.stdout, p.stderr)
 
-    def sbatch(self, *args: str, user: str | None = None) -> int:
-        r = self.run("sbatch", "--parsable", *args, user=user).check()
+    def sbatch(self, *args: str, user: str | None = None, conf: Path | None = None) -> int:
+        r = self.run("sbatch", "--parsable", *args, user=user, conf=conf).check()
         return int(r.stdout.strip().split(";")[0])
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -184,8 +263,11 @@ class SlurmCluster:
             r = self.run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
             last = r.stdout + r.stderr
             states = [line.split()[1] for line in r.stdout.splitlines() if line.strip()]
-            if r.ok and len(states) == self.nodes and all(s.rstrip("*") in ("idle", "mix", "alloc") and
-                                                          not s.endswith("*") for s in states):
+            if (
+                r.ok
+                and len(states) == self.nodes
+                and all(s.rstrip("*") in ("idle", "mix", "alloc") and not s.endswith("*") for s in states)
+            ):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"cluster not ready: {last}\n{self.log_tail()}")
@@ -205,10 +287,10 @@ class SlurmCluster:
             time.sleep(0.1)
         raise TimeoutError(f"job {job_id} is {state!r}, not one of {list(states)}\n{self.log_tail()}")
 
-    def log_tail(self, n: int = 40) -> str:
-        path = self.dir / "log" / ("flurm.log" if self.controller == "flurm" else "slurmctld.log")
+    def log_tail(self, n: int = 40, path: str | None = None) -> str:
+        name = path or ("flurm.log" if self.controller == "flurm" else "slurmctld.log")
         try:
-            return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+            return "\n".join((self.dir / "log" / name).read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import random
 import re
 import shutil
@@ -236,7 +237,8 @@ class SlurmCluster:
         """A real SLURM client; ``conf`` (a slurm.conf copy) points it at another controller port."""
         cmd = list(args)
         if user is not None:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+            pw = pwd.getpwnam(user)
+            cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", *cmd]
         env = self.env if conf is None else {**self.env, "SLURM_CONF": str(conf)}
         p = subprocess.run(
             cmd,
@@ -272,8 +274,8 @@ class SlurmCluster:
             time.sleep(0.1)
         raise TimeoutError(f"cluster not ready: {last}\n{self.log_tail()}")
 
-    def job_state(self, job_id: int | str) -> str:
-        r = self.run("scontrol", "show", "job", "-o", str(job_id))
+    def job_state(self, job_id: int | str, conf: Path | None = None) -> str:
+        r = self.run("scontrol", "show", "job", "-o", str(job_id), conf=conf)
         m = re.search(r"JobState=(\S+)", r.stdout)
         return m.group(1) if m else ""
 

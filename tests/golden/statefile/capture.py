@@ -4,7 +4,7 @@ Run from the repo root:
 ``.venv/bin/python tests/golden/statefile/capture.py tests/golden/statefile/job_state``.
 Jobs are submitted with ``-D /tmp/x -o /dev/null`` so that no machine path lands in the file (the
 environment and script files, which hold the submitter's environment, are not kept). The timestamps
-and the test expectations in tests/unit/test_statefile.py change with each capture.
+and the test expectations in tests/unit/test_statefile_golden.py change with each capture.
 """
 
 from __future__ import annotations

@@ -308,4 +308,7 @@ def cluster(controller: str, **kwargs: object) -> Iterator[SlurmCluster]:
         yield c
     finally:
         c.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("FLURM_KEEP_TEST_DIRS"):
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -369,7 +369,38 @@ class JobOps:
                 self.ctl.agent.kill_timelimit(job)
 
     def node_failed(self, job: Job, node_name: str) -> None:
-        """A node of a running job went DOWN: the job ends with NODE_FAIL."""
+        """A node of a running job went DOWN (slurmctld: kill_running_job_by_node_name).
+
+        A batch job that may be requeued goes back to PENDING with Restarts+1, eligible again only
+        once the credentials of its first run have expired (BeginTime, as batch_requeue_fini);
+        any other job ends with NODE_FAIL.
+        """
+        if job.requeue and job.script is not None:
+            now = self.ctl.now()
+            survivors = tuple(n for n in job.nodes if n != node_name)
+            if survivors:
+                self.ctl.agent.terminate_on_nodes(job, JobState.NODE_FAIL, survivors)
+            self.cluster.release(job)
+            job.state = JobState.PENDING
+            job.state_reason = 0
+            job.state_desc = None
+            job.restart_cnt += 1
+            job.nodes = ()
+            job.cores_alloc = ()
+            job.cpus_alloc = ()
+            job.mem_alloc = ()
+            job.batch_host = None
+            job.completing_nodes = ()
+            job.start_time = 0
+            job.end_time = 0
+            if job.begin_time <= now:
+                job.begin_time = now + self.ctl.config.cred_expire + 1
+            job.eligible_time = job.begin_time
+            job.submit_time = now
+            job.accrue_time = 0
+            self.cluster.job_changed(job)
+            self.ctl.schedule_soon()
+            return
         job.state = JobState.NODE_FAIL | JobStateFlag.COMPLETING
         job.state_reason = R.FAIL_DOWN_NODE
         job.end_time = self.ctl.now()

@@ -1,17 +1,28 @@
 """Driving the real slurmd daemons: registration, pings, batch launch, terminate, signal, time limits.
 
 Every message to a node runs in its own task with a deadline, so a slurmd that does not answer
-delays nobody else. Node state follows what slurmctld shows: UNKNOWN until the node registers; then
-IDLE/ALLOCATED (clients compute MIXED); NO_RESPOND ("*") when a ping fails; DOWN with reason
-"Not responding" after SlurmdTimeout without an answer; back up when it registers again.
+delays nobody else. Node states follow slurmctld (node_mgr.c, ping_nodes.c):
+
+* UNKNOWN until slurmd registers; "*" (NO_RESPOND) as long as it cannot be reached;
+* IDLE / ALLOCATED as the allocation says (clients show MIXED from the allocated CPUs);
+* a node that has not answered for SlurmdTimeout goes DOWN with reason "Not responding"; its
+  running jobs are requeued (batch jobs that allow it) or end with NODE_FAIL;
+* a DOWN node that registers again returns to service as ReturnToService says (2: always;
+  1: when it was DOWN for not responding; 0: never by itself).
+
+Registration reconciles the steps slurmd reports with flurm's jobs (job_mgr.c
+validate_jobs_on_node): a step of a job flurm does not know is quarantined — logged and kept
+in :attr:`NodeAgent.quarantine`, never aborted, since after a takeover it may be a job flurm has
+not imported yet; a step of a job flurm requeued, or that runs on a node where it should not, is
+aborted; a finished or completing job is terminated again; a running batch job its batch host no
+longer reports (after BatchStartTimeout) is treated as a node failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +32,7 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     SLURM_BATCH_SCRIPT,
+    JobState,
     JobStateFlag,
     KillFlags,
     MsgType,
@@ -28,6 +40,7 @@ from flurm.protocol.constants import (
     NodeStateFlag,
     SlurmRC,
 )
+from flurm.protocol.messages.base import Message
 from flurm.protocol.messages.common import Empty, ReturnCode
 from flurm.protocol.messages.credential import JobCredential, StepId
 from flurm.protocol.messages.slurmd import (
@@ -50,8 +63,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("flurm.nodes")
 
 SLURMD_REG_FLAG_RESP = 0x2
-# slurmd answers TERMINATE with this when nothing of the job runs there any more
+# slurmd answers TERMINATE with this when nothing of the job runs there any more (and no epilog)
 ESLURMD_KILL_JOB_ALREADY_COMPLETE = 4002
+ESLURMD_PROLOG_FAILED = 4022
+ESLURMD_SETUP_ENVIRONMENT_ERROR = 4025
+# slurmd refuses a second launch of a job it already runs with this: the first one got through
+ESLURM_DUPLICATE_JOB_ID = 2011
+# job ids slurmd may report for steps outside any allocation (srun --no-allocate)
+MIN_NOALLOC_JOBID = 0xFFFF0000
+MAX_NOALLOC_JOBID = 0xFFFFFFFD
+# retries of a launch or a terminate that got no answer: 1 s, doubling up to this
+MAX_RETRY_DELAY = 10.0
 
 
 class NodeAgent:
@@ -59,17 +81,28 @@ class NodeAgent:
         self.ctl = ctl
         self.cluster = ctl.cluster
         cfg = ctl.config
-        self.timeout = float(cfg.message_timeout)
+        self.msg_timeout = float(cfg.message_timeout)
         self.slurmd_timeout = int(cfg.slurmd_timeout)
-        # slurmctld pings every SlurmdTimeout/3 (at most every 100 s)
-        self.ping_interval = max(1, min(100, self.slurmd_timeout // 3 if self.slurmd_timeout else 100))
-        self._last_ping = 0
-        self._last_reg_request: dict[str, float] = {}
-        self._inflight_ping: set[str] = set()
-        self.unknown_steps: dict[str, list[StepId]] = {}  # quarantined: running on a node, unknown to us
+        # slurmctld pings nodes silent for SlurmdTimeout/3 (every 100 s with SlurmdTimeout=0)
+        self.ping_interval = max(1, self.slurmd_timeout // 3 if self.slurmd_timeout else 100)
+        self.return_to_service = int(cfg.return_to_service)
+        self.batch_start_timeout = int(cfg.batch_start_timeout)
+        self._epoch = 0  # when this agent (re)started driving the nodes
+        self._reg_due: dict[str, float] = {}  # earliest time of the next REQUEST_NODE_REGISTRATION_STATUS
+        self._reg_backoff: dict[str, float] = {}
+        self._registering: set[str] = set()
+        self._pinging: set[str] = set()
+        self._last_ping: dict[str, int] = {}
+        self._terminating: set[tuple[int, str]] = set()
+        self._batch_seen: dict[int, int] = {}  # job id -> last time its batch host reported (or got) it
+        # steps slurmd reported for jobs flurm does not know, per node: left running, never aborted
+        self.quarantine: dict[str, tuple[StepId, ...]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
+        """Start driving the nodes (again): every node is asked to register."""
+        now = self.ctl.now()
+        self._epoch = now
         for node in self.cluster.node_list:
             if node.base_state != NodeState.FUTURE:
                 self.request_registration(node)
@@ -80,14 +113,11 @@ class NodeAgent:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.ctl.spawn(coro)
 
+    def _active(self) -> bool:
+        return not self.ctl.stopping.is_set()
+
     async def _call(
-        self,
-        node: Node,
-        msg_type: int,
-        body: object,
-        *,
-        expect_reply: bool = True,
-        timeout: float | None = None,
+        self, node: Node, msg_type: int, body: Message, *, timeout: float | None = None
     ) -> object | None:
         resp = await call(
             node.addr,
@@ -95,8 +125,7 @@ class NodeAgent:
             msg_type,
             body,  # type: ignore[arg-type]
             self.ctl.signer,
-            timeout=timeout or self.timeout,
-            expect_reply=expect_reply,
+            timeout=timeout or self.msg_timeout,
         )
         if resp is None:
             return None
@@ -105,59 +134,107 @@ class NodeAgent:
 
     # -- registration -----------------------------------------------------------------------------
     def request_registration(self, node: Node) -> None:
-        """Ask slurmd to register (REQUEST_NODE_REGISTRATION_STATUS); it answers on its own connection."""
-        now = time.monotonic()
-        if now - self._last_reg_request.get(node.name, 0.0) < 1.0:
+        """Ask slurmd to register now (REQUEST_NODE_REGISTRATION_STATUS); it answers with a 1002."""
+        self._reg_backoff.pop(node.name, None)
+        self._reg_due.pop(node.name, None)
+        self._maybe_request_registration(node, self.ctl.clock())
+
+    def _maybe_request_registration(self, node: Node, now: float) -> None:
+        if node.name in self._registering or now < self._reg_due.get(node.name, 0.0):
             return
-        self._last_reg_request[node.name] = now
+        backoff = self._reg_backoff.get(node.name, 1.0)
+        self._reg_due[node.name] = now + backoff
+        self._reg_backoff[node.name] = min(backoff * 2, float(self.ping_interval))
+        self._registering.add(node.name)
         self._spawn(self._request_registration(node))
 
     async def _request_registration(self, node: Node) -> None:
         try:
-            await self._call(node, MsgType.REQUEST_NODE_REGISTRATION_STATUS, Empty(), timeout=5.0)
-        except (OSError, TimeoutError, ConnectionError) as exc:
-            log.debug("registration request to %s failed: %s", node.name, exc)
+            await self._call(node, MsgType.REQUEST_NODE_REGISTRATION_STATUS, Empty())
         except Exception as exc:
-            log.info("registration request to %s failed: %s", node.name, exc)
+            log.debug("registration request to %s failed: %s", node.name, exc)
+            self.node_failed_to_answer(node)
+        finally:
+            self._registering.discard(node.name)
 
     def registration(self, msg: NodeRegistrationStatus, uid: int) -> Reply:
         """MESSAGE_NODE_REGISTRATION_STATUS from slurmd."""
         node = self.cluster.nodes.get(msg.node_name or "")
         if node is None:
-            log.warning("registration from unknown node %r", msg.node_name)
-            return rc_reply(0)  # as slurmctld: answer so that slurmd stops retrying
+            log.warning("registration from unknown node %r (hostname %r)", msg.node_name, msg.hostname)
+            return rc_reply(0)  # as slurmctld: answer, so that slurmd stops retrying
         if not self.ctl.is_admin(uid):
             log.warning("registration of %s by uid %s refused", node.name, uid)
             return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
         now = self.ctl.now()
-        was_down = node.base_state in (NodeState.DOWN, NodeState.UNKNOWN) or not node.is_responding()
-        node.registered = True
+        self._reg_backoff.pop(node.name, None)
+        self._reg_due.pop(node.name, None)
+        boot_time = now - msg.up_time if 0 < msg.up_time <= now else now
+        rebooted = (
+            node.registered
+            and node.last_response > 0
+            and boot_time > node.last_response
+            and node.base_state not in (NodeState.UNKNOWN, NodeState.DOWN)
+        )
         node.version = msg.version
         node.arch = msg.arch
         node.os = msg.os
         node.cpu_load = msg.cpu_load
         node.free_mem = msg.free_mem
         node.slurmd_start_time = msg.slurmd_start_time
-        node.boot_time = now - msg.up_time if msg.up_time else now
-        node.last_response = now
-        node.flags &= ~NodeStateFlag.NO_RESPOND
-        if node.base_state in (NodeState.UNKNOWN, NodeState.DOWN) and not node.config_down:
-            if node.base_state == NodeState.DOWN and node.reason == "Not responding":
-                node.reason = None
-                node.reason_time = 0
-                node.reason_uid = NO_VAL
+        node.boot_time = boot_time
+        if not node.is_responding():
+            log.info("node %s now responding", node.name)
+            node.flags &= ~NodeStateFlag.NO_RESPOND
+        steps = [s for s in msg.steps if not MIN_NOALLOC_JOBID <= s.job_id <= MAX_NOALLOC_JOBID]
+        failed = msg.status in (ESLURMD_PROLOG_FAILED, ESLURMD_SETUP_ENVIRONMENT_ERROR)
+        if failed and not node.flags & NodeStateFlag.DRAIN:
+            why = "Prolog error" if msg.status == ESLURMD_PROLOG_FAILED else "Job env setup error"
+            log.error("node %s reports a prolog or job environment failure: draining it", node.name)
+            self._set_reason(node, why, now)
+            node.flags |= NodeStateFlag.DRAIN
+        if node.base_state == NodeState.UNKNOWN:
             node.base_state = NodeState.IDLE
             node.refresh_base_state()
-        if was_down:
-            log.info("node %s registered (slurmd %s)", node.name, msg.version)
-        self._reconcile(node, msg)
+            log.info("node %s registered (slurmd %s, %d step(s))", node.name, msg.version, len(steps))
+        elif node.base_state == NodeState.DOWN:
+            if self._may_return(node):
+                node.base_state = NodeState.IDLE
+                node.refresh_base_state()
+                if node.reason in ("Not responding", "Node unexpectedly rebooted"):
+                    self._set_reason(node, None, 0)
+                log.info("node %s returned to service", node.name)
+            elif not node.registered:
+                log.info("node %s registered but stays DOWN (%s)", node.name, node.reason)
+        elif rebooted and self.return_to_service != 2:
+            log.warning(
+                "node %s unexpectedly rebooted (boot time %s, last response %s)",
+                node.name,
+                boot_time,
+                node.last_response,
+            )
+            if not node.reason or node.reason == "Not responding":
+                self._set_reason(node, "Node unexpectedly rebooted", now)
+            self._mark_down(node, now)
+            steps = []
+        node.registered = True
+        node.last_response = now
+        self._reconcile(node, steps, now)
         self.cluster.node_changed(node)
         self.ctl.schedule_soon()
         if msg.flags & SLURMD_REG_FLAG_RESP:
-            return Reply(MsgType.RESPONSE_NODE_REGISTRATION, NodeRegistrationResponse(self._cluster_tres()))
+            return Reply(MsgType.RESPONSE_NODE_REGISTRATION, NodeRegistrationResponse(self.cluster_tres()))
         return rc_reply(0)
 
-    def _cluster_tres(self) -> tuple[TresRecord, ...]:
+    def _may_return(self, node: Node) -> bool:
+        """May a DOWN node that registers return to service (ReturnToService)?"""
+        if node.config_down:
+            return False
+        if self.return_to_service == 2:
+            return True
+        return self.return_to_service == 1 and node.reason == "Not responding"
+
+    def cluster_tres(self) -> tuple[TresRecord, ...]:
         """The TRES list slurmd waits for, with the cluster's totals as slurmctld fills them."""
         nodes = self.cluster.node_list
         totals = {
@@ -168,72 +245,145 @@ class NodeAgent:
         }
         return tuple(replace(t, count=totals.get(t.type or "", 0)) for t in DEFAULT_TRES)
 
-    def _reconcile(self, node: Node, msg: NodeRegistrationStatus) -> None:
-        """Match the steps slurmd reports with our jobs. Unknown ones are left alone (quarantined)."""
-        unknown = []
-        for step in msg.steps:
-            job = self.cluster.jobs.get(step.job_id)
-            if job is None or node.name not in job.nodes:
+    def _reconcile(self, node: Node, steps: list[StepId], now: int) -> None:
+        """Match the steps slurmd reports with flurm's jobs (slurmctld: validate_jobs_on_node)."""
+        jobs = self.cluster.jobs
+        unknown: list[StepId] = []
+        reported: set[int] = set()
+        for step in steps:
+            if step.job_id in reported:
+                if step.job_id not in jobs:
+                    unknown.append(step)
+                continue
+            reported.add(step.job_id)
+            job = jobs.get(step.job_id)
+            if job is None:
                 unknown.append(step)
+            elif job.is_running():
+                if node.name in job.nodes:
+                    if job.batch_host == node.name:
+                        self._batch_seen[job.job_id] = now
+                else:
+                    log.error(
+                        "job %s runs on %s, not one of its nodes: aborting it there", job.job_id, node.name
+                    )
+                    self.abort_job_on_node(job.job_id, job, node)
+            elif job.is_completing():
+                self._terminate_one(job, node, job.base_state, MsgType.REQUEST_TERMINATE_JOB)
+            elif job.is_pending():
+                log.error(
+                    "node %s runs job %s, which is pending (requeued): aborting it", node.name, job.job_id
+                )
+                self.abort_job_on_node(job.job_id, job, node)
+            elif now - job.end_time < self.msg_timeout and job.base_state != JobState.NODE_FAIL:
+                log.debug("node %s reports job %s, which just ended", node.name, job.job_id)
+            else:
+                log.error("node %s runs job %s, which ended: terminating it there", node.name, job.job_id)
+                self.terminate_on_nodes(job, job.base_state, (node.name,))
         if unknown:
-            self.unknown_steps[node.name] = unknown
+            self.quarantine[node.name] = tuple(unknown)
             log.warning(
-                "node %s runs steps flurm does not know: %s",
+                "node %s runs step(s) flurm does not know, left alone (quarantined): %s",
                 node.name,
-                ", ".join(f"{s.job_id}.{s.step_id:#x}" for s in unknown),
+                ", ".join(_step_text(s) for s in unknown),
             )
-        else:
-            self.unknown_steps.pop(node.name, None)
+        elif self.quarantine.pop(node.name, None):
+            log.info("node %s no longer runs unknown steps", node.name)
+        for job_id in sorted(node.jobs):
+            job = jobs.get(job_id)
+            if job is None:
+                continue
+            if job.is_completing() and node.name in job.completing_nodes and job_id not in reported:
+                # the epilog of a job may have ended while nobody listened: ask again
+                self._terminate_one(job, node, job.base_state, MsgType.REQUEST_TERMINATE_JOB)
+            elif job.is_running() and job.batch_host == node.name and job_id not in reported:
+                self._check_missing(job, node, now)
+
+    def _check_missing(self, job: Job, node: Node, now: int) -> None:
+        """A running batch job its batch host does not report (slurmctld: _purge_missing_jobs)."""
+        startup = now - self.batch_start_timeout - min(10, int(self.msg_timeout))
+        seen = self._batch_seen.get(job.job_id, max(job.start_time, self._epoch))
+        if seen >= startup or job.start_time >= startup:
+            return
+        log.warning(
+            "batch job %s missing from batch node %s (not found BatchStartTimeout after its start)%s",
+            job.job_id,
+            node.name,
+            ", requeuing it" if job.requeue else "",
+        )
+        job.exit_code = 1
+        self.ctl.jobs.node_failed(job, node.name)
 
     def node_answered(self, node: Node) -> None:
         node.last_response = self.ctl.now()
-        if node.flags & NodeStateFlag.NO_RESPOND:
+        if node.flags & NodeStateFlag.NO_RESPOND and node.base_state != NodeState.DOWN:
+            log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND
+            self.cluster.node_changed(node)
+
+    def node_failed_to_answer(self, node: Node) -> None:
+        if not node.flags & NodeStateFlag.NO_RESPOND:
+            log.warning("node %s not responding", node.name)
+            node.flags |= NodeStateFlag.NO_RESPOND
             self.cluster.node_changed(node)
 
     # -- health -----------------------------------------------------------------------------------
     def tick(self, now: int) -> None:
+        """Once a second: registration requests, pings, and DOWN for nodes silent too long."""
+        clock = self.ctl.clock()
+        if now % 60 == 0:
+            jobs = self.cluster.jobs
+            for job_id in [j for j in self._batch_seen if j not in jobs or not jobs[j].is_running()]:
+                del self._batch_seen[job_id]
         for node in self.cluster.node_list:
             if node.base_state == NodeState.FUTURE:
                 continue
-            if not node.registered or node.base_state == NodeState.UNKNOWN:
-                self.request_registration(node)
-                continue
-            if node.base_state == NodeState.DOWN:
-                self.request_registration(node)
+            if not node.registered:
+                self._maybe_request_registration(node, clock)
                 continue
             silent = now - node.last_response
-            if silent >= self.slurmd_timeout > 0:
-                self._node_down(node, "Not responding", now)
-            elif silent >= self.ping_interval and node.name not in self._inflight_ping:
-                self._inflight_ping.add(node.name)
+            if self.slurmd_timeout and silent >= self.slurmd_timeout:
+                self.node_down(node, "Not responding", now)
+                continue
+            if (
+                silent >= self.ping_interval
+                and now - self._last_ping.get(node.name, 0) >= self.ping_interval
+                and node.name not in self._pinging
+            ):
+                self._last_ping[node.name] = now
+                self._pinging.add(node.name)
                 self._spawn(self._ping(node))
 
     async def _ping(self, node: Node) -> None:
         try:
-            body = await self._call(node, MsgType.REQUEST_PING, Empty(), timeout=self.timeout)
+            body = await self._call(node, MsgType.REQUEST_PING, Empty())
             if isinstance(body, PingSlurmdResponse):
                 node.cpu_load = body.cpu_load
                 node.free_mem = body.free_mem
         except Exception as exc:
             log.info("ping of %s failed: %s", node.name, exc)
-            if not node.flags & NodeStateFlag.NO_RESPOND:
-                node.flags |= NodeStateFlag.NO_RESPOND
-                self.cluster.node_changed(node)
+            self.node_failed_to_answer(node)
         finally:
-            self._inflight_ping.discard(node.name)
+            self._pinging.discard(node.name)
 
-    def _node_down(self, node: Node, reason: str, now: int) -> None:
+    def node_down(self, node: Node, reason: str, now: int) -> None:
+        """Set a node DOWN: its running jobs are requeued or fail, its completing ones let go."""
         if node.base_state == NodeState.DOWN:
             return
-        log.warning("node %s is DOWN: %s", node.name, reason)
+        log.error("node %s set DOWN: %s", node.name, reason)
+        self._set_reason(node, reason, now)
+        if reason == "Not responding":
+            node.flags |= NodeStateFlag.NO_RESPOND
+        self._mark_down(node, now)
+        self.cluster.node_changed(node)
+        self.ctl.schedule_soon()
+
+    def _mark_down(self, node: Node, now: int) -> None:
         node.base_state = NodeState.DOWN
-        node.flags |= NodeStateFlag.NO_RESPOND
-        node.reason = reason
-        node.reason_time = now
-        node.reason_uid = self.ctl.config.slurm_user_uid
         node.registered = False
-        for job_id in list(node.jobs):
+        self._reg_backoff.pop(node.name, None)
+        self._reg_due[node.name] = self.ctl.clock() + 1.0
+        for job_id in sorted(node.jobs):
             job = self.cluster.jobs.get(job_id)
             if job is None:
                 continue
@@ -241,12 +391,11 @@ class NodeAgent:
                 self.ctl.jobs.node_failed(job, node.name)
             elif job.is_completing():
                 self.ctl.jobs.node_epilog_done(job.job_id, node.name)
-        self.cluster.node_changed(node)
 
-    def node_failed_to_answer(self, node: Node) -> None:
-        if not node.flags & NodeStateFlag.NO_RESPOND:
-            node.flags |= NodeStateFlag.NO_RESPOND
-            self.cluster.node_changed(node)
+    def _set_reason(self, node: Node, reason: str | None, now: int) -> None:
+        node.reason = reason
+        node.reason_time = now if reason else 0
+        node.reason_uid = self.ctl.config.slurm_user_uid if reason else NO_VAL
 
     # -- credentials ------------------------------------------------------------------------------
     def credential(
@@ -316,15 +465,12 @@ class NodeAgent:
 
     # -- batch launch -----------------------------------------------------------------------------
     def launch_batch(self, job: Job) -> None:
-        self._spawn(self._launch_batch(job))
+        self._batch_seen[job.job_id] = self.ctl.now()
+        self._spawn(self._launch_batch(job, job.batch_host or "", job.restart_cnt))
 
-    async def _launch_batch(self, job: Job) -> None:
-        host = job.batch_host
-        node = self.cluster.nodes.get(host or "")
-        if node is None:
-            return
+    def _launch_msg(self, job: Job, node: Node) -> BatchJobLaunch:
         cpu_vals, cpu_reps = _rle(list(job.cpus_alloc))
-        msg = BatchJobLaunch(
+        return BatchJobLaunch(
             job_id=job.job_id,
             uid=job.user_id,
             gid=job.group_id,
@@ -355,43 +501,93 @@ class NodeAgent:
             qos=job.qos,
             resv_name=job.reservation,
         )
-        try:
-            body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, msg)
-        except Exception as exc:
-            log.warning("launch of job %s on %s failed: %s", job.job_id, node.name, exc)
-            self.node_failed_to_answer(node)
-            if job.is_running():
-                self.ctl.jobs.requeue_after_launch_failure(job, f"launch on {node.name} failed")
-                self.ctl.schedule_soon()
-            return
-        rc = body.rc if isinstance(body, ReturnCode) else 0
-        if rc != 0:
-            log.warning("slurmd on %s refused job %s: rc %s", node.name, job.job_id, rc)
-            if job.is_running():
-                self.ctl.jobs.fail_launch(job, rc)
 
-    # -- terminate / signal -----------------------------------------------------------------------
+    async def _launch_batch(self, job: Job, host: str, restart_cnt: int) -> None:
+        """Send REQUEST_BATCH_JOB_LAUNCH until slurmd answers, the job moves on, or the node is DOWN.
+
+        A slurmd that does not answer may still hold the request (a stopped process); sending it
+        again is safe, slurmd refuses a job it already runs with ESLURM_DUPLICATE_JOB_ID.
+        """
+        node = self.cluster.nodes.get(host)
+        if node is None:
+            return
+        delay = 1.0
+
+        def wanted() -> bool:
+            return (
+                self._active()
+                and job.is_running()
+                and job.batch_host == host
+                and job.restart_cnt == restart_cnt
+                and node.base_state != NodeState.DOWN
+            )
+
+        while wanted():
+            try:
+                body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, self._launch_msg(job, node))
+            except Exception as exc:
+                log.warning(
+                    "launch of job %s on %s got no answer (%s), will retry", job.job_id, node.name, exc
+                )
+                self.node_failed_to_answer(node)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+                continue
+            rc = body.rc if isinstance(body, ReturnCode) else 0
+            if rc in (0, ESLURM_DUPLICATE_JOB_ID):
+                self._batch_seen[job.job_id] = self.ctl.now()
+                log.debug("job %s launched on %s", job.job_id, node.name)
+            elif wanted():
+                log.warning("slurmd on %s refused job %s: rc %s", node.name, job.job_id, rc)
+                self.ctl.jobs.fail_launch(job, rc)
+            return
+
+    # -- terminate / abort / signal ---------------------------------------------------------------
     def terminate_job(self, job: Job, job_state: int) -> None:
+        """REQUEST_TERMINATE_JOB to every node the job still completes on."""
         for name in job.completing_nodes or job.nodes:
             node = self.cluster.nodes.get(name)
             if node is not None:
-                self._spawn(self._terminate(job, node, job_state, MsgType.REQUEST_TERMINATE_JOB))
+                self._terminate_one(job, node, job_state, MsgType.REQUEST_TERMINATE_JOB)
 
     def kill_timelimit(self, job: Job) -> None:
+        """REQUEST_KILL_TIMELIMIT: slurmd signals the job, then runs the epilog and reports it."""
         for name in job.completing_nodes or job.nodes:
             node = self.cluster.nodes.get(name)
             if node is not None:
-                self._spawn(self._terminate(job, node, job.base_state, MsgType.REQUEST_KILL_TIMELIMIT))
+                self._terminate_one(job, node, job.base_state, MsgType.REQUEST_KILL_TIMELIMIT)
 
-    def _kill_msg(self, job: Job, job_state: int) -> KillJobMsg:
+    def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None:
+        """Terminate what runs of a job on these nodes, without tracking its completion (requeue)."""
         now = self.ctl.now()
+        msg = self._kill_msg(job, job_state, now)
+        for name in names:
+            node = self.cluster.nodes.get(name)
+            if node is not None:
+                self._spawn(
+                    self._send_kill(job.job_id, node, msg, MsgType.REQUEST_TERMINATE_JOB, lambda: True)
+                )
+
+    def _terminate_one(self, job: Job, node: Node, job_state: int, msg_type: int) -> None:
+        key = (job.job_id, node.name)
+        if key in self._terminating:
+            return
+        self._terminating.add(key)
+        msg = self._kill_msg(job, job_state, self.ctl.now())
+
+        def wanted() -> bool:
+            return job.is_completing() and node.name in job.completing_nodes
+
+        self._spawn(self._send_kill(job.job_id, node, msg, msg_type, wanted, key))
+
+    def _kill_msg(self, job: Job, job_state: int, now: int) -> KillJobMsg:
         return KillJobMsg(
             step_id=StepId(job.job_id, NO_VAL, NO_VAL),
             job_state=job_state | JobStateFlag.COMPLETING,
             job_uid=job.user_id,
             job_gid=job.group_id,
             time=now,
-            credential=self.credential(job, NO_VAL, kill_time=now),
+            credential=self.credential(job, NO_VAL, kill_time=now) if job.nodes else None,
             exit_code=job.exit_code,
             derived_ec=job.derived_ec,
             nodes=compress(job.nodes),
@@ -400,22 +596,60 @@ class NodeAgent:
             work_dir=job.work_dir,
         )
 
-    async def _terminate(self, job: Job, node: Node, job_state: int, msg_type: int, attempt: int = 0) -> None:
+    async def _send_kill(
+        self,
+        job_id: int,
+        node: Node,
+        msg: KillJobMsg,
+        msg_type: int,
+        wanted: Callable[[], bool],
+        key: tuple[int, str] | None = None,
+    ) -> None:
+        """Send a kill until slurmd answers, it is no longer wanted, or the node is DOWN."""
+        delay = 1.0
         try:
-            body = await self._call(node, msg_type, self._kill_msg(job, job_state))
+            while self._active() and wanted() and node.base_state != NodeState.DOWN:
+                try:
+                    body = await self._call(node, msg_type, msg)
+                except Exception as exc:
+                    log.info("kill of job %s on %s got no answer (%s), will retry", job_id, node.name, exc)
+                    self.node_failed_to_answer(node)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_RETRY_DELAY)
+                    continue
+                rc = body.rc if isinstance(body, ReturnCode) else 0
+                if rc in (ESLURMD_KILL_JOB_ALREADY_COMPLETE, SlurmRC.ESLURM_INVALID_JOB_ID):
+                    # nothing runs there and no epilog will report: done on this node
+                    self.ctl.jobs.node_epilog_done(job_id, node.name)
+                elif rc != 0:
+                    # slurmd will not report an epilog for a kill it refused: do not wait for one
+                    log.warning("slurmd on %s refused the kill of job %s: rc %s", node.name, job_id, rc)
+                    self.ctl.jobs.node_epilog_done(job_id, node.name)
+                # rc 0: slurmd runs the epilog and reports with MESSAGE_EPILOG_COMPLETE
+                return
+        finally:
+            if key is not None:
+                self._terminating.discard(key)
+
+    def abort_job_on_node(self, job_id: int, job: Job | None, node: Node) -> None:
+        """REQUEST_ABORT_JOB: slurmd kills what runs of the job and runs the epilog, reporting nothing."""
+        msg = KillJobMsg(
+            step_id=StepId(job_id, NO_VAL, NO_VAL),
+            job_state=JobState.FAILED if job is None else job.base_state,
+            job_uid=job.user_id if job else 0,
+            job_gid=job.group_id if job else 0,
+            time=self.ctl.now(),
+            nodes=node.name,
+            spank_job_env=job.spank_job_env if job else (),
+            work_dir=job.work_dir if job else None,
+        )
+        self._spawn(self._send_abort(job_id, node, msg))
+
+    async def _send_abort(self, job_id: int, node: Node, msg: KillJobMsg) -> None:
+        try:
+            await self._call(node, MsgType.REQUEST_ABORT_JOB, msg)
         except Exception as exc:
-            log.info("terminate of job %s on %s failed: %s", job.job_id, node.name, exc)
-            self.node_failed_to_answer(node)
-            # retried by the epilog watchdog in tick() through the node's DOWN handling
-            if attempt < 3 and not self.ctl.stopping.is_set():
-                await asyncio.sleep(min(10.0, 2.0**attempt))
-                if job.is_completing() and node.name in job.completing_nodes:
-                    await self._terminate(job, node, job_state, msg_type, attempt + 1)
-            return
-        rc = body.rc if isinstance(body, ReturnCode) else 0
-        if rc == ESLURMD_KILL_JOB_ALREADY_COMPLETE or rc == SlurmRC.ESLURM_INVALID_JOB_ID:
-            self.ctl.jobs.node_epilog_done(job.job_id, node.name)
-        # rc 0: slurmd runs the epilog and reports with MESSAGE_EPILOG_COMPLETE
+            log.info("abort of job %s on %s failed: %s", job_id, node.name, exc)
 
     def signal_job(self, job: Job, signal: int, flags: int) -> None:
         step = SLURM_BATCH_SCRIPT if flags & KillFlags.BATCH else NO_VAL
@@ -431,6 +665,11 @@ class NodeAgent:
             await self._call(node, MsgType.REQUEST_SIGNAL_TASKS, msg)
         except Exception as exc:
             log.info("signal to %s failed: %s", node.name, exc)
+
+
+def _step_text(step: StepId) -> str:
+    names = {SLURM_BATCH_SCRIPT: "batch", 0xFFFFFFFC: "extern", 0xFFFFFFFA: "interactive"}
+    return f"{step.job_id}.{names.get(step.step_id, step.step_id)}"
 
 
 def _rle(values: list[int]) -> tuple[list[int], list[int]]:

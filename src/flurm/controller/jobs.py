@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
     build_job,
-    memory_unsatisfiable,
+    node_config_rejection,
     reject_as_failed,
 )
 from flurm.errors import SlurmError
@@ -24,6 +24,7 @@ from flurm.protocol.constants import (
     NICE_OFFSET,
     NO_VAL,
     NO_VAL16,
+    JobFlag,
     JobState,
     JobStateFlag,
     JobStateReason,
@@ -31,8 +32,8 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_control import JobArrayError
 from flurm.protocol.messages.job_desc import JobDesc
-from flurm.scheduler import dependencies
-from flurm.scheduler.scheduler import job_partitions, static_reason
+from flurm.scheduler import dependencies, scheduler
+from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
@@ -73,48 +74,61 @@ class JobOps:
     def __init__(self, ctl: Controller) -> None:
         self.ctl = ctl
         self.cluster = ctl.cluster
+        self._seq: int | None = None
 
     # -- submit -----------------------------------------------------------------------------------
     async def submit(self, desc: JobDesc, uid: int, gid: int, alloc_host: str) -> tuple[int, int]:
-        """Create a job; returns (job_id, error_code) once the job is durable."""
+        """Create a job; returns (job_id, error_code) once the job is durable.
+
+        The order is slurmctld's (job_allocate): validation refuses without using a job id; then the
+        job gets its id, its first eligibility test (not for arrays or held jobs), its priority,
+        and a test of the node configuration, which may still refuse it but keeps the id used and
+        a FAILED record with reason BadConstraints.
+        """
         now = self.ctl.now()
         is_admin = self.ctl.is_admin(uid)
         job, array, error_code = build_job(desc, uid, gid, is_admin, self.cluster, alloc_host, now)
         cluster = self.cluster
-        if len(cluster.jobs) >= self.ctl.config.max_job_count:
+        count = len(array.task_ids) if array is not None else 1
+        if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
             raise SlurmError(errno.EAGAIN)  # slurmctld answers EAGAIN at MaxJobCount; sbatch retries
-        part = cluster.partitions[job.partition.split(",")[0]]
-        if job.time_limit == NO_VAL and part.default_time is not None:
-            job.time_limit = part.default_time
         job.job_id = cluster.allocate_job_id()
+        job.list_seq = self.next_list_seq()
+        if array is None and job.priority != 0:
+            job_independent(job, cluster, now, array_running(cluster))
         if job.priority == NO_VAL:
             job.priority = cluster.new_priority(job.nice)
-        if memory_unsatisfiable(job, cluster):
-            reject_as_failed(job, now)
-            cluster.add_job(job)
-            await self.ctl.durable()
-            raise SlurmError(
-                SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, "Memory specification can not be satisfied"
-            )
         if array is not None:
             job.array_job_id = job.job_id
             job.array_size_hint = array.size
             if len(array.task_ids) == 1:
                 job.array_task_id = array.task_ids[0]
                 job.array_task_pending = ()
-        job.last_sched_eval = now
-        if job.priority != 0 and not job.dependency and job.begin_time <= now:
-            job.eligible_time = now
-        reasons = [static_reason(job, p, cluster) for p in job_partitions(job, cluster)]
-        if reasons and all(reasons):
-            if job.priority != 0:
-                job.state_reason = reasons[0]
-            if reasons[0] == R.WAIT_PART_CONFIG and not error_code:
-                error_code = SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
+        rejection = node_config_rejection(job, cluster)
+        if rejection is not None:
+            reject_as_failed(job, now)
+            cluster.add_job(job)
+            await self.ctl.durable()
+            raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)
+        reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
+        if reasons and all(reasons) and job.priority != 0:
+            job.state_reason = R.WAIT_PART_CONFIG
         cluster.add_job(job)
         await self.ctl.durable()
-        self.ctl.schedule_soon()
+        self.wake()
         return job.job_id, error_code
+
+    def next_list_seq(self) -> int:
+        """The next position at the end of the job list."""
+        if self._seq is None:
+            self._seq = max((j.list_seq for j in self.cluster.jobs.values()), default=0)
+        self._seq += 1
+        return self._seq
+
+    def wake(self) -> None:
+        """Ask for a scheduling cycle (what slurmctld's queue_job_scheduler() does)."""
+        scheduler.request_pass(self.cluster)
+        self.ctl.schedule_soon()
 
     # -- lookup -----------------------------------------------------------------------------------
     def records_for(self, target: Target) -> list[Job]:
@@ -141,19 +155,30 @@ class JobOps:
     def _may_touch(self, job: Job, uid: int) -> bool:
         return job.user_id == uid or self.ctl.is_admin(uid)
 
-    def split_task(self, meta: Job, task_id: int) -> Job:
-        """Take one pending task out of an array's meta record as a job record of its own."""
+    def split_task(self, meta: Job, task_id: int, *, starting: bool = True) -> Job:
+        """Take one pending task out of an array's meta record as a job record of its own.
+
+        As slurmctld's job_array_split: the task gets the next job id and keeps the meta record's
+        place in the job list, while the meta record (which keeps the array's job id) moves to the
+        end of the list. When one task is left pending, the meta record becomes that task.
+        ``starting``: the task is split out to start now (JOB_WAS_RUNNING is set on it).
+        """
         rest = tuple(t for t in meta.array_task_pending if t != task_id)
         if not rest:
             meta.array_task_id = task_id
             meta.array_task_pending = ()
+            if starting:
+                meta.bitflags |= JobFlag.JOB_WAS_RUNNING
             self.cluster.job_changed(meta)
             return meta
-        task = replace(meta, _cache={})
+        task = replace(meta, _cache={}, record_overrides={})
         task.job_id = self.cluster.allocate_job_id()
         task.array_task_id = task_id
         task.array_task_pending = ()
+        if starting:
+            task.bitflags |= JobFlag.JOB_WAS_RUNNING
         meta.array_task_pending = rest
+        meta.list_seq = self.next_list_seq()
         if len(rest) == 1:
             # the last pending task: the meta record simply becomes that task
             meta.array_task_id = rest[0]
@@ -177,11 +202,11 @@ class JobOps:
                 continue
             if target.tasks is not None and job.is_array_meta():
                 for t in [t for t in job.array_task_pending if t in target.tasks]:
-                    one = self.split_task(job, t) if job.is_array_meta() else job
+                    one = self.split_task(job, t, starting=False) if job.is_array_meta() else job
                     rc = self._signal_one(one, signal, flags) or rc
                 continue
             rc = self._signal_one(job, signal, flags) or rc
-        self.ctl.schedule_soon()
+        self.wake()
         return rc
 
     def _signal_one(self, job: Job, signal: int, flags: int) -> int:
@@ -206,6 +231,7 @@ class JobOps:
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
         self.cluster.mark_completing(job)
+        _logged_end(job)
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, reason_state)
 
@@ -220,7 +246,7 @@ class JobOps:
         results: list[tuple[Job, int]] = []
         for job in records:
             results.append((job, self._update_one(job, desc, uid)))
-        self.ctl.schedule_soon()
+        self.wake()
         is_array = any(j.array_job_id for j, _ in results)
         if not is_array or (target.tasks is not None and len(results) == 1):
             return results[0][1], None
@@ -340,9 +366,10 @@ class JobOps:
             job.end_time = now
             job.state |= JobStateFlag.COMPLETING
             self.cluster.mark_completing(job)
+            _logged_end(job)
             self.cluster.job_changed(job)
             self.ctl.agent.terminate_job(job, job.base_state)
-            self.ctl.schedule_soon()
+            self.wake()
             return 0
         if job.is_finished() and job.exit_code == 0 and job_rc:
             # cancelled or timed out: the script's end still tells its exit status; slurmctld answers 2021
@@ -355,7 +382,7 @@ class JobOps:
         if job is None or not job.is_completing():
             return
         if self.cluster.node_done_completing(job, node_name):
-            self.ctl.schedule_soon()
+            self.wake()
 
     def time_limits(self, now: int) -> None:
         """Running jobs past their end time get TIMEOUT and are killed."""
@@ -365,6 +392,7 @@ class JobOps:
                 job.state_reason = R.FAIL_TIMEOUT
                 job.end_time = now
                 self.cluster.mark_completing(job)
+                _logged_end(job)
                 self.cluster.job_changed(job)
                 self.ctl.agent.kill_timelimit(job)
 
@@ -405,6 +433,7 @@ class JobOps:
         job.state_reason = R.FAIL_DOWN_NODE
         job.end_time = self.ctl.now()
         self.cluster.mark_completing(job)
+        _logged_end(job)
         self.cluster.job_changed(job)
         self.node_epilog_done(job.job_id, node_name)
         others = [n for n in job.completing_nodes if n != node_name]
@@ -432,8 +461,17 @@ class JobOps:
         job.end_time = self.ctl.now()
         job.exit_code = 1
         self.cluster.mark_completing(job)
+        _logged_end(job)
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, JobState.FAILED)
+
+
+def _logged_end(job: Job) -> None:
+    """The job ended (slurmctld's job_completion_logger): it no longer counts as running, and the
+    TRES it was allocated are final."""
+    job.bitflags &= ~JobFlag.JOB_WAS_RUNNING
+    if job.nodes:
+        job.bitflags |= JobFlag.TRES_STR_CALC
 
 
 def _task_order(job: Job) -> tuple[int, int]:

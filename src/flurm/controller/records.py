@@ -142,7 +142,8 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         offset += n.total_cores
     return JobResources(
         nhosts=len(nodes),
-        ncpus=sum(cpus),
+        # what the select plugin counts as the job's CPUs (not what whole nodes give it)
+        ncpus=max(len(nodes) * (job.ntasks_per_node or 1), job.min_cpus, len(nodes) * job.pn_min_cpus),
         node_req=1,
         nodes=compress(job.nodes),
         whole_node=1 if job.shared == 0 else 0,
@@ -165,10 +166,18 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
 def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
     part = cluster.partitions.get(job.partition.split(",")[0])
     pending = job.is_pending()
+    # the partition slurmctld last looked at for the job: the last of a pending job's list
+    limit_part = cluster.partitions.get(job.partition.split(",")[-1]) if pending else part
     started = not pending and bool(job.nodes)
     time_limit = job.time_limit
     if time_limit == NO_VAL:
-        time_limit = part.max_time if part and part.max_time is not None else INFINITE
+        time_limit = limit_part.max_time if limit_part and limit_part.max_time is not None else INFINITE
+    start_time, end_time = job.start_time, job.end_time
+    if pending and not start_time and job.begin_time:
+        # the earliest start: the begin time (its end only with a finite limit)
+        start_time = job.begin_time
+        if time_limit not in (NO_VAL, INFINITE):
+            end_time = max(job.end_time, start_time + time_limit * 60)
     name_of_user = user_name(job.user_id)
     alloc_cpus = sum(job.cpus_alloc)
     n_alloc = len(job.nodes)
@@ -216,8 +225,8 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         submit_time=job.submit_time,
         eligible_time=eligible,
         accrue_time=job.accrue_time,
-        start_time=job.start_time,
-        end_time=job.end_time,
+        start_time=start_time,
+        end_time=end_time,
         suspend_time=job.suspend_time,
         pre_sus_time=job.pre_sus_time,
         last_sched_eval=job.last_sched_eval,
@@ -257,14 +266,17 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         pn_min_cpus=job.pn_min_cpus,
         pn_min_memory=job.pn_min_memory,
         req_nodes=job.req_nodes,
+        req_node_bitmap=_node_bitmap(job.req_nodes, cluster),
         exc_nodes=job.exc_nodes,
+        exc_node_bitmap=_node_bitmap(job.exc_nodes, cluster),
         std_err=job.std_err,
         std_in=job.std_in,
         std_out=job.std_out,
         multi_core=_MULTI_CORE,
         bitflags=job.bitflags,
         tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
-        tres_req_str=tres_string(
+        tres_req_str=job.tres_req
+        or tres_string(
             job.cpus_needed() if pending else (alloc_cpus or job.min_cpus),
             mem_req,
             job.min_nodes if pending else (n_alloc or job.min_nodes),
@@ -277,6 +289,18 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         tres_per_task=job.tres_per_task,
         mail_type=job.mail_type,
         mail_user=job.mail_user or name_of_user,
+    )
+
+
+def _node_bitmap(expr: str | None, cluster: Cluster) -> Bitmap | None:
+    if not expr:
+        return None
+    try:
+        names = hostlist.expand_hostlist(expr)
+    except hostlist.BadHostlist:
+        return None
+    return Bitmap.from_indexes(
+        len(cluster.node_list), [cluster.nodes[n].index for n in names if n in cluster.nodes]
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import hostlist
+
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -27,6 +29,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import dependencies
+from flurm.scheduler.scheduler import limits_reason, node_config_error
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
 
@@ -44,6 +47,8 @@ class ArraySpec:
 def parse_array(text: str, max_array_size: int = DEFAULT_MAX_ARRAY_SIZE) -> ArraySpec:
     """``--array`` text: "1-5", "1,3,7", "0-15:4", "1-100%10", with optional brackets."""
     body, _, limit = text.partition("%")
+    if not body.strip():
+        raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
     ids: set[int] = set()
     for tok in body.split(","):
         m = re.fullmatch(r"\[?(\d+)\]?(?:-(\d+)\]?(?::(\d+)\]?)?)?", tok.strip())
@@ -73,8 +78,12 @@ def build_job(
 ) -> tuple[Job, ArraySpec | None, int]:
     """Validate a submission and build its (not yet numbered) job. Returns (job, array, error_code).
 
-    error_code is what RESPONSE_SUBMIT_BATCH_JOB carries for an accepted job (2042 held, 2015
-    partition configuration not available now, 0 otherwise).
+    The job's numbers are slurmctld's job details after _validate_job_desc and
+    _copy_job_desc_to_job_record: min_nodes defaults to 1, min_cpus to min_nodes, pn_min_cpus to 1
+    and then at least cpus_per_task (or cpus_per_task x ntasks_per_node when several tasks are
+    asked for); num_tasks stays what sbatch sent (0 = not given).
+
+    error_code is what RESPONSE_SUBMIT_BATCH_JOB carries for an accepted job (2042 held, 0 otherwise).
     """
     # identity: the credential's, unless an admin submits on someone's behalf
     if desc.user_id != NO_VAL and desc.user_id != uid:
@@ -106,29 +115,41 @@ def build_job(
     if part.root_only and uid != 0:
         raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
 
-    array = parse_array(desc.array_inx) if desc.array_inx else None
+    array = parse_array(desc.array_inx, cluster.config.max_array_size) if desc.array_inx else None
     if desc.dependency:
         try:
             dependencies.parse(desc.dependency)
         except dependencies.DependencyError:
             raise SlurmError(SlurmRC.ESLURM_DEPENDENCY) from None
+    for nodes in (desc.req_nodes, desc.exc_nodes):
+        if nodes and any(n not in cluster.nodes for n in _hostnames(nodes)):
+            raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)
 
-    cpus_per_task = desc.cpus_per_task if _set(desc.cpus_per_task, NO_VAL16) and desc.cpus_per_task else 1
-    tasks_set = _set(desc.num_tasks, NO_VAL) and desc.num_tasks > 0
-    min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) and desc.min_nodes else 1
+    # sizes, as slurmctld fills in a job's details
+    min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) else 1
     max_nodes = desc.max_nodes if _set(desc.max_nodes, NO_VAL) else 0
+    if max_nodes and max_nodes < min_nodes:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_COUNT)
+    min_cpus = desc.min_cpus if _set(desc.min_cpus, NO_VAL) else min_nodes
+    cpus_set = _set(desc.cpus_per_task, NO_VAL16)
+    cpus_per_task = max(desc.cpus_per_task, 1) if cpus_set else 1
+    tasks_set = _set(desc.num_tasks, NO_VAL) and desc.num_tasks > 0
     ntasks_per_node = desc.ntasks_per_node if _set(desc.ntasks_per_node, NO_VAL16) else 0
+    overcommit = desc.overcommit not in (NO_VAL8, 0)
+    pn_min_cpus = desc.pn_min_cpus if _set(desc.pn_min_cpus, NO_VAL16) and desc.pn_min_cpus else 1
+    if ntasks_per_node and not overcommit and tasks_set and desc.num_tasks > 1:
+        pn_min_cpus = max(pn_min_cpus, cpus_per_task * ntasks_per_node)
+    pn_min_cpus = max(pn_min_cpus, cpus_per_task)
     if tasks_set:
         num_tasks = desc.num_tasks
     elif ntasks_per_node:
         num_tasks = min_nodes * ntasks_per_node
     else:
         num_tasks = min_nodes
-    min_cpus = desc.min_cpus if _set(desc.min_cpus, NO_VAL) and desc.min_cpus else 1
-    min_cpus = max(min_cpus, num_tasks * cpus_per_task if (tasks_set or ntasks_per_node) else cpus_per_task)
-    pn_min_cpus = desc.pn_min_cpus if _set(desc.pn_min_cpus, NO_VAL16) else cpus_per_task
     mem_set = _set(desc.pn_min_memory, NO_VAL64)
-    pn_min_memory = desc.pn_min_memory if mem_set else 0
+    pn_min_memory = desc.pn_min_memory if mem_set else part.def_mem_per_cpu
+    if pn_min_memory == MEM_PER_CPU:  # --mem-per-cpu=0 is --mem=0
+        pn_min_memory = 0
 
     nice = 0
     if _set(desc.nice, NO_VAL):
@@ -137,12 +158,14 @@ def build_job(
             raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
 
     bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
+    bitflags &= ~_CLIENT_CLEARED
     if tasks_set:
         bitflags |= JobFlag.JOB_NTASKS_SET
     if mem_set:
         bitflags |= JobFlag.JOB_MEM_SET
     if not desc.partition:
         bitflags |= JobFlag.JOB_PART_ASSIGNED
+    bitflags |= JobFlag.JOB_DEPENDENT  # until the first dependency test finds none
 
     job = Job(
         job_id=0,
@@ -164,7 +187,7 @@ def build_job(
         num_tasks=num_tasks,
         tasks_set=tasks_set,
         cpus_per_task=cpus_per_task,
-        cpus_set=_set(desc.cpus_per_task, NO_VAL16),
+        cpus_set=cpus_set,
         ntasks_per_node=ntasks_per_node,
         min_cpus=min_cpus,
         pn_min_cpus=pn_min_cpus,
@@ -185,7 +208,7 @@ def build_job(
         licenses=desc.licenses,
         mail_type=desc.mail_type if _set(desc.mail_type, NO_VAL16) else 0,
         mail_user=desc.mail_user,
-        begin_time=desc.begin_time,
+        begin_time=desc.begin_time if desc.begin_time > now else 0,
         deadline=desc.deadline,
         nice=nice,
         dependency=desc.dependency or None,
@@ -200,10 +223,12 @@ def build_job(
         tres_per_socket=desc.tres_per_socket,
         tres_per_task=desc.tres_per_task,
         submit_time=now,
-        eligible_time=0,
+        eligible_time=desc.begin_time if desc.begin_time > now else 0,
+        last_sched_eval=now,
     )
-    if desc.overcommit not in (NO_VAL8, 0):
-        job.min_cpus = max(1, min_nodes)
+    if job.time_limit == NO_VAL and part.default_time is not None:
+        job.time_limit = part.default_time
+    job.tres_req = tres_req_string(job, cluster)
 
     # held at submit (priority 0): a user hold. NO_VAL marks "give it the next priority".
     error_code = 0
@@ -227,23 +252,69 @@ def build_job(
     return job, array, error_code
 
 
-def memory_unsatisfiable(job: Job, cluster: Cluster) -> bool:
-    """No node of the job's partitions has the memory the job asks for (slurmctld rejects it)."""
-    if not job.mem_set:
-        return False
-    best = 0
-    for pname in job.partition.split(","):
-        part = cluster.partitions.get(pname)
-        if part is None:
+# bits slurmctld clears from what the client sent (_validate_job_desc)
+_CLIENT_CLEARED = (
+    JobFlag.BACKFILL_TEST
+    | JobFlag.BF_WHOLE_NODE_TEST
+    | JobFlag.JOB_ACCRUE_OVER
+    | JobFlag.JOB_KILL_HURRY
+    | JobFlag.SIB_JOB_FLUSH
+    | JobFlag.TRES_STR_CALC
+    | JobFlag.JOB_WAS_RUNNING
+    | JobFlag.CRON_JOB
+)
+
+
+def _hostnames(expr: str) -> list[str]:
+    try:
+        return list(hostlist.expand_hostlist(expr))
+    except hostlist.BadHostlist:
+        return [expr]
+
+
+def format_mem(mib: int) -> str:
+    """Memory the way SLURM prints TRES: 1000M, 2G, 1536M (a bigger unit only when exact)."""
+    units = "MGTPE"
+    i = 0
+    while mib and mib % 1024 == 0 and i < len(units) - 1:
+        mib //= 1024
+        i += 1
+    return f"{mib}{units[i]}"
+
+
+def tres_req_string(job: Job, cluster: Cluster) -> str:
+    """The TRES a job asks for, as slurmctld computes it at submit (job_get_tres_mem for memory):
+    cpu=min_cpus, mem=per-node memory x nodes (or per-CPU memory x CPUs; a job that asked for no
+    memory counts the first node of its partition), node=min_nodes, billing=cpus."""
+    mem = job.pn_min_memory
+    if mem == 0:
+        part = cluster.partitions.get(job.partition.split(",")[0])
+        first = cluster.partition_nodes(part)[:1] if part is not None else []
+        mem = first[0].real_memory if first else 0
+    total = (mem & ~MEM_PER_CPU) * job.min_cpus if mem & MEM_PER_CPU else mem * job.min_nodes
+    parts = [f"cpu={job.min_cpus}"]
+    if total:
+        parts.append(f"mem={format_mem(total)}")
+    parts.append(f"node={job.min_nodes}")
+    parts.append(f"billing={job.min_cpus}")
+    return ",".join(parts)
+
+
+def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
+    """The message slurmctld refuses a job with when no node of its partitions could ever hold it
+    ("CPU count per node can not be satisfied", "Memory specification can not be satisfied"), or
+    None. Partitions whose limits already keep the job out are not looked at: such a job is queued
+    (PartitionConfig ...)."""
+    msg = None
+    for part in (cluster.partitions[p] for p in job.partition.split(",") if p in cluster.partitions):
+        reason = limits_reason(job, part, cluster)
+        if reason not in (0, JobStateReason.WAIT_PART_DOWN):
             continue
-        for node in cluster.partition_nodes(part):
-            per_node = job.pn_min_memory
-            if per_node & MEM_PER_CPU:
-                per_node = (per_node & ~MEM_PER_CPU) * max(1, job.cpus_per_task)
-            if per_node <= node.real_memory:
-                return False
-            best = max(best, node.real_memory)
-    return True
+        err = node_config_error(job, cluster.partition_nodes(part))
+        if err is None:
+            return None
+        msg = msg or err
+    return msg
 
 
 def reject_as_failed(job: Job, now: int) -> None:
@@ -253,4 +324,4 @@ def reject_as_failed(job: Job, now: int) -> None:
     job.exit_code = 1
     job.start_time = now
     job.end_time = now
-    job.eligible_time = now
+    job.last_sched_eval = now

@@ -1,21 +1,43 @@
-"""Priority scheduling with backfill over partitions, nodes, cores and memory.
+"""Priority scheduling over partitions, nodes, cores and memory, pass by pass as slurmctld 22.05 does it.
 
-:func:`plan` looks at the pending jobs in priority order (submit order within equal priority) and
-decides which can start now. A job that cannot start gets a reservation at the earliest time the
-running jobs' limits free enough resources; a lower-priority job may start before it only if it
-leaves the reserved nodes alone or ends before the reservation begins (backfill). Pending jobs get
-the reason slurmctld would show (Resources for the first job that waits for resources in its
-partition, Priority for the ones behind it, Dependency, JobHeldUser, ...).
+One call of :func:`plan` is one scheduling cycle of slurmctld's main scheduler (job_scheduler.c
+``schedule()`` followed by ``set_job_elig_time()``), so that every job ends up with the state,
+reason, eligible and accrue times that slurmctld would show:
 
-Pure logic: no I/O; the caller applies the decisions.
+1. **Queue.** Every pending job, in job-list order (the order of ``scontrol show job``), is looked at:
+   a held job gets ``JobHeldAdmin`` unless it already has a hold reason; a job waiting for a
+   dependency, an array task limit or its begin time gets ``Dependency``, ``DependencyNeverSatisfied``,
+   ``JobArrayTaskLimit`` or ``BeginTime``; a job outside its partition's limits gets
+   ``PartitionNodeLimit``, ``PartitionTimeLimit``, ``PartitionConfig``, ``PartitionDown``...
+   A job that passes becomes eligible (its eligible time is set) and joins the queue, once per
+   partition it may use.
+2. **Main loop.** The queue is sorted by partition tier, priority, submit time and job id. Each job
+   either starts (an array's meta record starts as many tasks as fit), or waits: the first job that
+   does not fit in a partition gets ``Resources`` and blocks that partition, every later job of the
+   partition gets ``Priority``.
+3. **Eligibility.** Jobs the loop did not start are checked once more for their dependencies.
+
+slurmctld only runs a cycle when something asked for it (a submission, a completion, an update, a
+node change: ``queue_job_scheduler()``) and at least once a minute. flurm's engine runs :func:`plan`
+more often; a cycle nobody asked for (:func:`request_pass` not called, no node change, less than a
+minute since the last full cycle) still starts whatever fits but does not do the bookkeeping that
+only a real cycle does (accrue time, last evaluation time), so that both show the same.
+
+**Backfill** runs like slurmctld's backfill thread: every ``bf_interval`` seconds (SchedulerParameters,
+30 by default). A lower-priority job may then start if it does not delay the reservation of any
+higher-priority job that waits for resources (the earliest time the running jobs' limits free
+enough of the cluster for it).
+
+Pure logic: no I/O; the caller applies the decisions (starts) and records the changed jobs.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flurm.protocol.constants import NO_VAL, JobStateReason, NodeStateFlag
+from flurm.protocol.constants import INFINITE, MEM_PER_CPU, NO_VAL, JobFlag, JobStateReason, NodeStateFlag
 from flurm.scheduler import dependencies
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
@@ -23,6 +45,20 @@ from flurm.state.model import Job, Node, Partition
 R = JobStateReason
 # never-ending running jobs still need an end for the reservation arithmetic
 FOREVER = 1 << 62
+SCHED_INTERVAL = 60  # slurmctld runs a full cycle at least this often (seconds)
+DEFAULT_BF_INTERVAL = 30
+NODES_UNAVAILABLE = (
+    "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions"
+)
+
+# reasons a later cycle may clear when the partition limits no longer stop the job
+_PART_POLICY_REASONS = frozenset(
+    {R.WAIT_PART_DOWN, R.WAIT_PART_INACTIVE, R.WAIT_PART_NODE_LIMIT, R.WAIT_PART_TIME_LIMIT, R.WAIT_QOS_THRES}
+)
+# a held job keeps these reasons (any other becomes JobHeldAdmin)
+_HELD_KEEPS = frozenset({R.FAIL_BAD_CONSTRAINTS, R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE})
+# job_independent() gives up at once for these
+_NOT_INDEPENDENT = frozenset({R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE, R.WAIT_DEP_INVALID})
 
 
 @dataclass(slots=True)
@@ -46,6 +82,8 @@ class _Reservation:
 
 @dataclass(slots=True)
 class Decision:
+    """Start ``job`` (for an array's meta record: its next pending task) on ``alloc``."""
+
     job: Job
     partition: str
     alloc: Allocation
@@ -54,35 +92,193 @@ class Decision:
 @dataclass(slots=True)
 class Plan:
     starts: list[Decision] = field(default_factory=list)
-    reasons_changed: list[Job] = field(default_factory=list)
+    reasons_changed: list[Job] = field(default_factory=list)  # every job whose record changed
 
 
-def sort_key(job: Job) -> tuple[int, int]:
-    return (-job.priority, job.job_id)
+@dataclass(slots=True)
+class _State:
+    """What the scheduler remembers about a cluster between cycles."""
+
+    requested: bool = True  # queue_job_scheduler(): the next cycle is a real one
+    last_full: int = 0
+    last_backfill: int = 0
+    node_update_seen: int = -1
+
+
+_STATES: weakref.WeakKeyDictionary[Cluster, _State] = weakref.WeakKeyDictionary()
+
+
+def _state(cluster: Cluster) -> _State:
+    st = _STATES.get(cluster)
+    if st is None:
+        st = _STATES[cluster] = _State()
+    return st
+
+
+def request_pass(cluster: Cluster) -> None:
+    """Something changed that slurmctld would schedule for (its ``queue_job_scheduler()``)."""
+    _state(cluster).requested = True
+
+
+def bf_interval(cluster: Cluster) -> int:
+    """SchedulerParameters=bf_interval (seconds), 30 by default."""
+    for item in (cluster.config.scheduler_parameters or "").split(","):
+        key, _, value = item.strip().partition("=")
+        if key.lower() == "bf_interval" and value.strip().lstrip("-").isdigit():
+            return int(value)
+    return DEFAULT_BF_INTERVAL
+
+
+# -- job and partition tests ------------------------------------------------------------------------
+
+
+def sort_key(job: Job) -> tuple[int, int, int, int]:
+    """Priority order: higher priority, then earlier submission, then lower (array) job id."""
+    return (-job.priority, job.submit_time, job.array_job_id or job.job_id, _task(job))
+
+
+def _task(job: Job) -> int:
+    return job.array_task_id if job.array_task_id != NO_VAL else -1
 
 
 def job_partitions(job: Job, cluster: Cluster) -> list[Partition]:
     return [cluster.partitions[p] for p in job.partition.split(",") if p in cluster.partitions]
 
 
-def static_reason(job: Job, part: Partition, cluster: Cluster) -> int:
-    """Why the job can never run in this partition as configured (0 = it can)."""
+def limits_reason(job: Job, part: Partition, cluster: Cluster) -> int:
+    """Why the partition's limits keep the job out (slurmctld's job_limits_check), 0 if they do not."""
     nodes = cluster.partition_nodes(part)
-    if job.min_nodes > len(nodes):
-        return R.WAIT_PART_CONFIG
-    if part.max_nodes is not None and job.min_nodes > part.max_nodes:
-        return R.WAIT_PART_NODE_LIMIT
-    if job.min_nodes < part.min_nodes:
-        return R.WAIT_PART_NODE_LIMIT
-    if job.cpus_needed() > sum(n.cpus for n in nodes):
-        return R.WAIT_PART_CONFIG
-    if job.time_limit not in (NO_VAL,) and part.max_time is not None and job.time_limit > part.max_time:
-        return R.WAIT_PART_TIME_LIMIT
-    if part.state_up == 1:
+    if part.state_up & 1:  # PARTITION_SCHED: the limits are checked for partitions that schedule
+        total_cpus = sum(n.cpus for n in nodes)
+        if job.min_cpus > total_cpus:
+            return R.WAIT_PART_CONFIG
+        if part.max_cpus_per_node is not None and job.min_cpus > part.max_cpus_per_node * len(nodes):
+            return R.WAIT_PART_CONFIG
+        if job.min_nodes > len(nodes):
+            return R.WAIT_PART_NODE_LIMIT
+        if job.min_nodes < part.min_nodes:
+            return R.WAIT_PART_NODE_LIMIT
+        if job.max_nodes and part.max_nodes is not None and job.max_nodes > part.max_nodes:
+            return R.WAIT_PART_NODE_LIMIT
+        if job.time_limit != NO_VAL and part.max_time is not None and job.time_limit > part.max_time:
+            return R.WAIT_PART_TIME_LIMIT
+    if part.state_up == 1:  # DOWN
         return R.WAIT_PART_DOWN
-    if part.state_up == 0:
+    if part.state_up == 0:  # INACTIVE
         return R.WAIT_PART_INACTIVE
     return 0
+
+
+def static_reason(job: Job, part: Partition, cluster: Cluster) -> int:
+    """Why the job cannot run in this partition as configured (0 = it may)."""
+    return limits_reason(job, part, cluster)
+
+
+def node_config_error(job: Job, nodes: Iterable[Node]) -> str | None:
+    """Why no node of ``nodes`` could ever hold the job (slurmctld's node-set filter), or None.
+
+    Only the CPUs per node and the memory figure are compared: with --mem-per-cpu the per-CPU value
+    itself (slurmctld does the same).
+    """
+    msg = None
+    for node in nodes:
+        cpus_ok = job.pn_min_cpus <= node.cpus
+        mem_ok = (job.pn_min_memory & ~MEM_PER_CPU) <= node.real_memory
+        if cpus_ok and mem_ok:
+            return None
+        if not cpus_ok:
+            msg = "CPU count per node can not be satisfied"
+        else:
+            msg = "Memory specification can not be satisfied"
+    return msg
+
+
+def array_limit_reached(job: Job, running: dict[int, int]) -> bool:
+    """The array's ``%N`` throttle holds: as many of its tasks run as it allows."""
+    if not job.array_job_id or not job.array_max_tasks:
+        return False
+    return running.get(job.array_job_id, 0) >= job.array_max_tasks
+
+
+def job_independent(job: Job, cluster: Cluster, now: int, running: dict[int, int]) -> bool:
+    """May the job start as far as holds, dependencies, the array throttle and its begin time go?
+
+    Like slurmctld's job_independent(): sets the reason (Dependency, DependencyNeverSatisfied,
+    JobArrayTaskLimit, BeginTime), clears a Dependency reason once the dependency holds, and makes
+    the job eligible (eligible time = now) when nothing stops it; a job that waits for a dependency
+    or the throttle loses its eligible time.
+    """
+    if job.state_reason in _NOT_INDEPENDENT:
+        return False
+    dep = _test_dependency(job, cluster)
+    if dep == "waiting":
+        if job.eligible_time < now:
+            job.eligible_time = 0
+        job.state_reason = R.WAIT_DEPENDENCY
+        job.state_desc = None
+        return False
+    if dep == "failed":
+        job.state_reason = R.WAIT_DEP_INVALID
+        job.state_desc = None
+        return False
+    if job.state_reason == R.WAIT_DEPENDENCY:
+        job.state_reason = 0
+        job.state_desc = None
+    if array_limit_reached(job, running):
+        if job.eligible_time <= now:
+            job.eligible_time = 0
+        job.state_reason = R.WAIT_ARRAY_TASK_LIMIT
+        job.state_desc = None
+        return False
+    if job.begin_time > now:
+        job.state_reason = R.WAIT_TIME
+        job.state_desc = None
+        return False
+    if job.eligible_time == 0 and job.priority != 0:
+        job.eligible_time = now
+    elif job.state_reason == R.WAIT_TIME:
+        job.state_reason = 0
+        job.state_desc = None
+    return True
+
+
+def _test_dependency(job: Job, cluster: Cluster) -> str:
+    """'none' (no dependency left), 'waiting' or 'failed'; updates the shown dependency text."""
+    if not job.dependency:
+        job.bitflags &= ~JobFlag.JOB_DEPENDENT
+        return "none"
+    try:
+        spec = dependencies.parse(job.dependency)
+    except dependencies.DependencyError:
+        return "failed"
+    state, each = dependencies.evaluate(spec, job, cluster.jobs)
+    if state == "satisfied":
+        job.dependency = None
+        job.dep_state = "none"
+        job.dep_text = None
+        job.bitflags &= ~JobFlag.JOB_DEPENDENT
+        return "none"
+    job.dep_state = state
+    job.dep_text = dependencies.describe(spec, each, cluster.jobs)
+    job.bitflags |= JobFlag.JOB_DEPENDENT
+    return state
+
+
+def _runnable(job: Job, cluster: Cluster, now: int, running: dict[int, int]) -> bool:
+    """slurmctld's _job_runnable_test1: holds and independence."""
+    if job.priority == 0:
+        if job.state_reason not in _HELD_KEEPS:
+            job.state_reason = R.WAIT_HELD
+            job.state_desc = None
+        return False
+    independent = job_independent(job, cluster, now, running)
+    if not independent and job.state_reason in (R.WAIT_HELD, R.WAIT_HELD_USER):
+        job.state_reason = R.WAIT_DEPENDENCY  # released behind an active dependency
+        job.state_desc = None
+    return independent
+
+
+# -- resources --------------------------------------------------------------------------------------
 
 
 def _cpus_for_cores(node: Node, cores: int) -> int:
@@ -93,17 +289,19 @@ def _cores_for_cpus(node: Node, cpus: int) -> int:
     return -(-cpus // node.threads_per_core)
 
 
-def _mem_need(job: Job, node: Node, cpus: int, consumable: bool) -> int:
-    mem = job.mem_per_node_mib(cpus)
-    if mem == 0:
-        return node.real_memory
-    return mem
+def _mem_need(job: Job, cpus: int) -> int:
+    """Memory the job holds on a node with ``cpus`` of its CPUs (0 = none asked)."""
+    return job.mem_per_node_mib(cpus)
 
 
 def try_allocate(
     job: Job, part: Partition, free: dict[str, _Free], cluster: Cluster, exclude: Iterable[str] = ()
 ) -> Allocation | None:
-    """Pick nodes, cores and memory for the job from ``free``, or None if it does not fit now."""
+    """Pick nodes, cores and memory for the job from ``free``, or None if it does not fit now.
+
+    Memory is allocated (and shown) only when it is a consumable resource (CR_*_Memory); otherwise
+    a node only has to be configured with enough of it.
+    """
     excluded = set(exclude)
     if job.exc_nodes:
         excluded.update(_names(job.exc_nodes))
@@ -129,8 +327,6 @@ def try_allocate(
     chosen: list[tuple[Node, int]] = []  # node, tasks (or cpus when no task count)
     remaining = tasks if tasks else cpus_wanted
     for node in candidates:
-        if len(chosen) >= max_nodes and remaining <= 0:
-            break
         if len(chosen) >= max_nodes:
             break
         if node.name in excluded or not node.is_usable():
@@ -139,6 +335,8 @@ def try_allocate(
         if f is None:
             continue
         if exclusive and not f.idle:
+            continue
+        if job.pn_min_cpus > node.cpus or (job.pn_min_memory & ~MEM_PER_CPU) > node.real_memory:
             continue
         free_cpus = _cpus_for_cores(node, len(f.cores))
         if tasks:
@@ -159,8 +357,7 @@ def try_allocate(
             take = cpus
         if exclusive:
             cpus = node.cpus
-        mem = _mem_need(job, node, cpus, consumable)
-        if mem > node.real_memory or (consumable and mem > f.mem):
+        if consumable and _mem_need(job, cpus) > f.mem:
             continue
         chosen.append((node, take))
         remaining -= take
@@ -179,7 +376,7 @@ def try_allocate(
         names.append(node.name)
         cores.append(picked)
         cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, ncores))
-        mems.append(_mem_need(job, node, cpus, consumable))
+        mems.append(_mem_need(job, cpus) if consumable else 0)
     return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems))
 
 
@@ -234,122 +431,221 @@ def _earliest_start(
     return None
 
 
+def _limit_seconds(job: Job, part: Partition) -> int | None:
+    limit = job.time_limit
+    if limit == NO_VAL:
+        limit = part.default_time if part.default_time is not None else (part.max_time or INFINITE)
+    return None if limit == INFINITE else limit * 60
+
+
+# -- the cycle --------------------------------------------------------------------------------------
+
+
+def _snapshot(job: Job) -> tuple[object, ...]:
+    return (
+        job.state,
+        job.state_reason,
+        job.state_desc,
+        job.eligible_time,
+        job.accrue_time,
+        job.last_sched_eval,
+        job.dep_text,
+        job.dependency,
+        job.bitflags,
+        job.priority,
+    )
+
+
+def array_running(cluster: Cluster) -> dict[int, int]:
+    """Running tasks per array job id (what the ``%N`` throttle counts)."""
+    out: dict[int, int] = {}
+    for j in cluster.jobs.values():
+        if j.array_job_id and j.is_running():
+            out[j.array_job_id] = out.get(j.array_job_id, 0) + 1
+    return out
+
+
 def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
-    """Decide which pending jobs start now; update pending reasons."""
+    """One scheduling cycle: which pending jobs start now, and every pending job's reason."""
+    st = _state(cluster)
+    if st.last_backfill == 0:
+        st.last_backfill = now
+    real = (
+        st.requested
+        or cluster.last_node_update != st.node_update_seen
+        or now - st.last_full >= SCHED_INTERVAL
+    )
+    if real:
+        st.requested = False
+        st.node_update_seen = cluster.last_node_update
+        st.last_full = now
     out = Plan()
-    pending = [j for j in cluster.jobs.values() if j.is_pending()]
+    jobs = sorted(cluster.jobs.values(), key=lambda j: j.list_seq)
+    pending = [j for j in jobs if j.is_pending()]
     if not pending:
         return out
-    pending.sort(key=sort_key)
+    before = {j.job_id: _snapshot(j) for j in pending}
+    running = array_running(cluster)
+
+    # 1. the queue (build_job_queue)
+    queue: list[tuple[Job, Partition]] = []
+    for job in pending:
+        if real and job.accrue_time == 0:
+            job.accrue_time = job.eligible_time
+        if not _runnable(job, cluster, now, running):
+            continue
+        for part in job_partitions(job, cluster):
+            reason = limits_reason(job, part, cluster)
+            if reason != job.state_reason and (reason != 0 or job.state_reason in _PART_POLICY_REASONS):
+                job.state_reason = reason
+                job.state_desc = None
+            if reason == 0:
+                queue.append((job, part))
+    queue.sort(key=lambda jp: (-jp[1].priority_tier, *sort_key(jp[0])))
+
+    # 2. the main loop (schedule)
     free = _free_now(cluster)
+    consumable = cluster.memory_is_consumable
+    avail = {n.name for n in cluster.node_list if n.is_usable()}
+    failed_parts: set[str] = set()
+    started: set[int] = set()  # job ids started (an array meta record: once all its tasks started)
+    planned_tasks: dict[int, int] = {}  # meta record id -> tasks started from it in this cycle
+    reject: tuple[int, str] | None = None
+    reject_job: Job | None = None
+    for job, part in queue:
+        if job.job_id in started:
+            continue
+        if real:
+            job.last_sched_eval = now
+        while True:
+            if job.array_job_id:
+                if reject is not None and reject == (job.array_job_id, part.name):
+                    break
+                reject, reject_job = (job.array_job_id, part.name), job
+                if array_limit_reached(job, running):
+                    if job.eligible_time <= now:
+                        job.eligible_time = 0
+                    job.state_reason = R.WAIT_ARRAY_TASK_LIMIT
+                    job.state_desc = None
+                    break
+            if part.name in failed_parts:
+                if job.state_reason in (0, R.WAIT_RESOURCES):
+                    job.state_reason = R.WAIT_PRIORITY
+                    job.state_desc = None
+                break
+            usable = [n for n in part.nodes if n in avail]
+            if job.min_nodes > len(usable):
+                job.state_reason = R.WAIT_RESOURCES
+                job.state_desc = NODES_UNAVAILABLE
+                failed_parts.add(part.name)
+                avail.difference_update(part.nodes)
+                break
+            exclude = [n for n in part.nodes if n not in avail]
+            alloc = try_allocate(job, part, free, cluster, exclude)
+            if alloc is None:
+                job.state_reason = R.WAIT_RESOURCES
+                job.state_desc = None
+                failed_parts.add(part.name)
+                avail.difference_update(part.nodes)
+                break
+            _take(free, alloc, consumable)
+            _note_start(job, out, Decision(job, part.name, alloc))
+            reject, reject_job = None, None
+            if job.array_job_id:
+                running[job.array_job_id] = running.get(job.array_job_id, 0) + 1
+            if job.is_array_meta():
+                n = planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
+                if n < len(job.array_task_pending):
+                    continue  # try the array's next task
+            started.add(job.job_id)
+            break
+        if reject_job is not None and job is not reject_job and job.array_job_id == reject_job.array_job_id:
+            job.state_reason = reject_job.state_reason
+            job.state_desc = reject_job.state_desc
+
+    # 3. backfill, on its own interval
+    if now - st.last_backfill >= bf_interval(cluster):
+        st.last_backfill = now
+        _backfill(cluster, now, queue, free, started, planned_tasks, running, out, max_reservations)
+
+    # 4. eligibility (set_job_elig_time)
+    for job in pending:
+        if job.job_id in started or not job.is_pending():
+            continue
+        parts = job_partitions(job, cluster)
+        if not parts:
+            continue
+        part = parts[0]
+        if job.begin_time > now or not part.state_up & 1:
+            continue
+        if job.time_limit != NO_VAL and part.max_time is not None and job.time_limit > part.max_time:
+            continue
+        if job.max_nodes and (
+            job.max_nodes < part.min_nodes or (part.max_nodes is not None and job.min_nodes > part.max_nodes)
+        ):
+            continue
+        job_independent(job, cluster, now, running)
+
+    out.reasons_changed = [j for j in pending if _snapshot(j) != before[j.job_id]]
+    return out
+
+
+def _note_start(job: Job, out: Plan, decision: Decision) -> None:
+    """A start: the job accrues from its eligible time (if it did not yet); a job record that is
+    not an array's meta record is flagged JOB_WAS_RUNNING (a task split from a meta record is
+    flagged when it is split out)."""
+    if job.accrue_time == 0:
+        job.accrue_time = job.eligible_time
+    if not job.is_array_meta():
+        job.bitflags |= JobFlag.JOB_WAS_RUNNING
+    out.starts.append(decision)
+
+
+def _backfill(
+    cluster: Cluster,
+    now: int,
+    queue: list[tuple[Job, Partition]],
+    free: dict[str, _Free],
+    started: set[int],
+    planned_tasks: dict[int, int],
+    running_tasks: dict[int, int],
+    out: Plan,
+    max_reservations: int,
+) -> None:
+    """Start lower-priority jobs that do not delay the reservations of the jobs ahead of them."""
     consumable = cluster.memory_is_consumable
     running = sorted(
         (j for j in cluster.jobs.values() if j.nodes and (j.is_running() or j.is_completing())),
         key=lambda j: j.end_time if j.end_time else FOREVER,
     )
     reservations: list[_Reservation] = []
-    blocked_parts: set[str] = set()
-    array_running: dict[int, int] = {}
-    for j in cluster.jobs.values():
-        if j.array_job_id and j.is_running():
-            array_running[j.array_job_id] = array_running.get(j.array_job_id, 0) + 1
-    any_free = any(f.cores for f in free.values() if f.node.is_usable())
-
-    for job in pending:
-        reason = _wait_reason(job, cluster, now)
-        if reason is None:
-            parts = job_partitions(job, cluster)
-            if not parts:
-                reason = R.WAIT_PART_CONFIG
-        if (
-            reason is None
-            and job.array_job_id
-            and job.array_max_tasks
-            and array_running.get(job.array_job_id, 0) >= job.array_max_tasks
-        ):
-            reason = R.WAIT_ARRAY_TASK_LIMIT
-        started = False
-        if reason is None:
-            static = [static_reason(job, p, cluster) for p in parts]
-            usable = [p for p, s in zip(parts, static, strict=True) if s == 0]
-            if not usable:
-                reason = static[0]
-            else:
-                reason = R.WAIT_RESOURCES
-                for part in usable:
-                    if part.name in blocked_parts and len(usable) == 1:
-                        reason = R.WAIT_PRIORITY
-                    if not any_free:
-                        continue
-                    limit = job.limit_seconds(part.max_time if part.max_time is not None else None)
-                    if job.time_limit == NO_VAL and part.default_time is not None:
-                        limit = part.default_time * 60
-                    end = now + limit if limit is not None else FOREVER
-                    exclude = {n for r in reservations if end > r.start for n in r.nodes}
-                    alloc = try_allocate(job, part, free, cluster, exclude)
-                    if alloc is not None:
-                        _take(free, alloc, consumable)
-                        out.starts.append(Decision(job, part.name, alloc))
-                        if job.array_job_id:
-                            array_running[job.array_job_id] = array_running.get(job.array_job_id, 0) + 1
-                        started = True
-                        break
-                if not started:
-                    for part in usable:
-                        if part.name not in blocked_parts:
-                            blocked_parts.add(part.name)
-                            reason = R.WAIT_RESOURCES
-                        if len(reservations) < max_reservations:
-                            found = _earliest_start(job, part, cluster, now, free, running)
-                            if found is not None:
-                                reservations.append(_Reservation(found[0], set(found[1].nodes)))
-                        break
-        if started:
+    for job, part in queue:
+        if job.job_id in started or job.state_reason not in (R.WAIT_RESOURCES, R.WAIT_PRIORITY):
             continue
-        if reason is not None and job.state_reason != reason:
-            job.state_reason = int(reason)
-            out.reasons_changed.append(job)
-        if job.last_sched_eval != now:
-            job.last_sched_eval = now
-    return out
-
-
-def _wait_reason(job: Job, cluster: Cluster, now: int) -> int | None:
-    """A reason that keeps the job waiting regardless of resources, or None."""
-    if job.priority == 0:
-        return R.WAIT_HELD_USER if job.hold_user else R.WAIT_HELD
-    if job.begin_time and job.begin_time > now:
-        return R.WAIT_TIME
-    if job.dependency:
-        if job.dep_state == "failed":
-            return R.WAIT_DEP_INVALID
-        if job.dep_state == "waiting":
-            return R.WAIT_DEPENDENCY
-    return None
+        if array_limit_reached(job, running_tasks):
+            continue
+        limit = _limit_seconds(job, part)
+        end = now + limit if limit is not None else FOREVER
+        exclude = {n for r in reservations if end > r.start for n in r.nodes}
+        alloc = try_allocate(job, part, free, cluster, exclude)
+        if alloc is not None:
+            _take(free, alloc, consumable)
+            _note_start(job, out, Decision(job, part.name, alloc))
+            if job.array_job_id:
+                running_tasks[job.array_job_id] = running_tasks.get(job.array_job_id, 0) + 1
+            if not job.is_array_meta() or planned_tasks.get(job.job_id, 0) + 1 >= len(job.array_task_pending):
+                started.add(job.job_id)
+            planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
+            continue
+        if len(reservations) < max_reservations:
+            found = _earliest_start(job, part, cluster, now, free, running)
+            if found is not None:
+                reservations.append(_Reservation(found[0], set(found[1].nodes)))
 
 
 def refresh_dependencies(cluster: Cluster) -> list[Job]:
-    """Re-evaluate every pending job's dependency; returns the jobs whose dependency text changed."""
-    changed = []
-    for job in cluster.jobs.values():
-        if not job.is_pending() or not job.dependency:
-            continue
-        try:
-            spec = dependencies.parse(job.dependency)
-        except dependencies.DependencyError:
-            continue
-        state, each = dependencies.evaluate(spec, job, cluster.jobs)
-        text = dependencies.describe(spec, each, cluster.jobs)
-        if state == "satisfied":
-            job.dependency = None
-            job.dep_state = "none"
-            job.dep_text = None
-            changed.append(job)
-        elif state != job.dep_state or text != job.dep_text:
-            job.dep_state = state
-            job.dep_text = text
-            changed.append(job)
-    return changed
+    """Kept for the engine's call order; dependencies are evaluated inside :func:`plan`."""
+    return []
 
 
 def nodes_with_no_respond(cluster: Cluster) -> list[Node]:

@@ -72,6 +72,7 @@ class Job:
     pn_min_cpus: int = 1
     pn_min_memory: int = 0  # MiB per node, or MEM_PER_CPU|MiB per CPU; 0 = not asked
     mem_set: bool = False
+    tres_req: str | None = None  # requested TRES as slurmctld fixes them at submit ("cpu=2,node=2,...")
     time_limit: int = NO_VAL  # minutes; NO_VAL = partition default, INFINITE = unlimited
     time_min: int = 0
     shared: int = NO_VAL16  # OverSubscribe as packed: 0 exclusive, 1 yes, NO_VAL16 partition default
@@ -134,6 +135,7 @@ class Job:
     dep_state: str = "none"  # none | waiting | failed (a satisfied dependency is dropped)
     dep_text: str | None = None  # what slurmctld shows, e.g. "afterok:6(unfulfilled)"
     adopted: bool = False  # imported from SLURM and running when flurm took over
+    list_seq: int = 0  # position in slurmctld's job list: the order of `scontrol show job`
     # record fields as slurmctld reported them for an imported job (see controller/records.py)
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted

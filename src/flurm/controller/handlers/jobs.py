@@ -30,13 +30,27 @@ async def submit_batch(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
 
 
-def _visible(ctl: Controller, jobs: list[Job], show_flags: int) -> list[Job]:
-    if show_flags & ShowFlags.ALL:
+def _list_order(job: Job) -> tuple[int, int]:
+    return (job.list_seq, job.job_id)
+
+
+def _visible(ctl: Controller, jobs: list[Job], show_flags: int, uid: int) -> list[Job]:
+    """What slurmctld shows a user: everything to an operator or with SHOW_ALL; otherwise not the
+    jobs whose partition is hidden (a job with several partitions hides only when every partition
+    of the cluster is hidden, as slurmctld has it)."""
+    if show_flags & ShowFlags.ALL or ctl.is_admin(uid):
         return jobs
     hidden = {p.name for p in ctl.cluster.partitions.values() if p.hidden}
     if not hidden:
         return jobs
-    return [j for j in jobs if not all(p in hidden for p in j.partition.split(","))]
+    all_hidden = len(hidden) == len(ctl.cluster.partitions)
+
+    def shown(job: Job) -> bool:
+        if "," in job.partition:
+            return not all_hidden
+        return job.partition not in hidden
+
+    return [j for j in jobs if shown(j)]
 
 
 def job_info(ctl: Controller, req: Request) -> Reply:
@@ -45,11 +59,13 @@ def job_info(ctl: Controller, req: Request) -> Reply:
     cluster = ctl.cluster
     if body.last_update and body.last_update - 1 >= cluster.last_job_update:
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
-    jobs = list(cluster.jobs.values())
+    # slurmctld's job list order: submission order, a task split from an array keeps the array's
+    # place and the array's remaining record moves to the end
+    jobs = sorted(cluster.jobs.values(), key=_list_order)
     if body.job_ids:
         wanted = set(body.job_ids)
         jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
-    jobs = _visible(ctl, jobs, body.show_flags)
+    jobs = _visible(ctl, jobs, body.show_flags, req.uid)
     return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, body.show_flags, ctl.now()))
 
 
@@ -58,12 +74,14 @@ def job_info_single(ctl: Controller, req: Request) -> Reply:
     job_id = req.body.job_id
     cluster = ctl.cluster
     job = cluster.jobs.get(job_id)
-    if job is not None and job.array_job_id == job_id:
-        jobs = [j for j in cluster.jobs.values() if j.array_job_id == job_id]
-    elif job is not None:
-        jobs = [job]
+    if job is not None and job.array_job_id != job_id:
+        jobs = [job]  # a job, or one task of an array asked for by its own job id
     else:
-        jobs = [j for j in cluster.jobs.values() if j.array_job_id == job_id]
+        # an array: the record holding the array's id first, then its tasks, the most recently
+        # split out first (slurmctld walks its array hash, where each task is put in front)
+        tasks = [j for j in cluster.jobs.values() if j.array_job_id == job_id and j.job_id != job_id]
+        tasks.sort(key=lambda j: j.job_id, reverse=True)
+        jobs = ([job] if job is not None else []) + tasks
     if not jobs:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
     return Reply(
@@ -75,7 +93,7 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobUserInfoRequest)
     uid = req.body.user_id
     jobs = [j for j in ctl.cluster.jobs.values() if j.user_id == uid]
-    jobs = _visible(ctl, jobs, req.body.show_flags)
+    jobs = _visible(ctl, jobs, req.body.show_flags, req.uid)
     return Reply(
         MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, ctl.cluster, req.body.show_flags, ctl.now())
     )

@@ -248,8 +248,9 @@ class Cluster:
             node.alloc_cpus = max(0, node.alloc_cpus - (job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0))
             node.alloc_mem = max(0, node.alloc_mem - (job.mem_alloc[i] if i < len(job.mem_alloc) else 0))
             node.refresh_base_state()
+            if not any(self.jobs[j].is_completing() for j in node.jobs if j in self.jobs):
+                node.flags &= ~NodeStateFlag.COMPLETING  # no job left completing here
             if not node.jobs:
-                node.flags &= ~NodeStateFlag.COMPLETING
                 node.last_busy = int(self.clock())
         self.last_node_update = int(self.clock())
 

@@ -78,6 +78,16 @@ class TakeoverError(Exception):
     pass
 
 
+def _alive(pid: int) -> bool:
+    """A live process, not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 class Takeover:
     def __init__(self, ctl: Controller) -> None:
         self.ctl = ctl
@@ -85,6 +95,7 @@ class Takeover:
         self.running = False
         self.result: TakeoverResult | None = None
         self.listeners: list[Callable[[Event], None]] = []
+        self._source_pid: int | None = None
 
     def _event(self, step: str, status: str, detail: str = "") -> None:
         ev = Event(step, status, detail)
@@ -218,6 +229,7 @@ class Takeover:
         self._event(
             "endpoint", "ok", f"listening where slurmctld was; port closed for {endpoint_gap * 1000:.0f} ms"
         )
+        await self._wait_source_exit()
 
         last_instant = self._merge_saved_state()
         adopted, pending = self._adopt()
@@ -250,6 +262,7 @@ class Takeover:
         """Shut slurmctld down (it saves its state); the monotonic time its port closed."""
         ctl = self.ctl
         assert ctl.source is not None
+        self._source_pid = self._slurmctld_pid()
         try:
             rc = await ctl.source.shutdown()
             self._event("stop source", "running", f"REQUEST_SHUTDOWN answered rc={rc}")
@@ -261,17 +274,46 @@ class Takeover:
         if not await ctl.source.wait_down(60.0):
             raise TakeoverError("slurmctld is still accepting connections after 60 s")
         down = time.monotonic()
-        self._event("stop source", "ok", "slurmctld saved its state and exited")
+        self._event("stop source", "ok", "slurmctld no longer accepts connections")
         return down
 
-    def _sigterm_slurmctld(self) -> bool:
-        pidfile = getattr(self.ctl.config, "slurmctld_pid_file", None)
+    def _slurmctld_pid(self) -> int | None:
+        """slurmctld's pid from its pid file, if it runs on this host."""
+        pidfile = self.ctl.config.slurmctld_pid_file
         if not pidfile:
-            return False
+            return None
         try:
             pid = int(Path(pidfile).read_text().strip())
-            os.kill(pid, signal.SIGTERM)
         except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    async def _wait_source_exit(self, timeout: float = 120.0) -> None:
+        """slurmctld writes its state after it stopped accepting: wait until its process has gone."""
+        pid = self._source_pid
+        if pid is None:
+            self._event("saved state", "info", "slurmctld's pid is unknown: waiting 5 s for its state save")
+            await asyncio.sleep(5.0)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while _alive(pid):
+            if loop.time() > deadline:
+                # it no longer serves anything; go on with what the mirror and its last save hold
+                self._event(
+                    "stop source", "failed", f"slurmctld (pid {pid}) has not exited after {timeout:.0f} s"
+                )
+                return
+            await asyncio.sleep(0.02)
+        self._event("stop source", "ok", f"slurmctld (pid {pid}) saved its state and exited")
+
+    def _sigterm_slurmctld(self) -> bool:
+        pid = self._source_pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
             return False
         return True
 

@@ -189,24 +189,72 @@ class JobOps:
 
     # -- cancel / signal --------------------------------------------------------------------------
     def kill(self, sjob_id: str | None, job_id: int, signal: int, flags: int, uid: int) -> int:
-        """REQUEST_KILL_JOB: returns the rc slurmctld would answer."""
+        """REQUEST_KILL_JOB: returns the rc slurmctld would answer (job_str_signal).
+
+        ``N`` is a job, or a whole array: its pending record first, then every task. ``N_T``
+        names tasks: the ones still pending in the array's record are simply dropped from it
+        (when none is left the record itself ends CANCELLED), the others are signalled one by one.
+        """
         text = sjob_id if sjob_id else (str(job_id) if job_id != NO_VAL else "")
         target = parse_job_id(text)
-        records = self.records_for(target)
-        if not records:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        jobs = self.cluster.jobs
+        admin = self.ctl.is_admin(uid)
         rc = 0
-        for job in records:
-            if not self._may_touch(job, uid):
-                rc = SlurmRC.ESLURM_ACCESS_DENIED
+        if target.tasks is None:
+            job = jobs.get(target.job_id)
+            if job is not None and job.user_id != uid and not admin:
+                return SlurmRC.ESLURM_ACCESS_DENIED
+            if job is not None and (job.array_job_id == 0 or job.array_job_id != target.job_id):
+                rc = self._signal_one(job, signal, flags)
+                return rc
+            signalled = done = 0
+            meta = job if job is not None and job.is_array_meta() else None
+            if meta is not None:
+                rc = self._signal_one(meta, signal, flags)
+                signalled += 1
+                if rc == SlurmRC.ESLURM_ALREADY_DONE:
+                    done, rc = done + 1, 0
+            tasks = [j for j in jobs.values() if j.array_job_id == target.job_id and j is not meta]
+            if not tasks and meta is None:
+                return SlurmRC.ESLURM_INVALID_JOB_ID
+            for task in sorted(tasks, key=lambda j: j.job_id, reverse=True):
+                rc2 = self._signal_one(task, signal, flags)
+                signalled += 1
+                if rc2 == SlurmRC.ESLURM_ALREADY_DONE:
+                    done += 1
+                else:
+                    rc = max(rc, rc2)
+            if rc == 0 and done == signalled:
+                return SlurmRC.ESLURM_ALREADY_DONE
+            return rc
+        # some tasks of an array
+        members = [j for j in jobs.values() if j.array_job_id == target.job_id]
+        first = jobs.get(target.job_id) or (min(members, key=lambda j: j.job_id) if members else None)
+        if first is None or first.array_job_id == 0:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if first.user_id != uid and not admin:
+            return SlurmRC.ESLURM_ACCESS_DENIED
+        wanted = list(target.tasks)
+        meta = jobs.get(target.job_id)
+        if meta is not None and meta.is_array_meta() and meta.is_pending():
+            in_meta = [t for t in wanted if t in meta.array_task_pending]
+            if in_meta:
+                if signal == signals.SIGKILL:
+                    rest = tuple(t for t in meta.array_task_pending if t not in in_meta)
+                    if rest:
+                        meta.array_task_pending = rest
+                        self.cluster.job_changed(meta)
+                    else:
+                        self.cancel(meta)
+                else:
+                    rc = SlurmRC.ESLURM_TRANSITION_STATE_NO_UPDATE
+                wanted = [t for t in wanted if t not in in_meta]
+        for t in wanted:
+            found = next((j for j in members if j.array_task_id == t and not j.is_array_meta()), None)
+            if found is None:
+                rc = max(rc, SlurmRC.ESLURM_INVALID_JOB_ID)
                 continue
-            if target.tasks is not None and job.is_array_meta():
-                for t in [t for t in job.array_task_pending if t in target.tasks]:
-                    one = self.split_task(job, t, starting=False) if job.is_array_meta() else job
-                    rc = self._signal_one(one, signal, flags) or rc
-                continue
-            rc = self._signal_one(job, signal, flags) or rc
-        self.wake()
+            rc = max(rc, self._signal_one(found, signal, flags))
         return rc
 
     def _signal_one(self, job: Job, signal: int, flags: int) -> int:
@@ -237,72 +285,125 @@ class JobOps:
 
     # -- hold / release / update ------------------------------------------------------------------
     def update(self, desc: JobDesc, uid: int) -> tuple[int, list[JobArrayError] | None]:
-        """REQUEST_UPDATE_JOB. Returns (rc, per-task errors for a whole-array id or None)."""
+        """REQUEST_UPDATE_JOB (update_job_str). Returns (rc, per-task results or None).
+
+        ``N`` updates a job, or every record of an array (results per task). ``N_T`` updates
+        tasks; tasks still pending in the array's record are split out to records of their own
+        first, unless they are all of its tasks.
+        """
         text = desc.job_id_str if desc.job_id_str else (str(desc.job_id) if desc.job_id != NO_VAL else "")
         target = parse_job_id(text)
-        records = self.records_for(target)
-        if not records:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        jobs = self.cluster.jobs
         results: list[tuple[Job, int]] = []
-        for job in records:
-            results.append((job, self._update_one(job, desc, uid)))
+        missing: list[int] = []
+        if target.tasks is None:
+            job = jobs.get(target.job_id)
+            if job is not None and (job.array_job_id == 0 or job.array_job_id != target.job_id):
+                rc = self._update_one(job, desc, uid)
+                self.wake()
+                return rc, None
+            if job is not None and job.is_array_meta():
+                results.append((job, self._update_one(job, desc, uid)))
+            tasks = [j for j in jobs.values() if j.array_job_id == target.job_id and j is not job]
+            if job is None and not tasks:
+                raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+            for task in sorted(tasks, key=lambda j: j.job_id, reverse=True):
+                results.append((task, self._update_one(task, desc, uid)))
+        else:
+            wanted = list(target.tasks)
+            meta = jobs.get(target.job_id)
+            if meta is not None and meta.is_array_meta() and meta.is_pending():
+                in_meta = [t for t in wanted if t in meta.array_task_pending]
+                if in_meta and len(in_meta) == len(meta.array_task_pending):
+                    results.append((meta, self._update_one(meta, desc, uid)))
+                    wanted = [t for t in wanted if t not in in_meta]
+                else:
+                    for t in in_meta:
+                        if meta.is_array_meta():
+                            self.split_task(meta, t, starting=False)
+            for t in wanted:
+                found = next(
+                    (
+                        j
+                        for j in jobs.values()
+                        if j.array_job_id == target.job_id and j.array_task_id == t and not j.is_array_meta()
+                    ),
+                    None,
+                )
+                if found is None:
+                    missing.append(t)
+                    continue
+                results.append((found, self._update_one(found, desc, uid)))
         self.wake()
-        is_array = any(j.array_job_id for j, _ in results)
-        if not is_array or (target.tasks is not None and len(results) == 1):
-            return results[0][1], None
-        return 0, _array_errors(target.job_id, results)
+        if not results and not missing:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        return 0, _array_errors(target.job_id, results, missing)
 
     def _update_one(self, job: Job, desc: JobDesc, uid: int) -> int:
+        """One record, with slurmctld's rules (_update_job): owners and operators only; a user
+        may shorten a time limit and lower a priority (which slurmctld then reports as "not
+        persistent"), hold, and release his own hold; an operator may do anything."""
         admin = self.ctl.is_admin(uid)
         if job.user_id != uid and not admin:
             return SlurmRC.ESLURM_USER_ID_MISSING
-        if job.is_finished():
-            return SlurmRC.ESLURM_JOB_FINISHED
+        now = self.ctl.now()
+        error = 0
         changed = False
-        # priority: 0 = hold, INFINITE = release, other = set (admin only)
-        if desc.priority != NO_VAL:
-            if desc.priority == 0:
-                if not job.is_pending() and not job.is_running():
-                    return SlurmRC.ESLURM_JOB_NOT_PENDING
-                user_hold = desc.alloc_sid == ALLOC_SID_USER_HOLD or not admin
-                job.priority = 0
-                job.hold_user = user_hold
-                job.state_reason = R.WAIT_HELD_USER if user_hold else R.WAIT_HELD
-                changed = True
-            elif desc.priority == INFINITE:
-                if job.priority == 0:
-                    if not admin and not job.hold_user:
-                        return SlurmRC.ESLURM_ACCESS_DENIED
-                    job.priority = self.cluster.new_priority(job.nice)
-                    job.hold_user = False
-                    if job.state_reason in (R.WAIT_HELD, R.WAIT_HELD_USER):
-                        job.state_reason = 0
-                    if job.is_pending() and not job.eligible_time and not job.dependency:
-                        job.eligible_time = self.ctl.now()
-                    changed = True
-            else:
-                if not admin:
-                    return SlurmRC.ESLURM_ACCESS_DENIED
-                job.priority = desc.priority
-                changed = True
         if desc.time_limit != NO_VAL:
-            if not admin and (
-                job.time_limit == NO_VAL or desc.time_limit > job.time_limit or job.time_limit == INFINITE
-            ):
-                return SlurmRC.ESLURM_ACCESS_DENIED
-            job.time_limit = desc.time_limit
-            if job.is_running():
-                limit = None if desc.time_limit == INFINITE else desc.time_limit * 60
-                job.end_time = job.start_time + (limit if limit is not None else 365 * 86400)
-            changed = True
-        if desc.nice != NO_VAL:
+            if job.is_finished():
+                error = SlurmRC.ESLURM_JOB_FINISHED
+            elif job.time_limit != desc.time_limit:
+                if admin or job.time_limit > desc.time_limit:
+                    job.time_limit = desc.time_limit
+                    if job.is_running():
+                        limit = None if desc.time_limit == INFINITE else desc.time_limit * 60
+                        job.end_time = job.start_time + (limit if limit is not None else 365 * 86400)
+                    changed = True
+                else:
+                    error = SlurmRC.ESLURM_ACCESS_DENIED
+        if error:
+            return error
+        if desc.priority != NO_VAL:
+            prio = desc.priority
+            if job.is_finished():
+                error = SlurmRC.ESLURM_JOB_FINISHED
+            elif job.priority == prio:
+                if prio == 0 and admin:
+                    job.hold_user = desc.alloc_sid == ALLOC_SID_USER_HOLD
+                    job.state_reason = R.WAIT_HELD_USER if job.hold_user else R.WAIT_HELD
+                    changed = True
+            elif job.priority == 0 and prio == INFINITE and (admin or job.state_reason == R.WAIT_HELD_USER):
+                self._release(job, now)
+                changed = True
+            elif job.priority == 0 and prio != INFINITE:
+                error = SlurmRC.ESLURM_JOB_HELD
+            elif admin or job.priority > prio:
+                if prio != 0:
+                    job.nice = 0
+                if prio == INFINITE:
+                    job.priority = self.cluster.new_priority(job.nice)
+                elif prio == 0:
+                    self._hold(job, now)
+                else:
+                    if not admin:
+                        error = SlurmRC.ESLURM_PRIO_RESET_FAIL
+                    job.priority = prio
+                if job.priority == 0:
+                    job.hold_user = not admin or desc.alloc_sid == ALLOC_SID_USER_HOLD
+                    job.state_reason = R.WAIT_HELD_USER if job.hold_user else R.WAIT_HELD
+                    job.state_desc = None
+                changed = True
+            elif prio != INFINITE:
+                error = SlurmRC.ESLURM_ACCESS_DENIED
+        if desc.nice != NO_VAL and not job.is_finished():
             nice = desc.nice - NICE_OFFSET
             if nice < 0 and not admin:
-                return SlurmRC.ESLURM_ACCESS_DENIED
-            if job.priority not in (0,):
-                job.priority += job.nice - nice
-            job.nice = nice
-            changed = True
+                error = SlurmRC.ESLURM_ACCESS_DENIED
+            else:
+                if job.priority != 0:
+                    job.priority += job.nice - nice
+                job.nice = nice
+                changed = True
         if desc.name is not None:
             job.name = desc.name
             changed = True
@@ -311,11 +412,12 @@ class JobOps:
             changed = True
         if desc.dependency is not None:
             if not job.is_pending():
-                return SlurmRC.ESLURM_JOB_NOT_PENDING
-            if desc.dependency == "":
+                error = SlurmRC.ESLURM_JOB_NOT_PENDING
+            elif desc.dependency == "":
                 job.dependency = None
                 job.dep_state = "none"
                 job.dep_text = None
+                changed = True
             else:
                 try:
                     dependencies.parse(desc.dependency)
@@ -323,28 +425,46 @@ class JobOps:
                     return SlurmRC.ESLURM_DEPENDENCY
                 job.dependency = desc.dependency
                 job.dep_state = "waiting"
-            changed = True
+                changed = True
         if desc.begin_time:
             if not job.is_pending():
-                return SlurmRC.ESLURM_JOB_NOT_PENDING
-            job.begin_time = desc.begin_time
-            changed = True
+                error = SlurmRC.ESLURM_JOB_NOT_PENDING
+            else:
+                job.begin_time = desc.begin_time
+                changed = True
         if desc.partition is not None:
             if not job.is_pending():
-                return SlurmRC.ESLURM_JOB_NOT_PENDING
-            if desc.partition not in self.cluster.partitions:
-                return SlurmRC.ESLURM_INVALID_PARTITION_NAME
-            job.partition = desc.partition
-            changed = True
+                error = SlurmRC.ESLURM_JOB_NOT_PENDING
+            elif any(p not in self.cluster.partitions for p in desc.partition.split(",")):
+                error = SlurmRC.ESLURM_INVALID_PARTITION_NAME
+            else:
+                job.partition = desc.partition
+                changed = True
         if desc.min_nodes != NO_VAL and job.is_pending():
             job.min_nodes = desc.min_nodes
             changed = True
         if desc.requeue != NO_VAL16:
-            job.requeue = desc.requeue
+            job.requeue = min(desc.requeue, 1)
             changed = True
         if changed:
             self.cluster.job_changed(job)
-        return 0
+        return error
+
+    def _hold(self, job: Job, now: int) -> None:
+        """slurmctld's _hold_job_rec: priority 0; a job already eligible is no longer."""
+        job.priority = 0
+        if job.eligible_time < now:
+            job.eligible_time = 0
+
+    def _release(self, job: Job, now: int) -> None:
+        """slurmctld's _release_job_rec: a new priority, no reason, eligible anew."""
+        if job.eligible_time < now:
+            job.eligible_time = 0
+        job.priority = self.cluster.new_priority(job.nice)
+        job.hold_user = False
+        job.state_reason = 0
+        job.state_desc = None
+        job.exit_code = 0
 
     # -- completion -------------------------------------------------------------------------------
     def batch_complete(self, job_id: int, job_rc: int, slurm_rc: int, node_name: str | None) -> int:
@@ -369,7 +489,6 @@ class JobOps:
             _logged_end(job)
             self.cluster.job_changed(job)
             self.ctl.agent.terminate_job(job, job.base_state)
-            self.wake()
             return 0
         if job.is_finished() and job.exit_code == 0 and job_rc:
             # cancelled or timed out: the script's end still tells its exit status; slurmctld answers 2021
@@ -478,15 +597,17 @@ def _task_order(job: Job) -> tuple[int, int]:
     return (job.array_task_id if job.array_task_id != NO_VAL else -1, job.job_id)
 
 
-def _array_errors(array_id: int, results: list[tuple[Job, int]]) -> list[JobArrayError]:
+def _array_errors(array_id: int, results: list[tuple[Job, int]], missing: list[int]) -> list[JobArrayError]:
+    """Per-task results grouped by return code, the group with the lowest task first
+    (slurmctld's _resp_array_xlate): "7_1-2,4" rc 0, "7_3" rc 2017 ..."""
     by_rc: dict[int, list[int]] = {}
     for job, rc in results:
         tasks = [job.array_task_id] if job.array_task_id != NO_VAL else list(job.array_task_pending)
         by_rc.setdefault(rc, []).extend(tasks)
-    out = []
-    for rc, tasks in sorted(by_rc.items()):
-        out.append(JobArrayError(rc, f"{array_id}_{_ranges(sorted(tasks))}"))
-    return out
+    if missing:
+        by_rc.setdefault(SlurmRC.ESLURM_INVALID_JOB_ID, []).extend(missing)
+    groups = sorted(by_rc.items(), key=lambda kv: min(kv[1]) if kv[1] else -1)
+    return [JobArrayError(rc, f"{array_id}_{_ranges(sorted(set(tasks)))}") for rc, tasks in groups]
 
 
 def _ranges(ids: list[int]) -> str:

@@ -17,11 +17,11 @@ reason, eligible and accrue times that slurmctld would show:
    partition gets ``Priority``.
 3. **Eligibility.** Jobs the loop did not start are checked once more for their dependencies.
 
-slurmctld only runs a cycle when something asked for it (a submission, a completion, an update, a
-node change: ``queue_job_scheduler()``) and at least once a minute. flurm's engine runs :func:`plan`
-more often; a cycle nobody asked for (:func:`request_pass` not called, no node change, less than a
-minute since the last full cycle) still starts whatever fits but does not do the bookkeeping that
-only a real cycle does (accrue time, last evaluation time), so that both show the same.
+slurmctld only runs a cycle when something asked for it (a submission, an update, the end of a
+job's epilog, a node change: ``queue_job_scheduler()``) and at least once a minute; a cancelled
+pending job, for one, leaves every other job's reason as it was. flurm's engine calls :func:`plan`
+more often; a call nobody asked for (:func:`request_pass` not called, no node change, less than a
+minute since the last cycle) does nothing, so that both show the same.
 
 **Backfill** runs like slurmctld's backfill thread: every ``bf_interval`` seconds (SchedulerParameters,
 30 by default). A lower-priority job may then start if it does not delay the reservation of any
@@ -475,11 +475,12 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
         or cluster.last_node_update != st.node_update_seen
         or now - st.last_full >= SCHED_INTERVAL
     )
-    if real:
-        st.requested = False
-        st.node_update_seen = cluster.last_node_update
-        st.last_full = now
     out = Plan()
+    if not real:
+        return out  # slurmctld would not run a cycle now
+    st.requested = False
+    st.node_update_seen = cluster.last_node_update
+    st.last_full = now
     jobs = sorted(cluster.jobs.values(), key=lambda j: j.list_seq)
     pending = [j for j in jobs if j.is_pending()]
     if not pending:
@@ -490,7 +491,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     # 1. the queue (build_job_queue)
     queue: list[tuple[Job, Partition]] = []
     for job in pending:
-        if real and job.accrue_time == 0:
+        if job.accrue_time == 0:
             job.accrue_time = job.eligible_time
         if not _runnable(job, cluster, now, running):
             continue
@@ -515,8 +516,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     for job, part in queue:
         if job.job_id in started:
             continue
-        if real:
-            job.last_sched_eval = now
+        job.last_sched_eval = now
         while True:
             if job.array_job_id:
                 if reject is not None and reject == (job.array_job_id, part.name):

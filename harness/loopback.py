@@ -90,6 +90,7 @@ class SlurmCluster:
     flurm: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
     shadow_port: int = 0
+    http_port: int = 0  # flurm's HTTP API: off unless a test asks for it
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -133,7 +134,8 @@ class SlurmCluster:
         return self.dir / "jobs"
 
     def flurm_command(self, extra: Sequence[str] = ()) -> list[str]:
-        return [sys.executable, "-m", "flurm.cli", "run", "-f", str(self.conf), *self.flurm_args, *extra]
+        http = ["--http-port", str(self.http_port)]
+        return [sys.executable, "-m", "flurm.cli", "run", "-f", str(self.conf), *http, *self.flurm_args, *extra]
 
     def start_flurm(self, wait: bool = True, extra: Sequence[str] = ()) -> None:
         log = open(self.dir / "log" / "flurm.log", "ab")  # noqa: SIM115 (kept open for the child)

@@ -54,9 +54,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.shadow and args.port in (None, config.slurmctld_port):
         print("flurm: error: --shadow needs --port: a port other than slurmctld's own", file=sys.stderr)
         return 2
+    api = None
+    if args.http_port:
+        from flurm.api.app import ApiSettings
+
+        api = ApiSettings.load(
+            args.http_host, args.http_port, args.api_token_file, args.api_read_auth, args.api_user
+        )
     ctl = Controller(
         config,
         _auth(config),
+        api=api,
         state_dir=Path(args.state_dir) if args.state_dir else None,
         port=args.port,
         listen_host=args.listen,
@@ -210,6 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="shadow the slurmctld that SLURM_CONF names: mirror it, answer reads, forward writes",
     )
+    run.add_argument(
+        "--http-port", type=int, default=8080, help="HTTP API port (default 8080; 0 turns it off)"
+    )
+    run.add_argument("--http-host", default="0.0.0.0", help="HTTP API address (default: all)")
+    run.add_argument(
+        "--api-token-file", help="file whose first line is the API's bearer token (else $FLURM_API_TOKEN)"
+    )
+    run.add_argument("--api-read-auth", action="store_true", help="reads need the token too")
+    run.add_argument("--api-user", help="user POST /api/jobs submits as by default (default: SlurmUser)")
     run.set_defaults(func=cmd_run)
 
     def admin_parser(name: str, help_text: str) -> argparse.ArgumentParser:

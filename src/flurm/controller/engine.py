@@ -16,9 +16,9 @@ import signal
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flurm.auth.authenticator import Authenticator
+from flurm.auth.authenticator import Authenticator, Identity
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.transport import Reply, Request, RpcServer, Signer, rc_reply
@@ -29,11 +29,17 @@ from flurm.migration.modes import TRAITS, Action, Guard, Mode, ModeTraits, actio
 from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover
 from flurm.nodes.agent import NodeAgent
-from flurm.protocol.constants import SlurmRC
+from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, SlurmRC
+from flurm.protocol.frame import Frame, Header
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
+from flurm.protocol.messages.base import Body, encode_body
 from flurm.scheduler import scheduler
 from flurm.state.cluster import Cluster
 from flurm.state.store import Store
+
+if TYPE_CHECKING:
+    from flurm.api.app import ApiSettings
+    from flurm.api.metrics import Metrics
 
 log = logging.getLogger("flurm.controller")
 
@@ -49,8 +55,12 @@ class Controller:
         listen_host: str = "0.0.0.0",
         clock: Callable[[], float] = time.time,
         mode: Mode = Mode.STANDALONE,
+        api: ApiSettings | None = None,
     ) -> None:
         self.config = config
+        self.api_settings = api
+        self.api_server: Any = None
+        self.metrics: Metrics | None = None
         self.mode = mode
         self.mode_changed = asyncio.Condition()
         self.source: SourceClient | None = None
@@ -222,6 +232,8 @@ class Controller:
             assert self.mirror is not None
             await self._first_import()
         await self.server.listen(self.listen_host, self.port)
+        if self.api_settings is not None:
+            await self._start_api(self.api_settings)
         self.spawn(self._ticker(), "ticker")
         self._apply_traits()
         log.info(
@@ -231,6 +243,33 @@ class Controller:
             self.port,
             self.state_dir,
         )
+
+    async def _start_api(self, settings: ApiSettings) -> None:
+        from flurm.api.app import create_app, make_server
+        from flurm.api.metrics import Metrics
+
+        self.metrics = Metrics(self)
+        self.server.on_request = self.metrics.observe_rpc
+        server = make_server(create_app(self, settings, self.metrics), settings)
+        self.api_server = server
+        self._api_task = asyncio.ensure_future(server.serve())
+        while not server.started:
+            if self._api_task.done():
+                self._api_task.result()  # raises the bind error
+                raise OSError(f"HTTP API could not start on {settings.host}:{settings.port}")
+            await asyncio.sleep(0.01)
+        log.info(
+            "HTTP API on http://%s:%s (writes %s)",
+            settings.host,
+            settings.port,
+            "need the token" if settings.token else "disabled: no token",
+        )
+
+    async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None:
+        """A request made inside flurm (HTTP API) on someone's behalf, through the same mode table."""
+        raw = encode_body(body)
+        frame = Frame(Header(msg_type, body_length=len(raw)), AUTH_PLUGIN_MUNGE, None, raw)
+        return await self.dispatch(Request(msg_type, body, identity, frame, ("internal", 0)))
 
     def _setup_migration(self) -> None:
         self.source = SourceClient(self.config, self.signer)
@@ -264,6 +303,10 @@ class Controller:
     async def stop(self) -> None:
         self.stopping.set()
         self._mirror_stop.set()
+        if self.api_server is not None:
+            self.api_server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._api_task, 5.0)
         await self.server.stop(grace=5.0)
         await self.agent.stop()
         for task in list(self._tasks):

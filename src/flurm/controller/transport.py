@@ -54,6 +54,14 @@ class Reply:
     body: Body | None = None
     raw_body: bytes | None = None  # already-encoded body (cached records)
 
+    def decoded(self) -> Body | None:
+        """The reply's body as an object (decoding an already-encoded one)."""
+        if self.body is not None:
+            return self.body
+        if self.raw_body is None:
+            return None
+        return decode_body(self.msg_type, self.raw_body)
+
 
 Dispatcher = Callable[[Request], Awaitable[Reply | None]]
 

@@ -183,6 +183,7 @@ class NodeAgent:
         node.free_mem = msg.free_mem
         node.slurmd_start_time = msg.slurmd_start_time
         node.boot_time = boot_time
+        node.last_busy = now  # slurmctld (validate_node_specs) counts every registration as busy
         if not node.is_responding():
             log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND

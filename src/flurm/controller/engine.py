@@ -22,6 +22,7 @@ from flurm.auth.authenticator import Authenticator, Identity
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.transport import Reply, Request, RpcServer, Signer, rc_reply
+from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
 from flurm.migration.forward import Forwarder
 from flurm.migration.mirror import Mirror
@@ -269,7 +270,10 @@ class Controller:
         """A request made inside flurm (HTTP API) on someone's behalf, through the same mode table."""
         raw = encode_body(body)
         frame = Frame(Header(msg_type, body_length=len(raw)), AUTH_PLUGIN_MUNGE, None, raw)
-        return await self.dispatch(Request(msg_type, body, identity, frame, ("internal", 0)))
+        try:
+            return await self.dispatch(Request(msg_type, body, identity, frame, ("internal", 0)))
+        except SlurmError as exc:
+            return rc_reply(exc.rc, exc.message)
 
     def _setup_migration(self) -> None:
         self.source = SourceClient(self.config, self.signer)

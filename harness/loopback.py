@@ -91,6 +91,7 @@ class SlurmCluster:
     env: dict[str, str] = field(default_factory=dict)
     shadow_port: int = 0
     http_port: int = 0  # flurm's HTTP API: off unless a test asks for it
+    _daemon_env: dict[str, str] = field(default_factory=dict)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -108,13 +109,8 @@ class SlurmCluster:
             LOCAL_SLURM_EXTRA_CONF=self.extra_conf,
             LOCAL_SLURM_TIMEOUT="60",
         )
-        subprocess.run(
-            ["bash", str(LOCAL_SLURM), "start", str(self.dir)],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        self._daemon_env = env
+        self.start_daemons()
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
@@ -124,6 +120,16 @@ class SlurmCluster:
         if self.controller == "flurm":
             self.start_flurm()
         return self
+
+    def start_daemons(self) -> None:
+        """(Re)start whatever of munged, slurmd and slurmctld is not running (local-slurm.sh start)."""
+        subprocess.run(
+            ["bash", str(LOCAL_SLURM), "start", str(self.dir)],
+            env=self._daemon_env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     @property
     def conf(self) -> Path:
@@ -135,7 +141,17 @@ class SlurmCluster:
 
     def flurm_command(self, extra: Sequence[str] = ()) -> list[str]:
         http = ["--http-port", str(self.http_port)]
-        return [sys.executable, "-m", "flurm.cli", "run", "-f", str(self.conf), *http, *self.flurm_args, *extra]
+        return [
+            sys.executable,
+            "-m",
+            "flurm.cli",
+            "run",
+            "-f",
+            str(self.conf),
+            *http,
+            *self.flurm_args,
+            *extra,
+        ]
 
     def start_flurm(self, wait: bool = True, extra: Sequence[str] = ()) -> None:
         log = open(self.dir / "log" / "flurm.log", "ab")  # noqa: SIM115 (kept open for the child)

@@ -78,15 +78,7 @@ def test_health_follows_the_source(shadow: SlurmCluster) -> None:
     assert doc["status"] == "unhealthy"
     assert any("not reachable" in r for r in doc["reasons"]), doc
     # slurmctld comes back: healthy again
-    import subprocess
-
-    from harness.loopback import LOCAL_SLURM
-
-    env = {**os.environ, "LOCAL_SLURM_CTLD_PORT": str(shadow.ctld_port),
-           "LOCAL_SLURM_SLURMD_PORT": str(shadow.slurmd_port), "LOCAL_SLURM_CPUS": str(shadow.cpus),
-           "LOCAL_SLURM_NODE_PORT_BASE": str(shadow.node_port_base), "LOCAL_SLURM_NODES": str(shadow.nodes)}
-    subprocess.run(["bash", str(LOCAL_SLURM), "start", str(shadow.dir)], env=env, check=True, capture_output=True,
-                   timeout=120)
+    shadow.start_daemons()
     assert wait_for(lambda: http(port, "GET", "/health")[0] == 200, 20)
 
 
@@ -142,8 +134,13 @@ def test_submit_over_http_runs_the_job(standalone: SlurmCluster) -> None:
     c.flurm_args = ("--api-token-file", str(token_file))
     c.start_flurm()
     out = c.jobs_dir / "api-%j.out"
-    status, doc = http(port, "POST", "/api/jobs", {"script": "echo from-api", "name": "viaapi",
-                                                 "output": str(out), "work_dir": str(c.jobs_dir)}, token=TOKEN)
+    status, doc = http(
+        port,
+        "POST",
+        "/api/jobs",
+        {"script": "echo from-api", "name": "viaapi", "output": str(out), "work_dir": str(c.jobs_dir)},
+        token=TOKEN,
+    )
     assert status == 201, doc
     job_id = doc["id"]
     c.wait_state(job_id, ["COMPLETED"], timeout=30)

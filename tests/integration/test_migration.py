@@ -81,7 +81,7 @@ def test_import_is_lossless(mig: SlurmCluster) -> None:
         "array": c.sbatch("--array=1-5", "-J", "arr", "--wrap", "sleep 4"),
         "held": c.sbatch("--hold", "-J", "held", "--wrap", "echo held"),
     }
-    ids["dep"] = c.sbatch("--dependency=afterok:%d" % ids["long"], "-J", "dep", "--wrap", "echo dep")
+    ids["dep"] = c.sbatch(f"--dependency=afterok:{ids['long']}", "-J", "dep", "--wrap", "echo dep")
     c.wait_state(ids["failed"], ["FAILED"], timeout=30)
     c.wait_state(ids["long"], ["RUNNING"], timeout=30)
     c.shadow_jobs = ids  # type: ignore[attr-defined]
@@ -114,7 +114,9 @@ def test_mirror_follows_new_changed_and_cancelled_jobs(mig: SlurmCluster) -> Non
     new = c.sbatch("--hold", "-J", "mirror-new", "--wrap", "true")
     assert wait_until(lambda: c.job_state(new, conf) == "PENDING", 1.5)
     c.run("scontrol", "update", f"JobId={new}", "Name=renamed").check()
-    assert wait_until(lambda: "JobName=renamed" in c.run("scontrol", "show", "job", str(new), conf=conf).stdout, 1.5)
+    assert wait_until(
+        lambda: "JobName=renamed" in c.run("scontrol", "show", "job", str(new), conf=conf).stdout, 1.5
+    )
     c.run("scancel", str(new)).check()
     assert wait_until(lambda: c.job_state(new, conf) == "CANCELLED", 1.5)
 
@@ -124,7 +126,9 @@ def test_writes_through_flurm_reach_slurmctld(mig: SlurmCluster) -> None:
     conf = c.flurm_conf  # type: ignore[attr-defined]
     via = c.sbatch("-J", "via-flurm", "--hold", "--wrap", "echo via", conf=conf)
     assert "via-flurm" in c.run("scontrol", "show", "job", str(via)).stdout  # slurmctld has it
-    assert "via-flurm" in c.run("scontrol", "show", "job", str(via), conf=conf).stdout  # and flurm shows it at once
+    assert (
+        "via-flurm" in c.run("scontrol", "show", "job", str(via), conf=conf).stdout
+    )  # and flurm shows it at once
     c.run("scontrol", "release", str(via), conf=conf).check()
     assert wait_until(lambda: c.job_state(via) in ("RUNNING", "COMPLETED", "COMPLETING"), 10)
     # a user cannot gain anything through flurm: nobody may not cancel root's job

@@ -99,11 +99,9 @@ class JobOps:
         if job.priority == NO_VAL:
             job.priority = cluster.new_priority(job.nice)
         if array is not None:
+            # even an array of one task keeps its record of pending tasks until that task starts
             job.array_job_id = job.job_id
             job.array_size_hint = array.size
-            if len(array.task_ids) == 1:
-                job.array_task_id = array.task_ids[0]
-                job.array_task_pending = ()
         rejection = node_config_rejection(job, cluster)
         if rejection is not None:
             reject_as_failed(job, now)
@@ -177,6 +175,8 @@ class JobOps:
         task.array_task_pending = ()
         if starting:
             task.bitflags |= JobFlag.JOB_WAS_RUNNING
+            # eligible when it started, whatever the array's throttle did to the rest since
+            task.eligible_time = task.eligible_time or self.ctl.now()
         meta.array_task_pending = rest
         meta.list_seq = self.next_list_seq()
         if len(rest) == 1:

@@ -174,9 +174,9 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         time_limit = limit_part.max_time if limit_part and limit_part.max_time is not None else INFINITE
     start_time, end_time = job.start_time, job.end_time
     if pending and not start_time and job.begin_time:
-        # the earliest start: the begin time (its end only with a finite limit)
+        # the earliest start: the begin time
         start_time = job.begin_time
-        if time_limit not in (NO_VAL, INFINITE):
+        if time_limit != NO_VAL:  # an unlimited job gets an end far beyond any date (shown Unknown)
             end_time = max(job.end_time, start_time + time_limit * 60)
     name_of_user = user_name(job.user_id)
     alloc_cpus = sum(job.cpus_alloc)

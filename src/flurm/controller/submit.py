@@ -131,6 +131,13 @@ def build_job(
     if max_nodes and max_nodes < min_nodes:
         raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_COUNT)
     min_cpus = desc.min_cpus if _set(desc.min_cpus, NO_VAL) else min_nodes
+    if desc.req_nodes:
+        # every required node counts: at least that many nodes and CPUs
+        required = len(set(_hostnames(desc.req_nodes)))
+        min_nodes = max(min_nodes, required)
+        min_cpus = max(min_cpus, required)
+        if max_nodes and min_nodes > max_nodes:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_COUNT)
     cpus_set = _set(desc.cpus_per_task, NO_VAL16)
     cpus_per_task = max(desc.cpus_per_task, 1) if cpus_set else 1
     tasks_set = _set(desc.num_tasks, NO_VAL) and desc.num_tasks > 0
@@ -155,7 +162,7 @@ def build_job(
     if _set(desc.nice, NO_VAL):
         nice = desc.nice - NICE_OFFSET
         if nice < 0 and not is_admin:
-            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+            raise SlurmError(SlurmRC.ESLURM_INVALID_NICE)
 
     bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
     bitflags &= ~_CLIENT_CLEARED
@@ -239,10 +246,8 @@ def build_job(
         job.hold_user = True
         job.state_reason = JobStateReason.WAIT_HELD_USER
         error_code = SlurmRC.ESLURM_JOB_HELD
-    elif _set(desc.priority, NO_VAL) and desc.priority != INFINITE:
-        if not is_admin:
-            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        job.priority = desc.priority
+    elif _set(desc.priority, NO_VAL) and desc.priority != INFINITE and is_admin:
+        job.priority = desc.priority  # only an operator sets a priority; a user's is ignored
 
     if array is not None:
         job.array_task_pending = array.task_ids

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.loopback import SlurmCluster, cluster
 from nodes_util import job_fields, node_fields, pids_running, sinfo_states, wait_for
+
+from harness.loopback import SlurmCluster, cluster
 
 EPILOG = "#!/bin/sh\n[ -e {flag} ] && sleep 3\nexit 0\n"
 

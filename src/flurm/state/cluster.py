@@ -117,7 +117,14 @@ class Cluster:
             job = Job.from_dict(d)
             self.jobs[job.job_id] = job
             self._note_priority(job)
-        self.next_job_id = int(loaded.meta.get("next_job_id", self.next_job_id))
+        first, last = self.config.first_job_id, self.config.max_job_id
+        saved = loaded.meta.get("next_job_id")
+        if saved is not None:
+            self.next_job_id = int(saved)
+        elif self.jobs:  # a store without the counter: continue above the highest id
+            self.next_job_id = max(self.jobs) + 1
+        if not first <= self.next_job_id <= last:  # FirstJobId/MaxJobId changed, or the counter wrapped
+            self.next_job_id = first
         if loaded.meta.get("lowest_prio") is not None:
             self.lowest_prio = min(self.lowest_prio, int(loaded.meta["lowest_prio"]))
         for job in self.jobs.values():

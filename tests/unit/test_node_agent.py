@@ -1,0 +1,269 @@
+"""The node agent without daemons: registrations captured from a real slurmd 22.05.8
+(tests/golden/slurmd) are fed to it, and its answer, node states and reconciliation are checked.
+
+The golden cluster had one node of 2 CPUs and 1000 MiB; slurmctld answered its 1002 with 1024 and
+eight TRES (cpu 2, mem 1000, node 1, billing 2): flurm must send the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flurm.auth.authenticator import FakeAuthenticator
+from flurm.config import parse_text
+from flurm.controller.engine import Controller
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_BATCH_SCRIPT,
+    JobState,
+    MsgType,
+    NodeState,
+    NodeStateFlag,
+    SlurmRC,
+)
+from flurm.protocol.frame import Frame, FrameDecoder
+from flurm.protocol.messages.base import decode_body, encode_body
+from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.slurmd import NodeRegistrationStatus
+from flurm.state.cluster import Allocation
+from flurm.state.model import Job
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "slurmd"
+CONF = """
+ClusterName=localtest
+SlurmctldHost=localhost
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SlurmdTimeout=30
+NodeName=compute-node-1 NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=2 Sockets=1 CoresPerSocket=2 \
+ThreadsPerCore=1 RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+NOW = 1_795_696_400
+
+
+def frames(name: str) -> list[Frame]:
+    dec = FrameDecoder()
+    dec.feed((GOLDEN / f"{name}.bin").read_bytes())
+    out = []
+    while (f := dec.next_frame()) is not None:
+        out.append(f)
+    return out
+
+
+def registration(name: str) -> NodeRegistrationStatus:
+    f = frames(f"{name}-c2s")[0]
+    body = decode_body(f.msg_type, f.body, f.version)
+    assert isinstance(body, NodeRegistrationStatus)
+    return body
+
+
+class Harness:
+    """A controller that is not started: its clock is ours, node RPCs are recorded, not sent."""
+
+    def __init__(self, tmp: Path, extra: str = "") -> None:
+        self.now = float(NOW)
+        self.ctl = Controller(
+            parse_text(CONF + extra), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now
+        )
+        self.agent = self.ctl.agent
+        self.sent: list[str] = []
+        self.agent._spawn = self._record  # type: ignore[method-assign]
+
+    def _record(self, coro: Coroutine[Any, Any, None]) -> None:
+        self.sent.append(coro.__qualname__.rsplit(".", 1)[-1])
+        coro.close()
+
+    @property
+    def node(self) -> Any:
+        return self.ctl.cluster.nodes["compute-node-1"]
+
+    def running_job(self, job_id: int, *, requeue: int = 1, started: int = NOW) -> Job:
+        cluster = self.ctl.cluster
+        job = Job(
+            job_id=job_id,
+            name="j",
+            user_id=0,
+            group_id=0,
+            partition="debug",
+            script="#!/bin/sh",
+            requeue=requeue,
+        )
+        cluster.jobs[job_id] = job
+        cluster.start_job(job, Allocation(("compute-node-1",), ((0,),), (1,), (0,)), started)
+        return job
+
+
+def run(fn: Callable[[], None]) -> None:
+    async def main() -> None:
+        fn()
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+
+
+def test_startup_registration_gets_slurmctlds_answer(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    msg = registration("reg_1002_startup")
+    assert msg.flags & 0x2 and msg.steps == ()
+    reply_frame = frames("reg_1002_startup-s2c")[0]
+
+    def check() -> None:
+        assert h.node.base_state == NodeState.UNKNOWN and not h.node.registered
+        reply = h.agent.registration(msg, uid=0)
+        assert reply.msg_type == MsgType.RESPONSE_NODE_REGISTRATION == reply_frame.msg_type
+        assert encode_body(reply.body) == reply_frame.body  # type: ignore[arg-type]
+        node = h.node
+        assert node.registered and node.base_state == NodeState.IDLE and node.is_responding()
+        assert (node.version, node.arch, node.cpu_load, node.free_mem) == ("22.05.8", "x86_64", 35, 23754)
+        assert node.boot_time == NOW - msg.up_time and node.last_response == NOW
+        assert h.sent == []
+
+    run(check)
+
+
+def test_registration_without_the_response_flag_gets_rc(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    msg = replace(registration("reg_1002_startup"), flags=0)
+    run(lambda: _expect_rc(h, msg, 0, uid=0))
+
+
+def test_registration_by_a_user_is_refused(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    msg = registration("reg_1002_startup")
+
+    def check() -> None:
+        _expect_rc(h, msg, SlurmRC.ESLURM_USER_ID_MISSING, uid=1000)
+        assert not h.node.registered
+
+    run(check)
+
+
+def _expect_rc(h: Harness, msg: NodeRegistrationStatus, rc: int, uid: int) -> None:
+    reply = h.agent.registration(msg, uid=uid)
+    assert reply.msg_type == MsgType.RESPONSE_SLURM_RC
+    assert getattr(reply.body, "rc", None) == rc
+
+
+def test_unknown_steps_are_quarantined_not_aborted(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    msg = registration("reg_1002_running_job")  # slurmctld had restarted: job 4's batch step runs
+    assert msg.steps == (StepId(4, SLURM_BATCH_SCRIPT, NO_VAL),)
+
+    def check() -> None:
+        reply = h.agent.registration(msg, uid=0)
+        assert reply.msg_type == MsgType.RESPONSE_NODE_REGISTRATION
+        assert h.agent.quarantine == {"compute-node-1": msg.steps}
+        assert h.sent == []  # no REQUEST_ABORT_JOB, no TERMINATE
+        # once the node no longer reports it, the quarantine is lifted
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        assert h.agent.quarantine == {}
+
+    run(check)
+
+
+def test_steps_of_known_jobs_are_reconciled(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    base = registration("reg_1002_running_job")
+
+    def check() -> None:
+        running = h.running_job(4)
+        h.agent.registration(base, uid=0)
+        assert h.sent == [] and h.agent.quarantine == {}
+        assert h.node.base_state == NodeState.ALLOCATED and running.is_running()
+        # a step of a job flurm requeued is aborted on the node
+        running.state = JobState.PENDING
+        h.agent.registration(base, uid=0)
+        assert h.sent == ["_send_abort"]
+        # a step of a job that ended long ago is terminated there
+        h.sent.clear()
+        running.state = JobState.COMPLETE
+        running.end_time = NOW - 60
+        h.agent.registration(base, uid=0)
+        assert h.sent == ["_send_kill"]
+
+    run(check)
+
+
+def test_a_batch_job_its_node_no_longer_reports_is_requeued(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    empty = registration("reg_1002_after_1001")
+
+    def check() -> None:
+        h.agent.registration(empty, uid=0)
+        young = h.running_job(5, started=NOW - 5)
+        old = h.running_job(6, started=NOW - 3600, requeue=0)
+        h.agent._batch_seen.clear()
+        h.agent._epoch = NOW - 3600
+        h.agent.registration(empty, uid=0)
+        assert young.is_running()  # within BatchStartTimeout of its start
+        assert old.state & 0xFF == JobState.NODE_FAIL and old.exit_code == 1
+
+    run(check)
+
+
+@pytest.mark.parametrize(("ret2service", "back"), [(0, False), (1, True), (2, True)])
+def test_a_down_node_returns_as_return_to_service_says(tmp_path: Path, ret2service: int, back: bool) -> None:
+    h = Harness(tmp_path, f"ReturnToService={ret2service}\n")
+    msg = registration("reg_1002_after_1001")
+
+    def check() -> None:
+        h.agent.registration(msg, uid=0)
+        h.now += 31
+        h.agent.tick(int(h.now))  # silent for more than SlurmdTimeout=30
+        node = h.node
+        assert node.base_state == NodeState.DOWN and node.flags & NodeStateFlag.NO_RESPOND
+        assert node.reason == "Not responding" and node.reason_time == int(h.now)
+        h.now += 5
+        h.agent.registration(msg, uid=0)
+        assert node.is_responding()
+        if back:
+            assert node.base_state == NodeState.IDLE and node.reason is None
+        else:
+            assert node.base_state == NodeState.DOWN and node.reason == "Not responding"
+
+    run(check)
+
+
+def test_jobs_on_a_node_that_goes_down(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+
+    def check() -> None:
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        requeue = h.running_job(7)
+        norequeue = h.running_job(8, requeue=0)
+        h.now += 30
+        h.agent.tick(int(h.now))
+        down_at = int(h.now)
+        assert h.node.base_state == NodeState.DOWN
+        assert requeue.is_pending() and requeue.restart_cnt == 1 and requeue.nodes == ()
+        assert requeue.begin_time == down_at + 121  # after the credential lifetime (120 s)
+        assert norequeue.state & 0xFF == JobState.NODE_FAIL and not norequeue.is_completing()
+        assert (h.node.alloc_cpus, h.node.jobs) == (0, set())
+
+    run(check)
+
+
+def test_silent_nodes_are_pinged_then_set_down(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+
+    def check() -> None:
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        h.now += 9
+        h.agent.tick(int(h.now))
+        assert h.sent == []
+        h.now += 1  # SlurmdTimeout/3 without a word: ping
+        h.agent.tick(int(h.now))
+        assert h.sent == ["_ping"]
+        h.agent._pinging.clear()
+        h.now += 1
+        h.agent.tick(int(h.now))  # not again before the next ping interval
+        assert h.sent == ["_ping"]
+
+    run(check)

@@ -241,8 +241,8 @@ class JobOps:
             if in_meta:
                 if signal == signals.SIGKILL:
                     rest = tuple(t for t in meta.array_task_pending if t not in in_meta)
+                    meta.array_task_pending = rest
                     if rest:
-                        meta.array_task_pending = rest
                         self.cluster.job_changed(meta)
                     else:
                         self.cancel(meta)
@@ -350,17 +350,30 @@ class JobOps:
         error = 0
         changed = False
         if desc.time_limit != NO_VAL:
+            new = desc.time_limit
+            part = self.cluster.partitions.get(job.partition.split(",")[0])
+            part_max = INFINITE if part is None or part.max_time is None else part.max_time
             if job.is_finished():
                 error = SlurmRC.ESLURM_JOB_FINISHED
-            elif job.time_limit != desc.time_limit:
-                if admin or job.time_limit > desc.time_limit:
-                    job.time_limit = desc.time_limit
-                    if job.is_running():
-                        limit = None if desc.time_limit == INFINITE else desc.time_limit * 60
-                        job.end_time = job.start_time + (limit if limit is not None else 365 * 86400)
-                    changed = True
-                else:
-                    error = SlurmRC.ESLURM_ACCESS_DENIED
+            elif job.time_limit == new:
+                pass
+            elif admin or job.time_limit > new:
+                time_min = desc.time_min if desc.time_min != NO_VAL else job.time_min
+                if new < time_min:
+                    return SlurmRC.ESLURM_INVALID_TIME_MIN_LIMIT
+                old = job.time_limit if job.time_limit not in (INFINITE, NO_VAL) else 365 * 24 * 60
+                job.time_limit = new
+                if job.is_running():
+                    if new == INFINITE:
+                        job.end_time = now + 365 * 24 * 3600
+                    else:
+                        job.end_time = max(job.end_time + (new - old) * 60, now)
+                changed = True
+            elif job.is_pending() and part_max >= new:
+                job.time_limit = new  # a user may raise a pending job's limit up to the partition's
+                changed = True
+            else:
+                error = SlurmRC.ESLURM_ACCESS_DENIED
         if error:
             return error
         if desc.priority != NO_VAL:

@@ -191,6 +191,23 @@ def test_steps_of_known_jobs_are_reconciled(tmp_path: Path) -> None:
     run(check)
 
 
+def test_a_completing_job_is_terminated_again_when_its_node_registers(tmp_path: Path) -> None:
+    """The epilog's MESSAGE_EPILOG_COMPLETE may have been lost while flurm restarted: ask again."""
+    h = Harness(tmp_path)
+
+    def check() -> None:
+        job = h.running_job(9)
+        job.state = JobState.COMPLETE
+        h.ctl.cluster.mark_completing(job)
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        assert h.sent == ["_send_kill"]
+        # while that kill is on its way, another registration does not send a second one
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        assert h.sent == ["_send_kill"]
+
+    run(check)
+
+
 def test_a_batch_job_its_node_no_longer_reports_is_requeued(tmp_path: Path) -> None:
     h = Harness(tmp_path)
     empty = registration("reg_1002_after_1001")
@@ -246,6 +263,28 @@ def test_jobs_on_a_node_that_goes_down(tmp_path: Path) -> None:
         assert requeue.begin_time == down_at + 121  # after the credential lifetime (120 s)
         assert norequeue.state & 0xFF == JobState.NODE_FAIL and not norequeue.is_completing()
         assert (h.node.alloc_cpus, h.node.jobs) == (0, set())
+
+    run(check)
+
+
+def test_a_node_that_never_comes_back_after_a_restart(tmp_path: Path) -> None:
+    """Restored jobs on a node whose slurmd never registers again: DOWN after SlurmdTimeout, jobs
+    requeued. A node without jobs stays UNKNOWN (``unk*``) as under slurmctld."""
+    h = Harness(tmp_path, "NodeName=compute-node-2 NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000\n")
+
+    def check() -> None:
+        job = h.running_job(11)
+        h.ctl.cluster.jobs[11].state = JobState.RUNNING
+        h.agent.start()
+        assert h.sent == ["_request_registration", "_request_registration"]
+        h.now += 29
+        h.agent.tick(int(h.now))
+        assert h.node.base_state == NodeState.UNKNOWN and job.is_running()
+        h.now += 1
+        h.agent.tick(int(h.now))
+        assert h.node.base_state == NodeState.DOWN and h.node.reason == "Not responding"
+        assert job.is_pending() and job.restart_cnt == 1
+        assert h.ctl.cluster.nodes["compute-node-2"].base_state == NodeState.UNKNOWN
 
     run(check)
 

@@ -340,7 +340,11 @@ class NodeAgent:
             if node.base_state == NodeState.FUTURE:
                 continue
             if not node.registered:
-                self._maybe_request_registration(node, clock)
+                if self._silent_too_long_unregistered(node, now):
+                    # a node that holds jobs (restored or imported) but never registered with us
+                    self.node_down(node, "Not responding", now)
+                else:
+                    self._maybe_request_registration(node, clock)
                 continue
             silent = now - node.last_response
             if self.slurmd_timeout and silent >= self.slurmd_timeout:
@@ -354,6 +358,13 @@ class NodeAgent:
                 self._last_ping[node.name] = now
                 self._pinging.add(node.name)
                 self._spawn(self._ping(node))
+
+    def _silent_too_long_unregistered(self, node: Node, now: int) -> bool:
+        if not self.slurmd_timeout or node.base_state in (NodeState.DOWN, NodeState.FUTURE):
+            return False
+        if node.base_state == NodeState.UNKNOWN and not node.jobs:
+            return False  # as slurmctld: a node never heard of stays UNKNOWN ("unk*")
+        return now - max(node.last_response, self._epoch) >= self.slurmd_timeout
 
     async def _ping(self, node: Node) -> None:
         try:

@@ -29,6 +29,8 @@ from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load as load_config
 from flurm.protocol.constants import MsgType
 from flurm.protocol.frame import encode_frame
+from flurm.protocol.messages import encode_body
+from flurm.protocol.messages.job_info import JobInfoRequest
 from harness.loopback import SlurmCluster, cluster
 
 FIRST_JOB_ID = 1000
@@ -176,7 +178,16 @@ def _signed(c: SlurmCluster, msg_type: int, body: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     "case",
-    ["garbage", "huge length", "tiny length", "truncated", "foreign credential", "bad body", "unknown type"],
+    [
+        "garbage",
+        "huge length",
+        "tiny length",
+        "truncated",
+        "foreign credential",
+        "tampered body",
+        "bad body",
+        "unknown type",
+    ],
 )
 def test_malformed_frames_are_refused_and_flurm_goes_on(c: SlurmCluster, case: str) -> None:
     ping = (GOLDEN / "auth" / "ping-c2s.bin").read_bytes()  # a real 1008 signed with another munge key
@@ -190,6 +201,10 @@ def test_malformed_frames_are_refused_and_flurm_goes_on(c: SlurmCluster, case: s
         data = ping[: len(ping) // 2]
     elif case == "foreign credential":
         data = ping
+    elif case == "tampered body":  # signed, then changed: the hash in the credential no longer matches
+        signed = _signed(c, MsgType.REQUEST_JOB_INFO, encode_body(JobInfoRequest()))
+        assert _reply_type(_exchange(c, signed)) == MsgType.RESPONSE_JOB_INFO  # untouched, it is answered
+        data = signed[:-6] + b"\x01" + signed[-5:]  # show_flags changed
     elif case == "bad body":
         data = _signed(c, MsgType.REQUEST_JOB_INFO, b"\x01")
     else:

@@ -55,7 +55,12 @@ def test_unknown_until_registered(c: SlurmCluster) -> None:
     try:
         wait_for("node 1 idle", lambda: _state_of(c, "compute-node-1", "idle"), 20)
         wait_for("node 2 unk*", lambda: _state_of(c, "compute-node-2", "unk*"), 10)
-        assert node_fields(c, "compute-node-2")["State"] == "UNKNOWN+NOT_RESPONDING"
+        unknown = node_fields(c, "compute-node-2")
+        assert (unknown["State"], unknown["CPULoad"], unknown["BootTime"]) == (
+            "UNKNOWN+NOT_RESPONDING",
+            "N/A",
+            "None",
+        )
         job = c.sbatch("-w", "compute-node-2", "--wrap", "true")
         time.sleep(1.5)
         assert c.job_state(job) == "PENDING"

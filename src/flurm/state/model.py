@@ -248,7 +248,7 @@ class Node:
     version: str | None = None
     arch: str | None = None
     os: str | None = None
-    cpu_load: int = 0
+    cpu_load: int = NO_VAL  # load*100 as slurmd reports it; NO_VAL until it does (shown as N/A)
     free_mem: int = NO_VAL64
     registered: bool = False
     # allocation, kept in step with the running jobs

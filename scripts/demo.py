@@ -33,7 +33,10 @@ def main() -> int:
         show(c, "scontrol", "ping")
         show(c, "sinfo")
         script = c.jobs_dir / "hello.sh"
-        script.write_text("#!/bin/sh\n#SBATCH -J hello\n#SBATCH -o hello-%j.out\necho \"hello from $(hostname) job $SLURM_JOB_ID\"\n")
+        script.write_text(
+            "#!/bin/sh\n#SBATCH -J hello\n#SBATCH -o hello-%j.out\n"
+            'echo "hello from $(hostname) job $SLURM_JOB_ID"\n'
+        )
         first = show(c, "sbatch", str(script))
         show(c, "sbatch", "-N", "2", "--wrap", "srun hostname; sleep 2")
         show(c, "sbatch", "--array=1-4", "-J", "arr", "--wrap", "sleep 3")

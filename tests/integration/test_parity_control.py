@@ -83,7 +83,7 @@ STEPS = [
     cmd("scancel", "-u", "nobody", label="cancel a user's jobs"),
     settle(),
     Records("after cancels"),
-    cmd("squeue", "-t", "all", "-o", "%i %t %r", label="queue after cancels"),
+    cmd("squeue", "-t", "all", "-S", "i", "-o", "%i %t %r", label="queue after cancels"),
     cmd("scontrol", "show", "job", "-o", label="jobs after cancels"),
 ]
 

@@ -559,7 +559,7 @@ class JobOps:
             job.submit_time = now
             job.accrue_time = 0
             self.cluster.job_changed(job)
-            self.ctl.schedule_soon()
+            self.wake()
             return
         job.state = JobState.NODE_FAIL | JobStateFlag.COMPLETING
         job.state_reason = R.FAIL_DOWN_NODE

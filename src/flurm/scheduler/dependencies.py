@@ -104,7 +104,8 @@ def _one(dep: Dep, job: Job, jobs: Mapping[int, Job]) -> str:
         base = t.base_state
         if dep.kind == "after":
             results.append("waiting" if t.is_pending() or pending_tasks else "satisfied")
-        elif not t.is_finished() or pending_tasks or (t.is_completing() and dep.kind != "afterany"):
+        elif not t.is_finished() or pending_tasks or t.is_completing():
+            # slurmctld waits until the job is completed: finished and its epilog done
             results.append("waiting")
         elif dep.kind in ("afterany", "afterburstbuffer"):
             results.append("satisfied")

@@ -37,7 +37,15 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flurm.protocol.constants import INFINITE, MEM_PER_CPU, NO_VAL, JobFlag, JobStateReason, NodeStateFlag
+from flurm.protocol.constants import (
+    INFINITE,
+    MEM_PER_CPU,
+    NO_VAL,
+    JobFlag,
+    JobStateReason,
+    NodeState,
+    NodeStateFlag,
+)
 from flurm.scheduler import dependencies
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
@@ -102,7 +110,7 @@ class _State:
     requested: bool = True  # queue_job_scheduler(): the next cycle is a real one
     last_full: int = 0
     last_backfill: int = 0
-    node_update_seen: int = -1
+    nodes_seen: tuple[tuple[str, int, int, bool], ...] = ()
 
 
 _STATES: weakref.WeakKeyDictionary[Cluster, _State] = weakref.WeakKeyDictionary()
@@ -456,6 +464,22 @@ def _snapshot(job: Job) -> tuple[object, ...]:
     )
 
 
+def _node_states(cluster: Cluster) -> tuple[tuple[str, int, int, bool], ...]:
+    """What of the nodes makes slurmctld schedule when it changes: a node registering, going down,
+    being drained or resumed. A node's allocation (idle, mixed, allocated, completing) does not:
+    the end of a job schedules through its epilog's completion."""
+    up = (NodeState.IDLE, NodeState.ALLOCATED, NodeState.MIXED)
+    return tuple(
+        (
+            n.name,
+            -1 if n.base_state in up else n.base_state,
+            n.flags & ~NodeStateFlag.COMPLETING,
+            n.registered,
+        )
+        for n in cluster.node_list
+    )
+
+
 def array_running(cluster: Cluster) -> dict[int, int]:
     """Running tasks per array job id (what the ``%N`` throttle counts)."""
     out: dict[int, int] = {}
@@ -470,16 +494,13 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     st = _state(cluster)
     if st.last_backfill == 0:
         st.last_backfill = now
-    real = (
-        st.requested
-        or cluster.last_node_update != st.node_update_seen
-        or now - st.last_full >= SCHED_INTERVAL
-    )
+    nodes = _node_states(cluster)
+    real = st.requested or nodes != st.nodes_seen or now - st.last_full >= SCHED_INTERVAL
     out = Plan()
     if not real:
         return out  # slurmctld would not run a cycle now
     st.requested = False
-    st.node_update_seen = cluster.last_node_update
+    st.nodes_seen = nodes
     st.last_full = now
     jobs = sorted(cluster.jobs.values(), key=lambda j: j.list_seq)
     pending = [j for j in jobs if j.is_pending()]
@@ -591,11 +612,9 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
 
 
 def _note_start(job: Job, out: Plan, decision: Decision) -> None:
-    """A start: the job accrues from its eligible time (if it did not yet); a job record that is
-    not an array's meta record is flagged JOB_WAS_RUNNING (a task split from a meta record is
-    flagged when it is split out)."""
-    if job.accrue_time == 0:
-        job.accrue_time = job.eligible_time
+    """A start. A job record that is not an array's meta record is flagged JOB_WAS_RUNNING (a task
+    split from a meta record is flagged when it is split out). The accrue time is not touched: a
+    job that starts in the cycle that made it eligible never accrued (AccrueTime=Unknown)."""
     if not job.is_array_meta():
         job.bitflags |= JobFlag.JOB_WAS_RUNNING
     out.starts.append(decision)

@@ -1,16 +1,18 @@
 # flurm: two commands on a fresh Debian 12 machine.
-#   make demo   set everything up, then run the demonstration on loopback (real SLURM included)
+#   make demo   set everything up, then rehearse the migration on loopback (real SLURM included)
 #   make test   set everything up, then run the linters and the test suite
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2
+DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck
 
 .PHONY: demo test setup debian venv lint unit integration bench clean
 
+# the migration test of deploy/docker on loopback: slurmctld with jobs in flight, flurm in shadow, the
+# eight phases of test-migration.sh, the takeover; results in test-results/migration.json
 demo: setup
-	$(PY) scripts/demo.py
+	bash scripts/rehearsal.sh
 
 test: setup lint
 	$(PY) -m pytest -q tests
@@ -36,6 +38,7 @@ $(VENV)/.installed: pyproject.toml
 lint: venv
 	$(VENV)/bin/ruff check src tests bench scripts harness
 	$(VENV)/bin/mypy
+	shellcheck -S warning -x -P deploy/docker/scripts deploy/docker/scripts/*.sh deploy/docker/jobs/*.sh scripts/*.sh
 
 unit: venv
 	$(PY) -m pytest -q tests/unit

@@ -274,7 +274,7 @@ check "takeover pre-flight (flurm takeover --dry-run)" \
 takeover() {
   http_expect 200 '.result.ok == true and .mode == "standalone"' POST /api/takeover '{"dry_run": false}' \
     || return 1
-  jq -r '.events[] | "\(.step) \(.status) \(.detail)"' <<< "$HTTP_BODY"
+  jq -r '"mode: \(.mode)", (.events[] | "\(.step) \(.status) \(.detail)")' <<< "$HTTP_BODY"
   jq -c '.result | {gap_seconds, endpoint_gap_seconds, adopted_running, pending, next_job_id}' <<< "$HTTP_BODY"
 }
 TOOK_OVER=0

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import hostlist
 import pytest
-from harness.loopback import SlurmCluster, cluster
 
 from flurm.migration.statefile import (
     JobStateFile,
@@ -39,6 +38,7 @@ from flurm.protocol.constants import (
     SLURM_BATCH_SCRIPT,
     JobState,
 )
+from harness.loopback import SlurmCluster, cluster
 
 EXTRA_CONF = "MinJobAge=600\nKillWait=2\nSelectTypeParameters=CR_Core_Memory\nDefMemPerCPU=100"
 _FIELD = re.compile(r"([\w:/]+)=(.*?)(?= [\w:/]+=|\s*$)")

@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check src tests bench scripts harness
+	$(VENV)/bin/ruff check $(wildcard src tests bench scripts harness deploy)
 	$(VENV)/bin/mypy
 	shellcheck -S warning -x -P deploy/docker/scripts deploy/docker/scripts/*.sh deploy/docker/jobs/*.sh scripts/*.sh
 

@@ -144,9 +144,14 @@ check "flurm answers scontrol ping on port $FLURM_PORT" expect_in "is UP" \
   env SLURM_CONF="$FLURM_PORT_CONF" scontrol ping
 check "GET /health is 200 and healthy" http_expect 200 '.status == "healthy"' GET /health "" --no-token
 check "GET /api/mode says shadow" http_expect 200 '.mode == "shadow"' GET /api/mode "" --no-token
-# shellcheck disable=SC2086
-check "flurm status (admin RPC) says shadow, mirror in sync" expect_in '"in_sync": true' \
-  $FLURM_BIN status -f "$CLIENT_CONF" --host "$FLURM_ADDR" --port "$FLURM_PORT"
+status_shadow_in_sync() {
+  local out
+  # shellcheck disable=SC2086
+  out=$($FLURM_BIN status -f "$CLIENT_CONF" --host "$FLURM_ADDR" --port "$FLURM_PORT" 2>&1)
+  printf '%s\n' "$out"
+  [[ $out == *'"mode": "shadow"'* && $out == *'"in_sync": true'* ]]
+}
+check "flurm status (admin RPC) says shadow, mirror in sync" status_shadow_in_sync
 
 # ===========================================================================================================
 phase 4 "import from slurmctld"
@@ -210,7 +215,7 @@ if [[ -n $ARRAY ]]; then
   done
 fi
 check "squeue -t all -r through flurm = through slurmctld" \
-  eventually_same_output squeue -t all -r -o '%i %j %T %M %l %D %R'
+  eventually_same_output squeue -t all -r -o '%i %j %T %l %D %R'
 
 # ===========================================================================================================
 phase 7 "new jobs through flurm, then the takeover"
@@ -339,9 +344,12 @@ if ((TOOK_OVER)); then
     job_completed_with_output "$CLIENT_CONF" "$id" 60 "$JOBS_DIR/after_takeover-$id.out" "run by flurm"
   }
   check "a new job after the takeover is scheduled by flurm and completes" after_takeover
+  check "clients switched to flurm's port still work after the takeover" \
+    expect_in after_takeover env SLURM_CONF="$SWITCHED_CONF" squeue -t all -o '%i %j %T'
 else
   for name in "flurm answers on slurmctld's port" "GET /api/mode says standalone" \
-    "node registers with flurm" "test_long completes under flurm" "a new job after the takeover"; do
+    "node registers with flurm" "test_long completes under flurm" "a new job after the takeover" \
+    "clients switched to flurm's port still work after the takeover"; do
     fail "$name" "the takeover failed"
   done
 fi
@@ -360,10 +368,12 @@ cleanup() {
   }
   # shellcheck disable=SC2086
   SLURM_CONF=$ACTIVE_CONF timeout 30 scancel $ids 2>&1 || true
+  local csv
+  csv=$(echo $ids | tr ' ' ',')
   for ((i = 0; i < 60; i++)); do
-    # shellcheck disable=SC2086
-    left=$(SLURM_CONF=$ACTIVE_CONF squeue -h -t pending,running,completing -j "${ids// /,}" -o '%i' 2> /dev/null \
-      | tr '\n' ' ')
+    left=$(SLURM_CONF=$ACTIVE_CONF timeout 30 squeue -h -t pending,running,completing -j "$csv" -o '%i' 2>&1) \
+      || left="squeue failed: $left"
+    left=$(tr '\n' ' ' <<< "$left" | sed 's/ *$//')
     [[ -z ${left// /} ]] && break
     sleep 0.5
   done

@@ -12,11 +12,14 @@ Job credentials (REQUEST_LAUNCH_TASKS etc.): :meth:`Authenticator.sign_payload` 
 restricted to SlurmdUser's uid. On the wire the signature is packmem of the credential text *with* a trailing
 NUL (``sign_payload(...) + b"\\0"``).
 
-Every method blocks (libmunge talks to munged over a unix socket): run them in a thread pool.
+Every method blocks (libmunge talks to munged over a unix socket, and retries while munged is unreachable):
+run them in a thread pool, or, on an event loop, only through :meth:`Authenticator.without_retries` and only
+while munged answers quickly (the controller's ``transport.Signer`` does that).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from abc import ABC, abstractmethod
@@ -142,6 +145,11 @@ class Authenticator(ABC):
         """A credential over arbitrary bytes, e.g. the job credential signature restricted to SlurmdUser."""
         return self.encode(payload, uid_restriction)
 
+    def without_retries(self) -> Authenticator:
+        """The same authenticator, except that it fails at once (AuthServiceError) when its service is
+        unreachable instead of retrying; for calls made where sleeping is not allowed (the event loop)."""
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class AuthInfo:
@@ -225,6 +233,13 @@ class MungeAuthenticator(Authenticator):
 
     def __repr__(self) -> str:
         return f"MungeAuthenticator({self.context.socket_path!r}, ttl={self.context.ttl!r})"
+
+    def without_retries(self) -> MungeAuthenticator:
+        quick = copy.copy(self)
+        quick.context = MungeContext(
+            self.context.socket_path, self.context.ttl, socket_retries=0, retry_delay=0
+        )
+        return quick
 
     def encode(self, payload: bytes, uid_restriction: int | None = None) -> bytes:
         try:

@@ -11,7 +11,8 @@
     body            (body_length bytes)
 
 Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects;
-:func:`encode_frame` returns the bytes to send. Nothing here signs or verifies; ``auth/`` does.
+:func:`encode_frame` returns the bytes to send (:func:`encode_frame_head` those before the body).
+Nothing here signs or verifies; ``auth/`` does.
 """
 
 from __future__ import annotations
@@ -147,6 +148,39 @@ def decode_frame(data: bytes) -> Frame:
     return Frame(header, auth_plugin, credential, r.bytes(body_length))
 
 
+def encode_frame_head(
+    msg_type: int,
+    body_length: int,
+    credential: bytes,
+    *,
+    version: int = PROTOCOL_VERSION,
+    flags: int = 0,
+    forward: Forward | None = None,
+    orig_addr: Address | None = None,
+) -> bytes:
+    """Everything of a message before its body: length prefix, header, auth section.
+
+    The body goes on the wire right after it; a large body can so be sent without copying it.
+    """
+    w = Writer()
+    w.u16(version)
+    w.u16(flags)
+    w.u16(msg_type)
+    w.u32(body_length)
+    fwd = forward or Forward()
+    w.u16(fwd.count)
+    if fwd.count:
+        w.string(fwd.nodelist)
+        w.u32(fwd.timeout)
+        w.u16(fwd.tree_width)
+    w.u16(0)  # ret_cnt
+    _write_address(w, orig_addr or Address())
+    w.u32(AUTH_PLUGIN_MUNGE)
+    w.string(credential.decode("ascii"))
+    head = w.getvalue()
+    return _U32.pack(len(head) + body_length) + head
+
+
 def encode_frame(
     msg_type: int,
     body: bytes,
@@ -158,26 +192,10 @@ def encode_frame(
     orig_addr: Address | None = None,
 ) -> bytes:
     """The full message, length prefix included."""
-    w = Writer()
-    w.u32(0)  # length, patched below
-    w.u16(version)
-    w.u16(flags)
-    w.u16(msg_type)
-    w.u32(len(body))
-    fwd = forward or Forward()
-    w.u16(fwd.count)
-    if fwd.count:
-        w.string(fwd.nodelist)
-        w.u32(fwd.timeout)
-        w.u16(fwd.tree_width)
-    w.u16(0)  # ret_cnt
-    _write_address(w, orig_addr or Address())
-    w.u32(AUTH_PLUGIN_MUNGE)
-    w.string(credential.decode("ascii"))
-    w.raw(body)
-    out = bytearray(w.getvalue())
-    _U32.pack_into(out, 0, len(out) - 4)
-    return bytes(out)
+    head = encode_frame_head(
+        msg_type, len(body), credential, version=version, flags=flags, forward=forward, orig_addr=orig_addr
+    )
+    return head + body
 
 
 class FrameDecoder:

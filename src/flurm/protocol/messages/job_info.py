@@ -628,7 +628,7 @@ _INFO_HEAD = struct.Struct(">Iqq")
 
 def job_info_response_body(records: Sequence[bytes], last_update: int, last_backfill: int = 0) -> bytes:
     """RESPONSE_JOB_INFO body from already-encoded records: u32 count, time, time, the records."""
-    return _INFO_HEAD.pack(len(records), last_update, last_backfill) + b"".join(records)
+    return b"".join([_INFO_HEAD.pack(len(records), last_update, last_backfill), *records])
 
 
 @register(MsgType.RESPONSE_JOB_INFO)

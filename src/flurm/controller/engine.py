@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -81,6 +82,7 @@ class Controller:
         self.started_at = 0.0
         self.stopping = asyncio.Event()
         self._schedule_pending = False
+        self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -233,6 +235,9 @@ class Controller:
             assert self.mirror is not None
             await self._first_import()
         await self.server.listen(self.listen_host, self.port)
+        self._bound.append((self.listen_host, self.port))
+        if self.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
+            await self.listen_controller_endpoints()
         if self.api_settings is not None:
             await self._start_api(self.api_settings)
         self.spawn(self._ticker(), "ticker")
@@ -244,6 +249,31 @@ class Controller:
             self.port,
             self.state_dir,
         )
+
+    async def listen_controller_endpoints(self) -> None:
+        """Listen where slurmctld listened (the SlurmctldHost entries on this host), as owner of the cluster.
+
+        Running slurmstepd and slurmd send to SlurmctldHost:SlurmctldPort and never re-read slurm.conf,
+        so after a takeover this is where they find flurm, also after a restart.
+        """
+        from flurm.migration.takeover import controller_endpoints
+
+        local, _, _ = controller_endpoints(self)
+        bound = {(h, p) for h, p in self._bound}
+        for host, port in local:
+            addr = self.listen_host if self.listen_host == "0.0.0.0" else socket.gethostbyname(host)
+            if (addr, port) in bound or (port == self.port and self.listen_host == "0.0.0.0"):
+                continue
+            for attempt in range(500):
+                try:
+                    await self.server.listen(addr, port)
+                    break
+                except OSError:
+                    if attempt == 499:
+                        raise
+                    await asyncio.sleep(0.01)  # slurmctld may still be closing its socket
+            self._bound.append((addr, port))
+        self.store.set_meta("owns_controller_endpoint", True)
 
     async def _start_api(self, settings: ApiSettings) -> None:
         from flurm.api.app import create_app, make_server

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.controller.transport import call
 from flurm.migration.modes import Guard, Mode
-from flurm.protocol.constants import MsgType
+from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
 
@@ -76,6 +76,29 @@ class TakeoverResult:
 
 class TakeoverError(Exception):
     pass
+
+
+def controller_endpoints(ctl: Controller) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[str]]:
+    """SlurmctldHost endpoints split into the ones on this host, the others, and problems."""
+    local: list[tuple[str, int]] = []
+    remote: list[tuple[str, int]] = []
+    problems: list[str] = []
+    for host, port in ctl.config.slurmctld_addresses():
+        try:
+            addr = socket.gethostbyname(host)
+        except OSError as exc:
+            problems.append(f"{host}: {exc}")
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((addr, 0))
+            except OSError:
+                remote.append((host, port))
+                continue
+        if port < 1024 and os.geteuid() != 0:
+            problems.append(f"port {port} needs root")
+        local.append((host, port))
+    return local, remote, problems
 
 
 def _alive(pid: int) -> bool:
@@ -136,7 +159,9 @@ class Takeover:
         return checks
 
     async def _check_nodes(self) -> Check:
-        nodes = [n for n in self.ctl.cluster.node_list if n.base_state not in (1, 6)]  # not DOWN/FUTURE
+        nodes = [
+            n for n in self.ctl.cluster.node_list if n.base_state not in (NodeState.DOWN, NodeState.FUTURE)
+        ]
 
         async def ping(node: Any) -> str | None:
             try:
@@ -155,27 +180,23 @@ class Takeover:
         return Check("nodes_reachable", True, f"{len(nodes)} slurmd answered")
 
     def _check_endpoint(self) -> Check:
-        problems = []
-        for host, port in self.ctl.config.slurmctld_addresses():
-            try:
-                addr = socket.gethostbyname(host)
-            except OSError as exc:
-                problems.append(f"{host}: {exc}")
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                try:
-                    s.bind((addr, 0))
-                except OSError:
-                    problems.append(
-                        f"{host} ({addr}) is not an address of this host: move it (or its name) here first"
-                    )
-                    continue
-            if port < 1024 and os.geteuid() != 0:
-                problems.append(f"port {port} needs root")
+        local, remote, problems = controller_endpoints(self.ctl)
         if problems:
             return Check("endpoint_bindable", False, "; ".join(problems))
-        eps = ", ".join(f"{h}:{p}" for h, p in self.ctl.config.slurmctld_addresses())
-        return Check("endpoint_bindable", True, f"{eps} is on this host")
+        if not local:
+            names = ", ".join(f"{h}:{p}" for h, p in remote)
+            return Check(
+                "endpoint_bindable",
+                False,
+                f"no SlurmctldHost address is on this host ({names}): move the address (or its name) "
+                "here, or list this host as a backup SlurmctldHost",
+            )
+        detail = "flurm will listen on " + ", ".join(f"{h}:{p}" for h, p in local)
+        if remote:
+            detail += (
+                "; slurmd will reach it there once " + ", ".join(f"{h}:{p}" for h, p in remote) + " refuses"
+            )
+        return Check("endpoint_bindable", True, detail)
 
     def _check_saved_state(self) -> Check:
         path = Path(self.ctl.config.state_save_location)
@@ -318,21 +339,7 @@ class Takeover:
         return True
 
     async def _own_endpoint(self) -> float:
-        ctl = self.ctl
-        for host, port in ctl.config.slurmctld_addresses():
-            if port == ctl.port:
-                continue
-            addr = "0.0.0.0" if ctl.listen_host == "0.0.0.0" else socket.gethostbyname(host)
-            for attempt in range(200):
-                try:
-                    await ctl.server.listen(addr, port)
-                    break
-                except OSError:
-                    if attempt == 199:
-                        raise
-                    await asyncio.sleep(0.01)
-            if ctl.listen_host == "0.0.0.0":
-                break
+        await self.ctl.listen_controller_endpoints()
         return time.monotonic()
 
     def _merge_saved_state(self) -> int:

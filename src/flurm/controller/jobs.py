@@ -85,9 +85,29 @@ class JobOps:
         and a test of the node configuration, which may still refuse it but keeps the id used and
         a FAILED record with reason BadConstraints.
         """
+        try:
+            job, error_code = self.create(desc, uid, gid, alloc_host)
+        except SlurmError:
+            await self.ctl.durable()  # a job refused for its node configuration keeps its record
+            raise
+        await self.ctl.durable()
+        self.wake()
+        return job.job_id, error_code
+
+    # (steps) submit's synchronous part, shared with interactive allocations (controller/steps.py):
+    # srun/salloc's 4001 must try to start its job before anything else runs on the loop.
+    def create(
+        self, desc: JobDesc, uid: int, gid: int, alloc_host: str, *, interactive: bool = False
+    ) -> tuple[Job, int]:
+        """Validate, number and add a job (not yet durable, no scheduling pass asked for).
+
+        ``interactive``: an allocation for srun/salloc, which has no script.
+        """
         now = self.ctl.now()
         is_admin = self.ctl.is_admin(uid)
-        job, array, error_code = build_job(desc, uid, gid, is_admin, self.cluster, alloc_host, now)
+        job, array, error_code = build_job(
+            desc, uid, gid, is_admin, self.cluster, alloc_host, now, interactive=interactive
+        )
         cluster = self.cluster
         count = len(array.task_ids) if array is not None else 1
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
@@ -106,15 +126,12 @@ class JobOps:
         if rejection is not None:
             reject_as_failed(job, now)
             cluster.add_job(job)
-            await self.ctl.durable()
             raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)
         reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG
         cluster.add_job(job)
-        await self.ctl.durable()
-        self.wake()
-        return job.job_id, error_code
+        return job, error_code
 
     def next_list_seq(self) -> int:
         """The next position at the end of the job list."""
@@ -272,14 +289,15 @@ class JobOps:
         now = self.ctl.now()
         if job.is_pending():
             job.state = reason_state
-            job.start_time = job.start_time or now
+            job.start_time = now  # slurmctld: a pending job cancelled "starts" and ends now
             job.end_time = now
             self.cluster.job_changed(job)
+            self.ctl.steps.job_ended(job)  # (steps) an srun waiting for this allocation is told
             return
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
         self.cluster.mark_completing(job)
-        _logged_end(job)
+        self._ended(job)
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, reason_state)
 
@@ -499,7 +517,7 @@ class JobOps:
             job.end_time = now
             job.state |= JobStateFlag.COMPLETING
             self.cluster.mark_completing(job)
-            _logged_end(job)
+            self._ended(job)
             self.cluster.job_changed(job)
             self.ctl.agent.terminate_job(job, job.base_state)
             return 0
@@ -508,6 +526,70 @@ class JobOps:
             job.exit_code = job_rc
             self.cluster.job_changed(job)
         return SlurmRC.ESLURM_ALREADY_DONE
+
+    # (steps) the end of an interactive allocation: srun/salloc's REQUEST_COMPLETE_JOB_ALLOCATION
+    def allocation_complete(self, job_id: int, job_rc: int, uid: int) -> int:
+        """REQUEST_COMPLETE_JOB_ALLOCATION 5017 (slurmctld's job_complete): returns its rc.
+
+        ``job_rc`` is the wait status srun/salloc report; NO_VAL means they were cancelled. A
+        pending job is cancelled; a running one ends COMPLETED, FAILED (NonZeroExitCode for an
+        exit code, launch failure for a signal) or CANCELLED (NO_VAL) and its nodes run the
+        epilog. A finished job keeps its state (2021), taking the exit status if it had none.
+        """
+        job = self.cluster.jobs.get(job_id)
+        if job is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if job.user_id != uid and not self.ctl.is_admin(uid):
+            return SlurmRC.ESLURM_USER_ID_MISSING
+        if job.is_finished():
+            if job.exit_code == 0 and job_rc != NO_VAL:
+                job.exit_code = job_rc
+                self.cluster.job_changed(job)
+            return SlurmRC.ESLURM_ALREADY_DONE
+        if job.is_completing():
+            return 0
+        if job.is_pending():
+            self.cancel(job)
+            return 0
+        now = self.ctl.now()
+        if job_rc == NO_VAL:
+            job.state = JobState.CANCELLED
+        elif job_rc & 0x7F == 0 and job_rc >> 8 & 0xFF:  # WIFEXITED with a non-zero code
+            job.state = JobState.FAILED
+            job.exit_code = job_rc
+            job.state_reason = R.FAIL_EXIT_CODE
+            job.state_desc = None
+        elif job_rc & 0x7F not in (0, 0x7F):  # WIFSIGNALED
+            job.state = JobState.FAILED
+            job.exit_code = job_rc
+            job.state_reason = R.FAIL_LAUNCH
+        else:
+            job.state = JobState.COMPLETE
+            job.exit_code = job_rc
+        job.end_time = now
+        job.state |= JobStateFlag.COMPLETING
+        self.cluster.mark_completing(job)
+        _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
+        self.cluster.job_changed(job)
+        self.ctl.agent.terminate_job(job, job.base_state)
+        return 0
+
+    # (steps) srun -I: an allocation that cannot start at once fails (job_allocate with immediate)
+    def fail_immediate(self, job: Job) -> None:
+        now = self.ctl.now()
+        job.state = JobState.FAILED
+        job.exit_code = 1
+        job.state_reason = R.FAIL_BAD_CONSTRAINTS
+        job.state_desc = None
+        job.start_time = job.end_time = now
+        job.accrue_time = 0  # it never waited in a queue
+        self.cluster.job_changed(job)
+
+    # (steps) every end of a job passes here: slurmctld's job_completion_logger, which also tells
+    # the job's sruns (srun_job_complete)
+    def _ended(self, job: Job) -> None:
+        _logged_end(job)
+        self.ctl.steps.job_ended(job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:
         job = self.cluster.jobs.get(job_id)
@@ -524,7 +606,7 @@ class JobOps:
                 job.state_reason = R.FAIL_TIMEOUT
                 job.end_time = now
                 self.cluster.mark_completing(job)
-                _logged_end(job)
+                self._ended(job)
                 self.cluster.job_changed(job)
                 self.ctl.agent.kill_timelimit(job)
 
@@ -565,7 +647,7 @@ class JobOps:
         job.state_reason = R.FAIL_DOWN_NODE
         job.end_time = self.ctl.now()
         self.cluster.mark_completing(job)
-        _logged_end(job)
+        self._ended(job)
         self.cluster.job_changed(job)
         self.node_epilog_done(job.job_id, node_name)
         others = [n for n in job.completing_nodes if n != node_name]
@@ -593,7 +675,7 @@ class JobOps:
         job.end_time = self.ctl.now()
         job.exit_code = 1
         self.cluster.mark_completing(job)
-        _logged_end(job)
+        self._ended(job)
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, JobState.FAILED)
 

@@ -173,7 +173,10 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     if time_limit == NO_VAL:
         time_limit = limit_part.max_time if limit_part and limit_part.max_time is not None else INFINITE
     start_time, end_time = job.start_time, job.end_time
-    if pending and not start_time and job.begin_time:
+    if pending and start_time:
+        # the expected start the backfill scheduler planned
+        end_time = max(job.end_time, start_time + time_limit * 60) if time_limit != NO_VAL else 0
+    elif pending and job.begin_time:
         # the earliest start: the begin time
         start_time = job.begin_time
         if time_limit != NO_VAL:  # an unlimited job gets an end far beyond any date (shown Unknown)
@@ -234,6 +237,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         billable_tres=float(alloc_cpus) if started else float(NO_VAL),
         cluster=cluster.config.cluster_name,
         nodes=nodes_str,
+        sched_nodes=job.sched_nodes if pending else None,
         partition=job.partition,
         account=job.account,
         site_factor=NICE_OFFSET,

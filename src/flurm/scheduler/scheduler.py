@@ -86,6 +86,7 @@ class _Free:
 class _Reservation:
     start: int
     nodes: set[str]
+    end: int = FOREVER
 
 
 @dataclass(slots=True)
@@ -109,7 +110,8 @@ class _State:
 
     requested: bool = True  # queue_job_scheduler(): the next cycle is a real one
     last_full: int = 0
-    last_backfill: int = 0
+    last_backfill: int = 0  # when the backfill interval was last started (its first: at the first cycle)
+    backfill_ran: int = 0  # when a backfill cycle last ran (0: never), for RESPONSE_JOB_INFO
     nodes_seen: tuple[tuple[str, int, int, bool], ...] = ()
 
 
@@ -126,6 +128,12 @@ def _state(cluster: Cluster) -> _State:
 def request_pass(cluster: Cluster) -> None:
     """Something changed that slurmctld would schedule for (its ``queue_job_scheduler()``)."""
     _state(cluster).requested = True
+
+
+def last_backfill(cluster: Cluster) -> int:
+    """When the backfill scheduler last ran (0: not yet); clients show ``Backfill:*`` by it."""
+    st = _STATES.get(cluster)
+    return st.backfill_ran if st is not None else 0
 
 
 def bf_interval(cluster: Cluster) -> int:
@@ -416,26 +424,40 @@ def _free_now(cluster: Cluster) -> dict[str, _Free]:
 
 
 def _earliest_start(
-    job: Job, part: Partition, cluster: Cluster, now: int, free: dict[str, _Free], running: list[Job]
+    job: Job,
+    part: Partition,
+    cluster: Cluster,
+    now: int,
+    free: dict[str, _Free],
+    running: list[Job],
+    reservations: Iterable[_Reservation] = (),
 ) -> tuple[int, Allocation] | None:
-    """When and where the job could start if the running jobs end at their limits."""
-    sim = {k: v.copy() for k, v in free.items()}
+    """When and where the job could start if the running jobs end at their limits and the nodes
+    reserved for jobs ahead of it stay theirs while their reservations last."""
     consumable = cluster.memory_is_consumable
-    for r in running:
-        if r.end_time >= FOREVER or r.end_time <= 0:
-            break
-        for i, name in enumerate(r.nodes):
-            f = sim.get(name)
-            if f is None:
+    reserved = list(reservations)
+    limit = _limit_seconds(job, part)
+    ends = {r.end_time for r in running if 0 < r.end_time < FOREVER}
+    ends.update(res.end for res in reserved if res.end < FOREVER)
+    for t in sorted(e for e in ends if e > now):
+        sim = {k: v.copy() for k, v in free.items()}
+        for r in running:
+            if not 0 < r.end_time <= t:
                 continue
-            if i < len(r.cores_alloc):
-                f.cores.update(r.cores_alloc[i])
-            if consumable and i < len(r.mem_alloc):
-                f.mem += r.mem_alloc[i]
-            f.idle = len(f.cores) >= f.node.total_cores
-        alloc = try_allocate(job, part, sim, cluster)
+            for i, name in enumerate(r.nodes):
+                f = sim.get(name)
+                if f is None:
+                    continue
+                if i < len(r.cores_alloc):
+                    f.cores.update(r.cores_alloc[i])
+                if consumable and i < len(r.mem_alloc):
+                    f.mem += r.mem_alloc[i]
+                f.idle = len(f.cores) >= f.node.total_cores
+        end = t + limit if limit is not None else FOREVER
+        exclude = {n for res in reserved if res.start < end and res.end > t for n in res.nodes}
+        alloc = try_allocate(job, part, sim, cluster, exclude)
         if alloc is not None:
-            return max(r.end_time, now), alloc
+            return t, alloc
     return None
 
 
@@ -452,6 +474,8 @@ def _limit_seconds(job: Job, part: Partition) -> int | None:
 def _snapshot(job: Job) -> tuple[object, ...]:
     return (
         job.state,
+        job.start_time,
+        job.sched_nodes,
         job.state_reason,
         job.state_desc,
         job.eligible_time,
@@ -496,12 +520,16 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
         st.last_backfill = now
     nodes = _node_states(cluster)
     real = st.requested or nodes != st.nodes_seen or now - st.last_full >= SCHED_INTERVAL
+    backfill = now - st.last_backfill >= bf_interval(cluster)
     out = Plan()
-    if not real:
+    if not real and not backfill:
         return out  # slurmctld would not run a cycle now
-    st.requested = False
-    st.nodes_seen = nodes
-    st.last_full = now
+    if real:
+        st.requested = False
+        st.nodes_seen = nodes
+        st.last_full = now
+    if backfill:
+        st.last_backfill = now
     jobs = sorted(cluster.jobs.values(), key=lambda j: j.list_seq)
     pending = [j for j in jobs if j.is_pending()]
     if not pending:
@@ -512,6 +540,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     # 1. the queue (build_job_queue)
     queue: list[tuple[Job, Partition]] = []
     for job in pending:
+        job.bitflags &= ~JobFlag.BACKFILL_SCHED
         if job.accrue_time == 0:
             job.accrue_time = job.eligible_time
         if not _runnable(job, cluster, now, running):
@@ -527,11 +556,57 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
 
     # 2. the main loop (schedule)
     free = _free_now(cluster)
+    started: set[int] = set()  # job ids started (an array meta record: once all its tasks started)
+    planned_tasks: dict[int, int] = {}  # meta record id -> tasks started from it in this cycle
+    if real:
+        _main_loop(cluster, now, queue, free, started, planned_tasks, running, out)
+
+    # 3. backfill, on its own interval (slurmctld's backfill thread builds the same queue)
+    if backfill:
+        st.backfill_ran = now
+        _backfill(cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations)
+
+    # 4. eligibility (set_job_elig_time, after each main cycle)
+    if real:
+        for job in pending:
+            if job.job_id in started or not job.is_pending():
+                continue
+            _eligibility(job, cluster, now, running)
+
+    out.reasons_changed = [j for j in pending if _snapshot(j) != before[j.job_id]]
+    return out
+
+
+def _eligibility(job: Job, cluster: Cluster, now: int, running: dict[int, int]) -> None:
+    parts = job_partitions(job, cluster)
+    if not parts:
+        return
+    part = parts[0]
+    if job.begin_time > now or not part.state_up & 1:
+        return
+    if job.time_limit != NO_VAL and part.max_time is not None and job.time_limit > part.max_time:
+        return
+    if job.max_nodes and (
+        job.max_nodes < part.min_nodes or (part.max_nodes is not None and job.min_nodes > part.max_nodes)
+    ):
+        return
+    job_independent(job, cluster, now, running)
+
+
+def _main_loop(
+    cluster: Cluster,
+    now: int,
+    queue: list[tuple[Job, Partition]],
+    free: dict[str, _Free],
+    started: set[int],
+    planned_tasks: dict[int, int],
+    running: dict[int, int],
+    out: Plan,
+) -> None:
+    """slurmctld's schedule(): start what fits in priority order; Resources, then Priority."""
     consumable = cluster.memory_is_consumable
     avail = {n.name for n in cluster.node_list if n.is_usable()}
     failed_parts: set[str] = set()
-    started: set[int] = set()  # job ids started (an array meta record: once all its tasks started)
-    planned_tasks: dict[int, int] = {}  # meta record id -> tasks started from it in this cycle
     reject: tuple[int, str] | None = None
     reject_job: Job | None = None
     for job, part in queue:
@@ -584,32 +659,6 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
             job.state_reason = reject_job.state_reason
             job.state_desc = reject_job.state_desc
 
-    # 3. backfill, on its own interval
-    if now - st.last_backfill >= bf_interval(cluster):
-        st.last_backfill = now
-        _backfill(cluster, now, queue, free, started, planned_tasks, running, out, max_reservations)
-
-    # 4. eligibility (set_job_elig_time)
-    for job in pending:
-        if job.job_id in started or not job.is_pending():
-            continue
-        parts = job_partitions(job, cluster)
-        if not parts:
-            continue
-        part = parts[0]
-        if job.begin_time > now or not part.state_up & 1:
-            continue
-        if job.time_limit != NO_VAL and part.max_time is not None and job.time_limit > part.max_time:
-            continue
-        if job.max_nodes and (
-            job.max_nodes < part.min_nodes or (part.max_nodes is not None and job.min_nodes > part.max_nodes)
-        ):
-            continue
-        job_independent(job, cluster, now, running)
-
-    out.reasons_changed = [j for j in pending if _snapshot(j) != before[j.job_id]]
-    return out
-
 
 def _note_start(job: Job, out: Plan, decision: Decision) -> None:
     """A start. A job record that is not an array's meta record is flagged JOB_WAS_RUNNING (a task
@@ -623,6 +672,7 @@ def _note_start(job: Job, out: Plan, decision: Decision) -> None:
 def _backfill(
     cluster: Cluster,
     now: int,
+    pending: list[Job],
     queue: list[tuple[Job, Partition]],
     free: dict[str, _Free],
     started: set[int],
@@ -631,35 +681,58 @@ def _backfill(
     out: Plan,
     max_reservations: int,
 ) -> None:
-    """Start lower-priority jobs that do not delay the reservations of the jobs ahead of them."""
+    """slurmctld's backfill cycle: every queued job is looked at in priority order (flagged
+    BACKFILL_SCHED, "Scheduler=Backfill"); one that fits now without delaying the reservation of a
+    job ahead of it starts; any other gets a reservation at its earliest start, which it shows as
+    its expected StartTime and SchedNodeList."""
     consumable = cluster.memory_is_consumable
+    for job in pending:
+        if job.job_id not in started:
+            job.start_time = 0
+            job.end_time = 0
+            job.sched_nodes = None
     running = sorted(
         (j for j in cluster.jobs.values() if j.nodes and (j.is_running() or j.is_completing())),
         key=lambda j: j.end_time if j.end_time else FOREVER,
     )
     reservations: list[_Reservation] = []
+    seen: set[int] = set()
     for job, part in queue:
-        if job.job_id in started or job.state_reason not in (R.WAIT_RESOURCES, R.WAIT_PRIORITY):
+        if job.job_id in started or job.job_id in seen or not job.is_pending():
             continue
+        seen.add(job.job_id)
+        job.bitflags |= JobFlag.BACKFILL_SCHED
+        job.last_sched_eval = now
         if array_limit_reached(job, running_tasks):
             continue
         limit = _limit_seconds(job, part)
         end = now + limit if limit is not None else FOREVER
-        exclude = {n for r in reservations if end > r.start for n in r.nodes}
+        exclude = {n for r in reservations if end > r.start and r.end > now for n in r.nodes}
         alloc = try_allocate(job, part, free, cluster, exclude)
         if alloc is not None:
             _take(free, alloc, consumable)
             _note_start(job, out, Decision(job, part.name, alloc))
             if job.array_job_id:
                 running_tasks[job.array_job_id] = running_tasks.get(job.array_job_id, 0) + 1
-            if not job.is_array_meta() or planned_tasks.get(job.job_id, 0) + 1 >= len(job.array_task_pending):
-                started.add(job.job_id)
             planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
+            if not job.is_array_meta() or planned_tasks[job.job_id] >= len(job.array_task_pending):
+                started.add(job.job_id)
             continue
         if len(reservations) < max_reservations:
-            found = _earliest_start(job, part, cluster, now, free, running)
+            found = _earliest_start(job, part, cluster, now, free, running, reservations)
             if found is not None:
-                reservations.append(_Reservation(found[0], set(found[1].nodes)))
+                start, planned = found
+                job.start_time = start
+                job.sched_nodes = compress_names(planned.nodes)
+                res_end = start + limit if limit is not None else FOREVER
+                reservations.append(_Reservation(start, set(planned.nodes), res_end))
+
+
+def compress_names(names: Iterable[str]) -> str | None:
+    import hostlist
+
+    names = list(names)
+    return str(hostlist.collect_hostlist(names)) if names else None
 
 
 def refresh_dependencies(cluster: Cluster) -> list[Job]:

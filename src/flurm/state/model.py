@@ -118,6 +118,7 @@ class Job:
     eligible_time: int = 0
     accrue_time: int = 0
     start_time: int = 0
+    sched_nodes: str | None = None  # pending: the nodes the backfill scheduler plans it on (SchedNodeList)
     end_time: int = 0
     last_sched_eval: int = 0
     suspend_time: int = 0

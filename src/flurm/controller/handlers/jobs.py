@@ -11,6 +11,7 @@ from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest, JobInfoRequest, JobUserInfoRequest
+from flurm.scheduler import scheduler
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
@@ -66,7 +67,10 @@ def job_info(ctl: Controller, req: Request) -> Reply:
         wanted = set(body.job_ids)
         jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
     jobs = _visible(ctl, jobs, body.show_flags, req.uid)
-    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, body.show_flags, ctl.now()))
+    return Reply(
+        MsgType.RESPONSE_JOB_INFO,
+        raw_body=job_info_body(jobs, cluster, body.show_flags, ctl.now(), scheduler.last_backfill(cluster)),
+    )
 
 
 def job_info_single(ctl: Controller, req: Request) -> Reply:
@@ -85,7 +89,10 @@ def job_info_single(ctl: Controller, req: Request) -> Reply:
     if not jobs:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
     return Reply(
-        MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, cluster, req.body.show_flags, ctl.now())
+        MsgType.RESPONSE_JOB_INFO,
+        raw_body=job_info_body(
+            jobs, cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(cluster)
+        ),
     )
 
 
@@ -95,7 +102,10 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
     jobs = [j for j in ctl.cluster.jobs.values() if j.user_id == uid]
     jobs = _visible(ctl, jobs, req.body.show_flags, req.uid)
     return Reply(
-        MsgType.RESPONSE_JOB_INFO, raw_body=job_info_body(jobs, ctl.cluster, req.body.show_flags, ctl.now())
+        MsgType.RESPONSE_JOB_INFO,
+        raw_body=job_info_body(
+            jobs, ctl.cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(ctl.cluster)
+        ),
     )
 
 
@@ -135,9 +145,11 @@ def job_ready(ctl: Controller, req: Request) -> Reply:
     job = ctl.cluster.jobs.get(req.body.job_id)
     if job is None:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
-    ready = 0
+    # job_node_ready: READY_PROLOG_STATE (4) unless a prolog runs, READY_NODE_STATE (1) and
+    # READY_JOB_STATE (2) once it runs; srun waits until it sees 1 and 4 (7 in the captures)
+    ready = 4
     if job.is_running():
-        ready = 1 | 2  # READY_NODE_STATE | READY_JOB_STATE
+        ready |= 1 | 2
     return Reply(MsgType.RESPONSE_JOB_READY, ReturnCode(ready))
 
 

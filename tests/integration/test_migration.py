@@ -189,3 +189,18 @@ def _all_done(c: SlurmCluster, array_id: int) -> bool:
     r = c.run("squeue", "-h", "-t", "all", "-j", str(array_id), "-o", "%T")
     states = r.stdout.split()
     return len(states) == 5 and all(s == "COMPLETED" for s in states)
+
+
+def test_restart_after_takeover_stays_the_controller(mig: SlurmCluster) -> None:
+    """The same `flurm run --shadow` command after the takeover: flurm knows it owns the cluster now."""
+    c = mig
+    assert c.stop_flurm() == 0
+    c.start_flurm(
+        wait=False,
+        extra=["--shadow", "--port", str(c.shadow_port), "--state-dir", str(c.dir / "flurm-state")],
+    )
+    assert wait_until(lambda: "is UP" in c.run("scontrol", "ping").stdout, 20), c.log_tail(path="flurm.log")
+    status = c.flurm_cli("status")
+    assert '"mode": "standalone"' in status.stdout, status.stdout + status.stderr
+    j = c.sbatch("--wrap", "echo again")
+    c.wait_state(j, ["COMPLETED"], timeout=30)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
+from flurm.controller.steps import StepOps
 from flurm.controller.transport import Reply, Request, RpcServer, Signer, rc_reply
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
@@ -77,6 +78,7 @@ class Controller:
         self.store = Store(self.state_dir / "flurm.sqlite")
         self.cluster = Cluster(config, self.store, clock)
         self.jobs = JobOps(self)
+        self.steps = StepOps(self)
         self.agent = NodeAgent(self)
         self.server = RpcServer(self.dispatch, self.signer, message_timeout=float(config.message_timeout))
         self.started_at = 0.0
@@ -186,6 +188,11 @@ class Controller:
         self._schedule_pending = True
         asyncio.get_running_loop().call_soon(self._schedule_pass)
 
+    def schedule_now(self) -> None:
+        """One scheduling pass now: an interactive allocation that fits starts at once (job_allocate)."""
+        if self.traits.schedules:
+            self._schedule_pass()
+
     def _schedule_pass(self) -> None:
         self._schedule_pending = False
         started = time.perf_counter()
@@ -201,7 +208,10 @@ class Controller:
                 job = self.jobs.split_task(job, job.array_task_pending[0])
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
-            self.agent.launch_batch(job)
+            if job.script is None:
+                self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
+            else:
+                self.agent.launch_batch(job)
         self.scheduler_passes += 1
         self.last_schedule_duration = time.perf_counter() - started
 

@@ -74,7 +74,15 @@ def _set(v: int, unset: int) -> bool:
 
 
 def build_job(
-    desc: JobDesc, uid: int, gid: int, is_admin: bool, cluster: Cluster, alloc_host: str, now: int
+    desc: JobDesc,
+    uid: int,
+    gid: int,
+    is_admin: bool,
+    cluster: Cluster,
+    alloc_host: str,
+    now: int,
+    *,
+    interactive: bool = False,
 ) -> tuple[Job, ArraySpec | None, int]:
     """Validate a submission and build its (not yet numbered) job. Returns (job, array, error_code).
 
@@ -84,6 +92,7 @@ def build_job(
     asked for); num_tasks stays what sbatch sent (0 = not given).
 
     error_code is what RESPONSE_SUBMIT_BATCH_JOB carries for an accepted job (2042 held, 0 otherwise).
+    ``interactive``: an allocation for srun/salloc (REQUEST_RESOURCE_ALLOCATION), which has no script.
     """
     # identity: the credential's, unless an admin submits on someone's behalf
     if desc.user_id != NO_VAL and desc.user_id != uid:
@@ -95,7 +104,7 @@ def build_job(
             raise SlurmError(SlurmRC.ESLURM_GROUP_ID_MISSING)
         gid = desc.group_id
 
-    if not desc.script:
+    if not desc.script and not interactive:
         raise SlurmError(SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
 
     # partition
@@ -180,7 +189,7 @@ def build_job(
         user_id=uid,
         group_id=gid,
         partition=partition,
-        script=desc.script,
+        script=None if interactive else desc.script,
         argv=tuple(desc.argv),
         environment=tuple(desc.environment),
         spank_job_env=tuple(desc.spank_job_env),

@@ -672,11 +672,30 @@ class NodeAgent:
                 msg = SignalTasks(StepId(job.job_id, step, NO_VAL), signal, flags)
                 self._spawn(self._signal(node, msg))
 
-    async def _signal(self, node: Node, msg: SignalTasks) -> None:
+    async def _signal(
+        self, node: Node, msg: SignalTasks, msg_type: int = MsgType.REQUEST_SIGNAL_TASKS
+    ) -> None:
         try:
-            await self._call(node, MsgType.REQUEST_SIGNAL_TASKS, msg)
+            await self._call(node, msg_type, msg)
         except Exception as exc:
             log.info("signal to %s failed: %s", node.name, exc)
+
+    # (steps) scancel J.S and srun's own step cancel (controller/steps.py)
+    def signal_step(
+        self,
+        job: Job,
+        step_id: int,
+        nodes: tuple[str, ...],
+        signal: int,
+        flags: int,
+        msg_type: int = MsgType.REQUEST_SIGNAL_TASKS,
+    ) -> None:
+        """REQUEST_SIGNAL_TASKS (or REQUEST_TERMINATE_TASKS) for one step on its nodes."""
+        for name in nodes:
+            node = self.cluster.nodes.get(name)
+            if node is not None:
+                msg = SignalTasks(StepId(job.job_id, step_id, NO_VAL), signal, flags)
+                self._spawn(self._signal(node, msg, msg_type))
 
 
 def _step_text(step: StepId) -> str:

@@ -137,6 +137,8 @@ class Job:
     dep_text: str | None = None  # what slurmctld shows, e.g. "afterok:6(unfulfilled)"
     adopted: bool = False  # imported from SLURM and running when flurm took over
     list_seq: int = 0  # position in slurmctld's job list: the order of `scontrol show job`
+    # srun steps, the next step id and where srun/salloc listen (controller/steps.py JobSteps; JSON-able)
+    steps: dict[str, Any] = field(default_factory=dict)
     # record fields as slurmctld reported them for an imported job (see controller/records.py)
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted

@@ -9,6 +9,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     nodes,
     partitions,
     slurmd,
+    steps,
 )
 from flurm.protocol.messages.base import Body, body_class, decode_body, encode_body
 

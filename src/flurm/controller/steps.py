@@ -1,0 +1,845 @@
+"""Interactive allocations and job steps: what srun and salloc need from the controller.
+
+The flow of ``srun -N1 hostname`` (slurmctld's proc_req.c and step_mgr.c):
+
+1. REQUEST_RESOURCE_ALLOCATION 4001 creates a job without a script (an *interactive
+   allocation*, :meth:`StepOps.allocate`). The job goes through the same checks as a batch
+   submission and through one scheduling pass at once: if it fits it starts and the reply 4002
+   carries its nodes; otherwise the reply has no nodes, srun waits on ``alloc_resp_port`` and the
+   scheduler's later start sends RESPONSE_RESOURCE_ALLOCATION there
+   (:meth:`StepOps.allocation_granted`, slurmctld's srun_allocate).
+2. REQUEST_JOB_STEP_CREATE 5001 (:meth:`StepOps.create_step`) picks the step's nodes and cores
+   inside the job's allocation, lays its tasks out (block or cyclic, as
+   slurm_step_layout_create) and answers with the layout and a step credential that is
+   munge-signed for SlurmdUser, which srun hands to slurmd in REQUEST_LAUNCH_TASKS.
+3. slurmstepd reports the step's end per node range with REQUEST_STEP_COMPLETE 5016
+   (:meth:`StepOps.step_complete`); the step's highest exit code becomes the job's derived one.
+4. REQUEST_COMPLETE_JOB_ALLOCATION 5017 from srun or salloc ends an interactive allocation
+   (JobOps.allocation_complete). Inside a batch job the steps come and go; the job ends with
+   its script.
+
+When a job ends for another reason (scancel, time limit, node failure) the sruns are told with
+SRUN_JOB_COMPLETE (:meth:`StepOps.job_ended`, slurmctld's srun_job_complete): the owner of the
+allocation on its ``other_port``, each step's srun on the port it gave in 5001.
+
+The steps of a job, its next step id and where its srun listens are kept in ``Job.steps`` (a
+JSON-able dict, persisted with the job; :class:`JobSteps` is its typed form).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal as signals
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import hostlist
+
+from flurm.controller.records import compress, format_mem
+from flurm.controller.transport import Reply, call, rc_reply
+from flurm.errors import SlurmError
+from flurm.protocol.constants import (
+    INFINITE,
+    NO_VAL,
+    PROTOCOL_VERSION,
+    SLURM_BATCH_SCRIPT,
+    SLURM_EXTERN_CONT,
+    SLURM_PENDING_STEP,
+    JobFlag,
+    JobState,
+    MsgType,
+    NodeState,
+    NodeStateFlag,
+    SlurmRC,
+)
+from flurm.protocol.messages.base import Message
+from flurm.protocol.messages.credential import JobCredential, StepId
+from flurm.protocol.messages.job_control import ResourceAllocationResponse
+from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.steps import (
+    SLURM_DIST_BLOCK,
+    SLURM_DIST_CYCLIC,
+    SLURM_DIST_NODEMASK,
+    SLURM_DIST_STATE_BASE,
+    SLURM_DIST_UNKNOWN,
+    SSF_OVERCOMMIT,
+    SSF_OVERLAP_FORCE,
+    SSF_WHOLE,
+    JobStepCreateRequest,
+    JobStepCreateResponse,
+    JobStepInfoResponse,
+    SrunJobComplete,
+    SrunStepSignal,
+    StepInfoRecord,
+    StepLayout,
+)
+from flurm.protocol.wire import Bitmap
+from flurm.state.model import Job
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+log = logging.getLogger("flurm.steps")
+
+INFINITE16 = 0xFFFF
+EINVAL = 22
+SIG_OOM = 253  # slurm.h: the step_rc slurmstepd reports for an out-of-memory kill
+# how long a message to an srun may take (srun answers at once, or is gone)
+SRUN_MSG_TIMEOUT = 5.0
+# sruns remembered per job while their step waits for resources
+MAX_WAITING = 64
+
+
+# -- the step table ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Step:
+    """One running srun step of a job.
+
+    ``nodes`` are the step's nodes in the job's node order, ``tids`` the task ids on each,
+    ``cores`` the node-local core indexes the step holds on each (what its credential's
+    step_core_bitmap says), ``exited`` the node ranks whose slurmstepd reported the end.
+    """
+
+    step_id: int
+    nodes: tuple[str, ...]
+    tids: tuple[tuple[int, ...], ...]
+    task_dist: int
+    cores: tuple[tuple[int, ...], ...]
+    cpu_count: int  # CPUs the step asked for (what slurmctld shows and accounts)
+    cpus_per_task: int
+    mem: tuple[int, ...]  # MiB per step node
+    flags: int
+    start_time: int
+    time_limit: int = INFINITE
+    name: str | None = None
+    host: str | None = None  # srun's host name, as srun sent it
+    addr: str | None = None  # where srun listens for this step (the address 5001 came from) ...
+    port: int = 0  # ... and its port
+    srun_pid: int = 0
+    submit_line: str | None = None
+    tres_per_step: str | None = None
+    tres_per_node: str | None = None
+    tres_per_socket: str | None = None
+    tres_per_task: str | None = None
+    exited: tuple[int, ...] = ()
+    exit_code: int = NO_VAL
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, tuple):
+                v = [list(x) if isinstance(x, tuple) else x for x in v]
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Step:
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                continue
+            v = d[f.name]
+            if isinstance(v, list):
+                v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
+            kwargs[f.name] = v
+        return cls(**kwargs)
+
+
+@dataclass(slots=True)
+class JobSteps:
+    """The typed form of ``Job.steps``: the steps of one job and who to tell about them."""
+
+    next_step_id: int = 0
+    resp_host: str | None = None  # srun/salloc owning an interactive allocation: its address,
+    alloc_resp_port: int = 0  # where it waits for a pending allocation,
+    other_port: int = 0  # and where it listens for SRUN_* messages while the job runs
+    steps: dict[int, Step] = field(default_factory=dict)
+    # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port) to wake when a step ends
+    waiting: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, job: Job) -> JobSteps:
+        d = job.steps
+        if not d:
+            return cls()
+        return cls(
+            next_step_id=int(d.get("next_step_id", 0)),
+            resp_host=d.get("resp_host"),
+            alloc_resp_port=int(d.get("alloc_resp_port", 0)),
+            other_port=int(d.get("other_port", 0)),
+            steps={int(s["step_id"]): Step.from_dict(s) for s in d.get("steps", [])},
+            waiting=tuple((str(a), int(p)) for a, p in d.get("waiting", [])),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "next_step_id": self.next_step_id,
+            "resp_host": self.resp_host,
+            "alloc_resp_port": self.alloc_resp_port,
+            "other_port": self.other_port,
+            "steps": [s.to_dict() for s in sorted(self.steps.values(), key=lambda s: s.step_id)],
+            "waiting": [list(w) for w in self.waiting],
+        }
+
+    def cores_in_use(self, node: str, *, besides: int | None = None) -> set[int]:
+        """Cores of ``node`` held by this job's running steps (but ``besides``)."""
+        out: set[int] = set()
+        for s in self.steps.values():
+            if s.step_id == besides or s.flags & SSF_OVERLAP_FORCE:
+                continue
+            for name, cores in zip(s.nodes, s.cores, strict=True):
+                if name == node:
+                    out.update(cores)
+        return out
+
+
+# -- pure layout rules ---------------------------------------------------------------------------------
+
+
+def base_dist(task_dist: int) -> int:
+    return task_dist & SLURM_DIST_STATE_BASE
+
+
+def task_layout(cpus: list[int], num_tasks: int, task_dist: int) -> tuple[tuple[int, ...], ...]:
+    """Task ids per node, as slurm_step_layout_create places them.
+
+    ``cpus`` are the tasks each node can take (its usable CPUs / CPUs per task). Cyclic deals
+    task ids round robin; block (the default, and what an unknown distribution becomes) fills
+    each node in turn with the counts a cyclic pass would give it, over-subscribing evenly once
+    every node is full.
+    """
+    n = len(cpus)
+    if n == 0:
+        return ()
+    counts = [0] * n
+    ids: list[list[int]] = [[] for _ in range(n)]
+    if base_dist(task_dist) & SLURM_DIST_NODEMASK == SLURM_DIST_CYCLIC:
+        total = sum(cpus)
+        over = total < num_tasks
+        max_over = -(-(num_tasks - total) // n) if over else 0
+        task = j = 0
+        while task < num_tasks:
+            placed = task
+            for i in range(n):
+                if task >= num_tasks:
+                    break
+                if j < cpus[i] or (over and j < cpus[i] + max_over):
+                    ids[i].append(task)
+                    task += 1
+            if task == placed and j >= max(cpus) + max_over:
+                raise ValueError("cyclic layout: no node can take another task")
+            j += 1
+        return tuple(tuple(t) for t in ids)
+    task = j = 0
+    over = False
+    while task < num_tasks:
+        space = False
+        for i in range(n):
+            if task >= num_tasks:
+                break
+            if j < cpus[i] or over:
+                counts[i] += 1
+                task += 1
+                if j + 1 < cpus[i]:
+                    space = True
+        if not space:
+            over = True
+        j += 1
+    out = []
+    task = 0
+    for c in counts:
+        out.append(tuple(range(task, task + c)))
+        task += c
+    return tuple(out)
+
+
+def cpus_per_task_of(req: JobStepCreateRequest, job: Job) -> int:
+    """slurmctld's _calc_cpus_per_task: cpu_count / num_tasks when it divides evenly and every
+    node of the job can run its share, else 0 (the step then takes one CPU per task)."""
+    if req.cpu_count == 0 or req.num_tasks == 0 or req.cpu_count % req.num_tasks:
+        return 0
+    cpt = max(1, req.cpu_count // req.num_tasks)
+    remaining = req.num_tasks
+    for cpus in job.cpus_alloc:
+        if cpt > cpus:
+            return 0
+        remaining -= cpus // cpt
+    return 0 if remaining > 0 else cpt
+
+
+def _rle(values: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    vals: list[int] = []
+    reps: list[int] = []
+    for v in values:
+        if vals and vals[-1] == v:
+            reps[-1] += 1
+        else:
+            vals.append(v)
+            reps.append(1)
+    return tuple(vals), tuple(reps)
+
+
+def _wifexited_code(status: int) -> int | None:
+    """The exit code of a wait status that is a normal exit, else None."""
+    return (status >> 8) & 0xFF if status & 0x7F == 0 else None
+
+
+def _names(expr: str | None) -> list[str]:
+    if not expr:
+        return []
+    try:
+        return list(hostlist.expand_hostlist(expr))
+    except hostlist.BadHostlist:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME) from None
+
+
+# -- the operations ------------------------------------------------------------------------------------
+
+
+class StepOps:
+    def __init__(self, ctl: Controller) -> None:
+        self.ctl = ctl
+        self.cluster = ctl.cluster
+        # jobs whose 4001 is being answered right now: their reply carries the allocation
+        self._answering: set[int] = set()
+
+    # -- the table, persisted in the job --------------------------------------------------------
+    def table(self, job: Job) -> JobSteps:
+        return JobSteps.of(job)
+
+    def _save(self, job: Job, table: JobSteps) -> None:
+        job.steps = table.to_dict()  # a new dict: job records copied from this one keep theirs
+        self.cluster.job_changed(job)
+
+    # -- 4001: an interactive allocation ---------------------------------------------------------
+    async def allocate(self, desc: JobDesc, uid: int, gid: int, peer_host: str, alloc_host: str) -> Reply:
+        """REQUEST_RESOURCE_ALLOCATION (slurmctld's _slurm_rpc_allocate_resources + job_allocate)."""
+        ctl = self.ctl
+        try:
+            job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True)
+        except SlurmError:
+            await ctl.durable()  # a refused job may still have left a FAILED record
+            raise
+        table = JobSteps(
+            resp_host=desc.resp_host or peer_host,
+            alloc_resp_port=desc.alloc_resp_port,
+            other_port=desc.other_port,
+        )
+        self._save(job, table)
+        self._answering.add(job.job_id)
+        try:
+            ctl.jobs.wake()
+            ctl.schedule_now()  # an allocation that fits starts at once, as in job_allocate
+            if not job.is_pending() and job.accrue_time:
+                # started by job_allocate itself, it never waited in a queue: AccrueTime=Unknown
+                job.accrue_time = 0
+                self.cluster.job_changed(job)
+            if job.is_pending() and desc.immediate:
+                # srun -I: what cannot start now fails now
+                ctl.jobs.fail_immediate(job)
+                await ctl.durable()
+                return rc_reply(SlurmRC.ESLURM_NODES_BUSY)
+            body = self.allocation_response(job, error_code)
+        finally:
+            self._answering.discard(job.job_id)
+        await ctl.durable()
+        if job.is_pending():
+            log.info(
+                "interactive job %s queued: %s waits on port %s", job.job_id, peer_host, desc.alloc_resp_port
+            )
+        else:
+            log.info("interactive job %s allocated %s", job.job_id, compress(job.nodes))
+        return Reply(MsgType.RESPONSE_RESOURCE_ALLOCATION, body)
+
+    def allocation_response(
+        self,
+        job: Job,
+        error_code: int = 0,
+        cls: type[ResourceAllocationResponse] = ResourceAllocationResponse,
+    ) -> ResourceAllocationResponse:
+        """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp)."""
+        running = bool(job.nodes) and not job.is_pending()
+        cpus, reps = _rle(list(job.cpus_alloc)) if running else ((), ())
+        return cls(
+            account=job.account,
+            batch_host=job.batch_host if running else None,
+            error_code=error_code,
+            job_id=job.job_id,
+            node_cnt=len(job.nodes) if running else 0,
+            node_list=compress(job.nodes) if running else None,
+            ntasks_per_board=0,
+            ntasks_per_core=INFINITE16,
+            ntasks_per_tres=0,
+            ntasks_per_socket=INFINITE16,
+            cpus_per_node=cpus,
+            cpu_count_reps=reps,
+            partition=job.partition,
+            pn_min_memory=job.pn_min_memory if job.bitflags & JobFlag.JOB_MEM_SET else 0,
+            qos=job.qos,
+            resv_name=job.reservation,
+        )
+
+    def allocation_granted(self, job: Job) -> None:
+        """The scheduler started an interactive job: tell the srun/salloc waiting for it (srun_allocate)."""
+        if job.job_id in self._answering:
+            return  # the reply to its 4001, being written now, carries the allocation
+        table = self.table(job)
+        if not table.resp_host or not table.alloc_resp_port:
+            log.warning("interactive job %s started, but nobody waits for it", job.job_id)
+            return
+        body = self.allocation_response(job)
+        self.ctl.spawn(
+            self._tell_srun(
+                job,
+                table.resp_host,
+                table.alloc_resp_port,
+                MsgType.RESPONSE_RESOURCE_ALLOCATION,
+                body,
+                expect_reply=True,
+            )
+        )
+
+    async def _tell_srun(
+        self, job: Job, host: str, port: int, msg_type: int, body: Message, *, expect_reply: bool = False
+    ) -> None:
+        try:
+            await call(
+                host,
+                port,
+                msg_type,
+                body,  # type: ignore[arg-type]
+                self.ctl.signer,
+                timeout=SRUN_MSG_TIMEOUT,
+                expect_reply=expect_reply,
+                uid_restriction=job.user_id,
+            )
+        except Exception as exc:
+            log.info("job %s: %s to %s:%s failed: %s", job.job_id, MsgType(msg_type).name, host, port, exc)
+
+    # -- 4014 / 4027: srun inside an allocation asks for it -------------------------------------
+    def alloc_info(self, job_id: int, uid: int) -> ResourceAllocationResponse | int:
+        """The allocation of a running job, or the rc slurmctld answers (job_alloc_info)."""
+        job = self.cluster.jobs.get(job_id)
+        if job is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if job.is_pending():
+            return SlurmRC.ESLURM_JOB_PENDING
+        if not job.is_running() or not job.nodes:
+            return SlurmRC.ESLURM_ALREADY_DONE
+        return self.allocation_response(job)
+
+    # -- 5001: a step ---------------------------------------------------------------------------
+    async def create_step(self, req: JobStepCreateRequest, uid: int, peer_host: str) -> Reply:
+        """REQUEST_JOB_STEP_CREATE (slurmctld's _slurm_rpc_job_step_create + step_create)."""
+        ctl = self.ctl
+        if uid != 0 and uid != req.user_id:
+            log.error("step create for uid %s from uid %s refused", req.user_id, uid)
+            return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
+        job = self.cluster.jobs.get(req.step_id.job_id)
+        if job is None:
+            return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+        if req.user_id != job.user_id:
+            return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
+        if job.is_pending():
+            return rc_reply(SlurmRC.ESLURM_DUPLICATE_JOB_ID)
+        now = ctl.now()
+        if not job.is_running() or job.is_completing() or (job.end_time and job.end_time <= now):
+            return rc_reply(SlurmRC.ESLURM_ALREADY_DONE)
+        if req.num_tasks < 1 or req.num_tasks == NO_VAL:
+            return rc_reply(SlurmRC.ESLURM_BAD_TASK_COUNT)
+        table = self.table(job)
+        if req.step_id.step_id != NO_VAL and req.step_id.step_id in table.steps:
+            return rc_reply(SlurmRC.ESLURM_DUPLICATE_STEP_ID)
+        if table.next_step_id >= ctl.config.max_step_count:
+            return rc_reply(SlurmRC.ESLURM_STEP_LIMIT)
+        try:
+            step = self._place(job, table, req, now)
+        except SlurmError as exc:
+            if exc.rc == SlurmRC.ESLURM_NODES_BUSY and req.port:
+                # srun waits on its port and asks again when woken (_build_pending_step)
+                table.waiting = (*table.waiting, (peer_host, req.port))[-MAX_WAITING:]
+                self._save(job, table)
+            return rc_reply(exc.rc, exc.message)
+        step.addr = peer_host
+        if req.step_id.step_id != NO_VAL:
+            step.step_id = req.step_id.step_id
+            table.next_step_id = max(table.next_step_id, step.step_id + 1)
+        else:
+            step.step_id = table.next_step_id
+            table.next_step_id += 1
+        table.steps[step.step_id] = step
+        self._save(job, table)
+        credential = self.credential(job, step, now)
+        payload = credential.signed_payload()
+        try:
+            signature = await ctl.signer.sign_payload(payload, ctl.config.slurmd_user_uid)
+        except Exception as exc:
+            log.error("job %s: cannot sign the credential of step %s: %s", job.job_id, step.step_id, exc)
+            table = self.table(job)
+            table.steps.pop(step.step_id, None)
+            self._save(job, table)
+            return rc_reply(SlurmRC.ESLURM_INVALID_JOB_CREDENTIAL)
+        await ctl.durable()
+        layout = StepLayout(
+            node_list=compress(step.nodes),
+            node_cnt=len(step.nodes),
+            task_cnt=req.num_tasks,
+            task_dist=step.task_dist,
+            tids=step.tids,
+        )
+        log.info(
+            "step %s.%s: %s task(s) on %s for %s:%s",
+            job.job_id,
+            step.step_id,
+            req.num_tasks,
+            layout.node_list,
+            peer_host,
+            req.port,
+        )
+        return Reply(
+            MsgType.RESPONSE_JOB_STEP_CREATE,
+            JobStepCreateResponse(
+                job_step_id=step.step_id,
+                step_layout=layout,
+                credential=credential.with_signature(signature + b"\0"),
+            ),
+        )
+
+    def _place(self, job: Job, table: JobSteps, req: JobStepCreateRequest, now: int) -> Step:
+        """Pick the step's nodes and cores inside the job and lay its tasks out (step_mgr.c
+        _pick_step_nodes, step_layout_create, _step_alloc_lps, simplified)."""
+        nodes = self.cluster.nodes
+        job_nodes = list(job.nodes)
+        max_nodes = req.max_nodes or len(job_nodes)
+        min_nodes = max(1, req.min_nodes)
+        if max_nodes < min_nodes:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_COUNT)
+        if min_nodes > len(job_nodes):
+            raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_COUNT)
+        excluded = set(_names(req.exc_nodes))
+        required = _names(req.node_list)
+        if any(n not in job_nodes for n in required) or any(n in excluded for n in required):
+            raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE)
+        whole = bool(req.flags & SSF_WHOLE)
+        force = bool(req.flags & SSF_OVERLAP_FORCE)
+        cpu_count = 0 if req.flags & SSF_OVERCOMMIT else req.cpu_count
+        cpt = cpus_per_task_of(req, job)
+        per_task = max(1, cpt)
+        # CPUs of the job each node offers this step (what other steps do not hold)
+        usable: dict[str, int] = {}
+        total: dict[str, int] = {}
+        for i, name in enumerate(job_nodes):
+            node = nodes.get(name)
+            if name in excluded or node is None:
+                continue
+            if node.base_state == NodeState.DOWN or node.flags & NodeStateFlag.NO_RESPOND:
+                continue
+            cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else node.cpus
+            total[name] = cpus
+            if force:
+                usable[name] = cpus
+                continue
+            used = len(table.cores_in_use(name)) * node.threads_per_core
+            usable[name] = 0 if (whole and used) else max(0, cpus - used)
+        order = required + [n for n in job_nodes if n not in required and n in usable]
+        picked: list[str] = []
+        picked_cpus = 0
+        for name in order:
+            if len(picked) >= max_nodes:
+                break
+            if usable.get(name, 0) <= 0:
+                if name in required:
+                    break
+                continue
+            picked.append(name)
+            picked_cpus += usable[name]
+            if len(picked) >= min_nodes and picked_cpus >= cpu_count and len(picked) >= len(required):
+                break
+        fits = len(picked) >= min_nodes and picked_cpus >= cpu_count and all(r in picked for r in required)
+        if not fits:
+            # would it fit once the other steps end? then srun waits and retries
+            possible = sorted(total.values(), reverse=True)[:max_nodes]
+            if len(total) >= min_nodes and sum(possible) >= cpu_count:
+                raise SlurmError(SlurmRC.ESLURM_NODES_BUSY)
+            if cpu_count > sum(possible):
+                raise SlurmError(SlurmRC.ESLURM_TOO_MANY_REQUESTED_CPUS)
+            raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE)
+        if req.num_tasks > len(picked) * self.ctl.config.max_tasks_per_node:
+            raise SlurmError(SlurmRC.ESLURM_BAD_TASK_COUNT)
+        task_dist = req.task_dist
+        if base_dist(task_dist) == SLURM_DIST_UNKNOWN:
+            task_dist = (task_dist & ~SLURM_DIST_STATE_BASE) | SLURM_DIST_BLOCK
+        slots = [max(1, usable[n] // per_task) for n in picked]
+        tids = task_layout(slots, req.num_tasks, task_dist)
+        if any(not t for t in tids):
+            raise SlurmError(SlurmRC.ESLURM_BAD_TASK_COUNT)
+        cores: list[tuple[int, ...]] = []
+        mems: list[int] = []
+        for name, t in zip(picked, tids, strict=True):
+            i = job_nodes.index(name)
+            node = nodes[name]
+            job_cores = job.cores_alloc[i] if i < len(job.cores_alloc) else ()
+            taken = set() if force else table.cores_in_use(name)
+            free = [c for c in sorted(job_cores) if c not in taken]
+            if whole:
+                mine = free
+            else:
+                want = max(1, -(-(len(t) * per_task) // node.threads_per_core))
+                mine = free[:want]
+            cores.append(tuple(mine))
+            mems.append(job.mem_alloc[i] if i < len(job.mem_alloc) else 0)
+        time_limit = INFINITE if req.time_limit in (0, NO_VAL, INFINITE) else req.time_limit
+        return Step(
+            step_id=NO_VAL,
+            nodes=tuple(picked),
+            tids=tids,
+            task_dist=task_dist,
+            cores=tuple(cores),
+            cpu_count=req.cpu_count,
+            cpus_per_task=cpt,
+            mem=tuple(mems),
+            flags=req.flags,
+            start_time=now,
+            time_limit=time_limit,
+            name=req.name or job.name,
+            host=req.host,
+            port=req.port,
+            srun_pid=req.srun_pid,
+            submit_line=req.submit_line,
+            tres_per_step=job.tres_per_job,
+            tres_per_node=job.tres_per_node,
+            tres_per_socket=job.tres_per_socket,
+            tres_per_task=job.tres_per_task,
+        )
+
+    def credential(self, job: Job, step: Step, now: int) -> JobCredential:
+        """The step credential (proc_req.c _make_step_cred): the job's, narrowed to the step's
+        hosts and cores, created now. Unsigned here; :meth:`create_step` signs it."""
+        cred = self.ctl.agent.credential(job, step.step_id, step.nodes)
+        value, offset = 0, 0
+        for name in job.nodes:
+            node = self.cluster.nodes[name]
+            if name in step.nodes:
+                for c in step.cores[step.nodes.index(name)]:
+                    value |= 1 << (offset + c)
+            offset += node.total_cores
+        mem_vals, mem_reps = _rle(list(step.mem))
+        return dataclasses.replace(
+            cred,
+            ctime=now,
+            step_core_bitmap=Bitmap(offset, value),
+            step_mem_alloc=mem_vals,
+            step_mem_alloc_rep_count=mem_reps,
+        )
+
+    # -- 5016: slurmstepd reports a step's end on some nodes --------------------------------------
+    def step_complete(
+        self, step_id: StepId, range_first: int, range_last: int, step_rc: int, uid: int
+    ) -> int:
+        """REQUEST_STEP_COMPLETE (step_partial_comp): returns the rc slurmctld would answer."""
+        job = self.cluster.jobs.get(step_id.job_id)
+        if job is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if job.state == JobState.PENDING:
+            return SlurmRC.ESLURM_JOB_PENDING
+        if not self.ctl.is_admin(uid) and uid != job.user_id:
+            return SlurmRC.ESLURM_USER_ID_MISSING
+        if step_id.step_id in (SLURM_BATCH_SCRIPT, SLURM_EXTERN_CONT):
+            return 0  # flurm keeps no record of these steps; nothing to account
+        table = self.table(job)
+        step = table.steps.get(step_id.step_id)
+        if step is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        n = len(step.nodes)
+        if range_last < range_first or range_first >= n or range_last >= n:
+            return EINVAL
+        if not step.exited or step_rc == SIG_OOM or step_rc > step.exit_code:
+            step.exit_code = step_rc
+        step.exited = tuple(sorted(set(step.exited) | set(range(range_first, range_last + 1))))
+        if len(step.exited) >= n:
+            del table.steps[step.step_id]
+            if step.exit_code != NO_VAL and (step.exit_code == SIG_OOM or step.exit_code > job.derived_ec):
+                job.derived_ec = step.exit_code
+            log.info("step %s.%s done, exit code %s", job.job_id, step.step_id, step.exit_code)
+            self._wake_waiting(job, table)
+        self._save(job, table)
+        return 0
+
+    def _wake_waiting(self, job: Job, table: JobSteps) -> None:
+        """Resources of the job came free: the sruns waiting for a step may ask again
+        (slurmctld's _wake_pending_steps sends them SRUN_STEP_SIGNAL with signal 0)."""
+        if not job.is_running():
+            table.waiting = ()
+            return
+        for addr, port in table.waiting:
+            wake = SrunStepSignal(job.job_id, SLURM_PENDING_STEP, NO_VAL, signal=0)
+            self.ctl.spawn(self._tell_srun(job, addr, port, MsgType.SRUN_STEP_SIGNAL, wake))
+        table.waiting = ()
+
+    # -- 5005: a signal to a step ---------------------------------------------------------------
+    def signal_step(self, job_id: int, step_id: int, signal: int, flags: int, uid: int) -> int:
+        """REQUEST_CANCEL_JOB_STEP for one step (job_step_signal): slurmd signals its tasks.
+
+        SIGKILL first tells the step's srun that its step is over (srun_step_complete), so that it
+        reports the abort, then slurmd kills the tasks (REQUEST_SIGNAL_TASKS in both cases).
+        """
+        job = self.cluster.jobs.get(job_id)
+        if job is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if job.user_id != uid and not self.ctl.is_admin(uid):
+            return SlurmRC.ESLURM_USER_ID_MISSING
+        if job.is_finished():
+            return SlurmRC.ESLURM_ALREADY_DONE
+        if not job.is_running():
+            return SlurmRC.ESLURM_TRANSITION_STATE_NO_UPDATE
+        step = self.table(job).steps.get(step_id)
+        if step is None:
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if signal == signals.SIGKILL and step.addr and step.port:
+            done = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
+            self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, done))
+        self.ctl.agent.signal_step(job, step.step_id, step.nodes, signal, flags)
+        return 0
+
+    # -- the end of a job -------------------------------------------------------------------------
+    def job_ended(self, job: Job, *, by_owner: bool = False) -> None:
+        """The job ended (slurmctld's srun_job_complete, srun_allocate_abort): tell its sruns.
+
+        ``by_owner``: the srun or salloc that owns the allocation ended it itself (5017); nobody
+        is left to tell.
+        """
+        if by_owner or not job.steps:
+            return
+        table = self.table(job)
+        done = SrunJobComplete(StepId(job.job_id, NO_VAL, NO_VAL))
+        if table.resp_host:
+            if job.start_time and job.nodes and table.other_port:
+                self.ctl.spawn(
+                    self._tell_srun(job, table.resp_host, table.other_port, MsgType.SRUN_JOB_COMPLETE, done)
+                )
+            elif not job.nodes and table.alloc_resp_port:
+                # never started: the srun still waits for its allocation
+                self.ctl.spawn(
+                    self._tell_srun(
+                        job, table.resp_host, table.alloc_resp_port, MsgType.SRUN_JOB_COMPLETE, done
+                    )
+                )
+        for step in table.steps.values():
+            if step.addr and step.port:
+                msg = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
+                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg))
+
+    # -- 2005: squeue -s ----------------------------------------------------------------------------
+    def step_info(self, job_id: int, step_id: int, show_flags: int, uid: int) -> Reply:
+        """RESPONSE_JOB_STEP_INFO for every running step (of one job, or one step of it)."""
+        now = self.ctl.now()
+        cluster = self.cluster
+        records: list[StepInfoRecord] = []
+        found_job = False
+        for job in sorted(cluster.jobs.values(), key=lambda j: (j.list_seq, j.job_id)):
+            if job_id != NO_VAL and job_id not in (job.job_id, job.array_job_id):
+                continue
+            found_job = True
+            if not job.is_running() and not job.is_completing():
+                continue
+            steps = self._info_records(job, now)
+            if step_id != NO_VAL:
+                steps = [s for s in steps if s.step_id.step_id == step_id]
+            records.extend(steps)
+        if cluster.jobs and not found_job and not records:
+            return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+        return Reply(MsgType.RESPONSE_JOB_STEP_INFO, JobStepInfoResponse(now, tuple(records)))
+
+    def _info_records(self, job: Job, now: int) -> list[StepInfoRecord]:
+        cluster = self.cluster
+        out: list[StepInfoRecord] = []
+        size = len(cluster.node_list)
+
+        def record(
+            step_id: int,
+            nodes: tuple[str, ...],
+            cpus: int,
+            tasks: int,
+            dist: int,
+            start: int,
+            mem: int,
+            **extra: Any,
+        ) -> StepInfoRecord:
+            return StepInfoRecord(
+                array_job_id=job.array_job_id,
+                array_task_id=job.array_task_id,
+                step_id=StepId(job.job_id, step_id, NO_VAL),
+                user_id=job.user_id,
+                num_cpus=cpus,
+                cpu_freq_min=NO_VAL,
+                cpu_freq_max=NO_VAL,
+                cpu_freq_gov=NO_VAL,
+                num_tasks=tasks,
+                task_dist=dist,
+                time_limit=extra.pop("time_limit", INFINITE),
+                state=JobState.RUNNING,
+                srun_pid=extra.pop("srun_pid", 0),
+                start_time=start,
+                run_time=max(0, now - start),
+                cluster=cluster.config.cluster_name,
+                container=None,
+                partition=job.partition,
+                srun_host=extra.pop("srun_host", None),
+                resv_ports=None,
+                nodes=compress(nodes),
+                name=extra.pop("name", None),
+                network=None,
+                node_bitmap=Bitmap.from_indexes(
+                    size, [cluster.nodes[n].index for n in nodes if n in cluster.nodes]
+                ),
+                select_plugin_id=109,
+                tres_alloc_str=f"cpu={cpus},mem={format_mem(mem) if mem else 0},node={len(nodes)}",
+                start_protocol_ver=PROTOCOL_VERSION,
+                **extra,
+            )
+
+        if job.script is not None and job.batch_host and job.is_running():
+            i = job.nodes.index(job.batch_host) if job.batch_host in job.nodes else 0
+            cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else 1
+            mem = job.mem_alloc[i] if i < len(job.mem_alloc) else 0
+            out.append(
+                record(
+                    SLURM_BATCH_SCRIPT,
+                    (job.batch_host,),
+                    cpus,
+                    1,
+                    SLURM_DIST_UNKNOWN,
+                    job.start_time,
+                    mem,
+                    name="batch",
+                )
+            )
+        for step in sorted(self.table(job).steps.values(), key=lambda s: s.step_id):
+            out.append(
+                record(
+                    step.step_id,
+                    step.nodes,
+                    step.cpu_count,
+                    sum(len(t) for t in step.tids),
+                    step.task_dist,
+                    step.start_time,
+                    sum(step.mem),
+                    time_limit=step.time_limit,
+                    srun_pid=step.srun_pid,
+                    srun_host=step.host,
+                    name=step.name,
+                    submit_line=step.submit_line,
+                    tres_per_step=step.tres_per_step,
+                    tres_per_node=step.tres_per_node,
+                    tres_per_socket=step.tres_per_socket,
+                    tres_per_task=step.tres_per_task,
+                )
+            )
+        return out
+
+
+__all__ = ["JobSteps", "Step", "StepOps", "cpus_per_task_of", "task_layout"]

@@ -1,0 +1,492 @@
+"""Interactive allocations and steps without daemons: srun's real requests (the shared srun capture)
+are fed to a controller that is not started; its replies, the job and step records and the
+messages it would send to srun and slurmd are checked."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flurm.auth.authenticator import FakeAuthenticator
+from flurm.config import parse_text
+from flurm.controller.engine import Controller
+from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
+from flurm.controller.transport import Reply
+from flurm.errors import SlurmError
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_BATCH_SCRIPT,
+    SLURM_PENDING_STEP,
+    JobState,
+    JobStateFlag,
+    JobStateReason,
+    MsgType,
+    NodeState,
+    SlurmRC,
+)
+from flurm.protocol.frame import FrameDecoder
+from flurm.protocol.messages.base import decode_body, encode_body
+from flurm.protocol.messages.common import ReturnCode
+from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.job_control import ResourceAllocationResponse
+from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.steps import (
+    SSF_WHOLE,
+    JobStepCreateRequest,
+    JobStepCreateResponse,
+    JobStepInfoResponse,
+    SrunJobComplete,
+    SrunStepSignal,
+)
+from flurm.protocol.wire import Bitmap
+from flurm.state.cluster import Allocation
+from flurm.state.model import Job
+
+PROXY = Path(__file__).resolve().parents[2] / ".." / "shared" / "protocol" / "captures" / "proxy"
+CONF = """
+ClusterName=localtest
+SlurmctldHost=localhost
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+NodeName=compute-node-[1-2] NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=2 Sockets=1 CoresPerSocket=2 \
+ThreadsPerCore=1 RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+NOW = 1_795_696_400
+SRUN_HOST = "127.0.0.9"
+
+
+def captured(name: str, msg_type: int) -> Any:
+    dec = FrameDecoder()
+    dec.feed((PROXY / f"{name}.bin").read_bytes())
+    while (f := dec.next_frame()) is not None:
+        if f.msg_type == msg_type:
+            return decode_body(f.msg_type, f.body, f.version)
+    raise AssertionError(f"no {msg_type} in {name}")
+
+
+SRUN_ALLOC: JobDesc = captured("srun-conn1-c2s", MsgType.REQUEST_RESOURCE_ALLOCATION)  # srun -N1 true
+SRUN_STEP: JobStepCreateRequest = captured("srun-conn3-c2s", MsgType.REQUEST_JOB_STEP_CREATE)
+
+
+class Harness:
+    """A controller that is not started: its clock is ours; what it would send is recorded."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.now = float(NOW)
+        self.ctl = Controller(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        self.ctl.store.open()
+        self.sent: list[tuple[str, dict[str, Any]]] = []  # (coroutine name, its arguments)
+        self.ctl.spawn = self._record  # type: ignore[method-assign]
+        self.ctl.agent._spawn = self._record  # type: ignore[method-assign]
+        for node in self.ctl.cluster.node_list:
+            node.registered = True
+            node.base_state = NodeState.IDLE
+
+    def _record(self, coro: Coroutine[Any, Any, None], name: str = "") -> Any:
+        args = dict(coro.cr_frame.f_locals)  # type: ignore[attr-defined]
+        self.sent.append((getattr(coro, "__qualname__", "").rsplit(".", 1)[-1], args))
+        coro.close()
+        return None
+
+    def told_srun(self) -> list[tuple[str, int, int, Any]]:
+        """(host, port, msg_type, body) of every message to an srun."""
+        return [(a["host"], a["port"], a["msg_type"], a["body"]) for n, a in self.sent if n == "_tell_srun"]
+
+    def to_slurmd(self, name: str) -> list[dict[str, Any]]:
+        return [a for n, a in self.sent if n == name]
+
+    def close(self) -> None:
+        self.ctl.store.close()
+        self.ctl.signer.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def allocate(self, desc: JobDesc = SRUN_ALLOC) -> Reply:
+        return await self.ctl.steps.allocate(desc, 0, 0, SRUN_HOST, "localhost")
+
+    async def step(self, job_id: int, **changes: Any) -> Reply:
+        req = dataclasses.replace(SRUN_STEP, step_id=StepId(job_id, NO_VAL, NO_VAL), **changes)
+        return await self.ctl.steps.create_step(req, 0, SRUN_HOST)
+
+    def job(self, job_id: int) -> Job:
+        return self.ctl.cluster.jobs[job_id]
+
+    def batch_job(self, job_id: int, nodes: tuple[str, ...], cores: tuple[tuple[int, ...], ...]) -> Job:
+        job = Job(job_id=job_id, name="b", user_id=0, group_id=0, partition="debug", script="#!/bin/sh")
+        self.ctl.cluster.jobs[job_id] = job
+        cpus = tuple(len(c) for c in cores)
+        self.ctl.cluster.start_job(job, Allocation(nodes, cores, cpus, (0,) * len(nodes)), NOW)
+        self.ctl.cluster.next_job_id = max(self.ctl.cluster.next_job_id, job_id + 1)
+        return job
+
+
+def run(tmp: Path, fn: Callable[[Harness], Awaitable[None]]) -> None:
+    async def main() -> None:
+        h = Harness(tmp)
+        try:
+            await fn(h)
+        finally:
+            h.close()
+
+    asyncio.run(main())
+
+
+# -- pure rules -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cpus", "tasks", "dist", "expected"),
+    [
+        ([1], 1, 2, ((0,),)),
+        ([2, 2], 3, 2, ((0, 1), (2,))),  # block fills node by node
+        ([2, 2], 3, 1, ((0, 2), (1,))),  # cyclic deals round robin
+        ([1, 1], 2, 2, ((0,), (1,))),
+        ([1, 1], 3, 2, ((0, 1), (2,))),  # block over-subscribes evenly
+        ([1, 1], 3, 1, ((0, 2), (1,))),
+        ([2, 1], 4, 1, ((0, 2), (1, 3))),
+        ([1, 2], 3, 2, ((0,), (1, 2))),
+        ([2, 2], 2, 0x10000 | 2, ((0,), (1,))),  # block spreads before it fills; flag bits ignored
+    ],
+)
+def test_task_layout(cpus: list[int], tasks: int, dist: int, expected: tuple[tuple[int, ...], ...]) -> None:
+    assert task_layout(cpus, tasks, dist) == expected
+
+
+def test_cpus_per_task() -> None:
+    job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", cpus_alloc=(2, 2))
+    assert cpus_per_task_of(dataclasses.replace(SRUN_STEP, cpu_count=4, num_tasks=2), job) == 2
+    assert cpus_per_task_of(dataclasses.replace(SRUN_STEP, cpu_count=3, num_tasks=2), job) == 0  # uneven
+    assert (
+        cpus_per_task_of(dataclasses.replace(SRUN_STEP, cpu_count=6, num_tasks=2), job) == 0
+    )  # 3 > 2 per node
+    assert cpus_per_task_of(dataclasses.replace(SRUN_STEP, cpu_count=0, num_tasks=2), job) == 0
+
+
+def test_the_step_table_survives_json() -> None:
+    step = Step(
+        step_id=3,
+        nodes=("a", "b"),
+        tids=((0, 1), (2,)),
+        task_dist=2,
+        cores=((0, 1), (0,)),
+        cpu_count=3,
+        cpus_per_task=1,
+        mem=(0, 0),
+        flags=SSF_WHOLE,
+        start_time=NOW,
+        name="x",
+        addr="127.0.0.1",
+        port=4000,
+        exited=(1,),
+    )
+    table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300),))
+    job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", steps=table.to_dict())
+    again = Job.from_dict(json.loads(json.dumps(job.to_dict())))
+    assert JobSteps.of(again) == table
+    assert JobSteps.of(Job(job_id=2, name="j", user_id=0, group_id=0, partition="debug")) == JobSteps()
+
+
+# -- srun -N1 true, end to end ----------------------------------------------------------------------
+
+
+def test_srun_allocation_step_and_end(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        reply = await h.allocate()
+        assert reply.msg_type == MsgType.RESPONSE_RESOURCE_ALLOCATION
+        alloc = reply.body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        expected = captured("srun-conn1-s2c", MsgType.RESPONSE_RESOURCE_ALLOCATION)
+        # slurmctld's answer to the same request, but for flurm's job id
+        assert alloc == dataclasses.replace(expected, job_id=alloc.job_id)
+        job = h.job(alloc.job_id)
+        assert job.is_running() and job.script is None and job.argv == ("true",)
+        assert job.accrue_time == 0  # started by the allocation itself: AccrueTime=Unknown
+        assert JobSteps.of(job) == JobSteps(0, SRUN_HOST, SRUN_ALLOC.alloc_resp_port, SRUN_ALLOC.other_port)
+        assert h.told_srun() == []  # the reply carried the allocation
+
+        reply = await h.step(job.job_id)
+        resp = reply.body
+        assert isinstance(resp, JobStepCreateResponse)
+        expected_step = captured("srun-conn3-s2c", MsgType.RESPONSE_JOB_STEP_CREATE)
+        assert resp.job_step_id == 0 and resp.step_layout == expected_step.step_layout
+        cred = resp.credential
+        want = dataclasses.replace(
+            expected_step.credential,
+            step_id=StepId(job.job_id, 0, NO_VAL),
+            ctime=NOW,
+            signature=cred.signature,
+            pw_gecos=cred.pw_gecos,
+            pw_dir=cred.pw_dir,
+            pw_shell=cred.pw_shell,
+            gids=cred.gids,
+        )
+        assert cred == want
+        # signed for SlurmdUser (uid 0 here) over exactly the packed fields, NUL-terminated
+        assert cred.signature is not None and cred.signature.endswith(b"\0")
+        decoded = FakeAuthenticator().decode(cred.signature[:-1])
+        assert decoded.payload == cred.signed_payload()
+        assert JobSteps.of(job).next_step_id == 1
+
+        assert h.ctl.steps.step_complete(StepId(job.job_id, 0), 0, 0, 256, uid=0) == 0
+        assert JobSteps.of(job).steps == {}
+        assert job.derived_ec == 256
+
+        assert h.ctl.jobs.allocation_complete(job.job_id, 256, uid=0) == 0
+        assert job.base_state == JobState.FAILED and job.state & JobStateFlag.COMPLETING
+        assert (job.exit_code, job.state_reason) == (256, JobStateReason.FAIL_EXIT_CODE)
+        assert len(h.to_slurmd("_send_kill")) == 1  # the nodes run the epilog
+        assert h.told_srun() == []  # srun ended it itself
+        # completing counts as finished (slurmctld logs "already completing or completed")
+        assert h.ctl.jobs.allocation_complete(job.job_id, 0, uid=0) == SlurmRC.ESLURM_ALREADY_DONE
+
+    run(tmp_path, check)
+
+
+@pytest.mark.parametrize(
+    ("job_rc", "state", "reason", "exit_code"),
+    [
+        (0, JobState.COMPLETE, 0, 0),
+        (1 << 8, JobState.FAILED, JobStateReason.FAIL_EXIT_CODE, 256),
+        (9, JobState.FAILED, JobStateReason.FAIL_LAUNCH, 9),
+        (NO_VAL, JobState.CANCELLED, 0, 0),
+    ],
+)
+def test_the_end_of_an_allocation(
+    tmp_path: Path, job_rc: int, state: int, reason: int, exit_code: int
+) -> None:
+    async def check(h: Harness) -> None:
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        job = h.job(alloc.job_id)
+        assert h.ctl.jobs.allocation_complete(job.job_id, job_rc, uid=0) == 0
+        assert (job.base_state, job.state_reason, job.exit_code) == (state, reason, exit_code)
+        assert h.ctl.jobs.allocation_complete(job.job_id, job_rc, uid=1000) == SlurmRC.ESLURM_USER_ID_MISSING
+        h.ctl.cluster.node_done_completing(job, "compute-node-1")
+        assert h.ctl.jobs.allocation_complete(job.job_id, 15, uid=0) == SlurmRC.ESLURM_ALREADY_DONE
+        assert job.exit_code == (exit_code or 15)  # a finished job takes the status if it had none
+
+    run(tmp_path, check)
+
+
+def test_a_pending_allocation_is_granted_on_the_srun_port(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        big = h.batch_job(7, ("compute-node-1", "compute-node-2"), ((0, 1), (0, 1)))
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        assert (alloc.node_cnt, alloc.node_list, alloc.cpus_per_node, alloc.error_code) == (0, None, (), 0)
+        job = h.job(alloc.job_id)
+        assert job.is_pending()
+        assert (
+            await h.ctl.steps.create_step(dataclasses.replace(SRUN_STEP, step_id=StepId(job.job_id)), 0, "x")
+        ).body == ReturnCode(SlurmRC.ESLURM_DUPLICATE_JOB_ID)
+        # the big job ends: the next pass starts the allocation and tells srun where it waits
+        h.ctl.jobs.cancel(big)
+        for name in big.nodes:
+            h.ctl.jobs.node_epilog_done(big.job_id, name)
+        h.ctl.schedule_now()
+        assert job.is_running() and job.accrue_time != 0  # it waited in the queue
+        ((host, port, msg_type, body),) = h.told_srun()
+        assert (host, port, msg_type) == (
+            SRUN_HOST,
+            SRUN_ALLOC.alloc_resp_port,
+            MsgType.RESPONSE_RESOURCE_ALLOCATION,
+        )
+        assert (
+            isinstance(body, ResourceAllocationResponse) and body.node_cnt == 1 and body.job_id == job.job_id
+        )
+
+    run(tmp_path, check)
+
+
+def test_srun_immediate_fails_when_nothing_is_free(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        h.batch_job(7, ("compute-node-1", "compute-node-2"), ((0, 1), (0, 1)))
+        reply = await h.allocate(dataclasses.replace(SRUN_ALLOC, immediate=1))
+        assert reply.body == ReturnCode(SlurmRC.ESLURM_NODES_BUSY)
+        job = h.job(8)
+        assert (job.base_state, job.state_reason, job.exit_code, job.accrue_time) == (
+            JobState.FAILED,
+            JobStateReason.FAIL_BAD_CONSTRAINTS,
+            1,
+            0,
+        )
+
+    run(tmp_path, check)
+
+
+def test_scancel_of_a_pending_srun_tells_it(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        h.batch_job(7, ("compute-node-1", "compute-node-2"), ((0, 1), (0, 1)))
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        assert h.ctl.jobs.kill(None, alloc.job_id, 9, 0, uid=0) == 0
+        ((host, port, msg_type, body),) = h.told_srun()
+        assert (host, port, msg_type) == (SRUN_HOST, SRUN_ALLOC.alloc_resp_port, MsgType.SRUN_JOB_COMPLETE)
+        assert body == SrunJobComplete(StepId(alloc.job_id, NO_VAL, NO_VAL))
+
+    run(tmp_path, check)
+
+
+def test_scancel_of_a_running_srun_tells_the_allocation_and_each_step(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        await h.step(alloc.job_id)
+        assert h.ctl.jobs.kill(None, alloc.job_id, 9, 0, uid=0) == 0
+        told = h.told_srun()
+        assert (
+            SRUN_HOST,
+            SRUN_ALLOC.other_port,
+            MsgType.SRUN_JOB_COMPLETE,
+            SrunJobComplete(StepId(alloc.job_id)),
+        ) in told
+        assert (
+            SRUN_HOST,
+            SRUN_STEP.port,
+            MsgType.SRUN_JOB_COMPLETE,
+            SrunJobComplete(StepId(alloc.job_id, 0)),
+        ) in told
+        assert len(told) == 2
+        assert h.job(alloc.job_id).base_state == JobState.CANCELLED
+
+    run(tmp_path, check)
+
+
+# -- steps inside an allocation ---------------------------------------------------------------------
+
+
+def test_steps_share_a_batch_allocation(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1", "compute-node-2"), ((0, 1), (1,)))
+        info = h.ctl.steps.alloc_info(5, 0)
+        assert isinstance(info, ResourceAllocationResponse)
+        assert (info.node_cnt, info.node_list, info.cpus_per_node, info.cpu_count_reps) == (
+            2,
+            "compute-node-[1-2]",
+            (2, 1),
+            (1, 1),
+        )
+        # srun -n3 --exact: 3 CPUs, block over the job's 2 + 1
+        r = await h.step(5, min_nodes=2, max_nodes=2, cpu_count=3, num_tasks=3, flags=0)
+        first = r.body
+        assert isinstance(first, JobStepCreateResponse)
+        assert first.step_layout is not None and first.step_layout.tids == ((0, 1), (2,))
+        assert first.credential.step_core_bitmap == Bitmap(4, 0b1011)  # node 1 cores 0-1, node 2 core 1
+        assert first.credential.step_hostlist == "compute-node-[1-2]"
+        # nothing left: the next step waits (srun retries when woken)
+        r = await h.step(5, port=5555)
+        assert r.body == ReturnCode(SlurmRC.ESLURM_NODES_BUSY)
+        assert JobSteps.of(job).waiting == ((SRUN_HOST, 5555),)
+        # more CPUs than the job has is an error, not a wait
+        r = await h.step(5, min_nodes=2, max_nodes=2, cpu_count=4, num_tasks=4, flags=0)
+        assert r.body == ReturnCode(SlurmRC.ESLURM_TOO_MANY_REQUESTED_CPUS)
+        # the step ends node by node; the waiting srun is woken when all nodes reported
+        assert h.ctl.steps.step_complete(StepId(5, 0), 1, 1, 0, uid=0) == 0
+        assert h.told_srun() == []
+        assert h.ctl.steps.step_complete(StepId(5, 0), 5, 5, 0, uid=0) == 22  # EINVAL: no node 5
+        assert h.ctl.steps.step_complete(StepId(5, 0), 0, 0, 9, uid=1000) == SlurmRC.ESLURM_USER_ID_MISSING
+        assert h.ctl.steps.step_complete(StepId(5, 0), 0, 0, 9, uid=0) == 0
+        ((host, port, msg_type, body),) = h.told_srun()
+        assert (host, port, msg_type) == (SRUN_HOST, 5555, MsgType.SRUN_STEP_SIGNAL)
+        assert body == SrunStepSignal(5, SLURM_PENDING_STEP, NO_VAL, signal=0)
+        assert job.derived_ec == 9 and JobSteps.of(job).waiting == ()
+        # the next step gets the next id, the whole allocation (SSF_WHOLE) on one node
+        r = await h.step(5)
+        second = r.body
+        assert isinstance(second, JobStepCreateResponse) and second.job_step_id == 1
+        assert second.credential.step_core_bitmap == Bitmap(4, 0b0011)
+        assert h.ctl.steps.step_complete(StepId(5, 1), 0, 0, 0, uid=0) == 0
+        assert h.ctl.steps.step_complete(StepId(5, 1), 0, 0, 0, uid=0) == SlurmRC.ESLURM_INVALID_JOB_ID
+        assert h.ctl.steps.step_complete(StepId(5, SLURM_BATCH_SCRIPT), 0, 0, 0, uid=0) == 0
+
+    run(tmp_path, check)
+
+
+def test_step_errors(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        h.batch_job(5, ("compute-node-1",), ((0,),))
+        assert (await h.step(99)).body == ReturnCode(SlurmRC.ESLURM_INVALID_JOB_ID)
+        r = await h.ctl.steps.create_step(dataclasses.replace(SRUN_STEP, step_id=StepId(5)), 1000, "x")
+        assert r.body == ReturnCode(SlurmRC.ESLURM_USER_ID_MISSING)
+        assert (await h.step(5, user_id=1000)).body == ReturnCode(SlurmRC.ESLURM_ACCESS_DENIED)
+        assert (await h.step(5, num_tasks=0)).body == ReturnCode(SlurmRC.ESLURM_BAD_TASK_COUNT)
+        assert (await h.step(5, min_nodes=2, max_nodes=2)).body == ReturnCode(
+            SlurmRC.ESLURM_INVALID_NODE_COUNT
+        )
+        r = await h.step(5, node_list="compute-node-2")
+        assert r.body == ReturnCode(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE)
+        assert h.ctl.steps.alloc_info(99, 0) == SlurmRC.ESLURM_INVALID_JOB_ID
+        h.ctl.jobs.cancel(h.job(5))
+        assert (await h.step(5)).body == ReturnCode(SlurmRC.ESLURM_ALREADY_DONE)
+        assert h.ctl.steps.alloc_info(5, 0) == SlurmRC.ESLURM_ALREADY_DONE
+
+    run(tmp_path, check)
+
+
+def test_scancel_of_a_step(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        jid = alloc.job_id
+        await h.step(jid)
+        steps = h.ctl.steps
+        assert steps.signal_step(jid, 3, 9, 0, uid=0) == SlurmRC.ESLURM_INVALID_JOB_ID
+        assert steps.signal_step(jid, 0, 9, 0, uid=1000) == SlurmRC.ESLURM_USER_ID_MISSING
+        assert steps.signal_step(jid, 0, 9, 0, uid=0) == 0
+        ((host, port, msg_type, body),) = h.told_srun()  # srun learns first that its step is over
+        assert (host, port, msg_type) == (SRUN_HOST, SRUN_STEP.port, MsgType.SRUN_JOB_COMPLETE)
+        assert body == SrunJobComplete(StepId(jid, 0))
+        (sig,) = h.to_slurmd("_signal")
+        assert sig["msg_type"] == MsgType.REQUEST_SIGNAL_TASKS
+        assert (sig["msg"].step_id, sig["msg"].signal) == (StepId(jid, 0, NO_VAL), 9)
+        assert steps.signal_step(jid, 0, 10, 0, uid=0) == 0  # another signal: no srun message
+        assert len(h.told_srun()) == 1
+
+    run(tmp_path, check)
+
+
+def test_squeue_steps(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        h.batch_job(5, ("compute-node-1",), ((0, 1),))
+        await h.step(5)
+        h.now += 7
+        reply = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0)
+        body = reply.body
+        assert isinstance(body, JobStepInfoResponse)
+        batch, step = body.steps
+        assert (batch.step_id, batch.name, batch.nodes, batch.num_cpus) == (
+            StepId(5, SLURM_BATCH_SCRIPT, NO_VAL),
+            "batch",
+            "compute-node-1",
+            2,
+        )
+        assert (step.step_id, step.name, step.nodes, step.num_tasks, step.run_time) == (
+            StepId(5, 0, NO_VAL),
+            "true",
+            "compute-node-1",
+            1,
+            7,
+        )
+        assert step.node_bitmap == Bitmap(2, 1) and step.tres_alloc_str == "cpu=1,mem=0,node=1"
+        assert step.srun_host == "vm" and step.submit_line == "srun -N1 true"
+        assert encode_body(body)  # packs
+        one = h.ctl.steps.step_info(5, 0, 0, uid=0).body
+        assert isinstance(one, JobStepInfoResponse) and [s.step_id.step_id for s in one.steps] == [0]
+        assert h.ctl.steps.step_info(77, NO_VAL, 0, uid=0).body == ReturnCode(SlurmRC.ESLURM_INVALID_JOB_ID)
+
+    run(tmp_path, check)
+
+
+def test_an_allocation_that_can_never_run_is_refused(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        with pytest.raises(SlurmError) as err:
+            await h.allocate(dataclasses.replace(SRUN_ALLOC, partition="nosuch"))
+        assert err.value.rc == SlurmRC.ESLURM_INVALID_PARTITION_NAME
+
+    run(tmp_path, check)

@@ -6,8 +6,11 @@ are compared in many forms while they run; a fourth waits for Resources and runs
 exit code 3) once one of them is cancelled; a batch script with #SBATCH lines and output patterns
 fails with exit code 2; afterok/afternotok/afterany dependencies on it resolve; an array with a
 ``%1`` throttle shows as ``ID_[2-3%1]`` while its first task runs, then as its tasks; a dependency
-on the whole array reads ``afterok:ID_*(unfulfilled)``. Every step waits for a state both
-controllers reach, so that nothing depends on slurmctld's scheduling tick.
+on the whole array reads ``afterok:ID_*(unfulfilled)``; the running tasks of a second array are
+looked up, updated, held and cancelled by task and by job id. Every step waits for a state both
+controllers reach, so that nothing depends on slurmctld's scheduling tick. Jobs that get cancelled
+run ``exec sleep``: with a shell between, SIGTERM reaches the shell or its child first, and the
+exit code (0:15 or 143:0) is a race on either controller.
 """
 
 from __future__ import annotations
@@ -74,10 +77,11 @@ VIEWS = [
 ]
 
 STEPS = [
-    cmd("sbatch", "-J", "a", "--wrap", "sleep 60"),  # 1
+    cmd("sbatch", "-J", "a", "--wrap", "exec sleep 60"),  # 1
     wait_state(1, "RUNNING"),
-    cmd("sbatch", "-J", "b", "-N2", "--wrap", "sleep 60"),  # 2
-    cmd("sbatch", "-J", "c", "--mem=300", "-p", "short", "-t", "3", "--wrap", "sleep 60", user="nobody"),  # 3
+    cmd("sbatch", "-J", "b", "-N2", "--wrap", "exec sleep 60"),  # 2
+    # 3
+    cmd("sbatch", "-J", "c", "--mem=300", "-p", "short", "-t", "3", "--wrap", "exec sleep 60", user="nobody"),
     wait_state(2, "RUNNING"),
     wait_state(3, "RUNNING"),
     settle(),
@@ -112,7 +116,7 @@ STEPS = [
     # the array waits (the cluster is full) through two scheduling cycles, so that it has accrued
     # time when its first task starts: slurmctld makes a job eligible in one cycle and lets it accrue
     # from the next, and whether a task starts in its array's first cycle is a matter of timing there
-    cmd("sbatch", "-J", "filler", "-N2", "--wrap", "sleep 60"),  # 10
+    cmd("sbatch", "-J", "filler", "-N2", "--wrap", "exec sleep 60"),  # 10
     wait_state(10, "RUNNING"),
     write_file("array.sh", ARRAY, 0o755),
     cmd("sbatch", "--array", "1-3%1", "array.sh"),  # 11
@@ -152,6 +156,42 @@ STEPS = [
         label="output contents",
     ),
     Records("done"),
+    # a second array, all of its tasks running at once (again through two cycles of waiting)
+    cmd("sbatch", "-J", "filler", "-n", "3", "--wrap", "exec sleep 60"),  # 17
+    wait_state(17, "RUNNING"),
+    cmd("sbatch", "--array", "1-3", "--wrap", "exec sleep 60"),  # 18
+    settle(),
+    cmd("sbatch", "-J", "tick", "--hold", "--wrap", "true"),  # 19
+    settle(),
+    cmd("scancel", "17"),
+    wait_state("18_3", "RUNNING"),
+    settle(),
+    *[
+        cmd(*args, label="tasks: " + " ".join(args))
+        for args in (
+            ("squeue", "-j", "18"),
+            ("squeue", "-r", "-j", "18"),
+            ("squeue", "-j", "18_2"),
+            ("squeue", "-j", "21"),
+            ("scontrol", "show", "job", "20"),
+            ("scontrol", "show", "job", "18_2"),
+            ("scontrol", "update", "JobId=20", "TimeLimit=10"),
+            ("scontrol", "hold", "20"),
+            ("scontrol", "release", "20"),
+            ("scancel", "18_2"),
+            ("scancel", "20"),  # a task by its own job id: slurmctld finds no array 20
+            ("scancel", "-s", "USR1", "18_3"),
+            ("scancel", "--signal=USR1", "999"),
+        )
+    ],
+    cmd(
+        "scontrol", "update", "JobId=20", "TimeLimit=20", user="nobody", label="tasks: update by another user"
+    ),
+    cmd("scancel", "18", user="nobody", label="tasks: cancel by another user"),
+    settle(),
+    cmd("squeue", "-t", "all", "-S", "i", "-o", "%i %t %r %l %N", label="tasks: at the end"),
+    cmd("scontrol", "show", "job", "20", label="tasks: task 1 at the end"),
+    cmd("sinfo", "-N", "-o", "%N %P %t %c %m %T", sort_lines=True, label="tasks: sinfo -N -o"),
 ]
 
 
@@ -195,6 +235,13 @@ def test_everything_at_the_end(runs: tuple[Transcript, Transcript]) -> None:
 
 def test_output_files(runs: tuple[Transcript, Transcript]) -> None:
     assert_same(*runs, ["output files", "output contents"])
+
+
+def test_running_array_tasks(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, [k for k in ref.labels() if k.startswith("tasks: ")])
+    assert "18_1 R None" in got["tasks: at the end"].stdout  # scancel 20 did nothing
+    assert "18_2 CA None" in got["tasks: at the end"].stdout
 
 
 def test_decoded_records(runs: tuple[Transcript, Transcript]) -> None:

@@ -221,9 +221,10 @@ class JobOps:
             job = jobs.get(target.job_id)
             if job is not None and job.user_id != uid and not admin:
                 return SlurmRC.ESLURM_ACCESS_DENIED
-            if job is not None and (job.array_job_id == 0 or job.array_job_id != target.job_id):
-                rc = self._signal_one(job, signal, flags)
-                return rc
+            if job is not None and job.array_job_id == 0:
+                return self._signal_one(job, signal, flags)
+            # an array (a task named by its own job id is not: slurmctld looks for an array of
+            # that id, finds none, and answers "Invalid job id", which scancel does not print)
             signalled = done = 0
             meta = job if job is not None and job.is_array_meta() else None
             if meta is not None:
@@ -684,7 +685,10 @@ def _logged_end(job: Job) -> None:
     """The job ended (slurmctld's job_completion_logger): it no longer counts as running, and the
     TRES it was allocated are final."""
     job.bitflags &= ~JobFlag.JOB_WAS_RUNNING
-    if job.nodes:
+    # (steps) slurmctld marks the TRES final when a job's last step record ends after the job: the
+    # batch step of a batch job; an interactive allocation has none (controller/steps.py does it
+    # when an srun step outlives its job)
+    if job.nodes and job.script is not None:
         job.bitflags |= JobFlag.TRES_STR_CALC
 
 

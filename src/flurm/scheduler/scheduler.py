@@ -340,6 +340,11 @@ def try_allocate(
 
     candidates = [cluster.nodes[n] for n in part.nodes if n in cluster.nodes]
     candidates.sort(key=lambda n: (n.name not in required, n.weight, n.index))
+    if not required and min_nodes == 1:
+        best = _best_fit_node(candidates, free, excluded, exclusive, cpus_wanted)
+        if best is not None:
+            candidates.remove(best)
+            candidates.insert(0, best)
     chosen: list[tuple[Node, int]] = []  # node, tasks (or cpus when no task count)
     remaining = tasks if tasks else cpus_wanted
     for node in candidates:
@@ -394,6 +399,44 @@ def try_allocate(
         cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, ncores))
         mems.append(_mem_need(job, cpus) if consumable else 0)
     return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems))
+
+
+def _best_fit_node(
+    candidates: list[Node], free: dict[str, _Free], excluded: set[str], exclusive: bool, cpus: int
+) -> Node | None:
+    """The node select/cons_tres gives a one-node job: the available nodes form runs of consecutive
+    nodes of equal weight; the run of lowest weight that can hold the job and has the fewest CPUs
+    free wins, and in it the node with the fewest CPUs free that can hold the job."""
+    runs: list[list[tuple[Node, int]]] = []
+    last_index = -2
+    for node in sorted(candidates, key=lambda n: n.index):
+        f = free.get(node.name)
+        avail = 0
+        if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
+            avail = _cpus_for_cores(node, len(f.cores))
+        if avail <= 0:
+            last_index = -2
+            continue
+        if runs and last_index == node.index - 1 and runs[-1][0][0].weight == node.weight:
+            runs[-1].append((node, avail))
+        else:
+            runs.append([(node, avail)])
+        last_index = node.index
+    best_run: list[tuple[Node, int]] | None = None
+    for run in runs:
+        total = sum(a for _, a in run)
+        if total < cpus:
+            continue
+        if best_run is None:
+            best_run = run
+            continue
+        best_total = sum(a for _, a in best_run)
+        if (run[0][0].weight, total) < (best_run[0][0].weight, best_total):
+            best_run = run
+    if best_run is None:
+        return None
+    fits = [(a, node.index, node) for node, a in best_run if a >= cpus]
+    return min(fits, key=lambda x: (x[0], x[1]))[2] if fits else None
 
 
 def _names(expr: str) -> list[str]:
@@ -653,6 +696,7 @@ def _main_loop(
                 n = planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
                 if n < len(job.array_task_pending):
                     continue  # try the array's next task
+                job.bitflags |= JobFlag.JOB_WAS_RUNNING  # the record itself runs as the last task
             started.add(job.job_id)
             break
         if reject_job is not None and job is not reject_job and job.array_job_id == reject_job.array_job_id:
@@ -716,6 +760,7 @@ def _backfill(
                 running_tasks[job.array_job_id] = running_tasks.get(job.array_job_id, 0) + 1
             planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
             if not job.is_array_meta() or planned_tasks[job.job_id] >= len(job.array_task_pending):
+                job.bitflags |= JobFlag.JOB_WAS_RUNNING
                 started.add(job.job_id)
             continue
         if len(reservations) < max_reservations:

@@ -25,6 +25,18 @@ A :class:`Cmd` with ``sort_lines=True`` compares its lines sorted: for listings 
 itself leaves to chance (``sinfo -N`` with several partitions builds them in one thread per partition).
 
 Job ids, priorities, states, reasons, node names, limits and every other value are compared as they are.
+A :class:`Records` step keeps the decoded RESPONSE_JOB_INFO of that moment (flurm's own codec, signed
+with the cluster's munge); :func:`record_diff` compares them field by field and in order, with times
+compared only as set or not and the session id left out.
+
+Writing a scenario: slurmctld decides on its own clock (a cycle at most once a second for a burst of
+submissions, its first one ~3 s after it started), flurm at once; so compare states both reach and
+keep: :func:`settle` waits until the queue has been quiet for a while, :func:`wait_state` for one job.
+Some values are decided by chance inside slurmctld and must be kept out of a comparison: a job that
+becomes eligible and starts within the same second may or may not have an accrue time (two threads
+race), a job made eligible only accrues from the next cycle (submit another job a second later to
+get one), the exit code of a cancelled ``sh -c 'sleep'`` is 0:15 or 143:0 (``exec sleep`` is not),
+and squeue orders jobs with equal keys by their start times (sort with ``-S i``).
 """
 
 from __future__ import annotations

@@ -396,13 +396,23 @@ def test_steps_share_a_batch_allocation(tmp_path: Path) -> None:
         assert (host, port, msg_type) == (SRUN_HOST, 5555, MsgType.SRUN_STEP_SIGNAL)
         assert body == SrunStepSignal(5, SLURM_PENDING_STEP, NO_VAL, signal=0)
         assert job.derived_ec == 9 and JobSteps.of(job).waiting == ()
+        # a step creation that arrives before the end of the step that holds the CPUs waits for it
+        blocker = (await h.step(5, min_nodes=1, max_nodes=1, cpu_count=2, num_tasks=2, flags=0)).body
+        assert isinstance(blocker, JobStepCreateResponse) and blocker.job_step_id == 1
+        pending = asyncio.ensure_future(h.step(5, node_list="compute-node-1"))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        assert h.ctl.steps.step_complete(StepId(5, 1), 0, 0, 0, uid=0) == 0
+        r = await asyncio.wait_for(pending, 0.5)
+        assert isinstance(r.body, JobStepCreateResponse) and r.body.job_step_id == 2
+        assert h.ctl.steps.step_complete(StepId(5, 2), 0, 0, 0, uid=0) == 0
         # the next step gets the next id, the whole allocation (SSF_WHOLE) on one node
         r = await h.step(5)
         second = r.body
-        assert isinstance(second, JobStepCreateResponse) and second.job_step_id == 1
+        assert isinstance(second, JobStepCreateResponse) and second.job_step_id == 3
         assert second.credential.step_core_bitmap == Bitmap(4, 0b0011)
-        assert h.ctl.steps.step_complete(StepId(5, 1), 0, 0, 0, uid=0) == 0
-        assert h.ctl.steps.step_complete(StepId(5, 1), 0, 0, 0, uid=0) == SlurmRC.ESLURM_INVALID_JOB_ID
+        assert h.ctl.steps.step_complete(StepId(5, 3), 0, 0, 0, uid=0) == 0
+        assert h.ctl.steps.step_complete(StepId(5, 3), 0, 0, 0, uid=0) == SlurmRC.ESLURM_INVALID_JOB_ID
         assert h.ctl.steps.step_complete(StepId(5, SLURM_BATCH_SCRIPT), 0, 0, 0, uid=0) == 0
 
     run(tmp_path, check)

@@ -571,6 +571,9 @@ class JobOps:
         job.state |= JobStateFlag.COMPLETING
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
+        # slurmctld marks the TRES final when the job's last step record ends after the job (the
+        # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
+        job.bitflags &= ~JobFlag.TRES_STR_CALC
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, job.base_state)
         return 0
@@ -685,10 +688,7 @@ def _logged_end(job: Job) -> None:
     """The job ended (slurmctld's job_completion_logger): it no longer counts as running, and the
     TRES it was allocated are final."""
     job.bitflags &= ~JobFlag.JOB_WAS_RUNNING
-    # (steps) slurmctld marks the TRES final when a job's last step record ends after the job: the
-    # batch step of a batch job; an interactive allocation has none (controller/steps.py does it
-    # when an srun step outlives its job)
-    if job.nodes and job.script is not None:
+    if job.nodes:
         job.bitflags |= JobFlag.TRES_STR_CALC
 
 

@@ -28,6 +28,8 @@ JSON-able dict, persisted with the job; :class:`JobSteps` is its typed form).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal as signals
@@ -89,6 +91,8 @@ SIG_OOM = 253  # slurm.h: the step_rc slurmstepd reports for an out-of-memory ki
 SRUN_MSG_TIMEOUT = 5.0
 # sruns remembered per job while their step waits for resources
 MAX_WAITING = 64
+# how long a step creation that does not fit waits for a step of the job to end (seconds)
+BUSY_GRACE = 1.0
 
 
 # -- the step table ----------------------------------------------------------------------------------
@@ -306,6 +310,8 @@ class StepOps:
         self.cluster = ctl.cluster
         # jobs whose 4001 is being answered right now: their reply carries the allocation
         self._answering: set[int] = set()
+        # per job: set when one of its steps ended (or it ended), for step creations that wait
+        self._freed: dict[int, asyncio.Event] = {}
 
     # -- the table, persisted in the job --------------------------------------------------------
     def table(self, job: Job) -> JobSteps:
@@ -434,36 +440,38 @@ class StepOps:
 
     # -- 5001: a step ---------------------------------------------------------------------------
     async def create_step(self, req: JobStepCreateRequest, uid: int, peer_host: str) -> Reply:
-        """REQUEST_JOB_STEP_CREATE (slurmctld's _slurm_rpc_job_step_create + step_create)."""
+        """REQUEST_JOB_STEP_CREATE (slurmctld's _slurm_rpc_job_step_create + step_create).
+
+        A step that does not fit only because another step holds the CPUs waits up to
+        :data:`BUSY_GRACE` for a step of the job to end before it is told ESLURM_NODES_BUSY:
+        slurmstepd tells srun that its tasks ended before it tells the controller, so the next
+        srun of a job script may ask before the previous step's end arrived.
+        """
         ctl = self.ctl
         if uid != 0 and uid != req.user_id:
             log.error("step create for uid %s from uid %s refused", req.user_id, uid)
             return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
-        job = self.cluster.jobs.get(req.step_id.job_id)
-        if job is None:
-            return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
-        if req.user_id != job.user_id:
-            return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
-        if job.is_pending():
-            return rc_reply(SlurmRC.ESLURM_DUPLICATE_JOB_ID)
-        now = ctl.now()
-        if not job.is_running() or job.is_completing() or (job.end_time and job.end_time <= now):
-            return rc_reply(SlurmRC.ESLURM_ALREADY_DONE)
-        if req.num_tasks < 1 or req.num_tasks == NO_VAL:
-            return rc_reply(SlurmRC.ESLURM_BAD_TASK_COUNT)
-        table = self.table(job)
-        if req.step_id.step_id != NO_VAL and req.step_id.step_id in table.steps:
-            return rc_reply(SlurmRC.ESLURM_DUPLICATE_STEP_ID)
-        if table.next_step_id >= ctl.config.max_step_count:
-            return rc_reply(SlurmRC.ESLURM_STEP_LIMIT)
-        try:
-            step = self._place(job, table, req, now)
-        except SlurmError as exc:
-            if exc.rc == SlurmRC.ESLURM_NODES_BUSY and req.port:
-                # srun waits on its port and asks again when woken (_build_pending_step)
-                table.waiting = (*table.waiting, (peer_host, req.port))[-MAX_WAITING:]
-                self._save(job, table)
-            return rc_reply(exc.rc, exc.message)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_GRACE
+        while True:
+            placed = self._try_place(req)
+            if not isinstance(placed, SlurmError):
+                job, table, step = placed
+                break
+            left = deadline - loop.time()
+            if placed.rc != SlurmRC.ESLURM_NODES_BUSY or left <= 0:
+                busy_job = self.cluster.jobs.get(req.step_id.job_id)
+                if placed.rc == SlurmRC.ESLURM_NODES_BUSY and req.port and busy_job is not None:
+                    # srun waits on its port and asks again when woken (_build_pending_step)
+                    job = busy_job
+                    table = self.table(job)
+                    table.waiting = (*table.waiting, (peer_host, req.port))[-MAX_WAITING:]
+                    self._save(job, table)
+                return rc_reply(placed.rc, placed.message)
+            freed = self._freed.setdefault(req.step_id.job_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(freed.wait(), left)
+        now = step.start_time
         step.addr = peer_host
         if req.step_id.step_id != NO_VAL:
             step.step_id = req.step_id.step_id
@@ -508,6 +516,30 @@ class StepOps:
                 credential=credential.with_signature(signature + b"\0"),
             ),
         )
+
+    def _try_place(self, req: JobStepCreateRequest) -> tuple[Job, JobSteps, Step] | SlurmError:
+        """The checks of step_create, then the step's place in the job (or why it has none)."""
+        job = self.cluster.jobs.get(req.step_id.job_id)
+        if job is None:
+            return SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        if req.user_id != job.user_id:
+            return SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+        if job.is_pending():
+            return SlurmError(SlurmRC.ESLURM_DUPLICATE_JOB_ID)
+        now = self.ctl.now()
+        if not job.is_running() or job.is_completing() or (job.end_time and job.end_time <= now):
+            return SlurmError(SlurmRC.ESLURM_ALREADY_DONE)
+        if req.num_tasks < 1 or req.num_tasks == NO_VAL:
+            return SlurmError(SlurmRC.ESLURM_BAD_TASK_COUNT)
+        table = self.table(job)
+        if req.step_id.step_id != NO_VAL and req.step_id.step_id in table.steps:
+            return SlurmError(SlurmRC.ESLURM_DUPLICATE_STEP_ID)
+        if table.next_step_id >= self.ctl.config.max_step_count:
+            return SlurmError(SlurmRC.ESLURM_STEP_LIMIT)
+        try:
+            return job, table, self._place(job, table, req, now)
+        except SlurmError as exc:
+            return exc
 
     def _place(self, job: Job, table: JobSteps, req: JobStepCreateRequest, now: int) -> Step:
         """Pick the step's nodes and cores inside the job and lay its tasks out (step_mgr.c
@@ -666,8 +698,16 @@ class StepOps:
                 job.derived_ec = step.exit_code
             log.info("step %s.%s done, exit code %s", job.job_id, step.step_id, step.exit_code)
             self._wake_waiting(job, table)
+            self._set_freed(job.job_id)
+            if job.is_finished() and not table.steps:
+                job.bitflags |= JobFlag.TRES_STR_CALC  # the job's last step ended after the job
         self._save(job, table)
         return 0
+
+    def _set_freed(self, job_id: int) -> None:
+        freed = self._freed.pop(job_id, None)
+        if freed is not None:
+            freed.set()
 
     def _wake_waiting(self, job: Job, table: JobSteps) -> None:
         """Resources of the job came free: the sruns waiting for a step may ask again
@@ -712,6 +752,7 @@ class StepOps:
         ``by_owner``: the srun or salloc that owns the allocation ended it itself (5017); nobody
         is left to tell.
         """
+        self._set_freed(job.job_id)
         if by_owner or not job.steps:
             return
         table = self.table(job)

@@ -29,7 +29,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import profile  # noqa: E402
+from bench.migration import migration  # noqa: E402
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench, Metric, Sizes  # noqa: E402
+
+SCENARIOS["migration"] = migration
 from harness.loopback import cluster  # noqa: E402
 
 CONTROLLERS = ("flurm", "slurmctld")
@@ -56,6 +59,8 @@ def run_controller(controller: str, sizes: Sizes, only: Sequence[str], profile_d
         for name, scenario in SCENARIOS.items():
             if only and name not in only:
                 continue
+            if name == "migration" and controller != "slurmctld":
+                continue  # flurm in shadow of the filled slurmctld cluster
             t = time.perf_counter()
             print(f"[{controller}] {name} ...", flush=True)
             try:
@@ -95,11 +100,28 @@ def _ratio(flurm: Metric | None, ref: Metric | None) -> str:
     return f"{ratio:.2f}x {'(better)' if good else '(worse)'}"
 
 
+def migration_table(benches: dict[str, Bench]) -> str:
+    ref = benches.get("slurmctld")
+    rows = [
+        (m.label, _fmt(m) if m.unit else f"{m.value:.0f}")
+        for k, m in (ref.metrics.items() if ref else [])
+        if k.startswith("mig_")
+    ]
+    if not rows:
+        return ""
+    width = max(len(r[0]) for r in rows)
+    lines = ["migration: flurm in shadow of the slurmctld cluster above, then its takeover", ""]
+    lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
+    return "\n".join(lines)
+
+
 def table(benches: dict[str, Bench]) -> str:
     keys: list[str] = []
     labels: dict[str, str] = {}
     for b in benches.values():
         for k, m in b.metrics.items():
+            if k.startswith("mig_"):
+                continue
             if k not in labels:
                 keys.append(k)
                 labels[k] = m.label
@@ -190,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     benches = {name: run_controller(name, sizes, only, profile_dir) for name in controllers}
     print()
     print(table(benches))
+    mig = migration_table(benches)
+    if mig:
+        print()
+        print(mig)
     targets = check_targets(benches)
     if targets:
         print("\nflurm targets:")

@@ -322,10 +322,13 @@ def _name(msg_type: int) -> str:
         return str(msg_type)
 
 
+_SMALL_REPLIES = frozenset({MsgType.RESPONSE_SLURM_RC, MsgType.RESPONSE_SLURM_RC_MSG})
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     msg_type: int
-    body: Body
+    body: Body | None
     identity: Identity
     raw: bytes = b""  # the body as it came on the wire
 
@@ -341,8 +344,13 @@ async def call(
     expect_reply: bool = True,
     uid_restriction: int | None = None,
     connect_timeout: float | None = None,
+    decode: bool = True,
 ) -> Response | None:
-    """Send one request and return the verified, decoded reply (None when none is expected)."""
+    """Send one request and return the verified, decoded reply (None when none is expected).
+
+    With ``decode=False`` the body of a reply of a big type is left as bytes (``Response.raw``) for the
+    caller to cut up; small replies (return codes) are still decoded.
+    """
     raw = body if isinstance(body, bytes) else encode_body(body)
     cred = await signer.sign(msg_type, raw, uid_restriction)
     reader, writer = await asyncio.wait_for(
@@ -357,6 +365,8 @@ async def call(
         if frame is None:
             raise ConnectionError(f"{host}:{port} closed the connection without a reply")
         identity = await signer.verify(frame.msg_type, frame.body, frame.credential)
+        if not decode and frame.msg_type not in _SMALL_REPLIES:
+            return Response(frame.msg_type, None, identity, frame.body)
         body = decode_body(frame.msg_type, frame.body, frame.version)
         return Response(frame.msg_type, body, identity, frame.body)
     finally:

@@ -23,7 +23,7 @@ from flurm.migration.importer import (
     partition_from_record,
 )
 from flurm.migration.source import SourceClient, SourceUnreachable
-from flurm.protocol.messages.job_info import JobRecord
+from flurm.protocol.messages.job_info import decode_job_record, split_job_info
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 
@@ -70,7 +70,7 @@ class Mirror:
         self._job_update = 0
         self._node_update = 0
         self._part_update = 0
-        self._seen_jobs: dict[int, JobRecord] = {}
+        self._seen_jobs: dict[int, bytes] = {}  # each job's record as last seen
         self._seen_nodes: dict[str, NodeRecord] = {}
         self._seen_parts: dict[str, PartitionRecord] = {}
         self._lock = asyncio.Lock()
@@ -93,7 +93,7 @@ class Mirror:
         try:
             parts = await self.source.partitions(self._part_update)
             nodes = await self.source.nodes(self._node_update)
-            jobs = await self.source.jobs(self._job_update)
+            jobs = await self.source.jobs_raw(self._job_update)
         except (SourceUnreachable, OSError, TimeoutError) as exc:
             self.stats.errors += 1
             self.stats.last_error = str(exc)
@@ -106,8 +106,9 @@ class Mirror:
             self._node_update = nodes.last_update
             self._apply_nodes(nodes.nodes)
         if jobs is not None:
-            self._job_update = jobs.last_update
-            new, changed, vanished = self._apply_jobs(jobs.records)
+            last_update, _, records = split_job_info(jobs)
+            self._job_update = last_update
+            new, changed, vanished = self._apply_jobs(records)
         elapsed = time.perf_counter() - started
         st = self.stats
         st.passes += 1
@@ -128,30 +129,30 @@ class Mirror:
             elapsed,
         )
 
-    def _apply_jobs(self, recs: tuple[JobRecord, ...]) -> tuple[int, int, int]:
+    def _apply_jobs(self, records: list[tuple[int, bytes]]) -> tuple[int, int, int]:
+        """Records are compared as bytes; only new or changed ones are decoded and converted."""
         cluster = self.cluster
         new = changed = 0
         present: set[int] = set()
-        for rec in recs:
-            present.add(rec.job_id)
-            if rec.job_id > self.highest_job_id:
-                self.highest_job_id = rec.job_id
-            old = self._seen_jobs.get(rec.job_id)
-            if old is not None and old == rec and rec.job_id in cluster.jobs:
+        for job_id, raw in records:
+            present.add(job_id)
+            if job_id > self.highest_job_id:
+                self.highest_job_id = job_id
+            if self._seen_jobs.get(job_id) == raw and job_id in cluster.jobs:
                 continue
-            self._seen_jobs[rec.job_id] = rec
-            job = job_from_record(rec, cluster)
-            if rec.job_id in cluster.jobs:
+            self._seen_jobs[job_id] = raw
+            job = job_from_record(decode_job_record(raw), cluster)
+            if job_id in cluster.jobs:
                 changed += 1
             else:
                 new += 1
-            cluster.jobs[rec.job_id] = job
+            cluster.jobs[job_id] = job
             cluster.job_changed(job, by_flurm=False)
         gone = [jid for jid in cluster.jobs if jid not in present]
         for jid in gone:
             cluster.remove_job(jid)
             self._seen_jobs.pop(jid, None)
-        order = [rec.job_id for rec in recs]
+        order = [job_id for job_id, _ in records]
         if list(cluster.jobs) != order:
             # keep slurmctld's record order (scontrol show job prints in it)
             cluster.jobs = {jid: cluster.jobs[jid] for jid in order}

@@ -48,7 +48,9 @@ class SourceClient:
         self.timeout = timeout
         self.endpoints = source_endpoints(config)
 
-    async def request(self, msg_type: int, body: Body | bytes, *, timeout: float | None = None) -> Response:
+    async def request(
+        self, msg_type: int, body: Body | bytes, *, timeout: float | None = None, decode: bool = True
+    ) -> Response:
         last: Exception | None = None
         for ep in self.endpoints:
             try:
@@ -60,6 +62,7 @@ class SourceClient:
                     self.signer,
                     timeout=timeout or self.timeout,
                     connect_timeout=min(2.0, timeout or self.timeout),
+                    decode=decode,
                 )
             except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
                 last = exc
@@ -85,6 +88,16 @@ class SourceClient:
         """All job records (with details), or None when nothing changed since ``last_update``."""
         resp = await self.request(MsgType.REQUEST_JOB_INFO, JobInfoRequest(last_update, ALL_DETAIL))
         return self._expect(resp, JobInfoResponse)
+
+    async def jobs_raw(self, last_update: int = 0) -> bytes | None:
+        """The RESPONSE_JOB_INFO body as it came (to be cut into records), or None when unchanged."""
+        resp = await self.request(
+            MsgType.REQUEST_JOB_INFO, JobInfoRequest(last_update, ALL_DETAIL), decode=False
+        )
+        if resp.msg_type == MsgType.RESPONSE_JOB_INFO:
+            return resp.raw
+        self._expect(resp, JobInfoResponse)
+        return None
 
     async def nodes(self, last_update: int = 0) -> NodeInfoResponse | None:
         resp = await self.request(MsgType.REQUEST_NODE_INFO, NodeInfoRequest(last_update, ALL_DETAIL))

@@ -44,5 +44,8 @@ class SelectPluginCodec:
             raise DecodeError(f"select plugin id {plugin_id} is not supported")
         return plugin_id
 
+    def skip(self, data: bytes, pos: int, end: int) -> int:
+        return pos + 4
+
 
 SELECT_PLUGIN = SelectPluginCodec()

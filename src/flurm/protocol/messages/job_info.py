@@ -41,6 +41,7 @@ from flurm.protocol.messages.layout import (
     U32,
     U64,
     compile_layout,
+    compile_skipper,
     pack_bits,
     pack_str,
 )
@@ -251,6 +252,13 @@ class _JobResourcesCodec:
         nhosts = r.u32()
         return None if nhosts == NO_VAL else JobResources.read(r, nhosts)
 
+    def skip(self, data: bytes, pos: int, end: int) -> int:
+        if pos + 4 <= end and data[pos : pos + 4] == _NO_VAL_BYTES:
+            return pos + 4
+        r = Reader(data, pos, end)
+        self.unpack(r)
+        return r.pos
+
 
 # -- multi-core block -----------------------------------------------------------------------------
 
@@ -297,6 +305,11 @@ class _MultiCoreCodec:
         if flag != 0xFF:
             raise DecodeError(f"multi-core flag {flag:#x} is neither 0 nor 0xff")
         return MultiCore(*struct.unpack(">9H", r.bytes(18)))
+
+    def skip(self, data: bytes, pos: int, end: int) -> int:
+        if pos >= end:
+            raise DecodeError("multi-core block: truncated")
+        return pos + (1 if data[pos] == 0 else 19)
 
 
 # -- the job record -------------------------------------------------------------------------------
@@ -695,3 +708,45 @@ class PackedJobInfoResponse(Message):
             records.append(blob[start : sub.pos])
         sub.expect_end("job info records")
         return cls(last_update, last_backfill, tuple(records))
+
+
+# -- cutting a reply into records -----------------------------------------------------------------
+
+_skip_job_record = compile_skipper(JOB_RECORD_LAYOUT, "JobRecord")
+
+
+def split_job_info(body: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
+    """A RESPONSE_JOB_INFO body as (last_update, last_backfill, [(job_id, record bytes), ...]) without
+    decoding the records: the caller decodes only those whose bytes changed."""
+    if len(body) < 20:
+        raise DecodeError("job info: body too short")
+    count, last_update, last_backfill = _INFO_HEAD.unpack_from(body, 0)
+    pos, end = 20, len(body)
+    if count > end:
+        raise DecodeError(f"job info: {count} records do not fit in {end} bytes")
+    out: list[tuple[int, bytes]] = []
+    for _ in range(count):
+        start = pos
+        pos = _skip_job_record(body, pos, end)
+        out.append((_record_job_id(body, start, pos), body[start:pos]))
+    if pos != end:
+        raise DecodeError(f"job info: {end - pos} bytes after the last record")
+    return last_update, last_backfill, out
+
+
+def _record_job_id(data: bytes, start: int, end: int) -> int:
+    """job_id sits after array_job_id, array_task_id, array_task_str, array_max_tasks, assoc_id,
+    container and delay_boot."""
+    pos = start + 8
+    pos += 4 + _U32.unpack_from(data, pos)[0] + 8
+    pos += 4 + _U32.unpack_from(data, pos)[0] + 4
+    if pos + 4 > end:
+        raise DecodeError("job record too short for its job id")
+    return int(_U32.unpack_from(data, pos)[0])
+
+
+def decode_job_record(record: bytes) -> JobRecord:
+    r = Reader(record)
+    rec = _unpack_job_record(JobRecord, r)
+    r.expect_end("job record")
+    return rec

@@ -316,3 +316,62 @@ def compile_layout(cls: type[T], layout: Sequence[tuple[str, Kind]]) -> tuple[Ca
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)  # readable tracebacks
     exec(compile(text, filename, "exec"), ns)
     return ns["pack"], ns["unpack"]
+
+
+def compile_skipper(layout: Sequence[tuple[str, Kind]], what: str) -> Callable[[bytes, int, int], int]:
+    """Build ``skip(data, pos, end) -> pos``: the offset just past one record, without building it.
+
+    Used to cut a reply of thousands of records into each record's bytes cheaply (the mirror compares
+    bytes and decodes only the records that changed). A length that points past ``end`` is caught
+    once, at the end of the record (reading past the buffer raises struct.error, turned into
+    DecodeError), which keeps the per-field cost to one unpack.
+    """
+    ns: dict[str, Any] = {"U32F": _U32_FROM, "Reader": Reader, "DecodeError": DecodeError, "struct": struct}
+    body: list[str] = []
+    fixed = 0
+
+    def flush() -> None:
+        nonlocal fixed
+        if fixed:
+            body.append(f"pos += {fixed}")
+            fixed = 0
+
+    for name, kind in layout:
+        if isinstance(kind, str) and kind in _FIXED:
+            fixed += struct.calcsize(">" + kind)
+            continue
+        flush()
+        if kind == STR:
+            body.append("pos += 4 + U32F(data, pos)[0]")
+        elif kind == STRS:
+            body.append("n, = U32F(data, pos); pos += 4")
+            body.append("if n > end - pos: raise DecodeError(TOO_MANY)")
+            body.append("for _ in range(n): pos += 4 + U32F(data, pos)[0]")
+        elif kind == BITS:
+            body.append("n, = U32F(data, pos); pos += 4")
+            body.append("if n != 0xFFFFFFFE: pos += 4 + U32F(data, pos)[0]")
+        elif isinstance(kind, str):
+            raise ValueError(f"{what}.{name}: unknown field kind {kind!r}")
+        else:
+            cname = f"C{len(ns)}"
+            ns[cname] = kind
+            body.append("if pos > end: raise DecodeError(PAST)")
+            if hasattr(kind, "skip"):
+                body.append(f"pos = {cname}.skip(data, pos, end)")
+            else:
+                body.append(f"r = Reader(data, pos, end); {cname}.unpack(r); pos = r.pos")
+    flush()
+    ns["PAST"] = f"{what}: record runs past its end"
+    ns["TOO_MANY"] = f"{what}: string array count does not fit"
+    lines = ["def skip(data, pos, end):", "    try:"]
+    lines += [f"        {line}" for line in body]
+    lines += [
+        "    except struct.error:",
+        "        raise DecodeError(PAST) from None",
+        "    if pos > end: raise DecodeError(PAST)",
+        "    return pos",
+    ]
+    text = "\n".join(lines) + "\n"
+    exec(compile(text, f"<skipper {what}>", "exec"), ns)
+    skip: Callable[[bytes, int, int], int] = ns["skip"]
+    return skip

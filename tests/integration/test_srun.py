@@ -36,6 +36,7 @@ from parity import (
 from flurm.protocol.constants import JobFlag
 from flurm.protocol.messages.job_info import JobRecord
 from harness.loopback import SlurmCluster
+from harness.loopback import cluster as loopback_cluster
 
 CONF = "KillWait=2\nMinJobAge=300"
 HOST = socket.gethostname().split(".")[0]  # what hostname prints in every task (all nodes are this host)
@@ -231,3 +232,27 @@ def test_finished_srun_jobs_show_as_in_slurmctld(runs: tuple[Transcript, Transcr
     assert "BatchFlag=0" in job4 and "Command=false" in job4
     job8 = text[text.index("JobId=8 ") : text.index("JobId=9 ")]
     assert "JobState=CANCELLED" in job8
+
+
+def test_an_salloc_survives_a_flurm_restart() -> None:
+    """flurm stops and starts while salloc holds an allocation that runs nothing: its job and step
+    table come back from the store (the next step gets the next id), and the srun that salloc runs
+    next gets its step. (That a node registering without a step of the job does not fail it as a
+    lost batch job is checked in tests/unit/test_steps.py.)"""
+    with loopback_cluster("flurm", nodes=1, cpus=2, extra_conf=CONF) as c:
+        p = subprocess.Popen(
+            ["salloc", "-N1", "sh", "-c", "srun true; sleep 5; srun -l hostname"],
+            env=c.env,
+            cwd=c.jobs_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        c.wait_state(1, ["RUNNING"])
+        time.sleep(1)
+        c.stop_flurm()
+        c.start_flurm()
+        out, err = p.communicate(timeout=60)
+        assert (p.returncode, out) == (0, f"0: {HOST}\n"), err + c.log_tail()
+        assert c.wait_state(1, ["COMPLETED"]) == "COMPLETED"
+        assert "step 1.1: 1 task(s)" in c.log_tail(200)  # step 1.0 ran before the restart

@@ -500,3 +500,21 @@ def test_an_allocation_that_can_never_run_is_refused(tmp_path: Path) -> None:
         assert err.value.rc == SlurmRC.ESLURM_INVALID_PARTITION_NAME
 
     run(tmp_path, check)
+
+
+def test_an_idle_allocation_is_not_a_missing_batch_job(tmp_path: Path) -> None:
+    """A node that reports nothing of an salloc job (no step runs) does not fail it, as slurmctld
+    checks only batch jobs in _purge_missing_jobs; a batch job its node forgot does fail."""
+
+    async def check(h: Harness) -> None:
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        job = h.job(alloc.job_id)
+        batch = h.batch_job(7, ("compute-node-2",), ((0,),))
+        h.now += 600
+        for node in h.ctl.cluster.node_list:
+            h.ctl.agent._reconcile(node, [], int(h.now))
+        assert job.is_running()
+        assert not batch.is_running()  # requeued: its batch host lost it
+
+    run(tmp_path, check)

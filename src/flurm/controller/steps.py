@@ -201,6 +201,15 @@ class JobSteps:
         return out
 
 
+def interactive_allocation(job: Job) -> bool:
+    """A job srun or salloc asked for (4001): it has no batch script and no batch step, so its
+    nodes may run nothing of it for a while (slurmctld checks batch_flag in _purge_missing_jobs).
+
+    A job imported from slurmctld carries no mark of this yet: it counts as a batch job.
+    """
+    return job.script is None and "alloc_resp_port" in job.steps
+
+
 # -- pure layout rules ---------------------------------------------------------------------------------
 
 
@@ -883,4 +892,4 @@ class StepOps:
         return out
 
 
-__all__ = ["JobSteps", "Step", "StepOps", "cpus_per_task_of", "task_layout"]
+__all__ = ["JobSteps", "Step", "StepOps", "cpus_per_task_of", "interactive_allocation", "task_layout"]

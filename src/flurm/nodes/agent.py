@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flurm.controller.records import compress
+from flurm.controller.steps import interactive_allocation
 from flurm.controller.transport import Reply, call, rc_reply
 from flurm.protocol.constants import (
     NO_VAL,
@@ -297,7 +298,12 @@ class NodeAgent:
             if job.is_completing() and node.name in job.completing_nodes and job_id not in reported:
                 # the epilog of a job may have ended while nobody listened: ask again
                 self._terminate_one(job, node, job.base_state, MsgType.REQUEST_TERMINATE_JOB)
-            elif job.is_running() and job.batch_host == node.name and job_id not in reported:
+            elif (
+                job.is_running()
+                and job.batch_host == node.name
+                and job_id not in reported
+                and not interactive_allocation(job)  # (steps) an idle salloc runs nothing there
+            ):
                 self._check_missing(job, node, now)
 
     def _check_missing(self, job: Job, node: Node, now: int) -> None:

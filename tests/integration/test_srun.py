@@ -4,9 +4,10 @@ One scenario runs on both clusters (2 nodes x 2 CPUs) side by side and the trans
 after normalisation (times, directories; see parity.py): interactive srun on one and two nodes,
 task labels, a failing task, salloc running srun, steps inside a batch job (one that does not fit
 the allocation), squeue and ``squeue -s`` while an srun runs, scancel of a running srun, an srun
-that waits for resources and gets them later on its own port, and ``scontrol show job`` of all of
-it. The flow srun expects is 4001 -> 4002, 4019 -> 4020, 5001 -> 5002, then REQUEST_LAUNCH_TASKS
-straight to slurmd with the munge-signed step credential, 5016 from slurmstepd, 5017 at the end.
+that waits for resources and gets them later on its own port, scancel of one step, and
+``scontrol show job`` of all of it. The flow srun expects is 4001 -> 4002, 4019 -> 4020,
+5001 -> 5002, then REQUEST_LAUNCH_TASKS straight to slurmd with the munge-signed step credential,
+5016 from slurmstepd, 5017 at the end.
 """
 
 from __future__ import annotations
@@ -145,6 +146,15 @@ STEPS = [
     finished("waits"),
     cmd(*output_of("waits"), label="srun after waiting"),
     settle(),
+    # scancel of one step: srun learns that its step is over, the job fails (job 12)
+    background("step", "srun", "-N1", "sleep", "60"),
+    wait_state(12, "RUNNING"),
+    running_steps(12, 1),
+    sleep(1.0),
+    cmd("scancel", "12.0"),
+    finished("step"),
+    cmd(*output_of("step"), label="srun after scancel of its step"),
+    settle(),
     Records("all"),
     cmd("scontrol", "show", "job", label="all jobs"),
 ]
@@ -218,6 +228,12 @@ def test_an_srun_waits_for_resources(runs: tuple[Transcript, Transcript]) -> Non
     )
 
 
+def test_scancel_of_a_step(runs: tuple[Transcript, Transcript]) -> None:
+    assert_same(*runs, ["scancel 12.0", "srun after scancel of its step"])
+    after = runs[1]["srun after scancel of its step"].stdout
+    assert "*** STEP 12.0 ON compute-node-1 CANCELLED AT" in after and "rc=137" in after
+
+
 def test_finished_srun_jobs_show_as_in_slurmctld(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
     assert_same(ref, got, ["all jobs"])
@@ -232,6 +248,8 @@ def test_finished_srun_jobs_show_as_in_slurmctld(runs: tuple[Transcript, Transcr
     assert "BatchFlag=0" in job4 and "Command=false" in job4
     job8 = text[text.index("JobId=8 ") : text.index("JobId=9 ")]
     assert "JobState=CANCELLED" in job8
+    job12 = text[text.index("JobId=12 ") :]
+    assert "JobState=FAILED Reason=JobLaunchFailure" in job12 and "ExitCode=0:9" in job12
 
 
 def test_an_salloc_survives_a_flurm_restart() -> None:

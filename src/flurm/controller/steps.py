@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import signal as signals
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from flurm.controller.transport import Reply, call, rc_reply
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
+    INFINITE16,
     NO_VAL,
     PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
@@ -84,8 +86,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flurm.steps")
 
-INFINITE16 = 0xFFFF
-EINVAL = 22
 SIG_OOM = 253  # slurm.h: the step_rc slurmstepd reports for an out-of-memory kill
 # how long a message to an srun may take (srun answers at once, or is gone)
 SRUN_MSG_TIMEOUT = 5.0
@@ -294,11 +294,6 @@ def _rle(values: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
             vals.append(v)
             reps.append(1)
     return tuple(vals), tuple(reps)
-
-
-def _wifexited_code(status: int) -> int | None:
-    """The exit code of a wait status that is a normal exit, else None."""
-    return (status >> 8) & 0xFF if status & 0x7F == 0 else None
 
 
 def _names(expr: str | None) -> list[str]:
@@ -697,7 +692,7 @@ class StepOps:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         n = len(step.nodes)
         if range_last < range_first or range_first >= n or range_last >= n:
-            return EINVAL
+            return errno.EINVAL
         if not step.exited or step_rc == SIG_OOM or step_rc > step.exit_code:
             step.exit_code = step_rc
         step.exited = tuple(sorted(set(step.exited) | set(range(range_first, range_last + 1))))

@@ -85,16 +85,21 @@ def start_slurmd(c: SlurmCluster, node: str) -> None:
 # -- job processes ---------------------------------------------------------------------------------
 
 
-def pids_running(argv: list[str]) -> list[int]:
-    """Pids of live processes whose command line is exactly ``argv``."""
+def pids_running(argv: list[str], conf: Path | None = None) -> list[int]:
+    """Pids of live processes whose command line is exactly ``argv`` (and, with ``conf``, whose job
+    environment names that cluster's slurm.conf, so that other suites' jobs on this machine don't count)."""
     want = "\0".join(argv) + "\0"
+    mark = f"SLURM_CONF={conf}\0".encode() if conf is not None else None
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "cmdline").read_text() == want and pid_alive(int(entry.name)):
-                out.append(int(entry.name))
+            if (entry / "cmdline").read_text() != want or not pid_alive(int(entry.name)):
+                continue
+            if mark is not None and mark not in (entry / "environ").read_bytes():
+                continue
+            out.append(int(entry.name))
         except OSError:
             continue
     return out

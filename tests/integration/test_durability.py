@@ -120,15 +120,15 @@ def test_sigterm_restart_while_a_job_runs(c: SlurmCluster) -> None:
     argv = ["sleep", "4.321"]
     job = c.sbatch("--wrap", f"{' '.join(argv)}; exit 7")
     c.wait_state(job, ["RUNNING"])
-    pids = wait_for("the job's process", lambda: pids_running(argv), 10)
+    pids = wait_for("the job's process", lambda: pids_running(argv, c.conf), 10)
     assert c.stop_flurm(signal.SIGTERM) == 0
-    assert pids_running(argv) == pids  # slurmd keeps the job running without a controller
+    assert pids_running(argv, c.conf) == pids  # slurmd keeps the job running without a controller
     c.start_flurm()
     assert job_fields(c, job)["JobState"] == "RUNNING"
     c.wait_state(job, ["FAILED"], timeout=30)
     f = job_fields(c, job)
     assert (f["ExitCode"], f["Reason"]) == ("7:0", "NonZeroExitCode")
-    assert not pids_running(argv)
+    assert not pids_running(argv, c.conf)
     # what changed without a client waiting for it (the completion) was flushed at SIGTERM
     assert c.stop_flurm(signal.SIGTERM) == 0
     c.start_flurm()

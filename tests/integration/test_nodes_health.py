@@ -78,7 +78,9 @@ def test_dead_slurmd_goes_down_and_returns(c: SlurmCluster) -> None:
     for job in (requeue, norequeue, bystander):
         c.wait_state(job, ["RUNNING"])
     wait_for(
-        "the job processes", lambda: pids_running(["sleep", "2101"]) and pids_running(["sleep", "2102"]), 10
+        "the job processes",
+        lambda: pids_running(["sleep", "2101"], c.conf) and pids_running(["sleep", "2102"], c.conf),
+        10,
     )
     killed = time.monotonic()
     kill_slurmd(c, "compute-node-2", signal.SIGKILL)
@@ -104,8 +106,8 @@ def test_dead_slurmd_goes_down_and_returns(c: SlurmCluster) -> None:
     wait_for("node 2 back", lambda: _state_of(c, "compute-node-2", "idle"), 5)
     assert node_fields(c, "compute-node-2").get("Reason") is None
     # the steps slurmd kept of a requeued and of a failed job are killed once it registers
-    wait_for("the old job processes gone", lambda: not pids_running(["sleep", "2101"]), 15)
-    wait_for("the old job processes gone", lambda: not pids_running(["sleep", "2102"]), 15)
+    wait_for("the old job processes gone", lambda: not pids_running(["sleep", "2101"], c.conf), 15)
+    wait_for("the old job processes gone", lambda: not pids_running(["sleep", "2102"], c.conf), 15)
     assert c.job_state(requeue) == "PENDING"  # eligible again only after the credential lifetime
     c.run("scancel", str(requeue), str(bystander)).check()
     c.wait_state(bystander, ["CANCELLED"])

@@ -112,10 +112,10 @@ def test_cancel_ends_the_job_processes(pair: tuple[Side, Side]) -> None:
         argv = ["sleep", str(s.tag + 3)]
         job = c.sbatch("--wrap", " ".join(argv))
         c.wait_state(job, ["RUNNING"])
-        pids = wait_for(f"{argv} to run", lambda: pids_running(argv), 15)
+        pids = wait_for(f"{argv} to run", lambda: pids_running(argv, c.conf), 15)
         c.run("scancel", str(job)).check()
         c.wait_state(job, ["CANCELLED"])
-        wait_for(f"{argv} (pids {pids}) to be gone", lambda: not pids_running(argv), 15)
+        wait_for(f"{argv} (pids {pids}) to be gone", lambda: not pids_running(argv, c.conf), 15)
         f = job_fields(c, job)
         wait_for("all nodes idle", lambda: _all_idle(c), 30)
         return {k: f[k] for k in ("JobState", "Reason", "ExitCode")}
@@ -194,5 +194,5 @@ def test_time_limit(pair: tuple[Side, Side]) -> None:
         "00:01:00",
     )
     assert (s["JobState"], s["Reason"], s["ExitCode"]) == ("TIMEOUT", "TimeLimit", "0:9")
-    assert not pids_running(["sleep", "1301"]) and not pids_running(["sleep", "1302"])
+    assert not pids_running(["sleep", "1301"], c.conf) and not pids_running(["sleep", "1302"], c.conf)
     assert "got TERM" in (c.jobs_dir / f"slurm-{stubborn}.out").read_text()

@@ -108,6 +108,9 @@ def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
         user_id=rec.user_id,
         group_id=rec.group_id,
         partition=rec.partition or "",
+        # a batch job's script is not in its record; "" marks it as a batch job until the takeover reads
+        # the script slurmctld saved (an allocation for srun/salloc has none)
+        script="" if rec.batch_flag else None,
         argv=(rec.command,) if rec.command else (),
         work_dir=rec.work_dir or "/",
         std_in=rec.std_in,

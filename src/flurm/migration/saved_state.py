@@ -174,7 +174,7 @@ def merge(ctl: Controller) -> int:
                 log.info("job %s was accepted by slurmctld after the last mirror pass", saved.job_id)
             cluster.jobs[saved.job_id] = new
             job = new
-        if job.is_pending() and job.script is None:
+        if job.is_pending() and not job.script and saved.batch_flag:
             script_id = saved.script_job_id
             job.script = statefile.read_job_script(state_dir, script_id)
             env = statefile.read_job_environment(state_dir, script_id)

@@ -84,6 +84,7 @@ class Controller:
         self.started_at = 0.0
         self.stopping = asyncio.Event()
         self._schedule_pending = False
+        self._next_pass_at = 0.0
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
@@ -183,10 +184,17 @@ class Controller:
 
     # -- scheduling -------------------------------------------------------------------------------
     def schedule_soon(self) -> None:
+        """A pass on the next loop iteration; with a big queue, no sooner than twice the last pass's
+        duration after it ended, so that a burst of submissions is not all spent scheduling."""
         if self._schedule_pending or not self.traits.schedules:
             return
         self._schedule_pending = True
-        asyncio.get_running_loop().call_soon(self._schedule_pass)
+        loop = asyncio.get_running_loop()
+        wait = self._next_pass_at - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._schedule_pass)
+        else:
+            loop.call_soon(self._schedule_pass)
 
     def schedule_now(self) -> None:
         """One scheduling pass now: an interactive allocation that fits starts at once (job_allocate)."""
@@ -214,6 +222,7 @@ class Controller:
                 self.agent.launch_batch(job)
         self.scheduler_passes += 1
         self.last_schedule_duration = time.perf_counter() - started
+        self._next_pass_at = asyncio.get_running_loop().time() + 2 * self.last_schedule_duration
 
     async def _ticker(self) -> None:
         while not self.stopping.is_set():

@@ -54,6 +54,17 @@ R = JobStateReason
 # never-ending running jobs still need an end for the reservation arithmetic
 FOREVER = 1 << 62
 SCHED_INTERVAL = 60  # slurmctld runs a full cycle at least this often (seconds)
+# A cycle triggered by an event tests at most this many queued jobs; the periodic one tests them all
+# (slurmctld's SchedulerParameters default_queue_depth).
+DEFAULT_QUEUE_DEPTH = 100
+
+# Plain ints for the per-job flag arithmetic of a cycle (enum flag operators cost ~1 us each).
+_DEPENDENT = int(JobFlag.JOB_DEPENDENT)
+_CLEAR_DEPENDENT = ~_DEPENDENT
+_BACKFILL_SCHED = int(JobFlag.BACKFILL_SCHED)
+_CLEAR_BACKFILL_SCHED = ~_BACKFILL_SCHED
+_WAS_RUNNING = int(JobFlag.JOB_WAS_RUNNING)
+_CLEAR_NODE_COMPLETING = ~int(NodeStateFlag.COMPLETING)
 DEFAULT_BF_INTERVAL = 30
 NODES_UNAVAILABLE = (
     "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions"
@@ -158,19 +169,37 @@ def _task(job: Job) -> int:
 
 
 def job_partitions(job: Job, cluster: Cluster) -> list[Partition]:
-    return [cluster.partitions[p] for p in job.partition.split(",") if p in cluster.partitions]
+    parts = cluster.partitions
+    name = job.partition
+    if "," not in name:
+        part = parts.get(name)
+        return [part] if part is not None else []
+    return [parts[p] for p in name.split(",") if p in parts]
+
+
+def _part_size(part: Partition, cluster: Cluster) -> tuple[int, int]:
+    """(nodes, CPUs) of a partition, cached until its node list or the node table changes."""
+    hit = _PART_SIZES.get(id(part))
+    if hit is not None and hit[0] is part.nodes and hit[1] == len(cluster.node_list):
+        return hit[2]
+    nodes = cluster.partition_nodes(part)
+    size = (len(nodes), sum(n.cpus for n in nodes))
+    _PART_SIZES[id(part)] = (part.nodes, len(cluster.node_list), size)
+    return size
+
+
+_PART_SIZES: dict[int, tuple[tuple[str, ...], int, tuple[int, int]]] = {}
 
 
 def limits_reason(job: Job, part: Partition, cluster: Cluster) -> int:
     """Why the partition's limits keep the job out (slurmctld's job_limits_check), 0 if they do not."""
-    nodes = cluster.partition_nodes(part)
     if part.state_up & 1:  # PARTITION_SCHED: the limits are checked for partitions that schedule
-        total_cpus = sum(n.cpus for n in nodes)
+        node_count, total_cpus = _part_size(part, cluster)
         if job.min_cpus > total_cpus:
             return R.WAIT_PART_CONFIG
-        if part.max_cpus_per_node is not None and job.min_cpus > part.max_cpus_per_node * len(nodes):
+        if part.max_cpus_per_node is not None and job.min_cpus > part.max_cpus_per_node * node_count:
             return R.WAIT_PART_CONFIG
-        if job.min_nodes > len(nodes):
+        if job.min_nodes > node_count:
             return R.WAIT_PART_NODE_LIMIT
         if job.min_nodes < part.min_nodes:
             return R.WAIT_PART_NODE_LIMIT
@@ -261,7 +290,7 @@ def job_independent(job: Job, cluster: Cluster, now: int, running: dict[int, int
 def _test_dependency(job: Job, cluster: Cluster) -> str:
     """'none' (no dependency left), 'waiting' or 'failed'; updates the shown dependency text."""
     if not job.dependency:
-        job.bitflags &= ~JobFlag.JOB_DEPENDENT
+        job.bitflags &= _CLEAR_DEPENDENT
         return "none"
     try:
         spec = dependencies.parse(job.dependency)
@@ -272,11 +301,11 @@ def _test_dependency(job: Job, cluster: Cluster) -> str:
         job.dependency = None
         job.dep_state = "none"
         job.dep_text = None
-        job.bitflags &= ~JobFlag.JOB_DEPENDENT
+        job.bitflags &= _CLEAR_DEPENDENT
         return "none"
     job.dep_state = state
     job.dep_text = dependencies.describe(spec, each, cluster.jobs)
-    job.bitflags |= JobFlag.JOB_DEPENDENT
+    job.bitflags |= _DEPENDENT
     return state
 
 
@@ -540,7 +569,7 @@ def _node_states(cluster: Cluster) -> tuple[tuple[str, int, int, bool], ...]:
         (
             n.name,
             -1 if n.base_state in up else n.base_state,
-            n.flags & ~NodeStateFlag.COMPLETING,
+            n.flags & _CLEAR_NODE_COMPLETING,
             n.registered,
         )
         for n in cluster.node_list
@@ -562,7 +591,8 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     if st.last_backfill == 0:
         st.last_backfill = now
     nodes = _node_states(cluster)
-    real = st.requested or nodes != st.nodes_seen or now - st.last_full >= SCHED_INTERVAL
+    periodic = now - st.last_full >= SCHED_INTERVAL
+    real = st.requested or nodes != st.nodes_seen or periodic
     backfill = now - st.last_backfill >= bf_interval(cluster)
     out = Plan()
     if not real and not backfill:
@@ -582,12 +612,14 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
 
     # 1. the queue (build_job_queue)
     queue: list[tuple[Job, Partition]] = []
+    independent: set[int] = set()
     for job in pending:
-        job.bitflags &= ~JobFlag.BACKFILL_SCHED
+        job.bitflags &= _CLEAR_BACKFILL_SCHED
         if job.accrue_time == 0:
             job.accrue_time = job.eligible_time
         if not _runnable(job, cluster, now, running):
             continue
+        independent.add(job.job_id)
         for part in job_partitions(job, cluster):
             reason = limits_reason(job, part, cluster)
             if reason != job.state_reason and (reason != 0 or job.state_reason in _PART_POLICY_REASONS):
@@ -602,17 +634,21 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     started: set[int] = set()  # job ids started (an array meta record: once all its tasks started)
     planned_tasks: dict[int, int] = {}  # meta record id -> tasks started from it in this cycle
     if real:
-        _main_loop(cluster, now, queue, free, started, planned_tasks, running, out)
+        depth = None if periodic else DEFAULT_QUEUE_DEPTH
+        _main_loop(cluster, now, queue, free, started, planned_tasks, running, out, depth)
 
     # 3. backfill, on its own interval (slurmctld's backfill thread builds the same queue)
     if backfill:
         st.backfill_ran = now
         _backfill(cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations)
 
-    # 4. eligibility (set_job_elig_time, after each main cycle)
+    # 4. eligibility (set_job_elig_time, after each main cycle). A job already found independent while
+    # the queue was built only needs it again if it is an array's (tasks started since may throttle it).
     if real:
         for job in pending:
             if job.job_id in started or not job.is_pending():
+                continue
+            if job.job_id in independent and not job.array_job_id:
                 continue
             _eligibility(job, cluster, now, running)
 
@@ -645,9 +681,14 @@ def _main_loop(
     planned_tasks: dict[int, int],
     running: dict[int, int],
     out: Plan,
+    depth: int | None = None,
 ) -> None:
-    """slurmctld's schedule(): start what fits in priority order; Resources, then Priority."""
+    """slurmctld's schedule(): start what fits in priority order; Resources, then Priority.
+
+    ``depth``: a cycle triggered by an event stops after testing that many jobs (None: all of them).
+    """
     consumable = cluster.memory_is_consumable
+    tested = 0
     avail = {n.name for n in cluster.node_list if n.is_usable()}
     failed_parts: set[str] = set()
     reject: tuple[int, str] | None = None
@@ -655,6 +696,9 @@ def _main_loop(
     for job, part in queue:
         if job.job_id in started:
             continue
+        tested += 1
+        if depth is not None and tested > depth + 1:
+            break
         job.last_sched_eval = now
         while True:
             if job.array_job_id:
@@ -696,7 +740,7 @@ def _main_loop(
                 n = planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
                 if n < len(job.array_task_pending):
                     continue  # try the array's next task
-                job.bitflags |= JobFlag.JOB_WAS_RUNNING  # the record itself runs as the last task
+                job.bitflags |= _WAS_RUNNING  # the record itself runs as the last task
             started.add(job.job_id)
             break
         if reject_job is not None and job is not reject_job and job.array_job_id == reject_job.array_job_id:
@@ -709,7 +753,7 @@ def _note_start(job: Job, out: Plan, decision: Decision) -> None:
     split from a meta record is flagged when it is split out). The accrue time is not touched: a
     job that starts in the cycle that made it eligible never accrued (AccrueTime=Unknown)."""
     if not job.is_array_meta():
-        job.bitflags |= JobFlag.JOB_WAS_RUNNING
+        job.bitflags |= _WAS_RUNNING
     out.starts.append(decision)
 
 
@@ -745,7 +789,7 @@ def _backfill(
         if job.job_id in started or job.job_id in seen or not job.is_pending():
             continue
         seen.add(job.job_id)
-        job.bitflags |= JobFlag.BACKFILL_SCHED
+        job.bitflags |= _BACKFILL_SCHED
         job.last_sched_eval = now
         if array_limit_reached(job, running_tasks):
             continue
@@ -760,7 +804,7 @@ def _backfill(
                 running_tasks[job.array_job_id] = running_tasks.get(job.array_job_id, 0) + 1
             planned_tasks[job.job_id] = planned_tasks.get(job.job_id, 0) + 1
             if not job.is_array_meta() or planned_tasks[job.job_id] >= len(job.array_task_pending):
-                job.bitflags |= JobFlag.JOB_WAS_RUNNING
+                job.bitflags |= _WAS_RUNNING
                 started.add(job.job_id)
             continue
         if len(reservations) < max_reservations:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
+from flurm.controller.records import JobListCache
 from flurm.controller.steps import StepOps
 from flurm.controller.transport import Reply, Request, RpcServer, Signer, rc_reply
 from flurm.errors import SlurmError
@@ -78,6 +79,7 @@ class Controller:
         self.store = Store(self.state_dir / "flurm.sqlite")
         self.cluster = Cluster(config, self.store, clock)
         self.jobs = JobOps(self)
+        self.job_list_cache = JobListCache()
         self.steps = StepOps(self)
         self.agent = NodeAgent(self)
         self.server = RpcServer(self.dispatch, self.signer, message_timeout=float(config.message_timeout))

@@ -7,7 +7,7 @@ job changes, so a reply to ``squeue`` with 10,000 jobs joins cached bytes instea
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import hostlist
@@ -26,7 +26,13 @@ from flurm.protocol.constants import (
     PartitionFlag,
     ShowFlags,
 )
-from flurm.protocol.messages.job_info import JobRecord, JobResources, MultiCore, job_info_response_body
+from flurm.protocol.messages.job_info import (
+    JobRecord,
+    JobResources,
+    MultiCore,
+    job_info_header,
+    job_info_response_body,
+)
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
@@ -332,6 +338,34 @@ def job_info_body(
 ) -> bytes:
     records = [job_record_bytes(j, cluster, show_flags) for j in jobs]
     return job_info_response_body(records, now, last_backfill)
+
+
+class JobListCache:
+    """The joined records of the whole job list, per show_flags and audience, until the next job change.
+
+    ``squeue`` at 10,000 jobs then costs a header and one concatenation instead of a sort and 10,000
+    lookups. Only the reply header (its time stamps) is built fresh each time.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, bool], tuple[int, int, bytes]] = {}
+
+    def body(
+        self,
+        cluster: Cluster,
+        key: tuple[int, bool],
+        jobs: Callable[[], list[Job]],
+        now: int,
+        last_backfill: int,
+    ) -> bytes:
+        show_flags = key[0]
+        hit = self._entries.get(key)
+        if hit is None or hit[0] != cluster.job_generation:
+            listed = jobs()
+            joined = b"".join([job_record_bytes(j, cluster, show_flags) for j in listed])
+            hit = (cluster.job_generation, len(listed), joined)
+            self._entries[key] = hit
+        return job_info_header(hit[1], now, last_backfill) + hit[2]
 
 
 # -- nodes ----------------------------------------------------------------------------------------

@@ -175,6 +175,7 @@ class Mirror:
 
     def _apply_partitions(self, recs: tuple[PartitionRecord, ...]) -> None:
         cluster = self.cluster
+        changed = False
         for rec in recs:
             if not rec.name or self._seen_parts.get(rec.name) == rec:
                 continue
@@ -187,7 +188,13 @@ class Mirror:
             if rec.flags & 0x1:
                 cluster.default_partition = rec.name
             self.stats.partitions_changed += 1
+            changed = True
         cluster.last_part_update = self.ctl.now()
+        if changed:
+            # job records show partition limits (a job without its own time limit shows MaxTime)
+            for job in cluster.jobs.values():
+                job.touch()
+            cluster.job_generation += 1
 
     # -- the loop ---------------------------------------------------------------------------------
     def poke(self) -> None:

@@ -34,6 +34,7 @@ class Cluster:
         self.config = config
         self.store = store
         self.persist = True  # False while mirroring: slurmctld's state is not flurm's to keep
+        self.job_generation = 0  # bumped by every change to the job table (finer than last_job_update)
         self.clock = clock
         self.jobs: dict[int, Job] = {}
         self.nodes: dict[str, Node] = {}
@@ -190,6 +191,7 @@ class Cluster:
             job.record_overrides = {}
         job.touch()
         self.last_job_update = int(self.clock())
+        self.job_generation += 1
         if self.store is not None and self.persist:
             self.store.put_job(job.job_id, job.to_dict())
 
@@ -197,6 +199,7 @@ class Cluster:
         job = self.jobs.pop(job_id, None)
         if job is not None:
             self.last_job_update = int(self.clock())
+            self.job_generation += 1
             if self.store is not None and self.persist:
                 self.store.delete_job(job_id)
 

@@ -60,17 +60,25 @@ def job_info(ctl: Controller, req: Request) -> Reply:
     cluster = ctl.cluster
     if body.last_update and body.last_update - 1 >= cluster.last_job_update:
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
-    # slurmctld's job list order: submission order, a task split from an array keeps the array's
-    # place and the array's remaining record moves to the end
-    jobs = sorted(cluster.jobs.values(), key=_list_order)
+    last_backfill = scheduler.last_backfill(cluster)
+    everything = bool(body.show_flags & ShowFlags.ALL) or ctl.is_admin(req.uid)
+
+    def listed() -> list[Job]:
+        # slurmctld's job list order: submission order, a task split from an array keeps the array's
+        # place and the array's remaining record moves to the end
+        jobs = sorted(cluster.jobs.values(), key=_list_order)
+        if body.job_ids:
+            wanted = set(body.job_ids)
+            jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
+        return _visible(ctl, jobs, body.show_flags, req.uid)
+
     if body.job_ids:
-        wanted = set(body.job_ids)
-        jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
-    jobs = _visible(ctl, jobs, body.show_flags, req.uid)
-    return Reply(
-        MsgType.RESPONSE_JOB_INFO,
-        raw_body=job_info_body(jobs, cluster, body.show_flags, ctl.now(), scheduler.last_backfill(cluster)),
-    )
+        raw = job_info_body(listed(), cluster, body.show_flags, ctl.now(), last_backfill)
+    else:
+        raw = ctl.job_list_cache.body(
+            cluster, (body.show_flags, everything), listed, ctl.now(), last_backfill
+        )
+    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=raw)
 
 
 def job_info_single(ctl: Controller, req: Request) -> Reply:

@@ -639,6 +639,11 @@ def with_show_flags(record: bytes, show_flags: int) -> bytes:
 _INFO_HEAD = struct.Struct(">Iqq")
 
 
+def job_info_header(count: int, last_update: int, last_backfill: int = 0) -> bytes:
+    """The 20 bytes before the records of a RESPONSE_JOB_INFO body."""
+    return _INFO_HEAD.pack(count, last_update, last_backfill)
+
+
 def job_info_response_body(records: Sequence[bytes], last_update: int, last_backfill: int = 0) -> bytes:
     """RESPONSE_JOB_INFO body from already-encoded records: u32 count, time, time, the records."""
     return b"".join([_INFO_HEAD.pack(len(records), last_update, last_backfill), *records])

@@ -282,7 +282,8 @@ class SlurmCluster:
                 raise RuntimeError(f"flurm exited with {self.flurm.returncode}:\n{self.log_tail()}")
             r = self.run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
             last = r.stdout + r.stderr
-            states = [line.split()[1] for line in r.stdout.splitlines() if line.strip()]
+            # one line per node and partition: count each node once
+            states = list(dict(line.split()[:2] for line in r.stdout.splitlines() if line.strip()).values())
             if (
                 r.ok
                 and len(states) == self.nodes

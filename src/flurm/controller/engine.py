@@ -104,10 +104,6 @@ class Controller:
     def is_admin(self, uid: int) -> bool:
         return uid == 0 or uid == self.config.slurm_user_uid
 
-    def gate(self, operation: str) -> None:
-        """Handlers that write call this; the mode table decides before they run (see dispatch)."""
-        return None
-
     @property
     def traits(self) -> ModeTraits:
         return TRAITS[self.mode]
@@ -207,8 +203,6 @@ class Controller:
         self._schedule_pending = False
         started = time.perf_counter()
         now = self.now()
-        for job in scheduler.refresh_dependencies(self.cluster):
-            self.cluster.job_changed(job)
         result = scheduler.plan(self.cluster, now)
         for job in result.reasons_changed:
             self.cluster.job_changed(job)

@@ -37,6 +37,7 @@ from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
 from flurm.state.cluster import Cluster
+from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
 from flurm.users import user_name
 
@@ -122,30 +123,8 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     if len(nodes) != len(job.nodes):
         return None
     cpus = tuple(job.cpus_alloc)
-    reps: list[int] = []
-    vals: list[int] = []
-    for c in cpus:
-        if vals and vals[-1] == c:
-            reps[-1] += 1
-        else:
-            vals.append(c)
-            reps.append(1)
-    sockets: list[int] = []
-    cores: list[int] = []
-    sock_reps: list[int] = []
-    for n in nodes:
-        if sockets and sockets[-1] == n.sockets and cores[-1] == n.cores_per_socket:
-            sock_reps[-1] += 1
-        else:
-            sockets.append(n.sockets)
-            cores.append(n.cores_per_socket)
-            sock_reps.append(1)
-    total_cores = sum(n.total_cores for n in nodes)
-    value, offset = 0, 0
-    for n, picked in zip(nodes, job.cores_alloc, strict=True):
-        for c in picked:
-            value |= 1 << (offset + c)
-        offset += n.total_cores
+    vals, reps = rle(cpus)
+    layout = core_layout(nodes, job.cores_alloc)
     return JobResources(
         nhosts=len(nodes),
         # what the select plugin counts as the job's CPUs (not what whole nodes give it)
@@ -155,17 +134,17 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         whole_node=1 if job.shared == 0 else 0,
         threads_per_core=NO_VAL16,
         cr_type=CR_CORE,
-        cpu_array_reps=tuple(reps),
-        cpu_array_value=tuple(vals),
+        cpu_array_reps=reps,
+        cpu_array_value=vals,
         cpus=cpus,
         cpus_used=tuple(0 for _ in cpus),
         memory_allocated=tuple(job.mem_alloc),
         memory_used=tuple(0 for _ in cpus),
-        sockets_per_node=tuple(sockets),
-        cores_per_socket=tuple(cores),
-        sock_core_rep_count=tuple(sock_reps),
-        core_bitmap=Bitmap(total_cores, value),
-        core_bitmap_used=Bitmap(total_cores, 0),
+        sockets_per_node=layout.sockets_per_node,
+        cores_per_socket=layout.cores_per_socket,
+        sock_core_rep_count=layout.sock_core_rep_count,
+        core_bitmap=layout.core_bitmap,
+        core_bitmap_used=Bitmap(layout.core_bitmap.size, 0),
     )
 
 

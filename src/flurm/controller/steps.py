@@ -79,6 +79,7 @@ from flurm.protocol.messages.steps import (
     StepLayout,
 )
 from flurm.protocol.wire import Bitmap
+from flurm.state.layout import rle
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
@@ -284,18 +285,6 @@ def cpus_per_task_of(req: JobStepCreateRequest, job: Job) -> int:
     return 0 if remaining > 0 else cpt
 
 
-def _rle(values: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    vals: list[int] = []
-    reps: list[int] = []
-    for v in values:
-        if vals and vals[-1] == v:
-            reps[-1] += 1
-        else:
-            vals.append(v)
-            reps.append(1)
-    return tuple(vals), tuple(reps)
-
-
 def _names(expr: str | None) -> list[str]:
     if not expr:
         return []
@@ -373,7 +362,7 @@ class StepOps:
     ) -> ResourceAllocationResponse:
         """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp)."""
         running = bool(job.nodes) and not job.is_pending()
-        cpus, reps = _rle(list(job.cpus_alloc)) if running else ((), ())
+        cpus, reps = rle(job.cpus_alloc) if running else ((), ())
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
@@ -663,7 +652,7 @@ class StepOps:
                 for c in step.cores[step.nodes.index(name)]:
                     value |= 1 << (offset + c)
             offset += node.total_cores
-        mem_vals, mem_reps = _rle(list(step.mem))
+        mem_vals, mem_reps = rle(step.mem)
         return dataclasses.replace(
             cred,
             ctime=now,

@@ -54,7 +54,7 @@ from flurm.protocol.messages.slurmd import (
     SignalTasks,
     TresRecord,
 )
-from flurm.protocol.wire import Bitmap
+from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info
 
@@ -426,24 +426,9 @@ class NodeAgent:
         """
         info = user_info(job.user_id)
         nodes = [self.cluster.nodes[n] for n in job.nodes]
-        sockets: list[int] = []
-        cores: list[int] = []
-        sock_reps: list[int] = []
-        for n in nodes:
-            if sockets and sockets[-1] == n.sockets and cores[-1] == n.cores_per_socket:
-                sock_reps[-1] += 1
-            else:
-                sockets.append(n.sockets)
-                cores.append(n.cores_per_socket)
-                sock_reps.append(1)
-        total = sum(n.total_cores for n in nodes)
-        value, offset = 0, 0
-        for n, picked in zip(nodes, job.cores_alloc, strict=True):
-            for c in picked:
-                value |= 1 << (offset + c)
-            offset += n.total_cores
-        cpu_vals, cpu_reps = _rle(list(job.cpus_alloc))
-        mem_vals, mem_reps = _rle(list(job.mem_alloc))
+        layout = core_layout(nodes, job.cores_alloc)
+        cpu_vals, cpu_reps = rle(job.cpus_alloc)
+        mem_vals, mem_reps = rle(job.mem_alloc)
         hostlist = compress(job.nodes)
         kill = kill_time is not None
         return JobCredential(
@@ -467,18 +452,18 @@ class NodeAgent:
             job_std_out=job.std_out,
             step_hostlist=None if kill else (compress(hosts) if hosts else hostlist),
             ctime=kill_time if kill_time is not None else self.ctl.now(),
-            job_core_bitmap=Bitmap(total, value),
-            step_core_bitmap=None if kill else Bitmap(total, value),
-            cores_per_socket=tuple(cores),
-            sockets_per_node=tuple(sockets),
-            sock_core_rep_count=tuple(sock_reps),
-            cpu_array=tuple(cpu_vals),
-            cpu_array_reps=tuple(cpu_reps),
+            job_core_bitmap=layout.core_bitmap,
+            step_core_bitmap=None if kill else layout.core_bitmap,
+            cores_per_socket=layout.cores_per_socket,
+            sockets_per_node=layout.sockets_per_node,
+            sock_core_rep_count=layout.sock_core_rep_count,
+            cpu_array=cpu_vals,
+            cpu_array_reps=cpu_reps,
             job_nhosts=len(nodes),
             job_ntasks=job.num_tasks if job.tasks_set else 0,
             job_hostlist=hostlist,
-            job_mem_alloc=() if kill else tuple(mem_vals),
-            job_mem_alloc_rep_count=() if kill else tuple(mem_reps),
+            job_mem_alloc=() if kill else mem_vals,
+            job_mem_alloc_rep_count=() if kill else mem_reps,
         )
 
     # -- batch launch -----------------------------------------------------------------------------
@@ -487,7 +472,7 @@ class NodeAgent:
         self._spawn(self._launch_batch(job, job.batch_host or "", job.restart_cnt))
 
     def _launch_msg(self, job: Job, node: Node) -> BatchJobLaunch:
-        cpu_vals, cpu_reps = _rle(list(job.cpus_alloc))
+        cpu_vals, cpu_reps = rle(job.cpus_alloc)
         return BatchJobLaunch(
             job_id=job.job_id,
             uid=job.user_id,
@@ -503,8 +488,8 @@ class NodeAgent:
             cpus_per_task=job.cpus_per_task,
             restart_cnt=job.restart_cnt,
             job_core_spec=0,
-            cpus_per_node=tuple(cpu_vals),
-            cpu_count_reps=tuple(cpu_reps),
+            cpus_per_node=cpu_vals,
+            cpu_count_reps=cpu_reps,
             nodes=compress(job.nodes),
             script=job.script,
             work_dir=job.work_dir,
@@ -709,13 +694,3 @@ def _step_text(step: StepId) -> str:
     return f"{step.job_id}.{names.get(step.step_id, step.step_id)}"
 
 
-def _rle(values: list[int]) -> tuple[list[int], list[int]]:
-    vals: list[int] = []
-    reps: list[int] = []
-    for v in values:
-        if vals and vals[-1] == v:
-            reps[-1] += 1
-        else:
-            vals.append(v)
-            reps.append(1)
-    return vals, reps

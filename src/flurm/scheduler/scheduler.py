@@ -824,10 +824,5 @@ def compress_names(names: Iterable[str]) -> str | None:
     return str(hostlist.collect_hostlist(names)) if names else None
 
 
-def refresh_dependencies(cluster: Cluster) -> list[Job]:
-    """Kept for the engine's call order; dependencies are evaluated inside :func:`plan`."""
-    return []
-
-
 def nodes_with_no_respond(cluster: Cluster) -> list[Node]:
     return [n for n in cluster.node_list if n.flags & NodeStateFlag.NO_RESPOND]

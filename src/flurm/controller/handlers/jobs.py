@@ -26,7 +26,6 @@ def _alloc_host(req: Request) -> str:
 
 async def submit_batch(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    ctl.gate("submit")
     job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, _alloc_host(req))
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
 
@@ -119,14 +118,12 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
 
 def kill_job(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepKill)
-    ctl.gate("cancel")
     b = req.body
     return rc_reply(ctl.jobs.kill(b.sjob_id, b.job_id, b.signal, b.flags, req.uid))
 
 
 def cancel_step(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepKill)
-    ctl.gate("cancel")
     b = req.body
     job = ctl.cluster.jobs.get(b.job_id)
     if job is None:
@@ -141,7 +138,6 @@ def cancel_step(ctl: Controller, req: Request) -> Reply:
 
 def update_job(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    ctl.gate("update")
     rc, array_errors = ctl.jobs.update(req.body, req.uid)
     if array_errors is not None:
         return Reply(MsgType.RESPONSE_JOB_ARRAY_ERRORS, JobArrayErrors(tuple(array_errors)))

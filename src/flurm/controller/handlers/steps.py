@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 async def allocate(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    ctl.gate("submit")
     return await ctl.steps.allocate(req.body, req.uid, req.gid, req.peer[0], _alloc_host(req))
 
 
@@ -51,7 +50,6 @@ def alloc_info(ctl: Controller, req: Request) -> Reply:
 
 async def step_create(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepCreateRequest)
-    ctl.gate("step")
     return await ctl.steps.create_step(req.body, req.uid, req.peer[0])
 
 
@@ -63,7 +61,6 @@ def step_complete(ctl: Controller, req: Request) -> Reply:
 
 def complete_allocation(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, CompleteJobAllocation)
-    ctl.gate("step")
     return rc_reply(ctl.jobs.allocation_complete(req.body.job_id, req.body.job_rc, req.uid))
 
 
@@ -72,7 +69,6 @@ def cancel_step(ctl: Controller, req: Request) -> Reply:
     b = req.body
     if b.step_id == NO_VAL:
         return job_handlers.cancel_step(ctl, req)
-    ctl.gate("cancel")
     return rc_reply(ctl.steps.signal_step(b.job_id, b.step_id, b.signal, b.flags, req.uid))
 
 

@@ -511,8 +511,8 @@ class SavedJob:
         return JobState(self.job_state & JOB_STATE_BASE)
 
     @property
-    def state_flags(self) -> JobStateFlag:
-        return JobStateFlag(self.job_state & ~JOB_STATE_BASE)
+    def state_flags(self) -> int:
+        return self.job_state & ~JOB_STATE_BASE
 
     def is_pending(self) -> bool:
         return self.base_state == JobState.PENDING

@@ -1215,7 +1215,9 @@ class JobState(IntEnum):
 JOB_STATE_BASE = 0xFF
 
 
-class JobStateFlag(IntFlag):
+class JobStateFlag:
+    """Flag bits (plain ints, see JobFlag)."""
+
     LAUNCH_FAILED = 0x100
     UPDATE_DB = 0x200
     REQUEUE = 0x400
@@ -1249,7 +1251,9 @@ class NodeState(IntEnum):
 NODE_STATE_BASE = 0x0F
 
 
-class NodeStateFlag(IntFlag):
+class NodeStateFlag:
+    """Flag bits (plain ints, see JobFlag)."""
+
     NET = 0x10
     RES = 0x20
     UNDRAIN = 0x40
@@ -1315,8 +1319,12 @@ class PartitionState(IntEnum):
 
 
 # job_desc bitflags (slurm.h) that the controller reads or sets
-class JobFlag(IntFlag):
-    """job_desc / job record bitflags (slurm.h SLURM_BIT values)."""
+class JobFlag:
+    """job_desc / job record bitflags (slurm.h SLURM_BIT values).
+
+    Plain int constants, not an IntFlag (same for JobStateFlag and NodeStateFlag): they are combined
+    with job and node states in every scheduling pass, and enum flag operators cost a microsecond each.
+    """
 
     KILL_INV_DEP = 1 << 0
     NO_KILL_INV_DEP = 1 << 1

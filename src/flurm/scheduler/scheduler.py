@@ -603,8 +603,10 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
         st.last_full = now
     if backfill:
         st.last_backfill = now
-    jobs = sorted(cluster.jobs.values(), key=lambda j: j.list_seq)
-    pending = [j for j in jobs if j.is_pending()]
+    jobs = cluster.jobs
+    pending = sorted(
+        (jobs[i] for i in cluster.schedulable if i in jobs and jobs[i].is_pending()), key=lambda j: j.list_seq
+    )
     if not pending:
         return out
     before = {j.job_id: _snapshot(j) for j in pending}

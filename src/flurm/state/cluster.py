@@ -35,6 +35,8 @@ class Cluster:
         self.store = store
         self.persist = True  # False while mirroring: slurmctld's state is not flurm's to keep
         self.job_generation = 0  # bumped by every change to the job table (finer than last_job_update)
+        # pending jobs a scheduling cycle has to look at (all pending jobs but settled holds)
+        self.schedulable: set[int] = set()
         self.clock = clock
         self.jobs: dict[int, Job] = {}
         self.nodes: dict[str, Node] = {}
@@ -118,6 +120,7 @@ class Cluster:
             job = Job.from_dict(d)
             self.jobs[job.job_id] = job
             self._note_priority(job)
+            self.note_schedulable(job)
         first, last = self.config.first_job_id, self.config.max_job_id
         saved = loaded.meta.get("next_job_id")
         if saved is not None:
@@ -192,14 +195,22 @@ class Cluster:
         job.touch()
         self.last_job_update = int(self.clock())
         self.job_generation += 1
+        self.note_schedulable(job)
         if self.store is not None and self.persist:
             self.store.put_job(job.job_id, job.to_dict())
+
+    def note_schedulable(self, job: Job) -> None:
+        if job.is_pending() and not job.is_settled_hold():
+            self.schedulable.add(job.job_id)
+        else:
+            self.schedulable.discard(job.job_id)
 
     def remove_job(self, job_id: int) -> None:
         job = self.jobs.pop(job_id, None)
         if job is not None:
             self.last_job_update = int(self.clock())
             self.job_generation += 1
+            self.schedulable.discard(job_id)
             if self.store is not None and self.persist:
                 self.store.delete_job(job_id)
 

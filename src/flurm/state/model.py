@@ -38,6 +38,10 @@ FINISHED_STATES = frozenset(
     }
 )
 
+# held reasons a scheduling cycle keeps and never acts on (JobHeldAdmin, JobHeldUser, MaxRequeue)
+_SETTLED_HOLD_REASONS = frozenset({8, 16, 71})
+_BACKFILL_SCHED = 1 << 32
+
 # Priority handed out by priority/basic: the first job gets TOP_PRIORITY - 1, each next one less.
 TOP_PRIORITY = 0xFFFF0000
 
@@ -163,6 +167,21 @@ class Job:
 
     def is_held(self) -> bool:
         return self.is_pending() and self.priority == 0
+
+    def is_settled_hold(self) -> bool:
+        """Held, and in the shape a scheduling cycle leaves a held job: no cycle can change it until
+        something else does (a release, an update). A big held queue costs the scheduler nothing."""
+        return (
+            self.priority == 0
+            and self.state & JOB_STATE_BASE == JobState.PENDING
+            and self.state_reason in _SETTLED_HOLD_REASONS
+            and not self.dependency
+            and not self.bitflags & _BACKFILL_SCHED
+            and (self.accrue_time != 0 or self.eligible_time == 0)
+            and self.start_time == 0
+            and self.end_time == 0
+            and self.sched_nodes is None
+        )
 
     def is_array_meta(self) -> bool:
         """The pending record of an array that still holds more than one task."""

@@ -108,12 +108,16 @@ class Controller:
     def traits(self) -> ModeTraits:
         return TRAITS[self.mode]
 
-    async def set_mode(self, target: Mode, holding: set[Guard]) -> None:
-        """Change mode through the table (raises TransitionError), wake whatever waits on it."""
+    async def set_mode(self, target: Mode, holding: set[Guard], *, persist: bool = True) -> None:
+        """Change mode through the table (raises TransitionError), wake whatever waits on it.
+
+        ``persist=False``: the caller writes the mode to the store itself, once what it depends on is
+        there (the takeover: every job first)."""
         check_transition(self.mode, target, holding)
         previous, self.mode = self.mode, target
         log.info("mode: %s -> %s", previous, target)
-        self.store.set_meta("mode", target.value)
+        if persist:
+            self.store.set_meta("mode", target.value)
         async with self.mode_changed:
             self.mode_changed.notify_all()
         self._apply_traits()

@@ -8,6 +8,7 @@ moved on since, and the scripts and environments that pending jobs need to be la
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,11 +160,30 @@ def _same_state(job: Job, saved: statefile.SavedJob) -> bool:
     )
 
 
-def merge(ctl: Controller) -> int:
-    """Bring flurm's jobs in line with slurmctld's saved state; returns how many jobs were new to flurm."""
+def load(state_dir: Path) -> statefile.JobStateFile:
+    """Read slurmctld's job table (blocking: run it in a worker thread)."""
+    return statefile.read_job_state(state_dir)
+
+
+def script_of(state_dir: Path, job: Job) -> tuple[str | None, tuple[str, ...] | None]:
+    """A pending imported batch job's script and environment, from the files slurmctld kept for it
+    (array tasks share the array's). Blocking I/O."""
+    script_id = job.array_job_id or job.job_id
+    script = statefile.read_job_script(state_dir, script_id)
+    env = statefile.read_job_environment(state_dir, script_id)
+    if env is not None and job.array_job_id and job.array_task_id != NO_VAL:
+        # what slurmctld adds for each task (details.env_sup)
+        env = (*env, f"SLURM_ARRAY_JOB_ID={job.array_job_id}", f"SLURM_ARRAY_TASK_ID={job.array_task_id}")
+    return script, env
+
+
+def merge(ctl: Controller, saved_file: statefile.JobStateFile) -> int:
+    """Bring flurm's jobs in line with slurmctld's saved state; returns how many jobs were new to flurm.
+
+    Scripts are not read here (10,000 pending jobs would be 20,000 files while client writes wait):
+    a pending batch job keeps ``script == ""`` until flurm fetches it (see :func:`fetch_scripts`).
+    """
     cluster = ctl.cluster
-    state_dir = Path(ctl.config.state_save_location)
-    saved_file = statefile.read_job_state(state_dir)
     added = 0
     for saved in saved_file.jobs:
         job = cluster.jobs.get(saved.job_id)
@@ -173,17 +193,36 @@ def merge(ctl: Controller) -> int:
                 added += 1
                 log.info("job %s was accepted by slurmctld after the last mirror pass", saved.job_id)
             cluster.jobs[saved.job_id] = new
-            job = new
-        if job.is_pending() and not job.script and saved.batch_flag:
-            script_id = saved.script_job_id
-            job.script = statefile.read_job_script(state_dir, script_id)
-            env = statefile.read_job_environment(state_dir, script_id)
-            if env is not None:
-                extra = tuple(saved.details.env_sup) if saved.details else ()
-                job.environment = tuple(env) + extra
-            if job.script is None:
-                log.warning(
-                    "job %s: slurmctld saved no batch script for it; it cannot be launched", job.job_id
-                )
+        if saved.batch_flag and not cluster.jobs[saved.job_id].script:
+            cluster.jobs[saved.job_id].script = ""  # a batch job whose script is still in slurmctld's files
     cluster.reserve_job_ids_above(max(saved_file.job_id_sequence - 1, max(cluster.jobs, default=0)))
     return added
+
+
+def needs_script(job: Job) -> bool:
+    return job.is_pending() and job.script == ""
+
+
+async def fetch_script(ctl: Controller, job: Job) -> bool:
+    """Read one job's script and environment from slurmctld's files (off the event loop)."""
+    loop = asyncio.get_running_loop()
+    state_dir = Path(ctl.config.state_save_location)
+    script, env = await loop.run_in_executor(None, script_of, state_dir, job)
+    if script is None:
+        log.warning("job %s: slurmctld saved no batch script for it; it cannot be launched", job.job_id)
+        return False
+    job.script = script
+    if env is not None:
+        job.environment = env
+    ctl.cluster.job_changed(job, by_flurm=False)
+    return True
+
+
+async def fetch_scripts(ctl: Controller) -> int:
+    """After the takeover: copy every pending imported job's script into flurm's own store, a few at a
+    time, so that flurm stops depending on slurmctld's StateSaveLocation."""
+    done = 0
+    for job in [j for j in ctl.cluster.jobs.values() if needs_script(j)]:
+        if needs_script(job) and await fetch_script(ctl, job):
+            done += 1
+    return done

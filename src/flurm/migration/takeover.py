@@ -252,21 +252,16 @@ class Takeover:
         )
         await self._wait_source_exit()
 
-        last_instant = self._merge_saved_state()
+        last_instant = await self._merge_saved_state()
         adopted, pending = self._adopt()
-        ctl.cluster.persist = True
-        for job in ctl.cluster.jobs.values():
-            ctl.cluster.job_changed(job, by_flurm=False)
-        await ctl.durable()
-        self._event("persist", "ok", f"{len(ctl.cluster.jobs)} jobs written to flurm's store")
-
-        await ctl.set_mode(Mode.STANDALONE, {Guard.SOURCE_STOPPED})
+        await ctl.set_mode(Mode.STANDALONE, {Guard.SOURCE_STOPPED}, persist=False)
         gap = time.monotonic() - held_since
         self._event(
             "standalone",
             "ok",
             f"flurm owns the cluster; writes were held {gap * 1000:.0f} ms; nodes asked to re-register",
         )
+        await self._persist()
         return TakeoverResult(
             True,
             False,
@@ -342,12 +337,35 @@ class Takeover:
         await self.ctl.listen_controller_endpoints()
         return time.monotonic()
 
-    def _merge_saved_state(self) -> int:
+    async def _persist(self) -> None:
+        """Every job into flurm's store, then the mode: a restart before the mode is on disk starts in
+        shadow again (slurmctld's saved state still holds everything), never standalone and empty."""
+
+        ctl = self.ctl
+        for i, job in enumerate(list(ctl.cluster.jobs.values())):
+            ctl.cluster.job_changed(job, by_flurm=False)
+            if i % 256 == 255:
+                await asyncio.sleep(0)  # keep serving clients while 10,000 jobs are written
+        ctl.store.set_meta("mode", Mode.STANDALONE.value)
+        await ctl.durable()
+        self._event("persist", "ok", f"{len(ctl.cluster.jobs)} jobs written to flurm's store")
+        ctl.spawn(self._fetch_scripts(), "fetch-scripts")
+
+    async def _fetch_scripts(self) -> None:
+        from flurm.migration import saved_state
+
+        n = await saved_state.fetch_scripts(self.ctl)
+        log.info("takeover: %d pending job scripts copied from slurmctld's saved state", n)
+
+    async def _merge_saved_state(self) -> int:
         """Jobs slurmctld saved that the mirror had not seen; the saved id sequence. Returns how many."""
         from flurm.migration import saved_state
 
+        loop = asyncio.get_running_loop()
+        state_dir = Path(self.ctl.config.state_save_location)
         try:
-            added = saved_state.merge(self.ctl)
+            state = await loop.run_in_executor(None, saved_state.load, state_dir)
+            added = saved_state.merge(self.ctl, state)
         except Exception as exc:
             self._event("saved state", "failed", f"could not read slurmctld's saved state: {exc}")
             return 0

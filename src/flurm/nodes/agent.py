@@ -525,6 +525,14 @@ class NodeAgent:
                 and node.base_state != NodeState.DOWN
             )
 
+        if job.script == "" and wanted():
+            # a job imported from slurmctld whose script is still in slurmctld's files
+            from flurm.migration import saved_state
+
+            if not await saved_state.fetch_script(self.ctl, job):
+                if wanted():
+                    self.ctl.jobs.fail_launch(job, SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
+                return
         while wanted():
             try:
                 body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, self._launch_msg(job, node))
@@ -692,5 +700,3 @@ class NodeAgent:
 def _step_text(step: StepId) -> str:
     names = {SLURM_BATCH_SCRIPT: "batch", 0xFFFFFFFC: "extern", 0xFFFFFFFA: "interactive"}
     return f"{step.job_id}.{names.get(step.step_id, step.step_id)}"
-
-

@@ -198,12 +198,19 @@ def test_steps_inside_batch_jobs(runs: tuple[Transcript, Transcript]) -> None:
 
 def test_squeue_and_scancel_of_a_running_srun(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
-    assert_same(ref, got, ["squeue while srun runs", "scancel 8", "srun after scancel"])
+    assert_same(ref, got, ["squeue while srun runs", "scancel 8"])
     assert_same_steps(ref, got, "squeue -s while srun runs")
     assert "8.0    sleep     debug     root" in got["squeue -s while srun runs"].stdout
-    after = got["srun after scancel"].stdout
-    assert "srun: Job step aborted: Waiting up to 4 seconds for job step to finish." in after
-    assert "CANCELLED AT" in after and "rc=143" in after
+    # slurmstepd's "*** STEP 8.0 ... CANCELLED AT" line reaches srun or not, whoever the controller is
+    # (srun may exit first): compare without it
+    theirs, ours = (_without_cancel_notice(t["srun after scancel"].stdout) for t in (ref, got))
+    assert ours == theirs
+    assert "srun: Job step aborted: Waiting up to 4 seconds for job step to finish." in ours
+    assert "rc=143" in ours
+
+
+def _without_cancel_notice(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "CANCELLED AT" not in line]
 
 
 def test_squeue_steps_of_a_batch_job(runs: tuple[Transcript, Transcript]) -> None:

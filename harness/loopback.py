@@ -31,6 +31,14 @@ LOCAL_SLURM = SHARED / "slurm" / "local-slurm.sh"
 _PORT_LOCK = Path(tempfile.gettempdir()) / "flurm-test-ports.lock"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def require_shared() -> None:
     if not LOCAL_SLURM.exists():
         raise RuntimeError(f"{LOCAL_SLURM} is missing: the integration tests need ../shared beside the repo")
@@ -123,13 +131,25 @@ class SlurmCluster:
 
     def start_daemons(self) -> None:
         """(Re)start whatever of munged, slurmd and slurmctld is not running (local-slurm.sh start)."""
-        subprocess.run(
+        p = subprocess.run(
             ["bash", str(LOCAL_SLURM), "start", str(self.dir)],
             env=self._daemon_env,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=120,
         )
+        if p.returncode != 0:
+            raise RuntimeError(f"local-slurm.sh start failed ({p.returncode}):\n{p.stdout}{p.stderr}")
+
+    def stop_slurmctld(self, timeout: float = 30.0) -> None:
+        """SIGTERM the real slurmctld (it saves its state) and wait until its process has gone."""
+        pid = int((self.dir / "run" / "slurmctld.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"slurmctld {pid} did not exit")
+            time.sleep(0.05)
 
     @property
     def conf(self) -> Path:

@@ -71,8 +71,7 @@ def test_health_follows_the_source(shadow: SlurmCluster) -> None:
     status, doc = http(port, "GET", "/health")
     assert status == 200 and doc["status"] == "healthy" and doc["mode"] == "shadow", doc
     assert doc["source"]["reachable"] is True
-    pid = int((shadow.dir / "run" / "slurmctld.pid").read_text())
-    os.kill(pid, 15)
+    shadow.stop_slurmctld()
     assert wait_for(lambda: http(port, "GET", "/health")[0] == 503)
     status, doc = http(port, "GET", "/health")
     assert doc["status"] == "unhealthy"

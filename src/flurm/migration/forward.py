@@ -24,6 +24,7 @@ from flurm.protocol.messages.base import encode_body
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
+from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ class Forwarder:
             job_id = int.from_bytes(req.frame.body[:4], "big") if len(req.frame.body) >= 4 else NO_VAL
             await self._own(str(job_id), req.uid, SlurmRC.ESLURM_ACCESS_DENIED)
             return req.frame.body
+        if isinstance(body, UpdateNodeRequest):
+            raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)  # what slurmctld answers a non-operator
         raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
 
     @staticmethod

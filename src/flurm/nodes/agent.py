@@ -384,12 +384,15 @@ class NodeAgent:
         finally:
             self._pinging.discard(node.name)
 
-    def node_down(self, node: Node, reason: str, now: int) -> None:
-        """Set a node DOWN: its running jobs are requeued or fail, its completing ones let go."""
+    def node_down(self, node: Node, reason: str, now: int, *, by_admin: bool = False) -> None:
+        """Set a node DOWN: its running jobs are requeued or fail, its completing ones let go.
+
+        ``by_admin``: scontrol set it DOWN; the reason (and who gave it) is already on the node."""
         if node.base_state == NodeState.DOWN:
             return
         log.error("node %s set DOWN: %s", node.name, reason)
-        self._set_reason(node, reason, now)
+        if not by_admin:
+            self._set_reason(node, reason, now)
         if reason == "Not responding":
             node.flags |= NodeStateFlag.NO_RESPOND
         self._mark_down(node, now)

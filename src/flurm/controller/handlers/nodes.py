@@ -6,8 +6,14 @@ from typing import TYPE_CHECKING
 
 from flurm.controller.records import build_node_record, build_partition_record
 from flurm.controller.transport import Reply, Request, rc_reply
+from flurm.nodes.update import update_nodes
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
-from flurm.protocol.messages.nodes import NodeInfoRequest, NodeInfoResponse, NodeInfoSingleRequest
+from flurm.protocol.messages.nodes import (
+    NodeInfoRequest,
+    NodeInfoResponse,
+    NodeInfoSingleRequest,
+    UpdateNodeRequest,
+)
 from flurm.protocol.messages.partitions import PartitionInfoRequest, PartitionInfoResponse
 
 if TYPE_CHECKING:
@@ -42,7 +48,13 @@ def partition_info(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_PARTITION_INFO, PartitionInfoResponse(ctl.now(), records))
 
 
+def update_node(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, UpdateNodeRequest)
+    return rc_reply(update_nodes(ctl, req.body, req.uid))
+
+
 HANDLERS = {
+    MsgType.REQUEST_UPDATE_NODE: update_node,
     MsgType.REQUEST_NODE_INFO: node_info,
     MsgType.REQUEST_NODE_INFO_SINGLE: node_info_single,
     MsgType.REQUEST_PARTITION_INFO: partition_info,

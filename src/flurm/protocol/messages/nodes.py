@@ -20,6 +20,7 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL64,
     SELECT_PLUGIN_CONS_TRES,
+    SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
@@ -388,3 +389,60 @@ __all__ = [
     "NodeRecord",
     "SelectNodeInfo",
 ]
+
+
+@register(MsgType.REQUEST_UPDATE_NODE)
+@dataclass(frozen=True, slots=True)
+class UpdateNodeRequest(Message):
+    """3002 (``scontrol update NodeName=...``): update_node_msg_t, the 21.08+ layout. Unset strings are
+    NULL, unset numbers NO_VAL; ``node_state`` is a state (DOWN), a flag (DRAIN, FAIL) or an action
+    (RESUME 0x100, UNDRAIN 0x40)."""
+
+    comment: str | None = None
+    cpu_bind: int = 0
+    extra: str | None = None
+    features: str | None = None
+    features_act: str | None = None
+    gres: str | None = None
+    node_addr: str | None = None
+    node_hostname: str | None = None
+    node_names: str | None = None
+    node_state: int = NO_VAL
+    reason: str | None = None
+    reason_uid: int = NO_VAL
+    weight: int = NO_VAL
+
+    def pack(self, w: Writer, version: int) -> None:
+        check_version(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
+        w.string(self.comment)
+        w.u32(self.cpu_bind)
+        w.string(self.extra)
+        w.string(self.features)
+        w.string(self.features_act)
+        w.string(self.gres)
+        w.string(self.node_addr)
+        w.string(self.node_hostname)
+        w.string(self.node_names)
+        w.u32(self.node_state)
+        w.string(self.reason)
+        w.u32(self.reason_uid)
+        w.u32(self.weight)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        check_version(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
+        return cls(
+            r.string(),
+            r.u32(),
+            r.string(),
+            r.string(),
+            r.string(),
+            r.string(),
+            r.string(),
+            r.string(),
+            r.string(),
+            r.u32(),
+            r.string(),
+            r.u32(),
+            r.u32(),
+        )

@@ -1,0 +1,109 @@
+"""``scontrol update NodeName=...``: drain, resume, down, fail, reasons, weight, as slurmctld's update_node.
+
+A node's reason only stays while the node is DOWN, DRAIN or FAIL (slurmctld clears it whenever a node ends
+an update available). Resuming a drained or down node makes flurm ask its slurmd to register again; it
+shows "not responding" until slurmd answers, as under slurmctld.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import hostlist
+
+from flurm.protocol.constants import NO_VAL, NodeState, NodeStateFlag, SlurmRC
+from flurm.protocol.messages.nodes import UpdateNodeRequest
+from flurm.state.model import Node
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+
+RESUME = NodeStateFlag.RESUME
+UNDRAIN = NodeStateFlag.UNDRAIN
+DRAIN = NodeStateFlag.DRAIN
+FAIL = NodeStateFlag.FAIL
+_UNAVAILABLE = DRAIN | FAIL
+
+
+def _valid_change(node: Node, new: int) -> bool:
+    if new in (NodeState.DOWN, DRAIN, FAIL, NodeStateFlag.NO_RESPOND, UNDRAIN, NodeState.IDLE):
+        return True
+    if new == RESUME:
+        return node.base_state in (NodeState.DOWN, NodeState.FUTURE) or bool(
+            node.flags & (_UNAVAILABLE | NodeStateFlag.REBOOT_REQUESTED)
+        )
+    return False
+
+
+def _equivalent(node: Node, new: int) -> bool:
+    """The node already is what was asked (then only a changed reason is an update)."""
+    if new == NO_VAL:
+        return True
+    if new == NodeState.DOWN:
+        return node.base_state == NodeState.DOWN
+    if new in (DRAIN, FAIL):
+        return bool(node.flags & new)
+    return False
+
+
+def update_nodes(ctl: Controller, msg: UpdateNodeRequest, uid: int) -> int:
+    """Apply one REQUEST_UPDATE_NODE; the return code slurmctld would answer."""
+    if not ctl.is_admin(uid):
+        return SlurmRC.ESLURM_USER_ID_MISSING
+    try:
+        names = list(hostlist.expand_hostlist(msg.node_names or ""))
+    except hostlist.BadHostlist:
+        return SlurmRC.ESLURM_INVALID_NODE_NAME
+    if not names:
+        return SlurmRC.ESLURM_INVALID_NODE_NAME
+    cluster = ctl.cluster
+    now = ctl.now()
+    rc = 0
+    for name in names:
+        node = cluster.nodes.get(name)
+        if node is None:
+            rc = SlurmRC.ESLURM_INVALID_NODE_NAME
+            break
+        if msg.weight != NO_VAL:
+            node.weight = msg.weight
+        state = msg.node_state
+        if _equivalent(node, state) and (msg.reason or None) == node.reason:
+            continue
+        if msg.reason:
+            node.reason = msg.reason
+            node.reason_time = now
+            node.reason_uid = uid
+        if state != NO_VAL and not _valid_change(node, state):
+            rc = SlurmRC.ESLURM_INVALID_NODE_STATE
+            state = NO_VAL
+        if state == RESUME or state == NodeState.IDLE:
+            was_down = node.base_state in (NodeState.DOWN, NodeState.FUTURE)
+            had_flags = bool(node.flags & _UNAVAILABLE)
+            node.flags &= ~(_UNAVAILABLE | NodeStateFlag.REBOOT_REQUESTED | NodeStateFlag.REBOOT_ISSUED)
+            node.config_down = False
+            if was_down:
+                node.base_state = NodeState.IDLE
+                node.registered = False
+            if was_down or (had_flags and state == RESUME):
+                node.flags |= NodeStateFlag.NO_RESPOND  # until slurmd answers again
+                node.boot_time = 0
+                ctl.agent.request_registration(node)
+            node.refresh_base_state()
+        elif state == UNDRAIN:
+            node.flags &= ~DRAIN
+            node.flags |= NodeStateFlag.NO_RESPOND
+            ctl.agent.request_registration(node)
+        elif state in (DRAIN, FAIL):
+            node.flags &= ~_UNAVAILABLE
+            node.flags |= state
+        elif state == NodeState.DOWN:
+            ctl.agent.node_down(node, node.reason or "", now, by_admin=True)
+        elif state == NodeStateFlag.NO_RESPOND:
+            node.flags |= NodeStateFlag.NO_RESPOND
+        if node.base_state != NodeState.DOWN and not node.flags & _UNAVAILABLE:
+            node.reason = None  # a node that is available keeps no reason
+            node.reason_time = 0
+            node.reason_uid = NO_VAL
+        cluster.node_changed(node)
+    ctl.schedule_soon()
+    return rc

@@ -261,3 +261,15 @@ def test_other_versions_are_refused() -> None:
     assert exc.value.rc == 1005  # SLURM_PROTOCOL_VERSION_ERROR
     with pytest.raises(WireError):
         NodeRecord().pack(Writer(), 0x2500)
+
+
+def test_update_node_request_round_trip() -> None:
+    from flurm.protocol.constants import MsgType
+    from flurm.protocol.messages import decode_body, encode_body
+    from flurm.protocol.messages.nodes import UpdateNodeRequest
+
+    msg = UpdateNodeRequest(node_names="compute-node-[1-2]", node_state=0x200, reason="maint", reason_uid=0)
+    raw = encode_body(msg)
+    assert decode_body(MsgType.REQUEST_UPDATE_NODE, raw) == msg
+    # 9 strings (7 NULL + names + reason), 4 u32s: the 21.08+ layout scontrol sends
+    assert len(raw) == 7 * 4 + (4 + 19) + (4 + 6) + 4 * 4

@@ -34,6 +34,7 @@ from flurm.state.cluster import Cluster
 from flurm.state.model import Job
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
+PARTITION_SUBMIT = 0x1  # a partition state that accepts jobs (UP and DOWN have it, DRAIN and INACTIVE not)
 ALLOC_SID_USER_HOLD = 2
 
 
@@ -123,6 +124,8 @@ def build_job(
     part = cluster.partitions[partition.split(",")[0]]
     if part.root_only and uid != 0:
         raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+    if not any(cluster.partitions[p].state_up & PARTITION_SUBMIT for p in partition.split(",")):
+        raise SlurmError(SlurmRC.ESLURM_PARTITION_NOT_AVAIL)  # DRAIN or INACTIVE: no new jobs
 
     array = parse_array(desc.array_inx, cluster.config.max_array_size) if desc.array_inx else None
     if desc.dependency:

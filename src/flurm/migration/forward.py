@@ -25,6 +25,7 @@ from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKi
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
 from flurm.protocol.messages.nodes import UpdateNodeRequest
+from flurm.protocol.messages.partitions import UpdatePartitionRequest
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class Forwarder:
             job_id = int.from_bytes(req.frame.body[:4], "big") if len(req.frame.body) >= 4 else NO_VAL
             await self._own(str(job_id), req.uid, SlurmRC.ESLURM_ACCESS_DENIED)
             return req.frame.body
-        if isinstance(body, UpdateNodeRequest):
+        if isinstance(body, UpdateNodeRequest | UpdatePartitionRequest):
             raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)  # what slurmctld answers a non-operator
         raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flurm.controller import partitions
 from flurm.controller.records import build_node_record, build_partition_record
 from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.nodes.update import update_nodes
@@ -14,7 +15,11 @@ from flurm.protocol.messages.nodes import (
     NodeInfoSingleRequest,
     UpdateNodeRequest,
 )
-from flurm.protocol.messages.partitions import PartitionInfoRequest, PartitionInfoResponse
+from flurm.protocol.messages.partitions import (
+    PartitionInfoRequest,
+    PartitionInfoResponse,
+    UpdatePartitionRequest,
+)
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -53,7 +58,15 @@ def update_node(ctl: Controller, req: Request) -> Reply:
     return rc_reply(update_nodes(ctl, req.body, req.uid))
 
 
+def update_partition(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, UpdatePartitionRequest)
+    create = req.msg_type == MsgType.REQUEST_CREATE_PARTITION
+    return rc_reply(partitions.update_partition(ctl, req.body, req.uid, create=create))
+
+
 HANDLERS = {
+    MsgType.REQUEST_UPDATE_PARTITION: update_partition,
+    MsgType.REQUEST_CREATE_PARTITION: update_partition,
     MsgType.REQUEST_UPDATE_NODE: update_node,
     MsgType.REQUEST_NODE_INFO: node_info,
     MsgType.REQUEST_NODE_INFO_SINGLE: node_info_single,

@@ -16,6 +16,7 @@ from flurm.protocol.constants import (
     INFINITE,
     NO_VAL,
     NO_VAL16,
+    NO_VAL64,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
@@ -277,3 +278,116 @@ __all__ = [
     "PartitionInfoResponse",
     "PartitionRecord",
 ]
+
+
+@register(MsgType.REQUEST_UPDATE_PARTITION, MsgType.REQUEST_CREATE_PARTITION)
+@dataclass(frozen=True, slots=True)
+class UpdatePartitionRequest(Message):
+    """3005 (``scontrol update PartitionName=...``): update_part_msg_t. Unset numbers are NO_VAL (16-bit
+    ones NO_VAL16), unset strings NULL; ``flags`` sets PART_FLAG_* bits and clears them with the
+    ``*_CLR`` bits (0x100 << n)."""
+
+    allow_accounts: str | None = None
+    allow_alloc_nodes: str | None = None
+    allow_groups: str | None = None
+    allow_qos: str | None = None
+    alternate: str | None = None
+    billing_weights_str: str | None = None
+    cpu_bind: int = 0
+    def_mem_per_cpu: int = NO_VAL64
+    default_time: int = NO_VAL
+    deny_accounts: str | None = None
+    deny_qos: str | None = None
+    flags: int = 0
+    job_defaults_str: str | None = None
+    grace_time: int = NO_VAL
+    max_cpus_per_node: int = NO_VAL
+    max_mem_per_cpu: int = NO_VAL64
+    max_nodes: int = NO_VAL
+    max_share: int = NO_VAL16
+    max_time: int = NO_VAL
+    min_nodes: int = NO_VAL
+    name: str | None = None
+    nodes: str | None = None
+    over_time_limit: int = NO_VAL16
+    preempt_mode: int = NO_VAL16
+    priority_job_factor: int = NO_VAL16
+    priority_tier: int = NO_VAL16
+    qos_char: str | None = None
+    state_up: int = NO_VAL16
+
+    def pack(self, w: Writer, version: int) -> None:
+        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
+        for s in (
+            self.allow_accounts,
+            self.allow_alloc_nodes,
+            self.allow_groups,
+            self.allow_qos,
+            self.alternate,
+            self.billing_weights_str,
+        ):
+            w.string(s)
+        w.u32(self.cpu_bind)
+        w.u64(self.def_mem_per_cpu)
+        w.u32(self.default_time)
+        w.string(self.deny_accounts)
+        w.string(self.deny_qos)
+        w.u16(self.flags)
+        w.string(self.job_defaults_str)
+        w.u32(self.grace_time)
+        w.u32(self.max_cpus_per_node)
+        w.u64(self.max_mem_per_cpu)
+        w.u32(self.max_nodes)
+        w.u16(self.max_share)
+        w.u32(self.max_time)
+        w.u32(self.min_nodes)
+        w.string(self.name)
+        w.string(self.nodes)
+        w.u16(self.over_time_limit)
+        w.u16(self.preempt_mode)
+        w.u16(self.priority_job_factor)
+        w.u16(self.priority_tier)
+        w.string(self.qos_char)
+        w.u16(self.state_up)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
+        a_acc, a_alloc, a_groups, a_qos, alternate, billing = (r.string() for _ in range(6))
+        cpu_bind, def_mem, default_time = r.u32(), r.u64(), r.u32()
+        deny_accounts, deny_qos, flags, job_defaults = r.string(), r.string(), r.u16(), r.string()
+        grace, max_cpus, max_mem, max_nodes = r.u32(), r.u32(), r.u64(), r.u32()
+        max_share, max_time, min_nodes = r.u16(), r.u32(), r.u32()
+        name, nodes = r.string(), r.string()
+        over, preempt, prio_factor, prio_tier = r.u16(), r.u16(), r.u16(), r.u16()
+        qos_char, state_up = r.string(), r.u16()
+        return cls(
+            a_acc,
+            a_alloc,
+            a_groups,
+            a_qos,
+            alternate,
+            billing,
+            cpu_bind,
+            def_mem,
+            default_time,
+            deny_accounts,
+            deny_qos,
+            flags,
+            job_defaults,
+            grace,
+            max_cpus,
+            max_mem,
+            max_nodes,
+            max_share,
+            max_time,
+            min_nodes,
+            name,
+            nodes,
+            over,
+            preempt,
+            prio_factor,
+            prio_tier,
+            qos_char,
+            state_up,
+        )

@@ -157,3 +157,48 @@ def test_committed_survives_sigkill(tmp_path: Path) -> None:
     assert set(range(1, 201)) <= ids
     assert loaded.meta["next_job_id"] >= 201
     assert os.path.exists(path)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_state_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    old = os.umask(0)
+    try:
+
+        async def main() -> None:
+            store = Store(state / "flurm.sqlite")
+            store.open()
+            store.put_job(1, {"job_id": 1, "script": "#!/bin/sh\nsecret\n"})
+            await store.commit()
+            assert sorted(p.name for p in state.iterdir()) == [
+                "flurm.sqlite",
+                "flurm.sqlite-shm",
+                "flurm.sqlite-wal",
+            ]
+            assert {p.name: _mode(p) for p in state.iterdir()} == dict.fromkeys(
+                ("flurm.sqlite", "flurm.sqlite-shm", "flurm.sqlite-wal"), 0o600
+            )
+            store.close()
+
+        asyncio.run(main())
+    finally:
+        os.umask(old)
+    assert _mode(state) == 0o700
+
+
+def test_an_existing_loose_state_is_tightened(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = tmp_path / "state"
+    _reopen(state / "flurm.sqlite")
+    state.chmod(0o755)
+    for name in ("flurm.sqlite", "flurm.sqlite-journal"):
+        (state / name).touch()
+        (state / name).chmod(0o644)
+    _reopen(state / "flurm.sqlite")
+    assert _mode(state) == 0o700
+    assert {p.name: _mode(p) for p in state.iterdir()} == dict.fromkeys(
+        [p.name for p in state.iterdir()], 0o600
+    )
+    assert "tightened" in caplog.text

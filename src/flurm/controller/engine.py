@@ -76,7 +76,7 @@ class Controller:
         self.port = port if port is not None else config.slurmctld_port
         self.listen_host = listen_host
         self.signer = Signer(auth)
-        self.store = Store(self.state_dir / "flurm.sqlite")
+        self.store = Store(self.state_dir / "flurm.sqlite", owner=config.slurm_user_uid)
         self.cluster = Cluster(config, self.store, clock)
         self.jobs = JobOps(self)
         self.job_list_cache = JobListCache()

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sqlite3
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _DELETE = object()
+log = logging.getLogger("flurm.store")
 
 
 class StoreError(Exception):
@@ -36,9 +40,55 @@ class Loaded:
     meta: dict[str, Any]
 
 
+# The state holds every job's script and environment: SlurmUser's alone, whatever the umask.
+STATE_DIR_MODE = 0o700
+STATE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private(path: Path, mode: int, owner: int | None) -> None:
+    """Give an existing file or directory ``mode`` (and ``owner`` when running as root); a looser
+    mode found there is logged."""
+    st = path.stat()
+    if stat.S_IMODE(st.st_mode) != mode:
+        if stat.S_IMODE(st.st_mode) & ~mode:
+            log.warning("%s was mode %o: tightened to %o", path, stat.S_IMODE(st.st_mode), mode)
+        os.chmod(path, mode)
+    if owner is not None and os.geteuid() == 0 and st.st_uid != owner:
+        os.chown(path, owner, -1)
+
+
+# directories other programs use too (StateSaveLocation defaults to /var/spool): flurm's files in
+# them are 0600, but their own mode is left alone
+SHARED_DIRS = frozenset(
+    Path(p)
+    for p in ("/", "/tmp", "/var", "/var/tmp", "/var/spool", "/var/lib", "/var/run", "/run", "/srv", "/opt")
+)
+
+
+def private_state_dir(directory: Path, owner: int | None) -> None:
+    """Create the state directory 0700, or tighten an existing one (not a shared one)."""
+    directory.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+    if directory.resolve() in SHARED_DIRS or directory.stat().st_mode & stat.S_ISVTX:
+        log.warning("state directory %s is shared: its mode is left as it is", directory)
+        return
+    make_private(directory, STATE_DIR_MODE, owner)
+
+
+def private_database(path: Path, owner: int | None) -> None:
+    """The database file and SQLite's side files 0600 (SQLite creates the side files with the
+    database's mode and owner, so creating the database 0600 first covers the ones to come)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, STATE_FILE_MODE)
+    os.close(fd)
+    for p in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)):
+        if p.exists():
+            make_private(p, STATE_FILE_MODE, owner)
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, owner: int | None = None) -> None:
         self.path = path
+        self.owner = owner  # the uid the state belongs to (SlurmUser)
         self._lock = threading.Condition()
         self._jobs: dict[int, object] = {}
         self._nodes: dict[str, object] = {}
@@ -53,9 +103,11 @@ class Store:
     # -- lifecycle ------------------------------------------------------------------------------
     def open(self) -> Loaded:
         """Open (creating if needed) and load everything; then start the writer thread."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_state_dir(self.path.parent, self.owner)
+        private_database(self.path, self.owner)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
+        private_database(self.path, self.owner)  # the side files WAL mode made
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
         jobs = [json.loads(d) for (d,) in conn.execute("SELECT data FROM jobs ORDER BY job_id")]

@@ -1020,3 +1020,18 @@ def test_results_are_frozen() -> None:
     with pytest.raises(TypeError):
         c.raw["x"] = "y"  # type: ignore[index]
     assert isinstance(c.partitions[0], PartitionConf)
+
+
+@pytest.mark.parametrize(
+    ("params", "size"),
+    [
+        (None, 4194304),
+        ("default_queue_depth=50", 4194304),
+        ("bf_interval=5,max_script_size=1000", 1000),
+        ("MAX_SCRIPT_SIZE=123,bf_interval=5", 123),
+        ("max_script_size=abc", 0),  # atoi, as slurmctld reads it
+    ],
+)
+def test_max_script_size_from_scheduler_parameters(params: str | None, size: int) -> None:
+    body = "" if params is None else f"SchedulerParameters={params}\n"
+    assert conf(body).max_script_size == size

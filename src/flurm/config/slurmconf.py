@@ -391,6 +391,7 @@ class SlurmConfig:
     select_type_parameters: str | None = None
     scheduler_type: str = "sched/backfill"
     scheduler_parameters: str | None = None
+    max_script_size: int = 4 * 1024 * 1024  # SchedulerParameters max_script_size= (bytes)
     priority_type: str = "priority/basic"
     preempt_type: str = "preempt/none"
     prolog: str | None = None
@@ -1021,6 +1022,17 @@ def _c_strtol(text: str) -> int:
     return int(digits) if digits not in ("", "+", "-") else 0
 
 
+def _max_script_size(scheduler_parameters: str | None) -> int:
+    """SchedulerParameters max_script_size=: the largest batch script slurmctld takes, 4 MiB unless
+    set. Read as slurmctld does (the text after the first "max_script_size=", case-insensitive, by
+    atoi): a value that is not a number is 0."""
+    text = scheduler_parameters or ""
+    at = text.lower().find("max_script_size=")
+    if at < 0:
+        return 4 * 1024 * 1024
+    return _c_strtol(text[at + len("max_script_size=") :])
+
+
 def _control_host(value: str, loc: Loc) -> ControlHost:
     open_at, close_at = value.find("("), value.find(")")
     if (
@@ -1354,6 +1366,7 @@ class _Builder:
         }
         for name, (key, fallback) in simple.items():
             fields[name] = self.value(key, fallback)
+        fields["max_script_size"] = _max_script_size(fields["scheduler_parameters"])
 
         tree = self.setting("treewidth")
         if tree is not None and tree.typed == 0:

@@ -12,6 +12,7 @@ import signal as signals
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
     build_job,
@@ -363,9 +364,10 @@ class JobOps:
         may shorten a time limit and lower a priority (which slurmctld then reports as "not
         persistent"), hold, and release his own hold; an operator may do anything."""
         admin = self.ctl.is_admin(uid)
-        if job.user_id != uid and not admin:
-            return SlurmRC.ESLURM_USER_ID_MISSING
         now = self.ctl.now()
+        refusal = update_refusal(job, desc, Caller(uid, NO_VAL, admin), self.cluster.partitions, now)
+        if refusal:
+            return refusal
         error = 0
         changed = False
         if desc.time_limit != NO_VAL:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import hostlist
 
+from flurm.controller.rights import Caller, check_partitions, submission_as_caller
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -95,15 +96,11 @@ def build_job(
     error_code is what RESPONSE_SUBMIT_BATCH_JOB carries for an accepted job (2042 held, 0 otherwise).
     ``interactive``: an allocation for srun/salloc (REQUEST_RESOURCE_ALLOCATION), which has no script.
     """
-    # identity: the credential's, unless an admin submits on someone's behalf
-    if desc.user_id != NO_VAL and desc.user_id != uid:
-        if not is_admin:
-            raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
-        uid = desc.user_id
-    if desc.group_id != NO_VAL and desc.group_id != gid:
-        if not is_admin and desc.user_id == NO_VAL:
-            raise SlurmError(SlurmRC.ESLURM_GROUP_ID_MISSING)
-        gid = desc.group_id
+    # who may ask for what: the job runs as the credential's uid and gid unless root or SlurmUser
+    # submit on someone's behalf
+    caller = Caller(uid, gid, is_admin)
+    desc = submission_as_caller(desc, caller, cluster.config.max_script_size)
+    uid, gid = desc.user_id, desc.group_id
 
     if not desc.script and not interactive:
         raise SlurmError(SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
@@ -122,8 +119,7 @@ def build_job(
     else:
         raise SlurmError(SlurmRC.ESLURM_DEFAULT_PARTITION_NOT_SET)
     part = cluster.partitions[partition.split(",")[0]]
-    if part.root_only and uid != 0:
-        raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+    check_partitions([part.name], cluster.partitions, caller)
     if not any(cluster.partitions[p].state_up & PARTITION_SUBMIT for p in partition.split(",")):
         raise SlurmError(SlurmRC.ESLURM_PARTITION_NOT_AVAIL)  # DRAIN or INACTIVE: no new jobs
 
@@ -172,9 +168,7 @@ def build_job(
 
     nice = 0
     if _set(desc.nice, NO_VAL):
-        nice = desc.nice - NICE_OFFSET
-        if nice < 0 and not is_admin:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_NICE)
+        nice = desc.nice - NICE_OFFSET  # (a negative one is an operator's: rights.py)
 
     bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
     bitflags &= ~_CLIENT_CLEARED

@@ -1,0 +1,84 @@
+"""Send one hand-made job request to the controller of $SLURM_CONF, signed with a MUNGE credential of
+whoever runs this (tests run it as an unprivileged user), and print how the controller answered.
+
+    crafted.py batch GID         REQUEST_SUBMIT_BATCH_JOB with group_id GID ("-": none)
+    crafted.py alloc GID         REQUEST_RESOURCE_ALLOCATION with group_id GID
+    crafted.py update JOB FIELD=VALUE ...   REQUEST_UPDATE_JOB setting fields of the job_desc
+
+What real clients never send (sbatch --gid is for root only), the way an attacker would send it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+from dataclasses import fields
+from typing import Any
+
+from flurm.auth.authenticator import MungeAuthenticator
+from flurm.config import load
+from flurm.protocol.constants import NO_VAL, MsgType, slurm_strerror
+from flurm.protocol.frame import FrameDecoder, encode_frame
+from flurm.protocol.messages import encode_body
+from flurm.protocol.messages.job_desc import JobDesc
+
+
+def job_desc(group_id: int, script: str | None) -> JobDesc:
+    return JobDesc(
+        name="crafted",
+        script=script,
+        user_id=os.getuid(),
+        group_id=group_id,
+        min_cpus=1,
+        min_nodes=1,
+        time_limit=5,
+        priority=0,  # held: it stays as it was submitted
+        work_dir="/tmp",
+        std_out="/dev/null",
+        environment=("PATH=/usr/bin:/bin",),
+    )
+
+
+def typed(name: str, text: str) -> Any:
+    kinds = {f.name: f.type for f in fields(JobDesc)}
+    return text if "str" in str(kinds[name]) else int(text)
+
+
+def main(argv: list[str]) -> int:
+    kind = argv[0]
+    if kind == "update":
+        changes = dict(a.split("=", 1) for a in argv[2:])
+        body = JobDesc(job_id_str=argv[1], **{k: typed(k, v) for k, v in changes.items()})
+        msg_type = MsgType.REQUEST_UPDATE_JOB
+    else:
+        gid = NO_VAL if argv[1] == "-" else int(argv[1])
+        interactive = kind == "alloc"
+        body = job_desc(gid, None if interactive else "#!/bin/sh\nid\n")
+        msg_type = MsgType.REQUEST_RESOURCE_ALLOCATION if interactive else MsgType.REQUEST_SUBMIT_BATCH_JOB
+    cfg = load(os.environ["SLURM_CONF"])
+    auth = MungeAuthenticator.from_slurm_conf(cfg.auth_info, cfg.raw.get("communicationparameters"))
+    data = encode_body(body)
+    host, port = cfg.slurmctld_addresses()[0]
+    with socket.create_connection((host, port), timeout=30) as s:
+        s.sendall(encode_frame(msg_type, data, auth.sign(msg_type, data)))
+        dec = FrameDecoder()
+        frame = None
+        while frame is None:
+            chunk = s.recv(65536)
+            if not chunk:
+                print("connection closed")
+                return 1
+            dec.feed(chunk)
+            frame = dec.next_frame()
+    if frame.msg_type in (MsgType.RESPONSE_SLURM_RC, MsgType.RESPONSE_SLURM_RC_MSG):
+        (rc,) = struct.unpack(">I", frame.body[:4])
+        print(f"refused: {slurm_strerror(rc)}" if rc else "done")
+        return 0
+    print(f"accepted ({MsgType(frame.msg_type).name})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,12 +1,13 @@
-"""Forwarding client writes to slurmctld while flurm is in shadow.
+"""Forwarding client requests to slurmctld while flurm is in shadow (writes) or rolled back (everything).
 
 A MUNGE credential is meant for one use, so the client's is not passed on: flurm sends the request
 signed with its own credential (as SlurmUser), and slurmctld therefore sees an administrator. So flurm
-first applies the rules slurmctld would apply to the *caller*: the submitted job runs as the caller's
-uid and gid; only an administrator may set another owner, a priority or a negative nice; a plain user
-may cancel, hold, release and update only their own jobs, may not raise a time limit, and a hold
-they place is a user hold. Whatever flurm does not allow is refused with SLURM's own return code;
-whatever it forwards comes back to the client unchanged.
+first applies the rules slurmctld would apply to the *caller*, the ones of controller/rights.py that
+flurm's own handlers apply: the job runs as the caller's uid and gid, operator-only fields are refused
+or dropped as slurmctld refuses or drops them, a plain user may cancel, hold, release and update only
+their own jobs, and a hold they place is a user hold. A plain user's read is forwarded when
+slurmctld's answer to SlurmUser is the one it would give them. Whatever flurm does not allow is
+refused with SLURM's own return code; whatever it forwards comes back to the client unchanged.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from flurm.controller.jobs import parse_job_id
+from flurm.controller.rights import Caller, check_partitions, submission_as_caller, update_refusal
 from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.errors import SlurmError
+from flurm.migration.modes import Op, operation_of
 from flurm.migration.source import SourceClient
-from flurm.protocol.constants import INFINITE, NICE_OFFSET, NO_VAL, JobStateReason, MsgType, SlurmRC
+from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.base import encode_body
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill
 from flurm.protocol.messages.job_desc import JobDesc
@@ -29,10 +32,14 @@ from flurm.protocol.messages.partitions import UpdatePartitionRequest
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
+    from flurm.config import SlurmConfig
     from flurm.controller.engine import Controller
 
 log = logging.getLogger("flurm.forward")
 ALLOC_SID_USER_HOLD = 2
+PRIVATE_DATA_JOBS = 1 << 0  # slurm.conf PrivateData bits
+PRIVATE_DATA_NODES = 1 << 1
+PRIVATE_DATA_PARTITIONS = 1 << 2
 
 
 class Forwarder:
@@ -64,10 +71,14 @@ class Forwarder:
         body = req.body
         if admin:
             return req.frame.body
+        caller = Caller(req.uid, req.gid, privileged=False)
+        if operation_of(req.msg_type) == Op.READ:
+            self._check_read(req)
+            return req.frame.body
         if isinstance(body, JobDesc):
             if req.msg_type == MsgType.REQUEST_UPDATE_JOB:
-                return encode_body(await self._update(body, req.uid))
-            return encode_body(self._submission(body, req.uid, req.gid))
+                return encode_body(await self._update(body, caller))
+            return encode_body(self._submission(body, caller))
         if isinstance(body, JobStepKill):
             await self._own(body.sjob_id or str(body.job_id), req.uid, SlurmRC.ESLURM_ACCESS_DENIED)
             return req.frame.body
@@ -83,48 +94,82 @@ class Forwarder:
             raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)  # what slurmctld answers a non-operator
         raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
 
-    @staticmethod
-    def _submission(desc: JobDesc, uid: int, gid: int) -> JobDesc:
-        if desc.user_id not in (NO_VAL, uid):
-            raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
-        if desc.group_id not in (NO_VAL, gid):
-            raise SlurmError(SlurmRC.ESLURM_GROUP_ID_MISSING)
-        if desc.priority not in (NO_VAL, 0, INFINITE):
-            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        if desc.nice != NO_VAL and desc.nice < NICE_OFFSET:
-            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        return replace(desc, user_id=uid, group_id=gid)
+    def _check_read(self, req: Request) -> None:
+        rc = read_refusal(req.msg_type, getattr(req.body, "show_flags", 0), self.ctl.config)
+        if rc:
+            raise SlurmError(rc)
 
-    async def _update(self, desc: JobDesc, uid: int) -> JobDesc:
-        text = desc.job_id_str or (str(desc.job_id) if desc.job_id != NO_VAL else "")
-        jobs = await self._own(text, uid, SlurmRC.ESLURM_USER_ID_MISSING)
-        if desc.user_id != NO_VAL:
-            raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
-        if desc.priority not in (NO_VAL, 0, INFINITE):
-            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        if desc.nice != NO_VAL and desc.nice < NICE_OFFSET:
-            raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        if desc.time_limit != NO_VAL:
-            for job in jobs:
-                if job.time_limit in (NO_VAL, INFINITE) or desc.time_limit > job.time_limit:
-                    raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        if desc.priority == INFINITE:
-            for job in jobs:
-                if job.priority == 0 and job.state_reason == JobStateReason.WAIT_HELD:
-                    raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)  # an admin's hold
-        if desc.priority == 0:
-            desc = replace(desc, alloc_sid=ALLOC_SID_USER_HOLD)  # what a plain user's hold is
+    def _submission(self, desc: JobDesc, caller: Caller) -> JobDesc:
+        cluster = self.ctl.cluster
+        desc = submission_as_caller(desc, caller, cluster.config.max_script_size)
+        names = desc.partition.split(",")[:1] if desc.partition else [cluster.default_partition or ""]
+        check_partitions(names, cluster.partitions, caller)
         return desc
 
-    async def _own(self, text: str, uid: int, rc: int) -> list[Job]:
-        """The jobs a job id text names, all owned by ``uid``; refused otherwise."""
+    async def _update(self, desc: JobDesc, caller: Caller) -> JobDesc:
+        text = desc.job_id_str or (str(desc.job_id) if desc.job_id != NO_VAL else "")
+        jobs = await self._records(text)
+        now = self.ctl.now()
+        for job in jobs:
+            rc = update_refusal(job, desc, caller, self.ctl.cluster.partitions, now)
+            if rc:
+                raise SlurmError(rc)
+        if desc.priority == 0:
+            # a plain user's hold is a user hold; on a job already held slurmctld does nothing for
+            # them (an operator's request would turn an administrator's hold into theirs)
+            if all(j.priority == 0 for j in jobs):
+                return replace(desc, priority=NO_VAL)
+            if any(j.priority == 0 and j.state_reason == JobStateReason.WAIT_HELD for j in jobs):
+                raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+            desc = replace(desc, alloc_sid=ALLOC_SID_USER_HOLD)
+        return desc
+
+    async def _records(self, text: str) -> list[Job]:
+        """The jobs a job id text names (looked for again after a mirror pass if too new)."""
         target = parse_job_id(text)
         jobs = self.ctl.jobs.records_for(target)
         if not jobs and self.ctl.mirror is not None:
-            await self.ctl.mirror.sync()  # maybe too new for the mirror: look again
+            await self.ctl.mirror.sync()
             jobs = self.ctl.jobs.records_for(target)
         if not jobs:
             raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
+        return jobs
+
+    async def _own(self, text: str, uid: int, rc: int) -> list[Job]:
+        """The jobs a job id text names, all owned by ``uid``; refused otherwise."""
+        jobs = await self._records(text)
         if any(j.user_id != uid for j in jobs):
             raise SlurmError(rc)
         return jobs
+
+
+def read_refusal(msg_type: int, show_flags: int, config: SlurmConfig) -> int:
+    """0 when a plain user's read may be forwarded: slurmctld's answer to SlurmUser is then the one
+    it would give the user (a read listed here, and no PrivateData or partition hidden from users,
+    Hidden or AllowGroups, that would make the answers differ); else the rc to refuse it with."""
+    private = _READS.get(msg_type)
+    if private is None or config.private_data & private:
+        return SlurmRC.ESLURM_ACCESS_DENIED
+    if (
+        private
+        and not show_flags & ShowFlags.ALL
+        and any(p.hidden or p.allow_groups for p in config.partitions)
+    ):
+        return SlurmRC.ESLURM_ACCESS_DENIED
+    return 0
+
+
+# The reads a plain user's request may be forwarded for, with the PrivateData bit that would make
+# slurmctld's answer to them differ (0: none; such answers also do not depend on hidden partitions).
+_READS: dict[int, int] = {
+    MsgType.REQUEST_PING: 0,
+    MsgType.REQUEST_BUILD_INFO: 0,
+    MsgType.REQUEST_FED_INFO: 0,
+    MsgType.REQUEST_JOB_INFO: PRIVATE_DATA_JOBS,
+    MsgType.REQUEST_JOB_INFO_SINGLE: PRIVATE_DATA_JOBS,
+    MsgType.REQUEST_JOB_USER_INFO: PRIVATE_DATA_JOBS,
+    MsgType.REQUEST_JOB_STEP_INFO: PRIVATE_DATA_JOBS,
+    MsgType.REQUEST_NODE_INFO: PRIVATE_DATA_NODES,
+    MsgType.REQUEST_NODE_INFO_SINGLE: PRIVATE_DATA_NODES,
+    MsgType.REQUEST_PARTITION_INFO: PRIVATE_DATA_PARTITIONS,
+}

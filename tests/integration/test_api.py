@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from flurm.config import load as load_config
 from harness.loopback import SlurmCluster, cluster, free_port_block
 
 pytestmark = pytest.mark.integration
@@ -153,3 +156,27 @@ def test_submit_over_http_runs_the_job(standalone: SlurmCluster) -> None:
 def test_health_standalone(standalone: SlurmCluster) -> None:
     status, doc = http(standalone.http_port, "GET", "/health")
     assert status == 200 and doc["mode"] == "standalone" and doc["nodes"]["up"] == 1, doc
+
+
+def test_scripts_and_environments_stay_private(standalone: SlurmCluster) -> None:
+    """Neither the HTTP API nor /metrics shows a job's script or environment, and flurm's state
+    (which holds them) is readable by SlurmUser only."""
+    c = standalone
+    script = c.jobs_dir / "secret.sh"
+    script.write_text("#!/bin/sh\necho script-secret-4711\n")
+    job_id = c.sbatch("--hold", "--export=ALL,FLURM_TEST_TOKEN=env-secret-0815", str(script))
+    seen = []
+    for path in ("/api/jobs", f"/api/jobs/{job_id}", "/metrics"):
+        status, doc = http(c.http_port, "GET", path, token=TOKEN)
+        assert status == 200, (path, doc)
+        text = doc if isinstance(doc, str) else json.dumps(doc)
+        seen.append(text)
+        assert "script-secret-4711" not in text and "env-secret-0815" not in text, path
+    assert str(job_id) in seen[1]
+    state = Path(load_config(c.conf).state_save_location)
+    files = sorted(state.glob("flurm.sqlite*"))
+    assert files, f"no state in {state}"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    c.run("scancel", str(job_id)).check()

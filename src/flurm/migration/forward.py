@@ -118,7 +118,7 @@ class Forwarder:
 
     async def _own(self, text: str, uid: int, rc: int) -> list[Job]:
         """The jobs a job id text names, all owned by ``uid``; refused otherwise."""
-        target = parse_job_id(text)
+        target = parse_job_id(text, self.ctl.config.max_array_size)
         jobs = self.ctl.jobs.records_for(target)
         if not jobs and self.ctl.mirror is not None:
             await self.ctl.mirror.sync()  # maybe too new for the mirror: look again

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +12,7 @@ from hypothesis import strategies as st
 from flurm.controller.jobs import parse_job_id
 from flurm.errors import SlurmError
 from flurm.protocol.constants import SlurmRC
+from flurm.state.model import Job
 from flurm.state.tasks import TaskSet, TaskSetError
 
 LIMIT = 200
@@ -54,7 +58,7 @@ def test_text_forms(a: set[int], size: int) -> None:
     assert TaskSet.from_text(x.to_text()) == x
     assert TaskSet.from_hex(x.hex(size)) == x
     assert len(x.hex(size)) == 2 + max((max(size, max(a, default=-1) + 1) + 3) // 4, 1)
-    runs = []
+    runs: list[list[int]] = []
     for i in sorted(a):
         if runs and runs[-1][1] == i - 1:
             runs[-1][1] = i
@@ -102,3 +106,21 @@ def test_many_tokens_cost_one_bitmap() -> None:
     # a long list of overlapping ranges is merged, not built token by token
     text = ",".join(f"{2 * i}-3999999:2" for i in range(2000)) + ",1-3999999"
     assert TaskSet.parse(text, 4_000_001) == TaskSet.progression(0, 3_999_999)
+
+
+def test_job_persists_its_task_set_compactly() -> None:
+    base: dict[str, Any] = {"job_id": 5, "name": "a", "user_id": 1000, "group_id": 1000, "partition": "debug"}
+    job = Job(**base, array_job_id=5, array_task_pending=TaskSet.progression(0, 4_000_000))
+    data = job.to_dict()
+    assert data["array_task_pending"] == "0-4000000"
+    assert Job.from_dict(json.loads(json.dumps(data))).array_task_pending == job.array_task_pending
+    sparse = TaskSet.progression(0, 4_000_000, 2)
+    job.array_task_pending = sparse
+    data = job.to_dict()
+    assert data["array_task_pending"].startswith("0x") and len(data["array_task_pending"]) <= 1_000_003
+    assert Job.from_dict(data).array_task_pending == sparse
+    # state written before task sets: a list of ids
+    assert Job.from_dict({**base, "array_task_pending": [3, 1, 2]}).array_task_pending == TaskSet.of(
+        (1, 2, 3)
+    )
+    assert Job.from_dict(base).array_task_pending == TaskSet()

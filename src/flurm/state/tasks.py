@@ -39,13 +39,16 @@ class TaskSet:
     # -- building -----------------------------------------------------------------------------
     @classmethod
     def of(cls, ids: object) -> TaskSet:
-        """From task ids one by one (small sets: tests, a few split-out tasks)."""
-        bits = 0
-        for i in ids:  # type: ignore[attr-defined]
-            if i < 0:
-                raise ValueError("task ids are not negative")
-            bits |= 1 << i
-        return cls(bits)
+        """From task ids one by one (a byte per id up to the highest, then one int: linear)."""
+        listed = sorted(ids)  # type: ignore[call-overload]
+        if not listed:
+            return cls()
+        if listed[0] < 0:
+            raise ValueError("task ids are not negative")
+        flags = bytearray(listed[-1] + 1)
+        for i in listed:
+            flags[i] = 1
+        return cls(int(flags.translate(_BINARY_DIGITS)[::-1], 2))
 
     @classmethod
     def progression(cls, first: int, last: int, step: int = 1) -> TaskSet:

@@ -124,3 +124,29 @@ def test_job_persists_its_task_set_compactly() -> None:
         (1, 2, 3)
     )
     assert Job.from_dict(base).array_task_pending == TaskSet()
+
+
+@given(progressions, st.lists(st.integers(min_value=0, max_value=LIMIT), max_size=30))
+def test_known_runs_follow_removals(part: tuple[int, int, int], removed: list[int]) -> None:
+    # runs kept through without() are the runs of the bitmap, and survive the persistent form
+    first, last, _ = part
+    x = TaskSet.progression(first, last)
+    expected = set(range(first, last + 1))
+    for i in removed:
+        x = x.without(i)
+        expected.discard(i)
+        assert x.runs() == TaskSet(x.bits).runs()
+        assert set(x) == expected and len(x) == len(expected)
+        if expected:
+            assert x.first() == min(expected)
+        again = TaskSet.from_text(x.to_text())
+        assert again == x and again.runs() == x.runs()
+
+
+def test_runs_across_chunks_of_the_bitmap() -> None:
+    ids = [0, 32767, 32768, 32769, 40000, 65535, 65536, 4_000_000]
+    assert list(TaskSet.of(ids)) == ids
+    assert TaskSet.of(ids).ranges() == "0,32767-32769,40000,65535-65536,4000000"
+    dense = TaskSet.progression(1, 200_001, 2)
+    assert len(dense.runs()) == 100_001 and dense.runs()[-1] == (200_001, 200_001)
+    assert dense.to_text().startswith("0x")  # more runs than hex digits

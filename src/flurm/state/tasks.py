@@ -12,12 +12,13 @@ no text can make a set bigger than MaxArraySize bits.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterator
 
 # one token of an array expression: N, N-M or N-M:S, each number optionally bracketed as SLURM allows
 _TOKEN = re.compile(r"\[?(\d{1,10})\]?(?:-(\d{1,10})\]?(?::(\d{1,10})\]?)?)?")
-_RUN = re.compile(r"1+")
 _BINARY_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
 
 
@@ -26,15 +27,21 @@ class TaskSetError(ValueError):
 
 
 class TaskSet:
-    """An immutable set of task ids (non-negative ints) as a bitmap."""
+    """An immutable set of task ids (non-negative ints) as a bitmap.
 
-    __slots__ = ("_bits", "_count")
+    Its runs of consecutive ids are kept once known: an array's pending set loses one task per
+    start (:meth:`without`), and its persistent form (:meth:`to_text`, written at every change)
+    then costs the number of runs, not a scan of the bitmap.
+    """
 
-    def __init__(self, bits: int = 0) -> None:
+    __slots__ = ("_bits", "_count", "_runs")
+
+    def __init__(self, bits: int = 0, runs: tuple[tuple[int, int], ...] | None = None) -> None:
         if bits < 0:
             raise ValueError("a task bitmap is not negative")
         self._bits = bits
         self._count = -1  # computed on first use
+        self._runs = runs  # maximal runs (first, last), ascending; None until needed
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
@@ -57,7 +64,7 @@ class TaskSet:
             raise ValueError(f"no progression {first}-{last}:{step}")
         count = (last - first) // step + 1
         if step == 1:
-            return cls(((1 << count) - 1) << first)
+            return cls(((1 << count) - 1) << first, ((first, last),))
         # "0…01" repeated: int() of a base-2 text is linear, a loop of shifts would be quadratic
         return cls(int(("0" * (step - 1) + "1") * count, 2) << first)
 
@@ -116,10 +123,22 @@ class TaskSet:
             return cls.from_hex(text)
         if not text:
             return cls()
-        bits = 0
+        runs: list[tuple[int, int]] = []
         for token in text.split(","):
-            first, _, last = token.partition("-")
-            bits |= cls.progression(int(first), int(last or first))._bits
+            low, _, high = token.partition("-")
+            runs.append((int(low), int(high or low)))
+        if all(0 <= a <= b for a, b in runs) and all(r[1] + 1 < q[0] for r, q in itertools.pairwise(runs)):
+            # maximal runs, as to_text writes them: the binary text of the int, highest bit first
+            pieces: list[str] = []
+            above = runs[-1][1] + 1  # the lowest id above the run being written
+            for first, last in reversed(runs):
+                pieces.append("0" * (above - last - 1) + "1" * (last - first + 1))
+                above = first
+            pieces.append("0" * above)
+            return cls(int("".join(pieces), 2), tuple(runs))
+        bits = 0
+        for first, last in runs:
+            bits |= cls.progression(first, last)._bits
         return cls(bits)
 
     # -- reading ------------------------------------------------------------------------------
@@ -142,6 +161,8 @@ class TaskSet:
         """The lowest task id."""
         if not self._bits:
             raise ValueError("empty task set")
+        if self._runs is not None:
+            return self._runs[0][0]
         return (self._bits & -self._bits).bit_length() - 1
 
     def last(self) -> int:
@@ -150,13 +171,19 @@ class TaskSet:
             raise ValueError("empty task set")
         return self._bits.bit_length() - 1
 
-    def runs(self) -> Iterator[tuple[int, int]]:
+    def runs(self) -> tuple[tuple[int, int], ...]:
         """Maximal runs of consecutive ids, (first, last), ascending."""
-        if not self._bits:
-            return
-        text = format(self._bits, "b")[::-1]  # character i is bit i
-        for m in _RUN.finditer(text):
-            yield m.start(), m.end() - 1
+        if self._runs is None:
+            bits = self._bits
+            starts = _set_bits(bits & ~(bits << 1))
+            ends = _set_bits(bits & ~(bits >> 1))
+            self._runs = tuple(zip(starts, ends, strict=True))
+        return self._runs
+
+    def _run_count(self) -> int:
+        if self._runs is not None:
+            return len(self._runs)
+        return (self._bits & ~(self._bits << 1)).bit_count()
 
     def __iter__(self) -> Iterator[int]:
         for first, last in self.runs():
@@ -176,7 +203,7 @@ class TaskSet:
         """A compact persistent form: the range text when short, else the hex mask (whose length
         is bounded by the highest id, whatever the pattern)."""
         hex_len = (self._bits.bit_length() + 3) // 4 + 2
-        if 2 * (self._bits & ~(self._bits << 1)).bit_count() > hex_len:
+        if 2 * self._run_count() > hex_len:
             return self.hex()  # so many runs that their text is longer in any case
         out: list[str] = []
         size = 0
@@ -199,7 +226,15 @@ class TaskSet:
         return TaskSet(self._bits & ~other._bits)
 
     def without(self, task: int) -> TaskSet:
-        return TaskSet(self._bits ^ (1 << task)) if task in self else self
+        if task not in self:
+            return self
+        runs = None
+        if self._runs is not None:
+            i = bisect.bisect_right(self._runs, (task, _NO_LIMIT)) - 1
+            first, last = self._runs[i]
+            parts = tuple(r for r in ((first, task - 1), (task + 1, last)) if r[0] <= r[1])
+            runs = self._runs[:i] + parts + self._runs[i + 1 :]
+        return TaskSet(self._bits ^ (1 << task), runs)
 
     def isdisjoint(self, other: TaskSet) -> bool:
         return not self._bits & other._bits
@@ -221,3 +256,21 @@ class TaskSet:
 
 
 EMPTY = TaskSet()
+_NO_LIMIT = 1 << 64
+_ONE = re.compile("1")
+_CHUNK = 4096  # bytes of the bitmap looked at together when finding its set bits
+
+
+def _set_bits(bits: int) -> list[int]:
+    """The positions of the set bits of a sparse int, ascending: zero chunks of its bytes are
+    skipped at C speed, only the chunks holding set bits are looked at bit by bit."""
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    zero = bytes(_CHUNK)
+    out: list[int] = []
+    for offset in range(0, len(data), _CHUNK):
+        chunk = data[offset : offset + _CHUNK]
+        if chunk == zero[: len(chunk)]:
+            continue
+        text = format(int.from_bytes(chunk, "little"), "b")[::-1]  # character i is bit i
+        out.extend(offset * 8 + m.start() for m in _ONE.finditer(text))
+    return out

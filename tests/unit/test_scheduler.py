@@ -15,6 +15,7 @@ from flurm.scheduler import scheduler
 from flurm.scheduler.scheduler import Plan, plan, request_pass
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
+from flurm.state.tasks import EMPTY, TaskSet
 
 R = JobStateReason
 T0 = 1_000_000
@@ -75,16 +76,17 @@ def cycle(cluster: Cluster, now: int = T0) -> Plan:
 def split(cluster: Cluster, meta: Job) -> Job:
     from dataclasses import replace
 
-    task_id, rest = meta.array_task_pending[0], meta.array_task_pending[1:]
+    task_id = meta.array_task_pending.first()
+    rest = meta.array_task_pending.without(task_id)
     if not rest:
-        meta.array_task_id, meta.array_task_pending = task_id, ()
+        meta.array_task_id, meta.array_task_pending = task_id, EMPTY
         return meta
     task = replace(
-        meta, _cache={}, job_id=max(cluster.jobs) + 1, array_task_id=task_id, array_task_pending=()
+        meta, _cache={}, job_id=max(cluster.jobs) + 1, array_task_id=task_id, array_task_pending=EMPTY
     )
     meta.array_task_pending = rest
     if len(rest) == 1:
-        meta.array_task_id, meta.array_task_pending = rest[0], ()
+        meta.array_task_id, meta.array_task_pending = rest.first(), EMPTY
     cluster.add_job(task)
     return task
 
@@ -208,7 +210,7 @@ def test_dependency_never_satisfied() -> None:
 
 def test_dependency_on_a_whole_array_reads_star() -> None:
     c = make_cluster()
-    arr = add(c, array_job_id=1, array_task_pending=(1, 2), prio=0, state_reason=R.WAIT_HELD_USER)
+    arr = add(c, array_job_id=1, array_task_pending=TaskSet.of((1, 2)), prio=0, state_reason=R.WAIT_HELD_USER)
     dep = add(c, dependency=f"afterany:{arr.job_id}")
     cycle(c)
     assert dep.dep_text == f"afterany:{arr.job_id}_*(unfulfilled)"
@@ -229,11 +231,11 @@ def test_accrue_time_comes_one_cycle_after_eligibility() -> None:
 
 def test_array_throttle() -> None:
     c = make_cluster()
-    meta = add(c, array_task_pending=(1, 2, 3, 4), array_max_tasks=2, eligible_time=0)
+    meta = add(c, array_task_pending=TaskSet.of((1, 2, 3, 4)), array_max_tasks=2, eligible_time=0)
     meta.array_job_id = meta.job_id
     out = cycle(c)
     assert len(out.starts) == 2  # two tasks of the meta record, no more
-    assert meta.is_array_meta() and meta.array_task_pending == (3, 4)
+    assert meta.is_array_meta() and meta.array_task_pending == TaskSet.of((3, 4))
     assert meta.state_reason == R.WAIT_ARRAY_TASK_LIMIT
     assert meta.eligible_time == 0  # a throttled array is not eligible
     tasks = sorted((j for j in c.jobs.values() if j is not meta), key=lambda j: j.array_task_id)
@@ -241,12 +243,12 @@ def test_array_throttle() -> None:
     finish(c, tasks[0])
     out = cycle(c, T0 + 1)
     assert len(out.starts) == 1
-    assert meta.array_task_pending == () and meta.array_task_id == 4  # the last pending task
+    assert not meta.array_task_pending and meta.array_task_id == 4  # the last pending task
 
 
 def test_whole_array_starts_when_it_fits() -> None:
     c = make_cluster()
-    meta = add(c, array_task_pending=(0, 5, 10))
+    meta = add(c, array_task_pending=TaskSet.of((0, 5, 10)))
     meta.array_job_id = meta.job_id
     out = cycle(c)
     assert len(out.starts) == 3

@@ -86,11 +86,11 @@ def test_invalid_node_names(cluster: Cluster) -> None:
 
 
 def test_array_specifications(cluster: Cluster) -> None:
-    assert parse_array("1-3").task_ids == (1, 2, 3)
-    assert parse_array("0-10:5%1").task_ids == (0, 5, 10)
+    assert list(parse_array("1-3").task_ids) == [1, 2, 3]
+    assert list(parse_array("0-10:5%1").task_ids) == [0, 5, 10]
     assert parse_array("0-10:5%1").max_running == 1
-    assert parse_array("1-3,7").task_ids == (1, 2, 3, 7)
-    assert parse_array("[1-2]").task_ids == (1, 2)
+    assert list(parse_array("1-3,7").task_ids) == [1, 2, 3, 7]
+    assert list(parse_array("[1-2]").task_ids) == [1, 2]
     for bad in ("1-2000", "5-1", "x", "1-3%x", "%2"):
         with pytest.raises(SlurmError) as info:
             parse_array(bad, 1001)

@@ -178,7 +178,7 @@ def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> Fast
     @app.get("/api/jobs/{job_id}", dependencies=[Read])
     async def get_job(job_id: str) -> dict[str, Any]:
         try:
-            target = parse_job_id(job_id)
+            target = parse_job_id(job_id, ctl.config.max_array_size)
         except SlurmError:
             raise ApiError(404, f"no job {job_id}") from None
         jobs = ctl.jobs.records_for(target)

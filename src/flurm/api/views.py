@@ -44,23 +44,8 @@ def job_id_text(job: Job) -> str:
     if job.array_job_id and job.array_task_id != NO_VAL:
         return f"{job.array_job_id}_{job.array_task_id}"
     if job.array_job_id and job.array_task_pending:
-        return f"{job.array_job_id}_[{_ranges(job.array_task_pending)}]"
+        return f"{job.array_job_id}_[{job.array_task_pending.ranges()}]"
     return str(job.job_id)
-
-
-def _ranges(ids: tuple[int, ...]) -> str:
-    out: list[str] = []
-    start = prev = None
-    for i in sorted(ids):
-        if start is not None and prev is not None and i == prev + 1:
-            prev = i
-            continue
-        if start is not None:
-            out.append(f"{start}-{prev}" if start != prev else str(start))
-        start = prev = i
-    if start is not None:
-        out.append(f"{start}-{prev}" if start != prev else str(start))
-    return ",".join(out)
 
 
 def _exit_code(status: int) -> str:

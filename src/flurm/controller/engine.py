@@ -213,7 +213,7 @@ class Controller:
         for decision in result.starts:
             job = decision.job
             if job.is_array_meta():
-                job = self.jobs.split_task(job, job.array_task_pending[0])
+                job = self.jobs.split_task(job, job.array_task_pending.first())
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
             if job.script is None:

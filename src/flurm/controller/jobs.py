@@ -36,12 +36,13 @@ from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import dependencies, scheduler
 from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.model import Job
+from flurm.state.tasks import EMPTY, TaskSet, TaskSetError
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
 
 R = JobStateReason
-_TASK_SPEC = re.compile(r"^(\d+)(?:_(\[?[\d,\-]+\]?|\*))?$")
+_JOB_ID_TEXT = re.compile(r"^(\d{1,10})(?:_(.+))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,26 +50,24 @@ class Target:
     """What a job id text names: a job, one array task, some tasks, or a whole array."""
 
     job_id: int
-    tasks: tuple[int, ...] | None = None  # None: the job / the whole array
+    tasks: TaskSet | None = None  # None: the job / the whole array
 
 
-def parse_job_id(text: str) -> Target:
-    m = _TASK_SPEC.match(text.strip())
-    if m is None:
+def parse_job_id(text: str, max_array_size: int) -> Target:
+    """``N``, ``N_*``, ``N_T`` or ``N_[expr]`` (job_str_signal, update_job_str): task ids at or
+    above MaxArraySize make the text invalid, as slurmctld's bitmap of MaxArraySize bits does, so
+    no text names more tasks than an array can have."""
+    m = _JOB_ID_TEXT.match(text.strip())
+    if m is None or int(m.group(1)) == 0:
         raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
     job_id = int(m.group(1))
     spec = m.group(2)
     if spec is None or spec == "*":
         return Target(job_id)
-    tasks: set[int] = set()
-    for tok in spec.strip("[]").split(","):
-        if not tok:
-            continue
-        first, _, last = tok.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
-            raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
-        tasks.update(range(int(first), int(last or first) + 1))
-    return Target(job_id, tuple(sorted(tasks)))
+    try:
+        return Target(job_id, TaskSet.parse(spec, max_array_size))
+    except TaskSetError:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID) from None
 
 
 class JobOps:
@@ -110,7 +109,7 @@ class JobOps:
             desc, uid, gid, is_admin, self.cluster, alloc_host, now, interactive=interactive
         )
         cluster = self.cluster
-        count = len(array.task_ids) if array is not None else 1
+        count = len(array.task_ids) if array is not None else 1  # slurmctld counts every task
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
             raise SlurmError(errno.EAGAIN)  # slurmctld answers EAGAIN at MaxJobCount; sbatch retries
         job.job_id = cluster.allocate_job_id()
@@ -164,7 +163,7 @@ class JobOps:
         for j in jobs.values():
             if j.array_job_id != target.job_id:
                 continue
-            if j.array_task_id in target.tasks or any(t in target.tasks for t in j.array_task_pending):
+            if j.array_task_id in target.tasks or not target.tasks.isdisjoint(j.array_task_pending):
                 out.append(j)
         return sorted(out, key=_task_order)
 
@@ -179,31 +178,47 @@ class JobOps:
         end of the list. When one task is left pending, the meta record becomes that task.
         ``starting``: the task is split out to start now (JOB_WAS_RUNNING is set on it).
         """
-        rest = tuple(t for t in meta.array_task_pending if t != task_id)
+        rest = meta.array_task_pending.without(task_id)
         if not rest:
             meta.array_task_id = task_id
-            meta.array_task_pending = ()
+            meta.array_task_pending = EMPTY
             if starting:
                 meta.bitflags |= JobFlag.JOB_WAS_RUNNING
             self.cluster.job_changed(meta)
             return meta
+        task = self._task_record(meta, task_id, starting)
+        self._keep_pending(meta, rest)
+        return task
+
+    def split_tasks(self, meta: Job, tasks: TaskSet) -> None:
+        """split_task (not starting) for each of ``tasks`` in task order, some but not all of the
+        meta record's pending tasks, with one change of its task set for them all."""
+        rest = meta.array_task_pending - tasks
+        for task_id in tasks:
+            self._task_record(meta, task_id, starting=False)
+        self._keep_pending(meta, rest)
+
+    def _task_record(self, meta: Job, task_id: int, starting: bool) -> Job:
+        """A new record for one task of the meta record, in the meta record's place in the list."""
         task = replace(meta, _cache={}, record_overrides={})
         task.job_id = self.cluster.allocate_job_id()
         task.array_task_id = task_id
-        task.array_task_pending = ()
+        task.array_task_pending = EMPTY
         if starting:
             task.bitflags |= JobFlag.JOB_WAS_RUNNING
             # eligible when it started, whatever the array's throttle did to the rest since
             task.eligible_time = task.eligible_time or self.ctl.now()
-        meta.array_task_pending = rest
         meta.list_seq = self.next_list_seq()
+        self.cluster.add_job(task)
+        return task
+
+    def _keep_pending(self, meta: Job, rest: TaskSet) -> None:
+        meta.array_task_pending = rest
         if len(rest) == 1:
             # the last pending task: the meta record simply becomes that task
-            meta.array_task_id = rest[0]
-            meta.array_task_pending = ()
-        self.cluster.add_job(task)
+            meta.array_task_id = rest.first()
+            meta.array_task_pending = EMPTY
         self.cluster.job_changed(meta)
-        return task
 
     # -- cancel / signal --------------------------------------------------------------------------
     def kill(self, sjob_id: str | None, job_id: int, signal: int, flags: int, uid: int) -> int:
@@ -214,7 +229,7 @@ class JobOps:
         (when none is left the record itself ends CANCELLED), the others are signalled one by one.
         """
         text = sjob_id if sjob_id else (str(job_id) if job_id != NO_VAL else "")
-        target = parse_job_id(text)
+        target = parse_job_id(text, self.ctl.config.max_array_size)
         jobs = self.cluster.jobs
         admin = self.ctl.is_admin(uid)
         rc = 0
@@ -253,13 +268,13 @@ class JobOps:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         if first.user_id != uid and not admin:
             return SlurmRC.ESLURM_ACCESS_DENIED
-        wanted = list(target.tasks)
+        wanted = target.tasks
         meta = jobs.get(target.job_id)
         if meta is not None and meta.is_array_meta() and meta.is_pending():
-            in_meta = [t for t in wanted if t in meta.array_task_pending]
+            in_meta = wanted & meta.array_task_pending
             if in_meta:
                 if signal == signals.SIGKILL:
-                    rest = tuple(t for t in meta.array_task_pending if t not in in_meta)
+                    rest = meta.array_task_pending - in_meta
                     meta.array_task_pending = rest
                     if rest:
                         self.cluster.job_changed(meta)
@@ -267,13 +282,15 @@ class JobOps:
                         self.cancel(meta)
                 else:
                     rc = SlurmRC.ESLURM_TRANSITION_STATE_NO_UPDATE
-                wanted = [t for t in wanted if t not in in_meta]
-        for t in wanted:
-            found = next((j for j in members if j.array_task_id == t and not j.is_array_meta()), None)
-            if found is None:
-                rc = max(rc, SlurmRC.ESLURM_INVALID_JOB_ID)
-                continue
-            rc = max(rc, self._signal_one(found, signal, flags))
+                wanted -= in_meta
+        # the split-out tasks named, in task order; any other id names no record
+        found = sorted(
+            (j for j in members if not j.is_array_meta() and j.array_task_id in wanted), key=_task_order
+        )
+        for job in found:
+            rc = max(rc, self._signal_one(job, signal, flags))
+        if len(found) < len(wanted):
+            rc = max(rc, SlurmRC.ESLURM_INVALID_JOB_ID)
         return rc
 
     def _signal_one(self, job: Job, signal: int, flags: int) -> int:
@@ -312,10 +329,11 @@ class JobOps:
         first, unless they are all of its tasks.
         """
         text = desc.job_id_str if desc.job_id_str else (str(desc.job_id) if desc.job_id != NO_VAL else "")
-        target = parse_job_id(text)
+        target = parse_job_id(text, self.ctl.config.max_array_size)
         jobs = self.cluster.jobs
         results: list[tuple[Job, int]] = []
-        missing: list[int] = []
+        refused: list[tuple[TaskSet, int]] = []  # tasks answered without touching their record
+        missing = EMPTY
         if target.tasks is None:
             job = jobs.get(target.job_id)
             if job is not None and (job.array_job_id == 0 or job.array_job_id != target.job_id):
@@ -330,34 +348,40 @@ class JobOps:
             for task in sorted(tasks, key=lambda j: j.job_id, reverse=True):
                 results.append((task, self._update_one(task, desc, uid)))
         else:
-            wanted = list(target.tasks)
+            wanted = target.tasks
             meta = jobs.get(target.job_id)
             if meta is not None and meta.is_array_meta() and meta.is_pending():
-                in_meta = [t for t in wanted if t in meta.array_task_pending]
-                if in_meta and len(in_meta) == len(meta.array_task_pending):
+                in_meta = wanted & meta.array_task_pending
+                if not in_meta:
+                    pass
+                elif in_meta == meta.array_task_pending:
                     results.append((meta, self._update_one(meta, desc, uid)))
-                    wanted = [t for t in wanted if t not in in_meta]
+                    wanted -= in_meta
+                elif not self._may_touch(meta, uid):
+                    # slurmctld splits the tasks out before _update_job refuses each of them; the
+                    # same refusal here leaves another user's array as it was
+                    refused.append((in_meta, SlurmRC.ESLURM_USER_ID_MISSING))
+                    wanted -= in_meta
                 else:
-                    for t in in_meta:
-                        if meta.is_array_meta():
-                            self.split_task(meta, t, starting=False)
-            for t in wanted:
-                found = next(
-                    (
-                        j
-                        for j in jobs.values()
-                        if j.array_job_id == target.job_id and j.array_task_id == t and not j.is_array_meta()
-                    ),
-                    None,
-                )
-                if found is None:
-                    missing.append(t)
-                    continue
-                results.append((found, self._update_one(found, desc, uid)))
+                    self.split_tasks(meta, in_meta)
+            found = sorted(
+                (
+                    j
+                    for j in jobs.values()
+                    if j.array_job_id == target.job_id and not j.is_array_meta() and j.array_task_id in wanted
+                ),
+                key=_task_order,
+            )
+            for job in found:
+                results.append((job, self._update_one(job, desc, uid)))
+            missing = wanted - TaskSet.of(j.array_task_id for j in found)
         self.wake()
-        if not results and not missing:
+        if not results and not refused and not missing:
             raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
-        return 0, _array_errors(target.job_id, results, missing)
+        answered = [(_tasks_of(job), rc) for job, rc in results] + refused
+        if missing:
+            answered.append((missing, SlurmRC.ESLURM_INVALID_JOB_ID))
+        return 0, _array_errors(target.job_id, answered)
 
     def _update_one(self, job: Job, desc: JobDesc, uid: int) -> int:
         """One record, with slurmctld's rules (_update_job): owners and operators only; a user
@@ -698,30 +722,15 @@ def _task_order(job: Job) -> tuple[int, int]:
     return (job.array_task_id if job.array_task_id != NO_VAL else -1, job.job_id)
 
 
-def _array_errors(array_id: int, results: list[tuple[Job, int]], missing: list[int]) -> list[JobArrayError]:
+def _tasks_of(job: Job) -> TaskSet:
+    return TaskSet.of((job.array_task_id,)) if job.array_task_id != NO_VAL else job.array_task_pending
+
+
+def _array_errors(array_id: int, answered: list[tuple[TaskSet, int]]) -> list[JobArrayError]:
     """Per-task results grouped by return code, the group with the lowest task first
     (slurmctld's _resp_array_xlate): "7_1-2,4" rc 0, "7_3" rc 2017 ..."""
-    by_rc: dict[int, list[int]] = {}
-    for job, rc in results:
-        tasks = [job.array_task_id] if job.array_task_id != NO_VAL else list(job.array_task_pending)
-        by_rc.setdefault(rc, []).extend(tasks)
-    if missing:
-        by_rc.setdefault(SlurmRC.ESLURM_INVALID_JOB_ID, []).extend(missing)
-    groups = sorted(by_rc.items(), key=lambda kv: min(kv[1]) if kv[1] else -1)
-    return [JobArrayError(rc, f"{array_id}_{_ranges(sorted(set(tasks)))}") for rc, tasks in groups]
-
-
-def _ranges(ids: list[int]) -> str:
-    parts = []
-    start = prev = None
-    for i in ids:
-        if start is None:
-            start = prev = i
-        elif prev is not None and i == prev + 1:
-            prev = i
-        else:
-            parts.append(f"{start}-{prev}" if start != prev else str(start))
-            start = prev = i
-    if start is not None:
-        parts.append(f"{start}-{prev}" if start != prev else str(start))
-    return ",".join(parts)
+    by_rc: dict[int, TaskSet] = {}
+    for tasks, rc in answered:
+        by_rc[rc] = by_rc.get(rc, EMPTY) | tasks
+    groups = sorted(by_rc.items(), key=lambda kv: kv[1].first() if kv[1] else -1)
+    return [JobArrayError(rc, f"{array_id}_{tasks.ranges()}") for rc, tasks in groups]

@@ -110,10 +110,7 @@ def node_count_estimate(job: Job, cluster: Cluster) -> int:
 def _array_task_str(job: Job) -> str | None:
     if not job.is_array_meta() or not job.array_task_pending:
         return None
-    size = max(job.array_task_pending) + 1
-    if job.array_size_hint > size:
-        size = job.array_size_hint
-    return Bitmap.from_indexes(size, job.array_task_pending).hex()
+    return job.array_task_pending.hex(job.array_size_hint)
 
 
 def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:

@@ -8,7 +8,6 @@ slurmctld does without EnforcePartLimits.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import hostlist
@@ -33,6 +32,7 @@ from flurm.scheduler import dependencies
 from flurm.scheduler.scheduler import limits_reason, node_config_error
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
+from flurm.state.tasks import TaskSet, TaskSetError
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
 PARTITION_SUBMIT = 0x1  # a partition state that accepts jobs (UP and DOWN have it, DRAIN and INACTIVE not)
@@ -41,7 +41,7 @@ ALLOC_SID_USER_HOLD = 2
 
 @dataclass(frozen=True, slots=True)
 class ArraySpec:
-    task_ids: tuple[int, ...]
+    task_ids: TaskSet
     max_running: int  # 0 = no "%N" limit
     size: int  # bitmap size slurmctld uses for the array: highest task id + 1
 
@@ -49,26 +49,16 @@ class ArraySpec:
 def parse_array(text: str, max_array_size: int = DEFAULT_MAX_ARRAY_SIZE) -> ArraySpec:
     """``--array`` text: "1-5", "1,3,7", "0-15:4", "1-100%10", with optional brackets."""
     body, _, limit = text.partition("%")
-    if not body.strip():
-        raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
-    ids: set[int] = set()
-    for tok in body.split(","):
-        m = re.fullmatch(r"\[?(\d+)\]?(?:-(\d+)\]?(?::(\d+)\]?)?)?", tok.strip())
-        if m is None:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
-        first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) is not None else first
-        step = int(m.group(3)) if m.group(3) is not None else 1
-        if last < first or step <= 0 or step >= max_array_size or last >= max_array_size:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
-        ids.update(range(first, last + 1, step))
+    try:
+        tasks = TaskSet.parse(body, max_array_size)
+    except TaskSetError:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY) from None
     max_running = 0
     if limit:
         if not limit.isdigit():
             raise SlurmError(SlurmRC.ESLURM_INVALID_ARRAY)
         max_running = int(limit)
-    ordered = tuple(sorted(ids))
-    return ArraySpec(ordered, max_running, ordered[-1] + 1)
+    return ArraySpec(tasks, max_running, tasks.last() + 1)
 
 
 def _set(v: int, unset: int) -> bool:

@@ -126,7 +126,7 @@ class Forwarder:
 
     async def _records(self, text: str) -> list[Job]:
         """The jobs a job id text names (looked for again after a mirror pass if too new)."""
-        target = parse_job_id(text)
+        target = parse_job_id(text, self.ctl.config.max_array_size)
         jobs = self.ctl.jobs.records_for(target)
         if not jobs and self.ctl.mirror is not None:
             await self.ctl.mirror.sync()

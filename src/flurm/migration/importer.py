@@ -29,6 +29,7 @@ from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node, Partition
+from flurm.state.tasks import EMPTY, TaskSet
 
 # Fields never carried as overrides: they depend on the request or are rebuilt from flurm's own state.
 _JOB_SKIP = frozenset({"show_flags", "job_resources", "gres_detail_str"})
@@ -94,11 +95,10 @@ def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
     """A flurm job equivalent to a record slurmctld reported (with SHOW_DETAIL for allocations)."""
     nodes = expand(rec.nodes) if rec.job_resources is not None or rec.node_bitmap is not None else ()
     cores, cpus, mem = _allocation(rec.job_resources, nodes, cluster)
-    pending_tasks: tuple[int, ...] = ()
+    pending_tasks = EMPTY
     size_hint = 0
     if rec.array_task_str and rec.array_task_str.startswith("0x") and rec.array_task_id == NO_VAL:
-        bits = int(rec.array_task_str[2:] or "0", 16)
-        pending_tasks = tuple(i for i in range(bits.bit_length()) if bits >> i & 1)
+        pending_tasks = TaskSet.from_hex(rec.array_task_str)
         size_hint = 4 * (len(rec.array_task_str) - 2)
     dep_text = rec.dependency
     dependency = _DEP_STATE.sub("", dep_text) if dep_text else None

@@ -27,6 +27,7 @@ from flurm.protocol.constants import (
 )
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
+from flurm.state.tasks import EMPTY, TaskSet
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -55,12 +56,12 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
         cores = res.cores_by_node()
         cpus = tuple(res.cpus)
         mem = tuple(res.memory_allocated)
-    pending_tasks: tuple[int, ...] = ()
+    pending_tasks = EMPTY
     size_hint = 0
     max_run = 0
     if saved.array is not None:
-        pending_tasks = tuple(saved.array.pending_task_ids)
         if saved.array.task_id_bitmap is not None:
+            pending_tasks = TaskSet(saved.array.task_id_bitmap.value)
             size_hint = saved.array.task_id_bitmap.size
         max_run = saved.array.max_run_tasks
     cpt = d.cpus_per_task_value if d else 1
@@ -121,7 +122,7 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
         tres_per_task=saved.tres_per_task,
         array_job_id=saved.array_job_id,
         array_task_id=saved.array_task_id,
-        array_task_pending=pending_tasks if saved.array_task_id == NO_VAL else (),
+        array_task_pending=pending_tasks if saved.array_task_id == NO_VAL else EMPTY,
         array_max_tasks=max_run,
         array_size_hint=size_hint,
         state=saved.job_state,

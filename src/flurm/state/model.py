@@ -23,6 +23,7 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
+from flurm.state.tasks import EMPTY, TaskSet
 
 FINISHED_STATES = frozenset(
     {
@@ -109,7 +110,7 @@ class Job:
     # array
     array_job_id: int = 0
     array_task_id: int = NO_VAL
-    array_task_pending: tuple[int, ...] = ()  # meta record only: task ids still pending in it
+    array_task_pending: TaskSet = EMPTY  # meta record only: task ids still pending in it
     array_max_tasks: int = 0  # the "%N" limit, 0 = none
     array_size_hint: int = 0  # meta record: bits in the task bitmap slurmctld shows (highest task id + 1)
     # where it stands
@@ -216,6 +217,8 @@ class Job:
         out: dict[str, Any] = {}
         for f in _JOB_FIELDS:
             v = getattr(self, f)
+            if isinstance(v, TaskSet):
+                v = v.to_text()
             out[f] = [list(x) for x in v] if f == "cores_alloc" else (list(v) if isinstance(v, tuple) else v)
         return out
 
@@ -228,6 +231,8 @@ class Job:
             v = d[f]
             if f == "cores_alloc":
                 v = tuple(tuple(x) for x in v)
+            elif f == "array_task_pending":
+                v = TaskSet.from_text(v) if isinstance(v, str) else TaskSet.of(v)  # a list: older state
             elif isinstance(v, list):
                 v = tuple(v)
             kwargs[f] = v

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -77,7 +78,7 @@ class JwtAuthority:
         path = cls.key_path(config)
         if path is None:
             return None
-        key = open(path, "rb").read()  # noqa: SIM115 (a whole small file)
+        key = Path(path).read_bytes()
         if not key.strip():
             raise OSError(f"the JWT key file {path} is empty")
         params = config.raw.get("authaltparameters") or ""

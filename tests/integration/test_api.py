@@ -65,7 +65,7 @@ def wait_for(pred, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-de
 def shadow() -> Iterator[SlurmCluster]:
     os.environ["FLURM_API_TOKEN"] = TOKEN
     try:
-        with cluster("slurmctld") as c:
+        with cluster("slurmctld", extra_conf="AuthAltParameters=max_token_lifespan=600\n") as c:
             c.http_port = free_port_block(1)
             c.start_shadow()
             yield c
@@ -177,6 +177,13 @@ def test_token_without_a_key_as_slurmctld(shadow: SlurmCluster) -> None:
         "scontrol", "token", "username=root", user="nobody", conf=shadow.client_conf(shadow.shadow_port)
     )
     assert ctld.returncode == flurm.returncode == 1 and "Invalid user id" in ctld.stderr
+    assert flurm.stderr == ctld.stderr, (ctld.stderr, flurm.stderr)
+    # a lifespan over max_token_lifespan is refused to a user
+    ctld = shadow.run("scontrol", "token", "lifespan=601", user="nobody")
+    flurm = shadow.run(
+        "scontrol", "token", "lifespan=601", user="nobody", conf=shadow.client_conf(shadow.shadow_port)
+    )
+    assert ctld.returncode == flurm.returncode == 1 and "time limit is invalid" in ctld.stderr, ctld.stderr
     assert flurm.stderr == ctld.stderr, (ctld.stderr, flurm.stderr)
 
 

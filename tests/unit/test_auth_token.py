@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator, Identity
-from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN, JwtAuthority, TokenError
+from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN, JwtAuthority, TokenError, TokenPolicy
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.handlers.tokens import auth_token
@@ -72,8 +72,9 @@ def test_key_from_slurm_conf(tmp_path: Path) -> None:
     assert default is not None and default.key == KEY  # StateSaveLocation/jwt_hs256.key
     other = tmp_path / "other.key"
     other.write_bytes(b"another key of enough length for HS256")
-    named = controller(tmp_path, f"AuthAltParameters=max_token_lifespan=60,jwt_key={other}\n").jwt
-    assert named == JwtAuthority(other.read_bytes(), 60, False)
+    named = controller(tmp_path, f"AuthAltParameters=max_token_lifespan=60,jwt_key={other}\n")
+    assert named.jwt == JwtAuthority(other.read_bytes())
+    assert TokenPolicy.from_config(named.config) == TokenPolicy(60, False)
     with pytest.raises(OSError):
         controller(tmp_path, f"AuthAltParameters=jwt_key={tmp_path}/missing\n")
     (tmp_path / "empty").write_bytes(b"")
@@ -139,6 +140,9 @@ def test_token_creation_disabled(tmp_path: Path) -> None:
 def test_no_key_no_token(tmp_path: Path) -> None:
     reply = ask(controller(tmp_path, key=None), NOBODY.pw_uid, 600)
     assert reply.msg_type == MsgType.RESPONSE_AUTH_TOKEN and reply.body == TokenResponse(None)
+    # the limits are checked first, key or not (slurmctld without auth/jwt refuses the same)
+    ctl = controller(tmp_path, "AuthAltParameters=max_token_lifespan=600\n", key=None)
+    assert ctl.jwt is None and rc(ask(ctl, NOBODY.pw_uid, 601)) == SlurmRC.ESLURM_INVALID_TIME_LIMIT
 
 
 def test_mode_table() -> None:

@@ -53,12 +53,25 @@ def _leading_int(text: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class JwtAuthority:
-    """The cluster's JWT key and the rules for issuing tokens with it."""
+class TokenPolicy:
+    """Who may get which token (AuthAltParameters): slurmctld applies it with or without a key."""
 
-    key: bytes
     max_lifespan: int = 0  # seconds; 0: no limit
     creation_disabled: bool = False  # only root and SlurmUser may get tokens
+
+    @classmethod
+    def from_config(cls, config: SlurmConfig) -> TokenPolicy:
+        params = config.raw.get("authaltparameters") or ""
+        lifespan_text = _param(params, "max_token_lifespan")
+        max_lifespan = max(0, _leading_int(lifespan_text)) if lifespan_text is not None else 0
+        return cls(max_lifespan, "disable_token_creation" in params)
+
+
+@dataclass(frozen=True, slots=True)
+class JwtAuthority:
+    """The cluster's JWT key: it signs and verifies tokens."""
+
+    key: bytes
 
     @classmethod
     def key_path(cls, config: SlurmConfig) -> str | None:
@@ -81,10 +94,7 @@ class JwtAuthority:
         key = Path(path).read_bytes()
         if not key.strip():
             raise OSError(f"the JWT key file {path} is empty")
-        params = config.raw.get("authaltparameters") or ""
-        lifespan_text = _param(params, "max_token_lifespan")
-        max_lifespan = max(0, _leading_int(lifespan_text)) if lifespan_text is not None else 0
-        return cls(key, max_lifespan, "disable_token_creation" in params)
+        return cls(key)
 
     def issue(self, username: str, lifespan: int, now: int) -> str:
         claims: dict[str, Any] = {"iat": now, "exp": now + lifespan, "sun": username}

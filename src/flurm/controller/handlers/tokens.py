@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN
+from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN, TokenPolicy
 from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.messages.tokens import TokenRequest, TokenResponse
@@ -24,9 +24,9 @@ log = logging.getLogger("flurm.controller")
 
 def auth_token(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, TokenRequest)
-    authority = ctl.jwt
+    policy = TokenPolicy.from_config(ctl.config)
     operator = ctl.is_admin(req.uid)
-    if authority is not None and authority.creation_disabled and not operator:
+    if policy.creation_disabled and not operator:
         log.warning("token request by uid %d refused: token creation is disabled", req.uid)
         return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
     caller = user_info(req.uid)
@@ -39,7 +39,7 @@ def auth_token(ctl: Controller, req: Request) -> Reply:
             log.warning("token request for a missing username by uid %d refused", req.uid)
             return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
         wanted = caller.name
-    max_lifespan = authority.max_lifespan if authority is not None else 0
+    max_lifespan = policy.max_lifespan
     requested = req.body.lifespan - (1 << 32) if req.body.lifespan >= 1 << 31 else req.body.lifespan
     if requested:
         lifespan = requested
@@ -52,11 +52,11 @@ def auth_token(ctl: Controller, req: Request) -> Reply:
             "token lifespan %d for user %s refused: exceeds the limit of %d", lifespan, wanted, max_lifespan
         )
         return rc_reply(SlurmRC.ESLURM_INVALID_TIME_LIMIT)
-    if authority is None:
+    if ctl.jwt is None:
         log.warning("cannot issue a token for %s: no JWT key is configured", wanted)
         return Reply(MsgType.RESPONSE_AUTH_TOKEN, TokenResponse(None))
     log.info("created token for %s for %d seconds", wanted, lifespan)
-    return Reply(MsgType.RESPONSE_AUTH_TOKEN, TokenResponse(authority.issue(wanted, lifespan, ctl.now())))
+    return Reply(MsgType.RESPONSE_AUTH_TOKEN, TokenResponse(ctl.jwt.issue(wanted, lifespan, ctl.now())))
 
 
 HANDLERS = {MsgType.REQUEST_AUTH_TOKEN: auth_token}

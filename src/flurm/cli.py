@@ -58,19 +58,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.http_port:
         from flurm.api.app import ApiSettings
 
-        api = ApiSettings.load(
-            args.http_host, args.http_port, args.api_token_file, args.api_read_auth, args.api_user
-        )
-    ctl = Controller(
-        config,
-        _auth(config),
-        api=api,
-        state_dir=Path(args.state_dir) if args.state_dir else None,
-        port=args.port,
-        listen_host=args.listen,
-        mode=Mode.SHADOW if args.shadow else Mode.STANDALONE,
-    )
+        api = ApiSettings.load(args.http_host, args.http_port, args.api_token_file, args.api_read_auth)
     try:
+        ctl = Controller(
+            config,
+            _auth(config),
+            api=api,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
+            port=args.port,
+            listen_host=args.listen,
+            mode=Mode.SHADOW if args.shadow else Mode.STANDALONE,
+        )
         asyncio.run(ctl.run())
     except OSError as exc:
         print(f"flurm: error: {exc}", file=sys.stderr)
@@ -221,12 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--http-port", type=int, default=8080, help="HTTP API port (default 8080; 0 turns it off)"
     )
-    run.add_argument("--http-host", default="0.0.0.0", help="HTTP API address (default: all)")
     run.add_argument(
-        "--api-token-file", help="file whose first line is the API's bearer token (else $FLURM_API_TOKEN)"
+        "--http-host", default="127.0.0.1", help="HTTP API address (default 127.0.0.1: this host only)"
     )
-    run.add_argument("--api-read-auth", action="store_true", help="reads need the token too")
-    run.add_argument("--api-user", help="user POST /api/jobs submits as by default (default: SlurmUser)")
+    run.add_argument(
+        "--api-token-file",
+        help="file whose first line is the operator's static bearer token (else $FLURM_API_TOKEN)",
+    )
+    run.add_argument("--api-read-auth", action="store_true", help="reads need a credential too")
     run.set_defaults(func=cmd_run)
 
     def admin_parser(name: str, help_text: str) -> argparse.ArgumentParser:

@@ -276,6 +276,7 @@ def test_loopback_rendering_differs_only_in_addresses_ports_and_paths(tmp_path: 
         "SlurmctldPort",
         "SlurmdPort",
         "AuthInfo",
+        "AuthAltParameters",  # the JWT key's path
         "StateSaveLocation",
         "SlurmdSpoolDir",
         "SlurmctldPidFile",

@@ -41,7 +41,8 @@ CLUSTER_CONF=$CONF_DIR/slurm.conf              # slurmctld, slurmd and flurm
 CLIENT_CONF=$CONF_DIR/client/slurm.conf        # the clients (test-runner)
 SECRETS_DIR=${SECRETS_DIR:-$MIGRATION_ROOT/etc/migration-secrets}   # a shared volume in compose
 MUNGE_KEY_SHARED=$SECRETS_DIR/munge.key
-: "${FLURM_API_TOKEN_FILE:=$SECRETS_DIR/api-token}"
+: "${FLURM_API_TOKEN_FILE:=$SECRETS_DIR/api-token}"   # the static operator token (migration endpoints)
+: "${JWT_KEY:=$SECRETS_DIR/jwt_hs256.key}"              # signs the JWTs a job submission over HTTP needs
 MUNGE_DIR=$MIGRATION_ROOT/run/munge
 MUNGE_SOCKET=$MUNGE_DIR/munge.sock
 MUNGE_KEY=$MIGRATION_ROOT/etc/munge/munge.key
@@ -61,7 +62,7 @@ die() {
 # --- configuration files -------------------------------------------------------------------------------
 # The variables a template may name as @NAME@.
 TEMPLATE_VARS=(MIGRATION_ROOT CLUSTER_NAME SLURMCTLD_HOST SLURMCTLD_ADDR SLURMCTLD_PORT SLURMD_PORT
-  NODE_NAME NODE_HOSTNAME NODE_ADDR NODE_CPUS NODE_MEMORY_MB MUNGE_SOCKET)
+  NODE_NAME NODE_HOSTNAME NODE_ADDR NODE_CPUS NODE_MEMORY_MB MUNGE_SOCKET JWT_KEY)
 
 # render_conf TEMPLATE OUT: the template with every @NAME@ replaced; fails on a placeholder left unfilled.
 render_conf() {
@@ -88,7 +89,7 @@ render_client_conf() {
   render_conf "$MIGRATION_HOME/config/slurm-client.conf" "$CLIENT_CONF"
 }
 
-# --- secrets: the MUNGE key and flurm's API token, made once by slurm-controller -------------------------
+# --- secrets: the MUNGE key, flurm's API token and the JWT key, made once by slurm-controller --------------
 create_secrets() {
   mkdir -p "$SECRETS_DIR"
   chmod 700 "$SECRETS_DIR"
@@ -103,6 +104,11 @@ create_secrets() {
     (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$FLURM_API_TOKEN_FILE.tmp")
     echo >> "$FLURM_API_TOKEN_FILE.tmp"
     mv -f "$FLURM_API_TOKEN_FILE.tmp" "$FLURM_API_TOKEN_FILE"
+  fi
+  if [[ ! -s $JWT_KEY ]]; then
+    log "creating the JWT key $JWT_KEY"
+    (umask 077 && dd if=/dev/urandom of="$JWT_KEY.tmp" bs=32 count=1 status=none)
+    mv -f "$JWT_KEY.tmp" "$JWT_KEY"
   fi
 }
 
@@ -172,10 +178,11 @@ wait_until() {
 flurm_url() { printf 'http://%s:%s' "$FLURM_ADDR" "$FLURM_HTTP_PORT"; }
 
 # http METHOD PATH [JSON] [--no-token]: prints the body, then a last line with the status code.
+# The credential is the static operator token, or $HTTP_JWT when set (a JWT from `scontrol token`).
 http() {
   local method=$1 path=$2 data=${3:-} token_args=()
   if [[ ${4:-} != --no-token ]]; then
-    token_args=(-H "Authorization: Bearer $(api_token)")
+    token_args=(-H "Authorization: Bearer ${HTTP_JWT:-$(api_token)}")
   fi
   local args=(-sS -m 120 -X "$method" -w '\n%{http_code}' "${token_args[@]}")
   if [[ -n $data ]]; then

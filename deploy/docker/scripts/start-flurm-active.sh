@@ -8,6 +8,7 @@ render_cluster_conf
 export SLURM_CONF=$CLUSTER_CONF
 start_munged
 wait_for_file "$FLURM_API_TOKEN_FILE"
+wait_for_file "$JWT_KEY"
 mkdir -p "$FLURM_STATE_DIR"
 if port_open "$SLURMCTLD_ADDR" "$SLURMCTLD_PORT"; then
   die "something (slurmctld?) already answers on $SLURMCTLD_ADDR:$SLURMCTLD_PORT: not starting a second controller"

@@ -10,6 +10,7 @@ render_cluster_conf
 export SLURM_CONF=$CLUSTER_CONF
 start_munged
 wait_for_file "$FLURM_API_TOKEN_FILE"
+wait_for_file "$JWT_KEY"
 mkdir -p "$FLURM_STATE_DIR"
 
 if [[ -s $FLURM_STATE_DIR/flurm.sqlite ]] && [[ $(python3 - "$FLURM_STATE_DIR/flurm.sqlite" << 'PY'

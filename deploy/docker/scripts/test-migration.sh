@@ -232,11 +232,22 @@ fi
 API_JOB_JSON=$(jq -nc --arg dir "$JOBS_DIR" '{script: "#!/bin/sh\necho submitted over HTTP\nhostname\n",
   name: "api_job", work_dir: $dir, output: "api_job-%j.out", time_limit: "10"}')
 check "POST /api/jobs without a token is refused (401)" http_expect 401 '.error' POST /api/jobs "$API_JOB_JSON" --no-token
-api_submit() {
-  http_expect 201 '.id > 0' POST /api/jobs "$API_JOB_JSON" || return 1
+check "POST /api/jobs with the operator's static token is refused (403: it names no user)" \
+  http_expect 403 '.error' POST /api/jobs "$API_JOB_JSON"
+api_submit() {  # a JWT from flurm (scontrol token through it), then the job runs as the token's user
+  local out
+  out=$(SLURM_CONF=$SWITCHED_CONF timeout 30 scontrol token lifespan=600 2>&1) || {
+    echo "scontrol token failed: $out"
+    return 1
+  }
+  [[ $out == SLURM_JWT=* ]] || {
+    echo "scontrol token: $out"
+    return 1
+  }
+  HTTP_JWT=${out#SLURM_JWT=} http_expect 201 '.id > 0' POST /api/jobs "$API_JOB_JSON" || return 1
   state_set API_JOB "$(jq -r .id <<< "$HTTP_BODY")"
 }
-check "POST /api/jobs with the token" api_submit
+check "POST /api/jobs with a JWT from scontrol token" api_submit
 API_JOB=$(state_get API_JOB || true)
 api_job_done() {
   local i st

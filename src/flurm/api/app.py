@@ -7,7 +7,7 @@ every write goes through the same code (and the same mode table) as a SLURM clie
 from __future__ import annotations
 
 import contextlib
-import hmac
+import json
 import logging
 import os
 import pwd
@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flurm import __version__
+from flurm.api.guard import Credentials, Principal, RequestGuard, lookup_uid, request_principal
 from flurm.api.metrics import Metrics
 from flurm.api.views import job_view, node_view, partition_view
 from flurm.auth.authenticator import Identity
@@ -43,25 +44,32 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flurm.api")
 SOURCE_MAX_AGE = 5.0  # seconds: an older mirror is unhealthy
+U16_MAX_VALUE = 0xFFFD  # below SLURM's NO_VAL16 / INFINITE16 sentinels
+U32_MAX_VALUE = 0xFFFFFFFD  # below NO_VAL / INFINITE
+MEMORY_MAX_MB = (1 << 63) - 1  # the top bit of pn_min_memory means "per CPU"
 
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 8080
-    token: str | None = None
+    token: str | None = None  # the static operator token (migration endpoints); jobs need a JWT
     read_auth: bool = False
-    user: str | None = None  # who POST /api/jobs submits as by default (None: SlurmUser)
 
     @classmethod
-    def load(
-        cls, host: str, port: int, token_file: str | None, read_auth: bool, user: str | None
-    ) -> ApiSettings:
+    def load(cls, host: str, port: int, token_file: str | None, read_auth: bool) -> ApiSettings:
         token = os.environ.get("FLURM_API_TOKEN") or None
         if token_file:
             lines = Path(token_file).read_text().splitlines()
             token = lines[0].strip() if lines and lines[0].strip() else None
-        return cls(host, port, token, read_auth, user)
+        return cls(host, port, token, read_auth)
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: names read off the wire may hold undecodable bytes (surrogates)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
 class ApiError(Exception):
@@ -78,16 +86,33 @@ class JobSubmission(BaseModel):
     time_limit: str | int | None = Field(
         None, description="minutes, or a SLURM time like 1:00:00 or 1-00:00:00"
     )
-    nodes: int | None = Field(None, ge=1)
-    ntasks: int | None = Field(None, ge=1)
-    cpus_per_task: int | None = Field(None, ge=1)
-    memory_mb: int | None = Field(None, ge=1)
+    nodes: int | None = Field(None, ge=1, le=U32_MAX_VALUE)
+    ntasks: int | None = Field(None, ge=1, le=U32_MAX_VALUE)
+    cpus_per_task: int | None = Field(None, ge=1, le=U16_MAX_VALUE)
+    memory_mb: int | None = Field(None, ge=1, le=MEMORY_MAX_MB)
     work_dir: str | None = None
     output: str | None = None
     error: str | None = None
     environment: dict[str, str] | None = None
-    user: str | None = Field(None, description="run as this user (name or uid); default: the API's user")
+    user: str | None = Field(
+        None,
+        description="run as this user (name or uid); default, and the only choice unless root or SlurmUser: "
+        "the token's user",
+    )
     hold: bool = False
+
+    @model_validator(mode="after")
+    def _encodable(self) -> JobSubmission:
+        """Every text must reach the wire (as UTF-8): a lone surrogate from a JSON escape cannot."""
+        texts = [v for v in (self.script, self.name, self.partition, self.work_dir, self.output) if v]
+        texts += [v for v in (self.error, self.user, str(self.time_limit)) if v]
+        texts += [t for item in (self.environment or {}).items() for t in item]
+        for text in texts:
+            try:
+                text.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds an unpaired surrogate") from None
+        return self
 
 
 class ModeChange(BaseModel):
@@ -98,24 +123,47 @@ class TakeoverRequest(BaseModel):
     dry_run: bool = False
 
 
+# Dependencies (module level: FastAPI resolves the annotations in the module's namespace).
+def principal(request: Request) -> Principal | None:
+    return request_principal(request.scope)
+
+
+def operator(who: Annotated[Principal | None, Depends(principal)]) -> None:
+    if who is None:
+        raise ApiError(401, "a credential is required")
+    if not who.operator:
+        raise ApiError(403, f"user {who.name} is not an operator (root or SlurmUser)")
+
+
+def submitter(who: Annotated[Principal | None, Depends(principal)]) -> Principal:
+    if who is None:
+        raise ApiError(401, "a credential is required")
+    if who.uid is None:
+        raise ApiError(403, "job submission needs a JWT naming the user (scontrol token; X-SLURM-USER-TOKEN)")
+    return who
+
+
 def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> FastAPI:
     app = FastAPI(
         title="flurm",
         version=__version__,
         description="The operator's view of flurm: health, metrics, jobs, nodes, partitions, import, mode.",
+        default_response_class=AsciiJSONResponse,
     )
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        return AsciiJSONResponse({"error": exc.reason}, status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return AsciiJSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "invalid request", "details": exc.errors()}, status_code=422)
+        # not the offending input: it may be megabytes, or not encodable
+        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return AsciiJSONResponse({"error": "invalid request", "details": details}, status_code=422)
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Any) -> Response:
@@ -125,27 +173,26 @@ def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> Fast
         metrics.http_total.labels(path, str(response.status_code)).inc()
         return response
 
-    def _check_token(authorization: str | None) -> None:
-        if settings.token is None:
-            raise ApiError(403, "writes are disabled: no API token is configured (FLURM_API_TOKEN)")
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), settings.token):
-            raise ApiError(401, "a valid bearer token is required")
+    # Credentials are checked by the guard, from the headers, before any body is read; the endpoints
+    # only decide what the principal it found may do.
+    credentials = Credentials(settings.token, ctl.jwt, ctl.is_admin, ctl.now)
+    app.add_middleware(
+        RequestGuard,
+        credentials=credentials,
+        on_refusal=lambda status: metrics.http_total.labels("other", str(status)).inc(),
+    )
 
-    def write_auth(authorization: Annotated[str | None, Header()] = None) -> None:
-        _check_token(authorization)
+    def reader(who: Annotated[Principal | None, Depends(principal)]) -> None:
+        if settings.read_auth and who is None:
+            raise ApiError(401, "a credential is required (--api-read-auth)")
 
-    def read_auth(authorization: Annotated[str | None, Header()] = None) -> None:
-        if settings.read_auth:
-            _check_token(authorization)
-
-    Read = Depends(read_auth)
-    Write = Depends(write_auth)
+    Read = Depends(reader)
+    Write = Depends(operator)
 
     @app.get("/health", dependencies=[Read])
     async def health() -> JSONResponse:
         doc = await health_report(ctl)
-        return JSONResponse(doc, status_code=200 if doc["status"] == "healthy" else 503)
+        return AsciiJSONResponse(doc, status_code=200 if doc["status"] == "healthy" else 503)
 
     @app.get("/metrics", dependencies=[Read])
     async def prometheus() -> Response:
@@ -158,7 +205,7 @@ def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> Fast
         partition: str | None = None,
         name: str | None = None,
         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=U32_MAX_VALUE)] = 0,
     ) -> dict[str, Any]:
         states = {s.strip().upper() for s in state.split(",")} if state else None
         views = []
@@ -188,9 +235,9 @@ def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> Fast
             return job_view(jobs[0], ctl.cluster)
         return {"jobs": [job_view(j, ctl.cluster) for j in jobs]}
 
-    @app.post("/api/jobs", status_code=201, dependencies=[Write])
-    async def submit(sub: JobSubmission) -> dict[str, Any]:
-        return await submit_job(ctl, settings, sub)
+    @app.post("/api/jobs", status_code=201)
+    async def submit(sub: JobSubmission, who: Annotated[Principal, Depends(submitter)]) -> dict[str, Any]:
+        return await submit_job(ctl, who, sub)
 
     @app.get("/api/nodes", dependencies=[Read])
     async def list_nodes() -> dict[str, Any]:
@@ -236,7 +283,7 @@ def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> Fast
             "events": [asdict(e) for e in ctl.takeover.events],
             "mode": ctl.mode.value,
         }
-        return JSONResponse(doc, status_code=200 if result.ok else 409)
+        return AsciiJSONResponse(doc, status_code=200 if result.ok else 409)
 
     @app.post("/api/rollback", dependencies=[Write])
     async def rollback() -> dict[str, Any]:
@@ -286,21 +333,21 @@ async def health_report(ctl: Controller) -> dict[str, Any]:
     return doc
 
 
-def _user_identity(name: str | None, ctl: Controller) -> Identity:
-    if name is None:
-        return Identity(ctl.config.slurm_user_uid, _gid_of_uid(ctl.config.slurm_user_uid))
+def submitter_identity(who: Principal, requested: str | None) -> Identity:
+    """The user a job runs as: the principal's own, or (for an operator only) the one the request names."""
+    assert who.uid is not None
+    uid = who.uid
+    if requested is not None:
+        named = lookup_uid(requested)
+        if named is None:
+            raise ApiError(422, f"unknown user {requested!r}")
+        if named != who.uid and not who.operator:
+            raise ApiError(403, f"user {who.name} may not submit jobs as user {requested}")
+        uid = named
     try:
-        pw = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
-    except (KeyError, ValueError):
-        raise ApiError(422, f"unknown user {name!r}") from None
-    return Identity(pw.pw_uid, pw.pw_gid)
-
-
-def _gid_of_uid(uid: int) -> int:
-    try:
-        return pwd.getpwuid(uid).pw_gid
+        return Identity(uid, pwd.getpwuid(uid).pw_gid)
     except KeyError:
-        return uid
+        raise ApiError(422, f"unknown user {uid}") from None
 
 
 def job_desc_from(sub: JobSubmission, ident: Identity) -> JobDesc:
@@ -322,12 +369,14 @@ def job_desc_from(sub: JobSubmission, ident: Identity) -> JobDesc:
         time_limit = INFINITE if minutes is None else minutes
     tasks = sub.ntasks
     cpt = sub.cpus_per_task
+    min_cpus = (tasks or 1) * (cpt or 1)
+    if min_cpus > U32_MAX_VALUE:
+        raise ApiError(422, "ntasks times cpus_per_task is out of range")
     bitflags = 0x1E000000 if not sub.partition else 0x1A000000  # USE_DEFAULT_ACCT/PART/QOS/WCKEY, like sbatch
     if tasks:
         bitflags |= JobFlag.JOB_NTASKS_SET
     if cpt:
         bitflags |= JobFlag.JOB_CPUS_SET
-    min_cpus = (tasks or 1) * (cpt or 1)
 
     def absolute(path: str | None) -> str | None:
         if path is None:
@@ -364,8 +413,8 @@ def job_desc_from(sub: JobSubmission, ident: Identity) -> JobDesc:
     )
 
 
-async def submit_job(ctl: Controller, settings: ApiSettings, sub: JobSubmission) -> dict[str, Any]:
-    ident = _user_identity(sub.user or settings.user, ctl)
+async def submit_job(ctl: Controller, who: Principal, sub: JobSubmission) -> dict[str, Any]:
+    ident = submitter_identity(who, sub.user)
     desc = job_desc_from(sub, ident)
     reply = await ctl.internal_request(MsgType.REQUEST_SUBMIT_BATCH_JOB, desc, ident)
     body = reply.decoded() if reply is not None else None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flurm.auth.authenticator import Authenticator, Identity
+from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.records import JobListCache
@@ -62,6 +63,7 @@ class Controller:
         api: ApiSettings | None = None,
     ) -> None:
         self.config = config
+        self.jwt = JwtAuthority.from_config(config)  # None: no tokens (scontrol token, HTTP API)
         self.api_settings = api
         self.api_server: Any = None
         self.metrics: Metrics | None = None
@@ -309,10 +311,11 @@ class Controller:
                 raise OSError(f"HTTP API could not start on {settings.host}:{settings.port}")
             await asyncio.sleep(0.01)
         log.info(
-            "HTTP API on http://%s:%s (writes %s)",
+            "HTTP API on http://%s:%s (operator token %s, JWTs %s)",
             settings.host,
             settings.port,
-            "need the token" if settings.token else "disabled: no token",
+            "set" if settings.token else "not set",
+            "accepted" if self.jwt is not None else "not accepted: no key",
         )
 
     async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None:

@@ -128,6 +128,7 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_NODE_INFO_SINGLE: Op.READ,
     MsgType.REQUEST_PARTITION_INFO: Op.READ,
     MsgType.REQUEST_BUILD_INFO: Op.READ,
+    MsgType.REQUEST_AUTH_TOKEN: Op.READ,  # flurm signs it with the cluster's key (forwarded when rolled back)
     MsgType.REQUEST_JOB_READY: Op.STEP,
     MsgType.REQUEST_SUBMIT_BATCH_JOB: Op.SUBMIT,
     MsgType.REQUEST_RESOURCE_ALLOCATION: Op.SUBMIT,

@@ -10,6 +10,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     partitions,
     slurmd,
     steps,
+    tokens,
 )
 from flurm.protocol.messages.base import Body, body_class, decode_body, encode_body
 

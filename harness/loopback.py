@@ -1,6 +1,6 @@
 """Real SLURM clusters on loopback, with flurm or slurmctld as the controller (tests, demo, benchmarks).
 
-``SlurmCluster`` wraps ../shared/slurm/local-slurm.sh: munged and the slurmd daemons under a fresh
+``SlurmCluster`` starts munged and the slurmd daemons with harness/launcher.py under a fresh
 directory, on ports nobody else uses; the controller is either the real slurmctld (the reference)
 or flurm, started as a child process (``python -m flurm.cli run``) and stopped by its pid.
 Clients run with SLURM_CONF pointing at the cluster, so every command is the real SLURM binary.
@@ -24,9 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import launcher
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-LOCAL_SLURM = SHARED / "slurm" / "local-slurm.sh"
 # One lock so that concurrent test processes never pick the same ports.
 _PORT_LOCK = Path(tempfile.gettempdir()) / "flurm-test-ports.lock"
 
@@ -37,11 +37,6 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
         return False
-
-
-def require_shared() -> None:
-    if not LOCAL_SLURM.exists():
-        raise RuntimeError(f"{LOCAL_SLURM} is missing: the integration tests need ../shared beside the repo")
 
 
 def _port_free(port: int) -> bool:
@@ -99,25 +94,22 @@ class SlurmCluster:
     env: dict[str, str] = field(default_factory=dict)
     shadow_port: int = 0
     http_port: int = 0  # flurm's HTTP API: off unless a test asks for it
-    _daemon_env: dict[str, str] = field(default_factory=dict)
+    _settings: launcher.Settings | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
-        require_shared()
         base = free_port_block(3 + self.nodes)
         self.ctld_port, self.slurmd_port, self.node_port_base = base, base + 1, base + 3
-        env = dict(os.environ)
-        env.update(
-            LOCAL_SLURM_NODES=str(self.nodes),
-            LOCAL_SLURM_CPUS=str(self.cpus),
-            LOCAL_SLURM_CTLD_PORT=str(self.ctld_port),
-            LOCAL_SLURM_SLURMD_PORT=str(self.slurmd_port),
-            LOCAL_SLURM_NODE_PORT_BASE=str(self.node_port_base),
-            LOCAL_SLURM_CONTROLLER="external" if self.controller == "flurm" else "slurmctld",
-            LOCAL_SLURM_EXTRA_CONF=self.extra_conf,
-            LOCAL_SLURM_TIMEOUT="60",
+        self._settings = launcher.Settings(
+            nodes=self.nodes,
+            cpus=self.cpus,
+            ctld_port=self.ctld_port,
+            slurmd_port=self.slurmd_port,
+            node_port_base=self.node_port_base,
+            controller="external" if self.controller == "flurm" else "slurmctld",
+            extra_conf=self.extra_conf,
+            timeout=60.0,
         )
-        self._daemon_env = env
         self.start_daemons()
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -130,16 +122,9 @@ class SlurmCluster:
         return self
 
     def start_daemons(self) -> None:
-        """(Re)start whatever of munged, slurmd and slurmctld is not running (local-slurm.sh start)."""
-        p = subprocess.run(
-            ["bash", str(LOCAL_SLURM), "start", str(self.dir)],
-            env=self._daemon_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if p.returncode != 0:
-            raise RuntimeError(f"local-slurm.sh start failed ({p.returncode}):\n{p.stdout}{p.stderr}")
+        """(Re)start whatever of munged, slurmd and slurmctld is not running (launcher.start)."""
+        assert self._settings is not None, "start() first"
+        launcher.start(self.dir, self._settings)
 
     def stop_slurmctld(self, timeout: float = 30.0) -> None:
         """SIGTERM the real slurmctld (it saves its state) and wait until its process has gone."""
@@ -248,12 +233,7 @@ class SlurmCluster:
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
-            subprocess.run(
-                ["bash", str(LOCAL_SLURM), "stop", str(self.dir)],
-                capture_output=True,
-                timeout=90,
-                env={**os.environ, **self.env},
-            )
+            launcher.stop(self.dir)
         self.stop_flurm()
 
     def __enter__(self) -> SlurmCluster:

@@ -3,7 +3,7 @@
 Use the ``munged`` fixture (one daemon for the whole session, registered in conftest.py), or
 :func:`start_munged` / :meth:`Munged.stop` for a daemon with options of its own.
 
-Layout (see ../shared/slurm/README.md §2): every directory above the socket is 0755 (munged refuses a
+Layout (as harness/launcher.py): every directory above the socket is 0755 (munged refuses a
 socket it cannot prove reachable), the key is 0600, and munged runs with --force in the foreground as our
 child, so its pid is known and nothing but that pid is ever signalled.
 """

@@ -25,7 +25,7 @@ from flurm.protocol.constants import SlurmRC
 from flurm.protocol.frame import FrameDecoder
 
 REPO = Path(__file__).resolve().parents[2]
-CAPTURES = REPO / ".." / "shared" / "protocol" / "captures"
+CAPTURES = REPO / "tests" / "golden" / "captures"
 ME = Identity(os.getuid(), os.getgid())
 
 needs_root = pytest.mark.skipif(os.getuid() != 0, reason="needs root (setpriv to another uid)")

@@ -23,7 +23,7 @@ from flurm.protocol.frame import Frame, FrameDecoder
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "auth"
-CAPTURES = REPO / ".." / "shared" / "protocol" / "captures"
+CAPTURES = REPO / "tests" / "golden" / "captures"
 
 PING = 1008
 
@@ -168,7 +168,7 @@ def test_hashes_made_by_real_slurm_match() -> None:
 
 
 def test_captured_bodies_hash_consistently() -> None:
-    """The shared captures' credentials cannot be decoded (their key is gone); their bodies still give
+    """The captures' credentials cannot be decoded (their key is gone); their bodies still give
     stable, distinct hashes that pass the check, and a flipped bit fails it."""
     files = sorted(CAPTURES.glob("*/*.bin"))
     assert len(files) >= 20, f"captures missing under {CAPTURES}"

@@ -72,7 +72,7 @@ from flurm.protocol.messages.layout import (
 )
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader
 
-CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "protocol" / "captures"
+CAPTURES = Path(__file__).resolve().parents[2] / "tests" / "golden" / "captures"
 
 JOB_TYPES = {
     MsgType.REQUEST_BUILD_INFO,
@@ -127,7 +127,7 @@ def decoded(name: str, msg_type: int, index: int = 0) -> Any:
 
 def test_captures_are_present() -> None:
     files = _capture_files()
-    assert len(files) >= 100, f"expected the shared captures under {CAPTURES}, found {len(files)} files"
+    assert len(files) >= 100, f"expected the captures under {CAPTURES}, found {len(files)} files"
 
 
 @pytest.mark.parametrize("path", _capture_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -29,7 +29,7 @@ from flurm.protocol.messages.partitions import (
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, WireError, Writer
 
 REPO = Path(__file__).resolve().parents[2]
-CAPTURES = REPO / ".." / "shared" / "protocol" / "captures"
+CAPTURES = REPO / "tests" / "golden" / "captures"
 GOLDEN = REPO / "tests" / "golden" / "slurmd"
 
 TYPES = {
@@ -64,7 +64,7 @@ def all_info_frames() -> list[tuple[str, Frame]]:
 
 
 def test_captures_are_there() -> None:
-    # the shared captures are part of the test fixture: missing means failure, not skip
+    # the captures are part of the test fixture: missing means failure, not skip
     assert (CAPTURES / "proxy" / "sinfo-conn2-s2c.bin").is_file()
     assert (GOLDEN / "sinfo_n_2040-c2s.bin").is_file()
 

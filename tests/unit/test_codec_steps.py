@@ -33,7 +33,7 @@ from flurm.protocol.messages.steps import (
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_PROXY = REPO / ".." / "shared" / "protocol" / "captures" / "proxy"
+PROXY = REPO / "tests" / "golden" / "captures" / "proxy"
 GOLDEN = REPO / "tests" / "golden" / "steps"
 
 STEP_TYPES = {
@@ -63,13 +63,13 @@ def body(path: Path, msg_type: int) -> bytes:
 
 
 def all_files() -> list[Path]:
-    files = sorted(SHARED_PROXY.glob("srun-conn*.bin")) + sorted(GOLDEN.glob("*.bin"))
+    files = sorted(PROXY.glob("srun-conn*.bin")) + sorted(GOLDEN.glob("*.bin"))
     return files
 
 
 def test_captures_are_present() -> None:
-    assert len(sorted(SHARED_PROXY.glob("srun-conn*.bin"))) == 8, (
-        f"shared srun captures missing in {SHARED_PROXY}"
+    assert len(sorted(PROXY.glob("srun-conn*.bin"))) == 8, (
+        f"srun captures missing in {PROXY}"
     )
     assert len(sorted(GOLDEN.glob("*.bin"))) == 20
 
@@ -86,11 +86,11 @@ def test_the_step_types_are_all_covered() -> None:
     assert seen >= STEP_TYPES
 
 
-# -- 5001 / 5002 (shared capture of `srun -N1 true`) ------------------------------------------------
+# -- 5001 / 5002 (capture of `srun -N1 true`) ------------------------------------------------
 
 
 def test_step_create_request_values() -> None:
-    req = decode_body(MsgType.REQUEST_JOB_STEP_CREATE, body(SHARED_PROXY / "srun-conn3-c2s.bin", 5001))
+    req = decode_body(MsgType.REQUEST_JOB_STEP_CREATE, body(PROXY / "srun-conn3-c2s.bin", 5001))
     assert isinstance(req, JobStepCreateRequest)
     assert req.step_id == StepId(5, NO_VAL, NO_VAL)
     assert (req.user_id, req.min_nodes, req.max_nodes, req.cpu_count, req.num_tasks) == (0, 1, 1, 1, 1)
@@ -102,7 +102,7 @@ def test_step_create_request_values() -> None:
 
 
 def test_step_create_response_values() -> None:
-    resp = decode_body(MsgType.RESPONSE_JOB_STEP_CREATE, body(SHARED_PROXY / "srun-conn3-s2c.bin", 5002))
+    resp = decode_body(MsgType.RESPONSE_JOB_STEP_CREATE, body(PROXY / "srun-conn3-s2c.bin", 5002))
     assert isinstance(resp, JobStepCreateResponse)
     assert resp.job_step_id == 0
     assert resp.step_layout == StepLayout("compute-node-1", 1, 1, 2, ((0,),))  # block
@@ -119,7 +119,7 @@ def test_step_create_response_values() -> None:
         and cred.signature.endswith(b":\0")
     )
     # the signature covers exactly the packed fields before it
-    raw = body(SHARED_PROXY / "srun-conn3-s2c.bin", 5002)
+    raw = body(PROXY / "srun-conn3-s2c.bin", 5002)
     payload = cred.signed_payload()
     assert payload in raw and raw.index(payload) + len(payload) + 4 + len(cred.signature) == raw.index(
         b"\0\0\0\x6d\0\0\0\x64"
@@ -127,7 +127,7 @@ def test_step_create_response_values() -> None:
 
 
 def test_a_response_with_a_new_signature_packs_it() -> None:
-    resp = decode_body(MsgType.RESPONSE_JOB_STEP_CREATE, body(SHARED_PROXY / "srun-conn3-s2c.bin", 5002))
+    resp = decode_body(MsgType.RESPONSE_JOB_STEP_CREATE, body(PROXY / "srun-conn3-s2c.bin", 5002))
     assert isinstance(resp, JobStepCreateResponse)
     other = dataclasses.replace(resp, credential=resp.credential.with_signature(b"MUNGE:x:\0"))
     again = decode_body(MsgType.RESPONSE_JOB_STEP_CREATE, encode_body(other))
@@ -164,7 +164,7 @@ def test_a_pending_allocation_has_no_nodes() -> None:
 
 
 def test_job_allocation_info_response_is_the_4002_layout() -> None:
-    raw = body(SHARED_PROXY / "srun-conn1-s2c.bin", 4002)
+    raw = body(PROXY / "srun-conn1-s2c.bin", 4002)
     alloc = decode_body(MsgType.RESPONSE_JOB_ALLOCATION_INFO, raw)
     assert isinstance(alloc, JobAllocationInfoResponse)
     assert alloc.job_id == 5 and encode_body(alloc) == raw
@@ -228,8 +228,8 @@ def test_srun_job_complete_layout() -> None:
 @pytest.mark.parametrize(
     ("path", "msg_type"),
     [
-        (SHARED_PROXY / "srun-conn3-c2s.bin", MsgType.REQUEST_JOB_STEP_CREATE),
-        (SHARED_PROXY / "srun-conn3-s2c.bin", MsgType.RESPONSE_JOB_STEP_CREATE),
+        (PROXY / "srun-conn3-c2s.bin", MsgType.REQUEST_JOB_STEP_CREATE),
+        (PROXY / "srun-conn3-s2c.bin", MsgType.RESPONSE_JOB_STEP_CREATE),
         (GOLDEN / "salloc_srun-conn3-s2c.bin", MsgType.RESPONSE_HET_JOB_ALLOCATION),
         (GOLDEN / "squeue_steps-conn5-s2c.bin", MsgType.RESPONSE_JOB_STEP_INFO),
     ],
@@ -245,7 +245,7 @@ def test_truncated_and_extended_bodies_are_refused(path: Path, msg_type: int) ->
 
 
 def test_unknown_switch_plugin_is_refused() -> None:
-    raw = bytearray(body(SHARED_PROXY / "srun-conn3-s2c.bin", 5002))
+    raw = bytearray(body(PROXY / "srun-conn3-s2c.bin", 5002))
     raw[-6:-2] = (101).to_bytes(4, "big")  # switch/cray_aries
     with pytest.raises(DecodeError, match="switch plugin"):
         decode_body(MsgType.RESPONSE_JOB_STEP_CREATE, bytes(raw))

@@ -12,12 +12,12 @@ from flurm.protocol.messages import decode_body
 from flurm.protocol.messages.job_info import JobInfoResponse, decode_job_record, split_job_info
 from flurm.protocol.wire import DecodeError
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "protocol" / "captures"
+CAPTURES = Path(__file__).resolve().parents[2] / "tests" / "golden" / "captures"
 
 
 def job_info_bodies() -> list[bytes]:
     if not CAPTURES.is_dir():
-        raise RuntimeError(f"{CAPTURES} is missing: the golden tests need ../shared beside the repo")
+        raise RuntimeError(f"{CAPTURES} is missing: the golden captures belong to the repo")
     bodies = []
     for path in sorted(CAPTURES.glob("*/*-s2c.bin")):
         dec = FrameDecoder()

@@ -1,4 +1,4 @@
-"""Interactive allocations and steps without daemons: srun's real requests (the shared srun capture)
+"""Interactive allocations and steps without daemons: srun's real requests (the srun capture)
 are fed to a controller that is not started; its replies, the job and step records and the
 messages it would send to srun and slurmd are checked."""
 
@@ -48,7 +48,7 @@ from flurm.protocol.wire import Bitmap
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
 
-PROXY = Path(__file__).resolve().parents[2] / ".." / "shared" / "protocol" / "captures" / "proxy"
+PROXY = Path(__file__).resolve().parents[2] / "tests" / "golden" / "captures" / "proxy"
 CONF = """
 ClusterName=localtest
 SlurmctldHost=localhost

@@ -101,8 +101,15 @@ wait_job_state() {
   done
 }
 
-# show_objects CONF KIND: `scontrol show KIND -o` as "key<TAB>line", sorted, RunTime blanked (the client
-# computes it from its clock)
+# blank_unpromised: blanks the `scontrol show -o` fields that no copy of slurmctld's state can follow:
+# RunTime (the client computes it from its clock) and LastSchedEval (slurmctld's schedulers stamp it on
+# every pending job they look at, without moving the job table's update time: nothing asking "what changed
+# since" ever sees it move, the mirror included)
+blank_unpromised() {
+  sed -e 's/RunTime=[^ ]*/RunTime=*/' -e 's/LastSchedEval=[^ ]*/LastSchedEval=*/'
+}
+
+# show_objects CONF KIND: `scontrol show KIND -o` as "key<TAB>line", sorted, what no copy can follow blanked
 show_objects() {
   local conf=$1 kind=$2 key
   case $kind in
@@ -111,7 +118,7 @@ show_objects() {
     partition) key=PartitionName ;;
   esac
   SLURM_CONF=$conf timeout 30 scontrol show "$kind" -o 2> /dev/null \
-    | sed -e 's/RunTime=[^ ]*/RunTime=*/' \
+    | blank_unpromised \
     | awk -v k="$key" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2) "\t" $0; break } }' \
     | sort
 }
@@ -173,28 +180,33 @@ view_api_flurm() {
   esac
 }
 
-# stable_pair SOURCE_VIEW FLURM_VIEW KIND OUT_SOURCE OUT_FLURM: slurmctld's view, flurm's view taken after
-# the mirror had time to follow (it passes every ~0.5 s), and slurmctld's again: kept when slurmctld's did
-# not change meanwhile (jobs start and end all the time). Then retried while the two differ, a few times.
+# import_now: POST /api/import, which returns once flurm has re-read all of slurmctld's jobs, nodes and
+# partitions (a full pass: "what changed since" answers miss changes slurmctld does not date, such as a
+# node's allocated CPUs at times)
+import_now() {
+  http_split "$(http POST /api/import)"
+  [[ $HTTP_STATUS == 200 ]] || {
+    echo "POST /api/import -> HTTP $HTTP_STATUS: $HTTP_BODY"
+    return 1
+  }
+}
+
+# stable_pair SOURCE_VIEW FLURM_VIEW KIND OUT_SOURCE OUT_FLURM: slurmctld's view, an import, flurm's view,
+# slurmctld's view again. When slurmctld's two views are equal, the import read the state both show, so
+# flurm's view must show it too and the pair is the answer; otherwise slurmctld changed meanwhile (jobs
+# start and end all the time) and it is tried again.
 stable_pair() {
-  local src=$1 fl=$2 kind=$3 out_src=$4 out_fl=$5 try windows=0 found=0 a b c
+  local src=$1 fl=$2 kind=$3 out_src=$4 out_fl=$5 try found=0 a b c
   a=$(mktemp) b=$(mktemp) c=$(mktemp)
   for ((try = 0; try < 30; try++)); do
     "$src" "$kind" > "$a" || true
-    sleep 0.8
+    import_now > /dev/null || break
     "$fl" "$kind" > "$b" || true
     "$src" "$kind" > "$c" || true
-    if ! [[ -s $a ]] || ! cmp -s "$a" "$c"; then
-      continue
-    fi
-    cp "$a" "$out_src"
-    cp "$b" "$out_fl"
-    found=1
-    if cmp -s "$a" "$b"; then
-      break
-    fi
-    # flurm differed in 3 windows where slurmctld stood still: that is the answer
-    if ((++windows >= 3)); then
+    if [[ -s $a ]] && cmp -s "$a" "$c"; then
+      cp "$a" "$out_src"
+      cp "$b" "$out_fl"
+      found=1
       break
     fi
   done
@@ -239,7 +251,7 @@ compare_objects() {
   local kind=$1 label=$2 srcview=$3 flview=$4 src fl key failed=0
   src=$(mktemp) fl=$(mktemp)
   if ! stable_pair "$srcview" "$flview" "$kind" "$src" "$fl"; then
-    fail "$kind table ($label)" "slurmctld's $kind table was empty or never stood still"
+    fail "$kind table ($label)" "slurmctld's $kind table was empty or never stood still, or the import failed"
     rm -f "$src" "$fl"
     return 1
   fi

@@ -75,8 +75,8 @@ node_registered() {  # the controller has slurmd's registration (its start time 
 
 same_output() {  # same_output CMD...: CMD prints the same through flurm (switched conf) as through slurmctld
   local a b
-  a=$(SLURM_CONF=$CLIENT_CONF timeout 30 "$@" 2>&1 | sed 's/RunTime=[^ ]*/RunTime=*/')
-  b=$(SLURM_CONF=$SWITCHED_CONF timeout 30 "$@" 2>&1 | sed 's/RunTime=[^ ]*/RunTime=*/')
+  a=$(SLURM_CONF=$CLIENT_CONF timeout 30 "$@" 2>&1 | blank_unpromised)
+  b=$(SLURM_CONF=$SWITCHED_CONF timeout 30 "$@" 2>&1 | blank_unpromised)
   if [[ $a == "$b" && -n $a ]]; then
     echo "identical ($(wc -l <<< "$a") lines)"
     return 0

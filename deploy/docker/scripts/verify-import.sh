@@ -3,7 +3,8 @@
 #   * every job, node and partition in flurm's HTTP API has slurmctld's values (squeue --json,
 #     sinfo --json and scontrol show partition from slurmctld, projected onto the API's fields);
 #   * `scontrol show job|node|partition -o` through flurm's port prints what it prints through slurmctld's,
-#     byte for byte (RunTime aside, which the client computes from its clock).
+#     byte for byte (RunTime and LastSchedEval aside: no copy of slurmctld's state can follow them).
+# Each pair is taken with an import (POST /api/import) between two equal views of slurmctld's.
 # Objects on either side only are failures too. Exit status 0 when every check passed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -4,13 +4,15 @@
 #   tests/golden/slurmd/capture.sh WORKDIR OUTDIR [none|linux]
 #
 # slurmd and the clients read WORKDIR/etc/slurm.conf (SlurmctldPort=7819, SlurmdPort=7818);
-# slurmctld reads a copy (SlurmctldPort=7817, SlurmdPort=7820). Proxies (../shared/protocol/captures/
-# slurm_capture.py): 7819 -> 7817 records slurmd/slurmstepd/client -> slurmctld ("ctld-*"),
+# slurmctld reads a copy (SlurmctldPort=7817, SlurmdPort=7820). The cluster is the repo's own
+# (python -m harness.launcher); proxies (python -m harness.capture_proxy): 7819 -> 7817 records
+# slurmd/slurmstepd/client -> slurmctld ("ctld-*"),
 # 7820 -> 7818 records slurmctld -> slurmd ("slurmd-*"). The conf hash mismatch only logs a warning.
 # Variant "linux" adds JobAcctGatherType=jobacct_gather/linux and PrologFlags=Alloc.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-SHARED=$ROOT/../shared
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 DIR=$1 OUT=$2 VARIANT=${3:-none}
 CTLD=7817 SLURMD=7818 CTLD_PROXY=7819 SLURMD_PROXY=7820
 extra=""
@@ -19,15 +21,14 @@ if [[ $VARIANT == linux ]]; then
 fi
 mkdir -p "$OUT"
 LOCAL_SLURM_CONTROLLER=external LOCAL_SLURM_CTLD_PORT=$CTLD_PROXY LOCAL_SLURM_SLURMD_PORT=$SLURMD \
-  LOCAL_SLURM_CPUS=2 LOCAL_SLURM_EXTRA_CONF="$extra" "$SHARED/slurm/local-slurm.sh" start "$DIR"
+  LOCAL_SLURM_CPUS=2 LOCAL_SLURM_EXTRA_CONF="$extra" "$PY" -m harness.launcher start "$DIR"
 DIR=$(cd "$DIR" && pwd -P)
 sed -e "s/^SlurmctldPort=.*/SlurmctldPort=$CTLD/" -e "s/^SlurmdPort=.*/SlurmdPort=$SLURMD_PROXY/" \
   "$DIR/etc/slurm.conf" > "$DIR/etc/slurmctld.conf"
 echo "SlurmdTimeout=30" >> "$DIR/etc/slurmctld.conf"
-cap=$SHARED/protocol/captures/slurm_capture.py
-python3 "$cap" --idle 900 proxy $CTLD_PROXY $CTLD "$OUT" ctld > "$OUT/proxy-ctld.log" 2>&1 &
+"$PY" -m harness.capture_proxy --idle 900 $CTLD_PROXY $CTLD "$OUT" ctld > "$OUT/proxy-ctld.log" 2>&1 &
 echo $! > "$OUT/proxy-ctld.pid"
-python3 "$cap" --idle 900 proxy $SLURMD_PROXY $SLURMD "$OUT" slurmd > "$OUT/proxy-slurmd.log" 2>&1 &
+"$PY" -m harness.capture_proxy --idle 900 $SLURMD_PROXY $SLURMD "$OUT" slurmd > "$OUT/proxy-slurmd.log" 2>&1 &
 echo $! > "$OUT/proxy-slurmd.pid"
 sleep 0.5
 slurmctld -f "$DIR/etc/slurmctld.conf"
@@ -76,4 +77,4 @@ fi
 step "wait for ping"; sleep 25
 step "done"
 kill "$(cat "$OUT/proxy-ctld.pid")" "$(cat "$OUT/proxy-slurmd.pid")"
-"$SHARED/slurm/local-slurm.sh" stop "$DIR"
+"$PY" -m harness.launcher stop "$DIR"

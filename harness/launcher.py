@@ -1,0 +1,703 @@
+"""A real SLURM 22.05 cluster on loopback, entirely under one directory, without systemd.
+
+munged (its own key and socket), the slurmd daemons (compute-node-1..N, one port each) and, unless the
+controller is someone else's, slurmctld; all on 127.0.0.1, all pid files, logs, state and spool under DIR.
+
+    python -m harness.launcher start  DIR   # write the config, start what is missing, wait until it answers
+    python -m harness.launcher stop   DIR   # cancel jobs, stop only the daemons whose pid files are in DIR
+    python -m harness.launcher status DIR   # which of our daemons live; scontrol ping; sinfo -N
+    python -m harness.launcher env    DIR   # export SLURM_CONF=DIR/etc/slurm.conf
+
+Settings of ``start`` come from the environment (``Settings.from_env``):
+LOCAL_SLURM_NODES (1), LOCAL_SLURM_CPUS (all CPUs), LOCAL_SLURM_CTLD_PORT (6817), LOCAL_SLURM_SLURMD_PORT
+(6818, one node), LOCAL_SLURM_NODE_PORT_BASE (17001, several nodes: Port=[base-base+N-1]),
+LOCAL_SLURM_CLUSTER (localtest), LOCAL_SLURM_TIMEOUT (60 s), LOCAL_SLURM_EXTRA_CONF (lines appended to
+slurm.conf) and LOCAL_SLURM_CONTROLLER: "slurmctld" (started here; start waits until every node is up) or
+"external" (not started; start waits only until munged and every slurmd live and listen, the controller
+under test comes later, e.g. ``flurm run -f DIR/etc/slurm.conf``).
+
+Layout: etc/{slurm.conf,controller}, env.sh, munge/{munge.key,munged.seed,run/munge.sock,run/munged.pid},
+state/, spool/<node>/, log/{munged,slurmctld,slurmd-<node>,launcher}.log, run/{slurmctld,slurmd-<node>}.pid,
+jobs/. Needs root (SlurmdUser=root starts jobs as their users) and the Debian packages munge, slurmctld,
+slurmd and slurm-client.
+
+A process is ours only if it is alive (not a zombie) and its command line names DIR; nothing is ever
+signalled by name. ``start`` is idempotent: live daemons are kept, missing ones started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+REQUIRED_BINARIES = ("munged", "munge", "unmunge", "slurmctld", "slurmd", "scontrol", "sinfo")
+CONTROLLERS = ("slurmctld", "external")
+# how long a SIGTERMed daemon gets before SIGKILL: a slurmd that never reached a controller finishes
+# its registration retries (about 9 s) before it obeys
+STOP_GRACE = 15.0
+POLL = 0.1
+
+
+class LauncherError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"launcher: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    nodes: int = 1
+    cpus: int = os.cpu_count() or 1
+    ctld_port: int = 6817
+    slurmd_port: int = 6818
+    node_port_base: int = 17001
+    cluster: str = "localtest"
+    timeout: float = 60.0
+    extra_conf: str = ""
+    controller: str = "slurmctld"
+
+    def __post_init__(self) -> None:
+        if self.controller not in CONTROLLERS:
+            raise LauncherError(f"the controller must be one of {CONTROLLERS}, not {self.controller!r}")
+        if self.nodes < 1 or self.cpus < 1:
+            raise LauncherError("nodes and cpus must be positive")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        def number(name: str, default: int) -> int:
+            raw = env.get(f"LOCAL_SLURM_{name}", "")
+            if not raw:
+                return default
+            if not raw.isdigit():
+                raise LauncherError(f"LOCAL_SLURM_{name} must be a non-negative integer, not {raw!r}")
+            return int(raw)
+
+        d = cls()
+        return cls(
+            nodes=number("NODES", d.nodes),
+            cpus=number("CPUS", d.cpus),
+            ctld_port=number("CTLD_PORT", d.ctld_port),
+            slurmd_port=number("SLURMD_PORT", d.slurmd_port),
+            node_port_base=number("NODE_PORT_BASE", d.node_port_base),
+            cluster=env.get("LOCAL_SLURM_CLUSTER") or d.cluster,
+            timeout=float(number("TIMEOUT", int(d.timeout))),
+            extra_conf=env.get("LOCAL_SLURM_EXTRA_CONF", ""),
+            controller=env.get("LOCAL_SLURM_CONTROLLER") or d.controller,
+        )
+
+    @property
+    def node_names(self) -> list[str]:
+        return [f"compute-node-{i}" for i in range(1, self.nodes + 1)]
+
+    def node_port(self, index: int) -> int:
+        """The port of the ``index``-th node (0-based): SlurmdPort alone, Port=[base-...] with several."""
+        return self.slurmd_port if self.nodes == 1 else self.node_port_base + index
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path under the cluster directory."""
+
+    dir: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "etc" / "slurm.conf"
+
+    @property
+    def controller_file(self) -> Path:
+        return self.dir / "etc" / "controller"
+
+    @property
+    def munge_dir(self) -> Path:
+        return self.dir / "munge"
+
+    @property
+    def munge_key(self) -> Path:
+        return self.munge_dir / "munge.key"
+
+    @property
+    def munge_socket(self) -> Path:
+        return self.munge_dir / "run" / "munge.sock"
+
+    @property
+    def munged_pidfile(self) -> Path:
+        return self.munge_dir / "run" / "munged.pid"
+
+    @property
+    def slurmctld_pidfile(self) -> Path:
+        return self.dir / "run" / "slurmctld.pid"
+
+    def slurmd_pidfile(self, node: str) -> Path:
+        return self.dir / "run" / f"slurmd-{node}.pid"
+
+    def slurmd_pidfiles(self) -> list[Path]:
+        return sorted((self.dir / "run").glob("slurmd-*.pid"))
+
+    @property
+    def launcher_log(self) -> Path:
+        return self.dir / "log" / "launcher.log"
+
+    def client_env(self) -> dict[str, str]:
+        return {**os.environ, "SLURM_CONF": str(self.conf)}
+
+
+# -- processes -------------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def pid_alive(pid: int) -> bool:
+    """Running and not a zombie (PID 1 may reap late, and kill(pid, 0) succeeds on a zombie)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def pid_is_ours(pid: int, dir: Path) -> bool:
+    if not pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return f"{dir}/".encode() in cmdline
+
+
+def pidfile_pid(pidfile: Path, dir: Path) -> int | None:
+    """The pid in ``pidfile`` if that process is alive and ours."""
+    try:
+        digits = "".join(ch for ch in pidfile.read_text() if ch.isdigit())
+    except OSError:
+        return None
+    if not digits:
+        return None
+    pid = int(digits)
+    return pid if pid_is_ours(pid, dir) else None
+
+
+def stop_pidfiles(dir: Path, daemons: Iterable[tuple[Path, str]]) -> None:
+    """SIGTERM every live daemon of ours at once, wait up to STOP_GRACE for all, then SIGKILL the rest."""
+    running: list[tuple[int, str]] = []
+    for pidfile, name in daemons:
+        pid = pidfile_pid(pidfile, dir)
+        if pid is not None:
+            log(f"stopping {name} (pid {pid})")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            running.append((pid, name))
+        pidfile.unlink(missing_ok=True)
+    deadline = time.monotonic() + STOP_GRACE
+    while any(pid_alive(pid) for pid, _ in running) and time.monotonic() < deadline:
+        time.sleep(POLL)
+    for pid, name in running:
+        if pid_alive(pid):
+            log(f"{name} (pid {pid}) ignored SIGTERM, sending SIGKILL")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def port_listening(port: int) -> bool:
+    """Whether anything listens on TCP ``port`` (any address), read from /proc/net/tcp{,6}."""
+    suffix = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            next(f, None)
+            for line in f:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "0A" and fields[1].endswith(suffix):
+                    return True
+    return False
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if len(fields) > 1:
+                parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def descendants(roots: Iterable[int]) -> set[int]:
+    parents = _parents()
+    found: set[int] = set()
+    frontier = set(roots)
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= children
+        frontier = children
+    return found
+
+
+def leftover_slurmstepd(conf: Path) -> list[int]:
+    """slurmstepd processes of our slurmd: they outlive slurmd by design and inherit SLURM_CONF=conf."""
+    marker = f"SLURM_CONF={conf}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "slurmstepd":
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def slurm_version() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["slurmctld", "-V"], capture_output=True, text=True, timeout=10).stdout.split()
+        if len(out) > 1:
+            return out[1]
+    return "?"
+
+
+def render_conf(layout: Layout, s: Settings) -> str:
+    d = layout.dir
+    if s.nodes == 1:
+        nodeline = "NodeName=compute-node-1 NodeHostname=localhost NodeAddr=127.0.0.1"
+    else:
+        # a range Port=[a-b] (a prefix form such as 170[01-03] is refused by slurmd)
+        nodeline = (
+            f"NodeName=compute-node-[1-{s.nodes}] NodeHostname=localhost NodeAddr=127.0.0.1 "
+            f"Port=[{s.node_port_base}-{s.node_port_base + s.nodes - 1}]"
+        )
+    return f"""\
+# generated by harness/launcher.py - SLURM {slurm_version()} on loopback
+ClusterName={s.cluster}
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort={s.ctld_port}
+SlurmdPort={s.slurmd_port}
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={layout.munge_socket}
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool/%n
+SlurmctldPidFile={d}/run/slurmctld.pid
+SlurmdPidFile={d}/run/slurmd-%n.pid
+SlurmctldLogFile={d}/log/slurmctld.log
+SlurmdLogFile={d}/log/slurmd-%n.log
+SlurmctldDebug=info
+SlurmdDebug=info
+MailProg=/bin/true
+# no cgroups anywhere
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SwitchType=switch/none
+SchedulerType=sched/backfill
+# default batch_sched_delay=3 makes every batch job wait up to 3 s; 0 leaves the 1 s background tick
+SchedulerParameters=batch_sched_delay=0
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+# accept the configured CPUs even if the host differs (no DRAIN "Low socket*core*thread count")
+SlurmdParameters=config_overrides
+ReturnToService=2
+KillWait=5
+{nodeline} CPUs={s.cpus} Sockets=1 CoresPerSocket={s.cpus} ThreadsPerCore=1 RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+{s.extra_conf}
+"""
+
+
+def any_daemon_running(layout: Layout) -> bool:
+    pidfiles = [layout.munged_pidfile, layout.slurmctld_pidfile, *layout.slurmd_pidfiles()]
+    return any(pidfile_pid(f, layout.dir) is not None for f in pidfiles)
+
+
+def write_conf(layout: Layout, s: Settings) -> None:
+    text = render_conf(layout, s)
+    conf = layout.conf
+    if conf.exists() and conf.read_text() != text and any_daemon_running(layout):
+        raise LauncherError(
+            f"daemons in {layout.dir} run with a different slurm.conf (changed settings?); stop them first"
+        )
+    tmp = conf.with_suffix(".conf.tmp")
+    tmp.write_text(text)
+    tmp.replace(conf)
+    (layout.dir / "env.sh").write_text(f"export SLURM_CONF={conf}\n")
+
+
+def log_tails(layout: Layout, lines: int = 15) -> str:
+    out = []
+    for path in sorted((layout.dir / "log").glob("*.log")):
+        with contextlib.suppress(OSError):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"----- {path} (last {lines} lines)\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
+# -- start -----------------------------------------------------------------------------------------
+
+
+def _make_dirs(layout: Layout, s: Settings) -> None:
+    d = layout.dir
+    # munged insists that every directory above its socket is o+x and none writable by group or other
+    d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o755)
+    for sub in ("etc", "munge/run", "state", "log", "run", "jobs"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    layout.munge_dir.chmod(0o755)
+    (layout.munge_dir / "run").chmod(0o755)
+    (d / "state").chmod(0o700)
+    for node in s.node_names:
+        (d / "spool" / node).mkdir(parents=True, exist_ok=True)
+
+
+def _check_ports(layout: Layout, s: Settings) -> None:
+    """All ports, before anything starts: one held by another process fails the start with nothing started."""
+    if (
+        s.controller == "slurmctld"
+        and pidfile_pid(layout.slurmctld_pidfile, layout.dir) is None
+        and port_listening(s.ctld_port)
+    ):
+        raise LauncherError(f"port {s.ctld_port} (slurmctld) already in use by another process")
+    for i, node in enumerate(s.node_names):
+        if pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is None and port_listening(s.node_port(i)):
+            raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
+
+
+def _daemon(layout: Layout, name: str, argv: list[str]) -> None:
+    """Run a daemon that forks itself into the background; its output goes to log/launcher.log."""
+    with open(layout.launcher_log, "ab") as out:
+        rc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=layout.client_env(), check=False
+        ).returncode
+    if rc != 0:
+        raise LauncherError(f"{name} failed to start (exit {rc})\n{log_tails(layout)}")
+
+
+def _start_munged(layout: Layout) -> bool:
+    key = layout.munge_key
+    if not key.exists() or key.stat().st_size == 0:
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(1024))
+    key.chmod(0o600)
+    started = False
+    if pidfile_pid(layout.munged_pidfile, layout.dir) is not None:
+        log("munged already running")
+    else:
+        for stale in (layout.munge_socket, layout.munge_socket.with_name("munge.sock.lock")):
+            stale.unlink(missing_ok=True)
+        # --force: tolerate group-writable parent directories (a test fixture, not a secure setup)
+        _daemon(
+            layout,
+            "munged",
+            [
+                "munged",
+                "--force",
+                f"--socket={layout.munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={layout.munged_pidfile}",
+                f"--log-file={layout.dir}/log/munged.log",
+                f"--seed-file={layout.munge_dir}/munged.seed",
+            ],
+        )
+        started = True
+    cred = subprocess.run(
+        ["munge", "-S", str(layout.munge_socket), "-n"], capture_output=True, timeout=30, check=False
+    )
+    check = subprocess.run(
+        ["unmunge", "-S", str(layout.munge_socket)], input=cred.stdout, capture_output=True, timeout=30
+    )
+    if cred.returncode != 0 or check.returncode != 0:
+        errors = (cred.stderr + check.stderr).decode(errors="replace")
+        raise LauncherError(f"munge round trip failed: {errors}\n{log_tails(layout)}")
+    return started
+
+
+def _wait(
+    what: str, ready: Callable[[], bool], timeout: float, layout: Layout, last: Callable[[], str]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise LauncherError(f"{what} within {timeout:g} s\n{last()}\n{log_tails(layout)}")
+        time.sleep(POLL)
+
+
+def _client(args: list[str], layout: Layout, timeout: float = 15.0) -> str:
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        return subprocess.run(
+            args, capture_output=True, text=True, timeout=timeout, env=layout.client_env(), check=False
+        ).stdout
+    return ""
+
+
+def _slurmd_start_time(layout: Layout, node: str) -> float:
+    m = re.search(r"SlurmdStartTime=(\S+)", _client(["scontrol", "show", "node", "-o", node], layout))
+    if m is None or m.group(1) in ("None", "Unknown"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(m.group(1)).timestamp()  # local time, as scontrol prints it
+    except ValueError:
+        return 0.0
+
+
+def start(dir: Path, s: Settings) -> Layout:
+    """Start whatever is missing of munged, the slurmd(s) and (controller "slurmctld") slurmctld; wait."""
+    if os.geteuid() != 0:
+        raise LauncherError("must run as root (SlurmdUser=root launches jobs as their users)")
+    missing = [b for b in REQUIRED_BINARIES if shutil.which(b) is None]
+    if missing:
+        raise LauncherError(
+            f"not found: {' '.join(missing)}; apt-get install -y --no-install-recommends "
+            "munge slurmctld slurmd slurm-client"
+        )
+    if any(ch.isspace() for ch in str(dir)):
+        raise LauncherError("the cluster directory must not contain whitespace (slurm.conf paths)")
+    dir.mkdir(parents=True, exist_ok=True)
+    layout = Layout(dir.resolve())
+    t0 = time.monotonic()
+    _make_dirs(layout, s)
+    write_conf(layout, s)
+    layout.controller_file.write_text(s.controller + "\n")
+    _check_ports(layout, s)
+
+    started = _start_munged(layout)
+
+    pid = pidfile_pid(layout.slurmctld_pidfile, layout.dir)
+    if pid is not None:
+        log(f"slurmctld already running (pid {pid})")
+    elif s.controller == "external":
+        log(f"controller is external: not starting slurmctld (SlurmctldPort={s.ctld_port})")
+    else:
+        if port_listening(s.ctld_port):
+            raise LauncherError(f"port {s.ctld_port} already in use by another process")
+        # it daemonizes and writes SlurmctldPidFile; -f puts DIR in its command line
+        _daemon(layout, "slurmctld", ["slurmctld", "-f", str(layout.conf)])
+        started = True
+
+    launch_time = time.time()
+    restarted = []
+    for i, node in enumerate(s.node_names):
+        if pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is not None:
+            log(f"slurmd {node} already running")
+            continue
+        if port_listening(s.node_port(i)):
+            raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
+        _daemon(layout, f"slurmd {node}", ["slurmd", "-f", str(layout.conf), "-N", node])
+        started = True
+        restarted.append(node)
+
+    if s.controller == "external":
+        _wait_daemons_alive(layout, s)
+        log(
+            f"munged and {s.nodes} slurmd up in {time.monotonic() - t0:.2f} s (started={started}); "
+            f"controller is external, expected on 127.0.0.1:{s.ctld_port}"
+        )
+    else:
+        _wait_cluster_up(layout, s, restarted, launch_time)
+        log(f"cluster up in {time.monotonic() - t0:.2f} s (started={started})")
+    log(f"use: export SLURM_CONF={layout.conf}")
+    return layout
+
+
+def _wait_daemons_alive(layout: Layout, s: Settings) -> None:
+    """Alive by pid file, and each slurmd listening (so the controller can reach it at once)."""
+
+    def missing() -> list[str]:
+        out = [] if pidfile_pid(layout.munged_pidfile, layout.dir) is not None else ["munged"]
+        for i, node in enumerate(s.node_names):
+            alive = pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is not None
+            if not (alive and port_listening(s.node_port(i))):
+                out.append(f"slurmd-{node}")
+        return out
+
+    _wait("not alive", lambda: not missing(), s.timeout, layout, lambda: " ".join(missing()))
+
+
+def _wait_cluster_up(layout: Layout, s: Settings, restarted: list[str], launch_time: float) -> None:
+    """slurmctld answers, every node is up (responding; idle or busy with surviving jobs), and every slurmd
+    started just now has registered: its SlurmdStartTime is not older than the launch (the controller keeps
+    showing a killed slurmd's old state until SlurmdTimeout)."""
+    _wait(
+        "slurmctld did not answer ping",
+        lambda: "is UP" in _client(["scontrol", "ping"], layout),
+        s.timeout,
+        layout,
+        lambda: "",
+    )
+    states = ""
+
+    def nodes_up() -> bool:
+        nonlocal states
+        states = _client(["sinfo", "-h", "-N", "-o", "%N %T"], layout)
+        up = {
+            line.split()[0]
+            for line in states.splitlines()
+            if len(line.split()) == 2 and line.split()[1] in ("idle", "mixed", "allocated", "completing")
+        }
+        if len(up) < s.nodes:
+            return False
+        # whole seconds: SlurmdStartTime has no fraction
+        return all(_slurmd_start_time(layout, node) >= int(launch_time) for node in restarted)
+
+    _wait("nodes not up", nodes_up, s.timeout, layout, lambda: states)
+
+
+# -- stop and status -------------------------------------------------------------------------------
+
+
+def _controller_mode(layout: Layout) -> str:
+    try:
+        return layout.controller_file.read_text().strip() or "slurmctld"
+    except OSError:
+        return "slurmctld"
+
+
+def _conf_port(layout: Layout) -> int | None:
+    with contextlib.suppress(OSError):
+        m = re.search(r"^SlurmctldPort=(\d+)$", layout.conf.read_text(), re.MULTILINE)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def _cancel_jobs(layout: Layout) -> None:
+    """Cancel our jobs while the controller is up and give them KillWait to end. Every client call is
+    bounded: a controller that accepts but never answers, or a port that closes meanwhile (clients retry
+    about 9 s), must not hang stop."""
+    jobs = sorted(set(_client(["squeue", "-h", "-o", "%A"], layout, timeout=5).split()))
+    if not jobs:
+        return
+    log(f"cancelling jobs: {' '.join(jobs)}")
+    _client(["scancel", *jobs], layout, timeout=5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            p = subprocess.run(
+                ["squeue", "-h", "-t", "running,completing", "-o", "%A"],
+                capture_output=True,
+                text=True,
+                timeout=3,
+                env=layout.client_env(),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return
+        if p.returncode != 0 or not p.stdout.strip():
+            return
+        time.sleep(POLL)
+
+
+def stop(dir: Path) -> None:
+    """Cancel jobs, then stop our slurmd(s) (all at once), slurmctld, leftover slurmstepd with their job
+    processes, and munged: each by pid, and only if it is ours. Files stay."""
+    if not dir.is_dir():
+        log(f"{dir} does not exist; nothing to stop")
+        return
+    layout = Layout(dir.resolve())
+    mode = _controller_mode(layout)
+    port = _conf_port(layout)
+    ctld_up = pidfile_pid(layout.slurmctld_pidfile, layout.dir) is not None or (
+        mode == "external" and port is not None and port_listening(port)
+    )
+    if ctld_up and layout.conf.exists():
+        _cancel_jobs(layout)
+    elif mode == "external":
+        log(f"external controller not listening on port {port}; not cancelling jobs")
+
+    slurmds = [(f, "slurmd " + f.stem.removeprefix("slurmd-")) for f in layout.slurmd_pidfiles()]
+    stop_pidfiles(layout.dir, slurmds)
+    # a controller only through its pid file: one that writes none is the caller's to stop
+    stop_pidfiles(layout.dir, [(layout.slurmctld_pidfile, "slurmctld")])
+
+    steps = leftover_slurmstepd(layout.conf)
+    if steps:
+        jobs = descendants(steps)
+        log(f"killing leftover slurmstepd {steps} and their job processes {sorted(jobs)}")
+        for pid in [*steps, *jobs]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    stop_pidfiles(layout.dir, [(layout.munged_pidfile, "munged")])
+    for stale in (layout.munge_socket, layout.munge_socket.with_name("munge.sock.lock")):
+        stale.unlink(missing_ok=True)
+    log(f"stopped (files kept in {layout.dir})")
+
+
+def status(dir: Path) -> int:
+    """Print which of our daemons live, then scontrol ping and sinfo -N; 0 if all is well."""
+    if not dir.is_dir():
+        raise LauncherError(f"{dir} does not exist")
+    layout = Layout(dir.resolve())
+    rc = 0
+    for pidfile in [layout.munged_pidfile, layout.slurmctld_pidfile, *layout.slurmd_pidfiles()]:
+        if not pidfile.exists():
+            continue
+        pid = pidfile_pid(pidfile, layout.dir)
+        print(f"{pidfile.stem}: " + (f"running (pid {pid})" if pid is not None else "not running"))
+        rc |= pid is None
+    if _controller_mode(layout) == "external":
+        port = _conf_port(layout)
+        if port is None or not port_listening(port):
+            # the clients would retry for about 9 s: say so at once instead
+            print(f"controller: external, nothing listening on port {port}")
+            return 1
+        print(f"controller: external, listening on port {port}")
+    for args in (["scontrol", "ping"], ["sinfo", "-N"]):
+        try:
+            p = subprocess.run(args, capture_output=True, text=True, timeout=15, env=layout.client_env())
+        except subprocess.TimeoutExpired:
+            rc = 1
+            continue
+        print(p.stdout, end="")
+        rc |= p.returncode != 0
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in ("start", "stop", "status", "env"):
+        print((__doc__ or "").split("\n\n")[1], file=sys.stderr)
+        return 2
+    command, dir = args[0], Path(args[1])
+    try:
+        if command == "start":
+            start(dir, Settings.from_env())
+        elif command == "stop":
+            stop(dir)
+        elif command == "status":
+            return status(dir)
+        else:
+            print(f"export SLURM_CONF={Layout(dir.resolve()).conf}")
+    except LauncherError as e:
+        log(f"error: {e}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

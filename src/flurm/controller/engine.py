@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
+from flurm.config.scheduler_parameters import max_script_size
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.records import JobListCache
@@ -36,6 +37,7 @@ from flurm.migration.takeover import Takeover
 from flurm.nodes.agent import NodeAgent
 from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, SlurmRC
 from flurm.protocol.frame import Frame, Header
+from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.messages.base import Body, encode_body
 from flurm.scheduler import scheduler
@@ -84,7 +86,12 @@ class Controller:
         self.job_list_cache = JobListCache()
         self.steps = StepOps(self)
         self.agent = NodeAgent(self)
-        self.server = RpcServer(self.dispatch, self.signer, message_timeout=float(config.message_timeout))
+        self.server = RpcServer(
+            self.dispatch,
+            self.signer,
+            message_timeout=float(config.message_timeout),
+            limits=BodyLimits(max_script_size(config.scheduler_parameters)),
+        )
         self.started_at = 0.0
         self.stopping = asyncio.Event()
         self._schedule_pending = False

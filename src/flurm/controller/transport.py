@@ -25,7 +25,19 @@ from flurm.auth.authenticator import Authenticator, AuthError, Identity
 from flurm.auth.errors import AuthServiceError
 from flurm.errors import SlurmError
 from flurm.protocol.constants import PROTOCOL_VERSION, MsgType, SlurmRC
-from flurm.protocol.frame import MAX_FRAME_SIZE, Frame, VersionError, decode_frame, encode_frame_head
+from flurm.protocol.frame import (
+    FRAME_PREFIX_SIZE,
+    MAX_FRAME_SIZE,
+    MIN_FRAME_LENGTH,
+    Frame,
+    FrameTooLarge,
+    VersionError,
+    check_frame_size,
+    decode_frame,
+    decode_frame_prefix,
+    encode_frame_head,
+)
+from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
 from flurm.protocol.wire import WireError
@@ -115,11 +127,17 @@ class Signer:
             log.warning("munge: %s; signing and verifying in worker threads for %.0f s", why, self.cooldown)
         self._pool_until = time.monotonic() + self.cooldown
 
-    async def sign(self, msg_type: int, body: bytes, uid_restriction: int | None = None) -> bytes:
+    async def sign(
+        self,
+        msg_type: int,
+        body: bytes,
+        uid_restriction: int | None = None,
+        version: int = PROTOCOL_VERSION,
+    ) -> bytes:
         if self._inline(len(body)):
             started = time.monotonic()
             try:
-                return self._quick.sign(msg_type, body, uid_restriction=uid_restriction)
+                return self._quick.sign(msg_type, body, uid_restriction=uid_restriction, version=version)
             except AuthServiceError as exc:
                 self._use_pool_for_a_while(f"encode failed on the event loop ({exc})")
             finally:
@@ -127,21 +145,26 @@ class Signer:
                     self._use_pool_for_a_while("a call to munged was slow")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._pool, lambda: self.auth.sign(msg_type, body, uid_restriction=uid_restriction)
+            self._pool,
+            lambda: self.auth.sign(msg_type, body, uid_restriction=uid_restriction, version=version),
         )
 
-    async def verify(self, msg_type: int, body: bytes, credential: bytes | None) -> Identity:
+    async def verify(
+        self, msg_type: int, body: bytes, credential: bytes | None, version: int = PROTOCOL_VERSION
+    ) -> Identity:
         if self._inline(len(body)):
             started = time.monotonic()
             try:
-                return self._quick.verify(msg_type, body, credential)
+                return self._quick.verify(msg_type, body, credential, version=version)
             except AuthServiceError as exc:
                 self._use_pool_for_a_while(f"decode failed on the event loop ({exc})")
             finally:
                 if time.monotonic() - started > self.slow_call:
                     self._use_pool_for_a_while("a call to munged was slow")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.auth.verify, msg_type, body, credential)
+        return await loop.run_in_executor(
+            self._pool, lambda: self.auth.verify(msg_type, body, credential, version=version)
+        )
 
     async def sign_payload(self, payload: bytes, uid_restriction: int | None = None) -> bytes:
         loop = asyncio.get_running_loop()
@@ -152,11 +175,17 @@ class Signer:
 
 
 async def read_frame(
-    reader: asyncio.StreamReader, timeout: float, max_size: int = MAX_FRAME_SIZE
+    reader: asyncio.StreamReader,
+    timeout: float,
+    max_size: int = MAX_FRAME_SIZE,
+    body_limit: Callable[[int], int] | None = None,
 ) -> Frame | None:
     """The next frame, or None at a clean end of stream. Raises WireError or TimeoutError.
 
-    ``timeout`` bounds the whole frame (one timer, no extra task per read).
+    ``timeout`` bounds the whole frame (one timer, no extra task per read). The header's fixed start
+    is read first when ``body_limit`` is given (the server): a frame whose header or body is larger than
+    allowed (``body_limit`` of its message type) raises :class:`FrameTooLarge` before anything more of it
+    is read.
     """
     async with asyncio.timeout(timeout):
         try:
@@ -166,13 +195,18 @@ async def read_frame(
                 return None
             raise WireError("connection closed inside a length prefix") from None
         (length,) = _U32.unpack(head)
-        if length > max_size or length < 10:
+        if length > max_size or length < MIN_FRAME_LENGTH:
             raise WireError(f"insane message length {length}", rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH)
         try:
-            data = await reader.readexactly(length)
+            if body_limit is None:  # a reply to our own request: read it whole (no copy)
+                return decode_frame(await reader.readexactly(length))
+            start = await reader.readexactly(FRAME_PREFIX_SIZE)
+            prefix = decode_frame_prefix(start)
+            check_frame_size(length, prefix, body_limit(prefix.msg_type))
+            rest = await reader.readexactly(length - FRAME_PREFIX_SIZE)
         except asyncio.IncompleteReadError:
             raise WireError("connection closed inside a message") from None
-    return decode_frame(data)
+    return decode_frame(start + rest)
 
 
 def write_frame(
@@ -191,6 +225,57 @@ def write_frame(
         writer.write(body)
 
 
+# slurmctld's listen backlog (SLURM_DEFAULT_LISTEN_BACKLOG)
+LISTEN_BACKLOG = 4096
+# Connections served at once, in all and from one peer address. slurmctld serves 256 at a time and lets
+# the rest wait in the backlog; flurm's connections are cheap, so it holds many more (thousands of
+# nodes registering at once) and refuses, by closing them unread, only beyond these.
+MAX_CONNECTIONS = 4096
+MAX_CONNECTIONS_PER_PEER = 256
+
+
+def error_rc(exc: BaseException, *, decoding: bool = False) -> int:
+    """The SLURM return code a request that failed with ``exc`` is answered with.
+
+    ``decoding``: the request's body could not be decoded; slurmctld records
+    ESLURM_PROTOCOL_INCOMPLETE_PACKET for any unpack failure, SLURM_PROTOCOL_VERSION_ERROR for a
+    version it cannot read. Otherwise a handler or the reply's encoder failed: a SlurmError or codec
+    error carries its code, anything else is SLURM_ERROR.
+    """
+    rc = int(exc.rc) if isinstance(exc, SlurmError | WireError) else None
+    if decoding and rc != SlurmRC.SLURM_PROTOCOL_VERSION_ERROR:
+        return SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET
+    return rc if rc is not None else SlurmRC.SLURM_ERROR
+
+
+class LogThrottle:
+    """At most one log line per ``interval`` seconds for one kind of event; the events in between are
+    counted and the count goes with the next line logged (a flood of bad connections is a few lines)."""
+
+    def __init__(
+        self, logger: logging.Logger, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._quiet_until = float("-inf")
+        self.suppressed = 0
+
+    def log(self, level: int, msg: str, *args: object) -> bool:
+        """Log this line unless one was logged less than ``interval`` ago; True if logged."""
+        now = self.clock()
+        if now < self._quiet_until:
+            self.suppressed += 1
+            return False
+        if self.suppressed:
+            msg += " (and %d more in the last %.0f s, not logged)"
+            args = (*args, self.suppressed, self.interval)
+        self.logger.log(level, msg, *args)
+        self.suppressed = 0
+        self._quiet_until = now + self.interval
+        return True
+
+
 class RpcServer:
     """Serves SLURM RPCs on one TCP endpoint."""
 
@@ -201,19 +286,30 @@ class RpcServer:
         *,
         message_timeout: float = 10.0,
         name: str = "rpc",
+        limits: BodyLimits | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
+        log_interval: float = 10.0,
     ) -> None:
         self.dispatcher = dispatcher
         self.signer = signer
         self.message_timeout = message_timeout
         self.name = name
+        self.limits = limits or BodyLimits()
+        self.max_connections = max_connections
+        self.max_connections_per_peer = max_connections_per_peer
         self._servers: list[asyncio.base_events.Server] = []
         self._conns: set[asyncio.Task[None]] = set()
+        self._per_peer: dict[str, int] = {}
+        self.refused_connections = 0
+        self._refused_log = LogThrottle(log, log_interval)
+        self._failed_log = LogThrottle(log, log_interval)
         self.requests_served = 0
         self.on_request: Callable[[int, float, bool], None] | None = None  # msg_type, seconds, ok
 
     async def listen(self, host: str, port: int, *, reuse_port: bool = False) -> None:
         server = await asyncio.start_server(
-            self._accept, host, port, reuse_address=True, reuse_port=reuse_port, backlog=1024
+            self._accept, host, port, reuse_address=True, reuse_port=reuse_port, backlog=LISTEN_BACKLOG
         )
         self._servers.append(server)
 
@@ -243,47 +339,106 @@ class RpcServer:
                 t.cancel()
         self._servers.clear()
 
+    def _admit(self, host: str) -> bool:
+        """Count a new connection from ``host`` in, unless it is over a cap."""
+        from_peer = self._per_peer.get(host, 0)
+        if len(self._conns) >= self.max_connections or from_peer >= self.max_connections_per_peer:
+            self.refused_connections += 1
+            self._refused_log.log(
+                logging.WARNING,
+                "%s: refusing a connection from %s: %d connections open, %d from that address "
+                "(caps %d and %d)",
+                self.name,
+                host,
+                len(self._conns),
+                from_peer,
+                self.max_connections,
+                self.max_connections_per_peer,
+            )
+            return False
+        self._per_peer[host] = from_peer + 1
+        return True
+
+    def _release(self, host: str) -> None:
+        left = self._per_peer[host] - 1
+        if left:
+            self._per_peer[host] = left
+        else:
+            del self._per_peer[host]
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername") or ("?", 0)
+        peer = (str(peername[0]), int(peername[1]))
+        if not self._admit(peer[0]):
+            writer.transport.abort()  # closed at once, nothing read or answered
+            return
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
         try:
-            await self._serve(reader, writer)
+            await self._serve(reader, writer, peer)
+        except Exception:  # a bug of ours: this connection ends, the server goes on
+            log.exception("%s: connection from %s failed", self.name, peer)
         finally:
             self._conns.discard(task)
+            self._release(peer[0])
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peername = writer.get_extra_info("peername") or ("?", 0)
-        peer = (str(peername[0]), int(peername[1]))
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[str, int]
+    ) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                frame = await read_frame(reader, self.message_timeout)
+                frame = await read_frame(reader, self.message_timeout, body_limit=self.limits.for_type)
             except VersionError as exc:
-                log.warning("%s: %s from %s", self.name, exc, peer)
-                await self._send(writer, rc_reply(exc.rc), None)
+                self._failed_log.log(logging.WARNING, "%s: %s from %s", self.name, exc, peer)
+                await self._send_rc(writer, exc.rc, None, PROTOCOL_VERSION, peer)
+                return
+            except FrameTooLarge as exc:
+                self._failed_log.log(
+                    logging.WARNING, "%s: refusing %s from %s: %s", self.name, _name(exc.msg_type), peer, exc
+                )
+                await self._send_rc(writer, exc.rc, None, exc.version, peer)
                 return
             except (WireError, TimeoutError, ConnectionError) as exc:
-                log.info("%s: dropping connection from %s: %s", self.name, peer, exc)
+                self._failed_log.log(
+                    logging.INFO, "%s: dropping connection from %s: %s", self.name, peer, exc
+                )
                 return
             if frame is None:
                 return
             started = loop.time()
             try:
-                identity = await self.signer.verify(frame.msg_type, frame.body, frame.credential)
+                identity = await self.signer.verify(
+                    frame.msg_type, frame.body, frame.credential, frame.version
+                )
             except AuthError as exc:
                 # slurmctld closes the connection on an authentication failure (no reply).
-                log.warning(
-                    "%s: %s from %s: authentication failed: %s", self.name, _name(frame.msg_type), peer, exc
+                self._failed_log.log(
+                    logging.WARNING,
+                    "%s: %s from %s: authentication failed: %s",
+                    self.name,
+                    _name(frame.msg_type),
+                    peer,
+                    exc,
                 )
                 return
             try:
                 body = decode_body(frame.msg_type, frame.body, frame.version)
-            except WireError as exc:
-                log.warning("%s: malformed %s from %s: %s", self.name, _name(frame.msg_type), peer, exc)
+            except Exception as exc:  # whatever hostile bytes make a codec raise (RecursionError too)
+                self._failed_log.log(
+                    logging.WARNING,
+                    "%s: malformed %s from %s: %s",
+                    self.name,
+                    _name(frame.msg_type),
+                    peer,
+                    exc if isinstance(exc, WireError) else repr(exc),
+                )
+                rc = error_rc(exc, decoding=True)
+                await self._send_rc(writer, rc, identity.uid, frame.version, peer)
                 return
             request = Request(frame.msg_type, body, identity, frame, peer)
             ok = True
@@ -292,27 +447,70 @@ class RpcServer:
             except SlurmError as exc:
                 reply = rc_reply(exc.rc, exc.message)
                 ok = False
-            except Exception:
+            except Exception as exc:
                 log.exception("%s: handler for %s failed", self.name, _name(frame.msg_type))
-                reply = rc_reply(SlurmRC.SLURM_ERROR)
+                reply = rc_reply(error_rc(exc))
                 ok = False
             self.requests_served += 1
-            if reply is not None:
-                try:
-                    await self._send(writer, reply, identity.uid, frame.version)
-                except (ConnectionError, OSError) as exc:
-                    log.info("%s: reply to %s lost: %s", self.name, peer, exc)
-                    return
+            if reply is not None and not await self._answer(writer, reply, identity.uid, frame, peer):
+                return
             if self.on_request is not None:
                 self.on_request(frame.msg_type, loop.time() - started, ok)
+
+    async def _answer(
+        self, writer: asyncio.StreamWriter, reply: Reply, uid: int, frame: Frame, peer: tuple[str, int]
+    ) -> bool:
+        """Send ``reply``; if it cannot be encoded in the peer's version, the return code saying why.
+        False when the connection is done for."""
+        try:
+            body = self._encode(reply, frame.version)
+        except Exception as exc:
+            log.warning(
+                "%s: reply %s to %s from %s cannot be sent: %s",
+                self.name,
+                _name(reply.msg_type),
+                _name(frame.msg_type),
+                peer,
+                exc,
+            )
+            await self._send_rc(writer, error_rc(exc), uid, frame.version, peer)
+            return False
+        try:
+            await self._send_encoded(writer, reply.msg_type, body, uid, frame.version)
+        except (ConnectionError, OSError, AuthError) as exc:
+            log.info("%s: reply to %s lost: %s", self.name, peer, exc)
+            return False
+        return True
+
+    async def _send_rc(
+        self, writer: asyncio.StreamWriter, rc: int, uid: int | None, version: int, peer: tuple[str, int]
+    ) -> None:
+        """Answer with a bare return code before closing (best effort: the peer may be gone)."""
+        try:
+            await self._send(writer, rc_reply(rc), uid, version)
+        except (ConnectionError, OSError, AuthError) as exc:
+            log.info("%s: error reply to %s lost: %s", self.name, peer, exc)
+
+    @staticmethod
+    def _encode(reply: Reply, version: int) -> bytes:
+        """The reply's body in ``version``'s layout (an already-encoded body is in PROTOCOL_VERSION's)."""
+        if reply.raw_body is not None and version == PROTOCOL_VERSION:
+            return reply.raw_body
+        body = reply.decoded()
+        assert body is not None
+        return encode_body(body, version)
+
+    async def _send_encoded(
+        self, writer: asyncio.StreamWriter, msg_type: int, body: bytes, uid: int | None, version: int
+    ) -> None:
+        cred = await self.signer.sign(msg_type, body, uid, version)
+        write_frame(writer, msg_type, body, cred, version)
+        await writer.drain()
 
     async def _send(
         self, writer: asyncio.StreamWriter, reply: Reply, uid: int | None, version: int = PROTOCOL_VERSION
     ) -> None:
-        body = reply.raw_body if reply.raw_body is not None else encode_body(reply.body, version)  # type: ignore[arg-type]
-        cred = await self.signer.sign(reply.msg_type, body, uid)
-        write_frame(writer, reply.msg_type, body, cred, version)
-        await writer.drain()
+        await self._send_encoded(writer, reply.msg_type, self._encode(reply, version), uid, version)
 
 
 def _name(msg_type: int) -> str:
@@ -364,7 +562,7 @@ async def call(
         frame = await read_frame(reader, timeout)
         if frame is None:
             raise ConnectionError(f"{host}:{port} closed the connection without a reply")
-        identity = await signer.verify(frame.msg_type, frame.body, frame.credential)
+        identity = await signer.verify(frame.msg_type, frame.body, frame.credential, frame.version)
         if not decode and frame.msg_type not in _SMALL_REPLIES:
             return Response(frame.msg_type, None, identity, frame.body)
         body = decode_body(frame.msg_type, frame.body, frame.version)

@@ -26,6 +26,7 @@ from flurm.protocol.constants import (
     AF_UNSPEC,
     AUTH_PLUGIN_MUNGE,
     PROTOCOL_VERSION,
+    SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     SlurmRC,
@@ -34,13 +35,92 @@ from flurm.protocol.wire import DecodeError, Reader, WireError, Writer
 
 # slurmctld refuses messages above MAX_MSG_SIZE (1 GiB); a controller never needs more than this.
 MAX_FRAME_SIZE = 256 * 1024 * 1024
+# Header and auth section together: a forward nodelist (a compressed hostlist) and a credential of a
+# few hundred bytes; anything near this is not a SLURM peer.
+MAX_HEADER_SIZE = 64 * 1024
+# The fixed start of a header (up to body_length) in every supported version: what a receiver reads
+# first to learn the message type and body size before it reads, or allocates, anything else.
+FRAME_PREFIX_SIZE = 12
+# The smallest frame (22.05 header, no forward, AF_UNSPEC, NULL credential, empty body):
+# version, flags, msg_type, body_length, forward_cnt, ret_cnt, address family, auth plugin id, cred length.
+MIN_FRAME_LENGTH = 2 + 2 + 2 + 4 + 2 + 2 + 2 + 4 + 4
 _U32 = struct.Struct(">I")
+_PREFIX = struct.Struct(">HHHI")
+_OLD_PREFIX = struct.Struct(">HHHHI")
 
 
 class VersionError(WireError):
     """The peer speaks a protocol version flurm does not."""
 
     rc = SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
+
+
+class FrameTooLarge(WireError):
+    """A frame announces a header or body larger than its message type may have; nothing of it was read."""
+
+    rc = SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
+
+    def __init__(self, message: str, *, msg_type: int, version: int) -> None:
+        super().__init__(message)
+        self.msg_type = msg_type
+        self.version = version
+
+
+@dataclass(frozen=True, slots=True)
+class FramePrefix:
+    """What the first :data:`FRAME_PREFIX_SIZE` bytes after the length prefix say."""
+
+    version: int
+    msg_type: int
+    body_length: int
+
+
+def decode_frame_prefix(data: bytes) -> FramePrefix:
+    """Version, message type and body length from the start of a frame (at least FRAME_PREFIX_SIZE
+    bytes after the length prefix). Raises VersionError like :func:`decode_frame`."""
+    if len(data) < FRAME_PREFIX_SIZE:
+        raise DecodeError(f"frame shorter than its {FRAME_PREFIX_SIZE}-byte header prefix")
+    version = int.from_bytes(data[:2], "big")
+    _check_version(version)
+    if version < SLURM_22_05_PROTOCOL_VERSION:
+        _, _, _, msg_type, body_length = _OLD_PREFIX.unpack_from(data)
+    else:
+        _, _, msg_type, body_length = _PREFIX.unpack_from(data)
+    return FramePrefix(version, msg_type, body_length)
+
+
+def check_frame_size(length: int, prefix: FramePrefix, max_body: int) -> None:
+    """Refuse a frame of ``length`` bytes (after the length prefix) whose header and auth section would
+    exceed MAX_HEADER_SIZE or whose body exceeds ``max_body``: checked before the rest is read."""
+    if prefix.body_length > length - MIN_FRAME_LENGTH:  # the smallest header must fit beside it
+        raise DecodeError(
+            f"body_length {prefix.body_length} does not fit in a frame of {length} bytes",
+            rc=SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET,
+        )
+    if length - prefix.body_length > MAX_HEADER_SIZE:
+        raise FrameTooLarge(
+            f"header of {length - prefix.body_length} bytes exceeds {MAX_HEADER_SIZE}",
+            msg_type=prefix.msg_type,
+            version=prefix.version,
+        )
+    if prefix.body_length > max_body:
+        raise FrameTooLarge(
+            f"body of {prefix.body_length} bytes exceeds the {max_body} a message of type "
+            f"{prefix.msg_type} may have",
+            msg_type=prefix.msg_type,
+            version=prefix.version,
+        )
+
+
+# What slurmctld 22.05 accepts (check_header_version): its own version and the two before it.
+SUPPORTED_VERSIONS = frozenset(
+    {SLURM_22_05_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SLURM_MIN_PROTOCOL_VERSION}
+)
+
+
+def _check_version(version: int) -> None:
+    if version not in SUPPORTED_VERSIONS:
+        raise VersionError(f"protocol version {version:#06x} is not supported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +198,7 @@ def decode_frame(data: bytes) -> Frame:
     """Decode the bytes after the u32 length prefix."""
     r = Reader(data)
     version = r.u16()
-    if version < SLURM_MIN_PROTOCOL_VERSION or version > 0x3000:
-        raise VersionError(f"protocol version {version:#06x} is not supported")
+    _check_version(version)
     flags = r.u16()
     if version < SLURM_22_05_PROTOCOL_VERSION:
         r.u16()  # older headers carry a spare u16 here
@@ -165,6 +244,8 @@ def encode_frame_head(
     w = Writer()
     w.u16(version)
     w.u16(flags)
+    if version < SLURM_22_05_PROTOCOL_VERSION:
+        w.u16(0)  # msg_index of older headers
     w.u16(msg_type)
     w.u32(body_length)
     fwd = forward or Forward()

@@ -1,0 +1,390 @@
+"""The RPC server's defences: per-type size limits checked before a body is read, connection caps,
+a throttled log, and one mapping from exceptions to SLURM return codes, so that a bad request is
+answered and the server goes on serving. The server runs on 127.0.0.1 with the fake authenticator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from flurm.auth import ROOT, FakeAuthenticator
+from flurm.config.scheduler_parameters import DEFAULT_MAX_SCRIPT_SIZE, max_script_size
+from flurm.config.slurmconf import parse_text
+from flurm.controller.engine import Controller
+from flurm.controller.transport import (
+    LogThrottle,
+    Reply,
+    Request,
+    RpcServer,
+    Signer,
+    error_rc,
+    rc_reply,
+    read_frame,
+)
+from flurm.errors import SlurmError
+from flurm.protocol.constants import PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, MsgType, SlurmRC
+from flurm.protocol.frame import (
+    FRAME_PREFIX_SIZE,
+    MAX_HEADER_SIZE,
+    Forward,
+    Frame,
+    FramePrefix,
+    FrameTooLarge,
+    VersionError,
+    check_frame_size,
+    decode_frame_prefix,
+    encode_frame,
+    encode_frame_head,
+)
+from flurm.protocol.limits import (
+    ENVIRONMENT_ALLOWANCE,
+    JOB_DESC_FIELDS,
+    SMALL_REQUEST,
+    UNKNOWN_TYPE,
+    BodyLimits,
+)
+from flurm.protocol.messages import decode_body, encode_body
+from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
+from flurm.protocol.messages.common import ReturnCode
+from flurm.protocol.messages.job_info import JobInfoRequest
+from flurm.protocol.messages.nodes import NodeInfoRequest
+from flurm.protocol.wire import DecodeError, EncodeError
+
+AUTH = FakeAuthenticator(ROOT)
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def signed_frame(msg_type: int, body: bytes, *, version: int = PROTOCOL_VERSION) -> bytes:
+    return encode_frame(msg_type, body, AUTH.sign(msg_type, body, version=version), version=version)
+
+
+# -- the size table -----------------------------------------------------------------------------------
+
+
+def test_a_batch_submission_may_carry_max_script_size_plus_environment_and_fields() -> None:
+    limits = BodyLimits(max_script_size=1000)
+    expected = 1000 + ENVIRONMENT_ALLOWANCE + JOB_DESC_FIELDS
+    assert limits.for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB) == expected
+    assert BodyLimits().for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB) == expected - 1000 + 4 * 1024 * 1024
+
+
+def test_small_requests_admin_and_unknown_types_get_small_limits() -> None:
+    limits = BodyLimits()
+    assert limits.for_type(MsgType.REQUEST_PING) == SMALL_REQUEST
+    assert limits.for_type(MsgType.REQUEST_JOB_INFO) == SMALL_REQUEST
+    assert limits.for_type(REQUEST_FLURM_ADMIN) == SMALL_REQUEST
+    assert limits.for_type(0xBEEF) == UNKNOWN_TYPE
+    assert limits.for_type(MsgType.MESSAGE_NODE_REGISTRATION_STATUS) > SMALL_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        (None, DEFAULT_MAX_SCRIPT_SIZE),
+        ("bf_interval=30", DEFAULT_MAX_SCRIPT_SIZE),
+        ("bf_interval=30,max_script_size=1024", 1024),
+        ("MAX_SCRIPT_SIZE=77k", 77),  # atoi: leading digits
+        ("max_script_size=junk", 0),
+    ],
+)
+def test_max_script_size_is_read_as_slurmctld_reads_it(text: str | None, size: int) -> None:
+    assert max_script_size(text) == size
+
+
+# -- the header prefix ----------------------------------------------------------------------------------
+
+
+def test_the_prefix_gives_type_and_body_length_in_both_header_layouts() -> None:
+    for version in (PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION):
+        frame = signed_frame(MsgType.REQUEST_PING, b"abc", version=version)
+        prefix = decode_frame_prefix(frame[4 : 4 + FRAME_PREFIX_SIZE])
+        assert (prefix.msg_type, prefix.body_length) == (MsgType.REQUEST_PING, 3)
+
+
+def test_versions_slurmctld_refuses_are_refused_at_the_prefix() -> None:
+    frame = bytearray(signed_frame(MsgType.REQUEST_PING, b""))
+    frame[4:6] = (0x2700).to_bytes(2, "big")
+    with pytest.raises(VersionError):
+        decode_frame_prefix(bytes(frame[4:]))
+
+
+def test_check_frame_size_refuses_large_bodies_large_headers_and_lies() -> None:
+    ping = FramePrefix(0x2600, MsgType.REQUEST_PING, 100)
+    check_frame_size(100 + 500, ping, max_body=100)
+    with pytest.raises(FrameTooLarge, match="body of 100 bytes"):
+        check_frame_size(100 + 500, ping, max_body=99)
+    with pytest.raises(FrameTooLarge, match="header of"):
+        check_frame_size(100 + MAX_HEADER_SIZE + 1, ping, max_body=100)
+    with pytest.raises(DecodeError, match="does not fit"):
+        check_frame_size(110, ping, max_body=100)
+
+
+def _reader(data: bytes) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)  # no EOF: a reader that waited for more would hang until the deadline
+    return reader
+
+
+def test_an_oversized_body_is_refused_after_the_header_prefix_without_waiting_for_it() -> None:
+    head = encode_frame_head(MsgType.REQUEST_PING, 200 * 1024 * 1024, AUTH.sign(MsgType.REQUEST_PING, b""))
+    left: list[int] = []
+
+    async def go() -> Frame | None:
+        reader = _reader(head)
+        try:
+            return await read_frame(reader, 30.0, body_limit=BodyLimits().for_type)
+        finally:
+            left.append(len(reader._buffer))  # type: ignore[attr-defined]
+
+    with pytest.raises(FrameTooLarge) as exc:
+        run(go())
+    assert exc.value.rc == SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
+    assert exc.value.msg_type == MsgType.REQUEST_PING
+    assert left == [len(head) - 4 - FRAME_PREFIX_SIZE]  # the rest of the header was not read
+
+
+def test_an_oversized_header_is_refused_before_it_is_read() -> None:
+    forward = Forward("n" * (MAX_HEADER_SIZE + 10), 10, 1, 1)
+    frame = encode_frame(MsgType.REQUEST_PING, b"", b"cred", forward=forward)
+
+    async def go() -> Frame | None:
+        return await read_frame(_reader(frame), 30.0, body_limit=BodyLimits().for_type)
+
+    with pytest.raises(FrameTooLarge, match="header"):
+        run(go())
+
+
+# -- exceptions to return codes -------------------------------------------------------------------------
+
+
+def test_error_rc_maps_each_failure_to_one_return_code() -> None:
+    version = DecodeError("x", rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR)
+    assert error_rc(DecodeError("short"), decoding=True) == SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET
+    assert error_rc(RecursionError(), decoding=True) == SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET
+    assert error_rc(version, decoding=True) == SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
+    assert error_rc(EncodeError("x", rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR)) == 1005
+    assert error_rc(SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)) == SlurmRC.ESLURM_INVALID_JOB_ID
+    assert error_rc(KeyError("bug")) == SlurmRC.SLURM_ERROR
+
+
+# -- the throttled log ----------------------------------------------------------------------------------
+
+
+def test_log_throttle_logs_one_line_per_interval_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    throttle = LogThrottle(logging.getLogger("flurm.test"), interval=10.0, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="flurm.test"):
+        assert throttle.log(logging.WARNING, "refused %s", "a")
+        for _ in range(500):
+            assert not throttle.log(logging.WARNING, "refused %s", "b")
+        now[0] += 10.0
+        assert throttle.log(logging.WARNING, "refused %s", "c")
+    assert [r.getMessage() for r in caplog.records] == [
+        "refused a",
+        "refused c (and 500 more in the last 10 s, not logged)",
+    ]
+
+
+# -- the server -----------------------------------------------------------------------------------------
+
+Dispatch = Callable[[Request], Awaitable[Reply | None]]
+
+
+async def _ping_only(req: Request) -> Reply | None:
+    return rc_reply(SlurmRC.SLURM_SUCCESS)
+
+
+@asynccontextmanager
+async def serving(dispatcher: Dispatch = _ping_only, **kw: Any) -> AsyncIterator[tuple[RpcServer, int]]:
+    signer = Signer(AUTH)
+    server = RpcServer(dispatcher, signer, **kw)
+    await server.listen("127.0.0.1", 0)
+    try:
+        yield server, server.ports[0]
+    finally:
+        await server.stop(grace=1.0)
+        signer.close()
+
+
+async def exchange(port: int, data: bytes, *, then_closed: bool = False) -> Frame | None:
+    """Send ``data`` and read one frame; with ``then_closed``, also check that the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        frame = await read_frame(reader, 10.0)
+        if then_closed:
+            assert await asyncio.wait_for(reader.read(), 10.0) == b""
+        return frame
+    finally:
+        writer.close()
+
+
+async def refused(port: int) -> None:
+    """A connection the server closes at once, without an answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(signed_frame(MsgType.REQUEST_PING, b""))
+    with suppress(ConnectionResetError):  # closed with unread data: a reset
+        assert await asyncio.wait_for(reader.read(), 10.0) == b""
+    writer.close()
+
+
+def rc_of(frame: Frame | None) -> int:
+    assert frame is not None and frame.msg_type == MsgType.RESPONSE_SLURM_RC
+    AUTH.verify(frame.msg_type, frame.body, frame.credential, version=frame.version)
+    body = decode_body(frame.msg_type, frame.body)
+    assert isinstance(body, ReturnCode)
+    return body.rc
+
+
+async def ping_works(port: int) -> bool:
+    return rc_of(await exchange(port, signed_frame(MsgType.REQUEST_PING, b""))) == SlurmRC.SLURM_SUCCESS
+
+
+def test_an_oversized_frame_is_answered_insane_length_and_closed() -> None:
+    async def go() -> None:
+        async with serving() as (_, port):
+            head = encode_frame_head(
+                MsgType.REQUEST_PING, 100 * 1024 * 1024, AUTH.sign(MsgType.REQUEST_PING, b"")
+            )
+            frame = await exchange(port, head, then_closed=True)
+            assert rc_of(frame) == SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
+            assert await ping_works(port)
+
+    run(go())
+
+
+def test_deeply_nested_admin_json_is_answered_and_the_server_goes_on() -> None:
+    body = encode_body(_RawAdmin("[" * 20_000 + "]" * 20_000))
+
+    async def go() -> None:
+        async with serving() as (_, port):
+            frame = await exchange(port, signed_frame(REQUEST_FLURM_ADMIN, body), then_closed=True)
+            assert rc_of(frame) == SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET
+            assert await ping_works(port)
+
+    run(go())
+
+
+class _RawAdmin:
+    """An admin message body with any text as its document."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def pack(self, w: Any, version: int) -> None:
+        w.string(self.text)
+
+    @classmethod
+    def unpack(cls, r: Any, version: int) -> _RawAdmin:
+        raise NotImplementedError
+
+
+def test_a_handler_s_unexpected_error_is_answered_slurm_error() -> None:
+    async def broken(req: Request) -> Reply | None:
+        raise KeyError("bug")
+
+    async def go() -> None:
+        async with serving(broken) as (_, port):
+            frame = await exchange(port, signed_frame(MsgType.REQUEST_PING, b""))
+            assert rc_of(frame) == SlurmRC.SLURM_ERROR
+
+    run(go())
+
+
+CONF = """
+ClusterName=t
+SlurmctldHost=localhost
+NodeName=n[1-2] NodeAddr=127.0.0.1 CPUs=2
+PartitionName=debug Nodes=ALL Default=YES
+"""
+
+
+@pytest.mark.parametrize("msg_type", [MsgType.REQUEST_NODE_INFO, MsgType.REQUEST_JOB_INFO])
+def test_a_version_whose_reply_cannot_be_encoded_is_answered_version_error(
+    tmp_path: Path, msg_type: MsgType
+) -> None:
+    """21.08 passes the header check (slurmctld accepts two versions back) but flurm's node and job
+    records are 22.05 only: the controller answers SLURM_PROTOCOL_VERSION_ERROR in 21.08's header."""
+    ctl = Controller(parse_text(CONF), AUTH, state_dir=tmp_path)
+    ctl.cluster.restore(ctl.store.open())
+    raw = encode_body(NodeInfoRequest() if msg_type == MsgType.REQUEST_NODE_INFO else JobInfoRequest())
+
+    async def go() -> None:
+        async with serving(ctl.dispatch) as (_, port):
+            request = signed_frame(msg_type, raw, version=SLURM_21_08_PROTOCOL_VERSION)
+            frame = await exchange(port, request, then_closed=True)
+            assert frame is not None and frame.version == SLURM_21_08_PROTOCOL_VERSION
+            assert rc_of(frame) == SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
+            assert await ping_works(port)
+
+    try:
+        run(go())
+    finally:
+        ctl.store.close()
+
+
+def test_connections_over_the_per_peer_cap_are_closed_unread_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entered = 0
+    both_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(req: Request) -> Reply | None:
+        nonlocal entered
+        entered += 1
+        if entered == 2:
+            both_in.set()
+        await release.wait()
+        return rc_reply(SlurmRC.SLURM_SUCCESS)
+
+    async def go() -> None:
+        async with serving(slow, max_connections_per_peer=2) as (server, port):
+            held = [
+                asyncio.ensure_future(exchange(port, signed_frame(MsgType.REQUEST_PING, b""))) for _ in "ab"
+            ]
+            await both_in.wait()
+            for _ in range(20):
+                await refused(port)
+            assert server.refused_connections == 20
+            release.set()
+            for task in held:
+                assert rc_of(await task) == SlurmRC.SLURM_SUCCESS
+            assert await ping_works(port)  # below the cap again
+
+    with caplog.at_level(logging.INFO, logger="flurm.rpc"):
+        run(go())
+    refusals = [r for r in caplog.records if "refusing a connection" in r.getMessage()]
+    assert len(refusals) == 1
+
+
+def test_the_total_cap_applies_to_every_peer() -> None:
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(req: Request) -> Reply | None:
+        entered.set()
+        await release.wait()
+        return rc_reply(SlurmRC.SLURM_SUCCESS)
+
+    async def go() -> None:
+        async with serving(slow, max_connections=1) as (server, port):
+            held = asyncio.ensure_future(exchange(port, signed_frame(MsgType.REQUEST_PING, b"")))
+            await entered.wait()
+            await refused(port)
+            assert server.refused_connections == 1
+            release.set()
+            assert rc_of(await held) == SlurmRC.SLURM_SUCCESS
+
+    run(go())

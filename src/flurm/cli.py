@@ -39,10 +39,12 @@ def _load_config(path: str) -> SlurmConfig:
         raise SystemExit(2) from None
 
 
-def _auth(config: SlurmConfig) -> MungeAuthenticator:
+def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> MungeAuthenticator:
     from flurm.auth.authenticator import MungeAuthenticator
 
-    return MungeAuthenticator.from_slurm_conf(config.auth_info, config.communication_parameters)
+    return MungeAuthenticator.from_slurm_conf(
+        config.auth_info, config.communication_parameters, allow_replay=allow_replay
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,7 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         ctl = Controller(
             config,
-            _auth(config),
+            # A controller never decodes a credential twice: SLURM clients sign each send anew. A replay
+            # is a captured message sent again; refuse it as auth/munge does without MULTIPLE_SLURMD
+            # (which Debian builds with, for several slurmd sharing one munged, not for slurmctld's sake).
+            _auth(config, allow_replay=False),
             api=api,
             state_dir=Path(args.state_dir) if args.state_dir else None,
             port=args.port,

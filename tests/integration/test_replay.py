@@ -1,0 +1,109 @@
+"""A captured request sent again: flurm must not act on a replayed MUNGE credential.
+
+A proxy between sbatch and flurm records what sbatch sends; the test then sends the recorded
+REQUEST_SUBMIT_BATCH_JOB frame to flurm twice more. munged reports the second decode of a credential
+as EMUNGE_CRED_REPLAYED; flurm refuses it as auth/munge does in a SLURM build without
+MULTIPLE_SLURMD ("Munge decode failed: Replayed credential"): the connection is closed without a
+reply, and the one job sbatch made stays the only one.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from flurm.protocol.constants import MsgType
+from flurm.protocol.frame import FrameDecoder
+from harness.loopback import SlurmCluster, cluster
+
+
+def _read_frame_bytes(sock: socket.socket) -> bytes:
+    """One whole frame (length prefix included) as it came, or b"" if the peer closed first."""
+    data = b""
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+class RecordingProxy:
+    """Relays each connection's one request and one reply between a client and ``target`` port,
+    keeping the request bytes."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.requests: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = int(self.sock.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            with client, socket.create_connection(("127.0.0.1", self.target), timeout=30) as upstream:
+                client.settimeout(30)
+                request = _read_frame_bytes(client)
+                if not request:
+                    continue
+                self.requests.append(request)
+                upstream.sendall(request)
+                reply = _read_frame_bytes(upstream)
+                if reply:
+                    client.sendall(reply)
+
+    def captured(self, msg_type: int) -> bytes:
+        for raw in self.requests:
+            dec = FrameDecoder()
+            dec.feed(raw)
+            frame = dec.next_frame()
+            if frame is not None and frame.msg_type == msg_type:
+                return raw
+        raise AssertionError(f"no message of type {msg_type} went through the proxy")
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def flurm() -> Iterator[SlurmCluster]:
+    with cluster("flurm", nodes=1) as c:
+        yield c
+
+
+def _send_and_read_all(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+def _job_ids(c: SlurmCluster) -> list[str]:
+    return c.run("squeue", "-h", "-o", "%i").check().stdout.split()
+
+
+def test_a_replayed_sbatch_frame_creates_no_second_job(flurm: SlurmCluster) -> None:
+    proxy = RecordingProxy(flurm.ctld_port)
+    try:
+        job_id = flurm.sbatch("--hold", "--wrap", "true", conf=flurm.client_conf(proxy.port))
+        frame = proxy.captured(MsgType.REQUEST_SUBMIT_BATCH_JOB)
+    finally:
+        proxy.close()
+    assert _job_ids(flurm) == [str(job_id)]
+    for _ in range(2):
+        assert _send_and_read_all(flurm.ctld_port, frame) == b""  # closed without a reply
+    assert _job_ids(flurm) == [str(job_id)]
+    assert "Replayed credential" in flurm.log_tail(200)

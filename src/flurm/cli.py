@@ -75,10 +75,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             mode=Mode.SHADOW if args.shadow else Mode.STANDALONE,
         )
         asyncio.run(ctl.run())
-    except OSError as exc:
-        print(f"flurm: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        # every fatal error: one line and a non-zero status, so that a supervisor restarts flurm
+        logging.getLogger("flurm").critical("fatal: %s", _fatal_text(exc))
         return 1
     return 0
+
+
+def _fatal_text(exc: BaseException) -> str:
+    if isinstance(exc, OSError | RuntimeError) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _admin(args: argparse.Namespace, doc: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flurm.auth.authenticator import Authenticator, Identity
+from flurm.auth.authenticator import Authenticator, AuthError, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.scheduler_parameters import max_script_size
 from flurm.config.slurmconf import SlurmConfig
@@ -40,6 +40,7 @@ from flurm.protocol.frame import Frame, Header
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.messages.base import Body, encode_body
+from flurm.protocol.wire import WireError
 from flurm.scheduler import scheduler
 from flurm.state.cluster import Cluster
 from flurm.state.store import Store
@@ -100,6 +101,7 @@ class Controller:
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.fatal: Exception | None = None  # why the controller stopped by itself
         self.scheduler_passes = 0
         self.last_schedule_duration = 0.0
         from flurm.controller.handlers import HANDLERS
@@ -148,16 +150,24 @@ class Controller:
         """Wait until every change made so far is on disk."""
         await self.store.commit()
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str = "") -> asyncio.Task[None]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], name: str = "", *, essential: bool = False
+    ) -> asyncio.Task[None]:
+        """Run ``coro`` in the background; the controller stops on the error of an ``essential`` one."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(lambda t: self._task_done(t, name, essential))
         return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[None], name: str, essential: bool) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("background task %sfailed", f"{name} " if name else "", exc_info=exc)
+        if essential and self.fatal is None and not self.stopping.is_set():
+            self.fatal = RuntimeError(f"{name} failed: {type(exc).__name__}: {exc}")
+            self.stopping.set()
 
     # -- RPC dispatch -----------------------------------------------------------------------------
     async def dispatch(self, req: Request) -> Reply | None:
@@ -268,7 +278,7 @@ class Controller:
             await self.listen_controller_endpoints()
         if self.api_settings is not None:
             await self._start_api(self.api_settings)
-        self.spawn(self._ticker(), "ticker")
+        self.spawn(self._ticker(), "ticker", essential=True)
         self._apply_traits()
         log.info(
             "flurm controller for cluster %s listening on %s:%s (state in %s)",
@@ -348,6 +358,8 @@ class Controller:
         while True:
             try:
                 counts = await self.mirror.sync(full=True)
+            except (WireError, AuthError) as exc:  # it answers, in a way flurm cannot read or trust
+                raise RuntimeError(f"cannot import from slurmctld: its answer is unusable: {exc}") from exc
             except (SourceUnreachable, OSError, TimeoutError) as exc:
                 if loop.time() > deadline:
                     raise RuntimeError(f"slurmctld did not answer the import: {exc}") from None
@@ -389,3 +401,5 @@ class Controller:
         finally:
             log.info("stopping")
             await self.stop()
+        if self.fatal is not None:
+            raise self.fatal

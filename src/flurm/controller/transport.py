@@ -302,8 +302,8 @@ class RpcServer:
         self._conns: set[asyncio.Task[None]] = set()
         self._per_peer: dict[str, int] = {}
         self.refused_connections = 0
-        self._refused_log = LogThrottle(log, log_interval)
-        self._failed_log = LogThrottle(log, log_interval)
+        self.log_interval = log_interval
+        self._log_throttles: dict[str, LogThrottle] = {}
         self.requests_served = 0
         self.on_request: Callable[[int, float, bool], None] | None = None  # msg_type, seconds, ok
 
@@ -339,12 +339,20 @@ class RpcServer:
                 t.cancel()
         self._servers.clear()
 
+    def _log(self, kind: str, level: int, msg: str, *args: object) -> None:
+        """Log a failure of some kind: at most one line per ``log_interval`` seconds for each kind."""
+        throttle = self._log_throttles.get(kind)
+        if throttle is None:
+            throttle = self._log_throttles[kind] = LogThrottle(log, self.log_interval)
+        throttle.log(level, msg, *args)
+
     def _admit(self, host: str) -> bool:
         """Count a new connection from ``host`` in, unless it is over a cap."""
         from_peer = self._per_peer.get(host, 0)
         if len(self._conns) >= self.max_connections or from_peer >= self.max_connections_per_peer:
             self.refused_connections += 1
-            self._refused_log.log(
+            self._log(
+                "over cap",
                 logging.WARNING,
                 "%s: refusing a connection from %s: %d connections open, %d from that address "
                 "(caps %d and %d)",
@@ -394,18 +402,24 @@ class RpcServer:
             try:
                 frame = await read_frame(reader, self.message_timeout, body_limit=self.limits.for_type)
             except VersionError as exc:
-                self._failed_log.log(logging.WARNING, "%s: %s from %s", self.name, exc, peer)
+                self._log("version", logging.WARNING, "%s: %s from %s", self.name, exc, peer)
                 await self._send_rc(writer, exc.rc, None, PROTOCOL_VERSION, peer)
                 return
             except FrameTooLarge as exc:
-                self._failed_log.log(
-                    logging.WARNING, "%s: refusing %s from %s: %s", self.name, _name(exc.msg_type), peer, exc
+                self._log(
+                    "too large",
+                    logging.WARNING,
+                    "%s: refusing %s from %s: %s",
+                    self.name,
+                    _name(exc.msg_type),
+                    peer,
+                    exc,
                 )
                 await self._send_rc(writer, exc.rc, None, exc.version, peer)
                 return
             except (WireError, TimeoutError, ConnectionError) as exc:
-                self._failed_log.log(
-                    logging.INFO, "%s: dropping connection from %s: %s", self.name, peer, exc
+                self._log(
+                    "dropped", logging.INFO, "%s: dropping connection from %s: %s", self.name, peer, exc
                 )
                 return
             if frame is None:
@@ -417,7 +431,8 @@ class RpcServer:
                 )
             except AuthError as exc:
                 # slurmctld closes the connection on an authentication failure (no reply).
-                self._failed_log.log(
+                self._log(
+                    "auth",
                     logging.WARNING,
                     "%s: %s from %s: authentication failed: %s",
                     self.name,
@@ -429,7 +444,8 @@ class RpcServer:
             try:
                 body = decode_body(frame.msg_type, frame.body, frame.version)
             except Exception as exc:  # whatever hostile bytes make a codec raise (RecursionError too)
-                self._failed_log.log(
+                self._log(
+                    "malformed",
                     logging.WARNING,
                     "%s: malformed %s from %s: %s",
                     self.name,

@@ -1,10 +1,14 @@
-"""A captured request sent again: flurm must not act on a replayed MUNGE credential.
+"""The RPC server's defences against real SLURM clients.
 
-A proxy between sbatch and flurm records what sbatch sends; the test then sends the recorded
+A captured request sent again: flurm must not act on a replayed MUNGE credential. A proxy
+between sbatch and flurm records what sbatch sends; the test then sends the recorded
 REQUEST_SUBMIT_BATCH_JOB frame to flurm twice more. munged reports the second decode of a credential
 as EMUNGE_CRED_REPLAYED; flurm refuses it as auth/munge does in a SLURM build without
 MULTIPLE_SLURMD ("Munge decode failed: Replayed credential"): the connection is closed without a
 reply, and the one job sbatch made stays the only one.
+
+A submission larger than its message type may be is refused after the header, before its body is
+read: sbatch reports "Insane message length", and flurm serves the next client.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pytest
 
 from flurm.protocol.constants import MsgType
 from flurm.protocol.frame import FrameDecoder
+from flurm.protocol.limits import BodyLimits
 from harness.loopback import SlurmCluster, cluster
 
 
@@ -107,3 +112,21 @@ def test_a_replayed_sbatch_frame_creates_no_second_job(flurm: SlurmCluster) -> N
         assert _send_and_read_all(flurm.ctld_port, frame) == b""  # closed without a reply
     assert _job_ids(flurm) == [str(job_id)]
     assert "Replayed credential" in flurm.log_tail(200)
+
+
+def test_a_submission_over_its_size_limit_is_refused_unread_and_flurm_goes_on(flurm: SlurmCluster) -> None:
+    """A body larger than a batch submit may be (max_script_size + environment + other fields) is
+    refused after the header: sbatch fails, no job is made, and the next client is served."""
+    before = _job_ids(flurm)
+    script = flurm.jobs_dir / "huge.sh"
+    limit = BodyLimits().for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB)
+    script.write_text("#!/bin/sh\n" + "#" * limit + "\ntrue\n")
+    try:
+        r = flurm.run("sbatch", "--hold", str(script), timeout=120)
+    finally:
+        script.unlink()
+    assert not r.ok, r.stdout  # sbatch: error: Batch job submission failed: Insane message length
+    assert _job_ids(flurm) == before
+    assert "refusing REQUEST_SUBMIT_BATCH_JOB" in flurm.log_tail(200)
+    job_id = flurm.sbatch("--hold", "--wrap", "true")  # served as before
+    assert str(job_id) in _job_ids(flurm)

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import pytest
 
 from flurm.auth import ROOT, FakeAuthenticator
-from flurm.config.scheduler_parameters import DEFAULT_MAX_SCRIPT_SIZE, max_script_size
 from flurm.config.slurmconf import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.transport import (
@@ -57,6 +56,12 @@ from flurm.protocol.messages.nodes import NodeInfoRequest
 from flurm.protocol.wire import DecodeError, EncodeError
 
 AUTH = FakeAuthenticator(ROOT)
+CONF = """
+ClusterName=t
+SlurmctldHost=localhost
+NodeName=n[1-2] NodeAddr=127.0.0.1 CPUs=2
+PartitionName=debug Nodes=ALL Default=YES
+"""
 T = TypeVar("T")
 
 
@@ -87,18 +92,12 @@ def test_small_requests_admin_and_unknown_types_get_small_limits() -> None:
     assert limits.for_type(MsgType.MESSAGE_NODE_REGISTRATION_STATUS) > SMALL_REQUEST
 
 
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [
-        (None, DEFAULT_MAX_SCRIPT_SIZE),
-        ("bf_interval=30", DEFAULT_MAX_SCRIPT_SIZE),
-        ("bf_interval=30,max_script_size=1024", 1024),
-        ("MAX_SCRIPT_SIZE=77k", 77),  # atoi: leading digits
-        ("max_script_size=junk", 0),
-    ],
-)
-def test_max_script_size_is_read_as_slurmctld_reads_it(text: str | None, size: int) -> None:
-    assert max_script_size(text) == size
+def test_the_controller_s_limits_follow_max_script_size(tmp_path: Path) -> None:
+    ctl = Controller(
+        parse_text(CONF + "SchedulerParameters=max_script_size=1000\n"), AUTH, state_dir=tmp_path
+    )
+    expected = 1000 + ENVIRONMENT_ALLOWANCE + JOB_DESC_FIELDS
+    assert ctl.server.limits.for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB) == expected
 
 
 # -- the header prefix ----------------------------------------------------------------------------------
@@ -300,14 +299,6 @@ def test_a_handler_s_unexpected_error_is_answered_slurm_error() -> None:
             assert rc_of(frame) == SlurmRC.SLURM_ERROR
 
     run(go())
-
-
-CONF = """
-ClusterName=t
-SlurmctldHost=localhost
-NodeName=n[1-2] NodeAddr=127.0.0.1 CPUs=2
-PartitionName=debug Nodes=ALL Default=YES
-"""
 
 
 @pytest.mark.parametrize("msg_type", [MsgType.REQUEST_NODE_INFO, MsgType.REQUEST_JOB_INFO])

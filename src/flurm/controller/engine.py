@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.auth.authenticator import Authenticator, AuthError, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
-from flurm.config.scheduler_parameters import max_script_size
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.records import JobListCache
@@ -91,7 +90,7 @@ class Controller:
             self.dispatch,
             self.signer,
             message_timeout=float(config.message_timeout),
-            limits=BodyLimits(max_script_size(config.scheduler_parameters)),
+            limits=BodyLimits(config.max_script_size),
         )
         self.started_at = 0.0
         self.stopping = asyncio.Event()

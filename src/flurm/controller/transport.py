@@ -1,10 +1,15 @@
 """SLURM RPC over TCP, both directions, on asyncio.
 
 Server side: one request per connection as SLURM does (a connection may carry more; we keep reading
-until the peer closes). Each frame is read with a bound on its size and a deadline, its credential
-verified (see :class:`Signer` for when that happens on the loop and when in a thread), its body decoded,
-handed to the dispatcher, and the reply signed and written back. A bad frame closes that connection
-only; nothing escapes to the server.
+until the peer closes). Connections beyond a total and a per-address cap are closed unread. Each frame
+is read with a deadline, its header first: a body larger than its message type may have
+(``protocol.limits``) is not read. Then its credential is verified (see :class:`Signer` for when that
+happens on the loop and when in a thread), its body decoded, handed to the dispatcher, and the reply
+signed and written back. A request that fails after its header was read is answered with the SLURM
+return code :func:`error_rc` gives (slurmctld closes such connections without a word; an answer lets
+the client say why), except an authentication failure, which closes the connection as slurmctld
+does. Each failure closes that connection only; nothing escapes to the server, and a flood of them
+logs a line per kind and interval (:class:`LogThrottle`).
 
 Client side: :func:`call` opens a connection, sends one signed request, and returns the verified
 reply (or nothing, for messages that get none).
@@ -40,7 +45,7 @@ from flurm.protocol.frame import (
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
-from flurm.protocol.wire import WireError
+from flurm.protocol.wire import EncodeError, WireError
 
 log = logging.getLogger("flurm.rpc")
 _U32 = struct.Struct(">I")
@@ -510,11 +515,15 @@ class RpcServer:
     @staticmethod
     def _encode(reply: Reply, version: int) -> bytes:
         """The reply's body in ``version``'s layout (an already-encoded body is in PROTOCOL_VERSION's)."""
-        if reply.raw_body is not None and version == PROTOCOL_VERSION:
+        if reply.raw_body is not None:
+            if version != PROTOCOL_VERSION:
+                raise EncodeError(
+                    f"{_name(reply.msg_type)} is at hand in protocol version {PROTOCOL_VERSION:#06x} only",
+                    rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
+                )
             return reply.raw_body
-        body = reply.decoded()
-        assert body is not None
-        return encode_body(body, version)
+        assert reply.body is not None
+        return encode_body(reply.body, version)
 
     async def _send_encoded(
         self, writer: asyncio.StreamWriter, msg_type: int, body: bytes, uid: int | None, version: int

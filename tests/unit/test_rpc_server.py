@@ -37,6 +37,7 @@ from flurm.protocol.frame import (
     FrameTooLarge,
     VersionError,
     check_frame_size,
+    decode_frame,
     decode_frame_prefix,
     encode_frame,
     encode_frame_head,
@@ -107,7 +108,9 @@ def test_the_prefix_gives_type_and_body_length_in_both_header_layouts() -> None:
     for version in (PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION):
         frame = signed_frame(MsgType.REQUEST_PING, b"abc", version=version)
         prefix = decode_frame_prefix(frame[4 : 4 + FRAME_PREFIX_SIZE])
-        assert (prefix.msg_type, prefix.body_length) == (MsgType.REQUEST_PING, 3)
+        assert (prefix.version, prefix.msg_type, prefix.body_length) == (version, MsgType.REQUEST_PING, 3)
+        decoded = decode_frame(frame[4:])
+        assert (decoded.version, decoded.msg_type, decoded.body) == (version, MsgType.REQUEST_PING, b"abc")
 
 
 def test_versions_slurmctld_refuses_are_refused_at_the_prefix() -> None:
@@ -379,3 +382,17 @@ def test_the_total_cap_applies_to_every_peer() -> None:
             assert rc_of(await held) == SlurmRC.SLURM_SUCCESS
 
     run(go())
+
+
+def test_a_failed_essential_task_stops_the_controller_with_its_error(tmp_path: Path) -> None:
+    """flurm run turns this into one fatal log line and exit status 1 (a supervisor restarts it)."""
+    conf = parse_text(CONF + "SlurmdPort=1\n")
+    ctl = Controller(conf, AUTH, state_dir=tmp_path, port=0, listen_host="127.0.0.1")
+
+    async def broken_ticker() -> None:
+        raise ValueError("tick")
+
+    ctl._ticker = broken_ticker  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="ticker failed: ValueError: tick"):
+        # the bound only turns a controller that runs on (the old behaviour) into a failure
+        run(asyncio.wait_for(ctl.run(), 60.0))

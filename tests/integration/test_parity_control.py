@@ -69,6 +69,10 @@ STEPS = [
     cmd("scancel", "999", label="cancel a missing job"),
     cmd("scancel", "4_3", label="cancel a pending task"),
     settle(),
+    # slurmctld gives the job released above its AccrueTime on its next scheduling cycle, which may
+    # or may not have run yet: a submit starts one (flurm's release accrues at once)
+    cmd("sbatch", "-J", "tick", "--hold", "--wrap", "true", label="tick after updates"),  # 11
+    settle(),
     Records("after updates"),
     cmd("squeue", "-r", label="queue after updates"),
     cmd("squeue", "-r", "-o", "%i %t %r %Q %l %u", label="reasons after updates"),

@@ -8,9 +8,9 @@ The file is one pack buffer (the same primitives as the wire, see :mod:`flurm.pr
     str "PROTOCOL_VERSION", u16 protocol version, time written, u32 job_id_sequence,
     time of the last backfill cycle, then one job record after another up to the end of the file.
 
-Blocks slurmctld packs with the same functions as on the wire (job_resources, multi-core data, cron
-entry, step layout, step accounting) are read by the protocol's codecs into the protocol's dataclasses
-(:mod:`flurm.protocol.messages`), so one layout serves both.
+Blocks slurmctld packs with the same functions as on the wire (job_resources, GRES job and step
+states, multi-core data, cron entry, step layout, step accounting) are read by the protocol's codecs
+into the protocol's dataclasses (:mod:`flurm.protocol.messages`), so one layout serves both.
 
 A job record is the job (ids, array record, limits, times, state, strings), its select-plugin id,
 its job_resources (allocated nodes, CPUs, cores and memory per node), the spank environment, two
@@ -43,6 +43,7 @@ from flurm.protocol.constants import (
     JobStateFlag,
     JobStateReason,
 )
+from flurm.protocol.messages.credential import GresJobState, GresStepState
 from flurm.protocol.messages.job_desc import CRON_ENTRY, CronEntry
 from flurm.protocol.messages.job_info import JOB_RESOURCES, MULTI_CORE, JobResources, MultiCore
 from flurm.protocol.messages.slurmd import unpack_jobacct
@@ -86,7 +87,6 @@ ENVIRONMENT_FILE = "environment"
 
 _DETAILS_FLAG = 0xDDDD
 _STEP_FLAG = 0xBBBB
-_GRES_MAGIC = 0x438A34D4
 _JOB_END = 12  # enum job_states: first value that is not a state
 _MAX_BATCH_REQUEUE = 5
 _FEATURES_USE = {0: None, 1: "features", 2: "prefer"}
@@ -124,28 +124,6 @@ class LimitSet:
     qos: int
     time: int
     tres: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class GresJobState:
-    """gres_job_state_t of one GRES (``plugin_id`` identifies the GRES name, e.g. gpu)."""
-
-    plugin_id: int
-    cpus_per_gres: int
-    flags: int
-    gres_per_job: int
-    gres_per_node: int
-    gres_per_socket: int
-    gres_per_task: int
-    mem_per_gres: int
-    ntasks_per_gres: int
-    total_gres: int
-    type_name: str | None
-    node_cnt: int
-    gres_cnt_node_alloc: tuple[int, ...] | None
-    gres_bit_alloc: tuple[Bitmap | None, ...] | None
-    gres_bit_step_alloc: tuple[Bitmap | None, ...] | None
-    gres_cnt_step_alloc: tuple[int, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -767,82 +745,13 @@ def _select_jobinfo(r: Reader) -> int:
     return plugin_id
 
 
-def _node_count(r: Reader, n: int, min_bytes: int, what: str) -> int:
-    if n > NO_VAL or n * min_bytes > r.remaining:
-        raise DecodeError(f"{what}: {n} per-node entries do not fit in {r.remaining} bytes")
-    return n
-
-
-def _bitmaps(r: Reader, n: int) -> tuple[Bitmap | None, ...]:
-    _node_count(r, n, 4, "bitmap list")
-    return tuple(r.bitmap() for _ in range(n))
-
-
 def _gres_job_states(r: Reader) -> tuple[GresJobState, ...]:
-    count = r.u16()
-    out: list[GresJobState] = []
-    for _ in range(count):
-        magic = r.u32()
-        if magic != _GRES_MAGIC:
-            raise DecodeError(f"gres job state: bad magic {magic:#x}")
-        plugin_id = r.u32()
-        cpus_per_gres = r.u16()
-        flags = r.u16()
-        per_job, per_node, per_socket, per_task, mem_per_gres = (r.u64() for _ in range(5))
-        ntasks_per_gres = r.u16()
-        total_gres = r.u64()
-        type_name = r.string()
-        node_cnt = r.u32()
-        if node_cnt > NO_VAL:
-            raise DecodeError(f"gres job state: node count {node_cnt:#x}")
-        cnt_node_alloc = tuple(r.u64_array()) if r.u8() else None
-        bit_alloc = _bitmaps(r, node_cnt) if r.u8() else None
-        bit_step_alloc = _bitmaps(r, node_cnt) if r.u8() else None
-        cnt_step_alloc: tuple[int, ...] | None = None
-        if r.u8():
-            _node_count(r, node_cnt, 8, "gres step counts")
-            cnt_step_alloc = tuple(r.u64() for _ in range(node_cnt))
-        out.append(
-            GresJobState(
-                plugin_id,
-                cpus_per_gres,
-                flags,
-                per_job,
-                per_node,
-                per_socket,
-                per_task,
-                mem_per_gres,
-                ntasks_per_gres,
-                total_gres,
-                type_name,
-                node_cnt,
-                cnt_node_alloc,
-                bit_alloc,
-                bit_step_alloc,
-                cnt_step_alloc,
-            )
-        )
-    return tuple(out)
+    return tuple(GresJobState.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(r.u16()))
 
 
 def _skip_gres_step_states(r: Reader) -> None:
     for _ in range(r.u16()):
-        magic = r.u32()
-        if magic != _GRES_MAGIC:
-            raise DecodeError(f"gres step state: bad magic {magic:#x}")
-        r.u32()  # plugin id
-        r.u16()  # cpus_per_gres
-        r.u16()  # flags
-        for _ in range(6):  # per step/node/socket/task, mem_per_gres, total
-            r.u64()
-        node_cnt = r.u32()
-        if node_cnt > NO_VAL:
-            raise DecodeError(f"gres step state: node count {node_cnt:#x}")
-        r.bitmap()  # node_in_use
-        if r.u8():
-            r.u64_array()
-        if r.u8():
-            _bitmaps(r, node_cnt)
+        GresStepState.unpack(r, SLURM_22_05_PROTOCOL_VERSION)
 
 
 def _dependencies(r: Reader) -> tuple[DependencySpec, ...]:

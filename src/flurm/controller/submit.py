@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import hostlist
-
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
     MEM_PER_CPU,
-    NICE_OFFSET,
     NO_VAL,
     NO_VAL8,
     NO_VAL16,
@@ -31,8 +28,9 @@ from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import dependencies
 from flurm.scheduler.scheduler import limits_reason, node_config_error
 from flurm.state.cluster import Cluster
+from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
-from flurm.state.tasks import TaskSet, TaskSetError
+from flurm.state.tasks import EMPTY, TaskSet, TaskSetError
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
 PARTITION_SUBMIT = 0x1  # a partition state that accepts jobs (UP and DOWN have it, DRAIN and INACTIVE not)
@@ -120,7 +118,7 @@ def build_job(
         except dependencies.DependencyError:
             raise SlurmError(SlurmRC.ESLURM_DEPENDENCY) from None
     for nodes in (desc.req_nodes, desc.exc_nodes):
-        if nodes and any(n not in cluster.nodes for n in _hostnames(nodes)):
+        if nodes and any(n not in cluster.nodes for n in expand_nodes(nodes)):
             raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)
 
     # sizes, as slurmctld fills in a job's details
@@ -131,7 +129,7 @@ def build_job(
     min_cpus = desc.min_cpus if _set(desc.min_cpus, NO_VAL) else min_nodes
     if desc.req_nodes:
         # every required node counts: at least that many nodes and CPUs
-        required = len(set(_hostnames(desc.req_nodes)))
+        required = len(set(expand_nodes(desc.req_nodes)))
         min_nodes = max(min_nodes, required)
         min_cpus = max(min_cpus, required)
         if max_nodes and min_nodes > max_nodes:
@@ -152,13 +150,6 @@ def build_job(
     else:
         num_tasks = min_nodes
     mem_set = _set(desc.pn_min_memory, NO_VAL64)
-    pn_min_memory = desc.pn_min_memory if mem_set else part.def_mem_per_cpu
-    if pn_min_memory == MEM_PER_CPU:  # --mem-per-cpu=0 is --mem=0
-        pn_min_memory = 0
-
-    nice = 0
-    if _set(desc.nice, NO_VAL):
-        nice = desc.nice - NICE_OFFSET  # (a negative one is an operator's: rights.py)
 
     bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
     bitflags &= ~_CLIENT_CLEARED
@@ -170,86 +161,85 @@ def build_job(
         bitflags |= JobFlag.JOB_PART_ASSIGNED
     bitflags |= JobFlag.JOB_DEPENDENT  # until the first dependency test finds none
 
-    job = Job(
-        job_id=0,
-        name=desc.name if desc.name is not None else "sbatch",
-        user_id=uid,
-        group_id=gid,
-        partition=partition,
-        script=None if interactive else desc.script,
-        argv=tuple(desc.argv),
-        environment=tuple(desc.environment),
-        spank_job_env=tuple(desc.spank_job_env),
-        work_dir=desc.work_dir or "/",
-        std_in=desc.std_in,
-        std_out=desc.std_out,
-        std_err=desc.std_err,
-        open_mode=desc.open_mode,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        num_tasks=num_tasks,
-        tasks_set=tasks_set,
-        cpus_per_task=cpus_per_task,
-        cpus_set=cpus_set,
-        ntasks_per_node=ntasks_per_node,
-        min_cpus=min_cpus,
-        pn_min_cpus=pn_min_cpus,
-        pn_min_memory=pn_min_memory,
-        mem_set=mem_set,
-        time_limit=desc.time_limit,
-        time_min=desc.time_min if _set(desc.time_min, NO_VAL) else 0,
-        shared=desc.shared,
-        contiguous=desc.contiguous if _set(desc.contiguous, NO_VAL16) else 0,
-        requeue=desc.requeue if _set(desc.requeue, NO_VAL16) else 1,
-        features=desc.features,
-        req_nodes=desc.req_nodes,
-        exc_nodes=desc.exc_nodes,
-        account=desc.account,
-        qos=desc.qos,
-        comment=desc.comment,
-        reservation=desc.reservation,
-        licenses=desc.licenses,
-        mail_type=desc.mail_type if _set(desc.mail_type, NO_VAL16) else 0,
-        mail_user=desc.mail_user,
-        begin_time=desc.begin_time if desc.begin_time > now else 0,
-        deadline=desc.deadline,
-        nice=nice,
-        dependency=desc.dependency or None,
-        submit_line=desc.submit_line,
-        alloc_node=alloc_host,
-        alloc_sid=desc.alloc_sid if _set(desc.alloc_sid, NO_VAL) else 0,
-        bitflags=bitflags,
-        cpus_per_tres=desc.cpus_per_tres,
-        mem_per_tres=desc.mem_per_tres,
-        tres_per_job=desc.tres_per_job,
-        tres_per_node=desc.tres_per_node,
-        tres_per_socket=desc.tres_per_socket,
-        tres_per_task=desc.tres_per_task,
-        submit_time=now,
-        eligible_time=desc.begin_time if desc.begin_time > now else 0,
-        last_sched_eval=now,
-    )
-    if job.time_limit == NO_VAL and part.default_time is not None:
-        job.time_limit = part.default_time
-    job.tres_req = tres_req_string(job, cluster)
-
     # held at submit (priority 0): a user hold. NO_VAL marks "give it the next priority".
     error_code = 0
-    job.priority = NO_VAL
+    priority, reason = NO_VAL, 0
     if desc.priority == 0:
         # sbatch --hold is a user hold, whoever submits (slurmctld shows JobHeldUser even for root)
-        job.priority = 0
-        job.hold_user = True
-        job.state_reason = JobStateReason.WAIT_HELD_USER
+        priority, reason = 0, JobStateReason.WAIT_HELD_USER
         error_code = SlurmRC.ESLURM_JOB_HELD
     elif _set(desc.priority, NO_VAL) and desc.priority != INFINITE and is_admin:
-        job.priority = desc.priority  # only an operator sets a priority; a user's is ignored
+        priority = desc.priority  # only an operator sets a priority; a user's is ignored
 
-    if array is not None:
-        job.array_task_pending = array.task_ids
-        job.array_max_tasks = array.max_running
-    if job.dependency:
-        job.dep_state = "waiting"
+    time_limit = desc.time_limit
+    if time_limit == NO_VAL and part.default_time is not None:
+        time_limit = part.default_time
+    begin_time = desc.begin_time if desc.begin_time > now else 0
+    job = job_from_spec(
+        JobSpec(
+            name=desc.name if desc.name is not None else "sbatch",
+            user_id=uid,
+            group_id=gid,
+            partition=partition,
+            script=None if interactive else desc.script,
+            argv=tuple(desc.argv),
+            environment=tuple(desc.environment),
+            spank_job_env=tuple(desc.spank_job_env),
+            work_dir=desc.work_dir,
+            std_in=desc.std_in,
+            std_out=desc.std_out,
+            std_err=desc.std_err,
+            open_mode=desc.open_mode,
+            min_nodes=min_nodes,
+            max_nodes=max_nodes,
+            num_tasks=num_tasks,
+            tasks_set=tasks_set,
+            cpus_per_task=cpus_per_task,
+            cpus_set=cpus_set,
+            ntasks_per_node=ntasks_per_node,
+            min_cpus=min_cpus,
+            pn_min_cpus=pn_min_cpus,
+            pn_min_memory=desc.pn_min_memory if mem_set else part.def_mem_per_cpu,
+            mem_set=mem_set,
+            time_limit=time_limit,
+            time_min=desc.time_min,
+            shared=desc.shared,
+            contiguous=desc.contiguous,
+            requeue=desc.requeue,
+            features=desc.features,
+            req_nodes=desc.req_nodes,
+            exc_nodes=desc.exc_nodes,
+            account=desc.account,
+            qos=desc.qos,
+            comment=desc.comment,
+            reservation=desc.reservation,
+            licenses=desc.licenses,
+            mail_type=desc.mail_type,
+            mail_user=desc.mail_user,
+            begin_time=begin_time,
+            deadline=desc.deadline,
+            nice=desc.nice,  # (a negative one is an operator's: rights.py)
+            dependency=desc.dependency,
+            submit_line=desc.submit_line,
+            alloc_node=alloc_host,
+            alloc_sid=desc.alloc_sid,
+            bitflags=bitflags,
+            cpus_per_tres=desc.cpus_per_tres,
+            mem_per_tres=desc.mem_per_tres,
+            tres_per_job=desc.tres_per_job,
+            tres_per_node=desc.tres_per_node,
+            tres_per_socket=desc.tres_per_socket,
+            tres_per_task=desc.tres_per_task,
+            array_task_pending=array.task_ids if array is not None else EMPTY,
+            array_max_tasks=array.max_running if array is not None else 0,
+            state_reason=reason,
+            priority=priority,
+            submit_time=now,
+            eligible_time=begin_time,
+            last_sched_eval=now,
+        )
+    )
+    job.tres_req = tres_req_string(job, cluster)
     return job, array, error_code
 
 
@@ -264,13 +254,6 @@ _CLIENT_CLEARED = (
     | JobFlag.JOB_WAS_RUNNING
     | JobFlag.CRON_JOB
 )
-
-
-def _hostnames(expr: str) -> list[str]:
-    try:
-        return list(hostlist.expand_hostlist(expr))
-    except hostlist.BadHostlist:
-        return [expr]
 
 
 def format_mem(mib: int) -> str:

@@ -8,26 +8,23 @@ computes another way) is kept in ``record_overrides``, so the imported job looks
 
 from __future__ import annotations
 
-import re
 from dataclasses import fields
 from typing import Any
 
-import hostlist
-
 from flurm.controller import records
 from flurm.protocol.constants import (
-    NICE_OFFSET,
     NO_VAL,
     NODE_STATE_BASE,
     JobFlag,
-    JobStateReason,
+    JobStateFlag,
     ShowFlags,
 )
-from flurm.protocol.messages.job_info import JobRecord, JobResources
+from flurm.protocol.messages.job_info import JobRecord
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
 from flurm.state.cluster import Cluster
+from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job, Node, Partition
 from flurm.state.tasks import EMPTY, TaskSet
 
@@ -35,16 +32,6 @@ from flurm.state.tasks import EMPTY, TaskSet
 _JOB_SKIP = frozenset({"show_flags", "job_resources", "gres_detail_str"})
 _NODE_SKIP: frozenset[str] = frozenset()
 _PART_SKIP: frozenset[str] = frozenset()
-_DEP_STATE = re.compile(r"\((unfulfilled|failed)\)")
-
-
-def expand(nodes: str | None) -> tuple[str, ...]:
-    if not nodes:
-        return ()
-    try:
-        return tuple(hostlist.expand_hostlist(nodes))
-    except hostlist.BadHostlist:
-        return (nodes,)
 
 
 def _json_safe(value: Any) -> bool:
@@ -65,124 +52,97 @@ def _overrides(native: Any, reported: Any, skip: frozenset[str]) -> dict[str, An
     return out
 
 
-def _allocation(
-    res: JobResources | None, nodes: tuple[str, ...], cluster: Cluster
-) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]]:
-    """Cores, CPUs and memory per node from a job_resources block."""
-    if res is None or not nodes:
-        return (), (), ()
-    cores_per_node: list[int] = []
-    for sockets, per_socket, reps in zip(
-        res.sockets_per_node, res.cores_per_socket, res.sock_core_rep_count, strict=False
-    ):
-        cores_per_node.extend([sockets * per_socket] * reps)
-    cores: list[tuple[int, ...]] = []
-    bitmap = res.core_bitmap
-    offset = 0
-    for i in range(len(nodes)):
-        n = cores_per_node[i] if i < len(cores_per_node) else 0
-        if bitmap is not None:
-            cores.append(tuple(c for c in range(n) if (bitmap.value >> (offset + c)) & 1))
-        else:
-            cores.append(())
-        offset += n
-    cpus = tuple(res.cpus) if res.cpus else tuple(0 for _ in nodes)
-    mem = tuple(res.memory_allocated) if res.memory_allocated else tuple(0 for _ in nodes)
-    return tuple(cores), cpus, mem
-
-
 def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
     """A flurm job equivalent to a record slurmctld reported (with SHOW_DETAIL for allocations)."""
-    nodes = expand(rec.nodes) if rec.job_resources is not None or rec.node_bitmap is not None else ()
-    cores, cpus, mem = _allocation(rec.job_resources, nodes, cluster)
     pending_tasks = EMPTY
     size_hint = 0
-    if rec.array_task_str and rec.array_task_str.startswith("0x") and rec.array_task_id == NO_VAL:
+    if rec.array_task_str and rec.array_task_str.startswith("0x"):
+        # a meta record shows its pending task ids as a hex bitmap ("0x78" = tasks 3-6)
         pending_tasks = TaskSet.from_hex(rec.array_task_str)
         size_hint = 4 * (len(rec.array_task_str) - 2)
-    dep_text = rec.dependency
-    dependency = _DEP_STATE.sub("", dep_text) if dep_text else None
-    job = Job(
-        job_id=rec.job_id,
-        name=rec.name or "",
-        user_id=rec.user_id,
-        group_id=rec.group_id,
-        partition=rec.partition or "",
-        # a batch job's script is not in its record; "" marks it as a batch job until the takeover reads
-        # the script slurmctld saved (an allocation for srun/salloc has none)
-        script="" if rec.batch_flag else None,
-        argv=(rec.command,) if rec.command else (),
-        work_dir=rec.work_dir or "/",
-        std_in=rec.std_in,
-        std_out=rec.std_out,
-        std_err=rec.std_err,
-        min_nodes=max(1, rec.num_nodes if not nodes else len(nodes)),
-        max_nodes=rec.max_nodes,
-        num_tasks=rec.num_tasks if rec.num_tasks != NO_VAL else 1,
-        tasks_set=bool(rec.bitflags & JobFlag.JOB_NTASKS_SET),
-        cpus_per_task=max(1, rec.cpus_per_task),
-        cpus_set=bool(rec.bitflags & JobFlag.JOB_CPUS_SET),
-        ntasks_per_node=rec.ntasks_per_node,
-        min_cpus=max(1, rec.num_cpus),
-        pn_min_cpus=rec.pn_min_cpus,
-        pn_min_memory=rec.pn_min_memory,
-        mem_set=bool(rec.bitflags & JobFlag.JOB_MEM_SET),
-        time_limit=rec.time_limit,
-        time_min=rec.time_min,
-        shared=rec.shared,
-        contiguous=rec.contiguous,
-        requeue=rec.requeue,
-        features=rec.features,
-        req_nodes=rec.req_nodes,
-        exc_nodes=rec.exc_nodes,
-        account=rec.account,
-        qos=rec.qos,
-        comment=rec.comment,
-        reservation=rec.resv_name,
-        licenses=rec.licenses,
-        mail_type=rec.mail_type,
-        mail_user=rec.mail_user,
-        deadline=rec.deadline,
-        nice=rec.nice - NICE_OFFSET,
-        dependency=dependency,
-        dep_state=("failed" if dep_text and "(failed)" in dep_text else "waiting") if dep_text else "none",
-        dep_text=dep_text,
-        alloc_node=rec.alloc_node,
-        alloc_sid=rec.alloc_sid,
-        bitflags=rec.bitflags,
-        cpus_per_tres=rec.cpus_per_tres,
-        mem_per_tres=rec.mem_per_tres,
-        tres_per_job=rec.tres_per_job,
-        tres_per_node=rec.tres_per_node,
-        tres_per_socket=rec.tres_per_socket,
-        tres_per_task=rec.tres_per_task,
-        array_job_id=rec.array_job_id,
-        array_task_id=rec.array_task_id,
-        array_task_pending=pending_tasks,
-        array_max_tasks=rec.array_max_tasks,
-        array_size_hint=size_hint,
-        state=rec.job_state,
-        state_reason=rec.state_reason,
-        state_desc=rec.state_desc,
-        priority=rec.priority,
-        hold_user=rec.priority == 0 and rec.state_reason == JobStateReason.WAIT_HELD_USER,
-        submit_time=rec.submit_time,
-        eligible_time=rec.eligible_time,
-        accrue_time=rec.accrue_time,
-        start_time=rec.start_time,
-        end_time=rec.end_time,
-        last_sched_eval=rec.last_sched_eval,
-        suspend_time=rec.suspend_time,
-        pre_sus_time=rec.pre_sus_time,
-        exit_code=rec.exit_code,
-        derived_ec=rec.derived_ec,
-        restart_cnt=rec.restart_cnt,
-        nodes=nodes,
-        cpus_alloc=cpus,
-        mem_alloc=mem,
-        cores_alloc=cores,
-        batch_host=rec.batch_host,
-        completing_nodes=nodes if rec.job_state & 0x8000 else (),
+    # a record names nodes of a pending job too (where it may run): only an allocation's count
+    nodes = expand_nodes(rec.nodes) if rec.job_resources is not None or rec.node_bitmap is not None else ()
+    job = job_from_spec(
+        JobSpec(
+            job_id=rec.job_id,
+            name=rec.name,
+            user_id=rec.user_id,
+            group_id=rec.group_id,
+            partition=rec.partition or "",
+            # a batch job's script is not in its record; "" marks it as a batch job until the takeover
+            # reads the script slurmctld saved (an allocation for srun/salloc has none)
+            script="" if rec.batch_flag else None,
+            argv=(rec.command,) if rec.command else (),
+            work_dir=rec.work_dir,
+            std_in=rec.std_in,
+            std_out=rec.std_out,
+            std_err=rec.std_err,
+            # a record has no "not given": the counts slurmctld settled on, at least one of each
+            min_nodes=max(1, rec.num_nodes if not nodes else len(nodes)),
+            max_nodes=rec.max_nodes,
+            num_tasks=rec.num_tasks if rec.num_tasks != NO_VAL else 1,
+            tasks_set=bool(rec.bitflags & JobFlag.JOB_NTASKS_SET),
+            cpus_per_task=rec.cpus_per_task,
+            cpus_set=bool(rec.bitflags & JobFlag.JOB_CPUS_SET),
+            ntasks_per_node=rec.ntasks_per_node,
+            min_cpus=max(1, rec.num_cpus),
+            pn_min_cpus=rec.pn_min_cpus,
+            pn_min_memory=rec.pn_min_memory,
+            mem_set=bool(rec.bitflags & JobFlag.JOB_MEM_SET),
+            time_limit=rec.time_limit,
+            time_min=rec.time_min,
+            shared=rec.shared,
+            contiguous=rec.contiguous,
+            requeue=rec.requeue,
+            features=rec.features,
+            req_nodes=rec.req_nodes,
+            exc_nodes=rec.exc_nodes,
+            account=rec.account,
+            qos=rec.qos,
+            comment=rec.comment,
+            reservation=rec.resv_name,
+            licenses=rec.licenses,
+            mail_type=rec.mail_type,
+            mail_user=rec.mail_user,
+            deadline=rec.deadline,
+            nice=rec.nice,
+            dependency=rec.dependency,
+            dependency_shown=True,
+            alloc_node=rec.alloc_node,
+            alloc_sid=rec.alloc_sid,
+            bitflags=rec.bitflags,
+            cpus_per_tres=rec.cpus_per_tres,
+            mem_per_tres=rec.mem_per_tres,
+            tres_per_job=rec.tres_per_job,
+            tres_per_node=rec.tres_per_node,
+            tres_per_socket=rec.tres_per_socket,
+            tres_per_task=rec.tres_per_task,
+            array_job_id=rec.array_job_id,
+            array_task_id=rec.array_task_id,
+            array_task_pending=pending_tasks,
+            array_max_tasks=rec.array_max_tasks,
+            array_size_hint=size_hint,
+            state=rec.job_state,
+            state_reason=rec.state_reason,
+            state_desc=rec.state_desc,
+            priority=rec.priority,
+            submit_time=rec.submit_time,
+            eligible_time=rec.eligible_time,
+            accrue_time=rec.accrue_time,
+            start_time=rec.start_time,
+            end_time=rec.end_time,
+            last_sched_eval=rec.last_sched_eval,
+            suspend_time=rec.suspend_time,
+            pre_sus_time=rec.pre_sus_time,
+            exit_code=rec.exit_code,
+            derived_ec=rec.derived_ec,
+            restart_cnt=rec.restart_cnt,
+            nodes=nodes,
+            job_resources=rec.job_resources,
+            batch_host=rec.batch_host,
+            # a record does not say which nodes are still completing: all of them
+            completing_nodes=nodes if rec.job_state & JobStateFlag.COMPLETING else (),
+        )
     )
     native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL)
     job.record_overrides = _overrides(native, rec, _JOB_SKIP)
@@ -226,6 +186,6 @@ def apply_partition_record(part: Partition, rec: PartitionRecord, cluster: Clust
 
 
 def partition_from_record(rec: PartitionRecord, cluster: Cluster) -> Partition:
-    part = Partition(name=rec.name or "", nodes=expand(rec.nodes), nodes_expr=rec.nodes)
+    part = Partition(name=rec.name or "", nodes=expand_nodes(rec.nodes), nodes_expr=rec.nodes)
     apply_partition_record(part, rec, cluster)
     return part

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import hostlist
-
 from flurm.migration import statefile
 from flurm.protocol.constants import (
-    INFINITE,
     MEM_PER_CPU,
-    NICE_OFFSET,
     NO_VAL,
     NO_VAL16,
     JobFlag,
-    JobStateReason,
 )
 from flurm.state.cluster import Cluster
+from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
 from flurm.state.tasks import EMPTY, TaskSet
 
@@ -35,27 +32,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("flurm.takeover")
 
 
-def _expand(nodes: str | None) -> tuple[str, ...]:
-    if not nodes:
-        return ()
-    try:
-        return tuple(hostlist.expand_hostlist(nodes))
-    except hostlist.BadHostlist:
-        return (nodes,)
-
-
 def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
-    """A flurm job from slurmctld's saved record of it."""
+    """A flurm job from slurmctld's saved record of it.
+
+    The saved details hold the user's own values (NO_VAL16 where a count was not given), not what
+    slurmctld showed, and the file names the nodes still completing; a wire record has neither.
+    """
     d = saved.details
-    nodes = _expand(saved.nodes)
-    cores: tuple[tuple[int, ...], ...] = ()
-    cpus: tuple[int, ...] = ()
-    mem: tuple[int, ...] = ()
-    res = saved.job_resources
-    if res is not None and nodes:
-        cores = res.cores_by_node()
-        cpus = tuple(res.cpus)
-        mem = tuple(res.memory_allocated)
     pending_tasks = EMPTY
     size_hint = 0
     max_run = 0
@@ -64,53 +47,26 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
             pending_tasks = TaskSet(saved.array.task_id_bitmap.value)
             size_hint = saved.array.task_id_bitmap.size
         max_run = saved.array.max_run_tasks
-    cpt = d.cpus_per_task_value if d else 1
     flags = saved.bit_flags
-    job = Job(
+    nodes = expand_nodes(saved.nodes)
+    spec = JobSpec(
         job_id=saved.job_id,
-        name=saved.name or "",
+        name=saved.name,
         user_id=saved.user_id,
         group_id=saved.group_id,
         partition=saved.partition,
-        argv=tuple(d.argv) if d else (),
-        spank_job_env=tuple(saved.spank_job_env),
-        work_dir=(d.work_dir if d and d.work_dir else "/"),
-        std_in=d.std_in if d else None,
-        std_out=d.std_out if d else None,
-        std_err=d.std_err if d else None,
-        open_mode=d.open_mode if d else 0,
-        min_nodes=max(1, d.min_nodes) if d else 1,
-        max_nodes=d.max_nodes if d else 0,
-        num_tasks=(d.num_tasks if d and d.num_tasks else max(1, d.min_nodes if d else 1)),
+        spank_job_env=saved.spank_job_env,
         tasks_set=bool(flags & JobFlag.JOB_NTASKS_SET),
-        cpus_per_task=cpt,
-        cpus_set=bool(d and d.cpus_per_task != NO_VAL16),
-        ntasks_per_node=(d.ntasks_per_node if d and d.ntasks_per_node != NO_VAL16 else 0),
-        min_cpus=max(1, d.min_cpus) if d else 1,
-        pn_min_cpus=d.pn_min_cpus if d else 1,
-        pn_min_memory=(d.pn_min_memory if d and d.pn_min_memory not in (NO_VAL,) else 0),
         mem_set=bool(flags & JobFlag.JOB_MEM_SET),
         time_limit=saved.time_limit,
         time_min=saved.time_min,
-        shared=(d.share_res if d and d.share_res in (0, 1) else NO_VAL16),
-        contiguous=d.contiguous if d else 0,
-        requeue=d.requeue if d else 1,
-        features=d.features if d else None,
-        req_nodes=d.req_nodes if d else None,
-        exc_nodes=d.exc_nodes if d else None,
         account=saved.account,
         comment=saved.comment,
         reservation=saved.resv_name,
         licenses=saved.licenses,
         mail_type=saved.mail_type,
         mail_user=saved.mail_user,
-        begin_time=d.begin_time if d else 0,
         deadline=saved.deadline,
-        nice=(d.nice - NICE_OFFSET) if d else 0,
-        dependency=(d.dependency.split("(")[0] if d and d.dependency else None),
-        dep_state="waiting" if d and d.dependency else "none",
-        dep_text=d.dependency if d else None,
-        submit_line=d.submit_line if d else None,
         alloc_node=saved.alloc_node,
         alloc_sid=saved.alloc_sid,
         bitflags=flags,
@@ -122,17 +78,13 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
         tres_per_task=saved.tres_per_task,
         array_job_id=saved.array_job_id,
         array_task_id=saved.array_task_id,
-        array_task_pending=pending_tasks if saved.array_task_id == NO_VAL else EMPTY,
+        array_task_pending=pending_tasks,
         array_max_tasks=max_run,
         array_size_hint=size_hint,
         state=saved.job_state,
         state_reason=saved.state_reason,
         state_desc=saved.state_desc,
         priority=saved.priority,
-        hold_user=saved.priority == 0 and saved.state_reason == JobStateReason.WAIT_HELD_USER,
-        submit_time=d.submit_time if d else 0,
-        eligible_time=d.begin_time if d else 0,
-        accrue_time=d.accrue_time if d else 0,
         start_time=saved.start_time,
         end_time=saved.end_time,
         last_sched_eval=saved.last_sched_eval,
@@ -142,22 +94,55 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
         derived_ec=saved.derived_ec,
         restart_cnt=saved.restart_cnt,
         nodes=nodes,
-        cpus_alloc=cpus,
-        mem_alloc=mem,
-        cores_alloc=cores,
+        job_resources=saved.job_resources,
         batch_host=saved.batch_host,
-        completing_nodes=_expand(saved.nodes_completing) if saved.is_completing() else (),
+        completing_nodes=expand_nodes(saved.nodes_completing) if saved.is_completing() else (),
     )
-    if job.time_limit == INFINITE:
-        job.time_limit = INFINITE
+    if d is not None:
+        # what was asked; a job without details keeps SLURM's "not given" for all of it
+        spec = replace(
+            spec,
+            argv=d.argv,
+            work_dir=d.work_dir,
+            std_in=d.std_in,
+            std_out=d.std_out,
+            std_err=d.std_err,
+            open_mode=d.open_mode,
+            min_nodes=max(1, d.min_nodes),
+            max_nodes=d.max_nodes,
+            num_tasks=d.num_tasks or max(1, d.min_nodes),  # 0: not given
+            cpus_per_task=d.cpus_per_task,
+            cpus_set=d.cpus_per_task != NO_VAL16,
+            ntasks_per_node=d.ntasks_per_node,
+            min_cpus=max(1, d.min_cpus),
+            pn_min_cpus=d.pn_min_cpus,
+            pn_min_memory=d.pn_min_memory,
+            shared=d.share_res if d.share_res in (0, 1) else NO_VAL16,  # a u8 here, NO_VAL8 = not given
+            contiguous=d.contiguous,
+            requeue=d.requeue,
+            features=d.features,
+            req_nodes=d.req_nodes,
+            exc_nodes=d.exc_nodes,
+            begin_time=d.begin_time,
+            nice=d.nice,
+            dependency=d.dependency,
+            dependency_shown=True,
+            submit_line=d.submit_line,
+            submit_time=d.submit_time,
+            eligible_time=d.begin_time,
+            accrue_time=d.accrue_time,
+        )
+    job = job_from_spec(spec)
     if job.pn_min_memory and not job.mem_set and not job.pn_min_memory & MEM_PER_CPU:
-        job.mem_set = True
+        job.mem_set = True  # a memory per node in the details was asked for, whatever the flag says
     return job
 
 
 def _same_state(job: Job, saved: statefile.SavedJob) -> bool:
     return (
-        job.state == saved.job_state and job.nodes == _expand(saved.nodes) and job.priority == saved.priority
+        job.state == saved.job_state
+        and job.nodes == expand_nodes(saved.nodes)
+        and job.priority == saved.priority
     )
 
 

@@ -8,6 +8,10 @@ The file is one pack buffer (the same primitives as the wire, see :mod:`flurm.pr
     str "PROTOCOL_VERSION", u16 protocol version, time written, u32 job_id_sequence,
     time of the last backfill cycle, then one job record after another up to the end of the file.
 
+Blocks slurmctld packs with the same functions as on the wire (job_resources, GRES job and step
+states, multi-core data, cron entry, step layout, step accounting) are read by the protocol's codecs
+into the protocol's dataclasses (:mod:`flurm.protocol.messages`), so one layout serves both.
+
 A job record is the job (ids, array record, limits, times, state, strings), its select-plugin id,
 its job_resources (allocated nodes, CPUs, cores and memory per node), the spank environment, two
 GRES lists, its details (what was asked: counts, memory, paths, dependency, argv...), its running
@@ -39,6 +43,11 @@ from flurm.protocol.constants import (
     JobStateFlag,
     JobStateReason,
 )
+from flurm.protocol.messages.credential import GresJobState, GresStepState
+from flurm.protocol.messages.job_desc import CRON_ENTRY, CronEntry
+from flurm.protocol.messages.job_info import JOB_RESOURCES, MULTI_CORE, JobResources, MultiCore
+from flurm.protocol.messages.slurmd import unpack_jobacct
+from flurm.protocol.messages.steps import StepLayout
 from flurm.protocol.wire import Bitmap, DecodeError, Reader
 
 __all__ = [
@@ -78,14 +87,12 @@ ENVIRONMENT_FILE = "environment"
 
 _DETAILS_FLAG = 0xDDDD
 _STEP_FLAG = 0xBBBB
-_GRES_MAGIC = 0x438A34D4
 _JOB_END = 12  # enum job_states: first value that is not a state
 _MAX_BATCH_REQUEUE = 5
 _FEATURES_USE = {0: None, 1: "features", 2: "prefer"}
 # select plugins whose job info packs nothing after the plugin id (cons_res, linear, serial, cons_tres)
 _SELECT_PLUGINS_EMPTY = frozenset({101, 102, 106, 109})
 _SWITCH_PLUGIN_NONE = 100
-_MULTI_CORE_FULL = 0xFF
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -120,91 +127,6 @@ class LimitSet:
 
 
 @dataclass(frozen=True, slots=True)
-class JobResources:
-    """job_resources_t: what a started job holds, per allocated node (``nodes`` in node order).
-
-    ``core_bitmap`` concatenates, node after node, one bit per core (socket-major) of each node;
-    :meth:`cores_by_node` splits it. Memory is MiB.
-    """
-
-    nhosts: int
-    ncpus: int
-    node_req: int
-    nodes: str | None
-    whole_node: int
-    threads_per_core: int
-    cr_type: int
-    cpu_array_reps: tuple[int, ...]
-    cpu_array_value: tuple[int, ...]
-    cpus: tuple[int, ...]  # CPUs allocated per node
-    cpus_used: tuple[int, ...]
-    memory_allocated: tuple[int, ...]  # MiB per node
-    memory_used: tuple[int, ...]
-    sockets_per_node: tuple[int, ...]  # run-length encoded with sock_core_rep_count
-    cores_per_socket: tuple[int, ...]
-    sock_core_rep_count: tuple[int, ...]
-    core_bitmap: Bitmap | None
-    core_bitmap_used: Bitmap | None
-
-    def node_names(self) -> list[str]:
-        import hostlist
-
-        return list(hostlist.expand_hostlist(self.nodes)) if self.nodes else []
-
-    def cores_per_node(self) -> tuple[int, ...]:
-        """Cores (sockets * cores per socket) of each allocated node, from the run-length arrays."""
-        out: list[int] = []
-        for sockets, cores, reps in zip(
-            self.sockets_per_node, self.cores_per_socket, self.sock_core_rep_count, strict=False
-        ):
-            out.extend([sockets * cores] * min(reps, self.nhosts - len(out)))
-            if len(out) >= self.nhosts:
-                break
-        if len(out) != self.nhosts:
-            raise DecodeError(f"job_resources: socket/core records cover {len(out)} of {self.nhosts} nodes")
-        return tuple(out)
-
-    def cores_by_node(self) -> tuple[tuple[int, ...], ...]:
-        """Per allocated node, the indexes of its allocated cores (socket-major, as slurmd counts them)."""
-        if self.core_bitmap is None:
-            return tuple(() for _ in range(self.nhosts))
-        counts = self.cores_per_node()
-        if sum(counts) != self.core_bitmap.size:
-            raise DecodeError(
-                f"job_resources: core bitmap of {self.core_bitmap.size} bits for {sum(counts)} cores"
-            )
-        out: list[tuple[int, ...]] = []
-        offset, value = 0, self.core_bitmap.value
-        for n in counts:
-            bits = value >> offset & ((1 << n) - 1)
-            out.append(tuple(Bitmap(n, bits).indexes()))
-            offset += n
-        return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class GresJobState:
-    """gres_job_state_t of one GRES (``plugin_id`` identifies the GRES name, e.g. gpu)."""
-
-    plugin_id: int
-    cpus_per_gres: int
-    flags: int
-    gres_per_job: int
-    gres_per_node: int
-    gres_per_socket: int
-    gres_per_task: int
-    mem_per_gres: int
-    ntasks_per_gres: int
-    total_gres: int
-    type_name: str | None
-    node_cnt: int
-    gres_cnt_node_alloc: tuple[int, ...] | None
-    gres_bit_alloc: tuple[Bitmap | None, ...] | None
-    gres_bit_step_alloc: tuple[Bitmap | None, ...] | None
-    gres_cnt_step_alloc: tuple[int, ...] | None
-
-
-@dataclass(frozen=True, slots=True)
 class DependencySpec:
     """depend_spec_t: one parsed element of the job's dependency."""
 
@@ -215,36 +137,6 @@ class DependencySpec:
     depend_time: int
     job_id: int
     singleton_bits: int
-
-
-@dataclass(frozen=True, slots=True)
-class MultiCore:
-    """multi_core_data_t: the -B/--sockets-per-node/--ntasks-per-core family (NO_VAL16 = unset)."""
-
-    boards_per_node: int
-    sockets_per_board: int
-    sockets_per_node: int
-    cores_per_socket: int
-    threads_per_core: int
-    ntasks_per_board: int
-    ntasks_per_socket: int
-    ntasks_per_core: int
-    plane_size: int
-
-
-@dataclass(frozen=True, slots=True)
-class CronEntry:
-    """cron_entry_t of an scrontab job."""
-
-    flags: int
-    minute: Bitmap | None
-    hour: Bitmap | None
-    day_of_month: Bitmap | None
-    month: Bitmap | None
-    day_of_week: Bitmap | None
-    cronspec: str | None
-    line_start: int
-    line_end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,19 +209,6 @@ class SavedDetails:
     @property
     def cpus_per_task_value(self) -> int:
         return 1 if self.cpus_per_task == NO_VAL16 else self.cpus_per_task
-
-
-@dataclass(frozen=True, slots=True)
-class StepLayout:
-    """slurm_step_layout_t: where a step's tasks run (``tids`` per node)."""
-
-    front_end: str | None
-    node_list: str | None
-    node_cnt: int
-    start_protocol_ver: int
-    task_cnt: int
-    task_dist: int
-    tids: tuple[tuple[int, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,7 +559,7 @@ def _job(r: Reader) -> SavedJob:
         system_comment,
     ) = (r.string() for _ in range(17))
     select_plugin_id = _select_jobinfo(r)
-    job_resources = _job_resources(r)
+    job_resources = JOB_RESOURCES.unpack(r)
     spank_job_env = _strings(r)
     gres_list_req = _gres_job_states(r)
     gres_list_alloc = _gres_job_states(r)
@@ -866,129 +745,13 @@ def _select_jobinfo(r: Reader) -> int:
     return plugin_id
 
 
-def _job_resources(r: Reader) -> JobResources | None:
-    nhosts = r.u32()
-    if nhosts == NO_VAL:
-        return None
-    ncpus = r.u32()
-    node_req = r.u32()
-    nodes = r.string()
-    whole_node = r.u8()
-    threads_per_core = r.u16()
-    cr_type = r.u16()
-    cpu_array_reps = tuple(r.u32_array())
-    cpu_array_value = tuple(r.u16_array())
-    if len(cpu_array_value) != len(cpu_array_reps):
-        raise DecodeError("job_resources: cpu_array_value and cpu_array_reps differ in length")
-    cpus = tuple(r.u16_array())
-    if len(cpus) != nhosts:
-        raise DecodeError(f"job_resources: {len(cpus)} cpu counts for {nhosts} nodes")
-    cpus_used = tuple(r.u16_array())
-    memory_allocated = tuple(r.u64_array())
-    memory_used = tuple(r.u64_array())
-    sockets_per_node = tuple(r.u16_array())
-    cores_per_socket = tuple(r.u16_array())
-    sock_core_rep_count = tuple(r.u32_array())
-    core_bitmap = r.bitmap()
-    core_bitmap_used = r.bitmap()
-    return JobResources(
-        nhosts,
-        ncpus,
-        node_req,
-        nodes,
-        whole_node,
-        threads_per_core,
-        cr_type,
-        cpu_array_reps,
-        cpu_array_value,
-        cpus,
-        cpus_used,
-        memory_allocated,
-        memory_used,
-        sockets_per_node,
-        cores_per_socket,
-        sock_core_rep_count,
-        core_bitmap,
-        core_bitmap_used,
-    )
-
-
-def _node_count(r: Reader, n: int, min_bytes: int, what: str) -> int:
-    if n > NO_VAL or n * min_bytes > r.remaining:
-        raise DecodeError(f"{what}: {n} per-node entries do not fit in {r.remaining} bytes")
-    return n
-
-
-def _bitmaps(r: Reader, n: int) -> tuple[Bitmap | None, ...]:
-    _node_count(r, n, 4, "bitmap list")
-    return tuple(r.bitmap() for _ in range(n))
-
-
 def _gres_job_states(r: Reader) -> tuple[GresJobState, ...]:
-    count = r.u16()
-    out: list[GresJobState] = []
-    for _ in range(count):
-        magic = r.u32()
-        if magic != _GRES_MAGIC:
-            raise DecodeError(f"gres job state: bad magic {magic:#x}")
-        plugin_id = r.u32()
-        cpus_per_gres = r.u16()
-        flags = r.u16()
-        per_job, per_node, per_socket, per_task, mem_per_gres = (r.u64() for _ in range(5))
-        ntasks_per_gres = r.u16()
-        total_gres = r.u64()
-        type_name = r.string()
-        node_cnt = r.u32()
-        if node_cnt > NO_VAL:
-            raise DecodeError(f"gres job state: node count {node_cnt:#x}")
-        cnt_node_alloc = tuple(r.u64_array()) if r.u8() else None
-        bit_alloc = _bitmaps(r, node_cnt) if r.u8() else None
-        bit_step_alloc = _bitmaps(r, node_cnt) if r.u8() else None
-        cnt_step_alloc: tuple[int, ...] | None = None
-        if r.u8():
-            _node_count(r, node_cnt, 8, "gres step counts")
-            cnt_step_alloc = tuple(r.u64() for _ in range(node_cnt))
-        out.append(
-            GresJobState(
-                plugin_id,
-                cpus_per_gres,
-                flags,
-                per_job,
-                per_node,
-                per_socket,
-                per_task,
-                mem_per_gres,
-                ntasks_per_gres,
-                total_gres,
-                type_name,
-                node_cnt,
-                cnt_node_alloc,
-                bit_alloc,
-                bit_step_alloc,
-                cnt_step_alloc,
-            )
-        )
-    return tuple(out)
+    return tuple(GresJobState.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(r.u16()))
 
 
 def _skip_gres_step_states(r: Reader) -> None:
     for _ in range(r.u16()):
-        magic = r.u32()
-        if magic != _GRES_MAGIC:
-            raise DecodeError(f"gres step state: bad magic {magic:#x}")
-        r.u32()  # plugin id
-        r.u16()  # cpus_per_gres
-        r.u16()  # flags
-        for _ in range(6):  # per step/node/socket/task, mem_per_gres, total
-            r.u64()
-        node_cnt = r.u32()
-        if node_cnt > NO_VAL:
-            raise DecodeError(f"gres step state: node count {node_cnt:#x}")
-        r.bitmap()  # node_in_use
-        if r.u8():
-            r.u64_array()
-        if r.u8():
-            _bitmaps(r, node_cnt)
+        GresStepState.unpack(r, SLURM_22_05_PROTOCOL_VERSION)
 
 
 def _dependencies(r: Reader) -> tuple[DependencySpec, ...]:
@@ -998,23 +761,6 @@ def _dependencies(r: Reader) -> tuple[DependencySpec, ...]:
     return tuple(
         DependencySpec(r.u32(), r.u16(), r.u16(), r.u32(), r.u32(), r.u32(), r.u64()) for _ in range(count)
     )
-
-
-def _multi_core(r: Reader) -> MultiCore | None:
-    flag = r.u8()
-    if flag == 0:
-        return None
-    if flag != _MULTI_CORE_FULL:
-        raise DecodeError(f"multi-core data: bad flag {flag:#x}")
-    return MultiCore(*(r.u16() for _ in range(9)))
-
-
-def _cron_entry(r: Reader) -> CronEntry | None:
-    if not r.u8():
-        return None
-    flags = r.u32()
-    minute, hour, day_of_month, month, day_of_week = (r.bitmap() for _ in range(5))
-    return CronEntry(flags, minute, hour, day_of_month, month, day_of_week, r.string(), r.u32(), r.u32())
 
 
 def _details(r: Reader) -> SavedDetails:
@@ -1046,10 +792,10 @@ def _details(r: Reader) -> SavedDetails:
     depend_list = _dependencies(r)
     dependency, orig_dependency = r.string(), r.string()
     std_err, std_in, std_out, submit_line, work_dir = (r.string() for _ in range(5))
-    multi_core = _multi_core(r)
+    multi_core = MULTI_CORE.unpack(r)
     argv = _strings(r)
     env_sup = _strings(r)
-    crontab_entry = _cron_entry(r)
+    crontab_entry = CRON_ENTRY.unpack(r)
     env_hash, script_hash = r.string(), r.string()
     if contiguous > 1 or requeue > 1 or overcommit > 1 or prolog_running > 4:
         raise DecodeError(
@@ -1112,51 +858,12 @@ def _details(r: Reader) -> SavedDetails:
     )
 
 
-def _step_layout(r: Reader) -> StepLayout | None:
-    if not r.u16():
-        return None
-    front_end = r.string()
-    node_list = r.string()
-    node_cnt = r.u32()
-    start_protocol_ver = r.u16()
-    task_cnt = r.u32()
-    task_dist = r.u32()
-    _node_count(r, node_cnt, 4, "step layout")
-    tids = tuple(tuple(r.u32_array()) for _ in range(node_cnt))
-    return StepLayout(front_end, node_list, node_cnt, start_protocol_ver, task_cnt, task_dist, tids)
-
-
 def _skip_switch_jobinfo(r: Reader) -> None:
     if not r.u8():
         return
     plugin_id = r.u32()
     if plugin_id != _SWITCH_PLUGIN_NONE:
         raise DecodeError(f"switch plugin {plugin_id} step info is not supported (only switch/none)")
-
-
-def _skip_jobacct(r: Reader) -> None:
-    """jobacctinfo_pack (PROTOCOL_TYPE_SLURM): present only with a polling jobacct_gather plugin."""
-    if not r.u8():
-        return
-    r.u64()  # user_cpu_sec
-    r.u32()
-    r.u64()  # sys_cpu_sec
-    r.u32()
-    r.u32()  # act_cpufreq
-    r.u64()  # consumed energy
-    r.u32_array()  # tres ids
-    count = r.u32()
-    if count != NO_VAL:
-        if count * 24 > r.remaining:
-            raise DecodeError(f"jobacct: {count} TRES records do not fit in {r.remaining} bytes")
-        for _ in range(count):  # slurmdb_tres_rec_t
-            r.u64()
-            r.u64()
-            r.u32()
-            r.string()
-            r.string()
-    for _ in range(14):  # usage in/out max/min (+ node/task ids) and totals
-        r.u64_array()
 
 
 def _step(r: Reader) -> SavedStep:
@@ -1181,7 +888,7 @@ def _step(r: Reader) -> SavedStep:
     host, resv_ports, name, network = (r.string() for _ in range(4))
     _skip_gres_step_states(r)  # requested
     _skip_gres_step_states(r)  # allocated
-    layout = _step_layout(r)
+    layout = StepLayout.unpack_optional(r, SLURM_22_05_PROTOCOL_VERSION)
     _skip_switch_jobinfo(r)
     _select_jobinfo(r)
     tres_alloc_str, tres_fmt_alloc_str = r.string(), r.string()
@@ -1196,7 +903,7 @@ def _step(r: Reader) -> SavedStep:
         tres_per_socket,
         tres_per_task,
     ) = (r.string() for _ in range(9))
-    _skip_jobacct(r)
+    unpack_jobacct(r, SLURM_22_05_PROTOCOL_VERSION)  # step accounting: checked, not kept
     memory_allocated = tuple(r.u64_array())
     return SavedStep(
         step_id=step_id,

@@ -237,6 +237,41 @@ class JobResources:
             r.bitmap(),
         )
 
+    def node_names(self) -> list[str]:
+        import hostlist  # only callers that name nodes need it
+
+        return list(hostlist.expand_hostlist(self.nodes)) if self.nodes else []
+
+    def cores_per_node(self) -> tuple[int, ...]:
+        """Cores (sockets * cores per socket) of each allocated node, from the run-length arrays."""
+        out: list[int] = []
+        for sockets, cores, reps in zip(
+            self.sockets_per_node, self.cores_per_socket, self.sock_core_rep_count, strict=False
+        ):
+            out.extend([sockets * cores] * min(reps, self.nhosts - len(out)))
+            if len(out) >= self.nhosts:
+                break
+        if len(out) != self.nhosts:
+            raise DecodeError(f"job_resources: socket/core records cover {len(out)} of {self.nhosts} nodes")
+        return tuple(out)
+
+    def cores_by_node(self) -> tuple[tuple[int, ...], ...]:
+        """Per allocated node, the indexes of its allocated cores (socket-major, as slurmd counts them)."""
+        if self.core_bitmap is None:
+            return tuple(() for _ in range(self.nhosts))
+        counts = self.cores_per_node()
+        if sum(counts) != self.core_bitmap.size:
+            raise DecodeError(
+                f"job_resources: core bitmap of {self.core_bitmap.size} bits for {sum(counts)} cores"
+            )
+        out: list[tuple[int, ...]] = []
+        offset, value = 0, self.core_bitmap.value
+        for n in counts:
+            bits = value >> offset & ((1 << n) - 1)
+            out.append(tuple(Bitmap(n, bits).indexes()))
+            offset += n
+        return tuple(out)
+
 
 _RES_HEAD = struct.Struct(">III")
 _RES_MID = struct.Struct(">BHH")
@@ -258,6 +293,9 @@ class _JobResourcesCodec:
         r = Reader(data, pos, end)
         self.unpack(r)
         return r.pos
+
+
+JOB_RESOURCES = _JobResourcesCodec()
 
 
 # -- multi-core block -----------------------------------------------------------------------------
@@ -310,6 +348,9 @@ class _MultiCoreCodec:
         if pos >= end:
             raise DecodeError("multi-core block: truncated")
         return pos + (1 if data[pos] == 0 else 19)
+
+
+MULTI_CORE = _MultiCoreCodec()
 
 
 # -- the job record -------------------------------------------------------------------------------
@@ -531,7 +572,7 @@ JOB_RECORD_LAYOUT = (
     ("exit_code", U32),
     ("derived_ec", U32),
     ("gres_used", STR),
-    ("job_resources", _JobResourcesCodec()),
+    ("job_resources", JOB_RESOURCES),
     ("gres_detail_str", STRS),
     ("name", STR),
     ("user_name", STR),
@@ -575,7 +616,7 @@ JOB_RECORD_LAYOUT = (
     ("std_err", STR),
     ("std_in", STR),
     ("std_out", STR),
-    ("multi_core", _MultiCoreCodec()),
+    ("multi_core", MULTI_CORE),
     # the rest of pack_job
     ("bitflags", U64),
     ("tres_alloc_str", STR),

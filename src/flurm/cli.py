@@ -90,8 +90,8 @@ def _fatal_text(exc: BaseException) -> str:
 
 def _admin(args: argparse.Namespace, doc: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
     """Send an administrative request to the running flurm (MUNGE-authenticated, on its SLURM port)."""
-    from flurm.controller.transport import Signer, call
     from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN, AdminMessage
+    from flurm.rpc.transport import Signer, call
 
     config = _load_config(args.config)
     port = args.port if args.port is not None else config.slurmctld_port

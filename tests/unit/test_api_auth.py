@@ -21,11 +21,11 @@ from flurm.api.metrics import Metrics
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
-from flurm.controller.transport import Reply
 from flurm.protocol.constants import MsgType
 from flurm.protocol.messages.base import Body, encode_body
 from flurm.protocol.messages.job_control import SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.rpc.transport import Reply
 from flurm.state.model import Job
 
 NOW = 1_795_696_400

@@ -16,16 +16,6 @@ import pytest
 from flurm.auth import ROOT, FakeAuthenticator
 from flurm.config.slurmconf import parse_text
 from flurm.controller.engine import Controller
-from flurm.controller.transport import (
-    LogThrottle,
-    Reply,
-    Request,
-    RpcServer,
-    Signer,
-    error_rc,
-    rc_reply,
-    read_frame,
-)
 from flurm.errors import SlurmError
 from flurm.protocol.constants import PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import (
@@ -55,6 +45,16 @@ from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_info import JobInfoRequest
 from flurm.protocol.messages.nodes import NodeInfoRequest
 from flurm.protocol.wire import DecodeError, EncodeError
+from flurm.rpc.transport import (
+    LogThrottle,
+    Reply,
+    Request,
+    RpcServer,
+    Signer,
+    error_rc,
+    rc_reply,
+    read_frame,
+)
 
 AUTH = FakeAuthenticator(ROOT)
 CONF = """

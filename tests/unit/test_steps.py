@@ -17,7 +17,6 @@ from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
-from flurm.controller.transport import Reply
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
@@ -45,6 +44,7 @@ from flurm.protocol.messages.steps import (
     SrunStepSignal,
 )
 from flurm.protocol.wire import Bitmap
+from flurm.rpc.transport import Reply
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
 

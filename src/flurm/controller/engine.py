@@ -25,7 +25,6 @@ from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
 from flurm.controller.records import JobListCache
 from flurm.controller.steps import StepOps
-from flurm.controller.transport import Reply, Request, RpcServer, Signer, rc_reply
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
 from flurm.migration.forward import Forwarder
@@ -40,6 +39,7 @@ from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.messages.base import Body, encode_body
 from flurm.protocol.wire import WireError
+from flurm.rpc.transport import Reply, Request, RpcServer, Signer, rc_reply
 from flurm.scheduler import scheduler
 from flurm.state.cluster import Cluster
 from flurm.state.store import Store

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 import hostlist
 
 from flurm.controller.records import compress, format_mem
-from flurm.controller.transport import Reply, call, rc_reply
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -79,6 +78,7 @@ from flurm.protocol.messages.steps import (
     StepLayout,
 )
 from flurm.protocol.wire import Bitmap
+from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import rle
 from flurm.state.model import Job
 

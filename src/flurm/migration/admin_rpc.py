@@ -11,9 +11,9 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.transport import Reply, Request
 from flurm.migration.modes import Guard, Mode, TransitionError, describe
 from flurm.protocol.messages.admin import RESPONSE_FLURM_ADMIN, AdminMessage
+from flurm.rpc.transport import Reply, Request
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.transport import call
 from flurm.migration.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
+from flurm.rpc.transport import call
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

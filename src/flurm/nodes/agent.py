@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.controller.records import compress
 from flurm.controller.steps import interactive_allocation
-from flurm.controller.transport import Reply, call, rc_reply
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
@@ -54,6 +53,7 @@ from flurm.protocol.messages.slurmd import (
     SignalTasks,
     TresRecord,
 )
+from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info

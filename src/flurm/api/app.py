@@ -30,7 +30,6 @@ from flurm.api.metrics import Metrics
 from flurm.api.views import job_view, node_view, partition_view
 from flurm.auth.authenticator import Identity
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
-from flurm.controller.jobs import parse_job_id
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
 from flurm.migration.modes import POLICY, TRANSITIONS, Mode, TransitionError
@@ -38,6 +37,7 @@ from flurm.protocol.constants import INFINITE, NO_VAL, JobFlag, MsgType, NodeSta
 from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.job_control import SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.state.jobids import parse_job_id
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flurm.config.timefmt import format_time_minutes
-from flurm.controller.records import compress
 from flurm.protocol.constants import (
     INFINITE,
     NO_VAL,
@@ -17,6 +16,7 @@ from flurm.protocol.constants import (
 )
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node, Partition
+from flurm.state.records import compress
 from flurm.users import user_name
 
 _NODE_FLAG_NAMES = {

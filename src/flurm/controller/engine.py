@@ -23,7 +23,6 @@ from flurm.auth.authenticator import Authenticator, AuthError, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.jobs import JobOps
-from flurm.controller.records import JobListCache
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
@@ -42,6 +41,7 @@ from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, Request, RpcServer, Signer, rc_reply
 from flurm.scheduler import scheduler
 from flurm.state.cluster import Cluster
+from flurm.state.records import JobListCache
 from flurm.state.store import Store
 
 if TYPE_CHECKING:

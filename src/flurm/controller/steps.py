@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 import hostlist
 
-from flurm.controller.records import compress, format_mem
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -81,6 +80,7 @@ from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import rle
 from flurm.state.model import Job
+from flurm.state.records import compress, format_mem
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

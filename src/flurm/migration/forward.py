@@ -16,7 +16,6 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller.jobs import parse_job_id
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller, update_refusal
 from flurm.errors import SlurmError
 from flurm.migration.modes import Op, operation_of
@@ -29,6 +28,7 @@ from flurm.protocol.messages.job_info import JobIdRequest
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.protocol.messages.partitions import UpdatePartitionRequest
 from flurm.rpc.transport import Reply, Request, rc_reply
+from flurm.state.jobids import parse_job_id
 from flurm.state.model import Job
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ from typing import Any
 
 import hostlist
 
-from flurm.controller import records
 from flurm.protocol.constants import (
     NICE_OFFSET,
     NO_VAL,
@@ -27,6 +26,7 @@ from flurm.protocol.messages.job_info import JobRecord, JobResources
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
+from flurm.state import records
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node, Partition
 from flurm.state.tasks import EMPTY, TaskSet

@@ -26,7 +26,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.records import compress
 from flurm.controller.steps import interactive_allocation
 from flurm.protocol.constants import (
     NO_VAL,
@@ -56,6 +55,7 @@ from flurm.protocol.messages.slurmd import (
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
+from flurm.state.records import compress
 from flurm.users import user_info
 
 if TYPE_CHECKING:

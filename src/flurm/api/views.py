@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flurm.config.hostlists import compress
 from flurm.config.timefmt import format_time_minutes
 from flurm.protocol.constants import (
     INFINITE,
@@ -16,7 +17,6 @@ from flurm.protocol.constants import (
 )
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node, Partition
-from flurm.state.records import compress
 from flurm.users import user_name
 
 _NODE_FLAG_NAMES = {

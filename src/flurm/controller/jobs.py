@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from flurm.controller.engine import Controller
 
 R = JobStateReason
+
+
 class JobOps:
     def __init__(self, ctl: Controller) -> None:
         self.ctl = ctl

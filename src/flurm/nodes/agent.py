@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from flurm.config.hostlists import compress
 from flurm.controller.steps import interactive_allocation
 from flurm.protocol.constants import (
     NO_VAL,
@@ -55,7 +56,6 @@ from flurm.protocol.messages.slurmd import (
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
-from flurm.state.records import compress
 from flurm.users import user_info
 
 if TYPE_CHECKING:

@@ -49,7 +49,7 @@ def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> MungeAuthenticat
 
 def cmd_run(args: argparse.Namespace) -> int:
     from flurm.controller.engine import Controller
-    from flurm.migration.modes import Mode
+    from flurm.modes import Mode
 
     config = _load_config(args.config)
     _setup_logging(args.log_level)
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _describe() -> str:
-    from flurm.migration.modes import describe
+    from flurm.modes import describe
 
     return describe()
 

@@ -13,7 +13,7 @@ from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN, JwtAuthority, TokenErr
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.handlers.tokens import auth_token
-from flurm.migration.modes import Action, Mode, action
+from flurm.modes import Action, Mode, action
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.messages.base import decode_body, encode_body

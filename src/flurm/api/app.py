@@ -32,7 +32,7 @@ from flurm.auth.authenticator import Identity
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
-from flurm.migration.modes import POLICY, TRANSITIONS, Mode, TransitionError
+from flurm.modes import POLICY, TRANSITIONS, Mode, TransitionError
 from flurm.protocol.constants import INFINITE, NO_VAL, JobFlag, MsgType, NodeState, slurm_strerror
 from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.job_control import SubmitBatchJobResponse

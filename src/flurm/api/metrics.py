@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 
 from flurm import __version__
 from flurm.api.views import job_state_name, node_state_name
-from flurm.migration.modes import Mode
+from flurm.modes import Mode
 from flurm.protocol.constants import MsgType
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
 from flurm.migration.forward import Forwarder
 from flurm.migration.mirror import Mirror
-from flurm.migration.modes import TRAITS, Action, Guard, Mode, ModeTraits, action, check_transition
 from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover
+from flurm.modes import TRAITS, Action, Guard, Mode, ModeTraits, action, check_transition
 from flurm.nodes.agent import NodeAgent
 from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, SlurmRC
 from flurm.protocol.frame import Frame, Header

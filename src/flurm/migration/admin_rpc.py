@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from flurm.migration.modes import Guard, Mode, TransitionError, describe
+from flurm.modes import Guard, Mode, TransitionError, describe
 from flurm.protocol.messages.admin import RESPONSE_FLURM_ADMIN, AdminMessage
 from flurm.rpc.transport import Reply, Request
 

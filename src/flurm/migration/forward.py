@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller, update_refusal
 from flurm.errors import SlurmError
-from flurm.migration.modes import Op, operation_of
 from flurm.migration.source import SourceClient
+from flurm.modes import Op, operation_of
 from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.base import encode_body
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill

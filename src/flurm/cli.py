@@ -48,7 +48,7 @@ def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> MungeAuthenticat
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flurm.controller.engine import Controller
+    from flurm.daemon import Daemon
     from flurm.modes import Mode
 
     config = _load_config(args.config)
@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         api = ApiSettings.load(args.http_host, args.http_port, args.api_token_file, args.api_read_auth)
     try:
-        ctl = Controller(
+        ctl = Daemon(
             config,
             # A controller never decodes a credential twice: SLURM clients sign each send anew. A replay
             # is a captured message sent again; refuse it as auth/munge does without MULTIPLE_SLURMD

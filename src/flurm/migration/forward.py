@@ -33,7 +33,7 @@ from flurm.state.model import Job
 
 if TYPE_CHECKING:
     from flurm.config import SlurmConfig
-    from flurm.controller.engine import Controller
+    from flurm.migration.host import MigrationHost
 
 log = logging.getLogger("flurm.forward")
 ALLOC_SID_USER_HOLD = 2
@@ -43,7 +43,7 @@ PRIVATE_DATA_PARTITIONS = 1 << 2
 
 
 class Forwarder:
-    def __init__(self, ctl: Controller, source: SourceClient) -> None:
+    def __init__(self, ctl: MigrationHost, source: SourceClient) -> None:
         self.ctl = ctl
         self.source = source
         self.forwarded = 0

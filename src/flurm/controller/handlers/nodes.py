@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flurm.controller import partitions
-from flurm.nodes.update import update_nodes
+from flurm.controller.node_update import update_nodes
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.nodes import (
     NodeInfoRequest,

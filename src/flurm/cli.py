@@ -48,8 +48,8 @@ def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> MungeAuthenticat
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flurm.controller.engine import Controller
-    from flurm.migration.modes import Mode
+    from flurm.daemon import Daemon
+    from flurm.modes import Mode
 
     config = _load_config(args.config)
     _setup_logging(args.log_level)
@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         api = ApiSettings.load(args.http_host, args.http_port, args.api_token_file, args.api_read_auth)
     try:
-        ctl = Controller(
+        ctl = Daemon(
             config,
             # A controller never decodes a credential twice: SLURM clients sign each send anew. A replay
             # is a captured message sent again; refuse it as auth/munge does without MULTIPLE_SLURMD
@@ -90,8 +90,8 @@ def _fatal_text(exc: BaseException) -> str:
 
 def _admin(args: argparse.Namespace, doc: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
     """Send an administrative request to the running flurm (MUNGE-authenticated, on its SLURM port)."""
-    from flurm.controller.transport import Signer, call
     from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN, AdminMessage
+    from flurm.rpc.transport import Signer, call
 
     config = _load_config(args.config)
     port = args.port if args.port is not None else config.slurmctld_port
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _describe() -> str:
-    from flurm.migration.modes import describe
+    from flurm.modes import describe
 
     return describe()
 

@@ -57,9 +57,9 @@ from typing import Any
 
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load as load_config
-from flurm.controller.transport import Signer, call
 from flurm.protocol.constants import MsgType, ShowFlags
 from flurm.protocol.messages.job_info import JobInfoRequest, JobInfoResponse, JobRecord
+from flurm.rpc.transport import Signer, call
 from harness.loopback import SlurmCluster
 
 # -- clusters ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 import hostlist
 import pytest
 
+from flurm.config import hostlists
 from flurm.migration.statefile import (
     JobStateFile,
     SavedJob,
@@ -234,7 +235,7 @@ def test_allocations(captured: Captured) -> None:
         j = captured.state.job(captured.ids[name])
         assert j.is_running() and j.job_resources is not None
         r = j.job_resources
-        names = r.node_names()
+        names = hostlists.expand(r.nodes or "")
         assert names == hostlist.expand_hostlist(j.nodes)
         cores = dict(zip(names, r.cores_by_node(), strict=True))
         mem = dict(zip(names, r.memory_allocated, strict=True))

@@ -20,12 +20,12 @@ from flurm.api.app import ApiSettings, create_app
 from flurm.api.metrics import Metrics
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
-from flurm.controller.engine import Controller
-from flurm.controller.transport import Reply
+from flurm.daemon import Daemon
 from flurm.protocol.constants import MsgType
 from flurm.protocol.messages.base import Body, encode_body
 from flurm.protocol.messages.job_control import SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.rpc.transport import Reply
 from flurm.state.model import Job
 
 NOW = 1_795_696_400
@@ -56,7 +56,7 @@ class Api:
         key_file = tmp / "jwt_hs256.key"
         key_file.write_bytes(KEY)
         conf = CONF.format(key=key_file) if jwt_key else CONF.split("AuthAlt")[0]
-        self.ctl = Controller(parse_text(conf), FakeAuthenticator(), state_dir=tmp, clock=lambda: NOW)
+        self.ctl = Daemon(parse_text(conf), FakeAuthenticator(), state_dir=tmp, clock=lambda: NOW)
         self.app = create_app(self.ctl, ApiSettings(token=static, read_auth=read_auth), Metrics(self.ctl))
         self.submitted: list[tuple[JobDesc, Identity]] = []
         self.ctl.internal_request = self._internal  # type: ignore[method-assign]

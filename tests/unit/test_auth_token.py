@@ -13,13 +13,13 @@ from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN, JwtAuthority, TokenErr
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.handlers.tokens import auth_token
-from flurm.controller.transport import Reply, Request
-from flurm.migration.modes import Action, Mode, action
+from flurm.modes import Action, Mode, action
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.tokens import TokenRequest, TokenResponse
+from flurm.rpc.transport import Reply, Request
 
 NOW = 1_795_696_400
 KEY = b"0123456789abcdef0123456789abcdef\n"

@@ -17,7 +17,7 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller.engine import Controller
+from flurm.daemon import Daemon
 from flurm.protocol.constants import (
     NO_VAL,
     SLURM_BATCH_SCRIPT,
@@ -69,10 +69,10 @@ class Harness:
 
     def __init__(self, tmp: Path, extra: str = "") -> None:
         self.now = float(NOW)
-        self.ctl = Controller(
+        self.ctl = Daemon(
             parse_text(CONF + extra), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now
         )
-        self.agent = self.ctl.agent
+        self.agent = self.ctl.node_agent
         self.sent: list[str] = []
         self.agent._spawn = self._record  # type: ignore[method-assign]
 

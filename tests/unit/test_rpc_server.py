@@ -15,17 +15,7 @@ import pytest
 
 from flurm.auth import ROOT, FakeAuthenticator
 from flurm.config.slurmconf import parse_text
-from flurm.controller.engine import Controller
-from flurm.controller.transport import (
-    LogThrottle,
-    Reply,
-    Request,
-    RpcServer,
-    Signer,
-    error_rc,
-    rc_reply,
-    read_frame,
-)
+from flurm.daemon import Daemon
 from flurm.errors import SlurmError
 from flurm.protocol.constants import PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import (
@@ -55,6 +45,16 @@ from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_info import JobInfoRequest
 from flurm.protocol.messages.nodes import NodeInfoRequest
 from flurm.protocol.wire import DecodeError, EncodeError
+from flurm.rpc.transport import (
+    LogThrottle,
+    Reply,
+    Request,
+    RpcServer,
+    Signer,
+    error_rc,
+    rc_reply,
+    read_frame,
+)
 
 AUTH = FakeAuthenticator(ROOT)
 CONF = """
@@ -94,9 +94,7 @@ def test_small_requests_admin_and_unknown_types_get_small_limits() -> None:
 
 
 def test_the_controller_s_limits_follow_max_script_size(tmp_path: Path) -> None:
-    ctl = Controller(
-        parse_text(CONF + "SchedulerParameters=max_script_size=1000\n"), AUTH, state_dir=tmp_path
-    )
+    ctl = Daemon(parse_text(CONF + "SchedulerParameters=max_script_size=1000\n"), AUTH, state_dir=tmp_path)
     expected = 1000 + ENVIRONMENT_ALLOWANCE + JOB_DESC_FIELDS
     assert ctl.server.limits.for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB) == expected
 
@@ -310,7 +308,7 @@ def test_a_version_whose_reply_cannot_be_encoded_is_answered_version_error(
 ) -> None:
     """21.08 passes the header check (slurmctld accepts two versions back) but flurm's node and job
     records are 22.05 only: the controller answers SLURM_PROTOCOL_VERSION_ERROR in 21.08's header."""
-    ctl = Controller(parse_text(CONF), AUTH, state_dir=tmp_path)
+    ctl = Daemon(parse_text(CONF), AUTH, state_dir=tmp_path)
     ctl.cluster.restore(ctl.store.open())
     raw = encode_body(NodeInfoRequest() if msg_type == MsgType.REQUEST_NODE_INFO else JobInfoRequest())
 
@@ -387,7 +385,7 @@ def test_the_total_cap_applies_to_every_peer() -> None:
 def test_a_failed_essential_task_stops_the_controller_with_its_error(tmp_path: Path) -> None:
     """flurm run turns this into one fatal log line and exit status 1 (a supervisor restarts it)."""
     conf = parse_text(CONF + "SlurmdPort=1\n")
-    ctl = Controller(conf, AUTH, state_dir=tmp_path, port=0, listen_host="127.0.0.1")
+    ctl = Daemon(conf, AUTH, state_dir=tmp_path, port=0, listen_host="127.0.0.1")
 
     async def broken_ticker() -> None:
         raise ValueError("tick")

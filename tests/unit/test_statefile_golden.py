@@ -18,6 +18,7 @@ from typing import Literal
 
 import pytest
 
+from flurm.config import hostlists
 from flurm.migration import statefile
 from flurm.migration.statefile import (
     JobResources,
@@ -109,7 +110,7 @@ def test_running_two_nodes(state: JobStateFile) -> None:
     r = j.job_resources
     assert r is not None
     assert (r.nhosts, r.ncpus, r.nodes, r.cpus) == (2, 2, "compute-node-[1-2]", (1, 1))
-    assert r.node_names() == ["compute-node-1", "compute-node-2"]
+    assert hostlists.expand(r.nodes or "") == ["compute-node-1", "compute-node-2"]
     assert r.cores_per_node() == (4, 4)
     assert r.core_bitmap == Bitmap(8, 0x11)
     assert r.cores_by_node() == ((0,), (0,))

@@ -15,9 +15,8 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller.engine import Controller
 from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
-from flurm.controller.transport import Reply
+from flurm.daemon import Daemon
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
@@ -45,6 +44,7 @@ from flurm.protocol.messages.steps import (
     SrunStepSignal,
 )
 from flurm.protocol.wire import Bitmap
+from flurm.rpc.transport import Reply
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
 
@@ -80,11 +80,11 @@ class Harness:
 
     def __init__(self, tmp: Path) -> None:
         self.now = float(NOW)
-        self.ctl = Controller(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        self.ctl = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
         self.ctl.store.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (coroutine name, its arguments)
         self.ctl.spawn = self._record  # type: ignore[method-assign]
-        self.ctl.agent._spawn = self._record  # type: ignore[method-assign]
+        self.ctl.node_agent._spawn = self._record  # type: ignore[method-assign]
         for node in self.ctl.cluster.node_list:
             node.registered = True
             node.base_state = NodeState.IDLE
@@ -513,7 +513,7 @@ def test_an_idle_allocation_is_not_a_missing_batch_job(tmp_path: Path) -> None:
         batch = h.batch_job(7, ("compute-node-2",), ((0,),))
         h.now += 600
         for node in h.ctl.cluster.node_list:
-            h.ctl.agent._reconcile(node, [], int(h.now))
+            h.ctl.node_agent._reconcile(node, [], int(h.now))
         assert job.is_running()
         assert not batch.is_running()  # requeued: its batch host lost it
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flurm.controller.jobs import parse_job_id
 from flurm.errors import SlurmError
 from flurm.protocol.constants import SlurmRC
+from flurm.state.jobids import parse_job_id
 from flurm.state.model import Job
 from flurm.state.tasks import TaskSet, TaskSetError
 

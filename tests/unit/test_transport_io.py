@@ -15,10 +15,10 @@ from flurm.auth import AuthError, CredentialError, FakeAuthenticator, Identity, 
 from flurm.auth.authenticator import Decoded
 from flurm.auth.errors import AuthServiceError
 from flurm.auth.munge import MungeErr
-from flurm.controller.transport import Signer, read_frame, write_frame
 from flurm.protocol.constants import MsgType
 from flurm.protocol.frame import Frame, decode_frame, encode_frame, encode_frame_head
 from flurm.protocol.wire import WireError
+from flurm.rpc.transport import Signer, read_frame, write_frame
 
 ALICE = Identity(1000, 1000)
 CRED = b"MUNGE:" + b"A" * 120 + b":"

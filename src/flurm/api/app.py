@@ -30,17 +30,17 @@ from flurm.api.metrics import Metrics
 from flurm.api.views import job_view, node_view, partition_view
 from flurm.auth.authenticator import Identity
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
-from flurm.controller.jobs import parse_job_id
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
-from flurm.migration.modes import POLICY, TRANSITIONS, Mode, TransitionError
+from flurm.modes import POLICY, TRANSITIONS, Mode, TransitionError
 from flurm.protocol.constants import INFINITE, NO_VAL, JobFlag, MsgType, NodeState, slurm_strerror
 from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.job_control import SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.state.jobids import parse_job_id
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.migration.host import MigrationHost
 
 log = logging.getLogger("flurm.api")
 SOURCE_MAX_AGE = 5.0  # seconds: an older mirror is unhealthy
@@ -143,7 +143,7 @@ def submitter(who: Annotated[Principal | None, Depends(principal)]) -> Principal
     return who
 
 
-def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> FastAPI:
+def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> FastAPI:
     app = FastAPI(
         title="flurm",
         version=__version__,
@@ -295,7 +295,7 @@ def create_app(ctl: Controller, settings: ApiSettings, metrics: Metrics) -> Fast
     return app
 
 
-def mode_report(ctl: Controller) -> dict[str, Any]:
+def mode_report(ctl: MigrationHost) -> dict[str, Any]:
     return {
         "mode": ctl.mode.value,
         "transitions": [
@@ -307,7 +307,7 @@ def mode_report(ctl: Controller) -> dict[str, Any]:
     }
 
 
-async def health_report(ctl: Controller) -> dict[str, Any]:
+async def health_report(ctl: MigrationHost) -> dict[str, Any]:
     """Checked now, every time: no cached or static answer."""
     reasons: list[str] = []
     doc: dict[str, Any] = {"mode": ctl.mode.value, "version": __version__}
@@ -413,7 +413,7 @@ def job_desc_from(sub: JobSubmission, ident: Identity) -> JobDesc:
     )
 
 
-async def submit_job(ctl: Controller, who: Principal, sub: JobSubmission) -> dict[str, Any]:
+async def submit_job(ctl: MigrationHost, who: Principal, sub: JobSubmission) -> dict[str, Any]:
     ident = submitter_identity(who, sub.user)
     desc = job_desc_from(sub, ident)
     reply = await ctl.internal_request(MsgType.REQUEST_SUBMIT_BATCH_JOB, desc, ident)

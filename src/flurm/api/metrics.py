@@ -11,11 +11,11 @@ from prometheus_client.registry import Collector
 
 from flurm import __version__
 from flurm.api.views import job_state_name, node_state_name
-from flurm.migration.modes import Mode
+from flurm.modes import Mode
 from flurm.protocol.constants import MsgType
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.migration.host import MigrationHost
 
 RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -30,7 +30,7 @@ def _rpc_name(msg_type: int) -> str:
 class ControllerCollector(Collector):
     """Everything read from the controller's state when Prometheus scrapes."""
 
-    def __init__(self, ctl: Controller) -> None:
+    def __init__(self, ctl: MigrationHost) -> None:
         self.ctl = ctl
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -119,7 +119,7 @@ class ControllerCollector(Collector):
 class Metrics:
     """A registry of flurm's own (not the process-global one: several controllers may live in a test)."""
 
-    def __init__(self, ctl: Controller) -> None:
+    def __init__(self, ctl: MigrationHost) -> None:
         self.registry = CollectorRegistry()
         self.rpc_total = Counter(
             "flurm_rpc_requests", "SLURM RPCs served", ["type", "result"], registry=self.registry

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flurm.config.hostlists import compress
 from flurm.config.timefmt import format_time_minutes
-from flurm.controller.records import compress
 from flurm.protocol.constants import (
     INFINITE,
     NO_VAL,

@@ -37,8 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import hostlist
-
+from flurm.config import hostlists
 from flurm.config.keys import DOWNNODES_KEYS, LINE_KEYS, NODE_KEYS, NODESET_KEYS, PARTITION_KEYS, TOP_KEYS
 from flurm.config.lexer import BLANKS, Pair, is_blank, logical_lines, match_pair
 from flurm.config.natsort import natural_key
@@ -1050,8 +1049,8 @@ def _expand(expr: str, what: str, loc: Loc) -> list[str]:
     """A SLURM hostlist expression (',' or blanks between items) expanded in order, duplicates kept."""
     text = "".join("," if ch in " \t" else ch for ch in expr)
     try:
-        return [item for item in hostlist.expand_hostlist(text, allow_duplicates=True) if item]
-    except hostlist.BadHostlist as exc:
+        return [item for item in hostlists.expand(text, duplicates=True) if item]
+    except hostlists.HostlistError as exc:
         raise ConfigError(*loc, f"Unable to create {what} list from {expr} ({exc})") from exc
 
 
@@ -1491,8 +1490,8 @@ class _Builder:
             return [slurmd_port] * count
         expr = f"[{text}]" if not text.startswith("[") and ("-" in text or "," in text) else text
         try:
-            items = hostlist.expand_hostlist(expr, allow_duplicates=True)
-        except hostlist.BadHostlist:
+            items = hostlists.expand(expr, duplicates=True)
+        except hostlists.HostlistError:
             raise ConfigError(*line.loc, f"Unable to create Port list from {text}") from None
         if len(items) > 1 and len(items) != count:
             raise ConfigError(
@@ -1521,7 +1520,7 @@ class _Builder:
             members = self._partition_nodes(part, nodes, node_sets, line.loc)
             missing = [name for name in members if name not in order]
             if missing:
-                shown = hostlist.collect_hostlist(missing)
+                shown = hostlists.compress(missing)
                 raise ConfigError(*line.loc, f"Invalid node names in partition {part.name}: {shown}")
             wanted = set(members)
             ordered = tuple(node.name for node in nodes if node.name in wanted)

@@ -37,10 +37,7 @@ import signal as signals
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import hostlist
-
-from flurm.controller.records import compress, format_mem
-from flurm.controller.transport import Reply, call, rc_reply
+from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -79,8 +76,10 @@ from flurm.protocol.messages.steps import (
     StepLayout,
 )
 from flurm.protocol.wire import Bitmap
+from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import rle
 from flurm.state.model import Job
+from flurm.state.records import format_mem
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -289,8 +288,8 @@ def _names(expr: str | None) -> list[str]:
     if not expr:
         return []
     try:
-        return list(hostlist.expand_hostlist(expr))
-    except hostlist.BadHostlist:
+        return expand(expr)
+    except HostlistError:
         raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME) from None
 
 

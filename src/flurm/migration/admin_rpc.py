@@ -11,19 +11,19 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.transport import Reply, Request
-from flurm.migration.modes import Guard, Mode, TransitionError, describe
+from flurm.modes import Guard, Mode, TransitionError, describe
 from flurm.protocol.messages.admin import RESPONSE_FLURM_ADMIN, AdminMessage
+from flurm.rpc.transport import Reply, Request
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.migration.host import MigrationHost
 
 
 def _reply(doc: dict[str, Any]) -> Reply:
     return Reply(RESPONSE_FLURM_ADMIN, AdminMessage(doc))
 
 
-def status(ctl: Controller) -> dict[str, Any]:
+def status(ctl: MigrationHost) -> dict[str, Any]:
     cluster = ctl.cluster
     states: dict[str, int] = {}
     for job in cluster.jobs.values():
@@ -56,7 +56,7 @@ def status(ctl: Controller) -> dict[str, Any]:
     return doc
 
 
-async def handle(ctl: Controller, req: Request) -> Reply:
+async def handle(ctl: MigrationHost, req: Request) -> Reply:
     if not ctl.is_admin(req.uid):
         return _reply({"ok": False, "error": "Access/permission denied"})
     assert isinstance(req.body, AdminMessage)
@@ -89,7 +89,7 @@ async def handle(ctl: Controller, req: Request) -> Reply:
     return _reply({"ok": False, "error": f"unknown operation {op!r}"})
 
 
-async def set_mode(ctl: Controller, target: str) -> dict[str, Any]:
+async def set_mode(ctl: MigrationHost, target: str) -> dict[str, Any]:
     try:
         mode = Mode(target)
     except ValueError:
@@ -105,7 +105,7 @@ async def set_mode(ctl: Controller, target: str) -> dict[str, Any]:
     return {"ok": True, "mode": ctl.mode.value}
 
 
-async def start_takeover(ctl: Controller, dry_run: bool) -> dict[str, Any]:
+async def start_takeover(ctl: MigrationHost, dry_run: bool) -> dict[str, Any]:
     tk = ctl.takeover
     if tk is None:
         return {"ok": False, "error": f"flurm is {ctl.mode}: there is nothing to take over"}
@@ -118,12 +118,12 @@ async def start_takeover(ctl: Controller, dry_run: bool) -> dict[str, Any]:
     return {"ok": True, "started": True}
 
 
-async def _run_takeover(ctl: Controller) -> None:
+async def _run_takeover(ctl: MigrationHost) -> None:
     assert ctl.takeover is not None
     await ctl.takeover.run()
 
 
-def takeover_status(ctl: Controller, since: int) -> dict[str, Any]:
+def takeover_status(ctl: MigrationHost, since: int) -> dict[str, Any]:
     tk = ctl.takeover
     if tk is None:
         return {"ok": False, "error": "no takeover"}
@@ -139,7 +139,7 @@ def takeover_status(ctl: Controller, since: int) -> dict[str, Any]:
     }
 
 
-async def rollback(ctl: Controller) -> dict[str, Any]:
+async def rollback(ctl: MigrationHost) -> dict[str, Any]:
     """Call the migration off: slurmctld keeps the cluster; flurm only relays clients to it."""
     holding: set[Guard] = set()
     if ctl.source is not None and await ctl.source.ping():

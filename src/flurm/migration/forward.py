@@ -16,12 +16,10 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller.jobs import parse_job_id
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller, update_refusal
-from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.errors import SlurmError
-from flurm.migration.modes import Op, operation_of
 from flurm.migration.source import SourceClient
+from flurm.modes import Op, operation_of
 from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.base import encode_body
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill
@@ -29,11 +27,13 @@ from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.protocol.messages.partitions import UpdatePartitionRequest
+from flurm.rpc.transport import Reply, Request, rc_reply
+from flurm.state.jobids import parse_job_id
 from flurm.state.model import Job
 
 if TYPE_CHECKING:
     from flurm.config import SlurmConfig
-    from flurm.controller.engine import Controller
+    from flurm.migration.host import MigrationHost
 
 log = logging.getLogger("flurm.forward")
 ALLOC_SID_USER_HOLD = 2
@@ -43,7 +43,7 @@ PRIVATE_DATA_PARTITIONS = 1 << 2
 
 
 class Forwarder:
-    def __init__(self, ctl: Controller, source: SourceClient) -> None:
+    def __init__(self, ctl: MigrationHost, source: SourceClient) -> None:
         self.ctl = ctl
         self.source = source
         self.forwarded = 0

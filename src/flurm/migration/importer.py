@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from flurm.controller import records
 from flurm.protocol.constants import (
     NO_VAL,
     NODE_STATE_BASE,
@@ -23,6 +22,7 @@ from flurm.protocol.messages.job_info import JobRecord
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
+from flurm.state import records
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job, Node, Partition

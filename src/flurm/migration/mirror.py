@@ -28,7 +28,7 @@ from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.controller.ports import ControllerPort
 
 log = logging.getLogger("flurm.mirror")
 
@@ -61,7 +61,7 @@ class ImportCounts:
 
 
 class Mirror:
-    def __init__(self, ctl: Controller, source: SourceClient, *, interval: float = 0.2) -> None:
+    def __init__(self, ctl: ControllerPort, source: SourceClient, *, interval: float = 0.2) -> None:
         self.ctl = ctl
         self.cluster = ctl.cluster
         self.source = source

@@ -27,7 +27,7 @@ from flurm.state.model import Job
 from flurm.state.tasks import EMPTY, TaskSet
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.controller.ports import ControllerPort
 
 log = logging.getLogger("flurm.takeover")
 
@@ -163,7 +163,7 @@ def script_of(state_dir: Path, job: Job) -> tuple[str | None, tuple[str, ...] | 
     return script, env
 
 
-def merge(ctl: Controller, saved_file: statefile.JobStateFile) -> int:
+def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
     """Bring flurm's jobs in line with slurmctld's saved state; returns how many jobs were new to flurm.
 
     Scripts are not read here (10,000 pending jobs would be 20,000 files while client writes wait):
@@ -189,7 +189,7 @@ def needs_script(job: Job) -> bool:
     return job.is_pending() and job.script == ""
 
 
-async def fetch_script(ctl: Controller, job: Job) -> bool:
+async def fetch_script(ctl: ControllerPort, job: Job) -> bool:
     """Read one job's script and environment from slurmctld's files (off the event loop)."""
     loop = asyncio.get_running_loop()
     state_dir = Path(ctl.config.state_save_location)
@@ -204,7 +204,7 @@ async def fetch_script(ctl: Controller, job: Job) -> bool:
     return True
 
 
-async def fetch_scripts(ctl: Controller) -> int:
+async def fetch_scripts(ctl: ControllerPort) -> int:
     """After the takeover: copy every pending imported job's script into flurm's own store, a few at a
     time, so that flurm stops depending on slurmctld's StateSaveLocation."""
     done = 0

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from flurm.config.slurmconf import SlurmConfig
-from flurm.controller.transport import Response, Signer, call
 from flurm.errors import SlurmError
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.base import Body
@@ -20,6 +19,7 @@ from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg, Shu
 from flurm.protocol.messages.job_info import JobInfoRequest, JobInfoResponse
 from flurm.protocol.messages.nodes import NodeInfoRequest, NodeInfoResponse
 from flurm.protocol.messages.partitions import PartitionInfoRequest, PartitionInfoResponse
+from flurm.rpc.transport import Response, Signer, call
 
 T = TypeVar("T")
 SLURMCTLD_SHUTDOWN_CTLD = 2  # stop slurmctld only, not the slurmd daemons

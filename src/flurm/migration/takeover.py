@@ -30,14 +30,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.transport import call
-from flurm.migration.modes import Guard, Mode
+from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
+from flurm.rpc.transport import call
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.migration.host import MigrationHost
 
 log = logging.getLogger("flurm.takeover")
 
@@ -78,7 +78,9 @@ class TakeoverError(Exception):
     pass
 
 
-def controller_endpoints(ctl: Controller) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[str]]:
+def controller_endpoints(
+    ctl: MigrationHost,
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[str]]:
     """SlurmctldHost endpoints split into the ones on this host, the others, and problems."""
     local: list[tuple[str, int]] = []
     remote: list[tuple[str, int]] = []
@@ -112,7 +114,7 @@ def _alive(pid: int) -> bool:
 
 
 class Takeover:
-    def __init__(self, ctl: Controller) -> None:
+    def __init__(self, ctl: MigrationHost) -> None:
         self.ctl = ctl
         self.events: list[Event] = []
         self.running = False

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.records import compress
+from flurm.config.hostlists import compress
 from flurm.controller.steps import interactive_allocation
-from flurm.controller.transport import Reply, call, rc_reply
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
@@ -54,12 +53,13 @@ from flurm.protocol.messages.slurmd import (
     SignalTasks,
     TresRecord,
 )
+from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info
 
 if TYPE_CHECKING:
-    from flurm.controller.engine import Controller
+    from flurm.controller.ports import ControllerPort
 
 log = logging.getLogger("flurm.nodes")
 
@@ -77,8 +77,13 @@ MAX_NOALLOC_JOBID = 0xFFFFFFFD
 MAX_RETRY_DELAY = 10.0
 
 
+async def _no_script(job: Job) -> bool:
+    log.warning("job %s has no script and nothing to fetch it from", job.job_id)
+    return False
+
+
 class NodeAgent:
-    def __init__(self, ctl: Controller) -> None:
+    def __init__(self, ctl: ControllerPort) -> None:
         self.ctl = ctl
         self.cluster = ctl.cluster
         cfg = ctl.config
@@ -98,6 +103,8 @@ class NodeAgent:
         self._batch_seen: dict[int, int] = {}  # job id -> last time its batch host reported (or got) it
         # steps slurmd reported for jobs flurm does not know, per node: left running, never aborted
         self.quarantine: dict[str, tuple[StepId, ...]] = {}
+        # the script of a job imported from slurmctld, from its saved state (daemon.py attaches it)
+        self.fetch_script: Callable[[Job], Awaitable[bool]] = _no_script
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -528,14 +535,11 @@ class NodeAgent:
                 and node.base_state != NodeState.DOWN
             )
 
-        if job.script == "" and wanted():
-            # a job imported from slurmctld whose script is still in slurmctld's files
-            from flurm.migration import saved_state
-
-            if not await saved_state.fetch_script(self.ctl, job):
-                if wanted():
-                    self.ctl.jobs.fail_launch(job, SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
-                return
+        # a job imported from slurmctld whose script is still in slurmctld's files
+        if job.script == "" and wanted() and not await self.fetch_script(job):
+            if wanted():
+                self.ctl.jobs.fail_launch(job, SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
+            return
         while wanted():
             try:
                 body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, self._launch_msg(job, node))

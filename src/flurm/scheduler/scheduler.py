@@ -37,6 +37,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from flurm.config import hostlists
 from flurm.protocol.constants import (
     INFINITE,
     MEM_PER_CPU,
@@ -469,11 +470,9 @@ def _best_fit_node(
 
 
 def _names(expr: str) -> list[str]:
-    import hostlist
-
     try:
-        return list(hostlist.expand_hostlist(expr))
-    except hostlist.BadHostlist:
+        return hostlists.expand(expr)
+    except hostlists.HostlistError:
         return [expr]
 
 
@@ -814,16 +813,9 @@ def _backfill(
             if found is not None:
                 start, planned = found
                 job.start_time = start
-                job.sched_nodes = compress_names(planned.nodes)
+                job.sched_nodes = hostlists.compress(planned.nodes)
                 res_end = start + limit if limit is not None else FOREVER
                 reservations.append(_Reservation(start, set(planned.nodes), res_end))
-
-
-def compress_names(names: Iterable[str]) -> str | None:
-    import hostlist
-
-    names = list(names)
-    return str(hostlist.collect_hostlist(names)) if names else None
 
 
 def nodes_with_no_respond(cluster: Cluster) -> list[Node]:

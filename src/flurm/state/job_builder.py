@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import hostlist
-
+from flurm.config import hostlists
 from flurm.protocol.constants import (
     MEM_PER_CPU,
     NICE_OFFSET,
@@ -39,8 +38,8 @@ def expand_nodes(expr: str | None) -> tuple[str, ...]:
     if not expr:
         return ()
     try:
-        return tuple(hostlist.expand_hostlist(expr))
-    except hostlist.BadHostlist:
+        return tuple(hostlists.expand(expr))
+    except hostlists.HostlistError:
         return (expr,)
 
 

@@ -144,7 +144,7 @@ class Job:
     list_seq: int = 0  # position in slurmctld's job list: the order of `scontrol show job`
     # srun steps, the next step id and where srun/salloc listen (controller/steps.py JobSteps; JSON-able)
     steps: dict[str, Any] = field(default_factory=dict)
-    # record fields as slurmctld reported them for an imported job (see controller/records.py)
+    # record fields as slurmctld reported them for an imported job (see state/records.py)
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)

@@ -13,7 +13,7 @@ from flurm.controller.handlers import admin, jobs, nodes, slurmd, steps, tokens
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
-    from flurm.controller.transport import Request
+    from flurm.rpc.transport import Request
 
 HandlerFn = Callable[["Controller", "Request"], Any]
 

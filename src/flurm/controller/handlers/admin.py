@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.protocol.constants import MsgType
 from flurm.protocol.messages.job_control import FedInfoResponse
+from flurm.rpc.transport import Reply, Request, rc_reply
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flurm.controller.records import job_info_body
-from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.protocol.constants import NO_VAL, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest, JobInfoRequest, JobUserInfoRequest
+from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler import scheduler
 from flurm.state.model import Job
+from flurm.state.records import job_info_body
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

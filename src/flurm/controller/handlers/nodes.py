@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flurm.controller import partitions
-from flurm.controller.records import build_node_record, build_partition_record
-from flurm.controller.transport import Reply, Request, rc_reply
-from flurm.nodes.update import update_nodes
+from flurm.controller.node_update import update_nodes
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.nodes import (
     NodeInfoRequest,
@@ -20,6 +18,8 @@ from flurm.protocol.messages.partitions import (
     PartitionInfoResponse,
     UpdatePartitionRequest,
 )
+from flurm.rpc.transport import Reply, Request, rc_reply
+from flurm.state.records import build_node_record, build_partition_record
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

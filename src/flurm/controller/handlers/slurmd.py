@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.messages.slurmd import (
     CompleteBatchScript,
@@ -14,6 +13,7 @@ from flurm.protocol.messages.slurmd import (
     NodeRegistrationStatus,
     StepComplete,
 )
+from flurm.rpc.transport import Reply, Request, rc_reply
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

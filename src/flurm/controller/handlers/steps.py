@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from flurm.controller.handlers import jobs as job_handlers
 from flurm.controller.handlers.jobs import _alloc_host
-from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.protocol.constants import NO_VAL, MsgType
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill
 from flurm.protocol.messages.job_desc import JobDesc
@@ -23,6 +22,7 @@ from flurm.protocol.messages.steps import (
     JobStepCreateRequest,
     JobStepInfoRequest,
 )
+from flurm.rpc.transport import Reply, Request, rc_reply
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller

@@ -11,9 +11,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from flurm.auth.jwt_tokens import DEFAULT_TOKEN_LIFESPAN, TokenPolicy
-from flurm.controller.transport import Reply, Request, rc_reply
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.messages.tokens import TokenRequest, TokenResponse
+from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.users import user_info
 
 if TYPE_CHECKING:

@@ -237,11 +237,6 @@ class JobResources:
             r.bitmap(),
         )
 
-    def node_names(self) -> list[str]:
-        import hostlist  # only callers that name nodes need it
-
-        return list(hostlist.expand_hostlist(self.nodes)) if self.nodes else []
-
     def cores_per_node(self) -> tuple[int, ...]:
         """Cores (sockets * cores per socket) of each allocated node, from the run-length arrays."""
         out: list[int] = []

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-import hostlist
-
+from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.protocol.constants import (
     INFINITE,
     INFINITE16,
@@ -43,13 +42,6 @@ from flurm.users import user_name
 
 CR_CORE = 4  # SelectTypeParameters=CR_Core as packed in job_resources.cr_type
 _MULTI_CORE = MultiCore(0, 0, NO_VAL16, NO_VAL16, NO_VAL16, 0, INFINITE16, INFINITE16, 0)
-
-
-def compress(names: Iterable[str]) -> str | None:
-    names = list(names)
-    if not names:
-        return None
-    return str(hostlist.collect_hostlist(names))
 
 
 def format_mem(mib: int) -> str:
@@ -282,8 +274,8 @@ def _node_bitmap(expr: str | None, cluster: Cluster) -> Bitmap | None:
     if not expr:
         return None
     try:
-        names = hostlist.expand_hostlist(expr)
-    except hostlist.BadHostlist:
+        names = expand(expr)
+    except HostlistError:
         return None
     return Bitmap.from_indexes(
         len(cluster.node_list), [cluster.nodes[n].index for n in names if n in cluster.nodes]

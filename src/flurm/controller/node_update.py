@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import hostlist
-
+from flurm.config.hostlists import HostlistError, expand
 from flurm.protocol.constants import NO_VAL, NodeState, NodeStateFlag, SlurmRC
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.state.model import Node
@@ -51,8 +50,8 @@ def update_nodes(ctl: Controller, msg: UpdateNodeRequest, uid: int) -> int:
     if not ctl.is_admin(uid):
         return SlurmRC.ESLURM_USER_ID_MISSING
     try:
-        names = list(hostlist.expand_hostlist(msg.node_names or ""))
-    except hostlist.BadHostlist:
+        names = expand(msg.node_names or "")
+    except HostlistError:
         return SlurmRC.ESLURM_INVALID_NODE_NAME
     if not names:
         return SlurmRC.ESLURM_INVALID_NODE_NAME

@@ -1,0 +1,79 @@
+"""The controller's interfaces to the rooms around it.
+
+The rooms above the controller (nodes/, migration/, api/) see it as a :class:`ControllerPort`; the
+controller drives real slurmd through a :class:`NodeDriver` that daemon.py attaches. Neither side
+imports the other's implementation: only daemon.py knows both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from flurm.auth.authenticator import Identity
+    from flurm.auth.jwt_tokens import JwtAuthority
+    from flurm.config.slurmconf import SlurmConfig
+    from flurm.controller.jobs import JobOps
+    from flurm.modes import Guard, Mode
+    from flurm.protocol.messages.base import Body
+    from flurm.protocol.messages.credential import JobCredential
+    from flurm.protocol.messages.slurmd import NodeRegistrationStatus
+    from flurm.rpc.transport import Reply, Request, Signer
+    from flurm.state.cluster import Cluster
+    from flurm.state.model import Job, Node
+    from flurm.state.store import Store
+
+# A request handler of a room above the controller (the forwarder, the migration admin RPC).
+RequestHandler = Callable[["Request"], Awaitable["Reply | None"]]
+
+
+class NodeDriver(Protocol):
+    """What the controller asks of the slurmd driver (nodes/agent.py)."""
+
+    def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def tick(self, now: int) -> None: ...
+    def registration(self, msg: NodeRegistrationStatus, uid: int) -> Reply: ...
+    def request_registration(self, node: Node) -> None: ...
+    def node_down(self, node: Node, reason: str, now: int, *, by_admin: bool = False) -> None: ...
+    def credential(
+        self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None, *, kill_time: int | None = None
+    ) -> JobCredential: ...
+    def launch_batch(self, job: Job) -> None: ...
+    def terminate_job(self, job: Job, job_state: int) -> None: ...
+    def kill_timelimit(self, job: Job) -> None: ...
+    def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None: ...
+    def signal_job(self, job: Job, signal: int, flags: int) -> None: ...
+    def signal_step(
+        self, job: Job, step_id: int, nodes: tuple[str, ...], signal: int, flags: int, msg_type: int = ...
+    ) -> None: ...
+
+
+class ControllerPort(Protocol):
+    """The controller as the rooms above it see it: its state, its operations, its mode."""
+
+    config: SlurmConfig
+    cluster: Cluster
+    store: Store
+    jobs: JobOps
+    signer: Signer
+    jwt: JwtAuthority | None
+    clock: Callable[[], float]
+    stopping: asyncio.Event
+    mode: Mode
+    port: int
+    started_at: float
+    scheduler_passes: int
+    last_schedule_duration: float
+
+    def now(self) -> int: ...
+    def is_admin(self, uid: int) -> bool: ...
+    def schedule_soon(self) -> None: ...
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], name: str = "", *, essential: bool = False
+    ) -> asyncio.Task[None]: ...
+    async def set_mode(self, target: Mode, holding: set[Guard], *, persist: bool = True) -> None: ...
+    async def durable(self) -> None: ...
+    async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None: ...

@@ -1,0 +1,1 @@
+"""The SLURM RPC transport shared by the server and every client flurm runs (slurmd, slurmctld, the CLI)."""

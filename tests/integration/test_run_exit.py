@@ -143,3 +143,30 @@ def test_sigterm_exits_zero(munged: Munged, tmp: Path) -> None:
             proc.wait(10)
     assert proc.returncode == 0, out
     assert "fatal" not in out
+
+
+def test_sigterm_with_the_api_on_and_idle_clients_exits_zero_cleanly(munged: Munged, tmp: Path) -> None:
+    """An idle client of either port does not hold SIGTERM up (nor make flurm log a traceback)."""
+    port, http_port = _free_port(), _free_port()
+    proc = _flurm(_conf(munged, port, tmp), tmp, "--port", str(port), "--http-port", str(http_port))
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # until it says it listens (after the HTTP API started)
+            if "listening on" in line:
+                break
+        else:
+            pytest.fail(f"flurm exited with {proc.wait()} before listening")
+        with (
+            socket.create_connection(("127.0.0.1", port)),  # connected, never sends
+            socket.create_connection(("127.0.0.1", http_port)) as http,
+        ):
+            http.sendall(b"GET /health HTTP/1.1\r\nHost: flurm\r\n\r\n")
+            assert http.recv(65536).startswith(b"HTTP/1.1")  # and keeps the connection open
+            os.kill(proc.pid, signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out, out

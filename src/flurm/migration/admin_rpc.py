@@ -45,6 +45,7 @@ def status(ctl: MigrationHost) -> dict[str, Any]:
             "age": ctl.mirror.age(),
             "in_sync": ctl.mirror.in_sync(),
             "passes": st.passes,
+            "last_pass_began": st.last_success_began,  # wall clock; what slurmctld had then is mirrored
             "last_pass_seconds": round(st.last_pass_seconds, 4),
             "last_error": st.last_error,
             "jobs_new": st.jobs_new,

@@ -44,6 +44,8 @@ class SyncStats:
     partitions_changed: int = 0
     last_pass_seconds: float = 0.0
     last_success: float = 0.0  # wall clock of the last pass that reached slurmctld
+    # wall clock at which that pass sent its first request: what slurmctld had by then is mirrored
+    last_success_began: float = 0.0
     last_error: str | None = None
     errors: int = 0
     history: list[float] = field(default_factory=list)
@@ -84,6 +86,7 @@ class Mirror:
             return await self._sync(full)
 
     async def _sync(self, full: bool) -> ImportCounts:
+        began = time.time()
         started = time.perf_counter()
         if full:
             self._job_update = self._node_update = self._part_update = 0
@@ -118,6 +121,7 @@ class Mirror:
         st.jobs_vanished += vanished
         st.last_pass_seconds = elapsed
         st.last_success = time.time()
+        st.last_success_began = began
         st.last_error = None
         return ImportCounts(
             len(self._seen_jobs),

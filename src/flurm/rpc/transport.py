@@ -305,6 +305,9 @@ class RpcServer:
         self.max_connections_per_peer = max_connections_per_peer
         self._servers: list[asyncio.base_events.Server] = []
         self._conns: set[asyncio.Task[None]] = set()
+        # connections waiting for their next request (not yet whole): closed at once on stop
+        self._idle: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._stopping = False
         self._per_peer: dict[str, int] = {}
         self.refused_connections = 0
         self.log_interval = log_interval
@@ -335,9 +338,13 @@ class RpcServer:
         self._servers.clear()
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting, then let in-flight requests finish within ``grace`` seconds."""
+        """Stop accepting, close the connections that wait for a request (an idle client must not hold
+        the shutdown up), and let the requests being served finish within ``grace`` seconds."""
+        self._stopping = True
         for s in self._servers:
             s.close()
+        for writer in self._idle.values():
+            writer.transport.abort()
         if self._conns:
             _, pending = await asyncio.wait(set(self._conns), timeout=grace)
             for t in pending:
@@ -403,7 +410,10 @@ class RpcServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[str, int]
     ) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping:
+            self._idle[task] = writer
             try:
                 frame = await read_frame(reader, self.message_timeout, body_limit=self.limits.for_type)
             except VersionError as exc:
@@ -427,6 +437,8 @@ class RpcServer:
                     "dropped", logging.INFO, "%s: dropping connection from %s: %s", self.name, peer, exc
                 )
                 return
+            finally:
+                self._idle.pop(task, None)
             if frame is None:
                 return
             started = loop.time()

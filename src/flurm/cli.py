@@ -49,7 +49,7 @@ def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> MungeAuthenticat
 
 def cmd_run(args: argparse.Namespace) -> int:
     from flurm.daemon import Daemon
-    from flurm.modes import Mode
+    from flurm.modes import run_mode
 
     config = _load_config(args.config)
     _setup_logging(args.log_level)
@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             state_dir=Path(args.state_dir) if args.state_dir else None,
             port=args.port,
             listen_host=args.listen,
-            mode=Mode.SHADOW if args.shadow else Mode.STANDALONE,
+            mode=run_mode(args.shadow),
         )
         asyncio.run(ctl.run())
     except Exception as exc:
@@ -265,14 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--client-conf", required=True, help="the slurm.conf the clients read")
     sw.add_argument("--to", choices=["flurm", "slurm"], required=True)
     sw.set_defaults(func=cmd_switch)
-    sub.add_parser("modes", help="print the mode table").set_defaults(func=lambda a: print(_describe()) or 0)
+    modes = sub.add_parser("modes", help="print the mode table")
+    modes.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/migration.md")
+    modes.set_defaults(func=cmd_modes)
     return p
 
 
-def _describe() -> str:
-    from flurm.modes import describe
+def cmd_modes(args: argparse.Namespace) -> int:
+    from flurm.modes import describe, markdown
 
-    return describe()
+    print(markdown() if args.markdown else describe())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """The one composition root: builds every room of flurm, wires them together, runs them.
 
 The controller core (controller/) knows none of the rooms above it; here the node agent is attached
-as its node driver, the migration admin RPC as a handler the mode table does not gate, the forwarder
+as its node driver, the migration admin RPC as an attached handler (local in every mode), the forwarder
 as the FORWARD action, the mirror as a listener of mode changes, and the HTTP API and metrics beside
 the RPC server. The rooms above the controller see this object through small interfaces
 (:class:`~flurm.controller.ports.ControllerPort`, :class:`~flurm.migration.host.MigrationHost`).
@@ -35,7 +35,7 @@ from flurm.migration.forward import Forwarder
 from flurm.migration.mirror import Mirror
 from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover, controller_endpoints
-from flurm.modes import Mode, ModeTraits
+from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.wire import WireError
@@ -72,7 +72,7 @@ class Daemon(Controller):
         self.node_agent = NodeAgent(self)
         self.node_agent.fetch_script = functools.partial(saved_state.fetch_script, self)
         self.agent = self.node_agent
-        self.ungated[REQUEST_FLURM_ADMIN] = self._admin
+        self.attached_handlers[REQUEST_FLURM_ADMIN] = self._admin
         self.mode_listeners.append(self._mirror_follows_mode)
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
@@ -91,16 +91,16 @@ class Daemon(Controller):
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
         loaded = self.store.open()
-        saved_mode = loaded.meta.get("mode")
-        if saved_mode == Mode.STANDALONE.value and self.mode != Mode.STANDALONE:
+        resumed = start_mode(self.mode, loaded.meta.get("mode"))
+        if resumed != self.mode:
             # after a takeover flurm owns the cluster: never fall back to shadowing a stopped slurmctld
-            log.warning("state in %s says flurm took over this cluster; starting standalone", self.state_dir)
-            self.mode = Mode.STANDALONE
+            log.warning("state in %s says flurm was %s; starting %s", self.state_dir, resumed, resumed)
+            self.mode = resumed
         self.cluster.restore(loaded)
         self.started_at = self.clock()
-        if self.mode in (Mode.SHADOW, Mode.ROLLED_BACK):
+        if self.traits.uses_source:
             self._setup_migration()
-        if self.mode == Mode.SHADOW:
+        if self.traits.mirrors:
             assert self.mirror is not None
             await self._first_import()
         await self.server.listen(self.listen_host, self.port)

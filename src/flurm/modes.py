@@ -11,10 +11,13 @@ Modes
 
 from __future__ import annotations
 
+import errno
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from flurm.protocol.constants import MsgType
+from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 
 
 class Mode(StrEnum):
@@ -33,6 +36,9 @@ class Op(StrEnum):
     UPDATE = "update"  # scontrol hold/release/update
     STEP = "step"  # srun steps inside an allocation
     NODE = "node"  # slurmd and slurmstepd talking to their controller
+    ADMIN = "admin"  # what only an operator may ask of the controller: shutdown, reconfigure, debug levels
+    FLURM = "flurm"  # flurm's own administrative RPC (`flurm status`, `flurm takeover`, ...)
+    UNCLASSIFIED = "unclassified"  # a type not in OPERATION_OF: refused in every mode (fails closed)
 
 
 class Action(StrEnum):
@@ -51,6 +57,9 @@ POLICY: dict[Mode, dict[Op, Action]] = {
         Op.UPDATE: Action.LOCAL,
         Op.STEP: Action.LOCAL,
         Op.NODE: Action.LOCAL,
+        Op.ADMIN: Action.LOCAL,
+        Op.FLURM: Action.LOCAL,
+        Op.UNCLASSIFIED: Action.REFUSE,
     },
     Mode.SHADOW: {
         Op.READ: Action.LOCAL,
@@ -59,6 +68,9 @@ POLICY: dict[Mode, dict[Op, Action]] = {
         Op.UPDATE: Action.FORWARD,
         Op.STEP: Action.FORWARD,
         Op.NODE: Action.REFUSE,  # the nodes still belong to slurmctld
+        Op.ADMIN: Action.FORWARD,  # slurmctld rules; the forwarder lets only an operator's through
+        Op.FLURM: Action.LOCAL,
+        Op.UNCLASSIFIED: Action.REFUSE,
     },
     Mode.SWITCHING: {
         Op.READ: Action.LOCAL,
@@ -67,6 +79,9 @@ POLICY: dict[Mode, dict[Op, Action]] = {
         Op.UPDATE: Action.HOLD,
         Op.STEP: Action.HOLD,
         Op.NODE: Action.HOLD,  # slurmd may register with flurm before the switch has finished
+        Op.ADMIN: Action.HOLD,
+        Op.FLURM: Action.LOCAL,  # `flurm takeover` follows the switch through it
+        Op.UNCLASSIFIED: Action.REFUSE,
     },
     Mode.ROLLED_BACK: {
         Op.READ: Action.FORWARD,
@@ -75,25 +90,99 @@ POLICY: dict[Mode, dict[Op, Action]] = {
         Op.UPDATE: Action.FORWARD,
         Op.STEP: Action.FORWARD,
         Op.NODE: Action.REFUSE,
+        Op.ADMIN: Action.FORWARD,  # only an operator's (the forwarder refuses anyone else's)
+        Op.FLURM: Action.LOCAL,
+        Op.UNCLASSIFIED: Action.REFUSE,
     },
 }
+
+# The return codes of REFUSE: slurmctld answers a message type it does not know with EINVAL
+# (slurmctld_req(): "invalid RPC msg_type"); a type flurm knows but will not take in this mode gets
+# ESLURM_NOT_SUPPORTED.
+UNCLASSIFIED_RC = errno.EINVAL
+REFUSED_RC = SlurmRC.ESLURM_NOT_SUPPORTED
+
+
+class HealthCheck(StrEnum):
+    """What GET /health requires; each mode lists its own (TRAITS)."""
+
+    STORE_WRITABLE = "store_writable"  # flurm's store takes writes
+    SOURCE_REACHABLE = "source_reachable"  # slurmctld answers a ping
+    MIRROR_FRESH = "mirror_fresh"  # the mirror's last pass is recent
+    NODE_UP = "node_up"  # at least one node is up (when the cluster has nodes)
 
 
 @dataclass(frozen=True, slots=True)
 class ModeTraits:
-    """What runs in the background in a mode."""
+    """What a mode runs in the background, keeps on disk, how flurm starts in it, what health needs."""
 
     mirrors: bool  # the mirror loop follows slurmctld
     schedules: bool  # flurm's scheduler starts jobs
     drives_nodes: bool  # flurm talks to slurmd (registration, pings, launches)
+    uses_source: bool  # flurm talks to slurmctld (the SLURM source): mirror, forwards, takeover
+    saves_state: bool  # the cluster's jobs and nodes are written to flurm's store
+    resumed: bool  # written to the store as the mode, and a restart resumes it whatever `flurm run` asks
+    started_by: str  # the command that starts flurm in this mode ("": none does)
+    health: tuple[HealthCheck, ...]  # what GET /health requires
 
 
 TRAITS: dict[Mode, ModeTraits] = {
-    Mode.STANDALONE: ModeTraits(mirrors=False, schedules=True, drives_nodes=True),
-    Mode.SHADOW: ModeTraits(mirrors=True, schedules=False, drives_nodes=False),
-    Mode.SWITCHING: ModeTraits(mirrors=False, schedules=False, drives_nodes=False),
-    Mode.ROLLED_BACK: ModeTraits(mirrors=False, schedules=False, drives_nodes=False),
+    Mode.STANDALONE: ModeTraits(
+        mirrors=False,
+        schedules=True,
+        drives_nodes=True,
+        uses_source=False,
+        saves_state=True,
+        resumed=True,  # after a takeover flurm owns the cluster: never shadow a stopped slurmctld again
+        started_by="flurm run",
+        health=(HealthCheck.STORE_WRITABLE, HealthCheck.NODE_UP),
+    ),
+    Mode.SHADOW: ModeTraits(
+        mirrors=True,
+        schedules=False,
+        drives_nodes=False,
+        uses_source=True,
+        saves_state=False,  # slurmctld's state is not flurm's to keep
+        resumed=False,
+        started_by="flurm run --shadow",
+        health=(HealthCheck.STORE_WRITABLE, HealthCheck.SOURCE_REACHABLE, HealthCheck.MIRROR_FRESH),
+    ),
+    Mode.SWITCHING: ModeTraits(
+        mirrors=False,
+        schedules=False,
+        drives_nodes=False,
+        uses_source=True,
+        saves_state=True,
+        resumed=False,  # a restart mid-switch starts as asked: slurmctld's saved state still holds all
+        started_by="",
+        health=(HealthCheck.STORE_WRITABLE,),  # slurmctld is stopped on purpose during the switch
+    ),
+    Mode.ROLLED_BACK: ModeTraits(
+        mirrors=False,
+        schedules=False,
+        drives_nodes=False,
+        uses_source=True,
+        saves_state=True,
+        resumed=False,
+        started_by="",
+        health=(HealthCheck.STORE_WRITABLE, HealthCheck.SOURCE_REACHABLE),
+    ),
 }
+
+
+def run_mode(shadow: bool) -> Mode:
+    """The mode `flurm run` (``--shadow``: `flurm run --shadow`) asks for."""
+    command = "flurm run --shadow" if shadow else "flurm run"
+    return next(m for m in Mode if TRAITS[m].started_by == command)
+
+
+def start_mode(requested: Mode, saved: object) -> Mode:
+    """The mode a start begins in: the store's (``saved``, its "mode" meta) when that mode is resumed,
+    else the one asked for."""
+    for mode in Mode:
+        if saved == mode.value and TRAITS[mode].resumed:
+            return mode
+    return requested
 
 
 class Guard(StrEnum):
@@ -108,16 +197,31 @@ class Guard(StrEnum):
     MIRROR_IN_SYNC = "mirror_in_sync"
 
 
-# Allowed transitions and the guards each needs. Anything not listed is refused.
-TRANSITIONS: dict[tuple[Mode, Mode], tuple[Guard, ...]] = {
-    (Mode.SHADOW, Mode.SWITCHING): (Guard.PREFLIGHT_PASSED,),
-    (Mode.SWITCHING, Mode.STANDALONE): (Guard.SOURCE_STOPPED,),
-    (Mode.SWITCHING, Mode.SHADOW): (Guard.SOURCE_RUNNING,),  # a takeover that failed before slurmctld stopped
-    (Mode.SHADOW, Mode.ROLLED_BACK): (Guard.SOURCE_RUNNING,),
-    (Mode.ROLLED_BACK, Mode.SHADOW): (Guard.SOURCE_REACHABLE,),
+class By(StrEnum):
+    """Who may make a transition."""
+
+    OPERATOR = "operator"  # asked for over the admin RPC (`flurm mode --set`, `flurm rollback`) or HTTP
+    TAKEOVER = "takeover"  # only the takeover makes it (`flurm takeover` starts that)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    guards: tuple[Guard, ...]
+    by: By
+
+
+# Allowed transitions, the guards each needs and who makes it. Anything not listed is refused.
+TRANSITIONS: dict[tuple[Mode, Mode], Transition] = {
+    (Mode.SHADOW, Mode.SWITCHING): Transition((Guard.PREFLIGHT_PASSED,), By.TAKEOVER),
+    (Mode.SWITCHING, Mode.STANDALONE): Transition((Guard.SOURCE_STOPPED,), By.TAKEOVER),
+    # a takeover that failed before slurmctld stopped (an operator's request would race the takeover)
+    (Mode.SWITCHING, Mode.SHADOW): Transition((Guard.SOURCE_RUNNING,), By.TAKEOVER),
+    (Mode.SHADOW, Mode.ROLLED_BACK): Transition((Guard.SOURCE_RUNNING,), By.OPERATOR),
+    (Mode.ROLLED_BACK, Mode.SHADOW): Transition((Guard.SOURCE_REACHABLE,), By.OPERATOR),
 }
 
-# How each message type is classified. Unlisted types are READ-only replies or errors.
+# How each message type flurm takes is classified: every type flurm's handlers answer, every type it
+# forwards to slurmctld, and the operator-only types of slurmctld. Any other type is UNCLASSIFIED.
 OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_PING: Op.READ,
     MsgType.REQUEST_FED_INFO: Op.READ,
@@ -132,6 +236,7 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_JOB_READY: Op.STEP,
     MsgType.REQUEST_SUBMIT_BATCH_JOB: Op.SUBMIT,
     MsgType.REQUEST_RESOURCE_ALLOCATION: Op.SUBMIT,
+    MsgType.REQUEST_JOB_WILL_RUN: Op.SUBMIT,  # --test-only: checked like a submission
     MsgType.REQUEST_KILL_JOB: Op.CANCEL,
     MsgType.REQUEST_CANCEL_JOB_STEP: Op.CANCEL,
     MsgType.REQUEST_UPDATE_JOB: Op.UPDATE,
@@ -149,15 +254,28 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_STEP_COMPLETE: Op.NODE,
     MsgType.REQUEST_JOB_REQUEUE: Op.NODE,
     MsgType.REQUEST_COMPLETE_PROLOG: Op.NODE,
+    MsgType.REQUEST_SHUTDOWN: Op.ADMIN,
+    MsgType.REQUEST_CONTROL: Op.ADMIN,
+    MsgType.REQUEST_RECONFIGURE: Op.ADMIN,
+    MsgType.REQUEST_TAKEOVER: Op.ADMIN,
+    MsgType.REQUEST_SET_DEBUG_LEVEL: Op.ADMIN,
+    MsgType.REQUEST_SET_DEBUG_FLAGS: Op.ADMIN,
+    MsgType.REQUEST_SET_SCHEDLOG_LEVEL: Op.ADMIN,
+    REQUEST_FLURM_ADMIN: Op.FLURM,
 }
 
 
 def operation_of(msg_type: int) -> Op:
-    return OPERATION_OF.get(msg_type, Op.READ)
+    return OPERATION_OF.get(msg_type, Op.UNCLASSIFIED)
 
 
 def action(mode: Mode, msg_type: int) -> Action:
     return POLICY[mode][operation_of(msg_type)]
+
+
+def refusal_rc(msg_type: int) -> int:
+    """The return code a refused request is answered with."""
+    return UNCLASSIFIED_RC if operation_of(msg_type) == Op.UNCLASSIFIED else REFUSED_RC
 
 
 class TransitionError(Exception):
@@ -174,25 +292,108 @@ def check_transition(current: Mode, target: Mode, holding: set[Guard]) -> None:
     """Raise TransitionError unless current -> target is allowed and every guard it needs holds."""
     if current == target:
         raise TransitionError(current, target, "already in that mode")
-    guards = TRANSITIONS.get((current, target))
-    if guards is None:
+    transition = TRANSITIONS.get((current, target))
+    if transition is None:
         allowed = sorted(t.value for (c, t) in TRANSITIONS if c == current)
         raise TransitionError(
             current, target, "not allowed (allowed: " + (", ".join(allowed) or "none") + ")"
         )
-    missing = [g.value for g in guards if g not in holding]
+    missing = [g.value for g in transition.guards if g not in holding]
     if missing:
         raise TransitionError(current, target, "guard not met: " + ", ".join(missing))
 
 
+def check_operator_request(current: Mode, target: Mode) -> None:
+    """Raise TransitionError unless an operator may ask for current -> target (its guards are checked
+    when it is made)."""
+    transition = TRANSITIONS.get((current, target))
+    if transition is not None and transition.by != By.OPERATOR:
+        raise TransitionError(current, target, f"only the {transition.by} makes it: use `flurm takeover`")
+    if transition is None:
+        check_transition(current, target, set())  # says why not
+
+
+def _cell(ok: bool) -> str:
+    return "yes" if ok else "-"
+
+
+def _trait_rows() -> list[tuple[str, list[str]]]:
+    """(what, one value per mode) for every trait."""
+    t = TRAITS
+    return [
+        ("mirrors slurmctld", [_cell(t[m].mirrors) for m in Mode]),
+        ("schedules", [_cell(t[m].schedules) for m in Mode]),
+        ("drives slurmd", [_cell(t[m].drives_nodes) for m in Mode]),
+        ("talks to slurmctld", [_cell(t[m].uses_source) for m in Mode]),
+        ("saves jobs and nodes", [_cell(t[m].saves_state) for m in Mode]),
+        ("resumed by a restart", [_cell(t[m].resumed) for m in Mode]),
+        ("started by", [t[m].started_by or "-" for m in Mode]),
+        ("health needs", [", ".join(h.value for h in t[m].health) for m in Mode]),
+    ]
+
+
+def _types_of(op: Op) -> list[str]:
+    names = {int(t): t.name for t in MsgType}
+    names[REQUEST_FLURM_ADMIN] = f"REQUEST_FLURM_ADMIN ({REQUEST_FLURM_ADMIN:#x})"
+    return [names.get(t, f"{t:#x}") for t, o in OPERATION_OF.items() if o == op]
+
+
 def describe() -> str:
-    """The table as text (``flurm modes`` prints it; the docs show it)."""
+    """The table as text (``flurm modes`` prints it)."""
     ops = list(Op)
-    lines = ["mode          " + " ".join(f"{o.value:<8}" for o in ops)]
-    for mode in Mode:
-        lines.append(f"{mode.value:<13} " + " ".join(f"{POLICY[mode][o].value:<8}" for o in ops))
+    width = max(len(o.value) for o in ops) + 1
+    lines = ["op" + " " * (width - 2) + " ".join(f"{m.value:<12}" for m in Mode)]
+    for op in ops:
+        lines.append(f"{op.value:<{width}}" + " ".join(f"{POLICY[m][op].value:<12}" for m in Mode))
+    lines.append("")
+    for what, cells in _trait_rows():
+        lines.append(f"{what}: " + "; ".join(f"{m.value} {c}" for m, c in zip(Mode, cells, strict=True)))
     lines.append("")
     lines.append("transitions:")
-    for (a, b), guards in TRANSITIONS.items():
-        lines.append(f"  {a.value} -> {b.value}: " + ", ".join(g.value for g in guards))
+    for (a, b), tr in TRANSITIONS.items():
+        lines.append(
+            f"  {a.value} -> {b.value} (by the {tr.by.value}): " + ", ".join(g.value for g in tr.guards)
+        )
+    lines.append("")
+    lines.append("message types:")
+    for op in ops:
+        names = _types_of(op)
+        lines.append(f"  {op.value}: " + (", ".join(names) if names else "every other type"))
+    lines.append(f"refused: rc {UNCLASSIFIED_RC} (EINVAL) for an unclassified type, else {int(REFUSED_RC)}")
     return "\n".join(lines)
+
+
+def markdown() -> str:
+    """The table as Markdown (``flurm modes --markdown``; docs/migration.md holds it between markers)."""
+    modes = [m.value for m in Mode]
+    out = ["| request | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    for op in Op:
+        out.append(f"| {op.value} | " + " | ".join(POLICY[m][op].value for m in Mode) + " |")
+    for what, cells in _trait_rows():
+        out.append(f"| *{what}* | " + " | ".join(cells) + " |")
+    out += ["", "| transition | guards | made by |", "|---|---|---|"]
+    for (a, b), tr in TRANSITIONS.items():
+        out.append(f"| {a.value} -> {b.value} | {', '.join(g.value for g in tr.guards)} | {tr.by.value} |")
+    out += ["", "| request | message types |", "|---|---|"]
+    for op in Op:
+        names = _types_of(op)
+        out.append(f"| {op.value} | " + (", ".join(f"`{n}`" for n in names) or "every other type") + " |")
+    out += [
+        "",
+        f"A refused request is answered with `EINVAL` ({UNCLASSIFIED_RC}) when its type is unclassified, as"
+        " slurmctld answers a type it does not know, else with `ESLURM_NOT_SUPPORTED`"
+        f" ({int(REFUSED_RC)}).",
+    ]
+    return "\n".join(out)
+
+
+MARKDOWN_BEGIN = "<!-- mode table: generated by `flurm modes --markdown`; do not edit -->"
+MARKDOWN_END = "<!-- end of mode table -->"
+
+
+def with_markdown_table(doc: str) -> str:
+    """``doc`` with the text between the markers replaced by :func:`markdown`."""
+    pattern = re.compile(re.escape(MARKDOWN_BEGIN) + ".*?" + re.escape(MARKDOWN_END), re.DOTALL)
+    if not pattern.search(doc):
+        raise ValueError("the mode table's markers are missing")
+    return pattern.sub(lambda _: f"{MARKDOWN_BEGIN}\n{markdown()}\n{MARKDOWN_END}", doc)

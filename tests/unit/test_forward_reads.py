@@ -28,7 +28,7 @@ def test_plain_reads_are_forwarded() -> None:
 
 
 def test_other_requests_are_not() -> None:
-    # types the mode table counts as reads for want of a listing (shutdown, reconfigure, ...)
+    # not reads: operator-only types (the mode table's ADMIN) and unknown ones
     for msg_type in (MsgType.REQUEST_SHUTDOWN, MsgType.REQUEST_RECONFIGURE, 0x7777):
         assert read_refusal(msg_type, 0, OPEN) == DENIED
 

@@ -32,7 +32,7 @@ from flurm.auth.authenticator import Identity
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
 from flurm.errors import SlurmError
 from flurm.migration import admin_rpc
-from flurm.modes import POLICY, TRANSITIONS, Mode, TransitionError
+from flurm.modes import POLICY, TRAITS, TRANSITIONS, HealthCheck, Mode, TransitionError
 from flurm.protocol.constants import INFINITE, NO_VAL, JobFlag, MsgType, NodeState, slurm_strerror
 from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.job_control import SubmitBatchJobResponse
@@ -299,8 +299,8 @@ def mode_report(ctl: MigrationHost) -> dict[str, Any]:
     return {
         "mode": ctl.mode.value,
         "transitions": [
-            {"to": b.value, "guards": [g.value for g in guards]}
-            for (a, b), guards in TRANSITIONS.items()
+            {"to": b.value, "guards": [g.value for g in tr.guards], "by": tr.by.value}
+            for (a, b), tr in TRANSITIONS.items()
             if a == ctl.mode
         ],
         "policy": {m.value: {op.value: act.value for op, act in POLICY[m].items()} for m in Mode},
@@ -308,25 +308,28 @@ def mode_report(ctl: MigrationHost) -> dict[str, Any]:
 
 
 async def health_report(ctl: MigrationHost) -> dict[str, Any]:
-    """Checked now, every time: no cached or static answer."""
+    """Checked now, every time: no cached or static answer. What is required is the mode's (TRAITS)."""
     reasons: list[str] = []
     doc: dict[str, Any] = {"mode": ctl.mode.value, "version": __version__}
-    if ctl.source is not None and ctl.mode in (Mode.SHADOW, Mode.ROLLED_BACK, Mode.SWITCHING):
+    needs = TRAITS[ctl.mode].health
+    if ctl.source is not None and TRAITS[ctl.mode].uses_source:
         reachable = await ctl.source.ping()
         age = ctl.mirror.age() if ctl.mirror is not None else None
         doc["source"] = {"reachable": reachable, "last_sync_age_seconds": age}
-        if not reachable:
+        if HealthCheck.SOURCE_REACHABLE in needs and not reachable:
             reasons.append("slurmctld (the SLURM source) is not reachable")
-        if ctl.mode == Mode.SHADOW and (age is None or age > SOURCE_MAX_AGE):
+        if HealthCheck.MIRROR_FRESH in needs and (age is None or age > SOURCE_MAX_AGE):
             reasons.append(f"mirror is stale: last sync {'never' if age is None else f'{age:.1f} s ago'}")
+    elif HealthCheck.SOURCE_REACHABLE in needs or HealthCheck.MIRROR_FRESH in needs:
+        reasons.append("flurm has no SLURM source to follow")
     nodes = ctl.cluster.node_list
     down = [n for n in nodes if n.base_state in (NodeState.DOWN, NodeState.UNKNOWN) or not n.is_responding()]
     doc["nodes"] = {"total": len(nodes), "up": len(nodes) - len(down), "down": len(down)}
-    if ctl.mode == Mode.STANDALONE and nodes and len(down) == len(nodes):
+    if HealthCheck.NODE_UP in needs and nodes and len(down) == len(nodes):
         reasons.append("no node is up")
     writable = ctl.store.writable()
     doc["store"] = {"writable": writable}
-    if not writable:
+    if HealthCheck.STORE_WRITABLE in needs and not writable:
         reasons.append(f"store is not writable: {ctl.store.last_error or 'closed'}")
     doc["status"] = "unhealthy" if reasons else "healthy"
     doc["reasons"] = reasons

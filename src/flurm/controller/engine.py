@@ -1,8 +1,8 @@
 """The controller core: owns the cluster, the store, the scheduler loop and the RPC server's dispatch.
 
 It imports nothing from the rooms above it (nodes/, migration/, api/): daemon.py attaches the node
-driver (:class:`~flurm.controller.ports.NodeDriver`), the handlers of messages the mode table does
-not gate (the migration admin RPC), the forwarder of the FORWARD action, and listeners of mode
+driver (:class:`~flurm.controller.ports.NodeDriver`), handlers of the rooms above (the migration
+admin RPC, gated by the mode table like any other), the forwarder of the FORWARD action, and listeners of mode
 changes; daemon.py also runs the lifecycle. The scheduler is event-driven: any change that may let
 a job start calls :meth:`schedule_soon`, which runs one pass on the next loop iteration (coalescing
 bursts); a 1 s tick handles what time alone changes (time limits, begin times, MinJobAge, node timeouts).
@@ -25,7 +25,17 @@ from flurm.controller.jobs import JobOps
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
-from flurm.modes import TRAITS, Action, Guard, Mode, ModeTraits, action, check_transition
+from flurm.modes import (
+    TRAITS,
+    UNCLASSIFIED_RC,
+    Action,
+    Guard,
+    Mode,
+    ModeTraits,
+    action,
+    check_transition,
+    refusal_rc,
+)
 from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.limits import BodyLimits
@@ -66,8 +76,8 @@ class Controller:
         self.job_list_cache = JobListCache()
         self.steps = StepOps(self)
         self.agent: NodeDriver = _NoNodeDriver()  # daemon.py attaches the real one
-        # attached by daemon.py: handlers the mode table does not gate, the FORWARD action, mode listeners
-        self.ungated: dict[int, RequestHandler] = {}
+        # attached by daemon.py: handlers of the rooms above, the FORWARD action, mode listeners
+        self.attached_handlers: dict[int, RequestHandler] = {}
         self.forward: RequestHandler | None = None
         self.mode_listeners: list[Callable[[ModeTraits], None]] = []
         self.server = RpcServer(
@@ -102,12 +112,12 @@ class Controller:
     async def set_mode(self, target: Mode, holding: set[Guard], *, persist: bool = True) -> None:
         """Change mode through the table (raises TransitionError), wake whatever waits on it.
 
-        ``persist=False``: the caller writes the mode to the store itself, once what it depends on is
-        there (the takeover: every job first)."""
+        A mode the table says a restart resumes is written to the store; ``persist=False``: the caller
+        writes it itself, once what it depends on is there (the takeover: every job first)."""
         check_transition(self.mode, target, holding)
         previous, self.mode = self.mode, target
         log.info("mode: %s -> %s", previous, target)
-        if persist:
+        if persist and self.traits.resumed:
             self.store.set_meta("mode", target.value)
         async with self.mode_changed:
             self.mode_changed.notify_all()
@@ -115,7 +125,7 @@ class Controller:
 
     def _apply_traits(self) -> None:
         traits = self.traits
-        self.cluster.persist = self.mode != Mode.SHADOW
+        self.cluster.persist = traits.saves_state
         for listener in self.mode_listeners:
             listener(traits)
         if traits.drives_nodes:
@@ -148,9 +158,6 @@ class Controller:
 
     # -- RPC dispatch -----------------------------------------------------------------------------
     async def dispatch(self, req: Request) -> Reply | None:
-        ungated = self.ungated.get(req.msg_type)
-        if ungated is not None:
-            return await ungated(req)
         act = action(self.mode, req.msg_type)
         if act == Action.HOLD:
             act = await self._hold(req)
@@ -158,7 +165,13 @@ class Controller:
             assert self.forward is not None
             return await self.forward(req)
         if act == Action.REFUSE:
-            return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+            rc = refusal_rc(req.msg_type)
+            if rc == UNCLASSIFIED_RC:
+                log.info("invalid RPC msg_type=%s from %s", req.msg_type, req.peer)
+            return rc_reply(rc)
+        attached = self.attached_handlers.get(req.msg_type)
+        if attached is not None:
+            return await attached(req)
         handler = self.handlers.get(req.msg_type)
         if handler is None:
             log.info("no handler for message type %s from %s", req.msg_type, req.peer)

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from flurm.modes import Guard, Mode, TransitionError, describe
+from flurm.modes import Guard, Mode, TransitionError, check_operator_request, describe
 from flurm.protocol.messages.admin import RESPONSE_FLURM_ADMIN, AdminMessage
 from flurm.rpc.transport import Reply, Request
 
@@ -95,15 +95,18 @@ async def set_mode(ctl: MigrationHost, target: str) -> dict[str, Any]:
         mode = Mode(target)
     except ValueError:
         return {"ok": False, "error": f"unknown mode {target!r}; modes: {', '.join(m.value for m in Mode)}"}
-    if mode == Mode.SWITCHING or (ctl.mode == Mode.SWITCHING and mode == Mode.STANDALONE):
-        return {"ok": False, "error": "the takeover changes these modes itself: use takeover"}
     if mode == Mode.ROLLED_BACK:
         return await rollback(ctl)
-    holding: set[Guard] = set()
-    if ctl.source is not None and await ctl.source.ping():
-        holding |= {Guard.SOURCE_RUNNING, Guard.SOURCE_REACHABLE}
-    await ctl.set_mode(mode, holding)
+    check_operator_request(ctl.mode, mode)
+    await ctl.set_mode(mode, await _source_guards(ctl))
     return {"ok": True, "mode": ctl.mode.value}
+
+
+async def _source_guards(ctl: MigrationHost) -> set[Guard]:
+    """The guards about slurmctld that hold now."""
+    if ctl.source is not None and await ctl.source.ping():
+        return {Guard.SOURCE_RUNNING, Guard.SOURCE_REACHABLE}
+    return set()
 
 
 async def start_takeover(ctl: MigrationHost, dry_run: bool) -> dict[str, Any]:
@@ -142,10 +145,8 @@ def takeover_status(ctl: MigrationHost, since: int) -> dict[str, Any]:
 
 async def rollback(ctl: MigrationHost) -> dict[str, Any]:
     """Call the migration off: slurmctld keeps the cluster; flurm only relays clients to it."""
-    holding: set[Guard] = set()
-    if ctl.source is not None and await ctl.source.ping():
-        holding |= {Guard.SOURCE_RUNNING, Guard.SOURCE_REACHABLE}
-    await ctl.set_mode(Mode.ROLLED_BACK, holding)
+    check_operator_request(ctl.mode, Mode.ROLLED_BACK)
+    await ctl.set_mode(Mode.ROLLED_BACK, await _source_guards(ctl))
     return {
         "ok": True,
         "mode": ctl.mode.value,

@@ -12,6 +12,7 @@ refused with SLURM's own return code; whatever it forwards comes back to the cli
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -72,9 +73,13 @@ class Forwarder:
         if admin:
             return req.frame.body
         caller = Caller(req.uid, req.gid, privileged=False)
-        if operation_of(req.msg_type) == Op.READ:
+        op = operation_of(req.msg_type)
+        if op == Op.READ:
             self._check_read(req)
             return req.frame.body
+        if op not in (Op.SUBMIT, Op.CANCEL, Op.UPDATE, Op.STEP):
+            # operator-only requests (ADMIN, or any other kind): slurmctld's answer to a user
+            raise SlurmError(OPERATOR_ONLY.get(req.msg_type, SlurmRC.ESLURM_ACCESS_DENIED))
         if isinstance(body, JobDesc):
             if req.msg_type == MsgType.REQUEST_UPDATE_JOB:
                 return encode_body(await self._update(body, caller))
@@ -158,6 +163,18 @@ def read_refusal(msg_type: int, show_flags: int, config: SlurmConfig) -> int:
         return SlurmRC.ESLURM_ACCESS_DENIED
     return 0
 
+
+# The requests only an operator may make (the mode table's ADMIN), with slurmctld's answer to anyone
+# else (proc_req.c: validate_super_user() failing).
+OPERATOR_ONLY: dict[int, int] = {
+    MsgType.REQUEST_SHUTDOWN: SlurmRC.ESLURM_USER_ID_MISSING,
+    MsgType.REQUEST_CONTROL: SlurmRC.ESLURM_USER_ID_MISSING,
+    MsgType.REQUEST_RECONFIGURE: SlurmRC.ESLURM_USER_ID_MISSING,
+    MsgType.REQUEST_TAKEOVER: SlurmRC.ESLURM_USER_ID_MISSING,
+    MsgType.REQUEST_SET_DEBUG_LEVEL: errno.EACCES,
+    MsgType.REQUEST_SET_DEBUG_FLAGS: errno.EACCES,
+    MsgType.REQUEST_SET_SCHEDLOG_LEVEL: errno.EACCES,
+}
 
 # The reads a plain user's request may be forwarded for, with the PrivateData bit that would make
 # slurmctld's answer to them differ (0: none; such answers also do not depend on hidden partitions).

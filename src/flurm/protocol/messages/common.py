@@ -15,6 +15,8 @@ from flurm.protocol.wire import Reader, Writer
     MsgType.REQUEST_FED_INFO,
     MsgType.REQUEST_NODE_REGISTRATION_STATUS,
     MsgType.REQUEST_CONTROL,
+    MsgType.REQUEST_RECONFIGURE,
+    MsgType.REQUEST_TAKEOVER,
 )
 @dataclass(frozen=True, slots=True)
 class Empty(Message):

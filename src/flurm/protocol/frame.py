@@ -12,7 +12,8 @@
 
 Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects;
 :func:`encode_frame` returns the bytes to send (:func:`encode_frame_head` those before the body).
-Nothing here signs or verifies; ``auth/`` does.
+Nothing here signs or verifies; ``auth/`` does. Which versions are accepted, and how their headers
+differ, is ``versions``' rule.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from flurm.protocol.constants import (
     AF_UNSPEC,
     AUTH_PLUGIN_MUNGE,
     PROTOCOL_VERSION,
-    SLURM_21_08_PROTOCOL_VERSION,
-    SLURM_22_05_PROTOCOL_VERSION,
-    SLURM_MIN_PROTOCOL_VERSION,
     SlurmRC,
 )
-from flurm.protocol.wire import DecodeError, Reader, WireError, Writer
+from flurm.protocol.versions import VersionError, check_header, header_has_msg_index
+from flurm.protocol.wire import DecodeError, Reader, Writer
+
+__all__ = ["VersionError"]  # (re-exported: the header gate's error)
 
 # slurmctld refuses messages above MAX_MSG_SIZE (1 GiB); a controller never needs more than this.
 MAX_FRAME_SIZE = 256 * 1024 * 1024
@@ -49,13 +50,7 @@ _PREFIX = struct.Struct(">HHHI")
 _OLD_PREFIX = struct.Struct(">HHHHI")
 
 
-class VersionError(WireError):
-    """The peer speaks a protocol version flurm does not."""
-
-    rc = SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
-
-
-class FrameTooLarge(WireError):
+class FrameTooLarge(DecodeError):
     """A frame announces a header or body larger than its message type may have; nothing of it was read."""
 
     rc = SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
@@ -81,8 +76,8 @@ def decode_frame_prefix(data: bytes) -> FramePrefix:
     if len(data) < FRAME_PREFIX_SIZE:
         raise DecodeError(f"frame shorter than its {FRAME_PREFIX_SIZE}-byte header prefix")
     version = int.from_bytes(data[:2], "big")
-    _check_version(version)
-    if version < SLURM_22_05_PROTOCOL_VERSION:
+    check_header(version)
+    if header_has_msg_index(version):
         _, _, _, msg_type, body_length = _OLD_PREFIX.unpack_from(data)
     else:
         _, _, msg_type, body_length = _PREFIX.unpack_from(data)
@@ -110,17 +105,6 @@ def check_frame_size(length: int, prefix: FramePrefix, max_body: int) -> None:
             msg_type=prefix.msg_type,
             version=prefix.version,
         )
-
-
-# What slurmctld 22.05 accepts (check_header_version): its own version and the two before it.
-SUPPORTED_VERSIONS = frozenset(
-    {SLURM_22_05_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SLURM_MIN_PROTOCOL_VERSION}
-)
-
-
-def _check_version(version: int) -> None:
-    if version not in SUPPORTED_VERSIONS:
-        raise VersionError(f"protocol version {version:#06x} is not supported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +182,10 @@ def decode_frame(data: bytes) -> Frame:
     """Decode the bytes after the u32 length prefix."""
     r = Reader(data)
     version = r.u16()
-    _check_version(version)
+    check_header(version)
     flags = r.u16()
-    if version < SLURM_22_05_PROTOCOL_VERSION:
-        r.u16()  # older headers carry a spare u16 here
+    if header_has_msg_index(version):
+        r.u16()  # msg_index, unused
     msg_type = r.u16()
     body_length = r.u32()
     fwd_cnt = r.u16()
@@ -244,8 +228,8 @@ def encode_frame_head(
     w = Writer()
     w.u16(version)
     w.u16(flags)
-    if version < SLURM_22_05_PROTOCOL_VERSION:
-        w.u16(0)  # msg_index of older headers
+    if header_has_msg_index(version):
+        w.u16(0)  # msg_index
     w.u16(msg_type)
     w.u32(body_length)
     fwd = forward or Forward()

@@ -10,7 +10,8 @@
     u32 auth plugin id (101 = munge) | str credential
     body            (body_length bytes)
 
-Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects;
+Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects (given a
+body limit, it judges a frame's size from its header's fixed start, before the rest is read);
 :func:`encode_frame` returns the bytes to send (:func:`encode_frame_head` those before the body).
 Nothing here signs or verifies; ``auth/`` does. Which versions are accepted, and how their headers
 differ, is ``versions``' rule.
@@ -19,6 +20,8 @@ differ, is ``versions``' rule.
 from __future__ import annotations
 
 import struct
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flurm.protocol.constants import (
@@ -264,35 +267,99 @@ def encode_frame(
 
 
 class FrameDecoder:
-    """Turns a byte stream into frames. Feed bytes with :meth:`feed`; take frames with :meth:`next_frame`."""
+    """Turns a byte stream into frames. Feed bytes with :meth:`feed`; take frames with :meth:`next_frame`.
 
-    __slots__ = ("_buf", "_max")
+    ``body_limit`` (a receiving server's): the largest body a message of a type may have. The frame's size
+    is then judged from the first :data:`FRAME_PREFIX_SIZE` bytes of its header (version, type, body
+    length): a header beyond MAX_HEADER_SIZE or a body beyond the limit raises :class:`FrameTooLarge`
+    before more of it is needed. :meth:`needed` says how many bytes to read before the next decision, so
+    a reader that reads that many never holds the body of a frame it refuses.
+    """
 
-    def __init__(self, max_frame_size: int = MAX_FRAME_SIZE) -> None:
-        self._buf = bytearray()
+    __slots__ = ("_body_limit", "_chunks", "_length", "_max", "_size", "_sized")
+
+    def __init__(
+        self, max_frame_size: int = MAX_FRAME_SIZE, *, body_limit: Callable[[int], int] | None = None
+    ) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0  # bytes in _chunks
         self._max = max_frame_size
+        self._body_limit = body_limit
+        self._length: int | None = None  # of the frame under way, once its length prefix is taken
+        self._sized = False  # the frame under way passed the size checks of its header prefix
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            self._chunks.append(bytes(data))
+            self._size += len(data)
+
+    @property
+    def at_frame_start(self) -> bool:
+        """Nothing of a next frame has come yet."""
+        return self._length is None and self._size == 0
+
+    @property
+    def in_length_prefix(self) -> bool:
+        """Some but not all bytes of a length prefix have come."""
+        return self._length is None and 0 < self._size < 4
 
     def needed(self) -> int:
-        """How many more bytes the next frame needs (at least 1 when nothing is buffered)."""
-        if len(self._buf) < 4:
-            return 4 - len(self._buf)
-        length = int(_U32.unpack_from(self._buf, 0)[0])
-        return max(0, 4 + length - len(self._buf))
+        """How many more bytes until the next frame or the next check of it (4 when nothing is buffered)."""
+        length = self._length
+        if length is None:
+            if self._size < 4:
+                return 4 - self._size
+            length = int(_U32.unpack(self._peek(4))[0])
+            return max(0, 4 + (FRAME_PREFIX_SIZE if self._body_limit else length) - self._size)
+        if self._body_limit is not None and not self._sized:
+            return max(0, FRAME_PREFIX_SIZE - self._size)
+        return max(0, length - self._size)
 
     def next_frame(self) -> Frame | None:
-        """The next complete frame, or None if more bytes are needed. Raises DecodeError on a bad frame."""
-        if len(self._buf) < 4:
+        """The next complete frame, or None if more bytes are needed. Raises DecodeError on a bad frame
+        (VersionError, FrameTooLarge)."""
+        if self._length is None:
+            if self._size < 4:
+                return None
+            (length,) = _U32.unpack(self._take(4))
+            if length > self._max or length < MIN_FRAME_LENGTH:
+                raise DecodeError(
+                    f"insane message length {length} (at most {self._max})",
+                    rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH,
+                )
+            self._length = length
+        if self._body_limit is not None and not self._sized:
+            if self._size < FRAME_PREFIX_SIZE:
+                return None
+            prefix = decode_frame_prefix(self._peek(FRAME_PREFIX_SIZE))
+            check_frame_size(self._length, prefix, self._body_limit(prefix.msg_type))
+            self._sized = True
+        if self._size < self._length:
             return None
-        (length,) = _U32.unpack_from(self._buf, 0)
-        if length > self._max:
-            raise DecodeError(
-                f"message length {length} exceeds {self._max}", rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
-            )
-        if len(self._buf) < 4 + length:
-            return None
-        data = bytes(self._buf[4 : 4 + length])
-        del self._buf[: 4 + length]
+        data = self._take(self._length)
+        self._length, self._sized = None, False
         return decode_frame(data)
+
+    def _peek(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes (there are at least ``n``), left in the buffer."""
+        if len(self._chunks[0]) < n:
+            joined = b"".join(self._chunks)
+            self._chunks.clear()
+            self._chunks.append(joined)
+        return self._chunks[0][:n]
+
+    def _take(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes, taken out (a chunk that is exactly them is not copied)."""
+        parts: list[bytes] = []
+        want = n
+        while want:
+            chunk = self._chunks[0]
+            if len(chunk) <= want:
+                parts.append(self._chunks.popleft())
+                want -= len(chunk)
+            else:
+                parts.append(chunk[:want])
+                self._chunks[0] = chunk[want:]
+                want = 0
+        self._size -= n
+        return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -32,10 +32,9 @@ from flurm.protocol.constants import (
     PROTOCOL_VERSION,
     SlurmRC,
 )
-from flurm.protocol.versions import VersionError, check_header, header_has_msg_index
+from flurm.protocol.versions import VersionError as VersionError  # the header gate's error, re-exported
+from flurm.protocol.versions import check_header, header_has_msg_index
 from flurm.protocol.wire import DecodeError, Reader, Writer
-
-__all__ = ["VersionError"]  # (re-exported: the header gate's error)
 
 # slurmctld refuses messages above MAX_MSG_SIZE (1 GiB); a controller never needs more than this.
 MAX_FRAME_SIZE = 256 * 1024 * 1024

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.errors import FlurmError
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 
 
@@ -278,7 +279,7 @@ def refusal_rc(msg_type: int) -> int:
     return UNCLASSIFIED_RC if operation_of(msg_type) == Op.UNCLASSIFIED else REFUSED_RC
 
 
-class TransitionError(Exception):
+class TransitionError(FlurmError):
     """A mode change the table does not allow, or whose guard does not hold."""
 
     def __init__(self, current: Mode, target: Mode, reason: str) -> None:

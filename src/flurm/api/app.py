@@ -30,7 +30,7 @@ from flurm.api.metrics import Metrics
 from flurm.api.views import job_view, node_view, partition_view
 from flurm.auth.authenticator import Identity
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
-from flurm.errors import SlurmError
+from flurm.errors import FlurmError, SlurmError
 from flurm.migration import admin_rpc
 from flurm.modes import POLICY, TRAITS, TRANSITIONS, HealthCheck, Mode, TransitionError
 from flurm.protocol.constants import INFINITE, NO_VAL, JobFlag, MsgType, NodeState, slurm_strerror
@@ -72,7 +72,9 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
-class ApiError(Exception):
+class ApiError(FlurmError):
+    """A request refused with an HTTP ``status``."""
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flurm.auth.jwt_tokens import JwtAuthority, TokenError
+from flurm.errors import FlurmError
+from flurm.protocol.constants import SlurmRC
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,7 +38,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PRINCIPAL_KEY = "flurm.principal"
 
 
-class Refusal(Exception):
+class Refusal(FlurmError):
+    """A request not let through the API's guard, with the HTTP ``status`` it is answered with."""
+
+    rc = SlurmRC.ESLURM_ACCESS_DENIED
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status

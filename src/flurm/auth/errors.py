@@ -12,17 +12,13 @@ verifying alike.
 from __future__ import annotations
 
 from flurm.protocol.constants import SlurmRC
+from flurm.protocol.errors import FlurmError
 
 
-class AuthError(Exception):
+class AuthError(FlurmError):
     """A message could not be authenticated, or a credential could not be made."""
 
     rc: int = SlurmRC.SLURM_PROTOCOL_AUTHENTICATION_ERROR
-
-    def __init__(self, message: str, *, rc: int | None = None) -> None:
-        super().__init__(message)
-        if rc is not None:
-            self.rc = rc
 
 
 class CredentialError(AuthError):

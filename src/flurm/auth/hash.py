@@ -25,7 +25,8 @@ from enum import IntEnum
 from Crypto.Hash import KangarooTwelve
 
 from flurm.auth.errors import AuthError
-from flurm.protocol.constants import PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SlurmRC
+from flurm.protocol.constants import PROTOCOL_VERSION, SlurmRC
+from flurm.protocol.versions import hash_type1_little_endian
 
 K12_DIGEST_SIZE = 32
 
@@ -67,7 +68,7 @@ def compute_hash(
     For protocol versions up to 21.08 this is always type 1 with msg_type in host (little-endian) order,
     as SLURM does. ``hash_type`` DEFAULT means K12.
     """
-    if version <= SLURM_21_08_PROTOCOL_VERSION:
+    if hash_type1_little_endian(version):
         return bytes([HashType.NONE]) + struct.pack("<H", msg_type)
     if hash_type == HashType.NONE:
         return bytes([HashType.NONE]) + struct.pack(">H", msg_type)
@@ -102,7 +103,7 @@ def check_hash(
             raise HashError(f"type-1 hash must be 3 bytes, not {len(payload)}")
         if payload[1:] == struct.pack(">H", msg_type):
             return HashType.NONE
-        if version <= SLURM_21_08_PROTOCOL_VERSION and payload[1:] == struct.pack("<H", msg_type):
+        if hash_type1_little_endian(version) and payload[1:] == struct.pack("<H", msg_type):
             return HashType.NONE
         raise HashError(f"type-1 hash names msg_type {payload[1:].hex()}, not {msg_type}")
     if kind in (HashType.K12, HashType.DEFAULT):

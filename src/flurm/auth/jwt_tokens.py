@@ -19,13 +19,14 @@ from typing import Any
 
 import jwt
 
+from flurm.auth.errors import AuthError
 from flurm.config.slurmconf import SlurmConfig
 
 DEFAULT_KEY_FILE = "jwt_hs256.key"
 DEFAULT_TOKEN_LIFESPAN = 1800  # seconds (read_config.h DEFAULT_AUTH_TOKEN_LIFESPAN)
 
 
-class TokenError(Exception):
+class TokenError(AuthError):
     """A token that does not prove who its bearer is: malformed, forged, expired or nameless."""
 
 

@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum
 
+from flurm.protocol.constants import SlurmRC
+from flurm.protocol.errors import FlurmError
+
 LIBMUNGE = "libmunge.so.2"
 
 # uid_t/gid_t value meaning "no restriction" (MUNGE_UID_ANY / MUNGE_GID_ANY = -1 as an unsigned 32-bit id)
@@ -88,13 +91,15 @@ class MungeCredential:
     zip: int
 
 
-class MungeError(Exception):
-    """A libmunge call failed.
+class MungeError(FlurmError):
+    """A libmunge call failed (the authenticator turns it into a CredentialError or AuthServiceError).
 
     ``code`` is the munge_err_t (an int outside :class:`MungeErr` stays an int); ``message`` is libmunge's
     text (munge_ctx_strerror, more detailed than munge_strerror). For CRED_EXPIRED/REWOUND/REPLAYED
     ``credential`` still holds what the credential said, as libmunge returns it anyway.
     """
+
+    rc = SlurmRC.ESLURM_AUTH_CRED_INVALID
 
     def __init__(self, code: int, message: str, credential: MungeCredential | None = None) -> None:
         try:

@@ -6,9 +6,14 @@ from collections.abc import Iterable
 
 import hostlist
 
+from flurm.protocol.constants import SlurmRC
+from flurm.protocol.errors import FlurmError
 
-class HostlistError(ValueError):
+
+class HostlistError(FlurmError, ValueError):
     """A hostlist expression that does not parse."""
+
+    rc = SlurmRC.ESLURM_INVALID_NODE_NAME
 
 
 def expand(expr: str, *, duplicates: bool = False) -> list[str]:

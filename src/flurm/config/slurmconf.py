@@ -53,6 +53,7 @@ from flurm.protocol.constants import (
     PartitionFlag,
     PartitionState,
 )
+from flurm.protocol.errors import FlurmError
 
 __all__ = [
     "DEFAULT_MAX_JOB_ID",
@@ -115,7 +116,7 @@ UidLookup = Callable[[str], int | None]
 # --------------------------------------------------------------------------------------------------
 
 
-class ConfigError(Exception):
+class ConfigError(FlurmError):
     """A slurm.conf that SLURM would refuse. ``str()`` is ``PATH:LINE: message`` (``PATH: message``
     when the problem belongs to no single line, e.g. a missing ClusterName)."""
 

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import re
 
+from flurm.protocol.constants import SlurmRC
+from flurm.protocol.errors import FlurmError
+
 __all__ = [
     "TimeFormatError",
     "format_time_minutes",
@@ -41,8 +44,10 @@ _GROUP = re.compile(r"[0-9]+")
 _LEADING_INT = re.compile(r"[+-]?[0-9]+")
 
 
-class TimeFormatError(ValueError):
+class TimeFormatError(FlurmError, ValueError):
     """A time string SLURM would refuse (time_str2secs returns NO_VAL, or a negative time)."""
+
+    rc = SlurmRC.ESLURM_INVALID_TIME_VALUE
 
     def __init__(self, text: str, why: str = "invalid time specification") -> None:
         super().__init__(f"{why}: {text!r}")

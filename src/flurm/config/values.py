@@ -12,6 +12,7 @@ import re
 from typing import Literal
 
 from flurm.protocol.constants import INFINITE, INFINITE16, INFINITE64
+from flurm.protocol.errors import FlurmError
 
 __all__ = ["BadValue", "Kind", "convert", "parse_bool", "parse_uint"]
 
@@ -28,7 +29,7 @@ _TRUE = frozenset({"yes", "up", "true", "1"})
 _FALSE = frozenset({"no", "down", "false", "0"})
 
 
-class BadValue(ValueError):
+class BadValue(FlurmError, ValueError):
     """A value SLURM's converters refuse; the message is SLURM's wording."""
 
 

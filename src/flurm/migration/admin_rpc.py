@@ -7,7 +7,6 @@ Operations (the ``op`` of the JSON document): ``status``, ``mode`` (get), ``set_
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ def status(ctl: MigrationHost) -> dict[str, Any]:
         "mode": ctl.mode.value,
         "cluster": ctl.config.cluster_name,
         "port": ctl.port,
-        "uptime": round(time.time() - ctl.started_at, 3),
+        "uptime": round(ctl.clock() - ctl.started_at, 3),
         "jobs": len(cluster.jobs),
         "nodes": len(cluster.node_list),
         "partitions": len(cluster.partitions),

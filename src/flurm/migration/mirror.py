@@ -86,7 +86,7 @@ class Mirror:
             return await self._sync(full)
 
     async def _sync(self, full: bool) -> ImportCounts:
-        began = time.time()
+        began = self.ctl.clock()
         started = time.perf_counter()
         if full:
             self._job_update = self._node_update = self._part_update = 0
@@ -120,7 +120,7 @@ class Mirror:
         st.jobs_changed += changed
         st.jobs_vanished += vanished
         st.last_pass_seconds = elapsed
-        st.last_success = time.time()
+        st.last_success = self.ctl.clock()
         st.last_success_began = began
         st.last_error = None
         return ImportCounts(
@@ -224,7 +224,7 @@ class Mirror:
         """Seconds since the last pass that reached slurmctld (None before the first)."""
         if not self.stats.last_success:
             return None
-        return max(0.0, time.time() - self.stats.last_success)
+        return max(0.0, self.ctl.clock() - self.stats.last_success)
 
     def in_sync(self, max_age: float = 2.0) -> bool:
         age = self.age()

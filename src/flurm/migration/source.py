@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from flurm.config.slurmconf import SlurmConfig
-from flurm.errors import SlurmError
+from flurm.errors import FlurmError, SlurmError
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.base import Body
 from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg, ShutdownRequest
@@ -26,8 +26,10 @@ SLURMCTLD_SHUTDOWN_CTLD = 2  # stop slurmctld only, not the slurmd daemons
 ALL_DETAIL = ShowFlags.ALL | ShowFlags.DETAIL
 
 
-class SourceUnreachable(Exception):
+class SourceUnreachable(FlurmError):
     """slurmctld did not answer."""
+
+    rc = SlurmRC.SLURM_COMMUNICATIONS_CONNECTION_ERROR
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from flurm.protocol import versions
 from flurm.protocol.constants import (
     JOB_STATE_BASE,
     NICE_OFFSET,
@@ -460,8 +461,7 @@ def decode_job_state(data: bytes | bytearray | memoryview) -> JobStateFile:
     if version_str != JOB_STATE_VERSION:
         raise DecodeError(f"job_state: header {version_str!r} is not {JOB_STATE_VERSION!r}")
     protocol_version = r.u16()
-    if protocol_version != SLURM_22_05_PROTOCOL_VERSION:
-        raise DecodeError(f"job_state: protocol version {protocol_version:#x} is not 22.05 (0x2600)")
+    versions.STATE_FILES.check(protocol_version)
     written = r.time()
     job_id_sequence = r.u32()
     last_backfill = r.time()

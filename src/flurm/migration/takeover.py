@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.errors import FlurmError
 from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
@@ -74,8 +75,8 @@ class TakeoverResult:
         return asdict(self)
 
 
-class TakeoverError(Exception):
-    pass
+class TakeoverError(FlurmError):
+    """A takeover step failed; the takeover stops where it is."""
 
 
 def controller_endpoints(

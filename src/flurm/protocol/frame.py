@@ -10,14 +10,18 @@
     u32 auth plugin id (101 = munge) | str credential
     body            (body_length bytes)
 
-Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects;
+Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects (given a
+body limit, it judges a frame's size from its header's fixed start, before the rest is read);
 :func:`encode_frame` returns the bytes to send (:func:`encode_frame_head` those before the body).
-Nothing here signs or verifies; ``auth/`` does.
+Nothing here signs or verifies; ``auth/`` does. Which versions are accepted, and how their headers
+differ, is ``versions``' rule.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flurm.protocol.constants import (
@@ -26,12 +30,11 @@ from flurm.protocol.constants import (
     AF_UNSPEC,
     AUTH_PLUGIN_MUNGE,
     PROTOCOL_VERSION,
-    SLURM_21_08_PROTOCOL_VERSION,
-    SLURM_22_05_PROTOCOL_VERSION,
-    SLURM_MIN_PROTOCOL_VERSION,
     SlurmRC,
 )
-from flurm.protocol.wire import DecodeError, Reader, WireError, Writer
+from flurm.protocol.versions import VersionError as VersionError  # the header gate's error, re-exported
+from flurm.protocol.versions import check_header, header_has_msg_index
+from flurm.protocol.wire import DecodeError, Reader, Writer
 
 # slurmctld refuses messages above MAX_MSG_SIZE (1 GiB); a controller never needs more than this.
 MAX_FRAME_SIZE = 256 * 1024 * 1024
@@ -49,13 +52,7 @@ _PREFIX = struct.Struct(">HHHI")
 _OLD_PREFIX = struct.Struct(">HHHHI")
 
 
-class VersionError(WireError):
-    """The peer speaks a protocol version flurm does not."""
-
-    rc = SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
-
-
-class FrameTooLarge(WireError):
+class FrameTooLarge(DecodeError):
     """A frame announces a header or body larger than its message type may have; nothing of it was read."""
 
     rc = SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
@@ -81,8 +78,8 @@ def decode_frame_prefix(data: bytes) -> FramePrefix:
     if len(data) < FRAME_PREFIX_SIZE:
         raise DecodeError(f"frame shorter than its {FRAME_PREFIX_SIZE}-byte header prefix")
     version = int.from_bytes(data[:2], "big")
-    _check_version(version)
-    if version < SLURM_22_05_PROTOCOL_VERSION:
+    check_header(version)
+    if header_has_msg_index(version):
         _, _, _, msg_type, body_length = _OLD_PREFIX.unpack_from(data)
     else:
         _, _, msg_type, body_length = _PREFIX.unpack_from(data)
@@ -110,17 +107,6 @@ def check_frame_size(length: int, prefix: FramePrefix, max_body: int) -> None:
             msg_type=prefix.msg_type,
             version=prefix.version,
         )
-
-
-# What slurmctld 22.05 accepts (check_header_version): its own version and the two before it.
-SUPPORTED_VERSIONS = frozenset(
-    {SLURM_22_05_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SLURM_MIN_PROTOCOL_VERSION}
-)
-
-
-def _check_version(version: int) -> None:
-    if version not in SUPPORTED_VERSIONS:
-        raise VersionError(f"protocol version {version:#06x} is not supported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +184,10 @@ def decode_frame(data: bytes) -> Frame:
     """Decode the bytes after the u32 length prefix."""
     r = Reader(data)
     version = r.u16()
-    _check_version(version)
+    check_header(version)
     flags = r.u16()
-    if version < SLURM_22_05_PROTOCOL_VERSION:
-        r.u16()  # older headers carry a spare u16 here
+    if header_has_msg_index(version):
+        r.u16()  # msg_index, unused
     msg_type = r.u16()
     body_length = r.u32()
     fwd_cnt = r.u16()
@@ -244,8 +230,8 @@ def encode_frame_head(
     w = Writer()
     w.u16(version)
     w.u16(flags)
-    if version < SLURM_22_05_PROTOCOL_VERSION:
-        w.u16(0)  # msg_index of older headers
+    if header_has_msg_index(version):
+        w.u16(0)  # msg_index
     w.u16(msg_type)
     w.u32(body_length)
     fwd = forward or Forward()
@@ -280,35 +266,99 @@ def encode_frame(
 
 
 class FrameDecoder:
-    """Turns a byte stream into frames. Feed bytes with :meth:`feed`; take frames with :meth:`next_frame`."""
+    """Turns a byte stream into frames. Feed bytes with :meth:`feed`; take frames with :meth:`next_frame`.
 
-    __slots__ = ("_buf", "_max")
+    ``body_limit`` (a receiving server's): the largest body a message of a type may have. The frame's size
+    is then judged from the first :data:`FRAME_PREFIX_SIZE` bytes of its header (version, type, body
+    length): a header beyond MAX_HEADER_SIZE or a body beyond the limit raises :class:`FrameTooLarge`
+    before more of it is needed. :meth:`needed` says how many bytes to read before the next decision, so
+    a reader that reads that many never holds the body of a frame it refuses.
+    """
 
-    def __init__(self, max_frame_size: int = MAX_FRAME_SIZE) -> None:
-        self._buf = bytearray()
+    __slots__ = ("_body_limit", "_chunks", "_length", "_max", "_size", "_sized")
+
+    def __init__(
+        self, max_frame_size: int = MAX_FRAME_SIZE, *, body_limit: Callable[[int], int] | None = None
+    ) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0  # bytes in _chunks
         self._max = max_frame_size
+        self._body_limit = body_limit
+        self._length: int | None = None  # of the frame under way, once its length prefix is taken
+        self._sized = False  # the frame under way passed the size checks of its header prefix
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            self._chunks.append(bytes(data))
+            self._size += len(data)
+
+    @property
+    def at_frame_start(self) -> bool:
+        """Nothing of a next frame has come yet."""
+        return self._length is None and self._size == 0
+
+    @property
+    def in_length_prefix(self) -> bool:
+        """Some but not all bytes of a length prefix have come."""
+        return self._length is None and 0 < self._size < 4
 
     def needed(self) -> int:
-        """How many more bytes the next frame needs (at least 1 when nothing is buffered)."""
-        if len(self._buf) < 4:
-            return 4 - len(self._buf)
-        length = int(_U32.unpack_from(self._buf, 0)[0])
-        return max(0, 4 + length - len(self._buf))
+        """How many more bytes until the next frame or the next check of it (4 when nothing is buffered)."""
+        length = self._length
+        if length is None:
+            if self._size < 4:
+                return 4 - self._size
+            length = int(_U32.unpack(self._peek(4))[0])
+            return max(0, 4 + (FRAME_PREFIX_SIZE if self._body_limit else length) - self._size)
+        if self._body_limit is not None and not self._sized:
+            return max(0, FRAME_PREFIX_SIZE - self._size)
+        return max(0, length - self._size)
 
     def next_frame(self) -> Frame | None:
-        """The next complete frame, or None if more bytes are needed. Raises DecodeError on a bad frame."""
-        if len(self._buf) < 4:
+        """The next complete frame, or None if more bytes are needed. Raises DecodeError on a bad frame
+        (VersionError, FrameTooLarge)."""
+        if self._length is None:
+            if self._size < 4:
+                return None
+            (length,) = _U32.unpack(self._take(4))
+            if length > self._max or length < MIN_FRAME_LENGTH:
+                raise DecodeError(
+                    f"insane message length {length} (at most {self._max})",
+                    rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH,
+                )
+            self._length = length
+        if self._body_limit is not None and not self._sized:
+            if self._size < FRAME_PREFIX_SIZE:
+                return None
+            prefix = decode_frame_prefix(self._peek(FRAME_PREFIX_SIZE))
+            check_frame_size(self._length, prefix, self._body_limit(prefix.msg_type))
+            self._sized = True
+        if self._size < self._length:
             return None
-        (length,) = _U32.unpack_from(self._buf, 0)
-        if length > self._max:
-            raise DecodeError(
-                f"message length {length} exceeds {self._max}", rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH
-            )
-        if len(self._buf) < 4 + length:
-            return None
-        data = bytes(self._buf[4 : 4 + length])
-        del self._buf[: 4 + length]
+        data = self._take(self._length)
+        self._length, self._sized = None, False
         return decode_frame(data)
+
+    def _peek(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes (there are at least ``n``), left in the buffer."""
+        if len(self._chunks[0]) < n:
+            joined = b"".join(self._chunks)
+            self._chunks.clear()
+            self._chunks.append(joined)
+        return self._chunks[0][:n]
+
+    def _take(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes, taken out (a chunk that is exactly them is not copied)."""
+        parts: list[bytes] = []
+        want = n
+        while want:
+            chunk = self._chunks[0]
+            if len(chunk) <= want:
+                parts.append(self._chunks.popleft())
+                want -= len(chunk)
+            else:
+                parts.append(chunk[:want])
+                self._chunks[0] = chunk[want:]
+                want = 0
+        self._size -= n
+        return parts[0] if len(parts) == 1 else b"".join(parts)

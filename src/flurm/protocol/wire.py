@@ -11,7 +11,8 @@ import builtins
 import struct
 from dataclasses import dataclass
 
-from flurm.protocol.constants import NO_VAL
+from flurm.protocol.constants import NO_VAL, SlurmRC
+from flurm.protocol.errors import FlurmError
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -32,21 +33,16 @@ MAX_ARRAY_COUNT = 1_000_000
 MAX_BITMAP_BITS = 1 << 24
 
 
-class WireError(Exception):
+class WireError(FlurmError):
     """Base of every codec error. ``rc`` is the SLURM return code a reply should carry."""
 
-    rc: int = 1000  # SLURM_UNEXPECTED_MSG_ERROR
-
-    def __init__(self, message: str, *, rc: int | None = None) -> None:
-        super().__init__(message)
-        if rc is not None:
-            self.rc = rc
+    rc: int = SlurmRC.SLURM_UNEXPECTED_MSG_ERROR
 
 
 class DecodeError(WireError):
     """The peer sent bytes that do not follow the protocol."""
 
-    rc = 1000  # SLURM_UNEXPECTED_MSG_ERROR; slurmctld answers SLURM_PROTOCOL_... codes similarly
+    rc = SlurmRC.SLURM_UNEXPECTED_MSG_ERROR  # slurmctld answers SLURM_PROTOCOL_... codes similarly
 
 
 class EncodeError(WireError):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,18 +27,14 @@ from dataclasses import dataclass
 
 from flurm.auth.authenticator import Authenticator, AuthError, Identity
 from flurm.auth.errors import AuthServiceError
-from flurm.errors import SlurmError
+from flurm.errors import SlurmError, rc_of
 from flurm.protocol.constants import PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import (
-    FRAME_PREFIX_SIZE,
     MAX_FRAME_SIZE,
-    MIN_FRAME_LENGTH,
     Frame,
+    FrameDecoder,
     FrameTooLarge,
     VersionError,
-    check_frame_size,
-    decode_frame,
-    decode_frame_prefix,
     encode_frame_head,
 )
 from flurm.protocol.limits import BodyLimits
@@ -48,7 +43,6 @@ from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
 from flurm.protocol.wire import EncodeError, WireError
 
 log = logging.getLogger("flurm.rpc")
-_U32 = struct.Struct(">I")
 # bodies at least this big go to the socket as they are instead of being copied behind the header
 _COPY_LIMIT = 64 * 1024
 
@@ -187,31 +181,23 @@ async def read_frame(
 ) -> Frame | None:
     """The next frame, or None at a clean end of stream. Raises WireError or TimeoutError.
 
-    ``timeout`` bounds the whole frame (one timer, no extra task per read). The header's fixed start
-    is read first when ``body_limit`` is given (the server): a frame whose header or body is larger than
-    allowed (``body_limit`` of its message type) raises :class:`FrameTooLarge` before anything more of it
-    is read.
+    ``timeout`` bounds the whole frame (one timer, no extra task per read). The bytes go through a
+    :class:`FrameDecoder`, read as many at a time as it needs for its next step: with ``body_limit`` (the
+    server), the header's fixed start first, so that a frame whose header or body is larger than allowed
+    (``body_limit`` of its message type) raises :class:`FrameTooLarge` before anything more of it is read.
     """
+    decoder = FrameDecoder(max_size, body_limit=body_limit)
     async with asyncio.timeout(timeout):
-        try:
-            head = await reader.readexactly(4)
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial:
-                return None
-            raise WireError("connection closed inside a length prefix") from None
-        (length,) = _U32.unpack(head)
-        if length > max_size or length < MIN_FRAME_LENGTH:
-            raise WireError(f"insane message length {length}", rc=SlurmRC.SLURM_PROTOCOL_INSANE_MSG_LENGTH)
-        try:
-            if body_limit is None:  # a reply to our own request: read it whole (no copy)
-                return decode_frame(await reader.readexactly(length))
-            start = await reader.readexactly(FRAME_PREFIX_SIZE)
-            prefix = decode_frame_prefix(start)
-            check_frame_size(length, prefix, body_limit(prefix.msg_type))
-            rest = await reader.readexactly(length - FRAME_PREFIX_SIZE)
-        except asyncio.IncompleteReadError:
-            raise WireError("connection closed inside a message") from None
-    return decode_frame(start + rest)
+        while (frame := decoder.next_frame()) is None:
+            try:
+                decoder.feed(await reader.readexactly(decoder.needed()))
+            except asyncio.IncompleteReadError as exc:
+                if decoder.at_frame_start and not exc.partial:
+                    return None
+                if decoder.in_length_prefix or (decoder.at_frame_start and exc.partial):
+                    raise WireError("connection closed inside a length prefix") from None
+                raise WireError("connection closed inside a message") from None
+    return frame
 
 
 def write_frame(
@@ -244,13 +230,13 @@ def error_rc(exc: BaseException, *, decoding: bool = False) -> int:
 
     ``decoding``: the request's body could not be decoded; slurmctld records
     ESLURM_PROTOCOL_INCOMPLETE_PACKET for any unpack failure, SLURM_PROTOCOL_VERSION_ERROR for a
-    version it cannot read. Otherwise a handler or the reply's encoder failed: a SlurmError or codec
-    error carries its code, anything else is SLURM_ERROR.
+    version it cannot read. Otherwise a handler or the reply's encoder failed: a flurm error carries
+    its code (:func:`rc_of`), anything else is SLURM_ERROR.
     """
-    rc = int(exc.rc) if isinstance(exc, SlurmError | WireError) else None
+    rc = rc_of(exc)
     if decoding and rc != SlurmRC.SLURM_PROTOCOL_VERSION_ERROR:
         return SlurmRC.ESLURM_PROTOCOL_INCOMPLETE_PACKET
-    return rc if rc is not None else SlurmRC.SLURM_ERROR
+    return rc
 
 
 class LogThrottle:

@@ -11,15 +11,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flurm.protocol.constants import JobState
+from flurm.errors import FlurmError
+from flurm.protocol.constants import JobState, SlurmRC
 from flurm.state.model import Job
 
 DEP_TYPES = ("after", "afterany", "afterok", "afternotok", "aftercorr", "afterburstbuffer", "singleton")
 _ID = re.compile(r"^(\d+)(?:_(\d+|\*))?(?:\+(\d+))?$")
 
 
-class DependencyError(ValueError):
+class DependencyError(FlurmError, ValueError):
     """The dependency text does not parse (slurmctld answers ESLURM_DEPENDENCY)."""
+
+    rc = SlurmRC.ESLURM_DEPENDENCY
 
 
 @dataclass(frozen=True, slots=True)

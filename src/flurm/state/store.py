@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flurm.errors import FlurmError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -29,8 +31,8 @@ _DELETE = object()
 log = logging.getLogger("flurm.store")
 
 
-class StoreError(Exception):
-    pass
+class StoreError(FlurmError):
+    """The saved state cannot be read or written."""
 
 
 @dataclass(frozen=True, slots=True)

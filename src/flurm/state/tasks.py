@@ -17,13 +17,19 @@ import itertools
 import re
 from collections.abc import Iterator
 
+from flurm.errors import FlurmError
+from flurm.protocol.constants import SlurmRC
+
 # one token of an array expression: N, N-M or N-M:S, each number optionally bracketed as SLURM allows
 _TOKEN = re.compile(r"\[?(\d{1,10})\]?(?:-(\d{1,10})\]?(?::(\d{1,10})\]?)?)?")
 _BINARY_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
 
 
-class TaskSetError(ValueError):
-    """An expression that names no valid set of task ids (SLURM refuses it)."""
+class TaskSetError(FlurmError, ValueError):
+    """An expression that names no valid set of task ids (SLURM refuses it; as a job id's array part,
+    with ESLURM_INVALID_JOB_ID)."""
+
+    rc = SlurmRC.ESLURM_INVALID_ARRAY
 
 
 class TaskSet:

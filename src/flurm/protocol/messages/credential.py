@@ -24,20 +24,11 @@ from flurm.protocol.constants import (
     NO_VAL16,
     PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
-    SlurmRC,
 )
+from flurm.protocol.versions import check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 GRES_MAGIC = 0x438A34D4
-
-
-def check_version(version: int, minimum: int, what: str) -> None:
-    """Raise unless ``version`` is one whose layout of ``what`` this codec knows."""
-    if not minimum <= version <= PROTOCOL_VERSION:
-        raise DecodeError(
-            f"{what}: protocol version {version:#06x} is not supported",
-            rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
-        )
 
 
 def _flag(r: Reader) -> bool:
@@ -394,7 +385,7 @@ class JobCredential:
     # -- the bytes a signature covers ---------------------------------------------------------
     def pack_fields(self, w: Writer, version: int) -> None:
         """The packed credential without the trailing signature."""
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
         if self.gr_names and len(self.gr_names) != len(self.gids):
             raise EncodeError("gr_names must be empty or have one name per gid")
         self.step_id.pack(w, version)
@@ -473,7 +464,7 @@ class JobCredential:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
         step_id = StepId.unpack(r, version)
         uid, gid = r.u32(), r.u32()
         pw_name, pw_gecos, pw_dir, pw_shell = r.string(), r.string(), r.string(), r.string()
@@ -578,7 +569,6 @@ __all__ = [
     "GresStepState",
     "JobCredential",
     "StepId",
-    "check_version",
     "pack_gres_list",
     "unpack_gres_epilog_infos",
     "unpack_gres_job_states",

@@ -1,10 +1,9 @@
-"""Pieces shared by the job message bodies: the version gate and the select plugin data."""
+"""Pieces shared by the job message bodies: the select plugin data."""
 
 from __future__ import annotations
 
 import struct
 
-from flurm.protocol.constants import SLURM_22_05_PROTOCOL_VERSION, SlurmRC
 from flurm.protocol.wire import DecodeError, EncodeError, Reader
 
 _U32 = struct.Struct(">I")
@@ -12,22 +11,6 @@ _U32 = struct.Struct(">I")
 # select plugins whose per-job data is empty on the wire (cons_res, linear, cons_tres);
 # the Cray variants pack a payload that flurm does not speak.
 SELECT_PLUGIN_IDS = frozenset((101, 102, 109))
-
-
-def require_22_05_decode(version: int, what: str) -> None:
-    if version != SLURM_22_05_PROTOCOL_VERSION:
-        raise DecodeError(
-            f"{what}: protocol version {version:#06x} is not supported (only 0x2600)",
-            rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
-        )
-
-
-def require_22_05_encode(version: int, what: str) -> None:
-    if version != SLURM_22_05_PROTOCOL_VERSION:
-        raise EncodeError(
-            f"{what}: protocol version {version:#06x} is not supported (only 0x2600)",
-            rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
-        )
 
 
 class SelectPluginCodec:

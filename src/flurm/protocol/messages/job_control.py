@@ -17,8 +17,9 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.frame import Address
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.job_common import SELECT_PLUGIN, require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.job_common import SELECT_PLUGIN
 from flurm.protocol.messages.layout import pack_strs, read_strs
+from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 

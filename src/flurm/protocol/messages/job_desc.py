@@ -24,8 +24,9 @@ from flurm.protocol.constants import (
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.job_common import SELECT_PLUGIN, require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.job_common import SELECT_PLUGIN
 from flurm.protocol.messages.layout import BITS, STR, STRS, TIME, U8, U16, U32, U64, compile_layout
+from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
 
 

@@ -29,7 +29,7 @@ from flurm.protocol.constants import (
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.job_common import SELECT_PLUGIN, require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.job_common import SELECT_PLUGIN
 from flurm.protocol.messages.layout import (
     BITS,
     DOUBLE,
@@ -45,6 +45,7 @@ from flurm.protocol.messages.layout import (
     pack_bits,
     pack_str,
 )
+from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 _U16 = struct.Struct(">H")

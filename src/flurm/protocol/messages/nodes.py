@@ -26,7 +26,7 @@ from flurm.protocol.constants import (
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.credential import check_version
+from flurm.protocol.versions import check_layout
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 # -- blocks shared with the slurmd registration ---------------------------------------------------
@@ -216,7 +216,7 @@ class NodeRecord:
         )
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "node record")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "node record")
         w.string(self.name)
         w.string(self.node_hostname)
         w.string(self.node_addr)
@@ -268,7 +268,7 @@ class NodeRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "node record")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "node record")
         name, hostname, addr, bcast = r.string(), r.string(), r.string(), r.string()
         port, next_state, node_state, node_version = r.u16(), r.u32(), r.u32(), r.string()
         cpus, boards, sockets, cores, threads = r.u16(), r.u16(), r.u16(), r.u16(), r.u16()
@@ -355,7 +355,7 @@ class NodeInfoResponse(Message):
     nodes: tuple[NodeRecord, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_INFO")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_INFO")
         w.u32(len(self.nodes))
         w.time(self.last_update)
         for node in self.nodes:
@@ -413,7 +413,7 @@ class UpdateNodeRequest(Message):
     weight: int = NO_VAL
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
         w.string(self.comment)
         w.u32(self.cpu_bind)
         w.string(self.extra)
@@ -430,7 +430,7 @@ class UpdateNodeRequest(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
         return cls(
             r.string(),
             r.u32(),

@@ -22,7 +22,7 @@ from flurm.protocol.constants import (
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.credential import check_version
+from flurm.protocol.versions import check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
 
 # job_defaults_t.type (slurm.h)
@@ -113,7 +113,7 @@ class PartitionRecord:
     job_defaults: tuple[JobDefault, ...] | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "partition record")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "partition record")
         w.string(self.name)
         w.u32(self.cpu_bind)
         w.u32(self.grace_time)
@@ -165,7 +165,7 @@ class PartitionRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "partition record")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "partition record")
         name = r.string()
         cpu_bind, grace_time, max_time, default_time = r.u32(), r.u32(), r.u32(), r.u32()
         max_nodes, min_nodes, total_nodes, total_cpus = r.u32(), r.u32(), r.u32(), r.u32()
@@ -245,7 +245,7 @@ class PartitionInfoResponse(Message):
     partitions: tuple[PartitionRecord, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_PARTITION_INFO")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_PARTITION_INFO")
         w.u32(len(self.partitions))
         w.time(self.last_update)
         for part in self.partitions:
@@ -317,7 +317,7 @@ class UpdatePartitionRequest(Message):
     state_up: int = NO_VAL16
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
         for s in (
             self.allow_accounts,
             self.allow_alloc_nodes,
@@ -352,7 +352,7 @@ class UpdatePartitionRequest(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
         a_acc, a_alloc, a_groups, a_qos, alternate, billing = (r.string() for _ in range(6))
         cpu_bind, def_mem, default_time = r.u32(), r.u64(), r.u32()
         deny_accounts, deny_qos, flags, job_defaults = r.string(), r.string(), r.u16(), r.string()

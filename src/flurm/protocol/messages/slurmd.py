@@ -35,11 +35,11 @@ from flurm.protocol.messages.credential import (
     GresEpilogInfo,
     JobCredential,
     StepId,
-    check_version,
     pack_gres_list,
     unpack_gres_epilog_infos,
 )
 from flurm.protocol.messages.nodes import AcctGatherEnergy
+from flurm.protocol.versions import check_layout
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 # MESSAGE_NODE_REGISTRATION_STATUS flags (slurm_protocol_defs.h)
@@ -177,7 +177,7 @@ class JobAcctInfo:
         )
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo")
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo")
         w.u64(self.user_cpu_sec)
         w.u32(self.user_cpu_usec)
         w.u64(self.sys_cpu_sec)
@@ -191,7 +191,7 @@ class JobAcctInfo:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo")
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo")
         user_sec, user_usec, sys_sec, sys_usec = r.u64(), r.u32(), r.u64(), r.u32()
         act_cpufreq, energy = r.u32(), r.u64()
         tres_ids = tuple(r.u32_array())
@@ -295,7 +295,7 @@ class NodeRegistrationStatus(Message):
         return bool(self.flags & SLURMD_REG_FLAG_RESP)
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS")
         w.time(self.timestamp)
         w.time(self.slurmd_start_time)
         w.u32(self.status)
@@ -333,7 +333,7 @@ class NodeRegistrationStatus(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS")
         timestamp, start_time, status = r.time(), r.time(), r.u32()
         feat_active, feat_avail, hostname, node_name = r.string(), r.string(), r.string(), r.string()
         arch, cpu_spec_list, os_name = r.string(), r.string(), r.string()
@@ -404,13 +404,13 @@ class NodeRegistrationResponse(Message):
     node_name: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
         _pack_tres_list(w, self.tres_list, version)
         w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
         return cls(_unpack_tres_list(r, version), r.string())
 
 
@@ -489,7 +489,7 @@ class BatchJobLaunch(Message):
     tres_freq: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH")
         w.u32(self.job_id)
         w.u32(self.het_job_id)
         w.u32(self.uid)
@@ -544,7 +544,7 @@ class BatchJobLaunch(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH")
         job_id, het_job_id, uid, gid = r.u32(), r.u32(), r.u32(), r.u32()
         user_name, gids = r.string(), tuple(r.u32_array())
         partition, ntasks, pn_min_memory = r.string(), r.u32(), r.u64()
@@ -654,7 +654,7 @@ class KillJobMsg(Message):
     work_dir: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg")
         if self.credential is None:
             w.u8(0)
         else:
@@ -678,7 +678,7 @@ class KillJobMsg(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg")
         credential = JobCredential.unpack(r, version) if r.u8() else None
         details, derived_ec, exit_code = r.string(), r.u32(), r.u32()
         gres_info = unpack_gres_epilog_infos(r, version)
@@ -836,14 +836,14 @@ class CompleteProlog(Message):
     prolog_rc: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG")
         w.u32(self.job_id)
         w.string(self.node_name)
         w.u32(self.prolog_rc)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG")
         return cls(r.u32(), r.string(), r.u32())
 
 
@@ -875,7 +875,7 @@ class LaunchProlog(Message):
     user_name: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG")
         pack_gres_list(w, self.job_gres_info, version)
         w.u32(self.job_id)
         w.u32(self.het_job_id)
@@ -895,7 +895,7 @@ class LaunchProlog(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_version(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG")
         gres_info = unpack_gres_epilog_infos(r, version)
         job_id, het_job_id, uid, gid = r.u32(), r.u32(), r.u32(), r.u32()
         alias_list, nodes, std_err, std_out, work_dir = (r.string() for _ in range(5))

@@ -29,8 +29,9 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.credential import JobCredential, StepId
-from flurm.protocol.messages.job_common import SELECT_PLUGIN, require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.job_common import SELECT_PLUGIN
 from flurm.protocol.messages.job_control import JobStepKill, ResourceAllocationResponse
+from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 # switch plugins whose per-step data is empty on the wire (switch/none)

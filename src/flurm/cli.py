@@ -61,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from flurm.api.app import ApiSettings
 
         api = ApiSettings.load(args.http_host, args.http_port, args.api_token_file, args.api_read_auth)
+    _raise_open_file_limit()
     try:
         ctl = Daemon(
             config,
@@ -80,6 +81,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger("flurm").critical("fatal: %s", _fatal_text(exc))
         return 1
     return 0
+
+
+def _raise_open_file_limit() -> None:
+    """Every connection is a file: raise the soft limit to the hard one, as slurmctld does at start
+    (the usual soft limit of 1024 would refuse clients long before the server's connection caps)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            logging.getLogger("flurm").warning("cannot raise the open file limit from %d: %s", soft, exc)
 
 
 def _fatal_text(exc: BaseException) -> str:

@@ -8,12 +8,13 @@ not SLURM, or a frame of an auth plugin other than munge (a newer or differently
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,10 +86,14 @@ def _conf(munged: Munged, ctld_port: int, tmp: Path) -> Path:
     return conf
 
 
-def _flurm(conf: Path, tmp: Path, *extra: str) -> subprocess.Popen[str]:
+def _flurm(
+    conf: Path, tmp: Path, *extra: str, preexec: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "flurm.cli", "run", "-f", str(conf), "--http-port", "0"]
     cmd += ["--state-dir", str(tmp / "flurm-state"), "--listen", "127.0.0.1", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec
+    )
 
 
 def _wrong_plugin_frame(munged: Munged) -> bytes:
@@ -125,9 +130,23 @@ def test_shadow_of_a_slurmctld_flurm_cannot_read_exits_non_zero_with_one_line(
     assert "cannot import from slurmctld" in fatal[0]
 
 
+def _low_soft_file_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def _open_files_limits(pid: int) -> tuple[str, str]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return soft, hard
+    raise AssertionError("no open files limit")
+
+
 def test_sigterm_exits_zero(munged: Munged, tmp: Path) -> None:
+    """... and a running flurm may hold as many connections as the hard limit allows (from a soft
+    limit of 256), as slurmctld raises its own at start."""
     port = _free_port()
-    proc = _flurm(_conf(munged, port, tmp), tmp, "--port", str(port))
+    proc = _flurm(_conf(munged, port, tmp), tmp, "--port", str(port), preexec=_low_soft_file_limit)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:  # until it says it listens
@@ -135,6 +154,8 @@ def test_sigterm_exits_zero(munged: Munged, tmp: Path) -> None:
                 break
         else:
             pytest.fail(f"flurm exited with {proc.wait()} before listening")
+        soft, hard = _open_files_limits(proc.pid)
+        assert soft == hard, (soft, hard)
         os.kill(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:

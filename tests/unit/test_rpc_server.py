@@ -326,9 +326,11 @@ def test_a_version_whose_reply_cannot_be_encoded_is_answered_version_error(
         ctl.store.close()
 
 
-def test_connections_over_the_per_peer_cap_are_closed_unread_and_logged_once(
+def test_connections_over_the_per_peer_cap_wait_for_a_slot_and_the_rest_are_closed_unread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A burst from one address beyond its cap is served later, as slurmctld serves its backlog; beyond
+    what may wait, connections are closed unread, and the refusals make one log line."""
     entered = 0
     both_in = asyncio.Event()
     release = asyncio.Event()
@@ -342,17 +344,24 @@ def test_connections_over_the_per_peer_cap_are_closed_unread_and_logged_once(
         return rc_reply(SlurmRC.SLURM_SUCCESS)
 
     async def go() -> None:
-        async with serving(slow, max_connections_per_peer=2) as (server, port):
+        async with serving(slow, max_connections_per_peer=2, max_waiting=3) as (server, port):
             held = [
                 asyncio.ensure_future(exchange(port, signed_frame(MsgType.REQUEST_PING, b""))) for _ in "ab"
             ]
             await both_in.wait()
+            waiting = [
+                asyncio.ensure_future(exchange(port, signed_frame(MsgType.REQUEST_PING, b""))) for _ in "cde"
+            ]
+            while server._waiting < 3:
+                await asyncio.sleep(0.01)
             for _ in range(20):
                 await refused(port)
             assert server.refused_connections == 20
+            assert entered == 2  # the waiting ones were not read
             release.set()
-            for task in held:
+            for task in held + waiting:
                 assert rc_of(await task) == SlurmRC.SLURM_SUCCESS
+            assert entered == 5
             assert await ping_works(port)  # below the cap again
 
     with caplog.at_level(logging.INFO, logger="flurm.rpc"):
@@ -361,7 +370,7 @@ def test_connections_over_the_per_peer_cap_are_closed_unread_and_logged_once(
     assert len(refusals) == 1
 
 
-def test_the_total_cap_applies_to_every_peer() -> None:
+def test_a_connection_that_gets_no_slot_within_the_message_timeout_is_closed_unread() -> None:
     release = asyncio.Event()
     entered = asyncio.Event()
 
@@ -371,10 +380,10 @@ def test_the_total_cap_applies_to_every_peer() -> None:
         return rc_reply(SlurmRC.SLURM_SUCCESS)
 
     async def go() -> None:
-        async with serving(slow, max_connections=1) as (server, port):
+        async with serving(slow, max_connections=1, message_timeout=0.2) as (server, port):
             held = asyncio.ensure_future(exchange(port, signed_frame(MsgType.REQUEST_PING, b"")))
             await entered.wait()
-            await refused(port)
+            await refused(port)  # waited for the one slot in vain
             assert server.refused_connections == 1
             release.set()
             assert rc_of(await held) == SlurmRC.SLURM_SUCCESS

@@ -219,10 +219,13 @@ def write_frame(
 # slurmctld's listen backlog (SLURM_DEFAULT_LISTEN_BACKLOG)
 LISTEN_BACKLOG = 4096
 # Connections served at once, in all and from one peer address. slurmctld serves 256 at a time and lets
-# the rest wait in the backlog; flurm's connections are cheap, so it holds many more (thousands of
-# nodes registering at once) and refuses, by closing them unread, only beyond these.
+# the rest wait in the backlog; flurm's connections are cheap, so it serves many more (thousands of
+# nodes registering at once). A connection beyond a cap waits, unread, for a slot (a burst of clients
+# from one login node is served, as slurmctld would, only later); it is closed unread when more than
+# MAX_WAITING already wait, or when no slot comes within the message timeout.
 MAX_CONNECTIONS = 4096
 MAX_CONNECTIONS_PER_PEER = 256
+MAX_WAITING = 4096
 
 
 def error_rc(exc: BaseException, *, decoding: bool = False) -> int:
@@ -280,6 +283,7 @@ class RpcServer:
         limits: BodyLimits | None = None,
         max_connections: int = MAX_CONNECTIONS,
         max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
+        max_waiting: int = MAX_WAITING,
         log_interval: float = 10.0,
     ) -> None:
         self.dispatcher = dispatcher
@@ -289,6 +293,9 @@ class RpcServer:
         self.limits = limits or BodyLimits()
         self.max_connections = max_connections
         self.max_connections_per_peer = max_connections_per_peer
+        self.max_waiting = max_waiting
+        self._waiting = 0
+        self._slot_freed = asyncio.Event()  # set (and replaced) whenever a connection ends
         self._servers: list[asyncio.base_events.Server] = []
         self._conns: set[asyncio.Task[None]] = set()
         # connections waiting for their next request (not yet whole): closed at once on stop
@@ -327,6 +334,7 @@ class RpcServer:
         """Stop accepting, close the connections that wait for a request (an idle client must not hold
         the shutdown up), and let the requests being served finish within ``grace`` seconds."""
         self._stopping = True
+        self._slot_freed.set()  # connections waiting for a slot give up
         for s in self._servers:
             s.close()
         for writer in self._idle.values():
@@ -344,26 +352,51 @@ class RpcServer:
             throttle = self._log_throttles[kind] = LogThrottle(log, self.log_interval)
         throttle.log(level, msg, *args)
 
-    def _admit(self, host: str) -> bool:
-        """Count a new connection from ``host`` in, unless it is over a cap."""
-        from_peer = self._per_peer.get(host, 0)
-        if len(self._conns) >= self.max_connections or from_peer >= self.max_connections_per_peer:
+    def _has_slot(self, host: str) -> bool:
+        return (
+            len(self._conns) < self.max_connections
+            and self._per_peer.get(host, 0) < self.max_connections_per_peer
+        )
+
+    async def _admit(self, host: str) -> bool:
+        """Count a new connection from ``host`` in once it is under both caps; False when it may not
+        wait for that (too many wait already, no slot within the message timeout, or stopping)."""
+        if not self._has_slot(host) and (
+            self._waiting >= self.max_waiting or not await self._wait_for_slot(host)
+        ):
             self.refused_connections += 1
             self._log(
                 "over cap",
                 logging.WARNING,
-                "%s: refusing a connection from %s: %d connections open, %d from that address "
-                "(caps %d and %d)",
+                "%s: refusing a connection from %s: %d connections open, %d from that address, "
+                "%d waiting (caps %d, %d and %d)",
                 self.name,
                 host,
                 len(self._conns),
-                from_peer,
+                self._per_peer.get(host, 0),
+                self._waiting,
                 self.max_connections,
                 self.max_connections_per_peer,
+                self.max_waiting,
             )
             return False
-        self._per_peer[host] = from_peer + 1
+        self._per_peer[host] = self._per_peer.get(host, 0) + 1
         return True
+
+    async def _wait_for_slot(self, host: str) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.message_timeout
+        self._waiting += 1
+        try:
+            while not self._has_slot(host):
+                left = deadline - loop.time()
+                if left <= 0 or self._stopping:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), left)
+            return not self._stopping
+        finally:
+            self._waiting -= 1
 
     def _release(self, host: str) -> None:
         left = self._per_peer[host] - 1
@@ -371,15 +404,18 @@ class RpcServer:
             self._per_peer[host] = left
         else:
             del self._per_peer[host]
+        if self._waiting:
+            self._slot_freed.set()
+            self._slot_freed = asyncio.Event()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername") or ("?", 0)
         peer = (str(peername[0]), int(peername[1]))
-        if not self._admit(peer[0]):
-            writer.transport.abort()  # closed at once, nothing read or answered
-            return
         task = asyncio.current_task()
         assert task is not None
+        if not await self._admit(peer[0]):
+            writer.transport.abort()  # closed, nothing read or answered
+            return
         self._conns.add(task)
         try:
             await self._serve(reader, writer, peer)

@@ -1,42 +1,46 @@
 """The one composition root: builds every room of flurm, wires them together, runs them.
 
-The controller core (controller/) knows none of the rooms above it; here the node agent is attached
-as its node driver, the migration admin RPC as an attached handler (local in every mode), the forwarder
-as the FORWARD action, the mirror as a listener of mode changes, and the HTTP API and metrics beside
-the RPC server. The rooms above the controller see this object through small interfaces
-(:class:`~flurm.controller.ports.ControllerPort`, :class:`~flurm.migration.host.MigrationHost`).
+:class:`Daemon` *has* the controller core (controller/), which knows none of the rooms above it;
+here the node agent is attached as its node driver, the migration admin RPC as an attached handler
+(local in every mode), the forwarder as the FORWARD action, and the mirror follows the mode. The
+rooms above the controller are given what they use at construction: the controller's port
+(:class:`~flurm.controller.ports.ControllerPort`) and the migration's pieces
+(:class:`~flurm.migration.host.Migration`), never this object.
 
-Lifecycle (as hypercorn does it): signal handlers only set an event; :meth:`Daemon.run` starts
-everything, waits for the event, then stops accepting, drains in-flight requests, and flushes the
-store. A background task marked essential (the scheduler ticker) that fails stops the daemon, and
-:meth:`run` raises its error (``flurm run`` exits 1); SIGTERM ends it normally (exit 0).
+Lifecycle (as hypercorn does it): signal handlers only set an event; :meth:`Daemon.run` runs every
+long-lived part (the scheduler ticker, the mirror, the HTTP API) in one task group. On SIGTERM or
+SIGINT it stops accepting on both ports, lets in-flight requests finish (``grace`` seconds at most),
+cancels what still runs, and flushes the store. Any part that fails ends the group: :meth:`run`
+raises that error (``flurm run`` logs one ``fatal:`` line and exits 1); SIGTERM ends it normally.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from flurm.api.app import ApiSettings, create_app, make_server
+from flurm.api.app import ApiSettings, EmbeddedServer, create_app, make_server
 from flurm.api.metrics import Metrics
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
+from flurm.errors import FlurmError
 from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
+from flurm.migration.host import Migration
 from flurm.migration.mirror import Mirror
 from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover, controller_endpoints
 from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
+from flurm.protocol.constants import SlurmRC
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, Request
@@ -44,7 +48,16 @@ from flurm.rpc.transport import Reply, Request
 log = logging.getLogger("flurm.controller")
 
 
-class Daemon(Controller):
+GRACE = 5.0  # seconds in-flight requests may take to finish at shutdown
+
+
+class _ShutdownRequested(FlurmError):
+    """Ends the task group once SIGTERM or SIGINT was handled (hypercorn's ShutdownError): a normal end."""
+
+    rc = SlurmRC.SLURM_SUCCESS
+
+
+class Daemon:
     """The controller core with every room wired around it: what ``flurm run`` runs."""
 
     def __init__(
@@ -58,66 +71,141 @@ class Daemon(Controller):
         clock: Callable[[], float] = time.time,
         mode: Mode = Mode.STANDALONE,
         api: ApiSettings | None = None,
+        grace: float = GRACE,
     ) -> None:
-        super().__init__(
+        self.controller = ctl = Controller(
             config, auth, state_dir=state_dir, port=port, listen_host=listen_host, clock=clock, mode=mode
         )
+        self.grace = grace
         self.api_settings = api
-        self.api_server: Any = None
+        self.api_server: EmbeddedServer | None = None
+        self._api_task: asyncio.Task[None] | None = None
         self.metrics: Metrics | None = None
-        self.source: SourceClient | None = None
-        self.mirror: Mirror | None = None
-        self.forwarder: Forwarder | None = None
-        self.takeover: Takeover | None = None
-        self.node_agent = NodeAgent(self)
-        self.node_agent.fetch_script = functools.partial(saved_state.fetch_script, self)
-        self.agent = self.node_agent
-        self.attached_handlers[REQUEST_FLURM_ADMIN] = self._admin
-        self.mode_listeners.append(self._mirror_follows_mode)
+        self.migration: Migration | None = None  # built at start when the mode follows a slurmctld
+        self.node_agent = NodeAgent(ctl)
+        self.node_agent.fetch_script = functools.partial(saved_state.fetch_script, ctl)
+        ctl.agent = self.node_agent
+        ctl.attached_handlers[REQUEST_FLURM_ADMIN] = self._admin
+        ctl.mode_listeners.append(self._mirror_follows_mode)
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
+        self._stop_requested = asyncio.Event()
 
     async def _admin(self, req: Request) -> Reply:
-        return await admin_rpc.handle(self, req)
+        return await admin_rpc.handle(self.controller, self.migration, req)
 
     def _mirror_follows_mode(self, traits: ModeTraits) -> None:
-        if traits.mirrors and self.mirror is not None and self._mirror_stop.is_set():
-            self._mirror_stop.clear()
-            self.spawn(self.mirror.run(self._mirror_stop), "mirror")
         if not traits.mirrors:
             self._mirror_stop.set()
 
     # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> None:
-        loaded = self.store.open()
-        resumed = start_mode(self.mode, loaded.meta.get("mode"))
-        if resumed != self.mode:
+    async def run(self) -> None:
+        """Run until SIGTERM or SIGINT (then return), or until a part fails (then raise its error)."""
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
+            loop.add_signal_handler(sig, self._stop_requested.set)
+        fatal: BaseException | None = None
+        try:
+            async with asyncio.TaskGroup() as group:
+                await self._start(group)
+                group.create_task(self._shutdown_when_requested())
+        except BaseExceptionGroup as failed:
+            fatal = _first_failure(failed)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            await self._close()
+        if fatal is not None:
+            raise fatal
+
+    def request_stop(self) -> None:
+        """What SIGTERM does: a normal shutdown."""
+        self._stop_requested.set()
+
+    async def _start(self, group: asyncio.TaskGroup) -> None:
+        ctl = self.controller
+        loaded = ctl.store.open()
+        resumed = start_mode(ctl.mode, loaded.meta.get("mode"))
+        if resumed != ctl.mode:
             # after a takeover flurm owns the cluster: never fall back to shadowing a stopped slurmctld
-            log.warning("state in %s says flurm was %s; starting %s", self.state_dir, resumed, resumed)
-            self.mode = resumed
-        self.cluster.restore(loaded)
-        self.started_at = self.clock()
-        if self.traits.uses_source:
-            self._setup_migration()
-        if self.traits.mirrors:
-            assert self.mirror is not None
+            log.warning("state in %s says flurm was %s; starting %s", ctl.state_dir, resumed, resumed)
+            ctl.mode = resumed
+        ctl.cluster.restore(loaded)
+        ctl.started_at = ctl.clock()
+        if ctl.traits.uses_source:
+            self.migration = self._build_migration()
+            group.create_task(self._essential("mirror", self._mirror_while_mode_says(self.migration.mirror)))
+        if ctl.traits.mirrors:
             await self._first_import()
-        await self.server.listen(self.listen_host, self.port)
-        self._bound.append((self.listen_host, self.port))
-        if self.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
+        await ctl.server.listen(ctl.listen_host, ctl.port)
+        self._bound.append((ctl.listen_host, ctl.port))
+        if ctl.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
             await self.listen_controller_endpoints()
         if self.api_settings is not None:
-            await self._start_api(self.api_settings)
-        self.spawn(self._ticker(), "ticker", essential=True)
-        self._apply_traits()
+            await self._start_api(self.api_settings, group)
+        group.create_task(self._essential("ticker", ctl.ticker()))
+        ctl.apply_traits()
         log.info(
             "flurm controller for cluster %s listening on %s:%s (state in %s)",
-            self.config.cluster_name,
-            self.listen_host,
-            self.port,
-            self.state_dir,
+            ctl.config.cluster_name,
+            ctl.listen_host,
+            ctl.port,
+            ctl.state_dir,
         )
+
+    async def _essential(self, name: str, part: Coroutine[Any, Any, None]) -> None:
+        """A long-lived part: its failure, or its end before shutdown, ends the daemon."""
+        try:
+            await part
+        except Exception as exc:
+            if self.controller.stopping.is_set():
+                raise
+            log.error("%s failed", name, exc_info=exc)
+            raise RuntimeError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
+        if not self.controller.stopping.is_set():
+            raise RuntimeError(f"{name} ended by itself")
+
+    async def _shutdown_when_requested(self) -> None:
+        await self._stop_requested.wait()
+        log.info("stopping")
+        self.controller.stopping.set()  # the ticker and the node agent stop
+        self._mirror_stop.set()
+        await asyncio.gather(self.controller.server.stop(grace=self.grace), self._stop_api())
+        raise _ShutdownRequested  # the task group cancels what still runs
+
+    async def _stop_api(self) -> None:
+        """Stop accepting HTTP requests and let the ones being served finish, ``grace`` seconds at most."""
+        if self.api_server is None or self._api_task is None:
+            return
+        self.api_server.should_exit = True  # uvicorn polls it every 0.1 s
+        await asyncio.wait({self._api_task}, timeout=self.grace)
+
+    async def _close(self) -> None:
+        """After the task group: nothing is served any more; flush the store."""
+        ctl = self.controller
+        ctl.stopping.set()
+        self._mirror_stop.set()
+        await ctl.server.stop(grace=self.grace)  # a failed part: in-flight requests still finish
+        if self.api_server is not None:
+            for server in self.api_server.servers:  # cancelled before its own shutdown closed them
+                server.close()
+        await self.node_agent.stop()
+        await ctl.cancel_background()
+        await asyncio.get_running_loop().run_in_executor(None, ctl.store.close)
+        ctl.signer.close()
+
+    async def _mirror_while_mode_says(self, mirror: Mirror) -> None:
+        """Mirror slurmctld whenever the mode says so (shadow; again after a takeover that failed)."""
+        ctl = self.controller
+        while not ctl.stopping.is_set():
+            async with ctl.mode_changed:
+                await ctl.mode_changed.wait_for(lambda: ctl.traits.mirrors or ctl.stopping.is_set())
+            if ctl.stopping.is_set():
+                return
+            self._mirror_stop = stop = asyncio.Event()
+            await mirror.run(stop)
 
     async def listen_controller_endpoints(self) -> None:
         """Listen where slurmctld listened (the SlurmctldHost entries on this host), as owner of the cluster.
@@ -125,57 +213,70 @@ class Daemon(Controller):
         Running slurmstepd and slurmd send to SlurmctldHost:SlurmctldPort and never re-read slurm.conf,
         so after a takeover this is where they find flurm, also after a restart.
         """
-        local, _, _ = controller_endpoints(self)
+        ctl = self.controller
+        local, _, _ = controller_endpoints(ctl.config)
         bound = {(h, p) for h, p in self._bound}
         for host, port in local:
-            addr = self.listen_host if self.listen_host == "0.0.0.0" else socket.gethostbyname(host)
-            if (addr, port) in bound or (port == self.port and self.listen_host == "0.0.0.0"):
+            addr = ctl.listen_host if ctl.listen_host == "0.0.0.0" else socket.gethostbyname(host)
+            if (addr, port) in bound or (port == ctl.port and ctl.listen_host == "0.0.0.0"):
                 continue
             for attempt in range(500):
                 try:
-                    await self.server.listen(addr, port)
+                    await ctl.server.listen(addr, port)
                     break
                 except OSError:
                     if attempt == 499:
                         raise
                     await asyncio.sleep(0.01)  # slurmctld may still be closing its socket
             self._bound.append((addr, port))
-        self.store.set_meta("owns_controller_endpoint", True)
+        ctl.store.set_meta("owns_controller_endpoint", True)
 
-    async def _start_api(self, settings: ApiSettings) -> None:
-        self.metrics = Metrics(self)
-        self.server.on_request = self.metrics.observe_rpc
-        server = make_server(create_app(self, settings, self.metrics), settings)
+    async def _start_api(self, settings: ApiSettings, group: asyncio.TaskGroup) -> None:
+        ctl = self.controller
+        self.metrics = Metrics(ctl, self.migration)
+        ctl.server.on_request = self.metrics.observe_rpc
+        server = make_server(create_app(ctl, self.migration, settings, self.metrics), settings)
         self.api_server = server
-        self._api_task = asyncio.ensure_future(server.serve())
+        self._api_task = task = group.create_task(
+            self._essential("HTTP API", self._serve_api(server, settings))
+        )
         while not server.started:
-            if self._api_task.done():
-                self._api_task.result()  # raises the bind error
-                raise OSError(f"HTTP API could not start on {settings.host}:{settings.port}")
+            if task.done():
+                task.result()  # raises the bind error
             await asyncio.sleep(0.01)
         log.info(
             "HTTP API on http://%s:%s (operator token %s, JWTs %s)",
             settings.host,
             settings.port,
             "set" if settings.token else "not set",
-            "accepted" if self.jwt is not None else "not accepted: no key",
+            "accepted" if ctl.jwt is not None else "not accepted: no key",
         )
 
-    def _setup_migration(self) -> None:
-        self.source = SourceClient(self.config, self.signer)
-        self.mirror = Mirror(self, self.source)
-        self.forwarder = Forwarder(self, self.source)
-        self.forward = self.forwarder.forward
-        self.takeover = Takeover(self)
+    @staticmethod
+    async def _serve_api(server: EmbeddedServer, settings: ApiSettings) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn's answer to a port it cannot bind (it logged why)
+            raise OSError(f"HTTP API could not start on {settings.host}:{settings.port}") from None
+
+    def _build_migration(self) -> Migration:
+        ctl = self.controller
+        source = SourceClient(ctl.config, ctl.signer)
+        mirror = Mirror(ctl, source)
+        forwarder = Forwarder(ctl, source, mirror)
+        ctl.forward = forwarder.forward
+        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints)
+        return Migration(source, mirror, forwarder, takeover)
 
     async def _first_import(self, timeout: float = 60.0) -> None:
         """Import everything slurmctld knows before serving clients (retrying until it answers)."""
-        assert self.mirror is not None
+        assert self.migration is not None
+        mirror = self.migration.mirror
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             try:
-                counts = await self.mirror.sync(full=True)
+                counts = await mirror.sync(full=True)
             except (WireError, AuthError) as exc:  # it answers, in a way flurm cannot read or trust
                 raise RuntimeError(f"cannot import from slurmctld: its answer is unusable: {exc}") from exc
             except (SourceUnreachable, OSError, TimeoutError) as exc:
@@ -193,31 +294,14 @@ class Daemon(Controller):
             )
             return
 
-    async def stop(self) -> None:
-        self.stopping.set()
-        self._mirror_stop.set()
-        if self.api_server is not None:
-            self.api_server.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._api_task, 5.0)
-        await self.server.stop(grace=5.0)
-        await self.agent.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=5.0)
-        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
-        self.signer.close()
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
-        await self.start()
-        try:
-            await self.stopping.wait()
-        finally:
-            log.info("stopping")
-            await self.stop()
-        if self.fatal is not None:
-            raise self.fatal
+def _first_failure(group: BaseExceptionGroup) -> BaseException | None:
+    """The error that ended the task group; None when it was a requested shutdown."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            inner = _first_failure(exc)
+            if inner is not None:
+                return inner
+        elif not isinstance(exc, _ShutdownRequested):
+            return exc
+    return None

@@ -56,8 +56,9 @@ class Api:
         key_file = tmp / "jwt_hs256.key"
         key_file.write_bytes(KEY)
         conf = CONF.format(key=key_file) if jwt_key else CONF.split("AuthAlt")[0]
-        self.ctl = Daemon(parse_text(conf), FakeAuthenticator(), state_dir=tmp, clock=lambda: NOW)
-        self.app = create_app(self.ctl, ApiSettings(token=static, read_auth=read_auth), Metrics(self.ctl))
+        self.ctl = Daemon(parse_text(conf), FakeAuthenticator(), state_dir=tmp, clock=lambda: NOW).controller
+        settings = ApiSettings(token=static, read_auth=read_auth)
+        self.app = create_app(self.ctl, None, settings, Metrics(self.ctl, None))
         self.submitted: list[tuple[JobDesc, Identity]] = []
         self.ctl.internal_request = self._internal  # type: ignore[method-assign]
 

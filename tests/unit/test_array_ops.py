@@ -11,6 +11,7 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
+from flurm.controller.engine import Controller
 from flurm.daemon import Daemon
 from flurm.errors import SlurmError
 from flurm.protocol.constants import NO_VAL, SlurmRC
@@ -30,8 +31,9 @@ OWNER, OTHER = 1000, 65534
 
 
 @pytest.fixture
-def ctl(tmp_path: Path) -> Iterator[Daemon]:
-    ctl = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp_path, clock=lambda: 1_795_696_400)
+def ctl(tmp_path: Path) -> Iterator[Controller]:
+    daemon = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp_path, clock=lambda: 1_795_696_400)
+    ctl = daemon.controller
     ctl.store.open()
     ctl.schedule_soon = lambda: None  # type: ignore[method-assign]  # no event loop: no scheduling
     try:
@@ -41,13 +43,13 @@ def ctl(tmp_path: Path) -> Iterator[Daemon]:
         ctl.signer.close()
 
 
-def submit(ctl: Daemon, array: str) -> Job:
+def submit(ctl: Controller, array: str) -> Job:
     desc = JobDesc(script="#!/bin/sh\ntrue\n", array_inx=array, priority=0)  # held: nothing starts
     job, _ = ctl.jobs.create(desc, OWNER, OWNER, "localhost")
     return job
 
 
-def records(ctl: Daemon, array_id: int) -> list[tuple[int, int, str]]:
+def records(ctl: Controller, array_id: int) -> list[tuple[int, int, str]]:
     return sorted(
         (j.job_id, j.array_task_id, j.array_task_pending.ranges())
         for j in ctl.cluster.jobs.values()
@@ -56,14 +58,14 @@ def records(ctl: Daemon, array_id: int) -> list[tuple[int, int, str]]:
 
 
 def update(
-    ctl: Daemon, job_id: str, uid: int, time_limit: int = NO_VAL, priority: int = NO_VAL
+    ctl: Controller, job_id: str, uid: int, time_limit: int = NO_VAL, priority: int = NO_VAL
 ) -> list[tuple[int, str | None]]:
     rc, errors = ctl.jobs.update(JobDesc(job_id_str=job_id, time_limit=time_limit, priority=priority), uid)
     assert rc == 0 and errors is not None
     return [(e.error_code, e.job_array_id) for e in errors]
 
 
-def test_refused_task_update_changes_no_record(ctl: Daemon) -> None:
+def test_refused_task_update_changes_no_record(ctl: Controller) -> None:
     meta = submit(ctl, "1-4")
     before = records(ctl, meta.job_id)
     assert before == [(meta.job_id, NO_VAL, "1-4")]
@@ -81,7 +83,7 @@ def test_refused_task_update_changes_no_record(ctl: Daemon) -> None:
     assert records(ctl, n) == [(n, NO_VAL, "3-4"), (n + 1, 1, ""), (n + 2, 2, "")]
 
 
-def test_ids_beyond_max_array_size_are_invalid_for_everyone(ctl: Daemon) -> None:
+def test_ids_beyond_max_array_size_are_invalid_for_everyone(ctl: Controller) -> None:
     meta = submit(ctl, "1-4")
     n = meta.job_id
     for uid in (OTHER, OWNER, 0):
@@ -95,7 +97,7 @@ def test_ids_beyond_max_array_size_are_invalid_for_everyone(ctl: Daemon) -> None
     assert records(ctl, n) == [(n, NO_VAL, "1-4")]
 
 
-def test_largest_array_costs_set_operations(ctl: Daemon) -> None:
+def test_largest_array_costs_set_operations(ctl: Controller) -> None:
     meta = submit(ctl, "0-4000000")
     n = meta.job_id
     assert len(meta.array_task_pending) == 4_000_001

@@ -39,8 +39,6 @@ def test_the_uptime_the_admin_status_reports_follows_the_daemon_s_clock() -> Non
         mode=SimpleNamespace(value="primary"),
         config=SimpleNamespace(cluster_name="c"),
         port=6817,
-        mirror=None,
-        takeover=None,
     )
-    doc = admin_rpc.status(cast(Any, ctl))
+    doc = admin_rpc.status(cast(Any, ctl), None)
     assert doc["uptime"] == 1000.0

@@ -131,7 +131,7 @@ def test_dispatch_refuses_an_unclassified_type_in_every_mode() -> None:
 
 def test_a_plain_users_operator_request_is_not_forwarded() -> None:
     ctl: Any = SimpleNamespace(is_admin=lambda uid: uid == 0)
-    forwarder = Forwarder(ctl, source=None)  # type: ignore[arg-type]
+    forwarder = Forwarder(ctl, source=None, mirror=None)  # type: ignore[arg-type]
     for msg_type, rc in OPERATOR_ONLY.items():
         user = SimpleNamespace(
             msg_type=msg_type, uid=1000, gid=1000, body=None, frame=SimpleNamespace(body=b"")

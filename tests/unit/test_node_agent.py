@@ -69,10 +69,9 @@ class Harness:
 
     def __init__(self, tmp: Path, extra: str = "") -> None:
         self.now = float(NOW)
-        self.ctl = Daemon(
-            parse_text(CONF + extra), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now
-        )
-        self.agent = self.ctl.node_agent
+        daemon = Daemon(parse_text(CONF + extra), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        self.ctl = daemon.controller
+        self.agent = daemon.node_agent
         self.sent: list[str] = []
         self.agent._spawn = self._record  # type: ignore[method-assign]
 

@@ -94,7 +94,9 @@ def test_small_requests_admin_and_unknown_types_get_small_limits() -> None:
 
 
 def test_the_controller_s_limits_follow_max_script_size(tmp_path: Path) -> None:
-    ctl = Daemon(parse_text(CONF + "SchedulerParameters=max_script_size=1000\n"), AUTH, state_dir=tmp_path)
+    ctl = Daemon(
+        parse_text(CONF + "SchedulerParameters=max_script_size=1000\n"), AUTH, state_dir=tmp_path
+    ).controller
     expected = 1000 + ENVIRONMENT_ALLOWANCE + JOB_DESC_FIELDS
     assert ctl.server.limits.for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB) == expected
 
@@ -308,7 +310,7 @@ def test_a_version_whose_reply_cannot_be_encoded_is_answered_version_error(
 ) -> None:
     """21.08 passes the header check (slurmctld accepts two versions back) but flurm's node and job
     records are 22.05 only: the controller answers SLURM_PROTOCOL_VERSION_ERROR in 21.08's header."""
-    ctl = Daemon(parse_text(CONF), AUTH, state_dir=tmp_path)
+    ctl = Daemon(parse_text(CONF), AUTH, state_dir=tmp_path).controller
     ctl.cluster.restore(ctl.store.open())
     raw = encode_body(NodeInfoRequest() if msg_type == MsgType.REQUEST_NODE_INFO else JobInfoRequest())
 
@@ -394,12 +396,12 @@ def test_a_connection_that_gets_no_slot_within_the_message_timeout_is_closed_unr
 def test_a_failed_essential_task_stops_the_controller_with_its_error(tmp_path: Path) -> None:
     """flurm run turns this into one fatal log line and exit status 1 (a supervisor restarts it)."""
     conf = parse_text(CONF + "SlurmdPort=1\n")
-    ctl = Daemon(conf, AUTH, state_dir=tmp_path, port=0, listen_host="127.0.0.1")
+    daemon = Daemon(conf, AUTH, state_dir=tmp_path, port=0, listen_host="127.0.0.1")
 
     async def broken_ticker() -> None:
         raise ValueError("tick")
 
-    ctl._ticker = broken_ticker  # type: ignore[method-assign]
+    daemon.controller.ticker = broken_ticker  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="ticker failed: ValueError: tick"):
         # the bound only turns a controller that runs on (the old behaviour) into a failure
-        run(asyncio.wait_for(ctl.run(), 60.0))
+        run(asyncio.wait_for(daemon.run(), 60.0))

@@ -80,11 +80,12 @@ class Harness:
 
     def __init__(self, tmp: Path) -> None:
         self.now = float(NOW)
-        self.ctl = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        self.daemon = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        self.ctl = self.daemon.controller
         self.ctl.store.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (coroutine name, its arguments)
         self.ctl.spawn = self._record  # type: ignore[method-assign]
-        self.ctl.node_agent._spawn = self._record  # type: ignore[method-assign]
+        self.daemon.node_agent._spawn = self._record  # type: ignore[method-assign]
         for node in self.ctl.cluster.node_list:
             node.registered = True
             node.base_state = NodeState.IDLE
@@ -513,7 +514,7 @@ def test_an_idle_allocation_is_not_a_missing_batch_job(tmp_path: Path) -> None:
         batch = h.batch_job(7, ("compute-node-2",), ((0,),))
         h.now += 600
         for node in h.ctl.cluster.node_list:
-            h.ctl.node_agent._reconcile(node, [], int(h.now))
+            h.daemon.node_agent._reconcile(node, [], int(h.now))
         assert job.is_running()
         assert not batch.is_running()  # requeued: its batch host lost it
 

@@ -40,7 +40,8 @@ from flurm.protocol.messages.job_desc import JobDesc
 from flurm.state.jobids import parse_job_id
 
 if TYPE_CHECKING:
-    from flurm.migration.host import MigrationHost
+    from flurm.controller.ports import ControllerPort
+    from flurm.migration.host import Migration
 
 log = logging.getLogger("flurm.api")
 SOURCE_MAX_AGE = 5.0  # seconds: an older mirror is unhealthy
@@ -145,7 +146,10 @@ def submitter(who: Annotated[Principal | None, Depends(principal)]) -> Principal
     return who
 
 
-def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> FastAPI:
+def create_app(
+    ctl: ControllerPort, migration: Migration | None, settings: ApiSettings, metrics: Metrics
+) -> FastAPI:
+    """``migration``: the migration's pieces, None when flurm does not follow a slurmctld."""
     app = FastAPI(
         title="flurm",
         version=__version__,
@@ -193,7 +197,7 @@ def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> F
 
     @app.get("/health", dependencies=[Read])
     async def health() -> JSONResponse:
-        doc = await health_report(ctl)
+        doc = await health_report(ctl, migration)
         return AsciiJSONResponse(doc, status_code=200 if doc["status"] == "healthy" else 503)
 
     @app.get("/metrics", dependencies=[Read])
@@ -251,10 +255,10 @@ def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> F
 
     @app.post("/api/import", dependencies=[Write])
     async def trigger_import() -> dict[str, Any]:
-        if ctl.mirror is None:
+        if migration is None:
             raise ApiError(409, f"flurm is {ctl.mode}: there is no SLURM source to import from")
         try:
-            counts = await ctl.mirror.sync(full=True)
+            counts = await migration.mirror.sync(full=True)
         except Exception as exc:
             raise ApiError(503, f"import failed: {exc}") from None
         return asdict(counts)
@@ -266,7 +270,7 @@ def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> F
     @app.put("/api/mode", dependencies=[Write])
     async def put_mode(change: ModeChange) -> dict[str, Any]:
         try:
-            doc = await admin_rpc.set_mode(ctl, change.mode)
+            doc = await admin_rpc.set_mode(ctl, migration, change.mode)
         except TransitionError as exc:
             raise ApiError(409, str(exc)) from None
         if not doc.get("ok"):
@@ -275,14 +279,14 @@ def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> F
 
     @app.post("/api/takeover", dependencies=[Write])
     async def takeover(req: TakeoverRequest | None = None) -> JSONResponse:
-        if ctl.takeover is None:
+        if migration is None:
             raise ApiError(409, f"flurm is {ctl.mode}: there is nothing to take over")
-        if ctl.takeover.running:
+        if migration.takeover.running:
             raise ApiError(409, "a takeover is already running")
-        result = await ctl.takeover.run(dry_run=bool(req and req.dry_run))
+        result = await migration.takeover.run(dry_run=bool(req and req.dry_run))
         doc = {
             "result": result.to_dict(),
-            "events": [asdict(e) for e in ctl.takeover.events],
+            "events": [asdict(e) for e in migration.takeover.events],
             "mode": ctl.mode.value,
         }
         return AsciiJSONResponse(doc, status_code=200 if result.ok else 409)
@@ -290,14 +294,14 @@ def create_app(ctl: MigrationHost, settings: ApiSettings, metrics: Metrics) -> F
     @app.post("/api/rollback", dependencies=[Write])
     async def rollback() -> dict[str, Any]:
         try:
-            return await admin_rpc.rollback(ctl)
+            return await admin_rpc.rollback(ctl, migration)
         except TransitionError as exc:
             raise ApiError(409, str(exc)) from None
 
     return app
 
 
-def mode_report(ctl: MigrationHost) -> dict[str, Any]:
+def mode_report(ctl: ControllerPort) -> dict[str, Any]:
     return {
         "mode": ctl.mode.value,
         "transitions": [
@@ -309,14 +313,14 @@ def mode_report(ctl: MigrationHost) -> dict[str, Any]:
     }
 
 
-async def health_report(ctl: MigrationHost) -> dict[str, Any]:
+async def health_report(ctl: ControllerPort, migration: Migration | None) -> dict[str, Any]:
     """Checked now, every time: no cached or static answer. What is required is the mode's (TRAITS)."""
     reasons: list[str] = []
     doc: dict[str, Any] = {"mode": ctl.mode.value, "version": __version__}
     needs = TRAITS[ctl.mode].health
-    if ctl.source is not None and TRAITS[ctl.mode].uses_source:
-        reachable = await ctl.source.ping()
-        age = ctl.mirror.age() if ctl.mirror is not None else None
+    if migration is not None and TRAITS[ctl.mode].uses_source:
+        reachable = await migration.source.ping()
+        age = migration.mirror.age()
         doc["source"] = {"reachable": reachable, "last_sync_age_seconds": age}
         if HealthCheck.SOURCE_REACHABLE in needs and not reachable:
             reasons.append("slurmctld (the SLURM source) is not reachable")
@@ -418,7 +422,7 @@ def job_desc_from(sub: JobSubmission, ident: Identity) -> JobDesc:
     )
 
 
-async def submit_job(ctl: MigrationHost, who: Principal, sub: JobSubmission) -> dict[str, Any]:
+async def submit_job(ctl: ControllerPort, who: Principal, sub: JobSubmission) -> dict[str, Any]:
     ident = submitter_identity(who, sub.user)
     desc = job_desc_from(sub, ident)
     reply = await ctl.internal_request(MsgType.REQUEST_SUBMIT_BATCH_JOB, desc, ident)

@@ -15,7 +15,8 @@ from flurm.modes import Mode
 from flurm.protocol.constants import MsgType
 
 if TYPE_CHECKING:
-    from flurm.migration.host import MigrationHost
+    from flurm.controller.ports import ControllerPort
+    from flurm.migration.host import Migration
 
 RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -30,8 +31,9 @@ def _rpc_name(msg_type: int) -> str:
 class ControllerCollector(Collector):
     """Everything read from the controller's state when Prometheus scrapes."""
 
-    def __init__(self, ctl: MigrationHost) -> None:
+    def __init__(self, ctl: ControllerPort, migration: Migration | None) -> None:
         self.ctl = ctl
+        self.migration = migration
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         ctl = self.ctl
@@ -72,9 +74,10 @@ class ControllerCollector(Collector):
         last.add_metric([], ctl.last_schedule_duration)
         yield last
 
-        if ctl.mirror is not None:
-            st = ctl.mirror.stats
-            age = ctl.mirror.age()
+        migration = self.migration
+        if migration is not None:
+            st = migration.mirror.stats
+            age = migration.mirror.age()
             lag = GaugeMetricFamily(
                 "flurm_sync_age_seconds", "Seconds since the last mirror pass reached slurmctld"
             )
@@ -98,8 +101,8 @@ class ControllerCollector(Collector):
             errors.add_metric([], st.errors)
             yield errors
 
-        if ctl.takeover is not None and ctl.takeover.result is not None:
-            r = ctl.takeover.result
+        if migration is not None and migration.takeover.result is not None:
+            r = migration.takeover.result
             if r.gap_seconds is not None:
                 gap = GaugeMetricFamily("flurm_takeover_gap_seconds", "How long client writes were held")
                 gap.add_metric([], r.gap_seconds)
@@ -119,7 +122,7 @@ class ControllerCollector(Collector):
 class Metrics:
     """A registry of flurm's own (not the process-global one: several controllers may live in a test)."""
 
-    def __init__(self, ctl: MigrationHost) -> None:
+    def __init__(self, ctl: ControllerPort, migration: Migration | None) -> None:
         self.registry = CollectorRegistry()
         self.rpc_total = Counter(
             "flurm_rpc_requests", "SLURM RPCs served", ["type", "result"], registry=self.registry
@@ -134,7 +137,7 @@ class Metrics:
         self.http_total = Counter(
             "flurm_http_requests", "HTTP API requests", ["path", "code"], registry=self.registry
         )
-        self.registry.register(ControllerCollector(ctl))
+        self.registry.register(ControllerCollector(ctl, migration))
 
     def observe_rpc(self, msg_type: int, seconds: float, ok: bool) -> None:
         name = _rpc_name(msg_type)

@@ -3,9 +3,10 @@
 It imports nothing from the rooms above it (nodes/, migration/, api/): daemon.py attaches the node
 driver (:class:`~flurm.controller.ports.NodeDriver`), handlers of the rooms above (the migration
 admin RPC, gated by the mode table like any other), the forwarder of the FORWARD action, and listeners of mode
-changes; daemon.py also runs the lifecycle. The scheduler is event-driven: any change that may let
-a job start calls :meth:`schedule_soon`, which runs one pass on the next loop iteration (coalescing
-bursts); a 1 s tick handles what time alone changes (time limits, begin times, MinJobAge, node timeouts).
+changes; daemon.py also runs the lifecycle (the RPC server, :meth:`ticker`, the rooms above). The
+scheduler is event-driven: any change that may let a job start calls :meth:`schedule_soon`, which
+runs one pass on the next loop iteration (coalescing bursts); a 1 s tick handles what time alone
+changes (time limits, begin times, MinJobAge, node timeouts).
 """
 
 from __future__ import annotations
@@ -91,7 +92,6 @@ class Controller:
         self._schedule_pending = False
         self._next_pass_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.fatal: Exception | None = None  # why the controller stopped by itself
         self.scheduler_passes = 0
         self.last_schedule_duration = 0.0
         from flurm.controller.handlers import HANDLERS
@@ -121,9 +121,10 @@ class Controller:
             self.store.set_meta("mode", target.value)
         async with self.mode_changed:
             self.mode_changed.notify_all()
-        self._apply_traits()
+        self.apply_traits()
 
-    def _apply_traits(self) -> None:
+    def apply_traits(self) -> None:
+        """Do what the mode says the controller does (at start, and after each change of mode)."""
         traits = self.traits
         self.cluster.persist = traits.saves_state
         for listener in self.mode_listeners:
@@ -137,24 +138,27 @@ class Controller:
         """Wait until every change made so far is on disk."""
         await self.store.commit()
 
-    def spawn(
-        self, coro: Coroutine[Any, Any, None], name: str = "", *, essential: bool = False
-    ) -> asyncio.Task[None]:
-        """Run ``coro`` in the background; the controller stops on the error of an ``essential`` one."""
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str = "") -> asyncio.Task[None]:
+        """Run ``coro`` in the background (a message to a node or an srun, a takeover): its failure
+        is logged. The long-lived parts are daemon.py's, in its task group."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._task_done(t, name, essential))
+        task.add_done_callback(lambda t: self._task_done(t, name))
         return task
 
-    def _task_done(self, task: asyncio.Task[None], name: str, essential: bool) -> None:
+    def _task_done(self, task: asyncio.Task[None], name: str) -> None:
         self._tasks.discard(task)
         if task.cancelled() or task.exception() is None:
             return
-        exc = task.exception()
-        log.error("background task %sfailed", f"{name} " if name else "", exc_info=exc)
-        if essential and self.fatal is None and not self.stopping.is_set():
-            self.fatal = RuntimeError(f"{name} failed: {type(exc).__name__}: {exc}")
-            self.stopping.set()
+        log.error("background task %sfailed", f"{name} " if name else "", exc_info=task.exception())
+
+    async def cancel_background(self, timeout: float = 5.0) -> None:
+        """Cancel what :meth:`spawn` started and still runs (at shutdown), waiting ``timeout`` at most."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     # -- RPC dispatch -----------------------------------------------------------------------------
     async def dispatch(self, req: Request) -> Reply | None:
@@ -234,7 +238,8 @@ class Controller:
         self.last_schedule_duration = time.perf_counter() - started
         self._next_pass_at = asyncio.get_running_loop().time() + 2 * self.last_schedule_duration
 
-    async def _ticker(self) -> None:
+    async def ticker(self) -> None:
+        """What time alone changes, once a second, until :attr:`stopping`."""
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), 1.0)

@@ -2,7 +2,8 @@
 
 Operations (the ``op`` of the JSON document): ``status``, ``mode`` (get), ``set_mode``, ``import``,
 ``takeover`` (starts it; ``dry_run`` runs the pre-flight only and waits for it), ``takeover_status``
-(events since an index), ``rollback``. Only root and SlurmUser may use it.
+(events since an index), ``rollback``. Only root and SlurmUser may use it. Each operation is given the
+controller's port and the migration's pieces (None: flurm does not follow a slurmctld).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from flurm.protocol.messages.admin import RESPONSE_FLURM_ADMIN, AdminMessage
 from flurm.rpc.transport import Reply, Request
 
 if TYPE_CHECKING:
-    from flurm.migration.host import MigrationHost
+    from flurm.controller.ports import ControllerPort
+    from flurm.migration.host import Migration
+    from flurm.migration.takeover import Takeover
 
 
 def _reply(doc: dict[str, Any]) -> Reply:
     return Reply(RESPONSE_FLURM_ADMIN, AdminMessage(doc))
 
 
-def status(ctl: MigrationHost) -> dict[str, Any]:
+def status(ctl: ControllerPort, migration: Migration | None) -> dict[str, Any]:
     cluster = ctl.cluster
     states: dict[str, int] = {}
     for job in cluster.jobs.values():
@@ -38,11 +41,12 @@ def status(ctl: MigrationHost) -> dict[str, Any]:
         "partitions": len(cluster.partitions),
         "next_job_id": cluster.next_job_id,
     }
-    if ctl.mirror is not None:
-        st = ctl.mirror.stats
+    if migration is not None:
+        mirror = migration.mirror
+        st = mirror.stats
         doc["mirror"] = {
-            "age": ctl.mirror.age(),
-            "in_sync": ctl.mirror.in_sync(),
+            "age": mirror.age(),
+            "in_sync": mirror.in_sync(),
             "passes": st.passes,
             "last_pass_began": st.last_success_began,  # wall clock; what slurmctld had then is mirrored
             "last_pass_seconds": round(st.last_pass_seconds, 4),
@@ -51,12 +55,12 @@ def status(ctl: MigrationHost) -> dict[str, Any]:
             "jobs_changed": st.jobs_changed,
             "jobs_vanished": st.jobs_vanished,
         }
-    if ctl.takeover is not None and ctl.takeover.result is not None:
-        doc["takeover"] = ctl.takeover.result.to_dict()
+    if migration is not None and migration.takeover.result is not None:
+        doc["takeover"] = migration.takeover.result.to_dict()
     return doc
 
 
-async def handle(ctl: MigrationHost, req: Request) -> Reply:
+async def handle(ctl: ControllerPort, migration: Migration | None, req: Request) -> Reply:
     if not ctl.is_admin(req.uid):
         return _reply({"ok": False, "error": "Access/permission denied"})
     assert isinstance(req.body, AdminMessage)
@@ -64,24 +68,24 @@ async def handle(ctl: MigrationHost, req: Request) -> Reply:
     op = doc.get("op")
     try:
         if op == "status":
-            return _reply({"ok": True, **status(ctl)})
+            return _reply({"ok": True, **status(ctl, migration)})
         if op == "mode":
             return _reply({"ok": True, "mode": ctl.mode.value, "table": describe()})
         if op == "set_mode":
-            return _reply(await set_mode(ctl, str(doc.get("mode"))))
+            return _reply(await set_mode(ctl, migration, str(doc.get("mode"))))
         if op == "import":
-            if ctl.mirror is None:
+            if migration is None:
                 return _reply(
                     {"ok": False, "error": f"flurm is {ctl.mode}: there is no SLURM source to import from"}
                 )
-            counts = await ctl.mirror.sync(full=True)
+            counts = await migration.mirror.sync(full=True)
             return _reply({"ok": True, **asdict(counts)})
         if op == "takeover":
-            return _reply(await start_takeover(ctl, bool(doc.get("dry_run"))))
+            return _reply(await start_takeover(ctl, migration, bool(doc.get("dry_run"))))
         if op == "takeover_status":
-            return _reply(takeover_status(ctl, int(doc.get("since", 0))))
+            return _reply(takeover_status(ctl, migration, int(doc.get("since", 0))))
         if op == "rollback":
-            return _reply(await rollback(ctl))
+            return _reply(await rollback(ctl, migration))
     except TransitionError as exc:
         return _reply({"ok": False, "error": str(exc)})
     except Exception as exc:
@@ -89,47 +93,46 @@ async def handle(ctl: MigrationHost, req: Request) -> Reply:
     return _reply({"ok": False, "error": f"unknown operation {op!r}"})
 
 
-async def set_mode(ctl: MigrationHost, target: str) -> dict[str, Any]:
+async def set_mode(ctl: ControllerPort, migration: Migration | None, target: str) -> dict[str, Any]:
     try:
         mode = Mode(target)
     except ValueError:
         return {"ok": False, "error": f"unknown mode {target!r}; modes: {', '.join(m.value for m in Mode)}"}
     if mode == Mode.ROLLED_BACK:
-        return await rollback(ctl)
+        return await rollback(ctl, migration)
     check_operator_request(ctl.mode, mode)
-    await ctl.set_mode(mode, await _source_guards(ctl))
+    await ctl.set_mode(mode, await _source_guards(migration))
     return {"ok": True, "mode": ctl.mode.value}
 
 
-async def _source_guards(ctl: MigrationHost) -> set[Guard]:
+async def _source_guards(migration: Migration | None) -> set[Guard]:
     """The guards about slurmctld that hold now."""
-    if ctl.source is not None and await ctl.source.ping():
+    if migration is not None and await migration.source.ping():
         return {Guard.SOURCE_RUNNING, Guard.SOURCE_REACHABLE}
     return set()
 
 
-async def start_takeover(ctl: MigrationHost, dry_run: bool) -> dict[str, Any]:
-    tk = ctl.takeover
-    if tk is None:
+async def start_takeover(ctl: ControllerPort, migration: Migration | None, dry_run: bool) -> dict[str, Any]:
+    if migration is None:
         return {"ok": False, "error": f"flurm is {ctl.mode}: there is nothing to take over"}
+    tk = migration.takeover
     if dry_run:
         result = await tk.run(dry_run=True)
         return {"ok": result.ok, "result": result.to_dict(), "events": [asdict(e) for e in tk.events]}
     if tk.running:
         return {"ok": False, "error": "a takeover is already running"}
-    ctl.spawn(_run_takeover(ctl), "takeover")
+    ctl.spawn(_run_takeover(tk), "takeover")
     return {"ok": True, "started": True}
 
 
-async def _run_takeover(ctl: MigrationHost) -> None:
-    assert ctl.takeover is not None
-    await ctl.takeover.run()
+async def _run_takeover(tk: Takeover) -> None:
+    await tk.run()
 
 
-def takeover_status(ctl: MigrationHost, since: int) -> dict[str, Any]:
-    tk = ctl.takeover
-    if tk is None:
+def takeover_status(ctl: ControllerPort, migration: Migration | None, since: int) -> dict[str, Any]:
+    if migration is None:
         return {"ok": False, "error": "no takeover"}
+    tk = migration.takeover
     events = [asdict(e) for e in tk.events[since:]]
     result = tk.result.to_dict() if tk.result is not None and not tk.running else None
     return {
@@ -142,10 +145,10 @@ def takeover_status(ctl: MigrationHost, since: int) -> dict[str, Any]:
     }
 
 
-async def rollback(ctl: MigrationHost) -> dict[str, Any]:
+async def rollback(ctl: ControllerPort, migration: Migration | None) -> dict[str, Any]:
     """Call the migration off: slurmctld keeps the cluster; flurm only relays clients to it."""
     check_operator_request(ctl.mode, Mode.ROLLED_BACK)
-    await ctl.set_mode(Mode.ROLLED_BACK, await _source_guards(ctl))
+    await ctl.set_mode(Mode.ROLLED_BACK, await _source_guards(migration))
     return {
         "ok": True,
         "mode": ctl.mode.value,

@@ -34,7 +34,8 @@ from flurm.state.model import Job
 
 if TYPE_CHECKING:
     from flurm.config import SlurmConfig
-    from flurm.migration.host import MigrationHost
+    from flurm.controller.ports import ControllerPort
+    from flurm.migration.mirror import Mirror
 
 log = logging.getLogger("flurm.forward")
 ALLOC_SID_USER_HOLD = 2
@@ -44,9 +45,10 @@ PRIVATE_DATA_PARTITIONS = 1 << 2
 
 
 class Forwarder:
-    def __init__(self, ctl: MigrationHost, source: SourceClient) -> None:
+    def __init__(self, ctl: ControllerPort, source: SourceClient, mirror: Mirror) -> None:
         self.ctl = ctl
         self.source = source
+        self.mirror = mirror
         self.forwarded = 0
         self.refused = 0
 
@@ -58,10 +60,10 @@ class Forwarder:
             return rc_reply(exc.rc, exc.message)
         resp = await self.source.forward(req.msg_type, body)
         self.forwarded += 1
-        if req.msg_type != MsgType.REQUEST_JOB_READY and self.ctl.mirror is not None:
+        if req.msg_type != MsgType.REQUEST_JOB_READY:
             # let the caller see its own change at once (read-your-writes through flurm)
             try:
-                await self.ctl.mirror.sync()
+                await self.mirror.sync()
             except Exception as exc:
                 log.info("mirror pass after a forwarded write failed: %s", exc)
         return Reply(resp.msg_type, raw_body=resp.raw)
@@ -133,8 +135,8 @@ class Forwarder:
         """The jobs a job id text names (looked for again after a mirror pass if too new)."""
         target = parse_job_id(text, self.ctl.config.max_array_size)
         jobs = self.ctl.jobs.records_for(target)
-        if not jobs and self.ctl.mirror is not None:
-            await self.ctl.mirror.sync()
+        if not jobs:
+            await self.mirror.sync()
             jobs = self.ctl.jobs.records_for(target)
         if not jobs:
             raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)

@@ -1,23 +1,22 @@
-"""What the migration room (and the operator's views above it) needs of the running flurm: the
-controller's port plus the migration's own pieces, which daemon.py builds and attaches."""
+"""The migration room's pieces as one value: what daemon.py builds when flurm follows a slurmctld
+(shadow, and every mode after it), and what the operator's handles (admin RPC, HTTP API, metrics)
+are given beside the controller's port (:class:`~flurm.controller.ports.ControllerPort`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
-from flurm.controller.ports import ControllerPort
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from flurm.migration.forward import Forwarder
     from flurm.migration.mirror import Mirror
     from flurm.migration.source import SourceClient
     from flurm.migration.takeover import Takeover
 
 
-class MigrationHost(ControllerPort, Protocol):
-    source: SourceClient | None  # None: flurm does not shadow a slurmctld
-    mirror: Mirror | None
-    takeover: Takeover | None
-
-    async def listen_controller_endpoints(self) -> None:
-        """Listen where slurmctld listened (the takeover's last step, and every start after it)."""
-        ...
+@dataclass(frozen=True, slots=True)
+class Migration:
+    source: SourceClient
+    mirror: Mirror
+    forwarder: Forwarder
+    takeover: Takeover

@@ -25,7 +25,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,10 @@ from flurm.protocol.messages.slurmd import PingSlurmdResponse
 from flurm.rpc.transport import call
 
 if TYPE_CHECKING:
-    from flurm.migration.host import MigrationHost
+    from flurm.config.slurmconf import SlurmConfig
+    from flurm.controller.ports import ControllerPort
+    from flurm.migration.mirror import Mirror
+    from flurm.migration.source import SourceClient
 
 log = logging.getLogger("flurm.takeover")
 
@@ -80,13 +83,13 @@ class TakeoverError(FlurmError):
 
 
 def controller_endpoints(
-    ctl: MigrationHost,
+    config: SlurmConfig,
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[str]]:
     """SlurmctldHost endpoints split into the ones on this host, the others, and problems."""
     local: list[tuple[str, int]] = []
     remote: list[tuple[str, int]] = []
     problems: list[str] = []
-    for host, port in ctl.config.slurmctld_addresses():
+    for host, port in config.slurmctld_addresses():
         try:
             addr = socket.gethostbyname(host)
         except OSError as exc:
@@ -115,8 +118,20 @@ def _alive(pid: int) -> bool:
 
 
 class Takeover:
-    def __init__(self, ctl: MigrationHost) -> None:
+    """``own_endpoint`` makes flurm listen where slurmctld listened (daemon.py's, which owns the
+    listening sockets): the step after slurmctld stopped."""
+
+    def __init__(
+        self,
+        ctl: ControllerPort,
+        source: SourceClient,
+        mirror: Mirror,
+        own_endpoint: Callable[[], Awaitable[None]],
+    ) -> None:
         self.ctl = ctl
+        self.source = source
+        self.mirror = mirror
+        self.own_endpoint = own_endpoint
         self.events: list[Event] = []
         self.running = False
         self.result: TakeoverResult | None = None
@@ -134,9 +149,7 @@ class Takeover:
     async def preflight(self) -> list[Check]:
         ctl = self.ctl
         checks: list[Check] = []
-        source, mirror = ctl.source, ctl.mirror
-        if source is None or mirror is None:
-            return [Check("mode", False, f"flurm is {ctl.mode}, not shadowing slurmctld")]
+        source, mirror = self.source, self.mirror
         checks.append(Check("mode", ctl.mode == Mode.SHADOW, f"flurm is {ctl.mode}"))
         reachable = await source.ping()
         checks.append(
@@ -183,7 +196,7 @@ class Takeover:
         return Check("nodes_reachable", True, f"{len(nodes)} slurmd answered")
 
     def _check_endpoint(self) -> Check:
-        local, remote, problems = controller_endpoints(self.ctl)
+        local, remote, problems = controller_endpoints(self.ctl.config)
         if problems:
             return Check("endpoint_bindable", False, "; ".join(problems))
         if not local:
@@ -233,17 +246,16 @@ class Takeover:
         if dry_run:
             return TakeoverResult(True, True, checks)
 
-        assert ctl.source is not None and ctl.mirror is not None
         held_since = time.monotonic()
         await ctl.set_mode(Mode.SWITCHING, {Guard.PREFLIGHT_PASSED})
         self._event("freeze", "ok", "client writes now wait for the switch")
         try:
-            await ctl.mirror.sync()
+            await self.mirror.sync()
             self._event("final sync", "ok", f"{len(ctl.cluster.jobs)} jobs in the mirror")
             down_at = await self._stop_source()
         except Exception as exc:
             self._event("stop source", "failed", str(exc))
-            if await ctl.source.ping():
+            if await self.source.ping():
                 await ctl.set_mode(Mode.SHADOW, {Guard.SOURCE_RUNNING})
                 self._event("abort", "ok", "slurmctld still runs; back in shadow, nothing changed")
             return TakeoverResult(False, False, checks, error=str(exc))
@@ -279,18 +291,16 @@ class Takeover:
 
     async def _stop_source(self) -> float:
         """Shut slurmctld down (it saves its state); the monotonic time its port closed."""
-        ctl = self.ctl
-        assert ctl.source is not None
         self._source_pid = self._slurmctld_pid()
         try:
-            rc = await ctl.source.shutdown()
+            rc = await self.source.shutdown()
             self._event("stop source", "running", f"REQUEST_SHUTDOWN answered rc={rc}")
         except Exception as exc:
             rc = -1
             self._event("stop source", "running", f"REQUEST_SHUTDOWN failed ({exc}); trying SIGTERM")
         if rc != 0 and not self._sigterm_slurmctld():
             raise TakeoverError("slurmctld refused to shut down and its pid file is not usable")
-        if not await ctl.source.wait_down(60.0):
+        if not await self.source.wait_down(60.0):
             raise TakeoverError("slurmctld is still accepting connections after 60 s")
         down = time.monotonic()
         self._event("stop source", "ok", "slurmctld no longer accepts connections")
@@ -337,7 +347,7 @@ class Takeover:
         return True
 
     async def _own_endpoint(self) -> float:
-        await self.ctl.listen_controller_endpoints()
+        await self.own_endpoint()
         return time.monotonic()
 
     async def _persist(self) -> None:
@@ -395,8 +405,7 @@ class Takeover:
                 pending += 1
         for part in cluster.partitions.values():
             part.record_overrides = {}
-        mirror = self.ctl.mirror
-        highest = max([*cluster.jobs.keys(), mirror.highest_job_id if mirror else 0, 0])
+        highest = max([*cluster.jobs.keys(), self.mirror.highest_job_id, 0])
         cluster.reserve_job_ids_above(highest)
         self._event(
             "adopt",

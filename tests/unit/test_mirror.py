@@ -1,0 +1,194 @@
+"""The mirror follows slurmctld: a fake source answers with scripted job, node and partition tables
+(as slurmctld does: the whole table when it changed since ``last_update``, nothing otherwise), and the
+cluster must show what the source shows after each pass."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from flurm.config import parse_text
+from flurm.migration.mirror import Mirror
+from flurm.migration.source import SourceUnreachable
+from flurm.protocol.constants import JobState, NodeState, NodeStateFlag
+from flurm.protocol.messages.job_info import JobRecord, encode_job_record, job_info_response_body
+from flurm.protocol.messages.nodes import NodeInfoResponse, NodeRecord
+from flurm.protocol.messages.partitions import PartitionInfoResponse, PartitionRecord
+from flurm.state.cluster import Cluster
+
+CONF = """ClusterName=test
+SlurmctldHost=ctl(127.0.0.1)
+NodeName=n[1-2] CPUs=2 RealMemory=1000
+PartitionName=debug Nodes=ALL Default=YES
+"""
+NOW = 1_795_696_400
+
+
+def job(job_id: int, name: str, state: int = JobState.PENDING) -> JobRecord:
+    return JobRecord(
+        job_id=job_id,
+        name=name,
+        user_id=1000,
+        group_id=1000,
+        partition="debug",
+        job_state=state,
+        batch_flag=1,
+    )
+
+
+@dataclass
+class FakeSource:
+    """slurmctld's three tables; each change bumps that table's last_update (as slurmctld does)."""
+
+    tables: dict[str, list[Any]] = field(default_factory=lambda: {"jobs": [], "nodes": [], "parts": []})
+    updates: dict[str, int] = field(default_factory=lambda: {"jobs": 1, "nodes": 1, "parts": 1})
+    asked: list[tuple[str, int]] = field(default_factory=list)  # (table, last_update the mirror sent)
+    unreachable: bool = False
+
+    def change(self, table: str, records: list[Any]) -> None:
+        self.tables[table] = records
+        self.updates[table] += 1
+
+    def _ask(self, table: str, last_update: int) -> bool:
+        """Whether the table is sent: it changed since what the mirror saw."""
+        if self.unreachable:
+            raise SourceUnreachable("slurmctld is not reachable (connection refused)")
+        self.asked.append((table, last_update))
+        return last_update < self.updates[table]
+
+    async def partitions(self, last_update: int = 0) -> PartitionInfoResponse | None:
+        if not self._ask("parts", last_update):
+            return None
+        return PartitionInfoResponse(self.updates["parts"], tuple(self.tables["parts"]))
+
+    async def nodes(self, last_update: int = 0) -> NodeInfoResponse | None:
+        if not self._ask("nodes", last_update):
+            return None
+        return NodeInfoResponse(self.updates["nodes"], tuple(self.tables["nodes"]))
+
+    async def jobs_raw(self, last_update: int = 0) -> bytes | None:
+        if not self._ask("jobs", last_update):
+            return None
+        return job_info_response_body(
+            [encode_job_record(r) for r in self.tables["jobs"]], self.updates["jobs"]
+        )
+
+
+@pytest.fixture
+def setup() -> tuple[Mirror, FakeSource, Cluster]:
+    cluster = Cluster(parse_text(CONF), None, lambda: NOW)
+    ctl: Any = SimpleNamespace(cluster=cluster, now=lambda: NOW, clock=lambda: float(NOW))
+    source = FakeSource()
+    return Mirror(ctl, source), source, cluster  # type: ignore[arg-type]
+
+
+def test_jobs_new_changed_and_vanished_follow_the_source(setup: tuple[Mirror, FakeSource, Cluster]) -> None:
+    mirror, source, cluster = setup
+    source.change("jobs", [job(1, "a"), job(2, "b")])
+    counts = asyncio.run(mirror.sync())
+    assert (counts.new, counts.changed, counts.vanished) == (2, 0, 0)
+    assert {j: cluster.jobs[j].name for j in cluster.jobs} == {1: "a", 2: "b"}
+
+    # job 1 is gone (purged by slurmctld), job 2 was renamed, job 3 is new
+    source.change("jobs", [job(3, "c"), job(2, "b2")])
+    counts = asyncio.run(mirror.sync())
+    assert (counts.new, counts.changed, counts.vanished) == (1, 1, 1)
+    assert list(cluster.jobs) == [3, 2]  # slurmctld's record order, which scontrol prints in
+    assert cluster.jobs[2].name == "b2" and cluster.jobs[3].name == "c"
+    assert mirror.highest_job_id == 3
+    stats = mirror.stats
+    assert (stats.jobs_new, stats.jobs_changed, stats.jobs_vanished, stats.passes) == (3, 1, 1, 2)
+
+
+def test_an_unchanged_record_is_not_converted_again(setup: tuple[Mirror, FakeSource, Cluster]) -> None:
+    mirror, source, cluster = setup
+    source.change("jobs", [job(1, "a"), job(2, "b")])
+    asyncio.run(mirror.sync())
+    first = cluster.jobs[1]
+    source.change("jobs", [job(1, "a"), job(2, "b", JobState.CANCELLED)])
+    counts = asyncio.run(mirror.sync())
+    assert (counts.new, counts.changed, counts.vanished) == (0, 1, 0)
+    assert cluster.jobs[1] is first  # the same bytes: the same flurm job
+    assert cluster.jobs[2].base_state == JobState.CANCELLED
+
+
+def test_each_pass_sends_the_last_update_of_the_previous_answer(
+    setup: tuple[Mirror, FakeSource, Cluster],
+) -> None:
+    mirror, source, cluster = setup
+    source.change("jobs", [job(1, "a")])
+    asyncio.run(mirror.sync())
+    source.asked.clear()
+    counts = asyncio.run(mirror.sync())  # nothing changed: three small round trips, nothing applied
+    assert sorted(source.asked) == [("jobs", 2), ("nodes", 1), ("parts", 1)]
+    assert (counts.new, counts.changed, counts.vanished) == (0, 0, 0)
+    assert list(cluster.jobs) == [1]
+    source.asked.clear()
+    asyncio.run(mirror.sync(full=True))  # a full import asks for everything again
+    assert sorted(source.asked) == [("jobs", 0), ("nodes", 0), ("parts", 0)]
+
+
+def test_nodes_follow_the_source_and_unknown_ones_are_ignored(
+    setup: tuple[Mirror, FakeSource, Cluster],
+) -> None:
+    mirror, source, cluster = setup
+    down = NodeState.DOWN | NodeStateFlag.NO_RESPOND
+    source.change(
+        "nodes",
+        [
+            NodeRecord(name="n1", node_state=NodeState.IDLE),
+            NodeRecord(name="n2", node_state=down, reason="Not responding"),
+            NodeRecord(name="n9", node_state=NodeState.IDLE),  # not in flurm's slurm.conf
+        ],
+    )
+    asyncio.run(mirror.sync())
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    assert n1.base_state == NodeState.IDLE and n1.registered
+    assert n2.base_state == NodeState.DOWN and n2.reason == "Not responding"
+    assert "n9" not in cluster.nodes
+    assert mirror.stats.nodes_changed == 2
+
+    source.change(
+        "nodes",
+        [
+            NodeRecord(name="n1", node_state=NodeState.IDLE),
+            replace(source.tables["nodes"][1], node_state=NodeState.IDLE, reason=None),
+        ],
+    )
+    asyncio.run(mirror.sync())
+    assert n2.base_state == NodeState.IDLE and n2.reason is None
+    assert mirror.stats.nodes_changed == 3  # n1's record was the same: not applied again
+
+
+def test_partitions_new_and_changed_follow_the_source(setup: tuple[Mirror, FakeSource, Cluster]) -> None:
+    mirror, source, cluster = setup
+    source.change(
+        "parts",
+        [
+            PartitionRecord(name="debug", nodes="n[1-2]", state_up=1, max_time=60),  # DOWN, 1 hour
+            PartitionRecord(name="long", nodes="n2", flags=0x1, state_up=3),  # new, and the default
+        ],
+    )
+    asyncio.run(mirror.sync())
+    assert cluster.partitions["debug"].state_up == 1 and cluster.partitions["debug"].max_time == 60
+    assert cluster.partitions["long"].nodes == ("n2",)
+    assert cluster.default_partition == "long"
+
+
+def test_an_unreachable_source_changes_nothing_and_is_reported(
+    setup: tuple[Mirror, FakeSource, Cluster],
+) -> None:
+    mirror, source, cluster = setup
+    source.change("jobs", [job(1, "a")])
+    asyncio.run(mirror.sync())
+    assert mirror.in_sync()
+    source.unreachable = True
+    with pytest.raises(SourceUnreachable):
+        asyncio.run(mirror.sync())
+    assert list(cluster.jobs) == [1]
+    assert mirror.stats.errors == 1 and "not reachable" in (mirror.stats.last_error or "")
+    assert not mirror.in_sync()

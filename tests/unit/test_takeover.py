@@ -1,0 +1,208 @@
+"""The takeover's steps and guards against a fake slurmctld, a fake mirror and a fake controller port
+whose mode changes go through the real mode table (a step without its guard fails as it would)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flurm.config import parse_text
+from flurm.migration.takeover import Takeover, TakeoverError
+from flurm.modes import Guard, Mode, check_transition
+from flurm.protocol.constants import NodeState
+from flurm.state.cluster import Cluster
+
+NOW = 1_795_696_400
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class FakeSlurmctld:
+    """Answers pings; REQUEST_SHUTDOWN ends the process standing for slurmctld (its pid file's)."""
+
+    process: subprocess.Popen[bytes] | None = None
+    answers: bool = True
+    shutdown_fails: bool = False
+    steps: list[str] = field(default_factory=list)
+
+    async def ping(self) -> bool:
+        self.steps.append("ping")
+        return self.answers
+
+    async def shutdown(self) -> int:
+        self.steps.append("shutdown")
+        if self.shutdown_fails:
+            raise ConnectionResetError("connection reset by peer")
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+        self.answers = False
+        return 0
+
+    async def wait_down(self, timeout: float = 30.0) -> bool:
+        self.steps.append("wait_down")
+        return not self.answers
+
+
+@dataclass
+class FakeMirror:
+    steps: list[str]
+    highest_job_id: int = 41
+
+    async def sync(self, *, full: bool = False) -> None:
+        self.steps.append("sync")
+
+    def age(self) -> float:
+        return 0.1
+
+    def in_sync(self, max_age: float = 2.0) -> bool:
+        return True
+
+
+class FakePort:
+    """The controller's port: mode changes checked by the mode table, steps recorded in order."""
+
+    def __init__(self, tmp: Path, steps: list[str], pid_file: Path) -> None:
+        state = tmp / "slurmctld-state"
+        state.mkdir()
+        self.config = parse_text(
+            "ClusterName=test\n"
+            f"SlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort={_free_port()}\n"
+            f"StateSaveLocation={state}\nSlurmctldPidFile={pid_file}\n"
+            "NodeName=n1 CPUs=2\nPartitionName=debug Nodes=ALL Default=YES\n"
+        )
+        self.cluster = Cluster(self.config, None, lambda: NOW)
+        for node in self.cluster.node_list:
+            node.base_state = NodeState.DOWN  # no slurmd to ping in a unit test
+        self.mode = Mode.SHADOW
+        self.steps = steps
+        self.meta: dict[str, Any] = {}
+        self.store = self
+        self.signer = None
+
+    def now(self) -> int:
+        return NOW
+
+    async def set_mode(self, target: Mode, holding: set[Guard], *, persist: bool = True) -> None:
+        check_transition(self.mode, target, holding)
+        self.steps.append(f"mode {target.value}")
+        self.mode = target
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.steps.append(f"meta {key}={value}")
+
+    async def durable(self) -> None:
+        self.steps.append("durable")
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str = "") -> None:
+        self.steps.append(f"spawn {name}")
+        coro.close()
+
+
+class Setup:
+    def __init__(self, tmp: Path, *, slurmctld_runs: bool = True) -> None:
+        self.steps: list[str] = []
+        pid_file = tmp / "slurmctld.pid"
+        self.source = FakeSlurmctld(steps=self.steps)
+        if slurmctld_runs:
+            self.source.process = subprocess.Popen(["sleep", "120"])
+            pid_file.write_text(f"{self.source.process.pid}\n")
+        self.ctl = FakePort(tmp, self.steps, pid_file)
+        self.mirror = FakeMirror(self.steps)
+        self.takeover = Takeover(self.ctl, self.source, self.mirror, self._own_endpoint)  # type: ignore[arg-type]
+
+    async def _own_endpoint(self) -> None:
+        self.steps.append("listen on slurmctld's endpoint")
+
+    def close(self) -> None:
+        if self.source.process is not None and self.source.process.poll() is None:
+            self.source.process.kill()
+            self.source.process.wait()
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    s = Setup(tmp_path)
+    yield s
+    s.close()
+
+
+def test_the_steps_run_in_order_each_with_its_guard(setup: Setup) -> None:
+    result = asyncio.run(setup.takeover.run())
+    assert result.ok, result
+    assert setup.steps == [
+        "ping",  # pre-flight: slurmctld answers
+        "sync",  # pre-flight: the mirror is in sync
+        "mode switching",  # freeze: writes wait
+        "sync",  # final sync
+        "shutdown",
+        "wait_down",
+        "listen on slurmctld's endpoint",  # only once slurmctld no longer accepts
+        "mode standalone",  # held writes proceed (saved state merged, jobs adopted)
+        "meta mode=standalone",  # the mode is written after every job...
+        "durable",  # ...and waited for
+        "spawn fetch-scripts",
+    ]
+    assert setup.ctl.mode == Mode.STANDALONE
+    assert setup.ctl.cluster.next_job_id > setup.mirror.highest_job_id  # ids continue above SLURM's
+    names = [e.step for e in setup.takeover.events if e.status != "running"]
+    assert names.index("freeze") < names.index("final sync") < names.index("endpoint") < names.index("adopt")
+    assert names[-1] == "persist"
+    assert not setup.takeover.running and setup.takeover.result is result
+
+
+def test_a_failure_before_slurmctld_stopped_returns_to_shadow(tmp_path: Path) -> None:
+    s = Setup(tmp_path, slurmctld_runs=False)
+    s.source.shutdown_fails = True  # and no pid to send SIGTERM to
+    try:
+        result = asyncio.run(s.takeover.run())
+    finally:
+        s.close()
+    assert not result.ok and "refused to shut down" in (result.error or "")
+    assert s.steps == ["ping", "sync", "mode switching", "sync", "shutdown", "ping", "mode shadow"]
+    assert s.ctl.mode == Mode.SHADOW  # writes flow to slurmctld again; nothing of flurm's changed
+    assert [e.step for e in s.takeover.events][-2:] == ["stop source", "abort"]
+
+
+def test_a_failed_preflight_changes_nothing(setup: Setup) -> None:
+    setup.source.answers = False
+    result = asyncio.run(setup.takeover.run())
+    assert not result.ok and result.error == "pre-flight failed"
+    assert setup.steps == ["ping"]  # no mode change, no shutdown
+    assert setup.ctl.mode == Mode.SHADOW
+    failed = {c.name for c in result.checks if not c.ok}
+    assert failed == {"source_reachable", "mirror_in_sync"}
+
+
+def test_a_dry_run_stops_after_the_preflight(setup: Setup) -> None:
+    result = asyncio.run(setup.takeover.run(dry_run=True))
+    assert result.ok and result.dry_run
+    assert setup.steps == ["ping", "sync"]
+    assert setup.ctl.mode == Mode.SHADOW
+
+
+def test_a_takeover_outside_shadow_fails_its_preflight(setup: Setup) -> None:
+    setup.ctl.mode = Mode.ROLLED_BACK
+    result = asyncio.run(setup.takeover.run())
+    assert not result.ok
+    assert [c.name for c in result.checks if not c.ok] == ["mode"]
+    assert "mode switching" not in setup.steps
+
+
+def test_one_takeover_at_a_time(setup: Setup) -> None:
+    setup.takeover.running = True
+    with pytest.raises(TakeoverError, match="already running"):
+        asyncio.run(setup.takeover.run())
+    assert setup.steps == []

@@ -160,9 +160,9 @@ class Daemon:
         try:
             await part
         except Exception as exc:
-            if self.controller.stopping.is_set():
-                raise
             log.error("%s failed", name, exc_info=exc)
+            if self.controller.stopping.is_set():
+                return  # the shutdown goes on: SIGTERM still ends the daemon normally
             raise RuntimeError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
         if not self.controller.stopping.is_set():
             raise RuntimeError(f"{name} ended by itself")

@@ -40,7 +40,7 @@ from flurm.protocol.limits import (
     BodyLimits,
 )
 from flurm.protocol.messages import decode_body, encode_body
-from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
+from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN, AdminMessage
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_info import JobInfoRequest
 from flurm.protocol.messages.nodes import NodeInfoRequest
@@ -405,3 +405,47 @@ def test_a_failed_essential_task_stops_the_controller_with_its_error(tmp_path: P
     with pytest.raises(RuntimeError, match="ticker failed: ValueError: tick"):
         # the bound only turns a controller that runs on (the old behaviour) into a failure
         run(asyncio.wait_for(daemon.run(), 60.0))
+
+
+def test_a_stop_request_drains_the_request_in_flight_and_cancels_the_parts_that_run_on(
+    tmp_path: Path,
+) -> None:
+    """What SIGTERM does: run() returns normally once the request being served got its answer,
+    and a long-lived part that does not end by itself is cancelled, not waited for."""
+    conf = parse_text(CONF + "SlurmdPort=1\n")
+    daemon = Daemon(conf, AUTH, state_dir=tmp_path, port=0, listen_host="127.0.0.1")
+    ctl = daemon.controller
+    started, entered = asyncio.Event(), asyncio.Event()
+    part_cancelled = False
+
+    async def until_stopping(req: Request) -> Reply | None:
+        entered.set()
+        await ctl.stopping.wait()  # answered only once the shutdown began,
+        await asyncio.sleep(0.05)  # after some work (well within the grace)
+        return rc_reply(SlurmRC.SLURM_SUCCESS)
+
+    async def part_that_runs_on() -> None:
+        nonlocal part_cancelled
+        try:
+            await asyncio.Event().wait()
+        finally:
+            part_cancelled = True
+
+    ctl.ticker = part_that_runs_on  # type: ignore[method-assign]
+    ctl.attached_handlers[REQUEST_FLURM_ADMIN] = until_stopping
+    ctl.mode_listeners.append(lambda traits: started.set())  # the last step of the start
+
+    async def go() -> None:
+        running = asyncio.ensure_future(daemon.run())
+        await started.wait()
+        [port] = ctl.server.ports
+        status = encode_body(AdminMessage({"op": "status"}))
+        in_flight = asyncio.ensure_future(exchange(port, signed_frame(REQUEST_FLURM_ADMIN, status)))
+        await entered.wait()
+        daemon.request_stop()
+        assert rc_of(await in_flight) == SlurmRC.SLURM_SUCCESS
+        await asyncio.wait_for(running, 60.0)  # returns: no error
+
+    run(asyncio.wait_for(go(), 60.0))  # the bound turns a shutdown that hangs into a failure
+    assert part_cancelled
+    assert not ctl.store.writable()  # flushed and closed

@@ -24,10 +24,8 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flurm.api.app import ApiSettings, EmbeddedServer, create_app, make_server
-from flurm.api.metrics import Metrics
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
@@ -44,6 +42,10 @@ from flurm.protocol.constants import SlurmRC
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, Request
+
+if TYPE_CHECKING:  # the API (FastAPI, pydantic: ~18 MB) is imported only when it is served
+    from flurm.api.app import ApiSettings, EmbeddedServer
+    from flurm.api.metrics import Metrics
 
 log = logging.getLogger("flurm.controller")
 
@@ -233,6 +235,9 @@ class Daemon:
 
     async def _start_api(self, settings: ApiSettings, group: asyncio.TaskGroup) -> None:
         ctl = self.controller
+        from flurm.api.app import create_app, make_server
+        from flurm.api.metrics import Metrics
+
         self.metrics = Metrics(ctl, self.migration)
         ctl.server.on_request = self.metrics.observe_rpc
         server = make_server(create_app(ctl, self.migration, settings, self.metrics), settings)

@@ -110,7 +110,9 @@ def test_cancel_ends_the_job_processes(pair: tuple[Side, Side]) -> None:
     def scenario(s: Side) -> dict[str, str]:
         c = s.c
         argv = ["sleep", str(s.tag + 3)]
-        job = c.sbatch("--wrap", " ".join(argv))
+        # exec: one process. With a shell waiting on sleep, proctrack/linuxproc signals them one by one
+        # and the job ends 0:15 or 143:0 depending on which dies first, under either controller
+        job = c.sbatch("--wrap", "exec " + " ".join(argv))
         c.wait_state(job, ["RUNNING"])
         pids = wait_for(f"{argv} to run", lambda: pids_running(argv, c.conf), 15)
         c.run("scancel", str(job)).check()

@@ -31,6 +31,40 @@ REPO = Path(__file__).resolve().parents[1]
 _PORT_LOCK = Path(tempfile.gettempdir()) / "flurm-test-ports.lock"
 
 
+# "pid start-time" of the test process a cluster belongs to, and flurm's pid: what the next cluster's
+# start needs to stop the daemons of a test process killed before its teardown (a timeout around it)
+OWNER_FILE = "owner"
+FLURM_PIDFILE = "run/flurm.pid"
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time in clock ticks since boot (tells a reused pid from its first owner)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def reap_orphaned_clusters() -> None:
+    """Stop what is left running of the clusters whose test process died without stopping them: each
+    daemon by its pid file, and only if its command line names that cluster's directory."""
+    for dir in Path(tempfile.gettempdir()).glob("flurm-*"):
+        owner = dir / OWNER_FILE
+        try:
+            pid, started = owner.read_text().split()
+        except (OSError, ValueError):
+            continue
+        if _start_time(int(pid)) == started:
+            continue  # its test process still runs
+        log_line = f"harness: stopping the cluster of test process {pid}, which has gone ({dir})"
+        print(log_line, file=sys.stderr)
+        launcher.stop_pidfiles(dir, [(dir / FLURM_PIDFILE, "flurm")])
+        with contextlib.suppress(launcher.LauncherError, OSError):
+            launcher.stop(dir)
+        owner.unlink(missing_ok=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -98,6 +132,9 @@ class SlurmCluster:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
+        reap_orphaned_clusters()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
         base = free_port_block(3 + self.nodes)
         self.ctld_port, self.slurmd_port, self.node_port_base = base, base + 1, base + 3
         self._settings = launcher.Settings(
@@ -167,6 +204,7 @@ class SlurmCluster:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log.close()
+        (self.dir / FLURM_PIDFILE).write_text(f"{self.flurm.pid}\n")
         if wait:
             self.wait_ready()
 
@@ -235,6 +273,7 @@ class SlurmCluster:
         with contextlib.suppress(Exception):
             launcher.stop(self.dir)
         self.stop_flurm()
+        (self.dir / OWNER_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> SlurmCluster:
         return self.start()

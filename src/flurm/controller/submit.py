@@ -30,6 +30,7 @@ from flurm.scheduler.scheduler import limits_reason, node_config_error
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
+from flurm.state.records import format_mem
 from flurm.state.tasks import EMPTY, TaskSet, TaskSetError
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
@@ -254,16 +255,6 @@ _CLIENT_CLEARED = (
     | JobFlag.JOB_WAS_RUNNING
     | JobFlag.CRON_JOB
 )
-
-
-def format_mem(mib: int) -> str:
-    """Memory the way SLURM prints TRES: 1000M, 2G, 1536M (a bigger unit only when exact)."""
-    units = "MGTPE"
-    i = 0
-    while mib and mib % 1024 == 0 and i < len(units) - 1:
-        mib //= 1024
-        i += 1
-    return f"{mib}{units[i]}"
 
 
 def tres_req_string(job: Job, cluster: Cluster) -> str:

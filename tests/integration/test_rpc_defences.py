@@ -14,10 +14,10 @@ read: sbatch reports "Insane message length", and flurm serves the next client.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
+from tcp_peers import LoopbackServer
 
 from flurm.protocol.constants import MsgType
 from flurm.protocol.frame import FrameDecoder
@@ -36,36 +36,26 @@ def _read_frame_bytes(sock: socket.socket) -> bytes:
     return data
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackServer):
     """Relays each connection's one request and one reply between a client and ``target`` port,
     keeping the request bytes."""
 
     def __init__(self, target: int) -> None:
         self.target = target
         self.requests: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = int(self.sock.getsockname()[1])
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
+    def handle(self, client: socket.socket) -> None:
+        with socket.create_connection(("127.0.0.1", self.target), timeout=30) as upstream:
+            client.settimeout(30)
+            request = _read_frame_bytes(client)
+            if not request:
                 return
-            with client, socket.create_connection(("127.0.0.1", self.target), timeout=30) as upstream:
-                client.settimeout(30)
-                request = _read_frame_bytes(client)
-                if not request:
-                    continue
-                self.requests.append(request)
-                upstream.sendall(request)
-                reply = _read_frame_bytes(upstream)
-                if reply:
-                    client.sendall(reply)
+            self.requests.append(request)
+            upstream.sendall(request)
+            reply = _read_frame_bytes(upstream)
+            if reply:
+                client.sendall(reply)
 
     def captured(self, msg_type: int) -> bytes:
         for raw in self.requests:
@@ -75,10 +65,6 @@ class RecordingProxy:
             if frame is not None and frame.msg_type == msg_type:
                 return raw
         raise AssertionError(f"no message of type {msg_type} went through the proxy")
-
-    def close(self) -> None:
-        self.sock.close()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from munge_fixture import Munged
+from tcp_peers import LoopbackServer
 
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, MsgType
@@ -27,35 +27,17 @@ from flurm.protocol.frame import encode_frame
 RC_OK = b"\0\0\0\0"
 
 
-class FakeSlurmctld:
+class FakeSlurmctld(LoopbackServer):
     """Answers every connection with ``answer`` once its request arrived."""
 
     def __init__(self, answer: bytes) -> None:
         self.answer = answer
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = int(self.sock.getsockname()[1])
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    conn.settimeout(10)
-                    conn.recv(65536)
-                    conn.sendall(self.answer)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
-        self.thread.join(timeout=10)
+    def handle(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        conn.recv(65536)
+        conn.sendall(self.answer)
 
 
 def _free_port() -> int:

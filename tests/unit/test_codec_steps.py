@@ -68,9 +68,7 @@ def all_files() -> list[Path]:
 
 
 def test_captures_are_present() -> None:
-    assert len(sorted(PROXY.glob("srun-conn*.bin"))) == 8, (
-        f"srun captures missing in {PROXY}"
-    )
+    assert len(sorted(PROXY.glob("srun-conn*.bin"))) == 8, f"srun captures missing in {PROXY}"
     assert len(sorted(GOLDEN.glob("*.bin"))) == 20
 
 

@@ -178,8 +178,11 @@ class Controller:
             return await attached(req)
         handler = self.handlers.get(req.msg_type)
         if handler is None:
+            if self.forward is not None:
+                # shadow: what flurm cannot serve is slurmctld's to answer (the forwarder checks the caller)
+                return await self.forward(req)
             log.info("no handler for message type %s from %s", req.msg_type, req.peer)
-            return rc_reply(SlurmRC.SLURM_UNEXPECTED_MSG_ERROR)
+            return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
         result = handler(self, req)
         if asyncio.iscoroutine(result):
             result = await result

@@ -176,6 +176,15 @@ OPERATOR_ONLY: dict[int, int] = {
     MsgType.REQUEST_SET_DEBUG_LEVEL: errno.EACCES,
     MsgType.REQUEST_SET_DEBUG_FLAGS: errno.EACCES,
     MsgType.REQUEST_SET_SCHEDLOG_LEVEL: errno.EACCES,
+    MsgType.REQUEST_REBOOT_NODES: errno.EACCES,
+    MsgType.REQUEST_SET_FS_DAMPENING_FACTOR: errno.EACCES,
+    MsgType.REQUEST_SIB_JOB_LOCK: SlurmRC.ESLURM_ACCESS_DENIED,
+    MsgType.REQUEST_SIB_JOB_UNLOCK: SlurmRC.ESLURM_ACCESS_DENIED,
+    MsgType.REQUEST_CTLD_MULT_MSG: SlurmRC.ESLURM_ACCESS_DENIED,
+    MsgType.REQUEST_PERSIST_INIT: SlurmRC.ESLURM_USER_ID_MISSING,
+    MsgType.ACCOUNTING_UPDATE_MSG: errno.EACCES,
+    MsgType.ACCOUNTING_FIRST_REG: errno.EACCES,  # slurmctld sends no reply at all
+    MsgType.ACCOUNTING_REGISTER_CTLD: errno.EACCES,  # slurmctld sends no reply at all
 }
 
 # The reads a plain user's request may be forwarded for, with the PrivateData bit that would make

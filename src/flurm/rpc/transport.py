@@ -38,8 +38,8 @@ from flurm.protocol.frame import (
     encode_frame_head,
 )
 from flurm.protocol.limits import BodyLimits
-from flurm.protocol.messages import Body, decode_body, encode_body
-from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
+from flurm.protocol.messages import Body, body_class, decode_body, encode_body
+from flurm.protocol.messages.common import Opaque, ReturnCode, ReturnCodeMsg
 from flurm.protocol.wire import EncodeError, WireError
 
 log = logging.getLogger("flurm.rpc")
@@ -481,7 +481,10 @@ class RpcServer:
                 )
                 return
             try:
-                body = decode_body(frame.msg_type, frame.body, frame.version)
+                if body_class(frame.msg_type) is None:
+                    body: Body = Opaque(frame.body)  # the dispatcher decides (answer, forward or refuse)
+                else:
+                    body = decode_body(frame.msg_type, frame.body, frame.version)
             except Exception as exc:  # whatever hostile bytes make a codec raise (RecursionError too)
                 self._log(
                     "malformed",

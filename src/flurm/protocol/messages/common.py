@@ -28,6 +28,21 @@ class Empty(Message):
         return cls()
 
 
+@dataclass(frozen=True, slots=True)
+class Opaque(Message):
+    """The body of a request type flurm has no codec for, kept as it came: its handler (or the
+    forwarder, which passes it to slurmctld unchanged) decides what to do with it."""
+
+    raw: bytes = b""
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.raw(self.raw)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.bytes(r.remaining))
+
+
 @register(MsgType.RESPONSE_SLURM_RC, MsgType.RESPONSE_JOB_READY, MsgType.RESPONSE_PROLOG_EXECUTING)
 @dataclass(frozen=True, slots=True)
 class ReturnCode(Message):

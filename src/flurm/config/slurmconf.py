@@ -40,6 +40,8 @@ from typing import Any
 from flurm.config import hostlists
 from flurm.config.keys import DOWNNODES_KEYS, LINE_KEYS, NODE_KEYS, NODESET_KEYS, PARTITION_KEYS, TOP_KEYS
 from flurm.config.lexer import BLANKS, Pair, is_blank, logical_lines, match_pair
+from flurm.config.licenses import LicenseError
+from flurm.config.licenses import parse as parse_licenses
 from flurm.config.natsort import natural_key
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
 from flurm.config.values import BadValue, Kind, convert
@@ -434,6 +436,7 @@ class SlurmConfig:
     warnings: tuple[ConfigWarning, ...] = ()
     files: tuple[str, ...] = ()
     _node_index: Mapping[str, NodeConf] = field(init=False, repr=False, compare=False)
+    licenses: str | None = None  # Licenses=, as written (state/licenses.py reads it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_node_index", MappingProxyType({node.name: node for node in self.nodes}))
@@ -1367,6 +1370,7 @@ class _Builder:
         for name, (key, fallback) in simple.items():
             fields[name] = self.value(key, fallback)
         fields["max_script_size"] = _max_script_size(fields["scheduler_parameters"])
+        self._licenses(fields)
 
         tree = self.setting("treewidth")
         if tree is not None and tree.typed == 0:
@@ -1412,6 +1416,14 @@ class _Builder:
             setting = self.r.settings.get(key)
             if setting is not None and not (key == "fastschedule" and setting.typed == 1):
                 self.warn(setting, f"{message}; SLURM 22.05 refuses to start with it")
+
+    def _licenses(self, fields: dict[str, Any]) -> None:
+        setting = self.setting("licenses")
+        fields["licenses"] = setting.value if setting is not None else None
+        try:
+            parse_licenses(fields["licenses"])
+        except LicenseError:
+            raise self.error(setting, f"Invalid configured licenses: {fields['licenses']}") from None
 
     def _nodes(self, slurmd_port: int) -> tuple[NodeConf, ...]:
         nodes: list[NodeConf] = []

@@ -25,8 +25,9 @@ from flurm.protocol.constants import (
     SlurmRC,
 )
 from flurm.protocol.messages.job_desc import JobDesc
-from flurm.scheduler import dependencies
+from flurm.scheduler import constraints, dependencies
 from flurm.scheduler.scheduler import limits_reason, node_config_error
+from flurm.state import licenses
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
@@ -112,6 +113,10 @@ def build_job(
     if not any(cluster.partitions[p].state_up & PARTITION_SUBMIT for p in partition.split(",")):
         raise SlurmError(SlurmRC.ESLURM_PARTITION_NOT_AVAIL)  # DRAIN or INACTIVE: no new jobs
 
+    try:
+        licenses.validate(desc.licenses, licenses.configured(cluster.config.licenses))
+    except licenses.LicenseError:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_LICENSES) from None
     array = parse_array(desc.array_inx, cluster.config.max_array_size) if desc.array_inx else None
     if desc.dependency:
         try:
@@ -121,6 +126,12 @@ def build_job(
     for nodes in (desc.req_nodes, desc.exc_nodes):
         if nodes and any(n not in cluster.nodes for n in expand_nodes(nodes)):
             raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)
+    features = constraints.normalized(desc.features) if desc.features else None
+    if features:
+        try:
+            constraints.validate(features, constraints.cluster_features(cluster.node_list))
+        except constraints.ConstraintError:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_FEATURE) from None
 
     # sizes, as slurmctld fills in a job's details
     min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) else 1
@@ -207,7 +218,7 @@ def build_job(
             shared=desc.shared,
             contiguous=desc.contiguous,
             requeue=desc.requeue,
-            features=desc.features,
+            features=features,
             req_nodes=desc.req_nodes,
             exc_nodes=desc.exc_nodes,
             account=desc.account,
@@ -285,7 +296,13 @@ def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
         reason = limits_reason(job, part, cluster)
         if reason not in (0, JobStateReason.WAIT_PART_DOWN):
             continue
-        err = node_config_error(job, cluster.partition_nodes(part))
+        nodes = cluster.partition_nodes(part)
+        if job.features:
+            nodes = constraints.candidates(job.features, nodes)
+            if not nodes:  # no node of the partition has the features: refused without a message
+                msg = msg or ""
+                continue
+        err = node_config_error(job, nodes)
         if err is None:
             return None
         msg = msg or err

@@ -47,7 +47,8 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
-from flurm.scheduler import dependencies
+from flurm.scheduler import constraints, dependencies
+from flurm.state import licenses
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
 
@@ -346,12 +347,33 @@ def try_allocate(
     """Pick nodes, cores and memory for the job from ``free``, or None if it does not fit now.
 
     Memory is allocated (and shown) only when it is a consumable resource (CR_*_Memory); otherwise
-    a node only has to be configured with enough of it.
+    a node only has to be configured with enough of it. A job with a constraint is placed on the
+    nodes its features match (scheduler/constraints.py).
     """
+    if not job.features:
+        return _allocate(job, part, free, cluster, exclude, ())
+    return constraints.place(
+        job.features,
+        cluster.partition_nodes(part),
+        set(exclude),
+        lambda n: n.is_usable() and n.name in free and bool(free[n.name].cores),
+        lambda out, required: _allocate(job, part, free, cluster, out, required),
+    )
+
+
+def _allocate(
+    job: Job,
+    part: Partition,
+    free: dict[str, _Free],
+    cluster: Cluster,
+    exclude: Iterable[str],
+    require: tuple[str, ...],
+) -> Allocation | None:
     excluded = set(exclude)
     if job.exc_nodes:
         excluded.update(_names(job.exc_nodes))
     required = _names(job.req_nodes) if job.req_nodes else []
+    required += [n for n in require if n not in required]
     consumable = cluster.memory_is_consumable
     exclusive = job.shared == 0 or part.max_share == 0
     cpt = max(1, job.cpus_per_task)
@@ -689,6 +711,7 @@ def _main_loop(
     ``depth``: a cycle triggered by an event stops after testing that many jobs (None: all of them).
     """
     consumable = cluster.memory_is_consumable
+    pool = _license_pool(cluster, out)
     tested = 0
     avail = {n.name for n in cluster.node_list if n.is_usable()}
     failed_parts: set[str] = set()
@@ -724,6 +747,10 @@ def _main_loop(
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break
+            if not pool.fits(job):
+                job.state_reason = R.WAIT_LICENSES
+                job.state_desc = None
+                break
             exclude = [n for n in part.nodes if n not in avail]
             alloc = try_allocate(job, part, free, cluster, exclude)
             if alloc is None:
@@ -733,6 +760,7 @@ def _main_loop(
                 avail.difference_update(part.nodes)
                 break
             _take(free, alloc, consumable)
+            pool.take(job)
             _note_start(job, out, Decision(job, part.name, alloc))
             reject, reject_job = None, None
             if job.array_job_id:
@@ -747,6 +775,12 @@ def _main_loop(
         if reject_job is not None and job is not reject_job and job.array_job_id == reject_job.array_job_id:
             job.state_reason = reject_job.state_reason
             job.state_desc = reject_job.state_desc
+
+
+def _license_pool(cluster: Cluster, out: Plan) -> licenses.Pool:
+    """The licenses this cycle may still hand out (those of the starts it decided are gone)."""
+    configured = licenses.configured(cluster.config.licenses)
+    return licenses.Pool(configured, cluster.jobs.values(), (d.job for d in out.starts))
 
 
 def _note_start(job: Job, out: Plan, decision: Decision) -> None:
@@ -775,6 +809,7 @@ def _backfill(
     job ahead of it starts; any other gets a reservation at its earliest start, which it shows as
     its expected StartTime and SchedNodeList."""
     consumable = cluster.memory_is_consumable
+    pool = _license_pool(cluster, out)
     for job in pending:
         if job.job_id not in started:
             job.start_time = 0
@@ -792,7 +827,7 @@ def _backfill(
         seen.add(job.job_id)
         job.bitflags |= _BACKFILL_SCHED
         job.last_sched_eval = now
-        if array_limit_reached(job, running_tasks):
+        if array_limit_reached(job, running_tasks) or not pool.fits(job):
             continue
         limit = _limit_seconds(job, part)
         end = now + limit if limit is not None else FOREVER
@@ -800,6 +835,7 @@ def _backfill(
         alloc = try_allocate(job, part, free, cluster, exclude)
         if alloc is not None:
             _take(free, alloc, consumable)
+            pool.take(job)
             _note_start(job, out, Decision(job, part.name, alloc))
             if job.array_job_id:
                 running_tasks[job.array_job_id] = running_tasks.get(job.array_job_id, 0) + 1

@@ -129,6 +129,7 @@ class SlurmCluster:
     shadow_port: int = 0
     http_port: int = 0  # flurm's HTTP API: off unless a test asks for it
     _settings: launcher.Settings | None = None
+    node_features: tuple[str, ...] = ()  # Features= of each node (launcher.Settings.node_features)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -146,6 +147,7 @@ class SlurmCluster:
             controller="external" if self.controller == "flurm" else "slurmctld",
             extra_conf=self.extra_conf,
             timeout=60.0,
+            node_features=self.node_features,
         )
         self.start_daemons()
         self.env = {

@@ -15,6 +15,7 @@ from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
     build_job,
+    check_features,
     node_config_rejection,
     reject_as_failed,
 )
@@ -88,6 +89,7 @@ class JobOps:
             raise SlurmError(errno.EAGAIN)  # slurmctld answers EAGAIN at MaxJobCount; sbatch retries
         job.job_id = cluster.allocate_job_id()
         job.list_seq = self.next_list_seq()
+        check_features(job, cluster)
         if array is None and job.priority != 0:
             job_independent(job, cluster, now, array_running(cluster))
         if job.priority == NO_VAL:

@@ -126,12 +126,13 @@ def build_job(
     for nodes in (desc.req_nodes, desc.exc_nodes):
         if nodes and any(n not in cluster.nodes for n in expand_nodes(nodes)):
             raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)
+    if (
+        desc.req_nodes
+        and desc.exc_nodes
+        and set(expand_nodes(desc.req_nodes)) & set(expand_nodes(desc.exc_nodes))
+    ):
+        raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)  # "required and excluded node lists overlap"
     features = constraints.normalized(desc.features) if desc.features else None
-    if features:
-        try:
-            constraints.validate(features, constraints.cluster_features(cluster.node_list))
-        except constraints.ConstraintError:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_FEATURE) from None
 
     # sizes, as slurmctld fills in a job's details
     min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) else 1
@@ -284,6 +285,16 @@ def tres_req_string(job: Job, cluster: Cluster) -> str:
     parts.append(f"node={job.min_nodes}")
     parts.append(f"billing={job.min_cpus}")
     return ",".join(parts)
+
+
+def check_features(job: Job, cluster: Cluster) -> None:
+    """Refuse a constraint that does not parse or names a feature no node has (ESLURM_INVALID_FEATURE).
+    slurmctld checks it once the job has its id (build_feature_list), which the refusal uses up."""
+    if job.features:
+        try:
+            constraints.validate(job.features, constraints.cluster_features(cluster.node_list))
+        except constraints.ConstraintError:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_FEATURE) from None
 
 
 def node_config_rejection(job: Job, cluster: Cluster) -> str | None:

@@ -756,6 +756,12 @@ def _main_loop(
             if alloc is None:
                 job.state_reason = R.WAIT_RESOURCES
                 job.state_desc = None
+                required = _names(job.req_nodes) if job.req_nodes else []
+                if len(set(required)) >= job.min_nodes:
+                    # it names all its nodes: later jobs may not use them, the rest of the partition
+                    # stays open (slurmctld's schedule())
+                    avail.difference_update(required)
+                    break
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break

@@ -153,6 +153,18 @@ def build_job(
     ntasks_per_node = desc.ntasks_per_node if _set(desc.ntasks_per_node, NO_VAL16) else 0
     overcommit = desc.overcommit not in (NO_VAL8, 0)
     pn_min_cpus = desc.pn_min_cpus if _set(desc.pn_min_cpus, NO_VAL16) and desc.pn_min_cpus else 1
+    mem_set = _set(desc.pn_min_memory, NO_VAL64)
+    memory = desc.pn_min_memory if mem_set else (part.def_mem_per_cpu or cluster.config.def_mem_per_cpu)
+    fitted = fit_memory_limit(
+        memory,
+        part.max_mem_per_cpu or cluster.config.max_mem_per_cpu,
+        cpus_per_task,
+        pn_min_cpus,
+        ntasks_per_node,
+    )
+    memory, pn_min_cpus = fitted.memory, fitted.pn_min_cpus
+    if fitted.cpus_per_task != cpus_per_task:
+        cpus_per_task, cpus_set = fitted.cpus_per_task, True
     if ntasks_per_node and not overcommit and tasks_set and desc.num_tasks > 1:
         pn_min_cpus = max(pn_min_cpus, cpus_per_task * ntasks_per_node)
     pn_min_cpus = max(pn_min_cpus, cpus_per_task)
@@ -162,7 +174,8 @@ def build_job(
         num_tasks = min_nodes * ntasks_per_node
     else:
         num_tasks = min_nodes
-    mem_set = _set(desc.pn_min_memory, NO_VAL64)
+    if fitted.per_cpu_ratio > 1:
+        min_cpus = max(min_cpus, num_tasks * cpus_per_task)
 
     bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
     bitflags &= ~_CLIENT_CLEARED
@@ -212,7 +225,7 @@ def build_job(
             ntasks_per_node=ntasks_per_node,
             min_cpus=min_cpus,
             pn_min_cpus=pn_min_cpus,
-            pn_min_memory=desc.pn_min_memory if mem_set else part.def_mem_per_cpu,
+            pn_min_memory=memory,
             mem_set=mem_set,
             time_limit=time_limit,
             time_min=desc.time_min,
@@ -254,6 +267,39 @@ def build_job(
     )
     job.tres_req = tres_req_string(job, cluster)
     return job, array, error_code
+
+
+@dataclass(frozen=True, slots=True)
+class FittedMemory:
+    memory: int  # MiB per node, or MEM_PER_CPU | MiB per CPU
+    cpus_per_task: int
+    pn_min_cpus: int
+    per_cpu_ratio: int  # > 1: the CPUs per task were multiplied by it
+
+
+def fit_memory_limit(
+    memory: int, limit: int, cpus_per_task: int, pn_min_cpus: int, ntasks_per_node: int
+) -> FittedMemory:
+    """A job's memory brought within MaxMemPerCPU as slurmctld does (job_mgr.c _valid_pn_min_mem):
+    more memory per CPU than the limit gives each task more CPUs and each CPU less memory; memory per
+    node gives the job at least as many CPUs per node as the limit needs for it. (A job beyond a
+    MaxMemPerNode is not adjusted.)"""
+    same = FittedMemory(memory, cpus_per_task, pn_min_cpus, 1)
+    if not limit & MEM_PER_CPU or limit == MEM_PER_CPU or memory in (0, MEM_PER_CPU):
+        return same
+    per_cpu = limit & ~MEM_PER_CPU
+    if memory & MEM_PER_CPU:
+        wanted = memory & ~MEM_PER_CPU
+        if wanted <= per_cpu:
+            return same
+        ratio = -(-wanted // per_cpu)
+        return FittedMemory(-(-wanted // ratio) | MEM_PER_CPU, cpus_per_task * ratio, pn_min_cpus, ratio)
+    cpus = -(-memory // per_cpu)
+    if pn_min_cpus >= cpus:
+        return same
+    if ntasks_per_node:
+        cpus_per_task = -(-cpus // ntasks_per_node)
+    return FittedMemory(memory, cpus_per_task, cpus, 1)
 
 
 # bits slurmctld clears from what the client sent (_validate_job_desc)
@@ -299,7 +345,8 @@ def check_features(job: Job, cluster: Cluster) -> None:
 
 def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
     """The message slurmctld refuses a job with when no node of its partitions could ever hold it
-    ("CPU count per node can not be satisfied", "Memory specification can not be satisfied"), or
+    ("CPU count per node can not be satisfied", "Memory specification can not be satisfied"; "" for
+    a refusal without a message: no node left once excluded nodes and features are applied), or
     None. Partitions whose limits already keep the job out are not looked at: such a job is queued
     (PartitionConfig ...)."""
     msg = None
@@ -308,11 +355,14 @@ def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
         if reason not in (0, JobStateReason.WAIT_PART_DOWN):
             continue
         nodes = cluster.partition_nodes(part)
+        if job.exc_nodes:
+            excluded = set(expand_nodes(job.exc_nodes))
+            nodes = [n for n in nodes if n.name not in excluded]
         if job.features:
             nodes = constraints.candidates(job.features, nodes)
-            if not nodes:  # no node of the partition has the features: refused without a message
-                msg = msg or ""
-                continue
+        if not nodes:  # every node excluded or without the features: refused without a message
+            msg = msg or ""
+            continue
         err = node_config_error(job, nodes)
         if err is None:
             return None

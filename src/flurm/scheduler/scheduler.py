@@ -412,6 +412,8 @@ def _allocate(
         if job.pn_min_cpus > node.cpus or (job.pn_min_memory & ~MEM_PER_CPU) > node.real_memory:
             continue
         free_cpus = _cpus_for_cores(node, len(f.cores))
+        if free_cpus < job.pn_min_cpus:
+            continue  # (MinCPUsNode: e.g. raised to fit the job's memory within MaxMemPerCPU)
         if tasks:
             fit = free_cpus // cpt
             if job.ntasks_per_node:
@@ -428,6 +430,7 @@ def _allocate(
             if cpus > free_cpus:
                 continue
             take = cpus
+        cpus = max(cpus, job.pn_min_cpus)
         if exclusive:
             cpus = node.cpus
         if consumable and _mem_need(job, cpus) > f.mem:
@@ -443,7 +446,7 @@ def _allocate(
     names, cores, cpus_l, mems = [], [], [], []
     for node, take in chosen:
         f = free[node.name]
-        cpus = node.cpus if exclusive else (take * cpt if tasks else take)
+        cpus = node.cpus if exclusive else max(take * cpt if tasks else take, job.pn_min_cpus)
         ncores = len(f.cores) if exclusive else _cores_for_cpus(node, cpus)
         picked = tuple(sorted(f.cores)[:ncores])
         names.append(node.name)

@@ -360,6 +360,8 @@ def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
             nodes = [n for n in nodes if n.name not in excluded]
         if job.features:
             nodes = constraints.candidates(job.features, nodes)
+        if job.req_nodes and not set(expand_nodes(job.req_nodes)) <= {n.name for n in nodes}:
+            nodes = []  # a required node outside the partition (or excluded, or without the features)
         if not nodes:  # every node excluded or without the features: refused without a message
             msg = msg or ""
             continue

@@ -47,7 +47,7 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
-from flurm.scheduler import constraints, dependencies
+from flurm.scheduler import constraints, contiguous, dependencies
 from flurm.state import licenses
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
@@ -348,16 +348,25 @@ def try_allocate(
 
     Memory is allocated (and shown) only when it is a consumable resource (CR_*_Memory); otherwise
     a node only has to be configured with enough of it. A job with a constraint is placed on the
-    nodes its features match (scheduler/constraints.py).
+    nodes its features match (scheduler/constraints.py), a contiguous one on adjacent nodes.
     """
+    nodes = cluster.partition_nodes(part)
+
+    def attempt(out: set[str], required: tuple[str, ...]) -> Allocation | None:
+        if not job.contiguous:
+            return _allocate(job, part, free, cluster, out, required)
+        return contiguous.place(
+            nodes, out, job.min_nodes, lambda outside: _allocate(job, part, free, cluster, outside, required)
+        )
+
     if not job.features:
-        return _allocate(job, part, free, cluster, exclude, ())
+        return attempt(set(exclude), ())
     return constraints.place(
         job.features,
-        cluster.partition_nodes(part),
+        nodes,
         set(exclude),
         lambda n: n.is_usable() and n.name in free and bool(free[n.name].cores),
-        lambda out, required: _allocate(job, part, free, cluster, out, required),
+        attempt,
     )
 
 

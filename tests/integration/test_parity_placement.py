@@ -95,3 +95,79 @@ def test_shown(runs: tuple[Transcript, Transcript]) -> None:
             "job waiting for licenses",
         ],
     )
+
+
+# -- memory: DefMemPerCPU, MaxMemPerCPU (more CPUs instead of more memory per CPU), --exclusive, -w, -x ----
+
+MEM_CONF = (
+    "DefMemPerCPU=100\nMaxMemPerCPU=300\nSelectTypeParameters=CR_Core_Memory\n"
+    "SchedulerParameters=batch_sched_delay=0,bf_interval=300"
+)
+MEM_QUEUE = ("squeue", "-h", "-S", "i", "-t", "all", "-o", "%i %N %r %T %C %m %c")
+MEM_STEPS = [
+    cmd("sbatch", "--mem-per-cpu=200", "--wrap", "sleep 300"),  # 1: 200M per CPU
+    cmd("sbatch", "--mem-per-cpu=500", "--wrap", "sleep 300"),  # 2: 2 CPUs per task, 250M each
+    cmd("sbatch", "--mem=600", "--wrap", "sleep 300"),  # 3: 2 CPUs on its node
+    cmd("sbatch", "--mem=5000", "--wrap", "sleep 300", label="more memory than a node has"),  # 4
+    cmd("sbatch", "--wrap", "sleep 300"),  # 5: DefMemPerCPU
+    cmd("sbatch", "--exclusive", "--wrap", "sleep 300"),  # 6: no idle node left
+    cmd("sbatch", "--contiguous", "-N2", "--wrap", "sleep 300"),  # 7
+    cmd("sbatch", "-w", "compute-node-3", "--wrap", "sleep 300"),  # 8
+    cmd("sbatch", "-x", "compute-node-[1-3]", "--wrap", "sleep 300", label="every node excluded"),  # 9
+    cmd("sbatch", "-N2", "-w", "compute-node-1", "-x", "compute-node-2", "--wrap", "sleep 300"),  # 10
+    settle(),
+    cmd(*MEM_QUEUE, label="memory queue"),
+    cmd("scontrol", "show", "job", "2", label="memory per CPU fitted"),
+    cmd("scontrol", "show", "job", "3", label="memory per node fitted"),
+    cmd("scontrol", "show", "licenses", label="no licenses"),
+]
+
+
+@pytest.fixture(scope="module")
+def memory_runs() -> Iterator[tuple[Transcript, Transcript]]:
+    with cluster_pair(nodes=3, cpus=2, extra_conf=MEM_CONF) as (ref, got):
+        yield run_both(ref, got, MEM_STEPS)
+
+
+def test_memory_placement(memory_runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = memory_runs
+    assert_same(ref, got)
+    assert "CPU count per node can not be satisfied" in got["more memory than a node has"].stderr
+    assert "Requested node configuration is not available" in got["every node excluded"].stderr
+    assert got["no licenses"].stdout.strip() == "No licenses configured in Slurm."
+
+
+# -- brackets, counts, contiguous nodes, nodes and features outside the partition -----------------------
+
+MORE_CONF = (
+    "PartitionName=small Nodes=compute-node-[1-2]\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
+)
+MORE_FEATURES = ("fast,ssd", "fast", "slow", "slow,ssd")
+MORE_STEPS = [
+    cmd("sbatch", "-p", "small", "-C", "slow", "--wrap", "true", label="feature outside the partition"),  # 1
+    cmd(
+        "sbatch", "-p", "small", "-w", "compute-node-3", "--wrap", "true", label="node outside the partition"
+    ),
+    cmd("sbatch", "-C", "[fast|slow]", "-N2", "--wrap", "sleep 300"),  # 3: both fast nodes
+    cmd("sbatch", "-C", "ssd*2", "-N2", "--wrap", "sleep 300"),  # 4: both ssd nodes
+    cmd("sbatch", "--contiguous", "-N2", "--wrap", "sleep 300"),  # 5: adjacent nodes
+    cmd("sbatch", "-C", "fast|slow&ssd", "--wrap", "sleep 300"),  # 6: left to right, (fast|slow)&ssd
+    cmd("sbatch", "--exclusive", "--wrap", "sleep 300"),  # 7
+    cmd("sbatch", "-w", "compute-node-3", "--wrap", "sleep 300"),  # 8
+    cmd("sbatch", "-C", "slow", "--wrap", "sleep 300"),  # 9
+    settle(),
+    cmd("squeue", "-h", "-S", "i", "-t", "all", "-o", "%i %N %r %T %C %f", label="placements"),
+    cmd("scontrol", "show", "job", "-o", "5", label="contiguous job"),
+]
+
+
+@pytest.fixture(scope="module")
+def more_runs() -> Iterator[tuple[Transcript, Transcript]]:
+    with cluster_pair(nodes=4, cpus=2, extra_conf=MORE_CONF, node_features=MORE_FEATURES) as (ref, got):
+        yield run_both(ref, got, MORE_STEPS)
+
+
+def test_brackets_counts_contiguous(more_runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = more_runs
+    assert_same(ref, got)
+    assert "compute-node-[1-2] None RUNNING 2 [fast|slow]" in got["placements"].stdout

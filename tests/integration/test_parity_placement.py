@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from parity import Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state
+from parity import Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state
 
 CONF = "Licenses=matlab:2,ansys\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
 FEATURES = ("fast,ssd", "fast", "slow")
@@ -40,7 +40,7 @@ FEATURE_REFUSALS = [
     cmd("sbatch", "-H", "--wrap", "true", label="the next job id"),
 ]
 
-STEPS = [
+STEPS: list[Step] = [
     *REFUSALS,
     cmd("sbatch", "-C", "slow", "--wrap", "sleep 300"),  # 1: compute-node-3
     wait_state(1, "RUNNING"),
@@ -104,7 +104,7 @@ MEM_CONF = (
     "SchedulerParameters=batch_sched_delay=0,bf_interval=300"
 )
 MEM_QUEUE = ("squeue", "-h", "-S", "i", "-t", "all", "-o", "%i %N %r %T %C %m %c")
-MEM_STEPS = [
+MEM_STEPS: list[Step] = [
     cmd("sbatch", "--mem-per-cpu=200", "--wrap", "sleep 300"),  # 1: 200M per CPU
     cmd("sbatch", "--mem-per-cpu=500", "--wrap", "sleep 300"),  # 2: 2 CPUs per task, 250M each
     cmd("sbatch", "--mem=600", "--wrap", "sleep 300"),  # 3: 2 CPUs on its node
@@ -143,7 +143,7 @@ MORE_CONF = (
     "PartitionName=small Nodes=compute-node-[1-2]\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
 )
 MORE_FEATURES = ("fast,ssd", "fast", "slow", "slow,ssd")
-MORE_STEPS = [
+MORE_STEPS: list[Step] = [
     cmd("sbatch", "-p", "small", "-C", "slow", "--wrap", "true", label="feature outside the partition"),  # 1
     cmd(
         "sbatch", "-p", "small", "-w", "compute-node-3", "--wrap", "true", label="node outside the partition"

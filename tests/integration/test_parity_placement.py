@@ -40,6 +40,14 @@ FEATURE_REFUSALS = [
     cmd("sbatch", "-H", "--wrap", "true", label="the next job id"),
 ]
 
+# options flurm does not apply: refused (slurmctld takes them; only flurm's answer is checked)
+UNHONOURED = [
+    cmd("sbatch", "-H", "--tmp=10", "--wrap", "true", label="flurm: --tmp"),
+    cmd("sbatch", "-H", "-B", "1:2:1", "--wrap", "true", label="flurm: -B"),
+    cmd("sbatch", "-H", "--prefer=fast", "--wrap", "true", label="flurm: --prefer"),
+    cmd("sbatch", "-H", "--exclusive=user", "--wrap", "true", label="flurm: --exclusive=user"),
+]
+
 STEPS: list[Step] = [
     *REFUSALS,
     cmd("sbatch", "-C", "slow", "--wrap", "sleep 300"),  # 1: compute-node-3
@@ -63,6 +71,7 @@ STEPS: list[Step] = [
     cmd(*QUEUE, label="queue after licenses freed"),
     cmd("scontrol", "show", "licenses", label="licenses after"),
     *FEATURE_REFUSALS,
+    *UNHONOURED,
 ]
 
 
@@ -77,6 +86,15 @@ def test_refusals(runs: tuple[Transcript, Transcript]) -> None:
     assert_same(ref, got, [c.key for c in REFUSALS + FEATURE_REFUSALS])
     assert "Invalid feature specification" in got["unknown feature"].stderr
     assert "Invalid license specification" in got["unknown license"].stderr
+
+
+def test_unhonoured_options_are_refused(runs: tuple[Transcript, Transcript]) -> None:
+    _, got = runs
+    for step in UNHONOURED:
+        out = got[step.key]
+        assert out.returncode != 0, out.text()
+        assert "Requested operation not supported on this system" in out.stderr, out.text()
+    assert "--tmp is not supported" in got["flurm: --tmp"].stderr
 
 
 def test_placement_and_reasons(runs: tuple[Transcript, Transcript]) -> None:

@@ -4,23 +4,30 @@ accounting, MaxMemPerCPU fitting and contiguous runs, as slurmctld 22.05 applies
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 
 import pytest
 
 from flurm.config import parse_text
 from flurm.config.licenses import LicenseError
 from flurm.config.slurmconf import ConfigError
-from flurm.controller.submit import fit_memory_limit
+from flurm.controller.submit import fit_memory_limit, refuse_unhonoured
+from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     MEM_PER_CPU,
+    NO_VAL,
+    NO_VAL16,
     SLURM_22_05_PROTOCOL_VERSION,
+    JobFlag,
     JobState,
     JobStateFlag,
     JobStateReason,
     MsgType,
     NodeState,
+    SlurmRC,
 )
 from flurm.protocol.messages import decode_body, encode_body
+from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.licenses import LicenseInfoRequest, LicenseInfoResponse, LicenseRecord
 from flurm.scheduler import constraints, contiguous
 from flurm.scheduler.constraints import ConstraintError, Op, Term
@@ -281,3 +288,48 @@ def test_memory_per_node_above_max_mem_per_cpu_takes_more_cpus_per_node() -> Non
     assert (fitted.memory, fitted.cpus_per_task, fitted.pn_min_cpus) == (600, 1, 2)
     assert fit_memory_limit(5000, 300 | MEM_PER_CPU, 1, 1, 0).pn_min_cpus == 17
     assert fit_memory_limit(600, 0, 1, 1, 0).pn_min_cpus == 1  # no limit
+
+
+# -- options flurm does not apply -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "rc"),
+    [
+        ({"pn_min_tmp_disk": 10}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"sockets_per_node": 2}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"ntasks_per_core": 1}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"prefer": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"batch_features": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"shared": 2}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"bitflags": JobFlag.SPREAD_JOB}, SlurmRC.ESLURM_NOT_SUPPORTED),
+        ({"tres_per_node": "gres:gpu:1"}, SlurmRC.ESLURM_INVALID_GRES),
+        ({"x11": 1}, SlurmRC.ESLURM_X11_NOT_AVAIL),
+    ],
+)
+def test_options_flurm_does_not_apply_are_refused(changes: dict[str, object], rc: int) -> None:
+    with pytest.raises(SlurmError) as err:
+        refuse_unhonoured(replace(SBATCH_DEFAULTS, **changes))  # type: ignore[arg-type]
+    assert err.value.rc == rc
+
+
+def test_what_sbatch_sends_by_default_is_accepted() -> None:
+    refuse_unhonoured(SBATCH_DEFAULTS)
+    refuse_unhonoured(replace(SBATCH_DEFAULTS, shared=0, contiguous=1, req_switch=1))
+
+
+# the unset values of a plain `sbatch --wrap` (protocol capture)
+SBATCH_DEFAULTS = JobDesc(
+    task_dist=0x2000,
+    kill_on_node_fail=NO_VAL16,
+    pn_min_tmp_disk=NO_VAL,
+    ntasks_per_board=0,
+    ntasks_per_core=NO_VAL16,
+    boards_per_node=0,
+    sockets_per_board=0,
+    sockets_per_node=NO_VAL16,
+    cores_per_socket=NO_VAL16,
+    threads_per_core=NO_VAL16,
+    shared=NO_VAL16,
+    bitflags=0x1E000000,
+)

@@ -94,6 +94,7 @@ def build_job(
 
     if not desc.script and not interactive:
         raise SlurmError(SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
+    refuse_unhonoured(desc)
 
     # partition
     if desc.partition:
@@ -300,6 +301,53 @@ def fit_memory_limit(
     if ntasks_per_node:
         cpus_per_task = -(-cpus // ntasks_per_node)
     return FittedMemory(memory, cpus_per_task, cpus, 1)
+
+
+# Placement options flurm does not apply: a job asking for one is refused rather than run without it.
+# (field, option, the values that mean "not given" as sbatch, salloc and srun send them)
+_UNSET_U16 = frozenset({0, NO_VAL16})
+_UNSET_U32 = frozenset({0, NO_VAL})
+_UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
+    ("pn_min_tmp_disk", "--tmp", _UNSET_U32),
+    ("sockets_per_node", "--sockets-per-node/-B", _UNSET_U16),
+    ("cores_per_socket", "--cores-per-socket/-B", _UNSET_U16),
+    ("threads_per_core", "--threads-per-core/-B/--hint", _UNSET_U16),
+    ("ntasks_per_core", "--ntasks-per-core/--hint", _UNSET_U16),
+    ("boards_per_node", "boards per node", _UNSET_U16),
+    ("sockets_per_board", "sockets per board", _UNSET_U16),
+    ("ntasks_per_board", "tasks per board", _UNSET_U16),
+    ("prefer", "--prefer", frozenset({None})),
+    ("batch_features", "--batch", frozenset({None})),
+)
+_GRES_FIELDS = (
+    "tres_per_job",
+    "tres_per_node",
+    "tres_per_socket",
+    "tres_per_task",
+    "cpus_per_tres",
+    "mem_per_tres",
+    "tres_bind",
+    "tres_freq",
+)
+_SHARED_KNOWN = frozenset({0, 1, NO_VAL16})  # exclusive, oversubscribe, the partition's default
+
+
+def refuse_unhonoured(desc: JobDesc) -> None:
+    """Refuse a job that asks for what flurm cannot give it (slurmctld would), before it uses a job id:
+    generic resources (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
+    (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), and the placement options of
+    _UNHONOURED, --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option)."""
+    if any(getattr(desc, name) for name in _GRES_FIELDS):
+        raise SlurmError(SlurmRC.ESLURM_INVALID_GRES)
+    if desc.x11:
+        raise SlurmError(SlurmRC.ESLURM_X11_NOT_AVAIL)
+    for name, option, unset in _UNHONOURED:
+        if getattr(desc, name) not in unset:
+            raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, f"{option} is not supported")
+    if desc.shared not in _SHARED_KNOWN:
+        raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, "--exclusive=user|mcs is not supported")
+    if desc.bitflags & JobFlag.SPREAD_JOB:
+        raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, "--spread-job is not supported")
 
 
 # bits slurmctld clears from what the client sent (_validate_job_desc)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from parity import Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state
+from parity import Cmd, Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state
 
 CONF = "Licenses=matlab:2,ansys\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
 FEATURES = ("fast,ssd", "fast", "slow")
@@ -48,6 +48,44 @@ UNHONOURED = [
     cmd("sbatch", "-H", "--exclusive=user", "--wrap", "true", label="flurm: --exclusive=user"),
 ]
 
+
+def _update(job: int, *fields: str, label: str = "") -> Cmd:
+    return cmd("scontrol", "update", f"JobId={job}", *fields, label=label)
+
+
+# updates of the held job 11 (pending) and of job 5 (running): the placement fields change as in slurmctld
+UPDATES = [
+    _update(11, "Features=fast"),
+    _update(11, "Features=foo"),
+    _update(11, "Features=fast,slow"),
+    cmd("scontrol", "show", "job", "-o", "11", label="after a features update"),
+    _update(11, "Features="),
+    _update(11, "Licenses=ansys"),
+    _update(11, "Licenses=nosuch"),
+    _update(11, "Licenses=matlab:3"),
+    _update(11, "ReqNodeList=compute-node-1"),
+    _update(11, "ExcNodeList=compute-node-9"),
+    _update(11, "ExcNodeList=compute-node-2"),
+    _update(11, "Contiguous=1"),
+    _update(11, "OverSubscribe=NO"),
+    _update(11, "NumNodes=1-2"),
+    cmd("scontrol", "show", "job", "-o", "11", label="after placement updates"),
+    _update(11, "ReqNodeList="),
+    _update(11, "ExcNodeList="),
+    cmd("scontrol", "show", "job", "-o", "11", label="after clearing node lists"),
+    _update(5, "Features=fast", label="features of a running job"),
+    _update(5, "NumNodes=2", label="more nodes for a running job"),
+    _update(5, "ExcNodeList=compute-node-2", label="excluded nodes of a running job"),
+    _update(5, "Licenses=matlab:2", label="licenses of a running job"),
+    cmd("scontrol", "show", "licenses", label="licenses after a running job's update"),
+]
+# fields flurm does not apply: refused (slurmctld applies them; only flurm's answer is checked)
+UNAPPLIED_UPDATES = [
+    _update(11, "MinMemoryCPU=100", label="flurm: update MinMemoryCPU"),
+    _update(11, "WCKey=x", label="flurm: update WCKey"),
+    _update(11, "TimeMin=5", label="flurm: update TimeMin"),
+]
+
 STEPS: list[Step] = [
     *REFUSALS,
     cmd("sbatch", "-C", "slow", "--wrap", "sleep 300"),  # 1: compute-node-3
@@ -71,6 +109,8 @@ STEPS: list[Step] = [
     cmd(*QUEUE, label="queue after licenses freed"),
     cmd("scontrol", "show", "licenses", label="licenses after"),
     *FEATURE_REFUSALS,
+    *UPDATES,
+    *UNAPPLIED_UPDATES,
     *UNHONOURED,
 ]
 
@@ -95,6 +135,20 @@ def test_unhonoured_options_are_refused(runs: tuple[Transcript, Transcript]) -> 
         assert out.returncode != 0, out.text()
         assert "Requested operation not supported on this system" in out.stderr, out.text()
     assert "--tmp is not supported" in got["flurm: --tmp"].stderr
+
+
+def test_updates(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, [c.key for c in UPDATES])
+    assert "Invalid feature specification" in got["scontrol update JobId=11 Features=foo"].stderr
+
+
+def test_unapplied_updates_are_refused(runs: tuple[Transcript, Transcript]) -> None:
+    _, got = runs
+    for step in UNAPPLIED_UPDATES:
+        out = got[step.key]
+        assert out.returncode != 0, out.text()
+        assert "Requested operation not supported on this system for job 11" in out.stderr, out.text()
 
 
 def test_placement_and_reasons(runs: tuple[Transcript, Transcript]) -> None:

@@ -11,6 +11,7 @@ import pytest
 from flurm.config import parse_text
 from flurm.config.licenses import LicenseError
 from flurm.config.slurmconf import ConfigError
+from flurm.controller import job_update
 from flurm.controller.submit import fit_memory_limit, refuse_unhonoured
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
@@ -333,3 +334,44 @@ SBATCH_DEFAULTS = JobDesc(
     shared=NO_VAL16,
     bitflags=0x1E000000,
 )
+
+
+# -- updates ----------------------------------------------------------------------------------------
+
+
+def test_update_of_a_field_flurm_does_not_apply_is_refused() -> None:
+    c = make_cluster()
+    job = add(c)
+    assert (
+        job_update.refusal(job, JobDesc(job_id=job.job_id, priority=0, bitflags=JobFlag.USE_DEFAULT_ACCT))
+        == 0
+    )
+    for changes in (
+        {"pn_min_memory": 100},
+        {"wckey": "x"},
+        {"time_min": 5},
+        {"bitflags": JobFlag.RESET_ACCRUE_TIME},
+    ):
+        desc = replace(JobDesc(job_id=job.job_id), **changes)  # type: ignore[arg-type]
+        assert job_update.refusal(job, desc) == SlurmRC.ESLURM_NOT_SUPPORTED, changes
+
+
+def test_update_of_placement_fields() -> None:
+    c = make_cluster()
+    job = add(c)
+    assert job_update.apply_placement(job, JobDesc(features="fast,ssd", licenses="ansys"), c) == (0, True)
+    assert (job.features, job.licenses) == ("fast&ssd", "ansys")
+    assert job_update.apply_placement(job, JobDesc(features="foo"), c)[0] == SlurmRC.ESLURM_INVALID_FEATURE
+    assert (
+        job_update.apply_placement(job, JobDesc(licenses="matlab:3"), c)[0] == SlurmRC.ESLURM_INVALID_LICENSES
+    )
+    assert job_update.apply_placement(job, JobDesc(exc_nodes="n9"), c)[0] == SlurmRC.ESLURM_INVALID_NODE_NAME
+    assert job_update.apply_placement(job, JobDesc(req_nodes="n1", contiguous=1, shared=0), c) == (0, True)
+    assert (job.req_nodes, job.contiguous, job.shared) == ("n1", 1, 0)
+    assert job_update.apply_placement(job, JobDesc(features="", req_nodes=""), c) == (0, True)
+    assert (job.features, job.req_nodes) == (None, None)
+    cycle(c)
+    assert job.is_running()
+    assert job_update.apply_placement(job, JobDesc(features="fast"), c)[0] == SlurmRC.ESLURM_JOB_NOT_PENDING
+    assert job_update.refusal(job, JobDesc(min_nodes=2)) == SlurmRC.ESLURM_NOT_SUPPORTED
+    assert job_update.apply_placement(job, JobDesc(licenses="matlab:2"), c) == (0, True)  # an operator's

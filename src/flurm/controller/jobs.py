@@ -11,6 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from flurm.controller import job_update
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -368,6 +369,9 @@ class JobOps:
         refusal = update_refusal(job, desc, Caller(uid, NO_VAL, admin), self.cluster.partitions, now)
         if refusal:
             return refusal
+        refusal = job_update.refusal(job, desc)  # a field flurm would not apply
+        if refusal:
+            return refusal
         error = 0
         changed = False
         if desc.time_limit != NO_VAL:
@@ -480,6 +484,8 @@ class JobOps:
         if desc.requeue != NO_VAL16:
             job.requeue = min(desc.requeue, 1)
             changed = True
+        placement_error, placement_changed = job_update.apply_placement(job, desc, self.cluster)
+        error, changed = error or placement_error, changed or placement_changed
         if changed:
             self.cluster.job_changed(job)
         return error

@@ -350,6 +350,8 @@ def try_allocate(
     a node only has to be configured with enough of it. A job with a constraint is placed on the
     nodes its features match (scheduler/constraints.py), a contiguous one on adjacent nodes.
     """
+    if not job.features and not job.contiguous:
+        return _allocate(job, part, free, cluster, exclude, ())
     nodes = cluster.partition_nodes(part)
 
     def attempt(out: set[str], required: tuple[str, ...]) -> Allocation | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flurm.config import parse_text
-from flurm.state.support import SETTINGS, unsupported_settings
+from flurm.state.support import SETTINGS, unsupported_settings, with_markdown_list
 
 BASE = "ClusterName=t\nSlurmctldHost=h\nNodeName=n[1-2] CPUs=2\nPartitionName=p Nodes=ALL Default=YES\n"
 
@@ -30,3 +32,8 @@ def test_each_setting_rule_finds_its_setting() -> None:
     assert len(found) == len(SETTINGS), found
     assert "PriorityType=priority/multifactor: multifactor priority" in found[3]
     assert found[6].startswith("Gres= on 2 nodes (n1...)")
+
+
+def test_the_readme_lists_the_table_of_now() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert with_markdown_list(readme) == readme, "run scripts/support_list.py to update README.md"

@@ -54,6 +54,8 @@ def _node_gres(config: SlurmConfig) -> str | None:
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
 
 
+GRES = "generic resources (GPUs): scheduling and binding"
+
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
         "AccountingStorageType",
@@ -72,8 +74,8 @@ SETTINGS: tuple[SettingRule, ...] = (
         _plugin(lambda c: c.priority_type, "priority/basic"),
     ),
     SettingRule("PreemptType", "preemption", _plugin(lambda c: c.preempt_type, "preempt/none")),
-    SettingRule("GresTypes", "generic resources (GPUs): scheduling and binding", lambda c: c.gres_types),
-    SettingRule("NodeName Gres", "generic resources (GPUs): scheduling and binding", _node_gres),
+    SettingRule("GresTypes", GRES, lambda c: c.gres_types),
+    SettingRule("NodeName Gres", GRES, _node_gres),
     SettingRule("BurstBufferType", "burst buffers", _raw("BurstBufferType", "")),
     SettingRule("TopologyPlugin", "topology aware placement", _raw("TopologyPlugin", "topology/none")),
     SettingRule("JobSubmitPlugins", "job submit plugins (job_submit/lua ...)", _raw("JobSubmitPlugins", "")),
@@ -90,9 +92,9 @@ def _set(value: str | None) -> str | None:
 
 
 JOBS: tuple[JobRule, ...] = (
-    JobRule("--gres/--gpus", "generic resources (GPUs)", lambda j: _set(j.tres_per_node or j.tres_per_job)),
-    JobRule("--gpus-per-task", "generic resources (GPUs)", lambda j: _set(j.tres_per_task)),
-    JobRule("--gpus-per-socket", "generic resources (GPUs)", lambda j: _set(j.tres_per_socket)),
+    JobRule("--gres/--gpus", GRES, lambda j: _set(j.tres_per_node or j.tres_per_job)),
+    JobRule("--gpus-per-task", GRES, lambda j: _set(j.tres_per_task)),
+    JobRule("--gpus-per-socket", GRES, lambda j: _set(j.tres_per_socket)),
 )
 
 
@@ -127,3 +129,25 @@ def unsupported_job_options(jobs: list[Job]) -> list[Finding]:
         what = f"{rule.option} in {len(ids)} job{'s' if len(ids) > 1 else ''} ({', '.join(map(str, ids[:5]))}"
         out.append(Finding(what + (", ...)" if len(ids) > 5 else ")"), rule.missing))
     return out
+
+
+def markdown() -> str:
+    """The table as a Markdown list (the README holds it between markers)."""
+    by_missing: dict[str, list[str]] = {}
+    for rule in SETTINGS:
+        by_missing.setdefault(rule.missing, []).append(f"`{rule.key}`")
+    for job_rule in JOBS:
+        by_missing.setdefault(job_rule.missing, []).append(f"`{job_rule.option}`")
+    return "\n".join(f"* {', '.join(what)}: {missing}" for missing, what in by_missing.items())
+
+
+MARKDOWN_BEGIN = "<!-- not supported yet: generated from state/support.py by scripts/support_list.py -->"
+MARKDOWN_END = "<!-- end of the list -->"
+
+
+def with_markdown_list(doc: str) -> str:
+    """``doc`` with the text between the markers replaced by :func:`markdown`."""
+    begin, end = doc.find(MARKDOWN_BEGIN), doc.find(MARKDOWN_END)
+    if begin < 0 or end < begin:
+        raise ValueError("the list's markers are missing")
+    return doc[:begin] + f"{MARKDOWN_BEGIN}\n{markdown()}\n" + doc[end:]

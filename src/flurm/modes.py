@@ -32,6 +32,7 @@ class Op(StrEnum):
     """Kinds of requests, each handled per mode."""
 
     READ = "read"  # squeue, sinfo, scontrol show, ping
+    STATUS = "status"  # reads only the ruling controller can answer: its counters, caches and job scripts
     SUBMIT = "submit"  # sbatch, srun/salloc allocations
     CANCEL = "cancel"  # scancel
     UPDATE = "update"  # scontrol hold/release/update
@@ -53,6 +54,7 @@ class Action(StrEnum):
 POLICY: dict[Mode, dict[Op, Action]] = {
     Mode.STANDALONE: {
         Op.READ: Action.LOCAL,
+        Op.STATUS: Action.LOCAL,
         Op.SUBMIT: Action.LOCAL,
         Op.CANCEL: Action.LOCAL,
         Op.UPDATE: Action.LOCAL,
@@ -64,6 +66,7 @@ POLICY: dict[Mode, dict[Op, Action]] = {
     },
     Mode.SHADOW: {
         Op.READ: Action.LOCAL,
+        Op.STATUS: Action.FORWARD,
         Op.SUBMIT: Action.FORWARD,
         Op.CANCEL: Action.FORWARD,
         Op.UPDATE: Action.FORWARD,
@@ -75,6 +78,7 @@ POLICY: dict[Mode, dict[Op, Action]] = {
     },
     Mode.SWITCHING: {
         Op.READ: Action.LOCAL,
+        Op.STATUS: Action.HOLD,
         Op.SUBMIT: Action.HOLD,
         Op.CANCEL: Action.HOLD,
         Op.UPDATE: Action.HOLD,
@@ -86,6 +90,7 @@ POLICY: dict[Mode, dict[Op, Action]] = {
     },
     Mode.ROLLED_BACK: {
         Op.READ: Action.FORWARD,
+        Op.STATUS: Action.FORWARD,
         Op.SUBMIT: Action.FORWARD,
         Op.CANCEL: Action.FORWARD,
         Op.UPDATE: Action.FORWARD,
@@ -265,22 +270,22 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_JOB_REQUEUE: Op.UPDATE,  # scontrol requeue (slurmd's requeue of a failed launch too)
     MsgType.REQUEST_HET_JOB_ALLOCATION: Op.SUBMIT,
     MsgType.REQUEST_SUBMIT_BATCH_HET_JOB: Op.SUBMIT,
-    MsgType.REQUEST_BATCH_SCRIPT: Op.READ,
-    MsgType.REQUEST_SHARE_INFO: Op.READ,
-    MsgType.REQUEST_PRIORITY_FACTORS: Op.READ,
-    MsgType.REQUEST_JOB_END_TIME: Op.READ,
+    MsgType.REQUEST_BATCH_SCRIPT: Op.STATUS,
+    MsgType.REQUEST_SHARE_INFO: Op.STATUS,
+    MsgType.REQUEST_PRIORITY_FACTORS: Op.STATUS,
+    MsgType.REQUEST_JOB_END_TIME: Op.STATUS,
     MsgType.REQUEST_FRONT_END_INFO: Op.READ,
     MsgType.REQUEST_RESERVATION_INFO: Op.READ,
     MsgType.REQUEST_BURST_BUFFER_INFO: Op.READ,
     MsgType.REQUEST_BURST_BUFFER_STATUS: Op.READ,
     MsgType.REQUEST_TOPO_INFO: Op.READ,
-    MsgType.REQUEST_STATS_INFO: Op.READ,  # a reset of the counters is checked by its handler
+    MsgType.REQUEST_STATS_INFO: Op.STATUS,  # a reset of the counters is checked by its handler
     MsgType.REQUEST_LICENSE_INFO: Op.READ,
-    MsgType.REQUEST_ASSOC_MGR_INFO: Op.READ,
-    MsgType.REQUEST_CONTROL_STATUS: Op.READ,
-    MsgType.REQUEST_TRIGGER_GET: Op.READ,
-    MsgType.REQUEST_CRONTAB: Op.READ,
-    MsgType.REQUEST_CONFIG: Op.READ,  # configless slurmd and clients fetch their config
+    MsgType.REQUEST_ASSOC_MGR_INFO: Op.STATUS,
+    MsgType.REQUEST_CONTROL_STATUS: Op.STATUS,
+    MsgType.REQUEST_TRIGGER_GET: Op.STATUS,
+    MsgType.REQUEST_CRONTAB: Op.STATUS,
+    MsgType.REQUEST_CONFIG: Op.STATUS,  # configless slurmd and clients fetch their config
     MsgType.REQUEST_STEP_LAYOUT: Op.STEP,
     MsgType.REQUEST_JOB_SBCAST_CRED: Op.STEP,
     MsgType.REQUEST_UPDATE_JOB_STEP: Op.UPDATE,

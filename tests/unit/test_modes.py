@@ -148,3 +148,12 @@ def test_every_type_slurmctld_2205_takes_is_classified() -> None:
     assert len(SLURMCTLD_2205_REQUESTS) == 83
     missing = [t.name for t in SLURMCTLD_2205_REQUESTS if operation_of(t) == Op.UNCLASSIFIED]
     assert missing == []
+
+
+def test_what_only_the_ruling_controller_knows_is_its_to_answer() -> None:
+    # flurm's own counters, fair-share caches or (in shadow) missing job scripts are not slurmctld's
+    for msg_type in (MsgType.REQUEST_STATS_INFO, MsgType.REQUEST_SHARE_INFO, MsgType.REQUEST_BATCH_SCRIPT):
+        assert action(Mode.STANDALONE, msg_type) == Action.LOCAL
+        assert action(Mode.SHADOW, msg_type) == Action.FORWARD
+        assert action(Mode.SWITCHING, msg_type) == Action.HOLD
+        assert action(Mode.ROLLED_BACK, msg_type) == Action.FORWARD

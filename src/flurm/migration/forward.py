@@ -80,7 +80,7 @@ class Forwarder:
             return req.frame.body
         caller = Caller(req.uid, req.gid, privileged=False)
         op = operation_of(req.msg_type)
-        if op == Op.READ:
+        if op in (Op.READ, Op.STATUS):
             self._check_read(req)
             return req.frame.body
         if op not in (Op.SUBMIT, Op.CANCEL, Op.UPDATE, Op.STEP):

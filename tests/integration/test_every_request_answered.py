@@ -9,6 +9,8 @@ request they send, must not print those texts.
 
 from __future__ import annotations
 
+import difflib
+import re
 import shutil
 import sys
 import tempfile
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from parity import normalise
 
 from flurm.modes import SLURMCTLD_2205_REQUESTS, Op, operation_of
 from flurm.protocol.constants import MsgType
@@ -115,3 +118,35 @@ def test_no_client_meets_a_dropped_or_unreadable_reply(
             if any(b in text for b in BROKEN):
                 bad.append(f"{user or 'root'}: {' '.join(command)}: {text.strip()[:200]}")
     assert bad == [], "\n".join(bad)
+
+
+# What a switched client reads through flurm in shadow is what slurmctld tells it (times aside).
+HASH_VAL = re.compile(r"^HASH_VAL\s+=.*$", re.MULTILINE)
+SHADOW_READS: list[tuple[str, ...]] = [
+    c for c in COMMANDS if c[0] in ("sinfo", "sprio", "sshare") or c[:2] == ("scontrol", "show")
+]
+
+
+def test_in_shadow_a_client_reads_what_slurmctld_answers(
+    clusters: dict[str, tuple[SlurmCluster, Path]],
+) -> None:
+    c, conf = clusters["shadow"]
+    differ = []
+    for user in ("nobody", None):
+        for command in SHADOW_READS:
+            direct = c.run(*command, user=user, timeout=60)
+            through = c.run(*command, user=user, conf=conf, timeout=60)
+            a, b = (
+                HASH_VAL.sub("HASH_VAL = <HASH>", normalise(r.stdout + r.stderr, c))
+                for r in (direct, through)
+            )
+            if (direct.returncode, a) != (through.returncode, b):
+                differ.append(
+                    f"{user or 'root'}: {' '.join(command)}:\n"
+                    + "\n".join(
+                        difflib.unified_diff(
+                            a.splitlines(), b.splitlines(), "slurmctld", "flurm", lineterm=""
+                        )
+                    )
+                )
+    assert differ == [], "\n".join(differ)

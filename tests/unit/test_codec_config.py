@@ -14,7 +14,7 @@ import pytest
 
 from flurm.config import parse_text
 from flurm.config.confhash import conf_hash
-from flurm.config.ctl_conf import select_type_param, slurmctld_conf, task_plugin_param
+from flurm.config.ctl_conf import debug_flags, select_type_param, slurmctld_conf, task_plugin_param
 from flurm.protocol.constants import NO_VAL, MsgType
 from flurm.protocol.frame import FrameDecoder
 from flurm.protocol.messages.base import decode_body, encode_body
@@ -23,7 +23,7 @@ from flurm.protocol.wire import DecodeError, EncodeError
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
 SHOWCONFIG = GOLDEN / "showconfig"
-NAMES = ("default", "non-default")
+NAMES = ("default", "non-default", "more-keys")
 # what only the running slurmctld knows, and the path it was started with
 RUNTIME = ("last_update", "boot_time", "next_job_id", "slurm_conf")
 
@@ -185,5 +185,7 @@ def test_derivations_of_single_keys() -> None:
     assert table("PreemptType=preempt/partition_prio\nPreemptMode=REQUEUE,GANG\n").preempt_mode == 0x8002
     assert table("MaxNodeCount=10\nSelectType=select/cons_tres\n").max_node_cnt == 10
     assert table("").max_node_cnt == 1
+    assert table("DebugFlags=Backfill,Bogus\n").debug_flags == 0  # slurm.conf refused: no flags
+    assert debug_flags("Task,NetRaw,Agent") == (1 << 4) | (1 << 52)
     assert select_type_param("CR_Socket_Memory,CR_LLN") == 0x0002 | 0x0010 | 0x4000
     assert task_plugin_param("cores,autobind=threads,SlurmdOffSpec") == 0x0004 | 0x04000 | 0x40000

@@ -28,7 +28,14 @@ from flurm.config.values import BadValue, convert
 from flurm.protocol.constants import INFINITE, NO_VAL, NO_VAL16
 from flurm.protocol.messages.config_info import BuildInfo, JobDefault
 
-__all__ = ["SLURM_VERSION", "slurmctld_conf"]
+__all__ = [
+    "SLURM_VERSION",
+    "debug_flags",
+    "prolog_flags",
+    "select_type_param",
+    "slurmctld_conf",
+    "task_plugin_param",
+]
 
 SLURM_VERSION = "22.05.8"
 # The plugin directory of the SLURM build flurm stands in for (Debian's slurm-wlm packages).
@@ -136,6 +143,70 @@ _CPU_BIND_UNITS = {"none": 0x0020, "sockets": 0x0008, "cores": 0x0004, "threads"
 _AUTO_BIND = {"none": 0, "threads": 0x04000, "cores": 0x10000, "sockets": 0x20000}
 CPU_BIND_VERBOSE = 0x0001
 SLURMD_OFF_SPEC = 0x40000
+
+# DebugFlags words (debug_str2flags) and their DEBUG_FLAG_* bit numbers (slurm.h)
+_DEBUG_FLAG_BITS = {
+    "accrue": 50,
+    "agent": 52,
+    "backfill": 12,
+    "backfillmap": 27,
+    "burstbuffer": 40,
+    "cgroup": 55,
+    "cpu_bind": 3,
+    "data": 8,
+    "db_archive": 44,
+    "db_assoc": 30,
+    "db_tres": 45,
+    "db_event": 31,
+    "db_job": 32,
+    "db_qos": 33,
+    "db_query": 34,
+    "db_reservation": 35,
+    "db_resource": 36,
+    "db_step": 37,
+    "db_usage": 38,
+    "db_wckey": 39,
+    "dependency": 53,
+    "elasticsearch": 46,
+    "energy": 18,
+    "extsensors": 19,
+    "federation": 48,
+    "frontend": 15,
+    "gang": 13,
+    "gres": 6,
+    "hetjob": 49,
+    "interconnect": 22,
+    "jobaccountgather": 54,
+    "jag": 54,
+    "jobcontainer": 24,
+    "license": 20,
+    "mpi": 7,
+    "network": 10,
+    "net": 10,
+    "networkraw": 4,
+    "netraw": 4,
+    "no_conf_hash": 5,
+    "nodefeatures": 47,
+    "priority": 11,
+    "profile": 21,
+    "protocol": 26,
+    "reservation": 14,
+    "route": 29,
+    "script": 56,
+    "selecttype": 0,
+    "steps": 1,
+    "switch": 17,
+    "task": -1,  # removed in 22.05: logged and ignored
+    "tracejobs": 28,
+    "trigger": 2,
+    "triggers": 2,
+    "cpufrequency": 41,
+    "power": 42,
+    "powersave": 42,
+    "timecray": 43,
+    "workqueue": 9,
+    "workq": 9,
+}
 
 _LOG_FORMATS = (  # LogTimeFormat: the first word found wins, in this order
     ("iso8601_ms", 0),
@@ -493,7 +564,7 @@ def slurmctld_conf(
         cpu_freq_govs=DEFAULT_CPU_FREQ_GOVERNORS,
         cred_type=config.cred_type,
         def_mem_per_cpu=config.def_mem_per_cpu,
-        debug_flags=0,
+        debug_flags=debug_flags(s.text("DebugFlags")),
         dependency_params=s.text("DependencyParameters"),
         eio_timeout=s.number("EioTimeout", 60),
         enforce_part_limits=config.enforce_part_limits,
@@ -673,6 +744,18 @@ def slurmctld_conf(
         x11_params=s.text("X11Parameters"),
     )
     return BuildInfo(**fields)
+
+
+def debug_flags(text: str | None) -> int:
+    """debug_str2flags: DebugFlags as DEBUG_FLAG_* bits (an unknown word makes slurm.conf invalid)."""
+    bits = 0
+    for word in _words(text or ""):
+        bit = _DEBUG_FLAG_BITS.get(word.lower())
+        if bit is None:
+            return 0
+        if bit >= 0:
+            bits |= 1 << bit
+    return bits
 
 
 def _reconfig_flags(text: str | None) -> int:

@@ -14,7 +14,14 @@ import pytest
 
 from flurm.config import parse_text
 from flurm.config.confhash import conf_hash
-from flurm.config.ctl_conf import debug_flags, select_type_param, slurmctld_conf, task_plugin_param
+from flurm.config.ctl_conf import (
+    cpu_freq_def,
+    cpu_freq_governors,
+    debug_flags,
+    select_type_param,
+    slurmctld_conf,
+    task_plugin_param,
+)
 from flurm.protocol.constants import NO_VAL, MsgType
 from flurm.protocol.frame import FrameDecoder
 from flurm.protocol.messages.base import decode_body, encode_body
@@ -23,7 +30,7 @@ from flurm.protocol.wire import DecodeError, EncodeError
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
 SHOWCONFIG = GOLDEN / "showconfig"
-NAMES = ("default", "non-default", "more-keys")
+NAMES = ("default", "non-default", "more-keys", "cpufreq-and-flags")
 # what only the running slurmctld knows, and the path it was started with
 RUNTIME = ("last_update", "boot_time", "next_job_id", "slurm_conf")
 
@@ -186,6 +193,9 @@ def test_derivations_of_single_keys() -> None:
     assert table("MaxNodeCount=10\nSelectType=select/cons_tres\n").max_node_cnt == 10
     assert table("").max_node_cnt == 1
     assert table("DebugFlags=Backfill,Bogus\n").debug_flags == 0  # slurm.conf refused: no flags
+    assert cpu_freq_def("UserSpace") == NO_VAL  # refused as a default: slurmctld logs it and ignores it
+    assert cpu_freq_def("perf") == 0x82000000
+    assert cpu_freq_governors("OnDemand,bogus") == cpu_freq_governors(None) == 0x86800000
     assert debug_flags("Task,NetRaw,Agent") == (1 << 4) | (1 << 52)
     assert select_type_param("CR_Socket_Memory,CR_LLN") == 0x0002 | 0x0010 | 0x4000
     assert task_plugin_param("cores,autobind=threads,SlurmdOffSpec") == 0x0004 | 0x04000 | 0x40000

@@ -30,6 +30,8 @@ from flurm.protocol.messages.config_info import BuildInfo, JobDefault
 
 __all__ = [
     "SLURM_VERSION",
+    "cpu_freq_def",
+    "cpu_freq_governors",
     "debug_flags",
     "prolog_flags",
     "select_type_param",
@@ -66,6 +68,17 @@ CTL_CONF_SJE = 1 << 10
 
 # CPU_FREQ_ONDEMAND | CPU_FREQ_PERFORMANCE | CPU_FREQ_USERSPACE
 DEFAULT_CPU_FREQ_GOVERNORS = 0x84000000 | 0x82000000 | 0x80800000
+CPU_FREQ_RANGE_FLAG = 0x80000000
+CPU_FREQ_USERSPACE = 0x80800000
+# governor names by the prefix SLURM recognises them by (_cpu_freq_check_gov), CPU_FREQ_* values
+_GOVERNORS = (
+    ("co", 0x88000000),
+    ("perf", 0x82000000),
+    ("pow", 0x81000000),
+    ("user", CPU_FREQ_USERSPACE),
+    ("onde", 0x84000000),
+    ("sche", 0x80400000),
+)
 HEALTH_CHECK_NODE_ANY = 0x000F
 PRIORITY_FLAGS_FAIR_TREE = 1 << 5
 
@@ -277,6 +290,34 @@ def task_plugin_param(text: str | None) -> int:
             bits |= _AUTO_BIND.get(lowered[len("autobind=") :], 0)
         elif lowered == "slurmdoffspec":
             bits |= SLURMD_OFF_SPEC
+    return bits
+
+
+def _governor(word: str, illegal: int) -> int:
+    lowered = word.lower()
+    for prefix, value in _GOVERNORS:
+        if lowered.startswith(prefix):
+            value &= ~illegal
+            return value | CPU_FREQ_RANGE_FLAG if value else 0
+    return 0
+
+
+def cpu_freq_def(text: str | None) -> int:
+    """CpuFreqDef: a governor other than UserSpace (cpu_freq_verify_def); NO_VAL if unset or invalid."""
+    if text is None:
+        return NO_VAL
+    return _governor(text, CPU_FREQ_USERSPACE) or NO_VAL
+
+
+def cpu_freq_governors(text: str | None) -> int:
+    """CpuFreqGovernors (cpu_freq_verify_govlist); OnDemand,Performance,UserSpace if unset or invalid."""
+    words = _words(text or "")
+    governors = [_governor(word, 0) for word in words]
+    if not words or not all(governors):
+        return DEFAULT_CPU_FREQ_GOVERNORS
+    bits = 0
+    for value in governors:
+        bits |= value
     return bits
 
 
@@ -560,8 +601,8 @@ def slurmctld_conf(
         control_addr=tuple(ctl.addr for ctl in config.control_hosts),
         control_machine=tuple(machines),
         core_spec_plugin=s.text("CoreSpecPlugin", "core_spec/none"),
-        cpu_freq_def=NO_VAL,
-        cpu_freq_govs=DEFAULT_CPU_FREQ_GOVERNORS,
+        cpu_freq_def=cpu_freq_def(s.text("CpuFreqDef")),
+        cpu_freq_govs=cpu_freq_governors(s.text("CpuFreqGovernors")),
         cred_type=config.cred_type,
         def_mem_per_cpu=config.def_mem_per_cpu,
         debug_flags=debug_flags(s.text("DebugFlags")),

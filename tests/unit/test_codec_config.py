@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.config.confhash import conf_hash
 from flurm.config.ctl_conf import (
@@ -22,11 +23,17 @@ from flurm.config.ctl_conf import (
     slurmctld_conf,
     task_plugin_param,
 )
-from flurm.protocol.constants import NO_VAL, MsgType
-from flurm.protocol.frame import FrameDecoder
+from flurm.controller.engine import Controller
+from flurm.controller.handlers.config import build_info
+from flurm.protocol.constants import NO_VAL, MsgType, SlurmRC
+from flurm.protocol.frame import Frame, FrameDecoder, Header
 from flurm.protocol.messages.base import decode_body, encode_body
+from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.config_info import BuildInfo, JobDefault, PluginParams
+from flurm.protocol.messages.job_control import LastUpdateRequest
 from flurm.protocol.wire import DecodeError, EncodeError
+from flurm.rpc.transport import Reply, Request
+from flurm.state.model import Job
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
 SHOWCONFIG = GOLDEN / "showconfig"
@@ -199,3 +206,49 @@ def test_derivations_of_single_keys() -> None:
     assert debug_flags("Task,NetRaw,Agent") == (1 << 4) | (1 << 52)
     assert select_type_param("CR_Socket_Memory,CR_LLN") == 0x0002 | 0x0010 | 0x4000
     assert task_plugin_param("cores,autobind=threads,SlurmdOffSpec") == 0x0004 | 0x04000 | 0x40000
+
+
+# -- the handler ----------------------------------------------------------------------------------
+
+HANDLER_CONF = """
+ClusterName=hc
+SlurmctldHost=localhost
+FirstJobId=5
+MaxJobId=7
+StateSaveLocation={state}
+NodeName=n1 NodeAddr=127.0.0.1 CPUs=1 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES State=UP
+"""
+BOOT = 1_795_600_000
+NOW = BOOT + 100
+
+
+def _ask(ctl: Controller, last_update: int, uid: int = 65534) -> Reply:
+    body = LastUpdateRequest(last_update)
+    frame = Frame(Header(MsgType.REQUEST_BUILD_INFO), 101, None, encode_body(body))
+    return build_info(ctl, Request(MsgType.REQUEST_BUILD_INFO, body, Identity(uid, uid), frame, ("x", 1)))
+
+
+def test_handler_adds_the_controllers_own_values(tmp_path: Path) -> None:
+    config = parse_text(HANDLER_CONF.format(state=tmp_path), str(tmp_path / "slurm.conf"))
+    ctl = Controller(config, FakeAuthenticator(), state_dir=tmp_path, clock=lambda: NOW)
+    ctl.started_at = BOOT
+    reply = _ask(ctl, 0)  # any user may ask (nobody here)
+    assert reply.msg_type == MsgType.RESPONSE_BUILD_INFO and isinstance(reply.body, BuildInfo)
+    assert (reply.body.last_update, reply.body.boot_time, reply.body.next_job_id) == (NOW, BOOT, 5)
+    assert replace(reply.body, last_update=0, boot_time=0, next_job_id=0) == slurmctld_conf(config)
+    # ids in use are skipped, and the counter wraps from MaxJobId to FirstJobId, as get_next_job_id does
+    ctl.cluster.next_job_id = 7
+    job = Job(job_id=7, name="j", user_id=0, group_id=0, partition="debug", script="#!/bin/sh")
+    ctl.cluster.add_job(job)
+    got = _ask(ctl, 0).body
+    assert isinstance(got, BuildInfo) and got.next_job_id == 5
+
+
+def test_handler_says_no_change_since_the_configuration_was_read(tmp_path: Path) -> None:
+    config = parse_text(HANDLER_CONF.format(state=tmp_path))
+    ctl = Controller(config, FakeAuthenticator(), state_dir=tmp_path, clock=lambda: NOW)
+    ctl.started_at = BOOT
+    unchanged = _ask(ctl, BOOT + 1)
+    assert isinstance(unchanged.body, ReturnCode) and unchanged.body.rc == SlurmRC.SLURM_NO_CHANGE_IN_DATA
+    assert isinstance(_ask(ctl, BOOT).body, BuildInfo)

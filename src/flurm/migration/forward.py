@@ -136,12 +136,12 @@ class Forwarder:
         return desc
 
     async def _records(self, text: str) -> list[Job]:
-        """The jobs a job id text names (looked for again after a mirror pass if too new)."""
+        """The jobs a job id text names, as slurmctld has them now: a mirror pass first, since the
+        caller's rights depend on the jobs' latest state (an operator's hold placed a moment ago
+        directly at slurmctld must not be taken for the user's own)."""
         target = parse_job_id(text, self.ctl.config.max_array_size)
+        await self.mirror.sync()
         jobs = self.ctl.jobs.records_for(target)
-        if not jobs:
-            await self.mirror.sync()
-            jobs = self.ctl.jobs.records_for(target)
         if not jobs:
             raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
         return jobs

@@ -38,6 +38,7 @@ from types import MappingProxyType
 from typing import Any
 
 from flurm.config import hostlists
+from flurm.config.confhash import conf_hash
 from flurm.config.keys import DOWNNODES_KEYS, LINE_KEYS, NODE_KEYS, NODESET_KEYS, PARTITION_KEYS, TOP_KEYS
 from flurm.config.lexer import BLANKS, Pair, is_blank, logical_lines, match_pair
 from flurm.config.licenses import LicenseError
@@ -436,6 +437,7 @@ class SlurmConfig:
     warnings: tuple[ConfigWarning, ...] = ()
     files: tuple[str, ...] = ()
     _node_index: Mapping[str, NodeConf] = field(init=False, repr=False, compare=False)
+    hash_val: int = 0  # SLURM's hash of the files as read (confhash), which scontrol compares
     licenses: str | None = None  # Licenses=, as written (state/licenses.py reads it)
 
     def __post_init__(self) -> None:
@@ -522,6 +524,11 @@ def parse_text(
     return _Builder(reader, path, uid_lookup).build()
 
 
+def _raw_bytes(text: str) -> bytes:
+    """The file's bytes back from the text _read() made of them."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _read(path: str) -> str:
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
         return handle.read()
@@ -580,6 +587,7 @@ class _Reader:
         self.down_lines: list[_DownLine] = []
         self.warnings: list[ConfigWarning] = []
         self.files: list[str] = []
+        self.hash_val = 0
         self._stack: list[str] = []
 
     def warn(self, loc: Loc | tuple[str, None], message: str) -> None:
@@ -589,9 +597,14 @@ class _Reader:
         self.files.append(path)
         self._stack.append(os.path.realpath(path))
         try:
+            hashed = 0
             for logical in logical_lines(text):
+                # an included file's lines are hashed after the Include line, as SLURM reads them
+                self.hash_val = conf_hash(_raw_bytes(text[hashed : logical.end]), self.hash_val)
+                hashed = logical.end
                 if logical.text:
                     self._line(logical.text, (path, logical.line))
+            self.hash_val = conf_hash(_raw_bytes(text[hashed:]), self.hash_val)
         finally:
             self._stack.pop()
 
@@ -1143,6 +1156,7 @@ class _Builder:
             raw=MappingProxyType(raw),
             warnings=tuple(self.r.warnings),
             files=tuple(self.r.files),
+            hash_val=self.r.hash_val,
             **fields,
         )
 

@@ -120,8 +120,9 @@ class SourceClient:
         raise SlurmError(rc if rc is not None else SlurmRC.SLURM_UNEXPECTED_MSG_ERROR)
 
     async def forward(self, msg_type: int, body: bytes) -> Response:
-        """Send a request body on to slurmctld as flurm (SlurmUser); return its reply as it came."""
-        return await self.request(msg_type, body)
+        """Send a request body on to slurmctld as flurm (SlurmUser); return its reply as it came
+        (undecoded: it goes back to the client unchanged, whatever its type)."""
+        return await self.request(msg_type, body, decode=False)
 
     async def shutdown(self) -> int:
         """Ask slurmctld to save its state and exit (not the slurmd daemons)."""

@@ -289,6 +289,9 @@ def test_memory_per_node_above_max_mem_per_cpu_takes_more_cpus_per_node() -> Non
     assert (fitted.memory, fitted.cpus_per_task, fitted.pn_min_cpus) == (600, 1, 2)
     assert fit_memory_limit(5000, 300 | MEM_PER_CPU, 1, 1, 0).pn_min_cpus == 17
     assert fit_memory_limit(600, 0, 1, 1, 0).pn_min_cpus == 1  # no limit
+    # no memory asked and no default: the partition's first node's memory counts (memory stays 0)
+    fitted = fit_memory_limit(0, 600 | MEM_PER_CPU, 1, 1, 0, node_memory=1000)
+    assert (fitted.memory, fitted.pn_min_cpus) == (0, 2)
 
 
 # -- options flurm does not apply -------------------------------------------------------------------

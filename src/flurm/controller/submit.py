@@ -156,12 +156,14 @@ def build_job(
     pn_min_cpus = desc.pn_min_cpus if _set(desc.pn_min_cpus, NO_VAL16) and desc.pn_min_cpus else 1
     mem_set = _set(desc.pn_min_memory, NO_VAL64)
     memory = desc.pn_min_memory if mem_set else (part.def_mem_per_cpu or cluster.config.def_mem_per_cpu)
+    first = cluster.partition_nodes(part)[:1]
     fitted = fit_memory_limit(
         memory,
         part.max_mem_per_cpu or cluster.config.max_mem_per_cpu,
         cpus_per_task,
         pn_min_cpus,
         ntasks_per_node,
+        first[0].real_memory if first else 0,
     )
     memory, pn_min_cpus = fitted.memory, fitted.pn_min_cpus
     if fitted.cpus_per_task != cpus_per_task:
@@ -279,14 +281,15 @@ class FittedMemory:
 
 
 def fit_memory_limit(
-    memory: int, limit: int, cpus_per_task: int, pn_min_cpus: int, ntasks_per_node: int
+    memory: int, limit: int, cpus_per_task: int, pn_min_cpus: int, ntasks_per_node: int, node_memory: int = 0
 ) -> FittedMemory:
     """A job's memory brought within MaxMemPerCPU as slurmctld does (job_mgr.c _valid_pn_min_mem):
     more memory per CPU than the limit gives each task more CPUs and each CPU less memory; memory per
-    node gives the job at least as many CPUs per node as the limit needs for it. (A job beyond a
-    MaxMemPerNode is not adjusted.)"""
+    node gives the job at least as many CPUs per node as the limit needs for it, and so does a job
+    that asks no memory (and has no default) for ``node_memory``, the memory of its partition's first
+    node. (A job beyond a MaxMemPerNode is not adjusted.)"""
     same = FittedMemory(memory, cpus_per_task, pn_min_cpus, 1)
-    if not limit & MEM_PER_CPU or limit == MEM_PER_CPU or memory in (0, MEM_PER_CPU):
+    if not limit & MEM_PER_CPU or limit == MEM_PER_CPU or memory == MEM_PER_CPU:
         return same
     per_cpu = limit & ~MEM_PER_CPU
     if memory & MEM_PER_CPU:
@@ -295,7 +298,7 @@ def fit_memory_limit(
             return same
         ratio = -(-wanted // per_cpu)
         return FittedMemory(-(-wanted // ratio) | MEM_PER_CPU, cpus_per_task * ratio, pn_min_cpus, ratio)
-    cpus = -(-memory // per_cpu)
+    cpus = -(-(memory or node_memory) // per_cpu)
     if pn_min_cpus >= cpus:
         return same
     if ntasks_per_node:

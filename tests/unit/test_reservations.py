@@ -13,6 +13,7 @@ from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
     JobState,
+    JobStateFlag,
     JobStateReason,
     MsgType,
     NodeState,
@@ -293,23 +294,37 @@ def test_update_node_count_grows_and_shrinks() -> None:
     assert book.update(ReservationDesc(name="r", node_cnt=(1,)), c, T0).nodes == ("n1",)
 
 
-def test_delete_refuses_a_reservation_a_job_runs_in_and_holds_its_pending_jobs() -> None:
+def test_delete_refuses_a_reservation_a_job_runs_in_or_waits_for() -> None:
     c = make_cluster()
-    resv = create(c, name="r", node_list="n1")
+    create(c, name="r", node_list="n1")
     job = running(c, "n1", resv="r")
     with pytest.raises(SlurmError) as exc:
         c.reservations.delete("r", c, T0)
     assert exc.value.rc == RC.ESLURM_RESERVATION_BUSY
     job.state = JobState.COMPLETE
     waiting = pending(c, reservation="r")
-    named = c.reservations.delete("r", c, T0)
-    assert waiting in named
-    clear_for_removed(waiting, resv)
-    assert (waiting.reservation, waiting.priority, waiting.state_reason) == (None, 0, R.WAIT_RESV_DELETED)
-    assert waiting.state_desc == "Reservation r was deleted"
+    with pytest.raises(SlurmError) as exc:  # a pending job names it too
+        c.reservations.delete("r", c, T0)
+    assert exc.value.rc == RC.ESLURM_RESERVATION_BUSY
+    waiting.state = JobState.CANCELLED
+    c.reservations.delete("r", c, T0)
     with pytest.raises(SlurmError) as exc:
         c.reservations.delete("r", c, T0)
     assert exc.value.rc == RC.ESLURM_RESERVATION_INVALID
+
+
+def test_an_ended_reservation_holds_the_jobs_that_still_wait_for_it() -> None:
+    c = make_cluster()
+    resv = create(c, name="r", node_list="n1", duration=10)
+    waiting = pending(c, user_id=0, reservation="r")
+    [(gone, named)] = c.reservations.check(c, T0 + 601)
+    assert gone is resv and waiting in named
+    clear_for_removed(waiting, resv)
+    assert (waiting.reservation, waiting.priority, waiting.state_reason) == (None, 0, R.WAIT_RESV_DELETED)
+    assert waiting.state_desc == "Reservation r was deleted"
+    assert waiting.state & JobStateFlag.RESV_DEL_HOLD
+    cycle(c, T0 + 602)
+    assert waiting.state_reason == R.WAIT_RESV_DELETED  # a held job keeps it
 
 
 # -- time -----------------------------------------------------------------------------------------

@@ -752,8 +752,13 @@ class Reservations:
 
     @staticmethod
     def in_use(name: str, view: ClusterView) -> bool:
-        """_is_resv_used: a running (or suspended) job runs in it."""
-        return any(j.reservation == name and _holds_nodes(j) for j in view.jobs.values())
+        """_is_resv_used: a job not yet finished (pending too) names it."""
+        return any(not j.is_finished() and _names(j, name) for j in view.jobs.values())
+
+    @staticmethod
+    def runs_in(name: str, view: ClusterView) -> bool:
+        """job_resv_check's job_run_cnt: a running (or suspended) job runs in it."""
+        return any(_holds_nodes(j) and _names(j, name) for j in view.jobs.values())
 
     def delete(self, name: str | None, view: ClusterView, now: int) -> list[Job]:
         """delete_resv. Returns the pending jobs that asked for it: slurmctld holds them (the caller
@@ -769,7 +774,7 @@ class Reservations:
 
     @staticmethod
     def _named_by(resv: Reservation, view: ClusterView) -> list[Job]:
-        return [j for j in view.jobs.values() if j.reservation == resv.name or _maint_reason(j, resv)]
+        return [j for j in view.jobs.values() if _names(j, resv.name) or _maint_reason(j, resv)]
 
     # -- time -----------------------------------------------------------------------------------------
     def _advance(self, resv: Reservation, now: int) -> bool:
@@ -795,7 +800,7 @@ class Reservations:
                     pass
                 self._touch(resv, now)
                 continue
-            if not self.in_use(resv.name, view) or resv.flags & F.FLEX:
+            if not self.runs_in(resv.name, view) or resv.flags & F.FLEX:
                 self._drop(resv.name, now)
                 gone.append((resv, self._named_by(resv, view)))
         return gone
@@ -846,6 +851,10 @@ def may_use(resv: Reservation, uid: int, account: str | None) -> bool:
     if account and account in resv.account_list:
         account_good = not resv.account_not
     return account_good
+
+
+def _names(job: Job, name: str) -> bool:
+    return bool(job.reservation) and name in (job.reservation or "").split(",")
 
 
 def _maint_reason(job: Job, resv: Reservation) -> bool:

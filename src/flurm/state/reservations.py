@@ -313,8 +313,11 @@ class Reservations:
             self.last_update = now
 
     def replace_all(self, resvs: Iterable[Reservation], now: int) -> None:
-        """Take slurmctld's list as it is (the mirror): flurm's own is not kept beside it."""
+        """Take slurmctld's list as it is (the mirror): flurm's own is not kept beside it. Its id
+        counter is not on the wire: each live reservation took an id of its own, so it is at least
+        their number (and the highest generated suffix)."""
         fresh = {r.name: r for r in resvs}
+        self.top_suffix = max(self.top_suffix, len(fresh))
         for name in list(self.items):
             if name not in fresh:
                 self._drop(name, now)

@@ -9,6 +9,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     job_info,
     nodes,
     partitions,
+    reservations,
     slurmd,
     steps,
     tokens,

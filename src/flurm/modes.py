@@ -237,7 +237,7 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_NODE_INFO: Op.READ,
     MsgType.REQUEST_NODE_INFO_SINGLE: Op.READ,
     MsgType.REQUEST_PARTITION_INFO: Op.READ,
-    MsgType.REQUEST_BUILD_INFO: Op.READ,
+    MsgType.REQUEST_BUILD_INFO: Op.STATUS,  # slurmctld's debug flags and next job id as of now
     MsgType.REQUEST_AUTH_TOKEN: Op.READ,  # flurm signs it with the cluster's key (forwarded when rolled back)
     MsgType.REQUEST_JOB_READY: Op.STEP,
     MsgType.REQUEST_SUBMIT_BATCH_JOB: Op.SUBMIT,

@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.handlers import admin, jobs, nodes, slurmd, steps, tokens
+from flurm.controller.handlers import (
+    admin,
+    dynamic,
+    job_lookups,
+    jobs,
+    nodes,
+    slurmd,
+    steps,
+    tokens,
+    unconfigured,
+)
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -19,4 +29,6 @@ HandlerFn = Callable[["Controller", "Request"], Any]
 
 HANDLERS: dict[int, HandlerFn] = {}
 for _module in (admin, jobs, nodes, slurmd, tokens, steps):  # steps last: it takes 5005 and 5016
+    HANDLERS.update(_module.HANDLERS)
+for _module in (unconfigured, job_lookups, dynamic):  # types no other module takes
     HANDLERS.update(_module.HANDLERS)

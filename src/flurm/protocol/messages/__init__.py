@@ -3,14 +3,18 @@
 from flurm.protocol.messages import (  # noqa: F401  (imported for their @register side effect)
     admin,
     common,
+    crontab,
     job_control,
     job_desc,
     job_info,
+    job_lookups,
     nodes,
     partitions,
+    reports,
     slurmd,
     steps,
     tokens,
+    triggers,
 )
 from flurm.protocol.messages.base import Body, body_class, decode_body, encode_body
 

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterator
 
 import pytest
-from parity import Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state, write_file
+from parity import Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state, write_file
 
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load as load_config
@@ -33,7 +33,7 @@ Pair = tuple[SlurmCluster, SlurmCluster, Transcript, Transcript]
 
 HETJOB = "#!/bin/sh\n#SBATCH -n1\n#SBATCH hetjob\n#SBATCH -n1\ntrue\n"
 
-STEPS = [
+STEPS: list[Step] = [
     cmd("scontrol", "show", "burstbuffer"),
     cmd("scontrol", "show", "bbstat"),
     cmd("scontrol", "show", "bbstat", "a", "b"),

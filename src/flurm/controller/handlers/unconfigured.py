@@ -110,7 +110,7 @@ def trigger_get(ctl: Controller, req: Request) -> Reply:
 
 
 def trigger_set(ctl: Controller, req: Request) -> Reply:
-    allow_users = "allow_user_triggers" in _param_words(ctl.config.raw.get("slurmctldparameters"))
+    allow_users = "allow_user_triggers" in _param_words(ctl.config.slurmctld_parameters)
     if not ctl.is_admin(req.uid) and not allow_users:
         log.error("Security violation, REQUEST_TRIGGER_SET RPC from uid=%d", req.uid)
         return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)

@@ -17,6 +17,7 @@ from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.steps import JobSteps, Step
+from flurm.modes import Mode
 from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.messages import Body, decode_body, encode_body
@@ -69,6 +70,8 @@ def controller(tmp: Path, extra: str = "") -> Controller:
 def handle(ctl: Controller, msg_type: int, body: Body, uid: int = 0) -> Reply | None:
     frame = Frame(Header(msg_type), 101, None, encode_body(body))
     reply = ctl.handlers[msg_type](ctl, Request(msg_type, body, Identity(uid, uid), frame, ("127.0.0.1", 1)))
+    if asyncio.iscoroutine(reply):
+        reply = asyncio.run(reply)
     assert reply is None or isinstance(reply, Reply)
     return reply  # None for a message that gets no reply
 
@@ -204,6 +207,24 @@ def test_priority_factors_by_plugin(tmp_path: Path) -> None:
         MsgType.RESPONSE_PRIORITY_FACTORS,
         struct.pack(">I", NO_VAL),
     )
+
+
+def test_reports_come_from_slurmctld_beside_it(tmp_path: Path) -> None:
+    """In shadow, slurmctld's cluster may have accounting, topology, burst buffers or triggers."""
+    ctl = controller(tmp_path)
+    asked: list[int] = []
+
+    async def forward(req: Request) -> Reply:
+        asked.append(req.msg_type)
+        return Reply(MsgType.RESPONSE_SLURM_RC, ReturnCode(0))
+
+    ctl.forward = forward
+    ctl.mode = Mode.SHADOW
+    assert rc(ask(ctl, MsgType.REQUEST_SHARE_INFO, SharesRequest())) == 0
+    assert rc(ask(ctl, MsgType.REQUEST_TRIGGER_GET, TriggerMessage())) == 0
+    assert asked == [MsgType.REQUEST_SHARE_INFO, MsgType.REQUEST_TRIGGER_GET]
+    ctl.mode = Mode.STANDALONE  # after a takeover flurm answers itself
+    assert ask(ctl, MsgType.REQUEST_SHARE_INFO, SharesRequest()).msg_type == MsgType.RESPONSE_SHARE_INFO
 
 
 def test_front_end_update(tmp_path: Path) -> None:

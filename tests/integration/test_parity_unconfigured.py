@@ -15,11 +15,23 @@ A second pair of clusters has PriorityType=priority/multifactor, where sprio ask
 from __future__ import annotations
 
 import asyncio
+import datetime
+import re
 import struct
 from collections.abc import Iterator
 
 import pytest
-from parity import Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state, write_file
+from parity import (
+    Step,
+    Transcript,
+    assert_same,
+    cluster_pair,
+    cmd,
+    run_both,
+    settle,
+    wait_state,
+    write_file,
+)
 
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load as load_config
@@ -28,6 +40,7 @@ from flurm.rpc.transport import Signer, call
 from harness.loopback import SlurmCluster
 
 CONF = "MinJobAge=300\nPartitionName=spare Nodes=ALL State=UP\nPartitionName=busy Nodes=ALL State=UP"
+
 
 Pair = tuple[SlurmCluster, SlurmCluster, Transcript, Transcript]
 
@@ -213,6 +226,7 @@ CRAFTED: dict[str, tuple[int, bytes]] = {
     "trigger pull of nothing": (MsgType.REQUEST_TRIGGER_PULL, struct.pack(">I", 0)),
     "trigger clear without id": (MsgType.REQUEST_TRIGGER_CLEAR, _trigger(2)),
     "trigger clear of job 0": (MsgType.REQUEST_TRIGGER_CLEAR, _trigger(1, res_id="x")),
+    "end time of a missing job": (MsgType.REQUEST_JOB_END_TIME, struct.pack(">II", 999, 0)),
     "burst buffer status": (MsgType.REQUEST_BURST_BUFFER_STATUS, struct.pack(">I", 0)),
     "burst buffer info": (MsgType.REQUEST_BURST_BUFFER_INFO, b""),
     "topology": (MsgType.REQUEST_TOPO_INFO, b""),
@@ -240,6 +254,24 @@ def test_front_end_reply_layout(pair: Pair) -> None:
     b = _raw_call(got, MsgType.REQUEST_FRONT_END_INFO, struct.pack(">Q", 0))
     assert isinstance(a, tuple) and isinstance(b, tuple)
     assert (a[0], len(a[1]), a[1][:4]) == (b[0], len(b[1]), b[1][:4])  # the rest is the time
+
+
+def test_end_time_of_a_running_job(pair: Pair) -> None:
+    """REQUEST_JOB_END_TIME (slurm_get_rem_time): SRUN_TIMEOUT with the job's end time, whose distance
+    from the job's start is its time limit (a year for an unlimited job)."""
+    ref, got, _, _ = pair
+    limits = []
+    for c in (ref, got):
+        reply = _raw_call(c, MsgType.REQUEST_JOB_END_TIME, struct.pack(">II", 1, 0))
+        assert isinstance(reply, tuple) and reply[0] == MsgType.SRUN_TIMEOUT, reply
+        assert reply[1][:12] == struct.pack(">III", 1, NO_VAL, NO_VAL)
+        (end,) = struct.unpack(">q", reply[1][12:])
+        shown = c.run("scontrol", "show", "job", "-o", "1").stdout
+        m = re.search(r"StartTime=(\S+)", shown)
+        assert m is not None, shown
+        start = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+        limits.append(end - start)
+    assert limits[0] == limits[1]
 
 
 # -- priority/multifactor ---------------------------------------------------------------------------

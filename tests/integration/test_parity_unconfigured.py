@@ -98,6 +98,7 @@ STEPS: list[Step] = [
     write_file("het.sh", HETJOB),
     cmd("sbatch", "-p", "busy", "het.sh"),
     cmd("sbatch", "-p", "busy", "-n1", ":", "-p", "busy", "-n1", "--wrap", "true"),
+    cmd("env", "BIG=" + "x" * 100_000, "sbatch", "-p", "busy", "het.sh", label="het job, big environment"),
     # partitions
     cmd("scontrol", "delete", "partition=nosuch"),
     cmd("scontrol", "delete", "partition=spare", user="nobody"),
@@ -119,6 +120,7 @@ REFUSED = {
     "delete an idle node": NOT_SUPPORTED,
     "sbatch -p busy het.sh": f"Batch job submission failed: {NOT_SUPPORTED}",
     "sbatch -p busy -n1 : -p busy -n1 --wrap true": f"Batch job submission failed: {NOT_SUPPORTED}",
+    "het job, big environment": f"Batch job submission failed: {NOT_SUPPORTED}",
     "salloc -n1 : -n1 true": f"Job submit/allocate failed: {NOT_SUPPORTED}",
 }
 

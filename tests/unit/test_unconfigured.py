@@ -20,6 +20,7 @@ from flurm.controller.steps import JobSteps, Step
 from flurm.modes import Mode
 from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
 from flurm.protocol.frame import Frame, Header
+from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, decode_body, encode_body
 from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.credential import StepId
@@ -437,3 +438,17 @@ async def _partition_deletion(tmp_path: Path) -> None:
     assert "other" not in cluster.partitions and cluster.last_part_update == NOW
     assert delete("debug") == 0
     assert cluster.default_partition is None and not cluster.partitions
+
+
+def test_refused_submissions_are_read_whole() -> None:
+    """A heterogeneous job or a crontab is refused with a reason the client prints, not cut off as an
+    oversized frame: it may be as large as a batch submission."""
+    limits = BodyLimits()
+    batch = limits.for_type(MsgType.REQUEST_SUBMIT_BATCH_JOB)
+    assert limits.for_type(MsgType.REQUEST_SUBMIT_BATCH_HET_JOB) == batch
+    assert limits.for_type(MsgType.REQUEST_UPDATE_CRONTAB) == batch
+    assert limits.for_type(MsgType.REQUEST_HET_JOB_ALLOCATION) == limits.for_type(
+        MsgType.REQUEST_RESOURCE_ALLOCATION
+    )
+    for t in (MsgType.REQUEST_CREATE_NODE, MsgType.REQUEST_DELETE_NODE):
+        assert limits.for_type(t) == limits.for_type(MsgType.REQUEST_UPDATE_NODE)

@@ -252,6 +252,10 @@ def test_crafted_requests_get_slurmctlds_replies(
 
 def test_front_end_reply_layout(pair: Pair) -> None:
     ref, got, _, _ = pair
+    later = struct.pack(">Q", 1_000_000)
+    assert _raw_call(ref, MsgType.REQUEST_FRONT_END_INFO, later) == _raw_call(
+        got, MsgType.REQUEST_FRONT_END_INFO, later
+    )
     a = _raw_call(ref, MsgType.REQUEST_FRONT_END_INFO, struct.pack(">Q", 0))
     b = _raw_call(got, MsgType.REQUEST_FRONT_END_INFO, struct.pack(">Q", 0))
     assert isinstance(a, tuple) and isinstance(b, tuple)

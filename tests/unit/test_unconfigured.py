@@ -188,6 +188,10 @@ def test_reports_of_features_not_configured(tmp_path: Path) -> None:
         MsgType.RESPONSE_FRONT_END_INFO,
         none + struct.pack(">q", NOW),
     )
+    assert (
+        rc(ask(ctl, MsgType.REQUEST_FRONT_END_INFO, FrontEndInfoRequest(1)))
+        == SlurmRC.SLURM_NO_CHANGE_IN_DATA
+    )
     assert wire(ask(ctl, MsgType.REQUEST_SHARE_INFO, SharesRequest(), uid=NOBODY)) == (
         MsgType.RESPONSE_SHARE_INFO,
         none + struct.pack(">IQ", NO_VAL, 0),

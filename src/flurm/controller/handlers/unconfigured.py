@@ -98,7 +98,9 @@ def topo_info(ctl: Controller, req: Request) -> Reply:
 @slurmctld_report
 def front_end_info(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, FrontEndInfoRequest)
-    # slurmctld's last_front_end_update stays 0 without front ends: "no change" is never answered
+    # without front ends slurmctld's last_front_end_update stays 0: any later time has seen it all
+    if req.body.last_update - 1 >= 0:
+        return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
     return Reply(MsgType.RESPONSE_FRONT_END_INFO, FrontEndInfoResponse(ctl.now()))
 
 

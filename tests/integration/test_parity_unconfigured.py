@@ -294,3 +294,17 @@ def test_sprio_with_multifactor_and_no_pending_job() -> None:
         assert _raw_call(ref, MsgType.REQUEST_PRIORITY_FACTORS, raw) == _raw_call(
             got, MsgType.REQUEST_PRIORITY_FACTORS, raw
         )
+
+
+def test_private_usage_and_users() -> None:
+    """PrivateData=usage,users: slurmctld looks the caller up among the users it knows (none without
+    accounting) and, not finding them, answers assoc_mgr with an empty body."""
+    steps: list[Step] = [
+        cmd("scontrol", "show", "assoc_mgr"),
+        cmd("scontrol", "show", "assoc_mgr", user="nobody"),
+        cmd("sshare", user="nobody"),
+    ]
+    with cluster_pair(nodes=1, cpus=2, extra_conf="PrivateData=usage,users") as (ref, got):
+        a, b = run_both(ref, got, steps)
+        assert_same(a, b)
+    assert "Malformed RPC of type RESPONSE_ASSOC_MGR_INFO" in b["scontrol show assoc_mgr (as nobody)"].stderr

@@ -201,6 +201,14 @@ def test_reports_of_features_not_configured(tmp_path: Path) -> None:
     assert data.startswith(struct.pack(">I", 8) + struct.pack(">I", 4) + b"cpu\0")
 
 
+def test_assoc_mgr_with_private_users(tmp_path: Path) -> None:
+    ctl = controller(tmp_path, "PrivateData=users\n")
+    empty = ask(ctl, MsgType.REQUEST_ASSOC_MGR_INFO, AssocMgrInfoRequest(flags=7), uid=NOBODY)
+    assert (empty.msg_type, empty.body, empty.raw_body) == (MsgType.RESPONSE_ASSOC_MGR_INFO, None, b"")
+    full = ask(ctl, MsgType.REQUEST_ASSOC_MGR_INFO, AssocMgrInfoRequest(flags=7))
+    assert full.body is not None
+
+
 def test_priority_factors_by_plugin(tmp_path: Path) -> None:
     basic = controller(tmp_path)
     assert wire(ask(basic, MsgType.REQUEST_PRIORITY_FACTORS, PriorityFactorsRequest())) == (

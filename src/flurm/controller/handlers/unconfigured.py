@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flurm.controller")
 
+PRIVATE_DATA_USAGE = 1 << 3  # slurm.conf PrivateData bits
+PRIVATE_DATA_USERS = 1 << 4
 # The TRES slurmctld names in its association manager without accounting (assoc_mgr.c's defaults).
 DEFAULT_TRES_NAMES = ("cpu", "mem", "energy", "node", "billing", "fs/disk", "vmem", "pages")
 
@@ -114,6 +116,10 @@ def update_front_end(ctl: Controller, req: Request) -> Reply:
 
 @slurmctld_report
 def assoc_mgr_info(ctl: Controller, req: Request) -> Reply:
+    if ctl.config.private_data & (PRIVATE_DATA_USAGE | PRIVATE_DATA_USERS) and not ctl.is_admin(req.uid):
+        # slurmctld looks the caller up among the users it caches (none without accounting), fails,
+        # and sends the reply with no body at all: scontrol reports a malformed RPC
+        return Reply(MsgType.RESPONSE_ASSOC_MGR_INFO, raw_body=b"")
     return Reply(MsgType.RESPONSE_ASSOC_MGR_INFO, AssocMgrInfoResponse(DEFAULT_TRES_NAMES))
 
 

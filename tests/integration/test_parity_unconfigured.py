@@ -22,11 +22,13 @@ from collections.abc import Iterator
 
 import pytest
 from parity import (
+    Action,
     Step,
     Transcript,
     assert_same,
     cluster_pair,
     cmd,
+    poll,
     run_both,
     settle,
     wait_state,
@@ -40,6 +42,16 @@ from flurm.rpc.transport import Signer, call
 from harness.loopback import SlurmCluster
 
 CONF = "MinJobAge=300\nPartitionName=spare Nodes=ALL State=UP\nPartitionName=busy Nodes=ALL State=UP"
+
+
+def wait_step(step: str) -> Action:
+    def act(c: SlurmCluster) -> None:
+        job = step.split(".")[0]
+        poll(
+            f"step {step}", lambda: step in c.run("squeue", "-h", "-s", "-j", job, "-o", "%i").stdout.split()
+        )
+
+    return act
 
 
 Pair = tuple[SlurmCluster, SlurmCluster, Transcript, Transcript]
@@ -77,18 +89,20 @@ STEPS: list[Step] = [
     cmd("scontrol", "delete", "nodename=compute-node-3", label="delete an idle node"),
     cmd("scontrol", "delete", "nodename=compute-node-1", user="nobody"),
     # jobs: one running, one pending
-    cmd("sbatch", "-N2", "--exclusive", "-p", "busy", "--wrap", "sleep 300"),  # 1
+    cmd("sbatch", "-N2", "--exclusive", "-p", "busy", "--wrap", "srun sleep 300"),  # 1
     wait_state(1, "RUNNING"),
+    wait_step("1.0"),
     cmd("sbatch", "-p", "busy", "--hold", "--wrap", "true"),  # 2
     settle(),
     cmd("scontrol", "update", "StepId=999.0", "TimeLimit=5"),
     cmd("scontrol", "update", "StepId=1.0", "TimeLimit=5"),
     cmd("scontrol", "update", "StepId=1", "TimeLimit=5"),
     cmd("scontrol", "update", "StepId=1.0", "TimeLimit=5", user="nobody"),
+    cmd("sattach", "--layout", "1.0"),
+    cmd("sattach", "--layout", "1.0", user="nobody"),
     cmd("sattach", "999.0"),
-    cmd("sattach", "1.0"),
+    cmd("sattach", "1.5"),
     cmd("sattach", "2.0"),
-    cmd("sattach", "1.0", user="nobody"),
     write_file("payload.txt", "x\n"),
     cmd("sbcast", "-j", "999", "payload.txt", "/tmp/x"),
     cmd("sbcast", "-j", "2", "payload.txt", "/tmp/x"),
@@ -98,7 +112,12 @@ STEPS: list[Step] = [
     write_file("het.sh", HETJOB),
     cmd("sbatch", "-p", "busy", "het.sh"),
     cmd("sbatch", "-p", "busy", "-n1", ":", "-p", "busy", "-n1", "--wrap", "true"),
-    cmd("env", "BIG=" + "x" * 100_000, "sbatch", "-p", "busy", "het.sh", label="het job, big environment"),
+    cmd(
+        "sh",
+        "-c",
+        "BIG=$(head -c 100000 /dev/zero | tr '\\0' x) sbatch -p busy het.sh",
+        label="het job, big environment",
+    ),
     # partitions
     cmd("scontrol", "delete", "partition=nosuch"),
     cmd("scontrol", "delete", "partition=spare", user="nobody"),

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 from flurm.controller.handlers import (
     admin,
     config,
+    dynamic,
+    job_lookups,
     jobs,
     nodes,
     reservations,
     slurmd,
     steps,
     tokens,
+    unconfigured,
 )
 
 if TYPE_CHECKING:
@@ -38,4 +41,6 @@ for _module in (
     tokens,
     steps,
 ):
+    HANDLERS.update(_module.HANDLERS)
+for _module in (unconfigured, job_lookups, dynamic):  # types no other module takes
     HANDLERS.update(_module.HANDLERS)

@@ -231,13 +231,19 @@ def test_reports_come_from_slurmctld_beside_it(tmp_path: Path) -> None:
         asked.append(req.msg_type)
         return Reply(MsgType.RESPONSE_SLURM_RC, ReturnCode(0))
 
+    def dispatch(msg_type: int, body: Body) -> Reply:
+        frame = Frame(Header(msg_type), 101, None, encode_body(body))
+        reply = asyncio.run(ctl.dispatch(Request(msg_type, body, Identity(0, 0), frame, ("127.0.0.1", 1))))
+        assert reply is not None
+        return reply
+
     ctl.forward = forward
-    ctl.mode = Mode.SHADOW
-    assert rc(ask(ctl, MsgType.REQUEST_SHARE_INFO, SharesRequest())) == 0
-    assert rc(ask(ctl, MsgType.REQUEST_TRIGGER_GET, TriggerMessage())) == 0
+    ctl.mode = Mode.SHADOW  # the mode table sends these reports to slurmctld (STATUS)
+    assert rc(dispatch(MsgType.REQUEST_SHARE_INFO, SharesRequest())) == 0
+    assert rc(dispatch(MsgType.REQUEST_TRIGGER_GET, TriggerMessage())) == 0
     assert asked == [MsgType.REQUEST_SHARE_INFO, MsgType.REQUEST_TRIGGER_GET]
     ctl.mode = Mode.STANDALONE  # after a takeover flurm answers itself
-    assert ask(ctl, MsgType.REQUEST_SHARE_INFO, SharesRequest()).msg_type == MsgType.RESPONSE_SHARE_INFO
+    assert dispatch(MsgType.REQUEST_SHARE_INFO, SharesRequest()).msg_type == MsgType.RESPONSE_SHARE_INFO
 
 
 def test_front_end_update(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ empty body, so that every client prints what it prints there.
 * Heterogeneous jobs: refused (ESLURM_NOT_SUPPORTED, "Requested operation not supported on this
   system"): flurm schedules single-component jobs only, and a site is better told so than handed a
   job with a component missing.
-* Beside a running slurmctld (shadow), the reports go to slurmctld: its cluster may have what
-  flurm's has not (accounting, a topology, burst buffers, triggers), and flurm mirrors none of it.
+* Beside a running slurmctld (shadow), the reports go to slurmctld (the mode table's STATUS): its
+  cluster may have what flurm's has not (accounting, a topology, burst buffers, triggers).
 * Federation and slurmdbd messages (sibling job locks, multi-messages, persistent connections,
   accounting updates): answered as slurmctld answers them with accounting_storage/none and no
   federation: sibling messages need a persistent connection flurm never has.
@@ -21,9 +21,7 @@ empty body, so that every client prints what it prints there.
 from __future__ import annotations
 
 import errno
-import functools
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from flurm.protocol.constants import NO_VAL, MsgType, SlurmRC
@@ -60,21 +58,6 @@ PRIVATE_DATA_USERS = 1 << 4
 DEFAULT_TRES_NAMES = ("cpu", "mem", "energy", "node", "billing", "fs/disk", "vmem", "pages")
 
 
-Handler = Callable[["Controller", Request], Reply]
-
-
-def slurmctld_report(handler: Handler) -> Callable[[Controller, Request], Awaitable[Reply | None]]:
-    """The handler, or slurmctld's answer while flurm runs beside it (it alone knows these)."""
-
-    @functools.wraps(handler)
-    async def answer(ctl: Controller, req: Request) -> Reply | None:
-        if ctl.forward is not None and ctl.traits.uses_source:
-            return await ctl.forward(req)
-        return handler(ctl, req)
-
-    return answer
-
-
 def _param_words(value: str | None) -> set[str]:
     return {w.strip().lower() for w in (value or "").split(",") if w.strip()}
 
@@ -82,22 +65,18 @@ def _param_words(value: str | None) -> set[str]:
 # -- reports --------------------------------------------------------------------------------------------
 
 
-@slurmctld_report
 def burst_buffer_info(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_BURST_BUFFER_INFO, BurstBufferInfoResponse())
 
 
-@slurmctld_report
 def burst_buffer_status(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_BURST_BUFFER_STATUS, BurstBufferStatusResponse(None))
 
 
-@slurmctld_report
 def topo_info(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_TOPO_INFO, TopoInfoResponse())
 
 
-@slurmctld_report
 def front_end_info(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, FrontEndInfoRequest)
     # without front ends slurmctld's last_front_end_update stays 0: any later time has seen it all
@@ -114,7 +93,6 @@ def update_front_end(ctl: Controller, req: Request) -> Reply:
     return rc_reply(SlurmRC.ESLURM_INVALID_NODE_NAME)  # there is no front end node of that name
 
 
-@slurmctld_report
 def assoc_mgr_info(ctl: Controller, req: Request) -> Reply:
     if ctl.config.private_data & (PRIVATE_DATA_USAGE | PRIVATE_DATA_USERS) and not ctl.is_admin(req.uid):
         # slurmctld looks the caller up among the users it caches (none without accounting), fails,
@@ -123,12 +101,10 @@ def assoc_mgr_info(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_ASSOC_MGR_INFO, AssocMgrInfoResponse(DEFAULT_TRES_NAMES))
 
 
-@slurmctld_report
 def share_info(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_SHARE_INFO, SharesResponse())
 
 
-@slurmctld_report
 def priority_factors(ctl: Controller, req: Request) -> Reply:
     # priority/basic answers an empty list; priority/multifactor answers no list when no pending job
     # has factors, which is all flurm can say (it does not compute multifactor priorities)
@@ -139,7 +115,6 @@ def priority_factors(ctl: Controller, req: Request) -> Reply:
 # -- triggers -------------------------------------------------------------------------------------------
 
 
-@slurmctld_report
 def trigger_get(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_TRIGGER_GET, TriggerMessage(()))
 
@@ -197,7 +172,6 @@ def _scrontab_enabled(ctl: Controller) -> bool:
     return "enable" in (ctl.config.raw.get("scronparameters") or "").lower()
 
 
-@slurmctld_report
 def crontab(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, CrontabRequest)
     if not _scrontab_enabled(ctl):

@@ -237,7 +237,7 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_NODE_INFO: Op.READ,
     MsgType.REQUEST_NODE_INFO_SINGLE: Op.READ,
     MsgType.REQUEST_PARTITION_INFO: Op.READ,
-    MsgType.REQUEST_BUILD_INFO: Op.READ,
+    MsgType.REQUEST_BUILD_INFO: Op.STATUS,  # slurmctld's debug flags and next job id as of now
     MsgType.REQUEST_AUTH_TOKEN: Op.READ,  # flurm signs it with the cluster's key (forwarded when rolled back)
     MsgType.REQUEST_JOB_READY: Op.STEP,
     MsgType.REQUEST_SUBMIT_BATCH_JOB: Op.SUBMIT,
@@ -274,11 +274,11 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_SHARE_INFO: Op.STATUS,
     MsgType.REQUEST_PRIORITY_FACTORS: Op.STATUS,
     MsgType.REQUEST_JOB_END_TIME: Op.STATUS,
-    MsgType.REQUEST_FRONT_END_INFO: Op.READ,
+    MsgType.REQUEST_FRONT_END_INFO: Op.STATUS,
     MsgType.REQUEST_RESERVATION_INFO: Op.READ,
-    MsgType.REQUEST_BURST_BUFFER_INFO: Op.READ,
-    MsgType.REQUEST_BURST_BUFFER_STATUS: Op.READ,
-    MsgType.REQUEST_TOPO_INFO: Op.READ,
+    MsgType.REQUEST_BURST_BUFFER_INFO: Op.STATUS,
+    MsgType.REQUEST_BURST_BUFFER_STATUS: Op.STATUS,
+    MsgType.REQUEST_TOPO_INFO: Op.STATUS,
     MsgType.REQUEST_STATS_INFO: Op.STATUS,  # a reset of the counters is checked by its handler
     MsgType.REQUEST_LICENSE_INFO: Op.READ,
     MsgType.REQUEST_ASSOC_MGR_INFO: Op.STATUS,

@@ -22,6 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller import reservations
 from flurm.controller.jobs import JobOps
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
@@ -252,6 +253,7 @@ class Controller:
             if self.traits.schedules:
                 self.jobs.time_limits(now)
                 self.cluster.purge_finished(now)
+                reservations.tick(self, now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)
             self.schedule_soon()

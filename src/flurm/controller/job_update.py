@@ -3,9 +3,9 @@
 A job update (REQUEST_UPDATE_JOB) carries a job description whose fields are unset (the values of
 SLURM's slurm_init_job_desc_msg, which are :class:`JobDesc`'s defaults) except those the user
 changes. flurm applies some of them (controller/jobs.py: limits, priority, hold, nice, name,
-comment, dependency, begin time, partition, node count, requeue, but not TimeMin, which it only
-checks a new limit against; here: features, licenses, required and excluded nodes, contiguous,
-sharing, the maximum node count). An update that sets any other field is refused with
+comment, dependency, begin time, partition, reservation, node count, requeue, but not TimeMin,
+which it only checks a new limit against; here: features, licenses, required and excluded nodes,
+contiguous, sharing, the maximum node count). An update that sets any other field is refused with
 ESLURM_NOT_SUPPORTED ("Requested operation not supported on this system", slurmctld's answer to an
 update its configuration does not permit) before anything of it is applied, instead of answering
 success for a change that never happens.
@@ -43,6 +43,7 @@ _APPLIED_BY_JOBS = frozenset(
         "dependency",
         "begin_time",
         "partition",
+        "reservation",
         "min_nodes",
         "requeue",
     }

@@ -19,6 +19,7 @@ from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg, Shu
 from flurm.protocol.messages.job_info import JobInfoRequest, JobInfoResponse
 from flurm.protocol.messages.nodes import NodeInfoRequest, NodeInfoResponse
 from flurm.protocol.messages.partitions import PartitionInfoRequest, PartitionInfoResponse
+from flurm.protocol.messages.reservations import ReservationInfoRequest, ReservationInfoResponse
 from flurm.rpc.transport import Response, Signer, call
 
 T = TypeVar("T")
@@ -110,6 +111,10 @@ class SourceClient:
             MsgType.REQUEST_PARTITION_INFO, PartitionInfoRequest(last_update, ShowFlags.ALL)
         )
         return self._expect(resp, PartitionInfoResponse)
+
+    async def reservations(self, last_update: int = 0) -> ReservationInfoResponse | None:
+        resp = await self.request(MsgType.REQUEST_RESERVATION_INFO, ReservationInfoRequest(last_update))
+        return self._expect(resp, ReservationInfoResponse)
 
     def _expect(self, resp: Response, cls: type[T]) -> T | None:
         if isinstance(resp.body, cls):

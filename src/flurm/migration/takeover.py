@@ -374,6 +374,7 @@ class Takeover:
             ctl.cluster.job_changed(job, by_flurm=False)
             if i % 256 == 255:
                 await asyncio.sleep(0)  # keep serving clients while 10,000 jobs are written
+        ctl.cluster.reservations_changed(everything=True)
         ctl.store.set_meta("mode", Mode.STANDALONE.value)
         await ctl.durable()
         self._event("persist", "ok", f"{len(ctl.cluster.jobs)} jobs written to flurm's store")

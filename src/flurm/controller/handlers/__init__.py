@@ -9,7 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.handlers import admin, config, jobs, licenses, nodes, slurmd, steps, tokens
+from flurm.controller.handlers import (
+    admin,
+    config,
+    dynamic,
+    job_lookups,
+    jobs,
+    licenses,
+    nodes,
+    reservations,
+    slurmd,
+    steps,
+    tokens,
+    unconfigured,
+)
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -19,5 +32,17 @@ HandlerFn = Callable[["Controller", "Request"], Any]
 
 HANDLERS: dict[int, HandlerFn] = {}
 # steps last: it takes 5005 and 5016
-for _module in (admin, config, jobs, licenses, nodes, slurmd, tokens, steps):
+for _module in (
+    admin,
+    config,
+    jobs,
+    licenses,
+    nodes,
+    reservations,
+    slurmd,
+    tokens,
+    steps,
+):
+    HANDLERS.update(_module.HANDLERS)
+for _module in (unconfigured, job_lookups, dynamic):  # types no other module takes
     HANDLERS.update(_module.HANDLERS)

@@ -4,15 +4,20 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     admin,
     common,
     config_info,
+    crontab,
     job_control,
     job_desc,
     job_info,
+    job_lookups,
     licenses,
     nodes,
     partitions,
+    reports,
+    reservations,
     slurmd,
     steps,
     tokens,
+    triggers,
 )
 from flurm.protocol.messages.base import Body, body_class, decode_body, encode_body
 

@@ -8,9 +8,9 @@ adjustments): the keys flurm models come from :class:`SlurmConfig`'s fields, eve
 What only the running controller knows (its start time, the next job id, the moment of the answer)
 is left for the caller to fill in: :func:`slurmctld_conf` returns those fields as 0.
 
-Not derived (sent as SLURM does with no plugin configured): the plugin blocks that need a plugin's
-own file (cgroup.conf, acct_gather.conf, the mpi, select, ext_sensors, node_features and
-slurmctld plugstack settings).
+The cgroup block comes from cgroup.conf (config/cgroup.py, read with slurm.conf). Not derived (sent
+as SLURM does with no plugin configured): the other plugin blocks that need a plugin's own file
+(acct_gather.conf, the mpi, select, ext_sensors, node_features and slurmctld plugstack settings).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from flurm.config.cgroup import cgroup_key_pairs, reports_cgroup
 from flurm.config.keys import TOP_KEYS
+from flurm.config.plugin_confs import PluginConfs
 from flurm.config.slurmconf import SlurmConfig
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes, parse_time_seconds
 from flurm.config.values import BadValue, convert
@@ -542,6 +544,11 @@ def slurmctld_conf(
     if node_features and "knl_" in node_features and not has_hbm:  # KNL nodes add the "hbm" GRES
         gres_plugins = f"{gres_plugins},hbm" if gres_plugins else "hbm"
 
+    plugin_confs = config.plugin_confs or PluginConfs()
+    cgroup_conf = None
+    if reports_cgroup(config.proctrack_type, config.task_plugin, config.job_acct_gather_type):
+        cgroup_conf = cgroup_key_pairs(plugin_confs.cgroup)
+
     rlimits_except = s.text("PropagateResourceLimitsExcept")
     rlimits = None if rlimits_except is not None else s.text("PropagateResourceLimits", "ALL")
 
@@ -592,7 +599,7 @@ def slurmctld_conf(
         bb_type=s.text("BurstBufferType"),
         bcast_exclude=s.text("BcastExclude", DEFAULT_BCAST_EXCLUDE),
         bcast_parameters=s.text("BcastParameters") or s.text("SbcastParameters"),
-        cgroup_conf=None,
+        cgroup_conf=cgroup_conf,
         cli_filter_plugins=s.text("CliFilterPlugins"),
         cluster_name=config.cluster_name,
         comm_params=comm_params,

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flurm.config import hostlists
 from flurm.config.confhash import conf_hash
@@ -55,6 +55,9 @@ from flurm.protocol.constants import (
     PartitionState,
 )
 from flurm.protocol.errors import FlurmError
+
+if TYPE_CHECKING:
+    from flurm.config.plugin_confs import PluginConfs
 
 __all__ = [
     "DEFAULT_MAX_JOB_ID",
@@ -436,6 +439,8 @@ class SlurmConfig:
     files: tuple[str, ...] = ()
     _node_index: Mapping[str, NodeConf] = field(init=False, repr=False, compare=False)
     hash_val: int = 0  # SLURM's hash of the files as read (confhash), which scontrol compares
+    # cgroup.conf etc. beside slurm.conf, read by load(); None (parse_text): as if there were none
+    plugin_confs: PluginConfs | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_node_index", MappingProxyType({node.name: node for node in self.nodes}))
@@ -509,7 +514,10 @@ def load(path: str | Path, *, uid_lookup: UidLookup = default_uid_lookup) -> Slu
         text = _read(name)
     except OSError as exc:
         raise ConfigError(name, None, f"cannot read file: {exc.strerror or exc}") from exc
-    return parse_text(text, name, uid_lookup=uid_lookup)
+    config = parse_text(text, name, uid_lookup=uid_lookup)
+    from flurm.config.plugin_confs import read_plugin_confs  # it builds on this module
+
+    return replace(config, plugin_confs=read_plugin_confs(config))
 
 
 def parse_text(

@@ -1,0 +1,47 @@
+"""The plugin configuration files slurmctld reads beside slurm.conf, read once with slurm.conf.
+
+slurm.conf's ``load`` reads them too (a file slurmctld would refuse to start with makes the whole
+configuration a ConfigError), so that what slurmctld reports of them (``scontrol show config``) and
+what they decide come from the files as they were when the configuration was read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flurm.config.cgroup import CgroupConf, read_cgroup_conf
+from flurm.config.slurmconf import ConfigError
+
+if TYPE_CHECKING:
+    from flurm.config.slurmconf import SlurmConfig
+
+__all__ = ["PluginConfs", "read_plugin_confs"]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginConfs:
+    cgroup: CgroupConf = field(default_factory=CgroupConf)
+
+
+def _over_memory_kill(job_acct_gather_params: str | None) -> bool:
+    """job_acct_oom_kill: OverMemoryKill is one of JobAcctGatherParams' comma-separated words."""
+    return any(word.lower() == "overmemorykill" for word in (job_acct_gather_params or "").split(","))
+
+
+def read_plugin_confs(config: SlurmConfig) -> PluginConfs:
+    """The files beside ``config.path``; ConfigError where slurmctld would not start."""
+    cgroup = read_cgroup_conf(config.path)
+    # slurmctld's read_config: two memory enforcements at once are refused
+    if (
+        _over_memory_kill(config.raw.get("jobacctgatherparams"))
+        and cgroup.confines_memory
+        and "cgroup" in config.task_plugin
+    ):
+        raise ConfigError(
+            config.path,
+            None,
+            "Jobs memory is being constrained by both TaskPlugin cgroup and JobAcctGather plugin. "
+            "This enables two incompatible memory enforcement mechanisms, one of them must be disabled.",
+        )
+    return PluginConfs(cgroup=cgroup)

@@ -47,7 +47,6 @@ from flurm.config.values import BadValue, Kind, convert
 from flurm.protocol.constants import (
     INFINITE,
     INFINITE16,
-    INFINITE64,
     MEM_PER_CPU,
     NodeState,
     NodeStateFlag,
@@ -508,15 +507,19 @@ def default_uid_lookup(user: str) -> int | None:
 
 
 def load(path: str | Path, *, uid_lookup: UidLookup = default_uid_lookup) -> SlurmConfig:
-    """Read a slurm.conf file (and what it includes)."""
+    """Read a slurm.conf file (and what it includes, and the plugin files beside it); ConfigError
+    where slurmctld would not start."""
     name = os.fspath(path)
     try:
         text = _read(name)
     except OSError as exc:
         raise ConfigError(name, None, f"cannot read file: {exc.strerror or exc}") from exc
     config = parse_text(text, name, uid_lookup=uid_lookup)
-    from flurm.config.plugin_confs import read_plugin_confs  # it builds on this module
+    # what slurmctld refuses beyond slurm.conf's syntax, and the plugin files beside it
+    from flurm.config.ctl_conf import check  # both build on this module
+    from flurm.config.plugin_confs import read_plugin_confs
 
+    check(config)
     return replace(config, plugin_confs=read_plugin_confs(config))
 
 
@@ -1327,12 +1330,9 @@ class _Builder:
                     )
             elif per_cpu is not None:
                 cpu_value = per_cpu.typed
-            if kind == "max":  # 0 and INFINITE both mean no limit
-                node_value = None if node_value in (0, INFINITE64) else node_value
-                cpu_value = None if cpu_value in (0, INFINITE64) else cpu_value
-            else:
-                node_value = node_value or None
-                cpu_value = cpu_value or None
+            # 0 is no limit; UNLIMITED stays SLURM's INFINITE64 (slurmctld stores and reports it)
+            node_value = node_value or None
+            cpu_value = cpu_value or None
             fields[f"{kind}_mem_per_node_mib"] = node_value
             fields[f"{kind}_mem_per_cpu_mib"] = cpu_value
 

@@ -5,8 +5,9 @@ slurm.conf; the same with many keys set to values other than SLURM's defaults (s
 priority/multifactor with weights and times, select and task parameters, memory, limits, timeouts,
 prolog/epilog, log levels, ...); cgroup plugins with a site's cgroup.conf, and without one (the
 cgroup.conf block; these clusters have no slurmd, which would need cgroups of its own here). Root
-and ``nobody`` ask (slurmctld answers anyone), before and after a submission (NEXT_JOB_ID). Besides the printed listing, the decoded RESPONSE_BUILD_INFO bodies are
-compared field by field, so that fields scontrol prints only in some cases are checked too.
+and ``nobody`` ask (slurmctld answers anyone), before and after a submission (NEXT_JOB_ID).
+Besides the printed listing, the decoded RESPONSE_BUILD_INFO bodies are compared field by field,
+so that fields scontrol prints only in some cases are checked too.
 
 What legitimately differs between the two clusters, and nothing else, is replaced before comparing:
 

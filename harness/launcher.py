@@ -72,6 +72,8 @@ class Settings:
     slurmd: bool = True
     # (name, text) of files written beside slurm.conf before anything starts (cgroup.conf, mpi.conf, ...)
     etc_files: tuple[tuple[str, str], ...] = ()
+    # keys of the generated slurm.conf left out, to run with SLURM's default (e.g. SelectTypeParameters)
+    drop_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
@@ -283,6 +285,16 @@ def slurm_version() -> str:
 
 
 def render_conf(layout: Layout, s: Settings) -> str:
+    text = _render_conf(layout, s)
+    if not s.drop_keys:
+        return text
+    dropped = {key.lower() for key in s.drop_keys}
+    return "".join(
+        line for line in text.splitlines(True) if line.split("=", 1)[0].strip().lower() not in dropped
+    )
+
+
+def _render_conf(layout: Layout, s: Settings) -> str:
     d = layout.dir
     if s.nodes == 1:
         nodeline = "NodeName=compute-node-1 NodeHostname=localhost NodeAddr=127.0.0.1"

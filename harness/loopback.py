@@ -132,6 +132,7 @@ class SlurmCluster:
     # False: no slurmd, ready once the controller answers (launcher.Settings.slurmd)
     slurmd: bool = True
     etc_files: tuple[tuple[str, str], ...] = ()  # files beside slurm.conf (launcher.Settings.etc_files)
+    drop_keys: tuple[str, ...] = ()  # slurm.conf keys left out (launcher.Settings.drop_keys)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -151,6 +152,7 @@ class SlurmCluster:
             timeout=60.0,
             slurmd=self.slurmd,
             etc_files=self.etc_files,
+            drop_keys=self.drop_keys,
         )
         self.start_daemons()
         self.env = {

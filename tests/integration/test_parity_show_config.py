@@ -109,11 +109,23 @@ IgnoreSystemd=yes
 """
 
 
+# a site's usual keys whose values slurmctld derives: cons_tres without SelectTypeParameters (the
+# plugin's CR_Core_Memory), UNLIMITED memory, GPUs (AccountingStorageTRES=gres/gpu needs slurmdbd:
+# slurmctld refuses it here), PMIx (whose plugin loads only where libpmix.so is installed: not here)
+SITE_DEFAULTS = """\
+MaxMemPerNode=UNLIMITED
+GresTypes=gpu
+MpiDefault=pmix
+"""
+PMIX_CONF = "PMIxDirectConn=no\nPMIxTimeout=600\n"
+
+
 @dataclass(frozen=True)
 class Conf:
     extra: str = ""
     etc_files: tuple[tuple[str, str], ...] = ()
     slurmd: bool = True
+    drop_keys: tuple[str, ...] = ()
 
 
 CONFS = {
@@ -121,6 +133,9 @@ CONFS = {
     "non-default": Conf(NON_DEFAULT),
     "cgroup": Conf(CGROUP_PLUGINS, (("cgroup.conf", CGROUP_CONF),), slurmd=False),
     "cgroup-without-cgroup.conf": Conf(CGROUP_PLUGINS, slurmd=False),
+    "site-defaults": Conf(
+        SITE_DEFAULTS, (("mpi.conf", PMIX_CONF),), drop_keys=("SelectTypeParameters", "MpiDefault")
+    ),
 }
 
 STEPS = [
@@ -164,7 +179,12 @@ def fetch_build_info(c: SlurmCluster) -> BuildInfo:
 def runs(request: pytest.FixtureRequest) -> Iterator[tuple[Transcript, Transcript, BuildInfo, BuildInfo]]:
     conf = CONFS[request.param]
     with cluster_pair(
-        nodes=1, cpus=2, extra_conf=conf.extra, etc_files=conf.etc_files, slurmd=conf.slurmd
+        nodes=1,
+        cpus=2,
+        extra_conf=conf.extra,
+        etc_files=conf.etc_files,
+        slurmd=conf.slurmd,
+        drop_keys=conf.drop_keys,
     ) as (ref, got):
         ref_t, got_t = run_both(ref, got, STEPS)
         yield ref_t, got_t, fetch_build_info(ref), fetch_build_info(got)

@@ -103,8 +103,28 @@ REFUSED: dict[str, tuple[str, dict[str, str], str]] = {
     ),
 }
 
+# acct_gather.conf is read against the keys of the loaded plugins only
+REFUSED["acct_gather.conf key of another plugin"] = (
+    "AcctGatherEnergyType=acct_gather_energy/rapl\nAcctGatherInterconnectType=acct_gather_interconnect/sysfs\n",
+    {"acct_gather.conf": "SysfsInterfaces=ib0\nEnergyIPMIFrequency=20\n"},
+    "Parsing error at unrecognized key: EnergyIPMIFrequency",
+)
+REFUSED["acct_gather.conf without plugins"] = (
+    "",
+    {"acct_gather.conf": "ProfileHDF5Dir=/tmp\n"},
+    "Parsing error at unrecognized key: ProfileHDF5Dir",
+)
+
 # near misses slurmctld starts with
 ACCEPTED: dict[str, tuple[str, dict[str, str]]] = {
+    "acct_gather.conf": (
+        "AcctGatherInterconnectType=acct_gather_interconnect/sysfs\n",
+        {"acct_gather.conf": "SysfsInterfaces=ib0\n"},
+    ),
+    "acct_gather plugin without acct_gather.conf": (
+        "AcctGatherInterconnectType=acct_gather_interconnect/sysfs\n",
+        {},
+    ),
     "ReconfigFlags word": ("ReconfigFlags=KeepPartInfo,Bogus\n", {}),
     "preemption": ("PreemptType=preempt/partition_prio\nPreemptMode=REQUEUE,GANG\n", {}),
     "rlimits": ("PropagateResourceLimitsExcept=RLIMIT_CORE,NOFILE\n", {}),

@@ -118,6 +118,13 @@ GresTypes=gpu
 MpiDefault=pmix
 """
 PMIX_CONF = "PMIxDirectConn=no\nPMIxTimeout=600\n"
+# accounting gather plugins installed with Debian's slurmctld; sysfs has settings (acct_gather.conf)
+ACCT_GATHER = """\
+AcctGatherEnergyType=acct_gather_energy/rapl
+AcctGatherInterconnectType=acct_gather_interconnect/sysfs
+AcctGatherFilesystemType=acct_gather_filesystem/lustre
+AcctGatherNodeFreq=30
+"""
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,9 @@ CONFS = {
     "non-default": Conf(NON_DEFAULT),
     "cgroup": Conf(CGROUP_PLUGINS, (("cgroup.conf", CGROUP_CONF),), slurmd=False),
     "cgroup-without-cgroup.conf": Conf(CGROUP_PLUGINS, slurmd=False),
+    "acct-gather": Conf(
+        ACCT_GATHER, (("acct_gather.conf", "# the fabric\nSysfsInterfaces=ib0,eth0\n"),), slurmd=False
+    ),
     "site-defaults": Conf(
         SITE_DEFAULTS, (("mpi.conf", PMIX_CONF),), drop_keys=("SelectTypeParameters", "MpiDefault")
     ),

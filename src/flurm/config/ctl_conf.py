@@ -8,9 +8,9 @@ adjustments): the keys flurm models come from :class:`SlurmConfig`'s fields, eve
 What only the running controller knows (its start time, the next job id, the moment of the answer)
 is left for the caller to fill in: :func:`slurmctld_conf` returns those fields as 0.
 
-The cgroup block comes from cgroup.conf (config/cgroup.py, read with slurm.conf). Not derived (sent
-as SLURM does with no plugin configured): the other plugin blocks that need a plugin's own file
-(acct_gather.conf, the mpi, select, ext_sensors, node_features and slurmctld plugstack settings).
+The cgroup and accounting gather blocks come from cgroup.conf and acct_gather.conf (config/cgroup.py,
+config/acct_gather.py, read with slurm.conf). Not derived (sent as slurmctld sends them with none of
+those plugins loaded): the mpi, select, ext_sensors, node_features and slurmctld plugstack settings.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from flurm.config.acct_gather import acct_gather_types
 from flurm.config.cgroup import cgroup_key_pairs, reports_cgroup
 from flurm.config.keys import TOP_KEYS
 from flurm.config.plugin_confs import PluginConfs
@@ -572,12 +573,7 @@ def slurmctld_conf(
     if storage_tres is not None:
         storage_tres = f"{storage_tres},{DEFAULT_ACCOUNTING_TRES}"
 
-    energy = s.text("AcctGatherEnergyType")
-    energy = "acct_gather_energy/none" if energy is None else energy.replace("rsmi", "gpu")
-    interconnect = s.text("AcctGatherInterconnectType") or s.text("AcctGatherInfinibandType")
-    if interconnect is None:
-        interconnect = "acct_gather_interconnect/none"
-    interconnect = interconnect.replace("infiniband", "interconnect")
+    gather = acct_gather_types(config.raw)
 
     job_defaults: list[JobDefault] = []
     for key, kind in (("DefCPUPerGPU", 1), ("DefMemPerGPU", 2)):
@@ -635,12 +631,12 @@ def slurmctld_conf(
         accounting_storage_tres=storage_tres or DEFAULT_ACCOUNTING_TRES,
         accounting_storage_type=storage_type,
         accounting_storage_user=storage_user,
-        acct_gather_conf=(),
-        acct_gather_energy_type=energy,
-        acct_gather_filesystem_type=s.text("AcctGatherFilesystemType", "acct_gather_filesystem/none"),
-        acct_gather_interconnect_type=interconnect,
+        acct_gather_conf=plugin_confs.acct_gather,
+        acct_gather_energy_type=gather.energy,
+        acct_gather_filesystem_type=gather.filesystem,
+        acct_gather_interconnect_type=gather.interconnect,
         acct_gather_node_freq=s.number("AcctGatherNodeFreq", 0),
-        acct_gather_profile_type=s.text("AcctGatherProfileType", "acct_gather_profile/none"),
+        acct_gather_profile_type=gather.profile,
         authalttypes=s.text("AuthAltTypes"),
         authalt_params=s.text("AuthAltParameters"),
         authinfo=config.auth_info,

@@ -20,7 +20,7 @@ from flurm.config.lexer import BLANKS, is_blank, logical_lines, match_pair
 from flurm.config.slurmconf import ConfigError
 from flurm.config.values import BadValue, convert
 
-__all__ = ["ExtraKind", "beside", "parse_float", "read_extra_conf"]
+__all__ = ["ExtraKind", "Values", "beside", "parse_float", "read_extra_conf"]
 
 ExtraKind = Literal["str", "u16", "u32", "u64", "bool", "float"]
 Values = dict[str, str | int | bool | float]
@@ -58,11 +58,14 @@ def _typed(key: str, value: str, kind: ExtraKind) -> str | int | bool | float:
     return convert(key, value, kind)
 
 
-def read_extra_conf(path: str, options: Mapping[str, ExtraKind]) -> Values | None:
+def read_extra_conf(
+    path: str, options: Mapping[str, ExtraKind], *, ignore_unknown: bool = False
+) -> Values | None:
     """The typed values of the file at ``path`` by lower-case key, or None if there is no such file.
 
     ``options`` maps each key the file may hold (any case) to its type. Raises ConfigError where
-    s_p_parse_file fails.
+    s_p_parse_file fails; with ``ignore_unknown`` (its ignore_new) other keys and text after a value
+    are passed over.
     """
     table = {key.lower(): (key, kind) for key, kind in options.items()}
     try:
@@ -79,11 +82,15 @@ def read_extra_conf(path: str, options: Mapping[str, ExtraKind]) -> Values | Non
             continue
         pair = match_pair(line)
         if pair is None:
+            if ignore_unknown:
+                continue
             raise ConfigError(path, logical.line, f'Parse error: "{line.strip(BLANKS)}"')
         known = table.get(pair.key.lower())
         if known is None:
+            if ignore_unknown:
+                continue
             raise ConfigError(path, logical.line, f"Parsing error at unrecognized key: {pair.key}")
-        if not is_blank(line[pair.value_end :]):
+        if not is_blank(line[pair.value_end :]) and not ignore_unknown:
             raise ConfigError(path, logical.line, f'Parse error: "{line[pair.value_end :].strip(BLANKS)}"')
         try:
             values[pair.key.lower()] = _typed(known[0], pair.value, known[1])

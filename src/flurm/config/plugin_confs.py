@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flurm.config.acct_gather import KeyPairs, acct_gather_types, read_acct_gather_conf
 from flurm.config.cgroup import CgroupConf, read_cgroup_conf
 from flurm.config.slurmconf import ConfigError
 
@@ -22,6 +23,7 @@ __all__ = ["PluginConfs", "read_plugin_confs"]
 @dataclass(frozen=True, slots=True)
 class PluginConfs:
     cgroup: CgroupConf = field(default_factory=CgroupConf)
+    acct_gather: KeyPairs = ()  # the loaded plugins' acct_gather.conf settings, as slurmctld lists them
 
 
 def _over_memory_kill(job_acct_gather_params: str | None) -> bool:
@@ -44,4 +46,5 @@ def read_plugin_confs(config: SlurmConfig) -> PluginConfs:
             "Jobs memory is being constrained by both TaskPlugin cgroup and JobAcctGather plugin. "
             "This enables two incompatible memory enforcement mechanisms, one of them must be disabled.",
         )
-    return PluginConfs(cgroup=cgroup)
+    acct_gather = read_acct_gather_conf(config.path, acct_gather_types(config.raw))
+    return PluginConfs(cgroup=cgroup, acct_gather=acct_gather)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flurm.config.extra_conf import ExtraKind, Values, beside, read_extra_conf
 from flurm.config.slurmconf import ConfigError
+from flurm.config.values import BadValue
 
 __all__ = ["AcctGatherTypes", "KeyPairs", "acct_gather_types", "read_acct_gather_conf"]
 
@@ -82,10 +83,6 @@ def _profile_to_string(bits: int) -> str:
     return ",".join(name for bit, name in names if bits & bit)
 
 
-class _Refused(Exception):
-    """A plugin's conf_set stops slurmctld (fatal) with this message."""
-
-
 def _text(values: Values, key: str) -> str | None:
     value = values.get(key.lower())
     return None if value is None else str(value)
@@ -97,7 +94,7 @@ def _profile_default(values: Values, key: str, default: int) -> int:
         return default
     bits = _profile_from_string(text)
     if not bits:
-        raise _Refused(f"{key} can not be set to {text}, please specify a valid option")
+        raise BadValue(f"{key} can not be set to {text}, please specify a valid option")
     return bits
 
 
@@ -114,7 +111,7 @@ def _hdf5(values: Values) -> KeyPairs:
     default = _profile_default(values, "ProfileHDF5Default", _PROFILE_NONE)
     directory = _text(values, "ProfileHDF5Dir")
     if directory is None:
-        raise _Refused(
+        raise BadValue(
             "No ProfileHDF5Dir in your acct_gather.conf file.  "
             "This is required to use the acct_gather_profile/hdf5 plugin"
         )
@@ -128,17 +125,17 @@ def _influxdb(values: Values) -> KeyPairs:
     policy = _text(values, "ProfileInfluxDBRTPolicy")
     use = "This is required to use the acct_gather_profile/influxdb plugin"
     if host is None:
-        raise _Refused(f"No ProfileInfluxDBHost in your acct_gather.conf file. {use}")
+        raise BadValue(f"No ProfileInfluxDBHost in your acct_gather.conf file. {use}")
     if database is None:
-        raise _Refused(f"No ProfileInfluxDBDatabase in your acct_gather.conf file. {use}")
+        raise BadValue(f"No ProfileInfluxDBDatabase in your acct_gather.conf file. {use}")
     if password is not None and user is None:
-        raise _Refused(
+        raise BadValue(
             "No ProfileInfluxDBUser in your acct_gather.conf file. "
             "This is required if ProfileInfluxDBPass is specified to use the "
             "acct_gather_profile/influxdb plugin"
         )
     if policy is None:
-        raise _Refused(f"No ProfileInfluxDBRTPolicy in your acct_gather.conf file. {use}")
+        raise BadValue(f"No ProfileInfluxDBRTPolicy in your acct_gather.conf file. {use}")
     return (
         ("ProfileInfluxDBHost", host),
         ("ProfileInfluxDBDatabase", database),
@@ -206,6 +203,6 @@ def read_acct_gather_conf(slurm_conf_path: str, types: AcctGatherTypes) -> KeyPa
     try:
         for plugin in plugins:
             pairs.extend(plugin.settings(values or {}))
-    except _Refused as exc:
+    except BadValue as exc:  # a plugin's conf_set stops slurmctld
         raise ConfigError(path, None, str(exc)) from None
     return tuple(sorted(pairs, key=lambda pair: pair[0]))

@@ -9,8 +9,9 @@ What only the running controller knows (its start time, the next job id, the mom
 is left for the caller to fill in: :func:`slurmctld_conf` returns those fields as 0.
 
 The cgroup and accounting gather blocks come from cgroup.conf and acct_gather.conf (config/cgroup.py,
-config/acct_gather.py, read with slurm.conf). Not derived (sent as slurmctld sends them with none of
-those plugins loaded): the mpi, select, ext_sensors, node_features and slurmctld plugstack settings.
+config/acct_gather.py, read with slurm.conf), the MPI block from mpi.conf where the PMIx plugin loads
+(config/mpi.py). Not derived (sent as slurmctld sends them with none of those plugins loaded): the
+select, ext_sensors, node_features and slurmctld plugstack settings.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from flurm.config.acct_gather import acct_gather_types
 from flurm.config.cgroup import cgroup_key_pairs, reports_cgroup
 from flurm.config.keys import TOP_KEYS
-from flurm.config.plugin_confs import PluginConfs
+from flurm.config.plugin_confs import DEFAULT_PLUGIN_DIR, PluginConfs
 from flurm.config.slurmconf import ConfigError, SlurmConfig
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes, parse_time_seconds
 from flurm.config.values import BadValue, convert
@@ -47,8 +48,6 @@ __all__ = [
 ]
 
 SLURM_VERSION = "22.05.8"
-# The plugin directory of the SLURM build flurm stands in for (Debian's slurm-wlm packages).
-DEFAULT_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/slurm-wlm"
 DEFAULT_ACCOUNTING_TRES = "cpu,mem,energy,node,billing,fs/disk,vmem,pages"
 DEFAULT_BCAST_EXCLUDE = "/lib,/usr/lib,/lib64,/usr/lib64"
 DEFAULT_INTERACTIVE_STEP_OPTS = "--interactive --preserve-env --pty $SHELL"
@@ -719,7 +718,7 @@ def slurmctld_conf(
         mcs_plugin=s.text("MCSPlugin", "mcs/none"),
         mcs_plugin_params=s.text("MCSParameters"),
         min_job_age=config.min_job_age,
-        mpi_conf=None,
+        mpi_conf=plugin_confs.mpi,
         mpi_default=config.mpi_default,
         mpi_params=s.text("MpiParams"),
         msg_timeout=config.message_timeout,

@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING
 
 from flurm.config.acct_gather import KeyPairs, acct_gather_types, read_acct_gather_conf
 from flurm.config.cgroup import CgroupConf, read_cgroup_conf
+from flurm.config.mpi import read_mpi_conf
 from flurm.config.slurmconf import ConfigError
+
+# the plugin directory of the SLURM build flurm stands in for (Debian's slurm-wlm packages)
+DEFAULT_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/slurm-wlm"
 
 if TYPE_CHECKING:
     from flurm.config.slurmconf import SlurmConfig
@@ -24,6 +28,7 @@ __all__ = ["PluginConfs", "read_plugin_confs"]
 class PluginConfs:
     cgroup: CgroupConf = field(default_factory=CgroupConf)
     acct_gather: KeyPairs = ()  # the loaded plugins' acct_gather.conf settings, as slurmctld lists them
+    mpi: KeyPairs | None = None  # the PMIx settings of mpi.conf where the PMIx plugin loads
 
 
 def _over_memory_kill(job_acct_gather_params: str | None) -> bool:
@@ -47,4 +52,5 @@ def read_plugin_confs(config: SlurmConfig) -> PluginConfs:
             "This enables two incompatible memory enforcement mechanisms, one of them must be disabled.",
         )
     acct_gather = read_acct_gather_conf(config.path, acct_gather_types(config.raw))
-    return PluginConfs(cgroup=cgroup, acct_gather=acct_gather)
+    mpi = read_mpi_conf(config.path, config.raw.get("plugindir", DEFAULT_PLUGIN_DIR))
+    return PluginConfs(cgroup=cgroup, acct_gather=acct_gather, mpi=mpi)

@@ -71,6 +71,8 @@ class ParityCluster(SlurmCluster):
     partitions (where ``sinfo -N`` lists a node once per partition) work too."""
 
     def wait_ready(self, timeout: float = 30.0) -> None:
+        if not self.slurmd:
+            return self.wait_controller(timeout)
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:

@@ -1,11 +1,13 @@
 """``scontrol show config``: flurm prints what slurmctld 22.05 prints for the same slurm.conf.
 
-Two configurations, each on a slurmctld cluster and a flurm cluster side by side: the harness's own
-slurm.conf, and the same with many keys set to values other than SLURM's defaults (scheduler,
+Each configuration on a slurmctld cluster and a flurm cluster side by side: the harness's own
+slurm.conf; the same with many keys set to values other than SLURM's defaults (scheduler,
 priority/multifactor with weights and times, select and task parameters, memory, limits, timeouts,
-prolog/epilog, log levels, ...). Root and ``nobody`` ask (slurmctld answers anyone), before and after a
-submission (NEXT_JOB_ID). Besides the printed listing, the decoded RESPONSE_BUILD_INFO bodies are
-compared field by field, so that fields scontrol prints only in some cases are checked too.
+prolog/epilog, log levels, ...); cgroup plugins with a site's cgroup.conf, and without one (the
+cgroup.conf block; these clusters have no slurmd, which would need cgroups of its own here). Root
+and ``nobody`` ask (slurmctld answers anyone), before and after a submission (NEXT_JOB_ID).
+Besides the printed listing, the decoded RESPONSE_BUILD_INFO bodies are compared field by field,
+so that fields scontrol prints only in some cases are checked too.
 
 What legitimately differs between the two clusters, and nothing else, is replaced before comparing:
 
@@ -24,7 +26,7 @@ import asyncio
 import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import pytest
 from parity import Transcript, cluster_pair, cmd, normalise, run_both
@@ -80,7 +82,71 @@ VSizeFactor=110
 UnkillableStepTimeout=120
 """
 
-CONFS = {"default": "", "non-default": NON_DEFAULT}
+# cgroup plugins: slurmctld reports cgroup.conf. slurmd would need cgroups of its own on this host,
+# so these clusters run without slurmd (the controller's answer does not depend on nodes)
+CGROUP_PLUGINS = """\
+ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup,task/affinity
+JobAcctGatherType=jobacct_gather/cgroup
+"""
+# a site's usual cgroup.conf, with a few values that show SLURM's formatting (trailing slash, floats)
+CGROUP_CONF = """\
+# cgroup.conf
+CgroupAutomount=yes
+CgroupMountpoint=/sys/fs/cgroup/
+ConstrainCores=yes
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=yes
+ConstrainDevices=yes
+AllowedRAMSpace=95
+AllowedSwapSpace=5.5
+MaxRAMPercent=98
+MinRAMSpace=100
+AllowedKmemSpace=1000000
+MemorySwappiness=20
+CgroupPlugin=cgroup/v1
+IgnoreSystemd=yes
+"""
+
+
+# a site's usual keys whose values slurmctld derives: cons_tres without SelectTypeParameters (the
+# plugin's CR_Core_Memory), UNLIMITED memory, GPUs (AccountingStorageTRES=gres/gpu needs slurmdbd:
+# slurmctld refuses it here), PMIx (whose plugin loads only where libpmix.so is installed: not here)
+SITE_DEFAULTS = """\
+MaxMemPerNode=UNLIMITED
+GresTypes=gpu
+MpiDefault=pmix
+"""
+PMIX_CONF = "PMIxDirectConn=no\nPMIxTimeout=600\n"
+# accounting gather plugins installed with Debian's slurmctld; sysfs has settings (acct_gather.conf)
+ACCT_GATHER = """\
+AcctGatherEnergyType=acct_gather_energy/rapl
+AcctGatherInterconnectType=acct_gather_interconnect/sysfs
+AcctGatherFilesystemType=acct_gather_filesystem/lustre
+AcctGatherNodeFreq=30
+"""
+
+
+@dataclass(frozen=True)
+class Conf:
+    extra: str = ""
+    etc_files: tuple[tuple[str, str], ...] = ()
+    slurmd: bool = True
+    drop_keys: tuple[str, ...] = ()
+
+
+CONFS = {
+    "default": Conf(),
+    "non-default": Conf(NON_DEFAULT),
+    "cgroup": Conf(CGROUP_PLUGINS, (("cgroup.conf", CGROUP_CONF),), slurmd=False),
+    "cgroup-without-cgroup.conf": Conf(CGROUP_PLUGINS, slurmd=False),
+    "acct-gather": Conf(
+        ACCT_GATHER, (("acct_gather.conf", "# the fabric\nSysfsInterfaces=ib0,eth0\n"),), slurmd=False
+    ),
+    "site-defaults": Conf(
+        SITE_DEFAULTS, (("mpi.conf", PMIX_CONF),), drop_keys=("SelectTypeParameters", "MpiDefault")
+    ),
+}
 
 STEPS = [
     cmd("scontrol", "show", "config", label="show config"),
@@ -121,7 +187,15 @@ def fetch_build_info(c: SlurmCluster) -> BuildInfo:
 
 @pytest.fixture(scope="module", params=sorted(CONFS))
 def runs(request: pytest.FixtureRequest) -> Iterator[tuple[Transcript, Transcript, BuildInfo, BuildInfo]]:
-    with cluster_pair(nodes=1, cpus=2, extra_conf=CONFS[request.param]) as (ref, got):
+    conf = CONFS[request.param]
+    with cluster_pair(
+        nodes=1,
+        cpus=2,
+        extra_conf=conf.extra,
+        etc_files=conf.etc_files,
+        slurmd=conf.slurmd,
+        drop_keys=conf.drop_keys,
+    ) as (ref, got):
         ref_t, got_t = run_both(ref, got, STEPS)
         yield ref_t, got_t, fetch_build_info(ref), fetch_build_info(got)
 

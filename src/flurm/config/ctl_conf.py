@@ -8,9 +8,10 @@ adjustments): the keys flurm models come from :class:`SlurmConfig`'s fields, eve
 What only the running controller knows (its start time, the next job id, the moment of the answer)
 is left for the caller to fill in: :func:`slurmctld_conf` returns those fields as 0.
 
-Not derived (sent as SLURM does with no plugin configured): the plugin blocks that need a plugin's
-own file (cgroup.conf, acct_gather.conf, the mpi, select, ext_sensors, node_features and
-slurmctld plugstack settings).
+The cgroup and accounting gather blocks come from cgroup.conf and acct_gather.conf (config/cgroup.py,
+config/acct_gather.py, read with slurm.conf), the MPI block from mpi.conf where the PMIx plugin loads
+(config/mpi.py). Not derived (sent as slurmctld sends them with none of those plugins loaded): the
+select, ext_sensors, node_features and slurmctld plugstack settings.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from flurm.config.acct_gather import acct_gather_types
+from flurm.config.cgroup import cgroup_key_pairs, reports_cgroup
 from flurm.config.keys import TOP_KEYS
-from flurm.config.slurmconf import SlurmConfig
+from flurm.config.plugin_confs import DEFAULT_PLUGIN_DIR, PluginConfs
+from flurm.config.slurmconf import ConfigError, SlurmConfig
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes, parse_time_seconds
 from flurm.config.values import BadValue, convert
 from flurm.protocol.constants import INFINITE, NO_VAL, NO_VAL16
@@ -30,18 +34,20 @@ from flurm.protocol.messages.config_info import BuildInfo, JobDefault
 
 __all__ = [
     "SLURM_VERSION",
+    "check",
     "cpu_freq_def",
     "cpu_freq_governors",
     "debug_flags",
+    "effective_select_type_param",
     "prolog_flags",
+    "refusal",
     "select_type_param",
+    "select_type_param_string",
     "slurmctld_conf",
     "task_plugin_param",
 ]
 
 SLURM_VERSION = "22.05.8"
-# The plugin directory of the SLURM build flurm stands in for (Debian's slurm-wlm packages).
-DEFAULT_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/slurm-wlm"
 DEFAULT_ACCOUNTING_TRES = "cpu,mem,energy,node,billing,fs/disk,vmem,pages"
 DEFAULT_BCAST_EXCLUDE = "/lib,/usr/lib,/lib64,/usr/lib64"
 DEFAULT_INTERACTIVE_STEP_OPTS = "--interactive --preserve-env --pty $SHELL"
@@ -98,6 +104,17 @@ _SELECT_TYPE_PARAMS = {
     "cr_lln": 0x4000,
     "cr_pack_nodes": 0x0200,
 }
+
+CR_CPU, CR_SOCKET, CR_CORE, CR_MEMORY = 0x0001, 0x0002, 0x0004, 0x0010
+_CONS_SELECT = ("select/cons_res", "select/cons_tres")
+_CR_OTHER_NAMES = (
+    (0x0020, "OTHER_CONS_RES"),
+    (0x0800, "OTHER_CONS_TRES"),
+    (0x0100, "CR_ONE_TASK_PER_CORE"),
+    (0x1000, "CR_CORE_DEFAULT_DIST_BLOCK"),
+    (0x4000, "CR_LLN"),
+    (0x0200, "CR_PACK_NODES"),
+)
 
 _PROLOG_FLAGS = {
     "alloc": 0x0001,
@@ -267,6 +284,31 @@ def select_type_param(text: str | None) -> int:
     return bits
 
 
+def effective_select_type_param(select_type: str, text: str | None) -> int:
+    """SelectTypeParameters as slurmctld runs with it: the cons_res/cons_tres plugins take
+    CR_Core_Memory when none is given (select_p_node_init)."""
+    bits = select_type_param(text)
+    if select_type in _CONS_SELECT and not bits:
+        return CR_CORE | CR_MEMORY
+    return bits
+
+
+def select_type_param_string(bits: int) -> str:
+    """select_type_param_string: how slurmctld names CR_* bits in its messages."""
+    words = []
+    for unit, name in ((CR_CPU, "CR_CPU"), (CR_CORE, "CR_CORE"), (CR_SOCKET, "CR_SOCKET")):
+        if bits & unit:
+            words.append(f"{name}_MEMORY" if bits & CR_MEMORY else name)
+            break
+    else:
+        if bits & CR_MEMORY:
+            words.append("CR_MEMORY")
+    for bit, name in _CR_OTHER_NAMES:
+        if bits & bit:
+            words.append(name)
+    return ",".join(words) or "NONE"
+
+
 def prolog_flags(text: str | None) -> int:
     """prolog_str2flags, with NoHold implying Alloc as _validate_and_set_defaults adds."""
     bits = 0
@@ -321,18 +363,29 @@ def cpu_freq_governors(text: str | None) -> int:
     return bits
 
 
-def _preempt_mode(text: str | None) -> int:
-    """preempt_mode_num: one mode (OFF/CANCEL/REQUEUE/SUSPEND), optionally with GANG or WITHIN."""
-    mode = 0
+def _preempt_mode_checked(text: str | None) -> int | None:
+    """preempt_mode_num: one mode (OFF/CANCEL/REQUEUE/SUSPEND), optionally with GANG or WITHIN;
+    None where SLURM returns NO_VAL16 (an unknown word, two modes, GANG with WITHIN)."""
+    mode, modes = 0, 0
     for word in _words(text or ""):
         lowered = word.lower()
         if lowered == "gang":
             mode |= _PREEMPT_MODE_GANG
         elif lowered == "within":
             mode |= _PREEMPT_MODE_WITHIN
+        elif lowered in _PREEMPT_MODES:
+            mode += _PREEMPT_MODES[lowered]
+            modes += 1
         else:
-            mode += _PREEMPT_MODES.get(lowered, 0)
+            return None
+    if modes > 1 or (mode & _PREEMPT_MODE_GANG and mode & _PREEMPT_MODE_WITHIN):
+        return None
     return mode
+
+
+def _preempt_mode(text: str | None) -> int:
+    mode = _preempt_mode_checked(text)
+    return NO_VAL16 if mode is None else mode  # refused by slurmctld (see refusal)
 
 
 def _priority_flags(text: str | None) -> int:
@@ -519,12 +572,7 @@ def slurmctld_conf(
     if storage_tres is not None:
         storage_tres = f"{storage_tres},{DEFAULT_ACCOUNTING_TRES}"
 
-    energy = s.text("AcctGatherEnergyType")
-    energy = "acct_gather_energy/none" if energy is None else energy.replace("rsmi", "gpu")
-    interconnect = s.text("AcctGatherInterconnectType") or s.text("AcctGatherInfinibandType")
-    if interconnect is None:
-        interconnect = "acct_gather_interconnect/none"
-    interconnect = interconnect.replace("infiniband", "interconnect")
+    gather = acct_gather_types(config.raw)
 
     job_defaults: list[JobDefault] = []
     for key, kind in (("DefCPUPerGPU", 1), ("DefMemPerGPU", 2)):
@@ -541,6 +589,11 @@ def slurmctld_conf(
     has_hbm = any(word.lower() == "hbm" for word in _words(gres_plugins or ""))
     if node_features and "knl_" in node_features and not has_hbm:  # KNL nodes add the "hbm" GRES
         gres_plugins = f"{gres_plugins},hbm" if gres_plugins else "hbm"
+
+    plugin_confs = config.plugin_confs or PluginConfs()
+    cgroup_conf = None
+    if reports_cgroup(config.proctrack_type, config.task_plugin, config.job_acct_gather_type):
+        cgroup_conf = cgroup_key_pairs(plugin_confs.cgroup)
 
     rlimits_except = s.text("PropagateResourceLimitsExcept")
     rlimits = None if rlimits_except is not None else s.text("PropagateResourceLimits", "ALL")
@@ -577,12 +630,12 @@ def slurmctld_conf(
         accounting_storage_tres=storage_tres or DEFAULT_ACCOUNTING_TRES,
         accounting_storage_type=storage_type,
         accounting_storage_user=storage_user,
-        acct_gather_conf=(),
-        acct_gather_energy_type=energy,
-        acct_gather_filesystem_type=s.text("AcctGatherFilesystemType", "acct_gather_filesystem/none"),
-        acct_gather_interconnect_type=interconnect,
+        acct_gather_conf=plugin_confs.acct_gather,
+        acct_gather_energy_type=gather.energy,
+        acct_gather_filesystem_type=gather.filesystem,
+        acct_gather_interconnect_type=gather.interconnect,
         acct_gather_node_freq=s.number("AcctGatherNodeFreq", 0),
-        acct_gather_profile_type=s.text("AcctGatherProfileType", "acct_gather_profile/none"),
+        acct_gather_profile_type=gather.profile,
         authalttypes=s.text("AuthAltTypes"),
         authalt_params=s.text("AuthAltParameters"),
         authinfo=config.auth_info,
@@ -592,7 +645,7 @@ def slurmctld_conf(
         bb_type=s.text("BurstBufferType"),
         bcast_exclude=s.text("BcastExclude", DEFAULT_BCAST_EXCLUDE),
         bcast_parameters=s.text("BcastParameters") or s.text("SbcastParameters"),
-        cgroup_conf=None,
+        cgroup_conf=cgroup_conf,
         cli_filter_plugins=s.text("CliFilterPlugins"),
         cluster_name=config.cluster_name,
         comm_params=comm_params,
@@ -665,7 +718,7 @@ def slurmctld_conf(
         mcs_plugin=s.text("MCSPlugin", "mcs/none"),
         mcs_plugin_params=s.text("MCSParameters"),
         min_job_age=config.min_job_age,
-        mpi_conf=None,
+        mpi_conf=plugin_confs.mpi,
         mpi_default=config.mpi_default,
         mpi_params=s.text("MpiParams"),
         msg_timeout=config.message_timeout,
@@ -728,7 +781,7 @@ def slurmctld_conf(
         scron_params=s.text("ScronParameters"),
         select_type=config.select_type,
         select_conf_key_pairs=None,
-        select_type_param=select_type_param(config.select_type_parameters),
+        select_type_param=effective_select_type_param(config.select_type, config.select_type_parameters),
         slurm_conf=config.path,
         slurm_user_id=config.slurm_user_uid,
         slurm_user_name=config.slurm_user,
@@ -787,16 +840,21 @@ def slurmctld_conf(
     return BuildInfo(**fields)
 
 
-def debug_flags(text: str | None) -> int:
-    """debug_str2flags: DebugFlags as DEBUG_FLAG_* bits (an unknown word makes slurm.conf invalid)."""
+def _debug_flag_bits(text: str | None) -> int | None:
+    """debug_str2flags: DebugFlags as DEBUG_FLAG_* bits; None for an unknown word."""
     bits = 0
     for word in _words(text or ""):
         bit = _DEBUG_FLAG_BITS.get(word.lower())
         if bit is None:
-            return 0
+            return None
         if bit >= 0:
             bits |= 1 << bit
     return bits
+
+
+def debug_flags(text: str | None) -> int:
+    """DebugFlags as DEBUG_FLAG_* bits (0 for a value with an unknown word, which slurmctld refuses)."""
+    return _debug_flag_bits(text) or 0
 
 
 def _reconfig_flags(text: str | None) -> int:
@@ -804,3 +862,177 @@ def _reconfig_flags(text: str | None) -> int:
     for word in _words(text or ""):
         bits |= {"keeppartinfo": 0x0001, "keeppartstate": 0x0002}.get(word.lower(), 0)
     return bits
+
+
+# -- what slurmctld refuses to start with --------------------------------------------------------
+
+_RLIMIT_NAMES = ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS")
+# AccountingStorageTRES types slurmctld knows without slurmdbd (_init_tres); gres/, license/ ... need it
+_TRES_WITHOUT_DBD = ("cpu", "mem", "energy", "node", "billing", "vmem", "pages", "fs/disk")
+_TRES_PREFIXES = ("bb/", "gres/", "license/", "fs/", "ic/")
+_TASK_BIND_UNITS = ("none", "sockets", "cores", "threads")
+PROLOG_FLAG_CONTAIN = 0x0004
+_LOG_KEYS_IN_ORDER = (
+    "SlurmctldDebug",
+    "SlurmctldSyslogDebug",
+    "SlurmdDebug",
+    "SlurmSchedLogLevel",
+    "SlurmdSyslogDebug",
+)
+PROP_PRIO_NICER = 2
+DEFAULT_MAX_DBD_MSGS = 10000
+
+
+def _rlimits_valid(text: str) -> bool:
+    """parse_rlimits: ALL, NONE, or RLIMIT names (with or without RLIMIT_), case as written."""
+    if text in ("ALL", "NONE"):
+        return True
+    for word in re.split(r"[, \t\n]+", text):
+        if word and word.removeprefix("RLIMIT_") not in _RLIMIT_NAMES:
+            return False
+    return True
+
+
+def _minutes_or_none(text: str) -> int | None:
+    """time_str2mins as an int: None where it is invalid, -1 for INFINITE."""
+    try:
+        minutes = parse_time_minutes(text)
+    except TimeFormatError:
+        return None
+    return -1 if minutes is None else minutes
+
+
+def _task_plugin_param_refusal(text: str) -> str | None:
+    unit_set = auto_set = False
+    for word in _words(text):
+        lowered = word.lower()
+        if lowered in _TASK_BIND_UNITS:
+            if unit_set:
+                return f"Bad TaskPluginParam: {word}"
+            unit_set = True
+        elif lowered.startswith("autobind="):
+            if auto_set:
+                return "Bad TaskPluginParam: autobind already set"
+            if lowered[len("autobind=") :] not in _TASK_BIND_UNITS:
+                return f"Bad TaskPluginParam autobind value: {word[len('autobind=') :]}"
+            auto_set = True
+        elif lowered not in ("verbose", "slurmdoffspec"):
+            return f"Bad TaskPluginParam: {word}"
+    return None
+
+
+def _tres_refusal(tres: str | None, storage_type: str) -> str | None:
+    """_init_tres: a TRES slurmctld cannot count without slurmdbd, or one it does not know."""
+    with_dbd = storage_type.lower() == "accounting_storage/slurmdbd"
+    for word in _words(f"{tres},{DEFAULT_ACCOUNTING_TRES}" if tres else DEFAULT_ACCOUNTING_TRES):
+        lowered = word.strip().lower()
+        if lowered in _TRES_WITHOUT_DBD:
+            continue
+        if not lowered.startswith(_TRES_PREFIXES):
+            return (
+                f"_init_tres: Unknown tres type '{lowered}', acceptable types are "
+                "Billing,CPU,Energy,FS/,Gres/,IC/,License/,Mem,Node,Pages,VMem"
+            )
+        if not with_dbd:
+            return (
+                f"slurmdbd is required to run with TRES {lowered}. "
+                "Either setup slurmdbd or remove this TRES from your configuration."
+            )
+    return None
+
+
+def refusal(config: SlurmConfig) -> str | None:
+    """Why slurmctld 22.05 would not start with ``config``, for the settings this table reads from
+    ``raw`` and what it derives from them (SLURM's message), or None.
+
+    In slurmctld's order: _validate_and_set_defaults, then the select plugin and _init_tres.
+    """
+    s = _Settings(config)
+    text = s.text
+    if text("DebugFlags") is not None and _debug_flag_bits(text("DebugFlags")) is None:
+        return f"DebugFlags invalid: {text('DebugFlags')}"
+    dbd_msgs = s.number("MaxDBDMsgs", 0)
+    if text("MaxDBDMsgs") is not None and dbd_msgs < DEFAULT_MAX_DBD_MSGS:
+        return f"MaxDBDMsgs value ({dbd_msgs}) needs to be greater than {DEFAULT_MAX_DBD_MSGS}"
+    mcs_plugin, mcs_params = text("MCSPlugin"), text("MCSParameters")
+    if mcs_plugin is None and mcs_params is not None:
+        return f"MCSParameters={mcs_params} used and no MCSPlugin"
+    if mcs_params is None and mcs_plugin == "mcs/group":
+        return "MCSPlugin is mcs/group and no MCSParameters"
+    enforce = text("AccountingStorageEnforce")
+    if enforce is not None and any(
+        word.lower() not in _ENFORCE and word.lower() != "all" for word in _words(enforce)
+    ):
+        return f"AccountingStorageEnforce invalid: {enforce}"
+    exempt = text("PreemptExemptTime")
+    if exempt is not None:
+        try:
+            parse_time_seconds(exempt)
+        except TimeFormatError:
+            return f"PreemptExemptTime={exempt} invalid"
+    mode_text = text("PreemptMode")
+    mode = _preempt_mode_checked(mode_text)
+    if mode is None:
+        return f"PreemptMode={mode_text} invalid"
+    if mode_text is not None and mode == _PREEMPT_MODES["suspend"]:
+        return "PreemptMode=SUSPEND requires GANG too"
+    base_mode = mode & ~_PREEMPT_MODE_GANG
+    if config.preempt_type in ("preempt/qos", "preempt/partition_prio"):
+        if base_mode & ~_PREEMPT_MODE_WITHIN == 0:
+            return "PreemptType and PreemptMode values incompatible"
+    elif config.preempt_type == "preempt/none" and base_mode != 0:
+        return "PreemptType and PreemptMode values incompatible"
+    for key in ("PriorityDecayHalfLife", "PriorityCalcPeriod", "PriorityMaxAge"):
+        value = text(key)
+        if value is None:
+            continue
+        minutes = _minutes_or_none(value)  # INFINITE (-1) is a period only for the first and last
+        if minutes is None or (key == "PriorityCalcPeriod" and minutes < 1):
+            return f'Bad value "{value}" for {key}'
+    reset = text("PriorityUsageResetPeriod")
+    if reset is not None and reset.lower() not in _RESET_PERIODS:
+        return f'Bad value "{reset}" for PriorityUsageResetPeriod'
+    decay = text("PriorityDecayHalfLife")
+    if reset is None and decay is not None and _minutes_or_none(decay) == 0:
+        return (
+            "You have to either have PriorityDecayHalfLife != 0 or PriorityUsageResetPeriod set to "
+            "something or the priority plugin will result in rolling over."
+        )
+    container = text("JobContainerType", "")
+    if "tmpfs" in (container or "") and not prolog_flags(config.prolog_flags) & PROLOG_FLAG_CONTAIN:
+        return "PrologFlags=Contain is required for use with job_container/tmpfs"
+    if s.number("PropagatePrioProcess", 0) > PROP_PRIO_NICER:
+        return f"Bad PropagatePrioProcess: {s.number('PropagatePrioProcess', 0)}"
+    except_ = text("PropagateResourceLimitsExcept")
+    if except_ is not None:
+        if not _rlimits_valid(except_):
+            return f"Bad PropagateResourceLimitsExcept: {except_}"
+    elif not _rlimits_valid(text("PropagateResourceLimits", "ALL") or "ALL"):
+        return f"Bad PropagateResourceLimits: {text('PropagateResourceLimits')}"
+    if s.number("MaxNodeCount", 0) and "cons_tres" not in config.select_type:
+        return "MaxNodeCount only compatible with cons_tres"
+    for key in _LOG_KEYS_IN_ORDER:
+        if key == "SlurmSchedLogLevel":
+            if s.number(key, 0) and text("SlurmSchedLogFile") is None:
+                return "SlurmSchedLogLevel requires SlurmSchedLogFile value"
+        elif text(key) is not None and _log_level(text(key), 0) == NO_VAL16:
+            return f"Invalid {key} {text(key)}"
+    if config.task_plugin_param is not None:
+        problem = _task_plugin_param_refusal(config.task_plugin_param)
+        if problem:
+            return problem
+    if config.select_type in _CONS_SELECT:
+        bits = effective_select_type_param(config.select_type, config.select_type_parameters)
+        if not bits & (CR_CPU | CR_CORE | CR_SOCKET):
+            return (
+                f"Invalid SelectTypeParameters: {select_type_param_string(bits)} ({bits}), "
+                "You need at least CR_(CPU|CORE|SOCKET)*"
+            )
+    return _tres_refusal(text("AccountingStorageTRES"), config.accounting_storage_type)
+
+
+def check(config: SlurmConfig) -> None:
+    """ConfigError with SLURM's message where slurmctld would refuse to start (see :func:`refusal`)."""
+    problem = refusal(config)
+    if problem is not None:
+        raise ConfigError(config.path, None, problem)

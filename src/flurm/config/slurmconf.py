@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flurm.config import hostlists
 from flurm.config.confhash import conf_hash
@@ -49,7 +49,6 @@ from flurm.config.values import BadValue, Kind, convert
 from flurm.protocol.constants import (
     INFINITE,
     INFINITE16,
-    INFINITE64,
     MEM_PER_CPU,
     NodeState,
     NodeStateFlag,
@@ -57,6 +56,9 @@ from flurm.protocol.constants import (
     PartitionState,
 )
 from flurm.protocol.errors import FlurmError
+
+if TYPE_CHECKING:
+    from flurm.config.plugin_confs import PluginConfs
 
 __all__ = [
     "DEFAULT_MAX_JOB_ID",
@@ -438,6 +440,8 @@ class SlurmConfig:
     files: tuple[str, ...] = ()
     _node_index: Mapping[str, NodeConf] = field(init=False, repr=False, compare=False)
     hash_val: int = 0  # SLURM's hash of the files as read (confhash), which scontrol compares
+    # cgroup.conf etc. beside slurm.conf, read by load(); None (parse_text): as if there were none
+    plugin_confs: PluginConfs | None = None
     licenses: str | None = None  # Licenses=, as written (state/licenses.py reads it)
 
     def __post_init__(self) -> None:
@@ -506,13 +510,20 @@ def default_uid_lookup(user: str) -> int | None:
 
 
 def load(path: str | Path, *, uid_lookup: UidLookup = default_uid_lookup) -> SlurmConfig:
-    """Read a slurm.conf file (and what it includes)."""
+    """Read a slurm.conf file (and what it includes, and the plugin files beside it); ConfigError
+    where slurmctld would not start."""
     name = os.fspath(path)
     try:
         text = _read(name)
     except OSError as exc:
         raise ConfigError(name, None, f"cannot read file: {exc.strerror or exc}") from exc
-    return parse_text(text, name, uid_lookup=uid_lookup)
+    config = parse_text(text, name, uid_lookup=uid_lookup)
+    # what slurmctld refuses beyond slurm.conf's syntax, and the plugin files beside it
+    from flurm.config.ctl_conf import check  # both build on this module
+    from flurm.config.plugin_confs import read_plugin_confs
+
+    check(config)
+    return replace(config, plugin_confs=read_plugin_confs(config))
 
 
 def parse_text(
@@ -1322,12 +1333,9 @@ class _Builder:
                     )
             elif per_cpu is not None:
                 cpu_value = per_cpu.typed
-            if kind == "max":  # 0 and INFINITE both mean no limit
-                node_value = None if node_value in (0, INFINITE64) else node_value
-                cpu_value = None if cpu_value in (0, INFINITE64) else cpu_value
-            else:
-                node_value = node_value or None
-                cpu_value = cpu_value or None
+            # 0 is no limit; UNLIMITED stays SLURM's INFINITE64 (slurmctld stores and reports it)
+            node_value = node_value or None
+            cpu_value = cpu_value or None
             fields[f"{kind}_mem_per_node_mib"] = node_value
             fields[f"{kind}_mem_per_cpu_mib"] = cpu_value
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from flurm.config.ctl_conf import CR_MEMORY, effective_select_type_param
 from flurm.config.slurmconf import SlurmConfig
 from flurm.protocol.constants import NO_VAL, JobState, JobStateFlag, NodeState, NodeStateFlag
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
@@ -50,7 +51,9 @@ class Cluster:
         self.last_job_update = now
         self.last_node_update = now
         self.last_part_update = now
-        self.memory_is_consumable = "memory" in (config.select_type_parameters or "").lower()
+        self.memory_is_consumable = bool(
+            effective_select_type_param(config.select_type, config.select_type_parameters) & CR_MEMORY
+        )
         self._build_nodes()
         self._build_partitions()
         self.reservations = Reservations()

@@ -98,6 +98,15 @@ JOBS: tuple[JobRule, ...] = (
 )
 
 
+# What flurm refuses whatever the configuration (the pre-flight cannot see these in use).
+REFUSED: tuple[tuple[str, str], ...] = (
+    ("heterogeneous jobs (`sbatch` with `:` or `hetjob`)", "refused with ESLURM_NOT_SUPPORTED"),
+    ("`strigger --set`", "refused: flurm keeps and fires no triggers"),
+    ("`scontrol create|delete node` (dynamic nodes)", "refused after slurmctld's own checks"),
+    ("`sbcast`", "refused after slurmctld's own checks: flurm issues no sbcast credentials"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     what: str  # the key or option and its value
@@ -138,7 +147,8 @@ def markdown() -> str:
         by_missing.setdefault(rule.missing, []).append(f"`{rule.key}`")
     for job_rule in JOBS:
         by_missing.setdefault(job_rule.missing, []).append(f"`{job_rule.option}`")
-    return "\n".join(f"* {', '.join(what)}: {missing}" for missing, what in by_missing.items())
+    lines = [f"* {', '.join(what)}: {missing}" for missing, what in by_missing.items()]
+    return "\n".join(lines + [f"* {what}: {how}" for what, how in REFUSED])
 
 
 MARKDOWN_BEGIN = "<!-- not supported yet: generated from state/support.py by scripts/support_list.py -->"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
+from flurm.controller.handlers import admin_ctl
 from flurm.errors import FlurmError
 from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
@@ -38,7 +39,7 @@ from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover, controller_endpoints
 from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
-from flurm.protocol.constants import SlurmRC
+from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, Request
@@ -88,6 +89,8 @@ class Daemon:
         self.node_agent.fetch_script = functools.partial(saved_state.fetch_script, ctl)
         ctl.agent = self.node_agent
         ctl.attached_handlers[REQUEST_FLURM_ADMIN] = self._admin
+        for msg_type in (MsgType.REQUEST_SHUTDOWN, MsgType.REQUEST_CONTROL):  # they stop the daemon
+            ctl.attached_handlers[msg_type] = functools.partial(admin_ctl.shutdown, ctl, self.request_stop)
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
@@ -239,7 +242,7 @@ class Daemon:
         from flurm.api.metrics import Metrics
 
         self.metrics = Metrics(ctl, self.migration)
-        ctl.server.on_request = self.metrics.observe_rpc
+        ctl.server.on_request = _both(ctl.diag.observe_rpc, self.metrics.observe_rpc)
         server = make_server(create_app(ctl, self.migration, settings, self.metrics), settings)
         self.api_server = server
         self._api_task = task = group.create_task(
@@ -298,6 +301,18 @@ class Daemon:
                 counts.seconds,
             )
             return
+
+
+def _both(
+    first: Callable[[int, int, float, bool], None], second: Callable[[int, int, float, bool], None]
+) -> Callable[[int, int, float, bool], None]:
+    """One ``on_request`` hook that reports to two observers (sdiag's counters and the metrics)."""
+
+    def observe(msg_type: int, uid: int, seconds: float, ok: bool) -> None:
+        first(msg_type, uid, seconds, ok)
+        second(msg_type, uid, seconds, ok)
+
+    return observe
 
 
 def _first_failure(group: BaseExceptionGroup) -> BaseException | None:

@@ -3,12 +3,15 @@
 from flurm.protocol.messages import (  # noqa: F401  (imported for their @register side effect)
     admin,
     common,
+    control,
+    debug,
     job_control,
     job_desc,
     job_info,
     nodes,
     partitions,
     slurmd,
+    stats,
     steps,
     tokens,
 )

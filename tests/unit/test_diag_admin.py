@@ -141,8 +141,10 @@ def test_job_counts_and_cycles() -> None:
     array.array_task_pending = TaskSet.of([3, 4, 5])
     running = job(2)
     running.state = 1  # RUNNING
+    stats.tick(NOW + 1, [array, running, job(3)])
+    stats.tick(NOW + 30, [])  # counted again only JOB_COUNT_INTERVAL later
     t[0] = NOW + 30
-    c = stats.response([array, running, job(3)], server_threads=2).counters
+    c = stats.response(server_threads=2).counters
     assert c is not None
     assert (c.req_time, c.req_time_start, c.server_thread_count) == (NOW + 30, NOW, 2)
     assert (c.jobs_submitted, c.jobs_started, c.jobs_completed, c.jobs_canceled, c.jobs_failed) == (
@@ -152,15 +154,16 @@ def test_job_counts_and_cycles() -> None:
         1,
         0,
     )
-    assert (c.jobs_pending, c.jobs_running) == (4, 1)  # an array's pending tasks count one each
+    assert (c.jobs_pending, c.jobs_running, c.job_states_ts) == (4, 1, NOW + 1)  # each pending task counts
     assert (c.schedule_cycle_counter, c.schedule_cycle_last, c.schedule_cycle_max) == (2, 100, 250)
     assert (c.schedule_cycle_sum, c.schedule_cycle_depth, c.schedule_queue_len) == (350, 3, 1)
     assert (c.bf_cycle_counter, c.bf_cycle_last, c.bf_queue_len, c.bf_last_depth) == (1, 400, 2, 2)
     assert (c.bf_backfilled_jobs, c.bf_when_last_cycle) == (1, NOW)
     stats.reset()
-    c = stats.response([], server_threads=1).counters
+    stats.tick(NOW + 31, [])
+    c = stats.response(server_threads=1).counters
     assert c is not None and (c.jobs_submitted, c.schedule_cycle_counter, c.bf_backfilled_jobs) == (0, 0, 0)
-    assert c.req_time_start == NOW + 30
+    assert c.req_time_start == NOW + 30 and (c.jobs_pending, c.job_states_ts) == (0, NOW + 31)
 
 
 # -- DebugFlags and log levels ----------------------------------------------------------------------

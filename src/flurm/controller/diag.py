@@ -4,7 +4,7 @@ The RPC server reports every request it served (:meth:`DiagStats.observe_rpc`, i
 hook), the scheduler every pass that ran a cycle (:meth:`DiagStats.observe_pass`), and the job
 operations the jobs they submitted, started, completed, cancelled or saw fail (:meth:`DiagStats.count`).
 A reset (``sdiag -r``) clears them as slurmctld's reset_stats(1) and _clear_rpc_stats() do; the
-counts of jobs pending and running are taken from the job table when asked.
+jobs pending and running are counted every 30 s by the controller's ticker (:meth:`DiagStats.tick`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flurm.scheduler.scheduler import CycleCounts
 from flurm.state.model import Job
 
 ROOT_UID = 0
+JOB_COUNT_INTERVAL = 30  # seconds between two counts of pending and running jobs (slurmctld's)
 
 
 @dataclass(slots=True)
@@ -75,6 +76,9 @@ class DiagStats:
         self.latency = gettimeofday_latency()
         self._by_type: dict[int, _Row] = {}
         self._by_user: dict[int, _Row] = {ROOT_UID: _Row()}  # slurmctld keeps root's row first, always
+        self.jobs_pending = 0
+        self.jobs_running = 0
+        self.job_states_ts = 0  # when they were counted (0: not yet)
 
     # -- what is reported --------------------------------------------------------------------------
     def observe_rpc(self, msg_type: int, uid: int, seconds: float, ok: bool) -> None:
@@ -114,6 +118,19 @@ class DiagStats:
         """A job event: ``submitted``, ``started``, ``completed``, ``canceled`` or ``failed``."""
         setattr(self.jobs, what, getattr(self.jobs, what) + n)
 
+    def tick(self, now: int, jobs: Iterable[Job]) -> None:
+        """Count the pending and running jobs again once JOB_COUNT_INTERVAL has passed (slurmctld
+        counts them in its background loop, and sdiag shows that count with its time)."""
+        if self.job_states_ts and now - self.job_states_ts < JOB_COUNT_INTERVAL:
+            return
+        pending = running = 0
+        for job in jobs:
+            if job.is_pending():
+                pending += len(job.array_task_pending) if job.is_array_meta() else 1
+            elif job.is_running():
+                running += 1
+        self.jobs_pending, self.jobs_running, self.job_states_ts = pending, running, now
+
     def reset(self) -> None:
         """``sdiag -r``: every counter, the backfilled jobs since the start too (slurmctld's
         reset_stats(1) and _clear_rpc_stats())."""
@@ -124,14 +141,8 @@ class DiagStats:
         self._by_user = {ROOT_UID: _Row()}
 
     # -- the answer --------------------------------------------------------------------------------
-    def response(self, jobs: Iterable[Job], server_threads: int) -> StatsInfoResponse:
+    def response(self, server_threads: int) -> StatsInfoResponse:
         now = int(self.clock())
-        pending = running = 0
-        for job in jobs:
-            if job.is_pending():
-                pending += len(job.array_task_pending) if job.is_array_meta() else 1
-            elif job.is_running():
-                running += 1
         c, j = self.cycles, self.jobs
         counters = ControllerCounters(
             req_time=now,
@@ -143,9 +154,9 @@ class DiagStats:
             jobs_completed=j.completed,
             jobs_canceled=j.canceled,
             jobs_failed=j.failed,
-            jobs_pending=pending,
-            jobs_running=running,
-            job_states_ts=now,
+            jobs_pending=self.jobs_pending,
+            jobs_running=self.jobs_running,
+            job_states_ts=self.job_states_ts,
             schedule_cycle_max=c.max,
             schedule_cycle_last=c.last,
             schedule_cycle_sum=c.total,

@@ -257,6 +257,7 @@ class Controller:
             if self.stopping.is_set():
                 return
             now = self.now()
+            self.diag.tick(now, self.cluster.jobs.values())
             if self.traits.schedules:
                 self.jobs.time_limits(now)
                 self.cluster.purge_finished(now)

@@ -23,7 +23,7 @@ def stats_info(ctl: Controller, req: Request) -> Reply:
             return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
         ctl.diag.reset()
         return Reply(MsgType.RESPONSE_STATS_INFO, ctl.diag.reset_response())
-    body = ctl.diag.response(ctl.cluster.jobs.values(), ctl.server.active_connections)
+    body = ctl.diag.response(ctl.server.active_connections)
     return Reply(MsgType.RESPONSE_STATS_INFO, body)
 
 

@@ -38,7 +38,7 @@ from flurm.protocol.messages.stats import (
 from flurm.rpc.transport import Reply, Request
 from flurm.scheduler.scheduler import CycleCounts
 from flurm.state.cluster import Allocation
-from flurm.state.model import Job
+from flurm.state.model import Job, Node
 from flurm.state.tasks import TaskSet
 
 NOW = 1_795_696_400
@@ -243,8 +243,12 @@ def test_shutdown_refused_to_others_and_stops_for_operators(ctl: Controller) -> 
         req = Request(MsgType.REQUEST_SHUTDOWN, body, Identity(uid, uid), frame, ("x", 1))
         return asyncio.run(admin_ctl.shutdown(ctl, lambda: stopped.append(True), req))
 
+    agent = NodesSeen()
+    ctl.agent = agent  # type: ignore[assignment]  # the part of the driver these handlers use
     assert rc(shutdown(NOBODY)) == SlurmRC.ESLURM_USER_ID_MISSING and not stopped
-    assert rc(shutdown(0)) == 0 and stopped == [True]
+    assert rc(shutdown(0)) == 0 and stopped == [True] and agent.told == []  # the controller only
+    body = ShutdownRequest(admin_ctl.SHUTDOWN_ALL)
+    assert rc(shutdown(0)) == 0 and agent.told == [MsgType.REQUEST_SHUTDOWN]
 
 
 def test_setdebug_and_flags(ctl: Controller) -> None:
@@ -267,6 +271,20 @@ def test_log_settings_from_config() -> None:
 # -- reconfigure ------------------------------------------------------------------------------------
 
 
+class NodesSeen:
+    """The node driver's part reconfigure and shutdown use, recording what they asked."""
+
+    def __init__(self) -> None:
+        self.registrations: list[str] = []
+        self.told: list[int] = []
+
+    def request_registration(self, node: Node) -> None:
+        self.registrations.append(node.name)
+
+    async def tell_all_nodes(self, msg_type: int, body: Body) -> None:
+        self.told.append(msg_type)
+
+
 def test_reconfigure_adds_and_changes_without_touching_jobs(ctl: Controller, tmp_path: Path) -> None:
     cluster = ctl.cluster
     running = job(7)
@@ -281,14 +299,14 @@ def test_reconfigure_adds_and_changes_without_touching_jobs(ctl: Controller, tmp
         .replace("MaxTime=60", "MaxTime=30")
         + "PartitionName=extra Nodes=n1 MaxTime=5\n"
     )
-    requested: list[str] = []
-    ctl.agent = type("Agent", (), {"request_registration": lambda self, n: requested.append(n.name)})()
+    agent = NodesSeen()
+    ctl.agent = agent  # type: ignore[assignment]  # the part of the driver these handlers use
     assert rc(ask(ctl, MsgType.REQUEST_RECONFIGURE, Empty())) == 0
     assert [n.name for n in cluster.node_list] == ["n0", "n1", "n2"]
     assert [n.index for n in cluster.node_list] == [0, 1, 2]
     assert cluster.nodes["n1"].reason == "kept at run time"
     assert cluster.nodes["n2"].jobs == {7} and cluster.nodes["n2"].alloc_cpus == 1
-    assert requested == ["n0"]
+    assert agent.registrations == ["n0"] and agent.told == [MsgType.REQUEST_RECONFIGURE]
     assert cluster.partitions["debug"].max_time == 30 and cluster.partitions["extra"].nodes == ("n1",)
     assert cluster.partitions["debug"].nodes == ("n0", "n1", "n2")
     assert running.is_running() and running.nodes == ("n2",)

@@ -17,9 +17,8 @@ from flurm.config.debugflags import format_debug_flags
 from flurm.config.slurmconf import ConfigError, load
 from flurm.controller import reconfig
 from flurm.controller.log_settings import LEVEL_NAMES, clamp
-from flurm.modes import Mode
 from flurm.protocol.constants import MsgType, SlurmRC
-from flurm.protocol.messages.common import ShutdownRequest
+from flurm.protocol.messages.common import Empty, ShutdownRequest
 from flurm.protocol.messages.control import ControlStatus
 from flurm.protocol.messages.debug import SetDebugFlags, SetDebugLevel
 from flurm.rpc.transport import Reply, Request, rc_reply
@@ -86,6 +85,8 @@ def reconfigure(ctl: Controller, req: Request) -> Reply:
         return rc_reply(SlurmRC.SLURM_ERROR, str(exc))
     changes = reconfig.apply(ctl, new)
     log.info("reconfigure: completed (%s)", changes.summary())
+    if ctl.traits.drives_nodes:  # slurmd reads its slurm.conf again (msg_to_slurmd)
+        ctl.spawn(ctl.agent.tell_all_nodes(MsgType.REQUEST_RECONFIGURE, Empty()), "reconfigure nodes")
     ctl.schedule_soon()
     return rc_reply(0)
 
@@ -124,8 +125,8 @@ async def shutdown(ctl: Controller, stop: Callable[[], None], req: Request) -> R
     if ctl.stopping.is_set():
         log.debug("shutdown RPC issued when already in progress")
         return rc_reply(0)
-    if options == SHUTDOWN_ALL and req.msg_type == MsgType.REQUEST_SHUTDOWN and ctl.mode == Mode.STANDALONE:
-        await ctl.agent.shutdown_nodes()
+    if options == SHUTDOWN_ALL and req.msg_type == MsgType.REQUEST_SHUTDOWN and ctl.traits.drives_nodes:
+        await ctl.agent.tell_all_nodes(MsgType.REQUEST_SHUTDOWN, ShutdownRequest(SHUTDOWN_ALL))
     stop()
     return rc_reply(0)
 

@@ -9,8 +9,9 @@ Three scenarios, each on a slurmctld cluster and a flurm cluster side by side:
   and the refusals of all of them to ``nobody``.
 * reconfigure: slurm.conf changes a partition's MaxTime and adds a partition; after ``scontrol
   reconfigure`` sinfo and ``scontrol show partition`` agree and the running job is untouched.
-  A file that does not parse is refused by flurm, which goes on with the configuration it had
-  (slurmctld 22.05 exits on it: not compared).
+  A file that does not parse is refused by flurm, which goes on with the configuration it had,
+  and a new node (with its slurmd started after the reconfigure) joins the cluster: both flurm
+  only, as slurmctld 22.05 exits on either (fatal).
 * shutdown: ``scontrol shutdown slurmctld`` stops the controller only, ``scontrol shutdown``
   the slurmd nodes too; the state is saved (a held job is there after a restart).
 """
@@ -18,6 +19,7 @@ Three scenarios, each on a slurmctld cluster and a flurm cluster side by side:
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -25,16 +27,18 @@ from parity import (
     Step,
     Transcript,
     assert_same,
+    cluster,
     cluster_pair,
     cmd,
     poll,
     run_both,
+    run_steps,
     settle,
     wait_state,
 )
 
 from harness import launcher
-from harness.loopback import SlurmCluster
+from harness.loopback import SlurmCluster, free_port_block
 
 BASE_CONF = "KillWait=2\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
 BACKUP = "SlurmctldHost=backup(127.0.0.2)"
@@ -208,6 +212,65 @@ def test_reconfigure_refuses_a_file_that_does_not_parse(
         assert got.flurm is not None and got.flurm.poll() is None
     finally:
         got.conf.write_text(good)
+
+
+def add_node(c: SlurmCluster) -> None:
+    """A second node (and a partition of its own) in slurm.conf; its slurmd is not started yet."""
+    port = free_port_block(1)
+    (c.dir / "spool" / NEW_NODE).mkdir(parents=True, exist_ok=True)
+    c.conf.write_text(
+        c.conf.read_text()
+        + f"NodeName={NEW_NODE} NodeHostname=localhost NodeAddr=127.0.0.1 Port={port} CPUs=2 Sockets=1 "
+        "CoresPerSocket=2 ThreadsPerCore=1 RealMemory=1000 State=UNKNOWN\n"
+        f"PartitionName=new Nodes={NEW_NODE} MaxTime=10 State=UP\n"
+    )
+
+
+def start_new_slurmd(c: SlurmCluster) -> None:
+    layout = launcher.Layout(c.dir)
+    subprocess.run(["slurmd", "-f", str(c.conf), "-N", NEW_NODE], env=layout.client_env(), check=True)
+    poll(
+        f"[{c.controller}] {NEW_NODE} to be idle",
+        lambda: c.run("sinfo", "-h", "-n", NEW_NODE, "-o", "%t").stdout.split() == ["idle"],
+        60,
+    )
+
+
+NEW_NODE = "compute-node-2"
+ADD_NODE_STEPS: list[Step] = [
+    cmd("sbatch", "--wrap", "exec sleep 300"),  # 1
+    wait_state(1, "RUNNING"),
+    batch_step_running,
+    add_node,
+    cmd("scontrol", "reconfigure", label="reconfigure"),
+    start_new_slurmd,
+    cmd("sinfo", label="sinfo", sort_lines=True),
+    cmd("sinfo", "-N", "-h", "-o", "%N %P %t %c %m", label="nodes", sort_lines=True),
+    cmd("scontrol", "show", "partition", "new", label="new partition"),
+    cmd("sbatch", "-p", "new", "--wrap", "exec sleep 300"),  # 2
+    wait_state(2, "RUNNING"),
+    cmd("squeue", "-h", "-S", "i", "-o", "%i %t %P %N", label="jobs"),
+]
+
+
+def test_reconfigure_adds_a_node() -> None:
+    """flurm only: slurmctld 22.05 exits on a reconfigure that changes the set of nodes (fatal:
+    "node count has changed before reconfiguration ... You have to restart slurmctld")."""
+    with cluster("flurm", nodes=1, cpus=2, extra_conf=BASE_CONF) as got:
+        b = run_steps(got, ADD_NODE_STEPS)
+        assert got.flurm is not None and got.flurm.poll() is None
+    assert b["reconfigure"].returncode == 0, b["reconfigure"].stderr
+    assert b["sinfo"].stdout.splitlines()[1:] == [
+        "debug*       up   infinite      1    mix compute-node-1",
+        f"debug*       up   infinite      1   idle {NEW_NODE}",  # Nodes=ALL takes it in too
+        f"new          up      10:00      1   idle {NEW_NODE}",
+    ]
+    assert b["nodes"].stdout.splitlines() == [
+        "compute-node-1 debug* mix 2 1000",
+        f"{NEW_NODE} debug* idle 2 1000",
+        f"{NEW_NODE} new idle 2 1000",
+    ]
+    assert b["jobs"].stdout == f"1 R debug compute-node-1\n2 R new {NEW_NODE}\n"
 
 
 # -- shutdown -----------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ only). Then, as slurmctld's read_slurm_conf(reconfig) does:
   warning says so);
 * the partitions are those of the file (slurmctld without ReconfigFlags=KeepPartInfo forgets what
   ``scontrol update`` changed in them); jobs keep their partition names.
+
+slurmctld 22.05 itself exits when the set of nodes changes ("node count has changed before
+reconfiguration ... You have to restart slurmctld"); flurm adds and removes nodes instead.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import load, parse_text
 from flurm.config.debugflags import UnknownDebugFlag, format_debug_flags, parse_debug_flags
 from flurm.controller import reconfig
-from flurm.controller.diag import DiagStats
+from flurm.controller.diag import RPC_USER_SIZE, DiagStats
 from flurm.controller.engine import Controller
 from flurm.controller.handlers import HANDLERS, admin_ctl
 from flurm.controller.log_settings import LogSettings, clamp, level_number, python_level
@@ -124,6 +124,10 @@ def test_rpc_counts_per_type_and_user_root_first() -> None:
     assert by_user == (RpcCount(0, 1, 1000), RpcCount(NOBODY, 2, 2500))
     stats.reset()
     assert stats.rpc_rows() == ((), (RpcCount(0, 0, 0),))  # root's row stays, as slurmctld packs it
+    for uid in range(1, 1000):
+        stats.observe_rpc(MsgType.REQUEST_PING, uid, 0.0, True)
+    by_type, by_user = stats.rpc_rows()
+    assert len(by_user) == RPC_USER_SIZE and by_type == (RpcCount(MsgType.REQUEST_PING, 999, 0),)
 
 
 def test_job_counts_and_cycles() -> None:

@@ -19,6 +19,10 @@ from flurm.state.model import Job
 
 ROOT_UID = 0
 JOB_COUNT_INTERVAL = 30  # seconds between two counts of pending and running jobs (slurmctld's)
+# rows kept per message type and per user (slurmctld's RPC_TYPE_SIZE, RPC_USER_SIZE): beyond them a
+# request is not counted, so no caller can make the tables grow without bound
+RPC_TYPE_SIZE = 200
+RPC_USER_SIZE = 200
 
 
 @dataclass(slots=True)
@@ -83,9 +87,14 @@ class DiagStats:
     # -- what is reported --------------------------------------------------------------------------
     def observe_rpc(self, msg_type: int, uid: int, seconds: float, ok: bool) -> None:
         usec = int(seconds * 1e6)
-        for table, key in ((self._by_type, msg_type), (self._by_user, uid)):
+        for table, key, size in (
+            (self._by_type, msg_type, RPC_TYPE_SIZE),
+            (self._by_user, uid, RPC_USER_SIZE),
+        ):
             row = table.get(key)
             if row is None:
+                if len(table) >= size:
+                    continue
                 row = table[key] = _Row()
             row.count += 1
             row.usec += usec

@@ -80,9 +80,10 @@ def apply(ctl: Controller, config: SlurmConfig) -> Changes:
     cluster = ctl.cluster
     changes = apply_to_cluster(cluster, config)
     ctl.config = config
-    for node in cluster.node_list:
-        if node.name in changes.nodes_added:
-            ctl.agent.request_registration(node)
+    if ctl.traits.drives_nodes:  # a new node's slurmd may run already: ask it to register
+        for node in cluster.node_list:
+            if node.name in changes.nodes_added:
+                ctl.agent.request_registration(node)
     return changes
 
 

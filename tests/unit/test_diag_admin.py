@@ -239,20 +239,24 @@ def test_operator_only_with_slurmctlds_refusals(ctl: Controller) -> None:
 
 
 def test_shutdown_refused_to_others_and_stops_for_operators(ctl: Controller) -> None:
-    stopped: list[bool] = []
-    body = ShutdownRequest(admin_ctl.SHUTDOWN_CTLD)
-    frame = Frame(Header(MsgType.REQUEST_SHUTDOWN), 101, None, encode_body(body))
+    stopped: list[int] = []
 
-    def shutdown(uid: int) -> Reply:
-        req = Request(MsgType.REQUEST_SHUTDOWN, body, Identity(uid, uid), frame, ("x", 1))
-        return asyncio.run(admin_ctl.shutdown(ctl, lambda: stopped.append(True), req))
+    def shutdown(uid: int, body: Body, msg_type: int = MsgType.REQUEST_SHUTDOWN) -> Reply:
+        frame = Frame(Header(msg_type), 101, None, encode_body(body))
+        req = Request(msg_type, body, Identity(uid, uid), frame, ("x", 1))
+        return asyncio.run(admin_ctl.shutdown(ctl, lambda: stopped.append(msg_type), req))
 
     agent = NodesSeen()
     ctl.agent = agent  # type: ignore[assignment]  # the part of the driver these handlers use
-    assert rc(shutdown(NOBODY)) == SlurmRC.ESLURM_USER_ID_MISSING and not stopped
-    assert rc(shutdown(0)) == 0 and stopped == [True] and agent.told == []  # the controller only
-    body = ShutdownRequest(admin_ctl.SHUTDOWN_ALL)
-    assert rc(shutdown(0)) == 0 and agent.told == [MsgType.REQUEST_SHUTDOWN]
+    controller_only = ShutdownRequest(admin_ctl.SHUTDOWN_CTLD)
+    assert rc(shutdown(NOBODY, controller_only)) == SlurmRC.ESLURM_USER_ID_MISSING
+    assert rc(shutdown(NOBODY, Empty(), MsgType.REQUEST_CONTROL)) == SlurmRC.ESLURM_USER_ID_MISSING
+    assert not stopped
+    assert rc(shutdown(0, controller_only)) == 0 and agent.told == []
+    assert rc(shutdown(0, Empty(), MsgType.REQUEST_CONTROL)) == 0 and agent.told == []
+    assert rc(shutdown(0, ShutdownRequest(admin_ctl.SHUTDOWN_ALL))) == 0
+    assert agent.told == [MsgType.REQUEST_SHUTDOWN]  # the slurmd nodes are told first
+    assert stopped == [MsgType.REQUEST_SHUTDOWN, MsgType.REQUEST_CONTROL, MsgType.REQUEST_SHUTDOWN]
 
 
 def test_setdebug_and_flags(ctl: Controller) -> None:

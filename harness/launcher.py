@@ -67,6 +67,13 @@ class Settings:
     timeout: float = 60.0
     extra_conf: str = ""
     controller: str = "slurmctld"
+    # False: no slurmd is started and start waits only for the controller (a configuration slurmd cannot
+    # run with here, e.g. cgroup plugins, whose controller side is still worth comparing)
+    slurmd: bool = True
+    # (name, text) of files written beside slurm.conf before anything starts (cgroup.conf, mpi.conf, ...)
+    etc_files: tuple[tuple[str, str], ...] = ()
+    # keys of the generated slurm.conf left out, to run with SLURM's default (e.g. SelectTypeParameters)
+    drop_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
@@ -278,6 +285,16 @@ def slurm_version() -> str:
 
 
 def render_conf(layout: Layout, s: Settings) -> str:
+    text = _render_conf(layout, s)
+    if not s.drop_keys:
+        return text
+    dropped = {key.lower() for key in s.drop_keys}
+    return "".join(
+        line for line in text.splitlines(True) if line.split("=", 1)[0].strip().lower() not in dropped
+    )
+
+
+def _render_conf(layout: Layout, s: Settings) -> str:
     d = layout.dir
     if s.nodes == 1:
         nodeline = "NodeName=compute-node-1 NodeHostname=localhost NodeAddr=127.0.0.1"
@@ -345,6 +362,8 @@ def write_conf(layout: Layout, s: Settings) -> None:
     tmp = conf.with_suffix(".conf.tmp")
     tmp.write_text(text)
     tmp.replace(conf)
+    for name, content in s.etc_files:
+        (conf.parent / name).write_text(content)
     (layout.dir / "env.sh").write_text(f"export SLURM_CONF={conf}\n")
 
 
@@ -501,7 +520,7 @@ def start(dir: Path, s: Settings) -> Layout:
 
     launch_time = time.time()
     restarted = []
-    for i, node in enumerate(s.node_names):
+    for i, node in enumerate(s.node_names if s.slurmd else []):
         if pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is not None:
             log(f"slurmd {node} already running")
             continue
@@ -517,6 +536,9 @@ def start(dir: Path, s: Settings) -> Layout:
             f"munged and {s.nodes} slurmd up in {time.monotonic() - t0:.2f} s (started={started}); "
             f"controller is external, expected on 127.0.0.1:{s.ctld_port}"
         )
+    elif not s.slurmd:
+        _wait_controller(layout, s)
+        log(f"slurmctld up without slurmd in {time.monotonic() - t0:.2f} s (started={started})")
     else:
         _wait_cluster_up(layout, s, restarted, launch_time)
         log(f"cluster up in {time.monotonic() - t0:.2f} s (started={started})")
@@ -529,7 +551,7 @@ def _wait_daemons_alive(layout: Layout, s: Settings) -> None:
 
     def missing() -> list[str]:
         out = [] if pidfile_pid(layout.munged_pidfile, layout.dir) is not None else ["munged"]
-        for i, node in enumerate(s.node_names):
+        for i, node in enumerate(s.node_names if s.slurmd else []):
             alive = pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is not None
             if not (alive and port_listening(s.node_port(i))):
                 out.append(f"slurmd-{node}")
@@ -538,10 +560,7 @@ def _wait_daemons_alive(layout: Layout, s: Settings) -> None:
     _wait("not alive", lambda: not missing(), s.timeout, layout, lambda: " ".join(missing()))
 
 
-def _wait_cluster_up(layout: Layout, s: Settings, restarted: list[str], launch_time: float) -> None:
-    """slurmctld answers, every node is up (responding; idle or busy with surviving jobs), and every slurmd
-    started just now has registered: its SlurmdStartTime is not older than the launch (the controller keeps
-    showing a killed slurmd's old state until SlurmdTimeout)."""
+def _wait_controller(layout: Layout, s: Settings) -> None:
     _wait(
         "slurmctld did not answer ping",
         lambda: "is UP" in _client(["scontrol", "ping"], layout),
@@ -549,6 +568,13 @@ def _wait_cluster_up(layout: Layout, s: Settings, restarted: list[str], launch_t
         layout,
         lambda: "",
     )
+
+
+def _wait_cluster_up(layout: Layout, s: Settings, restarted: list[str], launch_time: float) -> None:
+    """slurmctld answers, every node is up (responding; idle or busy with surviving jobs), and every slurmd
+    started just now has registered: its SlurmdStartTime is not older than the launch (the controller keeps
+    showing a killed slurmd's old state until SlurmdTimeout)."""
+    _wait_controller(layout, s)
     states = ""
 
     def nodes_up() -> bool:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
-from flurm.controller.handlers import admin_ctl
 from flurm.errors import FlurmError
 from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
@@ -39,7 +38,7 @@ from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover, controller_endpoints
 from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
-from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.constants import SlurmRC
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, Request
@@ -89,13 +88,11 @@ class Daemon:
         self.node_agent.fetch_script = functools.partial(saved_state.fetch_script, ctl)
         ctl.agent = self.node_agent
         ctl.attached_handlers[REQUEST_FLURM_ADMIN] = self._admin
-        for msg_type in (MsgType.REQUEST_SHUTDOWN, MsgType.REQUEST_CONTROL):  # they stop the daemon
-            ctl.attached_handlers[msg_type] = functools.partial(admin_ctl.shutdown, ctl, self.request_stop)
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
-        self._stop_requested = asyncio.Event()
+        self._stop_requested = ctl.stop_requested  # SIGTERM, SIGINT, scontrol shutdown
 
     async def _admin(self, req: Request) -> Reply:
         return await admin_rpc.handle(self.controller, self.migration, req)

@@ -44,6 +44,7 @@ from harness.loopback import SlurmCluster, free_port_block
 BASE_CONF = "KillWait=2\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
 BACKUP = "SlurmctldHost=backup(127.0.0.2)"
 
+SHOW_LOG_SETTINGS = "scontrol show config | grep -E '^(DebugFlags|SlurmctldDebug|SlurmSchedLogLevel) '"
 DIAG_STEPS: list[Step] = [
     cmd("sdiag", "-r", label="reset"),
     cmd("sdiag", "-r", user="nobody", label="reset by nobody"),
@@ -57,10 +58,12 @@ DIAG_STEPS: list[Step] = [
     cmd("sdiag", user="nobody", label="sdiag by nobody"),
     cmd("scontrol", "setdebug", "debug2", label="setdebug"),
     cmd("scontrol", "setdebug", "info", user="nobody", label="setdebug by nobody"),
-    cmd("scontrol", "setdebug", "info", label="setdebug back"),
     cmd("scontrol", "setdebugflags", "+Backfill", label="setdebugflags"),
     cmd("scontrol", "setdebugflags", "-Backfill", user="nobody", label="setdebugflags by nobody"),
+    cmd("sh", "-c", SHOW_LOG_SETTINGS, label="setdebug shown by show config"),
+    cmd("scontrol", "setdebug", "info", label="setdebug back"),
     cmd("scontrol", "setdebugflags", "-Backfill", label="setdebugflags back"),
+    cmd("sh", "-c", SHOW_LOG_SETTINGS, label="setdebug back shown by show config"),
     cmd("scontrol", "schedloglevel", "1", label="schedloglevel"),
     cmd("scontrol", "schedloglevel", "1", user="nobody", label="schedloglevel by nobody"),
     cmd("scontrol", "ping", label="ping"),
@@ -148,6 +151,8 @@ def test_log_settings(diag_runs: tuple[Transcript, Transcript]) -> None:
     keys = [k for k in ref.labels() if k.startswith(("setdebug", "schedloglevel"))]
     assert_same(ref, got, keys)
     assert "Permission denied" in got["setdebug by nobody"].stderr
+    shown = got["setdebug shown by show config"].stdout
+    assert re.search(r"^DebugFlags\s+= Backfill$", shown, re.M) and re.search(r"= debug2$", shown, re.M), shown
 
 
 def test_ping_takeover_and_refusals(diag_runs: tuple[Transcript, Transcript]) -> None:

@@ -14,18 +14,19 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import load, parse_text
-from flurm.config.debugflags import UnknownDebugFlag, format_debug_flags, parse_debug_flags
 from flurm.controller import reconfig
 from flurm.controller.diag import RPC_USER_SIZE, DiagStats
 from flurm.controller.engine import Controller
 from flurm.controller.handlers import HANDLERS, admin_ctl
-from flurm.controller.log_settings import LogSettings, clamp, level_number, python_level
+from flurm.controller.log_settings import LogSettings, clamp, python_level
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.messages.base import Body, decode_body, encode_body
 from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg, ShutdownRequest
+from flurm.protocol.messages.config_info import BuildInfo
 from flurm.protocol.messages.control import ControlStatus
 from flurm.protocol.messages.debug import SetDebugFlags, SetDebugLevel
+from flurm.protocol.messages.job_control import LastUpdateRequest
 from flurm.protocol.messages.stats import (
     STAT_COMMAND_GET,
     STAT_COMMAND_RESET,
@@ -173,16 +174,7 @@ def test_job_counts_and_cycles() -> None:
 # -- DebugFlags and log levels ----------------------------------------------------------------------
 
 
-def test_debug_flags_names() -> None:
-    assert parse_debug_flags("Steps,backfill,NET") == (1 << 1) | (1 << 12) | (1 << 10)
-    assert format_debug_flags((1 << 1) | (1 << 12) | (1 << 10)) == "Backfill,Network,Steps"
-    assert format_debug_flags(0) == "" and parse_debug_flags(None) == 0
-    with pytest.raises(UnknownDebugFlag):
-        parse_debug_flags("Steps,Nonsense")
-
-
 def test_log_levels() -> None:
-    assert [level_number(x) for x in ("quiet", "INFO", "debug5", "7", None, "bogus")] == [0, 3, 9, 7, 3, 3]
     assert clamp(42) == 9 and clamp(-1) == 0
     assert python_level(2) == logging.ERROR and python_level(3) == logging.INFO
     assert python_level(6) == logging.DEBUG and python_level(0) > logging.CRITICAL
@@ -244,7 +236,11 @@ def test_shutdown_refused_to_others_and_stops_for_operators(ctl: Controller) -> 
     def shutdown(uid: int, body: Body, msg_type: int = MsgType.REQUEST_SHUTDOWN) -> Reply:
         frame = Frame(Header(msg_type), 101, None, encode_body(body))
         req = Request(msg_type, body, Identity(uid, uid), frame, ("x", 1))
-        return asyncio.run(admin_ctl.shutdown(ctl, lambda: stopped.append(msg_type), req))
+        ctl.stop_requested.clear()
+        reply = asyncio.run(admin_ctl.shutdown(ctl, req))
+        if ctl.stop_requested.is_set():
+            stopped.append(msg_type)
+        return reply
 
     agent = NodesSeen()
     ctl.agent = agent  # type: ignore[assignment]  # the part of the driver these handlers use
@@ -266,14 +262,25 @@ def test_setdebug_and_flags(ctl: Controller) -> None:
     assert rc(ask(ctl, MsgType.REQUEST_SET_DEBUG_LEVEL, SetDebugLevel(99))) == 0
     assert ctl.log_settings.slurmctld_debug == 9  # clamped as slurmctld does
     assert rc(ask(ctl, MsgType.REQUEST_SET_DEBUG_FLAGS, SetDebugFlags(1 << 1, 1 << 12))) == 0
-    assert format_debug_flags(ctl.log_settings.debug_flags) == "Backfill"
+    assert ctl.log_settings.debug_flags == 1 << 12  # Steps off, Backfill on
     # no SlurmSchedLogFile: slurmctld answers "Requested operation is presently disabled"
     assert rc(ask(ctl, MsgType.REQUEST_SET_SCHEDLOG_LEVEL, SetDebugLevel(1))) == SlurmRC.ESLURM_DISABLED
+    # scontrol show config reports them, and a client's cached copy is out of date
+    ctl.started_at = NOW - 100
+    shown = ask(ctl, MsgType.REQUEST_BUILD_INFO, LastUpdateRequest(NOW - 50)).body
+    assert isinstance(shown, BuildInfo)
+    assert (shown.debug_flags, shown.slurmctld_debug, shown.sched_log_level) == (1 << 12, 9, 0)
 
 
-def test_log_settings_from_config() -> None:
-    conf = parse_text(BASE.format(state="/tmp") + "SlurmctldDebug=debug3\nSlurmSchedLogLevel=1\n")
-    assert LogSettings.from_config(conf) == LogSettings(7, 0, 1)
+def test_log_settings_from_config(ctl: Controller) -> None:
+    text = (
+        BASE.format(state="/tmp")
+        + "SlurmctldDebug=debug3\nSlurmSchedLogFile=/tmp/s.log\nDebugFlags=Steps,NET\n"
+    )
+    assert LogSettings.from_config(parse_text(text)) == LogSettings(7, (1 << 1) | (1 << 10), 0, "/tmp/s.log")
+    ctl.log_settings = LogSettings.from_config(parse_text(text))
+    assert rc(ask(ctl, MsgType.REQUEST_SET_SCHEDLOG_LEVEL, SetDebugLevel(5))) == 0
+    assert ctl.log_settings.sched_log_level == 1  # clamped to 0..1 as slurmctld does
 
 
 # -- reconfigure ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller import reservations
 from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
 from flurm.controller.log_settings import LogSettings
@@ -91,6 +92,7 @@ class Controller:
         )
         self.started_at = 0.0
         self.stopping = asyncio.Event()
+        self.stop_requested = asyncio.Event()  # scontrol shutdown: daemon.py stops as on SIGTERM
         self._schedule_pending = False
         self._next_pass_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -261,6 +263,7 @@ class Controller:
             if self.traits.schedules:
                 self.jobs.time_limits(now)
                 self.cluster.purge_finished(now)
+                reservations.tick(self, now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)
             self.schedule_soon()

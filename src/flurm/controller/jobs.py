@@ -87,6 +87,9 @@ class JobOps:
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
             raise SlurmError(errno.EAGAIN)  # slurmctld answers EAGAIN at MaxJobCount; sbatch retries
         job.job_id = cluster.allocate_job_id()
+        resv_rc = cluster.reservations.job_access(job)  # validate_job_resv: the job id is spent
+        if resv_rc:
+            raise SlurmError(resv_rc)
         job.list_seq = self.next_list_seq()
         if array is None and job.priority != 0:
             job_independent(job, cluster, now, array_running(cluster))
@@ -358,6 +361,15 @@ class JobOps:
             answered.append((missing, SlurmRC.ESLURM_INVALID_JOB_ID))
         return 0, _array_errors(target.job_id, answered)
 
+    def _set_reservation(self, job: Job, name: str) -> int:
+        """ReservationName= of a pending or running job (_update_job: validate_job_resv)."""
+        if not job.is_pending() and not job.is_running():
+            return SlurmRC.ESLURM_JOB_NOT_PENDING_NOR_RUNNING
+        rc = self.cluster.reservations.access(name, job.user_id, job.account)
+        if rc == 0:
+            job.reservation = name or None
+        return rc
+
     def _update_one(self, job: Job, desc: JobDesc, uid: int) -> int:
         """One record, with slurmctld's rules (_update_job): owners and operators only; a user
         may shorten a time limit and lower a priority (which slurmctld then reports as "not
@@ -442,6 +454,11 @@ class JobOps:
             changed = True
         if desc.comment is not None:
             job.comment = desc.comment
+            changed = True
+        if desc.reservation is not None and desc.reservation != (job.reservation or ""):
+            resv_rc = self._set_reservation(job, desc.reservation)
+            if resv_rc:
+                return resv_rc
             changed = True
         if desc.dependency is not None:
             if not job.is_pending():

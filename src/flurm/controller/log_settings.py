@@ -1,7 +1,9 @@
-"""The controller's log level and DebugFlags, as ``scontrol setdebug`` / ``setdebugflags`` change them.
+"""The controller's log level, DebugFlags and scheduler log level, as ``scontrol setdebug``,
+``setdebugflags`` and ``schedloglevel`` change them.
 
-SLURM's levels (log.h log_level_t) map onto Python logging for the ``flurm`` loggers; the DebugFlags
-are kept as SLURM's bits (``scontrol show config`` prints them with config.debugflags).
+They start as slurm.conf says (read as slurmctld reads them: config/ctl_conf.py) and are what
+``scontrol show config`` reports. SLURM's levels (log.h log_level_t) map onto Python logging for
+the ``flurm`` loggers.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flurm.config.debugflags import UnknownDebugFlag, parse_debug_flags
+from flurm.config.ctl_conf import slurmctld_conf
 from flurm.config.slurmconf import SlurmConfig
 
 LOG_LEVEL_QUIET = 0
 LOG_LEVEL_INFO = 3
 LOG_LEVEL_DEBUG5 = 9  # the highest: log_level_t's LOG_LEVEL_END - 1
 
-# log_num2string() / log_string2num()
+# log_num2string()
 LEVEL_NAMES = ("quiet", "fatal", "error", "info", "verbose", "debug", "debug2", "debug3", "debug4", "debug5")
 
 _PYTHON_LEVEL = {
@@ -26,18 +28,6 @@ _PYTHON_LEVEL = {
     3: logging.INFO,
     4: logging.INFO,  # verbose
 }
-
-log = logging.getLogger("flurm.controller")
-
-
-def level_number(text: str | None, default: int = LOG_LEVEL_INFO) -> int:
-    """SlurmctldDebug's value (a name or a number) as a log_level_t."""
-    if not text:
-        return default
-    word = text.strip().lower()
-    if word.isdigit():
-        return clamp(int(word))
-    return LEVEL_NAMES.index(word) if word in LEVEL_NAMES else default
 
 
 def clamp(level: int) -> int:
@@ -52,27 +42,21 @@ def python_level(level: int) -> int:
 class LogSettings:
     slurmctld_debug: int = LOG_LEVEL_INFO
     debug_flags: int = 0
-    schedlog_level: int = 0
+    sched_log_level: int = 0
+    sched_logfile: str | None = None
+    changed_at: int = 0  # when an operator last changed one (slurmctld's slurm_conf.last_update)
 
     @classmethod
     def from_config(cls, config: SlurmConfig) -> LogSettings:
-        raw = config.raw
-        try:
-            flags = parse_debug_flags(raw.get("debugflags"))
-        except UnknownDebugFlag as exc:
-            log.warning("%s: DebugFlags ignored", exc)
-            flags = 0
-        schedlog = raw.get("slurmschedloglevel", "0").strip()
-        return cls(
-            level_number(raw.get("slurmctlddebug")),
-            flags,
-            min(int(schedlog), 1) if schedlog.isdigit() else 0,
-        )
+        table = slurmctld_conf(config)
+        return cls(table.slurmctld_debug, table.debug_flags, table.sched_log_level, table.sched_logfile)
 
-    def set_level(self, level: int) -> None:
+    def set_level(self, level: int, now: int) -> None:
         """scontrol setdebug: the level (clamped as slurmctld does) for every flurm logger."""
         self.slurmctld_debug = clamp(level)
+        self.changed_at = now
         logging.getLogger("flurm").setLevel(python_level(self.slurmctld_debug))
 
-    def change_flags(self, minus: int, plus: int) -> None:
+    def change_flags(self, minus: int, plus: int, now: int) -> None:
         self.debug_flags = (self.debug_flags & ~minus) | plus
+        self.changed_at = now

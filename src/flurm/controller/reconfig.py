@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller.log_settings import LogSettings
 from flurm.scheduler import scheduler
 from flurm.state.cluster import Cluster
 from flurm.state.model import Node
@@ -80,6 +81,8 @@ def apply(ctl: Controller, config: SlurmConfig) -> Changes:
     cluster = ctl.cluster
     changes = apply_to_cluster(cluster, config)
     ctl.config = config
+    ctl.log_settings = LogSettings.from_config(config)  # as the file says again (slurmctld too)
+    ctl.log_settings.changed_at = ctl.now()
     if ctl.traits.drives_nodes:  # a new node's slurmd may run already: ask it to register
         for node in cluster.node_list:
             if node.name in changes.nodes_added:

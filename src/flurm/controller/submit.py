@@ -103,6 +103,8 @@ def build_job(
                     SlurmRC.ESLURM_INVALID_PARTITION_NAME, f"invalid partition specified: {name}"
                 )
         partition = ",".join(names)
+    elif desc.reservation and _resv_partition(cluster, desc.reservation):
+        partition = _resv_partition(cluster, desc.reservation) or ""
     elif cluster.default_partition is not None:
         partition = cluster.default_partition
     else:
@@ -242,6 +244,12 @@ def build_job(
     )
     job.tres_req = tres_req_string(job, cluster)
     return job, array, error_code
+
+
+def _resv_partition(cluster: Cluster, reservation: str) -> str | None:
+    """A job naming a reservation and no partition runs in the reservation's partition."""
+    resv = cluster.reservations.items.get(reservation)
+    return resv.partition if resv is not None and resv.partition in cluster.partitions else None
 
 
 # bits slurmctld clears from what the client sent (_validate_job_desc)

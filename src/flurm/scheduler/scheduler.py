@@ -48,6 +48,8 @@ from flurm.protocol.constants import (
     NodeStateFlag,
 )
 from flurm.scheduler import dependencies
+from flurm.scheduler.reservations import MAY_BE_RESERVED, resv_first
+from flurm.scheduler.reservations import fence as resv_fence
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
 
@@ -76,7 +78,9 @@ _PART_POLICY_REASONS = frozenset(
     {R.WAIT_PART_DOWN, R.WAIT_PART_INACTIVE, R.WAIT_PART_NODE_LIMIT, R.WAIT_PART_TIME_LIMIT, R.WAIT_QOS_THRES}
 )
 # a held job keeps these reasons (any other becomes JobHeldAdmin)
-_HELD_KEEPS = frozenset({R.FAIL_BAD_CONSTRAINTS, R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE})
+_HELD_KEEPS = frozenset(
+    {R.FAIL_BAD_CONSTRAINTS, R.WAIT_RESV_DELETED, R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE}
+)
 # job_independent() gives up at once for these
 _NOT_INDEPENDENT = frozenset({R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE, R.WAIT_DEP_INVALID})
 
@@ -524,6 +528,8 @@ def _earliest_start(
     limit = _limit_seconds(job, part)
     ends = {r.end_time for r in running if 0 < r.end_time < FOREVER}
     ends.update(res.end for res in reserved if res.end < FOREVER)
+    ends.update(r.end_time for r in cluster.reservations.items.values())
+    ends.update(r.start_time for r in cluster.reservations.items.values() if job.reservation)
     for t in sorted(e for e in ends if e > now):
         sim = {k: v.copy() for k, v in free.items()}
         for r in running:
@@ -540,6 +546,10 @@ def _earliest_start(
                 f.idle = len(f.cores) >= f.node.total_cores
         end = t + limit if limit is not None else FOREVER
         exclude = {n for res in reserved if res.start < end and res.end > t for n in res.nodes}
+        fence = resv_fence(job, part, cluster, t, end)
+        if fence.reason:
+            continue
+        exclude.update(fence.exclude)
         alloc = try_allocate(job, part, sim, cluster, exclude)
         if alloc is not None:
             return t, alloc
@@ -643,7 +653,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
                 job.state_desc = None
             if reason == 0:
                 queue.append((job, part))
-    queue.sort(key=lambda jp: (-jp[1].priority_tier, *sort_key(jp[0])))
+    queue.sort(key=lambda jp: (resv_first(jp[0]), -jp[1].priority_tier, *sort_key(jp[0])))
 
     # 2. the main loop (schedule)
     free = _free_now(cluster)
@@ -714,6 +724,7 @@ def _main_loop(
     tested = 0
     avail = {n.name for n in cluster.node_list if n.is_usable()}
     failed_parts: set[str] = set()
+    failed_resvs: set[str] = set()
     reject: tuple[int, str] | None = None
     reject_job: Job | None = None
     for job, part in queue:
@@ -734,10 +745,20 @@ def _main_loop(
                     job.state_reason = R.WAIT_ARRAY_TASK_LIMIT
                     job.state_desc = None
                     break
-            if part.name in failed_parts:
+            if job.reservation and job.reservation in failed_resvs:
+                job.state_reason = R.WAIT_PRIORITY
+                job.state_desc = None
+                break
+            if part.name in failed_parts and not job.reservation:
                 if job.state_reason in (0, R.WAIT_RESOURCES):
                     job.state_reason = R.WAIT_PRIORITY
                     job.state_desc = None
+                break
+            limit = _limit_seconds(job, part)
+            fence = resv_fence(job, part, cluster, now, now + (limit if limit is not None else FOREVER))
+            if fence.reason:
+                job.state_reason = fence.reason
+                job.state_desc = fence.desc
                 break
             usable = [n for n in part.nodes if n in avail]
             if job.min_nodes > len(usable):
@@ -746,11 +767,19 @@ def _main_loop(
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break
-            exclude = [n for n in part.nodes if n not in avail]
+            exclude = [n for n in part.nodes if n not in avail or n in fence.exclude]
             alloc = try_allocate(job, part, free, cluster, exclude)
             if alloc is None:
+                if fence.overlap and not _fits_outside(job, part, cluster, fence.exclude):
+                    # the nodes it needs are reserved: skip it, the partition stays open
+                    job.state_reason = R.WAIT_NODE_NOT_AVAIL
+                    job.state_desc = MAY_BE_RESERVED
+                    break
                 job.state_reason = R.WAIT_RESOURCES
                 job.state_desc = None
+                if fence.resv is not None:
+                    failed_resvs.add(fence.resv)  # other jobs of the partition may still start
+                    break
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break
@@ -770,6 +799,16 @@ def _main_loop(
             job.state_reason = reject_job.state_reason
             job.state_desc = reject_job.state_desc
     return min(tested, depth + 1) if depth is not None else tested
+
+
+def _fits_outside(job: Job, part: Partition, cluster: Cluster, reserved: Iterable[str]) -> bool:
+    """Could the job run on the partition's nodes left out of reservations, were they all free?"""
+    empty = {
+        n.name: _Free(n, set(range(n.total_cores)), n.real_memory, True)
+        for n in cluster.node_list
+        if n.name in part.nodes
+    }
+    return try_allocate(job, part, empty, cluster, reserved) is not None
 
 
 def _note_start(job: Job, out: Plan, decision: Decision) -> None:
@@ -820,7 +859,12 @@ def _backfill(
         limit = _limit_seconds(job, part)
         end = now + limit if limit is not None else FOREVER
         exclude = {n for r in reservations if end > r.start and r.end > now for n in r.nodes}
-        alloc = try_allocate(job, part, free, cluster, exclude)
+        fence = resv_fence(job, part, cluster, now, end)
+        if fence.reason:
+            job.state_reason = fence.reason
+            job.state_desc = fence.desc
+        exclude.update(fence.exclude)
+        alloc = None if fence.reason else try_allocate(job, part, free, cluster, exclude)
         if alloc is not None:
             _take(free, alloc, consumable)
             _note_start(job, out, Decision(job, part.name, alloc))

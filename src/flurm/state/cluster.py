@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flurm.config.slurmconf import SlurmConfig
 from flurm.protocol.constants import NO_VAL, JobState, JobStateFlag, NodeState, NodeStateFlag
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
+from flurm.state.reservations import Reservations
 from flurm.state.store import Loaded, Store
 
 
@@ -52,6 +53,7 @@ class Cluster:
         self.memory_is_consumable = "memory" in (config.select_type_parameters or "").lower()
         self._build_nodes()
         self._build_partitions()
+        self.reservations = Reservations()
 
     # -- construction ---------------------------------------------------------------------------
     def _build_nodes(self) -> None:
@@ -143,6 +145,7 @@ class Cluster:
             node.reason = d.get("reason", node.reason)
             node.reason_time = int(d.get("reason_time", 0))
             node.reason_uid = int(d.get("reason_uid", NO_VAL))
+        self.reservations.restore(loaded.reservations, int(loaded.meta.get("resv_top_suffix", 0)))
 
     # -- ids and priority -----------------------------------------------------------------------
     def allocate_job_id(self) -> int:
@@ -325,6 +328,20 @@ class Cluster:
                     "reason_uid": node.reason_uid,
                 },
             )
+
+    def reservations_changed(self, *, everything: bool = False) -> None:
+        """Persist what changed in the reservation list (``everything``: the whole list, at a takeover)."""
+        book = self.reservations
+        changed, removed = book.drain()
+        if everything:
+            changed = list(book.items.values())
+        if self.store is None or not self.persist:
+            return
+        for resv in changed:
+            self.store.put_reservation(resv.name, resv.to_dict())
+        for name in removed:
+            self.store.delete_reservation(name)
+        self.store.set_meta("resv_top_suffix", book.top_suffix)
 
     def partition_nodes(self, part: Partition) -> list[Node]:
         return [self.nodes[n] for n in part.nodes if n in self.nodes]

@@ -2,18 +2,16 @@
 
 Each is answered as slurmctld 22.05 answers it (proc_req.c): anyone but an operator (root or
 SlurmUser: validate_super_user) gets its refusal code, EACCES for the log settings and
-ESLURM_USER_ID_MISSING for the others. Shutdown and REQUEST_CONTROL stop the daemon, which is
-daemon.py's to do: it attaches :func:`shutdown` with its own stop (``HANDLERS`` holds the rest).
+ESLURM_USER_ID_MISSING for the others. Shutdown and REQUEST_CONTROL ask for the daemon's stop
+(:attr:`Controller.stop_requested`, which daemon.py waits on as on SIGTERM).
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flurm.config.debugflags import format_debug_flags
 from flurm.config.slurmconf import ConfigError, load
 from flurm.controller import reconfig
 from flurm.controller.log_settings import LEVEL_NAMES, clamp
@@ -39,7 +37,7 @@ def set_debug_level(ctl: Controller, req: Request) -> Reply:
         log.error("set debug level request from non-super user uid=%d", req.uid)
         return rc_reply(errno.EACCES)
     level = clamp(req.body.level)
-    ctl.log_settings.set_level(level)
+    ctl.log_settings.set_level(level, ctl.now())
     log.info("Set debug level to '%s'", LEVEL_NAMES[level])
     return rc_reply(0)
 
@@ -49,8 +47,8 @@ def set_debug_flags(ctl: Controller, req: Request) -> Reply:
     if not ctl.is_admin(req.uid):
         log.error("set debug flags request from non-super user uid=%d", req.uid)
         return rc_reply(errno.EACCES)
-    ctl.log_settings.change_flags(req.body.minus, req.body.plus)
-    log.info("Set DebugFlags to %s", format_debug_flags(ctl.log_settings.debug_flags) or "none")
+    ctl.log_settings.change_flags(req.body.minus, req.body.plus, ctl.now())
+    log.info("Set DebugFlags to %#x", ctl.log_settings.debug_flags)
     return rc_reply(0)
 
 
@@ -59,10 +57,10 @@ def set_schedlog_level(ctl: Controller, req: Request) -> Reply:
     if not ctl.is_admin(req.uid):
         log.error("set scheduler log level request from non-super user uid=%d", req.uid)
         return rc_reply(errno.EACCES)
-    if not ctl.config.raw.get("slurmschedlogfile"):
+    if not ctl.log_settings.sched_logfile:
         log.error("set scheduler log level failed: no log file!")  # slurmctld's answer: disabled
         return rc_reply(SlurmRC.ESLURM_DISABLED)
-    ctl.log_settings.schedlog_level = max(0, min(req.body.level, 1))
+    ctl.log_settings.sched_log_level = max(0, min(req.body.level, 1))
     return rc_reply(0)
 
 
@@ -105,11 +103,11 @@ def takeover(ctl: Controller, req: Request) -> Reply:
     return rc_reply(0)
 
 
-async def shutdown(ctl: Controller, stop: Callable[[], None], req: Request) -> Reply:
+async def shutdown(ctl: Controller, req: Request) -> Reply:
     """REQUEST_SHUTDOWN (scontrol shutdown [slurmctld]) and REQUEST_CONTROL (a backup taking over).
 
     The answer goes out before the daemon stops (the RPC server lets in-flight requests finish);
-    ``stop`` saves the state as SIGTERM does. A shutdown of all daemons first tells every slurmd
+    the state is saved as on SIGTERM. A shutdown of all daemons first tells every slurmd
     to shut down (REQUEST_SHUTDOWN, which slurmd does not answer), as slurmctld's msg_to_slurmd().
     """
     if not ctl.is_admin(req.uid):
@@ -122,12 +120,12 @@ async def shutdown(ctl: Controller, stop: Callable[[], None], req: Request) -> R
         assert isinstance(req.body, ShutdownRequest)
         log.info("Performing RPC: REQUEST_SHUTDOWN")
         options = req.body.options
-    if ctl.stopping.is_set():
+    if ctl.stopping.is_set() or ctl.stop_requested.is_set():
         log.debug("shutdown RPC issued when already in progress")
         return rc_reply(0)
     if options == SHUTDOWN_ALL and req.msg_type == MsgType.REQUEST_SHUTDOWN and ctl.traits.drives_nodes:
         await ctl.agent.tell_all_nodes(MsgType.REQUEST_SHUTDOWN, ShutdownRequest(SHUTDOWN_ALL))
-    stop()
+    ctl.stop_requested.set()
     return rc_reply(0)
 
 
@@ -138,4 +136,6 @@ HANDLERS = {
     MsgType.REQUEST_RECONFIGURE: reconfigure,
     MsgType.REQUEST_TAKEOVER: takeover,
     MsgType.REQUEST_CONTROL_STATUS: control_status,
+    MsgType.REQUEST_SHUTDOWN: shutdown,
+    MsgType.REQUEST_CONTROL: shutdown,
 }

@@ -152,7 +152,8 @@ def test_log_settings(diag_runs: tuple[Transcript, Transcript]) -> None:
     assert_same(ref, got, keys)
     assert "Permission denied" in got["setdebug by nobody"].stderr
     shown = got["setdebug shown by show config"].stdout
-    assert re.search(r"^DebugFlags\s+= Backfill$", shown, re.M) and re.search(r"= debug2$", shown, re.M), shown
+    assert re.search(r"^DebugFlags\s+= Backfill$", shown, re.M), shown
+    assert re.search(r"^SlurmctldDebug\s+= debug2$", shown, re.M), shown
 
 
 def test_ping_takeover_and_refusals(diag_runs: tuple[Transcript, Transcript]) -> None:

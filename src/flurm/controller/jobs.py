@@ -111,6 +111,7 @@ class JobOps:
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG
         cluster.add_job(job)
+        self.ctl.diag.count("submitted", count)
         return job, error_code
 
     def next_list_seq(self) -> int:
@@ -546,6 +547,7 @@ class JobOps:
             self._ended(job)
             self.cluster.job_changed(job)
             self.ctl.agent.terminate_job(job, job.base_state)
+            self.ctl.diag.count("completed")
             return 0
         if job.is_finished() and job.exit_code == 0 and job_rc:
             # cancelled or timed out: the script's end still tells its exit status; slurmctld answers 2021
@@ -601,6 +603,7 @@ class JobOps:
         job.bitflags &= ~JobFlag.TRES_STR_CALC
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, job.base_state)
+        self.ctl.diag.count("completed")
         return 0
 
     # (steps) srun -I: an allocation that cannot start at once fails (job_allocate with immediate)
@@ -699,6 +702,7 @@ class JobOps:
         self.cluster.job_changed(job)
 
     def fail_launch(self, job: Job, rc: int) -> None:
+        self.ctl.diag.count("failed")
         job.state = JobState.FAILED | JobStateFlag.COMPLETING
         job.state_reason = R.FAIL_LAUNCH
         job.end_time = self.ctl.now()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.jobs import JobOps
     from flurm.modes import Guard, Mode
-    from flurm.protocol.messages.base import Body
+    from flurm.protocol.messages.base import Body, Message
     from flurm.protocol.messages.credential import JobCredential
     from flurm.protocol.messages.slurmd import NodeRegistrationStatus
     from flurm.rpc.transport import Reply, Request, Signer
@@ -49,6 +49,7 @@ class NodeDriver(Protocol):
     def signal_step(
         self, job: Job, step_id: int, nodes: tuple[str, ...], signal: int, flags: int, msg_type: int = ...
     ) -> None: ...
+    async def tell_all_nodes(self, msg_type: int, body: Message) -> None: ...
 
 
 class ControllerPort(Protocol):

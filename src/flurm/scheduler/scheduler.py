@@ -119,6 +119,20 @@ class Decision:
 class Plan:
     starts: list[Decision] = field(default_factory=list)
     reasons_changed: list[Job] = field(default_factory=list)  # every job whose record changed
+    cycles: CycleCounts | None = None  # what sdiag counts of this pass (None: no cycle ran)
+
+
+@dataclass(slots=True)
+class CycleCounts:
+    """sdiag's view of one pass: whether the main and backfill cycles ran, their queues and depths."""
+
+    main: bool = False
+    queue_len: int = 0  # jobs (job, partition pairs) in the main cycle's queue
+    depth: int = 0  # jobs the main cycle looked at
+    backfill: bool = False
+    bf_queue_len: int = 0
+    bf_depth: int = 0
+    backfilled: int = 0  # jobs the backfill cycle started
 
 
 @dataclass(slots=True)
@@ -648,6 +662,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
         st.last_full = now
     if backfill:
         st.last_backfill = now
+    out.cycles = counts = CycleCounts(main=real)
     jobs = cluster.jobs
     pending = sorted(
         (jobs[i] for i in cluster.schedulable if i in jobs and jobs[i].is_pending()), key=lambda j: j.list_seq
@@ -680,14 +695,20 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     free = _free_now(cluster)
     started: set[int] = set()  # job ids started (an array meta record: once all its tasks started)
     planned_tasks: dict[int, int] = {}  # meta record id -> tasks started from it in this cycle
+    counts.queue_len = len(queue)
     if real:
         depth = None if periodic else DEFAULT_QUEUE_DEPTH
-        _main_loop(cluster, now, queue, free, started, planned_tasks, running, out, depth)
+        counts.depth = _main_loop(cluster, now, queue, free, started, planned_tasks, running, out, depth)
 
     # 3. backfill, on its own interval (slurmctld's backfill thread builds the same queue)
     if backfill:
         st.backfill_ran = now
-        _backfill(cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations)
+        main_starts = len(out.starts)
+        counts.backfill, counts.bf_queue_len = True, len(queue)
+        counts.bf_depth = _backfill(
+            cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations
+        )
+        counts.backfilled = len(out.starts) - main_starts
 
     # 4. eligibility (set_job_elig_time, after each main cycle). A job already found independent while
     # the queue was built only needs it again if it is an array's (tasks started since may throttle it).
@@ -729,10 +750,11 @@ def _main_loop(
     running: dict[int, int],
     out: Plan,
     depth: int | None = None,
-) -> None:
+) -> int:
     """slurmctld's schedule(): start what fits in priority order; Resources, then Priority.
 
     ``depth``: a cycle triggered by an event stops after testing that many jobs (None: all of them).
+    Returns how many jobs it tested.
     """
     consumable = cluster.memory_is_consumable
     pool = _license_pool(cluster, out)
@@ -824,6 +846,7 @@ def _main_loop(
         if reject_job is not None and job is not reject_job and job.array_job_id == reject_job.array_job_id:
             job.state_reason = reject_job.state_reason
             job.state_desc = reject_job.state_desc
+    return min(tested, depth + 1) if depth is not None else tested
 
 
 def _license_pool(cluster: Cluster, out: Plan) -> licenses.Pool:
@@ -862,7 +885,7 @@ def _backfill(
     running_tasks: dict[int, int],
     out: Plan,
     max_reservations: int,
-) -> None:
+) -> int:
     """slurmctld's backfill cycle: every queued job is looked at in priority order (flagged
     BACKFILL_SCHED, "Scheduler=Backfill"); one that fits now without delaying the reservation of a
     job ahead of it starts; any other gets a reservation at its earliest start, which it shows as
@@ -916,6 +939,7 @@ def _backfill(
                 job.sched_nodes = hostlists.compress(planned.nodes)
                 res_end = start + limit if limit is not None else FOREVER
                 reservations.append(_Reservation(start, set(planned.nodes), res_end))
+    return len(seen)
 
 
 def nodes_with_no_respond(cluster: Cluster) -> list[Node]:

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.controller.handlers import (
     admin,
+    admin_ctl,
     config,
+    diag,
     dynamic,
     job_lookups,
     jobs,
@@ -34,7 +36,9 @@ HANDLERS: dict[int, HandlerFn] = {}
 # steps last: it takes 5005 and 5016
 for _module in (
     admin,
+    admin_ctl,
     config,
+    diag,
     jobs,
     licenses,
     nodes,

@@ -36,14 +36,18 @@ def next_free_job_id(ctl: Controller) -> int:
 def build_info(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, LastUpdateRequest)
     boot_time = int(ctl.started_at)
-    # slurmctld's configuration dates from its start (slurm_conf.last_update)
-    if req.body.last_update - 1 >= boot_time:
+    logs = ctl.log_settings  # scontrol setdebug, setdebugflags and schedloglevel change these
+    # slurmctld's configuration dates from its start (slurm_conf.last_update), or an operator's change
+    if req.body.last_update - 1 >= max(boot_time, logs.changed_at):
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
     info: BuildInfo = replace(
         slurmctld_conf(ctl.config),
         last_update=ctl.now(),
         boot_time=boot_time,
         next_job_id=next_free_job_id(ctl),
+        slurmctld_debug=logs.slurmctld_debug,
+        debug_flags=logs.debug_flags,
+        sched_log_level=logs.sched_log_level,
     )
     return Reply(MsgType.RESPONSE_BUILD_INFO, info)
 

@@ -11,6 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from flurm.controller import requeue
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -600,6 +601,8 @@ class JobOps:
         if job is None or not job.is_completing():
             return
         if self.cluster.node_done_completing(job, node_name):
+            if job.is_pending():
+                requeue.finish(self.ctl, job)  # a requeued job's last node is done
             self.wake()
 
     def time_limits(self, now: int) -> None:

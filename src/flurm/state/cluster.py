@@ -200,7 +200,7 @@ class Cluster:
             self.store.put_job(job.job_id, job.to_dict())
 
     def note_schedulable(self, job: Job) -> None:
-        if job.is_pending() and not job.is_settled_hold():
+        if job.is_pending() and not job.is_completing() and not job.is_settled_hold():
             self.schedulable.add(job.job_id)
         else:
             self.schedulable.discard(job.job_id)

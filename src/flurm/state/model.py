@@ -148,6 +148,8 @@ class Job:
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    # CPUs of the run before a requeue: slurmctld keeps the job's billable TRES of that run
+    requeued_cpus: int = 0
 
     # -- state helpers --------------------------------------------------------------------
     @property

@@ -208,7 +208,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         pre_sus_time=job.pre_sus_time,
         last_sched_eval=job.last_sched_eval,
         priority=job.priority,
-        billable_tres=float(alloc_cpus) if started else float(NO_VAL),
+        billable_tres=float(alloc_cpus) if started else float(job.requeued_cpus or NO_VAL),
         cluster=cluster.config.cluster_name,
         nodes=nodes_str,
         sched_nodes=job.sched_nodes if pending else None,

@@ -1,0 +1,112 @@
+"""Job control on a controller that is not started (no event loop, a recording node driver): requeue
+as slurmctld's _job_requeue_op and batch_requeue_fini, for scontrol and for slurmd's launch failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flurm.auth.authenticator import FakeAuthenticator
+from flurm.config import parse_text
+from flurm.controller import requeue
+from flurm.controller.engine import Controller
+from flurm.daemon import Daemon
+from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, SlurmRC
+from flurm.protocol.messages.job_desc import JobDesc
+from flurm.state.cluster import Allocation
+from flurm.state.model import Job
+
+NOW = 1_795_696_400
+CONF = """
+ClusterName=localtest
+SlurmctldHost=localhost
+NodeName=compute-node-1 NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+OWNER, OTHER = 1000, 65534
+
+
+class RecordingDriver:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self.calls.append((name, args))
+
+
+def controller(tmp_path: Path, extra: str = "") -> Iterator[Controller]:
+    daemon = Daemon(parse_text(CONF + extra), FakeAuthenticator(), state_dir=tmp_path, clock=lambda: NOW)
+    ctl = daemon.controller
+    ctl.store.open()
+    ctl.schedule_soon = lambda: None  # type: ignore[method-assign]  # no event loop: no scheduling
+    ctl.agent = RecordingDriver()  # type: ignore[assignment]
+    try:
+        yield ctl
+    finally:
+        ctl.store.close()
+        ctl.signer.close()
+
+
+@pytest.fixture
+def ctl(tmp_path: Path) -> Iterator[Controller]:
+    yield from controller(tmp_path)
+
+
+def running(ctl: Controller, **desc: Any) -> Job:
+    job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\nsleep 60\n", **desc), OWNER, OWNER, "localhost")
+    ctl.cluster.start_job(job, Allocation(("compute-node-1",), ((0,),), (1,), (0,)), NOW - 60)
+    return job
+
+
+def test_requeue_of_a_running_job_waits_for_its_epilog(ctl: Controller) -> None:
+    job = running(ctl)
+    assert requeue.requeue_request(ctl, job.job_id, str(job.job_id), 0, OWNER) == (0, None)
+    assert job.state == JobState.PENDING | JobStateFlag.COMPLETING and job.restart_cnt == 1
+    assert ("terminate_job", (job, JobStateFlag.REQUEUE)) in ctl.agent.calls  # type: ignore[attr-defined]
+    assert job.job_id not in ctl.cluster.schedulable  # not started again before its nodes are clean
+    ctl.jobs.node_epilog_done(job.job_id, "compute-node-1")
+    assert job.state == JobState.PENDING and job.nodes == () and job.start_time == 0
+    assert job.begin_time == NOW + ctl.config.cred_expire + 1
+    assert job.submit_time == NOW + 1  # submitted in this same second: a different submit time
+    assert ctl.cluster.nodes["compute-node-1"].alloc_cpus == 0
+    assert job.job_id in ctl.cluster.schedulable
+
+
+def test_launch_failure_from_slurmd_requeues_held(ctl: Controller) -> None:
+    job = running(ctl)
+    flags = JobStateFlag.REQUEUE_HOLD | JobStateFlag.LAUNCH_FAILED
+    assert requeue.requeue_request(ctl, job.job_id, None, flags, 0) == (0, None)
+    assert job.priority == 0 and job.state_reason == JobStateReason.WAIT_HELD_USER
+    assert job.state_desc == "launch failed requeued held"
+
+
+def test_refusals(ctl: Controller) -> None:
+    job = running(ctl)
+    norequeue = running(ctl, requeue=0)
+    assert requeue.requeue_request(ctl, job.job_id, None, 0, OTHER)[0] == SlurmRC.ESLURM_ACCESS_DENIED
+    assert requeue.requeue_request(ctl, norequeue.job_id, None, 0, 0)[0] == SlurmRC.ESLURM_DISABLED
+    assert requeue.requeue_request(ctl, 999, "999", 0, 0)[0] == SlurmRC.ESLURM_INVALID_JOB_ID
+    assert requeue.requeue_request(ctl, job.job_id, None, 0, 0)[0] == 0
+    assert requeue.requeue_request(ctl, job.job_id, None, 0, 0)[0] == SlurmRC.ESLURM_JOB_PENDING
+
+
+def test_job_requeue_in_slurm_conf_is_the_default(tmp_path: Path) -> None:
+    for ctl in controller(tmp_path, "JobRequeue=0\n"):
+        job = running(ctl)
+        given = running(ctl, requeue=1)
+        assert job.requeue == 0 and given.requeue == 1
+        assert requeue.requeue_request(ctl, job.job_id, None, 0, 0)[0] == SlurmRC.ESLURM_DISABLED
+
+
+def test_requeue_of_a_whole_array_answers_per_task(ctl: Controller) -> None:
+    meta, _ = ctl.jobs.create(
+        JobDesc(script="#!/bin/sh\ntrue\n", array_inx="1-3", priority=0), OWNER, OWNER, "localhost"
+    )
+    rc, errors = requeue.requeue_request(ctl, meta.job_id, str(meta.job_id), 0, OWNER)
+    assert rc == 0 and errors is not None
+    assert [(e.error_code, e.job_array_id) for e in errors] == [
+        (SlurmRC.ESLURM_JOB_PENDING, f"{meta.job_id}_1-3")
+    ]

@@ -14,7 +14,9 @@ from flurm.config import parse_text
 from flurm.controller import requeue
 from flurm.controller.engine import Controller
 from flurm.daemon import Daemon
-from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, SlurmRC
+from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, MsgType, SlurmRC
+from flurm.protocol.messages.base import decode_body, encode_body
+from flurm.protocol.messages.job_control import WillRunResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
@@ -110,3 +112,14 @@ def test_requeue_of_a_whole_array_answers_per_task(ctl: Controller) -> None:
     assert [(e.error_code, e.job_array_id) for e in errors] == [
         (SlurmRC.ESLURM_JOB_PENDING, f"{meta.job_id}_1-3")
     ]
+
+
+def test_will_run_response_round_trip() -> None:
+    for body in (
+        WillRunResponse(7, "compute-node-[1-2]", "debug", 4, NOW),
+        WillRunResponse(8, None, None, 0, 0, preemptee_job_ids=(3, 4), job_submit_user_msg="hi"),
+    ):
+        raw = encode_body(body)
+        assert decode_body(MsgType.RESPONSE_JOB_WILL_RUN, raw) == body
+    # no preempted jobs: the count is NO_VAL, as slurmctld packs it
+    assert encode_body(WillRunResponse(1))[16:20] == b"\xff\xff\xff\xfe"

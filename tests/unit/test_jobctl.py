@@ -11,13 +11,25 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller import requeue
+from flurm.controller import job_control, requeue
 from flurm.controller.engine import Controller
 from flurm.daemon import Daemon
 from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, MsgType, SlurmRC
 from flurm.protocol.messages.base import decode_body, encode_body
+from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_control import WillRunResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.jobctl import (
+    RESUME_JOB,
+    SUSPEND_JOB,
+    BatchScriptResponse,
+    JobNotify,
+    RebootNodes,
+    SrunUserMsg,
+    SuspendInt,
+    SuspendRequest,
+    TopJobRequest,
+)
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
 
@@ -123,3 +135,31 @@ def test_will_run_response_round_trip() -> None:
         assert decode_body(MsgType.RESPONSE_JOB_WILL_RUN, raw) == body
     # no preempted jobs: the count is NO_VAL, as slurmctld packs it
     assert encode_body(WillRunResponse(1))[16:20] == b"\xff\xff\xff\xfe"
+
+
+def test_top_is_for_operators_unless_enable_user_top(ctl: Controller) -> None:
+    job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n"), OWNER, OWNER, "localhost")
+    assert job_control.top(ctl, str(job.job_id), OWNER) == SlurmRC.ESLURM_ACCESS_DENIED
+    assert job_control.top(ctl, str(job.job_id), 0) == 0
+
+
+def test_batch_script_of_an_allocation_is_missing(ctl: Controller) -> None:
+    job, _ = ctl.jobs.create(JobDesc(), OWNER, OWNER, "localhost", interactive=True)
+    assert job_control.batch_script(ctl, job.job_id, OWNER) == SlurmRC.ESLURM_JOB_SCRIPT_MISSING
+    assert job_control.batch_script(ctl, job.job_id, OTHER) == SlurmRC.ESLURM_USER_ID_MISSING
+
+
+def test_job_control_bodies_round_trip() -> None:
+    bodies = [
+        (MsgType.RESPONSE_BATCH_SCRIPT, BatchScriptResponse("#!/bin/sh\ntrue\n")),
+        (MsgType.REQUEST_TOP_JOB, TopJobRequest("5,6_2")),
+        (MsgType.REQUEST_JOB_NOTIFY, JobNotify(StepId(5), "hello")),
+        (MsgType.SRUN_USER_MSG, SrunUserMsg(5, "hello")),
+        (MsgType.REQUEST_SUSPEND, SuspendRequest(RESUME_JOB, 5, "5")),
+        (MsgType.REQUEST_SUSPEND_INT, SuspendInt(5, SUSPEND_JOB)),
+        (MsgType.REQUEST_REBOOT_NODES, RebootNodes("compute-node-[1-2]", 1, 0x20, "why")),
+    ]
+    for msg_type, body in bodies:
+        assert decode_body(msg_type, encode_body(body)) == body
+    # REQUEST_SUSPEND_INT: u8 indf_susp, u16 core spec, u32 job id, u16 op
+    assert encode_body(SuspendInt(5, RESUME_JOB)) == b"\x01\xff\xfe\x00\x00\x00\x05\x00\x01"

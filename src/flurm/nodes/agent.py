@@ -703,6 +703,28 @@ class NodeAgent:
                 msg = SignalTasks(StepId(job.job_id, step_id, NO_VAL), signal, flags)
                 self._spawn(self._signal(node, msg, msg_type))
 
+    # (jobctl) notify, suspend/resume, reboot: one message to one node, answered by a return code
+    def send_to_node(
+        self, name: str, msg_type: int, body: Message, done: Callable[[int | None], None] | None = None
+    ) -> None:
+        """Send and forget; ``done`` gets slurmd's return code (None: no answer)."""
+        node = self.cluster.nodes.get(name)
+        if node is not None:
+            self._spawn(self._send_to_node(node, msg_type, body, done))
+
+    async def _send_to_node(
+        self, node: Node, msg_type: int, body: Message, done: Callable[[int | None], None] | None
+    ) -> None:
+        rc: int | None
+        try:
+            resp = await self._call(node, msg_type, body)
+            rc = resp.rc if isinstance(resp, ReturnCode) else 0
+        except Exception as exc:
+            log.info("%s to %s failed: %s", MsgType(msg_type).name, node.name, exc)
+            rc = None
+        if done is not None:
+            done(rc)
+
 
 def _step_text(step: StepId) -> str:
     names = {SLURM_BATCH_SCRIPT: "batch", 0xFFFFFFFC: "extern", 0xFFFFFFFA: "interactive"}

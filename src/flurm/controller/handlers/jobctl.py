@@ -1,4 +1,5 @@
-"""Job control RPCs: requeue (from scontrol and from slurmd), will-run (``--test-only``), ..."""
+"""Job control RPCs: requeue (from scontrol and from slurmd), will-run (``--test-only``), the batch
+script, top, notify."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import errno
 from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import compress
-from flurm.controller import requeue
+from flurm.controller import job_control, requeue
 from flurm.controller.handlers.jobs import _alloc_host
 from flurm.controller.submit import build_job, node_config_rejection
 from flurm.errors import SlurmError
 from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
 from flurm.protocol.messages.job_control import JobArrayErrors, WillRunResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.job_info import JobIdRequest
+from flurm.protocol.messages.jobctl import BatchScriptResponse, JobNotify, TopJobRequest
 from flurm.protocol.messages.slurmd import JobRequeue
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler.will_run import will_run
@@ -85,7 +88,28 @@ def _answer(ctl: Controller, job: Job, now: int) -> Reply:
     )
 
 
+def batch_script(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobIdRequest)
+    found = job_control.batch_script(ctl, req.body.job_id, req.uid)
+    if isinstance(found, int):
+        return rc_reply(found)
+    return Reply(MsgType.RESPONSE_BATCH_SCRIPT, BatchScriptResponse(found))
+
+
+def top_job(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, TopJobRequest)
+    return rc_reply(job_control.top(ctl, req.body.job_id_str, req.uid))
+
+
+def job_notify(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, JobNotify)
+    return rc_reply(job_control.notify(ctl, req.body.step_id.job_id, req.body.message, req.uid))
+
+
 HANDLERS = {
     MsgType.REQUEST_JOB_REQUEUE: job_requeue,
     MsgType.REQUEST_JOB_WILL_RUN: job_will_run,
+    MsgType.REQUEST_BATCH_SCRIPT: batch_script,
+    MsgType.REQUEST_TOP_JOB: top_job,
+    MsgType.REQUEST_JOB_NOTIFY: job_notify,
 }

@@ -6,6 +6,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     job_control,
     job_desc,
     job_info,
+    jobctl,
     nodes,
     partitions,
     slurmd,

@@ -11,7 +11,7 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller import job_control, requeue
+from flurm.controller import job_control, requeue, suspend
 from flurm.controller.engine import Controller
 from flurm.daemon import Daemon
 from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, MsgType, SlurmRC
@@ -163,3 +163,39 @@ def test_job_control_bodies_round_trip() -> None:
         assert decode_body(msg_type, encode_body(body)) == body
     # REQUEST_SUSPEND_INT: u8 indf_susp, u16 core spec, u32 job id, u16 op
     assert encode_body(SuspendInt(5, RESUME_JOB)) == b"\x01\xff\xfe\x00\x00\x00\x05\x00\x01"
+
+
+def test_suspended_time_does_not_count_against_the_limit(tmp_path: Path) -> None:
+    now = [NOW]
+    daemon = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp_path, clock=lambda: now[0])
+    ctl = daemon.controller
+    ctl.store.open()
+    ctl.schedule_soon = lambda: None  # type: ignore[method-assign]
+    ctl.agent = RecordingDriver()  # type: ignore[assignment]
+    try:
+        job = running(ctl, time_limit=10)  # started at NOW - 60, 10 minutes
+        assert (
+            suspend.suspend_request(ctl, SUSPEND_JOB, job.job_id, None, OWNER)[0]
+            == SlurmRC.ESLURM_ACCESS_DENIED
+        )
+        assert suspend.suspend_request(ctl, SUSPEND_JOB, job.job_id, None, 0) == (0, None)
+        assert job.base_state == JobState.SUSPENDED and job.priority == 0 and job.pre_sus_time == 60
+        assert (
+            "send_to_node",
+            ("compute-node-1", MsgType.REQUEST_SUSPEND_INT, SuspendInt(job.job_id, 0)),
+        ) in (
+            ctl.agent.calls  # type: ignore[attr-defined]
+        )
+        now[0] += 1000
+        ctl.jobs.time_limits(now[0])  # suspended: no time limit runs
+        assert job.base_state == JobState.SUSPENDED
+        assert suspend.suspend_request(ctl, RESUME_JOB, job.job_id, None, 0) == (0, None)
+        assert job.is_running() and job.priority != 0
+        assert job.end_time == now[0] + 600 - 60
+        assert (
+            suspend.suspend_request(ctl, RESUME_JOB, job.job_id, None, 0)[0]
+            == SlurmRC.ESLURM_JOB_NOT_SUSPENDED
+        )
+    finally:
+        ctl.store.close()
+        ctl.signer.close()

@@ -268,7 +268,7 @@ class NodeAgent:
             job = jobs.get(step.job_id)
             if job is None:
                 unknown.append(step)
-            elif job.is_running():
+            elif job.is_running() or job.base_state == JobState.SUSPENDED:
                 if node.name in job.nodes:
                     if job.batch_host == node.name:
                         self._batch_seen[job.job_id] = now

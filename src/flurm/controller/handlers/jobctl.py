@@ -1,5 +1,5 @@
 """Job control RPCs: requeue (from scontrol and from slurmd), will-run (``--test-only``), the batch
-script, top, notify."""
+script, top, notify, suspend/resume."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import compress
 from flurm.controller import job_control, requeue
+from flurm.controller import suspend as suspend_ops
 from flurm.controller.handlers.jobs import _alloc_host
 from flurm.controller.submit import build_job, node_config_rejection
 from flurm.errors import SlurmError
@@ -15,7 +16,7 @@ from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
 from flurm.protocol.messages.job_control import JobArrayErrors, WillRunResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
-from flurm.protocol.messages.jobctl import BatchScriptResponse, JobNotify, TopJobRequest
+from flurm.protocol.messages.jobctl import BatchScriptResponse, JobNotify, SuspendRequest, TopJobRequest
 from flurm.protocol.messages.slurmd import JobRequeue
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler.will_run import will_run
@@ -106,10 +107,24 @@ def job_notify(ctl: Controller, req: Request) -> Reply:
     return rc_reply(job_control.notify(ctl, req.body.step_id.job_id, req.body.message, req.uid))
 
 
+def suspend(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, SuspendRequest)
+    b = req.body
+    if suspend_ops.names_no_job(ctl, b.job_id, b.job_id_str):
+        # slurmctld's _slurm_rpc_suspend sends no reply for a job it does not know and closes the
+        # connection, which its client reports as "Unexpected message received": said at once here
+        return rc_reply(SlurmRC.SLURM_UNEXPECTED_MSG_ERROR)
+    rc, array_errors = suspend_ops.suspend_request(ctl, b.op, b.job_id, b.job_id_str, req.uid)
+    if array_errors is not None:
+        return Reply(MsgType.RESPONSE_JOB_ARRAY_ERRORS, JobArrayErrors(tuple(array_errors)))
+    return rc_reply(rc)
+
+
 HANDLERS = {
     MsgType.REQUEST_JOB_REQUEUE: job_requeue,
     MsgType.REQUEST_JOB_WILL_RUN: job_will_run,
     MsgType.REQUEST_BATCH_SCRIPT: batch_script,
     MsgType.REQUEST_TOP_JOB: top_job,
     MsgType.REQUEST_JOB_NOTIFY: job_notify,
+    MsgType.REQUEST_SUSPEND: suspend,
 }

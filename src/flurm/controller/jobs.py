@@ -11,7 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller import requeue
+from flurm.controller import requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -608,6 +608,7 @@ class JobOps:
     def time_limits(self, now: int) -> None:
         """Running jobs past their end time get TIMEOUT and are killed."""
         for job in list(self.cluster.running_jobs()):
+            warn.send_due(self.ctl, job, now)  # --signal: before the end
             if job.end_time and now >= job.end_time and not job.is_completing():
                 job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
                 job.state_reason = R.FAIL_TIMEOUT

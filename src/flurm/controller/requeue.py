@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller.warn import WARN_SENT
 from flurm.errors import SlurmError
 from flurm.protocol.constants import JOB_STATE_BASE, JobFlag, JobState, JobStateFlag, JobStateReason, SlurmRC
 from flurm.protocol.messages.job_control import JobArrayError
@@ -108,6 +109,7 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
             job.state = JobState.PENDING
     job.pre_sus_time = 0
     job.suspend_time = 0
+    job.warn_flags &= ~WARN_SENT  # the next run is warned again
     if flags & JobStateFlag.SPECIAL_EXIT:
         job.state |= JobStateFlag.SPECIAL_EXIT
         _hold(job, SPECIAL_EXIT_TEXT)

@@ -242,6 +242,7 @@ def build_job(
         )
     )
     job.tres_req = tres_req_string(job, cluster)
+    job.warn_signal, job.warn_time, job.warn_flags = desc.warn_signal, desc.warn_time, desc.warn_flags
     return job, array, error_code
 
 

@@ -150,6 +150,10 @@ class Job:
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
     # CPUs of the run before a requeue: slurmctld keeps the job's billable TRES of that run
     requeued_cpus: int = 0
+    # --signal=[B:][R:]SIG@TIME: the signal, seconds before the end, KillFlags (+ WARN_SENT once sent)
+    warn_signal: int = 0
+    warn_time: int = 0
+    warn_flags: int = 0
 
     # -- state helpers --------------------------------------------------------------------
     @property

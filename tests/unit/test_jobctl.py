@@ -11,7 +11,7 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller import job_control, requeue, suspend
+from flurm.controller import job_control, mail, requeue, suspend
 from flurm.controller.engine import Controller
 from flurm.daemon import Daemon
 from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, MsgType, SlurmRC
@@ -32,6 +32,7 @@ from flurm.protocol.messages.jobctl import (
 )
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
+from flurm.users import user_name
 
 NOW = 1_795_696_400
 CONF = """
@@ -199,3 +200,19 @@ def test_suspended_time_does_not_count_against_the_limit(tmp_path: Path) -> None
     finally:
         ctl.store.close()
         ctl.signer.close()
+
+
+def test_mail_subjects(ctl: Controller) -> None:
+    job = running(ctl, name="wrap")
+    job.submit_time = NOW - 61
+    assert mail.duration(3661) == "01:01:01" and mail.duration(90061) == "1-01:01:01"
+    subject, env = mail.subject_and_env(ctl, job, mail.MAIL_JOB_BEGIN)
+    assert subject == f"Slurm Job_id={job.job_id} Name=wrap Began, Queued time 00:00:01"
+    assert env["SLURM_JOB_QUEUED_TIME"] == "00:00:01" and env["SLURM_JOB_STATE"] == "RUNNING"
+    job.state, job.end_time, job.exit_code = JobState.FAILED, NOW, 3 << 8
+    subject, env = mail.subject_and_env(ctl, job, mail.MAIL_JOB_FAIL)
+    assert subject == f"Slurm Job_id={job.job_id} Name=wrap Failed, Run time 00:01:00, FAILED, ExitCode 3"
+    assert env["SLURM_JOB_EXIT_CODE2"] == "3:0" and env["SLURM_JOB_EXIT_CODE_MAX"] == "3"
+    assert mail.mail_user(ctl, job) == user_name(OWNER)  # no --mail-user: the job's user
+    job.mail_user = "someone@example.com"
+    assert mail.mail_user(ctl, job) == "someone@example.com"

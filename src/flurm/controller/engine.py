@@ -22,6 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller import mail
 from flurm.controller.jobs import JobOps
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
@@ -233,6 +234,7 @@ class Controller:
                 job = self.jobs.split_task(job, job.array_task_pending.first())
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
+            mail.job_began(self, job)
             if job.script is None:
                 self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
             else:

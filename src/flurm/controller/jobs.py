@@ -11,7 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller import requeue, warn
+from flurm.controller import mail, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -287,6 +287,7 @@ class JobOps:
             job.end_time = now
             self.cluster.job_changed(job)
             self.ctl.steps.job_ended(job)  # (steps) an srun waiting for this allocation is told
+            mail.job_ended(self.ctl, job)
             return
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
@@ -572,6 +573,7 @@ class JobOps:
         job.state |= JobStateFlag.COMPLETING
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
+        mail.job_ended(self.ctl, job)
         # slurmctld marks the TRES final when the job's last step record ends after the job (the
         # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
         job.bitflags &= ~JobFlag.TRES_STR_CALC
@@ -595,6 +597,7 @@ class JobOps:
     def _ended(self, job: Job) -> None:
         _logged_end(job)
         self.ctl.steps.job_ended(job)
+        mail.job_ended(self.ctl, job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:
         job = self.cluster.jobs.get(job_id)

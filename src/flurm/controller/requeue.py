@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller import mail
 from flurm.controller.warn import WARN_SENT
 from flurm.errors import SlurmError
 from flurm.protocol.constants import JOB_STATE_BASE, JobFlag, JobState, JobStateFlag, JobStateReason, SlurmRC
@@ -107,6 +108,8 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
             ctl.agent.terminate_job(job, JobStateFlag.REQUEUE)
         else:
             job.state = JobState.PENDING
+    if not completing:
+        mail.job_ended(ctl, job, requeue=True)  # (as slurmctld: while the job shows PENDING)
     job.pre_sus_time = 0
     job.suspend_time = 0
     job.warn_flags &= ~WARN_SENT  # the next run is warned again

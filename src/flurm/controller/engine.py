@@ -22,7 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
-from flurm.controller import mail
+from flurm.controller import mail, prep
 from flurm.controller.jobs import JobOps
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
@@ -235,9 +235,10 @@ class Controller:
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
             mail.job_began(self, job)
+            gated = prep.prolog_start(self, job)  # PrologSlurmctld: a batch launch waits for it
             if job.script is None:
                 self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
-            else:
+            elif not gated:
                 self.agent.launch_batch(job)
         self.scheduler_passes += 1
         self.last_schedule_duration = time.perf_counter() - started

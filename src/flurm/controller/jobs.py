@@ -11,7 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller import mail, requeue, warn
+from flurm.controller import mail, prep, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -574,6 +574,7 @@ class JobOps:
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
         mail.job_ended(self.ctl, job)
+        prep.epilog_start(self.ctl, job)
         # slurmctld marks the TRES final when the job's last step record ends after the job (the
         # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
         job.bitflags &= ~JobFlag.TRES_STR_CALC
@@ -598,11 +599,14 @@ class JobOps:
         _logged_end(job)
         self.ctl.steps.job_ended(job)
         mail.job_ended(self.ctl, job)
+        prep.epilog_start(self.ctl, job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:
         job = self.cluster.jobs.get(job_id)
         if job is None or not job.is_completing():
             return
+        if prep.holds_completion(self.ctl, job, node_name):
+            return  # EpilogSlurmctld still runs
         if self.cluster.node_done_completing(job, node_name):
             if job.is_pending():
                 requeue.finish(self.ctl, job)  # a requeued job's last node is done

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flurm.config.slurmconf import SlurmConfig
-from flurm.controller import mail
+from flurm.controller import mail, prep
 from flurm.controller.warn import WARN_SENT
 from flurm.errors import SlurmError
 from flurm.protocol.constants import JOB_STATE_BASE, JobFlag, JobState, JobStateFlag, JobStateReason, SlurmRC
@@ -92,8 +92,16 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
         job.end_time = job.suspend_time
     elif not completing:
         job.end_time = now
+    if running:
+        from flurm.controller.jobs import _logged_end
+
+        _logged_end(job)  # the run ends here (job_completion_logger): its sruns are told
+        ctl.steps.job_ended(job)
     if not completing:
-        ctl.jobs._ended(job)  # the run ends here (job_completion_logger), whatever comes next
+        # the requeue mail goes out with the job shown as JOB_REQUEUE (PENDING) and this run's count
+        shown, job.state = job.state, JobState.PENDING
+        mail.job_ended(ctl, job, requeue=True)
+        job.state = shown
     # its batch step ends with the job pending: the TRES of the run are not final
     job.bitflags &= ~JobFlag.TRES_STR_CALC
     if job.cpus_alloc:
@@ -108,8 +116,8 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
             ctl.agent.terminate_job(job, JobStateFlag.REQUEUE)
         else:
             job.state = JobState.PENDING
-    if not completing:
-        mail.job_ended(ctl, job, requeue=True)  # (as slurmctld: while the job shows PENDING)
+    if running:
+        prep.epilog_start(ctl, job)  # the nodes are given back (deallocate_nodes)
     job.pre_sus_time = 0
     job.suspend_time = 0
     job.warn_flags &= ~WARN_SENT  # the next run is warned again

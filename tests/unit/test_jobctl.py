@@ -3,6 +3,7 @@ as slurmctld's _job_requeue_op and batch_requeue_fini, for scontrol and for slur
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,24 @@ import pytest
 
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller import job_control, mail, requeue, suspend
+from flurm.controller import job_control, mail, reboot, requeue, suspend
 from flurm.controller.engine import Controller
 from flurm.daemon import Daemon
-from flurm.protocol.constants import JobState, JobStateFlag, JobStateReason, MsgType, SlurmRC
+from flurm.protocol.constants import (
+    JobState,
+    JobStateFlag,
+    JobStateReason,
+    MsgType,
+    NodeState,
+    NodeStateFlag,
+    SlurmRC,
+)
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_control import WillRunResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.jobctl import (
+    REBOOT_FLAGS_ASAP,
     RESUME_JOB,
     SUSPEND_JOB,
     BatchScriptResponse,
@@ -216,3 +226,28 @@ def test_mail_subjects(ctl: Controller) -> None:
     assert mail.mail_user(ctl, job) == user_name(OWNER)  # no --mail-user: the job's user
     job.mail_user = "someone@example.com"
     assert mail.mail_user(ctl, job) == "someone@example.com"
+
+
+def test_reboot_marks_then_issues_when_idle(ctl: Controller) -> None:
+    node = ctl.cluster.nodes["compute-node-1"]
+    node.base_state = NodeState.IDLE
+    msg = RebootNodes("compute-node-1", REBOOT_FLAGS_ASAP)
+    assert reboot.reboot_request(ctl, msg, OWNER) == errno.EACCES
+    assert reboot.reboot_request(ctl, RebootNodes("nosuch"), 0) == SlurmRC.ESLURM_INVALID_NODE_NAME
+    job = running(ctl)
+    assert reboot.reboot_request(ctl, msg, 0) == 0
+    assert node.flags & NodeStateFlag.REBOOT_REQUESTED and node.flags & NodeStateFlag.DRAIN
+    assert node.reason == "Reboot ASAP"
+    assert node.next_state == NodeStateFlag.RESUME | NodeStateFlag.UNDRAIN
+    reboot.issue_due(ctl, NOW)  # busy: not yet
+    assert not node.flags & NodeStateFlag.REBOOT_ISSUED
+    ctl.jobs.cancel(job)
+    ctl.jobs.node_epilog_done(job.job_id, node.name)
+    reboot.issue_due(ctl, NOW)
+    assert node.base_state == NodeState.DOWN and node.flags & NodeStateFlag.REBOOT_ISSUED
+    assert node.reason == "Reboot ASAP : reboot issued"
+    assert not reboot.node_rebooted(node, NOW - 1)  # registered, but did not boot since
+    assert reboot.node_rebooted(node, NOW + 5)
+    assert node.base_state == NodeState.IDLE and not node.flags & (
+        NodeStateFlag.DRAIN | NodeStateFlag.REBOOT_ISSUED
+    )

@@ -22,7 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
-from flurm.controller import mail, prep
+from flurm.controller import mail, prep, reboot
 from flurm.controller.jobs import JobOps
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
@@ -257,6 +257,7 @@ class Controller:
                 self.cluster.purge_finished(now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)
+                reboot.issue_due(self, now)  # scontrol reboot: the marked nodes that are idle
             self.schedule_soon()
 
     async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None:

@@ -50,7 +50,13 @@ class NodeDriver(Protocol):
         self, job: Job, step_id: int, nodes: tuple[str, ...], signal: int, flags: int, msg_type: int = ...
     ) -> None: ...
     def send_to_node(
-        self, name: str, msg_type: int, body: Message, done: Callable[[int | None], None] | None = None
+        self,
+        name: str,
+        msg_type: int,
+        body: Message,
+        done: Callable[[int | None], None] | None = None,
+        *,
+        expect_reply: bool = True,
     ) -> None: ...
 
 

@@ -290,6 +290,9 @@ class Node:
     alloc_cores: set[int] = field(default_factory=set)
     jobs: set[int] = field(default_factory=set)
     record_overrides: dict[str, Any] = field(default_factory=dict)  # as reported by slurmctld (import)
+    # scontrol reboot: the state after the reboot (NO_VAL: as before), when the reboot was issued
+    next_state: int = NO_VAL
+    boot_req_time: int = 0
 
     @property
     def total_cores(self) -> int:

@@ -356,6 +356,7 @@ def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
         node_hostname=node.hostname,
         node_addr=node.addr,
         port=node.port,
+        next_state=node.next_state,
         node_state=state,
         version=node.version,
         cpus=node.cpus,

@@ -1,5 +1,5 @@
 """Job control RPCs: requeue (from scontrol and from slurmd), will-run (``--test-only``), the batch
-script, top, notify, suspend/resume."""
+script, top, notify, suspend/resume, reboot."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import compress
-from flurm.controller import job_control, requeue
+from flurm.controller import job_control, reboot, requeue
 from flurm.controller import suspend as suspend_ops
 from flurm.controller.handlers.jobs import _alloc_host
 from flurm.controller.submit import build_job, node_config_rejection
@@ -16,7 +16,13 @@ from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
 from flurm.protocol.messages.job_control import JobArrayErrors, WillRunResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
-from flurm.protocol.messages.jobctl import BatchScriptResponse, JobNotify, SuspendRequest, TopJobRequest
+from flurm.protocol.messages.jobctl import (
+    BatchScriptResponse,
+    JobNotify,
+    RebootNodes,
+    SuspendRequest,
+    TopJobRequest,
+)
 from flurm.protocol.messages.slurmd import JobRequeue
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler.will_run import will_run
@@ -120,6 +126,11 @@ def suspend(ctl: Controller, req: Request) -> Reply:
     return rc_reply(rc)
 
 
+def reboot_nodes(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, RebootNodes)
+    return rc_reply(reboot.reboot_request(ctl, req.body, req.uid))
+
+
 HANDLERS = {
     MsgType.REQUEST_JOB_REQUEUE: job_requeue,
     MsgType.REQUEST_JOB_WILL_RUN: job_will_run,
@@ -127,4 +138,5 @@ HANDLERS = {
     MsgType.REQUEST_TOP_JOB: top_job,
     MsgType.REQUEST_JOB_NOTIFY: job_notify,
     MsgType.REQUEST_SUSPEND: suspend,
+    MsgType.REQUEST_REBOOT_NODES: reboot_nodes,
 }

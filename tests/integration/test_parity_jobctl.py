@@ -6,12 +6,14 @@ pending; their scripts are read by their owner and by root (to stdout and to the
 refused to another user and for a missing job; ``scontrol top`` reorders nobody's pending jobs (the
 priorities and nice values that result are compared), and refuses another user's, a running, a held
 and a missing job; ``scontrol notify`` reaches the running batch job's output through its node, and
-is refused for a pending job nobody listens for, another user's job and a missing job.
+is refused for a pending job nobody listens for, another user's job and a missing job; an salloc
+prints the notification it is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 from parity import Transcript, assert_same, cluster_pair, cmd, poll, run_both, settle, wait_state, write_file
@@ -23,7 +25,29 @@ CONF = "KillWait=2\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0,bf_in
 SCRIPT = "#!/bin/sh\n#SBATCH -J scripted\necho one\nsleep 1\n"
 
 
-def output_has(name: str, text: str) -> object:
+def start_salloc(c: SlurmCluster) -> None:
+    """salloc in the background, its messages in salloc.err; it runs until stop_salloc."""
+    err = (c.jobs_dir / "salloc.err").open("w")
+    proc = subprocess.Popen(
+        ["salloc", "-J", "inter", "sh", "-c", "while [ ! -e salloc.stop ]; do sleep 0.1; done"],
+        env=c.env,
+        cwd=c.jobs_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+    )
+    _SALLOC[c.controller] = proc
+
+
+def stop_salloc(c: SlurmCluster) -> None:
+    (c.jobs_dir / "salloc.stop").touch()
+    _SALLOC.pop(c.controller).wait(timeout=30)
+
+
+_SALLOC: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def output_has(name: str, text: str) -> Callable[[SlurmCluster], None]:
     """Until the job's output file holds ``text`` (slurmd writes a notification asynchronously)."""
 
     def act(c: SlurmCluster) -> None:
@@ -72,6 +96,16 @@ STEPS = [
     cmd("scontrol", "notify", "3", "hi", user="nobody", label="notify a pending job"),
     cmd("scontrol", "notify", "1", "hi", user="nobody", label="notify another's job"),
     cmd("scontrol", "notify", "999", "hi", label="notify a missing job"),
+    # an allocation's salloc prints the message (SRUN_USER_MSG)
+    cmd("scancel", "1"),
+    start_salloc,
+    wait_state(7, "RUNNING"),
+    cmd("scontrol", "notify", "7", "hello salloc", label="notify an salloc"),
+    output_has("salloc.err", "hello salloc"),
+    stop_salloc,
+    # (slurmctld also tells the salloc that ended the allocation itself that it was "revoked":
+    # the end of an allocation, not notify's business, left out here)
+    cmd("grep", "-v", "has been revoked", "salloc.err", label="salloc's output"),
 ]
 
 

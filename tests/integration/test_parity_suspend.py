@@ -1,9 +1,10 @@
 """scontrol suspend and resume: flurm answers and acts as slurmctld 22.05 does.
 
 One scenario on a slurmctld cluster and a flurm cluster (2 nodes x 2 CPUs) side by side. Two batch
-jobs run; a user may not suspend; an operator suspends one (its ``sleep`` is stopped on the node,
-it shows SUSPENDED with priority 0), suspending it again holds it, resuming a running job or a
-missing one is refused; resumed, its ``sleep`` runs again and it is RUNNING with a new priority.
+jobs fill the nodes; a user may not suspend; an operator suspends one (its ``sleep`` is stopped on
+the node, it shows SUSPENDED with priority 0, and a job waiting for its CPUs starts on them),
+suspending it again holds it, resuming a running job or a missing one is refused; resumed, its
+``sleep`` runs again and it is RUNNING with a new priority, beside the job that took its CPUs.
 """
 
 from __future__ import annotations
@@ -55,15 +56,19 @@ def sleep_state(job_id: int, wanted: str) -> Callable[[SlurmCluster], None]:
 
 
 STEPS = [
-    cmd("sbatch", "-J", "paused", "-t", "10", "--wrap", "exec sleep 300"),  # 1
-    cmd("sbatch", "-J", "other", "--wrap", "exec sleep 300"),  # 2
+    cmd("sbatch", "-J", "paused", "-t", "10", "-n2", "-w", "compute-node-1", "--wrap", "exec sleep 300"),  # 1
+    cmd("sbatch", "-J", "other", "-n2", "-w", "compute-node-2", "--wrap", "exec sleep 300"),  # 2
     wait_state(1, "RUNNING"),
     wait_state(2, "RUNNING"),
+    cmd("sbatch", "-J", "waiting", "-n2", "-w", "compute-node-1", "--wrap", "exec sleep 300"),  # 3
     sleep_state(1, "S"),
     cmd("scontrol", "suspend", "1", user="nobody", label="suspend as a user"),
     cmd("scontrol", "suspend", "1", label="suspend"),
     sleep_state(1, "T"),
+    # the suspended job's CPUs (not its memory) are free: the waiting job starts on them
+    wait_state(3, "RUNNING"),
     cmd("squeue", "-S", "i", "-o", "%i %j %t %Q", label="queue while suspended"),
+    cmd("sinfo", "-N", "-o", "%N %t %C", label="nodes while suspended"),
     cmd("scontrol", "suspend", "1", label="suspend again"),
     cmd("scontrol", "resume", "2", label="resume a running job"),
     cmd("scontrol", "resume", "999", label="resume a missing job"),
@@ -72,6 +77,11 @@ STEPS = [
     cmd("scontrol", "resume", "1", label="resume"),
     sleep_state(1, "S"),
     cmd("squeue", "-S", "i", "-o", "%i %j %t %Q", label="queue after resume"),
+    cmd("sinfo", "-N", "-o", "%N %t %C", label="nodes after resume"),
+    cmd("scancel", "1", "3"),
+    wait_state(1, "CANCELLED"),
+    wait_state(3, "CANCELLED"),
+    cmd("sinfo", "-N", "-o", "%N %t %C", label="nodes after cancel"),
 ]
 
 

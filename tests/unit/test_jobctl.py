@@ -251,3 +251,20 @@ def test_reboot_marks_then_issues_when_idle(ctl: Controller) -> None:
     assert node.base_state == NodeState.IDLE and not node.flags & (
         NodeStateFlag.DRAIN | NodeStateFlag.REBOOT_ISSUED
     )
+
+
+def test_a_suspended_jobs_cores_serve_another_job_and_are_shared_after_resume(ctl: Controller) -> None:
+    node = ctl.cluster.nodes["compute-node-1"]
+    paused = running(ctl)
+    assert (node.alloc_cores, node.alloc_cpus) == ({0}, 1)
+    assert suspend.suspend_request(ctl, SUSPEND_JOB, paused.job_id, None, 0) == (0, None)
+    assert (node.alloc_cores, node.alloc_cpus, node.jobs) == (set(), 0, {paused.job_id})
+    taker = running(ctl)  # the scheduler may give the same core to another job meanwhile
+    assert suspend.suspend_request(ctl, RESUME_JOB, paused.job_id, None, 0) == (0, None)
+    assert (node.alloc_cores, node.alloc_cpus) == ({0}, 1)  # shared, counted once
+    ctl.jobs.cancel(paused)
+    ctl.jobs.node_epilog_done(paused.job_id, node.name)
+    assert (node.alloc_cores, node.alloc_cpus) == ({0}, 1)  # still the other job's
+    ctl.jobs.cancel(taker)
+    ctl.jobs.node_epilog_done(taker.job_id, node.name)
+    assert (node.alloc_cores, node.alloc_cpus, node.jobs) == (set(), 0, set())

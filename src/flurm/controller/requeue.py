@@ -155,6 +155,7 @@ def finish(ctl: Controller, job: Job) -> None:
     job.mem_alloc = ()
     job.batch_host = None
     job.completing_nodes = ()
+    job.cores_released = False
     # a new launch credential must be newer than the revocation of the old one
     if job.begin_time <= now:
         job.begin_time = now + ctl.config.cred_expire + 1

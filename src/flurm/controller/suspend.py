@@ -5,8 +5,8 @@ becomes SUSPENDED with priority 0 (so that nothing resumes it but an operator), 
 is kept in SecsPreSuspend; its time limit does not run while it is suspended. Resumed, it gets a
 new priority and its end time moves to now + its limit - the time it has already run.
 
-Left as a difference: slurmctld gives a suspended job's CPUs (not its memory) back to the scheduler;
-here the job keeps them until it is resumed or ends.
+As select/cons_tres, a suspended job's cores (not its memory) are free for other jobs meanwhile;
+resumed, it takes them again, even if another job started on them.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def suspend_job(ctl: Controller, job: Job, op: int) -> int:
         if not job.is_running():
             return SlurmRC.ESLURM_JOB_NOT_RUNNING
         _tell_nodes(ctl, job, op)
+        _lend_cores(ctl, job, release=True)
         job.state = JobState.SUSPENDED | (job.state & ~0xFF)
         job.priority = 0
         job.pre_sus_time += now - (job.suspend_time or job.start_time)
@@ -94,6 +95,7 @@ def suspend_job(ctl: Controller, job: Job, op: int) -> int:
         if job.base_state != JobState.SUSPENDED:
             return SlurmRC.ESLURM_JOB_NOT_SUSPENDED
         _tell_nodes(ctl, job, op)
+        _lend_cores(ctl, job, release=False)
         if job.priority == 0:
             job.priority = ctl.cluster.new_priority(job.nice)
         job.state = JobState.RUNNING | (job.state & ~0xFF)
@@ -108,6 +110,30 @@ def suspend_job(ctl: Controller, job: Job, op: int) -> int:
     if op == SUSPEND_JOB:
         ctl.jobs.wake()
     return 0
+
+
+def _lend_cores(ctl: Controller, job: Job, *, release: bool) -> None:
+    """select/cons_tres's suspend/resume of a job: its cores (not its memory) are given back to its
+    nodes for other jobs, or taken again (even if another job uses them meanwhile)."""
+    if job.cores_released != release:
+        for i, name in enumerate(job.nodes):
+            node = ctl.cluster.nodes.get(name)
+            if node is None:
+                continue
+            if release:
+                cores, cpus = ctl.cluster.cores_to_free(node, job, i)
+                node.alloc_cores.difference_update(cores)
+                node.alloc_cpus = max(0, node.alloc_cpus - cpus)
+            else:
+                # (cores another job took meanwhile are shared, counted once)
+                mine = set(job.cores_alloc[i]) if i < len(job.cores_alloc) else set()
+                cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0
+                new = mine - node.alloc_cores
+                node.alloc_cores.update(new)
+                node.alloc_cpus += cpus * len(new) // len(mine) if mine else cpus
+            node.refresh_base_state()
+        job.cores_released = release
+        ctl.cluster.last_node_update = ctl.now()
 
 
 def _tell_nodes(ctl: Controller, job: Job, op: int) -> None:

@@ -154,6 +154,8 @@ class Job:
     warn_signal: int = 0
     warn_time: int = 0
     warn_flags: int = 0
+    # suspended by an operator: its cores (not its memory) are free for other jobs (select/cons_tres)
+    cores_released: bool = False
 
     # -- state helpers --------------------------------------------------------------------
     @property

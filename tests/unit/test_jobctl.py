@@ -14,6 +14,7 @@ from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
 from flurm.controller import job_control, mail, reboot, requeue, suspend
 from flurm.controller.engine import Controller
+from flurm.controller.job_env import job_common_env
 from flurm.daemon import Daemon
 from flurm.protocol.constants import (
     JobState,
@@ -268,3 +269,15 @@ def test_a_suspended_jobs_cores_serve_another_job_and_are_shared_after_resume(ct
     ctl.jobs.cancel(taker)
     ctl.jobs.node_epilog_done(taker.job_id, node.name)
     assert (node.alloc_cores, node.alloc_cpus, node.jobs) == (set(), 0, set())
+
+
+def test_a_jobs_spank_environment_cannot_reach_programs_run_as_root(ctl: Controller) -> None:
+    """MailProg, PrologSlurmctld and EpilogSlurmctld run as the controller's user with the job's
+    environment: a user's spank_job_env (LD_PRELOAD, PATH ...) gets SPANK_ in front, as slurmctld's
+    valid_spank_job_env, and cannot replace what the controller sets (SLURM_JOB_ID ...)."""
+    job = running(ctl)
+    job.spank_job_env = ("LD_PRELOAD=/tmp/evil.so", "PATH=/tmp/evil", "SLURM_JOB_ID=1", "SPANK_OK=1")
+    env = job_common_env(ctl, job, True)
+    assert "LD_PRELOAD" not in env and "PATH" not in env
+    assert env["SPANK_LD_PRELOAD"] == "/tmp/evil.so" and env["SPANK_PATH"] == "/tmp/evil"
+    assert env["SPANK_OK"] == "1" and env["SLURM_JOB_ID"] == str(job.job_id)

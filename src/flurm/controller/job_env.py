@@ -37,11 +37,14 @@ def cpus_per_node_text(cpus: tuple[int, ...]) -> str:
 
 
 def job_common_env(ctl: Controller, job: Job, is_complete: bool) -> dict[str, str]:
+    """job_common_env_vars: the job's SPANK_* variables, then SLURM_JOB_* and the like."""
     env: dict[str, str] = {}
     for item in job.spank_job_env:
         name, sep, value = item.partition("=")
         if sep:
-            env[name] = value
+            # the user's words, in a program run as root: never a variable of its own (LD_PRELOAD,
+            # PATH ...), as slurmctld's valid_spank_job_env
+            env[name if name.startswith("SPANK_") else f"SPANK_{name}"] = value
     env["SLURM_JOB_ACCOUNT"] = job.account or "(null)"
     if is_complete:
         status = job.exit_code

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import TYPE_CHECKING
 
 from flurm.controller.job_env import job_common_env, state_name
@@ -126,15 +127,28 @@ def mail_user(ctl: Controller, job: Job) -> str:
     return f"{user_name(job.user_id)}@{domain}" if domain else user_name(job.user_id)
 
 
+# slurmctld runs at most MAX_MAIL_THREADS MailProgs at once; the others wait their turn
+MAX_MAIL_PROGS = 64
+_SLOTS: weakref.WeakKeyDictionary[Controller, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
 def send(ctl: Controller, job: Job, mail_type: int) -> None:
     prog = ctl.config.mail_prog
     if not prog:
         return
     subject, env = subject_and_env(ctl, job, mail_type)
-    ctl.spawn(_run(prog, subject, mail_user(ctl, job), env), "MailProg")
+    slots = _SLOTS.get(ctl)
+    if slots is None:
+        slots = _SLOTS[ctl] = asyncio.Semaphore(MAX_MAIL_PROGS)
+    ctl.spawn(_run(slots, prog, subject, mail_user(ctl, job), env), "MailProg")
 
 
-async def _run(prog: str, subject: str, user: str, env: dict[str, str]) -> None:
+async def _run(slots: asyncio.Semaphore, prog: str, subject: str, user: str, env: dict[str, str]) -> None:
+    async with slots:
+        await _run_one(prog, subject, user, env)
+
+
+async def _run_one(prog: str, subject: str, user: str, env: dict[str, str]) -> None:
     try:
         proc = await asyncio.create_subprocess_exec(
             prog,

@@ -281,3 +281,40 @@ def test_a_jobs_spank_environment_cannot_reach_programs_run_as_root(ctl: Control
     assert "LD_PRELOAD" not in env and "PATH" not in env
     assert env["SPANK_LD_PRELOAD"] == "/tmp/evil.so" and env["SPANK_PATH"] == "/tmp/evil"
     assert env["SPANK_OK"] == "1" and env["SLURM_JOB_ID"] == str(job.job_id)
+
+
+def test_time_limit_mails_go_out_once_each(tmp_path: Path) -> None:
+    now = [NOW]
+    daemon = Daemon(
+        parse_text(CONF + "MailProg=/bin/true\n"),
+        FakeAuthenticator(),
+        state_dir=tmp_path,
+        clock=lambda: now[0],
+    )
+    ctl = daemon.controller
+    ctl.store.open()
+    ctl.schedule_soon = lambda: None  # type: ignore[method-assign]
+    ctl.agent = RecordingDriver()  # type: ignore[assignment]
+    sent: list[str] = []
+
+    def spawn(coro: Any, name: str = "") -> None:
+        sent.append(name)
+        coro.close()
+
+    ctl.spawn = spawn  # type: ignore[method-assign,assignment]
+    try:
+        job = running(ctl, time_limit=10, mail_type=mail.MAIL_JOB_TIME50 | mail.MAIL_JOB_TIME90)
+        job.start_time, job.end_time = NOW, NOW + 600
+        mail.time_limit_due(ctl, job, NOW + 200)
+        assert sent == []
+        mail.time_limit_due(ctl, job, NOW + 300)  # half of the limit used
+        assert len(sent) == 1 and job.mail_type == mail.MAIL_JOB_TIME90
+        subject, _ = mail.subject_and_env(ctl, job, mail.MAIL_JOB_TIME50)
+        assert subject.endswith("Reached 50% of time limit, Run time 00:00:00")  # (clock still at NOW)
+        mail.time_limit_due(ctl, job, NOW + 301)
+        assert len(sent) == 1
+        mail.time_limit_due(ctl, job, NOW + 540)
+        assert len(sent) == 2 and job.mail_type == 0
+    finally:
+        ctl.store.close()
+        ctl.signer.close()

@@ -616,6 +616,7 @@ class JobOps:
         """Running jobs past their end time get TIMEOUT and are killed."""
         for job in list(self.cluster.running_jobs()):
             warn.send_due(self.ctl, job, now)  # --signal: before the end
+            mail.time_limit_due(self.ctl, job, now)  # --mail-type=TIME_LIMIT_*
             if job.end_time and now >= job.end_time and not job.is_completing():
                 job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
                 job.state_reason = R.FAIL_TIMEOUT

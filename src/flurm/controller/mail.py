@@ -5,8 +5,8 @@ SLURM_JOB_STATE, SLURM_JOB_MAIL_TYPE and the times), e.g. "Slurm Job_id=5 Name=w
 time 00:00:01" or "Slurm Job_id=5 Name=wrap Ended, Run time 00:00:03, COMPLETED, ExitCode 0".
 Begin is sent when the job starts, End/Fail/Requeue when a run ends (job_completion_logger).
 
-Not sent (left): the time-limit percentages (TIME_LIMIT_50/80/90/100), invalid dependencies and the
-array summaries (an array's tasks mail as single jobs).
+TIME_LIMIT_50/80/90/100 go out as the job uses that much of its limit. Not sent (left): invalid
+dependencies and the array summaries (an array's tasks mail as single jobs).
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ MAIL_JOB_BEGIN = 1 << 0
 MAIL_JOB_END = 1 << 1
 MAIL_JOB_FAIL = 1 << 2
 MAIL_JOB_REQUEUE = 1 << 3
+MAIL_JOB_TIME100 = 1 << 4
+MAIL_JOB_TIME90 = 1 << 5
+MAIL_JOB_TIME80 = 1 << 6
+MAIL_JOB_TIME50 = 1 << 7
 MAIL_ARRAY_TASKS = 1 << 9
 MAIL_PROG_TIMEOUT = 120  # seconds (slurmctld's MAIL_PROG_TIMEOUT)
 
@@ -38,7 +42,19 @@ _TYPE_NAMES = {
     MAIL_JOB_END: "Ended",
     MAIL_JOB_FAIL: "Failed",
     MAIL_JOB_REQUEUE: "Requeued",
+    MAIL_JOB_TIME100: "Reached time limit",
+    MAIL_JOB_TIME90: "Reached 90% of time limit",
+    MAIL_JOB_TIME80: "Reached 80% of time limit",
+    MAIL_JOB_TIME50: "Reached 50% of time limit",
 }
+# TIME_LIMIT_*: the mail and the part of the limit left when it is due
+_TIME_MAILS = (
+    (MAIL_JOB_TIME100, 0.0),
+    (MAIL_JOB_TIME90, 0.1),
+    (MAIL_JOB_TIME80, 0.2),
+    (MAIL_JOB_TIME50, 0.5),
+)
+_TIME_MAIL_BITS = MAIL_JOB_TIME100 | MAIL_JOB_TIME90 | MAIL_JOB_TIME80 | MAIL_JOB_TIME50
 
 
 def duration(seconds: int) -> str:
@@ -82,6 +98,22 @@ def job_ended(ctl: Controller, job: Job, *, requeue: bool = False) -> None:
         send(ctl, job, MAIL_JOB_END)
 
 
+def time_limit_due(ctl: Controller, job: Job, now: int) -> None:
+    """A running job with TIME_LIMIT_* mails (slurmctld's job_time_limit): each once, when that
+    much of its limit is used."""
+    if not job.mail_type & _TIME_MAIL_BITS:
+        return
+    part = ctl.cluster.partitions.get(job.partition)
+    limit = job.limit_seconds(part.max_time if part else None)
+    if limit is None or not job.end_time:
+        return
+    for mail_type, left in _TIME_MAILS:
+        if job.mail_type & mail_type and now + limit * left >= job.end_time:
+            job.mail_type &= ~mail_type
+            ctl.cluster.job_changed(job)
+            send(ctl, job, mail_type)
+
+
 def subject_and_env(ctl: Controller, job: Job, mail_type: int) -> tuple[str, dict[str, str]]:
     """The subject line and environment slurmctld gives MailProg for this mail."""
     ended = mail_type in (MAIL_JOB_END, MAIL_JOB_FAIL)
@@ -97,6 +129,13 @@ def subject_and_env(ctl: Controller, job: Job, mail_type: int) -> tuple[str, dic
             run = job.end_time - job.suspend_time + job.pre_sus_time
         else:
             run = job.end_time - job.start_time
+        env["SLURM_JOB_RUN_TIME"] = duration(run)
+        job_time = ", Run time " + env["SLURM_JOB_RUN_TIME"]
+    elif (
+        mail_type in (MAIL_JOB_TIME100, MAIL_JOB_TIME90, MAIL_JOB_TIME80, MAIL_JOB_TIME50) and job.start_time
+    ):
+        now = ctl.now()
+        run = now - job.suspend_time + job.pre_sus_time if job.suspend_time else now - job.start_time
         env["SLURM_JOB_RUN_TIME"] = duration(run)
         job_time = ", Run time " + env["SLURM_JOB_RUN_TIME"]
     term = ""

@@ -248,6 +248,8 @@ def test_reboot_marks_then_issues_when_idle(ctl: Controller) -> None:
     assert node.base_state == NodeState.DOWN and node.flags & NodeStateFlag.REBOOT_ISSUED
     assert node.reason == "Reboot ASAP : reboot issued"
     assert not reboot.node_rebooted(node, NOW - 1)  # registered, but did not boot since
+    reboot.issue_due(ctl, NOW + 60)
+    assert node.flags & NodeStateFlag.REBOOT_ISSUED  # ResumeTimeout (60 s) not passed yet
     assert reboot.node_rebooted(node, NOW + 5)
     assert node.base_state == NodeState.IDLE and not node.flags & (
         NodeStateFlag.DRAIN | NodeStateFlag.REBOOT_ISSUED
@@ -318,3 +320,13 @@ def test_time_limit_mails_go_out_once_each(tmp_path: Path) -> None:
     finally:
         ctl.store.close()
         ctl.signer.close()
+
+
+def test_a_node_that_does_not_boot_in_time_stays_down(ctl: Controller) -> None:
+    node = ctl.cluster.nodes["compute-node-1"]
+    node.base_state = NodeState.IDLE
+    assert reboot.reboot_request(ctl, RebootNodes("compute-node-1"), 0) == 0
+    reboot.issue_due(ctl, NOW)
+    reboot.issue_due(ctl, NOW + 61)
+    assert node.base_state == NodeState.DOWN and not node.flags & NodeStateFlag.REBOOT_ISSUED
+    assert node.reason == "reboot requested : reboot issued : reboot timed out"

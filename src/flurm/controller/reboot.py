@@ -8,7 +8,9 @@ DOWN), REQUEST_REBOOT_NODES goes to its slurmd, which runs RebootProgram; the no
 with REBOOT_ISSUED ("boot") and "reboot issued" added to its reason, until slurmd registers with a
 later boot time. ``scontrol`` itself refuses when RebootProgram is not set in its slurm.conf.
 
-Left: ResumeTimeout ("reboot timed out") and ``scontrol cancel_reboot``.
+A node that has not booted ResumeTimeout after that stays DOWN, "reboot timed out".
+
+Left: ``scontrol cancel_reboot`` (an update of the node, REBOOT_CANCEL).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from flurm.controller.engine import Controller
 
 F = NodeStateFlag
+DEFAULT_RESUME_TIMEOUT = 60  # ResumeTimeout, seconds
 _SKIPPED = (
     F.REBOOT_REQUESTED | F.REBOOT_ISSUED | F.POWER_DOWN | F.POWERED_DOWN | F.POWERING_DOWN | F.DYNAMIC_FUTURE
 )
@@ -69,8 +72,16 @@ def reboot_request(ctl: Controller, msg: RebootNodes, uid: int) -> int:
 
 
 def issue_due(ctl: Controller, now: int) -> None:
-    """Each second: reboot the marked nodes that are idle (or DOWN) now."""
+    """Each second: reboot the marked nodes that are idle (or DOWN) now; a node that has not booted
+    ResumeTimeout after its reboot was issued stays DOWN, "reboot timed out" (check_reboot_nodes)."""
+    resume_timeout = _resume_timeout(ctl)
     for node in ctl.cluster.node_list:
+        if node.flags & F.REBOOT_ISSUED and node.boot_req_time and node.boot_req_time + resume_timeout < now:
+            _add_reason(ctl, node, "reboot timed out", now)
+            node.flags &= ~(F.REBOOT_ISSUED | F.POWERING_UP | F.DRAIN)
+            node.boot_req_time = 0
+            ctl.cluster.node_changed(node)
+            continue
         if not node.flags & F.REBOOT_REQUESTED or node.flags & F.REBOOT_ISSUED:
             continue
         if node.flags & F.COMPLETING:
@@ -82,13 +93,26 @@ def issue_due(ctl: Controller, now: int) -> None:
         node.base_state = NodeState.DOWN
         node.flags = (node.flags & ~F.REBOOT_REQUESTED) | F.REBOOT_ISSUED
         node.boot_req_time = now
-        if node.reason and "reboot issued" not in node.reason:
-            node.reason += " : reboot issued"
-        else:
-            node.reason = "reboot issued"
-        node.reason_time = now
-        node.reason_uid = ctl.config.slurm_user_uid
+        _add_reason(ctl, node, "reboot issued", now)
         ctl.cluster.node_changed(node)
+
+
+def _add_reason(ctl: Controller, node: Node, message: str, now: int) -> None:
+    """set_node_reboot_reason: the message after the node's reason (once)."""
+    if node.reason and message not in node.reason:
+        node.reason += f" : {message}"
+    else:
+        node.reason = message
+    node.reason_time = now
+    node.reason_uid = ctl.config.slurm_user_uid
+
+
+def _resume_timeout(ctl: Controller) -> int:
+    text = ctl.config.raw.get("resumetimeout")
+    try:
+        return int(text) if text else DEFAULT_RESUME_TIMEOUT
+    except ValueError:
+        return DEFAULT_RESUME_TIMEOUT
 
 
 def node_rebooted(node: Node, boot_time: int) -> bool:

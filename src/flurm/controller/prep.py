@@ -2,14 +2,13 @@
 (prep/script, prep_slurmctld.c).
 
 PrologSlurmctld runs when a job is given its nodes, with the job's environment and
-SLURM_SCRIPT_CONTEXT=prolog_slurmctld; a batch job shows CONFIGURING and is launched only once it
-succeeded. A prolog that fails (or times out) requeues the job; one that cannot be requeued
-(``--no-requeue``) is cancelled. EpilogSlurmctld runs when a job gives its nodes back
+SLURM_SCRIPT_CONTEXT=prolog_slurmctld; the job shows CONFIGURING, a batch job is launched only once
+it succeeded and srun/salloc wait for it (REQUEST_JOB_READY). A prolog that fails (or times out)
+requeues the job; one that cannot be requeued (``--no-requeue``, an allocation) is cancelled, its
+srun/salloc told why. EpilogSlurmctld runs when a job gives its nodes back
 (SLURM_SCRIPT_CONTEXT=epilog_slurmctld); the job stays COMPLETING until both it and the nodes'
 epilogs are done. Both run as the controller's user; the timeout is PrologEpilogTimeout (none by
 default).
-
-Left: an interactive allocation (srun/salloc) is granted without waiting for the prolog.
 """
 
 from __future__ import annotations
@@ -62,9 +61,8 @@ def prolog_start(ctl: Controller, job: Job) -> bool:
     if not prog:
         return False
     gated = job.script is not None
-    if gated:
-        job.state |= JobStateFlag.CONFIGURING
-        ctl.cluster.job_changed(job)
+    job.state |= JobStateFlag.CONFIGURING
+    ctl.cluster.job_changed(job)
     _running(ctl).prologs.add(job.job_id)
     env = {**job_common_env(ctl, job, False), "SLURM_SCRIPT_CONTEXT": "prolog_slurmctld"}
     ctl.spawn(_prolog(ctl, job, prog, env, job.restart_cnt, gated), "PrologSlurmctld")
@@ -76,23 +74,27 @@ async def _prolog(ctl: Controller, job: Job, prog: str, env: dict[str, str], run
         ok = await _run(prog, env, _timeout(ctl), f"prolog_slurmctld JobId={job.job_id}")
     finally:
         _running(ctl).prologs.discard(job.job_id)
-    if job.restart_cnt != run or not (
-        job.is_running() and (job.state & JobStateFlag.CONFIGURING or not gated)
-    ):
+    if job.restart_cnt != run or not (job.is_running() and job.state & JobStateFlag.CONFIGURING):
         return  # the job moved on meanwhile (cancelled, requeued)
-    if gated:
-        job.state &= ~JobStateFlag.CONFIGURING
-        ctl.cluster.job_changed(job)
+    job.state &= ~JobStateFlag.CONFIGURING
+    ctl.cluster.job_changed(job)
     if not ok:
+        from flurm.controller.job_control import notify
         from flurm.controller.requeue import requeue_job
 
         rc = requeue_job(ctl, job, 0, 0)
         if rc and rc != SlurmRC.ESLURM_JOB_PENDING:
             log.info("unable to requeue JobId=%s: rc %s", job.job_id, rc)
+            notify(ctl, job.job_id, "PrologSlurmctld failed, job killed", 0)
             ctl.jobs.kill(None, job.job_id, signals.SIGKILL, 0, 0)
         return
     if gated:
         ctl.agent.launch_batch(job)
+
+
+def prolog_running(ctl: Controller, job_id: int) -> bool:
+    """PrologSlurmctld still runs for the job (job_node_ready leaves READY_PROLOG_STATE out)."""
+    return job_id in _running(ctl).prologs
 
 
 def epilog_start(ctl: Controller, job: Job) -> None:

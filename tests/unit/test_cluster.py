@@ -160,3 +160,17 @@ def test_state_comes_back_through_the_store(tmp_path: Path) -> None:
     assert n1.base_state == NodeState.UNKNOWN and not n1.registered
     # the removed job's id (1003) is not handed out again
     assert c.allocate_job_id() == 1004
+
+
+def test_memory_is_consumable_as_the_select_plugin_runs() -> None:
+    base = "ClusterName=t\nSlurmctldHost=h\nNodeName=n1 CPUs=2\nPartitionName=p Nodes=ALL\n"
+
+    def consumable(select: str) -> bool:
+        return Cluster(parse_text(select + base), None, lambda: 0).memory_is_consumable
+
+    # cons_res/cons_tres without SelectTypeParameters run with CR_Core_Memory (select_p_node_init)
+    assert consumable("SelectType=select/cons_tres\n")
+    assert consumable("SelectType=select/cons_res\n")
+    assert not consumable("SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n")
+    assert consumable("SelectType=select/cons_tres\nSelectTypeParameters=CR_CPU_Memory\n")
+    assert not consumable("SelectType=select/linear\n")

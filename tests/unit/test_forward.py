@@ -129,7 +129,7 @@ def test_a_plain_user_cancels_only_their_own_jobs() -> None:
     assert rc(refused) == SlurmRC.ESLURM_ACCESS_DENIED and s.source.sent == []
     unknown = s.send(MsgType.REQUEST_KILL_JOB, JobStepKill(sjob_id="12", signal=9), USER)
     assert rc(unknown) == SlurmRC.ESLURM_INVALID_JOB_ID and s.source.sent == []
-    assert s.mirror.passes == 1  # an id flurm does not know yet is looked for once more
+    assert s.mirror.passes == 2  # each decision on the jobs' latest state: a mirror pass before it
     own = JobStepKill(sjob_id="10", signal=9)
     s.send(MsgType.REQUEST_KILL_JOB, own, USER)
     assert s.source.sent == [(MsgType.REQUEST_KILL_JOB, encode_body(own))]

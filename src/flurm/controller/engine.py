@@ -22,8 +22,10 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
-from flurm.controller import mail, prep, reboot
+from flurm.controller import mail, prep, reboot, reservations
+from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
+from flurm.controller.log_settings import LogSettings
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
@@ -90,10 +92,14 @@ class Controller:
         )
         self.started_at = 0.0
         self.stopping = asyncio.Event()
+        self.stop_requested = asyncio.Event()  # scontrol shutdown: daemon.py stops as on SIGTERM
         self._schedule_pending = False
         self._next_pass_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self.scheduler_passes = 0
+        self.diag = DiagStats(clock)  # sdiag's counters
+        self.log_settings = LogSettings.from_config(config)  # scontrol setdebug, setdebugflags
+        self.server.on_request = self.diag.observe_rpc
         self.last_schedule_duration = 0.0
         from flurm.controller.handlers import HANDLERS
 
@@ -242,6 +248,9 @@ class Controller:
                 self.agent.launch_batch(job)
         self.scheduler_passes += 1
         self.last_schedule_duration = time.perf_counter() - started
+        if result.cycles is not None:
+            self.diag.count("started", len(result.starts))
+            self.diag.observe_pass(result.cycles, self.last_schedule_duration)
         self._next_pass_at = asyncio.get_running_loop().time() + 2 * self.last_schedule_duration
 
     async def ticker(self) -> None:
@@ -252,9 +261,11 @@ class Controller:
             if self.stopping.is_set():
                 return
             now = self.now()
+            self.diag.tick(now, self.cluster.jobs.values())
             if self.traits.schedules:
                 self.jobs.time_limits(now)
                 self.cluster.purge_finished(now)
+                reservations.tick(self, now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)
                 reboot.issue_due(self, now)  # scontrol reboot: the marked nodes that are idle

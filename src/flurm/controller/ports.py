@@ -58,6 +58,7 @@ class NodeDriver(Protocol):
         *,
         expect_reply: bool = True,
     ) -> None: ...
+    async def tell_all_nodes(self, msg_type: int, body: Message) -> None: ...
 
 
 class ControllerPort(Protocol):

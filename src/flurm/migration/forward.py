@@ -42,6 +42,10 @@ ALLOC_SID_USER_HOLD = 2
 PRIVATE_DATA_JOBS = 1 << 0  # slurm.conf PrivateData bits
 PRIVATE_DATA_NODES = 1 << 1
 PRIVATE_DATA_PARTITIONS = 1 << 2
+PRIVATE_DATA_USAGE = 1 << 3
+PRIVATE_DATA_USERS = 1 << 4
+PRIVATE_DATA_ACCOUNTS = 1 << 5
+PRIVATE_DATA_RESERVATIONS = 1 << 6
 
 
 class Forwarder:
@@ -76,7 +80,7 @@ class Forwarder:
             return req.frame.body
         caller = Caller(req.uid, req.gid, privileged=False)
         op = operation_of(req.msg_type)
-        if op == Op.READ:
+        if op in (Op.READ, Op.STATUS):
             self._check_read(req)
             return req.frame.body
         if op not in (Op.SUBMIT, Op.CANCEL, Op.UPDATE, Op.STEP):
@@ -132,12 +136,12 @@ class Forwarder:
         return desc
 
     async def _records(self, text: str) -> list[Job]:
-        """The jobs a job id text names (looked for again after a mirror pass if too new)."""
+        """The jobs a job id text names, as slurmctld has them now: a mirror pass first, since the
+        caller's rights depend on the jobs' latest state (an operator's hold placed a moment ago
+        directly at slurmctld must not be taken for the user's own)."""
         target = parse_job_id(text, self.ctl.config.max_array_size)
+        await self.mirror.sync()
         jobs = self.ctl.jobs.records_for(target)
-        if not jobs:
-            await self.mirror.sync()
-            jobs = self.ctl.jobs.records_for(target)
         if not jobs:
             raise SlurmError(SlurmRC.ESLURM_INVALID_JOB_ID)
         return jobs
@@ -200,4 +204,20 @@ _READS: dict[int, int] = {
     MsgType.REQUEST_NODE_INFO: PRIVATE_DATA_NODES,
     MsgType.REQUEST_NODE_INFO_SINGLE: PRIVATE_DATA_NODES,
     MsgType.REQUEST_PARTITION_INFO: PRIVATE_DATA_PARTITIONS,
+    MsgType.REQUEST_RESERVATION_INFO: PRIVATE_DATA_RESERVATIONS,
+    MsgType.REQUEST_PRIORITY_FACTORS: PRIVATE_DATA_JOBS,
+    MsgType.REQUEST_JOB_END_TIME: PRIVATE_DATA_JOBS,
+    MsgType.REQUEST_SHARE_INFO: PRIVATE_DATA_USAGE | PRIVATE_DATA_USERS | PRIVATE_DATA_ACCOUNTS,
+    MsgType.REQUEST_ASSOC_MGR_INFO: PRIVATE_DATA_USAGE | PRIVATE_DATA_USERS | PRIVATE_DATA_ACCOUNTS,
+    MsgType.REQUEST_LICENSE_INFO: 0,
+    MsgType.REQUEST_BURST_BUFFER_INFO: 0,
+    MsgType.REQUEST_BURST_BUFFER_STATUS: 0,
+    MsgType.REQUEST_TOPO_INFO: 0,
+    MsgType.REQUEST_FRONT_END_INFO: 0,
+    MsgType.REQUEST_CONTROL_STATUS: 0,
+    MsgType.REQUEST_TRIGGER_GET: 0,
+    MsgType.REQUEST_CONFIG: 0,
+    MsgType.REQUEST_NODE_REGISTRATION_STATUS: 0,
+    # not here, so refused to a plain user: what slurmctld answers per caller (their crontab, their
+    # job's script) and what an operator-only option changes (sdiag's reset)
 }

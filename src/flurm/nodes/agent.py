@@ -751,6 +751,28 @@ class NodeAgent:
         if done is not None:
             done(rc)
 
+    # scontrol shutdown and reconfigure (controller/handlers/admin_ctl.py)
+    async def tell_all_nodes(self, msg_type: int, body: Message) -> None:
+        """REQUEST_SHUTDOWN or REQUEST_RECONFIGURE to every slurmd (it answers neither), all at once;
+        a node that cannot be reached is logged and left (slurmctld's msg_to_slurmd, no retry)."""
+
+        async def one(node: Node) -> None:
+            try:
+                await call(
+                    node.addr,
+                    node.port,
+                    msg_type,
+                    body,  # type: ignore[arg-type]
+                    self.ctl.signer,
+                    timeout=self.msg_timeout,
+                    expect_reply=False,
+                )
+            except Exception as exc:
+                log.info("message %d to %s failed: %s", msg_type, node.name, exc)
+
+        nodes = [n for n in self.cluster.node_list if n.base_state != NodeState.FUTURE]
+        await asyncio.gather(*(one(n) for n in nodes))
+
 
 def _step_text(step: StepId) -> str:
     names = {SLURM_BATCH_SCRIPT: "batch", 0xFFFFFFFC: "extern", 0xFFFFFFFA: "interactive"}

@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from flurm.config.ctl_conf import CR_MEMORY, effective_select_type_param
 from flurm.config.slurmconf import SlurmConfig
 from flurm.protocol.constants import NO_VAL, JobState, JobStateFlag, NodeState, NodeStateFlag
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
+from flurm.state.reservations import Reservations
 from flurm.state.store import Loaded, Store
 
 
@@ -49,9 +51,12 @@ class Cluster:
         self.last_job_update = now
         self.last_node_update = now
         self.last_part_update = now
-        self.memory_is_consumable = "memory" in (config.select_type_parameters or "").lower()
+        self.memory_is_consumable = bool(
+            effective_select_type_param(config.select_type, config.select_type_parameters) & CR_MEMORY
+        )
         self._build_nodes()
         self._build_partitions()
+        self.reservations = Reservations()
 
     # -- construction ---------------------------------------------------------------------------
     def _build_nodes(self) -> None:
@@ -143,6 +148,7 @@ class Cluster:
             node.reason = d.get("reason", node.reason)
             node.reason_time = int(d.get("reason_time", 0))
             node.reason_uid = int(d.get("reason_uid", NO_VAL))
+        self.reservations.restore(loaded.reservations, int(loaded.meta.get("resv_top_suffix", 0)))
 
     # -- ids and priority -----------------------------------------------------------------------
     def allocate_job_id(self) -> int:
@@ -349,6 +355,20 @@ class Cluster:
                     "reason_uid": node.reason_uid,
                 },
             )
+
+    def reservations_changed(self, *, everything: bool = False) -> None:
+        """Persist what changed in the reservation list (``everything``: the whole list, at a takeover)."""
+        book = self.reservations
+        changed, removed = book.drain()
+        if everything:
+            changed = list(book.items.values())
+        if self.store is None or not self.persist:
+            return
+        for resv in changed:
+            self.store.put_reservation(resv.name, resv.to_dict())
+        for name in removed:
+            self.store.delete_reservation(name)
+        self.store.set_meta("resv_top_suffix", book.top_suffix)
 
     def partition_nodes(self, part: Partition) -> list[Node]:
         return [self.nodes[n] for n in part.nodes if n in self.nodes]

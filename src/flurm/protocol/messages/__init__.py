@@ -3,15 +3,25 @@
 from flurm.protocol.messages import (  # noqa: F401  (imported for their @register side effect)
     admin,
     common,
+    config_info,
+    control,
+    crontab,
+    debug,
     job_control,
     job_desc,
     job_info,
+    job_lookups,
     jobctl,
+    licenses,
     nodes,
     partitions,
+    reports,
+    reservations,
     slurmd,
+    stats,
     steps,
     tokens,
+    triggers,
 )
 from flurm.protocol.messages.base import Body, body_class, decode_body, encode_body
 

@@ -3,7 +3,8 @@
 One scenario on a slurmctld cluster and a flurm cluster (2 nodes x 2 CPUs) side by side. Two batch
 jobs fill the nodes; a user may not suspend; an operator suspends one (its ``sleep`` is stopped on
 the node, it shows SUSPENDED with priority 0, and a job waiting for its CPUs starts on them),
-suspending it again holds it, resuming a running job or a missing one is refused; resumed, its
+suspending it again holds it, resuming a running job or a missing one is refused (slurmctld does
+not answer for a missing job at all; flurm says the job id is invalid); resumed, its
 ``sleep`` runs again and it is RUNNING with a new priority, beside the job that took its CPUs.
 """
 
@@ -91,7 +92,20 @@ def runs() -> Iterator[tuple[Transcript, Transcript]]:
         yield run_both(ref, got, STEPS)
 
 
+MISSING = ("resume a missing job", "suspend a missing job")
+
+
 def test_suspend_and_resume(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
-    assert_same(ref, got)
+    assert_same(ref, got, [k for k in ref.labels() if k not in MISSING])
     assert "1 paused S 0" in got["queue while suspended"].stdout
+
+
+def test_a_missing_job_is_answered(runs: tuple[Transcript, Transcript]) -> None:
+    """slurmctld sends no reply for a job it does not know (scontrol: "Unexpected message
+    received"); flurm answers every request, here that the job id is invalid."""
+    ref, got = runs
+    for label in MISSING:
+        assert "Unexpected message received" in ref[label].stderr
+        assert got[label].returncode == 1
+        assert got[label].stderr == "Invalid job id specified for job 999\n"

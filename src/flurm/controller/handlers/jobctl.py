@@ -117,9 +117,10 @@ def suspend(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, SuspendRequest)
     b = req.body
     if suspend_ops.names_no_job(ctl, b.job_id, b.job_id_str):
-        # slurmctld's _slurm_rpc_suspend sends no reply for a job it does not know and closes the
-        # connection, which its client reports as "Unexpected message received": said at once here
-        return rc_reply(SlurmRC.SLURM_UNEXPECTED_MSG_ERROR)
+        # slurmctld's _slurm_rpc_suspend sends no reply at all for a job it does not know (its
+        # client reports "Unexpected message received"); flurm answers every request: the job
+        # id is invalid
+        return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
     rc, array_errors = suspend_ops.suspend_request(ctl, b.op, b.job_id, b.job_id_str, req.uid)
     if array_errors is not None:
         return Reply(MsgType.RESPONSE_JOB_ARRAY_ERRORS, JobArrayErrors(tuple(array_errors)))

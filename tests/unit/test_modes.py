@@ -164,8 +164,7 @@ NAMES_2205 = [t.name for t in SLURMCTLD_2205_REQUESTS]
 # Types whose handlers are being written elsewhere right now; this list shrinks to nothing as they land.
 HANDLERS_IN_PROGRESS = frozenset(
     """
-REQUEST_JOB_WILL_RUN REQUEST_BATCH_SCRIPT REQUEST_TOP_JOB
-REQUEST_JOB_NOTIFY REQUEST_SUSPEND REQUEST_REBOOT_NODES REQUEST_CONFIG
+REQUEST_CONFIG
 """.split()  # noqa: SIM905 (the C table's names, as they read there)
 )
 

@@ -22,7 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
-from flurm.controller import reservations
+from flurm.controller import mail, prep, reboot, reservations
 from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
 from flurm.controller.log_settings import LogSettings
@@ -240,9 +240,11 @@ class Controller:
                 job = self.jobs.split_task(job, job.array_task_pending.first())
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
+            mail.job_began(self, job)
+            gated = prep.prolog_start(self, job)  # PrologSlurmctld: a batch launch waits for it
             if job.script is None:
                 self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
-            else:
+            elif not gated:
                 self.agent.launch_batch(job)
         self.scheduler_passes += 1
         self.last_schedule_duration = time.perf_counter() - started
@@ -266,6 +268,7 @@ class Controller:
                 reservations.tick(self, now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)
+                reboot.issue_due(self, now)  # scontrol reboot: the marked nodes that are idle
             self.schedule_soon()
 
     async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None:

@@ -11,7 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller import job_update
+from flurm.controller import job_update, mail, prep, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -293,6 +293,7 @@ class JobOps:
             job.end_time = now
             self.cluster.job_changed(job)
             self.ctl.steps.job_ended(job)  # (steps) an srun waiting for this allocation is told
+            mail.job_ended(self.ctl, job)
             return
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
@@ -598,6 +599,8 @@ class JobOps:
         job.state |= JobStateFlag.COMPLETING
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
+        mail.job_ended(self.ctl, job)
+        prep.epilog_start(self.ctl, job)
         # slurmctld marks the TRES final when the job's last step record ends after the job (the
         # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
         job.bitflags &= ~JobFlag.TRES_STR_CALC
@@ -622,17 +625,25 @@ class JobOps:
     def _ended(self, job: Job) -> None:
         _logged_end(job)
         self.ctl.steps.job_ended(job)
+        mail.job_ended(self.ctl, job)
+        prep.epilog_start(self.ctl, job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:
         job = self.cluster.jobs.get(job_id)
         if job is None or not job.is_completing():
             return
+        if prep.holds_completion(self.ctl, job, node_name):
+            return  # EpilogSlurmctld still runs
         if self.cluster.node_done_completing(job, node_name):
+            if job.is_pending():
+                requeue.finish(self.ctl, job)  # a requeued job's last node is done
             self.wake()
 
     def time_limits(self, now: int) -> None:
         """Running jobs past their end time get TIMEOUT and are killed."""
         for job in list(self.cluster.running_jobs()):
+            warn.send_due(self.ctl, job, now)  # --signal: before the end
+            mail.time_limit_due(self.ctl, job, now)  # --mail-type=TIME_LIMIT_*
             if job.end_time and now >= job.end_time and not job.is_completing():
                 job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
                 job.state_reason = R.FAIL_TIMEOUT

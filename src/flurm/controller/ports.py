@@ -49,6 +49,15 @@ class NodeDriver(Protocol):
     def signal_step(
         self, job: Job, step_id: int, nodes: tuple[str, ...], signal: int, flags: int, msg_type: int = ...
     ) -> None: ...
+    def send_to_node(
+        self,
+        name: str,
+        msg_type: int,
+        body: Message,
+        done: Callable[[int | None], None] | None = None,
+        *,
+        expect_reply: bool = True,
+    ) -> None: ...
     async def tell_all_nodes(self, msg_type: int, body: Message) -> None: ...
 
 

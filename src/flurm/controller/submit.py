@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flurm.controller.requeue import default_requeue
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
@@ -236,7 +237,7 @@ def build_job(
             time_min=desc.time_min,
             shared=desc.shared,
             contiguous=desc.contiguous,
-            requeue=desc.requeue,
+            requeue=desc.requeue if desc.requeue != NO_VAL16 else default_requeue(cluster.config),
             features=features,
             req_nodes=desc.req_nodes,
             exc_nodes=desc.exc_nodes,
@@ -271,6 +272,7 @@ def build_job(
         )
     )
     job.tres_req = tres_req_string(job, cluster)
+    job.warn_signal, job.warn_time, job.warn_flags = desc.warn_signal, desc.warn_time, desc.warn_flags
     return job, array, error_code
 
 

@@ -206,7 +206,7 @@ class Cluster:
             self.store.put_job(job.job_id, job.to_dict())
 
     def note_schedulable(self, job: Job) -> None:
-        if job.is_pending() and not job.is_settled_hold():
+        if job.is_pending() and not job.is_completing() and not job.is_settled_hold():
             self.schedulable.add(job.job_id)
         else:
             self.schedulable.discard(job.job_id)
@@ -270,9 +270,10 @@ class Cluster:
             if node is None or job.job_id not in node.jobs:
                 continue
             node.jobs.discard(job.job_id)
-            if i < len(job.cores_alloc):
-                node.alloc_cores.difference_update(job.cores_alloc[i])
-            node.alloc_cpus = max(0, node.alloc_cpus - (job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0))
+            if not job.cores_released:  # (a suspended job gave its cores back already)
+                cores, cpus = self.cores_to_free(node, job, i)
+                node.alloc_cores.difference_update(cores)
+                node.alloc_cpus = max(0, node.alloc_cpus - cpus)
             node.alloc_mem = max(0, node.alloc_mem - (job.mem_alloc[i] if i < len(job.mem_alloc) else 0))
             node.refresh_base_state()
             if not any(self.jobs[j].is_completing() for j in node.jobs if j in self.jobs):
@@ -280,6 +281,29 @@ class Cluster:
             if not node.jobs:
                 node.last_busy = int(self.clock())
         self.last_node_update = int(self.clock())
+
+    def cores_to_free(self, node: Node, job: Job, i: int) -> tuple[set[int], int]:
+        """The cores and CPUs that ``job`` (its ``i``-th node) holds on ``node`` and no other job of
+        the node holds too: a resumed job may share its cores with a job that started while it was
+        suspended (select/cons_tres allows it), and each then frees only what is its alone."""
+        cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0
+        if i >= len(job.cores_alloc) or not job.cores_alloc[i]:
+            return set(), cpus
+        mine = set(job.cores_alloc[i])
+        shared: set[int] = set()
+        for other_id in node.jobs:
+            other = self.jobs.get(other_id)
+            if other is None or other is job or other.cores_released or node.name not in other.nodes:
+                continue
+            if not job.suspend_time and not other.suspend_time:
+                continue  # only a job that was suspended shares its cores
+            k = other.nodes.index(node.name)
+            if k < len(other.cores_alloc):
+                shared.update(mine.intersection(other.cores_alloc[k]))
+        if not shared:
+            return mine, cpus
+        free = mine - shared
+        return free, cpus * len(free) // len(mine)
 
     def mark_completing(self, job: Job) -> None:
         job.state |= JobStateFlag.COMPLETING

@@ -16,6 +16,7 @@ from flurm.controller.handlers import (
     diag,
     dynamic,
     job_lookups,
+    jobctl,
     jobs,
     licenses,
     nodes,
@@ -45,6 +46,7 @@ for _module in (
     reservations,
     slurmd,
     tokens,
+    jobctl,
     steps,
 ):
     HANDLERS.update(_module.HANDLERS)

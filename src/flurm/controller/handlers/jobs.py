@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
+from flurm.controller import prep
 from flurm.protocol.constants import NO_VAL, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
@@ -158,7 +159,7 @@ def job_ready(ctl: Controller, req: Request) -> Reply:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
     # job_node_ready: READY_PROLOG_STATE (4) unless a prolog runs, READY_NODE_STATE (1) and
     # READY_JOB_STATE (2) once it runs; srun waits until it sees 1 and 4 (7 in the captures)
-    ready = 4
+    ready = 0 if prep.prolog_running(ctl, job.job_id) else 4  # (PrologSlurmctld)
     if job.is_running():
         ready |= 1 | 2
     return Reply(MsgType.RESPONSE_JOB_READY, ReturnCode(ready))

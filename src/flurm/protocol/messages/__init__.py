@@ -11,6 +11,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     job_desc,
     job_info,
     job_lookups,
+    jobctl,
     licenses,
     nodes,
     partitions,

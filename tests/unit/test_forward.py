@@ -191,7 +191,6 @@ SLURMD_OWN = (MsgType.MESSAGE_NODE_REGISTRATION_STATUS,)
 FAIL_CLOSED = {  # no codec yet to check them with: refused to a plain user
     MsgType.REQUEST_HET_JOB_ALLOCATION,
     MsgType.REQUEST_SUBMIT_BATCH_HET_JOB,
-    MsgType.REQUEST_UPDATE_CRONTAB,
     MsgType.REQUEST_AUTH_TOKEN,
 }
 
@@ -347,6 +346,11 @@ def test_only_the_callers_own_crontab() -> None:
     assert rc(enabled.send(MsgType.REQUEST_CRONTAB, CrontabRequest(OTHER), USER)) == MISSING
     assert enabled.source.sent == []
     enabled.send(MsgType.REQUEST_CRONTAB, CrontabRequest(USER), USER)
+    assert [t for t, _ in enabled.source.sent] == [MsgType.REQUEST_CRONTAB]
+    # an update: refused (no codec to check whose crontab it is) but as slurmctld where scrontab is off
+    update = Opaque(b"\0" * 16)
+    assert rc(disabled.send(MsgType.REQUEST_UPDATE_CRONTAB, update, USER)) == SlurmRC.SLURM_ERROR
+    assert rc(enabled.send(MsgType.REQUEST_UPDATE_CRONTAB, update, USER)) == SlurmRC.ESLURM_ACCESS_DENIED
     assert [t for t, _ in enabled.source.sent] == [MsgType.REQUEST_CRONTAB]
 
 

@@ -118,6 +118,8 @@ class Forwarder:
             if body.uid != req.uid:  # as SlurmUser, slurmctld would hand over anyone's crontab
                 raise SlurmError(crontab_refusal(self.ctl.config))
             return req.frame.body
+        if rule == Special.CRONTAB_UPDATE and crontab_refusal(self.ctl.config) == SlurmRC.SLURM_ERROR:
+            raise SlurmError(SlurmRC.SLURM_ERROR)  # scrontab disabled: slurmctld's answer to everyone
         if rule == Special.CONFIG:
             if _config_for_slurmd(req.frame.body):
                 raise SlurmError(config_refusal(self.ctl.config))
@@ -339,6 +341,7 @@ class Special(StrEnum):
     STEP_CREATE = "step_create"  # as the caller, in their own job
     STATS = "stats"  # sdiag; its reset (-r) operators only
     CRONTAB = "crontab"  # only the caller's own crontab
+    CRONTAB_UPDATE = "crontab_update"  # (no codec yet: refused but where scrontab is disabled)
     CONFIG = "config"  # a client's config files; slurmd's only SlurmUser's
     RESERVATION_UPDATE = "reservation_update"  # user_resv_delete: a listed user may skip it
     RESERVATION_DELETE = "reservation_delete"  # user_resv_delete: a listed user may delete it
@@ -382,6 +385,7 @@ RULES: dict[int, Rule] = {
     MsgType.REQUEST_JOB_READY: AsIs(),  # job_node_ready(): no check of the caller
     MsgType.REQUEST_STATS_INFO: Special.STATS,
     MsgType.REQUEST_CRONTAB: Special.CRONTAB,
+    MsgType.REQUEST_UPDATE_CRONTAB: Special.CRONTAB_UPDATE,
     MsgType.REQUEST_CONFIG: Special.CONFIG,
     MsgType.REQUEST_BATCH_SCRIPT: OwnJobs(SlurmRC.ESLURM_USER_ID_MISSING),
     # submissions (a heterogeneous job's bodies have no codec yet: refused)
@@ -439,8 +443,8 @@ RULES: dict[int, Rule] = {
     MsgType.ACCOUNTING_FIRST_REG: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
     MsgType.ACCOUNTING_REGISTER_CTLD: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
     # not here, so refused to a plain user (fail closed): REQUEST_HET_JOB_ALLOCATION and
-    # REQUEST_SUBMIT_BATCH_HET_JOB, REQUEST_UPDATE_CRONTAB (no codec to check them with),
-    # REQUEST_AUTH_TOKEN (a token for whom slurmctld is told)
+    # REQUEST_SUBMIT_BATCH_HET_JOB (no codec to check them with), REQUEST_AUTH_TOKEN (rolled back:
+    # slurmctld would sign a token for whom flurm names)
 }
 
 # The operator-only types, with slurmctld's answer to anyone else.

@@ -378,3 +378,11 @@ def test_update_of_placement_fields() -> None:
     assert job_update.apply_placement(job, JobDesc(features="fast"), c)[0] == SlurmRC.ESLURM_JOB_NOT_PENDING
     assert job_update.refusal(job, JobDesc(min_nodes=2)) == SlurmRC.ESLURM_NOT_SUPPORTED
     assert job_update.apply_placement(job, JobDesc(licenses="matlab:2"), c) == (0, True)  # an operator's
+
+
+def test_an_update_of_a_field_slurmctld_ignores_is_accepted_and_changes_nothing() -> None:
+    from flurm.controller.job_update import unapplied_field
+
+    # slurmctld's _update_job() never reads the group id: success, nothing changed (as flurm)
+    assert unapplied_field(JobDesc(job_id_str="1", group_id=0)) is None
+    assert unapplied_field(JobDesc(job_id_str="1", account="x")) == "account"

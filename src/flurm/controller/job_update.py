@@ -10,7 +10,7 @@ ESLURM_NOT_SUPPORTED ("Requested operation not supported on this system", slurmc
 update its configuration does not permit) before anything of it is applied, instead of answering
 success for a change that never happens.
 
-A field applied elsewhere must be listed in APPLIED.
+A field applied elsewhere must be listed in APPLIED; so are the fields slurmctld itself ignores.
 """
 
 from __future__ import annotations
@@ -51,7 +51,20 @@ _APPLIED_BY_JOBS = frozenset(
 _APPLIED_HERE = frozenset(
     {"features", "licenses", "req_nodes", "exc_nodes", "contiguous", "shared", "max_nodes"}
 )
-APPLIED = _NOT_CHANGES | _APPLIED_BY_JOBS | _APPLIED_HERE
+# what slurmctld's _update_job() never reads (job_mgr.c, 22.05): set or not, it answers success and
+# changes nothing, and so does flurm (a crafted update of the group id, say, is no refusal there)
+_IGNORED_BY_SLURMCTLD = frozenset(
+    """
+    batch_features container task_dist kill_on_node_fail fed_siblings_active alloc_node power_flags
+    cpu_freq_min cpu_freq_max cpu_freq_gov profile mcs_label origin_cluster open_mode overcommit
+    acctg_freq req_context environment spank_job_env script argv std_err std_in submit_line immediate
+    ntasks_per_board ntasks_per_core plane_size cpu_bind_type mem_bind_type cpu_bind mem_bind
+    boards_per_node sockets_per_board group_id alloc_resp_port resp_host other_port restart_cnt
+    warn_flags warn_signal warn_time wait4switch wait_all_nodes extra x11 x11_magic_cookie x11_target
+    x11_target_port crontab_entry
+    """.split()  # noqa: SIM905 (the C field names, as a list to compare with job_mgr.c)
+)
+APPLIED = _NOT_CHANGES | _APPLIED_BY_JOBS | _APPLIED_HERE | _IGNORED_BY_SLURMCTLD
 
 _UNSET = JobDesc()
 _FIELDS = tuple(f.name for f in fields(JobDesc) if f.name not in APPLIED)

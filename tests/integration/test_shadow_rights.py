@@ -228,6 +228,17 @@ def test_a_steps_time_limit(shadow: Shadow, whose: str) -> None:
         assert step_limit(shadow, job) == before
 
 
+def test_srun_in_a_new_allocation_and_in_running_jobs(shadow: Shadow) -> None:
+    # a new allocation and its step; a step in their own job; none in someone else's (its allocation
+    # is anyone's to look up, the step is refused)
+    assert shadow.same("srun", "-t", "1", "hostname").returncode == 0
+    own, other = shadow.running["own"], shadow.running["other"]
+    assert shadow.same("srun", f"--jobid={own}", "--overlap", "hostname").returncode == 0
+    assert shadow.same("srun", f"--jobid={other}", "--overlap", "hostname").returncode != 0
+    steps = shadow.c.run("squeue", "-s", "-h", "-o", "%i", "-j", str(other)).check().stdout.split()
+    assert sorted(steps) == [f"{other}.0", f"{other}.batch"]  # nobody's step did not start in it
+
+
 def test_triggers_are_cleared_only_by_their_owner(shadow: Shadow) -> None:
     c = shadow.c
     c.run("strigger", "--set", "--node", "--down", "--program=/bin/true").check()

@@ -63,7 +63,7 @@ def test_operator_requests_are_not_reads() -> None:
     for msg_type in (MsgType.REQUEST_SHUTDOWN, MsgType.REQUEST_RECONFIGURE, MsgType.REQUEST_TAKEOVER):
         assert operation_of(msg_type) == Op.ADMIN
     # the forwarder knows slurmctld's refusal of each one to a plain user
-    assert set(OPERATOR_ONLY) == {t for t, op in OPERATION_OF.items() if op == Op.ADMIN}
+    assert {t for t, op in OPERATION_OF.items() if op == Op.ADMIN} <= set(OPERATOR_ONLY)
 
 
 def test_every_mode_has_a_whole_row() -> None:

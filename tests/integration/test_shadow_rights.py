@@ -13,22 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from flurm.protocol.constants import MsgType
-from flurm.protocol.messages import body_class
 from harness.loopback import Result, SlurmCluster, cluster
 
 pytestmark = pytest.mark.integration
 USER = "nobody"
 # what a job record keeps still while nothing is done to it (RunTime and the like move on their own)
 STABLE = ("JobState", "Reason", "Priority", "Nice", "Restarts", "TimeLimit", "BatchFlag", "Requeue")
-
-
-def no_codec(msg_type: MsgType) -> pytest.MarkDecorator:
-    """flurm cannot read this type's body yet, so it refuses a plain user's (fails closed) where
-    slurmctld lets them act on their own job."""
-    return pytest.mark.xfail(
-        body_class(msg_type) is None, reason=f"no codec for {msg_type.name}", strict=True
-    )
 
 
 @dataclass
@@ -171,15 +161,10 @@ def test_reservations(shadow: Shadow) -> None:
 
 
 # -- jobs: their own, and others' ---------------------------------------------------------------
-CODEC_OF = {"notify": MsgType.REQUEST_JOB_NOTIFY, "batch_script": MsgType.REQUEST_BATCH_SCRIPT}
-
-
 @pytest.mark.parametrize(
     ("verb", "whose"),
     [
-        pytest.param(
-            verb, whose, marks=no_codec(CODEC_OF[verb]) if verb in CODEC_OF and whose == "own" else ()
-        )
+        (verb, whose)
         for verb in ("requeue", "requeuehold", "top", "suspend", "resume", "notify", "batch_script")
         for whose in ("own", "other")
     ],

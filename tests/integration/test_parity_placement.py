@@ -79,11 +79,12 @@ UPDATES = [
     _update(5, "Licenses=matlab:2", label="licenses of a running job"),
     cmd("scontrol", "show", "licenses", label="licenses after a running job's update"),
 ]
-# fields flurm does not apply: refused (slurmctld applies them; only flurm's answer is checked)
+# fields flurm does not apply to a pending job: refused (slurmctld applies them; only flurm's answer
+# is checked)
 UNAPPLIED_UPDATES = [
-    _update(11, "MinMemoryCPU=100", label="flurm: update MinMemoryCPU"),
-    _update(11, "WCKey=x", label="flurm: update WCKey"),
-    _update(11, "TimeMin=5", label="flurm: update TimeMin"),
+    _update(11, "MinTmpDiskNode=10", label="flurm: update MinTmpDiskNode"),
+    _update(11, "ReqCores=1", label="flurm: update ReqCores"),
+    _update(11, "TresBind=gres/gpu:closest", label="flurm: update TresBind"),
 ]
 
 STEPS: list[Step] = [

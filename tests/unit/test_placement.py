@@ -350,9 +350,8 @@ def test_update_of_a_field_flurm_does_not_apply_is_refused() -> None:
         == 0
     )
     for changes in (
-        {"pn_min_memory": 100},
-        {"wckey": "x"},
-        {"time_min": 5},
+        {"tres_bind": "gres/gpu:closest"},
+        {"tres_freq": "gpu:high"},
         {"bitflags": JobFlag.RESET_ACCRUE_TIME},
     ):
         desc = replace(JobDesc(job_id=job.job_id), **changes)  # type: ignore[arg-type]
@@ -385,4 +384,4 @@ def test_an_update_of_a_field_slurmctld_ignores_is_accepted_and_changes_nothing(
 
     # slurmctld's _update_job() never reads the group id: success, nothing changed (as flurm)
     assert unapplied_field(JobDesc(job_id_str="1", group_id=0)) is None
-    assert unapplied_field(JobDesc(job_id_str="1", account="x")) == "account"
+    assert unapplied_field(JobDesc(job_id_str="1", tres_bind="x")) == "tres_bind"

@@ -386,7 +386,12 @@ class JobOps:
         refusal = job_update.refusal(job, desc)  # a field flurm would not apply
         if refusal:
             return refusal
-        error = 0
+        details = job_update.DetailUpdate(job, desc, self.cluster, admin, now)
+        error = details.before_limits()
+        if details.changed:  # (kept whatever follows: slurmctld's goto fini keeps it too)
+            self.cluster.job_changed(job)
+        if error:
+            return error
         changed = False
         if desc.time_limit != NO_VAL:
             new = desc.time_limit
@@ -503,9 +508,14 @@ class JobOps:
         if desc.requeue != NO_VAL16:
             job.requeue = min(desc.requeue, 1)
             changed = True
-        placement_error, placement_changed = job_update.apply_placement(job, desc, self.cluster)
-        error, changed = error or placement_error, changed or placement_changed
-        if changed:
+        if not error:
+            error = details.after_limits(job_update.max_switch_wait(self.ctl.config.scheduler_parameters))
+        if not error:
+            error, placement_changed = job_update.apply_placement(job, desc, self.cluster)
+            changed = changed or placement_changed
+        if not error:
+            details.finish()
+        if changed or details.changed:
             self.cluster.job_changed(job)
         return error
 

@@ -163,7 +163,7 @@ def update_refusal(
     running = job.is_running()
     if desc.end_time and running and desc.end_time >= now and desc.end_time >= job.end_time:
         return SlurmRC.ESLURM_ACCESS_DENIED
-    if desc.deadline and desc.deadline >= now:
+    if desc.deadline and not running and desc.deadline >= now:  # (a running job's is ignored)
         return SlurmRC.ESLURM_ACCESS_DENIED
     if desc.priority != NO_VAL and not job.is_finished() and not _priority_allowed(job, desc.priority):
         return SlurmRC.ESLURM_ACCESS_DENIED

@@ -15,6 +15,7 @@ from flurm.protocol.constants import (
     INFINITE,
     JOB_STATE_BASE,
     MEM_PER_CPU,
+    NICE_OFFSET,
     NO_VAL,
     NO_VAL16,
     NO_VAL64,
@@ -156,6 +157,15 @@ class Job:
     warn_flags: int = 0
     # suspended by an operator: its cores (not its memory) are free for other jobs (select/cons_tres)
     cores_released: bool = False
+    # what only `scontrol update job` sets (controller/job_update.py); shown, not scheduled on
+    admin_comment: str | None = None
+    site_factor: int = NICE_OFFSET  # as packed: NICE_OFFSET + the factor
+    wckey: str | None = None
+    network: str | None = None
+    delay_boot: int = 0  # seconds
+    req_switch: int = 0
+    wait4switch: int = 0  # seconds
+    max_cpus: int = 0  # 0 = no maximum
 
     # -- state helpers --------------------------------------------------------------------
     @property

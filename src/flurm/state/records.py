@@ -160,7 +160,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     n_alloc = len(job.nodes)
     nodes_str = compress(job.completing_nodes if job.is_completing() and job.completing_nodes else job.nodes)
     if pending:
-        num_cpus, max_cpus = job.min_cpus, 0
+        num_cpus, max_cpus = job.min_cpus, job.max_cpus
         num_nodes, max_nodes = node_count_estimate(job, cluster), job.max_nodes
     else:
         num_cpus, max_cpus = (alloc_cpus or job.min_cpus), 0
@@ -214,7 +214,13 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         sched_nodes=job.sched_nodes if pending else None,
         partition=job.partition,
         account=job.account,
-        site_factor=NICE_OFFSET,
+        site_factor=job.site_factor,
+        admin_comment=job.admin_comment,
+        network=job.network,
+        wckey=job.wckey,
+        delay_boot=job.delay_boot,
+        req_switch=job.req_switch,
+        wait4switch=job.wait4switch,
         comment=job.comment,
         batch_host=job.batch_host if started else None,
         qos=job.qos,

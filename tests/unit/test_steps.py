@@ -21,6 +21,7 @@ from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
     SLURM_BATCH_SCRIPT,
+    SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
     JobState,
     JobStateFlag,
@@ -35,6 +36,7 @@ from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.slurmd import LaunchProlog
 from flurm.protocol.messages.steps import (
     SSF_WHOLE,
     JobStepCreateRequest,
@@ -78,9 +80,10 @@ SRUN_STEP: JobStepCreateRequest = captured("srun-conn3-c2s", MsgType.REQUEST_JOB
 class Harness:
     """A controller that is not started: its clock is ours; what it would send is recorded."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra_conf: str = "") -> None:
         self.now = float(NOW)
-        self.daemon = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        conf = parse_text(CONF + extra_conf)
+        self.daemon = Daemon(conf, FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
         self.ctl = self.daemon.controller
         self.ctl.store.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (coroutine name, its arguments)
@@ -127,9 +130,9 @@ class Harness:
         return job
 
 
-def run(tmp: Path, fn: Callable[[Harness], Awaitable[None]]) -> None:
+def run(tmp: Path, fn: Callable[[Harness], Awaitable[None]], extra_conf: str = "") -> None:
     async def main() -> None:
-        h = Harness(tmp)
+        h = Harness(tmp, extra_conf)
         try:
             await fn(h)
         finally:
@@ -471,12 +474,15 @@ def test_squeue_steps(tmp_path: Path) -> None:
         body = reply.body
         assert isinstance(body, JobStepInfoResponse)
         batch, step = body.steps
-        assert (batch.step_id, batch.name, batch.nodes, batch.num_cpus) == (
+        # as build_batch_step: no CPU count, no formatted TRES, a fake layout without distribution
+        assert (batch.step_id, batch.name, batch.nodes, batch.num_cpus, batch.num_tasks) == (
             StepId(5, SLURM_BATCH_SCRIPT, NO_VAL),
             "batch",
             "compute-node-1",
-            2,
+            0,
+            1,
         )
+        assert (batch.tres_alloc_str, batch.task_dist) == (None, 0)
         assert (step.step_id, step.name, step.nodes, step.num_tasks, step.run_time) == (
             StepId(5, 0, NO_VAL),
             "true",
@@ -519,3 +525,64 @@ def test_an_idle_allocation_is_not_a_missing_batch_job(tmp_path: Path) -> None:
         assert not batch.is_running()  # requeued: its batch host lost it
 
     run(tmp_path, check)
+
+
+def test_prolog_at_allocation_and_the_extern_step(tmp_path: Path) -> None:
+    """PrologFlags=Contain: every node of a starting job gets REQUEST_LAUNCH_PROLOG with an extern
+    credential; the job waits in reason Prolog until each node reported; squeue -s shows the extern
+    step first, over all the job's nodes, as slurmctld's build_extern_step."""
+
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1", "compute-node-2"), ((0,), (0,)))
+        agent = h.daemon.node_agent
+        agent.job_started(job)
+        launches = h.to_slurmd("_launch_prolog")
+        assert sorted(a["node"].name for a in launches) == ["compute-node-1", "compute-node-2"]
+        msg = launches[0]["msg"]
+        assert isinstance(msg, LaunchProlog) and encode_body(msg)
+        assert (msg.job_id, msg.nodes, msg.user_name) == (5, "compute-node-[1-2]", "root")
+        assert msg.credential.step_id == StepId(5, SLURM_EXTERN_CONT, NO_VAL)
+        assert msg.credential.step_hostlist == "compute-node-[1-2]" and msg.credential.signature is None
+        assert job.state_reason == JobStateReason.WAIT_PROLOG
+        assert agent.prolog_complete(5, 0, "compute-node-1") == 0
+        assert job.state_reason == JobStateReason.WAIT_PROLOG  # one node still runs it
+        assert agent.prolog_complete(5, 0, "compute-node-2") == 0
+        assert job.state_reason == JobStateReason.WAIT_NO_REASON
+        assert agent.prolog_complete(77, 0, "compute-node-2") == SlurmRC.ESLURM_INVALID_JOB_ID
+        body = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0).body
+        assert isinstance(body, JobStepInfoResponse) and encode_body(body)
+        extern, batch = body.steps
+        assert (extern.step_id.step_id, extern.name, extern.nodes, extern.num_tasks, extern.num_cpus) == (
+            SLURM_EXTERN_CONT,
+            "extern",
+            "compute-node-[1-2]",
+            2,
+            0,
+        )
+        assert extern.tres_alloc_str is None and batch.step_id.step_id == SLURM_BATCH_SCRIPT
+
+    run(tmp_path, check, "PrologFlags=Contain\n")
+
+
+def test_without_prolog_flags_nothing_is_sent_and_no_extern_step(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        assert h.to_slurmd("_launch_prolog") == [] and job.state_reason == 0
+        body = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0).body
+        assert isinstance(body, JobStepInfoResponse)
+        assert [s.name for s in body.steps] == ["batch"]
+
+    run(tmp_path, check)
+
+
+def test_prolog_nohold_keeps_the_reason(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        assert len(h.to_slurmd("_launch_prolog")) == 1 and job.state_reason == 0
+        body = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0).body
+        assert isinstance(body, JobStepInfoResponse)
+        assert [s.name for s in body.steps] == ["batch"]  # Alloc alone: no extern step
+
+    run(tmp_path, check, "PrologFlags=alloc,NoHold\n")

@@ -233,6 +233,7 @@ class Controller:
                 job = self.jobs.split_task(job, job.array_task_pending.first())
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
+            self.agent.job_started(job)
             if job.script is None:
                 self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
             else:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flurm.config.hostlists import HostlistError, compress, expand
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -835,22 +836,20 @@ class StepOps:
                 **extra,
             )
 
-        if job.script is not None and job.batch_host and job.is_running():
-            i = job.nodes.index(job.batch_host) if job.batch_host in job.nodes else 0
-            cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else 1
-            mem = job.mem_alloc[i] if i < len(job.mem_alloc) else 0
-            out.append(
-                record(
-                    SLURM_BATCH_SCRIPT,
-                    (job.batch_host,),
-                    cpus,
-                    1,
-                    SLURM_DIST_UNKNOWN,
-                    job.start_time,
-                    mem,
-                    name="batch",
-                )
+        # the extern and batch steps (build_extern_step, build_batch_step), in the order slurmctld
+        # creates them: no CPU count, no formatted TRES and a fake layout without distribution
+        if (
+            parse_prolog_flags(self.ctl.config.prolog_flags) & PrologFlag.CONTAIN
+            and job.nodes
+            and job.is_running()
+        ):
+            extern = record(
+                SLURM_EXTERN_CONT, job.nodes, 0, len(job.nodes), 0, job.start_time, 0, name="extern"
             )
+            out.append(dataclasses.replace(extern, tres_alloc_str=None))
+        if job.script is not None and job.batch_host and job.is_running():
+            batch = record(SLURM_BATCH_SCRIPT, (job.batch_host,), 0, 1, 0, job.start_time, 0, name="batch")
+            out.append(dataclasses.replace(batch, tres_alloc_str=None))
         for step in sorted(self.table(job).steps.values(), key=lambda s: s.step_id):
             out.append(
                 record(

@@ -27,13 +27,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flurm.config.hostlists import compress
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller.steps import interactive_allocation
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     SLURM_BATCH_SCRIPT,
+    SLURM_EXTERN_CONT,
     JobState,
     JobStateFlag,
+    JobStateReason,
     KillFlags,
     MsgType,
     NodeState,
@@ -47,6 +50,7 @@ from flurm.protocol.messages.slurmd import (
     DEFAULT_TRES,
     BatchJobLaunch,
     KillJobMsg,
+    LaunchProlog,
     NodeRegistrationResponse,
     NodeRegistrationStatus,
     PingSlurmdResponse,
@@ -105,6 +109,11 @@ class NodeAgent:
         self.quarantine: dict[str, tuple[StepId, ...]] = {}
         # the script of a job imported from slurmctld, from its saved state (daemon.py attaches it)
         self.fetch_script: Callable[[Job], Awaitable[bool]] = _no_script
+        self.prolog_flags = parse_prolog_flags(cfg.prolog_flags)
+        # per job: the nodes whose prolog (PrologFlags=Alloc) has not reported yet, and an event set
+        # when none is left (a DeferBatch launch waits on it)
+        self._prolog_running: dict[int, set[str]] = {}
+        self._prolog_done: dict[int, asyncio.Event] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -349,6 +358,9 @@ class NodeAgent:
             jobs = self.cluster.jobs
             for job_id in [j for j in self._batch_seen if j not in jobs or not jobs[j].is_running()]:
                 del self._batch_seen[job_id]
+            for job_id in [j for j in self._prolog_running if j not in jobs or not jobs[j].is_running()]:
+                del self._prolog_running[job_id]
+                self._prolog_done.pop(job_id, asyncio.Event()).set()  # a deferred launch gives up
         for node in self.cluster.node_list:
             if node.base_state == NodeState.FUTURE:
                 continue
@@ -476,6 +488,83 @@ class NodeAgent:
             job_mem_alloc_rep_count=() if kill else mem_reps,
         )
 
+    # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
+    def job_started(self, job: Job) -> None:
+        """A job got its nodes: with PrologFlags=Alloc every one of them runs the prolog now
+        (node_scheduler.c launch_prolog), before the batch script or any step arrives there."""
+        if not self.prolog_flags & PrologFlag.ALLOC or not job.nodes:
+            return
+        if not self.prolog_flags & PrologFlag.NOHOLD:
+            job.state_reason = JobStateReason.WAIT_PROLOG
+            self._prolog_running[job.job_id] = set(job.nodes)
+            self._prolog_done[job.job_id] = asyncio.Event()
+            self.cluster.job_changed(job)
+        msg = self._prolog_msg(job)
+        for name in job.nodes:
+            node = self.cluster.nodes.get(name)
+            if node is not None:
+                self._spawn(self._launch_prolog(job.job_id, node, msg))
+
+    def _prolog_msg(self, job: Job) -> LaunchProlog:
+        info = user_info(job.user_id)
+        cred = self.credential(job, SLURM_EXTERN_CONT)
+        return LaunchProlog(
+            job_id=job.job_id,
+            uid=job.user_id,
+            gid=job.group_id,
+            credential=cred,  # unsigned: slurmd 22.05 trusts a prolog launch from its controller
+            nodes=compress(job.nodes),
+            std_err=job.std_err,
+            std_out=job.std_out,
+            work_dir=job.work_dir,
+            spank_job_env=job.spank_job_env,
+            user_name=info.name if info else None,
+        )
+
+    async def _launch_prolog(self, job_id: int, node: Node, msg: LaunchProlog) -> None:
+        # sent once, as slurmctld's agent does (retry=0); slurmd answers at once, the prolog later
+        try:
+            body = await self._call(node, MsgType.REQUEST_LAUNCH_PROLOG, msg)
+        except Exception as exc:
+            log.warning("prolog launch of job %s on %s got no answer: %s", job_id, node.name, exc)
+            self.node_failed_to_answer(node)
+            return
+        rc = body.rc if isinstance(body, ReturnCode) else 0
+        if rc:
+            log.warning("slurmd on %s refused the prolog of job %s: rc %s", node.name, job_id, rc)
+
+    def prolog_complete(self, job_id: int, prolog_rc: int, node_name: str | None) -> int:
+        """REQUEST_COMPLETE_PROLOG from slurmd (job_mgr.c prolog_complete): the rc to answer."""
+        job = self.cluster.jobs.get(job_id)
+        if job is None:
+            log.info("prolog_complete: invalid job %s", job_id)
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if job.is_completing():
+            return 0
+        if prolog_rc:
+            log.error("prolog launch failure, job %s on %s (rc %s)", job_id, node_name, prolog_rc)
+        waiting = self._prolog_running.get(job_id)
+        if waiting is not None:
+            if node_name in self.cluster.nodes:
+                waiting.discard(node_name)
+            else:
+                waiting.clear()
+        if not waiting:
+            self._prolog_running.pop(job_id, None)
+            done = self._prolog_done.pop(job_id, None)
+            if done is not None:
+                done.set()
+            if job.state_reason == JobStateReason.WAIT_PROLOG:
+                job.state_reason = JobStateReason.WAIT_NO_REASON
+                self.cluster.job_changed(job)
+        return 0
+
+    async def _prolog_finished(self, job: Job) -> None:
+        """With PrologFlags=DeferBatch: until the prolog reported from every node of the job."""
+        done = self._prolog_done.get(job.job_id)
+        if self.prolog_flags & PrologFlag.DEFER_BATCH and done is not None:
+            await done.wait()
+
     # -- batch launch -----------------------------------------------------------------------------
     def launch_batch(self, job: Job) -> None:
         self._batch_seen[job.job_id] = self.ctl.now()
@@ -535,6 +624,7 @@ class NodeAgent:
                 and node.base_state != NodeState.DOWN
             )
 
+        await self._prolog_finished(job)
         # a job imported from slurmctld whose script is still in slurmctld's files
         if job.script == "" and wanted() and not await self.fetch_script(job):
             if wanted():

@@ -121,7 +121,7 @@ class NodeAgent:
         now = self.ctl.now()
         self._epoch = now
         for node in self.cluster.node_list:
-            if node.base_state != NodeState.FUTURE:
+            if not _not_driven(node):
                 self.request_registration(node)
 
     async def stop(self) -> None:
@@ -214,6 +214,8 @@ class NodeAgent:
         if node.base_state == NodeState.UNKNOWN:
             node.base_state = NodeState.IDLE
             node.refresh_base_state()
+            if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
             log.info("node %s registered (slurmd %s, %d step(s))", node.name, msg.version, len(steps))
         elif node.base_state == NodeState.DOWN:
             if self._may_return(node):
@@ -362,7 +364,7 @@ class NodeAgent:
                 del self._prolog_running[job_id]
                 self._prolog_done.pop(job_id, asyncio.Event()).set()  # a deferred launch gives up
         for node in self.cluster.node_list:
-            if node.base_state == NodeState.FUTURE:
+            if _not_driven(node):
                 continue
             if not node.registered:
                 if self._silent_too_long_unregistered(node, now):
@@ -792,6 +794,12 @@ class NodeAgent:
             if node is not None:
                 msg = SignalTasks(StepId(job.job_id, step_id, NO_VAL), signal, flags)
                 self._spawn(self._signal(node, msg, msg_type))
+
+
+def _not_driven(node: Node) -> bool:
+    """Nodes slurmctld neither pings nor asks to register (ping_nodes.c): FUTURE ones, and those
+    powered down (a CLOUD node until it is resumed)."""
+    return node.base_state == NodeState.FUTURE or bool(node.flags & NodeStateFlag.POWERED_DOWN)
 
 
 def _step_text(step: StepId) -> str:

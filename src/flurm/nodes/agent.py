@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller.steps import interactive_allocation
+from flurm.nodes.health import HealthChecks
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
@@ -114,12 +115,14 @@ class NodeAgent:
         # when none is left (a DeferBatch launch waits on it)
         self._prolog_running: dict[int, set[str]] = {}
         self._prolog_done: dict[int, asyncio.Event] = {}
+        self.health = HealthChecks(cfg.raw, 0)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
         """Start driving the nodes (again): every node is asked to register."""
         now = self.ctl.now()
         self._epoch = now
+        self.health.last = now
         for node in self.cluster.node_list:
             if not _not_driven(node):
                 self.request_registration(node)
@@ -385,6 +388,20 @@ class NodeAgent:
                 self._last_ping[node.name] = now
                 self._pinging.add(node.name)
                 self._spawn(self._ping(node))
+        for node in self.health.due(self.cluster.node_list, now):
+            self._spawn(self._health_check(node))
+
+    async def _health_check(self, node: Node) -> None:
+        """REQUEST_HEALTH_CHECK: slurmd runs HealthCheckProgram (once at a time) and answers."""
+        try:
+            body = await self._call(node, MsgType.REQUEST_HEALTH_CHECK, Empty())
+        except Exception as exc:
+            log.info("health check of %s got no answer: %s", node.name, exc)
+            self.node_failed_to_answer(node)
+            return
+        rc = body.rc if isinstance(body, ReturnCode) else 0
+        if rc:
+            log.info("health check on %s: rc %s", node.name, rc)
 
     def _silent_too_long_unregistered(self, node: Node, now: int) -> bool:
         if not self.slurmd_timeout or node.base_state in (NodeState.DOWN, NodeState.FUTURE):

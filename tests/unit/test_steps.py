@@ -43,7 +43,9 @@ from flurm.protocol.messages.steps import (
     JobStepCreateResponse,
     JobStepInfoResponse,
     SrunJobComplete,
+    SrunNodeFail,
     SrunStepSignal,
+    SrunTimeout,
 )
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply
@@ -586,3 +588,58 @@ def test_prolog_nohold_keeps_the_reason(tmp_path: Path) -> None:
         assert [s.name for s in body.steps] == ["batch"]  # Alloc alone: no extern step
 
     run(tmp_path, check, "PrologFlags=alloc,NoHold\n")
+
+
+def test_a_step_past_its_own_time_limit_is_killed_once(tmp_path: Path) -> None:
+    """srun -t 1: at one minute REQUEST_KILL_TIMELIMIT for the step goes to its nodes (once), and
+    the step shows TIMEOUT until slurmstepd reports its end (check_job_step_time_limit)."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        await h.step(jid, time_limit=1)
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 59)
+        assert h.to_slurmd("_send_step_kill") == []
+        steps.time_limits(NOW + 60)
+        steps.time_limits(NOW + 61)
+        (kill,) = h.to_slurmd("_send_step_kill")
+        assert kill["msg"].step_id == StepId(jid, 0, NO_VAL) and kill["node"].name == "compute-node-1"
+        assert encode_body(kill["msg"])
+        info = steps.step_info(jid, 0, 0, uid=0).body
+        assert isinstance(info, JobStepInfoResponse) and info.steps[0].state == JobState.TIMEOUT
+
+    run(tmp_path, check)
+
+
+def test_sruns_hear_of_the_time_limit_and_of_a_failed_node(tmp_path: Path) -> None:
+    """SRUN_TIMEOUT to the allocation's srun and each step's srun once the job's end is within a
+    minute, again every 30 s (srun_timeout); SRUN_NODE_FAIL for a node of the job (srun_node_fail)."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate(dataclasses.replace(SRUN_ALLOC, time_limit=2))).body.job_id  # type: ignore[union-attr]
+        await h.step(jid)
+        steps = h.ctl.steps
+        end = h.job(jid).end_time
+        assert end == NOW + 120
+        steps.time_limits(NOW + 59)
+        assert h.told_srun() == []
+        steps.time_limits(NOW + 60)
+        told = h.told_srun()
+        assert [(port, t) for _, port, t, _ in told] == [
+            (SRUN_ALLOC.other_port, MsgType.SRUN_TIMEOUT),
+            (SRUN_STEP.port, MsgType.SRUN_TIMEOUT),
+        ]
+        assert [b for *_, b in told] == [SrunTimeout(StepId(jid), end), SrunTimeout(StepId(jid, 0), end)]
+        steps.time_limits(NOW + 89)
+        assert len(h.told_srun()) == 2
+        steps.time_limits(NOW + 90)
+        assert len(h.told_srun()) == 4
+        steps.node_failed(h.job(jid), "compute-node-1")
+        fail = h.told_srun()[4:]
+        assert [b for *_, b in fail] == [
+            SrunNodeFail(StepId(jid), "compute-node-1"),
+            SrunNodeFail(StepId(jid, 0), "compute-node-1"),
+        ]
+        assert all(encode_body(b) for *_, b in fail)
+
+    run(tmp_path, check)

@@ -252,6 +252,7 @@ class Controller:
             now = self.now()
             if self.traits.schedules:
                 self.jobs.time_limits(now)
+                self.steps.time_limits(now)
                 self.cluster.purge_finished(now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flurm.auth.jwt_tokens import JwtAuthority
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.jobs import JobOps
+    from flurm.controller.steps import StepOps
     from flurm.modes import Guard, Mode
     from flurm.protocol.messages.base import Body
     from flurm.protocol.messages.credential import JobCredential
@@ -47,6 +48,7 @@ class NodeDriver(Protocol):
     def terminate_job(self, job: Job, job_state: int) -> None: ...
     def kill_timelimit(self, job: Job) -> None: ...
     def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None: ...
+    def kill_step_timelimit(self, job: Job, step_id: int, nodes: tuple[str, ...]) -> None: ...
     def signal_job(self, job: Job, signal: int, flags: int) -> None: ...
     def signal_step(
         self, job: Job, step_id: int, nodes: tuple[str, ...], signal: int, flags: int, msg_type: int = ...
@@ -60,6 +62,7 @@ class ControllerPort(Protocol):
     cluster: Cluster
     store: Store
     jobs: JobOps
+    steps: StepOps
     signer: Signer
     jwt: JwtAuthority | None
     clock: Callable[[], float]

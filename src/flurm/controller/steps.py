@@ -34,6 +34,7 @@ import dataclasses
 import errno
 import logging
 import signal as signals
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,9 @@ from flurm.protocol.messages.steps import (
     JobStepCreateResponse,
     JobStepInfoResponse,
     SrunJobComplete,
+    SrunNodeFail,
     SrunStepSignal,
+    SrunTimeout,
     StepInfoRecord,
     StepLayout,
 )
@@ -94,6 +97,8 @@ SRUN_MSG_TIMEOUT = 5.0
 MAX_WAITING = 64
 # how long a step creation that does not fit waits for a step of the job to end (seconds)
 BUSY_GRACE = 1.0
+# how often slurmctld checks time limits (job_time_limit): the rhythm of SRUN_TIMEOUT
+PERIODIC_TIMEOUT = 30
 
 
 # -- the step table ----------------------------------------------------------------------------------
@@ -131,6 +136,7 @@ class Step:
     tres_per_task: str | None = None
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
+    timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -200,6 +206,20 @@ class JobSteps:
                 if name == node:
                     out.update(cores)
         return out
+
+
+def _may_time_out(steps: dict[str, Any]) -> bool:
+    """Has a step of this (raw) table a time limit of its own not reached yet?"""
+    return any(
+        s.get("time_limit", INFINITE) not in (INFINITE, NO_VAL) and not s.get("timed_out")
+        for s in steps.get("steps", ())
+    )
+
+
+def _limit_near(job: Job, now: int) -> bool:
+    """Does the job's own time limit come within PERIODIC_TIMEOUT*2 (srun_timeout)?"""
+    limited = job.time_limit not in (INFINITE, NO_VAL) and job.end_time
+    return bool(limited) and job.end_time <= now + 2 * PERIODIC_TIMEOUT
 
 
 def interactive_allocation(job: Job) -> bool:
@@ -305,6 +325,7 @@ class StepOps:
         self._answering: set[int] = set()
         # per job: set when one of its steps ended (or it ended), for step creations that wait
         self._freed: dict[int, asyncio.Event] = {}
+        self._timeout_told: dict[int, int] = {}  # per job: when its sruns last heard SRUN_TIMEOUT
 
     # -- the table, persisted in the job --------------------------------------------------------
     def table(self, job: Job) -> JobSteps:
@@ -767,6 +788,80 @@ class StepOps:
                 msg = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
                 self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg))
 
+    # -- what time and failures change (slurmctld's job_time_limit, srun_comm.c) -----------------
+    def time_limits(self, now: int) -> None:
+        """Steps past their own limit (srun -t) are killed (check_job_step_time_limit); the sruns
+        of a job whose limit comes within PERIODIC_TIMEOUT*2 hear SRUN_TIMEOUT (srun_timeout),
+        every PERIODIC_TIMEOUT as slurmctld's check of time limits runs."""
+        for job in list(self.cluster.running_jobs()):
+            if not job.steps or not (_may_time_out(job.steps) or _limit_near(job, now)):
+                continue  # (most jobs: nothing to parse)
+            table = self.table(job)
+            expired = [
+                s
+                for s in table.steps.values()
+                if not s.timed_out
+                and s.time_limit not in (INFINITE, NO_VAL)
+                and (now - s.start_time) // 60 >= s.time_limit
+            ]
+            for step in expired:
+                log.info("step %s.%s has timed out (%s min)", job.job_id, step.step_id, step.time_limit)
+                step.timed_out = True
+                self.ctl.agent.kill_step_timelimit(job, step.step_id, step.nodes)
+            if expired:
+                self._save(job, table)
+            self._warn_timeout(job, table, now)
+        for job_id in [
+            j
+            for j in self._timeout_told
+            if j not in self.cluster.jobs or not self.cluster.jobs[j].is_running()
+        ]:
+            del self._timeout_told[job_id]
+
+    def _warn_timeout(self, job: Job, table: JobSteps, now: int) -> None:
+        end = job.end_time
+        if not _limit_near(job, now):
+            return
+        if now - self._timeout_told.get(job.job_id, 0) < PERIODIC_TIMEOUT:
+            return
+        self._timeout_told[job.job_id] = now
+        self._tell_sruns(
+            job,
+            table,
+            MsgType.SRUN_TIMEOUT,
+            lambda step_id: SrunTimeout(StepId(job.job_id, step_id, NO_VAL), end),
+        )
+
+    def node_failed(self, job: Job, node_name: str) -> None:
+        """A node of the running job failed: SRUN_NODE_FAIL to the sruns of its steps there and to
+        the srun or salloc owning the allocation (srun_node_fail); srun says "Node failure on ..."."""
+        if not job.is_running() or not job.steps:
+            return
+        table = self.table(job)
+        on_node = {s.step_id for s in table.steps.values() if node_name in s.nodes}
+        self._tell_sruns(
+            job,
+            table,
+            MsgType.SRUN_NODE_FAIL,
+            lambda step_id: SrunNodeFail(StepId(job.job_id, step_id, NO_VAL), node_name),
+            steps=on_node,
+        )
+
+    def _tell_sruns(
+        self,
+        job: Job,
+        table: JobSteps,
+        msg_type: int,
+        body: Callable[[int], Message],
+        steps: set[int] | None = None,
+    ) -> None:
+        """One message to the allocation's owner (step NO_VAL) and to each step's srun."""
+        if table.resp_host and table.other_port:
+            self.ctl.spawn(self._tell_srun(job, table.resp_host, table.other_port, msg_type, body(NO_VAL)))
+        for step in table.steps.values():
+            if step.addr and step.port and (steps is None or step.step_id in steps):
+                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, msg_type, body(step.step_id)))
+
     # -- 2005: squeue -s ----------------------------------------------------------------------------
     def step_info(self, job_id: int, step_id: int, show_flags: int, uid: int) -> Reply:
         """RESPONSE_JOB_STEP_INFO for every running step (of one job, or one step of it)."""
@@ -815,7 +910,7 @@ class StepOps:
                 num_tasks=tasks,
                 task_dist=dist,
                 time_limit=extra.pop("time_limit", INFINITE),
-                state=JobState.RUNNING,
+                state=extra.pop("state", JobState.RUNNING),
                 srun_pid=extra.pop("srun_pid", 0),
                 start_time=start,
                 run_time=max(0, now - start),
@@ -861,6 +956,7 @@ class StepOps:
                     step.start_time,
                     sum(step.mem),
                     time_limit=step.time_limit,
+                    state=JobState.TIMEOUT if step.timed_out else JobState.RUNNING,
                     srun_pid=step.srun_pid,
                     srun_host=step.host,
                     name=step.name,

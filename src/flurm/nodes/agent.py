@@ -447,6 +447,7 @@ class NodeAgent:
             if job is None:
                 continue
             if job.is_running():
+                self.ctl.steps.node_failed(job, node.name)  # its sruns hear first (srun_node_fail)
                 self.ctl.jobs.node_failed(job, node.name)
             elif job.is_completing():
                 self.ctl.jobs.node_epilog_done(job.job_id, node.name)
@@ -683,6 +684,35 @@ class NodeAgent:
             node = self.cluster.nodes.get(name)
             if node is not None:
                 self._terminate_one(job, node, job.base_state, MsgType.REQUEST_KILL_TIMELIMIT)
+
+    def kill_step_timelimit(self, job: Job, step_id: int, nodes: tuple[str, ...]) -> None:
+        """A step past its own time limit (step_mgr.c _signal_step_timelimit): REQUEST_KILL_TIMELIMIT
+        for the step to its nodes; slurmstepd says "*** STEP ... CANCELLED AT ... DUE TO TIME LIMIT
+        ***" and kills its tasks, the step ends as any other."""
+        msg = KillJobMsg(
+            step_id=StepId(job.job_id, step_id, NO_VAL),
+            job_state=job.state,
+            job_uid=job.user_id,
+            job_gid=job.group_id,
+            time=self.ctl.now(),
+            details=job.state_desc,
+            nodes=compress(job.nodes),
+            start_time=job.start_time,
+        )
+        for name in nodes:
+            node = self.cluster.nodes.get(name)
+            if node is not None:
+                self._spawn(self._send_step_kill(node, msg))
+
+    async def _send_step_kill(self, node: Node, msg: KillJobMsg) -> None:
+        for attempt in range(2):  # slurmctld's agent: retry=1
+            try:
+                await self._call(node, MsgType.REQUEST_KILL_TIMELIMIT, msg)
+                return
+            except Exception as exc:
+                log.info("step time limit kill on %s got no answer (%s)", node.name, exc)
+                if attempt:
+                    self.node_failed_to_answer(node)
 
     def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None:
         """Terminate what runs of a job on these nodes, without tracking its completion (requeue)."""

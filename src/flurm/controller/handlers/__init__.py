@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.handlers import admin, jobs, nodes, slurmd, steps, tokens
+from flurm.controller.handlers import admin, configless, jobs, nodes, slurmd, steps, tokens
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -18,5 +18,5 @@ if TYPE_CHECKING:
 HandlerFn = Callable[["Controller", "Request"], Any]
 
 HANDLERS: dict[int, HandlerFn] = {}
-for _module in (admin, jobs, nodes, slurmd, tokens, steps):  # steps last: it takes 5005 and 5016
+for _module in (admin, configless, jobs, nodes, slurmd, tokens, steps):  # steps last: it takes 5005 and 5016
     HANDLERS.update(_module.HANDLERS)

@@ -643,3 +643,36 @@ def test_sruns_hear_of_the_time_limit_and_of_a_failed_node(tmp_path: Path) -> No
         assert all(encode_body(b) for *_, b in fail)
 
     run(tmp_path, check)
+
+
+def test_inactive_limit_pings_the_srun_and_ends_a_silent_allocation(tmp_path: Path) -> None:
+    """InactiveLimit=30: SRUN_PING to the allocation's srun every 10 s while it was not heard of
+    lately; silent for 30*4/3 + MessageTimeout(10) + 1 s, the job ends TIMEOUT/InactiveLimit."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 10)
+        (ping,) = h.to_slurmd("_ping_srun")  # (the recorder lists every spawned coroutine)
+        assert (ping["host"], ping["port"]) == (SRUN_HOST, SRUN_ALLOC.other_port)
+        steps.time_limits(NOW + 15)
+        assert len(h.to_slurmd("_ping_srun")) == 1  # next round 10 s later
+        steps.time_limits(NOW + 50)
+        assert h.job(jid).is_running()
+        steps.time_limits(NOW + 51)
+        job = h.job(jid)
+        assert job.base_state == JobState.TIMEOUT and job.state_reason == JobStateReason.FAIL_INACTIVE_LIMIT
+
+    run(tmp_path, check, "InactiveLimit=30\n")
+
+
+def test_an_answered_ping_keeps_the_allocation(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 10)
+        steps._last_active[jid] = NOW + 40  # what an answer to the ping at +40 records
+        steps.time_limits(NOW + 51)
+        assert h.job(jid).is_running()
+
+    run(tmp_path, check, "InactiveLimit=30\n")

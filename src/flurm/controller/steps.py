@@ -51,6 +51,7 @@ from flurm.protocol.constants import (
     SLURM_PENDING_STEP,
     JobFlag,
     JobState,
+    JobStateReason,
     MsgType,
     NodeState,
     NodeStateFlag,
@@ -74,6 +75,7 @@ from flurm.protocol.messages.steps import (
     JobStepInfoResponse,
     SrunJobComplete,
     SrunNodeFail,
+    SrunPing,
     SrunStepSignal,
     SrunTimeout,
     StepInfoRecord,
@@ -326,6 +328,9 @@ class StepOps:
         # per job: set when one of its steps ended (or it ended), for step creations that wait
         self._freed: dict[int, asyncio.Event] = {}
         self._timeout_told: dict[int, int] = {}  # per job: when its sruns last heard SRUN_TIMEOUT
+        # InactiveLimit: per interactive job, when its srun/salloc last answered; the last ping round
+        self._last_active: dict[int, int] = {}
+        self._last_ping_round = 0
 
     # -- the table, persisted in the job --------------------------------------------------------
     def table(self, job: Job) -> JobSteps:
@@ -811,12 +816,63 @@ class StepOps:
             if expired:
                 self._save(job, table)
             self._warn_timeout(job, table, now)
+        if self.ctl.config.inactive_limit:
+            self._inactivity(now)
         for job_id in [
             j
             for j in self._timeout_told
             if j not in self.cluster.jobs or not self.cluster.jobs[j].is_running()
         ]:
             del self._timeout_told[job_id]
+
+    def _inactivity(self, now: int) -> None:
+        """InactiveLimit: every InactiveLimit/3 the srun or salloc owning an interactive allocation
+        not heard of lately gets SRUN_PING (srun_ping); one silent for InactiveLimit*4/3 +
+        MessageTimeout ends its job with TIMEOUT, reason InactiveLimit (job_time_limit), unless the
+        partition is RootOnly."""
+        cfg = self.ctl.config
+        limit, msg_timeout = cfg.inactive_limit, cfg.message_timeout
+        ping_round = now - self._last_ping_round >= limit // 3
+        if ping_round:
+            self._last_ping_round = now
+        ping_before = now - limit // 3 + msg_timeout + 1
+        kill_before = now - (limit * 4 // 3 + msg_timeout + 1)
+        running: set[int] = set()
+        for job in list(self.cluster.running_jobs()):
+            if job.script is not None or not job.steps:
+                continue  # batch jobs have no srun to lose
+            table = self.table(job)
+            if not table.resp_host or not table.other_port:
+                continue
+            running.add(job.job_id)
+            active = self._last_active.setdefault(job.job_id, job.start_time)
+            part = self.cluster.partitions.get(job.partition or "")
+            if active <= kill_before and not (part is not None and part.root_only):
+                log.info("inactivity time limit reached for job %s", job.job_id)
+                self.ctl.jobs.timed_out(job, now, JobStateReason.FAIL_INACTIVE_LIMIT)
+            elif ping_round and active <= ping_before:
+                self.ctl.spawn(self._ping_srun(job, table.resp_host, table.other_port))
+        for job_id in [j for j in self._last_active if j not in running]:
+            del self._last_active[job_id]
+
+    async def _ping_srun(self, job: Job, host: str, port: int) -> None:
+        """SRUN_PING; an answer counts as activity (srun_response)."""
+        try:
+            resp = await call(
+                host,
+                port,
+                MsgType.SRUN_PING,
+                SrunPing(),
+                self.ctl.signer,
+                timeout=SRUN_MSG_TIMEOUT,
+                expect_reply=True,
+                uid_restriction=job.user_id,
+            )
+        except Exception as exc:
+            log.info("job %s: SRUN_PING to %s:%s failed: %s", job.job_id, host, port, exc)
+            return
+        if resp is not None and job.job_id in self._last_active:
+            self._last_active[job.job_id] = self.ctl.now()
 
     def _warn_timeout(self, job: Job, table: JobSteps, now: int) -> None:
         end = job.end_time

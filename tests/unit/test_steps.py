@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from flurm.auth.authenticator import FakeAuthenticator
+from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
+from flurm.controller.handlers.slurmd import complete_prolog
 from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
 from flurm.daemon import Daemon
 from flurm.errors import SlurmError
@@ -30,13 +32,13 @@ from flurm.protocol.constants import (
     NodeState,
     SlurmRC,
 )
-from flurm.protocol.frame import FrameDecoder
+from flurm.protocol.frame import Frame, FrameDecoder, Header
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
-from flurm.protocol.messages.slurmd import LaunchProlog
+from flurm.protocol.messages.slurmd import CompleteProlog, LaunchProlog
 from flurm.protocol.messages.steps import (
     SSF_WHOLE,
     JobStepCreateRequest,
@@ -48,7 +50,7 @@ from flurm.protocol.messages.steps import (
     SrunTimeout,
 )
 from flurm.protocol.wire import Bitmap
-from flurm.rpc.transport import Reply
+from flurm.rpc.transport import Reply, Request
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
 
@@ -676,3 +678,39 @@ def test_an_answered_ping_keeps_the_allocation(tmp_path: Path) -> None:
         assert h.job(jid).is_running()
 
     run(tmp_path, check, "InactiveLimit=30\n")
+
+
+def _request(msg_type: int, body: Any, uid: int) -> Request:
+    frame = Frame(Header(msg_type), 101, None, encode_body(body))
+    return Request(msg_type, body, Identity(uid, uid), frame, ("127.0.0.1", 1))
+
+
+def test_only_slurmd_may_report_a_prolog_complete(tmp_path: Path) -> None:
+    """A user's REQUEST_COMPLETE_PROLOG would let the job's steps start before the extern step is
+    set up (pam_slurm_adopt, X11): refused unless it comes from SlurmUser/root, as slurmd's does."""
+
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        body = CompleteProlog(5, "compute-node-1", 0)
+        user = complete_prolog(h.ctl, _request(MsgType.REQUEST_COMPLETE_PROLOG, body, 1000))
+        assert user.body == ReturnCode(SlurmRC.ESLURM_USER_ID_MISSING)
+        assert job.state_reason == JobStateReason.WAIT_PROLOG
+        assert complete_prolog(h.ctl, _request(MsgType.REQUEST_COMPLETE_PROLOG, body, 0)).body == ReturnCode(
+            0
+        )
+        assert job.state_reason == JobStateReason.WAIT_NO_REASON
+
+    run(tmp_path, check, "PrologFlags=Alloc\n")
+
+
+def test_prolog_flags_keywords() -> None:
+    assert parse_prolog_flags("Contain") == PrologFlag.ALLOC | PrologFlag.CONTAIN
+    assert parse_prolog_flags("x11") == PrologFlag.ALLOC | PrologFlag.CONTAIN | PrologFlag.X11
+    assert (
+        parse_prolog_flags("NoHold,DeferBatch")
+        == PrologFlag.ALLOC | PrologFlag.NOHOLD | PrologFlag.DEFER_BATCH
+    )
+    assert parse_prolog_flags(None) == PrologFlag(0)
+    with pytest.raises(ValueError, match="Invalid PrologFlag: bogus"):
+        parse_prolog_flags("alloc,bogus")

@@ -129,6 +129,11 @@ class SlurmCluster:
     shadow_port: int = 0
     http_port: int = 0  # flurm's HTTP API: off unless a test asks for it
     _settings: launcher.Settings | None = None
+    # False: no slurmd, ready once the controller answers (launcher.Settings.slurmd)
+    slurmd: bool = True
+    etc_files: tuple[tuple[str, str], ...] = ()  # files beside slurm.conf (launcher.Settings.etc_files)
+    drop_keys: tuple[str, ...] = ()  # slurm.conf keys left out (launcher.Settings.drop_keys)
+    node_features: tuple[str, ...] = ()  # Features= of each node (launcher.Settings.node_features)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -146,6 +151,10 @@ class SlurmCluster:
             controller="external" if self.controller == "flurm" else "slurmctld",
             extra_conf=self.extra_conf,
             timeout=60.0,
+            slurmd=self.slurmd,
+            etc_files=self.etc_files,
+            drop_keys=self.drop_keys,
+            node_features=self.node_features,
         )
         self.start_daemons()
         self.env = {
@@ -312,8 +321,24 @@ class SlurmCluster:
         r = self.run("sbatch", "--parsable", *args, user=user, conf=conf).check()
         return int(r.stdout.strip().split(";")[0])
 
+    def wait_controller(self, timeout: float = 30.0) -> None:
+        """Until the controller answers ``scontrol ping`` (a cluster without slurmd is then ready)."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.flurm is not None and self.flurm.poll() is not None:
+                raise RuntimeError(f"flurm exited with {self.flurm.returncode}:\n{self.log_tail()}")
+            r = self.run("scontrol", "ping", timeout=15)
+            last = r.stdout + r.stderr
+            if "is UP" in r.stdout:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"controller not answering: {last}\n{self.log_tail()}")
+
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until the controller answers and every node registered (idle, mixed or allocated)."""
+        if not self.slurmd:
+            return self.wait_controller(timeout)
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:

@@ -159,7 +159,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_takeover(args: argparse.Namespace) -> int:
     if args.dry_run:
-        doc = _admin(args, {"op": "takeover", "dry_run": True})
+        doc = _admin(args, {"op": "takeover", "dry_run": True, "allow_unsupported": args.allow_unsupported})
         for ev in doc.get("events", []):
             _print_event(ev)
         if not doc.get("ok"):
@@ -167,7 +167,7 @@ def cmd_takeover(args: argparse.Namespace) -> int:
             return 1
         print("pre-flight passed: the takeover can start")
         return 0
-    doc = _admin(args, {"op": "takeover"})
+    doc = _admin(args, {"op": "takeover", "allow_unsupported": args.allow_unsupported})
     if not doc.get("ok"):
         print(f"takeover not started: {doc.get('error')}", file=sys.stderr)
         return 1
@@ -272,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin_parser("import", "re-import everything from slurmctld now").set_defaults(func=cmd_import)
     tk = admin_parser("takeover", "take the cluster over from slurmctld (run beside the flurm it acts on)")
     tk.add_argument("--dry-run", action="store_true", help="run only the pre-flight check")
+    tk.add_argument(
+        "--allow-unsupported",
+        action="store_true",
+        help="take over even though slurm.conf or live jobs use something flurm does not support yet"
+        " (the pre-flight lists each)",
+    )
     tk.set_defaults(func=cmd_takeover)
     rb = admin_parser("rollback", "call the migration off before the takeover: slurmctld keeps the cluster")
     rb.add_argument("--client-conf", help="also point this client slurm.conf back at slurmctld")

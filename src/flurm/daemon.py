@@ -92,7 +92,7 @@ class Daemon:
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
-        self._stop_requested = asyncio.Event()
+        self._stop_requested = ctl.stop_requested  # SIGTERM, SIGINT, scontrol shutdown
 
     async def _admin(self, req: Request) -> Reply:
         return await admin_rpc.handle(self.controller, self.migration, req)
@@ -239,7 +239,7 @@ class Daemon:
         from flurm.api.metrics import Metrics
 
         self.metrics = Metrics(ctl, self.migration)
-        ctl.server.on_request = self.metrics.observe_rpc
+        ctl.server.on_request = _both(ctl.diag.observe_rpc, self.metrics.observe_rpc)
         server = make_server(create_app(ctl, self.migration, settings, self.metrics), settings)
         self.api_server = server
         self._api_task = task = group.create_task(
@@ -298,6 +298,18 @@ class Daemon:
                 counts.seconds,
             )
             return
+
+
+def _both(
+    first: Callable[[int, int, float, bool], None], second: Callable[[int, int, float, bool], None]
+) -> Callable[[int, int, float, bool], None]:
+    """One ``on_request`` hook that reports to two observers (sdiag's counters and the metrics)."""
+
+    def observe(msg_type: int, uid: int, seconds: float, ok: bool) -> None:
+        first(msg_type, uid, seconds, ok)
+        second(msg_type, uid, seconds, ok)
+
+    return observe
 
 
 def _first_failure(group: BaseExceptionGroup) -> BaseException | None:

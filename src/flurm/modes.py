@@ -32,6 +32,7 @@ class Op(StrEnum):
     """Kinds of requests, each handled per mode."""
 
     READ = "read"  # squeue, sinfo, scontrol show, ping
+    STATUS = "status"  # reads only the ruling controller can answer: its counters, caches and job scripts
     SUBMIT = "submit"  # sbatch, srun/salloc allocations
     CANCEL = "cancel"  # scancel
     UPDATE = "update"  # scontrol hold/release/update
@@ -53,6 +54,7 @@ class Action(StrEnum):
 POLICY: dict[Mode, dict[Op, Action]] = {
     Mode.STANDALONE: {
         Op.READ: Action.LOCAL,
+        Op.STATUS: Action.LOCAL,
         Op.SUBMIT: Action.LOCAL,
         Op.CANCEL: Action.LOCAL,
         Op.UPDATE: Action.LOCAL,
@@ -64,6 +66,7 @@ POLICY: dict[Mode, dict[Op, Action]] = {
     },
     Mode.SHADOW: {
         Op.READ: Action.LOCAL,
+        Op.STATUS: Action.FORWARD,
         Op.SUBMIT: Action.FORWARD,
         Op.CANCEL: Action.FORWARD,
         Op.UPDATE: Action.FORWARD,
@@ -75,6 +78,7 @@ POLICY: dict[Mode, dict[Op, Action]] = {
     },
     Mode.SWITCHING: {
         Op.READ: Action.LOCAL,
+        Op.STATUS: Action.HOLD,
         Op.SUBMIT: Action.HOLD,
         Op.CANCEL: Action.HOLD,
         Op.UPDATE: Action.HOLD,
@@ -86,6 +90,7 @@ POLICY: dict[Mode, dict[Op, Action]] = {
     },
     Mode.ROLLED_BACK: {
         Op.READ: Action.FORWARD,
+        Op.STATUS: Action.FORWARD,
         Op.SUBMIT: Action.FORWARD,
         Op.CANCEL: Action.FORWARD,
         Op.UPDATE: Action.FORWARD,
@@ -232,7 +237,7 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_NODE_INFO: Op.READ,
     MsgType.REQUEST_NODE_INFO_SINGLE: Op.READ,
     MsgType.REQUEST_PARTITION_INFO: Op.READ,
-    MsgType.REQUEST_BUILD_INFO: Op.READ,
+    MsgType.REQUEST_BUILD_INFO: Op.STATUS,  # slurmctld's debug flags and next job id as of now
     MsgType.REQUEST_AUTH_TOKEN: Op.READ,  # flurm signs it with the cluster's key (forwarded when rolled back)
     MsgType.REQUEST_JOB_READY: Op.STEP,
     MsgType.REQUEST_SUBMIT_BATCH_JOB: Op.SUBMIT,
@@ -265,22 +270,22 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_JOB_REQUEUE: Op.UPDATE,  # scontrol requeue (slurmd's requeue of a failed launch too)
     MsgType.REQUEST_HET_JOB_ALLOCATION: Op.SUBMIT,
     MsgType.REQUEST_SUBMIT_BATCH_HET_JOB: Op.SUBMIT,
-    MsgType.REQUEST_BATCH_SCRIPT: Op.READ,
-    MsgType.REQUEST_SHARE_INFO: Op.READ,
-    MsgType.REQUEST_PRIORITY_FACTORS: Op.READ,
-    MsgType.REQUEST_JOB_END_TIME: Op.READ,
-    MsgType.REQUEST_FRONT_END_INFO: Op.READ,
+    MsgType.REQUEST_BATCH_SCRIPT: Op.STATUS,
+    MsgType.REQUEST_SHARE_INFO: Op.STATUS,
+    MsgType.REQUEST_PRIORITY_FACTORS: Op.STATUS,
+    MsgType.REQUEST_JOB_END_TIME: Op.STATUS,
+    MsgType.REQUEST_FRONT_END_INFO: Op.STATUS,
     MsgType.REQUEST_RESERVATION_INFO: Op.READ,
-    MsgType.REQUEST_BURST_BUFFER_INFO: Op.READ,
-    MsgType.REQUEST_BURST_BUFFER_STATUS: Op.READ,
-    MsgType.REQUEST_TOPO_INFO: Op.READ,
-    MsgType.REQUEST_STATS_INFO: Op.READ,  # a reset of the counters is checked by its handler
+    MsgType.REQUEST_BURST_BUFFER_INFO: Op.STATUS,
+    MsgType.REQUEST_BURST_BUFFER_STATUS: Op.STATUS,
+    MsgType.REQUEST_TOPO_INFO: Op.STATUS,
+    MsgType.REQUEST_STATS_INFO: Op.STATUS,  # a reset of the counters is checked by its handler
     MsgType.REQUEST_LICENSE_INFO: Op.READ,
-    MsgType.REQUEST_ASSOC_MGR_INFO: Op.READ,
-    MsgType.REQUEST_CONTROL_STATUS: Op.READ,
-    MsgType.REQUEST_TRIGGER_GET: Op.READ,
-    MsgType.REQUEST_CRONTAB: Op.READ,
-    MsgType.REQUEST_CONFIG: Op.READ,  # configless slurmd and clients fetch their config
+    MsgType.REQUEST_ASSOC_MGR_INFO: Op.STATUS,
+    MsgType.REQUEST_CONTROL_STATUS: Op.STATUS,
+    MsgType.REQUEST_TRIGGER_GET: Op.STATUS,
+    MsgType.REQUEST_CRONTAB: Op.STATUS,
+    MsgType.REQUEST_CONFIG: Op.STATUS,  # configless slurmd and clients fetch their config
     MsgType.REQUEST_STEP_LAYOUT: Op.STEP,
     MsgType.REQUEST_JOB_SBCAST_CRED: Op.STEP,
     MsgType.REQUEST_UPDATE_JOB_STEP: Op.UPDATE,
@@ -310,6 +315,95 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.ACCOUNTING_REGISTER_CTLD: Op.ADMIN,
     REQUEST_FLURM_ADMIN: Op.FLURM,
 }
+
+
+# Every request type slurmctld 22.05 dispatches (src/slurmctld/proc_req.c, slurmctld_rpcs[]): each is
+# classified above, and each is answered (tests/integration/test_every_request_answered.py).
+SLURMCTLD_2205_REQUESTS: tuple[MsgType, ...] = (
+    MsgType.REQUEST_RESOURCE_ALLOCATION,
+    MsgType.REQUEST_HET_JOB_ALLOCATION,
+    MsgType.REQUEST_BUILD_INFO,
+    MsgType.REQUEST_JOB_INFO,
+    MsgType.REQUEST_JOB_USER_INFO,
+    MsgType.REQUEST_JOB_INFO_SINGLE,
+    MsgType.REQUEST_BATCH_SCRIPT,
+    MsgType.REQUEST_SHARE_INFO,
+    MsgType.REQUEST_PRIORITY_FACTORS,
+    MsgType.REQUEST_JOB_END_TIME,
+    MsgType.REQUEST_FED_INFO,
+    MsgType.REQUEST_FRONT_END_INFO,
+    MsgType.REQUEST_NODE_INFO,
+    MsgType.REQUEST_NODE_INFO_SINGLE,
+    MsgType.REQUEST_PARTITION_INFO,
+    MsgType.MESSAGE_EPILOG_COMPLETE,
+    MsgType.REQUEST_CANCEL_JOB_STEP,
+    MsgType.REQUEST_COMPLETE_JOB_ALLOCATION,
+    MsgType.REQUEST_COMPLETE_PROLOG,
+    MsgType.REQUEST_COMPLETE_BATCH_SCRIPT,
+    MsgType.REQUEST_JOB_STEP_CREATE,
+    MsgType.REQUEST_JOB_STEP_INFO,
+    MsgType.REQUEST_JOB_WILL_RUN,
+    MsgType.REQUEST_SIB_JOB_LOCK,
+    MsgType.REQUEST_SIB_JOB_UNLOCK,
+    MsgType.REQUEST_CTLD_MULT_MSG,
+    MsgType.MESSAGE_NODE_REGISTRATION_STATUS,
+    MsgType.REQUEST_JOB_ALLOCATION_INFO,
+    MsgType.REQUEST_HET_JOB_ALLOC_INFO,
+    MsgType.REQUEST_JOB_SBCAST_CRED,
+    MsgType.REQUEST_PING,
+    MsgType.REQUEST_RECONFIGURE,
+    MsgType.REQUEST_CONTROL,
+    MsgType.REQUEST_TAKEOVER,
+    MsgType.REQUEST_SHUTDOWN,
+    MsgType.REQUEST_SUBMIT_BATCH_JOB,
+    MsgType.REQUEST_SUBMIT_BATCH_HET_JOB,
+    MsgType.REQUEST_UPDATE_FRONT_END,
+    MsgType.REQUEST_UPDATE_JOB,
+    MsgType.REQUEST_CREATE_NODE,
+    MsgType.REQUEST_UPDATE_NODE,
+    MsgType.REQUEST_DELETE_NODE,
+    MsgType.REQUEST_CREATE_PARTITION,
+    MsgType.REQUEST_UPDATE_PARTITION,
+    MsgType.REQUEST_DELETE_PARTITION,
+    MsgType.REQUEST_CREATE_RESERVATION,
+    MsgType.REQUEST_UPDATE_RESERVATION,
+    MsgType.REQUEST_DELETE_RESERVATION,
+    MsgType.REQUEST_RESERVATION_INFO,
+    MsgType.REQUEST_NODE_REGISTRATION_STATUS,
+    MsgType.REQUEST_SUSPEND,
+    MsgType.REQUEST_TOP_JOB,
+    MsgType.REQUEST_AUTH_TOKEN,
+    MsgType.REQUEST_JOB_REQUEUE,
+    MsgType.REQUEST_JOB_READY,
+    MsgType.REQUEST_BURST_BUFFER_INFO,
+    MsgType.REQUEST_STEP_COMPLETE,
+    MsgType.REQUEST_STEP_LAYOUT,
+    MsgType.REQUEST_UPDATE_JOB_STEP,
+    MsgType.REQUEST_CONFIG,
+    MsgType.REQUEST_TRIGGER_SET,
+    MsgType.REQUEST_TRIGGER_GET,
+    MsgType.REQUEST_TRIGGER_CLEAR,
+    MsgType.REQUEST_TRIGGER_PULL,
+    MsgType.REQUEST_JOB_NOTIFY,
+    MsgType.REQUEST_SET_DEBUG_FLAGS,
+    MsgType.REQUEST_SET_DEBUG_LEVEL,
+    MsgType.REQUEST_SET_SCHEDLOG_LEVEL,
+    MsgType.ACCOUNTING_UPDATE_MSG,
+    MsgType.ACCOUNTING_FIRST_REG,
+    MsgType.ACCOUNTING_REGISTER_CTLD,
+    MsgType.REQUEST_TOPO_INFO,
+    MsgType.REQUEST_REBOOT_NODES,
+    MsgType.REQUEST_STATS_INFO,
+    MsgType.REQUEST_LICENSE_INFO,
+    MsgType.REQUEST_KILL_JOB,
+    MsgType.REQUEST_ASSOC_MGR_INFO,
+    MsgType.REQUEST_PERSIST_INIT,
+    MsgType.REQUEST_SET_FS_DAMPENING_FACTOR,
+    MsgType.REQUEST_CONTROL_STATUS,
+    MsgType.REQUEST_BURST_BUFFER_STATUS,
+    MsgType.REQUEST_CRONTAB,
+    MsgType.REQUEST_UPDATE_CRONTAB,
+)
 
 
 def operation_of(msg_type: int) -> Op:

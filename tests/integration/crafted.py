@@ -4,6 +4,8 @@ whoever runs this (tests run it as an unprivileged user), and print how the cont
     crafted.py batch GID         REQUEST_SUBMIT_BATCH_JOB with group_id GID ("-": none)
     crafted.py alloc GID         REQUEST_RESOURCE_ALLOCATION with group_id GID
     crafted.py update JOB FIELD=VALUE ...   REQUEST_UPDATE_JOB setting fields of the job_desc
+    crafted.py every TYPE ...    each request type (a number) with an empty body, one connection each:
+                                 prints "TYPE REPLY_TYPE RC" or "TYPE closed"
 
 What real clients never send (sbatch --gid is for root only), the way an attacker would send it.
 """
@@ -20,7 +22,7 @@ from typing import Any
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load
 from flurm.protocol.constants import NO_VAL, MsgType, slurm_strerror
-from flurm.protocol.frame import FrameDecoder, encode_frame
+from flurm.protocol.frame import Frame, FrameDecoder, encode_frame
 from flurm.protocol.messages import encode_body
 from flurm.protocol.messages.job_desc import JobDesc
 
@@ -46,8 +48,40 @@ def typed(name: str, text: str) -> Any:
     return text if "str" in str(kinds[name]) else int(text)
 
 
+def exchange(host: str, port: int, msg_type: int, data: bytes, auth: MungeAuthenticator) -> Frame | None:
+    """Send one request; the reply frame, or None when the controller closed the connection."""
+    with socket.create_connection((host, port), timeout=30) as s:
+        s.sendall(encode_frame(msg_type, data, auth.sign(msg_type, data)))
+        dec = FrameDecoder()
+        frame = None
+        while frame is None:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None
+            dec.feed(chunk)
+            frame = dec.next_frame()
+        return frame
+
+
+def every(types: list[int], host: str, port: int, auth: MungeAuthenticator) -> int:
+    for msg_type in types:
+        frame = exchange(host, port, msg_type, b"", auth)
+        if frame is None:
+            print(f"{msg_type} closed")
+        elif frame.msg_type in (MsgType.RESPONSE_SLURM_RC, MsgType.RESPONSE_SLURM_RC_MSG):
+            print(f"{msg_type} {frame.msg_type} {struct.unpack('>i', frame.body[:4])[0]}")
+        else:
+            print(f"{msg_type} {frame.msg_type} -")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     kind = argv[0]
+    cfg = load(os.environ["SLURM_CONF"])
+    auth = MungeAuthenticator.from_slurm_conf(cfg.auth_info, cfg.raw.get("communicationparameters"))
+    host, port = cfg.slurmctld_addresses()[0]
+    if kind == "every":
+        return every([int(t) for t in argv[1:]], host, port, auth)
     if kind == "update":
         changes = dict(a.split("=", 1) for a in argv[2:])
         body = JobDesc(job_id_str=argv[1], **{k: typed(k, v) for k, v in changes.items()})
@@ -57,21 +91,10 @@ def main(argv: list[str]) -> int:
         interactive = kind == "alloc"
         body = job_desc(gid, None if interactive else "#!/bin/sh\nid\n")
         msg_type = MsgType.REQUEST_RESOURCE_ALLOCATION if interactive else MsgType.REQUEST_SUBMIT_BATCH_JOB
-    cfg = load(os.environ["SLURM_CONF"])
-    auth = MungeAuthenticator.from_slurm_conf(cfg.auth_info, cfg.raw.get("communicationparameters"))
-    data = encode_body(body)
-    host, port = cfg.slurmctld_addresses()[0]
-    with socket.create_connection((host, port), timeout=30) as s:
-        s.sendall(encode_frame(msg_type, data, auth.sign(msg_type, data)))
-        dec = FrameDecoder()
-        frame = None
-        while frame is None:
-            chunk = s.recv(65536)
-            if not chunk:
-                print("connection closed")
-                return 1
-            dec.feed(chunk)
-            frame = dec.next_frame()
+    frame = exchange(host, port, msg_type, encode_body(body), auth)
+    if frame is None:
+        print("connection closed")
+        return 1
     if frame.msg_type in (MsgType.RESPONSE_SLURM_RC, MsgType.RESPONSE_SLURM_RC_MSG):
         (rc,) = struct.unpack(">I", frame.body[:4])
         print(f"refused: {slurm_strerror(rc)}" if rc else "done")

@@ -13,6 +13,7 @@ what                                     becomes                      why
 =======================================  ===========================  ======================================
 the cluster's directory                  ``<DIR>``                    each cluster lives in its own temp dir
 ``Port=N`` of a node                     ``Port=<NODEPORTi>``         free ports are picked per cluster
+``[host]:N]`` of the controller          ``[host]:<CTLDPORT>]``       (in client error messages) likewise
 ``YYYY-MM-DDTHH:MM:SS``                  ``<TIME>``                   submit/start/end/boot times
 the date line of ``-l`` listings         ``<DATE>``                   wall clock
 ``RunTime=`` value                       ``RunTime=<ELAPSED>``        wall clock
@@ -70,6 +71,8 @@ class ParityCluster(SlurmCluster):
     partitions (where ``sinfo -N`` lists a node once per partition) work too."""
 
     def wait_ready(self, timeout: float = 30.0) -> None:
+        if not self.slurmd:
+            return self.wait_controller(timeout)
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
@@ -347,6 +350,7 @@ def normalise(text: str, c: SlurmCluster | None) -> str:
         text = text.replace(str(c.dir), "<DIR>")
         for i in range(c.nodes):
             text = re.sub(rf"\bPort={c.node_port_base + i}\b", f"Port=<NODEPORT{i}>", text)
+        text = text.replace(f"]:{c.ctld_port}]", "]:<CTLDPORT>]")
     for pattern, repl in _VOLATILE:
         text = pattern.sub(repl, text)
     return _blank_time_column(text)

@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +68,8 @@ class Slurmctld:
             "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n"
         )
 
-    def run(self, body: str) -> Outcome:
+    def run(self, body: str, beside: Mapping[str, str] | None = None) -> Outcome:
+        """``beside``: files (name, text) written next to slurm.conf (cgroup.conf, ...)."""
         self.runs += 1
         state = self.base / f"run{self.runs}"
         state.mkdir()
@@ -76,6 +77,8 @@ class Slurmctld:
         text = self.header(port, state) + body
         conf = state / "slurm.conf"
         conf.write_text(text)
+        for name, content in (beside or {}).items():
+            (state / name).write_text(content)
         env = {**os.environ, "SLURM_CONF": str(conf)}
         proc = subprocess.Popen(
             ["slurmctld", "-D", "-f", str(conf)],

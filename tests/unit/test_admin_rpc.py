@@ -81,7 +81,7 @@ class FakeTakeover:
     events: list[Event] = field(default_factory=list)
     runs: list[bool] = field(default_factory=list)  # dry_run of each run
 
-    async def run(self, *, dry_run: bool = False) -> TakeoverResult:
+    async def run(self, *, dry_run: bool = False, allow_unsupported: bool = False) -> TakeoverResult:
         self.runs.append(dry_run)
         self.events = [Event("preflight", "running", ""), Event("preflight", "ok", "")]
         self.result = TakeoverResult(True, dry_run, [Check("mode", True, "flurm is shadow")])

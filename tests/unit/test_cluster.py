@@ -184,3 +184,17 @@ def test_node_states_from_the_configuration() -> None:
     )
     assert (n["x1"].base_state, n["x1"].config_down, n["x1"].reason) == (NodeState.DOWN, True, "disk")
     assert (n["d1"].reason_time, n["d1"].reason_uid, n["n1"].reason_uid) == (0, 0, 0)
+
+
+def test_memory_is_consumable_as_the_select_plugin_runs() -> None:
+    base = "ClusterName=t\nSlurmctldHost=h\nNodeName=n1 CPUs=2\nPartitionName=p Nodes=ALL\n"
+
+    def consumable(select: str) -> bool:
+        return Cluster(parse_text(select + base), None, lambda: 0).memory_is_consumable
+
+    # cons_res/cons_tres without SelectTypeParameters run with CR_Core_Memory (select_p_node_init)
+    assert consumable("SelectType=select/cons_tres\n")
+    assert consumable("SelectType=select/cons_res\n")
+    assert not consumable("SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n")
+    assert consumable("SelectType=select/cons_tres\nSelectTypeParameters=CR_CPU_Memory\n")
+    assert not consumable("SelectType=select/linear\n")

@@ -39,3 +39,19 @@ def test_hidden_partitions_and_private_data() -> None:
     assert read_refusal(MsgType.REQUEST_PING, 0, HIDDEN) == 0
     assert read_refusal(MsgType.REQUEST_JOB_INFO, ShowFlags.ALL, PRIVATE) == DENIED
     assert read_refusal(MsgType.REQUEST_NODE_INFO, 0, PRIVATE) == 0
+
+
+def test_reads_answered_per_caller_are_not_forwarded_for_a_plain_user() -> None:
+    # slurmctld answers these for the caller (their crontab, a script only its owner may read) or
+    # lets only an operator use an option of them (sdiag -r, slurmd's configless files): as SlurmUser
+    # the answer would differ, so they are not forwarded as they came (test_forward.py: their rules)
+    for msg_type in (
+        MsgType.REQUEST_CRONTAB,
+        MsgType.REQUEST_BATCH_SCRIPT,
+        MsgType.REQUEST_STATS_INFO,
+        MsgType.REQUEST_CONFIG,
+    ):
+        assert read_refusal(msg_type, 0, OPEN) == DENIED
+    for msg_type in (MsgType.REQUEST_LICENSE_INFO, MsgType.REQUEST_TOPO_INFO, MsgType.REQUEST_JOB_END_TIME):
+        assert read_refusal(msg_type, 0, OPEN) == 0
+    assert read_refusal(MsgType.REQUEST_RESERVATION_INFO, 0, OPEN) == 0

@@ -18,6 +18,7 @@ from flurm.protocol.constants import JobState, NodeState, NodeStateFlag
 from flurm.protocol.messages.job_info import JobRecord, encode_job_record, job_info_response_body
 from flurm.protocol.messages.nodes import NodeInfoResponse, NodeRecord
 from flurm.protocol.messages.partitions import PartitionInfoResponse, PartitionRecord
+from flurm.protocol.messages.reservations import ReservationInfoResponse
 from flurm.state.cluster import Cluster
 
 CONF = """ClusterName=test
@@ -42,10 +43,12 @@ def job(job_id: int, name: str, state: int = JobState.PENDING) -> JobRecord:
 
 @dataclass
 class FakeSource:
-    """slurmctld's three tables; each change bumps that table's last_update (as slurmctld does)."""
+    """slurmctld's four tables; each change bumps that table's last_update (as slurmctld does)."""
 
-    tables: dict[str, list[Any]] = field(default_factory=lambda: {"jobs": [], "nodes": [], "parts": []})
-    updates: dict[str, int] = field(default_factory=lambda: {"jobs": 1, "nodes": 1, "parts": 1})
+    tables: dict[str, list[Any]] = field(
+        default_factory=lambda: {"jobs": [], "nodes": [], "parts": [], "resvs": []}
+    )
+    updates: dict[str, int] = field(default_factory=lambda: {"jobs": 1, "nodes": 1, "parts": 1, "resvs": 1})
     asked: list[tuple[str, int]] = field(default_factory=list)  # (table, last_update the mirror sent)
     unreachable: bool = False
 
@@ -76,6 +79,11 @@ class FakeSource:
         return job_info_response_body(
             [encode_job_record(r) for r in self.tables["jobs"]], self.updates["jobs"]
         )
+
+    async def reservations(self, last_update: int = 0) -> ReservationInfoResponse | None:
+        if not self._ask("resvs", last_update):
+            return None
+        return ReservationInfoResponse(self.updates["resvs"], tuple(self.tables["resvs"]))
 
 
 @pytest.fixture
@@ -123,13 +131,13 @@ def test_each_pass_sends_the_last_update_of_the_previous_answer(
     source.change("jobs", [job(1, "a")])
     asyncio.run(mirror.sync())
     source.asked.clear()
-    counts = asyncio.run(mirror.sync())  # nothing changed: three small round trips, nothing applied
-    assert sorted(source.asked) == [("jobs", 2), ("nodes", 1), ("parts", 1)]
+    counts = asyncio.run(mirror.sync())  # nothing changed: four small round trips, nothing applied
+    assert sorted(source.asked) == [("jobs", 2), ("nodes", 1), ("parts", 1), ("resvs", 1)]
     assert (counts.new, counts.changed, counts.vanished) == (0, 0, 0)
     assert list(cluster.jobs) == [1]
     source.asked.clear()
     asyncio.run(mirror.sync(full=True))  # a full import asks for everything again
-    assert sorted(source.asked) == [("jobs", 0), ("nodes", 0), ("parts", 0)]
+    assert sorted(source.asked) == [("jobs", 0), ("nodes", 0), ("parts", 0), ("resvs", 0)]
 
 
 def test_nodes_follow_the_source_and_unknown_ones_are_ignored(
@@ -192,3 +200,36 @@ def test_an_unreachable_source_changes_nothing_and_is_reported(
     assert list(cluster.jobs) == [1]
     assert mirror.stats.errors == 1 and "not reachable" in (mirror.stats.last_error or "")
     assert not mirror.in_sync()
+
+
+def test_reservations_follow_the_source_and_show_as_slurmctld_showed_them(
+    setup: tuple[Mirror, FakeSource, Cluster],
+) -> None:
+    from flurm.controller.reservations import record
+    from flurm.protocol.messages.reservations import ReservationRecord
+    from flurm.protocol.wire import Bitmap
+
+    mirror, source, cluster = setup
+    resv = ReservationRecord(
+        name="root_4",
+        users="root",
+        node_cnt=1,
+        node_list="n2",
+        core_cnt=2,
+        start_time=NOW,
+        end_time=NOW + 600,
+        tres_fmt_str="cpu=2",
+        node_bitmap=Bitmap(2, 0b10),
+        partition="debug",
+    )
+    maint = replace(resv, name="mnt", node_list="n[1-2]", node_cnt=2, node_bitmap=Bitmap(2, 0b11))
+    source.change("resvs", [resv, maint])
+    asyncio.run(mirror.sync())
+    book = cluster.reservations
+    assert list(book.items) == ["root_4", "mnt"]
+    assert book.items["root_4"].nodes == ("n2",) and book.items["root_4"].user_ids == (0,)
+    assert book.top_suffix == 4  # the next generated name counts on from slurmctld's
+    assert record(book.items["root_4"], cluster) == resv
+    source.change("resvs", [maint])
+    asyncio.run(mirror.sync())
+    assert list(book.items) == ["mnt"]

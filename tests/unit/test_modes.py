@@ -18,6 +18,7 @@ from flurm.migration.forward import OPERATOR_ONLY, Forwarder
 from flurm.modes import (
     OPERATION_OF,
     POLICY,
+    SLURMCTLD_2205_REQUESTS,
     TRAITS,
     TRANSITIONS,
     Action,
@@ -35,6 +36,7 @@ from flurm.modes import (
     with_markdown_table,
 )
 from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.messages import body_class
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.rpc.transport import Reply
 
@@ -61,7 +63,7 @@ def test_operator_requests_are_not_reads() -> None:
     for msg_type in (MsgType.REQUEST_SHUTDOWN, MsgType.REQUEST_RECONFIGURE, MsgType.REQUEST_TAKEOVER):
         assert operation_of(msg_type) == Op.ADMIN
     # the forwarder knows slurmctld's refusal of each one to a plain user
-    assert set(OPERATOR_ONLY) == {t for t, op in OPERATION_OF.items() if op == Op.ADMIN}
+    assert {t for t, op in OPERATION_OF.items() if op == Op.ADMIN} <= set(OPERATOR_ONLY)
 
 
 def test_every_mode_has_a_whole_row() -> None:
@@ -143,32 +145,51 @@ def test_a_plain_users_operator_request_is_not_forwarded() -> None:
         assert asyncio.run(forwarder._authorize(root)) == b"x"  # type: ignore[arg-type]
 
 
-# What slurmctld 22.05 dispatches (src/slurmctld/proc_req.c, slurmctld_rpcs[]): each is classified.
-SLURMCTLD_2205_TYPES = """
-REQUEST_RESOURCE_ALLOCATION REQUEST_HET_JOB_ALLOCATION REQUEST_BUILD_INFO REQUEST_JOB_INFO
-REQUEST_JOB_USER_INFO REQUEST_JOB_INFO_SINGLE REQUEST_BATCH_SCRIPT REQUEST_SHARE_INFO
-REQUEST_PRIORITY_FACTORS REQUEST_JOB_END_TIME REQUEST_FED_INFO REQUEST_FRONT_END_INFO REQUEST_NODE_INFO
-REQUEST_NODE_INFO_SINGLE REQUEST_PARTITION_INFO MESSAGE_EPILOG_COMPLETE REQUEST_CANCEL_JOB_STEP
-REQUEST_COMPLETE_JOB_ALLOCATION REQUEST_COMPLETE_PROLOG REQUEST_COMPLETE_BATCH_SCRIPT
-REQUEST_JOB_STEP_CREATE REQUEST_JOB_STEP_INFO REQUEST_JOB_WILL_RUN REQUEST_SIB_JOB_LOCK
-REQUEST_SIB_JOB_UNLOCK REQUEST_CTLD_MULT_MSG MESSAGE_NODE_REGISTRATION_STATUS REQUEST_JOB_ALLOCATION_INFO
-REQUEST_HET_JOB_ALLOC_INFO REQUEST_JOB_SBCAST_CRED REQUEST_PING REQUEST_RECONFIGURE REQUEST_CONTROL
-REQUEST_TAKEOVER REQUEST_SHUTDOWN REQUEST_SUBMIT_BATCH_JOB REQUEST_SUBMIT_BATCH_HET_JOB
-REQUEST_UPDATE_FRONT_END REQUEST_UPDATE_JOB REQUEST_CREATE_NODE REQUEST_UPDATE_NODE REQUEST_DELETE_NODE
-REQUEST_CREATE_PARTITION REQUEST_UPDATE_PARTITION REQUEST_DELETE_PARTITION REQUEST_CREATE_RESERVATION
-REQUEST_UPDATE_RESERVATION REQUEST_DELETE_RESERVATION REQUEST_RESERVATION_INFO
-REQUEST_NODE_REGISTRATION_STATUS REQUEST_SUSPEND REQUEST_TOP_JOB REQUEST_AUTH_TOKEN REQUEST_JOB_REQUEUE
-REQUEST_JOB_READY REQUEST_BURST_BUFFER_INFO REQUEST_STEP_COMPLETE REQUEST_STEP_LAYOUT
-REQUEST_UPDATE_JOB_STEP REQUEST_CONFIG REQUEST_TRIGGER_SET REQUEST_TRIGGER_GET REQUEST_TRIGGER_CLEAR
-REQUEST_TRIGGER_PULL REQUEST_JOB_NOTIFY REQUEST_SET_DEBUG_FLAGS REQUEST_SET_DEBUG_LEVEL
-REQUEST_SET_SCHEDLOG_LEVEL ACCOUNTING_UPDATE_MSG ACCOUNTING_FIRST_REG ACCOUNTING_REGISTER_CTLD
-REQUEST_TOPO_INFO REQUEST_REBOOT_NODES REQUEST_STATS_INFO REQUEST_LICENSE_INFO REQUEST_KILL_JOB
-REQUEST_ASSOC_MGR_INFO REQUEST_PERSIST_INIT REQUEST_SET_FS_DAMPENING_FACTOR REQUEST_CONTROL_STATUS
-REQUEST_BURST_BUFFER_STATUS REQUEST_CRONTAB REQUEST_UPDATE_CRONTAB
-""".split()  # noqa: SIM905 (the C table's names, as they read there)
-
-
 def test_every_type_slurmctld_2205_takes_is_classified() -> None:
-    assert len(SLURMCTLD_2205_TYPES) == 83
-    missing = [n for n in SLURMCTLD_2205_TYPES if operation_of(MsgType[n]) == Op.UNCLASSIFIED]
+    assert len(SLURMCTLD_2205_REQUESTS) == 83
+    missing = [t.name for t in SLURMCTLD_2205_REQUESTS if operation_of(t) == Op.UNCLASSIFIED]
     assert missing == []
+
+
+def test_what_only_the_ruling_controller_knows_is_its_to_answer() -> None:
+    # flurm's own counters, fair-share caches or (in shadow) missing job scripts are not slurmctld's
+    for msg_type in (MsgType.REQUEST_STATS_INFO, MsgType.REQUEST_SHARE_INFO, MsgType.REQUEST_BATCH_SCRIPT):
+        assert action(Mode.STANDALONE, msg_type) == Action.LOCAL
+        assert action(Mode.SHADOW, msg_type) == Action.FORWARD
+        assert action(Mode.SWITCHING, msg_type) == Action.HOLD
+        assert action(Mode.ROLLED_BACK, msg_type) == Action.FORWARD
+
+
+NAMES_2205 = [t.name for t in SLURMCTLD_2205_REQUESTS]
+# Types whose handlers are being written elsewhere right now; this list shrinks to nothing as they land.
+HANDLERS_IN_PROGRESS: frozenset[str] = frozenset()  # (REQUEST_CONFIG landed: configless)
+
+
+def test_every_type_slurmctld_2205_takes_has_a_handler() -> None:
+    """No request goes unanswered: each type slurmctld dispatches is answered by flurm itself (as
+    slurmctld answers it), not by the ESLURM_NOT_SUPPORTED of a type without a handler."""
+    assert HANDLERS_IN_PROGRESS.issubset(NAMES_2205)
+    landed = sorted(n for n in HANDLERS_IN_PROGRESS if MsgType[n] in HANDLERS)
+    assert landed == [], "these have handlers now: take them off HANDLERS_IN_PROGRESS"
+    missing = [n for n in NAMES_2205 if MsgType[n] not in HANDLERS and n not in HANDLERS_IN_PROGRESS]
+    assert missing == []
+
+
+def test_a_type_with_a_codec_and_a_handler_is_decoded() -> None:
+    """A handled type decodes its body unless its handler only refuses it whole (Opaque)."""
+    refused_whole = {
+        "REQUEST_SIB_JOB_LOCK",
+        "REQUEST_SIB_JOB_UNLOCK",
+        "REQUEST_CTLD_MULT_MSG",
+        "REQUEST_PERSIST_INIT",
+        "ACCOUNTING_UPDATE_MSG",
+        "REQUEST_UPDATE_CRONTAB",
+        "REQUEST_HET_JOB_ALLOCATION",
+        "REQUEST_SUBMIT_BATCH_HET_JOB",
+    }
+    undecoded = [
+        n
+        for n in NAMES_2205
+        if MsgType[n] in HANDLERS and body_class(MsgType[n]) is None and n not in refused_whole
+    ]
+    assert undecoded == []

@@ -69,12 +69,17 @@ def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path: Path
     real_write = store._write
     transactions: list[int] = []
 
-    def slow_write(jobs: dict[int, object], nodes: dict[str, object], meta: dict[str, object]) -> None:
+    def slow_write(
+        jobs: dict[int, object],
+        nodes: dict[str, object],
+        meta: dict[str, object],
+        resvs: dict[str, object] | None = None,
+    ) -> None:
         transactions.append(len(jobs))
         if len(transactions) == 1:
             first_write_started.set()
             release.wait(5)
-        real_write(jobs, nodes, meta)
+        real_write(jobs, nodes, meta, resvs)
 
     store._write = slow_write  # type: ignore[method-assign]
 

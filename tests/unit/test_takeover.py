@@ -7,7 +7,7 @@ import asyncio
 import socket
 import subprocess
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ import pytest
 from flurm.config import parse_text
 from flurm.migration.takeover import Takeover, TakeoverError
 from flurm.modes import Guard, Mode, check_transition
-from flurm.protocol.constants import NodeState
+from flurm.protocol.constants import JobState, NodeState
 from flurm.state.cluster import Cluster
+from flurm.state.model import Job
 
 NOW = 1_795_696_400
 
@@ -206,3 +207,27 @@ def test_one_takeover_at_a_time(setup: Setup) -> None:
     with pytest.raises(TakeoverError, match="already running"):
         asyncio.run(setup.takeover.run())
     assert setup.steps == []
+
+
+def test_the_preflight_lists_what_flurm_does_not_support_and_refuses_unless_allowed(setup: Setup) -> None:
+    setup.ctl.config = replace(
+        setup.ctl.config,
+        accounting_storage_type="accounting_storage/slurmdbd",
+        raw={**setup.ctl.config.raw, "burstbuffertype": "burst_buffer/datawarp"},
+    )
+    job = Job(job_id=7, name="gpu", user_id=0, group_id=0, partition="debug", tres_per_node="gres:gpu:1")
+    setup.ctl.cluster.jobs[7] = job
+    result = asyncio.run(setup.takeover.run(dry_run=True))
+    assert not result.ok
+    (check,) = [c for c in result.checks if not c.ok]
+    assert check.name == "supported"
+    assert "AccountingStorageType=accounting_storage/slurmdbd: accounting through slurmdbd" in check.detail
+    assert "BurstBufferType=burst_buffer/datawarp: burst buffers" in check.detail
+    assert "--gres/--gpus in 1 job (7): generic resources (GPUs)" in check.detail
+    assert "--allow-unsupported" in check.detail
+    allowed = asyncio.run(setup.takeover.run(dry_run=True, allow_unsupported=True))
+    assert allowed.ok
+    assert "taken over anyway" in next(c.detail for c in allowed.checks if c.name == "supported")
+    job.state = JobState.COMPLETE  # a finished job uses nothing any more
+    setup.ctl.config = replace(setup.ctl.config, accounting_storage_type="accounting_storage/none", raw={})
+    assert asyncio.run(setup.takeover.run(dry_run=True)).ok

@@ -124,6 +124,7 @@ class ModeChange(BaseModel):
 
 class TakeoverRequest(BaseModel):
     dry_run: bool = False
+    allow_unsupported: bool = False  # take over although the pre-flight lists unsupported things
 
 
 # Dependencies (module level: FastAPI resolves the annotations in the module's namespace).
@@ -283,7 +284,9 @@ def create_app(
             raise ApiError(409, f"flurm is {ctl.mode}: there is nothing to take over")
         if migration.takeover.running:
             raise ApiError(409, "a takeover is already running")
-        result = await migration.takeover.run(dry_run=bool(req and req.dry_run))
+        result = await migration.takeover.run(
+            dry_run=bool(req and req.dry_run), allow_unsupported=bool(req and req.allow_unsupported)
+        )
         doc = {
             "result": result.to_dict(),
             "events": [asdict(e) for e in migration.takeover.events],

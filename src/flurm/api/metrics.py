@@ -139,7 +139,7 @@ class Metrics:
         )
         self.registry.register(ControllerCollector(ctl, migration))
 
-    def observe_rpc(self, msg_type: int, seconds: float, ok: bool) -> None:
+    def observe_rpc(self, msg_type: int, uid: int, seconds: float, ok: bool) -> None:
         name = _rpc_name(msg_type)
         self.rpc_total.labels(name, "ok" if ok else "error").inc()
         self.rpc_seconds.labels(name).observe(seconds)

@@ -35,18 +35,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flurm.config import hostlists
+from flurm.config.confhash import conf_hash
 from flurm.config.keys import DOWNNODES_KEYS, LINE_KEYS, NODE_KEYS, NODESET_KEYS, PARTITION_KEYS, TOP_KEYS
 from flurm.config.lexer import BLANKS, Pair, is_blank, logical_lines, match_pair
+from flurm.config.licenses import LicenseError
+from flurm.config.licenses import parse as parse_licenses
 from flurm.config.natsort import natural_key
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes
 from flurm.config.values import BadValue, Kind, convert
 from flurm.protocol.constants import (
     INFINITE,
     INFINITE16,
-    INFINITE64,
     MEM_PER_CPU,
     NodeState,
     NodeStateFlag,
@@ -54,6 +56,9 @@ from flurm.protocol.constants import (
     PartitionState,
 )
 from flurm.protocol.errors import FlurmError
+
+if TYPE_CHECKING:
+    from flurm.config.plugin_confs import PluginConfs
 
 __all__ = [
     "DEFAULT_MAX_JOB_ID",
@@ -434,6 +439,10 @@ class SlurmConfig:
     warnings: tuple[ConfigWarning, ...] = ()
     files: tuple[str, ...] = ()
     _node_index: Mapping[str, NodeConf] = field(init=False, repr=False, compare=False)
+    hash_val: int = 0  # SLURM's hash of the files as read (confhash), which scontrol compares
+    # cgroup.conf etc. beside slurm.conf, read by load(); None (parse_text): as if there were none
+    plugin_confs: PluginConfs | None = None
+    licenses: str | None = None  # Licenses=, as written (state/licenses.py reads it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_node_index", MappingProxyType({node.name: node for node in self.nodes}))
@@ -501,13 +510,20 @@ def default_uid_lookup(user: str) -> int | None:
 
 
 def load(path: str | Path, *, uid_lookup: UidLookup = default_uid_lookup) -> SlurmConfig:
-    """Read a slurm.conf file (and what it includes)."""
+    """Read a slurm.conf file (and what it includes, and the plugin files beside it); ConfigError
+    where slurmctld would not start."""
     name = os.fspath(path)
     try:
         text = _read(name)
     except OSError as exc:
         raise ConfigError(name, None, f"cannot read file: {exc.strerror or exc}") from exc
-    return parse_text(text, name, uid_lookup=uid_lookup)
+    config = parse_text(text, name, uid_lookup=uid_lookup)
+    # what slurmctld refuses beyond slurm.conf's syntax, and the plugin files beside it
+    from flurm.config.ctl_conf import check  # both build on this module
+    from flurm.config.plugin_confs import read_plugin_confs
+
+    check(config)
+    return replace(config, plugin_confs=read_plugin_confs(config))
 
 
 def parse_text(
@@ -517,6 +533,11 @@ def parse_text(
     reader = _Reader()
     reader.read(text, path)
     return _Builder(reader, path, uid_lookup).build()
+
+
+def _raw_bytes(text: str) -> bytes:
+    """The file's bytes back from the text _read() made of them."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _read(path: str) -> str:
@@ -577,6 +598,7 @@ class _Reader:
         self.down_lines: list[_DownLine] = []
         self.warnings: list[ConfigWarning] = []
         self.files: list[str] = []
+        self.hash_val = 0
         self._stack: list[str] = []
 
     def warn(self, loc: Loc | tuple[str, None], message: str) -> None:
@@ -586,9 +608,14 @@ class _Reader:
         self.files.append(path)
         self._stack.append(os.path.realpath(path))
         try:
+            hashed = 0
             for logical in logical_lines(text):
+                # an included file's lines are hashed after the Include line, as SLURM reads them
+                self.hash_val = conf_hash(_raw_bytes(text[hashed : logical.end]), self.hash_val)
+                hashed = logical.end
                 if logical.text:
                     self._line(logical.text, (path, logical.line))
+            self.hash_val = conf_hash(_raw_bytes(text[hashed:]), self.hash_val)
         finally:
             self._stack.pop()
 
@@ -1140,6 +1167,7 @@ class _Builder:
             raw=MappingProxyType(raw),
             warnings=tuple(self.r.warnings),
             files=tuple(self.r.files),
+            hash_val=self.r.hash_val,
             **fields,
         )
 
@@ -1305,12 +1333,9 @@ class _Builder:
                     )
             elif per_cpu is not None:
                 cpu_value = per_cpu.typed
-            if kind == "max":  # 0 and INFINITE both mean no limit
-                node_value = None if node_value in (0, INFINITE64) else node_value
-                cpu_value = None if cpu_value in (0, INFINITE64) else cpu_value
-            else:
-                node_value = node_value or None
-                cpu_value = cpu_value or None
+            # 0 is no limit; UNLIMITED stays SLURM's INFINITE64 (slurmctld stores and reports it)
+            node_value = node_value or None
+            cpu_value = cpu_value or None
             fields[f"{kind}_mem_per_node_mib"] = node_value
             fields[f"{kind}_mem_per_cpu_mib"] = cpu_value
 
@@ -1367,6 +1392,7 @@ class _Builder:
         for name, (key, fallback) in simple.items():
             fields[name] = self.value(key, fallback)
         fields["max_script_size"] = _max_script_size(fields["scheduler_parameters"])
+        self._licenses(fields)
 
         tree = self.setting("treewidth")
         if tree is not None and tree.typed == 0:
@@ -1412,6 +1438,14 @@ class _Builder:
             setting = self.r.settings.get(key)
             if setting is not None and not (key == "fastschedule" and setting.typed == 1):
                 self.warn(setting, f"{message}; SLURM 22.05 refuses to start with it")
+
+    def _licenses(self, fields: dict[str, Any]) -> None:
+        setting = self.setting("licenses")
+        fields["licenses"] = setting.value if setting is not None else None
+        try:
+            parse_licenses(fields["licenses"])
+        except LicenseError:
+            raise self.error(setting, f"Invalid configured licenses: {fields['licenses']}") from None
 
     def _nodes(self, slurmd_port: int) -> tuple[NodeConf, ...]:
         nodes: list[NodeConf] = []

@@ -22,7 +22,10 @@ from typing import Any
 from flurm.auth.authenticator import Authenticator, Identity
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
+from flurm.controller import mail, prep, reboot, reservations
+from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
+from flurm.controller.log_settings import LogSettings
 from flurm.controller.ports import NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
@@ -37,7 +40,7 @@ from flurm.modes import (
     check_transition,
     refusal_rc,
 )
-from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, SlurmRC
+from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, JobStateFlag, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages.base import Body, encode_body
@@ -89,10 +92,14 @@ class Controller:
         )
         self.started_at = 0.0
         self.stopping = asyncio.Event()
+        self.stop_requested = asyncio.Event()  # scontrol shutdown: daemon.py stops as on SIGTERM
         self._schedule_pending = False
         self._next_pass_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self.scheduler_passes = 0
+        self.diag = DiagStats(clock)  # sdiag's counters
+        self.log_settings = LogSettings.from_config(config)  # scontrol setdebug, setdebugflags
+        self.server.on_request = self.diag.observe_rpc
         self.last_schedule_duration = 0.0
         from flurm.controller.handlers import HANDLERS
 
@@ -233,13 +240,19 @@ class Controller:
                 job = self.jobs.split_task(job, job.array_task_pending.first())
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
-            self.agent.job_started(job)
+            mail.job_began(self, job)
+            gated = prep.prolog_start(self, job)  # PrologSlurmctld: a batch launch waits for it
+            if not job.state & JobStateFlag.CONFIGURING:
+                self.agent.job_started(job)  # PrologFlags=Alloc; else once PrologSlurmctld is done
             if job.script is None:
                 self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
-            else:
+            elif not gated:
                 self.agent.launch_batch(job)
         self.scheduler_passes += 1
         self.last_schedule_duration = time.perf_counter() - started
+        if result.cycles is not None:
+            self.diag.count("started", len(result.starts))
+            self.diag.observe_pass(result.cycles, self.last_schedule_duration)
         self._next_pass_at = asyncio.get_running_loop().time() + 2 * self.last_schedule_duration
 
     async def ticker(self) -> None:
@@ -250,12 +263,15 @@ class Controller:
             if self.stopping.is_set():
                 return
             now = self.now()
+            self.diag.tick(now, self.cluster.jobs.values())
             if self.traits.schedules:
                 self.jobs.time_limits(now)
                 self.steps.time_limits(now)
                 self.cluster.purge_finished(now)
+                reservations.tick(self, now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)
+                reboot.issue_due(self, now)  # scontrol reboot: the marked nodes that are idle
             self.schedule_soon()
 
     async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None:

@@ -11,10 +11,12 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from flurm.controller import job_update, mail, prep, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
     build_job,
+    check_features,
     node_config_rejection,
     reject_as_failed,
 )
@@ -87,6 +89,10 @@ class JobOps:
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
             raise SlurmError(errno.EAGAIN)  # slurmctld answers EAGAIN at MaxJobCount; sbatch retries
         job.job_id = cluster.allocate_job_id()
+        check_features(job, cluster)  # build_feature_list: the job id is spent
+        resv_rc = cluster.reservations.job_access(job)  # validate_job_resv: the job id is spent
+        if resv_rc:
+            raise SlurmError(resv_rc)
         job.list_seq = self.next_list_seq()
         if array is None and job.priority != 0:
             job_independent(job, cluster, now, array_running(cluster))
@@ -105,6 +111,7 @@ class JobOps:
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG
         cluster.add_job(job)
+        self.ctl.diag.count("submitted", count)
         return job, error_code
 
     def next_list_seq(self) -> int:
@@ -286,6 +293,7 @@ class JobOps:
             job.end_time = now
             self.cluster.job_changed(job)
             self.ctl.steps.job_ended(job)  # (steps) an srun waiting for this allocation is told
+            mail.job_ended(self.ctl, job)
             return
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
@@ -357,6 +365,15 @@ class JobOps:
             answered.append((missing, SlurmRC.ESLURM_INVALID_JOB_ID))
         return 0, _array_errors(target.job_id, answered)
 
+    def _set_reservation(self, job: Job, name: str) -> int:
+        """ReservationName= of a pending or running job (_update_job: validate_job_resv)."""
+        if not job.is_pending() and not job.is_running():
+            return SlurmRC.ESLURM_JOB_NOT_PENDING_NOR_RUNNING
+        rc = self.cluster.reservations.access(name, job.user_id, job.account)
+        if rc == 0:
+            job.reservation = name or None
+        return rc
+
     def _update_one(self, job: Job, desc: JobDesc, uid: int) -> int:
         """One record, with slurmctld's rules (_update_job): owners and operators only; a user
         may shorten a time limit and lower a priority (which slurmctld then reports as "not
@@ -364,6 +381,9 @@ class JobOps:
         admin = self.ctl.is_admin(uid)
         now = self.ctl.now()
         refusal = update_refusal(job, desc, Caller(uid, NO_VAL, admin), self.cluster.partitions, now)
+        if refusal:
+            return refusal
+        refusal = job_update.refusal(job, desc)  # a field flurm would not apply
         if refusal:
             return refusal
         error = 0
@@ -442,6 +462,11 @@ class JobOps:
         if desc.comment is not None:
             job.comment = desc.comment
             changed = True
+        if desc.reservation is not None and desc.reservation != (job.reservation or ""):
+            resv_rc = self._set_reservation(job, desc.reservation)
+            if resv_rc:
+                return resv_rc
+            changed = True
         if desc.dependency is not None:
             if not job.is_pending():
                 error = SlurmRC.ESLURM_JOB_NOT_PENDING
@@ -478,6 +503,8 @@ class JobOps:
         if desc.requeue != NO_VAL16:
             job.requeue = min(desc.requeue, 1)
             changed = True
+        placement_error, placement_changed = job_update.apply_placement(job, desc, self.cluster)
+        error, changed = error or placement_error, changed or placement_changed
         if changed:
             self.cluster.job_changed(job)
         return error
@@ -521,6 +548,7 @@ class JobOps:
             self._ended(job)
             self.cluster.job_changed(job)
             self.ctl.agent.terminate_job(job, job.base_state)
+            self.ctl.diag.count("completed")
             return 0
         if job.is_finished() and job.exit_code == 0 and job_rc:
             # cancelled or timed out: the script's end still tells its exit status; slurmctld answers 2021
@@ -571,11 +599,14 @@ class JobOps:
         job.state |= JobStateFlag.COMPLETING
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
+        mail.job_ended(self.ctl, job)
+        prep.epilog_start(self.ctl, job)
         # slurmctld marks the TRES final when the job's last step record ends after the job (the
         # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
         job.bitflags &= ~JobFlag.TRES_STR_CALC
         self.cluster.job_changed(job)
         self.ctl.agent.terminate_job(job, job.base_state)
+        self.ctl.diag.count("completed")
         return 0
 
     # (steps) srun -I: an allocation that cannot start at once fails (job_allocate with immediate)
@@ -594,17 +625,25 @@ class JobOps:
     def _ended(self, job: Job) -> None:
         _logged_end(job)
         self.ctl.steps.job_ended(job)
+        mail.job_ended(self.ctl, job)
+        prep.epilog_start(self.ctl, job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:
         job = self.cluster.jobs.get(job_id)
         if job is None or not job.is_completing():
             return
+        if prep.holds_completion(self.ctl, job, node_name):
+            return  # EpilogSlurmctld still runs
         if self.cluster.node_done_completing(job, node_name):
+            if job.is_pending():
+                requeue.finish(self.ctl, job)  # a requeued job's last node is done
             self.wake()
 
     def time_limits(self, now: int) -> None:
         """Running jobs past their end time get TIMEOUT and are killed."""
         for job in list(self.cluster.running_jobs()):
+            warn.send_due(self.ctl, job, now)  # --signal: before the end
+            mail.time_limit_due(self.ctl, job, now)  # --mail-type=TIME_LIMIT_*
             if job.end_time and now >= job.end_time and not job.is_completing():
                 self.timed_out(job, now, R.FAIL_TIMEOUT)
 
@@ -679,6 +718,7 @@ class JobOps:
         self.cluster.job_changed(job)
 
     def fail_launch(self, job: Job, rc: int) -> None:
+        self.ctl.diag.count("failed")
         job.state = JobState.FAILED | JobStateFlag.COMPLETING
         job.state_reason = R.FAIL_LAUNCH
         job.end_time = self.ctl.now()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from flurm.controller.jobs import JobOps
     from flurm.controller.steps import StepOps
     from flurm.modes import Guard, Mode
-    from flurm.protocol.messages.base import Body
+    from flurm.protocol.messages.base import Body, Message
     from flurm.protocol.messages.credential import JobCredential
     from flurm.protocol.messages.slurmd import NodeRegistrationStatus
     from flurm.rpc.transport import Reply, Request, Signer
@@ -53,6 +53,16 @@ class NodeDriver(Protocol):
     def signal_step(
         self, job: Job, step_id: int, nodes: tuple[str, ...], signal: int, flags: int, msg_type: int = ...
     ) -> None: ...
+    def send_to_node(
+        self,
+        name: str,
+        msg_type: int,
+        body: Message,
+        done: Callable[[int | None], None] | None = None,
+        *,
+        expect_reply: bool = True,
+    ) -> None: ...
+    async def tell_all_nodes(self, msg_type: int, body: Message) -> None: ...
 
 
 class ControllerPort(Protocol):

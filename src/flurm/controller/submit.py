@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flurm.controller.requeue import default_requeue
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
@@ -25,8 +26,9 @@ from flurm.protocol.constants import (
     SlurmRC,
 )
 from flurm.protocol.messages.job_desc import JobDesc
-from flurm.scheduler import dependencies
+from flurm.scheduler import constraints, dependencies
 from flurm.scheduler.scheduler import limits_reason, node_config_error
+from flurm.state import licenses
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
@@ -93,6 +95,7 @@ def build_job(
 
     if not desc.script and not interactive:
         raise SlurmError(SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
+    refuse_unhonoured(desc)
 
     # partition
     if desc.partition:
@@ -103,6 +106,8 @@ def build_job(
                     SlurmRC.ESLURM_INVALID_PARTITION_NAME, f"invalid partition specified: {name}"
                 )
         partition = ",".join(names)
+    elif desc.reservation and _resv_partition(cluster, desc.reservation):
+        partition = _resv_partition(cluster, desc.reservation) or ""
     elif cluster.default_partition is not None:
         partition = cluster.default_partition
     else:
@@ -112,6 +117,10 @@ def build_job(
     if not any(cluster.partitions[p].state_up & PARTITION_SUBMIT for p in partition.split(",")):
         raise SlurmError(SlurmRC.ESLURM_PARTITION_NOT_AVAIL)  # DRAIN or INACTIVE: no new jobs
 
+    try:
+        licenses.validate(desc.licenses, licenses.configured(cluster.config.licenses))
+    except licenses.LicenseError:
+        raise SlurmError(SlurmRC.ESLURM_INVALID_LICENSES) from None
     array = parse_array(desc.array_inx, cluster.config.max_array_size) if desc.array_inx else None
     if desc.dependency:
         try:
@@ -121,6 +130,13 @@ def build_job(
     for nodes in (desc.req_nodes, desc.exc_nodes):
         if nodes and any(n not in cluster.nodes for n in expand_nodes(nodes)):
             raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)
+    if (
+        desc.req_nodes
+        and desc.exc_nodes
+        and set(expand_nodes(desc.req_nodes)) & set(expand_nodes(desc.exc_nodes))
+    ):
+        raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)  # "required and excluded node lists overlap"
+    features = constraints.normalized(desc.features) if desc.features else None
 
     # sizes, as slurmctld fills in a job's details
     min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) else 1
@@ -141,6 +157,20 @@ def build_job(
     ntasks_per_node = desc.ntasks_per_node if _set(desc.ntasks_per_node, NO_VAL16) else 0
     overcommit = desc.overcommit not in (NO_VAL8, 0)
     pn_min_cpus = desc.pn_min_cpus if _set(desc.pn_min_cpus, NO_VAL16) and desc.pn_min_cpus else 1
+    mem_set = _set(desc.pn_min_memory, NO_VAL64)
+    memory = desc.pn_min_memory if mem_set else (part.def_mem_per_cpu or cluster.config.def_mem_per_cpu)
+    first = cluster.partition_nodes(part)[:1]
+    fitted = fit_memory_limit(
+        memory,
+        part.max_mem_per_cpu or cluster.config.max_mem_per_cpu,
+        cpus_per_task,
+        pn_min_cpus,
+        ntasks_per_node,
+        first[0].real_memory if first else 0,
+    )
+    memory, pn_min_cpus = fitted.memory, fitted.pn_min_cpus
+    if fitted.cpus_per_task != cpus_per_task:
+        cpus_per_task, cpus_set = fitted.cpus_per_task, True
     if ntasks_per_node and not overcommit and tasks_set and desc.num_tasks > 1:
         pn_min_cpus = max(pn_min_cpus, cpus_per_task * ntasks_per_node)
     pn_min_cpus = max(pn_min_cpus, cpus_per_task)
@@ -150,7 +180,8 @@ def build_job(
         num_tasks = min_nodes * ntasks_per_node
     else:
         num_tasks = min_nodes
-    mem_set = _set(desc.pn_min_memory, NO_VAL64)
+    if fitted.per_cpu_ratio > 1:
+        min_cpus = max(min_cpus, num_tasks * cpus_per_task)
 
     bitflags = desc.bitflags & ~(JobFlag.USE_DEFAULT_PART if desc.partition else 0)
     bitflags &= ~_CLIENT_CLEARED
@@ -200,14 +231,14 @@ def build_job(
             ntasks_per_node=ntasks_per_node,
             min_cpus=min_cpus,
             pn_min_cpus=pn_min_cpus,
-            pn_min_memory=desc.pn_min_memory if mem_set else part.def_mem_per_cpu,
+            pn_min_memory=memory,
             mem_set=mem_set,
             time_limit=time_limit,
             time_min=desc.time_min,
             shared=desc.shared,
             contiguous=desc.contiguous,
-            requeue=desc.requeue,
-            features=desc.features,
+            requeue=desc.requeue if desc.requeue != NO_VAL16 else default_requeue(cluster.config),
+            features=features,
             req_nodes=desc.req_nodes,
             exc_nodes=desc.exc_nodes,
             account=desc.account,
@@ -241,7 +272,95 @@ def build_job(
         )
     )
     job.tres_req = tres_req_string(job, cluster)
+    job.warn_signal, job.warn_time, job.warn_flags = desc.warn_signal, desc.warn_time, desc.warn_flags
     return job, array, error_code
+
+
+@dataclass(frozen=True, slots=True)
+class FittedMemory:
+    memory: int  # MiB per node, or MEM_PER_CPU | MiB per CPU
+    cpus_per_task: int
+    pn_min_cpus: int
+    per_cpu_ratio: int  # > 1: the CPUs per task were multiplied by it
+
+
+def fit_memory_limit(
+    memory: int, limit: int, cpus_per_task: int, pn_min_cpus: int, ntasks_per_node: int, node_memory: int = 0
+) -> FittedMemory:
+    """A job's memory brought within MaxMemPerCPU as slurmctld does (job_mgr.c _valid_pn_min_mem):
+    more memory per CPU than the limit gives each task more CPUs and each CPU less memory; memory per
+    node gives the job at least as many CPUs per node as the limit needs for it, and so does a job
+    that asks no memory (and has no default) for ``node_memory``, the memory of its partition's first
+    node. (A job beyond a MaxMemPerNode is not adjusted.)"""
+    same = FittedMemory(memory, cpus_per_task, pn_min_cpus, 1)
+    if not limit & MEM_PER_CPU or limit == MEM_PER_CPU or memory == MEM_PER_CPU:
+        return same
+    per_cpu = limit & ~MEM_PER_CPU
+    if memory & MEM_PER_CPU:
+        wanted = memory & ~MEM_PER_CPU
+        if wanted <= per_cpu:
+            return same
+        ratio = -(-wanted // per_cpu)
+        return FittedMemory(-(-wanted // ratio) | MEM_PER_CPU, cpus_per_task * ratio, pn_min_cpus, ratio)
+    cpus = -(-(memory or node_memory) // per_cpu)
+    if pn_min_cpus >= cpus:
+        return same
+    if ntasks_per_node:
+        cpus_per_task = -(-cpus // ntasks_per_node)
+    return FittedMemory(memory, cpus_per_task, cpus, 1)
+
+
+# Placement options flurm does not apply: a job asking for one is refused rather than run without it.
+# (field, option, the values that mean "not given" as sbatch, salloc and srun send them)
+_UNSET_U16 = frozenset({0, NO_VAL16})
+_UNSET_U32 = frozenset({0, NO_VAL})
+_UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
+    ("pn_min_tmp_disk", "--tmp", _UNSET_U32),
+    ("sockets_per_node", "--sockets-per-node/-B", _UNSET_U16),
+    ("cores_per_socket", "--cores-per-socket/-B", _UNSET_U16),
+    ("threads_per_core", "--threads-per-core/-B/--hint", _UNSET_U16),
+    ("ntasks_per_core", "--ntasks-per-core/--hint", _UNSET_U16),
+    ("boards_per_node", "boards per node", _UNSET_U16),
+    ("sockets_per_board", "sockets per board", _UNSET_U16),
+    ("ntasks_per_board", "tasks per board", _UNSET_U16),
+    ("prefer", "--prefer", frozenset({None})),
+    ("batch_features", "--batch", frozenset({None})),
+)
+_GRES_FIELDS = (
+    "tres_per_job",
+    "tres_per_node",
+    "tres_per_socket",
+    "tres_per_task",
+    "cpus_per_tres",
+    "mem_per_tres",
+    "tres_bind",
+    "tres_freq",
+)
+_SHARED_KNOWN = frozenset({0, 1, NO_VAL16})  # exclusive, oversubscribe, the partition's default
+
+
+def refuse_unhonoured(desc: JobDesc) -> None:
+    """Refuse a job that asks for what flurm cannot give it (slurmctld would), before it uses a job id:
+    generic resources (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
+    (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), and the placement options of
+    _UNHONOURED, --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option)."""
+    if any(getattr(desc, name) for name in _GRES_FIELDS):
+        raise SlurmError(SlurmRC.ESLURM_INVALID_GRES)
+    if desc.x11:
+        raise SlurmError(SlurmRC.ESLURM_X11_NOT_AVAIL)
+    for name, option, unset in _UNHONOURED:
+        if getattr(desc, name) not in unset:
+            raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, f"{option} is not supported")
+    if desc.shared not in _SHARED_KNOWN:
+        raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, "--exclusive=user|mcs is not supported")
+    if desc.bitflags & JobFlag.SPREAD_JOB:
+        raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, "--spread-job is not supported")
+
+
+def _resv_partition(cluster: Cluster, reservation: str) -> str | None:
+    """A job naming a reservation and no partition runs in the reservation's partition."""
+    resv = cluster.reservations.items.get(reservation)
+    return resv.partition if resv is not None and resv.partition in cluster.partitions else None
 
 
 # bits slurmctld clears from what the client sent (_validate_job_desc)
@@ -275,9 +394,20 @@ def tres_req_string(job: Job, cluster: Cluster) -> str:
     return ",".join(parts)
 
 
+def check_features(job: Job, cluster: Cluster) -> None:
+    """Refuse a constraint that does not parse or names a feature no node has (ESLURM_INVALID_FEATURE).
+    slurmctld checks it once the job has its id (build_feature_list), which the refusal uses up."""
+    if job.features:
+        try:
+            constraints.validate(job.features, constraints.cluster_features(cluster.node_list))
+        except constraints.ConstraintError:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_FEATURE) from None
+
+
 def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
     """The message slurmctld refuses a job with when no node of its partitions could ever hold it
-    ("CPU count per node can not be satisfied", "Memory specification can not be satisfied"), or
+    ("CPU count per node can not be satisfied", "Memory specification can not be satisfied"; "" for
+    a refusal without a message: no node left once excluded nodes and features are applied), or
     None. Partitions whose limits already keep the job out are not looked at: such a job is queued
     (PartitionConfig ...)."""
     msg = None
@@ -285,7 +415,18 @@ def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
         reason = limits_reason(job, part, cluster)
         if reason not in (0, JobStateReason.WAIT_PART_DOWN):
             continue
-        err = node_config_error(job, cluster.partition_nodes(part))
+        nodes = cluster.partition_nodes(part)
+        if job.exc_nodes:
+            excluded = set(expand_nodes(job.exc_nodes))
+            nodes = [n for n in nodes if n.name not in excluded]
+        if job.features:
+            nodes = constraints.candidates(job.features, nodes)
+        if job.req_nodes and not set(expand_nodes(job.req_nodes)) <= {n.name for n in nodes}:
+            nodes = []  # a required node outside the partition (or excluded, or without the features)
+        if not nodes:  # every node excluded or without the features: refused without a message
+            msg = msg or ""
+            continue
+        err = node_config_error(job, nodes)
         if err is None:
             return None
         msg = msg or err

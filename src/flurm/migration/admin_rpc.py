@@ -81,7 +81,11 @@ async def handle(ctl: ControllerPort, migration: Migration | None, req: Request)
             counts = await migration.mirror.sync(full=True)
             return _reply({"ok": True, **asdict(counts)})
         if op == "takeover":
-            return _reply(await start_takeover(ctl, migration, bool(doc.get("dry_run"))))
+            return _reply(
+                await start_takeover(
+                    ctl, migration, bool(doc.get("dry_run")), bool(doc.get("allow_unsupported"))
+                )
+            )
         if op == "takeover_status":
             return _reply(takeover_status(ctl, migration, int(doc.get("since", 0))))
         if op == "rollback":
@@ -112,21 +116,23 @@ async def _source_guards(migration: Migration | None) -> set[Guard]:
     return set()
 
 
-async def start_takeover(ctl: ControllerPort, migration: Migration | None, dry_run: bool) -> dict[str, Any]:
+async def start_takeover(
+    ctl: ControllerPort, migration: Migration | None, dry_run: bool, allow_unsupported: bool = False
+) -> dict[str, Any]:
     if migration is None:
         return {"ok": False, "error": f"flurm is {ctl.mode}: there is nothing to take over"}
     tk = migration.takeover
     if dry_run:
-        result = await tk.run(dry_run=True)
+        result = await tk.run(dry_run=True, allow_unsupported=allow_unsupported)
         return {"ok": result.ok, "result": result.to_dict(), "events": [asdict(e) for e in tk.events]}
     if tk.running:
         return {"ok": False, "error": "a takeover is already running"}
-    ctl.spawn(_run_takeover(tk), "takeover")
+    ctl.spawn(_run_takeover(tk, allow_unsupported), "takeover")
     return {"ok": True, "started": True}
 
 
-async def _run_takeover(tk: Takeover) -> None:
-    await tk.run()
+async def _run_takeover(tk: Takeover, allow_unsupported: bool) -> None:
+    await tk.run(allow_unsupported=allow_unsupported)
 
 
 def takeover_status(ctl: ControllerPort, migration: Migration | None, since: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
     NODE_STATE_BASE,
@@ -21,11 +22,13 @@ from flurm.protocol.constants import (
 from flurm.protocol.messages.job_info import JobRecord
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
+from flurm.protocol.messages.reservations import ReservationRecord
 from flurm.protocol.wire import Bitmap
 from flurm.state import records
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job, Node, Partition
+from flurm.state.reservations import Reservation, parse_accounts, parse_users
 from flurm.state.tasks import EMPTY, TaskSet
 
 # Fields never carried as overrides: they depend on the request or are rebuilt from flurm's own state.
@@ -189,3 +192,46 @@ def partition_from_record(rec: PartitionRecord, cluster: Cluster) -> Partition:
     part = Partition(name=rec.name or "", nodes=expand_nodes(rec.nodes), nodes_expr=rec.nodes)
     apply_partition_record(part, rec, cluster)
     return part
+
+
+def reservation_from_record(rec: ReservationRecord, cluster: Cluster) -> Reservation:
+    """A reservation as slurmctld reports it. Its id is not on the wire: the number a generated name
+    ends with stands for it (what the next generated name counts from)."""
+    name = rec.name or ""
+    suffix = name.rsplit("_", 1)[-1]
+    try:
+        user_ids, user_not = parse_users(rec.users) if rec.users else ((), False)
+    except SlurmError:
+        user_ids, user_not = (), False  # a user this host does not know: nobody matches
+    accounts, account_not = parse_accounts(rec.accounts) if rec.accounts else ((), False)
+    nodes = set(expand_nodes(rec.node_list)) if rec.node_list else set()
+    resv = Reservation(
+        name=name,
+        resv_id=int(suffix) if "_" in name and suffix.isdigit() else 0,
+        start_time=rec.start_time,
+        end_time=rec.end_time,
+        duration=(rec.end_time - rec.start_time) // 60,
+        flags=rec.flags,
+        nodes=tuple(n.name for n in cluster.node_list if n.name in nodes),
+        node_list=rec.node_list,
+        partition=rec.partition,
+        users=rec.users,
+        user_ids=user_ids,
+        user_not=user_not,
+        accounts=rec.accounts,
+        account_list=accounts,
+        account_not=account_not,
+        groups=rec.groups,
+        features=rec.features,
+        licenses=rec.licenses,
+        burst_buffer=rec.burst_buffer,
+        purge_comp_time=rec.purge_comp_time,
+        max_start_delay=rec.max_start_delay,
+        resv_watts=rec.resv_watts,
+        core_cnt=rec.core_cnt,
+    )
+    resv.cpu_cnt = sum(cluster.nodes[n].cpus for n in resv.nodes)
+    shown = f"cpu={resv.cpu_cnt}" if resv.cpu_cnt else None
+    if rec.tres_fmt_str != shown:
+        resv.record_overrides = {"tres_fmt_str": rec.tres_fmt_str}
+    return resv

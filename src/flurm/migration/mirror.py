@@ -1,4 +1,4 @@
-"""The mirror: flurm's copy of slurmctld's jobs, nodes and partitions, kept in step by deltas.
+"""The mirror: flurm's copy of slurmctld's jobs, nodes, partitions and reservations, kept in step by deltas.
 
 Each pass asks slurmctld for jobs, nodes and partitions with the ``last_update`` of the previous
 answer, so an unchanged table costs one small round trip. A changed table arrives whole (slurmctld
@@ -21,6 +21,7 @@ from flurm.migration.importer import (
     apply_partition_record,
     job_from_record,
     partition_from_record,
+    reservation_from_record,
 )
 from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.protocol.messages.job_info import decode_job_record, split_job_info
@@ -72,6 +73,7 @@ class Mirror:
         self._job_update = 0
         self._node_update = 0
         self._part_update = 0
+        self._resv_update = 0
         self._seen_jobs: dict[int, bytes] = {}  # each job's record as last seen
         self._seen_nodes: dict[str, NodeRecord] = {}
         self._seen_parts: dict[str, PartitionRecord] = {}
@@ -89,7 +91,7 @@ class Mirror:
         began = self.ctl.clock()
         started = time.perf_counter()
         if full:
-            self._job_update = self._node_update = self._part_update = 0
+            self._job_update = self._node_update = self._part_update = self._resv_update = 0
             self._seen_jobs.clear()
             self._seen_nodes.clear()
             self._seen_parts.clear()
@@ -97,6 +99,7 @@ class Mirror:
             parts = await self.source.partitions(self._part_update)
             nodes = await self.source.nodes(self._node_update)
             jobs = await self.source.jobs_raw(self._job_update)
+            resvs = await self.source.reservations(self._resv_update)
         except (SourceUnreachable, OSError, TimeoutError) as exc:
             self.stats.errors += 1
             self.stats.last_error = str(exc)
@@ -108,6 +111,13 @@ class Mirror:
         if nodes is not None:
             self._node_update = nodes.last_update
             self._apply_nodes(nodes.nodes)
+        if resvs is not None:
+            self._resv_update = resvs.last_update
+            cluster = self.cluster
+            cluster.reservations.replace_all(
+                (reservation_from_record(r, cluster) for r in resvs.records), self.ctl.now()
+            )
+            cluster.reservations_changed()
         if jobs is not None:
             last_update, _, records = split_job_info(jobs)
             self._job_update = last_update

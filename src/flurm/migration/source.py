@@ -19,6 +19,7 @@ from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg, Shu
 from flurm.protocol.messages.job_info import JobInfoRequest, JobInfoResponse
 from flurm.protocol.messages.nodes import NodeInfoRequest, NodeInfoResponse
 from flurm.protocol.messages.partitions import PartitionInfoRequest, PartitionInfoResponse
+from flurm.protocol.messages.reservations import ReservationInfoRequest, ReservationInfoResponse
 from flurm.rpc.transport import Response, Signer, call
 
 T = TypeVar("T")
@@ -111,6 +112,10 @@ class SourceClient:
         )
         return self._expect(resp, PartitionInfoResponse)
 
+    async def reservations(self, last_update: int = 0) -> ReservationInfoResponse | None:
+        resp = await self.request(MsgType.REQUEST_RESERVATION_INFO, ReservationInfoRequest(last_update))
+        return self._expect(resp, ReservationInfoResponse)
+
     def _expect(self, resp: Response, cls: type[T]) -> T | None:
         if isinstance(resp.body, cls):
             return resp.body
@@ -120,8 +125,9 @@ class SourceClient:
         raise SlurmError(rc if rc is not None else SlurmRC.SLURM_UNEXPECTED_MSG_ERROR)
 
     async def forward(self, msg_type: int, body: bytes) -> Response:
-        """Send a request body on to slurmctld as flurm (SlurmUser); return its reply as it came."""
-        return await self.request(msg_type, body)
+        """Send a request body on to slurmctld as flurm (SlurmUser); return its reply as it came
+        (undecoded: it goes back to the client unchanged, whatever its type)."""
+        return await self.request(msg_type, body, decode=False)
 
     async def shutdown(self) -> int:
         """Ask slurmctld to save its state and exit (not the slurmd daemons)."""

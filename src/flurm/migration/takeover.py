@@ -36,6 +36,7 @@ from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
 from flurm.rpc.transport import call
+from flurm.state.support import unsupported_job_options, unsupported_settings
 
 if TYPE_CHECKING:
     from flurm.config.slurmconf import SlurmConfig
@@ -146,7 +147,7 @@ class Takeover:
             cb(ev)
 
     # -- pre-flight -------------------------------------------------------------------------------
-    async def preflight(self) -> list[Check]:
+    async def preflight(self, allow_unsupported: bool = False) -> list[Check]:
         ctl = self.ctl
         checks: list[Check] = []
         source, mirror = self.source, self.mirror
@@ -172,7 +173,21 @@ class Takeover:
         checks.append(await self._check_nodes())
         checks.append(self._check_endpoint())
         checks.append(self._check_saved_state())
+        checks.append(self._check_supported(allow_unsupported))
         return checks
+
+    def _check_supported(self, allow: bool) -> Check:
+        """Every slurm.conf setting and live job option flurm would not act on (state/support.py)."""
+        live = [j for j in self.ctl.cluster.jobs.values() if not j.is_finished()]
+        findings = unsupported_settings(self.ctl.config) + unsupported_job_options(live)
+        if not findings:
+            return Check("supported", True, "flurm supports every setting and live job option in use")
+        listed = "; ".join(map(str, findings))
+        if allow:
+            return Check("supported", True, f"taken over anyway (allow_unsupported): {listed}")
+        return Check(
+            "supported", False, f"{listed} (to take over all the same: `flurm takeover --allow-unsupported`)"
+        )
 
     async def _check_nodes(self) -> Check:
         nodes = [
@@ -221,22 +236,22 @@ class Takeover:
         return Check("saved_state_readable", False, f"cannot read slurmctld's StateSaveLocation {path}")
 
     # -- the switch -------------------------------------------------------------------------------
-    async def run(self, *, dry_run: bool = False) -> TakeoverResult:
+    async def run(self, *, dry_run: bool = False, allow_unsupported: bool = False) -> TakeoverResult:
         if self.running:
             raise TakeoverError("a takeover is already running")
         self.running = True
         self.events.clear()
         try:
-            result = await self._run(dry_run)
+            result = await self._run(dry_run, allow_unsupported)
         finally:
             self.running = False
         self.result = result
         return result
 
-    async def _run(self, dry_run: bool) -> TakeoverResult:
+    async def _run(self, dry_run: bool, allow_unsupported: bool) -> TakeoverResult:
         ctl = self.ctl
         self._event("preflight", "running")
-        checks = await self.preflight()
+        checks = await self.preflight(allow_unsupported)
         for c in checks:
             self._event(f"check {c.name}", "ok" if c.ok else "failed", c.detail)
         if not all(c.ok for c in checks):
@@ -359,6 +374,7 @@ class Takeover:
             ctl.cluster.job_changed(job, by_flurm=False)
             if i % 256 == 255:
                 await asyncio.sleep(0)  # keep serving clients while 10,000 jobs are written
+        ctl.cluster.reservations_changed(everything=True)
         ctl.store.set_meta("mode", Mode.STANDALONE.value)
         await ctl.durable()
         self._event("persist", "ok", f"{len(ctl.cluster.jobs)} jobs written to flurm's store")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
+from flurm.controller import reboot
 from flurm.controller.steps import interactive_allocation
 from flurm.nodes.health import HealthChecks
 from flurm.protocol.constants import (
@@ -203,6 +204,8 @@ class NodeAgent:
         node.free_mem = msg.free_mem
         node.slurmd_start_time = msg.slurmd_start_time
         node.boot_time = boot_time
+        if reboot.node_rebooted(node, boot_time):  # (jobctl) the end of a reboot flurm issued
+            log.info("node %s rebooted", node.name)
         node.last_busy = now  # slurmctld (validate_node_specs) counts every registration as busy
         if not node.is_responding():
             log.info("node %s now responding", node.name)
@@ -251,8 +254,8 @@ class NodeAgent:
 
     def _may_return(self, node: Node) -> bool:
         """May a DOWN node that registers return to service (ReturnToService)?"""
-        if node.config_down:
-            return False
+        if node.config_down or node.flags & NodeStateFlag.REBOOT_ISSUED:
+            return False  # (jobctl) a node told to reboot returns once it booted
         if self.return_to_service == 2:
             return True
         return self.return_to_service == 1 and node.reason == "Not responding"
@@ -282,7 +285,7 @@ class NodeAgent:
             job = jobs.get(step.job_id)
             if job is None:
                 unknown.append(step)
-            elif job.is_running():
+            elif job.is_running() or job.base_state == JobState.SUSPENDED:
                 if node.name in job.nodes:
                     if job.batch_host == node.name:
                         self._batch_seen[job.job_id] = now
@@ -841,6 +844,73 @@ class NodeAgent:
             if node is not None:
                 msg = SignalTasks(StepId(job.job_id, step_id, NO_VAL), signal, flags)
                 self._spawn(self._signal(node, msg, msg_type))
+
+    # (jobctl) notify, suspend/resume, reboot: one message to one node, answered by a return code
+    def send_to_node(
+        self,
+        name: str,
+        msg_type: int,
+        body: Message,
+        done: Callable[[int | None], None] | None = None,
+        *,
+        expect_reply: bool = True,
+    ) -> None:
+        """Send and forget; ``done`` gets slurmd's return code (None: no answer). slurmd answers
+        REQUEST_REBOOT_NODES with nothing: ``expect_reply=False``."""
+        node = self.cluster.nodes.get(name)
+        if node is not None:
+            self._spawn(self._send_to_node(node, msg_type, body, done, expect_reply))
+
+    async def _send_to_node(
+        self,
+        node: Node,
+        msg_type: int,
+        body: Message,
+        done: Callable[[int | None], None] | None,
+        expect_reply: bool,
+    ) -> None:
+        rc: int | None
+        try:
+            if expect_reply:
+                resp = await self._call(node, msg_type, body)
+            else:
+                resp = await call(
+                    node.addr,
+                    node.port,
+                    msg_type,
+                    body,  # type: ignore[arg-type]
+                    self.ctl.signer,
+                    timeout=self.msg_timeout,
+                    expect_reply=False,
+                )
+            rc = resp.rc if isinstance(resp, ReturnCode) else 0
+        except Exception as exc:
+            log.info("%s to %s failed: %s", MsgType(msg_type).name, node.name, exc)
+            rc = None
+        if done is not None:
+            done(rc)
+
+    # scontrol shutdown and reconfigure (controller/handlers/admin_ctl.py)
+    async def tell_all_nodes(self, msg_type: int, body: Message) -> None:
+        """REQUEST_SHUTDOWN or REQUEST_RECONFIGURE to every slurmd (it answers neither), all at once;
+        a node that cannot be reached is logged and left (slurmctld's msg_to_slurmd, no retry)."""
+
+        async def one(node: Node) -> None:
+            try:
+                await call(
+                    node.addr,
+                    node.port,
+                    msg_type,
+                    body,  # type: ignore[arg-type]
+                    self.ctl.signer,
+                    timeout=self.msg_timeout,
+                    expect_reply=False,
+                )
+            except Exception as exc:
+                log.info("message %d to %s failed: %s", msg_type, node.name, exc)
+
+        nodes = [n for n in self.cluster.node_list if n.base_state != NodeState.FUTURE]
+        await asyncio.gather(*(one(n) for n in nodes))
 
 
 def _not_driven(node: Node) -> bool:

@@ -38,6 +38,9 @@ _FIXED: dict[int, int] = {
     MsgType.REQUEST_JOB_WILL_RUN: JOB_DESC_FIELDS + ENVIRONMENT_ALLOWANCE,
     MsgType.REQUEST_JOB_STEP_CREATE: NODE_LISTS,
     MsgType.REQUEST_UPDATE_NODE: NODE_LISTS,
+    MsgType.REQUEST_CREATE_NODE: NODE_LISTS,
+    MsgType.REQUEST_DELETE_NODE: NODE_LISTS,
+    MsgType.REQUEST_HET_JOB_ALLOCATION: JOB_DESC_FIELDS + ENVIRONMENT_ALLOWANCE,
     MsgType.REQUEST_CREATE_PARTITION: NODE_LISTS,
     MsgType.REQUEST_UPDATE_PARTITION: NODE_LISTS,
     MsgType.MESSAGE_NODE_REGISTRATION_STATUS: NODE_REGISTRATION,
@@ -58,7 +61,12 @@ class BodyLimits:
 
     def for_type(self, msg_type: int) -> int:
         """The largest body a request of ``msg_type`` may have."""
-        if msg_type == MsgType.REQUEST_SUBMIT_BATCH_JOB:
+        # a refused heterogeneous job or crontab is read whole too, so that the client is told why
+        if msg_type in (
+            MsgType.REQUEST_SUBMIT_BATCH_JOB,
+            MsgType.REQUEST_SUBMIT_BATCH_HET_JOB,
+            MsgType.REQUEST_UPDATE_CRONTAB,
+        ):
             return max(0, self.max_script_size) + JOB_DESC_FIELDS + ENVIRONMENT_ALLOWANCE
         limit = _FIXED.get(msg_type)
         if limit is not None:

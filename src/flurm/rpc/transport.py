@@ -306,13 +306,19 @@ class RpcServer:
         self.log_interval = log_interval
         self._log_throttles: dict[str, LogThrottle] = {}
         self.requests_served = 0
-        self.on_request: Callable[[int, float, bool], None] | None = None  # msg_type, seconds, ok
+        # after each request served: msg_type, uid, seconds, ok
+        self.on_request: Callable[[int, int, float, bool], None] | None = None
 
     async def listen(self, host: str, port: int, *, reuse_port: bool = False) -> None:
         server = await asyncio.start_server(
             self._accept, host, port, reuse_address=True, reuse_port=reuse_port, backlog=LISTEN_BACKLOG
         )
         self._servers.append(server)
+
+    @property
+    def active_connections(self) -> int:
+        """Connections being served now (sdiag's server thread count)."""
+        return len(self._conns)
 
     @property
     def ports(self) -> list[int]:
@@ -513,7 +519,7 @@ class RpcServer:
             if reply is not None and not await self._answer(writer, reply, identity.uid, frame, peer):
                 return
             if self.on_request is not None:
-                self.on_request(frame.msg_type, loop.time() - started, ok)
+                self.on_request(frame.msg_type, identity.uid, loop.time() - started, ok)
 
     async def _answer(
         self, writer: asyncio.StreamWriter, reply: Reply, uid: int, frame: Frame, peer: tuple[str, int]

@@ -47,7 +47,10 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
-from flurm.scheduler import dependencies
+from flurm.scheduler import constraints, contiguous, dependencies
+from flurm.scheduler.reservations import MAY_BE_RESERVED, resv_first
+from flurm.scheduler.reservations import fence as resv_fence
+from flurm.state import licenses
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
 
@@ -76,7 +79,9 @@ _PART_POLICY_REASONS = frozenset(
     {R.WAIT_PART_DOWN, R.WAIT_PART_INACTIVE, R.WAIT_PART_NODE_LIMIT, R.WAIT_PART_TIME_LIMIT, R.WAIT_QOS_THRES}
 )
 # a held job keeps these reasons (any other becomes JobHeldAdmin)
-_HELD_KEEPS = frozenset({R.FAIL_BAD_CONSTRAINTS, R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE})
+_HELD_KEEPS = frozenset(
+    {R.FAIL_BAD_CONSTRAINTS, R.WAIT_RESV_DELETED, R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE}
+)
 # job_independent() gives up at once for these
 _NOT_INDEPENDENT = frozenset({R.WAIT_HELD, R.WAIT_HELD_USER, R.WAIT_MAX_REQUEUE, R.WAIT_DEP_INVALID})
 
@@ -114,6 +119,20 @@ class Decision:
 class Plan:
     starts: list[Decision] = field(default_factory=list)
     reasons_changed: list[Job] = field(default_factory=list)  # every job whose record changed
+    cycles: CycleCounts | None = None  # what sdiag counts of this pass (None: no cycle ran)
+
+
+@dataclass(slots=True)
+class CycleCounts:
+    """sdiag's view of one pass: whether the main and backfill cycles ran, their queues and depths."""
+
+    main: bool = False
+    queue_len: int = 0  # jobs (job, partition pairs) in the main cycle's queue
+    depth: int = 0  # jobs the main cycle looked at
+    backfill: bool = False
+    bf_queue_len: int = 0
+    bf_depth: int = 0
+    backfilled: int = 0  # jobs the backfill cycle started
 
 
 @dataclass(slots=True)
@@ -346,12 +365,44 @@ def try_allocate(
     """Pick nodes, cores and memory for the job from ``free``, or None if it does not fit now.
 
     Memory is allocated (and shown) only when it is a consumable resource (CR_*_Memory); otherwise
-    a node only has to be configured with enough of it.
+    a node only has to be configured with enough of it. A job with a constraint is placed on the
+    nodes its features match (scheduler/constraints.py), a contiguous one on adjacent nodes.
     """
+    if not job.features and not job.contiguous:
+        return _allocate(job, part, free, cluster, exclude, ())
+    nodes = cluster.partition_nodes(part)
+
+    def attempt(out: set[str], required: tuple[str, ...]) -> Allocation | None:
+        if not job.contiguous:
+            return _allocate(job, part, free, cluster, out, required)
+        return contiguous.place(
+            nodes, out, job.min_nodes, lambda outside: _allocate(job, part, free, cluster, outside, required)
+        )
+
+    if not job.features:
+        return attempt(set(exclude), ())
+    return constraints.place(
+        job.features,
+        nodes,
+        set(exclude),
+        lambda n: n.is_usable() and n.name in free and bool(free[n.name].cores),
+        attempt,
+    )
+
+
+def _allocate(
+    job: Job,
+    part: Partition,
+    free: dict[str, _Free],
+    cluster: Cluster,
+    exclude: Iterable[str],
+    require: tuple[str, ...],
+) -> Allocation | None:
     excluded = set(exclude)
     if job.exc_nodes:
         excluded.update(_names(job.exc_nodes))
     required = _names(job.req_nodes) if job.req_nodes else []
+    required += [n for n in require if n not in required]
     consumable = cluster.memory_is_consumable
     exclusive = job.shared == 0 or part.max_share == 0
     cpt = max(1, job.cpus_per_task)
@@ -390,6 +441,8 @@ def try_allocate(
         if job.pn_min_cpus > node.cpus or (job.pn_min_memory & ~MEM_PER_CPU) > node.real_memory:
             continue
         free_cpus = _cpus_for_cores(node, len(f.cores))
+        if free_cpus < job.pn_min_cpus:
+            continue  # (MinCPUsNode: e.g. raised to fit the job's memory within MaxMemPerCPU)
         if tasks:
             fit = free_cpus // cpt
             if job.ntasks_per_node:
@@ -406,6 +459,7 @@ def try_allocate(
             if cpus > free_cpus:
                 continue
             take = cpus
+        cpus = max(cpus, job.pn_min_cpus)
         if exclusive:
             cpus = node.cpus
         if consumable and _mem_need(job, cpus) > f.mem:
@@ -421,7 +475,7 @@ def try_allocate(
     names, cores, cpus_l, mems = [], [], [], []
     for node, take in chosen:
         f = free[node.name]
-        cpus = node.cpus if exclusive else (take * cpt if tasks else take)
+        cpus = node.cpus if exclusive else max(take * cpt if tasks else take, job.pn_min_cpus)
         ncores = len(f.cores) if exclusive else _cores_for_cpus(node, cpus)
         picked = tuple(sorted(f.cores)[:ncores])
         names.append(node.name)
@@ -510,6 +564,8 @@ def _earliest_start(
     limit = _limit_seconds(job, part)
     ends = {r.end_time for r in running if 0 < r.end_time < FOREVER}
     ends.update(res.end for res in reserved if res.end < FOREVER)
+    ends.update(r.end_time for r in cluster.reservations.items.values())
+    ends.update(r.start_time for r in cluster.reservations.items.values() if job.reservation)
     for t in sorted(e for e in ends if e > now):
         sim = {k: v.copy() for k, v in free.items()}
         for r in running:
@@ -526,6 +582,10 @@ def _earliest_start(
                 f.idle = len(f.cores) >= f.node.total_cores
         end = t + limit if limit is not None else FOREVER
         exclude = {n for res in reserved if res.start < end and res.end > t for n in res.nodes}
+        fence = resv_fence(job, part, cluster, t, end)
+        if fence.reason:
+            continue
+        exclude.update(fence.exclude)
         alloc = try_allocate(job, part, sim, cluster, exclude)
         if alloc is not None:
             return t, alloc
@@ -602,6 +662,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
         st.last_full = now
     if backfill:
         st.last_backfill = now
+    out.cycles = counts = CycleCounts(main=real)
     jobs = cluster.jobs
     pending = sorted(
         (jobs[i] for i in cluster.schedulable if i in jobs and jobs[i].is_pending()), key=lambda j: j.list_seq
@@ -628,20 +689,26 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
                 job.state_desc = None
             if reason == 0:
                 queue.append((job, part))
-    queue.sort(key=lambda jp: (-jp[1].priority_tier, *sort_key(jp[0])))
+    queue.sort(key=lambda jp: (resv_first(jp[0]), -jp[1].priority_tier, *sort_key(jp[0])))
 
     # 2. the main loop (schedule)
     free = _free_now(cluster)
     started: set[int] = set()  # job ids started (an array meta record: once all its tasks started)
     planned_tasks: dict[int, int] = {}  # meta record id -> tasks started from it in this cycle
+    counts.queue_len = len(queue)
     if real:
         depth = None if periodic else DEFAULT_QUEUE_DEPTH
-        _main_loop(cluster, now, queue, free, started, planned_tasks, running, out, depth)
+        counts.depth = _main_loop(cluster, now, queue, free, started, planned_tasks, running, out, depth)
 
     # 3. backfill, on its own interval (slurmctld's backfill thread builds the same queue)
     if backfill:
         st.backfill_ran = now
-        _backfill(cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations)
+        main_starts = len(out.starts)
+        counts.backfill, counts.bf_queue_len = True, len(queue)
+        counts.bf_depth = _backfill(
+            cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations
+        )
+        counts.backfilled = len(out.starts) - main_starts
 
     # 4. eligibility (set_job_elig_time, after each main cycle). A job already found independent while
     # the queue was built only needs it again if it is an array's (tasks started since may throttle it).
@@ -683,15 +750,18 @@ def _main_loop(
     running: dict[int, int],
     out: Plan,
     depth: int | None = None,
-) -> None:
+) -> int:
     """slurmctld's schedule(): start what fits in priority order; Resources, then Priority.
 
     ``depth``: a cycle triggered by an event stops after testing that many jobs (None: all of them).
+    Returns how many jobs it tested.
     """
     consumable = cluster.memory_is_consumable
+    pool = _license_pool(cluster, out)
     tested = 0
     avail = {n.name for n in cluster.node_list if n.is_usable()}
     failed_parts: set[str] = set()
+    failed_resvs: set[str] = set()
     reject: tuple[int, str] | None = None
     reject_job: Job | None = None
     for job, part in queue:
@@ -712,10 +782,20 @@ def _main_loop(
                     job.state_reason = R.WAIT_ARRAY_TASK_LIMIT
                     job.state_desc = None
                     break
-            if part.name in failed_parts:
+            if job.reservation and job.reservation in failed_resvs:
+                job.state_reason = R.WAIT_PRIORITY
+                job.state_desc = None
+                break
+            if part.name in failed_parts and not job.reservation:
                 if job.state_reason in (0, R.WAIT_RESOURCES):
                     job.state_reason = R.WAIT_PRIORITY
                     job.state_desc = None
+                break
+            limit = _limit_seconds(job, part)
+            fence = resv_fence(job, part, cluster, now, now + (limit if limit is not None else FOREVER))
+            if fence.reason:
+                job.state_reason = fence.reason
+                job.state_desc = fence.desc
                 break
             usable = [n for n in part.nodes if n in avail]
             if job.min_nodes > len(usable):
@@ -724,15 +804,34 @@ def _main_loop(
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break
-            exclude = [n for n in part.nodes if n not in avail]
+            if not pool.fits(job):
+                job.state_reason = R.WAIT_LICENSES
+                job.state_desc = None
+                break
+            exclude = [n for n in part.nodes if n not in avail or n in fence.exclude]
             alloc = try_allocate(job, part, free, cluster, exclude)
             if alloc is None:
+                if fence.overlap and not _fits_outside(job, part, cluster, fence.exclude):
+                    # the nodes it needs are reserved: skip it, the partition stays open
+                    job.state_reason = R.WAIT_NODE_NOT_AVAIL
+                    job.state_desc = MAY_BE_RESERVED
+                    break
                 job.state_reason = R.WAIT_RESOURCES
                 job.state_desc = None
+                required = _names(job.req_nodes) if job.req_nodes else []
+                if len(set(required)) >= job.min_nodes:
+                    # it names all its nodes: later jobs may not use them, the rest of the partition
+                    # stays open (slurmctld's schedule())
+                    avail.difference_update(required)
+                    break
+                if fence.resv is not None:
+                    failed_resvs.add(fence.resv)  # other jobs of the partition may still start
+                    break
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break
             _take(free, alloc, consumable)
+            pool.take(job)
             _note_start(job, out, Decision(job, part.name, alloc))
             reject, reject_job = None, None
             if job.array_job_id:
@@ -747,6 +846,23 @@ def _main_loop(
         if reject_job is not None and job is not reject_job and job.array_job_id == reject_job.array_job_id:
             job.state_reason = reject_job.state_reason
             job.state_desc = reject_job.state_desc
+    return min(tested, depth + 1) if depth is not None else tested
+
+
+def _license_pool(cluster: Cluster, out: Plan) -> licenses.Pool:
+    """The licenses this cycle may still hand out (those of the starts it decided are gone)."""
+    configured = licenses.configured(cluster.config.licenses)
+    return licenses.Pool(configured, cluster.jobs.values(), (d.job for d in out.starts))
+
+
+def _fits_outside(job: Job, part: Partition, cluster: Cluster, reserved: Iterable[str]) -> bool:
+    """Could the job run on the partition's nodes left out of reservations, were they all free?"""
+    empty = {
+        n.name: _Free(n, set(range(n.total_cores)), n.real_memory, True)
+        for n in cluster.node_list
+        if n.name in part.nodes
+    }
+    return try_allocate(job, part, empty, cluster, reserved) is not None
 
 
 def _note_start(job: Job, out: Plan, decision: Decision) -> None:
@@ -769,12 +885,13 @@ def _backfill(
     running_tasks: dict[int, int],
     out: Plan,
     max_reservations: int,
-) -> None:
+) -> int:
     """slurmctld's backfill cycle: every queued job is looked at in priority order (flagged
     BACKFILL_SCHED, "Scheduler=Backfill"); one that fits now without delaying the reservation of a
     job ahead of it starts; any other gets a reservation at its earliest start, which it shows as
     its expected StartTime and SchedNodeList."""
     consumable = cluster.memory_is_consumable
+    pool = _license_pool(cluster, out)
     for job in pending:
         if job.job_id not in started:
             job.start_time = 0
@@ -792,14 +909,20 @@ def _backfill(
         seen.add(job.job_id)
         job.bitflags |= _BACKFILL_SCHED
         job.last_sched_eval = now
-        if array_limit_reached(job, running_tasks):
+        if array_limit_reached(job, running_tasks) or not pool.fits(job):
             continue
         limit = _limit_seconds(job, part)
         end = now + limit if limit is not None else FOREVER
         exclude = {n for r in reservations if end > r.start and r.end > now for n in r.nodes}
-        alloc = try_allocate(job, part, free, cluster, exclude)
+        fence = resv_fence(job, part, cluster, now, end)
+        if fence.reason:
+            job.state_reason = fence.reason
+            job.state_desc = fence.desc
+        exclude.update(fence.exclude)
+        alloc = None if fence.reason else try_allocate(job, part, free, cluster, exclude)
         if alloc is not None:
             _take(free, alloc, consumable)
+            pool.take(job)
             _note_start(job, out, Decision(job, part.name, alloc))
             if job.array_job_id:
                 running_tasks[job.array_job_id] = running_tasks.get(job.array_job_id, 0) + 1
@@ -816,6 +939,7 @@ def _backfill(
                 job.sched_nodes = hostlists.compress(planned.nodes)
                 res_end = start + limit if limit is not None else FOREVER
                 reservations.append(_Reservation(start, set(planned.nodes), res_end))
+    return len(seen)
 
 
 def nodes_with_no_respond(cluster: Cluster) -> list[Node]:

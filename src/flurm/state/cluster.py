@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from flurm.config.ctl_conf import CR_MEMORY, effective_select_type_param
 from flurm.config.slurmconf import SlurmConfig, node_state_value
 from flurm.protocol.constants import NO_VAL, NODE_STATE_BASE, JobState, JobStateFlag, NodeState, NodeStateFlag
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
+from flurm.state.reservations import Reservations
 from flurm.state.store import Loaded, Store
 
 
@@ -49,9 +51,12 @@ class Cluster:
         self.last_job_update = now
         self.last_node_update = now
         self.last_part_update = now
-        self.memory_is_consumable = "memory" in (config.select_type_parameters or "").lower()
+        self.memory_is_consumable = bool(
+            effective_select_type_param(config.select_type, config.select_type_parameters) & CR_MEMORY
+        )
         self._build_nodes()
         self._build_partitions()
+        self.reservations = Reservations()
 
     # -- construction ---------------------------------------------------------------------------
     def _build_nodes(self) -> None:
@@ -140,6 +145,7 @@ class Cluster:
             node.reason = d.get("reason", node.reason)
             node.reason_time = int(d.get("reason_time", 0))
             node.reason_uid = int(d.get("reason_uid", NO_VAL))
+        self.reservations.restore(loaded.reservations, int(loaded.meta.get("resv_top_suffix", 0)))
 
     # -- ids and priority -----------------------------------------------------------------------
     def allocate_job_id(self) -> int:
@@ -197,7 +203,7 @@ class Cluster:
             self.store.put_job(job.job_id, job.to_dict())
 
     def note_schedulable(self, job: Job) -> None:
-        if job.is_pending() and not job.is_settled_hold():
+        if job.is_pending() and not job.is_completing() and not job.is_settled_hold():
             self.schedulable.add(job.job_id)
         else:
             self.schedulable.discard(job.job_id)
@@ -261,9 +267,10 @@ class Cluster:
             if node is None or job.job_id not in node.jobs:
                 continue
             node.jobs.discard(job.job_id)
-            if i < len(job.cores_alloc):
-                node.alloc_cores.difference_update(job.cores_alloc[i])
-            node.alloc_cpus = max(0, node.alloc_cpus - (job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0))
+            if not job.cores_released:  # (a suspended job gave its cores back already)
+                cores, cpus = self.cores_to_free(node, job, i)
+                node.alloc_cores.difference_update(cores)
+                node.alloc_cpus = max(0, node.alloc_cpus - cpus)
             node.alloc_mem = max(0, node.alloc_mem - (job.mem_alloc[i] if i < len(job.mem_alloc) else 0))
             node.refresh_base_state()
             if not any(self.jobs[j].is_completing() for j in node.jobs if j in self.jobs):
@@ -271,6 +278,29 @@ class Cluster:
             if not node.jobs:
                 node.last_busy = int(self.clock())
         self.last_node_update = int(self.clock())
+
+    def cores_to_free(self, node: Node, job: Job, i: int) -> tuple[set[int], int]:
+        """The cores and CPUs that ``job`` (its ``i``-th node) holds on ``node`` and no other job of
+        the node holds too: a resumed job may share its cores with a job that started while it was
+        suspended (select/cons_tres allows it), and each then frees only what is its alone."""
+        cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0
+        if i >= len(job.cores_alloc) or not job.cores_alloc[i]:
+            return set(), cpus
+        mine = set(job.cores_alloc[i])
+        shared: set[int] = set()
+        for other_id in node.jobs:
+            other = self.jobs.get(other_id)
+            if other is None or other is job or other.cores_released or node.name not in other.nodes:
+                continue
+            if not job.suspend_time and not other.suspend_time:
+                continue  # only a job that was suspended shares its cores
+            k = other.nodes.index(node.name)
+            if k < len(other.cores_alloc):
+                shared.update(mine.intersection(other.cores_alloc[k]))
+        if not shared:
+            return mine, cpus
+        free = mine - shared
+        return free, cpus * len(free) // len(mine)
 
     def mark_completing(self, job: Job) -> None:
         job.state |= JobStateFlag.COMPLETING
@@ -322,6 +352,20 @@ class Cluster:
                     "reason_uid": node.reason_uid,
                 },
             )
+
+    def reservations_changed(self, *, everything: bool = False) -> None:
+        """Persist what changed in the reservation list (``everything``: the whole list, at a takeover)."""
+        book = self.reservations
+        changed, removed = book.drain()
+        if everything:
+            changed = list(book.items.values())
+        if self.store is None or not self.persist:
+            return
+        for resv in changed:
+            self.store.put_reservation(resv.name, resv.to_dict())
+        for name in removed:
+            self.store.delete_reservation(name)
+        self.store.set_meta("resv_top_suffix", book.top_suffix)
 
     def partition_nodes(self, part: Partition) -> list[Node]:
         return [self.nodes[n] for n in part.nodes if n in self.nodes]

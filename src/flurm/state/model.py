@@ -148,6 +148,14 @@ class Job:
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    # CPUs of the run before a requeue: slurmctld keeps the job's billable TRES of that run
+    requeued_cpus: int = 0
+    # --signal=[B:][R:]SIG@TIME: the signal, seconds before the end, KillFlags (+ WARN_SENT once sent)
+    warn_signal: int = 0
+    warn_time: int = 0
+    warn_flags: int = 0
+    # suspended by an operator: its cores (not its memory) are free for other jobs (select/cons_tres)
+    cores_released: bool = False
 
     # -- state helpers --------------------------------------------------------------------
     @property
@@ -284,6 +292,9 @@ class Node:
     alloc_cores: set[int] = field(default_factory=set)
     jobs: set[int] = field(default_factory=set)
     record_overrides: dict[str, Any] = field(default_factory=dict)  # as reported by slurmctld (import)
+    # scontrol reboot: the state after the reboot (NO_VAL: as before), when the reboot was issued
+    next_state: int = NO_VAL
+    boot_req_time: int = 0
 
     @property
     def total_cores(self) -> int:

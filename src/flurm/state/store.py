@@ -15,7 +15,7 @@ import os
 import sqlite3
 import stat
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reservations (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
 _DELETE = object()
@@ -40,6 +41,7 @@ class Loaded:
     jobs: list[dict[str, Any]]
     nodes: dict[str, dict[str, Any]]
     meta: dict[str, Any]
+    reservations: list[dict[str, Any]] = field(default_factory=list)
 
 
 # The state holds every job's script and environment: SlurmUser's alone, whatever the umask.
@@ -95,6 +97,7 @@ class Store:
         self._jobs: dict[int, object] = {}
         self._nodes: dict[str, object] = {}
         self._meta: dict[str, object] = {}
+        self._resvs: dict[str, object] = {}
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -115,10 +118,11 @@ class Store:
         jobs = [json.loads(d) for (d,) in conn.execute("SELECT data FROM jobs ORDER BY job_id")]
         nodes = {n: json.loads(d) for (n, d) in conn.execute("SELECT name, data FROM nodes")}
         meta = {k: json.loads(v) for (k, v) in conn.execute("SELECT key, value FROM meta")}
+        resvs = [json.loads(d) for (d,) in conn.execute("SELECT data FROM reservations")]
         self._conn = conn
         self._thread = threading.Thread(target=self._writer, name="flurm-store", daemon=True)
         self._thread.start()
-        return Loaded(jobs, nodes, meta)
+        return Loaded(jobs, nodes, meta, resvs)
 
     def close(self) -> None:
         """Flush what is queued and stop the writer."""
@@ -147,6 +151,16 @@ class Store:
             self._nodes[name] = data
             self._lock.notify()
 
+    def put_reservation(self, name: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._resvs[name] = data
+            self._lock.notify()
+
+    def delete_reservation(self, name: str) -> None:
+        with self._lock:
+            self._resvs[name] = _DELETE
+            self._lock.notify()
+
     def set_meta(self, key: str, value: Any) -> None:
         with self._lock:
             self._meta[key] = value
@@ -170,17 +184,20 @@ class Store:
     def _writer(self) -> None:
         while True:
             with self._lock:
-                while not (self._jobs or self._nodes or self._meta or self._waiters or self._closing):
+                while not (
+                    self._jobs or self._nodes or self._meta or self._resvs or self._waiters or self._closing
+                ):
                     self._lock.wait()
                 jobs, self._jobs = self._jobs, {}
+                resvs, self._resvs = self._resvs, {}
                 nodes, self._nodes = self._nodes, {}
                 meta, self._meta = self._meta, {}
                 waiters, self._waiters = self._waiters, []
                 closing = self._closing
             error: BaseException | None = None
-            if jobs or nodes or meta:
+            if jobs or nodes or meta or resvs:
                 try:
-                    self._write(jobs, nodes, meta)
+                    self._write(jobs, nodes, meta, resvs)
                     self.commits += 1
                 except (sqlite3.Error, TypeError, ValueError) as exc:
                     error = exc
@@ -189,10 +206,16 @@ class Store:
                 loop.call_soon_threadsafe(_settle, fut, error)
             if closing:
                 with self._lock:
-                    if not (self._jobs or self._nodes or self._meta or self._waiters):
+                    if not (self._jobs or self._nodes or self._meta or self._resvs or self._waiters):
                         return
 
-    def _write(self, jobs: dict[int, object], nodes: dict[str, object], meta: dict[str, object]) -> None:
+    def _write(
+        self,
+        jobs: dict[int, object],
+        nodes: dict[str, object],
+        meta: dict[str, object],
+        resvs: dict[str, object] | None = None,
+    ) -> None:
         assert self._conn is not None
         conn = self._conn
         conn.execute("BEGIN")
@@ -215,6 +238,14 @@ class Store:
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                     [(k, json.dumps(v)) for k, v in meta.items()],
                 )
+            for name, d in (resvs or {}).items():
+                if d is _DELETE:
+                    conn.execute("DELETE FROM reservations WHERE name = ?", (name,))
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO reservations (name, data) VALUES (?, ?)",
+                        (name, json.dumps(d)),
+                    )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

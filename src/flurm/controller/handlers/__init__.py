@@ -9,7 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flurm.controller.handlers import admin, configless, jobs, nodes, slurmd, steps, tokens
+from flurm.controller.handlers import (
+    admin,
+    admin_ctl,
+    config,
+    configless,
+    diag,
+    dynamic,
+    job_lookups,
+    jobctl,
+    jobs,
+    licenses,
+    nodes,
+    reservations,
+    slurmd,
+    steps,
+    tokens,
+    unconfigured,
+)
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -18,5 +35,22 @@ if TYPE_CHECKING:
 HandlerFn = Callable[["Controller", "Request"], Any]
 
 HANDLERS: dict[int, HandlerFn] = {}
-for _module in (admin, configless, jobs, nodes, slurmd, tokens, steps):  # steps last: it takes 5005 and 5016
+# steps last: it takes 5005 and 5016
+for _module in (
+    admin,
+    admin_ctl,
+    config,
+    configless,
+    diag,
+    jobs,
+    licenses,
+    nodes,
+    reservations,
+    slurmd,
+    tokens,
+    jobctl,
+    steps,
+):
+    HANDLERS.update(_module.HANDLERS)
+for _module in (unconfigured, job_lookups, dynamic):  # types no other module takes
     HANDLERS.update(_module.HANDLERS)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
+from flurm.controller import prep
 from flurm.protocol.constants import NO_VAL, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
@@ -119,7 +121,10 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
 def kill_job(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepKill)
     b = req.body
-    return rc_reply(ctl.jobs.kill(b.sjob_id, b.job_id, b.signal, b.flags, req.uid))
+    rc = ctl.jobs.kill(b.sjob_id, b.job_id, b.signal, b.flags, req.uid)
+    if rc == 0:
+        ctl.diag.count("canceled")  # slurmctld counts each kill request that succeeded
+    return rc_reply(rc)
 
 
 def cancel_step(ctl: Controller, req: Request) -> Reply:
@@ -131,7 +136,10 @@ def cancel_step(ctl: Controller, req: Request) -> Reply:
     if job.user_id != req.uid and not ctl.is_admin(req.uid):
         return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
     if b.step_id == NO_VAL:
-        return rc_reply(ctl.jobs.kill(None, b.job_id, b.signal, b.flags, req.uid))
+        rc = ctl.jobs.kill(None, b.job_id, b.signal, b.flags, req.uid)
+        if rc == 0 and b.signal == signal.SIGKILL:
+            ctl.diag.count("canceled")
+        return rc_reply(rc)
     # flurm runs batch steps only; any other step id does not exist
     return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
 
@@ -151,7 +159,7 @@ def job_ready(ctl: Controller, req: Request) -> Reply:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
     # job_node_ready: READY_PROLOG_STATE (4) unless a prolog runs, READY_NODE_STATE (1) and
     # READY_JOB_STATE (2) once it runs; srun waits until it sees 1 and 4 (7 in the captures)
-    ready = 4
+    ready = 0 if prep.prolog_running(ctl, job.job_id) else 4  # (PrologSlurmctld)
     if job.is_running():
         ready |= 1 | 2
     return Reply(MsgType.RESPONSE_JOB_READY, ReturnCode(ready))

@@ -9,7 +9,6 @@ from flurm.protocol.messages.slurmd import (
     CompleteBatchScript,
     CompleteProlog,
     EpilogComplete,
-    JobRequeue,
     NodeRegistrationStatus,
     StepComplete,
 )
@@ -44,18 +43,6 @@ def step_complete(ctl: Controller, req: Request) -> Reply:
     return rc_reply(0)
 
 
-def requeue(ctl: Controller, req: Request) -> Reply:
-    assert isinstance(req.body, JobRequeue)
-    if not ctl.is_admin(req.uid):
-        return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
-    job = ctl.cluster.jobs.get(req.body.job_id)
-    if job is None:
-        return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
-    if job.is_running():
-        ctl.jobs.fail_launch(job, 1)
-    return rc_reply(0)
-
-
 def complete_prolog(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, CompleteProlog)
     if not ctl.is_admin(req.uid):
@@ -69,6 +56,5 @@ HANDLERS = {
     MsgType.REQUEST_COMPLETE_BATCH_SCRIPT: complete_batch,
     MsgType.MESSAGE_EPILOG_COMPLETE: epilog_complete,
     MsgType.REQUEST_STEP_COMPLETE: step_complete,
-    MsgType.REQUEST_JOB_REQUEUE: requeue,
     MsgType.REQUEST_COMPLETE_PROLOG: complete_prolog,
 }

@@ -33,7 +33,8 @@ def register(*msg_types: MsgType) -> Callable[[B], B]:
             if t in _REGISTRY and _REGISTRY[t] is not cls:
                 raise RuntimeError(f"{t!r} registered twice")
             _REGISTRY[t] = cls
-        cls.MSG_TYPES = tuple(msg_types)  # type: ignore[attr-defined]
+        # a layout may be registered for more types later (by the module of their family)
+        cls.MSG_TYPES = (*cls.__dict__.get("MSG_TYPES", ()), *msg_types)  # type: ignore[attr-defined]
         return cls
 
     return deco

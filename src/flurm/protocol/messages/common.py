@@ -17,6 +17,7 @@ from flurm.protocol.wire import Reader, Writer
     MsgType.REQUEST_CONTROL,
     MsgType.REQUEST_RECONFIGURE,
     MsgType.REQUEST_TAKEOVER,
+    MsgType.REQUEST_CONTROL_STATUS,
 )
 @dataclass(frozen=True, slots=True)
 class Empty(Message):

@@ -309,3 +309,47 @@ class ResourceAllocationResponse(Message):
             resv_name,
             select_plugin_id,
         )
+
+
+@register(MsgType.RESPONSE_JOB_WILL_RUN)
+@dataclass(frozen=True, slots=True)
+class WillRunResponse(Message):
+    """4013, the reply to 4012 (``--test-only``): u32 job_id, str job_submit_user_msg, str node_list,
+    str part_name, u32 count of preempted job ids (NO_VAL: none) and the ids, u32 proc_cnt,
+    time start_time, double sys_usage_per."""
+
+    job_id: int
+    node_list: str | None = None
+    part_name: str | None = None
+    proc_cnt: int = 0
+    start_time: int = 0
+    preemptee_job_ids: tuple[int, ...] | None = None
+    job_submit_user_msg: str | None = None
+    sys_usage_per: float = 0.0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        w.string(self.job_submit_user_msg)
+        w.string(self.node_list)
+        w.string(self.part_name)
+        if self.preemptee_job_ids is None:
+            w.u32(NO_VAL)
+        else:
+            w.u32(len(self.preemptee_job_ids))
+            for job_id in self.preemptee_job_ids:
+                w.u32(job_id)
+        w.u32(self.proc_cnt)
+        w.time(self.start_time)
+        w.double(self.sys_usage_per)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        job_id, user_msg, node_list, part_name = r.u32(), r.string(), r.string(), r.string()
+        count = r.u32()
+        preemptees: tuple[int, ...] | None = None
+        if count != NO_VAL:
+            if count * 4 > r.remaining:
+                raise DecodeError(f"will-run response: {count} preempted jobs do not fit")
+            preemptees = tuple(r.u32() for _ in range(count))
+        proc_cnt, start_time, usage = r.u32(), r.time(), r.double()
+        return cls(job_id, node_list, part_name, proc_cnt, start_time, preemptees, user_msg, usage)

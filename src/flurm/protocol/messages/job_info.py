@@ -93,13 +93,11 @@ class JobInfoRequest(Message):
         return cls(last_update, show_flags, struct.unpack(f">{count}I", raw))
 
 
-@register(MsgType.REQUEST_JOB_INFO_SINGLE, MsgType.REQUEST_JOB_READY)
+@register(MsgType.REQUEST_JOB_INFO_SINGLE, MsgType.REQUEST_JOB_READY, MsgType.REQUEST_BATCH_SCRIPT)
 @dataclass(frozen=True, slots=True)
 class JobIdRequest(Message):
-    """2021 (scontrol show job N, squeue -j N) and 4019 REQUEST_JOB_READY: u32 job_id, u16 show_flags.
-
-    (2051 REQUEST_BATCH_SCRIPT has this layout too.)
-    """
+    """2021 (scontrol show job N, squeue -j N), 4019 REQUEST_JOB_READY and 2051 REQUEST_BATCH_SCRIPT:
+    u32 job_id, u16 show_flags."""
 
     job_id: int = NO_VAL
     show_flags: int = 0

@@ -1,0 +1,311 @@
+"""Reports of features a flurm cluster does not have: burst buffers, topology, front end nodes, the
+association manager (accounting), fair-share shares and multifactor priority factors.
+
+The requests are decoded in full (so that bad bytes get SLURM's error reply); the replies carry what
+slurmctld 22.05 packs when the feature is not configured: no records. The record layouts themselves
+are not modelled: a reply with records is refused by the decoders here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.messages.base import Message, register
+from flurm.protocol.messages.common import Empty
+from flurm.protocol.wire import DecodeError, Reader, Writer
+
+# Requests with no body (slurm_protocol_pack.c: "Message contains no body/information").
+register(
+    MsgType.REQUEST_TOPO_INFO,
+    MsgType.REQUEST_BURST_BUFFER_INFO,
+    MsgType.ACCOUNTING_FIRST_REG,
+    MsgType.ACCOUNTING_REGISTER_CTLD,
+)(Empty)
+
+
+def read_optional_strings(r: Reader) -> tuple[str, ...] | None:
+    """A u32 count (NO_VAL: no list) then that many strings, as SLURM packs a char* List."""
+    count = r.u32()
+    if count == NO_VAL:
+        return None
+    if count > NO_VAL or count * 4 > r.remaining:
+        raise DecodeError(f"string list: count {count} does not fit in {r.remaining} bytes")
+    return tuple(s or "" for s in (r.string() for _ in range(count)))
+
+
+def write_optional_strings(w: Writer, items: tuple[str, ...] | None) -> None:
+    if items is None:
+        w.u32(NO_VAL)
+        return
+    w.u32(len(items))
+    for s in items:
+        w.string(s)
+
+
+def read_optional_u32s(r: Reader) -> tuple[int, ...] | None:
+    """A u32 count (NO_VAL: no list) then that many u32 values."""
+    count = r.u32()
+    if count == NO_VAL:
+        return None
+    if count > NO_VAL or count * 4 > r.remaining:
+        raise DecodeError(f"u32 list: count {count} does not fit in {r.remaining} bytes")
+    return tuple(r.u32() for _ in range(count))
+
+
+def write_optional_u32s(w: Writer, items: tuple[int, ...] | None) -> None:
+    if items is None:
+        w.u32(NO_VAL)
+        return
+    w.u32(len(items))
+    for v in items:
+        w.u32(v)
+
+
+def _no_records(count: int, what: str) -> None:
+    if count not in (0, NO_VAL):
+        raise DecodeError(f"{what}: {count} records (their layout is not modelled)")
+
+
+# -- burst buffers ----------------------------------------------------------------------------------
+
+
+@register(MsgType.REQUEST_BURST_BUFFER_STATUS)
+@dataclass(frozen=True, slots=True)
+class BurstBufferStatusRequest(Message):
+    """2055 (``scontrol show bbstat ARGS``): the arguments as a string array."""
+
+    argv: tuple[str, ...] = ()
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string_array(self.argv)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(tuple(r.string_array()))
+
+
+@register(MsgType.RESPONSE_BURST_BUFFER_STATUS)
+@dataclass(frozen=True, slots=True)
+class BurstBufferStatusResponse(Message):
+    """2056: str status (NULL without a burst buffer plugin: scontrol prints nothing)."""
+
+    status: str | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string(self.status)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.string())
+
+
+@register(MsgType.RESPONSE_BURST_BUFFER_INFO)
+@dataclass(frozen=True, slots=True)
+class BurstBufferInfoResponse(Message):
+    """2038: u32 record count, one record per burst buffer plugin; none here."""
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(0)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _no_records(r.u32(), "burst buffer info")
+        return cls()
+
+
+# -- topology -----------------------------------------------------------------------------------------
+
+
+@register(MsgType.RESPONSE_TOPO_INFO)
+@dataclass(frozen=True, slots=True)
+class TopoInfoResponse(Message):
+    """2029: u32 switch record count; none without topology/tree ("No topology information
+    available")."""
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(0)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _no_records(r.u32(), "topology info")
+        return cls()
+
+
+# -- front end nodes ------------------------------------------------------------------------------------
+
+
+@register(MsgType.REQUEST_FRONT_END_INFO)
+@dataclass(frozen=True, slots=True)
+class FrontEndInfoRequest(Message):
+    """2031 (``scontrol show frontend``): time last_update."""
+
+    last_update: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.time(self.last_update)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.time())
+
+
+@register(MsgType.RESPONSE_FRONT_END_INFO)
+@dataclass(frozen=True, slots=True)
+class FrontEndInfoResponse(Message):
+    """2032: u32 record count, time last_update, the records; none on a build without front ends
+    (scontrol: "No nodes in the system")."""
+
+    last_update: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(0)
+        w.time(self.last_update)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _no_records(r.u32(), "front end info")
+        return cls(r.time())
+
+
+@register(MsgType.REQUEST_UPDATE_FRONT_END)
+@dataclass(frozen=True, slots=True)
+class UpdateFrontEndRequest(Message):
+    """3011 (``scontrol update FrontendName=...``): str name, u32 node_state, str reason, u32 reason_uid."""
+
+    name: str | None = None
+    node_state: int = NO_VAL
+    reason: str | None = None
+    reason_uid: int = NO_VAL
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string(self.name)
+        w.u32(self.node_state)
+        w.string(self.reason)
+        w.u32(self.reason_uid)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.string(), r.u32(), r.string(), r.u32())
+
+
+# -- association manager, shares and priority factors --------------------------------------------------
+
+
+@register(MsgType.REQUEST_ASSOC_MGR_INFO)
+@dataclass(frozen=True, slots=True)
+class AssocMgrInfoRequest(Message):
+    """2043 (``scontrol show assoc_mgr``): account list, u32 flags (1 associations, 2 users, 4 QOS),
+    QOS list, user list; a list is a u32 count (NO_VAL: none) and that many strings."""
+
+    accounts: tuple[str, ...] | None = None
+    flags: int = 0
+    qos: tuple[str, ...] | None = None
+    users: tuple[str, ...] | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        write_optional_strings(w, self.accounts)
+        w.u32(self.flags)
+        write_optional_strings(w, self.qos)
+        write_optional_strings(w, self.users)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(read_optional_strings(r), r.u32(), read_optional_strings(r), read_optional_strings(r))
+
+
+@register(MsgType.RESPONSE_ASSOC_MGR_INFO)
+@dataclass(frozen=True, slots=True)
+class AssocMgrInfoResponse(Message):
+    """2044: the TRES names (string array), then u32 counts of associations, QOS and users, each
+    followed by its records; no records without accounting."""
+
+    tres_names: tuple[str, ...] = ()
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string_array(self.tres_names)
+        for _ in range(3):
+            w.u32(0)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        names = tuple(r.string_array())
+        for what in ("associations", "QOS", "users"):
+            _no_records(r.u32(), f"assoc_mgr {what}")
+        return cls(names)
+
+
+@register(MsgType.REQUEST_SHARE_INFO)
+@dataclass(frozen=True, slots=True)
+class SharesRequest(Message):
+    """2022 (``sshare``): account list, user list (each a u32 count, NO_VAL: none, then strings)."""
+
+    accounts: tuple[str, ...] | None = None
+    users: tuple[str, ...] | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        write_optional_strings(w, self.accounts)
+        write_optional_strings(w, self.users)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(read_optional_strings(r), read_optional_strings(r))
+
+
+@register(MsgType.RESPONSE_SHARE_INFO)
+@dataclass(frozen=True, slots=True)
+class SharesResponse(Message):
+    """2023: TRES names (string array), u32 share record count (NO_VAL for none), the records, u64
+    tot_shares. Without associations slurmctld fills in nothing: no names, NO_VAL, 0."""
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string_array(())
+        w.u32(NO_VAL)
+        w.u64(0)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        r.string_array()
+        _no_records(r.u32(), "shares")
+        r.u64()
+        return cls()
+
+
+@register(MsgType.REQUEST_PRIORITY_FACTORS)
+@dataclass(frozen=True, slots=True)
+class PriorityFactorsRequest(Message):
+    """2026 (``sprio``): job id list, uid list (u32 count, NO_VAL: none, then u32 values), str
+    partitions."""
+
+    job_ids: tuple[int, ...] | None = None
+    uids: tuple[int, ...] | None = None
+    partitions: str | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        write_optional_u32s(w, self.job_ids)
+        write_optional_u32s(w, self.uids)
+        w.string(self.partitions)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(read_optional_u32s(r), read_optional_u32s(r), r.string())
+
+
+@register(MsgType.RESPONSE_PRIORITY_FACTORS)
+@dataclass(frozen=True, slots=True)
+class PriorityFactorsResponse(Message):
+    """2027: u32 record count then the factor records. priority/basic answers an empty list (0);
+    priority/multifactor answers no list (NO_VAL) when no pending job qualifies."""
+
+    count: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        _no_records(self.count, "priority factors")
+        w.u32(self.count)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        count = r.u32()
+        _no_records(count, "priority factors")
+        return cls(count)

@@ -1,0 +1,163 @@
+"""What flurm does not do yet, in one place: slurm.conf settings it would not act on and job options it
+would not honour. The takeover's pre-flight lists every one a cluster uses (and refuses to take over
+unless told to), and the docs' list of what is missing is this table.
+
+A rule names what it checks, says what flurm does not do, and finds it in a configuration or a job. When a
+feature lands, its rule goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flurm.config.slurmconf import SlurmConfig
+from flurm.state.model import Job
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRule:
+    key: str  # the slurm.conf key (or keys) the rule looks at
+    missing: str  # what flurm does not do
+    used: Callable[[SlurmConfig], str | None]  # the value in use, or None when the site does not use it
+
+
+@dataclass(frozen=True, slots=True)
+class JobRule:
+    option: str  # the job option as a user writes it
+    missing: str
+    used: Callable[[Job], str | None]
+
+
+def _raw(key: str, *unused: str) -> Callable[[SlurmConfig], str | None]:
+    """The key's value when set to something other than ``unused`` values."""
+
+    def used(config: SlurmConfig) -> str | None:
+        value = config.raw.get(key.lower())
+        if value is None or value.strip().lower() in unused:
+            return None
+        return value
+
+    return used
+
+
+def _plugin(value: Callable[[SlurmConfig], str], *unused: str) -> Callable[[SlurmConfig], str | None]:
+    def used(config: SlurmConfig) -> str | None:
+        v = value(config)
+        return None if v in unused else v
+
+    return used
+
+
+def _node_gres(config: SlurmConfig) -> str | None:
+    names = [n.name for n in config.nodes if n.gres]
+    return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
+
+
+GRES = "generic resources (GPUs): scheduling and binding"
+
+SETTINGS: tuple[SettingRule, ...] = (
+    SettingRule(
+        "AccountingStorageType",
+        "accounting through slurmdbd: flurm sends it no job records (sacct and sreport miss flurm's jobs)",
+        _plugin(lambda c: c.accounting_storage_type, "accounting_storage/none"),
+    ),
+    SettingRule(
+        "AccountingStorageEnforce",
+        "enforcement of associations, QOS and limits",
+        _raw("AccountingStorageEnforce", "", "none", "0"),
+    ),
+    SettingRule("JobCompType", "job completion logging", _plugin(lambda c: c.job_comp_type, "jobcomp/none")),
+    SettingRule(
+        "PriorityType",
+        "multifactor priority (fair share, age, job size, partition and QOS weights)",
+        _plugin(lambda c: c.priority_type, "priority/basic"),
+    ),
+    SettingRule("PreemptType", "preemption", _plugin(lambda c: c.preempt_type, "preempt/none")),
+    SettingRule("GresTypes", GRES, lambda c: c.gres_types),
+    SettingRule("NodeName Gres", GRES, _node_gres),
+    SettingRule("BurstBufferType", "burst buffers", _raw("BurstBufferType", "")),
+    SettingRule("TopologyPlugin", "topology aware placement", _raw("TopologyPlugin", "topology/none")),
+    SettingRule("JobSubmitPlugins", "job submit plugins (job_submit/lua ...)", _raw("JobSubmitPlugins", "")),
+    SettingRule("MCSPlugin", "multi-category security labels", _raw("MCSPlugin", "mcs/none")),
+    SettingRule("NodeFeaturesPlugins", "node features plugins", _raw("NodeFeaturesPlugins", "")),
+    SettingRule("SuspendProgram", "power saving (suspending and resuming nodes)", _raw("SuspendProgram", "")),
+    SettingRule("ResumeProgram", "power saving (suspending and resuming nodes)", _raw("ResumeProgram", "")),
+    SettingRule("FederationParameters", "federated clusters", _raw("FederationParameters", "")),
+)
+
+
+def _set(value: str | None) -> str | None:
+    return value or None
+
+
+JOBS: tuple[JobRule, ...] = (
+    JobRule("--gres/--gpus", GRES, lambda j: _set(j.tres_per_node or j.tres_per_job)),
+    JobRule("--gpus-per-task", GRES, lambda j: _set(j.tres_per_task)),
+    JobRule("--gpus-per-socket", GRES, lambda j: _set(j.tres_per_socket)),
+)
+
+
+# What flurm refuses whatever the configuration (the pre-flight cannot see these in use).
+REFUSED: tuple[tuple[str, str], ...] = (
+    ("heterogeneous jobs (`sbatch` with `:` or `hetjob`)", "refused with ESLURM_NOT_SUPPORTED"),
+    ("`strigger --set`", "refused: flurm keeps and fires no triggers"),
+    ("`scontrol create|delete node` (dynamic nodes)", "refused after slurmctld's own checks"),
+    ("`sbcast`", "refused after slurmctld's own checks: flurm issues no sbcast credentials"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    what: str  # the key or option and its value
+    missing: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.missing}"
+
+
+def unsupported_settings(config: SlurmConfig) -> list[Finding]:
+    out = []
+    for rule in SETTINGS:
+        value = rule.used(config)
+        if value is not None:
+            what = value if rule.key.endswith("Gres") else f"{rule.key}={value}"
+            out.append(Finding(what, rule.missing))
+    return out
+
+
+def unsupported_job_options(jobs: list[Job]) -> list[Finding]:
+    """One finding per option, naming how many live jobs use it and the first of them."""
+    by_rule: dict[JobRule, list[int]] = {}
+    for job in jobs:
+        for rule in JOBS:
+            if rule.used(job) is not None:
+                by_rule.setdefault(rule, []).append(job.job_id)
+    out = []
+    for rule, ids in by_rule.items():
+        what = f"{rule.option} in {len(ids)} job{'s' if len(ids) > 1 else ''} ({', '.join(map(str, ids[:5]))}"
+        out.append(Finding(what + (", ...)" if len(ids) > 5 else ")"), rule.missing))
+    return out
+
+
+def markdown() -> str:
+    """The table as a Markdown list (the README holds it between markers)."""
+    by_missing: dict[str, list[str]] = {}
+    for rule in SETTINGS:
+        by_missing.setdefault(rule.missing, []).append(f"`{rule.key}`")
+    for job_rule in JOBS:
+        by_missing.setdefault(job_rule.missing, []).append(f"`{job_rule.option}`")
+    lines = [f"* {', '.join(what)}: {missing}" for missing, what in by_missing.items()]
+    return "\n".join(lines + [f"* {what}: {how}" for what, how in REFUSED])
+
+
+MARKDOWN_BEGIN = "<!-- not supported yet: generated from state/support.py by scripts/support_list.py -->"
+MARKDOWN_END = "<!-- end of the list -->"
+
+
+def with_markdown_list(doc: str) -> str:
+    """``doc`` with the text between the markers replaced by :func:`markdown`."""
+    begin, end = doc.find(MARKDOWN_BEGIN), doc.find(MARKDOWN_END)
+    if begin < 0 or end < begin:
+        raise ValueError("the list's markers are missing")
+    return doc[:begin] + f"{MARKDOWN_BEGIN}\n{markdown()}\n" + doc[end:]

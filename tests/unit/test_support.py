@@ -1,0 +1,39 @@
+"""The table of what flurm does not support yet (state/support.py): each rule finds its setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flurm.config import parse_text
+from flurm.state.support import SETTINGS, unsupported_settings, with_markdown_list
+
+BASE = "ClusterName=t\nSlurmctldHost=h\nNodeName=n[1-2] CPUs=2\nPartitionName=p Nodes=ALL Default=YES\n"
+
+
+def test_a_plain_cluster_uses_nothing_unsupported() -> None:
+    assert unsupported_settings(parse_text(BASE)) == []
+    defaults = (
+        "AccountingStorageType=accounting_storage/none\nPriorityType=priority/basic\nMCSPlugin=mcs/none\n"
+    )
+    assert unsupported_settings(parse_text(defaults + BASE)) == []
+
+
+def test_each_setting_rule_finds_its_setting() -> None:
+    conf = parse_text(
+        "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageEnforce=limits,qos\n"
+        "JobCompType=jobcomp/filetxt\nPriorityType=priority/multifactor\nPreemptType=preempt/qos\n"
+        "GresTypes=gpu\nBurstBufferType=burst_buffer/lua\nTopologyPlugin=topology/tree\n"
+        "JobSubmitPlugins=lua\nMCSPlugin=mcs/user\nNodeFeaturesPlugins=node_features/helpers\n"
+        "SuspendProgram=/bin/true\nResumeProgram=/bin/true\nFederationParameters=fed_display\n"
+        "ClusterName=t\nSlurmctldHost=h\nNodeName=n[1-2] CPUs=2 Gres=gpu:2\n"
+        "PartitionName=p Nodes=ALL Default=YES\n"
+    )
+    found = [str(f) for f in unsupported_settings(conf)]
+    assert len(found) == len(SETTINGS), found
+    assert "PriorityType=priority/multifactor: multifactor priority" in found[3]
+    assert found[6].startswith("Gres= on 2 nodes (n1...)")
+
+
+def test_the_readme_lists_the_table_of_now() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert with_markdown_list(readme) == readme, "run scripts/support_list.py to update README.md"

@@ -16,6 +16,7 @@ import pytest
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
+from flurm.controller.handlers.jobs import job_ready
 from flurm.controller.handlers.slurmd import complete_prolog
 from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
 from flurm.daemon import Daemon
@@ -38,6 +39,7 @@ from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.job_info import JobIdRequest
 from flurm.protocol.messages.slurmd import CompleteProlog, LaunchProlog
 from flurm.protocol.messages.steps import (
     SSF_WHOLE,
@@ -714,3 +716,20 @@ def test_prolog_flags_keywords() -> None:
     assert parse_prolog_flags(None) == PrologFlag(0)
     with pytest.raises(ValueError, match="Invalid PrologFlag: bogus"):
         parse_prolog_flags("alloc,bogus")
+
+
+def test_job_ready_says_the_node_prologs_still_run(tmp_path: Path) -> None:
+    """REQUEST_JOB_READY while the job waits in reason Prolog: RESPONSE_PROLOG_EXECUTING
+    (_slurm_rpc_job_ready), RESPONSE_JOB_READY once every node reported."""
+
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        ask = JobIdRequest(5)
+        reply = job_ready(h.ctl, _request(MsgType.REQUEST_JOB_READY, ask, 0))
+        assert (reply.msg_type, reply.body) == (MsgType.RESPONSE_PROLOG_EXECUTING, ReturnCode(7))
+        h.daemon.node_agent.prolog_complete(5, 0, "compute-node-1")
+        reply = job_ready(h.ctl, _request(MsgType.REQUEST_JOB_READY, ask, 0))
+        assert (reply.msg_type, reply.body) == (MsgType.RESPONSE_JOB_READY, ReturnCode(7))
+
+    run(tmp_path, check, "PrologFlags=Alloc\n")

@@ -76,6 +76,9 @@ class Settings:
     drop_keys: tuple[str, ...] = ()
     # Features= of each node in order ("" for none); given, every node gets a NodeName line of its own
     node_features: tuple[str, ...] = ()
+    # nodes start() leaves alone: the caller starts them configless (start_configless_slurmd) once
+    # the controller is up
+    configless_nodes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
@@ -109,6 +112,13 @@ class Settings:
     @property
     def node_names(self) -> list[str]:
         return [f"compute-node-{i}" for i in range(1, self.nodes + 1)]
+
+    @property
+    def launched_nodes(self) -> list[tuple[int, str]]:
+        """(index, name) of the nodes whose slurmd start() starts and waits for."""
+        if not self.slurmd:
+            return []
+        return [(i, n) for i, n in enumerate(self.node_names) if n not in self.configless_nodes]
 
     def node_port(self, index: int) -> int:
         """The port of the ``index``-th node (0-based): SlurmdPort alone, Port=[base-...] with several."""
@@ -411,7 +421,7 @@ def _check_ports(layout: Layout, s: Settings) -> None:
         and port_listening(s.ctld_port)
     ):
         raise LauncherError(f"port {s.ctld_port} (slurmctld) already in use by another process")
-    for i, node in enumerate(s.node_names):
+    for i, node in s.launched_nodes:
         if pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is None and port_listening(s.node_port(i)):
             raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
 
@@ -530,7 +540,7 @@ def start(dir: Path, s: Settings) -> Layout:
 
     launch_time = time.time()
     restarted = []
-    for i, node in enumerate(s.node_names if s.slurmd else []):
+    for i, node in s.launched_nodes:
         if pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is not None:
             log(f"slurmd {node} already running")
             continue
@@ -556,12 +566,40 @@ def start(dir: Path, s: Settings) -> Layout:
     return layout
 
 
+def start_configless_slurmd(dir: Path, node: str, ctld_port: int) -> None:
+    """slurmd for ``node`` with no slurm.conf of its own: ``--conf-server`` fetches the configuration
+    from the controller (which must be up), then slurmd runs from its conf-cache.
+
+    The fetch authenticates with MUNGE's default socket (slurmd has no AuthInfo yet): slurmd runs in
+    a mount namespace of its own where /run is a fresh tmpfs whose munge/munge.socket.2 is the
+    cluster's munged. ``-L`` names the cluster directory in its command line (see pid_is_ours)."""
+    layout = Layout(dir.resolve())
+    log_file = layout.dir / "log" / f"slurmd-{node}.log"
+    script = (
+        "mount -t tmpfs tmpfs /run && mkdir /run/munge && "
+        f"ln -s {layout.munge_socket} /run/munge/munge.socket.2 && "
+        f"exec slurmd --conf-server 127.0.0.1:{ctld_port} -N {node} -L {log_file}"
+    )
+    env = {k: v for k, v in layout.client_env().items() if k != "SLURM_CONF"}
+    with open(layout.launcher_log, "ab") as out:
+        rc = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+            check=False,
+        ).returncode
+    if rc != 0:
+        raise LauncherError(f"configless slurmd {node} failed to start (exit {rc})\n{log_tails(layout)}")
+
+
 def _wait_daemons_alive(layout: Layout, s: Settings) -> None:
     """Alive by pid file, and each slurmd listening (so the controller can reach it at once)."""
 
     def missing() -> list[str]:
         out = [] if pidfile_pid(layout.munged_pidfile, layout.dir) is not None else ["munged"]
-        for i, node in enumerate(s.node_names if s.slurmd else []):
+        for i, node in s.launched_nodes:
             alive = pidfile_pid(layout.slurmd_pidfile(node), layout.dir) is not None
             if not (alive and port_listening(s.node_port(i))):
                 out.append(f"slurmd-{node}")
@@ -595,7 +633,7 @@ def _wait_cluster_up(layout: Layout, s: Settings, restarted: list[str], launch_t
             for line in states.splitlines()
             if len(line.split()) == 2 and line.split()[1] in ("idle", "mixed", "allocated", "completing")
         }
-        if len(up) < s.nodes:
+        if len(up) < len(s.launched_nodes):
             return False
         # whole seconds: SlurmdStartTime has no fraction
         return all(_slurmd_start_time(layout, node) >= int(launch_time) for node in restarted)

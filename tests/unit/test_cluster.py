@@ -162,6 +162,30 @@ def test_state_comes_back_through_the_store(tmp_path: Path) -> None:
     assert c.allocate_job_id() == 1004
 
 
+def test_node_states_from_the_configuration() -> None:
+    """State= as slurmctld's state_str2int: CLOUD is IDLE+CLOUD+POWERED_DOWN, DRAIN is
+    UNKNOWN+DRAIN; a Reason has no time and the zeroed record's uid (root) until the node is up."""
+    c = Cluster(
+        config(
+            "NodeName=f1 CPUs=1 State=FUTURE\n"
+            "NodeName=c1 CPUs=1 State=CLOUD\n"
+            'NodeName=d1 CPUs=1 State=DRAIN Reason="broken fan"\n'
+            "NodeName=x1 CPUs=1 State=DOWN Reason=disk\n"
+        )
+    )
+    n = c.nodes
+    assert (n["f1"].base_state, n["f1"].flags) == (NodeState.FUTURE, 0)
+    cloud = NodeStateFlag.CLOUD | NodeStateFlag.POWERED_DOWN
+    assert (n["c1"].base_state, n["c1"].flags) == (NodeState.IDLE, cloud)
+    assert (n["d1"].base_state, n["d1"].flags, n["d1"].reason) == (
+        NodeState.UNKNOWN,
+        NodeStateFlag.DRAIN,
+        "broken fan",
+    )
+    assert (n["x1"].base_state, n["x1"].config_down, n["x1"].reason) == (NodeState.DOWN, True, "disk")
+    assert (n["d1"].reason_time, n["d1"].reason_uid, n["n1"].reason_uid) == (0, 0, 0)
+
+
 def test_memory_is_consumable_as_the_select_plugin_runs() -> None:
     base = "ClusterName=t\nSlurmctldHost=h\nNodeName=n1 CPUs=2\nPartitionName=p Nodes=ALL\n"
 

@@ -13,14 +13,18 @@ from typing import Any
 
 import pytest
 
-from flurm.auth.authenticator import FakeAuthenticator
+from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
+from flurm.controller.handlers.jobs import job_ready
+from flurm.controller.handlers.slurmd import complete_prolog
 from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
 from flurm.daemon import Daemon
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
     SLURM_BATCH_SCRIPT,
+    SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
     JobState,
     JobStateFlag,
@@ -29,22 +33,26 @@ from flurm.protocol.constants import (
     NodeState,
     SlurmRC,
 )
-from flurm.protocol.frame import FrameDecoder
+from flurm.protocol.frame import Frame, FrameDecoder, Header
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.job_info import JobIdRequest
+from flurm.protocol.messages.slurmd import CompleteProlog, LaunchProlog
 from flurm.protocol.messages.steps import (
     SSF_WHOLE,
     JobStepCreateRequest,
     JobStepCreateResponse,
     JobStepInfoResponse,
     SrunJobComplete,
+    SrunNodeFail,
     SrunStepSignal,
+    SrunTimeout,
 )
 from flurm.protocol.wire import Bitmap
-from flurm.rpc.transport import Reply
+from flurm.rpc.transport import Reply, Request
 from flurm.state.cluster import Allocation
 from flurm.state.model import Job
 
@@ -78,9 +86,10 @@ SRUN_STEP: JobStepCreateRequest = captured("srun-conn3-c2s", MsgType.REQUEST_JOB
 class Harness:
     """A controller that is not started: its clock is ours; what it would send is recorded."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra_conf: str = "") -> None:
         self.now = float(NOW)
-        self.daemon = Daemon(parse_text(CONF), FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
+        conf = parse_text(CONF + extra_conf)
+        self.daemon = Daemon(conf, FakeAuthenticator(), state_dir=tmp, clock=lambda: self.now)
         self.ctl = self.daemon.controller
         self.ctl.store.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (coroutine name, its arguments)
@@ -127,9 +136,9 @@ class Harness:
         return job
 
 
-def run(tmp: Path, fn: Callable[[Harness], Awaitable[None]]) -> None:
+def run(tmp: Path, fn: Callable[[Harness], Awaitable[None]], extra_conf: str = "") -> None:
     async def main() -> None:
-        h = Harness(tmp)
+        h = Harness(tmp, extra_conf)
         try:
             await fn(h)
         finally:
@@ -471,12 +480,15 @@ def test_squeue_steps(tmp_path: Path) -> None:
         body = reply.body
         assert isinstance(body, JobStepInfoResponse)
         batch, step = body.steps
-        assert (batch.step_id, batch.name, batch.nodes, batch.num_cpus) == (
+        # as build_batch_step: no CPU count, no formatted TRES, a fake layout without distribution
+        assert (batch.step_id, batch.name, batch.nodes, batch.num_cpus, batch.num_tasks) == (
             StepId(5, SLURM_BATCH_SCRIPT, NO_VAL),
             "batch",
             "compute-node-1",
-            2,
+            0,
+            1,
         )
+        assert (batch.tres_alloc_str, batch.task_dist) == (None, 0)
         assert (step.step_id, step.name, step.nodes, step.num_tasks, step.run_time) == (
             StepId(5, 0, NO_VAL),
             "true",
@@ -519,3 +531,205 @@ def test_an_idle_allocation_is_not_a_missing_batch_job(tmp_path: Path) -> None:
         assert not batch.is_running()  # requeued: its batch host lost it
 
     run(tmp_path, check)
+
+
+def test_prolog_at_allocation_and_the_extern_step(tmp_path: Path) -> None:
+    """PrologFlags=Contain: every node of a starting job gets REQUEST_LAUNCH_PROLOG with an extern
+    credential; the job waits in reason Prolog until each node reported; squeue -s shows the extern
+    step first, over all the job's nodes, as slurmctld's build_extern_step."""
+
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1", "compute-node-2"), ((0,), (0,)))
+        agent = h.daemon.node_agent
+        agent.job_started(job)
+        launches = h.to_slurmd("_launch_prolog")
+        assert sorted(a["node"].name for a in launches) == ["compute-node-1", "compute-node-2"]
+        msg = launches[0]["msg"]
+        assert isinstance(msg, LaunchProlog) and encode_body(msg)
+        assert (msg.job_id, msg.nodes, msg.user_name) == (5, "compute-node-[1-2]", "root")
+        assert msg.credential.step_id == StepId(5, SLURM_EXTERN_CONT, NO_VAL)
+        assert msg.credential.step_hostlist == "compute-node-[1-2]" and msg.credential.signature is None
+        assert job.state_reason == JobStateReason.WAIT_PROLOG
+        assert agent.prolog_complete(5, 0, "compute-node-1") == 0
+        assert job.state_reason == JobStateReason.WAIT_PROLOG  # one node still runs it
+        assert agent.prolog_complete(5, 0, "compute-node-2") == 0
+        assert job.state_reason == JobStateReason.WAIT_NO_REASON
+        assert agent.prolog_complete(77, 0, "compute-node-2") == SlurmRC.ESLURM_INVALID_JOB_ID
+        body = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0).body
+        assert isinstance(body, JobStepInfoResponse) and encode_body(body)
+        extern, batch = body.steps
+        assert (extern.step_id.step_id, extern.name, extern.nodes, extern.num_tasks, extern.num_cpus) == (
+            SLURM_EXTERN_CONT,
+            "extern",
+            "compute-node-[1-2]",
+            2,
+            0,
+        )
+        assert extern.tres_alloc_str is None and batch.step_id.step_id == SLURM_BATCH_SCRIPT
+
+    run(tmp_path, check, "PrologFlags=Contain\n")
+
+
+def test_without_prolog_flags_nothing_is_sent_and_no_extern_step(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        assert h.to_slurmd("_launch_prolog") == [] and job.state_reason == 0
+        body = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0).body
+        assert isinstance(body, JobStepInfoResponse)
+        assert [s.name for s in body.steps] == ["batch"]
+
+    run(tmp_path, check)
+
+
+def test_prolog_nohold_keeps_the_reason(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        assert len(h.to_slurmd("_launch_prolog")) == 1 and job.state_reason == 0
+        body = h.ctl.steps.step_info(NO_VAL, NO_VAL, 0, uid=0).body
+        assert isinstance(body, JobStepInfoResponse)
+        assert [s.name for s in body.steps] == ["batch"]  # Alloc alone: no extern step
+
+    run(tmp_path, check, "PrologFlags=alloc,NoHold\n")
+
+
+def test_a_step_past_its_own_time_limit_is_killed_once(tmp_path: Path) -> None:
+    """srun -t 1: at one minute REQUEST_KILL_TIMELIMIT for the step goes to its nodes (once), and
+    the step shows TIMEOUT until slurmstepd reports its end (check_job_step_time_limit)."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        await h.step(jid, time_limit=1)
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 59)
+        assert h.to_slurmd("_send_step_kill") == []
+        steps.time_limits(NOW + 60)
+        steps.time_limits(NOW + 61)
+        (kill,) = h.to_slurmd("_send_step_kill")
+        assert kill["msg"].step_id == StepId(jid, 0, NO_VAL) and kill["node"].name == "compute-node-1"
+        assert encode_body(kill["msg"])
+        info = steps.step_info(jid, 0, 0, uid=0).body
+        assert isinstance(info, JobStepInfoResponse) and info.steps[0].state == JobState.TIMEOUT
+
+    run(tmp_path, check)
+
+
+def test_sruns_hear_of_the_time_limit_and_of_a_failed_node(tmp_path: Path) -> None:
+    """SRUN_TIMEOUT to the allocation's srun and each step's srun once the job's end is within a
+    minute, again every 30 s (srun_timeout); SRUN_NODE_FAIL for a node of the job (srun_node_fail)."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate(dataclasses.replace(SRUN_ALLOC, time_limit=2))).body.job_id  # type: ignore[union-attr]
+        await h.step(jid)
+        steps = h.ctl.steps
+        end = h.job(jid).end_time
+        assert end == NOW + 120
+        steps.time_limits(NOW + 59)
+        assert h.told_srun() == []
+        steps.time_limits(NOW + 60)
+        told = h.told_srun()
+        assert [(port, t) for _, port, t, _ in told] == [
+            (SRUN_ALLOC.other_port, MsgType.SRUN_TIMEOUT),
+            (SRUN_STEP.port, MsgType.SRUN_TIMEOUT),
+        ]
+        assert [b for *_, b in told] == [SrunTimeout(StepId(jid), end), SrunTimeout(StepId(jid, 0), end)]
+        steps.time_limits(NOW + 89)
+        assert len(h.told_srun()) == 2
+        steps.time_limits(NOW + 90)
+        assert len(h.told_srun()) == 4
+        steps.node_failed(h.job(jid), "compute-node-1")
+        fail = h.told_srun()[4:]
+        assert [b for *_, b in fail] == [
+            SrunNodeFail(StepId(jid), "compute-node-1"),
+            SrunNodeFail(StepId(jid, 0), "compute-node-1"),
+        ]
+        assert all(encode_body(b) for *_, b in fail)
+
+    run(tmp_path, check)
+
+
+def test_inactive_limit_pings_the_srun_and_ends_a_silent_allocation(tmp_path: Path) -> None:
+    """InactiveLimit=30: SRUN_PING to the allocation's srun every 10 s while it was not heard of
+    lately; silent for 30*4/3 + MessageTimeout(10) + 1 s, the job ends TIMEOUT/InactiveLimit."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 10)
+        (ping,) = h.to_slurmd("_ping_srun")  # (the recorder lists every spawned coroutine)
+        assert (ping["host"], ping["port"]) == (SRUN_HOST, SRUN_ALLOC.other_port)
+        steps.time_limits(NOW + 15)
+        assert len(h.to_slurmd("_ping_srun")) == 1  # next round 10 s later
+        steps.time_limits(NOW + 50)
+        assert h.job(jid).is_running()
+        steps.time_limits(NOW + 51)
+        job = h.job(jid)
+        assert job.base_state == JobState.TIMEOUT and job.state_reason == JobStateReason.FAIL_INACTIVE_LIMIT
+
+    run(tmp_path, check, "InactiveLimit=30\n")
+
+
+def test_an_answered_ping_keeps_the_allocation(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 10)
+        steps._last_active[jid] = NOW + 40  # what an answer to the ping at +40 records
+        steps.time_limits(NOW + 51)
+        assert h.job(jid).is_running()
+
+    run(tmp_path, check, "InactiveLimit=30\n")
+
+
+def _request(msg_type: int, body: Any, uid: int) -> Request:
+    frame = Frame(Header(msg_type), 101, None, encode_body(body))
+    return Request(msg_type, body, Identity(uid, uid), frame, ("127.0.0.1", 1))
+
+
+def test_only_slurmd_may_report_a_prolog_complete(tmp_path: Path) -> None:
+    """A user's REQUEST_COMPLETE_PROLOG would let the job's steps start before the extern step is
+    set up (pam_slurm_adopt, X11): refused unless it comes from SlurmUser/root, as slurmd's does."""
+
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        body = CompleteProlog(5, "compute-node-1", 0)
+        user = complete_prolog(h.ctl, _request(MsgType.REQUEST_COMPLETE_PROLOG, body, 1000))
+        assert user.body == ReturnCode(SlurmRC.ESLURM_USER_ID_MISSING)
+        assert job.state_reason == JobStateReason.WAIT_PROLOG
+        assert complete_prolog(h.ctl, _request(MsgType.REQUEST_COMPLETE_PROLOG, body, 0)).body == ReturnCode(
+            0
+        )
+        assert job.state_reason == JobStateReason.WAIT_NO_REASON
+
+    run(tmp_path, check, "PrologFlags=Alloc\n")
+
+
+def test_prolog_flags_keywords() -> None:
+    assert parse_prolog_flags("Contain") == PrologFlag.ALLOC | PrologFlag.CONTAIN
+    assert parse_prolog_flags("x11") == PrologFlag.ALLOC | PrologFlag.CONTAIN | PrologFlag.X11
+    assert (
+        parse_prolog_flags("NoHold,DeferBatch")
+        == PrologFlag.ALLOC | PrologFlag.NOHOLD | PrologFlag.DEFER_BATCH
+    )
+    assert parse_prolog_flags(None) == PrologFlag(0)
+    with pytest.raises(ValueError, match="Invalid PrologFlag: bogus"):
+        parse_prolog_flags("alloc,bogus")
+
+
+def test_job_ready_says_the_node_prologs_still_run(tmp_path: Path) -> None:
+    """REQUEST_JOB_READY while the job waits in reason Prolog: RESPONSE_PROLOG_EXECUTING
+    (_slurm_rpc_job_ready), RESPONSE_JOB_READY once every node reported."""
+
+    async def check(h: Harness) -> None:
+        job = h.batch_job(5, ("compute-node-1",), ((0,),))
+        h.daemon.node_agent.job_started(job)
+        ask = JobIdRequest(5)
+        reply = job_ready(h.ctl, _request(MsgType.REQUEST_JOB_READY, ask, 0))
+        assert (reply.msg_type, reply.body) == (MsgType.RESPONSE_PROLOG_EXECUTING, ReturnCode(7))
+        h.daemon.node_agent.prolog_complete(5, 0, "compute-node-1")
+        reply = job_ready(h.ctl, _request(MsgType.REQUEST_JOB_READY, ask, 0))
+        assert (reply.msg_type, reply.body) == (MsgType.RESPONSE_JOB_READY, ReturnCode(7))
+
+    run(tmp_path, check, "PrologFlags=Alloc\n")

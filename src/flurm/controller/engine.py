@@ -40,7 +40,7 @@ from flurm.modes import (
     check_transition,
     refusal_rc,
 )
-from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, SlurmRC
+from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, JobStateFlag, SlurmRC
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages.base import Body, encode_body
@@ -242,6 +242,8 @@ class Controller:
             self.cluster.start_job(job, decision.alloc, now)
             mail.job_began(self, job)
             gated = prep.prolog_start(self, job)  # PrologSlurmctld: a batch launch waits for it
+            if not job.state & JobStateFlag.CONFIGURING:
+                self.agent.job_started(job)  # PrologFlags=Alloc; else once PrologSlurmctld is done
             if job.script is None:
                 self.steps.allocation_granted(job)  # srun/salloc: no script, tell the client
             elif not gated:
@@ -264,6 +266,7 @@ class Controller:
             self.diag.tick(now, self.cluster.jobs.values())
             if self.traits.schedules:
                 self.jobs.time_limits(now)
+                self.steps.time_limits(now)
                 self.cluster.purge_finished(now)
                 reservations.tick(self, now)
             if self.traits.drives_nodes:

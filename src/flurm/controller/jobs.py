@@ -655,13 +655,18 @@ class JobOps:
             warn.send_due(self.ctl, job, now)  # --signal: before the end
             mail.time_limit_due(self.ctl, job, now)  # --mail-type=TIME_LIMIT_*
             if job.end_time and now >= job.end_time and not job.is_completing():
-                job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
-                job.state_reason = R.FAIL_TIMEOUT
-                job.end_time = now
-                self.cluster.mark_completing(job)
-                self._ended(job)
-                self.cluster.job_changed(job)
-                self.ctl.agent.kill_timelimit(job)
+                self.timed_out(job, now, R.FAIL_TIMEOUT)
+
+    def timed_out(self, job: Job, now: int, reason: int) -> None:
+        """End a running job with TIMEOUT (slurmctld's _job_timed_out): its time limit, or its
+        srun's InactiveLimit (steps.py)."""
+        job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
+        job.state_reason = reason
+        job.end_time = now
+        self.cluster.mark_completing(job)
+        self._ended(job)
+        self.cluster.job_changed(job)
+        self.ctl.agent.kill_timelimit(job)
 
     def node_failed(self, job: Job, node_name: str) -> None:
         """A node of a running job went DOWN (slurmctld: kill_running_job_by_node_name).

@@ -88,6 +88,7 @@ async def _prolog(ctl: Controller, job: Job, prog: str, env: dict[str, str], run
             notify(ctl, job.job_id, "PrologSlurmctld failed, job killed", 0)
             ctl.jobs.kill(None, job.job_id, signals.SIGKILL, 0, 0)
         return
+    ctl.agent.job_started(job)  # PrologFlags=Alloc: the node prologs follow (job_config_fini)
     if gated:
         ctl.agent.launch_batch(job)
 

@@ -34,10 +34,12 @@ import dataclasses
 import errno
 import logging
 import signal as signals
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flurm.config.hostlists import HostlistError, compress, expand
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -49,6 +51,7 @@ from flurm.protocol.constants import (
     SLURM_PENDING_STEP,
     JobFlag,
     JobState,
+    JobStateReason,
     MsgType,
     NodeState,
     NodeStateFlag,
@@ -71,7 +74,10 @@ from flurm.protocol.messages.steps import (
     JobStepCreateResponse,
     JobStepInfoResponse,
     SrunJobComplete,
+    SrunNodeFail,
+    SrunPing,
     SrunStepSignal,
+    SrunTimeout,
     StepInfoRecord,
     StepLayout,
 )
@@ -93,6 +99,8 @@ SRUN_MSG_TIMEOUT = 5.0
 MAX_WAITING = 64
 # how long a step creation that does not fit waits for a step of the job to end (seconds)
 BUSY_GRACE = 1.0
+# how often slurmctld checks time limits (job_time_limit): the rhythm of SRUN_TIMEOUT
+PERIODIC_TIMEOUT = 30
 
 
 # -- the step table ----------------------------------------------------------------------------------
@@ -130,6 +138,7 @@ class Step:
     tres_per_task: str | None = None
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
+    timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -199,6 +208,20 @@ class JobSteps:
                 if name == node:
                     out.update(cores)
         return out
+
+
+def _may_time_out(steps: dict[str, Any]) -> bool:
+    """Has a step of this (raw) table a time limit of its own not reached yet?"""
+    return any(
+        s.get("time_limit", INFINITE) not in (INFINITE, NO_VAL) and not s.get("timed_out")
+        for s in steps.get("steps", ())
+    )
+
+
+def _limit_near(job: Job, now: int) -> bool:
+    """Does the job's own time limit come within PERIODIC_TIMEOUT*2 (srun_timeout)?"""
+    limited = job.time_limit not in (INFINITE, NO_VAL) and job.end_time
+    return bool(limited) and job.end_time <= now + 2 * PERIODIC_TIMEOUT
 
 
 def interactive_allocation(job: Job) -> bool:
@@ -304,6 +327,10 @@ class StepOps:
         self._answering: set[int] = set()
         # per job: set when one of its steps ended (or it ended), for step creations that wait
         self._freed: dict[int, asyncio.Event] = {}
+        self._timeout_told: dict[int, int] = {}  # per job: when its sruns last heard SRUN_TIMEOUT
+        # InactiveLimit: per interactive job, when its srun/salloc last answered; the last ping round
+        self._last_active: dict[int, int] = {}
+        self._last_ping_round = 0
 
     # -- the table, persisted in the job --------------------------------------------------------
     def table(self, job: Job) -> JobSteps:
@@ -766,6 +793,131 @@ class StepOps:
                 msg = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
                 self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg))
 
+    # -- what time and failures change (slurmctld's job_time_limit, srun_comm.c) -----------------
+    def time_limits(self, now: int) -> None:
+        """Steps past their own limit (srun -t) are killed (check_job_step_time_limit); the sruns
+        of a job whose limit comes within PERIODIC_TIMEOUT*2 hear SRUN_TIMEOUT (srun_timeout),
+        every PERIODIC_TIMEOUT as slurmctld's check of time limits runs."""
+        for job in list(self.cluster.running_jobs()):
+            if not job.steps or not (_may_time_out(job.steps) or _limit_near(job, now)):
+                continue  # (most jobs: nothing to parse)
+            table = self.table(job)
+            expired = [
+                s
+                for s in table.steps.values()
+                if not s.timed_out
+                and s.time_limit not in (INFINITE, NO_VAL)
+                and (now - s.start_time) // 60 >= s.time_limit
+            ]
+            for step in expired:
+                log.info("step %s.%s has timed out (%s min)", job.job_id, step.step_id, step.time_limit)
+                step.timed_out = True
+                self.ctl.agent.kill_step_timelimit(job, step.step_id, step.nodes)
+            if expired:
+                self._save(job, table)
+            self._warn_timeout(job, table, now)
+        if self.ctl.config.inactive_limit:
+            self._inactivity(now)
+        for job_id in [
+            j
+            for j in self._timeout_told
+            if j not in self.cluster.jobs or not self.cluster.jobs[j].is_running()
+        ]:
+            del self._timeout_told[job_id]
+
+    def _inactivity(self, now: int) -> None:
+        """InactiveLimit: every InactiveLimit/3 the srun or salloc owning an interactive allocation
+        not heard of lately gets SRUN_PING (srun_ping); one silent for InactiveLimit*4/3 +
+        MessageTimeout ends its job with TIMEOUT, reason InactiveLimit (job_time_limit), unless the
+        partition is RootOnly."""
+        cfg = self.ctl.config
+        limit, msg_timeout = cfg.inactive_limit, cfg.message_timeout
+        ping_round = now - self._last_ping_round >= limit // 3
+        if ping_round:
+            self._last_ping_round = now
+        ping_before = now - limit // 3 + msg_timeout + 1
+        kill_before = now - (limit * 4 // 3 + msg_timeout + 1)
+        running: set[int] = set()
+        for job in list(self.cluster.running_jobs()):
+            if job.script is not None or not job.steps:
+                continue  # batch jobs have no srun to lose
+            table = self.table(job)
+            if not table.resp_host or not table.other_port:
+                continue
+            running.add(job.job_id)
+            active = self._last_active.setdefault(job.job_id, job.start_time)
+            part = self.cluster.partitions.get(job.partition or "")
+            if active <= kill_before and not (part is not None and part.root_only):
+                log.info("inactivity time limit reached for job %s", job.job_id)
+                self.ctl.jobs.timed_out(job, now, JobStateReason.FAIL_INACTIVE_LIMIT)
+            elif ping_round and active <= ping_before:
+                self.ctl.spawn(self._ping_srun(job, table.resp_host, table.other_port))
+        for job_id in [j for j in self._last_active if j not in running]:
+            del self._last_active[job_id]
+
+    async def _ping_srun(self, job: Job, host: str, port: int) -> None:
+        """SRUN_PING; an answer counts as activity (srun_response)."""
+        try:
+            resp = await call(
+                host,
+                port,
+                MsgType.SRUN_PING,
+                SrunPing(),
+                self.ctl.signer,
+                timeout=SRUN_MSG_TIMEOUT,
+                expect_reply=True,
+                uid_restriction=job.user_id,
+            )
+        except Exception as exc:
+            log.info("job %s: SRUN_PING to %s:%s failed: %s", job.job_id, host, port, exc)
+            return
+        if resp is not None and job.job_id in self._last_active:
+            self._last_active[job.job_id] = self.ctl.now()
+
+    def _warn_timeout(self, job: Job, table: JobSteps, now: int) -> None:
+        end = job.end_time
+        if not _limit_near(job, now):
+            return
+        if now - self._timeout_told.get(job.job_id, 0) < PERIODIC_TIMEOUT:
+            return
+        self._timeout_told[job.job_id] = now
+        self._tell_sruns(
+            job,
+            table,
+            MsgType.SRUN_TIMEOUT,
+            lambda step_id: SrunTimeout(StepId(job.job_id, step_id, NO_VAL), end),
+        )
+
+    def node_failed(self, job: Job, node_name: str) -> None:
+        """A node of the running job failed: SRUN_NODE_FAIL to the sruns of its steps there and to
+        the srun or salloc owning the allocation (srun_node_fail); srun says "Node failure on ..."."""
+        if not job.is_running() or not job.steps:
+            return
+        table = self.table(job)
+        on_node = {s.step_id for s in table.steps.values() if node_name in s.nodes}
+        self._tell_sruns(
+            job,
+            table,
+            MsgType.SRUN_NODE_FAIL,
+            lambda step_id: SrunNodeFail(StepId(job.job_id, step_id, NO_VAL), node_name),
+            steps=on_node,
+        )
+
+    def _tell_sruns(
+        self,
+        job: Job,
+        table: JobSteps,
+        msg_type: int,
+        body: Callable[[int], Message],
+        steps: set[int] | None = None,
+    ) -> None:
+        """One message to the allocation's owner (step NO_VAL) and to each step's srun."""
+        if table.resp_host and table.other_port:
+            self.ctl.spawn(self._tell_srun(job, table.resp_host, table.other_port, msg_type, body(NO_VAL)))
+        for step in table.steps.values():
+            if step.addr and step.port and (steps is None or step.step_id in steps):
+                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, msg_type, body(step.step_id)))
+
     # -- 2005: squeue -s ----------------------------------------------------------------------------
     def step_info(self, job_id: int, step_id: int, show_flags: int, uid: int) -> Reply:
         """RESPONSE_JOB_STEP_INFO for every running step (of one job, or one step of it)."""
@@ -814,7 +966,7 @@ class StepOps:
                 num_tasks=tasks,
                 task_dist=dist,
                 time_limit=extra.pop("time_limit", INFINITE),
-                state=JobState.RUNNING,
+                state=extra.pop("state", JobState.RUNNING),
                 srun_pid=extra.pop("srun_pid", 0),
                 start_time=start,
                 run_time=max(0, now - start),
@@ -835,22 +987,20 @@ class StepOps:
                 **extra,
             )
 
-        if job.script is not None and job.batch_host and job.is_running():
-            i = job.nodes.index(job.batch_host) if job.batch_host in job.nodes else 0
-            cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else 1
-            mem = job.mem_alloc[i] if i < len(job.mem_alloc) else 0
-            out.append(
-                record(
-                    SLURM_BATCH_SCRIPT,
-                    (job.batch_host,),
-                    cpus,
-                    1,
-                    SLURM_DIST_UNKNOWN,
-                    job.start_time,
-                    mem,
-                    name="batch",
-                )
+        # the extern and batch steps (build_extern_step, build_batch_step), in the order slurmctld
+        # creates them: no CPU count, no formatted TRES and a fake layout without distribution
+        if (
+            parse_prolog_flags(self.ctl.config.prolog_flags) & PrologFlag.CONTAIN
+            and job.nodes
+            and job.is_running()
+        ):
+            extern = record(
+                SLURM_EXTERN_CONT, job.nodes, 0, len(job.nodes), 0, job.start_time, 0, name="extern"
             )
+            out.append(dataclasses.replace(extern, tres_alloc_str=None))
+        if job.script is not None and job.batch_host and job.is_running():
+            batch = record(SLURM_BATCH_SCRIPT, (job.batch_host,), 0, 1, 0, job.start_time, 0, name="batch")
+            out.append(dataclasses.replace(batch, tres_alloc_str=None))
         for step in sorted(self.table(job).steps.values(), key=lambda s: s.step_id):
             out.append(
                 record(
@@ -862,6 +1012,7 @@ class StepOps:
                     step.start_time,
                     sum(step.mem),
                     time_limit=step.time_limit,
+                    state=JobState.TIMEOUT if step.timed_out else JobState.RUNNING,
                     srun_pid=step.srun_pid,
                     srun_host=step.host,
                     name=step.name,

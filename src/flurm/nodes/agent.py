@@ -27,14 +27,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flurm.config.hostlists import compress
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller import reboot
 from flurm.controller.steps import interactive_allocation
+from flurm.nodes.health import HealthChecks
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     SLURM_BATCH_SCRIPT,
+    SLURM_EXTERN_CONT,
     JobState,
     JobStateFlag,
+    JobStateReason,
     KillFlags,
     MsgType,
     NodeState,
@@ -48,6 +52,7 @@ from flurm.protocol.messages.slurmd import (
     DEFAULT_TRES,
     BatchJobLaunch,
     KillJobMsg,
+    LaunchProlog,
     NodeRegistrationResponse,
     NodeRegistrationStatus,
     PingSlurmdResponse,
@@ -106,14 +111,21 @@ class NodeAgent:
         self.quarantine: dict[str, tuple[StepId, ...]] = {}
         # the script of a job imported from slurmctld, from its saved state (daemon.py attaches it)
         self.fetch_script: Callable[[Job], Awaitable[bool]] = _no_script
+        self.prolog_flags = parse_prolog_flags(cfg.prolog_flags)
+        # per job: the nodes whose prolog (PrologFlags=Alloc) has not reported yet, and an event set
+        # when none is left (a DeferBatch launch waits on it)
+        self._prolog_running: dict[int, set[str]] = {}
+        self._prolog_done: dict[int, asyncio.Event] = {}
+        self.health = HealthChecks(cfg.raw, 0)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
         """Start driving the nodes (again): every node is asked to register."""
         now = self.ctl.now()
         self._epoch = now
+        self.health.last = now
         for node in self.cluster.node_list:
-            if node.base_state != NodeState.FUTURE:
+            if not _not_driven(node):
                 self.request_registration(node)
 
     async def stop(self) -> None:
@@ -208,6 +220,8 @@ class NodeAgent:
         if node.base_state == NodeState.UNKNOWN:
             node.base_state = NodeState.IDLE
             node.refresh_base_state()
+            if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
             log.info("node %s registered (slurmd %s, %d step(s))", node.name, msg.version, len(steps))
         elif node.base_state == NodeState.DOWN:
             if self._may_return(node):
@@ -352,8 +366,11 @@ class NodeAgent:
             jobs = self.cluster.jobs
             for job_id in [j for j in self._batch_seen if j not in jobs or not jobs[j].is_running()]:
                 del self._batch_seen[job_id]
+            for job_id in [j for j in self._prolog_running if j not in jobs or not jobs[j].is_running()]:
+                del self._prolog_running[job_id]
+                self._prolog_done.pop(job_id, asyncio.Event()).set()  # a deferred launch gives up
         for node in self.cluster.node_list:
-            if node.base_state == NodeState.FUTURE:
+            if _not_driven(node):
                 continue
             if not node.registered:
                 if self._silent_too_long_unregistered(node, now):
@@ -374,6 +391,20 @@ class NodeAgent:
                 self._last_ping[node.name] = now
                 self._pinging.add(node.name)
                 self._spawn(self._ping(node))
+        for node in self.health.due(self.cluster.node_list, now):
+            self._spawn(self._health_check(node))
+
+    async def _health_check(self, node: Node) -> None:
+        """REQUEST_HEALTH_CHECK: slurmd runs HealthCheckProgram (once at a time) and answers."""
+        try:
+            body = await self._call(node, MsgType.REQUEST_HEALTH_CHECK, Empty())
+        except Exception as exc:
+            log.info("health check of %s got no answer: %s", node.name, exc)
+            self.node_failed_to_answer(node)
+            return
+        rc = body.rc if isinstance(body, ReturnCode) else 0
+        if rc:
+            log.info("health check on %s: rc %s", node.name, rc)
 
     def _silent_too_long_unregistered(self, node: Node, now: int) -> bool:
         if not self.slurmd_timeout or node.base_state in (NodeState.DOWN, NodeState.FUTURE):
@@ -419,6 +450,7 @@ class NodeAgent:
             if job is None:
                 continue
             if job.is_running():
+                self.ctl.steps.node_failed(job, node.name)  # its sruns hear first (srun_node_fail)
                 self.ctl.jobs.node_failed(job, node.name)
             elif job.is_completing():
                 self.ctl.jobs.node_epilog_done(job.job_id, node.name)
@@ -479,6 +511,83 @@ class NodeAgent:
             job_mem_alloc_rep_count=() if kill else mem_reps,
         )
 
+    # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
+    def job_started(self, job: Job) -> None:
+        """A job got its nodes: with PrologFlags=Alloc every one of them runs the prolog now
+        (node_scheduler.c launch_prolog), before the batch script or any step arrives there."""
+        if not self.prolog_flags & PrologFlag.ALLOC or not job.nodes:
+            return
+        if not self.prolog_flags & PrologFlag.NOHOLD:
+            job.state_reason = JobStateReason.WAIT_PROLOG
+            self._prolog_running[job.job_id] = set(job.nodes)
+            self._prolog_done[job.job_id] = asyncio.Event()
+            self.cluster.job_changed(job)
+        msg = self._prolog_msg(job)
+        for name in job.nodes:
+            node = self.cluster.nodes.get(name)
+            if node is not None:
+                self._spawn(self._launch_prolog(job.job_id, node, msg))
+
+    def _prolog_msg(self, job: Job) -> LaunchProlog:
+        info = user_info(job.user_id)
+        cred = self.credential(job, SLURM_EXTERN_CONT)
+        return LaunchProlog(
+            job_id=job.job_id,
+            uid=job.user_id,
+            gid=job.group_id,
+            credential=cred,  # unsigned: slurmd 22.05 trusts a prolog launch from its controller
+            nodes=compress(job.nodes),
+            std_err=job.std_err,
+            std_out=job.std_out,
+            work_dir=job.work_dir,
+            spank_job_env=job.spank_job_env,
+            user_name=info.name if info else None,
+        )
+
+    async def _launch_prolog(self, job_id: int, node: Node, msg: LaunchProlog) -> None:
+        # sent once, as slurmctld's agent does (retry=0); slurmd answers at once, the prolog later
+        try:
+            body = await self._call(node, MsgType.REQUEST_LAUNCH_PROLOG, msg)
+        except Exception as exc:
+            log.warning("prolog launch of job %s on %s got no answer: %s", job_id, node.name, exc)
+            self.node_failed_to_answer(node)
+            return
+        rc = body.rc if isinstance(body, ReturnCode) else 0
+        if rc:
+            log.warning("slurmd on %s refused the prolog of job %s: rc %s", node.name, job_id, rc)
+
+    def prolog_complete(self, job_id: int, prolog_rc: int, node_name: str | None) -> int:
+        """REQUEST_COMPLETE_PROLOG from slurmd (job_mgr.c prolog_complete): the rc to answer."""
+        job = self.cluster.jobs.get(job_id)
+        if job is None:
+            log.info("prolog_complete: invalid job %s", job_id)
+            return SlurmRC.ESLURM_INVALID_JOB_ID
+        if job.is_completing():
+            return 0
+        if prolog_rc:
+            log.error("prolog launch failure, job %s on %s (rc %s)", job_id, node_name, prolog_rc)
+        waiting = self._prolog_running.get(job_id)
+        if waiting is not None:
+            if node_name in self.cluster.nodes:
+                waiting.discard(node_name)
+            else:
+                waiting.clear()
+        if not waiting:
+            self._prolog_running.pop(job_id, None)
+            done = self._prolog_done.pop(job_id, None)
+            if done is not None:
+                done.set()
+            if job.state_reason == JobStateReason.WAIT_PROLOG:
+                job.state_reason = JobStateReason.WAIT_NO_REASON
+                self.cluster.job_changed(job)
+        return 0
+
+    async def _prolog_finished(self, job: Job) -> None:
+        """With PrologFlags=DeferBatch: until the prolog reported from every node of the job."""
+        done = self._prolog_done.get(job.job_id)
+        if self.prolog_flags & PrologFlag.DEFER_BATCH and done is not None:
+            await done.wait()
+
     # -- batch launch -----------------------------------------------------------------------------
     def launch_batch(self, job: Job) -> None:
         self._batch_seen[job.job_id] = self.ctl.now()
@@ -538,6 +647,7 @@ class NodeAgent:
                 and node.base_state != NodeState.DOWN
             )
 
+        await self._prolog_finished(job)
         # a job imported from slurmctld whose script is still in slurmctld's files
         if job.script == "" and wanted() and not await self.fetch_script(job):
             if wanted():
@@ -577,6 +687,35 @@ class NodeAgent:
             node = self.cluster.nodes.get(name)
             if node is not None:
                 self._terminate_one(job, node, job.base_state, MsgType.REQUEST_KILL_TIMELIMIT)
+
+    def kill_step_timelimit(self, job: Job, step_id: int, nodes: tuple[str, ...]) -> None:
+        """A step past its own time limit (step_mgr.c _signal_step_timelimit): REQUEST_KILL_TIMELIMIT
+        for the step to its nodes; slurmstepd says "*** STEP ... CANCELLED AT ... DUE TO TIME LIMIT
+        ***" and kills its tasks, the step ends as any other."""
+        msg = KillJobMsg(
+            step_id=StepId(job.job_id, step_id, NO_VAL),
+            job_state=job.state,
+            job_uid=job.user_id,
+            job_gid=job.group_id,
+            time=self.ctl.now(),
+            details=job.state_desc,
+            nodes=compress(job.nodes),
+            start_time=job.start_time,
+        )
+        for name in nodes:
+            node = self.cluster.nodes.get(name)
+            if node is not None:
+                self._spawn(self._send_step_kill(node, msg))
+
+    async def _send_step_kill(self, node: Node, msg: KillJobMsg) -> None:
+        for attempt in range(2):  # slurmctld's agent: retry=1
+            try:
+                await self._call(node, MsgType.REQUEST_KILL_TIMELIMIT, msg)
+                return
+            except Exception as exc:
+                log.info("step time limit kill on %s got no answer (%s)", node.name, exc)
+                if attempt:
+                    self.node_failed_to_answer(node)
 
     def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None:
         """Terminate what runs of a job on these nodes, without tracking its completion (requeue)."""
@@ -772,6 +911,12 @@ class NodeAgent:
 
         nodes = [n for n in self.cluster.node_list if n.base_state != NodeState.FUTURE]
         await asyncio.gather(*(one(n) for n in nodes))
+
+
+def _not_driven(node: Node) -> bool:
+    """Nodes slurmctld neither pings nor asks to register (ping_nodes.c): FUTURE ones, and those
+    powered down (a CLOUD node until it is resumed)."""
+    return node.base_state == NodeState.FUTURE or bool(node.flags & NodeStateFlag.POWERED_DOWN)
 
 
 def _step_text(step: StepId) -> str:

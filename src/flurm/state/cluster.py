@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from flurm.config.ctl_conf import CR_MEMORY, effective_select_type_param
-from flurm.config.slurmconf import SlurmConfig
-from flurm.protocol.constants import NO_VAL, JobState, JobStateFlag, NodeState, NodeStateFlag
+from flurm.config.slurmconf import SlurmConfig, node_state_value
+from flurm.protocol.constants import NO_VAL, NODE_STATE_BASE, JobState, JobStateFlag, NodeState, NodeStateFlag
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
 from flurm.state.reservations import Reservations
 from flurm.state.store import Loaded, Store
@@ -78,16 +78,13 @@ class Cluster:
                 features=tuple(nc.features),
                 gres=nc.gres,
             )
-            state = (nc.state or "UNKNOWN").upper()
-            if state.startswith("DOWN"):
-                node.config_down = True
-                node.base_state = NodeState.DOWN
-            elif state.startswith("DRAIN"):
-                node.flags |= NodeStateFlag.DRAIN
-            elif state.startswith("FUTURE"):
-                node.base_state = NodeState.FUTURE
-            if nc.reason:
-                node.reason = nc.reason
+            # State= as slurmctld's state_str2int (CLOUD: IDLE+CLOUD+POWERED_DOWN, FAIL: IDLE+FAIL, ...)
+            state = node_state_value(nc.state or "UNKNOWN") or NodeState.UNKNOWN
+            node.base_state = state & NODE_STATE_BASE
+            node.flags |= state & ~NODE_STATE_BASE
+            node.config_down = node.base_state == NodeState.DOWN
+            node.reason = nc.reason or None
+            node.reason_uid = 0  # a zeroed node record: root, no time, until the node is up
             self.nodes[node.name] = node
             self.node_list.append(node)
 

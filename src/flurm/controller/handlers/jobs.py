@@ -6,7 +6,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from flurm.controller import prep
-from flurm.protocol.constants import NO_VAL, MsgType, ShowFlags, SlurmRC
+from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
@@ -162,7 +162,11 @@ def job_ready(ctl: Controller, req: Request) -> Reply:
     ready = 0 if prep.prolog_running(ctl, job.job_id) else 4  # (PrologSlurmctld)
     if job.is_running():
         ready |= 1 | 2
-    return Reply(MsgType.RESPONSE_JOB_READY, ReturnCode(ready))
+    # _is_prolog_finished: while the node prologs run (PrologFlags=Alloc) the answer says so
+    prolog = job.state_reason == JobStateReason.WAIT_PROLOG
+    return Reply(
+        MsgType.RESPONSE_PROLOG_EXECUTING if prolog else MsgType.RESPONSE_JOB_READY, ReturnCode(ready)
+    )
 
 
 HANDLERS = {

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING
 
 from flurm.controller import partitions
 from flurm.controller.node_update import update_nodes
+from flurm.controller.node_visibility import hidden_by_name, hidden_in_listing
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.nodes import (
     NodeInfoRequest,
     NodeInfoResponse,
     NodeInfoSingleRequest,
+    NodeRecord,
     UpdateNodeRequest,
 )
 from flurm.protocol.messages.partitions import (
@@ -30,14 +32,20 @@ def node_info(ctl: Controller, req: Request) -> Reply:
     cluster = ctl.cluster
     if req.body.last_update and req.body.last_update - 1 >= cluster.last_node_update:
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
-    records = tuple(build_node_record(n, req.body.show_flags) for n in cluster.node_list)
+    flags, private = req.body.show_flags, ctl.config.private_data
+    records = tuple(
+        NodeRecord.blank() if hidden_in_listing(n, flags, private) else build_node_record(n, flags)
+        for n in cluster.node_list
+    )
     return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
 
 
 def node_info_single(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, NodeInfoSingleRequest)
     node = ctl.cluster.nodes.get(req.body.node_name or "")
-    records = (build_node_record(node, req.body.show_flags),) if node is not None else ()
+    flags = req.body.show_flags
+    shown = node is not None and not hidden_by_name(node, flags)
+    records = (build_node_record(node, flags),) if node is not None and shown else ()
     return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
 
 

@@ -45,7 +45,10 @@ def step_complete(ctl: Controller, req: Request) -> Reply:
 
 def complete_prolog(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, CompleteProlog)
-    return rc_reply(0)
+    if not ctl.is_admin(req.uid):
+        return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
+    b = req.body
+    return rc_reply(ctl.agent.prolog_complete(b.job_id, b.prolog_rc, b.node_name))
 
 
 HANDLERS = {

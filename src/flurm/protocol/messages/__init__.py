@@ -3,6 +3,7 @@
 from flurm.protocol.messages import (  # noqa: F401  (imported for their @register side effect)
     admin,
     common,
+    config_files,
     config_info,
     control,
     crontab,

@@ -435,6 +435,24 @@ class SrunTimeout(Message):
         return cls(StepId.unpack(r, version), r.time())
 
 
+@register(MsgType.SRUN_NODE_FAIL)
+@dataclass(frozen=True, slots=True)
+class SrunNodeFail(Message):
+    """7003 (_pack_srun_node_fail_msg): the step (step NO_VAL = the allocation) and the failed nodes;
+    srun prints "Node failure on NODES"."""
+
+    step_id: StepId
+    nodelist: str | None
+
+    def pack(self, w: Writer, version: int) -> None:
+        self.step_id.pack(w, version)
+        w.string(self.nodelist)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(StepId.unpack(r, version), r.string())
+
+
 # -- step information ------------------------------------------------------------------------------
 
 ALL_STEPS = StepId(NO_VAL, NO_VAL, NO_VAL)
@@ -647,6 +665,7 @@ __all__ = [
     "JobStepInfoRequest",
     "JobStepInfoResponse",
     "SrunJobComplete",
+    "SrunNodeFail",
     "SrunPing",
     "SrunStepSignal",
     "SrunTimeout",

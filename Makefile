@@ -14,8 +14,11 @@ DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux p
 demo: setup
 	bash scripts/rehearsal.sh
 
+# the tests run in TEST_JOBS processes, one test file each at a time: the integration tests mostly wait on
+# the daemons' cycles, so a few run side by side even on two CPUs
+TEST_JOBS ?= 4
 test: setup lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
 
 setup: debian venv
 

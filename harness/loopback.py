@@ -83,10 +83,23 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _port_range() -> tuple[int, int]:
+    """20000-29999, split between the processes of a parallel test run (pytest-xdist's workers gw0,
+    gw1, ...) so that two tests never pick the same block between its check and its use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or "1")
+    if not worker.startswith("gw") or workers <= 1:
+        return 20000, 30000
+    size = 10000 // workers
+    first = 20000 + int(worker[2:]) * size
+    return first, first + size
+
+
 def free_port_block(count: int) -> int:
-    """The first of ``count`` consecutive free ports (in 20000-29999)."""
+    """The first of ``count`` consecutive free ports (in 20000-29999; a share of it per test process)."""
+    low, high = _port_range()
     for _ in range(200):
-        base = random.randrange(20000, 30000 - count)
+        base = random.randrange(low, high - count)
         if all(_port_free(base + i) for i in range(count)):
             return base
     raise RuntimeError("no free port block")

@@ -82,10 +82,10 @@ STEPS = [
     cmd("sinfo", label="sinfo at start"),
     not_responding,
     cmd("sinfo"),
-    cmd("sinfo", "-N"),
+    cmd("sinfo", "-N", sort_lines=True),  # a node of two partitions: slurmctld's line order is by chance
     cmd("sinfo", "-R"),
     cmd("sinfo", "-R", "-l"),
-    cmd("sinfo", "-N", "-o", "%N %T %E %H %u"),
+    cmd("sinfo", "-N", "-o", "%N %T %E %H %u", sort_lines=True),
     cmd("scontrol", "show", "node", "fut-1", label="a future node by name"),
     cmd("scontrol", "show", "node", "-F", "fut-1", label="a future node with -F"),
     cmd("scontrol", "show", "node", "cloud-1"),

@@ -25,6 +25,7 @@ def test_each_setting_rule_finds_its_setting() -> None:
         "GresTypes=gpu\nBurstBufferType=burst_buffer/lua\nTopologyPlugin=topology/tree\n"
         "JobSubmitPlugins=lua\nMCSPlugin=mcs/user\nNodeFeaturesPlugins=node_features/helpers\n"
         "SuspendProgram=/bin/true\nResumeProgram=/bin/true\nFederationParameters=fed_display\n"
+        "PrologFlags=Alloc,X11\n"
         "ClusterName=t\nSlurmctldHost=h\nNodeName=n[1-2] CPUs=2 Gres=gpu:2\n"
         "PartitionName=p Nodes=ALL Default=YES\n"
     )

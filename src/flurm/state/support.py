@@ -49,6 +49,11 @@ def _plugin(value: Callable[[SlurmConfig], str], *unused: str) -> Callable[[Slur
     return used
 
 
+def _prolog_flags(config: SlurmConfig) -> str | None:
+    words = {w.strip().lower() for w in (config.prolog_flags or "").split(",")}
+    return config.prolog_flags if words & {"serial", "x11"} else None
+
+
 def _node_gres(config: SlurmConfig) -> str | None:
     names = [n.name for n in config.nodes if n.gres]
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
@@ -84,6 +89,7 @@ SETTINGS: tuple[SettingRule, ...] = (
     SettingRule("SuspendProgram", "power saving (suspending and resuming nodes)", _raw("SuspendProgram", "")),
     SettingRule("ResumeProgram", "power saving (suspending and resuming nodes)", _raw("ResumeProgram", "")),
     SettingRule("FederationParameters", "federated clusters", _raw("FederationParameters", "")),
+    SettingRule("PrologFlags", "`Serial` and `X11` (accepted, change nothing)", _prolog_flags),
 )
 
 
@@ -101,6 +107,16 @@ JOBS: tuple[JobRule, ...] = (
 # What flurm refuses whatever the configuration (the pre-flight cannot see these in use).
 REFUSED: tuple[tuple[str, str], ...] = (
     ("heterogeneous jobs (`sbatch` with `:` or `hetjob`)", "refused with ESLURM_NOT_SUPPORTED"),
+    (
+        "`--tmp`, `-B`, `--sockets-per-node`, `--cores-per-socket`, `--threads-per-core`, `--hint`,"
+        " `--ntasks-per-core`, `--prefer`, `--batch`, `--exclusive=user|mcs`, `--spread-job`, `--x11`",
+        "refused at submit with SLURM's text, naming the option (controller/submit.py)",
+    ),
+    (
+        "reservations of cores (`CoreCnt`), licences, burst buffers or watts; flags `TIME_FLOAT`,"
+        " `REPLACE`, `REPLACE_DOWN`, `FIRST_CORES`",
+        "refused; `FLEX`, `MAGNETIC`, `PURGE_COMP`, `NO_HOLD_JOBS` are kept and shown but change nothing",
+    ),
     ("`strigger --set`", "refused: flurm keeps and fires no triggers"),
     ("`scontrol create|delete node` (dynamic nodes)", "refused after slurmctld's own checks"),
     ("`sbcast`", "refused after slurmctld's own checks: flurm issues no sbcast credentials"),

@@ -169,7 +169,8 @@ def test_time_limit(pair: tuple[Side, Side]) -> None:
     a job trapping SIGTERM showed COMPLETING, then TIMEOUT ExitCode=0:9 about 5 s later.
     """
     c = pair[0].c
-    plain = c.sbatch("-t", "1", "--wrap", "sleep 1301")
+    # exec: a shell waiting on its sleep ends 0:15 or 143:0 by which of the two the signal reaches first
+    plain = c.sbatch("-t", "1", "--wrap", "exec sleep 1301")
     stubborn = c.sbatch("-t", "1", "--wrap", "trap 'echo got TERM' TERM; while :; do sleep 1302; done")
     c.wait_state(plain, ["RUNNING"])
     c.wait_state(stubborn, ["RUNNING"])
@@ -185,7 +186,7 @@ def test_time_limit(pair: tuple[Side, Side]) -> None:
                 timeout_at[job] = time.monotonic() - started
         time.sleep(0.2)
     assert set(timeout_at) == {plain, stubborn}, f"not both TIMEOUT: {timeout_at}\n{c.log_tail()}"
-    assert 59 <= timeout_at[plain] <= 64, timeout_at
+    assert 59 <= timeout_at[plain] <= 75, timeout_at  # limits are checked every second; a loaded machine
     assert stubborn_completing
     assert timeout_at[plain] + 1.5 <= timeout_at[stubborn] <= timeout_at[plain] + 15, timeout_at
     p, s = job_fields(c, plain), job_fields(c, stubborn)

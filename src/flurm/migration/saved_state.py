@@ -1,9 +1,11 @@
 """Merging slurmctld's saved state into flurm at the takeover.
 
 After slurmctld has shut down, its StateSaveLocation holds everything it acknowledged: the job table
-(job_state), its job id sequence, and each job's script and environment (hash.N/job.ID/). flurm takes
-from it what the mirror could not have: jobs accepted after the last mirror pass, jobs whose state
-moved on since, and the scripts and environments that pending jobs need to be launched by flurm.
+(job_state), its job id sequence, and each job's script and environment (hash.N/job.ID/), and the
+reservation list (resv_state) with its name counter. flurm takes from it what the mirror could not
+have: jobs accepted after the last mirror pass, jobs whose state moved on since, the scripts and
+environments that pending jobs need to be launched by flurm, reservations created, changed or
+deleted since the last pass, and the ids and counter the wire never shows.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flurm.migration import statefile
+from flurm.migration import resv_statefile, statefile
+from flurm.migration.importer import reservation_from_record
 from flurm.protocol.constants import (
     MEM_PER_CPU,
     NO_VAL,
@@ -24,6 +27,7 @@ from flurm.protocol.constants import (
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
+from flurm.state.reservations import Reservation
 from flurm.state.tasks import EMPTY, TaskSet
 
 if TYPE_CHECKING:
@@ -183,6 +187,54 @@ def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
             cluster.jobs[saved.job_id].script = ""  # a batch job whose script is still in slurmctld's files
     cluster.reserve_job_ids_above(max(saved_file.job_id_sequence - 1, max(cluster.jobs, default=0)))
     return added
+
+
+def reservation_from_saved(saved: resv_statefile.SavedReservation, cluster: Cluster) -> Reservation:
+    """A flurm reservation from slurmctld's saved record: as the mirror imports it from the wire, with
+    what only the file has (its id, and the duration as asked: NO_VAL when an end time was given)."""
+    resv = reservation_from_record(saved.record, cluster)
+    resv.resv_id = saved.resv_id
+    resv.duration = saved.duration
+    return resv
+
+
+def _same_reservation(a: Reservation, b: Reservation) -> bool:
+    """Equal in what the wire shows (the mirror cannot know the id or the duration as asked; what
+    flurm shows as slurmctld showed it is presentation, not a change)."""
+    def shown(r: Reservation) -> Reservation:
+        return replace(r, resv_id=0, duration=0, seq=0, record_overrides={})
+
+    return shown(a) == shown(b)
+
+
+def load_reservations(state_dir: Path) -> resv_statefile.ResvStateFile | None:
+    """Read slurmctld's reservation list (blocking: run it in a worker thread); None if it saved none."""
+    return resv_statefile.read_resv_state(state_dir)
+
+
+def merge_reservations(ctl: ControllerPort, saved_file: resv_statefile.ResvStateFile) -> tuple[int, int, int]:
+    """Make flurm's reservation list slurmctld's saved one, and take its name counter: the next
+    generated name is the one slurmctld would have given. Returns how many reservations were new to
+    flurm, changed since the last mirror pass, and gone since."""
+    cluster = ctl.cluster
+    book = cluster.reservations
+    saved = [reservation_from_saved(s, cluster) for s in saved_file.reservations]
+    names = {r.name for r in saved}
+    new = changed = 0
+    for resv in saved:
+        old = book.items.get(resv.name)
+        if old is None:
+            new += 1
+            log.info("reservation %s was created at slurmctld after the last mirror pass", resv.name)
+        elif not _same_reservation(old, resv):
+            changed += 1
+            log.info("reservation %s was changed at slurmctld after the last mirror pass", resv.name)
+    gone = [name for name in book.items if name not in names]
+    for name in gone:
+        log.info("reservation %s was deleted at slurmctld after the last mirror pass", name)
+    book.replace_all(saved, ctl.now())
+    book.top_suffix = saved_file.top_suffix  # slurmctld's own, not the mirror's estimate from names
+    return new, changed, len(gone)
 
 
 def needs_script(job: Job) -> bool:

@@ -9,7 +9,9 @@ Steps (each reported as it happens):
   5. endpoint     flurm listens on SlurmctldHost:SlurmctldPort, where slurmd and every running
                   slurmstepd send their messages (they never re-read slurm.conf)
   6. saved state  jobs from slurmctld's saved state that the mirror had not seen yet (accepted in the
-                  last instant), the id sequence, and the scripts and environments of pending jobs
+                  last instant), the id sequence, and the scripts and environments of pending jobs;
+                  reservations created, changed or deleted since the last pass, and the counter
+                  their generated names take a number from
   7. adopt        running jobs keep their nodes, cores and memory; job ids continue above SLURM's
   8. persist      everything is written to flurm's store
   9. standalone   mode standalone: held writes proceed, slurmd daemons are asked to re-register,
@@ -392,14 +394,39 @@ class Takeover:
 
         loop = asyncio.get_running_loop()
         state_dir = Path(self.ctl.config.state_save_location)
+        added = 0
         try:
             state = await loop.run_in_executor(None, saved_state.load, state_dir)
             added = saved_state.merge(self.ctl, state)
         except Exception as exc:
             self._event("saved state", "failed", f"could not read slurmctld's saved state: {exc}")
-            return 0
-        self._event("saved state", "ok", f"{added} job(s) accepted by slurmctld after the last sync")
+        else:
+            self._event("saved state", "ok", f"{added} job(s) accepted by slurmctld after the last sync")
+        await self._merge_saved_reservations()
         return added
+
+    async def _merge_saved_reservations(self) -> None:
+        """Reservations slurmctld saved: those the mirror had not seen (or seen before a change or a
+        deletion), and the name counter the wire does not carry."""
+        from flurm.migration import saved_state
+
+        loop = asyncio.get_running_loop()
+        state_dir = Path(self.ctl.config.state_save_location)
+        try:
+            state = await loop.run_in_executor(None, saved_state.load_reservations, state_dir)
+            if state is None:
+                self._event("saved state", "info", "no resv_state saved; the mirror's reservations are kept")
+                return
+            new, changed, gone = saved_state.merge_reservations(self.ctl, state)
+        except Exception as exc:
+            self._event("saved state", "failed", f"could not read slurmctld's saved reservations: {exc}")
+            return
+        self._event(
+            "saved state",
+            "ok",
+            f"reservations since the last sync: {new} created, {changed} changed, {gone} deleted; "
+            f"the next generated name counts on from {state.top_suffix}",
+        )
 
     def _adopt(self) -> tuple[int, int]:
         """Running jobs keep their allocations; pending ones become flurm's to schedule."""

@@ -100,7 +100,8 @@ def test_import_is_lossless(mig: SlurmCluster) -> None:
         for name, line in theirs.items():
             assert ours[name] == line, f"{kind} {name} differs:\nslurmctld: {line}\nflurm:     {ours[name]}"
     for cmd in (["squeue"], ["sinfo"], ["squeue", "-t", "all", "-o", "%i %T %r %E %M %l %D %R"]):
-        assert wait_until(lambda cmd=cmd: c.run(*cmd, conf=conf).stdout == c.run(*cmd).stdout, 5), cmd
+        # (a running job's TIME may tick between the two calls: asked again until both agree)
+        assert wait_until(lambda cmd=cmd: c.run(*cmd, conf=conf).stdout == c.run(*cmd).stdout, 30), cmd
 
 
 def mirrored_pair(c: SlurmCluster, kind: str, conf: Path) -> tuple[dict[str, str], dict[str, str]]:

@@ -189,7 +189,11 @@ def test_salloc_runs_srun(runs: tuple[Transcript, Transcript]) -> None:
 
 def test_steps_inside_batch_jobs(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
-    assert_same(ref, got, ["cat slurm-6.out", "cat slurm-7.out"])
+    assert_same(ref, got, ["cat slurm-6.out"])
+    # slurmctld may not have freed the previous step's CPUs when the next step asks (its own timing):
+    # srun then says so and retries; compare without those two lines
+    theirs, ours = (_without_step_retry(t["cat slurm-7.out"].stdout) for t in (ref, got))
+    assert ours == theirs
     assert got["cat slurm-6.out"].stdout == (
         f"{HOST}\nsrun: error: Unable to create step for job 6: More processors requested than permitted\n"
     )
@@ -207,6 +211,11 @@ def test_squeue_and_scancel_of_a_running_srun(runs: tuple[Transcript, Transcript
     assert ours == theirs
     assert "srun: Job step aborted: Waiting up to 4 seconds for job step to finish." in ours
     assert "rc=143" in ours
+
+
+def _without_step_retry(out: str) -> list[str]:
+    retry = ("step creation temporarily disabled, retrying", "srun: Step created for job")
+    return [line for line in out.splitlines() if not any(r in line for r in retry)]
 
 
 def _without_cancel_notice(out: str) -> list[str]:

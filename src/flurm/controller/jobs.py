@@ -96,6 +96,7 @@ class JobOps:
         job.list_seq = self.next_list_seq()
         if array is None and job.priority != 0:
             job_independent(job, cluster, now, array_running(cluster))
+            mail.dependency_checked(self.ctl, job)  # a dependency that already failed
         if job.priority == NO_VAL:
             job.priority = cluster.new_priority(job.nice)
         if array is not None:

@@ -234,6 +234,7 @@ class Controller:
         result = scheduler.plan(self.cluster, now)
         for job in result.reasons_changed:
             self.cluster.job_changed(job)
+            mail.dependency_checked(self, job)  # --mail-type=INVALID_DEPEND
         for decision in result.starts:
             job = decision.job
             if job.is_array_meta():

@@ -96,6 +96,7 @@ class JobOps:
         job.list_seq = self.next_list_seq()
         if array is None and job.priority != 0:
             job_independent(job, cluster, now, array_running(cluster))
+            mail.dependency_checked(self.ctl, job)  # a dependency that already failed
         if job.priority == NO_VAL:
             job.priority = cluster.new_priority(job.nice)
         if array is not None:
@@ -669,63 +670,25 @@ class JobOps:
         self.ctl.agent.kill_timelimit(job)
 
     def node_failed(self, job: Job, node_name: str) -> None:
-        """A node of a running job went DOWN (slurmctld: kill_running_job_by_node_name).
+        """A node of a running or suspended job went DOWN (slurmctld: kill_running_job_by_node_name).
 
-        A batch job that may be requeued goes back to PENDING with Restarts+1, eligible again only
-        once the credentials of its first run have expired (BeginTime, as batch_requeue_fini);
-        any other job ends with NODE_FAIL.
+        A batch job that may be requeued is (requeue.py); any other job ends with NODE_FAIL.
         """
-        if job.requeue and job.script is not None:
-            now = self.ctl.now()
-            survivors = tuple(n for n in job.nodes if n != node_name)
-            if survivors:
-                self.ctl.agent.terminate_on_nodes(job, JobState.NODE_FAIL, survivors)
-            self.cluster.release(job)
-            job.state = JobState.PENDING
-            job.state_reason = 0
-            job.state_desc = None
-            job.restart_cnt += 1
-            job.nodes = ()
-            job.cores_alloc = ()
-            job.cpus_alloc = ()
-            job.mem_alloc = ()
-            job.batch_host = None
-            job.completing_nodes = ()
-            job.start_time = 0
-            job.end_time = 0
-            if job.begin_time <= now:
-                job.begin_time = now + self.ctl.config.cred_expire + 1
-            job.eligible_time = job.begin_time
-            job.submit_time = now
-            job.accrue_time = 0
-            self.cluster.job_changed(job)
-            self.wake()
+        if requeue.requeue_on_node_failure(self.ctl, job, node_name):
             return
+        suspended = job.base_state == JobState.SUSPENDED
         job.state = JobState.NODE_FAIL | JobStateFlag.COMPLETING
         job.state_reason = R.FAIL_DOWN_NODE
-        job.end_time = self.ctl.now()
+        job.state_desc = None
+        job.end_time = job.suspend_time if suspended else self.ctl.now()
         self.cluster.mark_completing(job)
         self._ended(job)
         self.cluster.job_changed(job)
+        self.ctl.agent.terminate_on_down_node(job, JobState.NODE_FAIL, node_name)
         self.node_epilog_done(job.job_id, node_name)
         others = [n for n in job.completing_nodes if n != node_name]
         if others:
             self.ctl.agent.terminate_job(job, JobState.NODE_FAIL)
-
-    def requeue_after_launch_failure(self, job: Job, why: str) -> None:
-        job.state = JobState.PENDING
-        job.state_reason = R.WAIT_NODE_NOT_AVAIL
-        job.restart_cnt += 1
-        self.cluster.release(job)
-        job.nodes = ()
-        job.cores_alloc = ()
-        job.cpus_alloc = ()
-        job.mem_alloc = ()
-        job.batch_host = None
-        job.start_time = 0
-        job.end_time = 0
-        job.state_desc = why
-        self.cluster.job_changed(job)
 
     def fail_launch(self, job: Job, rc: int) -> None:
         self.ctl.diag.count("failed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import HostlistError, expand
+from flurm.controller import reboot
 from flurm.protocol.constants import NO_VAL, NodeState, NodeStateFlag, SlurmRC
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.state.model import Node
@@ -27,6 +28,8 @@ _UNAVAILABLE = DRAIN | FAIL
 def _valid_change(node: Node, new: int) -> bool:
     if new in (NodeState.DOWN, DRAIN, FAIL, NodeStateFlag.NO_RESPOND, UNDRAIN, NodeState.IDLE):
         return True
+    if new == NodeStateFlag.REBOOT_CANCEL:
+        return bool(node.flags & NodeStateFlag.REBOOT_REQUESTED)
     if new == RESUME:
         return node.base_state in (NodeState.DOWN, NodeState.FUTURE) or bool(
             node.flags & (_UNAVAILABLE | NodeStateFlag.REBOOT_REQUESTED)
@@ -99,6 +102,8 @@ def update_nodes(ctl: Controller, msg: UpdateNodeRequest, uid: int) -> int:
             ctl.agent.node_down(node, node.reason or "", now, by_admin=True)
         elif state == NodeStateFlag.NO_RESPOND:
             node.flags |= NodeStateFlag.NO_RESPOND
+        elif state == NodeStateFlag.REBOOT_CANCEL:
+            rc = reboot.cancel(node) or rc
         if node.base_state != NodeState.DOWN and not node.flags & _UNAVAILABLE:
             node.reason = None  # a node that is available keeps no reason
             node.reason_time = 0

@@ -10,7 +10,8 @@ later boot time. ``scontrol`` itself refuses when RebootProgram is not set in it
 
 A node that has not booted ResumeTimeout after that stays DOWN, "reboot timed out".
 
-Left: ``scontrol cancel_reboot`` (an update of the node, REBOOT_CANCEL).
+``scontrol cancel_reboot`` is an update of the node (REQUEST_UPDATE_NODE, State=REBOOT_CANCEL):
+a node still waiting for its reboot is no longer marked, an ASAP one is no longer drained.
 """
 
 from __future__ import annotations
@@ -68,6 +69,21 @@ def reboot_request(ctl: Controller, msg: RebootNodes, uid: int) -> int:
             _reason(node, "reboot requested", now, uid)
         ctl.cluster.node_changed(node)
     ctl.schedule_soon()
+    return 0
+
+
+def cancel(node: Node) -> int:
+    """State=CANCEL_REBOOT of a node marked REBOOT_REQUESTED (update_node): 0, or
+    ESLURM_REBOOT_IN_PROGRESS once its reboot was issued."""
+    if node.flags & F.REBOOT_ISSUED:
+        return SlurmRC.ESLURM_REBOOT_IN_PROGRESS
+    node.flags &= ~F.REBOOT_REQUESTED
+    if node.next_state & F.UNDRAIN:
+        # _undo_reboot_asap: the drain (and the reason) ASAP gave it go; slurmctld tests the bit
+        # in NO_VAL too, so a node given no next state loses its drain and reason as well
+        node.flags &= ~F.DRAIN
+        node.reason = None
+    node.next_state = NO_VAL
     return 0
 
 

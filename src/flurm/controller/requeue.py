@@ -84,6 +84,23 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
         return SlurmRC.ESLURM_BATCH_ONLY
     if job.is_pending():
         return SlurmRC.ESLURM_JOB_PENDING
+    _requeue(ctl, job, flags, ended_as=JobState.PENDING)
+    return 0
+
+
+def requeue_on_node_failure(ctl: Controller, job: Job, node_name: str) -> bool:
+    """A node of the running (or suspended) job went DOWN: a batch job that may be requeued is,
+    as kill_running_job_by_node_name does (its run ends NODE_FAIL, Restarts counts it, the DOWN
+    node is given back at once and the others run their epilog). False: it may not be."""
+    if not job.requeue or job.script is None:
+        return False
+    _requeue(ctl, job, 0, ended_as=JobState.NODE_FAIL, failed_node=node_name)
+    return True
+
+
+def _requeue(ctl: Controller, job: Job, flags: int, *, ended_as: int, failed_node: str | None = None) -> None:
+    """Requeue a job that may be: ``ended_as`` is the state its run ends in for the mails (a
+    requeue shows PENDING, a node failure NODE_FAIL); ``failed_node`` is done at once."""
     cluster = ctl.cluster
     now = ctl.now()
     completing = job.is_completing()
@@ -98,24 +115,23 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
         _logged_end(job)  # the run ends here (job_completion_logger): its sruns are told
         ctl.steps.job_ended(job)
     if not completing:
-        # the requeue mail goes out with the job shown as JOB_REQUEUE (PENDING) and this run's count
-        shown, job.state = job.state, JobState.PENDING
+        # the mails go out with the job shown as it ended (JOB_REQUEUE is PENDING) and this run's count
+        shown, job.state = job.state, ended_as
         mail.job_ended(ctl, job, requeue=True)
         job.state = shown
     # its batch step ends with the job pending: the TRES of the run are not final
     job.bitflags &= ~JobFlag.TRES_STR_CALC
     if job.cpus_alloc:
         job.requeued_cpus = sum(job.cpus_alloc)
+        job.requeued_nodes = len(job.nodes)
     job.restart_cnt += 1
     if completing:
         job.state = JobState.PENDING | (job.state & ~JOB_STATE_BASE)
+    elif running:
+        job.state = JobState.PENDING | JobStateFlag.COMPLETING
+        cluster.mark_completing(job)
     else:
-        if running:
-            job.state = JobState.PENDING | JobStateFlag.COMPLETING
-            cluster.mark_completing(job)
-            ctl.agent.terminate_job(job, JobStateFlag.REQUEUE)
-        else:
-            job.state = JobState.PENDING
+        job.state = JobState.PENDING
     if running:
         prep.epilog_start(ctl, job)  # the nodes are given back (deallocate_nodes)
     job.pre_sus_time = 0
@@ -127,9 +143,18 @@ def requeue_job(ctl: Controller, job: Job, uid: int, flags: int) -> int:
     if flags & JobStateFlag.REQUEUE_HOLD:
         _hold(job, LAUNCH_FAILED_TEXT if flags & JobStateFlag.LAUNCH_FAILED else HELD_TEXT)
     cluster.job_changed(job)
+    if running and failed_node is not None:
+        # deallocate_nodes gives a DOWN node back without waiting for it; its last node done,
+        # the job is requeued (batch_requeue_fini)
+        ctl.agent.terminate_on_down_node(job, JobState.NODE_FAIL, failed_node)
+        ctl.jobs.node_epilog_done(job.job_id, failed_node)
+        if job.completing_nodes:
+            ctl.agent.terminate_job(job, JobState.NODE_FAIL)
+        return
+    if running:
+        ctl.agent.terminate_job(job, JobStateFlag.REQUEUE)
     if not job.is_completing():
         finish(ctl, job)
-    return 0
 
 
 def _hold(job: Job, why: str) -> None:

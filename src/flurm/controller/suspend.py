@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from flurm.errors import SlurmError
 from flurm.protocol.constants import INFINITE, NO_VAL, JobState, MsgType, SlurmRC
 from flurm.protocol.messages.job_control import JobArrayError
-from flurm.protocol.messages.jobctl import RESUME_JOB, SUSPEND_JOB, SuspendInt
+from flurm.protocol.messages.jobctl import RESUME_JOB, SUSPEND_JOB, SuspendInt, SuspendRequest
 from flurm.state.jobids import parse_job_id
 from flurm.state.model import Job
 from flurm.state.tasks import TaskSet
@@ -73,7 +73,9 @@ def names_no_job(ctl: Controller, job_id: int, job_id_str: str | None) -> bool:
 
 
 def suspend_job(ctl: Controller, job: Job, op: int) -> int:
-    """One job record (slurmctld's _job_suspend_op for a suspension by an operator)."""
+    """One job record (slurmctld's _job_suspend: the salloc or srun owning the job hears of the
+    operation whatever comes of it, then _job_suspend_op for a suspension by an operator)."""
+    _tell_owner(ctl, job, op)
     if job.is_pending():
         return SlurmRC.ESLURM_JOB_PENDING
     if job.is_finished():
@@ -140,6 +142,18 @@ def _tell_nodes(ctl: Controller, job: Job, op: int) -> None:
     """REQUEST_SUSPEND_INT to every node of the job, not resent (slurmctld's _suspend_job)."""
     for name in job.nodes:
         ctl.agent.send_to_node(name, MsgType.REQUEST_SUSPEND_INT, SuspendInt(job.job_id, op))
+
+
+def _tell_owner(ctl: Controller, job: Job, op: int) -> None:
+    """SRUN_REQUEST_SUSPEND to the srun/salloc that owns the allocation (srun_job_suspend); salloc
+    says "job has been suspended" (or resumed) with -v, srun says nothing."""
+    table = ctl.steps.table(job) if job.steps else None
+    if table is None or not table.resp_host or not table.other_port:
+        return
+    body = SuspendRequest(op, job.job_id)
+    ctl.spawn(
+        ctl.steps._tell_srun(job, table.resp_host, table.other_port, MsgType.SRUN_REQUEST_SUSPEND, body)
+    )
 
 
 def _tasks_of(job: Job) -> TaskSet:

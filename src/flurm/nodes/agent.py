@@ -449,7 +449,7 @@ class NodeAgent:
             job = self.cluster.jobs.get(job_id)
             if job is None:
                 continue
-            if job.is_running():
+            if job.is_running() or job.base_state == JobState.SUSPENDED:
                 self.ctl.steps.node_failed(job, node.name)  # its sruns hear first (srun_node_fail)
                 self.ctl.jobs.node_failed(job, node.name)
             elif job.is_completing():
@@ -727,6 +727,11 @@ class NodeAgent:
                 self._spawn(
                     self._send_kill(job.job_id, node, msg, MsgType.REQUEST_TERMINATE_JOB, lambda: True)
                 )
+
+    def terminate_on_down_node(self, job: Job, job_state: int, name: str) -> None:
+        """deallocate_nodes sends the kill to a DOWN node of the job too, once, not waiting for its
+        epilog: a slurmd set DOWN by an operator still kills the job there."""
+        self.send_to_node(name, MsgType.REQUEST_TERMINATE_JOB, self._kill_msg(job, job_state, self.ctl.now()))
 
     def _terminate_one(self, job: Job, node: Node, job_state: int, msg_type: int) -> None:
         key = (job.job_id, node.name)

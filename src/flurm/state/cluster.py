@@ -18,6 +18,9 @@ from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
 from flurm.state.reservations import Reservations
 from flurm.state.store import Loaded, Store
 
+# the marks of scontrol reboot a restart keeps (controller/reboot.py)
+_REBOOT_FLAGS = NodeStateFlag.REBOOT_REQUESTED | NodeStateFlag.REBOOT_ISSUED
+
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
@@ -145,6 +148,11 @@ class Cluster:
             node.reason = d.get("reason", node.reason)
             node.reason_time = int(d.get("reason_time", 0))
             node.reason_uid = int(d.get("reason_uid", NO_VAL))
+            node.flags |= int(d.get("reboot", 0)) & _REBOOT_FLAGS
+            node.next_state = int(d.get("next_state", NO_VAL))
+            node.boot_req_time = int(d.get("boot_req_time", 0))
+            if node.flags & NodeStateFlag.REBOOT_ISSUED:
+                node.base_state = NodeState.DOWN  # until slurmd registers after its reboot
         self.reservations.restore(loaded.reservations, int(loaded.meta.get("resv_top_suffix", 0)))
 
     # -- ids and priority -----------------------------------------------------------------------
@@ -350,6 +358,10 @@ class Cluster:
                     "reason": node.reason,
                     "reason_time": node.reason_time,
                     "reason_uid": node.reason_uid,
+                    # scontrol reboot: marked or issued, then what the node becomes (reboot.py)
+                    "reboot": node.flags & _REBOOT_FLAGS,
+                    "next_state": node.next_state,
+                    "boot_req_time": node.boot_req_time,
                 },
             )
 

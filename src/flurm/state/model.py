@@ -166,6 +166,8 @@ class Job:
     req_switch: int = 0
     wait4switch: int = 0  # seconds
     max_cpus: int = 0  # 0 = no maximum
+    # nodes of the run before a requeue: slurmctld shows them (total_nodes) while the job waits again
+    requeued_nodes: int = 0
 
     # -- state helpers --------------------------------------------------------------------
     @property

@@ -162,6 +162,8 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     if pending:
         num_cpus, max_cpus = job.min_cpus, job.max_cpus
         num_nodes, max_nodes = node_count_estimate(job, cluster), job.max_nodes
+        if job.requeued_nodes:
+            num_nodes, max_nodes = job.requeued_nodes, 0
     else:
         num_cpus, max_cpus = (alloc_cpus or job.min_cpus), 0
         num_nodes, max_nodes = (n_alloc or job.min_nodes), 0

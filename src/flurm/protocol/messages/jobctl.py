@@ -93,10 +93,11 @@ class SrunUserMsg(Message):
         return cls(r.u32(), r.string())
 
 
-@register(MsgType.REQUEST_SUSPEND)
+@register(MsgType.REQUEST_SUSPEND, MsgType.SRUN_REQUEST_SUSPEND)
 @dataclass(frozen=True, slots=True)
 class SuspendRequest(Message):
-    """5014 (scontrol suspend|resume): u16 op (SUSPEND_JOB/RESUME_JOB), u32 job_id, str job_id_str."""
+    """5014 (scontrol suspend|resume): u16 op (SUSPEND_JOB/RESUME_JOB), u32 job_id, str job_id_str.
+    SRUN_REQUEST_SUSPEND 7008 (to the salloc/srun owning the job) has the same layout."""
 
     op: int
     job_id: int = NO_VAL

@@ -27,6 +27,7 @@ from parity import (
     assert_same,
     cluster_pair,
     cmd,
+    normalise,
     poll,
     record_diff,
     run_both,
@@ -207,10 +208,18 @@ def test_squeue_and_scancel_of_a_running_srun(runs: tuple[Transcript, Transcript
     assert "8.0    sleep     debug     root" in got["squeue -s while srun runs"].stdout
     # slurmstepd's "*** STEP 8.0 ... CANCELLED AT" line reaches srun or not, whoever the controller is
     # (srun may exit first): compare without it
-    theirs, ours = (_without_cancel_notice(t["srun after scancel"].stdout) for t in (ref, got))
+    theirs, ours = (
+        _without_cancel_notice(_step_abort_short(t["srun after scancel"].stdout)) for t in (ref, got)
+    )
     assert ours == theirs
-    assert "srun: Job step aborted: Waiting up to 4 seconds for job step to finish." in ours
+    assert "srun: Job step aborted" in ours
     assert "rc=143" in ours
+
+
+def _step_abort_short(out: str) -> str:
+    return re.sub(
+        r"Job step aborted: Waiting up to \d+ seconds for job step to finish\.", "Job step aborted", out
+    )
 
 
 def _without_step_retry(out: str) -> list[str]:
@@ -245,8 +254,15 @@ def test_an_srun_waits_for_resources(runs: tuple[Transcript, Transcript]) -> Non
 
 
 def test_scancel_of_a_step(runs: tuple[Transcript, Transcript]) -> None:
-    assert_same(*runs, ["scancel 12.0", "srun after scancel of its step"])
-    after = runs[1]["srun after scancel of its step"].stdout
+    ref, got = runs
+    assert_same(ref, got, ["scancel 12.0"])
+    # whether srun says it waits for its tasks depends on whether they had all exited when it saw the
+    # abort (its own threads, whoever the controller is: step_launch.c): compare in the short form
+    theirs, ours = (
+        normalise(_step_abort_short(t["srun after scancel of its step"].stdout), t.cluster) for t in runs
+    )
+    assert ours == theirs
+    after = got["srun after scancel of its step"].stdout
     assert "*** STEP 12.0 ON compute-node-1 CANCELLED AT" in after and "rc=137" in after
 
 

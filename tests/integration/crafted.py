@@ -6,6 +6,9 @@ whoever runs this (tests run it as an unprivileged user), and print how the cont
     crafted.py update JOB FIELD=VALUE ...   REQUEST_UPDATE_JOB setting fields of the job_desc
     crafted.py every TYPE ...    each request type (a number) with an empty body, one connection each:
                                  prints "TYPE REPLY_TYPE RC" or "TYPE closed"
+    crafted.py persist VERSION PERSIST_TYPE   REQUEST_PERSIST_INIT naming that protocol version and
+                                 connection type: prints the reply's bytes (persistent-connection
+                                 framing: a length, then the message) in hex, or "closed"
 
 What real clients never send (sbatch --gid is for root only), the way an attacker would send it.
 """
@@ -25,6 +28,7 @@ from flurm.protocol.constants import NO_VAL, MsgType, slurm_strerror
 from flurm.protocol.frame import Frame, FrameDecoder, encode_frame
 from flurm.protocol.messages import encode_body
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.persist import PersistInitRequest
 
 
 def job_desc(group_id: int, script: str | None) -> JobDesc:
@@ -75,6 +79,23 @@ def every(types: list[int], host: str, port: int, auth: MungeAuthenticator) -> i
     return 0
 
 
+def persist(version: int, persist_type: int, host: str, port: int, auth: MungeAuthenticator) -> int:
+    init = encode_body(PersistInitRequest(version, "crafted", persist_type, 0))
+    msg_type = MsgType.REQUEST_PERSIST_INIT
+    with socket.create_connection((host, port), timeout=30) as s:
+        s.sendall(encode_frame(msg_type, init, auth.sign(msg_type, init)))
+        # read exactly the reply: slurmctld leaves an operator's refused connection open
+        got = b""
+        while len(got) < 4 or len(got) < 4 + struct.unpack(">I", got[:4])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                print("closed" if not got else f"cut short: {got.hex()}")
+                return 0
+            got += chunk
+    print(got.hex())
+    return 0
+
+
 def main(argv: list[str]) -> int:
     kind = argv[0]
     cfg = load(os.environ["SLURM_CONF"])
@@ -82,6 +103,8 @@ def main(argv: list[str]) -> int:
     host, port = cfg.slurmctld_addresses()[0]
     if kind == "every":
         return every([int(t) for t in argv[1:]], host, port, auth)
+    if kind == "persist":
+        return persist(int(argv[1], 0), int(argv[2]), host, port, auth)
     if kind == "update":
         changes = dict(a.split("=", 1) for a in argv[2:])
         body = JobDesc(job_id_str=argv[1], **{k: typed(k, v) for k, v in changes.items()})

@@ -41,11 +41,18 @@ class ConfiglessCluster(SlurmCluster):
 
 
 @contextlib.contextmanager
-def configless_cluster(controller: str) -> Iterator[ConfiglessCluster]:
+def configless_cluster(
+    controller: str, includes: dict[str, str] | None = None
+) -> Iterator[ConfiglessCluster]:
+    """``includes``: files written beside slurm.conf, which Include's each by its bare name."""
     tmp = Path(tempfile.mkdtemp(prefix=f"flurm-it-{controller}-"))
     os.chmod(tmp, 0o755)
+    (tmp / "etc").mkdir()
+    for name, text in (includes or {}).items():
+        (tmp / "etc" / name).write_text(text)
+    extra = "".join(f"\nInclude {name}" for name in includes or {})
     c = ConfiglessCluster(
-        tmp, controller, nodes=2, cpus=2, extra_conf="SlurmctldParameters=enable_configless"
+        tmp, controller, nodes=2, cpus=2, extra_conf="SlurmctldParameters=enable_configless" + extra
     )
     try:
         c.start()
@@ -73,3 +80,19 @@ def test_configless_slurmd_registers_and_runs_a_job(controller: str) -> None:
         )
         assert c.wait_state(job, ["COMPLETED", "FAILED"]) == "COMPLETED"
         assert (c.jobs_dir / "configless.out").read_text() == f"ran on {CONFIGLESS_NODE}\n"
+
+
+@pytest.mark.parametrize("controller", ["slurmctld", "flurm"])
+def test_configless_slurmd_gets_the_files_slurm_conf_includes(controller: str) -> None:
+    """slurm.conf Include's a file beside it: the configless slurmd gets it too (without it, its
+    copy of slurm.conf would not parse and it would not start)."""
+    included = {"nodes-extra.conf": "# sent along with slurm.conf\n"}
+    with configless_cluster(controller, included) as c:
+        launcher.start_configless_slurmd(c.dir, CONFIGLESS_NODE, c.ctld_port)
+        poll(
+            f"[{controller}] {CONFIGLESS_NODE} idle",
+            lambda: c.node_state(CONFIGLESS_NODE) == "idle",
+            timeout=60,
+        )
+        cache = c.dir / "spool" / CONFIGLESS_NODE / "conf-cache"
+        assert (cache / "nodes-extra.conf").read_text() == included["nodes-extra.conf"]

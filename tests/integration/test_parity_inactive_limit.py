@@ -38,6 +38,23 @@ def signal_srun(name: str, sig: int) -> Action:
     return act
 
 
+def printed(name: str, text: str, timeout: float) -> Action:
+    """Until the background client ``name`` (or what it runs) printed ``text``."""
+
+    def act(c: SlurmCluster) -> None:
+        out = c.jobs_dir / f"{name}.out"
+        poll(
+            f"[{c.controller}] {name} printed {text!r}",
+            lambda: out.exists() and text in out.read_text(),
+            timeout=timeout,
+        )
+
+    return act
+
+
+# a step every few seconds for longer than the 31 s a silent owner is given
+STEPPING = "'echo loop-start; for i in 1 2 3 4 5 6 7 8 9 10; do srun -n1 true; sleep 4; done; echo loop-done'"
+
 STEPS = [
     background("stopped", "srun", "-N1", "sleep", "100"),  # 1
     wait_state(1, "RUNNING"),
@@ -54,6 +71,15 @@ STEPS = [
     settle(),
     cmd(*output_of("alive"), label="srun that answers"),
     cmd("squeue", "-h", "-t", "all", "-o", "%i %T %r", label="job states"),
+    # a stopped salloc answers no ping, but the sruns of its shell create steps: that is activity
+    background("stepping", "salloc", "-N1", "sh", "-c", STEPPING),  # 3
+    printed("stepping", "loop-start", timeout=60),  # salloc has started its command
+    signal_srun("stepping", signal.SIGSTOP),
+    printed("stepping", "loop-done", timeout=180),
+    signal_srun("stepping", signal.SIGCONT),
+    finished("stepping", timeout=60),
+    wait_state(3, "COMPLETED", "TIMEOUT", "FAILED", timeout=60),
+    cmd("squeue", "-h", "-t", "all", "-j", "3", "-o", "%i %T %r", label="stepping job"),
 ]
 
 
@@ -67,3 +93,9 @@ def test_silent_allocation_ends_and_live_srun_stays(runs: tuple[Transcript, Tran
     ref, got = runs
     assert_same(ref, got, ["srun that answers", "job states"])
     assert sorted(got["job states"].stdout.splitlines()) == ["1 TIMEOUT InactiveLimit", "2 COMPLETED None"]
+
+
+def test_steps_created_keep_the_allocation(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, ["stepping job"])
+    assert got["stepping job"].stdout == "3 COMPLETED None\n"

@@ -53,7 +53,8 @@ FIELDS: list[tuple[str, tuple[str, ...], bool]] = [
     ("mail user", ("MailUser=someone@example.com",), True),
     ("mail type", ("MailType=END,FAIL",), True),
     ("mail user cleared", ("MailUser=",), True),
-    ("std out", ("StdOut=/tmp/flurm-upd-%j.out",), True),
+    # in the cluster's jobs directory (the client's; parity.normalise names it alike on both)
+    ("std out", ("StdOut=$PWD/upd-%j.out",), True),
     ("work dir", ("WorkDir=/tmp",), True),
     ("deadline", ("Deadline=now+2hours",), True),
     ("deadline past", ("Deadline=2020-01-01T00:00:00",), True),
@@ -95,10 +96,15 @@ def _updates() -> list[Cmd]:
             state = "pending" if job in (USER_PENDING, ROOT_PENDING) else "running"
             if state == "pending" and not on_pending:
                 continue
-            out.append(
-                cmd("scontrol", "update", f"JobId={job}", *args, user=user, label=f"{label}: {state} {who}")
-            )
+            out.append(_update(job, args, user, f"{label}: {state} {who}"))
     return out
+
+
+def _update(job: int, args: tuple[str, ...], user: str | None, label: str) -> Cmd:
+    line = ("scontrol", "update", f"JobId={job}", *args)
+    if any("$PWD" in a for a in args):  # a path in the client's directory: through a shell
+        return cmd("sh", "-c", " ".join(line), user=user, label=label)
+    return cmd(*line, user=user, label=label)
 
 
 STEPS: list[Step] = [

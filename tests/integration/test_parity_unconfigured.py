@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
+import socket
 import struct
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from parity import (
@@ -38,6 +41,7 @@ from parity import (
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load as load_config
 from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.frame import encode_frame
 from flurm.rpc.transport import Signer, call
 from harness.loopback import SlurmCluster
 
@@ -192,8 +196,7 @@ def test_deliberate_refusals(pair: Pair) -> None:
 
 
 def _raw_call(c: SlurmCluster, msg_type: int, body: bytes) -> tuple[int, bytes] | str:
-    """(reply type, reply body) of one request signed as root, or "no reply" (slurmctld closes the
-    connection, flurm waits for the next request on it: a peer that expects no reply sees neither)."""
+    """(reply type, reply body) of one request signed as root, or "no reply" (the connection closed)."""
     auth = MungeAuthenticator.from_slurm_conf(load_config(c.conf).auth_info)
 
     async def ask() -> tuple[int, bytes] | str:
@@ -267,6 +270,47 @@ def test_crafted_requests_get_slurmctlds_replies(
         if a != b:
             differ.append(f"{label}: slurmctld {a!r} flurm {b!r}")
     assert not differ, "\n".join(differ)
+
+
+def test_persistent_connection_refused_in_its_own_framing(pair: Pair) -> None:
+    """REQUEST_PERSIST_INIT, as root and as a plain user, for a federation sibling and another kind,
+    in 22.05, 21.08 and a newer version: PERSIST_RC behind its length alone, byte for byte."""
+    ref, got, _, _ = pair
+    crafted = str(Path(__file__).with_name("crafted.py"))
+    differ = []
+    for user in (None, "nobody"):
+        for version, kind in (("0x2600", "2"), ("0x2500", "1"), ("0x2700", "0")):
+            a, b = (
+                c.run(sys.executable, crafted, "persist", version, kind, user=user, timeout=60).check().stdout
+                for c in (ref, got)
+            )
+            if a != b or a.strip() == "closed":
+                differ.append(f"{user or 'root'} {version} type {kind}: slurmctld {a!r} flurm {b!r}")
+    assert not differ, "\n".join(differ)
+
+
+def _after_no_reply(c: SlurmCluster, msg_type: int) -> str:
+    """Send a request that gets no reply and a ping behind it on the same connection: "closed" when
+    the controller closes the connection after the first, "answered" when it serves the ping."""
+    auth = MungeAuthenticator.from_slurm_conf(load_config(c.conf).auth_info)
+    ping = MsgType.REQUEST_PING
+    data = encode_frame(msg_type, b"", auth.sign(msg_type, b"")) + encode_frame(
+        ping, b"", auth.sign(ping, b"")
+    )
+    with socket.create_connection(("127.0.0.1", c.ctld_port), timeout=30) as s:
+        s.sendall(data)
+        try:
+            return "answered" if s.recv(65536) else "closed"
+        except ConnectionResetError:  # closed with the ping unread
+            return "closed"
+
+
+def test_no_reply_ends_the_connection(pair: Pair) -> None:
+    """slurmctld serves one request per connection and closes it: after a message it does not answer
+    (from slurmdbd) the peer sees the end at once."""
+    ref, got, _, _ = pair
+    for msg_type in (MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_REGISTER_CTLD):
+        assert _after_no_reply(ref, msg_type) == _after_no_reply(got, msg_type) == "closed", msg_type
 
 
 def test_front_end_reply_layout(pair: Pair) -> None:

@@ -64,6 +64,30 @@ def test_files_for_slurmd_and_for_clients(tmp_path: Path) -> None:
     assert responses(config) == (slurmd, clients)  # read once
 
 
+def test_files_included_by_a_bare_name_follow_slurm_conf(tmp_path: Path) -> None:
+    """fetch_config.c: after slurm.conf, the files it Include's by a bare name, each after those it
+    includes itself, once; one named with a directory is not sent (slurmd could not place it)."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "deep.conf").write_text("")
+    (tmp_path / "nodes.conf").write_text("Include more.conf\n")
+    (tmp_path / "more.conf").write_text("")
+    (tmp_path / "c.conf").write_text("")
+    includes = f"Include nodes.conf\nInclude %c.conf\nInclude {sub}/deep.conf\nInclude more.conf\n"
+    (tmp_path / "slurm.conf").write_text(CONF + includes)
+    config = load(tmp_path / "slurm.conf")
+    slurmd, clients = responses(config)
+    assert slurmd.files is not None and clients.files is not None
+    sent = ["slurm.conf", "more.conf", "nodes.conf", "c.conf"]
+    assert [f.name for f in clients.files] == [*sent, *CLIENT_FILES[1:]]
+    assert [f.name for f in slurmd.files] == [*sent, *SLURMD_FILES[1:]]
+    assert next(f for f in clients.files if f.name == "nodes.conf").content == "Include more.conf\n"
+    # slurmctld files them under the name of the file it read: another name, none sent
+    (tmp_path / "slurm.conf").rename(tmp_path / "other.conf")
+    _, clients = responses(load(tmp_path / "other.conf"))
+    assert clients.files is not None and [f.name for f in clients.files] == list(CLIENT_FILES)
+
+
 def _ask(tmp_path: Path, conf: str, flags: int, uid: int) -> object:
     (tmp_path / "slurm.conf").write_text(conf)
     daemon = Daemon(load(tmp_path / "slurm.conf"), FakeAuthenticator(), state_dir=tmp_path / "state")

@@ -304,6 +304,47 @@ def test_a_handler_s_unexpected_error_is_answered_slurm_error() -> None:
     run(go())
 
 
+def test_a_request_that_gets_no_reply_ends_its_connection() -> None:
+    """slurmctld closes the connection after a message it does not answer; the peer sees the end."""
+
+    async def no_reply(req: Request) -> Reply | None:
+        return None if req.msg_type == MsgType.ACCOUNTING_FIRST_REG else rc_reply(SlurmRC.SLURM_SUCCESS)
+
+    async def go() -> None:
+        async with serving(no_reply) as (_, port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(signed_frame(MsgType.ACCOUNTING_FIRST_REG, b""))
+                writer.write(signed_frame(MsgType.REQUEST_PING, b""))  # not read: the connection ends
+                await writer.drain()
+                assert await read_frame(reader, 10.0) is None
+            finally:
+                writer.close()
+            assert await ping_works(port)
+
+    run(go())
+
+
+def test_a_persistent_connection_s_reply_goes_behind_its_length_alone_and_ends_the_connection() -> None:
+    message = b"\x05\x99reply"
+
+    async def persistent(req: Request) -> Reply | None:
+        return Reply(MsgType.PERSIST_RC, raw_body=message, persistent=True)
+
+    async def go() -> None:
+        async with serving(persistent) as (_, port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(signed_frame(MsgType.REQUEST_PING, b""))
+                await writer.drain()
+                got = await asyncio.wait_for(reader.read(), 10.0)  # all of it, up to the close
+            finally:
+                writer.close()
+            assert got == len(message).to_bytes(4, "big") + message
+
+    run(go())
+
+
 @pytest.mark.parametrize("msg_type", [MsgType.REQUEST_NODE_INFO, MsgType.REQUEST_JOB_INFO])
 def test_a_version_whose_reply_cannot_be_encoded_is_answered_version_error(
     tmp_path: Path, msg_type: MsgType

@@ -682,6 +682,24 @@ def test_an_answered_ping_keeps_the_allocation(tmp_path: Path) -> None:
     run(tmp_path, check, "InactiveLimit=30\n")
 
 
+def test_a_step_created_counts_as_srun_activity(tmp_path: Path) -> None:
+    """step_create sets the job's time_last_active: an srun that creates steps keeps its allocation
+    though it answers no ping."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate()).body.job_id  # type: ignore[union-attr]
+        steps = h.ctl.steps
+        steps.time_limits(NOW + 10)
+        h.now = NOW + 40
+        assert (await h.step(jid)).msg_type == MsgType.RESPONSE_JOB_STEP_CREATE
+        steps.time_limits(NOW + 51)
+        assert h.job(jid).is_running()
+        steps.time_limits(NOW + 40 + 51)
+        assert h.job(jid).state_reason == JobStateReason.FAIL_INACTIVE_LIMIT
+
+    run(tmp_path, check, "InactiveLimit=30\n")
+
+
 def _request(msg_type: int, body: Any, uid: int) -> Request:
     frame = Frame(Header(msg_type), 101, None, encode_body(body))
     return Request(msg_type, body, Identity(uid, uid), frame, ("127.0.0.1", 1))

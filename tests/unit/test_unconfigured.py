@@ -18,7 +18,14 @@ from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.steps import JobSteps, Step
 from flurm.modes import Mode
-from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_21_08_PROTOCOL_VERSION,
+    SLURM_22_05_PROTOCOL_VERSION,
+    JobState,
+    MsgType,
+    SlurmRC,
+)
 from flurm.protocol.frame import Frame, Header
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, decode_body, encode_body
@@ -34,6 +41,7 @@ from flurm.protocol.messages.job_lookups import (
     StepLayoutResponse,
     UpdateStepRequest,
 )
+from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PERSIST_TYPE_FED, PersistInitRequest, PersistRc
 from flurm.protocol.messages.reports import (
     AssocMgrInfoRequest,
     BurstBufferStatusRequest,
@@ -307,8 +315,6 @@ def test_controller_and_slurmdbd_messages(tmp_path: Path) -> None:
     ctl = controller(tmp_path)
     for t in (MsgType.REQUEST_SIB_JOB_LOCK, MsgType.REQUEST_SIB_JOB_UNLOCK, MsgType.REQUEST_CTLD_MULT_MSG):
         assert rc(ask(ctl, t, Empty())) == SlurmRC.ESLURM_ACCESS_DENIED
-    assert rc(ask(ctl, MsgType.REQUEST_PERSIST_INIT, Empty(), uid=NOBODY)) == SlurmRC.ESLURM_USER_ID_MISSING
-    assert rc(ask(ctl, MsgType.REQUEST_PERSIST_INIT, Empty())) == SlurmRC.SLURM_ERROR
     assert rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, Empty(), uid=NOBODY)) == errno.EACCES
     assert rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, Empty())) == 0
     assert handle(ctl, MsgType.ACCOUNTING_FIRST_REG, Empty()) is None
@@ -319,6 +325,51 @@ def test_controller_and_slurmdbd_messages(tmp_path: Path) -> None:
     assert rc(ask(ctl, MsgType.REQUEST_SET_FS_DAMPENING_FACTOR, factor)) == 0
     for t in (MsgType.REQUEST_SUBMIT_BATCH_HET_JOB, MsgType.REQUEST_HET_JOB_ALLOCATION):
         assert rc(ask(ctl, t, Empty())) == SlurmRC.ESLURM_NOT_SUPPORTED
+
+
+def persist_rc(reply: Reply) -> tuple[int, str | None, int, int]:
+    """(rc, comment, flags, ret_info) of a PERSIST_RC in persistent-connection framing."""
+    assert reply.persistent and reply.raw_body is not None
+    assert struct.unpack(">H", reply.raw_body[:2]) == (MsgType.PERSIST_RC,)
+    body = decode_body(MsgType.PERSIST_RC, reply.raw_body[2:])
+    assert isinstance(body, PersistRc)
+    return body.rc, body.comment, body.flags, body.ret_info
+
+
+def test_persistent_connection_refused_in_its_own_framing(tmp_path: Path) -> None:
+    """_slurm_rpc_persist_init: PERSIST_RC (slurm_persist_make_rc_msg) in the request's version, which
+    it carries as ret_info; a newer version is brought down to 22.05."""
+    ctl = controller(tmp_path)
+    v2108 = SLURM_21_08_PROTOCOL_VERSION
+    sibling = PersistInitRequest(v2108, "other", PERSIST_TYPE_FED, 6817)
+    assert persist_rc(ask(ctl, MsgType.REQUEST_PERSIST_INIT, sibling, uid=NOBODY)) == (
+        SlurmRC.ESLURM_USER_ID_MISSING,
+        None,
+        0,
+        v2108,
+    )
+    assert persist_rc(ask(ctl, MsgType.REQUEST_PERSIST_INIT, sibling)) == (
+        SlurmRC.SLURM_ERROR,
+        "no fed_mgr_fed_rec on cluster nc yet.",
+        0,
+        v2108,
+    )
+    newer = PersistInitRequest(0x2700, "other", PERSIST_TYPE_DBD, 0)
+    assert persist_rc(ask(ctl, MsgType.REQUEST_PERSIST_INIT, newer)) == (
+        SlurmRC.SLURM_ERROR,
+        None,
+        0,
+        SLURM_22_05_PROTOCOL_VERSION,
+    )
+    reply = ask(ctl, MsgType.REQUEST_PERSIST_INIT, newer)
+    assert reply.raw_body == struct.pack(">HIHiH", MsgType.PERSIST_RC, 0, 0, SlurmRC.SLURM_ERROR, 0x2600)
+
+
+def test_persist_init_codec() -> None:
+    init = PersistInitRequest(SLURM_22_05_PROTOCOL_VERSION, "c", PERSIST_TYPE_FED, 6817)
+    assert decode_body(MsgType.REQUEST_PERSIST_INIT, encode_body(init)) == init
+    with pytest.raises(DecodeError):  # older than 20.11: slurm_persist_unpack_init_req_msg refuses it
+        decode_body(MsgType.REQUEST_PERSIST_INIT, struct.pack(">H", 0x2300) + b"\0" * 8)
 
 
 # -- jobs and steps -------------------------------------------------------------------------------------

@@ -443,6 +443,9 @@ class SlurmConfig:
     # cgroup.conf etc. beside slurm.conf, read by load(); None (parse_text): as if there were none
     plugin_confs: PluginConfs | None = None
     licenses: str | None = None  # Licenses=, as written (state/licenses.py reads it)
+    # the Include'd files named without a directory, as slurmctld lists them to send them configless:
+    # each after the files it includes, once
+    bare_includes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_node_index", MappingProxyType({node.name: node for node in self.nodes}))
@@ -598,6 +601,7 @@ class _Reader:
         self.down_lines: list[_DownLine] = []
         self.warnings: list[ConfigWarning] = []
         self.files: list[str] = []
+        self.bare_includes: list[str] = []
         self.hash_val = 0
         self._stack: list[str] = []
 
@@ -658,6 +662,8 @@ class _Reader:
         except OSError as exc:
             raise ConfigError(*loc, f'"Include" failed: cannot read {target}: {exc.strerror or exc}') from exc
         self.read(text, target)
+        if "/" not in name and name not in self.bare_includes:  # parse_config.c _handle_include
+            self.bare_includes.append(name)
 
     def _scalar(self, lkey: str, pair: Pair, loc: Loc) -> int:
         kind = TOP_KEYS.get(lkey)
@@ -1168,6 +1174,7 @@ class _Builder:
             warnings=tuple(self.r.warnings),
             files=tuple(self.r.files),
             hash_val=self.r.hash_val,
+            bare_includes=tuple(self.r.bare_includes),
             **fields,
         )
 

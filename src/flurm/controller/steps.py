@@ -476,7 +476,10 @@ class StepOps:
             placed = self._try_place(req)
             if not isinstance(placed, SlurmError):
                 job, table, step = placed
+                self._srun_active(job.job_id)
                 break
+            if placed.rc == SlurmRC.ESLURM_NODES_BUSY:  # the job's nodes were looked at
+                self._srun_active(req.step_id.job_id)
             left = deadline - loop.time()
             if placed.rc != SlurmRC.ESLURM_NODES_BUSY or left <= 0:
                 busy_job = self.cluster.jobs.get(req.step_id.job_id)
@@ -854,6 +857,12 @@ class StepOps:
                 self.ctl.spawn(self._ping_srun(job, table.resp_host, table.other_port))
         for job_id in [j for j in self._last_active if j not in running]:
             del self._last_active[job_id]
+
+    def _srun_active(self, job_id: int) -> None:
+        """A step asked for counts as activity of the job's srun (step_create sets the job's
+        time_last_active before it picks the step's nodes)."""
+        if self.ctl.config.inactive_limit:
+            self._last_active[job_id] = self.ctl.now()
 
     async def _ping_srun(self, job: Job, host: str, port: int) -> None:
         """SRUN_PING; an answer counts as activity (srun_response)."""

@@ -1,7 +1,8 @@
 """SLURM RPC over TCP, both directions, on asyncio.
 
 Server side: one request per connection as SLURM does (a connection may carry more; we keep reading
-until the peer closes). Connections beyond a total and a per-address cap are closed unread. Each frame
+until the peer closes, or until a request gets no answer: slurmctld closes the connection then).
+Connections beyond a total and a per-address cap are closed unread. Each frame
 is read with a deadline, its header first: a body larger than its message type may have
 (``protocol.limits``) is not read. Then its credential is verified (see :class:`Signer` for when that
 happens on the loop and when in a thread), its body decoded, handed to the dispatcher, and the reply
@@ -40,6 +41,7 @@ from flurm.protocol.frame import (
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, body_class, decode_body, encode_body
 from flurm.protocol.messages.common import Opaque, ReturnCode, ReturnCodeMsg
+from flurm.protocol.messages.persist import persist_frame
 from flurm.protocol.wire import EncodeError, WireError
 
 log = logging.getLogger("flurm.rpc")
@@ -69,6 +71,9 @@ class Reply:
     msg_type: int
     body: Body | None = None
     raw_body: bytes | None = None  # already-encoded body (cached records)
+    # raw_body is a whole persistent-connection message (protocol.messages.persist): it goes out
+    # behind its length alone, with no header and no credential, and the connection ends after it
+    persistent: bool = False
 
     def decoded(self) -> Body | None:
         """The reply's body as an object (decoding an already-encoded one)."""
@@ -520,12 +525,25 @@ class RpcServer:
                 return
             if self.on_request is not None:
                 self.on_request(frame.msg_type, identity.uid, loop.time() - started, ok)
+            # after a request it does not answer slurmctld closes the connection (so does flurm after
+            # a persistent connection's answer: it keeps none open)
+            if reply is None or reply.persistent:
+                return
 
     async def _answer(
         self, writer: asyncio.StreamWriter, reply: Reply, uid: int, frame: Frame, peer: tuple[str, int]
     ) -> bool:
         """Send ``reply``; if it cannot be encoded in the peer's version, the return code saying why.
         False when the connection is done for."""
+        if reply.persistent:
+            assert reply.raw_body is not None
+            try:
+                writer.write(persist_frame(reply.raw_body))
+                await writer.drain()
+            except (ConnectionError, OSError) as exc:
+                log.info("%s: reply to %s lost: %s", self.name, peer, exc)
+                return False
+            return True
         try:
             body = self._encode(reply, frame.version)
         except Exception as exc:

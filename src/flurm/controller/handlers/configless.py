@@ -5,7 +5,9 @@ As slurmctld (proc_req.c _slurm_rpc_config_request, configless_setup; fetch_conf
 SlurmdSpoolDir; a client gets ``CLIENT_FILES``. Each name is listed, with ``exists`` false when
 the file is not there (slurmd then removes its cached copy). The files are read from the directory
 of flurm's slurm.conf once per loaded configuration, as slurmctld reads them at start-up.
-Include'd files are not sent (slurmctld 22.05 sends them too).
+The files slurm.conf Include's by a bare name (no directory: they sit beside it, where configless
+slurmd writes them) follow slurm.conf in both lists (fetch_config.c load_config_response_list, with
+the names parse_config.c collects while slurmctld reads its slurm.conf).
 """
 
 from __future__ import annotations
@@ -70,9 +72,16 @@ def responses(config: SlurmConfig) -> tuple[ConfigResponse, ConfigResponse]:
     if cached is not None and cached[0] is config:
         return cached[1], cached[2]
     directory = Path(config.files[0]).parent if config.files else Path(".")
-    files = {name: _read(directory, name) for name in SLURMD_FILES}
-    slurmd = ConfigResponse(tuple(files[n] for n in SLURMD_FILES), config.slurmd_spool_dir)
-    clients = ConfigResponse(tuple(files[n] for n in CLIENT_FILES), None)
+    # slurmctld keys them by the name of the file it read: under another name, slurm.conf has none
+    main_file = Path(config.files[0]).name if config.files else "slurm.conf"
+    includes = {"slurm.conf": config.bare_includes} if main_file == "slurm.conf" else {}
+    files = {name: _read(directory, name) for name in (*SLURMD_FILES, *config.bare_includes)}
+
+    def listed(names: tuple[str, ...]) -> tuple[ConfigFile, ...]:
+        return tuple(files[n] for name in names for n in (name, *includes.get(name, ())))
+
+    slurmd = ConfigResponse(listed(SLURMD_FILES), config.slurmd_spool_dir)
+    clients = ConfigResponse(listed(CLIENT_FILES), None)
     _loaded.clear()
     _loaded[id(config)] = (config, slurmd, clients)
     return slurmd, clients

@@ -24,9 +24,10 @@ import errno
 import logging
 from typing import TYPE_CHECKING
 
-from flurm.protocol.constants import NO_VAL, MsgType, SlurmRC
+from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.messages.crontab import CrontabRequest
 from flurm.protocol.messages.job_lookups import FsDampeningFactorRequest
+from flurm.protocol.messages.persist import PERSIST_TYPE_FED, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.messages.reports import (
     AssocMgrInfoResponse,
     BurstBufferInfoResponse,
@@ -210,11 +211,22 @@ def sibling_only(ctl: Controller, req: Request) -> Reply:
 
 def persist_init(ctl: Controller, req: Request) -> Reply:
     """A persistent connection is for a federation sibling: only SlurmUser may open one, and with no
-    federation slurmctld refuses it (SLURM_ERROR)."""
+    federation slurmctld refuses it (SLURM_ERROR). The answer is a PERSIST_RC in the connection's
+    own framing and in the version the request named (at most flurm's), which it also carries."""
+    assert isinstance(req.body, PersistInitRequest)
+    version = min(req.body.version, PROTOCOL_VERSION)
+    comment = None
     if not ctl.is_admin(req.uid):
         log.error("Security violation, REQUEST_PERSIST_INIT RPC from uid=%d", req.uid)
-        return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
-    return rc_reply(SlurmRC.SLURM_ERROR)
+        rc = SlurmRC.ESLURM_USER_ID_MISSING
+    else:
+        rc = SlurmRC.SLURM_ERROR
+        if req.body.persist_type == PERSIST_TYPE_FED:  # fed_mgr_add_sibling_conn
+            comment = f"no fed_mgr_fed_rec on cluster {ctl.config.cluster_name} yet."
+    answer = PersistRc(rc, comment, ret_info=version)
+    return Reply(
+        MsgType.PERSIST_RC, raw_body=persist_msg(MsgType.PERSIST_RC, answer, version), persistent=True
+    )
 
 
 def accounting_update(ctl: Controller, req: Request) -> Reply:

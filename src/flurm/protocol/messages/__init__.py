@@ -16,6 +16,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     licenses,
     nodes,
     partitions,
+    persist,
     reports,
     reservations,
     slurmd,

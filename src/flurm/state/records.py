@@ -44,6 +44,25 @@ CR_CORE = 4  # SelectTypeParameters=CR_Core as packed in job_resources.cr_type
 _MULTI_CORE = MultiCore(0, 0, NO_VAL16, NO_VAL16, NO_VAL16, 0, INFINITE16, INFINITE16, 0)
 
 
+def _multi_core(job: Job) -> MultiCore:
+    """The job's -B/--*-per-* options as slurmctld keeps them (_set_multi_core_data)."""
+    if (job.sockets_per_node, job.cores_per_socket, job.threads_per_core, job.ntasks_per_core) == (
+        NO_VAL16,
+        NO_VAL16,
+        NO_VAL16,
+        NO_VAL16,
+    ):
+        return _MULTI_CORE
+    ntasks_per_core = INFINITE16 if job.ntasks_per_core == NO_VAL16 else job.ntasks_per_core
+    return MultiCore(
+        sockets_per_node=job.sockets_per_node,
+        cores_per_socket=job.cores_per_socket,
+        threads_per_core=job.threads_per_core,
+        ntasks_per_socket=INFINITE16,
+        ntasks_per_core=ntasks_per_core,
+    )
+
+
 def format_mem(mib: int) -> str:
     """TRES memory the way SLURM prints it: 1000M, 2G, 1536M (a bigger unit only when exact)."""
     units = "MGTPE"
@@ -258,7 +277,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         std_err=job.std_err,
         std_in=job.std_in,
         std_out=job.std_out,
-        multi_core=_MULTI_CORE,
+        multi_core=_multi_core(job),
         bitflags=job.bitflags,
         tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
         tres_req_str=job.tres_req

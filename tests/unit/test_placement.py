@@ -300,7 +300,6 @@ def test_memory_per_node_above_max_mem_per_cpu_takes_more_cpus_per_node() -> Non
 @pytest.mark.parametrize(
     ("changes", "rc"),
     [
-        ({"pn_min_tmp_disk": 10}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"prefer": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"batch_features": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"shared": 2}, SlurmRC.ESLURM_NOT_SUPPORTED),

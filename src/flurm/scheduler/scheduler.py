@@ -47,10 +47,10 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
-from flurm.scheduler import constraints, contiguous, dependencies, multicore
+from flurm.scheduler import constraints, contiguous, dependencies
 from flurm.scheduler.reservations import MAY_BE_RESERVED, resv_first
 from flurm.scheduler.reservations import fence as resv_fence
-from flurm.state import licenses
+from flurm.state import licenses, multicore
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
 
@@ -242,20 +242,23 @@ def static_reason(job: Job, part: Partition, cluster: Cluster) -> int:
 def node_config_error(job: Job, nodes: Iterable[Node]) -> str | None:
     """Why no node of ``nodes`` could ever hold the job (slurmctld's node-set filter), or None.
 
-    Only the CPUs per node and the memory figure are compared: with --mem-per-cpu the per-CPU value
-    itself (slurmctld does the same).
+    The CPUs per node, the memory figure (with --mem-per-cpu the per-CPU value itself, as
+    slurmctld), the temporary disk and the sockets, cores and threads are compared.
     """
     msg = None
     for node in nodes:
         cpus_ok = job.pn_min_cpus <= node.cpus
         mem_ok = (job.pn_min_memory & ~MEM_PER_CPU) <= node.real_memory
+        disk_ok = job.pn_min_tmp_disk <= node.tmp_disk
         shape_ok = multicore.shape_fits(job, node)
-        if cpus_ok and mem_ok and shape_ok:
+        if cpus_ok and mem_ok and disk_ok and shape_ok:
             return None
         if not cpus_ok:
             msg = "CPU count per node can not be satisfied"
         elif not mem_ok:
             msg = "Memory specification can not be satisfied"
+        elif not disk_ok:
+            msg = "Temporary disk specification can not be satisfied"
         else:
             msg = multicore.SHAPE_ERROR
     return msg
@@ -438,6 +441,8 @@ def _allocate(
         if exclusive and not f.idle:
             continue
         if job.pn_min_cpus > node.cpus or (job.pn_min_memory & ~MEM_PER_CPU) > node.real_memory:
+            continue
+        if job.pn_min_tmp_disk > node.tmp_disk:
             continue
         free_cpus = multicore.free_cpus(job, node, f.cores)
         if free_cpus < job.pn_min_cpus:

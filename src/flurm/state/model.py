@@ -174,6 +174,7 @@ class Job:
     cores_per_socket: int = NO_VAL16
     threads_per_core: int = NO_VAL16
     ntasks_per_core: int = NO_VAL16
+    pn_min_tmp_disk: int = 0  # --tmp (MiB): nodes with less TmpDisk are not eligible
 
     # -- state helpers --------------------------------------------------------------------
     @property

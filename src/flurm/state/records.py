@@ -35,6 +35,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
+from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -131,7 +132,7 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     if len(nodes) != len(job.nodes):
         return None
     cpus = tuple(job.cpus_alloc)
-    vals, reps = rle(cpus)
+    vals, reps = rle(multicore.cpu_array(job, cluster.nodes))
     layout = core_layout(nodes, job.cores_alloc)
     return JobResources(
         nhosts=len(nodes),
@@ -140,7 +141,7 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         node_req=1,
         nodes=compress(job.nodes),
         whole_node=1 if job.shared == 0 else 0,
-        threads_per_core=NO_VAL16,
+        threads_per_core=job.threads_per_core,
         cr_type=CR_CORE,
         cpu_array_reps=reps,
         cpu_array_value=vals,
@@ -270,6 +271,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         cpus_per_task=job.cpus_per_task,
         pn_min_cpus=job.pn_min_cpus,
         pn_min_memory=job.pn_min_memory,
+        pn_min_tmp_disk=job.pn_min_tmp_disk,
         req_nodes=job.req_nodes,
         req_node_bitmap=_node_bitmap(job.req_nodes, cluster),
         exc_nodes=job.exc_nodes,

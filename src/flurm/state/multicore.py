@@ -18,7 +18,7 @@ Pure logic over node shapes and core indexes (socket-major, as Job.cores_alloc).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from flurm.protocol.constants import INFINITE16, NO_VAL16
 from flurm.state.model import Job, Node
@@ -105,3 +105,18 @@ def pick_cores(job: Job, node: Node, free: Iterable[int], cpus: int) -> tuple[in
                 taken.append(s.pop(0))
                 cpus -= vpus
     return tuple(sorted(taken))
+
+
+def cpu_array(job: Job, nodes: Mapping[str, Node]) -> tuple[int, ...]:
+    """The job's CPUs per node as its tasks count them (job_resources' cpu_array, the launch's and
+    SLURM_JOB_CPUS_PER_NODE): with --threads-per-core below a node's threads, its cores times the
+    threads it asked for; NumCPUs still counts whole cores."""
+    tpc = job.threads_per_core
+    if not _given(tpc):
+        return job.cpus_alloc
+    out = list(job.cpus_alloc)
+    for i, name in enumerate(job.nodes[: len(out)]):
+        node = nodes.get(name)
+        if node is not None and tpc < node.threads_per_core and i < len(job.cores_alloc):
+            out[i] = len(job.cores_alloc[i]) * tpc
+    return tuple(out)

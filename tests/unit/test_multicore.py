@@ -8,6 +8,7 @@ import textwrap
 
 from flurm.config import parse_text
 from flurm.protocol.constants import INFINITE16, NodeState
+from flurm.protocol.messages.job_info import MultiCore
 from flurm.scheduler import scheduler
 from flurm.scheduler.scheduler import plan, request_pass
 from flurm.state import multicore
@@ -137,3 +138,12 @@ def test_what_no_node_has_is_a_configuration_error() -> None:
     tmp = "Temporary disk specification can not be satisfied"
     assert scheduler.node_config_error(add(c, pn_min_tmp_disk=101), nodes) == tmp
     assert scheduler.node_config_error(add(c, pn_min_tmp_disk=100), nodes) is None
+
+
+def test_an_imported_job_keeps_its_options() -> None:
+    c = make_cluster()
+    job = add(c, 2)
+    saved = MultiCore(sockets_per_node=2, threads_per_core=1, ntasks_per_core=INFINITE16)
+    multicore.take_saved(job, saved, 50)
+    assert (job.sockets_per_node, job.threads_per_core, job.pn_min_tmp_disk) == (2, 1, 50)
+    assert multicore.cpus_per_core(job, c.nodes["n1"]) == 1

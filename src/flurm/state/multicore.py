@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from flurm.protocol.constants import INFINITE16, NO_VAL16
+from flurm.protocol.messages.job_info import MultiCore
 from flurm.state.model import Job, Node
 
 SHAPE_ERROR = "Socket, core and/or thread specification can not be satisfied"
@@ -120,3 +121,11 @@ def cpu_array(job: Job, nodes: Mapping[str, Node]) -> tuple[int, ...]:
         if node is not None and tpc < node.threads_per_core and i < len(job.cores_alloc):
             out[i] = len(job.cores_alloc[i]) * tpc
     return tuple(out)
+
+
+def take_saved(job: Job, mc: MultiCore | None, pn_min_tmp_disk: int) -> None:
+    """The options of a job slurmctld kept (its record or its saved state), for a job imported."""
+    if mc is not None:
+        job.sockets_per_node, job.cores_per_socket = mc.sockets_per_node, mc.cores_per_socket
+        job.threads_per_core, job.ntasks_per_core = mc.threads_per_core, mc.ntasks_per_core
+    job.pn_min_tmp_disk = pn_min_tmp_disk

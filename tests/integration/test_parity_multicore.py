@@ -94,3 +94,39 @@ def test_cpus_per_node_of_the_batch_job(runs: tuple[Transcript, Transcript]) -> 
 
 def test_decoded_records(runs: tuple[Transcript, Transcript]) -> None:
     records_same(*runs, "full")
+
+
+# memory per CPU is held for the CPUs of whole cores, or of the threads --threads-per-core asked for
+MEM_STEPS = [
+    step
+    for i, args in enumerate(
+        (
+            ("-n2", "--hint=nomultithread", "--mem-per-cpu=100"),
+            ("-n2", "--ntasks-per-core=1", "--mem-per-cpu=100"),
+            ("-n3", "--mem-per-cpu=100"),
+            ("-n1", "-c3", "--threads-per-core=1", "--mem-per-cpu=10"),
+        ),
+        start=1,
+    )
+    for step in (
+        _sbatch(*args, label=f"memory job {i}"),
+        settle(),
+        cmd(*SHOW, str(i), label=f"memory {i}"),
+        cmd("scancel", str(i)),
+        settle(),
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def memory_runs() -> Iterator[tuple[Transcript, Transcript]]:
+    conf = CONF + "\nSelectTypeParameters=CR_Core_Memory"
+    dropped = ("SelectTypeParameters",)
+    with cluster_pair(nodes=1, cpus=8, node_shape=SHAPE, extra_conf=conf, drop_keys=dropped) as (ref, got):
+        yield run_both(ref, got, MEM_STEPS)
+
+
+def test_memory_per_cpu(memory_runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = memory_runs
+    assert_same(ref, got, [f"memory {i}" for i in range(1, 5)])
+    assert "Mem=200" in got["memory 1"].stdout

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 
 from flurm.config import parse_text
-from flurm.protocol.constants import INFINITE16, NodeState
+from flurm.protocol.constants import INFINITE16, MEM_PER_CPU, NodeState
 from flurm.protocol.messages.job_info import MultiCore
 from flurm.scheduler import scheduler
 from flurm.scheduler.scheduler import plan, request_pass
@@ -147,3 +147,14 @@ def test_an_imported_job_keeps_its_options() -> None:
     multicore.take_saved(job, saved, 50)
     assert (job.sockets_per_node, job.threads_per_core, job.pn_min_tmp_disk) == (2, 1, 50)
     assert multicore.cpus_per_core(job, c.nodes["n1"]) == 1
+
+
+def test_memory_per_cpu_counts_whole_cores_or_the_threads_asked_for() -> None:
+    c = make_cluster()
+    c.memory_is_consumable = True
+    per_cpu = MEM_PER_CPU | 100
+    plain = add(c, 3, pn_min_memory=per_cpu)  # 2 cores, 4 CPUs
+    one_thread = add(c, 2, threads_per_core=1, pn_min_memory=per_cpu)  # 2 cores, 2 threads counted
+    start_all(c)
+    assert (plain.cpus_alloc, plain.mem_alloc) == ((4,), (400,))
+    assert (one_thread.cpus_alloc, one_thread.mem_alloc) == ((4,), (200,))

@@ -466,6 +466,8 @@ def _allocate(
         cpus = max(cpus, job.pn_min_cpus)
         if exclusive:
             cpus = node.cpus
+        else:  # memory per CPU is held for the CPUs of whole cores
+            cpus = multicore.counted_cpus(job, node, -(-cpus // multicore.cpus_per_core(job, node)))
         if consumable and _mem_need(job, cpus) > f.mem:
             continue
         chosen.append((node, take))
@@ -484,7 +486,8 @@ def _allocate(
         names.append(node.name)
         cores.append(picked)
         cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, len(picked)))
-        mems.append(_mem_need(job, cpus) if consumable else 0)
+        counted = cpus if exclusive else multicore.counted_cpus(job, node, len(picked))
+        mems.append(_mem_need(job, counted) if consumable else 0)
     return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems))
 
 

@@ -108,6 +108,15 @@ def pick_cores(job: Job, node: Node, free: Iterable[int], cpus: int) -> tuple[in
     return tuple(sorted(taken))
 
 
+def counted_cpus(job: Job, node: Node, cores: int) -> int:
+    """The CPUs ``cores`` of the node count for the job's tasks and its memory per CPU: each core's
+    threads, or as many as --threads-per-core asked for."""
+    tpc = node.threads_per_core
+    if _given(job.threads_per_core):
+        tpc = min(tpc, job.threads_per_core)
+    return cores * tpc
+
+
 def cpu_array(job: Job, nodes: Mapping[str, Node]) -> tuple[int, ...]:
     """The job's CPUs per node as its tasks count them (job_resources' cpu_array, the launch's and
     SLURM_JOB_CPUS_PER_NODE): with --threads-per-core below a node's threads, its cores times the
@@ -119,7 +128,7 @@ def cpu_array(job: Job, nodes: Mapping[str, Node]) -> tuple[int, ...]:
     for i, name in enumerate(job.nodes[: len(out)]):
         node = nodes.get(name)
         if node is not None and tpc < node.threads_per_core and i < len(job.cores_alloc):
-            out[i] = len(job.cores_alloc[i]) * tpc
+            out[i] = counted_cpus(job, node, len(job.cores_alloc[i]))
     return tuple(out)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 
 from flurm.config import parse_text
-from flurm.protocol.constants import INFINITE16, MEM_PER_CPU, NodeState
+from flurm.protocol.constants import INFINITE16, MEM_PER_CPU, NO_VAL16, NodeState
 from flurm.protocol.messages.job_info import MultiCore
 from flurm.scheduler import scheduler
 from flurm.scheduler.scheduler import plan, request_pass
@@ -158,3 +158,12 @@ def test_memory_per_cpu_counts_whole_cores_or_the_threads_asked_for() -> None:
     start_all(c)
     assert (plain.cpus_alloc, plain.mem_alloc) == ((4,), (400,))
     assert (one_thread.cpus_alloc, one_thread.mem_alloc) == ((4,), (200,))
+
+
+def test_a_step_takes_a_core_per_thread_it_may_use() -> None:
+    c = make_cluster()
+    node = c.nodes["n1"]
+    assert multicore.step_cpus_per_core(NO_VAL16, add(c), node) == 2
+    assert multicore.step_cpus_per_core(NO_VAL16, add(c, threads_per_core=1), node) == 1  # the job's hint
+    assert multicore.step_cpus_per_core(1, add(c), node) == 1  # srun --hint=nomultithread
+    assert multicore.step_cpus_per_core(2, add(c, threads_per_core=1), node) == 2

@@ -640,7 +640,8 @@ class StepOps:
             if whole:
                 mine = free
             else:
-                want = max(1, -(-(len(t) * per_task) // node.threads_per_core))
+                per_core = multicore.step_cpus_per_core(req.threads_per_core, job, node)
+                want = max(1, -(-(len(t) * per_task) // per_core))
                 mine = free[:want]
             cores.append(tuple(mine))
             mems.append(job.mem_alloc[i] if i < len(job.mem_alloc) else 0)

@@ -117,6 +117,17 @@ def counted_cpus(job: Job, node: Node, cores: int) -> int:
     return cores * tpc
 
 
+def step_cpus_per_core(step_threads_per_core: int, job: Job, node: Node) -> int:
+    """CPUs a step uses of each core it takes: its own --threads-per-core (or --hint), else its job's,
+    else all the node's threads (step_mgr.c when it picks a step's cores)."""
+    tpc = node.threads_per_core
+    if _given(step_threads_per_core):
+        tpc = min(tpc, step_threads_per_core)
+    elif _given(job.threads_per_core):
+        tpc = min(tpc, job.threads_per_core)
+    return max(1, tpc)
+
+
 def cpu_array(job: Job, nodes: Mapping[str, Node]) -> tuple[int, ...]:
     """The job's CPUs per node as its tasks count them (job_resources' cpu_array, the launch's and
     SLURM_JOB_CPUS_PER_NODE): with --threads-per-core below a node's threads, its cores times the

@@ -79,6 +79,9 @@ class Settings:
     # nodes start() leaves alone: the caller starts them configless (start_configless_slurmd) once
     # the controller is up
     configless_nodes: tuple[str, ...] = ()
+    # (Sockets, CoresPerSocket, ThreadsPerCore) of every node, CPUs their product; empty: one socket of
+    # `cpus` single-thread cores
+    node_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
@@ -316,7 +319,11 @@ def _render_conf(layout: Layout, s: Settings) -> str:
             f"NodeName=compute-node-[1-{s.nodes}] NodeHostname=localhost NodeAddr=127.0.0.1 "
             f"Port=[{s.node_port_base}-{s.node_port_base + s.nodes - 1}]"
         )
-    shape = f" CPUs={s.cpus} Sockets=1 CoresPerSocket={s.cpus} ThreadsPerCore=1 RealMemory=1000 State=UNKNOWN"
+    sockets, cores, threads = s.node_shape or (1, s.cpus, 1)
+    shape = (
+        f" CPUs={sockets * cores * threads} Sockets={sockets} CoresPerSocket={cores} ThreadsPerCore={threads}"
+        " RealMemory=1000 State=UNKNOWN"
+    )
     if s.node_features:
         nodeline = "\n".join(
             f"NodeName={name} NodeHostname=localhost NodeAddr=127.0.0.1 Port={s.node_port(i)}{shape}"

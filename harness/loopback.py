@@ -147,6 +147,7 @@ class SlurmCluster:
     etc_files: tuple[tuple[str, str], ...] = ()  # files beside slurm.conf (launcher.Settings.etc_files)
     drop_keys: tuple[str, ...] = ()  # slurm.conf keys left out (launcher.Settings.drop_keys)
     node_features: tuple[str, ...] = ()  # Features= of each node (launcher.Settings.node_features)
+    node_shape: tuple[int, ...] = ()  # Sockets, CoresPerSocket, ThreadsPerCore (launcher.Settings.node_shape)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -168,6 +169,7 @@ class SlurmCluster:
             etc_files=self.etc_files,
             drop_keys=self.drop_keys,
             node_features=self.node_features,
+            node_shape=self.node_shape,
         )
         self.start_daemons()
         self.env = {

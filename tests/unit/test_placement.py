@@ -300,9 +300,6 @@ def test_memory_per_node_above_max_mem_per_cpu_takes_more_cpus_per_node() -> Non
 @pytest.mark.parametrize(
     ("changes", "rc"),
     [
-        ({"pn_min_tmp_disk": 10}, SlurmRC.ESLURM_NOT_SUPPORTED),
-        ({"sockets_per_node": 2}, SlurmRC.ESLURM_NOT_SUPPORTED),
-        ({"ntasks_per_core": 1}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"prefer": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"batch_features": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"shared": 2}, SlurmRC.ESLURM_NOT_SUPPORTED),
@@ -320,6 +317,8 @@ def test_options_flurm_does_not_apply_are_refused(changes: dict[str, object], rc
 def test_what_sbatch_sends_by_default_is_accepted() -> None:
     refuse_unhonoured(SBATCH_DEFAULTS)
     refuse_unhonoured(replace(SBATCH_DEFAULTS, shared=0, contiguous=1, req_switch=1))
+    refuse_unhonoured(replace(SBATCH_DEFAULTS, threads_per_core=1, ntasks_per_core=1))
+    refuse_unhonoured(replace(SBATCH_DEFAULTS, sockets_per_node=2, cores_per_socket=2))
 
 
 # the unset values of a plain `sbatch --wrap` (protocol capture)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import compress
 from flurm.protocol.constants import NO_VAL, JobState
+from flurm.state import multicore
 from flurm.state.model import Job
 from flurm.users import group_name, user_name
 
@@ -68,7 +69,7 @@ def job_common_env(ctl: Controller, job: Job, is_complete: bool) -> dict[str, st
     env["SLURM_JOB_NAME"] = job.name
     env["SLURM_JOB_NODELIST"] = (compress(job.nodes) if job.nodes else None) or "(null)"
     if job.nodes:
-        env["SLURM_JOB_CPUS_PER_NODE"] = cpus_per_node_text(job.cpus_alloc)
+        env["SLURM_JOB_CPUS_PER_NODE"] = cpus_per_node_text(multicore.cpu_array(job, ctl.cluster.nodes))
         env["SLURM_JOB_NUM_NODES"] = str(len(job.nodes))
     env["SLURM_JOB_PARTITION"] = job.partition
     if job.reservation:

@@ -83,6 +83,7 @@ from flurm.protocol.messages.steps import (
 )
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, call, rc_reply
+from flurm.state import multicore
 from flurm.state.layout import rle
 from flurm.state.model import Job
 from flurm.state.records import format_mem
@@ -388,7 +389,7 @@ class StepOps:
     ) -> ResourceAllocationResponse:
         """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp)."""
         running = bool(job.nodes) and not job.is_pending()
-        cpus, reps = rle(job.cpus_alloc) if running else ((), ())
+        cpus, reps = rle(multicore.cpu_array(job, self.cluster.nodes)) if running else ((), ())
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
@@ -642,7 +643,8 @@ class StepOps:
             if whole:
                 mine = free
             else:
-                want = max(1, -(-(len(t) * per_task) // node.threads_per_core))
+                per_core = multicore.step_cpus_per_core(req.threads_per_core, job, node)
+                want = max(1, -(-(len(t) * per_task) // per_core))
                 mine = free[:want]
             cores.append(tuple(mine))
             mems.append(job.mem_alloc[i] if i < len(job.mem_alloc) else 0)

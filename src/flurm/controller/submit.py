@@ -272,6 +272,9 @@ def build_job(
         )
     )
     job.tres_req = tres_req_string(job, cluster)
+    job.sockets_per_node, job.cores_per_socket = desc.sockets_per_node, desc.cores_per_socket
+    job.threads_per_core, job.ntasks_per_core = desc.threads_per_core, desc.ntasks_per_core
+    job.pn_min_tmp_disk = desc.pn_min_tmp_disk if _set(desc.pn_min_tmp_disk, NO_VAL) else 0
     job.warn_signal, job.warn_time, job.warn_flags = desc.warn_signal, desc.warn_time, desc.warn_flags
     return job, array, error_code
 
@@ -313,13 +316,7 @@ def fit_memory_limit(
 # Placement options flurm does not apply: a job asking for one is refused rather than run without it.
 # (field, option, the values that mean "not given" as sbatch, salloc and srun send them)
 _UNSET_U16 = frozenset({0, NO_VAL16})
-_UNSET_U32 = frozenset({0, NO_VAL})
 _UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
-    ("pn_min_tmp_disk", "--tmp", _UNSET_U32),
-    ("sockets_per_node", "--sockets-per-node/-B", _UNSET_U16),
-    ("cores_per_socket", "--cores-per-socket/-B", _UNSET_U16),
-    ("threads_per_core", "--threads-per-core/-B/--hint", _UNSET_U16),
-    ("ntasks_per_core", "--ntasks-per-core/--hint", _UNSET_U16),
     ("boards_per_node", "boards per node", _UNSET_U16),
     ("sockets_per_board", "sockets per board", _UNSET_U16),
     ("ntasks_per_board", "tasks per board", _UNSET_U16),

@@ -24,7 +24,7 @@ from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.messages.reservations import ReservationRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import records
+from flurm.state import multicore, records
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job, Node, Partition
@@ -147,6 +147,7 @@ def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
             completing_nodes=nodes if rec.job_state & JobStateFlag.COMPLETING else (),
         )
     )
+    multicore.take_saved(job, rec.multi_core, rec.pn_min_tmp_disk)
     native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL)
     job.record_overrides = _overrides(native, rec, _JOB_SKIP)
     return job

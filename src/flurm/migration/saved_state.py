@@ -24,6 +24,7 @@ from flurm.protocol.constants import (
     NO_VAL16,
     JobFlag,
 )
+from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
@@ -137,6 +138,8 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
             accrue_time=d.accrue_time,
         )
     job = job_from_spec(spec)
+    if d is not None:
+        multicore.take_saved(job, d.multi_core, d.pn_min_tmp_disk)
     if job.pn_min_memory and not job.mem_set and not job.pn_min_memory & MEM_PER_CPU:
         job.mem_set = True  # a memory per node in the details was asked for, whatever the flag says
     return job

@@ -60,6 +60,7 @@ from flurm.protocol.messages.slurmd import (
     TresRecord,
 )
 from flurm.rpc.transport import Reply, call, rc_reply
+from flurm.state import multicore
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info
@@ -472,7 +473,7 @@ class NodeAgent:
         info = user_info(job.user_id)
         nodes = [self.cluster.nodes[n] for n in job.nodes]
         layout = core_layout(nodes, job.cores_alloc)
-        cpu_vals, cpu_reps = rle(job.cpus_alloc)
+        cpu_vals, cpu_reps = rle(multicore.cpu_array(job, self.cluster.nodes))
         mem_vals, mem_reps = rle(job.mem_alloc)
         hostlist = compress(job.nodes)
         kill = kill_time is not None
@@ -594,7 +595,7 @@ class NodeAgent:
         self._spawn(self._launch_batch(job, job.batch_host or "", job.restart_cnt))
 
     def _launch_msg(self, job: Job, node: Node) -> BatchJobLaunch:
-        cpu_vals, cpu_reps = rle(job.cpus_alloc)
+        cpu_vals, cpu_reps = rle(multicore.cpu_array(job, self.cluster.nodes))
         return BatchJobLaunch(
             job_id=job.job_id,
             uid=job.user_id,

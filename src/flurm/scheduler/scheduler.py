@@ -50,7 +50,7 @@ from flurm.protocol.constants import (
 from flurm.scheduler import constraints, contiguous, dependencies
 from flurm.scheduler.reservations import MAY_BE_RESERVED, resv_first
 from flurm.scheduler.reservations import fence as resv_fence
-from flurm.state import licenses
+from flurm.state import licenses, multicore
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Node, Partition
 
@@ -242,19 +242,25 @@ def static_reason(job: Job, part: Partition, cluster: Cluster) -> int:
 def node_config_error(job: Job, nodes: Iterable[Node]) -> str | None:
     """Why no node of ``nodes`` could ever hold the job (slurmctld's node-set filter), or None.
 
-    Only the CPUs per node and the memory figure are compared: with --mem-per-cpu the per-CPU value
-    itself (slurmctld does the same).
+    The CPUs per node, the memory figure (with --mem-per-cpu the per-CPU value itself, as
+    slurmctld), the temporary disk and the sockets, cores and threads are compared.
     """
     msg = None
     for node in nodes:
         cpus_ok = job.pn_min_cpus <= node.cpus
         mem_ok = (job.pn_min_memory & ~MEM_PER_CPU) <= node.real_memory
-        if cpus_ok and mem_ok:
+        disk_ok = job.pn_min_tmp_disk <= node.tmp_disk
+        shape_ok = multicore.shape_fits(job, node)
+        if cpus_ok and mem_ok and disk_ok and shape_ok:
             return None
         if not cpus_ok:
             msg = "CPU count per node can not be satisfied"
-        else:
+        elif not mem_ok:
             msg = "Memory specification can not be satisfied"
+        elif not disk_ok:
+            msg = "Temporary disk specification can not be satisfied"
+        else:
+            msg = multicore.SHAPE_ERROR
     return msg
 
 
@@ -350,10 +356,6 @@ def _cpus_for_cores(node: Node, cores: int) -> int:
     return cores * node.threads_per_core
 
 
-def _cores_for_cpus(node: Node, cpus: int) -> int:
-    return -(-cpus // node.threads_per_core)
-
-
 def _mem_need(job: Job, cpus: int) -> int:
     """Memory the job holds on a node with ``cpus`` of its CPUs (0 = none asked)."""
     return job.mem_per_node_mib(cpus)
@@ -422,7 +424,7 @@ def _allocate(
     candidates = [cluster.nodes[n] for n in part.nodes if n in cluster.nodes]
     candidates.sort(key=lambda n: (n.name not in required, n.weight, n.index))
     if not required and min_nodes == 1:
-        best = _best_fit_node(candidates, free, excluded, exclusive, cpus_wanted)
+        best = _best_fit_node(job, candidates, free, excluded, exclusive, cpus_wanted)
         if best is not None:
             candidates.remove(best)
             candidates.insert(0, best)
@@ -440,7 +442,9 @@ def _allocate(
             continue
         if job.pn_min_cpus > node.cpus or (job.pn_min_memory & ~MEM_PER_CPU) > node.real_memory:
             continue
-        free_cpus = _cpus_for_cores(node, len(f.cores))
+        if job.pn_min_tmp_disk > node.tmp_disk:
+            continue
+        free_cpus = multicore.free_cpus(job, node, f.cores)
         if free_cpus < job.pn_min_cpus:
             continue  # (MinCPUsNode: e.g. raised to fit the job's memory within MaxMemPerCPU)
         if tasks:
@@ -462,6 +466,8 @@ def _allocate(
         cpus = max(cpus, job.pn_min_cpus)
         if exclusive:
             cpus = node.cpus
+        else:  # memory per CPU is held for the CPUs of whole cores
+            cpus = multicore.counted_cpus(job, node, -(-cpus // multicore.cpus_per_core(job, node)))
         if consumable and _mem_need(job, cpus) > f.mem:
             continue
         chosen.append((node, take))
@@ -476,17 +482,17 @@ def _allocate(
     for node, take in chosen:
         f = free[node.name]
         cpus = node.cpus if exclusive else max(take * cpt if tasks else take, job.pn_min_cpus)
-        ncores = len(f.cores) if exclusive else _cores_for_cpus(node, cpus)
-        picked = tuple(sorted(f.cores)[:ncores])
+        picked = tuple(sorted(f.cores)) if exclusive else multicore.pick_cores(job, node, f.cores, cpus)
         names.append(node.name)
         cores.append(picked)
-        cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, ncores))
-        mems.append(_mem_need(job, cpus) if consumable else 0)
+        cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, len(picked)))
+        counted = cpus if exclusive else multicore.counted_cpus(job, node, len(picked))
+        mems.append(_mem_need(job, counted) if consumable else 0)
     return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems))
 
 
 def _best_fit_node(
-    candidates: list[Node], free: dict[str, _Free], excluded: set[str], exclusive: bool, cpus: int
+    job: Job, candidates: list[Node], free: dict[str, _Free], excluded: set[str], exclusive: bool, cpus: int
 ) -> Node | None:
     """The node select/cons_tres gives a one-node job: the available nodes form runs of consecutive
     nodes of equal weight; the run of lowest weight that can hold the job and has the fewest CPUs
@@ -497,7 +503,7 @@ def _best_fit_node(
         f = free.get(node.name)
         avail = 0
         if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
-            avail = _cpus_for_cores(node, len(f.cores))
+            avail = multicore.free_cpus(job, node, f.cores)
         if avail <= 0:
             last_index = -2
             continue

@@ -168,6 +168,13 @@ class Job:
     max_cpus: int = 0  # 0 = no maximum
     # nodes of the run before a requeue: slurmctld shows them (total_nodes) while the job waits again
     requeued_nodes: int = 0
+    # -B S:C:T, --sockets-per-node, --cores-per-socket, --threads-per-core, --ntasks-per-core as sent
+    # (NO_VAL16: not asked; scheduler/multicore.py)
+    sockets_per_node: int = NO_VAL16
+    cores_per_socket: int = NO_VAL16
+    threads_per_core: int = NO_VAL16
+    ntasks_per_core: int = NO_VAL16
+    pn_min_tmp_disk: int = 0  # --tmp (MiB): nodes with less TmpDisk are not eligible
 
     # -- state helpers --------------------------------------------------------------------
     @property

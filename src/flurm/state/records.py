@@ -35,6 +35,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
+from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -42,6 +43,25 @@ from flurm.users import user_name
 
 CR_CORE = 4  # SelectTypeParameters=CR_Core as packed in job_resources.cr_type
 _MULTI_CORE = MultiCore(0, 0, NO_VAL16, NO_VAL16, NO_VAL16, 0, INFINITE16, INFINITE16, 0)
+
+
+def _multi_core(job: Job) -> MultiCore:
+    """The job's -B/--*-per-* options as slurmctld keeps them (_set_multi_core_data)."""
+    if (job.sockets_per_node, job.cores_per_socket, job.threads_per_core, job.ntasks_per_core) == (
+        NO_VAL16,
+        NO_VAL16,
+        NO_VAL16,
+        NO_VAL16,
+    ):
+        return _MULTI_CORE
+    ntasks_per_core = INFINITE16 if job.ntasks_per_core == NO_VAL16 else job.ntasks_per_core
+    return MultiCore(
+        sockets_per_node=job.sockets_per_node,
+        cores_per_socket=job.cores_per_socket,
+        threads_per_core=job.threads_per_core,
+        ntasks_per_socket=INFINITE16,
+        ntasks_per_core=ntasks_per_core,
+    )
 
 
 def format_mem(mib: int) -> str:
@@ -112,7 +132,7 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     if len(nodes) != len(job.nodes):
         return None
     cpus = tuple(job.cpus_alloc)
-    vals, reps = rle(cpus)
+    vals, reps = rle(multicore.cpu_array(job, cluster.nodes))
     layout = core_layout(nodes, job.cores_alloc)
     return JobResources(
         nhosts=len(nodes),
@@ -121,7 +141,7 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         node_req=1,
         nodes=compress(job.nodes),
         whole_node=1 if job.shared == 0 else 0,
-        threads_per_core=NO_VAL16,
+        threads_per_core=job.threads_per_core,
         cr_type=CR_CORE,
         cpu_array_reps=reps,
         cpu_array_value=vals,
@@ -251,6 +271,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         cpus_per_task=job.cpus_per_task,
         pn_min_cpus=job.pn_min_cpus,
         pn_min_memory=job.pn_min_memory,
+        pn_min_tmp_disk=job.pn_min_tmp_disk,
         req_nodes=job.req_nodes,
         req_node_bitmap=_node_bitmap(job.req_nodes, cluster),
         exc_nodes=job.exc_nodes,
@@ -258,7 +279,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         std_err=job.std_err,
         std_in=job.std_in,
         std_out=job.std_out,
-        multi_core=_MULTI_CORE,
+        multi_core=_multi_core(job),
         bitflags=job.bitflags,
         tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
         tres_req_str=job.tres_req

@@ -108,8 +108,7 @@ JOBS: tuple[JobRule, ...] = (
 REFUSED: tuple[tuple[str, str], ...] = (
     ("heterogeneous jobs (`sbatch` with `:` or `hetjob`)", "refused with ESLURM_NOT_SUPPORTED"),
     (
-        "`--tmp`, `-B`, `--sockets-per-node`, `--cores-per-socket`, `--threads-per-core`, `--hint`,"
-        " `--ntasks-per-core`, `--prefer`, `--batch`, `--exclusive=user|mcs`, `--spread-job`, `--x11`",
+        "`--prefer`, `--batch`, `--exclusive=user|mcs`, `--spread-job`, `--x11`",
         "refused at submit with SLURM's text, naming the option (controller/submit.py)",
     ),
     (

@@ -204,6 +204,7 @@ def reservation_from_saved(saved: resv_statefile.SavedReservation, cluster: Clus
 def _same_reservation(a: Reservation, b: Reservation) -> bool:
     """Equal in what the wire shows (the mirror cannot know the id or the duration as asked; what
     flurm shows as slurmctld showed it is presentation, not a change)."""
+
     def shown(r: Reservation) -> Reservation:
         return replace(r, resv_id=0, duration=0, seq=0, record_overrides={})
 

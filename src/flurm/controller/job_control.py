@@ -6,7 +6,8 @@ Each function returns what the handler answers: a body or the return code slurmc
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from flurm.protocol.constants import NICE_OFFSET, NO_VAL, MsgType, SlurmRC
 from flurm.protocol.messages.credential import StepId
@@ -124,6 +125,15 @@ def _find(ctl: Controller, job_id: int, task: str | None) -> Job | None:
     return None
 
 
+def tell_srun(ctl: Controller, job: Job, message: str | None) -> Coroutine[Any, Any, None] | None:
+    """SRUN_USER_MSG to the srun/salloc that owns the job (to be awaited or spawned), or None if none."""
+    table = ctl.steps.table(job) if job.steps else None
+    if table is None or not table.resp_host or not table.other_port:
+        return None
+    to_srun = SrunUserMsg(job.job_id, message)
+    return ctl.steps._tell_srun(job, table.resp_host, table.other_port, MsgType.SRUN_USER_MSG, to_srun)
+
+
 def notify(ctl: Controller, job_id: int, message: str | None, uid: int) -> int:
     """REQUEST_JOB_NOTIFY (srun_user_message): to the srun/salloc that owns the job, or, for a
     running batch job, to its first node, whose slurmd writes it to the job's output."""
@@ -134,10 +144,9 @@ def notify(ctl: Controller, job_id: int, message: str | None, uid: int) -> int:
         return SlurmRC.ESLURM_USER_ID_MISSING
     if not job.is_pending() and not job.is_running():
         return SlurmRC.ESLURM_ALREADY_DONE
-    table = ctl.steps.table(job) if job.steps else None
-    if table is not None and table.resp_host and table.other_port:
-        to_srun, host, port = SrunUserMsg(job.job_id, message), table.resp_host, table.other_port
-        ctl.spawn(ctl.steps._tell_srun(job, host, port, MsgType.SRUN_USER_MSG, to_srun))
+    told = tell_srun(ctl, job, message)
+    if told is not None:
+        ctl.spawn(told)
         return 0
     if job.script is not None and job.is_running() and job.nodes:
         body = JobNotify(StepId(job.job_id, NO_VAL, NO_VAL), message)

@@ -79,13 +79,17 @@ async def _prolog(ctl: Controller, job: Job, prog: str, env: dict[str, str], run
     job.state &= ~JobStateFlag.CONFIGURING
     ctl.cluster.job_changed(job)
     if not ok:
-        from flurm.controller.job_control import notify
+        from flurm.controller.job_control import notify, tell_srun
         from flurm.controller.requeue import requeue_job
 
         rc = requeue_job(ctl, job, 0, 0)
         if rc and rc != SlurmRC.ESLURM_JOB_PENDING:
             log.info("unable to requeue JobId=%s: rc %s", job.job_id, rc)
-            notify(ctl, job.job_id, "PrologSlurmctld failed, job killed", 0)
+            told = tell_srun(ctl, job, "PrologSlurmctld failed, job killed")
+            if told is not None:
+                await told  # before the kill revokes its allocation: srun would exit without printing it
+            else:
+                notify(ctl, job.job_id, "PrologSlurmctld failed, job killed", 0)  # a batch job's node
             ctl.jobs.kill(None, job.job_id, signals.SIGKILL, 0, 0)
         return
     ctl.agent.job_started(job)  # PrologFlags=Alloc: the node prologs follow (job_config_fini)

@@ -2,9 +2,10 @@
 
 One scenario on a slurmctld cluster and a flurm cluster (2 nodes x 2 CPUs) side by side:
 
-* ``--no-kill``: a two-node ``-k`` job and a two-node ``--no-requeue`` job run when an operator sets
-  compute-node-2 DOWN. The first loses the node and runs on (kill_running_job_by_node_name,
-  excise_node_from_job: one node, its CPUs, a ResizeTime); the second ends NODE_FAIL.
+* ``--no-kill``: a two-node ``-k`` job (running a step on both nodes) and a two-node
+  ``--no-requeue`` job run when an operator sets compute-node-2 DOWN. The first loses the node and
+  runs on (kill_running_job_by_node_name, excise_node_from_job: one node, its CPUs, a ResizeTime);
+  its step is killed (kill_step_on_node), its script goes on; the second ends NODE_FAIL.
 * NumNodes of pending jobs whose CPUsPerTask an operator raises: a job waiting for resources keeps
   the node count of its test at submit (node_cnt_wag) while its TRES do not change; held jobs,
   never tested, show the estimate from their request; so do they once cancelled.
@@ -72,14 +73,52 @@ def restarted(job: int, timeout: float = 60.0) -> Action:
     return act
 
 
+# a step on both nodes; killed when the node fails, its srun returns and the job goes on
+STEP_THEN_SLEEP = (
+    "srun -N2 sh -c 'touch step-$SLURMD_NODENAME; exec sleep 300'; echo step ended; exec sleep 300"
+)
+
+
+def step_started(*nodes: str) -> Action:
+    """Until the step's task runs on each node (it leaves a file)."""
+
+    def act(c: SlurmCluster) -> None:
+        poll(
+            f"[{c.controller}] step started",
+            lambda: all((c.jobs_dir / f"step-{n}").exists() for n in nodes),
+        )
+
+    return act
+
+
+def step_ended(job: int) -> Action:
+    """Until the job's srun returned (its batch script says so)."""
+
+    def act(c: SlurmCluster) -> None:
+        out = c.jobs_dir / f"slurm-{job}.out"
+        poll(f"[{c.controller}] step ended", lambda: out.exists() and "step ended" in out.read_text())
+
+    return act
+
+
 STEPS: list[Step] = [
-    cmd("sbatch", "-J", "stays", "-N2", "-k", "--wrap", "exec sleep 300"),  # 1
+    cmd("sbatch", "-J", "stays", "-N2", "-k", "--wrap", STEP_THEN_SLEEP),  # 1
     wait_state(1, "RUNNING"),
+    step_started("compute-node-1", "compute-node-2"),
     cmd("sbatch", "-J", "killed", "-N2", "--no-requeue", "--wrap", "exec sleep 300"),  # 2
     wait_state(2, "RUNNING"),
     cmd("scontrol", "update", "NodeName=compute-node-2", "State=DOWN", "Reason=broken", label="node down"),
     settle(),
     cmd("squeue", "-t", "all", "-S", "i", "-o", "%i %j %t %r %D %C %N", label="queue after the node failure"),
+    step_ended(1),
+    cmd("squeue", "-s", "-h", "-o", "%i %N", label="steps after the node failure"),
+    # (which tasks srun hears were killed before it gives up is left to chance, under either controller)
+    cmd(
+        "sh",
+        "-c",
+        "sed -n '1,/step ended/p' slurm-1.out | grep -v 'task [0-9]*: Killed' | sort",
+        label="srun of the no-kill job",
+    ),
     cmd("scontrol", "show", "job", "-o", "1", label="no-kill job"),
     cmd("scontrol", "show", "job", "-o", "2", label="killed job"),
     Records("after the node failure"),
@@ -133,6 +172,8 @@ def test_no_kill_job_runs_on(runs: tuple[Transcript, Transcript]) -> None:
         [
             "node down",
             "queue after the node failure",
+            "steps after the node failure",
+            "srun of the no-kill job",
             "no-kill job",
             "killed job",
             "nodes after the node failure",
@@ -141,6 +182,7 @@ def test_no_kill_job_runs_on(runs: tuple[Transcript, Transcript]) -> None:
     records_same(ref, got, "after the node failure")
     assert "1 stays R None 1 1 compute-node-1" in got["queue after the node failure"].stdout
     assert "ResizeTime=" in got["no-kill job"].stdout
+    assert "srun: Force Terminated StepId=1.0" in got["srun of the no-kill job"].stdout
 
 
 def test_pending_node_count_after_update(runs: tuple[Transcript, Transcript]) -> None:

@@ -188,7 +188,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     else:
         num_cpus, max_cpus = (alloc_cpus or job.min_cpus), 0
     # as _pack_default_job_details, whatever the state: the allocation, that of the run before a
-    # requeue, the scheduler's last guess, else an estimate from the request
+    # requeue, the guess of the submit's test of the nodes, else an estimate from the request
     if n_alloc:
         num_nodes, max_nodes = n_alloc, 0
     elif job.requeued_nodes:

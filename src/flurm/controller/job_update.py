@@ -570,3 +570,4 @@ class DetailUpdate:
                 new[key] = value
         if new != counts:
             self._set("tres_req", tres_text(new))
+            self.job.sched_node_count = 0  # the scheduler's last guess no longer holds (node_cnt_wag)

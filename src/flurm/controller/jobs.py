@@ -11,7 +11,7 @@ import signal as signals
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flurm.controller import job_update, mail, prep, requeue, warn
+from flurm.controller import job_update, mail, node_loss, prep, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
@@ -111,6 +111,8 @@ class JobOps:
         reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG
+        if job.priority != 0:
+            job.sched_node_count = scheduler.node_guess(job, cluster)  # (a held job is not tested)
         cluster.add_job(job)
         self.ctl.diag.count("submitted", count)
         return job, error_code
@@ -669,11 +671,15 @@ class JobOps:
         self.cluster.job_changed(job)
         self.ctl.agent.kill_timelimit(job)
 
-    def node_failed(self, job: Job, node_name: str) -> None:
+    def node_failed(self, job: Job, node_name: str, *, node_down: bool = True) -> None:
         """A node of a running or suspended job went DOWN (slurmctld: kill_running_job_by_node_name).
 
-        A batch job that may be requeued is (requeue.py); any other job ends with NODE_FAIL.
+        A ``--no-kill`` job runs on without it (node_loss.py); a batch job that may be requeued is
+        (requeue.py); any other job ends with NODE_FAIL. ``node_down`` False: the node is up but
+        lost the job's batch script, which ends the job whatever its ``--no-kill``.
         """
+        if node_down and node_loss.runs_on_without(self.ctl, job, node_name):
+            return
         if requeue.requeue_on_node_failure(self.ctl, job, node_name):
             return
         suspended = job.base_state == JobState.SUSPENDED
@@ -689,6 +695,10 @@ class JobOps:
         others = [n for n in job.completing_nodes if n != node_name]
         if others:
             self.ctl.agent.terminate_job(job, JobState.NODE_FAIL)
+
+    def launch_unanswered(self, job: Job) -> None:
+        """The batch launch got no answer from the node: the job is requeued (requeue.py)."""
+        requeue.requeue_on_launch_failure(self.ctl, job)
 
     def fail_launch(self, job: Job, rc: int) -> None:
         self.ctl.diag.count("failed")

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 HELD_TEXT = "job requeued in held state"
 LAUNCH_FAILED_TEXT = "launch failed requeued held"
 SPECIAL_EXIT_TEXT = "job requeued in special exit state"
+# batch launches that may go unanswered before the job is held (slurmctld.h MAX_BATCH_REQUEUE)
+MAX_BATCH_REQUEUE = 5
 
 
 def default_requeue(config: SlurmConfig) -> int:
@@ -98,9 +100,34 @@ def requeue_on_node_failure(ctl: Controller, job: Job, node_name: str) -> bool:
     return True
 
 
-def _requeue(ctl: Controller, job: Job, flags: int, *, ended_as: int, failed_node: str | None = None) -> None:
+def requeue_on_launch_failure(ctl: Controller, job: Job) -> None:
+    """The batch launch got no answer from the node (agent.c: job_complete with requeue): the job
+    is requeued whatever its ``--requeue`` (its run ends NODE_FAIL, BatchFlag counts the failed
+    launches); the sixth in a row holds it (JobHoldMaxRequeue)."""
+    if not job.is_running() or job.script is None:
+        return
+    job.launch_requeues += 1
+    if 1 + job.launch_requeues > MAX_BATCH_REQUEUE:
+        job.launch_requeues = 0
+        job.priority = 0
+        job.state_reason = JobStateReason.WAIT_MAX_REQUEUE
+        _requeue(ctl, job, JobStateFlag.REQUEUE_HOLD, ended_as=JobState.NODE_FAIL, hold_text=None)
+        return
+    _requeue(ctl, job, 0, ended_as=JobState.NODE_FAIL)
+
+
+def _requeue(
+    ctl: Controller,
+    job: Job,
+    flags: int,
+    *,
+    ended_as: int,
+    failed_node: str | None = None,
+    hold_text: str | None = HELD_TEXT,
+) -> None:
     """Requeue a job that may be: ``ended_as`` is the state its run ends in for the mails (a
-    requeue shows PENDING, a node failure NODE_FAIL); ``failed_node`` is done at once."""
+    requeue shows PENDING, a node failure NODE_FAIL); ``failed_node`` is done at once.
+    ``hold_text``: what a REQUEUE_HOLD shows (None: the job is held with its reason as set)."""
     cluster = ctl.cluster
     now = ctl.now()
     completing = job.is_completing()
@@ -141,7 +168,10 @@ def _requeue(ctl: Controller, job: Job, flags: int, *, ended_as: int, failed_nod
         job.state |= JobStateFlag.SPECIAL_EXIT
         _hold(job, SPECIAL_EXIT_TEXT)
     if flags & JobStateFlag.REQUEUE_HOLD:
-        _hold(job, LAUNCH_FAILED_TEXT if flags & JobStateFlag.LAUNCH_FAILED else HELD_TEXT)
+        if hold_text is None:
+            job.state |= JobStateFlag.REQUEUE_HOLD
+        else:
+            _hold(job, LAUNCH_FAILED_TEXT if flags & JobStateFlag.LAUNCH_FAILED else hold_text)
     cluster.job_changed(job)
     if running and failed_node is not None:
         # deallocate_nodes gives a DOWN node back without waiting for it; its last node done,

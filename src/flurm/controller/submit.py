@@ -238,6 +238,7 @@ def build_job(
             shared=desc.shared,
             contiguous=desc.contiguous,
             requeue=desc.requeue if desc.requeue != NO_VAL16 else default_requeue(cluster.config),
+            kill_on_node_fail=desc.kill_on_node_fail,
             features=features,
             req_nodes=desc.req_nodes,
             exc_nodes=desc.exc_nodes,

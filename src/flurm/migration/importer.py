@@ -135,6 +135,8 @@ def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
             start_time=rec.start_time,
             end_time=rec.end_time,
             last_sched_eval=rec.last_sched_eval,
+            resize_time=rec.resize_time,
+            batch_flag=rec.batch_flag,
             suspend_time=rec.suspend_time,
             pre_sus_time=rec.pre_sus_time,
             exit_code=rec.exit_code,

@@ -102,6 +102,9 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
         job_resources=saved.job_resources,
         batch_host=saved.batch_host,
         completing_nodes=expand_nodes(saved.nodes_completing) if saved.is_completing() else (),
+        kill_on_node_fail=saved.kill_on_node_fail,
+        resize_time=saved.resize_time,
+        batch_flag=saved.batch_flag,
     )
     if d is not None:
         # what was asked; a job without details keeps SLURM's "not given" for all of it

@@ -344,7 +344,7 @@ class NodeAgent:
             ", requeuing it" if job.requeue else "",
         )
         job.exit_code = 1
-        self.ctl.jobs.node_failed(job, node.name)
+        self.ctl.jobs.node_failed(job, node.name, node_down=False)
 
     def node_answered(self, node: Node) -> None:
         node.last_response = self.ctl.now()
@@ -629,15 +629,12 @@ class NodeAgent:
         )
 
     async def _launch_batch(self, job: Job, host: str, restart_cnt: int) -> None:
-        """Send REQUEST_BATCH_JOB_LAUNCH until slurmd answers, the job moves on, or the node is DOWN.
-
-        A slurmd that does not answer may still hold the request (a stopped process); sending it
-        again is safe, slurmd refuses a job it already runs with ESLURM_DUPLICATE_JOB_ID.
-        """
+        """Send REQUEST_BATCH_JOB_LAUNCH once, as slurmctld's agent (no retry): a refusal fails the
+        job, no answer requeues it (requeue.py; a slurmd that does not answer may still hold the
+        request, the requeue's REQUEST_TERMINATE_JOB follows it)."""
         node = self.cluster.nodes.get(host)
         if node is None:
             return
-        delay = 1.0
 
         def wanted() -> bool:
             return (
@@ -654,25 +651,23 @@ class NodeAgent:
             if wanted():
                 self.ctl.jobs.fail_launch(job, SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
             return
-        while wanted():
-            try:
-                body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, self._launch_msg(job, node))
-            except Exception as exc:
-                log.warning(
-                    "launch of job %s on %s got no answer (%s), will retry", job.job_id, node.name, exc
-                )
-                self.node_failed_to_answer(node)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
-                continue
-            rc = body.rc if isinstance(body, ReturnCode) else 0
-            if rc in (0, ESLURM_DUPLICATE_JOB_ID):
-                self._batch_seen[job.job_id] = self.ctl.now()
-                log.debug("job %s launched on %s", job.job_id, node.name)
-            elif wanted():
-                log.warning("slurmd on %s refused job %s: rc %s", node.name, job.job_id, rc)
-                self.ctl.jobs.fail_launch(job, rc)
+        if not wanted():
             return
+        try:
+            body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, self._launch_msg(job, node))
+        except Exception as exc:
+            log.warning("launch of job %s on %s got no answer (%s), requeuing it", job.job_id, node.name, exc)
+            self.node_failed_to_answer(node)
+            if wanted():
+                self.ctl.jobs.launch_unanswered(job)
+            return
+        rc = body.rc if isinstance(body, ReturnCode) else 0
+        if rc in (0, ESLURM_DUPLICATE_JOB_ID):
+            self._batch_seen[job.job_id] = self.ctl.now()
+            log.debug("job %s launched on %s", job.job_id, node.name)
+        elif wanted():
+            log.warning("slurmd on %s refused job %s: rc %s", node.name, job.job_id, rc)
+            self.ctl.jobs.fail_launch(job, rc)
 
     # -- terminate / abort / signal ---------------------------------------------------------------
     def terminate_job(self, job: Job, job_state: int) -> None:

@@ -871,6 +871,22 @@ def _fits_outside(job: Job, part: Partition, cluster: Cluster, reserved: Iterabl
     return try_allocate(job, part, empty, cluster, reserved) is not None
 
 
+def node_guess(job: Job, cluster: Cluster) -> int:
+    """The nodes a new job would take were its partition's usable nodes free (job_allocate's
+    test-only selection, kept as node_cnt_wag and shown as a pending job's NumNodes); 0: none."""
+    for part in job_partitions(job, cluster):
+        empty = {
+            n.name: _Free(n, set(range(n.total_cores)), n.real_memory, True)
+            for n in cluster.node_list
+            if n.name in part.nodes and n.is_usable()
+        }
+        exclude = [n for n in part.nodes if n not in empty]
+        test = try_allocate(job, part, empty, cluster, exclude)
+        if test is not None:
+            return len(test.nodes)
+    return 0
+
+
 def _note_start(job: Job, out: Plan, decision: Decision) -> None:
     """A start. A job record that is not an array's meta record is flagged JOB_WAS_RUNNING (a task
     split from a meta record is flagged when it is split out). The accrue time is not touched: a

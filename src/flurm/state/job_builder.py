@@ -132,6 +132,10 @@ class JobSpec:
     job_resources: JobResources | None = None
     batch_host: str | None = None
     completing_nodes: tuple[str, ...] = ()
+    kill_on_node_fail: int = NO_VAL16
+    resize_time: int = 0
+    batch_flag: int = 0  # 1 + times a batch launch got no answer; 0: not known
+    node_cnt_wag: int = 0
 
 
 def _given(value: int, unset: int, default: int) -> int:
@@ -251,4 +255,8 @@ def job_from_spec(spec: JobSpec) -> Job:
         cores_alloc=cores,
         batch_host=spec.batch_host,
         completing_nodes=spec.completing_nodes,
+        kill_on_node_fail=_given(spec.kill_on_node_fail, NO_VAL16, 1) != 0,
+        resize_time=spec.resize_time,
+        launch_requeues=max(spec.batch_flag - 1, 0),
+        sched_node_count=spec.node_cnt_wag,
     )

@@ -175,6 +175,14 @@ class Job:
     threads_per_core: int = NO_VAL16
     ntasks_per_core: int = NO_VAL16
     pn_min_tmp_disk: int = 0  # --tmp (MiB): nodes with less TmpDisk are not eligible
+    # --no-kill (-k) clears it: a failed node is taken from the running job, which runs on
+    kill_on_node_fail: bool = True
+    # when the job last lost a node and ran on (shown as ResizeTime)
+    resize_time: int = 0
+    # batch launches that got no answer, each requeueing the job (slurmctld's batch_flag - 1)
+    launch_requeues: int = 0
+    # nodes the test of the job's request at submit picked (node_cnt_wag); 0: none
+    sched_node_count: int = 0
 
     # -- state helpers --------------------------------------------------------------------
     @property

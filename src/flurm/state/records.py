@@ -136,8 +136,11 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     layout = core_layout(nodes, job.cores_alloc)
     return JobResources(
         nhosts=len(nodes),
-        # what the select plugin counts as the job's CPUs (not what whole nodes give it)
-        ncpus=max(len(nodes) * (job.ntasks_per_node or 1), job.min_cpus, len(nodes) * job.pn_min_cpus),
+        # what the select plugin counts as the job's CPUs (not what whole nodes give it); a job
+        # that lost a node counts what it holds (extract_job_resources_node)
+        ncpus=sum(cpus)
+        if job.resize_time
+        else max(len(nodes) * (job.ntasks_per_node or 1), job.min_cpus, len(nodes) * job.pn_min_cpus),
         node_req=1,
         nodes=compress(job.nodes),
         whole_node=1 if job.shared == 0 else 0,
@@ -162,7 +165,8 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     pending = job.is_pending()
     # the partition slurmctld last looked at for the job: the last of a pending job's list
     limit_part = cluster.partitions.get(job.partition.split(",")[-1]) if pending else part
-    started = not pending and bool(job.nodes)
+    # a requeued job holds its nodes until their epilogs ran (PENDING|COMPLETING)
+    started = bool(job.nodes) and (not pending or job.is_completing())
     time_limit = job.time_limit
     if time_limit == NO_VAL:
         time_limit = limit_part.max_time if limit_part and limit_part.max_time is not None else INFINITE
@@ -181,12 +185,18 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     nodes_str = compress(job.completing_nodes if job.is_completing() and job.completing_nodes else job.nodes)
     if pending:
         num_cpus, max_cpus = job.min_cpus, job.max_cpus
-        num_nodes, max_nodes = node_count_estimate(job, cluster), job.max_nodes
-        if job.requeued_nodes:
-            num_nodes, max_nodes = job.requeued_nodes, 0
     else:
         num_cpus, max_cpus = (alloc_cpus or job.min_cpus), 0
-        num_nodes, max_nodes = (n_alloc or job.min_nodes), 0
+    # as _pack_default_job_details, whatever the state: the allocation, that of the run before a
+    # requeue, the guess of the submit's test of the nodes, else an estimate from the request
+    if n_alloc:
+        num_nodes, max_nodes = n_alloc, 0
+    elif job.requeued_nodes:
+        num_nodes, max_nodes = job.requeued_nodes, 0
+    elif job.sched_node_count:
+        num_nodes, max_nodes = job.sched_node_count, job.max_nodes
+    else:
+        num_nodes, max_nodes = node_count_estimate(job, cluster), job.max_nodes
     # details->num_tasks is 0 unless -n was given (job_mgr.c:_pack_default_job_details)
     if job.tasks_set:
         num_tasks = job.num_tasks
@@ -212,7 +222,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         user_id=job.user_id,
         group_id=job.group_id,
         job_state=job.state,
-        batch_flag=1 if job.script is not None else 0,
+        batch_flag=1 + job.launch_requeues if job.script is not None else 0,
         state_reason=job.state_reason,
         restart_cnt=job.restart_cnt,
         show_flags=show_flags,
@@ -226,6 +236,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         accrue_time=job.accrue_time,
         start_time=start_time,
         end_time=end_time,
+        resize_time=job.resize_time,
         suspend_time=job.suspend_time,
         pre_sus_time=job.pre_sus_time,
         last_sched_eval=job.last_sched_eval,

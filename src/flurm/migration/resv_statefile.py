@@ -21,7 +21,7 @@ idle start time, the TRES string and the ctld flags. Only what a 22.05 slurmctld
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flurm.protocol import versions
@@ -132,46 +132,13 @@ def decode_resv_state(data: bytes | bytearray | memoryview) -> ResvStateFile:
 
 
 def _reservation(r: Reader) -> SavedReservation:
-    accounts = r.string()
-    burst_buffer = r.string()
-    core_cnt = r.u32()
-    end_time = r.time()
-    features = r.string()
-    flags = r.u64()
-    licenses = r.string()
-    max_start_delay = r.u32()
-    name = r.string()
-    if not name:
+    # the record starts as on the wire (_pack_resv with internal=true writes the same leading fields)
+    record = ReservationRecord.unpack_leading(r)
+    if not record.name:
         raise DecodeError("a reservation without a name")
-    node_cnt = r.u32()
-    node_list = r.string()
-    partition = r.string()
-    purge_comp_time = r.u32() or DEFAULT_PURGE_COMP_TIME
-    resv_watts = r.u32()
-    start_time_first = r.time()
-    tres_fmt_str = r.string()
-    users = r.string()
-    groups = r.string()
-    record = ReservationRecord(
-        name=name,
-        accounts=accounts,
-        burst_buffer=burst_buffer,
-        core_cnt=core_cnt,
-        end_time=end_time,
-        features=features,
-        flags=flags,
-        licenses=licenses,
-        max_start_delay=max_start_delay,
-        node_cnt=node_cnt,
-        node_list=node_list,
-        partition=partition,
-        purge_comp_time=purge_comp_time,
-        resv_watts=resv_watts,
-        start_time=start_time_first,
-        tres_fmt_str=tres_fmt_str,
-        users=users,
-        groups=groups,
-    )
+    if not record.purge_comp_time:
+        record = replace(record, purge_comp_time=DEFAULT_PURGE_COMP_TIME)
+    name = record.name
     assoc_list = r.string()
     boot_time = r.u32()
     core_resources = JOB_RESOURCES.unpack(r)

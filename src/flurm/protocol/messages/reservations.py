@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self
 
 from flurm.protocol.constants import NO_VAL, NO_VAL64, MsgType
@@ -144,50 +144,36 @@ class ReservationRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        accounts = r.string()
-        burst_buffer = r.string()
-        core_cnt = r.u32()
-        end_time = r.time()
-        features = r.string()
-        flags = r.u64()
-        licenses = r.string()
-        max_start_delay = r.u32()
-        name = r.string()
-        node_cnt = r.u32()
-        node_list = r.string()
-        partition = r.string()
-        purge_comp_time = r.u32()
-        resv_watts = r.u32()
-        start_time = r.time()
-        tres_fmt_str = r.string()
-        users = r.string()
-        groups = r.string()
+        record = cls.unpack_leading(r)
         node_bitmap = r.bitmap()
         n_specs = r.u32()
         if n_specs * 8 > r.remaining:
             raise DecodeError(f"reservation core_spec count {n_specs} does not fit")
         specs = tuple(CoreSpec(r.string(), r.string()) for _ in range(n_specs))
+        return replace(record, node_bitmap=node_bitmap, core_spec=specs)
+
+    @classmethod
+    def unpack_leading(cls, r: Reader) -> Self:
+        """The fields from ``accounts`` to ``groups``: a record as slurmctld also saves it (resv_state)."""
         return cls(
-            name=name,
-            accounts=accounts,
-            burst_buffer=burst_buffer,
-            core_cnt=core_cnt,
-            end_time=end_time,
-            features=features,
-            flags=flags,
-            licenses=licenses,
-            max_start_delay=max_start_delay,
-            node_cnt=node_cnt,
-            node_list=node_list,
-            partition=partition,
-            purge_comp_time=purge_comp_time,
-            resv_watts=resv_watts,
-            start_time=start_time,
-            tres_fmt_str=tres_fmt_str,
-            users=users,
-            groups=groups,
-            node_bitmap=node_bitmap,
-            core_spec=specs,
+            accounts=r.string(),
+            burst_buffer=r.string(),
+            core_cnt=r.u32(),
+            end_time=r.time(),
+            features=r.string(),
+            flags=r.u64(),
+            licenses=r.string(),
+            max_start_delay=r.u32(),
+            name=r.string(),
+            node_cnt=r.u32(),
+            node_list=r.string(),
+            partition=r.string(),
+            purge_comp_time=r.u32(),
+            resv_watts=r.u32(),
+            start_time=r.time(),
+            tres_fmt_str=r.string(),
+            users=r.string(),
+            groups=r.string(),
         )
 
 

@@ -153,9 +153,12 @@ def test_a_version_slurmctld_refuses_is_refused_at_the_prefix() -> None:
 # -- the version gate ---------------------------------------------------------------------------------
 
 
-def test_the_versions_slurmctld_22_05_accepts() -> None:
-    assert versions.RPC_PEERS.versions == {0x2600, 0x2500, 0x2400}
-    for bad in (0x2300, 0x2401, 0x2700, 0):
+def test_the_versions_flurm_accepts() -> None:
+    # the served releases (22.05, 24.11, 26.05) and the older headers slurmctld 22.05 accepted
+    assert versions.RPC_PEERS.versions == {0x2D00, 0x2A00, 0x2600, 0x2500, 0x2400}
+    assert versions.SERVED == (0x2D00, 0x2A00, 0x2600)
+    # the releases in between have layouts of their own that flurm does not know
+    for bad in (0x2300, 0x2401, 0x2700, 0x2800, 0x2900, 0x2B00, 0x2C00, 0x2E00, 0):
         assert not versions.RPC_PEERS.accepts(bad)
         with pytest.raises(VersionError):
             versions.check_header(bad)
@@ -164,7 +167,8 @@ def test_the_versions_slurmctld_22_05_accepts() -> None:
 
 
 @pytest.mark.parametrize(
-    "version", [SLURM_22_05_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SLURM_20_11_PROTOCOL_VERSION]
+    "version",
+    [0x2D00, 0x2A00, SLURM_22_05_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SLURM_20_11_PROTOCOL_VERSION],  # noqa: E501
 )
 def test_each_accepted_version_round_trips_with_its_own_header_layout(version: int) -> None:
     data = encode_frame(MsgType.REQUEST_PING, b"abc", CRED, version=version)
@@ -181,3 +185,23 @@ def test_a_codec_layout_is_known_from_its_minimum_to_the_spoken_version() -> Non
         versions.check_layout(SLURM_20_11_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, "x")
     with pytest.raises(VersionError):
         versions.check_layout(0x2700, SLURM_20_11_PROTOCOL_VERSION, "x")
+
+
+@pytest.mark.parametrize("version", [0x2D00, 0x2A00])
+def test_a_reply_without_auth_section_round_trips_from_24_11(version: int) -> None:
+    data = encode_frame(MsgType.RESPONSE_SLURM_RC, b"\0\0\0\0", None, version=version)
+    assert len(data) == len(encode_frame(MsgType.RESPONSE_SLURM_RC, b"\0\0\0\0", CRED, version=version)) - (
+        4 + 4 + len(CRED) + 1
+    )
+    frame = feed_as_asked(FrameDecoder(body_limit=LIMITS), data)
+    assert frame.credential is None and frame.auth_plugin == 0
+    assert frame.header.flags & 0x40 and frame.body == b"\0\0\0\0"
+
+
+def test_no_auth_section_does_not_exist_in_22_05() -> None:
+    with pytest.raises(ValueError):
+        encode_frame(MsgType.RESPONSE_SLURM_RC, b"", None)
+    # the 0x40 flag means nothing to 22.05: the auth section is still read (and here missing)
+    data = bytearray(encode_frame(MsgType.REQUEST_PING, b"", CRED))
+    data[6:8] = (0x40).to_bytes(2, "big")
+    assert decode_frame(bytes(data[4:])).credential == CRED

@@ -60,6 +60,9 @@ class Identity:
 
 
 ROOT = Identity(0, 0)
+# The sender of a reply that came without a credential (SLURM_NO_AUTH_CRED, 24.11 on) on a connection flurm
+# opened: trusted as that connection's peer, and nobody in particular.
+CONNECTION_PEER = Identity(-1, -1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,11 @@ from flurm.protocol.constants import (
     AF_UNSPEC,
     AUTH_PLUGIN_MUNGE,
     PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
     SlurmRC,
 )
 from flurm.protocol.versions import VersionError as VersionError  # the header gate's error, re-exported
-from flurm.protocol.versions import check_header, header_has_msg_index
+from flurm.protocol.versions import check_header, header_has_msg_index, knows_no_auth_flag
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 # slurmctld refuses messages above MAX_MSG_SIZE (1 GiB); a controller never needs more than this.
@@ -44,9 +45,13 @@ MAX_HEADER_SIZE = 64 * 1024
 # The fixed start of a header (up to body_length) in every supported version: what a receiver reads
 # first to learn the message type and body size before it reads, or allocates, anything else.
 FRAME_PREFIX_SIZE = 12
-# The smallest frame (22.05 header, no forward, AF_UNSPEC, NULL credential, empty body):
-# version, flags, msg_type, body_length, forward_cnt, ret_cnt, address family, auth plugin id, cred length.
-MIN_FRAME_LENGTH = 2 + 2 + 2 + 4 + 2 + 2 + 2 + 4 + 4
+# The smallest frame (header of 22.05 or later, no forward, AF_UNSPEC, no auth section, empty body):
+# version, flags, msg_type, body_length, forward_cnt, ret_cnt, address family.
+MIN_FRAME_LENGTH = 2 + 2 + 2 + 4 + 2 + 2 + 2
+# Header flags (slurm_protocol_common.h) whose meaning changes the frame's layout.
+SLURM_NO_AUTH_CRED = 0x0040  # from 23.11: no auth section follows the header (a reply, trusted connection)
+SLURM_PACK_ADDRS = 0x0080  # from 23.11: a forward carries the nodes' addresses (net_cred)
+NO_AUTH = 0  # Frame.auth_plugin of a frame without an auth section
 _U32 = struct.Struct(">I")
 _PREFIX = struct.Struct(">HHHI")
 _OLD_PREFIX = struct.Struct(">HHHHI")
@@ -117,6 +122,8 @@ class Forward:
     timeout: int = 0
     tree_width: int = 0
     count: int = 0
+    net_cred: str | None = None  # 23.11+, with SLURM_PACK_ADDRS
+    tree_depth: int = 0  # 24.11+
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +150,7 @@ class Frame:
     """One decoded message, auth still unverified."""
 
     header: Header
-    auth_plugin: int
+    auth_plugin: int  # NO_AUTH: the frame carried no auth section (SLURM_NO_AUTH_CRED)
     credential: bytes | None  # the "MUNGE:...:" text, without its NUL
     body: bytes
 
@@ -193,17 +200,23 @@ def decode_frame(data: bytes) -> Frame:
     fwd_cnt = r.u16()
     forward = Forward()
     if fwd_cnt:
-        forward = Forward(r.string(), r.u32(), r.u16(), fwd_cnt)
+        nodelist, timeout, width = r.string(), r.u32(), r.u16()
+        net_cred = r.string() if knows_no_auth_flag(version) and flags & SLURM_PACK_ADDRS else None
+        depth = r.u16() if version >= SLURM_24_11_PROTOCOL_VERSION else 0
+        forward = Forward(nodelist, timeout, width, fwd_cnt, net_cred, depth)
     if r.u16():
         raise DecodeError("forwarded replies (ret_cnt > 0) are not accepted")
     orig_addr = _read_address(r)
-    auth_plugin = r.u32()
-    if auth_plugin != AUTH_PLUGIN_MUNGE:
-        raise DecodeError(f"auth plugin {auth_plugin} is not supported", rc=SlurmRC.ESLURM_AUTH_UNPACK)
-    raw_cred = r.mem()
     credential = None
-    if raw_cred is not None:
-        credential = raw_cred[:-1] if raw_cred.endswith(b"\0") else raw_cred
+    if knows_no_auth_flag(version) and flags & SLURM_NO_AUTH_CRED:
+        auth_plugin = NO_AUTH  # whether that may be trusted is the receiver's decision (auth/)
+    else:
+        auth_plugin = r.u32()
+        if auth_plugin != AUTH_PLUGIN_MUNGE:
+            raise DecodeError(f"auth plugin {auth_plugin} is not supported", rc=SlurmRC.ESLURM_AUTH_UNPACK)
+        raw_cred = r.mem()
+        if raw_cred is not None:
+            credential = raw_cred[:-1] if raw_cred.endswith(b"\0") else raw_cred
     if body_length != r.remaining:
         raise DecodeError(
             f"body_length {body_length} does not match the {r.remaining} bytes that follow",
@@ -216,7 +229,7 @@ def decode_frame(data: bytes) -> Frame:
 def encode_frame_head(
     msg_type: int,
     body_length: int,
-    credential: bytes,
+    credential: bytes | None,
     *,
     version: int = PROTOCOL_VERSION,
     flags: int = 0,
@@ -225,8 +238,13 @@ def encode_frame_head(
 ) -> bytes:
     """Everything of a message before its body: length prefix, header, auth section.
 
-    The body goes on the wire right after it; a large body can so be sent without copying it.
+    The body goes on the wire right after it; a large body can so be sent without copying it. A
+    ``credential`` of None sends no auth section (SLURM_NO_AUTH_CRED: replies, from 23.11 on).
     """
+    if credential is None:
+        if not knows_no_auth_flag(version):
+            raise ValueError(f"protocol version {version:#06x} has no messages without an auth section")
+        flags |= SLURM_NO_AUTH_CRED
     w = Writer()
     w.u16(version)
     w.u16(flags)
@@ -240,10 +258,15 @@ def encode_frame_head(
         w.string(fwd.nodelist)
         w.u32(fwd.timeout)
         w.u16(fwd.tree_width)
+        if knows_no_auth_flag(version) and flags & SLURM_PACK_ADDRS:
+            w.string(fwd.net_cred)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.u16(fwd.tree_depth)
     w.u16(0)  # ret_cnt
     _write_address(w, orig_addr or Address())
-    w.u32(AUTH_PLUGIN_MUNGE)
-    w.string(credential.decode("ascii"))
+    if credential is not None:
+        w.u32(AUTH_PLUGIN_MUNGE)
+        w.string(credential.decode("ascii"))
     head = w.getvalue()
     return _U32.pack(len(head) + body_length) + head
 
@@ -251,7 +274,7 @@ def encode_frame_head(
 def encode_frame(
     msg_type: int,
     body: bytes,
-    credential: bytes,
+    credential: bytes | None,
     *,
     version: int = PROTOCOL_VERSION,
     flags: int = 0,

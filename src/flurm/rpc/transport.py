@@ -26,12 +26,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from flurm.auth.authenticator import Authenticator, AuthError, Identity
+from flurm.auth.authenticator import CONNECTION_PEER, Authenticator, AuthError, Identity
 from flurm.auth.errors import AuthServiceError
 from flurm.errors import SlurmError, rc_of
 from flurm.protocol.constants import PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import (
     MAX_FRAME_SIZE,
+    NO_AUTH,
     Frame,
     FrameDecoder,
     FrameTooLarge,
@@ -42,6 +43,7 @@ from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, body_class, decode_body, encode_body
 from flurm.protocol.messages.common import Opaque, ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.persist import persist_frame
+from flurm.protocol.versions import replies_without_auth
 from flurm.protocol.wire import EncodeError, WireError
 
 log = logging.getLogger("flurm.rpc")
@@ -209,10 +211,11 @@ def write_frame(
     writer: asyncio.StreamWriter,
     msg_type: int,
     body: bytes,
-    credential: bytes,
+    credential: bytes | None,
     version: int = PROTOCOL_VERSION,
 ) -> None:
-    """Queue one message on ``writer``. A large body is written as it is, not copied behind its header."""
+    """Queue one message on ``writer``. A large body is written as it is, not copied behind its header.
+    A ``credential`` of None: no auth section (a reply from 24.11 on, versions.replies_without_auth)."""
     head = encode_frame_head(msg_type, len(body), credential, version=version)
     if len(body) < _COPY_LIMIT:
         writer.write(head + body)
@@ -589,7 +592,8 @@ class RpcServer:
     async def _send_encoded(
         self, writer: asyncio.StreamWriter, msg_type: int, body: bytes, uid: int | None, version: int
     ) -> None:
-        cred = await self.signer.sign(msg_type, body, uid, version)
+        # from 24.11 a reply goes without a credential, as slurmctld's: the peer opened the connection
+        cred = None if replies_without_auth(version) else await self.signer.sign(msg_type, body, uid, version)
         write_frame(writer, msg_type, body, cred, version)
         await writer.drain()
 
@@ -629,26 +633,32 @@ async def call(
     uid_restriction: int | None = None,
     connect_timeout: float | None = None,
     decode: bool = True,
+    version: int = PROTOCOL_VERSION,
 ) -> Response | None:
-    """Send one request and return the verified, decoded reply (None when none is expected).
+    """Send one request in protocol ``version`` and return the verified, decoded reply (None when none is
+    expected).
 
     With ``decode=False`` the body of a reply of a big type is left as bytes (``Response.raw``) for the
-    caller to cut up; small replies (return codes) are still decoded.
+    caller to cut up; small replies (return codes) are still decoded. A reply without an auth section
+    (24.11 on) is trusted as the connection flurm opened, as SLURM trusts it.
     """
-    raw = body if isinstance(body, bytes) else encode_body(body)
-    cred = await signer.sign(msg_type, raw, uid_restriction)
+    raw = body if isinstance(body, bytes) else encode_body(body, version)
+    cred = await signer.sign(msg_type, raw, uid_restriction, version)
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(host, port), connect_timeout if connect_timeout is not None else timeout
     )
     try:
-        write_frame(writer, msg_type, raw, cred)
+        write_frame(writer, msg_type, raw, cred, version)
         await writer.drain()
         if not expect_reply:
             return None
         frame = await read_frame(reader, timeout)
         if frame is None:
             raise ConnectionError(f"{host}:{port} closed the connection without a reply")
-        identity = await signer.verify(frame.msg_type, frame.body, frame.credential, frame.version)
+        if frame.auth_plugin == NO_AUTH:
+            identity = CONNECTION_PEER
+        else:
+            identity = await signer.verify(frame.msg_type, frame.body, frame.credential, frame.version)
         if not decode and frame.msg_type not in _SMALL_REPLIES:
             return Response(frame.msg_type, None, identity, frame.body)
         body = decode_body(frame.msg_type, frame.body, frame.version)

@@ -1,6 +1,7 @@
 """The shape every message body has, and the registry from msg_type to body class.
 
-A body class is a frozen dataclass with ``pack(w, version)`` and ``unpack(r, version)``. Several
+A body class is a frozen dataclass with ``pack(w, version)`` and ``unpack(r, version)``; it is used for a
+release newer than 22.05 only where its ``NEWER_LAYOUTS`` names that release. Several
 message types may share one body layout (8001/4020/6019 carry a bare return code), so the registry
 maps a type to a class; the type itself travels in the header.
 """
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import ClassVar, Protocol, Self, TypeVar
 
 from flurm.protocol.constants import PROTOCOL_VERSION, MsgType
+from flurm.protocol.versions import check_body
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 
@@ -49,6 +51,7 @@ def decode_body(msg_type: int, data: bytes, version: int = PROTOCOL_VERSION) -> 
     cls = _REGISTRY.get(msg_type)
     if cls is None:
         raise DecodeError(f"message type {msg_type} is not known")
+    check_body(cls, version)
     r = Reader(data)
     body = cls.unpack(r, version)
     r.expect_end(f"{cls.__name__} ({msg_type})")
@@ -56,6 +59,7 @@ def decode_body(msg_type: int, data: bytes, version: int = PROTOCOL_VERSION) -> 
 
 
 def encode_body(body: Body, version: int = PROTOCOL_VERSION) -> bytes:
+    check_body(type(body), version)
     w = Writer()
     body.pack(w, version)
     return w.getvalue()
@@ -65,3 +69,6 @@ class Message:
     """Marker base for body dataclasses (gives them MSG_TYPES for introspection)."""
 
     MSG_TYPES: ClassVar[tuple[MsgType, ...]] = ()
+    # the releases newer than 22.05 whose layout of this body was compared with their packer
+    # (versions.check_body refuses the others)
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset()

@@ -18,6 +18,10 @@ Kinds: :data:`U8` :data:`U16` :data:`U32` :data:`U64` :data:`TIME` (signed 64) :
 
 A name may appear twice: SLURM packs a few fields twice (the job record's ``container``). The
 second occurrence packs the same value again, and decoding checks that both copies agree.
+
+Releases differ as data: an entry may carry a third element, the :class:`Span` of protocol versions it is
+on the wire in (``since(V)``, ``before(V)``), and :class:`VersionedLayout` compiles one codec per release
+from the one table. A field a release does not carry decodes to its dataclass default.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import linecache
 import struct
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import fields
-from typing import Any, Protocol, TypeVar
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, Generic, Protocol, TypeVar
 
+from flurm.protocol.versions import VersionError, release_name
 from flurm.protocol.wire import FLOAT_MULT, Bitmap, DecodeError, EncodeError, Reader
 
 T = TypeVar("T")
@@ -152,19 +157,25 @@ def _single_packer(kind: Kind) -> Callable[[Any], bytes]:
 _PACK_ERRORS = (struct.error, TypeError, AttributeError, UnicodeError, OverflowError, ValueError)
 
 
-def compile_layout(cls: type[T], layout: Sequence[tuple[str, Kind]]) -> tuple[Callable[[T], bytes], Unpacker]:
+def compile_layout(
+    cls: type[T], layout: Sequence[tuple[str, Kind]], *, partial: bool = False
+) -> tuple[Callable[[T], bytes], Unpacker]:
     """Build ``pack(obj) -> bytes`` and ``unpack(cls, reader) -> obj`` for dataclass ``cls``.
 
     The first occurrences of the names in ``layout`` must be the dataclass fields, in order. Strings
     are decoded like :meth:`Reader.string` (NULL is None; a missing final NUL is tolerated, as
-    SLURM does); doubles as :meth:`Reader.double`.
+    SLURM does); doubles as :meth:`Reader.double`. With ``partial`` (one release's cut of a
+    :class:`VersionedLayout`) the layout may leave fields out, in any order; those decode to their default.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     first: list[str] = []
     for name, _ in layout:
         if name not in first:
             first.append(name)
-    if first != names:
+    if partial:
+        if not set(first) <= set(names):
+            raise TypeError(f"{cls.__name__}: layout names what is not a field: {set(first) - set(names)}")
+    elif first != names:
         missing = set(names) ^ set(first)
         raise TypeError(f"{cls.__name__}: layout does not match the fields in order (diff: {missing})")
 
@@ -267,6 +278,19 @@ def compile_layout(cls: type[T], layout: Sequence[tuple[str, Kind]]) -> tuple[Ca
             var_of[name] = new_var()
             unpack_lines.append("    " + read.format(var_of[name]))
     flush()
+
+    # fields this layout does not carry take their default
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name in var_of:
+            continue
+        if f.default is not MISSING:
+            var_of[f.name] = f"D_{f.name}"
+            ns[var_of[f.name]] = f.default
+        elif f.default_factory is not MISSING:
+            var_of[f.name] = f"F_{f.name}()"
+            ns[f"F_{f.name}"] = f.default_factory
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: left out of a layout but has no default")
 
     # A frozen dataclass's __init__ sets each field through object.__setattr__, which costs about
     # 0.2 us a field (25 us for a job record). A slotted class can be filled through its slot
@@ -375,3 +399,90 @@ def compile_skipper(layout: Sequence[tuple[str, Kind]], what: str) -> Callable[[
     exec(compile(text, f"<skipper {what}>", "exec"), ns)
     skip: Callable[[bytes, int, int], int] = ns["skip"]
     return skip
+
+
+# -- one table, one codec per release ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The protocol versions a field is on the wire in: ``lo <= version < hi``."""
+
+    lo: int = 0
+    hi: int = 0x10000
+
+    def __contains__(self, version: object) -> bool:
+        return isinstance(version, int) and self.lo <= version < self.hi
+
+
+def since(version: int) -> Span:
+    """A field first packed by the release of ``version``."""
+    return Span(lo=version)
+
+
+def before(version: int) -> Span:
+    """A field the release of ``version`` no longer packs."""
+    return Span(hi=version)
+
+
+Entry = tuple[str, Kind] | tuple[str, Kind, Span]
+
+
+def layout_at(table: Sequence[Entry], version: int) -> tuple[tuple[str, Kind], ...]:
+    """The fields of ``table`` that ``version`` packs, in order."""
+    return tuple((e[0], e[1]) for e in table if len(e) == 2 or version in e[2])
+
+
+class VersionedLayout(Generic[T]):
+    """The codecs of one record in each release of ``versions``, compiled from one table of entries.
+
+    Releases whose cut of the table is the same share one compiled codec. A version not listed is a
+    :class:`VersionError` (the record's layout in that release is not known).
+    """
+
+    def __init__(self, cls: type[T], table: Sequence[Entry], versions: Sequence[int]) -> None:
+        self.cls = cls
+        self.table = tuple(table)
+        self.versions = tuple(versions)
+        self.layouts: dict[int, tuple[tuple[str, Kind], ...]] = {}
+        self._pack: dict[int, Callable[[T], bytes]] = {}
+        self._unpack: dict[int, Unpacker] = {}
+        self._skip: dict[int, Callable[[bytes, int, int], int]] = {}
+        compiled: dict[tuple[tuple[str, Kind], ...], tuple[Callable[[T], bytes], Unpacker]] = {}
+        for v in self.versions:
+            cut = layout_at(self.table, v)
+            if cut not in compiled:
+                # the newest layout must name every field; older ones may leave some out
+                compiled[cut] = compile_layout(cls, cut, partial=True)
+            self.layouts[v] = cut
+            self._pack[v], self._unpack[v] = compiled[cut]
+
+    def _refuse(self, version: int) -> VersionError:
+        return VersionError(
+            f"{self.cls.__name__}: no layout for protocol version {version:#06x} ({release_name(version)})"
+        )
+
+    def packer(self, version: int) -> Callable[[T], bytes]:
+        try:
+            return self._pack[version]
+        except KeyError:
+            raise self._refuse(version) from None
+
+    def unpacker(self, version: int) -> Unpacker:
+        try:
+            return self._unpack[version]
+        except KeyError:
+            raise self._refuse(version) from None
+
+    def pack(self, obj: T, version: int) -> bytes:
+        return self.packer(version)(obj)
+
+    def unpack(self, r: Reader, version: int) -> T:
+        return self.unpacker(version)(self.cls, r)
+
+    def skipper(self, version: int, what: str) -> Callable[[bytes, int, int], int]:
+        if version not in self._skip:
+            if version not in self.layouts:
+                raise self._refuse(version)
+            self._skip[version] = compile_skipper(self.layouts[version], what)
+        return self._skip[version]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import MsgType
 from flurm.protocol.messages.base import Message, register
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import Reader, Writer
+
+# These bodies are the same in 24.11 and 26.05 (pack_msg: the empty requests, _pack_return_code_msg,
+# _pack_return_code2_msg, _pack_shutdown_msg).
+SAME_IN_NEWER: frozenset[int] = frozenset(NEWER)
 
 
 @register(
@@ -21,6 +26,8 @@ from flurm.protocol.wire import Reader, Writer
 )
 @dataclass(frozen=True, slots=True)
 class Empty(Message):
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = SAME_IN_NEWER
+
     def pack(self, w: Writer, version: int) -> None:
         pass
 
@@ -33,6 +40,8 @@ class Empty(Message):
 class Opaque(Message):
     """The body of a request type flurm has no codec for, kept as it came: its handler (or the
     forwarder, which passes it to slurmctld unchanged) decides what to do with it."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = SAME_IN_NEWER
 
     raw: bytes = b""
 
@@ -49,6 +58,8 @@ class Opaque(Message):
 class ReturnCode(Message):
     """8001 RESPONSE_SLURM_RC (and 4020/6019, same body): u32 return code."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = SAME_IN_NEWER
+
     rc: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
@@ -64,6 +75,8 @@ class ReturnCode(Message):
 @dataclass(frozen=True, slots=True)
 class ReturnCodeMsg(Message):
     """8002 RESPONSE_SLURM_RC_MSG: u32 return code, str message (printed by clients as `error: ...`)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = SAME_IN_NEWER
 
     rc: int = 0
     message: str | None = None
@@ -82,6 +95,8 @@ class ReturnCodeMsg(Message):
 @dataclass(frozen=True, slots=True)
 class ShutdownRequest(Message):
     """1005 REQUEST_SHUTDOWN: u16 options (0 all daemons, 1 slurmctld with a core, 2 slurmctld only)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = SAME_IN_NEWER
 
     options: int = 2
 

@@ -442,6 +442,12 @@ RULES: dict[int, Rule] = {
     MsgType.ACCOUNTING_UPDATE_MSG: OperatorOnly(errno.EACCES),
     MsgType.ACCOUNTING_FIRST_REG: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
     MsgType.ACCOUNTING_REGISTER_CTLD: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
+    # 24.11's
+    MsgType.REQUEST_SET_SUSPEND_EXC_NODES: OperatorOnly(errno.EACCES),
+    MsgType.REQUEST_SET_SUSPEND_EXC_PARTS: OperatorOnly(errno.EACCES),
+    MsgType.REQUEST_SET_SUSPEND_EXC_STATES: OperatorOnly(errno.EACCES),
+    MsgType.REQUEST_DBD_RELAY: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
+    MsgType.REQUEST_PERSIST_INIT_TLS: OperatorOnly(_NOT_OPERATOR),
     # not here, so refused to a plain user (fail closed): REQUEST_HET_JOB_ALLOCATION and
     # REQUEST_SUBMIT_BATCH_HET_JOB (no codec to check them with), REQUEST_AUTH_TOKEN (rolled back:
     # slurmctld would sign a token for whom flurm names)

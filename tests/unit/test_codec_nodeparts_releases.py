@@ -26,6 +26,7 @@ from flurm.protocol.wire import Bitmap
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 RELEASES = {"24.11": SLURM_24_11_PROTOCOL_VERSION, "26.05": SLURM_26_05_PROTOCOL_VERSION}
 NAMES = (
+    "build_info",
     "node_info",
     "node_info_single",
     "partition_info",

@@ -309,8 +309,12 @@ def descendants(roots: Iterable[int]) -> set[int]:
 
 
 def leftover_slurmstepd(conf: Path) -> list[int]:
-    """slurmstepd processes of our slurmd: they outlive slurmd by design and inherit SLURM_CONF=conf."""
+    """slurmstepd processes of our slurmd: they outlive slurmd by design. 22.05's keep the environment
+    they inherit (SLURM_CONF=conf); 24.11's and 26.05's write their process title over it, so they are
+    known by their working directory instead, which they inherit from slurmd: the directory of
+    SlurmdLogFile, DIR/log (read from the host, a chrooted one's path starts with the chroot's)."""
     marker = f"SLURM_CONF={conf}".encode()
+    log_dir = f"{conf.parent.parent}/log"
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -319,9 +323,10 @@ def leftover_slurmstepd(conf: Path) -> list[int]:
             if (entry / "comm").read_text().strip() != "slurmstepd":
                 continue
             environ = (entry / "environ").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
         except OSError:
             continue
-        if marker in environ and pid_alive(int(entry.name)):
+        if (marker in environ or cwd.endswith(log_dir)) and pid_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 

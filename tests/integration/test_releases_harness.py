@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pwd
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,27 @@ def _expected_root(release: releases.Release) -> Path:
     return release.root.resolve() if release.root is not None else Path("/")
 
 
+def _batch_step(c: SlurmCluster, program: str, timeout: float = 30.0) -> tuple[list[int], set[int]]:
+    """The cluster's slurmstepd and their descendants, once one of those runs ``program`` (RUNNING is
+    set when the job is allocated, a moment before slurmd starts its slurmstepd)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        steps = launcher.leftover_slurmstepd(c.conf)
+        below = launcher.descendants(steps)
+        if any(_comm(pid) == program for pid in below):
+            return steps, below
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no slurmstepd running {program}: {steps} {below}\n{c.log_tail()}")
+        time.sleep(0.1)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _job_fields(c: SlurmCluster, job: int) -> dict[str, str]:
     out = c.run("scontrol", "show", "job", "-o", str(job)).check().stdout
     return dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", out))
@@ -62,13 +84,15 @@ def test_cluster_of_release(name: str) -> None:
         sinfo = c.run("sinfo", "-h", "-o", "%P %a %D %t %N").check().stdout.split()
         assert sinfo == ["debug*", "up", "1", "idle", "compute-node-1"]
 
-        # a job held running, seen by squeue
+        # a job held running (until stop), seen by squeue
         sleeper = c.sbatch("--wrap", "sleep 300")
         c.wait_state(sleeper, ["RUNNING"])
         squeue = c.run("squeue", "-h", "-o", "%i %T %u %N").check().stdout.split()
         assert squeue == [str(sleeper), "RUNNING", "root", "compute-node-1"]
-        c.run("scancel", str(sleeper)).check()
-        c.wait_state(sleeper, ["CANCELLED"])
+        # its slurmstepd is one stop() would find if slurmd were gone, and runs in the same root
+        steps, job_pids = _batch_step(c, "sleep")
+        assert len(steps) == 1 and _root_of(steps[0]) == _expected_root(release)
+        pids += [*steps, *job_pids]
 
         job = c.sbatch("--wrap", "echo hi; cat /etc/debian_version")
         assert c.wait_state(job, ["COMPLETED", "FAILED"]) == "COMPLETED"

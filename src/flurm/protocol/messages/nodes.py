@@ -22,6 +22,7 @@ from flurm.protocol.constants import (
     SELECT_PLUGIN_CONS_TRES,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
 )
@@ -34,7 +35,8 @@ from flurm.protocol.wire import DecodeError, Reader, Writer
 
 @dataclass(frozen=True, slots=True)
 class AcctGatherEnergy:
-    """acct_gather_energy_pack: energy in joules, power in watts; all zero when there is no data."""
+    """acct_gather_energy_pack: energy in joules, power in watts; all zero when there is no data.
+    From 24.11 it ends with the slurmd's start time."""
 
     base_consumed_energy: int = 0
     ave_watts: int = 0
@@ -42,6 +44,7 @@ class AcctGatherEnergy:
     current_watts: int = 0
     previous_consumed_energy: int = 0
     poll_time: int = 0
+    slurmd_start_time: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
         w.u64(self.base_consumed_energy)
@@ -50,10 +53,13 @@ class AcctGatherEnergy:
         w.u32(self.current_watts)
         w.u64(self.previous_consumed_energy)
         w.time(self.poll_time)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.time(self.slurmd_start_time)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u64(), r.u32(), r.u64(), r.u32(), r.u64(), r.time())
+        fields = (r.u64(), r.u32(), r.u64(), r.u32(), r.u64(), r.time())
+        return cls(*fields, r.time() if version >= SLURM_24_11_PROTOCOL_VERSION else 0)
 
 
 @dataclass(frozen=True, slots=True)

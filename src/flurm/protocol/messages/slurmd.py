@@ -460,13 +460,13 @@ class NodeRegistrationResponse(Message):
     node_name: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION", NEWER)
         _pack_tres_list(w, self.tres_list, version)
         w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION", NEWER)
         return cls(_unpack_tres_list(r, version), r.string())
 
 

@@ -60,6 +60,7 @@ from flurm.protocol.messages.slurmd import (
     TresRecord,
 )
 from flurm.protocol.versions import SERVED, SPOKEN, served_version_of_release
+from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state import multicore
 from flurm.state.layout import core_layout, rle
@@ -151,8 +152,8 @@ class NodeAgent:
         known = self.node_version(node)
         # A slurmd whose release flurm does not know yet is tried in each served version, oldest
         # first as slurmctld starts (SLURM_MIN_PROTOCOL_VERSION): one that does not speak a version
-        # closes the connection unanswered (its header check fails before the auth is read), and
-        # so has done nothing.
+        # has done nothing (its header check fails before the auth is read) and closes the
+        # connection unanswered (22.05, 24.11) or answers with an HTTP error (26.05).
         versions = (known,) if known is not None else tuple(sorted(SERVED))
         for i, version in enumerate(versions):
             try:
@@ -167,7 +168,7 @@ class NodeAgent:
                 )
             except ConnectionRefusedError:
                 raise
-            except ConnectionError:
+            except (ConnectionError, WireError):
                 if i == len(versions) - 1:
                     raise
                 continue

@@ -274,19 +274,42 @@ def _ported(msg_type: MsgType, release: str) -> None:
 
 
 @pytest.mark.parametrize("user", [None, NOBODY], ids=["root", "nobody"])
-def test_squeue_and_sbatch(sides: tuple[Side, Side], user: int | None) -> None:
+def test_squeue(sides: tuple[Side, Side], user: int | None) -> None:
     flurm, real = sides
     _ported(MsgType.REQUEST_JOB_INFO, flurm.release)
-    _ported(MsgType.REQUEST_SUBMIT_BATCH_JOB, flurm.release)
+    _ported(MsgType.REQUEST_PARTITION_INFO, flurm.release)  # squeue loads the partitions too
     same(flurm, real, "squeue", user=user)
-    out_dir = flurm.dir.parent / "out"
+    same(flurm, real, "squeue", "-h", "-o", "%i %u", user=user)
+
+
+def _sbatch(side: Side, user: int | None) -> subprocess.CompletedProcess[str]:
+    out_dir = side.dir / "out"
     out_dir.mkdir(exist_ok=True)
     out_dir.chmod(0o777)
-    args = ["sbatch", "--hold", "-o", f"{out_dir}/%j.out", "--wrap", "true"]
-    ours, theirs = flurm.client(*args, user=user), real.client(*args, user=user)
+    return side.client("sbatch", "--hold", "-o", f"{out_dir}/%j.out", "--wrap", "true", user=user)
+
+
+@pytest.mark.parametrize("user", [None, NOBODY], ids=["root", "nobody"])
+def test_sbatch(sides: tuple[Side, Side], user: int | None) -> None:
+    flurm, real = sides
+    _ported(MsgType.REQUEST_SUBMIT_BATCH_JOB, flurm.release)
+    ours, theirs = _sbatch(flurm, user), _sbatch(real, user)
     assert ours.returncode == theirs.returncode == 0, (ours, theirs)
     assert ours.stdout.split()[:3] == theirs.stdout.split()[:3] == ["Submitted", "batch", "job"]
+
+
+@pytest.mark.parametrize("user", [None, NOBODY], ids=["root", "nobody"])
+def test_job_owner_is_the_token_uid(sides: tuple[Side, Side], user: int | None) -> None:
+    """The job is nobody's when nobody's sack token submits it, on both controllers."""
+    flurm, real = sides
+    for msg_type in (
+        MsgType.REQUEST_SUBMIT_BATCH_JOB,
+        MsgType.REQUEST_JOB_INFO,
+        MsgType.REQUEST_PARTITION_INFO,
+    ):
+        _ported(msg_type, flurm.release)
     owner = "root" if user is None else "nobody"
     for side in (flurm, real):
-        listing = side.client("squeue", "-h", "-o", "%u %T", user=user).stdout.split("\n")
-        assert f"{owner} PENDING" in listing, (side.name, listing)
+        job_id = _sbatch(side, user).stdout.split()[3]
+        listing = side.client("squeue", "-h", "-j", job_id, "-o", "%u %T").stdout
+        assert listing.strip() == f"{owner} PENDING", side.name

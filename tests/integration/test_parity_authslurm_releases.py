@@ -263,6 +263,47 @@ class _BackgroundSack:
         self.loop.close()
 
 
+def sackd_of(side: Side) -> str:
+    """sackd of the side's release: the chroot's (package sackd), or $FLURM_SACKD_24_11 / $FLURM_SACKD_26_05:
+    the usr/sbin/sackd of that release's unpacked package under /tmp (which the chroot sees alike)."""
+    if (side.root / "usr/sbin/sackd").exists():
+        return "/usr/sbin/sackd"
+    path = os.environ.get("FLURM_SACKD_" + side.release.replace(".", "_"), "")
+    if path.startswith("/tmp/") and Path(path).is_file():
+        return path
+    pytest.skip(f"no sackd for {side.release} (Debian package sackd, not in the chroot)")
+
+
+def test_tokens_sackd_minted(sides: tuple[Side, Side], tmp_path: Path) -> None:
+    """A login node without slurmd: sackd (holding slurm.key) mints nobody's token at /run/slurm/sack.socket;
+    flurm verifies it with its own key and the uid in it is the one the kernel gave sackd."""
+    flurm, real = sides
+    sackd = sackd_of(flurm)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    argv = in_namespace(flurm.root, run_dir, ["env", f"SLURM_CONF={flurm.conf}", sackd, "-D"])
+    proc = subprocess.Popen(argv, stdout=(tmp_path / "sackd.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not (run_dir / "slurm" / "sack.socket").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "sackd.log").read_text()
+            time.sleep(0.2)
+        for side in (flurm, real):
+            # 24.11 tries /run/slurm/sack.socket first; 26.05 /run/slurm-<cluster>/ first, then the same
+            ping = side.client("scontrol", "ping", user=NOBODY, run_dir=run_dir)
+            assert "is UP" in ping.stdout, (side.name, ping)
+            down = side.client("scontrol", "shutdown", user=NOBODY, run_dir=run_dir)
+            assert "Invalid user id" in down.stderr, (side.name, down)
+        assert "SHUTDOWN RPC from uid=65534" in (flurm.dir / "flurm.log").read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _ported(msg_type: MsgType, release: str) -> None:
     cls = body_class(msg_type)
     try:

@@ -36,6 +36,7 @@ from flurm.auth.slurm_auth import (
     SlurmAuthenticator,
     TokenClaims,
     encode_token,
+    identity_claim,
     load_keys,
     parse_jwks,
     read_token,
@@ -141,6 +142,14 @@ def test_golden_launch_credential_reencodes(release: str) -> None:
     auth = authenticator(release, tokens[0])
     with pytest.raises(CredentialError, match="no auth credential"):
         auth.decode(tokens[0])  # a job credential never passes as a message's credential
+    # made from its parts (the packed credential, the job's user, SlurmdUser root) it is the same token
+    assert claims.payload is not None
+    identity = identity_claim("root", "root", "/root", "/bin/bash", [0])
+    made = auth.launch_credential(claims.payload, 0, 0, identity, 0, version=RELEASES[release])
+    assert made == tokens[0]
+    # on the wire: one packstr of the token where cred/munge puts credential and signature
+    at = body.index(tokens[0])
+    assert body[at - 4 : at] == (len(tokens[0]) + 1).to_bytes(4, "big") and body[at + len(tokens[0])] == 0
 
 
 # -- the checks slurmctld makes: each attack refused ------------------------------------------------

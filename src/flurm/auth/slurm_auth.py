@@ -351,6 +351,15 @@ def read_token(token: bytes, keys: SackKeys, *, now: float, decoder_uid: int) ->
     )
 
 
+def identity_claim(name: str, gecos: str, home: str, shell: str, gids: list[int]) -> dict[str, Any]:
+    """The ``id`` claim of a job credential (util.c ``identity_to_data`` without group names, as slurmctld
+    sends it): the user's passwd fields and group ids."""
+    claim: dict[str, Any] = {"name": name, "gecos": gecos, "dir": home, "shell": shell}
+    if gids:
+        claim["gids"] = list(gids)
+    return claim
+
+
 def short_hostname() -> str:
     """xshort_hostname: this host's name up to its first dot (the ``host`` claim)."""
     return socket.gethostname().split(".", 1)[0]
@@ -424,6 +433,24 @@ class SlurmAuthenticator(Authenticator):
             extra=MappingProxyType(dict(extra or {})),
         )
         return encode_token(claims, self.keys.default)
+
+    def launch_credential(
+        self,
+        packed: bytes,
+        uid: int,
+        gid: int,
+        identity: Mapping[str, Any],
+        slurmd_user_uid: int,
+        *,
+        version: int = PROTOCOL_VERSION,
+    ) -> bytes:
+        """cred/slurm's job credential (cred_slurm.c ``cred_p_create``): a ``launch`` token naming the job's
+        user, restricted to SlurmdUser, whose payload is the credential packed as cred/munge packs it
+        (without a signature) and whose ``id`` claim is :func:`identity_claim`'s. On the wire it takes the
+        place of packed credential and signature: one packstr of the token."""
+        return self.make_token(
+            "launch", packed, slurmd_user_uid, uid=uid, gid=gid, version=version, extra={"id": dict(identity)}
+        )
 
     def read(self, token: bytes, *, decoder_uid: int | None = None) -> TokenClaims:
         """The verified claims of a token of any context (job credentials' callers check theirs)."""

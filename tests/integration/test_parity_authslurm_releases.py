@@ -6,9 +6,11 @@ whose /run is a directory of its own), root's and nobody's alike; what they prin
 Also the attack: a client whose sack socket signs with another key (a sack server of this test holding a
 wrong key) gets the same failure from both controllers (the connection is closed unanswered).
 
-The chroots are found as scripts/chroots.sh builds them ($FLURM_CHROOTS) or as this machine has them; a
-missing chroot skips that release, saying so. Bodies of other families (squeue's, sbatch's) speak the newer
-releases only once those families are ported: until then the commands needing them skip, naming the body.
+The chroots are harness.releases' (scripts/chroots.sh builds them); a missing chroot skips that release,
+saying so. Release.command shares paths at the same place; these tests need a /run of their own inside
+the chroot (the sack socket's fixed paths), so they mount it themselves. Bodies of other families
+(squeue's, sbatch's) speak the newer releases only once those families are ported: until then the commands
+needing them skip, naming the body.
 """
 
 from __future__ import annotations
@@ -34,20 +36,24 @@ from flurm.auth.slurm_auth import SackKey, SackKeys, SlurmAuthenticator
 from flurm.protocol.constants import MsgType
 from flurm.protocol.messages import body_class
 from flurm.protocol.versions import VersionError, check_body
+from harness import releases
+from harness.loopback import free_port_block
 
 SUITES = {"24.11": ("trixie", 0x2A00), "26.05": ("sid", 0x2D00)}
 NOBODY = 65534
-ROOT_DIR = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="needs root (namespaces, chroot, setpriv)")
 
 
 def chroot_of(release: str) -> Path:
-    suite = SUITES[release][0]
-    for base in (os.environ.get("FLURM_CHROOTS"), "/var/cache/flurm/chroots", "/var/cache/flurm-chroots"):
-        if base and (Path(base) / suite / "usr/sbin/slurmctld").exists():
-            return Path(base) / suite
-    pytest.skip(f"no chroot with SLURM {release} (scripts/chroots.sh builds it)")
+    """The release's chroot as harness.releases has it (scripts/chroots.sh builds it); skip when missing."""
+    rel = releases.get(release)
+    try:
+        rel.require()
+    except releases.ReleaseError as exc:
+        pytest.skip(str(exc))
+    assert rel.root is not None
+    return rel.root
 
 
 def in_namespace(root: Path, run_dir: Path, argv: list[str], user: int | None = None) -> list[str]:
@@ -65,13 +71,6 @@ def in_namespace(root: Path, run_dir: Path, argv: list[str], user: int | None = 
     who = [] if user is None else ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
     lines.append(f"exec chroot {root} {shlex.join([*who, *argv])}")
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines)]
-
-
-def free_ports(count: int) -> int:
-    sys.path.insert(0, str(ROOT_DIR))
-    from harness.loopback import free_port_block
-
-    return free_port_block(count)
 
 
 CONF = """\
@@ -141,7 +140,7 @@ def make_side(tmp: Path, release: str, name: str, key: bytes) -> Side:
     d = tmp / f"{name}-{release}"
     for sub in ("etc", "state", "spool", "run"):
         (d / sub).mkdir(parents=True)
-    port = free_ports(2)
+    port = free_port_block(2)
     (d / "etc" / "slurm.conf").write_text(CONF.format(port=port, slurmd_port=port + 1, d=d))
     (d / "etc" / "slurm.key").write_bytes(key)
     (d / "etc" / "slurm.key").chmod(0o600)
@@ -312,6 +311,14 @@ def _ported(msg_type: MsgType, release: str) -> None:
         check_body(cls, SUITES[release][1])
     except VersionError:
         pytest.skip(f"{msg_type.name} does not speak {release} yet (its family's port)")
+
+
+@pytest.mark.parametrize("user", [None, NOBODY], ids=["root", "nobody"])
+def test_sinfo(sides: tuple[Side, Side], user: int | None) -> None:
+    flurm, real = sides
+    _ported(MsgType.REQUEST_PARTITION_INFO, flurm.release)
+    _ported(MsgType.REQUEST_NODE_INFO, flurm.release)
+    same(flurm, real, "sinfo", "-h", "-o", "%P %a %l %D", user=user)
 
 
 @pytest.mark.parametrize("user", [None, NOBODY], ids=["root", "nobody"])

@@ -2,7 +2,9 @@
 #   make demo   set everything up, then rehearse the migration on loopback (real SLURM included)
 #   make test   set everything up, then run the linters and the test suite
 SHELL := /bin/bash
-PYTHON ?= python3
+# Debian's own Python where there is one: tests run it as other users (nobody), which an interpreter
+# under root's home (pyenv) would refuse them
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck \

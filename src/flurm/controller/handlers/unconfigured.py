@@ -3,7 +3,8 @@ cluster where the feature is not configured: the same message type, the same ret
 empty body, so that every client prints what it prints there.
 
 * Burst buffers, topology, front end nodes, the association manager, fair-share shares, priority
-  factors: empty reports (proc_req.c, with no plugin or accounting behind them).
+  factors: empty reports (proc_req.c, with no plugin or accounting behind them). From 24.11 the
+  topology is topology/flat's (a cluster without one), and 26.05 reports its configuration.
 * Triggers: flurm fires none, so it holds none: ``strigger --get`` lists nothing, ``--set`` is
   refused (ESLURM_NOT_SUPPORTED) after slurmctld's own permission check, ``--clear`` and the pull
   of slurmdbd/slurmctld events answer as slurmctld's trigger_clear/trigger_pull do on an empty list.
@@ -29,6 +30,7 @@ from flurm.protocol.messages.crontab import CrontabRequest
 from flurm.protocol.messages.job_lookups import FsDampeningFactorRequest
 from flurm.protocol.messages.persist import PERSIST_TYPE_FED, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.messages.reports import (
+    FLAT_TOPOLOGY_CONFIG,
     AssocMgrInfoResponse,
     BurstBufferInfoResponse,
     BurstBufferStatusResponse,
@@ -36,6 +38,8 @@ from flurm.protocol.messages.reports import (
     FrontEndInfoResponse,
     PriorityFactorsResponse,
     SharesResponse,
+    TopoConfigResponse,
+    TopoInfoRequest,
     TopoInfoResponse,
     UpdateFrontEndRequest,
 )
@@ -74,8 +78,20 @@ def burst_buffer_status(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_BURST_BUFFER_STATUS, BurstBufferStatusResponse(None))
 
 
+# the one topology of a cluster without a topology configuration (26.05 names it)
+DEFAULT_TOPOLOGY = "default"
+
+
 def topo_info(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, TopoInfoRequest)
+    if req.body.name is not None and req.body.name != DEFAULT_TOPOLOGY:
+        return rc_reply(SlurmRC.ESLURM_REQUESTED_TOPO_CONFIG_UNAVAILABLE)
     return Reply(MsgType.RESPONSE_TOPO_INFO, TopoInfoResponse())
+
+
+def topo_config(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_TOPO_CONFIG (26.05): the default topology, topology/flat's."""
+    return Reply(MsgType.RESPONSE_TOPO_CONFIG, TopoConfigResponse(FLAT_TOPOLOGY_CONFIG))
 
 
 def front_end_info(ctl: Controller, req: Request) -> Reply:
@@ -264,6 +280,7 @@ HANDLERS = {
     MsgType.REQUEST_BURST_BUFFER_INFO: burst_buffer_info,
     MsgType.REQUEST_BURST_BUFFER_STATUS: burst_buffer_status,
     MsgType.REQUEST_TOPO_INFO: topo_info,
+    MsgType.REQUEST_TOPO_CONFIG: topo_config,
     MsgType.REQUEST_FRONT_END_INFO: front_end_info,
     MsgType.REQUEST_UPDATE_FRONT_END: update_front_end,
     MsgType.REQUEST_ASSOC_MGR_INFO: assoc_mgr_info,

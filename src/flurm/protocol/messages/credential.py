@@ -134,6 +134,23 @@ class StepId:
         return cls(r.u32(), r.u32(), r.u32(), sluid)
 
 
+def pack_job_step(w: Writer, job_id: int, step: StepId | None, version: int, step_id: int = NO_VAL) -> None:
+    """A job named by its id, or from 26.05 by a whole step id (sluid included) where earlier releases
+    send only the job id: ``step`` as a 26.05 peer sent it, else the job's with ``step_id``."""
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        (step or StepId(job_id, step_id)).pack(w, version)
+    else:
+        w.u32(job_id)
+
+
+def unpack_job_step(r: Reader, version: int) -> tuple[int, StepId | None]:
+    """(job id, the step id as 26.05 sent it or None)."""
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        step = StepId.unpack(r, version)
+        return step.job_id, step
+    return r.u32(), None
+
+
 # -- GRES state records ----------------------------------------------------------------------------
 
 

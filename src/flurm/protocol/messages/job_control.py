@@ -129,6 +129,8 @@ class CompleteJobAllocation(Message):
 class FedInfoResponse(Message):
     """2050 for a cluster that is not federated: one byte 0. A federation record is not supported."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in 24.11 and 26.05
+
     def pack(self, w: Writer, version: int) -> None:
         w.u8(0)
 

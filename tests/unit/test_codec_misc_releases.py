@@ -5,12 +5,13 @@ wire, and what flurm answers in each release."""
 
 from __future__ import annotations
 
+import errno
 import struct
 from pathlib import Path
 
 import pytest
 from test_reservations import T0, create, make_cluster, refused
-from test_unconfigured import ask, controller, rc, wire
+from test_unconfigured import NOBODY, ask, controller, handle, rc, wire
 
 from flurm.controller.reservations import record
 from flurm.protocol.constants import (
@@ -23,9 +24,9 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.frame import Frame, Header, decode_frame
 from flurm.protocol.messages.base import Body, decode_body, encode_body
-from flurm.protocol.messages.common import ReturnCode
+from flurm.protocol.messages.common import Opaque, ReturnCode
 from flurm.protocol.messages.credential import StepId
-from flurm.protocol.messages.job_lookups import UpdateStepRequest
+from flurm.protocol.messages.job_lookups import ContainerIdRequest, UpdateStepRequest
 from flurm.protocol.messages.jobctl import JobNotify, SuspendRequest, TopJobRequest
 from flurm.protocol.messages.reports import (
     FLAT_TOPOLOGY_CONFIG,
@@ -233,3 +234,27 @@ def test_reservations_keep_a_comment_and_refuse_what_flurm_does_not_hold() -> No
         assert (
             refused(cluster, name="s", node_list="n2", users="root", **extra) == SlurmRC.ESLURM_NOT_SUPPORTED
         )
+
+
+def test_what_24_11_added_for_features_flurm_lacks(tmp_path: Path) -> None:
+    ctl = controller(tmp_path)
+    opaque = Opaque(b"")
+    for t in (
+        MsgType.REQUEST_SET_SUSPEND_EXC_NODES,
+        MsgType.REQUEST_SET_SUSPEND_EXC_PARTS,
+        MsgType.REQUEST_SET_SUSPEND_EXC_STATES,
+    ):
+        assert rc(ask(ctl, t, opaque, uid=NOBODY)) == errno.EACCES
+        assert rc(ask(ctl, t, opaque)) == SlurmRC.ESLURM_NOT_SUPPORTED
+    assert handle(ctl, MsgType.REQUEST_DBD_RELAY, opaque, uid=NOBODY) is None  # no reply, as slurmctld
+    assert rc(ask(ctl, MsgType.REQUEST_DBD_RELAY, opaque)) == SlurmRC.ESLURM_NOT_SUPPORTED
+    assert rc(ask(ctl, MsgType.REQUEST_TLS_CERT, opaque, uid=NOBODY)) == SlurmRC.ESLURM_ACCESS_DENIED
+    assert rc(ask(ctl, MsgType.REQUEST_TLS_CERT, opaque)) == SlurmRC.SLURM_ERROR
+    no_job = MsgType.REQUEST_SBCAST_CRED_NO_JOB
+    assert rc(ask(ctl, no_job, opaque, uid=NOBODY)) == SlurmRC.ESLURM_USER_ID_MISSING
+    assert rc(ask(ctl, MsgType.REQUEST_SBCAST_CRED_NO_JOB, opaque)) == SlurmRC.ESLURM_NOT_SUPPORTED
+    for cid, want in ((None, SlurmRC.ESLURM_INVALID_CONTAINER_ID), ("c1", SlurmRC.ESLURM_NOT_SUPPORTED)):
+        body = ContainerIdRequest(cid, NOBODY)
+        v = SLURM_24_11_PROTOCOL_VERSION
+        assert decode_body(MsgType.REQUEST_STEP_BY_CONTAINER_ID, encode_body(body, v), v) == body
+        assert rc(ask(ctl, MsgType.REQUEST_STEP_BY_CONTAINER_ID, body)) == want

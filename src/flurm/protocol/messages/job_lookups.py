@@ -9,6 +9,7 @@
   update_node_msg_t layout of 3002.
 * REQUEST_DELETE_PARTITION 3004 (``scontrol delete PartitionName=``): :class:`DeletePartitionRequest`.
 * REQUEST_SET_FS_DAMPENING_FACTOR 1023 (``scontrol fsdampeningfactor N``): a u16.
+* REQUEST_STEP_BY_CONTAINER_ID 5008 (24.11 on, ``scrun``): :class:`ContainerIdRequest`.
 """
 
 from __future__ import annotations
@@ -144,3 +145,25 @@ class FsDampeningFactorRequest(Message):
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         return cls(r.u16())
+
+
+@register(MsgType.REQUEST_STEP_BY_CONTAINER_ID)
+@dataclass(frozen=True, slots=True)
+class ContainerIdRequest(Message):
+    """5008 (24.11 and 26.05 alike): u16 show_flags, str container_id, u32 uid (whose steps)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
+    container_id: str | None = None
+    uid: int = NO_VAL
+    show_flags: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u16(self.show_flags)
+        w.string(self.container_id)
+        w.u32(self.uid)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        show_flags, container_id = r.u16(), r.string()
+        return cls(container_id, r.u32(), show_flags)

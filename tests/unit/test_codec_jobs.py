@@ -43,7 +43,7 @@ from flurm.protocol.messages.job_control import (
 )
 from flurm.protocol.messages.job_desc import JOB_DESC_LAYOUT, CronEntry, JobDesc
 from flurm.protocol.messages.job_info import (
-    JOB_RECORD_LAYOUT,
+    JOB_RECORD,
     JobIdRequest,
     JobInfoRequest,
     JobInfoResponse,
@@ -607,7 +607,7 @@ def test_job_desc_property_round_trip(desc: JobDesc) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_strategy(JobRecord, JOB_RECORD_LAYOUT))
+@given(_strategy(JobRecord, JOB_RECORD.layouts[0x2600]))
 def test_job_record_property_round_trip(rec: JobRecord) -> None:
     blob = rec.to_bytes()
     back = JobRecord.unpack(Reader(blob), 0x2600)

@@ -24,6 +24,7 @@ from flurm.migration.importer import (
     reservation_from_record,
 )
 from flurm.migration.source import SourceClient, SourceUnreachable
+from flurm.protocol.constants import PROTOCOL_VERSION
 from flurm.protocol.messages.job_info import decode_job_record, split_job_info
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
@@ -64,11 +65,20 @@ class ImportCounts:
 
 
 class Mirror:
-    def __init__(self, ctl: ControllerPort, source: SourceClient, *, interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        ctl: ControllerPort,
+        source: SourceClient,
+        *,
+        interval: float = 0.2,
+        version: int = PROTOCOL_VERSION,
+    ) -> None:
         self.ctl = ctl
         self.cluster = ctl.cluster
         self.source = source
         self.interval = interval
+        # the protocol version of the source's replies (its release): the layout of its job records
+        self.version = version
         self.stats = SyncStats()
         self._job_update = 0
         self._node_update = 0
@@ -119,7 +129,7 @@ class Mirror:
             )
             cluster.reservations_changed()
         if jobs is not None:
-            last_update, _, records = split_job_info(jobs)
+            last_update, _, records = split_job_info(jobs, self.version)
             self._job_update = last_update
             new, changed, vanished = self._apply_jobs(records)
         elapsed = time.perf_counter() - started
@@ -155,7 +165,7 @@ class Mirror:
             if self._seen_jobs.get(job_id) == raw and job_id in cluster.jobs:
                 continue
             self._seen_jobs[job_id] = raw
-            job = job_from_record(decode_job_record(raw), cluster)
+            job = job_from_record(decode_job_record(raw, self.version), cluster)
             if job_id in cluster.jobs:
                 changed += 1
             else:

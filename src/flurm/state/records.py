@@ -1,14 +1,18 @@
 """What clients see: job, node and partition records built from the controller's objects.
 
-Each job's encoded record is kept in the job's cache (keyed by show_flags) and rebuilt only when the
-job changes, so a reply to ``squeue`` with 10,000 jobs joins cached bytes instead of packing
-10,000 records. The values follow what slurmctld 22.05 packs for each state (job_mgr.c:pack_job).
+Each job's encoded record is kept in the job's cache (keyed by show_flags and, for a release newer
+than 22.05, the protocol version) and rebuilt only when the job changes, so a reply to ``squeue`` with
+10,000 jobs joins cached bytes instead of packing 10,000 records. The values follow what slurmctld
+22.05 packs for each state (job_mgr.c:pack_job); the fields a newer release added get what that
+release's slurmctld packs (:func:`_newer_job_fields`).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.protocol.constants import (
@@ -19,6 +23,7 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     JobStateFlag,
     NodeState,
     NodeStateFlag,
@@ -310,6 +315,43 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     )
 
 
+def cluster_id(cluster: Cluster) -> int:
+    """slurmctld draws a ClusterID (2-4095) once and keeps it in its state; flurm derives one from the
+    cluster's name, so that it stays the same across restarts."""
+    name = (cluster.config.cluster_name or "").encode()
+    return zlib.crc32(name) % 4094 + 2
+
+
+def job_sluid(job: Job, cluster: Cluster) -> int:
+    """The job's SLUID as 26.05's generate_sluid makes it at submission: cluster id (12 bits), the
+    time in ms (42 bits), a sequence (10 bits). flurm keeps none, so it derives one that does not
+    change: the submit time, and the job id as the sequence (unique among the jobs of one second)."""
+    return cluster_id(cluster) << 52 | (job.submit_time * 1000 & (1 << 42) - 1) << 10 | job.job_id & 0x3FF
+
+
+def _newer_job_fields(job: Job, cluster: Cluster, version: int) -> dict[str, Any]:
+    """The record fields 24.11 and 26.05 added, as their slurmctld fills them for a flurm job."""
+    fields: dict[str, Any] = {}
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        part = cluster.partitions.get(job.partition.split(",")[0])
+        max_share = part.max_share if part is not None else 1
+        # get_job_exclusive_display_value / get_job_oversubscribe_value
+        if job.shared == 1:
+            exclusive, oversubscribe = 0, 1  # NONE, YES
+        elif job.shared == 0 or max_share == 0:
+            exclusive, oversubscribe = 1, 0  # NODE, NO
+        else:
+            exclusive = 0
+            oversubscribe = 2 if max_share > 1 or max_share & 0x8000 else 0  # OK, NO
+        fields.update(
+            sluid=job_sluid(job, cluster),
+            submit_line=job.submit_line,
+            exclusive=exclusive,
+            oversubscribe=oversubscribe,
+        )
+    return fields
+
+
 def _node_bitmap(expr: str | None, cluster: Cluster) -> Bitmap | None:
     if not expr:
         return None
@@ -333,18 +375,25 @@ def _shared(job: Job, part: Partition | None) -> int:
     return NO_VAL16
 
 
-def job_record_bytes(job: Job, cluster: Cluster, show_flags: int) -> bytes:
-    cached = job._cache.get(show_flags)
+def job_record_bytes(job: Job, cluster: Cluster, show_flags: int, version: int = PROTOCOL_VERSION) -> bytes:
+    # 22.05's records are cached under show_flags alone (u16); a newer release's above them
+    key = show_flags if version == PROTOCOL_VERSION else version << 16 | show_flags
+    cached = job._cache.get(key)
     if cached is None:
-        cached = build_job_record(job, cluster, show_flags).to_bytes(PROTOCOL_VERSION)
-        job._cache[show_flags] = cached
+        cached = build_job_record(job, cluster, show_flags, version).to_bytes(version)
+        job._cache[key] = cached
     return cached
 
 
 def job_info_body(
-    jobs: Iterable[Job], cluster: Cluster, show_flags: int, now: int, last_backfill: int = 0
+    jobs: Iterable[Job],
+    cluster: Cluster,
+    show_flags: int,
+    now: int,
+    last_backfill: int = 0,
+    version: int = PROTOCOL_VERSION,
 ) -> bytes:
-    records = [job_record_bytes(j, cluster, show_flags) for j in jobs]
+    records = [job_record_bytes(j, cluster, show_flags, version) for j in jobs]
     return job_info_response_body(records, now, last_backfill)
 
 
@@ -356,7 +405,7 @@ class JobListCache:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[int, bool], tuple[int, int, bytes]] = {}
+        self._entries: dict[tuple[int, bool, int], tuple[int, int, bytes]] = {}
 
     def body(
         self,
@@ -365,14 +414,17 @@ class JobListCache:
         jobs: Callable[[], list[Job]],
         now: int,
         last_backfill: int,
+        version: int = PROTOCOL_VERSION,
     ) -> bytes:
+        """``key``: (show_flags, whether the asker sees every job); records in ``version``'s layout."""
         show_flags = key[0]
-        hit = self._entries.get(key)
+        entry = (show_flags, key[1], version)
+        hit = self._entries.get(entry)
         if hit is None or hit[0] != cluster.job_generation:
             listed = jobs()
-            joined = b"".join([job_record_bytes(j, cluster, show_flags) for j in listed])
+            joined = b"".join([job_record_bytes(j, cluster, show_flags, version) for j in listed])
             hit = (cluster.job_generation, len(listed), joined)
-            self._entries[key] = hit
+            self._entries[entry] = hit
         return job_info_header(hit[1], now, last_backfill) + hit[2]
 
 
@@ -487,8 +539,12 @@ def job_completing(job: Job) -> bool:
 # lossless; flurm drops them once it changes the object itself.
 
 
-def build_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
+def build_job_record(
+    job: Job, cluster: Cluster, show_flags: int, version: int = PROTOCOL_VERSION
+) -> JobRecord:
     rec = _native_job_record(job, cluster, show_flags)
+    if version > PROTOCOL_VERSION:
+        rec = replace(rec, **_newer_job_fields(job, cluster, version))
     return replace(rec, **job.record_overrides) if job.record_overrides else rec
 
 

@@ -6,11 +6,12 @@ import signal
 from typing import TYPE_CHECKING
 
 from flurm.controller import prep
-from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
+from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, JobStateReason, MsgType, ShowFlags, SlurmRC
 from flurm.protocol.messages.common import ReturnCode
 from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest, JobInfoRequest, JobUserInfoRequest
+from flurm.protocol.versions import SERVED
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler import scheduler
 from flurm.state.model import Job
@@ -30,6 +31,13 @@ async def submit_batch(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
     job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, _alloc_host(req))
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
+
+
+def _records_version(req: Request) -> int:
+    """The layout to encode job records in: the asker's release; a release flurm does not serve gets
+    22.05's, which the transport then refuses to send it (SLURM_PROTOCOL_VERSION_ERROR)."""
+    version = req.frame.version
+    return version if version in SERVED else PROTOCOL_VERSION
 
 
 def _list_order(job: Job) -> tuple[int, int]:
@@ -73,13 +81,14 @@ def job_info(ctl: Controller, req: Request) -> Reply:
             jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
         return _visible(ctl, jobs, body.show_flags, req.uid)
 
+    version = _records_version(req)
     if body.job_ids:
-        raw = job_info_body(listed(), cluster, body.show_flags, ctl.now(), last_backfill)
+        raw = job_info_body(listed(), cluster, body.show_flags, ctl.now(), last_backfill, version)
     else:
         raw = ctl.job_list_cache.body(
-            cluster, (body.show_flags, everything), listed, ctl.now(), last_backfill
+            cluster, (body.show_flags, everything), listed, ctl.now(), last_backfill, version
         )
-    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=raw)
+    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=raw, raw_version=version)
 
 
 def job_info_single(ctl: Controller, req: Request) -> Reply:
@@ -97,11 +106,13 @@ def job_info_single(ctl: Controller, req: Request) -> Reply:
         jobs = ([job] if job is not None else []) + tasks
     if not jobs:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+    version = _records_version(req)
     return Reply(
         MsgType.RESPONSE_JOB_INFO,
         raw_body=job_info_body(
-            jobs, cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(cluster)
+            jobs, cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(cluster), version
         ),
+        raw_version=version,
     )
 
 
@@ -110,11 +121,18 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
     uid = req.body.user_id
     jobs = [j for j in ctl.cluster.jobs.values() if j.user_id == uid]
     jobs = _visible(ctl, jobs, req.body.show_flags, req.uid)
+    version = _records_version(req)
     return Reply(
         MsgType.RESPONSE_JOB_INFO,
         raw_body=job_info_body(
-            jobs, ctl.cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(ctl.cluster)
+            jobs,
+            ctl.cluster,
+            req.body.show_flags,
+            ctl.now(),
+            scheduler.last_backfill(ctl.cluster),
+            version,
         ),
+        raw_version=version,
     )
 
 

@@ -19,7 +19,7 @@ from flurm.protocol.frame import Address
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.job_common import SELECT_PLUGIN
 from flurm.protocol.messages.layout import pack_strs, read_strs
-from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
+from flurm.protocol.versions import NEWER, require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 
@@ -128,6 +128,9 @@ class CompleteJobAllocation(Message):
 @dataclass(frozen=True, slots=True)
 class FedInfoResponse(Message):
     """2050 for a cluster that is not federated: one byte 0. A federation record is not supported."""
+
+    # slurmdb_pack_federation_rec's NULL marker is the same in every served release
+    NEWER_LAYOUTS = frozenset(NEWER)
 
     def pack(self, w: Writer, version: int) -> None:
         w.u8(0)

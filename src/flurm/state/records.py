@@ -329,9 +329,27 @@ def job_sluid(job: Job, cluster: Cluster) -> int:
     return cluster_id(cluster) << 52 | (job.submit_time * 1000 & (1 << 42) - 1) << 10 | job.job_id & 0x3FF
 
 
+def _newer_node_counts(job: Job, cluster: Cluster) -> tuple[int, int] | None:
+    """From 24.11 _pack_default_job_details estimates a waiting job's node count a little otherwise:
+    with --cpus-per-task the task count is not rounded up, from the task count alone the maximum is at
+    least the minimum. None where 22.05's count stands (an allocation, a requeue's, the submit's
+    guess, --ntasks-per-node)."""
+    if job.nodes or job.requeued_nodes or job.sched_node_count or job.ntasks_per_node:
+        return None
+    if job.cpus_per_task > 1:
+        per_node = max(_max_cpus_per_node(job, cluster) // job.cpus_per_task, 1)
+        return max(job.num_tasks // per_node, job.min_nodes), job.max_nodes
+    n = node_count_estimate(job, cluster)
+    return n, max(n, job.max_nodes)
+
+
 def _newer_job_fields(job: Job, cluster: Cluster, version: int) -> dict[str, Any]:
-    """The record fields 24.11 and 26.05 added, as their slurmctld fills them for a flurm job."""
+    """The record fields 24.11 and 26.05 added or count otherwise, as their slurmctld fills them for a
+    flurm job."""
     fields: dict[str, Any] = {}
+    counts = _newer_node_counts(job, cluster)
+    if counts is not None:
+        fields.update(num_nodes=counts[0], max_nodes=counts[1])
     if version >= SLURM_26_05_PROTOCOL_VERSION:
         part = cluster.partitions.get(job.partition.split(",")[0])
         max_share = part.max_share if part is not None else 1

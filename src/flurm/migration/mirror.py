@@ -165,7 +165,7 @@ class Mirror:
             if self._seen_jobs.get(job_id) == raw and job_id in cluster.jobs:
                 continue
             self._seen_jobs[job_id] = raw
-            job = job_from_record(decode_job_record(raw, self.version), cluster)
+            job = job_from_record(decode_job_record(raw, self.version), cluster, self.version)
             if job_id in cluster.jobs:
                 changed += 1
             else:

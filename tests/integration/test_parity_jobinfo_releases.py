@@ -1,0 +1,154 @@
+"""squeue and scontrol show job/step of SLURM 24.11 and 26.05 print against flurm what they print against
+their own release's slurmctld.
+
+One scenario per release, side by side: a slurmctld cluster of that release (its daemons and clients from
+its chroot) and a flurm cluster (1 node x 2 CPUs, PriorityType=priority/multifactor on both: from 23.11
+it is slurmctld's default, and 22.05's priority/basic numbers would differ). The jobs: one that completed,
+one running with a 30 minute limit, one held and an array 1-4%1 (task 1 running, 2-4 pending on the
+throttle). The release's clients then list them: squeue (default, -l, -o with many fields, --json, -j,
+-s), scontrol show job [-d], of one job and of the array, scontrol show step.
+
+On flurm the jobs are submitted with the host's 22.05 sbatch until the submit bodies speak the newer
+releases (SUBMIT_WITH_NEWER below); a 26.05 job then has no SubmitLine, so that line is left out of the
+comparison. Normalised as the other parity tests (times, paths, session ids), plus each job's SLUID
+(the ids differ by construction) and squeue --json's times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from parity import cluster, normalise, poll
+
+from harness.loopback import SlurmCluster
+
+RELEASES = ("24.11", "26.05")
+CONF = "PriorityType=priority/multifactor\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0"
+# flurm's submit path speaks 22.05 only for now: jobs reach flurm through the host's sbatch
+SUBMIT_WITH_NEWER = False
+
+LONG = "#!/bin/sh\nexec sleep 300\n"
+QUICK = "#!/bin/sh\ntrue\n"
+
+LISTINGS: list[tuple[str, ...]] = [
+    ("squeue",),
+    ("squeue", "-l"),
+    ("squeue", "-o", "%i|%j|%u|%T|%r|%P|%D|%C|%l|%N|%K|%F|%q|%a|%m|%c|%f|%h|%Q|%y|%Z|%o|%e|%S|%V"),
+    ("squeue", "-t", "all", "-o", "%A|%i|%t|%r|%l|%D|%R"),
+    ("squeue", "-j", "2"),
+    ("squeue", "-s"),
+    ("scontrol", "show", "job"),
+    ("scontrol", "show", "job", "-d"),
+    ("scontrol", "show", "job", "2"),
+    ("scontrol", "show", "job", "4"),
+    ("scontrol", "-o", "show", "job", "1"),
+    ("scontrol", "show", "step"),
+]
+
+
+def _submit(c: SlurmCluster, release: str) -> None:
+    sbatch_release = release if c.controller == "slurmctld" or SUBMIT_WITH_NEWER else None
+    for name, text in (("long.sh", LONG), ("quick.sh", QUICK)):
+        (c.jobs_dir / name).write_text(text)
+        (c.jobs_dir / name).chmod(0o755)
+
+    def sbatch(*args: str) -> int:
+        return c.sbatch("-o", "/dev/null", *args, release=sbatch_release)
+
+    assert sbatch("-J", "quick", "quick.sh") == 1
+    c.wait_state(1, ["COMPLETED"])
+    assert sbatch("-J", "long", "-t", "30", "long.sh") == 2
+    assert sbatch("-J", "held", "-H", "long.sh") == 3
+    assert sbatch("-J", "arr", "--array=1-4%1", "long.sh") == 4
+    c.wait_state(2, ["RUNNING"])
+
+    def settled() -> bool:
+        out = c.run("squeue", "-h", "-r", "-o", "%i %t %r", release=release).stdout.split("\n")
+        rows = sorted(line for line in out if line)
+        return rows == [
+            "2 R None",
+            "3 PD JobHeldUser",
+            "4_1 R None",
+            *(f"4_{i} PD JobArrayTaskLimit" for i in (2, 3, 4)),
+        ]
+
+    poll(f"[{c.controller}] the jobs at rest", settled, timeout=60)
+
+
+_SLUID = re.compile(r"\bs[0-9A-HJKMNP-TV-Z]{13}\b")
+
+
+def _listing(c: SlurmCluster, release: str, args: tuple[str, ...]) -> str:
+    r = c.run(*args, release=release)
+    text = f"$ {' '.join(args)} -> rc={r.returncode}\n{r.stdout}"
+    if r.stderr.strip():
+        text += f"stderr: {r.stderr}"
+    if args[:2] == ("squeue", "--json"):
+        return text
+    if not SUBMIT_WITH_NEWER:
+        text = "".join(line for line in text.splitlines(keepends=True) if "SubmitLine=" not in line)
+    return _SLUID.sub("<SLUID>", normalise(text, c))
+
+
+_JSON_VOLATILE = {
+    "submit_time",
+    "eligible_time",
+    "accrue_time",
+    "start_time",
+    "end_time",
+    "last_sched_evaluation",
+    "pre_sus_time",
+    "resize_time",
+    "suspend_time",
+    "preempt_time",
+    "deadline",
+    "command",
+    "current_working_directory",
+    "standard_output",
+    "standard_error",
+    "standard_input",
+    "stdout_expanded",
+    "stderr_expanded",
+    "stdin_expanded",
+    "submit_line",
+    "sluid",
+    "allocating_node",
+}
+
+
+def _json_jobs(c: SlurmCluster, release: str) -> dict[int, dict[str, Any]]:
+    r = c.run("squeue", "--json", release=release).check()
+    jobs = json.loads(r.stdout)["jobs"]
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if k not in _JSON_VOLATILE}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return {j["job_id"]: clean(j) for j in jobs}
+
+
+@pytest.fixture(params=RELEASES)
+def pair(request: pytest.FixtureRequest) -> Iterator[tuple[str, SlurmCluster, SlurmCluster]]:
+    release = request.param
+    with (
+        cluster("slurmctld", release=release, cpus=2, extra_conf=CONF) as ref,
+        cluster("flurm", cpus=2, extra_conf=CONF) as got,
+    ):
+        _submit(ref, release)
+        _submit(got, release)
+        yield release, ref, got
+
+
+def test_job_and_step_listings_of_newer_clients(pair: tuple[str, SlurmCluster, SlurmCluster]) -> None:
+    release, ref, got = pair
+    for args in LISTINGS:
+        want, have = _listing(ref, release, args), _listing(got, release, args)
+        assert have == want, f"{release} {' '.join(args)}:\n--- slurmctld\n{want}\n--- flurm\n{have}"
+    assert _json_jobs(got, release) == _json_jobs(ref, release)

@@ -9,11 +9,11 @@ on the throttle). The release's clients then list them: squeue (default, -l, -o 
 -j, -s, --json), scontrol show job [-d], of one job and of the array, scontrol show step.
 
 On flurm the jobs are submitted with the host's 22.05 sbatch until the submit bodies speak the newer
-releases (SUBMIT_WITH_NEWER below); a 26.05 job then has no SubmitLine, so that line is left out of the
-comparison. Normalised as the other parity tests (times, paths, session ids), plus each job's SLUID
-(the ids differ by construction), squeue --json's times, a step's run time and AccrueTime (which
-slurmctld sets on an array or not depending on the timing of its scheduling pass). squeue asks for the
-partitions and scontrol show job -d for the nodes too: those replies are another family's.
+releases (SUBMIT_WITH_NEWER below); its job_desc carries the same submit line. Normalised as the other
+parity tests (times, paths, session ids), plus each job's SLUID (the ids differ by construction),
+squeue --json's times, a step's run time and AccrueTime (which slurmctld sets on an array or not
+depending on the timing of its scheduling pass). squeue asks for the partitions and scontrol show job -d
+for the nodes too: those replies are another family's.
 """
 
 from __future__ import annotations
@@ -96,8 +96,6 @@ def _listing(c: SlurmCluster, release: str, args: tuple[str, ...]) -> str:
         text += f"stderr: {r.stderr}"
     if args[:2] == ("squeue", "--json"):
         return text
-    if not SUBMIT_WITH_NEWER:
-        text = "".join(line for line in text.splitlines(keepends=True) if "SubmitLine=" not in line)
     text = _SLUID.sub("<SLUID>", normalise(text, c))
     return _STEP_TIME.sub("<T>", _ACCRUE.sub("AccrueTime=<ACCRUE>", text))
 

@@ -18,7 +18,7 @@ slurmd / slurmstepd -> controller:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import (
     NO_VAL,
@@ -27,6 +27,7 @@ from flurm.protocol.constants import (
     SELECT_PLUGIN_CONS_TRES,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
 )
@@ -39,7 +40,7 @@ from flurm.protocol.messages.credential import (
     unpack_gres_epilog_infos,
 )
 from flurm.protocol.messages.nodes import AcctGatherEnergy
-from flurm.protocol.versions import check_layout
+from flurm.protocol.versions import NEWER, check_layout
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 # MESSAGE_NODE_REGISTRATION_STATUS flags (slurm_protocol_defs.h)
@@ -810,19 +811,32 @@ class StepComplete(Message):
 @dataclass(frozen=True, slots=True)
 class JobRequeue(Message):
     """5023 (slurmd after a failed launch, or ``scontrol requeue``): u32 job_id, str job_id_str,
-    u32 flags (a launch failure sends JOB_REQUEUE_HOLD|JOB_LAUNCH_FAILED = 0x900)."""
+    u32 flags (a launch failure sends JOB_REQUEUE_HOLD|JOB_LAUNCH_FAILED = 0x900). 24.11 packs it
+    alike; 26.05 sends the job id as a step id (sluid, job_id, step_id, step_het_comp; scontrol leaves
+    the rest 0)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id: int
     job_id_str: str | None = None
     flags: int = 0
+    step_id: int = 0
+    step_het_comp: int = 0
+    sluid: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            StepId(self.job_id, self.step_id, self.step_het_comp, self.sluid).pack(w, version)
+        else:
+            w.u32(self.job_id)
         w.string(self.job_id_str)
         w.u32(self.flags)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            ids = StepId.unpack(r, version)
+            return cls(ids.job_id, r.string(), r.u32(), ids.step_id, ids.step_het_comp, ids.sluid)
         return cls(r.u32(), r.string(), r.u32())
 
 

@@ -145,6 +145,8 @@ def kill_job(ctl: Controller, req: Request) -> Reply:
 
 # kill_jobs_msg_t.flags: answer for every job, successes too
 KILL_JOBS_VERBOSE = 0x800
+# kill_jobs_msg_t.state without a state filter (JOB_END, one past the last base state)
+_ANY_STATE = 12
 
 
 def kill_jobs(ctl: Controller, req: Request) -> Reply:
@@ -155,7 +157,7 @@ def kill_jobs(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, KillJobs)
     b = req.body
     filters = (b.account, b.admin_comment, b.job_name, b.partition, b.qos, b.reservation, b.user_name)
-    if not b.jobs or any(f is not None for f in filters) or b.nodelist or b.wckey or b.state:
+    if not b.jobs or any(f is not None for f in filters) or b.nodelist or b.wckey or b.state != _ANY_STATE:
         return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
     results: list[KillJobResult] = []
     for text in b.jobs:

@@ -245,7 +245,6 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.REQUEST_JOB_WILL_RUN: Op.SUBMIT,  # --test-only: checked like a submission
     MsgType.REQUEST_KILL_JOB: Op.CANCEL,
     MsgType.REQUEST_CANCEL_JOB_STEP: Op.CANCEL,
-    MsgType.REQUEST_KILL_JOBS: Op.CANCEL,  # 24.11 on: scancel --ctld
     MsgType.REQUEST_UPDATE_JOB: Op.UPDATE,
     MsgType.REQUEST_UPDATE_NODE: Op.UPDATE,
     MsgType.REQUEST_UPDATE_PARTITION: Op.UPDATE,

@@ -18,7 +18,10 @@ from parity import Transcript, assert_same, cluster, cmd, run_both
 RELEASES = ("24.11", "26.05")
 
 STEPS = [
-    cmd("sbatch", "--hold", "-J", "hold1", "-o", "/dev/null", "--wrap", "sleep 100"),  # 1
+    # (job 1 may not start once released: the scheduler's moment would race with the next steps)
+    cmd(
+        "sbatch", "--hold", "--begin=now+1hour", "-J", "hold1", "-o", "/dev/null", "--wrap", "sleep 100"
+    ),  # 1
     cmd("sbatch", "-J", "plain", "-o", "/dev/null", "-t", "5", "--wrap", "sleep 100"),  # 2
     cmd("sbatch", "-J", "arr", "--array=1-3", "-o", "/dev/null", "--hold", "--wrap", "sleep 100"),  # 3
     cmd("sbatch", "-J", "dep", "-o", "/dev/null", "--dependency=afterok:2", "--wrap", "true"),  # 4
@@ -42,7 +45,7 @@ STEPS = [
     cmd("scancel", "99999"),
     cmd("scancel", "-v", "99999"),
     cmd("scancel", "3_1"),
-    cmd("scontrol", "requeue", "2"),
+    cmd("scontrol", "requeue", "1"),  # (a pending job: whether job 2 started yet is the scheduler's race)
     cmd("scancel", "2"),
     cmd("scancel", "3"),
     # REQUEST_KILL_JOBS, as root only: another user's --ctld leaves 24.11.5's slurmctld without an

@@ -213,7 +213,6 @@ def test_reply_bodies_round_trip_in_each_release(version: int) -> None:
         JobStepKill(5, 1, NO_VAL, "5", None, 10, 1),
         JobArrayErrors((JobArrayError(0, "3_1-3"), JobArrayError(2017, "3_7"))),
         WillRunResponse(4, "n1", "debug", 2, 100, (1, 2)),
-        JobRequeue(4, "4", 0x900),
     ]
     if version != V22:
         cases += [
@@ -234,7 +233,6 @@ def _type_of(case: object) -> int:
         JobStepKill: MsgType.REQUEST_KILL_JOB,
         JobArrayErrors: MsgType.RESPONSE_JOB_ARRAY_ERRORS,
         WillRunResponse: MsgType.RESPONSE_JOB_WILL_RUN,
-        JobRequeue: MsgType.REQUEST_JOB_REQUEUE,
         KillJobs: MsgType.REQUEST_KILL_JOBS,
         KillJobsResponse: MsgType.RESPONSE_KILL_JOBS,
     }[type(case)]

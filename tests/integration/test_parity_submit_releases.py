@@ -1,10 +1,9 @@
 """sbatch, scancel and scontrol hold|release|uhold|update|requeue of SLURM 24.11 and 26.05 print and exit
 against flurm as against their own release's slurmctld.
 
-Per release, one cluster with that release's slurmctld (and slurmd) and one with flurm; the clients are
-the release's own (harness/releases.py runs them from its chroot). flurm's slurmd is 22.05's while the
-slurmd protocol of the newer releases is ported elsewhere: no command here depends on it (the jobs are
-held, or refused, or run a ``sleep`` that is cancelled). Jobs are numbered alike on both clusters.
+Per release, one cluster with that release's slurmctld and slurmd and one with flurm and that release's
+slurmd; the clients are the release's own (harness/releases.py runs them from its chroot). Jobs are
+numbered alike on both clusters.
 What the run compares: every command's stdout, stderr and exit code (job ids and times normalised).
 """
 
@@ -61,7 +60,7 @@ def transcripts(request: pytest.FixtureRequest) -> Iterator[tuple[Transcript, Tr
     release = request.param
     with (
         cluster("slurmctld", release=release) as ref,
-        cluster("flurm", release=release, slurmd_release="22.05") as got,
+        cluster("flurm", release=release) as got,
     ):
         yield run_both(ref, got, STEPS)
 

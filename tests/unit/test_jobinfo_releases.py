@@ -20,6 +20,7 @@ from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
 from flurm.controller.handlers import jobs as job_handlers
+from flurm.controller.handlers import steps as step_handlers
 from flurm.daemon import Daemon
 from flurm.migration.mirror import Mirror
 from flurm.protocol.constants import (
@@ -47,7 +48,7 @@ from flurm.protocol.messages.job_info import (
     split_job_info,
 )
 from flurm.protocol.messages.layout import U32, U64, compile_skipper
-from flurm.protocol.messages.steps import JobStepInfoResponse
+from flurm.protocol.messages.steps import JobStepInfoRequest, JobStepInfoResponse
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader
 from flurm.rpc.transport import Request, RpcServer
 from flurm.state.cluster import Allocation, Cluster
@@ -388,3 +389,21 @@ def test_the_mirror_of_a_newer_source_is_lossless_in_its_release(release: str) -
         mine = job_record_bytes(cluster.jobs[job_id], cluster, 16, version)
         assert decode_job_record(mine, version) == decode_job_record(raw, version)
         assert mine == raw
+
+
+@pytest.mark.parametrize("version", NEWER)
+def test_step_records_name_the_jobs_sluid_from_26_05(ctl: Controller, version: int) -> None:
+    _jobs(ctl)
+    body = JobStepInfoRequest()
+    frame = Frame(Header(MsgType.REQUEST_JOB_STEP_INFO, version), 101, None, encode_body(body, version))
+    reply = step_handlers.step_info(
+        ctl, Request(MsgType.REQUEST_JOB_STEP_INFO, body, Identity(0, 0), frame, ("x", 1))
+    )
+    assert isinstance(reply.body, JobStepInfoResponse)
+    back = decode_body(MsgType.RESPONSE_JOB_STEP_INFO, encode_body(reply.body, version), version)
+    assert isinstance(back, JobStepInfoResponse)
+    (batch,) = back.steps
+    assert (batch.step_id.job_id, batch.name) == (2, "batch")
+    want = job_sluid(ctl.cluster.jobs[2], ctl.cluster) if version == SLURM_26_05_PROTOCOL_VERSION else 0
+    assert batch.step_id.sluid == want
+    assert batch.job_name == ("run" if version == SLURM_26_05_PROTOCOL_VERSION else None)

@@ -6,9 +6,26 @@ import signal
 from typing import TYPE_CHECKING
 
 from flurm.controller import prep
-from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, JobStateReason, MsgType, ShowFlags, SlurmRC
-from flurm.protocol.messages.common import ReturnCode
-from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
+from flurm.errors import SlurmError
+from flurm.protocol.constants import (
+    NO_VAL,
+    PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    JobStateReason,
+    MsgType,
+    ShowFlags,
+    SlurmRC,
+    slurm_strerror,
+)
+from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
+from flurm.protocol.messages.job_control import (
+    JobArrayErrors,
+    JobStepKill,
+    KillJobResult,
+    KillJobs,
+    KillJobsResponse,
+    SubmitBatchJobResponse,
+)
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest, JobInfoRequest, JobUserInfoRequest
 from flurm.protocol.versions import SERVED
@@ -145,6 +162,44 @@ def kill_job(ctl: Controller, req: Request) -> Reply:
     return rc_reply(rc)
 
 
+# kill_jobs_msg_t.flags: answer for every job, successes too
+KILL_JOBS_VERBOSE = 0x800
+# kill_jobs_msg_t.state without a state filter (JOB_END, one past the last base state)
+_ANY_STATE = 12
+
+
+def kill_jobs(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_KILL_JOBS (24.11 on, ``scancel --ctld``; job_mgr_signal_jobs): each job id string is
+    signalled as REQUEST_KILL_JOB's, and answered in the list when it failed (or always with
+    KILL_JOBS_VERBOSE). flurm takes the job ids alone: a request with slurmctld's own filters (user,
+    account, partition, state, ...) is refused as not supported."""
+    assert isinstance(req.body, KillJobs)
+    b = req.body
+    filters = (b.account, b.admin_comment, b.job_name, b.partition, b.qos, b.reservation, b.user_name)
+    if not b.jobs or any(f is not None for f in filters) or b.nodelist or b.wckey or b.state != _ANY_STATE:
+        return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+    results: list[KillJobResult] = []
+    for text in b.jobs:
+        job_id, task = _selected(text)
+        try:
+            rc = ctl.jobs.kill(text, NO_VAL, b.signal, b.flags & 0xFFFF, req.uid)
+        except SlurmError as exc:
+            rc = exc.rc
+        if rc == 0:
+            ctl.diag.count("canceled")
+        if rc or b.flags & KILL_JOBS_VERBOSE:
+            msg = slurm_strerror(rc) if rc else None
+            results.append(KillJobResult(rc, job_id, task, NO_VAL if rc else job_id, msg))
+    return Reply(MsgType.RESPONSE_KILL_JOBS, KillJobsResponse(tuple(results)))
+
+
+def _selected(text: str) -> tuple[int, int]:
+    """The job id and the single array task (NO_VAL: none) a job id string names, as far as it parses."""
+    head, _, task = text.strip().partition("_")
+    job_id = int(head) if head.isdigit() else NO_VAL
+    return job_id, int(task) if task.isdigit() else NO_VAL
+
+
 def cancel_step(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepKill)
     b = req.body
@@ -167,6 +222,9 @@ def update_job(ctl: Controller, req: Request) -> Reply:
     rc, array_errors = ctl.jobs.update(req.body, req.uid)
     if array_errors is not None:
         return Reply(MsgType.RESPONSE_JOB_ARRAY_ERRORS, JobArrayErrors(tuple(array_errors)))
+    if req.frame.version >= SLURM_24_11_PROTOCOL_VERSION:
+        # from 24.11 update_job answers with slurm_send_rc_err_msg: a message, NULL unless it says why
+        return Reply(MsgType.RESPONSE_SLURM_RC_MSG, ReturnCodeMsg(rc, None))
     return rc_reply(rc)
 
 
@@ -194,6 +252,7 @@ HANDLERS = {
     MsgType.REQUEST_JOB_USER_INFO: job_user_info,
     MsgType.REQUEST_KILL_JOB: kill_job,
     MsgType.REQUEST_CANCEL_JOB_STEP: cancel_step,
+    MsgType.REQUEST_KILL_JOBS: kill_jobs,
     MsgType.REQUEST_UPDATE_JOB: update_job,
     MsgType.REQUEST_JOB_READY: job_ready,
 }

@@ -2,18 +2,16 @@
 their own release's slurmctld.
 
 One scenario per release, side by side: a slurmctld cluster of that release (its daemons and clients from
-its chroot) and a flurm cluster, 1 node x 2 CPUs, PriorityType=priority/basic on both (from 23.11
-slurmctld's default is priority/multifactor, which flurm does not compute). The jobs: one that
-completed, one running with a 30 minute limit, one held and an array 1-4%1 (task 1 running, 2-4 pending
-on the throttle). The release's clients then list them: squeue (default, -l, -o with many fields, -t all,
--j, -s, --json), scontrol show job [-d], of one job and of the array, scontrol show step.
+its chroot) and a flurm cluster with that release's slurmd and clients, 1 node x 2 CPUs,
+PriorityType=priority/basic on both (from 23.11 slurmctld's default is priority/multifactor, which flurm
+does not compute). The jobs, submitted with the release's sbatch: one that completed, one running with a
+30 minute limit, one held and an array 1-4%1 (task 1 running, 2-4 pending on the throttle). The
+release's clients then list them: squeue (default, -l, -o with many fields, -t all, -j, -s, --json),
+scontrol show job [-d], of one job and of the array, scontrol show step.
 
-On flurm the jobs are submitted with the host's 22.05 sbatch until the submit bodies speak the newer
-releases (SUBMIT_WITH_NEWER below); its job_desc carries the same submit line. Normalised as the other
-parity tests (times, paths, session ids), plus each job's SLUID (the ids differ by construction),
-squeue --json's times, a step's run time and AccrueTime (which slurmctld sets on an array or not
-depending on the timing of its scheduling pass). squeue asks for the partitions and scontrol show job -d
-for the nodes too: those replies are another family's.
+Normalised as the other parity tests (times, paths, session ids), plus each job's SLUID (the ids differ
+by construction), squeue --json's times, a step's run time and AccrueTime (which slurmctld sets on an
+array or not depending on the timing of its scheduling pass).
 """
 
 from __future__ import annotations
@@ -30,8 +28,6 @@ from harness.loopback import SlurmCluster
 
 RELEASES = ("24.11", "26.05")
 CONF = "PriorityType=priority/basic\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0"
-# flurm's submit path speaks 22.05 only for now: jobs reach flurm through the host's sbatch
-SUBMIT_WITH_NEWER = False
 
 LONG = "#!/bin/sh\nexec sleep 300\n"
 QUICK = "#!/bin/sh\ntrue\n"
@@ -53,13 +49,12 @@ LISTINGS: list[tuple[str, ...]] = [
 
 
 def _submit(c: SlurmCluster, release: str) -> None:
-    sbatch_release = release if c.controller == "slurmctld" or SUBMIT_WITH_NEWER else None
     for name, text in (("long.sh", LONG), ("quick.sh", QUICK)):
         (c.jobs_dir / name).write_text(text)
         (c.jobs_dir / name).chmod(0o755)
 
     def sbatch(*args: str) -> int:
-        return c.sbatch("-o", "/dev/null", *args, release=sbatch_release)
+        return c.sbatch("-o", "/dev/null", *args, release=release)
 
     assert sbatch("-J", "quick", "quick.sh") == 1
     c.wait_state(1, ["COMPLETED"])
@@ -145,7 +140,7 @@ def pair(request: pytest.FixtureRequest) -> Iterator[tuple[str, SlurmCluster, Sl
     release = request.param
     with (
         cluster("slurmctld", release=release, cpus=2, extra_conf=CONF) as ref,
-        cluster("flurm", cpus=2, extra_conf=CONF) as got,
+        cluster("flurm", release=release, cpus=2, extra_conf=CONF) as got,
     ):
         _submit(ref, release)
         _submit(got, release)

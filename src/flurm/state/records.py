@@ -23,6 +23,8 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     PROTOCOL_VERSION,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
     JobStateFlag,
     NodeState,
@@ -500,13 +502,14 @@ def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
         os=node.os,
         reason=node.reason,
         tres_fmt_str=node_tres(node),
+        resv_name=node.resv_name,
     )
 
 
 # -- partitions -----------------------------------------------------------------------------------
 
 
-def _native_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
+def _native_partition_record(part: Partition, cluster: Cluster, version: int) -> PartitionRecord:
     nodes = cluster.partition_nodes(part)
     flags = 0
     if part.default:
@@ -538,9 +541,17 @@ def _native_partition_record(part: Partition, cluster: Cluster) -> PartitionReco
         allow_groups=part.allow_groups,
         allow_qos=part.allow_qos,
         nodes=compress(part.nodes),
+        nodesets=_nodesets(part, version),
         node_bitmap=Bitmap.from_indexes(len(cluster.node_list), [n.index for n in nodes]),
         tres_fmt_str=tres,
     )
+
+
+def _nodesets(part: Partition, version: int) -> str | None:
+    """From 24.11 slurmctld names Nodes=ALL among a partition's node sets (nodespec_to_hostlist)."""
+    if version >= SLURM_24_11_PROTOCOL_VERSION and (part.nodes_expr or "").upper() == "ALL":
+        return "ALL"
+    return None
 
 
 def node_is_idle(node: Node) -> bool:
@@ -571,6 +582,9 @@ def build_node_record(node: Node, show_flags: int) -> NodeRecord:
     return replace(rec, **node.record_overrides) if node.record_overrides else rec
 
 
-def build_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
-    rec = _native_partition_record(part, cluster)
+def build_partition_record(
+    part: Partition, cluster: Cluster, version: int = SLURM_22_05_PROTOCOL_VERSION
+) -> PartitionRecord:
+    """The record as the slurmctld of the release speaking ``version`` fills it."""
+    rec = _native_partition_record(part, cluster, version)
     return replace(rec, **part.record_overrides) if part.record_overrides else rec

@@ -755,9 +755,10 @@ class PackedJobInfoResponse(Message):
 _skip_job_record = compile_skipper(JOB_RECORD_LAYOUT, "JobRecord")
 
 
-def split_job_info(body: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
-    """A RESPONSE_JOB_INFO body as (last_update, last_backfill, [(job_id, record bytes), ...]) without
-    decoding the records: the caller decodes only those whose bytes changed."""
+def split_job_info(body: bytes, version: int = PROTOCOL_VERSION) -> tuple[int, int, list[tuple[int, bytes]]]:
+    """A RESPONSE_JOB_INFO body of ``version`` as (last_update, last_backfill, [(job_id, record bytes),
+    ...]) without decoding the records: the caller decodes only those whose bytes changed."""
+    require_22_05_decode(version, "job info")
     if len(body) < 20:
         raise DecodeError("job info: body too short")
     count, last_update, last_backfill = _INFO_HEAD.unpack_from(body, 0)
@@ -785,7 +786,8 @@ def _record_job_id(data: bytes, start: int, end: int) -> int:
     return int(_U32.unpack_from(data, pos)[0])
 
 
-def decode_job_record(record: bytes) -> JobRecord:
+def decode_job_record(record: bytes, version: int = PROTOCOL_VERSION) -> JobRecord:
+    require_22_05_decode(version, "job record")
     r = Reader(record)
     rec = _unpack_job_record(JobRecord, r)
     r.expect_end("job record")

@@ -282,7 +282,7 @@ def test_the_job_table_is_read_in_the_source_release(
 def test_a_source_of_another_release_is_read_afresh(setup: tuple[Mirror, FakeSource, Cluster]) -> None:
     """An upgraded source (another release, same jobs) is read as new records, not matched bytewise
     against the old release's."""
-    mirror, source, cluster = setup
+    mirror, source, _ = setup
     source.change("jobs", [job(1, "a")])
     asyncio.run(mirror.sync())
     assert mirror.version == SLURM_22_05_PROTOCOL_VERSION and mirror._seen_jobs

@@ -1,5 +1,11 @@
 """Advanced reservation RPCs of SLURM 22.05 (slurm_protocol_pack.c, reservation.c:_pack_resv [22.05]).
 
+The info request and reply speak 24.11 and 26.05 too (_pack_resv of tag slurm-24-11-5-1 and branch
+slurm-26.05): a record gains ``comment`` after ``burst_buffer`` from 24.11, where the u32 of
+``resv_watts`` is packed as NO_VAL; 26.05 drops that u32 and adds ``qos`` and ``allowed_parts`` after
+``groups``. The request (last_update) and the reply's head are the same in every release. Creating,
+updating and deleting a reservation speak 22.05 only.
+
 * REQUEST_RESERVATION_INFO 2024: time last_update (``scontrol show reservation``, ``sinfo -T``);
   answered RESPONSE_RESERVATION_INFO 2025 or rc 1900 when nothing changed since last_update.
 * REQUEST_CREATE_RESERVATION 3006 / REQUEST_UPDATE_RESERVATION 3009: the reservation description
@@ -12,10 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import NO_VAL, NO_VAL64, MsgType
+from flurm.protocol.constants import (
+    NO_VAL,
+    NO_VAL64,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    MsgType,
+)
 from flurm.protocol.messages.base import Message, register
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
 
 # A reservation record is at least this many bytes: a bound for the record count of a reply.
@@ -68,7 +82,9 @@ class ReserveFlag:
 @register(MsgType.REQUEST_RESERVATION_INFO)
 @dataclass(frozen=True, slots=True)
 class ReservationInfoRequest(Message):
-    """2024: time last_update."""
+    """2024: time last_update (alike in every release)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     last_update: int = 0
 
@@ -116,10 +132,15 @@ class ReservationRecord:
     groups: str | None = None
     node_bitmap: Bitmap | None = None
     core_spec: tuple[CoreSpec, ...] = ()
+    comment: str | None = None  # from 24.11
+    qos: str | None = None  # from 26.05
+    allowed_parts: str | None = None  # from 26.05
 
     def pack(self, w: Writer, version: int) -> None:
         w.string(self.accounts)
         w.string(self.burst_buffer)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.string(self.comment)
         w.u32(self.core_cnt)
         w.time(self.end_time)
         w.string(self.features)
@@ -131,11 +152,17 @@ class ReservationRecord:
         w.string(self.node_list)
         w.string(self.partition)
         w.u32(self.purge_comp_time)
-        w.u32(self.resv_watts)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(self.resv_watts)
+        elif version < SLURM_26_05_PROTOCOL_VERSION:
+            w.u32(NO_VAL)  # 24.11 keeps the place of resv_watts, which it no longer has
         w.time(self.start_time)
         w.string(self.tres_fmt_str)
         w.string(self.users)
         w.string(self.groups)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.string(self.qos)
+            w.string(self.allowed_parts)
         w.bitmap(self.node_bitmap)
         w.u32(len(self.core_spec))
         for spec in self.core_spec:
@@ -144,7 +171,7 @@ class ReservationRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        record = cls.unpack_leading(r)
+        record = cls.unpack_leading(r, version)
         node_bitmap = r.bitmap()
         n_specs = r.u32()
         if n_specs * 8 > r.remaining:
@@ -153,27 +180,44 @@ class ReservationRecord:
         return replace(record, node_bitmap=node_bitmap, core_spec=specs)
 
     @classmethod
-    def unpack_leading(cls, r: Reader) -> Self:
-        """The fields from ``accounts`` to ``groups``: a record as slurmctld also saves it (resv_state)."""
+    def unpack_leading(cls, r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> Self:
+        """The fields from ``accounts`` to ``groups`` (26.05: to ``allowed_parts``): a record as slurmctld
+        also saves it (resv_state)."""
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        accounts, burst_buffer = r.string(), r.string()
+        comment = r.string() if newer else None
+        core_cnt, end_time, features, flags = r.u32(), r.time(), r.string(), r.u64()
+        licenses, max_start_delay, name = r.string(), r.u32(), r.string()
+        node_cnt, node_list, partition, purge_comp_time = r.u32(), r.string(), r.string(), r.u32()
+        resv_watts = r.u32() if version < SLURM_26_05_PROTOCOL_VERSION else NO_VAL
+        if newer:
+            resv_watts = NO_VAL  # a placeholder in 24.11
+        start_time, tres_fmt_str, users, groups = r.time(), r.string(), r.string(), r.string()
+        qos = allowed_parts = None
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            qos, allowed_parts = r.string(), r.string()
         return cls(
-            accounts=r.string(),
-            burst_buffer=r.string(),
-            core_cnt=r.u32(),
-            end_time=r.time(),
-            features=r.string(),
-            flags=r.u64(),
-            licenses=r.string(),
-            max_start_delay=r.u32(),
-            name=r.string(),
-            node_cnt=r.u32(),
-            node_list=r.string(),
-            partition=r.string(),
-            purge_comp_time=r.u32(),
-            resv_watts=r.u32(),
-            start_time=r.time(),
-            tres_fmt_str=r.string(),
-            users=r.string(),
-            groups=r.string(),
+            accounts=accounts,
+            burst_buffer=burst_buffer,
+            core_cnt=core_cnt,
+            end_time=end_time,
+            features=features,
+            flags=flags,
+            licenses=licenses,
+            max_start_delay=max_start_delay,
+            name=name,
+            node_cnt=node_cnt,
+            node_list=node_list,
+            partition=partition,
+            purge_comp_time=purge_comp_time,
+            resv_watts=resv_watts,
+            start_time=start_time,
+            tres_fmt_str=tres_fmt_str,
+            users=users,
+            groups=groups,
+            comment=comment,
+            qos=qos,
+            allowed_parts=allowed_parts,
         )
 
 
@@ -181,6 +225,8 @@ class ReservationRecord:
 @dataclass(frozen=True, slots=True)
 class ReservationInfoResponse(Message):
     """2025: u32 record_count, time last_update, the records."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     last_update: int = 0
     records: Sequence[ReservationRecord] = ()

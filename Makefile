@@ -5,9 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck
+DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck \
+	debootstrap
 
-.PHONY: demo test setup debian venv lint unit integration bench clean
+.PHONY: demo test setup debian venv chroots lint unit integration bench clean
 
 # the migration test of deploy/docker on loopback: slurmctld with jobs in flight, flurm in shadow, the
 # eight phases of test-migration.sh, the takeover; results in test-results/migration.json
@@ -20,7 +21,12 @@ TEST_JOBS ?= 4
 test: setup lint
 	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
 
-setup: debian venv
+setup: debian venv chroots
+
+# Debian chroots with SLURM 24.11 and 26.05 for the tests of newer releases (harness/releases.py), built once
+# and cached in $$FLURM_CHROOTS (default /var/cache/flurm/chroots); scripts/chroots.sh says how
+chroots: debian
+	bash scripts/chroots.sh
 
 debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from flurm.protocol.constants import (
-    NO_VAL,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
@@ -63,13 +62,14 @@ def test_real_traffic_decodes_and_encodes_back(release: str) -> None:
     assert cores.comment is None
     assert (maint.users, maint.node_list, maint.core_cnt) == ("root", "compute-node-1", 4)
     assert cores.partition == "debug" and cores.core_spec == (CoreSpec("compute-node-1", "0-3"),)
-    assert maint.resv_watts == NO_VAL  # 24.11 packs a placeholder; 26.05 nothing
+    assert maint.resv_watts == 0  # 24.11 packs a placeholder (NO_VAL), 26.05 nothing: read as none
     if version >= SLURM_26_05_PROTOCOL_VERSION:
         assert maint.qos is None and maint.allowed_parts is None
 
 
 RECORD = ReservationRecord(
     name="r",
+    resv_watts=7,
     accounts="a",
     burst_buffer="bb",
     core_cnt=2,
@@ -101,4 +101,4 @@ def test_each_release_keeps_the_fields_it_has(version: int, kept: dict[str, str]
         assert getattr(back, name) == kept.get(name), name
     assert back.name == "r" and back.node_bitmap == Bitmap(2, 1) and back.users == "root"
     # 22.05 carries resv_watts as it is; 24.11 a NO_VAL placeholder; 26.05 nothing
-    assert back.resv_watts == (RECORD.resv_watts if version == SLURM_22_05_PROTOCOL_VERSION else NO_VAL)
+    assert back.resv_watts == (RECORD.resv_watts if version == SLURM_22_05_PROTOCOL_VERSION else 0)

@@ -158,3 +158,12 @@ def hash_type1_little_endian(version: int) -> bool:
     """Up to 21.08 the type-1 ("none") hash names msg_type in host order (little-endian), not network order,
     and every message carries that hash whatever the configured hash plugin."""
     return version <= SLURM_21_08_PROTOCOL_VERSION
+
+
+def served_version_of_release(release: str | None) -> int | None:
+    """The protocol version flurm talks to a daemon of ``release`` ("24.11.5", as a slurmd registers
+    with), or None when it is not a served release (or not known yet)."""
+    if not release:
+        return None
+    major_minor = ".".join(release.split(".")[:2])
+    return next((v for v in SERVED if RELEASE_NAMES[v] == major_minor), None)

@@ -4,7 +4,7 @@ complete, the federation answer and the build-info request (SLURM 22.05)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import (
     AF_INET,
@@ -19,7 +19,7 @@ from flurm.protocol.frame import Address
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.job_common import SELECT_PLUGIN
 from flurm.protocol.messages.layout import pack_strs, read_strs
-from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
+from flurm.protocol.versions import NEWER, require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 
@@ -144,6 +144,8 @@ class FedInfoResponse(Message):
 @dataclass(frozen=True, slots=True)
 class LastUpdateRequest(Message):
     """last_update_msg_t: time last_update (2001 REQUEST_BUILD_INFO; scontrol sends 0)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
 
     last_update: int = 0
 

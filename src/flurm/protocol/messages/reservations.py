@@ -1,11 +1,5 @@
 """Advanced reservation RPCs of SLURM 22.05 (slurm_protocol_pack.c, reservation.c:_pack_resv [22.05]).
 
-The info request and reply speak 24.11 and 26.05 too (_pack_resv of tag slurm-24-11-5-1 and branch
-slurm-26.05): a record gains ``comment`` after ``burst_buffer`` from 24.11, where the u32 of
-``resv_watts`` is packed as NO_VAL; 26.05 drops that u32 and adds ``qos`` and ``allowed_parts`` after
-``groups``. The request (last_update) and the reply's head are the same in every release. Creating,
-updating and deleting a reservation speak 22.05 only.
-
 * REQUEST_RESERVATION_INFO 2024: time last_update (``scontrol show reservation``, ``sinfo -T``);
   answered RESPONSE_RESERVATION_INFO 2025 or rc 1900 when nothing changed since last_update.
 * REQUEST_CREATE_RESERVATION 3006 / REQUEST_UPDATE_RESERVATION 3009: the reservation description
@@ -26,10 +20,11 @@ from flurm.protocol.constants import (
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
+    SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.versions import NEWER
+from flurm.protocol.versions import NEWER, check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
 
 # A reservation record is at least this many bytes: a bound for the record count of a reply.
@@ -82,9 +77,9 @@ class ReserveFlag:
 @register(MsgType.REQUEST_RESERVATION_INFO)
 @dataclass(frozen=True, slots=True)
 class ReservationInfoRequest(Message):
-    """2024: time last_update (alike in every release)."""
+    """2024: time last_update."""
 
-    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
 
     last_update: int = 0
 
@@ -132,9 +127,9 @@ class ReservationRecord:
     groups: str | None = None
     node_bitmap: Bitmap | None = None
     core_spec: tuple[CoreSpec, ...] = ()
-    comment: str | None = None  # from 24.11
-    qos: str | None = None  # from 26.05
-    allowed_parts: str | None = None  # from 26.05
+    comment: str | None = None  # 24.11 on
+    qos: str | None = None  # 26.05 on
+    allowed_parts: str | None = None  # 26.05 on
 
     def pack(self, w: Writer, version: int) -> None:
         w.string(self.accounts)
@@ -155,7 +150,7 @@ class ReservationRecord:
         if version < SLURM_24_11_PROTOCOL_VERSION:
             w.u32(self.resv_watts)
         elif version < SLURM_26_05_PROTOCOL_VERSION:
-            w.u32(NO_VAL)  # 24.11 keeps the place of resv_watts, which it no longer has
+            w.u32(NO_VAL)  # 24.11: was resv_watts
         w.time(self.start_time)
         w.string(self.tres_fmt_str)
         w.string(self.users)
@@ -171,6 +166,7 @@ class ReservationRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "reservation record", NEWER)
         record = cls.unpack_leading(r, version)
         node_bitmap = r.bitmap()
         n_specs = r.u32()
@@ -181,22 +177,22 @@ class ReservationRecord:
 
     @classmethod
     def unpack_leading(cls, r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> Self:
-        """The fields from ``accounts`` to ``groups`` (26.05: to ``allowed_parts``): a record as slurmctld
-        also saves it (resv_state)."""
+        """The fields from ``accounts`` to ``groups`` (``allowed_parts`` from 26.05): a record as
+        slurmctld also saves it (resv_state)."""
         newer = version >= SLURM_24_11_PROTOCOL_VERSION
         accounts, burst_buffer = r.string(), r.string()
         comment = r.string() if newer else None
         core_cnt, end_time, features, flags = r.u32(), r.time(), r.string(), r.u64()
-        licenses, max_start_delay, name = r.string(), r.u32(), r.string()
-        node_cnt, node_list, partition, purge_comp_time = r.u32(), r.string(), r.string(), r.u32()
-        resv_watts = r.u32() if version < SLURM_26_05_PROTOCOL_VERSION else NO_VAL
-        if newer:
-            resv_watts = NO_VAL  # a placeholder in 24.11
+        licenses, max_start_delay, name, node_cnt = r.string(), r.u32(), r.string(), r.u32()
+        node_list, partition, purge_comp_time = r.string(), r.string(), r.u32()
+        # 24.11 packs NO_VAL where resv_watts was, 26.05 nothing
+        resv_watts = r.u32() if version < SLURM_26_05_PROTOCOL_VERSION else 0
         start_time, tres_fmt_str, users, groups = r.time(), r.string(), r.string(), r.string()
         qos = allowed_parts = None
         if version >= SLURM_26_05_PROTOCOL_VERSION:
             qos, allowed_parts = r.string(), r.string()
         return cls(
+            name=name,
             accounts=accounts,
             burst_buffer=burst_buffer,
             core_cnt=core_cnt,
@@ -205,12 +201,11 @@ class ReservationRecord:
             flags=flags,
             licenses=licenses,
             max_start_delay=max_start_delay,
-            name=name,
             node_cnt=node_cnt,
             node_list=node_list,
             partition=partition,
             purge_comp_time=purge_comp_time,
-            resv_watts=resv_watts,
+            resv_watts=0 if newer else resv_watts,
             start_time=start_time,
             tres_fmt_str=tres_fmt_str,
             users=users,

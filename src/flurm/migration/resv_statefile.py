@@ -108,8 +108,8 @@ def decode_resv_state(data: bytes | bytearray | memoryview) -> ResvStateFile:
     if version_str != RESV_STATE_VERSION:
         raise DecodeError(f"resv_state: header {version_str!r} is not {RESV_STATE_VERSION!r}")
     protocol_version = r.u16()
-    if not versions.STATE_FILES.accepts(protocol_version):
-        raise DecodeError(f"resv_state: protocol version {protocol_version:#06x} is not supported")
+    # 22.05's layout only (24.11 and 26.05 pack a reservation otherwise: not ported yet)
+    versions.require_22_05_decode(protocol_version, "resv_state")
     written = r.time()
     top_suffix = r.u32()
     if top_suffix > MAX_RESV_COUNT:

@@ -1,6 +1,6 @@
-"""flurm.migration.statefile on job_state files of real slurmctld 24.11 and 26.05 (tests/golden/statefile/
-<release>/, made by capture_release.py), checked against the `scontrol show job -o` listing the same
-slurmctld printed just before it saved them (show_job.txt).
+"""flurm.migration.statefile and resv_statefile on job_state and resv_state files of real slurmctld 24.11
+and 26.05 (tests/golden/statefile/<release>/, made by capture_release.py), checked against the
+`scontrol show job -o` listing the same slurmctld printed just before it saved them (show_job.txt).
 
 Jobs, one 4-CPU node: 1 running (-c 2 --mem=100 -t 10 --comment=running); 2 an array 0-3%1 -t 3 whose
 task 0 runs as job 6 and whose meta record holds tasks 1-3; 3 held (-H --nice=10 -J held); 4 pending
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from flurm.migration.resv_statefile import decode_resv_state, read_resv_state
 from flurm.migration.statefile import JobStateFile, SavedJob, decode_job_state
 from flurm.protocol.constants import (
     INFINITE,
@@ -22,6 +23,7 @@ from flurm.protocol.constants import (
     SLURM_26_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
 )
+from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.wire import DecodeError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "statefile"
@@ -115,3 +117,17 @@ def test_a_truncated_file_is_a_decode_error(release: str) -> None:
     for cut in range(30, len(data), 97):
         with pytest.raises(DecodeError):
             decode_job_state(data[:cut])
+
+
+def test_the_saved_reservation(release: str) -> None:
+    """resv_state of the same slurmctld: "maint" (MAINT, all nodes, tomorrow for 60 minutes, users root)."""
+    saved = read_resv_state(GOLDEN / release / "resv_state")
+    assert saved is not None and saved.protocol_version == RELEASES[release] and saved.top_suffix == 1
+    (maint,) = saved.reservations
+    rec = maint.record
+    assert (maint.name, rec.users, rec.node_list, maint.duration) == ("maint", "root", "compute-node-1", 60)
+    assert rec.flags & ReserveFlag.MAINT and rec.end_time - rec.start_time == 3600
+    data = (GOLDEN / release / "resv_state").read_bytes()
+    for cut in range(30, len(data), 13):
+        with pytest.raises(DecodeError):
+            decode_resv_state(data[:cut])

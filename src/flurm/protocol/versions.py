@@ -91,8 +91,8 @@ class Accepted:
 
 # A message's header, from any peer (client, slurmd, slurmctld).
 RPC_PEERS = Accepted("message", SLURM_MIN_PROTOCOL_VERSION, SERVED[0])
-# slurmctld's saved state (StateSaveLocation/job_state), read at takeover: only what 22.05 writes.
-STATE_FILES = Accepted("job_state", SLURM_22_05_PROTOCOL_VERSION, SLURM_22_05_PROTOCOL_VERSION)
+# slurmctld's saved state (StateSaveLocation/job_state), read at takeover: what each served release writes.
+STATE_FILES = Accepted("job_state", SLURM_22_05_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION)
 
 
 def check_header(version: int) -> None:

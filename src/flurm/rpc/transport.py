@@ -73,6 +73,7 @@ class Reply:
     msg_type: int
     body: Body | None = None
     raw_body: bytes | None = None  # already-encoded body (cached records)
+    raw_version: int = PROTOCOL_VERSION  # the protocol version raw_body is encoded in
     # raw_body is a whole persistent-connection message (protocol.messages.persist): it goes out
     # behind its length alone, with no header and no credential, and the connection ends after it
     persistent: bool = False
@@ -83,7 +84,7 @@ class Reply:
             return self.body
         if self.raw_body is None:
             return None
-        return decode_body(self.msg_type, self.raw_body)
+        return decode_body(self.msg_type, self.raw_body, self.raw_version)
 
 
 Dispatcher = Callable[[Request], Awaitable[Reply | None]]
@@ -594,11 +595,11 @@ class RpcServer:
 
     @staticmethod
     def _encode(reply: Reply, version: int) -> bytes:
-        """The reply's body in ``version``'s layout (an already-encoded body is in PROTOCOL_VERSION's)."""
+        """The reply's body in ``version``'s layout (an already-encoded body only in its raw_version)."""
         if reply.raw_body is not None:
-            if version != PROTOCOL_VERSION:
+            if version != reply.raw_version:
                 raise EncodeError(
-                    f"{_name(reply.msg_type)} is at hand in protocol version {PROTOCOL_VERSION:#06x} only",
+                    f"{_name(reply.msg_type)} is at hand in protocol version {reply.raw_version:#06x} only",
                     rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
                 )
             return reply.raw_body

@@ -287,8 +287,6 @@ class FedInfoResponse(Message):
 
     NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
-    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in 24.11 and 26.05
-
     def pack(self, w: Writer, version: int) -> None:
         w.u8(0)
 

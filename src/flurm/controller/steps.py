@@ -87,6 +87,7 @@ from flurm.state import multicore
 from flurm.state.layout import rle
 from flurm.state.model import Job
 from flurm.state.records import format_mem
+from flurm.users import group_name, user_name
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -140,6 +141,9 @@ class Step:
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
     timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
+    # the protocol version of the srun that asked for the step (slurmctld's step start_protocol_ver):
+    # what the step's layout says, and what flurm speaks to that srun
+    protocol_version: int = PROTOCOL_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -174,6 +178,9 @@ class JobSteps:
     steps: dict[int, Step] = field(default_factory=dict)
     # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port) to wake when a step ends
     waiting: tuple[tuple[str, int], ...] = ()
+    # the protocol version the owner of the allocation spoke (the job's start_protocol_ver):
+    # flurm's messages to it go in that version
+    protocol_version: int = PROTOCOL_VERSION
 
     @classmethod
     def of(cls, job: Job) -> JobSteps:
@@ -185,6 +192,7 @@ class JobSteps:
             resp_host=d.get("resp_host"),
             alloc_resp_port=int(d.get("alloc_resp_port", 0)),
             other_port=int(d.get("other_port", 0)),
+            protocol_version=int(d.get("protocol_version", PROTOCOL_VERSION)),
             steps={int(s["step_id"]): Step.from_dict(s) for s in d.get("steps", [])},
             waiting=tuple((str(a), int(p)) for a, p in d.get("waiting", [])),
         )
@@ -195,6 +203,7 @@ class JobSteps:
             "resp_host": self.resp_host,
             "alloc_resp_port": self.alloc_resp_port,
             "other_port": self.other_port,
+            "protocol_version": self.protocol_version,
             "steps": [s.to_dict() for s in sorted(self.steps.values(), key=lambda s: s.step_id)],
             "waiting": [list(w) for w in self.waiting],
         }
@@ -342,8 +351,17 @@ class StepOps:
         self.cluster.job_changed(job)
 
     # -- 4001: an interactive allocation ---------------------------------------------------------
-    async def allocate(self, desc: JobDesc, uid: int, gid: int, peer_host: str, alloc_host: str) -> Reply:
-        """REQUEST_RESOURCE_ALLOCATION (slurmctld's _slurm_rpc_allocate_resources + job_allocate)."""
+    async def allocate(
+        self,
+        desc: JobDesc,
+        uid: int,
+        gid: int,
+        peer_host: str,
+        alloc_host: str,
+        version: int = PROTOCOL_VERSION,
+    ) -> Reply:
+        """REQUEST_RESOURCE_ALLOCATION (slurmctld's _slurm_rpc_allocate_resources + job_allocate),
+        from a client of protocol ``version``."""
         ctl = self.ctl
         try:
             job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True)
@@ -354,6 +372,7 @@ class StepOps:
             resp_host=desc.resp_host or peer_host,
             alloc_resp_port=desc.alloc_resp_port,
             other_port=desc.other_port,
+            protocol_version=version,
         )
         self._save(job, table)
         self._answering.add(job.job_id)
@@ -386,10 +405,17 @@ class StepOps:
         job: Job,
         error_code: int = 0,
         cls: type[ResourceAllocationResponse] = ResourceAllocationResponse,
+        version: int | None = None,
     ) -> ResourceAllocationResponse:
-        """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp)."""
+        """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp).
+
+        The job's start_protocol_ver (26.05) is the version of the client that asked for the
+        allocation; a job flurm has no such record of (a batch job) gets ``version``, the asker's.
+        """
         running = bool(job.nodes) and not job.is_pending()
         cpus, reps = rle(multicore.cpu_array(job, self.cluster.nodes)) if running else ((), ())
+        table = self.table(job)
+        start_ver = table.protocol_version if "protocol_version" in job.steps else version
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
@@ -407,6 +433,13 @@ class StepOps:
             pn_min_memory=job.pn_min_memory if job.bitflags & JobFlag.JOB_MEM_SET else 0,
             qos=job.qos,
             resv_name=job.reservation,
+            gid=job.group_id,
+            group_name=group_name(job.group_id),
+            tres_per_node=job.tres_per_node,
+            uid=job.user_id,
+            user_name=user_name(job.user_id),
+            start_protocol_ver=start_ver or PROTOCOL_VERSION,
+            tres_per_task=job.tres_per_task,
         )
 
     def allocation_granted(self, job: Job) -> None:
@@ -430,8 +463,21 @@ class StepOps:
         )
 
     async def _tell_srun(
-        self, job: Job, host: str, port: int, msg_type: int, body: Message, *, expect_reply: bool = False
+        self,
+        job: Job,
+        host: str,
+        port: int,
+        msg_type: int,
+        body: Message,
+        *,
+        expect_reply: bool = False,
+        version: int | None = None,
     ) -> None:
+        """One message to an srun or salloc, in its own protocol ``version`` (default: that of the
+        one owning the allocation), as slurmctld's agent sends in the job's or step's
+        start_protocol_ver."""
+        if version is None:
+            version = self.table(job).protocol_version
         try:
             await call(
                 host,
@@ -442,12 +488,15 @@ class StepOps:
                 timeout=SRUN_MSG_TIMEOUT,
                 expect_reply=expect_reply,
                 uid_restriction=job.user_id,
+                version=version,
             )
         except Exception as exc:
             log.info("job %s: %s to %s:%s failed: %s", job.job_id, MsgType(msg_type).name, host, port, exc)
 
     # -- 4014 / 4027: srun inside an allocation asks for it -------------------------------------
-    def alloc_info(self, job_id: int, uid: int) -> ResourceAllocationResponse | int:
+    def alloc_info(
+        self, job_id: int, uid: int, version: int | None = None
+    ) -> ResourceAllocationResponse | int:
         """The allocation of a running job, or the rc slurmctld answers (job_alloc_info)."""
         job = self.cluster.jobs.get(job_id)
         if job is None:
@@ -456,10 +505,12 @@ class StepOps:
             return SlurmRC.ESLURM_JOB_PENDING
         if not job.is_running() or not job.nodes:
             return SlurmRC.ESLURM_ALREADY_DONE
-        return self.allocation_response(job)
+        return self.allocation_response(job, version=version)
 
     # -- 5001: a step ---------------------------------------------------------------------------
-    async def create_step(self, req: JobStepCreateRequest, uid: int, peer_host: str) -> Reply:
+    async def create_step(
+        self, req: JobStepCreateRequest, uid: int, peer_host: str, version: int = PROTOCOL_VERSION
+    ) -> Reply:
         """REQUEST_JOB_STEP_CREATE (slurmctld's _slurm_rpc_job_step_create + step_create).
 
         A step that does not fit only because another step holds the CPUs waits up to
@@ -496,6 +547,7 @@ class StepOps:
                 await asyncio.wait_for(freed.wait(), left)
         now = step.start_time
         step.addr = peer_host
+        step.protocol_version = version
         if req.step_id.step_id != NO_VAL:
             step.step_id = req.step_id.step_id
             table.next_step_id = max(table.next_step_id, step.step_id + 1)
@@ -505,7 +557,7 @@ class StepOps:
         table.steps[step.step_id] = step
         self._save(job, table)
         credential = self.credential(job, step, now)
-        payload = credential.signed_payload()
+        payload = credential.signed_payload(version)
         try:
             signature = await ctl.signer.sign_payload(payload, ctl.config.slurmd_user_uid)
         except Exception as exc:
@@ -521,6 +573,7 @@ class StepOps:
             task_cnt=req.num_tasks,
             task_dist=step.task_dist,
             tids=step.tids,
+            start_protocol_ver=version,
         )
         log.info(
             "step %s.%s: %s task(s) on %s for %s:%s",
@@ -537,6 +590,8 @@ class StepOps:
                 job_step_id=step.step_id,
                 step_layout=layout,
                 credential=credential.with_signature(signature + b"\0"),
+                use_protocol_ver=version,
+                job_id=job.job_id,
             ),
         )
 
@@ -765,7 +820,11 @@ class StepOps:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         if signal == signals.SIGKILL and step.addr and step.port:
             done = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
-            self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, done))
+            self.ctl.spawn(
+                self._tell_srun(
+                    job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, done, version=step.protocol_version
+                )
+            )
         self.ctl.agent.signal_step(job, step.step_id, step.nodes, signal, flags)
         return 0
 
@@ -796,7 +855,10 @@ class StepOps:
         for step in table.steps.values():
             if step.addr and step.port:
                 msg = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
-                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg))
+                told = self._tell_srun(
+                    job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg, version=step.protocol_version
+                )
+                self.ctl.spawn(told)
 
     # -- what time and failures change (slurmctld's job_time_limit, srun_comm.c) -----------------
     def time_limits(self, now: int) -> None:
@@ -878,6 +940,7 @@ class StepOps:
                 timeout=SRUN_MSG_TIMEOUT,
                 expect_reply=True,
                 uid_restriction=job.user_id,
+                version=self.table(job).protocol_version,
             )
         except Exception as exc:
             log.info("job %s: SRUN_PING to %s:%s failed: %s", job.job_id, host, port, exc)
@@ -927,7 +990,11 @@ class StepOps:
             self.ctl.spawn(self._tell_srun(job, table.resp_host, table.other_port, msg_type, body(NO_VAL)))
         for step in table.steps.values():
             if step.addr and step.port and (steps is None or step.step_id in steps):
-                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, msg_type, body(step.step_id)))
+                self.ctl.spawn(
+                    self._tell_srun(
+                        job, step.addr, step.port, msg_type, body(step.step_id), version=step.protocol_version
+                    )
+                )
 
     # -- 2005: squeue -s ----------------------------------------------------------------------------
     def step_info(self, job_id: int, step_id: int, show_flags: int, uid: int) -> Reply:

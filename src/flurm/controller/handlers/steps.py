@@ -30,13 +30,15 @@ if TYPE_CHECKING:
 
 async def allocate(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    return await ctl.steps.allocate(req.body, req.uid, req.gid, req.peer[0], _alloc_host(req))
+    return await ctl.steps.allocate(
+        req.body, req.uid, req.gid, req.peer[0], _alloc_host(req), version=req.frame.version
+    )
 
 
 def alloc_info(ctl: Controller, req: Request) -> Reply:
     """4014 -> 4015, 4027 -> 4026 (one component: flurm has no heterogeneous jobs)."""
     assert isinstance(req.body, JobAllocInfoRequest)
-    result = ctl.steps.alloc_info(req.body.job_id, req.uid)
+    result = ctl.steps.alloc_info(req.body.job_id, req.uid, version=req.frame.version)
     if isinstance(result, int):
         return rc_reply(result)
     if req.msg_type == MsgType.REQUEST_HET_JOB_ALLOC_INFO:
@@ -44,13 +46,13 @@ def alloc_info(ctl: Controller, req: Request) -> Reply:
     job = ctl.cluster.jobs[req.body.job_id]
     return Reply(
         MsgType.RESPONSE_JOB_ALLOCATION_INFO,
-        ctl.steps.allocation_response(job, cls=JobAllocationInfoResponse),
+        ctl.steps.allocation_response(job, cls=JobAllocationInfoResponse, version=req.frame.version),
     )
 
 
 async def step_create(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepCreateRequest)
-    return await ctl.steps.create_step(req.body, req.uid, req.peer[0])
+    return await ctl.steps.create_step(req.body, req.uid, req.peer[0], version=req.frame.version)
 
 
 def step_complete(ctl: Controller, req: Request) -> Reply:

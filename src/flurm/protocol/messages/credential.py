@@ -24,6 +24,7 @@ from flurm.protocol.constants import (
     NO_VAL16,
     PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
 )
 from flurm.protocol.versions import check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
@@ -75,7 +76,9 @@ def _same_length(what: str, *arrays: tuple[int, ...]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StepId:
-    """slurm_step_id_t: u32 job_id, u32 step_id, u32 step_het_comp (NO_VAL unless a het step).
+    """slurm_step_id_t: u32 job_id, u32 step_id, u32 step_het_comp (NO_VAL unless a het step); from
+    24.11 (pack_step_id) a u64 sluid comes first: 0 from a 24.11 slurmctld, which never sets it, and
+    "unset" to 26.05, whose peers compare sluids only when both sides have one.
 
     step_id NO_VAL means "the whole job"; SLURM_BATCH_SCRIPT 0xfffffffb is the batch step,
     SLURM_EXTERN_CONT 0xfffffffc the extern step.
@@ -84,15 +87,19 @@ class StepId:
     job_id: int
     step_id: int = NO_VAL
     step_het_comp: int = NO_VAL
+    sluid: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.u64(self.sluid)
         w.u32(self.job_id)
         w.u32(self.step_id)
         w.u32(self.step_het_comp)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u32(), r.u32(), r.u32())
+        sluid = r.u64() if version >= SLURM_24_11_PROTOCOL_VERSION else 0
+        return cls(r.u32(), r.u32(), r.u32(), sluid)
 
 
 # -- GRES state records ----------------------------------------------------------------------------

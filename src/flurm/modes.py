@@ -313,6 +313,22 @@ OPERATION_OF: dict[int, Op] = {
     MsgType.ACCOUNTING_UPDATE_MSG: Op.ADMIN,  # slurmdbd, as SlurmUser
     MsgType.ACCOUNTING_FIRST_REG: Op.ADMIN,
     MsgType.ACCOUNTING_REGISTER_CTLD: Op.ADMIN,
+    # types the newer releases' slurmctld takes (24.11: proc_req.c slurmctld_rpcs[]; 26.05 likewise)
+    MsgType.REQUEST_KILL_JOBS: Op.CANCEL,  # scancel from 24.11
+    MsgType.REQUEST_JOB_STATE: Op.READ,  # squeue --only-job-state
+    MsgType.REQUEST_NODE_ALIAS_ADDRS: Op.READ,  # srun asking for its nodes' addresses
+    MsgType.REQUEST_STEP_BY_CONTAINER_ID: Op.READ,  # scrun
+    MsgType.REQUEST_HOSTLIST_EXPANSION: Op.READ,  # 26.05: hostlist functions of the clients
+    MsgType.REQUEST_RESOURCE_LAYOUT: Op.STEP,  # 26.05
+    MsgType.REQUEST_TOPO_CONFIG: Op.STATUS,  # 26.05: scontrol show topology
+    MsgType.REQUEST_SBCAST_CRED_NO_JOB: Op.STEP,  # sbcast -Z
+    MsgType.REQUEST_SET_SUSPEND_EXC_NODES: Op.ADMIN,  # scontrol update SuspendExcNodes=
+    MsgType.REQUEST_SET_SUSPEND_EXC_PARTS: Op.ADMIN,
+    MsgType.REQUEST_SET_SUSPEND_EXC_STATES: Op.ADMIN,
+    MsgType.REQUEST_DBD_RELAY: Op.ADMIN,  # slurmdbd messages relayed through slurmctld
+    MsgType.REQUEST_PERSIST_INIT_TLS: Op.ADMIN,
+    MsgType.REQUEST_TLS_CERT: Op.NODE,  # a slurmd asking for its certificate
+    MsgType.RESPONSE_UPDATE_JOB_MEM: Op.NODE,  # 26.05: slurmd reporting a job's memory
     REQUEST_FLURM_ADMIN: Op.FLURM,
 }
 
@@ -403,6 +419,39 @@ SLURMCTLD_2205_REQUESTS: tuple[MsgType, ...] = (
     MsgType.REQUEST_BURST_BUFFER_STATUS,
     MsgType.REQUEST_CRONTAB,
     MsgType.REQUEST_UPDATE_CRONTAB,
+)
+
+
+# The request types slurmctld 24.11 and 26.05 take beyond 22.05's (and those they no longer take).
+SLURMCTLD_2411_NEW_REQUESTS: tuple[MsgType, ...] = (
+    MsgType.REQUEST_DBD_RELAY,
+    MsgType.REQUEST_JOB_STATE,
+    MsgType.REQUEST_KILL_JOBS,
+    MsgType.REQUEST_NODE_ALIAS_ADDRS,
+    MsgType.REQUEST_PERSIST_INIT_TLS,
+    MsgType.REQUEST_SBCAST_CRED_NO_JOB,
+    MsgType.REQUEST_SET_SUSPEND_EXC_NODES,
+    MsgType.REQUEST_SET_SUSPEND_EXC_PARTS,
+    MsgType.REQUEST_SET_SUSPEND_EXC_STATES,
+    MsgType.REQUEST_STEP_BY_CONTAINER_ID,
+    MsgType.REQUEST_TLS_CERT,
+)
+SLURMCTLD_2605_NEW_REQUESTS: tuple[MsgType, ...] = (
+    MsgType.REQUEST_HOSTLIST_EXPANSION,
+    MsgType.REQUEST_RESOURCE_LAYOUT,
+    MsgType.REQUEST_TOPO_CONFIG,
+    MsgType.RESPONSE_UPDATE_JOB_MEM,
+)
+SLURMCTLD_2605_GONE_REQUESTS: tuple[MsgType, ...] = (
+    MsgType.REQUEST_FRONT_END_INFO,
+    MsgType.REQUEST_UPDATE_FRONT_END,
+    MsgType.REQUEST_PERSIST_INIT_TLS,
+)
+SLURMCTLD_2411_REQUESTS = (*SLURMCTLD_2205_REQUESTS, *SLURMCTLD_2411_NEW_REQUESTS)
+SLURMCTLD_2605_REQUESTS = tuple(
+    t
+    for t in (*SLURMCTLD_2411_REQUESTS, *SLURMCTLD_2605_NEW_REQUESTS)
+    if t not in SLURMCTLD_2605_GONE_REQUESTS
 )
 
 

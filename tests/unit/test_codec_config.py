@@ -25,11 +25,11 @@ from flurm.config.ctl_conf import (
 )
 from flurm.controller.engine import Controller
 from flurm.controller.handlers.config import build_info
-from flurm.protocol.constants import NO_VAL, MsgType, SlurmRC
+from flurm.protocol.constants import NO_VAL, SLURM_22_05_PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import Frame, FrameDecoder, Header
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode
-from flurm.protocol.messages.config_info import BuildInfo, JobDefault, PluginParams
+from flurm.protocol.messages.config_info import BUILD_INFO, BuildInfo, JobDefault, PluginParams
 from flurm.protocol.messages.job_control import LastUpdateRequest
 from flurm.protocol.wire import DecodeError, EncodeError
 from flurm.rpc.transport import Reply, Request
@@ -126,6 +126,10 @@ def test_control_host_lists_must_pair_up() -> None:
 # -- the table derived from slurm.conf ----------------------------------------------------------
 
 
+# the goldens are 22.05's: the fields newer releases added are not on their wire
+ON_22_05_WIRE = {name for name, _ in BUILD_INFO.layouts[SLURM_22_05_PROTOCOL_VERSION]} - set(RUNTIME)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_derived_table_is_what_slurmctld_sent(name: str) -> None:
     body, text = golden(name)
@@ -135,7 +139,7 @@ def test_derived_table_is_what_slurmctld_sent(name: str) -> None:
     problems = [
         f"{f.name}: slurmctld {getattr(sent, f.name)!r} flurm {getattr(derived, f.name)!r}"
         for f in fields(BuildInfo)
-        if f.name not in RUNTIME and getattr(sent, f.name) != getattr(derived, f.name)
+        if f.name in ON_22_05_WIRE and getattr(sent, f.name) != getattr(derived, f.name)
     ]
     assert not problems, "\n".join(problems)
     assert derived.slurm_conf == "/etc/slurm.conf"

@@ -192,6 +192,12 @@ FAIL_CLOSED = {  # no codec yet to check them with: refused to a plain user
     MsgType.REQUEST_HET_JOB_ALLOCATION,
     MsgType.REQUEST_SUBMIT_BATCH_HET_JOB,
     MsgType.REQUEST_AUTH_TOKEN,
+    MsgType.REQUEST_KILL_JOBS,
+    MsgType.REQUEST_JOB_STATE,
+    MsgType.REQUEST_NODE_ALIAS_ADDRS,
+    MsgType.REQUEST_STEP_BY_CONTAINER_ID,
+    MsgType.REQUEST_RESOURCE_LAYOUT,
+    MsgType.REQUEST_SBCAST_CRED_NO_JOB,
 }
 
 

@@ -19,6 +19,8 @@ from flurm.modes import (
     OPERATION_OF,
     POLICY,
     SLURMCTLD_2205_REQUESTS,
+    SLURMCTLD_2411_REQUESTS,
+    SLURMCTLD_2605_REQUESTS,
     TRAITS,
     TRANSITIONS,
     Action,
@@ -149,6 +151,14 @@ def test_every_type_slurmctld_2205_takes_is_classified() -> None:
     assert len(SLURMCTLD_2205_REQUESTS) == 83
     missing = [t.name for t in SLURMCTLD_2205_REQUESTS if operation_of(t) == Op.UNCLASSIFIED]
     assert missing == []
+
+
+def test_every_type_the_newer_slurmctld_take_is_classified() -> None:
+    # slurmctld_rpcs[] of 24.11 (94 distinct types) and 26.05 (95)
+    assert len(set(SLURMCTLD_2411_REQUESTS)) == 94
+    assert len(set(SLURMCTLD_2605_REQUESTS)) == 95
+    for types in (SLURMCTLD_2411_REQUESTS, SLURMCTLD_2605_REQUESTS):
+        assert [t.name for t in types if operation_of(t) == Op.UNCLASSIFIED] == []
 
 
 def test_what_only_the_ruling_controller_knows_is_its_to_answer() -> None:

@@ -837,6 +837,14 @@ def slurmctld_conf(
         wait_time=config.wait_time,
         x11_params=s.text("X11Parameters"),
     )
+    # what 24.11 and 26.05 add, as their slurmctld fills it for a slurm.conf that does not name it
+    fields.update(
+        hash_plugin="hash/k12",
+        max_batch_requeue=5,
+        tls_type="tls/none",
+        epilog_timeout=NO_VAL16,
+        prolog_timeout=NO_VAL16,
+    )
     return BuildInfo(**fields)
 
 

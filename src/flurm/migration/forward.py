@@ -378,6 +378,8 @@ RULES: dict[int, Rule] = {
     MsgType.REQUEST_BURST_BUFFER_INFO: AsIs(),
     MsgType.REQUEST_BURST_BUFFER_STATUS: AsIs(),
     MsgType.REQUEST_TOPO_INFO: AsIs(),
+    MsgType.REQUEST_TOPO_CONFIG: AsIs(),  # 26.05
+    MsgType.REQUEST_HOSTLIST_EXPANSION: AsIs(),  # 26.05: a hostlist expanded, nothing of the cluster's
     MsgType.REQUEST_FRONT_END_INFO: AsIs(),
     MsgType.REQUEST_CONTROL_STATUS: AsIs(),
     MsgType.REQUEST_TRIGGER_GET: AsIs(),  # trigger_get(): every trigger, strigger filters
@@ -442,9 +444,17 @@ RULES: dict[int, Rule] = {
     MsgType.ACCOUNTING_UPDATE_MSG: OperatorOnly(errno.EACCES),
     MsgType.ACCOUNTING_FIRST_REG: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
     MsgType.ACCOUNTING_REGISTER_CTLD: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
+    # 24.11's
+    MsgType.REQUEST_SET_SUSPEND_EXC_NODES: OperatorOnly(errno.EACCES),
+    MsgType.REQUEST_SET_SUSPEND_EXC_PARTS: OperatorOnly(errno.EACCES),
+    MsgType.REQUEST_SET_SUSPEND_EXC_STATES: OperatorOnly(errno.EACCES),
+    MsgType.REQUEST_DBD_RELAY: OperatorOnly(errno.EACCES),  # slurmctld sends no reply at all
+    MsgType.REQUEST_PERSIST_INIT_TLS: OperatorOnly(_NOT_OPERATOR),
     # not here, so refused to a plain user (fail closed): REQUEST_HET_JOB_ALLOCATION and
     # REQUEST_SUBMIT_BATCH_HET_JOB (no codec to check them with), REQUEST_AUTH_TOKEN (rolled back:
-    # slurmctld would sign a token for whom flurm names)
+    # slurmctld would sign a token for whom flurm names); the types new in 24.11 and 26.05 that name
+    # jobs, steps or nodes (KILL_JOBS, JOB_STATE, NODE_ALIAS_ADDRS, STEP_BY_CONTAINER_ID,
+    # RESOURCE_LAYOUT, SBCAST_CRED_NO_JOB) until their bodies are checked here
 }
 
 # The operator-only types, with slurmctld's answer to anyone else.

@@ -46,7 +46,8 @@ def node_info_single(ctl: Controller, req: Request) -> Reply:
     flags = req.body.show_flags
     shown = node is not None and not hidden_by_name(node, flags)
     records = (build_node_record(node, flags),) if node is not None and shown else ()
-    return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
+    # pack_one_node: no bitmap of hidden slots (24.11 on)
+    return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records, hidden_map=False))
 
 
 def partition_info(ctl: Controller, req: Request) -> Reply:

@@ -18,12 +18,31 @@ The request (2001 REQUEST_BUILD_INFO) is last_update_msg_t, LastUpdateRequest in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    MsgType,
+)
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.layout import STR, STRS, TIME, U16, U32, U64, compile_layout, pack_str
-from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
+from flurm.protocol.messages.layout import (
+    STR,
+    STRS,
+    TIME,
+    U16,
+    U32,
+    U64,
+    Entry,
+    VersionedLayout,
+    before,
+    pack_str,
+    pack_strs,
+    read_strs,
+    since,
+)
+from flurm.protocol.versions import NEWER, SERVED, require_22_05_decode
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 __all__ = ["BuildInfo", "JobDefault", "KeyPair", "KeyPairs", "PluginParams"]
@@ -346,26 +365,78 @@ class BuildInfo(Message):
     wait_time: int = 0
     x11_params: str | None = None
 
+    # 24.11 on (23.02 to 24.05 added them)
+    data_parser_parameters: str | None = None
+    hash_plugin: str | None = None
+    max_batch_requeue: int = 0
+    preempt_params: str | None = None
+    suspend_exc_states: str | None = None
+    tls_type: str | None = None
+    # 26.05 on (25.05, 25.11 and 26.05 added them)
+    certmgr_params: str | None = None
+    certmgr_type: str | None = None
+    cli_filter_params: str | None = None
+    epilog_timeout: int = 0
+    health_check_timeout: int = 0
+    http_parser_type: str | None = None
+    license_params: str | None = None
+    metrics_auth_users: str | None = None
+    metrics_params: str | None = None
+    metrics_type: str | None = None
+    prolog_timeout: int = 0
+    slurmctld_http_auth_params: str | None = None
+    slurmd_http_auth_params: str | None = None
+    tls_params: str | None = None
+    url_parser_type: str | None = None
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
     def to_bytes(self, version: int) -> bytes:
-        require_22_05_encode(version, "slurm_ctl_conf")
         if len(self.control_addr) != len(self.control_machine):
             raise EncodeError("control_addr and control_machine must have one entry per control host")
-        return _pack_build_info(self)
+        return BUILD_INFO.pack(self, _layout_version(version))
 
     def pack(self, w: Writer, version: int) -> None:
         w.raw(self.to_bytes(version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        require_22_05_decode(version, "slurm_ctl_conf")
-        info = _unpack_build_info(cls, r)
+        info = BUILD_INFO.unpacker(_layout_version(version))(cls, r)
         if len(info.control_addr) != len(info.control_machine):
             raise DecodeError("slurm_ctl_conf: control_addr and control_machine counts differ")
         return info
 
 
-# _pack_slurm_ctl_conf_msg, protocol_version >= SLURM_22_05_PROTOCOL_VERSION
-BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
+def _layout_version(version: int) -> int:
+    """22.05's layout is the only older one flurm knows; newer releases need their own."""
+    if version in NEWER:
+        return version
+    require_22_05_decode(version, "slurm_ctl_conf")
+    return version
+
+
+class _Scripts:
+    """Prolog, Epilog and their slurmctld kinds from 24.11: a packstr_array of the scripts (several
+    Epilog= lines). flurm keeps one script: none is an empty array, several are refused."""
+
+    def pack(self, value: str | None) -> bytes:
+        return pack_strs(() if value is None else (value,))
+
+    def unpack(self, r: Reader) -> str | None:
+        scripts = read_strs(r)
+        if len(scripts) > 1:
+            raise DecodeError(f"slurm_ctl_conf: {len(scripts)} scripts of one kind; flurm keeps one")
+        return scripts[0] if scripts else None
+
+
+SCRIPTS = _Scripts()
+_V24 = since(SLURM_24_11_PROTOCOL_VERSION)
+_V26 = since(SLURM_26_05_PROTOCOL_VERSION)
+_TO_24 = before(SLURM_24_11_PROTOCOL_VERSION)
+_TO_26 = before(SLURM_26_05_PROTOCOL_VERSION)
+
+# _pack_slurm_ctl_conf_msg of 22.05 and 24.11, _pack_slurm_conf of 26.05: one table
+BUILD_INFO_LAYOUT: tuple[Entry, ...] = (
     ("last_update", TIME),
     ("accounting_storage_enforce", U16),
     ("accounting_storage_backup_host", STR),
@@ -375,7 +446,7 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("accounting_storage_port", U16),
     ("accounting_storage_tres", STR),
     ("accounting_storage_type", STR),
-    ("accounting_storage_user", STR),
+    ("accounting_storage_user", STR, _TO_26),
     ("acct_gather_conf", KEY_PAIRS),
     ("acct_gather_energy_type", STR),
     ("acct_gather_filesystem_type", STR),
@@ -391,7 +462,10 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("bb_type", STR),
     ("bcast_exclude", STR),
     ("bcast_parameters", STR),
+    ("certmgr_params", STR, _V26),
+    ("certmgr_type", STR, _V26),
     ("cgroup_conf", KEY_PAIRS),
+    ("cli_filter_params", STR, _V26),
     ("cli_filter_plugins", STR),
     ("cluster_name", STR),
     ("comm_params", STR),
@@ -399,33 +473,40 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("conf_flags", U32),
     ("control_addr", STRS),
     ("control_machine", STRS),
-    ("core_spec_plugin", STR),
+    ("core_spec_plugin", STR, _TO_24),
     ("cpu_freq_def", U32),
     ("cpu_freq_govs", U32),
     ("cred_type", STR),
+    ("data_parser_parameters", STR, _V24),
     ("def_mem_per_cpu", U64),
     ("debug_flags", U64),
     ("dependency_params", STR),
     ("eio_timeout", U16),
     ("enforce_part_limits", U16),
-    ("epilog", STR),
+    ("epilog", STR, _TO_24),
+    ("epilog", SCRIPTS, _V24),
     ("epilog_msg_time", U32),
-    ("epilog_slurmctld", STR),
-    ("ext_sensors_conf", KEY_PAIRS),
-    ("ext_sensors_type", STR),
-    ("ext_sensors_freq", U16),
+    ("epilog_slurmctld", STR, _TO_24),
+    ("epilog_slurmctld", SCRIPTS, _V24),
+    ("epilog_timeout", U16, _V26),
+    ("ext_sensors_conf", KEY_PAIRS, _TO_24),
+    ("ext_sensors_type", STR, _TO_24),
+    ("ext_sensors_freq", U16, _TO_24),
     ("fed_params", STR),
     ("first_job_id", U32),
     ("fs_dampening_factor", U16),
-    ("get_env_timeout", U16),
+    ("get_env_timeout", U16, _TO_26),
     ("gres_plugins", STR),
     ("group_time", U16),
     ("group_force", U16),
     ("gpu_freq_def", STR),
+    ("hash_plugin", STR, _V24),
     ("hash_val", U32),
     ("health_check_interval", U16),
     ("health_check_node_state", U16),
     ("health_check_program", STR),
+    ("health_check_timeout", U16, _V26),
+    ("http_parser_type", STR, _V26),
     ("inactive_limit", U16),
     ("interactive_step_opts", STR),
     ("job_acct_gather_freq", STR),
@@ -438,8 +519,8 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("job_comp_type", STR),
     ("job_comp_user", STR),
     ("job_container_plugin", STR),
-    ("job_credential_private_key", STR),
-    ("job_credential_public_certificate", STR),
+    ("job_credential_private_key", STR, _TO_24),
+    ("job_credential_public_certificate", STR, _TO_24),
     ("job_defaults_list", JOB_DEFAULTS),
     ("job_file_append", U16),
     ("job_requeue", U16),
@@ -447,10 +528,12 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("kill_on_bad_exit", U16),
     ("kill_wait", U16),
     ("launch_params", STR),
-    ("launch_type", STR),
+    ("license_params", STR, _V26),
+    ("launch_type", STR, _TO_24),
     ("licenses", STR),
     ("log_fmt", U16),
     ("max_array_sz", U32),
+    ("max_batch_requeue", U32, _V24),
     ("max_dbd_msgs", U32),
     ("mail_domain", STR),
     ("mail_prog", STR),
@@ -462,6 +545,9 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("max_tasks_per_node", U16),
     ("mcs_plugin", STR),
     ("mcs_plugin_params", STR),
+    ("metrics_auth_users", STR, _V26),
+    ("metrics_params", STR, _V26),
+    ("metrics_type", STR, _V26),
     ("min_job_age", U32),
     ("mpi_conf", KEY_PAIRS),
     ("mpi_default", STR),
@@ -470,13 +556,14 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("next_job_id", U32),
     ("node_features_conf", PLUGIN_PARAMS),
     ("node_features_plugins", STR),
-    ("node_prefix", STR),
+    ("node_prefix", STR, _TO_26),
     ("over_time_limit", U16),
     ("plugindir", STR),
     ("plugstack", STR),
-    ("power_parameters", STR),
-    ("power_plugin", STR),
+    ("power_parameters", STR, _TO_24),
+    ("power_plugin", STR, _TO_24),
     ("preempt_mode", U16),
+    ("preempt_params", STR, _V24),
     ("preempt_type", STR),
     ("preempt_exempt_time", U32),
     ("prep_params", STR),
@@ -498,9 +585,12 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("priority_weight_tres", STR),
     ("private_data", U16),
     ("proctrack_type", STR),
-    ("prolog", STR),
-    ("prolog_epilog_timeout", U16),
-    ("prolog_slurmctld", STR),
+    ("prolog", STR, _TO_24),
+    ("prolog", SCRIPTS, _V24),
+    ("prolog_epilog_timeout", U16, _TO_26),
+    ("prolog_slurmctld", STR, _TO_24),
+    ("prolog_slurmctld", SCRIPTS, _V24),
+    ("prolog_timeout", U16, _V26),
     ("prolog_flags", U16),
     ("propagate_prio_process", U16),
     ("propagate_rlimits", STR),
@@ -517,7 +607,7 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("resv_over_run", U16),
     ("resv_prolog", STR),
     ("ret2service", U16),
-    ("route_plugin", STR),
+    ("route_plugin", STR, _TO_24),
     ("sched_params", STR),
     ("sched_logfile", STR),
     ("sched_log_level", U16),
@@ -534,11 +624,12 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("slurmd_user_name", STR),
     ("slurmctld_addr", STR),
     ("slurmctld_debug", U16),
+    ("slurmctld_http_auth_params", STR, _V26),
     ("slurmctld_logfile", STR),
     ("slurmctld_params", STR),
     ("slurmctld_pidfile", STR),
-    ("slurmctld_plugstack", STR),
-    ("slurmctld_plugstack_conf", PLUGIN_PARAMS),
+    ("slurmctld_plugstack", STR, _TO_24),
+    ("slurmctld_plugstack_conf", PLUGIN_PARAMS, _TO_24),
     ("slurmctld_port", U32),
     ("slurmctld_port_count", U16),
     ("slurmctld_primary_off_prog", STR),
@@ -546,6 +637,7 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("slurmctld_syslog_debug", U16),
     ("slurmctld_timeout", U16),
     ("slurmd_debug", U16),
+    ("slurmd_http_auth_params", STR, _V26),
     ("slurmd_logfile", STR),
     ("slurmd_params", STR),
     ("slurmd_pidfile", STR),
@@ -560,6 +652,7 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("state_save_location", STR),
     ("suspend_exc_nodes", STR),
     ("suspend_exc_parts", STR),
+    ("suspend_exc_states", STR, _V24),
     ("suspend_program", STR),
     ("suspend_rate", U16),
     ("suspend_time", U32),
@@ -571,16 +664,19 @@ BUILD_INFO_LAYOUT: tuple[tuple[str, Any], ...] = (
     ("task_plugin", STR),
     ("task_plugin_param", U32),
     ("tcp_timeout", U16),
+    ("tls_params", STR, _V26),
+    ("tls_type", STR, _V24),
     ("tmp_fs", STR),
     ("topology_param", STR),
     ("topology_plugin", STR),
     ("tree_width", U16),
     ("unkillable_program", STR),
     ("unkillable_timeout", U16),
+    ("url_parser_type", STR, _V26),
     ("version", STR),
     ("vsize_factor", U16),
     ("wait_time", U16),
     ("x11_params", STR),
 )
 
-_pack_build_info, _unpack_build_info = compile_layout(BuildInfo, BUILD_INFO_LAYOUT)
+BUILD_INFO = VersionedLayout(BuildInfo, BUILD_INFO_LAYOUT, SERVED)

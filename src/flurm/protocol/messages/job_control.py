@@ -161,6 +161,8 @@ class FedInfoResponse(Message):
 class LastUpdateRequest(Message):
     """last_update_msg_t: time last_update (2001 REQUEST_BUILD_INFO; scontrol sends 0)."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
+
     last_update: int = 0
 
     def pack(self, w: Writer, version: int) -> None:

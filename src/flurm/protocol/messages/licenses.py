@@ -8,11 +8,17 @@ licenses configured in Slurm." for an empty list); ``squeue``/``sinfo`` do not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import SLURM_MIN_PROTOCOL_VERSION, MsgType
+from flurm.protocol.constants import (
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    SLURM_MIN_PROTOCOL_VERSION,
+    MsgType,
+)
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.versions import check_layout
+from flurm.protocol.messages.layout import STR, TIME, U8, U32, VersionedLayout, since
+from flurm.protocol.versions import NEWER, SERVED, check_layout
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 _MIN_LICENSE_RECORD = 4 + 4 + 4 + 4 + 1  # an empty name (u32 length 0) and the counts
@@ -22,6 +28,8 @@ _MIN_LICENSE_RECORD = 4 + 4 + 4 + 4 + 1  # an empty name (u32 length 0) and the 
 @dataclass(frozen=True, slots=True)
 class LicenseInfoRequest(Message):
     """1021: time last_update, u16 show_flags. 8001 rc 1900 when nothing changed since last_update."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
 
     last_update: int = 0
     show_flags: int = 0
@@ -45,17 +53,39 @@ class LicenseRecord:
     in_use: int = 0
     reserved: int = 0
     remote: int = 0
+    # 24.11 on (remote licenses' consumption as last read from the database, and when)
+    last_consumed: int = 0
+    last_deficit: int = 0
+    last_update: int = 0
+    # 26.05 on
+    mode: int = 0
+    nodes: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        w.string(self.name)
-        w.u32(self.total)
-        w.u32(self.in_use)
-        w.u32(self.reserved)
-        w.u8(self.remote)
+        w.raw(LICENSE_RECORD.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.string(), r.u32(), r.u32(), r.u32(), r.u8())
+        return LICENSE_RECORD.unpacker(version)(cls, r)
+
+
+# _pack_license of 22.05, 24.11 and 26.05
+LICENSE_RECORD = VersionedLayout(
+    LicenseRecord,
+    (
+        ("name", STR),
+        ("total", U32),
+        ("in_use", U32),
+        ("reserved", U32),
+        ("remote", U8),
+        ("last_consumed", U32, since(SLURM_24_11_PROTOCOL_VERSION)),
+        ("last_deficit", U32, since(SLURM_24_11_PROTOCOL_VERSION)),
+        ("last_update", TIME, since(SLURM_24_11_PROTOCOL_VERSION)),
+        ("mode", U8, since(SLURM_26_05_PROTOCOL_VERSION)),
+        ("nodes", STR, since(SLURM_26_05_PROTOCOL_VERSION)),
+    ),
+    SERVED,
+)
 
 
 @register(MsgType.RESPONSE_LICENSE_INFO)
@@ -63,11 +93,13 @@ class LicenseRecord:
 class LicenseInfoResponse(Message):
     """1022: u32 record count, time last_update, then the records."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
     last_update: int = 0
     licenses: tuple[LicenseRecord, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_LICENSE_INFO")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_LICENSE_INFO", NEWER)
         w.u32(len(self.licenses))
         w.time(self.last_update)
         for lic in self.licenses:

@@ -14,27 +14,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Any, ClassVar, Self
 
 from flurm.protocol.constants import (
+    INFINITE,
     NO_VAL,
     NO_VAL64,
     SELECT_PLUGIN_CONS_TRES,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.versions import check_layout
-from flurm.protocol.wire import DecodeError, Reader, Writer
+from flurm.protocol.messages.layout import STR, TIME, U16, U32, U64, Entry, VersionedLayout, before, since
+from flurm.protocol.versions import NEWER, SERVED, check_layout
+from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 # -- blocks shared with the slurmd registration ---------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class AcctGatherEnergy:
-    """acct_gather_energy_pack: energy in joules, power in watts; all zero when there is no data."""
+    """acct_gather_energy_pack: energy in joules, power in watts; all zero when there is no data.
+    From 24.11 it ends with the slurmd's start time."""
 
     base_consumed_energy: int = 0
     ave_watts: int = 0
@@ -42,6 +47,7 @@ class AcctGatherEnergy:
     current_watts: int = 0
     previous_consumed_energy: int = 0
     poll_time: int = 0
+    slurmd_start_time: int = 0  # 24.11 on
 
     def pack(self, w: Writer, version: int) -> None:
         w.u64(self.base_consumed_energy)
@@ -50,16 +56,19 @@ class AcctGatherEnergy:
         w.u32(self.current_watts)
         w.u64(self.previous_consumed_energy)
         w.time(self.poll_time)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.time(self.slurmd_start_time)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u64(), r.u32(), r.u64(), r.u32(), r.u64(), r.time())
+        head = (r.u64(), r.u32(), r.u64(), r.u32(), r.u64(), r.time())
+        return cls(*head, r.time() if version >= SLURM_24_11_PROTOCOL_VERSION else 0)
 
 
 @dataclass(frozen=True, slots=True)
 class ExtSensorsData:
-    """ext_sensors_data_pack. A configured node without sensors sends NO_VAL64/NO_VAL (the
-    defaults here); a blank (hidden) node record sends all zeros."""
+    """ext_sensors_data_pack (up to 22.05). A configured node without sensors sends NO_VAL64/NO_VAL
+    (the defaults here); a blank (hidden) node record sends all zeros."""
 
     consumed_energy: int = NO_VAL64
     temperature: int = NO_VAL
@@ -79,9 +88,10 @@ class ExtSensorsData:
 
 @dataclass(frozen=True, slots=True)
 class SelectNodeInfo:
-    """select_g_select_nodeinfo_pack for cons_tres (109), cons_res (101) and linear (102):
-    u32 plugin id, u16 alloc_cpus, u64 alloc_memory (MiB), str tres_alloc_fmt_str,
-    dbl tres_alloc_weighted. Clients derive MIXED from alloc_cpus (0 < alloc_cpus < cpus_efctv)."""
+    """What the node record says of its allocation: u16 alloc_cpus, u64 alloc_memory (MiB), str
+    tres_alloc_fmt_str. Up to 24.11 it is select_g_select_nodeinfo_pack's block, led by the u32 plugin
+    id (cons_tres 109, cons_res 101, linear 102) and ended by dbl tres_alloc_weighted; 26.05 packs the
+    three alone. Clients derive MIXED from alloc_cpus (0 < alloc_cpus < cpus_efctv)."""
 
     plugin_id: int = SELECT_PLUGIN_CONS_TRES
     alloc_cpus: int = 0
@@ -90,15 +100,36 @@ class SelectNodeInfo:
     tres_alloc_weighted: float = 0.0
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.plugin_id)
+        plugin_block = version < SLURM_26_05_PROTOCOL_VERSION
+        if plugin_block:
+            w.u32(self.plugin_id)
         w.u16(self.alloc_cpus)
         w.u64(self.alloc_memory)
         w.string(self.tres_alloc_fmt_str)
-        w.double(self.tres_alloc_weighted)
+        if plugin_block:
+            w.double(self.tres_alloc_weighted)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            return cls(alloc_cpus=r.u16(), alloc_memory=r.u64(), tres_alloc_fmt_str=r.string())
         return cls(r.u32(), r.u16(), r.u64(), r.string(), r.double())
+
+
+class _Block:
+    """A nested block as a layout field kind, in the wire layout of one protocol version."""
+
+    def __init__(self, cls: Any, version: int) -> None:
+        self.cls = cls
+        self.version = version
+
+    def pack(self, value: Any) -> bytes:
+        w = Writer()
+        value.pack(w, self.version)
+        return w.getvalue()
+
+    def unpack(self, r: Reader) -> Any:
+        return self.cls.unpack(r, self.version)
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -109,6 +140,8 @@ class SelectNodeInfo:
 class NodeInfoRequest(Message):
     """2007: time last_update, u16 show_flags. slurmctld answers 8001 rc 1900 (no change) when
     last_update - 1 >= its last node change."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
 
     last_update: int = 0
     show_flags: int = 0
@@ -127,6 +160,8 @@ class NodeInfoRequest(Message):
 class NodeInfoSingleRequest(Message):
     """2040 (``sinfo -n NAME`` with one node): str node_name, u16 show_flags. The reply is a 2008
     with that node only, or with 0 records when it is unknown or hidden."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
 
     node_name: str | None = None
     show_flags: int = 0
@@ -198,10 +233,24 @@ class NodeRecord:
     ext_sensors: ExtSensorsData = field(default_factory=ExtSensorsData)
     power_cap_watts: int = NO_VAL  # power_mgmt_data_pack: NO_VAL = no power data
     tres_fmt_str: str | None = None
+    # new in 24.11 (23.02 to 24.05 added them)
+    gpu_spec: str | None = None
+    res_cores_per_gpu: int = 0
+    resume_after: int = 0
+    instance_id: str | None = None
+    instance_type: str | None = None
+    resv_name: str | None = None  # the reservation the node is in now
+    # new in 26.05
+    cert_flags: int = 0  # NODE_CERT_TOKEN_SET when a certificate token is set for the node
+    suspend_time: int = INFINITE  # SuspendTime of the node: 26.05's slurmctld sends INFINITE when none is set
+    cert_last_renewal: int = 0
+    parameters: str | None = None
+    topology_str: str | None = None
 
     @classmethod
     def blank(cls, plugin_id: int = SELECT_PLUGIN_CONS_TRES) -> NodeRecord:
-        """The placeholder slurmctld packs for a hidden/future slot (keeps node indexes aligned)."""
+        """The placeholder of a hidden/future slot (keeps node indexes aligned): packed as such up to
+        22.05; from 24.11 a slot without a name is not packed but marked in the reply's hidden bitmap."""
         return cls(
             next_state=0,
             boards=0,
@@ -215,128 +264,92 @@ class NodeRecord:
             ext_sensors=ExtSensorsData(0, 0, 0, 0),
         )
 
+    @property
+    def hidden(self) -> bool:
+        """slurmctld's rule: a slot without a name is a hidden one."""
+        return not self.name
+
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "node record")
-        w.string(self.name)
-        w.string(self.node_hostname)
-        w.string(self.node_addr)
-        w.string(self.bcast_address)
-        w.u16(self.port)
-        w.u32(self.next_state)
-        w.u32(self.node_state)
-        w.string(self.version)
-        w.u16(self.cpus)
-        w.u16(self.boards)
-        w.u16(self.sockets)
-        w.u16(self.cores)
-        w.u16(self.threads)
-        w.u64(self.real_memory)
-        w.u32(self.tmp_disk)
-        w.string(self.mcs_label)
-        w.u32(self.owner)
-        w.u16(self.core_spec_cnt)
-        w.u32(self.cpu_bind)
-        w.u64(self.mem_spec_limit)
-        w.string(self.cpu_spec_list)
-        w.u16(self.cpus_efctv)
-        w.u32(self.cpu_load)
-        w.u64(self.free_mem)
-        w.u32(self.weight)
-        w.u32(self.reason_uid)
-        w.time(self.boot_time)
-        w.time(self.last_busy)
-        w.time(self.reason_time)
-        w.time(self.slurmd_start_time)
-        self.select_nodeinfo.pack(w, version)
-        for s in (
-            self.arch,
-            self.features,
-            self.features_act,
-            self.gres,
-            self.gres_drain,
-            self.gres_used,
-            self.os,
-            self.comment,
-            self.extra,
-            self.reason,
-        ):
-            w.string(s)
-        self.energy.pack(w, version)
-        self.ext_sensors.pack(w, version)
-        w.u32(self.power_cap_watts)
-        w.string(self.tres_fmt_str)
+        w.raw(NODE_RECORD.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "node record")
-        name, hostname, addr, bcast = r.string(), r.string(), r.string(), r.string()
-        port, next_state, node_state, node_version = r.u16(), r.u32(), r.u32(), r.string()
-        cpus, boards, sockets, cores, threads = r.u16(), r.u16(), r.u16(), r.u16(), r.u16()
-        real_memory, tmp_disk = r.u64(), r.u32()
-        mcs_label, owner, core_spec_cnt, cpu_bind = r.string(), r.u32(), r.u16(), r.u32()
-        mem_spec_limit, cpu_spec_list, cpus_efctv = r.u64(), r.string(), r.u16()
-        cpu_load, free_mem, weight, reason_uid = r.u32(), r.u64(), r.u32(), r.u32()
-        boot_time, last_busy, reason_time, slurmd_start_time = r.time(), r.time(), r.time(), r.time()
-        select_nodeinfo = SelectNodeInfo.unpack(r, version)
-        arch, features, features_act, gres, gres_drain, gres_used = (r.string() for _ in range(6))
-        os_name, comment, extra, reason = r.string(), r.string(), r.string(), r.string()
-        energy = AcctGatherEnergy.unpack(r, version)
-        ext_sensors = ExtSensorsData.unpack(r, version)
-        power_cap_watts = r.u32()
-        tres_fmt_str = r.string()
-        return cls(
-            name=name,
-            node_hostname=hostname,
-            node_addr=addr,
-            bcast_address=bcast,
-            port=port,
-            next_state=next_state,
-            node_state=node_state,
-            version=node_version,
-            cpus=cpus,
-            boards=boards,
-            sockets=sockets,
-            cores=cores,
-            threads=threads,
-            real_memory=real_memory,
-            tmp_disk=tmp_disk,
-            mcs_label=mcs_label,
-            owner=owner,
-            core_spec_cnt=core_spec_cnt,
-            cpu_bind=cpu_bind,
-            mem_spec_limit=mem_spec_limit,
-            cpu_spec_list=cpu_spec_list,
-            cpus_efctv=cpus_efctv,
-            cpu_load=cpu_load,
-            free_mem=free_mem,
-            weight=weight,
-            reason_uid=reason_uid,
-            boot_time=boot_time,
-            last_busy=last_busy,
-            reason_time=reason_time,
-            slurmd_start_time=slurmd_start_time,
-            select_nodeinfo=select_nodeinfo,
-            arch=arch,
-            features=features,
-            features_act=features_act,
-            gres=gres,
-            gres_drain=gres_drain,
-            gres_used=gres_used,
-            os=os_name,
-            comment=comment,
-            extra=extra,
-            reason=reason,
-            energy=energy,
-            ext_sensors=ext_sensors,
-            power_cap_watts=power_cap_watts,
-            tres_fmt_str=tres_fmt_str,
-        )
+        return NODE_RECORD.unpacker(version)(cls, r)
 
     def encode(self, version: int = SLURM_22_05_PROTOCOL_VERSION) -> bytes:
         """The record's bytes, to cache and join with :meth:`NodeInfoResponse.join`."""
         w = Writer()
         self.pack(w, version)
         return w.getvalue()
+
+
+_V24 = since(SLURM_24_11_PROTOCOL_VERSION)
+_V26 = since(SLURM_26_05_PROTOCOL_VERSION)
+_TO_24 = before(SLURM_24_11_PROTOCOL_VERSION)
+_TO_26 = before(SLURM_26_05_PROTOCOL_VERSION)
+
+# _pack_node of each release, one table: 22.05, 24.11 (what 23.02-24.05 changed) and 26.05.
+NODE_RECORD_TABLE: tuple[Entry, ...] = (
+    ("name", STR),
+    ("node_hostname", STR),
+    ("node_addr", STR),
+    ("bcast_address", STR),
+    ("cert_flags", U16, _V26),
+    ("port", U16),
+    ("next_state", U32),
+    ("node_state", U32),
+    ("version", STR),
+    ("cpus", U16),
+    ("boards", U16),
+    ("sockets", U16),
+    ("cores", U16),
+    ("threads", U16),
+    ("real_memory", U64),
+    ("tmp_disk", U32),
+    ("gpu_spec", STR, _V24),
+    ("mcs_label", STR),
+    ("owner", U32),
+    ("core_spec_cnt", U16),
+    ("cpu_bind", U32),
+    ("mem_spec_limit", U64),
+    ("cpu_spec_list", STR),
+    ("cpus_efctv", U16),
+    ("cpu_load", U32),
+    ("free_mem", U64),
+    ("weight", U32),
+    ("res_cores_per_gpu", U16, _V24),
+    ("reason_uid", U32),
+    ("suspend_time", U32, _V26),
+    ("boot_time", TIME),
+    ("last_busy", TIME),
+    ("reason_time", TIME),
+    ("resume_after", TIME, _V24),
+    ("slurmd_start_time", TIME),
+    ("cert_last_renewal", TIME, _V26),
+    ("select_nodeinfo", _Block(SelectNodeInfo, SLURM_22_05_PROTOCOL_VERSION), _TO_26),
+    ("select_nodeinfo", _Block(SelectNodeInfo, SLURM_26_05_PROTOCOL_VERSION), _V26),
+    ("arch", STR),
+    ("features", STR),
+    ("features_act", STR),
+    ("gres", STR),
+    ("gres_drain", STR),
+    ("gres_used", STR),
+    ("os", STR),
+    ("comment", STR),
+    ("extra", STR),
+    ("instance_id", STR, _V24),
+    ("instance_type", STR, _V24),
+    ("parameters", STR, _V26),
+    ("reason", STR),
+    ("energy", _Block(AcctGatherEnergy, SLURM_22_05_PROTOCOL_VERSION), _TO_24),
+    ("energy", _Block(AcctGatherEnergy, SLURM_24_11_PROTOCOL_VERSION), _V24),
+    ("ext_sensors", _Block(ExtSensorsData, SLURM_22_05_PROTOCOL_VERSION), _TO_24),
+    ("power_cap_watts", U32, _TO_24),
+    ("tres_fmt_str", STR),
+    ("resv_name", STR, _V24),
+    ("topology_str", STR, _V26),
+)
+NODE_RECORD = VersionedLayout(NodeRecord, NODE_RECORD_TABLE, SERVED)
 
 
 # -- the reply -------------------------------------------------------------------------------------
@@ -348,26 +361,52 @@ _MIN_NODE_RECORD = 16
 @register(MsgType.RESPONSE_NODE_INFO)
 @dataclass(frozen=True, slots=True)
 class NodeInfoResponse(Message):
-    """2008: u32 record_count, time last_update, then one record per slot of the node table
-    (hidden slots as :meth:`NodeRecord.blank`)."""
+    """2008: u32 record_count, time last_update, then one record per slot of the node table.
+
+    Up to 22.05 a hidden slot is packed as :meth:`NodeRecord.blank`. From 24.11 the header goes on with
+    a bitmap of the hidden slots (pack_bit_str_hex) and only the others are packed; a hidden slot
+    decodes to a blank record. The reply to 2040 (one node) has no bitmap (NULL): ``hidden_map`` False.
+    """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     last_update: int = 0
     nodes: tuple[NodeRecord, ...] = ()
+    hidden_map: bool = True
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_INFO")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_INFO", NEWER)
         w.u32(len(self.nodes))
         w.time(self.last_update)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            for node in self.nodes:
+                node.pack(w, version)
+            return
+        hidden = [i for i, node in enumerate(self.nodes) if node.hidden]
+        w.bitmap(Bitmap.from_indexes(len(self.nodes), hidden) if self.hidden_map else None)
+        if hidden and not self.hidden_map:
+            raise EncodeError("RESPONSE_NODE_INFO: a hidden slot needs the bitmap of hidden slots")
+        pack = NODE_RECORD.packer(version)
         for node in self.nodes:
-            node.pack(w, version)
+            if not node.hidden:
+                w.raw(pack(node))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         count = r.u32()
         last_update = r.time()
-        if count > r.remaining // _MIN_NODE_RECORD:
+        hidden: Bitmap | None = None
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            hidden = r.bitmap()
+        shown = count - (hidden.count() if hidden is not None else 0)
+        if shown < 0 or shown > r.remaining // _MIN_NODE_RECORD:
             raise DecodeError(f"RESPONSE_NODE_INFO: {count} records do not fit in {r.remaining} bytes")
-        return cls(last_update, tuple(NodeRecord.unpack(r, version) for _ in range(count)))
+        nodes = tuple(
+            NodeRecord.blank() if hidden is not None and i in hidden else NodeRecord.unpack(r, version)
+            for i in range(count)
+        )
+        listing = hidden is not None or version < SLURM_24_11_PROTOCOL_VERSION
+        return cls(last_update, nodes, hidden_map=listing)
 
     @staticmethod
     def join(last_update: int, encoded_records: Sequence[bytes]) -> bytes:
@@ -394,9 +433,12 @@ __all__ = [
 @register(MsgType.REQUEST_UPDATE_NODE)
 @dataclass(frozen=True, slots=True)
 class UpdateNodeRequest(Message):
-    """3002 (``scontrol update NodeName=...``): update_node_msg_t, the 21.08+ layout. Unset strings are
-    NULL, unset numbers NO_VAL; ``node_state`` is a state (DOWN), a flag (DRAIN, FAIL) or an action
-    (RESUME 0x100, UNDRAIN 0x40)."""
+    """3002 (``scontrol update NodeName=...``): update_node_msg_t (layouts of 21.08/22.05, 24.11, 26.05).
+    Unset strings are NULL, unset numbers NO_VAL; ``node_state`` is a state (DOWN), a flag (DRAIN,
+    FAIL) or an action (RESUME 0x100, UNDRAIN 0x40). From 24.11 the reason's user is the sender (no
+    reason_uid on the wire)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     comment: str | None = None
     cpu_bind: int = 0
@@ -411,38 +453,48 @@ class UpdateNodeRequest(Message):
     reason: str | None = None
     reason_uid: int = NO_VAL
     weight: int = NO_VAL
+    # 24.11 on
+    cert_token: str | None = None
+    instance_id: str | None = None
+    instance_type: str | None = None
+    resume_after: int = NO_VAL
+    # 26.05 on
+    power_action_name: str | None = None
+    topology_str: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
-        w.string(self.comment)
-        w.u32(self.cpu_bind)
-        w.string(self.extra)
-        w.string(self.features)
-        w.string(self.features_act)
-        w.string(self.gres)
-        w.string(self.node_addr)
-        w.string(self.node_hostname)
-        w.string(self.node_names)
-        w.u32(self.node_state)
-        w.string(self.reason)
-        w.u32(self.reason_uid)
-        w.u32(self.weight)
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE", NEWER)
+        w.raw(UPDATE_NODE.pack(self, max(version, SLURM_22_05_PROTOCOL_VERSION)))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE")
-        return cls(
-            r.string(),
-            r.u32(),
-            r.string(),
-            r.string(),
-            r.string(),
-            r.string(),
-            r.string(),
-            r.string(),
-            r.string(),
-            r.u32(),
-            r.string(),
-            r.u32(),
-            r.u32(),
-        )
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "REQUEST_UPDATE_NODE", NEWER)
+        return UPDATE_NODE.unpacker(max(version, SLURM_22_05_PROTOCOL_VERSION))(cls, r)
+
+
+# _pack_update_node_msg: 21.08 and 22.05 alike, then 24.11 and 26.05
+UPDATE_NODE = VersionedLayout(
+    UpdateNodeRequest,
+    (
+        ("cert_token", STR, _V24),
+        ("comment", STR),
+        ("cpu_bind", U32),
+        ("extra", STR),
+        ("features", STR),
+        ("features_act", STR),
+        ("gres", STR),
+        ("instance_id", STR, _V24),
+        ("instance_type", STR, _V24),
+        ("node_addr", STR),
+        ("node_hostname", STR),
+        ("node_names", STR),
+        ("node_state", U32),
+        ("power_action_name", STR, _V26),
+        ("reason", STR),
+        ("reason_uid", U32, _TO_24),
+        ("resume_after", U32, _V24),
+        ("topology_str", STR, _V26),
+        ("weight", U32),
+    ),
+    SERVED,
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import (
     INFINITE,
@@ -18,11 +18,14 @@ from flurm.protocol.constants import (
     NO_VAL16,
     NO_VAL64,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.versions import check_layout
+from flurm.protocol.messages.layout import BITS, STR, U16, U32, U64, VersionedLayout, before, since
+from flurm.protocol.versions import NEWER, SERVED, check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
 
 # job_defaults_t.type (slurm.h)
@@ -35,6 +38,8 @@ JOB_DEF_MEM_PER_GPU = 2
 class PartitionInfoRequest(Message):
     """2009: time last_update, u16 show_flags. Hidden partitions are left out without SHOW_ALL
     (unless the caller is an operator); 8001 rc 1900 when nothing changed since last_update."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
 
     last_update: int = 0
     show_flags: int = 0
@@ -112,124 +117,96 @@ class PartitionRecord:
     tres_fmt_str: str | None = None
     job_defaults: tuple[JobDefault, ...] | None = None
 
+    # new in 24.11 (23.02 to 24.05 added it)
+    max_cpus_per_socket: int = INFINITE
+    # new in 26.05
+    topology_name: str | None = None
+
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "partition record")
-        w.string(self.name)
-        w.u32(self.cpu_bind)
-        w.u32(self.grace_time)
-        w.u32(self.max_time)
-        w.u32(self.default_time)
-        w.u32(self.max_nodes)
-        w.u32(self.min_nodes)
-        w.u32(self.total_nodes)
-        w.u32(self.total_cpus)
-        w.u64(self.def_mem_per_cpu)
-        w.u32(self.max_cpus_per_node)
-        w.u64(self.max_mem_per_cpu)
-        for v16 in (
-            self.flags,
-            self.max_share,
-            self.over_time_limit,
-            self.preempt_mode,
-            self.priority_job_factor,
-            self.priority_tier,
-            self.state_up,
-            self.cr_type,
-            self.resume_timeout,
-            self.suspend_timeout,
-        ):
-            w.u16(v16)
-        w.u32(self.suspend_time)
-        for s in (
-            self.allow_accounts,
-            self.allow_groups,
-            self.allow_alloc_nodes,
-            self.allow_qos,
-            self.qos_char,
-            self.alternate,
-            self.deny_accounts,
-            self.deny_qos,
-            self.nodes,
-            self.nodesets,
-        ):
-            w.string(s)
-        w.bitmap(self.node_bitmap)
-        w.string(self.billing_weights_str)
-        w.string(self.tres_fmt_str)
-        if self.job_defaults is None:
-            w.u32(NO_VAL)
-        else:
-            w.u32(len(self.job_defaults))
-            for d in self.job_defaults:
-                d.pack(w, version)
+        w.raw(PARTITION_RECORD.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "partition record")
-        name = r.string()
-        cpu_bind, grace_time, max_time, default_time = r.u32(), r.u32(), r.u32(), r.u32()
-        max_nodes, min_nodes, total_nodes, total_cpus = r.u32(), r.u32(), r.u32(), r.u32()
-        def_mem_per_cpu, max_cpus_per_node, max_mem_per_cpu = r.u64(), r.u32(), r.u64()
-        flags, max_share, over_time_limit = r.u16(), r.u16(), r.u16()
-        preempt_mode, prio_job_factor, prio_tier = r.u16(), r.u16(), r.u16()
-        state_up, cr_type, resume_timeout, suspend_timeout = r.u16(), r.u16(), r.u16(), r.u16()
-        suspend_time = r.u32()
-        allow_accounts, allow_groups, allow_alloc_nodes, allow_qos = (r.string() for _ in range(4))
-        qos_char, alternate, deny_accounts, deny_qos = (r.string() for _ in range(4))
-        nodes, nodesets = r.string(), r.string()
-        node_bitmap = r.bitmap()
-        billing_weights_str, tres_fmt_str = r.string(), r.string()
-        count = r.u32()
-        job_defaults: tuple[JobDefault, ...] | None = None
-        if count != NO_VAL:
-            if count > r.remaining // 10:
-                raise DecodeError(f"partition job_defaults: {count} entries do not fit")
-            job_defaults = tuple(JobDefault.unpack(r, version) for _ in range(count))
-        return cls(
-            name=name,
-            cpu_bind=cpu_bind,
-            grace_time=grace_time,
-            max_time=max_time,
-            default_time=default_time,
-            max_nodes=max_nodes,
-            min_nodes=min_nodes,
-            total_nodes=total_nodes,
-            total_cpus=total_cpus,
-            def_mem_per_cpu=def_mem_per_cpu,
-            max_cpus_per_node=max_cpus_per_node,
-            max_mem_per_cpu=max_mem_per_cpu,
-            flags=flags,
-            max_share=max_share,
-            over_time_limit=over_time_limit,
-            preempt_mode=preempt_mode,
-            priority_job_factor=prio_job_factor,
-            priority_tier=prio_tier,
-            state_up=state_up,
-            cr_type=cr_type,
-            resume_timeout=resume_timeout,
-            suspend_timeout=suspend_timeout,
-            suspend_time=suspend_time,
-            allow_accounts=allow_accounts,
-            allow_groups=allow_groups,
-            allow_alloc_nodes=allow_alloc_nodes,
-            allow_qos=allow_qos,
-            qos_char=qos_char,
-            alternate=alternate,
-            deny_accounts=deny_accounts,
-            deny_qos=deny_qos,
-            nodes=nodes,
-            nodesets=nodesets,
-            node_bitmap=node_bitmap,
-            billing_weights_str=billing_weights_str,
-            tres_fmt_str=tres_fmt_str,
-            job_defaults=job_defaults,
-        )
+        return PARTITION_RECORD.unpacker(version)(cls, r)
 
     def encode(self, version: int = SLURM_22_05_PROTOCOL_VERSION) -> bytes:
         """The record's bytes, to cache and join with :meth:`PartitionInfoResponse.join`."""
         w = Writer()
         self.pack(w, version)
         return w.getvalue()
+
+
+class _JobDefaults:
+    """slurm_pack_list(job_defaults_pack): u32 count, NO_VAL for no list, then the entries."""
+
+    def pack(self, value: tuple[JobDefault, ...] | None) -> bytes:
+        w = Writer()
+        if value is None:
+            w.u32(NO_VAL)
+        else:
+            w.u32(len(value))
+            for d in value:
+                d.pack(w, SLURM_22_05_PROTOCOL_VERSION)
+        return w.getvalue()
+
+    def unpack(self, r: Reader) -> tuple[JobDefault, ...] | None:
+        count = r.u32()
+        if count == NO_VAL:
+            return None
+        if count > r.remaining // 10:
+            raise DecodeError(f"partition job_defaults: {count} entries do not fit")
+        return tuple(JobDefault.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(count))
+
+
+_V24 = since(SLURM_24_11_PROTOCOL_VERSION)
+
+# pack_part of 22.05, 24.11 (what 23.02-24.05 changed: max_cpus_per_socket, flags of 32 bits) and 26.05
+PARTITION_RECORD = VersionedLayout(
+    PartitionRecord,
+    (
+        ("name", STR),
+        ("cpu_bind", U32),
+        ("grace_time", U32),
+        ("max_time", U32),
+        ("default_time", U32),
+        ("max_nodes", U32),
+        ("min_nodes", U32),
+        ("total_nodes", U32),
+        ("total_cpus", U32),
+        ("def_mem_per_cpu", U64),
+        ("max_cpus_per_node", U32),
+        ("max_cpus_per_socket", U32, _V24),
+        ("max_mem_per_cpu", U64),
+        ("flags", U16, before(SLURM_24_11_PROTOCOL_VERSION)),
+        ("flags", U32, _V24),
+        ("max_share", U16),
+        ("over_time_limit", U16),
+        ("preempt_mode", U16),
+        ("priority_job_factor", U16),
+        ("priority_tier", U16),
+        ("state_up", U16),
+        ("cr_type", U16),
+        ("resume_timeout", U16),
+        ("suspend_timeout", U16),
+        ("suspend_time", U32),
+        ("allow_accounts", STR),
+        ("allow_groups", STR),
+        ("allow_alloc_nodes", STR),
+        ("allow_qos", STR),
+        ("qos_char", STR),
+        ("alternate", STR),
+        ("deny_accounts", STR),
+        ("deny_qos", STR),
+        ("nodes", STR),
+        ("nodesets", STR),
+        ("node_bitmap", BITS),
+        ("billing_weights_str", STR),
+        ("topology_name", STR, since(SLURM_26_05_PROTOCOL_VERSION)),
+        ("tres_fmt_str", STR),
+        ("job_defaults", _JobDefaults()),
+    ),
+    SERVED,
+)
 
 
 # name + 8 u32 + 2 u64 + 10 u16 + u32 + 10 str + bitmap + 2 str + list: well over 64 bytes
@@ -241,11 +218,13 @@ _MIN_PARTITION_RECORD = 64
 class PartitionInfoResponse(Message):
     """2010: u32 record_count, time last_update, then one record per visible partition."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
     last_update: int = 0
     partitions: tuple[PartitionRecord, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_PARTITION_INFO")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_PARTITION_INFO", NEWER)
         w.u32(len(self.partitions))
         w.time(self.last_update)
         for part in self.partitions:
@@ -285,7 +264,9 @@ __all__ = [
 class UpdatePartitionRequest(Message):
     """3005 (``scontrol update PartitionName=...``): update_part_msg_t. Unset numbers are NO_VAL (16-bit
     ones NO_VAL16), unset strings NULL; ``flags`` sets PART_FLAG_* bits and clears them with the
-    ``*_CLR`` bits (0x100 << n)."""
+    ``*_CLR`` bits (0x100 << n); the bits are the same from 24.11, where the field has 32 of them."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     allow_accounts: str | None = None
     allow_alloc_nodes: str | None = None
@@ -316,78 +297,56 @@ class UpdatePartitionRequest(Message):
     qos_char: str | None = None
     state_up: int = NO_VAL16
 
+    # 24.11 on
+    max_cpus_per_socket: int = NO_VAL
+    # 26.05 on
+    topology_name: str | None = None
+
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
-        for s in (
-            self.allow_accounts,
-            self.allow_alloc_nodes,
-            self.allow_groups,
-            self.allow_qos,
-            self.alternate,
-            self.billing_weights_str,
-        ):
-            w.string(s)
-        w.u32(self.cpu_bind)
-        w.u64(self.def_mem_per_cpu)
-        w.u32(self.default_time)
-        w.string(self.deny_accounts)
-        w.string(self.deny_qos)
-        w.u16(self.flags)
-        w.string(self.job_defaults_str)
-        w.u32(self.grace_time)
-        w.u32(self.max_cpus_per_node)
-        w.u64(self.max_mem_per_cpu)
-        w.u32(self.max_nodes)
-        w.u16(self.max_share)
-        w.u32(self.max_time)
-        w.u32(self.min_nodes)
-        w.string(self.name)
-        w.string(self.nodes)
-        w.u16(self.over_time_limit)
-        w.u16(self.preempt_mode)
-        w.u16(self.priority_job_factor)
-        w.u16(self.priority_tier)
-        w.string(self.qos_char)
-        w.u16(self.state_up)
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION", NEWER)
+        w.raw(UPDATE_PARTITION.pack(self, max(version, SLURM_22_05_PROTOCOL_VERSION)))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION")
-        a_acc, a_alloc, a_groups, a_qos, alternate, billing = (r.string() for _ in range(6))
-        cpu_bind, def_mem, default_time = r.u32(), r.u64(), r.u32()
-        deny_accounts, deny_qos, flags, job_defaults = r.string(), r.string(), r.u16(), r.string()
-        grace, max_cpus, max_mem, max_nodes = r.u32(), r.u32(), r.u64(), r.u32()
-        max_share, max_time, min_nodes = r.u16(), r.u32(), r.u32()
-        name, nodes = r.string(), r.string()
-        over, preempt, prio_factor, prio_tier = r.u16(), r.u16(), r.u16(), r.u16()
-        qos_char, state_up = r.string(), r.u16()
-        return cls(
-            a_acc,
-            a_alloc,
-            a_groups,
-            a_qos,
-            alternate,
-            billing,
-            cpu_bind,
-            def_mem,
-            default_time,
-            deny_accounts,
-            deny_qos,
-            flags,
-            job_defaults,
-            grace,
-            max_cpus,
-            max_mem,
-            max_nodes,
-            max_share,
-            max_time,
-            min_nodes,
-            name,
-            nodes,
-            over,
-            preempt,
-            prio_factor,
-            prio_tier,
-            qos_char,
-            state_up,
-        )
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "REQUEST_UPDATE_PARTITION", NEWER)
+        return UPDATE_PARTITION.unpacker(max(version, SLURM_22_05_PROTOCOL_VERSION))(cls, r)
+
+
+# _pack_update_partition_msg: 20.11 to 22.05 alike, then 24.11 and 26.05
+UPDATE_PARTITION = VersionedLayout(
+    UpdatePartitionRequest,
+    (
+        ("allow_accounts", STR),
+        ("allow_alloc_nodes", STR),
+        ("allow_groups", STR),
+        ("allow_qos", STR),
+        ("alternate", STR),
+        ("billing_weights_str", STR),
+        ("cpu_bind", U32),
+        ("def_mem_per_cpu", U64),
+        ("default_time", U32),
+        ("deny_accounts", STR),
+        ("deny_qos", STR),
+        ("flags", U16, before(SLURM_24_11_PROTOCOL_VERSION)),
+        ("flags", U32, _V24),
+        ("job_defaults_str", STR),
+        ("grace_time", U32),
+        ("max_cpus_per_node", U32),
+        ("max_cpus_per_socket", U32, _V24),
+        ("max_mem_per_cpu", U64),
+        ("max_nodes", U32),
+        ("max_share", U16),
+        ("max_time", U32),
+        ("min_nodes", U32),
+        ("name", STR),
+        ("nodes", STR),
+        ("over_time_limit", U16),
+        ("preempt_mode", U16),
+        ("priority_job_factor", U16),
+        ("priority_tier", U16),
+        ("qos_char", STR),
+        ("state_up", U16),
+        ("topology_name", STR, since(SLURM_26_05_PROTOCOL_VERSION)),
+    ),
+    SERVED,
+)

@@ -12,10 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import NO_VAL, NO_VAL64, MsgType
+from flurm.protocol.constants import (
+    NO_VAL,
+    NO_VAL64,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    SLURM_MIN_PROTOCOL_VERSION,
+    MsgType,
+)
 from flurm.protocol.messages.base import Message, register
+from flurm.protocol.versions import NEWER, check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
 
 # A reservation record is at least this many bytes: a bound for the record count of a reply.
@@ -70,6 +79,8 @@ class ReserveFlag:
 class ReservationInfoRequest(Message):
     """2024: time last_update."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in every release
+
     last_update: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
@@ -116,10 +127,15 @@ class ReservationRecord:
     groups: str | None = None
     node_bitmap: Bitmap | None = None
     core_spec: tuple[CoreSpec, ...] = ()
+    comment: str | None = None  # 24.11 on
+    qos: str | None = None  # 26.05 on
+    allowed_parts: str | None = None  # 26.05 on
 
     def pack(self, w: Writer, version: int) -> None:
         w.string(self.accounts)
         w.string(self.burst_buffer)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.string(self.comment)
         w.u32(self.core_cnt)
         w.time(self.end_time)
         w.string(self.features)
@@ -131,11 +147,17 @@ class ReservationRecord:
         w.string(self.node_list)
         w.string(self.partition)
         w.u32(self.purge_comp_time)
-        w.u32(self.resv_watts)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(self.resv_watts)
+        elif version < SLURM_26_05_PROTOCOL_VERSION:
+            w.u32(NO_VAL)  # 24.11: was resv_watts
         w.time(self.start_time)
         w.string(self.tres_fmt_str)
         w.string(self.users)
         w.string(self.groups)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.string(self.qos)
+            w.string(self.allowed_parts)
         w.bitmap(self.node_bitmap)
         w.u32(len(self.core_spec))
         for spec in self.core_spec:
@@ -144,7 +166,8 @@ class ReservationRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        record = cls.unpack_leading(r)
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "reservation record", NEWER)
+        record = cls.unpack_leading(r, version)
         node_bitmap = r.bitmap()
         n_specs = r.u32()
         if n_specs * 8 > r.remaining:
@@ -153,27 +176,43 @@ class ReservationRecord:
         return replace(record, node_bitmap=node_bitmap, core_spec=specs)
 
     @classmethod
-    def unpack_leading(cls, r: Reader) -> Self:
-        """The fields from ``accounts`` to ``groups``: a record as slurmctld also saves it (resv_state)."""
+    def unpack_leading(cls, r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> Self:
+        """The fields from ``accounts`` to ``groups`` (``allowed_parts`` from 26.05): a record as
+        slurmctld also saves it (resv_state)."""
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        accounts, burst_buffer = r.string(), r.string()
+        comment = r.string() if newer else None
+        core_cnt, end_time, features, flags = r.u32(), r.time(), r.string(), r.u64()
+        licenses, max_start_delay, name, node_cnt = r.string(), r.u32(), r.string(), r.u32()
+        node_list, partition, purge_comp_time = r.string(), r.string(), r.u32()
+        # 24.11 packs NO_VAL where resv_watts was, 26.05 nothing
+        resv_watts = r.u32() if version < SLURM_26_05_PROTOCOL_VERSION else 0
+        start_time, tres_fmt_str, users, groups = r.time(), r.string(), r.string(), r.string()
+        qos = allowed_parts = None
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            qos, allowed_parts = r.string(), r.string()
         return cls(
-            accounts=r.string(),
-            burst_buffer=r.string(),
-            core_cnt=r.u32(),
-            end_time=r.time(),
-            features=r.string(),
-            flags=r.u64(),
-            licenses=r.string(),
-            max_start_delay=r.u32(),
-            name=r.string(),
-            node_cnt=r.u32(),
-            node_list=r.string(),
-            partition=r.string(),
-            purge_comp_time=r.u32(),
-            resv_watts=r.u32(),
-            start_time=r.time(),
-            tres_fmt_str=r.string(),
-            users=r.string(),
-            groups=r.string(),
+            name=name,
+            accounts=accounts,
+            burst_buffer=burst_buffer,
+            core_cnt=core_cnt,
+            end_time=end_time,
+            features=features,
+            flags=flags,
+            licenses=licenses,
+            max_start_delay=max_start_delay,
+            node_cnt=node_cnt,
+            node_list=node_list,
+            partition=partition,
+            purge_comp_time=purge_comp_time,
+            resv_watts=0 if newer else resv_watts,
+            start_time=start_time,
+            tres_fmt_str=tres_fmt_str,
+            users=users,
+            groups=groups,
+            comment=comment,
+            qos=qos,
+            allowed_parts=allowed_parts,
         )
 
 
@@ -181,6 +220,8 @@ class ReservationRecord:
 @dataclass(frozen=True, slots=True)
 class ReservationInfoResponse(Message):
     """2025: u32 record_count, time last_update, the records."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     last_update: int = 0
     records: Sequence[ReservationRecord] = ()

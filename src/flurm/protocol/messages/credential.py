@@ -76,12 +76,12 @@ def _same_length(what: str, *arrays: tuple[int, ...]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StepId:
-    """slurm_step_id_t: u32 job_id, u32 step_id, u32 step_het_comp (NO_VAL unless a het step); from
-    24.11 (pack_step_id) a u64 sluid comes first: 0 from a 24.11 slurmctld, which never sets it, and
-    "unset" to 26.05, whose peers compare sluids only when both sides have one.
+    """slurm_step_id_t (pack_step_id): [24.11 on: u64 sluid], u32 job_id, u32 step_id, u32 step_het_comp
+    (NO_VAL unless a het step).
 
     step_id NO_VAL means "the whole job"; SLURM_BATCH_SCRIPT 0xfffffffb is the batch step,
-    SLURM_EXTERN_CONT 0xfffffffc the extern step.
+    SLURM_EXTERN_CONT 0xfffffffc the extern step. ``sluid`` is the job's unique id (0: none; a 26.05
+    slurmstepd then sets no SLURM_JOB_SLUID).
     """
 
     job_id: int

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.errors import SlurmError
@@ -46,6 +47,7 @@ from flurm.protocol.constants import (
     INFINITE16,
     NO_VAL,
     PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
@@ -519,6 +521,9 @@ class StepOps:
         srun of a job script may ask before the previous step's end arrived.
         """
         ctl = self.ctl
+        if version >= SLURM_24_11_PROTOCOL_VERSION and req.user_id == SLURM_AUTH_NOBODY:
+            # from 24.11 srun leaves the user to the controller: the one its credential names
+            req = dataclasses.replace(req, user_id=uid)
         if uid != 0 and uid != req.user_id:
             log.error("step create for uid %s from uid %s refused", req.user_id, uid)
             return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)

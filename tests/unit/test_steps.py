@@ -220,7 +220,9 @@ def test_srun_allocation_step_and_end(tmp_path: Path) -> None:
         job = h.job(alloc.job_id)
         assert job.is_running() and job.script is None and job.argv == ("true",)
         assert job.accrue_time == 0  # started by the allocation itself: AccrueTime=Unknown
-        assert JobSteps.of(job) == JobSteps(0, SRUN_HOST, SRUN_ALLOC.alloc_resp_port, SRUN_ALLOC.other_port)
+        assert JobSteps.of(job) == JobSteps(
+            0, SRUN_HOST, SRUN_ALLOC.alloc_resp_port, SRUN_ALLOC.other_port, protocol_version=PROTOCOL_VERSION
+        )
         assert h.told_srun() == []  # the reply carried the allocation
 
         reply = await h.step(job.job_id)

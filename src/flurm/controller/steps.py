@@ -181,8 +181,8 @@ class JobSteps:
     # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port) to wake when a step ends
     waiting: tuple[tuple[str, int], ...] = ()
     # the protocol version the owner of the allocation spoke (the job's start_protocol_ver):
-    # flurm's messages to it go in that version
-    protocol_version: int = PROTOCOL_VERSION
+    # flurm's messages to it go in that version. None: not known (a batch job's steps)
+    protocol_version: int | None = None
 
     @classmethod
     def of(cls, job: Job) -> JobSteps:
@@ -194,21 +194,23 @@ class JobSteps:
             resp_host=d.get("resp_host"),
             alloc_resp_port=int(d.get("alloc_resp_port", 0)),
             other_port=int(d.get("other_port", 0)),
-            protocol_version=int(d.get("protocol_version", PROTOCOL_VERSION)),
+            protocol_version=int(d["protocol_version"]) if "protocol_version" in d else None,
             steps={int(s["step_id"]): Step.from_dict(s) for s in d.get("steps", [])},
             waiting=tuple((str(a), int(p)) for a, p in d.get("waiting", [])),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "next_step_id": self.next_step_id,
             "resp_host": self.resp_host,
             "alloc_resp_port": self.alloc_resp_port,
             "other_port": self.other_port,
-            "protocol_version": self.protocol_version,
             "steps": [s.to_dict() for s in sorted(self.steps.values(), key=lambda s: s.step_id)],
             "waiting": [list(w) for w in self.waiting],
         }
+        if self.protocol_version is not None:
+            out["protocol_version"] = self.protocol_version
+        return out
 
     def cores_in_use(self, node: str, *, besides: int | None = None) -> set[int]:
         """Cores of ``node`` held by this job's running steps (but ``besides``)."""
@@ -416,8 +418,7 @@ class StepOps:
         """
         running = bool(job.nodes) and not job.is_pending()
         cpus, reps = rle(multicore.cpu_array(job, self.cluster.nodes)) if running else ((), ())
-        table = self.table(job)
-        start_ver = table.protocol_version if "protocol_version" in job.steps else version
+        start_ver = self.table(job).protocol_version or version
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
@@ -479,7 +480,7 @@ class StepOps:
         one owning the allocation), as slurmctld's agent sends in the job's or step's
         start_protocol_ver."""
         if version is None:
-            version = self.table(job).protocol_version
+            version = self.table(job).protocol_version or PROTOCOL_VERSION
         try:
             await call(
                 host,
@@ -945,7 +946,7 @@ class StepOps:
                 timeout=SRUN_MSG_TIMEOUT,
                 expect_reply=True,
                 uid_restriction=job.user_id,
-                version=self.table(job).protocol_version,
+                version=self.table(job).protocol_version or PROTOCOL_VERSION,
             )
         except Exception as exc:
             log.info("job %s: SRUN_PING to %s:%s failed: %s", job.job_id, host, port, exc)

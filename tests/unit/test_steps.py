@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
@@ -24,6 +25,8 @@ from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
     PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
@@ -69,6 +72,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 NOW = 1_795_696_400
 SRUN_HOST = "127.0.0.9"
+V24, V26 = SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION
 
 
 def captured(name: str, msg_type: int) -> Any:
@@ -369,6 +373,61 @@ def test_scancel_of_a_running_srun_tells_the_allocation_and_each_step(tmp_path: 
         ) in told
         assert len(told) == 2
         assert h.job(alloc.job_id).base_state == JobState.CANCELLED
+
+    run(tmp_path, check)
+
+
+def test_each_srun_is_told_in_its_own_protocol_version(tmp_path: Path) -> None:
+    """The allocation's owner and each step's srun keep the version they spoke (start_protocol_ver):
+    a 24.11 salloc's allocation, a 26.05 srun's step inside it."""
+
+    async def check(h: Harness) -> None:
+        alloc = (await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=V24)).body
+        assert isinstance(alloc, ResourceAllocationResponse) and alloc.start_protocol_ver == V24
+        job = h.job(alloc.job_id)
+        assert JobSteps.of(job).protocol_version == V24
+        # 24.11 and 26.05 srun leave the user to the controller (SLURM_AUTH_NOBODY)
+        req = dataclasses.replace(
+            SRUN_STEP, step_id=StepId(job.job_id, NO_VAL, NO_VAL), user_id=SLURM_AUTH_NOBODY
+        )
+        resp = (await h.ctl.steps.create_step(req, 0, SRUN_HOST, version=V26)).body
+        assert isinstance(resp, JobStepCreateResponse)
+        assert (resp.job_id, resp.job_step_id, resp.use_protocol_ver) == (job.job_id, 0, V26)
+        assert resp.step_layout is not None and resp.step_layout.start_protocol_ver == V26
+        assert JobSteps.of(job).steps[0].protocol_version == V26
+        assert h.ctl.jobs.kill(None, job.job_id, 9, 0, uid=0) == 0
+        told = {(a["port"], a["version"]) for n, a in h.sent if n == "_tell_srun"}
+        assert told == {(SRUN_ALLOC.other_port, None), (SRUN_STEP.port, V26)}  # None: the owner's
+        # and the owner's version is what _tell_srun falls back on
+        assert JobSteps.of(job).protocol_version == V24
+
+    run(tmp_path, check)
+
+
+def test_a_22_05_srun_of_user_99_is_not_taken_for_nobody(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        req = dataclasses.replace(
+            SRUN_STEP, step_id=StepId(alloc.job_id, NO_VAL, NO_VAL), user_id=SLURM_AUTH_NOBODY
+        )
+        reply = await h.ctl.steps.create_step(req, 0, SRUN_HOST)
+        assert reply.msg_type == MsgType.RESPONSE_SLURM_RC  # the job is root's, not uid 99's
+        assert isinstance(reply.body, ReturnCode) and reply.body.rc == SlurmRC.ESLURM_ACCESS_DENIED
+
+    run(tmp_path, check)
+
+
+def test_a_lookup_tells_no_start_protocol_version(tmp_path: Path) -> None:
+    """build_job_info_resp: srun inside a batch job keeps its own version (0), whatever steps ran."""
+
+    async def check(h: Harness) -> None:
+        h.batch_job(9, ("compute-node-1",), ((0, 1),))
+        await h.step(9)
+        info = h.ctl.steps.alloc_info(9, 0)
+        assert isinstance(info, ResourceAllocationResponse)
+        assert (info.start_protocol_ver, info.tres_per_node, info.user_name) == (0, None, "root")
+        assert JobSteps.of(h.job(9)).protocol_version is None
 
     run(tmp_path, check)
 

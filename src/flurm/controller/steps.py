@@ -409,16 +409,19 @@ class StepOps:
         job: Job,
         error_code: int = 0,
         cls: type[ResourceAllocationResponse] = ResourceAllocationResponse,
-        version: int | None = None,
+        *,
+        lookup: bool = False,
     ) -> ResourceAllocationResponse:
-        """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp).
+        """The 4002 body for a job (slurmctld's build_alloc_msg), or with ``lookup`` the answer
+        to srun's lookup of an existing allocation (build_job_info_resp).
 
-        The job's start_protocol_ver (26.05) is the version of the client that asked for the
-        allocation; a job flurm has no such record of (a batch job) gets ``version``, the asker's.
+        The allocation tells (26.05) the job's start_protocol_ver, the version of the client
+        that asked for it; a lookup tells neither that (0: the client keeps its own) nor the
+        job's TRES per node and task.
         """
         running = bool(job.nodes) and not job.is_pending()
         cpus, reps = rle(multicore.cpu_array(job, self.cluster.nodes)) if running else ((), ())
-        start_ver = self.table(job).protocol_version or version
+        start_ver = 0 if lookup else (self.table(job).protocol_version or PROTOCOL_VERSION)
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
@@ -438,11 +441,11 @@ class StepOps:
             resv_name=job.reservation,
             gid=job.group_id,
             group_name=group_name(job.group_id),
-            tres_per_node=job.tres_per_node,
+            tres_per_node=None if lookup else job.tres_per_node,
             uid=job.user_id,
             user_name=user_name(job.user_id),
-            start_protocol_ver=start_ver or PROTOCOL_VERSION,
-            tres_per_task=job.tres_per_task,
+            start_protocol_ver=start_ver,
+            tres_per_task=None if lookup else job.tres_per_task,
         )
 
     def allocation_granted(self, job: Job) -> None:
@@ -497,9 +500,7 @@ class StepOps:
             log.info("job %s: %s to %s:%s failed: %s", job.job_id, MsgType(msg_type).name, host, port, exc)
 
     # -- 4014 / 4027: srun inside an allocation asks for it -------------------------------------
-    def alloc_info(
-        self, job_id: int, uid: int, version: int | None = None
-    ) -> ResourceAllocationResponse | int:
+    def alloc_info(self, job_id: int, uid: int) -> ResourceAllocationResponse | int:
         """The allocation of a running job, or the rc slurmctld answers (job_alloc_info)."""
         job = self.cluster.jobs.get(job_id)
         if job is None:
@@ -508,7 +509,7 @@ class StepOps:
             return SlurmRC.ESLURM_JOB_PENDING
         if not job.is_running() or not job.nodes:
             return SlurmRC.ESLURM_ALREADY_DONE
-        return self.allocation_response(job, version=version)
+        return self.allocation_response(job, lookup=True)
 
     # -- 5001: a step ---------------------------------------------------------------------------
     async def create_step(

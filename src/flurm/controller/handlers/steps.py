@@ -38,7 +38,7 @@ async def allocate(ctl: Controller, req: Request) -> Reply:
 def alloc_info(ctl: Controller, req: Request) -> Reply:
     """4014 -> 4015, 4027 -> 4026 (one component: flurm has no heterogeneous jobs)."""
     assert isinstance(req.body, JobAllocInfoRequest)
-    result = ctl.steps.alloc_info(req.body.job_id, req.uid, version=req.frame.version)
+    result = ctl.steps.alloc_info(req.body.job_id, req.uid)
     if isinstance(result, int):
         return rc_reply(result)
     if req.msg_type == MsgType.REQUEST_HET_JOB_ALLOC_INFO:
@@ -46,7 +46,7 @@ def alloc_info(ctl: Controller, req: Request) -> Reply:
     job = ctl.cluster.jobs[req.body.job_id]
     return Reply(
         MsgType.RESPONSE_JOB_ALLOCATION_INFO,
-        ctl.steps.allocation_response(job, cls=JobAllocationInfoResponse, version=req.frame.version),
+        ctl.steps.allocation_response(job, cls=JobAllocationInfoResponse, lookup=True),
     )
 
 

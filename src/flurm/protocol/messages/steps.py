@@ -1,4 +1,5 @@
-"""Job step bodies of SLURM 22.05: what srun and salloc exchange with the controller.
+"""Job step bodies: what srun and salloc exchange with the controller, in SLURM 22.05, 24.11 and 26.05
+(the bodies whose NEWER_LAYOUTS say so; each docstring says what a release changed).
 
 * REQUEST_JOB_STEP_CREATE 5001 (:class:`JobStepCreateRequest`, ``_pack_job_step_create_request_msg``)
   and its reply RESPONSE_JOB_STEP_CREATE 5002 (:class:`JobStepCreateResponse`): the step layout
@@ -11,7 +12,8 @@
 * REQUEST_JOB_STEP_INFO 2005 (:class:`JobStepInfoRequest`, ``squeue -s``) and
   RESPONSE_JOB_STEP_INFO 2006 (:class:`JobStepInfoResponse` of :class:`StepInfoRecord`).
 
-Field names are SLURM's. Times in seconds, memory in MiB, step ids as SLURM packs them.
+Field names are SLURM's. Times in seconds, memory in MiB, step ids as SLURM packs them (with the
+sluid from 24.11). From 26.05 the bodies that named a job by its id name it by a step id.
 """
 
 from __future__ import annotations

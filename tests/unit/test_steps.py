@@ -200,7 +200,7 @@ def test_the_step_table_survives_json() -> None:
         port=4000,
         exited=(1,),
     )
-    table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300),))
+    table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300, 0x2A00),))
     job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", steps=table.to_dict())
     again = Job.from_dict(json.loads(json.dumps(job.to_dict())))
     assert JobSteps.of(again) == table
@@ -456,7 +456,7 @@ def test_steps_share_a_batch_allocation(tmp_path: Path) -> None:
         # nothing left: the next step waits (srun retries when woken)
         r = await h.step(5, port=5555)
         assert r.body == ReturnCode(SlurmRC.ESLURM_NODES_BUSY)
-        assert JobSteps.of(job).waiting == ((SRUN_HOST, 5555),)
+        assert JobSteps.of(job).waiting == ((SRUN_HOST, 5555, PROTOCOL_VERSION),)
         # more CPUs than the job has is an error, not a wait
         r = await h.step(5, min_nodes=2, max_nodes=2, cpu_count=4, num_tasks=4, flags=0)
         assert r.body == ReturnCode(SlurmRC.ESLURM_TOO_MANY_REQUESTED_CPUS)

@@ -178,8 +178,9 @@ class JobSteps:
     alloc_resp_port: int = 0  # where it waits for a pending allocation,
     other_port: int = 0  # and where it listens for SRUN_* messages while the job runs
     steps: dict[int, Step] = field(default_factory=dict)
-    # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port) to wake when a step ends
-    waiting: tuple[tuple[str, int], ...] = ()
+    # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port, protocol version) to wake
+    # when a step ends
+    waiting: tuple[tuple[str, int, int], ...] = ()
     # the protocol version the owner of the allocation spoke (the job's start_protocol_ver):
     # flurm's messages to it go in that version. None: not known (a batch job's steps)
     protocol_version: int | None = None
@@ -196,7 +197,11 @@ class JobSteps:
             other_port=int(d.get("other_port", 0)),
             protocol_version=int(d["protocol_version"]) if "protocol_version" in d else None,
             steps={int(s["step_id"]): Step.from_dict(s) for s in d.get("steps", [])},
-            waiting=tuple((str(a), int(p)) for a, p in d.get("waiting", [])),
+            # (an entry saved before versions were kept has none: 22.05)
+            waiting=tuple(
+                (str(w[0]), int(w[1]), int(w[2]) if len(w) > 2 else PROTOCOL_VERSION)
+                for w in d.get("waiting", [])
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -546,7 +551,7 @@ class StepOps:
                     # srun waits on its port and asks again when woken (_build_pending_step)
                     job = busy_job
                     table = self.table(job)
-                    table.waiting = (*table.waiting, (peer_host, req.port))[-MAX_WAITING:]
+                    table.waiting = (*table.waiting, (peer_host, req.port, version))[-MAX_WAITING:]
                     self._save(job, table)
                 return rc_reply(placed.rc, placed.message)
             freed = self._freed.setdefault(req.step_id.job_id, asyncio.Event())
@@ -801,9 +806,9 @@ class StepOps:
         if not job.is_running():
             table.waiting = ()
             return
-        for addr, port in table.waiting:
+        for addr, port, version in table.waiting:
             wake = SrunStepSignal(job.job_id, SLURM_PENDING_STEP, NO_VAL, signal=0)
-            self.ctl.spawn(self._tell_srun(job, addr, port, MsgType.SRUN_STEP_SIGNAL, wake))
+            self.ctl.spawn(self._tell_srun(job, addr, port, MsgType.SRUN_STEP_SIGNAL, wake, version=version))
         table.waiting = ()
 
     # -- 5005: a signal to a step ---------------------------------------------------------------

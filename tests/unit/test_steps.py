@@ -40,7 +40,7 @@ from flurm.protocol.constants import (
 from flurm.protocol.frame import Frame, FrameDecoder, Header
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode
-from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.credential import JobCredential, StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
@@ -377,9 +377,14 @@ def test_scancel_of_a_running_srun_tells_the_allocation_and_each_step(tmp_path: 
     run(tmp_path, check)
 
 
-def test_each_srun_is_told_in_its_own_protocol_version(tmp_path: Path) -> None:
+def test_each_srun_is_told_in_its_own_protocol_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The allocation's owner and each step's srun keep the version they spoke (start_protocol_ver):
     a 24.11 salloc's allocation, a 26.05 srun's step inside it."""
+    # the credential's own bytes in each release are the credential codec's tests
+    signed: list[int] = []
+    monkeypatch.setattr(JobCredential, "signed_payload", lambda self, version: signed.append(version) or b"")
 
     async def check(h: Harness) -> None:
         alloc = (await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=V24)).body
@@ -395,6 +400,7 @@ def test_each_srun_is_told_in_its_own_protocol_version(tmp_path: Path) -> None:
         assert (resp.job_id, resp.job_step_id, resp.use_protocol_ver) == (job.job_id, 0, V26)
         assert resp.step_layout is not None and resp.step_layout.start_protocol_ver == V26
         assert JobSteps.of(job).steps[0].protocol_version == V26
+        assert signed == [V26]  # signed as the srun's release packs it
         assert h.ctl.jobs.kill(None, job.job_id, 9, 0, uid=0) == 0
         told = {(a["port"], a["version"]) for n, a in h.sent if n == "_tell_srun"}
         assert told == {(SRUN_ALLOC.other_port, None), (SRUN_STEP.port, V26)}  # None: the owner's

@@ -348,3 +348,15 @@ def test_srun_messages_carry_the_release_step_id(msg_type: int, msg: Any) -> Non
         # pack_step_id: the u64 sluid (0: flurm's jobs have none) in front of 22.05's fields
         assert new == (b"\0" * 8 + old if old else old)
         assert decode_body(msg_type, new, version) == msg
+
+
+@pytest.mark.parametrize("version", [V22, V24, V26])
+def test_allocation_info_reply_is_the_allocation_layout(version: int) -> None:
+    from flurm.protocol.messages.steps import JobAllocationInfoResponse
+
+    a = allocation()
+    info = JobAllocationInfoResponse(**{f.name: getattr(a, f.name) for f in dataclasses.fields(a)})
+    raw = encode_body(info, version)
+    assert raw == encode_body(a, version)
+    back = decode_body(MsgType.RESPONSE_JOB_ALLOCATION_INFO, raw, version)
+    assert isinstance(back, JobAllocationInfoResponse) and encode_body(back, version) == raw

@@ -19,7 +19,7 @@ from flurm.config import parse_text
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller.handlers.jobs import job_ready
 from flurm.controller.handlers.slurmd import complete_prolog
-from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
+from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout, tasks_per_node_text
 from flurm.daemon import Daemon
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
@@ -30,6 +30,7 @@ from flurm.protocol.constants import (
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
+    JobFlag,
     JobState,
     JobStateFlag,
     JobStateReason,
@@ -408,6 +409,37 @@ def test_each_srun_is_told_in_its_own_protocol_version(
         assert JobSteps.of(job).protocol_version == V24
 
     run(tmp_path, check)
+
+
+def test_a_26_05_allocation_tells_the_tasks_per_node(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        for version, env in ((V24, ()), (V26, ("SLURM_TASKS_PER_NODE=1",))):
+            alloc = (
+                await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=version)
+            ).body
+            assert isinstance(alloc, ResourceAllocationResponse) and alloc.node_cnt == 1
+            assert alloc.environment == env, version
+            # a lookup of it tells none (build_job_info_resp)
+            info = h.ctl.steps.alloc_info(alloc.job_id, 0)
+            assert isinstance(info, ResourceAllocationResponse) and info.environment == ()
+
+    run(tmp_path, check)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "changes", "text"),
+    [
+        ((1,), {}, "1"),
+        ((2, 2, 2, 1), {}, "2(x3),1"),  # as many tasks as CPUs
+        ((4, 4), {"cpus_per_task": 2}, "2(x2)"),
+        ((2, 2), {"num_tasks": 3, "bitflags": JobFlag.JOB_NTASKS_SET}, "2,1"),  # -n3: block
+        ((2, 2), {"num_tasks": 3}, "2(x2)"),  # a count srun did not set is not used
+        ((4, 4), {"ntasks_per_node": 1}, "1(x2)"),
+    ],
+)
+def test_tasks_per_node_text(cpus: tuple[int, ...], changes: dict[str, Any], text: str) -> None:
+    job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", **changes)
+    assert tasks_per_node_text(job, cpus) == text
 
 
 def test_a_22_05_srun_of_user_99_is_not_taken_for_nobody(tmp_path: Path) -> None:

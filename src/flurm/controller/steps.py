@@ -41,13 +41,16 @@ from typing import TYPE_CHECKING, Any
 from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
+from flurm.controller.job_env import cpus_per_node_text
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
     INFINITE16,
     NO_VAL,
+    NO_VAL16,
     PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
@@ -326,6 +329,21 @@ def cpus_per_task_of(req: JobStepCreateRequest, job: Job) -> int:
     return 0 if remaining > 0 else cpt
 
 
+def tasks_per_node_text(job: Job, cpus: tuple[int, ...]) -> str:
+    """slurmctld's get_tasks_per_node (26.05 puts it in an allocation's environment): the tasks a
+    default layout puts on each node, as "2(x3),1". The tasks are the job's -n, else
+    --ntasks-per-node on each node, else as many as its CPUs hold of --cpus-per-task."""
+    cpt = job.cpus_per_task if 0 < job.cpus_per_task < NO_VAL16 else 1
+    if job.bitflags & JobFlag.JOB_NTASKS_SET and job.num_tasks:
+        tasks = job.num_tasks
+    elif job.ntasks_per_node:
+        tasks = job.ntasks_per_node * len(cpus)
+    else:
+        tasks = sum(c // cpt for c in cpus)
+    layout = task_layout([c // cpt for c in cpus], tasks, SLURM_DIST_BLOCK)
+    return cpus_per_node_text(tuple(len(t) for t in layout))
+
+
 def _names(expr: str | None) -> list[str]:
     if not expr:
         return []
@@ -425,11 +443,17 @@ class StepOps:
         job's TRES per node and task.
         """
         running = bool(job.nodes) and not job.is_pending()
-        cpus, reps = rle(multicore.cpu_array(job, self.cluster.nodes)) if running else ((), ())
+        per_node = multicore.cpu_array(job, self.cluster.nodes) if running else ()
+        cpus, reps = rle(per_node)
         start_ver = 0 if lookup else (self.table(job).protocol_version or PROTOCOL_VERSION)
+        env: tuple[str, ...] = ()
+        if per_node and start_ver >= SLURM_26_05_PROTOCOL_VERSION:
+            # 26.05's build_alloc_msg adds it (for the client that asked, in its release)
+            env = (f"SLURM_TASKS_PER_NODE={tasks_per_node_text(job, per_node)}",)
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
+            environment=env,
             error_code=error_code,
             job_id=job.job_id,
             node_cnt=len(job.nodes) if running else 0,

@@ -2,12 +2,15 @@
 #   make demo   set everything up, then rehearse the migration on loopback (real SLURM included)
 #   make test   set everything up, then run the linters and the test suite
 SHELL := /bin/bash
-PYTHON ?= python3
+# Debian's own Python where there is one: tests run it as other users (nobody), which an interpreter
+# under root's home (pyenv) would refuse them
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck
+DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck \
+	debootstrap
 
-.PHONY: demo test setup debian venv lint unit integration bench clean
+.PHONY: demo test setup debian venv chroots lint unit integration bench clean
 
 # the migration test of deploy/docker on loopback: slurmctld with jobs in flight, flurm in shadow, the
 # eight phases of test-migration.sh, the takeover; results in test-results/migration.json
@@ -20,7 +23,12 @@ TEST_JOBS ?= 4
 test: setup lint
 	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
 
-setup: debian venv
+setup: debian venv chroots
+
+# Debian chroots with SLURM 24.11 and 26.05 for the tests of newer releases (harness/releases.py), built once
+# and cached in $$FLURM_CHROOTS (default /var/cache/flurm/chroots); scripts/chroots.sh says how
+chroots: debian
+	bash scripts/chroots.sh
 
 debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

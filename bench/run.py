@@ -4,10 +4,15 @@
     .venv/bin/python bench/run.py --quick         # a small version (about a minute)
     .venv/bin/python bench/run.py --only query    # one scenario (repeatable, or a comma list)
     .venv/bin/python bench/run.py --profile       # also sample flurm with py-spy during each scenario
+    .venv/bin/python bench/run.py --releases 22.05  # without the rows of the newer releases' clients
 
 Each controller gets a fresh loopback cluster (harness.loopback): munged and one real slurmd declaring
 32 CPUs (SlurmdParameters=config_overrides lets it declare more than the host has), MaxJobCount=20000.
 The table goes to stdout, the figures (with every sample) to bench/results/latest.json.
+
+Then, for each newer SLURM release (24.11 and 26.05, from the chroots scripts/chroots.sh builds), both
+controllers again on a cluster of that release (its slurmctld, its slurmd, its clients): sequential sbatch and
+squeue at 10,000 queued jobs, as one row each per release.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +36,7 @@ if str(ROOT) not in sys.path:
 from bench import profile  # noqa: E402
 from bench.migration import migration  # noqa: E402
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench, Metric, Sizes  # noqa: E402
+from harness import releases as slurm_releases  # noqa: E402
 
 SCENARIOS["migration"] = migration
 from harness.loopback import cluster  # noqa: E402
@@ -50,10 +56,24 @@ TARGETS: tuple[tuple[str, str, float | None], ...] = (
 )
 
 
-def run_controller(controller: str, sizes: Sizes, only: Sequence[str], profile_dir: Path | None) -> Bench:
+# The newer releases' rows: what a site on that release sees of each controller.
+RELEASE_SCENARIOS = ("submit_seq", "query")
+RELEASE_METRICS = ("submit_seq_rate", "submit_seq_cpu", "squeue_10000", "rpc_job_info_10000")
+
+
+def run_controller(
+    controller: str,
+    sizes: Sizes,
+    only: Sequence[str],
+    profile_dir: Path | None,
+    release: str = slurm_releases.HOST,
+) -> Bench:
     started = time.perf_counter()
-    with cluster(controller, cpus=CPUS, extra_conf=EXTRA_CONF) as c:
-        print(f"[{controller}] cluster up in {time.perf_counter() - started:.1f} s ({c.dir})", flush=True)
+    with cluster(controller, cpus=CPUS, extra_conf=EXTRA_CONF, release=release) as c:
+        print(
+            f"[{controller} {release}] cluster up in {time.perf_counter() - started:.1f} s ({c.dir})",
+            flush=True,
+        )
         bench = Bench(c, sizes)
         bench.load.append(os.getloadavg()[0])
         for name, scenario in SCENARIOS.items():
@@ -113,6 +133,21 @@ def migration_table(benches: dict[str, Bench]) -> str:
     lines = ["migration: flurm in shadow of the slurmctld cluster above, then its takeover", ""]
     lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
     return "\n".join(lines)
+
+
+def release_rows(benches: dict[str, Bench], by_release: dict[str, dict[str, Bench]]) -> None:
+    """Fold the newer releases' figures into the table's benches, as rows of their own."""
+    for release, runs in by_release.items():
+        for controller, bench in runs.items():
+            into = benches.get(controller)
+            if into is None:
+                continue
+            for key in RELEASE_METRICS:
+                m = bench.metrics.get(key)
+                if m is not None:
+                    label = f"SLURM {release}: {m.label}"
+                    into.metrics[f"{key}@{release}"] = replace(m, key=f"{key}@{release}", label=label)
+            into.notes.extend(f"{release}: {n}" for n in bench.notes)
 
 
 def table(benches: dict[str, Bench]) -> str:
@@ -189,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--controllers", default=",".join(CONTROLLERS), help="comma list (default: both)")
     p.add_argument("--profile", action="store_true", help="sample flurm with py-spy during each scenario")
     p.add_argument("--out", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
+    p.add_argument(
+        "--releases",
+        default=",".join(slurm_releases.RELEASES),
+        help="comma list of SLURM releases (default: all); the newer ones add their rows",
+    )
     args = p.parse_args(argv)
 
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
@@ -208,8 +248,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile_dir = args.out.parent
         profile_dir.mkdir(parents=True, exist_ok=True)
 
+    wanted = [n.strip() for n in args.releases.split(",") if n.strip()]
+    for name in wanted:
+        slurm_releases.get(name).require()
+    newer = [n for n in wanted if n != slurm_releases.HOST]
+
     started = time.time()
     benches = {name: run_controller(name, sizes, only, profile_dir) for name in controllers}
+    release_sizes = replace(sizes, query_levels=(10_000,) if not args.quick else sizes.query_levels[-1:])
+    by_release = {
+        release: {
+            name: run_controller(name, release_sizes, RELEASE_SCENARIOS, None, release)
+            for name in controllers
+        }
+        for release in newer
+        if not only or set(only) & set(RELEASE_SCENARIOS)
+    }
+    release_rows(benches, by_release)
     print()
     print(table(benches))
     mig = migration_table(benches)
@@ -239,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python": platform.python_version(),
             },
             "slurm": _slurm_version(),
+            "releases": wanted,
             "cluster": {"nodes": 1, "cpus": CPUS, "extra_conf": EXTRA_CONF},
             "sizes": asdict(sizes),
             "quick": args.quick,

@@ -28,6 +28,7 @@ from flurm.protocol.constants import MsgType, ShowFlags
 from flurm.protocol.frame import encode_frame
 from flurm.protocol.messages import encode_body
 from flurm.protocol.messages.job_info import JobInfoRequest
+from harness import releases
 from harness.loopback import SlurmCluster
 
 Better = Literal["lower", "higher", "neither"]  # "neither": for information (no verdict)
@@ -182,9 +183,14 @@ class Bench:
         if self._auth is None:
             conf = load(self.cluster.conf)
             self._auth = MungeAuthenticator.from_slurm_conf(conf.auth_info)
-        body = encode_body(JobInfoRequest(0, show_flags, None))
+        # in the protocol version of the cluster's release, as its squeue would send it
+        version = releases.get(self.cluster.release).protocol
+        body = encode_body(JobInfoRequest(0, show_flags, None), version)
         request = encode_frame(
-            MsgType.REQUEST_JOB_INFO, body, self._auth.sign(MsgType.REQUEST_JOB_INFO, body)
+            MsgType.REQUEST_JOB_INFO,
+            body,
+            self._auth.sign(MsgType.REQUEST_JOB_INFO, body, version=version),
+            version=version,
         )
         started = time.perf_counter()
         with socket.create_connection(("127.0.0.1", self.cluster.ctld_port), timeout=60) as s:

@@ -1,4 +1,4 @@
-"""A real SLURM 22.05 cluster on loopback, entirely under one directory, without systemd.
+"""A real SLURM cluster on loopback, entirely under one directory, without systemd.
 
 munged (its own key and socket), the slurmd daemons (compute-node-1..N, one port each) and, unless the
 controller is someone else's, slurmctld; all on 127.0.0.1, all pid files, logs, state and spool under DIR.
@@ -12,14 +12,18 @@ Settings of ``start`` come from the environment (``Settings.from_env``):
 LOCAL_SLURM_NODES (1), LOCAL_SLURM_CPUS (all CPUs), LOCAL_SLURM_CTLD_PORT (6817), LOCAL_SLURM_SLURMD_PORT
 (6818, one node), LOCAL_SLURM_NODE_PORT_BASE (17001, several nodes: Port=[base-base+N-1]),
 LOCAL_SLURM_CLUSTER (localtest), LOCAL_SLURM_TIMEOUT (60 s), LOCAL_SLURM_EXTRA_CONF (lines appended to
-slurm.conf) and LOCAL_SLURM_CONTROLLER: "slurmctld" (started here; start waits until every node is up) or
-"external" (not started; start waits only until munged and every slurmd live and listen, the controller
-under test comes later, e.g. ``flurm run -f DIR/etc/slurm.conf``).
+slurm.conf), LOCAL_SLURM_RELEASE (22.05, the host's; 24.11 and 26.05 run from the chroots of
+harness/releases.py), LOCAL_SLURM_SLURMD_RELEASE (the slurmd's, default the same) and
+LOCAL_SLURM_CONTROLLER: "slurmctld" (started here; start waits until every node is up) or "external"
+(not started; start waits only until munged and every slurmd live and listen, the controller under
+test comes later, e.g. ``flurm run -f DIR/etc/slurm.conf``).
 
-Layout: etc/{slurm.conf,controller}, env.sh, munge/{munge.key,munged.seed,run/munge.sock,run/munged.pid},
-state/, spool/<node>/, log/{munged,slurmctld,slurmd-<node>,launcher}.log, run/{slurmctld,slurmd-<node>}.pid,
-jobs/. Needs root (SlurmdUser=root starts jobs as their users) and the Debian packages munge, slurmctld,
-slurmd and slurm-client.
+Layout: etc/{slurm.conf,controller,release}, env.sh,
+munge/{munge.key,munged.seed,run/munge.sock,run/munged.pid}, state/, spool/<node>/,
+log/{munged,slurmctld,slurmd-<node>,launcher}.log, run/{slurmctld,slurmd-<node>}.pid, jobs/.
+Needs root (SlurmdUser=root starts jobs as their users) and the Debian packages munge, slurmctld,
+slurmd and slurm-client. munged is always the host's; a newer release's daemons and clients reach its
+socket through the cluster directory, which their mount namespace shares.
 
 A process is ours only if it is alive (not a zombie) and its command line names DIR; nothing is ever
 signalled by name. ``start`` is idempotent: live daemons are kept, missing ones started.
@@ -39,6 +43,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from harness import releases
 
 REQUIRED_BINARIES = ("munged", "munge", "unmunge", "slurmctld", "slurmd", "scontrol", "sinfo")
 CONTROLLERS = ("slurmctld", "external")
@@ -82,10 +88,17 @@ class Settings:
     # (Sockets, CoresPerSocket, ThreadsPerCore) of every node, CPUs their product; empty: one socket of
     # `cpus` single-thread cores
     node_shape: tuple[int, ...] = ()
+    # the SLURM release of slurmctld and of the launcher's clients, and of the slurmd ("": the same; a
+    # comma list gives each node its own, in order, the last one for the nodes after it)
+    release: str = releases.HOST
+    slurmd_release: str = ""
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
             raise LauncherError(f"the controller must be one of {CONTROLLERS}, not {self.controller!r}")
+        for name in (self.release, *self.slurmd_releases):
+            if name not in releases.RELEASES:
+                raise LauncherError(f"unknown SLURM release {name!r} (known: {', '.join(releases.RELEASES)})")
         if self.nodes < 1 or self.cpus < 1:
             raise LauncherError("nodes and cpus must be positive")
 
@@ -110,7 +123,27 @@ class Settings:
             timeout=float(number("TIMEOUT", int(d.timeout))),
             extra_conf=env.get("LOCAL_SLURM_EXTRA_CONF", ""),
             controller=env.get("LOCAL_SLURM_CONTROLLER") or d.controller,
+            release=env.get("LOCAL_SLURM_RELEASE") or d.release,
+            slurmd_release=env.get("LOCAL_SLURM_SLURMD_RELEASE", ""),
         )
+
+    @property
+    def ctld(self) -> releases.Release:
+        return releases.get(self.release)
+
+    @property
+    def slurmd_releases(self) -> list[str]:
+        return [r.strip() for r in (self.slurmd_release or self.release).split(",")]
+
+    def release_of_node(self, index: int) -> releases.Release:
+        """The release of node ``index`` (0-based)."""
+        names = self.slurmd_releases
+        return releases.get(names[min(index, len(names) - 1)])
+
+    @property
+    def node_release(self) -> releases.Release:
+        """The release of the first node (of every node unless they differ)."""
+        return self.release_of_node(0)
 
     @property
     def node_names(self) -> list[str]:
@@ -141,6 +174,22 @@ class Layout:
     @property
     def controller_file(self) -> Path:
         return self.dir / "etc" / "controller"
+
+    @property
+    def release_file(self) -> Path:
+        """The release of the cluster's slurmctld and clients: stop and status run its clients."""
+        return self.dir / "etc" / "release"
+
+    @property
+    def release(self) -> releases.Release:
+        try:
+            return releases.get(self.release_file.read_text().strip() or releases.HOST)
+        except (OSError, releases.ReleaseError):
+            return releases.get(releases.HOST)
+
+    def command(self, argv: list[str], release: releases.Release | None = None) -> list[str]:
+        """A SLURM command of ``release`` (default the cluster's) on this cluster's slurm.conf."""
+        return (release or self.release).command(argv, self.conf, share=[self.dir])
 
     @property
     def munge_dir(self) -> Path:
@@ -271,8 +320,12 @@ def descendants(roots: Iterable[int]) -> set[int]:
 
 
 def leftover_slurmstepd(conf: Path) -> list[int]:
-    """slurmstepd processes of our slurmd: they outlive slurmd by design and inherit SLURM_CONF=conf."""
+    """slurmstepd processes of our slurmd: they outlive slurmd by design. 22.05's keep the environment
+    they inherit (SLURM_CONF=conf); 24.11's and 26.05's write their process title over it, so they are
+    known by their working directory instead, which they inherit from slurmd: the directory of
+    SlurmdLogFile, DIR/log (read from the host, a chrooted one's path starts with the chroot's)."""
     marker = f"SLURM_CONF={conf}".encode()
+    log_dir = f"{conf.parent.parent}/log"
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -281,22 +334,15 @@ def leftover_slurmstepd(conf: Path) -> list[int]:
             if (entry / "comm").read_text().strip() != "slurmstepd":
                 continue
             environ = (entry / "environ").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
         except OSError:
             continue
-        if marker in environ and pid_alive(int(entry.name)):
+        if (marker in environ or cwd.endswith(log_dir)) and pid_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
 
 # -- configuration ---------------------------------------------------------------------------------
-
-
-def slurm_version() -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(["slurmctld", "-V"], capture_output=True, text=True, timeout=10).stdout.split()
-        if len(out) > 1:
-            return out[1]
-    return "?"
 
 
 def render_conf(layout: Layout, s: Settings) -> str:
@@ -310,6 +356,10 @@ def render_conf(layout: Layout, s: Settings) -> str:
 
 
 def _render_conf(layout: Layout, s: Settings) -> str:
+    """One slurm.conf for every release: 24.11 and 26.05 (slurmctld, slurmd, clients) refuse and warn
+    about none of its keys, so only the header's version differs. Their logs differ from 22.05's in
+    what the file does not say: without a cgroup.conf, 26.05's slurmd autodetects the host's cgroup v1
+    and warns that it is deprecated (it creates no cgroup: proctrack/linuxproc and task/none use none)."""
     d = layout.dir
     if s.nodes == 1:
         nodeline = "NodeName=compute-node-1 NodeHostname=localhost NodeAddr=127.0.0.1"
@@ -332,7 +382,7 @@ def _render_conf(layout: Layout, s: Settings) -> str:
         )
         shape = ""
     return f"""\
-# generated by harness/launcher.py - SLURM {slurm_version()} on loopback
+# generated by harness/launcher.py - SLURM {_versions(s)} on loopback
 ClusterName={s.cluster}
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort={s.ctld_port}
@@ -372,6 +422,12 @@ KillWait=5
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 {s.extra_conf}
 """
+
+
+def _versions(s: Settings) -> str:
+    ctld = s.ctld.version
+    nodes = ", ".join(dict.fromkeys(releases.get(n).version for n in s.slurmd_releases))
+    return ctld if ctld == nodes else f"{ctld} (slurmd {nodes})"
 
 
 def any_daemon_running(layout: Layout) -> bool:
@@ -433,11 +489,17 @@ def _check_ports(layout: Layout, s: Settings) -> None:
             raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
 
 
-def _daemon(layout: Layout, name: str, argv: list[str]) -> None:
-    """Run a daemon that forks itself into the background; its output goes to log/launcher.log."""
+def _daemon(layout: Layout, name: str, argv: list[str], release: releases.Release) -> None:
+    """Run a daemon of ``release`` that forks itself into the background (a chrooted one stays in the
+    mount namespace it started in); its output goes to log/launcher.log."""
     with open(layout.launcher_log, "ab") as out:
         rc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=layout.client_env(), check=False
+            layout.command(argv, release),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=layout.client_env(),
+            check=False,
         ).returncode
     if rc != 0:
         raise LauncherError(f"{name} failed to start (exit {rc})\n{log_tails(layout)}")
@@ -469,6 +531,7 @@ def _start_munged(layout: Layout) -> bool:
                 f"--log-file={layout.dir}/log/munged.log",
                 f"--seed-file={layout.munge_dir}/munged.seed",
             ],
+            releases.get(releases.HOST),  # the host's munged serves every release
         )
         started = True
     cred = subprocess.run(
@@ -494,9 +557,15 @@ def _wait(
 
 
 def _client(args: list[str], layout: Layout, timeout: float = 15.0) -> str:
+    """A client of the cluster's release (etc/release); its output, "" if it fails or hangs."""
     with contextlib.suppress(subprocess.TimeoutExpired, OSError):
         return subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, env=layout.client_env(), check=False
+            layout.command(args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=layout.client_env(),
+            check=False,
         ).stdout
     return ""
 
@@ -515,6 +584,11 @@ def start(dir: Path, s: Settings) -> Layout:
     """Start whatever is missing of munged, the slurmd(s) and (controller "slurmctld") slurmctld; wait."""
     if os.geteuid() != 0:
         raise LauncherError("must run as root (SlurmdUser=root launches jobs as their users)")
+    for release in (s.ctld, *(releases.get(n) for n in s.slurmd_releases)):
+        try:
+            release.require()
+        except releases.ReleaseError as e:
+            raise LauncherError(str(e)) from None
     missing = [b for b in REQUIRED_BINARIES if shutil.which(b) is None]
     if missing:
         raise LauncherError(
@@ -529,6 +603,7 @@ def start(dir: Path, s: Settings) -> Layout:
     _make_dirs(layout, s)
     write_conf(layout, s)
     layout.controller_file.write_text(s.controller + "\n")
+    layout.release_file.write_text(s.release + "\n")
     _check_ports(layout, s)
 
     started = _start_munged(layout)
@@ -542,7 +617,7 @@ def start(dir: Path, s: Settings) -> Layout:
         if port_listening(s.ctld_port):
             raise LauncherError(f"port {s.ctld_port} already in use by another process")
         # it daemonizes and writes SlurmctldPidFile; -f puts DIR in its command line
-        _daemon(layout, "slurmctld", ["slurmctld", "-f", str(layout.conf)])
+        _daemon(layout, "slurmctld", ["slurmctld", "-f", str(layout.conf)], s.ctld)
         started = True
 
     launch_time = time.time()
@@ -553,7 +628,8 @@ def start(dir: Path, s: Settings) -> Layout:
             continue
         if port_listening(s.node_port(i)):
             raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
-        _daemon(layout, f"slurmd {node}", ["slurmd", "-f", str(layout.conf), "-N", node])
+        argv = ["slurmd", "-f", str(layout.conf), "-N", node]
+        _daemon(layout, f"slurmd {node}", argv, s.release_of_node(i))
         started = True
         restarted.append(node)
 
@@ -679,7 +755,7 @@ def _cancel_jobs(layout: Layout) -> None:
     while time.monotonic() < deadline:
         try:
             p = subprocess.run(
-                ["squeue", "-h", "-t", "running,completing", "-o", "%A"],
+                layout.command(["squeue", "-h", "-t", "running,completing", "-o", "%A"]),
                 capture_output=True,
                 text=True,
                 timeout=3,
@@ -750,7 +826,9 @@ def status(dir: Path) -> int:
         print(f"controller: external, listening on port {port}")
     for args in (["scontrol", "ping"], ["sinfo", "-N"]):
         try:
-            p = subprocess.run(args, capture_output=True, text=True, timeout=15, env=layout.client_env())
+            p = subprocess.run(
+                layout.command(args), capture_output=True, text=True, timeout=15, env=layout.client_env()
+            )
         except subprocess.TimeoutExpired:
             rc = 1
             continue

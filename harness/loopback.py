@@ -4,6 +4,11 @@
 directory, on ports nobody else uses; the controller is either the real slurmctld (the reference)
 or flurm, started as a child process (``python -m flurm.cli run``) and stopped by its pid.
 Clients run with SLURM_CONF pointing at the cluster, so every command is the real SLURM binary.
+
+``release`` picks the SLURM release (harness/releases.py): "22.05" (the host's, the default), "24.11" or
+"26.05" (from their chroots). It is the release of slurmctld, of the slurmd (unless ``slurmd_release``
+says otherwise) and of ``run``'s clients; ``run(..., release=...)`` runs another release's client
+against the same cluster. flurm itself always runs on the host.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import launcher
+from harness import launcher, releases
 
 REPO = Path(__file__).resolve().parents[1]
 # One lock so that concurrent test processes never pick the same ports.
@@ -148,6 +153,8 @@ class SlurmCluster:
     drop_keys: tuple[str, ...] = ()  # slurm.conf keys left out (launcher.Settings.drop_keys)
     node_features: tuple[str, ...] = ()  # Features= of each node (launcher.Settings.node_features)
     node_shape: tuple[int, ...] = ()  # Sockets, CoresPerSocket, ThreadsPerCore (launcher.Settings.node_shape)
+    release: str = releases.HOST  # of slurmctld, the slurmd and the clients (harness/releases.py)
+    slurmd_release: str = ""  # of the slurmd, if not ``release``
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> SlurmCluster:
@@ -170,6 +177,8 @@ class SlurmCluster:
             drop_keys=self.drop_keys,
             node_features=self.node_features,
             node_shape=self.node_shape,
+            release=self.release,
+            slurmd_release=self.slurmd_release,
         )
         self.start_daemons()
         self.env = {
@@ -314,26 +323,34 @@ class SlurmCluster:
         cwd: Path | None = None,
         input: str | None = None,
         conf: Path | None = None,
+        release: str | None = None,
     ) -> Result:
-        """A real SLURM client; ``conf`` (a slurm.conf copy) points it at another controller port."""
+        """A real SLURM client of ``release`` (default the cluster's); ``conf`` (a slurm.conf copy)
+        points it at another controller port. A chrooted release sees the cluster directory and the
+        temporary directory at their own paths: ``cwd`` must be in one of them."""
         cmd = list(args)
         if user is not None:
             pw = pwd.getpwnam(user)
             cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", *cmd]
-        env = self.env if conf is None else {**self.env, "SLURM_CONF": str(conf)}
+        conf = conf or self.conf
+        env = {**self.env, "SLURM_CONF": str(conf)}
+        workdir = cwd or self.jobs_dir
+        argv = releases.get(release or self.release).command(cmd, conf, share=[self.dir], cwd=workdir)
         p = subprocess.run(
-            cmd,
+            argv,
             env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=str(cwd or self.jobs_dir),
+            cwd=str(workdir),
             input=input,
         )
         return Result(cmd, p.returncode, p.stdout, p.stderr)
 
-    def sbatch(self, *args: str, user: str | None = None, conf: Path | None = None) -> int:
-        r = self.run("sbatch", "--parsable", *args, user=user, conf=conf).check()
+    def sbatch(
+        self, *args: str, user: str | None = None, conf: Path | None = None, release: str | None = None
+    ) -> int:
+        r = self.run("sbatch", "--parsable", *args, user=user, conf=conf, release=release).check()
         return int(r.stdout.strip().split(";")[0])
 
     def wait_controller(self, timeout: float = 30.0) -> None:

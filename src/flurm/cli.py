@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flurm import __version__
 
 if TYPE_CHECKING:
-    from flurm.auth.authenticator import MungeAuthenticator
+    from flurm.auth.authenticator import Authenticator
     from flurm.config.slurmconf import SlurmConfig
 
 
@@ -39,12 +39,11 @@ def _load_config(path: str) -> SlurmConfig:
         raise SystemExit(2) from None
 
 
-def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> MungeAuthenticator:
-    from flurm.auth.authenticator import MungeAuthenticator
+def _auth(config: SlurmConfig, *, allow_replay: bool = True) -> Authenticator:
+    """AuthType's authenticator (AuthAltTypes' beside it); auth/slurm reads slurm.key beside slurm.conf."""
+    from flurm.auth.configure import authenticator_from_config
 
-    return MungeAuthenticator.from_slurm_conf(
-        config.auth_info, config.communication_parameters, allow_replay=allow_replay
-    )
+    return authenticator_from_config(config, allow_replay=allow_replay)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,6 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             port=args.port,
             listen_host=args.listen,
             mode=run_mode(args.shadow),
+            sack_socket=args.sack_socket,
         )
         asyncio.run(ctl.run())
     except Exception as exc:
@@ -98,7 +98,9 @@ def _raise_open_file_limit() -> None:
 
 
 def _fatal_text(exc: BaseException) -> str:
-    if isinstance(exc, OSError | RuntimeError) and str(exc):
+    from flurm.auth.errors import AuthError
+
+    if isinstance(exc, OSError | RuntimeError | AuthError) and str(exc):  # AuthError: SLURM's own text
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -254,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="file whose first line is the operator's static bearer token (else $FLURM_API_TOKEN)",
     )
     run.add_argument("--api-read-auth", action="store_true", help="reads need a credential too")
+    run.add_argument(
+        "--sack-socket",
+        metavar="PATH",
+        help="auth/slurm: serve clients' credentials here (default /run/slurmctld/sack.socket, as slurmctld;"
+        " beside a slurmctld only when given)",
+    )
     run.set_defaults(func=cmd_run)
 
     def admin_parser(name: str, help_text: str) -> argparse.ArgumentParser:

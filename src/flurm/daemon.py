@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flurm.auth.authenticator import Authenticator, AuthError
+from flurm.auth.configure import sack_enabled
+from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
+from flurm.auth.slurm_auth import SlurmAuthenticator
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
 from flurm.errors import FlurmError
@@ -38,7 +41,7 @@ from flurm.migration.source import SourceClient, SourceUnreachable
 from flurm.migration.takeover import Takeover, controller_endpoints
 from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
-from flurm.protocol.constants import SlurmRC
+from flurm.protocol.constants import AUTH_PLUGIN_SLURM, SlurmRC
 from flurm.protocol.messages.admin import REQUEST_FLURM_ADMIN
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, Request
@@ -74,6 +77,7 @@ class Daemon:
         mode: Mode = Mode.STANDALONE,
         api: ApiSettings | None = None,
         grace: float = GRACE,
+        sack_socket: str | None = None,
     ) -> None:
         self.controller = ctl = Controller(
             config, auth, state_dir=state_dir, port=port, listen_host=listen_host, clock=clock, mode=mode
@@ -93,6 +97,22 @@ class Daemon:
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
         self._stop_requested = ctl.stop_requested  # SIGTERM, SIGINT, scontrol shutdown
+        self.sack: SackServer | None = self._sack_server(auth, sack_socket, mode)
+
+    def _sack_server(self, auth: Authenticator, path: str | None, mode: Mode) -> SackServer | None:
+        """slurmctld's sack socket, where auth/slurm clients of this host get their credentials: served
+        when auth/slurm is loaded and AuthInfo does not say disable_sack. Beside a slurmctld (a mode that
+        follows one) only at a path given: the default path is that slurmctld's own."""
+        config = self.controller.config
+        if not sack_enabled(config) or (path is None and mode != Mode.STANDALONE):
+            return None
+        try:
+            slurm_auth = auth.select(AUTH_PLUGIN_SLURM)
+        except AuthError:
+            return None
+        if not isinstance(slurm_auth, SlurmAuthenticator):
+            return None
+        return SackServer(slurm_auth, path or SLURMCTLD_SACK_SOCKET, slurm_user_uid=config.slurm_user_uid)
 
     async def _admin(self, req: Request) -> Reply:
         return await admin_rpc.handle(self.controller, self.migration, req)
@@ -141,6 +161,8 @@ class Daemon:
             group.create_task(self._essential("mirror", self._mirror_while_mode_says(self.migration.mirror)))
         if ctl.traits.mirrors:
             await self._first_import()
+        if self.sack is not None:
+            await self.sack.start()
         await ctl.server.listen(ctl.listen_host, ctl.port)
         self._bound.append((ctl.listen_host, ctl.port))
         if ctl.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
@@ -190,6 +212,8 @@ class Daemon:
         ctl.stopping.set()
         self._mirror_stop.set()
         await ctl.server.stop(grace=self.grace)  # a failed part: in-flight requests still finish
+        if self.sack is not None:
+            await self.sack.close()
         if self.api_server is not None:
             for server in self.api_server.servers:  # cancelled before its own shutdown closed them
                 server.close()

@@ -11,6 +11,7 @@ whoever runs this (tests run it as an unprivileged user), and print how the cont
                                  framing: a length, then the message) in hex, or "closed"
 
 What real clients never send (sbatch --gid is for root only), the way an attacker would send it.
+$CRAFTED_VERSION (e.g. 0x2A00) sends in that protocol version instead of 22.05's.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load
-from flurm.protocol.constants import NO_VAL, MsgType, slurm_strerror
+from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, MsgType, slurm_strerror
 from flurm.protocol.frame import Frame, FrameDecoder, encode_frame
 from flurm.protocol.messages import encode_body
 from flurm.protocol.messages.job_desc import JobDesc
@@ -54,8 +55,9 @@ def typed(name: str, text: str) -> Any:
 
 def exchange(host: str, port: int, msg_type: int, data: bytes, auth: MungeAuthenticator) -> Frame | None:
     """Send one request; the reply frame, or None when the controller closed the connection."""
+    version = int(os.environ.get("CRAFTED_VERSION", "0"), 0) or PROTOCOL_VERSION
     with socket.create_connection((host, port), timeout=30) as s:
-        s.sendall(encode_frame(msg_type, data, auth.sign(msg_type, data)))
+        s.sendall(encode_frame(msg_type, data, auth.sign(msg_type, data, version=version), version=version))
         dec = FrameDecoder()
         frame = None
         while frame is None:

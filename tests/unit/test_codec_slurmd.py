@@ -212,7 +212,8 @@ def test_batch_launch_as_root() -> None:
     env = dict(e.split("=", 1) for e in launch.environment)
     assert env["SLURM_JOB_NAME"] == "wrap" and env["SLURM_SUBMIT_DIR"] == launch.work_dir
     assert env["PATH"] == "/usr/sbin:/usr/bin:/sbin:/bin" and "SLURM_UMASK" in env
-    assert (launch.cred_version, launch.select_plugin_id, launch.account, launch.qos) == (V, 109, None, None)
+    # cred_version 0: the credential came in the message's own version
+    assert (launch.cred_version, launch.select_plugin_id, launch.account, launch.qos) == (0, 109, None, None)
 
     cred = launch.credential
     assert cred.step_id == StepId(1, SLURM_BATCH_SCRIPT, NO_VAL)

@@ -245,6 +245,9 @@ def test_srun_allocation_step_and_end(tmp_path: Path) -> None:
             pw_dir=cred.pw_dir,
             pw_shell=cred.pw_shell,
             gids=cred.gids,
+            # packed from 24.11 only: the job's times
+            job_start_time=job.start_time,
+            job_end_time=job.end_time,
         )
         assert cred == want
         # signed for SlurmdUser (uid 0 here) over exactly the packed fields, NUL-terminated

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from flurm.auth.errors import AuthError, AuthServiceError, CredentialError
 from flurm.auth.hash import HashType, check_hash, compute_hash
 from flurm.auth.munge import MungeContext, MungeErr, MungeError
-from flurm.protocol.constants import PROTOCOL_VERSION
+from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, AUTH_PLUGIN_SLURM, PROTOCOL_VERSION
 
 __all__ = [
     "ROOT",
     "SLURM_AUTH_NOBODY",
     "AuthError",
     "AuthInfo",
+    "AuthSet",
     "Authenticator",
     "Decoded",
     "FakeAuthenticator",
@@ -46,6 +47,14 @@ __all__ = [
 
 # slurm_auth.h: the uid SLURM restricts a reply to when the request's uid is unknown
 SLURM_AUTH_NOBODY = 99
+
+# slurm.h enum auth_plugin_type: the names SLURM logs an unknown or unconfigured plugin id by
+AUTH_PLUGIN_NAMES = {
+    100: "auth/none",
+    AUTH_PLUGIN_MUNGE: "auth/munge",
+    102: "auth/jwt",
+    AUTH_PLUGIN_SLURM: "auth/slurm",
+}
 
 # munge errors that are flurm's side (its munged), not the peer's credential
 _LOCAL_MUNGE_ERRORS = frozenset({MungeErr.SNAFU, MungeErr.NO_MEMORY, MungeErr.SOCKET, MungeErr.TIMEOUT})
@@ -97,7 +106,10 @@ class Authenticator(ABC):
     ``allow_replay``: accept a credential munge reports as replayed. SLURM built with MULTIPLE_SLURMD
     (Debian's build is) accepts replays in auth/munge; other builds refuse them.
     ``block_null_hash`` / ``block_zero_hash``: the CommunicationParameters of the same names.
+    ``plugin_id``: the auth plugin id its credentials travel under in a header.
     """
+
+    plugin_id: int = AUTH_PLUGIN_MUNGE
 
     def __init__(
         self, *, allow_replay: bool = True, block_null_hash: bool = False, block_zero_hash: bool = False
@@ -114,6 +126,14 @@ class Authenticator(ABC):
     def decode(self, credential: bytes) -> Decoded:
         """Decode a credential. Raises CredentialError (bad credential) or AuthServiceError (our side)."""
 
+    def select(self, plugin: int | None) -> Authenticator:
+        """The authenticator for credentials of auth plugin ``plugin`` (None: this one's own). A plugin
+        not configured refuses the message, as auth_g_unpack does."""
+        if plugin is None or plugin == self.plugin_id:
+            return self
+        name = AUTH_PLUGIN_NAMES.get(plugin, "unknown")
+        raise CredentialError(f"auth_g_unpack: authentication plugin {name}({plugin}) not found")
+
     def sign(
         self,
         msg_type: int,
@@ -122,18 +142,32 @@ class Authenticator(ABC):
         uid_restriction: int | None = None,
         hash_type: HashType = HashType.K12,
         version: int = PROTOCOL_VERSION,
+        plugin: int | None = None,
     ) -> bytes:
-        """The credential for the header of a message of ``msg_type`` with ``body`` (no trailing NUL)."""
+        """The credential for the header of a message of ``msg_type`` with ``body`` (no trailing NUL),
+        made by auth plugin ``plugin`` (None: this authenticator's own, i.e. AuthType's)."""
+        auth = self.select(plugin)
+        if auth is not self:
+            return auth.sign(
+                msg_type, body, uid_restriction=uid_restriction, hash_type=hash_type, version=version
+            )
         payload = compute_hash(msg_type, body, hash_type=hash_type, version=version)
         return self.encode(payload, uid_restriction)
 
     def verify(
-        self, msg_type: int, body: bytes, credential: bytes | None, *, version: int = PROTOCOL_VERSION
+        self,
+        msg_type: int,
+        body: bytes,
+        credential: bytes | None,
+        *,
+        version: int = PROTOCOL_VERSION,
+        plugin: int | None = None,
     ) -> Identity:
-        """Authenticate a received message: decode its credential and check the hash of its body."""
+        """Authenticate a received message: decode its credential (of auth plugin ``plugin``, None: this
+        one's own) and check the hash of its body."""
         if credential is None:
             raise CredentialError("message carries no credential", munge_code=MungeErr.BAD_ARG)
-        decoded = self.decode(credential)
+        decoded = self.select(plugin).decode(credential)
         check_hash(
             decoded.payload,
             msg_type,
@@ -152,6 +186,58 @@ class Authenticator(ABC):
         """The same authenticator, except that it fails at once (AuthServiceError) when its service is
         unreachable instead of retrying; for calls made where sleeping is not allowed (the event loop)."""
         return self
+
+
+class AuthSet(Authenticator):
+    """AuthType followed by AuthAltTypes, as slurmctld loads them: a received credential is verified by
+    the member of its plugin id, flurm's own credentials are made by the first (AuthType's) unless a
+    plugin is named (a reply goes in the plugin of its request)."""
+
+    def __init__(self, members: list[Authenticator]) -> None:
+        if not members:
+            raise ValueError("an AuthSet needs AuthType's authenticator")
+        first = members[0]
+        super().__init__(
+            allow_replay=first.allow_replay,
+            block_null_hash=first.block_null_hash,
+            block_zero_hash=first.block_zero_hash,
+        )
+        self.members = members
+        self.plugin_id = first.plugin_id
+
+    def __repr__(self) -> str:
+        return f"AuthSet({self.members!r})"
+
+    def select(self, plugin: int | None) -> Authenticator:
+        if plugin is None:
+            return self.members[0]
+        for member in self.members:
+            if member.plugin_id == plugin:
+                return member
+        return super().select(plugin)  # refuses
+
+    def sign(
+        self,
+        msg_type: int,
+        body: bytes,
+        *,
+        uid_restriction: int | None = None,
+        hash_type: HashType = HashType.K12,
+        version: int = PROTOCOL_VERSION,
+        plugin: int | None = None,
+    ) -> bytes:
+        return self.select(plugin).sign(
+            msg_type, body, uid_restriction=uid_restriction, hash_type=hash_type, version=version
+        )
+
+    def encode(self, payload: bytes, uid_restriction: int | None = None) -> bytes:
+        return self.members[0].encode(payload, uid_restriction)
+
+    def decode(self, credential: bytes) -> Decoded:
+        return self.members[0].decode(credential)
+
+    def without_retries(self) -> AuthSet:
+        return AuthSet([member.without_retries() for member in self.members])
 
 
 @dataclass(frozen=True, slots=True)

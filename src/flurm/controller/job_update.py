@@ -83,7 +83,11 @@ _IGNORED_BY_SLURMCTLD = frozenset(
     boards_per_node sockets_per_board group_id alloc_resp_port resp_host other_port restart_cnt
     warn_flags warn_signal warn_time wait4switch wait_all_nodes extra x11 x11_magic_cookie x11_target
     x11_target_port crontab_entry
-    """.split()  # noqa: SIM905 (the C field names, as a list to compare with job_mgr.c)
+    container_id oom_kill_step resv_port_cnt segment_size
+    sluid step_id step_het_comp container_type mem_update_delay mem_update_margin alloc_tls_cert
+    """.split()  # noqa: SIM905 (the C field names, as a list to compare with job_mgr.c; the last two
+    # lines: what 24.11's and 26.05's _update_job never read either. Their job_size_str is read, and
+    # refused here as it is at submit)
 )
 APPLIED = _NOT_CHANGES | _APPLIED_BY_JOBS | _APPLIED_HERE | _UNHONOURED_HERE | _IGNORED_BY_SLURMCTLD
 

@@ -101,11 +101,13 @@ def apply_node_flags(cluster: Cluster, now: int) -> bool:
     """set_node_maint_mode: RESERVED (and MAINT) on the nodes of active reservations, off elsewhere.
     True when a node changed."""
     wanted = cluster.reservations.node_flags(now)
+    names = cluster.reservations.node_names(now)
     changed = False
     for node in cluster.node_list:
-        bits = wanted.get(node.name, 0)
-        if node.flags & _NODE_FLAGS != bits:
+        bits, name = wanted.get(node.name, 0), names.get(node.name)
+        if node.flags & _NODE_FLAGS != bits or node.resv_name != name:
             node.flags = (node.flags & ~_NODE_FLAGS) | bits
+            node.resv_name = name
             changed = True
     if changed:
         cluster.last_node_update = now

@@ -1068,6 +1068,7 @@ class StepOps:
             mem: int,
             **extra: Any,
         ) -> StepInfoRecord:
+            extra.setdefault("job_name", job.name)  # packed from 26.05 (every step names its job)
             return StepInfoRecord(
                 array_job_id=job.array_job_id,
                 array_task_id=job.array_task_id,

@@ -323,6 +323,13 @@ _UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
     ("ntasks_per_board", "tasks per board", _UNSET_U16),
     ("prefer", "--prefer", frozenset({None})),
     ("batch_features", "--batch", frozenset({None})),
+    # 24.11 and 26.05 options (the clients send NO_VAL16 or 0 when not given)
+    ("job_size_str", "--nodes with a list of node counts", frozenset({None})),
+    ("oom_kill_step", "--oom-kill-step", _UNSET_U16),
+    ("container_id", "--container-id", frozenset({None})),
+    ("container_type", "--container-type", frozenset({None})),
+    ("mem_update_margin", "--mem-update", _UNSET_U16),
+    ("mem_update_delay", "--mem-update", _UNSET_U16),
 )
 _GRES_FIELDS = (
     "tres_per_job",
@@ -340,8 +347,10 @@ _SHARED_KNOWN = frozenset({0, 1, NO_VAL16})  # exclusive, oversubscribe, the par
 def refuse_unhonoured(desc: JobDesc) -> None:
     """Refuse a job that asks for what flurm cannot give it (slurmctld would), before it uses a job id:
     generic resources (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
-    (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), and the placement options of
-    _UNHONOURED, --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option)."""
+    (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), the options of _UNHONOURED,
+    --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option), and 24.11's
+    --resv-ports of a job (ESLURM_PORTS_INVALID, as slurmctld without stepmgr). 24.11's --segment is
+    for topology/block alone: topology/none keeps it and changes nothing, and so does flurm."""
     if any(getattr(desc, name) for name in _GRES_FIELDS):
         raise SlurmError(SlurmRC.ESLURM_INVALID_GRES)
     if desc.x11:
@@ -353,6 +362,9 @@ def refuse_unhonoured(desc: JobDesc) -> None:
         raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, "--exclusive=user|mcs is not supported")
     if desc.bitflags & JobFlag.SPREAD_JOB:
         raise SlurmError(SlurmRC.ESLURM_NOT_SUPPORTED, "--spread-job is not supported")
+    if desc.resv_port_cnt not in _UNSET_U16:
+        # 24.11's answer without stepmgr (resv_port_check_job_request_cnt), which flurm does not run
+        raise SlurmError(SlurmRC.ESLURM_PORTS_INVALID)
 
 
 def _resv_partition(cluster: Cluster, reservation: str) -> str | None:

@@ -15,6 +15,7 @@ from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
     NODE_STATE_BASE,
+    PROTOCOL_VERSION,
     JobFlag,
     JobStateFlag,
     ShowFlags,
@@ -55,8 +56,9 @@ def _overrides(native: Any, reported: Any, skip: frozenset[str]) -> dict[str, An
     return out
 
 
-def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
-    """A flurm job equivalent to a record slurmctld reported (with SHOW_DETAIL for allocations)."""
+def job_from_record(rec: JobRecord, cluster: Cluster, version: int = PROTOCOL_VERSION) -> Job:
+    """A flurm job equivalent to a record slurmctld reported (with SHOW_DETAIL for allocations), in
+    the layout of protocol ``version`` (its release: what flurm's own record is compared with)."""
     pending_tasks = EMPTY
     size_hint = 0
     if rec.array_task_str and rec.array_task_str.startswith("0x"):
@@ -150,7 +152,7 @@ def job_from_record(rec: JobRecord, cluster: Cluster) -> Job:
         )
     )
     multicore.take_saved(job, rec.multi_core, rec.pn_min_tmp_disk)
-    native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL)
+    native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL, version)
     job.record_overrides = _overrides(native, rec, _JOB_SKIP)
     return job
 

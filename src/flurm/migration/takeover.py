@@ -1,8 +1,9 @@
 """The takeover: from shadow to owning the cluster, while jobs run and clients keep working.
 
 Steps (each reported as it happens):
-  1. pre-flight   slurmctld reachable, mirror in sync, every node's slurmd answers flurm, flurm can
-                  own slurmctld's endpoint (the address is on this host), slurmctld's state is readable
+  1. pre-flight   slurmctld reachable and of a release flurm serves (named), mirror in sync, every
+                  node's slurmd answers flurm, flurm can own slurmctld's endpoint (the address is on
+                  this host), slurmctld's state is readable
   2. freeze       mode switching: client writes to flurm wait; reads are served from the mirror
   3. final sync   one last mirror pass
   4. stop source  REQUEST_SHUTDOWN to slurmctld (slurmctld only: it saves its state and exits)
@@ -37,6 +38,8 @@ from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
+from flurm.protocol.versions import SERVED, STATE_FILES, release_name, served_version_of_release
+from flurm.protocol.wire import WireError
 from flurm.rpc.transport import call
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
@@ -163,6 +166,8 @@ class Takeover:
             )
         )
         if reachable:
+            checks.append(await self._check_release())
+        if checks[-1].ok:
             try:
                 await mirror.sync()
             except Exception as exc:
@@ -171,12 +176,24 @@ class Takeover:
                 age = mirror.age() or 0.0
                 checks.append(Check("mirror_in_sync", mirror.in_sync(2.0), f"last sync {age:.2f} s ago"))
         else:
-            checks.append(Check("mirror_in_sync", False, "no source to sync with"))
+            why = "a source in a release flurm cannot read" if reachable else "no source"
+            checks.append(Check("mirror_in_sync", False, f"{why} to sync with"))
         checks.append(await self._check_nodes())
         checks.append(self._check_endpoint())
         checks.append(self._check_saved_state())
         checks.append(self._check_supported(allow_unsupported))
         return checks
+
+    async def _check_release(self) -> Check:
+        """The source's release: one flurm serves, and whose saved state flurm reads."""
+        try:
+            version = await self.source.release()
+        except FlurmError as exc:  # unreachable, or a release flurm does not serve (named)
+            return Check("source_release", False, str(exc))
+        name = f"source slurmctld: SLURM {release_name(version)}"
+        if not STATE_FILES.accepts(version):
+            return Check("source_release", False, f"{name}, whose saved state flurm cannot read")
+        return Check("source_release", True, name)
 
     def _check_supported(self, allow: bool) -> Check:
         """Every slurm.conf setting and live job option flurm would not act on (state/support.py)."""
@@ -197,15 +214,31 @@ class Takeover:
         ]
 
         async def ping(node: Any) -> str | None:
-            try:
-                resp = await call(
-                    node.addr, node.port, MsgType.REQUEST_PING, Empty(), self.ctl.signer, timeout=5.0
-                )
-            except Exception as exc:
-                return f"{node.name}: {exc}"
-            if resp is None or not isinstance(resp.body, PingSlurmdResponse):
-                return f"{node.name}: unexpected answer"
-            return None
+            # in the release slurmctld says the slurmd runs (the mirror has it); unknown, each served
+            # one, oldest first, as the node agent does: a slurmd refusing a version has done nothing
+            known = served_version_of_release(node.version)
+            tries = (known,) if known is not None else tuple(sorted(SERVED))
+            for i, version in enumerate(tries):
+                try:
+                    resp = await call(
+                        node.addr,
+                        node.port,
+                        MsgType.REQUEST_PING,
+                        Empty(),
+                        self.ctl.signer,
+                        timeout=5.0,
+                        version=version,
+                    )
+                except (ConnectionError, WireError) as exc:
+                    if i < len(tries) - 1 and not isinstance(exc, ConnectionRefusedError):
+                        continue
+                    return f"{node.name}: {exc}"
+                except Exception as exc:
+                    return f"{node.name}: {exc}"
+                if resp is None or not isinstance(resp.body, PingSlurmdResponse):
+                    return f"{node.name}: unexpected answer"
+                return None
+            return f"{node.name}: no answer"
 
         failures = [f for f in await asyncio.gather(*(ping(n) for n in nodes)) if f]
         if failures:

@@ -59,6 +59,8 @@ from flurm.protocol.messages.slurmd import (
     SignalTasks,
     TresRecord,
 )
+from flurm.protocol.versions import SERVED, SPOKEN, served_version_of_release
+from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state import multicore
 from flurm.state.layout import core_layout, rle
@@ -138,21 +140,43 @@ class NodeAgent:
     def _active(self) -> bool:
         return not self.ctl.stopping.is_set()
 
+    @staticmethod
+    def node_version(node: Node) -> int | None:
+        """The protocol version a slurmd is talked to in: that of the release it registered (or was
+        imported) with; None while flurm does not know it."""
+        return served_version_of_release(node.version)
+
     async def _call(
         self, node: Node, msg_type: int, body: Message, *, timeout: float | None = None
     ) -> object | None:
-        resp = await call(
-            node.addr,
-            node.port,
-            msg_type,
-            body,  # type: ignore[arg-type]
-            self.ctl.signer,
-            timeout=timeout or self.msg_timeout,
-        )
-        if resp is None:
-            return None
-        self.node_answered(node)
-        return resp.body
+        known = self.node_version(node)
+        # A slurmd whose release flurm does not know yet is tried in each served version, oldest
+        # first as slurmctld starts (SLURM_MIN_PROTOCOL_VERSION): one that does not speak a version
+        # has done nothing (its header check fails before the auth is read) and closes the
+        # connection unanswered (22.05, 24.11) or answers with an HTTP error (26.05).
+        versions = (known,) if known is not None else tuple(sorted(SERVED))
+        for i, version in enumerate(versions):
+            try:
+                resp = await call(
+                    node.addr,
+                    node.port,
+                    msg_type,
+                    body,  # type: ignore[arg-type]
+                    self.ctl.signer,
+                    timeout=timeout or self.msg_timeout,
+                    version=version,
+                )
+            except ConnectionRefusedError:
+                raise
+            except (ConnectionError, WireError):
+                if i == len(versions) - 1:
+                    raise
+                continue
+            if resp is None:
+                return None
+            self.node_answered(node)
+            return resp.body
+        return None
 
     # -- registration -----------------------------------------------------------------------------
     def request_registration(self, node: Node) -> None:
@@ -510,6 +534,11 @@ class NodeAgent:
             job_hostlist=hostlist,
             job_mem_alloc=() if kill else mem_vals,
             job_mem_alloc_rep_count=() if kill else mem_reps,
+            # packed from 24.11 (setup_cred_arg); slurmstepd exports them as SLURM_JOB_START_TIME,
+            # SLURM_JOB_END_TIME and SLURM_JOB_LICENSES
+            job_start_time=job.start_time,
+            job_end_time=job.end_time,
+            job_licenses=job.licenses,
         )
 
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
@@ -883,6 +912,7 @@ class NodeAgent:
                     self.ctl.signer,
                     timeout=self.msg_timeout,
                     expect_reply=False,
+                    version=self.node_version(node) or SPOKEN,
                 )
             rc = resp.rc if isinstance(resp, ReturnCode) else 0
         except Exception as exc:
@@ -906,6 +936,7 @@ class NodeAgent:
                     self.ctl.signer,
                     timeout=self.msg_timeout,
                     expect_reply=False,
+                    version=self.node_version(node) or SPOKEN,
                 )
             except Exception as exc:
                 log.info("message %d to %s failed: %s", msg_type, node.name, exc)

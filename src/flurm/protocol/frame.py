@@ -7,7 +7,7 @@
     u16 forward_cnt [str nodelist, u32 timeout, u16 tree_width]
     u16 ret_cnt     (replies only; flurm neither sends nor accepts forwarded replies)
     orig_addr       u16 family [AF_INET: u32 addr, u16 port | AF_INET6: mem(16), u16 port]
-    u32 auth plugin id (101 = munge) | str credential
+    u32 auth plugin id (101 = munge, 103 = auth/slurm) | str credential
     body            (body_length bytes)
 
 Sans-IO: :class:`FrameDecoder` takes bytes as they arrive and yields :class:`Frame` objects (given a
@@ -29,6 +29,7 @@ from flurm.protocol.constants import (
     AF_INET6,
     AF_UNSPEC,
     AUTH_PLUGIN_MUNGE,
+    AUTH_PLUGIN_SLURM,
     PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SlurmRC,
@@ -52,6 +53,9 @@ MIN_FRAME_LENGTH = 2 + 2 + 2 + 4 + 2 + 2 + 2
 SLURM_NO_AUTH_CRED = 0x0040  # from 23.11: no auth section follows the header (a reply, trusted connection)
 SLURM_PACK_ADDRS = 0x0080  # from 23.11: a forward carries the nodes' addresses (net_cred)
 NO_AUTH = 0  # Frame.auth_plugin of a frame without an auth section
+# The auth plugins whose credential (one packstr) flurm can unpack; which of them a receiver accepts is
+# its configuration's (AuthType, AuthAltTypes), judged in auth/.
+AUTH_PLUGINS = frozenset({AUTH_PLUGIN_MUNGE, AUTH_PLUGIN_SLURM})
 _U32 = struct.Struct(">I")
 _PREFIX = struct.Struct(">HHHI")
 _OLD_PREFIX = struct.Struct(">HHHHI")
@@ -151,7 +155,7 @@ class Frame:
 
     header: Header
     auth_plugin: int  # NO_AUTH: the frame carried no auth section (SLURM_NO_AUTH_CRED)
-    credential: bytes | None  # the "MUNGE:...:" text, without its NUL
+    credential: bytes | None  # the "MUNGE:...:" text or the auth/slurm token, without its NUL
     body: bytes
 
     @property
@@ -212,7 +216,7 @@ def decode_frame(data: bytes) -> Frame:
         auth_plugin = NO_AUTH  # whether that may be trusted is the receiver's decision (auth/)
     else:
         auth_plugin = r.u32()
-        if auth_plugin != AUTH_PLUGIN_MUNGE:
+        if auth_plugin not in AUTH_PLUGINS:
             raise DecodeError(f"auth plugin {auth_plugin} is not supported", rc=SlurmRC.ESLURM_AUTH_UNPACK)
         raw_cred = r.mem()
         if raw_cred is not None:
@@ -235,11 +239,13 @@ def encode_frame_head(
     flags: int = 0,
     forward: Forward | None = None,
     orig_addr: Address | None = None,
+    auth_plugin: int = AUTH_PLUGIN_MUNGE,
 ) -> bytes:
     """Everything of a message before its body: length prefix, header, auth section.
 
     The body goes on the wire right after it; a large body can so be sent without copying it. A
-    ``credential`` of None sends no auth section (SLURM_NO_AUTH_CRED: replies, from 23.11 on).
+    ``credential`` of None sends no auth section (SLURM_NO_AUTH_CRED: replies, from 23.11 on);
+    ``auth_plugin`` is the id of the plugin that made it.
     """
     if credential is None:
         if not knows_no_auth_flag(version):
@@ -265,7 +271,7 @@ def encode_frame_head(
     w.u16(0)  # ret_cnt
     _write_address(w, orig_addr or Address())
     if credential is not None:
-        w.u32(AUTH_PLUGIN_MUNGE)
+        w.u32(auth_plugin)
         w.string(credential.decode("ascii"))
     head = w.getvalue()
     return _U32.pack(len(head) + body_length) + head
@@ -280,10 +286,18 @@ def encode_frame(
     flags: int = 0,
     forward: Forward | None = None,
     orig_addr: Address | None = None,
+    auth_plugin: int = AUTH_PLUGIN_MUNGE,
 ) -> bytes:
     """The full message, length prefix included."""
     head = encode_frame_head(
-        msg_type, len(body), credential, version=version, flags=flags, forward=forward, orig_addr=orig_addr
+        msg_type,
+        len(body),
+        credential,
+        version=version,
+        flags=flags,
+        forward=forward,
+        orig_addr=orig_addr,
+        auth_plugin=auth_plugin,
     )
     return head + body
 

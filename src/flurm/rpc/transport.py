@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from flurm.auth.authenticator import CONNECTION_PEER, Authenticator, AuthError, Identity
 from flurm.auth.errors import AuthServiceError
 from flurm.errors import SlurmError, rc_of
-from flurm.protocol.constants import PROTOCOL_VERSION, MsgType, SlurmRC
+from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.frame import (
     MAX_FRAME_SIZE,
     NO_AUTH,
@@ -73,6 +73,7 @@ class Reply:
     msg_type: int
     body: Body | None = None
     raw_body: bytes | None = None  # already-encoded body (cached records)
+    raw_version: int = PROTOCOL_VERSION  # the protocol version raw_body is encoded in
     # raw_body is a whole persistent-connection message (protocol.messages.persist): it goes out
     # behind its length alone, with no header and no credential, and the connection ends after it
     persistent: bool = False
@@ -83,7 +84,7 @@ class Reply:
             return self.body
         if self.raw_body is None:
             return None
-        return decode_body(self.msg_type, self.raw_body)
+        return decode_body(self.msg_type, self.raw_body, self.raw_version)
 
 
 Dispatcher = Callable[[Request], Awaitable[Reply | None]]
@@ -139,11 +140,15 @@ class Signer:
         body: bytes,
         uid_restriction: int | None = None,
         version: int = PROTOCOL_VERSION,
+        plugin: int | None = None,
     ) -> bytes:
+        """A credential of auth plugin ``plugin`` (None: AuthType's; ``plugin_id`` says which that is)."""
         if self._inline(len(body)):
             started = time.monotonic()
             try:
-                return self._quick.sign(msg_type, body, uid_restriction=uid_restriction, version=version)
+                return self._quick.sign(
+                    msg_type, body, uid_restriction=uid_restriction, version=version, plugin=plugin
+                )
             except AuthServiceError as exc:
                 self._use_pool_for_a_while(f"encode failed on the event loop ({exc})")
             finally:
@@ -152,16 +157,23 @@ class Signer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool,
-            lambda: self.auth.sign(msg_type, body, uid_restriction=uid_restriction, version=version),
+            lambda: self.auth.sign(
+                msg_type, body, uid_restriction=uid_restriction, version=version, plugin=plugin
+            ),
         )
 
     async def verify(
-        self, msg_type: int, body: bytes, credential: bytes | None, version: int = PROTOCOL_VERSION
+        self,
+        msg_type: int,
+        body: bytes,
+        credential: bytes | None,
+        version: int = PROTOCOL_VERSION,
+        plugin: int | None = None,
     ) -> Identity:
         if self._inline(len(body)):
             started = time.monotonic()
             try:
-                return self._quick.verify(msg_type, body, credential, version=version)
+                return self._quick.verify(msg_type, body, credential, version=version, plugin=plugin)
             except AuthServiceError as exc:
                 self._use_pool_for_a_while(f"decode failed on the event loop ({exc})")
             finally:
@@ -169,8 +181,12 @@ class Signer:
                     self._use_pool_for_a_while("a call to munged was slow")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._pool, lambda: self.auth.verify(msg_type, body, credential, version=version)
+            self._pool, lambda: self.auth.verify(msg_type, body, credential, version=version, plugin=plugin)
         )
+
+    def plugin_id(self, plugin: int | None = None) -> int:
+        """The auth plugin id a credential signed for ``plugin`` travels under."""
+        return self.auth.select(plugin).plugin_id
 
     async def sign_payload(self, payload: bytes, uid_restriction: int | None = None) -> bytes:
         loop = asyncio.get_running_loop()
@@ -213,10 +229,11 @@ def write_frame(
     body: bytes,
     credential: bytes | None,
     version: int = PROTOCOL_VERSION,
+    auth_plugin: int = AUTH_PLUGIN_MUNGE,
 ) -> None:
     """Queue one message on ``writer``. A large body is written as it is, not copied behind its header.
     A ``credential`` of None: no auth section (a reply from 24.11 on, versions.replies_without_auth)."""
-    head = encode_frame_head(msg_type, len(body), credential, version=version)
+    head = encode_frame_head(msg_type, len(body), credential, version=version, auth_plugin=auth_plugin)
     if len(body) < _COPY_LIMIT:
         writer.write(head + body)
     else:
@@ -480,7 +497,7 @@ class RpcServer:
             started = loop.time()
             try:
                 identity = await self.signer.verify(
-                    frame.msg_type, frame.body, frame.credential, frame.version
+                    frame.msg_type, frame.body, frame.credential, frame.version, frame.auth_plugin
                 )
             except AuthError as exc:
                 # slurmctld closes the connection on an authentication failure (no reply).
@@ -561,7 +578,7 @@ class RpcServer:
             await self._send_rc(writer, error_rc(exc), uid, frame.version, peer)
             return False
         try:
-            await self._send_encoded(writer, reply.msg_type, body, uid, frame.version)
+            await self._send_encoded(writer, reply.msg_type, body, uid, frame.version, frame.auth_plugin)
         except (ConnectionError, OSError, AuthError) as exc:
             log.info("%s: reply to %s lost: %s", self.name, peer, exc)
             return False
@@ -578,11 +595,11 @@ class RpcServer:
 
     @staticmethod
     def _encode(reply: Reply, version: int) -> bytes:
-        """The reply's body in ``version``'s layout (an already-encoded body is in PROTOCOL_VERSION's)."""
+        """The reply's body in ``version``'s layout (an already-encoded body only in its raw_version)."""
         if reply.raw_body is not None:
-            if version != PROTOCOL_VERSION:
+            if version != reply.raw_version:
                 raise EncodeError(
-                    f"{_name(reply.msg_type)} is at hand in protocol version {PROTOCOL_VERSION:#06x} only",
+                    f"{_name(reply.msg_type)} is at hand in protocol version {reply.raw_version:#06x} only",
                     rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
                 )
             return reply.raw_body
@@ -590,11 +607,23 @@ class RpcServer:
         return encode_body(reply.body, version)
 
     async def _send_encoded(
-        self, writer: asyncio.StreamWriter, msg_type: int, body: bytes, uid: int | None, version: int
+        self,
+        writer: asyncio.StreamWriter,
+        msg_type: int,
+        body: bytes,
+        uid: int | None,
+        version: int,
+        plugin: int | None = None,
     ) -> None:
-        # from 24.11 a reply goes without a credential, as slurmctld's: the peer opened the connection
-        cred = None if replies_without_auth(version) else await self.signer.sign(msg_type, body, uid, version)
-        write_frame(writer, msg_type, body, cred, version)
+        # from 24.11 a reply goes without a credential, as slurmctld's: the peer opened the connection.
+        # Before, it is made by the plugin of the request (SLURM's auth_index), else by AuthType's.
+        if plugin == NO_AUTH:
+            plugin = None
+        if replies_without_auth(version):
+            write_frame(writer, msg_type, body, None, version)
+        else:
+            cred = await self.signer.sign(msg_type, body, uid, version, plugin)
+            write_frame(writer, msg_type, body, cred, version, self.signer.plugin_id(plugin))
         await writer.drain()
 
     async def _send(
@@ -643,12 +672,12 @@ async def call(
     (24.11 on) is trusted as the connection flurm opened, as SLURM trusts it.
     """
     raw = body if isinstance(body, bytes) else encode_body(body, version)
-    cred = await signer.sign(msg_type, raw, uid_restriction, version)
+    cred = await signer.sign(msg_type, raw, uid_restriction, version)  # AuthType's
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(host, port), connect_timeout if connect_timeout is not None else timeout
     )
     try:
-        write_frame(writer, msg_type, raw, cred, version)
+        write_frame(writer, msg_type, raw, cred, version, signer.plugin_id())
         await writer.drain()
         if not expect_reply:
             return None
@@ -658,7 +687,9 @@ async def call(
         if frame.auth_plugin == NO_AUTH:
             identity = CONNECTION_PEER
         else:
-            identity = await signer.verify(frame.msg_type, frame.body, frame.credential, frame.version)
+            identity = await signer.verify(
+                frame.msg_type, frame.body, frame.credential, frame.version, frame.auth_plugin
+            )
         if not decode and frame.msg_type not in _SMALL_REPLIES:
             return Response(frame.msg_type, None, identity, frame.body)
         body = decode_body(frame.msg_type, frame.body, frame.version)

@@ -322,6 +322,8 @@ class Node:
     # scontrol reboot: the state after the reboot (NO_VAL: as before), when the reboot was issued
     next_state: int = NO_VAL
     boot_req_time: int = 0
+    # the active reservation that set RESERVED here last (set_node_maint_mode): ReservationName= from 24.11
+    resv_name: str | None = None
 
     @property
     def total_cores(self) -> int:

@@ -1,14 +1,18 @@
 """What clients see: job, node and partition records built from the controller's objects.
 
-Each job's encoded record is kept in the job's cache (keyed by show_flags) and rebuilt only when the
-job changes, so a reply to ``squeue`` with 10,000 jobs joins cached bytes instead of packing
-10,000 records. The values follow what slurmctld 22.05 packs for each state (job_mgr.c:pack_job).
+Each job's encoded record is kept in the job's cache (keyed by show_flags and, for a release newer
+than 22.05, the protocol version) and rebuilt only when the job changes, so a reply to ``squeue`` with
+10,000 jobs joins cached bytes instead of packing 10,000 records. The values follow what slurmctld
+22.05 packs for each state (job_mgr.c:pack_job); the fields a newer release added get what that
+release's slurmctld packs (:func:`_newer_job_fields`).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.protocol.constants import (
@@ -19,6 +23,9 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     PROTOCOL_VERSION,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     JobStateFlag,
     NodeState,
     NodeStateFlag,
@@ -310,6 +317,61 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     )
 
 
+def cluster_id(cluster: Cluster) -> int:
+    """slurmctld draws a ClusterID (2-4095) once and keeps it in its state; flurm derives one from the
+    cluster's name, so that it stays the same across restarts."""
+    name = (cluster.config.cluster_name or "").encode()
+    return zlib.crc32(name) % 4094 + 2
+
+
+def job_sluid(job: Job, cluster: Cluster) -> int:
+    """The job's SLUID as 26.05's generate_sluid makes it at submission: cluster id (12 bits), the
+    time in ms (42 bits), a sequence (10 bits). flurm keeps none, so it derives one that does not
+    change: the submit time, and the job id as the sequence (unique among the jobs of one second)."""
+    return cluster_id(cluster) << 52 | (job.submit_time * 1000 & (1 << 42) - 1) << 10 | job.job_id & 0x3FF
+
+
+def _newer_node_counts(job: Job, cluster: Cluster) -> tuple[int, int] | None:
+    """From 24.11 _pack_default_job_details estimates a waiting job's node count a little otherwise:
+    with --cpus-per-task the task count is not rounded up, from the task count alone the maximum is at
+    least the minimum. None where 22.05's count stands (an allocation, a requeue's, the submit's
+    guess, --ntasks-per-node)."""
+    if job.nodes or job.requeued_nodes or job.sched_node_count or job.ntasks_per_node:
+        return None
+    if job.cpus_per_task > 1:
+        per_node = max(_max_cpus_per_node(job, cluster) // job.cpus_per_task, 1)
+        return max(job.num_tasks // per_node, job.min_nodes), job.max_nodes
+    n = node_count_estimate(job, cluster)
+    return n, max(n, job.max_nodes)
+
+
+def _newer_job_fields(job: Job, cluster: Cluster, version: int) -> dict[str, Any]:
+    """The record fields 24.11 and 26.05 added or count otherwise, as their slurmctld fills them for a
+    flurm job."""
+    fields: dict[str, Any] = {}
+    counts = _newer_node_counts(job, cluster)
+    if counts is not None:
+        fields.update(num_nodes=counts[0], max_nodes=counts[1])
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        part = cluster.partitions.get(job.partition.split(",")[0])
+        max_share = part.max_share if part is not None else 1
+        # get_job_exclusive_display_value / get_job_oversubscribe_value
+        if job.shared == 1:
+            exclusive, oversubscribe = 0, 1  # NONE, YES
+        elif job.shared == 0 or max_share == 0:
+            exclusive, oversubscribe = 1, 0  # NODE, NO
+        else:
+            exclusive = 0
+            oversubscribe = 2 if max_share > 1 or max_share & 0x8000 else 0  # OK, NO
+        fields.update(
+            sluid=job_sluid(job, cluster),
+            submit_line=job.submit_line,
+            exclusive=exclusive,
+            oversubscribe=oversubscribe,
+        )
+    return fields
+
+
 def _node_bitmap(expr: str | None, cluster: Cluster) -> Bitmap | None:
     if not expr:
         return None
@@ -333,18 +395,25 @@ def _shared(job: Job, part: Partition | None) -> int:
     return NO_VAL16
 
 
-def job_record_bytes(job: Job, cluster: Cluster, show_flags: int) -> bytes:
-    cached = job._cache.get(show_flags)
+def job_record_bytes(job: Job, cluster: Cluster, show_flags: int, version: int = PROTOCOL_VERSION) -> bytes:
+    # 22.05's records are cached under show_flags alone (u16); a newer release's above them
+    key = show_flags if version == PROTOCOL_VERSION else version << 16 | show_flags
+    cached = job._cache.get(key)
     if cached is None:
-        cached = build_job_record(job, cluster, show_flags).to_bytes(PROTOCOL_VERSION)
-        job._cache[show_flags] = cached
+        cached = build_job_record(job, cluster, show_flags, version).to_bytes(version)
+        job._cache[key] = cached
     return cached
 
 
 def job_info_body(
-    jobs: Iterable[Job], cluster: Cluster, show_flags: int, now: int, last_backfill: int = 0
+    jobs: Iterable[Job],
+    cluster: Cluster,
+    show_flags: int,
+    now: int,
+    last_backfill: int = 0,
+    version: int = PROTOCOL_VERSION,
 ) -> bytes:
-    records = [job_record_bytes(j, cluster, show_flags) for j in jobs]
+    records = [job_record_bytes(j, cluster, show_flags, version) for j in jobs]
     return job_info_response_body(records, now, last_backfill)
 
 
@@ -356,7 +425,7 @@ class JobListCache:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[int, bool], tuple[int, int, bytes]] = {}
+        self._entries: dict[tuple[int, bool, int], tuple[int, int, bytes]] = {}
 
     def body(
         self,
@@ -365,14 +434,17 @@ class JobListCache:
         jobs: Callable[[], list[Job]],
         now: int,
         last_backfill: int,
+        version: int = PROTOCOL_VERSION,
     ) -> bytes:
+        """``key``: (show_flags, whether the asker sees every job); records in ``version``'s layout."""
         show_flags = key[0]
-        hit = self._entries.get(key)
+        entry = (show_flags, key[1], version)
+        hit = self._entries.get(entry)
         if hit is None or hit[0] != cluster.job_generation:
             listed = jobs()
-            joined = b"".join([job_record_bytes(j, cluster, show_flags) for j in listed])
+            joined = b"".join([job_record_bytes(j, cluster, show_flags, version) for j in listed])
             hit = (cluster.job_generation, len(listed), joined)
-            self._entries[key] = hit
+            self._entries[entry] = hit
         return job_info_header(hit[1], now, last_backfill) + hit[2]
 
 
@@ -430,13 +502,14 @@ def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
         os=node.os,
         reason=node.reason,
         tres_fmt_str=node_tres(node),
+        resv_name=node.resv_name,
     )
 
 
 # -- partitions -----------------------------------------------------------------------------------
 
 
-def _native_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
+def _native_partition_record(part: Partition, cluster: Cluster, version: int) -> PartitionRecord:
     nodes = cluster.partition_nodes(part)
     flags = 0
     if part.default:
@@ -468,9 +541,17 @@ def _native_partition_record(part: Partition, cluster: Cluster) -> PartitionReco
         allow_groups=part.allow_groups,
         allow_qos=part.allow_qos,
         nodes=compress(part.nodes),
+        nodesets=_nodesets(part, version),
         node_bitmap=Bitmap.from_indexes(len(cluster.node_list), [n.index for n in nodes]),
         tres_fmt_str=tres,
     )
+
+
+def _nodesets(part: Partition, version: int) -> str | None:
+    """From 24.11 slurmctld names Nodes=ALL among a partition's node sets (nodespec_to_hostlist)."""
+    if version >= SLURM_24_11_PROTOCOL_VERSION and (part.nodes_expr or "").upper() == "ALL":
+        return "ALL"
+    return None
 
 
 def node_is_idle(node: Node) -> bool:
@@ -487,8 +568,12 @@ def job_completing(job: Job) -> bool:
 # lossless; flurm drops them once it changes the object itself.
 
 
-def build_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
+def build_job_record(
+    job: Job, cluster: Cluster, show_flags: int, version: int = PROTOCOL_VERSION
+) -> JobRecord:
     rec = _native_job_record(job, cluster, show_flags)
+    if version > PROTOCOL_VERSION:
+        rec = replace(rec, **_newer_job_fields(job, cluster, version))
     return replace(rec, **job.record_overrides) if job.record_overrides else rec
 
 
@@ -497,6 +582,9 @@ def build_node_record(node: Node, show_flags: int) -> NodeRecord:
     return replace(rec, **node.record_overrides) if node.record_overrides else rec
 
 
-def build_partition_record(part: Partition, cluster: Cluster) -> PartitionRecord:
-    rec = _native_partition_record(part, cluster)
+def build_partition_record(
+    part: Partition, cluster: Cluster, version: int = SLURM_22_05_PROTOCOL_VERSION
+) -> PartitionRecord:
+    """The record as the slurmctld of the release speaking ``version`` fills it."""
+    rec = _native_partition_record(part, cluster, version)
     return replace(rec, **part.record_overrides) if part.record_overrides else rec

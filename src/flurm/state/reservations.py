@@ -820,6 +820,11 @@ class Reservations:
                 out[n] = out.get(n, 0) | bits
         return out
 
+    def node_names(self, now: int) -> dict[str, str]:
+        """The node's resv_name of set_node_maint_mode: the active reservation that marked it last, in
+        list order (overlapping ones are possible with OVERLAP)."""
+        return {n: resv.name for resv in self.items.values() if resv.is_active(now) for n in resv.nodes}
+
     # -- jobs -------------------------------------------------------------------------------------------
     def job_access(self, job: Job) -> int:
         """validate_job_resv for a job record."""

@@ -108,7 +108,9 @@ JOBS: tuple[JobRule, ...] = (
 REFUSED: tuple[tuple[str, str], ...] = (
     ("heterogeneous jobs (`sbatch` with `:` or `hetjob`)", "refused with ESLURM_NOT_SUPPORTED"),
     (
-        "`--prefer`, `--batch`, `--exclusive=user|mcs`, `--spread-job`, `--x11`",
+        "`--prefer`, `--batch`, `--exclusive=user|mcs`, `--spread-job`, `--x11`; from 24.11 `--nodes` with a"
+        " list of counts, `--oom-kill-step`, `--container-id`, `--resv-ports` of a job; from 26.05"
+        " `--container-type`, `--mem-update`",
         "refused at submit with SLURM's text, naming the option (controller/submit.py)",
     ),
     (

@@ -6,11 +6,29 @@ import signal
 from typing import TYPE_CHECKING
 
 from flurm.controller import prep
-from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
-from flurm.protocol.messages.common import ReturnCode
-from flurm.protocol.messages.job_control import JobArrayErrors, JobStepKill, SubmitBatchJobResponse
+from flurm.errors import SlurmError
+from flurm.protocol.constants import (
+    NO_VAL,
+    PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    JobStateReason,
+    MsgType,
+    ShowFlags,
+    SlurmRC,
+    slurm_strerror,
+)
+from flurm.protocol.messages.common import ReturnCode, ReturnCodeMsg
+from flurm.protocol.messages.job_control import (
+    JobArrayErrors,
+    JobStepKill,
+    KillJobResult,
+    KillJobs,
+    KillJobsResponse,
+    SubmitBatchJobResponse,
+)
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest, JobInfoRequest, JobUserInfoRequest
+from flurm.protocol.versions import SERVED
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler import scheduler
 from flurm.state.model import Job
@@ -30,6 +48,13 @@ async def submit_batch(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
     job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, _alloc_host(req))
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
+
+
+def _records_version(req: Request) -> int:
+    """The layout to encode job records in: the asker's release; a release flurm does not serve gets
+    22.05's, which the transport then refuses to send it (SLURM_PROTOCOL_VERSION_ERROR)."""
+    version = req.frame.version
+    return version if version in SERVED else PROTOCOL_VERSION
 
 
 def _list_order(job: Job) -> tuple[int, int]:
@@ -73,13 +98,14 @@ def job_info(ctl: Controller, req: Request) -> Reply:
             jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
         return _visible(ctl, jobs, body.show_flags, req.uid)
 
+    version = _records_version(req)
     if body.job_ids:
-        raw = job_info_body(listed(), cluster, body.show_flags, ctl.now(), last_backfill)
+        raw = job_info_body(listed(), cluster, body.show_flags, ctl.now(), last_backfill, version)
     else:
         raw = ctl.job_list_cache.body(
-            cluster, (body.show_flags, everything), listed, ctl.now(), last_backfill
+            cluster, (body.show_flags, everything), listed, ctl.now(), last_backfill, version
         )
-    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=raw)
+    return Reply(MsgType.RESPONSE_JOB_INFO, raw_body=raw, raw_version=version)
 
 
 def job_info_single(ctl: Controller, req: Request) -> Reply:
@@ -97,11 +123,13 @@ def job_info_single(ctl: Controller, req: Request) -> Reply:
         jobs = ([job] if job is not None else []) + tasks
     if not jobs:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
+    version = _records_version(req)
     return Reply(
         MsgType.RESPONSE_JOB_INFO,
         raw_body=job_info_body(
-            jobs, cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(cluster)
+            jobs, cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(cluster), version
         ),
+        raw_version=version,
     )
 
 
@@ -110,11 +138,18 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
     uid = req.body.user_id
     jobs = [j for j in ctl.cluster.jobs.values() if j.user_id == uid]
     jobs = _visible(ctl, jobs, req.body.show_flags, req.uid)
+    version = _records_version(req)
     return Reply(
         MsgType.RESPONSE_JOB_INFO,
         raw_body=job_info_body(
-            jobs, ctl.cluster, req.body.show_flags, ctl.now(), scheduler.last_backfill(ctl.cluster)
+            jobs,
+            ctl.cluster,
+            req.body.show_flags,
+            ctl.now(),
+            scheduler.last_backfill(ctl.cluster),
+            version,
         ),
+        raw_version=version,
     )
 
 
@@ -125,6 +160,44 @@ def kill_job(ctl: Controller, req: Request) -> Reply:
     if rc == 0:
         ctl.diag.count("canceled")  # slurmctld counts each kill request that succeeded
     return rc_reply(rc)
+
+
+# kill_jobs_msg_t.flags: answer for every job, successes too
+KILL_JOBS_VERBOSE = 0x800
+# kill_jobs_msg_t.state without a state filter (JOB_END, one past the last base state)
+_ANY_STATE = 12
+
+
+def kill_jobs(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_KILL_JOBS (24.11 on, ``scancel --ctld``; job_mgr_signal_jobs): each job id string is
+    signalled as REQUEST_KILL_JOB's, and answered in the list when it failed (or always with
+    KILL_JOBS_VERBOSE). flurm takes the job ids alone: a request with slurmctld's own filters (user,
+    account, partition, state, ...) is refused as not supported."""
+    assert isinstance(req.body, KillJobs)
+    b = req.body
+    filters = (b.account, b.admin_comment, b.job_name, b.partition, b.qos, b.reservation, b.user_name)
+    if not b.jobs or any(f is not None for f in filters) or b.nodelist or b.wckey or b.state != _ANY_STATE:
+        return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+    results: list[KillJobResult] = []
+    for text in b.jobs:
+        job_id, task = _selected(text)
+        try:
+            rc = ctl.jobs.kill(text, NO_VAL, b.signal, b.flags & 0xFFFF, req.uid)
+        except SlurmError as exc:
+            rc = exc.rc
+        if rc == 0:
+            ctl.diag.count("canceled")
+        if rc or b.flags & KILL_JOBS_VERBOSE:
+            msg = slurm_strerror(rc) if rc else None
+            results.append(KillJobResult(rc, job_id, task, NO_VAL if rc else job_id, msg))
+    return Reply(MsgType.RESPONSE_KILL_JOBS, KillJobsResponse(tuple(results)))
+
+
+def _selected(text: str) -> tuple[int, int]:
+    """The job id and the single array task (NO_VAL: none) a job id string names, as far as it parses."""
+    head, _, task = text.strip().partition("_")
+    job_id = int(head) if head.isdigit() else NO_VAL
+    return job_id, int(task) if task.isdigit() else NO_VAL
 
 
 def cancel_step(ctl: Controller, req: Request) -> Reply:
@@ -149,6 +222,9 @@ def update_job(ctl: Controller, req: Request) -> Reply:
     rc, array_errors = ctl.jobs.update(req.body, req.uid)
     if array_errors is not None:
         return Reply(MsgType.RESPONSE_JOB_ARRAY_ERRORS, JobArrayErrors(tuple(array_errors)))
+    if req.frame.version >= SLURM_24_11_PROTOCOL_VERSION:
+        # from 24.11 update_job answers with slurm_send_rc_err_msg: a message, NULL unless it says why
+        return Reply(MsgType.RESPONSE_SLURM_RC_MSG, ReturnCodeMsg(rc, None))
     return rc_reply(rc)
 
 
@@ -176,6 +252,7 @@ HANDLERS = {
     MsgType.REQUEST_JOB_USER_INFO: job_user_info,
     MsgType.REQUEST_KILL_JOB: kill_job,
     MsgType.REQUEST_CANCEL_JOB_STEP: cancel_step,
+    MsgType.REQUEST_KILL_JOBS: kill_jobs,
     MsgType.REQUEST_UPDATE_JOB: update_job,
     MsgType.REQUEST_JOB_READY: job_ready,
 }

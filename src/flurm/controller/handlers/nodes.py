@@ -57,7 +57,9 @@ def partition_info(ctl: Controller, req: Request) -> Reply:
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
     show_all = bool(req.body.show_flags & ShowFlags.ALL) or ctl.is_admin(req.uid)
     records = tuple(
-        build_partition_record(p, cluster) for p in cluster.partitions.values() if show_all or not p.hidden
+        build_partition_record(p, cluster, req.frame.header.version)
+        for p in cluster.partitions.values()
+        if show_all or not p.hidden
     )
     return Reply(MsgType.RESPONSE_PARTITION_INFO, PartitionInfoResponse(ctl.now(), records))
 

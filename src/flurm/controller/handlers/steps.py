@@ -7,11 +7,12 @@ handler) and REQUEST_STEP_COMPLETE 5016 (which slurmd.py only acknowledged).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from flurm.controller.handlers import jobs as job_handlers
 from flurm.controller.handlers.jobs import _alloc_host
-from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.constants import NO_VAL, SLURM_26_05_PROTOCOL_VERSION, MsgType
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.slurmd import StepComplete
@@ -21,8 +22,10 @@ from flurm.protocol.messages.steps import (
     JobAllocInfoRequest,
     JobStepCreateRequest,
     JobStepInfoRequest,
+    JobStepInfoResponse,
 )
 from flurm.rpc.transport import Reply, Request, rc_reply
+from flurm.state.records import job_sluid
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -77,7 +80,18 @@ def cancel_step(ctl: Controller, req: Request) -> Reply:
 def step_info(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepInfoRequest)
     b = req.body
-    return ctl.steps.step_info(b.step_id.job_id, b.step_id.step_id, b.show_flags, req.uid)
+    reply = ctl.steps.step_info(b.step_id.job_id, b.step_id.step_id, b.show_flags, req.uid)
+    if req.frame.version >= SLURM_26_05_PROTOCOL_VERSION and isinstance(reply.body, JobStepInfoResponse):
+        # 26.05's slurmctld names each step's job by its SLUID too (24.11's packs 0)
+        jobs = ctl.cluster.jobs
+        steps = tuple(
+            replace(s, step_id=replace(s.step_id, sluid=job_sluid(jobs[s.step_id.job_id], ctl.cluster)))
+            if s.step_id.job_id in jobs
+            else s
+            for s in reply.body.steps
+        )
+        reply = replace(reply, body=replace(reply.body, steps=steps))
+    return reply
 
 
 HANDLERS = {

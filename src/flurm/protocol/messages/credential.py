@@ -9,8 +9,14 @@ Signing is not done here. :meth:`JobCredential.signed_payload` gives the exact b
 signature covers (munge_encode of them, payload-checked by slurmd against the bytes it received),
 and :meth:`JobCredential.with_signature` attaches the result ("MUNGE:...:" plus its NUL).
 
-Also here: the step id triple and the GRES state records that credentials and kill messages carry
+Also here: the step id and the GRES state records that credentials and kill messages carry
 (empty lists pack as ``u16 0``).
+
+From 24.11 (cred_common.c cred_create) the credential also carries the job's node addresses, end and
+start time, extra, oversubscribe, licenses and the switch plugin's step info; 26.05 adds exclusive and
+qos. The step id carries the job's sluid from 24.11. A 24.11/26.05 slurmd still takes the batch,
+prolog and kill credentials unsigned from its controller (slurmctld makes them with sign_it false);
+it checks the signature of a step credential only.
 """
 
 from __future__ import annotations
@@ -25,8 +31,12 @@ from flurm.protocol.constants import (
     PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
 )
-from flurm.protocol.versions import check_layout
+from flurm.protocol.frame import Address
+from flurm.protocol.frame import _read_address as read_address
+from flurm.protocol.frame import _write_address as write_address
+from flurm.protocol.versions import NEWER, check_layout
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 GRES_MAGIC = 0x438A34D4
@@ -62,6 +72,28 @@ def _array_pair_u64_u32(r: Reader, n: int, what: str) -> tuple[tuple[int, ...], 
     if len(first) != n or len(second) != n:
         raise DecodeError(f"{what}: arrays of {len(first)}/{len(second)} elements, expected {n}")
     return tuple(first), tuple(second)
+
+
+def _pack_per_node_arrays(
+    w: Writer, arrays: tuple[tuple[int, ...] | None, ...] | None, node_cnt: int, what: str
+) -> None:
+    """From 24.11: for each node a u8 "an array follows" and that node's u64 array (GRES per bit)."""
+    if arrays is not None and len(arrays) != node_cnt:
+        raise EncodeError(f"{what} needs one entry per node ({node_cnt}), got {len(arrays)}")
+    for i in range(node_cnt):
+        values = arrays[i] if arrays is not None else None
+        if values is None:
+            w.u8(0)
+        else:
+            w.u8(1)
+            w.u64_array(values)
+
+
+def _unpack_per_node_arrays(r: Reader, node_cnt: int) -> tuple[tuple[int, ...] | None, ...] | None:
+    if node_cnt > r.remaining:
+        raise DecodeError(f"{node_cnt} per-node GRES arrays do not fit in {r.remaining} bytes")
+    arrays = tuple(tuple(r.u64_array()) if _flag(r) else None for _ in range(node_cnt))
+    return arrays if any(a is not None for a in arrays) else None
 
 
 def _same_length(what: str, *arrays: tuple[int, ...]) -> int:
@@ -125,8 +157,12 @@ class GresJobState:
     gres_bit_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
     gres_bit_step_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
     gres_cnt_step_alloc: tuple[int, ...] | None = None  # one per node
+    # from 24.11: per node, the count of each bit of gres_bit_alloc (shared GRES), else None
+    gres_per_bit_alloc: tuple[tuple[int, ...] | None, ...] | None = None
+    gres_per_bit_step_alloc: tuple[tuple[int, ...] | None, ...] | None = None
 
     def pack(self, w: Writer, version: int) -> None:
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
         w.u32(GRES_MAGIC)
         w.u32(self.plugin_id)
         w.u16(self.cpus_per_gres)
@@ -142,6 +178,8 @@ class GresJobState:
         w.u32(self.node_cnt)
         _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
+        if newer:
+            _pack_per_node_arrays(w, self.gres_per_bit_alloc, self.node_cnt, "gres_per_bit_alloc")
         _pack_optional_bitmaps(w, self.gres_bit_step_alloc, self.node_cnt, "gres_bit_step_alloc")
         if self.gres_cnt_step_alloc is None:
             w.u8(0)
@@ -151,6 +189,8 @@ class GresJobState:
             w.u8(1)
             for v in self.gres_cnt_step_alloc:
                 w.u64(v)
+        if newer:
+            _pack_per_node_arrays(w, self.gres_per_bit_step_alloc, self.node_cnt, "gres_per_bit_step_alloc")
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
@@ -160,14 +200,17 @@ class GresJobState:
         per_job, per_node, per_socket, per_task, mem = r.u64(), r.u64(), r.u64(), r.u64(), r.u64()
         ntasks_per_gres, total_gres, type_name = r.u16(), r.u64(), r.string()
         node_cnt = _node_cnt(r)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
         cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
+        per_bit_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         bit_step_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         cnt_step_alloc = None
         if _flag(r):
             if node_cnt > r.remaining // 8:
                 raise DecodeError(f"gres_cnt_step_alloc: {node_cnt} values do not fit")
             cnt_step_alloc = tuple(r.u64() for _ in range(node_cnt))
+        per_bit_step_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         return cls(
             plugin_id,
             cpus_per_gres,
@@ -185,6 +228,8 @@ class GresJobState:
             bit_alloc,
             bit_step_alloc,
             cnt_step_alloc,
+            per_bit_alloc,
+            per_bit_step_alloc,
         )
 
 
@@ -205,8 +250,11 @@ class GresStepState:
     node_in_use: Bitmap | None = None
     gres_cnt_node_alloc: tuple[int, ...] | None = None
     gres_bit_alloc: tuple[Bitmap | None, ...] | None = None  # one per node
+    type_name: str | None = None  # from 24.11
+    gres_per_bit_alloc: tuple[tuple[int, ...] | None, ...] | None = None  # from 24.11, as the job's
 
     def pack(self, w: Writer, version: int) -> None:
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
         w.u32(GRES_MAGIC)
         w.u32(self.plugin_id)
         w.u16(self.cpus_per_gres)
@@ -217,10 +265,14 @@ class GresStepState:
         w.u64(self.gres_per_task)
         w.u64(self.mem_per_gres)
         w.u64(self.total_gres)
+        if newer:
+            w.string(self.type_name)
         w.u32(self.node_cnt)
         w.bitmap(self.node_in_use)
         _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
+        if newer:
+            _pack_per_node_arrays(w, self.gres_per_bit_alloc, self.node_cnt, "gres_per_bit_alloc")
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
@@ -228,10 +280,13 @@ class GresStepState:
         plugin_id = r.u32()
         cpus_per_gres, flags = r.u16(), r.u16()
         per_step, per_node, per_socket, per_task, mem, total = (r.u64() for _ in range(6))
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        type_name = r.string() if newer else None
         node_cnt = _node_cnt(r)
         node_in_use = r.bitmap()
         cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
+        per_bit_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         return cls(
             plugin_id,
             cpus_per_gres,
@@ -246,6 +301,8 @@ class GresStepState:
             node_in_use,
             cnt_node_alloc,
             bit_alloc,
+            type_name,
+            per_bit_alloc,
         )
 
 
@@ -320,6 +377,30 @@ def pack_gres_list(
         rec.pack(w, version)
 
 
+def pack_gres_prep_list(w: Writer, records: tuple[GresEpilogInfo, ...], version: int) -> None:
+    """The GRES of a kill or prolog message: a u16 counted list up to 24.11; from 26.05 a slurm_pack_list
+    (u32 count, NO_VAL for none, as slurmctld sends a job without GRES)."""
+    if version < SLURM_26_05_PROTOCOL_VERSION:
+        pack_gres_list(w, records, version)
+    elif not records:
+        w.u32(NO_VAL)
+    else:
+        w.u32(len(records))
+        for rec in records:
+            rec.pack(w, version)
+
+
+def unpack_gres_prep_list(r: Reader, version: int) -> tuple[GresEpilogInfo, ...]:
+    if version < SLURM_26_05_PROTOCOL_VERSION:
+        return unpack_gres_epilog_infos(r, version)
+    n = r.u32()
+    if n == NO_VAL:
+        return ()
+    if n > r.remaining // 13:
+        raise DecodeError(f"GRES prep list: {n} records do not fit in {r.remaining} bytes")
+    return tuple(GresEpilogInfo.unpack(r, version) for _ in range(n))
+
+
 def unpack_gres_job_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
     return tuple(GresJobState.unpack(r, version) for _ in range(r.u16()))
 
@@ -388,11 +469,24 @@ class JobCredential:
     step_mem_alloc_rep_count: tuple[int, ...] = ()
     selinux_context: str | None = None
     signature: bytes | None = None  # munge credential text incl. its NUL; None = unsigned
+    # from 24.11 (slurmstepd sets SLURM_JOB_START_TIME, SLURM_JOB_END_TIME, SLURM_JOB_LICENSES from them)
+    job_node_addrs: tuple[Address, ...] = ()  # cloud/dynamic or remote jobs only; else none
+    job_end_time: int = 0
+    job_extra: str | None = None
+    job_oversubscribe: int = 0
+    job_start_time: int = 0
+    job_licenses: str | None = None
+    switch_step: bytes = b""  # the switch plugin's step info (nothing without a switch plugin)
+    # from 26.05
+    job_exclusive: int = 0
+    job_qos: str | None = None
 
     # -- the bytes a signature covers ---------------------------------------------------------
     def pack_fields(self, w: Writer, version: int) -> None:
         """The packed credential without the trailing signature."""
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
         if self.gr_names and len(self.gr_names) != len(self.gids):
             raise EncodeError("gr_names must be empty or have one name per gid")
         self.step_id.pack(w, version)
@@ -407,16 +501,27 @@ class JobCredential:
         pack_gres_list(w, self.job_gres, version)
         pack_gres_list(w, self.step_gres, version)
         w.u16(self.job_core_spec)
-        for s in (
-            self.job_account,
-            self.job_alias_list,
-            self.job_comment,
-            self.job_constraints,
-            self.job_partition,
-            self.job_reservation,
-        ):
-            w.string(s)
+        w.string(self.job_account)
+        if newer:
+            w.u32(len(self.job_node_addrs))
+            for addr in self.job_node_addrs:
+                write_address(w, addr)
+        w.string(self.job_alias_list)
+        w.string(self.job_comment)
+        w.string(self.job_constraints)
+        if newer:
+            w.time(self.job_end_time)
+            w.string(self.job_extra)
+            if v26:
+                w.u16(self.job_exclusive)
+            w.u16(self.job_oversubscribe)
+        w.string(self.job_partition)
+        if v26:
+            w.string(self.job_qos)
+        w.string(self.job_reservation)
         w.u16(self.job_restart_cnt)
+        if newer:
+            w.time(self.job_start_time)
         w.string(self.job_std_err)
         w.string(self.job_std_in)
         w.string(self.job_std_out)
@@ -442,6 +547,8 @@ class JobCredential:
         w.u32(self.job_nhosts)
         w.u32(self.job_ntasks)
         w.string(self.job_hostlist)
+        if newer:
+            w.string(self.job_licenses)
         n = _same_length("job memory arrays", self.job_mem_alloc, self.job_mem_alloc_rep_count)
         w.u32(n)
         if n:
@@ -453,6 +560,10 @@ class JobCredential:
             w.u64_array(self.step_mem_alloc)
             w.u32_array(self.step_mem_alloc_rep_count)
         w.string(self.selinux_context)
+        if newer:
+            # switch_g_pack_stepinfo: u32 length, then the plugin's bytes (none without a switch plugin)
+            w.u32(len(self.switch_step))
+            w.raw(self.switch_step)
 
     def signed_payload(self, version: int = PROTOCOL_VERSION) -> bytes:
         """Exactly the bytes munge must sign (and that slurmd compares with the decoded payload)."""
@@ -471,7 +582,9 @@ class JobCredential:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
         step_id = StepId.unpack(r, version)
         uid, gid = r.u32(), r.u32()
         pw_name, pw_gecos, pw_dir, pw_shell = r.string(), r.string(), r.string(), r.string()
@@ -482,8 +595,24 @@ class JobCredential:
         job_gres = unpack_gres_job_states(r, version)
         step_gres = unpack_gres_step_states(r, version)
         job_core_spec = r.u16()
-        account, alias_list, comment, constraints, partition, reservation = (r.string() for _ in range(6))
+        account = r.string()
+        node_addrs: tuple[Address, ...] = ()
+        if newer:
+            n_addrs = r.u32()
+            if n_addrs > r.remaining // 2:
+                raise DecodeError(f"credential: {n_addrs} node addresses do not fit in {r.remaining} bytes")
+            node_addrs = tuple(read_address(r) for _ in range(n_addrs))
+        alias_list, comment, constraints = r.string(), r.string(), r.string()
+        end_time, extra, exclusive, oversubscribe = 0, None, 0, 0
+        if newer:
+            end_time, extra = r.time(), r.string()
+            exclusive = r.u16() if v26 else 0
+            oversubscribe = r.u16()
+        partition = r.string()
+        qos = r.string() if v26 else None
+        reservation = r.string()
         restart_cnt = r.u16()
+        start_time = r.time() if newer else 0
         std_err, std_in, std_out = r.string(), r.string(), r.string()
         step_hostlist = r.string()
         x11 = r.u16()
@@ -508,9 +637,16 @@ class JobCredential:
                 raise DecodeError(f"credential: core arrays do not have {n} elements")
         cpu_array, cpu_array_reps = _array_pair_u16_u32(r, r.u32(), "credential cpu arrays")
         job_nhosts, job_ntasks, job_hostlist = r.u32(), r.u32(), r.string()
+        licenses = r.string() if newer else None
         job_mem, job_mem_reps = _array_pair_u64_u32(r, r.u32(), "credential job memory")
         step_mem, step_mem_reps = _array_pair_u64_u32(r, r.u32(), "credential step memory")
         selinux_context = r.string()
+        switch_step = b""
+        if newer:
+            switch_len = r.u32()
+            if switch_len > r.remaining:
+                raise DecodeError(f"credential: switch step info of {switch_len} bytes does not fit")
+            switch_step = r.bytes(switch_len)
         signature = r.mem()
         return cls(
             step_id=step_id,
@@ -554,6 +690,15 @@ class JobCredential:
             step_mem_alloc_rep_count=step_mem_reps,
             selinux_context=selinux_context,
             signature=signature,
+            job_node_addrs=node_addrs,
+            job_end_time=end_time,
+            job_extra=extra,
+            job_oversubscribe=oversubscribe,
+            job_start_time=start_time,
+            job_licenses=licenses,
+            switch_step=switch_step,
+            job_exclusive=exclusive,
+            job_qos=qos,
         )
 
     def encode(self, version: int = PROTOCOL_VERSION) -> bytes:
@@ -577,7 +722,9 @@ __all__ = [
     "JobCredential",
     "StepId",
     "pack_gres_list",
+    "pack_gres_prep_list",
     "unpack_gres_epilog_infos",
     "unpack_gres_job_states",
+    "unpack_gres_prep_list",
     "unpack_gres_step_states",
 ]

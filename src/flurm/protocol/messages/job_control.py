@@ -1,5 +1,7 @@
 """Job control bodies: submit and allocation replies, kill/cancel, array errors, allocation
-complete, the federation answer and the build-info request (SLURM 22.05)."""
+complete, the federation answer and the build-info request (SLURM 22.05). The submit reply, the kill
+and cancel requests (and 24.11's REQUEST_KILL_JOBS), the array errors and the will-run reply speak
+24.11 and 26.05 as well (their NEWER_LAYOUTS)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from flurm.protocol.frame import Address
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.job_common import SELECT_PLUGIN
-from flurm.protocol.messages.layout import pack_strs, read_strs
+from flurm.protocol.messages.layout import STR, STRS, U16, U32, VersionedLayout, pack_strs, read_strs, since
 from flurm.protocol.versions import NEWER, require_22_05_decode, require_22_05_encode
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
@@ -30,34 +32,47 @@ from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 @dataclass(frozen=True, slots=True)
 class SubmitBatchJobResponse(Message):
     """4004: u32 job_id, u32 step_id (SLURM_BATCH_SCRIPT), u32 error_code, str job_submit_user_msg.
+    From 26.05 the ids are a step id (sluid, job_id, step_id, step_het_comp NO_VAL).
 
     Sent whenever the job exists, even if it cannot run yet: error_code 2042 for ``--hold``.
     """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id: int
     step_id: int = SLURM_BATCH_SCRIPT
     error_code: int = 0
     job_submit_user_msg: str | None = None
+    sluid: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
-        w.u32(self.step_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            StepId(self.job_id, self.step_id, NO_VAL, self.sluid).pack(w, version)
+        else:
+            w.u32(self.job_id)
+            w.u32(self.step_id)
         w.u32(self.error_code)
         w.string(self.job_submit_user_msg)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            ids = StepId.unpack(r, version)
+            return cls(ids.job_id, ids.step_id, r.u32(), r.string(), ids.sluid)
         return cls(r.u32(), r.u32(), r.u32(), r.string())
 
 
 @register(MsgType.REQUEST_KILL_JOB, MsgType.REQUEST_CANCEL_JOB_STEP)
 @dataclass(frozen=True, slots=True)
 class JobStepKill(Message):
-    """job_step_kill_msg_t, for 5032 (scancel J) and 5005 (scancel J.S).
+    """job_step_kill_msg_t, for 5032 (scancel J) and 5005 (scancel J.S): a step id (pack_step_id, with
+    the sluid from 24.11), str sjob_id, str sibling, u16 signal, u16 flags.
 
     5032 from scancel: job_id/step_id/step_het_comp NO_VAL and ``sjob_id`` the user's text ("2",
     "2_1", "2_[1-3]"). 5005: the numeric job and step ids, sjob_id NULL. ``flags`` are KillFlags.
     """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id: int = NO_VAL
     step_id: int = NO_VAL
@@ -66,11 +81,10 @@ class JobStepKill(Message):
     sibling: str | None = None
     signal: int = 9
     flags: int = 0
+    sluid: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
-        w.u32(self.step_id)
-        w.u32(self.step_het_comp)
+        StepId(self.job_id, self.step_id, self.step_het_comp, self.sluid).pack(w, version)
         w.string(self.sjob_id)
         w.string(self.sibling)
         w.u16(self.signal)
@@ -78,21 +92,28 @@ class JobStepKill(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u32(), r.u32(), r.u32(), r.string(), r.string(), r.u16(), r.u16())
+        ids = StepId.unpack(r, version)
+        sjob_id, sibling, signal, flags = r.string(), r.string(), r.u16(), r.u16()
+        return cls(ids.job_id, ids.step_id, ids.step_het_comp, sjob_id, sibling, signal, flags, ids.sluid)
 
 
 @dataclass(frozen=True, slots=True)
 class JobArrayError:
-    """One entry of 5034: the tasks (e.g. "1_1-6") that got this error code (0 = success)."""
+    """One entry of 5034: the tasks (e.g. "1_1-6") that got this error code (0 = success); from
+    24.11 also a message of its own (NULL: the client prints the code's text)."""
 
     error_code: int
     job_array_id: str | None
+    err_msg: str | None = None
 
 
 @register(MsgType.RESPONSE_JOB_ARRAY_ERRORS)
 @dataclass(frozen=True, slots=True)
 class JobArrayErrors(Message):
-    """5034, the reply to an update of a whole array id: u32 count, count x {u32 rc, str ids}."""
+    """5034, the reply to an update of a whole array id: u32 count, count x {u32 rc, str ids[, str
+    err_msg from 24.11]}."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     errors: tuple[JobArrayError, ...] = ()
 
@@ -100,14 +121,145 @@ class JobArrayErrors(Message):
         w.u32(len(self.errors))
         for e in self.errors:
             w.u32(e.error_code)
-            w.string(e.job_array_id)
+            w.string(_tasks_on_wire(e.job_array_id, version))
+            if version >= SLURM_24_11_PROTOCOL_VERSION:
+                w.string(e.err_msg)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         count = r.u32()
         if count * 8 > r.remaining:
             raise DecodeError(f"job array errors: {count} entries do not fit in {r.remaining} bytes")
-        return cls(tuple(JobArrayError(r.u32(), r.string()) for _ in range(count)))
+        with_msg = version >= SLURM_24_11_PROTOCOL_VERSION
+        return cls(
+            tuple(
+                JobArrayError(r.u32(), _tasks_read(r.string(), version), r.string() if with_msg else None)
+                for _ in range(count)
+            )
+        )
+
+
+# 26.05 names an entry's tasks as fmt_job_id_string does, in brackets ("3_[1-3]", "3_[2]"); 22.05 and
+# 24.11 as bit_fmt leaves them ("3_1-3"). JobArrayError holds the latter.
+def _tasks_on_wire(text: str | None, version: int) -> str | None:
+    if text is None or version < SLURM_26_05_PROTOCOL_VERSION or "_" not in text:
+        return text
+    job, tasks = text.split("_", 1)
+    return f"{job}_[{tasks}]"
+
+
+def _tasks_read(text: str | None, version: int) -> str | None:
+    if text is None or version < SLURM_26_05_PROTOCOL_VERSION or "_[" not in text or not text.endswith("]"):
+        return text
+    job, tasks = text.split("_[", 1)
+    return f"{job}_{tasks[:-1]}"
+
+
+@register(MsgType.REQUEST_KILL_JOBS)
+@dataclass(frozen=True, slots=True)
+class KillJobs(Message):
+    """kill_jobs_msg_t, 5041 (24.11 on; ``scancel --ctld``): the jobs (scancel's id strings) and the
+    filters slurmctld matches itself, the signal and KillFlags (KILL_JOBS_VERBOSE: answer for each job,
+    successes too). 26.05 adds admin_comment."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
+    account: str | None = None
+    admin_comment: str | None = None
+    flags: int = 0
+    job_name: str | None = None
+    jobs: tuple[str, ...] = ()
+    partition: str | None = None
+    qos: str | None = None
+    reservation: str | None = None
+    signal: int = 9
+    state: int = 0
+    user_id: int = 0
+    user_name: str | None = None
+    wckey: str | None = None
+    nodelist: str | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.raw(_KILL_JOBS.pack(self, version))
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return _KILL_JOBS.unpacker(version)(cls, r)
+
+
+_KILL_JOBS = VersionedLayout(
+    KillJobs,
+    (
+        ("account", STR),
+        ("admin_comment", STR, since(SLURM_26_05_PROTOCOL_VERSION)),
+        ("flags", U16),
+        ("job_name", STR),
+        ("jobs", STRS),
+        ("partition", STR),
+        ("qos", STR),
+        ("reservation", STR),
+        ("signal", U16),
+        ("state", U32),
+        ("user_id", U32),
+        ("user_name", STR),
+        ("wckey", STR),
+        ("nodelist", STR),
+    ),
+    NEWER,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KillJobResult:
+    """One job's answer in 5042: its error code and message, the job as slurm_selected_step_t (a step
+    id, the array task id (NO_VAL: no array's task), the het offset, an array bitmap flurm leaves NULL),
+    the real job id, the sibling."""
+
+    error_code: int
+    job_id: int
+    array_task_id: int = NO_VAL
+    real_job_id: int = NO_VAL
+    error_msg: str | None = None
+    sibling: str | None = None
+    het_job_offset: int = NO_VAL
+    sluid: int = 0
+
+
+@register(MsgType.RESPONSE_KILL_JOBS)
+@dataclass(frozen=True, slots=True)
+class KillJobsResponse(Message):
+    """kill_jobs_resp_msg_t, 5042: u32 count, then each :class:`KillJobResult`."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
+    results: tuple[KillJobResult, ...] = ()
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(len(self.results))
+        for res in self.results:
+            w.u32(res.error_code)
+            w.string(res.error_msg)
+            StepId(res.job_id, NO_VAL, NO_VAL, res.sluid).pack(w, version)
+            w.u32(res.array_task_id)
+            w.u32(res.het_job_offset)
+            w.bitmap(None)
+            w.u32(res.real_job_id)
+            w.string(res.sibling)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        count = r.u32()
+        if count * 32 > r.remaining:
+            raise DecodeError(f"kill jobs response: {count} entries do not fit in {r.remaining} bytes")
+        out = []
+        for _ in range(count):
+            rc, msg = r.u32(), r.string()
+            ids = StepId.unpack(r, version)
+            task, offset = r.u32(), r.u32()
+            r.bitmap()
+            real, sibling = r.u32(), r.string()
+            out.append(KillJobResult(rc, ids.job_id, task, real, msg, sibling, offset, ids.sluid))
+        return cls(tuple(out))
 
 
 @register(MsgType.REQUEST_COMPLETE_JOB_ALLOCATION)
@@ -143,7 +295,10 @@ class CompleteJobAllocation(Message):
 @register(MsgType.RESPONSE_FED_INFO)
 @dataclass(frozen=True, slots=True)
 class FedInfoResponse(Message):
-    """2050 for a cluster that is not federated: one byte 0. A federation record is not supported."""
+    """2050 for a cluster that is not federated: one byte 0 (so in 24.11 and 26.05). A federation
+    record is not supported."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     def pack(self, w: Writer, version: int) -> None:
         w.u8(0)
@@ -402,7 +557,10 @@ class ResourceAllocationResponse(Message):
 class WillRunResponse(Message):
     """4013, the reply to 4012 (``--test-only``): u32 job_id, str job_submit_user_msg, str node_list,
     str part_name, u32 count of preempted job ids (NO_VAL: none) and the ids, u32 proc_cnt,
-    time start_time, double sys_usage_per."""
+    time start_time, double sys_usage_per. From 26.05 the job id is a step id (sluid, job_id, NO_VAL,
+    NO_VAL)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id: int
     node_list: str | None = None
@@ -412,9 +570,13 @@ class WillRunResponse(Message):
     preemptee_job_ids: tuple[int, ...] | None = None
     job_submit_user_msg: str | None = None
     sys_usage_per: float = 0.0
+    sluid: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            StepId(self.job_id, NO_VAL, NO_VAL, self.sluid).pack(w, version)
+        else:
+            w.u32(self.job_id)
         w.string(self.job_submit_user_msg)
         w.string(self.node_list)
         w.string(self.part_name)
@@ -430,7 +592,13 @@ class WillRunResponse(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        job_id, user_msg, node_list, part_name = r.u32(), r.string(), r.string(), r.string()
+        sluid = 0
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            ids = StepId.unpack(r, version)
+            job_id, sluid = ids.job_id, ids.sluid
+        else:
+            job_id = r.u32()
+        user_msg, node_list, part_name = r.string(), r.string(), r.string()
         count = r.u32()
         preemptees: tuple[int, ...] | None = None
         if count != NO_VAL:
@@ -438,4 +606,4 @@ class WillRunResponse(Message):
                 raise DecodeError(f"will-run response: {count} preempted jobs do not fit")
             preemptees = tuple(r.u32() for _ in range(count))
         proc_cnt, start_time, usage = r.u32(), r.time(), r.double()
-        return cls(job_id, node_list, part_name, proc_cnt, start_time, preemptees, user_msg, usage)
+        return cls(job_id, node_list, part_name, proc_cnt, start_time, preemptees, user_msg, usage, sluid)

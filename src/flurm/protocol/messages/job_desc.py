@@ -1,5 +1,6 @@
 """job_desc_msg_t: the job description of sbatch (4003), srun/salloc (4001), will-run (4012) and
-scontrol hold/release/update (3001). SLURM 22.05 layout (``_pack_job_desc_msg``).
+scontrol hold/release/update (3001), in the layouts of SLURM 22.05, 24.11 and 26.05 (``_pack_job_desc_msg``;
+one table, :data:`JOB_DESC_LAYOUT`, whose entries say which releases pack them).
 
 Every field keeps its wire value, sentinels included: NO_VAL/NO_VAL16/NO_VAL64/NO_VAL8 mean "not
 given" (for 3001: "no change"), so decode -> encode gives the same bytes. The defaults are those of
@@ -7,12 +8,17 @@ given" (for 3001: "no change"), so decode -> encode gives the same bytes. The de
 
 The client library sets bitflags USE_DEFAULT_ACCT/PART/QOS/WCKEY (bits 25-28) when account,
 partition, qos or wckey is NULL before packing; this codec packs ``bitflags`` as given.
+
+One value has a release's own spelling: "no user or group given" is NO_VAL in 22.05 and
+SLURM_AUTH_NOBODY (99) from 24.11 (slurm_init_job_desc_msg; _valid_id). ``user_id``/``group_id`` hold
+22.05's meaning whatever the release (NO_VAL: not given), so every handler reads them alike.
+From 26.05 the job id travels in a step id (sluid, job_id, step_id, step_het_comp) at the front.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import (
     NO_VAL,
@@ -21,13 +27,34 @@ from flurm.protocol.constants import (
     NO_VAL64,
     PROTOCOL_VERSION,
     SELECT_PLUGIN_CONS_TRES,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     MsgType,
 )
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.job_common import SELECT_PLUGIN
-from flurm.protocol.messages.layout import BITS, STR, STRS, TIME, U8, U16, U32, U64, compile_layout
-from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
-from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
+from flurm.protocol.messages.layout import (
+    BITS,
+    STR,
+    STRS,
+    TIME,
+    U8,
+    U16,
+    U32,
+    U64,
+    VersionedLayout,
+    before,
+    compile_layout,
+    since,
+)
+from flurm.protocol.versions import NEWER
+from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
+
+V24 = SLURM_24_11_PROTOCOL_VERSION
+V26 = SLURM_26_05_PROTOCOL_VERSION
+# "no uid/gid given" in a job description from 24.11 (slurm.h SLURM_AUTH_NOBODY); 22.05 used NO_VAL
+SLURM_AUTH_NOBODY = 99
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +108,23 @@ class _CronEntryCodec:
 CRON_ENTRY = _CronEntryCodec()
 
 
+class _NobodyIdCodec:
+    """A uid or gid of a 24.11+ job description: u32 whose SLURM_AUTH_NOBODY is 22.05's NO_VAL ("not
+    given"). (A NO_VAL on this wire, which no client sends and 24.11 refuses, reads as not given.)"""
+
+    def pack(self, value: int) -> bytes:
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise EncodeError(f"id {value!r} is not a u32")
+        return (SLURM_AUTH_NOBODY if value == NO_VAL else value).to_bytes(4, "big")
+
+    def unpack(self, r: Reader) -> int:
+        value = r.u32()
+        return NO_VAL if value == SLURM_AUTH_NOBODY else value
+
+
+NOBODY_ID = _NobodyIdCodec()
+
+
 @register(
     MsgType.REQUEST_SUBMIT_BATCH_JOB,
     MsgType.REQUEST_RESOURCE_ALLOCATION,
@@ -89,7 +133,10 @@ CRON_ENTRY = _CronEntryCodec()
 )
 @dataclass(frozen=True, slots=True)
 class JobDesc(Message):
-    """job_desc_msg_t, fields in wire order. Memory in MiB (bit 63 = per CPU), times in minutes/epoch."""
+    """job_desc_msg_t, fields in 22.05's wire order, then those of later releases. Memory in MiB
+    (bit 63 = per CPU), times in minutes/epoch."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     site_factor: int = NO_VAL
     batch_features: str | None = None
@@ -209,35 +256,53 @@ class JobDesc(Message):
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
     crontab_entry: CronEntry | None = None
+    # 24.11 (--container-id, --oom-kill-step, --nodes=<size list>, --resv-ports, --segment)
+    container_id: str | None = None
+    oom_kill_step: int = 0
+    job_size_str: str | None = None
+    resv_port_cnt: int = 0
+    segment_size: int = 0
+    # 26.05: the rest of the step id the job id travels in, and the new options
+    sluid: int = 0
+    step_id: int = NO_VAL
+    step_het_comp: int = NO_VAL
+    container_type: str | None = None
+    mem_update_delay: int = 0
+    mem_update_margin: int = 0
+    alloc_tls_cert: str | None = None
 
     def to_bytes(self, version: int = PROTOCOL_VERSION) -> bytes:
-        require_22_05_encode(version, "job_desc")
-        return _pack_job_desc(self)
+        return JOB_DESC.pack(self, version)
 
     def pack(self, w: Writer, version: int) -> None:
         w.raw(self.to_bytes(version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        require_22_05_decode(version, "job_desc")
-        return _unpack_job_desc(cls, r)
+        return JOB_DESC.unpacker(version)(cls, r)
 
 
-# _pack_job_desc_msg, protocol_version >= SLURM_22_05_PROTOCOL_VERSION
+# _pack_job_desc_msg of 22.05, 24.11 and 26.05: an entry with a span is packed by those releases only
 JOB_DESC_LAYOUT = (
+    ("sluid", U64, since(V26)),
+    ("job_id", U32, since(V26)),
+    ("step_id", U32, since(V26)),
+    ("step_het_comp", U32, since(V26)),
     ("site_factor", U32),
     ("batch_features", STR),
     ("cluster_features", STR),
     ("clusters", STR),
     ("contiguous", U16),
     ("container", STR),
+    ("container_id", STR, since(V24)),
+    ("container_type", STR, since(V26)),
     ("core_spec", U16),
     ("task_dist", U32),
     ("kill_on_node_fail", U16),
     ("features", STR),
     ("fed_siblings_active", U64),
     ("fed_siblings_viable", U64),
-    ("job_id", U32),
+    ("job_id", U32, before(V26)),
     ("job_id_str", STR),
     ("name", STR),
     ("alloc_node", STR),
@@ -246,8 +311,11 @@ JOB_DESC_LAYOUT = (
     ("burst_buffer", STR),
     ("pn_min_cpus", U16),
     ("pn_min_memory", U64),
+    ("mem_update_delay", U16, since(V26)),
+    ("mem_update_margin", U16, since(V26)),
+    ("oom_kill_step", U16, since(V24)),
     ("pn_min_tmp_disk", U32),
-    ("power_flags", U8),
+    ("power_flags", U8, before(V24)),
     ("prefer", STR),
     ("cpu_freq_min", U32),
     ("cpu_freq_max", U32),
@@ -300,16 +368,21 @@ JOB_DESC_LAYOUT = (
     ("max_cpus", U32),
     ("min_nodes", U32),
     ("max_nodes", U32),
+    ("job_size_str", STR, since(V24)),
     ("boards_per_node", U16),
     ("sockets_per_board", U16),
     ("sockets_per_node", U16),
     ("cores_per_socket", U16),
     ("threads_per_core", U16),
-    ("user_id", U32),
-    ("group_id", U32),
+    ("user_id", U32, before(V24)),
+    ("user_id", NOBODY_ID, since(V24)),
+    ("group_id", U32, before(V24)),
+    ("group_id", NOBODY_ID, since(V24)),
     ("alloc_resp_port", U16),
+    ("alloc_tls_cert", STR, since(V26)),
     ("resp_host", STR),
     ("other_port", U16),
+    ("resv_port_cnt", U16, since(V24)),
     ("network", STR),
     ("begin_time", TIME),
     ("end_time", TIME),
@@ -325,7 +398,7 @@ JOB_DESC_LAYOUT = (
     ("wckey", STR),
     ("req_switch", U32),
     ("wait4switch", U32),
-    ("select_plugin_id", SELECT_PLUGIN),
+    ("select_plugin_id", SELECT_PLUGIN, before(V24)),
     ("wait_all_nodes", U16),
     ("bitflags", U64),
     ("delay_boot", U32),
@@ -343,6 +416,7 @@ JOB_DESC_LAYOUT = (
     ("tres_per_socket", STR),
     ("tres_per_task", STR),
     ("crontab_entry", CRON_ENTRY),
+    ("segment_size", U16, since(V24)),
 )
 
-_pack_job_desc, _unpack_job_desc = compile_layout(JobDesc, JOB_DESC_LAYOUT)
+JOB_DESC = VersionedLayout(JobDesc, JOB_DESC_LAYOUT, (SLURM_22_05_PROTOCOL_VERSION, *NEWER))

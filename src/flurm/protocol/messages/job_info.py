@@ -16,7 +16,7 @@ and the plain form of a record.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Self
 
@@ -26,7 +26,11 @@ from flurm.protocol.constants import (
     NO_VAL16,
     PROTOCOL_VERSION,
     SELECT_PLUGIN_CONS_TRES,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     MsgType,
+    SlurmRC,
 )
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.job_common import SELECT_PLUGIN
@@ -40,12 +44,17 @@ from flurm.protocol.messages.layout import (
     U16,
     U32,
     U64,
-    compile_layout,
+    Entry,
+    Kind,
+    Span,
+    VersionedLayout,
+    before,
     compile_skipper,
     pack_bits,
     pack_str,
+    since,
 )
-from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
+from flurm.protocol.versions import NEWER, SERVED
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 _U16 = struct.Struct(">H")
@@ -92,22 +101,40 @@ class JobInfoRequest(Message):
         raw = r.bytes(count * 4)
         return cls(last_update, show_flags, struct.unpack(f">{count}I", raw))
 
+    # the same in every served release
+    NEWER_LAYOUTS = frozenset(NEWER)
+
 
 @register(MsgType.REQUEST_JOB_INFO_SINGLE, MsgType.REQUEST_JOB_READY, MsgType.REQUEST_BATCH_SCRIPT)
 @dataclass(frozen=True, slots=True)
 class JobIdRequest(Message):
     """2021 (scontrol show job N, squeue -j N), 4019 REQUEST_JOB_READY and 2051 REQUEST_BATCH_SCRIPT:
-    u32 job_id, u16 show_flags."""
+    u32 job_id, u16 show_flags. From 26.05 the job is a whole step id (u64 sluid, u32 job_id, u32
+    step_id, u32 step_het_comp; the clients send sluid 0 and NO_VAL steps) before show_flags."""
 
     job_id: int = NO_VAL
     show_flags: int = 0
+    sluid: int = 0
+    step_id: int = NO_VAL
+    step_het_comp: int = NO_VAL
+
+    NEWER_LAYOUTS = frozenset(NEWER)
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.u64(self.sluid)
+            w.u32(self.job_id)
+            w.u32(self.step_id)
+            w.u32(self.step_het_comp)
+        else:
+            w.u32(self.job_id)
         w.u16(self.show_flags)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            sluid, job_id, step_id, het_comp = r.u64(), r.u32(), r.u32(), r.u32()
+            return cls(job_id, r.u16(), sluid, step_id, het_comp)
         return cls(r.u32(), r.u16())
 
 
@@ -118,6 +145,8 @@ class JobUserInfoRequest(Message):
 
     user_id: int = 0
     show_flags: int = 0
+
+    NEWER_LAYOUTS = frozenset(NEWER)
 
     def pack(self, w: Writer, version: int) -> None:
         w.u32(self.user_id)
@@ -145,13 +174,15 @@ def _u64s(v: Sequence[int]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class JobResources:
-    """job_resources_t as packed by pack_job_resources (22.05): what the job holds on each node.
+    """job_resources_t as packed by pack_job_resources: what the job holds on each node.
 
     ``cpus``/``cpus_used``/``memory_allocated``/``memory_used`` have one entry per host (memory in
     MiB) or are empty. ``cpu_array_value``/``cpu_array_reps`` are a run-length form of ``cpus``. The
     three socket arrays are run-length too: entry i applies to ``sock_core_rep_count[i]`` hosts,
     and only the leading groups that cover ``nhosts`` are sent. ``core_bitmap`` has one bit per core
-    of the allocated nodes, in node order.
+    of the allocated nodes, in node order. From 24.11 the block also carries ``next_step_node_inx``
+    (after ncpus); 24.11 alone ends with the ``node_bitmap`` (one bit per node of the cluster), 26.05
+    with ``node_ranks`` (one entry per host, or none).
     """
 
     nhosts: int = 0
@@ -172,18 +203,33 @@ class JobResources:
     sock_core_rep_count: tuple[int, ...] = ()
     core_bitmap: Bitmap | None = None
     core_bitmap_used: Bitmap | None = None
+    next_step_node_inx: int = 0
+    node_bitmap: Bitmap | None = None
+    node_ranks: tuple[int, ...] = ()
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, version: int = PROTOCOL_VERSION) -> bytes:
         if self.nhosts >= NO_VAL:
             raise EncodeError(f"job_resources nhosts {self.nhosts} collides with the NO_VAL marker")
         if len(self.cpu_array_value) != len(self.cpu_array_reps):
             raise EncodeError("job_resources: cpu_array_value and cpu_array_reps differ in length")
         if len(self.cpus) != self.nhosts:
             raise EncodeError(f"job_resources: {len(self.cpus)} cpus entries for {self.nhosts} hosts")
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
         try:
+            head = (
+                _RES_HEAD_24_11.pack(self.nhosts, self.ncpus, self.next_step_node_inx, self.node_req)
+                if newer
+                else _RES_HEAD.pack(self.nhosts, self.ncpus, self.node_req)
+            )
+            if not newer:
+                tail = b""
+            elif version >= SLURM_26_05_PROTOCOL_VERSION:
+                tail = _u32s(self.node_ranks)
+            else:
+                tail = pack_bits(self.node_bitmap)
             return b"".join(
                 (
-                    _RES_HEAD.pack(self.nhosts, self.ncpus, self.node_req),
+                    head,
                     pack_str(self.nodes),
                     _RES_MID.pack(self.whole_node, self.threads_per_core, self.cr_type),
                     _u32s(self.cpu_array_reps),
@@ -197,15 +243,19 @@ class JobResources:
                     _u32s(self.sock_core_rep_count),
                     pack_bits(self.core_bitmap),
                     pack_bits(self.core_bitmap_used),
+                    tail,
                 )
             )
         except (struct.error, TypeError) as e:
             raise EncodeError(f"job_resources does not fit its wire types: {e}") from None
 
     @classmethod
-    def read(cls, r: Reader, nhosts: int) -> JobResources:
+    def read(cls, r: Reader, nhosts: int, version: int = PROTOCOL_VERSION) -> JobResources:
         """The block after its leading u32 nhosts (already read, and not NO_VAL)."""
-        ncpus, node_req = r.u32(), r.u32()
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        ncpus = r.u32()
+        next_step_node_inx = r.u32() if newer else 0
+        node_req = r.u32()
         nodes = r.string()
         whole_node, threads_per_core, cr_type = r.u8(), r.u16(), r.u16()
         cpu_array_reps = tuple(r.u32_array())
@@ -215,6 +265,19 @@ class JobResources:
         cpus = tuple(r.u16_array())
         if len(cpus) != nhosts:
             raise DecodeError(f"job_resources: {len(cpus)} cpus entries for {nhosts} hosts")
+        cpus_used = tuple(r.u16_array())
+        memory_allocated = tuple(r.u64_array())
+        memory_used = tuple(r.u64_array())
+        sockets_per_node = tuple(r.u16_array())
+        cores_per_socket = tuple(r.u16_array())
+        sock_core_rep_count = tuple(r.u32_array())
+        core_bitmap, core_bitmap_used = r.bitmap(), r.bitmap()
+        node_bitmap: Bitmap | None = None
+        node_ranks: tuple[int, ...] = ()
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            node_ranks = tuple(r.u32_array())
+        elif newer:
+            node_bitmap = r.bitmap()
         return cls(
             nhosts,
             ncpus,
@@ -226,14 +289,17 @@ class JobResources:
             cpu_array_reps,
             cpu_array_value,
             cpus,
-            tuple(r.u16_array()),
-            tuple(r.u64_array()),
-            tuple(r.u64_array()),
-            tuple(r.u16_array()),
-            tuple(r.u16_array()),
-            tuple(r.u32_array()),
-            r.bitmap(),
-            r.bitmap(),
+            cpus_used,
+            memory_allocated,
+            memory_used,
+            sockets_per_node,
+            cores_per_socket,
+            sock_core_rep_count,
+            core_bitmap,
+            core_bitmap_used,
+            next_step_node_inx,
+            node_bitmap,
+            node_ranks,
         )
 
     def cores_per_node(self) -> tuple[int, ...]:
@@ -268,18 +334,22 @@ class JobResources:
 
 
 _RES_HEAD = struct.Struct(">III")
+_RES_HEAD_24_11 = struct.Struct(">IIII")
 _RES_MID = struct.Struct(">BHH")
 
 
 class _JobResourcesCodec:
-    """The optional block: u32 NO_VAL alone when absent."""
+    """The optional block in one release's layout: u32 NO_VAL alone when absent."""
+
+    def __init__(self, version: int = PROTOCOL_VERSION) -> None:
+        self.version = version
 
     def pack(self, value: JobResources | None) -> bytes:
-        return _NO_VAL_BYTES if value is None else value.to_bytes()
+        return _NO_VAL_BYTES if value is None else value.to_bytes(self.version)
 
     def unpack(self, r: Reader) -> JobResources | None:
         nhosts = r.u32()
-        return None if nhosts == NO_VAL else JobResources.read(r, nhosts)
+        return None if nhosts == NO_VAL else JobResources.read(r, nhosts, self.version)
 
     def skip(self, data: bytes, pos: int, end: int) -> int:
         if pos + 4 <= end and data[pos : pos + 4] == _NO_VAL_BYTES:
@@ -290,6 +360,8 @@ class _JobResourcesCodec:
 
 
 JOB_RESOURCES = _JobResourcesCodec()
+JOB_RESOURCES_24_11 = _JobResourcesCodec(SLURM_24_11_PROTOCOL_VERSION)
+JOB_RESOURCES_26_05 = _JobResourcesCodec(SLURM_26_05_PROTOCOL_VERSION)
 
 
 # -- multi-core block -----------------------------------------------------------------------------
@@ -347,6 +419,85 @@ class _MultiCoreCodec:
 MULTI_CORE = _MultiCoreCodec()
 
 
+# -- blocks of the 24.11 record -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FedDetails:
+    """A job's federation details: from 24.11 behind a flag (job_record_pack_common), absent on a
+    cluster outside a federation. 22.05 packs the same values flat, always (the fed_* fields)."""
+
+    origin_str: str | None = None
+    siblings_active: int = 0
+    siblings_active_str: str | None = None
+    siblings_viable: int = 0
+    siblings_viable_str: str | None = None
+
+
+_U64 = struct.Struct(">Q")
+
+
+class _FedDetailsCodec:
+    def pack(self, value: FedDetails | None) -> bytes:
+        if value is None:
+            return b"\0"
+        return b"".join(
+            (
+                b"\1",
+                pack_str(value.origin_str),
+                _U64.pack(value.siblings_active),
+                pack_str(value.siblings_active_str),
+                _U64.pack(value.siblings_viable),
+                pack_str(value.siblings_viable_str),
+            )
+        )
+
+    def unpack(self, r: Reader) -> FedDetails | None:
+        if not r.u8():
+            return None
+        return FedDetails(r.string(), r.u64(), r.string(), r.u64(), r.string())
+
+
+FED_DETAILS = _FedDetailsCodec()
+
+
+class _DetailsFlagCodec:
+    """The bool before a 24.11 record's details. slurmctld packs false (and three counts in place of
+    the details) only for a job whose details are gone, which a listed job always has: such a record
+    is refused rather than guessed."""
+
+    def pack(self, value: bool) -> bytes:
+        if not value:
+            raise EncodeError("a job record without details cannot be packed")
+        return b"\1"
+
+    def unpack(self, r: Reader) -> bool:
+        if not r.u8():
+            raise DecodeError("job record without job details: not supported")
+        return True
+
+    def skip(self, data: bytes, pos: int, end: int) -> int:
+        if pos >= end or not data[pos]:
+            raise DecodeError("job record without job details: not supported")
+        return pos + 1
+
+
+DETAILS_FLAG = _DetailsFlagCodec()
+
+
+class _U32ArrayCodec:
+    """pack32_array: u32 count then the values (an empty array is count 0)."""
+
+    def pack(self, value: Sequence[int]) -> bytes:
+        return _u32s(value)
+
+    def unpack(self, r: Reader) -> tuple[int, ...]:
+        return tuple(r.u32_array())
+
+
+U32S = _U32ArrayCodec()
+
+
 # -- the job record -------------------------------------------------------------------------------
 
 
@@ -360,6 +511,10 @@ class JobRecord(Message):
     the pending tasks of an array meta record ("0x78" = tasks 3-6). ``show_flags`` echoes the
     request's. ``gres_used`` is what the client library calls gres_total. ``container`` is packed
     twice by slurmctld; decoding checks that both copies agree.
+
+    From 24.11 the record is packed in another order (job_record_pack_common first, alphabetical),
+    without ``show_flags``, ``power_flags`` and ``select_plugin_id``, ``state_reason`` is a u32, and the
+    fields after ``selinux_context`` below are new (each marked with the release it came in).
     """
 
     array_job_id: int = 0
@@ -486,24 +641,58 @@ class JobRecord(Message):
     mail_type: int = 0
     mail_user: str | None = None
     selinux_context: str | None = None
+    # 24.11
+    container_id: str | None = None
+    extra: str | None = None
+    failed_node: str | None = None
+    fed_details: FedDetails | None = None
+    resv_ports: str | None = None
+    priority_array: tuple[int, ...] = ()
+    priority_array_names: str | None = None
+    has_details: bool = True
+    job_size_bitmap: Bitmap | None = None
+    oom_kill_step: int = NO_VAL16
+    # 26.05: the job's step id (sluid, job_id, step_id NO_VAL, step_het_comp NO_VAL) leads the record
+    sluid: int = 0
+    step_id: int = NO_VAL
+    step_het_comp: int = NO_VAL
+    container_type: str | None = None
+    licenses_allocated: str | None = None
+    segment_size: int = 0
+    submit_line: str | None = None
+    exclusive: int = 0
+    oversubscribe: int = 0
+    mem_update_delay: int = 0
+    mem_update_margin: int = 0
+
+    NEWER_LAYOUTS = frozenset(NEWER)
 
     def to_bytes(self, version: int = PROTOCOL_VERSION) -> bytes:
-        """This record's wire bytes (cache them: a reply joins them)."""
-        require_22_05_encode(version, "job record")
-        return _pack_job_record(self)
+        """This record's wire bytes in ``version``'s layout (cache them: a reply joins them)."""
+        pack = _PACKERS.get(version)
+        if pack is None:
+            raise EncodeError(
+                f"job record: protocol version {version:#06x} is not supported",
+                rc=SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
+            )
+        return pack(self)
 
     def pack(self, w: Writer, version: int) -> None:
         w.raw(self.to_bytes(version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        require_22_05_decode(version, "job record")
-        return _unpack_job_record(cls, r)
+        return JOB_RECORD.unpack(r, version)  # type: ignore[return-value]
 
 
-# pack_job (first branch, >= 21.08) with _pack_default_job_details (22.05) and
+_ONLY_22_05 = before(SLURM_24_11_PROTOCOL_VERSION)
+_FROM_24_11 = since(SLURM_24_11_PROTOCOL_VERSION)
+_ONLY_24_11 = Span(SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION)
+_FROM_26_05 = since(SLURM_26_05_PROTOCOL_VERSION)
+
+# 22.05: pack_job (first branch, >= 21.08) with _pack_default_job_details (22.05) and
 # _pack_pending_job_details; reader _unpack_job_info_members (22.05).
-JOB_RECORD_LAYOUT = (
+_LAYOUT_22_05: tuple[tuple[str, Kind], ...] = (
     ("array_job_id", U32),
     ("array_task_id", U32),
     ("array_task_str", STR),
@@ -634,7 +823,174 @@ JOB_RECORD_LAYOUT = (
     ("selinux_context", STR),
 )
 
-_pack_job_record, _unpack_job_record = compile_layout(JobRecord, JOB_RECORD_LAYOUT)
+# 24.11 and 26.05: pack_job's first branch: job_record_pack_common, the array, times and places,
+# job resources, then _pack_default_job_details (a flag, job_record_pack_details_common, the rest)
+# and _pack_pending_job_details; reader _unpack_job_info_members's first branch of each release.
+_LAYOUT_NEWER: tuple[Entry, ...] = (
+    # job_record_pack_common (26.05 leads with the job's step id)
+    ("sluid", U64, _FROM_26_05),
+    ("job_id", U32, _FROM_26_05),
+    ("step_id", U32, _FROM_26_05),
+    ("step_het_comp", U32, _FROM_26_05),
+    ("account", STR),
+    ("admin_comment", STR),
+    ("alloc_node", STR),
+    ("alloc_sid", U32),
+    ("array_job_id", U32),
+    ("array_task_id", U32),
+    ("assoc_id", U32),
+    ("batch_features", STR),
+    ("batch_flag", U16),
+    ("batch_host", STR),
+    ("bitflags", U64),
+    ("burst_buffer", STR),
+    ("burst_buffer_state", STR),
+    ("billable_tres", DOUBLE),
+    ("comment", STR),
+    ("container", STR),
+    ("container_id", STR),
+    ("container_type", STR, _FROM_26_05),
+    ("cpus_per_tres", STR),
+    ("deadline", TIME),
+    ("delay_boot", U32),
+    ("derived_ec", U32),
+    ("exit_code", U32),
+    ("extra", STR),
+    ("failed_node", STR),
+    ("fed_details", FED_DETAILS),
+    ("gres_used", STR),
+    ("group_id", U32),
+    ("het_job_id", U32),
+    ("het_job_id_set", STR),
+    ("het_job_offset", U32),
+    ("job_id", U32, _ONLY_24_11),
+    ("job_state", U32),
+    ("last_sched_eval", TIME),
+    ("licenses", STR),
+    ("licenses_allocated", STR, _FROM_26_05),
+    ("mail_type", U16),
+    ("mail_user", STR),
+    ("mcs_label", STR),
+    ("mem_per_tres", STR),
+    ("name", STR),
+    ("network", STR),
+    ("preempt_time", TIME),
+    ("pre_sus_time", TIME),
+    ("priority", U32),
+    ("profile", U32),
+    ("reboot", U8),
+    ("req_switch", U32),
+    ("resize_time", TIME),
+    ("restart_cnt", U16),
+    ("resv_name", STR),
+    ("resv_ports", STR),
+    ("selinux_context", STR),
+    ("site_factor", U32),
+    ("start_protocol_ver", U16),
+    ("state_desc", STR),
+    ("state_reason", U32),
+    ("suspend_time", TIME),
+    ("system_comment", STR),
+    ("time_min", U32),
+    ("tres_bind", STR),
+    ("tres_alloc_str", STR),
+    ("tres_req_str", STR),
+    ("tres_freq", STR),
+    ("tres_per_job", STR),
+    ("tres_per_node", STR),
+    ("tres_per_socket", STR),
+    ("tres_per_task", STR),
+    ("user_id", U32),
+    ("user_name", STR),
+    ("wait4switch", U32),
+    ("wckey", STR),
+    # pack_job
+    ("array_task_str", STR),
+    ("array_max_tasks", U32),
+    ("time_limit", U32),
+    ("start_time", TIME),
+    ("end_time", TIME),
+    ("priority_array", U32S),
+    ("priority_array_names", STR),
+    ("cluster", STR),
+    ("nodes", STR),
+    ("sched_nodes", STR),
+    ("partition", STR),
+    ("qos", STR),
+    ("preemptable_time", TIME),
+    ("job_resources", JOB_RESOURCES_24_11, _ONLY_24_11),
+    ("job_resources", JOB_RESOURCES_26_05, _FROM_26_05),
+    ("gres_detail_str", STRS),
+    ("node_bitmap", BITS),
+    # _pack_default_job_details
+    ("has_details", DETAILS_FLAG),
+    ("accrue_time", TIME),
+    ("eligible_time", TIME),  # details->begin_time
+    ("cluster_features", STR),
+    ("cpu_freq_gov", U32),
+    ("cpu_freq_max", U32),
+    ("cpu_freq_min", U32),
+    ("dependency", STR),
+    ("job_size_bitmap", BITS),
+    ("nice", U32),
+    ("ntasks_per_node", U16),
+    ("ntasks_per_tres", U16),
+    ("requeue", U16),
+    ("segment_size", U16, _FROM_26_05),
+    ("submit_time", TIME),
+    ("work_dir", STR),
+    ("features", STR),
+    ("prefer", STR),
+    ("command", STR),
+    ("submit_line", STR, _FROM_26_05),
+    ("num_cpus", U32),
+    ("max_cpus", U32),
+    ("num_nodes", U32),
+    ("max_nodes", U32),
+    ("num_tasks", U32),
+    ("exclusive", U16, _FROM_26_05),
+    ("shared", U16),
+    ("oversubscribe", U16, _FROM_26_05),
+    ("cronspec", STR),
+    ("mem_update_delay", U16, _FROM_26_05),
+    ("mem_update_margin", U16, _FROM_26_05),
+    # _pack_pending_job_details
+    ("contiguous", U16),
+    ("core_spec", U16),
+    ("cpus_per_task", U16),
+    ("pn_min_cpus", U16),
+    ("pn_min_memory", U64),
+    ("pn_min_tmp_disk", U32),
+    ("oom_kill_step", U16),
+    ("req_nodes", STR),
+    ("req_node_bitmap", BITS),
+    ("exc_nodes", STR),
+    ("exc_node_bitmap", BITS),
+    ("std_err", STR),
+    ("std_in", STR),
+    ("std_out", STR),
+    ("multi_core", MULTI_CORE),
+)
+
+
+def _in(span: Span, entries: Sequence[Entry]) -> tuple[Entry, ...]:
+    """``entries`` narrowed to the releases of ``span``."""
+    out: list[Entry] = []
+    for e in entries:
+        inner = e[2] if len(e) == 3 else Span()
+        out.append((e[0], e[1], Span(max(span.lo, inner.lo), min(span.hi, inner.hi))))
+    return tuple(out)
+
+
+# The one table: 22.05's order up to 24.11, the newer order from it.
+JOB_RECORD_LAYOUT: tuple[Entry, ...] = (
+    *_in(_ONLY_22_05, _LAYOUT_22_05),
+    *_in(_FROM_24_11, _LAYOUT_NEWER),
+)
+JOB_RECORD = VersionedLayout(JobRecord, JOB_RECORD_LAYOUT, SERVED)
+_PACKERS = {v: JOB_RECORD.packer(v) for v in SERVED}
+_pack_job_record = JOB_RECORD.packer(SLURM_22_05_PROTOCOL_VERSION)
+_unpack_job_record = JOB_RECORD.unpacker(SLURM_22_05_PROTOCOL_VERSION)
 
 
 def encode_job_record(record: JobRecord, version: int = PROTOCOL_VERSION) -> bytes:
@@ -649,7 +1005,8 @@ def _skip_str(data: bytes, pos: int) -> int:
 
 
 def show_flags_offset(record: bytes) -> int:
-    """Byte offset of the u16 show_flags inside an encoded 22.05 job record."""
+    """Byte offset of the u16 show_flags inside an encoded 22.05 job record (from 24.11 a record
+    carries no show_flags)."""
     pos = _skip_str(record, 8)  # array_job_id, array_task_id, array_task_str
     pos = _skip_str(record, pos + 8)  # array_max_tasks, assoc_id, container
     pos = _skip_str(record, pos + 20)  # delay_boot, job_id, user_id, group_id, het_job_id, het_job_id_set
@@ -690,14 +1047,16 @@ class JobInfoResponse(Message):
     """2004: u32 record_count, time last_update, time last_backfill (0 until backfill ran), records.
 
     Also the reply to 2021 and 2039. The client sets BACKFILL_LAST itself (see client-structs.md).
+    The header is the same in every served release; the records are in the release's layout.
     """
 
     last_update: int = 0
     last_backfill: int = 0
     records: tuple[JobRecord, ...] = ()
 
+    NEWER_LAYOUTS = frozenset(NEWER)
+
     def pack(self, w: Writer, version: int) -> None:
-        require_22_05_encode(version, "job info")
         w.raw(
             job_info_response_body(
                 [rec.to_bytes(version) for rec in self.records], self.last_update, self.last_backfill
@@ -706,13 +1065,13 @@ class JobInfoResponse(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        require_22_05_decode(version, "job info")
         count = r.u32()
         last_update = r.time()
         last_backfill = r.time()
         if count > r.remaining:  # a record is far more than one byte: cheap sanity bound
             raise DecodeError(f"job info: {count} records do not fit in {r.remaining} bytes")
-        records = [_unpack_job_record(JobRecord, r) for _ in range(count)]
+        unpack = JOB_RECORD.unpacker(version)
+        records = [unpack(JobRecord, r) for _ in range(count)]
         return cls(last_update, last_backfill, tuple(records))
 
 
@@ -725,15 +1084,16 @@ class PackedJobInfoResponse(Message):
     records: tuple[bytes, ...] = ()
 
     MSG_TYPES = (MsgType.RESPONSE_JOB_INFO,)
+    # the records' bytes must be in the layout of the version the body is packed in
+    NEWER_LAYOUTS = frozenset(NEWER)
 
     def pack(self, w: Writer, version: int) -> None:
-        require_22_05_encode(version, "job info")
         w.raw(job_info_response_body(self.records, self.last_update, self.last_backfill))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         """Split a 2004 body into its records' bytes (each record is decoded once to find its end)."""
-        require_22_05_decode(version, "job info")
+        unpack = JOB_RECORD.unpacker(version)
         count = r.u32()
         last_update = r.time()
         last_backfill = r.time()
@@ -744,7 +1104,7 @@ class PackedJobInfoResponse(Message):
         records = []
         for _ in range(count):
             start = sub.pos
-            _unpack_job_record(JobRecord, sub)
+            unpack(JobRecord, sub)
             records.append(blob[start : sub.pos])
         sub.expect_end("job info records")
         return cls(last_update, last_backfill, tuple(records))
@@ -752,12 +1112,34 @@ class PackedJobInfoResponse(Message):
 
 # -- cutting a reply into records -----------------------------------------------------------------
 
-_skip_job_record = compile_skipper(JOB_RECORD_LAYOUT, "JobRecord")
+
+def _job_id_reader(version: int) -> Callable[[bytes, int, int], int]:
+    """The job id of an encoded record of ``version``: a skipper of the fields before it, then a u32."""
+    if version == SLURM_22_05_PROTOCOL_VERSION:
+        return _record_job_id
+    layout = JOB_RECORD.layouts[version]
+    lead = layout[: [name for name, _ in layout].index("job_id")]
+    skip = compile_skipper(lead, f"JobRecord {version:#06x} before job_id")
+
+    def job_id(data: bytes, start: int, end: int) -> int:
+        pos = skip(data, start, end)
+        if pos + 4 > end:
+            raise DecodeError("job record too short for its job id")
+        return int(_U32.unpack_from(data, pos)[0])
+
+    return job_id
 
 
-def split_job_info(body: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
-    """A RESPONSE_JOB_INFO body as (last_update, last_backfill, [(job_id, record bytes), ...]) without
-    decoding the records: the caller decodes only those whose bytes changed."""
+_JOB_ID_OF: dict[int, Callable[[bytes, int, int], int]] = {}
+
+
+def split_job_info(body: bytes, version: int = PROTOCOL_VERSION) -> tuple[int, int, list[tuple[int, bytes]]]:
+    """A RESPONSE_JOB_INFO body of ``version`` as (last_update, last_backfill, [(job_id, record bytes),
+    ...]) without decoding the records: the caller decodes only those whose bytes changed."""
+    skip_record = JOB_RECORD.skipper(version, f"JobRecord {version:#06x}")  # refuses an unknown version
+    record_job_id = _JOB_ID_OF.get(version)
+    if record_job_id is None:
+        record_job_id = _JOB_ID_OF[version] = _job_id_reader(version)
     if len(body) < 20:
         raise DecodeError("job info: body too short")
     count, last_update, last_backfill = _INFO_HEAD.unpack_from(body, 0)
@@ -767,8 +1149,8 @@ def split_job_info(body: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
     out: list[tuple[int, bytes]] = []
     for _ in range(count):
         start = pos
-        pos = _skip_job_record(body, pos, end)
-        out.append((_record_job_id(body, start, pos), body[start:pos]))
+        pos = skip_record(body, pos, end)
+        out.append((record_job_id(body, start, pos), body[start:pos]))
     if pos != end:
         raise DecodeError(f"job info: {end - pos} bytes after the last record")
     return last_update, last_backfill, out
@@ -785,8 +1167,8 @@ def _record_job_id(data: bytes, start: int, end: int) -> int:
     return int(_U32.unpack_from(data, pos)[0])
 
 
-def decode_job_record(record: bytes) -> JobRecord:
+def decode_job_record(record: bytes, version: int = PROTOCOL_VERSION) -> JobRecord:
     r = Reader(record)
-    rec = _unpack_job_record(JobRecord, r)
+    rec = JOB_RECORD.unpack(r, version)
     r.expect_end("job record")
     return rec

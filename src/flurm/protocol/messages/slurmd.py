@@ -1,4 +1,8 @@
-"""Controller <-> slurmd RPC bodies of SLURM 22.05 (protocol 0x2600).
+"""Controller <-> slurmd RPC bodies of SLURM 22.05 (protocol 0x2600), 24.11 (0x2A00) and 26.05 (0x2D00).
+
+Each body speaks every served release (NEWER_LAYOUTS): the differences are branches on the version
+below, compared field by field with _pack_* of slurm_protocol_pack.c in each release. A slurmd is
+talked to in the version it registered with; its daemons (slurmd, slurmstepd) send in their own.
 
 Controller -> slurmd (one TCP connection per request; slurmd answers on it):
   REQUEST_BATCH_JOB_LAUNCH 4005 (:class:`BatchJobLaunch`, carries the job credential), kill_job_msg_t
@@ -18,15 +22,17 @@ slurmd / slurmstepd -> controller:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
-    PROTOCOL_VERSION,
     SELECT_PLUGIN_CONS_TRES,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    SLURM_BATCH_SCRIPT,
     SLURM_MIN_PROTOCOL_VERSION,
     MsgType,
 )
@@ -35,11 +41,11 @@ from flurm.protocol.messages.credential import (
     GresEpilogInfo,
     JobCredential,
     StepId,
-    pack_gres_list,
-    unpack_gres_epilog_infos,
+    pack_gres_prep_list,
+    unpack_gres_prep_list,
 )
 from flurm.protocol.messages.nodes import AcctGatherEnergy
-from flurm.protocol.versions import check_layout
+from flurm.protocol.versions import NEWER, check_layout
 from flurm.protocol.wire import DecodeError, EncodeError, Reader, Writer
 
 # MESSAGE_NODE_REGISTRATION_STATUS flags (slurm_protocol_defs.h)
@@ -56,6 +62,25 @@ JOB_REQUEUE_HOLD = 0x800
 
 # TRES ids every controller has (slurmdb_defs.h TRES_CPU..TRES_PAGES)
 TRES_CPU, TRES_MEM, TRES_ENERGY, TRES_NODE, TRES_BILLING, TRES_FS_DISK, TRES_VMEM, TRES_PAGES = range(1, 9)
+
+
+# every body here: its layout in 24.11 and 26.05 was compared with that release's packer
+_ALL_NEWER: frozenset[int] = frozenset(NEWER)
+
+
+def _pack_job_step(w: Writer, job_id: int, step: StepId | None, version: int, step_id: int) -> None:
+    """26.05 sends the step id (sluid included) where earlier releases send only the job id."""
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        (step or StepId(job_id, step_id)).pack(w, version)
+    else:
+        w.u32(job_id)
+
+
+def _unpack_job_step(r: Reader, version: int) -> tuple[int, StepId | None]:
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        step = StepId.unpack(r, version)
+        return step.job_id, step
+    return r.u32(), None
 
 
 def _counted_string_array(r: Reader, what: str) -> tuple[str, ...]:
@@ -177,7 +202,7 @@ class JobAcctInfo:
         )
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo")
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo", NEWER)
         w.u64(self.user_cpu_sec)
         w.u32(self.user_cpu_usec)
         w.u64(self.sys_cpu_sec)
@@ -191,7 +216,7 @@ class JobAcctInfo:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo")
+        check_layout(version, SLURM_21_08_PROTOCOL_VERSION, "jobacctinfo", NEWER)
         user_sec, user_usec, sys_sec, sys_usec = r.u64(), r.u32(), r.u64(), r.u32()
         act_cpufreq, energy = r.u32(), r.u64()
         tres_ids = tuple(r.u32_array())
@@ -257,7 +282,10 @@ class NodeRegistrationStatus(Message):
     the node; a job with no live step is absent. hash_val is the hash of slurmd's slurm.conf.
     ``gres_info`` is the raw GRES configuration blob (u16 version, u16 count, records: see
     :func:`parse_gres_info`), None when slurmd sent none. cpu_load is load*100; memory is MiB.
+    From 24.11: extra, instance_id, instance_type; from 26.05: mem_spec_limit (MiB) and parameters.
     """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     timestamp: int = 0
     slurmd_start_time: int = 0
@@ -288,6 +316,11 @@ class NodeRegistrationStatus(Message):
     dynamic_type: int = DYN_NODE_NONE
     dynamic_conf: str | None = None
     dynamic_feature: str | None = None
+    extra: str | None = None
+    instance_id: str | None = None
+    instance_type: str | None = None
+    mem_spec_limit: int = 0
+    parameters: str | None = None
 
     @property
     def wants_response(self) -> bool:
@@ -295,20 +328,28 @@ class NodeRegistrationStatus(Message):
         return bool(self.flags & SLURMD_REG_FLAG_RESP)
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
         w.time(self.timestamp)
         w.time(self.slurmd_start_time)
         w.u32(self.status)
-        for s in (
-            self.features_active,
-            self.features_avail,
-            self.hostname,
-            self.node_name,
-            self.arch,
-            self.cpu_spec_list,
-            self.os,
-        ):
-            w.string(s)
+        if newer:
+            w.string(self.extra)
+        w.string(self.features_active)
+        w.string(self.features_avail)
+        w.string(self.hostname)
+        if newer:
+            w.string(self.instance_id)
+            w.string(self.instance_type)
+        w.string(self.node_name)
+        w.string(self.arch)
+        w.string(self.cpu_spec_list)
+        if v26:
+            w.u64(self.mem_spec_limit)
+        w.string(self.os)
+        if v26:
+            w.string(self.parameters)
         for v in (self.cpus, self.boards, self.sockets, self.cores, self.threads):
             w.u16(v)
         w.u64(self.real_memory)
@@ -333,10 +374,17 @@ class NodeRegistrationStatus(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "MESSAGE_NODE_REGISTRATION_STATUS", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
         timestamp, start_time, status = r.time(), r.time(), r.u32()
-        feat_active, feat_avail, hostname, node_name = r.string(), r.string(), r.string(), r.string()
-        arch, cpu_spec_list, os_name = r.string(), r.string(), r.string()
+        extra = r.string() if newer else None
+        feat_active, feat_avail, hostname = r.string(), r.string(), r.string()
+        instance_id, instance_type = (r.string(), r.string()) if newer else (None, None)
+        node_name, arch, cpu_spec_list = r.string(), r.string(), r.string()
+        mem_spec_limit = r.u64() if v26 else 0
+        os_name = r.string()
+        parameters = r.string() if v26 else None
         cpus, boards, sockets, cores, threads = (r.u16() for _ in range(5))
         real_memory, tmp_disk, up_time, hash_val, cpu_load, free_mem = (
             r.u64(),
@@ -347,7 +395,7 @@ class NodeRegistrationStatus(Message):
             r.u64(),
         )
         n_steps = r.u32()
-        if n_steps > r.remaining // 12:
+        if n_steps > r.remaining // (20 if newer else 12):
             raise DecodeError(f"node registration: {n_steps} step ids do not fit in {r.remaining} bytes")
         steps = tuple(StepId.unpack(r, version) for _ in range(n_steps))
         flags = r.u16()
@@ -390,6 +438,11 @@ class NodeRegistrationStatus(Message):
             dynamic_type=dynamic_type,
             dynamic_conf=dynamic_conf,
             dynamic_feature=dynamic_feature,
+            extra=extra,
+            instance_id=instance_id,
+            instance_type=instance_type,
+            mem_spec_limit=mem_spec_limit,
+            parameters=parameters,
         )
 
 
@@ -398,37 +451,48 @@ class NodeRegistrationStatus(Message):
 class NodeRegistrationResponse(Message):
     """1024: the TRES list (slurm_pack_list of TRES records; None packs u32 NO_VAL), str node_name.
 
-    Send a real list: slurmd holds every slurmstepd start until it has received one."""
+    Send a real list: slurmd holds every slurmstepd start until it has received one. Alike in every
+    served release."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     tres_list: tuple[TresRecord, ...] | None = DEFAULT_TRES
     node_name: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION", NEWER)
         _pack_tres_list(w, self.tres_list, version)
         w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION")
+        check_layout(version, SLURM_MIN_PROTOCOL_VERSION, "RESPONSE_NODE_REGISTRATION", NEWER)
         return cls(_unpack_tres_list(r, version), r.string())
 
 
 @register(MsgType.RESPONSE_PING_SLURMD)
 @dataclass(frozen=True, slots=True)
 class PingSlurmdResponse(Message):
-    """1016, slurmd's answer to 1008 and 1001: u32 cpu_load (load*100), u64 free_mem (MiB)."""
+    """1016, slurmd's answer to 1008 and 1001: u32 cpu_load (load*100), u64 free_mem (MiB); from 26.05
+    str node_name."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     cpu_load: int = 0
     free_mem: int = 0
+    node_name: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
         w.u32(self.cpu_load)
         w.u64(self.free_mem)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u32(), r.u64())
+        cpu_load, free_mem = r.u32(), r.u64()
+        node_name = r.string() if version >= SLURM_26_05_PROTOCOL_VERSION else None
+        return cls(cpu_load, free_mem, node_name)
 
 
 # -- batch launch ---------------------------------------------------------------------------------
@@ -442,8 +506,16 @@ class BatchJobLaunch(Message):
     slurmd takes the user name and gids from the credential, not from user_name/gids here
     (slurmctld sends NULL and an empty list). cpus_per_node/cpu_count_reps is the run-length
     list of CPUs per allocated node. ``environment`` is the job's saved submit environment;
-    slurmstepd adds the SLURM_* variables. The credential is packed at ``cred_version``.
+    slurmstepd adds the SLURM_* variables. The credential is packed at ``cred_version`` (0: the
+    message's version, as slurmctld packs it).
+
+    24.11 no longer sends uid, gid, user_name (slurmd takes them from the credential), alias_list
+    and select_plugin_id, and adds cpu_freq_min/max/gov and oom_kill_step; 26.05 no longer sends
+    job_id (the credential's step id carries it) and adds tres_per_task. Decoded from those, the
+    missing fields are filled from the credential.
     """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     job_id: int
     uid: int
@@ -479,7 +551,7 @@ class BatchJobLaunch(Message):
     spank_job_env: tuple[str, ...] = ()
     environment: tuple[str, ...] = ()
     job_mem: int = 0  # MiB
-    cred_version: int = PROTOCOL_VERSION
+    cred_version: int = 0
     select_plugin_id: int = SELECT_PLUGIN_CONS_TRES
     account: str | None = None
     qos: str | None = None
@@ -487,14 +559,24 @@ class BatchJobLaunch(Message):
     profile: int = 0
     tres_bind: str | None = None
     tres_freq: str | None = None
+    tres_per_task: str | None = None  # 26.05
+    cpu_freq_min: int = NO_VAL  # 24.11 on
+    cpu_freq_max: int = NO_VAL
+    cpu_freq_gov: int = NO_VAL
+    oom_kill_step: bool = False
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH")
-        w.u32(self.job_id)
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
+        cred_version = self.cred_version or version
+        if not v26:
+            w.u32(self.job_id)
         w.u32(self.het_job_id)
-        w.u32(self.uid)
-        w.u32(self.gid)
-        w.string(self.user_name)
+        if not newer:
+            w.u32(self.uid)
+            w.u32(self.gid)
+            w.string(self.user_name)
         w.u32_array(self.gids)
         w.string(self.partition)
         w.u32(self.ntasks)
@@ -515,8 +597,9 @@ class BatchJobLaunch(Message):
         if self.cpus_per_node:
             w.u16_array(self.cpus_per_node)
             w.u32_array(self.cpu_count_reps)
+        if not newer:
+            w.string(self.alias_list)
         for s in (
-            self.alias_list,
             self.cpu_bind,
             self.nodes,
             self.script,
@@ -532,21 +615,33 @@ class BatchJobLaunch(Message):
         w.u32(len(self.environment))
         w.string_array(self.environment)
         w.u64(self.job_mem)
-        w.u16(self.cred_version)
-        self.credential.pack(w, self.cred_version)
-        w.u32(self.select_plugin_id)
+        w.u16(cred_version)
+        self.credential.pack(w, cred_version)
+        if not newer:
+            w.u32(self.select_plugin_id)
         w.string(self.account)
         w.string(self.qos)
         w.string(self.resv_name)
         w.u32(self.profile)
         w.string(self.tres_bind)
         w.string(self.tres_freq)
+        if v26:
+            w.string(self.tres_per_task)
+        if newer:
+            w.u32(self.cpu_freq_min)
+            w.u32(self.cpu_freq_max)
+            w.u32(self.cpu_freq_gov)
+            w.u8(1 if self.oom_kill_step else 0)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH")
-        job_id, het_job_id, uid, gid = r.u32(), r.u32(), r.u32(), r.u32()
-        user_name, gids = r.string(), tuple(r.u32_array())
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_BATCH_JOB_LAUNCH", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
+        job_id = 0 if v26 else r.u32()
+        het_job_id = r.u32()
+        uid, gid, user_name = (0, 0, None) if newer else (r.u32(), r.u32(), r.string())
+        gids = tuple(r.u32_array())
         partition, ntasks, pn_min_memory = r.string(), r.u32(), r.u64()
         open_mode, overcommit = r.u8(), r.u8()
         array_job_id, array_task_id = r.u32(), r.u32()
@@ -559,7 +654,8 @@ class BatchJobLaunch(Message):
             cpus_per_node, cpu_count_reps = tuple(r.u16_array()), tuple(r.u32_array())
             if len(cpus_per_node) != n_groups or len(cpu_count_reps) != n_groups:
                 raise DecodeError(f"batch launch: cpu group arrays do not have {n_groups} elements")
-        alias_list, cpu_bind, nodes, script = r.string(), r.string(), r.string(), r.string()
+        alias_list = None if newer else r.string()
+        cpu_bind, nodes, script = r.string(), r.string(), r.string()
         work_dir, std_err, std_in, std_out = r.string(), r.string(), r.string(), r.string()
         argv = _counted_string_array(r, "batch launch argv")
         spank_job_env = tuple(r.string_array())
@@ -567,9 +663,17 @@ class BatchJobLaunch(Message):
         job_mem = r.u64()
         cred_version = r.u16()
         credential = JobCredential.unpack(r, cred_version)
-        select_plugin_id = r.u32()
+        select_plugin_id = SELECT_PLUGIN_CONS_TRES if newer else r.u32()
         account, qos, resv_name = r.string(), r.string(), r.string()
         profile, tres_bind, tres_freq = r.u32(), r.string(), r.string()
+        tres_per_task = r.string() if v26 else None
+        freq_min, freq_max, freq_gov, oom_kill_step = NO_VAL, NO_VAL, NO_VAL, False
+        if newer:
+            freq_min, freq_max, freq_gov, oom_kill_step = r.u32(), r.u32(), r.u32(), r.u8() != 0
+            # what slurmd takes from the credential now
+            uid, gid, user_name = credential.uid, credential.gid, credential.pw_name
+        if v26:
+            job_id = credential.step_id.job_id
         return cls(
             job_id=job_id,
             uid=uid,
@@ -605,7 +709,7 @@ class BatchJobLaunch(Message):
             spank_job_env=spank_job_env,
             environment=environment,
             job_mem=job_mem,
-            cred_version=cred_version,
+            cred_version=0 if cred_version == version else cred_version,
             select_plugin_id=select_plugin_id,
             account=account,
             qos=qos,
@@ -613,6 +717,11 @@ class BatchJobLaunch(Message):
             profile=profile,
             tres_bind=tres_bind,
             tres_freq=tres_freq,
+            tres_per_task=tres_per_task,
+            cpu_freq_min=freq_min,
+            cpu_freq_max=freq_max,
+            cpu_freq_gov=freq_gov,
+            oom_kill_step=oom_kill_step,
         )
 
 
@@ -634,7 +743,10 @@ class KillJobMsg(Message):
     a normal end, 0x8004 scancel, 0x8006 time limit); slurmd signals according to the base state.
     ``time`` is the revoke time: slurmd revokes credentials created up to it. TERMINATE is
     answered 0 (then MESSAGE_EPILOG_COMPLETE follows) or 4002 (nothing was running, no epilog).
+    24.11 no longer sends select_plugin_id; 26.05 packs the GRES as a u32-counted list.
     """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     step_id: StepId
     job_state: int
@@ -654,7 +766,7 @@ class KillJobMsg(Message):
     work_dir: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg", NEWER)
         if self.credential is None:
             w.u8(0)
         else:
@@ -663,14 +775,15 @@ class KillJobMsg(Message):
         w.string(self.details)
         w.u32(self.derived_ec)
         w.u32(self.exit_code)
-        pack_gres_list(w, self.job_gres_info, version)
+        pack_gres_prep_list(w, self.job_gres_info, version)
         self.step_id.pack(w, version)
         w.u32(self.het_job_id)
         w.u32(self.job_state)
         w.u32(self.job_uid)
         w.u32(self.job_gid)
         w.string(self.nodes)
-        w.u32(self.select_plugin_id)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(self.select_plugin_id)
         w.string_array(self.spank_job_env)
         w.time(self.start_time)
         w.time(self.time)
@@ -678,13 +791,14 @@ class KillJobMsg(Message):
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg")
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "kill_job_msg", NEWER)
         credential = JobCredential.unpack(r, version) if r.u8() else None
         details, derived_ec, exit_code = r.string(), r.u32(), r.u32()
-        gres_info = unpack_gres_epilog_infos(r, version)
+        gres_info = unpack_gres_prep_list(r, version)
         step_id = StepId.unpack(r, version)
         het_job_id, job_state, job_uid, job_gid = r.u32(), r.u32(), r.u32(), r.u32()
-        nodes, select_plugin_id = r.string(), r.u32()
+        nodes = r.string()
+        select_plugin_id = r.u32() if version < SLURM_24_11_PROTOCOL_VERSION else SELECT_PLUGIN_CONS_TRES
         spank_job_env = tuple(r.string_array())
         start_time, revoke_time, work_dir = r.time(), r.time(), r.string()
         return cls(
@@ -711,7 +825,10 @@ class KillJobMsg(Message):
 @dataclass(frozen=True, slots=True)
 class SignalTasks(Message):
     """signal_tasks_msg_t for 6004/6006: step id, u16 flags (KillFlags: KILL_JOB_BATCH 0x1,
-    KILL_STEPS_ONLY 0x4, KILL_FULL_JOB 0x8), u16 signal. slurmd answers 8001."""
+    KILL_STEPS_ONLY 0x4, KILL_FULL_JOB 0x8), u16 signal. slurmd answers 8001. Alike in every served
+    release (the step id carries the sluid from 24.11)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     step_id: StepId
     signal: int
@@ -737,7 +854,10 @@ class SignalTasks(Message):
 class CompleteBatchScript(Message):
     """5018 from slurmstepd when the batch script ends: jobacct (u8 0 = none), u32 job_id,
     u32 job_rc (the wait status: exit code << 8, or the signal, e.g. 15), u32 slurm_rc,
-    u32 user_id, str node_name. Answer 8001 (slurmstepd also takes 2017/2021 as done)."""
+    u32 user_id, str node_name. Answer 8001 (slurmstepd also takes 2017/2021 as done). 26.05 sends
+    the batch step's id (``step``) after slurm_rc instead of the job id before job_rc."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     job_id: int
     job_rc: int = 0
@@ -745,52 +865,71 @@ class CompleteBatchScript(Message):
     user_id: int = 0
     node_name: str | None = None
     jobacct: JobAcctInfo | None = None
+    step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
         pack_jobacct(w, self.jobacct, version)
-        w.u32(self.job_id)
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
+        if not v26:
+            w.u32(self.job_id)
         w.u32(self.job_rc)
         w.u32(self.slurm_rc)
+        if v26:
+            _pack_job_step(w, self.job_id, self.step, version, SLURM_BATCH_SCRIPT)
         w.u32(self.user_id)
         w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         jobacct = unpack_jobacct(r, version)
-        job_id, job_rc, slurm_rc, user_id = r.u32(), r.u32(), r.u32(), r.u32()
-        return cls(job_id, job_rc, slurm_rc, user_id, r.string(), jobacct)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            job_rc, slurm_rc = r.u32(), r.u32()
+            job_id, step = _unpack_job_step(r, version)
+        else:
+            job_id, job_rc, slurm_rc, step = r.u32(), r.u32(), r.u32(), None
+        user_id = r.u32()
+        return cls(job_id, job_rc, slurm_rc, user_id, r.string(), jobacct, step)
 
 
 @register(MsgType.MESSAGE_EPILOG_COMPLETE)
 @dataclass(frozen=True, slots=True)
 class EpilogComplete(Message):
-    """6012: u32 job_id, u32 return_code (the epilog's), str node_name. Fire and forget: no reply."""
+    """6012: u32 job_id (26.05: the step id), u32 return_code (the epilog's), str node_name. Fire and
+    forget: no reply."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     job_id: int
     return_code: int = 0
     node_name: str | None = None
+    step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
+        _pack_job_step(w, self.job_id, self.step, version, NO_VAL)
         w.u32(self.return_code)
         w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u32(), r.u32(), r.string())
+        job_id, step = _unpack_job_step(r, version)
+        return cls(job_id, r.u32(), r.string(), step)
 
 
 @register(MsgType.REQUEST_STEP_COMPLETE)
 @dataclass(frozen=True, slots=True)
 class StepComplete(Message):
     """5016 (srun steps and the extern step, not the batch step): step id, u32 range_first,
-    u32 range_last (node index range of the reverse tree), u32 step_rc, jobacct. Answer 8001."""
+    u32 range_last (node index range of the reverse tree), u32 step_rc, jobacct; from 24.11 a bool
+    send_to_stepmgr (the step manager is the job's slurmstepd, not the controller). Answer 8001."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     step_id: StepId
     range_first: int = 0
     range_last: int = 0
     step_rc: int = 0
     jobacct: JobAcctInfo | None = None
+    send_to_stepmgr: bool = False
 
     def pack(self, w: Writer, version: int) -> None:
         self.step_id.pack(w, version)
@@ -798,61 +937,83 @@ class StepComplete(Message):
         w.u32(self.range_last)
         w.u32(self.step_rc)
         pack_jobacct(w, self.jobacct, version)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.u8(1 if self.send_to_stepmgr else 0)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         step_id = StepId.unpack(r, version)
         first, last, rc = r.u32(), r.u32(), r.u32()
-        return cls(step_id, first, last, rc, unpack_jobacct(r, version))
+        jobacct = unpack_jobacct(r, version)
+        to_stepmgr = r.u8() != 0 if version >= SLURM_24_11_PROTOCOL_VERSION else False
+        return cls(step_id, first, last, rc, jobacct, to_stepmgr)
 
 
 @register(MsgType.REQUEST_JOB_REQUEUE)
 @dataclass(frozen=True, slots=True)
 class JobRequeue(Message):
     """5023 (slurmd after a failed launch, or ``scontrol requeue``): u32 job_id, str job_id_str,
-    u32 flags (a launch failure sends JOB_REQUEUE_HOLD|JOB_LAUNCH_FAILED = 0x900)."""
+    u32 flags (a launch failure sends JOB_REQUEUE_HOLD|JOB_LAUNCH_FAILED = 0x900). 26.05 sends a step
+    id for the job id."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     job_id: int
     job_id_str: str | None = None
     flags: int = 0
+    step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
+        _pack_job_step(w, self.job_id, self.step, version, NO_VAL)
         w.string(self.job_id_str)
         w.u32(self.flags)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        return cls(r.u32(), r.string(), r.u32())
+        job_id, step = _unpack_job_step(r, version)
+        return cls(job_id, r.string(), r.u32(), step)
 
 
 @register(MsgType.REQUEST_COMPLETE_PROLOG)
 @dataclass(frozen=True, slots=True)
 class CompleteProlog(Message):
-    """6018 (after 6017, PrologFlags=Alloc): u32 job_id, str node_name, u32 prolog_rc. Answer 8001."""
+    """6018 (after 6017, PrologFlags=Alloc): u32 job_id (26.05: the step id), str node_name, u32
+    prolog_rc. Answer 8001."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     job_id: int
     node_name: str | None = None
     prolog_rc: int = 0
+    step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG")
-        w.u32(self.job_id)
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG", NEWER)
+        _pack_job_step(w, self.job_id, self.step, version, NO_VAL)
         w.string(self.node_name)
         w.u32(self.prolog_rc)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG")
-        return cls(r.u32(), r.string(), r.u32())
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG", NEWER)
+        job_id, step = _unpack_job_step(r, version)
+        return cls(job_id, r.string(), r.u32(), step)
 
 
 @register(MsgType.REQUEST_LAUNCH_PROLOG)
 @dataclass(frozen=True, slots=True)
 class LaunchProlog(Message):
     """6017 (PrologFlags=Alloc/Contain; _pack_prolog_launch_msg [22.05]). slurmd answers 8001 at
-    once, runs the prolog, then sends REQUEST_COMPLETE_PROLOG. The credential (unsigned in 22.05)
-    is packed at the message version."""
+    once, runs the prolog, then sends REQUEST_COMPLETE_PROLOG. The credential (unsigned, as
+    slurmctld makes it) is packed at the message version.
+
+    24.11 sends no alias_list (a NULL string in its place), std_err, std_out and user_name, and ends
+    with a bool: the step manager's job records follow (flurm runs no step manager: false). 26.05
+    starts with alloc_tls_cert, packs the GRES as a u32-counted list, and drops job_id (the
+    credential carries it) and the NULL alias_list.
+    """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALL_NEWER
 
     job_id: int
     uid: int
@@ -873,16 +1034,28 @@ class LaunchProlog(Message):
     x11_target_port: int = 0
     spank_job_env: tuple[str, ...] = ()
     user_name: str | None = None
+    alloc_tls_cert: str | None = None  # 26.05
 
     def pack(self, w: Writer, version: int) -> None:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG")
-        pack_gres_list(w, self.job_gres_info, version)
-        w.u32(self.job_id)
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
+        if v26:
+            w.string(self.alloc_tls_cert)
+        pack_gres_prep_list(w, self.job_gres_info, version)
+        if not v26:
+            w.u32(self.job_id)
         w.u32(self.het_job_id)
         w.u32(self.uid)
         w.u32(self.gid)
-        for s in (self.alias_list, self.nodes, self.std_err, self.std_out, self.work_dir):
-            w.string(s)
+        if not newer:
+            for s in (self.alias_list, self.nodes, self.std_err, self.std_out, self.work_dir):
+                w.string(s)
+        else:
+            if not v26:
+                w.string(None)  # was alias_list
+            w.string(self.nodes)
+            w.string(self.work_dir)
         w.u16(self.x11)
         w.string(self.x11_alloc_host)
         w.u16(self.x11_alloc_port)
@@ -891,19 +1064,39 @@ class LaunchProlog(Message):
         w.u16(self.x11_target_port)
         w.string_array(self.spank_job_env)
         self.credential.pack(w, version)
-        w.string(self.user_name)
+        if newer:
+            w.u8(0)  # no step manager records follow
+        else:
+            w.string(self.user_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG")
-        gres_info = unpack_gres_epilog_infos(r, version)
-        job_id, het_job_id, uid, gid = r.u32(), r.u32(), r.u32(), r.u32()
-        alias_list, nodes, std_err, std_out, work_dir = (r.string() for _ in range(5))
+        check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_LAUNCH_PROLOG", NEWER)
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        v26 = version >= SLURM_26_05_PROTOCOL_VERSION
+        alloc_tls_cert = r.string() if v26 else None
+        gres_info = unpack_gres_prep_list(r, version)
+        job_id = 0 if v26 else r.u32()
+        het_job_id, uid, gid = r.u32(), r.u32(), r.u32()
+        alias_list = std_err = std_out = None
+        if not newer:
+            alias_list, nodes, std_err, std_out, work_dir = (r.string() for _ in range(5))
+        else:
+            if not v26:
+                r.string()  # was alias_list
+            nodes, work_dir = r.string(), r.string()
         x11, x11_alloc_host, x11_alloc_port = r.u16(), r.string(), r.u16()
         x11_magic_cookie, x11_target, x11_target_port = r.string(), r.string(), r.u16()
         spank_job_env = tuple(r.string_array())
         credential = JobCredential.unpack(r, version)
-        user_name = r.string()
+        if newer:
+            if r.u8():
+                raise DecodeError("REQUEST_LAUNCH_PROLOG: step manager job records are not supported")
+            user_name = credential.pw_name
+        else:
+            user_name = r.string()
+        if v26:
+            job_id = credential.step_id.job_id
         return cls(
             job_id=job_id,
             uid=uid,
@@ -924,6 +1117,7 @@ class LaunchProlog(Message):
             x11_target_port=x11_target_port,
             spank_job_env=spank_job_env,
             user_name=user_name,
+            alloc_tls_cert=alloc_tls_cert,
         )
 
 

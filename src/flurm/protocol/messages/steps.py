@@ -756,11 +756,14 @@ ALL_STEPS = StepId(NO_VAL, NO_VAL, NO_VAL)
 @register(MsgType.REQUEST_JOB_STEP_INFO)
 @dataclass(frozen=True, slots=True)
 class JobStepInfoRequest(Message):
-    """2005 (squeue -s, scontrol show step): time last_update, step id (NO_VAL = all), u16 show_flags."""
+    """2005 (squeue -s, scontrol show step): time last_update, step id (NO_VAL = all), u16 show_flags.
+    The same in every served release (the step id has its release's layout)."""
 
     last_update: int = 0
     step_id: StepId = ALL_STEPS
     show_flags: int = 0
+
+    NEWER_LAYOUTS = frozenset(NEWER)
 
     def pack(self, w: Writer, version: int) -> None:
         w.time(self.last_update)
@@ -777,6 +780,9 @@ class StepInfoRecord:
     """One step as ``_pack_ctld_job_step_info`` packs it (>= 21.08 field list).
 
     ``node_bitmap`` spans the cluster's node table; ``run_time`` is seconds; ``state`` a job state.
+    From 24.11 ``container_id`` follows ``container`` and ``select_plugin_id`` is gone; 26.05 adds
+    ``container_type`` after it and the step's job name, cwd and standard streams before
+    ``submit_line``.
     """
 
     array_job_id: int
@@ -815,8 +821,17 @@ class StepInfoRecord:
     tres_per_node: str | None = None
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
+    container_id: str | None = None  # 24.11
+    container_type: str | None = None  # 26.05
+    job_name: str | None = None  # 26.05
+    cwd: str | None = None  # 26.05
+    std_err: str | None = None  # 26.05
+    std_in: str | None = None  # 26.05
+    std_out: str | None = None  # 26.05
 
     def pack(self, w: Writer, version: int) -> None:
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        in_26_05 = version >= SLURM_26_05_PROTOCOL_VERSION
         w.u32(self.array_job_id)
         w.u32(self.array_task_id)
         self.step_id.pack(w, version)
@@ -835,9 +850,13 @@ class StepInfoRecord:
             w.u32(v)
         w.time(self.start_time)
         w.time(self.run_time)
+        w.string(self.cluster)
+        w.string(self.container)
+        if newer:
+            w.string(self.container_id)
+        if in_26_05:
+            w.string(self.container_type)
         for s in (
-            self.cluster,
-            self.container,
             self.partition,
             self.srun_host,
             self.resv_ports,
@@ -847,12 +866,16 @@ class StepInfoRecord:
         ):
             w.string(s)
         w.bitmap(self.node_bitmap)
-        w.raw(SELECT_PLUGIN.pack(self.select_plugin_id))
+        if not newer:
+            w.raw(SELECT_PLUGIN.pack(self.select_plugin_id))
         w.string(self.tres_alloc_str)
         w.u16(self.start_protocol_ver)
+        w.string(self.cpus_per_tres)
+        w.string(self.mem_per_tres)
+        if in_26_05:
+            for s in (self.job_name, self.cwd, self.std_err, self.std_in, self.std_out):
+                w.string(s)
         for s in (
-            self.cpus_per_tres,
-            self.mem_per_tres,
             self.submit_line,
             self.tres_bind,
             self.tres_freq,
@@ -865,22 +888,27 @@ class StepInfoRecord:
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        in_26_05 = version >= SLURM_26_05_PROTOCOL_VERSION
         array_job_id, array_task_id = r.u32(), r.u32()
         step_id = StepId.unpack(r, version)
         user_id, num_cpus, fmin, fmax, fgov, num_tasks, task_dist, time_limit, state, srun_pid = (
             r.u32() for _ in range(10)
         )
         start_time, run_time = r.time(), r.time()
-        cluster, container, partition, srun_host, resv_ports, nodes, name, network = (
-            r.string() for _ in range(8)
-        )
+        cluster, container = r.string(), r.string()
+        container_id = r.string() if newer else None
+        container_type = r.string() if in_26_05 else None
+        partition, srun_host, resv_ports, nodes, name, network = (r.string() for _ in range(6))
         node_bitmap = r.bitmap()
-        select_plugin_id = SELECT_PLUGIN.unpack(r)
+        select_plugin_id = SELECT_PLUGIN_CONS_TRES if newer else SELECT_PLUGIN.unpack(r)
         tres_alloc_str = r.string()
         start_protocol_ver = r.u16()
-        cpt, mpt, submit_line, bind, freq, per_step, per_node, per_socket, per_task = (
-            r.string() for _ in range(9)
-        )
+        cpt, mpt = r.string(), r.string()
+        job_name = cwd = std_err = std_in = std_out = None
+        if in_26_05:
+            job_name, cwd, std_err, std_in, std_out = (r.string() for _ in range(5))
+        submit_line, bind, freq, per_step, per_node, per_socket, per_task = (r.string() for _ in range(7))
         return cls(
             array_job_id,
             array_task_id,
@@ -918,32 +946,48 @@ class StepInfoRecord:
             per_node,
             per_socket,
             per_task,
+            container_id,
+            container_type,
+            job_name,
+            cwd,
+            std_err,
+            std_in,
+            std_out,
         )
 
 
 @register(MsgType.RESPONSE_JOB_STEP_INFO)
 @dataclass(frozen=True, slots=True)
 class JobStepInfoResponse(Message):
-    """2006 (22.05 order): u32 record count, time last_update, then the step records."""
+    """2006: u32 record count, time last_update, then the step records; from 24.11 followed by the
+    list of the jobs whose steps a slurmstepd manages (stepmgr_jobs): u32 NO_VAL when there is none,
+    as flurm (no stepmgr) always has it. A reply that names such jobs is refused."""
 
     last_update: int
     steps: tuple[StepInfoRecord, ...] = ()
 
+    NEWER_LAYOUTS = frozenset(NEWER)
+
     def pack(self, w: Writer, version: int) -> None:
-        require_22_05_encode(version, "job step info response")
         w.u32(len(self.steps))
         w.time(self.last_update)
         for s in self.steps:
             s.pack(w, version)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(NO_VAL)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        require_22_05_decode(version, "job step info response")
         count = r.u32()
         last_update = r.time()
         if count > r.remaining // 64:
             raise DecodeError(f"job step info: {count} records do not fit in {r.remaining} bytes")
-        return cls(last_update, tuple(StepInfoRecord.unpack(r, version) for _ in range(count)))
+        steps = tuple(StepInfoRecord.unpack(r, version) for _ in range(count))
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            stepmgr_jobs = r.u32()
+            if stepmgr_jobs not in (0, NO_VAL):
+                raise DecodeError(f"job step info: {stepmgr_jobs} stepmgr jobs (not supported)")
+        return cls(last_update, steps)
 
 
 __all__ = [

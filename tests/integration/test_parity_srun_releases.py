@@ -73,10 +73,22 @@ def test_srun_and_salloc_print_and_return_the_same(runs: tuple[Transcript, Trans
     assert got["srun -t 1 sh -c exit 3"].returncode == 3
 
 
+def _after_relinquish(text: str) -> str:
+    """salloc's transcript without a "has been revoked" after it relinquished its allocation: whether
+    slurmctld's SRUN_JOB_COMPLETE for the allocation salloc ended itself still finds salloc listening
+    is a race (under slurmctld 24.11 it printed in 3 of 5 runs); flurm tells nobody of an end the
+    owner asked for."""
+    lines = text.splitlines(keepends=True)
+    if any("Relinquishing job allocation" in line for line in lines):
+        at = next(i for i, line in enumerate(lines) if "Relinquishing job allocation" in line)
+        lines = lines[: at + 1] + [line for line in lines[at + 1 :] if "has been revoked" not in line]
+    return "".join(lines)
+
+
 def test_a_waiting_salloc_is_granted_through_its_port(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
     assert ref.cluster is not None and got.cluster is not None
-    want = ref.cluster.pending_salloc  # type: ignore[attr-defined]
-    have = got.cluster.pending_salloc  # type: ignore[attr-defined]
+    want = _after_relinquish(ref.cluster.pending_salloc)  # type: ignore[attr-defined]
+    have = _after_relinquish(got.cluster.pending_salloc)  # type: ignore[attr-defined]
     assert have == want, f"slurmctld:\n{want}\nflurm:\n{have}"
     assert "queued and waiting for resources" in have and "Granted job allocation 8" in have

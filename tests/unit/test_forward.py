@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.auth.authenticator import Identity
 from flurm.config import parse_text
 from flurm.controller.jobs import JobOps
@@ -22,6 +23,7 @@ from flurm.protocol.constants import (
     AUTH_PLUGIN_MUNGE,
     NO_VAL,
     NO_VAL64,
+    PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     MsgType,
@@ -116,10 +118,13 @@ class Setup:
         self.cluster.jobs[job_id] = job
         return job
 
-    def send(self, msg_type: int, body: Any, uid: int, raw: bytes | None = None) -> Reply:
-        """``body`` as flurm decoded it; ``raw``: the bytes that came (default: ``body`` encoded)."""
-        raw = encode_body(body) if raw is None else raw
-        frame = Frame(Header(msg_type, body_length=len(raw)), AUTH_PLUGIN_MUNGE, None, raw)
+    def send(
+        self, msg_type: int, body: Any, uid: int, raw: bytes | None = None, version: int = PROTOCOL_VERSION
+    ) -> Reply:
+        """``body`` as flurm decoded it; ``raw``: the bytes that came (default: ``body`` encoded in
+        ``version``)."""
+        raw = encode_body(body, version) if raw is None else raw
+        frame = Frame(Header(msg_type, version, body_length=len(raw)), AUTH_PLUGIN_MUNGE, None, raw)
         req = Request(msg_type, body, Identity(uid, uid), frame, ("127.0.0.1", 4000))
         return asyncio.run(self.forwarder.forward(req))
 
@@ -353,6 +358,16 @@ def test_a_step_runs_as_the_caller_in_their_own_job() -> None:
     assert s.source.sent == []
     s.send(MsgType.REQUEST_JOB_STEP_CREATE, JobStepCreateRequest(StepId(10), user_id=USER), USER)
     assert [t for t, _ in s.source.sent] == [MsgType.REQUEST_JOB_STEP_CREATE]
+    # from 24.11 srun leaves the user to the controller (SLURM_AUTH_NOBODY): the caller's own step
+    nobody = JobStepCreateRequest(StepId(10), user_id=SLURM_AUTH_NOBODY)
+    s.send(MsgType.REQUEST_JOB_STEP_CREATE, nobody, USER, version=SLURM_24_11_PROTOCOL_VERSION)
+    assert [t for t, _ in s.source.sent] == [MsgType.REQUEST_JOB_STEP_CREATE] * 2
+    assert rc(s.send(MsgType.REQUEST_JOB_STEP_CREATE, nobody, USER)) == MISSING  # 22.05: uid 99's step
+    nobody_elsewhere = JobStepCreateRequest(StepId(11), user_id=SLURM_AUTH_NOBODY)
+    reply = s.send(
+        MsgType.REQUEST_JOB_STEP_CREATE, nobody_elsewhere, USER, version=SLURM_24_11_PROTOCOL_VERSION
+    )
+    assert rc(reply) == SlurmRC.ESLURM_ACCESS_DENIED
 
 
 def test_sdiag_but_not_its_reset() -> None:

@@ -31,10 +31,18 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller, update_refusal
 from flurm.errors import SlurmError
 from flurm.migration.source import SourceClient
-from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_24_11_PROTOCOL_VERSION,
+    JobStateReason,
+    MsgType,
+    ShowFlags,
+    SlurmRC,
+)
 from flurm.protocol.messages.base import Body, decode_body, encode_body
 from flurm.protocol.messages.common import Opaque
 from flurm.protocol.messages.crontab import CrontabRequest
@@ -123,7 +131,9 @@ class Forwarder:
         if rule == Special.JOB_UPDATE and isinstance(body, JobDesc):
             return await self._update(body, caller)
         if rule == Special.STEP_CREATE and isinstance(body, JobStepCreateRequest):
-            if body.user_id != req.uid:  # a step run as someone else
+            # a step run as someone else (from 24.11 srun names nobody: the caller, as stepmgr takes it)
+            nobody = req.frame.version >= SLURM_24_11_PROTOCOL_VERSION and body.user_id == SLURM_AUTH_NOBODY
+            if body.user_id != req.uid and not nobody:
                 raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
             await self._own(str(body.step_id.job_id), req.uid, SlurmRC.ESLURM_ACCESS_DENIED)
             return req.frame.body

@@ -188,6 +188,7 @@ class JobOps:
         task.job_id = self.cluster.allocate_job_id()
         task.array_task_id = task_id
         task.array_task_pending = EMPTY
+        task.sluid = 0  # a record of its own: add_job gives it its own
         if starting:
             task.bitflags |= JobFlag.JOB_WAS_RUNNING
             # eligible when it started, whatever the array's throttle did to the rest since

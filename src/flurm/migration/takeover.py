@@ -37,7 +37,7 @@ from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
-from flurm.rpc.transport import call
+from flurm.rpc.slurmd import call_node
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
 if TYPE_CHECKING:
@@ -198,9 +198,8 @@ class Takeover:
 
         async def ping(node: Any) -> str | None:
             try:
-                resp = await call(
-                    node.addr, node.port, MsgType.REQUEST_PING, Empty(), self.ctl.signer, timeout=5.0
-                )
+                # in the node's own release, as the node agent talks to it
+                resp = await call_node(node, MsgType.REQUEST_PING, Empty(), self.ctl.signer, 5.0)
             except Exception as exc:
                 return f"{node.name}: {exc}"
             if resp is None or not isinstance(resp.body, PingSlurmdResponse):

@@ -61,8 +61,8 @@ from flurm.protocol.messages.slurmd import (
     SignalTasks,
     TresRecord,
 )
-from flurm.protocol.versions import SERVED, SPOKEN, served_version_of_release
-from flurm.protocol.wire import WireError
+from flurm.protocol.versions import SPOKEN
+from flurm.rpc.slurmd import call_node, node_version
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state import multicore
 from flurm.state.layout import core_layout, rle
@@ -142,43 +142,16 @@ class NodeAgent:
     def _active(self) -> bool:
         return not self.ctl.stopping.is_set()
 
-    @staticmethod
-    def node_version(node: Node) -> int | None:
-        """The protocol version a slurmd is talked to in: that of the release it registered (or was
-        imported) with; None while flurm does not know it."""
-        return served_version_of_release(node.version)
+    node_version = staticmethod(node_version)
 
     async def _call(
         self, node: Node, msg_type: int, body: Message, *, timeout: float | None = None
     ) -> object | None:
-        known = self.node_version(node)
-        # A slurmd whose release flurm does not know yet is tried in each served version, oldest
-        # first as slurmctld starts (SLURM_MIN_PROTOCOL_VERSION): one that does not speak a version
-        # has done nothing (its header check fails before the auth is read) and closes the
-        # connection unanswered (22.05, 24.11) or answers with an HTTP error (26.05).
-        versions = (known,) if known is not None else tuple(sorted(SERVED))
-        for i, version in enumerate(versions):
-            try:
-                resp = await call(
-                    node.addr,
-                    node.port,
-                    msg_type,
-                    body,  # type: ignore[arg-type]
-                    self.ctl.signer,
-                    timeout=timeout or self.msg_timeout,
-                    version=version,
-                )
-            except ConnectionRefusedError:
-                raise
-            except (ConnectionError, WireError):
-                if i == len(versions) - 1:
-                    raise
-                continue
-            if resp is None:
-                return None
-            self.node_answered(node)
-            return resp.body
-        return None
+        resp = await call_node(node, msg_type, body, self.ctl.signer, timeout or self.msg_timeout)
+        if resp is None:
+            return None
+        self.node_answered(node)
+        return resp.body
 
     # -- registration -----------------------------------------------------------------------------
     def request_registration(self, node: Node) -> None:

@@ -88,14 +88,15 @@ class Settings:
     # (Sockets, CoresPerSocket, ThreadsPerCore) of every node, CPUs their product; empty: one socket of
     # `cpus` single-thread cores
     node_shape: tuple[int, ...] = ()
-    # the SLURM release of slurmctld and of the launcher's clients, and of the slurmd ("": the same)
+    # the SLURM release of slurmctld and of the launcher's clients, and of the slurmd ("": the same;
+    # "22.05,24.11": one per node in order, a mixed cluster)
     release: str = releases.HOST
     slurmd_release: str = ""
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
             raise LauncherError(f"the controller must be one of {CONTROLLERS}, not {self.controller!r}")
-        for name in (self.release, self.slurmd_release or self.release):
+        for name in (self.release, *(self.slurmd_release or self.release).split(",")):
             if name not in releases.RELEASES:
                 raise LauncherError(f"unknown SLURM release {name!r} (known: {', '.join(releases.RELEASES)})")
         if self.nodes < 1 or self.cpus < 1:
@@ -132,7 +133,13 @@ class Settings:
 
     @property
     def node_release(self) -> releases.Release:
-        return releases.get(self.slurmd_release or self.release)
+        """The first node's slurmd release (every node's unless the cluster is mixed)."""
+        return self.node_release_at(0)
+
+    def node_release_at(self, index: int) -> releases.Release:
+        """The slurmd release of the ``index``-th node (0-based): a list names one per node."""
+        names = (self.slurmd_release or self.release).split(",")
+        return releases.get(names[min(index, len(names) - 1)])
 
     @property
     def node_names(self) -> list[str]:
@@ -572,7 +579,7 @@ def start(dir: Path, s: Settings) -> Layout:
     """Start whatever is missing of munged, the slurmd(s) and (controller "slurmctld") slurmctld; wait."""
     if os.geteuid() != 0:
         raise LauncherError("must run as root (SlurmdUser=root launches jobs as their users)")
-    for release in (s.ctld, s.node_release):
+    for release in (s.ctld, *(s.node_release_at(i) for i in range(s.nodes))):
         try:
             release.require()
         except releases.ReleaseError as e:
@@ -616,7 +623,9 @@ def start(dir: Path, s: Settings) -> Layout:
             continue
         if port_listening(s.node_port(i)):
             raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
-        _daemon(layout, f"slurmd {node}", ["slurmd", "-f", str(layout.conf), "-N", node], s.node_release)
+        _daemon(
+            layout, f"slurmd {node}", ["slurmd", "-f", str(layout.conf), "-N", node], s.node_release_at(i)
+        )
         started = True
         restarted.append(node)
 

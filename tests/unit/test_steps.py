@@ -610,7 +610,10 @@ def test_a_step_past_its_own_time_limit_is_killed_once(tmp_path: Path) -> None:
         steps.time_limits(NOW + 60)
         steps.time_limits(NOW + 61)
         (kill,) = h.to_slurmd("_send_step_kill")
-        assert kill["msg"].step_id == StepId(jid, 0, NO_VAL, h.job(jid).sluid) and kill["node"].name == "compute-node-1"
+        assert (
+            kill["msg"].step_id == StepId(jid, 0, NO_VAL, h.job(jid).sluid)
+            and kill["node"].name == "compute-node-1"
+        )
         assert encode_body(kill["msg"])
         info = steps.step_info(jid, 0, 0, uid=0).body
         assert isinstance(info, JobStepInfoResponse) and info.steps[0].state == JobState.TIMEOUT

@@ -88,15 +88,15 @@ class Settings:
     # (Sockets, CoresPerSocket, ThreadsPerCore) of every node, CPUs their product; empty: one socket of
     # `cpus` single-thread cores
     node_shape: tuple[int, ...] = ()
-    # the SLURM release of slurmctld and of the launcher's clients, and of the slurmd ("": the same;
-    # "22.05,24.11": one per node in order, a mixed cluster)
+    # the SLURM release of slurmctld and of the launcher's clients, and of the slurmd ("": the same; a
+    # comma list gives each node its own, in order, the last one for the nodes after it)
     release: str = releases.HOST
     slurmd_release: str = ""
 
     def __post_init__(self) -> None:
         if self.controller not in CONTROLLERS:
             raise LauncherError(f"the controller must be one of {CONTROLLERS}, not {self.controller!r}")
-        for name in (self.release, *(self.slurmd_release or self.release).split(",")):
+        for name in (self.release, *self.slurmd_releases):
             if name not in releases.RELEASES:
                 raise LauncherError(f"unknown SLURM release {name!r} (known: {', '.join(releases.RELEASES)})")
         if self.nodes < 1 or self.cpus < 1:
@@ -132,14 +132,18 @@ class Settings:
         return releases.get(self.release)
 
     @property
-    def node_release(self) -> releases.Release:
-        """The first node's slurmd release (every node's unless the cluster is mixed)."""
-        return self.node_release_at(0)
+    def slurmd_releases(self) -> list[str]:
+        return [r.strip() for r in (self.slurmd_release or self.release).split(",")]
 
-    def node_release_at(self, index: int) -> releases.Release:
-        """The slurmd release of the ``index``-th node (0-based): a list names one per node."""
-        names = (self.slurmd_release or self.release).split(",")
+    def release_of_node(self, index: int) -> releases.Release:
+        """The release of node ``index`` (0-based)."""
+        names = self.slurmd_releases
         return releases.get(names[min(index, len(names) - 1)])
+
+    @property
+    def node_release(self) -> releases.Release:
+        """The release of the first node (of every node unless they differ)."""
+        return self.release_of_node(0)
 
     @property
     def node_names(self) -> list[str]:
@@ -421,8 +425,9 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
 
 def _versions(s: Settings) -> str:
-    ctld, node = s.ctld.version, s.node_release.version
-    return ctld if ctld == node else f"{ctld} (slurmd {node})"
+    ctld = s.ctld.version
+    nodes = ", ".join(dict.fromkeys(releases.get(n).version for n in s.slurmd_releases))
+    return ctld if ctld == nodes else f"{ctld} (slurmd {nodes})"
 
 
 def any_daemon_running(layout: Layout) -> bool:
@@ -579,7 +584,7 @@ def start(dir: Path, s: Settings) -> Layout:
     """Start whatever is missing of munged, the slurmd(s) and (controller "slurmctld") slurmctld; wait."""
     if os.geteuid() != 0:
         raise LauncherError("must run as root (SlurmdUser=root launches jobs as their users)")
-    for release in (s.ctld, *(s.node_release_at(i) for i in range(s.nodes))):
+    for release in (s.ctld, *(releases.get(n) for n in s.slurmd_releases)):
         try:
             release.require()
         except releases.ReleaseError as e:
@@ -623,9 +628,8 @@ def start(dir: Path, s: Settings) -> Layout:
             continue
         if port_listening(s.node_port(i)):
             raise LauncherError(f"port {s.node_port(i)} (slurmd {node}) already in use by another process")
-        _daemon(
-            layout, f"slurmd {node}", ["slurmd", "-f", str(layout.conf), "-N", node], s.node_release_at(i)
-        )
+        argv = ["slurmd", "-f", str(layout.conf), "-N", node]
+        _daemon(layout, f"slurmd {node}", argv, s.release_of_node(i))
         started = True
         restarted.append(node)
 

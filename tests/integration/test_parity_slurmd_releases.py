@@ -14,6 +14,7 @@ release, and a job runs on each.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ JOBS = {
     "killed": "kill -9 $$",
     # exec: the script is the process the TERM ends (a shell waiting on its child may outlive it and
     # exit 143 instead, seen under both controllers: a race in the slurmd's kill)
-    "cancelled": "exec sleep 300",
+    "cancelled": "echo started; exec sleep 300",
 }
 # differ from run to run or cluster to cluster, whoever the controller
 VOLATILE = {
@@ -46,6 +47,14 @@ def _fields(c: SlurmCluster, job: int, release: str) -> dict[str, str]:
     return dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", out))
 
 
+def _wait_output(path: Path, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and text in path.read_text()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} does not say {text!r}")
+        time.sleep(0.1)
+
+
 def _run_jobs(c: SlurmCluster, release: str) -> dict[str, dict[str, str]]:
     """Each job of JOBS to its end: its scontrol fields (the client of ``release``) and, for "env",
     its SLURM_* variables."""
@@ -53,7 +62,9 @@ def _run_jobs(c: SlurmCluster, release: str) -> dict[str, dict[str, str]]:
     for name, script in JOBS.items():
         job = c.sbatch("-o", f"{name}.out", "--wrap", script, release=release)
         if name == "cancelled":
-            c.wait_state(job, ["RUNNING"])
+            # RUNNING comes with the allocation, before slurmd has the script: a cancel then races
+            # the launch (the step may end by the SIGKILL that follows instead of the TERM)
+            _wait_output(c.jobs_dir / f"{name}.out", "started")
             c.run("scancel", str(job), release=release).check()
         c.wait_state(job, ["COMPLETED", "FAILED", "CANCELLED"])
         fields = _fields(c, job, release)
@@ -81,15 +92,27 @@ def test_batch_jobs_as_under_slurmctld(release: str) -> None:
         got = _run_jobs(c, "22.05")
         nodes = c.run("scontrol", "show", "node", "-o").check().stdout
         assert f"Version={release}." in nodes, nodes
-    # the signal's Reason is the one field 24.11/26.05's slurmctld sets otherwise (RaisedSignal:9
-    # from 23.02; 22.05's slurmctld, which flurm follows, says NonZeroExitCode): compared apart
+    # the signal's Reason: RaisedSignal from 23.02 on, JobLaunchFailure for 22.05's client, which reads
+    # flurm here (state/reasons.py gives a newer client's record the newer one)
     killed_reason = (want["killed"].pop("Reason"), got["killed"].pop("Reason"))
-    assert killed_reason == ("RaisedSignal:9(Killed)", "NonZeroExitCode"), killed_reason
+    assert killed_reason == ("RaisedSignal:9(Killed)", "JobLaunchFailure"), killed_reason
     assert _comparable(got) == _comparable(want)
     assert want["env"] == {"JobState": "COMPLETED", "ExitCode": "0:0", "Reason": "None"}
     assert want["exit3"] == {"JobState": "FAILED", "ExitCode": "3:0", "Reason": "NonZeroExitCode"}
     assert want["killed"] == {"JobState": "FAILED", "ExitCode": "0:9"}
     assert want["cancelled"] == {"JobState": "CANCELLED", "ExitCode": "0:15", "Reason": "None"}
+
+
+def test_signal_reason_as_22_05() -> None:
+    """22.05's slurmctld fails a batch job that a signal ended with JobLaunchFailure; so does flurm."""
+    shown = []
+    for controller in ("slurmctld", "flurm"):
+        with cluster(controller, cpus=1) as c:
+            job = c.sbatch("--wrap", "kill -9 $$")
+            c.wait_state(job, ["FAILED", "COMPLETED"])
+            fields = _fields(c, job, "22.05")
+            shown.append((fields["JobState"], fields["Reason"], fields["ExitCode"]))
+    assert shown == [("FAILED", "JobLaunchFailure", "0:9")] * 2
 
 
 def test_mixed_releases_under_one_flurm() -> None:

@@ -14,6 +14,8 @@ from flurm.protocol.constants import (
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
+    JobState,
+    JobStateReason,
     MsgType,
 )
 from flurm.protocol.frame import Frame, FrameDecoder
@@ -26,6 +28,7 @@ from flurm.protocol.messages.slurmd import (
     NodeRegistrationStatus,
 )
 from flurm.state.model import Job
+from flurm.state.reasons import FAIL_SIGNAL, failed_reason, shown_reason
 from flurm.state.sluid import SluidSource, sluid_text
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -145,3 +148,15 @@ def test_launch_environment_and_output_per_release() -> None:
         "NODE",
     )
     assert batch_env.tasks_per_node(_job(num_tasks=3, tasks_set=True), (2, 2)) == "2,1"
+
+
+def test_a_signal_ends_a_job_with_each_release_s_reason() -> None:
+    assert failed_reason(3 << 8) == JobStateReason.FAIL_EXIT_CODE
+    assert failed_reason(9) == JobStateReason.FAIL_LAUNCH
+    killed = _job(state=JobState.FAILED, exit_code=9, state_reason=JobStateReason.FAIL_LAUNCH)
+    assert shown_reason(killed, SLURM_22_05_PROTOCOL_VERSION) == (JobStateReason.FAIL_LAUNCH, None)
+    for v in (SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION):
+        assert shown_reason(killed, v) == (FAIL_SIGNAL, "RaisedSignal:9(Killed)")
+    # a launch failure without a signal, an exit code: as stored
+    failed = _job(state=JobState.FAILED, exit_code=1 << 8, state_reason=JobStateReason.FAIL_LAUNCH)
+    assert shown_reason(failed, SLURM_26_05_PROTOCOL_VERSION) == (JobStateReason.FAIL_LAUNCH, None)

@@ -38,9 +38,8 @@ from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
-from flurm.protocol.versions import SERVED, STATE_FILES, release_name, served_version_of_release
-from flurm.protocol.wire import WireError
-from flurm.rpc.transport import call
+from flurm.protocol.versions import STATE_FILES, release_name
+from flurm.rpc.slurmd import call_node
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
 if TYPE_CHECKING:
@@ -214,31 +213,14 @@ class Takeover:
         ]
 
         async def ping(node: Any) -> str | None:
-            # in the release slurmctld says the slurmd runs (the mirror has it); unknown, each served
-            # one, oldest first, as the node agent does: a slurmd refusing a version has done nothing
-            known = served_version_of_release(node.version)
-            tries = (known,) if known is not None else tuple(sorted(SERVED))
-            for i, version in enumerate(tries):
-                try:
-                    resp = await call(
-                        node.addr,
-                        node.port,
-                        MsgType.REQUEST_PING,
-                        Empty(),
-                        self.ctl.signer,
-                        timeout=5.0,
-                        version=version,
-                    )
-                except (ConnectionError, WireError) as exc:
-                    if i < len(tries) - 1 and not isinstance(exc, ConnectionRefusedError):
-                        continue
-                    return f"{node.name}: {exc}"
-                except Exception as exc:
-                    return f"{node.name}: {exc}"
-                if resp is None or not isinstance(resp.body, PingSlurmdResponse):
-                    return f"{node.name}: unexpected answer"
-                return None
-            return f"{node.name}: no answer"
+            try:
+                # in the node's own release, as the node agent talks to it
+                resp = await call_node(node, MsgType.REQUEST_PING, Empty(), self.ctl.signer, 5.0)
+            except Exception as exc:
+                return f"{node.name}: {exc}"
+            if resp is None or not isinstance(resp.body, PingSlurmdResponse):
+                return f"{node.name}: unexpected answer"
+            return None
 
         failures = [f for f in await asyncio.gather(*(ping(n) for n in nodes)) if f]
         if failures:

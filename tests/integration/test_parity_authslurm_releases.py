@@ -3,6 +3,9 @@ slurmctld (from its Debian chroot) on two clusters alike but for the controller.
 from the controller's sack socket (/run/slurmctld/sack.socket: each side runs in a private mount namespace
 whose /run is a directory of its own), root's and nobody's alike; what they print must be the same.
 
+Jobs: with each CredType a site sets (cred/munge, the default, with a munged of the test's own; cred/slurm)
+a batch job and ``srun hostname`` run on the release's own slurmd under both controllers.
+
 Also the attack: a client whose sack socket signs with another key (a sack server of this test holding a
 wrong key) gets the same failure from both controllers (the connection is closed unanswered).
 

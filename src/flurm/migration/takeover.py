@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.auth.errors import AuthError
 from flurm.errors import FlurmError
 from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
@@ -43,6 +44,7 @@ from flurm.rpc.slurmd import call_node
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
 if TYPE_CHECKING:
+    from flurm.auth.sack import SackServer
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.ports import ControllerPort
     from flurm.migration.mirror import Mirror
@@ -122,6 +124,16 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+async def _unix_socket_answers(path: str) -> bool:
+    """Whether a process accepts connections on the unix socket ``path``."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), 2.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
 class Takeover:
     """``own_endpoint`` makes flurm listen where slurmctld listened (daemon.py's, which owns the
     listening sockets): the step after slurmctld stopped."""
@@ -132,11 +144,15 @@ class Takeover:
         source: SourceClient,
         mirror: Mirror,
         own_endpoint: Callable[[], Awaitable[None]],
+        sack_socket: Callable[[], SackServer | None] | None = None,
     ) -> None:
         self.ctl = ctl
         self.source = source
         self.mirror = mirror
         self.own_endpoint = own_endpoint
+        # slurmctld's sack socket as flurm would serve it (daemon.py's; None: the site has no auth/slurm
+        # or flurm serves one already)
+        self.sack_socket = sack_socket
         self.events: list[Event] = []
         self.running = False
         self.result: TakeoverResult | None = None
@@ -298,6 +314,7 @@ class Takeover:
             "endpoint", "ok", f"listening where slurmctld was; port closed for {endpoint_gap * 1000:.0f} ms"
         )
         await self._wait_source_exit()
+        await self._take_sack_socket()
 
         last_instant = await self._merge_saved_state()
         adopted, pending = self._adopt()
@@ -377,6 +394,24 @@ class Takeover:
         except OSError:
             return False
         return True
+
+    async def _take_sack_socket(self) -> None:
+        """auth/slurm: the clients of this host got their tokens from slurmctld's sack socket, gone with
+        it; flurm serves it now, unless something still answers there."""
+        sack = self.sack_socket() if self.sack_socket is not None else None
+        if sack is None:
+            return
+        if await _unix_socket_answers(sack.path):
+            self._event("sack socket", "failed", f"{sack.path} still answers; left to its owner")
+            return
+        try:
+            await sack.start()
+        except AuthError as exc:
+            self._event("sack socket", "failed", str(exc))
+            return
+        self._event(
+            "sack socket", "ok", f"auth/slurm clients get their credentials from flurm at {sack.path}"
+        )
 
     async def _own_endpoint(self) -> float:
         await self.own_endpoint()

@@ -464,7 +464,8 @@ class NodeAgent:
     def credential(
         self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None, *, kill_time: int | None = None
     ) -> JobCredential:
-        """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones).
+        """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones; with
+        CredType=cred/slurm a launch token all the same, minted as the message is packed).
 
         A kill credential (``kill_time`` set) covers the whole job: no step hosts, no step cores, no
         memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg).
@@ -514,7 +515,7 @@ class NodeAgent:
             job_start_time=job.start_time,
             job_end_time=job.end_time,
             job_licenses=job.licenses,
-        )
+        ).sealed_by(self.ctl.creds.sealer)
 
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:

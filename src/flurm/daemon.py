@@ -37,7 +37,7 @@ from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
 from flurm.migration.host import Migration
 from flurm.migration.mirror import Mirror
-from flurm.migration.source import SourceClient, SourceUnreachable
+from flurm.migration.source import SourceClient, SourceUnreachable, UnsupportedSource
 from flurm.migration.takeover import Takeover, controller_endpoints
 from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
@@ -316,6 +316,8 @@ class Daemon:
                 counts = await mirror.sync(full=True)
             except (WireError, AuthError) as exc:  # it answers, in a way flurm cannot read or trust
                 raise RuntimeError(f"cannot import from slurmctld: its answer is unusable: {exc}") from exc
+            except UnsupportedSource as exc:  # it answers, in a release flurm does not serve
+                raise RuntimeError(f"cannot import from slurmctld: {exc}") from exc
             except (SourceUnreachable, OSError, TimeoutError) as exc:
                 if loop.time() > deadline:
                     raise RuntimeError(f"slurmctld did not answer the import: {exc}") from None

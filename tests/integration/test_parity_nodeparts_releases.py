@@ -165,8 +165,8 @@ STEPS: list[Any] = [
     cmd("scontrol", "show", "partition", "nosuch", label="refused: show unknown partition"),
     cmd("scontrol", "show", "config", label="show config"),
     cmd("sinfo", "-N", "-a", "-o", "%N %P %u %U", sort_lines=True, label="reason user"),
-    # a node set DOWN, listed at once, then resumed (flurm returned it to service by itself some
-    # seconds later, slurmctld 24.11 and 26.05 keep it DOWN: not compared here)
+    # a node set DOWN, listed at once, then resumed (with ReturnToService=2 both return it to service
+    # by themselves at the next answer of its slurmd, a ping when due: test_parity_node_states.py)
     cmd("scontrol", "update", "NodeName=compute-node-3", "State=DOWN", "Reason=broken", label="down"),
     cmd("sinfo", "-N", "-a", "-o", "%N %P %t %E", sort_lines=True, label="down node"),
     cmd("scontrol", "update", "NodeName=compute-node-3", "State=RESUME", label="resume down node"),
@@ -290,8 +290,8 @@ def test_show_config(runs: tuple[str, Transcript, Transcript]) -> None:
 def test_reason_user(runs: tuple[str, Transcript, Transcript]) -> None:
     """Without accounting storage, 24.11's node-up (clusteracct_storage_g_node_up, a no-op there) no
     longer clears a node's reason fields: a node never given a reason keeps its zeroed reason_uid
-    (root). flurm clears them as 22.05 and 26.05 do (one node state for every release): the one
-    known difference, pinned so that a change either way is seen."""
+    (root). flurm clears them as 22.05 and 26.05 do (one node state for every release): a known
+    difference (docs/releases.md), pinned so that a change either way is seen."""
     release, ref, got = runs
     if release == "24.11":
         assert _diff(ref, got, ["reason user"], release)

@@ -252,8 +252,8 @@ class NodeAgent:
             if self._may_return(node):
                 node.base_state = NodeState.IDLE
                 node.refresh_base_state()
-                if node.reason in ("Not responding", "Node unexpectedly rebooted"):
-                    self._set_reason(node, None, 0)
+                if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                    self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
                 log.info("node %s returned to service", node.name)
             elif not node.registered:
                 log.info("node %s registered but stays DOWN (%s)", node.name, node.reason)

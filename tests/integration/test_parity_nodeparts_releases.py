@@ -24,6 +24,9 @@ What legitimately differs, and nothing else, is replaced before comparing:
   and free memory, the user who set a reason (compared in test_reason_user);
 * in ``scontrol show config``: the two ports each cluster picked (SlurmctldPort, SlurmdPort).
 
+Every client and slurmd is of the release under test, but for the reservation's creation under flurm
+(by 22.05's scontrol: flurm takes it from 24.11's and 26.05's once that request is ported).
+
 Both clusters run PriorityType=priority/basic: with none set, 24.11 and 26.05 run (and list)
 priority/multifactor, which flurm does not (flurm lists priority/basic, what it computes:
 tests/unit/test_config_releases.py).

@@ -58,7 +58,7 @@ TARGETS: tuple[tuple[str, str, float | None], ...] = (
 
 # The newer releases' rows: what a site on that release sees of each controller.
 RELEASE_SCENARIOS = ("submit_seq", "query")
-RELEASE_METRICS = ("submit_seq_rate", "squeue_10000")
+RELEASE_METRICS = ("submit_seq_rate", "submit_seq_cpu", "squeue_10000", "rpc_job_info_10000")
 
 
 def run_controller(

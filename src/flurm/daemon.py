@@ -114,6 +114,14 @@ class Daemon:
             return None
         return SackServer(slurm_auth, path or SLURMCTLD_SACK_SOCKET, slurm_user_uid=config.slurm_user_uid)
 
+    def _sack_after_takeover(self) -> SackServer | None:
+        """slurmctld's sack socket at its own path, for the takeover to start once slurmctld is gone; the
+        daemon closes it at the end. None: the site has no auth/slurm, or a sack socket is served already."""
+        if self.sack is not None:
+            return None
+        self.sack = self._sack_server(self.controller.signer.auth, None, Mode.STANDALONE)
+        return self.sack
+
     async def _admin(self, req: Request) -> Reply:
         return await admin_rpc.handle(self.controller, self.migration, req)
 
@@ -294,7 +302,7 @@ class Daemon:
         mirror = Mirror(ctl, source)
         forwarder = Forwarder(ctl, source, mirror)
         ctl.forward = forwarder.forward
-        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints)
+        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints, self._sack_after_takeover)
         return Migration(source, mirror, forwarder, takeover)
 
     async def _first_import(self, timeout: float = 60.0) -> None:

@@ -92,7 +92,7 @@ def migration(source_answers: bool = True) -> Any:
     async def ping() -> bool:
         return source_answers
 
-    source = SimpleNamespace(ping=ping)
+    source = SimpleNamespace(ping=ping, release_name="24.11")  # the release SourceClient learned
     return Migration(source, FakeMirror(), None, FakeTakeover())  # type: ignore[arg-type]
 
 
@@ -113,6 +113,7 @@ def test_status_reports_the_controller_and_the_mirror() -> None:
     ctl = FakePort()
     doc = ask(ctl, migration(), {"op": "status"})
     assert doc["ok"] and doc["mode"] == "shadow" and doc["cluster"] == "adm" and doc["port"] == 6817
+    assert doc["source_release"] == "24.11"
     assert (doc["jobs"], doc["nodes"], doc["partitions"]) == (0, 1, 1)
     assert doc["mirror"]["passes"] == 7 and doc["mirror"]["jobs_new"] == 3 and doc["mirror"]["in_sync"]
     standalone = ask(FakePort(Mode.STANDALONE), None, {"op": "status"})

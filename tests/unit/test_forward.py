@@ -9,19 +9,30 @@ import asyncio
 import errno
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.auth.authenticator import Identity
 from flurm.config import parse_text
 from flurm.controller.jobs import JobOps
 from flurm.migration.forward import RULES, Forwarder
 from flurm.modes import OPERATION_OF, POLICY, Action, Mode
-from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, NO_VAL, NO_VAL64, MsgType, SlurmRC
+from flurm.protocol.constants import (
+    AUTH_PLUGIN_MUNGE,
+    NO_VAL,
+    NO_VAL64,
+    PROTOCOL_VERSION,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    MsgType,
+    SlurmRC,
+)
 from flurm.protocol.frame import Frame, Header
-from flurm.protocol.messages.base import Body, decode_body, encode_body
-from flurm.protocol.messages.common import Opaque
+from flurm.protocol.messages import base
+from flurm.protocol.messages.base import Body, Message, decode_body, encode_body
+from flurm.protocol.messages.common import Opaque, ReturnCode
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.crontab import CrontabRequest
 from flurm.protocol.messages.job_control import CompleteJobAllocation, JobStepKill
@@ -41,6 +52,7 @@ from flurm.protocol.messages.slurmd import JobRequeue
 from flurm.protocol.messages.stats import STAT_COMMAND_GET, STAT_COMMAND_RESET, StatsInfoRequest
 from flurm.protocol.messages.steps import JobAllocInfoRequest, JobStepCreateRequest
 from flurm.protocol.messages.triggers import Trigger, TriggerMessage
+from flurm.protocol.wire import Reader, Writer
 from flurm.rpc.transport import Reply, Request, Response
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
@@ -61,13 +73,21 @@ MISSING = SlurmRC.ESLURM_USER_ID_MISSING
 class FakeSource:
     sent: list[tuple[int, bytes]] = field(default_factory=list)
     triggers: tuple[Trigger, ...] = ()  # what it answers REQUEST_TRIGGER_GET with
+    version: int = SLURM_22_05_PROTOCOL_VERSION  # its release
+    answer: tuple[int, bytes] = (MsgType.RESPONSE_SLURM_RC, ANSWER)  # (type, body in its release)
+
+    async def release(self) -> int:
+        return self.version
+
+    async def request(self, msg_type: int, body: Body) -> Response:
+        assert msg_type == MsgType.REQUEST_TRIGGER_GET
+        answer = TriggerMessage(self.triggers)
+        raw = encode_body(answer, self.version)
+        return Response(MsgType.RESPONSE_TRIGGER_GET, answer, Identity(ROOT, ROOT), raw)
 
     async def forward(self, msg_type: int, body: bytes) -> Response:
-        if msg_type == MsgType.REQUEST_TRIGGER_GET:
-            raw = encode_body(TriggerMessage(self.triggers))
-            return Response(MsgType.RESPONSE_TRIGGER_GET, None, Identity(ROOT, ROOT), raw)
         self.sent.append((msg_type, body))
-        return Response(MsgType.RESPONSE_SLURM_RC, None, Identity(ROOT, ROOT), ANSWER)
+        return Response(self.answer[0], None, Identity(ROOT, ROOT), self.answer[1])
 
 
 @dataclass
@@ -98,10 +118,13 @@ class Setup:
         self.cluster.jobs[job_id] = job
         return job
 
-    def send(self, msg_type: int, body: Any, uid: int, raw: bytes | None = None) -> Reply:
-        """``body`` as flurm decoded it; ``raw``: the bytes that came (default: ``body`` encoded)."""
-        raw = encode_body(body) if raw is None else raw
-        frame = Frame(Header(msg_type, body_length=len(raw)), AUTH_PLUGIN_MUNGE, None, raw)
+    def send(
+        self, msg_type: int, body: Any, uid: int, raw: bytes | None = None, version: int = PROTOCOL_VERSION
+    ) -> Reply:
+        """``body`` as flurm decoded it; ``raw``: the bytes that came (default: ``body`` encoded in
+        ``version``)."""
+        raw = encode_body(body, version) if raw is None else raw
+        frame = Frame(Header(msg_type, version, body_length=len(raw)), AUTH_PLUGIN_MUNGE, None, raw)
         req = Request(msg_type, body, Identity(uid, uid), frame, ("127.0.0.1", 4000))
         return asyncio.run(self.forwarder.forward(req))
 
@@ -335,6 +358,16 @@ def test_a_step_runs_as_the_caller_in_their_own_job() -> None:
     assert s.source.sent == []
     s.send(MsgType.REQUEST_JOB_STEP_CREATE, JobStepCreateRequest(StepId(10), user_id=USER), USER)
     assert [t for t, _ in s.source.sent] == [MsgType.REQUEST_JOB_STEP_CREATE]
+    # from 24.11 srun leaves the user to the controller (SLURM_AUTH_NOBODY): the caller's own step
+    nobody = JobStepCreateRequest(StepId(10), user_id=SLURM_AUTH_NOBODY)
+    s.send(MsgType.REQUEST_JOB_STEP_CREATE, nobody, USER, version=SLURM_24_11_PROTOCOL_VERSION)
+    assert [t for t, _ in s.source.sent] == [MsgType.REQUEST_JOB_STEP_CREATE] * 2
+    assert rc(s.send(MsgType.REQUEST_JOB_STEP_CREATE, nobody, USER)) == MISSING  # 22.05: uid 99's step
+    nobody_elsewhere = JobStepCreateRequest(StepId(11), user_id=SLURM_AUTH_NOBODY)
+    reply = s.send(
+        MsgType.REQUEST_JOB_STEP_CREATE, nobody_elsewhere, USER, version=SLURM_24_11_PROTOCOL_VERSION
+    )
+    assert rc(reply) == SlurmRC.ESLURM_ACCESS_DENIED
 
 
 def test_sdiag_but_not_its_reset() -> None:
@@ -425,3 +458,78 @@ def test_a_plain_user_clears_only_their_own_triggers() -> None:
     [(msg_type, raw)] = s.source.sent
     # sent on naming the caller: slurmctld then removes none but theirs
     assert decode_body(msg_type, raw) == TriggerMessage((Trigger(res_type=1, res_id="10", user_id=USER),))
+
+
+# -- releases: a client of one release writing through flurm to a slurmctld of another -------------
+V22, V24 = SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Grown(Message):
+    """A request body that gained a field in 24.11 (as many did)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset({V24})
+
+    job_id: int = 0
+    since_24_11: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(self.job_id)
+        if version >= V24:
+            w.u32(self.since_24_11)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Grown:
+        job_id = r.u32()
+        return cls(job_id, r.u32() if version >= V24 else 0)
+
+
+def send_in(s: Setup, body: Body, client: int, source: int, monkeypatch: pytest.MonkeyPatch) -> Reply:
+    """An administrator's request (forwarded as it came where the releases agree) of type
+    REQUEST_UPDATE_JOB standing for any body that gained a field."""
+    monkeypatch.setitem(base._REGISTRY, MsgType.REQUEST_UPDATE_JOB, type(body))
+    s.source.version = source
+    raw = encode_body(body, client)
+    frame = Frame(Header(MsgType.REQUEST_UPDATE_JOB, version=client, body_length=len(raw)), 0, None, raw)
+    req = Request(MsgType.REQUEST_UPDATE_JOB, body, Identity(ROOT, ROOT), frame, ("127.0.0.1", 4000))
+    return asyncio.run(s.forwarder.forward(req))
+
+
+def test_the_same_release_passes_bytes_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Setup()
+    reply = send_in(s, Grown(7, 3), V24, V24, monkeypatch)
+    assert s.source.sent == [(MsgType.REQUEST_UPDATE_JOB, encode_body(Grown(7, 3), V24))]
+    assert reply.raw_body == ANSWER and reply.raw_version == V24  # answered in the client's release
+
+
+def test_another_release_gets_the_request_re_encoded_when_nothing_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = Setup()
+    s.source.answer = (MsgType.RESPONSE_SLURM_RC, encode_body(ReturnCode(0), V22))
+    reply = send_in(s, Grown(7), V24, V22, monkeypatch)
+    assert s.source.sent == [(MsgType.REQUEST_UPDATE_JOB, encode_body(Grown(7), V22))]
+    # the answer, decoded in the source's release, goes out in the client's (the transport encodes it)
+    assert reply.body == ReturnCode(0) and reply.raw_body is None
+
+
+def test_another_release_refuses_what_the_source_has_no_field_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Setup()
+    reply = send_in(s, Grown(7, since_24_11=3), V24, V22, monkeypatch)
+    assert s.source.sent == []  # nothing left flurm
+    assert rc(reply) == SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
+    message = getattr(reply.body, "message", "")
+    assert "SLURM 24.11 client" in message and "SLURM 22.05 slurmctld" in message and "no field" in message
+
+
+def test_another_release_refuses_a_body_flurm_has_no_codec_of_both_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = Setup()
+    # an older client, a source whose release the body's codec does not speak
+    monkeypatch.setattr(Grown, "NEWER_LAYOUTS", frozenset())
+    reply = send_in(s, Grown(7), V22, V24, monkeypatch)
+    assert s.source.sent == [] and rc(reply) == SlurmRC.SLURM_PROTOCOL_VERSION_ERROR
+    # and a body flurm cannot read at all
+    reply = send_in(s, Opaque(b"\x00\x00\x00\x07"), V22, V24, monkeypatch)
+    assert s.source.sent == [] and rc(reply) == SlurmRC.SLURM_PROTOCOL_VERSION_ERROR

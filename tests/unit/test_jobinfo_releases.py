@@ -359,8 +359,12 @@ def test_step_info_response_ends_with_no_stepmgr_jobs(version: int) -> None:
 class _Source:
     """A source slurmctld of a newer release: its captured job list, nothing else."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, version: int) -> None:
         self.body = body
+        self.version = version
+
+    async def release(self) -> int:
+        return self.version
 
     async def jobs_raw(self, last_update: int = 0) -> bytes | None:
         return self.body
@@ -380,7 +384,7 @@ def test_the_mirror_of_a_newer_source_is_lossless_in_its_release(release: str) -
     version, body = _response(release, "squeue")
     cluster = Cluster(parse_text(CONF), None, lambda: NOW)
     ctl: Any = SimpleNamespace(cluster=cluster, now=lambda: NOW, clock=lambda: float(NOW))
-    mirror = Mirror(ctl, _Source(body), version=version)  # type: ignore[arg-type]
+    mirror = Mirror(ctl, _Source(body, version))  # type: ignore[arg-type]
     counts = asyncio.run(mirror.sync())
     assert counts.new == 5 and list(cluster.jobs) == [1, 2, 3, 5, 4]
     _, _, parts = split_job_info(body, version)

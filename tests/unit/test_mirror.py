@@ -5,6 +5,7 @@ cluster must show what the source shows after each pass."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
@@ -14,11 +15,13 @@ import pytest
 from flurm.config import parse_text
 from flurm.migration.mirror import Mirror
 from flurm.migration.source import SourceUnreachable
-from flurm.protocol.constants import JobState, NodeState, NodeStateFlag
+from flurm.protocol.constants import SLURM_22_05_PROTOCOL_VERSION, JobState, NodeState, NodeStateFlag
 from flurm.protocol.messages.job_info import JobRecord, encode_job_record, job_info_response_body
 from flurm.protocol.messages.nodes import NodeInfoResponse, NodeRecord
 from flurm.protocol.messages.partitions import PartitionInfoResponse, PartitionRecord
 from flurm.protocol.messages.reservations import ReservationInfoResponse
+from flurm.protocol.versions import SERVED, VersionError
+from flurm.protocol.wire import EncodeError
 from flurm.state.cluster import Cluster
 
 CONF = """ClusterName=test
@@ -51,6 +54,12 @@ class FakeSource:
     updates: dict[str, int] = field(default_factory=lambda: {"jobs": 1, "nodes": 1, "parts": 1, "resvs": 1})
     asked: list[tuple[str, int]] = field(default_factory=list)  # (table, last_update the mirror sent)
     unreachable: bool = False
+    version: int = SLURM_22_05_PROTOCOL_VERSION  # the source's release, its answers' layout
+
+    async def release(self) -> int:
+        if self.unreachable:
+            raise SourceUnreachable("slurmctld is not reachable (connection refused)")
+        return self.version
 
     def change(self, table: str, records: list[Any]) -> None:
         self.tables[table] = records
@@ -76,9 +85,15 @@ class FakeSource:
     async def jobs_raw(self, last_update: int = 0) -> bytes | None:
         if not self._ask("jobs", last_update):
             return None
-        return job_info_response_body(
-            [encode_job_record(r) for r in self.tables["jobs"]], self.updates["jobs"]
-        )
+        return job_info_response_body([self._record(r) for r in self.tables["jobs"]], self.updates["jobs"])
+
+    def _record(self, r: JobRecord) -> bytes:
+        """The record in the source's layout; where flurm has no codec of that release, 22.05's bytes
+        (which the mirror must then refuse to read as the source's)."""
+        try:
+            return encode_job_record(r, self.version)
+        except (EncodeError, VersionError):
+            return encode_job_record(r)
 
     async def reservations(self, last_update: int = 0) -> ReservationInfoResponse | None:
         if not self._ask("resvs", last_update):
@@ -233,3 +248,47 @@ def test_reservations_follow_the_source_and_show_as_slurmctld_showed_them(
     source.change("resvs", [maint])
     asyncio.run(mirror.sync())
     assert list(book.items) == ["mnt"]
+
+
+def _speaks(version: int) -> bool:
+    """flurm's job record codec has the layout of ``version``."""
+    try:
+        encode_job_record(job(1, "a"), version)
+    except (EncodeError, VersionError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("version", SERVED)
+def test_the_job_table_is_read_in_the_source_release(
+    setup: tuple[Mirror, FakeSource, Cluster], version: int
+) -> None:
+    """Where flurm's job codec speaks the source's release the mirror shows its jobs; where it does not
+    yet, the pass fails with the version error naming it (never reads one release's bytes as another's)."""
+    mirror, source, cluster = setup
+    source.version = version
+    source.change("jobs", [job(1, "a"), job(2, "b")])
+    if _speaks(version):
+        counts = asyncio.run(mirror.sync())
+        assert counts.new == 2 and {j: cluster.jobs[j].name for j in cluster.jobs} == {1: "a", 2: "b"}
+        assert mirror.version == version
+    else:
+        with pytest.raises(VersionError, match=f"{version:#06x}"):
+            asyncio.run(mirror.sync())
+        assert not cluster.jobs and mirror.stats.errors == 1
+        assert f"{version:#06x}" in (mirror.stats.last_error or "")
+
+
+def test_a_source_of_another_release_is_read_afresh(setup: tuple[Mirror, FakeSource, Cluster]) -> None:
+    """An upgraded source (another release, same jobs) is read as new records, not matched bytewise
+    against the old release's."""
+    mirror, source, _ = setup
+    source.change("jobs", [job(1, "a")])
+    asyncio.run(mirror.sync())
+    assert mirror.version == SLURM_22_05_PROTOCOL_VERSION and mirror._seen_jobs
+    source.version = SERVED[0]
+    with contextlib.suppress(VersionError):
+        asyncio.run(mirror.sync())
+    assert mirror.version == SERVED[0]
+    if not _speaks(SERVED[0]):
+        assert not mirror._seen_jobs  # what was seen in 22.05's layout is forgotten

@@ -13,19 +13,24 @@ from typing import Any
 
 import pytest
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller.handlers.jobs import job_ready
 from flurm.controller.handlers.slurmd import complete_prolog
-from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout
+from flurm.controller.steps import JobSteps, Step, cpus_per_task_of, task_layout, tasks_per_node_text
 from flurm.daemon import Daemon
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
+    PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
+    JobFlag,
     JobState,
     JobStateFlag,
     JobStateReason,
@@ -36,7 +41,7 @@ from flurm.protocol.constants import (
 from flurm.protocol.frame import Frame, FrameDecoder, Header
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.common import ReturnCode
-from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.credential import JobCredential, StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
@@ -68,6 +73,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 NOW = 1_795_696_400
 SRUN_HOST = "127.0.0.9"
+V24, V26 = SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION
 
 
 def captured(name: str, msg_type: int) -> Any:
@@ -195,7 +201,7 @@ def test_the_step_table_survives_json() -> None:
         port=4000,
         exited=(1,),
     )
-    table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300),))
+    table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300, 0x2A00),))
     job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", steps=table.to_dict())
     again = Job.from_dict(json.loads(json.dumps(job.to_dict())))
     assert JobSteps.of(again) == table
@@ -213,11 +219,15 @@ def test_srun_allocation_step_and_end(tmp_path: Path) -> None:
         assert isinstance(alloc, ResourceAllocationResponse)
         expected = captured("srun-conn1-s2c", MsgType.RESPONSE_RESOURCE_ALLOCATION)
         # slurmctld's answer to the same request, but for flurm's job id
-        assert alloc == dataclasses.replace(expected, job_id=alloc.job_id)
+        # what 22.05 does not carry: the owner's names (24.11) and the client's version (26.05)
+        newer = {"group_name": "root", "user_name": "root", "start_protocol_ver": PROTOCOL_VERSION}
+        assert alloc == dataclasses.replace(expected, job_id=alloc.job_id, **newer)
         job = h.job(alloc.job_id)
         assert job.is_running() and job.script is None and job.argv == ("true",)
         assert job.accrue_time == 0  # started by the allocation itself: AccrueTime=Unknown
-        assert JobSteps.of(job) == JobSteps(0, SRUN_HOST, SRUN_ALLOC.alloc_resp_port, SRUN_ALLOC.other_port)
+        assert JobSteps.of(job) == JobSteps(
+            0, SRUN_HOST, SRUN_ALLOC.alloc_resp_port, SRUN_ALLOC.other_port, protocol_version=PROTOCOL_VERSION
+        )
         assert h.told_srun() == []  # the reply carried the allocation
 
         reply = await h.step(job.job_id)
@@ -228,7 +238,7 @@ def test_srun_allocation_step_and_end(tmp_path: Path) -> None:
         cred = resp.credential
         want = dataclasses.replace(
             expected_step.credential,
-            step_id=StepId(job.job_id, 0, NO_VAL),
+            step_id=StepId(job.job_id, 0, NO_VAL, job.sluid),  # (a 22.05 peer gets no sluid)
             ctime=NOW,
             signature=cred.signature,
             pw_gecos=cred.pw_gecos,
@@ -371,6 +381,98 @@ def test_scancel_of_a_running_srun_tells_the_allocation_and_each_step(tmp_path: 
     run(tmp_path, check)
 
 
+def test_each_srun_is_told_in_its_own_protocol_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allocation's owner and each step's srun keep the version they spoke (start_protocol_ver):
+    a 24.11 salloc's allocation, a 26.05 srun's step inside it."""
+    # the credential's own bytes in each release are the credential codec's tests
+    signed: list[int] = []
+    monkeypatch.setattr(JobCredential, "signed_payload", lambda self, version: signed.append(version) or b"")
+
+    async def check(h: Harness) -> None:
+        alloc = (await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=V24)).body
+        assert isinstance(alloc, ResourceAllocationResponse) and alloc.start_protocol_ver == V24
+        job = h.job(alloc.job_id)
+        assert JobSteps.of(job).protocol_version == V24
+        # 24.11 and 26.05 srun leave the user to the controller (SLURM_AUTH_NOBODY)
+        req = dataclasses.replace(
+            SRUN_STEP, step_id=StepId(job.job_id, NO_VAL, NO_VAL), user_id=SLURM_AUTH_NOBODY
+        )
+        resp = (await h.ctl.steps.create_step(req, 0, SRUN_HOST, version=V26)).body
+        assert isinstance(resp, JobStepCreateResponse)
+        assert (resp.job_id, resp.job_step_id, resp.use_protocol_ver) == (job.job_id, 0, V26)
+        assert resp.step_layout is not None and resp.step_layout.start_protocol_ver == V26
+        assert JobSteps.of(job).steps[0].protocol_version == V26
+        assert signed == [V26]  # signed as the srun's release packs it
+        assert h.ctl.jobs.kill(None, job.job_id, 9, 0, uid=0) == 0
+        told = {(a["port"], a["version"]) for n, a in h.sent if n == "_tell_srun"}
+        assert told == {(SRUN_ALLOC.other_port, None), (SRUN_STEP.port, V26)}  # None: the owner's
+        # and the owner's version is what _tell_srun falls back on
+        assert JobSteps.of(job).protocol_version == V24
+
+    run(tmp_path, check)
+
+
+def test_a_26_05_allocation_tells_the_tasks_per_node(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        for version, env in ((V24, ()), (V26, ("SLURM_TASKS_PER_NODE=1",))):
+            alloc = (
+                await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=version)
+            ).body
+            assert isinstance(alloc, ResourceAllocationResponse) and alloc.node_cnt == 1
+            assert alloc.environment == env, version
+            # a lookup of it tells none (build_job_info_resp)
+            info = h.ctl.steps.alloc_info(alloc.job_id, 0)
+            assert isinstance(info, ResourceAllocationResponse) and info.environment == ()
+
+    run(tmp_path, check)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "changes", "text"),
+    [
+        ((1,), {}, "1"),
+        ((2, 2, 2, 1), {}, "2(x3),1"),  # as many tasks as CPUs
+        ((4, 4), {"cpus_per_task": 2}, "2(x2)"),
+        ((2, 2), {"num_tasks": 3, "bitflags": JobFlag.JOB_NTASKS_SET}, "2,1"),  # -n3: block
+        ((2, 2), {"num_tasks": 3}, "2(x2)"),  # a count srun did not set is not used
+        ((4, 4), {"ntasks_per_node": 1}, "1(x2)"),
+    ],
+)
+def test_tasks_per_node_text(cpus: tuple[int, ...], changes: dict[str, Any], text: str) -> None:
+    job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", **changes)
+    assert tasks_per_node_text(job, cpus) == text
+
+
+def test_a_22_05_srun_of_user_99_is_not_taken_for_nobody(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        alloc = (await h.allocate()).body
+        assert isinstance(alloc, ResourceAllocationResponse)
+        req = dataclasses.replace(
+            SRUN_STEP, step_id=StepId(alloc.job_id, NO_VAL, NO_VAL), user_id=SLURM_AUTH_NOBODY
+        )
+        reply = await h.ctl.steps.create_step(req, 0, SRUN_HOST)
+        assert reply.msg_type == MsgType.RESPONSE_SLURM_RC  # the job is root's, not uid 99's
+        assert isinstance(reply.body, ReturnCode) and reply.body.rc == SlurmRC.ESLURM_ACCESS_DENIED
+
+    run(tmp_path, check)
+
+
+def test_a_lookup_tells_no_start_protocol_version(tmp_path: Path) -> None:
+    """build_job_info_resp: srun inside a batch job keeps its own version (0), whatever steps ran."""
+
+    async def check(h: Harness) -> None:
+        h.batch_job(9, ("compute-node-1",), ((0, 1),))
+        await h.step(9)
+        info = h.ctl.steps.alloc_info(9, 0)
+        assert isinstance(info, ResourceAllocationResponse)
+        assert (info.start_protocol_ver, info.tres_per_node, info.user_name) == (0, None, "root")
+        assert JobSteps.of(h.job(9)).protocol_version is None
+
+    run(tmp_path, check)
+
+
 # -- steps inside an allocation ---------------------------------------------------------------------
 
 
@@ -395,7 +497,7 @@ def test_steps_share_a_batch_allocation(tmp_path: Path) -> None:
         # nothing left: the next step waits (srun retries when woken)
         r = await h.step(5, port=5555)
         assert r.body == ReturnCode(SlurmRC.ESLURM_NODES_BUSY)
-        assert JobSteps.of(job).waiting == ((SRUN_HOST, 5555),)
+        assert JobSteps.of(job).waiting == ((SRUN_HOST, 5555, PROTOCOL_VERSION),)
         # more CPUs than the job has is an error, not a wait
         r = await h.step(5, min_nodes=2, max_nodes=2, cpu_count=4, num_tasks=4, flags=0)
         assert r.body == ReturnCode(SlurmRC.ESLURM_TOO_MANY_REQUESTED_CPUS)
@@ -467,7 +569,7 @@ def test_scancel_of_a_step(tmp_path: Path) -> None:
         assert body == SrunJobComplete(StepId(jid, 0))
         (sig,) = h.to_slurmd("_signal")
         assert sig["msg_type"] == MsgType.REQUEST_SIGNAL_TASKS
-        assert (sig["msg"].step_id, sig["msg"].signal) == (StepId(jid, 0, NO_VAL), 9)
+        assert (sig["msg"].step_id, sig["msg"].signal) == (StepId(jid, 0, NO_VAL, h.job(jid).sluid), 9)
         assert steps.signal_step(jid, 0, 10, 0, uid=0) == 0  # another signal: no srun message
         assert len(h.told_srun()) == 1
 
@@ -610,7 +712,10 @@ def test_a_step_past_its_own_time_limit_is_killed_once(tmp_path: Path) -> None:
         steps.time_limits(NOW + 60)
         steps.time_limits(NOW + 61)
         (kill,) = h.to_slurmd("_send_step_kill")
-        assert kill["msg"].step_id == StepId(jid, 0, NO_VAL) and kill["node"].name == "compute-node-1"
+        assert (
+            kill["msg"].step_id == StepId(jid, 0, NO_VAL, h.job(jid).sluid)
+            and kill["node"].name == "compute-node-1"
+        )
         assert encode_body(kill["msg"])
         info = steps.step_info(jid, 0, 0, uid=0).body
         assert isinstance(info, JobStepInfoResponse) and info.steps[0].state == JobState.TIMEOUT

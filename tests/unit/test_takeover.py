@@ -4,6 +4,7 @@ whose mode changes go through the real mode table (a step without its guard fail
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 from collections.abc import Coroutine, Iterator
@@ -13,10 +14,20 @@ from typing import Any
 
 import pytest
 
+from flurm.auth.sack import SackServer
+from flurm.auth.slurm_auth import SackKey, SackKeys, SlurmAuthenticator
 from flurm.config import parse_text
-from flurm.migration.takeover import Takeover, TakeoverError
+from flurm.migration.source import UnsupportedSource
+from flurm.migration.takeover import Takeover, TakeoverError, _unix_socket_answers
 from flurm.modes import Guard, Mode, check_transition
-from flurm.protocol.constants import JobState, NodeState
+from flurm.protocol.constants import (
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_25_05_PROTOCOL_VERSION,
+    JobState,
+    NodeState,
+)
+from flurm.protocol.versions import SERVED, release_name
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
 
@@ -37,6 +48,12 @@ class FakeSlurmctld:
     answers: bool = True
     shutdown_fails: bool = False
     steps: list[str] = field(default_factory=list)
+    version: int = SLURM_22_05_PROTOCOL_VERSION  # its release, as SourceClient.release learns it
+
+    async def release(self) -> int:
+        if self.version not in SERVED:
+            raise UnsupportedSource(f"source slurmctld: SLURM {release_name(self.version)}, not served")
+        return self.version
 
     async def ping(self) -> bool:
         self.steps.append("ping")
@@ -231,3 +248,81 @@ def test_the_preflight_lists_what_flurm_does_not_support_and_refuses_unless_allo
     job.state = JobState.COMPLETE  # a finished job uses nothing any more
     setup.ctl.config = replace(setup.ctl.config, accounting_storage_type="accounting_storage/none", raw={})
     assert asyncio.run(setup.takeover.run(dry_run=True)).ok
+
+
+def test_the_preflight_names_the_source_release(setup: Setup) -> None:
+    checks = {c.name: c for c in asyncio.run(setup.takeover.preflight())}
+    assert checks["source_release"].ok
+    assert checks["source_release"].detail == "source slurmctld: SLURM 22.05"
+
+
+def test_a_source_of_a_release_flurm_does_not_serve_fails_the_preflight(setup: Setup) -> None:
+    setup.source.version = SLURM_25_05_PROTOCOL_VERSION
+    result = asyncio.run(setup.takeover.run())
+    assert not result.ok and result.error == "pre-flight failed"
+    failed = {c.name: c.detail for c in result.checks if not c.ok}
+    assert set(failed) == {"source_release", "mirror_in_sync"} and "SLURM 25.05" in failed["source_release"]
+    assert setup.steps == ["ping"]  # not even a mirror pass in a release flurm cannot read
+    assert setup.ctl.mode == Mode.SHADOW
+
+
+def test_a_served_source_whose_saved_state_flurm_cannot_read_fails_the_preflight(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flurm.migration import takeover
+
+    monkeypatch.setattr(takeover, "STATE_FILES", replace(takeover.STATE_FILES, oldest=0x2600, newest=0x2600))
+    setup.source.version = SLURM_24_11_PROTOCOL_VERSION
+    checks = {c.name: c for c in asyncio.run(setup.takeover.preflight())}
+    assert not checks["source_release"].ok
+    assert (
+        checks["source_release"].detail
+        == "source slurmctld: SLURM 24.11, whose saved state flurm cannot read"
+    )
+
+
+def _sack_server(path: Path) -> SackServer:
+    auth = SlurmAuthenticator(SackKeys(SackKey(b"k" * 64)), cluster_name="c")
+    return SackServer(auth, str(path), slurm_user_uid=os.getuid())
+
+
+def test_the_sack_socket_is_served_once_slurmctld_is_gone(setup: Setup, tmp_path: Path) -> None:
+    """auth/slurm: slurmctld's sack socket went with it; flurm serves one there after the stop."""
+    sack = _sack_server(tmp_path / "run" / "sack.socket")
+    setup.takeover.sack_socket = lambda: sack
+
+    async def run() -> bool:
+        try:
+            result = await setup.takeover.run()
+            assert result.ok, result
+            return await _unix_socket_answers(sack.path)
+        finally:
+            await sack.close()
+
+    assert asyncio.run(run())
+    events = [(e.step, e.status) for e in setup.takeover.events]
+    assert events.index(("sack socket", "ok")) > events.index(("endpoint", "ok"))
+
+
+def test_a_sack_socket_still_served_is_left_alone(setup: Setup, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "sack.socket"
+    other, ours = _sack_server(path), _sack_server(path)
+    setup.takeover.sack_socket = lambda: ours
+
+    async def run() -> None:
+        await other.start()
+        try:
+            assert (await setup.takeover.run()).ok
+        finally:
+            await other.close()
+
+    asyncio.run(run())
+    assert ours._server is None  # never started: the path was taken
+    assert ("sack socket", "failed") in [(e.step, e.status) for e in setup.takeover.events]
+
+
+def test_no_sack_socket_without_auth_slurm(setup: Setup) -> None:
+    setup.takeover.sack_socket = lambda: None
+    assert asyncio.run(setup.takeover.run()).ok
+    assert "sack socket" not in [e.step for e in setup.takeover.events]

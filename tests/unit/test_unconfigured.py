@@ -48,6 +48,7 @@ from flurm.protocol.messages.reports import (
     FrontEndInfoRequest,
     PriorityFactorsRequest,
     SharesRequest,
+    TopoInfoRequest,
     UpdateFrontEndRequest,
 )
 from flurm.protocol.messages.steps import JobAllocInfoRequest, SrunTimeout
@@ -153,8 +154,9 @@ def test_requests_round_trip(body: Body) -> None:
 
 
 def test_requests_with_no_body_and_shared_layouts() -> None:
-    for t in (MsgType.REQUEST_TOPO_INFO, MsgType.REQUEST_BURST_BUFFER_INFO, MsgType.ACCOUNTING_FIRST_REG):
+    for t in (MsgType.REQUEST_BURST_BUFFER_INFO, MsgType.ACCOUNTING_FIRST_REG):
         assert decode_body(t, b"") == Empty()
+    assert decode_body(MsgType.REQUEST_TOPO_INFO, b"") == TopoInfoRequest()
     assert decode_body(
         MsgType.REQUEST_JOB_END_TIME, encode_body(JobAllocInfoRequest(7))
     ) == JobAllocInfoRequest(7)
@@ -191,7 +193,7 @@ def test_reports_of_features_not_configured(tmp_path: Path) -> None:
         MsgType.RESPONSE_BURST_BUFFER_STATUS,
         none,
     )
-    assert wire(ask(ctl, MsgType.REQUEST_TOPO_INFO, Empty())) == (MsgType.RESPONSE_TOPO_INFO, none)
+    assert wire(ask(ctl, MsgType.REQUEST_TOPO_INFO, TopoInfoRequest())) == (MsgType.RESPONSE_TOPO_INFO, none)
     assert wire(ask(ctl, MsgType.REQUEST_FRONT_END_INFO, FrontEndInfoRequest(0))) == (
         MsgType.RESPONSE_FRONT_END_INFO,
         none + struct.pack(">q", NOW),

@@ -48,6 +48,7 @@ def record(resv: Reservation, cluster: Cluster) -> ReservationRecord:
         users=resv.users,
         groups=resv.groups,
         node_bitmap=bitmap if resv.nodes else None,
+        comment=resv.comment,
     )
 
 

@@ -38,14 +38,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
+from flurm.controller.job_env import cpus_per_node_text
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
     INFINITE16,
     NO_VAL,
+    NO_VAL16,
     PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     SLURM_PENDING_STEP,
@@ -87,6 +92,7 @@ from flurm.state import multicore
 from flurm.state.layout import rle
 from flurm.state.model import Job
 from flurm.state.records import format_mem
+from flurm.users import group_name, user_name
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -140,6 +146,9 @@ class Step:
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
     timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
+    # the protocol version of the srun that asked for the step (slurmctld's step start_protocol_ver):
+    # what the step's layout says, and what flurm speaks to that srun
+    protocol_version: int = PROTOCOL_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -172,8 +181,12 @@ class JobSteps:
     alloc_resp_port: int = 0  # where it waits for a pending allocation,
     other_port: int = 0  # and where it listens for SRUN_* messages while the job runs
     steps: dict[int, Step] = field(default_factory=dict)
-    # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port) to wake when a step ends
-    waiting: tuple[tuple[str, int], ...] = ()
+    # sruns whose step did not fit yet (ESLURM_NODES_BUSY): (address, port, protocol version) to wake
+    # when a step ends
+    waiting: tuple[tuple[str, int, int], ...] = ()
+    # the protocol version the owner of the allocation spoke (the job's start_protocol_ver):
+    # flurm's messages to it go in that version. None: not known (a batch job's steps)
+    protocol_version: int | None = None
 
     @classmethod
     def of(cls, job: Job) -> JobSteps:
@@ -185,12 +198,17 @@ class JobSteps:
             resp_host=d.get("resp_host"),
             alloc_resp_port=int(d.get("alloc_resp_port", 0)),
             other_port=int(d.get("other_port", 0)),
+            protocol_version=int(d["protocol_version"]) if "protocol_version" in d else None,
             steps={int(s["step_id"]): Step.from_dict(s) for s in d.get("steps", [])},
-            waiting=tuple((str(a), int(p)) for a, p in d.get("waiting", [])),
+            # (an entry saved before versions were kept has none: 22.05)
+            waiting=tuple(
+                (str(w[0]), int(w[1]), int(w[2]) if len(w) > 2 else PROTOCOL_VERSION)
+                for w in d.get("waiting", [])
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "next_step_id": self.next_step_id,
             "resp_host": self.resp_host,
             "alloc_resp_port": self.alloc_resp_port,
@@ -198,6 +216,9 @@ class JobSteps:
             "steps": [s.to_dict() for s in sorted(self.steps.values(), key=lambda s: s.step_id)],
             "waiting": [list(w) for w in self.waiting],
         }
+        if self.protocol_version is not None:
+            out["protocol_version"] = self.protocol_version
+        return out
 
     def cores_in_use(self, node: str, *, besides: int | None = None) -> set[int]:
         """Cores of ``node`` held by this job's running steps (but ``besides``)."""
@@ -308,6 +329,21 @@ def cpus_per_task_of(req: JobStepCreateRequest, job: Job) -> int:
     return 0 if remaining > 0 else cpt
 
 
+def tasks_per_node_text(job: Job, cpus: tuple[int, ...]) -> str:
+    """slurmctld's get_tasks_per_node (26.05 puts it in an allocation's environment): the tasks a
+    default layout puts on each node, as "2(x3),1". The tasks are the job's -n, else
+    --ntasks-per-node on each node, else as many as its CPUs hold of --cpus-per-task."""
+    cpt = job.cpus_per_task if 0 < job.cpus_per_task < NO_VAL16 else 1
+    if job.bitflags & JobFlag.JOB_NTASKS_SET and job.num_tasks:
+        tasks = job.num_tasks
+    elif job.ntasks_per_node:
+        tasks = job.ntasks_per_node * len(cpus)
+    else:
+        tasks = sum(c // cpt for c in cpus)
+    layout = task_layout([c // cpt for c in cpus], tasks, SLURM_DIST_BLOCK)
+    return cpus_per_node_text(tuple(len(t) for t in layout))
+
+
 def _names(expr: str | None) -> list[str]:
     if not expr:
         return []
@@ -342,8 +378,17 @@ class StepOps:
         self.cluster.job_changed(job)
 
     # -- 4001: an interactive allocation ---------------------------------------------------------
-    async def allocate(self, desc: JobDesc, uid: int, gid: int, peer_host: str, alloc_host: str) -> Reply:
-        """REQUEST_RESOURCE_ALLOCATION (slurmctld's _slurm_rpc_allocate_resources + job_allocate)."""
+    async def allocate(
+        self,
+        desc: JobDesc,
+        uid: int,
+        gid: int,
+        peer_host: str,
+        alloc_host: str,
+        version: int = PROTOCOL_VERSION,
+    ) -> Reply:
+        """REQUEST_RESOURCE_ALLOCATION (slurmctld's _slurm_rpc_allocate_resources + job_allocate),
+        from a client of protocol ``version``."""
         ctl = self.ctl
         try:
             job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True)
@@ -354,6 +399,7 @@ class StepOps:
             resp_host=desc.resp_host or peer_host,
             alloc_resp_port=desc.alloc_resp_port,
             other_port=desc.other_port,
+            protocol_version=version,
         )
         self._save(job, table)
         self._answering.add(job.job_id)
@@ -386,13 +432,28 @@ class StepOps:
         job: Job,
         error_code: int = 0,
         cls: type[ResourceAllocationResponse] = ResourceAllocationResponse,
+        *,
+        lookup: bool = False,
     ) -> ResourceAllocationResponse:
-        """The 4002 body for a job (slurmctld's build_alloc_msg / build_job_info_resp)."""
+        """The 4002 body for a job (slurmctld's build_alloc_msg), or with ``lookup`` the answer
+        to srun's lookup of an existing allocation (build_job_info_resp).
+
+        The allocation tells (26.05) the job's start_protocol_ver, the version of the client
+        that asked for it; a lookup tells neither that (0: the client keeps its own) nor the
+        job's TRES per node and task.
+        """
         running = bool(job.nodes) and not job.is_pending()
-        cpus, reps = rle(multicore.cpu_array(job, self.cluster.nodes)) if running else ((), ())
+        per_node = multicore.cpu_array(job, self.cluster.nodes) if running else ()
+        cpus, reps = rle(per_node)
+        start_ver = 0 if lookup else (self.table(job).protocol_version or PROTOCOL_VERSION)
+        env: tuple[str, ...] = ()
+        if per_node and start_ver >= SLURM_26_05_PROTOCOL_VERSION:
+            # 26.05's build_alloc_msg adds it (for the client that asked, in its release)
+            env = (f"SLURM_TASKS_PER_NODE={tasks_per_node_text(job, per_node)}",)
         return cls(
             account=job.account,
             batch_host=job.batch_host if running else None,
+            environment=env,
             error_code=error_code,
             job_id=job.job_id,
             node_cnt=len(job.nodes) if running else 0,
@@ -407,6 +468,13 @@ class StepOps:
             pn_min_memory=job.pn_min_memory if job.bitflags & JobFlag.JOB_MEM_SET else 0,
             qos=job.qos,
             resv_name=job.reservation,
+            gid=job.group_id,
+            group_name=group_name(job.group_id),
+            tres_per_node=None if lookup else job.tres_per_node,
+            uid=job.user_id,
+            user_name=user_name(job.user_id),
+            start_protocol_ver=start_ver,
+            tres_per_task=None if lookup else job.tres_per_task,
         )
 
     def allocation_granted(self, job: Job) -> None:
@@ -430,8 +498,21 @@ class StepOps:
         )
 
     async def _tell_srun(
-        self, job: Job, host: str, port: int, msg_type: int, body: Message, *, expect_reply: bool = False
+        self,
+        job: Job,
+        host: str,
+        port: int,
+        msg_type: int,
+        body: Message,
+        *,
+        expect_reply: bool = False,
+        version: int | None = None,
     ) -> None:
+        """One message to an srun or salloc, in its own protocol ``version`` (default: that of the
+        one owning the allocation), as slurmctld's agent sends in the job's or step's
+        start_protocol_ver."""
+        if version is None:
+            version = self.table(job).protocol_version or PROTOCOL_VERSION
         try:
             await call(
                 host,
@@ -442,6 +523,7 @@ class StepOps:
                 timeout=SRUN_MSG_TIMEOUT,
                 expect_reply=expect_reply,
                 uid_restriction=job.user_id,
+                version=version,
             )
         except Exception as exc:
             log.info("job %s: %s to %s:%s failed: %s", job.job_id, MsgType(msg_type).name, host, port, exc)
@@ -456,10 +538,12 @@ class StepOps:
             return SlurmRC.ESLURM_JOB_PENDING
         if not job.is_running() or not job.nodes:
             return SlurmRC.ESLURM_ALREADY_DONE
-        return self.allocation_response(job)
+        return self.allocation_response(job, lookup=True)
 
     # -- 5001: a step ---------------------------------------------------------------------------
-    async def create_step(self, req: JobStepCreateRequest, uid: int, peer_host: str) -> Reply:
+    async def create_step(
+        self, req: JobStepCreateRequest, uid: int, peer_host: str, version: int = PROTOCOL_VERSION
+    ) -> Reply:
         """REQUEST_JOB_STEP_CREATE (slurmctld's _slurm_rpc_job_step_create + step_create).
 
         A step that does not fit only because another step holds the CPUs waits up to
@@ -468,6 +552,9 @@ class StepOps:
         srun of a job script may ask before the previous step's end arrived.
         """
         ctl = self.ctl
+        if version >= SLURM_24_11_PROTOCOL_VERSION and req.user_id == SLURM_AUTH_NOBODY:
+            # from 24.11 srun leaves the user to the controller: the one its credential names
+            req = dataclasses.replace(req, user_id=uid)
         if uid != 0 and uid != req.user_id:
             log.error("step create for uid %s from uid %s refused", req.user_id, uid)
             return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
@@ -488,7 +575,7 @@ class StepOps:
                     # srun waits on its port and asks again when woken (_build_pending_step)
                     job = busy_job
                     table = self.table(job)
-                    table.waiting = (*table.waiting, (peer_host, req.port))[-MAX_WAITING:]
+                    table.waiting = (*table.waiting, (peer_host, req.port, version))[-MAX_WAITING:]
                     self._save(job, table)
                 return rc_reply(placed.rc, placed.message)
             freed = self._freed.setdefault(req.step_id.job_id, asyncio.Event())
@@ -496,6 +583,7 @@ class StepOps:
                 await asyncio.wait_for(freed.wait(), left)
         now = step.start_time
         step.addr = peer_host
+        step.protocol_version = version
         if req.step_id.step_id != NO_VAL:
             step.step_id = req.step_id.step_id
             table.next_step_id = max(table.next_step_id, step.step_id + 1)
@@ -505,9 +593,8 @@ class StepOps:
         table.steps[step.step_id] = step
         self._save(job, table)
         credential = self.credential(job, step, now)
-        payload = credential.signed_payload()
         try:
-            signature = await ctl.signer.sign_payload(payload, ctl.config.slurmd_user_uid)
+            credential = await self._sign(credential, version)
         except Exception as exc:
             log.error("job %s: cannot sign the credential of step %s: %s", job.job_id, step.step_id, exc)
             table = self.table(job)
@@ -521,6 +608,7 @@ class StepOps:
             task_cnt=req.num_tasks,
             task_dist=step.task_dist,
             tids=step.tids,
+            start_protocol_ver=version,
         )
         log.info(
             "step %s.%s: %s task(s) on %s for %s:%s",
@@ -536,9 +624,22 @@ class StepOps:
             JobStepCreateResponse(
                 job_step_id=step.step_id,
                 step_layout=layout,
-                credential=credential.with_signature(signature + b"\0"),
+                credential=credential,
+                use_protocol_ver=version,
+                job_id=job.job_id,
             ),
         )
+
+    async def _sign(self, credential: JobCredential, version: int) -> JobCredential:
+        """The step credential as CredType signs it: cred/slurm's launch token, minted as it is packed,
+        or cred/munge's signature of the packed fields (restricted to SlurmdUser; its NUL included)."""
+        creds = self.ctl.creds
+        if creds.sealer is not None:
+            return credential.sealed_by(creds.sealer)
+        payload = credential.signed_payload(version)
+        uid = self.ctl.config.slurmd_user_uid
+        signature = await self.ctl.signer.sign_payload(payload, uid, creds.munge)
+        return credential.with_signature(signature + b"\0")
 
     def _try_place(self, req: JobStepCreateRequest) -> tuple[Job, JobSteps, Step] | SlurmError:
         """The checks of step_create, then the step's place in the job (or why it has none)."""
@@ -739,9 +840,9 @@ class StepOps:
         if not job.is_running():
             table.waiting = ()
             return
-        for addr, port in table.waiting:
+        for addr, port, version in table.waiting:
             wake = SrunStepSignal(job.job_id, SLURM_PENDING_STEP, NO_VAL, signal=0)
-            self.ctl.spawn(self._tell_srun(job, addr, port, MsgType.SRUN_STEP_SIGNAL, wake))
+            self.ctl.spawn(self._tell_srun(job, addr, port, MsgType.SRUN_STEP_SIGNAL, wake, version=version))
         table.waiting = ()
 
     # -- 5005: a signal to a step ---------------------------------------------------------------
@@ -765,7 +866,11 @@ class StepOps:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         if signal == signals.SIGKILL and step.addr and step.port:
             done = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
-            self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, done))
+            self.ctl.spawn(
+                self._tell_srun(
+                    job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, done, version=step.protocol_version
+                )
+            )
         self.ctl.agent.signal_step(job, step.step_id, step.nodes, signal, flags)
         return 0
 
@@ -796,7 +901,10 @@ class StepOps:
         for step in table.steps.values():
             if step.addr and step.port:
                 msg = SrunJobComplete(StepId(job.job_id, step.step_id, NO_VAL))
-                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg))
+                told = self._tell_srun(
+                    job, step.addr, step.port, MsgType.SRUN_JOB_COMPLETE, msg, version=step.protocol_version
+                )
+                self.ctl.spawn(told)
 
     # -- what time and failures change (slurmctld's job_time_limit, srun_comm.c) -----------------
     def time_limits(self, now: int) -> None:
@@ -878,6 +986,7 @@ class StepOps:
                 timeout=SRUN_MSG_TIMEOUT,
                 expect_reply=True,
                 uid_restriction=job.user_id,
+                version=self.table(job).protocol_version or PROTOCOL_VERSION,
             )
         except Exception as exc:
             log.info("job %s: SRUN_PING to %s:%s failed: %s", job.job_id, host, port, exc)
@@ -927,7 +1036,11 @@ class StepOps:
             self.ctl.spawn(self._tell_srun(job, table.resp_host, table.other_port, msg_type, body(NO_VAL)))
         for step in table.steps.values():
             if step.addr and step.port and (steps is None or step.step_id in steps):
-                self.ctl.spawn(self._tell_srun(job, step.addr, step.port, msg_type, body(step.step_id)))
+                self.ctl.spawn(
+                    self._tell_srun(
+                        job, step.addr, step.port, msg_type, body(step.step_id), version=step.protocol_version
+                    )
+                )
 
     # -- 2005: squeue -s ----------------------------------------------------------------------------
     def step_info(self, job_id: int, step_id: int, show_flags: int, uid: int) -> Reply:

@@ -55,6 +55,7 @@ def status(ctl: ControllerPort, migration: Migration | None) -> dict[str, Any]:
             "jobs_changed": st.jobs_changed,
             "jobs_vanished": st.jobs_vanished,
         }
+        doc["source_release"] = migration.source.release_name  # "24.11", None until learned
     if migration is not None and migration.takeover.result is not None:
         doc["takeover"] = migration.takeover.result.to_dict()
     return doc

@@ -11,6 +11,16 @@ request whose answer depends on the caller (a crontab, a job script) only when i
 own. Whatever flurm does not allow is refused with slurmctld's own return code for it; whatever it
 forwards comes back to the client unchanged. A type without a rule, or a body flurm cannot read, is
 refused (fails closed).
+
+Releases: each request goes to slurmctld in the source's protocol version, each answer back in the
+client's. When both speak the same release the bytes pass as they came (both ways). When they differ
+(a 24.11 sbatch writing through flurm to a 22.05 slurmctld), the request is re-encoded in the source's
+layout (decoded in the client's, encoded in the source's) only if nothing the client asked for is lost:
+it must decode back equal to what the client sent, so a field the source's release has no place for,
+set by the client, refuses the request (SLURM_PROTOCOL_VERSION_ERROR, saying which releases) rather
+than have slurmctld run something other than what was asked. A body flurm has no codec of both
+releases for is refused the same way. The answer is decoded in the source's layout and encoded in the
+client's (an answer loses only what the client's release cannot show).
 """
 
 from __future__ import annotations
@@ -21,17 +31,28 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.controller.rights import Caller, check_partitions, submission_as_caller, update_refusal
 from flurm.errors import SlurmError
 from flurm.migration.source import SourceClient
-from flurm.protocol.constants import NO_VAL, JobStateReason, MsgType, ShowFlags, SlurmRC
-from flurm.protocol.messages.base import decode_body, encode_body
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_24_11_PROTOCOL_VERSION,
+    JobStateReason,
+    MsgType,
+    ShowFlags,
+    SlurmRC,
+)
+from flurm.protocol.messages.base import Body, decode_body, encode_body
+from flurm.protocol.messages.common import Opaque
 from flurm.protocol.messages.crontab import CrontabRequest
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.reservations import ReservationDesc, ReservationName, ReserveFlag
 from flurm.protocol.messages.stats import STAT_COMMAND_RESET, StatsInfoRequest
 from flurm.protocol.messages.steps import JobStepCreateRequest
 from flurm.protocol.messages.triggers import TRIGGER_RES_TYPE_JOB, Trigger, TriggerMessage
+from flurm.protocol.versions import release_name
+from flurm.protocol.wire import DecodeError, EncodeError
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.state.jobids import parse_job_id
 from flurm.state.model import Job
@@ -62,7 +83,9 @@ class Forwarder:
 
     async def forward(self, req: Request) -> Reply:
         try:
-            body = await self._authorize(req)
+            authorized = await self._authorize(req)
+            version = await self.source.release()
+            body = to_source(req, authorized, version)
         except SlurmError as exc:
             self.refused += 1
             return rc_reply(exc.rc, exc.message)
@@ -74,10 +97,12 @@ class Forwarder:
                 await self.mirror.sync()
             except Exception as exc:
                 log.info("mirror pass after a forwarded write failed: %s", exc)
-        return Reply(resp.msg_type, raw_body=resp.raw)
+        return to_client(req, resp.msg_type, resp.raw, version)
 
     # -- the caller's rights ----------------------------------------------------------------------
-    async def _authorize(self, req: Request) -> bytes:
+    async def _authorize(self, req: Request) -> Body | bytes:
+        """What goes to slurmctld: the client's own body as it came (bytes, in its version), or the
+        request rewritten as the caller's rights make it."""
         if self.ctl.is_admin(req.uid):
             return req.frame.body
         rule = RULES.get(req.msg_type)
@@ -98,15 +123,17 @@ class Forwarder:
             return await self._special(rule, req)
         return req.frame.body
 
-    async def _special(self, rule: Special, req: Request) -> bytes:
+    async def _special(self, rule: Special, req: Request) -> Body | bytes:
         body = req.body
         caller = Caller(req.uid, req.gid, privileged=False)
         if rule == Special.SUBMISSION and isinstance(body, JobDesc):
-            return encode_body(self._submission(body, caller))
+            return self._submission(body, caller)
         if rule == Special.JOB_UPDATE and isinstance(body, JobDesc):
-            return encode_body(await self._update(body, caller))
+            return await self._update(body, caller)
         if rule == Special.STEP_CREATE and isinstance(body, JobStepCreateRequest):
-            if body.user_id != req.uid:  # a step run as someone else
+            # a step run as someone else (from 24.11 srun names nobody: the caller, as stepmgr takes it)
+            nobody = req.frame.version >= SLURM_24_11_PROTOCOL_VERSION and body.user_id == SLURM_AUTH_NOBODY
+            if body.user_id != req.uid and not nobody:
                 raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
             await self._own(str(body.step_id.job_id), req.uid, SlurmRC.ESLURM_ACCESS_DENIED)
             return req.frame.body
@@ -129,12 +156,12 @@ class Forwarder:
             if not body.flags & ReserveFlag.SKIP:  # (flags left unset, NO_VAL64, has the bit: as slurmctld)
                 raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
             # slurmctld keeps only the name and the skip of a user's update
-            return encode_body(ReservationDesc(name=body.name, flags=ReserveFlag.SKIP))
+            return ReservationDesc(name=body.name, flags=ReserveFlag.SKIP)
         if rule == Special.RESERVATION_DELETE and isinstance(body, ReservationName):
             await self._reservation_user(body.name, req.uid)
             return req.frame.body
         if rule == Special.TRIGGER_CLEAR and isinstance(body, TriggerMessage):
-            return encode_body(await self._trigger_clear(body, req.uid))
+            return await self._trigger_clear(body, req.uid)
         # a body flurm cannot read (no codec yet): fail closed
         raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
 
@@ -236,13 +263,55 @@ class Forwarder:
         return TriggerMessage((replace(want, user_id=uid),))
 
     async def _triggers(self) -> tuple[Trigger, ...]:
-        resp = await self.source.forward(MsgType.REQUEST_TRIGGER_GET, encode_body(TriggerMessage()))
+        resp = await self.source.request(MsgType.REQUEST_TRIGGER_GET, TriggerMessage())
         if resp.msg_type != MsgType.RESPONSE_TRIGGER_GET:
             raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
-        answer = decode_body(MsgType.RESPONSE_TRIGGER_GET, resp.raw)
+        answer = resp.body
         if not isinstance(answer, TriggerMessage):
             raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
         return answer.triggers
+
+
+# -- releases ---------------------------------------------------------------------------------------
+def _version_refusal(req: Request, version: int, why: str) -> SlurmError:
+    return SlurmError(
+        SlurmRC.SLURM_PROTOCOL_VERSION_ERROR,
+        f"flurm cannot pass {MsgType(req.msg_type).name} from a SLURM {release_name(req.frame.version)} "
+        f"client to the SLURM {release_name(version)} slurmctld it shadows: {why}",
+    )
+
+
+def to_source(req: Request, authorized: Body | bytes, version: int) -> bytes:
+    """The request's body in the source's ``version``: the client's bytes when it speaks that release,
+    else re-encoded, and refused (SlurmError) if that would lose anything the client sent."""
+    same = req.frame.version == version
+    if isinstance(authorized, bytes):
+        if same:
+            return authorized
+        authorized = req.body
+    if not same and isinstance(authorized, Opaque):
+        raise _version_refusal(req, version, "flurm cannot read this request")
+    try:
+        raw = encode_body(authorized, version)
+        if not same and decode_body(req.msg_type, raw, version) != authorized:
+            raise _version_refusal(
+                req, version, f"it sets what SLURM {release_name(version)} has no field for"
+            )
+    except (EncodeError, DecodeError) as exc:  # VersionError included: no codec of that release
+        raise _version_refusal(req, version, str(exc)) from exc
+    return raw
+
+
+def to_client(req: Request, msg_type: int, raw: bytes, version: int) -> Reply:
+    """slurmctld's answer (``raw``, in the source's ``version``) in the client's version."""
+    if req.frame.version == version:
+        return Reply(msg_type, raw_body=raw, raw_version=version)
+    try:
+        return Reply(msg_type, decode_body(msg_type, raw, version))
+    except DecodeError as exc:
+        log.warning("answer %s of slurmctld cannot be passed on: %s", msg_type, exc)
+        err = _version_refusal(req, version, f"slurmctld answered, but flurm cannot read its answer ({exc})")
+        return rc_reply(err.rc, err.message)
 
 
 def read_refusal(msg_type: int, show_flags: int, config: SlurmConfig) -> int:

@@ -5,6 +5,11 @@ answer, so an unchanged table costs one small round trip. A changed table arrive
 has no per-object delta); records equal to the ones seen before are skipped, new and changed ones are
 converted, vanished ones removed. Passes run back to back with a short pause, and on demand (after a
 write flurm forwarded, so that a client sees its own change at once).
+
+Every answer is read in the source's release (SourceClient.release, learned before the first pass):
+the job table is cut and decoded in that version's layout, as are nodes, partitions and reservations
+(by the transport, in the version the reply came in). A table whose codec does not speak that release
+fails the pass with SLURM_PROTOCOL_VERSION_ERROR's message naming it, never a guess.
 """
 
 from __future__ import annotations
@@ -23,11 +28,11 @@ from flurm.migration.importer import (
     partition_from_record,
     reservation_from_record,
 )
-from flurm.migration.source import SourceClient, SourceUnreachable
-from flurm.protocol.constants import PROTOCOL_VERSION
+from flurm.migration.source import SourceClient, SourceUnreachable, UnsupportedSource
 from flurm.protocol.messages.job_info import decode_job_record, split_job_info
 from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
+from flurm.protocol.versions import VersionError
 
 if TYPE_CHECKING:
     from flurm.controller.ports import ControllerPort
@@ -71,14 +76,11 @@ class Mirror:
         source: SourceClient,
         *,
         interval: float = 0.2,
-        version: int = PROTOCOL_VERSION,
     ) -> None:
         self.ctl = ctl
         self.cluster = ctl.cluster
         self.source = source
         self.interval = interval
-        # the protocol version of the source's replies (its release): the layout of its job records
-        self.version = version
         self.stats = SyncStats()
         self._job_update = 0
         self._node_update = 0
@@ -90,6 +92,7 @@ class Mirror:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self.highest_job_id = 0
+        self.version: int | None = None  # the source's protocol version the last pass read
 
     # -- one pass ---------------------------------------------------------------------------------
     async def sync(self, *, full: bool = False) -> ImportCounts:
@@ -106,11 +109,17 @@ class Mirror:
             self._seen_nodes.clear()
             self._seen_parts.clear()
         try:
+            version = await self.source.release()
+            if version != self.version:  # another release (first pass, or an upgraded source)
+                self.version = version
+                self._seen_jobs.clear()
+                self._seen_nodes.clear()
+                self._seen_parts.clear()
             parts = await self.source.partitions(self._part_update)
             nodes = await self.source.nodes(self._node_update)
             jobs = await self.source.jobs_raw(self._job_update)
             resvs = await self.source.reservations(self._resv_update)
-        except (SourceUnreachable, OSError, TimeoutError) as exc:
+        except (SourceUnreachable, UnsupportedSource, VersionError, OSError, TimeoutError) as exc:
             self.stats.errors += 1
             self.stats.last_error = str(exc)
             raise
@@ -129,9 +138,14 @@ class Mirror:
             )
             cluster.reservations_changed()
         if jobs is not None:
-            last_update, _, records = split_job_info(jobs, self.version)
+            try:
+                last_update, _, records = split_job_info(jobs, version)
+            except VersionError as exc:  # no job codec of the source's release
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)
+                raise
             self._job_update = last_update
-            new, changed, vanished = self._apply_jobs(records)
+            new, changed, vanished = self._apply_jobs(records, version)
         elapsed = time.perf_counter() - started
         st = self.stats
         st.passes += 1
@@ -153,7 +167,7 @@ class Mirror:
             elapsed,
         )
 
-    def _apply_jobs(self, records: list[tuple[int, bytes]]) -> tuple[int, int, int]:
+    def _apply_jobs(self, records: list[tuple[int, bytes]], version: int) -> tuple[int, int, int]:
         """Records are compared as bytes; only new or changed ones are decoded and converted."""
         cluster = self.cluster
         new = changed = 0
@@ -165,7 +179,7 @@ class Mirror:
             if self._seen_jobs.get(job_id) == raw and job_id in cluster.jobs:
                 continue
             self._seen_jobs[job_id] = raw
-            job = job_from_record(decode_job_record(raw, self.version), cluster, self.version)
+            job = job_from_record(decode_job_record(raw, version), cluster, version)
             if job_id in cluster.jobs:
                 changed += 1
             else:
@@ -231,6 +245,8 @@ class Mirror:
                 await self.sync()
             except (SourceUnreachable, OSError, TimeoutError) as exc:
                 log.warning("mirror: slurmctld unreachable: %s", exc)
+            except (UnsupportedSource, VersionError) as exc:
+                log.error("mirror: cannot read slurmctld: %s", exc)
             except Exception:
                 log.exception("mirror pass failed")
                 self.stats.errors += 1

@@ -1,4 +1,4 @@
-"""slurmctld 22.05's saved reservations: ``StateSaveLocation/resv_state``.
+"""slurmctld's saved reservations (22.05, 24.11, 26.05): ``StateSaveLocation/resv_state``.
 
 slurmctld writes the file on every reservation change (and on its way out); the wire never carries
 two things it holds: each reservation's id and ``top_suffix``, the counter a generated name
@@ -14,8 +14,10 @@ A reservation opens with the same fields, in the same order, as on the wire (rea
 protocol's :class:`ReservationRecord`; the start time is the first window's, as ``scontrol`` shows
 it), then what slurmctld keeps for itself: the association list, the boot time, the reserved cores
 (a job_resources block), the duration asked for, the id, the previous and current start times, the
-idle start time, the TRES string and the ctld flags. Only what a 22.05 slurmctld writes is accepted
-(protocol 0x2600); anything malformed or truncated raises :class:`DecodeError`.
+idle start time, the TRES string and the ctld flags; from 24.11 the GRES it holds (none, or the file
+is refused). Each release's file is read in its own layout (the leading fields as the wire codec of
+that release reads them, job_resources too); anything malformed or truncated raises
+:class:`DecodeError`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flurm.protocol import versions
-from flurm.protocol.messages.job_info import JOB_RESOURCES, JobResources
+from flurm.protocol.constants import NO_VAL, SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION
+from flurm.protocol.messages.job_info import JobResources
 from flurm.protocol.messages.reservations import ReservationRecord
 from flurm.protocol.wire import DecodeError, Reader
 
@@ -108,7 +111,7 @@ def decode_resv_state(data: bytes | bytearray | memoryview) -> ResvStateFile:
     if version_str != RESV_STATE_VERSION:
         raise DecodeError(f"resv_state: header {version_str!r} is not {RESV_STATE_VERSION!r}")
     protocol_version = r.u16()
-    if not versions.STATE_FILES.accepts(protocol_version):
+    if not versions.STATE_FILES.accepts(protocol_version):  # the served releases' layouts
         raise DecodeError(f"resv_state: protocol version {protocol_version:#06x} is not supported")
     written = r.time()
     top_suffix = r.u32()
@@ -121,7 +124,7 @@ def decode_resv_state(data: bytes | bytearray | memoryview) -> ResvStateFile:
             raise DecodeError(f"resv_state: more than {MAX_RESV_COUNT} reservations")
         start = r.pos
         try:
-            resv = _reservation(r)
+            resv = _reservation(r, protocol_version)
         except DecodeError as e:
             raise DecodeError(f"resv_state: reservation {len(resvs)} at offset {start}: {e}") from None
         if resv.name in names:
@@ -131,9 +134,9 @@ def decode_resv_state(data: bytes | bytearray | memoryview) -> ResvStateFile:
     return ResvStateFile(version_str, protocol_version, written, top_suffix, tuple(resvs))
 
 
-def _reservation(r: Reader) -> SavedReservation:
+def _reservation(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> SavedReservation:
     # the record starts as on the wire (_pack_resv with internal=true writes the same leading fields)
-    record = ReservationRecord.unpack_leading(r)
+    record = ReservationRecord.unpack_leading(r, version)
     if not record.name:
         raise DecodeError("a reservation without a name")
     if not record.purge_comp_time:
@@ -141,7 +144,8 @@ def _reservation(r: Reader) -> SavedReservation:
     name = record.name
     assoc_list = r.string()
     boot_time = r.u32()
-    core_resources = JOB_RESOURCES.unpack(r)
+    nhosts = r.u32()
+    core_resources = None if nhosts == NO_VAL else JobResources.read(r, nhosts, version)
     duration = r.u32()
     resv_id = r.u32()
     if resv_id > MAX_RESV_COUNT:
@@ -149,6 +153,9 @@ def _reservation(r: Reader) -> SavedReservation:
     start_time_prev, start_time, idle_start_time = r.time(), r.time(), r.time()
     tres_str = r.string()
     ctld_flags = r.u32()
+    if version >= SLURM_24_11_PROTOCOL_VERSION and r.u16():
+        # the GRES a reservation holds (gres_job_state_pack without details): flurm reserves none
+        raise DecodeError(f"reservation {name}: GRES in a reservation are not supported")
     return SavedReservation(
         record=record,
         assoc_list=assoc_list,

@@ -1,8 +1,9 @@
 """The takeover: from shadow to owning the cluster, while jobs run and clients keep working.
 
 Steps (each reported as it happens):
-  1. pre-flight   slurmctld reachable, mirror in sync, every node's slurmd answers flurm, flurm can
-                  own slurmctld's endpoint (the address is on this host), slurmctld's state is readable
+  1. pre-flight   slurmctld reachable and of a release flurm serves (named), mirror in sync, every
+                  node's slurmd answers flurm, flurm can own slurmctld's endpoint (the address is on
+                  this host), slurmctld's state is readable
   2. freeze       mode switching: client writes to flurm wait; reads are served from the mirror
   3. final sync   one last mirror pass
   4. stop source  REQUEST_SHUTDOWN to slurmctld (slurmctld only: it saves its state and exits)
@@ -32,15 +33,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.auth.errors import AuthError
 from flurm.errors import FlurmError
 from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
-from flurm.rpc.transport import call
+from flurm.protocol.versions import STATE_FILES, release_name
+from flurm.rpc.slurmd import call_node
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
 if TYPE_CHECKING:
+    from flurm.auth.sack import SackServer
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.ports import ControllerPort
     from flurm.migration.mirror import Mirror
@@ -120,6 +124,16 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+async def _unix_socket_answers(path: str) -> bool:
+    """Whether a process accepts connections on the unix socket ``path``."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), 2.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
 class Takeover:
     """``own_endpoint`` makes flurm listen where slurmctld listened (daemon.py's, which owns the
     listening sockets): the step after slurmctld stopped."""
@@ -130,11 +144,15 @@ class Takeover:
         source: SourceClient,
         mirror: Mirror,
         own_endpoint: Callable[[], Awaitable[None]],
+        sack_socket: Callable[[], SackServer | None] | None = None,
     ) -> None:
         self.ctl = ctl
         self.source = source
         self.mirror = mirror
         self.own_endpoint = own_endpoint
+        # slurmctld's sack socket as flurm would serve it (daemon.py's; None: the site has no auth/slurm
+        # or flurm serves one already)
+        self.sack_socket = sack_socket
         self.events: list[Event] = []
         self.running = False
         self.result: TakeoverResult | None = None
@@ -163,6 +181,8 @@ class Takeover:
             )
         )
         if reachable:
+            checks.append(await self._check_release())
+        if checks[-1].ok:
             try:
                 await mirror.sync()
             except Exception as exc:
@@ -171,12 +191,24 @@ class Takeover:
                 age = mirror.age() or 0.0
                 checks.append(Check("mirror_in_sync", mirror.in_sync(2.0), f"last sync {age:.2f} s ago"))
         else:
-            checks.append(Check("mirror_in_sync", False, "no source to sync with"))
+            why = "a source in a release flurm cannot read" if reachable else "no source"
+            checks.append(Check("mirror_in_sync", False, f"{why} to sync with"))
         checks.append(await self._check_nodes())
         checks.append(self._check_endpoint())
         checks.append(self._check_saved_state())
         checks.append(self._check_supported(allow_unsupported))
         return checks
+
+    async def _check_release(self) -> Check:
+        """The source's release: one flurm serves, and whose saved state flurm reads."""
+        try:
+            version = await self.source.release()
+        except FlurmError as exc:  # unreachable, or a release flurm does not serve (named)
+            return Check("source_release", False, str(exc))
+        name = f"source slurmctld: SLURM {release_name(version)}"
+        if not STATE_FILES.accepts(version):
+            return Check("source_release", False, f"{name}, whose saved state flurm cannot read")
+        return Check("source_release", True, name)
 
     def _check_supported(self, allow: bool) -> Check:
         """Every slurm.conf setting and live job option flurm would not act on (state/support.py)."""
@@ -198,9 +230,8 @@ class Takeover:
 
         async def ping(node: Any) -> str | None:
             try:
-                resp = await call(
-                    node.addr, node.port, MsgType.REQUEST_PING, Empty(), self.ctl.signer, timeout=5.0
-                )
+                # in the node's own release, as the node agent talks to it
+                resp = await call_node(node, MsgType.REQUEST_PING, Empty(), self.ctl.signer, 5.0)
             except Exception as exc:
                 return f"{node.name}: {exc}"
             if resp is None or not isinstance(resp.body, PingSlurmdResponse):
@@ -283,6 +314,7 @@ class Takeover:
             "endpoint", "ok", f"listening where slurmctld was; port closed for {endpoint_gap * 1000:.0f} ms"
         )
         await self._wait_source_exit()
+        await self._take_sack_socket()
 
         last_instant = await self._merge_saved_state()
         adopted, pending = self._adopt()
@@ -362,6 +394,24 @@ class Takeover:
         except OSError:
             return False
         return True
+
+    async def _take_sack_socket(self) -> None:
+        """auth/slurm: the clients of this host got their tokens from slurmctld's sack socket, gone with
+        it; flurm serves it now, unless something still answers there."""
+        sack = self.sack_socket() if self.sack_socket is not None else None
+        if sack is None:
+            return
+        if await _unix_socket_answers(sack.path):
+            self._event("sack socket", "failed", f"{sack.path} still answers; left to its owner")
+            return
+        try:
+            await sack.start()
+        except AuthError as exc:
+            self._event("sack socket", "failed", str(exc))
+            return
+        self._event(
+            "sack socket", "ok", f"auth/slurm clients get their credentials from flurm at {sack.path}"
+        )
 
     async def _own_endpoint(self) -> float:
         await self.own_endpoint()

@@ -22,8 +22,12 @@ from flurm.protocol.constants import (
     SLURM_20_11_PROTOCOL_VERSION,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_23_02_PROTOCOL_VERSION,
     SLURM_23_11_PROTOCOL_VERSION,
+    SLURM_24_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_25_05_PROTOCOL_VERSION,
+    SLURM_25_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
     SLURM_MIN_PROTOCOL_VERSION,
     SlurmRC,
@@ -41,7 +45,12 @@ KNOWN = (*SERVED, SLURM_21_08_PROTOCOL_VERSION, SLURM_20_11_PROTOCOL_VERSION)
 
 RELEASE_NAMES = {
     SLURM_26_05_PROTOCOL_VERSION: "26.05",
+    SLURM_25_11_PROTOCOL_VERSION: "25.11",
+    SLURM_25_05_PROTOCOL_VERSION: "25.05",
     SLURM_24_11_PROTOCOL_VERSION: "24.11",
+    SLURM_24_05_PROTOCOL_VERSION: "24.05",
+    SLURM_23_11_PROTOCOL_VERSION: "23.11",
+    SLURM_23_02_PROTOCOL_VERSION: "23.02",
     SLURM_22_05_PROTOCOL_VERSION: "22.05",
     SLURM_21_08_PROTOCOL_VERSION: "21.08",
     SLURM_20_11_PROTOCOL_VERSION: "20.11",
@@ -82,8 +91,8 @@ class Accepted:
 
 # A message's header, from any peer (client, slurmd, slurmctld).
 RPC_PEERS = Accepted("message", SLURM_MIN_PROTOCOL_VERSION, SERVED[0])
-# slurmctld's saved state (StateSaveLocation/job_state), read at takeover: only what 22.05 writes.
-STATE_FILES = Accepted("job_state", SLURM_22_05_PROTOCOL_VERSION, SLURM_22_05_PROTOCOL_VERSION)
+# slurmctld's saved state (StateSaveLocation/job_state), read at takeover: what each served release writes.
+STATE_FILES = Accepted("job_state", SLURM_22_05_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION)
 
 
 def check_header(version: int) -> None:

@@ -108,6 +108,7 @@ class Reservation:
     resv_watts: int = NO_VAL
     core_cnt: int = 0
     cpu_cnt: int = 0
+    comment: str | None = None  # given by a 24.11 or 26.05 scontrol
     seq: int = 0  # position in the reservation list (the order of `scontrol show reservation`)
     record_overrides: dict[str, Any] = field(default_factory=dict)  # as slurmctld reported it (import)
 
@@ -131,6 +132,13 @@ class Reservation:
             k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known
         }
         return cls(**kwargs)
+
+
+def _refuse_unmodelled(desc: ReservationDesc) -> None:
+    """What a 24.11 or 26.05 scontrol may ask that flurm does not hold: TRES counts (TRES=, which
+    is also how they send CoreCnt), QOS and allowed partitions."""
+    if desc.tres_str or desc.qos or desc.allowed_parts:
+        raise SlurmError(RC.ESLURM_NOT_SUPPORTED)
 
 
 class ClusterView(Protocol):
@@ -515,6 +523,7 @@ class Reservations:
                 raise SlurmError(RC.ESLURM_GROUP_ID_MISSING)
         if desc.licenses or desc.burst_buffer or desc.core_cnt or flags & _NOT_MODELLED:
             raise SlurmError(RC.ESLURM_NOT_SUPPORTED)
+        _refuse_unmodelled(desc)
         counts = tuple(sorted((c for c in desc.node_cnt if c), reverse=True))
         node_list = desc.node_list
         nodes: tuple[str, ...] = ()
@@ -582,6 +591,7 @@ class Reservations:
             ),
             max_start_delay=desc.max_start_delay if desc.max_start_delay != NO_VAL else 0,
             resv_watts=desc.resv_watts,
+            comment=desc.comment or None,
         )
         self._count_cpus(view, resv)
         self._add(resv, now)
@@ -639,6 +649,9 @@ class Reservations:
             )
         if desc.licenses or desc.burst_buffer:
             raise SlurmError(RC.ESLURM_NOT_SUPPORTED)
+        _refuse_unmodelled(desc)
+        if desc.comment is not None:
+            resv.comment = desc.comment or None
         if desc.features:
             raise SlurmError(RC.ESLURM_NOT_SUPPORTED)
         if desc.features == "":

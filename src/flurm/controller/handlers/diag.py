@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.constants import SLURM_24_11_PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.messages.stats import STAT_COMMAND_RESET, StatsInfoRequest
 from flurm.rpc.transport import Reply, Request, rc_reply
 
@@ -22,6 +22,8 @@ def stats_info(ctl: Controller, req: Request) -> Reply:
             log.error("Security violation: REQUEST_STATS_INFO reset from uid=%d", req.uid)
             return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
         ctl.diag.reset()
+        if req.frame.version >= SLURM_24_11_PROTOCOL_VERSION:
+            return rc_reply(SlurmRC.SLURM_SUCCESS)  # 24.11 and 26.05 answer a reset with a bare rc
         return Reply(MsgType.RESPONSE_STATS_INFO, ctl.diag.reset_response())
     body = ctl.diag.response(ctl.server.active_connections)
     return Reply(MsgType.RESPONSE_STATS_INFO, body)

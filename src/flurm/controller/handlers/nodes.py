@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.controller import partitions
 from flurm.controller.node_update import update_nodes
 from flurm.controller.node_visibility import hidden_by_name, hidden_in_listing
@@ -20,6 +21,7 @@ from flurm.protocol.messages.partitions import (
     PartitionInfoResponse,
     UpdatePartitionRequest,
 )
+from flurm.protocol.messages.reports import HostlistExpansion
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.state.records import build_node_record, build_partition_record
 
@@ -75,7 +77,28 @@ def update_partition(ctl: Controller, req: Request) -> Reply:
     return rc_reply(partitions.update_partition(ctl, req.body, req.uid, create=create))
 
 
+PRIVATE_DATA_NODES = 1 << 1  # slurm.conf PrivateData=nodes
+
+
+def hostlist_expansion(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_HOSTLIST_EXPANSION (26.05, _slurm_rpc_hostlist_expansion): the cluster's nodes an
+    expression names, as a ranged hostlist in node table order; a name that is no node's fails it."""
+    assert isinstance(req.body, HostlistExpansion)
+    if ctl.config.private_data & PRIVATE_DATA_NODES and not ctl.is_admin(req.uid):
+        return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
+    try:
+        names = set(expand(req.body.hostlist or ""))
+    except HostlistError:
+        return rc_reply(SlurmRC.ESLURM_INVALID_NODE_NAME)
+    nodes = ctl.cluster.nodes
+    if any(n not in nodes for n in names):
+        return rc_reply(SlurmRC.ESLURM_INVALID_NODE_NAME)
+    ordered = [n.name for n in ctl.cluster.node_list if n.name in names]
+    return Reply(MsgType.RESPONSE_HOSTLIST_EXPANSION, HostlistExpansion(compress(ordered) or ""))
+
+
 HANDLERS = {
+    MsgType.REQUEST_HOSTLIST_EXPANSION: hostlist_expansion,
     MsgType.REQUEST_UPDATE_PARTITION: update_partition,
     MsgType.REQUEST_CREATE_PARTITION: update_partition,
     MsgType.REQUEST_UPDATE_NODE: update_node,

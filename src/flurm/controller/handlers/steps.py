@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 async def allocate(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    return await ctl.steps.allocate(req.body, req.uid, req.gid, req.peer[0], _alloc_host(req))
+    return await ctl.steps.allocate(
+        req.body, req.uid, req.gid, req.peer[0], _alloc_host(req), version=req.frame.version
+    )
 
 
 def alloc_info(ctl: Controller, req: Request) -> Reply:
@@ -47,13 +49,13 @@ def alloc_info(ctl: Controller, req: Request) -> Reply:
     job = ctl.cluster.jobs[req.body.job_id]
     return Reply(
         MsgType.RESPONSE_JOB_ALLOCATION_INFO,
-        ctl.steps.allocation_response(job, cls=JobAllocationInfoResponse),
+        ctl.steps.allocation_response(job, cls=JobAllocationInfoResponse, lookup=True),
     )
 
 
 async def step_create(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobStepCreateRequest)
-    return await ctl.steps.create_step(req.body, req.uid, req.peer[0])
+    return await ctl.steps.create_step(req.body, req.uid, req.peer[0], version=req.frame.version)
 
 
 def step_complete(ctl: Controller, req: Request) -> Reply:

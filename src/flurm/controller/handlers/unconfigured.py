@@ -3,7 +3,8 @@ cluster where the feature is not configured: the same message type, the same ret
 empty body, so that every client prints what it prints there.
 
 * Burst buffers, topology, front end nodes, the association manager, fair-share shares, priority
-  factors: empty reports (proc_req.c, with no plugin or accounting behind them).
+  factors: empty reports (proc_req.c, with no plugin or accounting behind them). From 24.11 the
+  topology is topology/flat's (a cluster without one), and 26.05 reports its configuration.
 * Triggers: flurm fires none, so it holds none: ``strigger --get`` lists nothing, ``--set`` is
   refused (ESLURM_NOT_SUPPORTED) after slurmctld's own permission check, ``--clear`` and the pull
   of slurmdbd/slurmctld events answer as slurmctld's trigger_clear/trigger_pull do on an empty list.
@@ -16,6 +17,13 @@ empty body, so that every client prints what it prints there.
 * Federation and slurmdbd messages (sibling job locks, multi-messages, persistent connections,
   accounting updates): answered as slurmctld answers them with accounting_storage/none and no
   federation: sibling messages need a persistent connection flurm never has.
+* The requests 24.11 and 26.05 added for features flurm does not have: after slurmctld's own check
+  of the caller (its refusal, or for a slurmdbd relay from another user no reply at all), power
+  saving's SuspendExc* updates, slurmdbd messages relayed by a slurmd, a slurmd's certificate (no
+  certificate manager: SLURM_ERROR, as slurmctld without one), sbcast credentials without a job,
+  the steps of an OCI container (an empty id is invalid, as there) are refused ESLURM_NOT_SUPPORTED.
+  Node address lookups (srun) and 26.05's resource layouts of a job have no handler yet: the
+  dispatcher refuses them alike (beside a slurmctld, it forwards them).
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from typing import TYPE_CHECKING
 
 from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.messages.crontab import CrontabRequest
-from flurm.protocol.messages.job_lookups import FsDampeningFactorRequest
+from flurm.protocol.messages.job_lookups import ContainerIdRequest, FsDampeningFactorRequest
 from flurm.protocol.messages.persist import PERSIST_TYPE_FED, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.messages.reports import (
+    FLAT_TOPOLOGY_CONFIG,
     AssocMgrInfoResponse,
     BurstBufferInfoResponse,
     BurstBufferStatusResponse,
@@ -36,6 +45,8 @@ from flurm.protocol.messages.reports import (
     FrontEndInfoResponse,
     PriorityFactorsResponse,
     SharesResponse,
+    TopoConfigResponse,
+    TopoInfoRequest,
     TopoInfoResponse,
     UpdateFrontEndRequest,
 )
@@ -74,8 +85,20 @@ def burst_buffer_status(ctl: Controller, req: Request) -> Reply:
     return Reply(MsgType.RESPONSE_BURST_BUFFER_STATUS, BurstBufferStatusResponse(None))
 
 
+# the one topology of a cluster without a topology configuration (26.05 names it)
+DEFAULT_TOPOLOGY = "default"
+
+
 def topo_info(ctl: Controller, req: Request) -> Reply:
+    assert isinstance(req.body, TopoInfoRequest)
+    if req.body.name is not None and req.body.name != DEFAULT_TOPOLOGY:
+        return rc_reply(SlurmRC.ESLURM_REQUESTED_TOPO_CONFIG_UNAVAILABLE)
     return Reply(MsgType.RESPONSE_TOPO_INFO, TopoInfoResponse())
+
+
+def topo_config(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_TOPO_CONFIG (26.05): the default topology, topology/flat's."""
+    return Reply(MsgType.RESPONSE_TOPO_CONFIG, TopoConfigResponse(FLAT_TOPOLOGY_CONFIG))
 
 
 def front_end_info(ctl: Controller, req: Request) -> Reply:
@@ -260,10 +283,61 @@ def node_registration_status(ctl: Controller, req: Request) -> Reply:
     return rc_reply(errno.EINVAL)
 
 
+# -- what 24.11 and 26.05 added ----------------------------------------------------------------------
+
+
+def suspend_exc(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_SET_SUSPEND_EXC_NODES/PARTS/STATES: flurm does no power saving."""
+    if not ctl.is_admin(req.uid):
+        log.error("set SuspendExc* request from non-super user uid=%d", req.uid)
+        return rc_reply(errno.EACCES)
+    return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+
+
+def dbd_relay(ctl: Controller, req: Request) -> Reply | None:
+    """REQUEST_DBD_RELAY: a slurmd's message for slurmdbd, which flurm does not relay."""
+    if req.uid not in (0, ctl.config.slurmd_user_uid):
+        log.error("Security violation, REQUEST_DBD_RELAY RPC from uid=%d", req.uid)
+        return None  # slurmctld sends no reply
+    return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+
+
+def tls_cert(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_TLS_CERT: flurm signs no certificates (slurmctld without a certificate manager)."""
+    if not ctl.is_admin(req.uid):
+        log.error("Security violation, REQUEST_TLS_CERT from uid=%d", req.uid)
+        return rc_reply(SlurmRC.ESLURM_ACCESS_DENIED)
+    return rc_reply(SlurmRC.SLURM_ERROR)
+
+
+def sbcast_cred_no_job(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_SBCAST_CRED_NO_JOB (``sbcast -Z``): flurm makes sbcast credentials for jobs only."""
+    if not ctl.is_admin(req.uid):
+        log.error("sbcast --no-allocation credential requested from uid %d", req.uid)
+        return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
+    return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+
+
+def step_by_container_id(ctl: Controller, req: Request) -> Reply:
+    """REQUEST_STEP_BY_CONTAINER_ID (``scrun``): flurm keeps no container ids of steps."""
+    assert isinstance(req.body, ContainerIdRequest)
+    if not req.body.container_id:
+        return rc_reply(SlurmRC.ESLURM_INVALID_CONTAINER_ID)
+    return rc_reply(SlurmRC.ESLURM_NOT_SUPPORTED)
+
+
 HANDLERS = {
+    MsgType.REQUEST_SET_SUSPEND_EXC_NODES: suspend_exc,
+    MsgType.REQUEST_SET_SUSPEND_EXC_PARTS: suspend_exc,
+    MsgType.REQUEST_SET_SUSPEND_EXC_STATES: suspend_exc,
+    MsgType.REQUEST_DBD_RELAY: dbd_relay,
+    MsgType.REQUEST_TLS_CERT: tls_cert,
+    MsgType.REQUEST_SBCAST_CRED_NO_JOB: sbcast_cred_no_job,
+    MsgType.REQUEST_STEP_BY_CONTAINER_ID: step_by_container_id,
     MsgType.REQUEST_BURST_BUFFER_INFO: burst_buffer_info,
     MsgType.REQUEST_BURST_BUFFER_STATUS: burst_buffer_status,
     MsgType.REQUEST_TOPO_INFO: topo_info,
+    MsgType.REQUEST_TOPO_CONFIG: topo_config,
     MsgType.REQUEST_FRONT_END_INFO: front_end_info,
     MsgType.REQUEST_UPDATE_FRONT_END: update_front_end,
     MsgType.REQUEST_ASSOC_MGR_INFO: assoc_mgr_info,

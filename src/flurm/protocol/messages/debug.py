@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import MsgType
 from flurm.protocol.messages.base import Message, register
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import Reader, Writer
 
 
@@ -15,6 +16,8 @@ from flurm.protocol.wire import Reader, Writer
 class SetDebugLevel(Message):
     """1010 / 1013: u32 level (SLURM's log_level_t: 0 quiet, 1 fatal, 2 error, 3 info, 4 verbose,
     5..10 debug..debug5)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in 24.11 and 26.05
 
     level: int = 3
 
@@ -30,6 +33,8 @@ class SetDebugLevel(Message):
 @dataclass(frozen=True, slots=True)
 class SetDebugFlags(Message):
     """1014: u64 flags to clear, u64 flags to set (DEBUG_FLAG_* bits)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)  # alike in 24.11 and 26.05
 
     minus: int = 0
     plus: int = 0

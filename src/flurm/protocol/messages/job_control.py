@@ -265,17 +265,30 @@ class KillJobsResponse(Message):
 @register(MsgType.REQUEST_COMPLETE_JOB_ALLOCATION)
 @dataclass(frozen=True, slots=True)
 class CompleteJobAllocation(Message):
-    """5017 (srun/salloc at exit): u32 job_id, u32 job_rc (the wait status, as an unsigned 32-bit value)."""
+    """5017 (srun/salloc at exit): u32 job_id, u32 job_rc (the wait status, as an unsigned 32-bit value).
+    26.05 sends a step id for the job id."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id: int
     job_rc: int = 0
+    # 26.05: the rest of the step id (srun sends its step's, salloc NO_VAL)
+    sluid: int = 0
+    step_id: int = NO_VAL
+    step_het_comp: int = NO_VAL
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            StepId(self.job_id, self.step_id, self.step_het_comp, self.sluid).pack(w, version)
+        else:
+            w.u32(self.job_id)
         w.u32(self.job_rc)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            step = StepId.unpack(r, version)
+            return cls(step.job_id, r.u32(), step.sluid, step.step_id, step.step_het_comp)
         return cls(r.u32(), r.u32())
 
 
@@ -347,12 +360,19 @@ def _write_address(w: Writer, a: Address) -> None:
 @register(MsgType.RESPONSE_RESOURCE_ALLOCATION)
 @dataclass(frozen=True, slots=True)
 class ResourceAllocationResponse(Message):
-    """4002 (22.05), the reply to srun/salloc's 4001.
+    """4002, the reply to srun/salloc's 4001 (``_pack_resource_allocation_response_msg``).
 
     ``node_addr`` None packs the u8 0 flag; a tuple packs flag 1 and must hold ``node_cnt``
     addresses. ``cpus_per_node``/``cpu_count_reps`` are the run-length CPU groups
     (num_cpu_groups = their common length). A working_cluster_rec is not supported.
+
+    Per release: 22.05 ends with the select plugin's (empty) jobinfo. 24.11 adds the job's
+    uid/gid and their names and tres_per_node, drops the select jobinfo, and packs alias_list and
+    the node_addr flag empty. 26.05 drops both, moves the job id into a step id (the job's sluid,
+    step NO_VAL) after the job's segment_size and start_protocol_ver, and adds tres_per_task.
     """
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     account: str | None = None
     alias_list: str | None = None
@@ -374,27 +394,47 @@ class ResourceAllocationResponse(Message):
     pn_min_memory: int = 0
     qos: str | None = None
     resv_name: str | None = None
-    select_plugin_id: int = SELECT_PLUGIN_CONS_TRES
+    select_plugin_id: int = SELECT_PLUGIN_CONS_TRES  # 22.05 only
+    # from 24.11
+    gid: int = 0
+    group_name: str | None = None
+    tres_per_node: str | None = None
+    uid: int = 0
+    user_name: str | None = None
+    # from 26.05
+    segment_size: int = 0
+    start_protocol_ver: int = 0
+    sluid: int = 0
+    tres_per_task: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        require_22_05_encode(version, "resource allocation response")
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            require_22_05_encode(version, "resource allocation response")
+        elif self.alias_list is not None or self.node_addr is not None:
+            raise EncodeError("from 24.11 an allocation carries neither alias_list nor node addresses")
         w.string(self.account)
-        w.string(self.alias_list)
+        if version < SLURM_26_05_PROTOCOL_VERSION:
+            w.string(self.alias_list)
         w.string(self.batch_host)
         w.raw(pack_strs(self.environment))
         w.u32(self.error_code)
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(self.gid)
+            w.string(self.group_name)
         w.string(self.job_submit_user_msg)
-        w.u32(self.job_id)
+        if version < SLURM_26_05_PROTOCOL_VERSION:
+            w.u32(self.job_id)
         w.u32(self.node_cnt)
-        if self.node_addr is None:
-            w.u8(0)
-        else:
-            if len(self.node_addr) != self.node_cnt or self.node_cnt == 0:
-                raise EncodeError(f"{len(self.node_addr)} node addresses for node_cnt {self.node_cnt}")
-            w.u8(1)
-            w.u32(len(self.node_addr))
-            for a in self.node_addr:
-                _write_address(w, a)
+        if version < SLURM_26_05_PROTOCOL_VERSION:
+            if self.node_addr is None:
+                w.u8(0)
+            else:
+                if len(self.node_addr) != self.node_cnt or self.node_cnt == 0:
+                    raise EncodeError(f"{len(self.node_addr)} node addresses for node_cnt {self.node_cnt}")
+                w.u8(1)
+                w.u32(len(self.node_addr))
+                for a in self.node_addr:
+                    _write_address(w, a)
         w.string(self.node_list)
         w.u16(self.ntasks_per_board)
         w.u16(self.ntasks_per_core)
@@ -410,19 +450,36 @@ class ResourceAllocationResponse(Message):
         w.u64(self.pn_min_memory)
         w.string(self.qos)
         w.string(self.resv_name)
-        w.raw(SELECT_PLUGIN.pack(self.select_plugin_id))
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.u16(self.segment_size)
+            w.u16(self.start_protocol_ver)
+            StepId(self.job_id, NO_VAL, NO_VAL, self.sluid).pack(w, version)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.raw(SELECT_PLUGIN.pack(self.select_plugin_id))
+        else:
+            w.string(self.tres_per_node)
+            if version >= SLURM_26_05_PROTOCOL_VERSION:
+                w.string(self.tres_per_task)
+            w.u32(self.uid)
+            w.string(self.user_name)
         w.u8(0)  # working_cluster_rec: none
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        require_22_05_decode(version, "resource allocation response")
-        account, alias_list, batch_host = r.string(), r.string(), r.string()
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            require_22_05_decode(version, "resource allocation response")
+        v24, v26 = version >= SLURM_24_11_PROTOCOL_VERSION, version >= SLURM_26_05_PROTOCOL_VERSION
+        account = r.string()
+        alias_list = None if v26 else r.string()
+        batch_host = r.string()
         environment = read_strs(r)
         error_code = r.u32()
+        gid, group_name = (r.u32(), r.string()) if v24 else (0, None)
         job_submit_user_msg = r.string()
-        job_id, node_cnt = r.u32(), r.u32()
+        job_id = 0 if v26 else r.u32()
+        node_cnt = r.u32()
         node_addr: tuple[Address, ...] | None = None
-        present = r.u8()
+        present = 0 if v26 else r.u8()
         if present == 1:
             count = r.u32()
             if count != node_cnt or count * 2 > r.remaining:
@@ -443,7 +500,22 @@ class ResourceAllocationResponse(Message):
         partition = r.string()
         pn_min_memory = r.u64()
         qos, resv_name = r.string(), r.string()
-        select_plugin_id = SELECT_PLUGIN.unpack(r)
+        segment_size = start_protocol_ver = sluid = 0
+        if v26:
+            segment_size, start_protocol_ver = r.u16(), r.u16()
+            step = StepId.unpack(r, version)
+            if (step.step_id, step.step_het_comp) != (NO_VAL, NO_VAL):
+                raise DecodeError(f"an allocation of step {step.step_id}.{step.step_het_comp}")
+            job_id, sluid = step.job_id, step.sluid
+        select_plugin_id = SELECT_PLUGIN_CONS_TRES
+        tres_per_node = tres_per_task = user_name = None
+        uid = 0
+        if v24:
+            tres_per_node = r.string()
+            tres_per_task = r.string() if v26 else None
+            uid, user_name = r.u32(), r.string()
+        else:
+            select_plugin_id = SELECT_PLUGIN.unpack(r)
         if r.u8() != 0:
             raise DecodeError("RESPONSE_RESOURCE_ALLOCATION with a working_cluster_rec is not supported")
         return cls(
@@ -468,6 +540,15 @@ class ResourceAllocationResponse(Message):
             qos,
             resv_name,
             select_plugin_id,
+            gid,
+            group_name,
+            tres_per_node,
+            uid,
+            user_name,
+            segment_size,
+            start_protocol_ver,
+            sluid,
+            tres_per_task,
         )
 
 

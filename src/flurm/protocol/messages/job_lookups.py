@@ -9,18 +9,20 @@
   update_node_msg_t layout of 3002.
 * REQUEST_DELETE_PARTITION 3004 (``scontrol delete PartitionName=``): :class:`DeletePartitionRequest`.
 * REQUEST_SET_FS_DAMPENING_FACTOR 1023 (``scontrol fsdampeningfactor N``): a u16.
+* REQUEST_STEP_BY_CONTAINER_ID 5008 (24.11 on, ``scrun``): :class:`ContainerIdRequest`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.constants import NO_VAL, SLURM_26_05_PROTOCOL_VERSION, MsgType
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.protocol.messages.steps import JobAllocInfoRequest, StepLayout, pack_step_layout
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 register(MsgType.REQUEST_JOB_END_TIME)(JobAllocInfoRequest)
@@ -87,26 +89,38 @@ class StepLayoutResponse(Message):
 @register(MsgType.REQUEST_UPDATE_JOB_STEP)
 @dataclass(frozen=True, slots=True)
 class UpdateStepRequest(Message):
-    """5007 (21.08+ layout): u32 job_id, u32 step_id (NO_VAL: every step), u32 time_limit (minutes)."""
+    """5007 (21.08+ layout): u32 job_id, u32 step_id (NO_VAL: every step), u32 time_limit (minutes);
+    26.05: the whole step id (sluid, job, step, het component), u32 time_limit."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id: int
     step_id: int = NO_VAL
     time_limit: int = 0
+    step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(self.job_id)
-        w.u32(self.step_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            (self.step or StepId(self.job_id, self.step_id)).pack(w, version)
+        else:
+            w.u32(self.job_id)
+            w.u32(self.step_id)
         w.u32(self.time_limit)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            step = StepId.unpack(r, version)
+            return cls(step.job_id, step.step_id, r.u32(), step)
         return cls(r.u32(), r.u32(), r.u32())
 
 
 @register(MsgType.REQUEST_DELETE_PARTITION)
 @dataclass(frozen=True, slots=True)
 class DeletePartitionRequest(Message):
-    """3004: str name."""
+    """3004: str name (alike in 24.11 and 26.05)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     name: str | None = None
 
@@ -131,3 +145,25 @@ class FsDampeningFactorRequest(Message):
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         return cls(r.u16())
+
+
+@register(MsgType.REQUEST_STEP_BY_CONTAINER_ID)
+@dataclass(frozen=True, slots=True)
+class ContainerIdRequest(Message):
+    """5008 (24.11 and 26.05 alike): u16 show_flags, str container_id, u32 uid (whose steps)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
+
+    container_id: str | None = None
+    uid: int = NO_VAL
+    show_flags: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u16(self.show_flags)
+        w.string(self.container_id)
+        w.u32(self.uid)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        show_flags, container_id = r.u16(), r.string()
+        return cls(container_id, r.u32(), show_flags)

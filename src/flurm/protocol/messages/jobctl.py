@@ -4,16 +4,21 @@ REQUEST_BATCH_SCRIPT 2051 shares JobIdRequest's layout (job_info.py); the rest a
 RESPONSE_BATCH_SCRIPT 2052, REQUEST_TOP_JOB 5038, REQUEST_JOB_NOTIFY 4022 (also what the controller
 sends to a batch job's first node), SRUN_USER_MSG 7005, REQUEST_SUSPEND 5014, REQUEST_SUSPEND_INT
 5031 (to slurmd), REQUEST_REBOOT_NODES 1015 (scontrol, and the controller to slurmd).
+
+24.11 packs the script, top, notify and suspend bodies as 22.05 does (the notify's step id carries its
+sluid, as every step id of 24.11); 26.05 (from 25.11) drops top's job id and names the job of a suspend
+by a whole step id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import NO_VAL, NO_VAL16, MsgType
+from flurm.protocol.constants import NO_VAL, NO_VAL16, SLURM_26_05_PROTOCOL_VERSION, MsgType
 from flurm.protocol.messages.base import Message, register
-from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.credential import StepId, pack_job_step, unpack_job_step
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import Reader, Writer
 
 # suspend_msg_t.op (slurm.h suspend_opts)
@@ -27,7 +32,9 @@ REBOOT_FLAGS_ASAP = 0x0001
 @register(MsgType.RESPONSE_BATCH_SCRIPT)
 @dataclass(frozen=True, slots=True)
 class BatchScriptResponse(Message):
-    """2052: the script as one packed string."""
+    """2052: the script as one packed string (alike in 24.11 and 26.05)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     script: str | None
 
@@ -42,7 +49,10 @@ class BatchScriptResponse(Message):
 @register(MsgType.REQUEST_TOP_JOB)
 @dataclass(frozen=True, slots=True)
 class TopJobRequest(Message):
-    """5038 (scontrol top): u16 op (unused), u32 job_id (NO_VAL), str job_id_str ("5,6_2")."""
+    """5038 (scontrol top): u16 op (unused), u32 job_id (NO_VAL; 24.11's scontrol sends 0; gone in
+    26.05), str job_id_str ("5,6_2")."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     job_id_str: str | None
     op: int = 0
@@ -50,12 +60,14 @@ class TopJobRequest(Message):
 
     def pack(self, w: Writer, version: int) -> None:
         w.u16(self.op)
-        w.u32(self.job_id)
+        if version < SLURM_26_05_PROTOCOL_VERSION:
+            w.u32(self.job_id)
         w.string(self.job_id_str)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        op, job_id = r.u16(), r.u32()
+        op = r.u16()
+        job_id = r.u32() if version < SLURM_26_05_PROTOCOL_VERSION else NO_VAL
         return cls(r.string(), op, job_id)
 
 
@@ -63,6 +75,8 @@ class TopJobRequest(Message):
 @dataclass(frozen=True, slots=True)
 class JobNotify(Message):
     """4022 (scontrol notify): the step id (the whole job: step NO_VAL) and the message."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     step_id: StepId
     message: str | None
@@ -96,20 +110,31 @@ class SrunUserMsg(Message):
 @register(MsgType.REQUEST_SUSPEND, MsgType.SRUN_REQUEST_SUSPEND)
 @dataclass(frozen=True, slots=True)
 class SuspendRequest(Message):
-    """5014 (scontrol suspend|resume): u16 op (SUSPEND_JOB/RESUME_JOB), u32 job_id, str job_id_str.
+    """5014 (scontrol suspend|resume): u16 op (SUSPEND_JOB/RESUME_JOB), u32 job_id, str job_id_str;
+    26.05: the step id (its scontrol sends job NO_VAL, step 0), u16 op, str job_id_str.
     SRUN_REQUEST_SUSPEND 7008 (to the salloc/srun owning the job) has the same layout."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     op: int
     job_id: int = NO_VAL
     job_id_str: str | None = None
+    step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u16(self.op)
-        w.u32(self.job_id)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            pack_job_step(w, self.job_id, self.step, version)
+            w.u16(self.op)
+        else:
+            w.u16(self.op)
+            w.u32(self.job_id)
         w.string(self.job_id_str)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            job_id, step = unpack_job_step(r, version)
+            return cls(r.u16(), job_id, r.string(), step)
         return cls(r.u16(), r.u32(), r.string())
 
 

@@ -4,22 +4,36 @@ association manager (accounting), fair-share shares and multifactor priority fac
 The requests are decoded in full (so that bad bytes get SLURM's error reply); the replies carry what
 slurmctld 22.05 packs when the feature is not configured: no records. The record layouts themselves
 are not modelled: a reply with records is refused by the decoders here.
+
+24.11 and 26.05 pack these bodies alike but for: sprio's request, which has no body; the topology
+report, which is a topology plugin's (its id, then that plugin's data: none for topology/flat, which a
+cluster without a topology runs); 26.05's topology request naming a topology, and its report of the
+topology configuration (REQUEST_TOPO_CONFIG, ``scontrol show topoconf``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
-from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    MsgType,
+)
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.common import Empty
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import DecodeError, Reader, Writer
+
+# the bodies packed alike in 24.11 and 26.05
+_ALIKE: frozenset[int] = frozenset(NEWER)
 
 # Requests with no body (slurm_protocol_pack.c: "Message contains no body/information").
 register(
-    MsgType.REQUEST_TOPO_INFO,
     MsgType.REQUEST_BURST_BUFFER_INFO,
+    MsgType.REQUEST_TOPO_CONFIG,  # 26.05
     MsgType.ACCOUNTING_FIRST_REG,
     MsgType.ACCOUNTING_REGISTER_CTLD,
 )(Empty)
@@ -76,6 +90,8 @@ def _no_records(count: int, what: str) -> None:
 class BurstBufferStatusRequest(Message):
     """2055 (``scontrol show bbstat ARGS``): the arguments as a string array."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
     argv: tuple[str, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:
@@ -90,6 +106,8 @@ class BurstBufferStatusRequest(Message):
 @dataclass(frozen=True, slots=True)
 class BurstBufferStatusResponse(Message):
     """2056: str status (NULL without a burst buffer plugin: scontrol prints nothing)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
 
     status: str | None = None
 
@@ -106,6 +124,8 @@ class BurstBufferStatusResponse(Message):
 class BurstBufferInfoResponse(Message):
     """2038: u32 record count, one record per burst buffer plugin; none here."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
     def pack(self, w: Writer, version: int) -> None:
         w.u32(0)
 
@@ -118,19 +138,97 @@ class BurstBufferInfoResponse(Message):
 # -- topology -----------------------------------------------------------------------------------------
 
 
-@register(MsgType.RESPONSE_TOPO_INFO)
+# topology/flat's plugin id (TOPOLOGY_PLUGIN_DEFAULT): a cluster without a topology
+TOPOLOGY_PLUGIN_FLAT = 100
+# The topology configuration slurmctld 26.05 reports with topology/flat and no topology.yaml: its one
+# "default" topology, with every plugin's (empty) parameters (topology_g_get_config's YAML).
+FLAT_TOPOLOGY_CONFIG = """%YAML 1.1
+---
+- topology: default
+  cluster_default: false
+  block: {}
+  flat: {}
+  ring: {}
+  torus3d: {}
+  tree: {}
+...
+"""
+
+
+@register(MsgType.REQUEST_TOPO_INFO)
 @dataclass(frozen=True, slots=True)
-class TopoInfoResponse(Message):
-    """2029: u32 switch record count; none without topology/tree ("No topology information
-    available")."""
+class TopoInfoRequest(Message):
+    """2028: no body; 26.05 (from 25.05): str name, the topology asked for (NULL: the default)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
+    name: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u32(0)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.string(self.name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        _no_records(r.u32(), "topology info")
+        return cls(r.string() if version >= SLURM_26_05_PROTOCOL_VERSION else None)
+
+
+@register(MsgType.RESPONSE_TOPO_INFO)
+@dataclass(frozen=True, slots=True)
+class TopoInfoResponse(Message):
+    """2029: 22.05: u32 switch record count; none without topology/tree ("No topology information
+    available"). From 24.11 (23.11): u32 topology plugin id, then that plugin's data: topology/flat
+    (100), the plugin of a cluster without a topology, has none (scontrol prints nothing)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.u32(TOPOLOGY_PLUGIN_FLAT if version >= SLURM_24_11_PROTOCOL_VERSION else 0)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            plugin = r.u32()
+            if plugin != TOPOLOGY_PLUGIN_FLAT:
+                raise DecodeError(f"topology info of plugin {plugin} (its layout is not modelled)")
+        else:
+            _no_records(r.u32(), "topology info")
         return cls()
+
+
+@register(MsgType.RESPONSE_TOPO_CONFIG)
+@dataclass(frozen=True, slots=True)
+class TopoConfigResponse(Message):
+    """2012 (26.05, ``scontrol show topoconf``): str config, the topology configuration as YAML."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset((SLURM_26_05_PROTOCOL_VERSION,))
+
+    config: str | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string(self.config)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.string())
+
+
+@register(MsgType.REQUEST_HOSTLIST_EXPANSION, MsgType.RESPONSE_HOSTLIST_EXPANSION)
+@dataclass(frozen=True, slots=True)
+class HostlistExpansion(Message):
+    """2041/2042 (26.05): str hostlist: the expression asked about, and slurmctld's answer (those of
+    its nodes, in node table order, as a ranged hostlist)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset((SLURM_26_05_PROTOCOL_VERSION,))
+
+    hostlist: str | None = None
+
+    def pack(self, w: Writer, version: int) -> None:
+        w.string(self.hostlist)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        return cls(r.string())
 
 
 # -- front end nodes ------------------------------------------------------------------------------------
@@ -199,6 +297,8 @@ class AssocMgrInfoRequest(Message):
     """2043 (``scontrol show assoc_mgr``): account list, u32 flags (1 associations, 2 users, 4 QOS),
     QOS list, user list; a list is a u32 count (NO_VAL: none) and that many strings."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
     accounts: tuple[str, ...] | None = None
     flags: int = 0
     qos: tuple[str, ...] | None = None
@@ -221,6 +321,8 @@ class AssocMgrInfoResponse(Message):
     """2044: the TRES names (string array), then u32 counts of associations, QOS and users, each
     followed by its records; no records without accounting."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
     tres_names: tuple[str, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:
@@ -241,6 +343,8 @@ class AssocMgrInfoResponse(Message):
 class SharesRequest(Message):
     """2022 (``sshare``): account list, user list (each a u32 count, NO_VAL: none, then strings)."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
     accounts: tuple[str, ...] | None = None
     users: tuple[str, ...] | None = None
 
@@ -259,6 +363,8 @@ class SharesResponse(Message):
     """2023: TRES names (string array), u32 share record count (NO_VAL for none), the records, u64
     tot_shares. Without associations slurmctld fills in nothing: no names, NO_VAL, 0."""
 
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
+
     def pack(self, w: Writer, version: int) -> None:
         w.string_array(())
         w.u32(NO_VAL)
@@ -276,19 +382,25 @@ class SharesResponse(Message):
 @dataclass(frozen=True, slots=True)
 class PriorityFactorsRequest(Message):
     """2026 (``sprio``): job id list, uid list (u32 count, NO_VAL: none, then u32 values), str
-    partitions."""
+    partitions. From 24.11 no body: sprio filters the records itself."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
 
     job_ids: tuple[int, ...] | None = None
     uids: tuple[int, ...] | None = None
     partitions: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            return
         write_optional_u32s(w, self.job_ids)
         write_optional_u32s(w, self.uids)
         w.string(self.partitions)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        if version >= SLURM_24_11_PROTOCOL_VERSION:
+            return cls()
         return cls(read_optional_u32s(r), read_optional_u32s(r), r.string())
 
 
@@ -297,6 +409,8 @@ class PriorityFactorsRequest(Message):
 class PriorityFactorsResponse(Message):
     """2027: u32 record count then the factor records. priority/basic answers an empty list (0);
     priority/multifactor answers no list (NO_VAL) when no pending job qualifies."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
 
     count: int = 0
 

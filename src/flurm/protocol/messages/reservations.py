@@ -25,7 +25,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.versions import NEWER, check_layout
-from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
+from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 # A reservation record is at least this many bytes: a bound for the record count of a reply.
 _MIN_RECORD_BYTES = 4 * 18
@@ -257,7 +257,13 @@ def _unpack_counts(r: Reader, what: str) -> tuple[int, ...]:
 @dataclass(frozen=True, slots=True)
 class ReservationDesc(Message):
     """3006/3009: resv_desc_msg_t. Unset fields are NO_VAL (numbers, times) or None (strings);
-    ``node_cnt``/``core_cnt`` travel as zero-terminated u32 arrays (empty = not given)."""
+    ``node_cnt``/``core_cnt`` travel as zero-terminated u32 arrays (empty = not given).
+
+    24.11 (from 23.11): node_cnt and core_cnt are one u32 each (NO_VAL: not given), resv_watts' place
+    holds NO_VAL, and comment and tres_str follow the groups. 26.05 (from 25.11): allowed_parts and
+    qos take resv_watts' place."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     name: str | None = None
     start_time: int = NO_VAL
@@ -277,26 +283,42 @@ class ReservationDesc(Message):
     accounts: str | None = None
     burst_buffer: str | None = None
     groups: str | None = None
+    comment: str | None = None  # 24.11 on
+    tres_str: str | None = None  # 24.11 on
+    allowed_parts: str | None = None  # 26.05 on
+    qos: str | None = None  # 26.05 on
 
     def pack(self, w: Writer, version: int) -> None:
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
         w.string(self.name)
         w.time(self.start_time)
         w.time(self.end_time)
         w.u32(self.duration)
         w.u64(self.flags)
-        w.u32_array(_counts(self.node_cnt))
-        w.u32_array(_counts(self.core_cnt))
+        if newer:
+            w.u32(_single_count(self.node_cnt, "node_cnt"))
+            w.u32(_single_count(self.core_cnt, "core_cnt"))
+        else:
+            w.u32_array(_counts(self.node_cnt))
+            w.u32_array(_counts(self.core_cnt))
         w.string(self.node_list)
         w.string(self.features)
         w.string(self.licenses)
         w.u32(self.max_start_delay)
         w.string(self.partition)
         w.u32(self.purge_comp_time)
-        w.u32(self.resv_watts)
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            w.string(self.allowed_parts)
+            w.string(self.qos)
+        else:
+            w.u32(self.resv_watts)
         w.string(self.users)
         w.string(self.accounts)
         w.string(self.burst_buffer)
         w.string(self.groups)
+        if newer:
+            w.string(self.comment)
+            w.string(self.tres_str)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
@@ -305,19 +327,29 @@ class ReservationDesc(Message):
         end_time = r.time()
         duration = r.u32()
         flags = r.u64()
-        node_cnt = _unpack_counts(r, "node_cnt")
-        core_cnt = _unpack_counts(r, "core_cnt")
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        if newer:
+            node_cnt, core_cnt = _read_single_count(r), _read_single_count(r)
+        else:
+            node_cnt = _unpack_counts(r, "node_cnt")
+            core_cnt = _unpack_counts(r, "core_cnt")
         node_list = r.string()
         features = r.string()
         licenses = r.string()
         max_start_delay = r.u32()
         partition = r.string()
         purge_comp_time = r.u32()
-        resv_watts = r.u32()
+        allowed_parts = qos = None
+        resv_watts = NO_VAL
+        if version >= SLURM_26_05_PROTOCOL_VERSION:
+            allowed_parts, qos = r.string(), r.string()
+        else:
+            resv_watts = r.u32()
         users = r.string()
         accounts = r.string()
         burst_buffer = r.string()
         groups = r.string()
+        comment, tres_str = (r.string(), r.string()) if newer else (None, None)
         return cls(
             name=name,
             start_time=start_time,
@@ -337,13 +369,31 @@ class ReservationDesc(Message):
             accounts=accounts,
             burst_buffer=burst_buffer,
             groups=groups,
+            comment=comment,
+            tres_str=tres_str,
+            allowed_parts=allowed_parts,
+            qos=qos,
         )
+
+
+def _single_count(counts: tuple[int, ...], what: str) -> int:
+    """24.11 on: one count (NO_VAL: none given) where 22.05 sends a zero-terminated array."""
+    if len(counts) > 1:
+        raise EncodeError(f"reservation {what}: {len(counts)} counts; 24.11 and 26.05 take one")
+    return counts[0] if counts else NO_VAL
+
+
+def _read_single_count(r: Reader) -> tuple[int, ...]:
+    value = r.u32()
+    return () if value == NO_VAL else (value,)
 
 
 @register(MsgType.REQUEST_DELETE_RESERVATION, MsgType.RESPONSE_CREATE_RESERVATION)
 @dataclass(frozen=True, slots=True)
 class ReservationName(Message):
-    """3008 (delete this one) / 3007 (the name a create gave): str name."""
+    """3008 (delete this one) / 3007 (the name a create gave): str name (alike in 24.11 and 26.05)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     name: str | None = None
 

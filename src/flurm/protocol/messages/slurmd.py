@@ -42,7 +42,9 @@ from flurm.protocol.messages.credential import (
     JobCredential,
     StepId,
     pack_gres_prep_list,
+    pack_job_step,
     unpack_gres_prep_list,
+    unpack_job_step,
 )
 from flurm.protocol.messages.nodes import AcctGatherEnergy
 from flurm.protocol.versions import NEWER, check_layout
@@ -66,21 +68,6 @@ TRES_CPU, TRES_MEM, TRES_ENERGY, TRES_NODE, TRES_BILLING, TRES_FS_DISK, TRES_VME
 
 # every body here: its layout in 24.11 and 26.05 was compared with that release's packer
 _ALL_NEWER: frozenset[int] = frozenset(NEWER)
-
-
-def _pack_job_step(w: Writer, job_id: int, step: StepId | None, version: int, step_id: int) -> None:
-    """26.05 sends the step id (sluid included) where earlier releases send only the job id."""
-    if version >= SLURM_26_05_PROTOCOL_VERSION:
-        (step or StepId(job_id, step_id)).pack(w, version)
-    else:
-        w.u32(job_id)
-
-
-def _unpack_job_step(r: Reader, version: int) -> tuple[int, StepId | None]:
-    if version >= SLURM_26_05_PROTOCOL_VERSION:
-        step = StepId.unpack(r, version)
-        return step.job_id, step
-    return r.u32(), None
 
 
 def _counted_string_array(r: Reader, what: str) -> tuple[str, ...]:
@@ -875,7 +862,7 @@ class CompleteBatchScript(Message):
         w.u32(self.job_rc)
         w.u32(self.slurm_rc)
         if v26:
-            _pack_job_step(w, self.job_id, self.step, version, SLURM_BATCH_SCRIPT)
+            pack_job_step(w, self.job_id, self.step, version, SLURM_BATCH_SCRIPT)
         w.u32(self.user_id)
         w.string(self.node_name)
 
@@ -884,7 +871,7 @@ class CompleteBatchScript(Message):
         jobacct = unpack_jobacct(r, version)
         if version >= SLURM_26_05_PROTOCOL_VERSION:
             job_rc, slurm_rc = r.u32(), r.u32()
-            job_id, step = _unpack_job_step(r, version)
+            job_id, step = unpack_job_step(r, version)
         else:
             job_id, job_rc, slurm_rc, step = r.u32(), r.u32(), r.u32(), None
         user_id = r.u32()
@@ -905,13 +892,13 @@ class EpilogComplete(Message):
     step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        _pack_job_step(w, self.job_id, self.step, version, NO_VAL)
+        pack_job_step(w, self.job_id, self.step, version, NO_VAL)
         w.u32(self.return_code)
         w.string(self.node_name)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        job_id, step = _unpack_job_step(r, version)
+        job_id, step = unpack_job_step(r, version)
         return cls(job_id, r.u32(), r.string(), step)
 
 
@@ -964,13 +951,13 @@ class JobRequeue(Message):
     step: StepId | None = None  # as 26.05 sent it
 
     def pack(self, w: Writer, version: int) -> None:
-        _pack_job_step(w, self.job_id, self.step, version, NO_VAL)
+        pack_job_step(w, self.job_id, self.step, version, NO_VAL)
         w.string(self.job_id_str)
         w.u32(self.flags)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        job_id, step = _unpack_job_step(r, version)
+        job_id, step = unpack_job_step(r, version)
         return cls(job_id, r.string(), r.u32(), step)
 
 
@@ -989,14 +976,14 @@ class CompleteProlog(Message):
 
     def pack(self, w: Writer, version: int) -> None:
         check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG", NEWER)
-        _pack_job_step(w, self.job_id, self.step, version, NO_VAL)
+        pack_job_step(w, self.job_id, self.step, version, NO_VAL)
         w.string(self.node_name)
         w.u32(self.prolog_rc)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "REQUEST_COMPLETE_PROLOG", NEWER)
-        job_id, step = _unpack_job_step(r, version)
+        job_id, step = unpack_job_step(r, version)
         return cls(job_id, r.string(), r.u32(), step)
 
 

@@ -4,10 +4,11 @@ RESPONSE_TRIGGER_GET 2020 share one layout, trigger_info_msg_t."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from flurm.protocol.constants import NO_VAL, MsgType
 from flurm.protocol.messages.base import Message, register
+from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 # trigger_info_t.res_type (slurm.h TRIGGER_RES_TYPE_*)
@@ -59,7 +60,9 @@ class Trigger:
 )
 @dataclass(frozen=True, slots=True)
 class TriggerMessage(Message):
-    """trigger_info_msg_t: u32 record count, then the records."""
+    """trigger_info_msg_t: u32 record count, then the records (alike in 24.11 and 26.05)."""
+
+    NEWER_LAYOUTS: ClassVar[frozenset[int]] = frozenset(NEWER)
 
     triggers: tuple[Trigger, ...] = ()
 

@@ -223,7 +223,11 @@ def _text(t: Transcript, label: str, release: str) -> str:
         out = _SLURMD_VERSION.sub("<SLURMD>", out)
     assert t.cluster is not None
     for i in range(t.cluster.nodes):  # sinfo -O Port and --json print them bare
-        out = re.sub(rf"\b{t.cluster.node_port_base + i}\b", f"<NODEPORT{i}>", out)
+        port = t.cluster.node_port_base + i
+        out = re.sub(rf"\b{port}\b", f"<NODEPORT{i}>", out)
+        if port % 500 == 0:  # sinfo -O Port shows a multiple of 500 in thousands (22500: 22.50K),
+            # one character wider in its padded column
+            out = re.sub(rf"{re.escape(f'{port / 1000:.2f}K')}(?= )", f"<NODEPORT{i}> ", out)
     if os.environ.get("NP_DUMP"):
         d = Path(os.environ["NP_DUMP"]) / release / t.controller
         d.mkdir(parents=True, exist_ok=True)

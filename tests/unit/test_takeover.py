@@ -281,6 +281,19 @@ def test_a_served_source_whose_saved_state_flurm_cannot_read_fails_the_preflight
     )
 
 
+def test_a_newer_source_running_multifactor_by_default_fails_the_preflight(setup: Setup) -> None:
+    """From 24.11 slurmctld runs priority/multifactor where slurm.conf names no PriorityType."""
+    assert "prioritytype" not in setup.ctl.config.given
+    checks = {c.name: c for c in asyncio.run(setup.takeover.preflight())}
+    assert checks["supported"].ok  # a 22.05 source: priority/basic
+    setup.source.version = SLURM_24_11_PROTOCOL_VERSION
+    checks = {c.name: c for c in asyncio.run(setup.takeover.preflight())}
+    assert not checks["supported"].ok
+    assert checks["supported"].detail.startswith(
+        "PriorityType=priority/multifactor (SLURM 24.11's default: slurm.conf sets none)"
+    )
+
+
 def _sack_server(path: Path) -> SackServer:
     auth = SlurmAuthenticator(SackKeys(SackKey(b"k" * 64)), cluster_name="c")
     return SackServer(auth, str(path), slurm_user_uid=os.getuid())

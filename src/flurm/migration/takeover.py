@@ -39,7 +39,7 @@ from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
-from flurm.protocol.versions import STATE_FILES, release_name
+from flurm.protocol.versions import SPOKEN, STATE_FILES, release_name
 from flurm.rpc.slurmd import call_node
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
@@ -213,7 +213,9 @@ class Takeover:
     def _check_supported(self, allow: bool) -> Check:
         """Every slurm.conf setting and live job option flurm would not act on (state/support.py)."""
         live = [j for j in self.ctl.cluster.jobs.values() if not j.is_finished()]
-        findings = unsupported_settings(self.ctl.config) + unsupported_job_options(live)
+        # in the source's release: its defaults for what slurm.conf leaves unset (PriorityType)
+        settings = unsupported_settings(self.ctl.config, self.source.version or SPOKEN)
+        findings = settings + unsupported_job_options(live)
         if not findings:
             return Check("supported", True, "flurm supports every setting and live job option in use")
         listed = "; ".join(map(str, findings))

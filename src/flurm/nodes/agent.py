@@ -227,8 +227,8 @@ class NodeAgent:
             if self._may_return(node):
                 node.base_state = NodeState.IDLE
                 node.refresh_base_state()
-                if node.reason in ("Not responding", "Node unexpectedly rebooted"):
-                    self._set_reason(node, None, 0)
+                if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                    self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
                 log.info("node %s returned to service", node.name)
             elif not node.registered:
                 log.info("node %s registered but stays DOWN (%s)", node.name, node.reason)
@@ -351,6 +351,17 @@ class NodeAgent:
             log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND
             self.cluster.node_changed(node)
+        elif node.base_state == NodeState.DOWN and node.registered and self._may_return(node):
+            # a registered node set DOWN by an admin answers (slurmctld's node_did_resp); one that
+            # must register again returns by its registration
+            node.flags &= ~NodeStateFlag.NO_RESPOND
+            node.base_state = NodeState.IDLE
+            node.refresh_base_state()
+            if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
+            log.info("node %s returned to service", node.name)
+            self.cluster.node_changed(node)
+            self.ctl.schedule_soon()
 
     def node_failed_to_answer(self, node: Node) -> None:
         if not node.flags & NodeStateFlag.NO_RESPOND:
@@ -436,15 +447,20 @@ class NodeAgent:
             self._set_reason(node, reason, now)
         if reason == "Not responding":
             node.flags |= NodeStateFlag.NO_RESPOND
-        self._mark_down(node, now)
+        self._mark_down(node, now, reregister=not by_admin)
         self.cluster.node_changed(node)
         self.ctl.schedule_soon()
 
-    def _mark_down(self, node: Node, now: int) -> None:
+    def _mark_down(self, node: Node, now: int, *, reregister: bool = True) -> None:
+        """``reregister``: ask its slurmd to register (again) from now on. Not for a node an admin set
+        DOWN: its slurmd answers as before and is pinged when due, as slurmctld does (with
+        ReturnToService=2 a registration or a ping answer returns it to service, so asking for one
+        at once would undo the admin's DOWN within seconds)."""
         node.base_state = NodeState.DOWN
-        node.registered = False
-        self._reg_backoff.pop(node.name, None)
-        self._reg_due[node.name] = self.ctl.clock() + 1.0
+        if reregister:
+            node.registered = False
+            self._reg_backoff.pop(node.name, None)
+            self._reg_due[node.name] = self.ctl.clock() + 1.0
         for job_id in sorted(node.jobs):
             job = self.cluster.jobs.get(job_id)
             if job is None:

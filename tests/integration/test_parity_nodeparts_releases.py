@@ -24,8 +24,7 @@ What legitimately differs, and nothing else, is replaced before comparing:
   and free memory, the user who set a reason (compared in test_reason_user);
 * in ``scontrol show config``: the two ports each cluster picked (SlurmctldPort, SlurmdPort).
 
-Every client and slurmd is of the release under test, but for the reservation's creation under flurm
-(by 22.05's scontrol: flurm takes it from 24.11's and 26.05's once that request is ported).
+Every client and slurmd is of the release under test.
 
 Both clusters run PriorityType=priority/basic: with none set, 24.11 and 26.05 run (and list)
 priority/multifactor, which flurm does not (flurm lists priority/basic, what it computes:
@@ -50,9 +49,6 @@ from harness.loopback import SlurmCluster
 RELEASES = ("24.11", "26.05")
 # the release of the slurmd under flurm, per release under test (see the module docstring)
 FLURM_SLURMD = {"24.11": "24.11", "26.05": "26.05"}
-# the release of the client creating the reservation under flurm: flurm takes the creation of
-# reservations from 22.05's scontrol only so far
-FLURM_RESV_CLIENT = "22.05"
 
 CONF = """\
 PriorityType=priority/basic
@@ -108,8 +104,7 @@ def running(job: int, timeout: float = 30.0) -> Action:
 
 def create_reservation(*args: str) -> Action:
     def act(c: SlurmCluster) -> None:
-        client = FLURM_RESV_CLIENT if c.controller == "flurm" else c.release
-        r = c.run("scontrol", "create", "reservation", *args, release=client).check()
+        r = c.run("scontrol", "create", "reservation", *args).check()  # the release's own scontrol
         assert r.stdout.strip() == "Reservation created: r1", r
 
     return act

@@ -45,6 +45,7 @@ from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
+from flurm.state.reasons import shown_reason
 from flurm.users import user_name
 
 CR_CORE = 4  # SelectTypeParameters=CR_Core as packed in job_resources.cr_type
@@ -345,6 +346,9 @@ def _newer_job_fields(job: Job, cluster: Cluster, version: int) -> dict[str, Any
     counts = _newer_node_counts(job, cluster)
     if counts is not None:
         fields.update(num_nodes=counts[0], max_nodes=counts[1])
+    reason = shown_reason(job, version)
+    if reason != (job.state_reason, job.state_desc):
+        fields.update(state_reason=reason[0], state_desc=reason[1])
     if version >= SLURM_26_05_PROTOCOL_VERSION:
         part = cluster.partitions.get(job.partition.split(",")[0])
         max_share = part.max_share if part is not None else 1

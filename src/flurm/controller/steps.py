@@ -391,7 +391,7 @@ class StepOps:
         from a client of protocol ``version``."""
         ctl = self.ctl
         try:
-            job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True)
+            job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True, version=version)
         except SlurmError:
             await ctl.durable()  # a refused job may still have left a FAILED record
             raise
@@ -411,10 +411,11 @@ class StepOps:
                 job.accrue_time = 0
                 self.cluster.job_changed(job)
             if job.is_pending() and desc.immediate:
-                # srun -I: what cannot start now fails now
+                # srun -I: what cannot start now fails now, with the code job_allocate had for it
                 ctl.jobs.fail_immediate(job)
                 await ctl.durable()
-                return rc_reply(SlurmRC.ESLURM_NODES_BUSY)
+                part_config = error_code == SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
+                return rc_reply(error_code if part_config else SlurmRC.ESLURM_NODES_BUSY)
             body = self.allocation_response(job, error_code)
         finally:
             self._answering.discard(job.job_id)
@@ -997,6 +998,18 @@ class StepOps:
             MsgType.SRUN_TIMEOUT,
             lambda step_id: SrunTimeout(StepId(job.job_id, step_id, NO_VAL), end),
         )
+
+    def timeout_reached(self, job: Job) -> None:
+        """The job is about to end at its limit: SRUN_TIMEOUT with its end time to the allocation's
+        owner and each step's srun, as slurmctld's _job_timed_out does before the kill."""
+        if job.steps and job.is_running():
+            end = job.end_time
+            self._tell_sruns(
+                job,
+                self.table(job),
+                MsgType.SRUN_TIMEOUT,
+                lambda step_id: SrunTimeout(StepId(job.job_id, step_id, NO_VAL), end),
+            )
 
     def node_failed(self, job: Job, node_name: str) -> None:
         """A node of the running job failed: SRUN_NODE_FAIL to the sruns of its steps there and to

@@ -874,6 +874,15 @@ def test_an_allocation_too_big_for_the_partition_per_release(tmp_path: Path) -> 
             await h.ctl.steps.allocate(big, 0, 0, SRUN_HOST, "localhost", version=V24)
         assert info.value.rc == SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE and not info.value.message
         assert h.job(3).state == JobState.FAILED
+        # ended as a job: its owner hears so on its message port (job_completion_logger)
+        assert h.told_srun() == [
+            (
+                SRUN_ALLOC.resp_host or SRUN_HOST,
+                SRUN_ALLOC.other_port,
+                MsgType.SRUN_JOB_COMPLETE,
+                SrunJobComplete(StepId(3)),
+            )
+        ]
         # one that fits hears nothing
         body = (await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=V24)).body
         assert isinstance(body, ResourceAllocationResponse) and body.error_code == 0

@@ -15,6 +15,7 @@ from flurm.controller import job_update, mail, node_loss, prep, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
+    RefusedJob,
     build_job,
     check_features,
     node_config_rejection,
@@ -123,7 +124,7 @@ class JobOps:
         if rejection is not None:
             reject_as_failed(job, now)
             cluster.add_job(job)
-            raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)
+            raise RefusedJob(job, SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)
         reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG

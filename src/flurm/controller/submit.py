@@ -469,6 +469,14 @@ def waits_for_partition_config(job: Job, cluster: Cluster, version: int = PROTOC
     return bool(reasons) and all(r and not _tests_nodes(r, version) for r in reasons)
 
 
+class RefusedJob(SlurmError):
+    """A submission refused after its job got an id: the FAILED record it leaves is ``job``."""
+
+    def __init__(self, job: Job, rc: int, message: str | None = None) -> None:
+        super().__init__(rc, message)
+        self.job = job
+
+
 def reject_as_failed(job: Job, now: int) -> None:
     """The record slurmctld keeps for a submission refused for its constraints."""
     job.state = JobState.FAILED

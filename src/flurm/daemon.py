@@ -37,7 +37,7 @@ from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
 from flurm.migration.host import Migration
 from flurm.migration.mirror import Mirror
-from flurm.migration.source import SourceClient, SourceUnreachable
+from flurm.migration.source import SourceClient, SourceUnreachable, UnsupportedSource
 from flurm.migration.takeover import Takeover, controller_endpoints
 from flurm.modes import Mode, ModeTraits, start_mode
 from flurm.nodes.agent import NodeAgent
@@ -113,6 +113,14 @@ class Daemon:
         if not isinstance(slurm_auth, SlurmAuthenticator):
             return None
         return SackServer(slurm_auth, path or SLURMCTLD_SACK_SOCKET, slurm_user_uid=config.slurm_user_uid)
+
+    def _sack_after_takeover(self) -> SackServer | None:
+        """slurmctld's sack socket at its own path, for the takeover to start once slurmctld is gone; the
+        daemon closes it at the end. None: the site has no auth/slurm, or a sack socket is served already."""
+        if self.sack is not None:
+            return None
+        self.sack = self._sack_server(self.controller.signer.auth, None, Mode.STANDALONE)
+        return self.sack
 
     async def _admin(self, req: Request) -> Reply:
         return await admin_rpc.handle(self.controller, self.migration, req)
@@ -294,7 +302,7 @@ class Daemon:
         mirror = Mirror(ctl, source)
         forwarder = Forwarder(ctl, source, mirror)
         ctl.forward = forwarder.forward
-        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints)
+        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints, self._sack_after_takeover)
         return Migration(source, mirror, forwarder, takeover)
 
     async def _first_import(self, timeout: float = 60.0) -> None:
@@ -308,6 +316,8 @@ class Daemon:
                 counts = await mirror.sync(full=True)
             except (WireError, AuthError) as exc:  # it answers, in a way flurm cannot read or trust
                 raise RuntimeError(f"cannot import from slurmctld: its answer is unusable: {exc}") from exc
+            except UnsupportedSource as exc:  # it answers, in a release flurm does not serve
+                raise RuntimeError(f"cannot import from slurmctld: {exc}") from exc
             except (SourceUnreachable, OSError, TimeoutError) as exc:
                 if loop.time() > deadline:
                     raise RuntimeError(f"slurmctld did not answer the import: {exc}") from None

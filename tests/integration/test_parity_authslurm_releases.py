@@ -3,6 +3,9 @@ slurmctld (from its Debian chroot) on two clusters alike but for the controller.
 from the controller's sack socket (/run/slurmctld/sack.socket: each side runs in a private mount namespace
 whose /run is a directory of its own), root's and nobody's alike; what they print must be the same.
 
+Jobs: with each CredType a site sets (cred/munge, the default, with a munged of the test's own; cred/slurm)
+a batch job and ``srun hostname`` run on the release's own slurmd under both controllers.
+
 Also the attack: a client whose sack socket signs with another key (a sack server of this test holding a
 wrong key) gets the same failure from both controllers (the connection is closed unanswered).
 
@@ -20,6 +23,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +47,6 @@ SUITES = {"24.11": ("trixie", 0x2A00), "26.05": ("sid", 0x2D00)}
 NOBODY = 65534
 
 
-
 def chroot_of(release: str) -> Path:
     """The release's chroot as harness.releases has it (scripts/chroots.sh builds it): a missing one fails."""
     rel = releases.get(release)
@@ -61,6 +64,8 @@ def in_namespace(root: Path, run_dir: Path, argv: list[str], user: int | None = 
         f"mount --rbind /sys {root}/sys",
         f"mount --bind /etc/passwd {root}/etc/passwd",
         f"mount --bind /etc/group {root}/etc/group",
+        f"[ -e {root}/etc/hosts ] || : > {root}/etc/hosts",  # localhost for slurmd and srun
+        f"mount --bind /etc/hosts {root}/etc/hosts",
         f"mount --bind /tmp {root}/tmp",
         f"mount --bind {run_dir} {root}/run",
     ]
@@ -75,13 +80,19 @@ SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort={port}
 SlurmdPort={slurmd_port}
 AuthType=auth/slurm
-CredType=cred/slurm
+CredType={cred}
+{authinfo}
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={d}/state
 SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
 SlurmctldLogFile={d}/slurmctld.log
+SlurmdPidFile={d}/run/slurmd.pid
+SlurmdLogFile={d}/slurmd.log
+SchedulerParameters=batch_sched_delay=0
+SlurmdParameters=config_overrides
+KillWait=5
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -132,12 +143,16 @@ class Side:
                 self.proc.wait()
 
 
-def make_side(tmp: Path, release: str, name: str, key: bytes) -> Side:
+def make_side(
+    tmp: Path, release: str, name: str, key: bytes, cred: str = "cred/slurm", munge_socket: Path | None = None
+) -> Side:
     d = tmp / f"{name}-{release}"
     for sub in ("etc", "state", "spool", "run"):
         (d / sub).mkdir(parents=True)
     port = free_port_block(2)
-    (d / "etc" / "slurm.conf").write_text(CONF.format(port=port, slurmd_port=port + 1, d=d))
+    authinfo = f"AuthInfo=socket={munge_socket}" if munge_socket else ""
+    text = CONF.format(port=port, slurmd_port=port + 1, d=d, cred=cred, authinfo=authinfo)
+    (d / "etc" / "slurm.conf").write_text(text)
     (d / "etc" / "slurm.key").write_bytes(key)
     (d / "etc" / "slurm.key").chmod(0o600)
     side = Side(release, name, d, chroot_of(release))
@@ -357,3 +372,107 @@ def test_job_owner_is_the_token_uid(sides: tuple[Side, Side], user: int | None) 
         job_id = _sbatch(side, user).stdout.split()[3]
         listing = side.client("squeue", "-h", "-j", job_id, "-o", "%u %T").stdout
         assert listing.strip() == f"{owner} PENDING", side.name
+
+
+# -- jobs run by the release's own slurmd: job credentials as CredType says ---------------------------
+
+
+def start_munged(tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A munged of the test's own for cred/munge (its socket under /tmp, seen alike in the chroot)."""
+    key = tmp / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o600)
+    socket_path = tmp / "munge.socket"
+    argv = ["munged", "-F", "--force", f"--socket={socket_path}", f"--key-file={key}"]
+    argv += [f"--pid-file={tmp}/munged.pid", f"--log-file={tmp}/munged.log", f"--seed-file={tmp}/munged.seed"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "munged did not start"
+        time.sleep(0.1)
+    return proc, socket_path
+
+
+def start_slurmd(side: Side) -> subprocess.Popen[bytes]:
+    argv = in_namespace(
+        side.root, side.run_dir, ["env", f"SLURM_CONF={side.conf}", "slurmd", "-D", "-N", "compute-node-1"]
+    )
+    return subprocess.Popen(argv, stdout=(side.dir / "slurmd.out").open("wb"), stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# CredType as a site sets it: cred/munge is every release's default (also with AuthType=auth/slurm),
+# cred/slurm the one that needs no munged; both are valid in 24.11 and 26.05
+CREDS = ["cred/munge", "cred/slurm"]
+
+
+@pytest.fixture(
+    params=[(r, c) for r in SUITES for c in CREDS], ids=lambda p: f"{p[0]}-{p[1]}", scope="module"
+)
+def with_slurmd(request: pytest.FixtureRequest) -> Iterator[tuple[Side, Side]]:
+    """Two clusters with AuthType=auth/slurm and the CredType of the parameter, each with the release's
+    own slurmd (in the side's namespace, its /run the side's): flurm, and the release's slurmctld."""
+    release, cred = request.param
+    chroot_of(release)
+    tmp = Path(tempfile.mkdtemp(prefix=f"flurm-credslurm-{release}-"))
+    tmp.chmod(0o755)
+    key = os.urandom(64)
+    started: list[Side] = []
+    slurmds: list[subprocess.Popen[bytes]] = []
+    munged = None
+    try:
+        munge_socket = None
+        if cred == "cred/munge":
+            munged, munge_socket = start_munged(tmp)
+        for name in ("slurmctld", "flurm"):
+            side = make_side(tmp, release, name, key, cred, munge_socket)
+            started.append(side)
+            slurmds.append(start_slurmd(side))
+        for side in started:
+            deadline = time.monotonic() + 60
+            while side.client("sinfo", "-h", "-o", "%T").stdout.strip() != "idle":
+                assert time.monotonic() < deadline, f"{side.name}: node not idle\n{_log(side)}"
+                time.sleep(0.5)
+        yield started[1], started[0]
+    finally:
+        for proc in slurmds:
+            _stop(proc)
+        for side in started:
+            side.stop()
+        if munged is not None:
+            _stop(munged)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_batch_job_runs_on_the_release_slurmd(with_slurmd: tuple[Side, Side]) -> None:
+    """sbatch --wait: the batch launch's credential (a launch token with cred/slurm, unsigned with
+    cred/munge) is taken by the release's slurmd under both controllers; the script ran."""
+    flurm, real = with_slurmd
+    results = []
+    for side in (flurm, real):
+        out_dir = side.dir / "out"
+        out_dir.mkdir(exist_ok=True)
+        run = side.client("sbatch", "--wait", "-o", f"{out_dir}/%j.out", "--wrap", "echo batch ran")
+        assert run.returncode == 0, (side.name, run, _log(side))
+        job_id = run.stdout.split()[3]
+        results.append((run.returncode, (out_dir / f"{job_id}.out").read_text()))
+    assert results[0] == results[1] == (0, "batch ran\n")
+
+
+def test_srun_hostname_on_the_release_slurmd(with_slurmd: tuple[Side, Side]) -> None:
+    """srun hostname: the step credential (a launch token, or munge's signature of the packed
+    credential, checked by slurmd with munged) is accepted under both controllers, the same output."""
+    flurm, real = with_slurmd
+    ours, theirs = (side.client("srun", "-N1", "hostname") for side in (flurm, real))
+    assert ours.returncode == 0, (ours, _log(flurm))
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout.strip() == socket.gethostname()

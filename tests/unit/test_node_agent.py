@@ -247,6 +247,46 @@ def test_a_down_node_returns_as_return_to_service_says(tmp_path: Path, ret2servi
     run(check)
 
 
+def test_a_node_an_admin_set_down_stays_down_until_its_slurmd_is_heard_again(tmp_path: Path) -> None:
+    """scontrol update State=DOWN with ReturnToService=2: no registration is asked for (the slurmd
+    would return it at once); it is pinged when due, and its answer returns it (node_did_resp)."""
+    h = Harness(tmp_path, "ReturnToService=2\n")
+
+    def check() -> None:
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        node = h.node
+        node.reason, node.reason_uid = "broken", 0
+        h.agent.node_down(node, "broken", int(h.now), by_admin=True)
+        for _ in range(9):  # SlurmdTimeout/3 = 10 s
+            h.now += 1
+            h.agent.tick(int(h.now))
+        assert h.sent == [] and node.base_state == NodeState.DOWN and node.reason == "broken"
+        h.now += 1
+        h.agent.tick(int(h.now))
+        assert h.sent == ["_ping"]
+        h.agent.node_answered(node)  # the ping's answer
+        assert node.base_state == NodeState.IDLE and node.reason is None
+
+    run(check)
+
+
+@pytest.mark.parametrize("ret2service", [0, 1])
+def test_a_ping_answer_returns_an_admins_down_node_only_with_return_to_service_2(
+    tmp_path: Path, ret2service: int
+) -> None:
+    h = Harness(tmp_path, f"ReturnToService={ret2service}\n")
+
+    def check() -> None:
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        node = h.node
+        node.reason = "broken"
+        h.agent.node_down(node, "broken", int(h.now), by_admin=True)
+        h.agent.node_answered(node)
+        assert node.base_state == NodeState.DOWN and node.reason == "broken"
+
+    run(check)
+
+
 def test_jobs_on_a_node_that_goes_down(tmp_path: Path) -> None:
     h = Harness(tmp_path)
 

@@ -238,7 +238,7 @@ def test_srun_allocation_step_and_end(tmp_path: Path) -> None:
         cred = resp.credential
         want = dataclasses.replace(
             expected_step.credential,
-            step_id=StepId(job.job_id, 0, NO_VAL),
+            step_id=StepId(job.job_id, 0, NO_VAL, job.sluid),  # (a 22.05 peer gets no sluid)
             ctime=NOW,
             signature=cred.signature,
             pw_gecos=cred.pw_gecos,
@@ -569,7 +569,7 @@ def test_scancel_of_a_step(tmp_path: Path) -> None:
         assert body == SrunJobComplete(StepId(jid, 0))
         (sig,) = h.to_slurmd("_signal")
         assert sig["msg_type"] == MsgType.REQUEST_SIGNAL_TASKS
-        assert (sig["msg"].step_id, sig["msg"].signal) == (StepId(jid, 0, NO_VAL), 9)
+        assert (sig["msg"].step_id, sig["msg"].signal) == (StepId(jid, 0, NO_VAL, h.job(jid).sluid), 9)
         assert steps.signal_step(jid, 0, 10, 0, uid=0) == 0  # another signal: no srun message
         assert len(h.told_srun()) == 1
 
@@ -712,7 +712,10 @@ def test_a_step_past_its_own_time_limit_is_killed_once(tmp_path: Path) -> None:
         steps.time_limits(NOW + 60)
         steps.time_limits(NOW + 61)
         (kill,) = h.to_slurmd("_send_step_kill")
-        assert kill["msg"].step_id == StepId(jid, 0, NO_VAL) and kill["node"].name == "compute-node-1"
+        assert (
+            kill["msg"].step_id == StepId(jid, 0, NO_VAL, h.job(jid).sluid)
+            and kill["node"].name == "compute-node-1"
+        )
         assert encode_body(kill["msg"])
         info = steps.step_info(jid, 0, 0, uid=0).body
         assert isinstance(info, JobStepInfoResponse) and info.steps[0].state == JobState.TIMEOUT

@@ -4,6 +4,7 @@ whose mode changes go through the real mode table (a step without its guard fail
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 from collections.abc import Coroutine, Iterator
@@ -13,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from flurm.auth.sack import SackServer
+from flurm.auth.slurm_auth import SackKey, SackKeys, SlurmAuthenticator
 from flurm.config import parse_text
 from flurm.migration.source import UnsupportedSource
-from flurm.migration.takeover import Takeover, TakeoverError
+from flurm.migration.takeover import Takeover, TakeoverError, _unix_socket_answers
 from flurm.modes import Guard, Mode, check_transition
 from flurm.protocol.constants import (
     SLURM_22_05_PROTOCOL_VERSION,
@@ -276,3 +279,63 @@ def test_a_served_source_whose_saved_state_flurm_cannot_read_fails_the_preflight
         checks["source_release"].detail
         == "source slurmctld: SLURM 24.11, whose saved state flurm cannot read"
     )
+
+
+def test_a_newer_source_running_multifactor_by_default_fails_the_preflight(setup: Setup) -> None:
+    """From 24.11 slurmctld runs priority/multifactor where slurm.conf names no PriorityType."""
+    assert "prioritytype" not in setup.ctl.config.given
+    checks = {c.name: c for c in asyncio.run(setup.takeover.preflight())}
+    assert checks["supported"].ok  # a 22.05 source: priority/basic
+    setup.source.version = SLURM_24_11_PROTOCOL_VERSION
+    checks = {c.name: c for c in asyncio.run(setup.takeover.preflight())}
+    assert not checks["supported"].ok
+    assert checks["supported"].detail.startswith(
+        "PriorityType=priority/multifactor (SLURM 24.11's default: slurm.conf sets none)"
+    )
+
+
+def _sack_server(path: Path) -> SackServer:
+    auth = SlurmAuthenticator(SackKeys(SackKey(b"k" * 64)), cluster_name="c")
+    return SackServer(auth, str(path), slurm_user_uid=os.getuid())
+
+
+def test_the_sack_socket_is_served_once_slurmctld_is_gone(setup: Setup, tmp_path: Path) -> None:
+    """auth/slurm: slurmctld's sack socket went with it; flurm serves one there after the stop."""
+    sack = _sack_server(tmp_path / "run" / "sack.socket")
+    setup.takeover.sack_socket = lambda: sack
+
+    async def run() -> bool:
+        try:
+            result = await setup.takeover.run()
+            assert result.ok, result
+            return await _unix_socket_answers(sack.path)
+        finally:
+            await sack.close()
+
+    assert asyncio.run(run())
+    events = [(e.step, e.status) for e in setup.takeover.events]
+    assert events.index(("sack socket", "ok")) > events.index(("endpoint", "ok"))
+
+
+def test_a_sack_socket_still_served_is_left_alone(setup: Setup, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "sack.socket"
+    other, ours = _sack_server(path), _sack_server(path)
+    setup.takeover.sack_socket = lambda: ours
+
+    async def run() -> None:
+        await other.start()
+        try:
+            assert (await setup.takeover.run()).ok
+        finally:
+            await other.close()
+
+    asyncio.run(run())
+    assert ours._server is None  # never started: the path was taken
+    assert ("sack socket", "failed") in [(e.step, e.status) for e in setup.takeover.events]
+
+
+def test_no_sack_socket_without_auth_slurm(setup: Setup) -> None:
+    setup.takeover.sack_socket = lambda: None
+    assert asyncio.run(setup.takeover.run()).ok
+    assert "sack socket" not in [e.step for e in setup.takeover.events]

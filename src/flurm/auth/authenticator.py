@@ -8,7 +8,8 @@ without a reply (see ``errors.py``).
 Sending: :meth:`Authenticator.sign` makes the credential for a header (payload = the message hash).
 For a reply, restrict it the way SLURM does with :func:`reply_uid_restriction`.
 
-Job credentials (REQUEST_LAUNCH_TASKS etc.): :meth:`Authenticator.sign_payload` signs the packed credential,
+Job credentials (REQUEST_LAUNCH_TASKS etc.): CredType's signer (``configure.job_credential_signer``, which
+need not be AuthType's); with cred/munge :meth:`Authenticator.sign_payload` signs the packed credential,
 restricted to SlurmdUser's uid. On the wire the signature is packmem of the credential text *with* a trailing
 NUL (``sign_payload(...) + b"\\0"``).
 

@@ -12,16 +12,20 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from flurm.auth.authenticator import Authenticator, AuthSet, MungeAuthenticator
-from flurm.auth.errors import AuthServiceError
-from flurm.auth.slurm_auth import SlurmAuthenticator, load_keys
+from flurm.auth.errors import AuthError, AuthServiceError
+from flurm.auth.slurm_auth import LaunchSealer, SlurmAuthenticator, load_keys
 from flurm.config.slurmconf import SlurmConfig
+from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, AUTH_PLUGIN_SLURM
 
 log = logging.getLogger(__name__)
 
 MUNGE = "auth/munge"
 SLURM = "auth/slurm"
+CRED_MUNGE = "cred/munge"
+CRED_SLURM = "cred/slurm"
 
 
 def _plugin_name(text: str) -> str:
@@ -41,6 +45,20 @@ def auth_types(config: SlurmConfig, env: Mapping[str, str]) -> list[str]:
     return names
 
 
+def _slurm_authenticator(
+    config: SlurmConfig, environ: Mapping[str, str], clock: Callable[[], float]
+) -> SlurmAuthenticator:
+    params = (config.communication_parameters or "").lower()
+    return SlurmAuthenticator(
+        load_keys(config.path, environ, slurm_user_uid=config.slurm_user_uid),
+        cluster_name=config.cluster_name or None,
+        ttl=config.auth_ttl,
+        clock=clock,
+        block_null_hash="block_null_hash" in params,
+        block_zero_hash="block_zero_hash" in params,
+    )
+
+
 def authenticator_from_config(
     config: SlurmConfig,
     *,
@@ -51,7 +69,6 @@ def authenticator_from_config(
     """The authenticator of AuthType (an AuthSet when AuthAltTypes adds one flurm can verify). Raises
     AuthServiceError when AuthType is none flurm has, or auth/slurm's key cannot be used (SLURM's fatal)."""
     environ = os.environ if env is None else env
-    params = (config.communication_parameters or "").lower()
     members: list[Authenticator] = []
     for i, name in enumerate(auth_types(config, environ)):
         if name == MUNGE:
@@ -61,16 +78,7 @@ def authenticator_from_config(
                 )
             )
         elif name == SLURM:
-            members.append(
-                SlurmAuthenticator(
-                    load_keys(config.path, environ, slurm_user_uid=config.slurm_user_uid),
-                    cluster_name=config.cluster_name or None,
-                    ttl=config.auth_ttl,
-                    clock=clock,
-                    block_null_hash="block_null_hash" in params,
-                    block_zero_hash="block_zero_hash" in params,
-                )
-            )
+            members.append(_slurm_authenticator(config, environ, clock))
         elif i == 0:
             raise AuthServiceError(f"cannot create auth context for {name}")
         else:
@@ -87,3 +95,56 @@ def sack_enabled(config: SlurmConfig, env: Mapping[str, str] | None = None) -> b
     if SLURM not in auth_types(config, environ):
         return False
     return "disable_sack" not in (config.auth_info or "")
+
+
+def cred_plugin(config: SlurmConfig) -> str:
+    """CredType as cred_g_init names its plugin: ``slurm`` (bare, ``cred/`` or ``auth/``) is auth/slurm's
+    job credentials (cred/slurm), any other name cred/<name>. The default is cred/munge in every release,
+    whatever AuthType says (read_config.c DEFAULT_CRED_TYPE)."""
+    name = (config.cred_type or CRED_MUNGE).strip()
+    if name.startswith(("auth/", "cred/")):
+        name = name[5:]
+    return CRED_SLURM if name == "slurm" else f"cred/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobCredentialSigner:
+    """What signs job credentials (batch, prolog, kill and step ones): CredType's plugin, not AuthType's.
+
+    cred/munge (``munge``): a step credential's signature is munge_encode of its packed fields, checked by
+    slurmd with its own munged (so a munged is needed even when AuthType is auth/slurm); batch, prolog
+    and kill credentials go unsigned. cred/slurm (``sealer``): every credential is a ``launch`` token.
+    """
+
+    plugin: str
+    munge: Authenticator | None = None
+    sealer: LaunchSealer | None = None
+
+
+def job_credential_signer(
+    config: SlurmConfig,
+    auth: Authenticator,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> JobCredentialSigner:
+    """The one rule for who signs job credentials: CredType picks the plugin; its signer is AuthType's
+    (or AuthAltTypes') authenticator of the same kind when there is one, else one of its own built from
+    slurm.conf as that plugin builds it (cred/munge: AuthInfo's socket and ttl; cred/slurm: slurm.key).
+    Raises AuthServiceError for a CredType flurm does not have (SLURM's daemons do not start)."""
+    plugin = cred_plugin(config)
+    if plugin == CRED_MUNGE:
+        try:
+            munge = auth.select(AUTH_PLUGIN_MUNGE)
+        except AuthError:
+            munge = MungeAuthenticator.from_slurm_conf(config.auth_info, config.communication_parameters)
+        return JobCredentialSigner(plugin, munge=munge)
+    if plugin == CRED_SLURM:
+        try:
+            slurm = auth.select(AUTH_PLUGIN_SLURM)
+        except AuthError:
+            slurm = _slurm_authenticator(config, os.environ if env is None else env, clock)
+        if not isinstance(slurm, SlurmAuthenticator):
+            raise AuthServiceError(f"cannot create cred context for {config.cred_type}")
+        return JobCredentialSigner(plugin, sealer=LaunchSealer(slurm, config.slurmd_user_uid))
+    raise AuthServiceError(f"cannot create cred context for {config.cred_type}")

@@ -35,15 +35,18 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flurm.auth.authenticator import Authenticator, Decoded, Identity
 from flurm.auth.errors import AuthServiceError, CredentialError
 from flurm.auth.hash import HashType, compute_hash
 from flurm.protocol.constants import AUTH_PLUGIN_SLURM, PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from flurm.protocol.messages.credential import JobCredential
 
 log = logging.getLogger(__name__)
 
@@ -351,11 +354,21 @@ def read_token(token: bytes, keys: SackKeys, *, now: float, decoder_uid: int) ->
     )
 
 
-def identity_claim(name: str, gecos: str, home: str, shell: str, gids: list[int]) -> dict[str, Any]:
-    """The ``id`` claim of a job credential (util.c ``identity_to_data`` without group names, as slurmctld
-    sends it): the user's passwd fields and group ids."""
+def identity_claim(
+    name: str | None,
+    gecos: str | None,
+    home: str | None,
+    shell: str | None,
+    gids: Sequence[int],
+    gr_names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The ``id`` claim of a job credential (util.c ``identity_to_data``): the user's passwd fields (a
+    missing one null) and group ids, by group name when the credential names its groups
+    (LaunchParameters=enable_nss_slurm), else as a list."""
     claim: dict[str, Any] = {"name": name, "gecos": gecos, "dir": home, "shell": shell}
-    if gids:
+    if gr_names:
+        claim["groups"] = dict(zip(gr_names, gids, strict=True))
+    elif gids:
         claim["gids"] = list(gids)
     return claim
 
@@ -485,3 +498,22 @@ class SlurmAuthenticator(Authenticator):
                 f"verify_internal: token of context {claims.context!r} is no auth credential"
             )
         return Decoded(Identity(claims.uid, claims.gid), claims.payload or b"")
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSealer:
+    """cred/slurm's job credentials (a :class:`~flurm.protocol.messages.credential.CredentialSealer`):
+    every credential, batch, prolog and kill ones too (cred_p_create mints a token whether or not
+    slurmctld asks for a signature), becomes a ``launch`` token of the job's user restricted to
+    SlurmdUser, minted as it is packed (its payload is the credential in the peer's version)."""
+
+    auth: SlurmAuthenticator
+    slurmd_user_uid: int
+
+    def __call__(self, cred: JobCredential, packed: bytes, version: int) -> bytes:
+        identity = identity_claim(
+            cred.pw_name, cred.pw_gecos, cred.pw_dir, cred.pw_shell, cred.gids, cred.gr_names
+        )
+        return self.auth.launch_credential(
+            packed, cred.uid, cred.gid, identity, self.slurmd_user_uid, version=version
+        )

@@ -26,14 +26,14 @@ from flurm.config.acct_gather import acct_gather_types
 from flurm.config.cgroup import cgroup_key_pairs, reports_cgroup
 from flurm.config.keys import TOP_KEYS
 from flurm.config.plugin_confs import DEFAULT_PLUGIN_DIR, PluginConfs
+from flurm.config.release_rules import NONE_PLUGINS, Pmix, ReleaseRules, rules
 from flurm.config.slurmconf import ConfigError, SlurmConfig
 from flurm.config.timefmt import TimeFormatError, parse_time_minutes, parse_time_seconds
 from flurm.config.values import BadValue, convert
-from flurm.protocol.constants import INFINITE, NO_VAL, NO_VAL16
+from flurm.protocol.constants import INFINITE, NO_VAL, NO_VAL16, SLURM_22_05_PROTOCOL_VERSION
 from flurm.protocol.messages.config_info import BuildInfo, JobDefault
 
 __all__ = [
-    "SLURM_VERSION",
     "check",
     "cpu_freq_def",
     "cpu_freq_governors",
@@ -47,7 +47,6 @@ __all__ = [
     "task_plugin_param",
 ]
 
-SLURM_VERSION = "22.05.8"
 DEFAULT_ACCOUNTING_TRES = "cpu,mem,energy,node,billing,fs/disk,vmem,pages"
 DEFAULT_BCAST_EXCLUDE = "/lib,/usr/lib,/lib64,/usr/lib64"
 DEFAULT_INTERACTIVE_STEP_OPTS = "--interactive --preserve-env --pty $SHELL"
@@ -406,10 +405,10 @@ def _priority_flags(text: str | None) -> int:
     return flags
 
 
-def _health_node_state(text: str | None) -> int:
+def _health_node_state(text: str | None, any_bits: int = HEALTH_CHECK_NODE_ANY) -> int:
     if text is None:
-        return HEALTH_CHECK_NODE_ANY
-    bits = {"any": 0x000F, "alloc": 0x0002, "idle": 0x0001, "mixed": 0x0004}
+        return any_bits
+    bits = {"any": any_bits, "alloc": 0x0002, "idle": 0x0001, "mixed": 0x0004}
     state, state_set = 0, False
     for word in _words(text):
         lowered = word.lower()
@@ -418,7 +417,7 @@ def _health_node_state(text: str | None) -> int:
         elif lowered in bits:
             state |= bits[lowered]
             state_set = True
-    return state | (0 if state_set else HEALTH_CHECK_NODE_ANY)
+    return state | (0 if state_set else any_bits)
 
 
 def _minutes_as_seconds(text: str | None, default: int) -> int:
@@ -522,15 +521,19 @@ def _log_format(text: str | None) -> int:
 def slurmctld_conf(
     config: SlurmConfig,
     *,
+    version: int = SLURM_22_05_PROTOCOL_VERSION,
     hostname: str | None = None,
     exists: Callable[[str], bool] = os.path.exists,
 ) -> BuildInfo:
-    """The slurm_conf_t slurmctld 22.05 would run with for ``config``, as REQUEST_BUILD_INFO sends it.
+    """The slurm_conf_t the slurmctld of ``version``'s release would run with for ``config``, as
+    REQUEST_BUILD_INFO sends it (the defaults that differ between releases: config/release_rules.py).
 
     ``last_update``, ``boot_time`` and ``next_job_id`` are 0: the running controller fills them in.
     ``hostname`` replaces a control host named ``localhost`` (default: this host's short name).
+    PriorityType is what flurm runs, whatever the release's default (see ReleaseRules.priority_type).
     """
     s = _Settings(config)
+    release = rules(version)
     flags = CTL_CONF_IPV4_ENABLED
     comm_params = config.communication_parameters
     if s.flag("AllowSpecResourcesUsage"):
@@ -581,7 +584,7 @@ def slurmctld_conf(
 
     job_comp_type = config.job_comp_type
     job_comp_loc = s.text("JobCompLoc")
-    if job_comp_loc is None:
+    if job_comp_loc is None and release.job_comp_loc_default:
         job_comp_loc = DEFAULT_JOB_COMP_DB if job_comp_type == "jobcomp/mysql" else DEFAULT_JOB_COMP_LOC
 
     gres_plugins = config.gres_types
@@ -675,10 +678,12 @@ def slurmctld_conf(
         gres_plugins=gres_plugins,
         group_time=s.number("GroupUpdateTime", 600),
         group_force=s.number("GroupUpdateForce", 1),
-        gpu_freq_def=s.text("GpuFreqDef", "high,memory=high"),
+        gpu_freq_def=s.text("GpuFreqDef", release.gpu_freq_def),
         hash_val=config.hash_val,
         health_check_interval=s.number("HealthCheckInterval", 0),
-        health_check_node_state=_health_node_state(s.text("HealthCheckNodeState")),
+        health_check_node_state=_health_node_state(
+            s.text("HealthCheckNodeState"), release.health_check_node_any
+        ),
         health_check_program=s.text("HealthCheckProgram"),
         inactive_limit=config.inactive_limit,
         interactive_step_opts=s.text("InteractiveStepOptions", DEFAULT_INTERACTIVE_STEP_OPTS),
@@ -718,7 +723,7 @@ def slurmctld_conf(
         mcs_plugin=s.text("MCSPlugin", "mcs/none"),
         mcs_plugin_params=s.text("MCSParameters"),
         min_job_age=config.min_job_age,
-        mpi_conf=plugin_confs.mpi,
+        mpi_conf=_mpi_conf(plugin_confs, release.pmix),
         mpi_default=config.mpi_default,
         mpi_params=s.text("MpiParams"),
         msg_timeout=config.message_timeout,
@@ -828,11 +833,11 @@ def slurmctld_conf(
         tcp_timeout=config.tcp_timeout,
         tmp_fs=config.tmp_fs,
         topology_param=topology_param,
-        topology_plugin=s.text("TopologyPlugin", "topology/none"),
-        tree_width=config.tree_width,
+        topology_plugin=_topology_plugin(s.text("TopologyPlugin"), release),
+        tree_width=config.tree_width if "treewidth" in config.given else release.tree_width,
         unkillable_program=s.text("UnkillableStepProgram"),
         unkillable_timeout=s.number("UnkillableStepTimeout", 60),
-        version=SLURM_VERSION,
+        version=release.slurm_version,
         vsize_factor=s.number("VSizeFactor", 0),
         wait_time=config.wait_time,
         x11_params=s.text("X11Parameters"),
@@ -845,7 +850,33 @@ def slurmctld_conf(
         epilog_timeout=NO_VAL16,
         prolog_timeout=NO_VAL16,
     )
+    if release.none_plugins_unset:
+        _unset_none_plugins(fields)
     return BuildInfo(**fields)
+
+
+def _mpi_conf(confs: PluginConfs, pmix: Pmix) -> tuple[tuple[str, str | None], ...] | None:
+    if pmix is Pmix.HOST:
+        return confs.mpi
+    return confs.mpi_settings if pmix is Pmix.ALWAYS else None
+
+
+def _topology_plugin(text: str | None, release: ReleaseRules) -> str:
+    if text is None or text.lower() in release.topology_aliases:
+        return release.topology_plugin
+    return text
+
+
+def _unset_none_plugins(fields: dict[str, Any]) -> None:
+    """24.11 and later unset the plugins that name "none" (read_config): scontrol prints (null)."""
+    for name in NONE_PLUGINS:
+        if "none" in (fields[name] or "").lower():
+            fields[name] = None
+    mpi = (fields["mpi_default"] or "").lower()
+    if "none" in mpi or "openmpi" in mpi:
+        fields["mpi_default"] = None
+    if fields["preempt_type"] == "preempt/none":
+        fields["preempt_type"] = None
 
 
 def _debug_flag_bits(text: str | None) -> int | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from flurm.config.extra_conf import ExtraKind, Values, beside, read_extra_conf
 
-__all__ = ["PMIX_OPTIONS", "pmix_loads", "read_mpi_conf"]
+__all__ = ["PMIX_OPTIONS", "pmix_loads", "read_mpi_conf", "read_pmix_settings"]
 
 KeyPairs = tuple[tuple[str, str | None], ...]
 
@@ -81,5 +81,13 @@ def read_mpi_conf(
     loads). mpi.conf is read passing over other keys; a PMIx value of the wrong type is a ConfigError."""
     if not pmix_loads(plugin_dir, exists):
         return None
-    values = read_extra_conf(beside(slurm_conf_path, "mpi.conf"), PMIX_OPTIONS, ignore_unknown=True)
+    return read_pmix_settings(slurm_conf_path)
+
+
+def read_pmix_settings(slurm_conf_path: str | None) -> KeyPairs:
+    """The PMIx settings of mpi.conf beside ``slurm_conf_path`` (their defaults where it is absent or
+    the path is None), as a loaded mpi/pmix plugin lists them."""
+    values = None
+    if slurm_conf_path is not None:
+        values = read_extra_conf(beside(slurm_conf_path, "mpi.conf"), PMIX_OPTIONS, ignore_unknown=True)
     return _pmix_pairs(values or {})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flurm.config.acct_gather import KeyPairs, acct_gather_types, read_acct_gather_conf
 from flurm.config.cgroup import CgroupConf, read_cgroup_conf
-from flurm.config.mpi import read_mpi_conf
+from flurm.config.mpi import read_mpi_conf, read_pmix_settings
 from flurm.config.slurmconf import ConfigError
 
 # the plugin directory of the SLURM build flurm stands in for (Debian's slurm-wlm packages)
@@ -29,6 +29,9 @@ class PluginConfs:
     cgroup: CgroupConf = field(default_factory=CgroupConf)
     acct_gather: KeyPairs = ()  # the loaded plugins' acct_gather.conf settings, as slurmctld lists them
     mpi: KeyPairs | None = None  # the PMIx settings of mpi.conf where the PMIx plugin loads
+    # the same whether or not it loads on this host (for a build whose plugin always loads, as
+    # 24.11's: config/release_rules.py); None where mpi.conf is unreadable and no plugin reads it here
+    mpi_settings: KeyPairs | None = field(default_factory=lambda: read_pmix_settings(None))
 
 
 def _over_memory_kill(job_acct_gather_params: str | None) -> bool:
@@ -53,4 +56,8 @@ def read_plugin_confs(config: SlurmConfig) -> PluginConfs:
         )
     acct_gather = read_acct_gather_conf(config.path, acct_gather_types(config.raw))
     mpi = read_mpi_conf(config.path, config.raw.get("plugindir", DEFAULT_PLUGIN_DIR))
-    return PluginConfs(cgroup=cgroup, acct_gather=acct_gather, mpi=mpi)
+    try:
+        mpi_settings = mpi if mpi is not None else read_pmix_settings(config.path)
+    except ConfigError:  # no plugin here reads mpi.conf: not a reason to refuse the configuration
+        mpi_settings = None
+    return PluginConfs(cgroup=cgroup, acct_gather=acct_gather, mpi=mpi, mpi_settings=mpi_settings)

@@ -436,6 +436,9 @@ class SlurmConfig:
     partitions: tuple[PartitionConf, ...] = ()
     node_sets: tuple[NodeSetConf, ...] = ()
     raw: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # every top-level key the file sets (lower-case), modelled or not: where a release's default differs
+    # from flurm's (config/release_rules.py), whether the site chose the value
+    given: frozenset[str] = frozenset()
     warnings: tuple[ConfigWarning, ...] = ()
     files: tuple[str, ...] = ()
     _node_index: Mapping[str, NodeConf] = field(init=False, repr=False, compare=False)
@@ -1171,6 +1174,7 @@ class _Builder:
             partitions=partitions,
             node_sets=node_sets,
             raw=MappingProxyType(raw),
+            given=frozenset(self.r.settings),
             warnings=tuple(self.r.warnings),
             files=tuple(self.r.files),
             hash_val=self.r.hash_val,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flurm.auth.authenticator import Authenticator, Identity
+from flurm.auth.configure import job_credential_signer
 from flurm.auth.jwt_tokens import JwtAuthority
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller import mail, prep, reboot, reservations
@@ -74,6 +75,7 @@ class Controller:
         self.port = port if port is not None else config.slurmctld_port
         self.listen_host = listen_host
         self.signer = Signer(auth)
+        self.creds = job_credential_signer(config, auth)  # CredType's signer of job credentials
         self.store = Store(self.state_dir / "flurm.sqlite", owner=config.slurm_user_uid)
         self.cluster = Cluster(config, self.store, clock)
         self.jobs = JobOps(self)

@@ -42,6 +42,7 @@ from flurm.scheduler import dependencies, scheduler
 from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.jobids import Target, parse_job_id
 from flurm.state.model import Job
+from flurm.state.reasons import failed_reason, signalled
 from flurm.state.tasks import EMPTY, TaskSet
 
 if TYPE_CHECKING:
@@ -207,6 +208,7 @@ class JobOps:
         task.job_id = self.cluster.allocate_job_id()
         task.array_task_id = task_id
         task.array_task_pending = EMPTY
+        task.sluid = 0  # a record of its own: add_job gives it its own
         if starting:
             task.bitflags |= JobFlag.JOB_WAS_RUNNING
             # eligible when it started, whatever the array's throttle did to the rest since
@@ -573,7 +575,7 @@ class JobOps:
                 job.state = JobState.COMPLETE
             else:
                 job.state = JobState.FAILED
-                job.state_reason = R.FAIL_EXIT_CODE
+                job.state_reason = failed_reason(job_rc)  # a signal: JobLaunchFailure, as 22.05
             job.end_time = now
             job.state |= JobStateFlag.COMPLETING
             self.cluster.mark_completing(job)
@@ -618,12 +620,12 @@ class JobOps:
         elif job_rc & 0x7F == 0 and job_rc >> 8 & 0xFF:  # WIFEXITED with a non-zero code
             job.state = JobState.FAILED
             job.exit_code = job_rc
-            job.state_reason = R.FAIL_EXIT_CODE
+            job.state_reason = failed_reason(job_rc)
             job.state_desc = None
-        elif job_rc & 0x7F not in (0, 0x7F):  # WIFSIGNALED
+        elif signalled(job_rc):
             job.state = JobState.FAILED
             job.exit_code = job_rc
-            job.state_reason = R.FAIL_LAUNCH
+            job.state_reason = failed_reason(job_rc)
         else:
             job.state = JobState.COMPLETE
             job.exit_code = job_rc

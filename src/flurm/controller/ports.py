@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from flurm.auth.authenticator import Identity
+    from flurm.auth.configure import JobCredentialSigner
     from flurm.auth.jwt_tokens import JwtAuthority
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.jobs import JobOps
@@ -75,6 +76,7 @@ class ControllerPort(Protocol):
     jobs: JobOps
     steps: StepOps
     signer: Signer
+    creds: JobCredentialSigner
     jwt: JwtAuthority | None
     clock: Callable[[], float]
     stopping: asyncio.Event

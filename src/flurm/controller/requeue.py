@@ -152,6 +152,7 @@ def _requeue(
         job.requeued_cpus = sum(job.cpus_alloc)
         job.requeued_nodes = len(job.nodes)
     job.restart_cnt += 1
+    job.sluid = cluster.new_sluid()  # each run its own (26.05 _job_requeue_op)
     if completing:
         job.state = JobState.PENDING | (job.state & ~JOB_STATE_BASE)
     elif running:

@@ -605,9 +605,8 @@ class StepOps:
         table.steps[step.step_id] = step
         self._save(job, table)
         credential = self.credential(job, step, now)
-        payload = credential.signed_payload(version)
         try:
-            signature = await ctl.signer.sign_payload(payload, ctl.config.slurmd_user_uid)
+            credential = await self._sign(credential, version)
         except Exception as exc:
             log.error("job %s: cannot sign the credential of step %s: %s", job.job_id, step.step_id, exc)
             table = self.table(job)
@@ -637,11 +636,22 @@ class StepOps:
             JobStepCreateResponse(
                 job_step_id=step.step_id,
                 step_layout=layout,
-                credential=credential.with_signature(signature + b"\0"),
+                credential=credential,
                 use_protocol_ver=version,
                 job_id=job.job_id,
             ),
         )
+
+    async def _sign(self, credential: JobCredential, version: int) -> JobCredential:
+        """The step credential as CredType signs it: cred/slurm's launch token, minted as it is packed,
+        or cred/munge's signature of the packed fields (restricted to SlurmdUser; its NUL included)."""
+        creds = self.ctl.creds
+        if creds.sealer is not None:
+            return credential.sealed_by(creds.sealer)
+        payload = credential.signed_payload(version)
+        uid = self.ctl.config.slurmd_user_uid
+        signature = await self.ctl.signer.sign_payload(payload, uid, creds.munge)
+        return credential.with_signature(signature + b"\0")
 
     def _try_place(self, req: JobStepCreateRequest) -> tuple[Job, JobSteps, Step] | SlurmError:
         """The checks of step_create, then the step's place in the job (or why it has none)."""

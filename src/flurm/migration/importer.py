@@ -152,6 +152,7 @@ def job_from_record(rec: JobRecord, cluster: Cluster, version: int = PROTOCOL_VE
         )
     )
     multicore.take_saved(job, rec.multi_core, rec.pn_min_tmp_disk)
+    job.sluid = rec.sluid  # a 26.05 source's (0 from older ones: flurm draws one when it needs it)
     native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL, version)
     job.record_overrides = _overrides(native, rec, _JOB_SKIP)
     return job

@@ -33,17 +33,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.auth.errors import AuthError
 from flurm.errors import FlurmError
 from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
 from flurm.protocol.messages.slurmd import PingSlurmdResponse
-from flurm.protocol.versions import SERVED, STATE_FILES, release_name, served_version_of_release
-from flurm.protocol.wire import WireError
-from flurm.rpc.transport import call
+from flurm.protocol.versions import SPOKEN, STATE_FILES, release_name
+from flurm.rpc.slurmd import call_node
 from flurm.state.support import unsupported_job_options, unsupported_settings
 
 if TYPE_CHECKING:
+    from flurm.auth.sack import SackServer
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.ports import ControllerPort
     from flurm.migration.mirror import Mirror
@@ -123,6 +124,16 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+async def _unix_socket_answers(path: str) -> bool:
+    """Whether a process accepts connections on the unix socket ``path``."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), 2.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
 class Takeover:
     """``own_endpoint`` makes flurm listen where slurmctld listened (daemon.py's, which owns the
     listening sockets): the step after slurmctld stopped."""
@@ -133,11 +144,15 @@ class Takeover:
         source: SourceClient,
         mirror: Mirror,
         own_endpoint: Callable[[], Awaitable[None]],
+        sack_socket: Callable[[], SackServer | None] | None = None,
     ) -> None:
         self.ctl = ctl
         self.source = source
         self.mirror = mirror
         self.own_endpoint = own_endpoint
+        # slurmctld's sack socket as flurm would serve it (daemon.py's; None: the site has no auth/slurm
+        # or flurm serves one already)
+        self.sack_socket = sack_socket
         self.events: list[Event] = []
         self.running = False
         self.result: TakeoverResult | None = None
@@ -198,7 +213,9 @@ class Takeover:
     def _check_supported(self, allow: bool) -> Check:
         """Every slurm.conf setting and live job option flurm would not act on (state/support.py)."""
         live = [j for j in self.ctl.cluster.jobs.values() if not j.is_finished()]
-        findings = unsupported_settings(self.ctl.config) + unsupported_job_options(live)
+        # in the source's release: its defaults for what slurm.conf leaves unset (PriorityType)
+        settings = unsupported_settings(self.ctl.config, self.source.version or SPOKEN)
+        findings = settings + unsupported_job_options(live)
         if not findings:
             return Check("supported", True, "flurm supports every setting and live job option in use")
         listed = "; ".join(map(str, findings))
@@ -214,31 +231,14 @@ class Takeover:
         ]
 
         async def ping(node: Any) -> str | None:
-            # in the release slurmctld says the slurmd runs (the mirror has it); unknown, each served
-            # one, oldest first, as the node agent does: a slurmd refusing a version has done nothing
-            known = served_version_of_release(node.version)
-            tries = (known,) if known is not None else tuple(sorted(SERVED))
-            for i, version in enumerate(tries):
-                try:
-                    resp = await call(
-                        node.addr,
-                        node.port,
-                        MsgType.REQUEST_PING,
-                        Empty(),
-                        self.ctl.signer,
-                        timeout=5.0,
-                        version=version,
-                    )
-                except (ConnectionError, WireError) as exc:
-                    if i < len(tries) - 1 and not isinstance(exc, ConnectionRefusedError):
-                        continue
-                    return f"{node.name}: {exc}"
-                except Exception as exc:
-                    return f"{node.name}: {exc}"
-                if resp is None or not isinstance(resp.body, PingSlurmdResponse):
-                    return f"{node.name}: unexpected answer"
-                return None
-            return f"{node.name}: no answer"
+            try:
+                # in the node's own release, as the node agent talks to it
+                resp = await call_node(node, MsgType.REQUEST_PING, Empty(), self.ctl.signer, 5.0)
+            except Exception as exc:
+                return f"{node.name}: {exc}"
+            if resp is None or not isinstance(resp.body, PingSlurmdResponse):
+                return f"{node.name}: unexpected answer"
+            return None
 
         failures = [f for f in await asyncio.gather(*(ping(n) for n in nodes)) if f]
         if failures:
@@ -316,6 +316,7 @@ class Takeover:
             "endpoint", "ok", f"listening where slurmctld was; port closed for {endpoint_gap * 1000:.0f} ms"
         )
         await self._wait_source_exit()
+        await self._take_sack_socket()
 
         last_instant = await self._merge_saved_state()
         adopted, pending = self._adopt()
@@ -395,6 +396,24 @@ class Takeover:
         except OSError:
             return False
         return True
+
+    async def _take_sack_socket(self) -> None:
+        """auth/slurm: the clients of this host got their tokens from slurmctld's sack socket, gone with
+        it; flurm serves it now, unless something still answers there."""
+        sack = self.sack_socket() if self.sack_socket is not None else None
+        if sack is None:
+            return
+        if await _unix_socket_answers(sack.path):
+            self._event("sack socket", "failed", f"{sack.path} still answers; left to its owner")
+            return
+        try:
+            await sack.start()
+        except AuthError as exc:
+            self._event("sack socket", "failed", str(exc))
+            return
+        self._event(
+            "sack socket", "ok", f"auth/slurm clients get their credentials from flurm at {sack.path}"
+        )
 
     async def _own_endpoint(self) -> float:
         await self.own_endpoint()

@@ -30,10 +30,12 @@ from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller import reboot
 from flurm.controller.steps import interactive_allocation
+from flurm.nodes import batch_env
 from flurm.nodes.health import HealthChecks
 from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
+    SLURM_22_05_PROTOCOL_VERSION,
     SLURM_BATCH_SCRIPT,
     SLURM_EXTERN_CONT,
     JobState,
@@ -59,8 +61,8 @@ from flurm.protocol.messages.slurmd import (
     SignalTasks,
     TresRecord,
 )
-from flurm.protocol.versions import SERVED, SPOKEN, served_version_of_release
-from flurm.protocol.wire import WireError
+from flurm.protocol.versions import SPOKEN
+from flurm.rpc.slurmd import call_node, node_version
 from flurm.rpc.transport import Reply, call, rc_reply
 from flurm.state import multicore
 from flurm.state.layout import core_layout, rle
@@ -140,43 +142,16 @@ class NodeAgent:
     def _active(self) -> bool:
         return not self.ctl.stopping.is_set()
 
-    @staticmethod
-    def node_version(node: Node) -> int | None:
-        """The protocol version a slurmd is talked to in: that of the release it registered (or was
-        imported) with; None while flurm does not know it."""
-        return served_version_of_release(node.version)
+    node_version = staticmethod(node_version)
 
     async def _call(
         self, node: Node, msg_type: int, body: Message, *, timeout: float | None = None
     ) -> object | None:
-        known = self.node_version(node)
-        # A slurmd whose release flurm does not know yet is tried in each served version, oldest
-        # first as slurmctld starts (SLURM_MIN_PROTOCOL_VERSION): one that does not speak a version
-        # has done nothing (its header check fails before the auth is read) and closes the
-        # connection unanswered (22.05, 24.11) or answers with an HTTP error (26.05).
-        versions = (known,) if known is not None else tuple(sorted(SERVED))
-        for i, version in enumerate(versions):
-            try:
-                resp = await call(
-                    node.addr,
-                    node.port,
-                    msg_type,
-                    body,  # type: ignore[arg-type]
-                    self.ctl.signer,
-                    timeout=timeout or self.msg_timeout,
-                    version=version,
-                )
-            except ConnectionRefusedError:
-                raise
-            except (ConnectionError, WireError):
-                if i == len(versions) - 1:
-                    raise
-                continue
-            if resp is None:
-                return None
-            self.node_answered(node)
-            return resp.body
-        return None
+        resp = await call_node(node, msg_type, body, self.ctl.signer, timeout or self.msg_timeout)
+        if resp is None:
+            return None
+        self.node_answered(node)
+        return resp.body
 
     # -- registration -----------------------------------------------------------------------------
     def request_registration(self, node: Node) -> None:
@@ -252,8 +227,8 @@ class NodeAgent:
             if self._may_return(node):
                 node.base_state = NodeState.IDLE
                 node.refresh_base_state()
-                if node.reason in ("Not responding", "Node unexpectedly rebooted"):
-                    self._set_reason(node, None, 0)
+                if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                    self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
                 log.info("node %s returned to service", node.name)
             elif not node.registered:
                 log.info("node %s registered but stays DOWN (%s)", node.name, node.reason)
@@ -376,6 +351,17 @@ class NodeAgent:
             log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND
             self.cluster.node_changed(node)
+        elif node.base_state == NodeState.DOWN and node.registered and self._may_return(node):
+            # a registered node set DOWN by an admin answers (slurmctld's node_did_resp); one that
+            # must register again returns by its registration
+            node.flags &= ~NodeStateFlag.NO_RESPOND
+            node.base_state = NodeState.IDLE
+            node.refresh_base_state()
+            if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
+                self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
+            log.info("node %s returned to service", node.name)
+            self.cluster.node_changed(node)
+            self.ctl.schedule_soon()
 
     def node_failed_to_answer(self, node: Node) -> None:
         if not node.flags & NodeStateFlag.NO_RESPOND:
@@ -461,15 +447,20 @@ class NodeAgent:
             self._set_reason(node, reason, now)
         if reason == "Not responding":
             node.flags |= NodeStateFlag.NO_RESPOND
-        self._mark_down(node, now)
+        self._mark_down(node, now, reregister=not by_admin)
         self.cluster.node_changed(node)
         self.ctl.schedule_soon()
 
-    def _mark_down(self, node: Node, now: int) -> None:
+    def _mark_down(self, node: Node, now: int, *, reregister: bool = True) -> None:
+        """``reregister``: ask its slurmd to register (again) from now on. Not for a node an admin set
+        DOWN: its slurmd answers as before and is pinged when due, as slurmctld does (with
+        ReturnToService=2 a registration or a ping answer returns it to service, so asking for one
+        at once would undo the admin's DOWN within seconds)."""
         node.base_state = NodeState.DOWN
-        node.registered = False
-        self._reg_backoff.pop(node.name, None)
-        self._reg_due[node.name] = self.ctl.clock() + 1.0
+        if reregister:
+            node.registered = False
+            self._reg_backoff.pop(node.name, None)
+            self._reg_due[node.name] = self.ctl.clock() + 1.0
         for job_id in sorted(node.jobs):
             job = self.cluster.jobs.get(job_id)
             if job is None:
@@ -489,7 +480,8 @@ class NodeAgent:
     def credential(
         self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None, *, kill_time: int | None = None
     ) -> JobCredential:
-        """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones).
+        """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones; with
+        CredType=cred/slurm a launch token all the same, minted as the message is packed).
 
         A kill credential (``kill_time`` set) covers the whole job: no step hosts, no step cores, no
         memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg).
@@ -502,7 +494,7 @@ class NodeAgent:
         hostlist = compress(job.nodes)
         kill = kill_time is not None
         return JobCredential(
-            step_id=StepId(job.job_id, step_id, NO_VAL),
+            step_id=job_step(job, step_id),
             uid=job.user_id,
             gid=job.group_id,
             pw_name=info.name if info else None,
@@ -539,7 +531,7 @@ class NodeAgent:
             job_start_time=job.start_time,
             job_end_time=job.end_time,
             job_licenses=job.licenses,
-        )
+        ).sealed_by(self.ctl.creds.sealer)
 
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:
@@ -624,7 +616,11 @@ class NodeAgent:
         self._spawn(self._launch_batch(job, job.batch_host or "", job.restart_cnt))
 
     def _launch_msg(self, job: Job, node: Node) -> BatchJobLaunch:
-        cpu_vals, cpu_reps = rle(multicore.cpu_array(job, self.cluster.nodes))
+        cpus = multicore.cpu_array(job, self.cluster.nodes)
+        cpu_vals, cpu_reps = rle(cpus)
+        version = self.node_version(node) or SLURM_22_05_PROTOCOL_VERSION
+        part = self.cluster.partitions.get(job.partition)
+        max_share = part.max_share if part is not None else 1
         return BatchJobLaunch(
             job_id=job.job_id,
             uid=job.user_id,
@@ -647,10 +643,10 @@ class NodeAgent:
             work_dir=job.work_dir,
             std_err=job.std_err,
             std_in=job.std_in,
-            std_out=job.std_out,
+            std_out=batch_env.std_out(job, version),
             argv=job.argv,
             spank_job_env=job.spank_job_env,
-            environment=job.environment,
+            environment=batch_env.launch_environment(job, cpus, max_share, version),
             job_mem=job.pn_min_memory,
             account=job.account,
             qos=job.qos,
@@ -718,7 +714,7 @@ class NodeAgent:
         for the step to its nodes; slurmstepd says "*** STEP ... CANCELLED AT ... DUE TO TIME LIMIT
         ***" and kills its tasks, the step ends as any other."""
         msg = KillJobMsg(
-            step_id=StepId(job.job_id, step_id, NO_VAL),
+            step_id=job_step(job, step_id),
             job_state=job.state,
             job_uid=job.user_id,
             job_gid=job.group_id,
@@ -772,7 +768,7 @@ class NodeAgent:
 
     def _kill_msg(self, job: Job, job_state: int, now: int) -> KillJobMsg:
         return KillJobMsg(
-            step_id=StepId(job.job_id, NO_VAL, NO_VAL),
+            step_id=job_step(job, NO_VAL),
             job_state=job_state | JobStateFlag.COMPLETING,
             job_uid=job.user_id,
             job_gid=job.group_id,
@@ -824,7 +820,7 @@ class NodeAgent:
     def abort_job_on_node(self, job_id: int, job: Job | None, node: Node) -> None:
         """REQUEST_ABORT_JOB: slurmd kills what runs of the job and runs the epilog, reporting nothing."""
         msg = KillJobMsg(
-            step_id=StepId(job_id, NO_VAL, NO_VAL),
+            step_id=job_step(job, NO_VAL) if job else StepId(job_id, NO_VAL, NO_VAL),
             job_state=JobState.FAILED if job is None else job.base_state,
             job_uid=job.user_id if job else 0,
             job_gid=job.group_id if job else 0,
@@ -847,7 +843,7 @@ class NodeAgent:
         for name in targets:
             node = self.cluster.nodes.get(name or "")
             if node is not None:
-                msg = SignalTasks(StepId(job.job_id, step, NO_VAL), signal, flags)
+                msg = SignalTasks(job_step(job, step), signal, flags)
                 self._spawn(self._signal(node, msg))
 
     async def _signal(
@@ -872,7 +868,7 @@ class NodeAgent:
         for name in nodes:
             node = self.cluster.nodes.get(name)
             if node is not None:
-                msg = SignalTasks(StepId(job.job_id, step_id, NO_VAL), signal, flags)
+                msg = SignalTasks(job_step(job, step_id), signal, flags)
                 self._spawn(self._signal(node, msg, msg_type))
 
     # (jobctl) notify, suspend/resume, reboot: one message to one node, answered by a return code
@@ -943,6 +939,12 @@ class NodeAgent:
 
         nodes = [n for n in self.cluster.node_list if n.base_state != NodeState.FUTURE]
         await asyncio.gather(*(one(n) for n in nodes))
+
+
+def job_step(job: Job, step_id: int) -> StepId:
+    """A step of the job as flurm names it to slurmd: with the job's sluid (a 26.05 slurmstepd exports
+    it as SLURM_JOB_SLUID; 24.11 carries the field and ignores it)."""
+    return StepId(job.job_id, step_id, NO_VAL, job.sluid)
 
 
 def _not_driven(node: Node) -> bool:

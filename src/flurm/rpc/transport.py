@@ -188,9 +188,13 @@ class Signer:
         """The auth plugin id a credential signed for ``plugin`` travels under."""
         return self.auth.select(plugin).plugin_id
 
-    async def sign_payload(self, payload: bytes, uid_restriction: int | None = None) -> bytes:
+    async def sign_payload(
+        self, payload: bytes, uid_restriction: int | None = None, auth: Authenticator | None = None
+    ) -> bytes:
+        """A credential over ``payload`` made by ``auth`` (None: the messages' authenticator), in the pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.auth.sign_payload, payload, uid_restriction)
+        signer = self.auth if auth is None else auth
+        return await loop.run_in_executor(self._pool, signer.sign_payload, payload, uid_restriction)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -16,6 +16,7 @@ from flurm.config.slurmconf import SlurmConfig, node_state_value
 from flurm.protocol.constants import NO_VAL, NODE_STATE_BASE, JobState, JobStateFlag, NodeState, NodeStateFlag
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
 from flurm.state.reservations import Reservations
+from flurm.state.sluid import SluidSource, new_cluster_id
 from flurm.state.store import Loaded, Store
 
 # the marks of scontrol reboot a restart keeps (controller/reboot.py)
@@ -60,6 +61,7 @@ class Cluster:
         self._build_nodes()
         self._build_partitions()
         self.reservations = Reservations()
+        self.sluids = SluidSource(new_cluster_id())
 
     # -- construction ---------------------------------------------------------------------------
     def _build_nodes(self) -> None:
@@ -154,6 +156,14 @@ class Cluster:
             if node.flags & NodeStateFlag.REBOOT_ISSUED:
                 node.base_state = NodeState.DOWN  # until slurmd registers after its reboot
         self.reservations.restore(loaded.reservations, int(loaded.meta.get("resv_top_suffix", 0)))
+        # the cluster id in every sluid is drawn once, as slurmctld keeps it in StateSaveLocation
+        saved_id = loaded.meta.get("cluster_id")
+        if saved_id is not None:
+            self.sluids.cluster_id = int(saved_id)
+        elif self.store is not None:
+            self.store.set_meta("cluster_id", self.sluids.cluster_id)
+        for job in self.jobs.values():
+            self.sluids.last_ms = max(self.sluids.last_ms, job.sluid >> 10 & (1 << 42) - 1)
 
     # -- ids and priority -----------------------------------------------------------------------
     def allocate_job_id(self) -> int:
@@ -175,6 +185,10 @@ class Cluster:
             if self.store is not None:
                 self.store.set_meta("next_job_id", self.next_job_id)
 
+    def new_sluid(self) -> int:
+        """A job's sluid: for each new job record and each requeue (26.05 job_record_set_sluid)."""
+        return self.sluids.next(self.clock())
+
     def new_priority(self, nice: int = 0) -> int:
         """priority/basic: each new job gets one less than the lowest so far (nice shifts it)."""
         prio = self.lowest_prio - 1 if self.lowest_prio >= 2 else 1
@@ -192,6 +206,8 @@ class Cluster:
 
     # -- jobs -----------------------------------------------------------------------------------
     def add_job(self, job: Job) -> None:
+        if not job.sluid:
+            job.sluid = self.new_sluid()
         self.jobs[job.job_id] = job
         self.job_changed(job)
 

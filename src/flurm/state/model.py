@@ -132,6 +132,7 @@ class Job:
     exit_code: int = 0  # wait status as slurmstepd reports it
     derived_ec: int = 0
     restart_cnt: int = 0
+    sluid: int = 0  # the run's unique id (state/sluid.py); 0 until the cluster gives one
     # allocation (set while the job holds nodes)
     nodes: tuple[str, ...] = ()
     cpus_alloc: tuple[int, ...] = ()  # per node, same order as nodes

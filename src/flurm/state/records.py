@@ -9,7 +9,6 @@ release's slurmctld packs (:func:`_newer_job_fields`).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -46,6 +45,7 @@ from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
+from flurm.state.reasons import shown_reason
 from flurm.users import user_name
 
 CR_CORE = 4  # SelectTypeParameters=CR_Core as packed in job_resources.cr_type
@@ -317,18 +317,12 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
     )
 
 
-def cluster_id(cluster: Cluster) -> int:
-    """slurmctld draws a ClusterID (2-4095) once and keeps it in its state; flurm derives one from the
-    cluster's name, so that it stays the same across restarts."""
-    name = (cluster.config.cluster_name or "").encode()
-    return zlib.crc32(name) % 4094 + 2
-
-
 def job_sluid(job: Job, cluster: Cluster) -> int:
-    """The job's SLUID as 26.05's generate_sluid makes it at submission: cluster id (12 bits), the
-    time in ms (42 bits), a sequence (10 bits). flurm keeps none, so it derives one that does not
-    change: the submit time, and the job id as the sequence (unique among the jobs of one second)."""
-    return cluster_id(cluster) << 52 | (job.submit_time * 1000 & (1 << 42) - 1) << 10 | job.job_id & 0x3FF
+    """The job's SLUID (state/sluid.py: drawn at submission and at each requeue, as 26.05 does); a job
+    from before flurm gave sluids gets one now, kept from then on."""
+    if not job.sluid:
+        job.sluid = cluster.new_sluid()
+    return job.sluid
 
 
 def _newer_node_counts(job: Job, cluster: Cluster) -> tuple[int, int] | None:
@@ -352,6 +346,9 @@ def _newer_job_fields(job: Job, cluster: Cluster, version: int) -> dict[str, Any
     counts = _newer_node_counts(job, cluster)
     if counts is not None:
         fields.update(num_nodes=counts[0], max_nodes=counts[1])
+    reason = shown_reason(job, version)
+    if reason != (job.state_reason, job.state_desc):
+        fields.update(state_reason=reason[0], state_desc=reason[1])
     if version >= SLURM_26_05_PROTOCOL_VERSION:
         part = cluster.partitions.get(job.partition.split(",")[0])
         max_share = part.max_share if part is not None else 1

@@ -11,15 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flurm.config.release_rules import rules
 from flurm.config.slurmconf import SlurmConfig
+from flurm.protocol.constants import SLURM_22_05_PROTOCOL_VERSION
+from flurm.protocol.versions import release_name
 from flurm.state.model import Job
+
+# the value a configuration uses, given the protocol version of the slurmctld it comes from
+Used = Callable[[SlurmConfig, int], str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class SettingRule:
     key: str  # the slurm.conf key (or keys) the rule looks at
     missing: str  # what flurm does not do
-    used: Callable[[SlurmConfig], str | None]  # the value in use, or None when the site does not use it
+    used: Used  # the value in use, or None when the site does not use it
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +35,10 @@ class JobRule:
     used: Callable[[Job], str | None]
 
 
-def _raw(key: str, *unused: str) -> Callable[[SlurmConfig], str | None]:
+def _raw(key: str, *unused: str) -> Used:
     """The key's value when set to something other than ``unused`` values."""
 
-    def used(config: SlurmConfig) -> str | None:
+    def used(config: SlurmConfig, _version: int) -> str | None:
         value = config.raw.get(key.lower())
         if value is None or value.strip().lower() in unused:
             return None
@@ -41,20 +47,30 @@ def _raw(key: str, *unused: str) -> Callable[[SlurmConfig], str | None]:
     return used
 
 
-def _plugin(value: Callable[[SlurmConfig], str], *unused: str) -> Callable[[SlurmConfig], str | None]:
-    def used(config: SlurmConfig) -> str | None:
+def _plugin(value: Callable[[SlurmConfig], str], *unused: str) -> Used:
+    def used(config: SlurmConfig, _version: int) -> str | None:
         v = value(config)
         return None if v in unused else v
 
     return used
 
 
-def _prolog_flags(config: SlurmConfig) -> str | None:
+def _priority_type(config: SlurmConfig, version: int) -> str | None:
+    """The source runs its release's default where slurm.conf names none (multifactor from 24.11)."""
+    if "prioritytype" in config.given:
+        return None if config.priority_type == "priority/basic" else config.priority_type
+    default = rules(version).priority_type
+    if default == "priority/basic":
+        return None
+    return f"{default} (SLURM {release_name(version)}'s default: slurm.conf sets none)"
+
+
+def _prolog_flags(config: SlurmConfig, _version: int) -> str | None:
     words = {w.strip().lower() for w in (config.prolog_flags or "").split(",")}
     return config.prolog_flags if words & {"serial", "x11"} else None
 
 
-def _node_gres(config: SlurmConfig) -> str | None:
+def _node_gres(config: SlurmConfig, _version: int) -> str | None:
     names = [n.name for n in config.nodes if n.gres]
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
 
@@ -76,13 +92,17 @@ SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
         "PriorityType",
         "multifactor priority (fair share, age, job size, partition and QOS weights)",
-        _plugin(lambda c: c.priority_type, "priority/basic"),
+        _priority_type,
     ),
     SettingRule("PreemptType", "preemption", _plugin(lambda c: c.preempt_type, "preempt/none")),
-    SettingRule("GresTypes", GRES, lambda c: c.gres_types),
+    SettingRule("GresTypes", GRES, lambda c, _: c.gres_types),
     SettingRule("NodeName Gres", GRES, _node_gres),
     SettingRule("BurstBufferType", "burst buffers", _raw("BurstBufferType", "")),
-    SettingRule("TopologyPlugin", "topology aware placement", _raw("TopologyPlugin", "topology/none")),
+    SettingRule(  # the flat topology, whatever each release calls it
+        "TopologyPlugin",
+        "topology aware placement",
+        _raw("TopologyPlugin", "topology/none", "none", "topology/default", "default", "topology/flat"),
+    ),
     SettingRule("JobSubmitPlugins", "job submit plugins (job_submit/lua ...)", _raw("JobSubmitPlugins", "")),
     SettingRule("MCSPlugin", "multi-category security labels", _raw("MCSPlugin", "mcs/none")),
     SettingRule("NodeFeaturesPlugins", "node features plugins", _raw("NodeFeaturesPlugins", "")),
@@ -133,10 +153,14 @@ class Finding:
         return f"{self.what}: {self.missing}"
 
 
-def unsupported_settings(config: SlurmConfig) -> list[Finding]:
+def unsupported_settings(
+    config: SlurmConfig, source_version: int = SLURM_22_05_PROTOCOL_VERSION
+) -> list[Finding]:
+    """The settings flurm would not act on, of a slurmctld speaking ``source_version`` (its release
+    decides the defaults of what slurm.conf leaves unset)."""
     out = []
     for rule in SETTINGS:
-        value = rule.used(config)
+        value = rule.used(config, source_version)
         if value is not None:
             what = value if rule.key.endswith("Gres") else f"{rule.key}={value}"
             out.append(Finding(what, rule.missing))

@@ -1,9 +1,9 @@
 """``scontrol show config``: REQUEST_BUILD_INFO answered with the configuration slurmctld would run with.
 
-The table itself comes from the parsed slurm.conf (config/ctl_conf.py); this handler adds what only
-the running controller knows: when it started (BOOT_TIME, and the time its configuration dates
-from), the moment of the answer, and the job id the next submission would get. Anyone may ask, as
-in slurmctld (_slurm_rpc_dump_conf checks no user).
+The table itself comes from the parsed slurm.conf (config/ctl_conf.py), with the defaults of the asking
+client's release; this handler adds what only the running controller knows: when it started (BOOT_TIME,
+and the time its configuration dates from), the moment of the answer, and the job id the next
+submission would get. Anyone may ask, as in slurmctld (_slurm_rpc_dump_conf checks no user).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def build_info(ctl: Controller, req: Request) -> Reply:
     if req.body.last_update - 1 >= max(boot_time, logs.changed_at):
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
     info: BuildInfo = replace(
-        slurmctld_conf(ctl.config),
+        slurmctld_conf(ctl.config, version=req.frame.version),  # that release's defaults
         last_update=ctl.now(),
         boot_time=boot_time,
         next_job_id=next_free_job_id(ctl),

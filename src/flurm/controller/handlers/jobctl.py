@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from flurm.config.hostlists import compress
 from flurm.controller import job_control, reboot, requeue
 from flurm.controller import suspend as suspend_ops
-from flurm.controller.handlers.jobs import _alloc_host
+from flurm.controller.peer_names import PEER_NAMES
 from flurm.controller.submit import build_job, node_config_rejection
 from flurm.errors import SlurmError
 from flurm.protocol.constants import NO_VAL, JobState, MsgType, SlurmRC
@@ -64,7 +64,7 @@ def job_will_run(ctl: Controller, req: Request) -> Reply:
         req.gid,
         ctl.is_admin(req.uid),
         cluster,
-        _alloc_host(req),
+        PEER_NAMES.known(req.peer[0]),  # a will-run's job is dropped at once: no lookup awaited
         now,
         interactive=not desc.script,
     )

@@ -6,6 +6,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from flurm.controller import prep
+from flurm.controller.peer_names import PEER_NAMES
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     NO_VAL,
@@ -38,16 +39,15 @@ if TYPE_CHECKING:
     from flurm.controller.engine import Controller
 
 
-def _alloc_host(req: Request) -> str:
-    # slurmctld records the host the munge credential was made on; on loopback that is "localhost"
-    host = req.peer[0]
-    return "localhost" if host in ("127.0.0.1", "::1") else host
+async def _alloc_host(req: Request) -> str:
+    """The job's AllocNode: the client's host name (controller/peer_names.py)."""
+    return await PEER_NAMES.name(req.peer[0])
 
 
 async def submit_batch(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
     version = _records_version(req)
-    job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, _alloc_host(req), version)
+    job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, await _alloc_host(req), version)
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 async def allocate(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
     return await ctl.steps.allocate(
-        req.body, req.uid, req.gid, req.peer[0], _alloc_host(req), version=req.frame.version
+        req.body, req.uid, req.gid, req.peer[0], await _alloc_host(req), version=req.frame.version
     )
 
 

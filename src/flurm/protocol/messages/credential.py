@@ -17,13 +17,22 @@ start time, extra, oversubscribe, licenses and the switch plugin's step info; 26
 qos. The step id carries the job's sluid from 24.11. A 24.11/26.05 slurmd still takes the batch,
 prolog and kill credentials unsigned from its controller (slurmctld makes them with sign_it false);
 it checks the signature of a step credential only.
+
+With CredType=cred/slurm (24.11 on) every credential, batch, prolog and kill ones included, travels as
+one packstr of a ``launch`` token (auth/slurm's JWT) whose payload is the packed credential: the
+credential carries either the token it was decoded with (``token``) or a :class:`CredentialSealer`
+that mints one from the packed fields of the version it is packed in (``sealer``; auth/slurm_auth.py).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
-from dataclasses import dataclass
-from typing import Self
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Protocol, Self
 
 from flurm.protocol.constants import (
     NO_VAL,
@@ -433,6 +442,29 @@ def unpack_gres_epilog_infos(r: Reader, version: int) -> tuple[GresEpilogInfo, .
 # -- the credential --------------------------------------------------------------------------------
 
 
+class CredentialSealer(Protocol):
+    """Mints cred/slurm's launch token of ``cred`` whose fields packed in ``version`` are ``packed``."""
+
+    def __call__(self, cred: JobCredential, packed: bytes, version: int) -> bytes: ...
+
+
+_TOKEN_START = b"eyJ"  # base64url of '{"': a JWT's header
+_TOKEN = re.compile(rb"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\0")
+
+
+def _launch_token_follows(r: Reader, version: int) -> bool:
+    """Whether a cred/slurm token (a packstr of a JWT) comes next, not cred/munge's packed fields. Only
+    24.11 on has cred/slurm; there the fields start with a u64 sluid and a u32 job id, which are not a
+    length followed by that many bytes of a JWS compact token and its NUL."""
+    if version < SLURM_24_11_PROTOCOL_VERSION or r.remaining < 8:
+        return False
+    data, start, end = r.view()
+    if bytes(data[start + 4 : start + 7]) != _TOKEN_START:
+        return False
+    n = int.from_bytes(data[start : start + 4], "big")
+    return n <= end - start - 4 and _TOKEN.fullmatch(bytes(data[start + 4 : start + 4 + n])) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class JobCredential:
     """slurm_cred_arg_t as packed by SLURM 22.05, plus its creation time and signature.
@@ -497,6 +529,10 @@ class JobCredential:
     # from 26.05
     job_exclusive: int = 0
     job_qos: str | None = None
+    # cred/slurm: the launch token that carries this credential on the wire (as decoded), or what mints
+    # it at pack time (not compared: the same credential sealed by another key is the same credential)
+    token: bytes | None = None
+    sealer: CredentialSealer | None = field(default=None, compare=False, repr=False)
 
     # -- the bytes a signature covers ---------------------------------------------------------
     def pack_fields(self, w: Writer, version: int) -> None:
@@ -592,14 +628,35 @@ class JobCredential:
         """A copy carrying this signature (the munge credential, NUL included, as slurmctld sends it)."""
         return dataclasses.replace(self, signature=signature)
 
+    def sealed_by(self, sealer: CredentialSealer | None) -> JobCredential:
+        """A copy packed as cred/slurm's launch token that ``sealer`` mints (None: cred/munge's form)."""
+        return dataclasses.replace(self, sealer=sealer, token=None, signature=None)
+
     # -- the wire form ------------------------------------------------------------------------
     def pack(self, w: Writer, version: int) -> None:
+        token = self.token
+        if token is None and self.sealer is not None:
+            token = self.sealer(self, self.signed_payload(version), version)
+        if token is not None:
+            w.mem(token + b"\0")  # packstr of the token, in place of fields and signature
+            return
         self.pack_fields(w, version)
         w.mem(self.signature)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         check_layout(version, SLURM_22_05_PROTOCOL_VERSION, "job credential", NEWER)
+        if _launch_token_follows(r, version):
+            raw = r.mem() or b""
+            if not raw.endswith(b"\0"):
+                raise DecodeError("credential: launch token without its NUL")
+            token = raw[:-1]
+            fields = cls._unpack_fields(Reader(_token_payload(token)), version)
+            return dataclasses.replace(fields, token=token)
+        return cls._unpack_fields(r, version, signed=True)
+
+    @classmethod
+    def _unpack_fields(cls, r: Reader, version: int, *, signed: bool = False) -> Self:
         newer = version >= SLURM_24_11_PROTOCOL_VERSION
         v26 = version >= SLURM_26_05_PROTOCOL_VERSION
         step_id = StepId.unpack(r, version)
@@ -664,7 +721,7 @@ class JobCredential:
             if switch_len > r.remaining:
                 raise DecodeError(f"credential: switch step info of {switch_len} bytes does not fit")
             switch_step = r.bytes(switch_len)
-        signature = r.mem()
+        signature = r.mem() if signed else None
         return cls(
             step_id=step_id,
             uid=uid,
@@ -731,8 +788,20 @@ class JobCredential:
         return cred
 
 
+def _token_payload(token: bytes) -> bytes:
+    """The packed credential inside a launch token, read without its key (slurmd verifies it; flurm
+    only relays or inspects such a credential)."""
+    try:
+        part = token.split(b".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))
+        return base64.b64decode(claims["payload"], validate=True)
+    except (IndexError, KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise DecodeError(f"credential: unreadable launch token ({exc})") from None
+
+
 __all__ = [
     "GRES_MAGIC",
+    "CredentialSealer",
     "GresEpilogInfo",
     "GresJobState",
     "GresStepState",

@@ -6,6 +6,12 @@
 * ``srun -v -t 1``: a job whose limit comes within a minute; srun hears SRUN_TIMEOUT ("job time
   limit to be reached at ...", shown with -v) before the job is killed at its limit.
 
+* ``salloc -t 1``: past the limit salloc hears SRUN_TIMEOUT, then that the job is over, and says
+  "Job N has exceeded its time limit and its allocation has been revoked.".
+* ``-N2`` on the one node: only the partition's limits keep it out, so it is queued
+  (PartitionNodeLimit) and srun and salloc hear "Requested partition configuration not available
+  now"; with ``-I`` they fail with it.
+
 slurmctld checks limits every 30 s (a kill between 60 and 90 s), flurm every second: the
 transcripts are compared once both are over.
 """
@@ -20,6 +26,12 @@ from parity import Transcript, assert_same, cluster_pair, cmd, run_both, settle,
 from test_srun import background, finished, output_of
 
 CONF = "KillWait=2\nMinJobAge=300"
+SALLOC = "salloc past its time limit"
+EXCEEDED = "salloc: Job 3 has exceeded its time limit and its allocation has been revoked.\n"
+
+# salloc's lines without the "Job allocation N has been revoked." it may print after the refusal:
+# slurmctld's SRUN_JOB_COMPLETE for the failed job (flurm sends it too) races with salloc's exit
+SALLOC_I = "salloc -N2 -I true 2>err; rc=$?; grep -v 'has been revoked' err; echo rc=$rc"
 
 STEPS = [
     cmd("sbatch", "-o", "step.out", "--wrap", "srun -t 1 sleep 300; echo srun-rc=$?"),  # 1
@@ -27,6 +39,14 @@ STEPS = [
     wait_state(1, "COMPLETED", "FAILED", timeout=150),
     wait_state(2, "TIMEOUT", "FAILED", "COMPLETED", timeout=150),
     finished("interactive", timeout=60),
+    settle(),
+    background("salloc_limit", "salloc", "-t", "1", "sh", "-c", "'srun sleep 300'"),  # 3
+    wait_state(3, "TIMEOUT", "FAILED", "COMPLETED", timeout=150),
+    finished("salloc_limit", timeout=60),
+    cmd("sh", "-c", "grep -h ^salloc: salloc_limit.err; cat salloc_limit.rc", label=SALLOC),
+    cmd("srun", "-N2", "-I", "hostname"),  # 4
+    cmd("sh", "-c", SALLOC_I, label="salloc -N2 -I true"),  # 5
+    cmd("sbatch", "-N2", "--wrap", "true"),  # 6
     settle(),
     cmd("cat", "step.out", label="batch job with a step time limit"),
     cmd(*output_of("interactive"), label="interactive srun past its time limit"),
@@ -67,3 +87,22 @@ def test_srun_warned_of_the_job_time_limit(runs: tuple[Transcript, Transcript]) 
     ref, got = runs
     assert _notable(ref) == _notable(got), f"slurmctld: {_notable(ref)}\nflurm: {_notable(got)}"
     assert any("job time limit to be reached at" in line for line in _notable(got))
+
+
+def test_salloc_told_that_its_job_exceeded_its_time_limit(runs: tuple[Transcript, Transcript]) -> None:
+    """slurmctld kills the job in its check of limits after the job's last second but for one
+    check in 30 (in this harness, where a job starts at the check after the node came up, more
+    often): then salloc says only "Job allocation 3 has been revoked.". flurm kills in the second
+    after the end, as slurmctld does in most checks."""
+    ref, got = runs
+    want = ref[SALLOC].stdout.replace("salloc: Job allocation 3 has been revoked.\n", EXCEEDED)
+    assert got[SALLOC].stdout == want, f"slurmctld:\n{ref[SALLOC].stdout}\nflurm:\n{got[SALLOC].stdout}"
+    assert EXCEEDED in got[SALLOC].stdout
+
+
+def test_more_nodes_than_the_partition_has_are_queued(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    keys = ["srun -N2 -I hostname", "salloc -N2 -I true", "sbatch -N2 --wrap true", "job states"]
+    assert_same(ref, got, keys)
+    assert "Requested partition configuration not available now" in got["srun -N2 -I hostname"].stderr
+    assert "6 PENDING PartitionNodeLimit" in got["job states"].stdout

@@ -10,7 +10,13 @@ them in their protocol version. The same steps on both clusters, outputs and exi
 * a batch job's sruns: step creation from inside an allocation (a lookup tells no
   start_protocol_ver: srun keeps its own), and a step that does not fit
   ("More processors requested than permitted");
-* a salloc that waits: the allocation is sent to its port when the first job ends.
+* a salloc that waits: the allocation is sent to its port when the first job ends;
+* ``salloc -t 1`` past its limit: "Job N has exceeded its time limit and its allocation has been
+  revoked.";
+* more nodes or CPUs than the partition has (``-N2``, ``-n3`` on one node of 2 CPUs): 24.11 tests
+  the job against the nodes and refuses it ("Requested node configuration is not available", the
+  job id used), 26.05 queues it untested (PartitionNodeLimit, PartitionConfig) and srun and salloc
+  hear "Requested partition configuration not available now" (with ``-I`` they fail with it).
 """
 
 from __future__ import annotations
@@ -44,6 +50,21 @@ def _pending_salloc(c: SlurmCluster) -> None:
     c.pending_salloc = f"{r.stdout}{r.stderr}rc={r.returncode} {out.get('hold')}\n"  # type: ignore[attr-defined]
 
 
+LATER = "the states of jobs 9-13"
+EXCEEDED = "salloc: Job 9 has exceeded its time limit and its allocation has been revoked.\n"
+
+# salloc's lines without the "Job allocation N has been revoked." it may print after the refusal:
+# slurmctld's SRUN_JOB_COMPLETE for the failed job (flurm sends it too) races with salloc's exit
+SALLOC_I = "salloc -N2 -I true 2>err; rc=$?; grep -v 'has been revoked' err; echo rc=$rc"
+
+
+def _salloc_past_limit(c: SlurmCluster) -> None:
+    """salloc -t 1 running an srun: its own lines (the srun's and slurmstepd's come in any order)."""
+    r = c.run("salloc", "-t", "1", "sh", "-c", "srun sleep 300", timeout=200)
+    lines = [line for line in r.stderr.splitlines(keepends=True) if line.startswith("salloc:")]
+    c.salloc_limit = "".join(lines) + f"rc={r.returncode}\n"  # type: ignore[attr-defined]
+
+
 STEPS: list[Step] = [
     cmd("srun", "hostname"),  # 1
     cmd("srun", "-n2", "hostname"),  # 2
@@ -57,6 +78,13 @@ STEPS: list[Step] = [
     _pending_salloc,  # 7, 8
     settle(),
     cmd("squeue", "-h", "-t", "all", "-S", "i", "-o", "%i %T %r", label="job states"),
+    _salloc_past_limit,  # 9
+    cmd("srun", "-N2", "-I", "hostname"),  # 10
+    cmd("sh", "-c", SALLOC_I, label="salloc -N2 -I true"),  # 11
+    cmd("sbatch", "-N2", "--wrap", "true"),  # 12
+    cmd("sbatch", "-n3", "--wrap", "true"),  # 13
+    settle(),
+    cmd("squeue", "-h", "-t", "all", "-S", "i", "-j", "9,10,11,12,13", "-o", "%i %T %r", label=LATER),
 ]
 
 
@@ -92,3 +120,35 @@ def test_a_waiting_salloc_is_granted_through_its_port(runs: tuple[Transcript, Tr
     have = _after_relinquish(got.cluster.pending_salloc)  # type: ignore[attr-defined]
     assert have == want, f"slurmctld:\n{want}\nflurm:\n{have}"
     assert "queued and waiting for resources" in have and "Granted job allocation 8" in have
+
+
+def test_salloc_told_that_its_job_exceeded_its_time_limit(runs: tuple[Transcript, Transcript]) -> None:
+    """slurmctld kills the job in its check of limits after the job's last second but for one
+    check in 30 (in this harness, where a job starts at the check after the node came up, more
+    often): then salloc says only "Job allocation 9 has been revoked.". flurm kills in the second
+    after the end, as slurmctld does in most checks."""
+    ref, got = runs
+    assert ref.cluster is not None and got.cluster is not None
+    have = got.cluster.salloc_limit  # type: ignore[attr-defined]
+    want = ref.cluster.salloc_limit.replace(  # type: ignore[attr-defined]
+        "salloc: Job allocation 9 has been revoked.\n", EXCEEDED
+    )
+    assert have == want, f"slurmctld:\n{want}\nflurm:\n{have}"
+    assert EXCEEDED in have
+
+
+def test_what_the_partition_cannot_hold(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    keys = [
+        "srun -N2 -I hostname",
+        "salloc -N2 -I true",
+        "sbatch -N2 --wrap true",
+        "sbatch -n3 --wrap true",
+        LATER,
+    ]
+    assert_same(ref, got, keys)
+    refused = "Requested node configuration is not available"
+    queued = "Requested partition configuration not available now"
+    assert (refused if got.cluster and got.cluster.release == "24.11" else queued) in got[
+        "srun -N2 -I hostname"
+    ].stderr

@@ -859,3 +859,65 @@ def test_job_ready_says_the_node_prologs_still_run(tmp_path: Path) -> None:
         assert (reply.msg_type, reply.body) == (MsgType.RESPONSE_JOB_READY, ReturnCode(7))
 
     run(tmp_path, check, "PrologFlags=Alloc\n")
+
+
+def test_an_allocation_too_big_for_the_partition_per_release(tmp_path: Path) -> None:
+    """srun -N3 on two nodes: slurmctld 22.05 and 26.05 queue it and answer 4002 with
+    ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE (srun: "Requested partition configuration not
+    available now"); 24.11 refuses it (ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE), the job id used."""
+
+    async def check(h: Harness) -> None:
+        big = dataclasses.replace(SRUN_ALLOC, min_nodes=3, max_nodes=3)
+        for version in (PROTOCOL_VERSION, V26):
+            body = (await h.ctl.steps.allocate(big, 0, 0, SRUN_HOST, "localhost", version=version)).body
+            assert isinstance(body, ResourceAllocationResponse) and body.node_list is None
+            assert body.error_code == SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
+            assert h.job(body.job_id).is_pending()
+        with pytest.raises(SlurmError) as info:
+            await h.ctl.steps.allocate(big, 0, 0, SRUN_HOST, "localhost", version=V24)
+        assert info.value.rc == SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE and not info.value.message
+        assert h.job(3).state == JobState.FAILED
+        # ended as a job: its owner hears so on its message port (job_completion_logger)
+        assert h.told_srun() == [
+            (
+                SRUN_ALLOC.resp_host or SRUN_HOST,
+                SRUN_ALLOC.other_port,
+                MsgType.SRUN_JOB_COMPLETE,
+                SrunJobComplete(StepId(3)),
+            )
+        ]
+        # one that fits hears nothing
+        body = (await h.ctl.steps.allocate(SRUN_ALLOC, 0, 0, SRUN_HOST, "localhost", version=V24)).body
+        assert isinstance(body, ResourceAllocationResponse) and body.error_code == 0
+
+    run(tmp_path, check)
+
+
+def test_a_job_at_its_time_limit_is_killed_after_its_last_second(tmp_path: Path) -> None:
+    """slurmctld finds a job past its end in its check every 30 s, after the second it ends: the
+    owner hears SRUN_TIMEOUT with the end, then SRUN_JOB_COMPLETE (so salloc tells that the job
+    "has exceeded its time limit"); OverTimeLimit (minutes) delays the kill."""
+
+    async def check(h: Harness) -> None:
+        jid = (await h.allocate(dataclasses.replace(SRUN_ALLOC, time_limit=1))).body.job_id  # type: ignore[union-attr]
+        end = h.job(jid).end_time
+        h.ctl.jobs.time_limits(end)
+        assert h.job(jid).is_running()
+        h.ctl.jobs.time_limits(end + 1)
+        assert h.job(jid).base_state == JobState.TIMEOUT and h.job(jid).end_time == end + 1
+        assert [(t, b) for _, _, t, b in h.told_srun()] == [
+            (MsgType.SRUN_TIMEOUT, SrunTimeout(StepId(jid), end)),
+            (MsgType.SRUN_JOB_COMPLETE, SrunJobComplete(StepId(jid))),
+        ]
+
+    run(tmp_path, check)
+
+    async def over(h: Harness) -> None:
+        jid = (await h.allocate(dataclasses.replace(SRUN_ALLOC, time_limit=1))).body.job_id  # type: ignore[union-attr]
+        end = h.job(jid).end_time
+        h.ctl.jobs.time_limits(end + 120)
+        assert h.job(jid).is_running()
+        h.ctl.jobs.time_limits(end + 121)
+        assert h.job(jid).base_state == JobState.TIMEOUT
+
+    run(tmp_path / "over", over, extra_conf="OverTimeLimit=2\n")

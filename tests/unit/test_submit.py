@@ -18,11 +18,15 @@ from flurm.controller.submit import (
     parse_array,
     reject_as_failed,
     tres_req_string,
+    waits_for_partition_config,
 )
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     MEM_PER_CPU,
     NICE_OFFSET,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     JobFlag,
     JobState,
     JobStateReason,
@@ -201,6 +205,32 @@ def test_node_configuration_refusals(cluster: Cluster) -> None:
     # -N 2 -n 5 is queued (PartitionConfig), not refused: the partition's limits stop it first
     job, _ = build(cluster, desc(min_nodes=2, max_nodes=2, num_tasks=5, min_cpus=5))
     assert node_config_rejection(job, cluster) is None
+
+
+V22, V24, V26 = SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION
+
+
+def test_what_only_the_partition_limits_keep_out_per_release(cluster: Cluster) -> None:
+    # -N3 (debug has 2 nodes), -n5 (4 CPUs): 22.05 and 26.05 queue them untested, and the client
+    # hears ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE; 24.11 tests every partition and refuses them
+    for d in (desc(min_nodes=3), desc(num_tasks=5, min_cpus=5)):
+        job, _ = build(cluster, d)
+        for version in (V22, V26):
+            assert node_config_rejection(job, cluster, version) is None
+            assert waits_for_partition_config(job, cluster, version)
+        assert node_config_rejection(job, cluster, V24) == ""  # (no message of its own)
+    # past the partition's MaxTime, the nodes fit: 22.05 queues it untested, 24.11 and 26.05
+    # test it and queue it without telling
+    job, _ = build(cluster, desc(partition="short", time_limit=10))
+    assert waits_for_partition_config(job, cluster, V22)
+    for version in (V24, V26):
+        assert node_config_rejection(job, cluster, version) is None
+        assert not waits_for_partition_config(job, cluster, version)
+    # the limits let it in: nobody waits for the partition, too few nodes once excluded refuse
+    job, _ = build(cluster, desc(min_nodes=2))
+    assert not any(waits_for_partition_config(job, cluster, v) for v in (V22, V24, V26))
+    job, _ = build(cluster, desc(min_nodes=2, exc_nodes="n1"))
+    assert all(node_config_rejection(job, cluster, v) == "" for v in (V22, V24, V26))
 
 
 def test_the_record_a_refusal_leaves(cluster: Cluster) -> None:

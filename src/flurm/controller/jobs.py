@@ -15,17 +15,21 @@ from flurm.controller import job_update, mail, node_loss, prep, requeue, warn
 from flurm.controller.rights import Caller, update_refusal
 from flurm.controller.submit import (
     ALLOC_SID_USER_HOLD,
+    RefusedJob,
     build_job,
     check_features,
     node_config_rejection,
     reject_as_failed,
+    waits_for_partition_config,
 )
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
+    INFINITE16,
     NICE_OFFSET,
     NO_VAL,
     NO_VAL16,
+    PROTOCOL_VERSION,
     JobFlag,
     JobState,
     JobStateFlag,
@@ -54,16 +58,19 @@ class JobOps:
         self._seq: int | None = None
 
     # -- submit -----------------------------------------------------------------------------------
-    async def submit(self, desc: JobDesc, uid: int, gid: int, alloc_host: str) -> tuple[int, int]:
+    async def submit(
+        self, desc: JobDesc, uid: int, gid: int, alloc_host: str, version: int = PROTOCOL_VERSION
+    ) -> tuple[int, int]:
         """Create a job; returns (job_id, error_code) once the job is durable.
 
         The order is slurmctld's (job_allocate): validation refuses without using a job id; then the
         job gets its id, its first eligibility test (not for arrays or held jobs), its priority,
         and a test of the node configuration, which may still refuse it but keeps the id used and
-        a FAILED record with reason BadConstraints.
+        a FAILED record with reason BadConstraints. ``version``: the client's protocol version, whose
+        slurmctld's rules of the node configuration apply.
         """
         try:
-            job, error_code = self.create(desc, uid, gid, alloc_host)
+            job, error_code = self.create(desc, uid, gid, alloc_host, version=version)
         except SlurmError:
             await self.ctl.durable()  # a job refused for its node configuration keeps its record
             raise
@@ -74,11 +81,21 @@ class JobOps:
     # (steps) submit's synchronous part, shared with interactive allocations (controller/steps.py):
     # srun/salloc's 4001 must try to start its job before anything else runs on the loop.
     def create(
-        self, desc: JobDesc, uid: int, gid: int, alloc_host: str, *, interactive: bool = False
+        self,
+        desc: JobDesc,
+        uid: int,
+        gid: int,
+        alloc_host: str,
+        *,
+        interactive: bool = False,
+        version: int = PROTOCOL_VERSION,
     ) -> tuple[Job, int]:
         """Validate, number and add a job (not yet durable, no scheduling pass asked for).
 
-        ``interactive``: an allocation for srun/salloc, which has no script.
+        ``interactive``: an allocation for srun/salloc, which has no script; ``version``: the
+        client's protocol version. The error code returned is what the client hears with the job
+        id: 2042 for a held job, ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE for one that release's
+        slurmctld queued untested (waits_for_partition_config).
         """
         now = self.ctl.now()
         is_admin = self.ctl.is_admin(uid)
@@ -104,14 +121,16 @@ class JobOps:
             # even an array of one task keeps its record of pending tasks until that task starts
             job.array_job_id = job.job_id
             job.array_size_hint = array.size
-        rejection = node_config_rejection(job, cluster)
+        rejection = node_config_rejection(job, cluster, version)
         if rejection is not None:
             reject_as_failed(job, now)
             cluster.add_job(job)
-            raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)
+            raise RefusedJob(job, SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)
         reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG
+        if not error_code and job.priority != 0 and waits_for_partition_config(job, cluster, version):
+            error_code = SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
         if job.priority != 0:
             job.sched_node_count = scheduler.node_guess(job, cluster)  # (a held job is not tested)
         cluster.add_job(job)
@@ -655,16 +674,37 @@ class JobOps:
             self.wake()
 
     def time_limits(self, now: int) -> None:
-        """Running jobs past their end time get TIMEOUT and are killed."""
+        """Running jobs past their end time and the OverTimeLimit get TIMEOUT and are killed.
+
+        slurmctld finds them in its check of limits every 30 s, so its kill comes after the
+        second the job ends but in one check out of 30: salloc tells "Job N has exceeded its time
+        limit and its allocation has been revoked." only when the end it heard of (SRUN_TIMEOUT)
+        is past when it hears that the job is over. flurm kills in the first second after.
+        """
         for job in list(self.cluster.running_jobs()):
             warn.send_due(self.ctl, job, now)  # --signal: before the end
             mail.time_limit_due(self.ctl, job, now)  # --mail-type=TIME_LIMIT_*
-            if job.end_time and now >= job.end_time and not job.is_completing():
+            if not job.end_time or job.is_completing():
+                continue
+            over = self._over_time(job)
+            if over is not None and now > job.end_time + over:
                 self.timed_out(job, now, R.FAIL_TIMEOUT)
+
+    def _over_time(self, job: Job) -> int | None:
+        """How long past its end a job may run, in seconds (OverTimeLimit of its partition, else
+        of the cluster); None: for ever (UNLIMITED)."""
+        minutes = self.ctl.config.over_time_limit_min
+        try:
+            own = self.ctl.config.partition(job.partition.split(",")[0]).over_time_limit_min
+        except KeyError:
+            own = None  # (a partition created at run time has the cluster's)
+        minutes = own if own is not None else minutes
+        return None if minutes == INFINITE16 else minutes * 60
 
     def timed_out(self, job: Job, now: int, reason: int) -> None:
         """End a running job with TIMEOUT (slurmctld's _job_timed_out): its time limit, or its
-        srun's InactiveLimit (steps.py)."""
+        srun's InactiveLimit (steps.py). Its sruns hear the end time first (srun_timeout)."""
+        self.ctl.steps.timeout_reached(job)
         job.state = JobState.TIMEOUT | JobStateFlag.COMPLETING
         job.state_reason = reason
         job.end_time = now

@@ -42,6 +42,7 @@ from flurm.auth import SLURM_AUTH_NOBODY
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller.job_env import cpus_per_node_text
+from flurm.controller.submit import RefusedJob
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -391,9 +392,10 @@ class StepOps:
         from a client of protocol ``version``."""
         ctl = self.ctl
         try:
-            job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True)
-        except SlurmError:
-            await ctl.durable()  # a refused job may still have left a FAILED record
+            job, error_code = ctl.jobs.create(desc, uid, gid, alloc_host, interactive=True, version=version)
+        except RefusedJob as exc:
+            await ctl.durable()  # a refused job leaves a FAILED record
+            self._tell_failed(exc.job, desc.resp_host or peer_host, desc.other_port, version)
             raise
         table = JobSteps(
             resp_host=desc.resp_host or peer_host,
@@ -411,10 +413,12 @@ class StepOps:
                 job.accrue_time = 0
                 self.cluster.job_changed(job)
             if job.is_pending() and desc.immediate:
-                # srun -I: what cannot start now fails now
+                # srun -I: what cannot start now fails now, with the code job_allocate had for it
                 ctl.jobs.fail_immediate(job)
                 await ctl.durable()
-                return rc_reply(SlurmRC.ESLURM_NODES_BUSY)
+                self._tell_failed(job, table.resp_host, table.other_port, version)
+                part_config = error_code == SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
+                return rc_reply(error_code if part_config else SlurmRC.ESLURM_NODES_BUSY)
             body = self.allocation_response(job, error_code)
         finally:
             self._answering.discard(job.job_id)
@@ -426,6 +430,14 @@ class StepOps:
         else:
             log.info("interactive job %s allocated %s", job.job_id, compress(job.nodes))
         return Reply(MsgType.RESPONSE_RESOURCE_ALLOCATION, body)
+
+    def _tell_failed(self, job: Job, host: str | None, port: int, version: int) -> None:
+        """An allocation that failed at once (refused for the nodes, or srun -I) ends as a job
+        (job_completion_logger): SRUN_JOB_COMPLETE to the owner's message port, after which salloc
+        says "Job allocation N has been revoked." if it still listens."""
+        if host and port:
+            done = SrunJobComplete(StepId(job.job_id, NO_VAL, NO_VAL))
+            self.ctl.spawn(self._tell_srun(job, host, port, MsgType.SRUN_JOB_COMPLETE, done, version=version))
 
     def allocation_response(
         self,
@@ -1007,6 +1019,18 @@ class StepOps:
             MsgType.SRUN_TIMEOUT,
             lambda step_id: SrunTimeout(StepId(job.job_id, step_id, NO_VAL), end),
         )
+
+    def timeout_reached(self, job: Job) -> None:
+        """The job is about to end at its limit: SRUN_TIMEOUT with its end time to the allocation's
+        owner and each step's srun, as slurmctld's _job_timed_out does before the kill."""
+        if job.steps and job.is_running():
+            end = job.end_time
+            self._tell_sruns(
+                job,
+                self.table(job),
+                MsgType.SRUN_TIMEOUT,
+                lambda step_id: SrunTimeout(StepId(job.job_id, step_id, NO_VAL), end),
+            )
 
     def node_failed(self, job: Job, node_name: str) -> None:
         """A node of the running job failed: SRUN_NODE_FAIL to the sruns of its steps there and to

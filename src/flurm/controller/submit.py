@@ -1,9 +1,10 @@
 """From a submitted job description to a job record: every check slurmctld makes at submit time.
 
 A refusal raises :class:`SlurmError` with SLURM's return code (and the extra line slurmctld sends
-with it, e.g. "invalid partition specified: nosuch"). A job that is valid but can never run as the
-cluster is configured is accepted and left pending with a reason (PartitionConfig, ...), like
-slurmctld does without EnforcePartLimits.
+with it, e.g. "invalid partition specified: nosuch"). A job that only its partition's limits keep
+out is accepted and left pending with a reason (PartitionConfig, ...), like slurmctld does without
+EnforcePartLimits; whether slurmctld still tests such a job against the nodes (and refuses what no
+node could hold) depends on the client's release (_tests_nodes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from flurm.protocol.constants import (
     NO_VAL8,
     NO_VAL16,
     NO_VAL64,
+    PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
     JobFlag,
     JobState,
     JobStateReason,
@@ -27,7 +31,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import constraints, dependencies
-from flurm.scheduler.scheduler import limits_reason, node_config_error
+from flurm.scheduler.scheduler import job_partitions, limits_reason, node_config_error
 from flurm.state import licenses
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
@@ -414,16 +418,27 @@ def check_features(job: Job, cluster: Cluster) -> None:
             raise SlurmError(SlurmRC.ESLURM_INVALID_FEATURE) from None
 
 
-def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
-    """The message slurmctld refuses a job with when no node of its partitions could ever hold it
-    ("CPU count per node can not be satisfied", "Memory specification can not be satisfied"; "" for
-    a refusal without a message: no node left once excluded nodes and features are applied), or
-    None. Partitions whose limits already keep the job out are not looked at: such a job is queued
-    (PartitionConfig ...)."""
+def _tests_nodes(reason: int, version: int) -> bool:
+    """Does slurmctld of the client's release test the nodes of a partition whose limits give
+    ``reason`` at submit (select_nodes, test only when the limits keep the job out)? 22.05 tests a
+    partition that only its limits keep out only when it is DOWN (_select_nodes_parts), 24.11 every
+    partition (_select_nodes_base), 26.05 all but those over their CPU or node limits."""
+    if version >= SLURM_26_05_PROTOCOL_VERSION:
+        return reason not in (JobStateReason.WAIT_PART_CONFIG, JobStateReason.WAIT_PART_NODE_LIMIT)
+    if version >= SLURM_24_11_PROTOCOL_VERSION:
+        return True
+    return reason in (0, JobStateReason.WAIT_PART_DOWN)
+
+
+def node_config_rejection(job: Job, cluster: Cluster, version: int = PROTOCOL_VERSION) -> str | None:
+    """The message slurmctld of the client's ``version`` refuses a job with when no node of its
+    partitions could ever hold it ("CPU count per node can not be satisfied", "Memory specification
+    can not be satisfied"; "" for a refusal without a message: too few nodes or CPUs, or none left
+    once excluded nodes and features are applied), or None. The partitions that release does not
+    test (_tests_nodes) are not looked at: such a job is queued (PartitionConfig ...)."""
     msg = None
     for part in (cluster.partitions[p] for p in job.partition.split(",") if p in cluster.partitions):
-        reason = limits_reason(job, part, cluster)
-        if reason not in (0, JobStateReason.WAIT_PART_DOWN):
+        if not _tests_nodes(limits_reason(job, part, cluster), version):
             continue
         nodes = cluster.partition_nodes(part)
         if job.exc_nodes:
@@ -433,7 +448,8 @@ def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
             nodes = constraints.candidates(job.features, nodes)
         if job.req_nodes and not set(expand_nodes(job.req_nodes)) <= {n.name for n in nodes}:
             nodes = []  # a required node outside the partition (or excluded, or without the features)
-        if not nodes:  # every node excluded or without the features: refused without a message
+        if len(nodes) < job.min_nodes or sum(n.cpus for n in nodes) < job.min_cpus:
+            # (also when no node is left): the select plugin's test fails, without a message
             msg = msg or ""
             continue
         err = node_config_error(job, nodes)
@@ -441,6 +457,24 @@ def node_config_rejection(job: Job, cluster: Cluster) -> str | None:
             return None
         msg = msg or err
     return msg
+
+
+def waits_for_partition_config(job: Job, cluster: Cluster, version: int = PROTOCOL_VERSION) -> bool:
+    """Does slurmctld of the client's ``version`` queue the job without testing its nodes, since
+    the limits of each of its partitions keep it out and that release tests none of them? Its
+    select_nodes answer then stays ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE, which the client
+    hears with the job id (srun and salloc print "Requested partition configuration not
+    available now")."""
+    reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
+    return bool(reasons) and all(r and not _tests_nodes(r, version) for r in reasons)
+
+
+class RefusedJob(SlurmError):
+    """A submission refused after its job got an id: the FAILED record it leaves is ``job``."""
+
+    def __init__(self, job: Job, rc: int, message: str | None = None) -> None:
+        super().__init__(rc, message)
+        self.job = job
 
 
 def reject_as_failed(job: Job, now: int) -> None:

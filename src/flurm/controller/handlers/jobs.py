@@ -46,7 +46,8 @@ async def _alloc_host(req: Request) -> str:
 
 async def submit_batch(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, await _alloc_host(req))
+    version = _records_version(req)
+    job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, await _alloc_host(req), version)
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
 
 

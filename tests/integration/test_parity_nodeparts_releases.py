@@ -207,6 +207,16 @@ def _json(text: str, release: str) -> str:
     return json.dumps(walk(doc), indent=1, sort_keys=True)
 
 
+def _converted(number: int) -> str:
+    """A number as sinfo prints it (convert_num_unit2 with CONVERT_NUM_UNIT_EXACT, divisor 1024: into
+    the next unit while it stays a multiple of half the divisor)."""
+    value, unit = float(number), 0
+    while value >= 1024 and value % 512 == 0:
+        value, unit = value / 1024, unit + 1
+    text = f"{int(value)}" if value == int(value) else f"{value:.2f}"
+    return text + "\0KMGTP"[unit] if unit else text
+
+
 def _text(t: Transcript, label: str, release: str) -> str:
     o = t[label]
     out = o.stdout
@@ -220,9 +230,10 @@ def _text(t: Transcript, label: str, release: str) -> str:
     for i in range(t.cluster.nodes):  # sinfo -O Port and --json print them bare
         port = t.cluster.node_port_base + i
         out = re.sub(rf"\b{port}\b", f"<NODEPORT{i}>", out)
-        if port % 500 == 0:  # sinfo -O Port shows a multiple of 500 in thousands (22500: 22.50K),
-            # one character wider in its padded column
-            out = re.sub(rf"{re.escape(f'{port / 1000:.2f}K')}(?= )", f"<NODEPORT{i}> ", out)
+        shown = _converted(port)
+        if shown != str(port):  # sinfo -O Port converts a multiple of 512 (23040: 22.50K), one
+            # character wider in its padded column
+            out = re.sub(rf"{re.escape(shown)}(?= )", f"<NODEPORT{i}> ", out)
     if os.environ.get("NP_DUMP"):
         d = Path(os.environ["NP_DUMP"]) / release / t.controller
         d.mkdir(parents=True, exist_ok=True)

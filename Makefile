@@ -8,7 +8,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck \
-	debootstrap
+	debootstrap mariadb-server slurmdbd
 
 .PHONY: demo test setup debian venv chroots lint unit integration bench clean
 

@@ -65,12 +65,19 @@ def _salloc_past_limit(c: SlurmCluster) -> None:
     c.salloc_limit = "".join(lines) + f"rc={r.returncode}\n"  # type: ignore[attr-defined]
 
 
+# a settle() after each job: a job asked for while the one before still completes waits for it under
+# slurmctld ("queued and waiting for resources") as the moment falls, not as the controller decides
 STEPS: list[Step] = [
     cmd("srun", "hostname"),  # 1
+    settle(quiet=0.5),
     cmd("srun", "-n2", "hostname"),  # 2
+    settle(quiet=0.5),
     cmd("salloc", "-N1", "srun", "hostname"),  # 3
+    settle(quiet=0.5),
     cmd("srun", "false"),  # 4
+    settle(quiet=0.5),
     cmd("srun", "-t", "1", "sh", "-c", "exit 3"),  # 5
+    settle(quiet=0.5),
     cmd("sbatch", "-o", "batch.out", "--wrap", "srun hostname; srun -n2 true; echo step-rc=$?"),  # 6
     wait_state(6, "COMPLETED", "FAILED", timeout=60),
     settle(),

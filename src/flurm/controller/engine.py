@@ -27,7 +27,7 @@ from flurm.controller import mail, prep, reboot, reservations
 from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
 from flurm.controller.log_settings import LogSettings
-from flurm.controller.ports import NodeDriver, RequestHandler
+from flurm.controller.ports import AccountingSink, NoAccounting, NodeDriver, RequestHandler
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
 from flurm.modes import (
@@ -82,6 +82,9 @@ class Controller:
         self.job_list_cache = JobListCache()
         self.steps = StepOps(self)
         self.agent: NodeDriver = _NoNodeDriver()  # daemon.py attaches the real one
+        # daemon.py attaches slurmdbd's when AccountingStorageType=accounting_storage/slurmdbd
+        self.accounting: AccountingSink = NoAccounting()
+        self.cluster.node_listeners.append(lambda node: self.accounting.node_state_changed(node, self.now()))
         # attached by daemon.py: handlers of the rooms above, the FORWARD action, mode listeners
         self.attached_handlers: dict[int, RequestHandler] = {}
         self.forward: RequestHandler | None = None

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from flurm.auth.jwt_tokens import JwtAuthority
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.jobs import JobOps
-    from flurm.controller.steps import StepOps
+    from flurm.controller.steps import Step, StepOps
     from flurm.modes import Guard, Mode
     from flurm.protocol.messages.base import Body, Message
     from flurm.protocol.messages.credential import JobCredential
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from flurm.rpc.transport import Reply, Request, Signer
     from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
+    from flurm.state.reservations import Reservation
     from flurm.state.store import Store
 
 # A request handler of a room above the controller (the forwarder, the migration admin RPC).
@@ -67,12 +68,64 @@ class NodeDriver(Protocol):
     async def tell_all_nodes(self, msg_type: int, body: Message) -> None: ...
 
 
+class AccountingSink(Protocol):
+    """What the controller tells accounting, at the points slurmctld tells its accounting_storage plugin
+    (accounting/sink.py records it for slurmdbd; :class:`NoAccounting` when AccountingStorageType is not
+    accounting_storage/slurmdbd). Each call returns at once: the record is queued, never sent inline."""
+
+    def node_state_changed(self, node: Node, now: int) -> None: ...
+    def job_eligible(self, job: Job) -> None: ...
+    def job_started(self, job: Job) -> None: ...
+    def job_completed(self, job: Job) -> None: ...
+    def job_suspended(self, job: Job) -> None: ...  # suspended or resumed: the job's state says which
+    def step_started(self, job: Job, step: Step) -> None: ...
+    def step_completed(self, job: Job, step: Step) -> None: ...
+    def reservation_added(self, resv: Reservation) -> None: ...
+    def reservation_modified(self, resv: Reservation, previous_start: int) -> None: ...
+    def reservation_removed(self, resv: Reservation) -> None: ...
+
+
+class NoAccounting:
+    """Accounting off: every event is dropped (slurmctld's accounting_storage/none)."""
+
+    def node_state_changed(self, node: Node, now: int) -> None:
+        pass
+
+    def job_eligible(self, job: Job) -> None:
+        pass
+
+    def job_started(self, job: Job) -> None:
+        pass
+
+    def job_completed(self, job: Job) -> None:
+        pass
+
+    def job_suspended(self, job: Job) -> None:
+        pass
+
+    def step_started(self, job: Job, step: Step) -> None:
+        pass
+
+    def step_completed(self, job: Job, step: Step) -> None:
+        pass
+
+    def reservation_added(self, resv: Reservation) -> None:
+        pass
+
+    def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
+        pass
+
+    def reservation_removed(self, resv: Reservation) -> None:
+        pass
+
+
 class ControllerPort(Protocol):
     """The controller as the rooms above it see it: its state, its operations, its mode."""
 
     config: SlurmConfig
     cluster: Cluster
     store: Store
+    accounting: AccountingSink
     jobs: JobOps
     steps: StepOps
     signer: Signer

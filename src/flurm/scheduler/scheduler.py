@@ -825,6 +825,13 @@ def _main_loop(
                 break
             exclude = [n for n in part.nodes if n not in avail or n in fence.exclude]
             alloc = try_allocate(job, part, free, cluster, exclude)
+            if alloc is None and limits is not None:
+                # select_nodes tests the TRES limits with the counts asked for even when no nodes were
+                # found: an accounting limit replaces Resources, and the partition stays open
+                held = limits.after(job, part, job.min_cpus, job.min_nodes)
+                if held is not None:
+                    job.state_reason, job.state_desc = held
+                    break
             if alloc is None:
                 if fence.overlap and not _fits_outside(job, part, cluster, fence.exclude):
                     # the nodes it needs are reserved: skip it, the partition stays open
@@ -962,12 +969,16 @@ def _backfill(
             job.state_desc = fence.desc
         exclude.update(fence.exclude)
         alloc = None if fence.reason else try_allocate(job, part, free, cluster, exclude)
-        if alloc is not None and limits is not None:
-            held = limits.after(job, part, sum(alloc.cpus), len(alloc.nodes))
+        if limits is not None and not fence.reason:  # (with the counts asked for when nothing fits)
+            cpus, nodes = (
+                (sum(alloc.cpus), len(alloc.nodes)) if alloc is not None else (job.min_cpus, job.min_nodes)
+            )
+            held = limits.after(job, part, cpus, nodes)
             if held is not None:
                 job.state_reason, job.state_desc = held
                 continue
-            limits.started(job, part, sum(alloc.cpus), len(alloc.nodes))
+            if alloc is not None:
+                limits.started(job, part, cpus, nodes)
         if alloc is not None:
             _take(free, alloc, consumable)
             pool.take(job)

@@ -50,6 +50,7 @@ CONF = (
     "AccountingStorageEnforce=associations,limits,qos,safe\n"
     "PartitionName=acctpart Nodes=ALL AllowAccounts=other,parent\n"
     "PartitionName=qospart Nodes=ALL AllowQos=big\n"
+    "PartitionName=denypart Nodes=ALL DenyAccounts=child\n"
 )
 
 
@@ -81,6 +82,8 @@ STEPS: list[Step] = [
     sbatch("sys", "-n", "2", *SLEEP),  # 13: runs
     sbatch("sys", *SLEEP),  # 14: AssocGrpCpuLimit
     sbatch("sys", "-t", "40", *SLEEP),  # 15: over gcpu's MaxWall 30
+    sbatch("bin", "-p", "denypart", *SLEEP),  # 16: child's GrpJobs is tested before the partition
+    sbatch("lp", "-p", "denypart", *SLEEP),  # 17: runs (wide is not denied)
     settle(quiet=3.0),
     cmd("squeue", "-h", "-o", "%i %r", "-S", "i", label="reasons"),
 ]

@@ -223,6 +223,15 @@ def test_partition_allow_lists() -> None:
         reason(p, j, [], qospart)
         == "Job's QOS not permitted to use this partition (qospart allows big not normal)"
     )
+    denypart = Partition("denypart", ("n1",), "n1", deny_accounts="child", deny_qos="small")
+    j = job(BIN, 1, account="child", qos="normal", partition="denypart")
+    assert reason(p, j, [], denypart) == (
+        "Job's account not permitted to use this partition (denypart denies child including child)"
+    )
+    j = job(DAEMON, 1, account="parent", qos="small", partition="denypart")
+    assert reason(p, j, [], denypart) == (
+        "Job's QOS not permitted to use this partition (denypart denies small including small)"
+    )
     ok = job(NOBODY, 2, account="other", qos="big", partition="acctpart")
     assert reason(p, ok, [], acctpart) == "None"
 

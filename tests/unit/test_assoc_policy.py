@@ -31,6 +31,7 @@ from flurm.protocol.messages.dbd_assoc import (
 )
 from flurm.protocol.wire import DecodeError
 from flurm.state.model import Job, Partition
+from flurm.state.tasks import TaskSet
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dbd" / "22.05" / "assocs"
 V = SLURM_22_05_PROTOCOL_VERSION
@@ -178,6 +179,10 @@ def test_max_submit_jobs_counts_pending_and_running() -> None:
     assert REASON_TEXT[70] == "AssocMaxSubmitJobLimit"
     p.submit(job(NOBODY), six[:5])  # the sixth still fits
     p.submit(job(NOBODY, account="other"), six)  # another association counts apart
+    array = job(NOBODY)
+    array.array_job_id, array.array_task_pending = 1, TaskSet.of(range(3))
+    assert refused(p, array, six[:4]) == (SlurmRC.ESLURM_ACCOUNTING_POLICY, "AssocMaxSubmitJobLimit")
+    p.submit(array, six[:3])  # each task counts: 3 + 3 fit in 6
 
 
 def reason(p: Policy, j: Job, jobs: list[Job], part: Partition | None = None) -> str:

@@ -8,7 +8,7 @@ imports the other's implementation: only daemon.py knows both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from flurm.protocol.messages.credential import JobCredential
     from flurm.protocol.messages.slurmd import NodeRegistrationStatus
     from flurm.rpc.transport import Reply, Request, Signer
+    from flurm.scheduler.multifactor import AssocUsage
     from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
     from flurm.state.reservations import Reservation
@@ -146,3 +147,12 @@ class ControllerPort(Protocol):
     async def set_mode(self, target: Mode, holding: set[Guard], *, persist: bool = True) -> None: ...
     async def durable(self) -> None: ...
     async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None: ...
+
+
+class PriorityInputs(Protocol):
+    """What priority/multifactor reads of accounting, as plain data (accounting/ provides it; daemon.py
+    attaches it as ``Controller.priority.inputs``). Without it there are no associations and no QOS."""
+
+    def associations(self) -> Sequence[AssocUsage]: ...  # with their decayed usage; empty: none
+    def job_assoc_id(self, job: Job) -> int | None: ...  # the job's association, None: none
+    def qos_priorities(self) -> Mapping[str, int]: ...  # QOS name -> its Priority

@@ -189,6 +189,9 @@ def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
                 added += 1
                 log.info("job %s was accepted by slurmctld after the last mirror pass", saved.job_id)
             cluster.jobs[saved.job_id] = new
+        # whether an operator set its priority: the plugin recomputes every other pending job's at
+        # the takeover, as slurmctld's does when it starts (the wire never shows this)
+        cluster.jobs[saved.job_id].direct_prio = bool(saved.direct_set_prio)
         if saved.batch_flag and not cluster.jobs[saved.job_id].script:
             cluster.jobs[saved.job_id].script = ""  # a batch job whose script is still in slurmctld's files
     cluster.reserve_job_ids_above(max(saved_file.job_id_sequence - 1, max(cluster.jobs, default=0)))

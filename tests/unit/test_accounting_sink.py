@@ -20,8 +20,9 @@ from flurm.daemon import Daemon
 from flurm.modes import TRAITS, Mode
 from flurm.protocol.constants import NO_VAL, MsgType, NodeState, NodeStateFlag
 from flurm.protocol.dbd_types import DbdMsgType
-from flurm.protocol.messages.dbd_conn import DBD_NODE_STATE_DOWN, DBD_NODE_STATE_UP, decode_dbd
+from flurm.protocol.messages.dbd_conn import DBD_CONN_BODIES, DBD_NODE_STATE_DOWN, DBD_NODE_STATE_UP
 from flurm.protocol.messages.dbd_conn import NodeState as NodeStateMsg
+from flurm.protocol.messages.dbd_jobs import decode_dbd_msg
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.state.model import Job, Node
@@ -37,6 +38,10 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 ACCT = "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dbd" / "22.05" / "dbd-conn1-c2s.bin"
+
+
+def decode(msg: bytes, version: int) -> tuple[int, object]:
+    return decode_dbd_msg(msg, version, DBD_CONN_BODIES)
 
 
 class Recorder:
@@ -145,7 +150,7 @@ def test_the_controller_tells_submissions_cancellations_and_node_changes(
 
 
 def queued(acct: DbdAccounting) -> list[tuple[int, object]]:
-    return [decode_dbd(m, 0x2600) for m in acct.spool.head(1000, 1 << 30)]
+    return [decode(m, 0x2600) for m in acct.spool.head(1000, 1 << 30)]
 
 
 def golden_node_states() -> list[NodeStateMsg]:
@@ -155,7 +160,7 @@ def golden_node_states() -> list[NodeStateMsg]:
         msg = data[i + 4 : i + 4 + n]
         i += 4 + n
         if struct.unpack_from(">H", msg)[0] == DbdMsgType.DBD_NODE_STATE:
-            body = decode_dbd(msg, 0x2600)[1]
+            body = decode(msg, 0x2600)[1]
             assert isinstance(body, NodeStateMsg)
             out.append(body)
     return out

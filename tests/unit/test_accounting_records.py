@@ -32,9 +32,11 @@ from flurm.accounting.records import (
     step_complete,
     step_start,
 )
+from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
 from flurm.controller.steps import Step
 from flurm.controller.submit import build_job
+from flurm.daemon import Daemon
 from flurm.migration.saved_state import job_from_saved, take_accounting
 from flurm.migration.statefile import decode_job_state
 from flurm.protocol.constants import (
@@ -479,3 +481,27 @@ def test_a_takeover_keeps_what_slurmdbd_knows_the_jobs_by(cluster: Cluster) -> N
     assert (job.db_index, job.acct_energy) == (43, NO_VAL64)
     take_accounting(job, replace(saved, tres_alloc_str="1=2,4=1,5=2"))  # energy known to be 0
     assert job.acct_energy == 0
+
+
+def test_scancel_records_who_cancelled(tmp_path: Path) -> None:
+    """JobOps.kill keeps the uid that cancelled a job (slurmctld's requid; sacct: "CANCELLED by N"), for a
+    pending job, a whole array's pending record and a job whose owner is someone else."""
+    conf = textwrap.dedent(CONF).replace("ClusterName=cluster", "ClusterName=cluster\nMaxArraySize=10")
+    daemon = Daemon(parse_text(conf), FakeAuthenticator(), state_dir=tmp_path, clock=lambda: T)
+    ctl = daemon.controller
+    ctl.store.open()
+    ctl.schedule_soon = lambda: None  # type: ignore[method-assign]  # no event loop: nothing starts
+    try:
+        job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
+        meta, _ = ctl.jobs.create(
+            JobDesc(script="#!/bin/sh\ntrue\n", priority=0, array_inx="1-3"), 1000, 1000, "localhost"
+        )
+        assert job.requid == INFINITE
+        assert ctl.jobs.kill(None, job.job_id, 9, 0, 0) == 0
+        assert ctl.jobs.kill(f"{meta.job_id}_[1-3]", NO_VAL, 9, 0, 1000) == 0
+        assert (job.requid, job.base_state) == (0, JobState.CANCELLED)
+        assert (meta.requid, meta.base_state) == (1000, JobState.CANCELLED)
+        assert job_complete(job, ACCT, IDS).req_uid == 0
+    finally:
+        ctl.store.close()
+        ctl.signer.close()

@@ -619,6 +619,7 @@ class JobOps:
         now = self.ctl.now()
         if job_rc == NO_VAL:
             job.state = JobState.CANCELLED
+            job.requid = uid
         elif job_rc & 0x7F == 0 and job_rc >> 8 & 0xFF:  # WIFEXITED with a non-zero code
             job.state = JobState.FAILED
             job.exit_code = job_rc

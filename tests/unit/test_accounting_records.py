@@ -342,6 +342,10 @@ def _job(**kw: Any) -> Job:
     return Job(**base)
 
 
+def test_the_cluster_as_the_records_see_it(cluster: Cluster) -> None:
+    assert AcctCluster.from_cluster(cluster) == ACCT
+
+
 def test_node_inx_is_the_sorted_hostlist_index() -> None:
     acct = AcctCluster.of(["n10", "n2", "a1", "n1"])
     assert acct.node_index == {"a1": 0, "n1": 1, "n2": 2, "n10": 3}

@@ -53,6 +53,7 @@ from flurm.controller.job_update import tres_counts
 from flurm.controller.steps import Step
 from flurm.protocol.constants import (
     INFINITE,
+    INFINITE64,
     NO_VAL,
     NO_VAL64,
     SLURM_BATCH_SCRIPT,
@@ -80,6 +81,7 @@ from flurm.protocol.messages.slurmd import (
     TRES_NODE,
     JobAcctInfo,
 )
+from flurm.state.cluster import Cluster
 from flurm.state.model import Job
 from flurm.state.tasks import TaskSet
 
@@ -102,8 +104,6 @@ __all__ = [
     "step_complete",
     "step_start",
 ]
-
-INFINITE64 = 0xFFFFFFFFFFFFFFFF
 
 # slurmdb.h SLURMDB_JOB_FLAG_*: which scheduler started the job
 DB_FLAG_SUBMIT = 1 << 1
@@ -136,6 +136,13 @@ class AcctCluster:
     ) -> AcctCluster:
         ordered = expand(compress(node_names) or "")
         return cls(tres, {name: i for i, name in enumerate(ordered)}, dict(max_time or {}))
+
+    @classmethod
+    def from_cluster(
+        cls, cluster: Cluster, tres: tuple[tuple[int, str], ...] = DEFAULT_TRES_ORDER
+    ) -> AcctCluster:
+        """The cluster's nodes and partitions as they are now (rebuild it when the configuration changes)."""
+        return cls.of(cluster.nodes, {p.name: p.max_time for p in cluster.partitions.values()}, tres)
 
     def tres_string(self, counts: Mapping[int, int]) -> str | None:
         """assoc_mgr_make_tres_str_from_array with TRES_STR_FLAG_SIMPLE: zero counts left out."""

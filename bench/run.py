@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --only query    # one scenario (repeatable, or a comma list)
     .venv/bin/python bench/run.py --profile       # also sample flurm with py-spy during each scenario
     .venv/bin/python bench/run.py --releases 22.05  # without the rows of the newer releases' clients
+    .venv/bin/python bench/run.py --only accounting  # only the rows with accounting (bench/accounting.py)
 
 Each controller gets a fresh loopback cluster (harness.loopback): munged and one real slurmd declaring
 32 CPUs (SlurmdParameters=config_overrides lets it declare more than the host has), MaxJobCount=20000.
@@ -13,6 +14,9 @@ The table goes to stdout, the figures (with every sample) to bench/results/lates
 Then, for each newer SLURM release (24.11 and 26.05, from the chroots scripts/chroots.sh builds), both
 controllers again on a cluster of that release (its slurmctld, its slurmd, its clients): sequential sbatch and
 squeue at 10,000 queued jobs, as one row each per release.
+
+Last, each controller recording into a real slurmdbd of its own on MariaDB (bench/accounting.py): what
+accounting costs, as rows "with accounting: ...".
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import profile  # noqa: E402
+from bench.accounting import accounting_rows, run_with_accounting  # noqa: E402
 from bench.migration import migration  # noqa: E402
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench, Metric, Sizes  # noqa: E402
 from harness import releases as slurm_releases  # noqa: E402
@@ -232,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-    unknown = [n for n in only if n not in SCENARIOS]
+    unknown = [n for n in only if n not in SCENARIOS and n != "accounting"]
     if unknown:
         p.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     controllers = [n.strip() for n in args.controllers.split(",") if n.strip()]
@@ -265,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not only or set(only) & set(RELEASE_SCENARIOS)
     }
     release_rows(benches, by_release)
+    if not only or "accounting" in only:
+        with_acct = {name: run_with_accounting(name, sizes, CPUS, EXTRA_CONF) for name in controllers}
+        accounting_rows(benches, with_acct)
     print()
     print(table(benches))
     mig = migration_table(benches)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.accounting import sink as dbd_sink
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
@@ -93,6 +94,11 @@ class Daemon:
         ctl.agent = self.node_agent
         ctl.attached_handlers[REQUEST_FLURM_ADMIN] = self._admin
         ctl.mode_listeners.append(self._mirror_follows_mode)
+        self.accounting: dbd_sink.DbdAccounting | None = None
+        if dbd_sink.wanted(config.accounting_storage_type):
+            self.accounting = dbd_sink.DbdAccounting(ctl)
+            ctl.accounting = self.accounting
+            ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []
         self._mirror_stop = asyncio.Event()
         self._mirror_stop.set()
@@ -164,6 +170,9 @@ class Daemon:
             ctl.mode = resumed
         ctl.cluster.restore(loaded)
         ctl.started_at = ctl.clock()
+        if self.accounting is not None:
+            self.accounting.restore(loaded.dbd_spool)
+            group.create_task(self._essential("accounting", self.accounting.run(ctl.stopping)))
         if ctl.traits.uses_source:
             self.migration = self._build_migration()
             group.create_task(self._essential("mirror", self._mirror_while_mode_says(self.migration.mirror)))

@@ -128,6 +128,7 @@ class ModeTraits:
     uses_source: bool  # flurm talks to slurmctld (the SLURM source): mirror, forwards, takeover
     saves_state: bool  # the cluster's jobs and nodes are written to flurm's store
     resumed: bool  # written to the store as the mode, and a restart resumes it whatever `flurm run` asks
+    feeds_accounting: bool  # flurm's records go to slurmdbd (else slurmctld is the one recording)
     started_by: str  # the command that starts flurm in this mode ("": none does)
     health: tuple[HealthCheck, ...]  # what GET /health requires
 
@@ -140,6 +141,7 @@ TRAITS: dict[Mode, ModeTraits] = {
         uses_source=False,
         saves_state=True,
         resumed=True,  # after a takeover flurm owns the cluster: never shadow a stopped slurmctld again
+        feeds_accounting=True,
         started_by="flurm run",
         health=(HealthCheck.STORE_WRITABLE, HealthCheck.NODE_UP),
     ),
@@ -150,6 +152,7 @@ TRAITS: dict[Mode, ModeTraits] = {
         uses_source=True,
         saves_state=False,  # slurmctld's state is not flurm's to keep
         resumed=False,
+        feeds_accounting=False,  # slurmctld records the cluster
         started_by="flurm run --shadow",
         health=(HealthCheck.STORE_WRITABLE, HealthCheck.SOURCE_REACHABLE, HealthCheck.MIRROR_FRESH),
     ),
@@ -160,6 +163,7 @@ TRAITS: dict[Mode, ModeTraits] = {
         uses_source=True,
         saves_state=True,
         resumed=False,  # a restart mid-switch starts as asked: slurmctld's saved state still holds all
+        feeds_accounting=False,  # until the takeover ends, slurmctld's records stand
         started_by="",
         health=(HealthCheck.STORE_WRITABLE,),  # slurmctld is stopped on purpose during the switch
     ),
@@ -170,6 +174,7 @@ TRAITS: dict[Mode, ModeTraits] = {
         uses_source=True,
         saves_state=True,
         resumed=False,
+        feeds_accounting=False,  # slurmctld records again
         started_by="",
         health=(HealthCheck.STORE_WRITABLE, HealthCheck.SOURCE_REACHABLE),
     ),

@@ -131,6 +131,9 @@ def test_the_takeover_flags_a_newer_source_running_multifactor_by_default() -> N
         found = [str(f) for f in unsupported_settings(conf, version)]
         assert found == [
             f"PriorityType=priority/multifactor (SLURM {name}'s default: slurm.conf sets none): "
-            "multifactor priority (fair share, age, job size, partition and QOS weights)"
+            "flurm runs priority/basic where slurm.conf names no PriorityType"
+            " (name priority/multifactor there)"
         ]
         assert unsupported_settings(parse_text("PriorityType=priority/basic\n" + HARNESS), version) == []
+        multifactor = parse_text("PriorityType=priority/multifactor\n" + HARNESS)
+        assert unsupported_settings(multifactor, version) == []

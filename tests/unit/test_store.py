@@ -74,12 +74,13 @@ def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path: Path
         nodes: dict[str, object],
         meta: dict[str, object],
         resvs: dict[str, object] | None = None,
+        spool: dict[int, object] | None = None,
     ) -> None:
         transactions.append(len(jobs))
         if len(transactions) == 1:
             first_write_started.set()
             release.wait(5)
-        real_write(jobs, nodes, meta, resvs)
+        real_write(jobs, nodes, meta, resvs, spool)
 
     store._write = slow_write  # type: ignore[method-assign]
 
@@ -207,3 +208,22 @@ def test_an_existing_loose_state_is_tightened(tmp_path: Path, caplog: pytest.Log
         [p.name for p in state.iterdir()], 0o600
     )
     assert "tightened" in caplog.text
+
+
+def test_the_dbd_spool_keeps_its_messages_in_order_until_deleted(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    assert store.open().dbd_spool == []
+
+    async def main() -> None:
+        for seq in (3, 1, 2):
+            store.spool_put(seq, bytes([seq]) * 3)
+        store.spool_delete(1)
+        store.spool_put(4, b"\x00\x01")
+        store.spool_delete(4)  # queued in the same transaction as its put: never kept
+        await store.commit()
+
+    asyncio.run(main())
+    store.close()
+    again = Store(tmp_path / "s.sqlite")
+    assert again.open().dbd_spool == [(2, b"\x02\x02\x02"), (3, b"\x03\x03\x03")]
+    again.close()

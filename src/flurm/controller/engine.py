@@ -27,7 +27,8 @@ from flurm.controller import mail, prep, reboot, reservations
 from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
 from flurm.controller.log_settings import LogSettings
-from flurm.controller.ports import NodeDriver, RequestHandler
+from flurm.controller.ports import AccountingSink, NoAccounting, NodeDriver, RequestHandler
+from flurm.controller.priority import Priorities
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
 from flurm.modes import (
@@ -78,10 +79,14 @@ class Controller:
         self.creds = job_credential_signer(config, auth)  # CredType's signer of job credentials
         self.store = Store(self.state_dir / "flurm.sqlite", owner=config.slurm_user_uid)
         self.cluster = Cluster(config, self.store, clock)
+        self.priority = Priorities(self)  # the PriorityType plugin
         self.jobs = JobOps(self)
         self.job_list_cache = JobListCache()
         self.steps = StepOps(self)
         self.agent: NodeDriver = _NoNodeDriver()  # daemon.py attaches the real one
+        # daemon.py attaches slurmdbd's when AccountingStorageType=accounting_storage/slurmdbd
+        self.accounting: AccountingSink = NoAccounting()
+        self.cluster.node_listeners.append(lambda node: self.accounting.node_state_changed(node, self.now()))
         # attached by daemon.py: handlers of the rooms above, the FORWARD action, mode listeners
         self.attached_handlers: dict[int, RequestHandler] = {}
         self.forward: RequestHandler | None = None
@@ -136,6 +141,9 @@ class Controller:
         """Do what the mode says the controller does (at start, and after each change of mode)."""
         traits = self.traits
         self.cluster.persist = traits.saves_state
+        if traits.schedules and not self.priority.last_calc:
+            # the plugin's start (and a takeover's): every pending job's priority anew
+            self.priority.recalculate(self.now())
         for listener in self.mode_listeners:
             listener(traits)
         if traits.drives_nodes:
@@ -271,6 +279,7 @@ class Controller:
                 self.jobs.time_limits(now)
                 self.steps.time_limits(now)
                 self.cluster.purge_finished(now)
+                self.priority.tick(now)
                 reservations.tick(self, now)
             if self.traits.drives_nodes:
                 self.agent.tick(now)

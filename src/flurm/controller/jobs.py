@@ -115,8 +115,10 @@ class JobOps:
         if array is None and job.priority != 0:
             job_independent(job, cluster, now, array_running(cluster))
             mail.dependency_checked(self.ctl, job)  # a dependency that already failed
+        if job.priority not in (0, NO_VAL):
+            job.direct_prio = True  # an operator's --priority
         if job.priority == NO_VAL:
-            job.priority = cluster.new_priority(job.nice)
+            self.ctl.priority.set_job_prio(job)
         if array is not None:
             # even an array of one task keeps its record of pending tasks until that task starts
             job.array_job_id = job.job_id
@@ -464,12 +466,15 @@ class JobOps:
                 if prio != 0:
                     job.nice = 0
                 if prio == INFINITE:
-                    job.priority = self.cluster.new_priority(job.nice)
+                    job.direct_prio = False
+                    self.ctl.priority.set_job_prio(job)
                 elif prio == 0:
                     self._hold(job, now)
                 else:
                     if not admin:
                         error = SlurmRC.ESLURM_PRIO_RESET_FAIL
+                    else:
+                        job.direct_prio = True  # only an operator's priority stays
                     job.priority = prio
                 if job.priority == 0:
                     job.hold_user = not admin or desc.alloc_sid == ALLOC_SID_USER_HOLD
@@ -541,6 +546,11 @@ class JobOps:
             changed = changed or placement_changed
         if not error:
             details.finish()
+        if job.priority != 0 and self.ctl.priority.multifactor:
+            # any update may change a factor: slurmctld recomputes, successful or not
+            old = job.priority
+            self.ctl.priority.set_job_prio(job)
+            changed = changed or job.priority != old
         if changed or details.changed:
             self.cluster.job_changed(job)
         return error
@@ -548,6 +558,7 @@ class JobOps:
     def _hold(self, job: Job, now: int) -> None:
         """slurmctld's _hold_job_rec: priority 0; a job already eligible is no longer."""
         job.priority = 0
+        job.direct_prio = True
         if job.eligible_time < now:
             job.eligible_time = 0
 
@@ -555,7 +566,7 @@ class JobOps:
         """slurmctld's _release_job_rec: a new priority, no reason, eligible anew."""
         if job.eligible_time < now:
             job.eligible_time = 0
-        job.priority = self.cluster.new_priority(job.nice)
+        self.ctl.priority.release(job)
         job.hold_user = False
         job.state_reason = 0
         job.state_desc = None

@@ -8,7 +8,7 @@ imports the other's implementation: only daemon.py knows both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     from flurm.auth.jwt_tokens import JwtAuthority
     from flurm.config.slurmconf import SlurmConfig
     from flurm.controller.jobs import JobOps
-    from flurm.controller.steps import StepOps
+    from flurm.controller.steps import Step, StepOps
     from flurm.modes import Guard, Mode
     from flurm.protocol.messages.base import Body, Message
     from flurm.protocol.messages.credential import JobCredential
     from flurm.protocol.messages.slurmd import NodeRegistrationStatus
     from flurm.rpc.transport import Reply, Request, Signer
+    from flurm.scheduler.multifactor import AssocUsage
     from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
+    from flurm.state.reservations import Reservation
     from flurm.state.store import Store
 
 # A request handler of a room above the controller (the forwarder, the migration admin RPC).
@@ -67,12 +69,64 @@ class NodeDriver(Protocol):
     async def tell_all_nodes(self, msg_type: int, body: Message) -> None: ...
 
 
+class AccountingSink(Protocol):
+    """What the controller tells accounting, at the points slurmctld tells its accounting_storage plugin
+    (accounting/sink.py records it for slurmdbd; :class:`NoAccounting` when AccountingStorageType is not
+    accounting_storage/slurmdbd). Each call returns at once: the record is queued, never sent inline."""
+
+    def node_state_changed(self, node: Node, now: int) -> None: ...
+    def job_eligible(self, job: Job) -> None: ...
+    def job_started(self, job: Job) -> None: ...
+    def job_completed(self, job: Job) -> None: ...
+    def job_suspended(self, job: Job) -> None: ...  # suspended or resumed: the job's state says which
+    def step_started(self, job: Job, step: Step) -> None: ...
+    def step_completed(self, job: Job, step: Step) -> None: ...
+    def reservation_added(self, resv: Reservation) -> None: ...
+    def reservation_modified(self, resv: Reservation, previous_start: int) -> None: ...
+    def reservation_removed(self, resv: Reservation) -> None: ...
+
+
+class NoAccounting:
+    """Accounting off: every event is dropped (slurmctld's accounting_storage/none)."""
+
+    def node_state_changed(self, node: Node, now: int) -> None:
+        pass
+
+    def job_eligible(self, job: Job) -> None:
+        pass
+
+    def job_started(self, job: Job) -> None:
+        pass
+
+    def job_completed(self, job: Job) -> None:
+        pass
+
+    def job_suspended(self, job: Job) -> None:
+        pass
+
+    def step_started(self, job: Job, step: Step) -> None:
+        pass
+
+    def step_completed(self, job: Job, step: Step) -> None:
+        pass
+
+    def reservation_added(self, resv: Reservation) -> None:
+        pass
+
+    def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
+        pass
+
+    def reservation_removed(self, resv: Reservation) -> None:
+        pass
+
+
 class ControllerPort(Protocol):
     """The controller as the rooms above it see it: its state, its operations, its mode."""
 
     config: SlurmConfig
     cluster: Cluster
     store: Store
+    accounting: AccountingSink
     jobs: JobOps
     steps: StepOps
     signer: Signer
@@ -93,3 +147,12 @@ class ControllerPort(Protocol):
     async def set_mode(self, target: Mode, holding: set[Guard], *, persist: bool = True) -> None: ...
     async def durable(self) -> None: ...
     async def internal_request(self, msg_type: int, body: Body, identity: Identity) -> Reply | None: ...
+
+
+class PriorityInputs(Protocol):
+    """What priority/multifactor reads of accounting, as plain data (accounting/ provides it; daemon.py
+    attaches it as ``Controller.priority.inputs``). Without it there are no associations and no QOS."""
+
+    def associations(self) -> Sequence[AssocUsage]: ...  # with their decayed usage; empty: none
+    def job_assoc_id(self, job: Job) -> int | None: ...  # the job's association, None: none
+    def qos_priorities(self) -> Mapping[str, int]: ...  # QOS name -> its Priority

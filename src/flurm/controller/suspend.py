@@ -99,7 +99,7 @@ def suspend_job(ctl: Controller, job: Job, op: int) -> int:
         _tell_nodes(ctl, job, op)
         _lend_cores(ctl, job, release=False)
         if job.priority == 0:
-            job.priority = ctl.cluster.new_priority(job.nice)
+            ctl.priority.set_job_prio(job)
         job.state = JobState.RUNNING | (job.state & ~0xFF)
         part = ctl.cluster.partitions.get(job.partition)
         limit = job.limit_seconds(part.max_time if part else None)

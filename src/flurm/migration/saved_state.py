@@ -210,6 +210,9 @@ def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
             cluster.jobs[saved.job_id] = new
         else:
             take_accounting(job, saved)  # the wire record the mirror took has none of it
+        # whether an operator set its priority: the plugin recomputes every other pending job's at
+        # the takeover, as slurmctld's does when it starts (the wire never shows this)
+        cluster.jobs[saved.job_id].direct_prio = bool(saved.direct_set_prio)
         if saved.batch_flag and not cluster.jobs[saved.job_id].script:
             cluster.jobs[saved.job_id].script = ""  # a batch job whose script is still in slurmctld's files
     cluster.reserve_job_ids_above(max(saved_file.job_id_sequence - 1, max(cluster.jobs, default=0)))

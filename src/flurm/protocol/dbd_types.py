@@ -1,5 +1,5 @@
 """slurmdbd's message types (slurmdbd_msg_type_t, slurmdbd_defs.h of 22.05): the u16 that leads every
-message on a persistent connection to slurmdbd. The numbers are SLURM's; the defunct slots keep their place."""
+message on a persistent connection to slurmdbd. The numbers are SLURM's; defunct slots keep their place."""
 
 from __future__ import annotations
 

@@ -61,6 +61,8 @@ class Cluster:
         self._build_nodes()
         self._build_partitions()
         self.reservations = Reservations()
+        # told of every change of a node (the controller's accounting hook)
+        self.node_listeners: list[Callable[[Node], None]] = []
         self.sluids = SluidSource(new_cluster_id())
 
     # -- construction ---------------------------------------------------------------------------
@@ -367,6 +369,8 @@ class Cluster:
     # -- nodes ----------------------------------------------------------------------------------
     def node_changed(self, node: Node) -> None:
         self.last_node_update = int(self.clock())
+        for listener in self.node_listeners:
+            listener(node)
         if self.store is not None:
             self.store.put_node(
                 node.name,

@@ -121,6 +121,8 @@ class Job:
     state_reason: int = 0
     state_desc: str | None = None
     priority: int = 0
+    # set by an operator (submit --priority, scontrol update priority=, a hold): no plugin recomputes it
+    direct_prio: bool = False
     hold_user: bool = False  # held by its user (reason JobHeldUser) vs. an admin
     submit_time: int = 0
     eligible_time: int = 0

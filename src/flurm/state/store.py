@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, data TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reservations (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dbd_spool (seq INTEGER PRIMARY KEY, msg BLOB NOT NULL);
 """
 
 _DELETE = object()
@@ -42,6 +43,8 @@ class Loaded:
     nodes: dict[str, dict[str, Any]]
     meta: dict[str, Any]
     reservations: list[dict[str, Any]] = field(default_factory=list)
+    # slurmdbd messages not yet answered, oldest first: (sequence number, message)
+    dbd_spool: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 # The state holds every job's script and environment: SlurmUser's alone, whatever the umask.
@@ -98,6 +101,7 @@ class Store:
         self._nodes: dict[str, object] = {}
         self._meta: dict[str, object] = {}
         self._resvs: dict[str, object] = {}
+        self._spool: dict[int, object] = {}
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -119,10 +123,11 @@ class Store:
         nodes = {n: json.loads(d) for (n, d) in conn.execute("SELECT name, data FROM nodes")}
         meta = {k: json.loads(v) for (k, v) in conn.execute("SELECT key, value FROM meta")}
         resvs = [json.loads(d) for (d,) in conn.execute("SELECT data FROM reservations")]
+        spool = [(int(q), bytes(m)) for (q, m) in conn.execute("SELECT seq, msg FROM dbd_spool ORDER BY seq")]
         self._conn = conn
         self._thread = threading.Thread(target=self._writer, name="flurm-store", daemon=True)
         self._thread.start()
-        return Loaded(jobs, nodes, meta, resvs)
+        return Loaded(jobs, nodes, meta, resvs, spool)
 
     def close(self) -> None:
         """Flush what is queued and stop the writer."""
@@ -161,6 +166,17 @@ class Store:
             self._resvs[name] = _DELETE
             self._lock.notify()
 
+    def spool_put(self, seq: int, msg: bytes) -> None:
+        """A slurmdbd message to keep until slurmdbd answered it (accounting/spool.py numbers them)."""
+        with self._lock:
+            self._spool[seq] = msg
+            self._lock.notify()
+
+    def spool_delete(self, seq: int) -> None:
+        with self._lock:
+            self._spool[seq] = _DELETE
+            self._lock.notify()
+
     def set_meta(self, key: str, value: Any) -> None:
         with self._lock:
             self._meta[key] = value
@@ -184,20 +200,19 @@ class Store:
     def _writer(self) -> None:
         while True:
             with self._lock:
-                while not (
-                    self._jobs or self._nodes or self._meta or self._resvs or self._waiters or self._closing
-                ):
+                while not (self._has_writes() or self._waiters or self._closing):
                     self._lock.wait()
                 jobs, self._jobs = self._jobs, {}
                 resvs, self._resvs = self._resvs, {}
                 nodes, self._nodes = self._nodes, {}
                 meta, self._meta = self._meta, {}
+                spool, self._spool = self._spool, {}
                 waiters, self._waiters = self._waiters, []
                 closing = self._closing
             error: BaseException | None = None
-            if jobs or nodes or meta or resvs:
+            if jobs or nodes or meta or resvs or spool:
                 try:
-                    self._write(jobs, nodes, meta, resvs)
+                    self._write(jobs, nodes, meta, resvs, spool)
                     self.commits += 1
                 except (sqlite3.Error, TypeError, ValueError) as exc:
                     error = exc
@@ -206,8 +221,11 @@ class Store:
                 loop.call_soon_threadsafe(_settle, fut, error)
             if closing:
                 with self._lock:
-                    if not (self._jobs or self._nodes or self._meta or self._resvs or self._waiters):
+                    if not (self._has_writes() or self._waiters):
                         return
+
+    def _has_writes(self) -> bool:
+        return bool(self._jobs or self._nodes or self._meta or self._resvs or self._spool)
 
     def _write(
         self,
@@ -215,6 +233,7 @@ class Store:
         nodes: dict[str, object],
         meta: dict[str, object],
         resvs: dict[str, object] | None = None,
+        spool: dict[int, object] | None = None,
     ) -> None:
         assert self._conn is not None
         conn = self._conn
@@ -246,6 +265,11 @@ class Store:
                         "INSERT OR REPLACE INTO reservations (name, data) VALUES (?, ?)",
                         (name, json.dumps(d)),
                     )
+            for seq, m in (spool or {}).items():
+                if m is _DELETE:
+                    conn.execute("DELETE FROM dbd_spool WHERE seq = ?", (seq,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO dbd_spool (seq, msg) VALUES (?, ?)", (seq, m))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

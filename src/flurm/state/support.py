@@ -56,13 +56,51 @@ def _plugin(value: Callable[[SlurmConfig], str], *unused: str) -> Used:
 
 
 def _priority_type(config: SlurmConfig, version: int) -> str | None:
-    """The source runs its release's default where slurm.conf names none (multifactor from 24.11)."""
+    """The source runs its release's default where slurm.conf names none (multifactor from 24.11);
+    flurm runs the PriorityType slurm.conf names, priority/basic when it names none."""
     if "prioritytype" in config.given:
-        return None if config.priority_type == "priority/basic" else config.priority_type
+        return None
     default = rules(version).priority_type
     if default == "priority/basic":
         return None
     return f"{default} (SLURM {release_name(version)}'s default: slurm.conf sets none)"
+
+
+def _multifactor(config: SlurmConfig) -> bool:
+    return config.priority_type.lower() == "priority/multifactor"
+
+
+def _weight(key: str) -> Used:
+    """A priority weight that needs accounting data: set, under multifactor, with slurmdbd."""
+
+    def used(config: SlurmConfig, _version: int) -> str | None:
+        value = config.raw.get(key.lower())
+        if not _multifactor(config) or config.accounting_storage_type != "accounting_storage/slurmdbd":
+            return None  # without slurmdbd slurmctld ignores these too (or has no association/QOS)
+        return None if value is None or value.strip() in ("", "0") else value
+
+    return used
+
+
+# PriorityFlags words flurm's multifactor does not act on (scheduler/multifactor.py SUPPORTED_FLAGS)
+_UNSUPPORTED_PRIORITY_FLAGS = ("MAX_TRES", "DEPTH_OBLIVIOUS", "NO_NORMAL_TRES", "NO_NORMAL_ALL")
+
+
+def _priority_flags(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("priorityflags")
+    if not _multifactor(config) or value is None:
+        return None
+    upper = value.upper()
+    return value if any(word in upper for word in _UNSUPPORTED_PRIORITY_FLAGS) else None
+
+
+def _multifactor_raw(key: str, *unused: str) -> Used:
+    plain = _raw(key, *unused)
+
+    def used(config: SlurmConfig, version: int) -> str | None:
+        return plain(config, version) if _multifactor(config) else None
+
+    return used
 
 
 def _prolog_flags(config: SlurmConfig, _version: int) -> str | None:
@@ -91,8 +129,37 @@ SETTINGS: tuple[SettingRule, ...] = (
     SettingRule("JobCompType", "job completion logging", _plugin(lambda c: c.job_comp_type, "jobcomp/none")),
     SettingRule(
         "PriorityType",
-        "multifactor priority (fair share, age, job size, partition and QOS weights)",
+        "flurm runs priority/basic where slurm.conf names no PriorityType (name priority/multifactor there)",
         _priority_type,
+    ),
+    SettingRule(
+        "PriorityWeightFairshare",
+        "fair share from slurmdbd's associations and their decayed usage (the factor is 0 until"
+        " accounting feeds it; Fair Tree, the default without PriorityFlags=NO_FAIR_TREE, is not computed)",
+        _weight("PriorityWeightFairshare"),
+    ),
+    SettingRule(
+        "PriorityWeightAssoc",
+        "the association priority factor (the factor is 0 until accounting feeds it)",
+        _weight("PriorityWeightAssoc"),
+    ),
+    SettingRule(
+        "PriorityWeightQOS",
+        "QOS priorities from slurmdbd (the factor is 0 until accounting feeds it)",
+        _weight("PriorityWeightQOS"),
+    ),
+    SettingRule(
+        "PriorityWeightTRES", "the TRES priority factors", _multifactor_raw("PriorityWeightTRES", "")
+    ),
+    SettingRule(
+        "PriorityFlags",
+        "`MAX_TRES`, `DEPTH_OBLIVIOUS`, `NO_NORMAL_TRES` (accepted, change nothing)",
+        _priority_flags,
+    ),
+    SettingRule(
+        "PrioritySiteFactorPlugin",
+        "site factor plugins",
+        _multifactor_raw("PrioritySiteFactorPlugin", "", "site_factor/none"),
     ),
     SettingRule("PreemptType", "preemption", _plugin(lambda c: c.preempt_type, "preempt/none")),
     SettingRule("GresTypes", GRES, lambda c, _: c.gres_types),

@@ -72,7 +72,8 @@ def job_will_run(ctl: Controller, req: Request) -> Reply:
         raise SlurmError(errno.EAGAIN)  # MaxJobCount, as a submission
     job.job_id = cluster.allocate_job_id()
     if job.priority == NO_VAL:
-        job.priority = cluster.new_priority(job.nice)
+        ctl.priority.set_job_prio(job)
+        ctl.priority.factors.pop(job.job_id, None)  # the job is dropped at once
     rejection = node_config_rejection(job, cluster)
     if rejection is not None:
         raise SlurmError(SlurmRC.ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE, rejection)

@@ -2,9 +2,9 @@
 cluster where the feature is not configured: the same message type, the same return code, the same
 empty body, so that every client prints what it prints there.
 
-* Burst buffers, topology, front end nodes, the association manager, fair-share shares, priority
-  factors: empty reports (proc_req.c, with no plugin or accounting behind them). From 24.11 the
-  topology is topology/flat's (a cluster without one), and 26.05 reports its configuration.
+* Burst buffers, topology, front end nodes, the association manager: empty reports (proc_req.c,
+  with no plugin or accounting behind them). From 24.11 the topology is topology/flat's (a cluster
+  without one), and 26.05 reports its configuration. sprio and sshare: handlers/priority.py.
 * Triggers: flurm fires none, so it holds none: ``strigger --get`` lists nothing, ``--set`` is
   refused (ESLURM_NOT_SUPPORTED) after slurmctld's own permission check, ``--clear`` and the pull
   of slurmdbd/slurmctld events answer as slurmctld's trigger_clear/trigger_pull do on an empty list.
@@ -43,8 +43,6 @@ from flurm.protocol.messages.reports import (
     BurstBufferStatusResponse,
     FrontEndInfoRequest,
     FrontEndInfoResponse,
-    PriorityFactorsResponse,
-    SharesResponse,
     TopoConfigResponse,
     TopoInfoRequest,
     TopoInfoResponse,
@@ -123,17 +121,6 @@ def assoc_mgr_info(ctl: Controller, req: Request) -> Reply:
         # and sends the reply with no body at all: scontrol reports a malformed RPC
         return Reply(MsgType.RESPONSE_ASSOC_MGR_INFO, raw_body=b"")
     return Reply(MsgType.RESPONSE_ASSOC_MGR_INFO, AssocMgrInfoResponse(DEFAULT_TRES_NAMES))
-
-
-def share_info(ctl: Controller, req: Request) -> Reply:
-    return Reply(MsgType.RESPONSE_SHARE_INFO, SharesResponse())
-
-
-def priority_factors(ctl: Controller, req: Request) -> Reply:
-    # priority/basic answers an empty list; priority/multifactor answers no list when no pending job
-    # has factors, which is all flurm can say (it does not compute multifactor priorities)
-    multifactor = ctl.config.priority_type.lower() == "priority/multifactor"
-    return Reply(MsgType.RESPONSE_PRIORITY_FACTORS, PriorityFactorsResponse(NO_VAL if multifactor else 0))
 
 
 # -- triggers -------------------------------------------------------------------------------------------
@@ -341,8 +328,6 @@ HANDLERS = {
     MsgType.REQUEST_FRONT_END_INFO: front_end_info,
     MsgType.REQUEST_UPDATE_FRONT_END: update_front_end,
     MsgType.REQUEST_ASSOC_MGR_INFO: assoc_mgr_info,
-    MsgType.REQUEST_SHARE_INFO: share_info,
-    MsgType.REQUEST_PRIORITY_FACTORS: priority_factors,
     MsgType.REQUEST_TRIGGER_GET: trigger_get,
     MsgType.REQUEST_TRIGGER_SET: trigger_set,
     MsgType.REQUEST_TRIGGER_CLEAR: trigger_clear,

@@ -7,6 +7,7 @@ from flurm.protocol.messages import (  # noqa: F401  (imported for their @regist
     config_info,
     control,
     crontab,
+    dbd_assoc,
     debug,
     job_control,
     job_desc,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from flurm.protocol.constants import (
+    NICE_OFFSET,
     NO_VAL,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
@@ -24,6 +25,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.base import Message, register
 from flurm.protocol.messages.common import Empty
+from flurm.protocol.messages.credential import StepId, pack_job_step, unpack_job_step
 from flurm.protocol.versions import NEWER
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
@@ -404,22 +406,140 @@ class PriorityFactorsRequest(Message):
         return cls(read_optional_u32s(r), read_optional_u32s(r), r.string())
 
 
+@dataclass(frozen=True, slots=True)
+class PriorityFactorsRecord:
+    """One priority_factors_object_t: a pending job in one of its partitions, its factors weighted.
+
+    22.05: u32 job_id, u32 user_id, doubles age, assoc, fs, js, part, qos, direct_prio, u32 site, the
+    TRES factors (double array), u32 TRES count, TRES names (string array), TRES weights (double
+    array), u32 nice, str partition. 24.11: str account, u32 job_id, str partition, double
+    direct_prio, the factors only when direct_prio is 0 (doubles age..qos, u32 site, the TRES arrays,
+    u32 nice), str qos, u32 user_id. 26.05: as 24.11 with the whole step id in place of the job id.
+    ``site`` and ``nice`` are as packed (NICE_OFFSET plus the value); flurm sends no TRES factors.
+    """
+
+    job_id: int
+    user_id: int
+    partition: str | None
+    age: float = 0.0
+    assoc: float = 0.0
+    fs: float = 0.0
+    js: float = 0.0
+    part: float = 0.0
+    qos: float = 0.0
+    direct_prio: float = 0.0
+    site: int = NICE_OFFSET
+    nice: int = NICE_OFFSET
+    account: str | None = None
+    qos_name: str | None = None
+    sluid: int = 0
+
+    def pack(self, w: Writer, version: int) -> None:
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(self.job_id)
+            w.u32(self.user_id)
+            for v in (self.age, self.assoc, self.fs, self.js, self.part, self.qos, self.direct_prio):
+                w.double(v)
+            w.u32(self.site)
+            w.u32(0)  # TRES factors
+            w.u32(0)  # TRES count
+            w.u32(0)  # TRES names
+            w.u32(0)  # TRES weights
+            w.u32(self.nice)
+            w.string(self.partition)
+            return
+        w.string(self.account)
+        pack_job_step(w, self.job_id, StepId(self.job_id, NO_VAL, NO_VAL, self.sluid), version)
+        w.string(self.partition)
+        w.double(self.direct_prio)
+        if not self.direct_prio:
+            for v in (self.age, self.assoc, self.fs, self.js, self.part, self.qos):
+                w.double(v)
+            w.u32(self.site)
+            for _ in range(3):  # TRES factors, names, weights
+                w.u32(0)
+            w.u32(self.nice)
+        w.string(self.qos_name)
+        w.u32(self.user_id)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> PriorityFactorsRecord:
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            job_id, user_id = r.u32(), r.u32()
+            age, assoc, fs, js, part, qos, direct = (r.double() for _ in range(7))
+            site = r.u32()
+            _doubles(r)
+            r.u32()
+            r.string_array()
+            _doubles(r)
+            nice = r.u32()
+            return cls(job_id, user_id, r.string(), age, assoc, fs, js, part, qos, direct, site, nice)
+        account = r.string()
+        job_id, step = unpack_job_step(r, version)
+        partition = r.string()
+        direct = r.double()
+        factors: tuple[float, ...] = (0.0,) * 6
+        site = nice = NICE_OFFSET
+        if not direct:
+            factors = tuple(r.double() for _ in range(6))
+            site = r.u32()
+            _doubles(r)
+            r.string_array()
+            _doubles(r)
+            nice = r.u32()
+        qos_name = r.string()
+        user_id = r.u32()
+        age, assoc, fs, js, part, qos = factors
+        sluid = step.sluid if step is not None else 0
+        return cls(
+            job_id,
+            user_id,
+            partition,
+            age,
+            assoc,
+            fs,
+            js,
+            part,
+            qos,
+            direct,
+            site,
+            nice,
+            account,
+            qos_name,
+            sluid,
+        )
+
+
+def _doubles(r: Reader) -> tuple[float, ...]:
+    count = r.u32()
+    if count * 8 > r.remaining:
+        raise DecodeError(f"double array: count {count} does not fit in {r.remaining} bytes")
+    return tuple(r.double() for _ in range(count))
+
+
 @register(MsgType.RESPONSE_PRIORITY_FACTORS)
 @dataclass(frozen=True, slots=True)
 class PriorityFactorsResponse(Message):
-    """2027: u32 record count then the factor records. priority/basic answers an empty list (0);
-    priority/multifactor answers no list (NO_VAL) when no pending job qualifies."""
+    """2027: u32 record count (NO_VAL: no list) then the factor records. priority/basic answers an
+    empty list (0); priority/multifactor answers no list (NO_VAL) when no pending job qualifies."""
 
     NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
 
-    count: int = 0
+    records: tuple[PriorityFactorsRecord, ...] | None = ()
 
     def pack(self, w: Writer, version: int) -> None:
-        _no_records(self.count, "priority factors")
-        w.u32(self.count)
+        if self.records is None:
+            w.u32(NO_VAL)
+            return
+        w.u32(len(self.records))
+        for rec in self.records:
+            rec.pack(w, version)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         count = r.u32()
-        _no_records(count, "priority factors")
-        return cls(count)
+        if count == NO_VAL:
+            return cls(None)
+        if count > r.remaining // 8:  # every record is longer than 8 bytes
+            raise DecodeError(f"priority factors: {count} records do not fit in {r.remaining} bytes")
+        return cls(tuple(PriorityFactorsRecord.unpack(r, version) for _ in range(count)))

@@ -34,11 +34,21 @@ def main(outdir: Path) -> None:
     acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key)).reserve()
     proxy_port = free_port_block(1)
     lines = acct.slurm_conf_lines().replace(f"Port={acct.dbd_port}", f"Port={proxy_port}")
-    c = SlurmCluster(d / "cluster", "slurmctld", nodes=2, extra_conf=lines + "JobAcctGatherType=jobacct_gather/linux\n")
+    c = SlurmCluster(
+        d / "cluster", "slurmctld", nodes=2, extra_conf=lines + "JobAcctGatherType=jobacct_gather/linux\n"
+    )
     out: list[str] = []
     acct.start()
     proxy = subprocess.Popen(
-        [sys.executable, "-m", "harness.capture_proxy", str(proxy_port), str(acct.dbd_port), str(outdir), "dbd"],
+        [
+            sys.executable,
+            "-m",
+            "harness.capture_proxy",
+            str(proxy_port),
+            str(acct.dbd_port),
+            str(outdir),
+            "dbd",
+        ],
         cwd=REPO,
         stdout=open(outdir / "proxy.log", "w"),  # noqa: SIM115
     )
@@ -49,7 +59,9 @@ def main(outdir: Path) -> None:
         jobs = {}
         jobs["ok"] = c.sbatch("-J", "ok", "--wrap", "exit 0")
         jobs["fail"] = c.sbatch("-J", "fail", "--wrap", "exit 3")
-        jobs["steps"] = c.sbatch("-J", "steps", "-N2", "-n2", "--wrap", "srun hostname; srun -n1 -N1 false; exit 0")
+        jobs["steps"] = c.sbatch(
+            "-J", "steps", "-N2", "-n2", "--wrap", "srun hostname; srun -n1 -N1 false; exit 0"
+        )
         for j in ("ok", "fail", "steps"):
             c.wait_state(jobs[j], ["COMPLETED", "FAILED"])
         jobs["cancel"] = c.sbatch("-J", "cancel", "--wrap", "sleep 60")
@@ -80,8 +92,8 @@ def main(outdir: Path) -> None:
         time.sleep(3)
         out.append(f"jobs: {jobs}")
         for j in jobs.values():
-            r = c.run("sacct", "-j", str(j), "-P", "-o",
-                      "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode,AllocTRES,NodeList").check()  # fmt: skip
+            fields = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode,AllocTRES,NodeList"
+            r = c.run("sacct", "-j", str(j), "-P", "-o", fields).check()
             out.append(r.stdout)
     finally:
         c.stop()

@@ -1,0 +1,105 @@
+"""What accounting costs: each controller recording into a real slurmdbd of its own, on a MariaDB of its own
+(harness.accounting), with the same clients and slurm.conf as the main run plus the accounting lines.
+
+Three figures per controller, as rows of the main table ("with accounting: ..."):
+
+* sequential ``sbatch --wrap true`` of jobs that run at once (held jobs send slurmdbd nothing: they are not
+  eligible), submits per second and the controller's CPU per job, submit to completion included;
+* submit -> RUNNING for a short job (the main run's latency scenario);
+* how long after the last of those jobs completed slurmdbd has every one of them (``sacct`` shows them all
+  ended): the lag of the records, which the sender's batching and spool decide.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bench.scenarios import Bench, BenchError, Sizes, latency
+from harness import launcher
+from harness.accounting import Accounting, write_munge_key
+from harness.loopback import SlurmCluster
+
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
+METRICS = ("acct_submit_rate", "acct_submit_cpu", "to_running", "acct_record_lag")
+
+
+def _sacct_ended(c: SlurmCluster, first: int, last: int) -> int:
+    """How many of the jobs ``first``..``last`` sacct shows ended."""
+    r = c.run(
+        "sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(map(str, range(first, last + 1)))
+    )
+    if not r.ok:
+        raise BenchError(f"sacct failed: {(r.stdout + r.stderr).strip()[:300]}")
+    return sum(1 for line in r.stdout.splitlines() if line.split("|")[-1].split()[0] in ENDED)
+
+
+def _submit_and_record(b: Bench) -> None:
+    c = b.cluster
+    n = b.sizes.seq_submits
+    b.timed("sbatch", "--wait", "--wrap", "true")  # warm-up: the first scheduling pass, the first records
+    cpu = b.cpu_seconds()
+    started = time.perf_counter()
+    ids = [int(b.timed("sbatch", "--parsable", "--wrap", "true")[1].strip().split(";")[0]) for _ in range(n)]
+    wall = time.perf_counter() - started
+    deadline = time.monotonic() + 120
+    while any(b.job_state(i) not in ("", *ENDED) for i in (ids[-1], ids[0])):
+        if time.monotonic() > deadline:
+            raise BenchError("the submitted jobs did not end within 120 s")
+        time.sleep(0.05)
+    ended_at = time.perf_counter()
+    cpu = b.cpu_seconds() - cpu
+    while _sacct_ended(c, ids[0], ids[-1]) < n:
+        if time.monotonic() > deadline + 60:
+            raise BenchError("slurmdbd did not have every job's end within 60 s of the last one")
+        time.sleep(0.1)
+    lag = time.perf_counter() - ended_at
+    b.record("acct_submit_rate", f"sbatch sequential ({n} running jobs), submits/s", "/s", n / wall, "higher")
+    b.record(
+        "acct_submit_cpu", "controller CPU per job (submit to completion)", "ms", cpu / n * 1000, "lower"
+    )
+    b.record("acct_record_lag", "last job ended -> slurmdbd has every job's end", "ms", lag * 1000, "lower")
+
+
+def run_with_accounting(controller: str, sizes: Sizes, cpus: int, extra_conf: str) -> Bench:
+    """One controller's cluster recording into its own slurmdbd: the figures above."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"flurm-bench-acct-{controller}-"))
+    tmp.chmod(0o755)
+    acct = Accounting(tmp / "acct", write_munge_key(launcher.Layout(tmp / "cluster").munge_key))
+    c = SlurmCluster(
+        tmp / "cluster", controller, cpus=cpus, extra_conf=f"{extra_conf}\n{acct.slurm_conf_lines()}"
+    )
+    bench = Bench(c, replace(sizes, latency_samples=max(3, sizes.latency_samples // 2)))
+    try:
+        acct.start()  # slurmctld refuses to start on a database it cannot reach
+        c.start()
+        print(f"[{controller} with accounting] cluster up ({tmp})", flush=True)
+        for scenario in (_submit_and_record, latency):
+            try:
+                scenario(bench)
+            except Exception as exc:  # a failed scenario is a note in the report, not a lost run
+                bench.notes.append(f"with accounting: {scenario.__name__} failed: {exc}")
+                print(c.log_tail(20), flush=True)
+    finally:
+        c.stop()
+        acct.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return bench
+
+
+def accounting_rows(benches: dict[str, Bench], with_acct: dict[str, Bench]) -> None:
+    """Fold the accounting runs' figures into the table's benches, as rows of their own."""
+    for controller, bench in with_acct.items():
+        into = benches.get(controller)
+        if into is None:
+            continue
+        for key in METRICS:
+            m = bench.metrics.get(key)
+            if m is not None:
+                into.metrics[f"{key}@acct"] = replace(
+                    m, key=f"{key}@acct", label=f"with accounting: {m.label}"
+                )
+        into.notes.extend(bench.notes)

@@ -1,0 +1,330 @@
+"""The persistent connection to slurmdbd, as slurmctld's accounting_storage/slurmdbd keeps it.
+
+Open: REQUEST_PERSIST_INIT (persist_type DBD) signed through the munge socket AccountingStoragePass names
+(SLURM_GLOBAL_AUTH_KEY), answered by a PERSIST_RC whose ret_info is the version to speak. Then, as
+slurmctld at start: DBD_REGISTER_CTLD with flurm's port, DBD_CLUSTER_TRES (an answer of
+ACCOUNTING_FIRST_REG, NODES_CHANGE_DB or TRES_CHANGE_DB asks for what slurmdbd lacks: ``send_all``),
+then the spool, oldest first: one record alone, several together in a DBD_SEND_MULT_MSG (1000 at most),
+as slurmctld's agent does.
+
+What an answer means (slurmdbd_agent.c): a record is done only when slurmdbd answered it with
+SLURM_SUCCESS (PERSIST_RC or DBD_ID_RC); in a DBD_GOT_MULT_MSG the answers count in order up to the
+first that is not a success. A record not done stays first in line and is sent again after
+``retry`` seconds, on the same connection. A connection that fails (refused, closed, silent for
+``timeout``) is opened again after a backoff. Nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flurm.auth.authenticator import Authenticator, AuthError, MungeAuthenticator
+from flurm.config.slurmconf import SlurmConfig
+from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.dbd_types import DbdMsgType
+from flurm.protocol.errors import FlurmError
+from flurm.protocol.messages.base import encode_body
+from flurm.protocol.messages.dbd_conn import ClusterTres, RegisterCtld, decode_dbd, persist_init_head
+from flurm.protocol.messages.persist import (
+    PERSIST_TYPE_DBD,
+    PersistInitRequest,
+    PersistRc,
+    persist_frame,
+)
+from flurm.protocol.wire import DecodeError, Reader, WireError, Writer
+from flurm.rpc.transport import Signer
+from flurm.state.store import StoreError
+
+from .spool import Spool
+
+log = logging.getLogger("flurm.accounting")
+
+SLURMDBD_PORT = 6819
+DBD_VERSION = 0x2600  # the layout flurm's DBD codecs write (slurmdbd 22.05 and later accept it)
+MAX_ANSWER = 64 * 1024 * 1024  # an answer to records is a few bytes per record
+MULT_MAX_RECORDS = 1000  # slurmctld's agent sends at most about this many per DBD_SEND_MULT_MSG
+MULT_MAX_BYTES = 16 * 1024 * 1024
+# CLUSTER_TRES answers asking the controller to send what slurmdbd lacks (acct_storage_p_send_all)
+SEND_ALL_RCS = frozenset(
+    {MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_NODES_CHANGE_DB, MsgType.ACCOUNTING_TRES_CHANGE_DB}
+)
+
+
+class DbdError(FlurmError):
+    """slurmdbd refused the connection or answered what cannot be read: the connection is dropped."""
+
+    rc = SlurmRC.ESLURM_DB_CONNECTION
+
+
+@dataclass(frozen=True, slots=True)
+class DbdSettings:
+    host: str
+    port: int
+    cluster: str
+    auth_info: str | None  # AccountingStoragePass: the munge socket to sign with (None: munged's default)
+    timeout: float  # seconds to wait for an answer (slurmctld: MessageTimeout + 35)
+
+    @classmethod
+    def from_config(cls, config: SlurmConfig) -> DbdSettings:
+        raw = config.raw
+        port = raw.get("accountingstorageport") or ""
+        return cls(
+            host=raw.get("accountingstoragehost") or "localhost",
+            port=int(port) if port.isdigit() and int(port) else SLURMDBD_PORT,
+            cluster=config.cluster_name,
+            auth_info=raw.get("accountingstoragepass") or None,
+            timeout=float(config.message_timeout + 35),
+        )
+
+    def authenticator(self) -> Authenticator:
+        """auth/munge with AccountingStoragePass as its AuthInfo (_global_auth_key)."""
+        return MungeAuthenticator.from_slurm_conf(self.auth_info)
+
+
+@dataclass
+class DbdStats:
+    connected: bool = False
+    connects: int = 0
+    sent: int = 0  # records slurmdbd took
+    refused: int = 0  # answers that were not a success
+    last_error: str | None = None
+
+
+class DbdClient:
+    """``register`` and ``cluster_tres`` build the start-up messages at each connection (the cluster as it
+    is then); ``send_all(rc, event_time)`` queues what slurmdbd asked for; ``active`` (the mode's say)
+    decides whether the connection is held at all."""
+
+    def __init__(
+        self,
+        settings: DbdSettings,
+        signer: Signer,
+        spool: Spool,
+        *,
+        register: Callable[[], RegisterCtld],
+        cluster_tres: Callable[[], ClusterTres],
+        send_all: Callable[[int, int], None],
+        retry: float = 10.0,
+        backoff: tuple[float, float] = (0.5, 10.0),
+    ) -> None:
+        self.settings = settings
+        self.signer = signer
+        self.spool = spool
+        self.register = register
+        self.cluster_tres = cluster_tres
+        self.send_all = send_all
+        self.retry = retry
+        self.backoff = backoff
+        self.stats = DbdStats()
+        self._active = asyncio.Event()
+        self._inactive = asyncio.Event()
+        self._inactive.set()
+
+    # -- mode -------------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self._active.is_set()
+
+    def set_active(self, active: bool) -> None:
+        if active:
+            self._inactive.clear()
+            self._active.set()
+        else:
+            self._active.clear()
+            self._inactive.set()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Hold the connection while active, until ``stop``."""
+        delay = self.backoff[0]
+        while not stop.is_set():
+            if not await _first(self._active.wait(), stop.wait()) or stop.is_set():
+                continue
+            try:
+                await _first(self._session(), stop.wait(), self._inactive.wait())
+                delay = self.backoff[0]
+            except (OSError, TimeoutError, DbdError, WireError, AuthError, StoreError) as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "slurmdbd %s:%s: %s (%d records wait; again in %.1f s)",
+                    self.settings.host,
+                    self.settings.port,
+                    self.stats.last_error,
+                    len(self.spool),
+                    delay,
+                )
+                await _first(asyncio.sleep(delay), stop.wait())
+                delay = min(delay * 2, self.backoff[1])
+
+    async def _session(self) -> None:
+        host, port = self.settings.host, self.settings.port
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.settings.timeout)
+        try:
+            await self._open(reader, writer)
+            self.stats.connected = True
+            self.stats.connects += 1
+            log.info("connected to slurmdbd %s:%s", host, port)
+            await self._start_up(reader, writer)
+            await self._send_spool(reader, writer)
+        finally:
+            self.stats.connected = False
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _open(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        init = PersistInitRequest(DBD_VERSION, self.settings.cluster, PERSIST_TYPE_DBD, 0)
+        body = encode_body(init, DBD_VERSION)
+        cred = await self.signer.sign(MsgType.REQUEST_PERSIST_INIT, body, None, DBD_VERSION)
+        writer.write(persist_init_head(body, cred, DBD_VERSION, self.signer.plugin_id()) + body)
+        await writer.drain()
+        answer = await self._read(reader)
+        msg_type, rc_msg = decode_dbd(answer, DBD_VERSION)
+        if not isinstance(rc_msg, PersistRc):
+            raise DbdError(f"slurmdbd answered the connection with message type {msg_type}")
+        if rc_msg.rc != SlurmRC.SLURM_SUCCESS:
+            raise DbdError(f"slurmdbd refused the connection: rc {rc_msg.rc} {rc_msg.comment or ''}".rstrip())
+        if rc_msg.ret_info != DBD_VERSION:
+            raise DbdError(
+                f"slurmdbd speaks protocol version {rc_msg.ret_info:#06x}, flurm {DBD_VERSION:#06x}"
+            )
+
+    async def _start_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        rc = await self._call(reader, writer, DbdMsgType.DBD_REGISTER_CTLD, encode_body(self.register()))
+        if rc != SlurmRC.SLURM_SUCCESS:
+            # slurmctld goes on (and dies only when it enforces associations: assocs decide that)
+            log.error("slurmdbd did not register the cluster %s: rc %d", self.settings.cluster, rc)
+        tres = self.cluster_tres()
+        rc = await self._call(reader, writer, DbdMsgType.DBD_CLUSTER_TRES, encode_body(tres))
+        if rc in SEND_ALL_RCS:
+            self.send_all(rc, tres.event_time)
+        elif rc != SlurmRC.SLURM_SUCCESS:
+            log.error("slurmdbd refused the cluster's TRES: rc %d", rc)
+
+    async def _send_spool(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        spool = self.spool
+        while True:
+            await spool.changed.wait()
+            await spool.durable()  # never send a record a crash could lose here and slurmdbd keep
+            batch = spool.head(MULT_MAX_RECORDS, MULT_MAX_BYTES)
+            if not batch:
+                continue
+            if len(batch) == 1:
+                writer.write(persist_frame(batch[0]))
+                await writer.drain()
+                rc = _answer_rc(await self._read(reader))
+                done = 1 if rc == SlurmRC.SLURM_SUCCESS else 0
+            else:
+                writer.write(persist_frame(_mult_msg(batch)))
+                await writer.drain()
+                done, rc = _mult_answer(await self._read(reader), len(batch))
+            if done:
+                spool.answered(done)
+                self.stats.sent += done
+                await spool.durable()
+            if done < len(batch):
+                self.stats.refused += 1
+                log.warning(
+                    "slurmdbd answered rc %d to a record (type %d); it is sent again in %.0f s",
+                    rc,
+                    struct.unpack_from(">H", batch[done])[0],
+                    self.retry,
+                )
+                await asyncio.sleep(self.retry)
+
+    # -- one exchange -----------------------------------------------------------------------------
+    async def _call(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, msg_type: int, body: bytes
+    ) -> int:
+        writer.write(persist_frame(struct.pack(">H", msg_type) + body))
+        await writer.drain()
+        return _answer_rc(await self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> bytes:
+        async def read() -> bytes:
+            (length,) = struct.unpack(">I", await reader.readexactly(4))
+            if not 2 <= length <= MAX_ANSWER:
+                raise DecodeError(f"slurmdbd sent a message of {length} bytes")
+            return await reader.readexactly(length)
+
+        try:
+            return await asyncio.wait_for(read(), self.settings.timeout)
+        except asyncio.IncompleteReadError:
+            raise ConnectionError("slurmdbd closed the connection") from None
+        except TimeoutError:
+            raise TimeoutError(f"no answer from slurmdbd in {self.settings.timeout:.0f} s") from None
+
+
+def _answer_rc(msg: bytes) -> int:
+    """The return code of slurmdbd's answer to one message: a PERSIST_RC or a DBD_ID_RC."""
+    r = Reader(msg)
+    msg_type = r.u16()
+    if msg_type == MsgType.PERSIST_RC:
+        _, body = decode_dbd(msg, DBD_VERSION)
+        assert isinstance(body, PersistRc)
+        return body.rc
+    if msg_type == DbdMsgType.DBD_ID_RC:
+        r.u32()  # job_id
+        r.u64()  # db_index
+        r.u64()  # flags
+        rc = r.u32()
+        r.expect_end("DBD_ID_RC")
+        return rc - (1 << 32) if rc >= 1 << 31 else rc
+    raise DecodeError(f"slurmdbd answered a record with message type {msg_type}")
+
+
+def _mult_msg(batch: list[bytes]) -> bytes:
+    """DBD_SEND_MULT_MSG: u32 count, each message as packmem, u32 return code."""
+    w = Writer()
+    w.u16(DbdMsgType.DBD_SEND_MULT_MSG)
+    w.u32(len(batch))
+    for msg in batch:
+        w.mem(msg)
+    w.u32(0)
+    return w.getvalue()
+
+
+def _mult_answer(msg: bytes, sent: int) -> tuple[int, int]:
+    """How many of the records sent together slurmdbd took (in order, up to the first that failed), and
+    the return code that stopped them (0 when all were taken)."""
+    r = Reader(msg)
+    msg_type = r.u16()
+    if msg_type == MsgType.PERSIST_RC:  # the whole message failed
+        return 0, _answer_rc(msg)
+    if msg_type != DbdMsgType.DBD_GOT_MULT_MSG:
+        raise DecodeError(f"slurmdbd answered records with message type {msg_type}")
+    count = r.u32()
+    if count > sent:
+        raise DecodeError(f"slurmdbd answered {count} records of {sent}")
+    done = 0
+    for _ in range(count):
+        inner = r.mem()
+        rc = _answer_rc(inner or b"")
+        if rc != SlurmRC.SLURM_SUCCESS:
+            return done, rc
+        done += 1
+    r.u32()  # the list's return code
+    r.expect_end("DBD_GOT_MULT_MSG")
+    return done, SlurmRC.SLURM_SUCCESS if done == sent else SlurmRC.SLURM_ERROR
+
+
+async def _first(*aws: object) -> bool:
+    """Run the awaitables until the first ends (its error raised), cancel the others. True when the
+    first one given ended first."""
+    tasks = [asyncio.ensure_future(a) for a in aws]  # type: ignore[call-overload]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+    for t in done:
+        t.result()
+    return tasks[0] in done

@@ -1,0 +1,194 @@
+"""The controller's accounting events turned into slurmdbd records, as slurmctld's accounting_storage/slurmdbd
+makes them; daemon.py attaches :class:`DbdAccounting` when AccountingStorageType=accounting_storage/slurmdbd.
+
+A record is encoded when its event happens and queued in the spool; the connection sends it. While the
+mode says slurmctld is the one recording (shadow, a rollback), nothing is queued and no connection is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from flurm.accounting.client import DBD_VERSION, DbdClient, DbdSettings
+from flurm.accounting.spool import Spool
+from flurm.config.hostlists import compress
+from flurm.modes import ModeTraits
+from flurm.protocol.constants import NO_VAL, SELECT_PLUGIN_CONS_TRES, MsgType, NodeState, NodeStateFlag
+from flurm.protocol.dbd_types import DbdMsgType
+from flurm.protocol.messages.base import Body
+from flurm.protocol.messages.dbd_conn import (
+    DBD_NODE_STATE_DOWN,
+    DBD_NODE_STATE_UP,
+    ClusterTres,
+    RegisterCtld,
+)
+from flurm.protocol.messages.dbd_conn import (
+    NodeState as NodeStateMsg,
+)
+from flurm.protocol.messages.persist import persist_msg
+from flurm.rpc.transport import Signer
+
+if TYPE_CHECKING:
+    from flurm.controller.ports import ControllerPort
+    from flurm.controller.steps import Step
+    from flurm.state.model import Job, Node
+    from flurm.state.reservations import Reservation
+
+log = logging.getLogger("flurm.accounting")
+
+ACCOUNTING_STORAGE_SLURMDBD = "accounting_storage/slurmdbd"
+# slurmdb_setup_cluster_flags(): Debian's SLURM is built with multiple-slurmd (CLUSTER_FLAG_MULTSD), and
+# flurm drives several slurmd of one host as well
+CLUSTER_FLAGS = 0x80
+# the TRES every cluster has, by slurmdbd's fixed ids: cpu 1, mem 2, energy 3, node 4, billing 5,
+# fs/disk 6, vmem 7, pages 8
+TRES_CPU, TRES_MEM, TRES_ENERGY, TRES_NODE, TRES_BILLING, TRES_FS_DISK, TRES_VMEM, TRES_PAGES = range(1, 9)
+_UNAVAILABLE = NodeStateFlag.DRAIN | NodeStateFlag.FAIL
+
+
+def wanted(config_type: str) -> bool:
+    return config_type == ACCOUNTING_STORAGE_SLURMDBD
+
+
+def node_tres(node: Node) -> str:
+    """A node's TRES as slurmctld records them with its state (node_ptr->tres_str)."""
+    return f"{TRES_CPU}={node.cpus},{TRES_MEM}={node.real_memory},{TRES_BILLING}={node.cpus}"
+
+
+def cluster_tres(nodes: list[Node]) -> str:
+    """The cluster's TRES (assoc_mgr_tres_list counts, TRES_STR_FLAG_SIMPLE): every base TRES, in id order."""
+    cpus = sum(n.cpus for n in nodes)
+    counts = {
+        TRES_CPU: cpus,
+        TRES_MEM: sum(n.real_memory for n in nodes),
+        TRES_ENERGY: 0,
+        TRES_NODE: len(nodes),
+        TRES_BILLING: cpus,
+        TRES_FS_DISK: 0,
+        TRES_VMEM: 0,
+        TRES_PAGES: 0,
+    }
+    return ",".join(f"{k}={v}" for k, v in counts.items())
+
+
+def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
+    """What accounting knows of a node: down (DOWN, DRAIN, FAIL, FUTURE) with its reason, or up; None
+    while flurm does not know yet (UNKNOWN: its slurmd has not registered)."""
+    if node.base_state in (NodeState.DOWN, NodeState.FUTURE) or node.flags & _UNAVAILABLE:
+        return True, node.reason
+    if node.base_state == NodeState.UNKNOWN:
+        return None
+    return False, None
+
+
+class DbdAccounting:
+    """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
+
+    def __init__(self, ctl: ControllerPort, *, settings: DbdSettings | None = None) -> None:
+        self.ctl = ctl
+        self.settings = settings or DbdSettings.from_config(ctl.config)
+        self.signer = Signer(self.settings.authenticator(), workers=1)
+        self.spool = Spool(ctl.store)
+        self.client = DbdClient(
+            self.settings,
+            self.signer,
+            self.spool,
+            register=self._register,
+            cluster_tres=self._cluster_tres,
+            send_all=self._send_all,
+        )
+        self.live = False
+        self._nodes: dict[str, tuple[bool, str | None] | None] = {}
+
+    # -- lifecycle (daemon.py) --------------------------------------------------------------------
+    def restore(self, saved: list[tuple[int, bytes]]) -> None:
+        """The records a previous run left unanswered (the store's spool), to go first."""
+        self.spool = Spool(self.ctl.store, saved)
+        self.client.spool = self.spool
+        if saved:
+            log.info("%d accounting records from before the restart wait for slurmdbd", len(saved))
+
+    def follow_mode(self, traits: ModeTraits) -> None:
+        self.live = traits.feeds_accounting
+        self.client.set_active(self.live)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self.client.run(stop)
+        finally:
+            self.signer.close()
+
+    # -- what the connection sends first ----------------------------------------------------------
+    def _register(self) -> RegisterCtld:
+        return RegisterCtld(
+            port=self.ctl.port, dimensions=1, flags=CLUSTER_FLAGS, plugin_id_select=SELECT_PLUGIN_CONS_TRES
+        )
+
+    def _cluster_tres(self) -> ClusterTres:
+        nodes = list(self.ctl.cluster.nodes.values())
+        return ClusterTres(self.ctl.now(), compress(n.name for n in nodes) or "", cluster_tres(nodes))
+
+    def _send_all(self, rc: int, event_time: int) -> None:
+        """slurmdbd lacks what this cluster has (acct_storage_p_send_all): the nodes not up, and after a
+        first registration or a change of nodes the jobs and reservations too."""
+        log.info("slurmdbd asked for the cluster's state (%s)", MsgType(rc).name)
+        for node in self.ctl.cluster.nodes.values():
+            state = _accounted_state(node)
+            if state is not None and state[0]:
+                self._node_down(node, event_time, node.reason or "First Registration", self._slurm_user())
+
+    # -- events (the controller) ------------------------------------------------------------------
+    def node_state_changed(self, node: Node, now: int) -> None:
+        state = _accounted_state(node)
+        before = self._nodes.get(node.name)
+        self._nodes[node.name] = state
+        if state is None or state == before:
+            return
+        down, reason = state
+        if down:
+            uid = node.reason_uid if node.reason_uid != NO_VAL else self._slurm_user()
+            self._node_down(node, now, reason, uid)
+        else:
+            self._queue(DbdMsgType.DBD_NODE_STATE, NodeStateMsg(node.name, DBD_NODE_STATE_UP, now))
+
+    def _node_down(self, node: Node, now: int, reason: str | None, uid: int) -> None:
+        msg = NodeStateMsg(node.name, DBD_NODE_STATE_DOWN, now, reason, uid, node.node_state, node_tres(node))
+        self._queue(DbdMsgType.DBD_NODE_STATE, msg)
+
+    # Job, step and reservation records come with their builders (accounting/records.py).
+    def job_eligible(self, job: Job) -> None:
+        pass
+
+    def job_started(self, job: Job) -> None:
+        pass
+
+    def job_completed(self, job: Job) -> None:
+        pass
+
+    def job_suspended(self, job: Job) -> None:
+        pass
+
+    def step_started(self, job: Job, step: Step) -> None:
+        pass
+
+    def step_completed(self, job: Job, step: Step) -> None:
+        pass
+
+    def reservation_added(self, resv: Reservation) -> None:
+        pass
+
+    def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
+        pass
+
+    def reservation_removed(self, resv: Reservation) -> None:
+        pass
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _queue(self, msg_type: int, body: Body) -> None:
+        if self.live:
+            self.spool.append(persist_msg(msg_type, body, DBD_VERSION))
+
+    def _slurm_user(self) -> int:
+        return self.ctl.config.slurm_user_uid

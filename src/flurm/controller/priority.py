@@ -1,0 +1,199 @@
+"""The priority plugin slurm.conf names, where slurmctld calls it.
+
+priority/basic is the cluster's counter (state/cluster.py ``new_priority``); priority/multifactor is
+scheduler/multifactor.py, fed here with the job, its partitions, the cluster's size and what accounting
+knows (``inputs``, attached by daemon.py when accounting runs). The factors of each job are kept for
+sprio as slurmctld keeps them (not saved: a restart recomputes them, as slurmctld's plugin does when
+it starts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from flurm.protocol.constants import NO_VAL
+from flurm.protocol.messages.reports import PriorityFactorsRecord
+from flurm.scheduler import multifactor as mf
+from flurm.scheduler.scheduler import job_partitions
+from flurm.state.model import Job, Partition
+
+if TYPE_CHECKING:
+    from flurm.controller.engine import Controller
+    from flurm.controller.ports import PriorityInputs
+
+
+class Priorities:
+    def __init__(self, ctl: Controller) -> None:
+        self.ctl = ctl
+        self.inputs: PriorityInputs | None = None
+        self.factors: dict[int, mf.Factors] = {}
+        self.last_calc = 0
+        self._settings: tuple[object, mf.Settings] | None = None
+        self._fs: dict[int, mf.FairShare] = {}
+
+    # -- configuration --------------------------------------------------------------------------
+    @property
+    def multifactor(self) -> bool:
+        return self.ctl.config.priority_type.lower() == "priority/multifactor"
+
+    @property
+    def settings(self) -> mf.Settings:
+        config = self.ctl.config
+        if self._settings is None or self._settings[0] is not config:
+            self._settings = (config, mf.Settings.from_config(config))
+        return self._settings[1]
+
+    # -- slurmctld's set_job_prio ---------------------------------------------------------------
+    def set_job_prio(self, job: Job) -> None:
+        """A job's priority computed anew (submit, release, requeue, resume, update)."""
+        if job.is_finished():
+            return
+        if not self.multifactor:
+            job.priority = self.ctl.cluster.new_priority(job.nice)
+            return
+        if job.direct_prio and job.priority > 0:
+            self.factors.pop(job.job_id, None)  # an operator's priority: sprio shows it as such
+            return
+        job.priority = self._compute(job, self.ctl.now())
+
+    def release(self, job: Job) -> None:
+        """slurmctld's _release_job_rec: the operator's priority (the hold) is dropped."""
+        job.direct_prio = False
+        self.set_job_prio(job)
+
+    def _compute(self, job: Job, now: int) -> int:
+        s = self.settings
+        parts = self._partitions(job)
+        first = parts[0] if parts else None
+        f = mf.factors(self._job_input(job), first, self._cluster_size(), s, now)
+        self.factors[job.job_id] = f
+        return f.total()
+
+    # -- the decay thread's pass ----------------------------------------------------------------
+    def tick(self, now: int) -> None:
+        """Every PriorityCalcPeriod, when slurmctld runs its decay thread (slurmdbd and associations)."""
+        if not self.multifactor:
+            return
+        s = self.settings
+        if not mf.recalculates(s, bool(self.inputs and self.inputs.associations())):
+            return
+        if self.last_calc and now - self.last_calc < s.calc_period:
+            return
+        self.recalculate(now)
+
+    def recalculate(self, now: int, jobs: Iterable[Job] | None = None) -> None:
+        """decay_apply_weighted_factors for every job: a pending job that is not held (nor set by an
+        operator) gets its priority anew (PriorityFlags=INCR_ONLY: never lower)."""
+        if not self.multifactor:
+            return
+        self.last_calc = now
+        self._fs = self._fair_share()
+        s = self.settings
+        running = bool(s.flags & mf.CALCULATE_RUNNING)
+        for job in list(self.ctl.cluster.jobs.values()) if jobs is None else jobs:
+            if job.priority == 0 or job.is_finished() or job.is_completing():
+                continue
+            if not job.is_pending() and not running:
+                continue
+            if job.direct_prio:
+                self.factors.pop(job.job_id, None)
+                continue
+            new = mf.next_priority(job.priority, self._compute(job, now), s)
+            if new != job.priority:
+                job.priority = new
+                self.ctl.cluster.job_changed(job)
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _partitions(self, job: Job) -> list[mf.PartInput]:
+        cluster = self.ctl.cluster
+        norms = mf.norm_priorities({name: p.priority_job_factor for name, p in cluster.partitions.items()})
+        # the first partition named is the job's own (part_ptr): its priority is computed there
+        return [self._part_input(p, norms) for p in job_partitions(job, cluster)]
+
+    @staticmethod
+    def _part_input(p: Partition, norms: dict[str, float]) -> mf.PartInput:
+        return mf.PartInput(p.priority_job_factor, norms.get(p.name, 0.0), mf.unlimited(p.max_time))
+
+    def _cluster_size(self) -> mf.ClusterSize:
+        nodes = self.ctl.cluster.node_list
+        return mf.ClusterSize(len(nodes), sum(n.cpus for n in nodes))
+
+    def _fair_share(self) -> dict[int, mf.FairShare]:
+        if self.inputs is None:
+            return {}
+        return mf.fair_share(self.inputs.associations(), self.settings.damp_factor)
+
+    def _job_input(self, job: Job) -> mf.JobInput:
+        s = self.settings
+        fs: float | None = None
+        qos_norm = 0.0
+        if self.inputs is not None:
+            assoc = self.inputs.job_assoc_id(job)
+            if assoc is not None:
+                share = self._fs.get(assoc) or self._fair_share().get(assoc)
+                fs = share.factor if share is not None else 0.0
+            prios = self.inputs.qos_priorities()
+            prio = prios.get(job.qos or "", 0)
+            top = max(prios.values(), default=0)
+            if prio and top:
+                qos_norm = float(prio) if s.flags & mf.NO_NORMAL_QOS else prio / top
+        # a pending job's total_cpus: those of its run before a requeue (slurmctld keeps them)
+        total = job.requeued_cpus if job.is_pending() else sum(job.cpus_alloc)
+        return mf.JobInput(
+            accrue_time=job.accrue_time,
+            min_nodes=job.min_nodes,
+            total_cpus=total,
+            max_cpus=job.max_cpus or NO_VAL,
+            min_cpus=job.min_cpus,
+            time_limit=job.time_limit,
+            nice=job.nice,
+            site_factor=job.site_factor,
+            fs_factor=fs,
+            qos_norm=qos_norm,
+        )
+
+    # -- sprio ----------------------------------------------------------------------------------
+    def records(self, job: Job) -> list[PriorityFactorsRecord]:
+        """The job's records, one per partition (_filter_job); empty when it has none."""
+        # in the order of slurmctld's part_ptr_list: by PriorityTier, highest first
+        names = sorted(job_partitions(job, self.ctl.cluster), key=lambda p: -p.priority_tier)
+        if not names:
+            return []
+        if job.direct_prio:
+            f = mf.Factors()
+            direct = float(job.priority)
+        else:
+            direct = 0.0
+            known = self.factors.get(job.job_id)
+            if known is None:
+                self._compute(job, self.ctl.now())
+                known = self.factors[job.job_id]
+            f = known
+        s = self.settings
+        multi = len(names) > 1
+        out = []
+        norms = mf.norm_priorities({n: p.priority_job_factor for n, p in self.ctl.cluster.partitions.items()})
+        for p in names:
+            pin = self._part_input(p, norms)
+            part = mf.weighted_part(pin, s) if multi and not direct else f.part
+            out.append(
+                PriorityFactorsRecord(
+                    job.job_id,
+                    job.user_id,
+                    p.name,
+                    f.age,
+                    f.assoc,
+                    f.fs,
+                    f.js,
+                    part,
+                    f.qos,
+                    direct,
+                    f.site,
+                    f.nice,
+                    account=job.account,
+                    qos_name=job.qos,
+                    sluid=job.sluid,
+                )
+            )
+        return out

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from flurm.accounting.records import (
-    DB_INDEX_PENDING,
     AcctCluster,
     AcctIds,
     aggregate_jobacct,
@@ -23,14 +22,18 @@ from flurm.accounting.records import (
     batch_step_start,
     empty_jobacct,
     extern_step_start,
+    forget_sent,
     job_complete,
     job_energy_after_step,
     job_start,
     job_suspend,
     job_tres_alloc,
     job_tres_req,
+    jobs_to_record,
+    mark_sent,
     step_complete,
     step_start,
+    take_db_indexes,
 )
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
@@ -52,6 +55,8 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.dbd_jobs import (
     DBD_JOB_BODIES,
+    DbdGotMultJobStart,
+    DbdIdRc,
     DbdJobComplete,
     DbdJobStart,
     DbdJobSuspend,
@@ -116,6 +121,23 @@ def _records() -> list[Any]:
 
 
 RECORDS = _records()
+
+
+def _messages(side: str) -> list[Any]:
+    """The bodies of one side's messages of this module's types (the batches not opened)."""
+    data = (GOLDEN / f"dbd-conn1-{side}.bin").read_bytes()
+    out: list[Any] = []
+    i = 0
+    while i < len(data):
+        (n,) = struct.unpack_from(">I", data, i)
+        msg = data[i + 4 : i + 4 + n]
+        i += 4 + n
+        if len(msg) >= 2 and split_dbd_msg(msg)[0] in DBD_JOB_BODIES:
+            out.append(decode_dbd_msg(msg, V2205)[1])
+    return out
+
+
+MESSAGES = {side: _messages(side) for side in ("c2s", "s2c")}
 
 
 def golden(kind: type, job_id: int, step_id: int | None = None, nth: int = 0) -> Any:
@@ -243,9 +265,8 @@ def ok_fail_and_steps(cluster: Cluster) -> None:
     epilog_done(cluster, ok)
     epilog_done(cluster, fail)
     # the db-index thread: every job without a db_index, as it stands (3 still pending)
-    for job in (ok, fail, steps):
-        same(job_start(job, ACCT, IDS, db_index=DB_INDEX_PENDING), golden(DbdJobStart, job.job_id))
-    ok.db_index, fail.db_index, steps.db_index = 1, 2, 5  # DBD_GOT_MULT_JOB_START
+    db_index_thread(cluster, [ok, fail, steps], 0)
+    assert (ok.db_index, fail.db_index, steps.db_index) == (1, 2, 5)
 
     assert schedule(cluster, T + 2) == [steps]
     same(job_start(steps, ACCT, IDS), golden(DbdJobStart, 3, nth=1))
@@ -269,6 +290,19 @@ def ok_fail_and_steps(cluster: Cluster) -> None:
     # the srun steps reported energy (0 J): the job's TRES leave it out now
     same(job_complete(steps, ACCT, IDS), golden(DbdJobComplete, 3))
     assert job_complete(steps, ACCT, IDS).tres_alloc_str == "1=2,4=2,5=2"
+
+
+def db_index_thread(cluster: Cluster, expected: list[Job], nth: int) -> None:
+    """The plugin's db-index thread: the jobs it picks, their records as the capture's nth
+    DBD_SEND_MULT_JOB_START holds them, and the db_indexes slurmdbd answered taken."""
+    batch = jobs_to_record(cluster.jobs.values())
+    assert batch == expected
+    mark_sent(batch)
+    sent = [m for m in MESSAGES["c2s"] if isinstance(m, DbdMultJobStart)][nth]
+    assert [job_start(job, ACCT, IDS) for job in batch] == list(sent.starts or ())
+    got = [m for m in MESSAGES["s2c"] if isinstance(m, DbdGotMultJobStart)][nth]
+    assert take_db_indexes(cluster.jobs, got.ids or ()) == batch
+    assert jobs_to_record(cluster.jobs.values()) == []
 
 
 def srun_step(job: Job, step_id: int, name: str, line: str, nodes: Any, tids: Any, now: int) -> Step:
@@ -314,9 +348,8 @@ def cancel_held_and_suspended(cluster: Cluster) -> None:
 
     susp = sbatch(cluster, t + 4, "susp", "sbatch --parsable -J susp --wrap sleep 30", "sleep 30")
     # the db-index thread: 4 and 5 finished, 6 pending; the held one keeps its hold as its last reason
-    for job in (cancel, held, susp):
-        same(job_start(job, ACCT, IDS, db_index=DB_INDEX_PENDING), golden(DbdJobStart, job.job_id))
-    cancel.db_index, held.db_index, susp.db_index = 6, 7, 10
+    db_index_thread(cluster, [cancel, held, susp], 1)
+    assert (cancel.db_index, held.db_index, susp.db_index) == (6, 7, 10)
     assert schedule(cluster, t + 5) == [susp]
     same(job_start(susp, ACCT, IDS), golden(DbdJobStart, 6, nth=1))
     same(batch_step_start(susp, ACCT, IDS), golden(DbdStepStart, 6, SLURM_BATCH_SCRIPT))
@@ -509,3 +542,24 @@ def test_scancel_records_who_cancelled(tmp_path: Path) -> None:
     finally:
         ctl.store.close()
         ctl.signer.close()
+
+
+def test_the_db_index_bookkeeping() -> None:
+    recorded = _job(job_id=1, submit_time=5, db_index=9)
+    resized = _job(job_id=2, submit_time=5, resize_time=7)
+    update = _job(job_id=3, submit_time=5, db_index=9, state=JobState.RUNNING | JobStateFlag.UPDATE_DB)
+    fresh = _job(job_id=4, submit_time=5)
+    no_submit = _job(job_id=5)
+    jobs = {j.job_id: j for j in (recorded, resized, update, fresh, no_submit)}
+    batch = jobs_to_record(jobs.values())
+    assert batch == [update, fresh]
+    mark_sent(batch)
+    assert (update.db_index, fresh.db_index) == (9, NO_VAL64)  # an update keeps its row
+    forget_sent(jobs.values())  # the batch failed
+    assert (update.db_index, fresh.db_index) == (9, 0)
+    mark_sent(batch)
+    fresh.db_index = 0  # requeued meanwhile: sent again as a new row
+    assert take_db_indexes(jobs, [DbdIdRc(3, 9), DbdIdRc(4, 11), DbdIdRc(99, 1)]) == [update]
+    assert fresh.db_index == 0 and not update.state & JobStateFlag.UPDATE_DB
+    many = [_job(job_id=i, submit_time=1) for i in range(1, 1100)]
+    assert len(jobs_to_record(many)) == 1001

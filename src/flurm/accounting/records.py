@@ -4,12 +4,13 @@ Pure: every input is an argument, times included.
 
 When slurmctld sends each (its call sites in src/slurmctld and the plugin: what the accounting sink hears):
 
-* **DBD_SEND_MULT_JOB_START** (:func:`job_start` of each job, ``db_index`` :data:`DB_INDEX_PENDING`): the
-  plugin's db-index thread, every 5 s, for every job in the job list that has no ``db_index`` yet (0) and
-  was not resized: pending ones (eligible or not, held ones too), running and finished ones not yet
-  purged, at most 1000 a message. It marks each job ``db_index = NO_VAL64`` before sending; the answer
-  DBD_GOT_MULT_JOB_START gives each job its ``db_index`` (a job whose ``db_index`` was cleared meanwhile
-  keeps 0); a failure puts the NO_VAL64 ones back to 0. So a new job reaches slurmdbd within 5 s of its
+* **DBD_SEND_MULT_JOB_START** (:func:`job_start` of each job of :func:`jobs_to_record`): the plugin's
+  db-index thread, every 5 s, for every job in the job list that has no ``db_index`` yet (0) and was not
+  resized, or is flagged JOB_UPDATE_DB: pending ones (eligible or not, held ones too), running and
+  finished ones not yet purged, at most 1001 a message. It marks each job ``db_index = NO_VAL64`` before
+  sending (:func:`mark_sent`); the answer DBD_GOT_MULT_JOB_START gives each job its ``db_index``
+  (:func:`take_db_indexes`; a job whose ``db_index`` was cleared meanwhile keeps 0); a failure puts the
+  NO_VAL64 ones back to 0 (:func:`forget_sent`). So a new job reaches slurmdbd within 5 s of its
   submission, PENDING, ``start_time`` 0 and ``eligible_time`` its begin time (0 while held).
 * **DBD_JOB_START** alone (:func:`job_start`), only for a job that has a ``db_index`` (nonzero, NO_VAL64
   included: jobacct_storage_job_start_direct), each time the job changes in a way the database keeps:
@@ -66,6 +67,7 @@ from flurm.protocol.constants import (
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.dbd_jobs import (
     DB_INDEX_PENDING,
+    DbdIdRc,
     DbdJobComplete,
     DbdJobStart,
     DbdJobSuspend,
@@ -95,14 +97,18 @@ __all__ = [
     "batch_step_start",
     "empty_jobacct",
     "extern_step_start",
+    "forget_sent",
     "job_complete",
     "job_energy_after_step",
     "job_start",
     "job_suspend",
     "job_tres_alloc",
     "job_tres_req",
+    "jobs_to_record",
+    "mark_sent",
     "step_complete",
     "step_start",
+    "take_db_indexes",
 ]
 
 # slurmdb.h SLURMDB_JOB_FLAG_*: which scheduler started the job
@@ -242,9 +248,9 @@ def _eligible_time(job: Job) -> int:
     return job.eligible_time
 
 
-def job_start(job: Job, acct: AcctCluster, ids: AcctIds, *, db_index: int | None = None) -> DbdJobStart:
-    """DBD_JOB_START of the job as it stands (_setup_job_start_msg); ``db_index`` overrides the job's
-    (DB_INDEX_PENDING in a DBD_SEND_MULT_JOB_START)."""
+def job_start(job: Job, acct: AcctCluster, ids: AcctIds) -> DbdJobStart:
+    """DBD_JOB_START of the job as it stands (_setup_job_start_msg), alone or in a batch (after
+    :func:`mark_sent`)."""
     task_str, max_tasks, task_pending = _array_fields(job)
     return DbdJobStart(
         job_id=job.job_id,
@@ -259,7 +265,7 @@ def job_start(job: Job, acct: AcctCluster, ids: AcctIds, *, db_index: int | None
         assoc_id=ids.assoc_id,
         constraints=job.features,
         db_flags=_db_flags(job),
-        db_index=job.db_index if db_index is None else db_index,
+        db_index=job.db_index,
         eligible_time=_eligible_time(job),
         gid=job.group_id,
         job_state=job.state,
@@ -324,6 +330,59 @@ def job_suspend(job: Job, ids: AcctIds) -> DbdJobSuspend:
         suspend_time=job.suspend_time,
         assoc_id=ids.assoc_id,
     )
+
+
+# -- db_index: what the database knows each job by ------------------------------------------------
+
+# the db-index thread stops adding jobs to its list once it holds more than this many
+MAX_STARTS_PER_MESSAGE = 1000
+
+
+def jobs_to_record(jobs: Iterable[Job]) -> list[Job]:
+    """The jobs the db-index thread puts in its next DBD_SEND_MULT_JOB_START, in job list order: those
+    without a db_index (not resized) and those flagged JOB_UPDATE_DB, up to 1001 (MAX_STARTS_PER_MESSAGE
+    + 1, as the thread checks after adding). A job without a submit time is never sent."""
+    out: list[Job] = []
+    for job in jobs:
+        if not job.state & JobStateFlag.UPDATE_DB and (job.db_index or job.resize_time):
+            continue
+        if not job.submit_time:
+            continue
+        out.append(job)
+        if len(out) > MAX_STARTS_PER_MESSAGE:
+            break
+    return out
+
+
+def mark_sent(jobs: Iterable[Job]) -> None:
+    """Before the batch goes: a job without a db_index gets DB_INDEX_PENDING, so that its own start
+    record, should it start meanwhile, goes out too (slurmdbd matches the two)."""
+    for job in jobs:
+        if not job.state & JobStateFlag.UPDATE_DB:
+            job.db_index = DB_INDEX_PENDING
+
+
+def take_db_indexes(jobs: Mapping[int, Job], answers: Iterable[DbdIdRc]) -> list[Job]:
+    """DBD_GOT_MULT_JOB_START's (or a DBD_ID_RC's) db_index into each job that still wants one (a job
+    whose db_index was cleared meanwhile, by a requeue, keeps 0 and is sent again); returns the jobs
+    changed (to be saved)."""
+    changed = []
+    for answer in answers:
+        job = jobs.get(answer.job_id)
+        if job is None or not job.db_index:
+            continue
+        job.db_index = answer.db_index
+        job.state &= ~JobStateFlag.UPDATE_DB
+        changed.append(job)
+    return changed
+
+
+def forget_sent(jobs: Iterable[Job]) -> None:
+    """The batch failed (no answer, or a PERSIST_RC instead): every DB_INDEX_PENDING goes back to 0, to be
+    sent again."""
+    for job in jobs:
+        if job.db_index == DB_INDEX_PENDING:
+            job.db_index = 0
 
 
 # -- steps ---------------------------------------------------------------------------------------

@@ -246,13 +246,13 @@ class JobOps:
             if job is not None and job.user_id != uid and not admin:
                 return SlurmRC.ESLURM_ACCESS_DENIED
             if job is not None and job.array_job_id == 0:
-                return self._signal_one(job, signal, flags)
+                return self._signal_one(job, signal, flags, uid)
             # an array (a task named by its own job id is not: slurmctld looks for an array of
             # that id, finds none, and answers "Invalid job id", which scancel does not print)
             signalled = done = 0
             meta = job if job is not None and job.is_array_meta() else None
             if meta is not None:
-                rc = self._signal_one(meta, signal, flags)
+                rc = self._signal_one(meta, signal, flags, uid)
                 signalled += 1
                 if rc == SlurmRC.ESLURM_ALREADY_DONE:
                     done, rc = done + 1, 0
@@ -260,7 +260,7 @@ class JobOps:
             if not tasks and meta is None:
                 return SlurmRC.ESLURM_INVALID_JOB_ID
             for task in sorted(tasks, key=lambda j: j.job_id, reverse=True):
-                rc2 = self._signal_one(task, signal, flags)
+                rc2 = self._signal_one(task, signal, flags, uid)
                 signalled += 1
                 if rc2 == SlurmRC.ESLURM_ALREADY_DONE:
                     done += 1
@@ -287,6 +287,7 @@ class JobOps:
                     if rest:
                         self.cluster.job_changed(meta)
                     else:
+                        meta.requid = uid
                         self.cancel(meta)
                 else:
                     rc = SlurmRC.ESLURM_TRANSITION_STATE_NO_UPDATE
@@ -296,15 +297,16 @@ class JobOps:
             (j for j in members if not j.is_array_meta() and j.array_task_id in wanted), key=_task_order
         )
         for job in found:
-            rc = max(rc, self._signal_one(job, signal, flags))
+            rc = max(rc, self._signal_one(job, signal, flags, uid))
         if len(found) < len(wanted):
             rc = max(rc, SlurmRC.ESLURM_INVALID_JOB_ID)
         return rc
 
-    def _signal_one(self, job: Job, signal: int, flags: int) -> int:
+    def _signal_one(self, job: Job, signal: int, flags: int, uid: int) -> int:
         if job.is_finished() or job.is_completing():
             return SlurmRC.ESLURM_ALREADY_DONE
         if signal == signals.SIGKILL:
+            job.requid = uid  # who cancelled it: accounting shows "CANCELLED by <uid>"
             self.cancel(job)
             return 0
         if job.is_pending():
@@ -630,6 +632,7 @@ class JobOps:
         now = self.ctl.now()
         if job_rc == NO_VAL:
             job.state = JobState.CANCELLED
+            job.requid = uid
         elif job_rc & 0x7F == 0 and job_rc >> 8 & 0xFF:  # WIFEXITED with a non-zero code
             job.state = JobState.FAILED
             job.exit_code = job_rc

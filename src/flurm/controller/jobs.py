@@ -38,6 +38,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_control import JobArrayError
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.scheduler import dependencies, scheduler
 from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.jobids import Target, parse_job_id
@@ -575,12 +576,22 @@ class JobOps:
         job.exit_code = 0
 
     # -- completion -------------------------------------------------------------------------------
-    def batch_complete(self, job_id: int, job_rc: int, slurm_rc: int, node_name: str | None) -> int:
+    def batch_complete(
+        self,
+        job_id: int,
+        job_rc: int,
+        slurm_rc: int,
+        node_name: str | None,
+        jobacct: JobAcctInfo | None = None,
+    ) -> int:
         """REQUEST_COMPLETE_BATCH_SCRIPT from slurmstepd."""
         job = self.cluster.jobs.get(job_id)
         if job is None:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         now = self.ctl.now()
+        if job.start_time and job.script is not None:
+            # the batch step's record goes first (_slurm_rpc_complete_batch_script), also after a cancel
+            self.ctl.accounting.batch_step_completed(job, job_rc, jobacct)
         if job.is_running():
             job.exit_code = job_rc
             if slurm_rc:

@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records
-from flurm.accounting.client import DBD_VERSION, DbdClient, DbdSettings
+from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
@@ -97,7 +97,9 @@ def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
 class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
-    def __init__(self, ctl: ControllerPort, *, settings: DbdSettings | None = None) -> None:
+    def __init__(
+        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+    ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
         self.signer = Signer(self.settings.authenticator(), workers=1)
@@ -109,6 +111,7 @@ class DbdAccounting:
             register=self._register,
             cluster_tres=self._cluster_tres,
             send_all=self._send_all,
+            assocs=assocs,
         )
         self.live = False
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}

@@ -158,7 +158,7 @@ def test_without_slurmdbd_age_and_fair_share_are_ignored() -> None:
     assert (off.weight_age, off.weight_fs, off.weight_js, off.with_slurmdbd) == (0, 0, 3, False)
     on = mf.Settings.from_config(parse_text(text + "AccountingStorageType=accounting_storage/slurmdbd\n"))
     assert (on.weight_age, on.weight_fs, on.with_slurmdbd) == (7, 9, True)
-    assert not mf.recalculates(off, True) and not mf.recalculates(on, False) and mf.recalculates(on, True)
+    assert not mf.recalculates(off) and mf.recalculates(on)
 
 
 def test_partition_factor_is_normalised_to_the_highest() -> None:

@@ -91,8 +91,6 @@ def test_with_slurmdbd_and_associations_every_calc_period(tmp_path: Path) -> Non
     ctl, clock = make(tmp_path, DBD)
     job = pending(ctl, 1, qos="high")
     other = pending(ctl, 2, user_id=NOBODY, qos="normal")
-    ctl.priority.tick(NOW)
-    assert job.priority == 1  # no association data: slurmctld runs no decay thread
     ctl.priority.inputs = Accounting()
     ctl.priority.tick(NOW)
     f = ctl.priority.factors[1]

@@ -72,11 +72,11 @@ class Priorities:
 
     # -- the decay thread's pass ----------------------------------------------------------------
     def tick(self, now: int) -> None:
-        """Every PriorityCalcPeriod, when slurmctld runs its decay thread (slurmdbd and associations)."""
+        """Every PriorityCalcPeriod, when slurmctld runs its decay thread (with slurmdbd)."""
         if not self.multifactor:
             return
         s = self.settings
-        if not mf.recalculates(s, bool(self.inputs and self.inputs.associations())):
+        if not mf.recalculates(s):
             return
         if self.last_calc and now - self.last_calc < s.calc_period:
             return

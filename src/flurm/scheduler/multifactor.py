@@ -253,10 +253,11 @@ def next_priority(old: int, new: int, s: Settings) -> int:
     return new
 
 
-def recalculates(s: Settings, has_associations: bool) -> bool:
-    """Does slurmctld run its decay thread (a recalculation every PriorityCalcPeriod)? Only with
-    slurmdbd and association data (it exits at start when PriorityWeightFairshare is set without)."""
-    return s.with_slurmdbd and has_associations
+def recalculates(s: Settings) -> bool:
+    """Does slurmctld run its decay thread (a recalculation every PriorityCalcPeriod)? With slurmdbd,
+    where it has the cluster's root association (slurmdbd makes one when the cluster is added; a
+    slurmctld that never had association data exits at start if PriorityWeightFairshare is set)."""
+    return s.with_slurmdbd
 
 
 # -- fair share (classic: PriorityFlags=NO_FAIR_TREE) -------------------------------------------------

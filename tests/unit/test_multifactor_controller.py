@@ -53,6 +53,18 @@ class Accounting:
     def qos_priorities(self) -> Mapping[str, int]:
         return {"normal": 10, "high": 40}
 
+    def usage_factor(self, job: Job) -> float:
+        return 1.0
+
+    def decay(self, factor: float) -> None:
+        self.decayed = factor
+
+    def charge(self, job: Job, amount: float) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
 
 def make(tmp: Path, extra: str = "") -> tuple[Controller, Clock]:
     clock = Clock()

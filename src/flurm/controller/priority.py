@@ -161,7 +161,10 @@ class Priorities:
     def _fair_share(self) -> dict[int, mf.FairShare]:
         if self.inputs is None:
             return {}
-        return mf.fair_share(self.inputs.associations(), self.settings.damp_factor)
+        s = self.settings
+        if s.flags & mf.FAIR_TREE:
+            return mf.fair_tree(self.inputs.associations())
+        return mf.fair_share(self.inputs.associations(), s.damp_factor)
 
     def _job_input(self, job: Job) -> mf.JobInput:
         s = self.settings

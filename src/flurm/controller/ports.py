@@ -189,3 +189,8 @@ class PriorityInputs(Protocol):
     def associations(self) -> Sequence[AssocUsage]: ...  # with their decayed usage; empty: none
     def job_assoc_id(self, job: Job) -> int | None: ...  # the job's association, None: none
     def qos_priorities(self) -> Mapping[str, int]: ...  # QOS name -> its Priority
+    def usage_factor(self, job: Job) -> float: ...  # its QOS's UsageFactor (1: none)
+    # the decay pass: every association's usage decayed, a job's usage added up its parent chain
+    def decay(self, factor: float) -> None: ...
+    def charge(self, job: Job, amount: float) -> None: ...
+    def reset(self) -> None: ...  # PriorityUsageResetPeriod

@@ -147,18 +147,19 @@ SETTINGS: tuple[SettingRule, ...] = (
     ),
     SettingRule(
         "PriorityWeightFairshare",
-        "fair share from slurmdbd's associations and their decayed usage (the factor is 0 until"
-        " accounting feeds it; Fair Tree, the default without PriorityFlags=NO_FAIR_TREE, is not computed)",
+        "fair share: flurm does not load slurmdbd's associations yet (the factor is 0 until it does); the"
+        " usage it weighs is kept in memory only, and slurmctld's (StateSaveLocation/assoc_usage) is not"
+        " taken over",
         _weight("PriorityWeightFairshare"),
     ),
     SettingRule(
         "PriorityWeightAssoc",
-        "the association priority factor (the factor is 0 until accounting feeds it)",
+        "the association priority factor (0 until flurm loads slurmdbd's associations)",
         _weight("PriorityWeightAssoc"),
     ),
     SettingRule(
         "PriorityWeightQOS",
-        "QOS priorities from slurmdbd (the factor is 0 until accounting feeds it)",
+        "QOS priorities from slurmdbd (the factor is 0 until flurm loads them)",
         _weight("PriorityWeightQOS"),
     ),
     SettingRule(

@@ -21,18 +21,23 @@ from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.frame import decode_frame
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.dbd_conn import (
+    DBD_CONN_BODIES,
     DBD_NODE_STATE_DOWN,
     ClusterTres,
     NodeState,
     RegisterCtld,
-    decode_dbd,
 )
+from flurm.protocol.messages.dbd_jobs import decode_dbd_msg
 from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.wire import Reader, Writer
 from flurm.rpc.transport import Signer
 from flurm.state.store import Store
 
 V = 0x2600
+
+
+def decode(msg: bytes, version: int) -> tuple[int, object]:
+    return decode_dbd_msg(msg, version, DBD_CONN_BODIES)
 
 
 def record(n: int) -> bytes:
@@ -103,7 +108,7 @@ class FakeDbd:
             t = struct.unpack_from(">H", msg)[0]
             if t in (DbdMsgType.DBD_REGISTER_CTLD, DbdMsgType.DBD_CLUSTER_TRES):
                 self.starts.append(t)
-                decode_dbd(msg, V)
+                decode(msg, V)
                 rc = 0
                 if t == DbdMsgType.DBD_CLUSTER_TRES:
                     rc, self.tres_rc = self.tres_rc, 0
@@ -312,5 +317,5 @@ def test_inactive_holds_no_connection(tmp_path: Path) -> None:
 @pytest.mark.parametrize("cut", [0, 1, 5])
 def test_encoded_records_decode(cut: int) -> None:
     msg = record(cut)
-    assert decode_dbd(msg, V)[1] == NodeState(f"n{cut}", DBD_NODE_STATE_DOWN, 1000 + cut, "r")
+    assert decode(msg, V)[1] == NodeState(f"n{cut}", DBD_NODE_STATE_DOWN, 1000 + cut, "r")
     assert encode_body(NodeState(f"n{cut}", DBD_NODE_STATE_DOWN, 1000 + cut, "r"), V) == msg[2:]

@@ -28,15 +28,17 @@ from flurm.config.slurmconf import SlurmConfig
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.errors import FlurmError
-from flurm.protocol.messages.base import encode_body
-from flurm.protocol.messages.dbd_conn import ClusterTres, RegisterCtld, decode_dbd, persist_init_head
+from flurm.protocol.messages.base import Body, encode_body
+from flurm.protocol.messages.dbd_conn import ClusterTres, RegisterCtld, persist_init_head
+from flurm.protocol.messages.dbd_jobs import DbdIdRc, DbdMultMsg, decode_dbd_msg
 from flurm.protocol.messages.persist import (
     PERSIST_TYPE_DBD,
     PersistInitRequest,
     PersistRc,
     persist_frame,
+    persist_msg,
 )
-from flurm.protocol.wire import DecodeError, Reader, WireError, Writer
+from flurm.protocol.wire import DecodeError, WireError
 from flurm.rpc.transport import Signer
 from flurm.state.store import StoreError
 
@@ -183,10 +185,9 @@ class DbdClient:
         cred = await self.signer.sign(MsgType.REQUEST_PERSIST_INIT, body, None, DBD_VERSION)
         writer.write(persist_init_head(body, cred, DBD_VERSION, self.signer.plugin_id()) + body)
         await writer.drain()
-        answer = await self._read(reader)
-        msg_type, rc_msg = decode_dbd(answer, DBD_VERSION)
+        rc_msg = _answer(await self._read(reader))
         if not isinstance(rc_msg, PersistRc):
-            raise DbdError(f"slurmdbd answered the connection with message type {msg_type}")
+            raise DbdError(f"slurmdbd answered the connection with {type(rc_msg).__name__}")
         if rc_msg.rc != SlurmRC.SLURM_SUCCESS:
             raise DbdError(f"slurmdbd refused the connection: rc {rc_msg.rc} {rc_msg.comment or ''}".rstrip())
         if rc_msg.ret_info != DBD_VERSION:
@@ -260,56 +261,51 @@ class DbdClient:
             raise TimeoutError(f"no answer from slurmdbd in {self.settings.timeout:.0f} s") from None
 
 
+# what slurmdbd answers the connection and the records with
+_ANSWERS: dict[DbdMsgType, type[Body]] = {
+    DbdMsgType(MsgType.PERSIST_RC): PersistRc,
+    DbdMsgType.DBD_ID_RC: DbdIdRc,
+    DbdMsgType.DBD_GOT_MULT_MSG: DbdMultMsg,
+}
+
+
+def _answer(msg: bytes) -> PersistRc | DbdIdRc | DbdMultMsg:
+    _, body = decode_dbd_msg(msg, DBD_VERSION, _ANSWERS)
+    assert isinstance(body, PersistRc | DbdIdRc | DbdMultMsg)
+    return body
+
+
 def _answer_rc(msg: bytes) -> int:
     """The return code of slurmdbd's answer to one message: a PERSIST_RC or a DBD_ID_RC."""
-    r = Reader(msg)
-    msg_type = r.u16()
-    if msg_type == MsgType.PERSIST_RC:
-        _, body = decode_dbd(msg, DBD_VERSION)
-        assert isinstance(body, PersistRc)
+    body = _answer(msg)
+    if isinstance(body, PersistRc):
         return body.rc
-    if msg_type == DbdMsgType.DBD_ID_RC:
-        r.u32()  # job_id
-        r.u64()  # db_index
-        r.u64()  # flags
-        rc = r.u32()
-        r.expect_end("DBD_ID_RC")
-        return rc - (1 << 32) if rc >= 1 << 31 else rc
-    raise DecodeError(f"slurmdbd answered a record with message type {msg_type}")
+    if isinstance(body, DbdIdRc):
+        return body.return_code - (1 << 32) if body.return_code >= 1 << 31 else body.return_code
+    raise DecodeError("slurmdbd answered one record with DBD_GOT_MULT_MSG")
 
 
 def _mult_msg(batch: list[bytes]) -> bytes:
-    """DBD_SEND_MULT_MSG: u32 count, each message as packmem, u32 return code."""
-    w = Writer()
-    w.u16(DbdMsgType.DBD_SEND_MULT_MSG)
-    w.u32(len(batch))
-    for msg in batch:
-        w.mem(msg)
-    w.u32(0)
-    return w.getvalue()
+    return persist_msg(DbdMsgType.DBD_SEND_MULT_MSG, DbdMultMsg(tuple(batch)), DBD_VERSION)
 
 
 def _mult_answer(msg: bytes, sent: int) -> tuple[int, int]:
     """How many of the records sent together slurmdbd took (in order, up to the first that failed), and
     the return code that stopped them (0 when all were taken)."""
-    r = Reader(msg)
-    msg_type = r.u16()
-    if msg_type == MsgType.PERSIST_RC:  # the whole message failed
-        return 0, _answer_rc(msg)
-    if msg_type != DbdMsgType.DBD_GOT_MULT_MSG:
-        raise DecodeError(f"slurmdbd answered records with message type {msg_type}")
-    count = r.u32()
-    if count > sent:
-        raise DecodeError(f"slurmdbd answered {count} records of {sent}")
+    body = _answer(msg)
+    if isinstance(body, PersistRc):  # the whole message failed
+        return 0, body.rc
+    if not isinstance(body, DbdMultMsg):
+        raise DecodeError("slurmdbd answered records sent together with DBD_ID_RC")
+    answers = body.messages or ()
+    if len(answers) > sent:
+        raise DecodeError(f"slurmdbd answered {len(answers)} records of {sent}")
     done = 0
-    for _ in range(count):
-        inner = r.mem()
-        rc = _answer_rc(inner or b"")
+    for inner in answers:
+        rc = _answer_rc(inner)
         if rc != SlurmRC.SLURM_SUCCESS:
             return done, rc
         done += 1
-    r.u32()  # the list's return code
-    r.expect_end("DBD_GOT_MULT_MSG")
     return done, SlurmRC.SLURM_SUCCESS if done == sent else SlurmRC.SLURM_ERROR
 
 

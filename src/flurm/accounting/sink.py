@@ -104,9 +104,13 @@ class DbdAccounting:
 
     # -- lifecycle (daemon.py) --------------------------------------------------------------------
     def restore(self, saved: list[tuple[int, bytes]]) -> None:
-        """The records a previous run left unanswered (the store's spool), to go first."""
+        """After the cluster's state was restored: the records a previous run left unanswered (the
+        store's spool), to go first."""
         self.spool = Spool(self.ctl.store, saved)
         self.client.spool = self.spool
+        # the nodes as saved: a drain slurmdbd heard of before the restart is not recorded again
+        for node in self.ctl.cluster.nodes.values():
+            self._nodes[node.name] = _accounted_state(node)
         if saved:
             log.info("%d accounting records from before the restart wait for slurmdbd", len(saved))
 

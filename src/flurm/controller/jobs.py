@@ -136,6 +136,7 @@ class JobOps:
         if job.priority != 0:
             job.sched_node_count = scheduler.node_guess(job, cluster)  # (a held job is not tested)
         cluster.add_job(job)
+        self.ctl.accounting.job_eligible(job)  # its record from submission on (_set_db_inx_thread)
         self.ctl.diag.count("submitted", count)
         return job, error_code
 
@@ -322,6 +323,7 @@ class JobOps:
             self.cluster.job_changed(job)
             self.ctl.steps.job_ended(job)  # (steps) an srun waiting for this allocation is told
             mail.job_ended(self.ctl, job)
+            self.ctl.accounting.job_completed(job)  # job_completion_logger
             return
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
@@ -648,6 +650,7 @@ class JobOps:
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
         mail.job_ended(self.ctl, job)
+        self.ctl.accounting.job_completed(job)
         prep.epilog_start(self.ctl, job)
         # slurmctld marks the TRES final when the job's last step record ends after the job (the
         # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
@@ -674,6 +677,7 @@ class JobOps:
         _logged_end(job)
         self.ctl.steps.job_ended(job)
         mail.job_ended(self.ctl, job)
+        self.ctl.accounting.job_completed(job)
         prep.epilog_start(self.ctl, job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:

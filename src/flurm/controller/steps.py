@@ -613,6 +613,7 @@ class StepOps:
             table.steps.pop(step.step_id, None)
             self._save(job, table)
             return rc_reply(SlurmRC.ESLURM_INVALID_JOB_CREDENTIAL)
+        ctl.accounting.step_started(job, step)  # step_create
         await ctl.durable()
         layout = StepLayout(
             node_list=compress(step.nodes),
@@ -834,6 +835,7 @@ class StepOps:
             if step.exit_code != NO_VAL and (step.exit_code == SIG_OOM or step.exit_code > job.derived_ec):
                 job.derived_ec = step.exit_code
             log.info("step %s.%s done, exit code %s", job.job_id, step.step_id, step.exit_code)
+            self.ctl.accounting.step_completed(job, step)  # _internal_step_complete
             self._wake_waiting(job, table)
             self._set_freed(job.job_id)
             if job.is_finished() and not table.steps:

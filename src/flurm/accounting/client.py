@@ -307,6 +307,19 @@ class DbdClient:
         except TimeoutError:
             raise TimeoutError(f"no answer from slurmdbd in {self.settings.timeout:.0f} s") from None
 
+    async def probe(self, timeout: float = 10.0) -> None:
+        """One PERSIST_INIT handshake on a connection of its own, then closed (nothing registered or
+        sent): whether slurmdbd takes flurm's credential and speaks its version (the takeover's
+        pre-flight). Raises what a failed connection raises."""
+        where = (self.settings.host, self.settings.port)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*where), timeout)
+        try:
+            await asyncio.wait_for(self._open(reader, writer), timeout)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
 
 # what slurmdbd answers the connection and the records with
 _ANSWERS: dict[DbdMsgType, type[Body]] = {

@@ -278,6 +278,9 @@ class Daemon:
                         raise
                     await asyncio.sleep(0.01)  # slurmctld may still be closing its socket
             self._bound.append((addr, port))
+        if self.accounting is not None and local:
+            # slurmdbd is told slurmctld's port, as slurmctld registers it when it starts again
+            self.accounting.register_port = local[0][1]
         ctl.store.set_meta("owns_controller_endpoint", True)
 
     async def _start_api(self, settings: ApiSettings, group: asyncio.TaskGroup) -> None:
@@ -317,7 +320,14 @@ class Daemon:
         mirror = Mirror(ctl, source)
         forwarder = Forwarder(ctl, source, mirror)
         ctl.forward = forwarder.forward
-        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints, self._sack_after_takeover)
+        takeover = Takeover(
+            ctl,
+            source,
+            mirror,
+            self.listen_controller_endpoints,
+            self._sack_after_takeover,
+            accounting=self.accounting,
+        )
         return Migration(source, mirror, forwarder, takeover)
 
     async def _first_import(self, timeout: float = 60.0) -> None:

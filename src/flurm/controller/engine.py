@@ -260,6 +260,7 @@ class Controller:
                 job = self.jobs.split_task(job, job.array_task_pending.first())
             job.partition = decision.partition
             self.cluster.start_job(job, decision.alloc, now)
+            self.accounting.job_started(job)  # select_nodes: jobacct_storage_job_start_direct
             mail.job_began(self, job)
             gated = prep.prolog_start(self, job)  # PrologSlurmctld: a batch launch waits for it
             if not job.state & JobStateFlag.CONFIGURING:

@@ -224,6 +224,7 @@ class Cluster:
         if by_flurm and job.record_overrides:
             job.record_overrides = {}
         job.touch()
+        job.note_reason_for_db()
         self.last_job_update = int(self.clock())
         self.job_generation += 1
         self.note_schedulable(job)

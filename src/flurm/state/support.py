@@ -130,7 +130,8 @@ GRES = "generic resources (GPUs): scheduling and binding"
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
         "AccountingStorageType",
-        "accounting through slurmdbd: flurm sends it no job records (sacct and sreport miss flurm's jobs)",
+        "accounting through slurmdbd: flurm registers the cluster and records node events, but sends no"
+        " job, step or reservation records yet (sacct and sreport miss flurm's jobs)",
         _plugin(lambda c: c.accounting_storage_type, "accounting_storage/none"),
     ),
     SettingRule(
@@ -146,18 +147,19 @@ SETTINGS: tuple[SettingRule, ...] = (
     ),
     SettingRule(
         "PriorityWeightFairshare",
-        "fair share from slurmdbd's associations and their decayed usage (the factor is 0 until"
-        " accounting feeds it; Fair Tree, the default without PriorityFlags=NO_FAIR_TREE, is not computed)",
+        "fair share: flurm does not load slurmdbd's associations yet (the factor is 0 until it does); the"
+        " usage it weighs is kept in memory only, and slurmctld's (StateSaveLocation/assoc_usage) is not"
+        " taken over",
         _weight("PriorityWeightFairshare"),
     ),
     SettingRule(
         "PriorityWeightAssoc",
-        "the association priority factor (the factor is 0 until accounting feeds it)",
+        "the association priority factor (0 until flurm loads slurmdbd's associations)",
         _weight("PriorityWeightAssoc"),
     ),
     SettingRule(
         "PriorityWeightQOS",
-        "QOS priorities from slurmdbd (the factor is 0 until accounting feeds it)",
+        "QOS priorities from slurmdbd (the factor is 0 until flurm loads them)",
         _weight("PriorityWeightQOS"),
     ),
     SettingRule(

@@ -246,6 +246,13 @@ def test_nothing_is_enforced_without_the_setting() -> None:
     j = job(STRANGER, account="bogus", qos="bogus")
     p.submit(j, [])
     assert (j.account, j.qos) == ("bogus", "bogus") and p.pass_limits([j]) is None
+    # the defaults still come from the associations; an account without one gives way to the default
+    j = job(NOBODY, account="bogus")
+    p.submit(j, [])
+    assert (j.account, j.qos) == ("child", "normal")
+    j = job(NOBODY, account="other", cpus=64)
+    p.submit(j, [])
+    assert (j.account, j.qos) == ("other", "big")
     # associations alone: the account is checked, limits are not
     p = Policy(updated(), 0x01)
     assert refused(p, job(STRANGER))[0] == SlurmRC.ESLURM_INVALID_ACCOUNT

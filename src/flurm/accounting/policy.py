@@ -160,15 +160,17 @@ class Policy:
     # -- submit (_job_create) ----------------------------------------------------------------------
     def submit(self, job: Job, jobs: Iterable[Job], part_max_time: int | None = None) -> None:
         """Fill the job's account and QOS as slurmctld does, or refuse it (SlurmError). A job with no
-        time limit gets the MaxWall that applies to it (capped by its partition's MaxTime)."""
-        if not self.enforce:
-            return
+        time limit gets the MaxWall that applies to it (capped by its partition's MaxTime). Nothing
+        enforced, the defaults still come from the associations slurmdbd holds (_job_create)."""
         part = job.partition.split(",")[0] or None
         assoc = self.cache.find(job.user_id, job.account, part)
-        if assoc is None:
-            if self.enforce & ENFORCE_ASSOCS:
-                raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)
-        elif not job.account:
+        if assoc is None and self.enforce & ENFORCE_ASSOCS:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)
+        if assoc is None and job.account:
+            # not enforced: an account without an association gives way to the user's default one, "to
+            # avoid getting trash in the accounting records" (and none at all leaves the job as it is)
+            assoc = self.cache.find(job.user_id, None, part)
+        if assoc is not None:
             job.account = assoc.acct
         qos = self._qos_for(job, assoc)
         if qos is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records
@@ -99,7 +99,12 @@ class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
     def __init__(
-        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+        self,
+        ctl: ControllerPort,
+        *,
+        settings: DbdSettings | None = None,
+        assocs: AssocLoader | None = None,
+        job_ids: Callable[[Job], tuple[int, int]] | None = None,
     ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
@@ -115,6 +120,7 @@ class DbdAccounting:
             assocs=assocs,
         )
         self.live = False
+        self.job_ids = job_ids  # a job's (association id, QOS id) in slurmdbd, from the association cache
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
         self.acct = records.AcctCluster.from_cluster(ctl.cluster)
         self.contain = bool(parse_prolog_flags(ctl.config.prolog_flags) & PrologFlag.CONTAIN)
@@ -264,9 +270,12 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def _ids(self, job: Job) -> records.AcctIds:
-        """The job's association, QOS and reservation ids in slurmdbd (none until the association cache
-        feeds them)."""
-        return records.AcctIds()
+        """The job's association and QOS ids in slurmdbd, from the association cache (0: not known);
+        reservations are not recorded yet."""
+        if self.job_ids is None:
+            return records.AcctIds()
+        assoc_id, qos_id = self.job_ids(job)
+        return records.AcctIds(assoc_id=assoc_id, qos_id=qos_id)
 
     def reservation_added(self, resv: Reservation) -> None:
         pass

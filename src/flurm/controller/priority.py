@@ -88,8 +88,9 @@ class Priorities:
 
     def _usage(self, now: int) -> None:
         """The decay thread's accounting: PriorityUsageResetPeriod, then the decay of every
-        association's usage over the period, then what each job used in it (a job that ended since
-        the last pass: up to its end, as slurmctld adds at the end of a job)."""
+        association's usage over the period, then what each running job used in it. A job that ended
+        since the last pass is charged up to its end only with AccountingStorageEnforce=limits: only
+        then does slurmctld add a job's usage when it ends (acct_policy's job_fini)."""
         inputs = self.inputs
         if inputs is None:
             return
@@ -111,7 +112,7 @@ class Priorities:
         for job in self.ctl.cluster.jobs.values():
             if not job.start_time or job.is_pending():
                 continue
-            if job.is_finished() and job.end_time <= last:
+            if job.is_finished() and (job.end_time <= last or not s.enforce_limits):
                 continue
             end = min(now, job.end_time) if job.is_finished() else now
             seconds = end - max(last, job.start_time)

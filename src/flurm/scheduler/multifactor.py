@@ -51,6 +51,7 @@ SUPPORTED_FLAGS = (
     | NO_NORMAL_QOS
 )
 
+ENFORCE_LIMITS = 0x02  # ACCOUNTING_ENFORCE_LIMITS
 FS_USE_PARENT = 0x7FFFFFFF  # SLURMDB_FS_USE_PARENT: FairShare=parent
 MAX_PRIORITY = 0xFFFFFFFF
 
@@ -78,6 +79,8 @@ class Settings:
     damp_factor: int = 1
     with_slurmdbd: bool = False
     weight_tres: str | None = None
+    # AccountingStorageEnforce=limits: only then does slurmctld add a job's usage when it ends
+    enforce_limits: bool = False
 
     @classmethod
     def from_config(cls, config: SlurmConfig) -> Settings:
@@ -100,6 +103,7 @@ class Settings:
             damp_factor=max(1, info.fs_dampening_factor),
             with_slurmdbd=dbd,
             weight_tres=info.priority_weight_tres,
+            enforce_limits=bool(info.accounting_storage_enforce & ENFORCE_LIMITS),
         )
 
 

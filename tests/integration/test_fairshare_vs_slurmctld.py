@@ -1,6 +1,7 @@
 """Fair share against the real slurmctld 22.05: its association tree, with the usage real jobs put there,
 fed to flurm's Fair Tree (scheduler/multifactor.py), gives the LevelFS and fair-share factors slurmctld
-computed itself.
+computed itself; with PriorityFlags=NO_FAIR_TREE, flurm's classic fair share gives slurmctld's normalised
+shares, normalised usage and effective usage (from which sshare computes the factor).
 
 slurmctld records into a real slurmdbd (harness/accounting.py); accounts and users are added with
 sacctmgr, jobs run under them, and slurmctld's RESPONSE_SHARE_INFO (what sshare prints) is read with
@@ -48,12 +49,17 @@ CONF = "\n".join(
 )
 
 
-@pytest.fixture(scope="module")
-def ctld() -> Iterator[SlurmCluster]:
+ALGORITHMS = {"fair tree": "", "classic": "PriorityFlags=NO_FAIR_TREE\n"}
+
+
+@pytest.fixture(scope="module", params=list(ALGORITHMS))
+def ctld(request: pytest.FixtureRequest) -> Iterator[SlurmCluster]:
     d = Path(tempfile.mkdtemp(prefix="flurm-fairshare-"))
     d.chmod(0o755)
     acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
-    c = ParityCluster(d / "cluster", "slurmctld", nodes=2, cpus=2, extra_conf=CONF + acct.slurm_conf_lines())
+    conf = CONF + ALGORITHMS[request.param] + acct.slurm_conf_lines()
+    c = ParityCluster(d / "cluster", "slurmctld", nodes=2, cpus=2, extra_conf=conf)
+    c.algorithm = request.param  # type: ignore[attr-defined]
     try:
         acct.start()
         c.start()
@@ -99,8 +105,9 @@ def sacctmgr(c: SlurmCluster, *args: str) -> None:
     c.run("sacctmgr", "-i", *args).check()
 
 
-def test_fair_tree_matches_slurmctld(ctld: SlurmCluster) -> None:
+def test_fair_share_matches_slurmctld(ctld: SlurmCluster) -> None:
     c = ctld
+    classic = c.algorithm == "classic"  # type: ignore[attr-defined]
     sacctmgr(c, "add", "account", "phys", "Fairshare=30")
     sacctmgr(c, "add", "account", "chem", "Fairshare=10")
     sacctmgr(c, "add", "account", "bio", "Fairshare=10")
@@ -124,11 +131,11 @@ def test_fair_tree_matches_slurmctld(ctld: SlurmCluster) -> None:
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         snapshot = shares(c)
-        last = differences(snapshot.records)
+        last = classic_differences(snapshot.records) if classic else differences(snapshot.records)
         if not last and any(r.usage_raw for r in snapshot.records):
             break
         time.sleep(2)
-    assert not last, "flurm's Fair Tree differs from slurmctld's:\n" + "\n".join(last)
+    assert not last, "flurm's fair share differs from slurmctld's:\n" + "\n".join(last)
     used = {r.name: r.usage_raw for r in snapshot.records if r.parent == "root" and not r.user}
     assert used["phys"] and used["chem"] and not used["bio"], used
 
@@ -148,4 +155,25 @@ def differences(records: tuple[ShareRecord, ...]) -> list[str]:
             out.append(f"{who}: LevelFS {mine.level_fs} != {r.level_fs}")
         if r.user and mine.factor != pytest.approx(r.fs_factor, abs=1e-12):
             out.append(f"{who}: factor {mine.factor} != {r.fs_factor}")
+    return out
+
+
+def classic_differences(records: tuple[ShareRecord, ...]) -> list[str]:
+    """Classic fair share: sshare computes the factor itself from the normalised shares and the
+    effective usage, which slurmctld sends with the normalised usage."""
+    ours = mf.fair_share(tree(records))
+    out = []
+    for r in records:
+        mine = ours.get(r.assoc_id)
+        if mine is None:
+            assert r.parent is None, r
+            continue
+        who = f"{r.name} (parent {r.parent})"
+        for what, a, b in (
+            ("shares norm", mine.shares_norm, r.shares_norm),
+            ("usage norm", mine.usage_norm, r.usage_norm),
+            ("effective usage", mine.usage_efctv, r.usage_efctv),
+        ):
+            if a != pytest.approx(b, rel=1e-9, abs=1e-12):
+                out.append(f"{who}: {what} {a} != {b}")
     return out

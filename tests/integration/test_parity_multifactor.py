@@ -147,3 +147,37 @@ def test_favor_small_job_size() -> None:
         a, b = run_both(ref, got, steps)
     assert "JOBSIZE" in a["sprio -l"].stdout
     assert_same(a, b)
+
+
+TRES = "\n".join(
+    (
+        "MinJobAge=300",
+        "PriorityType=priority/multifactor",
+        "PriorityWeightJobSize=100",
+        "PriorityWeightTRES=CPU=1000,Mem=2000,Node=500,Billing=100",
+        "PartitionName=low Nodes=ALL State=DOWN",
+        "PartitionName=one Nodes=compute-node-1 State=DOWN",
+    )
+)
+
+
+def test_tres_factors() -> None:
+    """PriorityWeightTRES: each TRES the job asks for over its partition's, weighted; sprio prints them
+    unweighted in its TRES column."""
+    steps = [
+        _sbatch("-p", "low", "-n", "1", label="one cpu"),
+        _sbatch("-p", "low", "-n", "3", "--mem=300", label="three cpus, memory"),
+        _sbatch("-p", "low", "-N", "2", "--mem-per-cpu=100", label="two nodes"),
+        _sbatch("-p", "one,low", "-n", "2", label="two partitions"),
+        _sbatch("-p", "low", "--priority=777", label="operator priority"),
+        settle(),
+        cmd("sprio", label="sprio"),
+        cmd("sprio", "-l", label="sprio -l"),
+        cmd("sprio", "-n", "-l", label="sprio -n -l"),
+        cmd("sprio", "-o", "%.7i %.10T %.30t %.10Y", label="sprio -o"),
+        cmd("squeue", "-S", "i", "-o", "%i %Q", label="squeue priorities"),
+    ]
+    with cluster_pair(nodes=2, cpus=2, extra_conf=TRES) as (ref, got):
+        a, b = run_both(ref, got, steps)
+    assert "cpu=" in a["sprio -l"].stdout, a["sprio -l"].stdout  # the reference lists TRES factors
+    assert_same(a, b)

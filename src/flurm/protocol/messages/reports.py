@@ -508,7 +508,8 @@ class PriorityFactorsRecord:
     array), u32 nice, str partition. 24.11: str account, u32 job_id, str partition, double
     direct_prio, the factors only when direct_prio is 0 (doubles age..qos, u32 site, the TRES arrays,
     u32 nice), str qos, u32 user_id. 26.05: as 24.11 with the whole step id in place of the job id.
-    ``site`` and ``nice`` are as packed (NICE_OFFSET plus the value); flurm sends no TRES factors.
+    ``site`` and ``nice`` are as packed (NICE_OFFSET plus the value). The TRES arrays are empty unless
+    PriorityWeightTRES is set: then one weighted factor, name and weight per TRES of the cluster.
     """
 
     job_id: int
@@ -526,6 +527,27 @@ class PriorityFactorsRecord:
     account: str | None = None
     qos_name: str | None = None
     sluid: int = 0
+    tres: tuple[float, ...] = ()
+    tres_names: tuple[str, ...] = ()
+    tres_weights: tuple[float, ...] = ()
+
+    def _pack_tres(self, w: Writer, version: int) -> None:
+        w.u32(len(self.tres))
+        for v in self.tres:
+            w.double(v)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(len(self.tres))  # tres_cnt
+        w.string_array(self.tres_names)
+        w.u32(len(self.tres_weights))
+        for v in self.tres_weights:
+            w.double(v)
+
+    @staticmethod
+    def _unpack_tres(r: Reader, version: int) -> tuple[tuple[float, ...], tuple[str, ...], tuple[float, ...]]:
+        tres = _doubles(r)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            r.u32()
+        return tres, tuple(r.string_array()), _doubles(r)
 
     def pack(self, w: Writer, version: int) -> None:
         if version < SLURM_24_11_PROTOCOL_VERSION:
@@ -534,10 +556,7 @@ class PriorityFactorsRecord:
             for v in (self.age, self.assoc, self.fs, self.js, self.part, self.qos, self.direct_prio):
                 w.double(v)
             w.u32(self.site)
-            w.u32(0)  # TRES factors
-            w.u32(0)  # TRES count
-            w.u32(0)  # TRES names
-            w.u32(0)  # TRES weights
+            self._pack_tres(w, version)
             w.u32(self.nice)
             w.string(self.partition)
             return
@@ -549,8 +568,7 @@ class PriorityFactorsRecord:
             for v in (self.age, self.assoc, self.fs, self.js, self.part, self.qos):
                 w.double(v)
             w.u32(self.site)
-            for _ in range(3):  # TRES factors, names, weights
-                w.u32(0)
+            self._pack_tres(w, version)
             w.u32(self.nice)
         w.string(self.qos_name)
         w.u32(self.user_id)
@@ -561,24 +579,24 @@ class PriorityFactorsRecord:
             job_id, user_id = r.u32(), r.u32()
             age, assoc, fs, js, part, qos, direct = (r.double() for _ in range(7))
             site = r.u32()
-            _doubles(r)
-            r.u32()
-            r.string_array()
-            _doubles(r)
+            tres, names, weights = cls._unpack_tres(r, version)
             nice = r.u32()
-            return cls(job_id, user_id, r.string(), age, assoc, fs, js, part, qos, direct, site, nice)
+            partition = r.string()
+            return cls(
+                job_id, user_id, partition, age, assoc, fs, js, part, qos, direct, site, nice,
+                tres=tres, tres_names=names, tres_weights=weights,
+            )  # fmt: skip
         account = r.string()
         job_id, step = unpack_job_step(r, version)
         partition = r.string()
         direct = r.double()
         factors: tuple[float, ...] = (0.0,) * 6
         site = nice = NICE_OFFSET
+        arrays: tuple[tuple[float, ...], tuple[str, ...], tuple[float, ...]] = ((), (), ())
         if not direct:
             factors = tuple(r.double() for _ in range(6))
             site = r.u32()
-            _doubles(r)
-            r.string_array()
-            _doubles(r)
+            arrays = cls._unpack_tres(r, version)
             nice = r.u32()
         qos_name = r.string()
         user_id = r.u32()
@@ -600,6 +618,7 @@ class PriorityFactorsRecord:
             account,
             qos_name,
             sluid,
+            *arrays,
         )
 
 

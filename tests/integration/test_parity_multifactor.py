@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from parity import Action, Cmd, Transcript, assert_same, cluster_pair, cmd, poll, run_both, settle
+from parity import Action, Cmd, Transcript, assert_same, cluster_pair, cmd, poll, run_both, settle, wait_state
 
 from harness.loopback import SlurmCluster
 
@@ -180,4 +180,36 @@ def test_tres_factors() -> None:
     with cluster_pair(nodes=2, cpus=2, extra_conf=TRES) as (ref, got):
         a, b = run_both(ref, got, steps)
     assert "cpu=" in a["sprio -l"].stdout, a["sprio -l"].stdout  # the reference lists TRES factors
+    assert_same(a, b)
+
+
+RELATIVE = "\n".join(
+    (
+        "MinJobAge=300",
+        "PriorityType=priority/multifactor",
+        "PriorityWeightJobSize=100000",
+        "PriorityWeightPartition=1000",
+        "PriorityFlags=SMALL_RELATIVE_TO_TIME,CALCULATE_RUNNING",
+        "PartitionName=low Nodes=ALL State=DOWN MaxTime=120",
+    )
+)
+
+
+def test_size_relative_to_time_and_running_jobs() -> None:
+    """PriorityFlags=SMALL_RELATIVE_TO_TIME: the size factor is the job's CPUs over its time limit (the
+    partition's MaxTime without one); CALCULATE_RUNNING: sprio lists running jobs too."""
+    steps = [
+        cmd("sbatch", "-o", "/dev/null", "-n", "2", "-t", "30", "--wrap", "sleep 300", label="runs"),
+        wait_state(1, "RUNNING", timeout=60),
+        _sbatch("-p", "low", "-n", "1", "-t", "10", label="short"),
+        _sbatch("-p", "low", "-n", "3", "-t", "60", label="long"),
+        _sbatch("-p", "low", "-N", "2", label="no limit"),
+        settle(),
+        cmd("sprio", "-l", label="sprio -l"),
+        cmd("sprio", "-n", "-l", label="sprio -n -l"),
+        cmd("squeue", "-S", "i", "-o", "%i %Q", label="squeue priorities"),
+    ]
+    with cluster_pair(nodes=2, cpus=2, extra_conf=RELATIVE) as (ref, got):
+        a, b = run_both(ref, got, steps)
+    assert "      1 debug" in a["sprio -l"].stdout, a["sprio -l"].stdout  # the running job is listed
     assert_same(a, b)

@@ -56,6 +56,7 @@ class Accounting:
     db_port: int = 0
     dbd_port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    slurmdbd: subprocess.Popen[bytes] | None = None
 
     @property
     def conf(self) -> Path:
@@ -115,6 +116,11 @@ class Accounting:
         )  # fmt: skip
         self.procs.append(db)
         _wait_port(self.db_port, db, "mariadbd", log, timeout)
+        self.start_slurmdbd(timeout)
+        return self
+
+    def start_slurmdbd(self, timeout: float = 60.0) -> None:
+        """(Re)start slurmdbd alone, on the same port and database."""
         dbd_log = self.dir / "slurmdbd.log"
         self.conf.write_text(
             "AuthType=auth/munge\n"
@@ -140,8 +146,18 @@ class Accounting:
             env={**os.environ, "SLURM_CONF": str(self.dir / "slurm.conf")},
         )
         self.procs.append(dbd)
+        self.slurmdbd = dbd
         _wait_port(self.dbd_port, dbd, "slurmdbd", dbd_log, timeout)
-        return self
+
+    def stop_slurmdbd(self, timeout: float = 30.0) -> None:
+        """Stop slurmdbd alone (SIGTERM, by pid); MariaDB keeps running."""
+        dbd = self.slurmdbd
+        if dbd is None or dbd.poll() is not None:
+            return
+        dbd.send_signal(signal.SIGTERM)
+        dbd.wait(timeout)
+        self.procs.remove(dbd)
+        self.slurmdbd = None
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

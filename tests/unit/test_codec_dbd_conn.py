@@ -13,6 +13,7 @@ from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.frame import decode_frame
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.dbd_conn import (
+    DBD_CONN_BODIES,
     DBD_NODE_STATE_DOWN,
     DBD_NODE_STATE_UP,
     SLURM_GLOBAL_AUTH_KEY,
@@ -22,14 +23,18 @@ from flurm.protocol.messages.dbd_conn import (
     NodeState,
     RegisterCtld,
     ReservationRec,
-    decode_dbd,
     persist_init_head,
 )
+from flurm.protocol.messages.dbd_jobs import decode_dbd_msg
 from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.wire import DecodeError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dbd" / "22.05"
 V = 0x2600
+
+
+def decode(msg: bytes, version: int) -> tuple[int, object]:
+    return decode_dbd_msg(msg, version, DBD_CONN_BODIES)
 
 
 def _messages(name: str) -> list[bytes]:
@@ -82,7 +87,7 @@ def test_the_captures_hold_every_message_of_this_module() -> None:
 
 @pytest.mark.parametrize("msg", SENT + FINIS, ids=lambda m: str(struct.unpack_from(">H", m)[0]))
 def test_each_message_decodes_and_encodes_back_byte_exact(msg: bytes) -> None:
-    msg_type, body = decode_dbd(msg, V)
+    msg_type, body = decode(msg, V)
     assert persist_msg(msg_type, body, V) == msg
 
 
@@ -90,15 +95,15 @@ def test_each_message_decodes_and_encodes_back_byte_exact(msg: bytes) -> None:
 def test_every_cut_is_refused(msg: bytes) -> None:
     for cut in range(len(msg)):
         with pytest.raises(DecodeError):
-            decode_dbd(msg[:cut], V)
+            decode(msg[:cut], V)
     with pytest.raises(DecodeError):
-        decode_dbd(msg + b"\0", V)
+        decode(msg + b"\0", V)
 
 
 def test_what_slurmctld_fills_in() -> None:
     by_type: dict[int, list[object]] = {}
     for m in SENT + FINIS:
-        t, body = decode_dbd(m, V)
+        t, body = decode(m, V)
         by_type.setdefault(t, []).append(body)
     (reg,) = by_type[DbdMsgType.DBD_REGISTER_CTLD]
     assert isinstance(reg, RegisterCtld)
@@ -148,9 +153,9 @@ def test_the_persist_init_is_rebuilt_byte_exact_around_its_credential() -> None:
 
 def test_the_answers_are_persist_rcs_that_name_what_they_answer() -> None:
     answers = _messages("dbd-conn1-s2c.bin")
-    _, first = decode_dbd(answers[0], V)
+    _, first = decode(answers[0], V)
     assert first == PersistRc(0, None, 0, V)
-    _, reg = decode_dbd(answers[1], V)
+    _, reg = decode(answers[1], V)
     assert reg == PersistRc(0, None, 0, DbdMsgType.DBD_REGISTER_CTLD)
-    _, tres = decode_dbd(answers[8], V)
+    _, tres = decode(answers[8], V)
     assert tres == PersistRc(MsgType.ACCOUNTING_FIRST_REG, None, 0, DbdMsgType.DBD_CLUSTER_TRES)

@@ -38,6 +38,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_control import JobArrayError
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.scheduler import dependencies, scheduler
 from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.jobids import Target, parse_job_id
@@ -102,6 +103,8 @@ class JobOps:
         job, array, error_code = build_job(
             desc, uid, gid, is_admin, self.cluster, alloc_host, now, interactive=interactive
         )
+        # _job_create: the association, the account and QOS defaults, the submit limits (no job id spent)
+        self.ctl.acct_policy.check_submit(job, self.cluster)
         cluster = self.cluster
         count = len(array.task_ids) if array is not None else 1  # slurmctld counts every task
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
@@ -136,6 +139,7 @@ class JobOps:
         if job.priority != 0:
             job.sched_node_count = scheduler.node_guess(job, cluster)  # (a held job is not tested)
         cluster.add_job(job)
+        self.ctl.accounting.job_eligible(job)  # its record from submission on (_set_db_inx_thread)
         self.ctl.diag.count("submitted", count)
         return job, error_code
 
@@ -245,13 +249,13 @@ class JobOps:
             if job is not None and job.user_id != uid and not admin:
                 return SlurmRC.ESLURM_ACCESS_DENIED
             if job is not None and job.array_job_id == 0:
-                return self._signal_one(job, signal, flags)
+                return self._signal_one(job, signal, flags, uid)
             # an array (a task named by its own job id is not: slurmctld looks for an array of
             # that id, finds none, and answers "Invalid job id", which scancel does not print)
             signalled = done = 0
             meta = job if job is not None and job.is_array_meta() else None
             if meta is not None:
-                rc = self._signal_one(meta, signal, flags)
+                rc = self._signal_one(meta, signal, flags, uid)
                 signalled += 1
                 if rc == SlurmRC.ESLURM_ALREADY_DONE:
                     done, rc = done + 1, 0
@@ -259,7 +263,7 @@ class JobOps:
             if not tasks and meta is None:
                 return SlurmRC.ESLURM_INVALID_JOB_ID
             for task in sorted(tasks, key=lambda j: j.job_id, reverse=True):
-                rc2 = self._signal_one(task, signal, flags)
+                rc2 = self._signal_one(task, signal, flags, uid)
                 signalled += 1
                 if rc2 == SlurmRC.ESLURM_ALREADY_DONE:
                     done += 1
@@ -286,6 +290,7 @@ class JobOps:
                     if rest:
                         self.cluster.job_changed(meta)
                     else:
+                        meta.requid = uid
                         self.cancel(meta)
                 else:
                     rc = SlurmRC.ESLURM_TRANSITION_STATE_NO_UPDATE
@@ -295,15 +300,16 @@ class JobOps:
             (j for j in members if not j.is_array_meta() and j.array_task_id in wanted), key=_task_order
         )
         for job in found:
-            rc = max(rc, self._signal_one(job, signal, flags))
+            rc = max(rc, self._signal_one(job, signal, flags, uid))
         if len(found) < len(wanted):
             rc = max(rc, SlurmRC.ESLURM_INVALID_JOB_ID)
         return rc
 
-    def _signal_one(self, job: Job, signal: int, flags: int) -> int:
+    def _signal_one(self, job: Job, signal: int, flags: int, uid: int) -> int:
         if job.is_finished() or job.is_completing():
             return SlurmRC.ESLURM_ALREADY_DONE
         if signal == signals.SIGKILL:
+            job.requid = uid  # who cancelled it: accounting shows "CANCELLED by <uid>"
             self.cancel(job)
             return 0
         if job.is_pending():
@@ -320,6 +326,7 @@ class JobOps:
             self.cluster.job_changed(job)
             self.ctl.steps.job_ended(job)  # (steps) an srun waiting for this allocation is told
             mail.job_ended(self.ctl, job)
+            self.ctl.accounting.job_completed(job)  # job_completion_logger
             return
         job.state = reason_state | JobStateFlag.COMPLETING
         job.end_time = now
@@ -571,12 +578,22 @@ class JobOps:
         job.exit_code = 0
 
     # -- completion -------------------------------------------------------------------------------
-    def batch_complete(self, job_id: int, job_rc: int, slurm_rc: int, node_name: str | None) -> int:
+    def batch_complete(
+        self,
+        job_id: int,
+        job_rc: int,
+        slurm_rc: int,
+        node_name: str | None,
+        jobacct: JobAcctInfo | None = None,
+    ) -> int:
         """REQUEST_COMPLETE_BATCH_SCRIPT from slurmstepd."""
         job = self.cluster.jobs.get(job_id)
         if job is None:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         now = self.ctl.now()
+        if job.start_time and job.script is not None:
+            # the batch step's record goes first (_slurm_rpc_complete_batch_script), also after a cancel
+            self.ctl.accounting.batch_step_completed(job, job_rc, jobacct)
         if job.is_running():
             job.exit_code = job_rc
             if slurm_rc:
@@ -628,6 +645,7 @@ class JobOps:
         now = self.ctl.now()
         if job_rc == NO_VAL:
             job.state = JobState.CANCELLED
+            job.requid = uid
         elif job_rc & 0x7F == 0 and job_rc >> 8 & 0xFF:  # WIFEXITED with a non-zero code
             job.state = JobState.FAILED
             job.exit_code = job_rc
@@ -645,6 +663,7 @@ class JobOps:
         self.cluster.mark_completing(job)
         _logged_end(job)  # not self._ended: the srun that owns the allocation ended it itself
         mail.job_ended(self.ctl, job)
+        self.ctl.accounting.job_completed(job)
         prep.epilog_start(self.ctl, job)
         # slurmctld marks the TRES final when the job's last step record ends after the job (the
         # batch step of a batch job): here only if an srun step outlives it (controller/steps.py)
@@ -671,6 +690,7 @@ class JobOps:
         _logged_end(job)
         self.ctl.steps.job_ended(job)
         mail.job_ended(self.ctl, job)
+        self.ctl.accounting.job_completed(job)
         prep.epilog_start(self.ctl, job)
 
     def node_epilog_done(self, job_id: int, node_name: str) -> None:

@@ -63,6 +63,7 @@ async def create(ctl: Controller, desc: ReservationDesc, uid: int) -> str:
     if not ctl.is_admin(uid):
         raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
     resv = ctl.cluster.reservations.create(desc, ctl.cluster, ctl.now())
+    ctl.accounting.reservation_added(resv)  # _post_resv_create
     _after_change(ctl)
     await ctl.durable()
     return resv.name
@@ -73,7 +74,9 @@ async def update(ctl: Controller, desc: ReservationDesc, uid: int) -> None:
         # a user may only skip a recurring reservation, and only with SlurmctldParameters=user_resv_delete
         # and associations (which flurm has not): refused like slurmctld without them
         raise SlurmError(SlurmRC.ESLURM_USER_ID_MISSING)
-    ctl.cluster.reservations.update(desc, ctl.cluster, ctl.now())
+    before = ctl.cluster.reservations.items.get(desc.name or "")
+    resv = ctl.cluster.reservations.update(desc, ctl.cluster, ctl.now())
+    ctl.accounting.reservation_modified(resv, before.start_time if before else resv.start_time)
     _after_change(ctl)
     await ctl.durable()
 
@@ -87,6 +90,7 @@ async def delete(ctl: Controller, name: str | None, uid: int) -> None:
     resv = cluster.reservations.items.get(name)
     jobs = cluster.reservations.delete(name, cluster, ctl.now())
     assert resv is not None
+    ctl.accounting.reservation_removed(resv)  # _post_resv_delete
     _release_jobs(cluster, resv, jobs)
     _after_change(ctl)
     await ctl.durable()

@@ -67,6 +67,7 @@ from flurm.protocol.messages.base import Message
 from flurm.protocol.messages.credential import JobCredential, StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.protocol.messages.steps import (
     SLURM_DIST_BLOCK,
     SLURM_DIST_CYCLIC,
@@ -613,6 +614,7 @@ class StepOps:
             table.steps.pop(step.step_id, None)
             self._save(job, table)
             return rc_reply(SlurmRC.ESLURM_INVALID_JOB_CREDENTIAL)
+        ctl.accounting.step_started(job, step)  # step_create
         await ctl.durable()
         layout = StepLayout(
             node_list=compress(step.nodes),
@@ -807,7 +809,13 @@ class StepOps:
 
     # -- 5016: slurmstepd reports a step's end on some nodes --------------------------------------
     def step_complete(
-        self, step_id: StepId, range_first: int, range_last: int, step_rc: int, uid: int
+        self,
+        step_id: StepId,
+        range_first: int,
+        range_last: int,
+        step_rc: int,
+        uid: int,
+        jobacct: JobAcctInfo | None = None,
     ) -> int:
         """REQUEST_STEP_COMPLETE (step_partial_comp): returns the rc slurmctld would answer."""
         job = self.cluster.jobs.get(step_id.job_id)
@@ -826,6 +834,7 @@ class StepOps:
         n = len(step.nodes)
         if range_last < range_first or range_first >= n or range_last >= n:
             return errno.EINVAL
+        self.ctl.accounting.step_report(job, step.step_id, jobacct)  # jobacctinfo_aggregate
         if not step.exited or step_rc == SIG_OOM or step_rc > step.exit_code:
             step.exit_code = step_rc
         step.exited = tuple(sorted(set(step.exited) | set(range(range_first, range_last + 1))))
@@ -834,6 +843,7 @@ class StepOps:
             if step.exit_code != NO_VAL and (step.exit_code == SIG_OOM or step.exit_code > job.derived_ec):
                 job.derived_ec = step.exit_code
             log.info("step %s.%s done, exit code %s", job.job_id, step.step_id, step.exit_code)
+            self.ctl.accounting.step_completed(job, step)  # _internal_step_complete
             self._wake_waiting(job, table)
             self._set_freed(job.job_id)
             if job.is_finished() and not table.steps:

@@ -109,6 +109,7 @@ def suspend_job(ctl: Controller, job: Job, op: int) -> int:
         return SlurmRC.ESLURM_NOT_SUPPORTED
     job.suspend_time = now
     ctl.cluster.job_changed(job)
+    ctl.accounting.job_suspended(job)  # _job_suspend_op: both ways
     if op == SUSPEND_JOB:
         ctl.jobs.wake()
     return 0

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING
 from flurm.migration import resv_statefile, statefile
 from flurm.migration.importer import reservation_from_record
 from flurm.protocol.constants import (
+    JOB_STATE_BASE,
     MEM_PER_CPU,
     NO_VAL,
     NO_VAL16,
+    NO_VAL64,
     JobFlag,
+    JobState,
 )
 from flurm.state import multicore
 from flurm.state.cluster import Cluster
@@ -141,11 +144,27 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
             accrue_time=d.accrue_time,
         )
     job = job_from_spec(spec)
+    take_accounting(job, saved)
     if d is not None:
         multicore.take_saved(job, d.multi_core, d.pn_min_tmp_disk)
     if job.pn_min_memory and not job.mem_set and not job.pn_min_memory & MEM_PER_CPU:
         job.mem_set = True  # a memory per node in the details was asked for, whatever the flag says
     return job
+
+
+def take_accounting(job: Job, saved: statefile.SavedJob) -> None:
+    """What slurmdbd knows the job by and what only slurmctld's file holds of its accounting: its row
+    (db_index), its last recorded pending reason and the energy its steps reported (TRES 3 of its
+    allocated TRES, absent once known to be 0)."""
+    job.db_index = saved.db_index
+    job.state_reason_prev_db = saved.state_reason_prev_db
+    job.acct_energy = NO_VAL64
+    if saved.tres_alloc_str and saved.job_state & JOB_STATE_BASE != JobState.PENDING:
+        job.acct_energy = 0
+        for item in saved.tres_alloc_str.split(","):
+            tres_id, _, count = item.partition("=")
+            if tres_id == "3" and count.isdigit():
+                job.acct_energy = int(count)
 
 
 def _same_state(job: Job, saved: statefile.SavedJob) -> bool:
@@ -189,6 +208,8 @@ def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
                 added += 1
                 log.info("job %s was accepted by slurmctld after the last mirror pass", saved.job_id)
             cluster.jobs[saved.job_id] = new
+        else:
+            take_accounting(job, saved)  # the wire record the mirror took has none of it
         # whether an operator set its priority: the plugin recomputes every other pending job's at
         # the takeover, as slurmctld's does when it starts (the wire never shows this)
         cluster.jobs[saved.job_id].direct_prio = bool(saved.direct_set_prio)

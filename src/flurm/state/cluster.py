@@ -116,6 +116,8 @@ class Cluster:
                 allow_groups=pc.allow_groups,
                 allow_accounts=pc.allow_accounts,
                 allow_qos=pc.allow_qos,
+                deny_accounts=pc.deny_accounts,
+                deny_qos=pc.deny_qos,
                 def_mem_per_cpu=pc.def_mem_per_cpu,
                 max_mem_per_cpu=pc.max_mem_per_cpu,
             )
@@ -222,6 +224,7 @@ class Cluster:
         if by_flurm and job.record_overrides:
             job.record_overrides = {}
         job.touch()
+        job.note_reason_for_db()
         self.last_job_update = int(self.clock())
         self.job_generation += 1
         self.note_schedulable(job)

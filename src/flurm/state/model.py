@@ -43,6 +43,8 @@ FINISHED_STATES = frozenset(
 # held reasons a scheduling cycle keeps and never acts on (JobHeldAdmin, JobHeldUser, MaxRequeue)
 _SETTLED_HOLD_REASONS = frozenset({8, 16, 71})
 _BACKFILL_SCHED = 1 << 32
+# WAIT_NO_REASON, WAIT_PRIORITY, WAIT_RESOURCES: the reasons accounting does not record
+_REASONS_NOT_FOR_DB = frozenset({0, 1, 3})
 
 # Priority handed out by priority/basic: the first job gets TOP_PRIORITY - 1, each next one less.
 TOP_PRIORITY = 0xFFFF0000
@@ -186,6 +188,14 @@ class Job:
     launch_requeues: int = 0
     # nodes the test of the job's request at submit picked (node_cnt_wag); 0: none
     sched_node_count: int = 0
+    # accounting (accounting/records.py): the job's row in slurmdbd (0: not recorded yet; NO_VAL64 while
+    # its first start record is on the way), who cancelled it (INFINITE: nobody), the last pending
+    # reason worth recording (slurmctld's state_reason_prev_db), the energy its steps reported (J;
+    # NO_VAL64: none)
+    db_index: int = 0
+    requid: int = INFINITE
+    state_reason_prev_db: int = 0
+    acct_energy: int = NO_VAL64
 
     # -- state helpers --------------------------------------------------------------------
     @property
@@ -225,6 +235,12 @@ class Job:
     def is_array_meta(self) -> bool:
         """The pending record of an array that still holds more than one task."""
         return self.array_job_id != 0 and self.array_task_id == NO_VAL
+
+    def note_reason_for_db(self) -> None:
+        """A pending job's reason other than None, Priority and Resources is what the database keeps as
+        its previous reason (slurmctld's build_job_queue sets state_reason_prev_db)."""
+        if self.is_pending() and self.state_reason not in _REASONS_NOT_FOR_DB:
+            self.state_reason_prev_db = self.state_reason
 
     def touch(self) -> None:
         """The job changed: drop its cached wire records."""
@@ -374,6 +390,8 @@ class Partition:
     allow_groups: str | None = None
     allow_accounts: str | None = None
     allow_qos: str | None = None
+    deny_accounts: str | None = None  # (slurm.conf ignores these when the Allow list is set)
+    deny_qos: str | None = None
     def_mem_per_cpu: int = 0
     max_mem_per_cpu: int = 0
     flags_extra: int = 0

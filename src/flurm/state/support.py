@@ -121,18 +121,31 @@ def _node_gres(config: SlurmConfig, _version: int) -> str | None:
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
 
 
+# AccountingStorageEnforce words flurm applies (accounting/policy.py), with slurmdbd holding the associations
+_ENFORCED = frozenset({"", "none", "0", "1", "2", "associations", "limits", "qos", "safe"})
+
+
+def _enforce_unsupported(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("accountingstorageenforce")
+    if value is None:
+        return None
+    words = {w.strip().lower() for w in value.split(",")}
+    return None if words <= _ENFORCED else value
+
+
 GRES = "generic resources (GPUs): scheduling and binding"
 
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
         "AccountingStorageType",
-        "accounting through slurmdbd: flurm sends it no job records (sacct and sreport miss flurm's jobs)",
+        "accounting through slurmdbd: flurm registers the cluster and records node events, but sends no"
+        " job, step or reservation records yet (sacct and sreport miss flurm's jobs)",
         _plugin(lambda c: c.accounting_storage_type, "accounting_storage/none"),
     ),
     SettingRule(
         "AccountingStorageEnforce",
-        "enforcement of associations, QOS and limits",
-        _raw("AccountingStorageEnforce", "", "none", "0"),
+        "enforcement of WCKeys, and of the NoJobs/NoSteps record filters",
+        _enforce_unsupported,
     ),
     SettingRule("JobCompType", "job completion logging", _plugin(lambda c: c.job_comp_type, "jobcomp/none")),
     SettingRule(

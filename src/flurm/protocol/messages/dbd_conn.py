@@ -10,6 +10,7 @@ opening REQUEST_PERSIST_INIT is an ordinary SLURM message whose header is led by
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 
@@ -168,8 +169,8 @@ class ReservationRec(Message):
         )
 
 
-# the body layout of each DBD type this module speaks
-DBD_BODIES: dict[int, type[Body]] = {
+# the body layout of each DBD type this module speaks (decode with dbd_jobs.decode_dbd_msg)
+DBD_CONN_BODIES: Mapping[DbdMsgType, type[Body]] = {
     DbdMsgType.DBD_REGISTER_CTLD: RegisterCtld,
     DbdMsgType.DBD_CLUSTER_TRES: ClusterTres,
     DbdMsgType.DBD_FLUSH_JOBS: ClusterTres,
@@ -178,28 +179,8 @@ DBD_BODIES: dict[int, type[Body]] = {
     DbdMsgType.DBD_ADD_RESV: ReservationRec,
     DbdMsgType.DBD_MODIFY_RESV: ReservationRec,
     DbdMsgType.DBD_REMOVE_RESV: ReservationRec,
-    MsgType.PERSIST_RC: PersistRc,  # what slurmdbd answers most messages with
+    DbdMsgType(MsgType.PERSIST_RC): PersistRc,  # what slurmdbd answers most messages with
 }
-
-
-def dbd_msg_type(msg: bytes) -> int:
-    """The u16 DBD type that leads a persistent connection's message."""
-    if len(msg) < 2:
-        raise DecodeError(f"a slurmdbd message of {len(msg)} bytes has no type")
-    return int(struct.unpack_from(">H", msg)[0])
-
-
-def decode_dbd(msg: bytes, version: int, bodies: dict[int, type[Body]] = DBD_BODIES) -> tuple[int, Body]:
-    """One persistent connection message (type + body, no length) of a type in ``bodies``; every byte
-    must be consumed."""
-    msg_type = dbd_msg_type(msg)
-    cls = bodies.get(msg_type)
-    if cls is None:
-        raise DecodeError(f"slurmdbd message type {msg_type} is not known here")
-    r = Reader(msg, 2)
-    body = cls.unpack(r, version)
-    r.expect_end(f"{cls.__name__} ({msg_type})")
-    return msg_type, body
 
 
 def persist_init_head(body: bytes, credential: bytes, version: int, auth_plugin: int) -> bytes:

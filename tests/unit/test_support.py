@@ -26,7 +26,7 @@ def test_each_setting_rule_finds_its_setting() -> None:
         "JobSubmitPlugins=lua\nMCSPlugin=mcs/user\nNodeFeaturesPlugins=node_features/helpers\n"
         "SuspendProgram=/bin/true\nResumeProgram=/bin/true\nFederationParameters=fed_display\n"
         "PrologFlags=Alloc,X11\nPriorityWeightFairshare=10\nPriorityWeightAssoc=1\nPriorityWeightQOS=5\n"
-        "PriorityWeightTRES=cpu=1\nPriorityFlags=MAX_TRES\nPrioritySiteFactorPlugin=site_factor/example\n"
+        "PriorityWeightTRES=CPU=1,GRES/gpu=2\nPriorityFlags=MAX_TRES\nPrioritySiteFactorPlugin=site_factor/example\n"
         "ClusterName=t\nSlurmctldHost=h\nNodeName=n[1-2] CPUs=2 Gres=gpu:2\n"
         "PartitionName=p Nodes=ALL Default=YES\n"
     )

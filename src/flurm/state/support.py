@@ -83,7 +83,7 @@ def _weight(key: str) -> Used:
 
 
 # PriorityFlags words flurm's multifactor does not act on (scheduler/multifactor.py SUPPORTED_FLAGS)
-_UNSUPPORTED_PRIORITY_FLAGS = ("MAX_TRES", "DEPTH_OBLIVIOUS", "NO_NORMAL_TRES", "NO_NORMAL_ALL")
+_UNSUPPORTED_PRIORITY_FLAGS = ("MAX_TRES", "DEPTH_OBLIVIOUS")
 
 
 def _priority_flags(config: SlurmConfig, _version: int) -> str | None:
@@ -92,6 +92,14 @@ def _priority_flags(config: SlurmConfig, _version: int) -> str | None:
         return None
     upper = value.upper()
     return value if any(word in upper for word in _UNSUPPORTED_PRIORITY_FLAGS) else None
+
+
+def _other_tres_weights(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("priorityweighttres")
+    if not _multifactor(config) or not value:
+        return None
+    names = {item.partition("=")[0].strip().lower() for item in value.split(",") if item.strip()}
+    return value if names - {"cpu", "mem", "node", "billing"} else None
 
 
 def _multifactor_raw(key: str, *unused: str) -> Used:
@@ -163,11 +171,13 @@ SETTINGS: tuple[SettingRule, ...] = (
         _weight("PriorityWeightQOS"),
     ),
     SettingRule(
-        "PriorityWeightTRES", "the TRES priority factors", _multifactor_raw("PriorityWeightTRES", "")
+        "PriorityWeightTRES",
+        "TRES factors other than CPU, memory, nodes and billing (GRES, licences, energy, disk)",
+        _other_tres_weights,
     ),
     SettingRule(
         "PriorityFlags",
-        "`MAX_TRES`, `DEPTH_OBLIVIOUS`, `NO_NORMAL_TRES` (accepted, change nothing)",
+        "`MAX_TRES`, `DEPTH_OBLIVIOUS` (accepted, change nothing)",
         _priority_flags,
     ),
     SettingRule(

@@ -42,7 +42,11 @@ def fed() -> Iterator[tuple[SlurmCluster, Accounting]]:
 
 
 def sacctmgr(c: SlurmCluster, *args: str) -> list[str]:
-    return c.run("sacctmgr", "-n", "-P", *args).check().stdout.splitlines()
+    """sacctmgr's lines; none while slurmdbd cannot answer yet (it may still be reaching its database)."""
+    r = c.run("sacctmgr", "-n", "-P", *args)
+    if not r.ok and "Unable to connect to database" in r.stderr:
+        return []
+    return r.check().stdout.splitlines()
 
 
 def eventually(

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from flurm.accounting import records
+from flurm.accounting import records, resv_records
 from flurm.accounting.client import DBD_VERSION, DbdClient, DbdSettings
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
@@ -38,6 +38,7 @@ from flurm.protocol.messages.dbd_conn import (
 )
 from flurm.protocol.messages.dbd_jobs import DbdIdRc
 from flurm.protocol.messages.persist import persist_msg
+from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.rpc.transport import Signer
 
@@ -229,14 +230,21 @@ class DbdAccounting:
         feeds them)."""
         return records.AcctIds()
 
+    # -- reservations ---------------------------------------------------------------------------------
     def reservation_added(self, resv: Reservation) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.added(resv, self.settings.cluster, self.acct)
+            self._queue(DbdMsgType.DBD_ADD_RESV, rec)
 
     def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.modified(resv, previous_start, self.settings.cluster, self.acct)
+            self._queue(DbdMsgType.DBD_MODIFY_RESV, rec)
 
     def reservation_removed(self, resv: Reservation) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.removed(resv, self.settings.cluster, self.ctl.now())
+            self._queue(DbdMsgType.DBD_REMOVE_RESV, rec)
 
     def _took_db_index(self, record: bytes, answer: DbdIdRc) -> None:
         """A job start's DBD_ID_RC: the job's row in slurmdbd, for the records made from now on."""

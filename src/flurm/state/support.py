@@ -118,8 +118,8 @@ GRES = "generic resources (GPUs): scheduling and binding"
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
         "AccountingStorageType",
-        "accounting through slurmdbd: flurm registers the cluster and records node events, but sends no"
-        " job, step or reservation records yet (sacct and sreport miss flurm's jobs)",
+        "accounting through slurmdbd: flurm's records do not carry association, QOS or reservation ids"
+        " yet (sacct shows no Account for a job that named none)",
         _plugin(lambda c: c.accounting_storage_type, "accounting_storage/none"),
     ),
     SettingRule(

@@ -29,7 +29,7 @@ from flurm.protocol.messages.dbd_conn import (
     ReservationRec,
 )
 from flurm.protocol.messages.dbd_conn import NodeState as NodeStateMsg
-from flurm.protocol.messages.dbd_jobs import DbdMultMsg, decode_dbd_msg
+from flurm.protocol.messages.dbd_jobs import DbdJobStart, DbdMultMsg, decode_dbd_msg
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.protocol.messages.reservations import ReservationDesc
@@ -158,7 +158,12 @@ def test_the_controller_tells_submissions_cancellations_and_node_changes(
 
 
 def queued(acct: DbdAccounting) -> list[tuple[int, object]]:
-    return [decode(m, 0x2600) for m in acct.spool.head(1000, 1 << 30)]
+    """What the sink queued: decoded when it is a message of dbd_conn, else its type alone."""
+    out: list[tuple[int, object]] = []
+    for m in acct.spool.head(1000, 1 << 30):
+        t = struct.unpack_from(">H", m)[0]
+        out.append(decode(m, 0x2600) if t in DBD_CONN_BODIES else (t, None))
+    return out
 
 
 def golden_node_states() -> list[NodeStateMsg]:
@@ -300,3 +305,31 @@ def test_reservation_records_are_slurmctld_s(fed: tuple[Controller, DbdAccountin
     assert got[0][1] == shifted(add, time_start=start, time_end=start + 3600)
     assert got[1][1] == shifted(mod, time_start=start, time_end=start + 7200, time_start_prev=start)
     assert got[2][1] == shifted(rem, time_start=start, time_end=NOW, time_start_prev=NOW)
+
+
+def test_first_registration_sends_the_jobs_slurmdbd_has_no_row_of_and_every_reservation(
+    fed: tuple[Controller, DbdAccounting],
+) -> None:
+    ctl, acct = fed
+    held = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    known = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    known.db_index = 7
+    gone = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    ctl.jobs.cancel(gone)
+
+    async def resv() -> None:
+        desc = ReservationDesc(
+            name="r1", start_time=NOW + 60, duration=60, node_list="compute-node-1", users="root"
+        )
+        await reservations.create(ctl, desc, 0)
+
+    asyncio.run(resv())
+    acct.spool.answered(len(acct.spool))
+    acct.client.send_all(MsgType.ACCOUNTING_FIRST_REG, NOW)
+    got = queued(acct)
+    assert [t for t, _ in got] == [DbdMsgType.DBD_JOB_START, DbdMsgType.DBD_ADD_RESV]
+    start = decode_dbd_msg(acct.spool.head(1, 1 << 20)[0], 0x2600)[1]
+    assert isinstance(start, DbdJobStart) and start.job_id == held.job_id
+    acct.spool.answered(len(acct.spool))
+    acct.client.send_all(MsgType.ACCOUNTING_TRES_CHANGE_DB, NOW)  # the TRES alone: the nodes only
+    assert queued(acct) == []

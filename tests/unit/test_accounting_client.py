@@ -27,7 +27,7 @@ from flurm.protocol.messages.dbd_conn import (
     NodeState,
     RegisterCtld,
 )
-from flurm.protocol.messages.dbd_jobs import decode_dbd_msg
+from flurm.protocol.messages.dbd_jobs import DbdIdRc, decode_dbd_msg
 from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.wire import Reader, Writer
 from flurm.rpc.transport import Signer
@@ -60,6 +60,7 @@ class FakeDbd:
     batches: list[int] = field(default_factory=list)
     rc_for: Callable[[bytes], int] = lambda _m: 0
     hang_up_on: set[bytes] = field(default_factory=set)
+    id_rc_for: set[bytes] = field(default_factory=set)  # records answered DBD_ID_RC (job starts)
     tres_rc: int = MsgType.ACCOUNTING_FIRST_REG
     got: asyncio.Event = field(default_factory=asyncio.Event)
     server: asyncio.Server | None = None
@@ -106,7 +107,10 @@ class FakeDbd:
         while True:
             msg = await read()
             t = struct.unpack_from(">H", msg)[0]
-            if t in (DbdMsgType.DBD_REGISTER_CTLD, DbdMsgType.DBD_CLUSTER_TRES):
+            if t == DbdMsgType.DBD_GET_TRES:  # a query of an on_connect hook
+                self.starts.append(t)
+                send(rc_msg(0, t))
+            elif t in (DbdMsgType.DBD_REGISTER_CTLD, DbdMsgType.DBD_CLUSTER_TRES):
                 self.starts.append(t)
                 decode(msg, V)
                 rc = 0
@@ -125,7 +129,7 @@ class FakeDbd:
                         return
                     self.records.append(m)
                     rc = self.rc_for(m)
-                    answers.append(rc_msg(rc, struct.unpack_from(">H", m)[0]))
+                    answers.append(self._answer(m, rc))
                     if rc:
                         break
                 w.u32(len(answers))
@@ -138,8 +142,13 @@ class FakeDbd:
                     return
                 self.batches.append(1)
                 self.records.append(msg)
-                send(rc_msg(self.rc_for(msg), t))
+                send(self._answer(msg, self.rc_for(msg)))
             self.got.set()
+
+    def _answer(self, record: bytes, rc: int) -> bytes:
+        if record in self.id_rc_for:
+            return persist_msg(DbdMsgType.DBD_ID_RC, DbdIdRc(7, 99, 0, rc), V)
+        return rc_msg(rc, struct.unpack_from(">H", record)[0])
 
 
 def settings(port: int) -> DbdSettings:
@@ -148,7 +157,7 @@ def settings(port: int) -> DbdSettings:
 
 @contextlib.asynccontextmanager
 async def running(
-    tmp: Path, port: int, saved: bool = True, **kw: object
+    tmp: Path, port: int, saved: bool = True, setup: Callable[[DbdClient], None] | None = None
 ) -> AsyncIterator[tuple[DbdClient, Spool, Store, list[tuple[int, int]]]]:
     store = Store(tmp / "flurm.sqlite")
     loaded = store.open()
@@ -163,8 +172,9 @@ async def running(
         send_all=lambda rc, t: asked.append((rc, t)),
         retry=0.2,
         backoff=(0.05, 0.2),
-        **kw,  # type: ignore[arg-type]
     )
+    if setup is not None:
+        setup(client)  # before it connects
     client.set_active(True)
     stop = asyncio.Event()
     task = asyncio.create_task(client.run(stop))
@@ -319,3 +329,37 @@ def test_encoded_records_decode(cut: int) -> None:
     msg = record(cut)
     assert decode(msg, V)[1] == NodeState(f"n{cut}", DBD_NODE_STATE_DOWN, 1000 + cut, "r")
     assert encode_body(NodeState(f"n{cut}", DBD_NODE_STATE_DOWN, 1000 + cut, "r"), V) == msg[2:]
+
+
+def test_on_connect_hooks_query_between_registration_and_tres_and_job_starts_hear_their_db_index(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        dbd = FakeDbd(id_rc_for={record(1), record(3)})
+        await dbd.start()
+        heard: list[tuple[bytes, DbdIdRc]] = []
+        answers: list[bytes] = []
+
+        async def load(c: DbdClient) -> None:
+            answers.append(await c.request(struct.pack(">H", DbdMsgType.DBD_GET_TRES)))
+
+        def setup(client: DbdClient) -> None:
+            client.on_connect.append(load)
+            client.on_id_rc = lambda rec, ans: heard.append((rec, ans))
+
+        async with running(tmp_path, dbd.port, setup=setup) as (_client, spool, _store, _):
+            spool.append(record(0))
+            spool.append(record(1))
+            await until(lambda: len(spool) == 0)
+            spool.append(record(3))
+            await until(lambda: len(spool) == 0)
+        assert dbd.starts[:3] == [
+            DbdMsgType.DBD_REGISTER_CTLD,
+            DbdMsgType.DBD_GET_TRES,
+            DbdMsgType.DBD_CLUSTER_TRES,
+        ]
+        assert answers == [rc_msg(0, DbdMsgType.DBD_GET_TRES)]
+        assert heard == [(record(1), DbdIdRc(7, 99)), (record(3), DbdIdRc(7, 99))]
+        await dbd.stop()
+
+    asyncio.run(main())

@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from flurm.auth.authenticator import Authenticator, AuthError, MungeAuthenticator
 from flurm.config.slurmconf import SlurmConfig
@@ -55,6 +56,14 @@ MULT_MAX_BYTES = 16 * 1024 * 1024
 SEND_ALL_RCS = frozenset(
     {MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_NODES_CHANGE_DB, MsgType.ACCOUNTING_TRES_CHANGE_DB}
 )
+
+
+class AssocLoader(Protocol):
+    """The association queries slurmctld sends after registering, and where their answers go
+    (enforcement.py)."""
+
+    def queries(self, version: int) -> list[tuple[DbdMsgType, bytes]]: ...
+    def answers(self, answers: Sequence[tuple[int, bytes]], version: int) -> None: ...
 
 
 class DbdError(FlurmError):
@@ -100,7 +109,12 @@ class DbdStats:
 class DbdClient:
     """``register`` and ``cluster_tres`` build the start-up messages at each connection (the cluster as it
     is then); ``send_all(rc, event_time)`` queues what slurmdbd asked for; ``active`` (the mode's say)
-    decides whether the connection is held at all."""
+    decides whether the connection is held at all.
+
+    ``on_connect`` hooks run after the registration, before the cluster's TRES, as slurmctld loads its
+    associations there (assoc_mgr_init); they and anyone else may :meth:`request` on the connection, one
+    exchange at a time with the spool's. ``on_id_rc(record, answer)`` hears each DBD_ID_RC a record got
+    (the db_index of a job start)."""
 
     def __init__(
         self,
@@ -111,6 +125,7 @@ class DbdClient:
         register: Callable[[], RegisterCtld],
         cluster_tres: Callable[[], ClusterTres],
         send_all: Callable[[int, int], None],
+        assocs: AssocLoader | None = None,
         retry: float = 10.0,
         backoff: tuple[float, float] = (0.5, 10.0),
     ) -> None:
@@ -120,12 +135,17 @@ class DbdClient:
         self.register = register
         self.cluster_tres = cluster_tres
         self.send_all = send_all
+        self.assocs = assocs
+        self.on_connect: list[Callable[[DbdClient], Awaitable[None]]] = []
+        self.on_id_rc: Callable[[bytes, DbdIdRc], None] | None = None
         self.retry = retry
         self.backoff = backoff
         self.stats = DbdStats()
         self._active = asyncio.Event()
         self._inactive = asyncio.Event()
         self._inactive.set()
+        self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._turn = asyncio.Lock()  # one exchange at a time on the connection
 
     # -- mode -------------------------------------------------------------------------------------
     @property
@@ -168,12 +188,14 @@ class DbdClient:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.settings.timeout)
         try:
             await self._open(reader, writer)
+            self._stream = (reader, writer)
             self.stats.connected = True
             self.stats.connects += 1
             log.info("connected to slurmdbd %s:%s", host, port)
-            await self._start_up(reader, writer)
-            await self._send_spool(reader, writer)
+            await self._start_up()
+            await self._send_spool()
         finally:
+            self._stream = None
             self.stats.connected = False
             writer.close()
             with contextlib.suppress(Exception):
@@ -191,23 +213,39 @@ class DbdClient:
         if rc_msg.rc != SlurmRC.SLURM_SUCCESS:
             raise DbdError(f"slurmdbd refused the connection: rc {rc_msg.rc} {rc_msg.comment or ''}".rstrip())
         if rc_msg.ret_info != DBD_VERSION:
-            raise DbdError(
-                f"slurmdbd speaks protocol version {rc_msg.ret_info:#06x}, flurm {DBD_VERSION:#06x}"
-            )
+            theirs = rc_msg.ret_info
+            raise DbdError(f"slurmdbd speaks protocol version {theirs:#06x}, flurm {DBD_VERSION:#06x}")
 
-    async def _start_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        rc = await self._call(reader, writer, DbdMsgType.DBD_REGISTER_CTLD, encode_body(self.register()))
+    async def _start_up(self) -> None:
+        reg = persist_msg(DbdMsgType.DBD_REGISTER_CTLD, self.register(), DBD_VERSION)
+        rc = _answer_rc(await self.request(reg))
         if rc != SlurmRC.SLURM_SUCCESS:
             # slurmctld goes on (and dies only when it enforces associations: assocs decide that)
             log.error("slurmdbd did not register the cluster %s: rc %d", self.settings.cluster, rc)
+        if self.assocs is not None:
+            await self._load_assocs(self.assocs)
+        for hook in self.on_connect:
+            await hook(self)
         tres = self.cluster_tres()
-        rc = await self._call(reader, writer, DbdMsgType.DBD_CLUSTER_TRES, encode_body(tres))
+        rc = _answer_rc(await self.request(persist_msg(DbdMsgType.DBD_CLUSTER_TRES, tres, DBD_VERSION)))
         if rc in SEND_ALL_RCS:
             self.send_all(rc, tres.event_time)
         elif rc != SlurmRC.SLURM_SUCCESS:
             log.error("slurmdbd refused the cluster's TRES: rc %d", rc)
 
-    async def _send_spool(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _load_assocs(self, assocs: AssocLoader) -> None:
+        """DBD_GET_TRES, _QOS, _USERS, _ASSOCS and their answers, as slurmctld asks them at each connection
+        (a refused query, or an answer that does not read, keeps what the cache had)."""
+        answers = []
+        for msg_type, body in assocs.queries(DBD_VERSION):
+            answer = await self.request(struct.pack(">H", msg_type) + body)
+            answers.append((struct.unpack_from(">H", answer)[0], answer[2:]))
+        try:
+            assocs.answers(answers, DBD_VERSION)
+        except WireError as exc:
+            log.error("slurmdbd's associations could not be read: %s", exc)
+
+    async def _send_spool(self) -> None:
         spool = self.spool
         while True:
             await spool.changed.wait()
@@ -216,14 +254,13 @@ class DbdClient:
             if not batch:
                 continue
             if len(batch) == 1:
-                writer.write(persist_frame(batch[0]))
-                await writer.drain()
-                rc = _answer_rc(await self._read(reader))
-                done = 1 if rc == SlurmRC.SLURM_SUCCESS else 0
+                answer = await self.request(batch[0])
+                self._heard(batch[0], answer)
+                done = 1 if (rc := _answer_rc(answer)) == SlurmRC.SLURM_SUCCESS else 0
             else:
-                writer.write(persist_frame(_mult_msg(batch)))
-                await writer.drain()
-                done, rc = _mult_answer(await self._read(reader), len(batch))
+                done, rc, answers = _mult_answer(await self.request(_mult_msg(batch)), len(batch))
+                for record, answer in zip(batch, answers, strict=False):
+                    self._heard(record, answer)
             if done:
                 spool.answered(done)
                 self.stats.sent += done
@@ -238,13 +275,23 @@ class DbdClient:
                 )
                 await asyncio.sleep(self.retry)
 
+    def _heard(self, record: bytes, answer: bytes) -> None:
+        if self.on_id_rc is None:
+            return
+        body = _answer(answer)
+        if isinstance(body, DbdIdRc):
+            self.on_id_rc(record, body)
+
     # -- one exchange -----------------------------------------------------------------------------
-    async def _call(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, msg_type: int, body: bytes
-    ) -> int:
-        writer.write(persist_frame(struct.pack(">H", msg_type) + body))
-        await writer.drain()
-        return _answer_rc(await self._read(reader))
+    async def request(self, msg: bytes) -> bytes:
+        """Send one message (``u16 type + body``) on the connection and return slurmdbd's answer."""
+        async with self._turn:
+            if self._stream is None:
+                raise DbdError("not connected to slurmdbd")
+            reader, writer = self._stream
+            writer.write(persist_frame(msg))
+            await writer.drain()
+            return await self._read(reader)
 
     async def _read(self, reader: asyncio.StreamReader) -> bytes:
         async def read() -> bytes:
@@ -302,12 +349,12 @@ def _mult_msg(batch: list[bytes]) -> bytes:
     return persist_msg(DbdMsgType.DBD_SEND_MULT_MSG, DbdMultMsg(tuple(batch)), DBD_VERSION)
 
 
-def _mult_answer(msg: bytes, sent: int) -> tuple[int, int]:
-    """How many of the records sent together slurmdbd took (in order, up to the first that failed), and
-    the return code that stopped them (0 when all were taken)."""
+def _mult_answer(msg: bytes, sent: int) -> tuple[int, int, tuple[bytes, ...]]:
+    """How many of the records sent together slurmdbd took (in order, up to the first that failed), the
+    return code that stopped them (0 when all were taken), and the answers."""
     body = _answer(msg)
     if isinstance(body, PersistRc):  # the whole message failed
-        return 0, body.rc
+        return 0, body.rc, ()
     if not isinstance(body, DbdMultMsg):
         raise DecodeError("slurmdbd answered records sent together with DBD_ID_RC")
     answers = body.messages or ()
@@ -317,9 +364,9 @@ def _mult_answer(msg: bytes, sent: int) -> tuple[int, int]:
     for inner in answers:
         rc = _answer_rc(inner)
         if rc != SlurmRC.SLURM_SUCCESS:
-            return done, rc
+            return done, rc, answers
         done += 1
-    return done, SlurmRC.SLURM_SUCCESS if done == sent else SlurmRC.SLURM_ERROR
+    return done, SlurmRC.SLURM_SUCCESS if done == sent else SlurmRC.SLURM_ERROR, answers
 
 
 async def _first(*aws: object) -> bool:

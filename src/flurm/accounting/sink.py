@@ -12,11 +12,20 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from flurm.accounting.client import DBD_VERSION, DbdClient, DbdSettings
+from flurm.accounting import records
+from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
+from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.modes import ModeTraits
-from flurm.protocol.constants import NO_VAL, SELECT_PLUGIN_CONS_TRES, MsgType, NodeState, NodeStateFlag
+from flurm.protocol.constants import (
+    NO_VAL,
+    SELECT_PLUGIN_CONS_TRES,
+    JobState,
+    MsgType,
+    NodeState,
+    NodeStateFlag,
+)
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.base import Body
 from flurm.protocol.messages.dbd_conn import (
@@ -28,7 +37,9 @@ from flurm.protocol.messages.dbd_conn import (
 from flurm.protocol.messages.dbd_conn import (
     NodeState as NodeStateMsg,
 )
+from flurm.protocol.messages.dbd_jobs import DbdIdRc
 from flurm.protocol.messages.persist import persist_msg
+from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.rpc.transport import Signer
 
 if TYPE_CHECKING:
@@ -87,7 +98,9 @@ def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
 class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
-    def __init__(self, ctl: ControllerPort, *, settings: DbdSettings | None = None) -> None:
+    def __init__(
+        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+    ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
         self.signer = Signer(self.settings.authenticator(), workers=1)
@@ -99,9 +112,14 @@ class DbdAccounting:
             register=self._register,
             cluster_tres=self._cluster_tres,
             send_all=self._send_all,
+            assocs=assocs,
         )
         self.live = False
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
+        self.acct = records.AcctCluster.from_cluster(ctl.cluster)
+        self.contain = bool(parse_prolog_flags(ctl.config.prolog_flags) & PrologFlag.CONTAIN)
+        self._usage: dict[tuple[int, int], JobAcctInfo] = {}  # steps' usage, aggregated node by node
+        self.client.on_id_rc = self._took_db_index
         # the port slurmdbd is told (DBD_REGISTER_CTLD): once flurm owns slurmctld's endpoint, slurmctld's
         # own, so that the cluster is registered as a restarted slurmctld registers it
         self.register_port: int | None = None
@@ -197,24 +215,58 @@ class DbdAccounting:
         msg = NodeStateMsg(node.name, DBD_NODE_STATE_DOWN, now, reason, uid, node.node_state, node_tres(node))
         self._queue(DbdMsgType.DBD_NODE_STATE, msg)
 
-    # Job, step and reservation records come with their builders (accounting/records.py).
+    # -- jobs and steps (accounting/records.py builds them) ------------------------------------------
     def job_eligible(self, job: Job) -> None:
-        pass
+        # slurmctld's db-index thread records every new job within seconds: here as it is submitted
+        self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, self._ids(job)))
 
     def job_started(self, job: Job) -> None:
-        pass
+        ids = self._ids(job)
+        self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, ids))
+        if self.contain:
+            self._queue(DbdMsgType.DBD_STEP_START, records.extern_step_start(job, self.acct, ids))
+        if job.script is not None:
+            self._queue(DbdMsgType.DBD_STEP_START, records.batch_step_start(job, self.acct, ids))
 
-    def job_completed(self, job: Job) -> None:
-        pass
+    def job_completed(self, job: Job, *, requeue: bool = False) -> None:
+        ids = self._ids(job)
+        if job.base_state == JobState.SUSPENDED:
+            self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, ids))
+        for step_id in [k for k in self._usage if k[0] == job.job_id]:
+            self._usage.pop(step_id, None)
+        self._queue(DbdMsgType.DBD_JOB_COMPLETE, records.job_complete(job, self.acct, ids, requeue=requeue))
 
     def job_suspended(self, job: Job) -> None:
-        pass
+        self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, self._ids(job)))
+
+    def batch_step_completed(self, job: Job, exit_code: int, jobacct: JobAcctInfo | None) -> None:
+        record = records.batch_step_complete(
+            job, self.acct, self._ids(job), exit_code=exit_code, jobacct=jobacct, now=self.ctl.now()
+        )
+        self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def step_started(self, job: Job, step: Step) -> None:
-        pass
+        self._queue(DbdMsgType.DBD_STEP_START, records.step_start(job, step, self.acct, self._ids(job)))
+
+    def step_report(self, job: Job, step_id: int, jobacct: JobAcctInfo | None) -> None:
+        if jobacct is None:
+            return
+        key = (job.job_id, step_id)
+        so_far = self._usage.get(key) or records.empty_jobacct(jobacct.tres_ids)
+        self._usage[key] = records.aggregate_jobacct(so_far, jobacct)
 
     def step_completed(self, job: Job, step: Step) -> None:
-        pass
+        usage = self._usage.pop((job.job_id, step.step_id), None)
+        last = not self.ctl.steps.table(job).steps  # (called once the step left the job's table)
+        record = records.step_complete(
+            job, step, self.acct, self._ids(job), jobacct=usage, now=self.ctl.now(), last_step=last
+        )
+        self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
+
+    def _ids(self, job: Job) -> records.AcctIds:
+        """The job's association, QOS and reservation ids in slurmdbd (none until the association cache
+        feeds them)."""
+        return records.AcctIds()
 
     def reservation_added(self, resv: Reservation) -> None:
         pass
@@ -224,6 +276,13 @@ class DbdAccounting:
 
     def reservation_removed(self, resv: Reservation) -> None:
         pass
+
+    def _took_db_index(self, record: bytes, answer: DbdIdRc) -> None:
+        """A job start's DBD_ID_RC: the job's row in slurmdbd, for the records made from now on."""
+        job = self.ctl.cluster.jobs.get(answer.job_id)
+        if job is not None and answer.return_code == 0:
+            for changed in records.take_db_indexes({job.job_id: job}, [answer]):
+                self.ctl.cluster.job_changed(changed, by_flurm=False)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _queue(self, msg_type: int, body: Body) -> None:

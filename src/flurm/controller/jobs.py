@@ -38,6 +38,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_control import JobArrayError
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.scheduler import dependencies, scheduler
 from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.jobids import Target, parse_job_id
@@ -102,6 +103,8 @@ class JobOps:
         job, array, error_code = build_job(
             desc, uid, gid, is_admin, self.cluster, alloc_host, now, interactive=interactive
         )
+        # _job_create: the association, the account and QOS defaults, the submit limits (no job id spent)
+        self.ctl.acct_policy.check_submit(job, self.cluster)
         cluster = self.cluster
         count = len(array.task_ids) if array is not None else 1  # slurmctld counts every task
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:
@@ -575,12 +578,22 @@ class JobOps:
         job.exit_code = 0
 
     # -- completion -------------------------------------------------------------------------------
-    def batch_complete(self, job_id: int, job_rc: int, slurm_rc: int, node_name: str | None) -> int:
+    def batch_complete(
+        self,
+        job_id: int,
+        job_rc: int,
+        slurm_rc: int,
+        node_name: str | None,
+        jobacct: JobAcctInfo | None = None,
+    ) -> int:
         """REQUEST_COMPLETE_BATCH_SCRIPT from slurmstepd."""
         job = self.cluster.jobs.get(job_id)
         if job is None:
             return SlurmRC.ESLURM_INVALID_JOB_ID
         now = self.ctl.now()
+        if job.start_time and job.script is not None:
+            # the batch step's record goes first (_slurm_rpc_complete_batch_script), also after a cancel
+            self.ctl.accounting.batch_step_completed(job, job_rc, jobacct)
         if job.is_running():
             job.exit_code = job_rc
             if slurm_rc:

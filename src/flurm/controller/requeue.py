@@ -145,7 +145,7 @@ def _requeue(
         # the mails go out with the job shown as it ended (JOB_REQUEUE is PENDING) and this run's count
         shown, job.state = job.state, ended_as
         mail.job_ended(ctl, job, requeue=True)
-        ctl.accounting.job_completed(job)  # job_completion_logger(job, requeue=true)
+        ctl.accounting.job_completed(job, requeue=True)  # job_completion_logger(job, requeue=true)
         job.state = shown
     # its batch step ends with the job pending: the TRES of the run are not final
     job.bitflags &= ~JobFlag.TRES_STR_CALC

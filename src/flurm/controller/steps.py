@@ -67,6 +67,7 @@ from flurm.protocol.messages.base import Message
 from flurm.protocol.messages.credential import JobCredential, StepId
 from flurm.protocol.messages.job_control import ResourceAllocationResponse
 from flurm.protocol.messages.job_desc import JobDesc
+from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.protocol.messages.steps import (
     SLURM_DIST_BLOCK,
     SLURM_DIST_CYCLIC,
@@ -808,7 +809,13 @@ class StepOps:
 
     # -- 5016: slurmstepd reports a step's end on some nodes --------------------------------------
     def step_complete(
-        self, step_id: StepId, range_first: int, range_last: int, step_rc: int, uid: int
+        self,
+        step_id: StepId,
+        range_first: int,
+        range_last: int,
+        step_rc: int,
+        uid: int,
+        jobacct: JobAcctInfo | None = None,
     ) -> int:
         """REQUEST_STEP_COMPLETE (step_partial_comp): returns the rc slurmctld would answer."""
         job = self.cluster.jobs.get(step_id.job_id)
@@ -827,6 +834,7 @@ class StepOps:
         n = len(step.nodes)
         if range_last < range_first or range_first >= n or range_last >= n:
             return errno.EINVAL
+        self.ctl.accounting.step_report(job, step.step_id, jobacct)  # jobacctinfo_aggregate
         if not step.exited or step_rc == SIG_OOM or step_rc > step.exit_code:
             step.exit_code = step_rc
         step.exited = tuple(sorted(set(step.exited) | set(range(range_first, range_last + 1))))

@@ -28,7 +28,7 @@ def complete_batch(ctl: Controller, req: Request) -> Reply:
     if not ctl.is_admin(req.uid):
         return rc_reply(SlurmRC.ESLURM_USER_ID_MISSING)
     b = req.body
-    return rc_reply(ctl.jobs.batch_complete(b.job_id, b.job_rc, b.slurm_rc, b.node_name))
+    return rc_reply(ctl.jobs.batch_complete(b.job_id, b.job_rc, b.slurm_rc, b.node_name, b.jobacct))
 
 
 def epilog_complete(ctl: Controller, req: Request) -> None:

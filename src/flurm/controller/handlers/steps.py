@@ -61,7 +61,9 @@ async def step_create(ctl: Controller, req: Request) -> Reply:
 def step_complete(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, StepComplete)
     b = req.body
-    return rc_reply(ctl.steps.step_complete(b.step_id, b.range_first, b.range_last, b.step_rc, req.uid))
+    return rc_reply(
+        ctl.steps.step_complete(b.step_id, b.range_first, b.range_last, b.step_rc, req.uid, b.jobacct)
+    )
 
 
 def complete_allocation(ctl: Controller, req: Request) -> Reply:

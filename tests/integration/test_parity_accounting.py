@@ -1,0 +1,168 @@
+"""What sacct shows of the same jobs run under the real slurmctld 22.05 and under flurm, each recording
+into a slurmdbd 22.05 on MariaDB of its own (harness/accounting.py): jobs ending with exit 0 and exit 3,
+srun steps (one failing), cancelled while running, held then released, suspended then resumed and
+cancelled. Job ids are normalised; Elapsed and CPUTime are checked for sense (times differ by run).
+Then, under flurm only: slurmdbd stopped while jobs run and restarted, and flurm killed -9 with records
+spooled: every record arrives once, and ``sacctmgr show runawayjobs`` finds none."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from harness import launcher
+from harness.accounting import Accounting, write_munge_key
+from harness.loopback import SlurmCluster
+
+FIELDS = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode,AllocTRES,NodeList"
+CONF = "JobAcctGatherType=jobacct_gather/linux\n"
+
+
+@contextlib.contextmanager
+def recording(controller: str) -> Iterator[tuple[SlurmCluster, Accounting]]:
+    d = Path(tempfile.mkdtemp(prefix="flurm-acctp-"))
+    d.chmod(0o755)
+    acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
+    c = SlurmCluster(d / "cluster", controller, nodes=2, extra_conf=acct.slurm_conf_lines() + CONF)
+    try:
+        acct.start()
+        c.start()
+        yield c, acct
+    finally:
+        c.stop()
+        acct.stop()
+
+
+def scenario(c: SlurmCluster) -> dict[str, int]:
+    jobs = {}
+    jobs["ok"] = c.sbatch("-J", "ok", "--wrap", "exit 0")
+    jobs["fail"] = c.sbatch("-J", "fail", "--wrap", "exit 3")
+    jobs["steps"] = c.sbatch(
+        "-J", "steps", "-N2", "-n2", "--wrap", "srun hostname; srun -n1 -N1 false; exit 0"
+    )
+    for j in ("ok", "fail", "steps"):
+        c.wait_state(jobs[j], ["COMPLETED", "FAILED"])
+    jobs["cancel"] = c.sbatch("-J", "cancel", "--wrap", "sleep 60")
+    c.wait_state(jobs["cancel"], ["RUNNING"])
+    time.sleep(1)
+    c.run("scancel", str(jobs["cancel"])).check()
+    c.wait_state(jobs["cancel"], ["CANCELLED"])
+    jobs["held"] = c.sbatch("-J", "held", "-H", "--wrap", "true")
+    time.sleep(1)
+    c.run("scontrol", "release", str(jobs["held"])).check()
+    c.wait_state(jobs["held"], ["COMPLETED"])
+    jobs["susp"] = c.sbatch("-J", "susp", "--wrap", "sleep 30")
+    c.wait_state(jobs["susp"], ["RUNNING"])
+    time.sleep(1)
+    c.run("scontrol", "suspend", str(jobs["susp"])).check()
+    time.sleep(1)
+    c.run("scontrol", "resume", str(jobs["susp"])).check()
+    time.sleep(1)
+    c.run("scancel", str(jobs["susp"])).check()
+    c.wait_state(jobs["susp"], ["CANCELLED"])
+    return jobs
+
+
+def sacct(c: SlurmCluster, jobs: dict[str, int], fields: str = FIELDS) -> list[str]:
+    """sacct's lines of these jobs, each job id replaced by the job's name in ``jobs``. The Account
+    column is left out: slurmctld fills it from the user's default association, which flurm's records
+    carry once the association cache feeds them (assoc_id)."""
+    ids = ",".join(str(j) for j in jobs.values())
+    out = c.run("sacct", "-n", "-P", "-j", ids, "-o", fields).check().stdout
+    names = {str(j): n for n, j in jobs.items()}
+    lines = [re.sub(r"^(\d+)", lambda m: names.get(m.group(1), "?"), line) for line in out.splitlines()]
+    if "Account" not in fields.split(","):
+        return lines
+    at = fields.split(",").index("Account")
+    return ["|".join(v for i, v in enumerate(line.split("|")) if i != at) for line in lines]
+
+
+def settled(c: SlurmCluster, jobs: dict[str, int], timeout: float = 60.0) -> list[str]:
+    """sacct's lines once every job and step has its final state (records arrive a little after)."""
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        lines = sacct(c, jobs)
+        mains = [ln for ln in lines if "." not in ln.split("|")[0]]
+        if (
+            len(mains) == len(jobs)
+            and not any(s in ln for ln in lines for s in ("RUNNING", "PENDING", "SUSPENDED"))
+            and sum(".batch" in ln for ln in lines) == len(jobs)
+        ):
+            return lines
+        time.sleep(0.5)
+    raise AssertionError(f"sacct never settled: {lines}")
+
+
+def sane_times(c: SlurmCluster, jobs: dict[str, int]) -> None:
+    for line in sacct(c, jobs, "JobID,Elapsed,CPUTime,AllocCPUS"):
+        _, elapsed, cputime, cpus = line.split("|")
+        secs = _secs(elapsed)
+        assert 0 <= secs < 120, line
+        assert _secs(cputime) == secs * int(cpus), line
+
+
+def _secs(text: str) -> int:
+    h, m, s = (int(x) for x in text.split("-")[-1].split(":"))
+    return h * 3600 + m * 60 + s
+
+
+NO_RUNAWAYS = "Runaway Jobs: No runaway jobs found on cluster localtest"
+
+
+def runaways(c: SlurmCluster) -> str:
+    return c.run("sacctmgr", "-n", "-P", "show", "runawayjobs", input="n\n").stdout.strip()
+
+
+def test_sacct_shows_the_same_under_flurm_as_under_slurmctld() -> None:
+    seen = {}
+    for controller in ("slurmctld", "flurm"):
+        with recording(controller) as (c, _):
+            jobs = scenario(c)
+            seen[controller] = settled(c, jobs)
+            sane_times(c, jobs)
+            assert runaways(c) == NO_RUNAWAYS, controller
+    assert _resumed_kill(seen["flurm"]) == _resumed_kill(seen["slurmctld"])
+
+
+def _resumed_kill(lines: list[str]) -> list[str]:
+    """The batch step of the job cancelled just after its resume dies of SIGTERM or of SIGKILL, as the
+    signals meet the thawed processes (slurmctld itself shows either from one run to the next)."""
+    return [re.sub(r"^(susp\.batch\|.*\|CANCELLED\|0:)(9|15)\|", r"\1SIG|", line) for line in lines]
+
+
+def test_records_survive_slurmdbd_away_and_a_kill_of_flurm() -> None:
+    with recording("flurm") as (c, acct):
+        first = {"ok": c.sbatch("-J", "ok", "--wrap", "exit 0")}
+        settled(c, first)
+        acct.stop_slurmdbd()
+        away = {
+            "a1": c.sbatch("-J", "a1", "--wrap", "exit 0"),
+            "a2": c.sbatch("-J", "a2", "--wrap", "exit 3"),
+            "a3": c.sbatch("-J", "a3", "-N2", "-n2", "--wrap", "srun true; exit 0"),
+        }
+        for j in away.values():
+            c.wait_state(j, ["COMPLETED", "FAILED"])
+        time.sleep(1)  # the records are in flurm's store
+        assert c.stop_flurm(signal.SIGKILL) == -signal.SIGKILL
+        c.start_flurm()
+        acct.start_slurmdbd()
+        lines = settled(c, away)
+        # each record once: a row per job and step, each with its final state
+        assert sorted(lines) == sorted(
+            [
+                "a1|a1|debug|1|COMPLETED|0:0|billing=1,cpu=1,node=1|compute-node-1",
+                "a1.batch|batch||1|COMPLETED|0:0|cpu=1,mem=0,node=1|compute-node-1",
+                "a2|a2|debug|1|FAILED|3:0|billing=1,cpu=1,node=1|compute-node-1",
+                "a2.batch|batch||1|FAILED|3:0|cpu=1,mem=0,node=1|compute-node-1",
+                "a3|a3|debug|2|COMPLETED|0:0|billing=2,cpu=2,node=2|compute-node-[1-2]",
+                "a3.batch|batch||1|COMPLETED|0:0|cpu=1,mem=0,node=1|compute-node-1",
+                "a3.0|true||2|COMPLETED|0:0|cpu=2,mem=0,node=2|compute-node-[1-2]",
+            ]
+        ), lines
+        assert runaways(c) == NO_RUNAWAYS

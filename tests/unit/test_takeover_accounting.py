@@ -51,6 +51,10 @@ class FakeDbd:
     def baseline_nodes(self) -> None:
         self.steps.append("baseline nodes")
 
+    def take_unrecorded_jobs(self) -> int:
+        self.steps.append("unrecorded jobs")
+        return 0
+
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[Setup, FakeDbd]]:
@@ -97,7 +101,8 @@ def test_slurmctld_s_unsent_records_go_first_and_the_file_is_renamed_once_durabl
     steps = s.steps
     # taken while the mode still says slurmctld's records stand, before anything of flurm's; the file is
     # renamed only once flurm's store holds them
-    assert steps.index("take 2 records") < steps.index("baseline nodes") < steps.index("mode standalone")
+    first, then = steps.index("take 2 records"), steps.index("unrecorded jobs")
+    assert first < then < steps.index("mode standalone")
     names = [(e.step, e.status) for e in s.takeover.events]
     assert names.index(("persist", "ok")) < names.index(("accounting", "info"))
     assert not path.exists()

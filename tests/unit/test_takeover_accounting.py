@@ -168,3 +168,43 @@ def _record_ends(data: bytes) -> set[int]:
 def test_malformed_files_are_decode_errors(bad: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_dbd_messages(bad)
+
+
+def test_running_srun_steps_join_the_adopted_job_s_step_table() -> None:
+    from dataclasses import replace
+
+    from flurm.config import parse_text
+    from flurm.controller.steps import JobSteps
+    from flurm.migration import saved_state, statefile
+    from flurm.protocol.constants import SLURM_BATCH_SCRIPT, JobState
+    from flurm.state.cluster import Cluster
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "statefile" / "job_state"
+    saved_file = statefile.decode_job_state(golden.read_bytes())
+    running = saved_file.job(1)  # the golden's two-node job: its batch step only
+    (batch,) = running.steps
+    srun = replace(
+        batch, step_id=0, name="bash", host="login1", port=40001, srun_pid=77, memory_allocated=(100,)
+    )
+    saved = replace(running, steps=(batch, srun), next_step_id=1)
+    config = parse_text(
+        "ClusterName=c\nSlurmctldHost=localhost\nNodeName=compute-node-[1-2] CPUs=4\n"
+        "PartitionName=debug Nodes=ALL Default=YES\n"
+    )
+    job = saved_state.job_from_saved(saved, Cluster(config, None, lambda: 0))
+    assert saved_state.take_steps(job, saved) == 1
+    table = JobSteps.of(job)
+    assert list(table.steps) == [0] and SLURM_BATCH_SCRIPT not in table.steps  # the batch step: not kept
+    step = table.steps[0]
+    assert (step.nodes, step.tids, step.name, step.addr, step.port) == (
+        ("compute-node-1",),
+        ((0,),),
+        "bash",
+        "login1",
+        40001,
+    )
+    assert (step.mem, step.start_time, table.next_step_id) == ((100,), batch.start_time, 1)
+    assert saved_state.take_steps(job, saved) == 0  # once
+    pending = replace(saved, job_state=int(JobState.PENDING))
+    fresh = saved_state.job_from_saved(pending, Cluster(config, None, lambda: 0))
+    assert saved_state.take_steps(fresh, pending) == 0  # a job not running has none

@@ -17,7 +17,7 @@ from test_takeover import Setup
 from flurm.migration import dbd_messages
 from flurm.migration.dbd_messages import DbdMessages, decode_dbd_messages, encode_dbd_messages
 from flurm.modes import Mode
-from flurm.protocol.wire import DecodeError
+from flurm.protocol.wire import Bitmap, DecodeError
 
 V = 0x2600
 RECORDS = [struct.pack(">H", 1424) + b"job complete", struct.pack(">H", 1441) + b"step start"]
@@ -184,7 +184,14 @@ def test_running_srun_steps_join_the_adopted_job_s_step_table() -> None:
     running = saved_file.job(1)  # the golden's two-node job: its batch step only
     (batch,) = running.steps
     srun = replace(
-        batch, step_id=0, name="bash", host="login1", port=40001, srun_pid=77, memory_allocated=(100,)
+        batch,
+        step_id=0,
+        name="bash",
+        host="login1",
+        port=40001,
+        srun_pid=77,
+        memory_allocated=(100,),
+        core_bitmap_job=Bitmap(8, 0x01),  # of the job's cores (4 on each node): core 0 of the first node
     )
     saved = replace(running, steps=(batch, srun), next_step_id=1)
     config = parse_text(
@@ -204,6 +211,7 @@ def test_running_srun_steps_join_the_adopted_job_s_step_table() -> None:
         40001,
     )
     assert (step.mem, step.start_time, table.next_step_id) == ((100,), batch.start_time, 1)
+    assert step.cores == ((0,),)
     assert saved_state.take_steps(job, saved) == 0  # once
     pending = replace(saved, job_state=int(JobState.PENDING))
     fresh = saved_state.job_from_saved(pending, Cluster(config, None, lambda: 0))

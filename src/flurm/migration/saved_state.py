@@ -28,6 +28,7 @@ from flurm.protocol.constants import (
     JobFlag,
     JobState,
 )
+from flurm.protocol.wire import Bitmap
 from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
@@ -168,12 +169,33 @@ def take_accounting(job: Job, saved: statefile.SavedJob) -> None:
                 job.acct_energy = int(count)
 
 
+def _step_cores(
+    saved: statefile.SavedJob, step: statefile.SavedStep, nodes: tuple[str, ...]
+) -> tuple[tuple[int, ...], ...]:
+    """The node-local cores a saved step holds on each of its nodes: its bitmap spans the job's
+    allocation (job_resources: each allocated node's cores, node after node). None known: ()."""
+    res, bitmap = saved.job_resources, step.core_bitmap_job
+    none: tuple[tuple[int, ...], ...] = ((),) * len(nodes)
+    if res is None or bitmap is None or res.nodes is None:
+        return none
+    counts = res.cores_per_node()
+    job_nodes = expand_nodes(res.nodes)
+    if sum(counts) != bitmap.size or len(counts) != len(job_nodes):
+        return none
+    offsets = {name: (sum(counts[:i]), counts[i]) for i, name in enumerate(job_nodes)}
+    out: list[tuple[int, ...]] = []
+    for name in nodes:
+        if name not in offsets:
+            return none
+        offset, n = offsets[name]
+        out.append(tuple(Bitmap(n, bitmap.value >> offset & ((1 << n) - 1)).indexes()))
+    return tuple(out)
+
+
 def take_steps(job: Job, saved: statefile.SavedJob) -> int:
     """The srun steps running under slurmctld, into the job's step table: their slurmstepd report their
     end to flurm (REQUEST_STEP_COMPLETE), which then records them (DBD_STEP_COMPLETE) as slurmctld would
-    have. The batch and extern steps are not kept in that table. The cores each step holds are not
-    taken (the saved bitmap is relative to the job's allocation): a step flurm places beside them may
-    share their cores. Returns how many steps were taken."""
+    have. The batch and extern steps are not kept in that table. Returns how many steps were taken."""
     from flurm.controller.steps import JobSteps, Step
 
     if job.base_state not in (JobState.RUNNING, JobState.SUSPENDED):
@@ -196,7 +218,7 @@ def take_steps(job: Job, saved: statefile.SavedJob) -> int:
             nodes=nodes,
             tids=st.layout.tids,
             task_dist=st.layout.task_dist,
-            cores=((),) * len(nodes),
+            cores=_step_cores(saved, st, nodes),
             cpu_count=st.cpu_count,
             cpus_per_task=st.cpus_per_task,
             mem=mem,

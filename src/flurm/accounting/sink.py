@@ -221,6 +221,18 @@ class DbdAccounting:
         for record in records:
             self.spool.append(record)
 
+    def take_unrecorded_jobs(self) -> int:
+        """The jobs slurmctld had not recorded yet (no db_index: its db-index thread had not run, or
+        slurmdbd was away), finished ones not yet purged included: their DBD_JOB_START, behind
+        slurmctld's own records, as its db-index thread sends them after a restart (slurmdbd finds a
+        row its earlier records made by the job's id and submit time). Returns how many."""
+        jobs = [j for j in self.ctl.cluster.jobs.values() if not j.db_index and not j.resize_time]
+        jobs = [j for j in jobs if j.submit_time]
+        for job in jobs:
+            msg = records.job_start(job, self.acct, self._ids(job))
+            self.spool.append(persist_msg(DbdMsgType.DBD_JOB_START, msg, DBD_VERSION))
+        return len(jobs)
+
     # -- events (the controller) ------------------------------------------------------------------
     def node_state_changed(self, node: Node, now: int) -> None:
         state = _accounted_state(node)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flurm.accounting.client import SPOOL_VERSION
 from flurm.accounting.sink import DbdAccounting
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
@@ -150,7 +151,7 @@ def test_the_controller_tells_submissions_cancellations_and_node_changes(
 
 
 def queued(acct: DbdAccounting) -> list[tuple[int, object]]:
-    return [decode(m, 0x2600) for m in acct.spool.head(1000, 1 << 30)]
+    return [decode(m, SPOOL_VERSION) for m in acct.spool.head(1000, 1 << 30)]
 
 
 def golden_node_states() -> list[NodeStateMsg]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records, resv_records
-from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
+from flurm.accounting.client import SPOOL_VERSION, AssocLoader, DbdClient, DbdSettings, in_version
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
@@ -41,6 +41,7 @@ from flurm.protocol.messages.dbd_jobs import DbdIdRc
 from flurm.protocol.messages.persist import persist_msg
 from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
+from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Signer
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class DbdAccounting:
         """A PERSIST_INIT handshake with slurmdbd (raises when it fails)."""
         await self.client.probe()
         cluster = self.settings.cluster
-        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {DBD_VERSION:#06x})"
+        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {self.client.version:#06x})"
 
     def baseline_nodes(self) -> None:
         """What slurmdbd knows of the nodes is their state now (after a restart, as saved; at a takeover,
@@ -210,15 +211,15 @@ class DbdAccounting:
 
     def take_records(self, version: int, records: Sequence[bytes]) -> None:
         """slurmctld's unsent records (its dbd.messages), queued before any of flurm's own, as the
-        restarted slurmctld would send them. Only in the layout flurm's connection speaks: flurm cannot
-        repack another release's records as slurmctld would (ValueError)."""
-        if version != DBD_VERSION:
-            raise ValueError(
-                f"packed for protocol {version:#06x}; flurm's slurmdbd connection speaks {DBD_VERSION:#06x}"
-            )
+        restarted slurmctld would send them. Repacked in the spool's layout; a release flurm does not speak
+        to slurmdbd, or a record that does not read, is refused (ValueError) before any is queued."""
+        try:
+            mine = [in_version(record, version, SPOOL_VERSION) for record in records]
+        except WireError as exc:
+            raise ValueError(f"slurmctld's records packed for protocol {version:#06x}: {exc}") from None
         if len(self.spool):
             log.warning("%d records of flurm's wait before slurmctld's %d", len(self.spool), len(records))
-        for record in records:
+        for record in mine:
             self.spool.append(record)
 
     def take_unrecorded_jobs(self) -> int:
@@ -230,7 +231,7 @@ class DbdAccounting:
         jobs = [j for j in jobs if j.submit_time]
         for job in jobs:
             msg = records.job_start(job, self.acct, self._ids(job))
-            self.spool.append(persist_msg(DbdMsgType.DBD_JOB_START, msg, DBD_VERSION))
+            self.spool.append(persist_msg(DbdMsgType.DBD_JOB_START, msg, SPOOL_VERSION))  # live or not yet
         return len(jobs)
 
     # -- events (the controller) ------------------------------------------------------------------
@@ -336,7 +337,7 @@ class DbdAccounting:
     # -- helpers ----------------------------------------------------------------------------------
     def _queue(self, msg_type: int, body: Body) -> None:
         if self.live:
-            self.spool.append(persist_msg(msg_type, body, DBD_VERSION))
+            self.spool.append(persist_msg(msg_type, body, SPOOL_VERSION))
 
     def _slurm_user(self) -> int:
         return self.ctl.config.slurm_user_uid

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from flurm.accounting import sink as dbd_sink
 from flurm.accounting.enforcement import Enforcement
+from flurm.accounting.fairshare import CachePriorityInputs
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
@@ -98,10 +99,15 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            # AccountingStorageEnforce: the associations come over the same connection
-            enforcement = Enforcement(config) if accounting_enforce(config) else None
-            if enforcement is not None:
+            # the associations come over the same connection, for AccountingStorageEnforce and for
+            # priority/multifactor's fair share, association and QOS factors (slurmctld loads them for both)
+            enforce = accounting_enforce(config)
+            multifactor = config.priority_type.lower() == "priority/multifactor"
+            enforcement = Enforcement(config) if enforce or multifactor else None
+            if enforcement is not None and enforce:
                 ctl.acct_policy = enforcement
+            if enforcement is not None and multifactor:
+                ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
             self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)

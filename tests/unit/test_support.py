@@ -34,8 +34,8 @@ def test_each_setting_rule_finds_its_setting() -> None:
     # every rule but PriorityType's, which flags only a release's default multifactor (below)
     assert len(found) == len(SETTINGS) - 1, found
     assert not any(f.startswith("PriorityType=") for f in found)
-    assert found[3].startswith("PriorityWeightFairshare=10: fair share: flurm does not load")
-    assert found[11].startswith("Gres= on 2 nodes (n1...)")
+    assert found[3].startswith("PriorityWeightFairshare=10: the usage fair share weighs")
+    assert found[10].startswith("Gres= on 2 nodes (n1...)")
 
 
 def test_multifactor_is_supported() -> None:

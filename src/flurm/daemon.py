@@ -36,6 +36,7 @@ from flurm.auth.slurm_auth import SlurmAuthenticator
 from flurm.config.ctl_conf import accounting_enforce
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
+from flurm.controller.priority import USAGE_META
 from flurm.errors import FlurmError
 from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
@@ -181,6 +182,7 @@ class Daemon:
             log.warning("state in %s says flurm was %s; starting %s", ctl.state_dir, resumed, resumed)
             ctl.mode = resumed
         ctl.cluster.restore(loaded)
+        ctl.priority.restore(loaded.meta.get(USAGE_META))  # fair share's usage (slurmctld's assoc_usage)
         ctl.started_at = ctl.clock()
         if self.accounting is not None:
             self.accounting.restore(loaded.dbd_spool)

@@ -116,3 +116,25 @@ def test_usage_reset_periods(tmp_path: Path) -> None:
 def test_the_book_round_trips() -> None:
     book = UsageBook({1: 2.5, 7: 0.0})
     assert UsageBook.from_dict(book.to_dict()) == book
+
+
+def test_the_usage_survives_a_restart(tmp_path: Path) -> None:
+    """Saved in the store after each pass; restored, the first pass decays over the time flurm was away
+    (slurmctld's assoc_usage and priority_last_decay_ran)."""
+    from flurm.controller.priority import USAGE_META
+
+    ctl, _clock = make(tmp_path, DBD)
+    written: dict[str, object] = {}
+    ctl.store.set_meta = written.__setitem__  # type: ignore[method-assign]
+    ctl.priority.inputs = CachePriorityInputs(cache(), UsageBook({1: 800.0, 2: 800.0, 4: 800.0}))
+    ctl.priority.tick(NOW)
+    saved = written[USAGE_META]
+    assert saved == {"last_ran": NOW, "last_reset": 0, "usage": {"1": 800.0, "2": 800.0, "4": 800.0}}
+    again, clock2 = make(tmp_path / "again", DBD)
+    book = UsageBook()
+    again.priority.inputs = CachePriorityInputs(cache(), book)
+    again.priority.restore(saved)  # type: ignore[arg-type]
+    assert book.usage == {1: 800.0, 2: 800.0, 4: 800.0}
+    clock2.now = NOW + 3600
+    again.priority.tick(NOW + 3600)  # the first pass after the restart
+    assert book.usage[4] == pytest.approx(800.0 * mf.period_decay(WEEK, 3600))

@@ -34,7 +34,7 @@ def test_each_setting_rule_finds_its_setting() -> None:
     # every rule but PriorityType's, which flags only a release's default multifactor (below)
     assert len(found) == len(SETTINGS) - 1, found
     assert not any(f.startswith("PriorityType=") for f in found)
-    assert found[3].startswith("PriorityWeightFairshare=10: the usage fair share weighs")
+    assert found[3].startswith("PriorityWeightFairshare=10: fair share starts from no usage")
     assert found[10].startswith("Gres= on 2 nodes (n1...)")
 
 

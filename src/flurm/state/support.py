@@ -155,8 +155,8 @@ SETTINGS: tuple[SettingRule, ...] = (
     ),
     SettingRule(
         "PriorityWeightFairshare",
-        "the usage fair share weighs is kept in memory only (a restart of flurm starts it from nothing),"
-        " and slurmctld's (StateSaveLocation/assoc_usage) is not taken over",
+        "fair share starts from no usage at the takeover: slurmctld's (StateSaveLocation/assoc_usage) is"
+        " not taken over",
         _weight("PriorityWeightFairshare"),
     ),
     SettingRule(

@@ -61,7 +61,11 @@ def uses(user: str, cpus: int, seconds: int) -> Action:
                 job.append(int(r.stdout.strip()))
             return bool(job)
 
-        poll(f"[{c.controller}] {user}'s association", submitted, timeout=60, every=0.5)
+        try:
+            poll(f"[{c.controller}] {user}'s association", submitted, timeout=60, every=0.5)
+        except TimeoutError:
+            r = c.run(*args, "--wrap", "true", user=None if user == "root" else user)
+            raise TimeoutError(f"[{c.controller}] {user}: {r.stderr}\n{c.log_tail()}") from None
         c.wait_state(job[0], ["COMPLETED"], timeout=60)
 
     return act

@@ -138,3 +138,16 @@ def test_the_usage_survives_a_restart(tmp_path: Path) -> None:
     clock2.now = NOW + 3600
     again.priority.tick(NOW + 3600)  # the first pass after the restart
     assert book.usage[4] == pytest.approx(800.0 * mf.period_decay(WEEK, 3600))
+
+
+def test_jobs_that_end_before_the_first_period_are_charged(tmp_path: Path) -> None:
+    """The decay thread's first pass runs when the plugin starts: a job that ends within the first
+    PriorityCalcPeriod is charged at the next pass."""
+    ctl, clock = make(tmp_path, DBD + "AccountingStorageEnforce=associations,limits\n")
+    book = UsageBook()
+    ctl.priority.inputs = CachePriorityInputs(cache(), book)
+    ctl.priority.start(NOW)
+    pending(ctl, 1, state=JobState.COMPLETE, start_time=NOW + 5, end_time=NOW + 9, cpus_alloc=(4,))
+    clock.now += 60
+    ctl.priority.tick(int(clock.now))
+    assert book.usage[4] == pytest.approx(mf.run_usage(4, 4.0, WEEK))

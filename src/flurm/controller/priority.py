@@ -104,6 +104,14 @@ class Priorities:
         return f.total()
 
     # -- the decay thread's pass ----------------------------------------------------------------
+    def start(self, now: int) -> None:
+        """The plugin starts: its decay thread's first pass runs at once (with slurmdbd: it only
+        starts the usage's clock, or decays over the time flurm was away), then every pending job's
+        priority is computed anew."""
+        if self.multifactor and mf.recalculates(self.settings):
+            self._usage(now)
+        self.recalculate(now)
+
     def tick(self, now: int) -> None:
         """Every PriorityCalcPeriod, when slurmctld runs its decay thread (with slurmdbd)."""
         if not self.multifactor:

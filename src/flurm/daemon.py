@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flurm.accounting import sink as dbd_sink
+from flurm.accounting.enforcement import Enforcement
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
 from flurm.auth.slurm_auth import SlurmAuthenticator
+from flurm.config.ctl_conf import accounting_enforce
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
 from flurm.errors import FlurmError
@@ -96,7 +98,11 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            self.accounting = dbd_sink.DbdAccounting(ctl)
+            # AccountingStorageEnforce: the associations come over the same connection
+            enforcement = Enforcement(config) if accounting_enforce(config) else None
+            if enforcement is not None:
+                ctl.acct_policy = enforcement
+            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []
@@ -272,6 +278,9 @@ class Daemon:
                         raise
                     await asyncio.sleep(0.01)  # slurmctld may still be closing its socket
             self._bound.append((addr, port))
+        if self.accounting is not None and local:
+            # slurmdbd is told slurmctld's port, as slurmctld registers it when it starts again
+            self.accounting.register_port = local[0][1]
         ctl.store.set_meta("owns_controller_endpoint", True)
 
     async def _start_api(self, settings: ApiSettings, group: asyncio.TaskGroup) -> None:
@@ -311,7 +320,14 @@ class Daemon:
         mirror = Mirror(ctl, source)
         forwarder = Forwarder(ctl, source, mirror)
         ctl.forward = forwarder.forward
-        takeover = Takeover(ctl, source, mirror, self.listen_controller_endpoints, self._sack_after_takeover)
+        takeover = Takeover(
+            ctl,
+            source,
+            mirror,
+            self.listen_controller_endpoints,
+            self._sack_after_takeover,
+            accounting=self.accounting,
+        )
         return Migration(source, mirror, forwarder, takeover)
 
     async def _first_import(self, timeout: float = 60.0) -> None:

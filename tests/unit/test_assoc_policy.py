@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from flurm.accounting.assoc_cache import AssocCache, parse_tres
+from flurm.accounting.enforcement import Enforcement, start_queries
 from flurm.accounting.policy import Policy
+from flurm.config import parse_text
 from flurm.errors import SlurmError
 from flurm.protocol.constants import REASON_TEXT, SLURM_22_05_PROTOCOL_VERSION, JobState, MsgType, SlurmRC
 from flurm.protocol.frame import decode_frame
@@ -25,7 +27,9 @@ from flurm.protocol.messages.dbd_assoc import (
     UpdateObject,
     UpdateType,
     decode_dbd,
+    encode_dbd,
 )
+from flurm.protocol.wire import DecodeError
 from flurm.state.model import Job, Partition
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dbd" / "22.05" / "assocs"
@@ -219,6 +223,15 @@ def test_partition_allow_lists() -> None:
         reason(p, j, [], qospart)
         == "Job's QOS not permitted to use this partition (qospart allows big not normal)"
     )
+    denypart = Partition("denypart", ("n1",), "n1", deny_accounts="child", deny_qos="small")
+    j = job(BIN, 1, account="child", qos="normal", partition="denypart")
+    assert reason(p, j, [], denypart) == (
+        "Job's account not permitted to use this partition (denypart denies child including child)"
+    )
+    j = job(DAEMON, 1, account="parent", qos="small", partition="denypart")
+    assert reason(p, j, [], denypart) == (
+        "Job's QOS not permitted to use this partition (denypart denies small including small)"
+    )
     ok = job(NOBODY, 2, account="other", qos="big", partition="acctpart")
     assert reason(p, ok, [], acctpart) == "None"
 
@@ -234,3 +247,26 @@ def test_nothing_is_enforced_without_the_setting() -> None:
     big = job(NOBODY, cpus=64)
     p.submit(big, [])
     assert reason(p, big, []) == "None"
+
+
+def test_the_start_queries_are_slurmctlds_bytes() -> None:
+    """What flurm asks slurmdbd after registering is what slurmctld 22.05 asked, byte for byte."""
+    sent = [(struct.unpack_from(">H", m)[0], m[2:]) for m in _frames("dbd-conn1-c2s.bin")[1:]]
+    asked = [(t, b) for t, b in sent if t in (1486, 1448, 1415, 1410)]
+    assert [encode_dbd(q, V) for q in start_queries("localtest")] == asked
+
+
+def test_enforcement_loads_the_answers_slurmdbd_gave() -> None:
+    config = parse_text(
+        "ClusterName=localtest\nSlurmctldHost=h\nNodeName=n1 CPUs=2\n"
+        "PartitionName=debug Nodes=ALL Default=YES\n"
+        "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageEnforce=associations,limits,qos\n"
+    )
+    e = Enforcement(config)
+    assert e.enforce == 0x0B
+    answers = [(struct.unpack_from(">H", m)[0], m[2:]) for m in _frames("dbd-conn1-s2c.bin")]
+    e.answers([(t, b) for t, b in answers if t in (1487, 1449, 1423, 1417)], V)
+    assert e.cache.loaded and len(e.cache.assocs) == 11
+    with pytest.raises(DecodeError):  # out of order, or a refusal in place of an answer
+        e.answers([next((t, b) for t, b in answers if t == want) for want in (1449, 1487, 1423, 1417)], V)
+    assert e.accounting_update(update(1)) == 0

@@ -104,6 +104,42 @@ def test_fairshare_parent_takes_the_parents_values() -> None:
     assert mf.fair_share([]) == {}
 
 
+# -- fair share: Fair Tree ----------------------------------------------------------------------------
+
+
+def _two_accounts(u1: float, u2: float, u3: float) -> list[mf.AssocUsage]:
+    return [
+        mf.AssocUsage(1, None, None, 1, u1 + u2 + u3),
+        mf.AssocUsage(2, 1, None, 1, u1 + u2),  # A
+        mf.AssocUsage(3, 1, None, 1, u3),  # B
+        mf.AssocUsage(11, 2, "u1", 1, u1),
+        mf.AssocUsage(12, 2, "u2", 1, u2),
+        mf.AssocUsage(13, 3, "u3", 1, u3),
+    ]
+
+
+def test_fair_tree_ranks_users_depth_first_by_level_fs() -> None:
+    fs = mf.fair_tree(_two_accounts(60, 20, 20))
+    # level 1: A has S 1/2, U 80/100 -> LF 0.625; B has S 1/2, U 20/100 -> LF 2.5: B first
+    assert fs[2].level_fs == pytest.approx(0.625) and fs[3].level_fs == pytest.approx(2.5)
+    assert fs[13].factor == 1.0  # u3, alone in B, ranks 3 of 3
+    # in A: u2 (S 1/2, U 20/80, LF 2) before u1 (U 60/80, LF 2/3)
+    assert fs[12].factor == pytest.approx(2 / 3) and fs[11].factor == pytest.approx(1 / 3)
+    assert fs[11].usage_efctv == pytest.approx(0.75) and fs[11].shares_norm == 0.5
+
+
+def test_fair_tree_ties_share_a_rank_and_unused_shares_rank_first() -> None:
+    fs = mf.fair_tree(_two_accounts(40, 40, 20))
+    assert fs[11].factor == fs[12].factor == pytest.approx(2 / 3)  # tied users: the same rank
+    unused = mf.fair_tree(_two_accounts(50, 0, 50))
+    assert unused[12].level_fs == math.inf and unused[12].factor == 1.0  # A: 50/100 = B: LF 1
+    # B ties with A (LF 1): its first user takes the rank last given (u1's), as fair_tree.c does
+    assert unused[11].factor == unused[13].factor == pytest.approx(2 / 3)
+    assert mf.fair_tree([]) == {}
+    zero = mf.fair_tree(_two_accounts(0, 0, 0))
+    assert {a: f.factor for a, f in zero.items() if a > 10} == {11: 1.0, 12: 1.0, 13: 1.0}
+
+
 # -- the factors ----------------------------------------------------------------------------------
 
 S = mf.Settings(weight_js=1000, weight_part=10000, weight_age=2000, max_age=86400, with_slurmdbd=True)
@@ -158,7 +194,7 @@ def test_without_slurmdbd_age_and_fair_share_are_ignored() -> None:
     assert (off.weight_age, off.weight_fs, off.weight_js, off.with_slurmdbd) == (0, 0, 3, False)
     on = mf.Settings.from_config(parse_text(text + "AccountingStorageType=accounting_storage/slurmdbd\n"))
     assert (on.weight_age, on.weight_fs, on.with_slurmdbd) == (7, 9, True)
-    assert not mf.recalculates(off, True) and not mf.recalculates(on, False) and mf.recalculates(on, True)
+    assert not mf.recalculates(off) and mf.recalculates(on)
 
 
 def test_partition_factor_is_normalised_to_the_highest() -> None:

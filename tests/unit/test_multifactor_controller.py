@@ -53,6 +53,18 @@ class Accounting:
     def qos_priorities(self) -> Mapping[str, int]:
         return {"normal": 10, "high": 40}
 
+    def usage_factor(self, job: Job) -> float:
+        return 1.0
+
+    def decay(self, factor: float) -> None:
+        self.decayed = factor
+
+    def charge(self, job: Job, amount: float) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
 
 def make(tmp: Path, extra: str = "") -> tuple[Controller, Clock]:
     clock = Clock()
@@ -88,11 +100,9 @@ def test_without_slurmdbd_priorities_are_set_by_events_not_by_time(tmp_path: Pat
 
 
 def test_with_slurmdbd_and_associations_every_calc_period(tmp_path: Path) -> None:
-    ctl, clock = make(tmp_path, DBD)
+    ctl, clock = make(tmp_path, DBD + "PriorityFlags=NO_FAIR_TREE\n")
     job = pending(ctl, 1, qos="high")
     other = pending(ctl, 2, user_id=NOBODY, qos="normal")
-    ctl.priority.tick(NOW)
-    assert job.priority == 1  # no association data: slurmctld runs no decay thread
     ctl.priority.inputs = Accounting()
     ctl.priority.tick(NOW)
     f = ctl.priority.factors[1]
@@ -110,6 +120,15 @@ def test_with_slurmdbd_and_associations_every_calc_period(tmp_path: Path) -> Non
     clock.now += 45
     ctl.priority.tick(int(clock.now))
     assert other.priority == before + 1800  # 90 s waited of PriorityMaxAge's 60: age 1
+
+
+def test_fair_tree_is_the_default(tmp_path: Path) -> None:
+    ctl, _clock = make(tmp_path, DBD)
+    ctl.priority.inputs = Accounting()
+    job = pending(ctl, 1)
+    ctl.priority.tick(NOW)
+    # root and nobody used alike in the same account: tied, both rank 2 of 2
+    assert ctl.priority.factors[job.job_id].fs == 100000.0
 
 
 def test_incr_only(tmp_path: Path) -> None:

@@ -324,3 +324,51 @@ def test_time_limit_default_is_the_partition_max() -> None:
     job = add(c, partition="short", time_limit=NO_VAL)
     cycle(c)
     assert job.is_running()
+
+
+# -- accounting limits (scheduler/limits.py) ------------------------------------------------------
+
+
+class FakeLimits:
+    """Holds the jobs named in ``before`` or ``after``; counts what the pass starts."""
+
+    def __init__(self, before: dict[int, int] | None = None, after: dict[int, int] | None = None) -> None:
+        self.held_before = before or {}
+        self.held_after = after or {}
+        self.asked_after: list[tuple[int, int, int]] = []
+        self.started_jobs: list[int] = []
+
+    def before(self, job: Job, part: object) -> tuple[int, str | None] | None:
+        reason = self.held_before.get(job.job_id)
+        return (reason, None) if reason else None
+
+    def after(self, job: Job, part: object, cpus: int, nodes: int) -> tuple[int, str | None] | None:
+        self.asked_after.append((job.job_id, cpus, nodes))
+        reason = self.held_after.get(job.job_id)
+        return (reason, "why") if reason else None
+
+    def started(self, job: Job, part: object, cpus: int, nodes: int) -> None:
+        self.started_jobs.append(job.job_id)
+
+
+def test_accounting_limits_hold_jobs_without_blocking_the_partition() -> None:
+    c = make_cluster()
+    first = add(c)  # held before nodes are chosen
+    second = add(c, num_tasks=2, tasks_set=True, min_cpus=2)  # held once nodes are found
+    third = add(c, num_tasks=4, tasks_set=True, min_cpus=4)  # fits
+    too_big = add(c)  # no CPU left: the limit still names it
+    limits = FakeLimits(
+        before={first.job_id: R.WAIT_ASSOC_MAX_JOBS},
+        after={second.job_id: R.WAIT_ASSOC_GRP_CPU, too_big.job_id: R.WAIT_QOS_GRP_CPU},
+    )
+    request_pass(c)
+    out = plan(c, T0, limits=limits)
+    assert [d.job for d in out.starts] == [third]
+    assert (first.state_reason, second.state_reason, second.state_desc) == (
+        R.WAIT_ASSOC_MAX_JOBS,
+        R.WAIT_ASSOC_GRP_CPU,
+        "why",
+    )
+    assert too_big.state_reason == R.WAIT_QOS_GRP_CPU  # not Resources: select_nodes' order
+    assert (too_big.job_id, 1, 1) in limits.asked_after  # the counts asked for
+    assert limits.started_jobs == [third.job_id]

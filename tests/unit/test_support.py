@@ -20,7 +20,7 @@ def test_a_plain_cluster_uses_nothing_unsupported() -> None:
 
 def test_each_setting_rule_finds_its_setting() -> None:
     conf = parse_text(
-        "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageEnforce=limits,qos\n"
+        "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageEnforce=limits,qos,wckeys\n"
         "JobCompType=jobcomp/filetxt\nPriorityType=priority/multifactor\nPreemptType=preempt/qos\n"
         "GresTypes=gpu\nBurstBufferType=burst_buffer/lua\nTopologyPlugin=topology/tree\n"
         "JobSubmitPlugins=lua\nMCSPlugin=mcs/user\nNodeFeaturesPlugins=node_features/helpers\n"
@@ -34,7 +34,7 @@ def test_each_setting_rule_finds_its_setting() -> None:
     # every rule but PriorityType's, which flags only a release's default multifactor (below)
     assert len(found) == len(SETTINGS) - 1, found
     assert not any(f.startswith("PriorityType=") for f in found)
-    assert found[3].startswith("PriorityWeightFairshare=10: fair share from slurmdbd")
+    assert found[3].startswith("PriorityWeightFairshare=10: fair share: flurm does not load")
     assert found[11].startswith("Gres= on 2 nodes (n1...)")
 
 
@@ -52,3 +52,14 @@ def test_multifactor_is_supported() -> None:
 def test_the_readme_lists_the_table_of_now() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert with_markdown_list(readme) == readme, "run scripts/support_list.py to update README.md"
+
+
+def test_the_enforcement_flurm_applies_is_not_flagged() -> None:
+    def enforce_findings(value: str) -> list[str]:
+        text = f"AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageEnforce={value}\n{BASE}"
+        found = unsupported_settings(parse_text(text))
+        return [str(f) for f in found if f.what.startswith("AccountingStorageEnforce")]
+
+    assert enforce_findings("associations,limits,qos,safe") == []
+    (found,) = enforce_findings("qos,wckeys")
+    assert found.startswith("AccountingStorageEnforce=qos,wckeys")

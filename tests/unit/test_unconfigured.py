@@ -32,6 +32,7 @@ from flurm.protocol.messages import Body, decode_body, encode_body
 from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.crontab import CrontabRequest
+from flurm.protocol.messages.dbd_assoc import AccountingUpdate
 from flurm.protocol.messages.job_lookups import (
     DeletePartitionRequest,
     FsDampeningFactorRequest,
@@ -318,7 +319,7 @@ def test_controller_and_slurmdbd_messages(tmp_path: Path) -> None:
     for t in (MsgType.REQUEST_SIB_JOB_LOCK, MsgType.REQUEST_SIB_JOB_UNLOCK, MsgType.REQUEST_CTLD_MULT_MSG):
         assert rc(ask(ctl, t, Empty())) == SlurmRC.ESLURM_ACCESS_DENIED
     assert rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, Empty(), uid=NOBODY)) == errno.EACCES
-    assert rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, Empty())) == 0
+    assert rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, AccountingUpdate())) == 0  # nothing enforced
     assert handle(ctl, MsgType.ACCOUNTING_FIRST_REG, Empty()) is None
     assert handle(ctl, MsgType.ACCOUNTING_REGISTER_CTLD, Empty(), uid=NOBODY) is None
     assert rc(ask(ctl, MsgType.REQUEST_NODE_REGISTRATION_STATUS, Empty())) == errno.EINVAL

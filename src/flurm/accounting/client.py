@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from flurm.auth.authenticator import Authenticator, AuthError, MungeAuthenticator
 from flurm.config.slurmconf import SlurmConfig
@@ -55,6 +56,14 @@ MULT_MAX_BYTES = 16 * 1024 * 1024
 SEND_ALL_RCS = frozenset(
     {MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_NODES_CHANGE_DB, MsgType.ACCOUNTING_TRES_CHANGE_DB}
 )
+
+
+class AssocLoader(Protocol):
+    """The association queries slurmctld sends after registering, and where their answers go
+    (enforcement.py)."""
+
+    def queries(self, version: int) -> list[tuple[DbdMsgType, bytes]]: ...
+    def answers(self, answers: Sequence[tuple[int, bytes]], version: int) -> None: ...
 
 
 class DbdError(FlurmError):
@@ -116,6 +125,7 @@ class DbdClient:
         register: Callable[[], RegisterCtld],
         cluster_tres: Callable[[], ClusterTres],
         send_all: Callable[[int, int], None],
+        assocs: AssocLoader | None = None,
         retry: float = 10.0,
         backoff: tuple[float, float] = (0.5, 10.0),
     ) -> None:
@@ -125,6 +135,7 @@ class DbdClient:
         self.register = register
         self.cluster_tres = cluster_tres
         self.send_all = send_all
+        self.assocs = assocs
         self.on_connect: list[Callable[[DbdClient], Awaitable[None]]] = []
         self.on_id_rc: Callable[[bytes, DbdIdRc], None] | None = None
         self.retry = retry
@@ -211,6 +222,8 @@ class DbdClient:
         if rc != SlurmRC.SLURM_SUCCESS:
             # slurmctld goes on (and dies only when it enforces associations: assocs decide that)
             log.error("slurmdbd did not register the cluster %s: rc %d", self.settings.cluster, rc)
+        if self.assocs is not None:
+            await self._load_assocs(self.assocs)
         for hook in self.on_connect:
             await hook(self)
         tres = self.cluster_tres()
@@ -219,6 +232,18 @@ class DbdClient:
             self.send_all(rc, tres.event_time)
         elif rc != SlurmRC.SLURM_SUCCESS:
             log.error("slurmdbd refused the cluster's TRES: rc %d", rc)
+
+    async def _load_assocs(self, assocs: AssocLoader) -> None:
+        """DBD_GET_TRES, _QOS, _USERS, _ASSOCS and their answers, as slurmctld asks them at each connection
+        (a refused query, or an answer that does not read, keeps what the cache had)."""
+        answers = []
+        for msg_type, body in assocs.queries(DBD_VERSION):
+            answer = await self.request(struct.pack(">H", msg_type) + body)
+            answers.append((struct.unpack_from(">H", answer)[0], answer[2:]))
+        try:
+            assocs.answers(answers, DBD_VERSION)
+        except WireError as exc:
+            log.error("slurmdbd's associations could not be read: %s", exc)
 
     async def _send_spool(self) -> None:
         spool = self.spool
@@ -281,6 +306,19 @@ class DbdClient:
             raise ConnectionError("slurmdbd closed the connection") from None
         except TimeoutError:
             raise TimeoutError(f"no answer from slurmdbd in {self.settings.timeout:.0f} s") from None
+
+    async def probe(self, timeout: float = 10.0) -> None:
+        """One PERSIST_INIT handshake on a connection of its own, then closed (nothing registered or
+        sent): whether slurmdbd takes flurm's credential and speaks its version (the takeover's
+        pre-flight). Raises what a failed connection raises."""
+        where = (self.settings.host, self.settings.port)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*where), timeout)
+        try:
+            await asyncio.wait_for(self._open(reader, writer), timeout)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
 
 # what slurmdbd answers the connection and the records with

@@ -259,6 +259,11 @@ class PassLimits:
                     f"Job's QOS not permitted to use this partition "
                     f"({part.name} allows {part.allow_qos} not {qos.name})"
                 )
+        elif part.deny_qos and qos is not None and qos.name in part.deny_qos.split(","):
+            return R.WAIT_QOS, (
+                f"Job's QOS not permitted to use this partition "
+                f"({part.name} denies {part.deny_qos} including {qos.name})"
+            )
         if part.allow_accounts and part.allow_accounts.upper() != "ALL":
             acct = assoc.acct if assoc is not None else None
             if acct is None:
@@ -271,6 +276,11 @@ class PassLimits:
                     f"Job's account not permitted to use this partition "
                     f"({part.name} allows {part.allow_accounts} not {acct})"
                 )
+        elif part.deny_accounts and assoc is not None and assoc.acct in part.deny_accounts.split(","):
+            return R.WAIT_ACCOUNT, (
+                f"Job's account not permitted to use this partition "
+                f"({part.name} denies {part.deny_accounts} including {assoc.acct})"
+            )
         return None
 
     def _pre_select(self, job: Job, assoc: Assoc | None, qos: Qos | None) -> int | None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records, resv_records
-from flurm.accounting.client import DBD_VERSION, DbdClient, DbdSettings
+from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
@@ -99,7 +99,9 @@ def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
 class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
-    def __init__(self, ctl: ControllerPort, *, settings: DbdSettings | None = None) -> None:
+    def __init__(
+        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+    ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
         self.signer = Signer(self.settings.authenticator(), workers=1)
@@ -111,6 +113,7 @@ class DbdAccounting:
             register=self._register,
             cluster_tres=self._cluster_tres,
             send_all=self._send_all,
+            assocs=assocs,
         )
         self.live = False
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
@@ -121,6 +124,9 @@ class DbdAccounting:
         # the association cache's lookups, when one is attached: a job's ids, a reservation's assocs
         self.ids_of: Callable[[Job], records.AcctIds] | None = None
         self.resv_assocs_of: Callable[[Reservation], str | None] | None = None
+        # the port slurmdbd is told (DBD_REGISTER_CTLD): once flurm owns slurmctld's endpoint, slurmctld's
+        # own, so that the cluster is registered as a restarted slurmctld registers it
+        self.register_port: int | None = None
 
     # -- lifecycle (daemon.py) --------------------------------------------------------------------
     def restore(self, saved: list[tuple[int, bytes]]) -> None:
@@ -129,8 +135,7 @@ class DbdAccounting:
         self.spool = Spool(self.ctl.store, saved)
         self.client.spool = self.spool
         # the nodes as saved: a drain slurmdbd heard of before the restart is not recorded again
-        for node in self.ctl.cluster.nodes.values():
-            self._nodes[node.name] = _accounted_state(node)
+        self.baseline_nodes()
         if saved:
             log.info("%d accounting records from before the restart wait for slurmdbd", len(saved))
 
@@ -147,7 +152,10 @@ class DbdAccounting:
     # -- what the connection sends first ----------------------------------------------------------
     def _register(self) -> RegisterCtld:
         return RegisterCtld(
-            port=self.ctl.port, dimensions=1, flags=CLUSTER_FLAGS, plugin_id_select=SELECT_PLUGIN_CONS_TRES
+            port=self.register_port or self.ctl.port,
+            dimensions=1,
+            flags=CLUSTER_FLAGS,
+            plugin_id_select=SELECT_PLUGIN_CONS_TRES,
         )
 
     def _cluster_tres(self) -> ClusterTres:
@@ -177,6 +185,36 @@ class DbdAccounting:
             state = _accounted_state(node)
             if state is not None and state[0]:
                 self._node_down(node, event_time, node.reason or "First Registration", self._slurm_user())
+
+    # -- the takeover (migration/takeover.py's AccountingPeer) -------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    async def probe(self) -> str:
+        """A PERSIST_INIT handshake with slurmdbd (raises when it fails)."""
+        await self.client.probe()
+        cluster = self.settings.cluster
+        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {DBD_VERSION:#06x})"
+
+    def baseline_nodes(self) -> None:
+        """What slurmdbd knows of the nodes is their state now (after a restart, as saved; at a takeover,
+        as slurmctld recorded them): only a change from here is a record."""
+        for node in self.ctl.cluster.nodes.values():
+            self._nodes[node.name] = _accounted_state(node)
+
+    def take_records(self, version: int, records: Sequence[bytes]) -> None:
+        """slurmctld's unsent records (its dbd.messages), queued before any of flurm's own, as the
+        restarted slurmctld would send them. Only in the layout flurm's connection speaks: flurm cannot
+        repack another release's records as slurmctld would (ValueError)."""
+        if version != DBD_VERSION:
+            raise ValueError(
+                f"packed for protocol {version:#06x}; flurm's slurmdbd connection speaks {DBD_VERSION:#06x}"
+            )
+        if len(self.spool):
+            log.warning("%d records of flurm's wait before slurmctld's %d", len(self.spool), len(records))
+        for record in records:
+            self.spool.append(record)
 
     # -- events (the controller) ------------------------------------------------------------------
     def node_state_changed(self, node: Node, now: int) -> None:

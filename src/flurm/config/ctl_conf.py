@@ -508,6 +508,11 @@ def _accounting_enforce(text: str | None) -> tuple[int, bool]:
     return bits, wckey
 
 
+def accounting_enforce(config: SlurmConfig) -> int:
+    """AccountingStorageEnforce's ACCOUNTING_ENFORCE_* bits (0: nothing enforced)."""
+    return _accounting_enforce(_Settings(config).text("AccountingStorageEnforce"))[0]
+
+
 def _log_format(text: str | None) -> int:
     if text is None:
         return 0

@@ -27,7 +27,14 @@ from flurm.controller import mail, prep, reboot, reservations
 from flurm.controller.diag import DiagStats
 from flurm.controller.jobs import JobOps
 from flurm.controller.log_settings import LogSettings
-from flurm.controller.ports import AccountingSink, NoAccounting, NodeDriver, RequestHandler
+from flurm.controller.ports import (
+    AccountingPolicy,
+    AccountingSink,
+    NoAccounting,
+    NoAccountingPolicy,
+    NodeDriver,
+    RequestHandler,
+)
 from flurm.controller.priority import Priorities
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
@@ -86,6 +93,8 @@ class Controller:
         self.agent: NodeDriver = _NoNodeDriver()  # daemon.py attaches the real one
         # daemon.py attaches slurmdbd's when AccountingStorageType=accounting_storage/slurmdbd
         self.accounting: AccountingSink = NoAccounting()
+        # daemon.py attaches AccountingStorageEnforce's when slurmdbd holds the associations
+        self.acct_policy: AccountingPolicy = NoAccountingPolicy()
         self.cluster.node_listeners.append(lambda node: self.accounting.node_state_changed(node, self.now()))
         # attached by daemon.py: handlers of the rooms above, the FORWARD action, mode listeners
         self.attached_handlers: dict[int, RequestHandler] = {}
@@ -241,7 +250,7 @@ class Controller:
         self._schedule_pending = False
         started = time.perf_counter()
         now = self.now()
-        result = scheduler.plan(self.cluster, now)
+        result = scheduler.plan(self.cluster, now, limits=self.acct_policy.pass_limits(self.cluster))
         for job in result.reasons_changed:
             self.cluster.job_changed(job)
             mail.dependency_checked(self, job)  # --mail-type=INVALID_DEPEND

@@ -103,6 +103,8 @@ class JobOps:
         job, array, error_code = build_job(
             desc, uid, gid, is_admin, self.cluster, alloc_host, now, interactive=interactive
         )
+        # _job_create: the association, the account and QOS defaults, the submit limits (no job id spent)
+        self.ctl.acct_policy.check_submit(job, self.cluster)
         cluster = self.cluster
         count = len(array.task_ids) if array is not None else 1  # slurmctld counts every task
         if len(cluster.jobs) + count >= self.ctl.config.max_job_count:

@@ -43,9 +43,7 @@ class PeerNames:
             return hit
         loop = asyncio.get_running_loop()
         try:
-            host, _ = await asyncio.wait_for(
-                loop.getnameinfo((addr, 0), socket.NI_NAMEREQD), LOOKUP_TIMEOUT
-            )
+            host, _ = await asyncio.wait_for(loop.getnameinfo((addr, 0), socket.NI_NAMEREQD), LOOKUP_TIMEOUT)
             name = host.split(".", 1)[0] or addr
         except (OSError, TimeoutError) as exc:
             log.info("no name for %s: %s", addr, exc)

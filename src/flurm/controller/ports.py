@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from flurm.modes import Guard, Mode
     from flurm.protocol.messages.base import Body, Message
     from flurm.protocol.messages.credential import JobCredential
+    from flurm.protocol.messages.dbd_assoc import AccountingUpdate
     from flurm.protocol.messages.slurmd import JobAcctInfo, NodeRegistrationStatus
     from flurm.rpc.transport import Reply, Request, Signer
+    from flurm.scheduler.limits import Limits
     from flurm.scheduler.multifactor import AssocUsage
     from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
@@ -128,6 +130,28 @@ class NoAccounting:
         pass
 
 
+class AccountingPolicy(Protocol):
+    """AccountingStorageEnforce, as accounting/ applies it over slurmdbd's associations and QOS
+    (accounting/enforcement.py; :class:`NoAccountingPolicy` when nothing is enforced)."""
+
+    def check_submit(self, job: Job, cluster: Cluster) -> None: ...  # fills account/QOS or raises SlurmError
+    def pass_limits(self, cluster: Cluster) -> Limits | None: ...  # one scheduling pass's limits
+    def accounting_update(self, update: AccountingUpdate) -> int: ...  # slurmdbd's changes; the rc
+
+
+class NoAccountingPolicy:
+    """Nothing enforced: jobs keep the account and QOS they name, no limit holds them."""
+
+    def check_submit(self, job: Job, cluster: Cluster) -> None:
+        pass
+
+    def pass_limits(self, cluster: Cluster) -> Limits | None:
+        return None
+
+    def accounting_update(self, update: AccountingUpdate) -> int:
+        return 0  # nothing cached to update
+
+
 class ControllerPort(Protocol):
     """The controller as the rooms above it see it: its state, its operations, its mode."""
 
@@ -135,6 +159,7 @@ class ControllerPort(Protocol):
     cluster: Cluster
     store: Store
     accounting: AccountingSink
+    acct_policy: AccountingPolicy
     jobs: JobOps
     steps: StepOps
     signer: Signer
@@ -164,3 +189,8 @@ class PriorityInputs(Protocol):
     def associations(self) -> Sequence[AssocUsage]: ...  # with their decayed usage; empty: none
     def job_assoc_id(self, job: Job) -> int | None: ...  # the job's association, None: none
     def qos_priorities(self) -> Mapping[str, int]: ...  # QOS name -> its Priority
+    def usage_factor(self, job: Job) -> float: ...  # its QOS's UsageFactor (1: none)
+    # the decay pass: every association's usage decayed, a job's usage added up its parent chain
+    def decay(self, factor: float) -> None: ...
+    def charge(self, job: Job, amount: float) -> None: ...
+    def reset(self) -> None: ...  # PriorityUsageResetPeriod

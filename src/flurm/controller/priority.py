@@ -31,6 +31,9 @@ class Priorities:
         self.last_calc = 0
         self._settings: tuple[object, mf.Settings] | None = None
         self._fs: dict[int, mf.FairShare] = {}
+        self._reset_done = False
+        self._last_reset = 0
+        self._next_reset = 0
 
     # -- configuration --------------------------------------------------------------------------
     @property
@@ -72,15 +75,51 @@ class Priorities:
 
     # -- the decay thread's pass ----------------------------------------------------------------
     def tick(self, now: int) -> None:
-        """Every PriorityCalcPeriod, when slurmctld runs its decay thread (slurmdbd and associations)."""
+        """Every PriorityCalcPeriod, when slurmctld runs its decay thread (with slurmdbd)."""
         if not self.multifactor:
             return
         s = self.settings
-        if not mf.recalculates(s, bool(self.inputs and self.inputs.associations())):
+        if not mf.recalculates(s):
             return
         if self.last_calc and now - self.last_calc < s.calc_period:
             return
+        self._usage(now)
         self.recalculate(now)
+
+    def _usage(self, now: int) -> None:
+        """The decay thread's accounting: PriorityUsageResetPeriod, then the decay of every
+        association's usage over the period, then what each job used in it (a job that ended since
+        the last pass: up to its end, as slurmctld adds at the end of a job)."""
+        inputs = self.inputs
+        if inputs is None:
+            return
+        s = self.settings
+        if s.reset_period == mf.RESET_NOW and not self._reset_done:
+            inputs.reset()  # once, when the plugin starts
+            self._reset_done = True
+        elif s.reset_period >= mf.RESET_DAILY:
+            if not self._next_reset:
+                self._next_reset = mf.next_reset(s.reset_period, self._last_reset or now, now)
+            if self._next_reset and now >= self._next_reset:
+                inputs.reset()
+                self._last_reset = self._next_reset
+                self._next_reset = mf.next_reset(s.reset_period, self._last_reset, now)
+        last = self.last_calc
+        if not last or now <= last:
+            return
+        inputs.decay(mf.period_decay(s.decay_half_life, now - last))
+        for job in self.ctl.cluster.jobs.values():
+            if not job.start_time or job.is_pending():
+                continue
+            if job.is_finished() and job.end_time <= last:
+                continue
+            end = min(now, job.end_time) if job.is_finished() else now
+            seconds = end - max(last, job.start_time)
+            if seconds > 0:
+                billable = float(sum(job.cpus_alloc) or job.requeued_cpus)  # TRESBillingWeights unset
+                inputs.charge(
+                    job, mf.run_usage(seconds, billable, s.decay_half_life, inputs.usage_factor(job))
+                )
 
     def recalculate(self, now: int, jobs: Iterable[Job] | None = None) -> None:
         """decay_apply_weighted_factors for every job: a pending job that is not held (nor set by an
@@ -122,7 +161,10 @@ class Priorities:
     def _fair_share(self) -> dict[int, mf.FairShare]:
         if self.inputs is None:
             return {}
-        return mf.fair_share(self.inputs.associations(), self.settings.damp_factor)
+        s = self.settings
+        if s.flags & mf.FAIR_TREE:
+            return mf.fair_tree(self.inputs.associations())
+        return mf.fair_share(self.inputs.associations(), s.damp_factor)
 
     def _job_input(self, job: Job) -> mf.JobInput:
         s = self.settings

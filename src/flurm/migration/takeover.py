@@ -3,7 +3,8 @@
 Steps (each reported as it happens):
   1. pre-flight   slurmctld reachable and of a release flurm serves (named), mirror in sync, every
                   node's slurmd answers flurm, flurm can own slurmctld's endpoint (the address is on
-                  this host), slurmctld's state is readable
+                  this host), slurmctld's state is readable, slurmdbd takes flurm's connection
+                  (with AccountingStorageType=accounting_storage/slurmdbd)
   2. freeze       mode switching: client writes to flurm wait; reads are served from the mirror
   3. final sync   one last mirror pass
   4. stop source  REQUEST_SHUTDOWN to slurmctld (slurmctld only: it saves its state and exits)
@@ -12,7 +13,8 @@ Steps (each reported as it happens):
   6. saved state  jobs from slurmctld's saved state that the mirror had not seen yet (accepted in the
                   last instant), the id sequence, and the scripts and environments of pending jobs;
                   reservations created, changed or deleted since the last pass, and the counter
-                  their generated names take a number from
+                  their generated names take a number from; the accounting records slurmctld
+                  could not send (dbd.messages), queued before flurm's own
   7. adopt        running jobs keep their nodes, cores and memory; job ids continue above SLURM's
   8. persist      everything is written to flurm's store
   9. standalone   mode standalone: held writes proceed, slurmd daemons are asked to re-register,
@@ -28,10 +30,10 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flurm.auth.errors import AuthError
 from flurm.errors import FlurmError
@@ -83,6 +85,17 @@ class TakeoverResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class AccountingPeer(Protocol):
+    """slurmdbd as the takeover sees it (accounting/sink.py's DbdAccounting; daemon.py passes it when
+    AccountingStorageType=accounting_storage/slurmdbd)."""
+
+    @property
+    def endpoint(self) -> str: ...  # host:port
+    async def probe(self) -> str: ...  # a PERSIST_INIT handshake; raises when it fails
+    def take_records(self, version: int, records: Sequence[bytes]) -> None: ...  # ValueError: refused
+    def baseline_nodes(self) -> None: ...  # the nodes' states now are what slurmdbd already holds
 
 
 class TakeoverError(FlurmError):
@@ -145,6 +158,7 @@ class Takeover:
         mirror: Mirror,
         own_endpoint: Callable[[], Awaitable[None]],
         sack_socket: Callable[[], SackServer | None] | None = None,
+        accounting: AccountingPeer | None = None,
     ) -> None:
         self.ctl = ctl
         self.source = source
@@ -153,6 +167,7 @@ class Takeover:
         # slurmctld's sack socket as flurm would serve it (daemon.py's; None: the site has no auth/slurm
         # or flurm serves one already)
         self.sack_socket = sack_socket
+        self.accounting = accounting
         self.events: list[Event] = []
         self.running = False
         self.result: TakeoverResult | None = None
@@ -196,8 +211,19 @@ class Takeover:
         checks.append(await self._check_nodes())
         checks.append(self._check_endpoint())
         checks.append(self._check_saved_state())
+        if self.accounting is not None:
+            checks.append(await self._check_slurmdbd(self.accounting))
         checks.append(self._check_supported(allow_unsupported))
         return checks
+
+    async def _check_slurmdbd(self, accounting: AccountingPeer) -> Check:
+        """flurm records into slurmdbd from the switch on: it must take flurm's connection now."""
+        try:
+            detail = await accounting.probe()
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return Check("slurmdbd_reachable", False, f"slurmdbd at {accounting.endpoint}: {why}")
+        return Check("slurmdbd_reachable", True, detail)
 
     async def _check_release(self) -> Check:
         """The source's release: one flurm serves, and whose saved state flurm reads."""
@@ -319,7 +345,10 @@ class Takeover:
         await self._take_sack_socket()
 
         last_instant = await self._merge_saved_state()
+        taken_dbd = await self._take_dbd_messages()
         adopted, pending = self._adopt()
+        if self.accounting is not None:
+            self.accounting.baseline_nodes()  # slurmctld recorded them: no event again for a drain
         await ctl.set_mode(Mode.STANDALONE, {Guard.SOURCE_STOPPED}, persist=False)
         gap = time.monotonic() - held_since
         self._event(
@@ -328,6 +357,8 @@ class Takeover:
             f"flurm owns the cluster; writes were held {gap * 1000:.0f} ms; nodes asked to re-register",
         )
         await self._persist()
+        if taken_dbd:
+            await self._mark_dbd_messages_taken()
         return TakeoverResult(
             True,
             False,
@@ -456,6 +487,53 @@ class Takeover:
             self._event("saved state", "ok", f"{added} job(s) accepted by slurmctld after the last sync")
         await self._merge_saved_reservations()
         return added
+
+    async def _take_dbd_messages(self) -> bool:
+        """The records slurmctld could not send before it stopped (its dbd.messages) go to slurmdbd
+        first, as a restarted slurmctld sends them. True when flurm took them."""
+        from flurm.migration import dbd_messages
+
+        if self.accounting is None:
+            return False
+        loop = asyncio.get_running_loop()
+        state_dir = Path(self.ctl.config.state_save_location)
+        try:
+            saved = await loop.run_in_executor(None, dbd_messages.read_dbd_messages, state_dir)
+        except Exception as exc:
+            self._event("accounting", "failed", f"could not read slurmctld's dbd.messages: {exc}")
+            return False
+        if saved is None or not saved.records:
+            self._event("accounting", "ok", "slurmctld left no unsent accounting records")
+            return False
+        try:
+            self.accounting.take_records(saved.version, saved.records)
+        except ValueError as exc:
+            self._event(
+                "accounting",
+                "failed",
+                f"{len(saved.records)} unsent records in slurmctld's dbd.messages left there: {exc}",
+            )
+            return False
+        self._event(
+            "accounting",
+            "ok",
+            f"{len(saved.records)} records slurmctld had not sent go to slurmdbd before flurm's own",
+        )
+        return True
+
+    async def _mark_dbd_messages_taken(self) -> None:
+        """Once flurm's store holds them: a slurmctld started again here must not send them twice."""
+        from flurm.migration import dbd_messages
+
+        loop = asyncio.get_running_loop()
+        state_dir = Path(self.ctl.config.state_save_location)
+        try:
+            taken = await loop.run_in_executor(None, dbd_messages.mark_taken, state_dir)
+        except OSError as exc:
+            self._event("accounting", "failed", f"could not rename slurmctld's dbd.messages: {exc}")
+            return
+        if taken is not None:
+            self._event("accounting", "info", f"slurmctld's dbd.messages renamed {taken.name}")
 
     async def _merge_saved_reservations(self) -> None:
         """Reservations slurmctld saved: those the mirror had not seen (or seen before a change or a

@@ -253,10 +253,11 @@ def next_priority(old: int, new: int, s: Settings) -> int:
     return new
 
 
-def recalculates(s: Settings, has_associations: bool) -> bool:
-    """Does slurmctld run its decay thread (a recalculation every PriorityCalcPeriod)? Only with
-    slurmdbd and association data (it exits at start when PriorityWeightFairshare is set without)."""
-    return s.with_slurmdbd and has_associations
+def recalculates(s: Settings) -> bool:
+    """Does slurmctld run its decay thread (a recalculation every PriorityCalcPeriod)? With slurmdbd,
+    where it has the cluster's root association (slurmdbd makes one when the cluster is added; a
+    slurmctld that never had association data exits at start if PriorityWeightFairshare is set)."""
+    return s.with_slurmdbd
 
 
 # -- fair share (classic: PriorityFlags=NO_FAIR_TREE) -------------------------------------------------
@@ -282,6 +283,7 @@ class FairShare:
     usage_norm: float
     usage_efctv: float
     factor: float
+    level_fs: float = 0.0  # Fair Tree's LevelFS
 
 
 def fair_share(assocs: Iterable[AssocUsage], damp_factor: int = 1) -> dict[int, FairShare]:
@@ -360,6 +362,104 @@ def fair_share(assocs: Iterable[AssocUsage], damp_factor: int = 1) -> dict[int, 
 
     for c in children.get(root.id, []):
         visit(c)
+    return out
+
+
+def fair_tree(assocs: Iterable[AssocUsage]) -> dict[int, FairShare]:
+    """Fair Tree (the default: PriorityFlags without NO_FAIR_TREE), fair_tree.c's rules: at each level
+    an association's LevelFS is S / U, its shares over its siblings' (S) and its usage over its
+    parent's (U; a user with FairShare=parent ranks first); siblings are visited by LevelFS, highest
+    first (a user before an account when equal), depth first, and users are ranked as met: the factor
+    is rank / number of user associations, tied users sharing a rank."""
+    by_id = {a.id: a for a in assocs}
+    root = next((a for a in by_id.values() if a.parent is None), None)
+    if root is None:
+        return {}
+
+    def fs_parent(a: AssocUsage) -> AssocUsage | None:
+        p = by_id.get(a.parent) if a.parent is not None else None
+        while p is not None and p.shares_raw == FS_USE_PARENT and p.parent is not None:
+            p = by_id.get(p.parent)
+        return p
+
+    children: dict[int, list[AssocUsage]] = {}
+    for a in by_id.values():
+        if a is not root:
+            p = fs_parent(a)
+            if p is not None:
+                children.setdefault(p.id, []).append(a)
+
+    def level_sum(a: AssocUsage) -> int:
+        return sum(
+            level_sum(c) if c.shares_raw == FS_USE_PARENT else c.shares_raw for c in children.get(a.id, [])
+        )
+
+    level: dict[int, int] = {}
+    for pid, kids in children.items():
+        shares = level_sum(by_id[pid])
+        for c in kids:
+            level[c.id] = shares
+
+    out: dict[int, FairShare] = {}
+    level_fs: dict[int, float] = {}
+
+    def measure(a: AssocUsage) -> None:
+        p = fs_parent(a)
+        fs_assoc = p if a.shares_raw == FS_USE_PARENT and p is not None else a
+        lv = level.get(fs_assoc.id, 0)
+        norm = fs_assoc.shares_raw / lv if lv else 0.0
+        ue = a.usage_raw / p.usage_raw if p is not None and p.usage_raw else 0.0
+        if a.shares_raw == FS_USE_PARENT:
+            lf = math.inf if a.user is not None else float(NO_VAL)
+        elif norm == 0:
+            lf = 0.0
+        else:
+            lf = norm / ue if ue else math.inf
+        level_fs[a.id] = lf
+        usage_norm = min(a.usage_raw / root.usage_raw, 1.0) if root.usage_raw else 0.0
+        out[a.id] = FairShare(level.get(a.id, 0), norm, usage_norm, ue, 0.0, lf)
+
+    users = sum(1 for a in by_id.values() if a.user is not None)
+    rank = [users, users]  # the rank given, the rank next to give
+
+    def visit(siblings: list[AssocUsage], account_tied: bool) -> None:
+        for a in siblings:
+            measure(a)
+        ordered = sorted(siblings, key=lambda a: (-level_fs[a.id], a.user is None))
+        prev = float(NO_VAL)
+        i = 0
+        while i < len(ordered):
+            a = ordered[i]
+            tied = account_tied if i == 0 else prev == level_fs[a.id]
+            if a.user is not None:
+                if not tied:
+                    rank[0] = rank[1]
+                out[a.id] = FairShare(
+                    out[a.id].level_shares,
+                    out[a.id].shares_norm,
+                    out[a.id].usage_norm,
+                    out[a.id].usage_efctv,
+                    rank[0] / users,
+                    level_fs[a.id],
+                )
+                rank[1] -= 1
+                i += 1
+            else:
+                # fair_tree.c merges the accounts tied with this one, counting the users after it
+                # that tie (none: users sort first), so each account is walked on its own
+                merged = 0
+                while i + merged + 1 < len(ordered):
+                    nxt = ordered[i + merged + 1]
+                    if nxt.user is None or level_fs[nxt.id] != level_fs[a.id]:
+                        break
+                    merged += 1
+                kids = [c for acct in ordered[i : i + merged + 1] for c in children.get(acct.id, [])]
+                if kids:
+                    visit(kids, tied)
+                i += merged + 1
+            prev = level_fs[a.id]
+
+    visit(children.get(root.id, []), False)
     return out
 
 

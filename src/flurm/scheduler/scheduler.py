@@ -48,6 +48,7 @@ from flurm.protocol.constants import (
     NodeStateFlag,
 )
 from flurm.scheduler import constraints, contiguous, dependencies
+from flurm.scheduler.limits import Limits
 from flurm.scheduler.reservations import MAY_BE_RESERVED, resv_first
 from flurm.scheduler.reservations import fence as resv_fence
 from flurm.state import licenses, multicore
@@ -650,8 +651,9 @@ def array_running(cluster: Cluster) -> dict[int, int]:
     return out
 
 
-def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
-    """One scheduling cycle: which pending jobs start now, and every pending job's reason."""
+def plan(cluster: Cluster, now: int, *, max_reservations: int = 100, limits: Limits | None = None) -> Plan:
+    """One scheduling cycle: which pending jobs start now, and every pending job's reason.
+    ``limits``: accounting's limits for this pass (None: AccountingStorageEnforce is not set)."""
     st = _state(cluster)
     if st.last_backfill == 0:
         st.last_backfill = now
@@ -704,7 +706,9 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
     counts.queue_len = len(queue)
     if real:
         depth = None if periodic else DEFAULT_QUEUE_DEPTH
-        counts.depth = _main_loop(cluster, now, queue, free, started, planned_tasks, running, out, depth)
+        counts.depth = _main_loop(
+            cluster, now, queue, free, started, planned_tasks, running, out, depth, limits
+        )
 
     # 3. backfill, on its own interval (slurmctld's backfill thread builds the same queue)
     if backfill:
@@ -712,7 +716,7 @@ def plan(cluster: Cluster, now: int, *, max_reservations: int = 100) -> Plan:
         main_starts = len(out.starts)
         counts.backfill, counts.bf_queue_len = True, len(queue)
         counts.bf_depth = _backfill(
-            cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations
+            cluster, now, pending, queue, free, started, planned_tasks, running, out, max_reservations, limits
         )
         counts.backfilled = len(out.starts) - main_starts
 
@@ -756,6 +760,7 @@ def _main_loop(
     running: dict[int, int],
     out: Plan,
     depth: int | None = None,
+    limits: Limits | None = None,
 ) -> int:
     """slurmctld's schedule(): start what fits in priority order; Resources, then Priority.
 
@@ -797,6 +802,10 @@ def _main_loop(
                     job.state_reason = R.WAIT_PRIORITY
                     job.state_desc = None
                 break
+            held = limits.before(job, part) if limits is not None else None
+            if held is not None:  # select_nodes: acct_policy pre_select, part_policy_valid_qos/acct
+                job.state_reason, job.state_desc = held
+                break
             limit = _limit_seconds(job, part)
             fence = resv_fence(job, part, cluster, now, now + (limit if limit is not None else FOREVER))
             if fence.reason:
@@ -816,6 +825,13 @@ def _main_loop(
                 break
             exclude = [n for n in part.nodes if n not in avail or n in fence.exclude]
             alloc = try_allocate(job, part, free, cluster, exclude)
+            if alloc is None and limits is not None:
+                # select_nodes tests the TRES limits with the counts asked for even when no nodes were
+                # found: an accounting limit replaces Resources, and the partition stays open
+                held = limits.after(job, part, job.min_cpus, job.min_nodes)
+                if held is not None:
+                    job.state_reason, job.state_desc = held
+                    break
             if alloc is None:
                 if fence.overlap and not _fits_outside(job, part, cluster, fence.exclude):
                     # the nodes it needs are reserved: skip it, the partition stays open
@@ -836,6 +852,12 @@ def _main_loop(
                 failed_parts.add(part.name)
                 avail.difference_update(part.nodes)
                 break
+            if limits is not None:  # acct_policy_job_runnable_post_select: the partition stays open
+                held = limits.after(job, part, sum(alloc.cpus), len(alloc.nodes))
+                if held is not None:
+                    job.state_reason, job.state_desc = held
+                    break
+                limits.started(job, part, sum(alloc.cpus), len(alloc.nodes))
             _take(free, alloc, consumable)
             pool.take(job)
             _note_start(job, out, Decision(job, part.name, alloc))
@@ -907,6 +929,7 @@ def _backfill(
     running_tasks: dict[int, int],
     out: Plan,
     max_reservations: int,
+    limits: Limits | None = None,
 ) -> int:
     """slurmctld's backfill cycle: every queued job is looked at in priority order (flagged
     BACKFILL_SCHED, "Scheduler=Backfill"); one that fits now without delaying the reservation of a
@@ -933,6 +956,10 @@ def _backfill(
         job.last_sched_eval = now
         if array_limit_reached(job, running_tasks) or not pool.fits(job):
             continue
+        held = limits.before(job, part) if limits is not None else None
+        if held is not None:  # held by a limit: no start, no reservation
+            job.state_reason, job.state_desc = held
+            continue
         limit = _limit_seconds(job, part)
         end = now + limit if limit is not None else FOREVER
         exclude = {n for r in reservations if end > r.start and r.end > now for n in r.nodes}
@@ -942,6 +969,16 @@ def _backfill(
             job.state_desc = fence.desc
         exclude.update(fence.exclude)
         alloc = None if fence.reason else try_allocate(job, part, free, cluster, exclude)
+        if limits is not None and not fence.reason:  # (with the counts asked for when nothing fits)
+            cpus, nodes = (
+                (sum(alloc.cpus), len(alloc.nodes)) if alloc is not None else (job.min_cpus, job.min_nodes)
+            )
+            held = limits.after(job, part, cpus, nodes)
+            if held is not None:
+                job.state_reason, job.state_desc = held
+                continue
+            if alloc is not None:
+                limits.started(job, part, cpus, nodes)
         if alloc is not None:
             _take(free, alloc, consumable)
             pool.take(job)

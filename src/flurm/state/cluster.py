@@ -116,6 +116,8 @@ class Cluster:
                 allow_groups=pc.allow_groups,
                 allow_accounts=pc.allow_accounts,
                 allow_qos=pc.allow_qos,
+                deny_accounts=pc.deny_accounts,
+                deny_qos=pc.deny_qos,
                 def_mem_per_cpu=pc.def_mem_per_cpu,
                 max_mem_per_cpu=pc.max_mem_per_cpu,
             )

@@ -390,6 +390,8 @@ class Partition:
     allow_groups: str | None = None
     allow_accounts: str | None = None
     allow_qos: str | None = None
+    deny_accounts: str | None = None  # (slurm.conf ignores these when the Allow list is set)
+    deny_qos: str | None = None
     def_mem_per_cpu: int = 0
     max_mem_per_cpu: int = 0
     flags_extra: int = 0

@@ -537,6 +537,8 @@ def _native_partition_record(part: Partition, cluster: Cluster, version: int) ->
         allow_accounts=part.allow_accounts,
         allow_groups=part.allow_groups,
         allow_qos=part.allow_qos,
+        deny_accounts=part.deny_accounts,
+        deny_qos=part.deny_qos,
         nodes=compress(part.nodes),
         nodesets=_nodesets(part, version),
         node_bitmap=Bitmap.from_indexes(len(cluster.node_list), [n.index for n in nodes]),

@@ -113,6 +113,18 @@ def _node_gres(config: SlurmConfig, _version: int) -> str | None:
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
 
 
+# AccountingStorageEnforce words flurm applies (accounting/policy.py), with slurmdbd holding the associations
+_ENFORCED = frozenset({"", "none", "0", "1", "2", "associations", "limits", "qos", "safe"})
+
+
+def _enforce_unsupported(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("accountingstorageenforce")
+    if value is None:
+        return None
+    words = {w.strip().lower() for w in value.split(",")}
+    return None if words <= _ENFORCED else value
+
+
 GRES = "generic resources (GPUs): scheduling and binding"
 
 SETTINGS: tuple[SettingRule, ...] = (
@@ -124,8 +136,8 @@ SETTINGS: tuple[SettingRule, ...] = (
     ),
     SettingRule(
         "AccountingStorageEnforce",
-        "enforcement of associations, QOS and limits",
-        _raw("AccountingStorageEnforce", "", "none", "0"),
+        "enforcement of WCKeys, and of the NoJobs/NoSteps record filters",
+        _enforce_unsupported,
     ),
     SettingRule("JobCompType", "job completion logging", _plugin(lambda c: c.job_comp_type, "jobcomp/none")),
     SettingRule(
@@ -135,18 +147,19 @@ SETTINGS: tuple[SettingRule, ...] = (
     ),
     SettingRule(
         "PriorityWeightFairshare",
-        "fair share from slurmdbd's associations and their decayed usage (the factor is 0 until"
-        " accounting feeds it; Fair Tree, the default without PriorityFlags=NO_FAIR_TREE, is not computed)",
+        "fair share: flurm does not load slurmdbd's associations yet (the factor is 0 until it does); the"
+        " usage it weighs is kept in memory only, and slurmctld's (StateSaveLocation/assoc_usage) is not"
+        " taken over",
         _weight("PriorityWeightFairshare"),
     ),
     SettingRule(
         "PriorityWeightAssoc",
-        "the association priority factor (the factor is 0 until accounting feeds it)",
+        "the association priority factor (0 until flurm loads slurmdbd's associations)",
         _weight("PriorityWeightAssoc"),
     ),
     SettingRule(
         "PriorityWeightQOS",
-        "QOS priorities from slurmdbd (the factor is 0 until accounting feeds it)",
+        "QOS priorities from slurmdbd (the factor is 0 until flurm loads them)",
         _weight("PriorityWeightQOS"),
     ),
     SettingRule(

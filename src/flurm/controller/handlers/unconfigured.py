@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.messages.crontab import CrontabRequest
+from flurm.protocol.messages.dbd_assoc import AccountingUpdate
 from flurm.protocol.messages.job_lookups import ContainerIdRequest, FsDampeningFactorRequest
 from flurm.protocol.messages.persist import PERSIST_TYPE_FED, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.messages.reports import (
@@ -240,10 +241,16 @@ def persist_init(ctl: Controller, req: Request) -> Reply:
 
 
 def accounting_update(ctl: Controller, req: Request) -> Reply:
+    """slurmdbd's changes to associations, QOS and users (ACCOUNTING_UPDATE_MSG), from SlurmUser or root
+    only, as slurmctld's _slurm_rpc_accounting_update_msg."""
     if not ctl.is_admin(req.uid):
         log.error("Update Association request from non-super user uid=%d", req.uid)
         return rc_reply(errno.EACCES)
-    return rc_reply(SlurmRC.SLURM_SUCCESS)  # nothing cached to update without accounting
+    assert isinstance(req.body, AccountingUpdate)
+    rc = ctl.acct_policy.accounting_update(req.body)
+    if rc == SlurmRC.SLURM_SUCCESS and req.body.updates:
+        ctl.jobs.wake()  # changed limits may let pending jobs run (or hold them)
+    return rc_reply(rc)
 
 
 def accounting_no_reply(ctl: Controller, req: Request) -> None:

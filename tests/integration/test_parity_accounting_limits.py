@@ -1,0 +1,161 @@
+"""AccountingStorageEnforce=associations,limits,qos,safe: the same associations, QOS and limits set up with
+sacctmgr in a real slurmdbd 22.05 (on a MariaDB of the test's own), the same sbatch commands against the
+real slurmctld 22.05 and against flurm; the refusals (rc and text) and the pending reasons
+(``squeue -h -o '%i %r'``) must be the same. Then ``sacctmgr modify qos`` raises a limit: slurmdbd tells
+the controller (ACCOUNTING_UPDATE_MSG) and the job it held starts on both.
+
+flurm loads the associations over its own connection to slurmdbd (the queries slurmctld sends after
+registering) and hears slurmdbd's updates on its port, as slurmctld does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from parity import ParityCluster, Step, Transcript, assert_same, cmd, poll, run_steps, settle
+
+from harness import launcher
+from harness.accounting import Accounting, write_munge_key
+from harness.loopback import SlurmCluster
+
+CLUSTER = "localtest"  # the launcher's ClusterName
+SETUP = [
+    f"add cluster {CLUSTER}",
+    "add qos small MaxJobsPerUser=1 MaxTRESPerJob=cpu=1 MaxWall=00:10:00 Priority=10",
+    "add qos big GrpTRES=cpu=2 MaxSubmitJobsPerUser=4 Flags=DenyOnLimit",
+    "add account parent Description=parent_acct Organization=org",
+    "add account child parent=parent Description=child_acct Organization=org",
+    "add account other Description=other_acct Organization=org",
+    "add account gcpu Description=grp_cpu Organization=org GrpTRES=cpu=2 MaxWall=00:30:00",
+    "add account wide Description=wide Organization=org MaxTRESPerJob=cpu=2",
+    "add user nobody DefaultAccount=child",
+    "add user nobody Account=other",
+    "add user daemon DefaultAccount=parent",
+    "add user bin DefaultAccount=child",
+    "add user sys DefaultAccount=gcpu",
+    "add user lp DefaultAccount=wide",
+    "modify account child set GrpJobs=2 MaxTRESPerJob=cpu=2",
+    "modify user nobody where account=child set MaxJobs=1 MaxSubmitJobs=4 QOS=normal,small DefaultQOS=normal",
+    "modify user daemon set QOS=normal,small",
+    "modify account other set QOS=big DefaultQOS=big",
+]
+CONF = (
+    "AccountingStorageEnforce=associations,limits,qos,safe\n"
+    "PartitionName=acctpart Nodes=ALL AllowAccounts=other,parent\n"
+    "PartitionName=qospart Nodes=ALL AllowQos=big\n"
+    "PartitionName=denypart Nodes=ALL DenyAccounts=child\n"
+)
+
+
+def sbatch(user: str, *args: str) -> Step:
+    return cmd("sbatch", "--parsable", "-D", "/tmp", "-o", "/dev/null", *args, user=user)
+
+
+SLEEP = ("--wrap", "exec sleep 120")
+STEPS: list[Step] = [
+    sbatch("nobody", "-A", "bogus", *SLEEP),  # Invalid account
+    sbatch("nobody", "--qos", "bogus", *SLEEP),  # Invalid qos
+    sbatch("nobody", "--qos", "big", *SLEEP),  # a QOS the association may not use
+    sbatch("cloudsdk", *SLEEP),  # a user without an association
+    sbatch("lp", "-n", "3", *SLEEP),  # 1: over MaxTRESPerJob cpu=2
+    sbatch("nobody", *SLEEP),  # 2: runs
+    sbatch("nobody", *SLEEP),  # 3: AssocMaxJobsLimit
+    sbatch("nobody", *SLEEP),  # 4: AssocMaxJobsLimit
+    sbatch("nobody", *SLEEP),  # AssocMaxJobsLimit (its fourth job: MaxSubmitJobs reached)
+    sbatch("nobody", *SLEEP),  # refused: MaxSubmitJobs=4
+    sbatch("bin", *SLEEP),  # 5: runs (child's second running job)
+    sbatch("bin", *SLEEP),  # 6: AssocGrpJobsLimit
+    sbatch("daemon", "--qos", "small", *SLEEP),  # 7: runs
+    sbatch("daemon", "--qos", "small", *SLEEP),  # 8: QOSMaxJobsPerUserLimit
+    sbatch("daemon", "-p", "qospart", *SLEEP),  # 9: the partition's AllowQos
+    sbatch("daemon", "-p", "acctpart", *SLEEP),  # 10: runs (parent is allowed)
+    sbatch("nobody", "-A", "other", "-p", "acctpart", *SLEEP),  # 11: runs, QOS big
+    sbatch("nobody", "-A", "other", "-n", "2", *SLEEP),  # 12: QOSGrpCpuLimit (1 of 2 in use)
+    sbatch("nobody", "-A", "other", "-n", "3", *SLEEP),  # refused at once: DenyOnLimit
+    sbatch("sys", "-n", "2", *SLEEP),  # 13: runs
+    sbatch("sys", *SLEEP),  # 14: AssocGrpCpuLimit
+    sbatch("sys", "-t", "40", *SLEEP),  # 15: over gcpu's MaxWall 30
+    sbatch("bin", "-p", "denypart", *SLEEP),  # 16: child's GrpJobs is tested before the partition
+    sbatch("lp", "-p", "denypart", *SLEEP),  # 17: runs (wide is not denied)
+    settle(quiet=3.0),
+    cmd("squeue", "-h", "-o", "%i %r", "-S", "i", label="reasons"),
+]
+
+
+def sacctmgr(conf: Path, command: str) -> None:
+    p = subprocess.run(
+        ["sacctmgr", "-i", *command.split()],
+        env={**os.environ, "SLURM_CONF": str(conf)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, f"sacctmgr {command}: {p.stdout}{p.stderr}"
+
+
+@contextlib.contextmanager
+def accounted(controller: str) -> Iterator[tuple[SlurmCluster, Path]]:
+    """A cluster enforcing the associations a fresh slurmdbd holds (filled with SETUP before the
+    controller starts); yields it and the slurm.conf sacctmgr uses."""
+    base = Path(tempfile.mkdtemp(prefix=f"flurm-acctlimits-{controller}-"))
+    base.chmod(0o755)
+    acct = Accounting(base / "acct", write_munge_key(launcher.Layout(base / "cluster").munge_key))
+    c = ParityCluster(base / "cluster", controller, cpus=8, extra_conf=acct.slurm_conf_lines() + CONF)
+    conf = base / "sacctmgr.conf"
+    conf.write_text(
+        f"ClusterName={CLUSTER}\nSlurmctldHost=localhost(127.0.0.1)\nAuthType=auth/munge\n"
+        f"AuthInfo=socket={acct.munge_socket}\n" + acct.slurm_conf_lines()
+    )
+    try:
+        acct.start()
+        for command in SETUP:
+            sacctmgr(conf, command)
+        c.start()
+        c.jobs_dir.chmod(0o777)
+        if controller == "flurm":
+            log = c.dir / "log" / "flurm.log"
+            poll("flurm's associations", lambda: "associations from slurmdbd" in log.read_text(), 30)
+        yield c, conf
+    finally:
+        c.stop()
+        acct.stop()
+        if not os.environ.get("FLURM_KEEP_TEST_DIRS"):
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def scenario(controller: str) -> Transcript:
+    with accounted(controller) as (c, conf):
+        t = run_steps(c, STEPS)
+        # a limit raised: slurmdbd tells the controller, the job it held starts
+        sacctmgr(conf, "modify qos small set MaxJobsPerUser=2")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and c.job_state(8) != "RUNNING":
+            time.sleep(0.2)
+        t.outputs.extend(run_steps(c, [cmd("squeue", "-h", "-o", "%i %T", "-j", "8", label="after")]).outputs)
+        return t
+
+
+def test_refusals_and_pending_reasons_are_slurmctlds() -> None:
+    ref = scenario("slurmctld")
+    got = scenario("flurm")
+    assert_same(ref, got)
+    reasons = ref["reasons"].stdout
+    for expected in (
+        "AssocMaxCpuPerJobLimit",
+        "AssocMaxJobsLimit",
+        "AssocGrpJobsLimit",
+        "QOSMaxJobsPerUserLimit",
+        "QOSGrpCpuLimit",
+        "AssocGrpCpuLimit",
+        "AssocMaxWallDurationPerJobLimit",
+        "Job's QOS not permitted",
+    ):
+        assert expected in reasons, reasons  # the scenario still shows what it is meant to
+    assert ref["after"].stdout.split() == ["8", "RUNNING"]

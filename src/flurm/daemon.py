@@ -103,6 +103,9 @@ class Daemon:
             if enforcement is not None:
                 ctl.acct_policy = enforcement
             self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement)
+            if enforcement is not None:  # the records carry the ids the association cache knows
+                cache = enforcement.cache
+                self.accounting.ids_of = lambda job: dbd_sink.ids_from_cache(cache, ctl.cluster, job)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []

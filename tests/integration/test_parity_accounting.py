@@ -24,14 +24,16 @@ CONF = "JobAcctGatherType=jobacct_gather/linux\n"
 
 
 @contextlib.contextmanager
-def recording(controller: str) -> Iterator[tuple[SlurmCluster, Accounting]]:
+def recording(controller: str, extra: str = "") -> Iterator[tuple[SlurmCluster, Accounting]]:
     d = Path(tempfile.mkdtemp(prefix="flurm-acctp-"))
     d.chmod(0o755)
     acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
-    c = SlurmCluster(d / "cluster", controller, nodes=2, extra_conf=acct.slurm_conf_lines() + CONF)
+    c = SlurmCluster(d / "cluster", controller, nodes=2, extra_conf=acct.slurm_conf_lines() + CONF + extra)
     try:
         acct.start()
         c.start()
+        if controller == "flurm" and "AccountingStorageEnforce" in extra:
+            _associations_loaded(c)
         yield c, acct
     finally:
         c.stop()
@@ -68,10 +70,18 @@ def scenario(c: SlurmCluster) -> dict[str, int]:
     return jobs
 
 
-def sacct(c: SlurmCluster, jobs: dict[str, int], fields: str = FIELDS) -> list[str]:
+def _associations_loaded(c: SlurmCluster, timeout: float = 30.0) -> None:
+    """slurmctld loads its associations before it serves anyone; flurm once connected (its log says when)."""
+    deadline = time.monotonic() + timeout
+    while "associations from slurmdbd" not in (c.dir / "log" / "flurm.log").read_text(errors="replace"):
+        assert time.monotonic() < deadline, "flurm never loaded its associations"
+        time.sleep(0.2)
+
+
+def sacct(c: SlurmCluster, jobs: dict[str, int], fields: str = FIELDS, *, account: bool = False) -> list[str]:
     """sacct's lines of these jobs, each job id replaced by the job's name in ``jobs``. The Account
-    column is left out: slurmctld fills it from the user's default association, which flurm's records
-    carry once the association cache feeds them (assoc_id)."""
+    column is left out unless ``account``: slurmctld fills it from the user's default association, which
+    flurm's records carry only with the association cache (assoc_id)."""
     ids = ",".join(str(j) for j in jobs.values())
     r = c.run("sacct", "-n", "-P", "-j", ids, "-o", fields)
     if not r.ok and "Unable to connect to database" in r.stderr:
@@ -79,18 +89,20 @@ def sacct(c: SlurmCluster, jobs: dict[str, int], fields: str = FIELDS) -> list[s
     out = r.check().stdout
     names = {str(j): n for n, j in jobs.items()}
     lines = [re.sub(r"^(\d+)", lambda m: names.get(m.group(1), "?"), line) for line in out.splitlines()]
-    if "Account" not in fields.split(","):
+    if account or "Account" not in fields.split(","):
         return lines
     at = fields.split(",").index("Account")
     return ["|".join(v for i, v in enumerate(line.split("|")) if i != at) for line in lines]
 
 
-def settled(c: SlurmCluster, jobs: dict[str, int], timeout: float = 60.0) -> list[str]:
+def settled(
+    c: SlurmCluster, jobs: dict[str, int], timeout: float = 60.0, *, account: bool = False
+) -> list[str]:
     """sacct's lines once every job and step has its final state (records arrive a little after)."""
     deadline = time.monotonic() + timeout
     lines: list[str] = []
     while time.monotonic() < deadline:
-        lines = sacct(c, jobs)
+        lines = sacct(c, jobs, account=account)
         mains = [ln for ln in lines if "." not in ln.split("|")[0]]
         if (
             len(mains) == len(jobs)
@@ -130,21 +142,35 @@ def test_sacct_shows_the_same_under_flurm_as_under_slurmctld() -> None:
             seen[controller] = settled(c, jobs)
             sane_times(c, jobs)
             assert runaways(c) == NO_RUNAWAYS, controller
-    assert _resumed_kill(seen["flurm"]) == _resumed_kill(seen["slurmctld"])
+    assert _killed(seen["flurm"]) == _killed(seen["slurmctld"])
 
 
-def _resumed_kill(lines: list[str]) -> list[str]:
-    """The batch step of the job cancelled just after its resume ends CANCELLED 0:15, CANCELLED 0:9 or
-    FAILED 15:0, as the signals meet the thawed processes: slurmctld itself shows each from one run to
-    the next (10 runs: 5, 4 and 1)."""
-    return [
-        re.sub(
-            r"^(susp\.batch\|[^|]*\|[^|]*\|\d+\|)(CANCELLED\|0:15|CANCELLED\|0:9|FAILED\|15:0)\|",
-            r"\1KILLED|",
-            ln,
-        )
-        for ln in lines
-    ]
+def test_with_associations_the_records_carry_the_account_as_slurmctld_s() -> None:
+    """AccountingStorageEnforce=associations: the association cache gives each record its association,
+    so sacct shows the default account (root) as under slurmctld."""
+    seen = {}
+    for controller in ("slurmctld", "flurm"):
+        with recording(controller, "AccountingStorageEnforce=associations\n") as (c, _):
+            jobs = scenario(c)
+            seen[controller] = settled(c, jobs, account=True)
+            seen[controller + " ids"] = sacct(c, jobs, "JobID,AssocID,QOS")
+    assert _killed(seen["flurm"]) == _killed(seen["slurmctld"])
+    assert seen["flurm ids"] == seen["slurmctld ids"]
+    assert all(line.split("|")[1] not in ("", "0") for line in seen["flurm ids"]), seen["flurm ids"]
+    assert all(line.split("|")[3] == "root" for line in seen["flurm"]), seen["flurm"]
+
+
+def _killed(lines: list[str]) -> list[str]:
+    """The batch step of a job scancel ends while it runs (cancel, susp) ends CANCELLED 0:15, CANCELLED
+    0:9 or FAILED 15:0, as the signals meet the script: slurmctld itself shows each from one run to the
+    next (10 runs of the suspended one: 5, 4 and 1)."""
+    out = []
+    for line in lines:
+        if line.startswith(("cancel.batch|", "susp.batch|")):
+            for ended in ("|CANCELLED|0:15|", "|CANCELLED|0:9|", "|FAILED|15:0|"):
+                line = line.replace(ended, "|KILLED|")
+        out.append(line)
+    return out
 
 
 def test_records_survive_slurmdbd_away_and_a_kill_of_flurm() -> None:

@@ -44,8 +44,10 @@ from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.rpc.transport import Signer
 
 if TYPE_CHECKING:
+    from flurm.accounting.assoc_cache import AssocCache
     from flurm.controller.ports import ControllerPort
     from flurm.controller.steps import Step
+    from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
     from flurm.state.reservations import Reservation
 
@@ -84,6 +86,19 @@ def cluster_tres(nodes: list[Node]) -> str:
         TRES_PAGES: 0,
     }
     return ",".join(f"{k}={v}" for k, v in counts.items())
+
+
+def ids_from_cache(cache: AssocCache, cluster: Cluster, job: Job) -> records.AcctIds:
+    """A job's ids in slurmdbd from the association cache (assoc_mgr_fill_in_assoc, the QOS it runs under
+    or its association's default, the reservation it runs in)."""
+    assoc = cache.find(job.user_id, job.account, job.partition.split(",")[0] or None)
+    qos = cache.qos_named(job.qos) if job.qos else None
+    resv = cluster.reservations.items.get(job.reservation) if job.reservation else None
+    return records.AcctIds(
+        assoc_id=assoc.id if assoc is not None else 0,
+        qos_id=qos.id if qos is not None else (assoc.def_qos_id if assoc is not None else 0),
+        resv_id=resv.resv_id if resv is not None else 0,
+    )
 
 
 def _accounted_state(node: Node) -> tuple[bool, str | None] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -38,6 +39,7 @@ def recording(controller: str, extra: str = "") -> Iterator[tuple[SlurmCluster, 
     finally:
         c.stop()
         acct.stop()
+        shutil.rmtree(d / "acct" / "mysql", ignore_errors=True)  # ~100 MB a run; the logs stay
 
 
 def scenario(c: SlurmCluster) -> dict[str, int]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flurm.accounting.client import SPOOL_VERSION
 from flurm.accounting.sink import DbdAccounting
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
@@ -162,7 +163,7 @@ def queued(acct: DbdAccounting) -> list[tuple[int, object]]:
     out: list[tuple[int, object]] = []
     for m in acct.spool.head(1000, 1 << 30):
         t = struct.unpack_from(">H", m)[0]
-        out.append(decode(m, 0x2600) if t in DBD_CONN_BODIES else (t, None))
+        out.append(decode(m, SPOOL_VERSION) if t in DBD_CONN_BODIES else (t, None))
     return out
 
 
@@ -328,7 +329,7 @@ def test_first_registration_sends_the_jobs_slurmdbd_has_no_row_of_and_every_rese
     acct.client.send_all(MsgType.ACCOUNTING_FIRST_REG, NOW)
     got = queued(acct)
     assert [t for t, _ in got] == [DbdMsgType.DBD_JOB_START, DbdMsgType.DBD_ADD_RESV]
-    start = decode_dbd_msg(acct.spool.head(1, 1 << 20)[0], 0x2600)[1]
+    start = decode_dbd_msg(acct.spool.head(1, 1 << 20)[0], SPOOL_VERSION)[1]
     assert isinstance(start, DbdJobStart) and start.job_id == held.job_id
     acct.spool.answered(len(acct.spool))
     acct.client.send_all(MsgType.ACCOUNTING_TRES_CHANGE_DB, NOW)  # the TRES alone: the nodes only

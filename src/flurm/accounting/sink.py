@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records, resv_records
-from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
+from flurm.accounting.client import SPOOL_VERSION, AssocLoader, DbdClient, DbdSettings, in_version
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
@@ -41,13 +41,12 @@ from flurm.protocol.messages.dbd_jobs import DbdIdRc
 from flurm.protocol.messages.persist import persist_msg
 from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
+from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Signer
 
 if TYPE_CHECKING:
-    from flurm.accounting.assoc_cache import AssocCache
     from flurm.controller.ports import ControllerPort
     from flurm.controller.steps import Step
-    from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
     from flurm.state.reservations import Reservation
 
@@ -88,19 +87,6 @@ def cluster_tres(nodes: list[Node]) -> str:
     return ",".join(f"{k}={v}" for k, v in counts.items())
 
 
-def ids_from_cache(cache: AssocCache, cluster: Cluster, job: Job) -> records.AcctIds:
-    """A job's ids in slurmdbd from the association cache (assoc_mgr_fill_in_assoc, the QOS it runs under
-    or its association's default, the reservation it runs in)."""
-    assoc = cache.find(job.user_id, job.account, job.partition.split(",")[0] or None)
-    qos = cache.qos_named(job.qos) if job.qos else None
-    resv = cluster.reservations.items.get(job.reservation) if job.reservation else None
-    return records.AcctIds(
-        assoc_id=assoc.id if assoc is not None else 0,
-        qos_id=qos.id if qos is not None else (assoc.def_qos_id if assoc is not None else 0),
-        resv_id=resv.resv_id if resv is not None else 0,
-    )
-
-
 def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
     """What accounting knows of a node: down (DOWN, DRAIN, FAIL, FUTURE) with its reason, or up; None
     while flurm does not know yet (UNKNOWN: its slurmd has not registered)."""
@@ -115,7 +101,12 @@ class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
     def __init__(
-        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+        self,
+        ctl: ControllerPort,
+        *,
+        settings: DbdSettings | None = None,
+        assocs: AssocLoader | None = None,
+        job_ids: Callable[[Job], tuple[int, int]] | None = None,
     ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
@@ -131,17 +122,17 @@ class DbdAccounting:
             assocs=assocs,
         )
         self.live = False
+        self.job_ids = job_ids  # a job's (association id, QOS id) in slurmdbd, from the association cache
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
         self.acct = records.AcctCluster.from_cluster(ctl.cluster)
         self.contain = bool(parse_prolog_flags(ctl.config.prolog_flags) & PrologFlag.CONTAIN)
         self._usage: dict[tuple[int, int], JobAcctInfo] = {}  # steps' usage, aggregated node by node
         self.client.on_id_rc = self._took_db_index
-        # the association cache's lookups, when one is attached: a job's ids, a reservation's assocs
-        self.ids_of: Callable[[Job], records.AcctIds] | None = None
-        self.resv_assocs_of: Callable[[Reservation], str | None] | None = None
         # the port slurmdbd is told (DBD_REGISTER_CTLD): once flurm owns slurmctld's endpoint, slurmctld's
         # own, so that the cluster is registered as a restarted slurmctld registers it
         self.register_port: int | None = None
+        # the association cache's lookup of a reservation's associations, when one is attached
+        self.resv_assocs_of: Callable[[Reservation], str | None] | None = None
 
     # -- lifecycle (daemon.py) --------------------------------------------------------------------
     def restore(self, saved: list[tuple[int, bytes]]) -> None:
@@ -210,7 +201,7 @@ class DbdAccounting:
         """A PERSIST_INIT handshake with slurmdbd (raises when it fails)."""
         await self.client.probe()
         cluster = self.settings.cluster
-        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {DBD_VERSION:#06x})"
+        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {self.client.version:#06x})"
 
     def baseline_nodes(self) -> None:
         """What slurmdbd knows of the nodes is their state now (after a restart, as saved; at a takeover,
@@ -220,16 +211,28 @@ class DbdAccounting:
 
     def take_records(self, version: int, records: Sequence[bytes]) -> None:
         """slurmctld's unsent records (its dbd.messages), queued before any of flurm's own, as the
-        restarted slurmctld would send them. Only in the layout flurm's connection speaks: flurm cannot
-        repack another release's records as slurmctld would (ValueError)."""
-        if version != DBD_VERSION:
-            raise ValueError(
-                f"packed for protocol {version:#06x}; flurm's slurmdbd connection speaks {DBD_VERSION:#06x}"
-            )
+        restarted slurmctld would send them. Repacked in the spool's layout; a release flurm does not speak
+        to slurmdbd, or a record that does not read, is refused (ValueError) before any is queued."""
+        try:
+            mine = [in_version(record, version, SPOOL_VERSION) for record in records]
+        except WireError as exc:
+            raise ValueError(f"slurmctld's records packed for protocol {version:#06x}: {exc}") from None
         if len(self.spool):
             log.warning("%d records of flurm's wait before slurmctld's %d", len(self.spool), len(records))
-        for record in records:
+        for record in mine:
             self.spool.append(record)
+
+    def take_unrecorded_jobs(self) -> int:
+        """The jobs slurmctld had not recorded yet (no db_index: its db-index thread had not run, or
+        slurmdbd was away), finished ones not yet purged included: their DBD_JOB_START, behind
+        slurmctld's own records, as its db-index thread sends them after a restart (slurmdbd finds a
+        row its earlier records made by the job's id and submit time). Returns how many."""
+        jobs = [j for j in self.ctl.cluster.jobs.values() if not j.db_index and not j.resize_time]
+        jobs = [j for j in jobs if j.submit_time]
+        for job in jobs:
+            msg = records.job_start(job, self.acct, self._ids(job))
+            self.spool.append(persist_msg(DbdMsgType.DBD_JOB_START, msg, SPOOL_VERSION))  # live or not yet
+        return len(jobs)
 
     # -- events (the controller) ------------------------------------------------------------------
     def node_state_changed(self, node: Node, now: int) -> None:
@@ -298,9 +301,11 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def _ids(self, job: Job) -> records.AcctIds:
-        """The job's association, QOS and reservation ids in slurmdbd: ``ids_of``'s (the association
-        cache's, attached by daemon.py), else none."""
-        return self.ids_of(job) if self.ids_of is not None else records.AcctIds()
+        """The job's association and QOS ids in slurmdbd, from the association cache (0: not known), and
+        its reservation's id."""
+        assoc_id, qos_id = self.job_ids(job) if self.job_ids is not None else (0, 0)
+        resv = self.ctl.cluster.reservations.items.get(job.reservation) if job.reservation else None
+        return records.AcctIds(assoc_id=assoc_id, qos_id=qos_id, resv_id=resv.resv_id if resv else 0)
 
     # -- reservations ---------------------------------------------------------------------------------
     def reservation_added(self, resv: Reservation) -> None:
@@ -332,7 +337,7 @@ class DbdAccounting:
     # -- helpers ----------------------------------------------------------------------------------
     def _queue(self, msg_type: int, body: Body) -> None:
         if self.live:
-            self.spool.append(persist_msg(msg_type, body, DBD_VERSION))
+            self.spool.append(persist_msg(msg_type, body, SPOOL_VERSION))
 
     def _slurm_user(self) -> int:
         return self.ctl.config.slurm_user_uid

@@ -1,7 +1,8 @@
 """What accounting costs: each controller recording into a real slurmdbd of its own, on a MariaDB of its own
 (harness.accounting), with the same clients and slurm.conf as the main run plus the accounting lines.
 
-Three figures per controller, as rows of the main table ("with accounting: ..."):
+Figures per controller, as rows of the main table ("with accounting: ..."), and the first two again on the
+same cluster without accounting ("without accounting: ..."), so that what accounting adds shows:
 
 * sequential ``sbatch --wrap true`` of jobs that run at once (held jobs send slurmdbd nothing: they are not
   eligible), submits per second and the controller's CPU per job, submit to completion included;
@@ -15,7 +16,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from bench.scenarios import Bench, BenchError, Sizes, latency
@@ -37,7 +40,7 @@ def _sacct_ended(c: SlurmCluster, first: int, last: int) -> int:
     return sum(1 for line in r.stdout.splitlines() if line.split("|")[-1].split()[0] in ENDED)
 
 
-def _submit_and_record(b: Bench) -> None:
+def _submit_and_record(b: Bench, recorded: bool = True) -> None:
     c = b.cluster
     n = b.sizes.seq_submits
     b.timed("sbatch", "--wait", "--wrap", "true")  # warm-up: the first scheduling pass, the first records
@@ -52,36 +55,45 @@ def _submit_and_record(b: Bench) -> None:
         time.sleep(0.05)
     ended_at = time.perf_counter()
     cpu = b.cpu_seconds() - cpu
+    b.record("acct_submit_rate", f"sbatch sequential ({n} running jobs), submits/s", "/s", n / wall, "higher")
+    b.record(
+        "acct_submit_cpu", "controller CPU per job (submit to completion)", "ms", cpu / n * 1000, "lower"
+    )
+    if not recorded:
+        return
     while _sacct_ended(c, ids[0], ids[-1]) < n:
         if time.monotonic() > deadline + 60:
             raise BenchError("slurmdbd did not have every job's end within 60 s of the last one")
         time.sleep(0.1)
     lag = time.perf_counter() - ended_at
-    b.record("acct_submit_rate", f"sbatch sequential ({n} running jobs), submits/s", "/s", n / wall, "higher")
-    b.record(
-        "acct_submit_cpu", "controller CPU per job (submit to completion)", "ms", cpu / n * 1000, "lower"
-    )
     b.record("acct_record_lag", "last job ended -> slurmdbd has every job's end", "ms", lag * 1000, "lower")
 
 
-def run_with_accounting(controller: str, sizes: Sizes, cpus: int, extra_conf: str) -> Bench:
-    """One controller's cluster recording into its own slurmdbd: the figures above."""
+def run_with_accounting(
+    controller: str, sizes: Sizes, cpus: int, extra_conf: str, *, accounting: bool = True
+) -> Bench:
+    """One controller's cluster recording into its own slurmdbd: the figures above (``accounting=False``:
+    the same cluster without, for the submit figures to compare with)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"flurm-bench-acct-{controller}-"))
     tmp.chmod(0o755)
     acct = Accounting(tmp / "acct", write_munge_key(launcher.Layout(tmp / "cluster").munge_key))
-    c = SlurmCluster(
-        tmp / "cluster", controller, cpus=cpus, extra_conf=f"{extra_conf}\n{acct.slurm_conf_lines()}"
-    )
+    lines = acct.slurm_conf_lines() if accounting else ""
+    c = SlurmCluster(tmp / "cluster", controller, cpus=cpus, extra_conf=f"{extra_conf}\n{lines}")
     bench = Bench(c, replace(sizes, latency_samples=max(3, sizes.latency_samples // 2)))
+    what = "with accounting" if accounting else "without accounting"
+    scenarios: tuple[Callable[[Bench], None], ...] = (
+        (_submit_and_record, latency) if accounting else (partial(_submit_and_record, recorded=False),)
+    )
     try:
-        acct.start()  # slurmctld refuses to start on a database it cannot reach
+        if accounting:
+            acct.start()  # slurmctld refuses to start on a database it cannot reach
         c.start()
-        print(f"[{controller} with accounting] cluster up ({tmp})", flush=True)
-        for scenario in (_submit_and_record, latency):
+        print(f"[{controller} {what}] cluster up ({tmp})", flush=True)
+        for scenario in scenarios:
             try:
                 scenario(bench)
             except Exception as exc:  # a failed scenario is a note in the report, not a lost run
-                bench.notes.append(f"with accounting: {scenario.__name__} failed: {exc}")
+                bench.notes.append(f"{what}: {scenario} failed: {exc}")
                 print(c.log_tail(20), flush=True)
     finally:
         c.stop()
@@ -90,16 +102,19 @@ def run_with_accounting(controller: str, sizes: Sizes, cpus: int, extra_conf: st
     return bench
 
 
-def accounting_rows(benches: dict[str, Bench], with_acct: dict[str, Bench]) -> None:
-    """Fold the accounting runs' figures into the table's benches, as rows of their own."""
-    for controller, bench in with_acct.items():
+def accounting_rows(benches: dict[str, Bench], runs: dict[str, tuple[Bench, Bench]]) -> None:
+    """Fold the runs' figures into the table's benches, as rows of their own: per controller, the run
+    without accounting then the one with."""
+    for controller, (without, with_acct) in runs.items():
         into = benches.get(controller)
         if into is None:
             continue
-        for key in METRICS:
-            m = bench.metrics.get(key)
-            if m is not None:
-                into.metrics[f"{key}@acct"] = replace(
-                    m, key=f"{key}@acct", label=f"with accounting: {m.label}"
-                )
-        into.notes.extend(bench.notes)
+        for tag, what, bench in (
+            ("noacct", "without accounting", without),
+            ("acct", "with accounting", with_acct),
+        ):
+            for key in METRICS:
+                m = bench.metrics.get(key)
+                if m is not None:
+                    into.metrics[f"{key}@{tag}"] = replace(m, key=f"{key}@{tag}", label=f"{what}: {m.label}")
+            into.notes.extend(bench.notes)

@@ -32,7 +32,6 @@ from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
 from flurm.auth.slurm_auth import SlurmAuthenticator
-from flurm.config.ctl_conf import accounting_enforce
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
 from flurm.errors import FlurmError
@@ -98,11 +97,11 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            # AccountingStorageEnforce: the associations come over the same connection
-            enforcement = Enforcement(config) if accounting_enforce(config) else None
-            if enforcement is not None:
-                ctl.acct_policy = enforcement
-            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement)
+            # the associations come over the same connection: AccountingStorageEnforce's rules, and
+            # the jobs' default account and QOS even when nothing is enforced (as slurmctld's)
+            enforcement = Enforcement(config)
+            ctl.acct_policy = enforcement
+            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []
@@ -186,6 +185,7 @@ class Daemon:
             await self._first_import()
         if self.sack is not None:
             await self.sack.start()
+        await self._first_accounting_contact()
         await ctl.server.listen(ctl.listen_host, ctl.port)
         self._bound.append((ctl.listen_host, ctl.port))
         if ctl.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
@@ -201,6 +201,22 @@ class Daemon:
             ctl.port,
             ctl.state_dir,
         )
+
+    async def _first_accounting_contact(self) -> None:
+        """When flurm records into slurmdbd, its first connection before the first client: slurmctld loads
+        the associations (a job's default account and QOS, the limits) before it listens. A slurmdbd that
+        cannot be reached does not hold flurm up: the records wait in the spool."""
+        ctl = self.controller
+        if self.accounting is None or not ctl.traits.feeds_accounting:
+            return
+        self.accounting.follow_mode(ctl.traits)
+        client = self.accounting.client
+        try:
+            await asyncio.wait_for(client.settled.wait(), client.settings.timeout)
+        except TimeoutError:
+            log.warning(
+                "slurmdbd did not answer in %.0f s: serving without its associations", client.settings.timeout
+            )
 
     async def _essential(self, name: str, part: Coroutine[Any, Any, None]) -> None:
         """A long-lived part: its failure, or its end before shutdown, ends the daemon."""

@@ -195,7 +195,7 @@ def test_preflight_refuses_while_slurmdbd_is_away() -> None:
         c, acct = m.c, m.acct
         c.start_shadow()
         acct.stop_slurmdbd()
-        r = c.flurm_cli("takeover", "--allow-unsupported")
+        r = c.flurm_cli("takeover")
         assert r.returncode != 0, r.stdout + r.stderr
         checks = takeover_checks(r.stdout)
         check = checks["slurmdbd_reachable"]
@@ -207,14 +207,14 @@ def test_preflight_refuses_while_slurmdbd_is_away() -> None:
         assert '"mode": "shadow"' in c.flurm_cli("status").stdout
         # and once slurmdbd is back the same takeover goes through
         acct.start_slurmdbd()
-        r = c.flurm_cli("takeover", "--allow-unsupported")
+        r = c.flurm_cli("takeover")
         assert r.returncode == 0, r.stdout + r.stderr
         assert takeover_checks(r.stdout)["slurmdbd_reachable"]["ok"]
 
 
 def test_takeover_registers_as_a_restarted_slurmctld(mig: Mig) -> None:
     c = mig.c
-    r = c.flurm_cli("takeover", "--allow-unsupported")
+    r = c.flurm_cli("takeover")
     assert r.returncode == 0, r.stdout + r.stderr
     checks = takeover_checks(r.stdout)
     assert checks["slurmdbd_reachable"]["ok"], checks

@@ -147,7 +147,7 @@ def test_slurmctld_s_unsent_records_go_first(proxied: Proxied, next_controller: 
         proxied.start_proxy()
         c.start_daemons()
     else:
-        r = c.flurm_cli("takeover", "--allow-unsupported")
+        r = c.flurm_cli("takeover")
         assert r.returncode == 0, r.stdout + r.stderr
         doc = json.loads(r.stdout[r.stdout.index("\n{") + 1 :])
         assert {ch["name"]: ch["ok"] for ch in doc["checks"]}["slurmdbd_reachable"]

@@ -225,6 +225,9 @@ def test_takeover_registers_as_a_restarted_slurmctld(mig: Mig) -> None:
     )
     # a restart, not a cold start: running jobs are not ended, nodes not marked down
     assert counts.get("DBD_FLUSH_JOBS", 0) == mig.flushes_before, counts
+    # slurmdbd found the cluster's TRES as slurmctld registered them: it asked for nothing to be sent again
+    log = (c.dir / "log" / "flurm.log").read_text()
+    assert "connected to slurmdbd" in log and "slurmdbd asked for the cluster's state" not in log
     ports = control_port(c)
     assert len(ports) == 1 and ports[0].endswith(f"|{c.ctld_port}"), ports
     assert node_events(c) == mig.events_before

@@ -123,9 +123,10 @@ def gate_script(exit_code: int, srun: bool) -> str:
     return f"#!/bin/bash\n{body}\nexit {exit_code}\n"
 
 
-def test_shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
-    c = mig.c
-    ids = mig.ids
+def submit_scenario(mig: Mig) -> None:
+    """A failed job, two running ones held by the gate (one in an srun step), one pending on the first
+    of them; until slurmctld recorded each (the pending one's row from its db-index thread)."""
+    c, ids = mig.c, mig.ids
     ids["failed"] = c.sbatch("-J", "failed", "--wrap", "exit 3")
     for name, code, srun in (("stepped", 5, True), ("plain", 0, False)):
         path = c.dir / f"{name}.sh"
@@ -137,7 +138,6 @@ def test_shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
     c.wait_state(ids["failed"], ["FAILED"], timeout=30)
     for name in ("stepped", "plain"):
         c.wait_state(ids[name], ["RUNNING"], timeout=30)
-    # slurmctld has a row for each (the pending one's from its db-index thread) and the srun step started
     eventually(
         "slurmctld's records",
         lambda: sacct_rows(c, list(ids.values())),
@@ -145,6 +145,54 @@ def test_shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
             {f"{ids['pending']}|pending|PENDING|0:0", f"{ids['stepped']}.0|bash|RUNNING|0:0"} <= set(rows)
         ),
     )
+
+
+def finish_scenario(mig: Mig) -> list[str]:
+    """A job the controller runs from its start (with a step), the gate opened, every job to its end;
+    sacct's records once they are final, and checked against what they must be."""
+    c, ids = mig.c, mig.ids
+    ids["new"] = c.sbatch("-J", "new", "--wrap", "srun true; exit 2")
+    mig.gate.touch()
+    for name, state in (
+        ("stepped", "FAILED"),
+        ("plain", "COMPLETED"),
+        ("pending", "COMPLETED"),
+        ("new", "FAILED"),
+    ):
+        c.wait_state(ids[name], [state], timeout=60)
+    i = ids
+    expected = sorted(
+        [
+            f"{i['failed']}|failed|FAILED|3:0",
+            f"{i['failed']}.batch|batch|FAILED|3:0",
+            f"{i['stepped']}|stepped|FAILED|5:0",
+            f"{i['stepped']}.batch|batch|FAILED|5:0",
+            f"{i['stepped']}.0|bash|COMPLETED|0:0",
+            f"{i['plain']}|plain|COMPLETED|0:0",
+            f"{i['plain']}.batch|batch|COMPLETED|0:0",
+            f"{i['pending']}|pending|COMPLETED|0:0",
+            f"{i['pending']}.batch|batch|COMPLETED|0:0",
+            f"{i['pending']}.0|true|COMPLETED|0:0",
+            f"{i['forwarded']}|forwarded|COMPLETED|0:0",
+            f"{i['forwarded']}.batch|batch|COMPLETED|0:0",
+            f"{i['new']}|new|FAILED|2:0",
+            f"{i['new']}.batch|batch|FAILED|2:0",
+            f"{i['new']}.0|true|COMPLETED|0:0",
+        ]
+    )
+    rows = eventually(
+        "every record final", lambda: sacct_rows(c, list(ids.values())), lambda r: r == expected, 90
+    )
+    # sacctmgr asks whether to fix runaway jobs when there are any: answered no
+    out = c.run("sacctmgr", "-n", "show", "runawayjobs", input="n\n").check().stdout
+    assert out.strip().startswith("Runaway Jobs: No runaway jobs found on cluster"), out
+    return rows
+
+
+def test_shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
+    c = mig.c
+    ids = mig.ids
+    submit_scenario(mig)
     before = rpc_counts(c)
     mig.registrations_before = before.get("DBD_REGISTER_CTLD", 0)
     assert mig.registrations_before == 1, before  # slurmctld's, at its start
@@ -234,41 +282,9 @@ def test_takeover_registers_as_a_restarted_slurmctld(mig: Mig) -> None:
 
 
 def test_adopted_and_new_jobs_complete_once(mig: Mig) -> None:
-    c, ids = mig.c, mig.ids
-    # a job flurm runs from the start, with a step
-    ids["new"] = c.sbatch("-J", "new", "--wrap", "srun true; exit 2")
-    mig.gate.touch()
-    for name, state in (
-        ("stepped", "FAILED"),
-        ("plain", "COMPLETED"),
-        ("pending", "COMPLETED"),
-        ("new", "FAILED"),
-    ):
-        c.wait_state(ids[name], [state], timeout=60)
-    i = ids
-    expected = sorted(
-        [
-            f"{i['failed']}|failed|FAILED|3:0",
-            f"{i['failed']}.batch|batch|FAILED|3:0",
-            f"{i['stepped']}|stepped|FAILED|5:0",
-            f"{i['stepped']}.batch|batch|FAILED|5:0",
-            f"{i['stepped']}.0|bash|COMPLETED|0:0",
-            f"{i['plain']}|plain|COMPLETED|0:0",
-            f"{i['plain']}.batch|batch|COMPLETED|0:0",
-            f"{i['pending']}|pending|COMPLETED|0:0",
-            f"{i['pending']}.batch|batch|COMPLETED|0:0",
-            f"{i['pending']}.0|true|COMPLETED|0:0",
-            f"{i['forwarded']}|forwarded|COMPLETED|0:0",
-            f"{i['forwarded']}.batch|batch|COMPLETED|0:0",
-            f"{i['new']}|new|FAILED|2:0",
-            f"{i['new']}.batch|batch|FAILED|2:0",
-            f"{i['new']}.0|true|COMPLETED|0:0",
-        ]
-    )
-    rows = eventually(
-        "every record final", lambda: sacct_rows(c, list(ids.values())), lambda rows: rows == expected, 90
-    )
-    assert rows == expected
+    finish_scenario(mig)
+    i = mig.ids
+    c = mig.c
     # the rows slurmctld made are the ones completed: same index, submit time, and start for the jobs
     # that were running; the pending job's row was updated when flurm started it
     after = job_rows(c, [i["stepped"], i["plain"], i["pending"]])
@@ -276,6 +292,16 @@ def test_adopted_and_new_jobs_complete_once(mig: Mig) -> None:
         assert after[str(i[job])] == mig.rows_before[str(i[job])], (after, mig.rows_before)
     pending_before, pending_after = mig.rows_before[str(i["pending"])], after[str(i["pending"])]
     assert pending_after[:2] == pending_before[:2] and pending_before[2] == "Unknown" != pending_after[2]
-    # sacctmgr asks whether to fix runaway jobs when there are any: answered no
-    out = c.run("sacctmgr", "-n", "show", "runawayjobs", input="n\n").check().stdout
-    assert out.strip().startswith("Runaway Jobs: No runaway jobs found on cluster"), out
+
+
+def test_the_same_records_as_after_a_restart_of_slurmctld() -> None:
+    """The scenario with slurmctld restarted where flurm took over: what sacct shows is the same (the
+    expectations above are slurmctld's own behaviour)."""
+    with recording(nodes=2) as m:
+        submit_scenario(m)
+        m.ids["forwarded"] = m.c.sbatch("-J", "forwarded", "--wrap", "exit 0")
+        m.c.wait_state(m.ids["forwarded"], ["COMPLETED"], timeout=30)
+        m.c.stop_slurmctld()
+        m.c.start_daemons()
+        m.c.wait_controller()
+        finish_scenario(m)

@@ -156,10 +156,16 @@ class Policy:
     def submit(self, job: Job, jobs: Iterable[Job], part_max_time: int | None = None) -> None:
         """Fill the job's account and QOS as slurmctld does, or refuse it (SlurmError). A job with no
         time limit gets the MaxWall that applies to it (capped by its partition's MaxTime)."""
-        if not self.enforce:
-            return
         part = job.partition.split(",")[0] or None
         assoc = self.cache.find(job.user_id, job.account, part)
+        if not self.enforce:
+            # slurmctld charges the job to its association whatever it enforces: the account and QOS
+            # its records carry (sacct, sreport) are filled all the same, and nothing is refused
+            if assoc is not None:
+                job.account = job.account or assoc.acct
+                qos = self._qos_for(job, assoc)
+                job.qos = qos.name if qos is not None else job.qos
+            return
         if assoc is None:
             if self.enforce & ENFORCE_ASSOCS:
                 raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)

@@ -8,11 +8,13 @@ mode says slurmctld is the one recording (shadow, a rollback), nothing is queued
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records
+from flurm.accounting.assoc_cache import AssocCache
 from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
@@ -33,6 +35,7 @@ from flurm.protocol.messages.dbd_conn import (
     DBD_NODE_STATE_UP,
     ClusterTres,
     RegisterCtld,
+    ReservationRec,
 )
 from flurm.protocol.messages.dbd_conn import (
     NodeState as NodeStateMsg,
@@ -99,9 +102,15 @@ class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
     def __init__(
-        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+        self,
+        ctl: ControllerPort,
+        *,
+        settings: DbdSettings | None = None,
+        assocs: AssocLoader | None = None,
+        cache: AssocCache | None = None,
     ) -> None:
         self.ctl = ctl
+        self.cache = cache  # slurmdbd's associations and QOS, by which records name a job's
         self.settings = settings or DbdSettings.from_config(ctl.config)
         self.signer = Signer(self.settings.authenticator(), workers=1)
         self.spool = Spool(ctl.store)
@@ -264,18 +273,49 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def _ids(self, job: Job) -> records.AcctIds:
-        """The job's association, QOS and reservation ids in slurmdbd (none until the association cache
-        feeds them)."""
-        return records.AcctIds()
+        """The job's association, QOS and reservation ids in slurmdbd (0 for what the association
+        cache does not know, as before slurmdbd answered)."""
+        resv = self.ctl.cluster.reservations.items.get(job.reservation) if job.reservation else None
+        resv_id = resv.resv_id if resv is not None else 0
+        if self.cache is None:
+            return records.AcctIds(resv_id=resv_id)
+        assoc = self.cache.find(job.user_id, job.account, job.partition.split(",")[0] or None)
+        qos = self.cache.qos_named(job.qos) if job.qos else None
+        return records.AcctIds(assoc.id if assoc else 0, qos.id if qos else 0, resv_id)
 
+    # -- reservations (_post_resv_create, _post_resv_update, _post_resv_delete) -------------------------
     def reservation_added(self, resv: Reservation) -> None:
-        pass
+        self._queue(DbdMsgType.DBD_ADD_RESV, self._resv_rec(resv))
 
     def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
-        pass
+        # time_start_prev: where slurmdbd finds the row to change (it refuses a modify without one);
+        # a new start closes that row and opens one. slurmctld names no name here
+        rec = dataclasses.replace(self._resv_rec(resv), name=None, time_start_prev=previous_start)
+        self._queue(DbdMsgType.DBD_MODIFY_RESV, rec)
 
     def reservation_removed(self, resv: Reservation) -> None:
-        pass
+        now = self.ctl.now()
+        # slurmdbd ends the row of a reservation that started, and drops one that had not yet
+        # (time_start_prev: the moment of the removal)
+        rec = ReservationRec(
+            self.settings.cluster, resv.resv_id, resv.start_time, name=resv.name, time_end=now,
+            time_start_prev=now, tres_str=records.resv_tres(resv),
+        )  # fmt: skip
+        self._queue(DbdMsgType.DBD_REMOVE_RESV, rec)
+
+    def _resv_rec(self, resv: Reservation) -> ReservationRec:
+        return ReservationRec(
+            self.settings.cluster,
+            resv.resv_id,
+            resv.start_time,
+            name=resv.name,
+            assocs=records.resv_assocs(resv, self.cache) if self.cache is not None else None,
+            flags=resv.flags,
+            nodes=resv.node_list,
+            node_inx=self.acct.node_inx(resv.nodes),
+            time_end=resv.end_time,
+            tres_str=records.resv_tres(resv),
+        )
 
     def _took_db_index(self, record: bytes, answer: DbdIdRc) -> None:
         """A job start's DBD_ID_RC: the job's row in slurmdbd, for the records made from now on."""

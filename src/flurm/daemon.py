@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.accounting import resv_records
 from flurm.accounting import sink as dbd_sink
 from flurm.accounting.enforcement import Enforcement
 from flurm.auth.authenticator import Authenticator, AuthError
@@ -97,12 +98,13 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            # the associations come over the same connection: slurmctld loads them whatever
-            # AccountingStorageEnforce says (a job's records name its association and QOS), and
-            # enforces what that setting asks
+            # the associations come over the same connection: AccountingStorageEnforce's rules, and
+            # the jobs' default account and QOS even when nothing is enforced (as slurmctld's)
             enforcement = Enforcement(config)
             ctl.acct_policy = enforcement
-            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, cache=enforcement.cache)
+            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
+            # a reservation's associations, which slurmdbd charges its idle time to (sreport)
+            self.accounting.resv_assocs_of = functools.partial(resv_records.assocs, cache=enforcement.cache)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []
@@ -186,6 +188,7 @@ class Daemon:
             await self._first_import()
         if self.sack is not None:
             await self.sack.start()
+        await self._first_accounting_contact()
         await ctl.server.listen(ctl.listen_host, ctl.port)
         self._bound.append((ctl.listen_host, ctl.port))
         if ctl.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
@@ -201,6 +204,22 @@ class Daemon:
             ctl.port,
             ctl.state_dir,
         )
+
+    async def _first_accounting_contact(self) -> None:
+        """When flurm records into slurmdbd, its first connection before the first client: slurmctld loads
+        the associations (a job's default account and QOS, the limits) before it listens. A slurmdbd that
+        cannot be reached does not hold flurm up: the records wait in the spool."""
+        ctl = self.controller
+        if self.accounting is None or not ctl.traits.feeds_accounting:
+            return
+        self.accounting.follow_mode(ctl.traits)
+        client = self.accounting.client
+        try:
+            await asyncio.wait_for(client.settled.wait(), client.settings.timeout)
+        except TimeoutError:
+            log.warning(
+                "slurmdbd did not answer in %.0f s: serving without its associations", client.settings.timeout
+            )
 
     async def _essential(self, name: str, part: Coroutine[Any, Any, None]) -> None:
         """A long-lived part: its failure, or its end before shutdown, ends the daemon."""

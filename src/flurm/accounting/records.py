@@ -49,7 +49,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from flurm.accounting.assoc_cache import AssocCache
 from flurm.config.hostlists import compress, expand
 from flurm.controller.job_update import tres_counts
 from flurm.controller.steps import Step
@@ -86,7 +85,6 @@ from flurm.protocol.messages.slurmd import (
 )
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
-from flurm.state.reservations import Reservation
 from flurm.state.tasks import TaskSet
 
 __all__ = [
@@ -108,8 +106,6 @@ __all__ = [
     "job_tres_req",
     "jobs_to_record",
     "mark_sent",
-    "resv_assocs",
-    "resv_tres",
     "step_complete",
     "step_start",
     "take_db_indexes",
@@ -648,35 +644,3 @@ def job_energy_after_step(
     if jobacct is None or jobacct.consumed_energy == NO_VAL64:
         return job_energy
     return (0 if job_energy == NO_VAL64 else job_energy) + jobacct.consumed_energy
-
-
-# -- reservations --------------------------------------------------------------------------------
-
-
-def resv_tres(resv: Reservation) -> str | None:
-    """A reservation's tres_str (_set_tres_cnt): its CPUs, by TRES id (flurm has no licenses in
-    reservations)."""
-    return f"{TRES_CPU}={resv.cpu_cnt}" if resv.cpu_cnt else None
-
-
-def resv_assocs(resv: Reservation, cache: AssocCache) -> str | None:
-    """The associations a reservation lets in (",2,3,") or keeps out (",-2,"), as _set_assoc_list
-    writes them: with users and accounts, each user's association in each account; with users, all of
-    each user's associations; with accounts, each account's own. Ones slurmdbd does not know are left out."""
-    allow: list[int] = []
-    deny: list[int] = []
-    users, accts = resv.user_ids, resv.account_list
-    if users and accts and not (resv.user_not or resv.account_not):
-        for uid in users:
-            for acct in accts:
-                a = cache.find(uid, acct, None)
-                allow += [a.id] if a is not None else []
-    else:
-        (deny if resv.user_not else allow).extend(
-            a.id for uid in users for a in cache.assocs.values() if a.uid == uid
-        )
-        (deny if resv.account_not else allow).extend(
-            a.id for acct in accts for a in cache.assocs.values() if a.acct == acct and a.user is None
-        )
-    ids = [str(i) for i in allow] + [f"-{i}" for i in deny]
-    return "," + ",".join(ids) + "," if ids else None

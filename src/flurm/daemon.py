@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.accounting import resv_records
 from flurm.accounting import sink as dbd_sink
 from flurm.accounting.enforcement import Enforcement
 from flurm.accounting.fairshare import CachePriorityInputs
@@ -107,6 +108,8 @@ class Daemon:
             if config.priority_type.lower() == "priority/multifactor":
                 ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
             self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
+            # a reservation's associations, which slurmdbd charges its idle time to (sreport)
+            self.accounting.resv_assocs_of = functools.partial(resv_records.assocs, cache=enforcement.cache)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []

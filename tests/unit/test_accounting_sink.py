@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flurm.accounting.client import SPOOL_VERSION
+from flurm.accounting.client import RECORD_BODIES, SPOOL_VERSION, in_version
 from flurm.accounting.sink import DbdAccounting
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
@@ -23,7 +23,7 @@ from flurm.protocol.constants import NO_VAL, MsgType, NodeState, NodeStateFlag
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.dbd_conn import DBD_CONN_BODIES, DBD_NODE_STATE_DOWN, DBD_NODE_STATE_UP
 from flurm.protocol.messages.dbd_conn import NodeState as NodeStateMsg
-from flurm.protocol.messages.dbd_jobs import decode_dbd_msg
+from flurm.protocol.messages.dbd_jobs import DbdJobStart, DbdStepComplete, decode_dbd_msg
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.state.model import Job, Node
@@ -243,3 +243,35 @@ def test_a_restart_does_not_record_a_drain_again(fed: tuple[Controller, DbdAccou
     node.base_state = NodeState.IDLE  # its slurmd registers again
     ctl.cluster.node_changed(node)
     assert len(acct.spool) == 0
+
+
+def _job_records(acct: DbdAccounting) -> list[object]:
+    return [decode_dbd_msg(m, SPOOL_VERSION, RECORD_BODIES)[1] for m in acct.spool.head(1000, 1 << 30)]
+
+
+def test_a_26_05_slurmdbd_knows_a_job_by_its_sluid(fed: tuple[Controller, DbdAccounting]) -> None:
+    """As slurmctld 26.05: the job's sluid is its db_index, in its start and its step ids; sent to an
+    older slurmdbd the records carry no db_index (that slurmdbd gives its own) and no sluid."""
+    ctl, acct = fed
+    acct.client.version = 0x2D00
+    job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
+    assert job.sluid >> 52 and job.db_index == job.sluid
+    acct.batch_step_completed(job, 0, None)
+    start, step = _job_records(acct)
+    assert isinstance(start, DbdJobStart) and (start.db_index, start.sluid) == (job.sluid, job.sluid)
+    assert isinstance(step, DbdStepComplete) and (step.db_index, step.step_id.sluid) == (job.sluid, job.sluid)
+    for older in (0x2A00, 0x2600):
+        for record in acct.spool.head(1000, 1 << 30):
+            body = decode_dbd_msg(in_version(record, SPOOL_VERSION, older), older, RECORD_BODIES)[1]
+            assert isinstance(body, DbdJobStart | DbdStepComplete) and body.db_index == 0
+            if isinstance(body, DbdStepComplete):
+                assert body.step_id.sluid == 0
+
+
+def test_an_older_slurmdbd_gives_the_db_index(fed: tuple[Controller, DbdAccounting]) -> None:
+    ctl, acct = fed
+    acct.client.version = 0x2A00
+    job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
+    assert job.db_index == 0
+    (start,) = _job_records(acct)
+    assert isinstance(start, DbdJobStart) and start.db_index == 0

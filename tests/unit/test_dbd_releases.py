@@ -22,6 +22,7 @@ from flurm.protocol.messages.dbd_conn import (
     RegisterCtld,
     ReservationRec,
     persist_init_head,
+    registered_cluster_id,
 )
 from flurm.protocol.messages.dbd_jobs import (
     DBD_JOB_BODIES,
@@ -33,7 +34,7 @@ from flurm.protocol.messages.dbd_jobs import (
     decode_dbd_msg,
     split_dbd_msg,
 )
-from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PersistInitRequest, persist_msg
+from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PersistInitRequest, PersistRc, persist_msg
 from flurm.protocol.versions import DBD_SPOKEN, VersionError
 from flurm.protocol.wire import DecodeError
 
@@ -178,3 +179,17 @@ def test_an_unspoken_release_is_refused() -> None:
     msg = next(m for r, _, m in CASES if r == "24.11" and split_dbd_msg(m)[0] == DbdMsgType.DBD_JOB_START)
     with pytest.raises(VersionError):
         decode_dbd_msg(msg, 0x2B00, BODIES)
+
+
+@pytest.mark.parametrize(("release", "cluster_id"), [("22.05", None), ("24.11", 0x342), ("26.05", 0x9E0)])
+def test_the_registration_is_answered_with_the_cluster_id_from_24_05(
+    release: str, cluster_id: int | None
+) -> None:
+    """slurmdbd's answer to DBD_REGISTER_CTLD (the second message it sends): rc 0 up to 23.11, then the
+    cluster's id with bit 31 set, a success."""
+    answer = frames(GOLDEN / release / "dbd-conn1-s2c.bin")[1]
+    _, rc = decode_dbd_msg(answer, RELEASES[release], BODIES)
+    assert isinstance(rc, PersistRc) and rc.ret_info == DbdMsgType.DBD_REGISTER_CTLD
+    assert registered_cluster_id(rc.rc) == cluster_id
+    assert registered_cluster_id(0) is None and registered_cluster_id(-1) is None
+    assert registered_cluster_id(1 << 31 | 7) == 7

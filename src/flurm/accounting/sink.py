@@ -8,8 +8,9 @@ mode says slurmctld is the one recording (shadow, a rollback), nothing is queued
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records
@@ -21,6 +22,7 @@ from flurm.modes import ModeTraits
 from flurm.protocol.constants import (
     NO_VAL,
     SELECT_PLUGIN_CONS_TRES,
+    SLURM_26_05_PROTOCOL_VERSION,
     JobState,
     MsgType,
     NodeState,
@@ -37,7 +39,7 @@ from flurm.protocol.messages.dbd_conn import (
 from flurm.protocol.messages.dbd_conn import (
     NodeState as NodeStateMsg,
 )
-from flurm.protocol.messages.dbd_jobs import DbdIdRc
+from flurm.protocol.messages.dbd_jobs import DbdIdRc, DbdJobStart, DbdStepComplete, DbdStepStart
 from flurm.protocol.messages.persist import persist_msg
 from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.protocol.wire import WireError
@@ -84,6 +86,18 @@ def cluster_tres(nodes: list[Node]) -> str:
         TRES_PAGES: 0,
     }
     return ",".join(f"{k}={v}" for k, v in counts.items())
+
+
+def _with_sluid(body: Body, jobs: Mapping[int, Job]) -> Body:
+    """A job or step record with the job's sluid where 26.05 carries it (the job start, the step id)."""
+    if isinstance(body, DbdJobStart) and (job := jobs.get(body.job_id)) is not None:
+        return dataclasses.replace(body, sluid=job.sluid)
+    if (
+        isinstance(body, DbdStepStart | DbdStepComplete)
+        and (job := jobs.get(body.step_id.job_id)) is not None
+    ):
+        return dataclasses.replace(body, step_id=dataclasses.replace(body.step_id, sluid=job.sluid))
+    return body
 
 
 def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
@@ -153,6 +167,8 @@ class DbdAccounting:
             dimensions=1,
             flags=CLUSTER_FLAGS,
             plugin_id_select=SELECT_PLUGIN_CONS_TRES,
+            # the id slurmdbd gave the cluster at an earlier registration (26.05 sends it back)
+            cluster_id=self.client.cluster_id or 0,
         )
 
     def _cluster_tres(self) -> ClusterTres:
@@ -218,10 +234,12 @@ class DbdAccounting:
 
     # -- jobs and steps (accounting/records.py builds them) ------------------------------------------
     def job_eligible(self, job: Job) -> None:
+        self._db_index(job)
         # slurmctld's db-index thread records every new job within seconds: here as it is submitted
         self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, self._ids(job)))
 
     def job_started(self, job: Job) -> None:
+        self._db_index(job)
         ids = self._ids(job)
         self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, ids))
         if self.contain:
@@ -230,6 +248,7 @@ class DbdAccounting:
             self._queue(DbdMsgType.DBD_STEP_START, records.batch_step_start(job, self.acct, ids))
 
     def job_completed(self, job: Job, *, requeue: bool = False) -> None:
+        self._db_index(job)
         ids = self._ids(job)
         if job.base_state == JobState.SUSPENDED:
             self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, ids))
@@ -238,15 +257,18 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_JOB_COMPLETE, records.job_complete(job, self.acct, ids, requeue=requeue))
 
     def job_suspended(self, job: Job) -> None:
+        self._db_index(job)
         self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, self._ids(job)))
 
     def batch_step_completed(self, job: Job, exit_code: int, jobacct: JobAcctInfo | None) -> None:
+        self._db_index(job)
         record = records.batch_step_complete(
             job, self.acct, self._ids(job), exit_code=exit_code, jobacct=jobacct, now=self.ctl.now()
         )
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def step_started(self, job: Job, step: Step) -> None:
+        self._db_index(job)
         self._queue(DbdMsgType.DBD_STEP_START, records.step_start(job, step, self.acct, self._ids(job)))
 
     def step_report(self, job: Job, step_id: int, jobacct: JobAcctInfo | None) -> None:
@@ -257,6 +279,7 @@ class DbdAccounting:
         self._usage[key] = records.aggregate_jobacct(so_far, jobacct)
 
     def step_completed(self, job: Job, step: Step) -> None:
+        self._db_index(job)
         usage = self._usage.pop((job.job_id, step.step_id), None)
         last = not self.ctl.steps.table(job).steps  # (called once the step left the job's table)
         record = records.step_complete(
@@ -288,7 +311,15 @@ class DbdAccounting:
     # -- helpers ----------------------------------------------------------------------------------
     def _queue(self, msg_type: int, body: Body) -> None:
         if self.live:
-            self.spool.append(persist_msg(msg_type, body, SPOOL_VERSION))
+            self.spool.append(persist_msg(msg_type, _with_sluid(body, self.ctl.cluster.jobs), SPOOL_VERSION))
+
+    def _db_index(self, job: Job) -> None:
+        """26.05 knows a job by its sluid: slurmctld makes it the job's db_index when it makes the job
+        (job_record_set_sluid) and slurmdbd keeps it. An older slurmdbd gives the db_index itself (DBD_ID_RC;
+        client.in_version sends it none)."""
+        if not job.db_index and job.sluid and self.client.version >= SLURM_26_05_PROTOCOL_VERSION:
+            job.db_index = job.sluid
+            self.ctl.cluster.job_changed(job, by_flurm=False)
 
     def _slurm_user(self) -> int:
         return self.ctl.config.slurm_user_uid

@@ -32,7 +32,6 @@ from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
 from flurm.auth.slurm_auth import SlurmAuthenticator
-from flurm.config.ctl_conf import accounting_enforce
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
 from flurm.errors import FlurmError
@@ -98,11 +97,11 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            # AccountingStorageEnforce: the associations come over the same connection
-            enforcement = Enforcement(config) if accounting_enforce(config) else None
-            if enforcement is not None:
-                ctl.acct_policy = enforcement
-            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement)
+            # the associations come over the same connection: AccountingStorageEnforce's rules, and
+            # the jobs' default account and QOS even when nothing is enforced (as slurmctld's)
+            enforcement = Enforcement(config)
+            ctl.acct_policy = enforcement
+            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []

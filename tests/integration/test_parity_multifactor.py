@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from parity import Action, Cmd, Transcript, assert_same, cluster_pair, cmd, poll, run_both, settle
+from parity import Action, Cmd, Transcript, assert_same, cluster_pair, cmd, poll, run_both, settle, wait_state
 
 from harness.loopback import SlurmCluster
 
@@ -146,4 +146,70 @@ def test_favor_small_job_size() -> None:
     with cluster_pair(nodes=2, cpus=2, extra_conf=SMALL) as (ref, got):
         a, b = run_both(ref, got, steps)
     assert "JOBSIZE" in a["sprio -l"].stdout
+    assert_same(a, b)
+
+
+TRES = "\n".join(
+    (
+        "MinJobAge=300",
+        "PriorityType=priority/multifactor",
+        "PriorityWeightJobSize=100",
+        "PriorityWeightTRES=CPU=1000,Mem=2000,Node=500,Billing=100",
+        "PartitionName=low Nodes=ALL State=DOWN",
+        "PartitionName=one Nodes=compute-node-1 State=DOWN",
+    )
+)
+
+
+def test_tres_factors() -> None:
+    """PriorityWeightTRES: each TRES the job asks for over its partition's, weighted; sprio prints them
+    unweighted in its TRES column."""
+    steps = [
+        _sbatch("-p", "low", "-n", "1", label="one cpu"),
+        _sbatch("-p", "low", "-n", "3", "--mem=300", label="three cpus, memory"),
+        _sbatch("-p", "low", "-N", "2", "--mem-per-cpu=100", label="two nodes"),
+        _sbatch("-p", "one,low", "-n", "2", label="two partitions"),
+        _sbatch("-p", "low", "--priority=777", label="operator priority"),
+        settle(),
+        cmd("sprio", label="sprio"),
+        cmd("sprio", "-l", label="sprio -l"),
+        cmd("sprio", "-n", "-l", label="sprio -n -l"),
+        cmd("sprio", "-o", "%.7i %.10T %.30t %.10Y", label="sprio -o"),
+        cmd("squeue", "-S", "i", "-o", "%i %Q", label="squeue priorities"),
+    ]
+    with cluster_pair(nodes=2, cpus=2, extra_conf=TRES) as (ref, got):
+        a, b = run_both(ref, got, steps)
+    assert "cpu=" in a["sprio -l"].stdout, a["sprio -l"].stdout  # the reference lists TRES factors
+    assert_same(a, b)
+
+
+RELATIVE = "\n".join(
+    (
+        "MinJobAge=300",
+        "PriorityType=priority/multifactor",
+        "PriorityWeightJobSize=100000",
+        "PriorityWeightPartition=1000",
+        "PriorityFlags=SMALL_RELATIVE_TO_TIME,CALCULATE_RUNNING",
+        "PartitionName=low Nodes=ALL State=DOWN MaxTime=120",
+    )
+)
+
+
+def test_size_relative_to_time_and_running_jobs() -> None:
+    """PriorityFlags=SMALL_RELATIVE_TO_TIME: the size factor is the job's CPUs over its time limit (the
+    partition's MaxTime without one); CALCULATE_RUNNING: sprio lists running jobs too."""
+    steps = [
+        cmd("sbatch", "-o", "/dev/null", "-n", "2", "-t", "30", "--wrap", "sleep 300", label="runs"),
+        wait_state(1, "RUNNING", timeout=60),
+        _sbatch("-p", "low", "-n", "1", "-t", "10", label="short"),
+        _sbatch("-p", "low", "-n", "3", "-t", "60", label="long"),
+        _sbatch("-p", "low", "-N", "2", label="no limit"),
+        settle(),
+        cmd("sprio", "-l", label="sprio -l"),
+        cmd("sprio", "-n", "-l", label="sprio -n -l"),
+        cmd("squeue", "-S", "i", "-o", "%i %Q", label="squeue priorities"),
+    ]
+    with cluster_pair(nodes=2, cpus=2, extra_conf=RELATIVE) as (ref, got):
+        a, b = run_both(ref, got, steps)
+    assert "      1 debug" in a["sprio -l"].stdout, a["sprio -l"].stdout  # the running job is listed
     assert_same(a, b)

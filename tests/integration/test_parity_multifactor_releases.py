@@ -29,6 +29,7 @@ CONF = "\n".join(
         "PriorityWeightJobSize=1000",
         "PriorityWeightPartition=10000",
         "PriorityWeightQOS=500",
+        "PriorityWeightTRES=CPU=1000,Mem=2000,Node=500",
         "PartitionName=low Nodes=ALL PriorityJobFactor=10 State=DOWN",
         "PartitionName=high Nodes=ALL PriorityJobFactor=40 PriorityTier=2 State=DOWN",
     )
@@ -47,6 +48,8 @@ SPRIO = [
     ("sprio",),
     ("sprio", "-l"),
     ("sprio", "-n"),
+    ("sprio", "-n", "-l"),
+    ("sprio", "-o", "%.7i %.30t %.30T"),
     ("sprio", "-w"),
     ("sprio", "-o", "%.7i %.8u %.10Y %.10y %.10J %.10j %.10P %.10p %.10Q %.6N %r %S"),
     ("sprio", "-j", "2,3"),
@@ -92,7 +95,7 @@ def test_sprio_prints_what_it_prints_against_its_slurmctld(
         text.append(_run(c, ("squeue", "-S", "i", "-o", "%i %P %Q")))
         outputs.append("".join(text))
     ref, got = outputs
-    assert "10000" in ref, ref  # the reference lists factors
+    assert "10000" in ref and "cpu=0.50" in ref, ref  # the reference lists factors, TRES ones too
     if ref != got:
         d = "".join(difflib.unified_diff(ref.splitlines(True), got.splitlines(True), "slurmctld", "flurm"))
         pytest.fail(f"{release}: flurm differs from slurmctld:\n{d}")

@@ -4,8 +4,10 @@ mode says flurm is the one recording."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,18 +16,30 @@ from flurm.accounting.client import RECORD_BODIES, SPOOL_VERSION, in_version
 from flurm.accounting.sink import DbdAccounting
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller import node_update
+from flurm.controller import node_update, reservations
 from flurm.controller.engine import Controller
 from flurm.controller.steps import Step
 from flurm.daemon import Daemon
 from flurm.modes import TRAITS, Mode
 from flurm.protocol.constants import NO_VAL, MsgType, NodeState, NodeStateFlag
 from flurm.protocol.dbd_types import DbdMsgType
-from flurm.protocol.messages.dbd_conn import DBD_CONN_BODIES, DBD_NODE_STATE_DOWN, DBD_NODE_STATE_UP
+from flurm.protocol.messages.dbd_conn import (
+    DBD_CONN_BODIES,
+    DBD_NODE_STATE_DOWN,
+    DBD_NODE_STATE_UP,
+    ReservationRec,
+)
 from flurm.protocol.messages.dbd_conn import NodeState as NodeStateMsg
-from flurm.protocol.messages.dbd_jobs import DbdJobStart, DbdStepComplete, decode_dbd_msg
+from flurm.protocol.messages.dbd_jobs import (
+    DbdJobComplete,
+    DbdJobStart,
+    DbdMultMsg,
+    DbdStepComplete,
+    decode_dbd_msg,
+)
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.nodes import UpdateNodeRequest
+from flurm.protocol.messages.reservations import ReservationDesc
 from flurm.state.model import Job, Node
 from flurm.state.reservations import Reservation
 
@@ -151,7 +165,12 @@ def test_the_controller_tells_submissions_cancellations_and_node_changes(
 
 
 def queued(acct: DbdAccounting) -> list[tuple[int, object]]:
-    return [decode(m, SPOOL_VERSION) for m in acct.spool.head(1000, 1 << 30)]
+    """What the sink queued: decoded when it is a message of dbd_conn, else its type alone."""
+    out: list[tuple[int, object]] = []
+    for m in acct.spool.head(1000, 1 << 30):
+        t = struct.unpack_from(">H", m)[0]
+        out.append(decode(m, SPOOL_VERSION) if t in DBD_CONN_BODIES else (t, None))
+    return out
 
 
 def golden_node_states() -> list[NodeStateMsg]:
@@ -250,28 +269,112 @@ def _job_records(acct: DbdAccounting) -> list[object]:
 
 
 def test_a_26_05_slurmdbd_knows_a_job_by_its_sluid(fed: tuple[Controller, DbdAccounting]) -> None:
-    """As slurmctld 26.05: the job's sluid is its db_index, in its start and its step ids; sent to an
-    older slurmdbd the records carry no db_index (that slurmdbd gives its own) and no sluid."""
+    """As slurmctld 26.05: the job's sluid is its db_index (until slurmdbd answered one), in its start and
+    its step ids; sent to an older slurmdbd the records carry no db_index (that slurmdbd gives its own)
+    and no sluid."""
     ctl, acct = fed
-    acct.client.version = 0x2D00
     job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
-    assert job.sluid >> 52 and job.db_index == job.sluid
+    assert job.sluid >> 52 and job.db_index == 0  # slurmdbd has not answered: no row known
     acct.batch_step_completed(job, 0, None)
-    start, step = _job_records(acct)
+    acct.job_completed(job)
+    start, step, done = _job_records(acct)
     assert isinstance(start, DbdJobStart) and (start.db_index, start.sluid) == (job.sluid, job.sluid)
     assert isinstance(step, DbdStepComplete) and (step.db_index, step.step_id.sluid) == (job.sluid, job.sluid)
+    assert isinstance(done, DbdJobComplete) and done.db_index == job.sluid
     for older in (0x2A00, 0x2600):
         for record in acct.spool.head(1000, 1 << 30):
             body = decode_dbd_msg(in_version(record, SPOOL_VERSION, older), older, RECORD_BODIES)[1]
-            assert isinstance(body, DbdJobStart | DbdStepComplete) and body.db_index == 0
+            assert isinstance(body, DbdJobStart | DbdStepComplete | DbdJobComplete) and body.db_index == 0
             if isinstance(body, DbdStepComplete):
                 assert body.step_id.sluid == 0
 
 
-def test_an_older_slurmdbd_gives_the_db_index(fed: tuple[Controller, DbdAccounting]) -> None:
+def test_a_db_index_slurmdbd_answered_is_kept(fed: tuple[Controller, DbdAccounting]) -> None:
     ctl, acct = fed
-    acct.client.version = 0x2A00
     job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
-    assert job.db_index == 0
-    (start,) = _job_records(acct)
-    assert isinstance(start, DbdJobStart) and start.db_index == 0
+    job.db_index = 7  # an older slurmdbd's DBD_ID_RC
+    acct.job_completed(job)
+    done = _job_records(acct)[-1]
+    assert isinstance(done, DbdJobComplete) and done.db_index == 7
+    older = decode_dbd_msg(
+        in_version(acct.spool.head(9, 1 << 30)[-1], SPOOL_VERSION, 0x2A00), 0x2A00, RECORD_BODIES
+    )
+    assert isinstance(older[1], DbdJobComplete) and older[1].db_index == 7
+
+
+def golden_resv_records() -> list[tuple[int, ReservationRec]]:
+    data, out, i = GOLDEN.read_bytes(), [], 0
+    while i < len(data):
+        (n,) = struct.unpack_from(">I", data, i)
+        msg = data[i + 4 : i + 4 + n]
+        i += 4 + n
+        if struct.unpack_from(">H", msg)[0] != DbdMsgType.DBD_SEND_MULT_MSG:
+            continue
+        mult = decode_dbd_msg(msg, 0x2600)[1]
+        assert isinstance(mult, DbdMultMsg)
+        for inner in mult.messages or ():
+            t = struct.unpack_from(">H", inner)[0]
+            if t in (DbdMsgType.DBD_ADD_RESV, DbdMsgType.DBD_MODIFY_RESV, DbdMsgType.DBD_REMOVE_RESV):
+                rec = decode(inner, 0x2600)[1]
+                assert isinstance(rec, ReservationRec)
+                out.append((t, rec))
+    return out
+
+
+def test_reservation_records_are_slurmctld_s(fed: tuple[Controller, DbdAccounting]) -> None:
+    """The capture's r1 (Nodes=compute-node-1 Users=root, an hour from now for an hour, then two hours,
+    then deleted): the same records but for the times and the association ids (the cache's)."""
+    ctl, acct = fed
+    (_, add), (_, mod), (_, rem) = golden_resv_records()
+    start = NOW + 3600
+
+    async def run() -> None:
+        base = ReservationDesc(
+            name="r1", start_time=start, duration=60, node_list="compute-node-1", users="root"
+        )
+        await reservations.create(ctl, base, 0)
+        await reservations.update(ctl, ReservationDesc(name="r1", duration=120), 0)
+        await reservations.delete(ctl, "r1", 0)
+
+    asyncio.run(run())
+    got = [(t, rec) for t, rec in queued(acct)]
+    assert [t for t, _ in got] == [
+        DbdMsgType.DBD_ADD_RESV,
+        DbdMsgType.DBD_MODIFY_RESV,
+        DbdMsgType.DBD_REMOVE_RESV,
+    ]
+
+    def shifted(theirs: ReservationRec, **times: int) -> ReservationRec:
+        return replace(theirs, assocs=None, **times)
+
+    assert got[0][1] == shifted(add, time_start=start, time_end=start + 3600)
+    assert got[1][1] == shifted(mod, time_start=start, time_end=start + 7200, time_start_prev=start)
+    assert got[2][1] == shifted(rem, time_start=start, time_end=NOW, time_start_prev=NOW)
+
+
+def test_first_registration_sends_the_jobs_slurmdbd_has_no_row_of_and_every_reservation(
+    fed: tuple[Controller, DbdAccounting],
+) -> None:
+    ctl, acct = fed
+    held = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    known = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    known.db_index = 7
+    gone = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    ctl.jobs.cancel(gone)
+
+    async def resv() -> None:
+        desc = ReservationDesc(
+            name="r1", start_time=NOW + 60, duration=60, node_list="compute-node-1", users="root"
+        )
+        await reservations.create(ctl, desc, 0)
+
+    asyncio.run(resv())
+    acct.spool.answered(len(acct.spool))
+    acct.client.send_all(MsgType.ACCOUNTING_FIRST_REG, NOW)
+    got = queued(acct)
+    assert [t for t, _ in got] == [DbdMsgType.DBD_JOB_START, DbdMsgType.DBD_ADD_RESV]
+    start = decode_dbd_msg(acct.spool.head(1, 1 << 20)[0], SPOOL_VERSION)[1]
+    assert isinstance(start, DbdJobStart) and start.job_id == held.job_id
+    acct.spool.answered(len(acct.spool))
+    acct.client.send_all(MsgType.ACCOUNTING_TRES_CHANGE_DB, NOW)  # the TRES alone: the nodes only
+    assert queued(acct) == []

@@ -49,7 +49,8 @@ def test_the_cache_as_fair_share_data(tmp_path: Path) -> None:
 
 
 def test_the_decay_pass_decays_then_charges_running_jobs(tmp_path: Path) -> None:
-    ctl, clock = make(tmp_path, DBD + "PriorityDecayHalfLife=7-0\n")
+    limits = "AccountingStorageEnforce=associations,limits\n"
+    ctl, clock = make(tmp_path, DBD + limits + "PriorityDecayHalfLife=7-0\n")
     book = UsageBook({1: 1000.0, 2: 1000.0, 4: 1000.0})
     ctl.priority.inputs = CachePriorityInputs(cache(), book)
     run = pending(ctl, 1, state=JobState.RUNNING, start_time=NOW - 100, cpus_alloc=(2, 2))
@@ -77,6 +78,19 @@ def test_the_decay_pass_decays_then_charges_running_jobs(tmp_path: Path) -> None
     # job 3 ended before the last pass: charged once only
     assert book.usage[4] == pytest.approx(before[4] * decay + ran)
     assert run.priority == 1  # running jobs keep theirs (no PriorityFlags=CALCULATE_RUNNING)
+
+
+def test_an_ended_job_is_charged_only_where_limits_are_enforced(tmp_path: Path) -> None:
+    """slurmctld adds a job's usage at its end in acct_policy's job_fini, which does nothing without
+    AccountingStorageEnforce=limits: a job that starts and ends between two passes leaves none."""
+    ctl, clock = make(tmp_path, DBD)
+    book = UsageBook()
+    ctl.priority.inputs = CachePriorityInputs(cache(), book)
+    pending(ctl, 1, state=JobState.COMPLETE, start_time=NOW + 5, end_time=NOW + 20, cpus_alloc=(1,))
+    ctl.priority.tick(NOW)
+    clock.now += 60
+    ctl.priority.tick(int(clock.now))
+    assert book.usage == {}
 
 
 def test_usage_reset_periods(tmp_path: Path) -> None:

@@ -84,6 +84,11 @@ def job_tres(job: Job, cpus: int | None = None, nodes: int | None = None) -> dic
     return {TRES_CPU: n_cpus, TRES_MEM: mem, TRES_NODE: n_nodes}
 
 
+def tasks(job: Job) -> int:
+    """How many jobs a record counts for: an array's pending record, each task it holds."""
+    return max(len(job.array_task_pending), 1) if job.array_task_pending else 1
+
+
 @dataclass
 class Counts:
     """Jobs and TRES of one association, QOS, or QOS user/account."""
@@ -119,7 +124,7 @@ class Usage:
     def count(self, cache: AssocCache, job: Job, assoc: Assoc | None, qos: Qos | None) -> None:
         targets = self._all(cache, assoc, qos, job.user_id)
         for c in targets:
-            c.submitted += 1
+            c.submitted += tasks(job)
         if job.is_running() or job.base_state == JobState.SUSPENDED:
             for c in targets:
                 c.add(job_tres(job))
@@ -155,15 +160,17 @@ class Policy:
     # -- submit (_job_create) ----------------------------------------------------------------------
     def submit(self, job: Job, jobs: Iterable[Job], part_max_time: int | None = None) -> None:
         """Fill the job's account and QOS as slurmctld does, or refuse it (SlurmError). A job with no
-        time limit gets the MaxWall that applies to it (capped by its partition's MaxTime)."""
-        if not self.enforce:
-            return
+        time limit gets the MaxWall that applies to it (capped by its partition's MaxTime). Nothing
+        enforced, the defaults still come from the associations slurmdbd holds (_job_create)."""
         part = job.partition.split(",")[0] or None
         assoc = self.cache.find(job.user_id, job.account, part)
-        if assoc is None:
-            if self.enforce & ENFORCE_ASSOCS:
-                raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)
-        elif not job.account:
+        if assoc is None and self.enforce & ENFORCE_ASSOCS:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)
+        if assoc is None and job.account:
+            # not enforced: an account without an association gives way to the user's default one, "to
+            # avoid getting trash in the accounting records" (and none at all leaves the job as it is)
+            assoc = self.cache.find(job.user_id, None, part)
+        if assoc is not None:
             job.account = assoc.acct
         qos = self._qos_for(job, assoc)
         if qos is not None:
@@ -194,15 +201,21 @@ class Policy:
         return qos
 
     def _submit_limits(self, job: Job, assoc: Assoc | None, qos: Qos | None, use: Usage) -> int | None:
-        """acct_policy_validate: the submit counts, and the limits a DenyOnLimit QOS refuses at once."""
+        """acct_policy_validate: the submit counts (an array counts each task), and the limits a
+        DenyOnLimit QOS refuses at once."""
         uid = job.user_id
+        new = tasks(job)
         if qos is not None:
             qc = use.qos.get(qos.id, Counts())
-            if qos.grp_submit_jobs is not None and qc.submitted >= qos.grp_submit_jobs:
+            if qos.grp_submit_jobs is not None and qc.submitted + new > qos.grp_submit_jobs:
                 return R.WAIT_QOS_GRP_SUB_JOB
             quc = use.qos_user.get((qos.id, uid), Counts())
-            if qos.max_submit_jobs_pu is not None and quc.submitted >= qos.max_submit_jobs_pu:
+            if qos.max_submit_jobs_pu is not None and quc.submitted + new > qos.max_submit_jobs_pu:
                 return R.WAIT_QOS_MAX_SUB_JOB
+            if qos.max_submit_jobs_pa is not None and assoc is not None:
+                qac = use.qos_acct.get((qos.id, assoc.acct), Counts())
+                if qac.submitted + new > qos.max_submit_jobs_pa:
+                    return R.WAIT_QOS_MAX_SUB_JOB_PER_ACCT
             if qos.flags & QOS_FLAG_DENY_LIMIT:
                 tres = job_tres(job)
                 for limits, kind in ((qos.max_tres_pj, "qos_pj"), (qos.grp_tres, "qos_grp")):
@@ -215,9 +228,9 @@ class Policy:
             return None
         for level, a in enumerate(self.cache.parents(assoc)):
             ac = use.assoc.get(a.id, Counts())
-            if a.grp_submit_jobs is not None and ac.submitted >= a.grp_submit_jobs:
+            if a.grp_submit_jobs is not None and ac.submitted + new > a.grp_submit_jobs:
                 return R.WAIT_ASSOC_GRP_SUB_JOB
-            if level == 0 and a.max_submit_jobs is not None and ac.submitted >= a.max_submit_jobs:
+            if level == 0 and a.max_submit_jobs is not None and ac.submitted + new > a.max_submit_jobs:
                 return R.WAIT_ASSOC_MAX_SUB_JOB
         return None
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from flurm.accounting import records
+from flurm.accounting import records, resv_records
 from flurm.accounting.client import SPOOL_VERSION, AssocLoader, DbdClient, DbdSettings, in_version
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
@@ -22,7 +22,6 @@ from flurm.modes import ModeTraits
 from flurm.protocol.constants import (
     NO_VAL,
     SELECT_PLUGIN_CONS_TRES,
-    SLURM_26_05_PROTOCOL_VERSION,
     JobState,
     MsgType,
     NodeState,
@@ -30,6 +29,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.base import Body
+from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.dbd_conn import (
     DBD_NODE_STATE_DOWN,
     DBD_NODE_STATE_UP,
@@ -39,8 +39,16 @@ from flurm.protocol.messages.dbd_conn import (
 from flurm.protocol.messages.dbd_conn import (
     NodeState as NodeStateMsg,
 )
-from flurm.protocol.messages.dbd_jobs import DbdIdRc, DbdJobStart, DbdStepComplete, DbdStepStart
+from flurm.protocol.messages.dbd_jobs import (
+    DbdIdRc,
+    DbdJobComplete,
+    DbdJobStart,
+    DbdJobSuspend,
+    DbdStepComplete,
+    DbdStepStart,
+)
 from flurm.protocol.messages.persist import persist_msg
+from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Signer
@@ -89,15 +97,22 @@ def cluster_tres(nodes: list[Node]) -> str:
 
 
 def _with_sluid(body: Body, jobs: Mapping[int, Job]) -> Body:
-    """A job or step record with the job's sluid where 26.05 carries it (the job start, the step id)."""
-    if isinstance(body, DbdJobStart) and (job := jobs.get(body.job_id)) is not None:
-        return dataclasses.replace(body, sluid=job.sluid)
-    if (
-        isinstance(body, DbdStepStart | DbdStepComplete)
-        and (job := jobs.get(body.step_id.job_id)) is not None
-    ):
-        return dataclasses.replace(body, step_id=dataclasses.replace(body.step_id, sluid=job.sluid))
-    return body
+    """A job or step record as slurmctld 26.05 makes it: the job's sluid is its db_index until slurmdbd
+    answered one (job_record_set_sluid) and rides in the job start and the step ids. Sent to an older
+    slurmdbd, client.in_version takes it out again (that slurmdbd gives the db_index)."""
+    step_id = getattr(body, "step_id", None)
+    job = jobs.get(step_id.job_id if isinstance(step_id, StepId) else getattr(body, "job_id", -1))
+    if job is None or not job.sluid:
+        return body
+    changes: dict[str, object] = {}
+    indexed = DbdJobStart | DbdJobComplete | DbdJobSuspend | DbdStepStart | DbdStepComplete
+    if isinstance(body, indexed) and not body.db_index:
+        changes["db_index"] = job.sluid
+    if isinstance(body, DbdJobStart):
+        changes["sluid"] = job.sluid
+    if isinstance(body, DbdStepStart | DbdStepComplete):
+        changes["step_id"] = dataclasses.replace(body.step_id, sluid=job.sluid)
+    return dataclasses.replace(body, **changes) if changes else body  # type: ignore[type-var]
 
 
 def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
@@ -114,7 +129,12 @@ class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
     def __init__(
-        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+        self,
+        ctl: ControllerPort,
+        *,
+        settings: DbdSettings | None = None,
+        assocs: AssocLoader | None = None,
+        job_ids: Callable[[Job], tuple[int, int]] | None = None,
     ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
@@ -130,6 +150,7 @@ class DbdAccounting:
             assocs=assocs,
         )
         self.live = False
+        self.job_ids = job_ids  # a job's (association id, QOS id) in slurmdbd, from the association cache
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
         self.acct = records.AcctCluster.from_cluster(ctl.cluster)
         self.contain = bool(parse_prolog_flags(ctl.config.prolog_flags) & PrologFlag.CONTAIN)
@@ -138,6 +159,8 @@ class DbdAccounting:
         # the port slurmdbd is told (DBD_REGISTER_CTLD): once flurm owns slurmctld's endpoint, slurmctld's
         # own, so that the cluster is registered as a restarted slurmctld registers it
         self.register_port: int | None = None
+        # the association cache's lookup of a reservation's associations, when one is attached
+        self.resv_assocs_of: Callable[[Reservation], str | None] | None = None
 
     # -- lifecycle (daemon.py) --------------------------------------------------------------------
     def restore(self, saved: list[tuple[int, bytes]]) -> None:
@@ -176,10 +199,25 @@ class DbdAccounting:
         return ClusterTres(self.ctl.now(), compress(n.name for n in nodes) or "", cluster_tres(nodes))
 
     def _send_all(self, rc: int, event_time: int) -> None:
-        """slurmdbd lacks what this cluster has (acct_storage_p_send_all): the nodes not up, and after a
-        first registration or a change of nodes the jobs and reservations too."""
+        """slurmdbd lacks what this cluster has (acct_storage_p_send_all): after a first registration or a
+        change of the cluster's nodes, the jobs it has no row of (send_jobs_to_accounting) and every
+        reservation (send_resvs_to_accounting); always the nodes not up (send_nodes_to_accounting)."""
         log.info("slurmdbd asked for the cluster's state (%s)", MsgType(rc).name)
-        for node in self.ctl.cluster.nodes.values():
+        cluster = self.ctl.cluster
+        if rc in (MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_NODES_CHANGE_DB):
+            self.acct = records.AcctCluster.from_cluster(cluster)
+            for job in sorted(cluster.jobs.values(), key=lambda j: j.job_id):
+                if job.db_index or job.is_finished():
+                    continue
+                self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, self._ids(job)))
+                if job.base_state == JobState.SUSPENDED:
+                    self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, self._ids(job)))
+            for resv in list(cluster.reservations.items.values()):
+                if rc == MsgType.ACCOUNTING_FIRST_REG:
+                    self.reservation_added(resv)
+                else:  # the node indexes changed: every reservation again, with its start as it is
+                    self.reservation_modified(resv, 0)
+        for node in cluster.nodes.values():
             state = _accounted_state(node)
             if state is not None and state[0]:
                 self._node_down(node, event_time, node.reason or "First Registration", self._slurm_user())
@@ -214,6 +252,18 @@ class DbdAccounting:
         for record in mine:
             self.spool.append(record)
 
+    def take_unrecorded_jobs(self) -> int:
+        """The jobs slurmctld had not recorded yet (no db_index: its db-index thread had not run, or
+        slurmdbd was away), finished ones not yet purged included: their DBD_JOB_START, behind
+        slurmctld's own records, as its db-index thread sends them after a restart (slurmdbd finds a
+        row its earlier records made by the job's id and submit time). Returns how many."""
+        jobs = [j for j in self.ctl.cluster.jobs.values() if not j.db_index and not j.resize_time]
+        jobs = [j for j in jobs if j.submit_time]
+        for job in jobs:
+            msg = records.job_start(job, self.acct, self._ids(job))
+            self.spool.append(persist_msg(DbdMsgType.DBD_JOB_START, msg, SPOOL_VERSION))  # live or not yet
+        return len(jobs)
+
     # -- events (the controller) ------------------------------------------------------------------
     def node_state_changed(self, node: Node, now: int) -> None:
         state = _accounted_state(node)
@@ -234,12 +284,10 @@ class DbdAccounting:
 
     # -- jobs and steps (accounting/records.py builds them) ------------------------------------------
     def job_eligible(self, job: Job) -> None:
-        self._db_index(job)
         # slurmctld's db-index thread records every new job within seconds: here as it is submitted
         self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, self._ids(job)))
 
     def job_started(self, job: Job) -> None:
-        self._db_index(job)
         ids = self._ids(job)
         self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, ids))
         if self.contain:
@@ -248,7 +296,6 @@ class DbdAccounting:
             self._queue(DbdMsgType.DBD_STEP_START, records.batch_step_start(job, self.acct, ids))
 
     def job_completed(self, job: Job, *, requeue: bool = False) -> None:
-        self._db_index(job)
         ids = self._ids(job)
         if job.base_state == JobState.SUSPENDED:
             self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, ids))
@@ -257,18 +304,15 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_JOB_COMPLETE, records.job_complete(job, self.acct, ids, requeue=requeue))
 
     def job_suspended(self, job: Job) -> None:
-        self._db_index(job)
         self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, self._ids(job)))
 
     def batch_step_completed(self, job: Job, exit_code: int, jobacct: JobAcctInfo | None) -> None:
-        self._db_index(job)
         record = records.batch_step_complete(
             job, self.acct, self._ids(job), exit_code=exit_code, jobacct=jobacct, now=self.ctl.now()
         )
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def step_started(self, job: Job, step: Step) -> None:
-        self._db_index(job)
         self._queue(DbdMsgType.DBD_STEP_START, records.step_start(job, step, self.acct, self._ids(job)))
 
     def step_report(self, job: Job, step_id: int, jobacct: JobAcctInfo | None) -> None:
@@ -279,7 +323,6 @@ class DbdAccounting:
         self._usage[key] = records.aggregate_jobacct(so_far, jobacct)
 
     def step_completed(self, job: Job, step: Step) -> None:
-        self._db_index(job)
         usage = self._usage.pop((job.job_id, step.step_id), None)
         last = not self.ctl.steps.table(job).steps  # (called once the step left the job's table)
         record = records.step_complete(
@@ -288,18 +331,31 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def _ids(self, job: Job) -> records.AcctIds:
-        """The job's association, QOS and reservation ids in slurmdbd (none until the association cache
-        feeds them)."""
-        return records.AcctIds()
+        """The job's association and QOS ids in slurmdbd, from the association cache (0: not known), and
+        its reservation's id."""
+        assoc_id, qos_id = self.job_ids(job) if self.job_ids is not None else (0, 0)
+        resv = self.ctl.cluster.reservations.items.get(job.reservation) if job.reservation else None
+        return records.AcctIds(assoc_id=assoc_id, qos_id=qos_id, resv_id=resv.resv_id if resv else 0)
 
+    # -- reservations ---------------------------------------------------------------------------------
     def reservation_added(self, resv: Reservation) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.added(resv, self.settings.cluster, self.acct, self._assocs(resv))
+            self._queue(DbdMsgType.DBD_ADD_RESV, rec)
 
     def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            assocs = self._assocs(resv)
+            rec = resv_records.modified(resv, previous_start, self.settings.cluster, self.acct, assocs)
+            self._queue(DbdMsgType.DBD_MODIFY_RESV, rec)
 
     def reservation_removed(self, resv: Reservation) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.removed(resv, self.settings.cluster, self.ctl.now())
+            self._queue(DbdMsgType.DBD_REMOVE_RESV, rec)
+
+    def _assocs(self, resv: Reservation) -> str | None:
+        return self.resv_assocs_of(resv) if self.resv_assocs_of is not None else None
 
     def _took_db_index(self, record: bytes, answer: DbdIdRc) -> None:
         """A job start's DBD_ID_RC: the job's row in slurmdbd, for the records made from now on."""
@@ -312,14 +368,6 @@ class DbdAccounting:
     def _queue(self, msg_type: int, body: Body) -> None:
         if self.live:
             self.spool.append(persist_msg(msg_type, _with_sluid(body, self.ctl.cluster.jobs), SPOOL_VERSION))
-
-    def _db_index(self, job: Job) -> None:
-        """26.05 knows a job by its sluid: slurmctld makes it the job's db_index when it makes the job
-        (job_record_set_sluid) and slurmdbd keeps it. An older slurmdbd gives the db_index itself (DBD_ID_RC;
-        client.in_version sends it none)."""
-        if not job.db_index and job.sluid and self.client.version >= SLURM_26_05_PROTOCOL_VERSION:
-            job.db_index = job.sluid
-            self.ctl.cluster.job_changed(job, by_flurm=False)
 
     def _slurm_user(self) -> int:
         return self.ctl.config.slurm_user_uid

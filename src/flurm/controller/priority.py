@@ -18,6 +18,24 @@ from flurm.scheduler import multifactor as mf
 from flurm.scheduler.scheduler import job_partitions
 from flurm.state.model import Job, Partition
 
+_MEM_UNITS = {"M": 1, "G": 1024, "T": 1024**2, "P": 1024**3, "E": 1024**4}
+
+
+def parse_tres(text: str | None) -> dict[str, int]:
+    """A TRES string as slurmctld shows it ("cpu=2,mem=2000M,node=1,billing=2"): counts, memory in MiB."""
+    out: dict[str, int] = {}
+    for item in (text or "").split(","):
+        name, _, value = item.partition("=")
+        if not value:
+            continue
+        unit = _MEM_UNITS.get(value[-1].upper(), 0)
+        try:
+            out[name] = int(value[:-1]) * unit if unit else int(value)
+        except ValueError:
+            continue
+    return out
+
+
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
     from flurm.controller.ports import PriorityInputs
@@ -88,8 +106,9 @@ class Priorities:
 
     def _usage(self, now: int) -> None:
         """The decay thread's accounting: PriorityUsageResetPeriod, then the decay of every
-        association's usage over the period, then what each job used in it (a job that ended since
-        the last pass: up to its end, as slurmctld adds at the end of a job)."""
+        association's usage over the period, then what each running job used in it. A job that ended
+        since the last pass is charged up to its end only with AccountingStorageEnforce=limits: only
+        then does slurmctld add a job's usage when it ends (acct_policy's job_fini)."""
         inputs = self.inputs
         if inputs is None:
             return
@@ -111,7 +130,7 @@ class Priorities:
         for job in self.ctl.cluster.jobs.values():
             if not job.start_time or job.is_pending():
                 continue
-            if job.is_finished() and job.end_time <= last:
+            if job.is_finished() and (job.end_time <= last or not s.enforce_limits):
                 continue
             end = min(now, job.end_time) if job.is_finished() else now
             seconds = end - max(last, job.start_time)
@@ -150,9 +169,27 @@ class Priorities:
         # the first partition named is the job's own (part_ptr): its priority is computed there
         return [self._part_input(p, norms) for p in job_partitions(job, cluster)]
 
-    @staticmethod
-    def _part_input(p: Partition, norms: dict[str, float]) -> mf.PartInput:
-        return mf.PartInput(p.priority_job_factor, norms.get(p.name, 0.0), mf.unlimited(p.max_time))
+    def _part_input(self, p: Partition, norms: dict[str, float]) -> mf.PartInput:
+        tres: dict[str, int] = {}
+        if self.settings.weight_tres:
+            nodes = self.ctl.cluster.partition_nodes(p)
+            cpus = sum(n.cpus for n in nodes)
+            tres = {
+                "cpu": cpus,
+                "mem": sum(n.real_memory for n in nodes),
+                "node": len(nodes),
+                "billing": cpus,
+            }
+        return mf.PartInput(p.priority_job_factor, norms.get(p.name, 0.0), mf.unlimited(p.max_time), tres)
+
+    def _job_tres(self, job: Job) -> dict[str, int]:
+        """What _get_tres_factors reads: the allocated TRES of a job that has some, else those asked."""
+        if not self.settings.weight_tres:
+            return {}
+        if job.nodes and not job.is_pending():
+            cpus = sum(job.cpus_alloc)
+            return {"cpu": cpus, "mem": sum(job.mem_alloc), "node": len(job.nodes), "billing": cpus}
+        return parse_tres(job.tres_req)
 
     def _cluster_size(self) -> mf.ClusterSize:
         nodes = self.ctl.cluster.node_list
@@ -193,6 +230,7 @@ class Priorities:
             site_factor=job.site_factor,
             fs_factor=fs,
             qos_norm=qos_norm,
+            tres=self._job_tres(job),
         )
 
     # -- sprio ----------------------------------------------------------------------------------
@@ -203,7 +241,7 @@ class Priorities:
         if not names:
             return []
         if job.direct_prio:
-            f = mf.Factors()
+            f = mf.Factors(site=0, nice=0)  # slurmctld sends a zeroed record with the priority
             direct = float(job.priority)
         else:
             direct = 0.0
@@ -214,11 +252,15 @@ class Priorities:
             f = known
         s = self.settings
         multi = len(names) > 1
+        weights = mf.tres_weights(s.weight_tres) if f.tres else ()
+        tres_names = mf.TRES_NAMES if weights else ()
+        job_tres = self._job_tres(job) if multi and weights else {}
         out = []
         norms = mf.norm_priorities({n: p.priority_job_factor for n, p in self.ctl.cluster.partitions.items()})
         for p in names:
             pin = self._part_input(p, norms)
             part = mf.weighted_part(pin, s) if multi and not direct else f.part
+            tres = mf.tres_factors(job_tres, pin, s) if job_tres else f.tres
             out.append(
                 PriorityFactorsRecord(
                     job.job_id,
@@ -236,6 +278,9 @@ class Priorities:
                     account=job.account,
                     qos_name=job.qos,
                     sluid=job.sluid,
+                    tres=tres,
+                    tres_names=tres_names,
+                    tres_weights=weights,
                 )
             )
         return out

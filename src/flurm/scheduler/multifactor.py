@@ -22,7 +22,7 @@ import calendar
 import math
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flurm.config.ctl_conf import slurmctld_conf
 from flurm.config.slurmconf import SlurmConfig
@@ -45,14 +45,19 @@ SUPPORTED_FLAGS = (
     ACCRUE_ALWAYS
     | SIZE_RELATIVE
     | CALCULATE_RUNNING
+    | FAIR_TREE
     | INCR_ONLY
     | NO_NORMAL_ASSOC
     | NO_NORMAL_PART
     | NO_NORMAL_QOS
+    | NO_NORMAL_TRES
 )
 
+ENFORCE_LIMITS = 0x02  # ACCOUNTING_ENFORCE_LIMITS
 FS_USE_PARENT = 0x7FFFFFFF  # SLURMDB_FS_USE_PARENT: FairShare=parent
 MAX_PRIORITY = 0xFFFFFFFF
+# the TRES slurmctld counts without AccountingStorageTRES extras, in its order (assoc_mgr's names)
+TRES_NAMES = ("cpu", "mem", "energy", "node", "billing", "fs/disk", "vmem", "pages")
 
 # PriorityUsageResetPeriod values (PRIORITY_RESET_*)
 RESET_NONE, RESET_NOW, RESET_DAILY, RESET_WEEKLY, RESET_MONTHLY, RESET_QUARTERLY, RESET_YEARLY = range(7)
@@ -78,6 +83,8 @@ class Settings:
     damp_factor: int = 1
     with_slurmdbd: bool = False
     weight_tres: str | None = None
+    # AccountingStorageEnforce=limits: only then does slurmctld add a job's usage when it ends
+    enforce_limits: bool = False
 
     @classmethod
     def from_config(cls, config: SlurmConfig) -> Settings:
@@ -100,6 +107,7 @@ class Settings:
             damp_factor=max(1, info.fs_dampening_factor),
             with_slurmdbd=dbd,
             weight_tres=info.priority_weight_tres,
+            enforce_limits=bool(info.accounting_storage_enforce & ENFORCE_LIMITS),
         )
 
 
@@ -116,19 +124,19 @@ class Factors:
     qos: float = 0.0
     site: int = NICE_OFFSET
     nice: int = NICE_OFFSET
+    tres: tuple[float, ...] = ()  # weighted, one per TRES of the cluster (PriorityWeightTRES)
 
     def total(self) -> int:
         """The job's priority from these factors (_get_priority_internal)."""
-        return clamp_priority(
-            self.age + self.assoc + self.fs + self.js + self.part + self.qos + self._site_nice()
-        )
+        weighted = self.age + self.assoc + self.fs + self.js + self.part + self.qos + sum(self.tres)
+        return clamp_priority(weighted + self._site_nice())
 
     def _site_nice(self) -> float:
         return float((self.site - NICE_OFFSET) - (self.nice - NICE_OFFSET))
 
-    def with_part(self, part: float) -> Factors:
+    def with_part(self, part: float, tres: tuple[float, ...]) -> Factors:
         """The same job in another of its partitions (a record per partition in sprio)."""
-        return Factors(self.age, self.assoc, self.fs, self.js, part, self.qos, self.site, self.nice)
+        return Factors(self.age, self.assoc, self.fs, self.js, part, self.qos, self.site, self.nice, tres)
 
 
 def clamp_priority(value: float) -> int:
@@ -153,6 +161,7 @@ class JobInput:
     fs_factor: float | None = None  # fair share of its association, None: no association
     qos_norm: float = 0.0  # its QOS's priority normalised (or raw with NO_NORMAL_QOS); 0: no QOS
     assoc_norm: float = 0.0  # its association's priority normalised
+    tres: Mapping[str, int] = field(default_factory=dict)  # allocated (else requested) TRES counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +169,7 @@ class PartInput:
     priority_job_factor: int
     norm_priority: float  # priority_job_factor / the highest of every partition (at least 1)
     max_time: int  # minutes, INFINITE when unlimited
+    tres: Mapping[str, int] = field(default_factory=dict)  # its nodes' TRES: cpu, mem (MiB), node, billing
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +233,14 @@ def part_factor(part: PartInput | None, s: Settings) -> float:
     return float(part.priority_job_factor) if s.flags & NO_NORMAL_PART else part.norm_priority
 
 
-def factors(job: JobInput, part: PartInput | None, size: ClusterSize, s: Settings, now: int) -> Factors:
+def factors(
+    job: JobInput,
+    part: PartInput | None,
+    size: ClusterSize,
+    s: Settings,
+    now: int,
+    tres_names: tuple[str, ...] = TRES_NAMES,
+) -> Factors:
     """set_priority_factors then the weighting of _get_priority_internal."""
     age = 0.0
     if s.weight_age and job.accrue_time:
@@ -235,9 +252,56 @@ def factors(job: JobInput, part: PartInput | None, size: ClusterSize, s: Setting
     part_value = part_factor(part, s) * s.weight_part if s.weight_part else 0.0
     qos = job.qos_norm * s.weight_qos if s.weight_qos else 0.0
     assoc = job.assoc_norm * s.weight_assoc if s.weight_assoc else 0.0
-    return Factors(
-        age, assoc, fs, js, part_value, qos, job.site_factor, (job.nice + NICE_OFFSET) & 0xFFFFFFFF
-    )
+    tres = tres_factors(job.tres, part, s, tres_names)
+    nice = (job.nice + NICE_OFFSET) & 0xFFFFFFFF
+    return Factors(age, assoc, fs, js, part_value, qos, job.site_factor, nice, tres)
+
+
+_MEM_UNITS = {"M": 1, "G": 1024, "T": 1024**2, "P": 1024**3}
+
+
+def tres_weights(text: str | None, names: tuple[str, ...] = TRES_NAMES) -> tuple[float, ...]:
+    """PriorityWeightTRES ("CPU=1000,Mem=2000,...", names case-insensitive; a unit on a memory weight
+    makes it per that unit) as one weight per TRES of ``names``; () when not set."""
+    if not text:
+        return ()
+    weights = [0.0] * len(names)
+    lowered = [n.lower() for n in names]
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip().lower()
+        if name not in lowered or not value:
+            continue  # slurmctld refuses to start on a TRES it does not count
+        number = value.strip()
+        unit = 1
+        if number and number[-1].upper() in _MEM_UNITS and name == "mem":
+            unit = _MEM_UNITS[number[-1].upper()]
+            number = number[:-1]
+        try:
+            weights[lowered.index(name)] = float(number) / unit
+        except ValueError:
+            continue
+    return tuple(weights)
+
+
+def tres_factors(
+    counts: Mapping[str, int], part: PartInput | None, s: Settings, names: tuple[str, ...] = TRES_NAMES
+) -> tuple[float, ...]:
+    """Each TRES's count over the partition's (its count itself with NO_NORMAL_TRES), weighted."""
+    weights = tres_weights(s.weight_tres, names)
+    if not weights:
+        return ()
+    out = []
+    for name, weight in zip(names, weights, strict=True):
+        value = counts.get(name, 0)
+        if s.flags & NO_NORMAL_TRES:
+            factor = float(value)
+        elif value and part is not None and part.tres.get(name):
+            factor = value / part.tres[name]
+        else:
+            factor = 0.0
+        out.append(factor * weight)
+    return tuple(out)
 
 
 def weighted_part(part: PartInput, s: Settings) -> float:

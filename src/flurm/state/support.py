@@ -83,7 +83,7 @@ def _weight(key: str) -> Used:
 
 
 # PriorityFlags words flurm's multifactor does not act on (scheduler/multifactor.py SUPPORTED_FLAGS)
-_UNSUPPORTED_PRIORITY_FLAGS = ("MAX_TRES", "DEPTH_OBLIVIOUS", "NO_NORMAL_TRES", "NO_NORMAL_ALL")
+_UNSUPPORTED_PRIORITY_FLAGS = ("MAX_TRES", "DEPTH_OBLIVIOUS")
 
 
 def _priority_flags(config: SlurmConfig, _version: int) -> str | None:
@@ -92,6 +92,14 @@ def _priority_flags(config: SlurmConfig, _version: int) -> str | None:
         return None
     upper = value.upper()
     return value if any(word in upper for word in _UNSUPPORTED_PRIORITY_FLAGS) else None
+
+
+def _other_tres_weights(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("priorityweighttres")
+    if not _multifactor(config) or not value:
+        return None
+    names = {item.partition("=")[0].strip().lower() for item in value.split(",") if item.strip()}
+    return value if names - {"cpu", "mem", "node", "billing"} else None
 
 
 def _multifactor_raw(key: str, *unused: str) -> Used:
@@ -113,6 +121,18 @@ def _node_gres(config: SlurmConfig, _version: int) -> str | None:
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
 
 
+def _store_flags(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("accountingstoreflags") or ""
+    words = {w.strip().lower() for w in value.split(",")}
+    return value if words & {"job_script", "job_env"} else None
+
+
+def _licence_gres_tres(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("accountingstoragetres") or ""
+    names = [w.strip() for w in value.split(",") if w.strip().lower().startswith(("license/", "gres/"))]
+    return ",".join(names) or None
+
+
 # AccountingStorageEnforce words flurm applies (accounting/policy.py), with slurmdbd holding the associations
 _ENFORCED = frozenset({"", "none", "0", "1", "2", "associations", "limits", "qos", "safe"})
 
@@ -129,10 +149,14 @@ GRES = "generic resources (GPUs): scheduling and binding"
 
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
-        "AccountingStorageType",
-        "accounting through slurmdbd: flurm registers the cluster and records node events, but sends no"
-        " job, step or reservation records yet (sacct and sreport miss flurm's jobs)",
-        _plugin(lambda c: c.accounting_storage_type, "accounting_storage/none"),
+        "AccountingStoreFlags",
+        "job scripts and environments in accounting (`job_script`, `job_env`: DBD_JOB_HEAVY is not sent)",
+        _store_flags,
+    ),
+    SettingRule(
+        "AccountingStorageTRES",
+        "licence and GRES TRES in the job records (`license/...`, `gres/...` are not counted)",
+        _licence_gres_tres,
     ),
     SettingRule(
         "AccountingStorageEnforce",
@@ -163,11 +187,13 @@ SETTINGS: tuple[SettingRule, ...] = (
         _weight("PriorityWeightQOS"),
     ),
     SettingRule(
-        "PriorityWeightTRES", "the TRES priority factors", _multifactor_raw("PriorityWeightTRES", "")
+        "PriorityWeightTRES",
+        "TRES factors other than CPU, memory, nodes and billing (GRES, licences, energy, disk)",
+        _other_tres_weights,
     ),
     SettingRule(
         "PriorityFlags",
-        "`MAX_TRES`, `DEPTH_OBLIVIOUS`, `NO_NORMAL_TRES` (accepted, change nothing)",
+        "`MAX_TRES`, `DEPTH_OBLIVIOUS` (accepted, change nothing)",
         _priority_flags,
     ),
     SettingRule(

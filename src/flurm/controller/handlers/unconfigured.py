@@ -57,6 +57,7 @@ from flurm.protocol.messages.triggers import (
     TriggerMessage,
 )
 from flurm.rpc.transport import Reply, Request, rc_reply
+from flurm.scheduler.multifactor import TRES_NAMES
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -66,7 +67,7 @@ log = logging.getLogger("flurm.controller")
 PRIVATE_DATA_USAGE = 1 << 3  # slurm.conf PrivateData bits
 PRIVATE_DATA_USERS = 1 << 4
 # The TRES slurmctld names in its association manager without accounting (assoc_mgr.c's defaults).
-DEFAULT_TRES_NAMES = ("cpu", "mem", "energy", "node", "billing", "fs/disk", "vmem", "pages")
+DEFAULT_TRES_NAMES = TRES_NAMES  # assoc_mgr's TRES without accounting
 
 
 def _param_words(value: str | None) -> set[str]:

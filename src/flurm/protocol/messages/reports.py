@@ -359,6 +359,89 @@ class SharesRequest(Message):
         return cls(read_optional_strings(r), read_optional_strings(r))
 
 
+@dataclass(frozen=True, slots=True)
+class ShareRecord:
+    """One assoc_shares_object_t (what sshare prints a line of), alike in 22.05, 24.11 and 26.05:
+    u32 assoc_id, str cluster, name (the user, or the account), parent (account), partition, double
+    shares_norm, u32 shares_raw, u64 arrays tres_run_secs and tres_grp_mins, doubles usage_efctv and
+    usage_norm, u64 usage_raw, usage_tres_raw (long doubles, each sent as a "%Lf" string), doubles
+    fs_factor and level_fs, u16 user (1: a user's association). The arrays have one value per TRES."""
+
+    assoc_id: int
+    cluster: str | None
+    name: str | None
+    parent: str | None
+    partition: str | None
+    shares_norm: float
+    shares_raw: int
+    tres_run_secs: tuple[int, ...]
+    tres_grp_mins: tuple[int, ...]
+    usage_efctv: float
+    usage_norm: float
+    usage_raw: int
+    usage_tres_raw: tuple[str, ...]
+    fs_factor: float
+    level_fs: float
+    user: int
+
+    def pack(self, w: Writer) -> None:
+        w.u32(self.assoc_id)
+        for text in (self.cluster, self.name, self.parent, self.partition):
+            w.string(text)
+        w.double(self.shares_norm)
+        w.u32(self.shares_raw)
+        for values in (self.tres_run_secs, self.tres_grp_mins):
+            w.u32(len(values))
+            for v in values:
+                w.u64(v)
+        w.double(self.usage_efctv)
+        w.double(self.usage_norm)
+        w.u64(self.usage_raw)
+        w.u32(len(self.usage_tres_raw))
+        for text in self.usage_tres_raw:
+            w.string(text)
+        w.double(self.fs_factor)
+        w.double(self.level_fs)
+        w.u16(self.user)
+
+    @classmethod
+    def unpack(cls, r: Reader) -> ShareRecord:
+        assoc_id = r.u32()
+        cluster, name, parent, partition = (r.string() for _ in range(4))
+        shares_norm, shares_raw = r.double(), r.u32()
+        run_secs, grp_mins = _u64s(r), _u64s(r)
+        usage_efctv, usage_norm, usage_raw = r.double(), r.double(), r.u64()
+        count = r.u32()
+        if count * 4 > r.remaining:
+            raise DecodeError(f"long double array: count {count} does not fit in {r.remaining} bytes")
+        tres_raw = tuple(r.string() or "" for _ in range(count))
+        return cls(
+            assoc_id,
+            cluster,
+            name,
+            parent,
+            partition,
+            shares_norm,
+            shares_raw,
+            run_secs,
+            grp_mins,
+            usage_efctv,
+            usage_norm,
+            usage_raw,
+            tres_raw,
+            r.double(),
+            r.double(),
+            r.u16(),
+        )
+
+
+def _u64s(r: Reader) -> tuple[int, ...]:
+    count = r.u32()
+    if count * 8 > r.remaining:
+        raise DecodeError(f"u64 array: count {count} does not fit in {r.remaining} bytes")
+    return tuple(r.u64() for _ in range(count))
+
+
 @register(MsgType.RESPONSE_SHARE_INFO)
 @dataclass(frozen=True, slots=True)
 class SharesResponse(Message):
@@ -367,17 +450,27 @@ class SharesResponse(Message):
 
     NEWER_LAYOUTS: ClassVar[frozenset[int]] = _ALIKE
 
+    tres_names: tuple[str, ...] = ()
+    records: tuple[ShareRecord, ...] = ()
+    tot_shares: int = 0
+
     def pack(self, w: Writer, version: int) -> None:
-        w.string_array(())
-        w.u32(NO_VAL)
-        w.u64(0)
+        w.string_array(self.tres_names)
+        w.u32(len(self.records) or NO_VAL)
+        for rec in self.records:
+            rec.pack(w)
+        w.u64(self.tot_shares)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        r.string_array()
-        _no_records(r.u32(), "shares")
-        r.u64()
-        return cls()
+        names = tuple(r.string_array())
+        count = r.u32()
+        if count == NO_VAL:
+            count = 0
+        elif count > r.remaining // 40:  # every record is longer than 40 bytes
+            raise DecodeError(f"shares: {count} records do not fit in {r.remaining} bytes")
+        records = tuple(ShareRecord.unpack(r) for _ in range(count))
+        return cls(names, records, r.u64())
 
 
 @register(MsgType.REQUEST_PRIORITY_FACTORS)
@@ -415,7 +508,8 @@ class PriorityFactorsRecord:
     array), u32 nice, str partition. 24.11: str account, u32 job_id, str partition, double
     direct_prio, the factors only when direct_prio is 0 (doubles age..qos, u32 site, the TRES arrays,
     u32 nice), str qos, u32 user_id. 26.05: as 24.11 with the whole step id in place of the job id.
-    ``site`` and ``nice`` are as packed (NICE_OFFSET plus the value); flurm sends no TRES factors.
+    ``site`` and ``nice`` are as packed (NICE_OFFSET plus the value). The TRES arrays are empty unless
+    PriorityWeightTRES is set: then one weighted factor, name and weight per TRES of the cluster.
     """
 
     job_id: int
@@ -433,6 +527,27 @@ class PriorityFactorsRecord:
     account: str | None = None
     qos_name: str | None = None
     sluid: int = 0
+    tres: tuple[float, ...] = ()
+    tres_names: tuple[str, ...] = ()
+    tres_weights: tuple[float, ...] = ()
+
+    def _pack_tres(self, w: Writer, version: int) -> None:
+        w.u32(len(self.tres))
+        for v in self.tres:
+            w.double(v)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            w.u32(len(self.tres))  # tres_cnt
+        w.string_array(self.tres_names)
+        w.u32(len(self.tres_weights))
+        for v in self.tres_weights:
+            w.double(v)
+
+    @staticmethod
+    def _unpack_tres(r: Reader, version: int) -> tuple[tuple[float, ...], tuple[str, ...], tuple[float, ...]]:
+        tres = _doubles(r)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            r.u32()
+        return tres, tuple(r.string_array()), _doubles(r)
 
     def pack(self, w: Writer, version: int) -> None:
         if version < SLURM_24_11_PROTOCOL_VERSION:
@@ -441,10 +556,7 @@ class PriorityFactorsRecord:
             for v in (self.age, self.assoc, self.fs, self.js, self.part, self.qos, self.direct_prio):
                 w.double(v)
             w.u32(self.site)
-            w.u32(0)  # TRES factors
-            w.u32(0)  # TRES count
-            w.u32(0)  # TRES names
-            w.u32(0)  # TRES weights
+            self._pack_tres(w, version)
             w.u32(self.nice)
             w.string(self.partition)
             return
@@ -456,8 +568,7 @@ class PriorityFactorsRecord:
             for v in (self.age, self.assoc, self.fs, self.js, self.part, self.qos):
                 w.double(v)
             w.u32(self.site)
-            for _ in range(3):  # TRES factors, names, weights
-                w.u32(0)
+            self._pack_tres(w, version)
             w.u32(self.nice)
         w.string(self.qos_name)
         w.u32(self.user_id)
@@ -468,24 +579,24 @@ class PriorityFactorsRecord:
             job_id, user_id = r.u32(), r.u32()
             age, assoc, fs, js, part, qos, direct = (r.double() for _ in range(7))
             site = r.u32()
-            _doubles(r)
-            r.u32()
-            r.string_array()
-            _doubles(r)
+            tres, names, weights = cls._unpack_tres(r, version)
             nice = r.u32()
-            return cls(job_id, user_id, r.string(), age, assoc, fs, js, part, qos, direct, site, nice)
+            partition = r.string()
+            return cls(
+                job_id, user_id, partition, age, assoc, fs, js, part, qos, direct, site, nice,
+                tres=tres, tres_names=names, tres_weights=weights,
+            )  # fmt: skip
         account = r.string()
         job_id, step = unpack_job_step(r, version)
         partition = r.string()
         direct = r.double()
         factors: tuple[float, ...] = (0.0,) * 6
         site = nice = NICE_OFFSET
+        arrays: tuple[tuple[float, ...], tuple[str, ...], tuple[float, ...]] = ((), (), ())
         if not direct:
             factors = tuple(r.double() for _ in range(6))
             site = r.u32()
-            _doubles(r)
-            r.string_array()
-            _doubles(r)
+            arrays = cls._unpack_tres(r, version)
             nice = r.u32()
         qos_name = r.string()
         user_id = r.u32()
@@ -507,6 +618,7 @@ class PriorityFactorsRecord:
             account,
             qos_name,
             sluid,
+            *arrays,
         )
 
 

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from flurm.accounting.enforcement import start_queries
 from flurm.protocol.constants import AUTH_PLUGIN_MUNGE, MsgType
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.frame import decode_frame
 from flurm.protocol.messages.base import Body, decode_body, encode_body
+from flurm.protocol.messages.dbd_assoc import DBD_BODIES as ASSOC_BODIES
+from flurm.protocol.messages.dbd_assoc import GotAssocs, GotUsers, decode_dbd, encode_dbd
 from flurm.protocol.messages.dbd_conn import (
     DBD_CONN_BODIES,
     NodeState,
@@ -38,6 +41,7 @@ from flurm.protocol.messages.persist import PERSIST_TYPE_DBD, PersistInitRequest
 from flurm.protocol.versions import DBD_SPOKEN, VersionError
 from flurm.protocol.wire import DecodeError
 
+GETS = {DbdMsgType.DBD_GET_TRES, DbdMsgType.DBD_GET_QOS, DbdMsgType.DBD_GET_USERS, DbdMsgType.DBD_GET_ASSOCS}
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dbd"
 RELEASES = {"22.05": 0x2600, "24.11": 0x2A00, "26.05": 0x2D00}
 BODIES: Mapping[DbdMsgType, type[Body]] = {**DBD_CONN_BODIES, **DBD_JOB_BODIES}
@@ -193,3 +197,58 @@ def test_the_registration_is_answered_with_the_cluster_id_from_24_05(
     assert registered_cluster_id(rc.rc) == cluster_id
     assert registered_cluster_id(0) is None and registered_cluster_id(-1) is None
     assert registered_cluster_id(1 << 31 | 7) == 7
+
+
+# -- the association queries and their answers (dbd_assoc) ------------------------------------------
+
+
+def assoc_messages(release: str) -> list[tuple[str, int, bytes]]:
+    out = []
+    for side in ("c2s", "s2c"):
+        msgs = frames(GOLDEN / release / f"dbd-conn1-{side}.bin")
+        for k, msg in enumerate(msgs[1:] if side == "c2s" else msgs):
+            msg_type, body = split_dbd_msg(msg)
+            if msg_type in ASSOC_BODIES:
+                out.append((f"{release}/{side}#{k}", msg_type, body))
+    return out
+
+
+ASSOC_CASES = [(rel, w, t, b) for rel in RELEASES for w, t, b in assoc_messages(rel)]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_the_captures_hold_the_association_queries_and_answers(release: str) -> None:
+    seen = {t for r, _, t, _ in ASSOC_CASES if r == release}
+    assert seen == set(ASSOC_BODIES)
+
+
+@pytest.mark.parametrize(
+    ("release", "where", "msg_type", "body"), ASSOC_CASES, ids=[w for _, w, _, _ in ASSOC_CASES]
+)
+def test_association_messages_round_trip_and_cuts_are_decode_errors(
+    release: str, where: str, msg_type: int, body: bytes
+) -> None:
+    version = RELEASES[release]
+    rec = decode_dbd(msg_type, body, version)
+    assert encode_dbd(rec, version) == (msg_type, body)
+    for cut in range(len(body)):
+        with pytest.raises(DecodeError):
+            decode_dbd(msg_type, body[:cut], version)
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_flurm_asks_what_slurmctld_asks(release: str) -> None:
+    """The four queries of the connection's start, byte for byte as the release's slurmctld sends them."""
+    version = RELEASES[release]
+    theirs = [(t, b) for r, _, t, b in ASSOC_CASES if r == release and t in GETS]
+    assert [encode_dbd(q, version) for q in start_queries("localtest")] == theirs
+
+
+def test_what_the_answers_of_24_11_hold() -> None:
+    got = {t: decode_dbd(t, b, 0x2A00) for r, _, t, b in ASSOC_CASES if r == "24.11"}
+    assocs = got[DbdMsgType.DBD_GOT_ASSOCS]
+    assert isinstance(assocs, GotAssocs) and assocs.items
+    root = next(a for a in assocs.items if a.user == "root")
+    assert (root.acct, root.cluster) == ("root", "localtest") and root.lineage
+    users = got[DbdMsgType.DBD_GOT_USERS]
+    assert isinstance(users, GotUsers) and any(u.name == "root" for u in users.items or ())

@@ -18,7 +18,15 @@ from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.frame import decode_frame
 from flurm.protocol.messages.base import Body, decode_body, encode_body
 from flurm.protocol.messages.dbd_assoc import DBD_BODIES as ASSOC_BODIES
-from flurm.protocol.messages.dbd_assoc import GotAssocs, GotUsers, decode_dbd, encode_dbd
+from flurm.protocol.messages.dbd_assoc import (
+    AccountingUpdate,
+    GotAssocs,
+    GotUsers,
+    UpdateObject,
+    UpdateType,
+    decode_dbd,
+    encode_dbd,
+)
 from flurm.protocol.messages.dbd_conn import (
     DBD_CONN_BODIES,
     NodeState,
@@ -252,3 +260,26 @@ def test_what_the_answers_of_24_11_hold() -> None:
     assert (root.acct, root.cluster) == ("root", "localtest") and root.lineage
     users = got[DbdMsgType.DBD_GOT_USERS]
     assert isinstance(users, GotUsers) and any(u.name == "root" for u in users.items or ())
+
+
+@pytest.mark.parametrize("release", ["24.11", "26.05"])
+def test_an_accounting_update_of_a_newer_release_round_trips(release: str) -> None:
+    """ACCOUNTING_UPDATE_MSG as slurmdbd of 24.11 or 26.05 sends it: its records in that release's layout
+    (no capture of one yet: built, and read back)."""
+    version = RELEASES[release]
+    got = {t: decode_dbd(t, b, version) for r, _, t, b in ASSOC_CASES if r == release}
+    assocs, users = got[DbdMsgType.DBD_GOT_ASSOCS], got[DbdMsgType.DBD_GOT_USERS]
+    assert isinstance(assocs, GotAssocs) and isinstance(users, GotUsers) and assocs.items and users.items
+    update = AccountingUpdate(
+        (
+            UpdateObject(UpdateType.SLURMDB_MODIFY_ASSOC, assocs.items),
+            UpdateObject(UpdateType.SLURMDB_ADD_USER, users.items),
+        )
+    )
+    raw = encode_body(update, version)
+    assert decode_body(MsgType.ACCOUNTING_UPDATE_MSG, raw, version) == update
+    if release == "24.11":  # (26.05's association flags do not fit 22.05's u16)
+        assert raw != encode_body(update, 0x2600)  # the association's layout differs
+    for cut in range(len(raw)):
+        with pytest.raises(DecodeError):
+            decode_body(MsgType.ACCOUNTING_UPDATE_MSG, raw[:cut], version)

@@ -23,6 +23,7 @@ from flurm.protocol.constants import (
     NO_VAL,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_23_02_PROTOCOL_VERSION,
     SLURM_24_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_25_11_PROTOCOL_VERSION,
@@ -248,7 +249,8 @@ class AccountingRec(Record):
     )
 
 
-_V2405, _V2411, _V2511 = (
+_V2302, _V2405, _V2411, _V2511 = (
+    SLURM_23_02_PROTOCOL_VERSION,
     SLURM_24_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_25_11_PROTOCOL_VERSION,
@@ -490,7 +492,13 @@ class ClusResRec(Record):
     cluster: str | None = None
     percent_allowed: int = 0xFFFE
 
-    LAYOUT = (("cluster", STR), ("percent_allowed", U16))
+    allowed: int = 0  # 23.02 on, for percent_allowed
+
+    LAYOUT = (
+        ("cluster", STR),
+        ("percent_allowed", U16, before(_V2302)),
+        ("allowed", U32, since(_V2302)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +516,9 @@ class ResRec(Record):
     percent_used: int = 0
     server: str | None = None
     type: int = 0
+    allocated: int = 0  # 23.02 on, for percent_used
+    last_consumed: int = 0
+    last_update: int = 0
 
     LAYOUT = (
         ("clus_res_list", LIST(ClusResRec)),
@@ -518,9 +529,12 @@ class ResRec(Record):
         ("id", U32),
         ("manager", STR),
         ("name", STR),
-        ("percent_used", U16),
+        ("percent_used", U16, before(_V2302)),
+        ("allocated", U32, since(_V2302)),
+        ("last_consumed", U32, since(_V2302)),
         ("server", STR),
         ("type", U32),
+        ("last_update", TIME, since(_V2302)),
     )
 
 
@@ -818,8 +832,9 @@ class UpdateObject:
 @register(MsgType.ACCOUNTING_UPDATE_MSG)
 @dataclass(frozen=True, slots=True)
 class AccountingUpdate(Message):
-    """10001: u32 count (not NO_VAL-able) and the update objects."""
+    """10001: u32 count (not NO_VAL-able) and the update objects (their records in the sender's release)."""
 
+    NEWER_LAYOUTS = DBD_NEWER
     updates: tuple[UpdateObject, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:

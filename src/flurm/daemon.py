@@ -185,6 +185,7 @@ class Daemon:
             await self._first_import()
         if self.sack is not None:
             await self.sack.start()
+        await self._first_accounting_contact()
         await ctl.server.listen(ctl.listen_host, ctl.port)
         self._bound.append((ctl.listen_host, ctl.port))
         if ctl.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
@@ -200,6 +201,22 @@ class Daemon:
             ctl.port,
             ctl.state_dir,
         )
+
+    async def _first_accounting_contact(self) -> None:
+        """When flurm records into slurmdbd, its first connection before the first client: slurmctld loads
+        the associations (a job's default account and QOS, the limits) before it listens. A slurmdbd that
+        cannot be reached does not hold flurm up: the records wait in the spool."""
+        ctl = self.controller
+        if self.accounting is None or not ctl.traits.feeds_accounting:
+            return
+        self.accounting.follow_mode(ctl.traits)
+        client = self.accounting.client
+        try:
+            await asyncio.wait_for(client.settled.wait(), client.settings.timeout)
+        except TimeoutError:
+            log.warning(
+                "slurmdbd did not answer in %.0f s: serving without its associations", client.settings.timeout
+            )
 
     async def _essential(self, name: str, part: Coroutine[Any, Any, None]) -> None:
         """A long-lived part: its failure, or its end before shutdown, ends the daemon."""

@@ -134,7 +134,7 @@ def _resumed_kill(lines: list[str]) -> list[str]:
     the next (10 runs: 5, 4 and 1)."""
     return [
         re.sub(
-            r"^(susp\.batch\|[^|]*\|[^|]*\|\d+\|)(CANCELLED\|0:15|CANCELLED\|0:9|FAILED\|15:0)\|",
+            r"^(susp\.batch\|[^|]*\|[^|]*\|[^|]*\|\d+\|)(CANCELLED\|0:15|CANCELLED\|0:9|FAILED\|15:0)\|",
             r"\1KILLED|",
             ln,
         )

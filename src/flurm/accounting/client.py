@@ -159,6 +159,9 @@ class DbdClient:
         self.on_connect: list[Callable[[DbdClient], Awaitable[None]]] = []
         self.on_id_rc: Callable[[bytes, DbdIdRc], None] | None = None
         self.retry = retry
+        # set once a connection went through its start-up (associations loaded) or failed: what the
+        # daemon waits for before it serves, as slurmctld loads its associations before it listens
+        self.settled = asyncio.Event()
         self.backoff = backoff
         self.stats = DbdStats()
         self.version = DBD_SPOKEN[0]  # what slurmdbd took last (the next connection announces it first)
@@ -193,6 +196,7 @@ class DbdClient:
                 await _first(self._session(), stop.wait(), self._inactive.wait())
                 delay = self.backoff[0]
             except (OSError, TimeoutError, DbdError, WireError, AuthError, StoreError) as exc:
+                self.settled.set()
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "slurmdbd %s:%s: %s (%d records wait; again in %.1f s)",
@@ -214,6 +218,7 @@ class DbdClient:
             self.stats.connects += 1
             log.info("connected to slurmdbd %s:%s (SLURM %s)", host, port, release_name(self.version))
             await self._start_up()
+            self.settled.set()
             await self._send_spool()
         finally:
             self._stream = None

@@ -210,18 +210,21 @@ def test_the_registration_is_answered_with_the_cluster_id_from_24_05(
 # -- the association queries and their answers (dbd_assoc) ------------------------------------------
 
 
-def assoc_messages(release: str) -> list[tuple[str, int, bytes]]:
+def assoc_messages(release: str, sub: str = "") -> list[tuple[str, int, bytes]]:
+    """The association queries and answers of conn1 (of ``sub``: "assocs", a database sacctmgr filled)."""
     out = []
     for side in ("c2s", "s2c"):
-        msgs = frames(GOLDEN / release / f"dbd-conn1-{side}.bin")
+        msgs = frames(GOLDEN / release / sub / f"dbd-conn1-{side}.bin")
         for k, msg in enumerate(msgs[1:] if side == "c2s" else msgs):
             msg_type, body = split_dbd_msg(msg)
             if msg_type in ASSOC_BODIES:
-                out.append((f"{release}/{side}#{k}", msg_type, body))
+                out.append((f"{release}/{sub}{side}#{k}", msg_type, body))
     return out
 
 
 ASSOC_CASES = [(rel, w, t, b) for rel in RELEASES for w, t, b in assoc_messages(rel)]
+FILLED = [r for r in RELEASES if (GOLDEN / r / "assocs").is_dir()]
+FILLED_CASES = [(rel, w, t, b) for rel in FILLED for w, t, b in assoc_messages(rel, "assocs/")]
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -283,3 +286,13 @@ def test_an_accounting_update_of_a_newer_release_round_trips(release: str) -> No
     for cut in range(len(raw)):
         with pytest.raises(DecodeError):
             decode_body(MsgType.ACCOUNTING_UPDATE_MSG, raw[:cut], version)
+
+
+def test_the_filled_databases_of_the_newer_releases_are_captured() -> None:
+    assert set(FILLED) == set(RELEASES)
+    got = {t: decode_dbd(t, b, 0x2A00) for r, _, t, b in FILLED_CASES if r == "24.11"}
+    assocs, users = got[DbdMsgType.DBD_GOT_ASSOCS], got[DbdMsgType.DBD_GOT_USERS]
+    assert isinstance(assocs, GotAssocs) and isinstance(users, GotUsers)
+    child = next(a for a in assocs.items or () if a.user == "nobody" and a.acct == "child")
+    assert (child.max_jobs, child.max_submit_jobs) == (1, 6) and child.lineage  # as SETUP left them
+    assert {u.name for u in users.items or ()} == {"root", "nobody", "daemon", "bin", "sys"}

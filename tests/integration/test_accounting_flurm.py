@@ -6,7 +6,6 @@ while slurmdbd is away and after a kill -9 of flurm, and sends each of them once
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import tempfile
 import time
@@ -35,7 +34,6 @@ def recording(controller: str) -> Iterator[tuple[SlurmCluster, Accounting]]:
     finally:
         c.stop()
         acct.stop()
-        shutil.rmtree(d / "acct" / "mysql", ignore_errors=True)  # ~100 MB a run; the logs stay
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import signal
 import tempfile
 import time
@@ -39,7 +38,6 @@ def recording(controller: str, extra: str = "") -> Iterator[tuple[SlurmCluster, 
     finally:
         c.stop()
         acct.stop()
-        shutil.rmtree(d / "acct" / "mysql", ignore_errors=True)  # ~100 MB a run; the logs stay
 
 
 def scenario(c: SlurmCluster) -> dict[str, int]:

@@ -8,6 +8,11 @@ that holds the cluster's key (``write_munge_key`` makes it where the cluster's l
 MariaDB runs from a data directory of its own (``mariadb-install-db``) on 127.0.0.1 with grant tables
 skipped: nothing but this machine's tests can reach it, and slurmdbd then needs no password. slurmdbd runs as
 root (SlurmUser=root). Each is stopped, by pid, when the block ends; nothing is left listening.
+
+``release`` picks slurmdbd's SLURM release (harness/releases.py): the host's 22.05 by default, or a newer
+one from its chroot (scripts/chroots.sh installs slurmdbd there), which sees this directory at its own
+path (its slurmdbd.conf, munge socket, log). MariaDB is always the host's: the database server does not
+depend on the SLURM release, and slurmdbd reaches it over TCP on loopback.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import releases
 from harness.loopback import free_port_block
 
 
@@ -57,6 +63,7 @@ class Accounting:
     dbd_port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     slurmdbd: subprocess.Popen[bytes] | None = None
+    release: str = releases.HOST  # of slurmdbd
 
     @property
     def conf(self) -> Path:
@@ -138,12 +145,14 @@ class Accounting:
             "StorageLoc=slurm_acct_db\n"
         )
         self.conf.chmod(0o600)  # slurmdbd refuses a slurmdbd.conf others can read
+        # slurmdbd reads the slurmdbd.conf beside $SLURM_CONF
+        slurm_conf = self.dir / "slurm.conf"
+        argv = releases.get(self.release).command(["slurmdbd", "-D"], slurm_conf, share=[self.dir])
         dbd = subprocess.Popen(
-            ["slurmdbd", "-D"],
+            argv,
             stdout=subprocess.DEVNULL,
             stderr=open(dbd_log, "ab"),  # noqa: SIM115 (kept open for the child)
-            # slurmdbd reads the slurmdbd.conf beside $SLURM_CONF
-            env={**os.environ, "SLURM_CONF": str(self.dir / "slurm.conf")},
+            env={**os.environ, "SLURM_CONF": str(slurm_conf)},
         )
         self.procs.append(dbd)
         self.slurmdbd = dbd
@@ -181,8 +190,8 @@ def write_munge_key(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def accounting(dir: Path, munge_key: Path) -> Iterator[Accounting]:
-    acct = Accounting(dir, munge_key)
+def accounting(dir: Path, munge_key: Path, release: str = releases.HOST) -> Iterator[Accounting]:
+    acct = Accounting(dir, munge_key, release=release)
     try:
         yield acct.start()
     finally:

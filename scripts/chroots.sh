@@ -16,7 +16,7 @@ set -euo pipefail
 
 CACHE=${FLURM_CHROOTS:-/var/cache/flurm/chroots}
 MIRROR=http://deb.debian.org/debian
-PACKAGES="slurm-client slurmctld slurmd sackd munge"
+PACKAGES="slurm-client slurmctld slurmd sackd slurmdbd munge"
 # bump when the recipe changes in a way the lines below do not show
 RECIPE_VERSION=1
 declare -A RELEASE=([trixie]=24.11 [sid]=26.05)

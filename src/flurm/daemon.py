@@ -33,7 +33,6 @@ from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
 from flurm.auth.slurm_auth import SlurmAuthenticator
-from flurm.config.ctl_conf import accounting_enforce
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
 from flurm.controller.priority import USAGE_META
@@ -100,16 +99,13 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            # the associations come over the same connection, for AccountingStorageEnforce and for
-            # priority/multifactor's fair share, association and QOS factors (slurmctld loads them for both)
-            enforce = accounting_enforce(config)
-            multifactor = config.priority_type.lower() == "priority/multifactor"
-            enforcement = Enforcement(config) if enforce or multifactor else None
-            if enforcement is not None and enforce:
-                ctl.acct_policy = enforcement
-            if enforcement is not None and multifactor:
-                ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
-            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement)
+            # the associations come over the same connection: AccountingStorageEnforce's rules, and
+            # the jobs' default account and QOS even when nothing is enforced (as slurmctld's)
+            enforcement = Enforcement(config)
+            ctl.acct_policy = enforcement
+            # and priority/multifactor's fair share and QOS factors (only that plugin reads them)
+            ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
+            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []
@@ -194,6 +190,7 @@ class Daemon:
             await self._first_import()
         if self.sack is not None:
             await self.sack.start()
+        await self._first_accounting_contact()
         await ctl.server.listen(ctl.listen_host, ctl.port)
         self._bound.append((ctl.listen_host, ctl.port))
         if ctl.mode == Mode.STANDALONE and loaded.meta.get("owns_controller_endpoint"):
@@ -209,6 +206,22 @@ class Daemon:
             ctl.port,
             ctl.state_dir,
         )
+
+    async def _first_accounting_contact(self) -> None:
+        """When flurm records into slurmdbd, its first connection before the first client: slurmctld loads
+        the associations (a job's default account and QOS, the limits) before it listens. A slurmdbd that
+        cannot be reached does not hold flurm up: the records wait in the spool."""
+        ctl = self.controller
+        if self.accounting is None or not ctl.traits.feeds_accounting:
+            return
+        self.accounting.follow_mode(ctl.traits)
+        client = self.accounting.client
+        try:
+            await asyncio.wait_for(client.settled.wait(), client.settings.timeout)
+        except TimeoutError:
+            log.warning(
+                "slurmdbd did not answer in %.0f s: serving without its associations", client.settings.timeout
+            )
 
     async def _essential(self, name: str, part: Coroutine[Any, Any, None]) -> None:
         """A long-lived part: its failure, or its end before shutdown, ends the daemon."""

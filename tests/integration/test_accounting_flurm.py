@@ -10,6 +10,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,11 @@ def fed() -> Iterator[tuple[SlurmCluster, Accounting]]:
 
 
 def sacctmgr(c: SlurmCluster, *args: str) -> list[str]:
-    return c.run("sacctmgr", "-n", "-P", *args).check().stdout.splitlines()
+    """sacctmgr's lines; none while slurmdbd cannot answer yet (it may still be reaching its database)."""
+    r = c.run("sacctmgr", "-n", "-P", *args)
+    if not r.ok and "Unable to connect to database" in r.stderr:
+        return []
+    return r.check().stdout.splitlines()
 
 
 def eventually(
@@ -145,3 +150,33 @@ def test_records_wait_while_slurmdbd_is_away_and_after_a_kill_of_flurm(
     assert sorted(lines) == sorted(
         [f"{first}|DRAIN|away1|root(0)|closed", f"{second}|DRAIN|away2|root(0)|open"]
     ), lines
+
+
+def reservation_history(c: SlurmCluster) -> list[str]:
+    """A reservation made, extended and made on two nodes, as sacctmgr then shows it (Assocs left out:
+    their ids come from the association cache)."""
+    eventually(
+        "registered", lambda: sacctmgr(c, "show", "cluster", "format=ControlPort"), lambda ls: ls != []
+    )
+    c.run("scontrol", "create", "reservation", "ReservationName=r1", "StartTime=now", "Duration=60",
+          "Nodes=compute-node-1", "Users=root").check()  # fmt: skip
+    c.run("scontrol", "update", "ReservationName=r1", "Duration=120").check()
+    fmt = "format=Cluster,ID,Name,NodeNames,TRES,Flags,Start,End"
+
+    def shown() -> list[str]:
+        out = []
+        for line in sacctmgr(c, "show", "reservation", fmt):
+            *fields, start, end = line.split("|")
+            minutes = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).seconds // 60
+            out.append("|".join([*fields, f"{minutes} min"]))
+        return out
+
+    return eventually("the reservation", shown, lambda ls: any(x.endswith("|120 min") for x in ls))
+
+
+def test_reservations_are_recorded_as_slurmctld_records_them() -> None:
+    seen = {}
+    for controller in ("slurmctld", "flurm"):
+        with recording(controller) as (c, _):
+            seen[controller] = reservation_history(c)
+    assert seen["flurm"] == seen["slurmctld"], seen

@@ -40,6 +40,7 @@ class Mig:
         self.registrations_before = 0
         self.flushes_before = 0
         self.events_before = ""
+        self.rows_before: dict[str, list[str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,15 @@ def sacct_rows(c: SlurmCluster, ids: list[int]) -> list[str]:
     return sorted(r.stdout.splitlines())
 
 
+def job_rows(c: SlurmCluster, ids: list[int]) -> dict[str, list[str]]:
+    """Each job's row (not its steps): {job id: [db index, submit time, start time]}."""
+    jobs = ",".join(map(str, ids))
+    r = c.run("sacct", "-X", "-D", "-n", "-P", "-j", jobs, "-o", "JobID,DBIndex,Submit,Start").check()
+    rows = [line.split("|") for line in r.stdout.splitlines()]
+    assert len(rows) == len(ids), rows
+    return {row[0]: row[1:] for row in rows}
+
+
 def gate_script(exit_code: int, srun: bool) -> str:
     wait = "while [ ! -e GATE ]; do sleep 0.2; done".replace("GATE", "$GATE")
     body = f"srun -n1 bash -c '{wait}'" if srun else wait
@@ -134,6 +144,7 @@ def test_shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
     assert mig.flushes_before == 1, before
     mig.events_before = node_events(c)
     rows_before = sacct_rows(c, list(ids.values()))
+    mig.rows_before = job_rows(c, [ids["stepped"], ids["plain"], ids["pending"]])
 
     port = c.start_shadow()
     conf = c.client_conf(port)
@@ -245,6 +256,13 @@ def test_adopted_and_new_jobs_complete_once(mig: Mig) -> None:
         "every record final", lambda: sacct_rows(c, list(ids.values())), lambda rows: rows == expected, 90
     )
     assert rows == expected
+    # the rows slurmctld made are the ones completed: same index, submit time, and start for the jobs
+    # that were running; the pending job's row was updated when flurm started it
+    after = job_rows(c, [i["stepped"], i["plain"], i["pending"]])
+    for job in ("stepped", "plain"):
+        assert after[str(i[job])] == mig.rows_before[str(i[job])], (after, mig.rows_before)
+    pending_before, pending_after = mig.rows_before[str(i["pending"])], after[str(i["pending"])]
+    assert pending_after[:2] == pending_before[:2] and pending_before[2] == "Unknown" != pending_after[2]
     # sacctmgr asks whether to fix runaway jobs when there are any: answered no
     out = c.run("sacctmgr", "-n", "show", "runawayjobs", input="n\n").check().stdout
     assert out.strip().startswith("Runaway Jobs: No runaway jobs found on cluster"), out

@@ -51,6 +51,7 @@ CONF = (
     "PartitionName=acctpart Nodes=ALL AllowAccounts=other,parent\n"
     "PartitionName=qospart Nodes=ALL AllowQos=big\n"
     "PartitionName=denypart Nodes=ALL DenyAccounts=child\n"
+    "PartitionName=grppart Nodes=ALL AllowGroups=daemon\n"
 )
 
 
@@ -64,26 +65,26 @@ STEPS: list[Step] = [
     sbatch("nobody", "--qos", "bogus", *SLEEP),  # Invalid qos
     sbatch("nobody", "--qos", "big", *SLEEP),  # a QOS the association may not use
     sbatch("cloudsdk", *SLEEP),  # a user without an association
+    sbatch("nobody", "-p", "grppart", *SLEEP),  # not in the partition's AllowGroups
     sbatch("lp", "-n", "3", *SLEEP),  # 1: over MaxTRESPerJob cpu=2
     sbatch("nobody", *SLEEP),  # 2: runs
     sbatch("nobody", *SLEEP),  # 3: AssocMaxJobsLimit
     sbatch("nobody", *SLEEP),  # 4: AssocMaxJobsLimit
-    sbatch("nobody", *SLEEP),  # AssocMaxJobsLimit (its fourth job: MaxSubmitJobs reached)
+    sbatch("nobody", *SLEEP),  # 5: AssocMaxJobsLimit (the fourth: MaxSubmitJobs reached)
     sbatch("nobody", *SLEEP),  # refused: MaxSubmitJobs=4
-    sbatch("bin", *SLEEP),  # 5: runs (child's second running job)
-    sbatch("bin", *SLEEP),  # 6: AssocGrpJobsLimit
-    sbatch("daemon", "--qos", "small", *SLEEP),  # 7: runs
-    sbatch("daemon", "--qos", "small", *SLEEP),  # 8: QOSMaxJobsPerUserLimit
-    sbatch("daemon", "-p", "qospart", *SLEEP),  # 9: the partition's AllowQos
-    sbatch("daemon", "-p", "acctpart", *SLEEP),  # 10: runs (parent is allowed)
-    sbatch("nobody", "-A", "other", "-p", "acctpart", *SLEEP),  # 11: runs, QOS big
-    sbatch("nobody", "-A", "other", "-n", "2", *SLEEP),  # 12: QOSGrpCpuLimit (1 of 2 in use)
+    sbatch("bin", *SLEEP),  # 6: runs (child's second running job)
+    sbatch("bin", *SLEEP),  # 7: AssocGrpJobsLimit
+    sbatch("daemon", "--qos", "small", *SLEEP),  # 8: runs
+    sbatch("daemon", "--qos", "small", *SLEEP),  # 9: QOSMaxJobsPerUserLimit
+    sbatch("daemon", "-p", "qospart", *SLEEP),  # 10: the partition's AllowQos
+    sbatch("daemon", "-p", "acctpart", *SLEEP),  # 11: runs (parent is allowed)
+    sbatch("nobody", "-A", "other", "-p", "acctpart", *SLEEP),  # 12: runs, QOS big
+    sbatch("nobody", "-A", "other", "-n", "2", *SLEEP),  # 13: QOSGrpCpuLimit (1 of 2 in use)
     sbatch("nobody", "-A", "other", "-n", "3", *SLEEP),  # refused at once: DenyOnLimit
-    sbatch("sys", "-n", "2", *SLEEP),  # 13: runs
-    sbatch("sys", *SLEEP),  # 14: AssocGrpCpuLimit
-    sbatch("sys", "-t", "40", *SLEEP),  # 15: over gcpu's MaxWall 30
-    sbatch("bin", "-p", "denypart", *SLEEP),  # 16: child's GrpJobs is tested before the partition
-    sbatch("lp", "-p", "denypart", *SLEEP),  # 17: runs (wide is not denied)
+    sbatch("sys", "-n", "2", *SLEEP),  # 14: runs
+    sbatch("sys", *SLEEP),  # 15: AssocGrpCpuLimit
+    sbatch("sys", "-t", "40", *SLEEP),  # 16: over gcpu's MaxWall 30
+    sbatch("bin", "-p", "denypart", *SLEEP),  # 17: child's GrpJobs is tested before the partition
     settle(quiet=3.0),
     cmd("squeue", "-h", "-o", "%i %r", "-S", "i", label="reasons"),
 ]
@@ -135,10 +136,10 @@ def scenario(controller: str) -> Transcript:
         t = run_steps(c, STEPS)
         # a limit raised: slurmdbd tells the controller, the job it held starts
         sacctmgr(conf, "modify qos small set MaxJobsPerUser=2")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and c.job_state(8) != "RUNNING":
+        deadline = time.monotonic() + 90  # slurmctld starts it at its next backfill pass (~25 s)
+        while time.monotonic() < deadline and c.job_state(9) != "RUNNING":
             time.sleep(0.2)
-        t.outputs.extend(run_steps(c, [cmd("squeue", "-h", "-o", "%i %T", "-j", "8", label="after")]).outputs)
+        t.outputs.extend(run_steps(c, [cmd("squeue", "-h", "-o", "%i %T", "-j", "9", label="after")]).outputs)
         return t
 
 
@@ -158,4 +159,5 @@ def test_refusals_and_pending_reasons_are_slurmctlds() -> None:
         "Job's QOS not permitted",
     ):
         assert expected in reasons, reasons  # the scenario still shows what it is meant to
-    assert ref["after"].stdout.split() == ["8", "RUNNING"]
+    assert "User's group not permitted to use this partition" in ref.text()  # AllowGroups
+    assert "9 QOSMaxJobsPerUserLimit" in reasons and ref["after"].stdout.split() == ["9", "RUNNING"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flurm.accounting.client import DbdClient, DbdSettings
+from flurm.accounting.client import SPOOL_VERSION, DbdClient, DbdSettings, in_version
 from flurm.accounting.spool import Spool
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.protocol.constants import MsgType
@@ -33,7 +33,8 @@ from flurm.protocol.wire import Reader, Writer
 from flurm.rpc.transport import Signer
 from flurm.state.store import Store
 
-V = 0x2600
+V = SPOOL_VERSION  # the fake speaks the newest release unless told otherwise
+V2205, V2411 = 0x2600, 0x2A00
 
 
 def decode(msg: bytes, version: int) -> tuple[int, object]:
@@ -43,6 +44,9 @@ def decode(msg: bytes, version: int) -> tuple[int, object]:
 def record(n: int) -> bytes:
     """A distinct DBD_NODE_STATE record."""
     return persist_msg(DbdMsgType.DBD_NODE_STATE, NodeState(f"n{n}", DBD_NODE_STATE_DOWN, 1000 + n, "r"), V)
+
+
+UNPACK_FAILED = "Failed to unpack SLURM_PERSIST_INIT message"
 
 
 def rc_msg(rc: int, ret_info: int) -> bytes:
@@ -55,6 +59,8 @@ class FakeDbd:
     ``rc_for(record)`` says what it answers a record; ``hang_up_on`` a record it never answers (it closes)."""
 
     inits: list[PersistInitRequest] = field(default_factory=list)
+    takes: frozenset[int] = frozenset({V})  # the header versions it reads (its release's window)
+    announced: list[int] = field(default_factory=list)  # the header version of every PERSIST_INIT
     starts: list[int] = field(default_factory=list)
     records: list[bytes] = field(default_factory=list)
     batches: list[int] = field(default_factory=list)
@@ -100,10 +106,15 @@ class FakeDbd:
         assert struct.unpack_from(">H", init)[0] == MsgType.REQUEST_PERSIST_INIT
         frame = decode_frame(init[2:])
         assert frame.credential is not None and frame.credential.startswith(b"FAKE:")
-        body = decode_body(MsgType.REQUEST_PERSIST_INIT, frame.body, V)
-        assert isinstance(body, PersistInitRequest)
+        version = frame.header.version
+        self.announced.append(version)
+        if version not in self.takes:  # as slurmdbd answers a header it cannot read
+            send(persist_msg(MsgType.PERSIST_RC, PersistRc(1005, UNPACK_FAILED, 0, 6500), V))
+            return
+        body = decode_body(MsgType.REQUEST_PERSIST_INIT, frame.body, version)
+        assert isinstance(body, PersistInitRequest) and body.version == version
         self.inits.append(body)
-        send(rc_msg(0, V))
+        send(rc_msg(0, body.version))
         while True:
             msg = await read()
             t = struct.unpack_from(">H", msg)[0]
@@ -112,7 +123,7 @@ class FakeDbd:
                 send(rc_msg(0, t))
             elif t in (DbdMsgType.DBD_REGISTER_CTLD, DbdMsgType.DBD_CLUSTER_TRES):
                 self.starts.append(t)
-                decode(msg, V)
+                decode(msg, version)
                 rc = 0
                 if t == DbdMsgType.DBD_CLUSTER_TRES:
                     rc, self.tres_rc = self.tres_rc, 0
@@ -360,6 +371,67 @@ def test_on_connect_hooks_query_between_registration_and_tres_and_job_starts_hea
         ]
         assert answers == [rc_msg(0, DbdMsgType.DBD_GET_TRES)]
         assert heard == [(record(1), DbdIdRc(7, 99)), (record(3), DbdIdRc(7, 99))]
+        await dbd.stop()
+
+    asyncio.run(main())
+
+
+def test_an_older_slurmdbd_is_found_and_gets_the_records_in_its_release(tmp_path: Path) -> None:
+    """A slurmdbd 22.05 refuses the newer headers (as the real one does); flurm steps down, speaks 22.05,
+    repacks the spool's records in 22.05's layout, and announces 22.05 first on the next connection."""
+
+    async def main() -> None:
+        dbd = FakeDbd(takes=frozenset({V2205}))
+        await dbd.start()
+        async with running(tmp_path, dbd.port) as (client, spool, _store, _):
+            for n in range(3):
+                spool.append(record(n))
+            await until(lambda: len(dbd.records) == 3 and len(spool) == 0)
+            assert dbd.announced == [V, V2411, V2205]
+            assert client.version == V2205
+            assert [i.version for i in dbd.inits] == [V2205]
+            old = [
+                persist_msg(
+                    DbdMsgType.DBD_NODE_STATE, NodeState(f"n{n}", DBD_NODE_STATE_DOWN, 1000 + n, "r"), V2205
+                )
+                for n in range(3)
+            ]
+            assert dbd.records == old == [in_version(record(n), V, V2205) for n in range(3)]
+            await dbd.stop()
+            dbd2 = FakeDbd(takes=frozenset({V2205}))
+            await dbd2.start(dbd.port)
+            spool.append(record(3))
+            await until(lambda: len(dbd2.records) == 1 and len(spool) == 0)
+            assert dbd2.announced == [V2205]  # the release taken last, first
+        await dbd2.stop()
+
+    asyncio.run(main())
+
+
+def test_a_slurmdbd_that_reads_a_newer_release_too_is_spoken_the_newest(tmp_path: Path) -> None:
+    async def main() -> None:
+        dbd = FakeDbd(takes=frozenset({V, V2411}))
+        await dbd.start()
+        async with running(tmp_path, dbd.port) as (client, spool, _store, _):
+            spool.append(record(0))
+            await until(lambda: dbd.records == [record(0)])
+            assert dbd.announced == [V] and client.version == V
+        await dbd.stop()
+
+    asyncio.run(main())
+
+
+def test_a_slurmdbd_that_takes_no_release_flurm_speaks_gets_nothing(tmp_path: Path) -> None:
+    async def main() -> None:
+        dbd = FakeDbd(takes=frozenset({0x2700}))
+        await dbd.start()
+        async with running(tmp_path, dbd.port) as (client, spool, _store, _):
+            spool.append(record(0))
+            await until(lambda: "took none of the releases" in (client.stats.last_error or ""))
+            assert dbd.announced[:3] == [V, V2411, V2205]
+            assert UNPACK_FAILED in (client.stats.last_error or "")
+            assert dbd.starts == [] and dbd.records == [] and len(spool) == 1
+            assert not client.stats.connected
         await dbd.stop()
 
     asyncio.run(main())

@@ -4,27 +4,36 @@ mode says flurm is the one recording."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from flurm.accounting.client import SPOOL_VERSION
 from flurm.accounting.sink import DbdAccounting
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
-from flurm.controller import node_update
+from flurm.controller import node_update, reservations
 from flurm.controller.engine import Controller
 from flurm.controller.steps import Step
 from flurm.daemon import Daemon
 from flurm.modes import TRAITS, Mode
 from flurm.protocol.constants import NO_VAL, MsgType, NodeState, NodeStateFlag
 from flurm.protocol.dbd_types import DbdMsgType
-from flurm.protocol.messages.dbd_conn import DBD_CONN_BODIES, DBD_NODE_STATE_DOWN, DBD_NODE_STATE_UP
+from flurm.protocol.messages.dbd_conn import (
+    DBD_CONN_BODIES,
+    DBD_NODE_STATE_DOWN,
+    DBD_NODE_STATE_UP,
+    ReservationRec,
+)
 from flurm.protocol.messages.dbd_conn import NodeState as NodeStateMsg
-from flurm.protocol.messages.dbd_jobs import decode_dbd_msg
+from flurm.protocol.messages.dbd_jobs import DbdJobStart, DbdMultMsg, decode_dbd_msg
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.nodes import UpdateNodeRequest
+from flurm.protocol.messages.reservations import ReservationDesc
 from flurm.state.model import Job, Node
 from flurm.state.reservations import Reservation
 
@@ -150,7 +159,12 @@ def test_the_controller_tells_submissions_cancellations_and_node_changes(
 
 
 def queued(acct: DbdAccounting) -> list[tuple[int, object]]:
-    return [decode(m, 0x2600) for m in acct.spool.head(1000, 1 << 30)]
+    """What the sink queued: decoded when it is a message of dbd_conn, else its type alone."""
+    out: list[tuple[int, object]] = []
+    for m in acct.spool.head(1000, 1 << 30):
+        t = struct.unpack_from(">H", m)[0]
+        out.append(decode(m, SPOOL_VERSION) if t in DBD_CONN_BODIES else (t, None))
+    return out
 
 
 def golden_node_states() -> list[NodeStateMsg]:
@@ -242,3 +256,81 @@ def test_a_restart_does_not_record_a_drain_again(fed: tuple[Controller, DbdAccou
     node.base_state = NodeState.IDLE  # its slurmd registers again
     ctl.cluster.node_changed(node)
     assert len(acct.spool) == 0
+
+
+def golden_resv_records() -> list[tuple[int, ReservationRec]]:
+    data, out, i = GOLDEN.read_bytes(), [], 0
+    while i < len(data):
+        (n,) = struct.unpack_from(">I", data, i)
+        msg = data[i + 4 : i + 4 + n]
+        i += 4 + n
+        if struct.unpack_from(">H", msg)[0] != DbdMsgType.DBD_SEND_MULT_MSG:
+            continue
+        mult = decode_dbd_msg(msg, 0x2600)[1]
+        assert isinstance(mult, DbdMultMsg)
+        for inner in mult.messages or ():
+            t = struct.unpack_from(">H", inner)[0]
+            if t in (DbdMsgType.DBD_ADD_RESV, DbdMsgType.DBD_MODIFY_RESV, DbdMsgType.DBD_REMOVE_RESV):
+                rec = decode(inner, 0x2600)[1]
+                assert isinstance(rec, ReservationRec)
+                out.append((t, rec))
+    return out
+
+
+def test_reservation_records_are_slurmctld_s(fed: tuple[Controller, DbdAccounting]) -> None:
+    """The capture's r1 (Nodes=compute-node-1 Users=root, an hour from now for an hour, then two hours,
+    then deleted): the same records but for the times and the association ids (the cache's)."""
+    ctl, acct = fed
+    (_, add), (_, mod), (_, rem) = golden_resv_records()
+    start = NOW + 3600
+
+    async def run() -> None:
+        base = ReservationDesc(
+            name="r1", start_time=start, duration=60, node_list="compute-node-1", users="root"
+        )
+        await reservations.create(ctl, base, 0)
+        await reservations.update(ctl, ReservationDesc(name="r1", duration=120), 0)
+        await reservations.delete(ctl, "r1", 0)
+
+    asyncio.run(run())
+    got = [(t, rec) for t, rec in queued(acct)]
+    assert [t for t, _ in got] == [
+        DbdMsgType.DBD_ADD_RESV,
+        DbdMsgType.DBD_MODIFY_RESV,
+        DbdMsgType.DBD_REMOVE_RESV,
+    ]
+
+    def shifted(theirs: ReservationRec, **times: int) -> ReservationRec:
+        return replace(theirs, assocs=None, **times)
+
+    assert got[0][1] == shifted(add, time_start=start, time_end=start + 3600)
+    assert got[1][1] == shifted(mod, time_start=start, time_end=start + 7200, time_start_prev=start)
+    assert got[2][1] == shifted(rem, time_start=start, time_end=NOW, time_start_prev=NOW)
+
+
+def test_first_registration_sends_the_jobs_slurmdbd_has_no_row_of_and_every_reservation(
+    fed: tuple[Controller, DbdAccounting],
+) -> None:
+    ctl, acct = fed
+    held = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    known = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    known.db_index = 7
+    gone = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")[0]
+    ctl.jobs.cancel(gone)
+
+    async def resv() -> None:
+        desc = ReservationDesc(
+            name="r1", start_time=NOW + 60, duration=60, node_list="compute-node-1", users="root"
+        )
+        await reservations.create(ctl, desc, 0)
+
+    asyncio.run(resv())
+    acct.spool.answered(len(acct.spool))
+    acct.client.send_all(MsgType.ACCOUNTING_FIRST_REG, NOW)
+    got = queued(acct)
+    assert [t for t, _ in got] == [DbdMsgType.DBD_JOB_START, DbdMsgType.DBD_ADD_RESV]
+    start = decode_dbd_msg(acct.spool.head(1, 1 << 20)[0], SPOOL_VERSION)[1]
+    assert isinstance(start, DbdJobStart) and start.job_id == held.job_id
+    acct.spool.answered(len(acct.spool))
+    acct.client.send_all(MsgType.ACCOUNTING_TRES_CHANGE_DB, NOW)  # the TRES alone: the nodes only
+    assert queued(acct) == []

@@ -31,6 +31,7 @@ from flurm.protocol.messages.dbd_assoc import (
 )
 from flurm.protocol.wire import DecodeError
 from flurm.state.model import Job, Partition
+from flurm.state.tasks import TaskSet
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dbd" / "22.05" / "assocs"
 V = SLURM_22_05_PROTOCOL_VERSION
@@ -178,6 +179,10 @@ def test_max_submit_jobs_counts_pending_and_running() -> None:
     assert REASON_TEXT[70] == "AssocMaxSubmitJobLimit"
     p.submit(job(NOBODY), six[:5])  # the sixth still fits
     p.submit(job(NOBODY, account="other"), six)  # another association counts apart
+    array = job(NOBODY)
+    array.array_job_id, array.array_task_pending = 1, TaskSet.of(range(3))
+    assert refused(p, array, six[:4]) == (SlurmRC.ESLURM_ACCOUNTING_POLICY, "AssocMaxSubmitJobLimit")
+    p.submit(array, six[:3])  # each task counts: 3 + 3 fit in 6
 
 
 def reason(p: Policy, j: Job, jobs: list[Job], part: Partition | None = None) -> str:
@@ -241,6 +246,13 @@ def test_nothing_is_enforced_without_the_setting() -> None:
     j = job(STRANGER, account="bogus", qos="bogus")
     p.submit(j, [])
     assert (j.account, j.qos) == ("bogus", "bogus") and p.pass_limits([j]) is None
+    # the defaults still come from the associations; an account without one gives way to the default
+    j = job(NOBODY, account="bogus")
+    p.submit(j, [])
+    assert (j.account, j.qos) == ("child", "normal")
+    j = job(NOBODY, account="other", cpus=64)
+    p.submit(j, [])
+    assert (j.account, j.qos) == ("other", "big")
     # associations alone: the account is checked, limits are not
     p = Policy(updated(), 0x01)
     assert refused(p, job(STRANGER))[0] == SlurmRC.ESLURM_INVALID_ACCOUNT

@@ -23,6 +23,7 @@ from flurm.protocol.messages.dbd_assoc import (
     DBD_BODIES,
     AccountingUpdate,
     AssocRec,
+    ClusResRec,
     GetAssocs,
     GotAssocs,
     GotQos,
@@ -30,6 +31,7 @@ from flurm.protocol.messages.dbd_assoc import (
     GotUsers,
     QosRec,
     Record,
+    ResRec,
     TresRec,
     UpdateObject,
     UpdateType,
@@ -163,8 +165,8 @@ def test_a_cut_or_an_extra_byte_is_a_decode_error() -> None:
 def test_hostile_counts_and_unknown_kinds_are_refused() -> None:
     with pytest.raises(DecodeError):  # a list longer than the bytes that follow
         decode_dbd(DbdMsgType.DBD_GOT_ASSOCS, struct.pack(">II", 100_000, 0), V)
-    with pytest.raises(DecodeError):  # SLURMDB_ADD_RES: not decoded, refused whole
-        decode_body(MsgType.ACCOUNTING_UPDATE_MSG, struct.pack(">IHI", 1, 18, 0), V)
+    with pytest.raises(DecodeError):  # SLURMDB_UPDATE_FEDS: not decoded, refused whole
+        decode_body(MsgType.ACCOUNTING_UPDATE_MSG, struct.pack(">IHI", 1, 23, 0), V)
     with pytest.raises(DecodeError):
         decode_body(MsgType.ACCOUNTING_UPDATE_MSG, struct.pack(">IHI", 1, 999, 0), V)
     with pytest.raises(DecodeError):  # an unknown DBD type
@@ -180,6 +182,14 @@ def test_built_messages_decode_to_themselves() -> None:
             UpdateObject(UpdateType.SLURMDB_ADD_CLUSTER, None),
             UpdateObject(UpdateType.SLURMDB_MODIFY_QOS, (QosRec(id=2, max_jobs_pu=3),)),
             UpdateObject(UpdateType.SLURMDB_REMOVE_ASSOC, None),
+            UpdateObject(
+                UpdateType.SLURMDB_ADD_RES,
+                (
+                    ResRec(
+                        (ClusResRec("c", 50),), ClusResRec("c", 50), 10, "lic", 0, 1, "m", "fluent", 0, "s", 1
+                    ),
+                ),
+            ),
         )
     )
     assert decode_body(MsgType.ACCOUNTING_UPDATE_MSG, encode_body(update, V), V) == update

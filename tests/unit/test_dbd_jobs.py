@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from flurm.protocol.constants import NO_VAL, NO_VAL64, SLURM_24_11_PROTOCOL_VERSION, SLURM_BATCH_SCRIPT
+from flurm.protocol.constants import (
+    NO_VAL,
+    NO_VAL64,
+    SLURM_23_02_PROTOCOL_VERSION,
+    SLURM_25_05_PROTOCOL_VERSION,
+    SLURM_BATCH_SCRIPT,
+)
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.dbd_jobs import (
@@ -175,10 +181,13 @@ def test_unknown_and_foreign_types_are_decode_errors() -> None:
         decode_dbd_msg(b"\x05", V2205)
 
 
-def test_another_version_is_refused_both_ways() -> None:
+@pytest.mark.parametrize("version", [SLURM_23_02_PROTOCOL_VERSION, SLURM_25_05_PROTOCOL_VERSION])
+def test_a_release_flurm_does_not_speak_to_slurmdbd_is_refused_both_ways(version: int) -> None:
     step = DbdStepComplete(StepId(1, SLURM_BATCH_SCRIPT), 1, 1, 1, 1, 3)
     with pytest.raises(WireError):
-        persist_msg(DbdMsgType.DBD_STEP_COMPLETE, step, SLURM_24_11_PROTOCOL_VERSION)
+        persist_msg(DbdMsgType.DBD_STEP_COMPLETE, step, version)
     raw = persist_msg(DbdMsgType.DBD_STEP_COMPLETE, step, V2205)
     with pytest.raises(VersionError):
-        decode_dbd_msg(raw, SLURM_24_11_PROTOCOL_VERSION)
+        decode_dbd_msg(raw, version)
+    with pytest.raises(VersionError):
+        decode_dbd_msg(persist_msg(DbdMsgType.DBD_JOB_SUSPEND, DbdJobSuspend(1, 2, 3, 4, 5), V2205), version)

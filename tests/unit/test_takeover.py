@@ -230,7 +230,11 @@ def test_the_preflight_lists_what_flurm_does_not_support_and_refuses_unless_allo
     setup.ctl.config = replace(
         setup.ctl.config,
         accounting_storage_type="accounting_storage/slurmdbd",
-        raw={**setup.ctl.config.raw, "burstbuffertype": "burst_buffer/datawarp"},
+        raw={
+            **setup.ctl.config.raw,
+            "accountingstoreflags": "job_env",
+            "burstbuffertype": "burst_buffer/datawarp",
+        },
     )
     job = Job(job_id=7, name="gpu", user_id=0, group_id=0, partition="debug", tres_per_node="gres:gpu:1")
     setup.ctl.cluster.jobs[7] = job
@@ -238,7 +242,8 @@ def test_the_preflight_lists_what_flurm_does_not_support_and_refuses_unless_allo
     assert not result.ok
     (check,) = [c for c in result.checks if not c.ok]
     assert check.name == "supported"
-    assert "AccountingStorageType=accounting_storage/slurmdbd: accounting through slurmdbd" in check.detail
+    assert "AccountingStoreFlags=job_env: job scripts and environments in accounting" in check.detail
+    assert "AccountingStorageType" not in check.detail  # slurmdbd itself is fed
     assert "BurstBufferType=burst_buffer/datawarp: burst buffers" in check.detail
     assert "--gres/--gpus in 1 job (7): generic resources (GPUs)" in check.detail
     assert "--allow-unsupported" in check.detail

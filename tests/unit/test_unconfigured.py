@@ -16,6 +16,7 @@ import pytest
 from flurm.auth.authenticator import FakeAuthenticator, Identity
 from flurm.config import parse_text
 from flurm.controller.engine import Controller
+from flurm.controller.ports import NoAccountingPolicy
 from flurm.controller.steps import JobSteps, Step
 from flurm.modes import Mode
 from flurm.protocol.constants import (
@@ -32,7 +33,7 @@ from flurm.protocol.messages import Body, decode_body, encode_body
 from flurm.protocol.messages.common import Empty, ReturnCode, ReturnCodeMsg
 from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.crontab import CrontabRequest
-from flurm.protocol.messages.dbd_assoc import AccountingUpdate
+from flurm.protocol.messages.dbd_assoc import AccountingUpdate, QosRec, UpdateObject, UpdateType
 from flurm.protocol.messages.job_lookups import (
     DeletePartitionRequest,
     FsDampeningFactorRequest,
@@ -524,3 +525,24 @@ def test_refused_submissions_are_read_whole() -> None:
     )
     for t in (MsgType.REQUEST_CREATE_NODE, MsgType.REQUEST_DELETE_NODE):
         assert limits.for_type(t) == limits.for_type(MsgType.REQUEST_UPDATE_NODE)
+
+
+def test_slurmdbd_updates_reach_the_accounting_policy_from_slurmuser_only(tmp_path: Path) -> None:
+    ctl = controller(tmp_path)
+    heard: list[AccountingUpdate] = []
+
+    class Policy(NoAccountingPolicy):
+        def accounting_update(self, update: AccountingUpdate) -> int:
+            heard.append(update)
+            return 0
+
+    ctl.acct_policy = Policy()
+    update = AccountingUpdate((UpdateObject(UpdateType.SLURMDB_REMOVE_QOS, (QosRec(id=4),)),))
+    assert rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, update, uid=NOBODY)) == errno.EACCES
+    assert heard == []
+
+    async def as_slurmdbd() -> int:  # (a scheduling pass is asked for: the loop runs)
+        return rc(ask(ctl, MsgType.ACCOUNTING_UPDATE_MSG, update))
+
+    assert asyncio.run(as_slurmdbd()) == 0
+    assert heard == [update]

@@ -1,7 +1,8 @@
 """The persistent connection to slurmdbd, as slurmctld's accounting_storage/slurmdbd keeps it.
 
 Open: REQUEST_PERSIST_INIT (persist_type DBD) signed through the munge socket AccountingStoragePass names
-(SLURM_GLOBAL_AUTH_KEY), answered by a PERSIST_RC whose ret_info is the version to speak. Then, as
+(SLURM_GLOBAL_AUTH_KEY), answered by a PERSIST_RC whose ret_info is the version to speak (:meth:`_connect`
+says how flurm finds the release slurmdbd takes). Then, as
 slurmctld at start: DBD_REGISTER_CTLD with flurm's port, DBD_CLUSTER_TRES (an answer of
 ACCOUNTING_FIRST_REG, NODES_CHANGE_DB or TRES_CHANGE_DB asks for what slurmdbd lacks: ``send_all``),
 then the spool, oldest first: one record alone, several together in a DBD_SEND_MULT_MSG (1000 at most),
@@ -30,8 +31,8 @@ from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.errors import FlurmError
 from flurm.protocol.messages.base import Body, encode_body
-from flurm.protocol.messages.dbd_conn import ClusterTres, RegisterCtld, persist_init_head
-from flurm.protocol.messages.dbd_jobs import DbdIdRc, DbdMultMsg, decode_dbd_msg
+from flurm.protocol.messages.dbd_conn import DBD_CONN_BODIES, ClusterTres, RegisterCtld, persist_init_head
+from flurm.protocol.messages.dbd_jobs import DBD_JOB_BODIES, DbdIdRc, DbdMultMsg, decode_dbd_msg
 from flurm.protocol.messages.persist import (
     PERSIST_TYPE_DBD,
     PersistInitRequest,
@@ -39,6 +40,7 @@ from flurm.protocol.messages.persist import (
     persist_frame,
     persist_msg,
 )
+from flurm.protocol.versions import DBD_SPOKEN, release_name
 from flurm.protocol.wire import DecodeError, WireError
 from flurm.rpc.transport import Signer
 from flurm.state.store import StoreError
@@ -48,7 +50,9 @@ from .spool import Spool
 log = logging.getLogger("flurm.accounting")
 
 SLURMDBD_PORT = 6819
-DBD_VERSION = 0x2600  # the layout flurm's DBD codecs write (slurmdbd 22.05 and later accept it)
+# The layout of the spool's records: the newest release's, which carries every field of the older ones, so
+# a record is sent in the release slurmdbd took (:func:`in_version`) whatever it was when it was queued.
+SPOOL_VERSION = DBD_SPOKEN[0]
 MAX_ANSWER = 64 * 1024 * 1024  # an answer to records is a few bytes per record
 MULT_MAX_RECORDS = 1000  # slurmctld's agent sends at most about this many per DBD_SEND_MULT_MSG
 MULT_MAX_BYTES = 16 * 1024 * 1024
@@ -139,8 +143,12 @@ class DbdClient:
         self.on_connect: list[Callable[[DbdClient], Awaitable[None]]] = []
         self.on_id_rc: Callable[[bytes, DbdIdRc], None] | None = None
         self.retry = retry
+        # set once a connection went through its start-up (associations loaded) or failed: what the
+        # daemon waits for before it serves, as slurmctld loads its associations before it listens
+        self.settled = asyncio.Event()
         self.backoff = backoff
         self.stats = DbdStats()
+        self.version = DBD_SPOKEN[0]  # what slurmdbd took last (the next connection announces it first)
         self._active = asyncio.Event()
         self._inactive = asyncio.Event()
         self._inactive.set()
@@ -171,6 +179,7 @@ class DbdClient:
                 await _first(self._session(), stop.wait(), self._inactive.wait())
                 delay = self.backoff[0]
             except (OSError, TimeoutError, DbdError, WireError, AuthError, StoreError) as exc:
+                self.settled.set()
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "slurmdbd %s:%s: %s (%d records wait; again in %.1f s)",
@@ -185,14 +194,14 @@ class DbdClient:
 
     async def _session(self) -> None:
         host, port = self.settings.host, self.settings.port
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.settings.timeout)
+        reader, writer = await self._connect(self.settings.timeout)
         try:
-            await self._open(reader, writer)
             self._stream = (reader, writer)
             self.stats.connected = True
             self.stats.connects += 1
-            log.info("connected to slurmdbd %s:%s", host, port)
+            log.info("connected to slurmdbd %s:%s (SLURM %s)", host, port, release_name(self.version))
             await self._start_up()
+            self.settled.set()
             await self._send_spool()
         finally:
             self._stream = None
@@ -201,24 +210,52 @@ class DbdClient:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _open(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        init = PersistInitRequest(DBD_VERSION, self.settings.cluster, PERSIST_TYPE_DBD, 0)
-        body = encode_body(init, DBD_VERSION)
-        cred = await self.signer.sign(MsgType.REQUEST_PERSIST_INIT, body, None, DBD_VERSION)
-        writer.write(persist_init_head(body, cred, DBD_VERSION, self.signer.plugin_id()) + body)
+    async def _connect(self, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection slurmdbd took, in the newest release both speak (``self.version``).
+
+        slurmdbd reads a connection in the version its PERSIST_INIT announces (header and body alike, as
+        slurmctld sends its own) and answers with that version in ret_info; a slurmdbd older than the
+        release announced cannot read the header (SLURM_PROTOCOL_VERSION_ERROR, or it closes), a newer one
+        takes its own and the three releases before. slurmctld never meets an older slurmdbd; flurm, which
+        speaks several releases, announces the one slurmdbd took last, then each other it speaks, newest
+        first, on a new connection each. A silent slurmdbd or a failed credential ends the search."""
+        tried: list[str] = []
+        for version in dict.fromkeys((self.version, *DBD_SPOKEN)):
+            where = (self.settings.host, self.settings.port)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*where), timeout)
+            try:
+                await asyncio.wait_for(self._open(reader, writer, version), timeout)
+            except (DbdError, ConnectionError, DecodeError) as exc:
+                await _close(writer)
+                tried.append(f"{release_name(version)}: {exc}")
+                continue
+            except BaseException:
+                await _close(writer)
+                raise
+            if version != self.version:
+                log.info("slurmdbd takes protocol version %#06x (SLURM %s)", version, release_name(version))
+            self.version = version
+            return reader, writer
+        raise DbdError(f"slurmdbd took none of the releases flurm speaks ({'; '.join(tried)})")
+
+    async def _open(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: int) -> None:
+        init = PersistInitRequest(version, self.settings.cluster, PERSIST_TYPE_DBD, 0)
+        body = encode_body(init, version)
+        cred = await self.signer.sign(MsgType.REQUEST_PERSIST_INIT, body, None, version)
+        writer.write(persist_init_head(body, cred, version, self.signer.plugin_id()) + body)
         await writer.drain()
-        rc_msg = _answer(await self._read(reader))
+        rc_msg = _answer(await self._read(reader), version)
         if not isinstance(rc_msg, PersistRc):
             raise DbdError(f"slurmdbd answered the connection with {type(rc_msg).__name__}")
         if rc_msg.rc != SlurmRC.SLURM_SUCCESS:
             raise DbdError(f"slurmdbd refused the connection: rc {rc_msg.rc} {rc_msg.comment or ''}".rstrip())
-        if rc_msg.ret_info != DBD_VERSION:
-            theirs = rc_msg.ret_info
-            raise DbdError(f"slurmdbd speaks protocol version {theirs:#06x}, flurm {DBD_VERSION:#06x}")
+        if rc_msg.ret_info != version:
+            raise DbdError(f"slurmdbd answered protocol version {rc_msg.ret_info:#06x} to {version:#06x}")
 
     async def _start_up(self) -> None:
-        reg = persist_msg(DbdMsgType.DBD_REGISTER_CTLD, self.register(), DBD_VERSION)
-        rc = _answer_rc(await self.request(reg))
+        version = self.version
+        reg = persist_msg(DbdMsgType.DBD_REGISTER_CTLD, self.register(), version)
+        rc = _answer_rc(await self.request(reg), version)
         if rc != SlurmRC.SLURM_SUCCESS:
             # slurmctld goes on (and dies only when it enforces associations: assocs decide that)
             log.error("slurmdbd did not register the cluster %s: rc %d", self.settings.cluster, rc)
@@ -227,7 +264,7 @@ class DbdClient:
         for hook in self.on_connect:
             await hook(self)
         tres = self.cluster_tres()
-        rc = _answer_rc(await self.request(persist_msg(DbdMsgType.DBD_CLUSTER_TRES, tres, DBD_VERSION)))
+        rc = _answer_rc(await self.request(persist_msg(DbdMsgType.DBD_CLUSTER_TRES, tres, version)), version)
         if rc in SEND_ALL_RCS:
             self.send_all(rc, tres.event_time)
         elif rc != SlurmRC.SLURM_SUCCESS:
@@ -237,11 +274,16 @@ class DbdClient:
         """DBD_GET_TRES, _QOS, _USERS, _ASSOCS and their answers, as slurmctld asks them at each connection
         (a refused query, or an answer that does not read, keeps what the cache had)."""
         answers = []
-        for msg_type, body in assocs.queries(DBD_VERSION):
+        try:
+            queries = assocs.queries(self.version)
+        except WireError as exc:  # a release whose association layouts flurm does not know
+            log.error("slurmdbd's associations are not loaded: %s", exc)
+            return
+        for msg_type, body in queries:
             answer = await self.request(struct.pack(">H", msg_type) + body)
             answers.append((struct.unpack_from(">H", answer)[0], answer[2:]))
         try:
-            assocs.answers(answers, DBD_VERSION)
+            assocs.answers(answers, self.version)
         except WireError as exc:
             log.error("slurmdbd's associations could not be read: %s", exc)
 
@@ -253,12 +295,15 @@ class DbdClient:
             batch = spool.head(MULT_MAX_RECORDS, MULT_MAX_BYTES)
             if not batch:
                 continue
+            version = self.version
+            sent = [in_version(record, SPOOL_VERSION, version) for record in batch]
             if len(batch) == 1:
-                answer = await self.request(batch[0])
+                answer = await self.request(sent[0])
                 self._heard(batch[0], answer)
-                done = 1 if (rc := _answer_rc(answer)) == SlurmRC.SLURM_SUCCESS else 0
+                done = 1 if (rc := _answer_rc(answer, version)) == SlurmRC.SLURM_SUCCESS else 0
             else:
-                done, rc, answers = _mult_answer(await self.request(_mult_msg(batch)), len(batch))
+                answer = await self.request(_mult_msg(sent, version))
+                done, rc, answers = _mult_answer(answer, len(batch), version)
                 for record, answer in zip(batch, answers, strict=False):
                     self._heard(record, answer)
             if done:
@@ -278,7 +323,7 @@ class DbdClient:
     def _heard(self, record: bytes, answer: bytes) -> None:
         if self.on_id_rc is None:
             return
-        body = _answer(answer)
+        body = _answer(answer, self.version)
         if isinstance(body, DbdIdRc):
             self.on_id_rc(record, body)
 
@@ -309,16 +354,29 @@ class DbdClient:
 
     async def probe(self, timeout: float = 10.0) -> None:
         """One PERSIST_INIT handshake on a connection of its own, then closed (nothing registered or
-        sent): whether slurmdbd takes flurm's credential and speaks its version (the takeover's
-        pre-flight). Raises what a failed connection raises."""
-        where = (self.settings.host, self.settings.port)
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*where), timeout)
-        try:
-            await asyncio.wait_for(self._open(reader, writer), timeout)
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        sent): whether slurmdbd takes flurm's credential and a release flurm speaks (``self.version``
+        then names it; the takeover's pre-flight). Raises what a failed connection raises."""
+        _, writer = await self._connect(timeout)
+        await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+
+
+# every record the spool holds (the sink's and slurmctld's, at a takeover)
+RECORD_BODIES: dict[DbdMsgType, type[Body]] = {**DBD_CONN_BODIES, **DBD_JOB_BODIES}
+
+
+def in_version(record: bytes, packed: int, version: int) -> bytes:
+    """``record`` (u16 type + body, packed in ``packed``) as ``version`` packs it (a field the older
+    release lacks is left out). WireError when it does not read or ``version`` is not spoken."""
+    if packed == version:
+        return record
+    msg_type, body = decode_dbd_msg(record, packed, RECORD_BODIES)
+    return persist_msg(msg_type, body, version)
 
 
 # what slurmdbd answers the connection and the records with
@@ -329,15 +387,15 @@ _ANSWERS: dict[DbdMsgType, type[Body]] = {
 }
 
 
-def _answer(msg: bytes) -> PersistRc | DbdIdRc | DbdMultMsg:
-    _, body = decode_dbd_msg(msg, DBD_VERSION, _ANSWERS)
+def _answer(msg: bytes, version: int) -> PersistRc | DbdIdRc | DbdMultMsg:
+    _, body = decode_dbd_msg(msg, version, _ANSWERS)
     assert isinstance(body, PersistRc | DbdIdRc | DbdMultMsg)
     return body
 
 
-def _answer_rc(msg: bytes) -> int:
+def _answer_rc(msg: bytes, version: int) -> int:
     """The return code of slurmdbd's answer to one message: a PERSIST_RC or a DBD_ID_RC."""
-    body = _answer(msg)
+    body = _answer(msg, version)
     if isinstance(body, PersistRc):
         return body.rc
     if isinstance(body, DbdIdRc):
@@ -345,14 +403,14 @@ def _answer_rc(msg: bytes) -> int:
     raise DecodeError("slurmdbd answered one record with DBD_GOT_MULT_MSG")
 
 
-def _mult_msg(batch: list[bytes]) -> bytes:
-    return persist_msg(DbdMsgType.DBD_SEND_MULT_MSG, DbdMultMsg(tuple(batch)), DBD_VERSION)
+def _mult_msg(batch: list[bytes], version: int) -> bytes:
+    return persist_msg(DbdMsgType.DBD_SEND_MULT_MSG, DbdMultMsg(tuple(batch)), version)
 
 
-def _mult_answer(msg: bytes, sent: int) -> tuple[int, int, tuple[bytes, ...]]:
+def _mult_answer(msg: bytes, sent: int, version: int) -> tuple[int, int, tuple[bytes, ...]]:
     """How many of the records sent together slurmdbd took (in order, up to the first that failed), the
     return code that stopped them (0 when all were taken), and the answers."""
-    body = _answer(msg)
+    body = _answer(msg, version)
     if isinstance(body, PersistRc):  # the whole message failed
         return 0, body.rc, ()
     if not isinstance(body, DbdMultMsg):
@@ -362,7 +420,7 @@ def _mult_answer(msg: bytes, sent: int) -> tuple[int, int, tuple[bytes, ...]]:
         raise DecodeError(f"slurmdbd answered {len(answers)} records of {sent}")
     done = 0
     for inner in answers:
-        rc = _answer_rc(inner)
+        rc = _answer_rc(inner, version)
         if rc != SlurmRC.SLURM_SUCCESS:
             return done, rc, answers
         done += 1

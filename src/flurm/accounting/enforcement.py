@@ -105,6 +105,11 @@ class Enforcement:
             len(self.cache.users),
         )
 
+    def job_ids(self, job: Job) -> tuple[int, int]:
+        """The job's association and QOS ids in slurmdbd, for its records (0: none known)."""
+        assoc, qos = self.policy.assoc_of(job), self.policy.qos_of(job)
+        return (assoc.id if assoc is not None else 0, qos.id if qos is not None else 0)
+
     # -- the controller (AccountingPolicy) --------------------------------------------------------
     def check_submit(self, job: Job, cluster: Cluster) -> None:
         part = cluster.partitions.get(job.partition.split(",")[0])

@@ -84,6 +84,11 @@ def job_tres(job: Job, cpus: int | None = None, nodes: int | None = None) -> dic
     return {TRES_CPU: n_cpus, TRES_MEM: mem, TRES_NODE: n_nodes}
 
 
+def tasks(job: Job) -> int:
+    """How many jobs a record counts for: an array's pending record, each task it holds."""
+    return max(len(job.array_task_pending), 1) if job.array_task_pending else 1
+
+
 @dataclass
 class Counts:
     """Jobs and TRES of one association, QOS, or QOS user/account."""
@@ -107,27 +112,26 @@ class Usage:
     qos_user: dict[tuple[int, int], Counts] = field(default_factory=dict)
     qos_acct: dict[tuple[int, str], Counts] = field(default_factory=dict)
 
-    def _all(self, cache: AssocCache, assoc: Assoc | None, qos: Qos | None, uid: int) -> list[Counts]:
-        out = [self.assoc.setdefault(a.id, Counts()) for a in (cache.parents(assoc) if assoc else ())]
+    def _all(self, chain: list[Assoc], qos: Qos | None, uid: int) -> list[Counts]:
+        """The counters a job of this association chain (the association and its parents) counts in."""
+        out = [self.assoc.setdefault(a.id, Counts()) for a in chain]
         if qos is not None:
             out.append(self.qos.setdefault(qos.id, Counts()))
             out.append(self.qos_user.setdefault((qos.id, uid), Counts()))
-            if assoc is not None:
-                out.append(self.qos_acct.setdefault((qos.id, assoc.acct), Counts()))
+            if chain:
+                out.append(self.qos_acct.setdefault((qos.id, chain[0].acct), Counts()))
         return out
 
-    def count(self, cache: AssocCache, job: Job, assoc: Assoc | None, qos: Qos | None) -> None:
-        targets = self._all(cache, assoc, qos, job.user_id)
+    def count(self, job: Job, chain: list[Assoc], qos: Qos | None) -> None:
+        targets = self._all(chain, qos, job.user_id)
         for c in targets:
-            c.submitted += 1
+            c.submitted += tasks(job)
         if job.is_running() or job.base_state == JobState.SUSPENDED:
             for c in targets:
                 c.add(job_tres(job))
 
-    def start(
-        self, cache: AssocCache, job: Job, assoc: Assoc | None, qos: Qos | None, tres: dict[int, int]
-    ) -> None:
-        for c in self._all(cache, assoc, qos, job.user_id):
+    def start(self, job: Job, chain: list[Assoc], qos: Qos | None, tres: dict[int, int]) -> None:
+        for c in self._all(chain, qos, job.user_id):
             c.add(tres)
 
 
@@ -147,23 +151,34 @@ class Policy:
 
     def usage(self, jobs: Iterable[Job]) -> Usage:
         use = Usage()
+        cache = self.cache
+        # many jobs share a user, account, partition and QOS: each is looked up once
+        seen: dict[tuple[int, str | None, str, str | None], tuple[list[Assoc], Qos | None]] = {}
         for job in jobs:
-            if job.is_pending() or job.is_running() or job.base_state == JobState.SUSPENDED:
-                use.count(self.cache, job, self.assoc_of(job), self.qos_of(job))
+            if not (job.is_pending() or job.is_running() or job.base_state == JobState.SUSPENDED):
+                continue
+            key = (job.user_id, job.account, job.partition, job.qos)
+            found = seen.get(key)
+            if found is None:
+                assoc = self.assoc_of(job)
+                found = seen[key] = (cache.parents(assoc) if assoc is not None else [], self.qos_of(job))
+            use.count(job, *found)
         return use
 
     # -- submit (_job_create) ----------------------------------------------------------------------
     def submit(self, job: Job, jobs: Iterable[Job], part_max_time: int | None = None) -> None:
         """Fill the job's account and QOS as slurmctld does, or refuse it (SlurmError). A job with no
-        time limit gets the MaxWall that applies to it (capped by its partition's MaxTime)."""
-        if not self.enforce:
-            return
+        time limit gets the MaxWall that applies to it (capped by its partition's MaxTime). Nothing
+        enforced, the defaults still come from the associations slurmdbd holds (_job_create)."""
         part = job.partition.split(",")[0] or None
         assoc = self.cache.find(job.user_id, job.account, part)
-        if assoc is None:
-            if self.enforce & ENFORCE_ASSOCS:
-                raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)
-        elif not job.account:
+        if assoc is None and self.enforce & ENFORCE_ASSOCS:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_ACCOUNT)
+        if assoc is None and job.account:
+            # not enforced: an account without an association gives way to the user's default one, "to
+            # avoid getting trash in the accounting records" (and none at all leaves the job as it is)
+            assoc = self.cache.find(job.user_id, None, part)
+        if assoc is not None:
             job.account = assoc.acct
         qos = self._qos_for(job, assoc)
         if qos is not None:
@@ -194,15 +209,21 @@ class Policy:
         return qos
 
     def _submit_limits(self, job: Job, assoc: Assoc | None, qos: Qos | None, use: Usage) -> int | None:
-        """acct_policy_validate: the submit counts, and the limits a DenyOnLimit QOS refuses at once."""
+        """acct_policy_validate: the submit counts (an array counts each task), and the limits a
+        DenyOnLimit QOS refuses at once."""
         uid = job.user_id
+        new = tasks(job)
         if qos is not None:
             qc = use.qos.get(qos.id, Counts())
-            if qos.grp_submit_jobs is not None and qc.submitted >= qos.grp_submit_jobs:
+            if qos.grp_submit_jobs is not None and qc.submitted + new > qos.grp_submit_jobs:
                 return R.WAIT_QOS_GRP_SUB_JOB
             quc = use.qos_user.get((qos.id, uid), Counts())
-            if qos.max_submit_jobs_pu is not None and quc.submitted >= qos.max_submit_jobs_pu:
+            if qos.max_submit_jobs_pu is not None and quc.submitted + new > qos.max_submit_jobs_pu:
                 return R.WAIT_QOS_MAX_SUB_JOB
+            if qos.max_submit_jobs_pa is not None and assoc is not None:
+                qac = use.qos_acct.get((qos.id, assoc.acct), Counts())
+                if qac.submitted + new > qos.max_submit_jobs_pa:
+                    return R.WAIT_QOS_MAX_SUB_JOB_PER_ACCT
             if qos.flags & QOS_FLAG_DENY_LIMIT:
                 tres = job_tres(job)
                 for limits, kind in ((qos.max_tres_pj, "qos_pj"), (qos.grp_tres, "qos_grp")):
@@ -215,9 +236,9 @@ class Policy:
             return None
         for level, a in enumerate(self.cache.parents(assoc)):
             ac = use.assoc.get(a.id, Counts())
-            if a.grp_submit_jobs is not None and ac.submitted >= a.grp_submit_jobs:
+            if a.grp_submit_jobs is not None and ac.submitted + new > a.grp_submit_jobs:
                 return R.WAIT_ASSOC_GRP_SUB_JOB
-            if level == 0 and a.max_submit_jobs is not None and ac.submitted >= a.max_submit_jobs:
+            if level == 0 and a.max_submit_jobs is not None and ac.submitted + new > a.max_submit_jobs:
                 return R.WAIT_ASSOC_MAX_SUB_JOB
         return None
 
@@ -352,7 +373,9 @@ class PassLimits:
 
     def started(self, job: Job, part: Partition, cpus: int, nodes: int) -> None:
         p = self.policy
-        self.use.start(p.cache, job, p.assoc_of(job), p.qos_of(job), job_tres(job, cpus, nodes))
+        assoc = p.assoc_of(job)
+        chain = p.cache.parents(assoc) if assoc is not None else []
+        self.use.start(job, chain, p.qos_of(job), job_tres(job, cpus, nodes))
 
 
 def _over(tres: dict[int, int], limits: dict[int, int], used: dict[int, int] | None = None) -> int | None:

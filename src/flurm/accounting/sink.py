@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from flurm.accounting import records
-from flurm.accounting.client import DBD_VERSION, AssocLoader, DbdClient, DbdSettings
+from flurm.accounting import records, resv_records
+from flurm.accounting.client import SPOOL_VERSION, AssocLoader, DbdClient, DbdSettings, in_version
 from flurm.accounting.spool import Spool
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
@@ -39,7 +39,9 @@ from flurm.protocol.messages.dbd_conn import (
 )
 from flurm.protocol.messages.dbd_jobs import DbdIdRc
 from flurm.protocol.messages.persist import persist_msg
+from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
+from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Signer
 
 if TYPE_CHECKING:
@@ -99,7 +101,12 @@ class DbdAccounting:
     """The :class:`~flurm.controller.ports.AccountingSink` that feeds slurmdbd."""
 
     def __init__(
-        self, ctl: ControllerPort, *, settings: DbdSettings | None = None, assocs: AssocLoader | None = None
+        self,
+        ctl: ControllerPort,
+        *,
+        settings: DbdSettings | None = None,
+        assocs: AssocLoader | None = None,
+        job_ids: Callable[[Job], tuple[int, int]] | None = None,
     ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
@@ -115,6 +122,7 @@ class DbdAccounting:
             assocs=assocs,
         )
         self.live = False
+        self.job_ids = job_ids  # a job's (association id, QOS id) in slurmdbd, from the association cache
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
         self.acct = records.AcctCluster.from_cluster(ctl.cluster)
         self.contain = bool(parse_prolog_flags(ctl.config.prolog_flags) & PrologFlag.CONTAIN)
@@ -123,6 +131,8 @@ class DbdAccounting:
         # the port slurmdbd is told (DBD_REGISTER_CTLD): once flurm owns slurmctld's endpoint, slurmctld's
         # own, so that the cluster is registered as a restarted slurmctld registers it
         self.register_port: int | None = None
+        # the association cache's lookup of a reservation's associations, when one is attached
+        self.resv_assocs_of: Callable[[Reservation], str | None] | None = None
 
     # -- lifecycle (daemon.py) --------------------------------------------------------------------
     def restore(self, saved: list[tuple[int, bytes]]) -> None:
@@ -159,10 +169,25 @@ class DbdAccounting:
         return ClusterTres(self.ctl.now(), compress(n.name for n in nodes) or "", cluster_tres(nodes))
 
     def _send_all(self, rc: int, event_time: int) -> None:
-        """slurmdbd lacks what this cluster has (acct_storage_p_send_all): the nodes not up, and after a
-        first registration or a change of nodes the jobs and reservations too."""
+        """slurmdbd lacks what this cluster has (acct_storage_p_send_all): after a first registration or a
+        change of the cluster's nodes, the jobs it has no row of (send_jobs_to_accounting) and every
+        reservation (send_resvs_to_accounting); always the nodes not up (send_nodes_to_accounting)."""
         log.info("slurmdbd asked for the cluster's state (%s)", MsgType(rc).name)
-        for node in self.ctl.cluster.nodes.values():
+        cluster = self.ctl.cluster
+        if rc in (MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_NODES_CHANGE_DB):
+            self.acct = records.AcctCluster.from_cluster(cluster)
+            for job in sorted(cluster.jobs.values(), key=lambda j: j.job_id):
+                if job.db_index or job.is_finished():
+                    continue
+                self._queue(DbdMsgType.DBD_JOB_START, records.job_start(job, self.acct, self._ids(job)))
+                if job.base_state == JobState.SUSPENDED:
+                    self._queue(DbdMsgType.DBD_JOB_SUSPEND, records.job_suspend(job, self._ids(job)))
+            for resv in list(cluster.reservations.items.values()):
+                if rc == MsgType.ACCOUNTING_FIRST_REG:
+                    self.reservation_added(resv)
+                else:  # the node indexes changed: every reservation again, with its start as it is
+                    self.reservation_modified(resv, 0)
+        for node in cluster.nodes.values():
             state = _accounted_state(node)
             if state is not None and state[0]:
                 self._node_down(node, event_time, node.reason or "First Registration", self._slurm_user())
@@ -176,7 +201,7 @@ class DbdAccounting:
         """A PERSIST_INIT handshake with slurmdbd (raises when it fails)."""
         await self.client.probe()
         cluster = self.settings.cluster
-        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {DBD_VERSION:#06x})"
+        return f"slurmdbd at {self.endpoint} accepts cluster {cluster} (protocol {self.client.version:#06x})"
 
     def baseline_nodes(self) -> None:
         """What slurmdbd knows of the nodes is their state now (after a restart, as saved; at a takeover,
@@ -186,16 +211,28 @@ class DbdAccounting:
 
     def take_records(self, version: int, records: Sequence[bytes]) -> None:
         """slurmctld's unsent records (its dbd.messages), queued before any of flurm's own, as the
-        restarted slurmctld would send them. Only in the layout flurm's connection speaks: flurm cannot
-        repack another release's records as slurmctld would (ValueError)."""
-        if version != DBD_VERSION:
-            raise ValueError(
-                f"packed for protocol {version:#06x}; flurm's slurmdbd connection speaks {DBD_VERSION:#06x}"
-            )
+        restarted slurmctld would send them. Repacked in the spool's layout; a release flurm does not speak
+        to slurmdbd, or a record that does not read, is refused (ValueError) before any is queued."""
+        try:
+            mine = [in_version(record, version, SPOOL_VERSION) for record in records]
+        except WireError as exc:
+            raise ValueError(f"slurmctld's records packed for protocol {version:#06x}: {exc}") from None
         if len(self.spool):
             log.warning("%d records of flurm's wait before slurmctld's %d", len(self.spool), len(records))
-        for record in records:
+        for record in mine:
             self.spool.append(record)
+
+    def take_unrecorded_jobs(self) -> int:
+        """The jobs slurmctld had not recorded yet (no db_index: its db-index thread had not run, or
+        slurmdbd was away), finished ones not yet purged included: their DBD_JOB_START, behind
+        slurmctld's own records, as its db-index thread sends them after a restart (slurmdbd finds a
+        row its earlier records made by the job's id and submit time). Returns how many."""
+        jobs = [j for j in self.ctl.cluster.jobs.values() if not j.db_index and not j.resize_time]
+        jobs = [j for j in jobs if j.submit_time]
+        for job in jobs:
+            msg = records.job_start(job, self.acct, self._ids(job))
+            self.spool.append(persist_msg(DbdMsgType.DBD_JOB_START, msg, SPOOL_VERSION))  # live or not yet
+        return len(jobs)
 
     # -- events (the controller) ------------------------------------------------------------------
     def node_state_changed(self, node: Node, now: int) -> None:
@@ -264,18 +301,31 @@ class DbdAccounting:
         self._queue(DbdMsgType.DBD_STEP_COMPLETE, record)
 
     def _ids(self, job: Job) -> records.AcctIds:
-        """The job's association, QOS and reservation ids in slurmdbd (none until the association cache
-        feeds them)."""
-        return records.AcctIds()
+        """The job's association and QOS ids in slurmdbd, from the association cache (0: not known), and
+        its reservation's id."""
+        assoc_id, qos_id = self.job_ids(job) if self.job_ids is not None else (0, 0)
+        resv = self.ctl.cluster.reservations.items.get(job.reservation) if job.reservation else None
+        return records.AcctIds(assoc_id=assoc_id, qos_id=qos_id, resv_id=resv.resv_id if resv else 0)
 
+    # -- reservations ---------------------------------------------------------------------------------
     def reservation_added(self, resv: Reservation) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.added(resv, self.settings.cluster, self.acct, self._assocs(resv))
+            self._queue(DbdMsgType.DBD_ADD_RESV, rec)
 
     def reservation_modified(self, resv: Reservation, previous_start: int) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            assocs = self._assocs(resv)
+            rec = resv_records.modified(resv, previous_start, self.settings.cluster, self.acct, assocs)
+            self._queue(DbdMsgType.DBD_MODIFY_RESV, rec)
 
     def reservation_removed(self, resv: Reservation) -> None:
-        pass
+        if not resv.flags & ReserveFlag.TIME_FLOAT:
+            rec = resv_records.removed(resv, self.settings.cluster, self.ctl.now())
+            self._queue(DbdMsgType.DBD_REMOVE_RESV, rec)
+
+    def _assocs(self, resv: Reservation) -> str | None:
+        return self.resv_assocs_of(resv) if self.resv_assocs_of is not None else None
 
     def _took_db_index(self, record: bytes, answer: DbdIdRc) -> None:
         """A job start's DBD_ID_RC: the job's row in slurmdbd, for the records made from now on."""
@@ -287,7 +337,7 @@ class DbdAccounting:
     # -- helpers ----------------------------------------------------------------------------------
     def _queue(self, msg_type: int, body: Body) -> None:
         if self.live:
-            self.spool.append(persist_msg(msg_type, body, DBD_VERSION))
+            self.spool.append(persist_msg(msg_type, body, SPOOL_VERSION))
 
     def _slurm_user(self) -> int:
         return self.ctl.config.slurm_user_uid

@@ -24,9 +24,11 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     NO_VAL64,
+    SLURM_INTERACTIVE_STEP,
     JobFlag,
     JobState,
 )
+from flurm.protocol.wire import Bitmap
 from flurm.state import multicore
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
@@ -167,6 +169,80 @@ def take_accounting(job: Job, saved: statefile.SavedJob) -> None:
                 job.acct_energy = int(count)
 
 
+def _step_cores(
+    saved: statefile.SavedJob, step: statefile.SavedStep, nodes: tuple[str, ...]
+) -> tuple[tuple[int, ...], ...]:
+    """The node-local cores a saved step holds on each of its nodes: its bitmap spans the job's
+    allocation (job_resources: each allocated node's cores, node after node). None known: ()."""
+    res, bitmap = saved.job_resources, step.core_bitmap_job
+    none: tuple[tuple[int, ...], ...] = ((),) * len(nodes)
+    if res is None or bitmap is None or res.nodes is None:
+        return none
+    counts = res.cores_per_node()
+    job_nodes = expand_nodes(res.nodes)
+    if sum(counts) != bitmap.size or len(counts) != len(job_nodes):
+        return none
+    offsets = {name: (sum(counts[:i]), counts[i]) for i, name in enumerate(job_nodes)}
+    out: list[tuple[int, ...]] = []
+    for name in nodes:
+        if name not in offsets:
+            return none
+        offset, n = offsets[name]
+        out.append(tuple(Bitmap(n, bitmap.value >> offset & ((1 << n) - 1)).indexes()))
+    return tuple(out)
+
+
+def take_steps(job: Job, saved: statefile.SavedJob) -> int:
+    """The srun steps running under slurmctld, into the job's step table: their slurmstepd report their
+    end to flurm (REQUEST_STEP_COMPLETE), which then records them (DBD_STEP_COMPLETE) as slurmctld would
+    have. The batch and extern steps are not kept in that table. Returns how many steps were taken."""
+    from flurm.controller.steps import JobSteps, Step
+
+    if job.base_state not in (JobState.RUNNING, JobState.SUSPENDED):
+        return 0
+    table = JobSteps.of(job)
+    table.next_step_id = max(table.next_step_id, saved.next_step_id)
+    taken = 0
+    for st in saved.steps:
+        if st.step_id >= SLURM_INTERACTIVE_STEP or st.layout is None or st.step_id in table.steps:
+            continue
+        nodes = expand_nodes(st.layout.node_list)
+        if len(nodes) != len(st.layout.tids):
+            log.warning(
+                "job %s step %s: its layout does not match its nodes; not taken", job.job_id, st.step_id
+            )
+            continue
+        mem = st.memory_allocated if len(st.memory_allocated) == len(nodes) else (0,) * len(nodes)
+        table.steps[st.step_id] = Step(
+            step_id=st.step_id,
+            nodes=nodes,
+            tids=st.layout.tids,
+            task_dist=st.layout.task_dist,
+            cores=_step_cores(saved, st, nodes),
+            cpu_count=st.cpu_count,
+            cpus_per_task=st.cpus_per_task,
+            mem=mem,
+            flags=st.flags,
+            start_time=st.start_time,
+            time_limit=st.time_limit,
+            name=st.name,
+            host=st.host,
+            addr=st.host,
+            port=st.port,
+            srun_pid=st.srun_pid,
+            submit_line=st.submit_line,
+            tres_per_step=st.tres_per_step,
+            tres_per_node=st.tres_per_node,
+            tres_per_socket=st.tres_per_socket,
+            tres_per_task=st.tres_per_task,
+            protocol_version=st.start_protocol_ver,
+        )
+        taken += 1
+    if taken:
+        job.steps = table.to_dict()
+    return taken
+
+
 def _same_state(job: Job, saved: statefile.SavedJob) -> bool:
     return (
         job.state == saved.job_state
@@ -213,6 +289,7 @@ def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
         # whether an operator set its priority: the plugin recomputes every other pending job's at
         # the takeover, as slurmctld's does when it starts (the wire never shows this)
         cluster.jobs[saved.job_id].direct_prio = bool(saved.direct_set_prio)
+        take_steps(cluster.jobs[saved.job_id], saved)
         if saved.batch_flag and not cluster.jobs[saved.job_id].script:
             cluster.jobs[saved.job_id].script = ""  # a batch job whose script is still in slurmctld's files
     cluster.reserve_job_ids_above(max(saved_file.job_id_sequence - 1, max(cluster.jobs, default=0)))

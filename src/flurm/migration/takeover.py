@@ -96,6 +96,7 @@ class AccountingPeer(Protocol):
     async def probe(self) -> str: ...  # a PERSIST_INIT handshake; raises when it fails
     def take_records(self, version: int, records: Sequence[bytes]) -> None: ...  # ValueError: refused
     def baseline_nodes(self) -> None: ...  # the nodes' states now are what slurmdbd already holds
+    def take_unrecorded_jobs(self) -> int: ...  # slurmctld's jobs without a db_index: their job start
 
 
 class TakeoverError(FlurmError):
@@ -349,6 +350,9 @@ class Takeover:
         adopted, pending = self._adopt()
         if self.accounting is not None:
             self.accounting.baseline_nodes()  # slurmctld recorded them: no event again for a drain
+            unrecorded = self.accounting.take_unrecorded_jobs()
+            if unrecorded:
+                self._event("accounting", "ok", f"{unrecorded} job(s) slurmctld had not recorded yet go next")
         await ctl.set_mode(Mode.STANDALONE, {Guard.SOURCE_STOPPED}, persist=False)
         gap = time.monotonic() - held_since
         self._event(

@@ -95,6 +95,22 @@ RPC_PEERS = Accepted("message", SLURM_MIN_PROTOCOL_VERSION, SERVED[0])
 STATE_FILES = Accepted("job_state", SLURM_22_05_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION)
 
 
+# slurmdbd's protocol: the releases whose DBD message layouts flurm's codecs write and read, newest first
+# (protocol/messages/dbd_*.py). A connection to slurmdbd announces the first and steps down until slurmdbd
+# takes one (accounting/client.py): slurmdbd reads a connection in the version its client announced.
+DBD_SPOKEN = (SLURM_26_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION, SLURM_22_05_PROTOCOL_VERSION)
+# what the DBD body codecs name in NEWER_LAYOUTS (each checks the version itself: check_dbd or its table)
+DBD_NEWER = frozenset(v for v in DBD_SPOKEN if v > SPOKEN)
+
+
+def check_dbd(version: int, what: str) -> None:
+    """The gate of the DBD body codecs whose layout is the same in every release of DBD_SPOKEN."""
+    if version not in DBD_SPOKEN:
+        raise VersionError(
+            f"{what}: protocol version {version:#06x} ({release_name(version)}) is not supported"
+        )
+
+
 def check_header(version: int) -> None:
     """The gate of every received message's header (VersionError, answered with that rc)."""
     RPC_PEERS.check(version)

@@ -121,6 +121,18 @@ def _node_gres(config: SlurmConfig, _version: int) -> str | None:
     return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
 
 
+def _store_flags(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("accountingstoreflags") or ""
+    words = {w.strip().lower() for w in value.split(",")}
+    return value if words & {"job_script", "job_env"} else None
+
+
+def _licence_gres_tres(config: SlurmConfig, _version: int) -> str | None:
+    value = config.raw.get("accountingstoragetres") or ""
+    names = [w.strip() for w in value.split(",") if w.strip().lower().startswith(("license/", "gres/"))]
+    return ",".join(names) or None
+
+
 # AccountingStorageEnforce words flurm applies (accounting/policy.py), with slurmdbd holding the associations
 _ENFORCED = frozenset({"", "none", "0", "1", "2", "associations", "limits", "qos", "safe"})
 
@@ -137,10 +149,14 @@ GRES = "generic resources (GPUs): scheduling and binding"
 
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
-        "AccountingStorageType",
-        "accounting through slurmdbd: flurm registers the cluster and records node events, but sends no"
-        " job, step or reservation records yet (sacct and sreport miss flurm's jobs)",
-        _plugin(lambda c: c.accounting_storage_type, "accounting_storage/none"),
+        "AccountingStoreFlags",
+        "job scripts and environments in accounting (`job_script`, `job_env`: DBD_JOB_HEAVY is not sent)",
+        _store_flags,
+    ),
+    SettingRule(
+        "AccountingStorageTRES",
+        "licence and GRES TRES in the job records (`license/...`, `gres/...` are not counted)",
+        _licence_gres_tres,
     ),
     SettingRule(
         "AccountingStorageEnforce",

@@ -115,6 +115,23 @@ def REC(cls: type[Record]) -> Kind:
     return Kind(lambda r, v: cls.unpack(r, v), lambda w, x, v: x.pack(w, v))
 
 
+def _read_optional(r: Reader, version: int, cls: type[Record]) -> Record | None:
+    return None if r.u32() == NO_VAL else cls.unpack(r, version)
+
+
+def _write_optional(w: Writer, rec: Record | None, version: int) -> None:
+    if rec is None:
+        w.u32(NO_VAL)
+        return
+    w.u32(0)  # (anything but NO_VAL: a record follows)
+    rec.pack(w, version)
+
+
+def OPTIONAL(cls: type[Record]) -> Kind:
+    """A pointer to one record: u32 NO_VAL for none, else a marker and the record."""
+    return Kind(lambda r, v: _read_optional(r, v, cls), lambda w, x, v: _write_optional(w, x, v))
+
+
 def _check_version(version: int, what: str) -> None:
     if not SLURM_21_08_PROTOCOL_VERSION <= version <= SLURM_22_05_PROTOCOL_VERSION:
         raise DecodeError(f"{what}: layout of protocol version {version:#06x} is not known")
@@ -393,6 +410,45 @@ class QosRec(Record):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ClusResRec(Record):
+    cluster: str | None = None
+    percent_allowed: int = 0xFFFE
+
+    LAYOUT = (("cluster", STR), ("percent_allowed", U16))
+
+
+@dataclass(frozen=True, slots=True)
+class ResRec(Record):
+    """slurmdb_res_rec_t: a resource (license) sacctmgr manages; flurm takes its updates, uses none."""
+
+    clus_res_list: tuple[ClusResRec, ...] | None = None
+    clus_res_rec: ClusResRec | None = None
+    count: int = NO_VAL
+    description: str | None = None
+    flags: int = 0
+    id: int = NO_VAL
+    manager: str | None = None
+    name: str | None = None
+    percent_used: int = 0
+    server: str | None = None
+    type: int = 0
+
+    LAYOUT = (
+        ("clus_res_list", LIST(ClusResRec)),
+        ("clus_res_rec", OPTIONAL(ClusResRec)),
+        ("count", U32),
+        ("description", STR),
+        ("flags", U32),
+        ("id", U32),
+        ("manager", STR),
+        ("name", STR),
+        ("percent_used", U16),
+        ("server", STR),
+        ("type", U32),
+    )
+
+
 # -- conditions: what a DBD_GET_* asks for ----------------------------------------------------------
 
 
@@ -642,6 +698,9 @@ _UPDATE_RECORDS: dict[UpdateType, type[Record] | None] = {
         WckeyRec,
     ),
     UpdateType.SLURMDB_ADD_TRES: TresRec,
+    **dict.fromkeys(
+        (UpdateType.SLURMDB_ADD_RES, UpdateType.SLURMDB_MODIFY_RES, UpdateType.SLURMDB_REMOVE_RES), ResRec
+    ),
     # nothing follows the type of these
     UpdateType.SLURMDB_ADD_CLUSTER: None,
     UpdateType.SLURMDB_REMOVE_CLUSTER: None,
@@ -650,8 +709,8 @@ _UPDATE_RECORDS: dict[UpdateType, type[Record] | None] = {
 
 @dataclass(frozen=True, slots=True)
 class UpdateObject:
-    """slurmdb_update_object_t: a kind of change and the records it applies to. Resources
-    (licenses), federations and statistics are not decoded: such an update is refused whole."""
+    """slurmdb_update_object_t: a kind of change and the records it applies to. Federations and
+    statistics are not decoded: such an update is refused whole."""
 
     type: UpdateType
     objects: tuple[Any, ...] | None = ()

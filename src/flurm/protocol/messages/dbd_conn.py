@@ -1,6 +1,7 @@
 """The connection-level messages slurmctld's accounting plugin sends slurmdbd (slurmdbd_pack.c and
-slurmdb_pack.c of 22.05): registration, the cluster's TRES, node state events, the flush of jobs left
-running, the end of a connection, and reservation records.
+slurmdb_pack.c of 22.05, 24.11 and 26.05): registration, the cluster's TRES, node state events, the flush
+of jobs left running, the end of a connection, and reservation records. Where releases differ
+(registration, node state, reservation) one table per record says which release packs which field.
 
 On a persistent connection a message is its u16 DBD type then its body (``persist.persist_msg``); the
 opening REQUEST_PERSIST_INIT is an ordinary SLURM message whose header is led by that u16 as well
@@ -14,11 +15,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 
-from flurm.protocol.constants import NO_VAL, MsgType
+from flurm.protocol.constants import (
+    NO_VAL,
+    SLURM_23_02_PROTOCOL_VERSION,
+    SLURM_23_11_PROTOCOL_VERSION,
+    SLURM_24_05_PROTOCOL_VERSION,
+    SLURM_25_05_PROTOCOL_VERSION,
+    SLURM_25_11_PROTOCOL_VERSION,
+    MsgType,
+)
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.frame import encode_frame_head
 from flurm.protocol.messages.base import Body, Message
+from flurm.protocol.messages.layout import DOUBLE, STR, TIME, U16, U32, U64, VersionedLayout, before, since
 from flurm.protocol.messages.persist import PersistRc
+from flurm.protocol.versions import DBD_NEWER, DBD_SPOKEN, check_dbd
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 # dbd_node_state_msg_t.new_state (slurmdbd_defs.h)
@@ -34,24 +45,37 @@ SLURMDBD_CONNECTION = 0x0002
 
 @dataclass(frozen=True, slots=True)
 class RegisterCtld(Message):
-    """DBD_REGISTER_CTLD: u16 dimensions, u32 cluster flags, u32 select plugin id, u16 the controller's
-    port (the one ``sacctmgr show cluster`` prints and slurmdbd sends ACCOUNTING_UPDATE_MSG to)."""
+    """DBD_REGISTER_CTLD (:data:`REGISTER_CTLD`): u16 dimensions, u32 cluster flags, u32 select plugin id
+    (before 24.05), u16 the controller's port (the one ``sacctmgr show cluster`` prints and slurmdbd sends
+    ACCOUNTING_UPDATE_MSG to), u32 cluster id (25.11 on)."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     port: int
     dimensions: int = 1
     flags: int = 0
     plugin_id_select: int = 0
+    cluster_id: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        w.u16(self.dimensions)
-        w.u32(self.flags)
-        w.u32(self.plugin_id_select)
-        w.u16(self.port)
+        w.raw(REGISTER_CTLD.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        dimensions, flags, plugin = r.u16(), r.u32(), r.u32()
-        return cls(r.u16(), dimensions, flags, plugin)
+        return REGISTER_CTLD.unpacker(version)(cls, r)
+
+
+REGISTER_CTLD = VersionedLayout(
+    RegisterCtld,
+    (
+        ("dimensions", U16),
+        ("flags", U32),
+        ("plugin_id_select", U32, before(SLURM_24_05_PROTOCOL_VERSION)),
+        ("port", U16),
+        ("cluster_id", U32, since(SLURM_25_11_PROTOCOL_VERSION)),
+    ),
+    DBD_SPOKEN,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,25 +83,32 @@ class ClusterTres(Message):
     """DBD_CLUSTER_TRES and DBD_FLUSH_JOBS (one layout, dbd_cluster_tres_msg_t): str cluster_nodes,
     time event_time, str tres_str ("1=4,2=2000,..." by TRES id). A flush sends only the time."""
 
+    NEWER_LAYOUTS = DBD_NEWER
+
     event_time: int
     cluster_nodes: str | None = None
     tres_str: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
+        check_dbd(version, "DBD_CLUSTER_TRES")
         w.string(self.cluster_nodes)
         w.time(self.event_time)
         w.string(self.tres_str)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        check_dbd(version, "DBD_CLUSTER_TRES")
         nodes, when = r.string(), r.time()
         return cls(when, nodes, r.string())
 
 
 @dataclass(frozen=True, slots=True)
 class NodeState(Message):
-    """DBD_NODE_STATE: str hostlist, str reason, u32 reason_uid, u16 new_state (DOWN 1 / UP 2),
-    time event_time, u32 node_state, str tres_str. An "up" carries only the name and the time."""
+    """DBD_NODE_STATE (:data:`NODE_STATE`): str hostlist, [23.11 on: str extra, str instance_id, str
+    instance_type], str reason, u32 reason_uid, u16 new_state (DOWN 1 / UP 2), time event_time, u32
+    node_state, str tres_str. An "up" carries only the name and the time."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     hostlist: str
     new_state: int
@@ -86,46 +117,68 @@ class NodeState(Message):
     reason_uid: int = 0
     state: int = 0
     tres_str: str | None = None
+    extra: str | None = None
+    instance_id: str | None = None
+    instance_type: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        w.string(self.hostlist)
-        w.string(self.reason)
-        w.u32(self.reason_uid)
-        w.u16(self.new_state)
-        w.time(self.event_time)
-        w.u32(self.state)
-        w.string(self.tres_str)
+        w.raw(NODE_STATE.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        hostlist, reason, reason_uid, new_state = r.string(), r.string(), r.u32(), r.u16()
-        if hostlist is None:
+        msg = NODE_STATE.unpacker(version)(cls, r)
+        if msg.hostlist is None:
             raise DecodeError("DBD_NODE_STATE without a node name")
-        when, state = r.time(), r.u32()
-        return cls(hostlist, new_state, when, reason, reason_uid, state, r.string())
+        return msg
+
+
+_V2311 = SLURM_23_11_PROTOCOL_VERSION
+NODE_STATE = VersionedLayout(
+    NodeState,
+    (
+        ("hostlist", STR),
+        ("extra", STR, since(_V2311)),
+        ("instance_id", STR, since(_V2311)),
+        ("instance_type", STR, since(_V2311)),
+        ("reason", STR),
+        ("reason_uid", U32),
+        ("new_state", U16),
+        ("event_time", TIME),
+        ("state", U32),
+        ("tres_str", STR),
+    ),
+    DBD_SPOKEN,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Fini(Message):
     """DBD_FINI: u16 close_conn, u16 commit."""
 
+    NEWER_LAYOUTS = DBD_NEWER
+
     close_conn: int = 1
     commit: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
+        check_dbd(version, "DBD_FINI")
         w.u16(self.close_conn)
         w.u16(self.commit)
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
+        check_dbd(version, "DBD_FINI")
         return cls(r.u16(), r.u16())
 
 
 @dataclass(frozen=True, slots=True)
 class ReservationRec(Message):
-    """slurmdb_reservation_rec_t, the body of DBD_ADD_RESV, DBD_MODIFY_RESV and DBD_REMOVE_RESV:
-    str assocs, str cluster, u64 flags, u32 id, str name, str nodes, str node_inx, time end, time start,
-    time start_prev, str tres_str, list tres (slurmctld sends none: NO_VAL), double unused_wall."""
+    """slurmdb_reservation_rec_t (:data:`RESERVATION`), the body of DBD_ADD_RESV, DBD_MODIFY_RESV and
+    DBD_REMOVE_RESV: str assocs, str cluster, [23.02 on: str comment], u64 flags, u32 id, str name,
+    str nodes, str node_inx, time end, [25.05 on: time force], time start, time start_prev, str tres_str,
+    list tres (slurmctld sends none: u32 NO_VAL), double unused_wall."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     cluster: str
     id: int
@@ -139,34 +192,44 @@ class ReservationRec(Message):
     time_start_prev: int = 0
     tres_str: str | None = None
     unused_wall: float = 0.0
+    comment: str | None = None
+    time_force: int = 0
+    tres_list: int = NO_VAL  # the count of a TRES list: slurmctld sends none
 
     def pack(self, w: Writer, version: int) -> None:
-        w.string(self.assocs)
-        w.string(self.cluster)
-        w.u64(self.flags)
-        w.u32(self.id)
-        w.string(self.name)
-        w.string(self.nodes)
-        w.string(self.node_inx)
-        w.time(self.time_end)
-        w.time(self.time_start)
-        w.time(self.time_start_prev)
-        w.string(self.tres_str)
-        w.u32(NO_VAL)  # no tres_list
-        w.double(self.unused_wall)
+        w.raw(RESERVATION.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        assocs, cluster, flags, rid = r.string(), r.string(), r.u64(), r.u32()
-        name, nodes, node_inx = r.string(), r.string(), r.string()
-        end, start, start_prev, tres = r.time(), r.time(), r.time(), r.string()
-        if r.u32() != NO_VAL:
+        rec = RESERVATION.unpacker(version)(cls, r)
+        if rec.tres_list != NO_VAL:
             raise DecodeError("a reservation record with a TRES list (slurmctld sends none)")
-        if cluster is None:
+        if rec.cluster is None:
             raise DecodeError("a reservation record without a cluster")
-        return cls(
-            cluster, rid, start, name, assocs, flags, nodes, node_inx, end, start_prev, tres, r.double()
-        )
+        return rec
+
+
+RESERVATION = VersionedLayout(
+    ReservationRec,
+    (
+        ("assocs", STR),
+        ("cluster", STR),
+        ("comment", STR, since(SLURM_23_02_PROTOCOL_VERSION)),
+        ("flags", U64),
+        ("id", U32),
+        ("name", STR),
+        ("nodes", STR),
+        ("node_inx", STR),
+        ("time_end", TIME),
+        ("time_force", TIME, since(SLURM_25_05_PROTOCOL_VERSION)),
+        ("time_start", TIME),
+        ("time_start_prev", TIME),
+        ("tres_str", STR),
+        ("tres_list", U32),
+        ("unused_wall", DOUBLE),
+    ),
+    DBD_SPOKEN,
+)
 
 
 # the body layout of each DBD type this module speaks (decode with dbd_jobs.decode_dbd_msg)

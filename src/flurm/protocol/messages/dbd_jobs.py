@@ -1,5 +1,5 @@
 """The job and step records slurmctld sends slurmdbd, and slurmdbd's answers to them (slurmdbd_pack.c of
-22.05, protocol 0x2600; the accounting_storage/slurmdbd plugin fills them).
+22.05, 24.11 and 26.05; the accounting_storage/slurmdbd plugin fills them).
 
 Each travels on the persistent connection as ``u16 DbdMsgType + body`` (persist.persist_msg):
 
@@ -20,7 +20,9 @@ Each travels on the persistent connection as ``u16 DbdMsgType + body`` (persist.
 A message is encoded with persist.persist_msg and decoded with :func:`decode_dbd_msg`.
 
 A list message (slurmdbd_pack_list_msg) is ``u32 count`` (NO_VAL: no list) then the records, then
-``u32 return_code``. These bodies have one layout from 22.05 to 22.05: flurm talks to slurmdbd 22.05 only.
+``u32 return_code``. Where releases differ (the job start, its completion, the step records through the
+step id), one table per record says which release packs which field (``since``); the other bodies have one
+layout in every release of versions.DBD_SPOKEN.
 """
 
 from __future__ import annotations
@@ -29,12 +31,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Self, TypeVar
 
-from flurm.protocol.constants import NO_VAL, NO_VAL64, SLURM_BATCH_SCRIPT
+from flurm.protocol.constants import (
+    NO_VAL,
+    NO_VAL64,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_23_11_PROTOCOL_VERSION,
+    SLURM_24_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+    SLURM_BATCH_SCRIPT,
+)
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.base import Body, Message
 from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.layout import (
+    STR,
+    TIME,
+    U8,
+    U16,
+    U32,
+    U64,
+    Entry,
+    Span,
+    VersionedLayout,
+    before,
+    since,
+)
 from flurm.protocol.messages.slurmd import JobAcctInfo, pack_jobacct, unpack_jobacct
-from flurm.protocol.versions import require_22_05_decode, require_22_05_encode
+from flurm.protocol.versions import DBD_NEWER, DBD_SPOKEN, check_dbd
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 __all__ = [
@@ -67,17 +91,47 @@ _MIN_BUFFER = 4
 
 
 def _encode_gate(version: int, what: str) -> None:
-    require_22_05_encode(version, what)
+    check_dbd(version, what)
 
 
 def _decode_gate(version: int, what: str) -> None:
-    require_22_05_decode(version, what)
+    check_dbd(version, what)
+
+
+class _InVersion:
+    """A nested block of a versioned table, packed by its own codec in one release (a field kind)."""
+
+    def __init__(self, pack: Callable[[Writer, object, int], None], unpack: Callable[[Reader, int], object],
+                 version: int) -> None:  # fmt: skip
+        self._pack, self._unpack, self.version = pack, unpack, version
+
+    def pack(self, value: object) -> bytes:
+        w = Writer()
+        self._pack(w, value, self.version)
+        return w.getvalue()
+
+    def unpack(self, r: Reader) -> object:
+        return self._unpack(r, self.version)
+
+
+def _step_id_in(version: int) -> _InVersion:
+    return _InVersion(lambda w, v, ver: v.pack(w, ver), StepId.unpack, version)  # type: ignore[attr-defined]
+
+
+# slurm_step_id_t gained the job's u64 sluid in 24.11 (pack_step_id)
+STEP_ID: tuple[Entry, ...] = (
+    ("step_id", _step_id_in(SLURM_22_05_PROTOCOL_VERSION), before(SLURM_24_11_PROTOCOL_VERSION)),
+    ("step_id", _step_id_in(SLURM_24_11_PROTOCOL_VERSION), since(SLURM_24_11_PROTOCOL_VERSION)),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class DbdJobStart(Message):
-    """dbd_job_start_msg_t (_pack_job_start_msg [22.05]). Times are epoch seconds (0: not yet);
-    ``node_inx`` is the node index list of ``nodes`` ("0-1"), computed by the sender."""
+    """dbd_job_start_msg_t (_pack_job_start_msg, :data:`JOB_START`). Times are epoch seconds (0: not
+    yet); ``node_inx`` is the node index list of ``nodes`` ("0-1"), computed by the sender. The fields
+    after ``script_hash`` are those of newer releases."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     job_id: int
     submit_time: int
@@ -120,115 +174,96 @@ class DbdJobStart(Message):
     work_dir: str | None = None
     env_hash: str | None = None
     script_hash: str | None = None
+    licenses: str | None = None  # 24.05 on
+    std_err: str | None = None
+    std_in: str | None = None
+    std_out: str | None = None
+    qos_req: str | None = None  # 24.11 on
+    restart_cnt: int = 0
+    exclusive: int = 0  # 26.05 on
+    oversubscribe: int = 0
+    resv_req: str | None = None
+    segment_size: int = 0
+    sluid: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        _encode_gate(version, "DBD_JOB_START")
-        w.string(self.account)
-        w.u32(self.alloc_nodes)
-        w.u32(self.array_job_id)
-        w.u32(self.array_max_tasks)
-        w.u32(self.array_task_id)
-        w.string(self.array_task_str)
-        w.u32(self.array_task_pending)
-        w.u32(self.assoc_id)
-        w.string(self.constraints)
-        w.string(self.container)
-        w.u32(self.db_flags)
-        w.u64(self.db_index)
-        w.time(self.eligible_time)
-        w.u32(self.gid)
-        w.string(self.gres_used)
-        w.u32(self.job_id)
-        w.u32(self.job_state)
-        w.u32(self.state_reason_prev)
-        w.string(self.mcs_label)
-        w.string(self.name)
-        w.string(self.nodes)
-        w.string(self.node_inx)
-        w.u32(self.het_job_id)
-        w.u32(self.het_job_offset)
-        w.string(self.partition)
-        w.u32(self.priority)
-        w.u32(self.qos_id)
-        w.u32(self.req_cpus)
-        w.u64(self.req_mem)
-        w.u32(self.resv_id)
-        w.time(self.start_time)
-        w.string(self.submit_line)
-        w.time(self.submit_time)
-        w.u32(self.timelimit)
-        w.string(self.tres_alloc_str)
-        w.string(self.tres_req_str)
-        w.u32(self.uid)
-        w.string(self.wckey)
-        w.string(self.work_dir)
-        w.string(self.env_hash)
-        w.string(self.script_hash)
+        w.raw(JOB_START.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        _decode_gate(version, "DBD_JOB_START")
-        account, alloc_nodes = r.string(), r.u32()
-        array_job_id, array_max_tasks, array_task_id = r.u32(), r.u32(), r.u32()
-        array_task_str, array_task_pending = r.string(), r.u32()
-        assoc_id, constraints, container = r.u32(), r.string(), r.string()
-        db_flags, db_index, eligible_time = r.u32(), r.u64(), r.time()
-        gid, gres_used = r.u32(), r.string()
-        job_id, job_state, state_reason_prev = r.u32(), r.u32(), r.u32()
-        mcs_label, name, nodes, node_inx = r.string(), r.string(), r.string(), r.string()
-        het_job_id, het_job_offset, partition = r.u32(), r.u32(), r.string()
-        priority, qos_id, req_cpus, req_mem, resv_id = r.u32(), r.u32(), r.u32(), r.u64(), r.u32()
-        start_time, submit_line, submit_time, timelimit = r.time(), r.string(), r.time(), r.u32()
-        tres_alloc_str, tres_req_str, uid = r.string(), r.string(), r.u32()
-        wckey, work_dir, env_hash, script_hash = r.string(), r.string(), r.string(), r.string()
-        return cls(
-            job_id=job_id,
-            submit_time=submit_time,
-            account=account,
-            alloc_nodes=alloc_nodes,
-            array_job_id=array_job_id,
-            array_max_tasks=array_max_tasks,
-            array_task_id=array_task_id,
-            array_task_str=array_task_str,
-            array_task_pending=array_task_pending,
-            assoc_id=assoc_id,
-            constraints=constraints,
-            container=container,
-            db_flags=db_flags,
-            db_index=db_index,
-            eligible_time=eligible_time,
-            gid=gid,
-            gres_used=gres_used,
-            job_state=job_state,
-            state_reason_prev=state_reason_prev,
-            mcs_label=mcs_label,
-            name=name,
-            nodes=nodes,
-            node_inx=node_inx,
-            het_job_id=het_job_id,
-            het_job_offset=het_job_offset,
-            partition=partition,
-            priority=priority,
-            qos_id=qos_id,
-            req_cpus=req_cpus,
-            req_mem=req_mem,
-            resv_id=resv_id,
-            start_time=start_time,
-            submit_line=submit_line,
-            timelimit=timelimit,
-            tres_alloc_str=tres_alloc_str,
-            tres_req_str=tres_req_str,
-            uid=uid,
-            wckey=wckey,
-            work_dir=work_dir,
-            env_hash=env_hash,
-            script_hash=script_hash,
-        )
+        return JOB_START.unpacker(version)(cls, r)
+
+
+_V2405, _V2411, _V2605 = (
+    SLURM_24_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+)
+JOB_START = VersionedLayout(
+    DbdJobStart,
+    (
+        ("account", STR),
+        ("alloc_nodes", U32),
+        ("array_job_id", U32),
+        ("array_max_tasks", U32),
+        ("array_task_id", U32),
+        ("array_task_str", STR),
+        ("array_task_pending", U32),
+        ("assoc_id", U32),
+        ("constraints", STR),
+        ("container", STR),
+        ("db_flags", U32),
+        ("db_index", U64),
+        ("eligible_time", TIME),
+        ("exclusive", U8, since(_V2605)),
+        ("gid", U32),
+        ("gres_used", STR),
+        ("job_id", U32),
+        ("job_state", U32),
+        ("state_reason_prev", U32),
+        ("licenses", STR, since(_V2405)),
+        ("mcs_label", STR),
+        ("name", STR),
+        ("nodes", STR),
+        ("node_inx", STR),
+        ("het_job_id", U32),
+        ("het_job_offset", U32),
+        ("oversubscribe", U8, since(_V2605)),
+        ("partition", STR),
+        ("priority", U32),
+        ("qos_id", U32),
+        ("qos_req", STR, since(_V2411)),
+        ("req_cpus", U32),
+        ("req_mem", U64),
+        ("restart_cnt", U16, since(_V2411)),
+        ("resv_id", U32),
+        ("resv_req", STR, since(_V2605)),
+        ("segment_size", U16, since(_V2605)),
+        ("sluid", U64, since(_V2605)),
+        ("start_time", TIME),
+        ("std_err", STR, since(_V2405)),
+        ("std_in", STR, since(_V2405)),
+        ("std_out", STR, since(_V2405)),
+        ("submit_line", STR),
+        ("submit_time", TIME),
+        ("timelimit", U32),
+        ("tres_alloc_str", STR),
+        ("tres_req_str", STR),
+        ("uid", U32),
+        ("wckey", STR),
+        ("work_dir", STR),
+        ("env_hash", STR),
+        ("script_hash", STR),
+    ),
+    DBD_SPOKEN,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class DbdIdRc(Message):
     """dbd_id_rc_msg_t [22.05]: u32 job_id, u64 db_index, u64 flags (JOB_SEND_*), u32 return_code."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     job_id: int
     db_index: int
@@ -253,6 +288,8 @@ class DbdJobComplete(Message):
     """dbd_job_comp_msg_t: the job's end. ``job_state`` is the base state (JOB_COMPLETE, JOB_FAILED, ...),
     ``exit_code`` the wait status, ``derived_ec`` the highest step exit code."""
 
+    NEWER_LAYOUTS = DBD_NEWER
+
     job_id: int
     db_index: int
     submit_time: int
@@ -268,55 +305,49 @@ class DbdJobComplete(Message):
     admin_comment: str | None = None
     comment: str | None = None
     system_comment: str | None = None
+    extra: str | None = None  # 23.02 on
+    failed_node: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        _encode_gate(version, "DBD_JOB_COMPLETE")
-        w.string(self.admin_comment)
-        w.u32(self.assoc_id)
-        w.string(self.comment)
-        w.u64(self.db_index)
-        w.u32(self.derived_ec)
-        w.time(self.end_time)
-        w.u32(self.exit_code)
-        w.u32(self.job_id)
-        w.u32(self.job_state)
-        w.string(self.nodes)
-        w.u32(self.req_uid)
-        w.time(self.start_time)
-        w.time(self.submit_time)
-        w.string(self.system_comment)
-        w.string(self.tres_alloc_str)
+        w.raw(JOB_COMPLETE.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        _decode_gate(version, "DBD_JOB_COMPLETE")
-        admin_comment, assoc_id, comment = r.string(), r.u32(), r.string()
-        db_index, derived_ec, end_time, exit_code = r.u64(), r.u32(), r.time(), r.u32()
-        job_id, job_state, nodes, req_uid = r.u32(), r.u32(), r.string(), r.u32()
-        start_time, submit_time, system_comment, tres_alloc_str = r.time(), r.time(), r.string(), r.string()
-        return cls(
-            job_id=job_id,
-            db_index=db_index,
-            submit_time=submit_time,
-            start_time=start_time,
-            end_time=end_time,
-            job_state=job_state,
-            exit_code=exit_code,
-            derived_ec=derived_ec,
-            assoc_id=assoc_id,
-            req_uid=req_uid,
-            nodes=nodes,
-            tres_alloc_str=tres_alloc_str,
-            admin_comment=admin_comment,
-            comment=comment,
-            system_comment=system_comment,
-        )
+        return JOB_COMPLETE.unpacker(version)(cls, r)
+
+
+# extra and failed_node came with 23.02 (the oldest layout 24.11 still packs)
+JOB_COMPLETE = VersionedLayout(
+    DbdJobComplete,
+    (
+        ("admin_comment", STR),
+        ("assoc_id", U32),
+        ("comment", STR),
+        ("db_index", U64),
+        ("derived_ec", U32),
+        ("end_time", TIME),
+        ("exit_code", U32),
+        ("extra", STR, since(SLURM_23_11_PROTOCOL_VERSION)),
+        ("failed_node", STR, since(SLURM_23_11_PROTOCOL_VERSION)),
+        ("job_id", U32),
+        ("job_state", U32),
+        ("nodes", STR),
+        ("req_uid", U32),
+        ("start_time", TIME),
+        ("submit_time", TIME),
+        ("system_comment", STR),
+        ("tres_alloc_str", STR),
+    ),
+    DBD_SPOKEN,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class DbdJobSuspend(Message):
     """dbd_job_suspend_msg_t: u32 assoc_id, u64 db_index, u32 job_id, u32 job_state (JOB_SUSPENDED or
     JOB_RUNNING on resume), time submit_time, time suspend_time (when it was suspended or resumed)."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     job_id: int
     db_index: int
@@ -347,6 +378,8 @@ class DbdStepStart(Message):
     """dbd_step_start_msg_t [21.08 on]. ``job_submit_time`` and ``db_index`` name the job in the database;
     ``req_cpufreq_*`` are NO_VAL when not asked for."""
 
+    NEWER_LAYOUTS = DBD_NEWER
+
     step_id: StepId
     db_index: int
     job_submit_time: int
@@ -364,55 +397,50 @@ class DbdStepStart(Message):
     task_dist: int = 0
     total_tasks: int = 0
     tres_alloc_str: str | None = None
+    cwd: str | None = None  # 26.05 on
+    state: int = 0
+    std_err: str | None = None
+    std_in: str | None = None
+    std_out: str | None = None
+    time_limit: int = 0
 
     def pack(self, w: Writer, version: int) -> None:
-        _encode_gate(version, "DBD_STEP_START")
-        w.u32(self.assoc_id)
-        w.u64(self.db_index)
-        w.string(self.container)
-        w.string(self.name)
-        w.string(self.nodes)
-        w.string(self.node_inx)
-        w.u32(self.node_cnt)
-        w.time(self.start_time)
-        w.time(self.job_submit_time)
-        w.u32(self.req_cpufreq_min)
-        w.u32(self.req_cpufreq_max)
-        w.u32(self.req_cpufreq_gov)
-        self.step_id.pack(w, version)
-        w.string(self.submit_line)
-        w.u32(self.task_dist)
-        w.u32(self.total_tasks)
-        w.string(self.tres_alloc_str)
+        w.raw(STEP_START.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        _decode_gate(version, "DBD_STEP_START")
-        assoc_id, db_index, container, name = r.u32(), r.u64(), r.string(), r.string()
-        nodes, node_inx, node_cnt = r.string(), r.string(), r.u32()
-        start_time, job_submit_time = r.time(), r.time()
-        cpufreq_min, cpufreq_max, cpufreq_gov = r.u32(), r.u32(), r.u32()
-        step_id = StepId.unpack(r, version)
-        submit_line, task_dist, total_tasks, tres_alloc_str = r.string(), r.u32(), r.u32(), r.string()
-        return cls(
-            step_id=step_id,
-            db_index=db_index,
-            job_submit_time=job_submit_time,
-            start_time=start_time,
-            assoc_id=assoc_id,
-            container=container,
-            name=name,
-            nodes=nodes,
-            node_inx=node_inx,
-            node_cnt=node_cnt,
-            req_cpufreq_min=cpufreq_min,
-            req_cpufreq_max=cpufreq_max,
-            req_cpufreq_gov=cpufreq_gov,
-            submit_line=submit_line,
-            task_dist=task_dist,
-            total_tasks=total_tasks,
-            tres_alloc_str=tres_alloc_str,
-        )
+        return STEP_START.unpacker(version)(cls, r)
+
+
+STEP_START = VersionedLayout(
+    DbdStepStart,
+    (
+        ("assoc_id", U32),
+        ("db_index", U64),
+        ("container", STR),
+        ("name", STR),
+        ("nodes", STR),
+        ("node_inx", STR),
+        ("node_cnt", U32),
+        ("start_time", TIME),
+        ("job_submit_time", TIME),
+        ("req_cpufreq_min", U32),
+        ("req_cpufreq_max", U32),
+        ("req_cpufreq_gov", U32),
+        *STEP_ID,
+        ("cwd", STR, since(_V2605)),
+        ("state", U32, since(_V2605)),
+        ("std_err", STR, since(_V2605)),
+        ("std_in", STR, since(_V2605)),
+        ("std_out", STR, since(_V2605)),
+        ("submit_line", STR),
+        ("task_dist", U32),
+        ("time_limit", U32, since(_V2605)),
+        ("total_tasks", U32),
+        ("tres_alloc_str", STR),
+    ),
+    DBD_SPOKEN,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +448,8 @@ class DbdStepComplete(Message):
     """dbd_step_comp_msg_t: the step's end with the usage its slurmstepd gathered (``jobacct``, as in
     REQUEST_STEP_COMPLETE; None packs u8 0). ``state`` is a u16 (JOB_COMPLETE, JOB_FAILED, ...);
     ``job_tres_alloc_str`` is set only while the job's TRES string is still being computed."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     step_id: StepId
     db_index: int
@@ -435,52 +465,45 @@ class DbdStepComplete(Message):
     job_tres_alloc_str: str | None = None
 
     def pack(self, w: Writer, version: int) -> None:
-        _encode_gate(version, "DBD_STEP_COMPLETE")
-        w.u32(self.assoc_id)
-        w.u64(self.db_index)
-        w.time(self.end_time)
-        w.u32(self.exit_code)
-        pack_jobacct(w, self.jobacct, version)
-        w.time(self.job_submit_time)
-        w.string(self.job_tres_alloc_str)
-        w.u32(self.req_uid)
-        w.time(self.start_time)
-        w.u16(self.state)
-        self.step_id.pack(w, version)
-        w.u32(self.total_tasks)
+        w.raw(STEP_COMPLETE.pack(self, version))
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
-        _decode_gate(version, "DBD_STEP_COMPLETE")
-        assoc_id, db_index, end_time, exit_code = r.u32(), r.u64(), r.time(), r.u32()
-        jobacct = unpack_jobacct(r, version)
-        job_submit_time, job_tres_alloc_str, req_uid = r.time(), r.string(), r.u32()
-        start_time, state = r.time(), r.u16()
-        step_id = StepId.unpack(r, version)
-        return cls(
-            step_id=step_id,
-            db_index=db_index,
-            job_submit_time=job_submit_time,
-            start_time=start_time,
-            end_time=end_time,
-            state=state,
-            exit_code=exit_code,
-            total_tasks=r.u32(),
-            assoc_id=assoc_id,
-            req_uid=req_uid,
-            jobacct=jobacct,
-            job_tres_alloc_str=job_tres_alloc_str,
-        )
+        return STEP_COMPLETE.unpacker(version)(cls, r)
 
     @property
     def is_batch(self) -> bool:
         return self.step_id.step_id == SLURM_BATCH_SCRIPT
 
 
+_JOBACCT = {v: _InVersion(pack_jobacct, unpack_jobacct, v) for v in DBD_SPOKEN}  # type: ignore[arg-type]
+STEP_COMPLETE = VersionedLayout(
+    DbdStepComplete,
+    (
+        ("assoc_id", U32),
+        ("db_index", U64),
+        ("end_time", TIME),
+        ("exit_code", U32),
+        # jobacctinfo_pack's layout is one from 21.08 on; its TRES records follow the connection's version
+        *(("jobacct", _JOBACCT[v], Span(v, v + 1)) for v in DBD_SPOKEN),
+        ("job_submit_time", TIME),
+        ("job_tres_alloc_str", STR),
+        ("req_uid", U32),
+        ("start_time", TIME),
+        ("state", U16),
+        *STEP_ID,
+        ("total_tasks", U32),
+    ),
+    DBD_SPOKEN,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DbdJobHeavy(Message):
     """dbd_job_heavy_msg_t [22.05]: str env ("NAME=value\\n" each), str env_hash, str script,
     str script_hash."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     env: str | None = None
     env_hash: str | None = None
@@ -536,6 +559,8 @@ def _rc_from_wire(rc: int) -> int:
 class DbdMultJobStart(Message):
     """DBD_SEND_MULT_JOB_START: a list of job starts (``None``: NO_VAL, no list), then u32 return_code."""
 
+    NEWER_LAYOUTS = DBD_NEWER
+
     starts: tuple[DbdJobStart, ...] | None
     return_code: int = 0
 
@@ -555,6 +580,8 @@ class DbdMultJobStart(Message):
 class DbdGotMultJobStart(Message):
     """DBD_GOT_MULT_JOB_START: one DBD_ID_RC record per start received, in order, then u32 return_code."""
 
+    NEWER_LAYOUTS = DBD_NEWER
+
     ids: tuple[DbdIdRc, ...] | None
     return_code: int = 0
 
@@ -573,6 +600,8 @@ class DbdMultMsg(Message):
     """DBD_SEND_MULT_MSG and DBD_GOT_MULT_MSG: whole messages (``u16 type + body``, each packmem'd), then
     u32 return_code. slurmdbd answers each message of a SEND in order in the GOT (PERSIST_RC, DBD_ID_RC,
     ...); decode one with :func:`decode_dbd_msg` or :func:`split_dbd_msg`."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     messages: tuple[bytes, ...] | None
     return_code: int = 0

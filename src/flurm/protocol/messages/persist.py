@@ -14,6 +14,7 @@ from typing import Self
 
 from flurm.protocol.constants import SLURM_MIN_PROTOCOL_VERSION, MsgType
 from flurm.protocol.messages.base import Body, Message, encode_body, register
+from flurm.protocol.versions import DBD_NEWER
 from flurm.protocol.wire import DecodeError, Reader, Writer
 
 # persist_init_req_msg_t.persist_type (slurm_persist_conn.h)
@@ -27,6 +28,8 @@ PERSIST_TYPE_FED = 2
 class PersistInitRequest(Message):
     """6500: u16 version (always first), str cluster_name, u16 persist_type, u16 port. The body's
     version, not the header's, says which layout follows; one older than SLURM's oldest is refused."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     version: int
     cluster_name: str | None = None
@@ -51,6 +54,8 @@ class PersistInitRequest(Message):
 @dataclass(frozen=True, slots=True)
 class PersistRc(Message):
     """1433: str comment, u16 flags, u32 rc, u16 ret_info (the version, in answer to an init)."""
+
+    NEWER_LAYOUTS = DBD_NEWER
 
     rc: int
     comment: str | None = None

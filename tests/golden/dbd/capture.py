@@ -1,7 +1,9 @@
-"""Capture what the real slurmctld 22.05 sends its slurmdbd 22.05 and what slurmdbd answers, for the
+"""Capture what a real slurmctld sends its slurmdbd of the same release and what slurmdbd answers, for the
 accounting codec's golden files.
 
-    python tests/golden/dbd/22.05/capture.py OUTDIR
+    python tests/golden/dbd/capture.py RELEASE OUTDIR      # RELEASE: 22.05 (the host's), 24.11, 26.05
+
+A newer release's slurmctld, slurmd, clients and slurmdbd run from its chroot (harness/releases.py).
 
 Starts MariaDB and slurmdbd (harness.accounting), a harness.capture_proxy in front of slurmdbd, and a
 two-node cluster whose slurmctld (and clients) reach slurmdbd through the proxy. Then runs jobs that end
@@ -19,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from harness import launcher  # noqa: E402
@@ -27,15 +29,20 @@ from harness.accounting import Accounting, write_munge_key  # noqa: E402
 from harness.loopback import SlurmCluster, free_port_block  # noqa: E402
 
 
-def main(outdir: Path) -> None:
+def main(release: str, outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="flurm-dbdcap-"))
     d.chmod(0o755)
-    acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key)).reserve()
+    key = write_munge_key(launcher.Layout(d / "cluster").munge_key)
+    acct = Accounting(d / "acct", key, release=release).reserve()
     proxy_port = free_port_block(1)
     lines = acct.slurm_conf_lines().replace(f"Port={acct.dbd_port}", f"Port={proxy_port}")
     c = SlurmCluster(
-        d / "cluster", "slurmctld", nodes=2, extra_conf=lines + "JobAcctGatherType=jobacct_gather/linux\n"
+        d / "cluster",
+        "slurmctld",
+        nodes=2,
+        extra_conf=lines + "JobAcctGatherType=jobacct_gather/linux\n",
+        release=release,
     )
     out: list[str] = []
     acct.start()
@@ -105,4 +112,4 @@ def main(outdir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(sys.argv[1], Path(sys.argv[2]))

@@ -101,12 +101,11 @@ class Daemon:
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
             # the associations come over the same connection: AccountingStorageEnforce's rules, the jobs'
-            # default account and QOS even when nothing is enforced, and priority/multifactor's fair share,
-            # association and QOS factors (slurmctld loads them for all of these)
+            # default account and QOS even when nothing is enforced (as slurmctld's), and
+            # priority/multifactor's fair share and QOS factors (only that plugin reads them)
             enforcement = Enforcement(config)
             ctl.acct_policy = enforcement
-            if config.priority_type.lower() == "priority/multifactor":
-                ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
+            ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
             self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
             # a reservation's associations, which slurmdbd charges its idle time to (sreport)
             self.accounting.resv_assocs_of = functools.partial(resv_records.assocs, cache=enforcement.cache)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,6 +176,13 @@ class Accounting:
         self.slurmdbd = None
 
     def stop(self) -> None:
+        """Stop every daemon, then drop the database's files (about 100 MB a run; the logs stay), unless
+        FLURM_KEEP_TEST_DIRS asks to keep them."""
+        self._stop_procs()
+        if not os.environ.get("FLURM_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir / "mysql", ignore_errors=True)
+
+    def _stop_procs(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

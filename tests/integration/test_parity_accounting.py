@@ -24,14 +24,16 @@ CONF = "JobAcctGatherType=jobacct_gather/linux\n"
 
 
 @contextlib.contextmanager
-def recording(controller: str) -> Iterator[tuple[SlurmCluster, Accounting]]:
+def recording(controller: str, extra: str = "") -> Iterator[tuple[SlurmCluster, Accounting]]:
     d = Path(tempfile.mkdtemp(prefix="flurm-acctp-"))
     d.chmod(0o755)
     acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
-    c = SlurmCluster(d / "cluster", controller, nodes=2, extra_conf=acct.slurm_conf_lines() + CONF)
+    c = SlurmCluster(d / "cluster", controller, nodes=2, extra_conf=acct.slurm_conf_lines() + CONF + extra)
     try:
         acct.start()
         c.start()
+        if controller == "flurm" and "AccountingStorageEnforce" in extra:
+            _associations_loaded(c)
         yield c, acct
     finally:
         c.stop()
@@ -58,7 +60,9 @@ def scenario(c: SlurmCluster) -> dict[str, int]:
     c.wait_state(jobs["held"], ["COMPLETED"])
     jobs["susp"] = c.sbatch("-J", "susp", "--wrap", "sleep 30")
     c.wait_state(jobs["susp"], ["RUNNING"])
-    time.sleep(1)
+    # slurmctld's record of a job starts with its db-index thread (every few seconds): a suspend before
+    # it makes slurmdbd create the row without name or partition ("allocation")
+    _recorded_running(c, jobs["susp"])
     c.run("scontrol", "suspend", str(jobs["susp"])).check()
     time.sleep(1)
     c.run("scontrol", "resume", str(jobs["susp"])).check()
@@ -66,6 +70,21 @@ def scenario(c: SlurmCluster) -> dict[str, int]:
     c.run("scancel", str(jobs["susp"])).check()
     c.wait_state(jobs["susp"], ["CANCELLED"])
     return jobs
+
+
+def _associations_loaded(c: SlurmCluster, timeout: float = 30.0) -> None:
+    """slurmctld loads its associations before it serves anyone; flurm once connected (its log says when)."""
+    deadline = time.monotonic() + timeout
+    while "associations from slurmdbd" not in (c.dir / "log" / "flurm.log").read_text(errors="replace"):
+        assert time.monotonic() < deadline, "flurm never loaded its associations"
+        time.sleep(0.2)
+
+
+def _recorded_running(c: SlurmCluster, job: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while c.run("sacct", "-n", "-X", "-P", "-j", str(job), "-o", "State").stdout.strip() != "RUNNING":
+        assert time.monotonic() < deadline, f"job {job} never recorded as running"
+        time.sleep(0.3)
 
 
 def sacct(c: SlurmCluster, jobs: dict[str, int], fields: str = FIELDS) -> list[str]:
@@ -126,6 +145,21 @@ def test_sacct_shows_the_same_under_flurm_as_under_slurmctld() -> None:
             sane_times(c, jobs)
             assert runaways(c) == NO_RUNAWAYS, controller
     assert _resumed_kill(seen["flurm"]) == _resumed_kill(seen["slurmctld"])
+
+
+def test_with_associations_the_records_carry_the_account_as_slurmctld_s() -> None:
+    """AccountingStorageEnforce=associations: each record carries the job's association and QOS ids from
+    the association cache, as slurmctld's (sacct's AssocID and QOS), and the default account (root)."""
+    seen = {}
+    for controller in ("slurmctld", "flurm"):
+        with recording(controller, "AccountingStorageEnforce=associations\n") as (c, _):
+            jobs = scenario(c)
+            seen[controller] = settled(c, jobs)
+            seen[controller + " ids"] = sacct(c, jobs, "JobID,AssocID,QOS")
+    assert _resumed_kill(seen["flurm"]) == _resumed_kill(seen["slurmctld"])
+    assert seen["flurm ids"] == seen["slurmctld ids"]
+    assert all(line.split("|")[1] not in ("", "0") for line in seen["flurm ids"]), seen["flurm ids"]
+    assert all(line.split("|")[3] == "root" for line in seen["flurm"]), seen["flurm"]
 
 
 def _resumed_kill(lines: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from parity import ParityCluster, Step, Transcript, assert_same, cmd, poll, run_steps, settle
 
-from harness import launcher
+from harness import launcher, releases
 from harness.accounting import Accounting, write_munge_key
 from harness.loopback import SlurmCluster
 
@@ -90,9 +90,9 @@ STEPS: list[Step] = [
 ]
 
 
-def sacctmgr(conf: Path, command: str) -> None:
+def sacctmgr(conf: Path, command: str, release: str = releases.HOST) -> None:
     p = subprocess.run(
-        ["sacctmgr", "-i", *command.split()],
+        releases.get(release).command(["sacctmgr", "-i", *command.split()], conf, share=[conf.parent]),
         env={**os.environ, "SLURM_CONF": str(conf)},
         capture_output=True,
         text=True,
@@ -102,13 +102,16 @@ def sacctmgr(conf: Path, command: str) -> None:
 
 
 @contextlib.contextmanager
-def accounted(controller: str) -> Iterator[tuple[SlurmCluster, Path]]:
+def accounted(controller: str, release: str = releases.HOST) -> Iterator[tuple[SlurmCluster, Path]]:
     """A cluster enforcing the associations a fresh slurmdbd holds (filled with SETUP before the
-    controller starts); yields it and the slurm.conf sacctmgr uses."""
+    controller starts); yields it and the slurm.conf sacctmgr uses. ``release``: of slurmdbd, the
+    slurmd, the clients and slurmctld."""
     base = Path(tempfile.mkdtemp(prefix=f"flurm-acctlimits-{controller}-"))
     base.chmod(0o755)
-    acct = Accounting(base / "acct", write_munge_key(launcher.Layout(base / "cluster").munge_key))
-    c = ParityCluster(base / "cluster", controller, cpus=8, extra_conf=acct.slurm_conf_lines() + CONF)
+    key = write_munge_key(launcher.Layout(base / "cluster").munge_key)
+    acct = Accounting(base / "acct", key, release=release)
+    extra = acct.slurm_conf_lines() + CONF
+    c = ParityCluster(base / "cluster", controller, cpus=8, extra_conf=extra, release=release)
     conf = base / "sacctmgr.conf"
     conf.write_text(
         f"ClusterName={CLUSTER}\nSlurmctldHost=localhost(127.0.0.1)\nAuthType=auth/munge\n"
@@ -117,7 +120,7 @@ def accounted(controller: str) -> Iterator[tuple[SlurmCluster, Path]]:
     try:
         acct.start()
         for command in SETUP:
-            sacctmgr(conf, command)
+            sacctmgr(conf, command, release)
         c.start()
         c.jobs_dir.chmod(0o777)
         if controller == "flurm":
@@ -131,11 +134,11 @@ def accounted(controller: str) -> Iterator[tuple[SlurmCluster, Path]]:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def scenario(controller: str) -> Transcript:
-    with accounted(controller) as (c, conf):
+def scenario(controller: str, release: str = releases.HOST) -> Transcript:
+    with accounted(controller, release) as (c, conf):
         t = run_steps(c, STEPS)
         # a limit raised: slurmdbd tells the controller, the job it held starts
-        sacctmgr(conf, "modify qos small set MaxJobsPerUser=2")
+        sacctmgr(conf, "modify qos small set MaxJobsPerUser=2", release)
         deadline = time.monotonic() + 90  # slurmctld starts it at its next backfill pass (~25 s)
         while time.monotonic() < deadline and c.job_state(9) != "RUNNING":
             time.sleep(0.2)

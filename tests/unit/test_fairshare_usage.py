@@ -10,9 +10,17 @@ import pytest
 from test_multifactor_controller import DBD, make, pending
 from test_unconfigured import NOBODY, NOW
 
-from flurm.accounting.assoc_cache import Assoc, AssocCache, Qos
+from flurm.accounting.assoc_cache import Assoc, AssocCache, Qos, User
 from flurm.accounting.fairshare import CachePriorityInputs, UsageBook
-from flurm.protocol.constants import JobState
+from flurm.auth.authenticator import Identity
+from flurm.controller.engine import Controller
+from flurm.controller.handlers.priority import share_info
+from flurm.protocol.constants import INFINITE64, NO_VAL, JobState, MsgType
+from flurm.protocol.frame import Frame, Header
+from flurm.protocol.messages.base import encode_body
+from flurm.protocol.messages.dbd_assoc import TresRec
+from flurm.protocol.messages.reports import SharesRequest, SharesResponse
+from flurm.rpc.transport import Request
 from flurm.scheduler import multifactor as mf
 
 WEEK = 7 * 86400
@@ -151,3 +159,84 @@ def test_jobs_that_end_before_the_first_period_are_charged(tmp_path: Path) -> No
     clock.now += 60
     ctl.priority.tick(int(clock.now))
     assert book.usage[4] == pytest.approx(mf.run_usage(4, 4.0, WEEK))
+
+
+# -- sshare (REQUEST_SHARE_INFO) -------------------------------------------------------------------
+
+
+def _sshare(ctl: Controller, uid: int = 0, **kw: tuple[str, ...] | None) -> SharesResponse:
+    body = SharesRequest(**kw)
+    frame = Frame(Header(MsgType.REQUEST_SHARE_INFO), 101, None, encode_body(body))
+    reply = share_info(ctl, Request(MsgType.REQUEST_SHARE_INFO, body, Identity(uid, uid), frame, ("x", 1)))
+    assert isinstance(reply.body, SharesResponse)
+    return reply.body
+
+
+def _share_cache() -> AssocCache:
+    c = cache()
+    c.cluster = "c1"
+    c.tres = {
+        5: TresRec(id=5, type="billing"),
+        1: TresRec(id=1, type="cpu"),
+        6: TresRec(id=6, type="fs", name="disk"),
+    }
+    c.assocs[6] = Assoc(6, "physics", "nobody", parent_id=2, uid=NOBODY, shares_raw=mf.FS_USE_PARENT)
+    c.assocs[7] = Assoc(7, "root", "root", parent_id=1, uid=0, grp_tres_mins={5: 600})
+    return c
+
+
+def test_sshare_lists_the_tree_as_slurmctld_orders_it(tmp_path: Path) -> None:
+    ctl, _clock = make(tmp_path, DBD)
+    book = UsageBook({1: 100.0, 2: 75.5, 4: 60.0, 6: 15.5, 3: 25.0, 5: 25.0})
+    ctl.priority.inputs = CachePriorityInputs(_share_cache(), book)
+    got = _sshare(ctl)
+    assert got.tres_names == ("cpu", "billing", "fs/disk")
+    # each parent before its children; among siblings users first, then accounts, each by name
+    assert [(r.name, r.parent, r.user) for r in got.records] == [
+        ("root", None, 0),
+        ("root", "root", 1),
+        ("chemistry", "root", 0),
+        ("nobody", "chemistry", 1),
+        ("physics", "root", 0),
+        ("nobody", "physics", 1),
+        ("root", "physics", 1),
+    ]
+    by_id = {r.assoc_id: r for r in got.records}
+    root = by_id[1]
+    assert root.shares_raw == NO_VAL and root.shares_norm == 0.0 and root.usage_efctv == 1.0
+    assert root.usage_norm == float(NO_VAL) and root.level_fs == float(NO_VAL) and root.usage_raw == 100
+    fs = ctl.priority.fair_shares()
+    phys = by_id[2]
+    assert phys.usage_raw == 75 and phys.shares_raw == 30 and phys.shares_norm == fs[2].shares_norm == 30 / 41
+    assert by_id[4].fs_factor == fs[4].factor and by_id[4].level_fs == fs[4].level_fs
+    assert by_id[4].usage_efctv == pytest.approx(60.0 / 75.5)
+    assert by_id[6].shares_raw == mf.FS_USE_PARENT
+    assert by_id[7].tres_grp_mins == (INFINITE64, 600, INFINITE64)
+    assert by_id[7].tres_run_secs == (0, 0, 0)
+
+
+def test_sshare_filters(tmp_path: Path) -> None:
+    ctl, _clock = make(tmp_path, DBD)
+    ctl.priority.inputs = CachePriorityInputs(_share_cache(), UsageBook())
+    # users: every account's own association stays; accounts: only theirs, names without case
+    names = [(r.name, r.parent) for r in _sshare(ctl, users=("NOBODY",)).records]
+    assert names == [("root", None), ("chemistry", "root"), ("nobody", "chemistry"), ("physics", "root"),
+                     ("nobody", "physics")]  # fmt: skip
+    names = [(r.name, r.parent) for r in _sshare(ctl, accounts=("Physics",)).records]
+    assert names == [("physics", "root"), ("nobody", "physics"), ("root", "physics")]
+    # no associations at all: nothing filled in
+    ctl.priority.inputs = CachePriorityInputs(AssocCache(lambda name: None), UsageBook())
+    assert _sshare(ctl) == SharesResponse()
+
+
+def test_sshare_private_usage(tmp_path: Path) -> None:
+    ctl, _clock = make(tmp_path, DBD + "PrivateData=usage\n")
+    c = _share_cache()
+    c.users = {"nobody": User("nobody", NOBODY, coord_accts=frozenset({"chemistry"}))}
+    ctl.priority.inputs = CachePriorityInputs(c, UsageBook())
+    assert len(_sshare(ctl, uid=0).records) == 7  # root sees everything
+    # nobody: its own associations and those of the account it coordinates
+    seen = [(r.name, r.parent) for r in _sshare(ctl, uid=NOBODY).records]
+    assert seen == [("chemistry", "root"), ("nobody", "chemistry"), ("nobody", "physics")]
+    # someone the cache does not know: no list at all
+    assert _sshare(ctl, uid=4242) == SharesResponse()

@@ -91,6 +91,7 @@ class Assoc:
     max_wall_pj: int | None = None
     max_tres_pj: dict[int, int] = field(default_factory=dict)
     max_tres_pn: dict[int, int] = field(default_factory=dict)
+    grp_tres_mins: dict[int, int] = field(default_factory=dict)
     priority: int | None = None
     shares_raw: int | None = None
 
@@ -245,7 +246,7 @@ class AssocCache:
             "shares_raw",
         ):
             setattr(a, name, _modified(getattr(a, name), getattr(rec, name)))
-        for name in ("grp_tres", "max_tres_pj", "max_tres_pn"):
+        for name in ("grp_tres", "max_tres_pj", "max_tres_pn", "grp_tres_mins"):
             setattr(a, name, _merge_tres(getattr(a, name), getattr(rec, name)))
         if rec.parent_id and rec.parent_id != NO_VAL:
             a.parent_id = rec.parent_id

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flurm.accounting.assoc_cache import AssocCache
-from flurm.scheduler.multifactor import AssocUsage
+from flurm.accounting.assoc_cache import Assoc, AssocCache
+from flurm.protocol.constants import INFINITE64
+from flurm.scheduler.multifactor import AssocUsage, ShareAssoc
 from flurm.state.model import Job
 
 
@@ -96,3 +97,66 @@ class CachePriorityInputs:
 
     def load_usage(self, usage: Mapping[int, float]) -> None:
         self.book.usage = dict(usage)
+
+    # -- sshare -----------------------------------------------------------------------------------
+    def _tres_order(self) -> list[int]:
+        return sorted(self.cache.tres)
+
+    def tres_names(self) -> tuple[str, ...]:
+        """assoc_mgr's TRES names, by id: "type" or "type/name"."""
+        out = []
+        for tid in self._tres_order():
+            t = self.cache.tres[tid]
+            out.append(f"{t.type or ''}/{t.name}" if t.name else t.type or "")
+        return tuple(out)
+
+    def share_assocs(self) -> Sequence[ShareAssoc]:
+        """Every association in assoc_mgr's order (slurmdb_sort_hierarchical_assoc_list): each parent
+        before its children, and among siblings the users first, then the accounts, each by name."""
+        assocs = self.cache.assocs
+        children: dict[int, list[Assoc]] = {}
+        tops: list[Assoc] = []
+        for a in assocs.values():
+            if a.parent_id and a.parent_id in assocs:
+                children.setdefault(a.parent_id, []).append(a)
+            else:
+                tops.append(a)
+        order = self._tres_order()
+
+        def key(a: Assoc) -> tuple[bool, str]:
+            return (a.user is None, a.user if a.user is not None else a.acct)
+
+        out: list[ShareAssoc] = []
+        seen: set[int] = set()
+
+        def walk(level: list[Assoc]) -> None:
+            for a in sorted(level, key=key):
+                if a.id in seen:  # (a loop in the tree ends here)
+                    continue
+                seen.add(a.id)
+                parent = assocs.get(a.parent_id) if a.parent_id else None
+                root = not a.parent_id
+                out.append(
+                    ShareAssoc(
+                        a.id,
+                        self.cache.cluster,
+                        a.acct,
+                        a.user,
+                        a.uid,
+                        a.partition,
+                        a.acct if a.user is not None else (parent.acct if parent is not None else None),
+                        None if root else (1 if a.shares_raw is None else a.shares_raw),
+                        tuple(a.grp_tres_mins.get(t, INFINITE64) for t in order),
+                    )
+                )
+                walk(children.get(a.id, []))
+
+        walk(tops)
+        return out
+
+    def admin_level(self, uid: int) -> int:
+        return self.cache.admin_level(uid)
+
+    def user_view(self, uid: int) -> tuple[str, frozenset[str]] | None:
+        user = self.cache.user_of_uid(uid)
+        return None if user is None else (user.name, user.coord_accts)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from flurm.protocol.messages.slurmd import JobAcctInfo, NodeRegistrationStatus
     from flurm.rpc.transport import Reply, Request, Signer
     from flurm.scheduler.limits import Limits
-    from flurm.scheduler.multifactor import AssocUsage
+    from flurm.scheduler.multifactor import AssocUsage, ShareAssoc
     from flurm.state.cluster import Cluster
     from flurm.state.model import Job, Node
     from flurm.state.reservations import Reservation
@@ -196,3 +196,9 @@ class PriorityInputs(Protocol):
     def reset(self) -> None: ...  # PriorityUsageResetPeriod
     def usage_state(self) -> Mapping[int, float]: ...  # the raw usage by association, to be saved
     def load_usage(self, usage: Mapping[int, float]) -> None: ...
+    # sshare: every association in assoc_mgr's order (hierarchical), the TRES names, who may see usage
+    def share_assocs(self) -> Sequence[ShareAssoc]: ...
+    def tres_names(self) -> tuple[str, ...]: ...
+    def admin_level(self, uid: int) -> int: ...  # slurmdb_admin_level_t of the user (0: unknown)
+    def user_view(self, uid: int) -> tuple[str, frozenset[str]] | None: ...  # name, coordinated accounts
+

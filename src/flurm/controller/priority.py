@@ -224,6 +224,13 @@ class Priorities:
         nodes = self.ctl.cluster.node_list
         return mf.ClusterSize(len(nodes), sum(n.cpus for n in nodes))
 
+    def fair_shares(self) -> Mapping[int, mf.FairShare]:
+        """Every association's fair share as the last pass left it (sshare reads what slurmctld's
+        decay thread last set), computed now when no pass ran yet."""
+        if not self._fs:
+            self._fs = self._fair_share()
+        return self._fs
+
     def _fair_share(self) -> dict[int, mf.FairShare]:
         if self.inputs is None:
             return {}

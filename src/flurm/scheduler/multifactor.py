@@ -339,6 +339,23 @@ class AssocUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareAssoc:
+    """An association as sshare shows it besides its fair share: ``shares_raw`` None for root (sent as
+    NO_VAL), ``parent`` the parent account's name (a user's: its account), ``grp_tres_mins`` one
+    value per TRES of the cache (INFINITE64: no limit)."""
+
+    id: int
+    cluster: str | None
+    acct: str
+    user: str | None
+    uid: int | None
+    partition: str | None
+    parent: str | None
+    shares_raw: int | None
+    grp_tres_mins: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FairShare:
     """What sshare shows of an association and the factor its jobs get."""
 

@@ -240,3 +240,26 @@ def test_sshare_private_usage(tmp_path: Path) -> None:
     assert seen == [("chemistry", "root"), ("nobody", "chemistry"), ("nobody", "physics")]
     # someone the cache does not know: no list at all
     assert _sshare(ctl, uid=4242) == SharesResponse()
+
+
+def test_the_association_factor(tmp_path: Path) -> None:
+    """PriorityWeightAssoc: the job's association's Priority over the highest of all associations."""
+    ctl, _clock = make(tmp_path, DBD + "PriorityWeightAssoc=1000\n")
+    c = cache()
+    c.assocs[2].priority = 100
+    c.assocs[4].priority = 100  # slurmdbd sends a user's association its account's, inherited
+    c.assocs[5].priority = 250
+    ctl.priority.inputs = CachePriorityInputs(c, UsageBook())
+    job = pending(ctl, 1, account="physics")
+    ctl.priority.set_job_prio(job)
+    assert ctl.priority.factors[1].assoc == pytest.approx(400.0)
+    c.assocs[5].priority = None  # now none above 100: the highest is physics' own
+    c.generation += 1  # (as an update from slurmdbd counts)
+    ctl.priority.set_job_prio(job)
+    assert ctl.priority.factors[1].assoc == pytest.approx(1000.0)
+    c.assocs[2].priority = c.assocs[4].priority = None
+    c.generation += 1
+    ctl.priority.set_job_prio(job)
+    assert ctl.priority.factors[1].assoc == 0.0
+    s = mf.Settings(weight_assoc=1000, flags=mf.NO_NORMAL_ASSOC)
+    assert mf.assoc_norm(7, 9, s) == 7.0  # NO_NORMAL_ASSOC: the Priority itself

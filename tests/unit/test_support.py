@@ -50,6 +50,10 @@ def test_multifactor_is_supported() -> None:
         "PriorityFlags=SMALL_RELATIVE_TO_TIME,NO_FAIR_TREE\nPriorityFavorSmall=YES\n"
     )
     assert unsupported_settings(parse_text(weights + BASE)) == []
+    # the association factor with the associations slurmdbd gives
+    dbd = "AccountingStorageType=accounting_storage/slurmdbd\nPriorityWeightAssoc=1000\n"
+    found = [f.what for f in unsupported_settings(parse_text(weights + dbd + BASE))]
+    assert found == ["PriorityWeightFairshare=10"]  # (slurmctld's usage is not taken over)
 
 
 def test_the_readme_lists_the_table_of_now() -> None:

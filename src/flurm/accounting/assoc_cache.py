@@ -153,8 +153,10 @@ class AssocCache:
         # lookups of every submission and every pending job of a pass: built again after each change
         self._by_uid: dict[int, list[Assoc]] | None = None
         self._qos_by_name: dict[str, Qos] | None = None
+        self.generation = 0  # counts the changes: what is derived from the lists is kept until the next
 
     def _changed(self) -> None:
+        self.generation += 1
         self._by_uid = None
         self._qos_by_name = None
 

@@ -54,6 +54,7 @@ class CachePriorityInputs:
     def __init__(self, cache: AssocCache, book: UsageBook | None = None) -> None:
         self.cache = cache
         self.book = book if book is not None else UsageBook()
+        self._top_prio: tuple[int, int] | None = None  # (cache generation, highest Priority)
 
     def associations(self) -> Sequence[AssocUsage]:
         usage = self.book.usage
@@ -74,6 +75,15 @@ class CachePriorityInputs:
 
     def qos_priorities(self) -> Mapping[str, int]:
         return {q.name: q.priority for q in self.cache.qos.values()}
+
+    def assoc_priority(self, assoc_id: int) -> tuple[int, int]:
+        """The association's Priority (slurmdbd sends it inherited from the parents; unset: 0) and the
+        highest of all associations (assoc_mgr's g_assoc_max_priority), kept until the cache changes."""
+        if self._top_prio is None or self._top_prio[0] != self.cache.generation:
+            top = max((a.priority or 0 for a in self.cache.assocs.values()), default=0)
+            self._top_prio = (self.cache.generation, top)
+        assoc = self.cache.assocs.get(assoc_id)
+        return (assoc.priority or 0) if assoc is not None else 0, self._top_prio[1]
 
     def usage_factor(self, job: Job) -> float:
         qos = self.cache.qos_named(job.qos) if job.qos else None

@@ -189,6 +189,7 @@ class PriorityInputs(Protocol):
     def associations(self) -> Sequence[AssocUsage]: ...  # with their decayed usage; empty: none
     def job_assoc_id(self, job: Job) -> int | None: ...  # the job's association, None: none
     def qos_priorities(self) -> Mapping[str, int]: ...  # QOS name -> its Priority
+    def assoc_priority(self, assoc_id: int) -> tuple[int, int]: ...  # its Priority, the highest of all
     def usage_factor(self, job: Job) -> float: ...  # its QOS's UsageFactor (1: none)
     # the decay pass: every association's usage decayed, a job's usage added up its parent chain
     def decay(self, factor: float) -> None: ...
@@ -201,4 +202,3 @@ class PriorityInputs(Protocol):
     def tres_names(self) -> tuple[str, ...]: ...
     def admin_level(self, uid: int) -> int: ...  # slurmdb_admin_level_t of the user (0: unknown)
     def user_view(self, uid: int) -> tuple[str, frozenset[str]] | None: ...  # name, coordinated accounts
-

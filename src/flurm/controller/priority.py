@@ -242,12 +242,14 @@ class Priorities:
     def _job_input(self, job: Job) -> mf.JobInput:
         s = self.settings
         fs: float | None = None
-        qos_norm = 0.0
+        qos_norm = assoc_norm = 0.0
         if self.inputs is not None:
             assoc = self.inputs.job_assoc_id(job)
             if assoc is not None:
                 share = self._fs.get(assoc) or self._fair_share().get(assoc)
                 fs = share.factor if share is not None else 0.0
+                if s.weight_assoc:
+                    assoc_norm = mf.assoc_norm(*self.inputs.assoc_priority(assoc), s)
             prios = self.inputs.qos_priorities()
             prio = prios.get(job.qos or "", 0)
             top = max(prios.values(), default=0)
@@ -266,6 +268,7 @@ class Priorities:
             site_factor=job.site_factor,
             fs_factor=fs,
             qos_norm=qos_norm,
+            assoc_norm=assoc_norm,
             tres=self._job_tres(job),
         )
 

@@ -184,6 +184,14 @@ def norm_priorities(job_factors: Mapping[str, int]) -> dict[str, float]:
     return {name: factor / top for name, factor in job_factors.items()}
 
 
+def assoc_norm(priority: int, top: int, s: Settings) -> float:
+    """The association factor: its Priority over the highest of all associations (assoc_mgr's
+    priority_norm; 0 when none has one), or the Priority itself with NO_NORMAL_ASSOC."""
+    if s.flags & NO_NORMAL_ASSOC:
+        return float(priority)
+    return priority / top if top else 0.0
+
+
 def age_factor(accrue_time: int, now: int, max_age: int) -> float:
     """The time accrued since ``accrue_time`` over PriorityMaxAge, at most 1."""
     diff = now - accrue_time if now > accrue_time else 0

@@ -176,11 +176,6 @@ SETTINGS: tuple[SettingRule, ...] = (
         _weight("PriorityWeightFairshare"),
     ),
     SettingRule(
-        "PriorityWeightAssoc",
-        "the association priority factor (computed as 0)",
-        _weight("PriorityWeightAssoc"),
-    ),
-    SettingRule(
         "PriorityWeightTRES",
         "TRES factors other than CPU, memory, nodes and billing (GRES, licences, energy, disk)",
         _other_tres_weights,

@@ -102,15 +102,17 @@ def sacctmgr(conf: Path, command: str, release: str = releases.HOST) -> None:
 
 
 @contextlib.contextmanager
-def accounted(controller: str, release: str = releases.HOST) -> Iterator[tuple[SlurmCluster, Path]]:
+def accounted(
+    controller: str, release: str = releases.HOST, conf: str = CONF
+) -> Iterator[tuple[SlurmCluster, Path]]:
     """A cluster enforcing the associations a fresh slurmdbd holds (filled with SETUP before the
     controller starts); yields it and the slurm.conf sacctmgr uses. ``release``: of slurmdbd, the
-    slurmd, the clients and slurmctld."""
+    slurmd, the clients and slurmctld; ``conf``: slurm.conf's lines besides accounting's."""
     base = Path(tempfile.mkdtemp(prefix=f"flurm-acctlimits-{controller}-"))
     base.chmod(0o755)
     key = write_munge_key(launcher.Layout(base / "cluster").munge_key)
     acct = Accounting(base / "acct", key, release=release)
-    extra = acct.slurm_conf_lines() + CONF
+    extra = acct.slurm_conf_lines() + conf
     c = ParityCluster(base / "cluster", controller, cpus=8, extra_conf=extra, release=release)
     conf = base / "sacctmgr.conf"
     conf.write_text(

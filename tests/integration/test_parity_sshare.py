@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import math
 
-from parity import Output, Transcript, assert_same, cmd, run_both, settle
+import pytest
+from parity import Output, Transcript, assert_same, cmd, run_both, run_steps, settle
+from test_parity_accounting_limits import CONF as LIMITS_CONF
+from test_parity_accounting_limits import accounted
 from test_parity_fairshare import CONF, STEPS, ranked
 from test_parity_multifactor_age import with_slurmdbd
 
@@ -112,3 +115,27 @@ def test_sshare() -> None:
     _blank_usage(a)
     _blank_usage(b)
     assert_same(a, b, LABELS)
+
+
+TREE = [
+    cmd("sshare", "-a", "-l", "-P", label="sshare -a -l"),
+    cmd("sshare", "-a", "-A", "parent,child", "-P", label="sshare -a -A parent,child"),
+    cmd("sshare", "-u", "nobody", "-l", "-P", label="sshare -u nobody -l"),
+    cmd("sshare", "-l", "-P", user="daemon", label="sshare -l (as daemon)"),
+]
+
+
+@pytest.mark.parametrize("release", ["22.05", "24.11", "26.05"])
+def test_sshare_of_the_release(release: str) -> None:
+    """sshare of SLURM 22.05, 24.11 and 26.05 (clients, slurmd, slurmdbd and slurmctld of the release) reads
+    flurm's reply as its slurmctld's: test_parity_accounting_limits' tree (accounts with sub-accounts,
+    users in several accounts), loaded before the controller starts; no job has run, so no usage."""
+    seen: dict[str, Transcript] = {}
+    conf = LIMITS_CONF + "PriorityType=priority/multifactor\nPriorityWeightFairshare=1000\n"
+    for controller in ("slurmctld", "flurm"):
+        with accounted(controller, release, conf) as (c, _conf):
+            seen[controller] = run_steps(c, TREE)
+    print(seen["slurmctld"].text(), seen["flurm"].text())
+    # the tree is there (not an empty reply on both sides): the comparison can fail
+    assert "|nobody|" in seen["slurmctld"]["sshare -a -l"].stdout, seen["slurmctld"]["sshare -a -l"].stdout
+    assert_same(seen["slurmctld"], seen["flurm"])

@@ -150,7 +150,13 @@ class Accounting:
         self.conf.chmod(0o600)  # slurmdbd refuses a slurmdbd.conf others can read
         # slurmdbd reads the slurmdbd.conf beside $SLURM_CONF
         slurm_conf = self.dir / "slurm.conf"
-        argv = releases.get(self.release).command(["slurmdbd", "-D"], slurm_conf, share=[self.dir])
+        release = releases.get(self.release)
+        if release.root is not None and not (release.root / "usr/sbin/slurmdbd").exists():
+            raise AccountingError(
+                f"no slurmdbd in {release.root}: a chroot built before its recipe installed it "
+                f"({releases.BUILD_HINT})"
+            )
+        argv = release.command(["slurmdbd", "-D"], slurm_conf, share=[self.dir])
         dbd = subprocess.Popen(
             argv,
             stdout=subprocess.DEVNULL,

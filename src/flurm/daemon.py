@@ -26,14 +26,17 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flurm.accounting import resv_records
 from flurm.accounting import sink as dbd_sink
 from flurm.accounting.enforcement import Enforcement
+from flurm.accounting.fairshare import CachePriorityInputs
 from flurm.auth.authenticator import Authenticator, AuthError
 from flurm.auth.configure import sack_enabled
 from flurm.auth.sack import SLURMCTLD_SACK_SOCKET, SackServer
 from flurm.auth.slurm_auth import SlurmAuthenticator
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.engine import Controller
+from flurm.controller.priority import USAGE_META
 from flurm.errors import FlurmError
 from flurm.migration import admin_rpc, saved_state
 from flurm.migration.forward import Forwarder
@@ -97,11 +100,16 @@ class Daemon:
         ctl.mode_listeners.append(self._mirror_follows_mode)
         self.accounting: dbd_sink.DbdAccounting | None = None
         if dbd_sink.wanted(config.accounting_storage_type):
-            # the associations come over the same connection: AccountingStorageEnforce's rules, and
-            # the jobs' default account and QOS even when nothing is enforced (as slurmctld's)
+            # the associations come over the same connection: AccountingStorageEnforce's rules, the jobs'
+            # default account and QOS even when nothing is enforced, and priority/multifactor's fair share,
+            # association and QOS factors (slurmctld loads them for all of these)
             enforcement = Enforcement(config)
             ctl.acct_policy = enforcement
+            if config.priority_type.lower() == "priority/multifactor":
+                ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
             self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
+            # a reservation's associations, which slurmdbd charges its idle time to (sreport)
+            self.accounting.resv_assocs_of = functools.partial(resv_records.assocs, cache=enforcement.cache)
             ctl.accounting = self.accounting
             ctl.mode_listeners.append(self.accounting.follow_mode)
         self._bound: list[tuple[str, int]] = []
@@ -174,6 +182,7 @@ class Daemon:
             log.warning("state in %s says flurm was %s; starting %s", ctl.state_dir, resumed, resumed)
             ctl.mode = resumed
         ctl.cluster.restore(loaded)
+        ctl.priority.restore(loaded.meta.get(USAGE_META))  # fair share's usage (slurmctld's assoc_usage)
         ctl.started_at = ctl.clock()
         if self.accounting is not None:
             self.accounting.restore(loaded.dbd_spool)

@@ -6,6 +6,7 @@ while slurmdbd is away and after a kill -9 of flurm, and sends each of them once
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import tempfile
 import time
@@ -34,6 +35,7 @@ def recording(controller: str) -> Iterator[tuple[SlurmCluster, Accounting]]:
     finally:
         c.stop()
         acct.stop()
+        shutil.rmtree(d / "acct" / "mysql", ignore_errors=True)  # ~100 MB a run; the logs stay
 
 
 @pytest.fixture()

@@ -51,6 +51,7 @@ CONF = (
     "PartitionName=acctpart Nodes=ALL AllowAccounts=other,parent\n"
     "PartitionName=qospart Nodes=ALL AllowQos=big\n"
     "PartitionName=denypart Nodes=ALL DenyAccounts=child\n"
+    "PartitionName=grppart Nodes=ALL AllowGroups=daemon\n"
 )
 
 
@@ -64,6 +65,7 @@ STEPS: list[Step] = [
     sbatch("nobody", "--qos", "bogus", *SLEEP),  # Invalid qos
     sbatch("nobody", "--qos", "big", *SLEEP),  # a QOS the association may not use
     sbatch("cloudsdk", *SLEEP),  # a user without an association
+    sbatch("nobody", "-p", "grppart", *SLEEP),  # not in the partition's AllowGroups
     sbatch("lp", "-n", "3", *SLEEP),  # 1: over MaxTRESPerJob cpu=2
     sbatch("nobody", *SLEEP),  # 2: runs
     sbatch("nobody", *SLEEP),  # 3: AssocMaxJobsLimit
@@ -157,4 +159,5 @@ def test_refusals_and_pending_reasons_are_slurmctlds() -> None:
         "Job's QOS not permitted",
     ):
         assert expected in reasons, reasons  # the scenario still shows what it is meant to
+    assert "User's group not permitted to use this partition" in ref.text()  # AllowGroups
     assert "9 QOSMaxJobsPerUserLimit" in reasons and ref["after"].stdout.split() == ["9", "RUNNING"]

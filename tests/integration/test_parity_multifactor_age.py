@@ -41,12 +41,13 @@ WEIGHT_AGE = 1000
 
 
 @contextlib.contextmanager
-def with_slurmdbd(controller: str) -> Iterator[SlurmCluster]:
-    d = Path(tempfile.mkdtemp(prefix=f"flurm-mfage-{controller}-"))
+def with_slurmdbd(controller: str, conf: str = CONF) -> Iterator[SlurmCluster]:
+    """A cluster recording into a real slurmdbd of its own."""
+    d = Path(tempfile.mkdtemp(prefix=f"flurm-mfdbd-{controller}-"))
     d.chmod(0o755)
     acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
     # (the launcher's AccountingStorageType=accounting_storage/none comes first; the later line wins)
-    c = ParityCluster(d / "cluster", controller, nodes=2, cpus=2, extra_conf=CONF + acct.slurm_conf_lines())
+    c = ParityCluster(d / "cluster", controller, nodes=2, cpus=2, extra_conf=conf + acct.slurm_conf_lines())
     try:
         acct.start()
         c.start()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flurm.accounting.client import SPOOL_VERSION
+from flurm.accounting.client import RECORD_BODIES, SPOOL_VERSION, in_version
 from flurm.accounting.sink import DbdAccounting
 from flurm.auth.authenticator import FakeAuthenticator
 from flurm.config import parse_text
@@ -30,7 +30,13 @@ from flurm.protocol.messages.dbd_conn import (
     ReservationRec,
 )
 from flurm.protocol.messages.dbd_conn import NodeState as NodeStateMsg
-from flurm.protocol.messages.dbd_jobs import DbdJobStart, DbdMultMsg, decode_dbd_msg
+from flurm.protocol.messages.dbd_jobs import (
+    DbdJobComplete,
+    DbdJobStart,
+    DbdMultMsg,
+    DbdStepComplete,
+    decode_dbd_msg,
+)
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.nodes import UpdateNodeRequest
 from flurm.protocol.messages.reservations import ReservationDesc
@@ -256,6 +262,44 @@ def test_a_restart_does_not_record_a_drain_again(fed: tuple[Controller, DbdAccou
     node.base_state = NodeState.IDLE  # its slurmd registers again
     ctl.cluster.node_changed(node)
     assert len(acct.spool) == 0
+
+
+def _job_records(acct: DbdAccounting) -> list[object]:
+    return [decode_dbd_msg(m, SPOOL_VERSION, RECORD_BODIES)[1] for m in acct.spool.head(1000, 1 << 30)]
+
+
+def test_a_26_05_slurmdbd_knows_a_job_by_its_sluid(fed: tuple[Controller, DbdAccounting]) -> None:
+    """As slurmctld 26.05: the job's sluid is its db_index (until slurmdbd answered one), in its start and
+    its step ids; sent to an older slurmdbd the records carry no db_index (that slurmdbd gives its own)
+    and no sluid."""
+    ctl, acct = fed
+    job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
+    assert job.sluid >> 52 and job.db_index == 0  # slurmdbd has not answered: no row known
+    acct.batch_step_completed(job, 0, None)
+    acct.job_completed(job)
+    start, step, done = _job_records(acct)
+    assert isinstance(start, DbdJobStart) and (start.db_index, start.sluid) == (job.sluid, job.sluid)
+    assert isinstance(step, DbdStepComplete) and (step.db_index, step.step_id.sluid) == (job.sluid, job.sluid)
+    assert isinstance(done, DbdJobComplete) and done.db_index == job.sluid
+    for older in (0x2A00, 0x2600):
+        for record in acct.spool.head(1000, 1 << 30):
+            body = decode_dbd_msg(in_version(record, SPOOL_VERSION, older), older, RECORD_BODIES)[1]
+            assert isinstance(body, DbdJobStart | DbdStepComplete | DbdJobComplete) and body.db_index == 0
+            if isinstance(body, DbdStepComplete):
+                assert body.step_id.sluid == 0
+
+
+def test_a_db_index_slurmdbd_answered_is_kept(fed: tuple[Controller, DbdAccounting]) -> None:
+    ctl, acct = fed
+    job, _ = ctl.jobs.create(JobDesc(script="#!/bin/sh\ntrue\n", priority=0), 1000, 1000, "localhost")
+    job.db_index = 7  # an older slurmdbd's DBD_ID_RC
+    acct.job_completed(job)
+    done = _job_records(acct)[-1]
+    assert isinstance(done, DbdJobComplete) and done.db_index == 7
+    older = decode_dbd_msg(
+        in_version(acct.spool.head(9, 1 << 30)[-1], SPOOL_VERSION, 0x2A00), 0x2A00, RECORD_BODIES
+    )
+    assert isinstance(older[1], DbdJobComplete) and older[1].db_index == 7
 
 
 def golden_resv_records() -> list[tuple[int, ReservationRec]]:

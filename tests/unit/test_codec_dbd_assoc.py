@@ -13,7 +13,7 @@ import pytest
 from flurm.protocol.constants import (
     NO_VAL,
     SLURM_22_05_PROTOCOL_VERSION,
-    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_25_05_PROTOCOL_VERSION,
     MsgType,
 )
 from flurm.protocol.dbd_types import DbdMsgType
@@ -171,8 +171,8 @@ def test_hostile_counts_and_unknown_kinds_are_refused() -> None:
         decode_body(MsgType.ACCOUNTING_UPDATE_MSG, struct.pack(">IHI", 1, 999, 0), V)
     with pytest.raises(DecodeError):  # an unknown DBD type
         decode_dbd(DbdMsgType.DBD_GET_JOBS_COND, b"", V)
-    with pytest.raises(DecodeError):  # a newer release's layout is not guessed
-        decode_dbd(DbdMsgType.DBD_GOT_TRES, encode_dbd(GotTres(), V)[1], SLURM_24_11_PROTOCOL_VERSION)
+    with pytest.raises(DecodeError):  # a release whose layout flurm does not know is not guessed
+        decode_dbd(DbdMsgType.DBD_GOT_TRES, encode_dbd(GotTres(), V)[1], SLURM_25_05_PROTOCOL_VERSION)
 
 
 def test_built_messages_decode_to_themselves() -> None:

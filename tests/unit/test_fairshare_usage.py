@@ -116,3 +116,38 @@ def test_usage_reset_periods(tmp_path: Path) -> None:
 def test_the_book_round_trips() -> None:
     book = UsageBook({1: 2.5, 7: 0.0})
     assert UsageBook.from_dict(book.to_dict()) == book
+
+
+def test_the_usage_survives_a_restart(tmp_path: Path) -> None:
+    """Saved in the store after each pass; restored, the first pass decays over the time flurm was away
+    (slurmctld's assoc_usage and priority_last_decay_ran)."""
+    from flurm.controller.priority import USAGE_META
+
+    ctl, _clock = make(tmp_path, DBD)
+    written: dict[str, object] = {}
+    ctl.store.set_meta = written.__setitem__  # type: ignore[method-assign]
+    ctl.priority.inputs = CachePriorityInputs(cache(), UsageBook({1: 800.0, 2: 800.0, 4: 800.0}))
+    ctl.priority.tick(NOW)
+    saved = written[USAGE_META]
+    assert saved == {"last_ran": NOW, "last_reset": 0, "usage": {"1": 800.0, "2": 800.0, "4": 800.0}}
+    again, clock2 = make(tmp_path / "again", DBD)
+    book = UsageBook()
+    again.priority.inputs = CachePriorityInputs(cache(), book)
+    again.priority.restore(saved)  # type: ignore[arg-type]
+    assert book.usage == {1: 800.0, 2: 800.0, 4: 800.0}
+    clock2.now = NOW + 3600
+    again.priority.tick(NOW + 3600)  # the first pass after the restart
+    assert book.usage[4] == pytest.approx(800.0 * mf.period_decay(WEEK, 3600))
+
+
+def test_jobs_that_end_before_the_first_period_are_charged(tmp_path: Path) -> None:
+    """The decay thread's first pass runs when the plugin starts: a job that ends within the first
+    PriorityCalcPeriod is charged at the next pass."""
+    ctl, clock = make(tmp_path, DBD + "AccountingStorageEnforce=associations,limits\n")
+    book = UsageBook()
+    ctl.priority.inputs = CachePriorityInputs(cache(), book)
+    ctl.priority.start(NOW)
+    pending(ctl, 1, state=JobState.COMPLETE, start_time=NOW + 5, end_time=NOW + 9, cpus_alloc=(4,))
+    clock.now += 60
+    ctl.priority.tick(int(clock.now))
+    assert book.usage[4] == pytest.approx(mf.run_usage(4, 4.0, WEEK))

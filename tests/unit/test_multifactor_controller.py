@@ -65,6 +65,12 @@ class Accounting:
     def reset(self) -> None:
         pass
 
+    def usage_state(self) -> Mapping[int, float]:
+        return {}
+
+    def load_usage(self, usage: Mapping[int, float]) -> None:
+        pass
+
 
 def make(tmp: Path, extra: str = "") -> tuple[Controller, Clock]:
     clock = Clock()

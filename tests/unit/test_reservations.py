@@ -286,6 +286,20 @@ def test_start_of_a_started_reservation_cannot_move() -> None:
     assert exc.value.rc == RC.ESLURM_RSV_ALREADY_STARTED
 
 
+def test_a_started_reservation_whose_nodes_or_flags_change_starts_again_now() -> None:
+    """_post_resv_update: slurmctld restarts the period (StartTime=now); the end stays."""
+    c = make_cluster()
+    create(c, name="r", node_list="n1")
+    book = c.reservations
+    longer = book.update(ReservationDesc(name="r", duration=120), c, T0 + 5)
+    assert (longer.start_time, longer.end_time) == (T0, T0 + 7200)
+    wider = book.update(ReservationDesc(name="r", node_list="n1,n2"), c, T0 + 9)
+    assert (wider.start_time, wider.end_time) == (T0 + 9, T0 + 7200)
+    create(c, name="later", node_list="n3", start_time=T0 + 600)
+    assert book.update(ReservationDesc(name="later", flags=F.MAINT), c, T0 + 9).start_time == T0 + 600
+    assert book.update(ReservationDesc(name="r", flags=F.MAINT), c, T0 + 12).start_time == T0 + 12
+
+
 def test_update_node_count_grows_and_shrinks() -> None:
     c = make_cluster()
     create(c, name="r", node_cnt=(1,))

@@ -15,7 +15,9 @@ from flurm.controller.rights import (
     FIELD_LIMITS,
     REBOOT_REFUSED,
     Caller,
+    check_groups,
     check_partitions,
+    in_allowed_groups,
     submission_as_caller,
     update_refusal,
 )
@@ -32,7 +34,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.state.cluster import Cluster
-from flurm.state.model import Job
+from flurm.state.model import Job, Partition
 
 T0 = 1_000_000
 USER = Caller(1000, 1000, privileged=False)
@@ -245,3 +247,17 @@ def test_root_only_partition_on_update(cluster: Cluster) -> None:
     assert upd(j, cluster=cluster, partition="admin") == SlurmRC.ESLURM_ACCESS_DENIED
     assert upd(j, cluster=cluster, partition="debug") == 0
     assert upd(j, ROOT, cluster=cluster, partition="admin") == 0
+
+
+def test_allow_groups_takes_members_primary_groups_root_and_slurmuser() -> None:
+    """validate_group against this host's /etc/passwd and /etc/group (Debian's system users: daemon's
+    primary group is daemon; nobody is in no group of those)."""
+    part = Partition("p", ("n1",), "n1", allow_groups="daemon,nosuchgroup")
+    check_groups(part, 1, 64030)  # daemon: its primary group
+    check_groups(part, 0, 64030)  # root
+    check_groups(part, 65534, 65534)  # SlurmUser
+    with pytest.raises(SlurmError) as e:
+        check_groups(part, 65534, 64030)  # nobody
+    assert e.value.rc == SlurmRC.ESLURM_JOB_MISSING_REQUIRED_PARTITION_GROUP
+    assert not in_allowed_groups("daemon", 4_000_000)  # a uid the system does not know
+    check_groups(Partition("q", ("n1",), "n1"), 65534, 64030)  # no AllowGroups: anyone

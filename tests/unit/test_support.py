@@ -35,7 +35,7 @@ def test_each_setting_rule_finds_its_setting() -> None:
     # every rule but PriorityType's, which flags only a release's default multifactor (below)
     assert len(found) == len(SETTINGS) - 1, found
     assert not any(f.startswith("PriorityType=") for f in found)
-    assert any(f.startswith("PriorityWeightFairshare=10: fair share") for f in found)
+    assert any(f.startswith("PriorityWeightFairshare=10: fair share starts from no usage") for f in found)
     assert any(f.startswith("Gres= on 2 nodes (n1...)") for f in found)
     assert "AccountingStoreFlags=job_comment,job_script: job scripts" in found[0]
     assert found[1].startswith("AccountingStorageTRES=license/matlab,gres/gpu: licence and GRES TRES")

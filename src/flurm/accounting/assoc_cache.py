@@ -149,6 +149,13 @@ class AssocCache:
         self.users: dict[str, User] = {}
         self.tres: dict[int, TresRec] = {}
         self.loaded = False
+        # lookups of every submission and every pending job of a pass: built again after each change
+        self._by_uid: dict[int, list[Assoc]] | None = None
+        self._qos_by_name: dict[str, Qos] | None = None
+
+    def _changed(self) -> None:
+        self._by_uid = None
+        self._qos_by_name = None
 
     # -- building --------------------------------------------------------------------------------
     def load(
@@ -170,6 +177,7 @@ class AssocCache:
         for a in assocs:
             self._add_assoc(a)
         self.loaded = True
+        self._changed()
 
     def _add_qos(self, rec: QosRec) -> None:
         q = Qos(rec.id, rec.name or "")
@@ -253,6 +261,7 @@ class AssocCache:
         for update in msg.updates:
             for rec in update.objects or ():
                 self._apply_one(update.type, rec)
+        self._changed()
 
     def _apply_one(self, kind: UpdateType, rec: object) -> None:
         if isinstance(rec, AssocRec):
@@ -304,7 +313,18 @@ class AssocCache:
 
     # -- lookups -----------------------------------------------------------------------------------
     def qos_named(self, name: str) -> Qos | None:
-        return next((q for q in self.qos.values() if q.name == name), None)
+        if self._qos_by_name is None:
+            self._qos_by_name = {q.name: q for q in self.qos.values()}
+        return self._qos_by_name.get(name)
+
+    def _of_uid(self, uid: int) -> list[Assoc]:
+        if self._by_uid is None:
+            index: dict[int, list[Assoc]] = {}
+            for a in self.assocs.values():
+                if a.uid is not None:
+                    index.setdefault(a.uid, []).append(a)
+            self._by_uid = index
+        return self._by_uid.get(uid, [])
 
     def user_of_uid(self, uid: int) -> User | None:
         return next((u for u in self.users.values() if u.uid == uid), None)
@@ -315,9 +335,10 @@ class AssocCache:
 
     def default_account(self, uid: int) -> str | None:
         """The user's DefaultAccount: the account of its default association."""
+        mine = self._of_uid(uid)
         return next(
-            (a.acct for a in self.assocs.values() if a.uid == uid and a.is_def and a.partition is None),
-            next((a.acct for a in self.assocs.values() if a.uid == uid and a.is_def), None),
+            (a.acct for a in mine if a.is_def and a.partition is None),
+            next((a.acct for a in mine if a.is_def), None),
         )
 
     def find(self, uid: int, account: str | None, partition: str | None) -> Assoc | None:
@@ -326,7 +347,7 @@ class AssocCache:
         account = account or self.default_account(uid)
         if account is None:
             return None
-        mine = [a for a in self.assocs.values() if a.uid == uid and a.acct == account]
+        mine = [a for a in self._of_uid(uid) if a.acct == account]
         return next((a for a in mine if partition and a.partition == partition), None) or next(
             (a for a in mine if a.partition is None), None
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import struct
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,12 +28,27 @@ from typing import Protocol
 
 from flurm.auth.authenticator import Authenticator, AuthError, MungeAuthenticator
 from flurm.config.slurmconf import SlurmConfig
-from flurm.protocol.constants import MsgType, SlurmRC
+from flurm.protocol.constants import SLURM_26_05_PROTOCOL_VERSION, MsgType, SlurmRC
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.errors import FlurmError
 from flurm.protocol.messages.base import Body, encode_body
-from flurm.protocol.messages.dbd_conn import DBD_CONN_BODIES, ClusterTres, RegisterCtld, persist_init_head
-from flurm.protocol.messages.dbd_jobs import DBD_JOB_BODIES, DbdIdRc, DbdMultMsg, decode_dbd_msg
+from flurm.protocol.messages.dbd_conn import (
+    DBD_CONN_BODIES,
+    ClusterTres,
+    RegisterCtld,
+    persist_init_head,
+    registered_cluster_id,
+)
+from flurm.protocol.messages.dbd_jobs import (
+    DB_INDEX_PENDING,
+    DBD_JOB_BODIES,
+    DbdIdRc,
+    DbdJobStart,
+    DbdMultMsg,
+    DbdStepComplete,
+    DbdStepStart,
+    decode_dbd_msg,
+)
 from flurm.protocol.messages.persist import (
     PERSIST_TYPE_DBD,
     PersistInitRequest,
@@ -149,6 +165,7 @@ class DbdClient:
         self.backoff = backoff
         self.stats = DbdStats()
         self.version = DBD_SPOKEN[0]  # what slurmdbd took last (the next connection announces it first)
+        self.cluster_id: int | None = None  # the cluster's id in slurmdbd, as it answered the registration
         self._active = asyncio.Event()
         self._inactive = asyncio.Event()
         self._inactive.set()
@@ -256,6 +273,8 @@ class DbdClient:
         version = self.version
         reg = persist_msg(DbdMsgType.DBD_REGISTER_CTLD, self.register(), version)
         rc = _answer_rc(await self.request(reg), version)
+        if (cluster_id := registered_cluster_id(rc)) is not None:
+            self.cluster_id, rc = cluster_id, SlurmRC.SLURM_SUCCESS
         if rc != SlurmRC.SLURM_SUCCESS:
             # slurmctld goes on (and dies only when it enforces associations: assocs decide that)
             log.error("slurmdbd did not register the cluster %s: rc %d", self.settings.cluster, rc)
@@ -372,11 +391,26 @@ RECORD_BODIES: dict[DbdMsgType, type[Body]] = {**DBD_CONN_BODIES, **DBD_JOB_BODI
 
 def in_version(record: bytes, packed: int, version: int) -> bytes:
     """``record`` (u16 type + body, packed in ``packed``) as ``version`` packs it (a field the older
-    release lacks is left out). WireError when it does not read or ``version`` is not spoken."""
+    release lacks is left out; before 26.05 a job's sluid is neither its db_index nor in its step ids:
+    that slurmdbd gives the db_index). WireError when it does not read or ``version`` is not spoken."""
     if packed == version:
         return record
     msg_type, body = decode_dbd_msg(record, packed, RECORD_BODIES)
+    if version < SLURM_26_05_PROTOCOL_VERSION:
+        body = _without_sluid(body)
     return persist_msg(msg_type, body, version)
+
+
+def _without_sluid(body: Body) -> Body:
+    changes: dict[str, object] = {}
+    db_index = getattr(body, "db_index", 0)
+    if db_index >> 52 and db_index != DB_INDEX_PENDING:  # a sluid: the cluster's id in the top 12 bits
+        changes["db_index"] = 0
+    if isinstance(body, DbdStepStart | DbdStepComplete) and body.step_id.sluid:
+        changes["step_id"] = dataclasses.replace(body.step_id, sluid=0)
+    if isinstance(body, DbdJobStart):
+        changes["sluid"] = 0
+    return dataclasses.replace(body, **changes) if changes else body  # type: ignore[type-var]
 
 
 # what slurmdbd answers the connection and the records with

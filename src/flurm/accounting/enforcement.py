@@ -29,7 +29,6 @@ from flurm.protocol.messages.dbd_assoc import (
     GotQos,
     GotTres,
     GotUsers,
-    QosCond,
     Record,
     TresCond,
     UserCond,
@@ -56,7 +55,7 @@ def start_queries(cluster: str, storage_tres: str | None = None) -> tuple[Record
             tres.append(name)
     return (
         GetTres(TresCond(count=0, type_list=tuple(tres))),
-        GetQos(QosCond()),
+        GetQos(None),  # NULL: every QOS (22.05 packs it as a condition with its defaults)
         GetUsers(UserCond(with_coords=1)),
         GetAssocs(AssocCond(cluster_list=(cluster,))),
     )

@@ -90,3 +90,9 @@ class CachePriorityInputs:
 
     def reset(self) -> None:
         self.book.reset()
+
+    def usage_state(self) -> Mapping[int, float]:
+        return dict(self.book.usage)
+
+    def load_usage(self, usage: Mapping[int, float]) -> None:
+        self.book.usage = dict(usage)

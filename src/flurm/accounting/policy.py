@@ -112,27 +112,26 @@ class Usage:
     qos_user: dict[tuple[int, int], Counts] = field(default_factory=dict)
     qos_acct: dict[tuple[int, str], Counts] = field(default_factory=dict)
 
-    def _all(self, cache: AssocCache, assoc: Assoc | None, qos: Qos | None, uid: int) -> list[Counts]:
-        out = [self.assoc.setdefault(a.id, Counts()) for a in (cache.parents(assoc) if assoc else ())]
+    def _all(self, chain: list[Assoc], qos: Qos | None, uid: int) -> list[Counts]:
+        """The counters a job of this association chain (the association and its parents) counts in."""
+        out = [self.assoc.setdefault(a.id, Counts()) for a in chain]
         if qos is not None:
             out.append(self.qos.setdefault(qos.id, Counts()))
             out.append(self.qos_user.setdefault((qos.id, uid), Counts()))
-            if assoc is not None:
-                out.append(self.qos_acct.setdefault((qos.id, assoc.acct), Counts()))
+            if chain:
+                out.append(self.qos_acct.setdefault((qos.id, chain[0].acct), Counts()))
         return out
 
-    def count(self, cache: AssocCache, job: Job, assoc: Assoc | None, qos: Qos | None) -> None:
-        targets = self._all(cache, assoc, qos, job.user_id)
+    def count(self, job: Job, chain: list[Assoc], qos: Qos | None) -> None:
+        targets = self._all(chain, qos, job.user_id)
         for c in targets:
             c.submitted += tasks(job)
         if job.is_running() or job.base_state == JobState.SUSPENDED:
             for c in targets:
                 c.add(job_tres(job))
 
-    def start(
-        self, cache: AssocCache, job: Job, assoc: Assoc | None, qos: Qos | None, tres: dict[int, int]
-    ) -> None:
-        for c in self._all(cache, assoc, qos, job.user_id):
+    def start(self, job: Job, chain: list[Assoc], qos: Qos | None, tres: dict[int, int]) -> None:
+        for c in self._all(chain, qos, job.user_id):
             c.add(tres)
 
 
@@ -152,9 +151,18 @@ class Policy:
 
     def usage(self, jobs: Iterable[Job]) -> Usage:
         use = Usage()
+        cache = self.cache
+        # many jobs share a user, account, partition and QOS: each is looked up once
+        seen: dict[tuple[int, str | None, str, str | None], tuple[list[Assoc], Qos | None]] = {}
         for job in jobs:
-            if job.is_pending() or job.is_running() or job.base_state == JobState.SUSPENDED:
-                use.count(self.cache, job, self.assoc_of(job), self.qos_of(job))
+            if not (job.is_pending() or job.is_running() or job.base_state == JobState.SUSPENDED):
+                continue
+            key = (job.user_id, job.account, job.partition, job.qos)
+            found = seen.get(key)
+            if found is None:
+                assoc = self.assoc_of(job)
+                found = seen[key] = (cache.parents(assoc) if assoc is not None else [], self.qos_of(job))
+            use.count(job, *found)
         return use
 
     # -- submit (_job_create) ----------------------------------------------------------------------
@@ -365,7 +373,9 @@ class PassLimits:
 
     def started(self, job: Job, part: Partition, cpus: int, nodes: int) -> None:
         p = self.policy
-        self.use.start(p.cache, job, p.assoc_of(job), p.qos_of(job), job_tres(job, cpus, nodes))
+        assoc = p.assoc_of(job)
+        chain = p.cache.parents(assoc) if assoc is not None else []
+        self.use.start(job, chain, p.qos_of(job), job_tres(job, cpus, nodes))
 
 
 def _over(tres: dict[int, int], limits: dict[int, int], used: dict[int, int] | None = None) -> int | None:

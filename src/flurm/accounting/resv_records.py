@@ -8,6 +8,7 @@ come from the association cache (None without one). A floating reservation (TIME
 
 from __future__ import annotations
 
+from flurm.accounting.assoc_cache import AssocCache
 from flurm.accounting.records import AcctCluster
 from flurm.protocol.messages.dbd_conn import ReservationRec
 from flurm.state.reservations import Reservation
@@ -65,3 +66,27 @@ def removed(resv: Reservation, cluster: str, now: int) -> ReservationRec:
         time_start_prev=now,
         tres_str=_tres(resv),
     )
+
+
+def assocs(resv: Reservation, cache: AssocCache) -> str | None:
+    """The associations a reservation lets in (",2,3,") or keeps out (",-2,"), as _set_assoc_list
+    writes them: with users and accounts, each user's association in each account; with users, all of
+    each user's associations; with accounts, each account's own. Ones slurmdbd does not know are left
+    out. slurmdbd's rollup charges a reservation's idle time to these."""
+    allow: list[int] = []
+    deny: list[int] = []
+    users, accts = resv.user_ids, resv.account_list
+    if users and accts and not (resv.user_not or resv.account_not):
+        for uid in users:
+            for acct in accts:
+                a = cache.find(uid, acct, None)
+                allow += [a.id] if a is not None else []
+    else:
+        (deny if resv.user_not else allow).extend(
+            a.id for uid in users for a in cache.assocs.values() if a.uid == uid
+        )
+        (deny if resv.account_not else allow).extend(
+            a.id for acct in accts for a in cache.assocs.values() if a.acct == acct and a.user is None
+        )
+    ids = [str(i) for i in allow] + [f"-{i}" for i in deny]
+    return "," + ",".join(ids) + "," if ids else None

@@ -8,8 +8,9 @@ mode says slurmctld is the one recording (shadow, a rollback), nothing is queued
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records, resv_records
@@ -28,6 +29,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.base import Body
+from flurm.protocol.messages.credential import StepId
 from flurm.protocol.messages.dbd_conn import (
     DBD_NODE_STATE_DOWN,
     DBD_NODE_STATE_UP,
@@ -37,7 +39,14 @@ from flurm.protocol.messages.dbd_conn import (
 from flurm.protocol.messages.dbd_conn import (
     NodeState as NodeStateMsg,
 )
-from flurm.protocol.messages.dbd_jobs import DbdIdRc
+from flurm.protocol.messages.dbd_jobs import (
+    DbdIdRc,
+    DbdJobComplete,
+    DbdJobStart,
+    DbdJobSuspend,
+    DbdStepComplete,
+    DbdStepStart,
+)
 from flurm.protocol.messages.persist import persist_msg
 from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
@@ -85,6 +94,25 @@ def cluster_tres(nodes: list[Node]) -> str:
         TRES_PAGES: 0,
     }
     return ",".join(f"{k}={v}" for k, v in counts.items())
+
+
+def _with_sluid(body: Body, jobs: Mapping[int, Job]) -> Body:
+    """A job or step record as slurmctld 26.05 makes it: the job's sluid is its db_index until slurmdbd
+    answered one (job_record_set_sluid) and rides in the job start and the step ids. Sent to an older
+    slurmdbd, client.in_version takes it out again (that slurmdbd gives the db_index)."""
+    step_id = getattr(body, "step_id", None)
+    job = jobs.get(step_id.job_id if isinstance(step_id, StepId) else getattr(body, "job_id", -1))
+    if job is None or not job.sluid:
+        return body
+    changes: dict[str, object] = {}
+    indexed = DbdJobStart | DbdJobComplete | DbdJobSuspend | DbdStepStart | DbdStepComplete
+    if isinstance(body, indexed) and not body.db_index:
+        changes["db_index"] = job.sluid
+    if isinstance(body, DbdJobStart):
+        changes["sluid"] = job.sluid
+    if isinstance(body, DbdStepStart | DbdStepComplete):
+        changes["step_id"] = dataclasses.replace(body.step_id, sluid=job.sluid)
+    return dataclasses.replace(body, **changes) if changes else body  # type: ignore[type-var]
 
 
 def _accounted_state(node: Node) -> tuple[bool, str | None] | None:
@@ -162,6 +190,8 @@ class DbdAccounting:
             dimensions=1,
             flags=CLUSTER_FLAGS,
             plugin_id_select=SELECT_PLUGIN_CONS_TRES,
+            # the id slurmdbd gave the cluster at an earlier registration (26.05 sends it back)
+            cluster_id=self.client.cluster_id or 0,
         )
 
     def _cluster_tres(self) -> ClusterTres:
@@ -337,7 +367,7 @@ class DbdAccounting:
     # -- helpers ----------------------------------------------------------------------------------
     def _queue(self, msg_type: int, body: Body) -> None:
         if self.live:
-            self.spool.append(persist_msg(msg_type, body, SPOOL_VERSION))
+            self.spool.append(persist_msg(msg_type, _with_sluid(body, self.ctl.cluster.jobs), SPOOL_VERSION))
 
     def _slurm_user(self) -> int:
         return self.ctl.config.slurm_user_uid

@@ -152,7 +152,7 @@ class Controller:
         self.cluster.persist = traits.saves_state
         if traits.schedules and not self.priority.last_calc:
             # the plugin's start (and a takeover's): every pending job's priority anew
-            self.priority.recalculate(self.now())
+            self.priority.start(self.now())
         for listener in self.mode_listeners:
             listener(traits)
         if traits.drives_nodes:

@@ -9,8 +9,8 @@ it starts).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flurm.protocol.constants import NO_VAL
 from flurm.protocol.messages.reports import PriorityFactorsRecord
@@ -36,6 +36,8 @@ def parse_tres(text: str | None) -> dict[str, int]:
     return out
 
 
+USAGE_META = "priority_usage"  # the store's record of fair share's usage
+
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
     from flurm.controller.ports import PriorityInputs
@@ -52,6 +54,16 @@ class Priorities:
         self._reset_done = False
         self._last_reset = 0
         self._next_reset = 0
+        self.last_usage = 0  # slurmctld's g_last_ran: when usage was last decayed and charged
+
+    def restore(self, saved: Mapping[str, Any] | None) -> None:
+        """The usage and the decay's clock as the store kept them (slurmctld's assoc_usage and
+        priority_last_decay_ran): the first pass after a restart decays over the time flurm was away."""
+        if not saved or self.inputs is None:
+            return
+        self.last_usage = int(saved.get("last_ran", 0))
+        self._last_reset = int(saved.get("last_reset", 0))
+        self.inputs.load_usage({int(k): float(v) for k, v in dict(saved.get("usage", {})).items()})
 
     # -- configuration --------------------------------------------------------------------------
     @property
@@ -92,6 +104,14 @@ class Priorities:
         return f.total()
 
     # -- the decay thread's pass ----------------------------------------------------------------
+    def start(self, now: int) -> None:
+        """The plugin starts: its decay thread's first pass runs at once (with slurmdbd: it only
+        starts the usage's clock, or decays over the time flurm was away), then every pending job's
+        priority is computed anew."""
+        if self.multifactor and mf.recalculates(self.settings):
+            self._usage(now)
+        self.recalculate(now)
+
     def tick(self, now: int) -> None:
         """Every PriorityCalcPeriod, when slurmctld runs its decay thread (with slurmdbd)."""
         if not self.multifactor:
@@ -123,8 +143,9 @@ class Priorities:
                 inputs.reset()
                 self._last_reset = self._next_reset
                 self._next_reset = mf.next_reset(s.reset_period, self._last_reset, now)
-        last = self.last_calc
+        last = self.last_usage
         if not last or now <= last:
+            self._saved(now)
             return
         inputs.decay(mf.period_decay(s.decay_half_life, now - last))
         for job in self.ctl.cluster.jobs.values():
@@ -139,6 +160,14 @@ class Priorities:
                 inputs.charge(
                     job, mf.run_usage(seconds, billable, s.decay_half_life, inputs.usage_factor(job))
                 )
+        self._saved(now)
+
+    def _saved(self, now: int) -> None:
+        self.last_usage = now
+        if self.inputs is not None:
+            usage = {str(k): v for k, v in self.inputs.usage_state().items()}
+            state = {"last_ran": now, "last_reset": self._last_reset, "usage": usage}
+            self.ctl.store.set_meta(USAGE_META, state)
 
     def recalculate(self, now: int, jobs: Iterable[Job] | None = None) -> None:
         """decay_apply_weighted_factors for every job: a pending job that is not held (nor set by an

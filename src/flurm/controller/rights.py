@@ -10,6 +10,8 @@ AdminLevel Administrator and Operator) are one here: ``privileged`` means root o
 
 from __future__ import annotations
 
+import grp
+import pwd
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -128,6 +130,30 @@ def check_partitions(names: Iterable[str], partitions: Mapping[str, Partition], 
         part = partitions.get(name)
         if part is not None and part.root_only:
             raise SlurmError(SlurmRC.ESLURM_ACCESS_DENIED)
+
+
+def in_allowed_groups(groups: str, uid: int) -> bool:
+    """validate_group: a member of one of the groups (as /etc/group lists it), or a user whose primary
+    group is one of them. A user or group the system does not know is not a member."""
+    try:
+        user = pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    for name in groups.split(","):
+        try:
+            group = grp.getgrnam(name)
+        except KeyError:
+            continue
+        if user.pw_gid == group.gr_gid or user.pw_name in group.gr_mem:
+            return True
+    return False
+
+
+def check_groups(part: Partition, uid: int, slurm_user_uid: int) -> None:
+    """A partition's AllowGroups takes the jobs of its groups' users, root's and SlurmUser's
+    (_part_access_check: the job's user, not the submitter)."""
+    if part.allow_groups and uid not in (0, slurm_user_uid) and not in_allowed_groups(part.allow_groups, uid):
+        raise SlurmError(SlurmRC.ESLURM_JOB_MISSING_REQUIRED_PARTITION_GROUP)
 
 
 def update_refusal(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flurm.controller.requeue import default_requeue
-from flurm.controller.rights import Caller, check_partitions, submission_as_caller
+from flurm.controller.rights import Caller, check_groups, check_partitions, submission_as_caller
 from flurm.errors import SlurmError
 from flurm.protocol.constants import (
     INFINITE,
@@ -118,6 +118,7 @@ def build_job(
         raise SlurmError(SlurmRC.ESLURM_DEFAULT_PARTITION_NOT_SET)
     part = cluster.partitions[partition.split(",")[0]]
     check_partitions([part.name], cluster.partitions, caller)
+    check_groups(part, uid, cluster.config.slurm_user_uid)
     if not any(cluster.partitions[p].state_up & PARTITION_SUBMIT for p in partition.split(",")):
         raise SlurmError(SlurmRC.ESLURM_PARTITION_NOT_AVAIL)  # DRAIN or INACTIVE: no new jobs
 

@@ -728,6 +728,12 @@ class Reservations:
                 raise SlurmError(RC.ESLURM_RESERVATION_BUSY)
             self._advance(resv, now)
         self._count_cpus(view, resv)
+        # _post_resv_update: a started reservation whose nodes, CPUs or flags change begins anew now
+        # (accounting keeps each period's row; StartTime shows it)
+        if old.start_time < now and (
+            (resv.node_list, resv.cpu_cnt, resv.flags) != (old.node_list, old.cpu_cnt, old.flags)
+        ):
+            resv.start_time = now
         resv.seq = old.seq
         self.items[resv.name] = resv
         self._touch(resv, now)

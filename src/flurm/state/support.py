@@ -171,20 +171,14 @@ SETTINGS: tuple[SettingRule, ...] = (
     ),
     SettingRule(
         "PriorityWeightFairshare",
-        "fair share: flurm does not load slurmdbd's associations yet (the factor is 0 until it does); the"
-        " usage it weighs is kept in memory only, and slurmctld's (StateSaveLocation/assoc_usage) is not"
-        " taken over",
+        "fair share starts from no usage at the takeover: slurmctld's (StateSaveLocation/assoc_usage) is"
+        " not taken over",
         _weight("PriorityWeightFairshare"),
     ),
     SettingRule(
         "PriorityWeightAssoc",
-        "the association priority factor (0 until flurm loads slurmdbd's associations)",
+        "the association priority factor (computed as 0)",
         _weight("PriorityWeightAssoc"),
-    ),
-    SettingRule(
-        "PriorityWeightQOS",
-        "QOS priorities from slurmdbd (the factor is 0 until flurm loads them)",
-        _weight("PriorityWeightQOS"),
     ),
     SettingRule(
         "PriorityWeightTRES",

@@ -6,7 +6,9 @@ A record's layout is data: an ordered tuple of (field, kind) that one reader and
 field order on the wire is written once. A DBD request carries one condition record; a DBD_GOT_* reply a
 list of records (u32 count, NO_VAL for no list) and a u32 return code. ACCOUNTING_UPDATE_MSG is an ordinary
 SLURM message (header, credential); the DBD messages travel on the persistent connection (persist.py).
-Only 22.05's layouts (and 21.08's, which they equal) are known; another version is refused.
+The layouts of 22.05 (and 21.08's, which they equal), 24.11 and 26.05 are known, one table per record: an
+entry may carry the Span of releases it is on the wire in (layout.since, layout.before); from 24.11 a
+condition may be NULL, a u8 0 (:func:`COND`). Another version is refused.
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ from flurm.protocol.constants import (
     NO_VAL,
     SLURM_21_08_PROTOCOL_VERSION,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_23_02_PROTOCOL_VERSION,
+    SLURM_24_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_25_11_PROTOCOL_VERSION,
     MsgType,
 )
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.base import Message, register
+from flurm.protocol.messages.layout import Span, before, since
 from flurm.protocol.messages.reports import read_optional_strings, write_optional_strings
+from flurm.protocol.versions import DBD_NEWER
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 QOS_FLAG_NOTSET = 0x10000000
@@ -127,38 +135,84 @@ def _write_optional(w: Writer, rec: Record | None, version: int) -> None:
     rec.pack(w, version)
 
 
+def _read_cond(r: Reader, version: int, cls: type[Record]) -> Record | None:
+    if version < SLURM_24_11_PROTOCOL_VERSION:
+        return cls.unpack(r, version)
+    present = r.u8()
+    if present > 1:
+        raise DecodeError(f"{cls.__name__}: NULL marker {present}")
+    return cls.unpack(r, version) if present else None
+
+
+def _write_cond(w: Writer, rec: Record | None, version: int, cls: type[Record]) -> None:
+    if version < SLURM_24_11_PROTOCOL_VERSION:
+        (rec or cls()).pack(w, version)  # NULL packs as the condition's defaults
+    elif rec is None:
+        w.u8(0)
+    else:
+        w.u8(1)
+        rec.pack(w, version)
+
+
+def COND(cls: type[Record]) -> Kind:
+    """A condition that may be NULL (None): from 24.11 a u8 0, or 1 and the condition (packbool); before,
+    NULL packs as the condition with its defaults."""
+    return Kind(lambda r, v: _read_cond(r, v, cls), lambda w, x, v: _write_cond(w, x, v, cls))
+
+
+def _read_marker(r: Reader, version: int) -> None:
+    if r.u8() != 1:
+        raise DecodeError("a record in a list marked NULL")
+
+
+# packbool(1) before a record that may be NULL (from 25.11 the user record): never NULL in a list
+MARKER = Kind(_read_marker, lambda w, x, v: w.u8(1))
+
+
 def OPTIONAL(cls: type[Record]) -> Kind:
     """A pointer to one record: u32 NO_VAL for none, else a marker and the record."""
     return Kind(lambda r, v: _read_optional(r, v, cls), lambda w, x, v: _write_optional(w, x, v))
 
 
 def _check_version(version: int, what: str) -> None:
-    if not SLURM_21_08_PROTOCOL_VERSION <= version <= SLURM_22_05_PROTOCOL_VERSION:
+    if not (SLURM_21_08_PROTOCOL_VERSION <= version <= SLURM_22_05_PROTOCOL_VERSION or version in DBD_NEWER):
         raise DecodeError(f"{what}: layout of protocol version {version:#06x} is not known")
 
 
-class Record(Message):
-    """A slurmdb record or condition: LAYOUT names every dataclass field in wire order."""
+Entry = tuple[str, Kind] | tuple[str, Kind, Span]
 
-    LAYOUT: ClassVar[tuple[tuple[str, Kind], ...]] = ()
+
+class Record(Message):
+    """A slurmdb record or condition: LAYOUT names every dataclass field in wire order, each in the releases
+    its Span says (all when it has none); a field a release does not pack decodes to its default. The name
+    "" is no field: a MARKER."""
+
+    NEWER_LAYOUTS = DBD_NEWER
+    LAYOUT: ClassVar[tuple[Entry, ...]] = ()
+
+    @classmethod
+    def _layout(cls, version: int) -> list[tuple[str, Kind]]:
+        return [(e[0], e[1]) for e in cls.LAYOUT if len(e) == 2 or version in e[2]]
 
     def pack(self, w: Writer, version: int) -> None:
-        for name, kind in self.LAYOUT:
+        for name, kind in self._layout(version):
             try:
-                kind.write(w, getattr(self, name), version)
+                kind.write(w, getattr(self, name) if name else None, version)
             except (struct.error, TypeError, AttributeError) as e:
                 raise EncodeError(f"{type(self).__name__}.{name}: {e}") from None
 
     @classmethod
     def unpack(cls, r: Reader, version: int) -> Self:
         _check_version(version, cls.__name__)
-        return cls(*(kind.read(r, version) for _, kind in cls.LAYOUT))
+        values = {name: kind.read(r, version) for name, kind in cls._layout(version)}
+        values.pop("", None)
+        return cls(**values)
 
     @classmethod
     def check_layout(cls) -> None:
-        """The LAYOUT lists the dataclass's fields, in their order (a unit test calls it)."""
-        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-        if names != tuple(name for name, _ in cls.LAYOUT):
+        """The LAYOUT names every dataclass field and nothing else (a unit test calls it)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        if names != {e[0] for e in cls.LAYOUT} - {""}:
             raise AssertionError(f"{cls.__name__}: fields {names} != layout")
 
 
@@ -184,8 +238,23 @@ class AccountingRec(Record):
     tres_rec: TresRec = TresRec()
     id: int = 0
     period_start: int = 0
+    id_alt: int = 0  # 24.11 on
 
-    LAYOUT = (("alloc_secs", U64), ("tres_rec", REC(TresRec)), ("id", U32), ("period_start", TIME))
+    LAYOUT = (
+        ("alloc_secs", U64),
+        ("tres_rec", REC(TresRec)),
+        ("id", U32),
+        ("id_alt", U32, since(SLURM_24_11_PROTOCOL_VERSION)),
+        ("period_start", TIME),
+    )
+
+
+_V2302, _V2405, _V2411, _V2511 = (
+    SLURM_23_02_PROTOCOL_VERSION,
+    SLURM_24_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_25_11_PROTOCOL_VERSION,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +295,17 @@ class AssocRec(Record):
     rgt: int = 0
     uid: int = 0
     user: str | None = None
+    comment: str | None = None  # 24.05 on
+    lineage: str | None = None  # 24.05 on, for lft and rgt
 
     LAYOUT = (
         ("accounting_list", LIST(AccountingRec)),
         ("acct", STR),
         ("cluster", STR),
+        ("comment", STR, since(_V2405)),
         ("def_qos_id", U32),
-        ("flags", U16),
+        ("flags", U16, before(_V2405)),
+        ("flags", U32, since(_V2405)),
         ("shares_raw", U32),
         ("grp_tres_mins", STR),
         ("grp_tres_run_mins", STR),
@@ -243,7 +316,8 @@ class AssocRec(Record):
         ("grp_wall", U32),
         ("id", U32),
         ("is_def", U16),
-        ("lft", U32),
+        ("lft", U32, before(_V2405)),
+        ("lineage", STR, since(_V2405)),
         ("max_tres_mins_pj", STR),
         ("max_tres_run_mins", STR),
         ("max_tres_pj", STR),
@@ -258,7 +332,7 @@ class AssocRec(Record):
         ("partition", STR),
         ("priority", U32),
         ("qos_list", STRS),
-        ("rgt", U32),
+        ("rgt", U32, before(_V2405)),
         ("uid", U32),
         ("user", STR),
     )
@@ -310,11 +384,14 @@ class UserRec(Record):
     old_name: str | None = None
     uid: int = NO_VAL
     wckey_list: tuple[WckeyRec, ...] | None = None
+    def_qos_id: int = 0  # 25.11 on
 
     LAYOUT = (
+        ("", MARKER, since(_V2511)),
         ("admin_level", U16),
         ("assoc_list", LIST(AssocRec)),
         ("coord_accts", LIST(CoordRec)),
+        ("def_qos_id", U32, since(_V2511)),
         ("default_acct", STR),
         ("default_wckey", STR),
         ("flags", U32),
@@ -415,7 +492,13 @@ class ClusResRec(Record):
     cluster: str | None = None
     percent_allowed: int = 0xFFFE
 
-    LAYOUT = (("cluster", STR), ("percent_allowed", U16))
+    allowed: int = 0  # 23.02 on, for percent_allowed
+
+    LAYOUT = (
+        ("cluster", STR),
+        ("percent_allowed", U16, before(_V2302)),
+        ("allowed", U32, since(_V2302)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +516,9 @@ class ResRec(Record):
     percent_used: int = 0
     server: str | None = None
     type: int = 0
+    allocated: int = 0  # 23.02 on, for percent_used
+    last_consumed: int = 0
+    last_update: int = 0
 
     LAYOUT = (
         ("clus_res_list", LIST(ClusResRec)),
@@ -443,9 +529,12 @@ class ResRec(Record):
         ("id", U32),
         ("manager", STR),
         ("name", STR),
-        ("percent_used", U16),
+        ("percent_used", U16, before(_V2302)),
+        ("allocated", U32, since(_V2302)),
+        ("last_consumed", U32, since(_V2302)),
         ("server", STR),
         ("type", U32),
+        ("last_update", TIME, since(_V2302)),
     )
 
 
@@ -493,33 +582,35 @@ class AssocCond(Record):
     with_sub_accts: int = 0
     without_parent_info: int = 0
     without_parent_limits: int = 0
+    flags: int = 0  # 24.11 on: ASSOC_COND_FLAG_*, for only_defs and the with(out)_* of before
 
     LAYOUT = (
         ("acct_list", STRS),
         ("cluster_list", STRS),
         ("def_qos_id_list", STRS),
+        ("flags", U32, since(_V2411)),
         ("format_list", STRS),
         ("id_list", STRS),
-        ("only_defs", U16),
+        ("only_defs", U16, before(_V2411)),
         ("partition_list", STRS),
         ("parent_acct_list", STRS),
         ("qos_list", STRS),
         ("usage_end", TIME),
         ("usage_start", TIME),
         ("user_list", STRS),
-        ("with_usage", U16),
-        ("with_deleted", U16),
-        ("with_raw_qos", U16),
-        ("with_sub_accts", U16),
-        ("without_parent_info", U16),
-        ("without_parent_limits", U16),
+        ("with_usage", U16, before(_V2411)),
+        ("with_deleted", U16, before(_V2411)),
+        ("with_raw_qos", U16, before(_V2411)),
+        ("with_sub_accts", U16, before(_V2411)),
+        ("without_parent_info", U16, before(_V2411)),
+        ("without_parent_limits", U16, before(_V2411)),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class UserCond(Record):
     admin_level: int = 0
-    assoc_cond: AssocCond = AssocCond()
+    assoc_cond: AssocCond | None = None
     def_acct_list: tuple[str, ...] | None = None
     def_wckey_list: tuple[str, ...] | None = None
     with_assocs: int = 0
@@ -529,7 +620,7 @@ class UserCond(Record):
 
     LAYOUT = (
         ("admin_level", U16),
-        ("assoc_cond", REC(AssocCond)),
+        ("assoc_cond", COND(AssocCond)),
         ("def_acct_list", STRS),
         ("def_wckey_list", STRS),
         ("with_assocs", U16),
@@ -547,14 +638,16 @@ class QosCond(Record):
     name_list: tuple[str, ...] | None = None
     preempt_mode: int = 0
     with_deleted: int = 0
+    flags: int = 0  # 24.11 on: QOS_COND_FLAG_*, for with_deleted
 
     LAYOUT = (
         ("description_list", STRS),
+        ("flags", U16, since(_V2411)),
         ("format_list", STRS),
         ("id_list", STRS),
         ("name_list", STRS),
         ("preempt_mode", U16),
-        ("with_deleted", U16),
+        ("with_deleted", U16, before(_V2411)),
     )
 
 
@@ -573,8 +666,8 @@ class GetTres(Record):
 class GetQos(Record):
     """DBD_GET_QOS 1448."""
 
-    cond: QosCond = QosCond()
-    LAYOUT = (("cond", REC(QosCond)),)
+    cond: QosCond | None = None  # NULL: every QOS
+    LAYOUT = (("cond", COND(QosCond)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,8 +682,8 @@ class GetUsers(Record):
 class GetAssocs(Record):
     """DBD_GET_ASSOCS 1410."""
 
-    cond: AssocCond = AssocCond()
-    LAYOUT = (("cond", REC(AssocCond)),)
+    cond: AssocCond | None = None
+    LAYOUT = (("cond", COND(AssocCond)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -739,8 +832,9 @@ class UpdateObject:
 @register(MsgType.ACCOUNTING_UPDATE_MSG)
 @dataclass(frozen=True, slots=True)
 class AccountingUpdate(Message):
-    """10001: u32 count (not NO_VAL-able) and the update objects."""
+    """10001: u32 count (not NO_VAL-able) and the update objects (their records in the sender's release)."""
 
+    NEWER_LAYOUTS = DBD_NEWER
     updates: tuple[UpdateObject, ...] = ()
 
     def pack(self, w: Writer, version: int) -> None:

@@ -42,6 +42,17 @@ DBD_NODE_STATE_UP = 2
 SLURM_GLOBAL_AUTH_KEY = 0x0001
 SLURMDBD_CONNECTION = 0x0002
 
+# From 24.05 slurmdbd answers DBD_REGISTER_CTLD with the cluster's id and this bit as the PERSIST_RC's rc: a
+# success (slurmdbd_defs.h)
+RC_AS_CLUSTER_ID = 1 << 31
+
+
+def registered_cluster_id(rc: int) -> int | None:
+    """The cluster id a DBD_REGISTER_CTLD answer's rc carries (a success), None when it carries none.
+    SLURM_ERROR (-1, "This cluster hasn't been added to accounting yet") has bit 31 too: it is no id."""
+    unsigned = rc & 0xFFFFFFFF
+    return unsigned & 0xFFFF if unsigned & RC_AS_CLUSTER_ID and unsigned != 0xFFFFFFFF else None
+
 
 @dataclass(frozen=True, slots=True)
 class RegisterCtld(Message):

@@ -2,7 +2,10 @@
 with a populated database, and the ACCOUNTING_UPDATE_MSG slurmdbd sends the controller when sacctmgr
 changes something, for the association codec's golden files.
 
-    python tests/golden/dbd/22.05/assocs/capture.py OUTDIR
+    python tests/golden/dbd/22.05/assocs/capture.py OUTDIR [RELEASE [DBD_PROXY CTLD_PROXY]]
+
+RELEASE (default 22.05, the host's): the SLURM release of slurmctld, sacctmgr, sbatch and slurmdbd (a newer
+one from its chroot, harness/releases.py); the two proxy ports default to this capture's own.
 
 Starts MariaDB and slurmdbd (harness.accounting) and fills the database with sacctmgr (cluster, parent and
 child accounts, users with a DefaultAccount, QOS and association limits). Then a harness.capture_proxy in
@@ -26,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[5]
 sys.path.insert(0, str(REPO))
 
-from harness import launcher  # noqa: E402
+from harness import launcher, releases  # noqa: E402
 from harness.accounting import Accounting, write_munge_key  # noqa: E402
 from harness.loopback import SlurmCluster  # noqa: E402
 
@@ -106,11 +109,10 @@ def sacctmgr_conf(d: Path, acct: Accounting) -> Path:
     return conf
 
 
-def sacctmgr(conf: Path, command: str, out: list[str]) -> None:
+def sacctmgr(conf: Path, command: str, out: list[str], release: str = releases.HOST) -> None:
     env = {**os.environ, "SLURM_CONF": str(conf)}
-    p = subprocess.run(
-        ["sacctmgr", "-i", *command.split()], env=env, capture_output=True, text=True, timeout=60
-    )
+    argv = releases.get(release).command(["sacctmgr", "-i", *command.split()], conf, share=[conf.parent])
+    p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     out.append(f"$ sacctmgr {command}  -> rc {p.returncode}")
     if p.returncode:
         raise RuntimeError(f"sacctmgr {command}: {p.stdout}{p.stderr}")
@@ -126,32 +128,35 @@ def proxy(listen: int, upstream: int, outdir: Path, label: str) -> subprocess.Po
     return p
 
 
-def main(outdir: Path) -> None:
+def main(
+    outdir: Path, release: str = releases.HOST, dbd_proxy: int = DBD_PROXY, ctld_proxy: int = CTLD_PROXY
+) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="flurm-assoccap-"))
     d.chmod(0o755)
-    acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key)).reserve()
-    lines = acct.slurm_conf_lines().replace(f"Port={acct.dbd_port}", f"Port={DBD_PROXY}")
+    key = write_munge_key(launcher.Layout(d / "cluster").munge_key)
+    acct = Accounting(d / "acct", key, release=release).reserve()
+    lines = acct.slurm_conf_lines().replace(f"Port={acct.dbd_port}", f"Port={dbd_proxy}")
     lines += "AccountingStorageEnforce=associations,limits,qos,safe\n" + PARTITIONS
-    c = SlurmCluster(d / "cluster", "slurmctld", nodes=1, cpus=8, extra_conf=lines)
+    c = SlurmCluster(d / "cluster", "slurmctld", nodes=1, cpus=8, extra_conf=lines, release=release)
     out: list[str] = []
     procs: list[subprocess.Popen[bytes]] = []
     acct.start()
     try:
         conf = sacctmgr_conf(d / "sacctmgr", acct)
         for command in SETUP:
-            sacctmgr(conf, command, out)
-        procs.append(proxy(DBD_PROXY, acct.dbd_port, outdir, "dbd"))
+            sacctmgr(conf, command, out, release)
+        procs.append(proxy(dbd_proxy, acct.dbd_port, outdir, "dbd"))
         c.start()
         time.sleep(3)
-        procs.append(proxy(CTLD_PROXY, c.ctld_port, outdir, "ctld"))
+        procs.append(proxy(ctld_proxy, c.ctld_port, outdir, "ctld"))
         subprocess.run(
             ["mariadb", f"--socket={acct.dir / 'mysql.sock'}", "-uroot", "slurm_acct_db", "-e",
-             f"update cluster_table set control_port={CTLD_PROXY} where name='{CLUSTER}'"],
+             f"update cluster_table set control_port={ctld_proxy} where name='{CLUSTER}'"],
             check=True, timeout=30,
         )  # fmt: skip
         for command in UPDATES:
-            sacctmgr(conf, command, out)
+            sacctmgr(conf, command, out, release)
             time.sleep(1)
         for who, args in JOBS:
             r = c.run("sbatch", "--parsable", "-D", "/tmp", "-o", "/dev/null", *args, user=who)
@@ -171,4 +176,5 @@ def main(outdir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    ports = [int(a) for a in sys.argv[3:5]] or [DBD_PROXY, CTLD_PROXY]
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else releases.HOST, *ports)

@@ -110,11 +110,14 @@ class Accounting:
         data = self.dir / "mysql"
         log = self.dir / "mariadb.log"
         if not (data / "mysql").is_dir():
-            subprocess.run(
+            made = subprocess.run(
                 ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
                  "--auth-root-authentication-method=normal", "--skip-test-db"],
-                check=True, capture_output=True, timeout=120,
+                capture_output=True, timeout=120,
             )  # fmt: skip
+            if made.returncode:
+                out = (made.stdout + made.stderr).decode(errors="replace")
+                raise AccountingError(f"mariadb-install-db failed ({made.returncode}):\n{out[-3000:]}")
         db = subprocess.Popen(
             ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={self.dir / 'mysql.sock'}",
              f"--port={self.db_port}", "--bind-address=127.0.0.1", "--user=root", "--skip-grant-tables",

@@ -12,6 +12,11 @@ the client say why), except an authentication failure, which closes the connecti
 does. Each failure closes that connection only; nothing escapes to the server, and a flood of them
 logs a line per kind and interval (:class:`LogThrottle`).
 
+A REQUEST_PERSIST_INIT the dispatcher accepts (:attr:`Reply.serves`: slurmdbd's, for accounting
+updates) turns the connection persistent: from then on each message is a u32 length, a u16 type and a
+body, with no header and no credential, dispatched in the init's name and answered the same way
+(:meth:`RpcServer._serve_persistent`).
+
 Client side: :func:`call` opens a connection, sends one signed request, and returns the verified
 reply (or nothing, for messages that get none).
 """
@@ -604,14 +609,15 @@ class RpcServer:
                 async with asyncio.timeout(self.message_timeout):
                     raw = await reader.readexactly(length)
             except (asyncio.IncompleteReadError, WireError, TimeoutError, ConnectionError) as exc:
-                why = "closed" if isinstance(exc, asyncio.IncompleteReadError) and not exc.partial else exc
+                closed = isinstance(exc, asyncio.IncompleteReadError) and not exc.partial
+                why = "closed by the peer" if closed else (str(exc) or type(exc).__name__)
                 self._log(
                     "persistent",
                     logging.INFO,
                     "%s: persistent connection from %s ends: %s",
                     self.name,
                     peer,
-                    why or "idle",
+                    why,
                 )
                 return
             finally:

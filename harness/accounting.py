@@ -109,16 +109,23 @@ class Accounting:
             time.sleep(0.05)
         data = self.dir / "mysql"
         log = self.dir / "mariadb.log"
+        # a temporary directory of its own: MariaDBs sharing /tmp met each other's temporary tables there
+        # ("Error on delete of '/tmp/#sql-temptable-...'" from mariadb-install-db)
+        tmp = self.dir / "mysql-tmp"
+        tmp.mkdir(exist_ok=True)
         if not (data / "mysql").is_dir():
-            subprocess.run(
+            made = subprocess.run(
                 ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-                 "--auth-root-authentication-method=normal", "--skip-test-db"],
-                check=True, capture_output=True, timeout=120,
+                 "--auth-root-authentication-method=normal", "--skip-test-db", f"--tmpdir={tmp}"],
+                capture_output=True, timeout=120,
             )  # fmt: skip
+            if made.returncode:
+                out = (made.stdout + made.stderr).decode(errors="replace")
+                raise AccountingError(f"mariadb-install-db failed ({made.returncode}):\n{out[-3000:]}")
         db = subprocess.Popen(
             ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={self.dir / 'mysql.sock'}",
              f"--port={self.db_port}", "--bind-address=127.0.0.1", "--user=root", "--skip-grant-tables",
-             f"--pid-file={self.dir / 'mariadb.pid'}", f"--log-error={log}",
+             f"--pid-file={self.dir / 'mariadb.pid'}", f"--log-error={log}", f"--tmpdir={tmp}",
              "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -181,6 +188,7 @@ class Accounting:
         self._stop_procs()
         if not os.environ.get("FLURM_KEEP_TEST_DIRS"):
             shutil.rmtree(self.dir / "mysql", ignore_errors=True)
+            shutil.rmtree(self.dir / "mysql-tmp", ignore_errors=True)
 
     def _stop_procs(self) -> None:
         for proc in reversed(self.procs):

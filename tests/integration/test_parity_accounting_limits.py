@@ -5,7 +5,15 @@ real slurmctld 22.05 and against flurm; the refusals (rc and text) and the pendi
 the controller (ACCOUNTING_UPDATE_MSG) and the job it held starts on both.
 
 flurm loads the associations over its own connection to slurmdbd (the queries slurmctld sends after
-registering) and hears slurmdbd's updates on its port, as slurmctld does.
+registering) and hears slurmdbd's updates on its port, as slurmctld does: slurmdbd 22.05 sends each on a
+connection of its own, 24.11 and 26.05 on the persistent connection they open to that port.
+
+The same scenario runs with SLURM 24.11 throughout, but for the AllowGroups step: slurmctld 24.11 checks
+AllowGroups at submission only under EnforcePartLimits (job_mgr.c _valid_job_part) and otherwise holds the
+job ("uid N not in group permitted to use this partition ..."), where flurm still refuses it as 22.05
+does. With 26.05 the reference is no reference yet (slurmctld 26.05 refuses every job of user nobody here
+"Invalid account or account/partition combination specified"), so for 26.05 only the update is checked:
+a QOS limit raised with sacctmgr releases the job it held.
 """
 
 from __future__ import annotations
@@ -16,9 +24,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import pytest
 from parity import ParityCluster, Step, Transcript, assert_same, cmd, poll, run_steps, settle
 
 from harness import launcher, releases
@@ -136,9 +145,9 @@ def accounted(
             shutil.rmtree(base, ignore_errors=True)
 
 
-def scenario(controller: str, release: str = releases.HOST) -> Transcript:
+def scenario(controller: str, release: str = releases.HOST, steps: Sequence[Step] = STEPS) -> Transcript:
     with accounted(controller, release) as (c, conf):
-        t = run_steps(c, STEPS)
+        t = run_steps(c, steps)
         # a limit raised: slurmdbd tells the controller, the job it held starts
         sacctmgr(conf, "modify qos small set MaxJobsPerUser=2", release)
         deadline = time.monotonic() + 90  # slurmctld starts it at its next backfill pass (~25 s)
@@ -166,3 +175,30 @@ def test_refusals_and_pending_reasons_are_slurmctlds() -> None:
         assert expected in reasons, reasons  # the scenario still shows what it is meant to
     assert "User's group not permitted to use this partition" in ref.text()  # AllowGroups
     assert "9 QOSMaxJobsPerUserLimit" in reasons and ref["after"].stdout.split() == ["9", "RUNNING"]
+
+
+def test_with_slurm_24_11_refusals_reasons_and_the_update_over_slurmdbd_s_persistent_connection() -> None:
+    """slurmdbd 24.11 sends the QOS change on its persistent connection to the controller's port: job 8
+    (9 here, without the AllowGroups step's job) starts under both."""
+    steps = [s for s in STEPS if "grppart" not in getattr(s, "args", ())]
+    assert len(steps) == len(STEPS) - 1
+    ref = scenario("slurmctld", "24.11", steps)
+    got = scenario("flurm", "24.11", steps)
+    assert_same(ref, got)
+    assert "9 QOSMaxJobsPerUserLimit" in ref["reasons"].stdout and ref["after"].stdout.split() == [
+        "9",
+        "RUNNING",
+    ]
+
+
+@pytest.mark.parametrize("release", ["24.11", "26.05"])
+def test_a_qos_limit_raised_with_sacctmgr_releases_the_job_it_held(release: str) -> None:
+    """The update reaches flurm over the persistent connection slurmdbd opens (REQUEST_PERSIST_INIT of
+    PERSIST_TYPE_ACCT_UPDATE, then ACCOUNTING_UPDATE_MSG on it): the second job of QOS small, held by
+    MaxJobsPerUser=1, starts once sacctmgr raises the limit."""
+    with accounted("flurm", release) as (c, conf):
+        small = sbatch("daemon", "--qos", "small", *SLEEP)
+        t = run_steps(c, [small, small, settle(quiet=2.0), cmd("squeue", "-h", "-o", "%i %r", "-S", "i")])
+        assert t.outputs[-1].stdout.split() == ["1", "None", "2", "QOSMaxJobsPerUserLimit"], t.text()
+        sacctmgr(conf, "modify qos small set MaxJobsPerUser=2", release)
+        poll("job 2 released", lambda: c.job_state(2) == "RUNNING", 30)

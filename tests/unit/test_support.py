@@ -22,6 +22,7 @@ def test_each_setting_rule_finds_its_setting() -> None:
     conf = parse_text(
         "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageEnforce=limits,qos,wckeys\n"
         "AccountingStoreFlags=job_comment,job_script\nAccountingStorageTRES=cpu,license/matlab,gres/gpu\n"
+        "SlurmctldParameters=enable_configless,max_dbd_msg_action=exit\n"
         "JobCompType=jobcomp/filetxt\nPriorityType=priority/multifactor\nPreemptType=preempt/qos\n"
         "GresTypes=gpu\nBurstBufferType=burst_buffer/lua\nTopologyPlugin=topology/tree\n"
         "JobSubmitPlugins=lua\nMCSPlugin=mcs/user\nNodeFeaturesPlugins=node_features/helpers\n"
@@ -38,7 +39,8 @@ def test_each_setting_rule_finds_its_setting() -> None:
     assert any(f.startswith("PriorityWeightFairshare=10: fair share starts from no usage") for f in found)
     assert any(f.startswith("Gres= on 2 nodes (n1...)") for f in found)
     assert "AccountingStoreFlags=job_comment,job_script: job scripts" in found[0]
-    assert found[1].startswith("AccountingStorageTRES=license/matlab,gres/gpu: licence and GRES TRES")
+    assert found[1].startswith("SlurmctldParameters=max_dbd_msg_action=exit: `max_dbd_msg_action=exit`")
+    assert found[2].startswith("AccountingStorageTRES=license/matlab,gres/gpu: licence and GRES TRES")
 
 
 def test_multifactor_is_supported() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from flurm.accounting import records, resv_records
 from flurm.accounting.client import SPOOL_VERSION, AssocLoader, DbdClient, DbdSettings, in_version
 from flurm.accounting.spool import Spool
+from flurm.config.ctl_conf import DEFAULT_MAX_DBD_MSGS
 from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.modes import ModeTraits
@@ -73,6 +74,15 @@ _UNAVAILABLE = NodeStateFlag.DRAIN | NodeStateFlag.FAIL
 
 def wanted(config_type: str) -> bool:
     return config_type == ACCOUNTING_STORAGE_SLURMDBD
+
+
+def max_dbd_msgs(ctl: ControllerPort) -> int:
+    """MaxDBDMsgs, or slurmctld's default for it: the larger of 10,000 and twice MaxJobCount plus four
+    times the nodes (slurmdbd_agent_config_setup)."""
+    config = ctl.config
+    default = max(DEFAULT_MAX_DBD_MSGS, 2 * config.max_job_count + 4 * len(ctl.cluster.nodes))
+    given = (config.raw.get("maxdbdmsgs") or "").strip()  # a u32 (checked with slurm.conf)
+    return int(given) if given.isdigit() and int(given) else default
 
 
 def node_tres(node: Node) -> str:
@@ -139,7 +149,7 @@ class DbdAccounting:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
         self.signer = Signer(self.settings.authenticator(), workers=1)
-        self.spool = Spool(ctl.store)
+        self.spool = Spool(ctl.store, limit=max_dbd_msgs(ctl))
         self.client = DbdClient(
             self.settings,
             self.signer,
@@ -166,7 +176,7 @@ class DbdAccounting:
     def restore(self, saved: list[tuple[int, bytes]]) -> None:
         """After the cluster's state was restored: the records a previous run left unanswered (the
         store's spool), to go first."""
-        self.spool = Spool(self.ctl.store, saved)
+        self.spool = Spool(self.ctl.store, saved, limit=max_dbd_msgs(self.ctl))
         self.client.spool = self.spool
         # the nodes as saved: a drain slurmdbd heard of before the restart is not recorded again
         self.baseline_nodes()

@@ -29,6 +29,9 @@ NODE_LISTS = 1 * MIB  # requests naming nodes: hostlists, written out node by no
 SLURMD_REPORT = 1 * MIB  # what slurmd and slurmstepd report: completions with accounting, prolog results
 NODE_REGISTRATION = 4 * MIB  # a node's registration: gres, features, running steps
 SMALL_REQUEST = 64 * KIB  # fixed-size fields and a few short strings
+# slurmdbd's changes to associations, QOS and users: one record per association a sacctmgr command
+# touched (an account of thousands of users)
+ACCOUNTING_UPDATES = 16 * MIB
 UNKNOWN_TYPE = 4 * KIB  # a type flurm does not speak: enough to read it and answer
 
 
@@ -49,6 +52,7 @@ _FIXED: dict[int, int] = {
     MsgType.REQUEST_COMPLETE_JOB_ALLOCATION: SLURMD_REPORT,
     MsgType.MESSAGE_EPILOG_COMPLETE: SLURMD_REPORT,
     MsgType.REQUEST_COMPLETE_PROLOG: SLURMD_REPORT,
+    MsgType.ACCOUNTING_UPDATE_MSG: ACCOUNTING_UPDATES,
     REQUEST_FLURM_ADMIN: SMALL_REQUEST,
 }
 

@@ -103,6 +103,12 @@ DBD_SPOKEN = (SLURM_26_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION, SLURM_
 DBD_NEWER = frozenset(v for v in DBD_SPOKEN if v > SPOKEN)
 
 
+def persist_version(requested: int) -> int:
+    """The version a persistent connection opened in ``requested`` speaks: as slurmctld caps the request
+    at its own, the newest release flurm serves not newer than it (an older one stays as asked)."""
+    return next((v for v in SERVED if v <= requested), requested)
+
+
 def check_dbd(version: int, what: str) -> None:
     """The gate of the DBD body codecs whose layout is the same in every release of DBD_SPOKEN."""
     if version not in DBD_SPOKEN:

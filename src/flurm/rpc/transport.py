@@ -12,6 +12,11 @@ the client say why), except an authentication failure, which closes the connecti
 does. Each failure closes that connection only; nothing escapes to the server, and a flood of them
 logs a line per kind and interval (:class:`LogThrottle`).
 
+A REQUEST_PERSIST_INIT the dispatcher accepts (:attr:`Reply.serves`: slurmdbd's, for accounting
+updates) turns the connection persistent: from then on each message is a u32 length, a u16 type and a
+body, with no header and no credential, dispatched in the init's name and answered the same way
+(:meth:`RpcServer._serve_persistent`).
+
 Client side: :func:`call` opens a connection, sends one signed request, and returns the verified
 reply (or nothing, for messages that get none).
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -36,13 +42,20 @@ from flurm.protocol.frame import (
     Frame,
     FrameDecoder,
     FrameTooLarge,
+    Header,
     VersionError,
     encode_frame_head,
 )
 from flurm.protocol.limits import BodyLimits
 from flurm.protocol.messages import Body, body_class, decode_body, encode_body
 from flurm.protocol.messages.common import Opaque, ReturnCode, ReturnCodeMsg
-from flurm.protocol.messages.persist import persist_frame
+from flurm.protocol.messages.persist import (
+    PERSIST_HEAD_SIZE,
+    PersistRc,
+    persist_frame,
+    persist_head,
+    persist_msg,
+)
 from flurm.protocol.versions import replies_without_auth
 from flurm.protocol.wire import EncodeError, WireError
 
@@ -75,8 +88,11 @@ class Reply:
     raw_body: bytes | None = None  # already-encoded body (cached records)
     raw_version: int = PROTOCOL_VERSION  # the protocol version raw_body is encoded in
     # raw_body is a whole persistent-connection message (protocol.messages.persist): it goes out
-    # behind its length alone, with no header and no credential, and the connection ends after it
+    # behind its length alone, with no header and no credential, and the connection ends after it...
     persistent: bool = False
+    # ...unless it accepted a persistent connection: then the connection carries persistent messages
+    # of these types (in raw_version, from the requester's identity) until the peer closes it
+    serves: frozenset[int] = frozenset()
 
     def decoded(self) -> Body | None:
         """The reply's body as an object (decoding an already-encoded one)."""
@@ -255,6 +271,9 @@ LISTEN_BACKLOG = 4096
 MAX_CONNECTIONS = 4096
 MAX_CONNECTIONS_PER_PEER = 256
 MAX_WAITING = 4096
+# A persistent connection (slurmdbd's, for accounting updates) may wait this long for its next message
+# before flurm closes it (slurmctld waits forever; slurmdbd reopens a connection it finds closed).
+PERSISTENT_IDLE_TIMEOUT = 3600.0
 
 
 def error_rc(exc: BaseException, *, decoding: bool = False) -> int:
@@ -314,8 +333,10 @@ class RpcServer:
         max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
         max_waiting: int = MAX_WAITING,
         log_interval: float = 10.0,
+        persistent_idle_timeout: float = PERSISTENT_IDLE_TIMEOUT,
     ) -> None:
         self.dispatcher = dispatcher
+        self.persistent_idle_timeout = persistent_idle_timeout
         self.signer = signer
         self.message_timeout = message_timeout
         self.name = name
@@ -534,24 +555,106 @@ class RpcServer:
                 await self._send_rc(writer, rc, identity.uid, frame.version, peer)
                 return
             request = Request(frame.msg_type, body, identity, frame, peer)
-            ok = True
-            try:
-                reply = await self.dispatcher(request)
-            except SlurmError as exc:
-                reply = rc_reply(exc.rc, exc.message)
-                ok = False
-            except Exception as exc:
-                log.exception("%s: handler for %s failed", self.name, _name(frame.msg_type))
-                reply = rc_reply(error_rc(exc))
-                ok = False
-            self.requests_served += 1
+            reply = await self._dispatch(request, started)
             if reply is not None and not await self._answer(writer, reply, identity.uid, frame, peer):
                 return
-            if self.on_request is not None:
-                self.on_request(frame.msg_type, identity.uid, loop.time() - started, ok)
             # after a request it does not answer slurmctld closes the connection (so does flurm after
-            # a persistent connection's answer: it keeps none open)
+            # a persistent connection's answer, unless that accepted the connection)
+            if reply is not None and reply.serves:
+                await self._serve_persistent(reader, writer, peer, identity, reply)
             if reply is None or reply.persistent:
+                return
+
+    async def _dispatch(self, request: Request, started: float) -> Reply | None:
+        """The dispatcher's reply to ``request``; a handler's failure becomes its return code."""
+        ok = True
+        try:
+            reply = await self.dispatcher(request)
+        except SlurmError as exc:
+            reply = rc_reply(exc.rc, exc.message)
+            ok = False
+        except Exception as exc:
+            log.exception("%s: handler for %s failed", self.name, _name(request.msg_type))
+            reply = rc_reply(error_rc(exc))
+            ok = False
+        self.requests_served += 1
+        if self.on_request is not None:
+            self.on_request(request.msg_type, request.uid, asyncio.get_running_loop().time() - started, ok)
+        return reply
+
+    async def _serve_persistent(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: tuple[str, int],
+        identity: Identity,
+        accepted: Reply,
+    ) -> None:
+        """A persistent connection ``accepted`` opened (slurmctld's _process_persist_conn): each message
+        is a u32 length, a u16 type and a body in the accepted version, with no header and no credential
+        (its sender is the one the REQUEST_PERSIST_INIT's credential proved). A type it serves goes to
+        the dispatcher like any request and its answer comes back in the same framing; another is
+        answered EINVAL, a body that cannot be decoded a PERSIST_RC, as slurmctld answers them. Closed
+        when the peer closes it, after a bad length, or after ``persistent_idle_timeout`` idle."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        version = accepted.raw_version
+        while not self._stopping:
+            self._idle[task] = writer
+            try:
+                async with asyncio.timeout(self.persistent_idle_timeout):
+                    head = await reader.readexactly(PERSIST_HEAD_SIZE)
+                msg_type, length = persist_head(head, self.limits.for_type)
+                async with asyncio.timeout(self.message_timeout):
+                    raw = await reader.readexactly(length)
+            except (asyncio.IncompleteReadError, WireError, TimeoutError, ConnectionError) as exc:
+                closed = isinstance(exc, asyncio.IncompleteReadError) and not exc.partial
+                why = "closed by the peer" if closed else (str(exc) or type(exc).__name__)
+                self._log(
+                    "persistent",
+                    logging.INFO,
+                    "%s: persistent connection from %s ends: %s",
+                    self.name,
+                    peer,
+                    why,
+                )
+                return
+            finally:
+                self._idle.pop(task, None)
+            started = loop.time()
+            reply: Reply | None
+            if msg_type not in accepted.serves:
+                reply = rc_reply(errno.EINVAL)
+            else:
+                try:
+                    body = decode_body(msg_type, raw, version)
+                except Exception as exc:  # whatever hostile bytes make a codec raise
+                    self._log(
+                        "malformed",
+                        logging.WARNING,
+                        "%s: malformed %s from %s: %s",
+                        self.name,
+                        _name(msg_type),
+                        peer,
+                        exc,
+                    )
+                    failed = PersistRc(
+                        SlurmRC.SLURM_ERROR, f"Failed to unpack {_name(msg_type)} message", ret_info=msg_type
+                    )
+                    reply = Reply(MsgType.PERSIST_RC, failed)
+                else:
+                    frame = Frame(Header(msg_type, version, body_length=length), NO_AUTH, None, raw)
+                    reply = await self._dispatch(Request(msg_type, body, identity, frame, peer), started)
+            if reply is None:
+                return
+            try:
+                writer.write(
+                    persist_frame(persist_msg(reply.msg_type, self._encode(reply, version), version))
+                )
+                await writer.drain()
+            except Exception as exc:
+                log.info("%s: reply to %s on its persistent connection lost: %s", self.name, peer, exc)
                 return
 
     async def _answer(

@@ -127,6 +127,11 @@ def _store_flags(config: SlurmConfig, _version: int) -> str | None:
     return value if words & {"job_script", "job_env"} else None
 
 
+def _dbd_msg_action_exit(config: SlurmConfig, _version: int) -> str | None:
+    words = {w.strip().lower().replace(" ", "") for w in (config.slurmctld_parameters or "").split(",")}
+    return "max_dbd_msg_action=exit" if "max_dbd_msg_action=exit" in words else None
+
+
 def _licence_gres_tres(config: SlurmConfig, _version: int) -> str | None:
     value = config.raw.get("accountingstoragetres") or ""
     names = [w.strip() for w in value.split(",") if w.strip().lower().startswith(("license/", "gres/"))]
@@ -152,6 +157,11 @@ SETTINGS: tuple[SettingRule, ...] = (
         "AccountingStoreFlags",
         "job scripts and environments in accounting (`job_script`, `job_env`: DBD_JOB_HEAVY is not sent)",
         _store_flags,
+    ),
+    SettingRule(
+        "SlurmctldParameters",
+        "`max_dbd_msg_action=exit` (a full accounting spool discards, as `discard` does, rather than stop)",
+        _dbd_msg_action_exit,
     ),
     SettingRule(
         "AccountingStorageTRES",

@@ -15,8 +15,9 @@ empty body, so that every client prints what it prints there.
 * Beside a running slurmctld (shadow), the reports go to slurmctld (the mode table's STATUS): its
   cluster may have what flurm's has not (accounting, a topology, burst buffers, triggers).
 * Federation and slurmdbd messages (sibling job locks, multi-messages, persistent connections,
-  accounting updates): answered as slurmctld answers them with accounting_storage/none and no
-  federation: sibling messages need a persistent connection flurm never has.
+  accounting updates): answered as slurmctld answers them with no federation: sibling messages need
+  a persistent connection flurm never has. slurmdbd's persistent connection (24.11 on) is served: it
+  carries accounting updates (rpc/transport.py serves it once persist_init accepted it).
 * The requests 24.11 and 26.05 added for features flurm does not have: after slurmctld's own check
   of the caller (its refusal, or for a slurmdbd relay from another user no reply at all), power
   saving's SuspendExc* updates, slurmdbd messages relayed by a slurmd, a slurmd's certificate (no
@@ -32,11 +33,17 @@ import errno
 import logging
 from typing import TYPE_CHECKING
 
-from flurm.protocol.constants import NO_VAL, PROTOCOL_VERSION, MsgType, SlurmRC
+from flurm.protocol.constants import NO_VAL, MsgType, SlurmRC
 from flurm.protocol.messages.crontab import CrontabRequest
 from flurm.protocol.messages.dbd_assoc import AccountingUpdate
 from flurm.protocol.messages.job_lookups import ContainerIdRequest, FsDampeningFactorRequest
-from flurm.protocol.messages.persist import PERSIST_TYPE_FED, PersistInitRequest, PersistRc, persist_msg
+from flurm.protocol.messages.persist import (
+    PERSIST_TYPE_ACCT_UPDATE,
+    PERSIST_TYPE_FED,
+    PersistInitRequest,
+    PersistRc,
+    persist_msg,
+)
 from flurm.protocol.messages.reports import (
     FLAT_TOPOLOGY_CONFIG,
     AssocMgrInfoResponse,
@@ -56,6 +63,7 @@ from flurm.protocol.messages.triggers import (
     TRIGGER_RES_TYPE_SLURMDBD,
     TriggerMessage,
 )
+from flurm.protocol.versions import persist_version
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.scheduler.multifactor import TRES_NAMES
 
@@ -222,22 +230,32 @@ def sibling_only(ctl: Controller, req: Request) -> Reply:
 
 
 def persist_init(ctl: Controller, req: Request) -> Reply:
-    """A persistent connection is for a federation sibling: only SlurmUser may open one, and with no
-    federation slurmctld refuses it (SLURM_ERROR). The answer is a PERSIST_RC in the connection's
-    own framing and in the version the request named (at most flurm's), which it also carries."""
+    """A persistent connection, opened by SlurmUser or root only (slurmctld's _slurm_rpc_persist_init).
+    slurmdbd's from 24.11 (PERSIST_TYPE_ACCT_UPDATE) is accepted and then carries ACCOUNTING_UPDATE_MSG
+    only; a federation sibling's is refused as slurmctld without a federation refuses it (SLURM_ERROR).
+    The answer is a PERSIST_RC in the connection's own framing and in the version the request named
+    (the newest flurm serves up to it), which it also carries; the connection then speaks that version."""
     assert isinstance(req.body, PersistInitRequest)
-    version = min(req.body.version, PROTOCOL_VERSION)
+    version = persist_version(req.body.version)
     comment = None
+    serves: frozenset[int] = frozenset()
     if not ctl.is_admin(req.uid):
         log.error("Security violation, REQUEST_PERSIST_INIT RPC from uid=%d", req.uid)
         rc = SlurmRC.ESLURM_USER_ID_MISSING
+    elif req.body.persist_type == PERSIST_TYPE_ACCT_UPDATE:
+        rc = SlurmRC.SLURM_SUCCESS
+        serves = frozenset({MsgType.ACCOUNTING_UPDATE_MSG})
     else:
         rc = SlurmRC.SLURM_ERROR
         if req.body.persist_type == PERSIST_TYPE_FED:  # fed_mgr_add_sibling_conn
             comment = f"no fed_mgr_fed_rec on cluster {ctl.config.cluster_name} yet."
     answer = PersistRc(rc, comment, ret_info=version)
     return Reply(
-        MsgType.PERSIST_RC, raw_body=persist_msg(MsgType.PERSIST_RC, answer, version), persistent=True
+        MsgType.PERSIST_RC,
+        raw_body=persist_msg(MsgType.PERSIST_RC, answer, version),
+        raw_version=version,
+        persistent=True,
+        serves=serves,
     )
 
 

@@ -9,6 +9,7 @@ u16 type and its body behind a u32 length, with no header and no credential
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
@@ -21,6 +22,9 @@ from flurm.protocol.wire import DecodeError, Reader, Writer
 PERSIST_TYPE_NONE = 0
 PERSIST_TYPE_DBD = 1
 PERSIST_TYPE_FED = 2
+# 24.11 on: slurmdbd's connection to slurmctld's port for ACCOUNTING_UPDATE_MSG (22.05 sends each on a
+# connection of its own)
+PERSIST_TYPE_ACCT_UPDATE = 5
 
 
 @register(MsgType.REQUEST_PERSIST_INIT)
@@ -74,9 +78,29 @@ class PersistRc(Message):
         return cls(rc - (1 << 32) if rc >= 1 << 31 else rc, comment, flags, r.u16())
 
 
-def persist_msg(msg_type: int, body: Body, version: int) -> bytes:
-    """One message as a persistent connection carries it, its length not included."""
-    return struct.pack(">H", msg_type) + encode_body(body, version)
+def persist_msg(msg_type: int, body: Body | bytes, version: int) -> bytes:
+    """One message as a persistent connection carries it, its length not included (``body`` as an
+    object, or already encoded in ``version``)."""
+    raw = body if isinstance(body, bytes) else encode_body(body, version)
+    return struct.pack(">H", msg_type) + raw
+
+
+# what precedes a persistent message's body: its u32 length (type included) and u16 type
+PERSIST_HEAD_SIZE = 6
+
+
+def persist_head(head: bytes, body_limit: Callable[[int], int]) -> tuple[int, int]:
+    """The message type and body length a persistent message's first :data:`PERSIST_HEAD_SIZE` bytes
+    announce. DecodeError for a body larger than ``body_limit`` of its type (slurmctld closes a
+    connection whose message is shorter than its type or larger than MAX_MSG_SIZE)."""
+    if len(head) != PERSIST_HEAD_SIZE:
+        raise DecodeError(f"persistent message head of {len(head)} bytes")
+    length, msg_type = struct.unpack(">IH", head)
+    if length < 2:
+        raise DecodeError(f"persistent message of {length} bytes")
+    if length - 2 > body_limit(msg_type):
+        raise DecodeError(f"persistent message {msg_type} of {length - 2} bytes is larger than allowed")
+    return msg_type, length - 2
 
 
 def persist_frame(msg: bytes) -> bytes:

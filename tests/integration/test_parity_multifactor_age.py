@@ -41,13 +41,15 @@ WEIGHT_AGE = 1000
 
 
 @contextlib.contextmanager
-def with_slurmdbd(controller: str, conf: str = CONF) -> Iterator[SlurmCluster]:
-    """A cluster recording into a real slurmdbd of its own."""
+def with_slurmdbd(controller: str, conf: str = CONF, release: str = "22.05") -> Iterator[SlurmCluster]:
+    """A cluster recording into a real slurmdbd of its own (slurmd, clients and slurmdbd of ``release``)."""
     d = Path(tempfile.mkdtemp(prefix=f"flurm-mfdbd-{controller}-"))
     d.chmod(0o755)
-    acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
+    acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key), release=release)
     # (the launcher's AccountingStorageType=accounting_storage/none comes first; the later line wins)
-    c = ParityCluster(d / "cluster", controller, nodes=2, cpus=2, extra_conf=conf + acct.slurm_conf_lines())
+    c = ParityCluster(
+        d / "cluster", controller, nodes=2, cpus=2, extra_conf=conf + acct.slurm_conf_lines(), release=release
+    )
     try:
         acct.start()
         c.start()

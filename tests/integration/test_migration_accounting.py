@@ -63,10 +63,6 @@ def recording(nodes: int) -> Iterator[Mig]:
         acct.stop()
 
 
-@pytest.fixture(scope="module")
-def mig() -> Iterator[Mig]:
-    with recording(nodes=2) as m:
-        yield m
 
 
 def eventually(what: str, probe: Callable[[], T], ok: Callable[[T], bool], timeout: float = 60.0) -> T:
@@ -189,7 +185,7 @@ def finish_scenario(mig: Mig) -> list[str]:
     return rows
 
 
-def test_shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
+def shadow_sends_slurmdbd_nothing(mig: Mig) -> None:
     c = mig.c
     ids = mig.ids
     submit_scenario(mig)
@@ -260,7 +256,7 @@ def test_preflight_refuses_while_slurmdbd_is_away() -> None:
         assert takeover_checks(r.stdout)["slurmdbd_reachable"]["ok"]
 
 
-def test_takeover_registers_as_a_restarted_slurmctld(mig: Mig) -> None:
+def takeover_registers_as_a_restarted_slurmctld(mig: Mig) -> None:
     c = mig.c
     r = c.flurm_cli("takeover")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -281,7 +277,7 @@ def test_takeover_registers_as_a_restarted_slurmctld(mig: Mig) -> None:
     assert node_events(c) == mig.events_before
 
 
-def test_adopted_and_new_jobs_complete_once(mig: Mig) -> None:
+def adopted_and_new_jobs_complete_once(mig: Mig) -> None:
     finish_scenario(mig)
     i = mig.ids
     c = mig.c
@@ -292,6 +288,16 @@ def test_adopted_and_new_jobs_complete_once(mig: Mig) -> None:
         assert after[str(i[job])] == mig.rows_before[str(i[job])], (after, mig.rows_before)
     pending_before, pending_after = mig.rows_before[str(i["pending"])], after[str(i["pending"])]
     assert pending_after[:2] == pending_before[:2] and pending_before[2] == "Unknown" != pending_after[2]
+
+
+def test_accounting_across_the_takeover() -> None:
+    """One cluster through the migration, its phases in order (each depends on the one before): flurm in
+    shadow sends slurmdbd nothing; the takeover registers as a restarted slurmctld; the jobs adopted and
+    the new ones complete once."""
+    with recording(nodes=2) as mig:
+        shadow_sends_slurmdbd_nothing(mig)
+        takeover_registers_as_a_restarted_slurmctld(mig)
+        adopted_and_new_jobs_complete_once(mig)
 
 
 def test_the_same_records_as_after_a_restart_of_slurmctld() -> None:

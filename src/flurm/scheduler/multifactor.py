@@ -375,28 +375,44 @@ class FairShare:
     level_fs: float = 0.0  # Fair Tree's LevelFS
 
 
+@dataclass(frozen=True, slots=True)
+class _ShareTree:
+    """The association tree both fair-share algorithms walk: each association under the first ancestor
+    whose shares count (an ancestor with FairShare=parent passes its children up)."""
+
+    by_id: dict[int, AssocUsage]
+    root: AssocUsage
+    children: dict[int, list[AssocUsage]]
+
+    @classmethod
+    def of(cls, assocs: Iterable[AssocUsage]) -> _ShareTree | None:
+        by_id = {a.id: a for a in assocs}
+        root = next((a for a in by_id.values() if a.parent is None), None)
+        if root is None:
+            return None
+        tree = cls(by_id, root, {})
+        for a in by_id.values():
+            if a is not root:
+                p = tree.fs_parent(a)
+                if p is not None:
+                    tree.children.setdefault(p.id, []).append(a)
+        return tree
+
+    def fs_parent(self, a: AssocUsage) -> AssocUsage | None:
+        """The first ancestor (of a FairShare=parent association: the first above it) whose shares count."""
+        p = self.by_id.get(a.parent) if a.parent is not None else None
+        while p is not None and p.shares_raw == FS_USE_PARENT and p.parent is not None:
+            p = self.by_id.get(p.parent)
+        return p
+
+
 def fair_share(assocs: Iterable[AssocUsage], damp_factor: int = 1) -> dict[int, FairShare]:
     """Classic fair share of every association (assoc_mgr's level shares and normalised shares, the
     multifactor plugin's normalised and effective usage, F = 2**(-U_E / S / damp))."""
-    by_id = {a.id: a for a in assocs}
-    root = next((a for a in by_id.values() if a.parent is None), None)
-    if root is None:
+    tree = _ShareTree.of(assocs)
+    if tree is None:
         return {}
-
-    def fs_parent(a: AssocUsage) -> AssocUsage | None:
-        """The first ancestor (of a FairShare=parent association: the first above it) whose shares count."""
-        p = by_id.get(a.parent) if a.parent is not None else None
-        while p is not None and p.shares_raw == FS_USE_PARENT and p.parent is not None:
-            p = by_id.get(p.parent)
-        return p
-
-    children: dict[int, list[AssocUsage]] = {}
-    for a in by_id.values():
-        if a is root:
-            continue
-        p = fs_parent(a)
-        if p is not None:
-            children.setdefault(p.id, []).append(a)
+    by_id, root, children, fs_parent = tree.by_id, tree.root, tree.children, tree.fs_parent
 
     def level_sum(a: AssocUsage) -> int:
         total = 0
@@ -460,23 +476,10 @@ def fair_tree(assocs: Iterable[AssocUsage]) -> dict[int, FairShare]:
     parent's (U; a user with FairShare=parent ranks first); siblings are visited by LevelFS, highest
     first (a user before an account when equal), depth first, and users are ranked as met: the factor
     is rank / number of user associations, tied users sharing a rank."""
-    by_id = {a.id: a for a in assocs}
-    root = next((a for a in by_id.values() if a.parent is None), None)
-    if root is None:
+    tree = _ShareTree.of(assocs)
+    if tree is None:
         return {}
-
-    def fs_parent(a: AssocUsage) -> AssocUsage | None:
-        p = by_id.get(a.parent) if a.parent is not None else None
-        while p is not None and p.shares_raw == FS_USE_PARENT and p.parent is not None:
-            p = by_id.get(p.parent)
-        return p
-
-    children: dict[int, list[AssocUsage]] = {}
-    for a in by_id.values():
-        if a is not root:
-            p = fs_parent(a)
-            if p is not None:
-                children.setdefault(p.id, []).append(a)
+    by_id, root, children, fs_parent = tree.by_id, tree.root, tree.children, tree.fs_parent
 
     def level_sum(a: AssocUsage) -> int:
         return sum(

@@ -592,3 +592,9 @@ def with_markdown_table(doc: str) -> str:
     if not pattern.search(doc):
         raise ValueError("the mode table's markers are missing")
     return pattern.sub(lambda _: f"{MARKDOWN_BEGIN}\n{markdown()}\n{MARKDOWN_END}", doc)
+
+
+# Bodies only SlurmUser or root may have decoded: the request of anyone else is refused (EACCES, as its
+# handler refuses it) before its body is read into records. slurmdbd's association updates may be 16 MiB
+# (protocol/limits.py), which would cost anyone who sent one its decoding on the event loop.
+DECODED_FOR_ADMINS_ONLY: frozenset[int] = frozenset({MsgType.ACCOUNTING_UPDATE_MSG})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -39,6 +40,7 @@ from flurm.controller.priority import Priorities
 from flurm.controller.steps import StepOps
 from flurm.errors import SlurmError
 from flurm.modes import (
+    DECODED_FOR_ADMINS_ONLY,
     TRAITS,
     UNCLASSIFIED_RC,
     Action,
@@ -105,6 +107,7 @@ class Controller:
             self.signer,
             message_timeout=float(config.message_timeout),
             limits=BodyLimits(config.max_script_size),
+            refuse_undecoded=self._refuse_undecoded,
         )
         self.started_at = 0.0
         self.stopping = asyncio.Event()
@@ -124,6 +127,12 @@ class Controller:
     # -- helpers ----------------------------------------------------------------------------------
     def now(self) -> int:
         return int(self.clock())
+
+    def _refuse_undecoded(self, msg_type: int, uid: int) -> int | None:
+        """The transport's question before it decodes a body (modes.DECODED_FOR_ADMINS_ONLY)."""
+        if msg_type in DECODED_FOR_ADMINS_ONLY and not self.is_admin(uid):
+            return errno.EACCES
+        return None
 
     def is_admin(self, uid: int) -> bool:
         return uid == 0 or uid == self.config.slurm_user_uid

@@ -334,8 +334,12 @@ class RpcServer:
         max_waiting: int = MAX_WAITING,
         log_interval: float = 10.0,
         persistent_idle_timeout: float = PERSISTENT_IDLE_TIMEOUT,
+        refuse_undecoded: Callable[[int, int], int | None] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        # (msg_type, uid) -> the rc to answer without decoding the body (a body only a privileged sender may
+        # have decoded: a large one would otherwise cost its decoding before the handler's refusal), or None
+        self.refuse_undecoded = refuse_undecoded
         self.persistent_idle_timeout = persistent_idle_timeout
         self.signer = signer
         self.message_timeout = message_timeout
@@ -535,6 +539,19 @@ class RpcServer:
                     peer,
                     exc,
                 )
+                return
+            refused = self.refuse_undecoded(frame.msg_type, identity.uid) if self.refuse_undecoded else None
+            if refused is not None:
+                self._log(
+                    "rights",
+                    logging.WARNING,
+                    "%s: %s from uid %d at %s refused before decoding",
+                    self.name,
+                    _name(frame.msg_type),
+                    identity.uid,
+                    peer,
+                )
+                await self._send_rc(writer, refused, identity.uid, frame.version, peer)
                 return
             try:
                 if body_class(frame.msg_type) is None:

@@ -127,6 +127,22 @@ def test_jobs_new_changed_and_vanished_follow_the_source(setup: tuple[Mirror, Fa
     assert (stats.jobs_new, stats.jobs_changed, stats.jobs_vanished, stats.passes) == (3, 1, 1, 2)
 
 
+def test_flurm_answers_in_the_order_slurmctld_listed_the_jobs(
+    setup: tuple[Mirror, FakeSource, Cluster],
+) -> None:
+    """An array task split off after its meta record comes later in slurmctld's list than the meta
+    record, though its job id is higher: flurm's answers (in list_seq order) keep slurmctld's order."""
+    from flurm.controller.handlers.jobs import _list_order
+
+    mirror, source, cluster = setup
+    source.change("jobs", [job(10, "task 4"), job(4, "task 5"), job(7, "task 1")])
+    asyncio.run(mirror.sync())
+    assert [j.job_id for j in sorted(cluster.jobs.values(), key=_list_order)] == [10, 4, 7]
+    source.change("jobs", [job(4, "task 5"), job(10, "task 4"), job(7, "task 1")])
+    asyncio.run(mirror.sync())
+    assert [j.job_id for j in sorted(cluster.jobs.values(), key=_list_order)] == [4, 10, 7]
+
+
 def test_an_unchanged_record_is_not_converted_again(setup: tuple[Mirror, FakeSource, Cluster]) -> None:
     mirror, source, cluster = setup
     source.change("jobs", [job(1, "a"), job(2, "b")])

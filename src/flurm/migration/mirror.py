@@ -194,6 +194,10 @@ class Mirror:
         if list(cluster.jobs) != order:
             # keep slurmctld's record order (scontrol show job prints in it)
             cluster.jobs = {jid: cluster.jobs[jid] for jid in order}
+        # ... and flurm answers in list_seq order: an array task split off later than its meta record
+        # comes after it in slurmctld's list, whatever the job ids say
+        for seq, job in enumerate(cluster.jobs.values(), 1):
+            job.list_seq = seq
         return new, changed, len(gone)
 
     def _apply_nodes(self, recs: tuple[NodeRecord, ...]) -> None:

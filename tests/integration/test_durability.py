@@ -117,7 +117,8 @@ def test_ids_are_never_reused_after_a_restart(c: SlurmCluster) -> None:
 
 
 def test_sigterm_restart_while_a_job_runs(c: SlurmCluster) -> None:
-    argv = ["sleep", "4.321"]
+    # the job lasts until the test ends its sleep, however slow the restart is on a loaded machine
+    argv = ["sleep", "604.321"]
     job = c.sbatch("--wrap", f"{' '.join(argv)}; exit 7")
     c.wait_state(job, ["RUNNING"])
     pids = wait_for("the job's process", lambda: pids_running(argv, c.conf), 10)
@@ -125,6 +126,8 @@ def test_sigterm_restart_while_a_job_runs(c: SlurmCluster) -> None:
     assert pids_running(argv, c.conf) == pids  # slurmd keeps the job running without a controller
     c.start_flurm()
     assert job_fields(c, job)["JobState"] == "RUNNING"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
     c.wait_state(job, ["FAILED"], timeout=30)
     f = job_fields(c, job)
     assert (f["ExitCode"], f["Reason"]) == ("7:0", "NonZeroExitCode")

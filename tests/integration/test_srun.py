@@ -40,7 +40,9 @@ from flurm.protocol.messages.job_info import JobRecord
 from harness.loopback import SlurmCluster
 from harness.loopback import cluster as loopback_cluster
 
-CONF = "KillWait=2\nMinJobAge=300"
+# the waiting srun is started by the main scheduler on both sides, never by a backfill pass that happens to
+# come first (slurmctld's backfill shows an unlimited job it starts as TimeLimit=365-00:00:00)
+CONF = "KillWait=2\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0,bf_interval=300"
 HOST = socket.gethostname().split(".")[0]  # what hostname prints in every task (all nodes are this host)
 _BACKGROUND: dict[tuple[int, str], subprocess.Popen[bytes]] = {}
 

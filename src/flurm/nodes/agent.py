@@ -49,7 +49,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.base import Message
 from flurm.protocol.messages.common import Empty, ReturnCode
-from flurm.protocol.messages.credential import JobCredential, StepId
+from flurm.protocol.messages.credential import GresEpilogInfo, JobCredential, StepId
 from flurm.protocol.messages.slurmd import (
     DEFAULT_TRES,
     BatchJobLaunch,
@@ -64,7 +64,8 @@ from flurm.protocol.messages.slurmd import (
 from flurm.protocol.versions import SPOKEN
 from flurm.rpc.slurmd import call_node, node_version
 from flurm.rpc.transport import Reply, call, rc_reply
-from flurm.state import multicore
+from flurm.state import gres_bind, multicore
+from flurm.state.gres import NodeGres
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info
@@ -502,6 +503,8 @@ class NodeAgent:
             pw_dir=info.home if info else None,
             pw_shell=info.shell if info else None,
             gids=info.gids if info else (job.group_id,),
+            # the job's GRES allocation (setup_cred_arg: gres_list_alloc), whatever the step
+            job_gres=gres_bind.job_gres_states(job.nodes, job.gres_alloc, self._inventories(job)),
             job_core_spec=NO_VAL16,
             job_account=job.account,
             job_comment=job.comment,
@@ -533,6 +536,18 @@ class NodeAgent:
             job_licenses=job.licenses,
         ).sealed_by(self.ctl.creds.sealer)
 
+    def _inventories(self, job: Job) -> dict[str, dict[str, NodeGres]]:
+        nodes = self.cluster.nodes
+        return {n: nodes[n].gres_inv for n in job.nodes if n in nodes}
+
+    def _prep_gres(self, job: Job, node: Node | None) -> tuple[GresEpilogInfo, ...]:
+        """The GRES the prolog and epilog set CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS from, built as the
+        slurmctld of that node's release builds them."""
+        if not job.gres_alloc:
+            return ()
+        version = (self.node_version(node) if node is not None else None) or SLURM_22_05_PROTOCOL_VERSION
+        return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version)
+
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:
         """A job got its nodes: with PrologFlags=Alloc every one of them runs the prolog now
@@ -548,7 +563,8 @@ class NodeAgent:
         for name in job.nodes:
             node = self.cluster.nodes.get(name)
             if node is not None:
-                self._spawn(self._launch_prolog(job.job_id, node, msg))
+                node_msg = replace(msg, job_gres_info=self._prep_gres(job, node)) if job.gres_alloc else msg
+                self._spawn(self._launch_prolog(job.job_id, node, node_msg))
 
     def _prolog_msg(self, job: Job) -> LaunchProlog:
         info = user_info(job.user_id)
@@ -741,10 +757,10 @@ class NodeAgent:
     def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None:
         """Terminate what runs of a job on these nodes, without tracking its completion (requeue)."""
         now = self.ctl.now()
-        msg = self._kill_msg(job, job_state, now)
         for name in names:
             node = self.cluster.nodes.get(name)
             if node is not None:
+                msg = self._kill_msg(job, job_state, now, node)
                 self._spawn(
                     self._send_kill(job.job_id, node, msg, MsgType.REQUEST_TERMINATE_JOB, lambda: True)
                 )
@@ -752,21 +768,23 @@ class NodeAgent:
     def terminate_on_down_node(self, job: Job, job_state: int, name: str) -> None:
         """deallocate_nodes sends the kill to a DOWN node of the job too, once, not waiting for its
         epilog: a slurmd set DOWN by an operator still kills the job there."""
-        self.send_to_node(name, MsgType.REQUEST_TERMINATE_JOB, self._kill_msg(job, job_state, self.ctl.now()))
+        msg = self._kill_msg(job, job_state, self.ctl.now(), self.cluster.nodes.get(name))
+        self.send_to_node(name, MsgType.REQUEST_TERMINATE_JOB, msg)
 
     def _terminate_one(self, job: Job, node: Node, job_state: int, msg_type: int) -> None:
         key = (job.job_id, node.name)
         if key in self._terminating:
             return
         self._terminating.add(key)
-        msg = self._kill_msg(job, job_state, self.ctl.now())
+        msg = self._kill_msg(job, job_state, self.ctl.now(), node)
 
         def wanted() -> bool:
             return job.is_completing() and node.name in job.completing_nodes
 
         self._spawn(self._send_kill(job.job_id, node, msg, msg_type, wanted, key))
 
-    def _kill_msg(self, job: Job, job_state: int, now: int) -> KillJobMsg:
+    def _kill_msg(self, job: Job, job_state: int, now: int, node: Node | None = None) -> KillJobMsg:
+        """The kill of a job (create_kill_job_msg), for ``node`` (the release its GRES records follow)."""
         return KillJobMsg(
             step_id=job_step(job, NO_VAL),
             job_state=job_state | JobStateFlag.COMPLETING,
@@ -780,6 +798,7 @@ class NodeAgent:
             spank_job_env=job.spank_job_env,
             start_time=job.start_time,
             work_dir=job.work_dir,
+            job_gres_info=self._prep_gres(job, node),
         )
 
     async def _send_kill(

@@ -147,7 +147,7 @@ class Step:
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
     # per step node: the GRES (and devices) the step took from its job's allocation (state/gres_bind.py)
-    gres: tuple[NodeUses, ...] = ()
+    gres_alloc: tuple[NodeUses, ...] = ()
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
     timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
@@ -159,7 +159,7 @@ class Step:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name == "gres":
+            if f.name == "gres_alloc":
                 v = uses_to_json(v)
             elif isinstance(v, tuple):
                 v = [list(x) if isinstance(x, tuple) else x for x in v]
@@ -173,7 +173,7 @@ class Step:
             if f.name not in d:
                 continue
             v = d[f.name]
-            if f.name == "gres":
+            if f.name == "gres_alloc":
                 v = uses_from_json(v)
             elif isinstance(v, list):
                 v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
@@ -248,7 +248,7 @@ class JobSteps:
             if s.flags & SSF_OVERLAP_FORCE or node not in s.nodes:
                 continue
             k = s.nodes.index(node)
-            for u in s.gres[k] if k < len(s.gres) else ():
+            for u in s.gres_alloc[k] if k < len(s.gres_alloc) else ():
                 if u.bits is not None and u.name not in gres.SHARED_NAMES:
                     offer.taken.setdefault(u.name, set()).update(u.bits)
                 else:
@@ -842,7 +842,7 @@ class StepOps:
             tres_per_node=tres.per_node,
             tres_per_socket=tres.per_socket,
             tres_per_task=tres.per_task,
-            gres=tuple(step_gres),
+            gres_alloc=tuple(step_gres),
         )
 
     def _step_gres(
@@ -902,7 +902,7 @@ class StepOps:
         inventories = {n: self.cluster.nodes[n].gres_inv for n in job.nodes if n in self.cluster.nodes}
         return dataclasses.replace(
             cred,
-            step_gres=gres_bind.step_gres_states(job.nodes, step.nodes, step.gres, inventories),
+            step_gres=gres_bind.step_gres_states(job.nodes, step.nodes, step.gres_alloc, inventories),
             ctime=now,
             step_core_bitmap=Bitmap(offset, value),
             step_mem_alloc=mem_vals,

@@ -70,11 +70,24 @@ class AllocRecord:
 
 
 def _bit_types(g: NodeGres) -> dict[int, str | None]:
+    """The type of each device of ``g``: from what slurmd reported, else (before it registered) the
+    configured types in their order, one device each."""
     out: dict[int, str | None] = {}
     for t in g.topo:
         for b in t.bits:
             out.setdefault(b, t.type)
+    if not g.topo:
+        b = 0
+        for gtype, count in g.configured_types.items():
+            for _ in range(count):
+                out[b] = gtype
+                b += 1
     return out
+
+
+def _bitmap_size(g: NodeGres, bits: tuple[int, ...]) -> int:
+    """The size of ``g``'s device bitmap on its node (the configured count until slurmd reported)."""
+    return g.bit_count or max(g.available, max(bits, default=-1) + 1)
 
 
 def alloc_records(
@@ -107,16 +120,17 @@ def alloc_records(
             left = u.count
             for t in kinds:
                 rec = record(u.name, t)
-                if u.bits is not None and g.bit_count:
-                    mine = [b for b in u.bits if t is None or bit_type.get(b) == t]
+                if u.bits is not None:
+                    size = _bitmap_size(g, u.bits)
+                    mine = [b for b in u.bits if t is None or bit_type.get(b, t) == t]
                     per = u.count // max(1, len(u.bits)) if g.shared else 1
                     rec.has_bits = True
                     old = rec.bits[i]
                     value = (old.value if old else 0) | sum(1 << b for b in mine)
-                    rec.bits[i] = Bitmap(g.bit_count, value)
+                    rec.bits[i] = Bitmap(size, value)
                     rec.counts[i] += len(mine) * per
                     if g.shared and mine:
-                        arr = [0] * g.bit_count
+                        arr = [0] * size
                         for b in mine:
                             arr[b] = per
                         rec.per_bit[i] = tuple(arr)
@@ -186,9 +200,10 @@ def prep_infos(
                     by_req[(u.name, u.type)] = rec
                 g = inv.get(u.name)
                 rec.counts[i] += u.count
-                if u.bits is not None and g is not None and g.bit_count:
+                if u.bits is not None and g is not None:
                     old = rec.bits[i]
-                    rec.bits[i] = Bitmap(g.bit_count, (old.value if old else 0) | sum(1 << b for b in u.bits))
+                    value = (old.value if old else 0) | sum(1 << b for b in u.bits)
+                    rec.bits[i] = Bitmap(_bitmap_size(g, u.bits), value)
         recs = list(by_req.values())
     out = []
     for rec in recs:

@@ -1,0 +1,121 @@
+"""GPUs reach the job: the unmodified slurmd sets the GPU environment under flurm as under slurmctld 22.05.
+
+Two nodes with fake GPUs of different types (compute-node-1 tesla x2, compute-node-2 k80 x2; gres.conf
+File= device nodes the harness creates). slurmstepd sets CUDA_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL,
+SLURM_JOB_GPUS and SLURM_GPUS_ON_NODE from the credential's job GRES records, SLURM_STEP_GPUS and the
+task's devices from the step's; the prolog and epilog get theirs from REQUEST_LAUNCH_PROLOG and the
+terminate message. What is compared:
+
+* a batch job holding both GPUs of node 1: its environment, then its steps: ``srun --gres=gpu:1`` (one of
+  the two GPUs), ``srun`` naming no GRES (the job's request: both), ``srun --gres=none`` (none, only
+  SLURM_JOB_GPUS stays), ``srun --gres=gpu:3`` (refused: "Step requested gres_per_node=gpu:3 is more than
+  the job's gres_per_node=gpu:2", Invalid generic resource (gres) specification);
+* a job of one GPU on each node (a tesla and a k80 record): the batch environment and each task's;
+* a running GPU step as ``scontrol show step`` shows it;
+* the prolog's and epilog's GPU variables on every node of every job (PrologFlags=Alloc).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from parity import Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_state, write_file
+from test_srun import running_steps
+
+from harness import gres
+
+GPU_VARS = "CUDA_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL|SLURM_JOB_GPUS|SLURM_STEP_GPUS|SLURM_GPUS_ON_NODE"
+GPU_ENV = f"env | grep -E '^({GPU_VARS})=' | sort"
+
+JOB_SCRIPT = f"""#!/bin/sh
+{GPU_ENV}
+echo --- one of two
+srun -n1 --gres=gpu:1 sh -c "{GPU_ENV}"
+echo --- as the job
+srun -n1 sh -c "{GPU_ENV}"
+echo --- none
+srun -n1 --gres=none sh -c "{GPU_ENV}"
+echo --- three
+srun -n1 --gres=gpu:3 true; echo rc=$?
+"""
+
+# slurmd gives the prolog and epilog SLURM_CONF (DIR/etc/slurm.conf): they write into DIR/jobs
+PREP_TEXT = f"""#!/bin/sh
+{GPU_ENV} > "$(dirname "$SLURM_CONF")/../jobs/$1-$SLURM_JOB_ID-$SLURMD_NODENAME"
+"""
+
+STEPS = [
+    write_file("gpus.sh", JOB_SCRIPT, 0o755),
+    cmd("sbatch", "-o", "j1.out", "--gres=gpu:2", "-w", "compute-node-1", "gpus.sh"),  # 1
+    cmd(
+        "sbatch",
+        "-o",
+        "j2.out",
+        "-N2",
+        "--gres=gpu:1",
+        "--wrap",
+        f"{GPU_ENV}; srun -l sh -c '{GPU_ENV}' | sort",
+    ),  # 2
+    wait_state(1, "COMPLETED", "FAILED"),
+    wait_state(2, "COMPLETED", "FAILED"),
+    settle(),
+    cmd("cat", "j1.out", label="a job with both GPUs of a node and its steps"),
+    cmd("cat", "j2.out", label="a job with a GPU of each type"),
+    cmd("sbatch", "-w", "compute-node-2", "--gres=gpu:k80:2", "--wrap", "srun --gres=gpu:k80:1 sleep 5"),  # 3
+    wait_state(3, "RUNNING"),
+    running_steps(3, 1),
+    # (srun's pid differs from run to run)
+    cmd(
+        "sh",
+        "-c",
+        "scontrol show step 3.0 | sed 's/SrunHost:Pid=\\([^:]*\\):[0-9]*/SrunHost:Pid=\\1:<PID>/'",
+        label="a running GPU step",
+    ),
+    wait_state(3, "COMPLETED", "FAILED"),
+    settle(),
+    cmd("sh", "-c", 'for f in prolog-* epilog-*; do echo "== $f"; cat "$f"; done', label="prolog and epilog"),
+    cmd("squeue", "-h", "-t", "all", "-o", "%i %T %r", label="job states"),
+]
+
+
+@pytest.fixture(scope="module")
+def prep_scripts() -> Iterator[tuple[str, str]]:
+    paths = []
+    for what in ("prolog", "epilog"):
+        fd, path = tempfile.mkstemp(prefix=f"flurm-{what}-", suffix=".sh")
+        with os.fdopen(fd, "w") as f:
+            f.write(PREP_TEXT.replace("$1", what))
+        os.chmod(path, 0o755)
+        paths.append(path)
+    yield paths[0], paths[1]
+    for path in paths:
+        os.unlink(path)
+
+
+@pytest.fixture(scope="module")
+def runs(prep_scripts: tuple[str, str]) -> Iterator[tuple[Transcript, Transcript]]:
+    prolog, epilog = prep_scripts
+    conf = f"KillWait=2\nMinJobAge=300\nPrologFlags=Alloc\nProlog={prolog}\nEpilog={epilog}"
+    with cluster_pair(**gres.two_gpu_types(), extra_conf=conf) as (ref, got):
+        yield run_both(ref, got, STEPS)
+
+
+def test_batch_and_step_gpu_environment(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, ["a job with both GPUs of a node and its steps", "a job with a GPU of each type"])
+    text = got["a job with both GPUs of a node and its steps"].stdout
+    assert "CUDA_VISIBLE_DEVICES=0,1\n" in text and "SLURM_STEP_GPUS=0\n" in text, text
+
+
+def test_running_gpu_step(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, ["a running GPU step", "job states"])
+
+
+def test_prolog_and_epilog_gpu_environment(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, ["prolog and epilog"])
+    assert "SLURM_JOB_GPUS=0,1" in got["prolog and epilog"].stdout

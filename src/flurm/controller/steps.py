@@ -597,7 +597,7 @@ class StepOps:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_GRACE
         while True:
-            placed = self._try_place(req)
+            placed = self._try_place(req, version)
             if not isinstance(placed, SlurmError):
                 job, table, step = placed
                 self._srun_active(job.job_id)
@@ -678,7 +678,9 @@ class StepOps:
         signature = await self.ctl.signer.sign_payload(payload, uid, creds.munge)
         return credential.with_signature(signature + b"\0")
 
-    def _try_place(self, req: JobStepCreateRequest) -> tuple[Job, JobSteps, Step] | SlurmError:
+    def _try_place(
+        self, req: JobStepCreateRequest, version: int = PROTOCOL_VERSION
+    ) -> tuple[Job, JobSteps, Step] | SlurmError:
         """The checks of step_create, then the step's place in the job (or why it has none)."""
         job = self.cluster.jobs.get(req.step_id.job_id)
         if job is None:
@@ -698,11 +700,13 @@ class StepOps:
         if table.next_step_id >= self.ctl.config.max_step_count:
             return SlurmError(SlurmRC.ESLURM_STEP_LIMIT)
         try:
-            return job, table, self._place(job, table, req, now)
+            return job, table, self._place(job, table, req, now, version)
         except SlurmError as exc:
             return exc
 
-    def _place(self, job: Job, table: JobSteps, req: JobStepCreateRequest, now: int) -> Step:
+    def _place(
+        self, job: Job, table: JobSteps, req: JobStepCreateRequest, now: int, version: int = PROTOCOL_VERSION
+    ) -> Step:
         """Pick the step's nodes and cores inside the job and lay its tasks out (step_mgr.c
         _pick_step_nodes, step_layout_create, _step_alloc_lps, simplified)."""
         nodes = self.cluster.nodes
@@ -720,7 +724,7 @@ class StepOps:
         whole = bool(req.flags & SSF_WHOLE)
         force = bool(req.flags & SSF_OVERLAP_FORCE)
         cpu_count = 0 if req.flags & SSF_OVERCOMMIT else req.cpu_count
-        tres, greqs = self._step_gres(job, req)
+        tres, greqs = self._step_gres(job, req, version)
         gres_invalid = 0
         cpt = cpus_per_task_of(req, job)
         per_task = max(1, cpt)
@@ -846,10 +850,12 @@ class StepOps:
         )
 
     def _step_gres(
-        self, job: Job, req: JobStepCreateRequest
+        self, job: Job, req: JobStepCreateRequest, version: int
     ) -> tuple[gres_bind.StepTres, list[gres_bind.StepGresRequest]]:
-        """What GRES a step asks (step_create: _copy_job_tres_to_step, gres_step_state_validate and its
-        check against the job's request), or the SlurmError slurmctld answers."""
+        """What GRES a step asks (step_create: _copy_job_tres_to_step, gres_step_state_validate and, in
+        22.05, its check against the job's request, whose reason srun prints), or the SlurmError
+        slurmctld answers. From 24.11 that check is gone: a step asking more than its job holds on its
+        nodes is refused by the node test alone, without a reason."""
         tres = gres_bind.step_tres(
             req.tres_per_step,
             req.tres_per_node,
@@ -867,7 +873,7 @@ class StepOps:
             greqs = gres_bind.step_requests(tres, req.cpus_per_tres, req.mem_per_tres, req.num_tasks, known)
         except GresError:
             raise SlurmError(SlurmRC.ESLURM_INVALID_GRES) from None
-        if not greqs:
+        if not greqs or version >= SLURM_24_11_PROTOCOL_VERSION:
             return tres, greqs
         try:
             job_reqs = gres.job_requests(

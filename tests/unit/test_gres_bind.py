@@ -182,3 +182,25 @@ def test_step_credential_records_over_the_jobs_nodes() -> None:
         (back,) = unpack_gres_step_states(Reader(w.getvalue()), version)
         # (22.05 packs no type name in a step record)
         assert back == (state if version >= SLURM_24_11_PROTOCOL_VERSION else replace(state, type_name=None))
+
+
+def test_node_of_two_types() -> None:
+    """A node with a tesla (device 0) and a k80 (device 1): an untyped job holding both is a tesla and
+    a k80 record; a step asking a k80 gets device 1."""
+    mixed = NodeGres(
+        "gpu",
+        2,
+        {"tesla": 1, "k80": 1},
+        found=2,
+        topo=(GresTopo("tesla", 1, (0,)), GresTopo("k80", 1, (1,))),
+        bit_count=2,
+    )
+    held = (GresUse("gpu", None, 2, (0, 1)),)
+    states = gb.job_gres_states((N1,), (held,), {N1: {"gpu": mixed}})
+    assert [(s.type_name, s.gres_bit_alloc) for s in states] == [
+        ("tesla", (Bitmap(2, 0b01),)),
+        ("k80", (Bitmap(2, 0b10),)),
+    ]
+    k80 = gb.step_requests(tres("gres:gpu:k80:1"), None, None, 1, {"gpu"})
+    got = gb.alloc_on_node(k80, gb.NodeOffer(held), {"gpu": mixed}, 1, 1, decr_job_alloc=True)
+    assert got == (GresUse("gpu", None, 1, (1,)),)

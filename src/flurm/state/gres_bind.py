@@ -370,6 +370,16 @@ def _matches(u: GresUse, r: StepGresRequest) -> bool:
     return u.name == r.name and (r.type is None or u.type == r.type or u.type is None)
 
 
+def _typed_bits(u: GresUse, r: StepGresRequest, g: NodeGres | None) -> set[int]:
+    """The devices of ``u`` a request of ``r``'s type may take (all of them for an untyped request or
+    a use of that very type; else those of that type on the node)."""
+    bits = set(u.bits or ())
+    if r.type is None or u.type == r.type or g is None:
+        return bits
+    types = _bit_types(g)
+    return {b for b in bits if types.get(b) == r.type}
+
+
 def node_gres_count(
     offer: NodeOffer, r: StepGresRequest, inv: Mapping[str, NodeGres], *, ignore_alloc: bool
 ) -> int | None:
@@ -385,7 +395,7 @@ def node_gres_count(
         if g is not None and g.no_consume:
             return NO_CONSUME_VAL64
         if u.bits is not None and not (g is not None and g.shared):
-            bits = set(u.bits)
+            bits = _typed_bits(u, r, g)
             count += len(bits)
             if not ignore_alloc:
                 count -= len(bits & offer.taken.get(u.name, set()))
@@ -461,17 +471,15 @@ def alloc_on_node(
                 needed = 0 if needed != INFINITE64 else needed
                 continue
             shared = g is not None and g.shared
+            typed = _typed_bits(u, r, g)
             if u.bits is not None and not shared:
-                avail = [b for b in u.bits if not (decr_job_alloc and b in offer.taken.get(u.name, set()))]
+                avail = [b for b in typed if not (decr_job_alloc and b in offer.taken.get(u.name, set()))]
+                have = len(avail)
             else:
                 avail = []
-            have = u.count
-            if decr_job_alloc:
-                have -= (
-                    len(set(u.bits) & offer.taken.get(u.name, set()))
-                    if u.bits is not None and not shared
-                    else offer.taken_count.get((u.name, u.type), 0)
-                )
+                have = u.count
+                if decr_job_alloc:
+                    have -= offer.taken_count.get((u.name, u.type), 0)
             have = max(0, have)
             if needed != INFINITE64:
                 have = min(have, max_gres) if (max_gres and decr_job_alloc) else min(have, needed)

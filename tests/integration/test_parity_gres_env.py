@@ -12,6 +12,8 @@ terminate message. What is compared:
   the job's gres_per_node=gpu:2", Invalid generic resource (gres) specification);
 * a job of one GPU on each node (a tesla and a k80 record): the batch environment and each task's;
 * a running GPU step as ``scontrol show step`` shows it;
+* steps of one job holding its GPUs at once or waiting for them, ``--gpus``, ``--gpus-per-task``, typed
+  requests, ``--overlap``;
 * the prolog's and epilog's GPU variables on every node of every job (PrologFlags=Alloc).
 """
 
@@ -40,6 +42,24 @@ echo --- none
 srun -n1 --gres=none sh -c "{GPU_ENV}"
 echo --- three
 srun -n1 --gres=gpu:3 true; echo rc=$?
+"""
+
+# steps holding GPUs at once, a step waiting for its job's GPUs, --gpus, --gpus-per-task, a typed request
+# (22.05: refused with its reason when the job's request is untyped; 24.11: taken from the node's type),
+# --overlap
+STEPS_SCRIPT = """#!/bin/sh
+srun -n1 --gres=gpu:1 sh -c 'echo A $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 4' &
+sleep 1
+srun -n1 --gres=gpu:1 sh -c 'echo B $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
+srun -n1 --gres=gpu:1 sh -c 'echo C $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 3' &
+sleep 1
+srun -n1 --gres=gpu:2 sh -c 'echo D $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
+wait
+srun -n1 --gpus=1 sh -c 'echo E $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
+srun -n1 --gpus-per-task=1 sh -c 'echo F $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
+srun -n1 --gres=gpu:tesla:1 sh -c 'echo G $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
+srun -n1 --gres=gpu:k80:1 true; echo H rc=$?
+srun -n1 --gres=gpu:1 --overlap sh -c 'echo I $CUDA_VISIBLE_DEVICES'
 """
 
 # slurmd gives the prolog and epilog SLURM_CONF (DIR/etc/slurm.conf): they write into DIR/jobs
@@ -82,7 +102,11 @@ STEPS: list[Step] = [
         label="a running GPU step",
     ),
     wait_state(3, "COMPLETED", "FAILED"),
+    write_file("steps.sh", STEPS_SCRIPT, 0o755),
+    cmd("sbatch", "-o", "j4.out", "-n3", "--gres=gpu:2", "-w", "compute-node-1", "steps.sh"),  # 4
+    wait_state(4, "COMPLETED", "FAILED", timeout=90),
     settle(),
+    cmd("sh", "-c", "grep -v '^srun: Step created for StepId' j4.out", label="steps sharing the job's GPUs"),
     cmd("sh", "-c", 'for f in prolog-* epilog-*; do echo "== $f"; cat "$f"; done', label="prolog and epilog"),
     cmd("squeue", "-h", "-t", "all", "-S", "i", "-o", "%i %T %r", label="job states"),
 ]
@@ -115,6 +139,12 @@ def test_batch_and_step_gpu_environment(runs: tuple[Transcript, Transcript]) -> 
     assert_same(ref, got, ["a job with both GPUs of a node and its steps", "a job with a GPU of each type"])
     text = got["a job with both GPUs of a node and its steps"].stdout
     assert "CUDA_VISIBLE_DEVICES=0,1\n" in text and "SLURM_STEP_GPUS=0\n" in text, text
+
+
+def test_steps_sharing_the_jobs_gpus(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert_same(ref, got, ["steps sharing the job's GPUs"])
+    assert "D 0,1 0,1\n" in got["steps sharing the job's GPUs"].stdout
 
 
 def test_running_gpu_step(runs: tuple[Transcript, Transcript]) -> None:

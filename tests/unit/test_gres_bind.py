@@ -204,3 +204,19 @@ def test_node_of_two_types() -> None:
     k80 = gb.step_requests(tres("gres:gpu:k80:1"), None, None, 1, {"gpu"})
     got = gb.alloc_on_node(k80, gb.NodeOffer(held), {"gpu": mixed}, 1, 1, decr_job_alloc=True)
     assert got == (GresUse("gpu", None, 1, (1,)),)
+
+
+def test_tres_per_task_of_24_11() -> None:
+    """24.11's srun writes tres_per_task as cpu=1,gres/gpu:tesla=1."""
+    assert gres.tres_items("cpu=1,gres/gpu=1,gres/gpu:tesla=2") == [("gpu", None, 1), ("gpu", "tesla", 2)]
+    step = gb.step_tres(
+        "cpu:1",
+        None,
+        None,
+        "cpu=1,gres/gpu=0",
+        job_per_job=None,
+        job_per_node="gres/gpu:2",
+        job_per_socket=None,
+        job_per_task=None,
+    )
+    assert step == gb.StepTres("cpu:1", None, None, "cpu=1")

@@ -202,8 +202,9 @@ class GresRequest:
 
 
 def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
-    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``):
-    (name, type, count). Raises :class:`GresError` for a malformed item."""
+    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``,
+    and its tres_per_task ``gres/gpu:tesla=2``): (name, type, count). Raises :class:`GresError` for a
+    malformed item."""
     out: list[tuple[str, str | None, int]] = []
     for raw in (text or "").split(","):
         raw = raw.strip()
@@ -215,7 +216,11 @@ def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
             continue  # another TRES (licence, ...): not a GRES
         if len(out) >= MAX_RECORDS:
             raise GresError(f"more than {MAX_RECORDS} GRES requested")
-        parts = raw.split(":")
+        if "=" in raw:  # 24.11's tres_per_task form: gres/gpu:tesla=1
+            head, _, count_text = raw.rpartition("=")
+            parts = [*head.split(":"), count_text]
+        else:
+            parts = raw.split(":")
         if not parts[0] or len(parts) > 3 or any(not p for p in parts[1:]):
             raise GresError(f"Invalid GRES job specification {text}")
         name = parts[0]

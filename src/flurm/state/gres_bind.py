@@ -238,7 +238,7 @@ def _strip(text: str | None, keep: object) -> str | None:
 
 def _zero(item: str) -> bool:
     """An item of a count of 0 (``gres:gpu:0``), which a step drops (_clear_zero_tres)."""
-    last = item.rsplit(":", 1)[-1]
+    last = item.replace("=", ":").rsplit(":", 1)[-1]
     return last.isdigit() and int(last) == 0
 
 

@@ -667,6 +667,7 @@ class NodeAgent:
             account=job.account,
             qos=job.qos,
             resv_name=job.reservation,
+            tres_per_task=job.tres_per_task,  # packed for 26.05 only (_build_launch_job_msg)
         )
 
     async def _launch_batch(self, job: Job, host: str, restart_cnt: int) -> None:

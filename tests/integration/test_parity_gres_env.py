@@ -13,7 +13,7 @@ terminate message. What is compared:
 * a job of one GPU on each node (a tesla and a k80 record): the batch environment and each task's;
 * a running GPU step as ``scontrol show step`` shows it;
 * steps of one job holding its GPUs at once or waiting for them, ``--gpus``, ``--gpus-per-task``, typed
-  requests, ``--overlap``;
+  requests, ``--overlap``; a job of one GPU per task (each task of its step sees its own);
 * the prolog's and epilog's GPU variables on every node of every job (PrologFlags=Alloc).
 """
 
@@ -29,7 +29,9 @@ from test_srun import running_steps
 
 from harness import gres
 
-GPU_VARS = "CUDA_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL|SLURM_JOB_GPUS|SLURM_STEP_GPUS|SLURM_GPUS_ON_NODE"
+# (SLURM_GPUS*, SLURM_TRES_*: what sbatch and srun put in the job's environment from --gpus* options)
+GPU_VARS = "CUDA_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL|SLURM_JOB_GPUS|SLURM_STEP_GPUS|SLURM_GPUS[A-Z_]*"
+GPU_VARS += "|SLURM_TRES_[A-Z_]*"
 GPU_ENV = f"env | grep -E '^({GPU_VARS})=' | sort"
 
 JOB_SCRIPT = f"""#!/bin/sh
@@ -48,11 +50,15 @@ srun -n1 --gres=gpu:3 true; echo rc=$?
 # (22.05: refused with its reason when the job's request is untyped; 24.11: taken from the node's type),
 # --overlap
 STEPS_SCRIPT = """#!/bin/sh
-srun -n1 --gres=gpu:1 sh -c 'echo A $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 4' &
-sleep 1
+# until step $1 of this job runs
+running() {
+    until squeue -h -s -j "$SLURM_JOB_ID" -o %i | grep -qx "$SLURM_JOB_ID.$1"; do sleep 0.2; done
+}
+srun -n1 --gres=gpu:1 sh -c 'echo A $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 6' &
+running 0
 srun -n1 --gres=gpu:1 sh -c 'echo B $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
-srun -n1 --gres=gpu:1 sh -c 'echo C $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 3' &
-sleep 1
+srun -n1 --gres=gpu:1 sh -c 'echo C $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 6' &
+running 2
 srun -n1 --gres=gpu:2 sh -c 'echo D $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
 wait
 srun -n1 --gpus=1 sh -c 'echo E $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
@@ -69,6 +75,7 @@ PREP_TEXT = f"""#!/bin/sh
 
 STEPS: list[Step] = [
     write_file("gpus.sh", JOB_SCRIPT, 0o755),
+    write_file("gpu-env.sh", f"#!/bin/sh\n{GPU_ENV}\n", 0o755),
     cmd("sbatch", "-o", "j1.out", "--gres=gpu:2", "-w", "compute-node-1", "gpus.sh"),  # 1
     cmd(
         "sbatch",
@@ -77,7 +84,7 @@ STEPS: list[Step] = [
         "-N2",
         "--gres=gpu:1",
         "--wrap",
-        f"{GPU_ENV}; srun -l sh -c '{GPU_ENV}' | sort",
+        "./gpu-env.sh; srun -l ./gpu-env.sh | sort",
     ),  # 2
     wait_state(1, "COMPLETED", "FAILED"),
     wait_state(2, "COMPLETED", "FAILED"),
@@ -105,8 +112,22 @@ STEPS: list[Step] = [
     write_file("steps.sh", STEPS_SCRIPT, 0o755),
     cmd("sbatch", "-o", "j4.out", "-n3", "--gres=gpu:2", "-w", "compute-node-1", "steps.sh"),  # 4
     wait_state(4, "COMPLETED", "FAILED", timeout=90),
+    # one GPU per task: each task of a step sees its own (tres_bind per_task)
+    cmd(
+        "sbatch",
+        "-o",
+        "j5.out",
+        "-n2",
+        "--gpus-per-task=1",
+        "-w",
+        "compute-node-1",
+        "--wrap",
+        "./gpu-env.sh; srun -l ./gpu-env.sh | sort",
+    ),  # 5
+    wait_state(5, "COMPLETED", "FAILED"),
     settle(),
     cmd("sh", "-c", "grep -v '^srun: Step created for StepId' j4.out", label="steps sharing the job's GPUs"),
+    cmd("cat", "j5.out", label="a GPU per task"),
     cmd("sh", "-c", 'for f in prolog-* epilog-*; do echo "== $f"; cat "$f"; done', label="prolog and epilog"),
     cmd("squeue", "-h", "-t", "all", "-S", "i", "-o", "%i %T %r", label="job states"),
 ]
@@ -137,6 +158,7 @@ def runs(prep_scripts: tuple[str, str]) -> Iterator[tuple[Transcript, Transcript
 def test_batch_and_step_gpu_environment(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
     assert_same(ref, got, ["a job with both GPUs of a node and its steps", "a job with a GPU of each type"])
+    assert "1: SLURM_STEP_GPUS=0\n" in got["a job with a GPU of each type"].stdout
     text = got["a job with both GPUs of a node and its steps"].stdout
     assert "CUDA_VISIBLE_DEVICES=0,1\n" in text and "SLURM_STEP_GPUS=0\n" in text, text
 
@@ -145,6 +167,8 @@ def test_steps_sharing_the_jobs_gpus(runs: tuple[Transcript, Transcript]) -> Non
     ref, got = runs
     assert_same(ref, got, ["steps sharing the job's GPUs"])
     assert "D 0,1 0,1\n" in got["steps sharing the job's GPUs"].stdout
+    assert_same(ref, got, ["a GPU per task"])
+    assert "1: CUDA_VISIBLE_DEVICES=1\n" in got["a GPU per task"].stdout
 
 
 def test_running_gpu_step(runs: tuple[Transcript, Transcript]) -> None:

@@ -88,8 +88,11 @@ def test_shared_gres_counts_per_device() -> None:
     uses = ((GresUse("mps", None, 50, (1,)),),)
     (state,) = gb.job_gres_states((N1,), uses, {N1: {"mps": mps}})
     assert state.gres_cnt_node_alloc == (50,)
-    assert state.gres_per_node == 50
+    assert state.gres_per_node == 50  # 22.05 keeps the count per device there ...
     assert state.gres_per_bit_alloc == ((0, 50),)
+    (newer,) = gb.job_gres_states((N1,), uses, {N1: {"mps": mps}}, SLURM_24_11_PROTOCOL_VERSION)
+    assert newer.gres_per_node == 0  # ... 24.11 sends it per bit only
+    assert newer.gres_per_bit_alloc == ((0, 50),)
     (info,) = gb.prep_infos((N1,), uses, {N1: {"mps": mps}}, SLURM_22_05_PROTOCOL_VERSION)
     assert info.gres_cnt_node_alloc == (50,)
 

@@ -628,7 +628,7 @@ class StepOps:
             table.next_step_id += 1
         table.steps[step.step_id] = step
         self._save(job, table)
-        credential = self.credential(job, step, now)
+        credential = self.credential(job, step, now, version)
         try:
             credential = await self._sign(credential, version)
         except Exception as exc:
@@ -893,10 +893,10 @@ class StepOps:
             raise SlurmError(SlurmRC.ESLURM_INVALID_GRES, str(exc)) from None
         return tres, greqs
 
-    def credential(self, job: Job, step: Step, now: int) -> JobCredential:
+    def credential(self, job: Job, step: Step, now: int, version: int = PROTOCOL_VERSION) -> JobCredential:
         """The step credential (proc_req.c _make_step_cred): the job's, narrowed to the step's
         hosts and cores, created now. Unsigned here; :meth:`create_step` signs it."""
-        cred = self.ctl.agent.credential(job, step.step_id, step.nodes)
+        cred = self.ctl.agent.credential(job, step.step_id, step.nodes, version=version)
         value, offset = 0, 0
         for name in job.nodes:
             node = self.cluster.nodes[name]

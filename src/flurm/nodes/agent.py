@@ -479,13 +479,20 @@ class NodeAgent:
 
     # -- credentials ------------------------------------------------------------------------------
     def credential(
-        self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None, *, kill_time: int | None = None
+        self,
+        job: Job,
+        step_id: int,
+        hosts: tuple[str, ...] | None = None,
+        *,
+        kill_time: int | None = None,
+        version: int | None = None,
     ) -> JobCredential:
         """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones; with
         CredType=cred/slurm a launch token all the same, minted as the message is packed).
 
         A kill credential (``kill_time`` set) covers the whole job: no step hosts, no step cores, no
-        memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg).
+        memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg). ``version`` is
+        the release it goes to (its GRES records differ a little; None: 22.05's).
         """
         info = user_info(job.user_id)
         nodes = [self.cluster.nodes[n] for n in job.nodes]
@@ -504,7 +511,9 @@ class NodeAgent:
             pw_shell=info.shell if info else None,
             gids=info.gids if info else (job.group_id,),
             # the job's GRES allocation (setup_cred_arg: gres_list_alloc), whatever the step
-            job_gres=gres_bind.job_gres_states(job.nodes, job.gres_alloc, self._inventories(job)),
+            job_gres=gres_bind.job_gres_states(
+                job.nodes, job.gres_alloc, self._inventories(job), version or SLURM_22_05_PROTOCOL_VERSION
+            ),
             job_core_spec=NO_VAL16,
             job_account=job.account,
             job_comment=job.comment,
@@ -563,7 +572,11 @@ class NodeAgent:
         for name in job.nodes:
             node = self.cluster.nodes.get(name)
             if node is not None:
-                node_msg = replace(msg, job_gres_info=self._prep_gres(job, node)) if job.gres_alloc else msg
+                if job.gres_alloc:  # its GRES records as that node's release has them
+                    cred = self.credential(job, SLURM_EXTERN_CONT, version=self.node_version(node))
+                    node_msg = replace(msg, credential=cred, job_gres_info=self._prep_gres(job, node))
+                else:
+                    node_msg = msg
                 self._spawn(self._launch_prolog(job.job_id, node, node_msg))
 
     def _prolog_msg(self, job: Job) -> LaunchProlog:
@@ -641,7 +654,7 @@ class NodeAgent:
             job_id=job.job_id,
             uid=job.user_id,
             gid=job.group_id,
-            credential=self.credential(job, SLURM_BATCH_SCRIPT, (node.name,)),
+            credential=self.credential(job, SLURM_BATCH_SCRIPT, (node.name,), version=version),
             partition=job.partition,
             ntasks=job.num_tasks if job.tasks_set else 0,
             pn_min_memory=job.pn_min_memory,
@@ -792,7 +805,11 @@ class NodeAgent:
             job_uid=job.user_id,
             job_gid=job.group_id,
             time=now,
-            credential=self.credential(job, NO_VAL, kill_time=now) if job.nodes else None,
+            credential=(
+                self.credential(job, NO_VAL, kill_time=now, version=self.node_version(node) if node else None)
+                if job.nodes
+                else None
+            ),
             exit_code=job.exit_code,
             derived_ec=job.derived_ec,
             nodes=compress(job.nodes),

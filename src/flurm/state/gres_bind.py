@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from flurm.protocol.constants import (
     INFINITE64,
     NO_VAL64,
+    SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SlurmRC,
 )
@@ -158,17 +159,22 @@ def _pack_bits(rec: AllocRecord) -> tuple[Bitmap | None, ...]:
 
 
 def job_gres_states(
-    nodes: Sequence[str], uses: Sequence[NodeUses], inventories: Inventories
+    nodes: Sequence[str],
+    uses: Sequence[NodeUses],
+    inventories: Inventories,
+    version: int = SLURM_22_05_PROTOCOL_VERSION,
 ) -> tuple[GresJobState, ...]:
-    """The credential's job_gres_list: the job's allocation records, packed without step details (the
-    per-bit counts of a shared GRES go on the wire from 24.11 only)."""
+    """The credential's job_gres_list for a peer of ``version``: the job's allocation records, packed
+    without step details. A shared GRES (mps, shard) record keeps its count per device as gres_per_node
+    in 22.05; 24.11 and 26.05 leave that 0 and send per-bit counts instead (only they pack them)."""
+    newer = version >= SLURM_24_11_PROTOCOL_VERSION
     out = []
     for rec in alloc_records(nodes, uses, inventories):
         per_bit = tuple(rec.per_bit) if any(p is not None for p in rec.per_bit) else None
         out.append(
             GresJobState(
                 plugin_id=gres.plugin_id(rec.name),
-                gres_per_node=rec.shared_per_node,
+                gres_per_node=0 if newer else rec.shared_per_node,
                 total_gres=rec.total,
                 type_name=rec.type,
                 node_cnt=len(nodes),

@@ -908,7 +908,9 @@ class StepOps:
         inventories = {n: self.cluster.nodes[n].gres_inv for n in job.nodes if n in self.cluster.nodes}
         return dataclasses.replace(
             cred,
-            step_gres=gres_bind.step_gres_states(job.nodes, step.nodes, step.gres_alloc, inventories),
+            step_gres=gres_bind.step_gres_states(
+                job.nodes, step.nodes, step.gres_alloc, inventories, version
+            ),
             ctime=now,
             step_core_bitmap=Bitmap(offset, value),
             step_mem_alloc=mem_vals,

@@ -87,8 +87,14 @@ def _bit_types(g: NodeGres) -> dict[int, str | None]:
 
 
 def _bitmap_size(g: NodeGres, bits: tuple[int, ...]) -> int:
-    """The size of ``g``'s device bitmap on its node (the configured count until slurmd reported)."""
-    return g.bit_count or max(g.available, max(bits, default=-1) + 1)
+    """The size of ``g``'s device bitmap on its node: one bit per device (for mps and shard too: the
+    GPUs they share); until slurmd reported, the configured count of a GPU-like GRES."""
+    if g.bit_count:
+        return g.bit_count
+    reported = {b for t in g.topo for b in t.bits}
+    if reported:
+        return max(len(reported), max(reported) + 1)
+    return max(0 if g.shared else g.available, max(bits, default=-1) + 1)
 
 
 def alloc_records(
@@ -145,7 +151,10 @@ def alloc_records(
 
 def _types_for(g: NodeGres, wanted: str | None) -> list[str | None]:
     """The node types a use of ``wanted`` (None: any) fills: the node's types (one record each), or
-    the untyped record when the node has none."""
+    the untyped record when the node has none. An mps or shard record is untyped unless asked for a type
+    (slurmctld keeps no types for them, even where slurmd reports the GPU's)."""
+    if g.shared and wanted is None:
+        return [None]
     types = g.types()
     if not types:
         return [None]
@@ -170,7 +179,7 @@ def job_gres_states(
     newer = version >= SLURM_24_11_PROTOCOL_VERSION
     out = []
     for rec in alloc_records(nodes, uses, inventories):
-        per_bit = tuple(rec.per_bit) if any(p is not None for p in rec.per_bit) else None
+        per_bit = tuple(rec.per_bit) if newer and any(p is not None for p in rec.per_bit) else None
         out.append(
             GresJobState(
                 plugin_id=gres.plugin_id(rec.name),
@@ -522,8 +531,11 @@ def step_gres_states(
     step_nodes: Sequence[str],
     step_uses: Sequence[NodeUses],
     inventories: Inventories,
+    version: int = SLURM_22_05_PROTOCOL_VERSION,
 ) -> tuple[GresStepState, ...]:
-    """The step credential's step_gres_list: the step's allocation records over the job's nodes."""
+    """The step credential's step_gres_list: the step's allocation records over the job's nodes (type
+    names and per-bit counts of a shared GRES only from 24.11, which packs them)."""
+    newer = version >= SLURM_24_11_PROTOCOL_VERSION
     n = len(job_nodes)
     per_job_node: list[NodeUses] = [() for _ in range(n)]
     for name, uses in zip(step_nodes, step_uses, strict=False):
@@ -534,7 +546,7 @@ def step_gres_states(
         in_use = [i for i, c in enumerate(rec.counts) if c]
         if not in_use:
             continue
-        per_bit = tuple(rec.per_bit) if any(p is not None for p in rec.per_bit) else None
+        per_bit = tuple(rec.per_bit) if newer and any(p is not None for p in rec.per_bit) else None
         out.append(
             GresStepState(
                 plugin_id=gres.plugin_id(rec.name),
@@ -543,7 +555,7 @@ def step_gres_states(
                 node_in_use=Bitmap.from_indexes(n, in_use),
                 gres_cnt_node_alloc=tuple(rec.counts),
                 gres_bit_alloc=tuple(rec.bits) if rec.has_bits else None,
-                type_name=rec.type,
+                type_name=rec.type if newer else None,
                 gres_per_bit_alloc=per_bit,
             )
         )

@@ -221,3 +221,34 @@ def test_tres_per_task_of_24_11() -> None:
         job_per_task=None,
     )
     assert step == gb.StepTres("cpu:1", None, None, "cpu=1")
+
+
+def test_untyped_cpus_per_gpu_go_to_the_typed_request() -> None:
+    """srun in a job of --gpus=k80:1 --cpus-per-gpu=2 sends tres_per_step cpu:1,gres:gpu:k80:1 and
+    cpus_per_tres gres:gpu:2: one k80 request with 2 CPUs per GPU (_merge_generic_data)."""
+    (req,) = gb.step_requests(gb.StepTres("cpu:1,gres:gpu:k80:1"), "gres:gpu:2", "gres:gpu:100", 1, {"gpu"})
+    assert (req.name, req.type, req.per_step, req.cpus_per_gres, req.mem_per_gres) == (
+        "gpu",
+        "k80",
+        1,
+        2,
+        100,
+    )
+    with pytest.raises(GresError) as exc:
+        gb.step_requests(gb.StepTres("gres:gpu:k80:1", "gres:gpu:1"), None, None, 1, {"gpu"})
+    assert exc.value.rc == SlurmRC.ESLURM_INVALID_GRES_TYPE
+
+
+def test_22_05_prep_records_follow_the_requests() -> None:
+    """The scheduler holds an untyped request on typed nodes as uses of each node's type: 22.05's prolog
+    still gets one record for the request, over both nodes."""
+    uses = ((GresUse("gpu", "tesla", 1, (0,)),), (GresUse("gpu", "k80", 1, (0,)),))
+    keys = gb.request_keys("gres:gpu:2", None, "gres:gpu:1", None, None, None)
+    assert keys == [("gpu", None)]
+    (info,) = gb.prep_infos((N1, N2), uses, INV, SLURM_22_05_PROTOCOL_VERSION, keys)
+    assert info.gres_bit_alloc == (Bitmap(2, 0b01), Bitmap(2, 0b01))
+    assert gb.request_keys("gres:gpu:2", None, "gres:gpu:k80:1", None, None, None) == [("gpu", "k80")]
+    typed = gb.prep_infos(
+        (N1, N2), uses, INV, SLURM_22_05_PROTOCOL_VERSION, [("gpu", "tesla"), ("gpu", "k80")]
+    )
+    assert [i.gres_bit_alloc for i in typed] == [(Bitmap(2, 1), None), (None, Bitmap(2, 1))]

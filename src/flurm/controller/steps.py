@@ -871,8 +871,8 @@ class StepOps:
             known = {n for n in (self.ctl.config.gres_types or "").split(",") if n}
             known |= {name for t in texts for name, _, _ in gres.tres_items(t)}
             greqs = gres_bind.step_requests(tres, req.cpus_per_tres, req.mem_per_tres, req.num_tasks, known)
-        except GresError:
-            raise SlurmError(SlurmRC.ESLURM_INVALID_GRES) from None
+        except GresError as exc:
+            raise SlurmError(exc.rc) from None
         if not greqs or version >= SLURM_24_11_PROTOCOL_VERSION:
             return tres, greqs
         try:

@@ -555,7 +555,15 @@ class NodeAgent:
         if not job.gres_alloc:
             return ()
         version = (self.node_version(node) if node is not None else None) or SLURM_22_05_PROTOCOL_VERSION
-        return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version)
+        requests = gres_bind.request_keys(
+            job.cpus_per_tres,
+            job.tres_per_job,
+            job.tres_per_node,
+            job.tres_per_socket,
+            job.tres_per_task,
+            job.mem_per_tres,
+        )
+        return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version, requests)
 
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:

@@ -195,24 +195,52 @@ def job_gres_states(
     return tuple(out)
 
 
+def request_keys(*tres: str | None) -> list[tuple[str, str | None]]:
+    """The (name, type) of a job's requests in gres_list_req's order, from its cpus_per_tres,
+    tres_per_job/node/socket/task and mem_per_tres (in that order): an untyped one beside typed ones of
+    its name only lends them its per-GRES values and is gone (_merge_generic_data)."""
+    keys: dict[tuple[str, str | None], None] = {}
+    for text in tres:
+        try:
+            items = gres.tres_items(text)
+        except GresError:
+            continue
+        for name, gtype, _ in items:
+            keys.setdefault((name, gtype))
+    typed = {n for n, t in keys if t is not None}
+    return [(n, t) for n, t in keys if t is not None or n not in typed]
+
+
 def prep_infos(
-    nodes: Sequence[str], uses: Sequence[NodeUses], inventories: Inventories, version: int
+    nodes: Sequence[str],
+    uses: Sequence[NodeUses],
+    inventories: Inventories,
+    version: int,
+    requests: Sequence[tuple[str, str | None]] = (),
 ) -> tuple[GresEpilogInfo, ...]:
     """The GRES of REQUEST_LAUNCH_PROLOG and of the kill messages (gres_g_epilog_build_env /
-    gres_g_prep_build_env): what the prolog and epilog set CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS from."""
+    gres_g_prep_build_env): what the prolog and epilog set CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS from.
+
+    22.05 builds them from the job's ``requests`` (:func:`request_keys`): a use counts for the first
+    request of its name and type, else for the untyped request of its name."""
     n = len(nodes)
     if version >= SLURM_24_11_PROTOCOL_VERSION:
         recs = alloc_records(nodes, uses, inventories)
     else:
         # 22.05: one record per request, its devices on each node
-        by_req: dict[tuple[str, str | None], AllocRecord] = {}
+        by_req: dict[tuple[str, str | None], AllocRecord] = {
+            key: AllocRecord(key[0], key[1], [0] * n, [None] * n, [None] * n) for key in requests
+        }
         for i in range(n):
             inv = inventories.get(nodes[i], {})
             for u in uses[i] if i < len(uses) else ():
-                rec = by_req.get((u.name, u.type))
+                key = (u.name, u.type) if (u.name, u.type) in by_req else (u.name, None)
+                if key not in by_req:
+                    key = (u.name, u.type)
+                rec = by_req.get(key)
                 if rec is None:
                     rec = AllocRecord(u.name, u.type, [0] * n, [None] * n, [None] * n)
-                    by_req[(u.name, u.type)] = rec
+                    by_req[key] = rec
                 g = inv.get(u.name)
                 rec.counts[i] += u.count
                 if u.bits is not None and g is not None:
@@ -329,6 +357,19 @@ def step_requests(
     take(tres.per_socket, "per_socket")
     take(tres.per_task, "per_task")
     take(mem_per_tres, "mem_per_gres")
+    # _merge_generic_data: an untyped record beside typed ones of its name (srun's cpus_per_tres
+    # "gres:gpu:2" with --gpus=k80:1) only lends them its CPUs and memory per GRES, and goes
+    for name in {n for n, t in out if t is not None}:
+        generic = out.get((name, None))
+        if generic is None:
+            continue
+        if generic.per_step or generic.per_node or generic.per_socket or generic.per_task:
+            raise GresError(f"Invalid GRES step specification {name}", rc=SlurmRC.ESLURM_INVALID_GRES_TYPE)
+        del out[(name, None)]
+        for (n, _), rec in out.items():
+            if n == name:
+                rec.cpus_per_gres = rec.cpus_per_gres or generic.cpus_per_gres
+                rec.mem_per_gres = rec.mem_per_gres or generic.mem_per_gres
     return list(out.values())
 
 

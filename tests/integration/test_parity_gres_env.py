@@ -11,7 +11,8 @@ terminate message. What is compared:
   SLURM_JOB_GPUS stays), ``srun --gres=gpu:3`` (refused: "Step requested gres_per_node=gpu:3 is more than
   the job's gres_per_node=gpu:2", Invalid generic resource (gres) specification);
 * a job of one GPU on each node (a tesla and a k80 record): the batch environment and each task's;
-* a running GPU step as ``scontrol show step`` shows it;
+* a running GPU step as ``scontrol show step`` shows it (TresPerNode, CpusPerTres, MemPerTres, TresBind,
+  TresFreq);
 * steps of one job holding its GPUs at once or waiting for them, ``--gpus``, ``--gpus-per-task``, typed
   requests, ``--overlap``; a job of one GPU per task (each task of its step sees its own);
 * the prolog's and epilog's GPU variables on every node of every job (PrologFlags=Alloc).
@@ -98,7 +99,14 @@ STEPS: list[Step] = [
         label="a job with both GPUs of a node and its steps",
     ),
     cmd("cat", "j2.out", label="a job with a GPU of each type"),
-    cmd("sbatch", "-w", "compute-node-2", "--gres=gpu:k80:2", "--wrap", "srun --gres=gpu:k80:1 sleep 5"),  # 3
+    cmd(
+        "sbatch",
+        "-w",
+        "compute-node-2",
+        "--gres=gpu:k80:2",
+        "--wrap",
+        "srun --gres=gpu:k80:1 --cpus-per-gpu=1 --mem-per-gpu=10 --gpu-bind=closest --gpu-freq=low sleep 5",
+    ),  # 3
     wait_state(3, "RUNNING"),
     running_steps(3, 1),
     # (srun's pid differs from run to run)

@@ -146,6 +146,11 @@ class Step:
     tres_per_node: str | None = None
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
+    # what srun asked per GRES and how to bind them (shown as CpusPerTres=, MemPerTres=, TresBind=, TresFreq=)
+    cpus_per_tres: str | None = None
+    mem_per_tres: str | None = None
+    tres_bind: str | None = None
+    tres_freq: str | None = None
     # per step node: the GRES (and devices) the step took from its job's allocation (state/gres_bind.py)
     gres_alloc: tuple[NodeUses, ...] = ()
     exited: tuple[int, ...] = ()
@@ -846,6 +851,10 @@ class StepOps:
             tres_per_node=tres.per_node,
             tres_per_socket=tres.per_socket,
             tres_per_task=tres.per_task,
+            cpus_per_tres=req.cpus_per_tres,
+            mem_per_tres=req.mem_per_tres,
+            tres_bind=req.tres_bind,
+            tres_freq=req.tres_freq,
             gres_alloc=tuple(step_gres),
         )
 
@@ -1290,6 +1299,10 @@ class StepOps:
                     tres_per_node=step.tres_per_node,
                     tres_per_socket=step.tres_per_socket,
                     tres_per_task=step.tres_per_task,
+                    cpus_per_tres=step.cpus_per_tres,
+                    mem_per_tres=step.mem_per_tres,
+                    tres_bind=step.tres_bind,
+                    tres_freq=step.tres_freq,
                 )
             )
         return out

@@ -1,0 +1,154 @@
+"""What a job's GRES requests ask of one node, for the scheduler (select/cons_tres's GRES tests).
+
+The requests are parsed once per distinct request text (state/gres.py job_requests); a job that asks
+for no GRES costs one tuple test. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+from flurm.protocol.constants import NO_VAL16
+from flurm.state import gres
+from flurm.state.gres import GresError, GresRequest, NodeGres
+from flurm.state.model import Job, Node
+
+# a request that cannot be parsed (a record imported from elsewhere): the job never fits
+UNSATISFIABLE: tuple[GresRequest, ...] = (GresRequest("", per_node=1),)
+
+
+def requests_of(job: Job) -> tuple[GresRequest, ...]:
+    """The job's GRES requests (() when it asks for none)."""
+    if not (job.tres_per_node or job.tres_per_job or job.tres_per_task or job.tres_per_socket):
+        return ()
+    spn = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 0
+    return _parse(
+        job.tres_per_job,
+        job.tres_per_node,
+        job.tres_per_socket,
+        job.tres_per_task,
+        job.cpus_per_tres,
+        job.mem_per_tres,
+        job.num_tasks if job.tasks_set else 0,
+        job.min_nodes,
+        spn,
+    )
+
+
+@lru_cache(maxsize=512)
+def _parse(
+    per_job: str | None,
+    per_node: str | None,
+    per_socket: str | None,
+    per_task: str | None,
+    cpus: str | None,
+    mem: str | None,
+    tasks: int,
+    min_nodes: int,
+    sockets: int,
+) -> tuple[GresRequest, ...]:
+    try:
+        names = {n for text in (per_job, per_node, per_socket, per_task) for n, _, _ in gres.tres_items(text)}
+        return gres.job_requests(
+            tres_per_job=per_job,
+            tres_per_node=per_node,
+            tres_per_socket=per_socket,
+            tres_per_task=per_task,
+            cpus_per_tres=cpus,
+            mem_per_tres=mem,
+            known_names=names,
+            shape=gres.JobShape(num_tasks=tasks, min_nodes=min_nodes, sockets_per_node=sockets),
+        )
+    except GresError:
+        return UNSATISFIABLE
+
+
+def free_of(inv: Mapping[str, NodeGres], r: GresRequest) -> int:
+    """How much of the request's GRES (of its type) no job holds on the node."""
+    g = inv.get(r.name)
+    return 0 if g is None else gres.free_count(g, r.type)
+
+
+def task_cap(reqs: Sequence[GresRequest], inv: Mapping[str, NodeGres]) -> int | None:
+    """The most tasks the node's free GRES allow (--gpus-per-task); None: no limit."""
+    cap: int | None = None
+    for r in reqs:
+        if r.per_task:
+            n = free_of(inv, r) // r.per_task
+            cap = n if cap is None else min(cap, n)
+    return cap
+
+
+def node_counts(
+    reqs: Sequence[GresRequest],
+    inv: Mapping[str, NodeGres],
+    tasks: int,
+    sockets: int,
+    per_job_left: Sequence[int],
+) -> list[int] | None:
+    """How much of each request the job takes on this node with ``tasks`` tasks there (the per-node,
+    per-socket and per-task counts; of a per-job count, what is still wanted, up to what is free),
+    or None if the node cannot give it."""
+    out = []
+    for i, r in enumerate(reqs):
+        want = max(r.per_node, r.per_task * max(1, tasks), r.per_socket * max(1, sockets))
+        free = free_of(inv, r)
+        if r.per_job:
+            want = max(want, min(free, per_job_left[i]))
+            if want <= 0 and per_job_left[i] > 0:
+                return None  # a node without any of it adds nothing (cons_tres leaves it out)
+        if want > free:
+            return None
+        out.append(want)
+    return out
+
+
+def ever_fits(reqs: Sequence[GresRequest], inv: Mapping[str, NodeGres], job: Job, node_cpus: int) -> bool:
+    """Could the node hold the job's GRES were it idle (the submit test: more than a node has, a type
+    it has not, more CPUs per GRES than it has CPUs)?"""
+    empty = gres.empty_inventory(inv)
+    spn = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 1
+    tasks = max(1, job.ntasks_per_node) if job.ntasks_per_node else 1
+    for r in reqs:
+        free = free_of(empty, r)
+        need = max(r.per_node, r.per_task * tasks, r.per_socket * spn, 1 if r.per_job else 0)
+        if need > free:
+            return False
+        if r.cpus_per_gres and r.cpus_per_gres * need > node_cpus:
+            return False
+    return True
+
+
+def total_free(reqs: Sequence[GresRequest], nodes_inv: Sequence[Mapping[str, NodeGres]]) -> list[int]:
+    """Of each request, what all the given nodes have (were they idle)."""
+    return [sum(free_of(gres.empty_inventory(inv), r) for inv in nodes_inv) for r in reqs]
+
+
+def never_fits(job: Job, nodes: Sequence[Node]) -> bool:
+    """Could no choice of ``nodes`` (all idle) ever give the job its GRES? As slurmctld's test at
+    submit: a node short of the count per node (or of its type), too few such nodes, fewer GRES in
+    all (of the job's most nodes) than --gpus asks, more tasks than --gpus-per-task lets the nodes
+    hold, more CPUs per GRES than a node has."""
+    reqs = requests_of(job)
+    if not reqs:
+        return False
+    if reqs is UNSATISFIABLE:
+        return True
+    fit = [n for n in nodes if ever_fits(reqs, n.gres_inv, job, n.cpus)]
+    if len(fit) < max(1, job.min_nodes):
+        return True
+    most = job.max_nodes or len(fit)
+    for r in reqs:
+        caps = []
+        for n in fit:
+            free = free_of(gres.empty_inventory(n.gres_inv), r)
+            if r.cpus_per_gres:
+                free = min(free, n.cpus // r.cpus_per_gres)
+            caps.append(free)
+        caps.sort(reverse=True)
+        if r.per_job and sum(caps[:most]) < r.per_job:
+            return True
+        if r.per_task and job.tasks_set and sum(c // r.per_task for c in caps[:most]) < job.num_tasks:
+            return True
+    return False

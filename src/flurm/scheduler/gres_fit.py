@@ -12,6 +12,7 @@ from functools import lru_cache
 from flurm.protocol.constants import NO_VAL16
 from flurm.state import gres
 from flurm.state.gres import GresError, GresRequest, NodeGres
+from flurm.state.job_builder import expand_nodes
 from flurm.state.model import Job, Node
 
 # a request that cannot be parsed (a record imported from elsewhere): the job never fits
@@ -86,6 +87,7 @@ def node_counts(
     tasks: int,
     sockets: int,
     per_job_left: Sequence[int],
+    cores_per_socket: int = 0,
 ) -> list[int] | None:
     """How much of each request the job takes on this node with ``tasks`` tasks there (the per-node,
     per-socket and per-task counts; of a per-job count, what is still wanted, up to what is free),
@@ -100,14 +102,68 @@ def node_counts(
                 return None  # a node without any of it adds nothing (cons_tres leaves it out)
         if want > free:
             return None
+        if r.per_socket and not _sockets_hold(inv, r, max(1, sockets), cores_per_socket):
+            return None
         out.append(want)
     return out
 
 
-def ever_fits(reqs: Sequence[GresRequest], inv: Mapping[str, NodeGres], job: Job, node_cpus: int) -> bool:
+def holds_alone(
+    reqs: Sequence[GresRequest], inv: Mapping[str, NodeGres], cores_per_socket: int, job: Job
+) -> bool:
+    """Can this one node give the job all its GRES, --gpus included (gres_sched_sufficient)?"""
+    sockets = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 0
+    wanted = [r.per_job for r in reqs]
+    counts = node_counts(reqs, inv, 1, sockets, wanted, cores_per_socket)
+    return counts is not None and all(n >= w for n, w in zip(counts, wanted, strict=True))
+
+
+def _sockets_hold(inv: Mapping[str, NodeGres], r: GresRequest, sockets: int, cores_per_socket: int) -> bool:
+    """Have ``sockets`` of the node's sockets --gpus-per-socket free devices each (when the node
+    reported which cores its devices are close to)?"""
+    g = inv.get(r.name)
+    per = None if g is None else socket_free(g, r.type, cores_per_socket)
+    return per is None or sum(1 for n in per if n >= r.per_socket) >= sockets
+
+
+def near_cores(inv: Mapping[str, NodeGres], uses: Sequence[gres.GresUse]) -> set[int] | None:
+    """The cores close to the devices ``uses`` holds (None: no device says, any core is as close)."""
+    out: set[int] = set()
+    for u in uses:
+        g = inv.get(u.name)
+        if g is None or not u.bits:
+            continue
+        for t in g.topo:
+            if t.cores is not None and set(t.bits).intersection(u.bits):
+                out.update(t.cores)
+    return out or None
+
+
+def socket_free(g: NodeGres, gres_type: str | None, cores_per_socket: int) -> list[int] | None:
+    """Free devices of ``g`` close to each socket (a device without cores counts for every socket);
+    None when the node reported no cores for them."""
+    if not g.topo or cores_per_socket <= 0 or all(t.cores is None for t in g.topo):
+        return None
+    free = set(gres.free_bits(g, gres_type))
+    sockets: dict[int, set[int]] = {}
+    anywhere: set[int] = set()
+    for t in g.topo:
+        if gres_type is not None and t.type != gres_type:
+            continue
+        bits = {b for b in t.bits if b in free}
+        if t.cores is None:
+            anywhere |= bits
+            continue
+        for c in t.cores:
+            sockets.setdefault(c // cores_per_socket, set()).update(bits)
+    count = max(sockets, default=-1) + 1
+    return [len(sockets.get(i, set()) | anywhere) for i in range(count)]
+
+
+def ever_fits(reqs: Sequence[GresRequest], node: Node, job: Job) -> bool:
     """Could the node hold the job's GRES were it idle (the submit test: more than a node has, a type
-    it has not, more CPUs per GRES than it has CPUs)?"""
-    empty = gres.empty_inventory(inv)
+    it has not, more per socket than its sockets have, more CPUs per GRES than it has CPUs)?"""
+    empty = gres.empty_inventory(node.gres_inv)
     spn = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 1
     tasks = max(1, job.ntasks_per_node) if job.ntasks_per_node else 1
     for r in reqs:
@@ -115,7 +171,9 @@ def ever_fits(reqs: Sequence[GresRequest], inv: Mapping[str, NodeGres], job: Job
         need = max(r.per_node, r.per_task * tasks, r.per_socket * spn, 1 if r.per_job else 0)
         if need > free:
             return False
-        if r.cpus_per_gres and r.cpus_per_gres * need > node_cpus:
+        if r.cpus_per_gres and r.cpus_per_gres * need > node.cpus:
+            return False
+        if r.per_socket and not _sockets_hold(empty, r, spn, node.cores_per_socket):
             return False
     return True
 
@@ -135,9 +193,13 @@ def never_fits(job: Job, nodes: Sequence[Node]) -> bool:
         return False
     if reqs is UNSATISFIABLE:
         return True
-    fit = [n for n in nodes if ever_fits(reqs, n.gres_inv, job, n.cpus)]
+    fit = [n for n in nodes if ever_fits(reqs, n, job)]
     if len(fit) < max(1, job.min_nodes):
         return True
+    if job.req_nodes:
+        names = {n.name for n in fit}
+        if any(name not in names for name in expand_nodes(job.req_nodes)):
+            return True  # a node it names could never hold them
     most = job.max_nodes or len(fit)
     for r in reqs:
         caps = []

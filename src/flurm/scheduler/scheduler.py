@@ -496,7 +496,9 @@ def _allocate(
             take = cpus
         counts: list[int] = []
         if inv is not None:
-            found = gres_fit.node_counts(reqs, inv, take if tasks else 1, sockets, per_job_left)
+            found = gres_fit.node_counts(
+                reqs, inv, take if tasks else 1, sockets, per_job_left, node.cores_per_socket
+            )
             if found is None:
                 continue
             counts = found
@@ -531,18 +533,39 @@ def _allocate(
         cpus = node.cpus if exclusive else max(take * cpt if tasks else take, job.pn_min_cpus)
         if counts:
             cpus = max(cpus, _gres_cpus(reqs, counts))
-        picked = tuple(sorted(f.cores)) if exclusive else multicore.pick_cores(job, node, f.cores, cpus)
+        held: NodeUses = ()
+        if reqs:  # the devices first (those with free cores close by), then the cores close to them
+            got = _pick_gres(reqs, counts, f.gres_inv, f.cores)
+            if got is None:
+                return None
+            held = got
+            uses.append(held)
+        if exclusive:
+            picked = tuple(sorted(f.cores))
+        elif held:
+            picked = _cores_near(job, node, f.cores, cpus, gres_fit.near_cores(f.gres_inv, held))
+        else:
+            picked = multicore.pick_cores(job, node, f.cores, cpus)
         names.append(node.name)
         cores.append(picked)
         cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, len(picked)))
         counted = cpus if exclusive else multicore.counted_cpus(job, node, len(picked))
         mems.append(_node_mem(job, counted, reqs, counts) if consumable else 0)
-        if reqs:
-            held = _pick_gres(reqs, counts, f.gres_inv, picked)
-            if held is None:
-                return None
-            uses.append(held)
     return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems), tuple(uses))
+
+
+def _cores_near(job: Job, node: Node, free: set[int], cpus: int, near: set[int] | None) -> tuple[int, ...]:
+    """The job's cores on a node where it holds devices: those close to the devices first (gres.conf
+    Cores=; select/cons_tres restricts the cores to the GRES' sockets when it can), then any."""
+    if near is None:
+        return multicore.pick_cores(job, node, free, cpus)
+    close = free & near
+    first = multicore.pick_cores(job, node, close, min(cpus, multicore.free_cpus(job, node, close)))
+    got = multicore.counted_cpus(job, node, len(first))
+    if got >= cpus:
+        return first
+    rest = multicore.pick_cores(job, node, free - set(first), cpus - got)
+    return tuple(sorted(first + rest))
 
 
 def _gres_cpus(reqs: tuple[gres.GresRequest, ...], counts: list[int]) -> int:
@@ -557,9 +580,9 @@ def _node_mem(job: Job, cpus: int, reqs: tuple[gres.GresRequest, ...], counts: l
 
 
 def _pick_gres(
-    reqs: tuple[gres.GresRequest, ...], counts: list[int], inv: dict[str, NodeGres], cores: tuple[int, ...]
+    reqs: tuple[gres.GresRequest, ...], counts: list[int], inv: dict[str, NodeGres], cores: set[int]
 ) -> NodeUses | None:
-    """The devices of each request on one node: those close to the job's cores first (gres.conf
+    """The devices of each request on one node: those with free cores close by first (gres.conf
     Cores=), then the lowest free."""
     work = gres.copy_inventory({r.name: inv[r.name] for r in reqs if r.name in inv})
     out: list[gres.GresUse] = []
@@ -596,8 +619,8 @@ def _best_fit_node(
         avail = 0
         if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
             avail = multicore.free_cpus(job, node, f.cores)
-            if reqs and gres_fit.node_counts(reqs, f.gres_inv, 1, 0, [r.per_job for r in reqs]) is None:
-                avail = 0  # (its GRES cannot hold the job)
+            if reqs and not gres_fit.holds_alone(reqs, f.gres_inv, node.cores_per_socket, job):
+                avail = 0  # (its GRES cannot hold the job: cons_tres's gres_sched_sufficient)
         if avail <= 0:
             last_index = -2
             continue

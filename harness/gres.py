@@ -88,4 +88,4 @@ def fewer_reported(node: int = 2) -> dict[str, object]:
     nodes = [NodeGres("gpu:tesla:2", gpu_lines("tesla")), NodeGres("gpu:k80:2", gpu_lines("k80"))]
     g = nodes[node - 1]
     nodes[node - 1] = NodeGres(g.gres, g.conf[:1])
-    return _kwargs(*nodes)
+    return {**_kwargs(*nodes), "may_drain": (f"compute-node-{node}",)}

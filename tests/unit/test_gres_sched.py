@@ -14,10 +14,10 @@ import pytest
 from flurm.config import parse_text
 from flurm.controller.submit import build_job, check_gres, node_config_rejection
 from flurm.errors import SlurmError
-from flurm.protocol.constants import JobStateReason, NodeState, SlurmRC
+from flurm.protocol.constants import JobStateReason, NodeState, NodeStateFlag, SlurmRC
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import gres_fit
-from flurm.scheduler.scheduler import plan, request_pass
+from flurm.scheduler.scheduler import node_not_avail, plan, request_pass
 from flurm.state import gres
 from flurm.state.cluster import Cluster
 from flurm.state.gres import GresTopo, GresUse
@@ -306,3 +306,19 @@ def test_take_untyped_on_typed_node_counts_the_type() -> None:
     assert got is not None
     gres.claim(inv, got)
     assert gres.free_count(g, "tesla") == 0 and gres.free_count(g, None) == 0
+
+
+def test_a_type_only_a_drained_node_has_waits_with_req_node_not_avail() -> None:
+    # slurmctld: --gres=gpu:k80:1 with the k80 node drained: PD "ReqNodeNotAvail, UnavailableNodes:n2",
+    # and the partition stays open for the jobs behind it
+    c = make_cluster()
+    c.nodes["n2"].flags |= NodeStateFlag.DRAIN
+    job = add(c, tres_per_node="gres:gpu:k80:1")
+    other = add(c, tres_per_node="gres:gpu:1")
+    assert cycle(c) == [other]
+    assert job.state_reason == R.WAIT_NODE_NOT_AVAIL
+    assert job.state_desc == "ReqNodeNotAvail, UnavailableNodes:n2"
+    part = c.partitions["debug"]
+    assert node_not_avail(other, part, c) is None
+    c.nodes["n2"].flags &= ~NodeStateFlag.DRAIN
+    assert node_not_avail(job, part, c) is None

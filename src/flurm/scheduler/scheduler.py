@@ -953,6 +953,11 @@ def _main_loop(
                     job.state_reason, job.state_desc = held
                     break
             if alloc is None:
+                unavailable = node_not_avail(job, part, cluster)
+                if unavailable is not None:  # (ESLURM_NODE_NOT_AVAIL: the partition stays open)
+                    job.state_reason = R.WAIT_NODE_NOT_AVAIL
+                    job.state_desc = unavailable
+                    break
                 if fence.overlap and not _fits_outside(job, part, cluster, fence.exclude):
                     # the nodes it needs are reserved: skip it, the partition stays open
                     job.state_reason = R.WAIT_NODE_NOT_AVAIL
@@ -1008,6 +1013,24 @@ def _fits_outside(job: Job, part: Partition, cluster: Cluster, reserved: Iterabl
     has_gres = bool(gres_fit.requests_of(job))
     empty = {n.name: _empty_free(n, has_gres) for n in cluster.node_list if n.name in part.nodes}
     return try_allocate(job, part, empty, cluster, reserved) is not None
+
+
+def node_not_avail(job: Job, part: Partition, cluster: Cluster) -> str | None:
+    """slurmctld's ESLURM_NODE_NOT_AVAIL for a GRES job: its GRES could never fit the partition's
+    available nodes but would fit all of them (a type only a drained or down node has). The reason
+    ReqNodeNotAvail's text names the partition's unavailable nodes (of those it requires, if any)."""
+    if not gres_fit.requests_of(job):
+        return None
+    nodes = cluster.partition_nodes(part)
+    usable = [n for n in nodes if n.is_usable()]
+    if len(usable) == len(nodes) or not gres_fit.never_fits(job, usable) or gres_fit.never_fits(job, nodes):
+        return None
+    down = [n.name for n in nodes if not n.is_usable()]
+    if job.req_nodes:
+        required = set(_names(job.req_nodes))
+        down = [n for n in down if n in required]
+    listed = hostlists.compress(down)
+    return f"ReqNodeNotAvail, UnavailableNodes:{listed}" if listed else "ReqNodeNotAvail"
 
 
 def node_guess(job: Job, cluster: Cluster) -> int:

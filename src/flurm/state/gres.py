@@ -256,13 +256,26 @@ def job_requests(
     mem_per_tres: str | None = None,
     known_names: Iterable[str] = (),
     shape: JobShape = JobShape(),
+    base: Sequence[GresRequest] = (),
+    cleared: Iterable[str] = (),
 ) -> tuple[GresRequest, ...]:
     """gres_job_state_validate(): the job's GRES requests, one per (name, type), in the order first met.
 
     ``known_names`` is GresTypes (plus gpu/mps/shard when configured): any other name is refused.
+    An update (scontrol update job) starts from the job's requests ``base``, with the fields named in
+    ``cleared`` (``per_node``, ``cpus_per_gres``...: the options given as "") cleared; the strings
+    given set their fields of the (name, type) they name, the other records keep theirs.
     """
     known = set(known_names)
     fields_of: dict[tuple[str, str | None], dict[str, int]] = {}
+    gone = set(cleared)
+    for r in base:
+        kept = {
+            f: getattr(r, f)
+            for f in ("per_job", "per_node", "per_socket", "per_task", "cpus_per_gres", "mem_per_gres")
+            if getattr(r, f) and f not in gone
+        }
+        fields_of[r.key()] = kept
 
     def take(text: str | None, attr: str, mult: int) -> None:
         for name, gtype, count in tres_items(text):
@@ -282,8 +295,9 @@ def job_requests(
     take(tres_per_socket, "per_socket", sockets or 1)
     take(tres_per_task, "per_task", shape.num_tasks or 1)
     take(mem_per_tres, "mem_per_gres", 1)
-    requests = [GresRequest(name, gtype, **values) for (name, gtype), values in fields_of.items()]
-    if mem_per_tres and not any(r.name == "gpu" and _counted(r) for r in requests):
+    requests = [GresRequest(name, gtype, **values) for (name, gtype), values in fields_of.items() if values]
+    asked = (tres_per_job, tres_per_node, tres_per_socket, tres_per_task)
+    if mem_per_tres and not any(n == "gpu" for text in asked for n, _, _ in tres_items(text)):
         raise GresError("Requested mem_per_tres but did not request any GPU")
     for r in requests:
         if not _counted(r):
@@ -307,6 +321,10 @@ def _test_counts(r: GresRequest, shape: JobShape) -> None:
         raise GresError(f"Failed to validate job spec, --{n}s is not multiple of --gres={n}/--{n}s-per-node")
     if r.per_node and r.per_socket and r.per_node % r.per_socket:
         raise GresError(f"--gres={n}/--{n}s-per-node not multiple of --{n}s-per-socket")
+    if r.per_task and r.per_job and r.per_job % r.per_task:
+        raise GresError(f"Failed to validate job spec, --{n}s not multiple of --{n}s-per-task")
+    if r.per_task and r.per_node and r.per_node % r.per_task:
+        raise GresError(f"--gres={n}/--{n}s-per-node not multiple of --{n}s-per-task")
 
 
 def _test_overlap(requests: Sequence[GresRequest]) -> None:
@@ -315,7 +333,8 @@ def _test_overlap(requests: Sequence[GresRequest]) -> None:
     typed = {r.name for r in requests if r.type is not None}
     untyped = {r.name for r in requests if r.type is None}
     if (typed & untyped) - SHARED_NAMES:
-        raise GresError("Invalid GRES specification (with and without type identification)")
+        text = "Invalid GRES specification (with and without type identification)"
+        raise GresError(text, rc=SlurmRC.ESLURM_INVALID_GRES_TYPE)
 
 
 def _counted(r: GresRequest) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from flurm.config import parse_text
 from flurm.controller.submit import build_job, check_gres, node_config_rejection
 from flurm.errors import SlurmError
-from flurm.protocol.constants import JobStateReason, NodeState, NodeStateFlag, SlurmRC
+from flurm.protocol.constants import JobState, JobStateReason, NodeState, NodeStateFlag, SlurmRC
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import gres_fit
 from flurm.scheduler.scheduler import node_not_avail, plan, request_pass
@@ -217,22 +217,26 @@ def desc(**kw: object) -> JobDesc:
     return JobDesc(**base)  # type: ignore[arg-type]
 
 
+INVALID = SlurmRC.ESLURM_INVALID_GRES
+
+
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "rc"),
     [
-        {"tres_per_node": "gres:foo:1"},  # not in GresTypes
-        {"tres_per_node": "gres:gpu:2,gres:gpu:tesla:1"},  # with and without a type
-        {"tres_per_job": "gres:gpu:1", "tres_per_node": "gres:gpu:2"},  # --gpus below --gpus-per-node
-        {"tres_per_socket": "gres:gpu:1"},  # without --sockets-per-node
-        {"mem_per_tres": "gres:gpu:100"},  # memory per GPU without a GPU
-        {"tres_per_node": "gres:gpu:tesla:1:2"},
+        ({"tres_per_node": "gres:foo:1"}, INVALID),  # not in GresTypes
+        ({"tres_per_node": "gres:gpu:2,gres:gpu:tesla:1"}, SlurmRC.ESLURM_INVALID_GRES_TYPE),
+        ({"tres_per_job": "gres:gpu:1", "tres_per_node": "gres:gpu:2"}, INVALID),  # --gpus < per node
+        ({"tres_per_socket": "gres:gpu:1"}, INVALID),  # without --sockets-per-node
+        ({"mem_per_tres": "gres:gpu:100"}, INVALID),  # memory per GPU without a GPU
+        ({"tres_per_node": "gres:gpu:tesla:1:2"}, INVALID),
+        ({"tres_per_job": "gres:gpu:3", "tres_per_task": "gres:gpu:2", "num_tasks": 2}, INVALID),
     ],
 )
-def test_invalid_gres_requests(fields: dict[str, object]) -> None:
+def test_invalid_gres_requests(fields: dict[str, object], rc: int) -> None:
     c = make_cluster()
     with pytest.raises(SlurmError) as err:
         check_gres(desc(**fields), c)
-    assert err.value.rc == SlurmRC.ESLURM_INVALID_GRES
+    assert err.value.rc == rc
 
 
 def test_unsupported_without_cons_tres() -> None:
@@ -322,3 +326,30 @@ def test_a_type_only_a_drained_node_has_waits_with_req_node_not_avail() -> None:
     assert node_not_avail(other, part, c) is None
     c.nodes["n2"].flags &= ~NodeStateFlag.DRAIN
     assert node_not_avail(job, part, c) is None
+
+
+def test_update_merges_with_the_jobs_requests() -> None:
+    c = make_cluster()
+    job = built(c, tres_per_node="gres:gpu:1", priority=0)
+    c.add_job(job)
+
+    def update(**fields: object) -> int:
+        from flurm.controller.job_update import DetailUpdate
+
+        u = DetailUpdate(job, JobDesc(**fields), c, True, T0)  # type: ignore[arg-type]
+        rc = u.before_limits()
+        return rc or u.after_limits(0)
+
+    # real slurmctld 22.05, one after the other on a held --gres=gpu:1 job:
+    assert update(tres_per_node="gres:gpu:2") == 0 and job.tres_per_node == "gres:gpu:2"
+    # the untyped record stays: a typed one beside it is refused
+    assert update(tres_per_node="gres:gpu:tesla:3") == SlurmRC.ESLURM_INVALID_GRES_TYPE
+    assert update(tres_per_node="gres:bogus:1") == SlurmRC.ESLURM_INVALID_GRES
+    assert update(tres_per_job="gres:gpu:1") == SlurmRC.ESLURM_INVALID_GRES  # below per node
+    assert update(cpus_per_tres="gres:gpu:2") == 0
+    assert update(mem_per_tres="gres:gpu:100") == SlurmRC.ESLURM_INVALID_GRES  # no GPU in this update
+    assert update(tres_per_node="gres/gpu:1") == 0 and job.tres_per_node == "gres/gpu:1"
+    assert update(tres_per_node="gres/bogus:1") == SlurmRC.ESLURM_INVALID_TRES
+    assert update(cpus_per_tres="") == 0 and job.cpus_per_tres is None
+    job.state = JobState.RUNNING
+    assert update(tres_per_node="gres:gpu:2") == SlurmRC.ESLURM_JOB_NOT_PENDING

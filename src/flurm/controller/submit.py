@@ -395,7 +395,11 @@ def check_gres(desc: JobDesc, cluster: Cluster) -> None:
             mem_per_tres=desc.mem_per_tres,
             known_names=gres_names(cluster),
             shape=gres.JobShape(
-                num_tasks=tasks, min_nodes=min_nodes, sockets_per_node=spn, ntasks_per_socket=tps
+                num_tasks=tasks,
+                min_nodes=min_nodes,
+                max_nodes=desc.max_nodes if _set(desc.max_nodes, NO_VAL) else 0,
+                sockets_per_node=spn,
+                ntasks_per_socket=tps,
             ),
         )
     except gres.GresError as e:

@@ -65,10 +65,38 @@ def _parse(
         return UNSATISFIABLE
 
 
+def blocked(inv: Mapping[str, NodeGres], name: str) -> set[int]:
+    """Devices a GRES of ``name`` may not be given on this node although its own count is free: a GPU
+    whose shares (mps, shard) a job holds, the shares of a GPU a job holds whole."""
+    if name == "gpu":
+        return {b for s in gres.SHARED_NAMES if s in inv for b in inv[s].bit_alloc}
+    if name in gres.SHARED_NAMES and "gpu" in inv:
+        return set(inv["gpu"].bit_alloc)
+    return set()
+
+
 def free_of(inv: Mapping[str, NodeGres], r: GresRequest) -> int:
-    """How much of the request's GRES (of its type) no job holds on the node."""
+    """How much of the request's GRES (of its type) no job holds on the node (of a shared GRES: the
+    most one device has left, which a job's count comes from)."""
     g = inv.get(r.name)
-    return 0 if g is None else gres.free_count(g, r.type)
+    if g is None:
+        return 0
+    free = gres.free_count(g, r.type)
+    if not g.bit_count or g.no_consume:
+        return free
+    out = blocked(inv, r.name)
+    if g.shared:
+        left = [
+            t.count // max(1, len(t.bits)) - g.bit_alloc.get(b, 0)
+            for t in g.topo
+            if r.type is None or t.type == r.type
+            for b in t.bits
+            if b not in out
+        ]
+        return max(left, default=0)
+    if out:
+        free = min(free, sum(1 for b in gres.free_bits(g, r.type) if b not in out))
+    return free
 
 
 def task_cap(reqs: Sequence[GresRequest], inv: Mapping[str, NodeGres]) -> int | None:

@@ -585,6 +585,9 @@ def _pick_gres(
     """The devices of each request on one node: those with free cores close by first (gres.conf
     Cores=), then the lowest free."""
     work = gres.copy_inventory({r.name: inv[r.name] for r in reqs if r.name in inv})
+    for name, mine in work.items():  # devices shared and held whole exclude each other
+        for b in gres_fit.blocked(inv, name):
+            mine.bit_alloc[b] = max(mine.bit_alloc.get(b, 0), mine.configured or 1)
     out: list[gres.GresUse] = []
     for r, n in zip(reqs, counts, strict=True):
         g = work.get(r.name)

@@ -304,7 +304,23 @@ def job_requests(
             raise GresError(f"GRES {r.name} has CPUs or memory per GRES but no count")
         _test_counts(r, shape)
     _test_overlap(requests)
+    _test_shared(requests, shape)
     return tuple(requests)
+
+
+def _test_shared(requests: Sequence[GresRequest], shape: JobShape) -> None:
+    """A shared GRES (mps, shard) is asked for per node only (per job with one node, per socket with
+    one socket, per task with one task), and not in the same job as the GPUs it shares."""
+    shared = [r for r in requests if r.name in SHARED_NAMES]
+    for r in shared:
+        if (
+            (r.per_job and shape.max_nodes != 1)
+            or (r.per_socket and shape.sockets_per_node != 1)
+            or (r.per_task and shape.num_tasks != 1)
+        ):
+            raise GresError(f"{r.name}: a shared GRES is counted per node only")
+    if shared and any(r.name == "gpu" for r in requests):
+        raise GresError("a job may not ask for GPUs and for shares of GPUs")
 
 
 def _test_counts(r: GresRequest, shape: JobShape) -> None:

@@ -195,7 +195,9 @@ def ever_fits(reqs: Sequence[GresRequest], node: Node, job: Job) -> bool:
     spn = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 1
     tasks = max(1, job.ntasks_per_node) if job.ntasks_per_node else 1
     for r in reqs:
-        free = free_of(empty, r)
+        g = empty.get(r.name)
+        # (of a shared GRES the node's count: slurmctld accepts what no one device holds, and it waits)
+        free = gres.free_count(g, r.type) if g is not None and g.shared else free_of(empty, r)
         need = max(r.per_node, r.per_task * tasks, r.per_socket * spn, 1 if r.per_job else 0)
         if need > free:
             return False

@@ -494,7 +494,7 @@ def _allocate(
             if cpus > free_cpus:
                 continue
             take = cpus
-        counts: list[int] = []
+        counts = _NO_COUNTS
         if inv is not None:
             found = gres_fit.node_counts(
                 reqs, inv, take if tasks else 1, sockets, per_job_left, node.cores_per_socket
@@ -518,11 +518,14 @@ def _allocate(
         chosen.append((node, take))
         chosen_gres.append(counts)
         remaining -= take
-        for i, n in enumerate(counts):
-            per_job_left[i] -= n
-        if remaining <= 0 and len(chosen) >= min_nodes and all(x <= 0 for x in per_job_left):
+        if counts:
+            for i, n in enumerate(counts):
+                per_job_left[i] -= n
+            if remaining <= 0 and len(chosen) >= min_nodes and all(x <= 0 for x in per_job_left):
+                break
+        elif remaining <= 0 and len(chosen) >= min_nodes:
             break
-    if remaining > 0 or len(chosen) < min_nodes or any(x > 0 for x in per_job_left):
+    if remaining > 0 or len(chosen) < min_nodes or (reqs and any(x > 0 for x in per_job_left)):
         return None
     if any(r not in {n.name for n, _ in chosen} for r in required):
         return None
@@ -566,6 +569,9 @@ def _cores_near(job: Job, node: Node, free: set[int], cpus: int, near: set[int] 
         return first
     rest = multicore.pick_cores(job, node, free - set(first), cpus - got)
     return tuple(sorted(first + rest))
+
+
+_NO_COUNTS: list[int] = []  # (a job without GRES: shared, never changed)
 
 
 def _gres_cpus(reqs: tuple[gres.GresRequest, ...], counts: list[int]) -> int:

@@ -353,3 +353,16 @@ def test_update_merges_with_the_jobs_requests() -> None:
     assert update(cpus_per_tres="") == 0 and job.cpus_per_tres is None
     job.state = JobState.RUNNING
     assert update(tres_per_node="gres:gpu:2") == SlurmRC.ESLURM_JOB_NOT_PENDING
+
+
+def test_an_exclusive_job_holds_all_the_gres_of_its_nodes() -> None:
+    # slurmctld 22.05: --exclusive --gres=gpu:1 -> JOB_GRES=gpu:tesla:2 (IDX:0-1); --exclusive without
+    # GRES -> gpu:k80:2 too; a --gres=gpu:1 job then waits (Resources)
+    c = make_cluster()
+    one = add(c, tres_per_node="gres:gpu:1", shared=0)
+    plain = add(c, shared=0)
+    assert cycle(c) == [one, plain]
+    assert held(one) == [("n1", (tesla(0, 1),))]
+    assert held(plain) == [("n2", (k80(0, 1),))]
+    wait = add(c, tres_per_node="gres:gpu:1")
+    assert cycle(c) == [] and wait.state_reason == R.WAIT_RESOURCES

@@ -154,6 +154,22 @@ def _sockets_hold(inv: Mapping[str, NodeGres], r: GresRequest, sockets: int, cor
     return per is None or sum(1 for n in per if n >= r.per_socket) >= sockets
 
 
+def whole_node(inv: Mapping[str, NodeGres]) -> tuple[gres.GresUse, ...]:
+    """What a job given a whole node holds of its GRES (gres_ctld_job_alloc_whole_node): all of each
+    but the shared ones (mps, shard) and those not consumed, per type."""
+    out: list[gres.GresUse] = []
+    for g in inv.values():
+        if g.shared or g.no_consume or not g.configured:
+            continue
+        types: list[str | None] = list(g.types()) or [None]
+        for gtype in types:
+            count = g.type_available(gtype) if gtype else g.available
+            bits = tuple(b for t in g.topo if gtype is None or t.type == gtype for b in t.bits)
+            if count > 0:
+                out.append(gres.GresUse(g.name, gtype, count, bits if g.bit_count else None))
+    return tuple(out)
+
+
 def near_cores(inv: Mapping[str, NodeGres], uses: Sequence[gres.GresUse]) -> set[int] | None:
     """The cores close to the devices ``uses`` holds (None: no device says, any core is as close)."""
     out: set[int] = set()

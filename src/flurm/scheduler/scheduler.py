@@ -537,12 +537,14 @@ def _allocate(
         if counts:
             cpus = max(cpus, _gres_cpus(reqs, counts))
         held: NodeUses = ()
-        if reqs:  # the devices first (those with free cores close by), then the cores close to them
+        if exclusive:  # a whole node: all its GRES but the shared ones (22.05's whole-node allocation)
+            held = gres_fit.whole_node(f.gres_inv) if node.gres_inv else ()
+        elif reqs:  # the devices first (those with free cores close by), then the cores close to them
             got = _pick_gres(reqs, counts, f.gres_inv, f.cores)
             if got is None:
                 return None
             held = got
-            uses.append(held)
+        uses.append(held)
         if exclusive:
             picked = tuple(sorted(f.cores))
         elif held:
@@ -554,6 +556,8 @@ def _allocate(
         cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, len(picked)))
         counted = cpus if exclusive else multicore.counted_cpus(job, node, len(picked))
         mems.append(_node_mem(job, counted, reqs, counts) if consumable else 0)
+    if not any(uses):
+        uses = []
     return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems), tuple(uses))
 
 

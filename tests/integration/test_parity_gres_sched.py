@@ -16,7 +16,8 @@ One cluster pair (harness.gres.two_gpu_types: compute-node-1 gpu:tesla:2, comput
 3. --gpus=3 (node 1 both, node 2 one) and -n3 --gpus-per-task=1 (Resources); then --cpus-per-gpu=2
    --gpus=1 (node 1, two CPUs), --mem-per-gpu=100 --gpus=2 (node 2 alone: the one node holding all of
    it) and --gpus-per-socket=1 --sockets-per-node=1;
-4. node 2's GPU 0 and core 0 held: --gres=gpu:1 gets GPU 1 and core 2 (the core of GPU 1's socket).
+4. node 2's GPU 0 and core 0 held: --gres=gpu:1 gets GPU 1 and core 2 (the core of GPU 1's socket);
+5. --exclusive jobs hold all the GPUs of their node, with or without --gres, and a GPU job waits.
 
 The queue (nodes, CPUs, reasons) is compared after each step, and the GRES lines of scontrol -d show
 job (device indexes, CPU_IDs) at the end.
@@ -102,8 +103,21 @@ STEPS: list[Step] = [
     sbatch("--gres=gpu:1"),  # 27
     settle(),
     queue("the GPU left"),
-    cmd("scontrol", "-d", "show", "job", label="jobs"),
+    cmd("scontrol", "-d", "show", "job", "25", label="job 25"),
+    cmd("scontrol", "-d", "show", "job", "27", label="job 27"),
     cmd("scancel", "25", "27"),
+    settle(),
+    # 5. whole nodes: all their GPUs, with or without a GRES request
+    sbatch("--exclusive", "--gres=gpu:1"),  # 28
+    settle(),
+    sbatch("--exclusive"),  # 29
+    settle(),
+    sbatch("--gres=gpu:1"),  # 30
+    settle(),
+    queue("exclusive jobs"),
+    cmd("scontrol", "-d", "show", "job", "28", label="job 28"),
+    cmd("scontrol", "-d", "show", "job", "29", label="job 29"),
+    cmd("scancel", "28", "29", "30"),
     sbatch(*PER_SOCKET.split(), label=f"refused {PER_SOCKET}"),
 ]
 
@@ -136,6 +150,7 @@ def test_placement_and_reasons(runs: tuple[Transcript, Transcript]) -> None:
             "--gpus kept on the one node that holds them",
             "per task and per socket",
             "the GPU left",
+            "exclusive jobs",
         ],
     )
 
@@ -148,6 +163,8 @@ def _gres_lines(text: str) -> str:
 
 def test_devices_and_cores(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
-    want = _gres_lines(ref["jobs"].stdout)
-    assert "Nodes=compute-node-2 CPU_IDs=2 Mem=0 GRES=gpu:k80:1(IDX:1)" in want
-    assert _gres_lines(got["jobs"].stdout) == want
+    keys = ("job 25", "job 27", "job 28", "job 29")
+    want = {k: _gres_lines(ref[k].stdout) for k in keys}
+    assert "Nodes=compute-node-2 CPU_IDs=2 Mem=0 GRES=gpu:k80:1(IDX:1)" in want["job 27"]
+    assert "Nodes=compute-node-2 CPU_IDs=0-3 Mem=0 GRES=gpu:k80:2(IDX:0-1)" in want["job 29"]
+    assert {k: _gres_lines(got[k].stdout) for k in keys} == want

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flurm.config.gres import plugin_id
 from flurm.protocol.constants import SlurmRC
 from flurm.protocol.errors import FlurmError
 
@@ -42,15 +43,6 @@ class GresError(FlurmError):
     """A GRES string or request slurmctld refuses (``rc=`` gives another code than Invalid GRES)."""
 
     rc = SlurmRC.ESLURM_INVALID_GRES
-
-
-def plugin_id(name: str) -> int:
-    """gres_build_id(): the name's bytes added in, each shifted by 0, 8, 16, 24, 0... bits (u32)."""
-    value, shift = 0, 0
-    for ch in name.encode():
-        value = (value + (ch << shift)) & 0xFFFFFFFF
-        shift = (shift + 8) % 32
-    return value
 
 
 def parse_count(text: str) -> int | None:

@@ -9,7 +9,7 @@ release's slurmctld packs (:func:`_newer_job_fields`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +41,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import multicore
+from flurm.state import gres_node, multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -452,7 +452,7 @@ def node_tres(node: Node) -> str:
     return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
 
 
-def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
+def _native_node_record(node: Node, show_flags: int, version: int, gres_names: Sequence[str]) -> NodeRecord:
     alloc_tres = None
     if node.alloc_cpus:
         alloc_tres = f"cpu={node.alloc_cpus}"
@@ -494,8 +494,9 @@ def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
         features=",".join(node.features) or None,
         features_act=",".join(node.features) or None,
         gres=node.gres,
+        # gres_get_node_drain is "N/A" whatever the node has; both only with SHOW_DETAIL (slow in slurmctld)
         gres_drain="N/A" if detail else None,
-        gres_used=None,
+        gres_used=gres_node.gres_used(node.gres_inv, gres_names, version) if detail else None,
         os=node.os,
         reason=node.reason,
         tres_fmt_str=node_tres(node),
@@ -576,8 +577,16 @@ def build_job_record(
     return replace(rec, **job.record_overrides) if job.record_overrides else rec
 
 
-def build_node_record(node: Node, show_flags: int) -> NodeRecord:
-    rec = _native_node_record(node, show_flags)
+def build_node_record(
+    node: Node,
+    show_flags: int,
+    version: int = SLURM_22_05_PROTOCOL_VERSION,
+    gres_names: Sequence[str] | None = None,
+) -> NodeRecord:
+    """The record as the slurmctld of the release speaking ``version`` fills it; ``gres_names`` are the
+    names GresTypes lists, in slurmctld's order (config.gres_names; by default the node's own)."""
+    names = tuple(node.gres_inv) if gres_names is None else gres_names
+    rec = _native_node_record(node, show_flags, version, names)
     return replace(rec, **node.record_overrides) if node.record_overrides else rec
 
 

@@ -63,8 +63,6 @@ def recording(nodes: int) -> Iterator[Mig]:
         acct.stop()
 
 
-
-
 def eventually(what: str, probe: Callable[[], T], ok: Callable[[T], bool], timeout: float = 60.0) -> T:
     deadline = time.monotonic() + timeout
     seen = probe()

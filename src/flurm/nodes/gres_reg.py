@@ -12,8 +12,8 @@ import logging
 
 from flurm.config import gres as gres_conf
 from flurm.config.slurmconf import SlurmConfig
-from flurm.protocol.wire import WireError
 from flurm.protocol.messages.slurmd import NodeRegistrationStatus, parse_gres_info
+from flurm.protocol.wire import WireError
 from flurm.state import gres_node
 from flurm.state.model import Node
 

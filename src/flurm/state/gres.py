@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flurm.config.gres import plugin_id
+from flurm.config.gres import plugin_id as plugin_id  # one rule: gres_build_id
 from flurm.protocol.constants import SlurmRC
 from flurm.protocol.errors import FlurmError
 

@@ -145,11 +145,13 @@ def _topology(g: NodeGres, recs: list[Reported], dev_cnt: int, core_cnt: int) ->
     bitmap of this GRES: consecutive per record; for mps/shard one bit per GPU record)."""
     out: list[GresTopo] = []
     index = 0
-    any_cores = any(r.cores for r in recs)
+    # "has CPUs configured for only some of the records": a record without Cores= after one with them
+    # makes every record without a core list (or with one that did not fit) close to all cores
+    some_cores = any(not r.cores and any(p.cores for p in recs[:i]) for i, r in enumerate(recs))
     for r in recs:
         cores = _cores(r.cores, core_cnt) if r.cores else None
-        if cores is None and any_cores:
-            cores = tuple(range(core_cnt))  # "has CPUs configured for only some of the records"
+        if cores is None and some_cores:
+            cores = tuple(range(core_cnt))
         if g.shared:
             bits: tuple[int, ...] = (index,)
             index += 1

@@ -206,12 +206,13 @@ class NodeAgent:
         node.boot_time = boot_time
         if reboot.node_rebooted(node, boot_time):  # (jobctl) the end of a reboot flurm issued
             log.info("node %s rebooted", node.name)
-        node.last_busy = now  # slurmctld (validate_node_specs) counts every registration as busy
+        invalid = gres_reg.register(node, msg, self.cluster.config)  # the reason it is INVAL, if it is
+        if invalid is None:
+            node.last_busy = now  # slurmctld (validate_node_specs) counts every valid registration as busy
         if not node.is_responding():
             log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND
         steps = [s for s in msg.steps if not MIN_NOALLOC_JOBID <= s.job_id <= MAX_NOALLOC_JOBID]
-        invalid = gres_reg.register(node, msg, self.cluster.config)
         was_invalid = node.flags & NodeStateFlag.INVALID_REG
         node.flags &= ~NodeStateFlag.INVALID_REG
         failed = msg.status in (ESLURMD_PROLOG_FAILED, ESLURMD_SETUP_ENVIRONMENT_ERROR)

@@ -257,6 +257,13 @@ def test_no_consume_and_count_only() -> None:
     assert reason is None and inv["bandwidth"].topo == () and inv["bandwidth"].bit_count == 0
     assert gres_node.gres_text(inv, names, sockets=2, cores_per_socket=2) == "gpu:tesla:2(S:0-1),bandwidth:4G"
     assert gres_node.gres_used(inv, names, V22) == "gpu:tesla:0(IDX:N/A),bandwidth:0"
+    # 24.11 on keep no_consume in Gres=
+    text = gres_node.gres_text(inv, names, sockets=2, cores_per_socket=2, version=V24)
+    assert text == "gpu:tesla:2(S:0-1),bandwidth:no_consume:4G"
+    typed = gres_node.inventory("gpu:tesla:no_consume:2", ("gpu",))
+    assert gres_node.gres_text(typed, ("gpu",), sockets=0, cores_per_socket=0, version=V26) == (
+        "gpu:tesla:no_consume:2"
+    )
 
 
 def test_a_node_without_gres_in_a_gres_cluster() -> None:

@@ -19,7 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flurm.config import gres as gres_conf
-from flurm.protocol.constants import SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION
+from flurm.protocol.constants import (
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SLURM_26_05_PROTOCOL_VERSION,
+)
 from flurm.state.gres import MAX_BITS, GresTopo, NodeGres
 
 GRES_CONF_HAS_FILE = 1 << 1  # gres_slurmd_conf_t config_flags: File= (or MultipleFiles=) configured
@@ -61,8 +65,8 @@ def inventory(gres: str | None, names: Sequence[str]) -> dict[str, NodeGres]:
 
 
 def config_text(inv: Mapping[str, NodeGres], names: Sequence[str]) -> str | None:
-    """The Gres= slurmctld shows before the node registered (gres_node_reconfig at start-up: built from
-    slurm.conf alone, no sockets): ``gpu:tesla:1,gpu:x2:1`` for ``gpu:tesla:x2``, no_consume dropped."""
+    """The Gres= slurmctld 22.05 shows before the node registered (gres_node_reconfig at start-up: built
+    from slurm.conf alone, no sockets): ``gpu:tesla:1,gpu:x2:1`` for ``gpu:tesla:x2``, no_consume dropped."""
     return gres_text(inv, names, sockets=0, cores_per_socket=0)
 
 
@@ -233,14 +237,21 @@ def _groups(g: NodeGres) -> list[list[GresTopo]]:
 
 
 def gres_text(
-    inv: Mapping[str, NodeGres], names: Sequence[str], *, sockets: int, cores_per_socket: int
+    inv: Mapping[str, NodeGres],
+    names: Sequence[str],
+    *,
+    sockets: int,
+    cores_per_socket: int,
+    version: int = SLURM_22_05_PROTOCOL_VERSION,
 ) -> str | None:
-    """_build_node_gres_str(): the node's Gres= once slurmctld built it (None: nothing to show)."""
+    """_build_node_gres_str() of the slurmctld speaking ``version``: the node's Gres= once built (None:
+    nothing to show). 22.05 drops no_consume; 24.11 on writes it after the name and type."""
     items: list[str] = []
     for name in names:
         g = inv.get(name)
         if g is None or not g.configured:
             continue
+        nc = ":no_consume" if g.no_consume and version >= SLURM_24_11_PROTOCOL_VERSION else ""
         if g.topo:
             for group in _groups(g):
                 total = sum(t.count for t in group)
@@ -250,11 +261,11 @@ def gres_text(
                         cores = (cores or set()) | set(t.cores)
                 where = "" if cores is None else _sockets(cores, sockets, cores_per_socket)
                 label = name if group[0].type is None else f"{name}:{group[0].type}"
-                items.append(f"{label}:{_scaled(total)}{where}")
+                items.append(f"{label}{nc}:{_scaled(total)}{where}")
         elif g.configured_types:
-            items.extend(f"{name}:{t}:{_scaled(n)}" for t, n in g.configured_types.items())
+            items.extend(f"{name}:{t}{nc}:{_scaled(n)}" for t, n in g.configured_types.items())
         else:
-            items.append(f"{name}:{_scaled(g.configured)}")
+            items.append(f"{name}{nc}:{_scaled(g.configured)}")
     return ",".join(items) or None
 
 

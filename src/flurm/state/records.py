@@ -452,6 +452,21 @@ def node_tres(node: Node) -> str:
     return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
 
 
+def _node_gres(node: Node, version: int, gres_names: Sequence[str]) -> str | None:
+    """Gres= as the slurmctld of ``version`` shows it: Node.gres (22.05's), rebuilt where a later release
+    writes it otherwise (no_consume); slurm.conf's text where nothing was built."""
+    if version < SLURM_24_11_PROTOCOL_VERSION or not any(g.no_consume for g in node.gres_inv.values()):
+        return node.gres
+    built = gres_node.gres_text(
+        node.gres_inv,
+        gres_names,
+        sockets=node.sockets,
+        cores_per_socket=node.cores_per_socket,
+        version=version,
+    )
+    return built or node.gres_conf
+
+
 def _native_node_record(node: Node, show_flags: int, version: int, gres_names: Sequence[str]) -> NodeRecord:
     alloc_tres = None
     if node.alloc_cpus:
@@ -493,7 +508,7 @@ def _native_node_record(node: Node, show_flags: int, version: int, gres_names: S
         arch=node.arch,
         features=",".join(node.features) or None,
         features_act=",".join(node.features) or None,
-        gres=node.gres,
+        gres=_node_gres(node, version, gres_names),
         # gres_get_node_drain is "N/A" whatever the node has; both only with SHOW_DETAIL (slow in slurmctld)
         gres_drain="N/A" if detail else None,
         gres_used=gres_node.gres_used(node.gres_inv, gres_names, version) if detail else None,

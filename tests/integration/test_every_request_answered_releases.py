@@ -78,7 +78,9 @@ def test_every_request_type_gets_a_reply_where_slurmctld_gives_one(
         ours = probe(flurm, release, asked, user)
         theirs = probe(ctld, release, asked, user)
         assert sorted(ours) == sorted(theirs) == sorted(asked)
-        closed = sorted(MsgType(t).name for t, a in ours.items() if a == "closed" and theirs[t] != "closed")
+        closed = sorted(
+            MsgType(t).name for t, a in ours.items() if a == "closed" and theirs[t] != "closed"
+        )
         assert closed == [], f"{release}, as {user or 'root'}: no reply to {closed}"
 
 

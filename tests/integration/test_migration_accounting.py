@@ -63,6 +63,8 @@ def recording(nodes: int) -> Iterator[Mig]:
         acct.stop()
 
 
+
+
 def eventually(what: str, probe: Callable[[], T], ok: Callable[[T], bool], timeout: float = 60.0) -> T:
     deadline = time.monotonic() + timeout
     seen = probe()

@@ -168,13 +168,7 @@ def test_the_versions_flurm_accepts() -> None:
 
 @pytest.mark.parametrize(
     "version",
-    [
-        0x2D00,
-        0x2A00,
-        SLURM_22_05_PROTOCOL_VERSION,
-        SLURM_21_08_PROTOCOL_VERSION,
-        SLURM_20_11_PROTOCOL_VERSION,
-    ],  # noqa: E501
+    [0x2D00, 0x2A00, SLURM_22_05_PROTOCOL_VERSION, SLURM_21_08_PROTOCOL_VERSION, SLURM_20_11_PROTOCOL_VERSION],  # noqa: E501
 )
 def test_each_accepted_version_round_trips_with_its_own_header_layout(version: int) -> None:
     data = encode_frame(MsgType.REQUEST_PING, b"abc", CRED, version=version)

@@ -310,3 +310,40 @@ def test_blob_records_of_names_gres_types_lacks_are_skipped() -> None:
     assert recs == [Reported("gpu", "tesla", 1, FILE_TYPE, "0-1"), Reported("mps", None, 0, 0, None)]
     with pytest.raises(WireError):
         reported("n1", data[:-3], ("gpu",))
+
+
+# -- start-up and reconfiguration ---------------------------------------------------------------------------
+
+CLUSTER = """\
+GresTypes=gpu
+NodeName=n1 Sockets=2 CoresPerSocket=2 Gres=gpu:tesla:2
+NodeName=n2 Sockets=2 CoresPerSocket=2
+PartitionName=p Nodes=ALL
+"""
+
+
+def test_nodes_start_with_slurm_confs_inventory_and_reconfigure_keeps_the_reported_one() -> None:
+    from flurm.controller.reconfig import apply_to_cluster
+    from flurm.state.cluster import Cluster
+
+    cluster = Cluster(conf(CLUSTER), None, lambda: 0.0)
+    n1 = cluster.nodes["n1"]
+    assert (n1.gres, n1.gres_conf, n1.gres_inv["gpu"].configured) == ("gpu:tesla:2", "gpu:tesla:2", 2)
+    assert cluster.nodes["n2"].gres_inv == {}
+    assert (
+        gres_node.validate(
+            n1.gres_inv, ("gpu",), tesla_pair(), sockets=2, cores_per_socket=2, config_overrides=True
+        )
+        is None
+    )
+    n1.gres = gres_node.gres_text(n1.gres_inv, ("gpu",), sockets=2, cores_per_socket=2)
+    gres.claim(n1.gres_inv, [GresUse("gpu", "tesla", 1, (0,))])
+    # the same slurm.conf again: nothing reported is lost
+    apply_to_cluster(cluster, conf(CLUSTER))
+    assert n1.gres == "gpu:tesla:2(S:0-1)" and len(n1.gres_inv["gpu"].topo) == 2
+    assert n1.gres_inv["gpu"].bit_alloc == {0: 1}
+    # a new count of a GRES with devices is not taken; a new GRES is
+    apply_to_cluster(cluster, conf(CLUSTER.replace("Gres=gpu:tesla:2", "Gres=gpu:tesla:4")))
+    assert n1.gres_inv["gpu"].configured == 2 and n1.gres == "gpu:tesla:2(S:0-1)"
+    apply_to_cluster(cluster, conf(CLUSTER.replace("NodeName=n2 ", "NodeName=n2 Gres=gpu:1 ")))
+    assert cluster.nodes["n2"].gres == "gpu:1" and cluster.nodes["n2"].gres_inv["gpu"].configured == 1

@@ -10,10 +10,9 @@ def test_plugin_id_is_gres_build_id():
     assert gres.plugin_id("gpu") == 7696487  # the id slurmd and slurmctld use for gres/gpu
     assert gres.plugin_id("mps") == ord("m") + (ord("p") << 8) + (ord("s") << 16)
     # a fifth character wraps to shift 0 again
-    assert (
-        gres.plugin_id("shard")
-        == (ord("s") + (ord("h") << 8) + (ord("a") << 16) + (ord("r") << 24) + ord("d")) & 0xFFFFFFFF
-    )
+    assert gres.plugin_id("shard") == (
+        ord("s") + (ord("h") << 8) + (ord("a") << 16) + (ord("r") << 24) + ord("d")
+    ) & 0xFFFFFFFF
 
 
 def test_counts_take_suffixes():

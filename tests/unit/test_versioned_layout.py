@@ -37,9 +37,9 @@ CODEC = VersionedLayout(Rec, TABLE, (V22, V24, V26))
 
 def test_each_release_packs_its_own_fields_in_order() -> None:
     rec = Rec(1, "x", 3, 4)
-    assert CODEC.pack(rec, V22) == bytes.fromhex("0000000100000002780000000004")
-    assert CODEC.pack(rec, V24) == bytes.fromhex("00000001000300000002780000000004")
-    assert CODEC.pack(rec, V26) == bytes.fromhex("000000010003000000027800")
+    assert CODEC.pack(rec, V22) == bytes.fromhex("00000001" "00000002" "7800" "00000004")
+    assert CODEC.pack(rec, V24) == bytes.fromhex("00000001" "0003" "00000002" "7800" "00000004")
+    assert CODEC.pack(rec, V26) == bytes.fromhex("00000001" "0003" "00000002" "7800")
 
 
 def test_a_field_a_release_lacks_decodes_to_its_default() -> None:

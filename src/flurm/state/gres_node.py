@@ -70,6 +70,22 @@ def config_text(inv: Mapping[str, NodeGres], names: Sequence[str]) -> str | None
     return gres_text(inv, names, sockets=0, cores_per_socket=0)
 
 
+def reconfigured(old: Mapping[str, NodeGres], gres: str | None, names: Sequence[str]) -> dict[str, NodeGres]:
+    """gres_node_reconfig(): slurm.conf's new Gres= for a node that keeps what its slurmd reported and
+    what its jobs hold. A GRES with devices keeps its count (slurmctld: "Attempt to change gres/NAME Count
+    on node ... invalid with File configuration")."""
+    out = inventory(gres, names)
+    for name, g in out.items():
+        before = old.get(name)
+        if before is None:
+            continue
+        if before.bit_count and g.configured and g.configured != before.configured:
+            g.configured, g.configured_types = before.configured, dict(before.configured_types)
+        g.found, g.topo, g.bit_count = before.found, before.topo, before.bit_count
+        g.alloc, g.type_alloc, g.bit_alloc = before.alloc, before.type_alloc, before.bit_alloc
+    return out
+
+
 # -- from the registration ---------------------------------------------------------------------------
 
 

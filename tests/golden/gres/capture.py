@@ -4,7 +4,8 @@ state files slurmctld saves, for the GRES codecs' golden files.
     python tests/golden/gres/capture.py RELEASE WORKDIR OUTDIR [--base PORT]
 
 RELEASE is 22.05 (the host's), 24.11 or 26.05 (slurmctld, slurmd and clients from its chroot,
-harness/releases.py). The cluster is harness/launcher.py's with two nodes of 2 sockets x 2 cores and GresTypes=gpu,shard:
+harness/releases.py). The cluster is harness/launcher.py's with two nodes of 2 sockets x 2 cores and
+GresTypes=gpu,shard:
 
     compute-node-1  Gres=gpu:tesla:2          gres.conf File=WORKDIR/dev/nvidia[0-1]
     compute-node-2  Gres=gpu:a100:2,shard:4   File=WORKDIR/dev/nvidia2 Cores=0-1 Links=-1,0,
@@ -102,7 +103,7 @@ def main() -> int:
         extra_conf="GresTypes=gpu,shard\nPrologFlags=Alloc\nSlurmdTimeout=60\n",
     )
     render = launcher.render_conf
-    launcher.render_conf = lambda layout, s: with_node_gres(render(layout, s))  # type: ignore[assignment]
+    launcher.render_conf = lambda layout, s: with_node_gres(render(layout, s))
     steps = open(out / "steps.log", "a")  # noqa: SIM115
     outputs = open(out / "outputs.txt", "a")  # noqa: SIM115
 
@@ -111,7 +112,8 @@ def main() -> int:
         print(f"=== {text}", flush=True)
 
     pairs = [(ctld_proxy, ctld, "ctld")] + [
-        (proxy, port, f"slurmd{i}") for i, (proxy, port) in enumerate(zip(node_proxies, node_ports, strict=True), 1)
+        (proxy, port, f"slurmd{i}")
+        for i, (proxy, port) in enumerate(zip(node_proxies, node_ports, strict=True), 1)
     ]
     proxies = [
         subprocess.Popen(
@@ -196,7 +198,8 @@ def main() -> int:
         return text.strip().split(";")[0] if text.strip().split(";")[0].isdigit() else ""
 
     done = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT")
-    env_dump = "env | grep -E '^(CUDA|GPU|ROCR|SLURM_(JOB_GPUS|GPUS|STEP_GPUS|GRES|SHARDS|TRES|CPUS_PER_GPU|MEM_PER_GPU)|SLURM_JOB_ID)' | sort"
+    names = "JOB_GPUS|GPUS|STEP_GPUS|GRES|SHARDS|TRES|CPUS_PER_GPU|MEM_PER_GPU"
+    env_dump = f"env | grep -E '^(CUDA|GPU|ROCR|SLURM_({names})|SLURM_JOB_ID)' | sort"
     try:
         start_ctld()
         step("wait for the nodes")
@@ -228,11 +231,12 @@ def main() -> int:
         client("scontrol", "show", "node", "-d")
         client("sinfo", "-N", "-O", "nodelist,gres:40,gresused:60")
         step("job 3: --gpus=2 --cpus-per-gpu=1 --mem-per-gpu=100 with srun steps")
-        j3 = sbatch("-J", "steps", "-w", "compute-node-2", "--gpus=2", "--cpus-per-gpu=1", "--mem-per-gpu=100",
-                    "-o", "job3.out", "--wrap",
+        j3 = sbatch("-J", "steps", "-w", "compute-node-2", "--gpus=2", "--cpus-per-gpu=1",
+                    "--mem-per-gpu=100", "-o", "job3.out", "--wrap",
                     f"{env_dump}; echo ---; srun -n1 --gpus=1 sh -c \"{env_dump}\"; echo ---; "
                     f"srun -n1 --gres=gpu:a100:1 sh -c \"{env_dump}\"; echo ---; "
-                    f"srun -n1 --gpus=1 sh -c 'scontrol show step $SLURM_JOB_ID.$SLURM_STEP_ID; sleep 1'")  # fmt: skip
+                    "srun -n1 --gpus=1 sh -c 'scontrol show step $SLURM_JOB_ID.$SLURM_STEP_ID; sleep 1'"
+                    )  # fmt: skip
         wait(j3, done)
         step("job 4: --gpus-per-node=a100:1")
         j4 = sbatch("-J", "gpn", "--gpus-per-node=a100:1", "-o", "job4.out", "--wrap", env_dump)
@@ -255,7 +259,7 @@ def main() -> int:
         step("refused: --gres=gpu:k80:1")
         client("sbatch", "--gres=gpu:k80:1", "--wrap", "true")
         time.sleep(2)
-        for n, j in enumerate((j3, j4, j5, j6, j7), 3):
+        for j in (j3, j4, j5, j6, j7):
             client("scontrol", "show", "job", "-d", j)
         step("stop slurmctld with jobs 1 and 2 running")
         stop_ctld()

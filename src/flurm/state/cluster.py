@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from flurm.config.ctl_conf import CR_MEMORY, effective_select_type_param
 from flurm.config.slurmconf import SlurmConfig, node_state_value
 from flurm.protocol.constants import NO_VAL, NODE_STATE_BASE, JobState, JobStateFlag, NodeState, NodeStateFlag
+from flurm.state import gres
+from flurm.state.gres import NodeUses
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
 from flurm.state.reservations import Reservations
 from flurm.state.sluid import SluidSource, new_cluster_id
@@ -31,6 +33,7 @@ class Allocation:
     cores: tuple[tuple[int, ...], ...]
     cpus: tuple[int, ...]
     mem: tuple[int, ...]
+    gres: tuple[NodeUses, ...] = ()  # per node, when the job asks for GRES
 
 
 class Cluster:
@@ -84,6 +87,7 @@ class Cluster:
                 weight=nc.weight,
                 features=tuple(nc.features),
                 gres=nc.gres,
+                gres_inv=gres.node_inventory(gres.parse_configured(nc.gres)),
             )
             # State= as slurmctld's state_str2int (CLOUD: IDLE+CLOUD+POWERED_DOWN, FAIL: IDLE+FAIL, ...)
             state = node_state_value(nc.state or "UNKNOWN") or NodeState.UNKNOWN
@@ -262,6 +266,7 @@ class Cluster:
         job.cores_alloc = alloc.cores
         job.cpus_alloc = alloc.cpus
         job.mem_alloc = alloc.mem
+        job.gres_alloc = alloc.gres
         job.batch_host = alloc.nodes[0] if alloc.nodes else None
         job.state = JobState.RUNNING
         job.state_reason = 0
@@ -283,6 +288,8 @@ class Cluster:
                 node.alloc_cores.update(job.cores_alloc[i])
             node.alloc_cpus += job.cpus_alloc[i] if i < len(job.cpus_alloc) else 0
             node.alloc_mem += job.mem_alloc[i] if i < len(job.mem_alloc) else 0
+            if i < len(job.gres_alloc):
+                gres.claim(node.gres_inv, job.gres_alloc[i])
             node.refresh_base_state()
         self.last_node_update = int(self.clock())
 
@@ -301,6 +308,8 @@ class Cluster:
                 node.alloc_cores.difference_update(cores)
                 node.alloc_cpus = max(0, node.alloc_cpus - cpus)
             node.alloc_mem = max(0, node.alloc_mem - (job.mem_alloc[i] if i < len(job.mem_alloc) else 0))
+            if i < len(job.gres_alloc):
+                gres.release(node.gres_inv, job.gres_alloc[i])
             node.refresh_base_state()
             if not any(self.jobs[j].is_completing() for j in node.jobs if j in self.jobs):
                 node.flags &= ~NodeStateFlag.COMPLETING  # no job left completing here

@@ -24,6 +24,7 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
+from flurm.state.gres import NodeGres, NodeUses, uses_from_json, uses_to_json
 from flurm.state.tasks import EMPTY, TaskSet
 
 FINISHED_STATES = frozenset(
@@ -142,6 +143,7 @@ class Job:
     cpus_alloc: tuple[int, ...] = ()  # per node, same order as nodes
     mem_alloc: tuple[int, ...] = ()  # MiB per node
     cores_alloc: tuple[tuple[int, ...], ...] = ()  # per node: core indexes (socket-major)
+    gres_alloc: tuple[NodeUses, ...] = ()  # per node: the GRES (and devices) it holds (state/gres.py)
     batch_host: str | None = None
     completing_nodes: tuple[str, ...] = ()  # nodes still running the epilog
     dep_state: str = "none"  # none | waiting | failed (a satisfied dependency is dropped)
@@ -273,6 +275,9 @@ class Job:
             v = getattr(self, f)
             if isinstance(v, TaskSet):
                 v = v.to_text()
+            if f == "gres_alloc":
+                out[f] = uses_to_json(v)
+                continue
             out[f] = [list(x) for x in v] if f == "cores_alloc" else (list(v) if isinstance(v, tuple) else v)
         return out
 
@@ -285,6 +290,8 @@ class Job:
             v = d[f]
             if f == "cores_alloc":
                 v = tuple(tuple(x) for x in v)
+            elif f == "gres_alloc":
+                v = uses_from_json(v)
             elif f == "array_task_pending":
                 v = TaskSet.from_text(v) if isinstance(v, str) else TaskSet.of(v)  # a list: older state
             elif isinstance(v, list):
@@ -314,7 +321,9 @@ class Node:
     tmp_disk: int = 0
     weight: int = 1
     features: tuple[str, ...] = ()
-    gres: str | None = None
+    gres: str | None = None  # Gres= of slurm.conf as slurmctld keeps it (names GresTypes lists)
+    # each GRES name: configured, reported and allocated counts and devices (state/gres.py)
+    gres_inv: dict[str, NodeGres] = field(default_factory=dict)
     # run time
     base_state: int = NodeState.UNKNOWN
     flags: int = 0  # NodeStateFlag bits

@@ -1,0 +1,403 @@
+"""Generic resources (GRES): what a node has, what a job asks for, which devices a job holds.
+
+The one model every room uses (the scheduler picks from it, the credentials carry it, the records show
+it, the importer fills it). Pure: no I/O.
+
+Vocabulary, as slurmctld's gres.c:
+
+* a GRES **name** is a plugin (``gpu``, ``mps``, ``shard``, or any name GresTypes lists); its plugin id is
+  :func:`plugin_id` of the name. A **type** is the model (``tesla``, ``a100``), optional.
+* a node's GRES of one name is :class:`NodeGres`: the count configured in slurm.conf (``Gres=``), the
+  count its slurmd found (gres.conf, registration), and the **topology** slurmd reported: one
+  :class:`GresTopo` per gres.conf line or device file, each with its type, count, the **bits** (device
+  indexes in the name's bitmap, in slurmd's order) and the cores it is close to. A GRES without files
+  has no bits and is allocated by count only.
+* a job's request is one :class:`GresRequest` per (name, type): per job (``--gpus``), per node
+  (``--gres``, ``--gpus-per-node``), per socket, per task, with CPUs and memory per GRES.
+* what a job holds on one node is one :class:`GresUse` per request: the count and, for devices, the
+  bits. A job keeps them per node in its node order (``Job.gres_alloc``).
+
+Counts take SLURM's suffixes (k, m, g, t, p: powers of 1024).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flurm.protocol.constants import SlurmRC
+from flurm.protocol.errors import FlurmError
+
+# GRES plugins whose allocation is a share of a GPU (gres_id_shared in 22.05: config flag GRES_CONF_SHARED)
+SHARED_NAMES = frozenset({"mps", "shard"})
+# most GRES records a request or a node may carry: bounds what a client can make the controller expand
+MAX_RECORDS = 64
+# most devices (bits) one GRES name may have on one node
+MAX_BITS = 1024
+_SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+class GresError(FlurmError):
+    """A GRES string or request slurmctld refuses (``rc=`` gives another code than Invalid GRES)."""
+
+    rc = SlurmRC.ESLURM_INVALID_GRES
+
+
+def plugin_id(name: str) -> int:
+    """gres_build_id(): the name's bytes added in, each shifted by 0, 8, 16, 24, 0... bits (u32)."""
+    value, shift = 0, 0
+    for ch in name.encode():
+        value = (value + (ch << shift)) & 0xFFFFFFFF
+        shift = (shift + 8) % 32
+    return value
+
+
+def parse_count(text: str) -> int | None:
+    """A count with SLURM's optional suffix ("2", "4G", "100k"); None if it is not one."""
+    digits = len(text) - len(text.lstrip("0123456789"))
+    if digits == 0:
+        return None
+    mult = _SUFFIX.get(text[digits:].lower())
+    return None if mult is None else int(text[:digits]) * mult
+
+
+# -- what a node has --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GresConfigured:
+    """One item of a NodeName line's ``Gres=`` (``gpu:tesla:2``, ``gpu:2``, ``bandwidth:no_consume:4G``)."""
+
+    name: str
+    type: str | None
+    count: int
+    no_consume: bool = False
+
+    def text(self) -> str:
+        parts = [self.name]
+        if self.type:
+            parts.append(self.type)
+        if self.no_consume:
+            parts.append("no_consume")
+        parts.append(str(self.count))
+        return ":".join(parts)
+
+
+def parse_configured(text: str | None) -> tuple[GresConfigured, ...]:
+    """A node's ``Gres=`` value; raises :class:`GresError` for an item slurmctld would refuse."""
+    out: list[GresConfigured] = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if len(out) >= MAX_RECORDS:
+            raise GresError(f"more than {MAX_RECORDS} GRES in {text!r}")
+        parts = item.split(":")
+        name, rest = parts[0], parts[1:]
+        no_consume = "no_consume" in rest
+        rest = [p for p in rest if p != "no_consume"]
+        count = 1
+        if rest and parse_count(rest[-1]) is not None:
+            count = parse_count(rest.pop()) or 0
+        if not name or len(rest) > 1 or any(not p for p in rest):
+            raise GresError(f"Invalid GRES data for {item}")
+        out.append(GresConfigured(name, rest[0] if rest else None, count, no_consume))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class GresTopo:
+    """One device group a slurmd reported (one gres.conf line or file): slurmctld's topo_* arrays."""
+
+    type: str | None
+    count: int
+    bits: tuple[int, ...]  # device indexes in the name's bitmap; () when the GRES has no files
+    cores: tuple[int, ...] | None = None  # node-local cores it is close to; None: any core
+    links: str | None = None
+    unique_id: str | None = None
+
+
+@dataclass(slots=True)
+class NodeGres:
+    """One GRES name on one node: what it has and what jobs hold of it."""
+
+    name: str
+    configured: int  # gres_cnt_config: the sum of slurm.conf's Gres= items of this name
+    configured_types: dict[str, int] = field(default_factory=dict)  # type -> count, from Gres=
+    no_consume: bool = False
+    found: int | None = None  # what slurmd reported (None: not registered yet)
+    topo: tuple[GresTopo, ...] = ()  # from the registration; () until then or without files
+    bit_count: int = 0  # size of the device bitmap (0: allocated by count only)
+    # allocation, kept in step with the running jobs
+    alloc: int = 0
+    type_alloc: dict[str, int] = field(default_factory=dict)
+    bit_alloc: dict[int, int] = field(default_factory=dict)  # bit -> count held (1 per job for a GPU)
+
+    @property
+    def plugin_id(self) -> int:
+        return plugin_id(self.name)
+
+    @property
+    def shared(self) -> bool:
+        return self.name in SHARED_NAMES
+
+    @property
+    def available(self) -> int:
+        """gres_cnt_avail: what jobs may be given (the configured count until slurmd reported)."""
+        return self.configured if self.found is None else min(self.found, self.configured)
+
+    def type_available(self, gres_type: str) -> int:
+        if self.topo:
+            return sum(t.count for t in self.topo if t.type == gres_type)
+        return self.configured_types.get(gres_type, 0)
+
+    def types(self) -> list[str]:
+        """The types of this name in their order (topology first, then configuration)."""
+        seen: dict[str, None] = {}
+        for t in self.topo:
+            if t.type:
+                seen.setdefault(t.type)
+        for name in self.configured_types:
+            seen.setdefault(name)
+        return list(seen)
+
+
+def node_inventory(configured: Sequence[GresConfigured]) -> dict[str, NodeGres]:
+    """A node's GRES as slurm.conf gives them, before its slurmd registers."""
+    out: dict[str, NodeGres] = {}
+    for item in configured:
+        g = out.get(item.name)
+        if g is None:
+            g = out[item.name] = NodeGres(item.name, 0, no_consume=item.no_consume)
+        g.configured += item.count
+        if item.type:
+            g.configured_types[item.type] = g.configured_types.get(item.type, 0) + item.count
+    return out
+
+
+# -- what a job asks for --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GresRequest:
+    """One gres_job_state: what a job asks of one (name, type)."""
+
+    name: str
+    type: str | None = None
+    per_job: int = 0
+    per_node: int = 0
+    per_socket: int = 0
+    per_task: int = 0
+    cpus_per_gres: int = 0
+    mem_per_gres: int = 0  # MiB
+    total: int = 0  # total_gres: the least the job gets in all
+
+    @property
+    def plugin_id(self) -> int:
+        return plugin_id(self.name)
+
+    def key(self) -> tuple[str, str | None]:
+        return (self.name, self.type)
+
+
+def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
+    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``):
+    (name, type, count). Raises :class:`GresError` for a malformed item."""
+    out: list[tuple[str, str | None, int]] = []
+    for raw in (text or "").split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        if raw.startswith(("gres:", "gres/")):
+            raw = raw[5:]
+        else:
+            continue  # another TRES (licence, ...): not a GRES
+        if len(out) >= MAX_RECORDS:
+            raise GresError(f"more than {MAX_RECORDS} GRES requested")
+        parts = raw.split(":")
+        if not parts[0] or len(parts) > 3 or any(not p for p in parts[1:]):
+            raise GresError(f"Invalid GRES job specification {text}")
+        name = parts[0]
+        if len(parts) == 3:
+            count = parse_count(parts[2])
+            if count is None:
+                raise GresError(f"Invalid GRES job specification {text}")
+            gtype: str | None = parts[1]
+        elif len(parts) == 2:
+            count = parse_count(parts[1])
+            gtype = None if count is not None else parts[1]
+            count = 1 if count is None else count
+        else:
+            gtype, count = None, 1
+        if count:
+            out.append((name, gtype, count))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobShape:
+    """What of a job's geometry the GRES arithmetic needs (NO_VAL-free: 0 = not given)."""
+
+    num_tasks: int = 0
+    min_nodes: int = 0
+    max_nodes: int = 0
+    sockets_per_node: int = 0
+    ntasks_per_socket: int = 0
+
+
+def job_requests(
+    *,
+    tres_per_job: str | None = None,
+    tres_per_node: str | None = None,
+    tres_per_socket: str | None = None,
+    tres_per_task: str | None = None,
+    cpus_per_tres: str | None = None,
+    mem_per_tres: str | None = None,
+    known_names: Iterable[str] = (),
+    shape: JobShape = JobShape(),
+) -> tuple[GresRequest, ...]:
+    """gres_job_state_validate(): the job's GRES requests, one per (name, type), in the order first met.
+
+    ``known_names`` is GresTypes (plus gpu/mps/shard when configured): any other name is refused.
+    """
+    known = set(known_names)
+    fields_of: dict[tuple[str, str | None], dict[str, int]] = {}
+
+    def take(text: str | None, attr: str, mult: int) -> None:
+        for name, gtype, count in tres_items(text):
+            if name not in known:
+                raise GresError(f"Invalid GRES job specification {text}")
+            rec = fields_of.setdefault((name, gtype), {})
+            rec[attr] = count
+            if attr.startswith("per_"):
+                rec["total"] = max(rec.get("total", 0), count * max(1, mult))
+
+    take(cpus_per_tres, "cpus_per_gres", 1)
+    take(tres_per_job, "per_job", 1)
+    take(tres_per_node, "per_node", shape.min_nodes or 1)
+    sockets = shape.min_nodes * shape.sockets_per_node
+    if not sockets and shape.num_tasks and shape.ntasks_per_socket:
+        sockets = -(-shape.num_tasks // shape.ntasks_per_socket)
+    take(tres_per_socket, "per_socket", sockets or 1)
+    take(tres_per_task, "per_task", shape.num_tasks or 1)
+    take(mem_per_tres, "mem_per_gres", 1)
+    requests = [GresRequest(name, gtype, **values) for (name, gtype), values in fields_of.items()]
+    if mem_per_tres and not any(r.name == "gpu" and _counted(r) for r in requests):
+        raise GresError("Requested mem_per_tres but did not request any GPU")
+    for r in requests:
+        if not _counted(r):
+            raise GresError(f"GRES {r.name} has CPUs or memory per GRES but no count")
+        if r.per_job and r.per_node and r.per_job < r.per_node:
+            raise GresError(f"{r.name}: per job below per node")
+    return tuple(requests)
+
+
+def _counted(r: GresRequest) -> bool:
+    return bool(r.per_job or r.per_node or r.per_socket or r.per_task)
+
+
+# -- what a job holds ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GresUse:
+    """What a job (or step) holds of one request on one node."""
+
+    name: str
+    type: str | None
+    count: int
+    bits: tuple[int, ...] | None = None  # device indexes; None for a GRES allocated by count
+
+    def to_json(self) -> list[Any]:
+        return [self.name, self.type, self.count, None if self.bits is None else list(self.bits)]
+
+    @classmethod
+    def from_json(cls, v: Sequence[Any]) -> GresUse:
+        name, gtype, count, bits = v
+        gres_type = None if gtype is None else str(gtype)
+        return cls(str(name), gres_type, int(count), None if bits is None else tuple(int(b) for b in bits))
+
+
+NodeUses = tuple[GresUse, ...]
+
+
+def uses_to_json(per_node: Sequence[NodeUses]) -> list[list[list[Any]]]:
+    return [[u.to_json() for u in uses] for uses in per_node]
+
+
+def uses_from_json(v: Sequence[Sequence[Sequence[Any]]]) -> tuple[NodeUses, ...]:
+    return tuple(tuple(GresUse.from_json(u) for u in uses) for uses in v)
+
+
+def claim(inventory: Mapping[str, NodeGres], uses: Iterable[GresUse]) -> None:
+    """A job now holds ``uses`` on this node."""
+    _apply(inventory, uses, 1)
+
+
+def release(inventory: Mapping[str, NodeGres], uses: Iterable[GresUse]) -> None:
+    """A job no longer holds ``uses`` on this node."""
+    _apply(inventory, uses, -1)
+
+
+def _apply(inventory: Mapping[str, NodeGres], uses: Iterable[GresUse], sign: int) -> None:
+    for u in uses:
+        g = inventory.get(u.name)
+        if g is None or g.no_consume:
+            continue
+        g.alloc = max(0, g.alloc + sign * u.count)
+        if u.type:
+            g.type_alloc[u.type] = max(0, g.type_alloc.get(u.type, 0) + sign * u.count)
+        if u.bits:
+            per_bit = u.count // len(u.bits) if g.shared else 1
+            for b in u.bits:
+                left = g.bit_alloc.get(b, 0) + sign * per_bit
+                if left > 0:
+                    g.bit_alloc[b] = left
+                else:
+                    g.bit_alloc.pop(b, None)
+
+
+def free_count(g: NodeGres, gres_type: str | None) -> int:
+    """How much of ``g`` (of one type, or of any) no job holds."""
+    if g.no_consume:
+        return g.type_available(gres_type) if gres_type else g.available
+    if gres_type is None:
+        return max(0, g.available - g.alloc)
+    return max(0, g.type_available(gres_type) - g.type_alloc.get(gres_type, 0))
+
+
+def free_bits(g: NodeGres, gres_type: str | None) -> list[int]:
+    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first."""
+    out: list[int] = []
+    for t in g.topo:
+        if gres_type is not None and t.type != gres_type:
+            continue
+        out.extend(b for b in t.bits if b not in g.bit_alloc)
+    return sorted(set(out))
+
+
+def pick(g: NodeGres, gres_type: str | None, count: int) -> GresUse | None:
+    """``count`` of ``g`` for a job on this node, the lowest free devices first; None if they are not free.
+
+    A shared GRES (mps, shard) is taken from one device that has that much left.
+    """
+    if count <= 0:
+        return None
+    if g.no_consume:
+        return GresUse(g.name, gres_type, count) if free_count(g, gres_type) >= count else None
+    if not g.bit_count:
+        return GresUse(g.name, gres_type, count) if free_count(g, gres_type) >= count else None
+    if g.shared:
+        for t in g.topo:
+            if gres_type is not None and t.type != gres_type:
+                continue
+            for b in t.bits:
+                per_bit = t.count // max(1, len(t.bits))
+                if per_bit - g.bit_alloc.get(b, 0) >= count:
+                    return GresUse(g.name, gres_type, count, (b,))
+        return None
+    bits = free_bits(g, gres_type)
+    if len(bits) < count or free_count(g, gres_type) < count:
+        return None
+    return GresUse(g.name, gres_type, count, tuple(bits[:count]))

@@ -29,7 +29,7 @@ from flurm.protocol.frame import Frame, FrameDecoder
 from flurm.protocol.messages.base import decode_body, encode_body
 from flurm.protocol.messages.credential import GresEpilogInfo, GresJobState, GresStepState
 from flurm.protocol.messages.slurmd import GresNodeConfig, parse_gres_info
-from flurm.protocol.wire import Bitmap, DecodeError, Reader, Writer
+from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "gres"
 VERSIONS = {
@@ -405,3 +405,22 @@ def test_saved_job_state_gres(release: str) -> None:
         ("tesla", (_bits(0), None)),
         ("a100", (None, _bits(0))),
     ]
+
+
+@pytest.mark.parametrize("cls", [GresJobState, GresStepState, GresEpilogInfo])
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_counts_must_match_the_node_count(cls: type[GresRecord], release: str) -> None:
+    """gres_cnt_node_alloc holds one count per node: slurmd indexes it by the node's place in the job."""
+    version = VERSIONS[release]
+    rec = cls(GPU, node_cnt=2, gres_cnt_node_alloc=(1, 0), gres_bit_alloc=(_bits(0), None))
+    w = Writer()
+    rec.pack(w, version)
+    good = w.getvalue()
+    assert cls.unpack(Reader(good), version) == rec
+    with pytest.raises(EncodeError):
+        dataclasses.replace(rec, gres_cnt_node_alloc=(1,)).pack(Writer(), version)
+    # the same bytes with a one-value array: the node count (u32 before the u8 "follows") says 2
+    at = good.index(bytes([1]) + (2).to_bytes(4, "big") + (1).to_bytes(8, "big"))
+    bad = good[:at] + bytes([1]) + (1).to_bytes(4, "big") + (1).to_bytes(8, "big") + good[at + 21 :]
+    with pytest.raises(DecodeError, match="gres_cnt_node_alloc"):
+        cls.unpack(Reader(bad), version)

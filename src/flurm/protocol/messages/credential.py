@@ -202,7 +202,7 @@ class GresJobState:
         w.u64(self.total_gres)
         w.string(self.type_name)
         w.u32(self.node_cnt)
-        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_node_counts(w, self.gres_cnt_node_alloc, self.node_cnt)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
         if newer:
             _pack_per_node_arrays(w, self.gres_per_bit_alloc, self.node_cnt, "gres_per_bit_alloc")
@@ -227,7 +227,7 @@ class GresJobState:
         ntasks_per_gres, total_gres, type_name = r.u16(), r.u64(), r.string()
         node_cnt = _node_cnt(r)
         newer = version >= SLURM_24_11_PROTOCOL_VERSION
-        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        cnt_node_alloc = _node_counts(r, node_cnt)
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         per_bit_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         bit_step_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
@@ -295,7 +295,7 @@ class GresStepState:
             w.string(self.type_name)
         w.u32(self.node_cnt)
         w.bitmap(self.node_in_use)
-        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_node_counts(w, self.gres_cnt_node_alloc, self.node_cnt)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
         if newer:
             _pack_per_node_arrays(w, self.gres_per_bit_alloc, self.node_cnt, "gres_per_bit_alloc")
@@ -310,7 +310,7 @@ class GresStepState:
         type_name = r.string() if newer else None
         node_cnt = _node_cnt(r)
         node_in_use = r.bitmap()
-        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        cnt_node_alloc = _node_counts(r, node_cnt)
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         per_bit_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         return cls(
@@ -345,7 +345,7 @@ class GresEpilogInfo:
         w.u32(GRES_MAGIC)
         w.u32(self.plugin_id)
         w.u32(self.node_cnt)
-        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_node_counts(w, self.gres_cnt_node_alloc, self.node_cnt)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
 
     @classmethod
@@ -353,7 +353,7 @@ class GresEpilogInfo:
         _expect_gres_magic(r)
         plugin_id = r.u32()
         node_cnt = _node_cnt(r)
-        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        cnt_node_alloc = _node_counts(r, node_cnt)
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         return cls(plugin_id, node_cnt, cnt_node_alloc, bit_alloc)
 
@@ -369,6 +369,22 @@ def _node_cnt(r: Reader) -> int:
     if n > NO_VAL:
         raise DecodeError(f"GRES record node_cnt {n:#x} is invalid")
     return n
+
+
+def _node_counts(r: Reader, node_cnt: int) -> tuple[int, ...] | None:
+    """gres_cnt_node_alloc: u8 "follows", then a u64 array, one count per node (slurmd indexes it by node)."""
+    if not _flag(r):
+        return None
+    counts = tuple(r.u64_array())
+    if len(counts) != node_cnt:
+        raise DecodeError(f"gres_cnt_node_alloc has {len(counts)} values for {node_cnt} nodes")
+    return counts
+
+
+def _pack_node_counts(w: Writer, values: tuple[int, ...] | None, node_cnt: int) -> None:
+    if values is not None and len(values) != node_cnt:
+        raise EncodeError(f"gres_cnt_node_alloc needs one value per node ({node_cnt}), got {len(values)}")
+    _pack_optional_u64_array(w, values)
 
 
 def _pack_optional_u64_array(w: Writer, values: tuple[int, ...] | None) -> None:

@@ -27,7 +27,16 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.frame import Frame, FrameDecoder
 from flurm.protocol.messages.base import decode_body, encode_body
-from flurm.protocol.messages.credential import GresEpilogInfo, GresJobState, GresStepState
+from flurm.protocol.messages.credential import (
+    GRES_MAGIC,
+    GresEpilogInfo,
+    GresJobState,
+    GresNodeState,
+    GresStepState,
+    GresTopo,
+    pack_gres_node_states,
+    unpack_gres_node_states,
+)
 from flurm.protocol.messages.slurmd import GresNodeConfig, parse_gres_info
 from flurm.protocol.wire import Bitmap, DecodeError, EncodeError, Reader, Writer
 
@@ -424,3 +433,50 @@ def test_counts_must_match_the_node_count(cls: type[GresRecord], release: str) -
     bad = good[:at] + bytes([1]) + (1).to_bytes(4, "big") + (1).to_bytes(8, "big") + good[at + 21 :]
     with pytest.raises(DecodeError, match="gres_cnt_node_alloc"):
         cls.unpack(Reader(bad), version)
+
+
+def _node_state_gres(release: str) -> list[tuple[bytes, tuple[GresNodeState, ...]]]:
+    """Each node's GRES list in the saved node_state (found by its first record's magic); what follows
+    it in the file is the node's u32 weight (1), which checks where the list ends."""
+    data = (GOLDEN / release / "state" / "node_state").read_bytes()
+    magic = GRES_MAGIC.to_bytes(4, "big")
+    out = []
+    at = data.find(magic)
+    while at >= 0:
+        r = Reader(data[at - 2 :])
+        states = unpack_gres_node_states(r, VERSIONS[release])
+        end = len(data) - r.remaining
+        assert r.u32() == 1  # weight
+        out.append((data[at - 2 : end], states))
+        at = data.find(magic, end)
+    return out
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_saved_node_state_gres(release: str) -> None:
+    version = VERSIONS[release]
+    lists = _node_state_gres(release)
+    assert len(lists) == 2
+    for data, states in lists:
+        w = Writer()
+        pack_gres_node_states(w, states, version)
+        assert w.getvalue() == data
+        for cut in range(len(data)):
+            with pytest.raises(DecodeError):
+                unpack_gres_node_states(Reader(data[:cut]), version)
+    (_, node1), (_, node2) = lists
+    # saved while jobs 2 and 3 held both teslas; GresTypes=gpu,shard gives node 1 an empty shard record
+    assert [(s.plugin_id, s.gres_cnt_avail, s.bitmap_size) for s in node1] == [(GPU, 2, 2), (SHARD, 0, 0)]
+    assert [(s.plugin_id, s.gres_cnt_avail, s.bitmap_size) for s in node2] == [(GPU, 2, 2), (SHARD, 4, 2)]
+    if release == "22.05":
+        assert all(s.topo == () and s.config_flags == 0 for s in node1 + node2)
+        return
+    assert node1[0].config_flags == 0x9E6 and node2[1].config_flags == 0xBE6
+    assert node1[0].topo == tuple(
+        GresTopo(None, _bits(i), None, 1, 1, gres_build_id("tesla"), "tesla") for i in (0, 1)
+    )
+    a100 = gres_build_id("a100")
+    assert node2[1].topo == (
+        GresTopo(_bits(0, 1, size=4), _bits(0), None, 0, 2, a100, "a100"),
+        GresTopo(_bits(2, 3, size=4), _bits(1), None, 0, 2, a100, "a100"),
+    )

@@ -480,3 +480,12 @@ def test_saved_node_state_gres(release: str) -> None:
         GresTopo(_bits(0, 1, size=4), _bits(0), None, 0, 2, a100, "a100"),
         GresTopo(_bits(2, 3, size=4), _bits(1), None, 0, 2, a100, "a100"),
     )
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_saved_step_gres(release: str) -> None:
+    """The batch steps of the running jobs carry no GRES of their own; the saved step keeps both lists."""
+    state = read_job_state(GOLDEN / release / "state" / "job_state")
+    running = {j.job_id: j for j in state.jobs}[3]
+    steps = running.steps
+    assert steps and all(s.gres_list_req == () and s.gres_list_alloc == () for s in steps)

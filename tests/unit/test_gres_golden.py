@@ -23,6 +23,7 @@ from flurm.protocol.constants import (
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
+    SLURM_BATCH_SCRIPT,
     MsgType,
 )
 from flurm.protocol.frame import Frame, FrameDecoder
@@ -318,6 +319,10 @@ TRES_STRINGS = {
     "gpt": ("tres_per_task", "gres:gpu:1"),
     "shard": ("tres_per_node", "gres:shard:2"),
     "gps": ("tres_per_socket", "gres:gpu:1"),
+    "bind": (
+        "tres_per_node",
+        "gres:gpu:1",
+    ),  # with --gres-flags=enforce-binding --gpu-bind=closest --gpu-freq=low
     "wrap": ("tres_per_node", "gres:gpu:k80:1"),  # refused: Requested node configuration is not available
 }
 
@@ -339,7 +344,7 @@ def test_tres_strings_clients_send(release: str) -> None:
         return s if release == "22.05" else s.replace("gres:", "gres/")
 
     submits = {b.name: b for b in _by_conn(release, MsgType.REQUEST_SUBMIT_BATCH_JOB)}
-    assert len(submits) == 9  # "hold" and the eight of TRES_STRINGS
+    assert len(submits) == 10  # "hold" and the nine of TRES_STRINGS
     for name, (field, text) in TRES_STRINGS.items():
         expected = newer(text)
         if field == "tres_per_task" and release != "22.05":
@@ -348,21 +353,28 @@ def test_tres_strings_clients_send(release: str) -> None:
     gpus = submits["steps"]
     assert (gpus.cpus_per_tres, gpus.mem_per_tres) == (newer("gres:gpu:1"), newer("gres:gpu:100"))
     assert submits["gpt"].tres_bind == (None if release == "22.05" else "gres/gpu:per_task:1")
+    bind = submits["bind"]
+    assert (bind.tres_bind, bind.tres_freq) == (
+        "gpu:closest" if release == "22.05" else "gres/gpu:closest",
+        "gpu:low",
+    )
     salloc, srun = _by_conn(release, MsgType.REQUEST_RESOURCE_ALLOCATION)
     assert salloc.tres_per_node == newer("gres:gpu:1")
     assert srun.tres_per_job == newer("gres:gpu:1")
     step_creates = _by_conn(release, MsgType.REQUEST_JOB_STEP_CREATE)
     assert [s.tres_per_step for s in step_creates] == [
         "cpu:2",  # srun -N2 -n2 without GRES options in job 1
+        "cpu:1",  # srun --gres=gpu:tesla:1 in job 3: the GRES go to tres_per_node
         newer("cpu:1,gres:gpu:1"),
         newer("cpu:1,gres:gpu:1"),
         "cpu:2",  # srun in the --gpus-per-task job
         newer("cpu:1,gres:gpu:1"),  # srun --gpus=1 (its own allocation)
     ]
-    step_with_per_task = step_creates[3]
+    assert step_creates[1].tres_per_node == newer("gres:gpu:tesla:1")
+    step_with_per_task = step_creates[4]
     assert step_with_per_task.tres_per_task == newer("gres:gpu:1").replace("gres/gpu:", "gres/gpu=")
     assert step_with_per_task.tres_bind == ("gpu:per_task:1" if release == "22.05" else "gres/gpu:per_task:1")
-    assert (step_creates[1].cpus_per_tres, step_creates[1].mem_per_tres) == (
+    assert (step_creates[2].cpus_per_tres, step_creates[2].mem_per_tres) == (
         newer("gres:gpu:1"),
         newer("gres:gpu:100"),
     )
@@ -408,7 +420,10 @@ def test_saved_job_state_gres(release: str) -> None:
     (alloc,) = running.gres_list_alloc
     assert (alloc.type_name, alloc.node_cnt, alloc.gres_cnt_node_alloc) == ("tesla", 1, (1,))
     assert alloc.gres_bit_alloc == (_bits(1),)
-    assert alloc.gres_bit_step_alloc == (None,) and alloc.gres_cnt_step_alloc == (0,)
+    # its srun step holds the device: the job's step fields say so
+    assert alloc.gres_bit_step_alloc == (_bits(1),) and alloc.gres_cnt_step_alloc == (1,)
+    (holder,) = jobs[2].gres_list_alloc  # no step of its own
+    assert holder.gres_bit_step_alloc == (None,) and holder.gres_cnt_step_alloc == (0,)
     two = jobs[1]
     assert [(g.type_name, g.gres_bit_alloc) for g in two.gres_list_alloc] == [
         ("tesla", (_bits(0), None)),
@@ -484,8 +499,23 @@ def test_saved_node_state_gres(release: str) -> None:
 
 @pytest.mark.parametrize("release", list(VERSIONS))
 def test_saved_step_gres(release: str) -> None:
-    """The batch steps of the running jobs carry no GRES of their own; the saved step keeps both lists."""
+    """Job 3 was saved with its batch step (no GRES) and step 0, srun --gres=gpu:tesla:1 on device 1."""
     state = read_job_state(GOLDEN / release / "state" / "job_state")
-    running = {j.job_id: j for j in state.jobs}[3]
-    steps = running.steps
-    assert steps and all(s.gres_list_req == () and s.gres_list_alloc == () for s in steps)
+    steps = {s.step_id: s for s in {j.job_id: j for j in state.jobs}[3].steps}
+    assert set(steps) == {0, SLURM_BATCH_SCRIPT}
+    assert steps[SLURM_BATCH_SCRIPT].gres_list_req == steps[SLURM_BATCH_SCRIPT].gres_list_alloc == ()
+    typed = None if release == "22.05" else "tesla"
+    assert steps[0].gres_list_req == (
+        GresStepState(GPU, gres_per_node=1, total_gres=1, node_cnt=1, type_name=typed),
+    )
+    assert steps[0].gres_list_alloc == (
+        GresStepState(
+            GPU,
+            total_gres=1,
+            node_cnt=1,
+            node_in_use=_bits(0, size=1),
+            gres_cnt_node_alloc=(1,),
+            gres_bit_alloc=(_bits(1),),
+            type_name=typed,
+        ),
+    )

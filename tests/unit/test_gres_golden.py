@@ -66,14 +66,15 @@ def _frames(path: Path) -> list[Frame]:
     return out
 
 
-def _messages(release: str) -> Iterator[tuple[str, Frame, Any]]:
-    for path in sorted((GOLDEN / release).glob("*.bin")):
+def _messages(release: str, variant: str = "") -> Iterator[tuple[str, Frame, Any]]:
+    """Every frame of a release's capture (variant "mixed": the capture of the mixed-type cluster)."""
+    for path in sorted((GOLDEN / release / variant).glob("*.bin")):
         for f in _frames(path):
             yield path.name, f, decode_body(f.msg_type, f.body, f.version)
 
 
-def _of_type(release: str, msg_type: MsgType) -> list[Any]:
-    return [body for _, f, body in _messages(release) if f.msg_type == msg_type]
+def _of_type(release: str, msg_type: MsgType, variant: str = "") -> list[Any]:
+    return [body for _, f, body in _messages(release, variant) if f.msg_type == msg_type]
 
 
 def _gres_records(obj: object) -> Iterator[GresRecord]:
@@ -120,6 +121,15 @@ def _alloc(
 
 
 @pytest.mark.parametrize("release", list(VERSIONS))
+def test_every_golden_frame_of_the_mixed_capture_round_trips(release: str) -> None:
+    frames = list(_messages(release, "mixed"))
+    assert len(frames) > 50
+    for name, f, body in frames:
+        assert f.version == VERSIONS[release], name
+        assert encode_body(body, f.version) == f.body, name
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
 def test_every_golden_frame_round_trips(release: str) -> None:
     seen = set()
     for name, f, body in _messages(release):
@@ -145,7 +155,7 @@ def test_every_golden_frame_round_trips(release: str) -> None:
 def test_every_gres_record_round_trips_and_refuses_truncation(release: str) -> None:
     version = VERSIONS[release]
     records: dict[bytes, GresRecord] = {}
-    for _, _, body in _messages(release):
+    for _, _, body in [*_messages(release), *_messages(release, "mixed")]:
         for rec in _gres_records(body):
             w = Writer()
             rec.pack(w, version)
@@ -519,3 +529,95 @@ def test_saved_step_gres(release: str) -> None:
             type_name=typed,
         ),
     )
+
+
+# -- the mixed capture: compute-node-1 Gres=gpu:tesla:1,gpu:k80:1 (nvidia0 tesla, nvidia1 k80), compute-node-2
+# Gres=gpu:2 untyped. Jobs: 1 -w node1 --gres=gpu:1; 2 -w node1 --gres=gpu:k80:1 with an srun step; 3 -w node2
+# --gres=gpu:2 with srun -n1 --gres=gpu:1; 4 -N2 --gpus-per-node=1 (pending until 1 and 2 are cancelled).
+
+
+def _mixed_launch(release: str, job_id: int) -> Any:
+    (body,) = [b for b in _of_type(release, MsgType.REQUEST_BATCH_JOB_LAUNCH, "mixed") if b.job_id == job_id]
+    return body
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_mixed_node_credentials(release: str) -> None:
+    empty = _bits()  # a zero-count type of a node the job uses: an EMPTY bitmap, not NULL
+    # untyped --gres=gpu:1 on the tesla+k80 node: one record per type of the node, in the node's order
+    one = (_alloc("tesla", (1,), (_bits(0),)), _alloc("k80", (0,), (empty,)))
+    assert _job_gres(_mixed_launch(release, 1)) == one
+    # the bits are the node's device indexes across types: the k80 (nvidia1) is bit 1 of 2
+    assert _job_gres(_mixed_launch(release, 2)) == (_alloc("k80", (1,), (_bits(1),)),)
+    assert _job_gres(_mixed_launch(release, 3)) == (_alloc(None, (2,), (_bits(0, 1),)),)
+    four = (
+        _alloc("tesla", (1, 0), (_bits(0), None)),
+        _alloc("k80", (0, 0), (empty, None)),
+        _alloc(None, (0, 1), (None, _bits(0))),
+    )
+    assert _job_gres(_mixed_launch(release, 4)) == four
+    prologs = {
+        b.credential.step_id.job_id: b for b in _of_type(release, MsgType.REQUEST_LAUNCH_PROLOG, "mixed")
+    }
+    if release == "22.05":  # from the request: one record per request
+        assert prologs[1].job_gres_info == (GresEpilogInfo(GPU, 1, None, (_bits(0),)),)
+        assert prologs[4].job_gres_info == (GresEpilogInfo(GPU, 2, None, (_bits(0), _bits(0))),)
+    else:  # from the allocation: one record per allocation record, zero ones included
+        assert prologs[1].job_gres_info == (
+            GresEpilogInfo(GPU, 1, None, (_bits(0),)),
+            GresEpilogInfo(GPU, 1, None, (empty,)),
+        )
+        assert prologs[4].job_gres_info == tuple(
+            GresEpilogInfo(GPU, 2, None, rec.gres_bit_alloc) for rec in four
+        )
+    steps = {
+        b.credential.step_id.job_id: b for b in _of_type(release, MsgType.RESPONSE_JOB_STEP_CREATE, "mixed")
+    }
+    typed = release != "22.05"
+    assert steps[2].credential.step_gres == (
+        GresStepState(
+            GPU,
+            total_gres=1,
+            node_cnt=1,
+            node_in_use=_bits(0, size=1),
+            gres_cnt_node_alloc=(1,),
+            gres_bit_alloc=(_bits(1),),
+            type_name="k80" if typed else None,
+        ),
+    )
+    assert steps[3].credential.step_gres == (
+        GresStepState(
+            GPU,
+            total_gres=1,
+            node_cnt=1,
+            node_in_use=_bits(0, size=1),
+            gres_cnt_node_alloc=(1,),
+            gres_bit_alloc=(_bits(0),),
+        ),
+    )
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_mixed_saved_state(release: str) -> None:
+    jobs = {j.job_id: j for j in read_job_state(GOLDEN / release / "mixed" / "state" / "job_state").jobs}
+    assert [(g.type_name, g.gres_cnt_node_alloc, g.gres_bit_alloc) for g in jobs[1].gres_list_alloc] == [
+        ("tesla", (1,), (_bits(0),)),
+        ("k80", (0,), (_bits(),)),
+    ]
+    pending = jobs[4]
+    assert pending.gres_list_alloc == ()
+    (req,) = pending.gres_list_req
+    assert (req.type_name, req.gres_per_node, req.node_cnt, req.gres_bit_alloc) == (None, 1, 0, None)
+    lists = [
+        unpack_gres_node_states(Reader(data), VERSIONS[release]) for data, _ in _node_state_gres(release)
+    ]
+    assert lists  # the default capture's; the mixed one's node 1 has one record for both types
+    data = (GOLDEN / release / "mixed" / "state" / "node_state").read_bytes()
+    at = data.find(GRES_MAGIC.to_bytes(4, "big"))
+    (node1,) = unpack_gres_node_states(Reader(data[at - 2 :]), VERSIONS[release])
+    assert (node1.gres_cnt_avail, node1.bitmap_size) == (2, 2)
+    if release != "22.05":
+        assert [(t.type_name, t.gres_bitmap, t.cnt_alloc) for t in node1.topo] == [
+            ("tesla", _bits(0), 1),
+            ("k80", _bits(1), 1),
+        ]

@@ -360,7 +360,14 @@ def free_count(g: NodeGres, gres_type: str | None) -> int:
 
 
 def free_bits(g: NodeGres, gres_type: str | None) -> list[int]:
-    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first."""
+    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first.
+
+    Devices without a topology (gres.conf File= with neither Type= nor Cores=: slurmd reports no
+    topology, slurmctld still allocates the bits) are bits 0..bit_count-1 of no type."""
+    if not g.topo:
+        if gres_type is not None and gres_type not in g.configured_types:
+            return []
+        return [b for b in range(g.bit_count) if b not in g.bit_alloc]
     out: list[int] = []
     for t in g.topo:
         if gres_type is not None and t.type != gres_type:

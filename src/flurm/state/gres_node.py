@@ -136,10 +136,8 @@ def _validate_one(
     dev_cnt = topo_cnt if g.shared else found
     if topo_cnt == 0 or (has_file and dev_cnt == 0):
         g.topo = ()
-    if has_file and dev_cnt and (topo_cnt != len(g.topo) or g.shared or not g.topo):
-        g.topo = _topology(g, recs[:topo_cnt] if topo_cnt else [], dev_cnt, core_cnt)
-        if not g.topo:
-            has_file = False
+    if has_file and dev_cnt and topo_cnt and (topo_cnt != len(g.topo) or g.shared):
+        g.topo = _topology(g, recs[:topo_cnt], dev_cnt, core_cnt)
     elif not has_file and has_type:
         for r in recs:
             if r.type is not None:

@@ -347,3 +347,33 @@ def test_nodes_start_with_slurm_confs_inventory_and_reconfigure_keeps_the_report
     assert n1.gres_inv["gpu"].configured == 2 and n1.gres == "gpu:tesla:2(S:0-1)"
     apply_to_cluster(cluster, conf(CLUSTER.replace("NodeName=n2 ", "NodeName=n2 Gres=gpu:1 ")))
     assert cluster.nodes["n2"].gres == "gpu:1" and cluster.nodes["n2"].gres_inv["gpu"].configured == 1
+
+
+# -- TRES (AccountingStorageTRES=gres/gpu,gres/gpu:tesla with slurmdbd) --------------------------------------
+
+
+def test_gres_tres_of_nodes_and_partitions() -> None:
+    """Real slurmctld 22.05 with slurmdbd and AccountingStorageTRES=gres/gpu,gres/gpu:tesla (two_gpu_types):
+    CfgTRES=cpu=4,mem=1000M,billing=4,gres/gpu=2,gres/gpu:tesla=2 (the k80 node: ...,gres/gpu=2), a job
+    with one GPU: AllocTRES=cpu=1,gres/gpu=1,gres/gpu:tesla=1; the partition's TRES ends
+    gres/gpu=4,gres/gpu:tesla=2."""
+    from flurm.state.cluster import Cluster
+    from flurm.state.records import build_node_record, build_partition_record
+
+    text = CLUSTER.replace("NodeName=n2 ", "NodeName=n2 Gres=gpu:k80:2 ")
+    c = Cluster(conf("AccountingStorageTRES=gres/gpu,Gres/gpu:tesla,license/x\n" + text), None, lambda: 0.0)
+    tres = gres_node.tres_names(c.config.raw.get("accountingstoragetres"))
+    assert tres == ("gres/gpu", "gres/gpu:tesla")
+    n1, n2 = c.nodes["n1"], c.nodes["n2"]
+    assert build_node_record(n1, 0, V22, ("gpu",), tres).tres_fmt_str == (
+        "cpu=4,mem=1M,billing=4,gres/gpu=2,gres/gpu:tesla=2"
+    )
+    assert build_node_record(n2, 0, V22, ("gpu",), tres).tres_fmt_str == "cpu=4,mem=1M,billing=4,gres/gpu=2"
+    n1.alloc_cpus = 1
+    gres.claim(n1.gres_inv, [GresUse("gpu", "tesla", 1, (0,))])
+    alloc = build_node_record(n1, 0, V22, ("gpu",), tres).select_nodeinfo.tres_alloc_fmt_str
+    assert alloc == "cpu=1,gres/gpu=1,gres/gpu:tesla=1"
+    part = build_partition_record(c.partitions["p"], c)
+    assert part.tres_fmt_str is not None and part.tres_fmt_str.endswith(",gres/gpu=4,gres/gpu:tesla=2")
+    # without the TRES listed, nothing of GRES
+    assert build_node_record(n1, 0, V22, ("gpu",)).tres_fmt_str == "cpu=4,mem=1M,billing=4"

@@ -339,3 +339,45 @@ def _used_one(g: NodeGres, version: int) -> str | None:
         f"{g.name}:{t}:0" if g.no_consume else f"{g.name}:{t}:{g.type_alloc.get(t, 0)}"
         for t in g.configured_types
     )
+
+
+# -- TRES ---------------------------------------------------------------------------------------------
+
+
+def tres_names(accounting_storage_tres: str | None) -> tuple[str, ...]:
+    """The GRES TRES AccountingStorageTRES lists ("gres/gpu", "gres/gpu:tesla"), in its order (slurmdbd
+    numbers new TRES in the order slurmctld registers them: the order clients list them in)."""
+    out: list[str] = []
+    for word in (accounting_storage_tres or "").split(","):
+        word = word.strip()
+        if (
+            word.lower().startswith("gres/")
+            and len(word) > 5
+            and word.lower() not in (w.lower() for w in out)
+        ):
+            out.append("gres/" + word[5:])
+    return tuple(out)
+
+
+def tres_counts(
+    inv: Mapping[str, NodeGres], names: Sequence[str], *, allocated: bool
+) -> list[tuple[str, int]]:
+    """(TRES name, count) of the node's GRES: configured (gres_node_config_cnt: the name's configured count,
+    a type's configured count) or allocated; zero counts left out as slurmctld's TRES strings do."""
+    out: list[tuple[str, int]] = []
+    for tres in names:
+        name, _, gtype = tres[5:].partition(":")
+        g = inv.get(name)
+        if g is None:
+            continue
+        if allocated:
+            count = 0 if g.no_consume else (g.type_alloc.get(gtype, 0) if gtype else g.alloc)
+        else:
+            count = g.configured_types.get(gtype, 0) if gtype else g.configured
+        if count:
+            out.append((tres, count))
+    return out
+
+
+def tres_text(counts: Sequence[tuple[str, int]]) -> str:
+    return ",".join(f"{name}={count}" for name, count in counts)

@@ -448,8 +448,11 @@ class JobListCache:
 # -- nodes ----------------------------------------------------------------------------------------
 
 
-def node_tres(node: Node) -> str:
-    return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
+def node_tres(node: Node, gres_tres: Sequence[str] = ()) -> str:
+    """CfgTRES: CPUs, memory, billing and the node's GRES of the TRES AccountingStorageTRES lists."""
+    text = f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
+    gres = gres_node.tres_counts(node.gres_inv, gres_tres, allocated=False)
+    return f"{text},{gres_node.tres_text(gres)}" if gres else text
 
 
 def _node_gres(node: Node, version: int, gres_names: Sequence[str]) -> str | None:
@@ -467,12 +470,17 @@ def _node_gres(node: Node, version: int, gres_names: Sequence[str]) -> str | Non
     return built or node.gres_conf
 
 
-def _native_node_record(node: Node, show_flags: int, version: int, gres_names: Sequence[str]) -> NodeRecord:
+def _native_node_record(
+    node: Node, show_flags: int, version: int, gres_names: Sequence[str], gres_tres: Sequence[str]
+) -> NodeRecord:
     alloc_tres = None
     if node.alloc_cpus:
         alloc_tres = f"cpu={node.alloc_cpus}"
         if node.alloc_mem:
             alloc_tres += f",mem={format_mem(node.alloc_mem)}"
+        gres_alloc = gres_node.tres_counts(node.gres_inv, gres_tres, allocated=True)
+        if gres_alloc:
+            alloc_tres += "," + gres_node.tres_text(gres_alloc)
     state = node.node_state
     detail = bool(show_flags & ShowFlags.DETAIL)
     return NodeRecord(
@@ -514,7 +522,7 @@ def _native_node_record(node: Node, show_flags: int, version: int, gres_names: S
         gres_used=gres_node.gres_used(node.gres_inv, gres_names, version) if detail else None,
         os=node.os,
         reason=node.reason,
-        tres_fmt_str=node_tres(node),
+        tres_fmt_str=node_tres(node, gres_tres),
         resv_name=node.resv_name,
     )
 
@@ -534,6 +542,14 @@ def _native_partition_record(part: Partition, cluster: Cluster, version: int) ->
     total_cpus = sum(n.cpus for n in nodes)
     total_mem = sum(n.real_memory for n in nodes)
     tres = f"cpu={total_cpus},mem={format_mem(total_mem)},node={len(nodes)},billing={total_cpus}"
+    gres_tres = gres_node.tres_names(cluster.config.raw.get("accountingstoragetres"))
+    if gres_tres:
+        totals: dict[str, int] = {}
+        for n in nodes:
+            for name, count in gres_node.tres_counts(n.gres_inv, gres_tres, allocated=False):
+                totals[name] = totals.get(name, 0) + count
+        if totals:
+            tres += "," + gres_node.tres_text([(t, totals[t]) for t in gres_tres if t in totals])
     return PartitionRecord(
         name=part.name,
         max_time=INFINITE if part.max_time is None else part.max_time,
@@ -597,11 +613,13 @@ def build_node_record(
     show_flags: int,
     version: int = SLURM_22_05_PROTOCOL_VERSION,
     gres_names: Sequence[str] | None = None,
+    gres_tres: Sequence[str] = (),
 ) -> NodeRecord:
     """The record as the slurmctld of the release speaking ``version`` fills it; ``gres_names`` are the
-    names GresTypes lists, in slurmctld's order (config.gres_names; by default the node's own)."""
+    names GresTypes lists, in slurmctld's order (config.gres_names; by default the node's own);
+    ``gres_tres`` the GRES TRES AccountingStorageTRES lists (gres_node.tres_names)."""
     names = tuple(node.gres_inv) if gres_names is None else gres_names
-    rec = _native_node_record(node, show_flags, version, names)
+    rec = _native_node_record(node, show_flags, version, names, gres_tres)
     return replace(rec, **node.record_overrides) if node.record_overrides else rec
 
 

@@ -3,7 +3,8 @@
 its own (harness/accounting.py), the same cluster (harness.gres.two_gpu_types: a tesla node, a k80 node).
 
 slurmctld shows CfgTRES=cpu=4,mem=1000M,billing=4,gres/gpu=2,gres/gpu:tesla=2 on the tesla node, only
-gres/gpu=2 on the k80 node (its type is no TRES), and the partition's TRES=...,gres/gpu=4,gres/gpu:tesla=2.
+gres/gpu=2 on the k80 node (its type is no TRES), and the partition's TRES=...,gres/gpu=4,gres/gpu:tesla=2;
+a job holding one tesla: AllocTRES=cpu=1,gres/gpu=1,gres/gpu:tesla=1.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from parity import ParityCluster, Transcript, assert_same, cmd, run_both
+from parity import ParityCluster, Step, Transcript, assert_same, cmd, run_both, wait_state
 
 from harness import gres, launcher
 from harness.accounting import Accounting, write_munge_key
 
 TRES = "AccountingStorageTRES=gres/gpu,gres/gpu:tesla\n"
-STEPS = [
+STEPS: list[Step] = [
     cmd("scontrol", "show", "node", label="nodes"),
     cmd("scontrol", "show", "partition", label="partitions"),
+    cmd("sbatch", "--gres=gpu:1", "-w", "compute-node-1", "--wrap", "exec sleep 300"),  # 1
+    wait_state(1, "RUNNING"),
+    cmd("scontrol", "show", "node", "compute-node-1", label="busy node"),
+    cmd("scancel", "1"),
 ]
 
 
@@ -54,3 +59,9 @@ def test_gres_tres_of_nodes_and_partitions(runs: tuple[Transcript, Transcript]) 
     assert "CfgTRES=cpu=4,mem=1000M,billing=4,gres/gpu=2,gres/gpu:tesla=2" in ref["nodes"].stdout
     assert "gres/gpu=4,gres/gpu:tesla=2" in ref["partitions"].stdout
     assert_same(ref, got, ["nodes", "partitions"])
+
+
+def test_gres_tres_a_job_holds(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert "AllocTRES=cpu=1,gres/gpu=1,gres/gpu:tesla=1" in ref["busy node"].stdout
+    assert_same(ref, got, ["busy node"])

@@ -242,6 +242,12 @@ def test_shards_as_a_real_slurmd_reports_them() -> None:
     assert text == "gpu:a100:2(S:0-1),shard:a100:4(S:0-1)"
     assert gres_node.gres_used(inv, names, V22) == "gpu:a100:0(IDX:N/A),shard:a100:0(IDX:N/A)"
     assert gres_node.gres_used(inv, names, V24) == "gpu:a100:0(IDX:N/A),shard:a100:0(0/2,0/2)"
+    # a job holds GPU 0, another a shard of GPU 1 (as real slurmctld placed them): 26.05 marks GPU 0 "-"
+    gres.claim(inv, [GresUse("gpu", "a100", 1, (0,))])
+    gres.claim(inv, [GresUse("shard", "a100", 1, (1,))])
+    assert gres_node.gres_used(inv, names, V22) == "gpu:a100:1(IDX:0),shard:a100:1(IDX:1)"
+    assert gres_node.gres_used(inv, names, V24) == "gpu:a100:1(IDX:0),shard:a100:1(0/2,1/2)"
+    assert gres_node.gres_used(inv, names, V26) == "gpu:a100:1(IDX:0),shard:a100:1(-/2,1/2)"
     # compute-node-1 (Gres=gpu:tesla:2, no shard): 22.05 names the shard it lacks, 24.11 leaves it out
     inv1, _ = registered("gpu:tesla:2", names, tesla_pair(cores=False))
     assert gres_node.gres_used(inv1, names, V22) == "gpu:tesla:0(IDX:N/A),shard:0"

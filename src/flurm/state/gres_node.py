@@ -301,13 +301,14 @@ def gres_used(inv: Mapping[str, NodeGres], names: Sequence[str], version: int) -
             if version < SLURM_24_11_PROTOCOL_VERSION:
                 items.append(f"{name}:0")
             continue
-        text = _used_one(g, version)
+        text = _used_one(g, version, inv.get("gpu"))
         if text is not None:
             items.append(text)
     return ",".join(items) or None
 
 
-def _used_one(g: NodeGres, version: int) -> str | None:
+def _used_one(g: NodeGres, version: int, gpu: NodeGres | None) -> str | None:
+    """One name's GresUsed; ``gpu`` is the node's gres/gpu, the GRES a shared one (mps, shard) shares."""
     if version >= SLURM_24_11_PROTOCOL_VERSION and not g.configured:
         return None
     if g.topo and not g.no_consume:
@@ -326,7 +327,10 @@ def _used_one(g: NodeGres, version: int) -> str | None:
                 for t in group:
                     held = sum(g.bit_alloc.get(b, 0) for b in t.bits)
                     used += held
-                    shares.append(f"{held}/{t.count}")
+                    # 26.05 (_xstrfmtcat_shared_gres_used): "-" where a job holds the whole GPU
+                    whole = gpu is not None and any(b in gpu.bit_alloc for b in t.bits)
+                    taken = not held and whole and version >= SLURM_26_05_PROTOCOL_VERSION
+                    shares.append(f"{'-' if taken else held}/{t.count}")
                 items.append(f"{label}:{used}({','.join(shares)})")
                 continue
             bits = [b for t in group for b in t.bits if b in g.bit_alloc]

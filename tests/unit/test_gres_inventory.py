@@ -383,3 +383,10 @@ def test_gres_tres_of_nodes_and_partitions() -> None:
     assert part.tres_fmt_str is not None and part.tres_fmt_str.endswith(",gres/gpu=4,gres/gpu:tesla=2")
     # without the TRES listed, nothing of GRES
     assert build_node_record(n1, 0, V22, ("gpu",)).tres_fmt_str == "cpu=4,mem=1M,billing=4"
+
+
+def test_gres_conf_includes() -> None:
+    from flurm.config.gres import includes_of
+
+    text = "Include a.conf\n  include   b.conf # why\nIncludeX c\n#Include d\nName=gpu File=/dev/x\nInclude a.conf\n"
+    assert includes_of(text) == ["a.conf", "b.conf"]

@@ -154,3 +154,16 @@ def configured(gres: str | None, name: str) -> Configured:
             else:
                 out.types[sub] = out.types.get(sub, 0) + count
     return out
+
+
+def includes_of(text: str) -> list[str]:
+    """The files a gres.conf text Include's, in order (parse_config.c _parse_include_directive: a line
+    starting "include" in any case, blanks, the file name up to the next blank)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if len(line) > 7 and line[:7].lower() == "include" and line[7].isspace():
+            name = line[7:].split()[0]
+            if name not in out:
+                out.append(name)
+    return out

@@ -388,5 +388,5 @@ def test_gres_tres_of_nodes_and_partitions() -> None:
 def test_gres_conf_includes() -> None:
     from flurm.config.gres import includes_of
 
-    text = "Include a.conf\n  include   b.conf # why\nIncludeX c\n#Include d\nName=gpu File=/dev/x\nInclude a.conf\n"
+    text = "Include a.conf\n  include   b.conf # why\nIncludeX c\n#Include d\nName=gpu\nInclude a.conf\n"
     assert includes_of(text) == ["a.conf", "b.conf"]

@@ -197,6 +197,18 @@ def test_reregistration_keeps_the_devices_jobs_hold() -> None:
     assert inv["gpu"].found == 2 and inv["gpu"].bit_alloc == {1: 1}
 
 
+def test_devices_built_for_a_count_known_without_them() -> None:
+    """A node imported from slurmctld (found set, no topology) whose slurmd registers with flurm."""
+    inv = gres_node.inventory("gpu:tesla:2", ("gpu",))
+    inv["gpu"].found = 2
+    gres.claim(inv, [GresUse("gpu", "tesla", 1, (1,))])
+    reason = gres_node.validate(
+        inv, ("gpu",), tesla_pair(), sockets=2, cores_per_socket=2, config_overrides=True
+    )
+    assert reason is None and len(inv["gpu"].topo) == 2 and inv["gpu"].bit_count == 2
+    assert gres_node.gres_used(inv, ("gpu",), V22) == "gpu:tesla:1(IDX:1)"
+
+
 def test_count_changed_under_running_jobs() -> None:
     inv, _ = registered("gpu:4", ("gpu",), [Reported("gpu", None, 3, 0)])
     assert inv["gpu"].found == 3

@@ -129,6 +129,8 @@ def _validate_one(
             updated = True
     if not updated and any(not count for count in g.configured_types.values()):
         updated = True
+    if not updated and topo_cnt and not g.topo and g.found == found:
+        updated = True  # a count known without the devices (imported from slurmctld): build them now
     if not updated:
         return
     has_file = any(r.has_file for r in recs)

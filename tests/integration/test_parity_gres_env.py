@@ -51,22 +51,27 @@ srun -n1 --gres=gpu:3 true; echo rc=$?
 # (22.05: refused with its reason when the job's request is untyped; 24.11: taken from the node's type),
 # --overlap
 STEPS_SCRIPT = """#!/bin/sh
-# until step $1 of this job runs
-running() {
-    until squeue -h -s -j "$SLURM_JOB_ID" -o %i | grep -qx "$SLURM_JOB_ID.$1"; do sleep 0.2; done
-}
-srun -n1 --gres=gpu:1 sh -c 'echo A $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 6' &
-running 0
-srun -n1 --gres=gpu:1 sh -c 'echo B $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
-srun -n1 --gres=gpu:1 sh -c 'echo C $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS; sleep 6' &
-running 2
-srun -n1 --gres=gpu:2 sh -c 'echo D $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
-wait
+# A (and then C) holds a GPU until told to end; B (and then D) asks for what A (C) holds meanwhile, waits
+# (srun: "step creation temporarily disabled") and runs once A (C) ended
+srun -n1 --gres=gpu:1 ./hold.sh A &
+until [ -f A.up ]; do sleep 0.2; done
+srun -n1 --gres=gpu:1 sh -c 'echo B $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS' &
+sleep 4; touch A.go; wait
+srun -n1 --gres=gpu:1 ./hold.sh C &
+until [ -f C.up ]; do sleep 0.2; done
+srun -n1 --gres=gpu:2 sh -c 'echo D $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS' &
+sleep 4; touch C.go; wait
 srun -n1 --gpus=1 sh -c 'echo E $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
 srun -n1 --gpus-per-task=1 sh -c 'echo F $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
 srun -n1 --gres=gpu:tesla:1 sh -c 'echo G $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS'
 srun -n1 --gres=gpu:k80:1 true; echo H rc=$?
 srun -n1 --gres=gpu:1 --overlap sh -c 'echo I $CUDA_VISIBLE_DEVICES'
+"""
+
+HOLD_SCRIPT = """#!/bin/sh
+echo $1 $CUDA_VISIBLE_DEVICES $SLURM_STEP_GPUS
+touch $1.up
+until [ -f $1.go ]; do sleep 0.2; done
 """
 
 # slurmd gives the prolog and epilog SLURM_CONF (DIR/etc/slurm.conf): they write into DIR/jobs
@@ -118,6 +123,7 @@ STEPS: list[Step] = [
     ),
     wait_state(3, "COMPLETED", "FAILED"),
     write_file("steps.sh", STEPS_SCRIPT, 0o755),
+    write_file("hold.sh", HOLD_SCRIPT, 0o755),
     cmd("sbatch", "-o", "j4.out", "-n3", "--gres=gpu:2", "-w", "compute-node-1", "steps.sh"),  # 4
     wait_state(4, "COMPLETED", "FAILED", timeout=90),
     # one GPU per task: each task of a step sees its own (tres_bind per_task)

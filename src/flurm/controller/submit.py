@@ -269,6 +269,10 @@ def build_job(
             tres_per_node=desc.tres_per_node,
             tres_per_socket=desc.tres_per_socket,
             tres_per_task=desc.tres_per_task,
+            # --gpu-bind / --gpu-freq (24.11's sbatch --gpus-per-task sets "gres/gpu:per_task:1"): kept and
+            # shown; slurmstepd binds from the job's environment and its steps' own tres_bind
+            tres_bind=desc.tres_bind,
+            tres_freq=desc.tres_freq,
             array_task_pending=array.task_ids if array is not None else EMPTY,
             array_max_tasks=array.max_running if array is not None else 0,
             state_reason=reason,
@@ -337,20 +341,16 @@ _UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
     ("mem_update_margin", "--mem-update", _UNSET_U16),
     ("mem_update_delay", "--mem-update", _UNSET_U16),
 )
-# GPU binding and frequency options flurm does not apply (--gpu-bind, --gpu-freq)
-_GRES_FIELDS = ("tres_bind", "tres_freq")
 _SHARED_KNOWN = frozenset({0, 1, NO_VAL16})  # exclusive, oversubscribe, the partition's default
 
 
 def refuse_unhonoured(desc: JobDesc) -> None:
     """Refuse a job that asks for what flurm cannot give it (slurmctld would), before it uses a job id:
-    GPU binding and frequency (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
+    X11 forwarding
     (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), the options of _UNHONOURED,
     --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option), and 24.11's
     --resv-ports of a job (ESLURM_PORTS_INVALID, as slurmctld without stepmgr). 24.11's --segment is
     for topology/block alone: topology/none keeps it and changes nothing, and so does flurm."""
-    if any(getattr(desc, name) for name in _GRES_FIELDS):
-        raise SlurmError(SlurmRC.ESLURM_INVALID_GRES)
     if desc.x11:
         raise SlurmError(SlurmRC.ESLURM_X11_NOT_AVAIL)
     for name, option, unset in _UNHONOURED:

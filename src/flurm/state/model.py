@@ -111,6 +111,8 @@ class Job:
     tres_per_node: str | None = None
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
+    tres_bind: str | None = None  # --gpu-bind, as sent (TresBind=)
+    tres_freq: str | None = None  # --gpu-freq (TresFreq=)
     # array
     array_job_id: int = 0
     array_task_id: int = NO_VAL

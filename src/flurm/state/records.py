@@ -312,6 +312,8 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         tres_per_node=job.tres_per_node,
         tres_per_socket=job.tres_per_socket,
         tres_per_task=job.tres_per_task,
+        tres_bind=job.tres_bind,
+        tres_freq=job.tres_freq,
         mail_type=job.mail_type,
         mail_user=job.mail_user or name_of_user,
     )

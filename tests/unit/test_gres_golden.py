@@ -742,3 +742,31 @@ def test_shared_saved_state(release: str) -> None:
         (BANDWIDTH, 4 << 30, 0),
     ]
     assert [(s.plugin_id, s.gres_cnt_avail) for s in node2] == [(GPU, 2), (MPS, 0), (BANDWIDTH, 4 << 30)]
+
+
+def test_record_counts_are_bounded_by_the_bytes_left() -> None:
+    """A u16 count of records that could not fit what follows is refused before any record is read."""
+    from flurm.protocol.messages.credential import (
+        unpack_gres_epilog_infos,
+        unpack_gres_job_states,
+        unpack_gres_step_states,
+    )
+
+    for unpack, smallest in (
+        (unpack_gres_job_states, 74),
+        (unpack_gres_step_states, 70),
+        (unpack_gres_epilog_infos, 14),
+    ):
+        data = (2).to_bytes(2, "big") + bytes(2 * smallest - 1)
+        with pytest.raises(DecodeError, match="do not fit"):
+            unpack(Reader(data), SLURM_22_05_PROTOCOL_VERSION)
+    # the smallest records are that small: a 22.05 job record without arrays is 74 bytes
+    w = Writer()
+    GresJobState(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
+    assert len(w.getvalue()) == 74
+    w = Writer()
+    GresStepState(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
+    assert len(w.getvalue()) == 70
+    w = Writer()
+    GresEpilogInfo(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
+    assert len(w.getvalue()) == 14

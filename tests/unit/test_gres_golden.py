@@ -120,9 +120,10 @@ def _alloc(
 # -- byte for byte -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("variant", ["mixed", "shared"])
 @pytest.mark.parametrize("release", list(VERSIONS))
-def test_every_golden_frame_of_the_mixed_capture_round_trips(release: str) -> None:
-    frames = list(_messages(release, "mixed"))
+def test_every_golden_frame_of_the_variants_round_trips(release: str, variant: str) -> None:
+    frames = list(_messages(release, variant))
     assert len(frames) > 50
     for name, f, body in frames:
         assert f.version == VERSIONS[release], name
@@ -155,7 +156,7 @@ def test_every_golden_frame_round_trips(release: str) -> None:
 def test_every_gres_record_round_trips_and_refuses_truncation(release: str) -> None:
     version = VERSIONS[release]
     records: dict[bytes, GresRecord] = {}
-    for _, _, body in [*_messages(release), *_messages(release, "mixed")]:
+    for _, _, body in [*_messages(release), *_messages(release, "mixed"), *_messages(release, "shared")]:
         for rec in _gres_records(body):
             w = Writer()
             rec.pack(w, version)
@@ -185,13 +186,18 @@ GRES_BODIES = (
 @pytest.mark.parametrize("release", list(VERSIONS))
 @pytest.mark.parametrize("msg_type", GRES_BODIES, ids=lambda t: t.name)
 def test_gres_bodies_refuse_every_truncation(release: str, msg_type: MsgType) -> None:
-    # the biggest body of the kind: the two-node job's, or the one with most GRES
-    frames = [f for _, f, _ in _messages(release) if f.msg_type == msg_type]
-    assert frames
-    f = max(frames, key=lambda f: len(f.body))
-    for cut in range(len(f.body)):
-        with pytest.raises(DecodeError):
-            decode_body(f.msg_type, f.body[:cut], f.version)
+    # of each capture, the biggest body of the kind (the two-node job's, or the one with most GRES)
+    tested = 0
+    for variant in ("", "mixed", "shared"):
+        frames = [f for _, f, _ in _messages(release, variant) if f.msg_type == msg_type]
+        if not frames:
+            continue
+        f = max(frames, key=lambda f: len(f.body))
+        for cut in range(len(f.body)):
+            with pytest.raises(DecodeError):
+                decode_body(f.msg_type, f.body[:cut], f.version)
+        tested += 1
+    assert tested >= 2
 
 
 @pytest.mark.parametrize("release", list(VERSIONS))
@@ -460,10 +466,10 @@ def test_counts_must_match_the_node_count(cls: type[GresRecord], release: str) -
         cls.unpack(Reader(bad), version)
 
 
-def _node_state_gres(release: str) -> list[tuple[bytes, tuple[GresNodeState, ...]]]:
+def _node_state_gres(release: str, variant: str = "") -> list[tuple[bytes, tuple[GresNodeState, ...]]]:
     """Each node's GRES list in the saved node_state (found by its first record's magic); what follows
     it in the file is the node's u32 weight (1), which checks where the list ends."""
-    data = (GOLDEN / release / "state" / "node_state").read_bytes()
+    data = (GOLDEN / release / variant / "state" / "node_state").read_bytes()
     magic = GRES_MAGIC.to_bytes(4, "big")
     out = []
     at = data.find(magic)
@@ -482,7 +488,7 @@ def test_saved_node_state_gres(release: str) -> None:
     version = VERSIONS[release]
     lists = _node_state_gres(release)
     assert len(lists) == 2
-    for data, states in lists:
+    for data, states in [*lists, *_node_state_gres(release, "mixed"), *_node_state_gres(release, "shared")]:
         w = Writer()
         pack_gres_node_states(w, states, version)
         assert w.getvalue() == data
@@ -621,3 +627,174 @@ def test_mixed_saved_state(release: str) -> None:
             ("tesla", _bits(0), 1),
             ("k80", _bits(1), 1),
         ]
+
+
+# -- the shared capture: compute-node-1 gpu:tesla:2,mps:200 (100 per GPU),bandwidth:no_consume:4G;
+# compute-node-2 gpu:2 (untyped),bandwidth:no_consume:4G (gres.conf "Name=bandwidth Count=4G"). Jobs: 1
+# --gres=mps:50 with srun --gres=mps:25; 2 --gres=gpu:1,bandwidth:1G; 3 --gres=bandwidth:2G on node 2; 4
+# --gres=mps:100 and 5 --gres=gpu:1,bandwidth:3G (node 2) running when the state was saved.
+
+MPS, BANDWIDTH = gres_build_id("mps"), gres_build_id("bandwidth")
+NO_CONSUME_VAL64 = 0xFFFFFFFFFFFFFFFD
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_shared_registration(release: str) -> None:
+    by_node = {}
+    for body in _of_type(release, MsgType.MESSAGE_NODE_REGISTRATION_STATUS, "shared"):
+        by_node[body.node_name] = parse_gres_info(body.gres_info)[1]
+    bandwidth = GresNodeConfig(BANDWIDTH, 4 << 30, 4, 0, None, None, "bandwidth", None, None)
+    # mps: 0x606 = HAS_FILE|HAS_TYPE|SHARED|ONE_SHARING; untyped gpu 0x9e2 (no HAS_TYPE)
+    mps = GresNodeConfig(MPS, 100, 4, 0x606, None, None, "mps", "tesla", None)
+    tesla = GresNodeConfig(GPU, 1, 4, 0x9E6, None, None, "gpu", "tesla", None)
+    untyped = GresNodeConfig(GPU, 1, 4, 0x9E2, None, None, "gpu", None, None)
+    assert by_node["compute-node-1"] == (bandwidth, mps, tesla, mps, tesla)
+    assert by_node["compute-node-2"] == (bandwidth, untyped, untyped)
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_shared_credentials(release: str) -> None:
+    newer = release != "22.05"
+    launches = {b.job_id: b for b in _of_type(release, MsgType.REQUEST_BATCH_JOB_LAUNCH, "shared")}
+
+    def mps(count: int) -> GresJobState:
+        return _alloc(
+            None,
+            (count,),
+            (_bits(0),),
+            plugin_id=MPS,
+            gres_per_node=0 if newer else count,
+            gres_per_bit_alloc=((count, 0),) if newer else None,
+        )
+
+    assert _job_gres(launches[1]) == (mps(50),)
+    assert _job_gres(launches[4]) == (mps(100),)
+    # a no_consume GRES: NO_CONSUME_VAL64 as count and total, the bitmaps "present" but NULL
+    no_consume = GresJobState(
+        BANDWIDTH,
+        total_gres=NO_CONSUME_VAL64,
+        node_cnt=1,
+        gres_cnt_node_alloc=(NO_CONSUME_VAL64,),
+        gres_bit_alloc=(None,),
+    )
+    assert _job_gres(launches[2]) == (_alloc("tesla", (1,), (_bits(0),)), no_consume)
+    assert _job_gres(launches[3]) == (no_consume,)
+    assert _job_gres(launches[5]) == (_alloc(None, (1,), (_bits(0),)), no_consume)
+    (step,) = _of_type(release, MsgType.RESPONSE_JOB_STEP_CREATE, "shared")
+    assert step.credential.step_gres == (
+        GresStepState(
+            MPS,
+            total_gres=25,
+            node_cnt=1,
+            node_in_use=_bits(0, size=1),
+            gres_cnt_node_alloc=(25,),
+            gres_bit_alloc=(_bits(0),),
+            gres_per_bit_alloc=((25, 0),) if newer else None,
+        ),
+    )
+    # prolog/epilog info: mps with its counts; no record at all for bandwidth (no plugin)
+    prologs = {
+        b.credential.step_id.job_id: b for b in _of_type(release, MsgType.REQUEST_LAUNCH_PROLOG, "shared")
+    }
+    assert prologs[1].job_gres_info == (GresEpilogInfo(MPS, 1, (50,), (_bits(0),)),)
+    assert prologs[2].job_gres_info == (GresEpilogInfo(GPU, 1, None, (_bits(0),)),)
+    assert prologs[3].job_gres_info == ()
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_shared_client_strings(release: str) -> None:
+    sep = ":" if release == "22.05" else "/"
+    submits = {b.name: b for b in _of_type(release, MsgType.REQUEST_SUBMIT_BATCH_JOB, "shared")}
+    assert submits["gpubw"].tres_per_node == f"gres{sep}gpu:1,gres{sep}bandwidth:1G"
+    assert submits["mps"].tres_per_node == f"gres{sep}mps:50"
+    nodes = {
+        n.name: n
+        for b in _of_type(release, MsgType.RESPONSE_NODE_INFO, "shared")
+        for n in b.nodes
+        if n.gres_used
+    }
+    if release == "22.05":
+        assert nodes["compute-node-1"].gres == "gpu:tesla:2,mps:tesla:200,bandwidth:4G"
+    else:
+        assert nodes["compute-node-1"].gres == "gpu:tesla:2,mps:tesla:200,bandwidth:no_consume:4G"
+    details = {
+        j.job_id: (j.gres_used, j.gres_detail_str)
+        for b in _of_type(release, MsgType.RESPONSE_JOB_INFO, "shared")
+        for j in b.records
+        if j.gres_detail_str
+    }
+    mps_detail = "mps:100(IDX:0)" if release == "22.05" else "mps:100(100/100,0/100)"
+    assert details[4] == ("mps:100", (mps_detail,))
+    assert details[5] == ("gpu:1,bandwidth:0", ("gpu:1(IDX:0),bandwidth(CNT:0)",))
+
+
+@pytest.mark.parametrize("release", list(VERSIONS))
+def test_shared_saved_state(release: str) -> None:
+    jobs = {j.job_id: j for j in read_job_state(GOLDEN / release / "shared" / "state" / "job_state").jobs}
+    (mps,) = jobs[4].gres_list_alloc
+    assert (mps.plugin_id, mps.gres_cnt_node_alloc, mps.gres_bit_alloc) == (MPS, (100,), (_bits(0),))
+    assert mps.gres_per_bit_alloc == (None if release == "22.05" else ((100, 0),))
+    _, bandwidth = jobs[5].gres_list_alloc
+    assert (bandwidth.plugin_id, bandwidth.gres_cnt_node_alloc, bandwidth.gres_bit_alloc) == (
+        BANDWIDTH,
+        (NO_CONSUME_VAL64,),
+        (None,),
+    )
+    node1, node2 = (states for _, states in _node_state_gres(release, "shared"))
+    assert [(s.plugin_id, s.gres_cnt_avail, s.bitmap_size) for s in node1] == [
+        (GPU, 2, 2),
+        (MPS, 200, 2),
+        (BANDWIDTH, 4 << 30, 0),
+    ]
+    assert [(s.plugin_id, s.gres_cnt_avail) for s in node2] == [(GPU, 2), (MPS, 0), (BANDWIDTH, 4 << 30)]
+
+
+def test_record_counts_are_bounded_by_the_bytes_left() -> None:
+    """A u16 count of records that could not fit what follows is refused before any record is read."""
+    from flurm.protocol.messages.credential import (
+        unpack_gres_epilog_infos,
+        unpack_gres_job_states,
+        unpack_gres_step_states,
+    )
+
+    for unpack, smallest in (
+        (unpack_gres_job_states, 74),
+        (unpack_gres_step_states, 70),
+        (unpack_gres_epilog_infos, 14),
+    ):
+        data = (2).to_bytes(2, "big") + bytes(2 * smallest - 1)
+        with pytest.raises(DecodeError, match="do not fit"):
+            unpack(Reader(data), SLURM_22_05_PROTOCOL_VERSION)
+    # the smallest records are that small: a 22.05 job record without arrays is 74 bytes
+    w = Writer()
+    GresJobState(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
+    assert len(w.getvalue()) == 74
+    w = Writer()
+    GresStepState(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
+    assert len(w.getvalue()) == 70
+    w = Writer()
+    GresEpilogInfo(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
+    assert len(w.getvalue()) == 14
+
+
+def test_registration_blob_count_is_bounded() -> None:
+    """slurmd's count of GRES records is checked against the bytes that follow before any is read."""
+    smallest = GresNodeConfig(GPU)
+    blob = bytes.fromhex("26000002") + _node_config_bytes(smallest) * 2
+    assert parse_gres_info(blob) == (0x2600, (smallest, smallest))
+    with pytest.raises(DecodeError, match="do not fit"):
+        parse_gres_info(bytes.fromhex("26000003") + _node_config_bytes(smallest) * 2)
+
+
+def _node_config_bytes(rec: GresNodeConfig) -> bytes:
+    w = Writer()
+    w.u32(GRES_MAGIC)
+    w.u64(rec.count)
+    w.u32(rec.cpu_cnt)
+    w.u32(rec.config_flags)
+    w.u32(rec.plugin_id)
+    for text in (rec.cpus, rec.links, rec.name, rec.type_name, rec.unique_id):
+        w.string(text)
+    data = w.getvalue()
+    assert len(data) == 44 or rec.cpus or rec.links or rec.name or rec.type_name or rec.unique_id
+    return data

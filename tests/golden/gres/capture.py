@@ -17,8 +17,10 @@ and the clients read WORKDIR/etc/slurm.conf (SlurmctldPort=BASE+2); slurmctld re
 ("ctld-*": slurmd, slurmstepd, srun, sbatch... to slurmctld) and BASE+20+i -> BASE+10+i ("slurmdN-*":
 slurmctld to node N's slurmd). PrologFlags=Alloc, so slurmctld sends REQUEST_LAUNCH_PROLOG.
 
-Scenario (outputs.txt says what each client printed, steps.log when): node views; job 0 -N2
---gres=gpu:1 runs an srun step on both nodes; job 1 holds tesla index 0 (sleep); job 2 asks
+Variants (--variant): "mixed" and "shared" (tests/golden/gres/README.md says what they run).
+
+Scenario of the default variant (outputs.txt says what each client printed, steps.log when): node
+views; job 0 -N2 --gres=gpu:1 runs an srun step on both nodes; job 1 holds tesla index 0 (sleep); job 2 asks
 --gres=gpu:tesla:1 and so gets index 1, prints its environment and runs an srun --gres=gpu:tesla:1 step
 that sleeps; client views of both (scontrol -d, squeue %b, sinfo %G / gresused, scontrol show step); job 3
 --gpus=2 --cpus-per-gpu=1 --mem-per-gpu=100 on node 2 runs srun steps (--gpus=1, --gres=gpu:a100:1); job 4
@@ -50,10 +52,23 @@ from harness import launcher, releases  # noqa: E402
 NODE_GRES = {
     "default": {"compute-node-1": "gpu:tesla:2", "compute-node-2": "gpu:a100:2,shard:4"},
     "mixed": {"compute-node-1": "gpu:tesla:1,gpu:k80:1", "compute-node-2": "gpu:2"},
+    "shared": {
+        "compute-node-1": "gpu:tesla:2,mps:200,bandwidth:no_consume:4G",
+        "compute-node-2": "gpu:2,bandwidth:no_consume:4G",
+    },
 }
+GRES_TYPES = {"default": "gpu,shard", "mixed": "gpu", "shared": "gpu,mps,bandwidth"}
 
 
 def gres_conf(dev: Path, variant: str) -> str:
+    if variant == "shared":
+        return (
+            f"NodeName=compute-node-1 Name=gpu Type=tesla File={dev}/nvidia[0-1]\n"
+            f"NodeName=compute-node-1 Name=mps Count=100 File={dev}/nvidia0\n"
+            f"NodeName=compute-node-1 Name=mps Count=100 File={dev}/nvidia1\n"
+            f"NodeName=compute-node-2 Name=gpu File={dev}/nvidia[2-3]\n"
+            "Name=bandwidth Count=4G\n"
+        )
     if variant == "mixed":
         return (
             f"NodeName=compute-node-1 Name=gpu Type=tesla File={dev}/nvidia0\n"
@@ -100,7 +115,7 @@ def main() -> int:
         node = dev / f"nvidia{i}"
         if not node.exists():
             os.mknod(node, 0o666 | 0o020000, os.makedev(195, i))
-    gres_types = "gpu" if a.variant == "mixed" else "gpu,shard"
+    gres_types = GRES_TYPES[a.variant]
     settings = launcher.Settings(
         controller="external",
         nodes=2,
@@ -259,6 +274,50 @@ def main() -> int:
                 (out / f"job{n}.out").write_text((jobs / f"job{n}.out").read_text())
         step("done")
 
+    def shared(env_dump: str) -> None:
+        step("job 1: -w compute-node-1 --gres=mps:50 with an srun --gres=mps:25 step")
+        j1 = sbatch("-J", "mps", "-w", "compute-node-1", "--gres=mps:50", "-o", "job1.out",
+                    "--wrap", f"{env_dump}; echo ---; srun --gres=mps:25 sh -c \"{env_dump}\"",
+                    )  # fmt: skip
+        wait(j1, ("COMPLETED", "FAILED"))
+        step("job 2: -w compute-node-1 --gres=gpu:1,bandwidth:1G")
+        j2 = sbatch("-J", "gpubw", "-w", "compute-node-1", "--gres=gpu:1,bandwidth:1G", "-o", "job2.out",
+                    "--wrap", env_dump)  # fmt: skip
+        wait(j2, ("COMPLETED", "FAILED"))
+        step("job 3: -w compute-node-2 --gres=bandwidth:2G (count only, not consumed)")
+        j3 = sbatch(
+            "-J", "bw", "-w", "compute-node-2", "--gres=bandwidth:2G", "-o", "job3.out", "--wrap", env_dump
+        )
+        wait(j3, ("COMPLETED", "FAILED"))
+        step("jobs 4 and 5: -w compute-node-1 --gres=mps:100; -w compute-node-2 --gres=gpu:1,bandwidth:3G")
+        j4 = sbatch("-J", "mpsheld", "-w", "compute-node-1", "--gres=mps:100", "-o", "job4.out",
+                    "--wrap", f"{env_dump}; sleep 300")  # fmt: skip
+        j5 = sbatch("-J", "bwheld", "-w", "compute-node-2", "--gres=gpu:1,bandwidth:3G", "-o", "job5.out",
+                    "--wrap", f"{env_dump}; sleep 300")  # fmt: skip
+        wait(j4, ("RUNNING",))
+        wait(j5, ("RUNNING",))
+        time.sleep(2)
+        step("views")
+        for j in (j1, j2, j3, j4, j5):
+            client("scontrol", "show", "job", "-d", j)
+        client("squeue", "-o", "%i %b %T %r %N")
+        client("scontrol", "show", "node", "-d")
+        client("sinfo", "-N", "-O", "nodelist,gres:60,gresused:80")
+        step("stop slurmctld with jobs 4 and 5 running")
+        save_state()
+        step("restart slurmctld")
+        start_ctld()
+        time.sleep(15)
+        step("cancel jobs 4 and 5")
+        client("scancel", j4, j5)
+        wait(j4, ("CANCELLED",))
+        wait(j5, ("CANCELLED",))
+        time.sleep(3)
+        for n in range(1, 6):
+            with contextlib.suppress(OSError):
+                (out / f"job{n}.out").write_text((jobs / f"job{n}.out").read_text())
+        step("done")
+
     try:
         start_ctld()
         step("wait for the nodes")
@@ -269,6 +328,9 @@ def main() -> int:
         client("sinfo", "-N", "-O", "nodelist,gres:40,gresused:60")
         if a.variant == "mixed":
             mixed(env_dump)
+            return 0
+        if a.variant == "shared":
+            shared(env_dump)
             return 0
         step("job 0: -N2 --gres=gpu:1 with an srun step on both nodes")
         j0 = sbatch("-J", "two", "-N2", "--gres=gpu:1", "-o", "job0.out",

@@ -516,6 +516,8 @@ def pack_gres_list(
     version: int,
 ) -> None:
     """u16 record count, then the records (an empty or absent list is just ``u16 0``)."""
+    if len(records) > 0xFFFF:
+        raise EncodeError(f"{len(records)} GRES records do not fit a u16 count")
     w.u16(len(records))
     for rec in records:
         rec.pack(w, version)
@@ -545,16 +547,27 @@ def unpack_gres_prep_list(r: Reader, version: int) -> tuple[GresEpilogInfo, ...]
     return tuple(GresEpilogInfo.unpack(r, version) for _ in range(n))
 
 
+def _gres_count(r: Reader, smallest: int, what: str) -> int:
+    """A u16 record count, refused when even records of ``smallest`` bytes could not fit what is left."""
+    n = r.u16()
+    if n * smallest > r.remaining:
+        raise DecodeError(f"{what}: {n} records do not fit in {r.remaining} bytes")
+    return n
+
+
 def unpack_gres_job_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
-    return tuple(GresJobState.unpack(r, version) for _ in range(r.u16()))
+    # the smallest job record (22.05, no arrays) has 74 bytes
+    return tuple(GresJobState.unpack(r, version) for _ in range(_gres_count(r, 74, "job GRES")))
 
 
 def unpack_gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
-    return tuple(GresStepState.unpack(r, version) for _ in range(r.u16()))
+    # the smallest step record (22.05, no arrays) has 70 bytes
+    return tuple(GresStepState.unpack(r, version) for _ in range(_gres_count(r, 70, "step GRES")))
 
 
 def unpack_gres_epilog_infos(r: Reader, version: int) -> tuple[GresEpilogInfo, ...]:
-    return tuple(GresEpilogInfo.unpack(r, version) for _ in range(r.u16()))
+    # magic, plugin id, node count and two u8 flags: 14 bytes at least
+    return tuple(GresEpilogInfo.unpack(r, version) for _ in range(_gres_count(r, 14, "GRES prep")))
 
 
 # -- the credential --------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """GPUs reach the job: the unmodified slurmd sets the GPU environment under flurm as under slurmctld 22.05.
 
-Two nodes with fake GPUs of different types (compute-node-1 tesla x2, compute-node-2 k80 x2; gres.conf
-File= device nodes the harness creates). slurmstepd sets CUDA_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL,
-SLURM_JOB_GPUS and SLURM_GPUS_ON_NODE from the credential's job GRES records, SLURM_STEP_GPUS and the
-task's devices from the step's; the prolog and epilog get theirs from REQUEST_LAUNCH_PROLOG and the
-terminate message. What is compared:
+Two nodes with fake GPUs of different types (compute-node-1 tesla x2 shared as 4 shards, compute-node-2
+k80 x2; gres.conf File= device nodes the harness creates). slurmstepd sets CUDA_VISIBLE_DEVICES,
+GPU_DEVICE_ORDINAL, SLURM_JOB_GPUS and SLURM_GPUS_ON_NODE from the credential's job GRES records,
+SLURM_STEP_GPUS and the task's devices from the step's; the prolog and epilog get theirs from
+REQUEST_LAUNCH_PROLOG and the terminate message. What is compared:
 
 * a batch job holding both GPUs of node 1: its environment, then its steps: ``srun --gres=gpu:1`` (one of
   the two GPUs), ``srun`` naming no GRES (the job's request: both), ``srun --gres=none`` (none, only
@@ -14,7 +14,7 @@ terminate message. What is compared:
 * a running GPU step as ``scontrol show step`` shows it (TresPerNode, CpusPerTres, MemPerTres, TresBind,
   TresFreq);
 * steps of one job holding its GPUs at once or waiting for them, ``--gpus``, ``--gpus-per-task``, typed
-  requests, ``--overlap``; a job of one GPU per task (each task of its step sees its own);
+  requests, ``--overlap``; a job of one GPU per task (each task of its step sees its own); a job of shards;
 * the prolog's and epilog's GPU variables on every node of every job (PrologFlags=Alloc).
 """
 
@@ -32,7 +32,7 @@ from harness import gres
 
 # (SLURM_GPUS*, SLURM_TRES_*: what sbatch and srun put in the job's environment from --gpus* options)
 GPU_VARS = "CUDA_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL|SLURM_JOB_GPUS|SLURM_STEP_GPUS|SLURM_GPUS[A-Z_]*"
-GPU_VARS += "|SLURM_TRES_[A-Z_]*"
+GPU_VARS += "|SLURM_TRES_[A-Z_]*|SLURM_SHARDS_ON_NODE"
 GPU_ENV = f"env | grep -E '^({GPU_VARS})=' | sort"
 
 JOB_SCRIPT = f"""#!/bin/sh
@@ -139,9 +139,22 @@ STEPS: list[Step] = [
         "./gpu-env.sh; srun -l ./gpu-env.sh | sort",
     ),  # 5
     wait_state(5, "COMPLETED", "FAILED"),
+    # shards of node 1's GPUs: the job's two, a step's one, a step's default (the job's)
+    cmd(
+        "sbatch",
+        "-o",
+        "j6.out",
+        "--gres=shard:2",
+        "-w",
+        "compute-node-1",
+        "--wrap",
+        "./gpu-env.sh; echo ---; srun --gres=shard:1 ./gpu-env.sh; echo ---; srun ./gpu-env.sh",
+    ),  # 6
+    wait_state(6, "COMPLETED", "FAILED"),
     settle(),
     cmd("sh", "-c", "grep -v '^srun: Step created for StepId' j4.out", label="steps sharing the job's GPUs"),
     cmd("cat", "j5.out", label="a GPU per task"),
+    cmd("cat", "j6.out", label="shards"),
     cmd("sh", "-c", 'for f in prolog-* epilog-*; do echo "== $f"; cat "$f"; done', label="prolog and epilog"),
     cmd("squeue", "-h", "-t", "all", "-S", "i", "-o", "%i %T %r", label="job states"),
 ]
@@ -165,7 +178,7 @@ def prep_scripts() -> Iterator[tuple[str, str]]:
 def runs(prep_scripts: tuple[str, str]) -> Iterator[tuple[Transcript, Transcript]]:
     prolog, epilog = prep_scripts
     conf = f"KillWait=2\nMinJobAge=300\nPrologFlags=Alloc\nProlog={prolog}\nEpilog={epilog}"
-    with cluster_pair(**gres.two_gpu_types(), extra_conf=conf) as (ref, got):
+    with cluster_pair(**gres.with_shard(), extra_conf=conf) as (ref, got):
         yield run_both(ref, got, STEPS)
 
 
@@ -183,6 +196,8 @@ def test_steps_sharing_the_jobs_gpus(runs: tuple[Transcript, Transcript]) -> Non
     assert "D 0,1 0,1\n" in got["steps sharing the job's GPUs"].stdout
     assert_same(ref, got, ["a GPU per task"])
     assert "1: CUDA_VISIBLE_DEVICES=1\n" in got["a GPU per task"].stdout
+    assert_same(ref, got, ["shards"])
+    assert "SLURM_SHARDS_ON_NODE=1\n" in got["shards"].stdout
 
 
 def test_running_gpu_step(runs: tuple[Transcript, Transcript]) -> None:

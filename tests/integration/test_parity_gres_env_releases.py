@@ -25,7 +25,7 @@ def runs(
 ) -> Iterator[tuple[Transcript, Transcript]]:
     prolog, epilog = prep_scripts
     conf = f"KillWait=2\nMinJobAge=300\nPrologFlags=Alloc\nProlog={prolog}\nEpilog={epilog}"
-    with cluster_pair(**gres.two_gpu_types(), extra_conf=conf, release=request.param) as (ref, got):
+    with cluster_pair(**gres.with_shard(), extra_conf=conf, release=request.param) as (ref, got):
         yield run_both(ref, got, STEPS)
 
 

@@ -60,6 +60,7 @@ from flurm.protocol.messages.steps import (
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, Request
 from flurm.state.cluster import Allocation
+from flurm.state.gres import GresUse
 from flurm.state.model import Job
 
 PROXY = Path(__file__).resolve().parents[2] / "tests" / "golden" / "captures" / "proxy"
@@ -201,6 +202,11 @@ def test_the_step_table_survives_json() -> None:
         addr="127.0.0.1",
         port=4000,
         exited=(1,),
+        cpus_per_tres="gres:gpu:2",
+        gres_alloc=(
+            (GresUse("gpu", "tesla", 1, (1,)),),
+            (GresUse("mps", None, 50, (0,)), GresUse("nic", None, 1)),
+        ),
     )
     table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300, 0x2A00),))
     job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", steps=table.to_dict())
@@ -935,7 +941,6 @@ def test_steps_take_gpus_from_their_job(tmp_path: Path) -> None:
     whose GPUs other steps hold waits; a step's GPUs come back when it ends."""
     from flurm.protocol.messages.common import ReturnCodeMsg
     from flurm.state import gres
-    from flurm.state.gres import GresUse
 
     async def check(h: Harness) -> None:
         node = h.ctl.cluster.nodes["compute-node-1"]

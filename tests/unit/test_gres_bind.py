@@ -252,3 +252,15 @@ def test_22_05_prep_records_follow_the_requests() -> None:
         (N1, N2), uses, INV, SLURM_22_05_PROTOCOL_VERSION, [("gpu", "tesla"), ("gpu", "k80")]
     )
     assert [i.gres_bit_alloc for i in typed] == [(Bitmap(2, 1), None), (None, Bitmap(2, 1))]
+
+
+def test_job_cpus_per_gpu_go_to_the_typed_request() -> None:
+    """sbatch --gpus=k80:1 --cpus-per-gpu=2 --mem-per-gpu=100: one k80 request with both (slurmctld runs
+    it; its steps then ask the same way)."""
+    (req,) = gres.job_requests(
+        tres_per_job="gres:gpu:k80:1",
+        cpus_per_tres="gres:gpu:2",
+        mem_per_tres="gres:gpu:100",
+        known_names={"gpu"},
+    )
+    assert (req.type, req.per_job, req.cpus_per_gres, req.mem_per_gres) == ("k80", 1, 2, 100)

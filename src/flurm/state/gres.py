@@ -292,6 +292,18 @@ def job_requests(
     take(tres_per_socket, "per_socket", sockets or 1)
     take(tres_per_task, "per_task", shape.num_tasks or 1)
     take(mem_per_tres, "mem_per_gres", 1)
+    # _merge_generic_data: an untyped record that only carries CPUs or memory per GRES (--cpus-per-gpu with
+    # --gpus=k80:1) lends them to the typed records of its name and goes
+    for name in {n for n, t in fields_of if t is not None}:
+        generic = fields_of.get((name, None))
+        if generic is None or any(generic.get(f) for f in ("per_job", "per_node", "per_socket", "per_task")):
+            continue
+        del fields_of[(name, None)]
+        for (n, _), values in fields_of.items():
+            if n == name:
+                for f in ("cpus_per_gres", "mem_per_gres"):
+                    if generic.get(f) and not values.get(f):
+                        values[f] = generic[f]
     requests = [GresRequest(name, gtype, **values) for (name, gtype), values in fields_of.items() if values]
     asked = (tres_per_job, tres_per_node, tres_per_socket, tres_per_task)
     if mem_per_tres and not any(n == "gpu" for text in asked for n, _, _ in tres_items(text)):

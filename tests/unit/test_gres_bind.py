@@ -264,3 +264,21 @@ def test_job_cpus_per_gpu_go_to_the_typed_request() -> None:
         known_names={"gpu"},
     )
     assert (req.type, req.per_job, req.cpus_per_gres, req.mem_per_gres) == ("k80", 1, 2, 100)
+
+
+def test_untyped_request_held_as_typed_uses() -> None:
+    """The scheduler holds an untyped request on a tesla+k80 node as a tesla use; the credential still
+    has slurmctld's records of an untyped request: the tesla one and the k80 one with nothing."""
+    mixed = NodeGres(
+        "gpu", 2, {"tesla": 1, "k80": 1}, found=2,
+        topo=(GresTopo("tesla", 1, (0,)), GresTopo("k80", 1, (1,))), bit_count=2,
+    )  # fmt: skip
+    uses = ((GresUse("gpu", "k80", 1, (1,)),),)
+    untyped = gb.untyped_names(gb.request_keys(None, None, "gres:gpu:1", None, None, None))
+    states = gb.job_gres_states((N1,), uses, {N1: {"gpu": mixed}}, SLURM_22_05_PROTOCOL_VERSION, untyped)
+    assert [(s.type_name, s.gres_cnt_node_alloc, s.gres_bit_alloc) for s in states] == [
+        ("tesla", (0,), (Bitmap(2, 0),)),
+        ("k80", (1,), (Bitmap(2, 0b10),)),
+    ]
+    typed = gb.job_gres_states((N1,), uses, {N1: {"gpu": mixed}}, SLURM_22_05_PROTOCOL_VERSION)
+    assert [s.type_name for s in typed] == ["k80"]

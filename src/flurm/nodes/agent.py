@@ -531,7 +531,11 @@ class NodeAgent:
             gids=info.gids if info else (job.group_id,),
             # the job's GRES allocation (setup_cred_arg: gres_list_alloc), whatever the step
             job_gres=gres_bind.job_gres_states(
-                job.nodes, job.gres_alloc, self._inventories(job), version or SLURM_22_05_PROTOCOL_VERSION
+                job.nodes,
+                job.gres_alloc,
+                self._inventories(job),
+                version or SLURM_22_05_PROTOCOL_VERSION,
+                gres_bind.untyped_names(self._gres_requests(job)) if job.gres_alloc else (),
             ),
             job_core_spec=NO_VAL16,
             job_account=job.account,
@@ -574,7 +578,12 @@ class NodeAgent:
         if not job.gres_alloc:
             return ()
         version = (self.node_version(node) if node is not None else None) or SLURM_22_05_PROTOCOL_VERSION
-        requests = gres_bind.request_keys(
+        requests = self._gres_requests(job)
+        return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version, requests)
+
+    @staticmethod
+    def _gres_requests(job: Job) -> list[tuple[str, str | None]]:
+        return gres_bind.request_keys(
             job.cpus_per_tres,
             job.tres_per_job,
             job.tres_per_node,
@@ -582,7 +591,6 @@ class NodeAgent:
             job.tres_per_task,
             job.mem_per_tres,
         )
-        return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version, requests)
 
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:

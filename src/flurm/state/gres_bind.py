@@ -26,7 +26,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flurm.protocol.constants import (
@@ -97,11 +97,35 @@ def _bitmap_size(g: NodeGres, bits: tuple[int, ...]) -> int:
     return max(0 if g.shared else g.available, max(bits, default=-1) + 1)
 
 
+def _merged(uses: NodeUses, untyped: Collection[str]) -> NodeUses:
+    """A node's uses with those of an untyped request (``untyped``: the names asked without a type) as
+    one untyped use, however the scheduler split it by the node's types: slurmctld fills each type of the
+    node from it, in the node's order, zero-count types included."""
+    out: list[GresUse] = []
+    for u in uses:
+        if u.name not in untyped:
+            out.append(u)
+            continue
+        at = next((k for k, o in enumerate(out) if o.name == u.name and o.type is None), None)
+        if at is None:
+            out.append(GresUse(u.name, None, u.count, u.bits))
+            continue
+        o = out[at]
+        both = {*(o.bits or ()), *(u.bits or ())}
+        bits = None if o.bits is None and u.bits is None else tuple(sorted(both))
+        out[at] = GresUse(u.name, None, o.count + u.count, bits)
+    return tuple(out)
+
+
 def alloc_records(
-    nodes: Sequence[str], uses: Sequence[NodeUses], inventories: Inventories
+    nodes: Sequence[str],
+    uses: Sequence[NodeUses],
+    inventories: Inventories,
+    untyped: Collection[str] = (),
 ) -> list[AllocRecord]:
     """The allocation records (gres_list_alloc) of ``uses`` (one entry per node of ``nodes``), in the
-    order slurmctld builds them: node by node, each request's types in the node's order."""
+    order slurmctld builds them: node by node, each request's types in the node's order. ``untyped``:
+    the GRES names the job asked for without a type (:func:`untyped_names`)."""
     n = len(nodes)
     records: dict[tuple[str, str | None], AllocRecord] = {}
 
@@ -113,7 +137,7 @@ def alloc_records(
 
     for i, node in enumerate(nodes):
         inv = inventories.get(node, {})
-        for u in uses[i] if i < len(uses) else ():
+        for u in _merged(uses[i], untyped) if i < len(uses) else ():
             g = inv.get(u.name)
             if g is None:
                 record(u.name, u.type).counts[i] += u.count
@@ -137,9 +161,9 @@ def alloc_records(
                     rec.bits[i] = Bitmap(size, value)
                     rec.counts[i] += len(mine) * per
                     if g.shared and mine:
-                        arr = [0] * size
+                        arr = list(rec.per_bit[i] or (0,) * size)
                         for b in mine:
-                            arr[b] = per
+                            arr[b] += per
                         rec.per_bit[i] = tuple(arr)
                         rec.shared_per_node = max(rec.shared_per_node, per)
                 else:
@@ -172,13 +196,14 @@ def job_gres_states(
     uses: Sequence[NodeUses],
     inventories: Inventories,
     version: int = SLURM_22_05_PROTOCOL_VERSION,
+    untyped: Collection[str] = (),
 ) -> tuple[GresJobState, ...]:
     """The credential's job_gres_list for a peer of ``version``: the job's allocation records, packed
     without step details. A shared GRES (mps, shard) record keeps its count per device as gres_per_node
     in 22.05; 24.11 and 26.05 leave that 0 and send per-bit counts instead (only they pack them)."""
     newer = version >= SLURM_24_11_PROTOCOL_VERSION
     out = []
-    for rec in alloc_records(nodes, uses, inventories):
+    for rec in alloc_records(nodes, uses, inventories, untyped):
         per_bit = tuple(rec.per_bit) if newer and any(p is not None for p in rec.per_bit) else None
         out.append(
             GresJobState(
@@ -211,6 +236,11 @@ def request_keys(*tres: str | None) -> list[tuple[str, str | None]]:
     return [(n, t) for n, t in keys if t is not None or n not in typed]
 
 
+def untyped_names(requests: Sequence[tuple[str, str | None]]) -> frozenset[str]:
+    """The GRES names of :func:`request_keys` asked for without a type."""
+    return frozenset(n for n, t in requests if t is None)
+
+
 def prep_infos(
     nodes: Sequence[str],
     uses: Sequence[NodeUses],
@@ -225,7 +255,7 @@ def prep_infos(
     request of its name and type, else for the untyped request of its name."""
     n = len(nodes)
     if version >= SLURM_24_11_PROTOCOL_VERSION:
-        recs = alloc_records(nodes, uses, inventories)
+        recs = alloc_records(nodes, uses, inventories, untyped_names(requests))
     else:
         # 22.05: one record per request, its devices on each node
         by_req: dict[tuple[str, str | None], AllocRecord] = {

@@ -33,6 +33,7 @@ def requests_of(job: Job) -> tuple[GresRequest, ...]:
         job.mem_per_tres,
         job.num_tasks if job.tasks_set else 0,
         job.min_nodes,
+        job.max_nodes,
         spn,
     )
 
@@ -47,6 +48,7 @@ def _parse(
     mem: str | None,
     tasks: int,
     min_nodes: int,
+    max_nodes: int,
     sockets: int,
 ) -> tuple[GresRequest, ...]:
     try:
@@ -59,7 +61,9 @@ def _parse(
             cpus_per_tres=cpus,
             mem_per_tres=mem,
             known_names=names,
-            shape=gres.JobShape(num_tasks=tasks, min_nodes=min_nodes, sockets_per_node=sockets),
+            shape=gres.JobShape(
+                num_tasks=tasks, min_nodes=min_nodes, max_nodes=max_nodes, sockets_per_node=sockets
+            ),
         )
     except GresError:
         return UNSATISFIABLE

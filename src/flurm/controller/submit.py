@@ -269,6 +269,7 @@ def build_job(
             tres_per_node=desc.tres_per_node,
             tres_per_socket=desc.tres_per_socket,
             tres_per_task=desc.tres_per_task,
+            tres_bind=desc.tres_bind,
             array_task_pending=array.task_ids if array is not None else EMPTY,
             array_max_tasks=array.max_running if array is not None else 0,
             state_reason=reason,
@@ -337,14 +338,14 @@ _UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
     ("mem_update_margin", "--mem-update", _UNSET_U16),
     ("mem_update_delay", "--mem-update", _UNSET_U16),
 )
-# GPU binding and frequency options flurm does not apply (--gpu-bind, --gpu-freq)
-_GRES_FIELDS = ("tres_bind", "tres_freq")
+# GPU frequency (--gpu-freq), which flurm does not apply (--gpu-bind, tres_bind, is kept: slurmstepd binds)
+_GRES_FIELDS = ("tres_freq",)
 _SHARED_KNOWN = frozenset({0, 1, NO_VAL16})  # exclusive, oversubscribe, the partition's default
 
 
 def refuse_unhonoured(desc: JobDesc) -> None:
     """Refuse a job that asks for what flurm cannot give it (slurmctld would), before it uses a job id:
-    GPU binding and frequency (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
+    GPU frequencies (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
     (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), the options of _UNHONOURED,
     --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option), and 24.11's
     --resv-ports of a job (ESLURM_PORTS_INVALID, as slurmctld without stepmgr). 24.11's --segment is

@@ -169,6 +169,8 @@ def whole_node(inv: Mapping[str, NodeGres]) -> tuple[gres.GresUse, ...]:
         for gtype in types:
             count = g.type_available(gtype) if gtype else g.available
             bits = tuple(b for t in g.topo if gtype is None or t.type == gtype for b in t.bits)
+            if g.bit_count and not g.topo:  # devices without a topology: all of the node's
+                bits = tuple(range(g.bit_count))
             if count > 0:
                 out.append(gres.GresUse(g.name, gtype, count, bits if g.bit_count else None))
     return tuple(out)

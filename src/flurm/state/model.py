@@ -111,6 +111,7 @@ class Job:
     tres_per_node: str | None = None
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
+    tres_bind: str | None = None  # --gpu-bind (24.11 sbatch sends gres/gpu:per_task:N with --gpus-per-task)
     # array
     array_job_id: int = 0
     array_task_id: int = NO_VAL

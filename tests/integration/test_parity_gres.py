@@ -47,7 +47,7 @@ TWO_GPUS = """#!/bin/sh
 ./env.sh > env.$SLURM_JOB_ID.batch
 srun -n1 --gres=gpu:1 ./env.sh > env.$SLURM_JOB_ID.step 2>&1
 for req in gpu:3 gpu:k80:1 gpu:tesla:1; do
-  srun -n1 --gres=$req true >> refused.$SLURM_JOB_ID 2>&1
+  timeout 20 srun -n1 --gres=$req true >> refused.$SLURM_JOB_ID 2>&1
   echo "rc=$?" >> refused.$SLURM_JOB_ID
 done
 touch done.$SLURM_JOB_ID
@@ -122,12 +122,13 @@ def envs(job: int) -> list[Cmd]:
 
 
 def refusals(option: str) -> list[Cmd]:
-    """The same impossible request from sbatch, salloc and srun."""
+    """The same impossible request from sbatch, salloc and srun (these two under ``timeout``: a
+    controller that queues the request instead must cost seconds, not the whole run)."""
     args = option.split()
     return [
         cmd("sbatch", *args, "--wrap", "true", label=f"sbatch {option}"),
-        cmd("salloc", "--no-shell", *args, label=f"salloc {option}"),
-        cmd("srun", *args, "true", label=f"srun {option}"),
+        cmd("timeout", "10", "salloc", "--no-shell", *args, label=f"salloc {option}"),
+        cmd("timeout", "10", "srun", *args, "true", label=f"srun {option}"),
     ]
 
 

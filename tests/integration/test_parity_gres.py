@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from parity import Cmd, Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle, wait_reason
+from parity import Cmd, Step, Transcript, assert_same, cluster_pair, cmd, run_both, settle
 
 from harness import gres
 from harness.loopback import SlurmCluster
@@ -102,6 +102,16 @@ def _waiting(c: SlurmCluster, job: int, until: Callable[[], bool], timeout: floa
 def running(job: int) -> Step:
     def act(c: SlurmCluster) -> None:
         _waiting(c, job, lambda: c.job_state(job) == "RUNNING")
+
+    return act
+
+
+def reason(job: int, text: str) -> Step:
+    def act(c: SlurmCluster) -> None:
+        def now() -> bool:
+            return f"Reason={text} " in c.run("scontrol", "show", "job", str(job)).stdout
+
+        _waiting(c, job, now)
 
     return act
 
@@ -260,7 +270,7 @@ BACKFILL = [
     cmd("sbatch", "-t", "30", "--gres=gpu:1", "--wrap", "exec sleep 300"),  # 5: would delay 3
     cmd("sbatch", "-t", "2", "--gres=gpu:tesla:1", "--wrap", "exec sleep 300"),  # 6: no tesla free
     running(4),
-    wait_reason(3, "Resources"),
+    reason(3, "Resources"),
     settle(),
     show("backfill queue", "squeue", "-S", "i", "-o", "%i %t %r %b %N"),
     show("backfill jobs", "scontrol", "-d", "show", "job"),

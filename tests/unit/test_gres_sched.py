@@ -31,7 +31,7 @@ SlurmctldHost=ctl(10.0.0.1)
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerParameters=bf_interval=30
-GresTypes=gpu
+GresTypes=gpu,shard
 NodeName=n1 CPUs=4 Sockets=2 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=1000 Gres=gpu:tesla:2
 NodeName=n2 CPUs=4 Sockets=2 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=1000 Gres=gpu:k80:2
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
@@ -230,6 +230,8 @@ INVALID = SlurmRC.ESLURM_INVALID_GRES
         ({"mem_per_tres": "gres:gpu:100"}, INVALID),  # memory per GPU without a GPU
         ({"tres_per_node": "gres:gpu:tesla:1:2"}, INVALID),
         ({"tres_per_job": "gres:gpu:3", "tres_per_task": "gres:gpu:2", "num_tasks": 2}, INVALID),
+        ({"tres_per_job": "gres:gpu:1", "min_nodes": 2}, INVALID),  # --gpus < -N
+        ({"tres_per_node": "gres:shard:1,gres:gpu:1"}, INVALID),  # GPUs and their shares
     ],
 )
 def test_invalid_gres_requests(fields: dict[str, object], rc: int) -> None:

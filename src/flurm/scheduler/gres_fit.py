@@ -33,6 +33,7 @@ def requests_of(job: Job) -> tuple[GresRequest, ...]:
         job.mem_per_tres,
         job.num_tasks if job.tasks_set else 0,
         job.min_nodes,
+        job.max_nodes,
         spn,
     )
 
@@ -47,6 +48,7 @@ def _parse(
     mem: str | None,
     tasks: int,
     min_nodes: int,
+    max_nodes: int,
     sockets: int,
 ) -> tuple[GresRequest, ...]:
     try:
@@ -59,7 +61,9 @@ def _parse(
             cpus_per_tres=cpus,
             mem_per_tres=mem,
             known_names=names,
-            shape=gres.JobShape(num_tasks=tasks, min_nodes=min_nodes, sockets_per_node=sockets),
+            shape=gres.JobShape(
+                num_tasks=tasks, min_nodes=min_nodes, max_nodes=max_nodes, sockets_per_node=sockets
+            ),
         )
     except GresError:
         return UNSATISFIABLE
@@ -165,6 +169,8 @@ def whole_node(inv: Mapping[str, NodeGres]) -> tuple[gres.GresUse, ...]:
         for gtype in types:
             count = g.type_available(gtype) if gtype else g.available
             bits = tuple(b for t in g.topo if gtype is None or t.type == gtype for b in t.bits)
+            if g.bit_count and not g.topo:  # devices without a topology: all of the node's
+                bits = tuple(range(g.bit_count))
             if count > 0:
                 out.append(gres.GresUse(g.name, gtype, count, bits if g.bit_count else None))
     return tuple(out)

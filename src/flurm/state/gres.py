@@ -346,6 +346,8 @@ def _test_counts(r: GresRequest, shape: JobShape) -> None:
         raise GresError(f"Failed to validate job spec, --{n}s is not multiple of --gres={n}/--{n}s-per-node")
     if r.per_node and r.per_socket and r.per_node % r.per_socket:
         raise GresError(f"--gres={n}/--{n}s-per-node not multiple of --{n}s-per-socket")
+    if r.per_job and shape.min_nodes and r.per_job < shape.min_nodes:
+        raise GresError(f"Failed to validate job spec, --{n}s < -N")
     if r.per_task and r.per_job and r.per_job % r.per_task:
         raise GresError(f"Failed to validate job spec, --{n}s not multiple of --{n}s-per-task")
     if r.per_task and r.per_node and r.per_node % r.per_task:

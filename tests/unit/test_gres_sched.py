@@ -242,7 +242,9 @@ def test_invalid_gres_requests(fields: dict[str, object], rc: int) -> None:
 
 
 def test_unsupported_without_cons_tres() -> None:
-    c = Cluster(parse_text(textwrap.dedent(CONF.replace("select/cons_tres", "select/linear"))), None)
+    # (GresTypes without shard: slurmctld refuses a shared GRES without select/cons_tres)
+    conf = CONF.replace("select/cons_tres", "select/linear").replace("GresTypes=gpu,shard", "GresTypes=gpu")
+    c = Cluster(parse_text(textwrap.dedent(conf)), None)
     with pytest.raises(SlurmError) as err:
         check_gres(desc(tres_per_job="gres:gpu:1"), c)
     assert err.value.rc == SlurmRC.ESLURM_UNSUPPORTED_GRES

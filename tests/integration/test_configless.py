@@ -42,13 +42,14 @@ class ConfiglessCluster(SlurmCluster):
 
 @contextlib.contextmanager
 def configless_cluster(
-    controller: str, includes: dict[str, str] | None = None
+    controller: str, includes: dict[str, str] | None = None, beside: dict[str, str] | None = None
 ) -> Iterator[ConfiglessCluster]:
-    """``includes``: files written beside slurm.conf, which Include's each by its bare name."""
+    """``includes``: files written beside slurm.conf, which Include's each by its bare name; ``beside``:
+    other files written beside it."""
     tmp = Path(tempfile.mkdtemp(prefix=f"flurm-it-{controller}-"))
     os.chmod(tmp, 0o755)
     (tmp / "etc").mkdir()
-    for name, text in (includes or {}).items():
+    for name, text in {**(includes or {}), **(beside or {})}.items():
         (tmp / "etc" / name).write_text(text)
     extra = "".join(f"\nInclude {name}" for name in includes or {})
     c = ConfiglessCluster(
@@ -96,3 +97,24 @@ def test_configless_slurmd_gets_the_files_slurm_conf_includes(controller: str) -
         )
         cache = c.dir / "spool" / CONFIGLESS_NODE / "conf-cache"
         assert (cache / "nodes-extra.conf").read_text() == included["nodes-extra.conf"]
+
+
+@pytest.mark.parametrize("controller", ["slurmctld", "flurm"])
+def test_configless_slurmd_gets_the_files_gres_conf_includes(controller: str) -> None:
+    """gres.conf Include's a file beside it by its bare name: slurmctld reads gres.conf for its Include's
+    (gres_parse_config_dummy) and sends the file along, nested Include's too."""
+    beside = {
+        "gres.conf": "# GPUs are listed elsewhere\nInclude gres-nodes.conf\n",
+        "gres-nodes.conf": "Include gres-more.conf\n",
+        "gres-more.conf": "# nothing here\n",
+    }
+    with configless_cluster(controller, beside=beside) as c:
+        launcher.start_configless_slurmd(c.dir, CONFIGLESS_NODE, c.ctld_port)
+        poll(
+            f"[{controller}] {CONFIGLESS_NODE} idle",
+            lambda: c.node_state(CONFIGLESS_NODE) == "idle",
+            timeout=60,
+        )
+        cache = c.dir / "spool" / CONFIGLESS_NODE / "conf-cache"
+        for name, text in beside.items():
+            assert (cache / name).read_text() == text, name

@@ -304,7 +304,6 @@ def test_memory_per_node_above_max_mem_per_cpu_takes_more_cpus_per_node() -> Non
         ({"batch_features": "fast"}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"shared": 2}, SlurmRC.ESLURM_NOT_SUPPORTED),
         ({"bitflags": JobFlag.SPREAD_JOB}, SlurmRC.ESLURM_NOT_SUPPORTED),
-        ({"tres_per_node": "gres:gpu:1"}, SlurmRC.ESLURM_INVALID_GRES),
         ({"x11": 1}, SlurmRC.ESLURM_X11_NOT_AVAIL),
     ],
 )

@@ -47,6 +47,7 @@ from flurm.protocol.messages.job_desc import JobDesc
 from flurm.protocol.messages.job_info import JobIdRequest
 from flurm.protocol.messages.slurmd import CompleteProlog, LaunchProlog
 from flurm.protocol.messages.steps import (
+    SSF_OVERLAP_FORCE,
     SSF_WHOLE,
     JobStepCreateRequest,
     JobStepCreateResponse,
@@ -59,6 +60,7 @@ from flurm.protocol.messages.steps import (
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, Request
 from flurm.state.cluster import Allocation
+from flurm.state.gres import GresUse
 from flurm.state.model import Job
 
 PROXY = Path(__file__).resolve().parents[2] / "tests" / "golden" / "captures" / "proxy"
@@ -200,6 +202,11 @@ def test_the_step_table_survives_json() -> None:
         addr="127.0.0.1",
         port=4000,
         exited=(1,),
+        cpus_per_tres="gres:gpu:2",
+        gres_alloc=(
+            (GresUse("gpu", "tesla", 1, (1,)),),
+            (GresUse("mps", None, 50, (0,)), GresUse("nic", None, 1)),
+        ),
     )
     table = JobSteps(4, "127.0.0.1", 100, 200, {3: step}, (("127.0.0.1", 300, 0x2A00),))
     job = Job(job_id=1, name="j", user_id=0, group_id=0, partition="debug", steps=table.to_dict())
@@ -921,3 +928,70 @@ def test_a_job_at_its_time_limit_is_killed_after_its_last_second(tmp_path: Path)
         assert h.job(jid).base_state == JobState.TIMEOUT
 
     run(tmp_path / "over", over, extra_conf="OverTimeLimit=2\n")
+
+
+# -- GRES: steps take them from their job's allocation, credentials carry them --------------------------
+
+GRES_CONF = "GresTypes=gpu\n"
+
+
+def test_steps_take_gpus_from_their_job(tmp_path: Path) -> None:
+    """A job holding both GPUs of its node: its credentials carry them; steps take one, all (asking
+    nothing) or none; a step asking what the job does not hold is refused with 22.05's reason; one
+    whose GPUs other steps hold waits; a step's GPUs come back when it ends."""
+    from flurm.protocol.messages.common import ReturnCodeMsg
+    from flurm.state import gres
+
+    async def check(h: Harness) -> None:
+        node = h.ctl.cluster.nodes["compute-node-1"]
+        node.gres_inv = gres.node_inventory(gres.parse_configured("gpu:tesla:2"))  # (Gres=gpu:tesla:2)
+        job = Job(job_id=5, name="b", user_id=0, group_id=0, partition="debug", script="#!/bin/sh")
+        job.tres_per_node = "gres:gpu:2"
+        h.ctl.cluster.jobs[5] = job
+        held = (GresUse("gpu", None, 2, (0, 1)),)
+        h.ctl.cluster.start_job(job, Allocation(("compute-node-1",), ((0, 1),), (2,), (0,), (held,)), NOW)
+        cred = h.daemon.node_agent.credential(job, SLURM_BATCH_SCRIPT, ("compute-node-1",))
+        ((rec,),) = [cred.job_gres]
+        assert (rec.type_name, rec.gres_cnt_node_alloc, rec.gres_bit_alloc) == (
+            "tesla",
+            (2,),
+            (Bitmap(2, 3),),
+        )
+        assert cred.step_gres == ()
+        kill = h.daemon.node_agent._kill_msg(job, JobState.COMPLETE, NOW, node)
+        assert [i.gres_bit_alloc for i in kill.job_gres_info] == [(Bitmap(2, 3),)]
+        one = dict(tres_per_step="cpu:1", tres_per_node="gres:gpu:1", cpu_count=1, num_tasks=1, flags=0)
+        first = (await h.step(5, **one)).body
+        assert isinstance(first, JobStepCreateResponse)
+        ((srec,),) = [first.credential.step_gres]
+        assert (srec.gres_cnt_node_alloc, srec.gres_bit_alloc, srec.node_in_use) == (
+            (1,),
+            (Bitmap(2, 0b01),),
+            Bitmap(1, 1),
+        )
+        assert first.credential.job_gres == cred.job_gres
+        second = (await h.step(5, **one)).body
+        assert isinstance(second, JobStepCreateResponse)
+        assert second.credential.step_gres[0].gres_bit_alloc == (Bitmap(2, 0b10),)
+        # both GPUs held by steps: a third waits; --gres=none --overlap=force runs at once with none
+        assert (await h.step(5, **one)).body == ReturnCode(SlurmRC.ESLURM_NODES_BUSY)
+        none = (await h.step(5, **{**one, "tres_per_node": "none", "flags": SSF_OVERLAP_FORCE})).body
+        assert isinstance(none, JobStepCreateResponse) and none.credential.step_gres == ()
+        too_many = (await h.step(5, **{**one, "tres_per_node": "gres:gpu:3"})).body
+        assert too_many == ReturnCodeMsg(
+            SlurmRC.ESLURM_INVALID_GRES,
+            "Step requested gres_per_node=gpu:3 is more than the job's gres_per_node=gpu:2",
+        )
+        # the first step ends: its GPU is free for the next, which asks nothing (the job's 2: busy yet)
+        assert h.ctl.steps.step_complete(StepId(5, first.job_step_id), 0, 0, 0, uid=0) == 0
+        assert (await h.step(5, tres_per_step="cpu:1", cpu_count=1, num_tasks=1, flags=0)).body == ReturnCode(
+            SlurmRC.ESLURM_NODES_BUSY
+        )
+        third = (await h.step(5, **one)).body
+        assert isinstance(third, JobStepCreateResponse)
+        assert third.credential.step_gres[0].gres_bit_alloc == (Bitmap(2, 0b01),)
+        steps = JobSteps.of(job).steps
+        assert steps[third.job_step_id].gres_alloc == ((GresUse("gpu", None, 1, (0,)),),)
+        assert steps[third.job_step_id].tres_per_node == "gres:gpu:1"
+
+    run(tmp_path, check, GRES_CONF)

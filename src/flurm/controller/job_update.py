@@ -22,11 +22,11 @@ import logging
 from dataclasses import fields
 
 from flurm.config import hostlists
-from flurm.controller.submit import tres_req_string
+from flurm.controller.submit import gres_names, tres_req_string
 from flurm.protocol.constants import INFINITE, MEM_PER_CPU, NO_VAL, NO_VAL16, NO_VAL64, JobFlag, SlurmRC
 from flurm.protocol.messages.job_desc import JobDesc
-from flurm.scheduler import constraints
-from flurm.state import licenses
+from flurm.scheduler import constraints, gres_fit
+from flurm.state import gres, licenses
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job
 from flurm.state.records import format_mem
@@ -248,17 +248,6 @@ def _c_div(a: int, b: int) -> int:
     return q if (a >= 0) == (b > 0) else -q
 
 
-def _gres_refusal(value: str) -> int:
-    """A GRES request, refused as slurmctld with no GRES configured refuses it: a count that is not
-    of the "gres:name[:count]" form is no TRES (ESLURM_INVALID_TRES), any other names a GRES no node
-    has (ESLURM_INVALID_GRES, "Invalid generic resource (gres) specification"); "" clears it."""
-    if not value:
-        return 0
-    if all(item.startswith("gres:") for item in value.split(",")):
-        return SlurmRC.ESLURM_INVALID_GRES
-    return SlurmRC.ESLURM_INVALID_TRES
-
-
 _GRES_FIELDS = (
     "cpus_per_tres",
     "mem_per_tres",
@@ -267,6 +256,17 @@ _GRES_FIELDS = (
     "tres_per_socket",
     "tres_per_task",
 )
+
+
+# the GresRequest field each GRES option sets
+_REQUEST_FIELD = {
+    "cpus_per_tres": "cpus_per_gres",
+    "mem_per_tres": "mem_per_gres",
+    "tres_per_job": "per_job",
+    "tres_per_node": "per_node",
+    "tres_per_socket": "per_socket",
+    "tres_per_task": "per_task",
+}
 
 
 class DetailUpdate:
@@ -287,6 +287,7 @@ class DetailUpdate:
         self.now = now
         self.changed = False
         self.tres: dict[str, int] = {}  # the counts the update asks for (0: unchanged)
+        self.gres_new: dict[str, str] = {}  # GRES options validated, set in after_limits
         self.base_tres = tres_counts(job.tres_req or tres_req_string(job, cluster))
         # what _update_job rewrites in its copy of the request
         self.min_cpus = desc.min_cpus
@@ -320,16 +321,48 @@ class DetailUpdate:
         # nothing; QOS likewise (not even the pending test: no QOS record is found)
         if desc.account is not None and not pending:
             return SlurmRC.ESLURM_JOB_NOT_PENDING
-        gres = [getattr(desc, name) for name in _GRES_FIELDS if getattr(desc, name) is not None]
-        if gres:
+        asked = {name: getattr(desc, name) for name in _GRES_FIELDS if getattr(desc, name) is not None}
+        if asked:
             if not pending:
                 return SlurmRC.ESLURM_JOB_NOT_PENDING
-            for value in gres:
-                rc = _gres_refusal(value)
-                if rc:
-                    return rc
+            rc = self._gres(asked)
+            if rc:
+                return rc
         self._count_tres()
         return self._cpu_counts()
+
+    def _gres(self, new: dict[str, str]) -> int:
+        """gres_job_state_validate of the update's GRES options over the job's requests ("" clears
+        an option; the others set the records of the names and types they give). An item neither
+        ``gres:NAME...`` nor ``gres/NAME...`` of a configured GRES is no TRES (ESLURM_INVALID_TRES).
+        The options are set later (after_limits), where _update_job sets them."""
+        job = self.job
+        known = gres_names(self.cluster)
+        for value in new.values():
+            for item in value.split(",") if value else ():
+                name = item[5:].split(":", 1)[0].split("=", 1)[0]
+                if not (item.startswith("gres:") or (item.startswith("gres/") and name in known)):
+                    return SlurmRC.ESLURM_INVALID_TRES
+        spn = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 0
+        shape = gres.JobShape(
+            num_tasks=job.num_tasks if job.tasks_set else 0, min_nodes=job.min_nodes, sockets_per_node=spn
+        )
+        try:
+            base = gres_fit.requests_of(job)
+            if base is gres_fit.UNSATISFIABLE:
+                base = ()
+            given = {name: value for name, value in new.items() if value}
+            gres.job_requests(
+                **given,
+                known_names=known,
+                shape=shape,
+                base=base,
+                cleared=[_REQUEST_FIELD[name] for name, value in new.items() if not value],
+            )
+        except gres.GresError as e:
+            return e.rc
+        self.gres_new = new
+        return 0
 
     def _count_tres(self) -> None:
         """The TRES the updated request asks for (_update_job before the licenses)."""
@@ -472,9 +505,8 @@ class DetailUpdate:
             self._set("ntasks_per_node", desc.ntasks_per_node)
         if desc.network is not None and desc.network != (job.network or ""):
             self._set("network", None if desc.network in ("", "none") else desc.network)
-        for name in _GRES_FIELDS:
-            if getattr(desc, name) == "":
-                self._set(name, None)
+        for name, value in self.gres_new.items():
+            self._set(name, value or None)
         if desc.mail_type != NO_VAL16:
             self._set("mail_type", desc.mail_type)
         if desc.mail_user is not None:

@@ -134,6 +134,12 @@ class JobOps:
         reasons = [limits_reason(job, p, cluster) for p in job_partitions(job, cluster)]
         if reasons and all(reasons) and job.priority != 0:
             job.state_reason = R.WAIT_PART_CONFIG
+        elif job.priority != 0 and not job.state_reason:
+            for part in job_partitions(job, cluster):  # select_nodes' test at submit: ESLURM_NODE_NOT_AVAIL
+                unavailable = scheduler.node_not_avail(job, part, cluster)
+                if unavailable is not None:
+                    job.state_reason, job.state_desc = R.WAIT_NODE_NOT_AVAIL, unavailable
+                    break
         if not error_code and job.priority != 0 and waits_for_partition_config(job, cluster, version):
             error_code = SlurmRC.ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
         if job.priority != 0:

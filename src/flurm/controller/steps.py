@@ -90,7 +90,8 @@ from flurm.protocol.messages.steps import (
 )
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, call, rc_reply
-from flurm.state import multicore
+from flurm.state import gres, gres_bind, multicore
+from flurm.state.gres import GresError, NodeUses, uses_from_json, uses_to_json
 from flurm.state.layout import rle
 from flurm.state.model import Job
 from flurm.state.records import format_mem
@@ -145,6 +146,13 @@ class Step:
     tres_per_node: str | None = None
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
+    # what srun asked per GRES and how to bind them (shown as CpusPerTres=, MemPerTres=, TresBind=, TresFreq=)
+    cpus_per_tres: str | None = None
+    mem_per_tres: str | None = None
+    tres_bind: str | None = None
+    tres_freq: str | None = None
+    # per step node: the GRES (and devices) the step took from its job's allocation (state/gres_bind.py)
+    gres_alloc: tuple[NodeUses, ...] = ()
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
     timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
@@ -156,7 +164,9 @@ class Step:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, tuple):
+            if f.name == "gres_alloc":
+                v = uses_to_json(v)
+            elif isinstance(v, tuple):
                 v = [list(x) if isinstance(x, tuple) else x for x in v]
             out[f.name] = v
         return out
@@ -168,7 +178,9 @@ class Step:
             if f.name not in d:
                 continue
             v = d[f.name]
-            if isinstance(v, list):
+            if f.name == "gres_alloc":
+                v = uses_from_json(v)
+            elif isinstance(v, list):
                 v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
             kwargs[f.name] = v
         return cls(**kwargs)
@@ -232,6 +244,22 @@ class JobSteps:
                 if name == node:
                     out.update(cores)
         return out
+
+    def gres_offer(self, node: str, held: NodeUses) -> gres_bind.NodeOffer:
+        """What the job holds of GRES on ``node`` (``held``) and what its running steps took of it
+        (but --overlap=force ones, which are not counted against the job: decr_job_alloc)."""
+        offer = gres_bind.NodeOffer(held)
+        for s in self.steps.values():
+            if s.flags & SSF_OVERLAP_FORCE or node not in s.nodes:
+                continue
+            k = s.nodes.index(node)
+            for u in s.gres_alloc[k] if k < len(s.gres_alloc) else ():
+                if u.bits is not None and u.name not in gres.SHARED_NAMES:
+                    offer.taken.setdefault(u.name, set()).update(u.bits)
+                else:
+                    key = (u.name, u.type)
+                    offer.taken_count[key] = offer.taken_count.get(key, 0) + u.count
+        return offer
 
 
 def _may_time_out(steps: dict[str, Any]) -> bool:
@@ -574,7 +602,7 @@ class StepOps:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_GRACE
         while True:
-            placed = self._try_place(req)
+            placed = self._try_place(req, version)
             if not isinstance(placed, SlurmError):
                 job, table, step = placed
                 self._srun_active(job.job_id)
@@ -605,7 +633,7 @@ class StepOps:
             table.next_step_id += 1
         table.steps[step.step_id] = step
         self._save(job, table)
-        credential = self.credential(job, step, now)
+        credential = self.credential(job, step, now, version)
         try:
             credential = await self._sign(credential, version)
         except Exception as exc:
@@ -655,7 +683,9 @@ class StepOps:
         signature = await self.ctl.signer.sign_payload(payload, uid, creds.munge)
         return credential.with_signature(signature + b"\0")
 
-    def _try_place(self, req: JobStepCreateRequest) -> tuple[Job, JobSteps, Step] | SlurmError:
+    def _try_place(
+        self, req: JobStepCreateRequest, version: int = PROTOCOL_VERSION
+    ) -> tuple[Job, JobSteps, Step] | SlurmError:
         """The checks of step_create, then the step's place in the job (or why it has none)."""
         job = self.cluster.jobs.get(req.step_id.job_id)
         if job is None:
@@ -675,11 +705,13 @@ class StepOps:
         if table.next_step_id >= self.ctl.config.max_step_count:
             return SlurmError(SlurmRC.ESLURM_STEP_LIMIT)
         try:
-            return job, table, self._place(job, table, req, now)
+            return job, table, self._place(job, table, req, now, version)
         except SlurmError as exc:
             return exc
 
-    def _place(self, job: Job, table: JobSteps, req: JobStepCreateRequest, now: int) -> Step:
+    def _place(
+        self, job: Job, table: JobSteps, req: JobStepCreateRequest, now: int, version: int = PROTOCOL_VERSION
+    ) -> Step:
         """Pick the step's nodes and cores inside the job and lay its tasks out (step_mgr.c
         _pick_step_nodes, step_layout_create, _step_alloc_lps, simplified)."""
         nodes = self.cluster.nodes
@@ -697,6 +729,8 @@ class StepOps:
         whole = bool(req.flags & SSF_WHOLE)
         force = bool(req.flags & SSF_OVERLAP_FORCE)
         cpu_count = 0 if req.flags & SSF_OVERCOMMIT else req.cpu_count
+        tres, greqs = self._step_gres(job, req, version)
+        gres_invalid = 0
         cpt = cpus_per_task_of(req, job)
         per_task = max(1, cpt)
         # CPUs of the job each node offers this step (what other steps do not hold)
@@ -709,12 +743,28 @@ class StepOps:
             if node.base_state == NodeState.DOWN or node.flags & NodeStateFlag.NO_RESPOND:
                 continue
             cpus = job.cpus_alloc[i] if i < len(job.cpus_alloc) else node.cpus
+            if greqs:
+                # gres_step_test: a node that holds too little of the job's GRES never runs the step
+                # (ESLURM_INVALID_GRES once too few nodes are left), one whose GRES other steps hold
+                # runs it later (ESLURM_NODES_BUSY: srun waits)
+                offer = table.gres_offer(name, job.gres_alloc[i] if i < len(job.gres_alloc) else ())
+                one = max_nodes == 1
+                if not gres_bind.node_usable(greqs, offer, node.gres_inv, one, ignore_alloc=True):
+                    gres_invalid += 1
+                    continue
+                free_now = gres_bind.node_usable(greqs, offer, node.gres_inv, one, ignore_alloc=False)
+                if not force and not free_now:
+                    total[name] = cpus
+                    usable[name] = 0
+                    continue
             total[name] = cpus
             if force:
                 usable[name] = cpus
                 continue
             used = len(table.cores_in_use(name)) * node.threads_per_core
             usable[name] = 0 if (whole and used) else max(0, cpus - used)
+        if greqs and gres_invalid and gres_invalid >= min_nodes:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_GRES)
         order = required + [n for n in job_nodes if n not in required and n in usable]
         picked: list[str] = []
         picked_cpus = 0
@@ -763,6 +813,22 @@ class StepOps:
                 mine = free[:want]
             cores.append(tuple(mine))
             mems.append(job.mem_alloc[i] if i < len(job.mem_alloc) else 0)
+        step_gres: list[NodeUses] = []
+        if greqs:
+            # gres_ctld_step_alloc, node by node: the lowest devices of the job's no other step holds
+            left = len(picked)
+            for name, t in zip(picked, tids, strict=True):
+                i = job_nodes.index(name)
+                offer = table.gres_offer(name, job.gres_alloc[i] if i < len(job.gres_alloc) else ())
+                try:
+                    step_gres.append(
+                        gres_bind.alloc_on_node(
+                            greqs, offer, nodes[name].gres_inv, len(t), left, decr_job_alloc=not force
+                        )
+                    )
+                except GresError as exc:
+                    raise SlurmError(exc.rc) from None
+                left -= 1
         time_limit = INFINITE if req.time_limit in (0, NO_VAL, INFINITE) else req.time_limit
         return Step(
             step_id=NO_VAL,
@@ -781,16 +847,65 @@ class StepOps:
             port=req.port,
             srun_pid=req.srun_pid,
             submit_line=req.submit_line,
-            tres_per_step=job.tres_per_job,
-            tres_per_node=job.tres_per_node,
-            tres_per_socket=job.tres_per_socket,
-            tres_per_task=job.tres_per_task,
+            tres_per_step=tres.per_step,
+            tres_per_node=tres.per_node,
+            tres_per_socket=tres.per_socket,
+            tres_per_task=tres.per_task,
+            cpus_per_tres=req.cpus_per_tres,
+            mem_per_tres=req.mem_per_tres,
+            tres_bind=req.tres_bind,
+            tres_freq=req.tres_freq,
+            gres_alloc=tuple(step_gres),
         )
 
-    def credential(self, job: Job, step: Step, now: int) -> JobCredential:
+    def _step_gres(
+        self, job: Job, req: JobStepCreateRequest, version: int
+    ) -> tuple[gres_bind.StepTres, list[gres_bind.StepGresRequest]]:
+        """What GRES a step asks (step_create: _copy_job_tres_to_step, gres_step_state_validate and, in
+        22.05, its check against the job's request, whose reason srun prints), or the SlurmError
+        slurmctld answers. From 24.11 that check is gone: a step asking more than its job holds on its
+        nodes is refused by the node test alone, without a reason."""
+        tres = gres_bind.step_tres(
+            req.tres_per_step,
+            req.tres_per_node,
+            req.tres_per_socket,
+            req.tres_per_task,
+            job_per_job=job.tres_per_job,
+            job_per_node=job.tres_per_node,
+            job_per_socket=job.tres_per_socket,
+            job_per_task=job.tres_per_task,
+        )
+        texts = (job.tres_per_job, job.tres_per_node, job.tres_per_socket, job.tres_per_task)
+        try:
+            known = {n for n in (self.ctl.config.gres_types or "").split(",") if n}
+            known |= {name for t in texts for name, _, _ in gres.tres_items(t)}
+            greqs = gres_bind.step_requests(tres, req.cpus_per_tres, req.mem_per_tres, req.num_tasks, known)
+        except GresError as exc:
+            raise SlurmError(exc.rc) from None
+        if not greqs or version >= SLURM_24_11_PROTOCOL_VERSION:
+            return tres, greqs
+        try:
+            job_reqs = gres.job_requests(
+                tres_per_job=job.tres_per_job,
+                tres_per_node=job.tres_per_node,
+                tres_per_socket=job.tres_per_socket,
+                tres_per_task=job.tres_per_task,
+                cpus_per_tres=job.cpus_per_tres,
+                known_names=known,
+                shape=gres.JobShape(num_tasks=job.num_tasks, min_nodes=len(job.nodes)),
+            )
+        except GresError:
+            job_reqs = ()
+        try:
+            gres_bind.check_against_job(greqs, job_reqs, req.min_nodes)
+        except GresError as exc:
+            raise SlurmError(SlurmRC.ESLURM_INVALID_GRES, str(exc)) from None
+        return tres, greqs
+
+    def credential(self, job: Job, step: Step, now: int, version: int = PROTOCOL_VERSION) -> JobCredential:
         """The step credential (proc_req.c _make_step_cred): the job's, narrowed to the step's
         hosts and cores, created now. Unsigned here; :meth:`create_step` signs it."""
-        cred = self.ctl.agent.credential(job, step.step_id, step.nodes)
+        cred = self.ctl.agent.credential(job, step.step_id, step.nodes, version=version)
         value, offset = 0, 0
         for name in job.nodes:
             node = self.cluster.nodes[name]
@@ -799,8 +914,12 @@ class StepOps:
                     value |= 1 << (offset + c)
             offset += node.total_cores
         mem_vals, mem_reps = rle(step.mem)
+        inventories = {n: self.cluster.nodes[n].gres_inv for n in job.nodes if n in self.cluster.nodes}
         return dataclasses.replace(
             cred,
+            step_gres=gres_bind.step_gres_states(
+                job.nodes, step.nodes, step.gres_alloc, inventories, version
+            ),
             ctime=now,
             step_core_bitmap=Bitmap(offset, value),
             step_mem_alloc=mem_vals,
@@ -1180,6 +1299,10 @@ class StepOps:
                     tres_per_node=step.tres_per_node,
                     tres_per_socket=step.tres_per_socket,
                     tres_per_task=step.tres_per_task,
+                    cpus_per_tres=step.cpus_per_tres,
+                    mem_per_tres=step.mem_per_tres,
+                    tres_bind=step.tres_bind,
+                    tres_freq=step.tres_freq,
                 )
             )
         return out

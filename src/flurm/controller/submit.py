@@ -30,9 +30,9 @@ from flurm.protocol.constants import (
     SlurmRC,
 )
 from flurm.protocol.messages.job_desc import JobDesc
-from flurm.scheduler import constraints, dependencies
+from flurm.scheduler import constraints, dependencies, gres_fit
 from flurm.scheduler.scheduler import job_partitions, limits_reason, node_config_error
-from flurm.state import licenses
+from flurm.state import gres, licenses
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
@@ -142,6 +142,7 @@ def build_job(
     ):
         raise SlurmError(SlurmRC.ESLURM_INVALID_NODE_NAME)  # "required and excluded node lists overlap"
     features = constraints.normalized(desc.features) if desc.features else None
+    check_gres(desc, cluster)
 
     # sizes, as slurmctld fills in a job's details
     min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) else 1
@@ -268,6 +269,10 @@ def build_job(
             tres_per_node=desc.tres_per_node,
             tres_per_socket=desc.tres_per_socket,
             tres_per_task=desc.tres_per_task,
+            # --gpu-bind / --gpu-freq (24.11's sbatch --gpus-per-task sets "gres/gpu:per_task:1"): kept and
+            # shown; slurmstepd binds from the job's environment and its steps' own tres_bind
+            tres_bind=desc.tres_bind,
+            tres_freq=desc.tres_freq,
             array_task_pending=array.task_ids if array is not None else EMPTY,
             array_max_tasks=array.max_running if array is not None else 0,
             state_reason=reason,
@@ -336,28 +341,16 @@ _UNHONOURED: tuple[tuple[str, str, frozenset[int | None]], ...] = (
     ("mem_update_margin", "--mem-update", _UNSET_U16),
     ("mem_update_delay", "--mem-update", _UNSET_U16),
 )
-_GRES_FIELDS = (
-    "tres_per_job",
-    "tres_per_node",
-    "tres_per_socket",
-    "tres_per_task",
-    "cpus_per_tres",
-    "mem_per_tres",
-    "tres_bind",
-    "tres_freq",
-)
 _SHARED_KNOWN = frozenset({0, 1, NO_VAL16})  # exclusive, oversubscribe, the partition's default
 
 
 def refuse_unhonoured(desc: JobDesc) -> None:
     """Refuse a job that asks for what flurm cannot give it (slurmctld would), before it uses a job id:
-    generic resources (ESLURM_INVALID_GRES, as slurmctld for a GRES it has not), X11 forwarding
+    X11 forwarding
     (ESLURM_X11_NOT_AVAIL, as slurmctld without PrologFlags=X11), the options of _UNHONOURED,
     --exclusive=user|mcs and --spread-job (ESLURM_NOT_SUPPORTED, naming the option), and 24.11's
     --resv-ports of a job (ESLURM_PORTS_INVALID, as slurmctld without stepmgr). 24.11's --segment is
     for topology/block alone: topology/none keeps it and changes nothing, and so does flurm."""
-    if any(getattr(desc, name) for name in _GRES_FIELDS):
-        raise SlurmError(SlurmRC.ESLURM_INVALID_GRES)
     if desc.x11:
         raise SlurmError(SlurmRC.ESLURM_X11_NOT_AVAIL)
     for name, option, unset in _UNHONOURED:
@@ -370,6 +363,47 @@ def refuse_unhonoured(desc: JobDesc) -> None:
     if desc.resv_port_cnt not in _UNSET_U16:
         # 24.11's answer without stepmgr (resv_port_check_job_request_cnt), which flurm does not run
         raise SlurmError(SlurmRC.ESLURM_PORTS_INVALID)
+
+
+def gres_names(cluster: Cluster) -> set[str]:
+    """The GRES names a job may ask for: GresTypes (gres_init loads a plugin for each)."""
+    names = {n.strip() for n in (cluster.config.gres_types or "").split(",") if n.strip()}
+    return names
+
+
+def check_gres(desc: JobDesc, cluster: Cluster) -> None:
+    """gres_job_state_validate at submit: the GRES options parse, name configured GRES and agree
+    with each other and with the job's shape; else ESLURM_INVALID_GRES (ESLURM_UNSUPPORTED_GRES for
+    a count per job, socket or task, or CPUs or memory per GRES, without select/cons_tres)."""
+    texts = (desc.tres_per_job, desc.tres_per_node, desc.tres_per_socket, desc.tres_per_task)
+    if not any(texts) and not desc.cpus_per_tres and not desc.mem_per_tres:
+        return
+    others = (desc.tres_per_job, desc.tres_per_socket, desc.tres_per_task, desc.cpus_per_tres)
+    if cluster.config.select_type != "select/cons_tres" and (any(others) or desc.mem_per_tres):
+        raise SlurmError(SlurmRC.ESLURM_UNSUPPORTED_GRES)
+    min_nodes = desc.min_nodes if _set(desc.min_nodes, NO_VAL) else 0
+    tasks = desc.num_tasks if _set(desc.num_tasks, NO_VAL) else 0
+    spn = desc.sockets_per_node if desc.sockets_per_node not in (0, NO_VAL16) else 0
+    tps = desc.ntasks_per_socket if desc.ntasks_per_socket not in (0, NO_VAL16) else 0
+    try:
+        gres.job_requests(
+            tres_per_job=desc.tres_per_job,
+            tres_per_node=desc.tres_per_node,
+            tres_per_socket=desc.tres_per_socket,
+            tres_per_task=desc.tres_per_task,
+            cpus_per_tres=desc.cpus_per_tres,
+            mem_per_tres=desc.mem_per_tres,
+            known_names=gres_names(cluster),
+            shape=gres.JobShape(
+                num_tasks=tasks,
+                min_nodes=min_nodes,
+                max_nodes=desc.max_nodes if _set(desc.max_nodes, NO_VAL) else 0,
+                sockets_per_node=spn,
+                ntasks_per_socket=tps,
+            ),
+        )
+    except gres.GresError as e:
+        raise SlurmError(e.rc) from None
 
 
 def _resv_partition(cluster: Cluster, reservation: str) -> str | None:
@@ -454,6 +488,8 @@ def node_config_rejection(job: Job, cluster: Cluster, version: int = PROTOCOL_VE
             msg = msg or ""
             continue
         err = node_config_error(job, nodes)
+        if err is None and job.priority != 0 and gres_fit.never_fits(job, nodes):
+            err = ""  # (a held job's GRES are not tested)
         if err is None:
             return None
         msg = msg or err

@@ -30,7 +30,7 @@ from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller import reboot
 from flurm.controller.steps import interactive_allocation
-from flurm.nodes import batch_env
+from flurm.nodes import batch_env, gres_reg
 from flurm.nodes.health import HealthChecks
 from flurm.protocol.constants import (
     NO_VAL,
@@ -49,7 +49,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.base import Message
 from flurm.protocol.messages.common import Empty, ReturnCode
-from flurm.protocol.messages.credential import JobCredential, StepId
+from flurm.protocol.messages.credential import GresEpilogInfo, JobCredential, StepId
 from flurm.protocol.messages.slurmd import (
     DEFAULT_TRES,
     BatchJobLaunch,
@@ -64,7 +64,8 @@ from flurm.protocol.messages.slurmd import (
 from flurm.protocol.versions import SPOKEN
 from flurm.rpc.slurmd import call_node, node_version
 from flurm.rpc.transport import Reply, call, rc_reply
-from flurm.state import multicore
+from flurm.state import gres_bind, multicore
+from flurm.state.gres import NodeGres
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info
@@ -206,18 +207,34 @@ class NodeAgent:
         node.boot_time = boot_time
         if reboot.node_rebooted(node, boot_time):  # (jobctl) the end of a reboot flurm issued
             log.info("node %s rebooted", node.name)
-        node.last_busy = now  # slurmctld (validate_node_specs) counts every registration as busy
+        invalid = gres_reg.register(node, msg, self.cluster.config)  # the reason it is INVAL, if it is
+        if invalid is None:
+            node.last_busy = now  # slurmctld (validate_node_specs) counts every valid registration as busy
         if not node.is_responding():
             log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND
         steps = [s for s in msg.steps if not MIN_NOALLOC_JOBID <= s.job_id <= MAX_NOALLOC_JOBID]
+        was_invalid = node.flags & NodeStateFlag.INVALID_REG
+        node.flags &= ~NodeStateFlag.INVALID_REG
         failed = msg.status in (ESLURMD_PROLOG_FAILED, ESLURMD_SETUP_ENVIRONMENT_ERROR)
-        if failed and not node.flags & NodeStateFlag.DRAIN:
+        if invalid is not None:
+            # validate_node_specs: INVAL, drained with the reason unless down, drained or failed already;
+            # the node stays in the state it had (UNKNOWN before its first valid registration)
+            node.flags |= NodeStateFlag.INVALID_REG
+            if not was_invalid:
+                log.error("Setting node %s state to INVAL with reason:%s", node.name, invalid)
+            unavailable = node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL)
+            if node.base_state != NodeState.DOWN and not unavailable:
+                self._set_reason(node, invalid, now)
+                node.flags |= NodeStateFlag.DRAIN
+        elif failed and not node.flags & NodeStateFlag.DRAIN:
             why = "Prolog error" if msg.status == ESLURMD_PROLOG_FAILED else "Job env setup error"
             log.error("node %s reports a prolog or job environment failure: draining it", node.name)
             self._set_reason(node, why, now)
             node.flags |= NodeStateFlag.DRAIN
-        if node.base_state == NodeState.UNKNOWN:
+        if invalid is not None:
+            pass
+        elif node.base_state == NodeState.UNKNOWN:
             node.base_state = NodeState.IDLE
             node.refresh_base_state()
             if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
@@ -248,6 +265,9 @@ class NodeAgent:
         self._reconcile(node, steps, now)
         self.cluster.node_changed(node)
         self.ctl.schedule_soon()
+        if invalid is not None:
+            log.error("_slurm_rpc_node_registration node=%s: Invalid argument", node.name)
+            return rc_reply(0)  # as slurmctld: acknowledged, so that slurmd does not retry
         if msg.flags & SLURMD_REG_FLAG_RESP:
             return Reply(MsgType.RESPONSE_NODE_REGISTRATION, NodeRegistrationResponse(self.cluster_tres()))
         return rc_reply(0)
@@ -478,13 +498,20 @@ class NodeAgent:
 
     # -- credentials ------------------------------------------------------------------------------
     def credential(
-        self, job: Job, step_id: int, hosts: tuple[str, ...] | None = None, *, kill_time: int | None = None
+        self,
+        job: Job,
+        step_id: int,
+        hosts: tuple[str, ...] | None = None,
+        *,
+        kill_time: int | None = None,
+        version: int | None = None,
     ) -> JobCredential:
         """The job credential slurmd and slurmstepd need (unsigned, as slurmctld makes batch ones; with
         CredType=cred/slurm a launch token all the same, minted as the message is packed).
 
         A kill credential (``kill_time`` set) covers the whole job: no step hosts, no step cores, no
-        memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg).
+        memory array, and its ctime is the revoke time (job_mgr.c:create_kill_job_msg). ``version`` is
+        the release it goes to (its GRES records differ a little; None: 22.05's).
         """
         info = user_info(job.user_id)
         nodes = [self.cluster.nodes[n] for n in job.nodes]
@@ -502,6 +529,14 @@ class NodeAgent:
             pw_dir=info.home if info else None,
             pw_shell=info.shell if info else None,
             gids=info.gids if info else (job.group_id,),
+            # the job's GRES allocation (setup_cred_arg: gres_list_alloc), whatever the step
+            job_gres=gres_bind.job_gres_states(
+                job.nodes,
+                job.gres_alloc,
+                self._inventories(job),
+                version or SLURM_22_05_PROTOCOL_VERSION,
+                gres_bind.untyped_names(self._gres_requests(job)) if job.gres_alloc else (),
+            ),
             job_core_spec=NO_VAL16,
             job_account=job.account,
             job_comment=job.comment,
@@ -533,6 +568,30 @@ class NodeAgent:
             job_licenses=job.licenses,
         ).sealed_by(self.ctl.creds.sealer)
 
+    def _inventories(self, job: Job) -> dict[str, dict[str, NodeGres]]:
+        nodes = self.cluster.nodes
+        return {n: nodes[n].gres_inv for n in job.nodes if n in nodes}
+
+    def _prep_gres(self, job: Job, node: Node | None) -> tuple[GresEpilogInfo, ...]:
+        """The GRES the prolog and epilog set CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS from, built as the
+        slurmctld of that node's release builds them."""
+        if not job.gres_alloc:
+            return ()
+        version = (self.node_version(node) if node is not None else None) or SLURM_22_05_PROTOCOL_VERSION
+        requests = self._gres_requests(job)
+        return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version, requests)
+
+    @staticmethod
+    def _gres_requests(job: Job) -> list[tuple[str, str | None]]:
+        return gres_bind.request_keys(
+            job.cpus_per_tres,
+            job.tres_per_job,
+            job.tres_per_node,
+            job.tres_per_socket,
+            job.tres_per_task,
+            job.mem_per_tres,
+        )
+
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:
         """A job got its nodes: with PrologFlags=Alloc every one of them runs the prolog now
@@ -548,7 +607,12 @@ class NodeAgent:
         for name in job.nodes:
             node = self.cluster.nodes.get(name)
             if node is not None:
-                self._spawn(self._launch_prolog(job.job_id, node, msg))
+                if job.gres_alloc:  # its GRES records as that node's release has them
+                    cred = self.credential(job, SLURM_EXTERN_CONT, version=self.node_version(node))
+                    node_msg = replace(msg, credential=cred, job_gres_info=self._prep_gres(job, node))
+                else:
+                    node_msg = msg
+                self._spawn(self._launch_prolog(job.job_id, node, node_msg))
 
     def _prolog_msg(self, job: Job) -> LaunchProlog:
         info = user_info(job.user_id)
@@ -625,7 +689,7 @@ class NodeAgent:
             job_id=job.job_id,
             uid=job.user_id,
             gid=job.group_id,
-            credential=self.credential(job, SLURM_BATCH_SCRIPT, (node.name,)),
+            credential=self.credential(job, SLURM_BATCH_SCRIPT, (node.name,), version=version),
             partition=job.partition,
             ntasks=job.num_tasks if job.tasks_set else 0,
             pn_min_memory=job.pn_min_memory,
@@ -651,6 +715,7 @@ class NodeAgent:
             account=job.account,
             qos=job.qos,
             resv_name=job.reservation,
+            tres_per_task=job.tres_per_task,  # packed for 26.05 only (_build_launch_job_msg)
         )
 
     async def _launch_batch(self, job: Job, host: str, restart_cnt: int) -> None:
@@ -741,10 +806,10 @@ class NodeAgent:
     def terminate_on_nodes(self, job: Job, job_state: int, names: tuple[str, ...]) -> None:
         """Terminate what runs of a job on these nodes, without tracking its completion (requeue)."""
         now = self.ctl.now()
-        msg = self._kill_msg(job, job_state, now)
         for name in names:
             node = self.cluster.nodes.get(name)
             if node is not None:
+                msg = self._kill_msg(job, job_state, now, node)
                 self._spawn(
                     self._send_kill(job.job_id, node, msg, MsgType.REQUEST_TERMINATE_JOB, lambda: True)
                 )
@@ -752,34 +817,41 @@ class NodeAgent:
     def terminate_on_down_node(self, job: Job, job_state: int, name: str) -> None:
         """deallocate_nodes sends the kill to a DOWN node of the job too, once, not waiting for its
         epilog: a slurmd set DOWN by an operator still kills the job there."""
-        self.send_to_node(name, MsgType.REQUEST_TERMINATE_JOB, self._kill_msg(job, job_state, self.ctl.now()))
+        msg = self._kill_msg(job, job_state, self.ctl.now(), self.cluster.nodes.get(name))
+        self.send_to_node(name, MsgType.REQUEST_TERMINATE_JOB, msg)
 
     def _terminate_one(self, job: Job, node: Node, job_state: int, msg_type: int) -> None:
         key = (job.job_id, node.name)
         if key in self._terminating:
             return
         self._terminating.add(key)
-        msg = self._kill_msg(job, job_state, self.ctl.now())
+        msg = self._kill_msg(job, job_state, self.ctl.now(), node)
 
         def wanted() -> bool:
             return job.is_completing() and node.name in job.completing_nodes
 
         self._spawn(self._send_kill(job.job_id, node, msg, msg_type, wanted, key))
 
-    def _kill_msg(self, job: Job, job_state: int, now: int) -> KillJobMsg:
+    def _kill_msg(self, job: Job, job_state: int, now: int, node: Node | None = None) -> KillJobMsg:
+        """The kill of a job (create_kill_job_msg), for ``node`` (the release its GRES records follow)."""
         return KillJobMsg(
             step_id=job_step(job, NO_VAL),
             job_state=job_state | JobStateFlag.COMPLETING,
             job_uid=job.user_id,
             job_gid=job.group_id,
             time=now,
-            credential=self.credential(job, NO_VAL, kill_time=now) if job.nodes else None,
+            credential=(
+                self.credential(job, NO_VAL, kill_time=now, version=self.node_version(node) if node else None)
+                if job.nodes
+                else None
+            ),
             exit_code=job.exit_code,
             derived_ec=job.derived_ec,
             nodes=compress(job.nodes),
             spank_job_env=job.spank_job_env,
             start_time=job.start_time,
             work_dir=job.work_dir,
+            job_gres_info=self._prep_gres(job, node),
         )
 
     async def _send_kill(

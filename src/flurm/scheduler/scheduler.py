@@ -42,17 +42,19 @@ from flurm.protocol.constants import (
     INFINITE,
     MEM_PER_CPU,
     NO_VAL,
+    NO_VAL16,
     JobFlag,
     JobStateReason,
     NodeState,
     NodeStateFlag,
 )
-from flurm.scheduler import constraints, contiguous, dependencies
+from flurm.scheduler import constraints, contiguous, dependencies, gres_fit
 from flurm.scheduler.limits import Limits
 from flurm.scheduler.reservations import MAY_BE_RESERVED, resv_first
 from flurm.scheduler.reservations import fence as resv_fence
-from flurm.state import licenses, multicore
+from flurm.state import gres, licenses, multicore
 from flurm.state.cluster import Allocation, Cluster
+from flurm.state.gres import NodeGres, NodeUses
 from flurm.state.model import Job, Node, Partition
 
 R = JobStateReason
@@ -95,9 +97,27 @@ class _Free:
     cores: set[int]
     mem: int
     idle: bool  # nothing allocated: an exclusive job may take it
+    # the node's GRES as this pass sees them: None while they are the node's own (copied on write)
+    gres: dict[str, NodeGres] | None = None
 
     def copy(self) -> _Free:
-        return _Free(self.node, set(self.cores), self.mem, self.idle)
+        own = None if self.gres is None else gres.copy_inventory(self.gres)
+        return _Free(self.node, set(self.cores), self.mem, self.idle, own)
+
+    @property
+    def gres_inv(self) -> dict[str, NodeGres]:
+        return self.node.gres_inv if self.gres is None else self.gres
+
+    def own_gres(self) -> dict[str, NodeGres]:
+        if self.gres is None:
+            self.gres = gres.copy_inventory(self.node.gres_inv)
+        return self.gres
+
+
+def _empty_free(n: Node, job_gres: bool) -> _Free:
+    """The node as if no job ran on it."""
+    inv = gres.empty_inventory(n.gres_inv) if job_gres else None
+    return _Free(n, set(range(n.total_cores)), n.real_memory, True, inv)
 
 
 @dataclass(slots=True)
@@ -418,18 +438,23 @@ def _allocate(
         tasks = max(tasks, min_nodes)
         if not max_nodes:
             max_nodes = tasks
-    else:
-        max_nodes = max_nodes or min_nodes
+    reqs = gres_fit.requests_of(job)
+    per_job_left = [r.per_job for r in reqs]
+    if not tasks:
+        # a count of GRES per job spreads over as many nodes as it needs (cons_tres)
+        max_nodes = max_nodes or (len(part.nodes) if any(per_job_left) else min_nodes)
     cpus_wanted = max(job.min_cpus, (tasks or min_nodes) * cpt)
+    sockets = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 0
 
     candidates = [cluster.nodes[n] for n in part.nodes if n in cluster.nodes]
     candidates.sort(key=lambda n: (n.name not in required, n.weight, n.index))
     if not required and min_nodes == 1:
-        best = _best_fit_node(job, candidates, free, excluded, exclusive, cpus_wanted)
+        best = _best_fit_node(job, candidates, free, excluded, exclusive, cpus_wanted, reqs)
         if best is not None:
             candidates.remove(best)
             candidates.insert(0, best)
     chosen: list[tuple[Node, int]] = []  # node, tasks (or cpus when no task count)
+    chosen_gres: list[list[int]] = []  # per chosen node: how much of each GRES request
     remaining = tasks if tasks else cpus_wanted
     for node in candidates:
         if len(chosen) >= max_nodes:
@@ -448,10 +473,15 @@ def _allocate(
         free_cpus = multicore.free_cpus(job, node, f.cores)
         if free_cpus < job.pn_min_cpus:
             continue  # (MinCPUsNode: e.g. raised to fit the job's memory within MaxMemPerCPU)
+        inv = f.gres_inv if reqs else None
         if tasks:
             fit = free_cpus // cpt
             if job.ntasks_per_node:
                 fit = min(fit, job.ntasks_per_node)
+            if inv is not None:
+                cap = gres_fit.task_cap(reqs, inv)
+                if cap is not None:
+                    fit = min(fit, cap)
             still_needed_nodes = max(0, min_nodes - len(chosen) - 1)
             take = min(fit, remaining - still_needed_nodes)
             if take <= 0:
@@ -464,36 +494,133 @@ def _allocate(
             if cpus > free_cpus:
                 continue
             take = cpus
+        counts = _NO_COUNTS
+        if inv is not None:
+            found = gres_fit.node_counts(
+                reqs, inv, take if tasks else 1, sockets, per_job_left, node.cores_per_socket
+            )
+            if found is None:
+                continue
+            counts = found
+            gres_cpus = _gres_cpus(reqs, counts)
+            if gres_cpus > free_cpus:
+                continue
+            if not tasks:
+                take = max(take, gres_cpus)
+            cpus = max(cpus, gres_cpus)
         cpus = max(cpus, job.pn_min_cpus)
         if exclusive:
             cpus = node.cpus
         else:  # memory per CPU is held for the CPUs of whole cores
             cpus = multicore.counted_cpus(job, node, -(-cpus // multicore.cpus_per_core(job, node)))
-        if consumable and _mem_need(job, cpus) > f.mem:
+        if consumable and _node_mem(job, cpus, reqs, counts) > f.mem:
             continue
         chosen.append((node, take))
+        chosen_gres.append(counts)
         remaining -= take
-        if remaining <= 0 and len(chosen) >= min_nodes:
+        if counts:
+            for i, n in enumerate(counts):
+                per_job_left[i] -= n
+            if remaining <= 0 and len(chosen) >= min_nodes and all(x <= 0 for x in per_job_left):
+                break
+        elif remaining <= 0 and len(chosen) >= min_nodes:
             break
-    if remaining > 0 or len(chosen) < min_nodes:
+    if remaining > 0 or len(chosen) < min_nodes or (reqs and any(x > 0 for x in per_job_left)):
         return None
     if any(r not in {n.name for n, _ in chosen} for r in required):
         return None
     names, cores, cpus_l, mems = [], [], [], []
-    for node, take in chosen:
+    uses: list[NodeUses] = []
+    for (node, take), counts in zip(chosen, chosen_gres, strict=True):
         f = free[node.name]
         cpus = node.cpus if exclusive else max(take * cpt if tasks else take, job.pn_min_cpus)
-        picked = tuple(sorted(f.cores)) if exclusive else multicore.pick_cores(job, node, f.cores, cpus)
+        if counts:
+            cpus = max(cpus, _gres_cpus(reqs, counts))
+        held: NodeUses = ()
+        if exclusive:  # a whole node: all its GRES but the shared ones (22.05's whole-node allocation)
+            held = gres_fit.whole_node(f.gres_inv) if node.gres_inv else ()
+        elif reqs:  # the devices first (those with free cores close by), then the cores close to them
+            got = _pick_gres(reqs, counts, f.gres_inv, f.cores)
+            if got is None:
+                return None
+            held = got
+        uses.append(held)
+        if exclusive:
+            picked = tuple(sorted(f.cores))
+        elif held:
+            picked = _cores_near(job, node, f.cores, cpus, gres_fit.near_cores(f.gres_inv, held))
+        else:
+            picked = multicore.pick_cores(job, node, f.cores, cpus)
         names.append(node.name)
         cores.append(picked)
         cpus_l.append(node.cpus if exclusive else _cpus_for_cores(node, len(picked)))
         counted = cpus if exclusive else multicore.counted_cpus(job, node, len(picked))
-        mems.append(_mem_need(job, counted) if consumable else 0)
-    return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems))
+        mems.append(_node_mem(job, counted, reqs, counts) if consumable else 0)
+    if not any(uses):
+        uses = []
+    return Allocation(tuple(names), tuple(cores), tuple(cpus_l), tuple(mems), tuple(uses))
+
+
+def _cores_near(job: Job, node: Node, free: set[int], cpus: int, near: set[int] | None) -> tuple[int, ...]:
+    """The job's cores on a node where it holds devices: those close to the devices first (gres.conf
+    Cores=; select/cons_tres restricts the cores to the GRES' sockets when it can), then any."""
+    if near is None:
+        return multicore.pick_cores(job, node, free, cpus)
+    close = free & near
+    first = multicore.pick_cores(job, node, close, min(cpus, multicore.free_cpus(job, node, close)))
+    got = multicore.counted_cpus(job, node, len(first))
+    if got >= cpus:
+        return first
+    rest = multicore.pick_cores(job, node, free - set(first), cpus - got)
+    return tuple(sorted(first + rest))
+
+
+_NO_COUNTS: list[int] = []  # (a job without GRES: shared, never changed)
+
+
+def _gres_cpus(reqs: tuple[gres.GresRequest, ...], counts: list[int]) -> int:
+    """The CPUs --cpus-per-gpu asks for on a node with ``counts`` of the job's GRES."""
+    return max((r.cpus_per_gres * n for r, n in zip(reqs, counts, strict=True) if r.cpus_per_gres), default=0)
+
+
+def _node_mem(job: Job, cpus: int, reqs: tuple[gres.GresRequest, ...], counts: list[int]) -> int:
+    """Memory the job holds on a node: --mem-per-gpu times its GPUs there, else the job's memory."""
+    per_gres = sum(r.mem_per_gres * n for r, n in zip(reqs, counts, strict=False) if r.mem_per_gres)
+    return per_gres if per_gres else _mem_need(job, cpus)
+
+
+def _pick_gres(
+    reqs: tuple[gres.GresRequest, ...], counts: list[int], inv: dict[str, NodeGres], cores: set[int]
+) -> NodeUses | None:
+    """The devices of each request on one node: those with free cores close by first (gres.conf
+    Cores=), then the lowest free."""
+    work = gres.copy_inventory({r.name: inv[r.name] for r in reqs if r.name in inv})
+    for name, mine in work.items():  # devices shared and held whole exclude each other
+        for b in gres_fit.blocked(inv, name):
+            mine.bit_alloc[b] = max(mine.bit_alloc.get(b, 0), mine.configured or 1)
+    out: list[gres.GresUse] = []
+    for r, n in zip(reqs, counts, strict=True):
+        g = work.get(r.name)
+        if n <= 0:
+            continue
+        if g is None:
+            return None
+        got = gres.take(g, r.type, n, cores)
+        if got is None:
+            return None
+        gres.claim(work, got)
+        out.extend(got)
+    return tuple(out)
 
 
 def _best_fit_node(
-    job: Job, candidates: list[Node], free: dict[str, _Free], excluded: set[str], exclusive: bool, cpus: int
+    job: Job,
+    candidates: list[Node],
+    free: dict[str, _Free],
+    excluded: set[str],
+    exclusive: bool,
+    cpus: int,
+    reqs: tuple[gres.GresRequest, ...] = (),
 ) -> Node | None:
     """The node select/cons_tres gives a one-node job: the available nodes form runs of consecutive
     nodes of equal weight; the run of lowest weight that can hold the job and has the fewest CPUs
@@ -505,6 +632,8 @@ def _best_fit_node(
         avail = 0
         if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
             avail = multicore.free_cpus(job, node, f.cores)
+            if reqs and not gres_fit.holds_alone(reqs, f.gres_inv, node.cores_per_socket, job):
+                avail = 0  # (its GRES cannot hold the job: cons_tres's gres_sched_sufficient)
         if avail <= 0:
             last_index = -2
             continue
@@ -538,12 +667,14 @@ def _names(expr: str) -> list[str]:
 
 
 def _take(free: dict[str, _Free], alloc: Allocation, consumable: bool) -> None:
-    for name, cores, mem in zip(alloc.nodes, alloc.cores, alloc.mem, strict=True):
+    for i, (name, cores, mem) in enumerate(zip(alloc.nodes, alloc.cores, alloc.mem, strict=True)):
         f = free[name]
         f.cores.difference_update(cores)
         if consumable:
             f.mem -= mem
         f.idle = False
+        if i < len(alloc.gres) and alloc.gres[i]:
+            gres.claim(f.own_gres(), alloc.gres[i])
 
 
 def _free_now(cluster: Cluster) -> dict[str, _Free]:
@@ -586,6 +717,8 @@ def _earliest_start(
                     f.cores.update(r.cores_alloc[i])
                 if consumable and i < len(r.mem_alloc):
                     f.mem += r.mem_alloc[i]
+                if i < len(r.gres_alloc) and r.gres_alloc[i]:
+                    gres.release(f.own_gres(), r.gres_alloc[i])
                 f.idle = len(f.cores) >= f.node.total_cores
         end = t + limit if limit is not None else FOREVER
         exclude = {n for res in reserved if res.start < end and res.end > t for n in res.nodes}
@@ -833,6 +966,11 @@ def _main_loop(
                     job.state_reason, job.state_desc = held
                     break
             if alloc is None:
+                unavailable = node_not_avail(job, part, cluster)
+                if unavailable is not None:  # (ESLURM_NODE_NOT_AVAIL: the partition stays open)
+                    job.state_reason = R.WAIT_NODE_NOT_AVAIL
+                    job.state_desc = unavailable
+                    break
                 if fence.overlap and not _fits_outside(job, part, cluster, fence.exclude):
                     # the nodes it needs are reserved: skip it, the partition stays open
                     job.state_reason = R.WAIT_NODE_NOT_AVAIL
@@ -885,23 +1023,36 @@ def _license_pool(cluster: Cluster, out: Plan) -> licenses.Pool:
 
 def _fits_outside(job: Job, part: Partition, cluster: Cluster, reserved: Iterable[str]) -> bool:
     """Could the job run on the partition's nodes left out of reservations, were they all free?"""
-    empty = {
-        n.name: _Free(n, set(range(n.total_cores)), n.real_memory, True)
-        for n in cluster.node_list
-        if n.name in part.nodes
-    }
+    has_gres = bool(gres_fit.requests_of(job))
+    empty = {n.name: _empty_free(n, has_gres) for n in cluster.node_list if n.name in part.nodes}
     return try_allocate(job, part, empty, cluster, reserved) is not None
+
+
+def node_not_avail(job: Job, part: Partition, cluster: Cluster) -> str | None:
+    """slurmctld's ESLURM_NODE_NOT_AVAIL for a GRES job: its GRES could never fit the partition's
+    available nodes but would fit all of them (a type only a drained or down node has). The reason
+    ReqNodeNotAvail's text names the partition's unavailable nodes (of those it requires, if any)."""
+    if not gres_fit.requests_of(job):
+        return None
+    nodes = cluster.partition_nodes(part)
+    usable = [n for n in nodes if n.is_usable()]
+    if len(usable) == len(nodes) or not gres_fit.never_fits(job, usable) or gres_fit.never_fits(job, nodes):
+        return None
+    down = [n.name for n in nodes if not n.is_usable()]
+    if job.req_nodes:
+        required = set(_names(job.req_nodes))
+        down = [n for n in down if n in required]
+    listed = hostlists.compress(down)
+    return f"ReqNodeNotAvail, UnavailableNodes:{listed}" if listed else "ReqNodeNotAvail"
 
 
 def node_guess(job: Job, cluster: Cluster) -> int:
     """The nodes a new job would take were its partition's usable nodes free (job_allocate's
     test-only selection, kept as node_cnt_wag and shown as a pending job's NumNodes); 0: none."""
+    has_gres = bool(gres_fit.requests_of(job))
     for part in job_partitions(job, cluster):
-        empty = {
-            n.name: _Free(n, set(range(n.total_cores)), n.real_memory, True)
-            for n in cluster.node_list
-            if n.name in part.nodes and n.is_usable()
-        }
+        usable = (n for n in cluster.node_list if n.name in part.nodes and n.is_usable())
+        empty = {n.name: _empty_free(n, has_gres) for n in usable}
         exclude = [n for n in part.nodes if n not in empty]
         test = try_allocate(job, part, empty, cluster, exclude)
         if test is not None:

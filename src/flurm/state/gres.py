@@ -23,9 +23,10 @@ Counts take SLURM's suffixes (k, m, g, t, p: powers of 1024).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flurm.config.gres import plugin_id as plugin_id  # one rule: gres_build_id
 from flurm.protocol.constants import SlurmRC
 from flurm.protocol.errors import FlurmError
 
@@ -42,15 +43,6 @@ class GresError(FlurmError):
     """A GRES string or request slurmctld refuses (``rc=`` gives another code than Invalid GRES)."""
 
     rc = SlurmRC.ESLURM_INVALID_GRES
-
-
-def plugin_id(name: str) -> int:
-    """gres_build_id(): the name's bytes added in, each shifted by 0, 8, 16, 24, 0... bits (u32)."""
-    value, shift = 0, 0
-    for ch in name.encode():
-        value = (value + (ch << shift)) & 0xFFFFFFFF
-        shift = (shift + 8) % 32
-    return value
 
 
 def parse_count(text: str) -> int | None:
@@ -202,8 +194,9 @@ class GresRequest:
 
 
 def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
-    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``):
-    (name, type, count). Raises :class:`GresError` for a malformed item."""
+    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``,
+    and its tres_per_task ``gres/gpu:tesla=2``): (name, type, count). Raises :class:`GresError` for a
+    malformed item."""
     out: list[tuple[str, str | None, int]] = []
     for raw in (text or "").split(","):
         raw = raw.strip()
@@ -215,7 +208,11 @@ def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
             continue  # another TRES (licence, ...): not a GRES
         if len(out) >= MAX_RECORDS:
             raise GresError(f"more than {MAX_RECORDS} GRES requested")
-        parts = raw.split(":")
+        if "=" in raw:  # 24.11's tres_per_task form: gres/gpu:tesla=1
+            head, _, count_text = raw.rpartition("=")
+            parts = [*head.split(":"), count_text]
+        else:
+            parts = raw.split(":")
         if not parts[0] or len(parts) > 3 or any(not p for p in parts[1:]):
             raise GresError(f"Invalid GRES job specification {text}")
         name = parts[0]
@@ -256,13 +253,26 @@ def job_requests(
     mem_per_tres: str | None = None,
     known_names: Iterable[str] = (),
     shape: JobShape = JobShape(),
+    base: Sequence[GresRequest] = (),
+    cleared: Iterable[str] = (),
 ) -> tuple[GresRequest, ...]:
     """gres_job_state_validate(): the job's GRES requests, one per (name, type), in the order first met.
 
     ``known_names`` is GresTypes (plus gpu/mps/shard when configured): any other name is refused.
+    An update (scontrol update job) starts from the job's requests ``base``, with the fields named in
+    ``cleared`` (``per_node``, ``cpus_per_gres``...: the options given as "") cleared; the strings
+    given set their fields of the (name, type) they name, the other records keep theirs.
     """
     known = set(known_names)
     fields_of: dict[tuple[str, str | None], dict[str, int]] = {}
+    gone = set(cleared)
+    for r in base:
+        kept = {
+            f: getattr(r, f)
+            for f in ("per_job", "per_node", "per_socket", "per_task", "cpus_per_gres", "mem_per_gres")
+            if getattr(r, f) and f not in gone
+        }
+        fields_of[r.key()] = kept
 
     def take(text: str | None, attr: str, mult: int) -> None:
         for name, gtype, count in tres_items(text):
@@ -282,15 +292,76 @@ def job_requests(
     take(tres_per_socket, "per_socket", sockets or 1)
     take(tres_per_task, "per_task", shape.num_tasks or 1)
     take(mem_per_tres, "mem_per_gres", 1)
-    requests = [GresRequest(name, gtype, **values) for (name, gtype), values in fields_of.items()]
-    if mem_per_tres and not any(r.name == "gpu" and _counted(r) for r in requests):
+    # _merge_generic_data: an untyped record that only carries CPUs or memory per GRES (--cpus-per-gpu with
+    # --gpus=k80:1) lends them to the typed records of its name and goes
+    for name in {n for n, t in fields_of if t is not None}:
+        generic = fields_of.get((name, None))
+        if generic is None or any(generic.get(f) for f in ("per_job", "per_node", "per_socket", "per_task")):
+            continue
+        del fields_of[(name, None)]
+        for (n, _), values in fields_of.items():
+            if n == name:
+                for f in ("cpus_per_gres", "mem_per_gres"):
+                    if generic.get(f) and not values.get(f):
+                        values[f] = generic[f]
+    requests = [GresRequest(name, gtype, **values) for (name, gtype), values in fields_of.items() if values]
+    asked = (tres_per_job, tres_per_node, tres_per_socket, tres_per_task)
+    if mem_per_tres and not any(n == "gpu" for text in asked for n, _, _ in tres_items(text)):
         raise GresError("Requested mem_per_tres but did not request any GPU")
     for r in requests:
         if not _counted(r):
             raise GresError(f"GRES {r.name} has CPUs or memory per GRES but no count")
-        if r.per_job and r.per_node and r.per_job < r.per_node:
-            raise GresError(f"{r.name}: per job below per node")
+        _test_counts(r, shape)
+    _test_overlap(requests)
+    _test_shared(requests, shape)
     return tuple(requests)
+
+
+def _test_shared(requests: Sequence[GresRequest], shape: JobShape) -> None:
+    """A shared GRES (mps, shard) is asked for per node only (per job with one node, per socket with
+    one socket, per task with one task), and not in the same job as the GPUs it shares."""
+    shared = [r for r in requests if r.name in SHARED_NAMES]
+    for r in shared:
+        if (
+            (r.per_job and shape.max_nodes != 1)
+            or (r.per_socket and shape.sockets_per_node != 1)
+            or (r.per_task and shape.num_tasks != 1)
+        ):
+            raise GresError(f"{r.name}: a shared GRES is counted per node only")
+    if shared and any(r.name == "gpu" for r in requests):
+        raise GresError("a job may not ask for GPUs and for shares of GPUs")
+
+
+def _test_counts(r: GresRequest, shape: JobShape) -> None:
+    """_test_gres_cnt(): per job >= per node >= per socket, per job >= per task, per node >= per task;
+    per socket needs --sockets-per-node; per job a multiple of per node."""
+    n = r.name
+    if r.per_job and any(x > r.per_job for x in (r.per_node, r.per_task, r.per_socket)):
+        raise GresError(f"Failed to ensure --{n}s >= --gres={n}/--{n}s-per-node >= --{n}s-per-socket")
+    if r.per_node and (r.per_task > r.per_node or r.per_socket > r.per_node):
+        raise GresError(f"Failed to ensure --{n}s >= --{n}s-per-task")
+    if r.per_socket and not shape.sockets_per_node:
+        raise GresError(f"--{n}s-per-socket option requires --sockets-per-node specification")
+    if r.per_job and r.per_node and r.per_job % r.per_node:
+        raise GresError(f"Failed to validate job spec, --{n}s is not multiple of --gres={n}/--{n}s-per-node")
+    if r.per_node and r.per_socket and r.per_node % r.per_socket:
+        raise GresError(f"--gres={n}/--{n}s-per-node not multiple of --{n}s-per-socket")
+    if r.per_job and shape.min_nodes and r.per_job < shape.min_nodes:
+        raise GresError(f"Failed to validate job spec, --{n}s < -N")
+    if r.per_task and r.per_job and r.per_job % r.per_task:
+        raise GresError(f"Failed to validate job spec, --{n}s not multiple of --{n}s-per-task")
+    if r.per_task and r.per_node and r.per_node % r.per_task:
+        raise GresError(f"--gres={n}/--{n}s-per-node not multiple of --{n}s-per-task")
+
+
+def _test_overlap(requests: Sequence[GresRequest]) -> None:
+    """A name asked for both with and without a type (``gpu:2,gpu:tesla:1``) is refused, as
+    gres_job_state_validate's overlap check refuses it (except for the shared GRES mps and shard)."""
+    typed = {r.name for r in requests if r.type is not None}
+    untyped = {r.name for r in requests if r.type is None}
+    if (typed & untyped) - SHARED_NAMES:
+        text = "Invalid GRES specification (with and without type identification)"
+        raise GresError(text, rc=SlurmRC.ESLURM_INVALID_GRES_TYPE)
 
 
 def _counted(r: GresRequest) -> bool:
@@ -368,13 +439,84 @@ def free_count(g: NodeGres, gres_type: str | None) -> int:
 
 
 def free_bits(g: NodeGres, gres_type: str | None) -> list[int]:
-    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first."""
+    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first.
+
+    Devices without a topology (gres.conf File= with neither Type= nor Cores=: slurmd reports no
+    topology, slurmctld still allocates the bits) are bits 0..bit_count-1 of no type."""
+    if not g.topo:
+        if gres_type is not None and gres_type not in g.configured_types:
+            return []
+        return [b for b in range(g.bit_count) if b not in g.bit_alloc]
     out: list[int] = []
     for t in g.topo:
         if gres_type is not None and t.type != gres_type:
             continue
         out.extend(b for b in t.bits if b not in g.bit_alloc)
     return sorted(set(out))
+
+
+def copy_node(g: NodeGres) -> NodeGres:
+    """``g`` with allocation counts of its own (what a planning pass changes without touching the node)."""
+    return replace(g, type_alloc=dict(g.type_alloc), bit_alloc=dict(g.bit_alloc))
+
+
+def copy_inventory(inventory: Mapping[str, NodeGres]) -> dict[str, NodeGres]:
+    return {name: copy_node(g) for name, g in inventory.items()}
+
+
+def empty_inventory(inventory: Mapping[str, NodeGres]) -> dict[str, NodeGres]:
+    """The node's GRES as if no job held any (for "could it ever fit" tests)."""
+    return {name: replace(g, alloc=0, type_alloc={}, bit_alloc={}) for name, g in inventory.items()}
+
+
+def near_first(g: NodeGres, bits: Sequence[int], cores: Iterable[int] | None) -> list[int]:
+    """``bits`` with the devices close to ``cores`` first (gres.conf Cores=), each group lowest first."""
+    if cores is None:
+        return sorted(bits)
+    wanted = set(cores)
+    near: set[int] = set()
+    for t in g.topo:
+        if t.cores is None or wanted.intersection(t.cores):
+            near.update(t.bits)
+    return sorted(bits, key=lambda b: (b not in near, b))
+
+
+def take(
+    g: NodeGres, gres_type: str | None, count: int, cores: Iterable[int] | None = None
+) -> tuple[GresUse, ...] | None:
+    """``count`` of ``g`` for a job whose cores on the node are ``cores``: the free devices close to
+    those cores first, then the lowest. An untyped request on a node whose GRES have types is held as
+    one use per type it takes (slurmctld shows it so: ``gpu:tesla:1(IDX:0)``). None if not free."""
+    if count <= 0:
+        return ()
+    if gres_type is not None or g.shared or g.no_consume or not g.types():
+        if g.bit_count and not g.shared and not g.no_consume:
+            bits = near_first(g, free_bits(g, gres_type), cores)
+            if len(bits) < count or free_count(g, gres_type) < count:
+                return None
+            return (GresUse(g.name, gres_type, count, tuple(sorted(bits[:count]))),)
+        one = pick(g, gres_type, count)
+        return None if one is None else (one,)
+    if free_count(g, None) < count:
+        return None
+    if g.bit_count:
+        bits = near_first(g, free_bits(g, None), cores)[:count]
+        if len(bits) < count:
+            return None
+        type_of = {b: t.type for t in g.topo for b in t.bits}
+        out = []
+        for gtype in g.types():
+            mine = tuple(sorted(b for b in bits if type_of.get(b) == gtype))
+            if mine:
+                out.append(GresUse(g.name, gtype, len(mine), mine))
+        return tuple(out)
+    out, left = [], count
+    for gtype in g.types():
+        n = min(left, free_count(g, gtype))
+        if n > 0:
+            out.append(GresUse(g.name, gtype, n))
+            left -= n
+    return tuple(out) if left <= 0 else None
 
 
 def pick(g: NodeGres, gres_type: str | None, count: int) -> GresUse | None:

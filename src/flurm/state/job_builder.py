@@ -108,6 +108,8 @@ class JobSpec:
     tres_per_node: str | None = None
     tres_per_socket: str | None = None
     tres_per_task: str | None = None
+    tres_bind: str | None = None
+    tres_freq: str | None = None
     array_job_id: int = 0
     array_task_id: int = NO_VAL
     array_task_pending: TaskSet = EMPTY
@@ -226,6 +228,8 @@ def job_from_spec(spec: JobSpec) -> Job:
         tres_per_node=spec.tres_per_node,
         tres_per_socket=spec.tres_per_socket,
         tres_per_task=spec.tres_per_task,
+        tres_bind=spec.tres_bind,
+        tres_freq=spec.tres_freq,
         array_job_id=spec.array_job_id,
         array_task_id=spec.array_task_id,
         # pending task ids belong to the meta record; a task split off from it has none

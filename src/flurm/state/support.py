@@ -219,15 +219,8 @@ SETTINGS: tuple[SettingRule, ...] = (
 )
 
 
-def _set(value: str | None) -> str | None:
-    return value or None
-
-
-JOBS: tuple[JobRule, ...] = (
-    JobRule("--gres/--gpus", GRES, lambda j: _set(j.tres_per_node or j.tres_per_job)),
-    JobRule("--gpus-per-task", GRES, lambda j: _set(j.tres_per_task)),
-    JobRule("--gpus-per-socket", GRES, lambda j: _set(j.tres_per_socket)),
-)
+# (the GRES options --gres, --gpus, --gpus-per-task, --gpus-per-socket are scheduled: scheduler/gres_fit.py)
+JOBS: tuple[JobRule, ...] = ()
 
 
 # What flurm refuses whatever the configuration (the pre-flight cannot see these in use).

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flurm.config import gres as gres_conf
 from flurm.protocol.constants import MsgType, SlurmRC
 from flurm.protocol.messages.config_files import (
     CONFIG_REQUEST_SLURMD,
@@ -66,6 +67,25 @@ def _read(directory: Path, name: str) -> ConfigFile:
         return ConfigFile(name, False, None)
 
 
+def _bare_includes(directory: Path, top: ConfigFile, limit: int = 16) -> tuple[str, ...]:
+    """The files a conf file Include's by a bare name (nested ones too), that exist: slurmctld lists
+    an Include only once it read it (parse_config.c _handle_include)."""
+    out: list[str] = []
+    pending = [top]
+    while pending and len(out) < limit:
+        f = pending.pop(0)
+        if not f.exists or f.content is None:
+            continue
+        for name in gres_conf.includes_of(f.content):
+            if "/" in name or name in out:
+                continue
+            inc = _read(directory, name)
+            if inc.exists:
+                out.append(name)
+                pending.append(inc)
+    return tuple(out)
+
+
 def responses(config: SlurmConfig) -> tuple[ConfigResponse, ConfigResponse]:
     """(for slurmd, for clients), read once for this configuration."""
     cached = _loaded.get(id(config))
@@ -76,6 +96,11 @@ def responses(config: SlurmConfig) -> tuple[ConfigResponse, ConfigResponse]:
     main_file = Path(config.files[0]).name if config.files else "slurm.conf"
     includes = {"slurm.conf": config.bare_includes} if main_file == "slurm.conf" else {}
     files = {name: _read(directory, name) for name in (*SLURMD_FILES, *config.bare_includes)}
+    # slurmctld reads gres.conf for its Include's alone (gres_parse_config_dummy), to send them along
+    gres_includes = _bare_includes(directory, files["gres.conf"])
+    if gres_includes:
+        includes["gres.conf"] = gres_includes
+        files.update((name, _read(directory, name)) for name in gres_includes if name not in files)
 
     def listed(names: tuple[str, ...]) -> tuple[ConfigFile, ...]:
         return tuple(files[n] for name in names for n in (name, *includes.get(name, ())))

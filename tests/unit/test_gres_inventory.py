@@ -425,4 +425,4 @@ def test_scontrol_update_of_gres() -> None:
     assert gres_node.update(inv, "gpu:k80:2,bandwidth:no_consume:4G", names) is None
     assert shown() == "gpu:tesla:2(S:0-1),bandwidth:4G"  # the devices keep their type
     assert gres_node.update(inv, "gpu:tesla:3x", names) is None
-    assert shown() is None  # nothing to build: slurm.conf's ... the update's text is shown
+    assert shown() is None  # nothing to build: the node shows the update's text

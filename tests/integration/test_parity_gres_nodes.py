@@ -12,7 +12,8 @@ One cluster pair per release (slurmctld and flurm side by side), three nodes of 
   ``bandwidth:4G``, 24.11 on ``bandwidth:no_consume:4G``);
 * compute-node-3 without GRES (22.05 lists every GresTypes name in its GresUsed, ``gpu:0``; 24.11 on none).
 
-Then jobs hold a tesla, a shard and an untyped GPU, and the views are compared again.
+Then jobs hold a tesla, a shard and an untyped GPU, and the views are compared again; last, ``scontrol update
+nodename=compute-node-2 gres=...`` changes its count-only GRES and is refused for a new GPU count.
 
 What legitimately differs is replaced by the parity normalisation (tests/integration/parity.py): the
 cluster directories, ports, times, load and free memory.
@@ -67,6 +68,12 @@ STEPS += [
     cmd("scontrol", "-d", "show", "node", label="busy detail"),
     cmd("sinfo", "-N", "-O", "nodelist,gres:40,gresused:70,statelong", label="busy sinfo"),
     cmd("scancel", "1", "2", "3"),
+    # scontrol update of Gres=: a GRES with devices keeps its count, a count-only one takes the new one
+    *[
+        cmd("scontrol", "update", "nodename=compute-node-2", f"gres={g}", label=f"update gres={g}")
+        for g in ("gpu:1,bandwidth:no_consume:4G", "gpu:2,bandwidth:no_consume:8G", "gpu:2", "gpu:2x")
+    ],
+    cmd("sinfo", "-N", "-O", "nodelist,gres:50", label="updated gres"),
 ]
 
 
@@ -84,6 +91,15 @@ def test_node_gres_views(runs: tuple[Transcript, Transcript]) -> None:
     assert "GresUsed=gpu:tesla:0(IDX:N/A)" in ref["detail"].stdout
     assert "gpu:2(S:0-1),bandwidth:" in ref["sinfo %G"].stdout
     assert_same(ref, got, IDLE)
+
+
+def test_gres_updated_by_scontrol(runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = runs
+    assert (
+        "Invalid generic resource (gres) specification"
+        in ref["update gres=gpu:1,bandwidth:no_consume:4G"].stderr
+    )
+    assert_same(ref, got, [k for k in ref.labels() if k.startswith("update")])
 
 
 def test_node_gres_views_of_jobs(runs: tuple[Transcript, Transcript]) -> None:

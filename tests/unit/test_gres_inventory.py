@@ -402,3 +402,27 @@ def test_gres_conf_includes() -> None:
 
     text = "Include a.conf\n  include   b.conf # why\nIncludeX c\n#Include d\nName=gpu\nInclude a.conf\n"
     assert includes_of(text) == ["a.conf", "b.conf"]
+
+
+def test_scontrol_update_of_gres() -> None:
+    """scontrol update nodename=compute-node-1 gres=... on Gres=gpu:tesla:2,bandwidth:no_consume:4G (as real
+    slurmctld 22.05 answered and showed it)."""
+    names = ("gpu", "bandwidth")
+    recs = [*tesla_pair(), Reported("bandwidth", None, 4 << 30, 0x8)]
+    inv, _ = registered("gpu:tesla:2,bandwidth:no_consume:4G", names, recs)
+
+    def shown() -> str | None:
+        return gres_node.gres_text(inv, names, sockets=2, cores_per_socket=2)
+
+    error = gres_node.update(inv, "gpu:tesla:1,bandwidth:no_consume:4G", names)
+    assert error == "Attempt to change gres/gpu Count on node %s from 2 to 1 invalid with File configuration"
+    assert shown() == "gpu:tesla:2(S:0-1),bandwidth:4G"
+    assert gres_node.update(inv, "gpu:tesla:2,bandwidth:no_consume:8G", names) is None
+    assert shown() == "gpu:tesla:2(S:0-1),bandwidth:8G"
+    assert gres_node.update(inv, "gpu:tesla:2", names) is None
+    assert shown() == "gpu:tesla:2(S:0-1)"
+    assert gres_node.gres_used(inv, names, V22) == "gpu:tesla:0(IDX:N/A),bandwidth:0"
+    assert gres_node.update(inv, "gpu:k80:2,bandwidth:no_consume:4G", names) is None
+    assert shown() == "gpu:tesla:2(S:0-1),bandwidth:4G"  # the devices keep their type
+    assert gres_node.update(inv, "gpu:tesla:3x", names) is None
+    assert shown() is None  # nothing to build: the node shows the update's text

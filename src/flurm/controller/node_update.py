@@ -1,4 +1,4 @@
-"""``scontrol update NodeName=...``: drain, resume, down, fail, reasons, weight, as slurmctld's update_node.
+"""``scontrol update NodeName=...``: drain, resume, down, fail, reasons, weight, GRES (slurmctld update_node).
 
 A node's reason only stays while the node is DOWN, DRAIN or FAIL (slurmctld clears it whenever a node ends
 an update available). Resuming a drained or down node makes flurm ask its slurmd to register again; it
@@ -7,16 +7,20 @@ shows "not responding" until slurmd answers, as under slurmctld.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import HostlistError, expand
 from flurm.controller import reboot
 from flurm.protocol.constants import NO_VAL, NodeState, NodeStateFlag, SlurmRC
 from flurm.protocol.messages.nodes import UpdateNodeRequest
+from flurm.state import gres_node
 from flurm.state.model import Node
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
+
+log = logging.getLogger("flurm.controller")
 
 RESUME = NodeStateFlag.RESUME
 UNDRAIN = NodeStateFlag.UNDRAIN
@@ -112,5 +116,29 @@ def update_nodes(ctl: Controller, msg: UpdateNodeRequest, uid: int) -> int:
             node.reason_time = 0
             node.reason_uid = NO_VAL
         cluster.node_changed(node)
+    if rc == 0 and msg.gres is not None:
+        rc = _update_gres(ctl, names, msg.gres)
     ctl.schedule_soon()
+    return rc
+
+
+def _update_gres(ctl: Controller, names: list[str], text: str) -> int:
+    """_update_node_gres: each node's GRES counts from ``text`` (its Gres= becomes ``text``); a node whose
+    GRES with devices would change count keeps its own and the update answers ESLURM_INVALID_GRES."""
+    rc = 0
+    gres_names = ctl.config.gres_names
+    for name in names:
+        node = ctl.cluster.nodes[name]
+        error = gres_node.update(node.gres_inv, text, gres_names)
+        if error is not None:
+            log.error(error, name)
+            rc = rc or SlurmRC.ESLURM_INVALID_GRES
+            continue
+        node.gres_conf = text or None
+        built = gres_node.gres_text(
+            node.gres_inv, gres_names, sockets=node.sockets, cores_per_socket=node.cores_per_socket
+        )
+        node.gres = built or node.gres_conf
+        log.info("_update_node_gres: nodes %s gres set to: %s", name, text)
+        ctl.cluster.node_changed(node)
     return rc

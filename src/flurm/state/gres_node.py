@@ -86,6 +86,39 @@ def reconfigured(old: Mapping[str, NodeGres], gres: str | None, names: Sequence[
     return out
 
 
+def update(inv: dict[str, NodeGres], gres: str, names: Sequence[str]) -> str | None:
+    """``scontrol update nodename=... gres=...`` (gres_node_reconfig): the counts of ``gres`` for every name
+    GresTypes lists; what slurmd reported and jobs hold stays. None, or slurmctld's error when the count of
+    a GRES with devices would change (nothing is changed then)."""
+    for name in names:
+        g = inv.get(name)
+        if g is None or not g.bit_count:
+            continue
+        count = gres_conf.configured(gres, name).count
+        if count and count != g.configured:
+            return (
+                f"Attempt to change gres/{name} Count on node %s from {g.configured} to {count} invalid "
+                "with File configuration"
+            )
+    for name in names:
+        c = gres_conf.configured(gres, name)
+        g = inv.get(name)
+        if g is None:
+            if c.count or c.types:
+                inv[name] = NodeGres(name, c.count, dict(c.types), no_consume=c.no_consume)
+            continue
+        types = dict.fromkeys(g.configured_types, 0)
+        for t, n in c.types.items():
+            types[t] = types.get(t, 0) + n
+        g.configured_types = types
+        g.no_consume = g.no_consume or c.no_consume
+        if c.count != g.configured:
+            g.configured = c.count
+            if g.bit_count and not g.shared:
+                g.bit_count = min(c.count, MAX_GRES_BITMAP, MAX_BITS)
+    return None
+
+
 # -- from the registration ---------------------------------------------------------------------------
 
 

@@ -401,3 +401,137 @@ def pick(g: NodeGres, gres_type: str | None, count: int) -> GresUse | None:
     if len(bits) < count or free_count(g, gres_type) < count:
         return None
     return GresUse(g.name, gres_type, count, tuple(bits[:count]))
+
+
+# -- what a job holds, per (name, type): slurmctld's gres_list_alloc ---------------------------------
+
+# gres_cnt_node_alloc of a no_consume GRES on a node where the job has it (slurm.h NO_CONSUME_VAL64)
+NO_CONSUME_VAL64 = 0xFFFFFFFFFFFFFFFD
+
+
+@dataclass(frozen=True, slots=True)
+class AllocRecord:
+    """One entry of a job's gres_list_alloc: one (name, type) over all the job's nodes.
+
+    ``counts`` per job node (:data:`NO_CONSUME_VAL64` on a node where a no_consume GRES was given);
+    ``bits`` per job node: the device indexes of this type it holds there, () when the node has devices
+    of this name but the job none of this type, None when the node has no device bitmap for it.
+    """
+
+    name: str
+    type: str | None
+    counts: tuple[int, ...]
+    bits: tuple[tuple[int, ...] | None, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.type}" if self.type else self.name
+
+    def count_on(self, i: int) -> int:
+        """What it holds on job node ``i`` (0 for no_consume, as slurmctld counts it)."""
+        c = self.counts[i]
+        return 0 if c == NO_CONSUME_VAL64 else c
+
+    @property
+    def total(self) -> int:
+        return sum(self.count_on(i) for i in range(len(self.counts)))
+
+
+def _bit_types(g: NodeGres) -> dict[int, str | None]:
+    return {b: t.type for t in g.topo for b in t.bits}
+
+
+def alloc_records(
+    inventories: Sequence[Mapping[str, NodeGres] | None], per_node: Sequence[NodeUses]
+) -> list[AllocRecord]:
+    """gres_ctld_job_alloc's gres_list_alloc for a job holding ``per_node`` (its GresUse per node, in its
+    node order) on nodes of these inventories (None: the node is unknown).
+
+    Records come in the order they are first met, node by node and on each node request by request.
+    On a node whose GRES of that name has types, an untyped request gets one record per type of the
+    node (count 0 and no device for the types it did not get: slurmctld shows ``gpu:k80:0(IDX:)``), a
+    typed one the record of its type; on a node without types the record is untyped.
+    """
+    n = len(per_node)
+    order: list[tuple[str, str | None]] = []
+    counts: dict[tuple[str, str | None], list[int]] = {}
+    bits: dict[tuple[str, str | None], list[tuple[int, ...] | None]] = {}
+
+    def put(key: tuple[str, str | None], i: int, count: int, held: tuple[int, ...] | None) -> None:
+        if key not in counts:
+            order.append(key)
+            counts[key] = [0] * n
+            bits[key] = [None] * n
+        counts[key][i] = count
+        bits[key][i] = held
+
+    for i, uses in enumerate(per_node):
+        inv = inventories[i] if i < len(inventories) else None
+        for u in uses:
+            g = inv.get(u.name) if inv else None
+            types = g.types() if g is not None else []
+            if g is None or not types:
+                # an unknown node keeps the use's own type; a node without types an untyped record
+                key = (u.name, u.type if g is None else None)
+                count = NO_CONSUME_VAL64 if g is not None and g.no_consume else u.count
+                put(key, i, count, u.bits if g is None or g.bit_count else None)
+                continue
+            of_bit = _bit_types(g)
+            left = u.count
+            for t in types:
+                if u.type is not None and u.type != t:
+                    continue
+                held: tuple[int, ...] | None = None
+                if u.bits is not None and g.bit_count:
+                    held = tuple(b for b in u.bits if of_bit.get(b) == t)
+                    # a shared GRES (mps) sits on one device; a GPU counts its devices of this type
+                    shared_count = left if held else 0
+                    count = shared_count if g.shared else (len(held) if u.type is None else u.count)
+                elif g.bit_count:
+                    held, count = (), (left if u.type == t else 0)
+                else:  # counted only: the types take what they have, in order
+                    count = left if u.type == t else min(left, g.type_available(t))
+                left = max(0, left - count)
+                if g.no_consume:
+                    count = NO_CONSUME_VAL64
+                put((u.name, t), i, count, held)
+    return [AllocRecord(k[0], k[1], tuple(counts[k]), tuple(bits[k])) for k in order]
+
+
+def fmt_bits(bits: Iterable[int]) -> str:
+    """A set of indexes as SLURM prints a bitmap (bit_fmt): ``0``, ``0-1``, ``0,2-3``."""
+    out: list[str] = []
+    run: list[int] = []
+    for b in sorted(set(bits)):
+        if run and b == run[-1] + 1:
+            run.append(b)
+            continue
+        if run:
+            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [b]
+    if run:
+        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ",".join(out)
+
+
+def job_details(records: Sequence[AllocRecord], node_count: int) -> tuple[str | None, tuple[str | None, ...]]:
+    """gres_ctld_job_build_details: the job's GRES in all (``gpu:tesla:1,gpu:k80:1``: what ``scontrol show
+    job -d`` prints as JOB_GRES) and per node (``gpu:tesla:1(IDX:0)``, ``bandwidth(CNT:0)``: its GRES=);
+    (None, ()) for a job without GRES."""
+    if not records:
+        return None, ()
+    per_node: list[str | None] = [None] * node_count
+    totals: list[str] = []
+    for rec in records:
+        for i in range(min(node_count, len(rec.counts))):
+            raw = rec.counts[i]
+            held = rec.bits[i] if i < len(rec.bits) else None
+            if held is not None:
+                item = f"{rec.label}:{rec.count_on(i)}(IDX:{fmt_bits(held)})"
+            elif raw:
+                item = f"{rec.label}(CNT:{rec.count_on(i)})"
+            else:
+                continue
+            per_node[i] = item if per_node[i] is None else f"{per_node[i]},{item}"
+        totals.append(f"{rec.label}:{rec.total}")
+    return ",".join(totals), tuple(per_node)

@@ -41,7 +41,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import multicore
+from flurm.state import gres, multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -167,6 +167,26 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     )
 
 
+def job_gres_records(job: Job, cluster: Cluster) -> list[gres.AllocRecord]:
+    """The job's GRES per (name, type) as slurmctld's gres_list_alloc holds them (state/gres.py)."""
+    if not job.gres_alloc:
+        return []
+    inventories = [n.gres_inv if (n := cluster.nodes.get(name)) is not None else None for name in job.nodes]
+    return gres.alloc_records(inventories, job.gres_alloc)
+
+
+def job_gres_details(job: Job, cluster: Cluster) -> tuple[str | None, tuple[str | None, ...]]:
+    """The job's GRES in all (gres_used, JOB_GRES= of ``scontrol show job -d``) and per node (GRES=)."""
+    return gres.job_details(job_gres_records(job, cluster), len(job.nodes))
+
+
+def _gres_detail_str(job: Job, per_node: tuple[str | None, ...], show_flags: int) -> tuple[str, ...]:
+    """_pack_job_gres: the per node strings with SHOW_DETAIL, for a job that runs (or is suspended)."""
+    if not show_flags & ShowFlags.DETAIL or job.is_pending() or job.is_finished():
+        return ()
+    return tuple(s or "" for s in per_node)
+
+
 def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
     part = cluster.partitions.get(job.partition.split(",")[0])
     pending = job.is_pending()
@@ -220,6 +240,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
             len(cluster.node_list), [cluster.nodes[n].index for n in job.nodes if n in cluster.nodes]
         )
     eligible = job.eligible_time
+    gres_total, gres_per_node = job_gres_details(job, cluster)
     return JobRecord(
         array_job_id=job.array_job_id,
         array_task_id=job.array_task_id,
@@ -269,6 +290,8 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         resv_name=job.reservation,
         exit_code=job.exit_code,
         derived_ec=job.derived_ec,
+        gres_used=gres_total,
+        gres_detail_str=_gres_detail_str(job, gres_per_node, show_flags),
         job_resources=_job_resources(job, cluster) if show_flags & ShowFlags.DETAIL else None,
         name=job.name,
         alloc_node=job.alloc_node,

@@ -535,3 +535,35 @@ def job_details(records: Sequence[AllocRecord], node_count: int) -> tuple[str | 
             per_node[i] = item if per_node[i] is None else f"{per_node[i]},{item}"
         totals.append(f"{rec.label}:{rec.total}")
     return ",".join(totals), tuple(per_node)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeUsage:
+    """How much of one GRES name (and type) a node has and how much its jobs hold (views, metrics)."""
+
+    name: str
+    type: str | None
+    total: int  # what jobs may be given (gres_cnt_avail, per type the type's count)
+    used: int  # what jobs hold (0 for no_consume)
+    used_bits: tuple[int, ...] = ()  # the device indexes held
+
+
+def usage(g: NodeGres) -> list[TypeUsage]:
+    """``g`` per type (one untyped entry for a node without types). A device held by a job counts for
+    the type of that device whether or not the job named a type."""
+    types = g.types()
+    used_bits = sorted(g.bit_alloc)
+    if not types:
+        return [TypeUsage(g.name, None, g.available, 0 if g.no_consume else g.alloc, tuple(used_bits))]
+    of_bit = _bit_types(g)
+    out: list[TypeUsage] = []
+    for t in types:
+        held = tuple(b for b in used_bits if of_bit.get(b) == t)
+        if g.no_consume:
+            used = 0
+        elif g.bit_count and not g.shared:
+            used = len(held)
+        else:
+            used = g.type_alloc.get(t, 0)
+        out.append(TypeUsage(g.name, t, g.type_available(t), used, held))
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 
 from flurm.config.slurmconf import parse_text
+from flurm.controller.submit import tres_req_string
 from flurm.protocol.constants import (
     NO_VAL,
     SLURM_22_05_PROTOCOL_VERSION,
@@ -220,3 +221,26 @@ def test_pending_job_has_no_gres_shown() -> None:
     c.add_job(job)
     rec = build_job_record(job, c, ShowFlags.DETAIL)
     assert (rec.gres_used, rec.gres_detail_str, rec.tres_per_job) == (None, (), "gres:gpu:2")
+
+
+def test_memory_per_gpu_in_the_tres_request() -> None:
+    # slurmctld 22.05: --gpus=k80:1 --mem-per-gpu=100 -> TRES=cpu=1,mem=100M,node=1,billing=1;
+    # --gres=gpu:tesla --mem-per-gpu=1G -> mem=1G (per node x nodes)
+    assert gres.requested_mem(mem_per_tres="gres:gpu:100", tres_per_job="gres:gpu:k80:1") == 100
+    assert gres.requested_mem(mem_per_tres="gres:gpu:1024", tres_per_node="gres:gpu:tesla") == 1024
+    assert gres.requested_mem(mem_per_tres="gres:gpu:100", tres_per_node="gres:gpu:2", nodes=3) == 600
+    assert gres.requested_mem(mem_per_tres="gres:gpu:10", tres_per_task="gres:gpu:1", num_tasks=4) == 40
+    assert gres.requested_mem(mem_per_tres=None, tres_per_job="gres:gpu:1") is None
+    c = make_cluster()
+    job = Job(
+        job_id=4,
+        name="wrap",
+        user_id=0,
+        group_id=0,
+        partition="debug",
+        tres_per_job="gres:gpu:k80:1",
+        mem_per_tres="gres:gpu:100",
+    )
+    assert tres_req_string(job, c) == "cpu=1,mem=100M,node=1,billing=1"
+    job.mem_set, job.pn_min_memory = True, 300  # --mem wins
+    assert tres_req_string(job, c) == "cpu=1,mem=300M,node=1,billing=1"

@@ -567,3 +567,39 @@ def usage(g: NodeGres) -> list[TypeUsage]:
             used = g.type_alloc.get(t, 0)
         out.append(TypeUsage(g.name, t, g.type_available(t), used, held))
     return out
+
+
+def requested_mem(
+    *,
+    mem_per_tres: str | None,
+    tres_per_job: str | None = None,
+    tres_per_node: str | None = None,
+    tres_per_socket: str | None = None,
+    tres_per_task: str | None = None,
+    nodes: int = 1,
+    sockets_per_node: int = 0,
+    num_tasks: int = 0,
+) -> int | None:
+    """The memory (MiB) a job that gave --mem-per-gpu and no --mem asks for, as job_get_tres_mem
+    estimates it for the TRES request: memory per GRES times GRES per job, else per node x nodes, per
+    socket x sockets x nodes, per task x tasks; None when no GRES has memory per GRES."""
+    try:
+        mem = {name: count for name, _, count in tres_items(mem_per_tres)}
+        if not mem:
+            return None
+        per = max(mem.values())
+
+        def counted(text: str | None) -> int:
+            return sum(count for name, _, count in tres_items(text) if name in mem)
+
+        if n := counted(tres_per_job):
+            return per * n
+        if n := counted(tres_per_node):
+            return per * n * max(1, nodes)
+        if n := counted(tres_per_socket):
+            return per * n * max(1, nodes) * max(1, sockets_per_node)
+        if n := counted(tres_per_task):
+            return per * n * max(1, num_tasks)
+    except GresError:
+        return None
+    return 0

@@ -104,8 +104,28 @@ def _max_cpus_per_node(job: Job, cluster: Cluster) -> int:
     return max((n.cpus for n in nodes), default=1) or 1
 
 
+def job_gres_mem(job: Job) -> int | None:
+    """The memory a job asking for memory per GPU (--mem-per-gpu, and no --mem) asks for in all
+    (job_get_tres_mem); None for another job."""
+    if job.mem_set or not job.mem_per_tres:
+        return None
+    return gres.requested_mem(
+        mem_per_tres=job.mem_per_tres,
+        tres_per_job=job.tres_per_job,
+        tres_per_node=job.tres_per_node,
+        tres_per_socket=job.tres_per_socket,
+        tres_per_task=job.tres_per_task,
+        nodes=job.min_nodes,
+        sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+        num_tasks=job.num_tasks if job.tasks_set else 0,
+    )
+
+
 def requested_mem(job: Job, cluster: Cluster) -> int:
     """Total memory a job asks for, as the TRES request shows it (job_get_tres_mem)."""
+    per_gres = job_gres_mem(job)
+    if per_gres is not None:
+        return per_gres
     mem = job.pn_min_memory or _first_node_mem(job, cluster)
     if mem & MEM_PER_CPU:
         return (mem & ~MEM_PER_CPU) * job.cpus_needed()

@@ -244,3 +244,10 @@ def test_memory_per_gpu_in_the_tres_request() -> None:
     assert tres_req_string(job, c) == "cpu=1,mem=100M,node=1,billing=1"
     job.mem_set, job.pn_min_memory = True, 300  # --mem wins
     assert tres_req_string(job, c) == "cpu=1,mem=300M,node=1,billing=1"
+
+
+def test_tres_per_task_of_24_11() -> None:
+    # 24.11's sbatch -n1 --gpus-per-task=1 sends tres_per_task "gres/gpu=1" (and cpu=N for -c)
+    assert gres.tres_items("gres/gpu=1") == [("gpu", None, 1)]
+    assert gres.tres_items("cpu=2,gres/gpu:tesla=2") == [("gpu", "tesla", 2)]
+    assert gres.job_requests(tres_per_task="gres/gpu=1", known_names=["gpu"])[0].per_task == 1

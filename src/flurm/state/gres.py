@@ -202,7 +202,8 @@ class GresRequest:
 
 
 def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
-    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``):
+    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``, and
+    in tres_per_task the count after ``=``: ``gres/gpu=1``):
     (name, type, count). Raises :class:`GresError` for a malformed item."""
     out: list[tuple[str, str | None, int]] = []
     for raw in (text or "").split(","):
@@ -215,6 +216,9 @@ def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
             continue  # another TRES (licence, ...): not a GRES
         if len(out) >= MAX_RECORDS:
             raise GresError(f"more than {MAX_RECORDS} GRES requested")
+        if "=" in raw:  # 24.11's tres_per_task writes the count after "=" (gres/gpu=1, gres/gpu:tesla=2)
+            head, _, count_text = raw.partition("=")
+            raw = f"{head}:{count_text}"
         parts = raw.split(":")
         if not parts[0] or len(parts) > 3 or any(not p for p in parts[1:]):
             raise GresError(f"Invalid GRES job specification {text}")

@@ -24,7 +24,7 @@ from flurm.state import gres
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.gres import GresTopo, GresUse, NodeGres
 from flurm.state.model import Job
-from flurm.state.records import build_job_record, job_record_bytes
+from flurm.state.records import build_job_record, build_partition_record, job_record_bytes
 
 T0 = 1_700_000_000
 
@@ -251,3 +251,51 @@ def test_tres_per_task_of_24_11() -> None:
     assert gres.tres_items("gres/gpu=1") == [("gpu", None, 1)]
     assert gres.tres_items("cpu=2,gres/gpu:tesla=2") == [("gpu", "tesla", 2)]
     assert gres.job_requests(tres_per_task="gres/gpu=1", known_names=["gpu"])[0].per_task == 1
+
+
+# -- GRES in the TRES strings, when AccountingStorageTRES counts them (slurmdbd only) -----------------
+
+ACCT = "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageTRES=gres/gpu\n"
+
+
+def test_gres_tres_in_job_and_partition_records() -> None:
+    # slurmctld 22.05 with slurmdbd and AccountingStorageTRES=gres/gpu (two_gpu_types):
+    # -N2 --gpus-per-node=1 running: TRES=cpu=2,node=2,billing=2,gres/gpu=2;
+    # --gres=gpu:tesla:2 pending: TRES=cpu=1,mem=1000M,node=1,billing=1,gres/gpu=2;
+    # scontrol show partition: TRES=cpu=8,mem=2000M,node=2,billing=8,gres/gpu=4 (here 3 nodes: 6)
+    c = Cluster(parse_text(textwrap.dedent(ACCT + CONF)), None, clock=lambda: T0)
+    for node, inv in zip(c.node_list, (TESLA2, K80_2, MIXED), strict=True):
+        node.registered = True
+        node.gres_inv = {"gpu": gpus(*(t.type or "" for t in inv.topo))}
+    job = start(
+        c,
+        1,
+        ("n1", "n2"),
+        ((GresUse("gpu", None, 1, (0,)),), (GresUse("gpu", None, 1, (0,)),)),
+        tres_per_node="gres:gpu:1",
+        min_nodes=2,
+    )
+    rec = build_job_record(job, c, 0)
+    assert rec.tres_alloc_str == "cpu=2,node=2,billing=2,gres/gpu=2"
+    waiting = Job(
+        job_id=2, name="wrap", user_id=0, group_id=0, partition="debug", tres_per_node="gres:gpu:tesla:2"
+    )
+    assert tres_req_string(waiting, c) == "cpu=1,mem=1000M,node=1,billing=1,gres/gpu=2"
+    part = build_partition_record(c.partitions["debug"], c)
+    assert part.tres_fmt_str == "cpu=12,mem=3000M,node=3,billing=12,gres/gpu=6"
+    # without slurmdbd (the default) no GRES in any TRES string
+    plain = make_cluster()
+    assert tres_req_string(waiting, plain) == "cpu=1,mem=1000M,node=1,billing=1"
+    assert (
+        build_partition_record(plain.partitions["debug"], plain).tres_fmt_str
+        == "cpu=12,mem=3000M,node=3,billing=12"
+    )
+
+
+def test_typed_gres_tres() -> None:
+    from flurm.state.records import gres_tres
+
+    names = ("gres/gpu", "gres/gpu:tesla")
+    assert gres_tres(names, [("gpu", "tesla", 1), ("gpu", "k80", 1)]) == ["gres/gpu=2", "gres/gpu:tesla=1"]
+    assert gres_tres(names, [("gpu", "k80", 1)]) == ["gres/gpu=1"]
+    assert gres_tres((), [("gpu", "k80", 1)]) == []

@@ -36,7 +36,7 @@ from flurm.state import licenses
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
-from flurm.state.records import format_mem, job_gres_mem
+from flurm.state.records import format_mem, job_gres_mem, job_gres_req_tres
 from flurm.state.tasks import EMPTY, TaskSet, TaskSetError
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
@@ -410,6 +410,7 @@ def tres_req_string(job: Job, cluster: Cluster) -> str:
         parts.append(f"mem={format_mem(total)}")
     parts.append(f"node={job.min_nodes}")
     parts.append(f"billing={job.min_cpus}")
+    parts.extend(job_gres_req_tres(job, cluster))  # gres/gpu=N when AccountingStorageTRES counts it
     return ",".join(parts)
 
 

@@ -9,7 +9,7 @@ release's slurmctld packs (:func:`_newer_job_fields`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -81,13 +81,70 @@ def format_mem(mib: int) -> str:
     return f"{mib}{units[i]}"
 
 
-def tres_string(cpus: int, mem_mib: int, nodes: int) -> str:
+def tres_string(cpus: int, mem_mib: int, nodes: int, extra: Iterable[str] = ()) -> str:
+    """``extra``: the GRES TRES slurmctld counts (``gres/gpu=2``: :func:`gres_tres`), after billing."""
     parts = [f"cpu={cpus}"]
     if mem_mib:
         parts.append(f"mem={format_mem(mem_mib)}")
     parts.append(f"node={nodes}")
     parts.append(f"billing={cpus}")
+    parts.extend(extra)
     return ",".join(parts)
+
+
+def gres_tres_names(cluster: Cluster) -> tuple[str, ...]:
+    """The GRES TRES slurmctld counts: the ``gres/`` items of AccountingStorageTRES (``gres/gpu``,
+    ``gres/gpu:tesla``), in the order slurmdbd numbers them. None without slurmdbd (slurmctld refuses
+    to start with one then)."""
+    config = cluster.config
+    if config.accounting_storage_type.lower() != "accounting_storage/slurmdbd":
+        return ()
+    words = (config.raw.get("accountingstoragetres") or "").split(",")
+    return tuple(dict.fromkeys(w.strip() for w in words if w.strip().lower().startswith("gres/")))
+
+
+def gres_tres(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]]) -> list[str]:
+    """_set_type_tres_cnt: ``gres/NAME`` counts every (name, type, count) of that name, ``gres/NAME:TYPE``
+    those of the type; as ``gres/gpu=2`` strings in the order of ``names``, counts of 0 left out."""
+    totals: dict[str, int] = {}
+    for name, gtype, count in counts:
+        totals[f"gres/{name}"] = totals.get(f"gres/{name}", 0) + count
+        if gtype:
+            key = f"gres/{name}:{gtype}"
+            totals[key] = totals.get(key, 0) + count
+    return [f"{n}={totals[n]}" for n in names if totals.get(n)]
+
+
+def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
+    """The GRES TRES of what the job holds (its gres_list_alloc)."""
+    names = gres_tres_names(cluster)
+    if not names or not job.gres_alloc:
+        return []
+    return gres_tres(names, ((r.name, r.type, r.total) for r in job_gres_records(job, cluster)))
+
+
+def job_gres_req_tres(job: Job, cluster: Cluster) -> list[str]:
+    """The GRES TRES of what the job asks for (each request's total_gres, gres_job_state_validate)."""
+    names = gres_tres_names(cluster)
+    texts = (job.tres_per_job, job.tres_per_node, job.tres_per_socket, job.tres_per_task)
+    if not names or not any(texts):
+        return []
+    try:
+        requests = gres.job_requests(
+            tres_per_job=job.tres_per_job,
+            tres_per_node=job.tres_per_node,
+            tres_per_socket=job.tres_per_socket,
+            tres_per_task=job.tres_per_task,
+            known_names=[i[0] for t in texts for i in gres.tres_items(t)],
+            shape=gres.JobShape(
+                num_tasks=job.num_tasks if job.tasks_set else 0,
+                min_nodes=job.min_nodes,
+                sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+            ),
+        )
+    except gres.GresError:
+        return []
+    return gres_tres(names, ((r.name, r.type, r.total) for r in requests))
 
 
 def _first_node_mem(job: Job, cluster: Cluster) -> int:
@@ -342,12 +399,15 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         std_out=job.std_out,
         multi_core=_multi_core(job),
         bitflags=job.bitflags,
-        tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
+        tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc, job_gres_alloc_tres(job, cluster))
+        if started
+        else None,
         tres_req_str=job.tres_req
         or tres_string(
             job.cpus_needed() if pending else (alloc_cpus or job.min_cpus),
             mem_req,
             job.min_nodes if pending else (n_alloc or job.min_nodes),
+            job_gres_req_tres(job, cluster),
         ),
         cpus_per_tres=job.cpus_per_tres,
         mem_per_tres=job.mem_per_tres,
@@ -561,6 +621,9 @@ def _native_partition_record(part: Partition, cluster: Cluster, version: int) ->
     total_cpus = sum(n.cpus for n in nodes)
     total_mem = sum(n.real_memory for n in nodes)
     tres = f"cpu={total_cpus},mem={format_mem(total_mem)},node={len(nodes)},billing={total_cpus}"
+    extra = gres_tres(gres_tres_names(cluster), (c for n in nodes for c in _configured_gres(n)))
+    if extra:
+        tres += "," + ",".join(extra)
     return PartitionRecord(
         name=part.name,
         max_time=INFINITE if part.max_time is None else part.max_time,
@@ -587,6 +650,15 @@ def _native_partition_record(part: Partition, cluster: Cluster, version: int) ->
         node_bitmap=Bitmap.from_indexes(len(cluster.node_list), [n.index for n in nodes]),
         tres_fmt_str=tres,
     )
+
+
+def _configured_gres(node: Node) -> Iterator[tuple[str, str | None, int]]:
+    """The node's GRES as slurm.conf gives them: (name, type, count), the untyped rest of a name last."""
+    for g in node.gres_inv.values():
+        yield from ((g.name, t, c) for t, c in g.configured_types.items())
+        rest = g.configured - sum(g.configured_types.values())
+        if rest > 0:
+            yield g.name, None, rest
 
 
 def _nodesets(part: Partition, version: int) -> str | None:

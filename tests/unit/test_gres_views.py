@@ -299,3 +299,13 @@ def test_typed_gres_tres() -> None:
     assert gres_tres(names, [("gpu", "tesla", 1), ("gpu", "k80", 1)]) == ["gres/gpu=2", "gres/gpu:tesla=1"]
     assert gres_tres(names, [("gpu", "k80", 1)]) == ["gres/gpu=1"]
     assert gres_tres((), [("gpu", "k80", 1)]) == []
+
+
+def test_step_tres() -> None:
+    from flurm.state.records import step_tres_string
+
+    # slurmctld 22.05: "TRES=cpu=1,mem=0,node=1"; with AccountingStorageTRES=gres/gpu and slurmdbd, a step
+    # holding a GPU "TRES=cpu=1,gres/gpu=1,mem=0,node=1" (names in order)
+    assert step_tres_string(1, 0, 1) == "cpu=1,mem=0,node=1"
+    assert step_tres_string(2, 1000, 1) == "cpu=2,mem=1000M,node=1"
+    assert step_tres_string(1, 0, 1, ["gres/gpu=1"]) == "cpu=1,gres/gpu=1,mem=0,node=1"

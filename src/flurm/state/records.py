@@ -115,6 +115,13 @@ def gres_tres(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]
     return [f"{n}={totals[n]}" for n in names if totals.get(n)]
 
 
+def step_tres_string(cpus: int, mem_mib: int, nodes: int, gres: Iterable[str] = ()) -> str:
+    """A step's TRES= (step_set_alloc_tres): ``cpu=1,mem=0,node=1``; with the GRES TRES slurmctld counts
+    (:func:`gres_tres` of what the step holds) among them in name order: ``cpu=1,gres/gpu=1,mem=0,node=1``."""
+    parts = [f"cpu={cpus}", f"mem={format_mem(mem_mib) if mem_mib else 0}", f"node={nodes}", *gres]
+    return ",".join(sorted(parts, key=lambda p: p.split("=", 1)[0]))
+
+
 def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
     """The GRES TRES of what the job holds (its gres_list_alloc)."""
     names = gres_tres_names(cluster)

@@ -14,6 +14,7 @@ against the same cluster. flurm itself always runs on the host.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pwd
 import random
@@ -156,6 +157,7 @@ class SlurmCluster:
     # generic resources of each node (launcher.NodeGres; harness/gres.py has ready topologies)
     gres: tuple[launcher.NodeGres, ...] = ()
     gres_types: str = ""  # GresTypes= ("": the names the nodes use)
+    may_drain: tuple[str, ...] = ()  # nodes ready when drained (launcher.Settings.may_drain)
     release: str = releases.HOST  # of slurmctld, the slurmd and the clients (harness/releases.py)
     slurmd_release: str = ""  # of the slurmd, if not ``release``
 
@@ -182,6 +184,7 @@ class SlurmCluster:
             node_shape=self.node_shape,
             gres=self.gres,
             gres_types=self.gres_types,
+            may_drain=self.may_drain,
             release=self.release,
             slurmd_release=self.slurmd_release,
         )
@@ -200,6 +203,25 @@ class SlurmCluster:
         """(Re)start whatever of munged, slurmd and slurmctld is not running (launcher.start)."""
         assert self._settings is not None, "start() first"
         launcher.start(self.dir, self._settings)
+
+    def restart_slurmd(self, node: str, conf: Sequence[str] | None = None) -> None:
+        """Stop ``node``'s slurmd and start it again; with ``conf``, its gres.conf lines become these
+        (its Gres= stays: e.g. fewer devices than Gres= says, as when a GPU is lost) and the node may
+        come back drained or INVAL (it joins ``may_drain``). Returns once it registered again."""
+        assert self._settings is not None, "start() first"
+        if conf is not None:
+            if not self.gres:
+                raise ValueError("restart_slurmd(conf=...) needs a cluster with gres")
+            index = self._settings.node_names.index(node)
+            nodes = [self._settings.node_gres(i) for i in range(self.nodes)]
+            nodes[index] = launcher.NodeGres(nodes[index].gres, tuple(conf))
+            self.gres = tuple(nodes)
+            self.may_drain = tuple(dict.fromkeys((*self.may_drain, node)))
+            self._settings = dataclasses.replace(self._settings, gres=self.gres, may_drain=self.may_drain)
+        launcher.stop_pidfiles(self.dir, [(self.dir / "run" / f"slurmd-{node}.pid", f"slurmd {node}")])
+        self.start_daemons()
+        if self.controller == "flurm":
+            self.wait_ready()
 
     def stop_slurmctld(self, timeout: float = 30.0) -> None:
         """SIGTERM the real slurmctld (it saves its state) and wait until its process has gone."""
@@ -384,7 +406,11 @@ class SlurmCluster:
             r = self.run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
             last = r.stdout + r.stderr
             # one line per node and partition: count each node once
-            states = list(dict(line.split()[:2] for line in r.stdout.splitlines() if line.strip()).values())
+            by_node = dict(line.split()[:2] for line in r.stdout.splitlines() if line.strip())
+            states = [
+                "idle" if n in self.may_drain and st in ("drain", "inval") else st
+                for n, st in by_node.items()
+            ]
             if (
                 r.ok
                 and len(states) == self.nodes

@@ -309,3 +309,45 @@ def test_step_tres() -> None:
     assert step_tres_string(1, 0, 1) == "cpu=1,mem=0,node=1"
     assert step_tres_string(2, 1000, 1) == "cpu=2,mem=1000M,node=1"
     assert step_tres_string(1, 0, 1, ["gres/gpu=1"]) == "cpu=1,gres/gpu=1,mem=0,node=1"
+
+
+def test_requests_decide_the_records() -> None:
+    # the scheduler keeps an untyped request as the typed uses it took; slurmctld still makes a record per
+    # type of the node for the untyped request: --gres=gpu:1 on tesla+k80 -> gpu:tesla:1,gpu:k80:0(IDX:)
+    recs = gres.alloc_records([{"gpu": MIXED}], ((GresUse("gpu", "tesla", 1, (0,)),),), [("gpu", None)])
+    assert gres.job_details(recs, 1) == ("gpu:tesla:1,gpu:k80:0", ("gpu:tesla:1(IDX:0),gpu:k80:0(IDX:)",))
+    # a typed request: its type alone
+    recs = gres.alloc_records([{"gpu": MIXED}], ((GresUse("gpu", "k80", 1, (1,)),),), [("gpu", "k80")])
+    assert gres.job_details(recs, 1) == ("gpu:k80:1", ("gpu:k80:1(IDX:1)",))
+
+
+def test_shared_gres_keeps_the_request_type() -> None:
+    # slurmd reports mps records with the GPU's type; slurmctld's job record is untyped: mps:50(IDX:0)
+    mps = NodeGres(
+        "mps", 200, found=200, topo=(GresTopo("tesla", 100, (0,)), GresTopo("tesla", 100, (1,))), bit_count=2
+    )
+    assert details([{"gpu": TESLA2, "mps": mps}], (GresUse("mps", None, 50, (0,)),)) == (
+        "mps:50",
+        ("mps:50(IDX:0)",),
+    )
+
+
+def test_node_without_topology() -> None:
+    # gres.conf File= without Type= or Cores=: no topology, yet devices (bits)
+    g = NodeGres("gpu", 2, found=2, bit_count=2)
+    assert details([{"gpu": g}], (GresUse("gpu", None, 2, (0, 1)),)) == ("gpu:2", ("gpu:2(IDX:0-1)",))
+    typed = NodeGres("gpu", 2, {"tesla": 2}, found=2, bit_count=2)
+    assert details([{"gpu": typed}], (GresUse("gpu", None, 1, (1,)),)) == (
+        "gpu:tesla:1",
+        ("gpu:tesla:1(IDX:1)",),
+    )
+
+
+def test_job_record_uses_the_job_requests() -> None:
+    c = make_cluster()
+    job = start(c, 5, ("n3",), ((GresUse("gpu", "tesla", 1, (0,)),),), tres_per_node="gres:gpu:1")
+    rec = build_job_record(job, c, ShowFlags.DETAIL)
+    assert (rec.gres_used, rec.gres_detail_str) == (
+        "gpu:tesla:1,gpu:k80:0",
+        ("gpu:tesla:1(IDX:0),gpu:k80:0(IDX:)",),
+    )

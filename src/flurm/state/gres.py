@@ -202,9 +202,9 @@ class GresRequest:
 
 
 def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
-    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``, and
-    in tres_per_task the count after ``=``: ``gres/gpu=1``):
-    (name, type, count). Raises :class:`GresError` for a malformed item."""
+    """The GRES items of a tres_per_* string (``gres:gpu:tesla:2,gres:mps:100``; 24.11 writes ``gres/``,
+    and its tres_per_task ``gres/gpu:tesla=2``): (name, type, count). Raises :class:`GresError` for a
+    malformed item."""
     out: list[tuple[str, str | None, int]] = []
     for raw in (text or "").split(","):
         raw = raw.strip()
@@ -216,10 +216,11 @@ def tres_items(text: str | None) -> list[tuple[str, str | None, int]]:
             continue  # another TRES (licence, ...): not a GRES
         if len(out) >= MAX_RECORDS:
             raise GresError(f"more than {MAX_RECORDS} GRES requested")
-        if "=" in raw:  # 24.11's tres_per_task writes the count after "=" (gres/gpu=1, gres/gpu:tesla=2)
-            head, _, count_text = raw.partition("=")
-            raw = f"{head}:{count_text}"
-        parts = raw.split(":")
+        if "=" in raw:  # 24.11's tres_per_task form: gres/gpu:tesla=1
+            head, _, count_text = raw.rpartition("=")
+            parts = [*head.split(":"), count_text]
+        else:
+            parts = raw.split(":")
         if not parts[0] or len(parts) > 3 or any(not p for p in parts[1:]):
             raise GresError(f"Invalid GRES job specification {text}")
         name = parts[0]
@@ -446,17 +447,23 @@ def _bit_types(g: NodeGres) -> dict[int, str | None]:
 
 
 def alloc_records(
-    inventories: Sequence[Mapping[str, NodeGres] | None], per_node: Sequence[NodeUses]
+    inventories: Sequence[Mapping[str, NodeGres] | None],
+    per_node: Sequence[NodeUses],
+    requests: Sequence[tuple[str, str | None]] | None = None,
 ) -> list[AllocRecord]:
     """gres_ctld_job_alloc's gres_list_alloc for a job holding ``per_node`` (its GresUse per node, in its
-    node order) on nodes of these inventories (None: the node is unknown).
+    node order) on nodes of these inventories (None: the node is unknown), for its ``requests`` (the
+    (name, type) of each gres_list_req record in order; by default those of the uses).
 
-    Records come in the order they are first met, node by node and on each node request by request.
-    On a node whose GRES of that name has types, an untyped request gets one record per type of the
-    node (count 0 and no device for the types it did not get: slurmctld shows ``gpu:k80:0(IDX:)``), a
-    typed one the record of its type; on a node without types the record is untyped.
+    Node by node, request by request, each type of the node the request matches gets its record (found
+    or appended): on a node whose GRES of that name has types, an untyped request fills one record per
+    type of the node (count 0 and no device for the types it did not get: slurmctld shows
+    ``gpu:k80:0(IDX:)``), a typed one its type's record; on a node without types, and for a shared GRES
+    (mps, shard: slurmctld keeps their node types out of it), the record has the request's type.
     """
     n = len(per_node)
+    if requests is None:
+        requests = list(dict.fromkeys((u.name, u.type) for uses in per_node for u in uses))
     order: list[tuple[str, str | None]] = []
     counts: dict[tuple[str, str | None], list[int]] = {}
     bits: dict[tuple[str, str | None], list[tuple[int, ...] | None]] = {}
@@ -469,36 +476,52 @@ def alloc_records(
         counts[key][i] = count
         bits[key][i] = held
 
+    def union(uses: Iterable[GresUse]) -> tuple[int, ...]:
+        return tuple(sorted({b for u in uses for b in u.bits or ()}))
+
     for i, uses in enumerate(per_node):
         inv = inventories[i] if i < len(inventories) else None
-        for u in uses:
-            g = inv.get(u.name) if inv else None
-            types = g.types() if g is not None else []
-            if g is None or not types:
-                # an unknown node keeps the use's own type; a node without types an untyped record
-                key = (u.name, u.type if g is None else None)
-                count = NO_CONSUME_VAL64 if g is not None and g.no_consume else u.count
-                put(key, i, count, u.bits if g is None or g.bit_count else None)
+        for name, rtype in requests:
+            mine = [u for u in uses if u.name == name and (rtype is None or u.type == rtype)]
+            g = inv.get(name) if inv else None
+            if g is None:  # an unknown node: what the job holds is all there is
+                for gtype in dict.fromkeys(u.type for u in mine):
+                    of_type = [u for u in mine if u.type == gtype]
+                    has_bits = any(u.bits is not None for u in of_type)
+                    put((name, gtype), i, sum(u.count for u in of_type), union(of_type) if has_bits else None)
+                continue
+            types = [] if g.shared else g.types()
+            if not types:
+                count = NO_CONSUME_VAL64 if g.no_consume else sum(u.count for u in mine)
+                put((name, rtype if g.shared else None), i, count, union(mine) if g.bit_count else None)
                 continue
             of_bit = _bit_types(g)
-            left = u.count
+            left = sum(u.count for u in mine if u.type is None and u.bits is None)
             for t in types:
-                if u.type is not None and u.type != t:
+                if rtype is not None and rtype != t:
                     continue
-                held: tuple[int, ...] | None = None
-                if u.bits is not None and g.bit_count:
-                    held = tuple(b for b in u.bits if of_bit.get(b) == t)
-                    # a shared GRES (mps) sits on one device; a GPU counts its devices of this type
-                    shared_count = left if held else 0
-                    count = shared_count if g.shared else (len(held) if u.type is None else u.count)
-                elif g.bit_count:
-                    held, count = (), (left if u.type == t else 0)
-                else:  # counted only: the types take what they have, in order
-                    count = left if u.type == t else min(left, g.type_available(t))
-                left = max(0, left - count)
-                if g.no_consume:
-                    count = NO_CONSUME_VAL64
-                put((u.name, t), i, count, held)
+                typed = [u for u in mine if u.type == t]
+                count = sum(u.count for u in typed)
+                held = set(union(typed))
+                for u in mine:
+                    if u.type is not None or u.bits is None:
+                        continue
+                    # an untyped use: its devices of this type (all to the first type without topology)
+                    mine_t = [b for b in u.bits if of_bit.get(b) == t] if of_bit else list(u.bits)
+                    if not of_bit and t != types[0]:
+                        mine_t = []
+                    held.update(mine_t)
+                    count += len(mine_t)
+                if left:  # counted only: the types take what they have, in order
+                    take = min(left, g.type_available(t))
+                    count += take
+                    left -= take
+                put(
+                    (name, t),
+                    i,
+                    NO_CONSUME_VAL64 if g.no_consume else count,
+                    tuple(sorted(held)) if g.bit_count else None,
+                )
     return [AllocRecord(k[0], k[1], tuple(counts[k]), tuple(bits[k])) for k in order]
 
 
@@ -565,9 +588,9 @@ def usage(g: NodeGres) -> list[TypeUsage]:
         held = tuple(b for b in used_bits if of_bit.get(b) == t)
         if g.no_consume:
             used = 0
-        elif g.bit_count and not g.shared:
+        elif g.bit_count and not g.shared and of_bit:
             used = len(held)
-        else:
+        else:  # counted only, shared, or devices without topology: what the typed uses hold
             used = g.type_alloc.get(t, 0)
         out.append(TypeUsage(g.name, t, g.type_available(t), used, held))
     return out

@@ -133,23 +133,8 @@ def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
 def job_gres_req_tres(job: Job, cluster: Cluster) -> list[str]:
     """The GRES TRES of what the job asks for (each request's total_gres, gres_job_state_validate)."""
     names = gres_tres_names(cluster)
-    texts = (job.tres_per_job, job.tres_per_node, job.tres_per_socket, job.tres_per_task)
-    if not names or not any(texts):
-        return []
-    try:
-        requests = gres.job_requests(
-            tres_per_job=job.tres_per_job,
-            tres_per_node=job.tres_per_node,
-            tres_per_socket=job.tres_per_socket,
-            tres_per_task=job.tres_per_task,
-            known_names=[i[0] for t in texts for i in gres.tres_items(t)],
-            shape=gres.JobShape(
-                num_tasks=job.num_tasks if job.tasks_set else 0,
-                min_nodes=job.min_nodes,
-                sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
-            ),
-        )
-    except gres.GresError:
+    requests = _job_requests(job) if names else None
+    if not requests:
         return []
     return gres_tres(names, ((r.name, r.type, r.total) for r in requests))
 
@@ -256,7 +241,35 @@ def job_gres_records(job: Job, cluster: Cluster) -> list[gres.AllocRecord]:
     if not job.gres_alloc:
         return []
     inventories = [n.gres_inv if (n := cluster.nodes.get(name)) is not None else None for name in job.nodes]
-    return gres.alloc_records(inventories, job.gres_alloc)
+    return gres.alloc_records(inventories, job.gres_alloc, _gres_request_keys(job))
+
+
+def _job_requests(job: Job) -> tuple[gres.GresRequest, ...] | None:
+    """The job's GRES requests (gres_list_req), parsed again from its tres_per_* (None: none parse)."""
+    texts = (job.cpus_per_tres, job.tres_per_job, job.tres_per_node, job.tres_per_socket, job.tres_per_task)
+    if not any(texts[1:]):
+        return None
+    try:
+        return gres.job_requests(
+            tres_per_job=job.tres_per_job,
+            tres_per_node=job.tres_per_node,
+            tres_per_socket=job.tres_per_socket,
+            tres_per_task=job.tres_per_task,
+            cpus_per_tres=job.cpus_per_tres,
+            known_names=[item[0] for t in texts for item in gres.tres_items(t)],
+            shape=gres.JobShape(
+                num_tasks=job.num_tasks if job.tasks_set else 0,
+                min_nodes=job.min_nodes,
+                sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+            ),
+        )
+    except gres.GresError:
+        return None
+
+
+def _gres_request_keys(job: Job) -> list[tuple[str, str | None]] | None:
+    requests = _job_requests(job)
+    return None if requests is None else [r.key() for r in requests]
 
 
 def job_gres_details(job: Job, cluster: Cluster) -> tuple[str | None, tuple[str | None, ...]]:

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from flurm.config import gres as gres_conf
 from flurm.config import hostlists
 from flurm.config.confhash import conf_hash
 from flurm.config.keys import DOWNNODES_KEYS, LINE_KEYS, NODE_KEYS, NODESET_KEYS, PARTITION_KEYS, TOP_KEYS
@@ -421,6 +422,8 @@ class SlurmConfig:
     launch_type: str = "launch/slurm"
     mpi_default: str = "none"
     gres_types: str | None = None
+    # the GRES names GresTypes makes known, in slurmctld's order (config/gres.py context_names)
+    gres_names: tuple[str, ...] = ()
     enforce_part_limits: int = PARTITION_ENFORCE_NONE
     def_mem_per_cpu_mib: int | None = None
     def_mem_per_node_mib: int | None = None
@@ -1162,7 +1165,10 @@ class _Builder:
         self._jobs(fields)
         self._memory(fields)
         self._misc(fields)
-        nodes = self._nodes(fields["slurmd_port"])
+        fields["gres_names"] = self._gres_names(
+            fields["select_type"] if "selecttype" in self.r.settings else None
+        )
+        nodes = self._nodes(fields["slurmd_port"], fields["gres_names"])
         node_sets = tuple(ns for ns, _ in self.r.node_sets)
         partitions = self._partitions(nodes, fields["disable_root_jobs"])
         for key in ("frontendname", "downnodes", "nodename", "nodeset", "partitionname", "slurmctldhost"):
@@ -1458,10 +1464,20 @@ class _Builder:
         except LicenseError:
             raise self.error(setting, f"Invalid configured licenses: {fields['licenses']}") from None
 
-    def _nodes(self, slurmd_port: int) -> tuple[NodeConf, ...]:
+    def _gres_names(self, select_type: str | None) -> tuple[str, ...]:
+        setting = self.setting("grestypes")
+        try:
+            names, errors = gres_conf.context_names(setting.value if setting else None, select_type)
+        except gres_conf.GresTypesError as exc:
+            raise self.error(setting, str(exc)) from None
+        for message in errors:
+            self.warn(setting, message)
+        return names
+
+    def _nodes(self, slurmd_port: int, gres_names: tuple[str, ...] = ()) -> tuple[NodeConf, ...]:
         nodes: list[NodeConf] = []
         index: dict[str, int] = {}
-        gres_types = {name.strip() for name in (self.value("grestypes") or "").split(",") if name.strip()}
+        gres_types = set(gres_names)
         for line in self.r.node_lines:
             template = line.node
             if template.gres:
@@ -1518,7 +1534,10 @@ class _Builder:
         return tuple(sorted(nodes, key=lambda node: natural_key(node.name)))
 
     def _gres_filter(self, line: _NodeLine, gres_types: set[str]) -> str | None:
-        """gres_name_filter(): slurmctld keeps only the GRES whose name GresTypes lists."""
+        """gres_name_filter(): slurmctld keeps only the GRES whose name GresTypes lists (without
+        GresTypes, none, silently); a count it cannot read is logged (_get_gres_cnt), not refused."""
+        if not gres_types:
+            return None
         kept = []
         for item in (line.node.gres or "").split(","):
             if not item:
@@ -1527,7 +1546,12 @@ class _Builder:
                 kept.append(item)
             else:
                 self.r.warn(line.loc, f"Invalid GRES configured on node {line.names}: {item}")
-        return ",".join(kept) or None
+        value = ",".join(kept) or None
+        for name in dict.fromkeys(item.split(":", 1)[0] for item in kept):
+            bad = gres_conf.configured(value, name).bad
+            if bad is not None:
+                self.r.warn(line.loc, f"Bad GRES configuration: {bad}")
+        return value
 
     @staticmethod
     def _ports(line: _NodeLine, count: int, slurmd_port: int) -> list[int]:

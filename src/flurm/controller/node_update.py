@@ -26,6 +26,9 @@ _UNAVAILABLE = DRAIN | FAIL
 
 
 def _valid_change(node: Node, new: int) -> bool:
+    invalid_reg = bool(node.flags & NodeStateFlag.INVALID_REG)  # its slurmd registered what slurm.conf denies
+    if new in (UNDRAIN, NodeState.IDLE, RESUME) and invalid_reg:
+        return False
     if new in (NodeState.DOWN, DRAIN, FAIL, NodeStateFlag.NO_RESPOND, UNDRAIN, NodeState.IDLE):
         return True
     if new == NodeStateFlag.REBOOT_CANCEL:

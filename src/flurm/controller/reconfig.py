@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from flurm.config.slurmconf import SlurmConfig
 from flurm.controller.log_settings import LogSettings
 from flurm.scheduler import scheduler
+from flurm.state import gres_node
 from flurm.state.cluster import Cluster
 from flurm.state.model import Node
 
@@ -47,7 +48,7 @@ NODE_CONFIG_FIELDS = (
     "tmp_disk",
     "weight",
     "features",
-    "gres",
+    "gres_conf",
 )
 
 
@@ -103,8 +104,18 @@ def apply_to_cluster(cluster: Cluster, config: SlurmConfig) -> Changes:
         else:
             if any(getattr(node, f) != getattr(fresh, f) for f in NODE_CONFIG_FIELDS):
                 changes.nodes_changed.append(node.name)
+            gres_changed = node.gres_conf != fresh.gres_conf or cluster.config.gres_names != config.gres_names
             for f in NODE_CONFIG_FIELDS:
                 setattr(node, f, getattr(fresh, f))
+            if gres_changed:  # what slurmd reported and what jobs hold stay; Gres= is built again
+                node.gres_inv = gres_node.reconfigured(node.gres_inv, node.gres_conf, config.gres_names)
+                built = gres_node.gres_text(
+                    node.gres_inv,
+                    config.gres_names,
+                    sockets=node.sockets,
+                    cores_per_socket=node.cores_per_socket,
+                )
+                node.gres = built or node.gres_conf
             node.index = fresh.index
         nodes[node.name] = node
     for name, node in old_nodes.items():

@@ -30,7 +30,7 @@ from flurm.config.hostlists import compress
 from flurm.config.prologflags import PrologFlag, parse_prolog_flags
 from flurm.controller import reboot
 from flurm.controller.steps import interactive_allocation
-from flurm.nodes import batch_env
+from flurm.nodes import batch_env, gres_reg
 from flurm.nodes.health import HealthChecks
 from flurm.protocol.constants import (
     NO_VAL,
@@ -206,18 +206,34 @@ class NodeAgent:
         node.boot_time = boot_time
         if reboot.node_rebooted(node, boot_time):  # (jobctl) the end of a reboot flurm issued
             log.info("node %s rebooted", node.name)
-        node.last_busy = now  # slurmctld (validate_node_specs) counts every registration as busy
+        invalid = gres_reg.register(node, msg, self.cluster.config)  # the reason it is INVAL, if it is
+        if invalid is None:
+            node.last_busy = now  # slurmctld (validate_node_specs) counts every valid registration as busy
         if not node.is_responding():
             log.info("node %s now responding", node.name)
             node.flags &= ~NodeStateFlag.NO_RESPOND
         steps = [s for s in msg.steps if not MIN_NOALLOC_JOBID <= s.job_id <= MAX_NOALLOC_JOBID]
+        was_invalid = node.flags & NodeStateFlag.INVALID_REG
+        node.flags &= ~NodeStateFlag.INVALID_REG
         failed = msg.status in (ESLURMD_PROLOG_FAILED, ESLURMD_SETUP_ENVIRONMENT_ERROR)
-        if failed and not node.flags & NodeStateFlag.DRAIN:
+        if invalid is not None:
+            # validate_node_specs: INVAL, drained with the reason unless down, drained or failed already;
+            # the node stays in the state it had (UNKNOWN before its first valid registration)
+            node.flags |= NodeStateFlag.INVALID_REG
+            if not was_invalid:
+                log.error("Setting node %s state to INVAL with reason:%s", node.name, invalid)
+            unavailable = node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL)
+            if node.base_state != NodeState.DOWN and not unavailable:
+                self._set_reason(node, invalid, now)
+                node.flags |= NodeStateFlag.DRAIN
+        elif failed and not node.flags & NodeStateFlag.DRAIN:
             why = "Prolog error" if msg.status == ESLURMD_PROLOG_FAILED else "Job env setup error"
             log.error("node %s reports a prolog or job environment failure: draining it", node.name)
             self._set_reason(node, why, now)
             node.flags |= NodeStateFlag.DRAIN
-        if node.base_state == NodeState.UNKNOWN:
+        if invalid is not None:
+            pass
+        elif node.base_state == NodeState.UNKNOWN:
             node.base_state = NodeState.IDLE
             node.refresh_base_state()
             if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
@@ -248,6 +264,9 @@ class NodeAgent:
         self._reconcile(node, steps, now)
         self.cluster.node_changed(node)
         self.ctl.schedule_soon()
+        if invalid is not None:
+            log.error("_slurm_rpc_node_registration node=%s: Invalid argument", node.name)
+            return rc_reply(0)  # as slurmctld: acknowledged, so that slurmd does not retry
         if msg.flags & SLURMD_REG_FLAG_RESP:
             return Reply(MsgType.RESPONSE_NODE_REGISTRATION, NodeRegistrationResponse(self.cluster_tres()))
         return rc_reply(0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flurm.config.ctl_conf import CR_MEMORY, effective_select_type_param
 from flurm.config.slurmconf import SlurmConfig, node_state_value
 from flurm.protocol.constants import NO_VAL, NODE_STATE_BASE, JobState, JobStateFlag, NodeState, NodeStateFlag
-from flurm.state import gres
+from flurm.state import gres, gres_node
 from flurm.state.gres import NodeUses
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
 from flurm.state.reservations import Reservations
@@ -86,9 +86,10 @@ class Cluster:
                 tmp_disk=nc.tmp_disk_mib,
                 weight=nc.weight,
                 features=tuple(nc.features),
-                gres=nc.gres,
-                gres_inv=gres.node_inventory(gres.parse_configured(nc.gres)),
+                gres_conf=nc.gres,
+                gres_inv=gres_node.inventory(nc.gres, self.config.gres_names),
             )
+            node.gres = gres_node.config_text(node.gres_inv, self.config.gres_names) or nc.gres
             # State= as slurmctld's state_str2int (CLOUD: IDLE+CLOUD+POWERED_DOWN, FAIL: IDLE+FAIL, ...)
             state = node_state_value(nc.state or "UNKNOWN") or NodeState.UNKNOWN
             node.base_state = state & NODE_STATE_BASE

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flurm.config.gres import plugin_id as plugin_id  # one rule: gres_build_id
 from flurm.protocol.constants import SlurmRC
 from flurm.protocol.errors import FlurmError
 
@@ -42,15 +43,6 @@ class GresError(FlurmError):
     """A GRES string or request slurmctld refuses (``rc=`` gives another code than Invalid GRES)."""
 
     rc = SlurmRC.ESLURM_INVALID_GRES
-
-
-def plugin_id(name: str) -> int:
-    """gres_build_id(): the name's bytes added in, each shifted by 0, 8, 16, 24, 0... bits (u32)."""
-    value, shift = 0, 0
-    for ch in name.encode():
-        value = (value + (ch << shift)) & 0xFFFFFFFF
-        shift = (shift + 8) % 32
-    return value
 
 
 def parse_count(text: str) -> int | None:
@@ -373,7 +365,14 @@ def free_count(g: NodeGres, gres_type: str | None) -> int:
 
 
 def free_bits(g: NodeGres, gres_type: str | None) -> list[int]:
-    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first."""
+    """The device indexes of ``g`` (of one type, or of any) that no job holds, lowest first.
+
+    Devices without a topology (gres.conf File= with neither Type= nor Cores=: slurmd reports no
+    topology, slurmctld still allocates the bits) are bits 0..bit_count-1 of no type."""
+    if not g.topo:
+        if gres_type is not None and gres_type not in g.configured_types:
+            return []
+        return [b for b in range(g.bit_count) if b not in g.bit_alloc]
     out: list[int] = []
     for t in g.topo:
         if gres_type is not None and t.type != gres_type:

@@ -321,7 +321,10 @@ class Node:
     tmp_disk: int = 0
     weight: int = 1
     features: tuple[str, ...] = ()
-    gres: str | None = None  # Gres= of slurm.conf as slurmctld keeps it (names GresTypes lists)
+    # Gres= as slurmctld shows it: rebuilt from the inventory (state/gres_node.py gres_text), at start-up
+    # from slurm.conf and at each registration from what slurmd reported ("gpu:tesla:2(S:0-1)")
+    gres: str | None = None
+    gres_conf: str | None = None  # Gres= of slurm.conf as slurmctld keeps it (names GresTypes lists)
     # each GRES name: configured, reported and allocated counts and devices (state/gres.py)
     gres_inv: dict[str, NodeGres] = field(default_factory=dict)
     # run time

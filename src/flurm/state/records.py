@@ -9,7 +9,7 @@ release's slurmctld packs (:func:`_newer_job_fields`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +41,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import gres, multicore
+from flurm.state import gres, gres_node, multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -99,8 +99,7 @@ def gres_tres_names(cluster: Cluster) -> tuple[str, ...]:
     config = cluster.config
     if config.accounting_storage_type.lower() != "accounting_storage/slurmdbd":
         return ()
-    words = (config.raw.get("accountingstoragetres") or "").split(",")
-    return tuple(dict.fromkeys(w.strip() for w in words if w.strip().lower().startswith("gres/")))
+    return gres_node.tres_names(config.raw.get("accountingstoragetres"))
 
 
 def gres_tres(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]]) -> list[str]:
@@ -571,16 +570,39 @@ class JobListCache:
 # -- nodes ----------------------------------------------------------------------------------------
 
 
-def node_tres(node: Node) -> str:
-    return f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
+def node_tres(node: Node, gres_tres: Sequence[str] = ()) -> str:
+    """CfgTRES: CPUs, memory, billing and the node's GRES of the TRES AccountingStorageTRES lists."""
+    text = f"cpu={node.cpus},mem={format_mem(node.real_memory)},billing={node.cpus}"
+    gres = gres_node.tres_counts(node.gres_inv, gres_tres, allocated=False)
+    return f"{text},{gres_node.tres_text(gres)}" if gres else text
 
 
-def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
+def _node_gres(node: Node, version: int, gres_names: Sequence[str]) -> str | None:
+    """Gres= as the slurmctld of ``version`` shows it: Node.gres (22.05's), rebuilt where a later release
+    writes it otherwise (no_consume); slurm.conf's text where nothing was built."""
+    if version < SLURM_24_11_PROTOCOL_VERSION or not any(g.no_consume for g in node.gres_inv.values()):
+        return node.gres
+    built = gres_node.gres_text(
+        node.gres_inv,
+        gres_names,
+        sockets=node.sockets,
+        cores_per_socket=node.cores_per_socket,
+        version=version,
+    )
+    return built or node.gres_conf
+
+
+def _native_node_record(
+    node: Node, show_flags: int, version: int, gres_names: Sequence[str], gres_tres: Sequence[str]
+) -> NodeRecord:
     alloc_tres = None
     if node.alloc_cpus:
         alloc_tres = f"cpu={node.alloc_cpus}"
         if node.alloc_mem:
             alloc_tres += f",mem={format_mem(node.alloc_mem)}"
+        gres_alloc = gres_node.tres_counts(node.gres_inv, gres_tres, allocated=True)
+        if gres_alloc:
+            alloc_tres += "," + gres_node.tres_text(gres_alloc)
     state = node.node_state
     detail = bool(show_flags & ShowFlags.DETAIL)
     return NodeRecord(
@@ -616,12 +638,13 @@ def _native_node_record(node: Node, show_flags: int) -> NodeRecord:
         arch=node.arch,
         features=",".join(node.features) or None,
         features_act=",".join(node.features) or None,
-        gres=node.gres,
+        gres=_node_gres(node, version, gres_names),
+        # gres_get_node_drain is "N/A" whatever the node has; both only with SHOW_DETAIL (slow in slurmctld)
         gres_drain="N/A" if detail else None,
-        gres_used=None,
+        gres_used=gres_node.gres_used(node.gres_inv, gres_names, version) if detail else None,
         os=node.os,
         reason=node.reason,
-        tres_fmt_str=node_tres(node),
+        tres_fmt_str=node_tres(node, gres_tres),
         resv_name=node.resv_name,
     )
 
@@ -641,9 +664,14 @@ def _native_partition_record(part: Partition, cluster: Cluster, version: int) ->
     total_cpus = sum(n.cpus for n in nodes)
     total_mem = sum(n.real_memory for n in nodes)
     tres = f"cpu={total_cpus},mem={format_mem(total_mem)},node={len(nodes)},billing={total_cpus}"
-    extra = gres_tres(gres_tres_names(cluster), (c for n in nodes for c in _configured_gres(n)))
-    if extra:
-        tres += "," + ",".join(extra)
+    gres_tres = gres_node.tres_names(cluster.config.raw.get("accountingstoragetres"))
+    if gres_tres:
+        totals: dict[str, int] = {}
+        for n in nodes:
+            for name, count in gres_node.tres_counts(n.gres_inv, gres_tres, allocated=False):
+                totals[name] = totals.get(name, 0) + count
+        if totals:
+            tres += "," + gres_node.tres_text([(t, totals[t]) for t in gres_tres if t in totals])
     return PartitionRecord(
         name=part.name,
         max_time=INFINITE if part.max_time is None else part.max_time,
@@ -670,15 +698,6 @@ def _native_partition_record(part: Partition, cluster: Cluster, version: int) ->
         node_bitmap=Bitmap.from_indexes(len(cluster.node_list), [n.index for n in nodes]),
         tres_fmt_str=tres,
     )
-
-
-def _configured_gres(node: Node) -> Iterator[tuple[str, str | None, int]]:
-    """The node's GRES as slurm.conf gives them: (name, type, count), the untyped rest of a name last."""
-    for g in node.gres_inv.values():
-        yield from ((g.name, t, c) for t, c in g.configured_types.items())
-        rest = g.configured - sum(g.configured_types.values())
-        if rest > 0:
-            yield g.name, None, rest
 
 
 def _nodesets(part: Partition, version: int) -> str | None:
@@ -711,8 +730,18 @@ def build_job_record(
     return replace(rec, **job.record_overrides) if job.record_overrides else rec
 
 
-def build_node_record(node: Node, show_flags: int) -> NodeRecord:
-    rec = _native_node_record(node, show_flags)
+def build_node_record(
+    node: Node,
+    show_flags: int,
+    version: int = SLURM_22_05_PROTOCOL_VERSION,
+    gres_names: Sequence[str] | None = None,
+    gres_tres: Sequence[str] = (),
+) -> NodeRecord:
+    """The record as the slurmctld of the release speaking ``version`` fills it; ``gres_names`` are the
+    names GresTypes lists, in slurmctld's order (config.gres_names; by default the node's own);
+    ``gres_tres`` the GRES TRES AccountingStorageTRES lists (gres_node.tres_names)."""
+    names = tuple(node.gres_inv) if gres_names is None else gres_names
+    rec = _native_node_record(node, show_flags, version, names, gres_tres)
     return replace(rec, **node.record_overrides) if node.record_overrides else rec
 
 

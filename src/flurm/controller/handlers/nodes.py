@@ -23,6 +23,7 @@ from flurm.protocol.messages.partitions import (
 )
 from flurm.protocol.messages.reports import HostlistExpansion
 from flurm.rpc.transport import Reply, Request, rc_reply
+from flurm.state import gres_node
 from flurm.state.records import build_node_record, build_partition_record
 
 if TYPE_CHECKING:
@@ -35,8 +36,12 @@ def node_info(ctl: Controller, req: Request) -> Reply:
     if req.body.last_update and req.body.last_update - 1 >= cluster.last_node_update:
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
     flags, private = req.body.show_flags, ctl.config.private_data
+    version, names = req.frame.header.version, ctl.config.gres_names
+    tres = gres_node.tres_names(ctl.config.raw.get("accountingstoragetres"))
     records = tuple(
-        NodeRecord.blank() if hidden_in_listing(n, flags, private) else build_node_record(n, flags)
+        NodeRecord.blank()
+        if hidden_in_listing(n, flags, private)
+        else build_node_record(n, flags, version, names, tres)
         for n in cluster.node_list
     )
     return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
@@ -47,7 +52,9 @@ def node_info_single(ctl: Controller, req: Request) -> Reply:
     node = ctl.cluster.nodes.get(req.body.node_name or "")
     flags = req.body.show_flags
     shown = node is not None and not hidden_by_name(node, flags)
-    records = (build_node_record(node, flags),) if node is not None and shown else ()
+    version, names = req.frame.header.version, ctl.config.gres_names
+    tres = gres_node.tres_names(ctl.config.raw.get("accountingstoragetres"))
+    records = (build_node_record(node, flags, version, names, tres),) if node is not None and shown else ()
     # pack_one_node: no bitmap of hidden slots (24.11 on)
     return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records, hidden_map=False))
 

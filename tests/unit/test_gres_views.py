@@ -351,3 +351,22 @@ def test_job_record_uses_the_job_requests() -> None:
         "gpu:tesla:1,gpu:k80:0",
         ("gpu:tesla:1(IDX:0),gpu:k80:0(IDX:)",),
     )
+
+
+def test_cpus_per_gpu_count_in_the_job_resources() -> None:
+    # slurmctld: --gpus=k80:1 --cpus-per-gpu=2 -> job_resources ncpus 2 (gres_select_util_job_min_cpus)
+    assert gres.min_cpus(cpus_per_tres="gres:gpu:2", tres_per_job="gres:gpu:k80:1") == 2
+    assert gres.min_cpus(cpus_per_tres="gres:gpu:1", tres_per_task="gres:gpu:1", num_tasks=2) == 2
+    assert gres.min_cpus(cpus_per_tres="gres:gpu:2", tres_per_node="gres:gpu:1", nodes=2) == 4
+    assert gres.min_cpus(cpus_per_tres=None, tres_per_job="gres:gpu:1") == 0
+    c = make_cluster()
+    job = start(
+        c,
+        6,
+        ("n2",),
+        ((GresUse("gpu", "k80", 1, (1,)),),),
+        tres_per_job="gres:gpu:k80:1",
+        cpus_per_tres="gres:gpu:2",
+    )
+    res = build_job_record(job, c, ShowFlags.DETAIL).job_resources
+    assert res is not None and res.ncpus == 2

@@ -629,3 +629,43 @@ def requested_mem(
     except GresError:
         return None
     return 0
+
+
+def min_cpus(
+    *,
+    cpus_per_tres: str | None,
+    tres_per_job: str | None = None,
+    tres_per_node: str | None = None,
+    tres_per_socket: str | None = None,
+    tres_per_task: str | None = None,
+    nodes: int = 1,
+    sockets_per_node: int = 0,
+    num_tasks: int = 0,
+) -> int:
+    """gres_select_util_job_min_cpus: the CPUs a job's --cpus-per-gpu asks for, CPUs per GRES times the
+    GRES asked (per job, else per node x nodes, per socket x sockets, per task x tasks), the most of any
+    name; 0 without CPUs per GRES."""
+    try:
+        per: dict[str, int] = {}
+        for name, _, count in tres_items(cpus_per_tres):
+            per[name] = max(per.get(name, 0), count)
+        best = 0
+        for name, cpus in per.items():
+
+            def asked(text: str | None, name: str = name) -> int:
+                return sum(count for n, _, count in tres_items(text) if n == name)
+
+            if n := asked(tres_per_job):
+                total = n
+            elif n := asked(tres_per_node):
+                total = n * max(1, nodes)
+            elif n := asked(tres_per_socket):
+                total = n * max(1, nodes) * max(1, sockets_per_node)
+            elif n := asked(tres_per_task):
+                total = n * max(1, num_tasks)
+            else:
+                continue
+            best = max(best, cpus * total)
+    except GresError:
+        return 0
+    return best

@@ -200,6 +200,22 @@ def _array_task_str(job: Job) -> str | None:
     return job.array_task_pending.hex(job.array_size_hint)
 
 
+def _gres_min_cpus(job: Job, nodes: int) -> int:
+    """The CPUs --cpus-per-gpu gives the job (gres_select_util_job_min_cpus), 0 without it."""
+    if not job.cpus_per_tres:
+        return 0
+    return gres.min_cpus(
+        cpus_per_tres=job.cpus_per_tres,
+        tres_per_job=job.tres_per_job,
+        tres_per_node=job.tres_per_node,
+        tres_per_socket=job.tres_per_socket,
+        tres_per_task=job.tres_per_task,
+        nodes=nodes,
+        sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+        num_tasks=job.num_tasks,
+    )
+
+
 def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     if not job.nodes or not job.cores_alloc:
         return None
@@ -215,7 +231,12 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         # that lost a node counts what it holds (extract_job_resources_node)
         ncpus=sum(cpus)
         if job.resize_time
-        else max(len(nodes) * (job.ntasks_per_node or 1), job.min_cpus, len(nodes) * job.pn_min_cpus),
+        else max(
+            len(nodes) * (job.ntasks_per_node or 1),
+            job.min_cpus,
+            len(nodes) * job.pn_min_cpus,
+            _gres_min_cpus(job, len(nodes)),
+        ),
         node_req=1,
         nodes=compress(job.nodes),
         whole_node=1 if job.shared == 0 else 0,

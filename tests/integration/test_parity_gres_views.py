@@ -41,7 +41,8 @@ TRES = (
     "mem-per-tres:16,tres-alloc:40",
 )
 QUEUE = ("squeue", "-S", "i", "-t", "all", "-o", "%i %t %b %N")
-STEP = "#!/bin/sh\nsrun sleep 300\n"
+# scripts exec their sleep: a cancelled job is killed by the signal itself (0:15, never 143:0 by chance)
+STEP = "#!/bin/sh\nexec srun sleep 300\n"
 
 # what flurm's HTTP API and metrics said at the moment the clients looked (flurm's run only)
 API: dict[str, Any] = {}
@@ -79,15 +80,15 @@ def api_snapshot(label: str) -> Step:
 
 STEPS: list[Step] = [
     write("step.sh", STEP),
-    cmd("sbatch", "-N2", "--gpus-per-node=1", "--wrap", "sleep 300"),  # 1: tesla 0 and k80 0
+    cmd("sbatch", "-N2", "--gpus-per-node=1", "--wrap", "exec sleep 300"),  # 1: tesla 0 and k80 0
     wait(1, "RUNNING"),
     cmd("sbatch", "--gpus=k80:1", "--cpus-per-gpu=2", "--mem-per-gpu=100", "step.sh"),  # 2: k80 1
     wait(2, "RUNNING"),
-    cmd("sbatch", "--gres=gpu", "--wrap", "sleep 300"),  # 3: tesla 1
+    cmd("sbatch", "--gres=gpu", "--wrap", "exec sleep 300"),  # 3: tesla 1
     wait(3, "RUNNING"),
-    cmd("sbatch", "--gpus-per-socket=1", "--sockets-per-node=1", "--wrap", "sleep 300"),  # 4: waits
-    cmd("sbatch", "--gres=gpu:tesla", "--mem-per-gpu=1G", "--wrap", "sleep 300"),  # 5: waits
-    cmd("sbatch", "-n2", "--gpus-per-task=1", "--cpus-per-gpu=1", "--wrap", "sleep 300"),  # 6: waits
+    cmd("sbatch", "--gpus-per-socket=1", "--sockets-per-node=1", "--wrap", "exec sleep 300"),  # 4: waits
+    cmd("sbatch", "--gres=gpu:tesla", "--mem-per-gpu=1G", "--wrap", "exec sleep 300"),  # 5: waits
+    cmd("sbatch", "-n2", "--gpus-per-task=1", "--cpus-per-gpu=1", "--wrap", "exec sleep 300"),  # 6: waits
     settle(),
     cmd(*JOBS, label="busy jobs"),
     cmd(*TRES, label="busy tres"),

@@ -30,11 +30,11 @@ TOPOLOGY = {
 }
 
 STEPS: list[Step] = [
-    cmd("sbatch", "--gres=gpu:1", "-w", "compute-node-1", "--wrap", "sleep 300"),  # 1: the tesla
+    cmd("sbatch", "--gres=gpu:1", "-w", "compute-node-1", "--wrap", "exec sleep 300"),  # 1: the tesla
     wait(1, "RUNNING"),
-    cmd("sbatch", "--gres=gpu:1", "-w", "compute-node-1", "--wrap", "sleep 300"),  # 2: the k80
+    cmd("sbatch", "--gres=gpu:1", "-w", "compute-node-1", "--wrap", "exec sleep 300"),  # 2: the k80
     wait(2, "RUNNING"),
-    cmd("sbatch", "--gres=gpu:k80:1", "-w", "compute-node-1", "--wrap", "sleep 300"),  # 3: waits
+    cmd("sbatch", "--gres=gpu:k80:1", "-w", "compute-node-1", "--wrap", "exec sleep 300"),  # 3: waits
     settle(),
     cmd("scontrol", "-d", "show", "job", label="jobs"),
     cmd("squeue", "-S", "i", "-o", "%i %t %b %N", label="queue"),

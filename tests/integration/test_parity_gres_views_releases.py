@@ -27,13 +27,13 @@ TRES = (
 )
 
 STEPS: list[Step] = [
-    cmd("sbatch", "-N2", "--gpus-per-node=1", "--wrap", "sleep 300"),  # 1: tesla 0 and k80 0
+    cmd("sbatch", "-N2", "--gpus-per-node=1", "--wrap", "exec sleep 300"),  # 1: tesla 0 and k80 0
     wait(1, "RUNNING"),
-    cmd("sbatch", "--gres=gpu:tesla:1", "--wrap", "sleep 300"),  # 2: tesla 1
+    cmd("sbatch", "--gres=gpu:tesla:1", "--wrap", "exec sleep 300"),  # 2: tesla 1
     wait(2, "RUNNING"),
-    cmd("sbatch", "--gpus=k80:1", "--wrap", "sleep 300"),  # 3: k80 1
+    cmd("sbatch", "--gpus=k80:1", "--wrap", "exec sleep 300"),  # 3: k80 1
     wait(3, "RUNNING"),
-    cmd("sbatch", "-n1", "--gpus-per-task=1", "--wrap", "sleep 300"),  # 4: waits
+    cmd("sbatch", "-n1", "--gpus-per-task=1", "--wrap", "exec sleep 300"),  # 4: waits
     settle(),
     cmd(*JOBS, label="jobs"),
     cmd(*TRES, label="tres"),

@@ -10,9 +10,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from flurm import __version__
-from flurm.api.views import job_state_name, node_state_name
+from flurm.api.views import gpu_counts, job_state_name, node_state_name
 from flurm.modes import Mode
 from flurm.protocol.constants import MsgType
+from flurm.state import gres
 
 if TYPE_CHECKING:
     from flurm.controller.ports import ControllerPort
@@ -67,6 +68,8 @@ class ControllerCollector(Collector):
             nodes.add_metric([state], n)
         yield nodes
 
+        yield from self._gpus()
+
         passes = CounterMetricFamily("flurm_scheduler_passes", "Scheduler passes")
         passes.add_metric([], ctl.scheduler_passes)
         yield passes
@@ -117,6 +120,35 @@ class ControllerCollector(Collector):
             adopted = GaugeMetricFamily("flurm_takeover_adopted_jobs", "Running jobs adopted at the takeover")
             adopted.add_metric([], r.adopted_running)
             yield adopted
+
+    def _gpus(self) -> Iterator[GaugeMetricFamily]:
+        """GPUs (GRES gpu) each node has and its jobs hold, per type ("" untyped), and per partition."""
+        cluster = self.ctl.cluster
+        total = GaugeMetricFamily("flurm_node_gpus", "GPUs a node has, per type", labels=["node", "type"])
+        used = GaugeMetricFamily(
+            "flurm_node_gpus_allocated", "GPUs jobs hold on a node, per type", labels=["node", "type"]
+        )
+        for node in cluster.node_list:
+            g = node.gres_inv.get("gpu")
+            if g is None:
+                continue
+            for u in gres.usage(g):
+                total.add_metric([node.name, u.type or ""], u.total)
+                used.add_metric([node.name, u.type or ""], u.used)
+        yield total
+        yield used
+        ptotal = GaugeMetricFamily(
+            "flurm_partition_gpus", "GPUs of a partition's nodes", labels=["partition"]
+        )
+        pused = GaugeMetricFamily(
+            "flurm_partition_gpus_allocated", "GPUs jobs hold on a partition's nodes", labels=["partition"]
+        )
+        for part in cluster.partitions.values():
+            have, held = gpu_counts(cluster.partition_nodes(part))
+            ptotal.add_metric([part.name], have)
+            pused.add_metric([part.name], held)
+        yield ptotal
+        yield pused
 
 
 class Metrics:

@@ -15,8 +15,10 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
+from flurm.state import gres
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node, Partition
+from flurm.state.records import job_gres_records
 from flurm.users import user_name
 
 _NODE_FLAG_NAMES = {
@@ -83,6 +85,39 @@ def job_view(job: Job, cluster: Cluster) -> dict[str, Any]:
         "exit_code": _exit_code(job.exit_code),
         "work_dir": job.work_dir,
         "dependency": job.dep_text,
+        **job_gres_view(job, cluster),
+    }
+
+
+def job_gres_view(job: Job, cluster: Cluster) -> dict[str, Any]:
+    """What the job asks of GRES (SLURM's tres_per_* strings, as scontrol shows them) and what it holds:
+    in all (``scontrol show job -d``'s JOB_GRES) and per node, with the device indexes."""
+    records = job_gres_records(job, cluster)
+    total, _ = gres.job_details(records, len(job.nodes))
+    per_node = []
+    for i, name in enumerate(job.nodes):
+        held = [
+            {
+                "name": rec.name,
+                "type": rec.type,
+                "count": rec.count_on(i),
+                "indexes": list(bits) if (bits := rec.bits[i]) is not None else None,
+            }
+            for rec in records
+            if rec.counts[i] or rec.bits[i]
+        ]
+        if held:
+            per_node.append({"node": name, "gres": held})
+    return {
+        "tres_per_job": job.tres_per_job,
+        "tres_per_node": job.tres_per_node,
+        "tres_per_socket": job.tres_per_socket,
+        "tres_per_task": job.tres_per_task,
+        "cpus_per_tres": job.cpus_per_tres,
+        "mem_per_tres": job.mem_per_tres,
+        "gres": total,
+        "gres_nodes": per_node,
+        "gpus": sum(rec.total for rec in records if rec.name == "gpu"),
     }
 
 
@@ -119,12 +154,47 @@ def node_view(node: Node) -> dict[str, Any]:
         "addr": node.addr,
         "port": node.port,
         "slurmd_version": node.version,
+        **node_gres_view(node),
     }
+
+
+def node_gres_view(node: Node) -> dict[str, Any]:
+    """The node's GRES (Gres= of slurm.conf) and, per name and type, how many it has and jobs hold."""
+    items = [u for g in node.gres_inv.values() for u in gres.usage(g)]
+    gpus = [u for u in items if u.name == "gpu"]
+    return {
+        "gres": node.gres,
+        "gres_usage": [
+            {
+                "name": u.name,
+                "type": u.type,
+                "total": u.total,
+                "used": u.used,
+                "used_indexes": list(u.used_bits),
+            }
+            for u in items
+        ],
+        "gpus": sum(u.total for u in gpus),
+        "alloc_gpus": sum(u.used for u in gpus),
+    }
+
+
+def gpu_counts(nodes: list[Node]) -> tuple[int, int]:
+    """GPUs these nodes have and GPUs their jobs hold."""
+    total = used = 0
+    for node in nodes:
+        g = node.gres_inv.get("gpu")
+        if g is not None:
+            for u in gres.usage(g):
+                total += u.total
+                used += u.used
+    return total, used
 
 
 def partition_view(part: Partition, cluster: Cluster) -> dict[str, Any]:
     nodes = cluster.partition_nodes(part)
     available = {3: "up", 1: "down", 2: "drain", 0: "inactive"}.get(part.state_up, "unknown")
+    gpus = gpu_counts(nodes)
     return {
         "name": part.name,
         "available": available,
@@ -134,4 +204,6 @@ def partition_view(part: Partition, cluster: Cluster) -> dict[str, Any]:
         "total_nodes": len(nodes),
         "total_cpus": sum(n.cpus for n in nodes),
         "nodes": compress(part.nodes),
+        "total_gpus": gpus[0],
+        "alloc_gpus": gpus[1],
     }

@@ -94,7 +94,7 @@ from flurm.state import gres, gres_bind, multicore
 from flurm.state.gres import GresError, NodeUses, uses_from_json, uses_to_json
 from flurm.state.layout import rle
 from flurm.state.model import Job
-from flurm.state.records import format_mem
+from flurm.state.records import gres_tres, gres_tres_names, step_tres_string
 from flurm.users import group_name, user_name
 
 if TYPE_CHECKING:
@@ -1260,7 +1260,7 @@ class StepOps:
                     size, [cluster.nodes[n].index for n in nodes if n in cluster.nodes]
                 ),
                 select_plugin_id=109,
-                tres_alloc_str=f"cpu={cpus},mem={format_mem(mem) if mem else 0},node={len(nodes)}",
+                tres_alloc_str=step_tres_string(cpus, mem, len(nodes), extra.pop("gres_tres", ())),
                 start_protocol_ver=PROTOCOL_VERSION,
                 **extra,
             )
@@ -1303,9 +1303,19 @@ class StepOps:
                     mem_per_tres=step.mem_per_tres,
                     tres_bind=step.tres_bind,
                     tres_freq=step.tres_freq,
+                    gres_tres=self._step_gres_tres(step),
                 )
             )
         return out
+
+    def _step_gres_tres(self, step: Step) -> list[str]:
+        """The GRES TRES (AccountingStorageTRES gres/...) of what the step holds, for its TRES=."""
+        names = gres_tres_names(self.cluster)
+        uses = getattr(step, "gres_alloc", ())  # per step node, where the step keeps its devices
+        if not names or not uses:
+            return []
+        inventories = [n.gres_inv if (n := self.cluster.nodes.get(name)) else None for name in step.nodes]
+        return gres_tres(names, ((r.name, r.type, r.total) for r in gres.alloc_records(inventories, uses)))
 
 
 __all__ = ["JobSteps", "Step", "StepOps", "cpus_per_task_of", "interactive_allocation", "task_layout"]

@@ -36,7 +36,7 @@ from flurm.state import gres, licenses
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job
-from flurm.state.records import format_mem
+from flurm.state.records import format_mem, job_gres_mem, job_gres_req_tres
 from flurm.state.tasks import EMPTY, TaskSet, TaskSetError
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
@@ -428,18 +428,23 @@ _CLIENT_CLEARED = (
 def tres_req_string(job: Job, cluster: Cluster) -> str:
     """The TRES a job asks for, as slurmctld computes it at submit (job_get_tres_mem for memory):
     cpu=min_cpus, mem=per-node memory x nodes (or per-CPU memory x CPUs; a job that asked for no
-    memory counts the first node of its partition), node=min_nodes, billing=cpus."""
+    memory counts the first node of its partition, one with --mem-per-gpu that times its GPUs),
+    node=min_nodes, billing=cpus."""
     mem = job.pn_min_memory
     if mem == 0:
         part = cluster.partitions.get(job.partition.split(",")[0])
         first = cluster.partition_nodes(part)[:1] if part is not None else []
         mem = first[0].real_memory if first else 0
     total = (mem & ~MEM_PER_CPU) * job.min_cpus if mem & MEM_PER_CPU else mem * job.min_nodes
+    per_gres = job_gres_mem(job)
+    if per_gres is not None:
+        total = per_gres
     parts = [f"cpu={job.min_cpus}"]
     if total:
         parts.append(f"mem={format_mem(total)}")
     parts.append(f"node={job.min_nodes}")
     parts.append(f"billing={job.min_cpus}")
+    parts.extend(job_gres_req_tres(job, cluster))  # gres/gpu=N when AccountingStorageTRES counts it
     return ",".join(parts)
 
 

@@ -543,3 +543,267 @@ def pick(g: NodeGres, gres_type: str | None, count: int) -> GresUse | None:
     if len(bits) < count or free_count(g, gres_type) < count:
         return None
     return GresUse(g.name, gres_type, count, tuple(bits[:count]))
+
+
+# -- what a job holds, per (name, type): slurmctld's gres_list_alloc ---------------------------------
+
+# gres_cnt_node_alloc of a no_consume GRES on a node where the job has it (slurm.h NO_CONSUME_VAL64)
+NO_CONSUME_VAL64 = 0xFFFFFFFFFFFFFFFD
+
+
+@dataclass(frozen=True, slots=True)
+class AllocRecord:
+    """One entry of a job's gres_list_alloc: one (name, type) over all the job's nodes.
+
+    ``counts`` per job node (:data:`NO_CONSUME_VAL64` on a node where a no_consume GRES was given);
+    ``bits`` per job node: the device indexes of this type it holds there, () when the node has devices
+    of this name but the job none of this type, None when the node has no device bitmap for it.
+    """
+
+    name: str
+    type: str | None
+    counts: tuple[int, ...]
+    bits: tuple[tuple[int, ...] | None, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.type}" if self.type else self.name
+
+    def count_on(self, i: int) -> int:
+        """What it holds on job node ``i`` (0 for no_consume, as slurmctld counts it)."""
+        c = self.counts[i]
+        return 0 if c == NO_CONSUME_VAL64 else c
+
+    @property
+    def total(self) -> int:
+        return sum(self.count_on(i) for i in range(len(self.counts)))
+
+
+def _bit_types(g: NodeGres) -> dict[int, str | None]:
+    return {b: t.type for t in g.topo for b in t.bits}
+
+
+def alloc_records(
+    inventories: Sequence[Mapping[str, NodeGres] | None],
+    per_node: Sequence[NodeUses],
+    requests: Sequence[tuple[str, str | None]] | None = None,
+) -> list[AllocRecord]:
+    """gres_ctld_job_alloc's gres_list_alloc for a job holding ``per_node`` (its GresUse per node, in its
+    node order) on nodes of these inventories (None: the node is unknown), for its ``requests`` (the
+    (name, type) of each gres_list_req record in order; by default those of the uses).
+
+    Node by node, request by request, each type of the node the request matches gets its record (found
+    or appended): on a node whose GRES of that name has types, an untyped request fills one record per
+    type of the node (count 0 and no device for the types it did not get: slurmctld shows
+    ``gpu:k80:0(IDX:)``), a typed one its type's record; on a node without types, and for a shared GRES
+    (mps, shard: slurmctld keeps their node types out of it), the record has the request's type.
+    """
+    n = len(per_node)
+    if requests is None:
+        requests = list(dict.fromkeys((u.name, u.type) for uses in per_node for u in uses))
+    order: list[tuple[str, str | None]] = []
+    counts: dict[tuple[str, str | None], list[int]] = {}
+    bits: dict[tuple[str, str | None], list[tuple[int, ...] | None]] = {}
+
+    def put(key: tuple[str, str | None], i: int, count: int, held: tuple[int, ...] | None) -> None:
+        if key not in counts:
+            order.append(key)
+            counts[key] = [0] * n
+            bits[key] = [None] * n
+        counts[key][i] = count
+        bits[key][i] = held
+
+    def union(uses: Iterable[GresUse]) -> tuple[int, ...]:
+        return tuple(sorted({b for u in uses for b in u.bits or ()}))
+
+    for i, uses in enumerate(per_node):
+        inv = inventories[i] if i < len(inventories) else None
+        for name, rtype in requests:
+            mine = [u for u in uses if u.name == name and (rtype is None or u.type == rtype)]
+            g = inv.get(name) if inv else None
+            if g is None:  # an unknown node: what the job holds is all there is
+                for gtype in dict.fromkeys(u.type for u in mine):
+                    of_type = [u for u in mine if u.type == gtype]
+                    has_bits = any(u.bits is not None for u in of_type)
+                    put((name, gtype), i, sum(u.count for u in of_type), union(of_type) if has_bits else None)
+                continue
+            types = [] if g.shared else g.types()
+            if not types:
+                count = NO_CONSUME_VAL64 if g.no_consume else sum(u.count for u in mine)
+                put((name, rtype if g.shared else None), i, count, union(mine) if g.bit_count else None)
+                continue
+            of_bit = _bit_types(g)
+            left = sum(u.count for u in mine if u.type is None and u.bits is None)
+            for t in types:
+                if rtype is not None and rtype != t:
+                    continue
+                typed = [u for u in mine if u.type == t]
+                count = sum(u.count for u in typed)
+                held = set(union(typed))
+                for u in mine:
+                    if u.type is not None or u.bits is None:
+                        continue
+                    # an untyped use: its devices of this type (all to the first type without topology)
+                    mine_t = [b for b in u.bits if of_bit.get(b) == t] if of_bit else list(u.bits)
+                    if not of_bit and t != types[0]:
+                        mine_t = []
+                    held.update(mine_t)
+                    count += len(mine_t)
+                if left:  # counted only: the types take what they have, in order
+                    take = min(left, g.type_available(t))
+                    count += take
+                    left -= take
+                put(
+                    (name, t),
+                    i,
+                    NO_CONSUME_VAL64 if g.no_consume else count,
+                    tuple(sorted(held)) if g.bit_count else None,
+                )
+    return [AllocRecord(k[0], k[1], tuple(counts[k]), tuple(bits[k])) for k in order]
+
+
+def fmt_bits(bits: Iterable[int]) -> str:
+    """A set of indexes as SLURM prints a bitmap (bit_fmt): ``0``, ``0-1``, ``0,2-3``."""
+    out: list[str] = []
+    run: list[int] = []
+    for b in sorted(set(bits)):
+        if run and b == run[-1] + 1:
+            run.append(b)
+            continue
+        if run:
+            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [b]
+    if run:
+        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ",".join(out)
+
+
+def job_details(records: Sequence[AllocRecord], node_count: int) -> tuple[str | None, tuple[str | None, ...]]:
+    """gres_ctld_job_build_details: the job's GRES in all (``gpu:tesla:1,gpu:k80:1``: what ``scontrol show
+    job -d`` prints as JOB_GRES) and per node (``gpu:tesla:1(IDX:0)``, ``bandwidth(CNT:0)``: its GRES=);
+    (None, ()) for a job without GRES."""
+    if not records:
+        return None, ()
+    per_node: list[str | None] = [None] * node_count
+    totals: list[str] = []
+    for rec in records:
+        for i in range(min(node_count, len(rec.counts))):
+            raw = rec.counts[i]
+            held = rec.bits[i] if i < len(rec.bits) else None
+            if held is not None:
+                item = f"{rec.label}:{rec.count_on(i)}(IDX:{fmt_bits(held)})"
+            elif raw:
+                item = f"{rec.label}(CNT:{rec.count_on(i)})"
+            else:
+                continue
+            per_node[i] = item if per_node[i] is None else f"{per_node[i]},{item}"
+        totals.append(f"{rec.label}:{rec.total}")
+    return ",".join(totals), tuple(per_node)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeUsage:
+    """How much of one GRES name (and type) a node has and how much its jobs hold (views, metrics)."""
+
+    name: str
+    type: str | None
+    total: int  # what jobs may be given (gres_cnt_avail, per type the type's count)
+    used: int  # what jobs hold (0 for no_consume)
+    used_bits: tuple[int, ...] = ()  # the device indexes held
+
+
+def usage(g: NodeGres) -> list[TypeUsage]:
+    """``g`` per type (one untyped entry for a node without types). A device held by a job counts for
+    the type of that device whether or not the job named a type."""
+    types = g.types()
+    used_bits = sorted(g.bit_alloc)
+    if not types:
+        return [TypeUsage(g.name, None, g.available, 0 if g.no_consume else g.alloc, tuple(used_bits))]
+    of_bit = _bit_types(g)
+    out: list[TypeUsage] = []
+    for t in types:
+        held = tuple(b for b in used_bits if of_bit.get(b) == t)
+        if g.no_consume:
+            used = 0
+        elif g.bit_count and not g.shared and of_bit:
+            used = len(held)
+        else:  # counted only, shared, or devices without topology: what the typed uses hold
+            used = g.type_alloc.get(t, 0)
+        out.append(TypeUsage(g.name, t, g.type_available(t), used, held))
+    return out
+
+
+def requested_mem(
+    *,
+    mem_per_tres: str | None,
+    tres_per_job: str | None = None,
+    tres_per_node: str | None = None,
+    tres_per_socket: str | None = None,
+    tres_per_task: str | None = None,
+    nodes: int = 1,
+    sockets_per_node: int = 0,
+    num_tasks: int = 0,
+) -> int | None:
+    """The memory (MiB) a job that gave --mem-per-gpu and no --mem asks for, as job_get_tres_mem
+    estimates it for the TRES request: memory per GRES times GRES per job, else per node x nodes, per
+    socket x sockets x nodes, per task x tasks; None when no GRES has memory per GRES."""
+    try:
+        mem = {name: count for name, _, count in tres_items(mem_per_tres)}
+        if not mem:
+            return None
+        per = max(mem.values())
+
+        def counted(text: str | None) -> int:
+            return sum(count for name, _, count in tres_items(text) if name in mem)
+
+        if n := counted(tres_per_job):
+            return per * n
+        if n := counted(tres_per_node):
+            return per * n * max(1, nodes)
+        if n := counted(tres_per_socket):
+            return per * n * max(1, nodes) * max(1, sockets_per_node)
+        if n := counted(tres_per_task):
+            return per * n * max(1, num_tasks)
+    except GresError:
+        return None
+    return 0
+
+
+def min_cpus(
+    *,
+    cpus_per_tres: str | None,
+    tres_per_job: str | None = None,
+    tres_per_node: str | None = None,
+    tres_per_socket: str | None = None,
+    tres_per_task: str | None = None,
+    nodes: int = 1,
+    sockets_per_node: int = 0,
+    num_tasks: int = 0,
+) -> int:
+    """gres_select_util_job_min_cpus: the CPUs a job's --cpus-per-gpu asks for, CPUs per GRES times the
+    GRES asked (per job, else per node x nodes, per socket x sockets, per task x tasks), the most of any
+    name; 0 without CPUs per GRES."""
+    try:
+        per: dict[str, int] = {}
+        for name, _, count in tres_items(cpus_per_tres):
+            per[name] = max(per.get(name, 0), count)
+        best = 0
+        for name, cpus in per.items():
+
+            def asked(text: str | None, name: str = name) -> int:
+                return sum(count for n, _, count in tres_items(text) if n == name)
+
+            if n := asked(tres_per_job):
+                total = n
+            elif n := asked(tres_per_node):
+                total = n * max(1, nodes)
+            elif n := asked(tres_per_socket):
+                total = n * max(1, nodes) * max(1, sockets_per_node)
+            elif n := asked(tres_per_task):
+                total = n * max(1, num_tasks)
+            else:
+                continue
+            best = max(best, cpus * total)
+    except GresError:
+        return 0
+    return best

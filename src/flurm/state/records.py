@@ -41,7 +41,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import gres_node, multicore
+from flurm.state import gres, gres_node, multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -81,13 +81,61 @@ def format_mem(mib: int) -> str:
     return f"{mib}{units[i]}"
 
 
-def tres_string(cpus: int, mem_mib: int, nodes: int) -> str:
+def tres_string(cpus: int, mem_mib: int, nodes: int, extra: Iterable[str] = ()) -> str:
+    """``extra``: the GRES TRES slurmctld counts (``gres/gpu=2``: :func:`gres_tres`), after billing."""
     parts = [f"cpu={cpus}"]
     if mem_mib:
         parts.append(f"mem={format_mem(mem_mib)}")
     parts.append(f"node={nodes}")
     parts.append(f"billing={cpus}")
+    parts.extend(extra)
     return ",".join(parts)
+
+
+def gres_tres_names(cluster: Cluster) -> tuple[str, ...]:
+    """The GRES TRES slurmctld counts: the ``gres/`` items of AccountingStorageTRES (``gres/gpu``,
+    ``gres/gpu:tesla``), in the order slurmdbd numbers them. None without slurmdbd (slurmctld refuses
+    to start with one then)."""
+    config = cluster.config
+    if config.accounting_storage_type.lower() != "accounting_storage/slurmdbd":
+        return ()
+    return gres_node.tres_names(config.raw.get("accountingstoragetres"))
+
+
+def gres_tres(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]]) -> list[str]:
+    """_set_type_tres_cnt: ``gres/NAME`` counts every (name, type, count) of that name, ``gres/NAME:TYPE``
+    those of the type; as ``gres/gpu=2`` strings in the order of ``names``, counts of 0 left out."""
+    totals: dict[str, int] = {}
+    for name, gtype, count in counts:
+        totals[f"gres/{name}"] = totals.get(f"gres/{name}", 0) + count
+        if gtype:
+            key = f"gres/{name}:{gtype}"
+            totals[key] = totals.get(key, 0) + count
+    return [f"{n}={totals[n]}" for n in names if totals.get(n)]
+
+
+def step_tres_string(cpus: int, mem_mib: int, nodes: int, gres: Iterable[str] = ()) -> str:
+    """A step's TRES= (step_set_alloc_tres): ``cpu=1,mem=0,node=1``; with the GRES TRES slurmctld counts
+    (:func:`gres_tres` of what the step holds) among them in name order: ``cpu=1,gres/gpu=1,mem=0,node=1``."""
+    parts = [f"cpu={cpus}", f"mem={format_mem(mem_mib) if mem_mib else 0}", f"node={nodes}", *gres]
+    return ",".join(sorted(parts, key=lambda p: p.split("=", 1)[0]))
+
+
+def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
+    """The GRES TRES of what the job holds (its gres_list_alloc)."""
+    names = gres_tres_names(cluster)
+    if not names or not job.gres_alloc:
+        return []
+    return gres_tres(names, ((r.name, r.type, r.total) for r in job_gres_records(job, cluster)))
+
+
+def job_gres_req_tres(job: Job, cluster: Cluster) -> list[str]:
+    """The GRES TRES of what the job asks for (each request's total_gres, gres_job_state_validate)."""
+    names = gres_tres_names(cluster)
+    requests = _job_requests(job) if names else None
+    if not requests:
+        return []
+    return gres_tres(names, ((r.name, r.type, r.total) for r in requests))
 
 
 def _first_node_mem(job: Job, cluster: Cluster) -> int:
@@ -104,8 +152,28 @@ def _max_cpus_per_node(job: Job, cluster: Cluster) -> int:
     return max((n.cpus for n in nodes), default=1) or 1
 
 
+def job_gres_mem(job: Job) -> int | None:
+    """The memory a job asking for memory per GPU (--mem-per-gpu, and no --mem) asks for in all
+    (job_get_tres_mem); None for another job."""
+    if job.mem_set or not job.mem_per_tres:
+        return None
+    return gres.requested_mem(
+        mem_per_tres=job.mem_per_tres,
+        tres_per_job=job.tres_per_job,
+        tres_per_node=job.tres_per_node,
+        tres_per_socket=job.tres_per_socket,
+        tres_per_task=job.tres_per_task,
+        nodes=job.min_nodes,
+        sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+        num_tasks=job.num_tasks if job.tasks_set else 0,
+    )
+
+
 def requested_mem(job: Job, cluster: Cluster) -> int:
     """Total memory a job asks for, as the TRES request shows it (job_get_tres_mem)."""
+    per_gres = job_gres_mem(job)
+    if per_gres is not None:
+        return per_gres
     mem = job.pn_min_memory or _first_node_mem(job, cluster)
     if mem & MEM_PER_CPU:
         return (mem & ~MEM_PER_CPU) * job.cpus_needed()
@@ -132,6 +200,22 @@ def _array_task_str(job: Job) -> str | None:
     return job.array_task_pending.hex(job.array_size_hint)
 
 
+def _gres_min_cpus(job: Job, nodes: int) -> int:
+    """The CPUs --cpus-per-gpu gives the job (gres_select_util_job_min_cpus), 0 without it."""
+    if not job.cpus_per_tres:
+        return 0
+    return gres.min_cpus(
+        cpus_per_tres=job.cpus_per_tres,
+        tres_per_job=job.tres_per_job,
+        tres_per_node=job.tres_per_node,
+        tres_per_socket=job.tres_per_socket,
+        tres_per_task=job.tres_per_task,
+        nodes=nodes,
+        sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+        num_tasks=job.num_tasks,
+    )
+
+
 def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     if not job.nodes or not job.cores_alloc:
         return None
@@ -147,7 +231,12 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         # that lost a node counts what it holds (extract_job_resources_node)
         ncpus=sum(cpus)
         if job.resize_time
-        else max(len(nodes) * (job.ntasks_per_node or 1), job.min_cpus, len(nodes) * job.pn_min_cpus),
+        else max(
+            len(nodes) * (job.ntasks_per_node or 1),
+            job.min_cpus,
+            len(nodes) * job.pn_min_cpus,
+            _gres_min_cpus(job, len(nodes)),
+        ),
         node_req=1,
         nodes=compress(job.nodes),
         whole_node=1 if job.shared == 0 else 0,
@@ -165,6 +254,54 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         core_bitmap=layout.core_bitmap,
         core_bitmap_used=Bitmap(layout.core_bitmap.size, 0),
     )
+
+
+def job_gres_records(job: Job, cluster: Cluster) -> list[gres.AllocRecord]:
+    """The job's GRES per (name, type) as slurmctld's gres_list_alloc holds them (state/gres.py)."""
+    if not job.gres_alloc:
+        return []
+    inventories = [n.gres_inv if (n := cluster.nodes.get(name)) is not None else None for name in job.nodes]
+    return gres.alloc_records(inventories, job.gres_alloc, _gres_request_keys(job))
+
+
+def _job_requests(job: Job) -> tuple[gres.GresRequest, ...] | None:
+    """The job's GRES requests (gres_list_req), parsed again from its tres_per_* (None: none parse)."""
+    texts = (job.cpus_per_tres, job.tres_per_job, job.tres_per_node, job.tres_per_socket, job.tres_per_task)
+    if not any(texts[1:]):
+        return None
+    try:
+        return gres.job_requests(
+            tres_per_job=job.tres_per_job,
+            tres_per_node=job.tres_per_node,
+            tres_per_socket=job.tres_per_socket,
+            tres_per_task=job.tres_per_task,
+            cpus_per_tres=job.cpus_per_tres,
+            known_names=[item[0] for t in texts for item in gres.tres_items(t)],
+            shape=gres.JobShape(
+                num_tasks=job.num_tasks if job.tasks_set else 0,
+                min_nodes=job.min_nodes,
+                sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
+            ),
+        )
+    except gres.GresError:
+        return None
+
+
+def _gres_request_keys(job: Job) -> list[tuple[str, str | None]] | None:
+    requests = _job_requests(job)
+    return None if requests is None else [r.key() for r in requests]
+
+
+def job_gres_details(job: Job, cluster: Cluster) -> tuple[str | None, tuple[str | None, ...]]:
+    """The job's GRES in all (gres_used, JOB_GRES= of ``scontrol show job -d``) and per node (GRES=)."""
+    return gres.job_details(job_gres_records(job, cluster), len(job.nodes))
+
+
+def _gres_detail_str(job: Job, per_node: tuple[str | None, ...], show_flags: int) -> tuple[str, ...]:
+    """_pack_job_gres: the per node strings with SHOW_DETAIL, for a job that runs (or is suspended)."""
+    if not show_flags & ShowFlags.DETAIL or job.is_pending() or job.is_finished():
+        return ()
+    return tuple(s or "" for s in per_node)
 
 
 def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord:
@@ -220,6 +357,7 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
             len(cluster.node_list), [cluster.nodes[n].index for n in job.nodes if n in cluster.nodes]
         )
     eligible = job.eligible_time
+    gres_total, gres_per_node = job_gres_details(job, cluster)
     return JobRecord(
         array_job_id=job.array_job_id,
         array_task_id=job.array_task_id,
@@ -269,6 +407,8 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         resv_name=job.reservation,
         exit_code=job.exit_code,
         derived_ec=job.derived_ec,
+        gres_used=gres_total,
+        gres_detail_str=_gres_detail_str(job, gres_per_node, show_flags),
         job_resources=_job_resources(job, cluster) if show_flags & ShowFlags.DETAIL else None,
         name=job.name,
         alloc_node=job.alloc_node,
@@ -299,12 +439,15 @@ def _native_job_record(job: Job, cluster: Cluster, show_flags: int) -> JobRecord
         std_out=job.std_out,
         multi_core=_multi_core(job),
         bitflags=job.bitflags,
-        tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc) if started else None,
+        tres_alloc_str=tres_string(alloc_cpus, sum(job.mem_alloc), n_alloc, job_gres_alloc_tres(job, cluster))
+        if started
+        else None,
         tres_req_str=job.tres_req
         or tres_string(
             job.cpus_needed() if pending else (alloc_cpus or job.min_cpus),
             mem_req,
             job.min_nodes if pending else (n_alloc or job.min_nodes),
+            job_gres_req_tres(job, cluster),
         ),
         cpus_per_tres=job.cpus_per_tres,
         mem_per_tres=job.mem_per_tres,

@@ -153,6 +153,9 @@ class SlurmCluster:
     drop_keys: tuple[str, ...] = ()  # slurm.conf keys left out (launcher.Settings.drop_keys)
     node_features: tuple[str, ...] = ()  # Features= of each node (launcher.Settings.node_features)
     node_shape: tuple[int, ...] = ()  # Sockets, CoresPerSocket, ThreadsPerCore (launcher.Settings.node_shape)
+    # generic resources of each node (launcher.NodeGres; harness/gres.py has ready topologies)
+    gres: tuple[launcher.NodeGres, ...] = ()
+    gres_types: str = ""  # GresTypes= ("": the names the nodes use)
     release: str = releases.HOST  # of slurmctld, the slurmd and the clients (harness/releases.py)
     slurmd_release: str = ""  # of the slurmd, if not ``release``
 
@@ -177,6 +180,8 @@ class SlurmCluster:
             drop_keys=self.drop_keys,
             node_features=self.node_features,
             node_shape=self.node_shape,
+            gres=self.gres,
+            gres_types=self.gres_types,
             release=self.release,
             slurmd_release=self.slurmd_release,
         )

@@ -17,8 +17,8 @@ A job record is the job (ids, array record, limits, times, state, strings), its 
 its job_resources (allocated nodes, CPUs, cores and memory per node), the spank environment, two
 GRES lists, its details (what was asked: counts, memory, paths, dependency, argv...), its running
 steps, and a tail of TRES strings, federation and TRES-per-x fields. Everything a controller taking
-over could use is kept; the rest (step accounting, switch data, GRES step bitmaps) is read, checked
-and dropped. A file is read in the layout of the release that wrote it (its header's protocol
+over could use is kept; the rest (step accounting, switch data, the GRES steps asked for) is read,
+checked and dropped. A file is read in the layout of the release that wrote it (its header's protocol
 version): 22.05's, or 24.11's and 26.05's (a new order from 24.11: see the tables at the end); any
 other release, and anything malformed or truncated, raises :class:`DecodeError`.
 
@@ -275,6 +275,8 @@ class SavedStep:
     tres_per_socket: str | None
     tres_per_task: str | None
     memory_allocated: tuple[int, ...]  # MiB per node of the step
+    # the GRES the step holds (gres_step_state_pack), indexed by the job's node offsets
+    gres_list_alloc: tuple[GresStepState, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -772,9 +774,8 @@ def _gres_job_states(r: Reader) -> tuple[GresJobState, ...]:
     return tuple(GresJobState.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(r.u16()))
 
 
-def _skip_gres_step_states(r: Reader) -> None:
-    for _ in range(r.u16()):
-        GresStepState.unpack(r, SLURM_22_05_PROTOCOL_VERSION)
+def _gres_step_states_22_05(r: Reader) -> tuple[GresStepState, ...]:
+    return tuple(GresStepState.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(r.u16()))
 
 
 def _dependencies(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> tuple[DependencySpec, ...]:
@@ -914,8 +915,8 @@ def _step(r: Reader) -> SavedStep:
     time_limit, cpu_freq_min, cpu_freq_max, cpu_freq_gov = (r.u32() for _ in range(4))
     start_time, pre_sus_time, tot_sus_time = r.time(), r.time(), r.time()
     host, resv_ports, name, network = (r.string() for _ in range(4))
-    _skip_gres_step_states(r)  # requested
-    _skip_gres_step_states(r)  # allocated
+    _gres_step_states_22_05(r)  # requested: read, not kept
+    gres_list_alloc = _gres_step_states_22_05(r)
     layout = StepLayout.unpack_optional(r, SLURM_22_05_PROTOCOL_VERSION)
     _skip_switch_jobinfo(r)
     _select_jobinfo(r)
@@ -974,6 +975,7 @@ def _step(r: Reader) -> SavedStep:
         tres_per_socket=tres_per_socket,
         tres_per_task=tres_per_task,
         memory_allocated=memory_allocated,
+        gres_list_alloc=gres_list_alloc,
     )
 
 
@@ -1141,9 +1143,8 @@ def _gres_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
     return tuple(GresJobState.unpack(r, version) for _ in range(r.u16()))
 
 
-def _gres_step_states(r: Reader, version: int) -> None:
-    for _ in range(r.u16()):
-        GresStepState.unpack(r, version)
+def _gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
+    return tuple(GresStepState.unpack(r, version) for _ in range(r.u16()))
 
 
 def _job_resources(r: Reader, version: int) -> JobResources | None:

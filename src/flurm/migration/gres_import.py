@@ -41,11 +41,11 @@ NO_CONSUME_VAL64 = 0xFFFFFFFFFFFFFFFD
 _BUILTIN_NAMES = ("gpu", "mps", "shard", "nic", "mic")
 
 _DETAIL = re.compile(
-    r"^(?P<name>[^:()]+)(?::(?P<type>[^:()]+))?"
+    r"^(?P<name>[^:()]+)(?::(?P<type>\(null\)|[^:()]+))?"
     r"(?::(?P<count>\d+)\((?P<inner>[^()]*)\)|\(CNT:(?P<cnt>\d+)\))$"
 )
 _USED = re.compile(
-    r"^(?P<name>[^:()]+)(?::(?P<type>[^:()]+))?:(?P<count>\d+)"
+    r"^(?P<name>[^:()]+)(?::(?P<type>\(null\)|[^:()]+))?:(?P<count>\d+)"
     r"(?:\(IDX:(?P<idx>[^()]*)\)|\((?P<shared>[^()]*)\))?$"
 )
 
@@ -279,7 +279,7 @@ def parse_node_used(text: str | None) -> dict[str, NodeUsed]:
                 continue
             used.bits.update(bits)
         used.alloc += count
-        if gtype:
+        if gtype and count:
             used.type_alloc[gtype] = used.type_alloc.get(gtype, 0) + count
     return out
 

@@ -34,6 +34,16 @@ def wait_for(what: str, pred: Callable[[], bool], timeout: float = 30.0) -> None
         time.sleep(0.2)
 
 
+def wait_same(
+    what: str, theirs: Callable[[], object], ours: Callable[[], object], timeout: float = 20.0
+) -> None:
+    """Until flurm's view equals slurmctld's (both shown when it never does)."""
+    deadline = time.monotonic() + timeout
+    while (a := theirs()) != (b := ours()):
+        assert time.monotonic() < deadline, f"{what}:\nslurmctld: {a}\nflurm:     {b}"
+        time.sleep(0.2)
+
+
 def gres_of_job(c: SlurmCluster, job: int, conf: Path | None = None) -> list[str]:
     """The GRES lines of `scontrol show job -d`: TresPerNode, JOB_GRES and each Nodes= line's GRES."""
     out = c.run("scontrol", "show", "job", "-d", str(job), conf=conf).check().stdout
@@ -64,8 +74,8 @@ def test_a_gpu_job_is_adopted_with_its_devices() -> None:
 
         # shadow: flurm shows the job's GRES and the nodes' use as slurmctld shows them
         conf = c.client_conf(c.start_shadow())
-        wait_for("the mirror of the GPU job", lambda: gres_of_job(c, a, conf) == gres_of_job(c, a), 20)
-        wait_for("the mirror of GresUsed", lambda: gres_of_nodes(c, conf) == gres_of_nodes(c), 20)
+        wait_same("the GPU job in shadow", lambda: gres_of_job(c, a), lambda: gres_of_job(c, a, conf))
+        wait_same("the nodes' GRES in shadow", lambda: gres_of_nodes(c), lambda: gres_of_nodes(c, conf))
 
         r = c.flurm_cli("takeover")
         assert r.returncode == 0, r.stdout + r.stderr

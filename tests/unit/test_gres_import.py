@@ -316,3 +316,17 @@ def test_items_split_outside_parentheses() -> None:
     assert gres_import.parse_index_list("0,2-3") == (0, 2, 3)
     assert gres_import.parse_index_list("3-1") is None
     assert gres_import.parse_index_list(f"0-{gres.MAX_BITS}") is None  # more devices than a node may have
+
+
+def test_shadow_shows_a_jobs_gres_detail_as_slurmctld_did(tmp_path: Path) -> None:
+    """Before slurmd registered with flurm (shadow), flurm cannot place a device in its node's types:
+    slurmctld's per-node text is shown, with SHOW_DETAIL only, as slurmctld sends it."""
+    from flurm.protocol.constants import ShowFlags
+    from flurm.state import records
+
+    cluster = make_cluster(tmp_path)
+    rec, version = job_records("22.05")[3]
+    job = job_from_record(rec, cluster, version)
+    assert records.build_job_record(job, cluster, ShowFlags.DETAIL).gres_detail_str == ("gpu:tesla:1(IDX:1)",)
+    assert records.build_job_record(job, cluster, 0).gres_detail_str == ()
+    assert Job.from_dict(job.to_dict()).record_overrides == job.record_overrides  # kept in the store

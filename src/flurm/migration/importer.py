@@ -161,6 +161,12 @@ def job_from_record(rec: JobRecord, cluster: Cluster, version: int = PROTOCOL_VE
     job.sluid = rec.sluid  # a 26.05 source's (0 from older ones: flurm draws one when it needs it)
     native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL, version)
     job.record_overrides = _overrides(native, rec, _JOB_SKIP)
+    if rec.gres_detail_str:
+        # flurm writes a job's GRES per node from its nodes' devices (slurmd's registration), which it
+        # has not seen in shadow: what slurmctld showed stays until flurm changes the job
+        shown = records.build_job_record(job, cluster, ShowFlags.DETAIL, version).gres_detail_str
+        if tuple(shown) != tuple(rec.gres_detail_str):
+            job.record_overrides["gres_detail_str"] = list(rec.gres_detail_str)
     return job
 
 

@@ -4,8 +4,9 @@ Cluster: harness/gres.py's two_gpu_types (compute-node-1 gpu:tesla:2 as /dev nod
 compute-node-2 gpu:k80:2). Under slurmctld, job A (--gres=gpu:tesla:1 on compute-node-1) gets tesla 0 and
 slurmd sets its CUDA_VISIBLE_DEVICES=0. flurm in shadow shows A's GRES and the node's GresUsed as slurmctld
 does. After `flurm takeover`, while A runs: a new --gres=gpu:tesla:1 job gets the other device (1), and a
-job asking for both tesla GPUs waits (Resources) until A ends; A finishes under flurm with its exit code,
-its output written by the process slurmd started under slurmctld; then the waiting job gets both devices.
+job asking for both tesla GPUs waits (Resources) until A ends; A's srun step that ran across the takeover
+ends, its next step (created by flurm) sees A's device, and A finishes under flurm with its exit code; then
+the waiting job gets both devices.
 One cluster, one takeover.
 """
 
@@ -63,12 +64,13 @@ def test_a_gpu_job_is_adopted_with_its_devices() -> None:
     with cluster("slurmctld", **gres.two_gpu_types(), extra_conf="KillWait=2\nMinJobAge=600") as c:
         c.wait_ready()
         out_a = c.jobs_dir / "adopted.out"
-        a = c.sbatch(
-            "-w", NODE, "--gres=gpu:tesla:1", "-o", str(out_a), "--wrap", f"{ENV}; sleep 45; {ENV}; exit 3"
-        )
+        # its step 0 runs across the takeover (imported with its GRES from slurmctld's saved step), step 1
+        # starts under flurm (a step credential carrying the job's device)
+        script = f'{ENV}; srun sh -c "{ENV}; sleep 40"; srun sh -c "{ENV}"; exit 3'
+        a = c.sbatch("-w", NODE, "--gres=gpu:tesla:1", "-o", str(out_a), "--wrap", script)
         c.wait_state(a, ["RUNNING"], timeout=30)
-        wait_for("the job's output", lambda: "CUDA=" in output(out_a))
-        assert output(out_a).splitlines()[0] == "CUDA=0 JOB_GPUS=0"  # as slurmd set it under slurmctld
+        wait_for("the job's step", lambda: output(out_a).count("CUDA=") == 2)
+        assert output(out_a).splitlines() == ["CUDA=0 JOB_GPUS=0"] * 2  # as slurmd set it under slurmctld
         shown = gres_of_job(c, a)
         assert "GRES=gpu:tesla:1(IDX:0)" in " ".join(shown), shown
 
@@ -99,6 +101,6 @@ def test_a_gpu_job_is_adopted_with_its_devices() -> None:
         # the adopted job finishes under flurm with its exit code; then the waiting job gets both devices
         c.wait_state(a, ["FAILED"], timeout=90)
         assert "ExitCode=3:0" in c.run("scontrol", "show", "job", str(a)).check().stdout
-        assert output(out_a).splitlines() == ["CUDA=0 JOB_GPUS=0"] * 2
+        assert output(out_a).splitlines() == ["CUDA=0 JOB_GPUS=0"] * 3  # step 1's too, under flurm
         c.wait_state(both, ["COMPLETED"], timeout=60)
         assert output(out_both).strip() == "CUDA=0,1 JOB_GPUS=0,1"

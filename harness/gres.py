@@ -88,4 +88,19 @@ def fewer_reported(node: int = 2) -> dict[str, object]:
     nodes = [NodeGres("gpu:tesla:2", gpu_lines("tesla")), NodeGres("gpu:k80:2", gpu_lines("k80"))]
     g = nodes[node - 1]
     nodes[node - 1] = NodeGres(g.gres, g.conf[:1])
-    return _kwargs(*nodes)
+    return {**_kwargs(*nodes), "may_drain": (f"compute-node-{node}",)}
+
+
+def two_gpu_types_and_short_node() -> dict[str, object]:
+    """two_gpu_types plus compute-node-3 with Gres=gpu:a100:2 whose gres.conf has only one of them: its
+    slurmd reports 1, slurmctld sets it INVAL+DRAIN ("gres/gpu count reported lower than configured
+    (1 < 2)"); a type of its own, so that no job for tesla or k80 waits on it. One cluster for
+    placement, pending reasons and the mismatch."""
+    return {
+        **_kwargs(
+            NodeGres("gpu:tesla:2", gpu_lines("tesla")),
+            NodeGres("gpu:k80:2", gpu_lines("k80")),
+            NodeGres("gpu:a100:2", gpu_lines("a100", count=1)),
+        ),
+        "may_drain": ("compute-node-3",),
+    }

@@ -192,6 +192,9 @@ class Settings:
     gres: tuple[NodeGres, ...] = ()
     # GresTypes= ("": the names the nodes' Gres= and gres.conf lines use, in order of appearance)
     gres_types: str = ""
+    # nodes that count as up when drained (registered, but drained by the controller on purpose, e.g. a
+    # slurmd reporting fewer GPUs than its Gres= says)
+    may_drain: tuple[str, ...] = ()
     # the SLURM release of slurmctld and of the launcher's clients, and of the slurmd ("": the same; a
     # comma list gives each node its own, in order, the last one for the nodes after it)
     release: str = releases.HOST
@@ -842,7 +845,11 @@ def _wait_cluster_up(layout: Layout, s: Settings, restarted: list[str], launch_t
         up = {
             line.split()[0]
             for line in states.splitlines()
-            if len(line.split()) == 2 and line.split()[1] in ("idle", "mixed", "allocated", "completing")
+            if len(line.split()) == 2
+            and (
+                line.split()[1] in ("idle", "mixed", "allocated", "completing")
+                or (line.split()[0] in s.may_drain and line.split()[1] in ("drained", "inval"))
+            )
         }
         if len(up) < len(s.launched_nodes):
             return False

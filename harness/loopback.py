@@ -156,6 +156,7 @@ class SlurmCluster:
     # generic resources of each node (launcher.NodeGres; harness/gres.py has ready topologies)
     gres: tuple[launcher.NodeGres, ...] = ()
     gres_types: str = ""  # GresTypes= ("": the names the nodes use)
+    may_drain: tuple[str, ...] = ()  # nodes ready when drained (launcher.Settings.may_drain)
     release: str = releases.HOST  # of slurmctld, the slurmd and the clients (harness/releases.py)
     slurmd_release: str = ""  # of the slurmd, if not ``release``
 
@@ -182,6 +183,7 @@ class SlurmCluster:
             node_shape=self.node_shape,
             gres=self.gres,
             gres_types=self.gres_types,
+            may_drain=self.may_drain,
             release=self.release,
             slurmd_release=self.slurmd_release,
         )
@@ -384,7 +386,11 @@ class SlurmCluster:
             r = self.run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
             last = r.stdout + r.stderr
             # one line per node and partition: count each node once
-            states = list(dict(line.split()[:2] for line in r.stdout.splitlines() if line.strip()).values())
+            by_node = dict(line.split()[:2] for line in r.stdout.splitlines() if line.strip())
+            states = [
+                "idle" if n in self.may_drain and st in ("drain", "inval") else st
+                for n, st in by_node.items()
+            ]
             if (
                 r.ok
                 and len(states) == self.nodes

@@ -81,6 +81,11 @@ class ParityCluster(SlurmCluster):
             r = self.run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
             last = r.stdout + r.stderr
             states = dict(line.split()[:2] for line in r.stdout.splitlines() if len(line.split()) >= 2)
+            # a node drained on purpose (SlurmCluster.may_drain) is ready once it registered drained
+            states = {
+                n: "idle" if n in self.may_drain and st in ("drain", "inval") else st
+                for n, st in states.items()
+            }
             if (
                 r.ok
                 and len(states) == self.nodes

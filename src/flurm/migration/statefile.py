@@ -17,8 +17,8 @@ A job record is the job (ids, array record, limits, times, state, strings), its 
 its job_resources (allocated nodes, CPUs, cores and memory per node), the spank environment, two
 GRES lists, its details (what was asked: counts, memory, paths, dependency, argv...), its running
 steps, and a tail of TRES strings, federation and TRES-per-x fields. Everything a controller taking
-over could use is kept; the rest (step accounting, switch data, the GRES steps asked for) is read,
-checked and dropped. A file is read in the layout of the release that wrote it (its header's protocol
+over could use is kept; the rest (step accounting, switch data, GRES step bitmaps) is read, checked
+and dropped. A file is read in the layout of the release that wrote it (its header's protocol
 version): 22.05's, or 24.11's and 26.05's (a new order from 24.11: see the tables at the end); any
 other release, and anything malformed or truncated, raises :class:`DecodeError`.
 
@@ -275,7 +275,8 @@ class SavedStep:
     tres_per_socket: str | None
     tres_per_task: str | None
     memory_allocated: tuple[int, ...]  # MiB per node of the step
-    # the GRES the step holds (gres_step_state_pack), indexed by the job's node offsets
+    # the step's GRES as asked and as allocated (gres_step_state_pack records; node_cnt is the job's)
+    gres_list_req: tuple[GresStepState, ...] = ()
     gres_list_alloc: tuple[GresStepState, ...] = ()
 
 
@@ -771,11 +772,11 @@ def _select_jobinfo(r: Reader) -> int:
 
 
 def _gres_job_states(r: Reader) -> tuple[GresJobState, ...]:
-    return tuple(GresJobState.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(r.u16()))
+    return _gres_states(r, SLURM_22_05_PROTOCOL_VERSION)
 
 
 def _gres_step_states_22_05(r: Reader) -> tuple[GresStepState, ...]:
-    return tuple(GresStepState.unpack(r, SLURM_22_05_PROTOCOL_VERSION) for _ in range(r.u16()))
+    return _gres_step_states(r, SLURM_22_05_PROTOCOL_VERSION)
 
 
 def _dependencies(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> tuple[DependencySpec, ...]:
@@ -915,7 +916,7 @@ def _step(r: Reader) -> SavedStep:
     time_limit, cpu_freq_min, cpu_freq_max, cpu_freq_gov = (r.u32() for _ in range(4))
     start_time, pre_sus_time, tot_sus_time = r.time(), r.time(), r.time()
     host, resv_ports, name, network = (r.string() for _ in range(4))
-    _gres_step_states_22_05(r)  # requested: read, not kept
+    gres_list_req = _gres_step_states_22_05(r)
     gres_list_alloc = _gres_step_states_22_05(r)
     layout = StepLayout.unpack_optional(r, SLURM_22_05_PROTOCOL_VERSION)
     _skip_switch_jobinfo(r)
@@ -975,6 +976,7 @@ def _step(r: Reader) -> SavedStep:
         tres_per_socket=tres_per_socket,
         tres_per_task=tres_per_task,
         memory_allocated=memory_allocated,
+        gres_list_req=gres_list_req,
         gres_list_alloc=gres_list_alloc,
     )
 
@@ -1140,11 +1142,17 @@ def _identity(r: Reader, version: int) -> int | None:
 
 
 def _gres_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
-    return tuple(GresJobState.unpack(r, version) for _ in range(r.u16()))
+    count = r.u16()
+    if count > r.remaining // 64:  # the smallest record (22.05) has 74 bytes
+        raise DecodeError(f"{count} job GRES records do not fit in {r.remaining} bytes")
+    return tuple(GresJobState.unpack(r, version) for _ in range(count))
 
 
 def _gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
-    return tuple(GresStepState.unpack(r, version) for _ in range(r.u16()))
+    count = r.u16()
+    if count > r.remaining // 64:  # the smallest record (22.05) has 70 bytes
+        raise DecodeError(f"{count} step GRES records do not fit in {r.remaining} bytes")
+    return tuple(GresStepState.unpack(r, version) for _ in range(count))
 
 
 def _job_resources(r: Reader, version: int) -> JobResources | None:

@@ -44,7 +44,7 @@ KEEP = {
 def frame_types(path: Path) -> list[tuple[int, object]]:
     dec = FrameDecoder()
     dec.feed(path.read_bytes())
-    out = []
+    out: list[tuple[int, object]] = []
     while (f := dec.next_frame()) is not None:
         out.append((f.msg_type, decode_body(f.msg_type, f.body, f.version)))
     return out
@@ -54,9 +54,9 @@ def wanted(frames: list[tuple[int, object]]) -> bool:
     for msg_type, body in frames:
         if msg_type in KEEP:
             return True
-        if msg_type in (MsgType.REQUEST_JOB_INFO_SINGLE, MsgType.REQUEST_JOB_INFO):
-            if getattr(body, "show_flags", 0) & SHOW_DETAIL:
-                return True
+        detail = getattr(body, "show_flags", 0) & SHOW_DETAIL
+        if msg_type in (MsgType.REQUEST_JOB_INFO_SINGLE, MsgType.REQUEST_JOB_INFO) and detail:
+            return True
     return False
 
 

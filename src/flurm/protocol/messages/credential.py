@@ -202,7 +202,7 @@ class GresJobState:
         w.u64(self.total_gres)
         w.string(self.type_name)
         w.u32(self.node_cnt)
-        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_node_counts(w, self.gres_cnt_node_alloc, self.node_cnt)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
         if newer:
             _pack_per_node_arrays(w, self.gres_per_bit_alloc, self.node_cnt, "gres_per_bit_alloc")
@@ -227,7 +227,7 @@ class GresJobState:
         ntasks_per_gres, total_gres, type_name = r.u16(), r.u64(), r.string()
         node_cnt = _node_cnt(r)
         newer = version >= SLURM_24_11_PROTOCOL_VERSION
-        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        cnt_node_alloc = _node_counts(r, node_cnt)
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         per_bit_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         bit_step_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
@@ -295,7 +295,7 @@ class GresStepState:
             w.string(self.type_name)
         w.u32(self.node_cnt)
         w.bitmap(self.node_in_use)
-        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_node_counts(w, self.gres_cnt_node_alloc, self.node_cnt)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
         if newer:
             _pack_per_node_arrays(w, self.gres_per_bit_alloc, self.node_cnt, "gres_per_bit_alloc")
@@ -310,7 +310,7 @@ class GresStepState:
         type_name = r.string() if newer else None
         node_cnt = _node_cnt(r)
         node_in_use = r.bitmap()
-        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        cnt_node_alloc = _node_counts(r, node_cnt)
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         per_bit_alloc = _unpack_per_node_arrays(r, node_cnt) if newer else None
         return cls(
@@ -345,7 +345,7 @@ class GresEpilogInfo:
         w.u32(GRES_MAGIC)
         w.u32(self.plugin_id)
         w.u32(self.node_cnt)
-        _pack_optional_u64_array(w, self.gres_cnt_node_alloc)
+        _pack_node_counts(w, self.gres_cnt_node_alloc, self.node_cnt)
         _pack_optional_bitmaps(w, self.gres_bit_alloc, self.node_cnt, "gres_bit_alloc")
 
     @classmethod
@@ -353,9 +353,111 @@ class GresEpilogInfo:
         _expect_gres_magic(r)
         plugin_id = r.u32()
         node_cnt = _node_cnt(r)
-        cnt_node_alloc = tuple(r.u64_array()) if _flag(r) else None
+        cnt_node_alloc = _node_counts(r, node_cnt)
         bit_alloc = _bitmaps(r, node_cnt) if _flag(r) else None
         return cls(plugin_id, node_cnt, cnt_node_alloc, bit_alloc)
+
+
+@dataclass(frozen=True, slots=True)
+class GresTopo:
+    """One topology entry of a node's saved GRES state (24.11 on): which cores, which devices of the node,
+    how many of them are allocated and available, and their type."""
+
+    core_bitmap: Bitmap | None = None
+    gres_bitmap: Bitmap | None = None
+    res_core_bitmap: Bitmap | None = None
+    cnt_alloc: int = 0
+    cnt_avail: int = 0
+    type_id: int = 0
+    type_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GresNodeState:
+    """One record of gres_node_state_pack, a node's GRES in slurmctld's saved node_state.
+
+    22.05: u32 magic, u32 plugin_id, u64 gres_cnt_avail, u16 size of the allocation bitmap (0: none; the
+    bitmap itself is rebuilt from the recovered jobs). 24.11 and 26.05 add u32 config_flags after the plugin
+    id and, after the bitmap size, u16 topo_cnt, topo_cnt x (core, gres, reserved-core bitmaps), then u64
+    arrays topo_gres_cnt_alloc and topo_gres_cnt_avail, a u32 array topo_type_id and a string array
+    topo_type_name, each of topo_cnt entries."""
+
+    plugin_id: int
+    gres_cnt_avail: int = 0
+    bitmap_size: int = 0
+    config_flags: int = 0  # 24.11 on
+    topo: tuple[GresTopo, ...] = ()  # 24.11 on
+
+    def pack(self, w: Writer, version: int) -> None:
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        w.u32(GRES_MAGIC)
+        w.u32(self.plugin_id)
+        if newer:
+            w.u32(self.config_flags)
+        w.u64(self.gres_cnt_avail)
+        w.u16(self.bitmap_size)
+        if not newer:
+            if self.topo or self.config_flags:
+                raise EncodeError("a 22.05 node GRES state has no topology or flags")
+            return
+        if len(self.topo) > 0xFFFF:
+            raise EncodeError(f"{len(self.topo)} GRES topology entries do not fit a u16")
+        w.u16(len(self.topo))
+        for t in self.topo:
+            w.bitmap(t.core_bitmap)
+            w.bitmap(t.gres_bitmap)
+            w.bitmap(t.res_core_bitmap)
+        w.u64_array([t.cnt_alloc for t in self.topo])
+        w.u64_array([t.cnt_avail for t in self.topo])
+        w.u32_array([t.type_id for t in self.topo])
+        w.u32(len(self.topo))
+        for t in self.topo:
+            w.string(t.type_name)
+
+    @classmethod
+    def unpack(cls, r: Reader, version: int) -> Self:
+        _expect_gres_magic(r)
+        plugin_id = r.u32()
+        newer = version >= SLURM_24_11_PROTOCOL_VERSION
+        flags = r.u32() if newer else 0
+        avail, bitmap_size = r.u64(), r.u16()
+        if not newer:
+            return cls(plugin_id, avail, bitmap_size)
+        topo_cnt = r.u16()
+        if topo_cnt > r.remaining // 12:  # three bitmaps of at least a u32 each
+            raise DecodeError(f"{topo_cnt} GRES topology entries do not fit in {r.remaining} bytes")
+        maps = [(r.bitmap(), r.bitmap(), r.bitmap()) for _ in range(topo_cnt)]
+        cnt_alloc, cnt_avail, type_ids = r.u64_array(), r.u64_array(), r.u32_array()
+        n_names = r.u32()
+        if n_names > r.remaining // 4:
+            raise DecodeError(f"{n_names} GRES topology type names do not fit in {r.remaining} bytes")
+        names = [r.string() for _ in range(n_names)]
+        if not len(cnt_alloc) == len(cnt_avail) == len(type_ids) == len(names) == topo_cnt:
+            raise DecodeError(
+                f"GRES topology arrays of {len(cnt_alloc)}/{len(cnt_avail)}/{len(type_ids)}/{len(names)} "
+                f"entries, expected {topo_cnt}"
+            )
+        topo = tuple(
+            GresTopo(m[0], m[1], m[2], a, v, i, n)
+            for m, a, v, i, n in zip(maps, cnt_alloc, cnt_avail, type_ids, names, strict=True)
+        )
+        return cls(plugin_id, avail, bitmap_size, flags, topo)
+
+
+def unpack_gres_node_states(r: Reader, version: int) -> tuple[GresNodeState, ...]:
+    """A node's saved GRES list: u16 count, then that many GresNodeState records."""
+    count = r.u16()
+    if count > r.remaining // 18:  # the smallest record (22.05) has 18 bytes
+        raise DecodeError(f"{count} node GRES records do not fit in {r.remaining} bytes")
+    return tuple(GresNodeState.unpack(r, version) for _ in range(count))
+
+
+def pack_gres_node_states(w: Writer, states: tuple[GresNodeState, ...], version: int) -> None:
+    if len(states) > 0xFFFF:
+        raise EncodeError(f"{len(states)} node GRES records do not fit a u16 count")
+    w.u16(len(states))
+    for s in states:
+        s.pack(w, version)
 
 
 def _expect_gres_magic(r: Reader) -> None:
@@ -369,6 +471,22 @@ def _node_cnt(r: Reader) -> int:
     if n > NO_VAL:
         raise DecodeError(f"GRES record node_cnt {n:#x} is invalid")
     return n
+
+
+def _node_counts(r: Reader, node_cnt: int) -> tuple[int, ...] | None:
+    """gres_cnt_node_alloc: u8 "follows", then a u64 array, one count per node (slurmd indexes it by node)."""
+    if not _flag(r):
+        return None
+    counts = tuple(r.u64_array())
+    if len(counts) != node_cnt:
+        raise DecodeError(f"gres_cnt_node_alloc has {len(counts)} values for {node_cnt} nodes")
+    return counts
+
+
+def _pack_node_counts(w: Writer, values: tuple[int, ...] | None, node_cnt: int) -> None:
+    if values is not None and len(values) != node_cnt:
+        raise EncodeError(f"gres_cnt_node_alloc needs one value per node ({node_cnt}), got {len(values)}")
+    _pack_optional_u64_array(w, values)
 
 
 def _pack_optional_u64_array(w: Writer, values: tuple[int, ...] | None) -> None:
@@ -398,6 +516,8 @@ def pack_gres_list(
     version: int,
 ) -> None:
     """u16 record count, then the records (an empty or absent list is just ``u16 0``)."""
+    if len(records) > 0xFFFF:
+        raise EncodeError(f"{len(records)} GRES records do not fit a u16 count")
     w.u16(len(records))
     for rec in records:
         rec.pack(w, version)
@@ -427,16 +547,27 @@ def unpack_gres_prep_list(r: Reader, version: int) -> tuple[GresEpilogInfo, ...]
     return tuple(GresEpilogInfo.unpack(r, version) for _ in range(n))
 
 
+def _gres_count(r: Reader, smallest: int, what: str) -> int:
+    """A u16 record count, refused when even records of ``smallest`` bytes could not fit what is left."""
+    n = r.u16()
+    if n * smallest > r.remaining:
+        raise DecodeError(f"{what}: {n} records do not fit in {r.remaining} bytes")
+    return n
+
+
 def unpack_gres_job_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
-    return tuple(GresJobState.unpack(r, version) for _ in range(r.u16()))
+    # the smallest job record (22.05, no arrays) has 74 bytes
+    return tuple(GresJobState.unpack(r, version) for _ in range(_gres_count(r, 74, "job GRES")))
 
 
 def unpack_gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
-    return tuple(GresStepState.unpack(r, version) for _ in range(r.u16()))
+    # the smallest step record (22.05, no arrays) has 70 bytes
+    return tuple(GresStepState.unpack(r, version) for _ in range(_gres_count(r, 70, "step GRES")))
 
 
 def unpack_gres_epilog_infos(r: Reader, version: int) -> tuple[GresEpilogInfo, ...]:
-    return tuple(GresEpilogInfo.unpack(r, version) for _ in range(r.u16()))
+    # magic, plugin id, node count and two u8 flags: 14 bytes at least
+    return tuple(GresEpilogInfo.unpack(r, version) for _ in range(_gres_count(r, 14, "GRES prep")))
 
 
 # -- the credential --------------------------------------------------------------------------------
@@ -804,13 +935,17 @@ __all__ = [
     "CredentialSealer",
     "GresEpilogInfo",
     "GresJobState",
+    "GresNodeState",
     "GresStepState",
+    "GresTopo",
     "JobCredential",
     "StepId",
     "pack_gres_list",
+    "pack_gres_node_states",
     "pack_gres_prep_list",
     "unpack_gres_epilog_infos",
     "unpack_gres_job_states",
+    "unpack_gres_node_states",
     "unpack_gres_prep_list",
     "unpack_gres_step_states",
 ]

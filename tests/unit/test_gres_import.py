@@ -330,3 +330,18 @@ def test_shadow_shows_a_jobs_gres_detail_as_slurmctld_did(tmp_path: Path) -> Non
     assert records.build_job_record(job, cluster, ShowFlags.DETAIL).gres_detail_str == ("gpu:tesla:1(IDX:1)",)
     assert records.build_job_record(job, cluster, 0).gres_detail_str == ()
     assert Job.from_dict(job.to_dict()).record_overrides == job.record_overrides  # kept in the store
+
+
+def test_a_running_steps_devices_from_the_saved_state(release: str, tmp_path: Path) -> None:
+    """Job 3's srun step 0 ran on tesla 1 when slurmctld saved it (22.05 names no type in a step's record:
+    the job's use of that device gives it)."""
+    cluster = make_cluster(tmp_path)
+    saved = {j.job_id: j for j in read_job_state(GOLDEN / release / "state" / "job_state").jobs}[3]
+    (step,) = [s for s in saved.steps if s.step_id == 0]
+    assert step.layout is not None and step.layout.node_list == "compute-node-1"
+    job = saved_state.job_from_saved(saved, cluster)
+    names = saved_state.gres_names(cluster)
+    uses = gres_import.uses_from_step_states(
+        step.gres_list_alloc, job.nodes, ("compute-node-1",), job.gres_alloc, names
+    )
+    assert uses == (TESLA1,)

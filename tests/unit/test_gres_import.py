@@ -129,9 +129,10 @@ def test_a_job_the_mirror_saw_takes_its_devices_from_the_saved_state(tmp_path: P
     cluster = make_cluster(tmp_path)
     saved = read_job_state(GOLDEN / "22.05" / "state" / "job_state")
     saved_state.merge(Port(cluster), saved)  # type: ignore[arg-type]
-    cluster.jobs[3].gres_alloc = ()  # as a wire record without details would have left it
+    mirrored = cluster.jobs[3]
+    mirrored.gres_alloc = ()  # as a wire record without details would have left it
     saved_state.merge(Port(cluster), saved)  # type: ignore[arg-type]
-    assert cluster.jobs[3].gres_alloc == (TESLA1,)
+    assert cluster.jobs[3] is mirrored and cluster.jobs[3].gres_alloc == (TESLA1,)
 
 
 def test_records_of_unknown_plugins_and_no_consume_counts_are_left_out() -> None:
@@ -345,3 +346,16 @@ def test_a_running_steps_devices_from_the_saved_state(release: str, tmp_path: Pa
         step.gres_list_alloc, job.nodes, ("compute-node-1",), job.gres_alloc, names
     )
     assert uses == (TESLA1,)
+
+
+def test_without_the_saved_state_the_mirrors_allocation_is_adopted(release: str, tmp_path: Path) -> None:
+    """If slurmctld's job_state cannot be read at the takeover, the devices the records showed are held."""
+    cluster = make_cluster(tmp_path)
+    for job_id in (2, 3):
+        rec, version = job_records(release)[job_id]
+        job = job_from_record(rec, cluster, version)
+        job.state = JobState.RUNNING  # (the captures saw it running then)
+        cluster.jobs[job_id] = job
+    assert adopt(cluster) == (2, 0)
+    g = cluster.nodes["compute-node-1"].gres_inv["gpu"]
+    assert (g.alloc, g.type_alloc, g.bit_alloc) == (2, {"tesla": 2}, {0: 1, 1: 1})

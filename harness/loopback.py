@@ -14,6 +14,7 @@ against the same cluster. flurm itself always runs on the host.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pwd
 import random
@@ -202,6 +203,25 @@ class SlurmCluster:
         """(Re)start whatever of munged, slurmd and slurmctld is not running (launcher.start)."""
         assert self._settings is not None, "start() first"
         launcher.start(self.dir, self._settings)
+
+    def restart_slurmd(self, node: str, conf: Sequence[str] | None = None) -> None:
+        """Stop ``node``'s slurmd and start it again; with ``conf``, its gres.conf lines become these
+        (its Gres= stays: e.g. fewer devices than Gres= says, as when a GPU is lost) and the node may
+        come back drained or INVAL (it joins ``may_drain``). Returns once it registered again."""
+        assert self._settings is not None, "start() first"
+        if conf is not None:
+            if not self.gres:
+                raise ValueError("restart_slurmd(conf=...) needs a cluster with gres")
+            index = self._settings.node_names.index(node)
+            nodes = [self._settings.node_gres(i) for i in range(self.nodes)]
+            nodes[index] = launcher.NodeGres(nodes[index].gres, tuple(conf))
+            self.gres = tuple(nodes)
+            self.may_drain = tuple(dict.fromkeys((*self.may_drain, node)))
+            self._settings = dataclasses.replace(self._settings, gres=self.gres, may_drain=self.may_drain)
+        launcher.stop_pidfiles(self.dir, [(self.dir / "run" / f"slurmd-{node}.pid", f"slurmd {node}")])
+        self.start_daemons()
+        if self.controller == "flurm":
+            self.wait_ready()
 
     def stop_slurmctld(self, timeout: float = 30.0) -> None:
         """SIGTERM the real slurmctld (it saves its state) and wait until its process has gone."""

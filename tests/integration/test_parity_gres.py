@@ -17,12 +17,19 @@ makes; the unmodified slurmd sets CUDA_VISIBLE_DEVICES and the rest from the job
 4. submissions that can never run (too many GPUs, unknown type, ...) are refused by sbatch, salloc and
    srun with slurmctld's texts; each refusal uses a job id, as slurmctld's do (the next job's id).
 
+A second pair (two_gpu_types, the backfill scheduler every 2 s) checks that backfill counts GPUs: with
+both teslas and one k80 taken by 5-minute jobs and a --gpus=3 job waiting for them, a 2-minute GPU job
+is started on the free k80 (it ends before the waiting job's planned start), a 30-minute one is not,
+and the waiting jobs show their planned start and nodes.
+
 Each check fails on a controller that ignores GRES: placement and indexes, the environment variables,
 the reasons and the views all depend on it.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -97,6 +104,16 @@ def _waiting(c: SlurmCluster, job: int, until: Callable[[], bool], timeout: floa
 def running(job: int) -> Step:
     def act(c: SlurmCluster) -> None:
         _waiting(c, job, lambda: c.job_state(job) == "RUNNING")
+
+    return act
+
+
+def reason(job: int, text: str) -> Step:
+    def act(c: SlurmCluster) -> None:
+        def now() -> bool:
+            return f"Reason={text} " in c.run("scontrol", "show", "job", str(job)).stdout
+
+        _waiting(c, job, now)
 
     return act
 
@@ -242,3 +259,45 @@ def test_impossible_requests(runs: tuple[Transcript, Transcript]) -> None:
     keys = [k for k in ref.labels() if k.split()[0] in ("sbatch", "salloc", "srun") and " -" in k]
     keys.append("the next job id")
     assert_same(ref, got, keys)
+
+
+BACKFILL_CONF = "SchedulerParameters=batch_sched_delay=0,bf_interval=2"
+BACKFILL = [
+    cmd("sbatch", "-t", "5", "--gres=gpu:tesla:2", "--wrap", "exec sleep 300"),  # 1: both teslas
+    running(1),
+    cmd("sbatch", "-t", "5", "--gres=gpu:k80:1", "--wrap", "exec sleep 300"),  # 2: k80 0
+    running(2),
+    cmd("sbatch", "-t", "10", "--gpus=3", "--wrap", "exec sleep 300"),  # 3: waits for 1 and 2
+    cmd("sbatch", "-t", "2", "--gres=gpu:1", "--wrap", "exec sleep 300"),  # 4: backfilled on k80 1
+    cmd("sbatch", "-t", "30", "--gres=gpu:1", "--wrap", "exec sleep 300"),  # 5: would delay 3
+    cmd("sbatch", "-t", "2", "--gres=gpu:tesla:1", "--wrap", "exec sleep 300"),  # 6: no tesla free
+    running(4),
+    reason(3, "Resources"),
+    settle(),
+    show("backfill queue", "squeue", "-S", "i", "-o", "%i %t %r %b %N"),
+    show("backfill job 4", "scontrol", "-d", "show", "job", "4"),
+    show("backfill jobs", "scontrol", "-d", "show", "job"),
+    cmd("scancel", "1", "2", "3", "4", "5", "6"),
+]
+
+
+@pytest.fixture(scope="module")
+def backfill_runs() -> Iterator[tuple[Transcript, Transcript]]:
+    with cluster_pair(extra_conf=BACKFILL_CONF, **gres.two_gpu_types()) as (ref, got):
+        yield run_both(ref, got, BACKFILL)
+
+
+def test_backfill_counts_gpus(backfill_runs: tuple[Transcript, Transcript]) -> None:
+    ref, got = backfill_runs
+    queue = ref["backfill queue"].stdout.splitlines()
+    assert "4 R None gres:gpu:1 compute-node-2" in queue and "5 PD Priority gres:gpu:1 " in queue
+    assert "GRES=gpu:k80:1(IDX:1)" in ref["backfill job 4"].stdout
+    assert re.search(r"Scheduler=Backfill\s*$", ref["backfill job 4"].stdout, re.M)
+    assert_same(ref, got, ["backfill queue", "backfill job 4"])
+    # which scheduler last looked at a job is slurmctld's timing for the others (job 1 on an idle cluster
+    # just started, the pending ones every pass of either): all but that
+    keys = ["backfill jobs"]
+    ref_text, got_text = (re.sub(r"Scheduler=\S+", "Scheduler=<ANY>", t.text(keys)) for t in backfill_runs)
+    assert ref_text == got_text, "flurm differs from slurmctld:\n" + "".join(
+        difflib.unified_diff(ref_text.splitlines(True), got_text.splitlines(True), "slurmctld", "flurm")
+    )

@@ -775,3 +775,26 @@ def test_record_counts_are_bounded_by_the_bytes_left() -> None:
     w = Writer()
     GresEpilogInfo(GPU).pack(w, SLURM_22_05_PROTOCOL_VERSION)
     assert len(w.getvalue()) == 14
+
+
+def test_registration_blob_count_is_bounded() -> None:
+    """slurmd's count of GRES records is checked against the bytes that follow before any is read."""
+    smallest = GresNodeConfig(GPU)
+    blob = bytes.fromhex("26000002") + _node_config_bytes(smallest) * 2
+    assert parse_gres_info(blob) == (0x2600, (smallest, smallest))
+    with pytest.raises(DecodeError, match="do not fit"):
+        parse_gres_info(bytes.fromhex("26000003") + _node_config_bytes(smallest) * 2)
+
+
+def _node_config_bytes(rec: GresNodeConfig) -> bytes:
+    w = Writer()
+    w.u32(GRES_MAGIC)
+    w.u64(rec.count)
+    w.u32(rec.cpu_cnt)
+    w.u32(rec.config_flags)
+    w.u32(rec.plugin_id)
+    for text in (rec.cpus, rec.links, rec.name, rec.type_name, rec.unique_id):
+        w.string(text)
+    data = w.getvalue()
+    assert len(data) == 44 or rec.cpus or rec.links or rec.name or rec.type_name or rec.unique_id
+    return data

@@ -19,8 +19,8 @@ slurmctld to node N's slurmd). PrologFlags=Alloc, so slurmctld sends REQUEST_LAU
 
 Variants (--variant): "mixed" and "shared" (tests/golden/gres/README.md says what they run).
 
-Scenario of the default variant (outputs.txt says what each client printed, steps.log when): node views; job 0 -N2
---gres=gpu:1 runs an srun step on both nodes; job 1 holds tesla index 0 (sleep); job 2 asks
+Scenario of the default variant (outputs.txt says what each client printed, steps.log when): node
+views; job 0 -N2 --gres=gpu:1 runs an srun step on both nodes; job 1 holds tesla index 0 (sleep); job 2 asks
 --gres=gpu:tesla:1 and so gets index 1, prints its environment and runs an srun --gres=gpu:tesla:1 step
 that sleeps; client views of both (scontrol -d, squeue %b, sinfo %G / gresused, scontrol show step); job 3
 --gpus=2 --cpus-per-gpu=1 --mem-per-gpu=100 on node 2 runs srun steps (--gpus=1, --gres=gpu:a100:1); job 4

@@ -247,6 +247,8 @@ def parse_gres_info(blob: bytes) -> tuple[int, tuple[GresNodeConfig, ...]]:
     """Split a registration's ``gres_info`` blob into (blob protocol version, records)."""
     r = Reader(blob)
     blob_version, count = r.u16(), r.u16()
+    if count * 44 > r.remaining:  # a record has 44 bytes at least (five NULL strings)
+        raise DecodeError(f"gres_info: {count} records do not fit in {r.remaining} bytes")
     records = []
     for _ in range(count):
         magic = r.u32()

@@ -4,6 +4,10 @@ A job record becomes a :class:`~flurm.state.model.Job` that flurm can schedule, 
 Whatever flurm would show differently from slurmctld for that job (a field flurm does not model, or
 computes another way) is kept in ``record_overrides``, so the imported job looks in ``scontrol`` and
 ``squeue`` exactly as slurmctld showed it. The same goes for nodes and partitions.
+
+GRES are state, not display: a job's devices per node (``gres_detail_str``) become its ``gres_alloc`` and a
+node's GresUsed its allocation counts (migration/gres_import.py), so what flurm computes from them (views,
+metrics, the takeover's claims) is slurmctld's; only what still differs is kept as an override.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 from flurm.errors import SlurmError
+from flurm.migration import gres_import
 from flurm.protocol.constants import (
     NO_VAL,
     NODE_STATE_BASE,
@@ -25,7 +30,7 @@ from flurm.protocol.messages.nodes import NodeRecord
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.messages.reservations import ReservationRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import multicore, records
+from flurm.state import gres, multicore, records
 from flurm.state.cluster import Cluster
 from flurm.state.job_builder import JobSpec, expand_nodes, job_from_spec
 from flurm.state.model import Job, Node, Partition
@@ -152,10 +157,33 @@ def job_from_record(rec: JobRecord, cluster: Cluster, version: int = PROTOCOL_VE
         )
     )
     multicore.take_saved(job, rec.multi_core, rec.pn_min_tmp_disk)
+    job.gres_alloc = _gres_alloc(rec, job)
     job.sluid = rec.sluid  # a 26.05 source's (0 from older ones: flurm draws one when it needs it)
     native = records.build_job_record(job, cluster, rec.show_flags & ~ShowFlags.DETAIL, version)
     job.record_overrides = _overrides(native, rec, _JOB_SKIP)
+    if rec.gres_detail_str:
+        # flurm writes a job's GRES per node from its nodes' devices (slurmd's registration), which it
+        # has not seen in shadow: what slurmctld showed stays until flurm changes the job
+        shown = records.build_job_record(job, cluster, ShowFlags.DETAIL, version).gres_detail_str
+        if tuple(shown) != tuple(rec.gres_detail_str):
+            job.record_overrides["gres_detail_str"] = list(rec.gres_detail_str)
     return job
+
+
+def _gres_alloc(rec: JobRecord, job: Job) -> tuple[gres.NodeUses, ...]:
+    """The GRES the job holds on each of its nodes, as its record's gres_detail_str shows them (with
+    SHOW_DETAIL); GRES without devices, which the details leave out, from its per-node request."""
+    if not job.nodes or not gres_import.holds_resources(job):
+        return ()
+    if not rec.gres_detail_str and not rec.tres_per_node:
+        return ()
+    try:
+        requests = gres.job_requests(
+            tres_per_node=rec.tres_per_node, known_names=[i[0] for i in gres.tres_items(rec.tres_per_node)]
+        )
+    except gres.GresError:
+        requests = ()
+    return gres_import.uses_from_details(rec.gres_detail_str, job.nodes, requests)
 
 
 def apply_node_record(node: Node, rec: NodeRecord) -> None:
@@ -176,6 +204,8 @@ def apply_node_record(node: Node, rec: NodeRecord) -> None:
     node.alloc_cpus = rec.select_nodeinfo.alloc_cpus
     node.alloc_mem = rec.select_nodeinfo.alloc_memory
     node.registered = node.base_state != 0
+    if rec.gres_used is not None:  # (sent with SHOW_DETAIL only, as the mirror asks)
+        gres_import.apply_node_used(node.gres_inv, rec.gres_used)
     node.record_overrides = {}
     native = records.build_node_record(node, ShowFlags.DETAIL)
     node.record_overrides = _overrides(native, rec, _NODE_SKIP)

@@ -11,12 +11,13 @@ deleted since the last pass, and the ids and counter the wire never shows.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flurm.migration import resv_statefile, statefile
+from flurm.migration import gres_import, resv_statefile, statefile
 from flurm.migration.importer import reservation_from_record
 from flurm.protocol.constants import (
     JOB_STATE_BASE,
@@ -147,11 +148,27 @@ def job_from_saved(saved: statefile.SavedJob, cluster: Cluster) -> Job:
         )
     job = job_from_spec(spec)
     take_accounting(job, saved)
+    take_gres(job, saved, cluster)
     if d is not None:
         multicore.take_saved(job, d.multi_core, d.pn_min_tmp_disk)
     if job.pn_min_memory and not job.mem_set and not job.pn_min_memory & MEM_PER_CPU:
         job.mem_set = True  # a memory per node in the details was asked for, whatever the flag says
     return job
+
+
+def gres_names(cluster: Cluster) -> dict[int, str]:
+    """plugin id -> name of every GRES the cluster knows (the saved records name a GRES by its id)."""
+    return gres_import.known_names((n.gres_inv for n in cluster.node_list), cluster.config.gres_types)
+
+
+def take_gres(job: Job, saved: statefile.SavedJob, cluster: Cluster) -> None:
+    """The GRES (and devices) the job holds on each of its nodes, from its saved ``gres_list_alloc``: the
+    takeover claims them on the nodes, so no job of flurm's gets those devices while it runs."""
+    if not job.nodes or not gres_import.holds_resources(job):
+        return
+    uses = gres_import.uses_from_job_states(saved.gres_list_alloc, len(job.nodes), gres_names(cluster))
+    if uses or saved.gres_list_alloc:
+        job.gres_alloc = uses
 
 
 def take_accounting(job: Job, saved: statefile.SavedJob) -> None:
@@ -192,7 +209,7 @@ def _step_cores(
     return tuple(out)
 
 
-def take_steps(job: Job, saved: statefile.SavedJob) -> int:
+def take_steps(job: Job, saved: statefile.SavedJob, cluster: Cluster | None = None) -> int:
     """The srun steps running under slurmctld, into the job's step table: their slurmstepd report their
     end to flurm (REQUEST_STEP_COMPLETE), which then records them (DBD_STEP_COMPLETE) as slurmctld would
     have. The batch and extern steps are not kept in that table. Returns how many steps were taken."""
@@ -202,6 +219,10 @@ def take_steps(job: Job, saved: statefile.SavedJob) -> int:
         return 0
     table = JobSteps.of(job)
     table.next_step_id = max(table.next_step_id, saved.next_step_id)
+    with_gres = cluster is not None and any(st.gres_list_alloc for st in saved.steps)
+    names = gres_names(cluster) if cluster is not None and with_gres else {}
+    # a step's GRES go where its Step keeps them (the field may not exist in every build of the table)
+    step_fields = {f.name for f in dataclasses.fields(Step)}
     taken = 0
     for st in saved.steps:
         if st.step_id >= SLURM_INTERACTIVE_STEP or st.layout is None or st.step_id in table.steps:
@@ -213,6 +234,11 @@ def take_steps(job: Job, saved: statefile.SavedJob) -> int:
             )
             continue
         mem = st.memory_allocated if len(st.memory_allocated) == len(nodes) else (0,) * len(nodes)
+        extra: dict[str, Any] = {}
+        if st.gres_list_alloc and "gres_alloc" in step_fields:
+            extra["gres_alloc"] = gres_import.uses_from_step_states(
+                st.gres_list_alloc, job.nodes, nodes, job.gres_alloc, names
+            )
         table.steps[st.step_id] = Step(
             step_id=st.step_id,
             nodes=nodes,
@@ -236,6 +262,7 @@ def take_steps(job: Job, saved: statefile.SavedJob) -> int:
             tres_per_socket=st.tres_per_socket,
             tres_per_task=st.tres_per_task,
             protocol_version=st.start_protocol_ver,
+            **extra,
         )
         taken += 1
     if taken:
@@ -286,10 +313,11 @@ def merge(ctl: ControllerPort, saved_file: statefile.JobStateFile) -> int:
             cluster.jobs[saved.job_id] = new
         else:
             take_accounting(job, saved)  # the wire record the mirror took has none of it
+            take_gres(job, saved, cluster)  # each device exactly (the wire shows no count-only GRES)
         # whether an operator set its priority: the plugin recomputes every other pending job's at
         # the takeover, as slurmctld's does when it starts (the wire never shows this)
         cluster.jobs[saved.job_id].direct_prio = bool(saved.direct_set_prio)
-        take_steps(cluster.jobs[saved.job_id], saved)
+        take_steps(cluster.jobs[saved.job_id], saved, cluster)
         if saved.batch_flag and not cluster.jobs[saved.job_id].script:
             cluster.jobs[saved.job_id].script = ""  # a batch job whose script is still in slurmctld's files
     cluster.reserve_job_ids_above(max(saved_file.job_id_sequence - 1, max(cluster.jobs, default=0)))

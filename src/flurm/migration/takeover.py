@@ -15,7 +15,8 @@ Steps (each reported as it happens):
                   reservations created, changed or deleted since the last pass, and the counter
                   their generated names take a number from; the accounting records slurmctld
                   could not send (dbd.messages), queued before flurm's own
-  7. adopt        running jobs keep their nodes, cores and memory; job ids continue above SLURM's
+  7. adopt        running jobs keep their nodes, cores, memory and GRES devices; job ids continue
+                  above SLURM's
   8. persist      everything is written to flurm's store
   9. standalone   mode standalone: held writes proceed, slurmd daemons are asked to re-register,
                   pending jobs are scheduled by flurm
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flurm.auth.errors import AuthError
 from flurm.errors import FlurmError
+from flurm.migration import gres_import
 from flurm.modes import Guard, Mode
 from flurm.protocol.constants import MsgType, NodeState
 from flurm.protocol.messages.common import Empty
@@ -570,6 +572,7 @@ class Takeover:
             node.alloc_cores.clear()
             node.alloc_cpus = 0
             node.alloc_mem = 0
+            gres_import.clear_alloc(node.gres_inv)  # the running jobs claim their devices again
             node.registered = False  # until slurmd registers with flurm
             node.record_overrides = {}
         adopted = pending = 0

@@ -750,7 +750,15 @@ def build_job_record(
     rec = _native_job_record(job, cluster, show_flags)
     if version > PROTOCOL_VERSION:
         rec = replace(rec, **_newer_job_fields(job, cluster, version))
-    return replace(rec, **job.record_overrides) if job.record_overrides else rec
+    if not job.record_overrides:
+        return rec
+    overrides = job.record_overrides
+    if "gres_detail_str" in overrides:  # a list kept as slurmctld showed it, sent with SHOW_DETAIL only
+        overrides = dict(overrides)
+        detail = overrides.pop("gres_detail_str")
+        if show_flags & ShowFlags.DETAIL:
+            overrides["gres_detail_str"] = tuple(detail)
+    return replace(rec, **overrides)
 
 
 def build_node_record(

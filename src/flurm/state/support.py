@@ -116,11 +116,6 @@ def _prolog_flags(config: SlurmConfig, _version: int) -> str | None:
     return config.prolog_flags if words & {"serial", "x11"} else None
 
 
-def _node_gres(config: SlurmConfig, _version: int) -> str | None:
-    names = [n.name for n in config.nodes if n.gres]
-    return f"Gres= on {len(names)} nodes ({names[0]}...)" if names else None
-
-
 def _store_flags(config: SlurmConfig, _version: int) -> str | None:
     value = config.raw.get("accountingstoreflags") or ""
     words = {w.strip().lower() for w in value.split(",")}
@@ -149,8 +144,6 @@ def _enforce_unsupported(config: SlurmConfig, _version: int) -> str | None:
     words = {w.strip().lower() for w in value.split(",")}
     return None if words <= _ENFORCED else value
 
-
-GRES = "generic resources (GPUs): scheduling and binding"
 
 SETTINGS: tuple[SettingRule, ...] = (
     SettingRule(
@@ -201,8 +194,6 @@ SETTINGS: tuple[SettingRule, ...] = (
         _multifactor_raw("PrioritySiteFactorPlugin", "", "site_factor/none"),
     ),
     SettingRule("PreemptType", "preemption", _plugin(lambda c: c.preempt_type, "preempt/none")),
-    SettingRule("GresTypes", GRES, lambda c, _: c.gres_types),
-    SettingRule("NodeName Gres", GRES, _node_gres),
     SettingRule("BurstBufferType", "burst buffers", _raw("BurstBufferType", "")),
     SettingRule(  # the flat topology, whatever each release calls it
         "TopologyPlugin",
@@ -219,7 +210,7 @@ SETTINGS: tuple[SettingRule, ...] = (
 )
 
 
-# (the GRES options --gres, --gpus, --gpus-per-task, --gpus-per-socket are scheduled: scheduler/gres_fit.py)
+# (none at present: GRES requests, the last ones here, are scheduled, bound and adopted)
 JOBS: tuple[JobRule, ...] = ()
 
 
@@ -261,8 +252,7 @@ def unsupported_settings(
     for rule in SETTINGS:
         value = rule.used(config, source_version)
         if value is not None:
-            what = value if rule.key.endswith("Gres") else f"{rule.key}={value}"
-            out.append(Finding(what, rule.missing))
+            out.append(Finding(f"{rule.key}={value}", rule.missing))
     return out
 
 

@@ -11,11 +11,10 @@ deleted since the last pass, and the ids and counter the wire never shows.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flurm.migration import gres_import, resv_statefile, statefile
 from flurm.migration.importer import reservation_from_record
@@ -221,8 +220,6 @@ def take_steps(job: Job, saved: statefile.SavedJob, cluster: Cluster | None = No
     table.next_step_id = max(table.next_step_id, saved.next_step_id)
     with_gres = cluster is not None and any(st.gres_list_alloc for st in saved.steps)
     names = gres_names(cluster) if cluster is not None and with_gres else {}
-    # a step's GRES go where its Step keeps them (the field may not exist in every build of the table)
-    step_fields = {f.name for f in dataclasses.fields(Step)}
     taken = 0
     for st in saved.steps:
         if st.step_id >= SLURM_INTERACTIVE_STEP or st.layout is None or st.step_id in table.steps:
@@ -234,11 +231,11 @@ def take_steps(job: Job, saved: statefile.SavedJob, cluster: Cluster | None = No
             )
             continue
         mem = st.memory_allocated if len(st.memory_allocated) == len(nodes) else (0,) * len(nodes)
-        extra: dict[str, Any] = {}
-        if st.gres_list_alloc and "gres_alloc" in step_fields:
-            extra["gres_alloc"] = gres_import.uses_from_step_states(
-                st.gres_list_alloc, job.nodes, nodes, job.gres_alloc, names
-            )
+        step_gres = (
+            gres_import.uses_from_step_states(st.gres_list_alloc, job.nodes, nodes, job.gres_alloc, names)
+            if st.gres_list_alloc
+            else ()
+        )
         table.steps[st.step_id] = Step(
             step_id=st.step_id,
             nodes=nodes,
@@ -262,7 +259,7 @@ def take_steps(job: Job, saved: statefile.SavedJob, cluster: Cluster | None = No
             tres_per_socket=st.tres_per_socket,
             tres_per_task=st.tres_per_task,
             protocol_version=st.start_protocol_ver,
-            **extra,
+            gres_alloc=step_gres,
         )
         taken += 1
     if taken:

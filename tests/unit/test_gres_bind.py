@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from flurm.protocol.constants import SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION, SlurmRC
+from flurm.protocol.constants import (
+    NO_CONSUME_VAL64,
+    SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
+    SlurmRC,
+)
 from flurm.protocol.messages.credential import (
     pack_gres_list,
     unpack_gres_job_states,
     unpack_gres_step_states,
 )
 from flurm.protocol.wire import Bitmap, Reader, Writer
-from flurm.state import gres
+from flurm.state import gres, gres_alloc
 from flurm.state import gres_bind as gb
 from flurm.state.gres import GresError, GresRequest, GresTopo, GresUse, NodeGres
 
@@ -75,8 +80,8 @@ def test_prep_records_skip_gres_without_plugin() -> None:
     infos = gb.prep_infos((N1,), uses, inv, SLURM_22_05_PROTOCOL_VERSION)
     assert [i.plugin_id for i in infos] == [GPU]
     states = gb.job_gres_states((N1,), uses, inv)
-    assert states[1].gres_cnt_node_alloc == (gb.NO_CONSUME_VAL64,)
-    assert states[1].total_gres == gb.NO_CONSUME_VAL64
+    assert states[1].gres_cnt_node_alloc == (NO_CONSUME_VAL64,)
+    assert states[1].total_gres == NO_CONSUME_VAL64
 
 
 def test_shared_gres_counts_per_device() -> None:
@@ -243,11 +248,11 @@ def test_22_05_prep_records_follow_the_requests() -> None:
     """The scheduler holds an untyped request on typed nodes as uses of each node's type: 22.05's prolog
     still gets one record for the request, over both nodes."""
     uses = ((GresUse("gpu", "tesla", 1, (0,)),), (GresUse("gpu", "k80", 1, (0,)),))
-    keys = gb.request_keys("gres:gpu:2", None, "gres:gpu:1", None, None, None)
+    keys = gres_alloc.request_keys("gres:gpu:2", None, "gres:gpu:1", None, None, None)
     assert keys == [("gpu", None)]
     (info,) = gb.prep_infos((N1, N2), uses, INV, SLURM_22_05_PROTOCOL_VERSION, keys)
     assert info.gres_bit_alloc == (Bitmap(2, 0b01), Bitmap(2, 0b01))
-    assert gb.request_keys("gres:gpu:2", None, "gres:gpu:k80:1", None, None, None) == [("gpu", "k80")]
+    assert gres_alloc.request_keys("gres:gpu:2", None, "gres:gpu:k80:1", None, None, None) == [("gpu", "k80")]
     typed = gb.prep_infos(
         (N1, N2), uses, INV, SLURM_22_05_PROTOCOL_VERSION, [("gpu", "tesla"), ("gpu", "k80")]
     )
@@ -274,7 +279,7 @@ def test_untyped_request_held_as_typed_uses() -> None:
         topo=(GresTopo("tesla", 1, (0,)), GresTopo("k80", 1, (1,))), bit_count=2,
     )  # fmt: skip
     uses = ((GresUse("gpu", "k80", 1, (1,)),),)
-    untyped = gb.untyped_names(gb.request_keys(None, None, "gres:gpu:1", None, None, None))
+    untyped = gres_alloc.untyped_names(gres_alloc.request_keys(None, None, "gres:gpu:1", None, None, None))
     states = gb.job_gres_states((N1,), uses, {N1: {"gpu": mixed}}, SLURM_22_05_PROTOCOL_VERSION, untyped)
     assert [(s.type_name, s.gres_cnt_node_alloc, s.gres_bit_alloc) for s in states] == [
         ("tesla", (0,), (Bitmap(2, 0),)),

@@ -22,6 +22,7 @@ from flurm.migration.importer import apply_node_record, job_from_record
 from flurm.migration.statefile import read_job_state
 from flurm.migration.takeover import Takeover
 from flurm.protocol.constants import (
+    NO_CONSUME_VAL64,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
@@ -142,7 +143,7 @@ def test_records_of_unknown_plugins_and_no_consume_counts_are_left_out() -> None
         GresJobState(
             plugin_id=gres.plugin_id("bandwidth"),
             node_cnt=1,
-            gres_cnt_node_alloc=(gres_import.NO_CONSUME_VAL64,),
+            gres_cnt_node_alloc=(NO_CONSUME_VAL64,),
         ),
         GresJobState(
             plugin_id=GPU,

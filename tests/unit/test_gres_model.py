@@ -2,17 +2,18 @@
 
 import pytest
 
-from flurm.state import gres
-from flurm.state.gres import GresConfigured, GresError, GresTopo, GresUse, NodeGres
+from flurm.state import gres, gres_node
+from flurm.state.gres import GresError, GresTopo, GresUse, NodeGres
 
 
 def test_plugin_id_is_gres_build_id():
     assert gres.plugin_id("gpu") == 7696487  # the id slurmd and slurmctld use for gres/gpu
     assert gres.plugin_id("mps") == ord("m") + (ord("p") << 8) + (ord("s") << 16)
     # a fifth character wraps to shift 0 again
-    assert gres.plugin_id("shard") == (
-        ord("s") + (ord("h") << 8) + (ord("a") << 16) + (ord("r") << 24) + ord("d")
-    ) & 0xFFFFFFFF
+    assert (
+        gres.plugin_id("shard")
+        == (ord("s") + (ord("h") << 8) + (ord("a") << 16) + (ord("r") << 24) + ord("d")) & 0xFFFFFFFF
+    )
 
 
 def test_counts_take_suffixes():
@@ -21,21 +22,16 @@ def test_counts_take_suffixes():
     assert gres.parse_count("100k") == 102400
     assert gres.parse_count("tesla") is None
     assert gres.parse_count("2x") is None
+    assert gres.parse_count("2GB") == 2 * 1000**3  # suffix_mult's decimal forms
 
 
 def test_node_gres_configured():
-    items = gres.parse_configured("gpu:tesla:2,gpu:k80:1,bandwidth:no_consume:4G,mps")
-    assert items == (
-        GresConfigured("gpu", "tesla", 2),
-        GresConfigured("gpu", "k80", 1),
-        GresConfigured("bandwidth", None, 4 << 30, no_consume=True),
-        GresConfigured("mps", None, 1),
+    inv = gres_node.inventory(
+        "gpu:tesla:2,gpu:k80:1,bandwidth:no_consume:4G,mps", ["gpu", "bandwidth", "mps"]
     )
-    inv = gres.node_inventory(items)
     assert inv["gpu"].configured == 3 and inv["gpu"].configured_types == {"tesla": 2, "k80": 1}
-    assert inv["bandwidth"].no_consume
-    with pytest.raises(GresError):
-        gres.parse_configured("gpu::2")
+    assert inv["bandwidth"].no_consume and inv["bandwidth"].configured == 4 << 30
+    assert inv["mps"].configured == 1
 
 
 def test_tres_items_as_get_next_gres():
@@ -65,7 +61,7 @@ def test_job_requests_totals_and_refusals():
 
 
 def _two_gpus() -> NodeGres:
-    g = gres.node_inventory(gres.parse_configured("gpu:tesla:1,gpu:k80:1"))["gpu"]
+    g = gres_node.inventory("gpu:tesla:1,gpu:k80:1", ["gpu"])["gpu"]
     g.found = 2
     g.topo = (GresTopo("tesla", 1, (0,)), GresTopo("k80", 1, (1,)))
     g.bit_count = 2
@@ -87,7 +83,7 @@ def test_pick_lowest_free_device_of_the_type_and_hold_it():
 
 
 def test_count_only_and_no_consume():
-    inv = gres.node_inventory(gres.parse_configured("lic:3,bw:no_consume:8"))
+    inv = gres_node.inventory("lic:3,bw:no_consume:8", ["lic", "bw"])
     assert gres.pick(inv["lic"], None, 3) == GresUse("lic", None, 3)
     assert gres.pick(inv["lic"], None, 4) is None
     gres.claim(inv, [GresUse("lic", None, 2), GresUse("bw", None, 8)])

@@ -18,7 +18,7 @@ from flurm.protocol.constants import JobState, JobStateReason, NodeState, NodeSt
 from flurm.protocol.messages.job_desc import JobDesc
 from flurm.scheduler import gres_fit
 from flurm.scheduler.scheduler import node_not_avail, plan, request_pass
-from flurm.state import gres
+from flurm.state import gres, gres_node
 from flurm.state.cluster import Cluster
 from flurm.state.gres import GresTopo, GresUse
 from flurm.state.model import Job
@@ -307,7 +307,7 @@ def test_requests_parse_once_and_survive_bad_text() -> None:
 
 
 def test_take_untyped_on_typed_node_counts_the_type() -> None:
-    inv = gres.node_inventory(gres.parse_configured("gpu:tesla:1,gpu:k80:1"))
+    inv = gres_node.inventory("gpu:tesla:1,gpu:k80:1", ["gpu"])
     g = inv["gpu"]
     got = gres.take(g, None, 2)
     assert got == (GresUse("gpu", "tesla", 1), GresUse("gpu", "k80", 1))

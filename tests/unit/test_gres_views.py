@@ -12,6 +12,7 @@ import textwrap
 from flurm.config.slurmconf import parse_text
 from flurm.controller.submit import tres_req_string
 from flurm.protocol.constants import (
+    NO_CONSUME_VAL64,
     NO_VAL,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
@@ -20,9 +21,10 @@ from flurm.protocol.constants import (
     ShowFlags,
 )
 from flurm.protocol.messages.job_info import decode_job_record
-from flurm.state import gres
+from flurm.state import gres, gres_alloc
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.gres import GresTopo, GresUse, NodeGres
+from flurm.state.gres_node import bit_fmt
 from flurm.state.model import Job
 from flurm.state.records import build_job_record, build_partition_record, job_record_bytes
 
@@ -50,8 +52,19 @@ TESLA2, K80_2, MIXED = gpus("tesla", "tesla"), gpus("k80", "k80"), gpus("tesla",
 UNTYPED = gpus("", "")
 
 
-def details(invs: list[dict[str, NodeGres]], *per_node: tuple[GresUse, ...]) -> tuple[object, ...]:
-    return gres.job_details(gres.alloc_records(invs, per_node), len(per_node))
+def alloc(
+    invs: list[dict[str, NodeGres] | None],
+    per_node: tuple[tuple[GresUse, ...], ...],
+    untyped: set[str] | None = None,
+) -> list[gres_alloc.AllocRecord]:
+    """The allocation records of a job on nodes n0, n1, ... of these inventories (None: an unknown node)."""
+    nodes = [f"n{i}" for i in range(len(per_node))]
+    inventories = {n: inv for n, inv in zip(nodes, invs, strict=True) if inv is not None}
+    return gres_alloc.alloc_records(nodes, per_node, inventories, untyped or set())
+
+
+def details(invs: list[dict[str, NodeGres] | None], *per_node: tuple[GresUse, ...]) -> tuple[object, ...]:
+    return gres_alloc.job_details(alloc(invs, per_node), len(per_node))
 
 
 def test_typed_request_on_its_type() -> None:
@@ -109,8 +122,8 @@ def test_no_consume_counts_nothing() -> None:
     inv = {"gpu": TESLA2, "bandwidth": bandwidth}
     got = details([inv], (GresUse("gpu", "tesla", 1, (0,)), GresUse("bandwidth", None, 1 << 30)))
     assert got == ("gpu:tesla:1,bandwidth:0", ("gpu:tesla:1(IDX:0),bandwidth(CNT:0)",))
-    recs = gres.alloc_records([inv], ((GresUse("bandwidth", None, 2 << 30),),))
-    assert recs[0].counts == (gres.NO_CONSUME_VAL64,) and recs[0].total == 0
+    recs = alloc([inv], ((GresUse("bandwidth", None, 2 << 30),),))
+    assert recs[0].counts == [NO_CONSUME_VAL64] and recs[0].shown_total == 0
 
 
 def test_mps_on_one_device() -> None:
@@ -133,15 +146,15 @@ def test_unknown_node_keeps_the_use() -> None:
     assert details([None], (GresUse("gpu", "tesla", 1, (0,)),)) == ("gpu:tesla:1", ("gpu:tesla:1(IDX:0)",))
 
 
-def test_fmt_bits_as_bit_fmt() -> None:
-    assert gres.fmt_bits([]) == ""
-    assert gres.fmt_bits([0]) == "0"
-    assert gres.fmt_bits([0, 1]) == "0-1"
-    assert gres.fmt_bits([3, 0, 2, 5, 6, 7]) == "0,2-3,5-7"
+def test_bit_fmt() -> None:
+    assert bit_fmt([]) == ""
+    assert bit_fmt([0]) == "0"
+    assert bit_fmt([0, 1]) == "0-1"
+    assert bit_fmt([0, 2, 3, 5, 6, 7]) == "0,2-3,5-7"
 
 
 def test_no_gres() -> None:
-    assert gres.job_details([], 1) == (None, ())
+    assert gres_alloc.job_details([], 1) == (None, ())
 
 
 # -- the job record -----------------------------------------------------------------------------------
@@ -314,11 +327,14 @@ def test_step_tres() -> None:
 def test_requests_decide_the_records() -> None:
     # the scheduler keeps an untyped request as the typed uses it took; slurmctld still makes a record per
     # type of the node for the untyped request: --gres=gpu:1 on tesla+k80 -> gpu:tesla:1,gpu:k80:0(IDX:)
-    recs = gres.alloc_records([{"gpu": MIXED}], ((GresUse("gpu", "tesla", 1, (0,)),),), [("gpu", None)])
-    assert gres.job_details(recs, 1) == ("gpu:tesla:1,gpu:k80:0", ("gpu:tesla:1(IDX:0),gpu:k80:0(IDX:)",))
+    recs = alloc([{"gpu": MIXED}], ((GresUse("gpu", "tesla", 1, (0,)),),), {"gpu"})
+    assert gres_alloc.job_details(recs, 1) == (
+        "gpu:tesla:1,gpu:k80:0",
+        ("gpu:tesla:1(IDX:0),gpu:k80:0(IDX:)",),
+    )
     # a typed request: its type alone
-    recs = gres.alloc_records([{"gpu": MIXED}], ((GresUse("gpu", "k80", 1, (1,)),),), [("gpu", "k80")])
-    assert gres.job_details(recs, 1) == ("gpu:k80:1", ("gpu:k80:1(IDX:1)",))
+    recs = alloc([{"gpu": MIXED}], ((GresUse("gpu", "k80", 1, (1,)),),))
+    assert gres_alloc.job_details(recs, 1) == ("gpu:k80:1", ("gpu:k80:1(IDX:1)",))
 
 
 def test_shared_gres_keeps_the_request_type() -> None:

@@ -940,11 +940,11 @@ def test_steps_take_gpus_from_their_job(tmp_path: Path) -> None:
     nothing) or none; a step asking what the job does not hold is refused with 22.05's reason; one
     whose GPUs other steps hold waits; a step's GPUs come back when it ends."""
     from flurm.protocol.messages.common import ReturnCodeMsg
-    from flurm.state import gres
+    from flurm.state import gres_node
 
     async def check(h: Harness) -> None:
         node = h.ctl.cluster.nodes["compute-node-1"]
-        node.gres_inv = gres.node_inventory(gres.parse_configured("gpu:tesla:2"))  # (Gres=gpu:tesla:2)
+        node.gres_inv = gres_node.inventory("gpu:tesla:2", ["gpu"])  # (Gres=gpu:tesla:2)
         job = Job(job_id=5, name="b", user_id=0, group_id=0, partition="debug", script="#!/bin/sh")
         job.tres_per_node = "gres:gpu:2"
         h.ctl.cluster.jobs[5] = job

@@ -15,7 +15,7 @@ from flurm.protocol.constants import (
     NodeState,
     NodeStateFlag,
 )
-from flurm.state import gres
+from flurm.state import gres, gres_alloc
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node, Partition
 from flurm.state.records import job_gres_records
@@ -93,7 +93,7 @@ def job_gres_view(job: Job, cluster: Cluster) -> dict[str, Any]:
     """What the job asks of GRES (SLURM's tres_per_* strings, as scontrol shows them) and what it holds:
     in all (``scontrol show job -d``'s JOB_GRES) and per node, with the device indexes."""
     records = job_gres_records(job, cluster)
-    total, _ = gres.job_details(records, len(job.nodes))
+    total, _ = gres_alloc.job_details(records, len(job.nodes))
     per_node = []
     for i, name in enumerate(job.nodes):
         held = [
@@ -101,10 +101,10 @@ def job_gres_view(job: Job, cluster: Cluster) -> dict[str, Any]:
                 "name": rec.name,
                 "type": rec.type,
                 "count": rec.count_on(i),
-                "indexes": list(bits) if (bits := rec.bits[i]) is not None else None,
+                "indexes": list(bits) if (bits := rec.indexes(i)) is not None else None,
             }
             for rec in records
-            if rec.counts[i] or rec.bits[i]
+            if rec.counts[i] or rec.indexes(i)
         ]
         if held:
             per_node.append({"node": name, "gres": held})

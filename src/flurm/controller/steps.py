@@ -90,7 +90,7 @@ from flurm.protocol.messages.steps import (
 )
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, call, rc_reply
-from flurm.state import gres, gres_bind, multicore
+from flurm.state import gres, gres_alloc, gres_bind, multicore
 from flurm.state.gres import GresError, NodeUses, uses_from_json, uses_to_json
 from flurm.state.layout import rle
 from flurm.state.model import Job
@@ -914,7 +914,7 @@ class StepOps:
                     value |= 1 << (offset + c)
             offset += node.total_cores
         mem_vals, mem_reps = rle(step.mem)
-        inventories = {n: self.cluster.nodes[n].gres_inv for n in job.nodes if n in self.cluster.nodes}
+        inventories = gres_alloc.inventories(self.cluster.nodes, job.nodes)
         return dataclasses.replace(
             cred,
             step_gres=gres_bind.step_gres_states(
@@ -1311,11 +1311,12 @@ class StepOps:
     def _step_gres_tres(self, step: Step) -> list[str]:
         """The GRES TRES (AccountingStorageTRES gres/...) of what the step holds, for its TRES=."""
         names = gres_tres_names(self.cluster)
-        uses = getattr(step, "gres_alloc", ())  # per step node, where the step keeps its devices
+        uses = step.gres_alloc  # per step node
         if not names or not uses:
             return []
-        inventories = [n.gres_inv if (n := self.cluster.nodes.get(name)) else None for name in step.nodes]
-        return gres_tres(names, ((r.name, r.type, r.total) for r in gres.alloc_records(inventories, uses)))
+        inventories = gres_alloc.inventories(self.cluster.nodes, step.nodes)
+        records = gres_alloc.alloc_records(step.nodes, uses, inventories)
+        return gres_tres(names, ((r.name, r.type, r.shown_total) for r in records))
 
 
 __all__ = ["JobSteps", "Step", "StepOps", "cpus_per_task_of", "interactive_allocation", "task_layout"]

@@ -28,15 +28,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from flurm.protocol.constants import JobState
+from flurm.protocol.constants import NO_CONSUME_VAL64, JobState
 from flurm.protocol.messages.credential import GresJobState, GresStepState
 from flurm.protocol.wire import Bitmap
 from flurm.state import gres
 from flurm.state.gres import GresUse, NodeGres, NodeUses
 from flurm.state.model import Job
 
-# NO_CONSUME_VAL64: what a no_consume GRES's count per node reads in an allocation (slurm.h)
-NO_CONSUME_VAL64 = 0xFFFFFFFFFFFFFFFD
 # names every slurmctld knows whether GresTypes lists them or not
 _BUILTIN_NAMES = ("gpu", "mps", "shard", "nic", "mic")
 

@@ -64,8 +64,7 @@ from flurm.protocol.messages.slurmd import (
 from flurm.protocol.versions import SPOKEN
 from flurm.rpc.slurmd import call_node, node_version
 from flurm.rpc.transport import Reply, call, rc_reply
-from flurm.state import gres_bind, multicore
-from flurm.state.gres import NodeGres
+from flurm.state import gres_alloc, gres_bind, multicore
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node
 from flurm.users import user_info
@@ -535,7 +534,7 @@ class NodeAgent:
                 job.gres_alloc,
                 self._inventories(job),
                 version or SLURM_22_05_PROTOCOL_VERSION,
-                gres_bind.untyped_names(self._gres_requests(job)) if job.gres_alloc else (),
+                gres_alloc.job_untyped_names(job) if job.gres_alloc else (),
             ),
             job_core_spec=NO_VAL16,
             job_account=job.account,
@@ -568,9 +567,8 @@ class NodeAgent:
             job_licenses=job.licenses,
         ).sealed_by(self.ctl.creds.sealer)
 
-    def _inventories(self, job: Job) -> dict[str, dict[str, NodeGres]]:
-        nodes = self.cluster.nodes
-        return {n: nodes[n].gres_inv for n in job.nodes if n in nodes}
+    def _inventories(self, job: Job) -> gres_alloc.Inventories:
+        return gres_alloc.inventories(self.cluster.nodes, job.nodes)
 
     def _prep_gres(self, job: Job, node: Node | None) -> tuple[GresEpilogInfo, ...]:
         """The GRES the prolog and epilog set CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS from, built as the
@@ -578,19 +576,8 @@ class NodeAgent:
         if not job.gres_alloc:
             return ()
         version = (self.node_version(node) if node is not None else None) or SLURM_22_05_PROTOCOL_VERSION
-        requests = self._gres_requests(job)
+        requests = gres_alloc.job_request_keys(job)
         return gres_bind.prep_infos(job.nodes, job.gres_alloc, self._inventories(job), version, requests)
-
-    @staticmethod
-    def _gres_requests(job: Job) -> list[tuple[str, str | None]]:
-        return gres_bind.request_keys(
-            job.cpus_per_tres,
-            job.tres_per_job,
-            job.tres_per_node,
-            job.tres_per_socket,
-            job.tres_per_task,
-            job.mem_per_tres,
-        )
 
     # -- the prolog at allocation (PrologFlags=Alloc, config/prologflags.py) -----------------------------
     def job_started(self, job: Job) -> None:

@@ -17,7 +17,7 @@ Vocabulary, as slurmctld's gres.c:
 * what a job holds on one node is one :class:`GresUse` per request: the count and, for devices, the
   bits. A job keeps them per node in its node order (``Job.gres_alloc``).
 
-Counts take SLURM's suffixes (k, m, g, t, p: powers of 1024).
+Counts take SLURM's suffixes (suffix_mult: k, m, g, t, p and their KiB/KB forms).
 """
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flurm.config.gres import SHARED_NAMES as _SHARED_ORDER
 from flurm.config.gres import plugin_id as plugin_id  # one rule: gres_build_id
+from flurm.config.gres import suffix_mult
 from flurm.protocol.constants import SlurmRC
 from flurm.protocol.errors import FlurmError
 
 # GRES plugins whose allocation is a share of a GPU (gres_id_shared in 22.05: config flag GRES_CONF_SHARED)
-SHARED_NAMES = frozenset({"mps", "shard"})
+SHARED_NAMES = frozenset(_SHARED_ORDER)
 # most GRES records a request or a node may carry: bounds what a client can make the controller expand
 MAX_RECORDS = 64
 # most devices (bits) one GRES name may have on one node
 MAX_BITS = 1024
-_SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 class GresError(FlurmError):
@@ -46,56 +47,15 @@ class GresError(FlurmError):
 
 
 def parse_count(text: str) -> int | None:
-    """A count with SLURM's optional suffix ("2", "4G", "100k"); None if it is not one."""
+    """A count with SLURM's optional suffix ("2", "4G", "100k": suffix_mult); None if it is not one."""
     digits = len(text) - len(text.lstrip("0123456789"))
     if digits == 0:
         return None
-    mult = _SUFFIX.get(text[digits:].lower())
+    mult = suffix_mult(text[digits:])
     return None if mult is None else int(text[:digits]) * mult
 
 
 # -- what a node has --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class GresConfigured:
-    """One item of a NodeName line's ``Gres=`` (``gpu:tesla:2``, ``gpu:2``, ``bandwidth:no_consume:4G``)."""
-
-    name: str
-    type: str | None
-    count: int
-    no_consume: bool = False
-
-    def text(self) -> str:
-        parts = [self.name]
-        if self.type:
-            parts.append(self.type)
-        if self.no_consume:
-            parts.append("no_consume")
-        parts.append(str(self.count))
-        return ":".join(parts)
-
-
-def parse_configured(text: str | None) -> tuple[GresConfigured, ...]:
-    """A node's ``Gres=`` value; raises :class:`GresError` for an item slurmctld would refuse."""
-    out: list[GresConfigured] = []
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if len(out) >= MAX_RECORDS:
-            raise GresError(f"more than {MAX_RECORDS} GRES in {text!r}")
-        parts = item.split(":")
-        name, rest = parts[0], parts[1:]
-        no_consume = "no_consume" in rest
-        rest = [p for p in rest if p != "no_consume"]
-        count = 1
-        if rest and parse_count(rest[-1]) is not None:
-            count = parse_count(rest.pop()) or 0
-        if not name or len(rest) > 1 or any(not p for p in rest):
-            raise GresError(f"Invalid GRES data for {item}")
-        out.append(GresConfigured(name, rest[0] if rest else None, count, no_consume))
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,19 +113,6 @@ class NodeGres:
         for name in self.configured_types:
             seen.setdefault(name)
         return list(seen)
-
-
-def node_inventory(configured: Sequence[GresConfigured]) -> dict[str, NodeGres]:
-    """A node's GRES as slurm.conf gives them, before its slurmd registers."""
-    out: dict[str, NodeGres] = {}
-    for item in configured:
-        g = out.get(item.name)
-        if g is None:
-            g = out[item.name] = NodeGres(item.name, 0, no_consume=item.no_consume)
-        g.configured += item.count
-        if item.type:
-            g.configured_types[item.type] = g.configured_types.get(item.type, 0) + item.count
-    return out
 
 
 # -- what a job asks for --------------------------------------------------------------------------------
@@ -545,160 +492,21 @@ def pick(g: NodeGres, gres_type: str | None, count: int) -> GresUse | None:
     return GresUse(g.name, gres_type, count, tuple(bits[:count]))
 
 
-# -- what a job holds, per (name, type): slurmctld's gres_list_alloc ---------------------------------
+def device_types(g: NodeGres) -> dict[int, str | None]:
+    """The type of each device of ``g``: from what slurmd reported, else (before it registered) the
+    configured types in their order, one device each."""
+    out: dict[int, str | None] = {}
+    for t in g.topo:
+        for b in t.bits:
+            out.setdefault(b, t.type)
+    if not g.topo:
+        b = 0
+        for gtype, count in g.configured_types.items():
+            for _ in range(count):
+                out[b] = gtype
+                b += 1
+    return out
 
-# gres_cnt_node_alloc of a no_consume GRES on a node where the job has it (slurm.h NO_CONSUME_VAL64)
-NO_CONSUME_VAL64 = 0xFFFFFFFFFFFFFFFD
-
-
-@dataclass(frozen=True, slots=True)
-class AllocRecord:
-    """One entry of a job's gres_list_alloc: one (name, type) over all the job's nodes.
-
-    ``counts`` per job node (:data:`NO_CONSUME_VAL64` on a node where a no_consume GRES was given);
-    ``bits`` per job node: the device indexes of this type it holds there, () when the node has devices
-    of this name but the job none of this type, None when the node has no device bitmap for it.
-    """
-
-    name: str
-    type: str | None
-    counts: tuple[int, ...]
-    bits: tuple[tuple[int, ...] | None, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}:{self.type}" if self.type else self.name
-
-    def count_on(self, i: int) -> int:
-        """What it holds on job node ``i`` (0 for no_consume, as slurmctld counts it)."""
-        c = self.counts[i]
-        return 0 if c == NO_CONSUME_VAL64 else c
-
-    @property
-    def total(self) -> int:
-        return sum(self.count_on(i) for i in range(len(self.counts)))
-
-
-def _bit_types(g: NodeGres) -> dict[int, str | None]:
-    return {b: t.type for t in g.topo for b in t.bits}
-
-
-def alloc_records(
-    inventories: Sequence[Mapping[str, NodeGres] | None],
-    per_node: Sequence[NodeUses],
-    requests: Sequence[tuple[str, str | None]] | None = None,
-) -> list[AllocRecord]:
-    """gres_ctld_job_alloc's gres_list_alloc for a job holding ``per_node`` (its GresUse per node, in its
-    node order) on nodes of these inventories (None: the node is unknown), for its ``requests`` (the
-    (name, type) of each gres_list_req record in order; by default those of the uses).
-
-    Node by node, request by request, each type of the node the request matches gets its record (found
-    or appended): on a node whose GRES of that name has types, an untyped request fills one record per
-    type of the node (count 0 and no device for the types it did not get: slurmctld shows
-    ``gpu:k80:0(IDX:)``), a typed one its type's record; on a node without types, and for a shared GRES
-    (mps, shard: slurmctld keeps their node types out of it), the record has the request's type.
-    """
-    n = len(per_node)
-    if requests is None:
-        requests = list(dict.fromkeys((u.name, u.type) for uses in per_node for u in uses))
-    order: list[tuple[str, str | None]] = []
-    counts: dict[tuple[str, str | None], list[int]] = {}
-    bits: dict[tuple[str, str | None], list[tuple[int, ...] | None]] = {}
-
-    def put(key: tuple[str, str | None], i: int, count: int, held: tuple[int, ...] | None) -> None:
-        if key not in counts:
-            order.append(key)
-            counts[key] = [0] * n
-            bits[key] = [None] * n
-        counts[key][i] = count
-        bits[key][i] = held
-
-    def union(uses: Iterable[GresUse]) -> tuple[int, ...]:
-        return tuple(sorted({b for u in uses for b in u.bits or ()}))
-
-    for i, uses in enumerate(per_node):
-        inv = inventories[i] if i < len(inventories) else None
-        for name, rtype in requests:
-            mine = [u for u in uses if u.name == name and (rtype is None or u.type == rtype)]
-            g = inv.get(name) if inv else None
-            if g is None:  # an unknown node: what the job holds is all there is
-                for gtype in dict.fromkeys(u.type for u in mine):
-                    of_type = [u for u in mine if u.type == gtype]
-                    has_bits = any(u.bits is not None for u in of_type)
-                    put((name, gtype), i, sum(u.count for u in of_type), union(of_type) if has_bits else None)
-                continue
-            types = [] if g.shared else g.types()
-            if not types:
-                count = NO_CONSUME_VAL64 if g.no_consume else sum(u.count for u in mine)
-                put((name, rtype if g.shared else None), i, count, union(mine) if g.bit_count else None)
-                continue
-            of_bit = _bit_types(g)
-            left = sum(u.count for u in mine if u.type is None and u.bits is None)
-            for t in types:
-                if rtype is not None and rtype != t:
-                    continue
-                typed = [u for u in mine if u.type == t]
-                count = sum(u.count for u in typed)
-                held = set(union(typed))
-                for u in mine:
-                    if u.type is not None or u.bits is None:
-                        continue
-                    # an untyped use: its devices of this type (all to the first type without topology)
-                    mine_t = [b for b in u.bits if of_bit.get(b) == t] if of_bit else list(u.bits)
-                    if not of_bit and t != types[0]:
-                        mine_t = []
-                    held.update(mine_t)
-                    count += len(mine_t)
-                if left:  # counted only: the types take what they have, in order
-                    take = min(left, g.type_available(t))
-                    count += take
-                    left -= take
-                put(
-                    (name, t),
-                    i,
-                    NO_CONSUME_VAL64 if g.no_consume else count,
-                    tuple(sorted(held)) if g.bit_count else None,
-                )
-    return [AllocRecord(k[0], k[1], tuple(counts[k]), tuple(bits[k])) for k in order]
-
-
-def fmt_bits(bits: Iterable[int]) -> str:
-    """A set of indexes as SLURM prints a bitmap (bit_fmt): ``0``, ``0-1``, ``0,2-3``."""
-    out: list[str] = []
-    run: list[int] = []
-    for b in sorted(set(bits)):
-        if run and b == run[-1] + 1:
-            run.append(b)
-            continue
-        if run:
-            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-        run = [b]
-    if run:
-        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
-    return ",".join(out)
-
-
-def job_details(records: Sequence[AllocRecord], node_count: int) -> tuple[str | None, tuple[str | None, ...]]:
-    """gres_ctld_job_build_details: the job's GRES in all (``gpu:tesla:1,gpu:k80:1``: what ``scontrol show
-    job -d`` prints as JOB_GRES) and per node (``gpu:tesla:1(IDX:0)``, ``bandwidth(CNT:0)``: its GRES=);
-    (None, ()) for a job without GRES."""
-    if not records:
-        return None, ()
-    per_node: list[str | None] = [None] * node_count
-    totals: list[str] = []
-    for rec in records:
-        for i in range(min(node_count, len(rec.counts))):
-            raw = rec.counts[i]
-            held = rec.bits[i] if i < len(rec.bits) else None
-            if held is not None:
-                item = f"{rec.label}:{rec.count_on(i)}(IDX:{fmt_bits(held)})"
-            elif raw:
-                item = f"{rec.label}(CNT:{rec.count_on(i)})"
-            else:
-                continue
-            per_node[i] = item if per_node[i] is None else f"{per_node[i]},{item}"
-        totals.append(f"{rec.label}:{rec.total}")
-    return ",".join(totals), tuple(per_node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -719,7 +527,7 @@ def usage(g: NodeGres) -> list[TypeUsage]:
     used_bits = sorted(g.bit_alloc)
     if not types:
         return [TypeUsage(g.name, None, g.available, 0 if g.no_consume else g.alloc, tuple(used_bits))]
-    of_bit = _bit_types(g)
+    of_bit = device_types(g)
     out: list[TypeUsage] = []
     for t in types:
         held = tuple(b for b in used_bits if of_bit.get(b) == t)

@@ -1,13 +1,10 @@
 """The GRES a job and its steps hold, as slurmd receives them: credential and prolog/epilog records, and
 how a step takes its GRES from its job's allocation.
 
-slurmctld 22.05 (gres_ctld.c, gres.c, step_mgr.c) keeps a job's allocation (``gres_list_alloc``) as one
-record per GRES name and **node type**: a request for ``gpu:1`` on two nodes, one with tesla GPUs and one
-with k80s, is a tesla record (one GPU on node 0, none on node 1) and a k80 record (none on node 0, one on
-node 1). Each record has one count and one device bitmap (or none) per node of the job; a node type the
-request did not touch there has a count of 0 and an empty bitmap. That list is the credential's
-``job_gres_list`` (packed without the step details); slurmstepd ORs the bitmaps of one plugin on its node
-into CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS, GPU_DEVICE_ORDINAL, SLURM_GPUS_ON_NODE and the device cgroup.
+A job's allocation records (state/gres_alloc.py: one per GRES name and node type, a count and a device
+bitmap per node of the job) are the credential's ``job_gres_list`` (packed without the step details);
+slurmstepd ORs the bitmaps of one plugin on its node into CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS,
+GPU_DEVICE_ORDINAL, SLURM_GPUS_ON_NODE and the device cgroup.
 
 A step's allocation is one record per job record it took from, counted over the job's nodes
 (``node_in_use`` says which); it is the step credential's ``step_gres_list`` (SLURM_STEP_GPUS and the
@@ -31,7 +28,7 @@ from dataclasses import dataclass, field
 
 from flurm.protocol.constants import (
     INFINITE64,
-    NO_VAL64,
+    NO_CONSUME_VAL64,
     SLURM_22_05_PROTOCOL_VERSION,
     SLURM_24_11_PROTOCOL_VERSION,
     SlurmRC,
@@ -40,151 +37,17 @@ from flurm.protocol.messages.credential import GresEpilogInfo, GresJobState, Gre
 from flurm.protocol.wire import Bitmap
 from flurm.state import gres
 from flurm.state.gres import GresError, GresUse, NodeGres, NodeUses
+from flurm.state.gres_alloc import (
+    AllocRecord,
+    Inventories,
+    alloc_records,
+    bitmap_size,
+    untyped_names,
+)
 
-NO_CONSUME_VAL64 = NO_VAL64 - 1  # a no_consume GRES's count in an allocation record
 # plugins whose prep_build_env gives the prolog/epilog something (nic's gives nothing)
 PREP_NAMES = frozenset({"gpu", "mps", "shard"})
 
-Inventories = Mapping[str, Mapping[str, NodeGres]]  # node name -> its GRES by name
-
-
-# -- allocation records ------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class AllocRecord:
-    """One record of a job's (or step's) allocation: a name and node type, per node of the job."""
-
-    name: str
-    type: str | None
-    counts: list[int]
-    bits: list[Bitmap | None]
-    per_bit: list[tuple[int, ...] | None]  # shared GRES: the count on each bit (24.11 on)
-    shared_per_node: int = 0  # mps/shard: the count per device (gres_per_node of the record)
-    has_bits: bool = False
-
-    @property
-    def total(self) -> int:
-        if any(c == NO_CONSUME_VAL64 for c in self.counts):
-            return NO_CONSUME_VAL64
-        return sum(self.counts)
-
-
-def _bit_types(g: NodeGres) -> dict[int, str | None]:
-    """The type of each device of ``g``: from what slurmd reported, else (before it registered) the
-    configured types in their order, one device each."""
-    out: dict[int, str | None] = {}
-    for t in g.topo:
-        for b in t.bits:
-            out.setdefault(b, t.type)
-    if not g.topo:
-        b = 0
-        for gtype, count in g.configured_types.items():
-            for _ in range(count):
-                out[b] = gtype
-                b += 1
-    return out
-
-
-def _bitmap_size(g: NodeGres, bits: tuple[int, ...]) -> int:
-    """The size of ``g``'s device bitmap on its node: one bit per device (for mps and shard too: the
-    GPUs they share); until slurmd reported, the configured count of a GPU-like GRES."""
-    if g.bit_count:
-        return g.bit_count
-    reported = {b for t in g.topo for b in t.bits}
-    if reported:
-        return max(len(reported), max(reported) + 1)
-    return max(0 if g.shared else g.available, max(bits, default=-1) + 1)
-
-
-def _merged(uses: NodeUses, untyped: Collection[str]) -> NodeUses:
-    """A node's uses with those of an untyped request (``untyped``: the names asked without a type) as
-    one untyped use, however the scheduler split it by the node's types: slurmctld fills each type of the
-    node from it, in the node's order, zero-count types included."""
-    out: list[GresUse] = []
-    for u in uses:
-        if u.name not in untyped:
-            out.append(u)
-            continue
-        at = next((k for k, o in enumerate(out) if o.name == u.name and o.type is None), None)
-        if at is None:
-            out.append(GresUse(u.name, None, u.count, u.bits))
-            continue
-        o = out[at]
-        both = {*(o.bits or ()), *(u.bits or ())}
-        bits = None if o.bits is None and u.bits is None else tuple(sorted(both))
-        out[at] = GresUse(u.name, None, o.count + u.count, bits)
-    return tuple(out)
-
-
-def alloc_records(
-    nodes: Sequence[str],
-    uses: Sequence[NodeUses],
-    inventories: Inventories,
-    untyped: Collection[str] = (),
-) -> list[AllocRecord]:
-    """The allocation records (gres_list_alloc) of ``uses`` (one entry per node of ``nodes``), in the
-    order slurmctld builds them: node by node, each request's types in the node's order. ``untyped``:
-    the GRES names the job asked for without a type (:func:`untyped_names`)."""
-    n = len(nodes)
-    records: dict[tuple[str, str | None], AllocRecord] = {}
-
-    def record(name: str, gtype: str | None) -> AllocRecord:
-        rec = records.get((name, gtype))
-        if rec is None:
-            rec = records[(name, gtype)] = AllocRecord(name, gtype, [0] * n, [None] * n, [None] * n)
-        return rec
-
-    for i, node in enumerate(nodes):
-        inv = inventories.get(node, {})
-        for u in _merged(uses[i], untyped) if i < len(uses) else ():
-            g = inv.get(u.name)
-            if g is None:
-                record(u.name, u.type).counts[i] += u.count
-                continue
-            if g.no_consume:
-                for t in _types_for(g, u.type):
-                    record(u.name, t).counts[i] = NO_CONSUME_VAL64
-                continue
-            kinds = _types_for(g, u.type)
-            bit_type = _bit_types(g)
-            left = u.count
-            for t in kinds:
-                rec = record(u.name, t)
-                if u.bits is not None:
-                    size = _bitmap_size(g, u.bits)
-                    mine = [b for b in u.bits if t is None or bit_type.get(b, t) == t]
-                    per = u.count // max(1, len(u.bits)) if g.shared else 1
-                    rec.has_bits = True
-                    old = rec.bits[i]
-                    value = (old.value if old else 0) | sum(1 << b for b in mine)
-                    rec.bits[i] = Bitmap(size, value)
-                    rec.counts[i] += len(mine) * per
-                    if g.shared and mine:
-                        arr = list(rec.per_bit[i] or (0,) * size)
-                        for b in mine:
-                            arr[b] += per
-                        rec.per_bit[i] = tuple(arr)
-                        rec.shared_per_node = max(rec.shared_per_node, per)
-                else:
-                    take = left if t is None or t == u.type else min(left, g.type_available(t))
-                    rec.counts[i] += take
-                    left -= take
-    return list(records.values())
-
-
-def _types_for(g: NodeGres, wanted: str | None) -> list[str | None]:
-    """The node types a use of ``wanted`` (None: any) fills: the node's types (one record each), or
-    the untyped record when the node has none. An mps or shard record is untyped unless asked for a type
-    (slurmctld keeps no types for them, even where slurmd reports the GPU's)."""
-    if g.shared and wanted is None:
-        return [None]
-    types = g.types()
-    if not types:
-        return [None]
-    if wanted is not None:
-        return [wanted]
-    return list(types)
 
 
 def _pack_bits(rec: AllocRecord) -> tuple[Bitmap | None, ...]:
@@ -218,27 +81,6 @@ def job_gres_states(
             )
         )
     return tuple(out)
-
-
-def request_keys(*tres: str | None) -> list[tuple[str, str | None]]:
-    """The (name, type) of a job's requests in gres_list_req's order, from its cpus_per_tres,
-    tres_per_job/node/socket/task and mem_per_tres (in that order): an untyped one beside typed ones of
-    its name only lends them its per-GRES values and is gone (_merge_generic_data)."""
-    keys: dict[tuple[str, str | None], None] = {}
-    for text in tres:
-        try:
-            items = gres.tres_items(text)
-        except GresError:
-            continue
-        for name, gtype, _ in items:
-            keys.setdefault((name, gtype))
-    typed = {n for n, t in keys if t is not None}
-    return [(n, t) for n, t in keys if t is not None or n not in typed]
-
-
-def untyped_names(requests: Sequence[tuple[str, str | None]]) -> frozenset[str]:
-    """The GRES names of :func:`request_keys` asked for without a type."""
-    return frozenset(n for n, t in requests if t is None)
 
 
 def prep_infos(
@@ -276,7 +118,7 @@ def prep_infos(
                 if u.bits is not None and g is not None:
                     old = rec.bits[i]
                     value = (old.value if old else 0) | sum(1 << b for b in u.bits)
-                    rec.bits[i] = Bitmap(_bitmap_size(g, u.bits), value)
+                    rec.bits[i] = Bitmap(bitmap_size(g, u.bits), value)
         recs = list(by_req.values())
     out = []
     for rec in recs:
@@ -462,7 +304,7 @@ def _typed_bits(u: GresUse, r: StepGresRequest, g: NodeGres | None) -> set[int]:
     bits = set(u.bits or ())
     if r.type is None or u.type == r.type or g is None:
         return bits
-    types = _bit_types(g)
+    types = gres.device_types(g)
     return {b for b in bits if types.get(b) == r.type}
 
 

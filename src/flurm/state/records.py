@@ -41,7 +41,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import gres, gres_node, multicore
+from flurm.state import gres, gres_alloc, gres_node, multicore
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -126,7 +126,7 @@ def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
     names = gres_tres_names(cluster)
     if not names or not job.gres_alloc:
         return []
-    return gres_tres(names, ((r.name, r.type, r.total) for r in job_gres_records(job, cluster)))
+    return gres_tres(names, ((r.name, r.type, r.shown_total) for r in job_gres_records(job, cluster)))
 
 
 def job_gres_req_tres(job: Job, cluster: Cluster) -> list[str]:
@@ -256,12 +256,12 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     )
 
 
-def job_gres_records(job: Job, cluster: Cluster) -> list[gres.AllocRecord]:
-    """The job's GRES per (name, type) as slurmctld's gres_list_alloc holds them (state/gres.py)."""
+def job_gres_records(job: Job, cluster: Cluster) -> list[gres_alloc.AllocRecord]:
+    """The job's GRES per (name, type) as slurmctld's gres_list_alloc holds them (state/gres_alloc.py)."""
     if not job.gres_alloc:
         return []
-    inventories = [n.gres_inv if (n := cluster.nodes.get(name)) is not None else None for name in job.nodes]
-    return gres.alloc_records(inventories, job.gres_alloc, _gres_request_keys(job))
+    inventories = gres_alloc.inventories(cluster.nodes, job.nodes)
+    return gres_alloc.alloc_records(job.nodes, job.gres_alloc, inventories, gres_alloc.job_untyped_names(job))
 
 
 def _job_requests(job: Job) -> tuple[gres.GresRequest, ...] | None:
@@ -287,14 +287,9 @@ def _job_requests(job: Job) -> tuple[gres.GresRequest, ...] | None:
         return None
 
 
-def _gres_request_keys(job: Job) -> list[tuple[str, str | None]] | None:
-    requests = _job_requests(job)
-    return None if requests is None else [r.key() for r in requests]
-
-
 def job_gres_details(job: Job, cluster: Cluster) -> tuple[str | None, tuple[str | None, ...]]:
     """The job's GRES in all (gres_used, JOB_GRES= of ``scontrol show job -d``) and per node (GRES=)."""
-    return gres.job_details(job_gres_records(job, cluster), len(job.nodes))
+    return gres_alloc.job_details(job_gres_records(job, cluster), len(job.nodes))
 
 
 def _gres_detail_str(job: Job, per_node: tuple[str | None, ...], show_flags: int) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ from flurm.protocol.errors import FlurmError
 SHARED_NAMES = frozenset(_SHARED_ORDER)
 # most GRES records a request or a node may carry: bounds what a client can make the controller expand
 MAX_RECORDS = 64
-# most devices (bits) one GRES name may have on one node
+# most devices (bits) one GRES name may have on one node (slurmctld's cap for a GRES with File= too)
 MAX_BITS = 1024
 
 

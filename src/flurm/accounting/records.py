@@ -40,8 +40,9 @@ When slurmctld sends each (its call sites in src/slurmctld and the plugin: what 
   suspend time).
 
 TRES strings are ``id=count`` in the cluster's TRES order (cpu=1, mem=2 (MiB), energy=3, node=4,
-billing=5, then the rest of the cluster's list); a job's leaves out zero counts but keeps energy's
-NO_VAL64 until a step reported energy, a step's is always ``1=cpus,2=mem,4=nodes``.
+billing=5, then the rest of the cluster's list by id: the GRES of AccountingStorageTRES, gres/gpu=1001
+...); a job's leaves out zero counts but keeps energy's NO_VAL64 until a step reported energy, a step's
+is always ``1=cpus,2=mem,4=nodes``, then the GRES TRES of what it holds (in the order of its GRES).
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ from flurm.protocol.messages.slurmd import (
     TRES_NODE,
     JobAcctInfo,
 )
+from flurm.state import gres_alloc
 from flurm.state.cluster import Cluster
-from flurm.state.model import Job
+from flurm.state.model import Job, Node
+from flurm.state.records import job_gres_alloc_counts
 from flurm.state.tasks import TaskSet
 
 __all__ = [
@@ -125,13 +128,14 @@ DEFAULT_TRES_ORDER: tuple[tuple[int, str], ...] = tuple(
 @dataclass(frozen=True, slots=True)
 class AcctCluster:
     """What the records need of the cluster: its TRES as slurmdbd numbers them, in slurmctld's order
-    (assoc_mgr's TRES list), the index of each node in slurmdbd's node list of the cluster (the sorted
-    hostlist of all nodes: acct_storage_p_node_inx) and each partition's MaxTime (minutes, None for
-    INFINITE)."""
+    (assoc_mgr's TRES list: by id), the index of each node in slurmdbd's node list of the cluster (the
+    sorted hostlist of all nodes: acct_storage_p_node_inx), each partition's MaxTime (minutes, None for
+    INFINITE) and the cluster's nodes (the live mapping: their GRES, for what a job holds of them)."""
 
     tres: tuple[tuple[int, str], ...] = DEFAULT_TRES_ORDER
     node_index: Mapping[str, int] = field(default_factory=dict)
     max_time: Mapping[str, int | None] = field(default_factory=dict)
+    nodes: Mapping[str, Node] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(
@@ -139,16 +143,36 @@ class AcctCluster:
         node_names: Iterable[str],
         max_time: Mapping[str, int | None] | None = None,
         tres: tuple[tuple[int, str], ...] = DEFAULT_TRES_ORDER,
+        nodes: Mapping[str, Node] | None = None,
     ) -> AcctCluster:
         ordered = expand(compress(node_names) or "")
-        return cls(tres, {name: i for i, name in enumerate(ordered)}, dict(max_time or {}))
+        tres = tuple(sorted(tres))
+        return cls(tres, {name: i for i, name in enumerate(ordered)}, dict(max_time or {}), nodes or {})
 
     @classmethod
     def from_cluster(
         cls, cluster: Cluster, tres: tuple[tuple[int, str], ...] = DEFAULT_TRES_ORDER
     ) -> AcctCluster:
         """The cluster's nodes and partitions as they are now (rebuild it when the configuration changes)."""
-        return cls.of(cluster.nodes, {p.name: p.max_time for p in cluster.partitions.values()}, tres)
+        max_time = {p.name: p.max_time for p in cluster.partitions.values()}
+        return cls.of(cluster.nodes, max_time, tres, cluster.nodes)
+
+    @property
+    def gres_names(self) -> tuple[str, ...]:
+        """The GRES TRES of the list (``gres/gpu``, ``gres/gpu:tesla``)."""
+        return tuple(name for _, name in self.tres if name.lower().startswith("gres/"))
+
+    def gres_ids(self, held: Iterable[tuple[str, str | None, int]]) -> dict[int, int]:
+        """_gres_2_tres_str_internal: each (name, type, count) a step holds added to ``gres/NAME`` and to
+        ``gres/NAME:TYPE`` where the list has them, by TRES id in the order met."""
+        ids = {name.lower(): tid for tid, name in self.tres}
+        out: dict[int, int] = {}
+        for name, gtype, count in held:
+            for key in (f"gres/{name}", f"gres/{name}:{gtype}" if gtype else None):
+                tid = ids.get(key.lower()) if key else None
+                if tid is not None:
+                    out[tid] = out.get(tid, 0) + count
+        return out
 
     def tres_string(self, counts: Mapping[int, int]) -> str | None:
         """assoc_mgr_make_tres_str_from_array with TRES_STR_FLAG_SIMPLE: zero counts left out."""
@@ -181,7 +205,8 @@ def _started(job: Job) -> bool:
 
 def job_tres_alloc(job: Job, acct: AcctCluster) -> str | None:
     """job_set_alloc_tres: CPUs, memory and nodes of the allocation, energy (NO_VAL64 until a step
-    reported some), billing (the CPUs: no TRESBillingWeights)."""
+    reported some), billing (the CPUs: no TRESBillingWeights), the GRES TRES of what it holds
+    (gres_ctld_set_job_tres_cnt)."""
     if not _started(job):
         return None
     cpus = sum(job.cpus_alloc)
@@ -192,20 +217,48 @@ def job_tres_alloc(job: Job, acct: AcctCluster) -> str | None:
         TRES_NODE: len(job.nodes),
         TRES_BILLING: cpus,
     }
+    held = job_gres_alloc_counts(job, acct.nodes, acct.gres_names)
+    by_name = {name.lower(): tid for tid, name in acct.tres}
+    counts.update({by_name[name.lower()]: count for name, count in held.items()})
     return acct.tres_string(counts)
 
 
 def job_tres_req(job: Job, acct: AcctCluster) -> str | None:
     """The job's tres_req_str: what it asked for (``Job.tres_req``, fixed at submit) by TRES id."""
-    named = tres_counts(job.tres_req)
+    named = {k.lower(): v for k, v in tres_counts(job.tres_req).items()}
     if not named:
         named = {"cpu": job.min_cpus, "node": job.min_nodes, "billing": job.min_cpus}
-    return acct.tres_string({tid: named.get(name, 0) for tid, name in acct.tres})
+    return acct.tres_string({tid: named.get(name.lower(), 0) for tid, name in acct.tres})
 
 
-def _step_tres(cpus: int, mem: int, nodes: int) -> str:
-    # step_set_alloc_tres writes these three whatever their value
-    return f"{TRES_CPU}={cpus},{TRES_MEM}={mem},{TRES_NODE}={nodes}"
+def _step_tres(cpus: int, mem: int, nodes: int, gres: Mapping[int, int] | None = None) -> str:
+    # step_set_alloc_tres writes these three whatever their value, then the GRES it holds
+    text = f"{TRES_CPU}={cpus},{TRES_MEM}={mem},{TRES_NODE}={nodes}"
+    return "".join([text, *(f",{tid}={count}" for tid, count in (gres or {}).items())])
+
+
+def _batch_gres(job: Job, acct: AcctCluster) -> dict[int, int]:
+    """gres_ctld_gres_on_node_as_tres of the job's first node (slurmctld's index 0, whichever the batch
+    host): the GRES with devices the job holds there."""
+    if not acct.gres_names or not job.gres_alloc or not job.nodes:
+        return {}
+    records = gres_alloc.alloc_records(
+        job.nodes,
+        job.gres_alloc,
+        gres_alloc.inventories(acct.nodes, job.nodes),
+        gres_alloc.job_untyped_names(job),
+    )
+    return acct.gres_ids((r.name, r.type, r.count_on(0)) for r in records if r.has_bits and r.count_on(0))
+
+
+def _step_gres(step: Step, acct: AcctCluster) -> dict[int, int]:
+    """gres_ctld_gres_2_tres_str of what the step holds (its gres_list_alloc)."""
+    if not acct.gres_names or not step.gres_alloc:
+        return {}
+    records = gres_alloc.alloc_records(
+        step.nodes, step.gres_alloc, gres_alloc.inventories(acct.nodes, step.nodes)
+    )
+    return acct.gres_ids((r.name, r.type, r.shown_total) for r in records if r.shown_total)
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -414,7 +467,7 @@ def batch_step_start(job: Job, acct: AcctCluster, ids: AcctIds) -> DbdStepStart:
         req_cpufreq_max=0,
         req_cpufreq_gov=0,
         total_tasks=1,
-        tres_alloc_str=_step_tres(cpus, mem, 1),
+        tres_alloc_str=_step_tres(cpus, mem, 1, _batch_gres(job, acct)),
     )
 
 
@@ -459,7 +512,7 @@ def step_start(job: Job, step: Step, acct: AcctCluster, ids: AcctIds) -> DbdStep
         submit_line=step.submit_line,
         task_dist=step.task_dist,
         total_tasks=_total_tasks(step),
-        tres_alloc_str=_step_tres(step.cpu_count, sum(step.mem), len(step.nodes)),
+        tres_alloc_str=_step_tres(step.cpu_count, sum(step.mem), len(step.nodes), _step_gres(step, acct)),
     )
 
 

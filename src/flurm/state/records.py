@@ -9,7 +9,7 @@ release's slurmctld packs (:func:`_newer_job_fields`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -102,16 +102,23 @@ def gres_tres_names(cluster: Cluster) -> tuple[str, ...]:
     return gres_node.tres_names(config.raw.get("accountingstoragetres"))
 
 
-def gres_tres(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]]) -> list[str]:
+def gres_tres_counts(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]]) -> dict[str, int]:
     """_set_type_tres_cnt: ``gres/NAME`` counts every (name, type, count) of that name, ``gres/NAME:TYPE``
-    those of the type; as ``gres/gpu=2`` strings in the order of ``names``, counts of 0 left out."""
+    those of the type (TRES names match whatever their case, as assoc_mgr_find_tres_pos); by TRES name
+    of ``names``, in their order, counts of 0 left out."""
     totals: dict[str, int] = {}
     for name, gtype, count in counts:
-        totals[f"gres/{name}"] = totals.get(f"gres/{name}", 0) + count
+        key = f"gres/{name}".lower()
+        totals[key] = totals.get(key, 0) + count
         if gtype:
-            key = f"gres/{name}:{gtype}"
+            key = f"gres/{name}:{gtype}".lower()
             totals[key] = totals.get(key, 0) + count
-    return [f"{n}={totals[n]}" for n in names if totals.get(n)]
+    return {n: totals[n.lower()] for n in names if totals.get(n.lower())}
+
+
+def gres_tres(names: Iterable[str], counts: Iterable[tuple[str, str | None, int]]) -> list[str]:
+    """:func:`gres_tres_counts` as ``gres/gpu=2`` strings."""
+    return [f"{n}={c}" for n, c in gres_tres_counts(names, counts).items()]
 
 
 def step_tres_string(cpus: int, mem_mib: int, nodes: int, gres: Iterable[str] = ()) -> str:
@@ -121,12 +128,18 @@ def step_tres_string(cpus: int, mem_mib: int, nodes: int, gres: Iterable[str] = 
     return ",".join(sorted(parts, key=lambda p: p.split("=", 1)[0]))
 
 
+def job_gres_alloc_counts(job: Job, nodes: Mapping[str, Node], names: Sequence[str]) -> dict[str, int]:
+    """The GRES TRES of ``names`` that the job holds (its gres_list_alloc; ``nodes``: the cluster's, for
+    their GRES), by TRES name (gres_ctld_set_job_tres_cnt): what its AllocTRES shows and slurmdbd records."""
+    if not names or not job.gres_alloc:
+        return {}
+    return gres_tres_counts(names, ((r.name, r.type, r.shown_total) for r in _gres_records(job, nodes)))
+
+
 def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
     """The GRES TRES of what the job holds (its gres_list_alloc)."""
-    names = gres_tres_names(cluster)
-    if not names or not job.gres_alloc:
-        return []
-    return gres_tres(names, ((r.name, r.type, r.shown_total) for r in job_gres_records(job, cluster)))
+    counts = job_gres_alloc_counts(job, cluster.nodes, gres_tres_names(cluster))
+    return [f"{n}={c}" for n, c in counts.items()]
 
 
 def job_gres_req_tres(job: Job, cluster: Cluster) -> list[str]:
@@ -258,9 +271,13 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
 
 def job_gres_records(job: Job, cluster: Cluster) -> list[gres_alloc.AllocRecord]:
     """The job's GRES per (name, type) as slurmctld's gres_list_alloc holds them (state/gres_alloc.py)."""
+    return _gres_records(job, cluster.nodes)
+
+
+def _gres_records(job: Job, nodes: Mapping[str, Node]) -> list[gres_alloc.AllocRecord]:
     if not job.gres_alloc:
         return []
-    inventories = gres_alloc.inventories(cluster.nodes, job.nodes)
+    inventories = gres_alloc.inventories(nodes, job.nodes)
     return gres_alloc.alloc_records(job.nodes, job.gres_alloc, inventories, gres_alloc.job_untyped_names(job))
 
 

@@ -106,7 +106,9 @@ class Daemon:
             enforcement = Enforcement(config)
             ctl.acct_policy = enforcement
             ctl.priority.inputs = CachePriorityInputs(enforcement.cache)
-            self.accounting = dbd_sink.DbdAccounting(ctl, assocs=enforcement, job_ids=enforcement.job_ids)
+            self.accounting = dbd_sink.DbdAccounting(
+                ctl, assocs=enforcement, job_ids=enforcement.job_ids, tres_cache=enforcement.cache
+            )
             # a reservation's associations, which slurmdbd charges its idle time to (sreport)
             self.accounting.resv_assocs_of = functools.partial(resv_records.assocs, cache=enforcement.cache)
             ctl.accounting = self.accounting

@@ -272,7 +272,7 @@ class DbdClient:
     async def _start_up(self) -> None:
         version = self.version
         reg = persist_msg(DbdMsgType.DBD_REGISTER_CTLD, self.register(), version)
-        rc = _answer_rc(await self.request(reg), version)
+        rc = answer_rc(await self.request(reg), version)
         if (cluster_id := registered_cluster_id(rc)) is not None:
             self.cluster_id, rc = cluster_id, SlurmRC.SLURM_SUCCESS
         if rc != SlurmRC.SLURM_SUCCESS:
@@ -283,7 +283,7 @@ class DbdClient:
         for hook in self.on_connect:
             await hook(self)
         tres = self.cluster_tres()
-        rc = _answer_rc(await self.request(persist_msg(DbdMsgType.DBD_CLUSTER_TRES, tres, version)), version)
+        rc = answer_rc(await self.request(persist_msg(DbdMsgType.DBD_CLUSTER_TRES, tres, version)), version)
         if rc in SEND_ALL_RCS:
             self.send_all(rc, tres.event_time)
         elif rc != SlurmRC.SLURM_SUCCESS:
@@ -319,7 +319,7 @@ class DbdClient:
             if len(batch) == 1:
                 answer = await self.request(sent[0])
                 self._heard(batch[0], answer)
-                done = 1 if (rc := _answer_rc(answer, version)) == SlurmRC.SLURM_SUCCESS else 0
+                done = 1 if (rc := answer_rc(answer, version)) == SlurmRC.SLURM_SUCCESS else 0
             else:
                 answer = await self.request(_mult_msg(sent, version))
                 done, rc, answers = _mult_answer(answer, len(batch), version)
@@ -427,7 +427,7 @@ def _answer(msg: bytes, version: int) -> PersistRc | DbdIdRc | DbdMultMsg:
     return body
 
 
-def _answer_rc(msg: bytes, version: int) -> int:
+def answer_rc(msg: bytes, version: int) -> int:
     """The return code of slurmdbd's answer to one message: a PERSIST_RC or a DBD_ID_RC."""
     body = _answer(msg, version)
     if isinstance(body, PersistRc):
@@ -454,7 +454,7 @@ def _mult_answer(msg: bytes, sent: int, version: int) -> tuple[int, int, tuple[b
         raise DecodeError(f"slurmdbd answered {len(answers)} records of {sent}")
     done = 0
     for inner in answers:
-        rc = _answer_rc(inner, version)
+        rc = answer_rc(inner, version)
         if rc != SlurmRC.SLURM_SUCCESS:
             return done, rc, answers
         done += 1

@@ -46,15 +46,20 @@ log = logging.getLogger("flurm.accounting")
 DEFAULT_TRES = ("cpu", "mem", "energy", "node", "billing", "fs/disk", "vmem", "pages")
 
 
-def start_queries(cluster: str, storage_tres: str | None = None) -> tuple[Record, ...]:
-    """What slurmctld asks slurmdbd after registering (assoc_mgr_init), in its order."""
+def tres_query(storage_tres: str | None = None) -> GetTres:
+    """The TRES slurmctld asks slurmdbd for: the fixed ones and AccountingStorageTRES's (lower case)."""
     tres = list(DEFAULT_TRES)
     for name in (storage_tres or "").split(","):
         name = name.strip().lower()
         if name and name not in tres:
             tres.append(name)
+    return GetTres(TresCond(count=0, type_list=tuple(tres)))
+
+
+def start_queries(cluster: str, storage_tres: str | None = None) -> tuple[Record, ...]:
+    """What slurmctld asks slurmdbd after registering (assoc_mgr_init), in its order."""
     return (
-        GetTres(TresCond(count=0, type_list=tuple(tres))),
+        tres_query(storage_tres),
         GetQos(None),  # NULL: every QOS (22.05 packs it as a condition with its defaults)
         GetUsers(UserCond(with_coords=1)),
         GetAssocs(AssocCond(cluster_list=(cluster,))),

@@ -10,11 +10,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from flurm.accounting import records, resv_records
-from flurm.accounting.client import SPOOL_VERSION, AssocLoader, DbdClient, DbdSettings, in_version
+from flurm.accounting.assoc_cache import AssocCache
+from flurm.accounting.client import (
+    SPOOL_VERSION,
+    AssocLoader,
+    DbdClient,
+    DbdError,
+    DbdSettings,
+    answer_rc,
+    in_version,
+)
+from flurm.accounting.enforcement import tres_query
 from flurm.accounting.spool import Spool
 from flurm.config.ctl_conf import DEFAULT_MAX_DBD_MSGS
 from flurm.config.hostlists import compress
@@ -31,6 +42,7 @@ from flurm.protocol.constants import (
 from flurm.protocol.dbd_types import DbdMsgType
 from flurm.protocol.messages.base import Body
 from flurm.protocol.messages.credential import StepId
+from flurm.protocol.messages.dbd_assoc import AddTres, GetTres, GotTres, TresRec, decode_dbd, encode_dbd
 from flurm.protocol.messages.dbd_conn import (
     DBD_NODE_STATE_DOWN,
     DBD_NODE_STATE_UP,
@@ -53,6 +65,7 @@ from flurm.protocol.messages.reservations import ReserveFlag
 from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.protocol.wire import WireError
 from flurm.rpc.transport import Signer
+from flurm.state import gres_node
 
 if TYPE_CHECKING:
     from flurm.controller.ports import ControllerPort
@@ -106,6 +119,21 @@ def cluster_tres(nodes: list[Node]) -> str:
     return ",".join(f"{k}={v}" for k, v in counts.items())
 
 
+def _tres_name(t: TresRec) -> str:
+    return f"{t.type}/{t.name}" if t.name else str(t.type)
+
+
+def _dbd_msg(body: AddTres | GetTres, version: int) -> bytes:
+    msg_type, data = encode_dbd(body, version)
+    return struct.pack(">H", msg_type) + data
+
+
+def _split(msg: bytes) -> tuple[int, bytes]:
+    if len(msg) < 2:
+        raise DbdError("slurmdbd sent an empty answer")
+    return struct.unpack_from(">H", msg)[0], msg[2:]
+
+
 def _with_sluid(body: Body, jobs: Mapping[int, Job]) -> Body:
     """A job or step record as slurmctld 26.05 makes it: the job's sluid is its db_index until slurmdbd
     answered one (job_record_set_sluid) and rides in the job start and the step ids. Sent to an older
@@ -145,6 +173,7 @@ class DbdAccounting:
         settings: DbdSettings | None = None,
         assocs: AssocLoader | None = None,
         job_ids: Callable[[Job], tuple[int, int]] | None = None,
+        tres_cache: AssocCache | None = None,
     ) -> None:
         self.ctl = ctl
         self.settings = settings or DbdSettings.from_config(ctl.config)
@@ -162,7 +191,10 @@ class DbdAccounting:
         self.live = False
         self.job_ids = job_ids  # a job's (association id, QOS id) in slurmdbd, from the association cache
         self._nodes: dict[str, tuple[bool, str | None] | None] = {}
-        self.acct = records.AcctCluster.from_cluster(ctl.cluster)
+        # slurmdbd's TRES, as the association cache holds them (their ids, for the records' TRES strings)
+        self.tres_cache = tres_cache if tres_cache is not None else AssocCache(lambda _: None, "")
+        self.client.on_connect.append(self._add_tres)
+        self.acct = self._acct_cluster()
         self.contain = bool(parse_prolog_flags(ctl.config.prolog_flags) & PrologFlag.CONTAIN)
         self._usage: dict[tuple[int, int], JobAcctInfo] = {}  # steps' usage, aggregated node by node
         self.client.on_id_rc = self._took_db_index
@@ -204,6 +236,37 @@ class DbdAccounting:
             cluster_id=self.client.cluster_id or 0,
         )
 
+    async def _add_tres(self, client: DbdClient) -> None:
+        """slurmctld's _init_tres, after the association queries: the GRES of AccountingStorageTRES that
+        slurmdbd lacks are added (DBD_ADD_TRES: new TRES get ids from 1001 on, in this order), then the
+        TRES list is asked again; the records' TRES strings count by these ids."""
+        wanted = gres_node.tres_names(self.ctl.config.raw.get("accountingstoragetres"))
+        if wanted and not self.tres_cache.tres:  # no association cache loaded them: as slurmctld asks
+            self.tres_cache.tres = {t.id: t for t in await self._get_tres(client)}
+        known = {_tres_name(t).lower() for t in self.tres_cache.tres.values()}
+        missing = [name.lower() for name in wanted if name.lower() not in known]
+        if missing:
+            log.info("TRES %s not in slurmdbd: adding them", ",".join(missing))
+            add = AddTres(tuple(TresRec(type="gres", name=name[5:]) for name in missing))
+            rc = answer_rc(await client.request(_dbd_msg(add, client.version)), client.version)
+            if rc != 0:  # slurmctld dies here ("Problem adding tres to the database")
+                raise DbdError(f"slurmdbd refused the TRES {','.join(missing)}: rc {rc}")
+            self.tres_cache.tres = {t.id: t for t in await self._get_tres(client)}
+        self.acct = self._acct_cluster()
+
+    async def _get_tres(self, client: DbdClient) -> tuple[TresRec, ...]:
+        query = tres_query(self.ctl.config.raw.get("accountingstoragetres"))
+        msg_type, body = _split(await client.request(_dbd_msg(query, client.version)))
+        got = decode_dbd(msg_type, body, client.version)
+        if not isinstance(got, GotTres):
+            raise DbdError(f"slurmdbd answered DBD_GET_TRES with {type(got).__name__}")
+        return got.items or ()
+
+    def _acct_cluster(self) -> records.AcctCluster:
+        """The cluster as the records see it now, with slurmdbd's TRES (the fixed ones until it answered)."""
+        tres = tuple((t.id, _tres_name(t)) for t in self.tres_cache.tres.values() if t.type)
+        return records.AcctCluster.from_cluster(self.ctl.cluster, tres or records.DEFAULT_TRES_ORDER)
+
     def _cluster_tres(self) -> ClusterTres:
         nodes = list(self.ctl.cluster.nodes.values())
         return ClusterTres(self.ctl.now(), compress(n.name for n in nodes) or "", cluster_tres(nodes))
@@ -215,7 +278,7 @@ class DbdAccounting:
         log.info("slurmdbd asked for the cluster's state (%s)", MsgType(rc).name)
         cluster = self.ctl.cluster
         if rc in (MsgType.ACCOUNTING_FIRST_REG, MsgType.ACCOUNTING_NODES_CHANGE_DB):
-            self.acct = records.AcctCluster.from_cluster(cluster)
+            self.acct = self._acct_cluster()
             for job in sorted(cluster.jobs.values(), key=lambda j: j.job_id):
                 if job.db_index or job.is_finished():
                     continue

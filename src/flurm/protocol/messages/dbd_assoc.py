@@ -696,6 +696,16 @@ class GotTres(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class AddTres(Record):
+    """DBD_ADD_TRES 1485: TRES slurmdbd does not have yet (slurmctld's _init_tres: the type and name of
+    each, no id), answered by a PERSIST_RC. Packed as a dbd_list_msg_t."""
+
+    items: tuple[TresRec, ...] | None = ()
+    return_code: int = 0
+    LAYOUT = (("items", LIST(TresRec)), ("return_code", U32))
+
+
+@dataclass(frozen=True, slots=True)
 class GotQos(Record):
     """DBD_GOT_QOS 1449."""
 
@@ -723,6 +733,7 @@ class GotAssocs(Record):
 
 
 DBD_BODIES: dict[DbdMsgType, type[Record]] = {
+    DbdMsgType.DBD_ADD_TRES: AddTres,
     DbdMsgType.DBD_GET_TRES: GetTres,
     DbdMsgType.DBD_GET_QOS: GetQos,
     DbdMsgType.DBD_GET_USERS: GetUsers,

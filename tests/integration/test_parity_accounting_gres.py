@@ -1,0 +1,92 @@
+"""What sacct shows of GPU jobs (AccountingStorageTRES=gres/gpu,gres/gpu:tesla) run under the real
+slurmctld 22.05 and under flurm, each recording into a slurmdbd 22.05 on a MariaDB of its own
+(harness/accounting.py: a new database, so each controller has to add the GRES TRES itself), on the
+same cluster (harness.gres.two_gpu_types: a tesla node, a k80 node). slurmdbd numbers the TRES a
+controller adds from 1001 on (sacctmgr show tres).
+
+slurmctld records a job's GRES in its AllocTRES and ReqTRES (job_set_alloc_tres, set_job_tres_req_str:
+gres/gpu=1, and gres/gpu:tesla=1 for the tesla job; the k80 type is no TRES), the batch step's the
+GRES of the job's first node, an srun step's what the step holds (step_set_alloc_tres)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from harness import gres, launcher
+from harness.accounting import Accounting, write_munge_key
+from harness.loopback import SlurmCluster
+
+TRES = "AccountingStorageTRES=gres/gpu,gres/gpu:tesla\n"
+FIELDS = "JobID,JobName,State,ExitCode,NodeList,AllocTRES%80,ReqTRES%80"
+
+
+@contextlib.contextmanager
+def recording(controller: str) -> Iterator[SlurmCluster]:
+    d = Path(tempfile.mkdtemp(prefix="flurm-acctgres-"))
+    d.chmod(0o755)
+    acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
+    c = SlurmCluster(
+        d / "cluster", controller, extra_conf=acct.slurm_conf_lines() + TRES, **gres.two_gpu_types()
+    )
+    try:
+        acct.start()  # slurmctld refuses to start on a database it cannot reach
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        acct.stop()
+
+
+def scenario(c: SlurmCluster) -> dict[str, int]:
+    """A job on each GPU type with an srun step, and an untyped one on two nodes (one GPU of each)."""
+    jobs = {
+        "tesla": c.sbatch("-J", "tesla", "--gres=gpu:tesla:1", "--wrap", "srun true"),
+        "k80": c.sbatch("-J", "k80", "--gres=gpu:k80:2", "--wrap", "srun --gres=gpu:1 true"),
+        "both": c.sbatch("-J", "both", "-N2", "--gpus-per-node=1", "--wrap", "srun -N2 -n2 true"),
+    }
+    for job in jobs.values():
+        c.wait_state(job, ["COMPLETED"], timeout=60)
+    return jobs
+
+
+def sacct(c: SlurmCluster, jobs: dict[str, int]) -> list[str]:
+    ids = ",".join(str(j) for j in jobs.values())
+    r = c.run("sacct", "-n", "-P", "-j", ids, "-o", FIELDS)
+    if not r.ok:
+        return []
+    names = {str(j): n for n, j in jobs.items()}
+    return [re.sub(r"^(\d+)", lambda m: names.get(m.group(1), "?"), ln) for ln in r.stdout.splitlines()]
+
+
+def settled(c: SlurmCluster, jobs: dict[str, int], timeout: float = 60.0) -> list[str]:
+    """sacct's lines once every job and its batch and srun step ended (records arrive a little after)."""
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        lines = sacct(c, jobs)
+        ended = [ln for ln in lines if ln.split("|")[2] == "COMPLETED"]
+        if len(lines) == 3 * len(jobs) and len(ended) == len(lines):
+            return lines
+        time.sleep(0.5)
+    raise AssertionError(f"sacct never settled: {lines}")
+
+
+def test_gres_in_the_accounting_records_as_slurmctld_s() -> None:
+    seen = {}
+    tres = {}
+    for controller in ("slurmctld", "flurm"):
+        with recording(controller) as c:
+            seen[controller] = settled(c, scenario(c))
+            # the TRES each controller added to its new database, and the ids slurmdbd gave them
+            tres[controller] = c.run("sacctmgr", "-n", "-P", "show", "tres").check().stdout.splitlines()
+    assert "gres|gpu:tesla|1002" in tres["slurmctld"], tres["slurmctld"]
+    assert tres["flurm"] == tres["slurmctld"]
+    ref = seen["slurmctld"]
+    assert any(ln.startswith("tesla|") and "gres/gpu:tesla=1" in ln and "gres/gpu=1" in ln for ln in ref), ref
+    assert any(ln.startswith("tesla.0|") and "gres/gpu:tesla=1" in ln for ln in ref), ref
+    assert seen["flurm"] == ref

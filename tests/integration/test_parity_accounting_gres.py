@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ FIELDS = "JobID,JobName,State,ExitCode,NodeList,AllocTRES%80,ReqTRES%80"
 
 
 @contextlib.contextmanager
-def recording(controller: str) -> Iterator[SlurmCluster]:
+def recording(controller: str) -> Iterator[tuple[SlurmCluster, Accounting]]:
     d = Path(tempfile.mkdtemp(prefix="flurm-acctgres-"))
     d.chmod(0o755)
     acct = Accounting(d / "acct", write_munge_key(launcher.Layout(d / "cluster").munge_key))
@@ -36,7 +37,7 @@ def recording(controller: str) -> Iterator[SlurmCluster]:
     try:
         acct.start()  # slurmctld refuses to start on a database it cannot reach
         c.start()
-        yield c
+        yield c, acct
     finally:
         c.stop()
         acct.stop()
@@ -79,9 +80,11 @@ def settled(c: SlurmCluster, jobs: dict[str, int], timeout: float = 60.0) -> lis
 def test_gres_in_the_accounting_records_as_slurmctld_s() -> None:
     seen = {}
     tres = {}
+    raw = {}
     for controller in ("slurmctld", "flurm"):
-        with recording(controller) as c:
+        with recording(controller) as (c, acct):
             seen[controller] = settled(c, scenario(c))
+            raw[controller] = stored(acct)
             # the TRES each controller added to its new database, and the ids slurmdbd gave them
             tres[controller] = c.run("sacctmgr", "-n", "-P", "show", "tres").check().stdout.splitlines()
     assert "gres|gpu:tesla|1002" in tres["slurmctld"], tres["slurmctld"]
@@ -90,3 +93,38 @@ def test_gres_in_the_accounting_records_as_slurmctld_s() -> None:
     assert any(ln.startswith("tesla|") and "gres/gpu:tesla=1" in ln and "gres/gpu=1" in ln for ln in ref), ref
     assert any(ln.startswith("tesla.0|") and "gres/gpu:tesla=1" in ln for ln in ref), ref
     assert seen["flurm"] == ref
+    # as stored: sacct sorts the TRES by name, the records give them by id (a job) or in the order of
+    # the step's GRES (a step)
+    assert any(r.startswith("job\ttesla\t") and ",1001=1,1002=1\t" in r for r in raw["slurmctld"]), raw
+    assert raw["flurm"] == raw["slurmctld"]
+
+
+SQL = (
+    "select 'job', job_name, tres_alloc, tres_req from localtest_job_table order by id_job;"
+    " select 'step', j.job_name, s.id_step, s.tres_alloc from localtest_step_table s"
+    " join localtest_job_table j on s.job_db_inx = j.job_db_inx order by j.id_job, s.id_step;"
+)
+
+
+def stored(acct: Accounting) -> list[str]:
+    """The TRES strings slurmdbd stored for the jobs and steps, as the records carried them."""
+    sock = acct.dir / "mysql.sock"
+    r = subprocess.run(
+        [
+            "mariadb",
+            "--no-defaults",
+            f"--socket={sock}",
+            "-u",
+            "root",
+            "-N",
+            "-B",
+            "slurm_acct_db",
+            "-e",
+            SQL,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return r.stdout.splitlines()

@@ -608,7 +608,9 @@ def test_squeue_steps(tmp_path: Path) -> None:
             1,
             7,
         )
-        assert step.node_bitmap == Bitmap(2, 1) and step.tres_alloc_str == "cpu=1,mem=0,node=1"
+        # srun without --exact (SSF_WHOLE): the step gets all the job's CPUs on its node
+        assert step.node_bitmap == Bitmap(2, 1) and step.tres_alloc_str == "cpu=2,mem=0,node=1"
+        assert step.num_cpus == 2
         assert step.srun_host == "vm" and step.submit_line == "srun -N1 true"
         assert encode_body(body)  # packs
         one = h.ctl.steps.step_info(5, 0, 0, uid=0).body

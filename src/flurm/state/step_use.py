@@ -7,7 +7,7 @@ Per step node slurmctld gives a step CPUs and counts them against its job:
 - otherwise its tasks there times its CPUs per task, or (from 24.11) what its --cpus-per-gpu give:
   cpus_per_gres times the GRES it got on the node, at least one per task. 22.05 ignores
   --cpus-per-gpu here;
-- a step asking fewer threads per core than the node has pays whole cores (22.05).
+- a step asking fewer threads per core than the node has pays whole cores for its CPUs.
 
 The step's CPU count (``scontrol show step`` CPUs=, its TRES cpu=) is the sum over its nodes. The
 job's ``cpus_used`` adds them up per node (from 24.11 rounded up to whole cores), ``--overlap=force``

@@ -608,7 +608,9 @@ def test_squeue_steps(tmp_path: Path) -> None:
             1,
             7,
         )
-        assert step.node_bitmap == Bitmap(2, 1) and step.tres_alloc_str == "cpu=1,mem=0,node=1"
+        # srun without --exact (SSF_WHOLE): the step gets all the job's CPUs on its node
+        assert step.node_bitmap == Bitmap(2, 1) and step.tres_alloc_str == "cpu=2,mem=0,node=1"
+        assert step.num_cpus == 2
         assert step.srun_host == "vm" and step.submit_line == "srun -N1 true"
         assert encode_body(body)  # packs
         one = h.ctl.steps.step_info(5, 0, 0, uid=0).body
@@ -993,5 +995,96 @@ def test_steps_take_gpus_from_their_job(tmp_path: Path) -> None:
         steps = JobSteps.of(job).steps
         assert steps[third.job_step_id].gres_alloc == ((GresUse("gpu", None, 1, (0,)),),)
         assert steps[third.job_step_id].tres_per_node == "gres:gpu:1"
+
+    run(tmp_path, check, GRES_CONF)
+
+
+# -- the CPUs steps take and what the job record says they use (_step_alloc_lps) -----------------------
+
+
+def _used(h: Harness, job_id: int) -> tuple[tuple[int, ...], Bitmap | None]:
+    """The job record's job_resources cpus_used and core_bitmap_used (scontrol -d, squeue --json)."""
+    from flurm.protocol.constants import ShowFlags
+    from flurm.state.records import _native_job_record
+
+    res = _native_job_record(h.job(job_id), h.ctl.cluster, ShowFlags.DETAIL).job_resources
+    assert res is not None
+    return res.cpus_used, res.core_bitmap_used
+
+
+def _cpus(h: Harness, job_id: int, step_id: int) -> int:
+    body = h.ctl.steps.step_info(job_id, step_id, 0, uid=0).body
+    assert isinstance(body, JobStepInfoResponse)
+    (info,) = body.steps
+    assert info.tres_alloc_str is not None and info.tres_alloc_str.startswith(f"cpu={info.num_cpus},")
+    return info.num_cpus
+
+
+def test_steps_cpus_and_the_jobs_cpus_used(tmp_path: Path) -> None:
+    """As slurmctld 22.05 (checked live: sbatch -n4 with srun -n1, srun -n1 --exact, srun -n1 -c2,
+    srun --overlap): a step without --exact gets all the job's CPUs on its node, one with --exact
+    its tasks times CPUs per task; the job's cpus_used and core_bitmap_used count the running
+    steps, but a step asking exactly the job's CPUs marks no core and --overlap=force counts nothing."""
+
+    async def check(h: Harness) -> None:
+        h.batch_job(5, ("compute-node-1",), ((0, 1),))
+        assert _used(h, 5) == ((0,), Bitmap(2, 0))
+        one = dict(cpu_count=1, num_tasks=1, tres_per_step="cpu:1")
+        whole = (await h.step(5, **one, flags=SSF_WHOLE)).body
+        assert isinstance(whole, JobStepCreateResponse)
+        assert _cpus(h, 5, whole.job_step_id) == 2
+        assert _used(h, 5) == ((2,), Bitmap(2, 0b11))
+        assert h.ctl.steps.step_complete(StepId(5, whole.job_step_id), 0, 0, 0, uid=0) == 0
+        assert _used(h, 5) == ((0,), Bitmap(2, 0))
+        exact = (await h.step(5, **one, flags=0)).body
+        assert isinstance(exact, JobStepCreateResponse)
+        assert _cpus(h, 5, exact.job_step_id) == 1
+        assert _used(h, 5) == ((1,), Bitmap(2, 0b01))
+        force = (await h.step(5, **one, flags=SSF_OVERLAP_FORCE)).body
+        assert isinstance(force, JobStepCreateResponse)
+        assert _cpus(h, 5, force.job_step_id) == 1
+        assert _used(h, 5) == ((1,), Bitmap(2, 0b01))  # --overlap=force is not counted
+        second = (await h.step(5, **one, flags=0)).body
+        assert isinstance(second, JobStepCreateResponse)
+        assert _used(h, 5) == ((2,), Bitmap(2, 0b11))
+        for s in (exact, force, second):
+            assert h.ctl.steps.step_complete(StepId(5, s.job_step_id), 0, 0, 0, uid=0) == 0
+        # srun -c2 in a job of 2 CPUs: it takes the job's core bitmap as it is, marks no core
+        c2 = (await h.step(5, cpu_count=2, num_tasks=1, tres_per_task="cpu:2", flags=0)).body
+        assert isinstance(c2, JobStepCreateResponse)
+        assert _cpus(h, 5, c2.job_step_id) == 2
+        assert _used(h, 5) == ((2,), Bitmap(2, 0))
+
+    run(tmp_path, check)
+
+
+@pytest.mark.parametrize(("version", "cpus"), [(PROTOCOL_VERSION, 1), (V24, 2), (V26, 2)])
+def test_step_cpus_per_gpu(tmp_path: Path, version: int, cpus: int) -> None:
+    """A step with --cpus-per-gpu=2 and one GPU, --exact: from 24.11 it gets 2 CPUs (cpus_per_gres
+    times its GPUs on the node, gres_stepmgr_step_alloc); 22.05 ignores --cpus-per-gpu there and
+    gives its one task one CPU (checked live: sbatch --gpus=1 --cpus-per-gpu=2, srun --exact)."""
+    from flurm.state import gres_node
+
+    async def check(h: Harness) -> None:
+        node = h.ctl.cluster.nodes["compute-node-1"]
+        node.gres_inv = gres_node.inventory("gpu:tesla:2", ["gpu"])
+        job = Job(job_id=5, name="b", user_id=0, group_id=0, partition="debug", script="#!/bin/sh")
+        job.tres_per_job, job.cpus_per_tres = "gres:gpu:1", "gres:gpu:2"
+        h.ctl.cluster.jobs[5] = job
+        held = (GresUse("gpu", "tesla", 1, (0,)),)
+        h.ctl.cluster.start_job(job, Allocation(("compute-node-1",), ((0, 1),), (2,), (0,), (held,)), NOW)
+        req = dataclasses.replace(
+            SRUN_STEP,
+            step_id=StepId(5, NO_VAL, NO_VAL),
+            cpu_count=1,
+            num_tasks=1,
+            flags=0,
+            tres_per_step="cpu:1,gres:gpu:1",
+            cpus_per_tres="gres:gpu:2",
+        )
+        resp = (await h.ctl.steps.create_step(req, 0, SRUN_HOST, version=version)).body
+        assert isinstance(resp, JobStepCreateResponse)
+        assert _cpus(h, 5, resp.job_step_id) == cpus
+        assert _used(h, 5)[0] == (cpus,)
 
     run(tmp_path, check, GRES_CONF)

@@ -90,7 +90,7 @@ from flurm.protocol.messages.steps import (
 )
 from flurm.protocol.wire import Bitmap
 from flurm.rpc.transport import Reply, call, rc_reply
-from flurm.state import gres, gres_alloc, gres_bind, multicore
+from flurm.state import gres, gres_alloc, gres_bind, multicore, step_use
 from flurm.state.gres import GresError, NodeUses, uses_from_json, uses_to_json
 from flurm.state.layout import rle
 from flurm.state.model import Job
@@ -130,7 +130,7 @@ class Step:
     tids: tuple[tuple[int, ...], ...]
     task_dist: int
     cores: tuple[tuple[int, ...], ...]
-    cpu_count: int  # CPUs the step asked for (what slurmctld shows and accounts)
+    cpu_count: int  # CPUs the step was given over its nodes (what slurmctld shows and accounts)
     cpus_per_task: int
     mem: tuple[int, ...]  # MiB per step node
     flags: int
@@ -153,6 +153,10 @@ class Step:
     tres_freq: str | None = None
     # per step node: the GRES (and devices) the step took from its job's allocation (state/gres_bind.py)
     gres_alloc: tuple[NodeUses, ...] = ()
+    # per step node: the CPUs counted against the job's (its job_resources cpus_used; state/step_use.py),
+    # and whether the step's cores are marked in the job's core_bitmap_used
+    cpus_used: tuple[int, ...] = ()
+    marks_cores: bool = True
     exited: tuple[int, ...] = ()
     exit_code: int = NO_VAL
     timed_out: bool = False  # past its own time limit, being killed (JOB_TIMEOUT)
@@ -814,6 +818,7 @@ class StepOps:
             cores.append(tuple(mine))
             mems.append(job.mem_alloc[i] if i < len(job.mem_alloc) else 0)
         step_gres: list[NodeUses] = []
+        gres_cpus: list[int] = []
         if greqs:
             # gres_ctld_step_alloc, node by node: the lowest devices of the job's no other step holds
             left = len(picked)
@@ -821,14 +826,39 @@ class StepOps:
                 i = job_nodes.index(name)
                 offer = table.gres_offer(name, job.gres_alloc[i] if i < len(job.gres_alloc) else ())
                 try:
-                    step_gres.append(
-                        gres_bind.alloc_on_node(
-                            greqs, offer, nodes[name].gres_inv, len(t), left, decr_job_alloc=not force
-                        )
+                    uses, cpus = gres_bind.alloc_on_node_cpus(
+                        greqs, offer, nodes[name].gres_inv, len(t), left, decr_job_alloc=not force
                     )
                 except GresError as exc:
                     raise SlurmError(exc.rc) from None
+                step_gres.append(uses)
+                gres_cpus.append(cpus)
                 left -= 1
+        # the step's CPUs on each node and what they count against the job (_step_alloc_lps)
+        node_cpus = [
+            step_use.node_cpus(
+                whole=whole,
+                overlap_force=force,
+                job_cpus=job.cpus_alloc[job_nodes.index(name)]
+                if job_nodes.index(name) < len(job.cpus_alloc)
+                else nodes[name].cpus,
+                tasks=len(t),
+                cpus_per_task=cpt,
+                gres_cpus=gres_cpus[k] if k < len(gres_cpus) else 0,
+                cpus_per_tres=bool(req.cpus_per_tres),
+                step_threads_per_core=req.threads_per_core,
+                job_threads_per_core=job.threads_per_core,
+                node_threads=nodes[name].threads_per_core,
+                version=version,
+            )
+            for k, (name, t) in enumerate(zip(picked, tids, strict=True))
+        ]
+        marks_cores = step_use.marks_cores(
+            cpu_count=req.cpu_count,
+            overcommit=bool(req.flags & SSF_OVERCOMMIT),
+            job_cpus=sum(job.cpus_alloc),
+            overlap_force=force,
+        )
         time_limit = INFINITE if req.time_limit in (0, NO_VAL, INFINITE) else req.time_limit
         return Step(
             step_id=NO_VAL,
@@ -836,7 +866,7 @@ class StepOps:
             tids=tids,
             task_dist=task_dist,
             cores=tuple(cores),
-            cpu_count=req.cpu_count,
+            cpu_count=sum(c.alloc for c in node_cpus),
             cpus_per_task=cpt,
             mem=tuple(mems),
             flags=req.flags,
@@ -856,6 +886,8 @@ class StepOps:
             tres_bind=req.tres_bind,
             tres_freq=req.tres_freq,
             gres_alloc=tuple(step_gres),
+            cpus_used=tuple(c.used for c in node_cpus),
+            marks_cores=marks_cores,
         )
 
     def _step_gres(

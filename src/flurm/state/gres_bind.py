@@ -388,7 +388,23 @@ def alloc_on_node(
 ) -> NodeUses:
     """gres_ctld_step_alloc on one node: the step's uses there, lowest free devices first. Raises
     GresError(ESLURM_INSUFFICIENT_GRES) when the node cannot give what the step needs."""
+    return alloc_on_node_cpus(reqs, offer, inv, tasks_on_node, rem_nodes, decr_job_alloc=decr_job_alloc)[0]
+
+
+def alloc_on_node_cpus(
+    reqs: Sequence[StepGresRequest],
+    offer: NodeOffer,
+    inv: Mapping[str, NodeGres],
+    tasks_on_node: int,
+    rem_nodes: int,
+    *,
+    decr_job_alloc: bool,
+) -> tuple[NodeUses, int]:
+    """:func:`alloc_on_node` and the CPUs the step's --cpus-per-gpu give it there: each request's
+    cpus_per_gres times what it was given on the node (24.11's gres_stepmgr_step_alloc
+    total_gres_cpu_cnt, 0 without cpus_per_gres)."""
     out: list[GresUse] = []
+    cpus = 0
     for r in reqs:
         needed, max_gres = needed_on_node(r, tasks_on_node, rem_nodes)
         for u in offer.held:
@@ -427,6 +443,7 @@ def alloc_on_node(
                     key = (u.name, u.type)
                     offer.taken_count[key] = offer.taken_count.get(key, 0) + have
             r.total += have
+            cpus += have * r.cpus_per_gres
             if needed != INFINITE64:
                 if max_gres and decr_job_alloc:
                     max_gres = max(0, max_gres - have)
@@ -436,7 +453,7 @@ def alloc_on_node(
                 f"gres/{r.name}: step's > job's for node (gres still needed: {needed})",
                 rc=SlurmRC.ESLURM_INSUFFICIENT_GRES,
             )
-    return tuple(out)
+    return tuple(out), cpus
 
 
 def step_gres_states(

@@ -41,7 +41,7 @@ from flurm.protocol.messages.job_info import (
 from flurm.protocol.messages.nodes import NodeRecord, SelectNodeInfo
 from flurm.protocol.messages.partitions import PartitionRecord
 from flurm.protocol.wire import Bitmap
-from flurm.state import gres, gres_alloc, gres_node, multicore
+from flurm.state import gres, gres_alloc, gres_node, multicore, step_use
 from flurm.state.cluster import Cluster
 from flurm.state.layout import core_layout, rle
 from flurm.state.model import Job, Node, Partition
@@ -238,6 +238,8 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
     cpus = tuple(job.cpus_alloc)
     vals, reps = rle(multicore.cpu_array(job, cluster.nodes))
     layout = core_layout(nodes, job.cores_alloc)
+    # what the job's running steps use of it (_step_alloc_lps: cpus_used, core_bitmap_used)
+    cpus_used, cores_used = step_use.job_use(job, cluster.nodes)
     return JobResources(
         nhosts=len(nodes),
         # what the select plugin counts as the job's CPUs (not what whole nodes give it); a job
@@ -258,14 +260,14 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
         cpu_array_reps=reps,
         cpu_array_value=vals,
         cpus=cpus,
-        cpus_used=tuple(0 for _ in cpus),
+        cpus_used=cpus_used,
         memory_allocated=tuple(job.mem_alloc),
         memory_used=tuple(0 for _ in cpus),
         sockets_per_node=layout.sockets_per_node,
         cores_per_socket=layout.cores_per_socket,
         sock_core_rep_count=layout.sock_core_rep_count,
         core_bitmap=layout.core_bitmap,
-        core_bitmap_used=Bitmap(layout.core_bitmap.size, 0),
+        core_bitmap_used=core_layout(nodes, cores_used).core_bitmap,
     )
 
 

@@ -87,7 +87,7 @@ from flurm.protocol.messages.slurmd import (
 from flurm.state import gres_alloc
 from flurm.state.cluster import Cluster
 from flurm.state.model import Job, Node
-from flurm.state.records import job_gres_alloc_counts
+from flurm.state.records import job_alloc_records, job_gres_alloc_counts
 from flurm.state.tasks import TaskSet
 
 __all__ = [
@@ -242,12 +242,7 @@ def _batch_gres(job: Job, acct: AcctCluster) -> dict[int, int]:
     host): the GRES with devices the job holds there."""
     if not acct.gres_names or not job.gres_alloc or not job.nodes:
         return {}
-    records = gres_alloc.alloc_records(
-        job.nodes,
-        job.gres_alloc,
-        gres_alloc.inventories(acct.nodes, job.nodes),
-        gres_alloc.job_untyped_names(job),
-    )
+    records = job_alloc_records(job, acct.nodes)
     return acct.gres_ids((r.name, r.type, r.count_on(0)) for r in records if r.has_bits and r.count_on(0))
 
 

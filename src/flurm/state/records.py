@@ -133,7 +133,7 @@ def job_gres_alloc_counts(job: Job, nodes: Mapping[str, Node], names: Sequence[s
     their GRES), by TRES name (gres_ctld_set_job_tres_cnt): what its AllocTRES shows and slurmdbd records."""
     if not names or not job.gres_alloc:
         return {}
-    return gres_tres_counts(names, ((r.name, r.type, r.shown_total) for r in _gres_records(job, nodes)))
+    return gres_tres_counts(names, ((r.name, r.type, r.shown_total) for r in job_alloc_records(job, nodes)))
 
 
 def job_gres_alloc_tres(job: Job, cluster: Cluster) -> list[str]:
@@ -273,10 +273,11 @@ def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:
 
 def job_gres_records(job: Job, cluster: Cluster) -> list[gres_alloc.AllocRecord]:
     """The job's GRES per (name, type) as slurmctld's gres_list_alloc holds them (state/gres_alloc.py)."""
-    return _gres_records(job, cluster.nodes)
+    return job_alloc_records(job, cluster.nodes)
 
 
-def _gres_records(job: Job, nodes: Mapping[str, Node]) -> list[gres_alloc.AllocRecord]:
+def job_alloc_records(job: Job, nodes: Mapping[str, Node]) -> list[gres_alloc.AllocRecord]:
+    """:func:`job_gres_records` from the cluster's nodes (by name) alone."""
     if not job.gres_alloc:
         return []
     inventories = gres_alloc.inventories(nodes, job.nodes)

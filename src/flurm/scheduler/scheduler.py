@@ -624,16 +624,23 @@ def _best_fit_node(
 ) -> Node | None:
     """The node select/cons_tres gives a one-node job: the available nodes form runs of consecutive
     nodes of equal weight; the run of lowest weight that can hold the job and has the fewest CPUs
-    free wins, and in it the node with the fewest CPUs free that can hold the job."""
+    free wins, and in it the node with the fewest CPUs free that can hold the job. Of a job asking
+    for GRES, a node's free CPUs are those select/cons_tres's first pass leaves it
+    (gres_fit.first_pass_cores)."""
+    min_cpus = max(1, job.num_tasks if job.tasks_set else 1) * max(1, job.cpus_per_task)
     runs: list[list[tuple[Node, int]]] = []
     last_index = -2
     for node in sorted(candidates, key=lambda n: n.index):
         f = free.get(node.name)
         avail = 0
         if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
-            avail = multicore.free_cpus(job, node, f.cores)
             if reqs and not gres_fit.holds_alone(reqs, f.gres_inv, node.cores_per_socket, job):
                 avail = 0  # (its GRES cannot hold the job: cons_tres's gres_sched_sufficient)
+            elif reqs:  # the cores of the sockets close to its free devices (the first pass)
+                near = gres_fit.first_pass_cores(reqs, f.gres_inv, node, f.cores, min_cpus)
+                avail = multicore.free_cpus(job, node, near)
+            else:
+                avail = multicore.free_cpus(job, node, f.cores)
         if avail <= 0:
             last_index = -2
             continue

@@ -250,6 +250,27 @@ def test_backfill_reserves_where_gpus_free_up() -> None:
     assert late not in started
 
 
+def test_backfill_plans_where_the_first_ends_make_room() -> None:
+    # slurmctld (test_parity_gres backfill scenario): the --gpus=3 job holds both nodes from the end
+    # of the first two; a 30 min --gres=gpu:1 job is planned after it on n2, where the 2 min job
+    # backfilled onto k80 1 makes room first (its will-run test takes the running jobs away, the first
+    # to end first), and a tesla job then fits on n1 at the same time
+    c = make_cluster()
+    teslas = add(c, tres_per_node="gres:gpu:tesla:2", time_limit=5)
+    k = add(c, tres_per_node="gres:gpu:k80:1", time_limit=5)
+    cycle(c)
+    teslas.end_time = k.end_time = T0 + 300
+    big = add(c, tres_per_job="gres:gpu:3", time_limit=10)
+    short = add(c, tres_per_node="gres:gpu:1", time_limit=2)
+    late = add(c, tres_per_node="gres:gpu:1", time_limit=30)
+    tesla_job = add(c, tres_per_node="gres:gpu:tesla:1", time_limit=2)
+    out = plan(c, T0 + 31)
+    assert [d.job for d in out.starts] == [short]
+    assert (big.start_time, big.sched_nodes) == (T0 + 300, "n[1-2]")
+    assert (late.start_time, late.sched_nodes) == (T0 + 900, "n2")
+    assert (tesla_job.start_time, tesla_job.sched_nodes) == (T0 + 900, "n1")
+
+
 # -- submit -------------------------------------------------------------------------------------------
 
 

@@ -730,6 +730,24 @@ def _release(sim: dict[str, _Free], held: _Held, consumable: bool) -> None:
         f.idle = len(f.cores) >= f.node.total_cores
 
 
+def _will_run_steps(ends: list[int]) -> list[int]:
+    """How many of the jobs ending at ``ends`` (sorted) slurmctld's will-run test has taken away at
+    each of its tries: none, then those ending by the first end rounded up to 30 s plus a window of
+    30 s, the window doubling each try until it takes another; at last all of them."""
+    out = [0]
+    if ends:
+        first = ends[0] + 30 - ends[0] % 30
+        window = 30
+        k = 0
+        while k < len(ends):
+            while ends[k] > first + window:
+                window *= 2
+            while k < len(ends) and ends[k] <= first + window:
+                k += 1
+            out.append(k)
+    return out
+
+
 def _earliest_start(
     job: Job,
     part: Partition,
@@ -743,8 +761,9 @@ def _earliest_start(
     reserved for jobs ahead of it stay theirs while their reservations last.
 
     The time is the first at which it fits; the nodes are those slurmctld's will-run test gives
-    it (select/cons_tres _will_run_test): the running jobs are taken away one by one, the first
-    to end first, until it fits, so it goes where the fewest and earliest ends make room."""
+    it (select/cons_tres _will_run_test): the running jobs on nodes it may use are taken away, the
+    first to end first (in slurmctld's batches, _will_run_steps), until it fits, so it goes where
+    the fewest and earliest ends make room."""
     consumable = cluster.memory_is_consumable
     reserved = list(reservations)
     limit = _limit_seconds(job, part)
@@ -759,7 +778,8 @@ def _earliest_start(
         if fence.reason:
             continue
         exclude.update(fence.exclude)
-        gone = [r for r in running if 0 < r.end <= t]
+        usable = set(part.nodes) - exclude
+        gone = [r for r in running if 0 < r.end <= t and usable.intersection(r.alloc.nodes)]
 
         def after(k: int, gone: list[_Held] = gone) -> dict[str, _Free]:
             sim = {name: f.copy() for name, f in free.items()}
@@ -771,10 +791,11 @@ def _earliest_start(
         if alloc is None:
             continue
         # the fewest first ends that make room (room only grows as jobs end: halve the range)
-        lo, hi = 0, len(gone)
+        steps = _will_run_steps([r.end for r in gone])
+        lo, hi = 0, len(steps) - 1
         while lo < hi:
             mid = (lo + hi) // 2
-            got = try_allocate(job, part, after(mid), cluster, exclude)
+            got = try_allocate(job, part, after(steps[mid]), cluster, exclude)
             if got is None:
                 lo = mid + 1
             else:

@@ -154,7 +154,7 @@ STEPS: list[Step] = [
     settle(),
     cmd("sh", "-c", "grep -v '^srun: Step created for StepId' j4.out", label="steps sharing the job's GPUs"),
     cmd("cat", "j5.out", label="a GPU per task"),
-    cmd("cat", "j6.out", label="shards"),
+    cmd("sh", "-c", "grep -v '^srun: Step created for StepId' j6.out", label="shards"),
     cmd("sh", "-c", 'for f in prolog-* epilog-*; do echo "== $f"; cat "$f"; done', label="prolog and epilog"),
     cmd("squeue", "-h", "-t", "all", "-S", "i", "-o", "%i %T %r", label="job states"),
 ]

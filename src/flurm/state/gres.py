@@ -22,7 +22,7 @@ Counts take SLURM's suffixes (suffix_mult: k, m, g, t, p and their KiB/KB forms)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,7 +36,7 @@ from flurm.protocol.errors import FlurmError
 SHARED_NAMES = frozenset(_SHARED_ORDER)
 # most GRES records a request or a node may carry: bounds what a client can make the controller expand
 MAX_RECORDS = 64
-# most devices (bits) one GRES name may have on one node
+# most devices (bits) one GRES name may have on one node (slurmctld's cap for a GRES with File= too)
 MAX_BITS = 1024
 
 
@@ -508,7 +508,6 @@ def device_types(g: NodeGres) -> dict[int, str | None]:
     return out
 
 
-
 @dataclass(frozen=True, slots=True)
 class TypeUsage:
     """How much of one GRES name (and type) a node has and how much its jobs hold (views, metrics)."""
@@ -541,6 +540,34 @@ def usage(g: NodeGres) -> list[TypeUsage]:
     return out
 
 
+def _asked_in_all(
+    names: Collection[str],
+    tres_per_job: str | None,
+    tres_per_node: str | None,
+    tres_per_socket: str | None,
+    tres_per_task: str | None,
+    nodes: int,
+    sockets_per_node: int,
+    num_tasks: int,
+) -> int:
+    """The GRES of ``names`` a job asks for in all, as job_get_tres_mem and gres_select_util_job_min_cpus
+    count them: per job, else per node x nodes, per socket x sockets x nodes, per task x tasks (the first
+    of these the job gave); raises :class:`GresError` for a text that does not parse."""
+
+    def counted(text: str | None) -> int:
+        return sum(count for name, _, count in tres_items(text) if name in names)
+
+    if n := counted(tres_per_job):
+        return n
+    if n := counted(tres_per_node):
+        return n * max(1, nodes)
+    if n := counted(tres_per_socket):
+        return n * max(1, nodes) * max(1, sockets_per_node)
+    if n := counted(tres_per_task):
+        return n * max(1, num_tasks)
+    return 0
+
+
 def requested_mem(
     *,
     mem_per_tres: str | None,
@@ -553,28 +580,25 @@ def requested_mem(
     num_tasks: int = 0,
 ) -> int | None:
     """The memory (MiB) a job that gave --mem-per-gpu and no --mem asks for, as job_get_tres_mem
-    estimates it for the TRES request: memory per GRES times GRES per job, else per node x nodes, per
-    socket x sockets x nodes, per task x tasks; None when no GRES has memory per GRES."""
+    estimates it for the TRES request: memory per GRES (the most of any name) times the GRES asked in all;
+    None when no GRES has memory per GRES."""
     try:
         mem = {name: count for name, _, count in tres_items(mem_per_tres)}
         if not mem:
             return None
-        per = max(mem.values())
-
-        def counted(text: str | None) -> int:
-            return sum(count for name, _, count in tres_items(text) if name in mem)
-
-        if n := counted(tres_per_job):
-            return per * n
-        if n := counted(tres_per_node):
-            return per * n * max(1, nodes)
-        if n := counted(tres_per_socket):
-            return per * n * max(1, nodes) * max(1, sockets_per_node)
-        if n := counted(tres_per_task):
-            return per * n * max(1, num_tasks)
+        asked = _asked_in_all(
+            mem,
+            tres_per_job,
+            tres_per_node,
+            tres_per_socket,
+            tres_per_task,
+            nodes,
+            sockets_per_node,
+            num_tasks,
+        )
+        return max(mem.values()) * asked
     except GresError:
         return None
-    return 0
 
 
 def min_cpus(
@@ -589,29 +613,24 @@ def min_cpus(
     num_tasks: int = 0,
 ) -> int:
     """gres_select_util_job_min_cpus: the CPUs a job's --cpus-per-gpu asks for, CPUs per GRES times the
-    GRES asked (per job, else per node x nodes, per socket x sockets, per task x tasks), the most of any
-    name; 0 without CPUs per GRES."""
+    GRES asked in all, the most of any name; 0 without CPUs per GRES."""
     try:
         per: dict[str, int] = {}
         for name, _, count in tres_items(cpus_per_tres):
             per[name] = max(per.get(name, 0), count)
         best = 0
         for name, cpus in per.items():
-
-            def asked(text: str | None, name: str = name) -> int:
-                return sum(count for n, _, count in tres_items(text) if n == name)
-
-            if n := asked(tres_per_job):
-                total = n
-            elif n := asked(tres_per_node):
-                total = n * max(1, nodes)
-            elif n := asked(tres_per_socket):
-                total = n * max(1, nodes) * max(1, sockets_per_node)
-            elif n := asked(tres_per_task):
-                total = n * max(1, num_tasks)
-            else:
-                continue
-            best = max(best, cpus * total)
+            asked = _asked_in_all(
+                (name,),
+                tres_per_job,
+                tres_per_node,
+                tres_per_socket,
+                tres_per_task,
+                nodes,
+                sockets_per_node,
+                num_tasks,
+            )
+            best = max(best, cpus * asked)
     except GresError:
         return 0
     return best

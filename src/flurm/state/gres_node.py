@@ -28,7 +28,6 @@ from flurm.state.gres import MAX_BITS, GresTopo, NodeGres
 
 GRES_CONF_HAS_FILE = 1 << 1  # gres_slurmd_conf_t config_flags: File= (or MultipleFiles=) configured
 GRES_CONF_HAS_TYPE = 1 << 2  # Type= configured
-MAX_GRES_BITMAP = 1024  # slurmctld's cap on the devices of one GRES with File= on one node
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +114,7 @@ def update(inv: dict[str, NodeGres], gres: str, names: Sequence[str]) -> str | N
         if c.count != g.configured:
             g.configured = c.count
             if g.bit_count and not g.shared:
-                g.bit_count = min(c.count, MAX_GRES_BITMAP, MAX_BITS)
+                g.bit_count = min(c.count, MAX_BITS)
     return None
 
 
@@ -178,7 +177,7 @@ def _validate_one(
             if r.type is not None:
                 g.configured_types[r.type] = r.count
     if has_file and dev_cnt:
-        bits = topo_cnt if g.shared else min(g.configured, MAX_GRES_BITMAP)
+        bits = topo_cnt if g.shared else min(g.configured, MAX_BITS)
         g.bit_count = min(bits, MAX_BITS)
     else:
         g.bit_count = 0

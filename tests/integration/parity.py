@@ -52,13 +52,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from flurm.auth.authenticator import MungeAuthenticator
 from flurm.config import load as load_config
-from flurm.protocol.constants import MsgType, ShowFlags
+from flurm.protocol.constants import JOB_STATE_BASE, JobFlag, JobState, MsgType, ShowFlags
 from flurm.protocol.messages.job_info import JobInfoRequest, JobInfoResponse, JobRecord
 from flurm.rpc.transport import Signer, call
 from harness.loopback import SlurmCluster
@@ -372,6 +372,31 @@ def diff(ref: Transcript, got: Transcript, keys: Iterable[str] | None = None) ->
 def assert_same(ref: Transcript, got: Transcript, keys: Iterable[str] | None = None) -> None:
     d = diff(ref, got, keys)
     assert not d, "flurm differs from slurmctld:\n" + d
+
+
+# Which pass looked at a pending job last (Scheduler=Main or Backfill:*, the BACKFILL_* flags of its record)
+# is the timing of slurmctld's two loops: the main one runs on events and every sched_interval, the backfill
+# one again after any change. Compared masked, for the pending jobs only.
+_LAST_PASS = re.compile(r"Scheduler=(Main|Backfill:\*)$", re.M)
+_PASS_FLAGS = JobFlag.BACKFILL_TEST | JobFlag.BACKFILL_SCHED | JobFlag.BACKFILL_LAST
+
+
+def mask_last_pass(text: str) -> str:
+    """`scontrol show job` text with the last pass of each pending job masked."""
+    blocks = text.split("\n\n")
+    return "\n\n".join(
+        _LAST_PASS.sub("Scheduler=<LAST PASS>", b) if "JobState=PENDING" in b else b for b in blocks
+    )
+
+
+def mask_pass_flags(records: list[JobRecord]) -> list[JobRecord]:
+    """Job records without the BACKFILL_* flags of the pending ones."""
+    return [
+        replace(r, bitflags=r.bitflags & ~_PASS_FLAGS)
+        if r.job_state & JOB_STATE_BASE == JobState.PENDING
+        else r
+        for r in records
+    ]
 
 
 # -- decoded records --------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from parity import (
@@ -22,15 +21,14 @@ from parity import (
     assert_same,
     cluster_pair,
     cmd,
+    mask_last_pass,
+    mask_pass_flags,
     normalise,
     record_diff,
     run_both,
     settle,
     wait_state,
 )
-
-from flurm.protocol.constants import JOB_STATE_BASE, JobFlag, JobState
-from flurm.protocol.messages.job_info import JobRecord
 
 CONF = "KillWait=2\nMinJobAge=300\nSchedulerParameters=batch_sched_delay=0,bf_interval=5"
 
@@ -71,34 +69,13 @@ def test_backfill_starts_the_small_job_only(runs: tuple[Transcript, Transcript])
     assert "3 R None compute-node-2" in runs[1]["after backfill"].stdout
 
 
-# Which pass looked at a pending job last (Scheduler=Main or Backfill:*, the BACKFILL_* flags of its record)
-# is the timing of slurmctld's two loops: the main one runs on events and every sched_interval, the backfill
-# one again after any change. Compared masked, for the pending jobs only.
-_LAST_PASS = re.compile(r"Scheduler=(Main|Backfill:\*)$", re.M)
-_PASS_FLAGS = JobFlag.BACKFILL_TEST | JobFlag.BACKFILL_SCHED | JobFlag.BACKFILL_LAST
-
-
-def _masked_text(text: str) -> str:
-    blocks = text.split("\n\n")
-    return "\n\n".join(
-        _LAST_PASS.sub("Scheduler=<LAST PASS>", b) if "JobState=PENDING" in b else b for b in blocks
-    )
-
-
-def _masked_records(records: list[JobRecord]) -> list[JobRecord]:
-    return [
-        replace(r, bitflags=r.bitflags & ~_PASS_FLAGS)
-        if r.job_state & JOB_STATE_BASE == JobState.PENDING
-        else r
-        for r in records
-    ]
-
-
 def test_expected_start_and_planned_nodes(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
     theirs, ours = (normalise(t["jobs after backfill"].stdout, t.cluster) for t in runs)
-    assert _masked_text(ours) == _masked_text(theirs), "\n".join(
-        difflib.unified_diff(_masked_text(theirs).splitlines(), _masked_text(ours).splitlines(), lineterm="")
+    assert mask_last_pass(ours) == mask_last_pass(theirs), "\n".join(
+        difflib.unified_diff(
+            mask_last_pass(theirs).splitlines(), mask_last_pass(ours).splitlines(), lineterm=""
+        )
     )
     assert "SchedNodeList=compute-node-[1-2]" in ours
     assert "Scheduler=Backfill\n" in ours and "Scheduler=Backfill\n" in theirs  # job 3, started by backfill
@@ -106,8 +83,8 @@ def test_expected_start_and_planned_nodes(runs: tuple[Transcript, Transcript]) -
         assert len(re.findall(r"Scheduler=(Main|Backfill:\*)\n", t["jobs after backfill"].stdout)) >= 2
     assert ref.cluster is not None and got.cluster is not None
     problems = record_diff(
-        _masked_records(ref.records["after backfill"]),
-        _masked_records(got.records["after backfill"]),
+        mask_pass_flags(ref.records["after backfill"]),
+        mask_pass_flags(got.records["after backfill"]),
         ref.cluster,
         got.cluster,
     )

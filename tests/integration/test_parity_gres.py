@@ -127,6 +127,16 @@ def done(job: int) -> Step:
     return act
 
 
+def planned(job: int) -> Step:
+    """Until a backfill pass has planned the job (SchedNodeList=): the queue may be at rest before the
+    pass after its submission."""
+
+    def act(c: SlurmCluster) -> None:
+        _waiting(c, job, lambda: "SchedNodeList=" in c.run("scontrol", "show", "job", str(job)).stdout)
+
+    return act
+
+
 def show(label: str, *args: str) -> Cmd:
     return cmd(*args, label=label)
 
@@ -273,6 +283,8 @@ BACKFILL = [
     cmd("sbatch", "-t", "2", "--gres=gpu:tesla:1", "--wrap", "exec sleep 300"),  # 6: no tesla free
     running(4),
     reason(3, "Resources"),
+    planned(5),
+    planned(6),
     settle(),
     show("backfill queue", "squeue", "-S", "i", "-o", "%i %t %r %b %N"),
     show("backfill job 4", "scontrol", "-d", "show", "job", "4"),

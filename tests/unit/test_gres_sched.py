@@ -171,6 +171,48 @@ def test_gpus_per_socket() -> None:
     assert held(one) == [("n2", (k80(0),))]
 
 
+def test_best_fit_counts_the_cores_of_the_sockets_near_free_gpus() -> None:
+    # slurmctld (gres-views scenario): with GPU 1 and core 2 held on n1, GPU 1 and cores 2-3 on n2,
+    # a --gpus-per-socket=1 --sockets-per-node=1 job goes to n1: its first pass counts on each node
+    # only the cores of socket 0 (the one near the free GPU), 2 on both, and the first node wins,
+    # though n1 has 3 CPUs free in all and n2 2; a tesla job behind it then waits (Resources)
+    c = make_cluster()
+    both = add(c, tres_per_node="gres:gpu:1", min_nodes=2, max_nodes=2)
+    add(c, tres_per_job="gres:gpu:k80:1", cpus_per_tres="gres:gpu:2")
+    add(c, tres_per_node="gres:gpu:1")
+    cycle(c)
+    assert [j.cores_alloc for j in c.jobs.values()] == [((0,), (0,)), ((2, 3),), ((2,),)]
+    socket = add(c, tres_per_socket="gres:gpu:1", sockets_per_node=1)
+    teslas = add(c, tres_per_node="gres:gpu:tesla:1")
+    assert cycle(c) == []
+    both.state = JobState.CANCELLED
+    c.release(both)
+    assert cycle(c) == [socket]
+    assert held(socket) == [("n1", (tesla(0),))] and socket.cores_alloc == ((0,),)
+    assert teslas.state_reason == R.WAIT_RESOURCES
+
+
+def test_first_pass_cores() -> None:
+    c = make_cluster()
+    n1 = c.nodes["n1"]
+    inv = n1.gres_inv
+    inv["gpu"].bit_alloc = {1: 1}
+    inv["gpu"].alloc = 1
+    inv["gpu"].type_alloc = {"tesla": 1}
+    per_socket = gres_fit.requests_of(add(c, tres_per_socket="gres:gpu:1", sockets_per_node=1))
+    per_node = gres_fit.requests_of(add(c, tres_per_node="gres:gpu:1"))
+    # socket 1 has no free GPU: its free core goes, down to what the job's tasks need
+    assert gres_fit.first_pass_cores(per_socket, inv, n1, {0, 1, 3}, 1) == {0, 1}
+    assert gres_fit.first_pass_cores(per_node, inv, n1, {0, 1, 3}, 1) == {0, 1}
+    assert gres_fit.first_pass_cores(per_node, inv, n1, {3}, 1) == {3}
+    # both GPUs free: the socket with most free cores first, and once it holds the count per node
+    # the other socket's cores go
+    inv["gpu"].bit_alloc, inv["gpu"].alloc, inv["gpu"].type_alloc = {}, 0, {}
+    assert gres_fit.first_pass_cores(per_node, inv, n1, {0, 2, 3}, 1) == {2, 3}
+    # without a count per node every socket near a free GPU is kept
+    assert gres_fit.first_pass_cores(per_socket, inv, n1, {0, 2, 3}, 1) == {0, 2, 3}
+
+
 def test_a_job_without_gres_holds_none_and_leaves_them_free() -> None:
     c = make_cluster()
     job = add(c, num_tasks=4, tasks_set=True, min_cpus=4)
@@ -206,6 +248,27 @@ def test_backfill_reserves_where_gpus_free_up() -> None:
     assert started == [short]
     assert big.start_time == T0 + 600 and big.sched_nodes == "n[1-2]"
     assert late not in started
+
+
+def test_backfill_plans_where_the_first_ends_make_room() -> None:
+    # slurmctld (test_parity_gres backfill scenario): the --gpus=3 job holds both nodes from the end
+    # of the first two; a 30 min --gres=gpu:1 job is planned after it on n2, where the 2 min job
+    # backfilled onto k80 1 makes room first (its will-run test takes the running jobs away, the first
+    # to end first), and a tesla job then fits on n1 at the same time
+    c = make_cluster()
+    teslas = add(c, tres_per_node="gres:gpu:tesla:2", time_limit=5)
+    k = add(c, tres_per_node="gres:gpu:k80:1", time_limit=5)
+    cycle(c)
+    teslas.end_time = k.end_time = T0 + 300
+    big = add(c, tres_per_job="gres:gpu:3", time_limit=10)
+    short = add(c, tres_per_node="gres:gpu:1", time_limit=2)
+    late = add(c, tres_per_node="gres:gpu:1", time_limit=30)
+    tesla_job = add(c, tres_per_node="gres:gpu:tesla:1", time_limit=2)
+    out = plan(c, T0 + 31)
+    assert [d.job for d in out.starts] == [short]
+    assert (big.start_time, big.sched_nodes) == (T0 + 300, "n[1-2]")
+    assert (late.start_time, late.sched_nodes) == (T0 + 900, "n2")
+    assert (tesla_job.start_time, tesla_job.sched_nodes) == (T0 + 900, "n1")
 
 
 # -- submit -------------------------------------------------------------------------------------------

@@ -372,3 +372,12 @@ def test_accounting_limits_hold_jobs_without_blocking_the_partition() -> None:
     assert too_big.state_reason == R.WAIT_QOS_GRP_CPU  # not Resources: select_nodes' order
     assert (too_big.job_id, 1, 1) in limits.asked_after  # the counts asked for
     assert limits.started_jobs == [third.job_id]
+
+
+def test_will_run_takes_the_running_jobs_away_in_slurmctlds_batches() -> None:
+    # the first end rounded up to 30 s, plus a window of 30 s doubling until it takes another job
+    steps = scheduler._will_run_steps
+    assert steps([]) == [0]
+    assert steps([100]) == [0, 1]
+    assert steps([100, 110, 130, 200, 1000]) == [0, 3, 4, 5]
+    assert steps([90, 90, 300]) == [0, 2, 3]

@@ -210,6 +210,99 @@ def socket_free(g: NodeGres, gres_type: str | None, cores_per_socket: int) -> li
     return [len(sockets.get(i, set()) | anywhere) for i in range(count)]
 
 
+def first_pass_cores(
+    reqs: Sequence[GresRequest],
+    inv: Mapping[str, NodeGres],
+    node: Node,
+    cores: set[int],
+    min_cpus: int,
+) -> set[int]:
+    """The free cores select/cons_tres counts for the job on this node in its first pass
+    (gres_select_filter_sock_core), which its best fit compares. Of each request (those per socket
+    first), the sockets are looked at from the one with most free cores on: a socket close to none
+    of the request's free devices (or to fewer than --gpus-per-socket) loses its cores, from the
+    highest down, while the node keeps more cores than ``min_cpus`` (its tasks' CPUs) need; once the
+    sockets kept hold the count per node (or per job), the others lose theirs. A device close to
+    every socket (or to no core) counts for any socket, one close to several for the first of them."""
+    cps = node.cores_per_socket
+    if cps <= 0 or node.sockets <= 1:
+        return cores
+    tpc = max(1, node.threads_per_core)
+    min_cores = -(-min_cpus // tpc)
+    left = set(cores)
+    req_sock = [False] * node.sockets
+    by_sock = [sum(1 for c in left if c // cps == s) for s in range(node.sockets)]
+    order = sorted(
+        reqs, key=lambda r: (2 if not _topo_cores(inv.get(r.name)) else 0) + (0 if r.per_socket else 1)
+    )
+    for r in order:
+        g = inv.get(r.name)
+        if g is None or not _topo_cores(g):
+            continue
+        any_sock, cnt = _sock_counts(inv, g, r, node)
+        most = r.per_node or r.per_job
+        if r.cpus_per_gres:
+            cap = len(cores) * tpc // r.cpus_per_gres
+            most = min(most, cap) if most else cap
+        total = any_sock
+        enough = False
+        for s in sorted(range(node.sockets), key=lambda i: -by_sock[i]):
+            n = cnt[s]
+            if r.cpus_per_gres:
+                n = min(n, by_sock[s] * tpc // r.cpus_per_gres)
+            if r.per_socket > any_sock + n or any_sock + n == 0:
+                for c in sorted((c for c in left if c // cps == s), reverse=True):
+                    if len(left) <= min_cores:
+                        break
+                    left.discard(c)
+                    by_sock[s] -= 1
+            if by_sock[s] == 0:
+                continue
+            total += n
+            if not enough:
+                req_sock[s] = True
+            if not any_sock and most and total >= most:
+                enough = True
+        for s in range(node.sockets):
+            if not req_sock[s]:
+                left.difference_update([c for c in left if c // cps == s])
+                by_sock[s] = 0
+    return left
+
+
+def _topo_cores(g: NodeGres | None) -> bool:
+    """Did the node report the cores close to its devices of this GRES?"""
+    return g is not None and any(t.cores is not None and t.bits for t in g.topo)
+
+
+def _sock_counts(
+    inv: Mapping[str, NodeGres], g: NodeGres, r: GresRequest, node: Node
+) -> tuple[int, list[int]]:
+    """The request's free devices on the node close to any socket, and those close to each socket
+    (gres_sched.c's cnt_any_sock and cnt_by_sock)."""
+    cps = node.cores_per_socket
+    out = blocked(inv, g.name)
+    any_sock = 0
+    cnt = [0] * node.sockets
+    for t in g.topo:
+        if r.type is not None and t.type != r.type:
+            continue
+        if g.shared:
+            n = t.count - sum(g.bit_alloc.get(b, 0) for b in t.bits)
+        else:
+            n = sum(1 for b in t.bits if b not in g.bit_alloc and b not in out) if t.bits else 0
+        if n <= 0:
+            continue
+        sockets = (
+            sorted({c // cps for c in t.cores if c // cps < node.sockets}) if t.cores is not None else []
+        )
+        if not sockets or len(sockets) >= node.sockets:
+            any_sock += n
+        else:
+            cnt[sockets[0]] += n
+    return any_sock, cnt
+
+
 def ever_fits(reqs: Sequence[GresRequest], node: Node, job: Job) -> bool:
     """Could the node hold the job's GRES were it idle (the submit test: more than a node has, a type
     it has not, more per socket than its sockets have, more CPUs per GRES than it has CPUs)?"""

@@ -33,6 +33,7 @@ Pure logic: no I/O; the caller applies the decisions (starts) and records the ch
 
 from __future__ import annotations
 
+import bisect
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -624,16 +625,23 @@ def _best_fit_node(
 ) -> Node | None:
     """The node select/cons_tres gives a one-node job: the available nodes form runs of consecutive
     nodes of equal weight; the run of lowest weight that can hold the job and has the fewest CPUs
-    free wins, and in it the node with the fewest CPUs free that can hold the job."""
+    free wins, and in it the node with the fewest CPUs free that can hold the job. Of a job asking
+    for GRES, a node's free CPUs are those select/cons_tres's first pass leaves it
+    (gres_fit.first_pass_cores)."""
+    min_cpus = max(1, job.num_tasks if job.tasks_set else 1) * max(1, job.cpus_per_task)
     runs: list[list[tuple[Node, int]]] = []
     last_index = -2
     for node in sorted(candidates, key=lambda n: n.index):
         f = free.get(node.name)
         avail = 0
         if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
-            avail = multicore.free_cpus(job, node, f.cores)
             if reqs and not gres_fit.holds_alone(reqs, f.gres_inv, node.cores_per_socket, job):
                 avail = 0  # (its GRES cannot hold the job: cons_tres's gres_sched_sufficient)
+            elif reqs:  # the cores of the sockets close to its free devices (the first pass)
+                near = gres_fit.first_pass_cores(reqs, f.gres_inv, node, f.cores, min_cpus)
+                avail = multicore.free_cpus(job, node, near)
+            else:
+                avail = multicore.free_cpus(job, node, f.cores)
         if avail <= 0:
             last_index = -2
             continue
@@ -686,49 +694,113 @@ def _free_now(cluster: Cluster) -> dict[str, _Free]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What a running job (or one the backfill cycle starts) holds until ``end``, its time limit."""
+
+    end: int
+    alloc: Allocation
+
+    @classmethod
+    def of(cls, job: Job) -> _Held:
+        return cls(
+            job.end_time or FOREVER,
+            Allocation(job.nodes, job.cores_alloc, job.cpus_alloc, job.mem_alloc, job.gres_alloc),
+        )
+
+
+def _running(cluster: Cluster) -> list[_Held]:
+    """What the running (and completing) jobs hold, the first to end first."""
+    jobs = (j for j in cluster.jobs.values() if j.nodes and (j.is_running() or j.is_completing()))
+    return sorted((_Held.of(j) for j in jobs), key=lambda h: h.end)
+
+
+def _release(sim: dict[str, _Free], held: _Held, consumable: bool) -> None:
+    a = held.alloc
+    for i, name in enumerate(a.nodes):
+        f = sim.get(name)
+        if f is None:
+            continue
+        if i < len(a.cores):
+            f.cores.update(a.cores[i])
+        if consumable and i < len(a.mem):
+            f.mem += a.mem[i]
+        if i < len(a.gres) and a.gres[i]:
+            gres.release(f.own_gres(), a.gres[i])
+        f.idle = len(f.cores) >= f.node.total_cores
+
+
+def _will_run_steps(ends: list[int]) -> list[int]:
+    """How many of the jobs ending at ``ends`` (sorted) slurmctld's will-run test has taken away at
+    each of its tries: none, then those ending by the first end rounded up to 30 s plus a window of
+    30 s, the window doubling each try until it takes another; at last all of them."""
+    out = [0]
+    if ends:
+        first = ends[0] + 30 - ends[0] % 30
+        window = 30
+        k = 0
+        while k < len(ends):
+            while ends[k] > first + window:
+                window *= 2
+            while k < len(ends) and ends[k] <= first + window:
+                k += 1
+            out.append(k)
+    return out
+
+
 def _earliest_start(
     job: Job,
     part: Partition,
     cluster: Cluster,
     now: int,
     free: dict[str, _Free],
-    running: list[Job],
+    running: list[_Held],
     reservations: Iterable[_Reservation] = (),
 ) -> tuple[int, Allocation] | None:
     """When and where the job could start if the running jobs end at their limits and the nodes
-    reserved for jobs ahead of it stay theirs while their reservations last."""
+    reserved for jobs ahead of it stay theirs while their reservations last.
+
+    The time is the first at which it fits; the nodes are those slurmctld's will-run test gives
+    it (select/cons_tres _will_run_test): the running jobs on nodes it may use are taken away, the
+    first to end first (in slurmctld's batches, _will_run_steps), until it fits, so it goes where
+    the fewest and earliest ends make room."""
     consumable = cluster.memory_is_consumable
     reserved = list(reservations)
     limit = _limit_seconds(job, part)
-    ends = {r.end_time for r in running if 0 < r.end_time < FOREVER}
+    ends = {r.end for r in running if 0 < r.end < FOREVER}
     ends.update(res.end for res in reserved if res.end < FOREVER)
     ends.update(r.end_time for r in cluster.reservations.items.values())
     ends.update(r.start_time for r in cluster.reservations.items.values() if job.reservation)
     for t in sorted(e for e in ends if e > now):
-        sim = {k: v.copy() for k, v in free.items()}
-        for r in running:
-            if not 0 < r.end_time <= t:
-                continue
-            for i, name in enumerate(r.nodes):
-                f = sim.get(name)
-                if f is None:
-                    continue
-                if i < len(r.cores_alloc):
-                    f.cores.update(r.cores_alloc[i])
-                if consumable and i < len(r.mem_alloc):
-                    f.mem += r.mem_alloc[i]
-                if i < len(r.gres_alloc) and r.gres_alloc[i]:
-                    gres.release(f.own_gres(), r.gres_alloc[i])
-                f.idle = len(f.cores) >= f.node.total_cores
         end = t + limit if limit is not None else FOREVER
         exclude = {n for res in reserved if res.start < end and res.end > t for n in res.nodes}
         fence = resv_fence(job, part, cluster, t, end)
         if fence.reason:
             continue
         exclude.update(fence.exclude)
-        alloc = try_allocate(job, part, sim, cluster, exclude)
-        if alloc is not None:
-            return t, alloc
+        usable = set(part.nodes) - exclude
+        gone = [r for r in running if 0 < r.end <= t and usable.intersection(r.alloc.nodes)]
+
+        def after(k: int, gone: list[_Held] = gone) -> dict[str, _Free]:
+            sim = {name: f.copy() for name, f in free.items()}
+            for r in gone[:k]:
+                _release(sim, r, consumable)
+            return sim
+
+        alloc = try_allocate(job, part, after(len(gone)), cluster, exclude)
+        if alloc is None:
+            continue
+        # the fewest first ends that make room (room only grows as jobs end: halve the range)
+        steps = _will_run_steps([r.end for r in gone])
+        lo, hi = 0, len(steps) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            got = try_allocate(job, part, after(steps[mid]), cluster, exclude)
+            if got is None:
+                lo = mid + 1
+            else:
+                hi, alloc = mid, got
+        return t, alloc
     return None
 
 
@@ -1093,10 +1165,7 @@ def _backfill(
             job.start_time = 0
             job.end_time = 0
             job.sched_nodes = None
-    running = sorted(
-        (j for j in cluster.jobs.values() if j.nodes and (j.is_running() or j.is_completing())),
-        key=lambda j: j.end_time if j.end_time else FOREVER,
-    )
+    running = _running(cluster)
     reservations: list[_Reservation] = []
     seen: set[int] = set()
     for job, part in queue:
@@ -1132,6 +1201,7 @@ def _backfill(
                 limits.started(job, part, cpus, nodes)
         if alloc is not None:
             _take(free, alloc, consumable)
+            bisect.insort(running, _Held(end, alloc), key=lambda h: h.end)  # (its end frees it again)
             pool.take(job)
             _note_start(job, out, Decision(job, part.name, alloc))
             if job.array_job_id:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flurm.protocol.constants import NO_VAL
-from flurm.scheduler.scheduler import _earliest_start, _free_now, job_partitions, try_allocate
+from flurm.scheduler.scheduler import _earliest_start, _free_now, _running, job_partitions, try_allocate
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Partition
 
@@ -24,7 +24,7 @@ class WillRun:
 
 def will_run(job: Job, cluster: Cluster, now: int) -> WillRun | None:
     """The first of the job's partitions where it could run, or None if none could hold it."""
-    running = [j for j in cluster.jobs.values() if j.nodes and (j.is_running() or j.is_completing())]
+    running = _running(cluster)
     for part in job_partitions(job, cluster):
         free = _free_now(cluster)
         start_res = max(job.begin_time, now)

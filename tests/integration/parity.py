@@ -50,7 +50,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -381,19 +381,27 @@ _LAST_PASS = re.compile(r"Scheduler=(Main|Backfill:\*)$", re.M)
 _PASS_FLAGS = JobFlag.BACKFILL_TEST | JobFlag.BACKFILL_SCHED | JobFlag.BACKFILL_LAST
 
 
-def mask_last_pass(text: str) -> str:
-    """`scontrol show job` text with the last pass of each pending job masked."""
+def mask_last_pass(text: str, either: Collection[int] = ()) -> str:
+    """`scontrol show job` text with the last pass of each pending job masked, and the pass that started
+    the running jobs of ``either`` (slurmctld's backfill thread may start a job before its main scheduler
+    gets to it: whichever runs first)."""
     blocks = text.split("\n\n")
-    return "\n\n".join(
-        _LAST_PASS.sub("Scheduler=<LAST PASS>", b) if "JobState=PENDING" in b else b for b in blocks
-    )
+    out = []
+    for b in blocks:
+        job = re.match(r"JobId=(\d+) ", b)
+        if "JobState=PENDING" in b:
+            b = _LAST_PASS.sub("Scheduler=<LAST PASS>", b)
+        elif job is not None and int(job.group(1)) in either:
+            b = re.sub(r"Scheduler=(Main|Backfill)$", "Scheduler=<FIRST PASS>", b, flags=re.M)
+        out.append(b)
+    return "\n\n".join(out)
 
 
-def mask_pass_flags(records: list[JobRecord]) -> list[JobRecord]:
-    """Job records without the BACKFILL_* flags of the pending ones."""
+def mask_pass_flags(records: list[JobRecord], either: Collection[int] = ()) -> list[JobRecord]:
+    """Job records without the BACKFILL_* flags of the pending ones and of the jobs of ``either``."""
     return [
         replace(r, bitflags=r.bitflags & ~_PASS_FLAGS)
-        if r.job_state & JOB_STATE_BASE == JobState.PENDING
+        if r.job_state & JOB_STATE_BASE == JobState.PENDING or r.job_id in either
         else r
         for r in records
     ]

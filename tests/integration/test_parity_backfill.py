@@ -69,22 +69,28 @@ def test_backfill_starts_the_small_job_only(runs: tuple[Transcript, Transcript])
     assert "3 R None compute-node-2" in runs[1]["after backfill"].stdout
 
 
+# job 1 starts at once on an empty cluster: slurmctld's backfill thread may start it before its main
+# scheduler does (Scheduler=Backfill), whichever comes first
+EITHER = (1,)
+
+
 def test_expected_start_and_planned_nodes(runs: tuple[Transcript, Transcript]) -> None:
     ref, got = runs
-    theirs, ours = (normalise(t["jobs after backfill"].stdout, t.cluster) for t in runs)
-    assert mask_last_pass(ours) == mask_last_pass(theirs), "\n".join(
-        difflib.unified_diff(
-            mask_last_pass(theirs).splitlines(), mask_last_pass(ours).splitlines(), lineterm=""
-        )
+    theirs, ours = (
+        mask_last_pass(normalise(t["jobs after backfill"].stdout, t.cluster), EITHER) for t in runs
+    )
+    assert ours == theirs, "\n".join(
+        difflib.unified_diff(theirs.splitlines(), ours.splitlines(), lineterm="")
     )
     assert "SchedNodeList=compute-node-[1-2]" in ours
-    assert "Scheduler=Backfill\n" in ours and "Scheduler=Backfill\n" in theirs  # job 3, started by backfill
+    job3 = [b for b in ours.split("\n\n") if b.startswith("JobId=3 ")]
+    assert job3 and "Scheduler=Backfill\n" in job3[0]  # started by backfill, on both sides (compared above)
     for t in runs:
         assert len(re.findall(r"Scheduler=(Main|Backfill:\*)\n", t["jobs after backfill"].stdout)) >= 2
     assert ref.cluster is not None and got.cluster is not None
     problems = record_diff(
-        mask_pass_flags(ref.records["after backfill"]),
-        mask_pass_flags(got.records["after backfill"]),
+        mask_pass_flags(ref.records["after backfill"], EITHER),
+        mask_pass_flags(got.records["after backfill"], EITHER),
         ref.cluster,
         got.cluster,
     )

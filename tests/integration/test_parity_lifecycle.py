@@ -107,7 +107,9 @@ STEPS = [
     wait_state(6, "COMPLETED"),
     settle(),
     cmd("sbatch", "--dependency", "afterok:5", "--wrap", "true"),  # 7: never
-    cmd("sbatch", "--dependency", "afternotok:5", "--wrap", "true"),  # 8
+    # 8 still holds its CPU of compute-node-1 when 9 is placed (compute-node-2 then), however slow the
+    # machine: a job that ended at once left the two nodes tied or not, as the race went
+    cmd("sbatch", "--dependency", "afternotok:5", "--wrap", "sleep 3"),  # 8
     cmd("sbatch", "--dependency", "afterany:6", "--wrap", "true"),  # 9
     wait_state(8, "COMPLETED"),
     wait_state(9, "COMPLETED"),

@@ -146,17 +146,17 @@ def test_steps_take_free_devices_and_give_them_back() -> None:
     held = (GresUse("gpu", None, 2, (0, 1)),)
     inv = INV[N1]
     offer = gb.NodeOffer(held)
-    one = gb.alloc_on_node(requests("gres:gpu:1"), offer, inv, 1, 1, decr_job_alloc=True)
+    one = gb.alloc_on_node_cpus(requests("gres:gpu:1"), offer, inv, 1, 1, decr_job_alloc=True)[0]
     assert one == (GresUse("gpu", None, 1, (0,)),)
     assert gb.node_usable(requests("gres:gpu:1"), offer, inv, False, ignore_alloc=False)
-    two = gb.alloc_on_node(requests("gres:gpu:1"), offer, inv, 1, 1, decr_job_alloc=True)
+    two = gb.alloc_on_node_cpus(requests("gres:gpu:1"), offer, inv, 1, 1, decr_job_alloc=True)[0]
     assert two == (GresUse("gpu", None, 1, (1,)),)
     # both devices held by steps: a third waits (usable once they end), 3 never fits
     assert not gb.node_usable(requests("gres:gpu:1"), offer, inv, False, ignore_alloc=False)
     assert gb.node_usable(requests("gres:gpu:1"), offer, inv, False, ignore_alloc=True)
     assert not gb.node_usable(requests("gres:gpu:3"), offer, inv, False, ignore_alloc=True)
     # a step asking for no count gets what the job holds there
-    everything = gb.alloc_on_node(
+    everything, _ = gb.alloc_on_node_cpus(
         gb.step_requests(tres(None, None), "gres:gpu:2", None, 1, {"gpu"}),
         gb.NodeOffer(held),
         inv,
@@ -170,7 +170,9 @@ def test_steps_take_free_devices_and_give_them_back() -> None:
 def test_step_short_of_gres_is_insufficient() -> None:
     held = (GresUse("gpu", None, 1, (0,)),)
     with pytest.raises(GresError) as exc:
-        gb.alloc_on_node(requests("gres:gpu:2"), gb.NodeOffer(held), INV[N1], 1, 1, decr_job_alloc=True)
+        gb.alloc_on_node_cpus(requests("gres:gpu:2"), gb.NodeOffer(held), INV[N1], 1, 1, decr_job_alloc=True)[
+            0
+        ]
     assert exc.value.rc == SlurmRC.ESLURM_INSUFFICIENT_GRES
 
 
@@ -208,7 +210,7 @@ def test_node_of_two_types() -> None:
         ("k80", (Bitmap(2, 0b10),)),
     ]
     k80 = gb.step_requests(tres("gres:gpu:k80:1"), None, None, 1, {"gpu"})
-    got = gb.alloc_on_node(k80, gb.NodeOffer(held), {"gpu": mixed}, 1, 1, decr_job_alloc=True)
+    got = gb.alloc_on_node_cpus(k80, gb.NodeOffer(held), {"gpu": mixed}, 1, 1, decr_job_alloc=True)[0]
     assert got == (GresUse("gpu", None, 1, (1,)),)
 
 

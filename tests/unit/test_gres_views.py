@@ -239,11 +239,11 @@ def test_pending_job_has_no_gres_shown() -> None:
 def test_memory_per_gpu_in_the_tres_request() -> None:
     # slurmctld 22.05: --gpus=k80:1 --mem-per-gpu=100 -> TRES=cpu=1,mem=100M,node=1,billing=1;
     # --gres=gpu:tesla --mem-per-gpu=1G -> mem=1G (per node x nodes)
-    assert gres.requested_mem(mem_per_tres="gres:gpu:100", tres_per_job="gres:gpu:k80:1") == 100
-    assert gres.requested_mem(mem_per_tres="gres:gpu:1024", tres_per_node="gres:gpu:tesla") == 1024
-    assert gres.requested_mem(mem_per_tres="gres:gpu:100", tres_per_node="gres:gpu:2", nodes=3) == 600
-    assert gres.requested_mem(mem_per_tres="gres:gpu:10", tres_per_task="gres:gpu:1", num_tasks=4) == 40
-    assert gres.requested_mem(mem_per_tres=None, tres_per_job="gres:gpu:1") is None
+    assert gres.requested_mem("gres:gpu:100", gres.GresAsk(tres_per_job="gres:gpu:k80:1")) == 100
+    assert gres.requested_mem("gres:gpu:1024", gres.GresAsk(tres_per_node="gres:gpu:tesla")) == 1024
+    assert gres.requested_mem("gres:gpu:100", gres.GresAsk(tres_per_node="gres:gpu:2", nodes=3)) == 600
+    assert gres.requested_mem("gres:gpu:10", gres.GresAsk(tres_per_task="gres:gpu:1", num_tasks=4)) == 40
+    assert gres.requested_mem(None, gres.GresAsk(tres_per_job="gres:gpu:1")) is None
     c = make_cluster()
     job = Job(
         job_id=4,
@@ -371,10 +371,10 @@ def test_job_record_uses_the_job_requests() -> None:
 
 def test_cpus_per_gpu_count_in_the_job_resources() -> None:
     # slurmctld: --gpus=k80:1 --cpus-per-gpu=2 -> job_resources ncpus 2 (gres_select_util_job_min_cpus)
-    assert gres.min_cpus(cpus_per_tres="gres:gpu:2", tres_per_job="gres:gpu:k80:1") == 2
-    assert gres.min_cpus(cpus_per_tres="gres:gpu:1", tres_per_task="gres:gpu:1", num_tasks=2) == 2
-    assert gres.min_cpus(cpus_per_tres="gres:gpu:2", tres_per_node="gres:gpu:1", nodes=2) == 4
-    assert gres.min_cpus(cpus_per_tres=None, tres_per_job="gres:gpu:1") == 0
+    assert gres.min_cpus("gres:gpu:2", gres.GresAsk(tres_per_job="gres:gpu:k80:1")) == 2
+    assert gres.min_cpus("gres:gpu:1", gres.GresAsk(tres_per_task="gres:gpu:1", num_tasks=2)) == 2
+    assert gres.min_cpus("gres:gpu:2", gres.GresAsk(tres_per_node="gres:gpu:1", nodes=2)) == 4
+    assert gres.min_cpus(None, gres.GresAsk(tres_per_job="gres:gpu:1")) == 0
     c = make_cluster()
     job = start(
         c,

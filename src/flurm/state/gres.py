@@ -540,97 +540,55 @@ def usage(g: NodeGres) -> list[TypeUsage]:
     return out
 
 
-def _asked_in_all(
-    names: Collection[str],
-    tres_per_job: str | None,
-    tres_per_node: str | None,
-    tres_per_socket: str | None,
-    tres_per_task: str | None,
-    nodes: int,
-    sockets_per_node: int,
-    num_tasks: int,
-) -> int:
-    """The GRES of ``names`` a job asks for in all, as job_get_tres_mem and gres_select_util_job_min_cpus
-    count them: per job, else per node x nodes, per socket x sockets x nodes, per task x tasks (the first
-    of these the job gave); raises :class:`GresError` for a text that does not parse."""
+@dataclass(frozen=True, slots=True)
+class GresAsk:
+    """What a job asks of GRES in its tres_per_* texts and the geometry they scale with (0: not given)."""
 
-    def counted(text: str | None) -> int:
-        return sum(count for name, _, count in tres_items(text) if name in names)
+    tres_per_job: str | None = None
+    tres_per_node: str | None = None
+    tres_per_socket: str | None = None
+    tres_per_task: str | None = None
+    nodes: int = 1
+    sockets_per_node: int = 0
+    num_tasks: int = 0
 
-    if n := counted(tres_per_job):
-        return n
-    if n := counted(tres_per_node):
-        return n * max(1, nodes)
-    if n := counted(tres_per_socket):
-        return n * max(1, nodes) * max(1, sockets_per_node)
-    if n := counted(tres_per_task):
-        return n * max(1, num_tasks)
-    return 0
+    def in_all(self, names: Collection[str]) -> int:
+        """The GRES of ``names`` asked in all, as job_get_tres_mem and gres_select_util_job_min_cpus count
+        them: per job, else per node x nodes, per socket x sockets x nodes, per task x tasks (the first of
+        these given); raises :class:`GresError` for a text that does not parse."""
+
+        def counted(text: str | None) -> int:
+            return sum(count for name, _, count in tres_items(text) if name in names)
+
+        if n := counted(self.tres_per_job):
+            return n
+        if n := counted(self.tres_per_node):
+            return n * max(1, self.nodes)
+        if n := counted(self.tres_per_socket):
+            return n * max(1, self.nodes) * max(1, self.sockets_per_node)
+        if n := counted(self.tres_per_task):
+            return n * max(1, self.num_tasks)
+        return 0
 
 
-def requested_mem(
-    *,
-    mem_per_tres: str | None,
-    tres_per_job: str | None = None,
-    tres_per_node: str | None = None,
-    tres_per_socket: str | None = None,
-    tres_per_task: str | None = None,
-    nodes: int = 1,
-    sockets_per_node: int = 0,
-    num_tasks: int = 0,
-) -> int | None:
+def requested_mem(mem_per_tres: str | None, ask: GresAsk) -> int | None:
     """The memory (MiB) a job that gave --mem-per-gpu and no --mem asks for, as job_get_tres_mem
     estimates it for the TRES request: memory per GRES (the most of any name) times the GRES asked in all;
     None when no GRES has memory per GRES."""
     try:
         mem = {name: count for name, _, count in tres_items(mem_per_tres)}
-        if not mem:
-            return None
-        asked = _asked_in_all(
-            mem,
-            tres_per_job,
-            tres_per_node,
-            tres_per_socket,
-            tres_per_task,
-            nodes,
-            sockets_per_node,
-            num_tasks,
-        )
-        return max(mem.values()) * asked
+        return max(mem.values()) * ask.in_all(mem) if mem else None
     except GresError:
         return None
 
 
-def min_cpus(
-    *,
-    cpus_per_tres: str | None,
-    tres_per_job: str | None = None,
-    tres_per_node: str | None = None,
-    tres_per_socket: str | None = None,
-    tres_per_task: str | None = None,
-    nodes: int = 1,
-    sockets_per_node: int = 0,
-    num_tasks: int = 0,
-) -> int:
+def min_cpus(cpus_per_tres: str | None, ask: GresAsk) -> int:
     """gres_select_util_job_min_cpus: the CPUs a job's --cpus-per-gpu asks for, CPUs per GRES times the
     GRES asked in all, the most of any name; 0 without CPUs per GRES."""
     try:
         per: dict[str, int] = {}
         for name, _, count in tres_items(cpus_per_tres):
             per[name] = max(per.get(name, 0), count)
-        best = 0
-        for name, cpus in per.items():
-            asked = _asked_in_all(
-                (name,),
-                tres_per_job,
-                tres_per_node,
-                tres_per_socket,
-                tres_per_task,
-                nodes,
-                sockets_per_node,
-                num_tasks,
-            )
-            best = max(best, cpus * asked)
+        return max((cpus * ask.in_all((name,)) for name, cpus in per.items()), default=0)
     except GresError:
         return 0
-    return best

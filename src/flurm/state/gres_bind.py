@@ -377,20 +377,6 @@ def needed_on_node(r: StepGresRequest, tasks_on_node: int, rem_nodes: int) -> tu
     return INFINITE64, 0
 
 
-def alloc_on_node(
-    reqs: Sequence[StepGresRequest],
-    offer: NodeOffer,
-    inv: Mapping[str, NodeGres],
-    tasks_on_node: int,
-    rem_nodes: int,
-    *,
-    decr_job_alloc: bool,
-) -> NodeUses:
-    """gres_ctld_step_alloc on one node: the step's uses there, lowest free devices first. Raises
-    GresError(ESLURM_INSUFFICIENT_GRES) when the node cannot give what the step needs."""
-    return alloc_on_node_cpus(reqs, offer, inv, tasks_on_node, rem_nodes, decr_job_alloc=decr_job_alloc)[0]
-
-
 def alloc_on_node_cpus(
     reqs: Sequence[StepGresRequest],
     offer: NodeOffer,
@@ -400,9 +386,10 @@ def alloc_on_node_cpus(
     *,
     decr_job_alloc: bool,
 ) -> tuple[NodeUses, int]:
-    """:func:`alloc_on_node` and the CPUs the step's --cpus-per-gpu give it there: each request's
-    cpus_per_gres times what it was given on the node (24.11's gres_stepmgr_step_alloc
-    total_gres_cpu_cnt, 0 without cpus_per_gres)."""
+    """gres_ctld_step_alloc on one node: the step's uses there, lowest free devices first, and the CPUs
+    its --cpus-per-gpu give it there: each request's cpus_per_gres times what it was given on the node
+    (24.11's gres_stepmgr_step_alloc total_gres_cpu_cnt, 0 without cpus_per_gres). Raises
+    GresError(ESLURM_INSUFFICIENT_GRES) when the node cannot give what the step needs."""
     out: list[GresUse] = []
     cpus = 0
     for r in reqs:

@@ -171,14 +171,19 @@ def job_gres_mem(job: Job) -> int | None:
     if job.mem_set or not job.mem_per_tres:
         return None
     return gres.requested_mem(
-        mem_per_tres=job.mem_per_tres,
+        job.mem_per_tres, _gres_ask(job, job.min_nodes, job.num_tasks if job.tasks_set else 0)
+    )
+
+
+def _gres_ask(job: Job, nodes: int, num_tasks: int) -> gres.GresAsk:
+    return gres.GresAsk(
         tres_per_job=job.tres_per_job,
         tres_per_node=job.tres_per_node,
         tres_per_socket=job.tres_per_socket,
         tres_per_task=job.tres_per_task,
-        nodes=job.min_nodes,
+        nodes=nodes,
         sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
-        num_tasks=job.num_tasks if job.tasks_set else 0,
+        num_tasks=num_tasks,
     )
 
 
@@ -217,16 +222,7 @@ def _gres_min_cpus(job: Job, nodes: int) -> int:
     """The CPUs --cpus-per-gpu gives the job (gres_select_util_job_min_cpus), 0 without it."""
     if not job.cpus_per_tres:
         return 0
-    return gres.min_cpus(
-        cpus_per_tres=job.cpus_per_tres,
-        tres_per_job=job.tres_per_job,
-        tres_per_node=job.tres_per_node,
-        tres_per_socket=job.tres_per_socket,
-        tres_per_task=job.tres_per_task,
-        nodes=nodes,
-        sockets_per_node=0 if job.sockets_per_node == NO_VAL16 else job.sockets_per_node,
-        num_tasks=job.num_tasks,
-    )
+    return gres.min_cpus(job.cpus_per_tres, _gres_ask(job, nodes, job.num_tasks))
 
 
 def _job_resources(job: Job, cluster: Cluster) -> JobResources | None:

@@ -159,6 +159,9 @@ class SlurmCluster:
     gres_types: str = ""  # GresTypes= ("": the names the nodes use)
     may_drain: tuple[str, ...] = ()  # nodes ready when drained (launcher.Settings.may_drain)
     release: str = releases.HOST  # of slurmctld, the slurmd and the clients (harness/releases.py)
+    # the first of the cluster's ports (controller, SlurmdPort, then one per node); 0: a free block of
+    # the test range (a fleet of thousands of nodes needs a block of its own, outside that range)
+    port_base: int = 0
     slurmd_release: str = ""  # of the slurmd, if not ``release``
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ class SlurmCluster:
         reap_orphaned_clusters()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
-        base = free_port_block(3 + self.nodes)
+        base = self.port_base or free_port_block(3 + self.nodes)
         self.ctld_port, self.slurmd_port, self.node_port_base = base, base + 1, base + 3
         self._settings = launcher.Settings(
             nodes=self.nodes,

@@ -171,7 +171,12 @@ def test_time_limit(pair: tuple[Side, Side]) -> None:
     c = pair[0].c
     # exec: a shell waiting on its sleep ends 0:15 or 143:0 by which of the two the signal reaches first
     plain = c.sbatch("-t", "1", "--wrap", "exec sleep 1301")
-    stubborn = c.sbatch("-t", "1", "--wrap", "trap 'echo got TERM' TERM; while :; do sleep 1302; done")
+    # the sleep runs in the background (bash runs a trap only once its foreground child ends) and
+    # ignores SIGTERM, so the shell starts no other: proctrack signals the job's processes one by one,
+    # and a new sleep would keep the trap waiting until SIGKILL, or, forked between the SIGKILLs of
+    # the sleep and of the shell, outlive the job (wait then returns at once until the shell's comes)
+    script = "trap 'echo got TERM' TERM; (trap '' TERM; exec sleep 1302) & while :; do wait $!; done"
+    stubborn = c.sbatch("-t", "1", "--wrap", script)
     c.wait_state(plain, ["RUNNING"])
     c.wait_state(stubborn, ["RUNNING"])
     started = time.monotonic()

@@ -122,6 +122,8 @@ class NodeAgent:
         self._prolog_running: dict[int, set[str]] = {}
         self._prolog_done: dict[int, asyncio.Event] = {}
         self.health = HealthChecks(cfg.raw, 0)
+        self._tres_of: list[Node] | None = None  # the node list cluster_tres was built for
+        self._tres: tuple[TresRecord, ...] = ()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -175,6 +177,14 @@ class NodeAgent:
         except Exception as exc:
             log.debug("registration request to %s failed: %s", node.name, exc)
             self.node_failed_to_answer(node)
+        else:
+            # slurmd answered and registers on a connection of its own: asked again only a ping
+            # interval later if that registration never comes, as slurmctld's ping cycle would
+            # (asking on the quick backoff while a storm of registrations waits to be served made
+            # every node register two or three times over)
+            self._reg_backoff.pop(node.name, None)
+            if not node.registered or node.base_state == NodeState.UNKNOWN:
+                self._reg_due[node.name] = self.ctl.clock() + self.ping_interval
         finally:
             self._registering.discard(node.name)
 
@@ -238,7 +248,7 @@ class NodeAgent:
             node.refresh_base_state()
             if not node.flags & (NodeStateFlag.DRAIN | NodeStateFlag.FAIL):
                 self._set_reason(node, None, 0)  # the node is up (clusteracct_storage_g_node_up)
-            log.info("node %s registered (slurmd %s, %d step(s))", node.name, msg.version, len(steps))
+            log.debug("node %s registered (slurmd %s, %d step(s))", node.name, msg.version, len(steps))
         elif node.base_state == NodeState.DOWN:
             if self._may_return(node):
                 node.base_state = NodeState.IDLE
@@ -280,15 +290,22 @@ class NodeAgent:
         return self.return_to_service == 1 and node.reason == "Not responding"
 
     def cluster_tres(self) -> tuple[TresRecord, ...]:
-        """The TRES list slurmd waits for, with the cluster's totals as slurmctld fills them."""
+        """The TRES list slurmd waits for, with the cluster's totals as slurmctld fills them.
+
+        Built once per node list: nodes' CPUs and memory come from slurm.conf, and a reconfigure
+        replaces the list (summing 5,000 nodes for each of 5,000 registrations was an eighth of a
+        registration storm's CPU)."""
         nodes = self.cluster.node_list
-        totals = {
-            "cpu": sum(n.cpus for n in nodes),
-            "mem": sum(n.real_memory for n in nodes),
-            "node": len(nodes),
-            "billing": sum(n.cpus for n in nodes),
-        }
-        return tuple(replace(t, count=totals.get(t.type or "", 0)) for t in DEFAULT_TRES)
+        if nodes is not self._tres_of:
+            totals = {
+                "cpu": sum(n.cpus for n in nodes),
+                "mem": sum(n.real_memory for n in nodes),
+                "node": len(nodes),
+                "billing": sum(n.cpus for n in nodes),
+            }
+            self._tres = tuple(replace(t, count=totals.get(t.type or "", 0)) for t in DEFAULT_TRES)
+            self._tres_of = nodes
+        return self._tres
 
     def _reconcile(self, node: Node, steps: list[StepId], now: int) -> None:
         """Match the steps slurmd reports with flurm's jobs (slurmctld: validate_jobs_on_node)."""

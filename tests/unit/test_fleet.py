@@ -95,6 +95,7 @@ def test_without_anything_the_default_time_and_exit_zero() -> None:
         "#FLEET exit=-1",
         "#FLEET exit=",
         "#FLEET exit=1.5",
+        "#FLEET exit=²",  # a digit to str.isdigit, not to int()
         "#FLEET runtime=5",
         "#FLEET sleep",
     ],

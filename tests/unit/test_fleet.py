@@ -169,6 +169,7 @@ def test_conf_of_one_node_has_a_single_port() -> None:
         (dict(port_base=65535, nodes=2), "outside"),
         (dict(prefix="sim-"), "--prefix"),
         (dict(prefix=""), "--prefix"),
+        (dict(memory_mib=-1), "--memory"),
     ],
 )
 def test_conf_refusals(kw: dict[str, object], says: str) -> None:

@@ -1,7 +1,8 @@
-"""The simulated slurmd fleet (bench/fleet) under the real slurmctld 22.05 and under flurm.
+"""The simulated slurmd fleet (bench/fleet) under the real slurmctld and under flurm, in each release.
 
 Each controller gets a cluster of 16 nodes of 4 CPUs with no slurmd; the fleet serves those nodes
-(``python -m bench.fleet serve -f slurm.conf``). The same scenario runs on both, one thread each:
+(``python -m bench.fleet serve -f slurm.conf --release R``, slurmd of the cluster's release R, whose
+slurmctld is the reference and whose clients are used). The same scenario runs on both, one thread each:
 every node registers and becomes idle; jobs that exit 0, exit 3 (``#FLEET exit=3``), span two nodes,
 are cancelled while running, and are requeued while running then cancelled. Each job is submitted
 once the one before it ended, so that placement does not depend on timing. What the clients print
@@ -22,20 +23,26 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+from bench.fleet.__main__ import RELEASE_VERSIONS as FLEET_VERSIONS
 from nodes_util import fields, job_fields, sinfo_states, wait_for
 
+from harness import releases
 from harness.loopback import REPO, SlurmCluster, cluster
 
 NODES, CPUS = 16, 4
+NODE_KEYS = ("Arch", "CPUTot", "RealMemory", "Sockets", "CoresPerSocket", "State", "Version", "OS")
 JOB_KEYS = ("JobState", "Reason", "ExitCode", "NodeList", "NumNodes", "NumCPUs", "Restarts", "BatchHost")
 
 
 @contextmanager
 def _fleet(c: SlurmCluster) -> Iterator[Callable[[], dict[str, Any]]]:
-    """The fleet serving ``c``'s nodes; yields a function that stops it and returns its stats."""
+    """The fleet serving ``c``'s nodes, as slurmd of the cluster's release; yields a function that
+    stops it and returns its stats."""
     stats, ready = c.dir / "fleet-stats.json", c.dir / "fleet-ready"
     log = open(c.dir / "log" / "fleet.log", "ab")  # noqa: SIM115 (kept open for the child)
-    argv = ["serve", "-f", str(c.conf), "--stats", str(stats), "--ready", str(ready), "-v"]
+    argv = ["serve", "-f", str(c.conf), "--release", c.release]
+    argv += ["--stats", str(stats), "--ready", str(ready), "-v"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.fleet", *argv],
         cwd=REPO,
@@ -86,10 +93,11 @@ def _done(c: SlurmCluster, job: int, states: list[str], timeout: float = 30.0) -
     wait_for("all nodes idle", lambda: _all_idle(c), 30)
 
 
-def scenario(controller: str) -> dict[str, Any]:
+def scenario(controller: str, release: str) -> dict[str, Any]:
     t0 = time.monotonic()
-    conf = "MinJobAge=600"  # finished jobs stay listed until the end
-    with cluster(controller, nodes=NODES, cpus=CPUS, slurmd=False, extra_conf=conf) as c, _fleet(c) as stop:
+    kw: dict[str, Any] = dict(nodes=NODES, cpus=CPUS, slurmd=False, release=release)
+    kw["extra_conf"] = "MinJobAge=600"  # finished jobs stay listed until the end
+    with cluster(controller, **kw) as c, _fleet(c) as stop:
         out = _jobs(c)
         out["stats"] = stop()
         out["fleet log"] = _tail(c, "fleet.log")
@@ -103,6 +111,8 @@ def _jobs(c: SlurmCluster) -> dict[str, Any]:
         "sinfo": c.run("sinfo").stdout,
         "sinfo -N": c.run("sinfo", "-N", "-h", "-o", "%N %t %c %m %P").stdout,
     }
+    node = fields(c.run("scontrol", "show", "node", "-o", "compute-node-1").check().stdout)
+    out["node"] = {k: node.get(k) for k in NODE_KEYS}
     jobs: dict[str, int] = {}
     jobs["ok"] = c.sbatch("--wrap", "sleep 1")
     _done(c, jobs["ok"], ["COMPLETED"])
@@ -136,11 +146,12 @@ def _jobs(c: SlurmCluster) -> dict[str, Any]:
     return out
 
 
-def test_fleet_runs_the_same_jobs_under_both_controllers() -> None:
+@pytest.mark.parametrize("release", list(releases.RELEASES))
+def test_fleet_runs_the_same_jobs_under_both_controllers(release: str) -> None:
     with ThreadPoolExecutor(2) as pool:
-        r, f = pool.submit(scenario, "slurmctld"), pool.submit(scenario, "flurm")
+        r, f = pool.submit(scenario, "slurmctld", release), pool.submit(scenario, "flurm", release)
         ref, got = r.result(), f.result()
-    print(f"slurmctld {ref['seconds']} s, flurm {got['seconds']} s")
+    print(f"{release}: slurmctld {ref['seconds']} s, flurm {got['seconds']} s")
 
     # what slurmctld itself says, so that a fleet that broke both alike still fails
     assert ref["sinfo"] == (
@@ -150,8 +161,9 @@ def test_fleet_runs_the_same_jobs_under_both_controllers() -> None:
     assert ref["jobs"]["exit3"]["ExitCode"] == "3:0" and ref["jobs"]["exit3"]["Reason"] == "NonZeroExitCode"
     assert ref["jobs"]["two"]["NumNodes"] == "2"
     assert ref["jobs"]["cancel"]["JobState"] == "CANCELLED"
+    assert ref["node"]["Version"] == FLEET_VERSIONS[release] and ref["node"]["State"] == "IDLE"
 
-    for key in ("sinfo", "sinfo -N", "running", "requeued", "squeue", "jobs", "job ids"):
+    for key in ("sinfo", "sinfo -N", "node", "running", "requeued", "squeue", "jobs", "job ids"):
         assert got[key] == ref[key], (key, got[key], ref[key])
     assert got["sinfo after"] == ref["sinfo after"] == ref["sinfo"]
 

@@ -30,6 +30,8 @@ class FleetShape:
         if self.port_base < MIN_PORT or self.port_base + self.nodes - 1 > MAX_PORT:
             last = self.port_base + self.nodes - 1
             raise FleetConfError(f"ports {self.port_base}..{last} are outside {MIN_PORT}..{MAX_PORT}")
+        if self.memory_mib < 0:
+            raise FleetConfError(f"--memory must be 0 (the default) or more MiB, not {self.memory_mib}")
         if not self.prefix.isalpha():
             raise FleetConfError(f"--prefix must be letters only, not {self.prefix!r}")
 

@@ -49,7 +49,8 @@ def _seconds(text: str) -> float:
 
 
 def _exit_code(text: str) -> int:
-    if not text.isdigit():
+    # isdecimal: isdigit() also takes superscripts such as "²", which int() refuses
+    if not (text.isascii() and text.isdecimal()):
         raise ScriptError(f"#FLEET exit={text!r} is not an exit code")
     return int(text) & 0xFF  # as a shell truncates ``exit 256``
 

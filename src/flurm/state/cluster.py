@@ -44,6 +44,10 @@ class Cluster:
         self.store = store
         self.persist = True  # False while mirroring: slurmctld's state is not flurm's to keep
         self.job_generation = 0  # bumped by every change to the job table (finer than last_job_update)
+        # bumped whenever a node becomes usable or stops being usable (registration, down, drain,
+        # no response): what submit-time guesses of a job's nodes depend on (scheduler.node_guess)
+        self.usability_generation = 0
+        self._usable: dict[str, bool] = {}
         # pending jobs a scheduling cycle has to look at (all pending jobs but settled holds)
         self.schedulable: set[int] = set()
         self.clock = clock
@@ -381,6 +385,10 @@ class Cluster:
     # -- nodes ----------------------------------------------------------------------------------
     def node_changed(self, node: Node) -> None:
         self.last_node_update = int(self.clock())
+        usable = node.is_usable()
+        if self._usable.get(node.name) != usable:
+            self._usable[node.name] = usable
+            self.usability_generation += 1
         for listener in self.node_listeners:
             listener(node)
         if self.store is not None:

@@ -222,7 +222,8 @@ def _git_commit() -> str:
 
 
 def _slurm_version() -> str:
-    r = subprocess.run(["sbatch", "--version"], capture_output=True, text=True)
+    # the daemon's version: a client with no SLURM_CONF fails before it prints its own
+    r = subprocess.run(["slurmctld", "-V"], capture_output=True, text=True)
     return r.stdout.strip()
 
 

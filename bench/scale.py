@@ -68,13 +68,19 @@ class Results:
     load: list[float] = field(default_factory=list)
 
 
+# what slurmctld logs at every fresh start (no saved state yet, no PMIx library on this host)
+_START_NOISE = ("state file", "Trying backup state", "pmix", "MPI: Cannot create context")
+
+
 def _errors(b: Bench) -> list[str]:
+    """The controller log's lines that say error, less slurmctld's start-up noise."""
     name = "flurm.log" if b.controller == "flurm" else "slurmctld.log"
     try:
         text = (b.cluster.dir / "log" / name).read_text(errors="replace")
     except OSError:
         return []
-    return [line for line in text.splitlines() if "error" in line.lower()]
+    lines = [line for line in text.splitlines() if "error" in line.lower()]
+    return [line for line in lines if not any(n in line for n in _START_NOISE)]
 
 
 def one_cluster(controller: str, nodes: int, sizes: sc.ScaleSizes, work: Sequence[str], out: Results) -> None:
@@ -93,7 +99,7 @@ def one_cluster(controller: str, nodes: int, sizes: sc.ScaleSizes, work: Sequenc
                 flush=True,
             )
             if "storm" in work:
-                sc.record_storm(b, storm)
+                sc.record_storm(b, fleet, storm)
             for name in work:
                 t = time.perf_counter()
                 if name == "throughput":

@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from bench.scale_fleet import FleetProcess
@@ -48,7 +48,6 @@ class Storm:
     polls: int
     controller_cpu: float
     fleet_cpu: float
-    fleet_stats: dict[str, object] = field(default_factory=dict)
 
 
 def idle_nodes(b: Bench) -> int:
@@ -89,16 +88,18 @@ def storm(b: Bench, fleet: FleetProcess, nodes: int, timeout: float = 600.0) -> 
         if time.monotonic() > deadline:
             raise BenchError(f"{nodes} nodes not all idle after {timeout:.0f} s")
         time.sleep(0.2)
-    return Storm(
-        nodes, seconds, polls, b.cpu_seconds() - ctl_cpu, fleet.cpu_seconds() - fleet_cpu, fleet.stats()
-    )
+    return Storm(nodes, seconds, polls, b.cpu_seconds() - ctl_cpu, fleet.cpu_seconds() - fleet_cpu)
 
 
-def record_storm(b: Bench, s: Storm) -> None:
-    at = f"registration storm @{s.nodes:,} nodes"
-    received = s.fleet_stats.get("received", {})
+def record_storm(b: Bench, fleet: FleetProcess, s: Storm) -> None:
+    """The storm's rows; the fleet's counts once the controller is quiet (replies to the last registrations
+    may still be on their way when sinfo shows every node idle)."""
+    settle(b)
+    stats = fleet.stats()
+    received = stats.get("received", {})
     asked = received.get("REQUEST_NODE_REGISTRATION_STATUS", 0) if isinstance(received, dict) else 0
-    sent = s.fleet_stats.get("registrations_sent", 0)
+    sent = stats.get("registrations_sent", 0)
+    at = f"registration storm @{s.nodes:,} nodes"
     b.record(f"storm_{s.nodes}", f"{at}: fleet up -> all idle in sinfo", "s", s.seconds, "lower")
     b.record(f"storm_{s.nodes}_asked", f"{at}: REQUEST_NODE_REGISTRATION_STATUS sent", "", asked, "neither")
     b.record(f"storm_{s.nodes}_regs", f"{at}: registrations the nodes sent", "", float(str(sent)), "neither")
@@ -110,7 +111,6 @@ def record_storm(b: Bench, s: Storm) -> None:
         s.fleet_cpu,
         "neither",
     )
-    settle(b)
     b.record(f"rss_nodes_{s.nodes}", f"{at}: controller RSS after", "MB", b.rss_mb(), "lower")
 
 
@@ -282,11 +282,12 @@ def queries(b: Bench, nodes: int, sizes: ScaleSizes) -> None:
             cpu = b.cpu_seconds()
             ms = [_run_quiet(b, args) * 1000 for _ in range(sizes.query_repeats)]
             cpu = b.cpu_seconds() - cpu
-            label = f"{' '.join(args)} @{level:,} jobs"
+            label = f"{' '.join(args)} @{nodes:,} nodes, {level:,} jobs"
             b.record(f"q_{key}_{level}", f"{label}, median", "ms", statistics.median(ms), "lower", ms)
             per_call = cpu / sizes.query_repeats * 1000
             b.record(f"q_{key}_{level}_cpu", f"{label}, controller CPU per call", "ms", per_call, "lower")
-        b.record(f"rss_jobs_{level}", f"controller RSS @{level:,} held jobs", "MB", b.rss_mb(), "lower")
+        label = f"controller RSS @{nodes:,} nodes, {level:,} held jobs"
+        b.record(f"rss_jobs_{level}", label, "MB", b.rss_mb(), "lower")
     levels = sizes.job_levels
     last = b.metrics[f"rss_jobs_{levels[-1]}"].value
     b.record(

@@ -111,7 +111,7 @@ def _fmt(m: Metric | None) -> str:
         return "-"
     if m.unit == "ms":
         return f"{m.value:,.1f} ms" if m.value < 100 else f"{m.value:,.0f} ms"
-    if m.unit in ("MB", "s"):
+    if m.unit in ("MB", "KB", "s"):
         return f"{m.value:,.1f} {m.unit}"
     if not m.unit:  # a count
         return f"{m.value:,.0f}"

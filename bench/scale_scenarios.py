@@ -177,7 +177,11 @@ def throughput(b: Bench, fleet: FleetProcess, sizes: ScaleSizes, drain_timeout: 
     window_cpu = b.cpu_seconds() - ctl_cpu
     deadline = time.monotonic() + drain_timeout
     while True:  # until nothing is pending, running or completing
-        _, out = b.timed("squeue", "-h", "-o", "%i")
+        try:
+            _, out = b.timed("squeue", "-h", "-o", "%i")
+        except BenchError as exc:  # a busy controller may time a client out: ask again
+            print(f"[{b.controller}] throughput: {exc}", flush=True)
+            out = "?"
         if not out.strip():
             break
         if time.monotonic() > deadline:

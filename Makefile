@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 DEBIAN_PACKAGES := munge slurmctld slurmd slurm-client python3-venv util-linux procps iproute2 curl jq shellcheck \
 	debootstrap mariadb-server slurmdbd
 
-.PHONY: demo test setup debian venv chroots lint unit integration bench clean
+.PHONY: demo test setup debian venv chroots lint unit integration bench bench-scale clean
 
 # the migration test of deploy/docker on loopback: slurmctld with jobs in flight, flurm in shadow, the
 # eight phases of test-migration.sh, the takeover; results in test-results/migration.json
@@ -59,6 +59,10 @@ integration: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# flurm and slurmctld on thousands of simulated nodes (bench/fleet): docs/benchmarks.md says what each row is
+bench-scale: setup
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache test-results

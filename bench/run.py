@@ -29,9 +29,10 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -110,8 +111,10 @@ def _fmt(m: Metric | None) -> str:
         return "-"
     if m.unit == "ms":
         return f"{m.value:,.1f} ms" if m.value < 100 else f"{m.value:,.0f} ms"
-    if m.unit == "MB":
-        return f"{m.value:,.1f} MB"
+    if m.unit in ("MB", "KB", "s"):
+        return f"{m.value:,.1f} {m.unit}"
+    if not m.unit:  # a count
+        return f"{m.value:,.0f}"
     return f"{m.value:,.0f} {m.unit}"
 
 
@@ -155,7 +158,14 @@ def release_rows(benches: dict[str, Bench], by_release: dict[str, dict[str, Benc
             into.notes.extend(f"{release}: {n}" for n in bench.notes)
 
 
-def table(benches: dict[str, Bench]) -> str:
+class HasMetrics(Protocol):
+    """What a table column needs: a Bench, or bench/scale.py's figures of several clusters."""
+
+    @property
+    def metrics(self) -> dict[str, Metric]: ...
+
+
+def table(benches: Mapping[str, HasMetrics]) -> str:
     keys: list[str] = []
     labels: dict[str, str] = {}
     for b in benches.values():
@@ -212,7 +222,8 @@ def _git_commit() -> str:
 
 
 def _slurm_version() -> str:
-    r = subprocess.run(["sbatch", "--version"], capture_output=True, text=True)
+    # the daemon's version: a client with no SLURM_CONF fails before it prints its own
+    r = subprocess.run(["slurmctld", "-V"], capture_output=True, text=True)
     return r.stdout.strip()
 
 

@@ -8,6 +8,7 @@ in which a function is the leaf ("self") and in which it is anywhere on the stac
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -46,6 +47,7 @@ def record(pid: int, out: Path, rate: int = 250) -> Iterator[None]:
         "raw",
         "--threads",
         "--nonblocking",
+        *(["--gil"] if os.environ.get("FLURM_PROFILE_GIL") else []),
         "--output",
         str(out),
     ]

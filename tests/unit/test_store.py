@@ -75,12 +75,13 @@ def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path: Path
         meta: dict[str, object],
         resvs: dict[str, object] | None = None,
         spool: dict[int, object] | None = None,
+        texts: dict[int, object] | None = None,
     ) -> None:
         transactions.append(len(jobs))
         if len(transactions) == 1:
             first_write_started.set()
             release.wait(5)
-        real_write(jobs, nodes, meta, resvs, spool)
+        real_write(jobs, nodes, meta, resvs, spool, texts)
 
     store._write = slow_write  # type: ignore[method-assign]
 

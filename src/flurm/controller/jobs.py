@@ -216,7 +216,7 @@ class JobOps:
 
     def _task_record(self, meta: Job, task_id: int, starting: bool) -> Job:
         """A new record for one task of the meta record, in the meta record's place in the list."""
-        task = replace(meta, _cache={}, record_overrides={})
+        task = replace(meta, _cache={}, record_overrides={}, _texts_saved=None)  # texts of its own
         task.job_id = self.cluster.allocate_job_id()
         task.array_task_id = task_id
         task.array_task_pending = EMPTY

@@ -75,6 +75,7 @@ def update_nodes(ctl: Controller, msg: UpdateNodeRequest, uid: int) -> int:
             break
         if msg.weight != NO_VAL:
             node.weight = msg.weight
+            cluster.weight_generation += 1  # the scheduler's node order changes
         state = msg.node_state
         if _equivalent(node, state) and (msg.reason or None) == node.reason:
             continue

@@ -447,8 +447,11 @@ def _allocate(
     cpus_wanted = max(job.min_cpus, (tasks or min_nodes) * cpt)
     sockets = job.sockets_per_node if job.sockets_per_node not in (0, NO_VAL16) else 0
 
-    candidates = [cluster.nodes[n] for n in part.nodes if n in cluster.nodes]
-    candidates.sort(key=lambda n: (n.name not in required, n.weight, n.index))
+    if required:
+        candidates = [cluster.nodes[n] for n in part.nodes if n in cluster.nodes]
+        candidates.sort(key=lambda n: (n.name not in required, n.weight, n.index))
+    else:
+        candidates = _candidates(part, cluster)
     if not required and min_nodes == 1:
         best = _best_fit_node(job, candidates, free, excluded, exclusive, cpus_wanted, reqs)
         if best is not None:
@@ -629,13 +632,16 @@ def _best_fit_node(
     for GRES, a node's free CPUs are those select/cons_tres's first pass leaves it
     (gres_fit.first_pass_cores)."""
     min_cpus = max(1, job.num_tasks if job.tasks_set else 1) * max(1, job.cpus_per_task)
+    plain = not reqs and not multicore.has_options(job)  # then a node's free CPUs are its free threads
     runs: list[list[tuple[Node, int]]] = []
     last_index = -2
-    for node in sorted(candidates, key=lambda n: n.index):
+    for node in sorted(candidates, key=_by_index):
         f = free.get(node.name)
         avail = 0
         if f is not None and node.name not in excluded and node.is_usable() and (f.idle or not exclusive):
-            if reqs and not gres_fit.holds_alone(reqs, f.gres_inv, node.cores_per_socket, job):
+            if plain:
+                avail = len(f.cores) * node.threads_per_core
+            elif reqs and not gres_fit.holds_alone(reqs, f.gres_inv, node.cores_per_socket, job):
                 avail = 0  # (its GRES cannot hold the job: cons_tres's gres_sched_sufficient)
             elif reqs:  # the cores of the sockets close to its free devices (the first pass)
                 near = gres_fit.first_pass_cores(reqs, f.gres_inv, node, f.cores, min_cpus)
@@ -685,10 +691,49 @@ def _take(free: dict[str, _Free], alloc: Allocation, consumable: bool) -> None:
             gres.claim(f.own_gres(), alloc.gres[i])
 
 
+def _by_index(node: Node) -> int:
+    return node.index
+
+
+def _by_weight(node: Node) -> tuple[int, int]:
+    return node.weight, node.index
+
+
+# id(partition) -> (the partition, its node list, the node table, the weights' generation, its nodes by
+# weight then index)
+_CANDIDATES: dict[int, tuple[Partition, object, object, int, list[Node]]] = {}
+
+
+def _candidates(part: Partition, cluster: Cluster) -> list[Node]:
+    """A fresh list of the partition's nodes in the order _allocate tries them (none required):
+    sorted once per node list, not for each job."""
+    hit = _CANDIDATES.get(id(part))
+    if (
+        hit is not None
+        and hit[0] is part
+        and hit[1] is part.nodes
+        and hit[2] is cluster.node_list
+        and hit[3] == cluster.weight_generation
+    ):
+        return list(hit[4])
+    nodes = sorted(cluster.partition_nodes(part), key=_by_weight)
+    if len(_CANDIDATES) > 1024:  # partitions come and go (tests build many clusters)
+        _CANDIDATES.clear()
+    _CANDIDATES[id(part)] = (part, part.nodes, cluster.node_list, cluster.weight_generation, nodes)
+    return list(nodes)
+
+
+_ALL_CORES: dict[int, set[int]] = {}  # never changed: copied
+
+
 def _free_now(cluster: Cluster) -> dict[str, _Free]:
     out = {}
     for node in cluster.node_list:
-        cores = set(range(node.total_cores)) - node.alloc_cores
+        base = _ALL_CORES.get(node.total_cores)
+        if base is None:
+            base = _ALL_CORES[node.total_cores] = set(range(node.total_cores))
+        cores = base.copy()
+        cores -= node.alloc_cores
         mem = node.real_memory - node.alloc_mem
         out[node.name] = _Free(node, cores, mem, not node.jobs)
     return out

@@ -19,7 +19,7 @@ from flurm.state.gres import NodeUses
 from flurm.state.model import TOP_PRIORITY, Job, Node, Partition
 from flurm.state.reservations import Reservations
 from flurm.state.sluid import SluidSource, new_cluster_id
-from flurm.state.store import Loaded, Store
+from flurm.state.store import TEXTS_STORED, Loaded, Store
 
 # the marks of scontrol reboot a restart keeps (controller/reboot.py)
 _REBOOT_FLAGS = NodeStateFlag.REBOOT_REQUESTED | NodeStateFlag.REBOOT_ISSUED
@@ -47,6 +47,7 @@ class Cluster:
         # bumped whenever a node becomes usable or stops being usable (registration, down, drain,
         # no response): what submit-time guesses of a job's nodes depend on (scheduler.node_guess)
         self.usability_generation = 0
+        self.weight_generation = 0  # bumped when a node's Weight changes (scontrol update)
         self._usable: dict[str, bool] = {}
         # pending jobs a scheduling cycle has to look at (all pending jobs but settled holds)
         self.schedulable: set[int] = set()
@@ -138,6 +139,8 @@ class Cluster:
         """Take back the state saved by an earlier run."""
         for d in loaded.jobs:
             job = Job.from_dict(d)
+            if d.get(TEXTS_STORED):  # else (an older store) they are written apart at the next change
+                job._texts_saved = (job.script, job.environment)
             self.jobs[job.job_id] = job
             self._note_priority(job)
             self.note_schedulable(job)
@@ -238,7 +241,11 @@ class Cluster:
         self.job_generation += 1
         self.note_schedulable(job)
         if self.store is not None and self.persist:
-            self.store.put_job(job.job_id, job.to_dict())
+            saved = job._texts_saved
+            if saved is None or saved[0] is not job.script or saved[1] is not job.environment:
+                self.store.put_job_texts(job.job_id, job.script, job.environment)
+                job._texts_saved = (job.script, job.environment)
+            self.store.put_job(job.job_id, job.to_dict(texts=False))
 
     def note_schedulable(self, job: Job) -> None:
         if job.is_pending() and not job.is_completing() and not job.is_settled_hold():

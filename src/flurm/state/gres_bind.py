@@ -49,7 +49,6 @@ from flurm.state.gres_alloc import (
 PREP_NAMES = frozenset({"gpu", "mps", "shard"})
 
 
-
 def _pack_bits(rec: AllocRecord) -> tuple[Bitmap | None, ...]:
     return tuple(rec.bits)
 

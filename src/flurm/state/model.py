@@ -158,6 +158,9 @@ class Job:
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    # the (script, environment) objects last written to the store: they go to a table of their own,
+    # once, not with every change of the job
+    _texts_saved: tuple[object, object] | None = field(default=None, repr=False, compare=False)
     # CPUs of the run before a requeue: slurmctld keeps the job's billable TRES of that run
     requeued_cpus: int = 0
     # --signal=[B:][R:]SIG@TIME: the signal, seconds before the end, KillFlags (+ WARN_SENT once sent)
@@ -271,9 +274,10 @@ class Job:
         return None if limit == INFINITE else limit * 60
 
     # -- persistence ----------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, texts: bool = True) -> dict[str, Any]:
+        """The job as the store keeps it; without ``texts``, its script and environment left out."""
         out: dict[str, Any] = {}
-        for f in _JOB_FIELDS:
+        for f in _JOB_FIELDS if texts else _JOB_FIELDS_NO_TEXTS:
             v = getattr(self, f)
             if isinstance(v, TaskSet):
                 v = v.to_text()
@@ -303,6 +307,8 @@ class Job:
 
 
 _JOB_FIELDS = tuple(f.name for f in fields(Job) if not f.name.startswith("_"))
+JOB_TEXTS = ("script", "environment")
+_JOB_FIELDS_NO_TEXTS = tuple(f for f in _JOB_FIELDS if f not in JOB_TEXTS)
 
 
 @dataclass(slots=True)

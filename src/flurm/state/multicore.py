@@ -31,9 +31,17 @@ def _given(value: int) -> bool:
     return value not in (NO_VAL16, INFINITE16, 0)
 
 
+_NOT_GIVEN = frozenset({NO_VAL16, INFINITE16, 0})
+
+
 def has_options(job: Job) -> bool:
-    asked = (job.sockets_per_node, job.cores_per_socket, job.threads_per_core, job.ntasks_per_core)
-    return any(_given(v) for v in asked)
+    # asked for every node of every job the scheduler looks at: written out, no generator
+    return not (
+        job.sockets_per_node in _NOT_GIVEN
+        and job.cores_per_socket in _NOT_GIVEN
+        and job.threads_per_core in _NOT_GIVEN
+        and job.ntasks_per_core in _NOT_GIVEN
+    )
 
 
 def shape_fits(job: Job, node: Node) -> bool:

@@ -23,6 +23,7 @@ from flurm.errors import FlurmError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_texts (job_id INTEGER PRIMARY KEY, script TEXT, environment TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reservations (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -46,6 +47,12 @@ class Loaded:
     # slurmdbd messages not yet answered, oldest first: (sequence number, message)
     dbd_spool: list[tuple[int, bytes]] = field(default_factory=list)
 
+
+_SELECT_TEXTS = "SELECT job_id, script, environment FROM job_texts"
+_PUT_TEXTS = "INSERT OR REPLACE INTO job_texts (job_id, script, environment) VALUES (?, ?, ?)"
+
+# set in a loaded job's dict when its script and environment came from the job_texts table
+TEXTS_STORED = "_texts_stored"
 
 # The state holds every job's script and environment: SlurmUser's alone, whatever the umask.
 STATE_DIR_MODE = 0o700
@@ -98,6 +105,7 @@ class Store:
         self.owner = owner  # the uid the state belongs to (SlurmUser)
         self._lock = threading.Condition()
         self._jobs: dict[int, object] = {}
+        self._texts: dict[int, object] = {}  # job id -> (script, environment), or _DELETE
         self._nodes: dict[str, object] = {}
         self._meta: dict[str, object] = {}
         self._resvs: dict[str, object] = {}
@@ -120,6 +128,17 @@ class Store:
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
         jobs = [json.loads(d) for (d,) in conn.execute("SELECT data FROM jobs ORDER BY job_id")]
+        texts = {
+            int(jid): (script, environment)
+            for (jid, script, environment) in conn.execute(
+                "SELECT job_id, script, environment FROM job_texts"
+            )
+        }
+        for d in jobs:
+            text = texts.get(d.get("job_id", -1))
+            if text is not None:
+                d["script"], d["environment"] = text[0], json.loads(text[1])
+                d[TEXTS_STORED] = True
         nodes = {n: json.loads(d) for (n, d) in conn.execute("SELECT name, data FROM nodes")}
         meta = {k: json.loads(v) for (k, v) in conn.execute("SELECT key, value FROM meta")}
         resvs = [json.loads(d) for (d,) in conn.execute("SELECT data FROM reservations")]
@@ -146,9 +165,17 @@ class Store:
             self._jobs[job_id] = data
             self._lock.notify()
 
+    def put_job_texts(self, job_id: int, script: str | None, environment: tuple[str, ...]) -> None:
+        """A job's script and environment, kept apart from its record: written when they change
+        (at submission), not with every change of the job."""
+        with self._lock:
+            self._texts[job_id] = (script, environment)
+            self._lock.notify()
+
     def delete_job(self, job_id: int) -> None:
         with self._lock:
             self._jobs[job_id] = _DELETE
+            self._texts[job_id] = _DELETE
             self._lock.notify()
 
     def put_node(self, name: str, data: dict[str, Any]) -> None:
@@ -203,6 +230,7 @@ class Store:
                 while not (self._has_writes() or self._waiters or self._closing):
                     self._lock.wait()
                 jobs, self._jobs = self._jobs, {}
+                texts, self._texts = self._texts, {}
                 resvs, self._resvs = self._resvs, {}
                 nodes, self._nodes = self._nodes, {}
                 meta, self._meta = self._meta, {}
@@ -210,9 +238,9 @@ class Store:
                 waiters, self._waiters = self._waiters, []
                 closing = self._closing
             error: BaseException | None = None
-            if jobs or nodes or meta or resvs or spool:
+            if jobs or texts or nodes or meta or resvs or spool:
                 try:
-                    self._write(jobs, nodes, meta, resvs, spool)
+                    self._write(jobs, nodes, meta, resvs, spool, texts)
                     self.commits += 1
                 except (sqlite3.Error, TypeError, ValueError) as exc:
                     error = exc
@@ -225,7 +253,7 @@ class Store:
                         return
 
     def _has_writes(self) -> bool:
-        return bool(self._jobs or self._nodes or self._meta or self._resvs or self._spool)
+        return bool(self._jobs or self._texts or self._nodes or self._meta or self._resvs or self._spool)
 
     def _write(
         self,
@@ -234,11 +262,25 @@ class Store:
         meta: dict[str, object],
         resvs: dict[str, object] | None = None,
         spool: dict[int, object] | None = None,
+        texts: dict[int, object] | None = None,
     ) -> None:
         assert self._conn is not None
         conn = self._conn
         conn.execute("BEGIN")
         try:
+            text_puts = [
+                (jid, t[0], json.dumps(list(t[1]), separators=(",", ":")))
+                for jid, t in (texts or {}).items()
+                if isinstance(t, tuple)
+            ]
+            if text_puts:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO job_texts (job_id, script, environment) VALUES (?, ?, ?)",
+                    text_puts,
+                )
+            text_dels = [(jid,) for jid, t in (texts or {}).items() if t is _DELETE]
+            if text_dels:
+                conn.executemany("DELETE FROM job_texts WHERE job_id = ?", text_dels)
             puts = [
                 (jid, json.dumps(d, separators=(",", ":"))) for jid, d in jobs.items() if d is not _DELETE
             ]

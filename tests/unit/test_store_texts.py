@@ -70,11 +70,13 @@ def test_texts_written_once_and_restored(tmp_path: Path) -> None:
     c.restore(store.open())
     store.close()
     restored = c.jobs[5]
-    assert (restored.name, restored.script, restored.environment) == (
-        "renamed",
-        "#!/bin/sh\nsleep 1\n",
-        ("A=1", "B=2"),
-    )
+    assert (restored.name, restored.script, restored.environment) == ("renamed", "#!/bin/sh\nsleep 1\n", ())
+    assert restored.environment_in_store  # read back at launch, not kept in memory
+    store = Store(path)
+    store.open()
+    assert store.read_environment(5) == ("A=1", "B=2")
+    assert store.read_environment(6) is None
+    store.close()
 
 
 def test_a_record_of_an_older_store_keeps_its_texts(tmp_path: Path) -> None:
@@ -88,9 +90,11 @@ def test_a_record_of_an_older_store_keeps_its_texts(tmp_path: Path) -> None:
     c = cluster(store)
     c.restore(store.open())
     assert (c.jobs[3].script, c.jobs[3].environment) == ("#!/bin/sh\nsleep 1\n", ("A=1", "B=2"))
-    c.job_changed(c.jobs[3])  # its next change moves them to the table
+    assert not c.jobs[3].environment_in_store
+    c.job_changed(c.jobs[3])  # its next change moves them to the table, the environment out of memory
+    assert c.jobs[3].environment == () and c.jobs[3].environment_in_store
     store.close()
-    assert rows(path, "SELECT job_id FROM job_texts") == [(3,)]
+    assert rows(path, "SELECT job_id, environment FROM job_texts") == [(3, '["A=1","B=2"]')]
 
 
 def test_deleting_a_job_deletes_its_texts(tmp_path: Path) -> None:
@@ -136,8 +140,18 @@ def test_an_array_task_split_from_its_record_gets_texts_of_its_own(tmp_path: Pat
     ops.ctl = Ctl()  # type: ignore[assignment]
     ops.cluster = c
     ops._seq = None
+    meta.array_job_id = 20
+    c.job_changed(meta)
+    assert meta.environment_in_store
     task = ops._task_record(meta, 3, starting=False)
+    assert task.environment == () and task.environment_in_store
     c.add_job(task)
     store.close()
-    ids = sorted(int(str(r[0])) for r in rows(path, "SELECT job_id FROM job_texts"))
-    assert ids == sorted({20, task.job_id}) and task.job_id != 20
+    assert task.job_id != 20
+    assert sorted(rows(path, "SELECT job_id, environment FROM job_texts")) == sorted(
+        [(20, '["A=1","B=2"]'), (task.job_id, '["A=1","B=2"]')]  # the task's copied from the record's
+    )
+    store = Store(path)
+    store.open()
+    assert store.read_environment(task.job_id, 20) == ("A=1", "B=2")
+    store.close()

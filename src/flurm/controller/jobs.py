@@ -42,7 +42,7 @@ from flurm.protocol.messages.slurmd import JobAcctInfo
 from flurm.scheduler import dependencies, scheduler
 from flurm.scheduler.scheduler import array_running, job_independent, job_partitions, limits_reason
 from flurm.state.jobids import Target, parse_job_id
-from flurm.state.model import Job
+from flurm.state.model import NOT_SAVED, Job
 from flurm.state.reasons import failed_reason, signalled
 from flurm.state.tasks import EMPTY, TaskSet
 
@@ -216,7 +216,7 @@ class JobOps:
 
     def _task_record(self, meta: Job, task_id: int, starting: bool) -> Job:
         """A new record for one task of the meta record, in the meta record's place in the list."""
-        task = replace(meta, _cache={}, record_overrides={}, _texts_saved=None)  # texts of its own
+        task = replace(meta, _cache={}, record_overrides={}, _script_saved=NOT_SAVED)  # texts of its own
         task.job_id = self.cluster.allocate_job_id()
         task.array_task_id = task_id
         task.array_task_pending = EMPTY

@@ -683,7 +683,7 @@ class NodeAgent:
         self._batch_seen[job.job_id] = self.ctl.now()
         self._spawn(self._launch_batch(job, job.batch_host or "", job.restart_cnt))
 
-    def _launch_msg(self, job: Job, node: Node) -> BatchJobLaunch:
+    def _launch_msg(self, job: Job, node: Node, stored_env: tuple[str, ...] | None = None) -> BatchJobLaunch:
         cpus = multicore.cpu_array(job, self.cluster.nodes)
         cpu_vals, cpu_reps = rle(cpus)
         version = self.node_version(node) or SLURM_22_05_PROTOCOL_VERSION
@@ -714,13 +714,26 @@ class NodeAgent:
             std_out=batch_env.std_out(job, version),
             argv=job.argv,
             spank_job_env=job.spank_job_env,
-            environment=batch_env.launch_environment(job, cpus, max_share, version),
+            environment=batch_env.launch_environment(job, cpus, max_share, version, stored_env),
             job_mem=job.pn_min_memory,
             account=job.account,
             qos=job.qos,
             resv_name=job.reservation,
             tres_per_task=job.tres_per_task,  # packed for 26.05 only (_build_launch_job_msg)
         )
+
+    async def _stored_environment(self, job: Job) -> tuple[str, ...] | None:
+        """The environment of a job kept in the store, read in a worker thread (a task split from its
+        array's record moments ago may find its own row not written yet: the record's serves)."""
+        store = self.ctl.store
+        loop = asyncio.get_running_loop()
+        env = await loop.run_in_executor(None, store.read_environment, job.job_id, job.array_job_id)
+        if env is None:
+            await store.commit()  # what was queued for it is written: read once more
+            env = await loop.run_in_executor(None, store.read_environment, job.job_id, job.array_job_id)
+        if env is None:
+            log.error("job %s: its environment is not in the store; the launch fails", job.job_id)
+        return env
 
     async def _launch_batch(self, job: Job, host: str, restart_cnt: int) -> None:
         """Send REQUEST_BATCH_JOB_LAUNCH once, as slurmctld's agent (no retry): a refusal fails the
@@ -747,8 +760,18 @@ class NodeAgent:
             return
         if not wanted():
             return
+        stored_env = None
+        if job.environment_in_store:
+            stored_env = await self._stored_environment(job)
+            if stored_env is None:
+                if wanted():
+                    self.ctl.jobs.fail_launch(job, SlurmRC.ESLURM_JOB_SCRIPT_MISSING)
+                return
+            if not wanted():
+                return
         try:
-            body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, self._launch_msg(job, node))
+            msg = self._launch_msg(job, node, stored_env)
+            body = await self._call(node, MsgType.REQUEST_BATCH_JOB_LAUNCH, msg)
         except Exception as exc:
             log.warning("launch of job %s on %s got no answer (%s), requeuing it", job.job_id, node.name, exc)
             self.node_failed_to_answer(node)

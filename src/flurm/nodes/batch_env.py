@@ -76,10 +76,13 @@ def tasks_per_node(job: Job, cpus: Sequence[int]) -> str:
     return cpus_per_node_text(tuple(tasks))
 
 
-def launch_environment(job: Job, cpus: Sequence[int], max_share: int, version: int) -> tuple[str, ...]:
+def launch_environment(
+    job: Job, cpus: Sequence[int], max_share: int, version: int, stored: Sequence[str] | None = None
+) -> tuple[str, ...]:
     """The job's environment as the slurmctld of ``version`` sends it (env_array_overwrite: a
-    variable already there keeps its place)."""
-    env = list(job.environment)
+    variable already there keeps its place); ``stored``: the environment read back from the store
+    (Job.environment_in_store)."""
+    env = list(job.environment if stored is None else stored)
     if version < SLURM_24_11_PROTOCOL_VERSION:
         return tuple(env)
     added: list[tuple[str, str]] = []

@@ -140,7 +140,8 @@ class Cluster:
         for d in loaded.jobs:
             job = Job.from_dict(d)
             if d.get(TEXTS_STORED):  # else (an older store) they are written apart at the next change
-                job._texts_saved = (job.script, job.environment)
+                job._script_saved = job.script
+                job._env_stored = True
             self.jobs[job.job_id] = job
             self._note_priority(job)
             self.note_schedulable(job)
@@ -241,11 +242,23 @@ class Cluster:
         self.job_generation += 1
         self.note_schedulable(job)
         if self.store is not None and self.persist:
-            saved = job._texts_saved
-            if saved is None or saved[0] is not job.script or saved[1] is not job.environment:
-                self.store.put_job_texts(job.job_id, job.script, job.environment)
-                job._texts_saved = (job.script, job.environment)
+            if job._script_saved is not job.script or job.environment:
+                self._save_texts(job, self.store)
             self.store.put_job(job.job_id, job.to_dict(texts=False))
+
+    @staticmethod
+    def _save_texts(job: Job, store: Store) -> None:
+        """Write the job's script and environment apart from its record, then keep the environment
+        out of memory: it is read back at launch (it was most of a held job's memory)."""
+        if job.environment or not job._env_stored:
+            store.put_job_texts(job.job_id, job.script, job.environment)
+        else:  # the environment is stored already, under this job or (a task) its array's record
+            source = job.array_job_id if job.array_job_id and job.array_job_id != job.job_id else job.job_id
+            store.put_job_texts(job.job_id, job.script, None, env_from=source)
+        job._script_saved = job.script
+        if job.environment:
+            job.environment = ()
+            job._env_stored = True
 
     def note_schedulable(self, job: Job) -> None:
         if job.is_pending() and not job.is_completing() and not job.is_settled_hold():

@@ -51,6 +51,10 @@ _REASONS_NOT_FOR_DB = frozenset({0, 1, 3})
 TOP_PRIORITY = 0xFFFF0000
 
 
+# a job whose script was never written to the store (Job._script_saved; a script may be None)
+NOT_SAVED: object = object()
+
+
 @dataclass(slots=True)
 class Job:
     """One job record, as slurmctld keeps it (an array task is a job record of its own)."""
@@ -158,9 +162,12 @@ class Job:
     record_overrides: dict[str, Any] = field(default_factory=dict)
     # cache of encoded wire records by show_flags; not persisted
     _cache: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
-    # the (script, environment) objects last written to the store: they go to a table of their own,
-    # once, not with every change of the job
-    _texts_saved: tuple[object, object] | None = field(default=None, repr=False, compare=False)
+    # the script object last written to the store: a job's script and environment go to a table of
+    # their own (Store.put_job_texts) when they change, not with every change of the job
+    _script_saved: object = field(default=NOT_SAVED, repr=False, compare=False)
+    # the environment was written to the store and left out of memory (``environment`` is then empty;
+    # the batch launch reads it back, Store.read_environment)
+    _env_stored: bool = field(default=False, repr=False, compare=False)
     # CPUs of the run before a requeue: slurmctld keeps the job's billable TRES of that run
     requeued_cpus: int = 0
     # --signal=[B:][R:]SIG@TIME: the signal, seconds before the end, KillFlags (+ WARN_SENT once sent)
@@ -248,6 +255,11 @@ class Job:
         its previous reason (slurmctld's build_job_queue sets state_reason_prev_db)."""
         if self.is_pending() and self.state_reason not in _REASONS_NOT_FOR_DB:
             self.state_reason_prev_db = self.state_reason
+
+    @property
+    def environment_in_store(self) -> bool:
+        """The job's environment is in the store, not in memory (read it with Store.read_environment)."""
+        return self._env_stored
 
     def touch(self) -> None:
         """The job changed: drop its cached wire records."""

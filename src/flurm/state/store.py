@@ -23,7 +23,7 @@ from flurm.errors import FlurmError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS job_texts (job_id INTEGER PRIMARY KEY, script TEXT, environment TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_texts (job_id INTEGER PRIMARY KEY, script TEXT, environment TEXT);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reservations (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -50,6 +50,13 @@ class Loaded:
 
 _SELECT_TEXTS = "SELECT job_id, script, environment FROM job_texts"
 _PUT_TEXTS = "INSERT OR REPLACE INTO job_texts (job_id, script, environment) VALUES (?, ?, ?)"
+_SELECT_ENV = "SELECT environment FROM job_texts WHERE job_id = ?"
+# a new script, the environment kept (or, for a new row, copied from another job's)
+_PUT_SCRIPT = (
+    "INSERT INTO job_texts (job_id, script, environment) "
+    "VALUES (?1, ?2, (SELECT environment FROM job_texts WHERE job_id = ?3)) "
+    "ON CONFLICT (job_id) DO UPDATE SET script = excluded.script"
+)
 
 # set in a loaded job's dict when its script and environment came from the job_texts table
 TEXTS_STORED = "_texts_stored"
@@ -114,6 +121,8 @@ class Store:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None  # reads from worker threads (read_environment)
+        self._read_lock = threading.Lock()
         self.commits = 0
         self.last_error: str | None = None
 
@@ -137,7 +146,7 @@ class Store:
         for d in jobs:
             text = texts.get(d.get("job_id", -1))
             if text is not None:
-                d["script"], d["environment"] = text[0], json.loads(text[1])
+                d["script"], d["environment"] = text[0], ()  # the environment is read at launch
                 d[TEXTS_STORED] = True
         nodes = {n: json.loads(d) for (n, d) in conn.execute("SELECT name, data FROM nodes")}
         meta = {k: json.loads(v) for (k, v) in conn.execute("SELECT key, value FROM meta")}
@@ -158,6 +167,10 @@ class Store:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     # -- writes (event loop thread) -------------------------------------------------------------
     def put_job(self, job_id: int, data: dict[str, Any]) -> None:
@@ -165,12 +178,27 @@ class Store:
             self._jobs[job_id] = data
             self._lock.notify()
 
-    def put_job_texts(self, job_id: int, script: str | None, environment: tuple[str, ...]) -> None:
+    def put_job_texts(
+        self, job_id: int, script: str | None, environment: tuple[str, ...] | None, env_from: int = 0
+    ) -> None:
         """A job's script and environment, kept apart from its record: written when they change
-        (at submission), not with every change of the job."""
+        (at submission), not with every change of the job. ``environment`` None: keep the one stored
+        for the job, or (a new row) copy job ``env_from``'s (an array task split from its record)."""
         with self._lock:
-            self._texts[job_id] = (script, environment)
+            self._texts[job_id] = (script, environment, env_from or job_id)
             self._lock.notify()
+
+    def read_environment(self, job_id: int, fallback: int = 0) -> tuple[str, ...] | None:
+        """The environment stored for a job (else for job ``fallback``, its array's record), None when
+        there is none. Blocking: call it in a worker thread."""
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            for jid in (job_id, fallback) if fallback and fallback != job_id else (job_id,):
+                row = self._reader.execute(_SELECT_ENV, (jid,)).fetchone()
+                if row is not None and row[0] is not None:
+                    return tuple(json.loads(row[0]))
+        return None
 
     def delete_job(self, job_id: int) -> None:
         with self._lock:
@@ -268,19 +296,13 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN")
         try:
-            text_puts = [
-                (jid, t[0], json.dumps(list(t[1]), separators=(",", ":")))
-                for jid, t in (texts or {}).items()
-                if isinstance(t, tuple)
-            ]
-            if text_puts:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO job_texts (job_id, script, environment) VALUES (?, ?, ?)",
-                    text_puts,
-                )
-            text_dels = [(jid,) for jid, t in (texts or {}).items() if t is _DELETE]
-            if text_dels:
-                conn.executemany("DELETE FROM job_texts WHERE job_id = ?", text_dels)
+            for jid, t in (texts or {}).items():  # in the order queued: an array's record before its tasks
+                if not isinstance(t, tuple):
+                    conn.execute("DELETE FROM job_texts WHERE job_id = ?", (jid,))
+                elif t[1] is None:
+                    conn.execute(_PUT_SCRIPT, (jid, t[0], t[2]))
+                else:
+                    conn.execute(_PUT_TEXTS, (jid, t[0], json.dumps(list(t[1]), separators=(",", ":"))))
             puts = [
                 (jid, json.dumps(d, separators=(",", ":"))) for jid, d in jobs.items() if d is not _DELETE
             ]

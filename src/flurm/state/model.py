@@ -375,6 +375,10 @@ class Node:
     boot_req_time: int = 0
     # the active reservation that set RESERVED here last (set_node_maint_mode): ReservationName= from 24.11
     resv_name: str | None = None
+    # encoded records by (show_flags, version): (node table, what they were built from, bytes); records.py
+    _records: dict[tuple[int, int], tuple[object, tuple[object, ...], bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def total_cores(self) -> int:

@@ -13,7 +13,6 @@ from flurm.protocol.messages.nodes import (
     NodeInfoRequest,
     NodeInfoResponse,
     NodeInfoSingleRequest,
-    NodeRecord,
     UpdateNodeRequest,
 )
 from flurm.protocol.messages.partitions import (
@@ -24,7 +23,7 @@ from flurm.protocol.messages.partitions import (
 from flurm.protocol.messages.reports import HostlistExpansion
 from flurm.rpc.transport import Reply, Request, rc_reply
 from flurm.state import gres_node
-from flurm.state.records import build_node_record, build_partition_record
+from flurm.state.records import build_node_record, build_partition_record, encoded_node_record
 
 if TYPE_CHECKING:
     from flurm.controller.engine import Controller
@@ -38,13 +37,15 @@ def node_info(ctl: Controller, req: Request) -> Reply:
     flags, private = req.body.show_flags, ctl.config.private_data
     version, names = req.frame.header.version, ctl.config.gres_names
     tres = gres_node.tres_names(ctl.config.raw.get("accountingstoragetres"))
-    records = tuple(
-        NodeRecord.blank()
+    table = cluster.node_list
+    slots = [
+        None
         if hidden_in_listing(n, flags, private)
-        else build_node_record(n, flags, version, names, tres)
-        for n in cluster.node_list
-    )
-    return Reply(MsgType.RESPONSE_NODE_INFO, NodeInfoResponse(ctl.now(), records))
+        else encoded_node_record(n, flags, version, names, tres, table)
+        for n in table
+    ]
+    raw = NodeInfoResponse.join_slots(ctl.now(), slots, version)
+    return Reply(MsgType.RESPONSE_NODE_INFO, raw_body=raw, raw_version=version)
 
 
 def node_info_single(ctl: Controller, req: Request) -> Reply:

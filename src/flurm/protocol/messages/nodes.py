@@ -409,6 +409,28 @@ class NodeInfoResponse(Message):
         return cls(last_update, nodes, hidden_map=listing)
 
     @staticmethod
+    def join_slots(last_update: int, slots: Sequence[bytes | None], version: int) -> bytes:
+        """The body of a listing built from cached :meth:`NodeRecord.encode` bytes, one per slot of the
+        node table, None for a hidden slot (same bytes as :meth:`pack` of the records)."""
+        w = Writer()
+        w.u32(len(slots))
+        w.time(last_update)
+        if version < SLURM_24_11_PROTOCOL_VERSION:
+            blank = None
+            for rec in slots:
+                if rec is None:
+                    blank = blank or NodeRecord.blank().encode(version)
+                    rec = blank
+                w.raw(rec)
+            return w.getvalue()
+        hidden = [i for i, rec in enumerate(slots) if rec is None]
+        w.bitmap(Bitmap.from_indexes(len(slots), hidden))
+        for rec in slots:
+            if rec is not None:
+                w.raw(rec)
+        return w.getvalue()
+
+    @staticmethod
     def join(last_update: int, encoded_records: Sequence[bytes]) -> bytes:
         """The body built from cached :meth:`NodeRecord.encode` bytes (same bytes as :meth:`pack`)."""
         w = Writer()

@@ -46,12 +46,12 @@ async def _alloc_host(req: Request) -> str:
 
 async def submit_batch(ctl: Controller, req: Request) -> Reply:
     assert isinstance(req.body, JobDesc)
-    version = _records_version(req)
+    version = records_version(req)
     job_id, error_code = await ctl.jobs.submit(req.body, req.uid, req.gid, await _alloc_host(req), version)
     return Reply(MsgType.RESPONSE_SUBMIT_BATCH_JOB, SubmitBatchJobResponse(job_id, error_code=error_code))
 
 
-def _records_version(req: Request) -> int:
+def records_version(req: Request) -> int:
     """The layout to encode job records in: the asker's release; a release flurm does not serve gets
     22.05's, which the transport then refuses to send it (SLURM_PROTOCOL_VERSION_ERROR)."""
     version = req.frame.version
@@ -99,7 +99,7 @@ def job_info(ctl: Controller, req: Request) -> Reply:
             jobs = [j for j in jobs if j.job_id in wanted or j.array_job_id in wanted]
         return _visible(ctl, jobs, body.show_flags, req.uid)
 
-    version = _records_version(req)
+    version = records_version(req)
     if body.job_ids:
         raw = job_info_body(listed(), cluster, body.show_flags, ctl.now(), last_backfill, version)
     else:
@@ -124,7 +124,7 @@ def job_info_single(ctl: Controller, req: Request) -> Reply:
         jobs = ([job] if job is not None else []) + tasks
     if not jobs:
         return rc_reply(SlurmRC.ESLURM_INVALID_JOB_ID)
-    version = _records_version(req)
+    version = records_version(req)
     return Reply(
         MsgType.RESPONSE_JOB_INFO,
         raw_body=job_info_body(
@@ -139,7 +139,7 @@ def job_user_info(ctl: Controller, req: Request) -> Reply:
     uid = req.body.user_id
     jobs = [j for j in ctl.cluster.jobs.values() if j.user_id == uid]
     jobs = _visible(ctl, jobs, req.body.show_flags, req.uid)
-    version = _records_version(req)
+    version = records_version(req)
     return Reply(
         MsgType.RESPONSE_JOB_INFO,
         raw_body=job_info_body(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from flurm.config.hostlists import HostlistError, compress, expand
 from flurm.controller import partitions
+from flurm.controller.handlers.jobs import records_version
 from flurm.controller.node_update import update_nodes
 from flurm.controller.node_visibility import hidden_by_name, hidden_in_listing
 from flurm.protocol.constants import MsgType, ShowFlags, SlurmRC
@@ -35,7 +36,7 @@ def node_info(ctl: Controller, req: Request) -> Reply:
     if req.body.last_update and req.body.last_update - 1 >= cluster.last_node_update:
         return rc_reply(SlurmRC.SLURM_NO_CHANGE_IN_DATA)
     flags, private = req.body.show_flags, ctl.config.private_data
-    version, names = req.frame.header.version, ctl.config.gres_names
+    version, names = records_version(req), ctl.config.gres_names
     tres = gres_node.tres_names(ctl.config.raw.get("accountingstoragetres"))
     table = cluster.node_list
     slots = [

@@ -29,6 +29,7 @@ job id. :func:`read_job_script` and :func:`read_job_environment` read them.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.credential import GresJobState, GresStepState
 from flurm.protocol.messages.job_desc import CRON_ENTRY, CronEntry
-from flurm.protocol.messages.job_info import JOB_RESOURCES, MULTI_CORE, JobResources, MultiCore
+from flurm.protocol.messages.job_info import MULTI_CORE, JobResources, MultiCore
 from flurm.protocol.messages.layout import (
     BITS,
     DOUBLE,
@@ -57,8 +58,12 @@ from flurm.protocol.messages.layout import (
     TIME,
     U8,
     U16,
+    U16_ARRAY,
     U32,
+    U32_ARRAY,
     U64,
+    U64_ARRAY,
+    Absent,
     Check,
     Const,
     Derived,
@@ -118,6 +123,7 @@ _FEATURES_USE = {0: None, 1: "features", 2: "prefer"}
 # select plugins whose job info packs nothing after the plugin id (cons_res, linear, serial, cons_tres)
 _SELECT_PLUGINS_EMPTY = frozenset({101, 102, 106, 109})
 _SWITCH_PLUGIN_NONE = 100
+_NO_VAL_BYTES = NO_VAL.to_bytes(4, "big")  # an absent array record or job_resources
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -500,12 +506,20 @@ def decode_job_state(data: bytes | bytearray | memoryview) -> JobStateFile:
     )
     jobs: list[SavedJob] = []
     append = jobs.append
-    while not r.at_end():
-        start = r.pos
-        try:
-            append(unpack(r))
-        except DecodeError as e:
-            raise DecodeError(f"job_state: job record {len(jobs)} at offset {start}: {e}") from None
+    # 10,000 jobs are about a million new objects, none in a cycle: the collector would walk the
+    # growing heap again and again for nothing (a quarter of the decoding time)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while not r.at_end():
+            start = r.pos
+            try:
+                append(unpack(r))
+            except DecodeError as e:
+                raise DecodeError(f"job_state: job record {len(jobs)} at offset {start}: {e}") from None
+    finally:
+        if collecting:
+            gc.enable()
     return JobStateFile(version_str, protocol_version, written, job_id_sequence, last_backfill, tuple(jobs))
 
 
@@ -556,8 +570,8 @@ def _select_jobinfo(r: Reader, version: int = 0) -> int:
     return plugin_id
 
 
-def _limit_set(r: Reader, version: int) -> LimitSet:
-    return LimitSet(r.u16(), r.u16(), tuple(r.u16_array()))
+def _limit_set(limit_qos: int, limit_time: int, limit_tres: tuple[int, ...]) -> LimitSet:
+    return LimitSet(limit_qos, limit_time, limit_tres)
 
 
 def _gres_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
@@ -588,6 +602,10 @@ def _dependencies(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> tup
     return tuple(out)
 
 
+def _job_resources(r: Reader, version: int) -> JobResources | None:
+    return JobResources.unpack_optional(r, version)
+
+
 def _multi_core(r: Reader, version: int) -> MultiCore | None:
     return MULTI_CORE.unpack(r)  # the same block in every release
 
@@ -602,18 +620,6 @@ def _step_layout(r: Reader, version: int) -> StepLayout | None:
 
 def _jobacct(r: Reader, version: int) -> None:
     unpack_jobacct(r, version)  # step accounting: checked, not kept
-
-
-def _u32s(r: Reader, version: int) -> tuple[int, ...]:
-    return tuple(r.u32_array())
-
-
-def _u16s(r: Reader, version: int) -> tuple[int, ...]:
-    return tuple(r.u16_array())
-
-
-def _u64s(r: Reader, version: int) -> tuple[int, ...]:
-    return tuple(r.u64_array())
 
 
 def _features_use(features_use_code: int) -> str | None:
@@ -749,7 +755,7 @@ _DETAILS_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("prefer", STR),
     ("features_use_code", U8),
     ("features_use", Derived(_features_use)),
-    ("depend_list", _dependencies),
+    ("depend_list", Absent(b"\0\0\0\0", (), _dependencies)),
     ("dependency", STR),
     ("orig_dependency", STR),
     ("std_err", STR),
@@ -757,10 +763,10 @@ _DETAILS_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("std_out", STR),
     ("submit_line", STR),
     ("work_dir", STR),
-    ("multi_core", _multi_core),
-    ("argv", _strings),
-    ("env_sup", _strings),
-    ("crontab_entry", _cron_entry),
+    ("multi_core", Absent(b"\0", None, _multi_core)),
+    ("argv", Absent(b"\0\0\0\0", (), _strings)),
+    ("env_sup", Absent(b"\0\0\0\0", (), _strings)),
+    ("crontab_entry", Absent(b"\0", None, _cron_entry)),
     ("env_hash", STR),
     ("script_hash", STR),
     ("check flags", _BAD_DETAILS),
@@ -794,10 +800,10 @@ _STEP_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("resv_ports", STR),
     ("name", STR),
     ("network", STR),
-    ("gres_list_req", _gres_step_states),
-    ("gres_list_alloc", _gres_step_states),
-    ("layout", _step_layout),
-    ("switch_step", _skip_switch_jobinfo),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_step_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_step_states)),
+    ("layout", Absent(b"\0\0", None, _step_layout)),
+    ("switch_step", Absent(b"\0", None, _skip_switch_jobinfo)),
     ("select_plugin_id", _select_jobinfo),
     ("tres_alloc_str", STR),
     ("tres_fmt_alloc_str", STR),
@@ -810,14 +816,17 @@ _STEP_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("tres_per_node", STR),
     ("tres_per_socket", STR),
     ("tres_per_task", STR),
-    ("jobacct", _jobacct),
-    ("memory_allocated", _u64s),
+    ("jobacct", Absent(b"\0", None, _jobacct)),
+    ("memory_allocated", U64_ARRAY),
 )
+
+_DETAILS_READER_22_05 = compile_reader(SavedDetails, _DETAILS_22_05, SLURM_22_05_PROTOCOL_VERSION)
+_STEP_READER_22_05 = compile_reader(SavedStep, _STEP_22_05, SLURM_22_05_PROTOCOL_VERSION)
 
 _JOB_TABLE_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("array_job_id", U32),
     ("array_task_id", U32),
-    ("array", _array_record),
+    ("array", Absent(_NO_VAL_BYTES, None, _array_record)),
     ("assoc_id", U32),
     ("batch_features", STR),
     ("container", STR),
@@ -870,7 +879,10 @@ _JOB_TABLE_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("warn_flags", U16),
     ("warn_signal", U16),
     ("warn_time", U16),
-    ("limit_set", _limit_set),
+    ("limit_qos", U16),
+    ("limit_time", U16),
+    ("limit_tres", U16_ARRAY),
+    ("limit_set", Derived(_limit_set)),
     ("state_desc", STR),
     ("resp_host", STR),
     ("alloc_resp_port", U16),
@@ -901,23 +913,20 @@ _JOB_TABLE_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("burst_buffer_state", STR),
     ("system_comment", STR),
     ("select_plugin_id", _select_jobinfo),
-    ("job_resources", JOB_RESOURCES),
-    ("spank_job_env", _strings),
-    ("gres_list_req", _gres_states),
-    ("gres_list_alloc", _gres_states),
+    ("job_resources", Absent(_NO_VAL_BYTES, None, _job_resources)),
+    ("spank_job_env", Absent(b"\0\0\0\0", (), _strings)),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_states)),
     ("details_flag", U16),
-    (
-        "details",
-        When(_has_details_22_05, compile_reader(SavedDetails, _DETAILS_22_05, SLURM_22_05_PROTOCOL_VERSION)),
-    ),
-    ("steps", _FlaggedSteps(compile_reader(SavedStep, _STEP_22_05, SLURM_22_05_PROTOCOL_VERSION))),
+    ("details", When(_has_details_22_05, _DETAILS_READER_22_05)),
+    ("steps", Absent(b"\0\0", (), _FlaggedSteps(_STEP_READER_22_05))),
     ("bit_flags", U64),
     ("tres_alloc_str", STR),
     ("tres_fmt_alloc_str", STR),
     ("tres_req_str", STR),
     ("tres_fmt_req_str", STR),
     ("clusters", STR),
-    ("fed_details", _fed_details),
+    ("fed_details", Absent(b"\0\0", None, _fed_details)),
     ("origin_cluster", STR),
     ("cpus_per_tres", STR),
     ("mem_per_tres", STR),
@@ -1065,11 +1074,6 @@ def _identity(r: Reader, version: int) -> int | None:
     return uid
 
 
-def _job_resources(r: Reader, version: int) -> JobResources | None:
-    nhosts = r.u32()
-    return None if nhosts == NO_VAL else JobResources.read(r, nhosts, version)
-
-
 def _switch_step(r: Reader, version: int) -> None:
     if r.u8():
         _blob(r, version)
@@ -1135,7 +1139,7 @@ _COMMON: tuple[StateEntry, ...] = (
     ("exit_code", U32),
     ("extra", STR),
     ("failed_node", STR),
-    ("fed_details", _fed_details_newer),
+    ("fed_details", Absent(b"\0", None, _fed_details_newer)),
     ("gres_used", STR),
     ("group_id", U32),
     ("het_job_id", U32),
@@ -1210,7 +1214,10 @@ _SCALARS: tuple[StateEntry, ...] = (
     ("warn_flags", U16),
     ("warn_signal", U16),
     ("warn_time", U16),
-    ("limit_set", _limit_set),
+    ("limit_qos", U16),
+    ("limit_time", U16),
+    ("limit_tres", U16_ARRAY),
+    ("limit_set", Derived(_limit_set)),
     ("resp_host", STR),
     ("alloc_resp_port", U16),
     ("alloc_tls_cert", STR, _FROM_26_05),
@@ -1236,22 +1243,22 @@ _ALLOCATION: tuple[StateEntry, ...] = (
     ("select_plugin_id", Const(0), _FROM_26_05),  # one select plugin (cons_tres)
     ("switch_jobinfo", _blob),
     ("topology_jobinfo", _blob, _FROM_26_05),
-    ("job_resources", _job_resources),
-    ("spank_job_env", _strings),
-    ("gres_list_req", _gres_states),
-    ("gres_list_alloc", _gres_states),
+    ("job_resources", Absent(_NO_VAL_BYTES, None, _job_resources)),
+    ("spank_job_env", Absent(b"\0\0\0\0", (), _strings)),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_states)),
 )
 
 # the details and the steps, then the tail
 _TAIL: tuple[StateEntry, ...] = (
     ("details_packed", U8),
     ("details", When(_has_details, _details_newer)),
-    ("steps", _steps_newer),
+    ("steps", Absent(b"\0\0\0\0", (), _steps_newer)),
     ("tres_alloc_str", STR),
     ("tres_req_str", STR),
     ("clusters", STR),
     ("origin_cluster", STR),
-    ("identity_uid", _identity),
+    ("identity_uid", Absent(b"\0", None, _identity)),
     ("power_flags", Const(0)),  # gone before 24.11
 )
 
@@ -1311,16 +1318,16 @@ _DETAILS_TABLE: tuple[StateEntry, ...] = (
     ("prefer", STR),
     ("features_use_code", U8),
     ("features_use", Derived(_features_use)),
-    ("depend_list", _dependencies),
+    ("depend_list", Absent(b"\0\0\0\0", (), _dependencies)),
     ("orig_dependency", STR),
     ("std_err", STR),
     ("std_in", STR),
     ("std_out", STR),
     ("submit_line", STR),
-    ("multi_core", _multi_core),
-    ("argv", _strings),
-    ("env_sup", _strings),
-    ("crontab_entry", _cron_entry),
+    ("multi_core", Absent(b"\0", None, _multi_core)),
+    ("argv", Absent(b"\0\0\0\0", (), _strings)),
+    ("env_sup", Absent(b"\0\0\0\0", (), _strings)),
+    ("crontab_entry", Absent(b"\0", None, _cron_entry)),
     ("env_hash", STR),
     ("script_hash", STR),
     ("segment_size", U16, _ONLY_24_11),
@@ -1350,8 +1357,8 @@ _STEP_TABLE: tuple[StateEntry, ...] = (
     ("state", U16),
     ("start_protocol_ver", U16),
     ("flags", U32),
-    ("cpu_alloc_reps", _u32s),
-    ("cpu_alloc_values", _u16s),
+    ("cpu_alloc_reps", U32_ARRAY),
+    ("cpu_alloc_values", U16_ARRAY),
     ("cpu_count", U32),
     ("pn_min_memory", U64),
     ("exit_code", U32),
@@ -1368,10 +1375,10 @@ _STEP_TABLE: tuple[StateEntry, ...] = (
     ("resv_ports", STR),
     ("name", STR),
     ("network", STR),
-    ("gres_list_req", _gres_step_states),
-    ("gres_list_alloc", _gres_step_states),
-    ("layout", _step_layout),
-    ("switch_step", _switch_step),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_step_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_step_states)),
+    ("layout", Absent(b"\0\0", None, _step_layout)),
+    ("switch_step", Absent(b"\0", None, _switch_step)),
     ("select_plugin_id", _select_jobinfo, _ONLY_24_11),
     ("tres_alloc_str", STR),
     ("tres_fmt_alloc_str", STR),
@@ -1388,13 +1395,22 @@ _STEP_TABLE: tuple[StateEntry, ...] = (
     ("tres_per_node", STR),
     ("tres_per_socket", STR),
     ("tres_per_task", STR),
-    ("jobacct", _jobacct),
-    ("memory_allocated", _u64s),
-    ("step_req", _step_request, _FROM_26_05),
+    ("jobacct", Absent(b"\0", None, _jobacct)),
+    ("memory_allocated", U64_ARRAY),
+    ("step_req", Absent(b"\0", None, _step_request), _FROM_26_05),
 )
 
 _STEP = VersionedReader(SavedStep, _STEP_TABLE, _NEWER)
 _DETAILS = VersionedReader(SavedDetails, _DETAILS_TABLE, _NEWER)
 _JOB = VersionedReader(
-    SavedJob, (*_COMMON, ("array", _array_record), *_SCALARS, *_NODE_LISTS, *_ALLOCATION, *_TAIL), _NEWER
+    SavedJob,
+    (
+        *_COMMON,
+        ("array", Absent(_NO_VAL_BYTES, None, _array_record)),
+        *_SCALARS,
+        *_NODE_LISTS,
+        *_ALLOCATION,
+        *_TAIL,
+    ),
+    _NEWER,
 )

@@ -42,7 +42,15 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, Generic, Protocol, TypeVar
 
 from flurm.protocol.versions import VersionError, release_name
-from flurm.protocol.wire import FLOAT_MULT, Bitmap, DecodeError, EncodeError, Reader
+from flurm.protocol.wire import (
+    FLOAT_MULT,
+    MAX_ARRAY_COUNT,
+    READER_POS,
+    Bitmap,
+    DecodeError,
+    EncodeError,
+    Reader,
+)
 
 T = TypeVar("T")
 
@@ -155,6 +163,36 @@ def _str_read(var: str, what: str, indent: str = "    ") -> list[str]:
         f"{indent}else:",
         f"{indent}    {var} = None",
     ]
+
+
+def _seen_str_read(var: str, what: str, indent: str) -> list[str]:
+    """Like :func:`_str_read`, through :data:`_SEEN`: one str object per distinct short value."""
+    return [
+        f"{indent}if pos + 4 > end: raise short({what!r}, pos, 4, end)",
+        f"{indent}n, = U32F(data, pos); pos += 4",
+        f"{indent}if n:",
+        f"{indent}    q = pos + n",
+        f"{indent}    if q > end: raise short({what!r}, pos, n, end)",
+        f"{indent}    raw = data[pos:q]",
+        f"{indent}    {var} = SEEN(raw) or seen_str(raw)",
+        f"{indent}    pos = q",
+        f"{indent}else:",
+        f"{indent}    {var} = None",
+    ]
+
+
+# Decoded saved-state strings by their packed bytes (NUL included). Partition, account, user, node,
+# path and TRES strings repeat across thousands of job records: one object each, not one per job.
+_SEEN: dict[bytes, str] = {}
+_SEEN_MAX = 65536
+_SEEN_LEN = 256
+
+
+def _seen_str(raw: bytes) -> str:
+    text = (raw[:-1] if raw[-1] == 0 else raw).decode("utf-8", "surrogateescape")
+    if len(raw) <= _SEEN_LEN and len(_SEEN) < _SEEN_MAX:
+        _SEEN[raw] = text
+    return text
 
 
 def _defaults(cls: type, var_of: dict[str, str], ns: dict[str, Any]) -> None:
@@ -550,6 +588,16 @@ class When:
 
 
 @dataclass(frozen=True, slots=True)
+class Absent:
+    """A nested block that is only ``marker`` when empty (a NULL flag, a zero count): then it decodes to
+    ``value`` without a call; anything else is read by ``kind``. Most saved jobs leave most blocks empty."""
+
+    marker: bytes
+    value: Any
+    kind: ReadKind
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     """A sanity test: DecodeError(``message``, formatted with fields read so far) if ``bad`` is true."""
 
@@ -557,7 +605,25 @@ class Check:
     message: str
 
 
-ReadKind = str | FieldReader | NestedReader | Derived | Const | When | Check
+ReadKind = str | FieldReader | NestedReader | Derived | Const | When | Absent | Check
+
+# Counted arrays (pack16_array, pack32_array, pack64_array: u32 count, then the elements) as tuples.
+U16_ARRAY = "u16s"
+U32_ARRAY = "u32s"
+U64_ARRAY = "u64s"
+_ARRAYS = {U16_ARRAY: "H", U32_ARRAY: "I", U64_ARRAY: "Q"}
+
+
+def _array(code: str) -> Callable[[bytes, int, int], tuple[int, ...]]:
+    formats = [struct.Struct(f">{n}{code}") for n in range(64)]
+
+    def unpack(data: bytes, pos: int, n: int) -> tuple[int, ...]:
+        st = formats[n] if n < 64 else struct.Struct(f">{n}{code}")
+        return st.unpack_from(data, pos)
+
+    return unpack
+
+
 ReadEntry = tuple[str, ReadKind] | tuple[str, ReadKind, Span]
 
 
@@ -592,6 +658,11 @@ def compile_reader(
         "SURR": "surrogateescape",
         "cls": cls,
         "VERSION": version,
+        "SETPOS": READER_POS.__set__,
+        "GETPOS": READER_POS.__get__,
+        "MAXN": MAX_ARRAY_COUNT,
+        "SEEN": _SEEN.get,
+        "seen_str": _seen_str,
     }
     lines: list[str] = []
     var_of: dict[str, str] = {}
@@ -626,11 +697,28 @@ def compile_reader(
             if kind in _FIXED:
                 fixed_read([(name, kind)], [var], indent)
             elif kind == STR:
-                lines.extend(_str_read(var, f"{cls.__name__}.{name}", indent))
+                lines.extend(_seen_str_read(var, f"{cls.__name__}.{name}", indent))
             elif kind == STRS:
-                lines.append(f"{indent}r.seek(pos); {var} = read_strs(r); pos = r.pos")
+                lines.append(f"{indent}SETPOS(r, pos); {var} = read_strs(r); pos = GETPOS(r)")
             elif kind == BITS:
-                lines.append(f"{indent}r.seek(pos); {var} = r.bitmap(); pos = r.pos")
+                lines.append(f"{indent}SETPOS(r, pos); {var} = r.bitmap(); pos = GETPOS(r)")
+            elif kind in _ARRAYS:
+                code = _ARRAYS[kind]
+                size = struct.calcsize(">" + code)
+                what = f"{cls.__name__}.{name}"
+                aname = new_name("A", _array(code))
+                lines.extend(
+                    [
+                        f"{indent}if pos + 4 > end: raise short({what!r}, pos, 4, end)",
+                        f"{indent}n, = U32F(data, pos); pos += 4",
+                        f"{indent}if n:",
+                        f"{indent}    q = pos + n * {size}",
+                        f"{indent}    if n > MAXN or q > end: raise short({what!r}, pos, q - pos, end)",
+                        f"{indent}    {var} = {aname}(data, pos, n); pos = q",
+                        f"{indent}else:",
+                        f"{indent}    {var} = ()",
+                    ]
+                )
             else:
                 raise ValueError(f"{cls.__name__}.{name}: unknown field kind {kind!r}")
         elif isinstance(kind, Derived):
@@ -646,14 +734,21 @@ def compile_reader(
             read_one(name, kind.kind, var, indent + "    ")
             lines.append(f"{indent}else:")
             lines.append(f"{indent}    {var} = {new_name('K', kind.default)}")
+        elif isinstance(kind, Absent):
+            size = len(kind.marker)
+            marker = new_name("B", kind.marker)
+            lines.append(f"{indent}if pos + {size} <= end and data[pos:pos + {size}] == {marker}:")
+            lines.append(f"{indent}    {var} = {new_name('K', kind.value)}; pos += {size}")
+            lines.append(f"{indent}else:")
+            read_one(name, kind.kind, var, indent + "    ")
         elif isinstance(kind, Check):
             raise TypeError(f"{cls.__name__}.{name}: a Check is an entry of its own")
         elif hasattr(kind, "unpack"):
-            cname = new_name("C", kind)
-            lines.append(f"{indent}r.seek(pos); {var} = {cname}.unpack(r); pos = r.pos")
+            cname = new_name("C", kind.unpack)
+            lines.append(f"{indent}SETPOS(r, pos); {var} = {cname}(r); pos = GETPOS(r)")
         elif callable(kind):
             cname = new_name("C", kind)
-            lines.append(f"{indent}r.seek(pos); {var} = {cname}(r, VERSION); pos = r.pos")
+            lines.append(f"{indent}SETPOS(r, pos); {var} = {cname}(r, VERSION); pos = GETPOS(r)")
         else:
             raise ValueError(f"{cls.__name__}.{name}: unknown field kind {kind!r}")
 
@@ -692,7 +787,7 @@ def compile_reader(
     flush()
 
     _defaults(cls, var_of, ns)
-    src = ["def unpack(r):", "    data, pos, end = r.view()", *lines, "    r.seek(pos)"]
+    src = ["def unpack(r):", "    data, pos, end = r.view()", *lines, "    SETPOS(r, pos)"]
     src += _construct(cls, names, var_of, ns)
     text = "\n".join(src) + "\n"
     _exec(text, f"<reader {cls.__module__}.{cls.__qualname__} {version:#06x}>", ns)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Self
 
 from flurm.protocol.constants import (
@@ -54,6 +54,7 @@ from flurm.protocol.messages.layout import (
     VersionedLayout,
     VersionedReader,
     before,
+    compile_reader,
     compile_skipper,
     pack_bits,
     pack_str,
@@ -405,12 +406,11 @@ class _MultiCoreCodec:
         )
 
     def unpack(self, r: Reader) -> MultiCore | None:
-        flag = r.u8()
-        if flag == 0:
+        data, pos, end = r.view()
+        if pos < end and data[pos] == 0:
+            r.seek(pos + 1)
             return None
-        if flag != 0xFF:
-            raise DecodeError(f"multi-core flag {flag:#x} is neither 0 nor 0xff")
-        return MultiCore(*struct.unpack(">9H", r.bytes(18)))
+        return _MULTI_CORE_READER.unpack(r)  # every saved 22.05 job has one
 
     def skip(self, data: bytes, pos: int, end: int) -> int:
         if pos >= end:
@@ -418,6 +418,18 @@ class _MultiCoreCodec:
         return pos + (1 if data[pos] == 0 else 19)
 
 
+def _not_multi_core(flag: int) -> bool:
+    return flag != 0xFF
+
+
+_MULTI_CORE_READER = compile_reader(
+    MultiCore,
+    (
+        ("flag", U8),
+        ("check flag", Check(_not_multi_core, "multi-core flag {flag:#x} is neither 0 nor 0xff")),
+        *((f.name, U16) for f in fields(MultiCore)),
+    ),
+)
 MULTI_CORE = _MultiCoreCodec()
 
 

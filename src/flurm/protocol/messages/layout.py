@@ -166,9 +166,9 @@ def _str_read(var: str, what: str, indent: str = "    ") -> list[str]:
 
 
 def _seen_str_read(var: str, what: str, indent: str) -> list[str]:
-    """Like :func:`_str_read`, through :data:`_SEEN`: one str object per distinct short value."""
+    """Like :func:`_str_read`, through :data:`_SEEN` (one str object per distinct short value), and
+    checking only the string's end: a length word past the region's end is caught at the record's."""
     return [
-        f"{indent}if pos + 4 > end: raise short({what!r}, pos, 4, end)",
         f"{indent}n, = U32F(data, pos); pos += 4",
         f"{indent}if n:",
         f"{indent}    q = pos + n",
@@ -643,10 +643,13 @@ def compile_reader(
 ) -> CompiledReader[T]:
     """Build a decoder of ``cls`` (``.unpack(reader)``) from the fields ``layout`` reads in order.
 
-    Like :func:`compile_layout`'s decoder (struct runs, strings read in place, every step checked
-    against the region's end), plus the kinds above. A nested reader that is a plain function is
-    called as ``fn(reader, version)``. Names that are not fields of ``cls`` are read (and available
-    to later kinds) but not kept; fields the layout does not name take their default.
+    Like :func:`compile_layout`'s decoder (struct runs, strings read in place), plus the kinds above.
+    Bounds are checked where a length is used (a string's or an array's end against the region's) and
+    once at the end of the record, as :func:`compile_skipper` does: fixed fields and length words read
+    past the region's end are caught there, past the buffer's as struct.error, both as DecodeError;
+    a nested block handed a position past the end raises from its Reader. A nested reader that is a
+    plain function is called as ``fn(reader, version)``. Names that are not fields of ``cls`` are read
+    (and available to later kinds) but not kept; fields the layout does not name take their default.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     ns: dict[str, Any] = {
@@ -662,6 +665,7 @@ def compile_reader(
         "GETPOS": READER_POS.__get__,
         "MAXN": MAX_ARRAY_COUNT,
         "SEEN": _SEEN.get,
+        "STRUCT_ERROR": struct.error,
         "seen_str": _seen_str,
     }
     lines: list[str] = []
@@ -683,8 +687,6 @@ def compile_reader(
     def fixed_read(items: list[tuple[str, str]], targets: list[str], indent: str) -> None:
         st = struct.Struct(">" + "".join(k for _, k in items))
         sname = new_name("S", st)
-        what = f"{cls.__name__}.{items[0][0]}"
-        lines.append(f"{indent}if pos + {st.size} > end: raise short({what!r}, pos, {st.size}, end)")
         lines.append(f"{indent}{', '.join(targets)}, = {sname}.unpack_from(data, pos)")
         lines.append(f"{indent}pos += {st.size}")
         for (_, k), t in zip(items, targets, strict=True):
@@ -709,7 +711,6 @@ def compile_reader(
                 aname = new_name("A", _array(code))
                 lines.extend(
                     [
-                        f"{indent}if pos + 4 > end: raise short({what!r}, pos, 4, end)",
                         f"{indent}n, = U32F(data, pos); pos += 4",
                         f"{indent}if n:",
                         f"{indent}    q = pos + n * {size}",
@@ -787,7 +788,15 @@ def compile_reader(
     flush()
 
     _defaults(cls, var_of, ns)
-    src = ["def unpack(r):", "    data, pos, end = r.view()", *lines, "    SETPOS(r, pos)"]
+    what = f"{cls.__name__}: record"
+    src = ["def unpack(r):", "    data, pos, end = r.view()", "    start = pos", "    try:"]
+    src += ["    " + line for line in lines]
+    src += [
+        "    except STRUCT_ERROR:",  # read past the whole buffer
+        f"        raise short({what!r}, start, pos - start, end) from None",
+        f"    if pos > end: raise short({what!r}, start, pos - start, end)",
+        "    SETPOS(r, pos)",
+    ]
     src += _construct(cls, names, var_of, ns)
     text = "\n".join(src) + "\n"
     _exec(text, f"<reader {cls.__module__}.{cls.__qualname__} {version:#06x}>", ns)

@@ -489,7 +489,8 @@ class JobStateFile:
 
 # -- decoding -------------------------------------------------------------------------------------
 def decode_job_state(data: bytes | bytearray | memoryview) -> JobStateFile:
-    """Decode a whole job_state file. Raises DecodeError on anything that is not a 22.05 file."""
+    """Decode a whole job_state file. Raises DecodeError on anything that is not a 22.05, 24.11 or 26.05
+    file (a damaged record: with its index and offset)."""
     r = Reader(data)
     version_str = r.string()
     if version_str != JOB_STATE_VERSION:

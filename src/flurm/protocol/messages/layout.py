@@ -24,10 +24,12 @@ on the wire in (``since(V)``, ``before(V)``), and :class:`VersionedLayout` compi
 from the one table. A field a release does not carry decodes to its dataclass default.
 
 Saved state (slurmctld's ``job_state``) is read-only and less regular than a wire body: :func:`compile_reader`
-(one release: :class:`VersionedReader`) builds the decoder alone and adds kinds that read no bytes or only
+(per release: :class:`VersionedReader`) builds the decoder alone and adds kinds that read no bytes or only
 some of the time: :class:`Derived` (a field computed from fields read before it), :class:`Const`,
-:class:`When` (a field packed only if earlier fields say so), :class:`Check` (a sanity test that raises
-DecodeError), and nested readers ``fn(reader, version)``. Names that are not fields are read and dropped.
+:class:`When` (a field packed only if earlier fields say so), :class:`Absent` (a nested block decoded
+from its empty marker without a call), :class:`Check` (a sanity test that raises DecodeError), counted
+arrays (:data:`U16_ARRAY` ...), and nested readers ``fn(reader, version)``. Names that are not fields are
+read and dropped.
 """
 
 from __future__ import annotations
@@ -184,8 +186,8 @@ def _seen_str_read(var: str, what: str, indent: str) -> list[str]:
 # Decoded saved-state strings by their packed bytes (NUL included). Partition, account, user, node,
 # path and TRES strings repeat across thousands of job records: one object each, not one per job.
 _SEEN: dict[bytes, str] = {}
-_SEEN_MAX = 65536
-_SEEN_LEN = 256
+_SEEN_MAX = 16384
+_SEEN_LEN = 128  # at most a few MB, kept for the process's life
 
 
 def _seen_str(raw: bytes) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flurm.protocol import versions
-from flurm.protocol.constants import NO_VAL, SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION
+from flurm.protocol.constants import SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION
 from flurm.protocol.messages.job_info import JobResources
 from flurm.protocol.messages.reservations import ReservationRecord
 from flurm.protocol.wire import DecodeError, Reader
@@ -144,8 +144,7 @@ def _reservation(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> Save
     name = record.name
     assoc_list = r.string()
     boot_time = r.u32()
-    nhosts = r.u32()
-    core_resources = None if nhosts == NO_VAL else JobResources.read(r, nhosts, version)
+    core_resources = JobResources.unpack_optional(r, version)
     duration = r.u32()
     resv_id = r.u32()
     if resv_id > MAX_RESV_COUNT:

@@ -29,12 +29,12 @@ job id. :func:`read_job_script` and :func:`read_job_environment` read them.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from flurm.protocol import versions
 from flurm.protocol.constants import (
@@ -50,19 +50,30 @@ from flurm.protocol.constants import (
 )
 from flurm.protocol.messages.credential import GresJobState, GresStepState
 from flurm.protocol.messages.job_desc import CRON_ENTRY, CronEntry
-from flurm.protocol.messages.job_info import JOB_RESOURCES, MULTI_CORE, JobResources, MultiCore
+from flurm.protocol.messages.job_info import MULTI_CORE, JobResources, MultiCore
 from flurm.protocol.messages.layout import (
     BITS,
     DOUBLE,
     STR,
-    STRS,
     TIME,
     U8,
     U16,
+    U16_ARRAY,
     U32,
+    U32_ARRAY,
     U64,
-    Span,
+    U64_ARRAY,
+    Absent,
+    Check,
+    Const,
+    Derived,
+    FieldReader,
+    ReadEntry,
+    ReadKind,
+    VersionedReader,
+    When,
     before,
+    compile_reader,
     since,
 )
 from flurm.protocol.messages.slurmd import unpack_jobacct
@@ -112,6 +123,7 @@ _FEATURES_USE = {0: None, 1: "features", 2: "prefer"}
 # select plugins whose job info packs nothing after the plugin id (cons_res, linear, serial, cons_tres)
 _SELECT_PLUGINS_EMPTY = frozenset({101, 102, 106, 109})
 _SWITCH_PLUGIN_NONE = 100
+_NO_VAL_BYTES = NO_VAL.to_bytes(4, "big")  # an absent array record or job_resources
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -477,7 +489,8 @@ class JobStateFile:
 
 # -- decoding -------------------------------------------------------------------------------------
 def decode_job_state(data: bytes | bytearray | memoryview) -> JobStateFile:
-    """Decode a whole job_state file. Raises DecodeError on anything that is not a 22.05 file."""
+    """Decode a whole job_state file. Raises DecodeError on anything that is not a 22.05, 24.11 or 26.05
+    file (a damaged record: with its index and offset)."""
     r = Reader(data)
     version_str = r.string()
     if version_str != JOB_STATE_VERSION:
@@ -487,257 +500,44 @@ def decode_job_state(data: bytes | bytearray | memoryview) -> JobStateFile:
     written = r.time()
     job_id_sequence = r.u32()
     last_backfill = r.time()
+    unpack = (
+        _JOB_22_05.unpack
+        if protocol_version == SLURM_22_05_PROTOCOL_VERSION
+        else _JOB.unpacker(protocol_version)
+    )
     jobs: list[SavedJob] = []
-    while not r.at_end():
-        start = r.pos
-        try:
-            jobs.append(
-                _job(r)
-                if protocol_version == SLURM_22_05_PROTOCOL_VERSION
-                else _job_newer(r, protocol_version)
-            )
-        except DecodeError as e:
-            raise DecodeError(f"job_state: job record {len(jobs)} at offset {start}: {e}") from None
+    append = jobs.append
+    # 10,000 jobs are about a million new objects, none in a cycle: the collector would walk the
+    # growing heap again and again for nothing (a quarter of the decoding time)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while not r.at_end():
+            start = r.pos
+            try:
+                append(unpack(r))
+            except DecodeError as e:
+                raise DecodeError(f"job_state: job record {len(jobs)} at offset {start}: {e}") from None
+    finally:
+        if collecting:
+            gc.enable()
     return JobStateFile(version_str, protocol_version, written, job_id_sequence, last_backfill, tuple(jobs))
 
 
-def _opt_str(r: Reader) -> str | None:
-    return r.string()
+def _job(r: Reader) -> SavedJob:
+    """One 22.05 job record (the tests cut a file into records with it)."""
+    return _JOB_22_05.unpack(r)
 
 
-def _strings(r: Reader) -> tuple[str, ...]:
+# Nested blocks, as a reader layout calls them: fn(reader, the file's protocol version).
+
+
+def _strings(r: Reader, version: int = 0) -> tuple[str, ...]:
+    """packstr_array; slurmctld's NULL element reads as "" (as unpackstr_array leaves it)."""
     return tuple(r.string_array())
 
 
-def _job(r: Reader) -> SavedJob:
-    array_job_id = r.u32()
-    array_task_id = r.u32()
-    array = _array_record(r)
-    assoc_id = r.u32()
-    batch_features = r.string()
-    container = r.string()
-    delay_boot = r.u32()
-    job_id = r.u32()
-    if job_id == 0:
-        raise DecodeError("job id 0")
-    user_id, group_id, time_limit, time_min, priority, alloc_sid = (r.u32() for _ in range(6))
-    total_cpus, total_nodes, cpu_cnt, exit_code, derived_ec = (r.u32() for _ in range(5))
-    db_index = r.u64()
-    resv_id = r.u32()
-    next_step_id = r.u32()
-    het_job_id = r.u32()
-    het_job_id_set = r.string()
-    het_job_offset = r.u32()
-    qos_id, req_switch, wait4switch, profile, db_flags = (r.u32() for _ in range(5))
-    (
-        last_sched_eval,
-        preempt_time,
-        start_time,
-        end_time,
-        end_time_exp,
-        suspend_time,
-        pre_sus_time,
-        resize_time,
-        tot_sus_time,
-        deadline,
-    ) = (r.time() for _ in range(10))
-    site_factor = r.u32()
-    direct_set_prio = r.u16()
-    job_state = r.u32()
-    kill_on_node_fail = r.u16()
-    batch_flag = r.u16()
-    mail_type = r.u16()
-    state_reason = r.u32()
-    state_reason_prev_db = r.u32()
-    reboot = r.u8()
-    restart_cnt, wait_all_nodes, warn_flags, warn_signal, warn_time = (r.u16() for _ in range(5))
-    limit_set = LimitSet(r.u16(), r.u16(), tuple(r.u16_array()))
-    state_desc = r.string()
-    resp_host = r.string()
-    alloc_resp_port = r.u16()
-    other_port = r.u16()
-    power_flags = r.u8()
-    start_protocol_ver = r.u16()
-    billable_tres = r.double()
-    nodes_completing = r.string() if job_state & JobStateFlag.COMPLETING else None
-    nodes_pr = r.string() if state_reason == JobStateReason.WAIT_PROLOG else None
-    nodes = r.string()
-    partition = r.string()
-    if partition is None:
-        raise DecodeError(f"JobId={job_id} has no partition")
-    (
-        name,
-        user_name,
-        wckey,
-        alloc_node,
-        account,
-        admin_comment,
-        comment,
-        gres_used,
-        network,
-        licenses,
-        mail_user,
-        mcs_label,
-        resv_name,
-        batch_host,
-        burst_buffer,
-        burst_buffer_state,
-        system_comment,
-    ) = (r.string() for _ in range(17))
-    select_plugin_id = _select_jobinfo(r)
-    job_resources = JOB_RESOURCES.unpack(r)
-    spank_job_env = _strings(r)
-    gres_list_req = _gres_job_states(r)
-    gres_list_alloc = _gres_job_states(r)
-    details_flag = r.u16()
-    if details_flag == _DETAILS_FLAG:
-        details: SavedDetails | None = _details(r)
-    elif details_flag == 0:
-        details = None
-    else:
-        raise DecodeError(f"JobId={job_id}: bad details flag {details_flag:#x}")
-    steps: list[SavedStep] = []
-    while (flag := r.u16()) == _STEP_FLAG:
-        steps.append(_step(r))
-    if flag != 0:
-        raise DecodeError(f"JobId={job_id}: bad step flag {flag:#x}")
-    bit_flags = r.u64()
-    tres_alloc_str, tres_fmt_alloc_str, tres_req_str, tres_fmt_req_str, clusters = (
-        r.string() for _ in range(5)
-    )
-    fed_details = _fed_details(r)
-    origin_cluster = r.string()
-    (
-        cpus_per_tres,
-        mem_per_tres,
-        tres_bind,
-        tres_freq,
-        tres_per_job,
-        tres_per_node,
-        tres_per_socket,
-        tres_per_task,
-        selinux_context,
-    ) = (r.string() for _ in range(9))
-
-    if (job_state & JOB_STATE_BASE) >= _JOB_END:
-        raise DecodeError(f"JobId={job_id}: bad job_state {job_state:#x}")
-    if batch_flag > _MAX_BATCH_REQUEUE:
-        raise DecodeError(f"JobId={job_id}: bad batch_flag {batch_flag}")
-    if kill_on_node_fail > 1:
-        raise DecodeError(f"JobId={job_id}: bad kill_on_node_fail {kill_on_node_fail}")
-
-    return SavedJob(
-        array_job_id=array_job_id,
-        array_task_id=array_task_id,
-        array=array,
-        assoc_id=assoc_id,
-        batch_features=batch_features,
-        container=container,
-        delay_boot=delay_boot,
-        job_id=job_id,
-        user_id=user_id,
-        group_id=group_id,
-        time_limit=time_limit,
-        time_min=time_min,
-        priority=priority,
-        alloc_sid=alloc_sid,
-        total_cpus=total_cpus,
-        total_nodes=total_nodes,
-        cpu_cnt=cpu_cnt,
-        exit_code=exit_code,
-        derived_ec=derived_ec,
-        db_index=db_index,
-        resv_id=resv_id,
-        next_step_id=next_step_id,
-        het_job_id=het_job_id,
-        het_job_id_set=het_job_id_set,
-        het_job_offset=het_job_offset,
-        qos_id=qos_id,
-        req_switch=req_switch,
-        wait4switch=wait4switch,
-        profile=profile,
-        db_flags=db_flags,
-        last_sched_eval=last_sched_eval,
-        preempt_time=preempt_time,
-        start_time=start_time,
-        end_time=end_time,
-        end_time_exp=end_time_exp,
-        suspend_time=suspend_time,
-        pre_sus_time=pre_sus_time,
-        resize_time=resize_time,
-        tot_sus_time=tot_sus_time,
-        deadline=deadline,
-        site_factor=site_factor,
-        direct_set_prio=direct_set_prio,
-        job_state=job_state,
-        kill_on_node_fail=kill_on_node_fail,
-        batch_flag=batch_flag,
-        mail_type=mail_type,
-        state_reason=state_reason,
-        state_reason_prev_db=state_reason_prev_db,
-        reboot=reboot,
-        restart_cnt=restart_cnt,
-        wait_all_nodes=wait_all_nodes,
-        warn_flags=warn_flags,
-        warn_signal=warn_signal,
-        warn_time=warn_time,
-        limit_set=limit_set,
-        state_desc=state_desc,
-        resp_host=resp_host,
-        alloc_resp_port=alloc_resp_port,
-        other_port=other_port,
-        power_flags=power_flags,
-        start_protocol_ver=start_protocol_ver,
-        billable_tres=billable_tres,
-        nodes_completing=nodes_completing,
-        nodes_pr=nodes_pr,
-        nodes=nodes,
-        partition=partition,
-        name=name,
-        user_name=user_name,
-        wckey=wckey,
-        alloc_node=alloc_node,
-        account=account,
-        admin_comment=admin_comment,
-        comment=comment,
-        gres_used=gres_used,
-        network=network,
-        licenses=licenses,
-        mail_user=mail_user,
-        mcs_label=mcs_label,
-        resv_name=resv_name,
-        batch_host=batch_host,
-        burst_buffer=burst_buffer,
-        burst_buffer_state=burst_buffer_state,
-        system_comment=system_comment,
-        select_plugin_id=select_plugin_id,
-        job_resources=job_resources,
-        spank_job_env=spank_job_env,
-        gres_list_req=gres_list_req,
-        gres_list_alloc=gres_list_alloc,
-        details=details,
-        steps=tuple(steps),
-        bit_flags=bit_flags,
-        tres_alloc_str=tres_alloc_str,
-        tres_fmt_alloc_str=tres_fmt_alloc_str,
-        tres_req_str=tres_req_str,
-        tres_fmt_req_str=tres_fmt_req_str,
-        clusters=clusters,
-        fed_details=fed_details,
-        origin_cluster=origin_cluster,
-        cpus_per_tres=cpus_per_tres,
-        mem_per_tres=mem_per_tres,
-        tres_bind=tres_bind,
-        tres_freq=tres_freq,
-        tres_per_job=tres_per_job,
-        tres_per_node=tres_per_node,
-        tres_per_socket=tres_per_socket,
-        tres_per_task=tres_per_task,
-        selinux_context=selinux_context,
-    )
-
-
-def _array_record(r: Reader) -> ArrayRecord | None:
+def _array_record(r: Reader, version: int = 0) -> ArrayRecord | None:
     size = r.u32()
     if size == NO_VAL:
         return None
@@ -764,19 +564,29 @@ def _hexmask(size: int, text: str) -> Bitmap:
     return Bitmap(size, value)
 
 
-def _select_jobinfo(r: Reader) -> int:
+def _select_jobinfo(r: Reader, version: int = 0) -> int:
     plugin_id = r.u32()
     if plugin_id not in _SELECT_PLUGINS_EMPTY:
         raise DecodeError(f"select plugin {plugin_id} job info is not supported (Cray select plugins)")
     return plugin_id
 
 
-def _gres_job_states(r: Reader) -> tuple[GresJobState, ...]:
-    return _gres_states(r, SLURM_22_05_PROTOCOL_VERSION)
+def _limit_set(limit_qos: int, limit_time: int, limit_tres: tuple[int, ...]) -> LimitSet:
+    return LimitSet(limit_qos, limit_time, limit_tres)
 
 
-def _gres_step_states_22_05(r: Reader) -> tuple[GresStepState, ...]:
-    return _gres_step_states(r, SLURM_22_05_PROTOCOL_VERSION)
+def _gres_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
+    count = r.u16()
+    if count > r.remaining // 64:  # the smallest record (22.05) has 74 bytes
+        raise DecodeError(f"{count} job GRES records do not fit in {r.remaining} bytes")
+    return tuple(GresJobState.unpack(r, version) for _ in range(count))
+
+
+def _gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
+    count = r.u16()
+    if count > r.remaining // 64:  # the smallest record (22.05) has 70 bytes
+        raise DecodeError(f"{count} step GRES records do not fit in {r.remaining} bytes")
+    return tuple(GresStepState.unpack(r, version) for _ in range(count))
 
 
 def _dependencies(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> tuple[DependencySpec, ...]:
@@ -793,102 +603,77 @@ def _dependencies(r: Reader, version: int = SLURM_22_05_PROTOCOL_VERSION) -> tup
     return tuple(out)
 
 
-def _details(r: Reader) -> SavedDetails:
-    min_cpus, max_cpus, min_nodes, max_nodes, num_tasks = (r.u32() for _ in range(5))
-    acctg_freq = r.string()
-    contiguous = r.u16()
-    core_spec = r.u16()
-    cpus_per_task = r.u16()
-    nice = r.u32()
-    ntasks_per_node = r.u16()
-    requeue = r.u16()
-    task_dist = r.u32()
-    share_res = r.u8()
-    whole_node = r.u8()
-    cpu_bind = r.string()
-    cpu_bind_type = r.u16()
-    mem_bind = r.string()
-    mem_bind_type = r.u16()
-    plane_size = r.u16()
-    open_mode, overcommit, prolog_running = r.u8(), r.u8(), r.u8()
-    pn_min_cpus = r.u32()
-    pn_min_memory = r.u64()
-    pn_min_tmp_disk, cpu_freq_min, cpu_freq_max, cpu_freq_gov = (r.u32() for _ in range(4))
-    begin_time, accrue_time, submit_time = r.time(), r.time(), r.time()
-    req_nodes, exc_nodes, features, cluster_features, prefer = (r.string() for _ in range(5))
-    use = r.u8()
-    if use not in _FEATURES_USE:
-        raise DecodeError(f"details: bad features_use {use}")
-    depend_list = _dependencies(r)
-    dependency, orig_dependency = r.string(), r.string()
-    std_err, std_in, std_out, submit_line, work_dir = (r.string() for _ in range(5))
-    multi_core = MULTI_CORE.unpack(r)
-    argv = _strings(r)
-    env_sup = _strings(r)
-    crontab_entry = CRON_ENTRY.unpack(r)
-    env_hash, script_hash = r.string(), r.string()
-    if contiguous > 1 or requeue > 1 or overcommit > 1 or prolog_running > 4:
-        raise DecodeError(
-            f"details: bad contiguous={contiguous} requeue={requeue} overcommit={overcommit} "
-            f"prolog_running={prolog_running}"
-        )
-    return SavedDetails(
-        min_cpus=min_cpus,
-        max_cpus=max_cpus,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        num_tasks=num_tasks,
-        acctg_freq=acctg_freq,
-        contiguous=contiguous,
-        core_spec=core_spec,
-        cpus_per_task=cpus_per_task,
-        nice=nice,
-        ntasks_per_node=ntasks_per_node,
-        requeue=requeue,
-        task_dist=task_dist,
-        share_res=share_res,
-        whole_node=whole_node,
-        cpu_bind=cpu_bind,
-        cpu_bind_type=cpu_bind_type,
-        mem_bind=mem_bind,
-        mem_bind_type=mem_bind_type,
-        plane_size=plane_size,
-        open_mode=open_mode,
-        overcommit=overcommit,
-        prolog_running=prolog_running,
-        pn_min_cpus=pn_min_cpus,
-        pn_min_memory=pn_min_memory,
-        pn_min_tmp_disk=pn_min_tmp_disk,
-        cpu_freq_min=cpu_freq_min,
-        cpu_freq_max=cpu_freq_max,
-        cpu_freq_gov=cpu_freq_gov,
-        begin_time=begin_time,
-        accrue_time=accrue_time,
-        submit_time=submit_time,
-        req_nodes=req_nodes,
-        exc_nodes=exc_nodes,
-        features=features,
-        cluster_features=cluster_features,
-        prefer=prefer,
-        features_use=_FEATURES_USE[use],
-        depend_list=depend_list,
-        dependency=dependency,
-        orig_dependency=orig_dependency,
-        std_err=std_err,
-        std_in=std_in,
-        std_out=std_out,
-        submit_line=submit_line,
-        work_dir=work_dir,
-        multi_core=multi_core,
-        argv=argv,
-        env_sup=env_sup,
-        crontab_entry=crontab_entry,
-        env_hash=env_hash,
-        script_hash=script_hash,
-    )
+def _job_resources(r: Reader, version: int) -> JobResources | None:
+    return JobResources.unpack_optional(r, version)
 
 
-def _skip_switch_jobinfo(r: Reader) -> None:
+def _multi_core(r: Reader, version: int) -> MultiCore | None:
+    return MULTI_CORE.unpack(r)  # the same block in every release
+
+
+def _cron_entry(r: Reader, version: int) -> CronEntry | None:
+    return CRON_ENTRY.unpack(r)  # the same block in every release
+
+
+def _step_layout(r: Reader, version: int) -> StepLayout | None:
+    return StepLayout.unpack_optional(r, version)
+
+
+def _jobacct(r: Reader, version: int) -> None:
+    unpack_jobacct(r, version)  # step accounting: checked, not kept
+
+
+def _features_use(features_use_code: int) -> str | None:
+    if features_use_code not in _FEATURES_USE:
+        raise DecodeError(f"details: bad features_use {features_use_code}")
+    return _FEATURES_USE[features_use_code]
+
+
+def _completing(job_state: int) -> bool:
+    return bool(job_state & JobStateFlag.COMPLETING)
+
+
+def _in_prolog(state_reason: int) -> bool:
+    return state_reason == JobStateReason.WAIT_PROLOG
+
+
+def _running_step(exit_code: int) -> bool:
+    return exit_code != NO_VAL  # a step's exit node bitmap is packed once it has an exit code
+
+
+def _no_partition(partition: str | None) -> bool:
+    return partition is None
+
+
+def _job_id_zero(job_id: int) -> bool:
+    return job_id == 0
+
+
+def _bad_details_flags(contiguous: int, requeue: int, overcommit: int, prolog_running: int) -> bool:
+    return contiguous > 1 or requeue > 1 or overcommit > 1 or prolog_running > 4
+
+
+_NO_PARTITION = Check(_no_partition, "JobId={job_id} has no partition")
+_JOB_ID_ZERO = Check(_job_id_zero, "job id 0")
+_BAD_DETAILS = Check(
+    _bad_details_flags,
+    "details: bad contiguous={contiguous} requeue={requeue} overcommit={overcommit} "
+    "prolog_running={prolog_running}",
+)
+
+
+# -- 22.05 ----------------------------------------------------------------------------------------
+# The job record as 22.05's _dump_job_state packs it, its details (_dump_job_details) and its
+# steps (_dump_job_step_state).
+
+
+def _fed_details(r: Reader, version: int) -> FedDetails | None:
+    if not r.u16():
+        return None
+    return FedDetails(r.u32(), r.string(), r.u64(), r.string(), r.u64(), r.string())
+
+
+def _skip_switch_jobinfo(r: Reader, version: int) -> None:
     if not r.u8():
         return
     plugin_id = r.u32()
@@ -896,95 +681,272 @@ def _skip_switch_jobinfo(r: Reader) -> None:
         raise DecodeError(f"switch plugin {plugin_id} step info is not supported (only switch/none)")
 
 
-def _step(r: Reader) -> SavedStep:
-    step_id = r.u32()
-    step_het_comp = r.u32()
-    cyclic_alloc = r.u16()
-    srun_pid = r.u32()
-    port = r.u16()
-    cpus_per_task = r.u16()
-    container = r.string()
-    resv_port_cnt = r.u16()
-    state = r.u16()
-    start_protocol_ver = r.u16()
-    flags = r.u32()
-    cpu_count = r.u32()
-    pn_min_memory = r.u64()
-    exit_code = r.u32()
-    exit_node_bitmap = r.bitmap() if exit_code != NO_VAL else None
-    core_bitmap_job = r.bitmap()
-    time_limit, cpu_freq_min, cpu_freq_max, cpu_freq_gov = (r.u32() for _ in range(4))
-    start_time, pre_sus_time, tot_sus_time = r.time(), r.time(), r.time()
-    host, resv_ports, name, network = (r.string() for _ in range(4))
-    gres_list_req = _gres_step_states_22_05(r)
-    gres_list_alloc = _gres_step_states_22_05(r)
-    layout = StepLayout.unpack_optional(r, SLURM_22_05_PROTOCOL_VERSION)
-    _skip_switch_jobinfo(r)
-    _select_jobinfo(r)
-    tres_alloc_str, tres_fmt_alloc_str = r.string(), r.string()
+def _has_details_22_05(details_flag: int, job_id: int) -> bool:
+    if details_flag == _DETAILS_FLAG:
+        return True
+    if details_flag != 0:
+        raise DecodeError(f"JobId={job_id}: bad details flag {details_flag:#x}")
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _FlaggedSteps:
+    """22.05's steps: each behind a u16 0xBBBB, the list ended by a u16 0."""
+
+    step: FieldReader
+
+    def unpack(self, r: Reader) -> tuple[SavedStep, ...]:
+        steps = []
+        while (flag := r.u16()) == _STEP_FLAG:
+            steps.append(self.step.unpack(r))
+        if flag != 0:
+            raise DecodeError(f"bad step flag {flag:#x}")
+        return tuple(steps)
+
+
+def _bad_job_state(job_state: int) -> bool:
+    return (job_state & JOB_STATE_BASE) >= _JOB_END
+
+
+def _bad_batch_flag(batch_flag: int) -> bool:
+    return batch_flag > _MAX_BATCH_REQUEUE
+
+
+def _bad_kill_on_node_fail(kill_on_node_fail: int) -> bool:
+    return kill_on_node_fail > 1
+
+
+_DETAILS_22_05: tuple[tuple[str, ReadKind], ...] = (
+    ("min_cpus", U32),
+    ("max_cpus", U32),
+    ("min_nodes", U32),
+    ("max_nodes", U32),
+    ("num_tasks", U32),
+    ("acctg_freq", STR),
+    ("contiguous", U16),
+    ("core_spec", U16),
+    ("cpus_per_task", U16),
+    ("nice", U32),
+    ("ntasks_per_node", U16),
+    ("requeue", U16),
+    ("task_dist", U32),
+    ("share_res", U8),
+    ("whole_node", U8),
+    ("cpu_bind", STR),
+    ("cpu_bind_type", U16),
+    ("mem_bind", STR),
+    ("mem_bind_type", U16),
+    ("plane_size", U16),
+    ("open_mode", U8),
+    ("overcommit", U8),
+    ("prolog_running", U8),
+    ("pn_min_cpus", U32),
+    ("pn_min_memory", U64),
+    ("pn_min_tmp_disk", U32),
+    ("cpu_freq_min", U32),
+    ("cpu_freq_max", U32),
+    ("cpu_freq_gov", U32),
+    ("begin_time", TIME),
+    ("accrue_time", TIME),
+    ("submit_time", TIME),
+    ("req_nodes", STR),
+    ("exc_nodes", STR),
+    ("features", STR),
+    ("cluster_features", STR),
+    ("prefer", STR),
+    ("features_use_code", U8),
+    ("features_use", Derived(_features_use)),
+    ("depend_list", Absent(b"\0\0\0\0", (), _dependencies)),
+    ("dependency", STR),
+    ("orig_dependency", STR),
+    ("std_err", STR),
+    ("std_in", STR),
+    ("std_out", STR),
+    ("submit_line", STR),
+    ("work_dir", STR),
+    ("multi_core", Absent(b"\0", None, _multi_core)),
+    ("argv", Absent(b"\0\0\0\0", (), _strings)),
+    ("env_sup", Absent(b"\0\0\0\0", (), _strings)),
+    ("crontab_entry", Absent(b"\0", None, _cron_entry)),
+    ("env_hash", STR),
+    ("script_hash", STR),
+    ("check flags", _BAD_DETAILS),
+)
+
+_STEP_22_05: tuple[tuple[str, ReadKind], ...] = (
+    ("step_id", U32),
+    ("step_het_comp", U32),
+    ("cyclic_alloc", U16),
+    ("srun_pid", U32),
+    ("port", U16),
+    ("cpus_per_task", U16),
+    ("container", STR),
+    ("resv_port_cnt", U16),
+    ("state", U16),
+    ("start_protocol_ver", U16),
+    ("flags", U32),
+    ("cpu_count", U32),
+    ("pn_min_memory", U64),
+    ("exit_code", U32),
+    ("exit_node_bitmap", When(_running_step, BITS)),
+    ("core_bitmap_job", BITS),
+    ("time_limit", U32),
+    ("cpu_freq_min", U32),
+    ("cpu_freq_max", U32),
+    ("cpu_freq_gov", U32),
+    ("start_time", TIME),
+    ("pre_sus_time", TIME),
+    ("tot_sus_time", TIME),
+    ("host", STR),
+    ("resv_ports", STR),
+    ("name", STR),
+    ("network", STR),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_step_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_step_states)),
+    ("layout", Absent(b"\0\0", None, _step_layout)),
+    ("switch_step", Absent(b"\0", None, _skip_switch_jobinfo)),
+    ("select_plugin_id", _select_jobinfo),
+    ("tres_alloc_str", STR),
+    ("tres_fmt_alloc_str", STR),
+    ("cpus_per_tres", STR),
+    ("mem_per_tres", STR),
+    ("submit_line", STR),
+    ("tres_bind", STR),
+    ("tres_freq", STR),
+    ("tres_per_step", STR),
+    ("tres_per_node", STR),
+    ("tres_per_socket", STR),
+    ("tres_per_task", STR),
+    ("jobacct", Absent(b"\0", None, _jobacct)),
+    ("memory_allocated", U64_ARRAY),
+)
+
+_DETAILS_READER_22_05 = compile_reader(SavedDetails, _DETAILS_22_05, SLURM_22_05_PROTOCOL_VERSION)
+_STEP_READER_22_05 = compile_reader(SavedStep, _STEP_22_05, SLURM_22_05_PROTOCOL_VERSION)
+
+_JOB_TABLE_22_05: tuple[tuple[str, ReadKind], ...] = (
+    ("array_job_id", U32),
+    ("array_task_id", U32),
+    ("array", Absent(_NO_VAL_BYTES, None, _array_record)),
+    ("assoc_id", U32),
+    ("batch_features", STR),
+    ("container", STR),
+    ("delay_boot", U32),
+    ("job_id", U32),
+    ("check job id", _JOB_ID_ZERO),
+    ("user_id", U32),
+    ("group_id", U32),
+    ("time_limit", U32),
+    ("time_min", U32),
+    ("priority", U32),
+    ("alloc_sid", U32),
+    ("total_cpus", U32),
+    ("total_nodes", U32),
+    ("cpu_cnt", U32),
+    ("exit_code", U32),
+    ("derived_ec", U32),
+    ("db_index", U64),
+    ("resv_id", U32),
+    ("next_step_id", U32),
+    ("het_job_id", U32),
+    ("het_job_id_set", STR),
+    ("het_job_offset", U32),
+    ("qos_id", U32),
+    ("req_switch", U32),
+    ("wait4switch", U32),
+    ("profile", U32),
+    ("db_flags", U32),
+    ("last_sched_eval", TIME),
+    ("preempt_time", TIME),
+    ("start_time", TIME),
+    ("end_time", TIME),
+    ("end_time_exp", TIME),
+    ("suspend_time", TIME),
+    ("pre_sus_time", TIME),
+    ("resize_time", TIME),
+    ("tot_sus_time", TIME),
+    ("deadline", TIME),
+    ("site_factor", U32),
+    ("direct_set_prio", U16),
+    ("job_state", U32),
+    ("kill_on_node_fail", U16),
+    ("batch_flag", U16),
+    ("mail_type", U16),
+    ("state_reason", U32),
+    ("state_reason_prev_db", U32),
+    ("reboot", U8),
+    ("restart_cnt", U16),
+    ("wait_all_nodes", U16),
+    ("warn_flags", U16),
+    ("warn_signal", U16),
+    ("warn_time", U16),
+    ("limit_qos", U16),
+    ("limit_time", U16),
+    ("limit_tres", U16_ARRAY),
+    ("limit_set", Derived(_limit_set)),
+    ("state_desc", STR),
+    ("resp_host", STR),
+    ("alloc_resp_port", U16),
+    ("other_port", U16),
+    ("power_flags", U8),
+    ("start_protocol_ver", U16),
+    ("billable_tres", DOUBLE),
+    ("nodes_completing", When(_completing, STR)),
+    ("nodes_pr", When(_in_prolog, STR)),
+    ("nodes", STR),
+    ("partition", STR),
+    ("check partition", _NO_PARTITION),
+    ("name", STR),
+    ("user_name", STR),
+    ("wckey", STR),
+    ("alloc_node", STR),
+    ("account", STR),
+    ("admin_comment", STR),
+    ("comment", STR),
+    ("gres_used", STR),
+    ("network", STR),
+    ("licenses", STR),
+    ("mail_user", STR),
+    ("mcs_label", STR),
+    ("resv_name", STR),
+    ("batch_host", STR),
+    ("burst_buffer", STR),
+    ("burst_buffer_state", STR),
+    ("system_comment", STR),
+    ("select_plugin_id", _select_jobinfo),
+    ("job_resources", Absent(_NO_VAL_BYTES, None, _job_resources)),
+    ("spank_job_env", Absent(b"\0\0\0\0", (), _strings)),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_states)),
+    ("details_flag", U16),
+    ("details", When(_has_details_22_05, _DETAILS_READER_22_05)),
+    ("steps", Absent(b"\0\0", (), _FlaggedSteps(_STEP_READER_22_05))),
+    ("bit_flags", U64),
+    ("tres_alloc_str", STR),
+    ("tres_fmt_alloc_str", STR),
+    ("tres_req_str", STR),
+    ("tres_fmt_req_str", STR),
+    ("clusters", STR),
+    ("fed_details", Absent(b"\0\0", None, _fed_details)),
+    ("origin_cluster", STR),
+    ("cpus_per_tres", STR),
+    ("mem_per_tres", STR),
+    ("tres_bind", STR),
+    ("tres_freq", STR),
+    ("tres_per_job", STR),
+    ("tres_per_node", STR),
+    ("tres_per_socket", STR),
+    ("tres_per_task", STR),
+    ("selinux_context", STR),
+    ("check job_state", Check(_bad_job_state, "JobId={job_id}: bad job_state {job_state:#x}")),
+    ("check batch_flag", Check(_bad_batch_flag, "JobId={job_id}: bad batch_flag {batch_flag}")),
     (
-        cpus_per_tres,
-        mem_per_tres,
-        submit_line,
-        tres_bind,
-        tres_freq,
-        tres_per_step,
-        tres_per_node,
-        tres_per_socket,
-        tres_per_task,
-    ) = (r.string() for _ in range(9))
-    unpack_jobacct(r, SLURM_22_05_PROTOCOL_VERSION)  # step accounting: checked, not kept
-    memory_allocated = tuple(r.u64_array())
-    return SavedStep(
-        step_id=step_id,
-        step_het_comp=step_het_comp,
-        cyclic_alloc=cyclic_alloc,
-        srun_pid=srun_pid,
-        port=port,
-        cpus_per_task=cpus_per_task,
-        container=container,
-        resv_port_cnt=resv_port_cnt,
-        state=state,
-        start_protocol_ver=start_protocol_ver,
-        flags=flags,
-        cpu_count=cpu_count,
-        pn_min_memory=pn_min_memory,
-        exit_code=exit_code,
-        exit_node_bitmap=exit_node_bitmap,
-        core_bitmap_job=core_bitmap_job,
-        time_limit=time_limit,
-        cpu_freq_min=cpu_freq_min,
-        cpu_freq_max=cpu_freq_max,
-        cpu_freq_gov=cpu_freq_gov,
-        start_time=start_time,
-        pre_sus_time=pre_sus_time,
-        tot_sus_time=tot_sus_time,
-        host=host,
-        resv_ports=resv_ports,
-        name=name,
-        network=network,
-        layout=layout,
-        tres_alloc_str=tres_alloc_str,
-        tres_fmt_alloc_str=tres_fmt_alloc_str,
-        cpus_per_tres=cpus_per_tres,
-        mem_per_tres=mem_per_tres,
-        submit_line=submit_line,
-        tres_bind=tres_bind,
-        tres_freq=tres_freq,
-        tres_per_step=tres_per_step,
-        tres_per_node=tres_per_node,
-        tres_per_socket=tres_per_socket,
-        tres_per_task=tres_per_task,
-        memory_allocated=memory_allocated,
-        gres_list_req=gres_list_req,
-        gres_list_alloc=gres_list_alloc,
-    )
+        "check kill_on_node_fail",
+        Check(_bad_kill_on_node_fail, "JobId={job_id}: bad kill_on_node_fail {kill_on_node_fail}"),
+    ),
+)
 
-
-def _fed_details(r: Reader) -> FedDetails | None:
-    if not r.u16():
-        return None
-    return FedDetails(r.u32(), r.string(), r.u64(), r.string(), r.u64(), r.string())
+_JOB_22_05 = compile_reader(SavedJob, _JOB_TABLE_22_05, SLURM_22_05_PROTOCOL_VERSION)
 
 
 # -- script and environment files -----------------------------------------------------------------
@@ -1074,35 +1036,11 @@ def read_job_environment(state_dir: str | os.PathLike[str], job_id: int) -> tupl
 # fields, and dropped the node bitmap and the select plugin id); a kind is a primitive of layout.py
 # or a reader of a nested block. Nested blocks are read by the protocol's codecs in the file's release.
 
-NestedReader = Callable[[Reader, int], Any]
-StateEntry = tuple[str, str | NestedReader] | tuple[str, str | NestedReader, Span]
+StateEntry = ReadEntry
 
 _FROM_26_05 = since(SLURM_26_05_PROTOCOL_VERSION)
 _ONLY_24_11 = before(SLURM_26_05_PROTOCOL_VERSION)
-
-
-def _read_fields(r: Reader, table: Sequence[StateEntry], version: int) -> dict[str, Any]:
-    """The fields of ``table`` that ``version`` packs, read in order into a dict by name."""
-    out: dict[str, Any] = {}
-    for entry in table:
-        if len(entry) == 3 and version not in entry[2]:
-            continue
-        name, kind = entry[0], entry[1]
-        out[name] = kind(r, version) if callable(kind) else _PRIMITIVES[kind](r)
-    return out
-
-
-_PRIMITIVES: dict[str, Callable[[Reader], Any]] = {
-    U8: Reader.u8,
-    U16: Reader.u16,
-    U32: Reader.u32,
-    U64: Reader.u64,
-    TIME: Reader.time,
-    DOUBLE: Reader.double,
-    STR: Reader.string,
-    STRS: _strings,
-    BITS: Reader.bitmap,
-}
+_NEWER = tuple(sorted(v for v in versions.STATE_FILES.versions if v != SLURM_22_05_PROTOCOL_VERSION))
 
 
 def _blob(r: Reader, version: int) -> None:
@@ -1115,18 +1053,14 @@ def _step_id(r: Reader, version: int) -> tuple[int, int, int, int]:
     return r.u64(), r.u32(), r.u32(), r.u32()
 
 
+def _job_id_of(step_id: tuple[int, int, int, int]) -> int:
+    return step_id[1]
+
+
 def _fed_details_newer(r: Reader, version: int) -> FedDetails | None:
     if not r.bool():
         return None
     return FedDetails(r.u32(), r.string(), r.u64(), r.string(), r.u64(), r.string())
-
-
-def _limit_set(r: Reader, version: int) -> LimitSet:
-    return LimitSet(r.u16(), r.u16(), tuple(r.u16_array()))
-
-
-def _select_plugin(r: Reader, version: int) -> int:
-    return _select_jobinfo(r)
 
 
 def _identity(r: Reader, version: int) -> int | None:
@@ -1141,49 +1075,41 @@ def _identity(r: Reader, version: int) -> int | None:
     return uid
 
 
-def _gres_states(r: Reader, version: int) -> tuple[GresJobState, ...]:
-    count = r.u16()
-    if count > r.remaining // 64:  # the smallest record (22.05) has 74 bytes
-        raise DecodeError(f"{count} job GRES records do not fit in {r.remaining} bytes")
-    return tuple(GresJobState.unpack(r, version) for _ in range(count))
-
-
-def _gres_step_states(r: Reader, version: int) -> tuple[GresStepState, ...]:
-    count = r.u16()
-    if count > r.remaining // 64:  # the smallest record (22.05) has 70 bytes
-        raise DecodeError(f"{count} step GRES records do not fit in {r.remaining} bytes")
-    return tuple(GresStepState.unpack(r, version) for _ in range(count))
-
-
-def _job_resources(r: Reader, version: int) -> JobResources | None:
-    nhosts = r.u32()
-    return None if nhosts == NO_VAL else JobResources.read(r, nhosts, version)
-
-
-def _multi_core(r: Reader, version: int) -> MultiCore | None:
-    return MULTI_CORE.unpack(r)  # the same block in every release
-
-
-def _cron_entry(r: Reader, version: int) -> CronEntry | None:
-    return CRON_ENTRY.unpack(r)  # the same block in every release
-
-
-def _step_layout(r: Reader, version: int) -> StepLayout | None:
-    return StepLayout.unpack_optional(r, version)
-
-
 def _switch_step(r: Reader, version: int) -> None:
     if r.u8():
         _blob(r, version)
 
 
-def _jobacct(r: Reader, version: int) -> None:
-    unpack_jobacct(r, version)  # step accounting: checked, not kept
-
-
 def _step_request(r: Reader, version: int) -> JobStepCreateRequest | None:
     """26.05 keeps the request a step was created with (for steps created by a job's stepmgr)."""
     return JobStepCreateRequest.unpack(r, version) if r.bool() else None
+
+
+def _resizing(job_state: int) -> bool:
+    return bool(job_state & JobStateFlag.RESIZING)
+
+
+def _has_details(details_packed: int) -> bool:
+    return details_packed != 0
+
+
+def _plane_size(multi_core: MultiCore | None) -> int:
+    return multi_core.plane_size if multi_core is not None else NO_VAL16  # in the multi-core data from 24.11
+
+
+def _details_newer(r: Reader, version: int) -> SavedDetails:
+    return _DETAILS.unpack(r, version)
+
+
+def _steps_newer(r: Reader, version: int) -> tuple[SavedStep, ...]:
+    """A u32 count (NO_VAL: none), then the steps."""
+    count = r.u32()
+    if count == NO_VAL:
+        return ()
+    if count * 8 > r.remaining:
+        raise DecodeError(f"{count} steps do not fit in {r.remaining} bytes")
+    unpack = _STEP.unpacker(version)
+    return tuple(unpack(r) for _ in range(count))
 
 
 # job_record_pack_common (as the job_info reply's record starts too)
@@ -1214,7 +1140,7 @@ _COMMON: tuple[StateEntry, ...] = (
     ("exit_code", U32),
     ("extra", STR),
     ("failed_node", STR),
-    ("fed_details", _fed_details_newer),
+    ("fed_details", Absent(b"\0", None, _fed_details_newer)),
     ("gres_used", STR),
     ("group_id", U32),
     ("het_job_id", U32),
@@ -1261,6 +1187,8 @@ _COMMON: tuple[StateEntry, ...] = (
     ("user_name", STR),
     ("wait4switch", U32),
     ("wckey", STR),
+    ("job_id", Derived(_job_id_of), _FROM_26_05),
+    ("check job id", _JOB_ID_ZERO),
 )
 
 # job_record_pack after the common part and the array record, up to the node lists
@@ -1287,7 +1215,10 @@ _SCALARS: tuple[StateEntry, ...] = (
     ("warn_flags", U16),
     ("warn_signal", U16),
     ("warn_time", U16),
-    ("limit_set", _limit_set),
+    ("limit_qos", U16),
+    ("limit_time", U16),
+    ("limit_tres", U16_ARRAY),
+    ("limit_set", Derived(_limit_set)),
     ("resp_host", STR),
     ("alloc_resp_port", U16),
     ("alloc_tls_cert", STR, _FROM_26_05),
@@ -1295,33 +1226,45 @@ _SCALARS: tuple[StateEntry, ...] = (
     ("resv_port_cnt", U16),
 )
 
-# after the node lists (nodes_completing, nodes_pr, 26.05's nodes_rs, as the job's state says)
+# the node lists, as the job's state says
+_NODE_LISTS: tuple[StateEntry, ...] = (
+    ("nodes_completing", When(_completing, STR)),
+    ("nodes_pr", When(_in_prolog, STR)),
+    ("nodes_rs", When(_resizing, STR), _FROM_26_05),  # the nodes a resizing job gives up
+)
+
 _ALLOCATION: tuple[StateEntry, ...] = (
     ("nodes", STR),
     ("node_cnt", U32),
     ("node_bitmap", BITS, _ONLY_24_11),  # 26.05 rebuilds it from the node names
     ("partition", STR),
+    ("check partition", _NO_PARTITION),
     ("lic_req", STR),
-    ("select_plugin_id", _select_plugin, _ONLY_24_11),
+    ("select_plugin_id", _select_jobinfo, _ONLY_24_11),
+    ("select_plugin_id", Const(0), _FROM_26_05),  # one select plugin (cons_tres)
     ("switch_jobinfo", _blob),
     ("topology_jobinfo", _blob, _FROM_26_05),
-    ("job_resources", _job_resources),
-    ("spank_job_env", STRS),
-    ("gres_list_req", _gres_states),
-    ("gres_list_alloc", _gres_states),
+    ("job_resources", Absent(_NO_VAL_BYTES, None, _job_resources)),
+    ("spank_job_env", Absent(b"\0\0\0\0", (), _strings)),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_states)),
 )
 
-# after the details and the steps
+# the details and the steps, then the tail
 _TAIL: tuple[StateEntry, ...] = (
+    ("details_packed", U8),
+    ("details", When(_has_details, _details_newer)),
+    ("steps", Absent(b"\0\0\0\0", (), _steps_newer)),
     ("tres_alloc_str", STR),
     ("tres_req_str", STR),
     ("clusters", STR),
     ("origin_cluster", STR),
-    ("identity_uid", _identity),
+    ("identity_uid", Absent(b"\0", None, _identity)),
+    ("power_flags", Const(0)),  # gone before 24.11
 )
 
 # job_record_pack_details_common, then _dump_job_details
-_DETAILS: tuple[StateEntry, ...] = (
+_DETAILS_TABLE: tuple[StateEntry, ...] = (
     ("accrue_time", TIME),
     ("begin_time", TIME),
     ("cluster_features", STR),
@@ -1374,17 +1317,18 @@ _DETAILS: tuple[StateEntry, ...] = (
     ("exc_nodes", STR),
     ("features", STR),
     ("prefer", STR),
-    ("features_use", U8),
-    ("depend_list", _dependencies),
+    ("features_use_code", U8),
+    ("features_use", Derived(_features_use)),
+    ("depend_list", Absent(b"\0\0\0\0", (), _dependencies)),
     ("orig_dependency", STR),
     ("std_err", STR),
     ("std_in", STR),
     ("std_out", STR),
     ("submit_line", STR),
-    ("multi_core", _multi_core),
-    ("argv", STRS),
-    ("env_sup", STRS),
-    ("crontab_entry", _cron_entry),
+    ("multi_core", Absent(b"\0", None, _multi_core)),
+    ("argv", Absent(b"\0\0\0\0", (), _strings)),
+    ("env_sup", Absent(b"\0\0\0\0", (), _strings)),
+    ("crontab_entry", Absent(b"\0", None, _cron_entry)),
     ("env_hash", STR),
     ("script_hash", STR),
     ("segment_size", U16, _ONLY_24_11),
@@ -1394,13 +1338,16 @@ _DETAILS: tuple[StateEntry, ...] = (
     ("x11_magic_cookie", STR),  # a secret: read past, never kept
     ("x11_target", STR),
     ("x11_target_port", U16),
+    ("plane_size", Derived(_plane_size)),
+    ("check flags", _BAD_DETAILS),
 )
 
 # _pack_step_state
-_STEP: tuple[StateEntry, ...] = (
+_STEP_TABLE: tuple[StateEntry, ...] = (
     ("step_id", U32),
     ("step_het_comp", U32),
     ("cyclic_alloc", U16, _ONLY_24_11),
+    ("cyclic_alloc", Const(0), _FROM_26_05),  # 26.05 dropped it
     ("srun_pid", U32),
     ("port", U16),
     ("cpus_per_task", U16),
@@ -1411,14 +1358,12 @@ _STEP: tuple[StateEntry, ...] = (
     ("state", U16),
     ("start_protocol_ver", U16),
     ("flags", U32),
-    ("cpu_alloc_reps", lambda r, v: tuple(r.u32_array())),
-    ("cpu_alloc_values", lambda r, v: tuple(r.u16_array())),
+    ("cpu_alloc_reps", U32_ARRAY),
+    ("cpu_alloc_values", U16_ARRAY),
     ("cpu_count", U32),
     ("pn_min_memory", U64),
     ("exit_code", U32),
-)
-
-_STEP_TAIL: tuple[StateEntry, ...] = (
+    ("exit_node_bitmap", When(_running_step, BITS)),
     ("core_bitmap_job", BITS),
     ("time_limit", U32),
     ("cpu_freq_min", U32),
@@ -1431,11 +1376,11 @@ _STEP_TAIL: tuple[StateEntry, ...] = (
     ("resv_ports", STR),
     ("name", STR),
     ("network", STR),
-    ("gres_list_req", _gres_step_states),
-    ("gres_list_alloc", _gres_step_states),
-    ("layout", _step_layout),
-    ("switch_step", _switch_step),
-    ("select_plugin_id", _select_plugin, _ONLY_24_11),
+    ("gres_list_req", Absent(b"\0\0", (), _gres_step_states)),
+    ("gres_list_alloc", Absent(b"\0\0", (), _gres_step_states)),
+    ("layout", Absent(b"\0\0", None, _step_layout)),
+    ("switch_step", Absent(b"\0", None, _switch_step)),
+    ("select_plugin_id", _select_jobinfo, _ONLY_24_11),
     ("tres_alloc_str", STR),
     ("tres_fmt_alloc_str", STR),
     ("cpus_per_tres", STR),
@@ -1451,63 +1396,22 @@ _STEP_TAIL: tuple[StateEntry, ...] = (
     ("tres_per_node", STR),
     ("tres_per_socket", STR),
     ("tres_per_task", STR),
-    ("jobacct", _jobacct),
-    ("memory_allocated", lambda r, v: tuple(r.u64_array())),
-    ("step_req", _step_request, _FROM_26_05),
+    ("jobacct", Absent(b"\0", None, _jobacct)),
+    ("memory_allocated", U64_ARRAY),
+    ("step_req", Absent(b"\0", None, _step_request), _FROM_26_05),
 )
 
-_STEP_FIELDS = frozenset(f.name for f in fields(SavedStep))
-_DETAILS_FIELDS = frozenset(f.name for f in fields(SavedDetails))
-_JOB_FIELDS = frozenset(f.name for f in fields(SavedJob))
-
-
-def _job_newer(r: Reader, version: int) -> SavedJob:
-    """One job record as 24.11 and 26.05 write it (job_record_pack)."""
-    f = _read_fields(r, _COMMON, version)
-    if "step_id" in f:
-        f["job_id"] = f["step_id"][1]
-    if f["job_id"] == 0:
-        raise DecodeError("job id 0")
-    f["array"] = _array_record(r)
-    f.update(_read_fields(r, _SCALARS, version))
-    job_state = f["job_state"]
-    f["nodes_completing"] = r.string() if job_state & JobStateFlag.COMPLETING else None
-    f["nodes_pr"] = r.string() if f["state_reason"] == JobStateReason.WAIT_PROLOG else None
-    if version >= SLURM_26_05_PROTOCOL_VERSION and job_state & JobStateFlag.RESIZING:
-        r.string()  # nodes_rs: the nodes a resizing job gives up
-    f.update(_read_fields(r, _ALLOCATION, version))
-    if f["partition"] is None:
-        raise DecodeError(f"JobId={f['job_id']} has no partition")
-    f["details"] = _details_newer(r, version) if r.bool() else None
-    count = r.u32()
-    if count != NO_VAL and count * 8 > r.remaining:
-        raise DecodeError(f"{count} steps do not fit in {r.remaining} bytes")
-    f["steps"] = () if count == NO_VAL else tuple(_step_newer(r, version) for _ in range(count))
-    f.update(_read_fields(r, _TAIL, version))
-    f.setdefault("select_plugin_id", 0)  # 26.05 packs none (one select plugin, cons_tres)
-    f["power_flags"] = 0  # gone before 24.11
-    return SavedJob(**{k: v for k, v in f.items() if k in _JOB_FIELDS})
-
-
-def _details_newer(r: Reader, version: int) -> SavedDetails:
-    d = _read_fields(r, _DETAILS, version)
-    use = d["features_use"]
-    if use not in _FEATURES_USE:
-        raise DecodeError(f"details: bad features_use {use}")
-    d["features_use"] = _FEATURES_USE[use]
-    mc: MultiCore | None = d["multi_core"]
-    d["plane_size"] = mc.plane_size if mc is not None else NO_VAL16  # in the multi-core data from 24.11
-    if d["contiguous"] > 1 or d["requeue"] > 1 or d["overcommit"] > 1 or d["prolog_running"] > 4:
-        raise DecodeError(
-            f"details: bad contiguous={d['contiguous']} requeue={d['requeue']} "
-            f"overcommit={d['overcommit']} prolog_running={d['prolog_running']}"
-        )
-    return SavedDetails(**{k: v for k, v in d.items() if k in _DETAILS_FIELDS})
-
-
-def _step_newer(r: Reader, version: int) -> SavedStep:
-    s = _read_fields(r, _STEP, version)
-    s["exit_node_bitmap"] = r.bitmap() if s["exit_code"] != NO_VAL else None
-    s.update(_read_fields(r, _STEP_TAIL, version))
-    s.setdefault("cyclic_alloc", 0)  # 26.05 dropped it
-    return SavedStep(**{k: v for k, v in s.items() if k in _STEP_FIELDS})
+_STEP = VersionedReader(SavedStep, _STEP_TABLE, _NEWER)
+_DETAILS = VersionedReader(SavedDetails, _DETAILS_TABLE, _NEWER)
+_JOB = VersionedReader(
+    SavedJob,
+    (
+        *_COMMON,
+        ("array", Absent(_NO_VAL_BYTES, None, _array_record)),
+        *_SCALARS,
+        *_NODE_LISTS,
+        *_ALLOCATION,
+        *_TAIL,
+    ),
+    _NEWER,
+)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Self
 
 from flurm.protocol.constants import (
@@ -42,13 +42,19 @@ from flurm.protocol.messages.layout import (
     TIME,
     U8,
     U16,
+    U16_ARRAY,
     U32,
+    U32_ARRAY,
     U64,
+    U64_ARRAY,
+    Check,
     Entry,
     Kind,
     Span,
     VersionedLayout,
+    VersionedReader,
     before,
+    compile_reader,
     compile_skipper,
     pack_bits,
     pack_str,
@@ -250,57 +256,13 @@ class JobResources:
             raise EncodeError(f"job_resources does not fit its wire types: {e}") from None
 
     @classmethod
-    def read(cls, r: Reader, nhosts: int, version: int = PROTOCOL_VERSION) -> JobResources:
-        """The block after its leading u32 nhosts (already read, and not NO_VAL)."""
-        newer = version >= SLURM_24_11_PROTOCOL_VERSION
-        ncpus = r.u32()
-        next_step_node_inx = r.u32() if newer else 0
-        node_req = r.u32()
-        nodes = r.string()
-        whole_node, threads_per_core, cr_type = r.u8(), r.u16(), r.u16()
-        cpu_array_reps = tuple(r.u32_array())
-        cpu_array_value = tuple(r.u16_array())
-        if len(cpu_array_value) != len(cpu_array_reps):
-            raise DecodeError("job_resources: cpu_array_value and cpu_array_reps differ in length")
-        cpus = tuple(r.u16_array())
-        if len(cpus) != nhosts:
-            raise DecodeError(f"job_resources: {len(cpus)} cpus entries for {nhosts} hosts")
-        cpus_used = tuple(r.u16_array())
-        memory_allocated = tuple(r.u64_array())
-        memory_used = tuple(r.u64_array())
-        sockets_per_node = tuple(r.u16_array())
-        cores_per_socket = tuple(r.u16_array())
-        sock_core_rep_count = tuple(r.u32_array())
-        core_bitmap, core_bitmap_used = r.bitmap(), r.bitmap()
-        node_bitmap: Bitmap | None = None
-        node_ranks: tuple[int, ...] = ()
-        if version >= SLURM_26_05_PROTOCOL_VERSION:
-            node_ranks = tuple(r.u32_array())
-        elif newer:
-            node_bitmap = r.bitmap()
-        return cls(
-            nhosts,
-            ncpus,
-            node_req,
-            nodes,
-            whole_node,
-            threads_per_core,
-            cr_type,
-            cpu_array_reps,
-            cpu_array_value,
-            cpus,
-            cpus_used,
-            memory_allocated,
-            memory_used,
-            sockets_per_node,
-            cores_per_socket,
-            sock_core_rep_count,
-            core_bitmap,
-            core_bitmap_used,
-            next_step_node_inx,
-            node_bitmap,
-            node_ranks,
-        )
+    def unpack_optional(cls, r: Reader, version: int = PROTOCOL_VERSION) -> JobResources | None:
+        """The block from its leading u32 nhosts; None when that is NO_VAL (nothing follows it)."""
+        data, pos, end = r.view()
+        if pos + 4 <= end and data[pos : pos + 4] == _NO_VAL_BYTES:
+            r.seek(pos + 4)
+            return None
+        return _RESOURCES.unpack(r, version)
 
     def cores_per_node(self) -> tuple[int, ...]:
         """Cores (sockets * cores per socket) of each allocated node, from the run-length arrays."""
@@ -333,6 +295,48 @@ class JobResources:
         return tuple(out)
 
 
+def _cpu_arrays_differ(cpu_array_reps: tuple[int, ...], cpu_array_value: tuple[int, ...]) -> bool:
+    return len(cpu_array_reps) != len(cpu_array_value)
+
+
+def _cpus_not_per_host(cpus: tuple[int, ...], nhosts: int) -> bool:
+    return len(cpus) != nhosts
+
+
+# pack_job_resources after its u32 nhosts (NO_VAL: no block), as a reader layout
+_RESOURCES = VersionedReader(
+    JobResources,
+    (
+        ("nhosts", U32),
+        ("ncpus", U32),
+        ("next_step_node_inx", U32, since(SLURM_24_11_PROTOCOL_VERSION)),
+        ("node_req", U32),
+        ("nodes", STR),
+        ("whole_node", U8),
+        ("threads_per_core", U16),
+        ("cr_type", U16),
+        ("cpu_array_reps", U32_ARRAY),
+        ("cpu_array_value", U16_ARRAY),
+        (
+            "check cpu arrays",
+            Check(_cpu_arrays_differ, "job_resources: cpu_array_value and cpu_array_reps differ in length"),
+        ),
+        ("cpus", U16_ARRAY),
+        ("check cpus", Check(_cpus_not_per_host, "job_resources: cpus {cpus} for {nhosts} hosts")),
+        ("cpus_used", U16_ARRAY),
+        ("memory_allocated", U64_ARRAY),
+        ("memory_used", U64_ARRAY),
+        ("sockets_per_node", U16_ARRAY),
+        ("cores_per_socket", U16_ARRAY),
+        ("sock_core_rep_count", U32_ARRAY),
+        ("core_bitmap", BITS),
+        ("core_bitmap_used", BITS),
+        ("node_bitmap", BITS, Span(SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION)),
+        ("node_ranks", U32_ARRAY, since(SLURM_26_05_PROTOCOL_VERSION)),
+    ),
+    (SLURM_22_05_PROTOCOL_VERSION, SLURM_24_11_PROTOCOL_VERSION, SLURM_26_05_PROTOCOL_VERSION),
+)
+
 _RES_HEAD = struct.Struct(">III")
 _RES_HEAD_24_11 = struct.Struct(">IIII")
 _RES_MID = struct.Struct(">BHH")
@@ -348,8 +352,7 @@ class _JobResourcesCodec:
         return _NO_VAL_BYTES if value is None else value.to_bytes(self.version)
 
     def unpack(self, r: Reader) -> JobResources | None:
-        nhosts = r.u32()
-        return None if nhosts == NO_VAL else JobResources.read(r, nhosts, self.version)
+        return JobResources.unpack_optional(r, self.version)
 
     def skip(self, data: bytes, pos: int, end: int) -> int:
         if pos + 4 <= end and data[pos : pos + 4] == _NO_VAL_BYTES:
@@ -403,12 +406,11 @@ class _MultiCoreCodec:
         )
 
     def unpack(self, r: Reader) -> MultiCore | None:
-        flag = r.u8()
-        if flag == 0:
+        data, pos, end = r.view()
+        if pos < end and data[pos] == 0:
+            r.seek(pos + 1)
             return None
-        if flag != 0xFF:
-            raise DecodeError(f"multi-core flag {flag:#x} is neither 0 nor 0xff")
-        return MultiCore(*struct.unpack(">9H", r.bytes(18)))
+        return _MULTI_CORE_READER.unpack(r)  # every saved 22.05 job has one
 
     def skip(self, data: bytes, pos: int, end: int) -> int:
         if pos >= end:
@@ -416,6 +418,18 @@ class _MultiCoreCodec:
         return pos + (1 if data[pos] == 0 else 19)
 
 
+def _not_multi_core(flag: int) -> bool:
+    return flag != 0xFF
+
+
+_MULTI_CORE_READER = compile_reader(
+    MultiCore,
+    (
+        ("flag", U8),
+        ("check flag", Check(_not_multi_core, "multi-core flag {flag:#x} is neither 0 nor 0xff")),
+        *((f.name, U16) for f in fields(MultiCore)),
+    ),
+)
 MULTI_CORE = _MultiCoreCodec()
 
 

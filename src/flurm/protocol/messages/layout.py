@@ -22,11 +22,21 @@ second occurrence packs the same value again, and decoding checks that both copi
 Releases differ as data: an entry may carry a third element, the :class:`Span` of protocol versions it is
 on the wire in (``since(V)``, ``before(V)``), and :class:`VersionedLayout` compiles one codec per release
 from the one table. A field a release does not carry decodes to its dataclass default.
+
+Saved state (slurmctld's ``job_state``) is read-only and less regular than a wire body: :func:`compile_reader`
+(per release: :class:`VersionedReader`) builds the decoder alone and adds kinds that read no bytes or only
+some of the time: :class:`Derived` (a field computed from fields read before it), :class:`Const`,
+:class:`When` (a field packed only if earlier fields say so), :class:`Absent` (a nested block decoded
+from its empty marker without a call), :class:`Check` (a sanity test that raises DecodeError), counted
+arrays (:data:`U16_ARRAY` ...), and nested readers ``fn(reader, version)``. Names that are not fields are
+read and dropped.
 """
 
 from __future__ import annotations
 
+import inspect
 import linecache
+import string
 import struct
 import types
 from collections.abc import Callable, Sequence
@@ -34,7 +44,15 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, Generic, Protocol, TypeVar
 
 from flurm.protocol.versions import VersionError, release_name
-from flurm.protocol.wire import FLOAT_MULT, Bitmap, DecodeError, EncodeError, Reader
+from flurm.protocol.wire import (
+    FLOAT_MULT,
+    MAX_ARRAY_COUNT,
+    READER_POS,
+    Bitmap,
+    DecodeError,
+    EncodeError,
+    Reader,
+)
 
 T = TypeVar("T")
 
@@ -132,6 +150,89 @@ def pack_bits(v: Bitmap | None) -> bytes:
     if v.size < 0 or v.value < 0 or v.value >> v.size:
         raise EncodeError(f"bitmap {v!r} has bits beyond its size")
     return _U32.pack(v.size) + pack_str(v.hex())
+
+
+def _str_read(var: str, what: str, indent: str = "    ") -> list[str]:
+    """Lines reading one packstr at ``pos`` into ``var`` (NULL is None; a missing final NUL tolerated)."""
+    return [
+        f"{indent}if pos + 4 > end: raise short({what!r}, pos, 4, end)",
+        f"{indent}n, = U32F(data, pos); pos += 4",
+        f"{indent}if n:",
+        f"{indent}    q = pos + n",
+        f"{indent}    if q > end: raise short({what!r}, pos, n, end)",
+        f"{indent}    {var} = (data[pos:q - 1] if data[q - 1] == 0 else data[pos:q]).decode(UTF8, SURR)",
+        f"{indent}    pos = q",
+        f"{indent}else:",
+        f"{indent}    {var} = None",
+    ]
+
+
+def _seen_str_read(var: str, what: str, indent: str) -> list[str]:
+    """Like :func:`_str_read`, through :data:`_SEEN` (one str object per distinct short value), and
+    checking only the string's end: a length word past the region's end is caught at the record's."""
+    return [
+        f"{indent}n, = U32F(data, pos); pos += 4",
+        f"{indent}if n:",
+        f"{indent}    q = pos + n",
+        f"{indent}    if q > end: raise short({what!r}, pos, n, end)",
+        f"{indent}    raw = data[pos:q]",
+        f"{indent}    {var} = SEEN(raw) or seen_str(raw)",
+        f"{indent}    pos = q",
+        f"{indent}else:",
+        f"{indent}    {var} = None",
+    ]
+
+
+# Decoded saved-state strings by their packed bytes (NUL included). Partition, account, user, node,
+# path and TRES strings repeat across thousands of job records: one object each, not one per job.
+_SEEN: dict[bytes, str] = {}
+_SEEN_MAX = 16384
+_SEEN_LEN = 128  # at most a few MB, kept for the process's life
+
+
+def _seen_str(raw: bytes) -> str:
+    text = (raw[:-1] if raw[-1] == 0 else raw).decode("utf-8", "surrogateescape")
+    if len(raw) <= _SEEN_LEN and len(_SEEN) < _SEEN_MAX:
+        _SEEN[raw] = text
+    return text
+
+
+def _defaults(cls: type, var_of: dict[str, str], ns: dict[str, Any]) -> None:
+    """Fields a layout does not carry take their default (a field without one is a TypeError)."""
+    for f in fields(cls):
+        if f.name in var_of:
+            continue
+        if f.default is not MISSING:
+            var_of[f.name] = f"D_{f.name}"
+            ns[var_of[f.name]] = f.default
+        elif f.default_factory is not MISSING:
+            var_of[f.name] = f"F_{f.name}()"
+            ns[f"F_{f.name}"] = f.default_factory
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: left out of a layout but has no default")
+
+
+def _construct(cls: type, names: list[str], var_of: dict[str, str], ns: dict[str, Any]) -> list[str]:
+    """The lines that build the object from the decoded variables and return it."""
+    # A frozen dataclass's __init__ sets each field through object.__setattr__, which costs about
+    # 0.2 us a field (25 us for a job record). A slotted class can be filled through its slot
+    # descriptors directly instead: the same effect (every field set, nothing else run), 3x faster.
+    slot_setters = {n: getattr(cls, n, None) for n in names}
+    slotted = all(isinstance(d, types.MemberDescriptorType) for d in slot_setters.values())
+    if slotted and not hasattr(cls, "__post_init__"):
+        ns["new"] = object.__new__
+        for i, n in enumerate(names):
+            ns[f"set{i}"] = slot_setters[n].__set__  # type: ignore[union-attr]
+        construct = ["    o = new(cls)"]
+        construct += [f"    set{i}(o, {var_of[n]})" for i, n in enumerate(names)]
+        construct.append("    return o")
+        return construct
+    return [f"    return cls({', '.join(var_of[n] for n in names)})"]
+
+
+def _exec(text: str, filename: str, ns: dict[str, Any]) -> None:
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)  # readable tracebacks
+    exec(compile(text, filename, "exec"), ns)
 
 
 # -- the compiler --------------------------------------------------------------------------------
@@ -243,18 +344,7 @@ def compile_layout(
         # strings are read in place; everything else through the Reader, moved to ``pos`` first
         if kind == STR:
             pack_parts.append(f"(cache_get(o.{name}) or encode_str(o.{name}))")
-            what = f"{cls.__name__}.{name}"
-            read = (
-                f"if pos + 4 > end: raise short({what!r}, pos, 4, end)\n"
-                "    n, = U32F(data, pos); pos += 4\n"
-                "    if n:\n"
-                "        q = pos + n\n"
-                f"        if q > end: raise short({what!r}, pos, n, end)\n"
-                "        {0} = (data[pos:q - 1] if data[q - 1] == 0 else data[pos:q]).decode(UTF8, SURR)\n"
-                "        pos = q\n"
-                "    else:\n"
-                "        {0} = None"
-            )
+            read = "\n".join(_str_read("{0}", f"{cls.__name__}.{name}")).lstrip()
         else:
             if kind == STRS:
                 pack_parts.append(f"pack_strs(o.{name})")
@@ -279,33 +369,9 @@ def compile_layout(
             unpack_lines.append("    " + read.format(var_of[name]))
     flush()
 
-    # fields this layout does not carry take their default
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name in var_of:
-            continue
-        if f.default is not MISSING:
-            var_of[f.name] = f"D_{f.name}"
-            ns[var_of[f.name]] = f.default
-        elif f.default_factory is not MISSING:
-            var_of[f.name] = f"F_{f.name}()"
-            ns[f"F_{f.name}"] = f.default_factory
-        else:
-            raise TypeError(f"{cls.__name__}.{f.name}: left out of a layout but has no default")
+    _defaults(cls, var_of, ns)
 
-    # A frozen dataclass's __init__ sets each field through object.__setattr__, which costs about
-    # 0.2 us a field (25 us for a job record). A slotted class can be filled through its slot
-    # descriptors directly instead: the same effect (every field set, nothing else run), 3x faster.
-    slot_setters = {n: getattr(cls, n, None) for n in names}
-    slotted = all(isinstance(d, types.MemberDescriptorType) for d in slot_setters.values())
-    if slotted and not hasattr(cls, "__post_init__"):
-        ns["new"] = object.__new__
-        for i, n in enumerate(names):
-            ns[f"set{i}"] = slot_setters[n].__set__  # type: ignore[union-attr]
-        construct = ["    o = new(cls)"]
-        construct += [f"    set{i}(o, {var_of[n]})" for i, n in enumerate(names)]
-        construct.append("    return o")
-    else:
-        construct = [f"    return cls({', '.join(var_of[n] for n in names)})"]
+    construct = _construct(cls, names, var_of, ns)
 
     joined = ",\n            ".join(pack_parts)
     src = [
@@ -337,8 +403,7 @@ def compile_layout(
     ns["diagnose"] = diagnose
     text = "\n".join(src) + "\n"
     filename = f"<layout {cls.__module__}.{cls.__qualname__}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)  # readable tracebacks
-    exec(compile(text, filename, "exec"), ns)
+    _exec(text, filename, ns)
     return ns["pack"], ns["unpack"]
 
 
@@ -486,3 +551,281 @@ class VersionedLayout(Generic[T]):
                 raise self._refuse(version)
             self._skip[version] = compile_skipper(self.layouts[version], what)
         return self._skip[version]
+
+
+# -- saved state: decoders alone, with kinds that depend on what was read before ------------------
+
+
+class FieldReader(Protocol):
+    """A nested block a reader layout hands to its codec: reads one value, bounded by the reader."""
+
+    def unpack(self, r: Reader) -> Any: ...
+
+
+NestedReader = Callable[[Reader, int], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A field computed by ``fn`` from fields read before it (named by its parameters); reads no bytes."""
+
+    fn: Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A field that has this value (one release does not pack it); reads no bytes."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """A field packed only if ``test`` (over fields read before it, named by its parameters) is true;
+    otherwise it takes ``default``. ``test`` may raise DecodeError for a value that is neither."""
+
+    test: Callable[..., Any]
+    kind: ReadKind
+    default: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """A nested block that is only ``marker`` when empty (a NULL flag, a zero count): then it decodes to
+    ``value`` without a call; anything else is read by ``kind``. Most saved jobs leave most blocks empty."""
+
+    marker: bytes
+    value: Any
+    kind: ReadKind
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A sanity test: DecodeError(``message``, formatted with fields read so far) if ``bad`` is true."""
+
+    bad: Callable[..., Any]
+    message: str
+
+
+ReadKind = str | FieldReader | NestedReader | Derived | Const | When | Absent | Check
+
+# Counted arrays (pack16_array, pack32_array, pack64_array: u32 count, then the elements) as tuples.
+U16_ARRAY = "u16s"
+U32_ARRAY = "u32s"
+U64_ARRAY = "u64s"
+_ARRAYS = {U16_ARRAY: "H", U32_ARRAY: "I", U64_ARRAY: "Q"}
+
+
+def _array(code: str) -> Callable[[bytes, int, int], tuple[int, ...]]:
+    formats = [struct.Struct(f">{n}{code}") for n in range(64)]
+
+    def unpack(data: bytes, pos: int, n: int) -> tuple[int, ...]:
+        st = formats[n] if n < 64 else struct.Struct(f">{n}{code}")
+        return st.unpack_from(data, pos)
+
+    return unpack
+
+
+ReadEntry = tuple[str, ReadKind] | tuple[str, ReadKind, Span]
+
+
+def _params(fn: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+class CompiledReader(Generic[T]):
+    """One compiled decoder; as a kind of another reader layout it is a nested block."""
+
+    def __init__(self, unpack: Callable[[Reader], T]) -> None:
+        self.unpack = unpack
+
+
+def compile_reader(
+    cls: type[T], layout: Sequence[tuple[str, ReadKind]], version: int = 0
+) -> CompiledReader[T]:
+    """Build a decoder of ``cls`` (``.unpack(reader)``) from the fields ``layout`` reads in order.
+
+    Like :func:`compile_layout`'s decoder (struct runs, strings read in place), plus the kinds above.
+    Bounds are checked where a length is used (a string's or an array's end against the region's) and
+    once at the end of the record, as :func:`compile_skipper` does: fixed fields and length words read
+    past the region's end are caught there, past the buffer's as struct.error, both as DecodeError;
+    a nested block handed a position past the end raises from its Reader. A nested reader that is a
+    plain function is called as ``fn(reader, version)``. Names that are not fields of ``cls`` are read
+    (and available to later kinds) but not kept; fields the layout does not name take their default.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    ns: dict[str, Any] = {
+        "DecodeError": DecodeError,
+        "read_strs": read_strs,
+        "short": _short,
+        "U32F": _U32_FROM,
+        "UTF8": "utf-8",
+        "SURR": "surrogateescape",
+        "cls": cls,
+        "VERSION": version,
+        "SETPOS": READER_POS.__set__,
+        "GETPOS": READER_POS.__get__,
+        "MAXN": MAX_ARRAY_COUNT,
+        "SEEN": _SEEN.get,
+        "STRUCT_ERROR": struct.error,
+        "seen_str": _seen_str,
+    }
+    lines: list[str] = []
+    var_of: dict[str, str] = {}
+    run: list[tuple[str, str]] = []
+
+    def new_name(prefix: str, value: Any) -> str:
+        key = f"{prefix}{len(ns)}"
+        ns[key] = value
+        return key
+
+    def args_of(fn: Callable[..., Any], name: str) -> list[str]:
+        params = _params(fn)
+        unknown = [p for p in params if p not in var_of]
+        if unknown:
+            raise TypeError(f"{cls.__name__}.{name}: {unknown} not read before it")
+        return params
+
+    def fixed_read(items: list[tuple[str, str]], targets: list[str], indent: str) -> None:
+        st = struct.Struct(">" + "".join(k for _, k in items))
+        sname = new_name("S", st)
+        lines.append(f"{indent}{', '.join(targets)}, = {sname}.unpack_from(data, pos)")
+        lines.append(f"{indent}pos += {st.size}")
+        for (_, k), t in zip(items, targets, strict=True):
+            if k == DOUBLE:
+                lines.append(f"{indent}{t} = {t} / {FLOAT_MULT!r}")
+
+    def read_one(name: str, kind: ReadKind, var: str, indent: str) -> None:
+        """Lines that read one field of ``kind`` at ``pos`` into ``var``."""
+        if isinstance(kind, str):
+            if kind in _FIXED:
+                fixed_read([(name, kind)], [var], indent)
+            elif kind == STR:
+                lines.extend(_seen_str_read(var, f"{cls.__name__}.{name}", indent))
+            elif kind == STRS:
+                lines.append(f"{indent}SETPOS(r, pos); {var} = read_strs(r); pos = GETPOS(r)")
+            elif kind == BITS:
+                lines.append(f"{indent}SETPOS(r, pos); {var} = r.bitmap(); pos = GETPOS(r)")
+            elif kind in _ARRAYS:
+                code = _ARRAYS[kind]
+                size = struct.calcsize(">" + code)
+                what = f"{cls.__name__}.{name}"
+                aname = new_name("A", _array(code))
+                lines.extend(
+                    [
+                        f"{indent}n, = U32F(data, pos); pos += 4",
+                        f"{indent}if n:",
+                        f"{indent}    q = pos + n * {size}",
+                        f"{indent}    if n > MAXN or q > end: raise short({what!r}, pos, q - pos, end)",
+                        f"{indent}    {var} = {aname}(data, pos, n); pos = q",
+                        f"{indent}else:",
+                        f"{indent}    {var} = ()",
+                    ]
+                )
+            else:
+                raise ValueError(f"{cls.__name__}.{name}: unknown field kind {kind!r}")
+        elif isinstance(kind, Derived):
+            args = args_of(kind.fn, name)
+            fname = new_name("F", kind.fn)
+            lines.append(f"{indent}{var} = {fname}({', '.join(var_of[a] for a in args)})")
+        elif isinstance(kind, Const):
+            lines.append(f"{indent}{var} = {new_name('K', kind.value)}")
+        elif isinstance(kind, When):
+            args = args_of(kind.test, name)
+            tname = new_name("T", kind.test)
+            lines.append(f"{indent}if {tname}({', '.join(var_of[a] for a in args)}):")
+            read_one(name, kind.kind, var, indent + "    ")
+            lines.append(f"{indent}else:")
+            lines.append(f"{indent}    {var} = {new_name('K', kind.default)}")
+        elif isinstance(kind, Absent):
+            size = len(kind.marker)
+            marker = new_name("B", kind.marker)
+            lines.append(f"{indent}if pos + {size} <= end and data[pos:pos + {size}] == {marker}:")
+            lines.append(f"{indent}    {var} = {new_name('K', kind.value)}; pos += {size}")
+            lines.append(f"{indent}else:")
+            read_one(name, kind.kind, var, indent + "    ")
+        elif isinstance(kind, Check):
+            raise TypeError(f"{cls.__name__}.{name}: a Check is an entry of its own")
+        elif hasattr(kind, "unpack"):
+            cname = new_name("C", kind.unpack)
+            lines.append(f"{indent}SETPOS(r, pos); {var} = {cname}(r); pos = GETPOS(r)")
+        elif callable(kind):
+            cname = new_name("C", kind)
+            lines.append(f"{indent}SETPOS(r, pos); {var} = {cname}(r, VERSION); pos = GETPOS(r)")
+        else:
+            raise ValueError(f"{cls.__name__}.{name}: unknown field kind {kind!r}")
+
+    def flush() -> None:
+        if run:
+            targets = []
+            for n, _ in run:
+                var_of[n] = f"v{len(var_of)}"
+                targets.append(var_of[n])
+            fixed_read(run, targets, "    ")
+            run.clear()
+
+    for name, kind in layout:
+        if name in var_of or any(n == name for n, _ in run):
+            raise TypeError(f"{cls.__name__}.{name}: named twice in one release's reader")
+        if isinstance(kind, str) and kind in _FIXED:
+            run.append((name, kind))
+            continue
+        flush()
+        if isinstance(kind, Check):
+            args = args_of(kind.bad, name)
+            # the message may name any field read so far
+            named = {
+                f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(kind.message) if f
+            }
+            unknown = named - set(var_of)
+            if unknown:
+                raise TypeError(f"{cls.__name__}.{name}: message names {unknown}, not read before it")
+            fmt = ", ".join(f"{a}={var_of[a]}" for a in sorted(named))
+            lines.append(f"    if {new_name('T', kind.bad)}({', '.join(var_of[a] for a in args)}):")
+            lines.append(f"        raise DecodeError({new_name('M', kind.message)}.format({fmt}))")
+            continue
+        var = f"v{len(var_of)}"
+        read_one(name, kind, var, "    ")
+        var_of[name] = var
+    flush()
+
+    _defaults(cls, var_of, ns)
+    what = f"{cls.__name__}: record"
+    src = ["def unpack(r):", "    data, pos, end = r.view()", "    start = pos", "    try:"]
+    src += ["    " + line for line in lines]
+    src += [
+        "    except STRUCT_ERROR:",  # read past the whole buffer
+        f"        raise short({what!r}, start, pos - start, end) from None",
+        f"    if pos > end: raise short({what!r}, start, pos - start, end)",
+        "    SETPOS(r, pos)",
+    ]
+    src += _construct(cls, names, var_of, ns)
+    text = "\n".join(src) + "\n"
+    _exec(text, f"<reader {cls.__module__}.{cls.__qualname__} {version:#06x}>", ns)
+    unpack: Callable[[Reader], T] = ns["unpack"]
+    return CompiledReader(unpack)
+
+
+def reader_layout_at(table: Sequence[ReadEntry], version: int) -> tuple[tuple[str, ReadKind], ...]:
+    """The entries of a reader ``table`` that ``version`` packs, in order."""
+    return tuple((e[0], e[1]) for e in table if len(e) == 2 or version in e[2])
+
+
+class VersionedReader(Generic[T]):
+    """The decoders of one saved record in each release of ``versions``, compiled from one table."""
+
+    def __init__(self, cls: type[T], table: Sequence[ReadEntry], versions: Sequence[int]) -> None:
+        self.cls = cls
+        self._readers = {v: compile_reader(cls, reader_layout_at(table, v), v) for v in versions}
+
+    def unpacker(self, version: int) -> Callable[[Reader], T]:
+        try:
+            return self._readers[version].unpack
+        except KeyError:
+            name = release_name(version)
+            raise VersionError(
+                f"{self.cls.__name__}: no layout for protocol version {version:#06x} ({name})"
+            ) from None
+
+    def unpack(self, r: Reader, version: int) -> T:
+        return self.unpacker(version)(r)

@@ -1,9 +1,11 @@
 """``--signal``: the warning signal before the time limit reaches what slurmctld 22.05 signals.
 
 One scenario on a slurmctld cluster and a flurm cluster (2 nodes x 2 CPUs) side by side, both jobs
-with a one-minute limit and a warning 50 s before it (so due at once: slurmctld sends it at its next
-30-second check). ``B:USR1`` reaches the batch shell, which traps it and exits; plain ``USR1``
-reaches the job's srun step only, not the batch shell. Both jobs end COMPLETED.
+with a two-minute limit and a warning 60 s before it: due 30 s after the start (slurmctld sends it at
+its first 30-second check after that), when the job's shell and its srun step surely run. A warning
+due at once raced the step's creation: sent to the steps only, it finds none and is not sent again.
+``B:USR1`` reaches the batch shell, which traps it and exits; plain ``USR1`` reaches the job's srun step
+only, not the batch shell. Both jobs end COMPLETED.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ echo step ended
 def output_has(name: str, text: str) -> Callable[[SlurmCluster], None]:
     def act(c: SlurmCluster) -> None:
         path = c.jobs_dir / name
-        poll(f"{text!r} in {name}", lambda: path.exists() and text in path.read_text(errors="replace"), 90)
+        poll(f"{text!r} in {name}", lambda: path.exists() and text in path.read_text(errors="replace"), 120)
 
     return act
 
@@ -41,12 +43,12 @@ def output_has(name: str, text: str) -> Callable[[SlurmCluster], None]:
 STEPS = [
     write_file("batch.sh", BATCH, 0o755),
     write_file("steps.sh", STEPS_ONLY, 0o755),
-    cmd("sbatch", "-t", "1", "--signal=B:USR1@50", "-o", "batch.out", "batch.sh"),  # 1
-    cmd("sbatch", "-t", "1", "--signal=USR1@50", "-o", "steps.out", "steps.sh"),  # 2
+    cmd("sbatch", "-t", "2", "--signal=B:USR1@60", "-o", "batch.out", "batch.sh"),  # 1
+    cmd("sbatch", "-t", "2", "--signal=USR1@60", "-o", "steps.out", "steps.sh"),  # 2
     output_has("batch.out", "batch got USR1"),
     output_has("steps.out", "step ended"),
-    wait_state(1, "COMPLETED", timeout=60),
-    wait_state(2, "COMPLETED", timeout=60),
+    wait_state(1, "COMPLETED", timeout=90),
+    wait_state(2, "COMPLETED", timeout=90),
     cmd("cat", "batch.out", label="batch shell signalled"),
     # srun's report of the signal and the step's own output come in either order
     cmd("cat", "steps.out", label="step signalled", sort_lines=True),

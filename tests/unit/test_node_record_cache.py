@@ -77,3 +77,12 @@ def test_a_change_rebuilds_the_record() -> None:
     assert listing(c, 0, version) == packed(c, 0, version)
     n2.cpu_load = 150
     assert listing(c, 0, version) == packed(c, 0, version)
+
+
+def test_what_a_node_keeps_is_bounded_whatever_flags_clients_send() -> None:
+    """show_flags are a client's u16: asking with each value must not grow a node's cache with it."""
+    c = make_cluster()
+    node = c.nodes["n1"]
+    for flags in range(200):
+        encoded_node_record(node, flags, SERVED[-1], (), (), c.node_list)
+    assert len(node._records) <= 8

@@ -849,8 +849,14 @@ def encoded_node_record(
     if hit is not None and hit[0] is node_table and hit[1] == seen:
         return hit[2]
     raw = build_node_record(node, show_flags, version, gres_names, gres_tres).encode(version)
+    if len(node._records) >= _NODE_RECORDS_KEPT:  # show_flags come from any client: bounded
+        node._records.clear()
     node._records[key] = (node_table, seen, raw)
     return raw
+
+
+# encoded records kept per node: sinfo and scontrol ask with a few show_flags in one or two releases
+_NODE_RECORDS_KEPT = 8
 
 
 def build_partition_record(

@@ -569,6 +569,8 @@ def job_record_bytes(job: Job, cluster: Cluster, show_flags: int, version: int =
     cached = job._cache.get(key)
     if cached is None:
         cached = build_job_record(job, cluster, show_flags, version).to_bytes(version)
+        if len(job._cache) >= _RECORDS_KEPT:  # show_flags come from any client: bounded
+            job._cache.clear()
         job._cache[key] = cached
     return cached
 
@@ -849,14 +851,14 @@ def encoded_node_record(
     if hit is not None and hit[0] is node_table and hit[1] == seen:
         return hit[2]
     raw = build_node_record(node, show_flags, version, gres_names, gres_tres).encode(version)
-    if len(node._records) >= _NODE_RECORDS_KEPT:  # show_flags come from any client: bounded
+    if len(node._records) >= _RECORDS_KEPT:  # show_flags come from any client: bounded
         node._records.clear()
     node._records[key] = (node_table, seen, raw)
     return raw
 
 
-# encoded records kept per node: sinfo and scontrol ask with a few show_flags in one or two releases
-_NODE_RECORDS_KEPT = 8
+# encoded records kept per node or job: clients ask with a few show_flags in one or two releases
+_RECORDS_KEPT = 8
 
 
 def build_partition_record(

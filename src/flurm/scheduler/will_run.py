@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flurm.protocol.constants import NO_VAL
-from flurm.scheduler.scheduler import _earliest_start, _free_now, _running, job_partitions, try_allocate
+from flurm.scheduler.free import free_now
+from flurm.scheduler.scheduler import _earliest_start, _running, job_partitions, try_allocate
 from flurm.state.cluster import Allocation, Cluster
 from flurm.state.model import Job, Partition
 
@@ -26,7 +27,7 @@ def will_run(job: Job, cluster: Cluster, now: int) -> WillRun | None:
     """The first of the job's partitions where it could run, or None if none could hold it."""
     running = _running(cluster)
     for part in job_partitions(job, cluster):
-        free = _free_now(cluster)
+        free = free_now(cluster)
         start_res = max(job.begin_time, now)
         alloc = try_allocate(job, part, free, cluster)
         start = now

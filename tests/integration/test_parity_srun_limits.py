@@ -36,11 +36,12 @@ SALLOC_I = "salloc -N2 -I true 2>err; rc=$?; grep -v 'has been revoked' err; ech
 STEPS = [
     cmd("sbatch", "-o", "step.out", "--wrap", "srun -t 1 sleep 300; echo srun-rc=$?"),  # 1
     background("interactive", "srun", "-v", "-t", "1", "sleep", "300"),  # 2
+    wait_state(2, "RUNNING", timeout=60),  # (then the salloc is job 3)
+    # the three limits run out together: one wait of 60-90 s for slurmctld's check, not two
+    background("salloc_limit", "salloc", "-t", "1", "sh", "-c", "'srun sleep 300'"),  # 3
     wait_state(1, "COMPLETED", "FAILED", timeout=150),
     wait_state(2, "TIMEOUT", "FAILED", "COMPLETED", timeout=150),
     finished("interactive", timeout=60),
-    settle(),
-    background("salloc_limit", "salloc", "-t", "1", "sh", "-c", "'srun sleep 300'"),  # 3
     wait_state(3, "TIMEOUT", "FAILED", "COMPLETED", timeout=150),
     finished("salloc_limit", timeout=60),
     cmd("sh", "-c", "grep -h ^salloc: salloc_limit.err; cat salloc_limit.rc", label=SALLOC),
@@ -58,7 +59,7 @@ STEPS = [
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[tuple[Transcript, Transcript]]:
-    with cluster_pair(nodes=1, cpus=2, extra_conf=CONF) as (ref, got):
+    with cluster_pair(nodes=1, cpus=3, extra_conf=CONF) as (ref, got):
         yield run_both(ref, got, STEPS)
 
 

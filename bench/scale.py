@@ -30,13 +30,14 @@ stats to bench/results/scale.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -45,10 +46,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import scale_scenarios as sc  # noqa: E402
+from bench.profile import record, summarize  # noqa: E402
 from bench.run import CONTROLLERS, _git_commit, _slurm_version, table  # noqa: E402
 from bench.scale_fleet import FleetProcess  # noqa: E402
 from bench.scenarios import Bench, Metric, Sizes  # noqa: E402
-from harness.loopback import cluster  # noqa: E402
+from harness.loopback import SlurmCluster, cluster  # noqa: E402
 
 SCENARIOS = ("storm", "throughput", "queries")
 # outside the tests' 20000-29999: 5,000 nodes need 5,003 consecutive ports
@@ -85,7 +87,31 @@ def _errors(b: Bench) -> list[str]:
     return [line for line in lines if not any(n in line for n in _START_NOISE)]
 
 
-def one_cluster(controller: str, nodes: int, sizes: sc.ScaleSizes, work: Sequence[str], out: Results) -> None:
+def _sampled(c: SlurmCluster, profile: Path | None, name: str) -> contextlib.AbstractContextManager[None]:
+    """py-spy samples flurm's controller for the block into ``profile``/NAME.raw, its summary beside it
+    (NAME.txt); nothing when not profiling or for slurmctld."""
+    if profile is None or c.flurm is None:
+        return contextlib.nullcontext()
+    profile.mkdir(parents=True, exist_ok=True)
+    raw = profile / f"{name}.raw"
+
+    @contextlib.contextmanager
+    def sampling() -> Iterator[None]:
+        with record(c.flurm.pid, raw):
+            yield
+        (profile / f"{name}.txt").write_text(summarize(raw, top=30))
+
+    return sampling()
+
+
+def one_cluster(
+    controller: str,
+    nodes: int,
+    sizes: sc.ScaleSizes,
+    work: Sequence[str],
+    out: Results,
+    profile: Path | None = None,
+) -> None:
     """A fresh cluster of ``nodes`` with a fresh fleet: the storm, then each scenario of ``work`` on it."""
     tag = f"{nodes} nodes: {'+'.join(work)}"
     started = time.perf_counter()
@@ -95,7 +121,8 @@ def one_cluster(controller: str, nodes: int, sizes: sc.ScaleSizes, work: Sequenc
         b = Bench(c, Sizes(fill_workers=sizes.fill_workers))
         fleet = FleetProcess(c.conf, c.dir / "fleet", sizes.fleet_workers)
         try:
-            storm = sc.storm(b, fleet, nodes)
+            with _sampled(c, profile, f"storm_{nodes}"):
+                storm = sc.storm(b, fleet, nodes)
             print(
                 f"[{controller}] {nodes:,} nodes idle {storm.seconds:.1f} s after the fleet listened",
                 flush=True,
@@ -104,12 +131,13 @@ def one_cluster(controller: str, nodes: int, sizes: sc.ScaleSizes, work: Sequenc
                 sc.record_storm(b, fleet, storm)
             for name in work:
                 t = time.perf_counter()
-                if name == "throughput":
-                    sc.throughput(b, fleet, sizes)
-                elif name == "queries":
-                    sc.queries(b, nodes, sizes)
-                else:
+                if name not in ("throughput", "queries"):
                     continue
+                with _sampled(c, profile, f"{name}_{nodes}"):
+                    if name == "throughput":
+                        sc.throughput(b, fleet, sizes)
+                    else:
+                        sc.queries(b, nodes, sizes)
                 print(f"[{controller}] {name} done in {time.perf_counter() - t:.1f} s", flush=True)
         except Exception as exc:
             b.notes.append(f"{tag} failed: {exc}")
@@ -123,17 +151,19 @@ def one_cluster(controller: str, nodes: int, sizes: sc.ScaleSizes, work: Sequenc
         out.notes.extend(b.notes)
 
 
-def run_controller(controller: str, sizes: sc.ScaleSizes, only: Sequence[str]) -> Results:
+def run_controller(
+    controller: str, sizes: sc.ScaleSizes, only: Sequence[str], profile: Path | None = None
+) -> Results:
     out = Results(load=[os.getloadavg()[0]])
     largest = sizes.nodes[-1]
     storm_sizes = sizes.nodes if "storm" in only else ()
     for nodes in storm_sizes:
         work = ["storm"] + (["throughput"] if nodes == largest and "throughput" in only else [])
-        one_cluster(controller, nodes, sizes, work, out)
+        one_cluster(controller, nodes, sizes, work, out, profile)
     if "throughput" in only and largest not in storm_sizes:
-        one_cluster(controller, largest, sizes, ["throughput"], out)
+        one_cluster(controller, largest, sizes, ["throughput"], out, profile)
     if "queries" in only:
-        one_cluster(controller, largest, sizes, ["queries"], out)
+        one_cluster(controller, largest, sizes, ["queries"], out, profile)
     if "storm" in only:
         _per_node(out, sizes.nodes)
     out.load.append(os.getloadavg()[0])
@@ -178,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--controllers", default=",".join(CONTROLLERS), help="comma list (default: both)")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.json", help="where to write the JSON")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample flurm's controller with py-spy in each scenario: DIR/<scenario>.raw and .txt",
+    )
     args = p.parse_args(argv)
 
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()] or list(SCENARIOS)
@@ -199,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = replace(sizes, nodes=nodes)
 
     started = time.time()
-    results = {name: run_controller(name, sizes, only) for name in controllers}
+    results = {name: run_controller(name, sizes, only, args.profile) for name in controllers}
     print()
     print(table(results))
     loads = ", ".join(f"{n} {' -> '.join(f'{x:.1f}' for x in r.load)}" for n, r in results.items())

@@ -345,3 +345,30 @@ def test_silent_nodes_are_pinged_then_set_down(tmp_path: Path) -> None:
         assert h.sent == ["_ping"]
 
     run(check)
+
+
+def test_an_unregistered_node_is_asked_again_each_ping_interval(tmp_path: Path) -> None:
+    """At start every node is asked to register; one that has not registered is asked again a ping
+    interval later (SlurmdTimeout=30: every 10 s), as slurmctld's ping cycle asks its UNKNOWN nodes, not
+    on a quick backoff: a storm of nodes registering on their own would be asked to register twice."""
+    h = Harness(tmp_path, "SlurmdTimeout=0\n")  # (never DOWN for silence: only the requests are seen)
+
+    def check() -> None:
+        h.agent.start()
+        assert h.sent == ["_request_registration"]
+        asked_at = [0.0]
+        for second in range(1, 201):
+            h.agent._registering.clear()  # each request is over (the recorder never runs them)
+            h.now += 1
+            before = len(h.sent)
+            h.agent.tick(int(h.now))
+            if len(h.sent) > before:
+                asked_at.append(second)
+        assert h.sent == ["_request_registration"] * 3
+        assert asked_at == [0, 100, 200]  # (SlurmdTimeout=0: slurmctld's 100 s)
+        h.agent.registration(registration("reg_1002_after_1001"), uid=0)
+        h.now += 500
+        h.agent.tick(int(h.now))
+        assert h.sent == ["_request_registration"] * 3 + ["_ping"]  # registered: pinged when due
+
+    run(check)

@@ -115,3 +115,22 @@ def test_a_copy_has_its_own_resources_and_no_index() -> None:
     # the original's index is not disturbed by the copy's change: a01 is still whole there
     assert best_fit_node(job, part, cluster.partition_nodes(part), free, set(), False, 8).name == "a01"
     assert best_fit_node(job, part, cluster.partition_nodes(part), sim, set(), False, 1).name == "a01"
+
+
+def test_the_kept_records_are_never_changed_by_a_pass_and_follow_the_cluster() -> None:
+    """free_now keeps the nodes' records between passes: what a pass takes stays in that pass's map,
+    and a job that starts or ends (or any change of a node's allocation) shows in the next map."""
+    cluster = make_cluster()
+    free = free_now(cluster)
+    take(free, Allocation(("a01",), ((0, 1),), (2,), (0,)), False)
+    assert free["a01"].cores == set(range(2, 8)) and not free["a01"].idle
+    again = free_now(cluster)
+    assert again["a01"].cores == set(range(8)) and again["a01"].idle
+    job = Job(job_id=1, name="j", user_id=1, group_id=1, partition="main", script="#!/bin/sh\n")
+    cluster.add_job(job)
+    cluster.start_job(job, Allocation(("a02",), ((3,),), (1,), (0,)), 0)
+    after = free_now(cluster)
+    assert after["a02"].cores == set(range(8)) - {3} and not after["a02"].idle
+    assert after["a01"] is again["a01"]  # (unchanged nodes keep their record)
+    cluster.nodes["a03"].alloc_cores.add(5)  # a change made without the cluster's methods shows too
+    assert free_now(cluster)["a03"].cores == set(range(8)) - {5}

@@ -71,6 +71,8 @@ class Cluster:
         self.reservations = Reservations()
         # told of every change of a node (the controller's accounting hook)
         self.node_listeners: list[Callable[[Node], None]] = []
+        # partition name -> (its node names, the node table, the node list, its length, its nodes)
+        self._partition_nodes: dict[str, tuple[object, object, object, int, list[Node]]] = {}
         self.sluids = SluidSource(new_cluster_id())
 
     # -- construction ---------------------------------------------------------------------------
@@ -441,4 +443,24 @@ class Cluster:
         self.store.set_meta("resv_top_suffix", book.top_suffix)
 
     def partition_nodes(self, part: Partition) -> list[Node]:
-        return [self.nodes[n] for n in part.nodes if n in self.nodes]
+        """The partition's nodes in its order: one list, shared by every caller (never to be changed),
+        until the partition's node list or the node table changes. Built anew for each call, it was a
+        tenth of the controller's CPU in a high-throughput run at 5,000 nodes (py-spy)."""
+        hit = self._partition_nodes.get(part.name)
+        if (
+            hit is not None
+            and hit[0] is part.nodes
+            and hit[1] is self.nodes
+            and hit[2] is self.node_list
+            and hit[3] == len(self.node_list)
+        ):
+            return hit[4]
+        nodes = [self.nodes[n] for n in part.nodes if n in self.nodes]
+        self._partition_nodes[part.name] = (
+            part.nodes,
+            self.nodes,
+            self.node_list,
+            len(self.node_list),
+            nodes,
+        )
+        return nodes

@@ -10,7 +10,15 @@ from __future__ import annotations
 import textwrap
 
 from flurm.config import parse_text
-from flurm.protocol.constants import MEM_PER_CPU, NO_VAL, JobState, JobStateFlag, JobStateReason, NodeState
+from flurm.protocol.constants import (
+    MEM_PER_CPU,
+    NO_VAL,
+    JobState,
+    JobStateFlag,
+    JobStateReason,
+    NodeState,
+    NodeStateFlag,
+)
 from flurm.scheduler import scheduler
 from flurm.scheduler.scheduler import Plan, plan, request_pass
 from flurm.state.cluster import Cluster
@@ -131,6 +139,28 @@ def test_cycles_nobody_asked_for_do_nothing() -> None:
     assert job2.state_reason == 0
     assert plan(c, T0 + 61).starts  # slurmctld's full cycle, once a minute
     assert job.is_pending() and job2.is_pending()  # (plan only decides; nothing was applied)
+
+
+def test_a_node_going_down_or_drained_runs_a_cycle_and_its_allocation_does_not() -> None:
+    c = make_cluster()
+    cycle(c)  # the first, requested
+    job = add(c)
+    n2 = c.nodes["n2"]
+    n2.alloc_cores.add(0)  # an allocation changing: no cycle
+    n2.alloc_cpus = 1
+    n2.base_state = NodeState.MIXED
+    assert plan(c, T0 + 1).cycles is None and job.state_reason == 0
+    n2.flags |= NodeStateFlag.DRAIN  # drained: a cycle
+    out = plan(c, T0 + 2)
+    assert out.cycles is not None and out.cycles.main
+    assert plan(c, T0 + 3).cycles is None  # (seen once)
+    n2.flags &= ~NodeStateFlag.DRAIN  # resumed: a cycle
+    assert plan(c, T0 + 4).cycles is not None
+    n2.registered = False  # a node that must register again
+    assert plan(c, T0 + 5).cycles is not None
+    n2.registered = True
+    n2.base_state = NodeState.DOWN
+    assert plan(c, T0 + 6).cycles is not None
 
 
 # -- partitions -------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class _State:
     last_full: int = 0
     last_backfill: int = 0  # when the backfill interval was last started (its first: at the first cycle)
     backfill_ran: int = 0  # when a backfill cycle last ran (0: never), for RESPONSE_JOB_INFO
-    nodes_seen: tuple[tuple[str, int, int, bool], ...] = ()
+    nodes_seen: tuple[object, ...] = ()
 
 
 _STATES: weakref.WeakKeyDictionary[Cluster, _State] = weakref.WeakKeyDictionary()
@@ -744,20 +744,24 @@ def _snapshot(job: Job) -> tuple[object, ...]:
     )
 
 
-def _node_states(cluster: Cluster) -> tuple[tuple[str, int, int, bool], ...]:
+def _node_states(cluster: Cluster) -> tuple[object, ...]:
     """What of the nodes makes slurmctld schedule when it changes: a node registering, going down,
     being drained or resumed. A node's allocation (idle, mixed, allocated, completing) does not:
-    the end of a job schedules through its epilog's completion."""
-    up = (NodeState.IDLE, NodeState.ALLOCATED, NodeState.MIXED)
-    return tuple(
-        (
-            n.name,
-            -1 if n.base_state in up else n.base_state,
-            n.flags & _CLEAR_NODE_COMPLETING,
-            n.registered,
-        )
-        for n in cluster.node_list
+    the end of a job schedules through its epilog's completion. Only the nodes that are not plainly
+    up are listed (with the size of the node table), so that the common case builds nothing per node:
+    a tuple for each of 5,000 nodes in every pass was 9% of a high-throughput run (py-spy)."""
+    up = _UP_STATES
+    clear = _CLEAR_NODE_COMPLETING
+    nodes = cluster.node_list
+    odd = tuple(
+        (n.name, -1 if n.base_state in up else n.base_state, n.flags & clear, n.registered)
+        for n in nodes
+        if n.flags & clear or not n.registered or n.base_state not in up
     )
+    return (len(nodes), odd)
+
+
+_UP_STATES = frozenset({NodeState.IDLE, NodeState.ALLOCATED, NodeState.MIXED})
 
 
 def array_running(cluster: Cluster) -> dict[int, int]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,7 @@ from flurm.protocol.constants import (
     NO_VAL,
     NO_VAL16,
     SLURM_22_05_PROTOCOL_VERSION,
+    SLURM_24_11_PROTOCOL_VERSION,
     SLURM_26_05_PROTOCOL_VERSION,
     JobState,
     JobStateFlag,
@@ -67,7 +69,6 @@ from flurm.protocol.messages.layout import (
     Check,
     Const,
     Derived,
-    FieldReader,
     ReadEntry,
     ReadKind,
     VersionedReader,
@@ -693,12 +694,12 @@ def _has_details_22_05(details_flag: int, job_id: int) -> bool:
 class _FlaggedSteps:
     """22.05's steps: each behind a u16 0xBBBB, the list ended by a u16 0."""
 
-    step: FieldReader
+    unpack_step: Callable[[Reader], SavedStep]
 
     def unpack(self, r: Reader) -> tuple[SavedStep, ...]:
         steps = []
         while (flag := r.u16()) == _STEP_FLAG:
-            steps.append(self.step.unpack(r))
+            steps.append(self.unpack_step(r))
         if flag != 0:
             raise DecodeError(f"bad step flag {flag:#x}")
         return tuple(steps)
@@ -773,18 +774,47 @@ _DETAILS_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("check flags", _BAD_DETAILS),
 )
 
-_STEP_22_05: tuple[tuple[str, ReadKind], ...] = (
+# A step record (dump_job_step_state), one table for the three releases: an entry's Span says which release
+# packs it (24.11 added the container id and the CPU allocation, and packs the switch data behind a length;
+# 26.05 added fields and dropped cyclic_alloc and the select plugin id).
+_ONLY_22_05 = before(SLURM_24_11_PROTOCOL_VERSION)
+_FROM_24_11 = since(SLURM_24_11_PROTOCOL_VERSION)
+_FROM_26_05 = since(SLURM_26_05_PROTOCOL_VERSION)
+_BEFORE_26_05 = before(SLURM_26_05_PROTOCOL_VERSION)
+
+
+def _blob(r: Reader, version: int) -> None:
+    """A plugin's data behind its u32 length (switch and topology job info: nothing flurm uses)."""
+    r.bytes(r.u32())
+
+
+def _switch_step(r: Reader, version: int) -> None:
+    if r.u8():
+        _blob(r, version)
+
+
+def _step_request(r: Reader, version: int) -> JobStepCreateRequest | None:
+    """26.05 keeps the request a step was created with (for steps created by a job's stepmgr)."""
+    return JobStepCreateRequest.unpack(r, version) if r.bool() else None
+
+
+_STEP_TABLE: tuple[ReadEntry, ...] = (
     ("step_id", U32),
     ("step_het_comp", U32),
-    ("cyclic_alloc", U16),
+    ("cyclic_alloc", U16, _BEFORE_26_05),
+    ("cyclic_alloc", Const(0), _FROM_26_05),  # 26.05 dropped it
     ("srun_pid", U32),
     ("port", U16),
     ("cpus_per_task", U16),
     ("container", STR),
+    ("container_id", STR, _FROM_24_11),
+    ("container_type", STR, _FROM_26_05),
     ("resv_port_cnt", U16),
     ("state", U16),
     ("start_protocol_ver", U16),
     ("flags", U32),
+    ("cpu_alloc_reps", U32_ARRAY, _FROM_24_11),
+    ("cpu_alloc_values", U16_ARRAY, _FROM_24_11),
     ("cpu_count", U32),
     ("pn_min_memory", U64),
     ("exit_code", U32),
@@ -804,12 +834,17 @@ _STEP_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("gres_list_req", Absent(b"\0\0", (), _gres_step_states)),
     ("gres_list_alloc", Absent(b"\0\0", (), _gres_step_states)),
     ("layout", Absent(b"\0\0", None, _step_layout)),
-    ("switch_step", Absent(b"\0", None, _skip_switch_jobinfo)),
-    ("select_plugin_id", _select_jobinfo),
+    ("switch_step", Absent(b"\0", None, _skip_switch_jobinfo), _ONLY_22_05),
+    ("switch_step", Absent(b"\0", None, _switch_step), _FROM_24_11),
+    ("select_plugin_id", _select_jobinfo, _BEFORE_26_05),
     ("tres_alloc_str", STR),
     ("tres_fmt_alloc_str", STR),
     ("cpus_per_tres", STR),
     ("mem_per_tres", STR),
+    ("cwd", STR, _FROM_26_05),
+    ("std_in", STR, _FROM_26_05),
+    ("std_err", STR, _FROM_26_05),
+    ("std_out", STR, _FROM_26_05),
     ("submit_line", STR),
     ("tres_bind", STR),
     ("tres_freq", STR),
@@ -819,10 +854,12 @@ _STEP_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("tres_per_task", STR),
     ("jobacct", Absent(b"\0", None, _jobacct)),
     ("memory_allocated", U64_ARRAY),
+    ("step_req", Absent(b"\0", None, _step_request), _FROM_26_05),
 )
 
+_STEP = VersionedReader(SavedStep, _STEP_TABLE, tuple(sorted(versions.STATE_FILES.versions)))
+
 _DETAILS_READER_22_05 = compile_reader(SavedDetails, _DETAILS_22_05, SLURM_22_05_PROTOCOL_VERSION)
-_STEP_READER_22_05 = compile_reader(SavedStep, _STEP_22_05, SLURM_22_05_PROTOCOL_VERSION)
 
 _JOB_TABLE_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("array_job_id", U32),
@@ -920,7 +957,7 @@ _JOB_TABLE_22_05: tuple[tuple[str, ReadKind], ...] = (
     ("gres_list_alloc", Absent(b"\0\0", (), _gres_states)),
     ("details_flag", U16),
     ("details", When(_has_details_22_05, _DETAILS_READER_22_05)),
-    ("steps", Absent(b"\0\0", (), _FlaggedSteps(_STEP_READER_22_05))),
+    ("steps", Absent(b"\0\0", (), _FlaggedSteps(_STEP.unpacker(SLURM_22_05_PROTOCOL_VERSION)))),
     ("bit_flags", U64),
     ("tres_alloc_str", STR),
     ("tres_fmt_alloc_str", STR),
@@ -1038,14 +1075,7 @@ def read_job_environment(state_dir: str | os.PathLike[str], job_id: int) -> tupl
 
 StateEntry = ReadEntry
 
-_FROM_26_05 = since(SLURM_26_05_PROTOCOL_VERSION)
-_ONLY_24_11 = before(SLURM_26_05_PROTOCOL_VERSION)
 _NEWER = tuple(sorted(v for v in versions.STATE_FILES.versions if v != SLURM_22_05_PROTOCOL_VERSION))
-
-
-def _blob(r: Reader, version: int) -> None:
-    """A plugin's data behind its u32 length (switch and topology job info: nothing flurm uses)."""
-    r.bytes(r.u32())
 
 
 def _step_id(r: Reader, version: int) -> tuple[int, int, int, int]:
@@ -1073,16 +1103,6 @@ def _identity(r: Reader, version: int) -> int | None:
     r.u32_array()  # gids
     _strings(r)  # group names
     return uid
-
-
-def _switch_step(r: Reader, version: int) -> None:
-    if r.u8():
-        _blob(r, version)
-
-
-def _step_request(r: Reader, version: int) -> JobStepCreateRequest | None:
-    """26.05 keeps the request a step was created with (for steps created by a job's stepmgr)."""
-    return JobStepCreateRequest.unpack(r, version) if r.bool() else None
 
 
 def _resizing(job_state: int) -> bool:
@@ -1146,7 +1166,7 @@ _COMMON: tuple[StateEntry, ...] = (
     ("het_job_id", U32),
     ("het_job_id_set", STR),
     ("het_job_offset", U32),
-    ("job_id", U32, _ONLY_24_11),
+    ("job_id", U32, _BEFORE_26_05),
     ("job_state", U32),
     ("last_sched_eval", TIME),
     ("licenses", STR),
@@ -1236,11 +1256,11 @@ _NODE_LISTS: tuple[StateEntry, ...] = (
 _ALLOCATION: tuple[StateEntry, ...] = (
     ("nodes", STR),
     ("node_cnt", U32),
-    ("node_bitmap", BITS, _ONLY_24_11),  # 26.05 rebuilds it from the node names
+    ("node_bitmap", BITS, _BEFORE_26_05),  # 26.05 rebuilds it from the node names
     ("partition", STR),
     ("check partition", _NO_PARTITION),
     ("lic_req", STR),
-    ("select_plugin_id", _select_jobinfo, _ONLY_24_11),
+    ("select_plugin_id", _select_jobinfo, _BEFORE_26_05),
     ("select_plugin_id", Const(0), _FROM_26_05),  # one select plugin (cons_tres)
     ("switch_jobinfo", _blob),
     ("topology_jobinfo", _blob, _FROM_26_05),
@@ -1331,7 +1351,7 @@ _DETAILS_TABLE: tuple[StateEntry, ...] = (
     ("crontab_entry", Absent(b"\0", None, _cron_entry)),
     ("env_hash", STR),
     ("script_hash", STR),
-    ("segment_size", U16, _ONLY_24_11),
+    ("segment_size", U16, _BEFORE_26_05),
     ("resv_port_cnt", U16),
     ("qos_req", STR),
     ("x11", U16),
@@ -1342,66 +1362,6 @@ _DETAILS_TABLE: tuple[StateEntry, ...] = (
     ("check flags", _BAD_DETAILS),
 )
 
-# _pack_step_state
-_STEP_TABLE: tuple[StateEntry, ...] = (
-    ("step_id", U32),
-    ("step_het_comp", U32),
-    ("cyclic_alloc", U16, _ONLY_24_11),
-    ("cyclic_alloc", Const(0), _FROM_26_05),  # 26.05 dropped it
-    ("srun_pid", U32),
-    ("port", U16),
-    ("cpus_per_task", U16),
-    ("container", STR),
-    ("container_id", STR),
-    ("container_type", STR, _FROM_26_05),
-    ("resv_port_cnt", U16),
-    ("state", U16),
-    ("start_protocol_ver", U16),
-    ("flags", U32),
-    ("cpu_alloc_reps", U32_ARRAY),
-    ("cpu_alloc_values", U16_ARRAY),
-    ("cpu_count", U32),
-    ("pn_min_memory", U64),
-    ("exit_code", U32),
-    ("exit_node_bitmap", When(_running_step, BITS)),
-    ("core_bitmap_job", BITS),
-    ("time_limit", U32),
-    ("cpu_freq_min", U32),
-    ("cpu_freq_max", U32),
-    ("cpu_freq_gov", U32),
-    ("start_time", TIME),
-    ("pre_sus_time", TIME),
-    ("tot_sus_time", TIME),
-    ("host", STR),
-    ("resv_ports", STR),
-    ("name", STR),
-    ("network", STR),
-    ("gres_list_req", Absent(b"\0\0", (), _gres_step_states)),
-    ("gres_list_alloc", Absent(b"\0\0", (), _gres_step_states)),
-    ("layout", Absent(b"\0\0", None, _step_layout)),
-    ("switch_step", Absent(b"\0", None, _switch_step)),
-    ("select_plugin_id", _select_jobinfo, _ONLY_24_11),
-    ("tres_alloc_str", STR),
-    ("tres_fmt_alloc_str", STR),
-    ("cpus_per_tres", STR),
-    ("mem_per_tres", STR),
-    ("cwd", STR, _FROM_26_05),
-    ("std_in", STR, _FROM_26_05),
-    ("std_err", STR, _FROM_26_05),
-    ("std_out", STR, _FROM_26_05),
-    ("submit_line", STR),
-    ("tres_bind", STR),
-    ("tres_freq", STR),
-    ("tres_per_step", STR),
-    ("tres_per_node", STR),
-    ("tres_per_socket", STR),
-    ("tres_per_task", STR),
-    ("jobacct", Absent(b"\0", None, _jobacct)),
-    ("memory_allocated", U64_ARRAY),
-    ("step_req", Absent(b"\0", None, _step_request), _FROM_26_05),
-)
-
-_STEP = VersionedReader(SavedStep, _STEP_TABLE, _NEWER)
 _DETAILS = VersionedReader(SavedDetails, _DETAILS_TABLE, _NEWER)
 _JOB = VersionedReader(
     SavedJob,

@@ -33,9 +33,18 @@ RUNS = 10  # five prologs, five epilogs
 
 
 def logged(count: int) -> Callable[[SlurmCluster], None]:
+    """Wait for ``count`` lines of prep.log. Up to 90 s: the last job starts at the controller's next cycle,
+    which a loaded machine has delayed past 30 s once (a CI run, side unknown); slurmctld's periodic cycle
+    comes within 60 s. A timeout names the controller and shows the log and the queue."""
+
     def act(c: SlurmCluster) -> None:
         path = c.jobs_dir / "prep.log"
-        poll(f"{count} lines", lambda: path.exists() and len(path.read_text().splitlines()) >= count, 30)
+        try:
+            poll(f"{count} lines", lambda: path.exists() and len(path.read_text().splitlines()) >= count, 90)
+        except TimeoutError as exc:
+            text = path.read_text() if path.exists() else "(no prep.log)"
+            queue = c.run("squeue", "-t", "all", "-o", "%i %j %T %r").stdout
+            raise TimeoutError(f"[{c.controller}] {exc}\n{text}\n{queue}") from None
 
     return act
 
